@@ -1,0 +1,270 @@
+"""Build the FastAPI application from every domain's routes and console pages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import citybase
+from citybase.core.bus import service as bus
+from citybase.core.bus.tasks import Worker
+from citybase.core.db.engine import Database
+from citybase.core.identity import routes as identity_routes
+from citybase.core.identity import service as identity
+from citybase.core.identity import views as identity_views
+from citybase.core.identity.auth import CurrentPrincipal
+from citybase.core.ledger import routes as ledger_routes
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger import tasks as _ledger_tasks
+from citybase.core.ledger import views as ledger_views
+from citybase.core.orgs import routes as orgs_routes
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs import views as orgs_views
+from citybase.core.settings import Settings
+from citybase.core.web import errors
+from citybase.core.web import routes as web_routes
+from citybase.core.web.access import public, public_mount
+from citybase.core.web.deps import DbSession
+from citybase.core.web.i18n import LANG_COOKIE, add_translations, choose
+from citybase.core.web.metrics import Metrics
+from citybase.core.web.templating import NavEntry, console
+
+del _ledger_tasks  # imported for its job registration
+log = logging.getLogger(__name__)
+Public = Annotated[None, Depends(public)]
+
+
+@dataclass(frozen=True)
+class Layer:
+    key: str
+    title: str
+    plans: tuple[str, ...]
+    built: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"/console/{self.key}"
+
+
+LAYERS = (
+    Layer(
+        "perception",
+        "Perception",
+        (
+            "Devices and sensors joined by one access standard",
+            "Telemetry and its curves",
+            "An NGSI-LD context store of the city's things",
+            "Rules, anomaly detection and forecasts",
+        ),
+    ),
+    Layer(
+        "data",
+        "Data",
+        (
+            "The public data resource catalog",
+            "Classification and grading of data",
+            "Sharing between units under approval, every access traced",
+            "Open data and data products",
+        ),
+    ),
+    Layer(
+        "hub",
+        "City brain",
+        (
+            "One event centre for alarms, requests and reports",
+            "Cases routed to the responsible unit",
+            "Supervision against deadlines until closed",
+        ),
+    ),
+    Layer(
+        "services",
+        "Applications",
+        (
+            "The 12345 citizen hotline and Open311",
+            "One-thing service packages",
+            "Evaluation of service",
+        ),
+    ),
+    Layer(
+        "cockpit",
+        "Plan supervision",
+        (
+            "The plans' indicators and annual targets",
+            "Tasks, responsible units and monthly progress",
+        ),
+    ),
+)
+
+add_translations(
+    "zh",
+    {
+        "Layers": "各层",
+        "Layer": "层",
+        "In service": "已运行",
+        "Overview": "总览",
+        "Regions and units": "区划与单位",
+        "Ledger entries": "审计记录数",
+        "Devices and sensors joined by one access standard": "按统一标准接入的各类设备与传感器",
+        "Telemetry and its curves": "监测数据及其曲线",
+        "An NGSI-LD context store of the city's things": "基于 NGSI-LD 的城市实体上下文库",
+        "Rules, anomaly detection and forecasts": "规则、异常检测与预测",
+        "The public data resource catalog": "公共数据资源目录",
+        "Classification and grading of data": "数据分类分级",
+        "Sharing between units under approval, every access traced": "经审批的跨单位共享，访问全程留痕",
+        "Open data and data products": "公共数据开放与数据产品",
+        "One event centre for alarms, requests and reports": "统一事件中心：告警、诉求与上报",
+        "Cases routed to the responsible unit": "案件派发至责任单位",
+        "Supervision against deadlines until closed": "按时限督办直至办结",
+        "The 12345 citizen hotline and Open311": "12345 政务服务便民热线与 Open311",
+        "One-thing service packages": "“一件事”集成服务",
+        "Evaluation of service": "服务评价",
+        "The plans' indicators and annual targets": "规划指标与年度目标",
+        "Tasks, responsible units and monthly progress": "任务、责任单位与月度进展",
+    },
+)
+
+for _layer in LAYERS:
+    console.add_page(NavEntry(_layer.title, "Overview", _layer.path, None, order=50))
+console.add_page(NavEntry("Kernel", "Home", "/", None, order=0))
+
+_SWAGGER = Path(swagger_ui_bundle.swagger_ui_path)
+_STATIC = Path(__file__).parent / "core" / "web" / "static"
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+# Swagger UI starts itself with an inline script that FastAPI writes; only /docs allows it.
+_CSP_DOCS = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+
+
+def create_app(
+    settings: Settings, db: Database | None = None, *, run_worker: bool = False
+) -> FastAPI:
+    database = db or Database(settings.resolved_database_url)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if run_worker:
+            worker = Worker(database, settings)
+            thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="citybase-worker", daemon=True
+            )
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    app = FastAPI(
+        title="citybase",
+        version=citybase.__version__,
+        description="The city's digital base (城市数字底座): API of the kernel and its layers.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.metrics = Metrics()
+    errors.install(app)
+    _add_gauges(app.state.metrics, database, settings)
+
+    @app.middleware("http")
+    async def _language_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.lang = choose(request.cookies.get(LANG_COOKIE), settings.web.default_language)
+        response = await call_next(request)
+        docs = request.url.path == "/docs"
+        response.headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.middleware("http")(app.state.metrics.middleware)
+
+    for router in (
+        web_routes.router,
+        identity_routes.router,
+        identity_views.router,
+        orgs_routes.router,
+        orgs_views.router,
+        ledger_routes.router,
+        ledger_views.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_: Public) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="citybase API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/core/favicon.svg",
+        )
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+        city = settings.city_code
+        try:
+            city_name = orgs.get_region(session, city).name
+        except Exception:
+            city_name = city
+        cards = [
+            {
+                "label": "Regions",
+                "value": len(orgs.list_regions(session)),
+                "path": "/console/regions",
+            },
+            {"label": "Units", "value": len(orgs.list_units(session)), "path": "/console/units"},
+            {"label": "Users", "value": identity.count_users(session), "path": "/console/users"},
+            {"label": "Ledger entries", "value": ledger.size(session), "path": "/console/ledger"},
+        ]
+        del principal
+        return console.render(
+            request, "home.html", {"city_name": city_name, "cards": cards, "layers": LAYERS}
+        )
+
+    def _layer_page(layer: Layer) -> Callable[..., Response]:
+        def page(request: Request, principal: CurrentPrincipal) -> Response:
+            del principal
+            return console.render(request, "layer.html", {"layer": layer})
+
+        return page
+
+    for layer in LAYERS:
+        app.add_api_route(layer.path, _layer_page(layer), methods=["GET"], include_in_schema=False)
+
+    app.mount(public_mount("/static/core"), StaticFiles(directory=_STATIC), name="static-core")
+    app.mount(public_mount("/static/swagger"), StaticFiles(directory=_SWAGGER), name="swagger")
+    return app
+
+
+def _add_gauges(metrics: Metrics, db: Database, settings: Settings) -> None:
+    def ledger_size() -> float:
+        with db.session_scope(readonly=True) as session:
+            return float(ledger.size(session))
+
+    def outbox_pending() -> float:
+        with db.session_scope(readonly=True) as session:
+            return float(bus.status(session, settings.bus.max_attempts).pending)
+
+    metrics.gauge("citybase_ledger_entries", "Entries in the audit ledger", ledger_size)
+    metrics.gauge("citybase_outbox_pending", "Events not yet delivered", outbox_pending)

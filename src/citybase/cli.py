@@ -1,0 +1,201 @@
+"""The `citybase` command: one group per layer, plus what runs a whole platform."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+import citybase
+from citybase.core.bus.tasks import Worker
+from citybase.core.identity import cli as users_cli
+from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import Role, UserCreate
+from citybase.core.ledger import cli as ledger_cli
+from citybase.core.ledger import tasks as _ledger_tasks
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import cli as orgs_cli
+from citybase.core.runtime import NotInitialised, load_settings, open_database
+from citybase.core.settings import Settings
+from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
+
+del _ledger_tasks  # imported for its job registration
+
+app = typer.Typer(
+    help="citybase: a city's digital base (城市数字底座).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(orgs_cli.app, name="orgs")
+app.add_typer(users_cli.app, name="users")
+out = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CITYBASE_HOME",
+        help="The data directory (default: $CITYBASE_HOME, else ~/.citybase).",
+    ),
+]
+Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]
+Host = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
+
+
+def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Settings:
+    settings = load_settings(data_dir)
+    if host is not None:
+        settings.web.host = host
+    if port is not None:
+        settings.web.port = port
+    return settings
+
+
+def _open(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        return open_database(settings)
+    except NotInitialised as exc:
+        out.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(citybase.__version__)
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    admin: Annotated[str, typer.Option(help="Username of the first platform admin")] = "admin",
+    admin_password: Annotated[
+        str | None, typer.Option(help="Its password (asked for if not given)")
+    ] = None,
+) -> None:
+    """Create or upgrade the database; create the first platform admin if there is none."""
+    settings = _settings(data_dir)
+    with out.status("migrating the database"):
+        db = open_database(settings, upgrade=False)
+        from citybase.core.db import migrate
+
+        migrate.upgrade(db.engine)
+    out.print(f"database ready: {settings.resolved_database_url.split('@')[-1]}")
+    with db.session_scope() as session:
+        if identity.count_users(session) == 0:
+            password = admin_password or typer.prompt(
+                f"password for {admin}", hide_input=True, confirmation_prompt=True
+            )
+            identity.create_user(
+                session,
+                None,
+                UserCreate(
+                    username=admin,
+                    display_name=admin,
+                    password=password,
+                    roles=[Role.platform_admin],
+                ),
+                actor=Actor.system("init"),
+            )
+            out.print(f"created platform admin [bold]{admin}[/]")
+    db.dispose()
+
+
+def _serve(settings: Settings, *, worker: bool) -> None:
+    import uvicorn
+
+    from citybase.app import create_app
+
+    db = _open(settings)
+    application = create_app(settings, db, run_worker=worker)
+    uvicorn.run(
+        application,
+        host=settings.web.host,
+        port=settings.web.port,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Run no background worker")
+    ] = False,
+) -> None:
+    """Serve the console and API (with a background worker unless --no-worker)."""
+    _serve(_settings(data_dir, host, port), worker=not no_worker)
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    once: Annotated[bool, typer.Option("--once", help="Do what is due now, then exit")] = False,
+) -> None:
+    """Deliver events and run due jobs until stopped."""
+    settings = _settings(data_dir)
+    db = _open(settings)
+    w = Worker(db, settings)
+    if once:
+        done = w.run_until_idle()
+        w.close()
+        out.print(f"done: {done} deliveries and jobs")
+        return
+    stop = threading.Event()
+    out.print(f"worker {w.worker_id} running; Ctrl-C stops it")
+    try:
+        w.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        w.close()
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    port: Port = None,
+    host: Host = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Build the demo city and exit")
+    ] = False,
+) -> None:
+    """Create (or reuse) the demo city of Fuzhou and serve it on http://127.0.0.1:8000."""
+    settings = _settings(data_dir, host, port)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True
+    ) as progress:
+        task = progress.add_task("preparing the database")
+        db = _open(settings)
+        if demo_exists(db):
+            out.print(f"reusing the demo city in {settings.home}")
+        else:
+            build_demo(
+                db,
+                settings,
+                step=lambda what: progress.update(task, description=f"creating {what}"),
+            )
+            out.print(f"built the demo city of Fuzhou in {settings.home}")
+    db.dispose()
+    url = f"http://{settings.web.host}:{settings.web.port}"
+    table = Table(
+        "username", "role", "unit", title=f"sign in at {url}/login — password: {DEMO_PASSWORD}"
+    )
+    for user in DEMO_USERS:
+        table.add_row(user.username, user.role.value, user.unit_code)
+    out.print(table)
+    out.print(f"console: {url}/   API docs: {url}/docs   health: {url}/healthz")
+    if not no_serve:
+        _serve(settings, worker=True)
+
+
+def main() -> None:
+    app()

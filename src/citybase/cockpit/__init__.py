@@ -1,0 +1,1 @@
+"""Plan supervision: the plans' indicators, targets and tasks. Not built yet."""

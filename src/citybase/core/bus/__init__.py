@@ -1,0 +1,1 @@
+"""Domain events through a transactional outbox, and stored scheduled work."""

@@ -1,0 +1,111 @@
+"""Engines and sessions.
+
+The request (or the job) owns the transaction: it opens a session with ``session_scope`` or the
+web dependency, services only flush, and the owner commits at the end. On SQLite every writing
+transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead
+of failing when one upgrades a read lock; read-only sessions use a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+READONLY = "citybase_readonly"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module; "begin" below issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        readonly = connection.get_execution_options().get(READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and its session factories."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = sessionmaker(
+            self.engine.execution_options(**{READONLY: True}), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self, *, readonly: bool = False) -> Session:
+        return (self._reader if readonly else self._writer)()
+
+    @contextmanager
+    def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        session = self.session(readonly=readonly)
+        try:
+            yield session
+            if readonly:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def tx_cache(session: Session) -> dict[str, Any]:
+    """A dict that lives as long as the session's transaction (cleared on commit or rollback)."""
+    cache: dict[str, Any] = session.info.setdefault("citybase_tx_cache", {})
+    return cache
+
+
+def after_commit(session: Session, callback: Any) -> None:
+    """Run ``callback()`` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault("citybase_after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    session.info.pop("citybase_tx_cache", None)
+    callbacks = session.info.pop("citybase_after_commit", [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("citybase_after_commit", None)
+    session.info.pop("citybase_tx_cache", None)

@@ -1,0 +1,71 @@
+"""`citybase users …`: create users and reset passwords from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity import service
+from citybase.core.identity.schemas import Role, UserCreate, UserUpdate
+from citybase.core.ledger.schemas import Actor
+from citybase.core.runtime import load_settings, open_database
+
+app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+out = Console()
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="CITYBASE_HOME", help="The data directory."),
+]
+
+
+@app.command()
+def create(
+    username: str,
+    display_name: Annotated[str, typer.Option(help="Name shown in the console")],
+    role: Annotated[list[Role], typer.Option(help="A role; repeat for several")],
+    unit: Annotated[str | None, typer.Option(help="Code of the user's unit")] = None,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user (as the platform itself, recorded on the ledger as `cli`)."""
+    db = open_database(load_settings(data_dir))
+    try:
+        data = UserCreate(
+            username=username, display_name=display_name, password=password, unit_code=unit,
+            roles=role,
+        )  # fmt: skip
+        with db.session_scope() as session:
+            service.create_user(session, None, data, actor=Actor.system("cli"))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        out.print(f"[red]{'.'.join(map(str, err['loc']))}: {err['msg']}[/]")
+        raise typer.Exit(1) from exc
+    except CitybaseError as exc:
+        out.print(f"[red]{exc.field}: {exc.message}[/]")
+        raise typer.Exit(1) from exc
+    out.print(f"[green]created[/] {username}")
+
+
+@app.command("set-password")
+def set_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    data_dir: DataDir = None,
+) -> None:
+    """Set a user's password and lift any lock-out."""
+    db = open_database(load_settings(data_dir))
+    try:
+        with db.session_scope() as session:
+            user = service.get_user_by_username(session, username)
+            service.update_user(session, None, user.id, UserUpdate(password=password))
+    except (ValidationError, CitybaseError) as exc:
+        out.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    out.print(f"[green]password set[/] for {username}")

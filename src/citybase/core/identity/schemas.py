@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Role(StrEnum):
+    """The built-in roles. Layers grant their own permissions to them (``grant``)."""
+
+    platform_admin = "platform_admin"
+    unit_admin = "unit_admin"
+    data_steward = "data_steward"
+    data_consumer = "data_consumer"
+    hotline_operator = "hotline_operator"
+    case_handler = "case_handler"
+    supervisor = "supervisor"
+    viewer = "viewer"
+
+
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
+
+
+class UserBase(BaseModel):
+    display_name: str = Field(min_length=1, max_length=100)
+    unit_code: str | None = Field(None, description="Code of the unit the user works for.")
+    roles: list[Role] = Field(default_factory=list)
+
+
+class UserCreate(UserBase):
+    username: str = Field(description="3–64 characters: lower-case letters, digits, _ . -")
+    password: str = Field(min_length=10, max_length=200)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not USERNAME.match(value):
+            raise ValueError(
+                "use 3–64 lower-case letters, digits, _ . or -, starting with a letter"
+            )
+        return value
+
+
+class UserUpdate(BaseModel):
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    unit_code: str | None = None
+    roles: list[Role] | None = None
+    active: bool | None = None
+    password: str | None = Field(None, min_length=10, max_length=200)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    unit_code: str | None
+    unit_name: str | None
+    roles: list[Role]
+    active: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(
+        default_factory=list,
+        description="Permissions the key may use; empty means all of its owner's permissions.",
+    )
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    prefix: str
+    name: str
+    user_id: int
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    secret: str = Field(description="The full key. It is shown once and never stored.")
+
+
+class LoginRequest(BaseModel):
+    username: str
+    password: str
+
+
+class Principal(BaseModel):
+    """Who is calling: a signed-in user, or a user's API key (with the key's scopes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    username: str
+    display_name: str
+    unit_id: int | None
+    unit_code: str
+    roles: frozenset[Role]
+    permissions: frozenset[str]
+    via: str = Field(description="session or api_key")
+    api_key_id: int | None = None
+    csrf_token: str | None = None
+
+    def can(self, permission: str) -> bool:
+        return "*" in self.permissions or permission in self.permissions
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles

@@ -1,0 +1,324 @@
+"""Console pages: sign in and out, users, and one's own API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity import service
+from citybase.core.identity.auth import SESSION_COOKIE, CurrentPrincipal, require
+from citybase.core.identity.schemas import (
+    ApiKeyCreate,
+    Principal,
+    Role,
+    UserCreate,
+    UserUpdate,
+)
+from citybase.core.orgs import service as orgs
+from citybase.core.web.access import public
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations, translate
+from citybase.core.web.templating import NavEntry, console, format_time
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Kernel", "Users", "/console/users", service.USERS_READ, order=20))
+console.add_page(NavEntry("Kernel", "My API keys", "/console/keys", service.KEYS_OWN, order=25))
+
+UsersReader = Annotated[Principal, Depends(require(service.USERS_READ))]
+UsersWriter = Annotated[Principal, Depends(require(service.USERS_WRITE))]
+KeysOwner = Annotated[Principal, Depends(require(service.KEYS_OWN))]
+
+ROLE_NAMES_ZH = {
+    "platform_admin": "平台管理员",
+    "unit_admin": "单位管理员",
+    "data_steward": "数据专员",
+    "data_consumer": "数据使用者",
+    "hotline_operator": "热线话务员",
+    "case_handler": "案件承办人",
+    "supervisor": "督办人员",
+    "viewer": "只读用户",
+}
+add_translations("zh", ROLE_NAMES_ZH)
+add_translations(
+    "zh",
+    {
+        "Users": "用户",
+        "User": "用户",
+        "New user": "新建用户",
+        "My API keys": "我的API密钥",
+        "Display name": "显示名称",
+        "Unit": "单位",
+        "Roles": "角色",
+        "Active": "启用",
+        "Locked until": "锁定至",
+        "Last sign-in": "最近登录",
+        "Unlock": "解锁",
+        "New password (leave empty to keep)": "新密码（留空则不修改）",
+        "Key name": "密钥名称",
+        "Scopes (empty: all of your permissions)": "权限范围（留空表示本人全部权限）",
+        "Expires": "到期时间",
+        "Expires in days": "有效天数",
+        "Revoke": "吊销",
+        "Revoked": "已吊销",
+        "Prefix": "前缀",
+        "Create key": "创建密钥",
+        "Copy this key now. It is shown only once and cannot be recovered:": "请立即复制此密钥。它只显示这一次，无法找回：",
+        "Last used": "最近使用",
+        "No users.": "暂无用户。",
+        "No API keys yet.": "尚无API密钥。",
+        "Inactive": "已停用",
+        "Scopes": "权限范围",
+        "All of your permissions": "本人全部权限",
+        "Audit trail": "审计记录",
+    },
+)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@router.get("/login")
+def login_page(request: Request, _: Annotated[None, Depends(public)], next: str = "/") -> Response:
+    return console.render(request, "login.html", {"next": _safe_next(next), "username": ""})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _: Annotated[None, Depends(public)],
+) -> Response:
+    form = await read_form(request)
+    username = str(form.get("username", ""))
+    outcome = service.login(
+        session,
+        settings,
+        username,
+        str(form.get("password", "")),
+        ip=request.client.host if request.client else "",
+    )
+    lang = request.state.lang
+    if outcome.principal is None or outcome.token is None:
+        if outcome.error == "locked":
+            message = translate(
+                lang,
+                "This account is locked until {until} after repeated failed logins.",
+                until=format_time(outcome.locked_until, "%H:%M"),
+            )
+            status = 423
+        elif outcome.error == "inactive":
+            message, status = translate(lang, "This account is disabled."), 403
+        else:
+            message, status = translate(lang, "Wrong username or password."), 401
+        return console.render(
+            request,
+            "login.html",
+            {
+                "error": message,
+                "next": _safe_next(str(form.get("next", "/"))),
+                "username": username,
+            },
+            status,
+        )
+    response = RedirectResponse(_safe_next(str(form.get("next", "/"))), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.token,
+        max_age=settings.web.session_hours * 3600,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    service.logout(session, principal, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@router.get("/console/users")
+def users_page(
+    request: Request, session: DbSession, principal: UsersReader, q: str = ""
+) -> Response:
+    users = service.get_accessible_users(session, principal, search=q)
+    return console.render(request, "identity/users.html", {"users": users, "q": q})
+
+
+def _unit_choices(session: DbSession, principal: Principal) -> list[tuple[str, str]]:
+    units = orgs.list_units(session, active=True)
+    if not principal.has_role(Role.platform_admin):
+        units = [u for u in units if u.code == principal.unit_code]
+    return [(u.code, u.name) for u in units]
+
+
+def _grantable_roles(principal: Principal) -> list[str]:
+    return [
+        r.value
+        for r in Role
+        if principal.has_role(Role.platform_admin) or r is not Role.platform_admin
+    ]
+
+
+@router.get("/console/users/new")
+def new_user_page(request: Request, session: DbSession, principal: UsersWriter) -> Response:
+    return console.render(
+        request,
+        "identity/user_form.html",
+        {
+            "user": None,
+            "values": {"unit_code": principal.unit_code, "roles": []},
+            "errors": {},
+            "units": _unit_choices(session, principal),
+            "roles": _grantable_roles(principal),
+        },
+    )
+
+
+@router.post("/console/users/new")
+async def create_user(request: Request, session: DbSession, principal: UsersWriter) -> Response:
+    values = await read_form(request)
+    roles = values.get("roles", [])
+    values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
+    try:
+        data = UserCreate.model_validate(blank_to_none(values, "unit_code"))
+        user = service.create_user(session, principal, data)
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return console.render(
+            request,
+            "identity/user_form.html",
+            {
+                "user": None,
+                "values": values,
+                "errors": form_errors(exc),
+                "units": _unit_choices(session, principal),
+                "roles": _grantable_roles(principal),
+            },
+            422,
+        )
+    return RedirectResponse(f"/console/users/{user.id}?saved=1", status_code=303)
+
+
+@router.get("/console/users/{user_id}")
+def user_page(
+    request: Request, session: DbSession, principal: UsersReader, user_id: int
+) -> Response:
+    user = service.get_accessible_user(session, principal, user_id)
+    return console.render(
+        request,
+        "identity/user_form.html",
+        {
+            "user": user,
+            "values": user.model_dump(),
+            "errors": {},
+            "units": _unit_choices(session, principal),
+            "roles": _grantable_roles(principal),
+            "can_edit": principal.can(service.USERS_WRITE),
+        },
+    )
+
+
+@router.post("/console/users/{user_id}")
+async def update_user(
+    request: Request, session: DbSession, principal: UsersWriter, user_id: int
+) -> Response:
+    user = service.get_accessible_user(session, principal, user_id)
+    values = await read_form(request)
+    roles = values.get("roles", [])
+    values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
+    values["active"] = values.get("active") == "on"
+    try:
+        data = UserUpdate.model_validate(blank_to_none(values, "password", "unit_code"))
+        service.update_user(session, principal, user_id, data)
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return console.render(
+            request,
+            "identity/user_form.html",
+            {
+                "user": user,
+                "values": values,
+                "errors": form_errors(exc),
+                "units": _unit_choices(session, principal),
+                "roles": _grantable_roles(principal),
+                "can_edit": True,
+            },
+            422,
+        )
+    return RedirectResponse(f"/console/users/{user_id}?saved=1", status_code=303)
+
+
+@router.post("/console/users/{user_id}/unlock")
+def unlock_user(
+    request: Request, session: DbSession, principal: UsersWriter, user_id: int
+) -> Response:
+    service.unlock_user(session, principal, user_id)
+    return RedirectResponse(f"/console/users/{user_id}?saved=1", status_code=303)
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def _keys_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    *,
+    created: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    keys = service.list_api_keys(session, principal)
+    scopes = sorted(p for p in service.PERMISSIONS if principal.can(p))
+    return console.render(
+        request,
+        "identity/keys.html",
+        {"keys": keys, "created": created, "errors": errors or {}, "scopes": scopes},
+        status,
+    )
+
+
+@router.get("/console/keys")
+def keys_page(request: Request, session: DbSession, principal: KeysOwner) -> Response:
+    return _keys_page(request, session, principal)
+
+
+@router.post("/console/keys")
+async def create_key(
+    request: Request, session: DbSession, settings: AppSettings, principal: KeysOwner
+) -> Response:
+    values = await read_form(request)
+    scopes = values.get("scopes", [])
+    values["scopes"] = scopes if isinstance(scopes, list) else [scopes] if scopes else []
+    try:
+        data = ApiKeyCreate.model_validate(blank_to_none(values, "expires_in_days"))
+        created = service.create_api_key(session, settings, principal, data)
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _keys_page(request, session, principal, errors=form_errors(exc), status=422)
+    return _keys_page(request, session, principal, created=created.secret)
+
+
+@router.post("/console/keys/{key_id}/revoke")
+def revoke_key(request: Request, session: DbSession, principal: KeysOwner, key_id: int) -> Response:
+    service.revoke_api_key(session, principal, key_id)
+    return RedirectResponse("/console/keys?saved=1", status_code=303)

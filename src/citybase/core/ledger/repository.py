@@ -1,0 +1,141 @@
+"""Every query on the ledger's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from citybase.core.ledger.models import LedgerEntry, LedgerNode, TreeHead
+from citybase.core.ledger.schemas import LedgerFilter
+
+# A fixed key for PostgreSQL's advisory lock that serialises appends across processes.
+_APPEND_LOCK_KEY = 0x4C454447  # "LEDG"
+
+
+def lock_for_append(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
+    # SQLite: writing sessions begin with BEGIN IMMEDIATE, which already serialises writers.
+
+
+def last_entry(session: Session) -> tuple[int, bytes] | None:
+    row = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc()).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def count(session: Session) -> int:
+    last = last_entry(session)
+    return 0 if last is None else last[0] + 1
+
+
+def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(insert(LedgerEntry), list(rows))
+
+
+def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(LedgerNode), list(rows))
+
+
+def leaf_hashes(session: Session, seqs: Iterable[int]) -> dict[int, bytes]:
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(
+            LedgerEntry.seq.between(wanted[0], wanted[-1])
+        )
+        if wanted[-1] - wanted[0] < 64
+        else select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(wanted))
+    )
+    return {seq: leaf for seq, leaf in rows}
+
+
+def node_hashes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    by_level: dict[int, list[int]] = {}
+    for level, index in wanted:
+        by_level.setdefault(level, []).append(index)
+    result: dict[tuple[int, int], bytes] = {}
+    for level, indexes in by_level.items():
+        rows = session.execute(
+            select(LedgerNode.index, LedgerNode.hash).where(
+                LedgerNode.level == level, LedgerNode.index.in_(indexes)
+            )
+        )
+        result.update({(level, index): node for index, node in rows})
+    return result
+
+
+def get_entry(session: Session, seq: int) -> LedgerEntry | None:
+    return session.get(LedgerEntry, seq)
+
+
+def find_entries(session: Session, flt: LedgerFilter) -> tuple[list[LedgerEntry], int]:
+    query = select(LedgerEntry)
+    if flt.actor:
+        query = query.where(LedgerEntry.actor == flt.actor)
+    if flt.unit:
+        query = query.where(LedgerEntry.actor_unit == flt.unit)
+    if flt.action:
+        query = query.where(LedgerEntry.action.startswith(flt.action, autoescape=True))
+    if flt.object_type:
+        query = query.where(LedgerEntry.object_type == flt.object_type)
+    if flt.object_id:
+        query = query.where(LedgerEntry.object_id == flt.object_id)
+    if flt.since:
+        query = query.where(LedgerEntry.recorded_at >= flt.since)
+    if flt.until:
+        query = query.where(LedgerEntry.recorded_at < flt.until)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(LedgerEntry.seq.desc()).limit(flt.limit).offset(flt.offset)
+    ).all()
+    return list(rows), total
+
+
+def iter_entries(session: Session, batch: int = 5000) -> Iterator[LedgerEntry]:
+    after = -1
+    while True:
+        rows = session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.seq > after)
+            .order_by(LedgerEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+def stored_nodes(session: Session, level: int) -> dict[int, bytes]:
+    rows = session.execute(
+        select(LedgerNode.index, LedgerNode.hash).where(LedgerNode.level == level)
+    )
+    return {index: node for index, node in rows}
+
+
+def node_levels(session: Session) -> list[int]:
+    return list(session.scalars(select(LedgerNode.level).distinct().order_by(LedgerNode.level)))
+
+
+def tree_heads(session: Session) -> list[TreeHead]:
+    return list(session.scalars(select(TreeHead).order_by(TreeHead.tree_size)))
+
+
+def latest_tree_head(session: Session) -> TreeHead | None:
+    return session.scalars(select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)).first()
+
+
+def add_tree_head(session: Session, head: TreeHead) -> None:
+    session.add(head)
+    session.flush()

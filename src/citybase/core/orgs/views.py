@@ -1,0 +1,289 @@
+"""Console pages: the region tree, units, and import from CSV/YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity import service as identity
+from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service
+from citybase.core.orgs.auth import OrgsReader, OrgsWriter
+from citybase.core.orgs.schemas import (
+    RegionCreate,
+    RegionLevel,
+    RegionUpdate,
+    UnitCreate,
+    UnitKind,
+    UnitUpdate,
+)
+from citybase.core.web.deps import DbSession
+from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Kernel", "Regions", "/console/regions", identity.ORGS_READ, order=10))
+console.add_page(NavEntry("Kernel", "Units", "/console/units", identity.ORGS_READ, order=11))
+console.add_page(
+    NavEntry("Kernel", "Import regions and units", "/console/orgs/import", identity.ORGS_WRITE, 12)
+)
+
+add_translations(
+    "zh",
+    {
+        "Regions": "行政区划",
+        "Region": "行政区划",
+        "Units": "单位",
+        "New unit": "新建单位",
+        "New region below": "新建下级区划",
+        "Import regions and units": "导入区划与单位",
+        "Level": "层级",
+        "Kind": "类型",
+        "Parent": "上级",
+        "Official code": "正式区划代码",
+        "Local code (not an official division code)": "本地代码（非正式区划代码）",
+        "Short name": "简称",
+        "Unified social credit code": "统一社会信用代码",
+        "Counterpart above": "上级对口单位",
+        "Sort order": "排序",
+        "Units in this region": "本区划内单位",
+        "Sub-regions": "下级区划",
+        "No units.": "暂无单位。",
+        "Include units of sub-regions": "包含下级区划单位",
+        "File (CSV or YAML)": "文件（CSV 或 YAML）",
+        "Check only, import nothing": "仅检查，不导入",
+        "Import": "导入",
+        "Nothing was imported: fix these rows and try again.": "未导入任何数据：请修正以下行后重试。",
+        "Checked: the file is good and would import as shown.": "检查通过：文件无误，导入结果如下。",
+        "Imported.": "导入完成。",
+        "created": "新增",
+        "updated": "更新",
+        "unchanged": "未变",
+        "rows": "行数",
+        "regions": "行政区划",
+        "units": "单位",
+        "Import format": "导入格式",
+        "city": "市",
+        "district": "区县",
+        "street": "街道乡镇",
+        "community": "社区村",
+        "grid": "网格",
+        "department": "政府工作部门",
+        "agency": "直属机构/事业单位",
+        "center": "中心",
+        "party": "党委部门",
+        "district_government": "区县政府",
+    },
+)
+
+
+@router.get("/console/regions")
+def regions_page(request: Request, session: DbSession, _: OrgsReader) -> Response:
+    return console.render(request, "orgs/regions.html", {"tree": service.region_tree(session)})
+
+
+@router.get("/console/regions/{code}")
+def region_page(request: Request, session: DbSession, principal: OrgsReader, code: str) -> Response:
+    return _region_page(request, session, principal, code)
+
+
+def _region_page(
+    request: Request,
+    session: DbSession,
+    principal: OrgsReader,
+    code: str,
+    *,
+    errors: dict[str, str] | None = None,
+    child: dict[str, object] | None = None,
+    status: int = 200,
+) -> Response:
+    region = service.region_detail(session, code)
+    next_levels = [lvl for lvl in RegionLevel if lvl.depth == region.level.depth + 1]
+    return console.render(
+        request,
+        "orgs/region.html",
+        {
+            "region": region,
+            "units": service.list_units(session, region_code=code),
+            "can_edit": principal.can(identity.ORGS_WRITE),
+            "next_level": next_levels[0].value if next_levels else None,
+            "errors": errors or {},
+            "child": child or {},
+        },
+        status,
+    )
+
+
+@router.post("/console/regions/{code}")
+async def update_region(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str
+) -> Response:
+    values = await read_form(request)
+    try:
+        service.update_region(
+            session, actor_of(principal), code, RegionUpdate.model_validate(values)
+        )
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _region_page(request, session, principal, code, errors=form_errors(exc), status=422)
+    return RedirectResponse(f"/console/regions/{code}?saved=1", status_code=303)
+
+
+@router.post("/console/regions/{code}/children")
+async def create_child_region(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str
+) -> Response:
+    values = await read_form(request)
+    values["parent_code"] = code
+    values["official"] = values.get("official") == "on"
+    try:
+        created = service.create_region(
+            session, actor_of(principal), RegionCreate.model_validate(values)
+        )
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _region_page(
+            request, session, principal, code, errors=form_errors(exc), child=values, status=422
+        )
+    return RedirectResponse(f"/console/regions/{created.code}?saved=1", status_code=303)
+
+
+@router.get("/console/units")
+def units_page(
+    request: Request,
+    session: DbSession,
+    principal: OrgsReader,
+    region: str = "",
+    q: str = "",
+    subregions: bool = False,
+) -> Response:
+    units = service.list_units(
+        session, region_code=region or None, include_subregions=subregions, search=q
+    )
+    return console.render(
+        request,
+        "orgs/units.html",
+        {
+            "units": units,
+            "q": q,
+            "region": region,
+            "subregions": subregions,
+            "regions": service.list_regions(session),
+            "can_edit": principal.can(identity.ORGS_WRITE),
+        },
+    )
+
+
+def _unit_form(
+    request: Request,
+    session: DbSession,
+    *,
+    unit: object,
+    values: dict[str, object],
+    errors: dict[str, str],
+    can_edit: bool,
+    status: int = 200,
+) -> Response:
+    return console.render(
+        request,
+        "orgs/unit_form.html",
+        {
+            "unit": unit,
+            "values": values,
+            "errors": errors,
+            "regions": service.list_regions(session),
+            "units": service.list_units(session),
+            "kinds": [k.value for k in UnitKind],
+            "can_edit": can_edit,
+        },
+        status,
+    )
+
+
+@router.get("/console/units/new")
+def new_unit_page(
+    request: Request, session: DbSession, _: OrgsWriter, region: str = ""
+) -> Response:
+    return _unit_form(
+        request, session, unit=None, values={"region_code": region}, errors={}, can_edit=True
+    )
+
+
+@router.post("/console/units/new")
+async def create_unit(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
+    values = await read_form(request)
+    try:
+        data = UnitCreate.model_validate(blank_to_none(values, "credit_code", "counterpart_code"))
+        unit = service.create_unit(session, actor_of(principal), data)
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _unit_form(
+            request, session, unit=None, values=values, errors=form_errors(exc), can_edit=True,
+            status=422,
+        )  # fmt: skip
+    return RedirectResponse(f"/console/units/{unit.code}?saved=1", status_code=303)
+
+
+@router.get("/console/units/{code}")
+def unit_page(request: Request, session: DbSession, principal: OrgsReader, code: str) -> Response:
+    unit = service.get_unit(session, code)
+    return _unit_form(
+        request, session, unit=unit, values=unit.model_dump(), errors={},
+        can_edit=principal.can(identity.ORGS_WRITE),
+    )  # fmt: skip
+
+
+@router.post("/console/units/{code}")
+async def update_unit(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str
+) -> Response:
+    unit = service.get_unit(session, code)
+    values = await read_form(request)
+    values["active"] = values.get("active") == "on"
+    try:
+        data = UnitUpdate.model_validate(values)
+        service.update_unit(session, actor_of(principal), code, data)
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _unit_form(
+            request, session, unit=unit, values=values, errors=form_errors(exc), can_edit=True,
+            status=422,
+        )  # fmt: skip
+    return RedirectResponse(f"/console/units/{code}?saved=1", status_code=303)
+
+
+@router.get("/console/orgs/import")
+def import_page(request: Request, _: OrgsWriter) -> Response:
+    return console.render(request, "orgs/import.html", {"reports": None})
+
+
+@router.post("/console/orgs/import")
+async def import_upload(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    dry_run = form.get("dry_run") == "on"
+    reports = None
+    errors: dict[str, str] = {}
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        errors["file"] = "choose a .csv, .yaml or .yml file"
+    else:
+        try:
+            reports = service.import_orgs(
+                session, actor_of(principal), upload.filename, await upload.read(), dry_run=dry_run
+            )
+        except CitybaseError as exc:
+            undo(session)
+            errors = form_errors(exc)
+    failed = bool(errors) or any(r.problems for r in reports or [])
+    return console.render(
+        request,
+        "orgs/import.html",
+        {"reports": reports, "errors": errors, "dry_run": dry_run, "failed": failed},
+        422 if failed else 200,
+    )

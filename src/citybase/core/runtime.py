@@ -1,0 +1,32 @@
+"""Open a platform from settings: data directory, database, migrations. Used by every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citybase.core.db import migrate
+from citybase.core.db.engine import Database
+from citybase.core.settings import Mode, Settings
+
+
+class NotInitialised(Exception):
+    pass
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    return Settings(home=data_dir) if data_dir is not None else Settings()
+
+
+def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
+    """The platform's database, migrated to the newest schema.
+
+    In production, schema changes are a deliberate step (``citybase init``): a process that
+    finds the schema behind refuses to start instead of migrating on its own.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    if upgrade:
+        if settings.mode is Mode.production and not migrate.is_up_to_date(db.engine):
+            raise NotInitialised("the database schema is not up to date: run `citybase init` first")
+        migrate.upgrade(db.engine)
+    return db

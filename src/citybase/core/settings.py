@@ -1,0 +1,153 @@
+"""One typed Settings for the whole platform.
+
+Values come from the environment: ``CITYBASE_…``, nested sections with ``__`` (for example
+``CITYBASE_WEB__PORT=8080``). Every field has a default and a description; in production mode
+the secrets must be given (see ``_check_production``), in development they are generated once into
+the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CITYBASE_HOME", Path.home() / ".citybase")).expanduser()
+
+
+class WebSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the console and API listen on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the console and API listen on.")
+    base_url: str = Field("", description="Public URL of the console, if behind a proxy.")
+    cookie_secure: bool | None = Field(
+        None,
+        description="Send session cookies only over HTTPS. Default: on in production, off in "
+        "development (the demo runs on plain http://127.0.0.1).",
+    )
+    session_hours: int = Field(12, ge=1, description="Console session lifetime in hours.")
+    default_language: str = Field(
+        "zh", description="Console language when none is chosen (zh or en)."
+    )
+
+
+class IdentitySettings(BaseModel):
+    max_failed_logins: int = Field(
+        5, ge=1, description="Failed logins in a row after which an account is locked."
+    )
+    lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    api_key_days: int = Field(365, ge=1, description="Default lifetime of a new API key in days.")
+
+
+class LedgerSettings(BaseModel):
+    signing_key: str | None = Field(
+        None,
+        description="Ed25519 private key (32 bytes, hex) that signs tree heads. In development a "
+        "key is generated once into the data directory; in production it must be set.",
+    )
+    tree_head_interval_seconds: int = Field(
+        60,
+        ge=1,
+        description="How often the worker signs and stores a tree head when the ledger grew.",
+    )
+
+
+class BusSettings(BaseModel):
+    stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
+    max_attempts: int = Field(
+        10, ge=1, description="Deliveries of one event to one consumer before it is parked."
+    )
+
+
+class WorkerSettings(BaseModel):
+    poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for due work.")
+    lease_seconds: int = Field(
+        300, ge=1, description="How long a claimed job is reserved for one worker."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITYBASE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    mode: Mode = Field(Mode.development, description="development or production.")
+    home: Path = Field(default_factory=default_home, description="The data directory.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty: a SQLite file citybase.db in the data directory. "
+        "postgresql+psycopg://… runs the same code and migrations on PostgreSQL.",
+    )
+    bus_url: str = Field(
+        "",
+        description="Empty: events are delivered in-process. nats://host:4222 delivers them "
+        "through NATS JetStream so that several processes share one stream.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Secret for signing console state. Generated into the data directory in "
+        "development; required in production.",
+    )
+    city_code: str = Field("350100", description="Division code of the city this platform runs.")
+    web: WebSettings = Field(default_factory=WebSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.mode is Mode.production:
+            missing = [
+                name
+                for name, value in (
+                    ("CITYBASE_SECRET_KEY", self.secret_key),
+                    ("CITYBASE_LEDGER__SIGNING_KEY", self.ledger.signing_key),
+                    ("CITYBASE_DATABASE_URL", self.database_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"production mode needs {', '.join(missing)} to be set")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'citybase.db'}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.web.cookie_secure is None:
+            return self.mode is Mode.production
+        return self.web.cookie_secure
+
+    def local_secret(self, name: str, nbytes: int = 32) -> str:
+        """A development secret kept in the data directory, created on first use."""
+        path = self.home / "secrets" / name
+        if path.exists():
+            return path.read_text().strip()
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(nbytes)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def session_secret(self) -> str:
+        return self.secret_key or self.local_secret("secret_key")
+
+    @property
+    def ledger_signing_key(self) -> str:
+        return self.ledger.signing_key or self.local_secret("ledger_signing_key")

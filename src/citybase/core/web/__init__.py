@@ -1,0 +1,1 @@
+"""Web kernel: access markers, error rendering, console layout, templates and static files."""

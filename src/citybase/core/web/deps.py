@@ -1,0 +1,41 @@
+"""Dependencies shared by every route: the database session that owns the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from citybase.core.db.engine import Database
+from citybase.core.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's one transaction: committed when the route returns, before the response is
+    sent; rolled back if it raises. Reads (GET, HEAD) run in a read-only transaction."""
+    override = getattr(request.app.state, "session_override", None)
+    if override is not None:  # tests: the test's own transaction, rolled back afterwards
+        yield override
+        override.flush()
+        return
+    db = get_database(request)
+    with db.session_scope(readonly=request.method in SAFE_METHODS) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]

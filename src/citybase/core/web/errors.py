@@ -1,0 +1,110 @@
+"""Render errors in the API's own format: ``{"error": {...}}`` for JSON, a page for the console.
+
+Validation errors name every field at fault; malformed JSON is a 400; unknown routes are 404s;
+nothing the caller did wrong becomes a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from citybase.core.errors import CitybaseError, NotAuthenticated
+from citybase.core.web.templating import console
+
+log = logging.getLogger(__name__)
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/metrics", "/healthz", "/ngsi-ld", "/open311")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _page(request: Request, status: int, title: str, message: str) -> Response:
+    return console.render(
+        request, "error.html", {"status": status, "title": title, "message": message}, status
+    )
+
+
+async def _citybase_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CitybaseError)
+    if wants_html(request):
+        if isinstance(exc, NotAuthenticated):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return _page(request, exc.status_code, "Error", exc.message)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        detail = first.get("ctx", {}).get("error", "")
+        return JSONResponse(
+            error_body(
+                "malformed_json", f"the request body is not valid JSON: {detail}".strip(": ")
+            ),
+            status_code=400,
+        )
+    fields = [
+        {"field": _field_of(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors
+    ]
+    first = fields[0] if fields else {"field": "body", "message": "invalid"}
+    message = f"{first['field']}: {first['message']}"
+    if wants_html(request):
+        return _page(request, 422, "Error", message)
+    return JSONResponse(
+        error_body("invalid", message, field=first["field"], fields=fields), status_code=422
+    )
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if wants_html(request):
+        title = "Page not found" if exc.status_code == 404 else "Error"
+        return _page(request, exc.status_code, title, str(exc.detail))
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if wants_html(request):
+        return _page(request, 500, "Something went wrong", "")
+    return JSONResponse(
+        error_body("internal", "internal error; it has been logged"), status_code=500
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(CitybaseError, _citybase_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

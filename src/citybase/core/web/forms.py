@@ -1,0 +1,47 @@
+"""Helpers for console forms: read a form into a schema, and turn errors into per-field messages."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    data: dict[str, Any] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        values = [v for v in form.getlist(key) if isinstance(v, str)]
+        data[key] = (
+            values if len(values) > 1 or key.endswith("[]") else (values[0] if values else "")
+        )
+    return {k.removesuffix("[]"): v for k, v in data.items()}
+
+
+def blank_to_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: (None if k in keys and v == "" else v) for k, v in data.items()}
+
+
+def form_errors(exc: Exception) -> dict[str, str]:
+    """Field → message, for re-rendering a form next to the fields at fault."""
+    if isinstance(exc, ValidationError):
+        return {
+            ".".join(str(p) for p in e["loc"]) or "form": e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        }
+    if isinstance(exc, CitybaseError):
+        return {exc.field or "form": exc.message}
+    raise exc
+
+
+def undo(session: Session) -> None:
+    """Throw away what a failed form submission wrote before its error was found."""
+    session.rollback()

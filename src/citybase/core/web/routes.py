@@ -1,0 +1,51 @@
+"""The kernel's own routes: health, metrics, language choice."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from citybase.core.web.access import public
+from citybase.core.web.deps import get_database
+from citybase.core.web.i18n import LANG_COOKIE, LANGUAGES
+
+router = APIRouter()
+Public = Annotated[None, Depends(public)]
+
+
+@router.get("/healthz", tags=["system"])
+def healthz(_: Public) -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["system"])
+def readyz(request: Request, _: Public) -> Response:
+    """Readiness: the database answers too."""
+    db = get_database(request)
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # the reason goes to the caller; nothing else to do here
+        return JSONResponse(
+            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+        )
+    return Response('{"status":"ok","database":"ok"}', media_type="application/json")
+
+
+@router.get("/metrics", tags=["system"])
+def metrics(request: Request, _: Public) -> Response:
+    """Prometheus text format."""
+    return request.app.state.metrics.render()  # type: ignore[no-any-return]
+
+
+@router.get("/lang/{code}", include_in_schema=False)
+def choose_language(code: str, _: Public, next: str = "/") -> Response:
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax")
+    return response

@@ -1,0 +1,101 @@
+"""Server-rendered console pages: one Jinja2 environment, a layout, a navigation registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from citybase.core.web import i18n
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """One console page in the navigation, under one layer's heading."""
+
+    layer: str  # English message id of the layer heading
+    title: str  # English message id
+    path: str
+    permission: str | None = None  # shown only to principals holding it; None: any signed-in
+    order: int = 100
+
+
+class Console:
+    def __init__(self) -> None:
+        self._dirs: list[Path] = [Path(__file__).parent / "templates"]
+        self.nav: list[NavEntry] = []
+        self._env: Environment | None = None
+
+    def add_templates(self, directory: str | Path) -> None:
+        path = Path(directory)
+        if path not in self._dirs:
+            self._dirs.append(path)
+            self._env = None
+
+    def add_page(self, entry: NavEntry) -> None:
+        if entry.path not in {e.path for e in self.nav}:
+            self.nav.append(entry)
+
+    @property
+    def env(self) -> Environment:
+        if self._env is None:
+            env = Environment(
+                loader=ChoiceLoader([FileSystemLoader(str(d)) for d in self._dirs]),
+                autoescape=select_autoescape(["html"]),
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            env.filters["localtime"] = format_time
+            self._env = env
+        return self._env
+
+    def template_dirs(self) -> list[Path]:
+        return list(self._dirs)
+
+    def render(
+        self, request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
+    ) -> HTMLResponse:
+        lang = request.state.lang if hasattr(request.state, "lang") else "zh"
+        principal = getattr(request.state, "principal", None)
+        nav = [
+            e
+            for e in sorted(self.nav, key=lambda e: e.order)
+            if principal is not None and (e.permission is None or principal.can(e.permission))
+        ]
+        layers: dict[str, list[NavEntry]] = {}
+        for entry in nav:
+            layers.setdefault(entry.layer, []).append(entry)
+
+        def _(message: str, **values: Any) -> str:
+            return i18n.translate(lang, message, **values)
+
+        values: dict[str, Any] = {
+            "request": request,
+            "lang": lang,
+            "languages": i18n.LANGUAGES,
+            "_": _,
+            "principal": principal,
+            "nav": layers,
+            "csrf_token": principal.csrf_token if principal is not None else "",
+            "current_path": request.url.path,
+        }
+        values.update(context or {})
+        html = self.env.get_template(name).render(values)
+        return HTMLResponse(html, status_code=status)
+
+
+def format_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+console = Console()

@@ -1,0 +1,1 @@
+"""Hub layer (中枢层, the city brain): events, cases, dispatch, supervision. Not built yet."""

@@ -1,0 +1,21 @@
+"""The one Alembic migration chain for every domain's tables.
+
+It sits above the layers (like ``app.py``) because it is the one place that must know every
+domain's models; ``core.db.migrate`` runs it by name and imports none of them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+
+def all_metadata() -> MetaData:
+    """The metadata with every domain's tables registered, for autogenerate and schema checks."""
+    from citybase.core.bus import models as _bus
+    from citybase.core.db.base import Base
+    from citybase.core.identity import models as _identity
+    from citybase.core.ledger import models as _ledger
+    from citybase.core.orgs import models as _orgs
+
+    del _bus, _identity, _ledger, _orgs
+    return Base.metadata
