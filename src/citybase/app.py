@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
@@ -138,7 +138,7 @@ for _layer in LAYERS:
     console.add_page(NavEntry(_layer.title, "Overview", _layer.path, None, order=50))
 console.add_page(NavEntry("Kernel", "Home", "/", None, order=0))
 
-_SWAGGER = Path(swagger_ui_bundle.swagger_ui_path)
+_SWAGGER = Path(fastapi_offline.__file__).parent / "static"
 _STATIC = Path(__file__).parent / "core" / "web" / "static"
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -186,6 +186,8 @@ class NatsTransport:
 
     def close(self) -> None:
         if self._nc is not None:
-            self._run(self._nc.drain())
+            # close, not drain: a pull request left waiting would hold drain for its whole timeout;
+            # anything fetched and not acknowledged is redelivered (at least once)
+            self._run(self._nc.close())
             self._nc = None
         self._loop.close()

@@ -86,6 +86,19 @@ class Database:
         self.engine.dispose()
 
 
+REQUEST_TX = "citybase_request_tx"
+
+
+def undo_request(session: Session) -> None:
+    """Roll back what the current request (or job) has written so far, and carry on."""
+    nested = session.info.get(REQUEST_TX)
+    if nested is not None and nested.is_active:
+        nested.rollback()
+        session.info[REQUEST_TX] = session.begin_nested()
+    else:
+        session.rollback()
+
+
 def tx_cache(session: Session) -> dict[str, Any]:
     """A dict that lives as long as the session's transaction (cleared on commit or rollback)."""
     cache: dict[str, Any] = session.info.setdefault("citybase_tx_cache", {})
@@ -97,9 +110,14 @@ def after_commit(session: Session, callback: Any) -> None:
     session.info.setdefault("citybase_after_commit", []).append(callback)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _drop_tx_cache(session: Session, _transaction: Any) -> None:
+    # any end, savepoints included: what was cached may have been rolled back
+    session.info.pop("citybase_tx_cache", None)
+
+
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    session.info.pop("citybase_tx_cache", None)
     callbacks = session.info.pop("citybase_after_commit", [])
     for callback in callbacks:
         callback()
@@ -108,4 +126,3 @@ def _run_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
     session.info.pop("citybase_after_commit", None)
-    session.info.pop("citybase_tx_cache", None)

@@ -66,8 +66,8 @@ def node_hashes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple
     result: dict[tuple[int, int], bytes] = {}
     for level, indexes in by_level.items():
         rows = session.execute(
-            select(LedgerNode.index, LedgerNode.hash).where(
-                LedgerNode.level == level, LedgerNode.index.in_(indexes)
+            select(LedgerNode.position, LedgerNode.hash).where(
+                LedgerNode.level == level, LedgerNode.position.in_(indexes)
             )
         )
         result.update({(level, index): node for index, node in rows})
@@ -119,7 +119,7 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[LedgerEntry]:
 
 def stored_nodes(session: Session, level: int) -> dict[int, bytes]:
     rows = session.execute(
-        select(LedgerNode.index, LedgerNode.hash).where(LedgerNode.level == level)
+        select(LedgerNode.position, LedgerNode.hash).where(LedgerNode.level == level)
     )
     return {index: node for index, node in rows}
 

@@ -323,15 +323,15 @@ def _complete_nodes(
     node = level_hashes[0]
     head.block = []
     level, index = NODE_MIN_LEVEL, head.size // (1 << NODE_MIN_LEVEL) - 1
-    new = [{"level": level, "index": index, "hash": node}]
-    recent = {(p["level"], p["index"]): p["hash"] for p in pending}
+    new = [{"level": level, "position": index, "hash": node}]
+    recent = {(p["level"], p["position"]): p["hash"] for p in pending}
     while index % 2 == 1:
         left = recent.get((level, index - 1))
         if left is None:
             left = repository.node_hashes(session, [(level, index - 1)])[(level, index - 1)]
         node = hash_children(left, node)
         level, index = level + 1, index // 2
-        new.append({"level": level, "index": index, "hash": node})
+        new.append({"level": level, "position": index, "hash": node})
     return new
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from citybase.core.db.engine import Database
+from citybase.core.db.engine import REQUEST_TX, Database
 from citybase.core.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -28,9 +28,21 @@ def get_session(request: Request) -> Iterator[Session]:
     """The request's one transaction: committed when the route returns, before the response is
     sent; rolled back if it raises. Reads (GET, HEAD) run in a read-only transaction."""
     override = getattr(request.app.state, "session_override", None)
-    if override is not None:  # tests: the test's own transaction, rolled back afterwards
-        yield override
-        override.flush()
+    if override is not None:
+        # tests: the request is a savepoint inside the test's transaction
+        nested = override.begin_nested()
+        override.info[REQUEST_TX] = nested
+        try:
+            yield override
+        except BaseException:
+            if override.info.get(REQUEST_TX) is not None and override.info[REQUEST_TX].is_active:
+                override.info[REQUEST_TX].rollback()
+            raise
+        else:
+            if override.info[REQUEST_TX].is_active:
+                override.info[REQUEST_TX].commit()
+        finally:
+            override.info.pop(REQUEST_TX, None)
         return
     db = get_database(request)
     with db.session_scope(readonly=request.method in SAFE_METHODS) as session:

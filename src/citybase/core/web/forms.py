@@ -8,6 +8,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core.db.engine import undo_request
 from citybase.core.errors import CitybaseError
 
 M = TypeVar("M", bound=BaseModel)
@@ -44,4 +45,4 @@ def form_errors(exc: Exception) -> dict[str, str]:
 
 def undo(session: Session) -> None:
     """Throw away what a failed form submission wrote before its error was found."""
-    session.rollback()
+    undo_request(session)

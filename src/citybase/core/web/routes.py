@@ -27,8 +27,8 @@ def readyz(request: Request, _: Public) -> Response:
     """Readiness: the database answers too."""
     db = get_database(request)
     try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with db.session_scope(readonly=True) as session:
+            session.execute(text("SELECT 1"))
     except Exception as exc:  # the reason goes to the caller; nothing else to do here
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503

@@ -130,9 +130,9 @@ def upgrade() -> None:
     op.create_table(
         "ledger_nodes",
         sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("position", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "index", name=op.f("pk_ledger_nodes")),
+        sa.PrimaryKeyConstraint("level", "position", name=op.f("pk_ledger_nodes")),
     )
     op.create_table(
         "ledger_tree_heads",

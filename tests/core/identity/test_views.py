@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Role
+from citybase.core.settings import Settings
+from tests.core.identity.factories import make_user, sign_in
+
+
+def test_console_redirects_to_login(client: TestClient) -> None:
+    response = client.get("/console/units", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/console/units"
+
+
+def test_wrong_password_and_lockout_messages(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    make_user(session, "dora", Role.viewer)
+    wrong = client.post("/login", data={"username": "dora", "password": "nope"})
+    assert wrong.status_code == 401
+    assert "用户名或密码错误" in wrong.text
+    for _ in range(settings.identity.max_failed_logins):
+        last = client.post("/login", data={"username": "dora", "password": "nope"})
+    assert last.status_code == 423
+    assert "锁定" in last.text
+
+
+def test_session_cookie_is_http_only_and_logout_ends_it(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, "erin", Role.viewer)
+    response = client.post(
+        "/login", data={"username": "erin", "password": "correct horse battery"},
+        follow_redirects=False,
+    )  # fmt: skip
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    csrf = sign_in(client, "erin")
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+    out = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_next_only_goes_to_this_site(client: TestClient, session: Session) -> None:
+    make_user(session, "fay", Role.viewer)
+    response = client.post(
+        "/login",
+        data={"username": "fay", "password": "correct horse battery", "next": "//evil.example"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_api_key_page_shows_the_secret_once(client: TestClient, session: Session) -> None:
+    make_user(session, "gus", Role.supervisor)
+    csrf = sign_in(client, "gus")
+    page = client.post("/console/keys", data={"csrf_token": csrf, "name": "report"})
+    assert page.status_code == 200
+    assert 'id="new-key">cb_' in page.text
+    assert 'id="new-key"' not in client.get("/console/keys").text
+
+
+def test_user_form_validation(client: TestClient, session: Session) -> None:
+    make_user(session, "root", Role.platform_admin)
+    csrf = sign_in(client, "root")
+    page = client.post(
+        "/console/users/new",
+        data={"csrf_token": csrf, "username": "x", "display_name": "X", "password": "short"},
+    )
+    assert page.status_code == 422
+    assert "at least 10 characters" in page.text
+
+
+def test_language_switch(client: TestClient, session: Session) -> None:
+    make_user(session, "hal", Role.viewer)
+    sign_in(client, "hal")
+    assert "行政区划" in client.get("/console/regions").text
+    client.get("/lang/en?next=/console/regions")
+    assert "Regions" in client.get("/console/regions").text

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from citybase.cli import app
+from citybase.core.db.engine import Database
+from citybase.core.ledger import service
+from citybase.core.ledger.schemas import Actor
+from citybase.core.settings import Settings
+from tests.core.ledger.test_service import _tamper
+
+
+@pytest.fixture
+def home(fresh_db: Database, fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    with fresh_db.session_scope() as session:
+        for i in range(40):
+            service.record(session, Actor(f"user{i}"), "test.act", object_id=i)
+        service.store_tree_head(session, service.signer_for(fresh_settings))
+    return fresh_settings.home
+
+
+def test_verify_exits_zero_on_an_intact_ledger(home: Path) -> None:
+    result = CliRunner().invoke(app, ["ledger", "verify", "--data-dir", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "40 entries" in result.output
+
+
+def test_verify_exits_non_zero_naming_the_altered_entry(home: Path, fresh_db: Database) -> None:
+    _tamper(fresh_db, "UPDATE ledger_entries SET object_id = '999' WHERE seq = 17")
+    result = CliRunner().invoke(app, ["ledger", "verify", "--data-dir", str(home)])
+    assert result.exit_code == 1
+    assert "entry 17 was altered" in result.output
+
+
+def test_head_prints_a_signed_head(home: Path) -> None:
+    result = CliRunner().invoke(app, ["ledger", "head", "--data-dir", str(home)])
+    assert result.exit_code == 0
+    assert '"tree_size": 40' in result.output

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Role
+from citybase.core.orgs import service
+from tests.core.identity.factories import make_user, sign_in
+from tests.core.orgs.factories import make_small_city
+
+
+def test_region_tree_page_lists_the_city(client: TestClient, session: Session) -> None:
+    make_small_city(session)
+    make_user(session, "viewer", Role.viewer)
+    sign_in(client, "viewer")
+    page = client.get("/console/regions")
+    assert page.status_code == 200
+    assert "鼓东街道" in page.text
+    assert "350102001" in page.text
+    # a viewer sees no edit form on a region
+    assert 'name="sort_order"' not in client.get("/console/regions/350102").text
+
+
+def test_admin_creates_a_unit_through_the_form(client: TestClient, session: Session) -> None:
+    make_small_city(session)
+    make_user(session, "admin", Role.platform_admin)
+    csrf = sign_in(client, "admin")
+    form = {"csrf_token": csrf, "code": "tj.urban", "name": "台江区城管局", "kind": "department",
+            "region_code": "350103", "counterpart_code": "fz.urban", "credit_code": "",
+            "short_name": ""}  # fmt: skip
+    response = client.post("/console/units/new", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert service.get_unit(session, "tj.urban").counterpart_code == "fz.urban"
+    again = client.post("/console/units/new", data=form)
+    assert again.status_code == 422
+    assert "already exists" in again.text
+
+
+def test_child_region_form_shows_field_errors(client: TestClient, session: Session) -> None:
+    make_small_city(session)
+    make_user(session, "admin", Role.platform_admin)
+    csrf = sign_in(client, "admin")
+    response = client.post(
+        "/console/regions/350102/children",
+        data={
+            "csrf_token": csrf,
+            "code": "350103009",
+            "name": "x",
+            "level": "street",
+            "official": "on",
+        },
+    )
+    assert response.status_code == 422
+    assert "does not start with" in response.text
+
+
+def test_import_page_names_bad_rows(client: TestClient, session: Session) -> None:
+    make_small_city(session)
+    make_user(session, "admin", Role.platform_admin)
+    csrf = sign_in(client, "admin")
+    content = "code,name,level,kind,parent\n350104,仓山区,district,市辖区,350100\n350105,马尾区,moon,,350100\n"
+    response = client.post(
+        "/console/orgs/import",
+        data={"csrf_token": csrf},
+        files={"file": ("regions.csv", content.encode(), "text/csv")},
+    )
+    assert response.status_code == 422
+    assert "<td>3</td>" in response.text
+    assert service.list_regions(session, parent_code="350100")[-1].code == "350103"

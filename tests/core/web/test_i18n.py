@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from citybase.app import LAYERS
+from citybase.core.web import i18n
+from citybase.core.web.templating import console
+
+MESSAGE = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""")
+
+
+def _template_messages() -> set[str]:
+    found: set[str] = set()
+    for directory in console.template_dirs():
+        for path in Path(directory).rglob("*.html"):
+            found.update(m.group(2) for m in MESSAGE.finditer(path.read_text()))
+    return found
+
+
+def test_every_console_message_has_a_chinese_translation() -> None:
+    messages = _template_messages()
+    messages |= {e.title for e in console.nav} | {e.layer for e in console.nav}
+    for layer in LAYERS:
+        messages |= {layer.title, *layer.plans}
+    assert len(messages) > 50  # the scan itself works
+    missing = sorted(m for m in messages if not i18n.has_translation("zh", m))
+    assert missing == []
+
+
+def test_translation_with_values() -> None:
+    assert "09:30" in i18n.translate(
+        "zh", "This account is locked until {until} after repeated failed logins.", until="09:30"
+    )
+    assert i18n.translate("en", "Regions") == "Regions"
+    assert i18n.choose("fr", "zh") == "zh"

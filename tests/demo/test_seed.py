@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from citybase.core.db.engine import Database
+from citybase.core.identity import service as identity
+from citybase.core.ledger import service as ledger
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.settings import Settings
+from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
+
+PLAN_UNITS = {
+    "市大数据委", "市工信局", "市通管办", "市卫健委", "市公安局", "市城管委", "市交通运输局",
+    "市生态环境局", "市民政局", "市人社局", "市教育局", "市商务局", "市文旅局",
+    "市自然资源和规划局", "市联排联调中心", "市“智慧福州”管理服务中心",
+    "市行政（市民）服务中心管委会",
+}  # fmt: skip
+
+
+def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -> None:
+    assert not demo_exists(fresh_db)
+    build_demo(fresh_db, fresh_settings)
+    assert demo_exists(fresh_db)
+    with fresh_db.session_scope(readonly=True) as session:
+        districts = orgs.list_regions(session, level=RegionLevel.district, parent_code="350100")
+        official = [d for d in districts if d.official]
+        assert len(official) == 13
+        assert {"350102", "350181"} <= {d.code for d in official}
+        assert any(not d.official and "高新" in d.name for d in districts)
+        for district in ("350102", "350103"):
+            streets = orgs.list_regions(session, parent_code=district)
+            assert len(streets) >= 9
+            assert any(orgs.list_regions(session, parent_code=s.code) for s in streets)
+        city_units = orgs.list_units(session, region_code="350100")
+        assert len(city_units) >= 30
+        assert {u.short_name for u in city_units} >= PLAN_UNITS
+        assert any(u.short_name.startswith("市12345") for u in city_units)
+        assert orgs.get_unit(session, "gl.urban").counterpart_code == "fz.urban"
+        assert {
+            identity.get_user_by_username(session, u.username).roles[0] for u in DEMO_USERS
+        } == {u.role for u in DEMO_USERS}
+        assert ledger.verify(session, ledger.signer_for(fresh_settings)).ok

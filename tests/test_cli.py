@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from citybase.cli import app
+from citybase.core.db.engine import Database
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["demo"], ["init"], ["serve"], ["worker"], ["ledger", "verify"], ["orgs", "import"],
+     ["users", "create"]],
+)  # fmt: skip
+def test_every_command_has_help_and_a_data_dir(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    if command:
+        assert "--data-dir" in result.output
+
+
+def test_demo_builds_then_reuses(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    first = runner.invoke(app, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    assert "built the demo city" in first.output
+    assert "citybase-demo" in first.output
+    second = runner.invoke(
+        app, ["demo", "--no-serve", "--data-dir", str(tmp_path), "--port", "8123"]
+    )
+    assert second.exit_code == 0
+    assert "reusing the demo city" in second.output
+    assert "8123" in second.output
+
+
+def test_init_creates_the_first_admin_once(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    args = ["init", "--data-dir", str(tmp_path), "--admin-password", "a long password"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "created platform admin" in first.output
+    again = runner.invoke(app, args)
+    assert "created platform admin" not in again.output
+
+
+def test_orgs_import_reports_bad_rows(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    bad = tmp_path / "r.csv"
+    bad.write_text(
+        "code,name,level,kind,parent\n350100,福州市,city,,\n350102,鼓楼区,moon,,350100\n"
+    )
+    result = runner.invoke(app, ["orgs", "import", str(bad), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "nothing was imported" in result.output
+    assert "level" in result.output
+
+
+def test_worker_once(fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    result = runner.invoke(app, ["worker", "--once", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_production_mode_needs_its_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYBASE_MODE", "production")
+    result = runner.invoke(app, ["worker", "--once", "--data-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "CITYBASE_SECRET_KEY" in str(result.exception) + result.output

@@ -1,0 +1,139 @@
+"""The console in a real headless Chromium: sign in, open every page, no errors, no blocked asset.
+
+Runs when Playwright's Python package and Debian's chromium are installed (.ci/run installs them);
+skips otherwise. It serves the demo city from a temporary SQLite data directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from citybase.app import create_app
+from citybase.core.runtime import open_database
+from citybase.core.settings import Settings
+from citybase.core.web.templating import console
+from citybase.demo.seed import DEMO_PASSWORD, build_demo
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("browser-home")
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'citybase.db'}")
+    db = open_database(settings)
+    build_demo(db, settings)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, db, run_worker=True),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    # a request cut short by the next navigation is not a problem; any other failure is
+    page.on(
+        "requestfailed",
+        lambda r: (
+            None if "ERR_ABORTED" in (r.failure or "") else problems.append(f"{r.url}: {r.failure}")
+        ),
+    )
+
+    page.goto(f"{base_url}/console/units")
+    assert page.url.startswith(f"{base_url}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/console/units")
+    assert "市城管委" in page.content()
+
+    paths = [
+        *sorted({e.path for e in console.nav}),
+        "/console/regions/350102",
+        "/console/units/gl.urban",
+        "/console/units/new",
+        "/console/users/1",
+        "/console/users/new",
+        "/console/ledger/0",
+        "/docs",
+    ]
+    for path in paths:
+        response = page.goto(f"{base_url}{path}")
+        assert response is not None, path
+        assert response.status == 200, path
+        if path != "/docs":
+            assert page.locator("nav.side").count() == 1, path
+    page.goto(f"{base_url}/docs")
+    page.wait_for_selector(".swagger-ui .information-container", timeout=10000)
+
+    page.goto(f"{base_url}/console/regions")
+    page.screenshot(path=str(tmp_path / "regions.png"), full_page=True)
+    page.click("text=English")
+    assert page.locator("h1").inner_text() == "Regions"
+    assert problems == []
+
+
+def test_an_api_key_made_in_the_console_works(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base_url}/console/keys")
+    page.fill("input[name=name]", "dashboard")
+    page.click("text=创建密钥 >> nth=-1")
+    secret = page.locator("#new-key").inner_text().strip()
+    response = page.request.get(
+        f"{base_url}/api/v1/me", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.ok
+    assert response.json()["username"] == "supervisor"
