@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +36,9 @@ from citybase.core.web import errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import public, public_mount
 from citybase.core.web.deps import DbSession
-from citybase.core.web.i18n import LANG_COOKIE, add_translations, choose
+from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
+from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 
 del _ledger_tasks  # imported for its job registration
@@ -140,14 +141,6 @@ console.add_page(NavEntry("Kernel", "Home", "/", None, order=0))
 
 _SWAGGER = Path(fastapi_offline.__file__).parent / "static"
 _STATIC = Path(__file__).parent / "core" / "web" / "static"
-_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-)
-# Swagger UI starts itself with an inline script that FastAPI writes; only /docs allows it.
-_CSP_DOCS = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-)
 
 
 def create_app(
@@ -184,20 +177,11 @@ def create_app(
     errors.install(app)
     _add_gauges(app.state.metrics, database, settings)
 
-    @app.middleware("http")
-    async def _language_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.lang = choose(request.cookies.get(LANG_COOKIE), settings.web.default_language)
-        response = await call_next(request)
-        docs = request.url.path == "/docs"
-        response.headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(
+        ConsoleMiddleware,
+        metrics=app.state.metrics,
+        default_language=settings.web.default_language,
+    )
 
     for router in (
         web_routes.router,

@@ -12,6 +12,7 @@ from citybase.core.db.engine import Database
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.ledger import service
 from citybase.core.ledger.models import LedgerEntry
+from citybase.core.ledger.repository import node_id
 from citybase.core.ledger.schemas import Actor, LedgerFilter
 from citybase.core.settings import Settings
 
@@ -209,8 +210,8 @@ def test_verify_notices_a_rewritten_chain(fresh_db: Database) -> None:
         size = 1 << level
         for index in range(len(leaves) // size):
             _tamper(
-                fresh_db, "INSERT INTO ledger_nodes (level, position, hash) VALUES (:l, :i, :h)",
-                l=level, i=index, h=_brute_root(leaves, index * size, (index + 1) * size),
+                fresh_db, "INSERT INTO ledger_nodes (node_id, hash) VALUES (:n, :h)",
+                n=node_id(level, index), h=_brute_root(leaves, index * size, (index + 1) * size),
             )  # fmt: skip
         level += 1
     report = _verify(fresh_db)

@@ -46,7 +46,6 @@ class ApiKey(IdMixin, Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
 
 
 class ConsoleSession(Base):

@@ -86,7 +86,6 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
-    last_used_at: datetime | None
 
 
 class ApiKeyCreated(ApiKeyRead):

@@ -300,7 +300,7 @@ def _principal(
         )
     unit_code = ""
     if user.unit_id is not None:
-        unit_code = orgs.get_unit_by_id(session, user.unit_id).code
+        unit_code = orgs.unit_code(session, user.unit_id)
     return Principal(
         user_id=user.id,
         username=user.username,

@@ -70,7 +70,6 @@ add_translations(
         "Prefix": "前缀",
         "Create key": "创建密钥",
         "Copy this key now. It is shown only once and cannot be recovered:": "请立即复制此密钥。它只显示这一次，无法找回：",
-        "Last used": "最近使用",
         "No users.": "暂无用户。",
         "No API keys yet.": "尚无API密钥。",
         "Inactive": "已停用",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, JSONType
@@ -34,12 +34,16 @@ class LedgerEntry(Base):
 
 
 class LedgerNode(Base):
-    """A stored hash of a complete Merkle subtree of 2**level leaves (level ≥ NODE_MIN_LEVEL)."""
+    """A stored hash of a complete Merkle subtree of 2**level leaves (level ≥ NODE_MIN_LEVEL).
+
+    ``node_id`` is ``level << 48 | position``: one integer key, so that fetching the few nodes of a
+    proof is one indexed ``IN`` on every database (SQLite does not use a composite key for a
+    row-value ``IN``).
+    """
 
     __tablename__ = "ledger_nodes"
 
-    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

@@ -37,9 +37,20 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(insert(LedgerEntry), list(rows))
 
 
-def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(LedgerNode), list(rows))
+NODE_SHIFT = 48
+
+
+def node_id(level: int, position: int) -> int:
+    return level << NODE_SHIFT | position
+
+
+def insert_nodes(session: Session, nodes: dict[tuple[int, int], bytes]) -> None:
+    """Store nodes given as ``{(level, position): hash}``."""
+    if nodes:
+        session.execute(
+            insert(LedgerNode),
+            [{"node_id": node_id(lvl, pos), "hash": h} for (lvl, pos), h in nodes.items()],
+        )
 
 
 def leaf_hashes(session: Session, seqs: Iterable[int]) -> dict[int, bytes]:
@@ -57,21 +68,13 @@ def leaf_hashes(session: Session, seqs: Iterable[int]) -> dict[int, bytes]:
 
 
 def node_hashes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    wanted = set(keys)
+    wanted = {node_id(level, position): (level, position) for level, position in keys}
     if not wanted:
         return {}
-    by_level: dict[int, list[int]] = {}
-    for level, index in wanted:
-        by_level.setdefault(level, []).append(index)
-    result: dict[tuple[int, int], bytes] = {}
-    for level, indexes in by_level.items():
-        rows = session.execute(
-            select(LedgerNode.position, LedgerNode.hash).where(
-                LedgerNode.level == level, LedgerNode.position.in_(indexes)
-            )
-        )
-        result.update({(level, index): node for index, node in rows})
-    return result
+    rows = session.execute(
+        select(LedgerNode.node_id, LedgerNode.hash).where(LedgerNode.node_id.in_(list(wanted)))
+    )
+    return {wanted[nid]: node for nid, node in rows}
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry | None:
@@ -117,15 +120,10 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[LedgerEntry]:
         session.expunge_all()
 
 
-def stored_nodes(session: Session, level: int) -> dict[int, bytes]:
-    rows = session.execute(
-        select(LedgerNode.position, LedgerNode.hash).where(LedgerNode.level == level)
-    )
-    return {index: node for index, node in rows}
-
-
-def node_levels(session: Session) -> list[int]:
-    return list(session.scalars(select(LedgerNode.level).distinct().order_by(LedgerNode.level)))
+def all_nodes(session: Session) -> dict[tuple[int, int], bytes]:
+    rows = session.execute(select(LedgerNode.node_id, LedgerNode.hash))
+    mask = (1 << NODE_SHIFT) - 1
+    return {(nid >> NODE_SHIFT, nid & mask): node for nid, node in rows}
 
 
 def tree_heads(session: Session) -> list[TreeHead]:

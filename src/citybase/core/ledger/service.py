@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -175,10 +175,13 @@ class StoredTree:
         k = _split(size)
         return hash_children(self.mth(lo, lo + k), self.mth(lo + k, hi))
 
-    def run(self, compute: Callable[[], Any]) -> Any:
+    def run(self, compute: Callable[[], Any], *, leaves: Iterable[int] = ()) -> Any:
+        """Compute twice: first to learn what is needed, then with it fetched in two queries.
+        ``leaves`` are leaf hashes the caller wants as well (see ``leaf``)."""
         self._recording = True
         compute()
         self._recording = False
+        self._want_leaves.update(leaves)
         self._leaves.update(repository.leaf_hashes(self.session, self._want_leaves))
         self._nodes.update(repository.node_hashes(self.session, self._want_nodes))
         missing = self._want_leaves - self._leaves.keys()
@@ -187,6 +190,9 @@ class StoredTree:
                 f"stored Merkle tree is incomplete near entry {min(missing) if missing else '?'}"
             )
         return compute()
+
+    def leaf(self, index: int) -> bytes:
+        return self._leaves[index]
 
 
 class LedgerCorrupt(Exception):
@@ -277,7 +283,7 @@ def record_many(session: Session, items: list[dict[str, Any]]) -> list[int]:
     head = _head(session)
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
-    nodes: list[dict[str, Any]] = []
+    nodes: dict[tuple[int, int], bytes] = {}
     block_size = 1 << NODE_MIN_LEVEL
     for item in items:
         row = {
@@ -300,7 +306,7 @@ def record_many(session: Session, items: list[dict[str, Any]]) -> list[int]:
         head.size += 1
         head.last_hash = row["entry_hash"]
         if len(head.block) == block_size:
-            nodes.extend(_complete_nodes(session, head, nodes))
+            nodes.update(_complete_nodes(session, head, nodes))
     try:
         repository.insert_entries(session, rows)
         repository.insert_nodes(session, nodes)
@@ -311,8 +317,8 @@ def record_many(session: Session, items: list[dict[str, Any]]) -> list[int]:
 
 
 def _complete_nodes(
-    session: Session, head: _Head, pending: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    session: Session, head: _Head, pending: dict[tuple[int, int], bytes]
+) -> dict[tuple[int, int], bytes]:
     """Nodes completed by the block that just filled; climbs while left siblings exist."""
     level_hashes = head.block
     while len(level_hashes) > 1:
@@ -323,15 +329,14 @@ def _complete_nodes(
     node = level_hashes[0]
     head.block = []
     level, index = NODE_MIN_LEVEL, head.size // (1 << NODE_MIN_LEVEL) - 1
-    new = [{"level": level, "position": index, "hash": node}]
-    recent = {(p["level"], p["position"]): p["hash"] for p in pending}
+    new = {(level, index): node}
     while index % 2 == 1:
-        left = recent.get((level, index - 1))
+        left = pending.get((level, index - 1))
         if left is None:
             left = repository.node_hashes(session, [(level, index - 1)])[(level, index - 1)]
         node = hash_children(left, node)
         level, index = level + 1, index // 2
-        new.append({"level": level, "position": index, "hash": node})
+        new[(level, index)] = node
     return new
 
 
@@ -363,8 +368,10 @@ def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) ->
     if not 0 <= seq < n:
         raise NotFound(f"no ledger entry {seq} in a tree of {n}", field="seq")
     tree = StoredTree(session)
-    path, root = tree.run(lambda: (inclusion_path(seq, 0, n, tree.mth), tree.mth(0, n)))
-    leaf = repository.leaf_hashes(session, [seq])[seq]
+    path, root = tree.run(
+        lambda: (inclusion_path(seq, 0, n, tree.mth), tree.mth(0, n)), leaves=[seq]
+    )
+    leaf = tree.leaf(seq)
     return InclusionProof(
         leaf_index=seq,
         tree_size=n,
@@ -528,9 +535,7 @@ def verify(
     """
     report = VerifyReport()
     heads = {h.tree_size: h for h in repository.tree_heads(session)}
-    stored: dict[int, dict[int, bytes]] = {
-        level: repository.stored_nodes(session, level) for level in repository.node_levels(session)
-    }
+    stored = repository.all_nodes(session)
     stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, left to right
     prev = GENESIS
 
@@ -561,7 +566,7 @@ def verify(
             stack.append((level, node))
             if level >= NODE_MIN_LEVEL:
                 index = (entry.seq + 1) // (1 << level) - 1
-                if stored.get(level, {}).get(index) != node:
+                if stored.get((level, index)) != node:
                     first = index << level
                     return fail(
                         first,

@@ -221,11 +221,12 @@ def get_unit(session: Session, code: str) -> UnitRead:
     return _unit_read(session, [unit])[0]
 
 
-def get_unit_by_id(session: Session, unit_id: int) -> UnitRead:
+def unit_code(session: Session, unit_id: int) -> str:
+    """Just the code of a unit (the cheap lookup the permission checks need on every request)."""
     unit = repository.get_unit(session, unit_id)
     if unit is None:
         raise NotFound(f"no unit with id {unit_id}", field="unit_id")
-    return _unit_read(session, [unit])[0]
+    return unit.code
 
 
 def units_by_id(session: Session, ids: Iterable[int]) -> dict[int, UnitRead]:

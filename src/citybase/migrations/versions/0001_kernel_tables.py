@@ -129,10 +129,9 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_nodes",
-        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("position", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("node_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "position", name=op.f("pk_ledger_nodes")),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_ledger_nodes")),
     )
     op.create_table(
         "ledger_tree_heads",
@@ -273,7 +272,6 @@ def upgrade() -> None:
         sa.Column("created_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
