@@ -75,4 +75,4 @@ def test_production_mode_needs_its_secrets(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CITYBASE_MODE", "production")
     result = runner.invoke(app, ["worker", "--once", "--data-dir", str(tmp_path)])
     assert result.exit_code != 0
-    assert "CITYBASE_SECRET_KEY" in str(result.exception) + result.output
+    assert "CITYBASE_LEDGER__SIGNING_KEY" in str(result.exception) + result.output

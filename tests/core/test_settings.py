@@ -36,7 +36,7 @@ def test_nested_settings_from_the_environment(
 
 def test_production_refuses_missing_secrets() -> None:
     with pytest.raises(ValidationError, match="CITYBASE_LEDGER__SIGNING_KEY"):
-        Settings(mode=Mode.production, secret_key="x", database_url="postgresql://x")
+        Settings(mode=Mode.production, database_url="postgresql://x")
 
 
 def test_development_secrets_are_generated_once(tmp_path: Path) -> None:

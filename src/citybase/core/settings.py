@@ -29,7 +29,6 @@ def default_home() -> Path:
 class WebSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the console and API listen on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the console and API listen on.")
-    base_url: str = Field("", description="Public URL of the console, if behind a proxy.")
     cookie_secure: bool | None = Field(
         None,
         description="Send session cookies only over HTTPS. Default: on in production, off in "
@@ -93,11 +92,6 @@ class Settings(BaseSettings):
         description="Empty: events are delivered in-process. nats://host:4222 delivers them "
         "through NATS JetStream so that several processes share one stream.",
     )
-    secret_key: str | None = Field(
-        None,
-        description="Secret for signing console state. Generated into the data directory in "
-        "development; required in production.",
-    )
     city_code: str = Field("350100", description="Division code of the city this platform runs.")
     web: WebSettings = Field(default_factory=WebSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
@@ -111,7 +105,6 @@ class Settings(BaseSettings):
             missing = [
                 name
                 for name, value in (
-                    ("CITYBASE_SECRET_KEY", self.secret_key),
                     ("CITYBASE_LEDGER__SIGNING_KEY", self.ledger.signing_key),
                     ("CITYBASE_DATABASE_URL", self.database_url),
                 )
@@ -145,9 +138,30 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def session_secret(self) -> str:
-        return self.secret_key or self.local_secret("secret_key")
-
-    @property
     def ledger_signing_key(self) -> str:
         return self.ledger.signing_key or self.local_secret("ledger_signing_key")
+
+
+def settings_reference() -> str:
+    """Every setting as a Markdown table: environment variable, default, description."""
+    lines = [
+        "| environment variable | default | what it is |",
+        "|---|---|---|",
+    ]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            if name == "home":
+                default = "`~/.citybase`"
+            elif field.default is None or field.default == "":
+                default = "(none)"
+            else:
+                default = f"`{getattr(field.default, 'value', field.default)}`"
+            lines.append(f"| `{prefix}{name.upper()}` | {default} | {field.description} |")
+
+    walk(Settings, "CITYBASE_")
+    return "\n".join(lines) + "\n"
