@@ -20,7 +20,7 @@ from citybase.core.ledger import cli as ledger_cli
 from citybase.core.ledger import tasks as _ledger_tasks
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import cli as orgs_cli
-from citybase.core.runtime import NotInitialised, load_settings, open_database
+from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_database
 from citybase.core.settings import Settings
 from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
 
@@ -36,14 +36,6 @@ app.add_typer(orgs_cli.app, name="orgs")
 app.add_typer(users_cli.app, name="users")
 out = Console()
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        envvar="CITYBASE_HOME",
-        help="The data directory (default: $CITYBASE_HOME, else ~/.citybase).",
-    ),
-]
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]
 Host = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
 

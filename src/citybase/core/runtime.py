@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 from citybase.core.settings import Mode, Settings
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CITYBASE_HOME",
+        help="The data directory (default: $CITYBASE_HOME, else ~/.citybase).",
+    ),
+]
 
 
 class NotInitialised(Exception):

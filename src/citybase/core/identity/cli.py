@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,14 +12,10 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity import service
 from citybase.core.identity.schemas import Role, UserCreate, UserUpdate
 from citybase.core.ledger.schemas import Actor
-from citybase.core.runtime import load_settings, open_database
+from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 out = Console()
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="CITYBASE_HOME", help="The data directory."),
-]
 
 
 @app.command()

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from citybase.core.ledger import service
-from citybase.core.runtime import load_settings, open_database
+from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 out = Console()
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="CITYBASE_HOME", help="The data directory."),
-]
 
 
 @app.command()

@@ -12,14 +12,10 @@ from rich.table import Table
 from citybase.core.errors import CitybaseError
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service
-from citybase.core.runtime import load_settings, open_database
+from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Regions and units.", no_args_is_help=True)
 out = Console()
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="CITYBASE_HOME", help="The data directory."),
-]
 
 
 @app.command("import")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
@@ -466,61 +466,66 @@ def _check_duplicates(rows: list[tuple[int, Any]], report: ImportReport, key: st
         seen[value] = number
 
 
-def _apply_regions(
-    session: Session, actor: Actor, rows: list[tuple[int, RegionCreate]], report: ImportReport
+def _apply_rows(
+    rows: list[tuple[int, Any]], apply_one: Callable[[Any], str], report: ImportReport
 ) -> None:
-    rows = sorted(rows, key=lambda item: item[1].level.depth)
+    """Apply rows in order; each returns created, updated or unchanged, or names its problem."""
     for number, data in rows:
         try:
-            existing = repository.get_region(session, data.code)
-            if existing is None:
-                create_region(session, actor, data)
-                report.created += 1
-                continue
-            if existing.level != data.level or existing.parent_code != data.parent_code:
-                raise InvalidInput(
-                    "an existing region's level and parent cannot be changed by import",
-                    field="parent_code",
-                )
-            before = (existing.name, existing.kind, existing.sort_order)
-            update_region(
-                session, actor, data.code,
-                RegionUpdate(name=data.name, kind=data.kind, sort_order=data.sort_order),
-            )  # fmt: skip
-            changed = before != (existing.name, existing.kind, existing.sort_order)
-            report.updated += changed
-            report.unchanged += not changed
+            outcome = apply_one(data)
         except (InvalidInput, Conflict, NotFound) as exc:
             report.problems.append(
                 ImportProblem(row=number, field=exc.field or "?", message=exc.message)
             )
+            continue
+        setattr(report, outcome, getattr(report, outcome) + 1)
     report.problems.sort(key=lambda p: p.row)
+
+
+def _apply_regions(
+    session: Session, actor: Actor, rows: list[tuple[int, RegionCreate]], report: ImportReport
+) -> None:
+    def apply_one(data: RegionCreate) -> str:
+        existing = repository.get_region(session, data.code)
+        if existing is None:
+            create_region(session, actor, data)
+            return "created"
+        if existing.level != data.level or existing.parent_code != data.parent_code:
+            raise InvalidInput(
+                "an existing region's level and parent cannot be changed by import",
+                field="parent_code",
+            )
+        before = (existing.name, existing.kind, existing.sort_order)
+        update_region(
+            session, actor, data.code,
+            RegionUpdate(name=data.name, kind=data.kind, sort_order=data.sort_order),
+        )  # fmt: skip
+        return (
+            "updated"
+            if before != (existing.name, existing.kind, existing.sort_order)
+            else "unchanged"
+        )
+
+    # parents before children, whatever the order of the file
+    _apply_rows(sorted(rows, key=lambda item: item[1].level.depth), apply_one, report)
 
 
 def _apply_units(
     session: Session, actor: Actor, rows: list[tuple[int, UnitCreate]], report: ImportReport
 ) -> None:
-    # Units without a counterpart first, so that counterparts named in the file exist in time.
-    pending = sorted(rows, key=lambda item: item[1].counterpart_code is not None)
-    for number, data in pending:
-        try:
-            existing = repository.get_unit_by_code(session, data.code)
-            if existing is None:
-                create_unit(session, actor, data)
-                report.created += 1
-                continue
-            before = _unit_read(session, [existing])[0]
-            after = update_unit(
-                session, actor, data.code,
-                UnitUpdate.model_validate(data.model_dump(exclude={"code"}, exclude_unset=True)),
-            )  # fmt: skip
-            changed = before.model_dump(exclude={"updated_at"}) != after.model_dump(
-                exclude={"updated_at"}
-            )
-            report.updated += changed
-            report.unchanged += not changed
-        except (InvalidInput, Conflict, NotFound) as exc:
-            report.problems.append(
-                ImportProblem(row=number, field=exc.field or "?", message=exc.message)
-            )
-    report.problems.sort(key=lambda p: p.row)
+    def apply_one(data: UnitCreate) -> str:
+        existing = repository.get_unit_by_code(session, data.code)
+        if existing is None:
+            create_unit(session, actor, data)
+            return "created"
+        before = _unit_read(session, [existing])[0].model_dump(exclude={"updated_at"})
+        after = update_unit(
+            session, actor, data.code,
+            UnitUpdate.model_validate(data.model_dump(exclude={"code"}, exclude_unset=True)),
+        )  # fmt: skip
+        return "updated" if after.model_dump(exclude={"updated_at"}) != before else "unchanged"
+
+    # units without a counterpart first, so that counterparts named in the file exist in time
+    _apply_rows(
+        sorted(rows, key=lambda item: item[1].counterpart_code is not None), apply_one, report
+    )
