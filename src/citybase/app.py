@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import citybase
+from citybase.core.bus import routes as bus_routes
 from citybase.core.bus import service as bus
+from citybase.core.bus import views as bus_views
 from citybase.core.bus.tasks import Worker
 from citybase.core.db.engine import Database
 from citybase.core.identity import routes as identity_routes
@@ -191,6 +193,8 @@ def create_app(
         orgs_views.router,
         ledger_routes.router,
         ledger_views.router,
+        bus_routes.router,
+        bus_views.router,
     ):
         app.include_router(router)
 

@@ -149,3 +149,23 @@ def test_worker_runs_until_idle(
     worker = Worker(fresh_db, fresh_settings)
     assert worker.run_until_idle() >= 5
     assert sorted(received) == [0, 1, 2, 3, 4]
+
+
+def test_overview_shows_backlog_failures_and_jobs(fresh_db: Database) -> None:
+    @bus.consumer("test.broken", "test.bus.pinged")
+    def broken(session: Session, envelope: EventEnvelope) -> None:
+        raise LookupError("no such case")
+
+    try:
+        with fresh_db.session_scope() as session:
+            bus.publish(session, Pinged(n=9))
+            bus.schedule(session, "test.later", run_at=datetime.now(UTC) + timedelta(hours=1))
+        bus.dispatch_in_process(fresh_db)
+        with fresh_db.session_scope(readonly=True) as session:
+            overview = bus.overview(session, max_attempts=10)
+        assert overview.outbox.pending == 1
+        assert overview.outbox.failing == 1
+        assert "no such case" in overview.failures[0].last_error
+        assert [j.kind for j in overview.jobs] == ["test.later"]
+    finally:
+        bus.unregister_consumer("test.broken")

@@ -138,3 +138,11 @@ def get_job(session: Session, job_id: int) -> Job | None:
 
 def list_jobs(session: Session, limit: int = 100) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.run_at).limit(limit)))
+
+
+def list_failures(session: Session, limit: int = 100) -> list[DeliveryFailure]:
+    return list(
+        session.scalars(
+            select(DeliveryFailure).order_by(DeliveryFailure.next_attempt_at.desc()).limit(limit)
+        )
+    )

@@ -45,3 +45,19 @@ class JobRead(BaseModel):
     status: str
     attempts: int
     last_error: str
+
+
+class DeliveryFailureRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    consumer: str
+    event_id: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+
+
+class BusOverview(BaseModel):
+    outbox: OutboxStatus
+    failures: list[DeliveryFailureRead]
+    jobs: list[JobRead]

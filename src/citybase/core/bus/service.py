@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from citybase.core.bus import repository
 from citybase.core.bus.models import DeliveryFailure, Job
-from citybase.core.bus.schemas import Event, EventEnvelope, JobRead, OutboxStatus
+from citybase.core.bus.schemas import (
+    BusOverview,
+    DeliveryFailureRead,
+    Event,
+    EventEnvelope,
+    JobRead,
+    OutboxStatus,
+)
 from citybase.core.db.engine import Database, after_commit
 from citybase.core.settings import Settings
 
@@ -318,5 +325,10 @@ def _finish_job(db: Database, job_id: int, error: BaseException | None) -> None:
             j.run_at = now + _backoff(j.attempts)
 
 
-def list_jobs(session: Session) -> list[JobRead]:
-    return [JobRead.model_validate(j) for j in repository.list_jobs(session)]
+def overview(session: Session, max_attempts: int) -> BusOverview:
+    """What an operator needs to see: the backlog, failing and parked deliveries, and the jobs."""
+    return BusOverview(
+        outbox=status(session, max_attempts),
+        failures=[DeliveryFailureRead.model_validate(f) for f in repository.list_failures(session)],
+        jobs=[JobRead.model_validate(j) for j in repository.list_jobs(session)],
+    )
