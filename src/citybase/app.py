@@ -24,6 +24,7 @@ from citybase.core.bus.tasks import Worker
 from citybase.core.db.engine import Database
 from citybase.core.identity import routes as identity_routes
 from citybase.core.identity import service as identity
+from citybase.core.identity import tasks as _identity_tasks
 from citybase.core.identity import views as identity_views
 from citybase.core.identity.auth import CurrentPrincipal
 from citybase.core.ledger import routes as ledger_routes
@@ -43,7 +44,7 @@ from citybase.core.web.metrics import Metrics
 from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 
-del _ledger_tasks  # imported for its job registration
+del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
 Public = Annotated[None, Depends(public)]
 

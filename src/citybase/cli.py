@@ -12,19 +12,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 import citybase
+from citybase.app import create_app  # also registers every domain's consumers and jobs
 from citybase.core.bus.tasks import Worker
 from citybase.core.identity import cli as users_cli
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Role, UserCreate
 from citybase.core.ledger import cli as ledger_cli
-from citybase.core.ledger import tasks as _ledger_tasks
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import cli as orgs_cli
 from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_database
 from citybase.core.settings import Settings
 from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
-
-del _ledger_tasks  # imported for its job registration
 
 app = typer.Typer(
     help="citybase: a city's digital base (城市数字底座).",
@@ -101,8 +99,6 @@ def init(
 
 def _serve(settings: Settings, *, worker: bool) -> None:
     import uvicorn
-
-    from citybase.app import create_app
 
     db = _open(settings)
     application = create_app(settings, db, run_worker=worker)

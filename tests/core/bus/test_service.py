@@ -169,3 +169,32 @@ def test_overview_shows_backlog_failures_and_jobs(fresh_db: Database) -> None:
         assert [j.kind for j in overview.jobs] == ["test.later"]
     finally:
         bus.unregister_consumer("test.broken")
+
+
+def test_worker_keeps_trying_when_it_cannot_start(
+    fresh_db: Database, fresh_settings: Settings
+) -> None:
+    import threading
+
+    attempts: list[int] = []
+    worker = Worker(fresh_db, fresh_settings)
+    original = worker.start
+
+    def flaky_start() -> None:
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise ConnectionError("broker not there yet")
+        original()
+
+    worker.start = flaky_start  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    for _ in range(100):
+        if len(attempts) >= 2:
+            break
+        threading.Event().wait(0.05)
+    stop.set()
+    thread.join(timeout=10)
+    assert len(attempts) >= 2
+    assert not thread.is_alive()

@@ -158,3 +158,33 @@ def test_revoked_key_stops_working_and_is_on_the_ledger(
     service.revoke_api_key(session, sup, created.id)
     assert service.principal_from_api_key(session, created.secret) is None
     assert _actions(session, created.prefix) == ["api_key.create", "api_key.revoke"]
+
+
+def test_changing_ones_own_password(session: Session, settings: Settings) -> None:
+    make_user(session, "ivy", Role.viewer)
+    outcome = service.login(session, settings, "ivy", PASSWORD)
+    assert outcome.principal is not None
+    with pytest.raises(InvalidInput) as wrong:
+        service.change_own_password(session, outcome.principal, "not it", "a brand new secret")
+    assert wrong.value.field == "current_password"
+    with pytest.raises(InvalidInput) as same:
+        service.change_own_password(session, outcome.principal, PASSWORD, PASSWORD)
+    assert same.value.field == "new_password"
+    service.change_own_password(session, outcome.principal, PASSWORD, "a brand new secret")
+    assert outcome.token is not None
+    assert service.principal_from_session(session, outcome.token) is None  # signed out
+    assert service.login(session, settings, "ivy", "a brand new secret").principal is not None
+    assert "user.password_change" in _actions(session, "ivy")
+
+
+def test_expired_sessions_are_purged(session: Session, settings: Settings) -> None:
+    make_user(session, "jon", Role.viewer)
+    outcome = service.login(session, settings, "jon", PASSWORD)
+    assert outcome.token is not None
+    from citybase.core.identity.models import ConsoleSession
+
+    row = session.query(ConsoleSession).one()
+    row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.flush()
+    assert service.purge_expired_sessions(session) == 1
+    assert service.principal_from_session(session, outcome.token) is None

@@ -81,3 +81,23 @@ def test_language_switch(client: TestClient, session: Session) -> None:
     assert "行政区划" in client.get("/console/regions").text
     client.get("/lang/en?next=/console/regions")
     assert "Regions" in client.get("/console/regions").text
+
+
+def test_account_page_changes_the_password(client: TestClient, session: Session) -> None:
+    make_user(session, "kim", Role.viewer)
+    csrf = sign_in(client, "kim")
+    assert "修改密码" in client.get("/console/account").text
+    wrong = client.post(
+        "/console/account/password",
+        data={"csrf_token": csrf, "current_password": "nope", "new_password": "another long one"},
+    )
+    assert wrong.status_code == 422
+    done = client.post(
+        "/console/account/password",
+        data={"csrf_token": csrf, "current_password": "correct horse battery",
+              "new_password": "another long one"},
+    )  # fmt: skip
+    assert done.status_code == 200
+    assert "密码已修改" in done.text
+    assert client.get("/api/v1/me").status_code == 401
+    sign_in(client, "kim", "another long one")

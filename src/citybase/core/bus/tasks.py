@@ -65,7 +65,16 @@ class Worker:
         return total
 
     def run_forever(self, stop: threading.Event) -> None:
-        self.start()
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                self.start()
+                break
+            except Exception:
+                # the broker or the database is not there yet: keep trying, do not die quietly
+                log.exception("worker could not start; retrying in %.0f s", delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 60)
         while not stop.is_set():
             try:
                 busy = self.run_once()

@@ -10,6 +10,7 @@ from citybase.core.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    PasswordChange,
     Principal,
     Role,
     UserCreate,
@@ -36,6 +37,12 @@ def me(principal: CurrentPrincipal) -> dict[str, object]:
         "permissions": sorted(principal.permissions),
         "via": principal.via,
     }
+
+
+@router.post("/me/password", status_code=204)
+def change_password(session: DbSession, principal: CurrentPrincipal, data: PasswordChange) -> None:
+    """Change one's own password (from a console session). Every session of the user ends."""
+    service.change_own_password(session, principal, data.current_password, data.new_password)
 
 
 @router.get("/roles")

@@ -92,9 +92,9 @@ class ApiKeyCreated(ApiKeyRead):
     secret: str = Field(description="The full key. It is shown once and never stored.")
 
 
-class LoginRequest(BaseModel):
-    username: str
-    password: str
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str = Field(min_length=10, max_length=200)
 
 
 class Principal(BaseModel):

@@ -412,6 +412,33 @@ def principal_from_session(session: Session, token: str) -> Principal | None:
     return _principal(session, user, via="session", csrf=row.csrf_token)
 
 
+def purge_expired_sessions(session: Session) -> int:
+    return repository.delete_expired_sessions(session, datetime.now(UTC))
+
+
+def change_own_password(
+    session: Session, principal: Principal, current_password: str, new_password: str
+) -> None:
+    """A user changes their own password; every session of theirs ends, this one included."""
+    if principal.via != "session":
+        raise Forbidden("a password is changed from a signed-in session, not with an API key")
+    user = repository.get_user(session, principal.user_id)
+    if user is None or not _verify_password(user.password_hash, current_password):
+        raise InvalidInput("the current password is not right", field="current_password")
+    if len(new_password) < 10:
+        raise InvalidInput("use at least 10 characters", field="new_password")
+    if new_password == current_password:
+        raise InvalidInput("choose a password you have not been using", field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.updated_at = datetime.now(UTC)
+    repository.delete_sessions_of(session, user.id)
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "user.password_change", object_type="user",
+        object_id=user.username,
+    )  # fmt: skip
+
+
 def check_csrf(principal: Principal, token: str | None) -> bool:
     return (
         principal.csrf_token is not None

@@ -30,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Kernel", "Users", "/console/users", service.USERS_READ, order=20))
 console.add_page(NavEntry("Kernel", "My API keys", "/console/keys", service.KEYS_OWN, order=25))
+console.add_page(NavEntry("Kernel", "My account", "/console/account", None, order=26))
 
 UsersReader = Annotated[Principal, Depends(require(service.USERS_READ))]
 UsersWriter = Annotated[Principal, Depends(require(service.USERS_WRITE))]
@@ -76,6 +77,11 @@ add_translations(
         "Scopes": "权限范围",
         "All of your permissions": "本人全部权限",
         "Audit trail": "审计记录",
+        "My account": "我的账号",
+        "Change password": "修改密码",
+        "Current password": "当前密码",
+        "New password": "新密码",
+        "Password changed. Sign in again with the new one.": "密码已修改，请用新密码重新登录。",
     },
 )
 
@@ -321,3 +327,45 @@ async def create_key(
 def revoke_key(request: Request, session: DbSession, principal: KeysOwner, key_id: int) -> Response:
     service.revoke_api_key(session, principal, key_id)
     return RedirectResponse("/console/keys?saved=1", status_code=303)
+
+
+# --- one's own account -------------------------------------------------------------------------
+
+
+@router.get("/console/account")
+def account_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    user = service.get_user(session, principal.user_id)
+    return console.render(request, "identity/account.html", {"user": user, "errors": {}})
+
+
+@router.post("/console/account/password")
+async def change_password(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    values = await read_form(request)
+    try:
+        service.change_own_password(
+            session,
+            principal,
+            str(values.get("current_password", "")),
+            str(values.get("new_password", "")),
+        )
+    except CitybaseError as exc:
+        undo(session)
+        user = service.get_user(session, principal.user_id)
+        return console.render(
+            request, "identity/account.html", {"user": user, "errors": form_errors(exc)}, 422
+        )
+    response = console.render(
+        request,
+        "login.html",
+        {
+            "notice": translate(
+                request.state.lang, "Password changed. Sign in again with the new one."
+            ),
+            "next": "/",
+            "username": principal.username,
+        },
+    )
+    response.delete_cookie(SESSION_COOKIE)
+    return response
