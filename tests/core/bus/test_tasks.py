@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from typing import ClassVar
 
+import nats
+import nats.js.errors
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from citybase.core.bus import service as bus
+from citybase.core.bus.models import OutboxEvent
 from citybase.core.bus.schemas import Event, EventEnvelope
 from citybase.core.bus.tasks import Worker
 from citybase.core.db.engine import Database
+from citybase.core.orgs.schemas import UnitChanged
 from citybase.core.settings import Settings
 from tests.conftest import reachable
+from tests.core.orgs.factories import make_city, make_unit
 
 NATS_URL = os.environ.get("CITYBASE_TEST_NATS_URL", "nats://127.0.0.1:4222")
 pytestmark = pytest.mark.skipif(
@@ -28,64 +37,69 @@ class Counted(Event):
     n: int
 
 
-def _settings(base: Settings, stream: str) -> Settings:
-    return base.model_copy(
-        update={"bus_url": NATS_URL, "bus": base.bus.model_copy(update={"stream": stream})}
+@pytest.fixture
+def nats_settings(fresh_settings: Settings) -> Iterator[Settings]:
+    """Settings for the NATS bus on a stream of the test's own, deleted afterwards."""
+    stream = f"CBTEST_{uuid.uuid4().hex[:8].upper()}"
+    yield fresh_settings.model_copy(
+        update={
+            "bus_url": NATS_URL,
+            "bus": fresh_settings.bus.model_copy(update={"stream": stream}),
+        }
     )
 
+    async def delete() -> None:
+        nc = await nats.connect(NATS_URL)
+        with contextlib.suppress(nats.js.errors.NotFoundError):  # a test that failed early
+            await nc.jetstream().delete_stream(stream)
+        await nc.close()
 
-def test_two_workers_share_one_stream_and_apply_each_event_once(
-    fresh_db: Database, fresh_settings: Settings
-) -> None:
-    stream = f"CBTEST_{uuid.uuid4().hex[:8].upper()}"
-    settings = _settings(fresh_settings, stream)
+    asyncio.run(delete())
+
+
+@pytest.fixture
+def counted() -> Iterator[list[int]]:
     seen: list[int] = []
 
     @bus.consumer("test.nats.sum", "test.nats.counted")
     def add(session: Session, envelope: EventEnvelope) -> None:
         seen.append(Counted.model_validate(envelope.payload).n)
 
-    first, second = Worker(fresh_db, settings, "w1"), Worker(fresh_db, settings, "w2")
+    yield seen
+    bus.unregister_consumer("test.nats.sum")
+
+
+def test_two_workers_share_one_stream_and_apply_each_event_once(
+    fresh_db: Database, nats_settings: Settings, counted: list[int]
+) -> None:
+    first, second = Worker(fresh_db, nats_settings, "w1"), Worker(fresh_db, nats_settings, "w2")
     try:
         with fresh_db.session_scope() as session:
             for n in range(10):
                 bus.publish(session, Counted(n=n))
-        assert first.nats is not None
-        assert second.nats is not None
         first.start()
         second.start()
+        assert first.nats is not None
+        assert second.nats is not None
         assert first.nats.relay() == 10
         assert second.nats.relay() == 0  # already relayed: nothing twice
         # both consume from the same durable consumer: the work is split, none is repeated
         total = 0
         for _ in range(20):
             total += first.nats.consume(batch=3) + second.nats.consume(batch=3)
-            if len(seen) >= 10:
+            if len(counted) >= 10:
                 break
-        assert sorted(seen) == list(range(10))
+        assert sorted(counted) == list(range(10))
         assert total == 10
     finally:
-        bus.unregister_consumer("test.nats.sum")
-        for worker in (first, second):
-            if worker.nats is not None and worker.nats._js is not None:
-                worker.nats._run(worker.nats._js.delete_stream(stream))
-                break
         first.close()
         second.close()
 
 
 def test_a_relay_repeated_after_a_crash_is_deduplicated(
-    fresh_db: Database, fresh_settings: Settings
+    fresh_db: Database, nats_settings: Settings, counted: list[int]
 ) -> None:
-    stream = f"CBTEST_{uuid.uuid4().hex[:8].upper()}"
-    settings = _settings(fresh_settings, stream)
-    seen: list[int] = []
-
-    @bus.consumer("test.nats.dedup", "test.nats.counted")
-    def add(session: Session, envelope: EventEnvelope) -> None:
-        seen.append(Counted.model_validate(envelope.payload).n)
-
-    worker = Worker(fresh_db, settings, "w1")
+    worker = Worker(fresh_db, nats_settings, "w1")
     try:
         with fresh_db.session_scope() as session:
             bus.publish(session, Counted(n=7))
@@ -93,18 +107,31 @@ def test_a_relay_repeated_after_a_crash_is_deduplicated(
         assert worker.nats is not None
         worker.nats.relay()
         # the process died before marking the row: it relays the same event again
-        from sqlalchemy import update
-
-        from citybase.core.bus.models import OutboxEvent
-
         with fresh_db.session_scope() as session:
             session.execute(update(OutboxEvent).values(dispatched_at=None))
         worker.nats.relay()
         for _ in range(5):
             worker.nats.consume()
-        assert seen == [7]
+        assert counted == [7]
     finally:
-        bus.unregister_consumer("test.nats.dedup")
-        if worker.nats is not None and worker.nats._js is not None:
-            worker.nats._run(worker.nats._js.delete_stream(stream))
+        worker.close()
+
+
+def test_a_kernel_event_travels_through_nats(fresh_db: Database, nats_settings: Settings) -> None:
+    """A unit created through the orgs service reaches a consumer through JetStream."""
+    seen: list[str] = []
+
+    @bus.consumer("test.nats.units", UnitChanged.topic)
+    def on_unit(session: Session, envelope: EventEnvelope) -> None:
+        seen.append(UnitChanged.model_validate(envelope.payload).unit_code)
+
+    worker = Worker(fresh_db, nats_settings, "w1")
+    try:
+        with fresh_db.session_scope() as session:
+            make_city(session)
+            make_unit(session, "fz.urban")
+        worker.run_until_idle()
+        assert seen == ["fz.urban"]
+    finally:
+        bus.unregister_consumer("test.nats.units")
         worker.close()

@@ -61,8 +61,24 @@ def set_roles(session: Session, user_id: int, roles: Iterable[str]) -> None:
     session.flush()
 
 
-def get_api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
-    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+def api_key_with_user(session: Session, prefix: str) -> tuple[ApiKey, User] | None:
+    """A key and its owner in one round trip: this runs on every API request."""
+    row = session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def console_session_with_user(
+    session: Session, token_hash: str
+) -> tuple[ConsoleSession, User] | None:
+    """A console session and its user in one round trip: this runs on every console request."""
+    row = session.execute(
+        select(ConsoleSession, User)
+        .join(User, User.id == ConsoleSession.user_id)
+        .where(ConsoleSession.token_hash == token_hash)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def get_api_key(session: Session, key_id: int) -> ApiKey | None:
@@ -74,10 +90,6 @@ def list_api_keys(session: Session, *, user_id: int | None = None) -> list[ApiKe
     if user_id is not None:
         query = query.where(ApiKey.user_id == user_id)
     return list(session.scalars(query))
-
-
-def get_console_session(session: Session, token_hash: str) -> ConsoleSession | None:
-    return session.get(ConsoleSession, token_hash)
 
 
 def delete_console_session(session: Session, token_hash: str) -> None:

@@ -403,11 +403,11 @@ def logout(session: Session, principal: Principal, token: str) -> None:
 
 
 def principal_from_session(session: Session, token: str) -> Principal | None:
-    row = repository.get_console_session(session, _sha256(token))
-    if row is None or row.expires_at <= datetime.now(UTC):
+    found = repository.console_session_with_user(session, _sha256(token))
+    if found is None:
         return None
-    user = repository.get_user(session, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.expires_at <= datetime.now(UTC) or not user.active:
         return None
     return _principal(session, user, via="session", csrf=row.csrf_token)
 
@@ -516,14 +516,13 @@ def principal_from_api_key(session: Session, raw: str) -> Principal | None:
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
-    key = repository.get_api_key_by_prefix(session, parts[1])
-    if key is None or not hmac.compare_digest(key.secret_hash, _sha256(raw)):
+    found = repository.api_key_with_user(session, parts[1])
+    if found is None:
         return None
-    now = datetime.now(UTC)
-    if key.revoked_at is not None or key.expires_at <= now:
+    key, user = found
+    if not hmac.compare_digest(key.secret_hash, _sha256(raw)):
         return None
-    user = repository.get_user(session, key.user_id)
-    if user is None or not user.active:
+    if key.revoked_at is not None or key.expires_at <= datetime.now(UTC) or not user.active:
         return None
     return _principal(session, user, via="api_key", key=key)
 
