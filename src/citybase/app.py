@@ -22,6 +22,7 @@ from citybase.core.bus import service as bus
 from citybase.core.bus import views as bus_views
 from citybase.core.bus.tasks import Worker
 from citybase.core.db.engine import Database
+from citybase.core.errors import NotFound
 from citybase.core.identity import routes as identity_routes
 from citybase.core.identity import service as identity
 from citybase.core.identity import tasks as _identity_tasks
@@ -214,7 +215,7 @@ def create_app(
         city = settings.city_code
         try:
             city_name = orgs.get_region(session, city).name
-        except Exception:
+        except NotFound:  # a platform not yet given its regions
             city_name = city
         cards = [
             {

@@ -33,10 +33,6 @@ def mark_dispatched(session: Session, ids: list[int], when: datetime) -> None:
         )
 
 
-def get_outbox(session: Session, event_id: str) -> OutboxEvent | None:
-    return session.scalars(select(OutboxEvent).where(OutboxEvent.event_id == event_id)).first()
-
-
 def handled_by(session: Session, event_ids: list[str]) -> set[tuple[str, str]]:
     if not event_ids:
         return set()

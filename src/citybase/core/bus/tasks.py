@@ -117,13 +117,14 @@ class NatsTransport:
 
     def connect(self) -> None:
         import nats
+        import nats.js.errors
 
         async def _connect() -> None:
             self._nc = await nats.connect(self.settings.bus_url, connect_timeout=5)
             self._js = self._nc.jetstream()
             try:
                 await self._js.stream_info(self.stream)
-            except Exception:
+            except nats.js.errors.NotFoundError:
                 await self._js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
 
         self._run(_connect())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from citybase.core.orgs.models import Region, Unit
@@ -40,15 +40,6 @@ def children(session: Session, code: str) -> list[Region]:
     return list_regions(session, parent_code=code)
 
 
-def count_children(session: Session, codes: Iterable[str]) -> dict[str, int]:
-    rows = session.execute(
-        select(Region.parent_code, func.count())
-        .where(Region.parent_code.in_(list(codes)))
-        .group_by(Region.parent_code)
-    )
-    return {parent: n for parent, n in rows if parent is not None}
-
-
 def add(session: Session, obj: object) -> None:
     session.add(obj)
     session.flush()
@@ -73,13 +64,6 @@ def get_units(session: Session, ids: Iterable[int]) -> dict[int, Unit]:
     return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
 
 
-def get_units_by_code(session: Session, codes: Iterable[str]) -> dict[str, Unit]:
-    wanted = list(set(codes))
-    if not wanted:
-        return {}
-    return {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(wanted)))}
-
-
 def list_units(
     session: Session,
     *,
@@ -98,7 +82,3 @@ def list_units(
     if active is not None:
         query = query.where(Unit.active == active)
     return list(session.scalars(query))
-
-
-def count_units(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Unit)) or 0

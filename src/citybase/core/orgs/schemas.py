@@ -84,6 +84,16 @@ class UnitKind(StrEnum):
     district_government = "district_government"  # 区县政府
 
 
+def _credit_code(value: str | None) -> str | None:
+    """Blank means none; otherwise upper-cased and checked against GB 32100."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip().upper()
+    if not is_credit_code(value):
+        raise ValueError("not a valid unified social credit code (GB 32100 check failed)")
+    return value
+
+
 class UnitBase(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     short_name: str = Field("", max_length=100)
@@ -92,15 +102,7 @@ class UnitBase(BaseModel):
         None, description="Unified social credit code (统一社会信用代码, GB 32100)."
     )
 
-    @field_validator("credit_code")
-    @classmethod
-    def _credit_code(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        value = value.strip().upper()
-        if not is_credit_code(value):
-            raise ValueError("not a valid unified social credit code (GB 32100 check failed)")
-        return value
+    _check_credit_code = field_validator("credit_code")(_credit_code)
 
 
 class UnitCreate(UnitBase):
@@ -127,7 +129,7 @@ class UnitUpdate(BaseModel):
     counterpart_code: str | None = None
     active: bool | None = None
 
-    _check_credit = field_validator("credit_code")(UnitBase._credit_code.__func__)  # type: ignore[attr-defined]
+    _check_credit_code = field_validator("credit_code")(_credit_code)
 
 
 class UnitRead(UnitBase):
