@@ -44,6 +44,8 @@ from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
 from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
+from citybase.data.catalog import routes as catalog_routes
+from citybase.data.catalog import views as catalog_views
 
 del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
@@ -52,14 +54,20 @@ Public = Annotated[None, Depends(public)]
 
 @dataclass(frozen=True)
 class Layer:
+    """A layer of the plans and what it holds; ``built`` names the parts in service today."""
+
     key: str
     title: str
     plans: tuple[str, ...]
-    built: bool = False
+    built: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
         return f"/console/{self.key}"
+
+    @property
+    def in_service(self) -> bool:
+        return bool(self.built)
 
 
 LAYERS = (
@@ -82,6 +90,7 @@ LAYERS = (
             "Sharing between units under approval, every access traced",
             "Open data and data products",
         ),
+        built=("The public data resource catalog",),
     ),
     Layer(
         "hub",
@@ -117,6 +126,9 @@ add_translations(
         "Layers": "各层",
         "Layer": "层",
         "In service": "已运行",
+        "Partly in service": "部分运行",
+        "In service:": "已运行：",
+        "Still to come:": "待建：",
         "Overview": "总览",
         "Regions and units": "区划与单位",
         "Ledger entries": "审计记录数",
@@ -197,6 +209,8 @@ def create_app(
         ledger_views.router,
         bus_routes.router,
         bus_views.router,
+        catalog_routes.router,
+        catalog_views.router,
     ):
         app.include_router(router)
 

@@ -16,6 +16,7 @@ def all_metadata() -> MetaData:
     from citybase.core.identity import models as _identity
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
+    from citybase.data.catalog import models as _catalog
 
-    del _bus, _identity, _ledger, _orgs
+    del _bus, _catalog, _identity, _ledger, _orgs
     return Base.metadata

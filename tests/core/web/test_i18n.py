@@ -7,7 +7,8 @@ from citybase.app import LAYERS
 from citybase.core.web import i18n
 from citybase.core.web.templating import console
 
-MESSAGE = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""")
+# a literal message id: _("…") or _("…", value=…); dynamic ids (_("share." ~ x)) are not matched
+MESSAGE = re.compile(r"""_\(\s*(["'])((?:(?!\1).)+)\1\s*[,)]""")
 
 
 def _template_messages() -> set[str]:

@@ -1,0 +1,368 @@
+"""The data resource catalog: register, change, review, register and publish resources.
+
+Every change of metadata makes a new version (a full snapshot, so any two can be compared), and
+every change of state is on the ledger. A resource is edited only as a draft, by its own unit;
+it is reviewed, registered and published by a data steward of another unit (no one approves their
+own unit's resource), or by a platform admin.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.bus import service as bus
+from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal, Role
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.core.orgs import service as orgs
+from citybase.data.catalog import repository
+from citybase.data.catalog.auth import CATALOG_EDIT, CATALOG_REVIEW
+from citybase.data.catalog.models import DataResource, DataResourceVersion
+from citybase.data.catalog.schemas import (
+    Category,
+    DataItemRead,
+    FieldChange,
+    ResourceChanged,
+    ResourceCreate,
+    ResourceFilter,
+    ResourcePage,
+    ResourceRead,
+    ResourceSummary,
+    ResourceUpdate,
+    Status,
+    Transition,
+    VersionDiff,
+    VersionRead,
+)
+
+PUBLIC_STATES = (Status.registered.value, Status.published.value)
+METADATA_FIELDS = (
+    "name", "abstract", "format", "share_type", "share_condition", "share_method", "open_type",
+    "open_condition", "update_cycle", "related_codes", "keywords", "theme_tags", "base_tags",
+)  # fmt: skip
+
+# state machine: action → (states it starts from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
+    "submit": (frozenset({Status.draft}), Status.submitted),
+    "return": (frozenset({Status.submitted, Status.reviewed}), Status.draft),
+    "approve": (frozenset({Status.submitted}), Status.reviewed),
+    "register": (frozenset({Status.reviewed}), Status.registered),
+    "publish": (frozenset({Status.registered}), Status.published),
+    "revise": (frozenset({Status.registered, Status.published}), Status.draft),
+}
+# who may take each action: the provider unit, or a reviewer from another unit
+BY_PROVIDER = frozenset({"submit", "revise"})
+
+
+def _is_admin(principal: Principal) -> bool:
+    return principal.has_role(Role.platform_admin)
+
+
+def _read(session: Session, resources: list[DataResource]) -> list[ResourceRead]:
+    items = repository.items_of(session, [r.id for r in resources])
+    units = {u.code: u.name for u in orgs.list_units(session)} if resources else {}
+    result = []
+    for r in resources:
+        result.append(
+            ResourceRead(
+                id=r.id,
+                code=r.code,
+                classification=f"{r.category}{r.item_code}{r.detail_code}{r.sub_detail}",
+                category=Category(r.category),
+                provider_unit_code=r.provider_unit_code,
+                provider_unit_name=units.get(r.provider_unit_code, r.provider_unit_code),
+                region_code=r.region_code,
+                status=Status(r.status),
+                version=r.version,
+                publish_date=r.publish_date,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                items=[DataItemRead.model_validate(i) for i in items[r.id]],
+                **{f: getattr(r, f) for f in METADATA_FIELDS},
+            )
+        )
+    return result
+
+
+def _snapshot(read: ResourceRead) -> dict[str, Any]:
+    return read.model_dump(
+        mode="json", include={"code", "classification", "provider_unit_code", "status", "items",
+                              *METADATA_FIELDS},
+    )  # fmt: skip
+
+
+def _record_version(
+    session: Session, resource: DataResource, principal: Principal, note: str
+) -> ResourceRead:
+    read = _read(session, [resource])[0]
+    repository.add(
+        session,
+        DataResourceVersion(
+            resource_id=resource.id,
+            version=resource.version,
+            snapshot=_snapshot(read),
+            changed_by=principal.username,
+            changed_at=datetime.now(UTC),
+            note=note,
+        ),
+    )
+    return read
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal) -> Any:
+    return repository.visibility(
+        principal.unit_code,
+        everything=_is_admin(principal),
+        reviewer=principal.can(CATALOG_REVIEW),
+        public_states=PUBLIC_STATES,
+    )
+
+
+def get_accessible_resources(
+    session: Session, principal: Principal, flt: ResourceFilter
+) -> ResourcePage:
+    """The resources the principal may see, filtered. A region's catalog includes its
+    sub-regions' (district catalogs roll up into the city's) unless ``subregions`` is off."""
+    regions = None
+    if flt.region:
+        regions = orgs.descendant_codes(session, flt.region) if flt.subregions else {flt.region}
+    rows, total = repository.find(session, flt, visible=_visible(principal), region_codes=regions)
+    return ResourcePage(
+        total=total,
+        resources=[
+            ResourceSummary(
+                code=r.code, name=r.name, provider_unit_code=r.provider_unit_code,
+                region_code=r.region_code, share_type=r.share_type, open_type=r.open_type,
+                status=r.status, version=r.version, updated_at=r.updated_at,
+            )
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def _get_visible(session: Session, principal: Principal, code: str) -> DataResource:
+    resource = repository.get_by_code(session, code)
+    if resource is None or not _can_see(principal, resource):
+        raise NotFound(f"no data resource {code}", field="code")
+    return resource
+
+
+def _can_see(principal: Principal, resource: DataResource) -> bool:
+    return (
+        _is_admin(principal)
+        or resource.status in PUBLIC_STATES
+        or resource.provider_unit_code == principal.unit_code
+        or (principal.can(CATALOG_REVIEW) and resource.status != Status.draft.value)
+    )
+
+
+def get_accessible_resource(session: Session, principal: Principal, code: str) -> ResourceRead:
+    return _read(session, [_get_visible(session, principal, code)])[0]
+
+
+def versions(session: Session, principal: Principal, code: str) -> list[VersionRead]:
+    resource = _get_visible(session, principal, code)
+    return [
+        VersionRead(
+            version=v.version, changed_by=v.changed_by, changed_at=v.changed_at, note=v.note
+        )
+        for v in repository.versions(session, resource.id)
+    ]
+
+
+def diff(
+    session: Session, principal: Principal, code: str, from_version: int, to_version: int
+) -> VersionDiff:
+    """What changed between two versions: metadata fields, and data items by name."""
+    resource = _get_visible(session, principal, code)
+    snapshots = {}
+    for number, field in ((from_version, "from"), (to_version, "to")):
+        found = repository.version(session, resource.id, number)
+        if found is None:
+            raise NotFound(f"{code} has no version {number}", field=field)
+        snapshots[field] = found.snapshot
+    before, after = snapshots["from"], snapshots["to"]
+    changes = [
+        FieldChange(field=f, before=before.get(f), after=after.get(f))
+        for f in ("classification", *METADATA_FIELDS)
+        if before.get(f) != after.get(f)
+    ]
+    old_items = {i["name"]: i for i in before.get("items", [])}
+    new_items = {i["name"]: i for i in after.get("items", [])}
+    return VersionDiff(
+        code=code,
+        from_version=from_version,
+        to_version=to_version,
+        changes=changes,
+        items_added=[n for n in new_items if n not in old_items],
+        items_removed=[n for n in old_items if n not in new_items],
+        items_changed=[
+            FieldChange(field=n, before=old_items[n], after=new_items[n])
+            for n in new_items
+            if n in old_items and old_items[n] != new_items[n]
+        ],
+    )
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def _check_own_unit(principal: Principal, unit_code: str) -> None:
+    if not principal.can(CATALOG_EDIT):
+        raise Forbidden(f"this needs the permission {CATALOG_EDIT}", field="permission")
+    if not _is_admin(principal) and principal.unit_code != unit_code:
+        raise Forbidden(
+            "a resource is registered and changed by its own provider unit",
+            field="provider_unit_code",
+        )
+
+
+def create_resource(session: Session, principal: Principal, data: ResourceCreate) -> ResourceRead:
+    """Register a new resource as a draft (version 1)."""
+    try:
+        unit = orgs.get_unit(session, data.provider_unit_code)
+    except NotFound as exc:
+        raise InvalidInput(
+            f"unit {data.provider_unit_code} does not exist", field="provider_unit_code"
+        ) from exc
+    _check_own_unit(principal, unit.code)
+    classification = data.classification
+    sequence = repository.next_sequence(session, classification)
+    resource = DataResource(
+        code=f"{classification}-{sequence:06d}",
+        category=classification[0],
+        item_code=classification[1:3],
+        detail_code=classification[3:6],
+        sub_detail=classification[6:],
+        provider_unit_code=unit.code,
+        region_code=unit.region_code,
+        status=Status.draft.value,
+        version=1,
+        **_metadata_values(data.model_dump(include=set(METADATA_FIELDS))),
+    )
+    repository.add(session, resource)
+    repository.replace_items(session, resource.id, [i.model_dump() for i in data.items])
+    read = _record_version(session, resource, principal, "registered as a draft")
+    ledger.record(
+        session, actor_of(principal), "catalog.resource.create", object_type="data_resource",
+        object_id=resource.code, details={"name": resource.name, "unit": unit.code},
+    )  # fmt: skip
+    _publish(session, resource, "created")
+    return read
+
+
+def _metadata_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()} | {
+        "base_tags": [getattr(b, "value", b) for b in values.get("base_tags", [])]
+    }
+
+
+def update_resource(
+    session: Session, principal: Principal, code: str, data: ResourceUpdate
+) -> ResourceRead:
+    """Change a draft; the change becomes a new version."""
+    resource = _get_visible(session, principal, code)
+    _check_own_unit(principal, resource.provider_unit_code)
+    if resource.status != Status.draft.value:
+        raise Conflict(
+            f"only a draft can be changed; {code} is {resource.status} (revise it first)",
+            field="status",
+        )
+    current = _read(session, [resource])[0]
+    merged = current.model_dump(include={*METADATA_FIELDS, "items"})
+    merged.update(data.model_dump(exclude_unset=True, exclude={"note"}))
+    # validate the whole resource as it would be, so that cross-field rules still hold
+    try:
+        checked = ResourceCreate.model_validate(
+            {
+                **merged,
+                "classification": current.classification,
+                "provider_unit_code": resource.provider_unit_code,
+            }
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(
+            err["msg"].removeprefix("Value error, "),
+            field=".".join(str(p) for p in err["loc"]) or "body",
+        ) from exc
+    values = _metadata_values(checked.model_dump(include=set(METADATA_FIELDS)))
+    changed = [f for f in METADATA_FIELDS if getattr(resource, f) != values[f]]
+    new_items = [i.model_dump(mode="json") for i in checked.items]
+    items_changed = new_items != [i.model_dump(mode="json") for i in current.items]
+    if not changed and not items_changed:
+        return current
+    for field in changed:
+        setattr(resource, field, values[field])
+    if items_changed:
+        repository.replace_items(session, resource.id, [i.model_dump() for i in checked.items])
+    resource.version += 1
+    resource.updated_at = datetime.now(UTC)
+    session.flush()
+    read = _record_version(session, resource, principal, data.note)
+    ledger.record(
+        session, actor_of(principal), "catalog.resource.update", object_type="data_resource",
+        object_id=code, reason=data.note,
+        details={"version": resource.version, "fields": changed + (["items"] if items_changed else [])},
+    )  # fmt: skip
+    _publish(session, resource, "updated")
+    return read
+
+
+def transition(
+    session: Session, principal: Principal, code: str, action: str, data: Transition
+) -> ResourceRead:
+    """Move a resource along the registration workflow, with who did it on the ledger."""
+    if action not in TRANSITIONS:
+        raise NotFound(f"no action {action}", field="action")
+    resource = _get_visible(session, principal, code)
+    starts, target = TRANSITIONS[action]
+    if Status(resource.status) not in starts:
+        allowed = ", ".join(
+            sorted(a for a, (s, _) in TRANSITIONS.items() if Status(resource.status) in s)
+        )
+        raise Conflict(
+            f"{code} is {resource.status}: it cannot be {action}ed now (possible: {allowed or 'none'})",
+            field="status",
+        )
+    if action in BY_PROVIDER:
+        _check_own_unit(principal, resource.provider_unit_code)
+    else:
+        if not principal.can(CATALOG_REVIEW):
+            raise Forbidden(f"this needs the permission {CATALOG_REVIEW}", field="permission")
+        if not _is_admin(principal) and principal.unit_code == resource.provider_unit_code:
+            raise Forbidden("a unit does not review its own resources", field="provider_unit_code")
+    if action == "return" and not data.reason.strip():
+        raise InvalidInput("say why the resource is returned", field="reason")
+    resource.status = target.value
+    if action == "publish":
+        resource.publish_date = datetime.now(UTC).date()
+    resource.updated_at = datetime.now(UTC)
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), f"catalog.resource.{action}", object_type="data_resource",
+        object_id=code, reason=data.reason, details={"status": target.value},
+    )  # fmt: skip
+    _publish(session, resource, action)
+    return _read(session, [resource])[0]
+
+
+def _publish(session: Session, resource: DataResource, what: str) -> None:
+    bus.publish(
+        session,
+        ResourceChanged(
+            code=resource.code, status=resource.status, version=resource.version, what=what
+        ),
+    )
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    return repository.count_by_status(session)

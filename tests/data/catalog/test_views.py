@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.web import i18n
+from citybase.data.catalog import service
+from citybase.data.catalog.schemas import (
+    BaseLibrary,
+    DataType,
+    OpenType,
+    ResourceFormat,
+    ShareType,
+    Status,
+    UpdateCycle,
+)
+from citybase.data.catalog.views import LABELS_ZH
+from tests.core.identity.factories import sign_in
+from tests.data.catalog.factories import catalog_people, make_resource
+
+ITEMS = "井盖编号 | 字符型 | 32 | 唯一编号 |\n巡查日期 | date | | 最近一次巡查 | 日期"
+
+
+def test_every_label_has_chinese() -> None:
+    expected = (
+        [f"share.{s.value}" for s in ShareType] + [f"open.{o.value}" for o in OpenType]
+        + [f"status.{s.value}" for s in Status] + [f"action.{a}" for a in service.TRANSITIONS]
+        + [f"cycle.{c.value}" for c in UpdateCycle] + [f"format.{f.value}" for f in ResourceFormat]
+        + [f"type.{t.value}" for t in DataType] + [f"base.{b.value}" for b in BaseLibrary]
+    )  # fmt: skip
+    assert [k for k in expected if k not in LABELS_ZH or not i18n.has_translation("en", k)] == []
+
+
+def test_register_through_the_form_then_submit(client: TestClient, session: Session) -> None:
+    catalog_people(session)
+    csrf = sign_in(client, "urbansteward")
+    form = {
+        "csrf_token": csrf, "classification": "301001", "provider_unit_code": "fz.urban",
+        "name": "城市道路井盖信息", "abstract": "全市道路井盖的位置与巡查状态。", "format": "database",
+        "share_type": "unconditional", "open_type": "none", "update_cycle": "daily",
+        "keywords": "井盖，市政设施", "theme_tags": "城乡建设", "base_tags": "geo", "items_text": ITEMS,
+    }  # fmt: skip
+    response = client.post("/console/catalog/new", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    code = response.headers["location"].split("/")[-1].split("?")[0]
+    page = client.get(f"/console/catalog/{code}")
+    assert "井盖编号" in page.text
+    assert "字符型" in page.text
+    assert "市政设施" in page.text
+    assert "提交审核" in page.text
+    client.post(f"/console/catalog/{code}/act/submit", data={"csrf_token": csrf})
+    assert "已提交" in client.get(f"/console/catalog/{code}").text
+
+
+def test_form_errors_are_shown_next_to_the_form(client: TestClient, session: Session) -> None:
+    catalog_people(session)
+    csrf = sign_in(client, "urbansteward")
+    response = client.post(
+        "/console/catalog/new",
+        data={"csrf_token": csrf, "classification": "301001", "provider_unit_code": "fz.urban",
+              "name": "x", "abstract": "short", "format": "database", "share_type": "conditional",
+              "open_type": "none", "update_cycle": "daily", "items_text": "a | nonsense"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "items.0.data_type" in response.text
+
+
+def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> None:
+    people = catalog_people(session)
+    r = make_resource(session, people["urbansteward"])
+    csrf = sign_in(client, "urbansteward")
+    edit = client.get(f"/console/catalog/{r.code}/edit")
+    assert "井盖编号 | string | 32" in edit.text
+    client.post(
+        f"/console/catalog/{r.code}/edit",
+        data={"csrf_token": csrf, "name": r.name, "abstract": r.abstract, "format": "database",
+              "share_type": "unconditional", "open_type": "none", "update_cycle": "weekly",
+              "base_tags": "geo", "items_text": "井盖编号 | string | 32", "note": "每周更新"},
+    )  # fmt: skip
+    listing = client.get("/console/catalog", params={"q": "井盖"})
+    assert r.code in listing.text
+    diff = client.get(f"/console/catalog/{r.code}/diff", params={"a": 1, "b": 2})
+    assert "update_cycle" in diff.text
+    assert "权属单位" in diff.text
