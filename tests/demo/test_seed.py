@@ -6,6 +6,8 @@ from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import Settings
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 
 PLAN_UNITS = {
@@ -39,3 +41,14 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
             identity.get_user_by_username(session, u.username).roles[0] for u in DEMO_USERS
         } == {u.role for u in DEMO_USERS}
         assert ledger.verify(session, ledger.signer_for(fresh_settings)).ok
+        counts = catalog.status_counts(session)
+        assert set(counts) == {s.value for s in Status}
+        admin = identity.principal_for(session, "admin")
+        page = catalog.get_accessible_resources(session, admin, ResourceFilter(limit=500))
+        resources = [
+            catalog.get_accessible_resource(session, admin, r.code) for r in page.resources
+        ]
+        assert {b for r in resources for b in r.base_tags} == set(BaseLibrary)
+        assert {"医疗健康", "交通运输", "教育养老", "医保定点规划"} <= {
+            t for r in resources for t in r.theme_tags
+        }

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+from sqlalchemy.orm import Session
+
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Role, UserCreate
@@ -13,8 +16,19 @@ from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ResourceCreate, Transition
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
+CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
+# the steps from a draft to each state, and who takes them (the provider or the bureau)
+PATH_TO = {
+    "draft": [],
+    "submitted": ["submit"],
+    "reviewed": ["submit", "approve"],
+    "registered": ["submit", "approve", "register"],
+    "published": ["submit", "approve", "register", "publish"],
+}
 DEMO_PASSWORD = "citybase-demo"  # noqa: S105 -- printed for the demo city on purpose
 DEMO_ACTOR = Actor.system("demo")
 
@@ -68,5 +82,31 @@ def build_demo(
                 ),
                 actor=DEMO_ACTOR,
             )
+        step("data resources")
+        seed_catalog(session)
         step("signed tree head")
         ledger.store_tree_head(session, ledger.signer_for(settings))
+
+
+def seed_catalog(session: Session) -> None:
+    """Register the demo resources as the platform admin, reviewed by the bureau's steward."""
+    admin = identity.principal_for(session, "admin")
+    bureau = identity.principal_for(session, "steward")
+    for entry in yaml.safe_load(CATALOG_FILE.read_text()):
+        items = []
+        for line in entry.pop("items"):
+            name, data_type, length, meaning, element = line.split("|")
+            items.append(
+                {"name": name, "data_type": data_type, "length": length or None,
+                 "meaning": meaning, "element": element}
+            )  # fmt: skip
+        target = entry.pop("status")
+        data = ResourceCreate.model_validate(
+            {**entry, "provider_unit_code": entry.pop("unit"), "items": items}
+        )
+        resource = catalog.create_resource(session, admin, data)
+        for action in PATH_TO[target]:
+            actor = (
+                admin if action == "submit" or data.provider_unit_code == "fz.bigdata" else bureau
+            )
+            catalog.transition(session, actor, resource.code, action, Transition())

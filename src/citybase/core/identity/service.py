@@ -315,6 +315,14 @@ def _principal(
     )
 
 
+def principal_for(session: Session, username: str) -> Principal:
+    """Act as a user without signing in: for the platform's own work (the demo, commands)."""
+    user = repository.get_user_by_username(session, username)
+    if user is None:
+        raise NotFound(f"no user {username}", field="username")
+    return _principal(session, user, via="system")
+
+
 # --- login and console sessions ----------------------------------------------------------------
 
 
