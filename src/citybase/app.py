@@ -46,6 +46,8 @@ from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
+from citybase.data.grading import routes as grading_routes
+from citybase.data.grading import views as grading_views
 
 del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
@@ -90,7 +92,7 @@ LAYERS = (
             "Sharing between units under approval, every access traced",
             "Open data and data products",
         ),
-        built=("The public data resource catalog",),
+        built=("The public data resource catalog", "Classification and grading of data"),
     ),
     Layer(
         "hub",
@@ -211,6 +213,8 @@ def create_app(
         bus_views.router,
         catalog_routes.router,
         catalog_views.router,
+        grading_routes.router,
+        grading_views.router,
     ):
         app.include_router(router)
 

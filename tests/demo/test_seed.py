@@ -8,6 +8,8 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
+from citybase.data.grading import service as grading
+from citybase.data.grading.schemas import Level
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 
 PLAN_UNITS = {
@@ -49,6 +51,12 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
             catalog.get_accessible_resource(session, admin, r.code) for r in page.resources
         ]
         assert {b for r in resources for b in r.base_tags} == set(BaseLibrary)
+        population = next(r for r in resources if r.name == "人口基本信息")
+        decided = grading.get_grading(session, admin, population.code)
+        assert decided is not None
+        assert decided.level is Level.important
+        assert {f.kind for f in decided.findings} >= {"citizen_id", "name", "address"}
+        assert all(f.matches == f.checked for f in decided.findings if f.kind == "citizen_id")
         assert {"医疗健康", "交通运输", "教育养老", "医保定点规划"} <= {
             t for r in resources for t in r.theme_tags
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
+from citybase.core.codes import citizen_id_check_char, credit_code_check_char
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Role, UserCreate
@@ -17,7 +19,9 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import ResourceCreate, Transition
+from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
+from citybase.data.grading import service as grading
+from citybase.data.grading.schemas import Decision, ScanRequest
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -84,6 +88,8 @@ def build_demo(
             )
         step("data resources")
         seed_catalog(session)
+        step("grading")
+        seed_grading(session)
         step("signed tree head")
         ledger.store_tree_head(session, ledger.signer_for(settings))
 
@@ -110,3 +116,67 @@ def seed_catalog(session: Session) -> None:
                 admin if action == "submit" or data.provider_unit_code == "fz.bigdata" else bureau
             )
             catalog.transition(session, actor, resource.code, action, Transition())
+
+
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国晓东海燕玉兰志强"
+STREETS = ("五四路", "八一七北路", "古田路", "湖东路", "杨桥中路", "工业路", "六一北路", "华林路")
+DISTRICTS = ("鼓楼区", "台江区", "仓山区", "晋安区")
+
+
+def fake_people(n: int, seed: int = 350100) -> list[dict[str, str]]:
+    """Made-up residents whose identity numbers pass the GB 11643 check (nobody real)."""
+    rng = random.Random(seed)
+    surnames = "王李张刘陈杨黄林郑吴"
+    rows = []
+    for _ in range(n):
+        born = f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        first17 = (
+            f"{rng.choice(['350102', '350103', '350104', '350111'])}{born}{rng.randint(0, 999):03d}"
+        )
+        district = rng.choice(DISTRICTS)
+        rows.append(
+            {
+                "公民身份号码": first17 + citizen_id_check_char(first17),
+                "姓名": rng.choice(surnames) + "".join(rng.sample(GIVEN, rng.randint(1, 2))),
+                "性别": str(int(first17[16]) % 2 or 2),
+                "出生日期": f"{born[:4]}-{born[4:6]}-{born[6:]}",
+                "户籍地址": f"福建省福州市{district}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+            }
+        )
+    return rows
+
+
+def fake_companies(n: int, seed: int = 350101) -> list[dict[str, str]]:
+    """Made-up companies whose credit codes pass the GB 32100 check (none real)."""
+    rng = random.Random(seed)
+    chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    rows = []
+    for i in range(n):
+        first17 = "91350100" + "".join(rng.choice(chars) for _ in range(9))
+        rows.append(
+            {
+                "统一社会信用代码": first17 + credit_code_check_char(first17),
+                "单位名称": f"福州{rng.choice(['闽江', '榕城', '三坊', '鼓山'])}{rng.choice(['科技', '贸易', '物流'])}有限公司{i}",
+                "法定代表人": rng.choice("王李张刘陈") + rng.choice(GIVEN),
+                "成立日期": f"{rng.randint(1995, 2024)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                "住所": f"福建省福州市{rng.choice(DISTRICTS)}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+            }
+        )
+    return rows
+
+
+def seed_grading(session: Session) -> None:
+    """Scan the two base-library resources on generated samples; the police confirms its level."""
+    police = identity.principal_for(session, "admin")
+    people = catalog.get_accessible_resources(session, police, ResourceFilter(q="人口基本信息"))
+    firms = catalog.get_accessible_resources(session, police, ResourceFilter(q="法人单位基本信息"))
+    population_code = people.resources[0].code
+    result = grading.scan_resource(
+        session, police, population_code,
+        ScanRequest(domain="public_administration", business="户籍管理", rows=fake_people(50)),
+    )  # fmt: skip
+    grading.decide(session, police, population_code, Decision(level=result.proposed_level))
+    grading.scan_resource(
+        session, police, firms.resources[0].code,
+        ScanRequest(domain="public_administration", business="市场主体登记", rows=fake_companies(30)),
+    )  # fmt: skip

@@ -17,6 +17,7 @@ def all_metadata() -> MetaData:
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
     from citybase.data.catalog import models as _catalog
+    from citybase.data.grading import models as _grading
 
-    del _bus, _catalog, _identity, _ledger, _orgs
+    del _bus, _catalog, _grading, _identity, _ledger, _orgs
     return Base.metadata

@@ -126,6 +126,7 @@ add_translations(
         "Separate with commas": "用逗号分隔",
         "Why it changed": "修改说明",
         "Category": "门类",
+        "Classification and grading": "分类分级",
     },
 )
 

@@ -1,0 +1,340 @@
+"""Classification and grading (分类分级): find personal and sensitive information, propose a level
+with reasons, check what the level allows, and record the steward's decision.
+
+Recognizers look at each data item's name and data element and at sample values. Numbers are
+found with digit look-arounds, not ``\\b``: in Chinese text a number sits right against
+characters (``卡号6222…``), where ``\\b`` sees no boundary. Every number is confirmed by its check
+character (GB 11643, GB 32100, Luhn) before it counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citybase.core.codes import is_citizen_id, is_credit_code
+from citybase.core.errors import Conflict, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import OpenType, ResourceRead, ShareType
+from citybase.data.grading import repository
+from citybase.data.grading.models import Grading
+from citybase.data.grading.schemas import (
+    Decision,
+    Domain,
+    Finding,
+    GradingRead,
+    Level,
+    ScanRequest,
+    Violation,
+)
+
+# --- recognizers -------------------------------------------------------------------------------
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _valid_birth_date(value: str) -> bool:
+    try:
+        born = datetime.strptime(value[6:14], "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return born <= datetime.now(UTC)
+
+
+CREDIT_CHAR = "0-9A-HJ-NPQRTUWXY"
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "citizen_id": re.compile(r"(?<![0-9])[1-9]\d{16}[0-9Xx](?![0-9A-Za-z])"),
+    "credit_code": re.compile(
+        rf"(?<![0-9A-Z])[{CREDIT_CHAR}]{{2}}\d{{6}}[{CREDIT_CHAR}]{{10}}(?![0-9A-Z])"
+    ),
+    "bank_card": re.compile(r"(?<![0-9])[3-6]\d{15,18}(?![0-9])"),
+    "mobile": re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])"),
+}
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "citizen_id": lambda v: is_citizen_id(v) and _valid_birth_date(v),
+    "credit_code": is_credit_code,
+    "bank_card": luhn_ok,
+    "mobile": lambda v: True,
+}
+# the order matters: a span taken by one kind is not offered to the next (an 18-digit citizen ID
+# can pass a Luhn check by chance; its date and check character say what it is)
+ORDER = ("citizen_id", "credit_code", "bank_card", "mobile")
+
+SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
+    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔向汤"
+) | {"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "令狐"}
+NAME_VALUE = re.compile(r"^[\u4e00-\u9fa5]{2,4}$")
+PROVINCES = (
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南",
+    "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+)  # fmt: skip
+DIVISION = re.compile(
+    rf"(?:{'|'.join(PROVINCES)})(?:省|市|自治区)?|[\u4e00-\u9fa5]{{1,6}}?(?:市|区|县|旗|镇|乡|街道)"
+)
+STREET = re.compile(r"[\u4e00-\u9fa5\d]{1,12}(?:路|街|巷|大道|弄|村|小区|社区)|\d+号")
+
+NAME_HINTS = ("姓名", "名字", "联系人", "法定代表人", "负责人", "户主", "申请人")
+ADDRESS_HINTS = ("地址", "住址", "住所", "户籍地")
+ELEMENT_KINDS = {
+    "公民身份号码": "citizen_id", "统一社会信用代码": "credit_code", "手机号码": "mobile",
+    "银行卡号": "bank_card", "姓名": "name", "地址": "address",
+}  # fmt: skip
+SENSITIVE = {"citizen_id", "bank_card"}  # 敏感个人信息 (GB/T 43697-2024 附录 B)
+PERSONAL = {"mobile", "name", "address"}
+LABELS = {
+    "citizen_id": "公民身份号码", "bank_card": "银行卡号", "mobile": "手机号码",
+    "credit_code": "统一社会信用代码", "name": "姓名", "address": "地址",
+}  # fmt: skip
+
+
+def find_numbers(text: str) -> list[tuple[str, str]]:
+    """Every identifier in ``text`` whose check character holds: ``[(kind, value), …]``."""
+    found: list[tuple[str, str]] = []
+    taken: list[tuple[int, int]] = []
+    for kind in ORDER:
+        for match in PATTERNS[kind].finditer(text):
+            span = match.span()
+            if any(span[0] < end and start < span[1] for start, end in taken):
+                continue
+            if CHECKS[kind](match.group()):
+                found.append((kind, match.group()))
+                taken.append(span)
+    return found
+
+
+def is_person_name(value: str) -> bool:
+    value = value.strip()
+    return bool(NAME_VALUE.match(value)) and (value[0] in SURNAMES or value[:2] in SURNAMES)
+
+
+def address_divisions(value: str) -> list[str]:
+    """The administrative divisions named in an address, if it reads as one (division + street)."""
+    if not STREET.search(value):
+        return []
+    return [m.group() for m in DIVISION.finditer(value)]
+
+
+def mask(value: str) -> str:
+    value = str(value)
+    if len(value) <= 2:
+        return value[0] + "*" * (len(value) - 1)
+    keep = max(1, len(value) // 4)
+    return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
+
+
+@dataclass
+class _Tally:
+    matches: int = 0
+    examples: list[str] | None = None
+
+    def add(self, example: str) -> None:
+        self.matches += 1
+        if self.examples is None:
+            self.examples = []
+        if len(self.examples) < 3:
+            self.examples.append(mask(example))
+
+
+def scan_items(items: Iterable[tuple[str, str]], rows: list[dict[str, Any]]) -> list[Finding]:
+    """Findings per data item, from its name and data element and from the sample values."""
+    findings: list[Finding] = []
+    for name, element in items:
+        values = [str(r[name]) for r in rows if r.get(name) not in (None, "")]
+        tallies: dict[str, _Tally] = {}
+        for value in values:
+            for kind, number in find_numbers(value):
+                tallies.setdefault(kind, _Tally()).add(number)
+            if is_person_name(value):
+                tallies.setdefault("name", _Tally()).add(value)
+            if address_divisions(value):
+                tallies.setdefault("address", _Tally()).add(value)
+        hinted = {ELEMENT_KINDS[element]} if element in ELEMENT_KINDS else set()
+        if any(h in name for h in NAME_HINTS):
+            hinted.add("name")
+        if any(h in name for h in ADDRESS_HINTS):
+            hinted.add("address")
+        for kind in sorted(set(tallies) | hinted):
+            tally = tallies.get(kind, _Tally())
+            # names and addresses from values alone need most of the column to agree
+            if kind in {"name", "address"} and kind not in hinted:
+                if not values or tally.matches < 0.6 * len(values):
+                    continue
+            findings.append(
+                Finding(
+                    item=name, kind=kind, by_name=kind in hinted, matches=tally.matches,
+                    checked=len(values), examples=tally.examples or [],
+                )
+            )  # fmt: skip
+    return findings
+
+
+# --- levels ------------------------------------------------------------------------------------
+
+
+def propose(resource: ResourceRead, findings: list[Finding]) -> tuple[Level, list[str]]:
+    """A level and the reasons for it. Core data is designated by the competent authority, never
+    proposed here; a steward sets it."""
+    kinds = {f.kind for f in findings}
+    items_of = {k: sorted({f.item for f in findings if f.kind == k}) for k in kinds}
+    reasons: list[str] = []
+    for kind in sorted(kinds, key=lambda k: (k not in SENSITIVE, k not in PERSONAL, k)):
+        reasons.append(f"{LABELS[kind]}：{'、'.join(items_of[kind])}")
+    sensitive = kinds & SENSITIVE
+    base = {b.value for b in resource.base_tags}
+    if sensitive and base & {"population", "legal_person"}:
+        return Level.important, [
+            "基础库中覆盖全市人口或法人的敏感个人信息，一旦泄露可能影响公共利益（重要数据）",
+            *reasons,
+        ]
+    if sensitive:
+        return Level.general_4, ["含敏感个人信息（一般数据 4 级）", *reasons]
+    if kinds & PERSONAL:
+        return Level.general_3, ["含个人信息（一般数据 3 级）", *reasons]
+    if "credit_code" in kinds:
+        return Level.general_2, ["含法人登记信息（一般数据 2 级）", *reasons]
+    return Level.general_1, ["未发现个人信息或法人登记信息（一般数据 1 级）"]
+
+
+def violations(level: Level, findings: list[Finding], resource: ResourceRead) -> list[Violation]:
+    """What the level forbids in the resource's share and open types."""
+    problems: list[Violation] = []
+    if level in (Level.core, Level.important):
+        if resource.share_type is ShareType.unconditional:
+            problems.append(
+                Violation(
+                    field="share_type",
+                    message=f"{level.value} data cannot be shared without approval (无条件共享)",
+                )
+            )
+        if resource.open_type is not OpenType.none:
+            problems.append(
+                Violation(
+                    field="open_type",
+                    message=f"{level.value} data cannot be opened (must be 不予开放)",
+                )
+            )
+    if {f.kind for f in findings} & SENSITIVE and resource.open_type is OpenType.unconditional:
+        problems.append(
+            Violation(
+                field="open_type",
+                message="sensitive personal information cannot be opened unconditionally (无条件开放)",
+            )
+        )
+    return problems  # fmt: skip
+
+
+# --- verbs -------------------------------------------------------------------------------------
+
+
+def _read(grading: Grading, resource: ResourceRead) -> GradingRead:
+    read = GradingRead.model_validate(grading)
+    effective = read.level or read.proposed_level
+    read.violations = violations(effective, read.findings, resource)
+    return read
+
+
+def scan_resource(
+    session: Session, principal: Principal, code: str, data: ScanRequest
+) -> GradingRead:
+    """Scan a resource's items and sample rows and store the proposed level with its reasons.
+    A new scan replaces the proposal; a decision already taken stays until it is taken again."""
+    resource = catalog.get_accessible_resource(session, principal, code)
+    item_names = {i.name for i in resource.items}
+    unknown = sorted({k for row in data.rows for k in row} - item_names)
+    if unknown:
+        raise InvalidInput(
+            f"the sample rows have columns that are not data items of {code}: {', '.join(unknown)}",
+            field="rows",
+        )
+    findings = scan_items([(i.name, i.element) for i in resource.items], data.rows)
+    level, reasons = propose(resource, findings)
+    grading = repository.get(session, code)
+    now = datetime.now(UTC)
+    values = {
+        "domain": data.domain.value, "business": data.business, "proposed_level": level.value,
+        "reasons": reasons, "findings": [f.model_dump() for f in findings],
+        "sample_rows": len(data.rows), "scanned_by": principal.username, "scanned_at": now,
+    }  # fmt: skip
+    if grading is None:
+        grading = Grading(resource_code=code, **values)
+        repository.add(session, grading)
+    else:
+        for key, value in values.items():
+            setattr(grading, key, value)
+        session.flush()
+    ledger.record(
+        session, actor_of(principal), "grading.scan", object_type="data_resource", object_id=code,
+        details={"proposed_level": level.value, "findings": sorted({f.kind for f in findings}),
+                 "sample_rows": len(data.rows)},
+    )  # fmt: skip
+    return _read(grading, resource)
+
+
+def decide(session: Session, principal: Principal, code: str, data: Decision) -> GradingRead:
+    """The steward's decision: confirm the proposal, or override it with a reason."""
+    resource = catalog.get_accessible_resource(session, principal, code)
+    grading = repository.get(session, code)
+    if grading is None:
+        raise NotFound(f"{code} has not been scanned yet", field="code")
+    override = data.level.value != grading.proposed_level
+    if override and not data.reason.strip():
+        raise InvalidInput("say why the level differs from the proposal", field="reason")
+    findings = [Finding.model_validate(f) for f in grading.findings]
+    problems = violations(data.level, findings, resource)
+    if problems:
+        raise Conflict(
+            "; ".join(p.message for p in problems) + " — change the resource first",
+            field=problems[0].field,
+            violations=[p.model_dump() for p in problems],
+        )
+    grading.level = data.level.value
+    grading.decided_by = principal.username
+    grading.decision_reason = data.reason
+    grading.decided_at = datetime.now(UTC)
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "grading.override" if override else "grading.confirm",
+        object_type="data_resource", object_id=code, reason=data.reason,
+        details={"level": data.level.value, "proposed_level": grading.proposed_level},
+    )  # fmt: skip
+    return _read(grading, resource)
+
+
+def get_grading(session: Session, principal: Principal, code: str) -> GradingRead | None:
+    resource = catalog.get_accessible_resource(session, principal, code)
+    grading = repository.get(session, code)
+    return None if grading is None else _read(grading, resource)
+
+
+def queue(session: Session, principal: Principal) -> list[GradingRead]:
+    """Proposals waiting for a steward's decision, among the resources the principal may see."""
+    result = []
+    for grading in repository.undecided(session):
+        try:
+            resource = catalog.get_accessible_resource(session, principal, grading.resource_code)
+        except NotFound:
+            continue
+        result.append(_read(grading, resource))
+    return result
+
+
+DOMAINS = [d.value for d in Domain]
