@@ -48,6 +48,8 @@ from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
 from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
+from citybase.data.review import routes as review_routes
+from citybase.data.review import views as review_views
 
 del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
@@ -88,11 +90,16 @@ LAYERS = (
         "Data",
         (
             "The public data resource catalog",
+            "Normative review against data elements",
             "Classification and grading of data",
             "Sharing between units under approval, every access traced",
             "Open data and data products",
         ),
-        built=("The public data resource catalog", "Classification and grading of data"),
+        built=(
+            "The public data resource catalog",
+            "Normative review against data elements",
+            "Classification and grading of data",
+        ),
     ),
     Layer(
         "hub",
@@ -140,6 +147,7 @@ add_translations(
         "Rules, anomaly detection and forecasts": "规则、异常检测与预测",
         "The public data resource catalog": "公共数据资源目录",
         "Classification and grading of data": "数据分类分级",
+        "Normative review against data elements": "对照数据元的规范性审查",
         "Sharing between units under approval, every access traced": "经审批的跨单位共享，访问全程留痕",
         "Open data and data products": "公共数据开放与数据产品",
         "One event centre for alarms, requests and reports": "统一事件中心：告警、诉求与上报",
@@ -215,6 +223,8 @@ def create_app(
         catalog_views.router,
         grading_routes.router,
         grading_views.router,
+        review_routes.router,
+        review_views.router,
     ):
         app.include_router(router)
 

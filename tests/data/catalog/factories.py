@@ -19,6 +19,7 @@ def resource_data(**overrides: Any) -> ResourceCreate:
         "abstract": "全市道路井盖的位置、权属单位与巡查状态。",
         "format": "database",
         "share_type": "unconditional",
+        "share_method": "接口",
         "open_type": "none",
         "update_cycle": "daily",
         "keywords": ["井盖", "市政设施"],

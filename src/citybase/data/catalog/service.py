@@ -8,6 +8,7 @@ own unit's resource), or by a platform admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,16 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
 }
 # who may take each action: the provider unit, or a reviewer from another unit
 BY_PROVIDER = frozenset({"submit", "revise"})
+
+Check = Callable[[Session, Principal, ResourceRead], None]
+_checks: dict[str, list[Check]] = {}
+
+
+def register_check(action: str, check: Check) -> None:
+    """Let another domain veto a step (the normative review vetoes ``approve``): the check raises
+    a ``CitybaseError`` to refuse. The catalog need not know who checks."""
+    if check not in _checks.setdefault(action, []):
+        _checks[action].append(check)
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -342,6 +353,9 @@ def transition(
             raise Forbidden("a unit does not review its own resources", field="provider_unit_code")
     if action == "return" and not data.reason.strip():
         raise InvalidInput("say why the resource is returned", field="reason")
+    current = _read(session, [resource])[0]
+    for check in _checks.get(action, []):
+        check(session, principal, current)
     resource.status = target.value
     if action == "publish":
         resource.publish_date = datetime.now(UTC).date()

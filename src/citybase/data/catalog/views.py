@@ -127,6 +127,7 @@ add_translations(
         "Why it changed": "修改说明",
         "Category": "门类",
         "Classification and grading": "分类分级",
+        "Normative review": "规范性审查",
     },
 )
 
