@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, UploadFile
 
+from citybase.core.errors import InvalidInput
 from citybase.core.web.deps import DbSession
 from citybase.data.catalog import service
 from citybase.data.catalog.auth import CatalogEditor, CatalogReader
 from citybase.data.catalog.schemas import (
     BaseLibrary,
+    ImportReport,
     OpenType,
     ResourceCreate,
     ResourceFilter,
@@ -57,6 +59,26 @@ def create_resource(
 ) -> ResourceRead:
     """Register a resource as a draft of one's own unit."""
     return service.create_resource(session, principal, data)
+
+
+@router.post("/import")
+async def import_resources(
+    session: DbSession, principal: CatalogEditor, file: UploadFile, dry_run: bool = False
+) -> ImportReport:
+    """Register many resources as drafts from XLSX or CSV. Any bad row: nothing is registered
+    (HTTP 422), and the error lists every row and cell at fault."""
+    report = service.import_resources(
+        session, principal, file.filename or "", await file.read(), dry_run=dry_run
+    )
+    if report.problems:
+        first = report.problems[0]
+        raise InvalidInput(
+            f"row {first.row}, {first.column}: {first.message} ({len(report.problems)} problem(s);"
+            " nothing was registered)",
+            field="file",
+            problems=[p.model_dump() for p in report.problems],
+        )
+    return report
 
 
 @router.get("/resources/{code}/versions")

@@ -245,3 +245,17 @@ class ResourceChanged(Event):
     status: str
     version: int
     what: str  # created, updated, submitted, returned, reviewed, registered, published, revised
+
+
+class ImportProblem(BaseModel):
+    sheet: str
+    row: int = Field(description="Row number as the spreadsheet shows it (the header is row 1)")
+    column: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    rows: int
+    created: list[str] = Field(default_factory=list, description="Codes of the new drafts")
+    problems: list[ImportProblem] = Field(default_factory=list)
+    applied: bool = False

@@ -8,15 +8,19 @@ own unit's resource), or by a platform admin.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import openpyxl
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.bus import service as bus
-from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.errors import CitybaseError, Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
@@ -25,18 +29,26 @@ from citybase.data.catalog import repository
 from citybase.data.catalog.auth import CATALOG_EDIT, CATALOG_REVIEW
 from citybase.data.catalog.models import DataResource, DataResourceVersion
 from citybase.data.catalog.schemas import (
+    BaseLibrary,
     Category,
     DataItemRead,
+    DataType,
     FieldChange,
+    ImportProblem,
+    ImportReport,
+    OpenType,
     ResourceChanged,
     ResourceCreate,
     ResourceFilter,
+    ResourceFormat,
     ResourcePage,
     ResourceRead,
     ResourceSummary,
     ResourceUpdate,
+    ShareType,
     Status,
     Transition,
+    UpdateCycle,
     VersionDiff,
     VersionRead,
 )
@@ -380,3 +392,165 @@ def _publish(session: Session, resource: DataResource, what: str) -> None:
 
 def status_counts(session: Session) -> dict[str, int]:
     return repository.count_by_status(session)
+
+
+# --- bulk registration -------------------------------------------------------------------------
+
+# column headers, in English or as the catalog's Chinese labels
+HEADERS = {
+    "分类码": "classification", "提供单位": "provider_unit_code", "资源名称": "name",
+    "摘要": "abstract", "资源格式": "format", "共享类型": "share_type", "共享条件": "share_condition",
+    "共享方式": "share_method", "开放类型": "open_type", "开放条件": "open_condition",
+    "更新周期": "update_cycle", "关联资源代码": "related_codes", "关键词": "keywords",
+    "主题库": "theme_tags", "基础库": "base_tags", "信息项": "items",
+    "信息项名称": "name", "数据类型": "data_type", "长度": "length", "含义": "meaning",
+    "数据元": "element", "资源": "resource",
+}  # fmt: skip
+LIST_FIELDS = ("related_codes", "keywords", "theme_tags", "base_tags")
+
+
+def _labels() -> dict[str, str]:
+    """Chinese labels of enum values, back to the values (无条件共享 → unconditional)."""
+
+    zh = {
+        "无条件共享": ShareType.unconditional, "有条件共享": ShareType.conditional, "不予共享": ShareType.none,
+        "无条件开放": OpenType.unconditional, "有条件开放": OpenType.conditional, "不予开放": OpenType.none,
+        "实时": UpdateCycle.realtime, "每日": UpdateCycle.daily, "每周": UpdateCycle.weekly,
+        "每月": UpdateCycle.monthly, "每季度": UpdateCycle.quarterly, "每年": UpdateCycle.yearly,
+        "不定期": UpdateCycle.irregular, "数据库": ResourceFormat.database,
+        "电子表格": ResourceFormat.spreadsheet, "电子文件": ResourceFormat.document,
+        "图形图像": ResourceFormat.image, "流媒体": ResourceFormat.stream, "接口": ResourceFormat.api,
+        "字符型": DataType.string, "整数型": DataType.integer, "数值型": DataType.decimal,
+        "日期型": DataType.date, "日期时间型": DataType.datetime, "布尔型": DataType.boolean,
+        "二进制": DataType.binary, "人口": BaseLibrary.population, "法人": BaseLibrary.legal_person,
+        "自然资源和空间地理": BaseLibrary.geo, "社会信用": BaseLibrary.credit,
+        "电子证照": BaseLibrary.license,
+    }  # fmt: skip
+    return {k: v.value for k, v in zh.items()}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_sheets(filename: str, content: bytes) -> dict[str, list[dict[str, str]]]:
+    """``{"resources": rows, "items": rows}`` with English keys, from XLSX or CSV."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            raise InvalidInput(f"the workbook cannot be read: {exc}", field="file") from exc
+        sheets: dict[str, list[dict[str, str]]] = {}
+        for sheet in book.worksheets:
+            key = {"资源": "resources", "信息项": "items"}.get(sheet.title, sheet.title.lower())
+            rows = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+            if rows:
+                header = [HEADERS.get(h, h) for h in rows[0]]
+                sheets[key] = [dict(zip(header, r, strict=False)) for r in rows[1:] if any(r)]
+        if "resources" not in sheets:
+            raise InvalidInput("the workbook needs a sheet named 资源 (or resources)", field="file")
+        return {"resources": sheets["resources"], "items": sheets.get("items", [])}
+    if name.endswith(".csv"):
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the file is not UTF-8 text", field="file") from exc
+        reader = csv.reader(io.StringIO(text))
+        rows = list(reader)
+        if not rows:
+            raise InvalidInput("the file is empty", field="file")
+        header = [HEADERS.get(h.strip(), h.strip()) for h in rows[0]]
+        return {
+            "resources": [
+                dict(zip(header, [c.strip() for c in r], strict=False)) for r in rows[1:] if any(r)
+            ],
+            "items": [],
+        }
+    raise InvalidInput("only .xlsx and .csv files can be imported", field="file")
+
+
+def import_resources(
+    session: Session, principal: Principal, filename: str, content: bytes, *, dry_run: bool = False
+) -> ImportReport:
+    """Register many resources as drafts from a spreadsheet. Any bad row: nothing is registered,
+    and the report names each row and cell at fault.
+
+    XLSX: a sheet 资源 (one resource a row) and a sheet 信息项 (one item a row, its 资源 column
+    holding the resource's name). CSV: one resource a row, the items in an 信息项 column as
+    ``name|type|length|meaning|element`` separated by ``;``.
+    """
+    sheets = _read_sheets(filename, content)
+    labels = _labels()
+    items_by_resource: dict[str, list[dict[str, Any]]] = {}
+    for item in sheets["items"]:
+        items_by_resource.setdefault(item.get("resource", ""), []).append(item)
+    report = ImportReport(rows=len(sheets["resources"]))
+    parsed: list[tuple[int, ResourceCreate]] = []
+    for number, row in enumerate(sheets["resources"], start=2):
+        data: dict[str, Any] = {k: labels.get(v, v) for k, v in row.items() if k and k != "items"}
+        for key in LIST_FIELDS:
+            data[key] = [
+                labels.get(p.strip(), p.strip())
+                for p in re.split(r"[,，;；、]", data.get(key, ""))
+                if p.strip()
+            ]
+        if row.get("items"):
+            data["items"] = [
+                dict(zip(("name", "data_type", "length", "meaning", "element"),
+                         [p.strip() for p in part.split("|")], strict=False))
+                for part in row["items"].split(";") if part.strip()
+            ]  # fmt: skip
+        else:
+            data["items"] = [
+                {k: labels.get(v, v) for k, v in i.items() if k != "resource"}
+                for i in items_by_resource.get(row.get("name", ""), [])
+            ]
+        for item in data["items"]:
+            item["data_type"] = labels.get(item.get("data_type", ""), item.get("data_type", ""))
+            item["length"] = item.get("length") or None
+        try:
+            parsed.append((number, ResourceCreate.model_validate(data)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = ".".join(str(p) for p in err["loc"]) or "row"
+                report.problems.append(
+                    ImportProblem(sheet="资源", row=number, column=column,
+                                  message=err["msg"].removeprefix("Value error, "))
+                )  # fmt: skip
+    names = [d.name for _, d in parsed]
+    for number, d in parsed:
+        if names.count(d.name) > 1:
+            report.problems.append(ImportProblem(sheet="资源", row=number, column="name", message=f"{d.name} appears more than once in the file"))  # fmt: skip
+    if report.problems:
+        return report
+    savepoint = session.begin_nested()
+    try:
+        for number, d in parsed:
+            try:
+                report.created.append(create_resource(session, principal, d).code)
+            except CitybaseError as exc:
+                report.problems.append(
+                    ImportProblem(
+                        sheet="资源", row=number, column=exc.field or "row", message=exc.message
+                    )
+                )
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if report.problems or dry_run:
+        savepoint.rollback()
+        if report.problems:
+            report.created = []
+        return report
+    savepoint.commit()
+    report.applied = True
+    ledger.record(
+        session, actor_of(principal), "catalog.resource.import", object_type="data_resource",
+        object_id=filename[:120], details={"created": report.created},
+    )  # fmt: skip
+    return report

@@ -128,6 +128,13 @@ add_translations(
         "Category": "门类",
         "Classification and grading": "分类分级",
         "Normative review": "规范性审查",
+        "Bulk registration": "批量登记",
+        "Sheet": "工作表",
+        "Column": "列",
+        "File (XLSX or CSV)": "文件（XLSX 或 CSV）",
+        "Nothing was registered: fix these cells and try again.": "未登记任何资源：请修正以下单元格后重试。",
+        "Registered as drafts:": "已登记为草稿：",
+        "The file is good; these resources would be registered.": "文件无误，将登记以下数量的资源。",
     },
 )
 
@@ -263,6 +270,35 @@ async def create(request: Request, session: DbSession, principal: CatalogEditor)
             errors=form_errors(exc), status=422,
         )  # fmt: skip
     return RedirectResponse(f"/console/catalog/{created.code}?saved=1", status_code=303)
+
+
+@router.get("/console/catalog/import")
+def import_page(request: Request, _: CatalogEditor) -> Response:
+    return console.render(request, "catalog/import.html", {"report": None, "errors": {}})
+
+
+@router.post("/console/catalog/import")
+async def import_upload(request: Request, session: DbSession, principal: CatalogEditor) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    dry_run = form.get("dry_run") == "on"
+    report, errors = None, {}
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        errors = {"file": "choose an .xlsx or .csv file"}
+    else:
+        try:
+            report = service.import_resources(
+                session, principal, upload.filename, await upload.read(), dry_run=dry_run
+            )
+        except CitybaseError as exc:
+            undo(session)
+            errors = form_errors(exc)
+    failed = bool(errors) or bool(report and report.problems)
+    return console.render(
+        request, "catalog/import.html",
+        {"report": report, "errors": errors, "dry_run": dry_run, "failed": failed},
+        422 if failed else 200,
+    )  # fmt: skip
 
 
 @router.get("/console/catalog/{code}")
