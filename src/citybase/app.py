@@ -50,6 +50,8 @@ from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
+from citybase.data.sources import routes as sources_routes
+from citybase.data.sources import views as sources_views
 
 del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ LAYERS = (
         (
             "The public data resource catalog",
             "Normative review against data elements",
+            "One data, one source",
             "Classification and grading of data",
             "Sharing between units under approval, every access traced",
             "Open data and data products",
@@ -98,6 +101,7 @@ LAYERS = (
         built=(
             "The public data resource catalog",
             "Normative review against data elements",
+            "One data, one source",
             "Classification and grading of data",
         ),
     ),
@@ -148,6 +152,7 @@ add_translations(
         "The public data resource catalog": "公共数据资源目录",
         "Classification and grading of data": "数据分类分级",
         "Normative review against data elements": "对照数据元的规范性审查",
+        "One data, one source": "一数一源",
         "Sharing between units under approval, every access traced": "经审批的跨单位共享，访问全程留痕",
         "Open data and data products": "公共数据开放与数据产品",
         "One event centre for alarms, requests and reports": "统一事件中心：告警、诉求与上报",
@@ -225,6 +230,8 @@ def create_app(
         grading_views.router,
         review_routes.router,
         review_views.router,
+        sources_routes.router,
+        sources_views.router,
     ):
         app.include_router(router)
 

@@ -10,6 +10,7 @@ from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Level
+from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 
 PLAN_UNITS = {
@@ -57,6 +58,10 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert decided.level is Level.important
         assert {f.kind for f in decided.findings} >= {"citizen_id", "name", "address"}
         assert all(f.matches == f.checked for f in decided.findings if f.kind == "citizen_id")
+        conflicts = sources.list_conflicts(session, "open")
+        assert [(c.provider_unit_code, c.authoritative_unit_code) for c in conflicts] == [
+            ("fz.civil", "fz.police")
+        ]
         assert {"医疗健康", "交通运输", "教育养老", "医保定点规划"} <= {
             t for r in resources for t in r.theme_tags
         }

@@ -22,6 +22,8 @@ from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Decision, ScanRequest
+from citybase.data.sources import service as sources
+from citybase.data.sources.schemas import SourceCreate
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -88,6 +90,8 @@ def build_demo(
             )
         step("data resources")
         seed_catalog(session)
+        step("one data, one source")
+        seed_sources(session)
         step("grading")
         seed_grading(session)
         step("signed tree head")
@@ -180,3 +184,18 @@ def seed_grading(session: Session) -> None:
         session, police, firms.resources[0].code,
         ScanRequest(domain="public_administration", business="市场主体登记", rows=fake_companies(30)),
     )  # fmt: skip
+
+
+def seed_sources(session: Session) -> None:
+    """Name the sources of the two base libraries the demo holds; detection finds who else
+    provides them (the civil affairs bureau's list of low-income residents repeats population
+    data)."""
+    admin = identity.principal_for(session, "admin")
+    for kind, unit, elements, basis in (
+        ("人口基本信息", "fz.police", ["公民身份号码", "姓名", "出生日期"], "户籍管理职责"),
+        ("法人单位基本信息", "fz.market", ["统一社会信用代码", "单位名称"], "市场主体登记职责"),
+    ):
+        sources.register_source(
+            session, admin,
+            SourceCreate(data_kind=kind, unit_code=unit, elements=elements, legal_basis=basis),
+        )  # fmt: skip

@@ -18,6 +18,7 @@ def all_metadata() -> MetaData:
     from citybase.core.orgs import models as _orgs
     from citybase.data.catalog import models as _catalog
     from citybase.data.grading import models as _grading
+    from citybase.data.sources import models as _sources
 
-    del _bus, _catalog, _grading, _identity, _ledger, _orgs
+    del _bus, _catalog, _grading, _identity, _ledger, _orgs, _sources
     return Base.metadata

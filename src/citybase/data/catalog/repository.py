@@ -125,3 +125,11 @@ def version(session: Session, resource_id: int, number: int) -> DataResourceVers
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(DataResource.status, func.count()).group_by(DataResource.status))
     return {status: n for status, n in rows}
+
+
+def in_states(session: Session, states: Sequence[str]) -> list[DataResource]:
+    return list(
+        session.scalars(
+            select(DataResource).where(DataResource.status.in_(states)).order_by(DataResource.code)
+        )
+    )

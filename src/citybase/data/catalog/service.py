@@ -191,6 +191,20 @@ def get_accessible_resource(session: Session, principal: Principal, code: str) -
     return _read(session, [_get_visible(session, principal, code)])[0]
 
 
+def get_resource(session: Session, code: str) -> ResourceRead:
+    """A resource with no access check: for the platform's own work (event consumers, reports
+    run by the system), never to answer a request."""
+    resource = repository.get_by_code(session, code)
+    if resource is None:
+        raise NotFound(f"no data resource {code}", field="code")
+    return _read(session, [resource])[0]
+
+
+def registered_resources(session: Session) -> list[ResourceRead]:
+    """Every registered or published resource, with no access check (as ``get_resource``)."""
+    return _read(session, repository.in_states(session, PUBLIC_STATES))
+
+
 def versions(session: Session, principal: Principal, code: str) -> list[VersionRead]:
     resource = _get_visible(session, principal, code)
     return [
