@@ -105,6 +105,8 @@ def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: P
         "/console/users/new",
         "/console/ledger/0",
         "/console/catalog/101001-000001",
+        "/console/grading/101001-000001",
+        "/console/review/101001-000001",
         "/docs",
     ]
     for path in paths:

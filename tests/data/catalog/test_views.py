@@ -12,6 +12,7 @@ from citybase.data.catalog.schemas import (
     ResourceFormat,
     ShareType,
     Status,
+    Transition,
     UpdateCycle,
 )
 from citybase.data.catalog.views import LABELS_ZH
@@ -82,3 +83,13 @@ def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> No
     diff = client.get(f"/console/catalog/{r.code}/diff", params={"a": 1, "b": 2})
     assert "update_cycle" in diff.text
     assert "权属单位" in diff.text
+
+
+def test_only_drafts_open_in_the_editor(client: TestClient, session: Session) -> None:
+    people = catalog_people(session)
+    r = make_resource(session, people["urbansteward"])
+    service.transition(session, people["urbansteward"], r.code, "submit", Transition())
+    sign_in(client, "urbansteward")
+    page = client.get(f"/console/catalog/{r.code}/edit", headers={"Accept": "text/html"})
+    assert page.status_code == 409
+    assert "revise it first" in page.text

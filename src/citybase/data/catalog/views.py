@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, Conflict
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
@@ -332,6 +332,11 @@ def edit_page(
     request: Request, session: DbSession, principal: CatalogEditor, code: str
 ) -> Response:
     resource = service.get_accessible_resource(session, principal, code)
+    if resource.status is not Status.draft:
+        raise Conflict(
+            f"only a draft can be changed; {code} is {resource.status.value}: revise it first",
+            field="status",
+        )
     values = resource.model_dump(mode="json") | {
         "items_text": _items_text(resource.items),
         "keywords": ", ".join(resource.keywords),
