@@ -64,6 +64,14 @@ def get_units(session: Session, ids: Iterable[int]) -> dict[int, Unit]:
     return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
 
 
+def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(wanted)))
+    return {code: name for code, name in rows}
+
+
 def list_units(
     session: Session,
     *,

@@ -229,6 +229,11 @@ def unit_code(session: Session, unit_id: int) -> str:
     return unit.code
 
 
+def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Code → name of the given units (those that exist)."""
+    return repository.unit_names(session, codes)
+
+
 def units_by_id(session: Session, ids: Iterable[int]) -> dict[int, UnitRead]:
     return {u.id: u for u in _unit_read(session, repository.get_units(session, ids).values())}
 

@@ -88,7 +88,7 @@ def _is_admin(principal: Principal) -> bool:
 
 def _read(session: Session, resources: list[DataResource]) -> list[ResourceRead]:
     items = repository.items_of(session, [r.id for r in resources])
-    units = {u.code: u.name for u in orgs.list_units(session)} if resources else {}
+    units = orgs.unit_names(session, {r.provider_unit_code for r in resources})
     result = []
     for r in resources:
         result.append(

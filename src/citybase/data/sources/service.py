@@ -41,10 +41,11 @@ DETECTOR = Actor.system("one-data-one-source")
 
 
 def list_sources(session: Session) -> list[SourceRead]:
-    names = {u.code: u.name for u in orgs.list_units(session)}
+    registered = repository.sources(session)
+    names = orgs.unit_names(session, {s.unit_code for s in registered})
     return [
         SourceRead.model_validate(s).model_copy(update={"unit_name": names.get(s.unit_code, "")})
-        for s in repository.sources(session)
+        for s in registered
     ]
 
 
