@@ -198,3 +198,28 @@ def test_worker_keeps_trying_when_it_cannot_start(
     thread.join(timeout=10)
     assert len(attempts) >= 2
     assert not thread.is_alive()
+
+
+def test_a_delivery_that_succeeds_on_retry_is_no_longer_failing(fresh_db: Database) -> None:
+    calls: list[int] = []
+
+    @bus.consumer("test.second_time", "test.bus.pinged")
+    def second_time(session: Session, envelope: EventEnvelope) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("slow downstream")
+
+    try:
+        with fresh_db.session_scope() as session:
+            bus.publish(session, Pinged(n=5))
+        bus.dispatch_in_process(fresh_db)
+        with fresh_db.session_scope() as session:
+            assert bus.status(session, 10).failing == 1
+            failure = session.scalars(select(DeliveryFailure)).one()
+            failure.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+        assert bus.dispatch_in_process(fresh_db) == 1
+        with fresh_db.session_scope(readonly=True) as session:
+            status = bus.status(session, 10)
+        assert (status.failing, status.pending) == (0, 0)
+    finally:
+        bus.unregister_consumer("test.second_time")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.bus.models import DeliveryFailure, HandledEvent, Job, OutboxEvent
@@ -73,6 +73,14 @@ def get_failure(session: Session, consumer: str, event_id: str) -> DeliveryFailu
             DeliveryFailure.consumer == consumer, DeliveryFailure.event_id == event_id
         )
     ).first()
+
+
+def clear_failure(session: Session, consumer: str, event_id: str) -> None:
+    session.execute(
+        delete(DeliveryFailure).where(
+            DeliveryFailure.consumer == consumer, DeliveryFailure.event_id == event_id
+        )
+    )
 
 
 def add(session: Session, obj: object) -> None:

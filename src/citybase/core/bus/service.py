@@ -125,10 +125,11 @@ def _backoff(attempts: int) -> timedelta:
 def apply_event(db: Database, consumer_: Consumer, envelope: EventEnvelope) -> bool:
     """Apply one event to one consumer in its own transaction, once. True if applied or known."""
     with db.session_scope() as session:
-        if repository.is_handled(session, consumer_.name, envelope.event_id):
-            return True
-        consumer_.handler(session, envelope)
-        repository.mark_handled(session, consumer_.name, envelope.event_id, datetime.now(UTC))
+        if not repository.is_handled(session, consumer_.name, envelope.event_id):
+            consumer_.handler(session, envelope)
+            repository.mark_handled(session, consumer_.name, envelope.event_id, datetime.now(UTC))
+        # delivered now: an earlier failed attempt is no longer a failure
+        repository.clear_failure(session, consumer_.name, envelope.event_id)
     return True
 
 
