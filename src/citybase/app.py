@@ -50,6 +50,8 @@ from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
+from citybase.data.search import routes as search_routes
+from citybase.data.search import views as search_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
@@ -232,6 +234,8 @@ def create_app(
         review_views.router,
         sources_routes.router,
         sources_views.router,
+        search_routes.router,
+        search_views.router,
     ):
         app.include_router(router)
 

@@ -22,6 +22,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import cli as orgs_cli
 from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_database
 from citybase.core.settings import Settings
+from citybase.data import cli as data_cli
 from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(orgs_cli.app, name="orgs")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(data_cli.app, name="data")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]

@@ -22,6 +22,7 @@ from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Decision, ScanRequest
+from citybase.data.search import service as search
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 
@@ -94,6 +95,8 @@ def build_demo(
         seed_sources(session)
         step("grading")
         seed_grading(session)
+        step("search index")
+        search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
         ledger.store_tree_head(session, ledger.signer_for(settings))
 

@@ -18,7 +18,20 @@ def all_metadata() -> MetaData:
     from citybase.core.orgs import models as _orgs
     from citybase.data.catalog import models as _catalog
     from citybase.data.grading import models as _grading
+    from citybase.data.search import models as _search
     from citybase.data.sources import models as _sources
 
-    del _bus, _catalog, _grading, _identity, _ledger, _orgs, _sources
+    del _bus, _catalog, _grading, _identity, _ledger, _orgs, _search, _sources
     return Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave out what autogenerate cannot compare: SQLite's FTS5 search table and its shadow
+    tables, made by the search migration's own statements."""
+    return not (type_ == "table" and (name or "").startswith("data_search_fts"))
+
+
+def include_object(obj: object, name: str | None, type_: str, *args: object) -> bool:
+    """Leave out PostgreSQL's expression index over the search vector: it is reflected in a
+    normalised form that never equals the model's."""
+    return not (type_ == "index" and name == "ix_data_search_docs_vector")

@@ -6,13 +6,20 @@ from sqlalchemy import inspect
 
 from citybase.core.db import migrate
 from citybase.core.db.engine import Database
-from citybase.migrations import all_metadata
+from citybase.migrations import all_metadata, include_name, include_object
 
 
 def test_migrations_build_exactly_the_models(database: Database) -> None:
     """The one migration chain and the models agree, on every backend the tests run on."""
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": include_name,
+                "include_object": include_object,
+            },
+        )
         diff = compare_metadata(context, all_metadata())
     assert diff == []
     assert migrate.is_up_to_date(database.engine)

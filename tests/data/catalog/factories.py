@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Principal, Role
 from citybase.data.catalog import service
-from citybase.data.catalog.schemas import ResourceCreate, ResourceRead
+from citybase.data.catalog.schemas import ResourceCreate, ResourceRead, Transition
 from tests.core.identity.factories import make_user, principal_of
 from tests.core.orgs.factories import make_small_city
 
@@ -50,3 +50,16 @@ def catalog_people(session: Session) -> dict[str, Principal]:
 
 def make_resource(session: Session, principal: Principal, **overrides: Any) -> ResourceRead:
     return service.create_resource(session, principal, resource_data(**overrides))
+
+
+def make_published(
+    session: Session, people: dict[str, Principal], *, until: str = "publish", **overrides: Any
+) -> ResourceRead:
+    """A resource of fz.urban taken through the workflow up to ``until`` (by the bureau)."""
+    resource = make_resource(session, people["urbansteward"], **overrides)
+    service.transition(session, people["urbansteward"], resource.code, "submit", Transition())
+    for action in ("approve", "register", "publish"):
+        service.transition(session, people["bureausteward"], resource.code, action, Transition())
+        if action == until:
+            break
+    return service.get_resource(session, resource.code)

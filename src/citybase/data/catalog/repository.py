@@ -133,3 +133,7 @@ def in_states(session: Session, states: Sequence[str]) -> list[DataResource]:
             select(DataResource).where(DataResource.status.in_(states)).order_by(DataResource.code)
         )
     )
+
+
+def all_codes(session: Session) -> list[str]:
+    return list(session.scalars(select(DataResource.code).order_by(DataResource.code)))

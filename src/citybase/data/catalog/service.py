@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,6 +141,27 @@ def _record_version(
 # --- reads -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Audience:
+    """What part of the catalog a principal sees (other domains filter their own tables by it)."""
+
+    everything: bool
+    unit_code: str | None
+    reviewer: bool
+
+    def sees(self, status: str, unit_code: str) -> bool:
+        return (
+            self.everything
+            or status in PUBLIC_STATES
+            or unit_code == self.unit_code
+            or (self.reviewer and status != Status.draft.value)
+        )
+
+
+def audience(principal: Principal) -> Audience:
+    return Audience(_is_admin(principal), principal.unit_code, principal.can(CATALOG_REVIEW))
+
+
 def _visible(principal: Principal) -> Any:
     return repository.visibility(
         principal.unit_code,
@@ -179,12 +201,7 @@ def _get_visible(session: Session, principal: Principal, code: str) -> DataResou
 
 
 def _can_see(principal: Principal, resource: DataResource) -> bool:
-    return (
-        _is_admin(principal)
-        or resource.status in PUBLIC_STATES
-        or resource.provider_unit_code == principal.unit_code
-        or (principal.can(CATALOG_REVIEW) and resource.status != Status.draft.value)
-    )
+    return audience(principal).sees(resource.status, resource.provider_unit_code)
 
 
 def get_accessible_resource(session: Session, principal: Principal, code: str) -> ResourceRead:
@@ -198,6 +215,11 @@ def get_resource(session: Session, code: str) -> ResourceRead:
     if resource is None:
         raise NotFound(f"no data resource {code}", field="code")
     return _read(session, [resource])[0]
+
+
+def all_codes(session: Session) -> list[str]:
+    """Every resource's code, in any state (for rebuilding indexes)."""
+    return repository.all_codes(session)
 
 
 def registered_resources(session: Session) -> list[ResourceRead]:

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from citybase.core.bus.schemas import Event
 
 
 class Level(StrEnum):
@@ -89,3 +92,12 @@ class Decision(BaseModel):
     reason: str = Field(
         "", max_length=2000, description="Required when it differs from the proposal"
     )
+
+
+class GradingChanged(Event):
+    """A resource's proposed or decided level changed."""
+
+    topic: ClassVar[str] = "data.grading.changed"
+
+    code: str
+    level: str  # the level in force: the decision, else the proposal

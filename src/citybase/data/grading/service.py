@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybase.core.bus import service as bus
 from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.errors import Conflict, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
@@ -30,6 +31,7 @@ from citybase.data.grading.schemas import (
     Decision,
     Domain,
     Finding,
+    GradingChanged,
     GradingRead,
     Level,
     ScanRequest,
@@ -286,6 +288,7 @@ def scan_resource(
         details={"proposed_level": level.value, "findings": sorted({f.kind for f in findings}),
                  "sample_rows": len(data.rows)},
     )  # fmt: skip
+    bus.publish(session, GradingChanged(code=code, level=grading.level or level.value))
     return _read(grading, resource)
 
 
@@ -316,7 +319,15 @@ def decide(session: Session, principal: Principal, code: str, data: Decision) ->
         object_type="data_resource", object_id=code, reason=data.reason,
         details={"level": data.level.value, "proposed_level": grading.proposed_level},
     )  # fmt: skip
+    bus.publish(session, GradingChanged(code=code, level=data.level.value))
     return _read(grading, resource)
+
+
+def level_of(session: Session, code: str) -> str:
+    """The level in force for a resource (the decision, else the proposal; "" if never
+    scanned), with no access check: for the platform's own work, as ``catalog.get_resource``."""
+    grading = repository.get(session, code)
+    return "" if grading is None else grading.level or grading.proposed_level
 
 
 def get_grading(session: Session, principal: Principal, code: str) -> GradingRead | None:

@@ -1,0 +1,22 @@
+"""`citybase data …`: the data layer's maintenance commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from citybase.core.runtime import DataDir, load_settings, open_database
+from citybase.data.catalog import service as catalog
+from citybase.data.search import service as search
+
+app = typer.Typer(help="The data layer: catalog, search, open data.", no_args_is_help=True)
+out = Console()
+
+
+@app.command()
+def reindex(data_dir: DataDir = None) -> None:
+    """Rebuild the catalog's search index from the catalog."""
+    db = open_database(load_settings(data_dir))
+    with db.session_scope() as session:
+        total = search.reindex(session, catalog.all_codes(session))
+    out.print(f"[green]search index rebuilt[/]: {total} resources")

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Index, Integer, String, Text, event, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from citybase.core.db.base import Base, IdMixin, JSONType, UTCDateTime
+
+# PostgreSQL: one weighted vector per document, from an expression index the queries repeat
+VECTOR_SQL = (
+    "setweight(to_tsvector('simple', name_tokens), 'A') || "
+    "setweight(to_tsvector('simple', tag_tokens), 'B') || "
+    "setweight(to_tsvector('simple', body_tokens), 'C')"
+)
+FTS_TABLE = "data_search_fts"
+# SQLite: an FTS5 table over the documents' token columns, kept in step by triggers
+SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE data_search_fts USING fts5(name_tokens, tag_tokens, body_tokens, "
+    "content='data_search_docs', content_rowid='id', tokenize='unicode61')",
+    "CREATE TRIGGER data_search_docs_ai AFTER INSERT ON data_search_docs BEGIN "
+    "INSERT INTO data_search_fts(rowid, name_tokens, tag_tokens, body_tokens) "
+    "VALUES (new.id, new.name_tokens, new.tag_tokens, new.body_tokens); END",
+    "CREATE TRIGGER data_search_docs_ad AFTER DELETE ON data_search_docs BEGIN "
+    "INSERT INTO data_search_fts(data_search_fts, rowid, name_tokens, tag_tokens, body_tokens) "
+    "VALUES ('delete', old.id, old.name_tokens, old.tag_tokens, old.body_tokens); END",
+    "CREATE TRIGGER data_search_docs_au AFTER UPDATE ON data_search_docs BEGIN "
+    "INSERT INTO data_search_fts(data_search_fts, rowid, name_tokens, tag_tokens, body_tokens) "
+    "VALUES ('delete', old.id, old.name_tokens, old.tag_tokens, old.body_tokens); "
+    "INSERT INTO data_search_fts(rowid, name_tokens, tag_tokens, body_tokens) "
+    "VALUES (new.id, new.name_tokens, new.tag_tokens, new.body_tokens); END",
+)
+
+
+class SearchDoc(IdMixin, Base):
+    """A resource as the search index holds it: its token columns and its facet values."""
+
+    __tablename__ = "data_search_docs"
+    __table_args__ = (
+        Index("ix_data_search_docs_vector", text(f"({VECTOR_SQL})"), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    resource_code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    unit_code: Mapped[str] = mapped_column(String(40))
+    unit_name: Mapped[str] = mapped_column(String(200), default="")
+    region_code: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20), default="")
+    share_type: Mapped[str] = mapped_column(String(20))
+    open_type: Mapped[str] = mapped_column(String(20))
+    format: Mapped[str] = mapped_column(String(20))
+    themes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    bases: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    name_tokens: Mapped[str] = mapped_column(Text, default="")
+    tag_tokens: Mapped[str] = mapped_column(Text, default="")
+    body_tokens: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(SearchDoc.__table__, "after_create")
+def _create_fts(target: object, connection: Connection, **_: Any) -> None:
+    """Tables made from the models (not the migrations) get the FTS5 table too."""
+    if connection.dialect.name == "sqlite":
+        for statement in SQLITE_DDL:
+            connection.exec_driver_sql(statement)
