@@ -32,6 +32,5 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def include_object(obj: object, name: str | None, type_: str, *args: object) -> bool:
-    """Leave out PostgreSQL's expression index over the search vector: it is reflected in a
-    normalised form that never equals the model's."""
+    """Leave out the GIN index over the search vector, made on PostgreSQL only."""
     return not (type_ == "index" and name == "ix_data_search_docs_vector")

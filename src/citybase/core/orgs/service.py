@@ -229,6 +229,11 @@ def unit_code(session: Session, unit_id: int) -> str:
     return unit.code
 
 
+def region_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Code → name of the given regions (those that exist)."""
+    return repository.region_names(session, codes)
+
+
 def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     """Code → name of the given units (those that exist)."""
     return repository.unit_names(session, codes)

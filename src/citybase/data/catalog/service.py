@@ -146,7 +146,7 @@ class Audience:
     """What part of the catalog a principal sees (other domains filter their own tables by it)."""
 
     everything: bool
-    unit_code: str | None
+    unit_code: str
     reviewer: bool
 
     def sees(self, status: str, unit_code: str) -> bool:

@@ -3,16 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Index, Integer, String, Text, event, text
+from sqlalchemy import Connection, Index, Integer, String, Text, event
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, JSONType, UTCDateTime
 
-# PostgreSQL: one weighted vector per document, from an expression index the queries repeat
-VECTOR_SQL = (
-    "setweight(to_tsvector('simple', name_tokens), 'A') || "
-    "setweight(to_tsvector('simple', tag_tokens), 'B') || "
-    "setweight(to_tsvector('simple', body_tokens), 'C')"
+# PostgreSQL: one weighted vector per document, stored (a trigger fills it) and GIN-indexed;
+# stored because phrase queries re-check every candidate row and rank it
+POSTGRES_DDL = (
+    "CREATE FUNCTION data_search_docs_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "NEW.search_vector := setweight(to_tsvector('simple', NEW.name_tokens), 'A') || "
+    "setweight(to_tsvector('simple', NEW.tag_tokens), 'B') || "
+    "setweight(to_tsvector('simple', NEW.body_tokens), 'C'); RETURN NEW; END $$",
+    "CREATE TRIGGER data_search_docs_vector BEFORE INSERT OR UPDATE ON data_search_docs "
+    "FOR EACH ROW EXECUTE FUNCTION data_search_docs_vector()",
 )
 FTS_TABLE = "data_search_fts"
 # SQLite: an FTS5 table over the documents' token columns, kept in step by triggers
@@ -38,7 +43,7 @@ class SearchDoc(IdMixin, Base):
 
     __tablename__ = "data_search_docs"
     __table_args__ = (
-        Index("ix_data_search_docs_vector", text(f"({VECTOR_SQL})"), postgresql_using="gin").ddl_if(
+        Index("ix_data_search_docs_vector", "search_vector", postgresql_using="gin").ddl_if(
             dialect="postgresql"
         ),
     )
@@ -61,11 +66,12 @@ class SearchDoc(IdMixin, Base):
     name_tokens: Mapped[str] = mapped_column(Text, default="")
     tag_tokens: Mapped[str] = mapped_column(Text, default="")
     body_tokens: Mapped[str] = mapped_column(Text, default="")
+    # PostgreSQL only (filled by its trigger); always empty on SQLite, where FTS5 indexes
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
 
 
 @event.listens_for(SearchDoc.__table__, "after_create")
 def _create_fts(target: object, connection: Connection, **_: Any) -> None:
-    """Tables made from the models (not the migrations) get the FTS5 table too."""
-    if connection.dialect.name == "sqlite":
-        for statement in SQLITE_DDL:
-            connection.exec_driver_sql(statement)
+    """Tables made from the models (not the migrations) get the FTS5 table or trigger too."""
+    for statement in SQLITE_DDL if connection.dialect.name == "sqlite" else POSTGRES_DDL:
+        connection.exec_driver_sql(statement)

@@ -12,8 +12,7 @@ are taken over the whole match, after the chosen facet values have narrowed it.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import or_
@@ -124,18 +123,6 @@ def search_open(session: Session, query: SearchQuery) -> SearchResult:
     return _search(session, query, OPEN_TO_PUBLIC)
 
 
-# facet → how to read its values off a matched row (lists for the tag facets)
-_FACET_VALUES: dict[str, Callable[[Any], list[str]]] = {
-    "unit": lambda r: [r.unit_code],
-    "region": lambda r: [r.region_code],
-    "theme": lambda r: list(r.themes or []),
-    "base": lambda r: list(r.bases or []),
-    "level": lambda r: [r.level] if r.level else [],
-    "share_type": lambda r: [r.share_type],
-    "open_type": lambda r: [r.open_type],
-    "format": lambda r: [r.format],
-    "status": lambda r: [r.status],
-}
 _COLUMNS = {
     "unit": SearchDoc.unit_code, "level": SearchDoc.level, "share_type": SearchDoc.share_type,
     "open_type": SearchDoc.open_type, "format": SearchDoc.format, "status": SearchDoc.status,
@@ -154,43 +141,40 @@ def _search(
         where.append(
             SearchDoc.region_code.in_(sorted(orgs.descendant_codes(session, query.region)))
         )
+    for facet in ("theme", "base"):
+        value = getattr(query, facet)
+        if value:
+            where.append(repository.has_tag(session, facet, value))
     terms = tokens.query_terms(query.q)
     if query.q.strip() and not terms:  # punctuation only: nothing can match
         return SearchResult(total=0, hits=[], facets={f: [] for f in FACETS})
-    rows = repository.matches(session, terms, where)
-    # tags are JSON lists: narrowed here, the same way on every database
-    if query.theme:
-        rows = [r for r in rows if query.theme in (r.themes or [])]
-    if query.base:
-        rows = [r for r in rows if query.base in (r.bases or [])]
-    facets = _facets(session, rows)
-    if query.sort is Sort.relevance and terms:
-        rows.sort(key=lambda r: (-r.score, r.name))
-    elif query.sort is Sort.name:
-        rows.sort(key=lambda r: r.name)
-    else:
-        rows.sort(key=lambda r: r.updated_at, reverse=True)
-    page = rows[query.offset : query.offset + query.limit]
-    found = repository.docs(session, [r.id for r in page])
-    hits = [_hit(found[r.id], float(r.score)) for r in page]
-    return SearchResult(total=len(rows), hits=hits, facets=facets)
+    total, counts = repository.facet_counts(session, terms, where)
+    order = query.sort.value if terms or query.sort is not Sort.relevance else Sort.updated.value
+    ranked = repository.page(
+        session, terms, where, order=order, limit=query.limit, offset=query.offset
+    )
+    found = repository.docs(session, [doc_id for doc_id, _ in ranked])
+    return SearchResult(
+        total=total,
+        hits=[_hit(found[doc_id], score) for doc_id, score in ranked],
+        facets=_facets(session, counts),
+    )
 
 
-def _facets(session: Session, rows: list[Any]) -> dict[str, list[FacetValue]]:
-    counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
-    for row in rows:
-        for facet, values in _FACET_VALUES.items():
-            counts[facet].update(values(row))
+def _facets(session: Session, counts: list[tuple[str, str, int]]) -> dict[str, list[FacetValue]]:
+    by_facet: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    for facet, value, n in counts:
+        by_facet[facet].append((value, n))
     labels = {
-        "unit": orgs.unit_names(session, counts["unit"]),
-        "region": {code: orgs.get_region(session, code).name for code in counts["region"]},
+        "unit": orgs.unit_names(session, (v for v, _ in by_facet["unit"])),
+        "region": orgs.region_names(session, (v for v, _ in by_facet["region"])),
     }
     return {
         facet: [
             FacetValue(value=value, count=n, label=labels.get(facet, {}).get(value, ""))
-            for value, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+            for value, n in sorted(values, key=lambda vn: (-vn[1], vn[0]))
         ]
-        for facet, counter in counts.items()
+        for facet, values in by_facet.items()
     }
 
 
