@@ -103,19 +103,19 @@ def facet_counts(
     """The number of matches, and (facet, value, count) for every facet value among them."""
     query, _ = _matching(session, terms, [*SCALAR_FACETS.values(), *TAG_FACETS.values()])
     matched = query.where(*where).cte("matched").prefix_with("MATERIALIZED")
-    parts: list[Select[Any]] = [
+    parts: list[Select[str, str, int]] = [
         select(literal("total"), cast(literal(""), String), func.count()).select_from(matched)
     ]
     for facet, col in SCALAR_FACETS.items():
-        value = matched.c[col.key]
+        values = matched.c[col.key]
         parts.append(
-            select(literal(facet), cast(value, String), func.count())
+            select(literal(facet), cast(values, String), func.count())
             .select_from(matched)
-            .where(value != "")
-            .group_by(value)
+            .where(values != "")
+            .group_by(values)
         )
-    for facet, col in TAG_FACETS.items():
-        elements = _elements(session, matched.c[col.key])
+    for facet, tags in TAG_FACETS.items():
+        elements = _elements(session, matched.c[tags.key])
         parts.append(
             select(literal(facet), cast(elements.c.value, String), func.count())
             .select_from(matched)
@@ -123,7 +123,7 @@ def facet_counts(
             .group_by(elements.c.value)
         )
     total = 0
-    counts = []
+    counts: list[tuple[str, str, int]] = []
     for facet, value, n in session.execute(union_all(*parts)):
         if facet == "total":
             total = n
