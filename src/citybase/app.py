@@ -46,6 +46,8 @@ from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
+from citybase.data.datastore import routes as datastore_routes
+from citybase.data.datastore import views as datastore_views
 from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
 from citybase.data.review import routes as review_routes
@@ -226,6 +228,9 @@ def create_app(
         ledger_views.router,
         bus_routes.router,
         bus_views.router,
+        # before the catalog's: its /resources/{code}/{action} would take …/rows
+        datastore_routes.router,
+        datastore_views.router,
         catalog_routes.router,
         catalog_views.router,
         grading_routes.router,

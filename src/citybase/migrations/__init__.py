@@ -17,11 +17,12 @@ def all_metadata() -> MetaData:
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
     from citybase.data.catalog import models as _catalog
+    from citybase.data.datastore import models as _datastore
     from citybase.data.grading import models as _grading
     from citybase.data.search import models as _search
     from citybase.data.sources import models as _sources
 
-    del _bus, _catalog, _grading, _identity, _ledger, _orgs, _search, _sources
+    del _bus, _catalog, _datastore, _grading, _identity, _ledger, _orgs, _search, _sources
     return Base.metadata
 
 

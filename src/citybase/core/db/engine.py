@@ -8,6 +8,7 @@ of failing when one upgrades a read lock; read-only sessions use a plain deferre
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 READONLY = "citybase_readonly"
 
 
+def _json(value: Any) -> str:
+    # readable in the database, and searchable there with LIKE (no \uXXXX escapes)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", _json)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

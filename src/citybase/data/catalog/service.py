@@ -274,6 +274,11 @@ def diff(
 # --- writes ------------------------------------------------------------------------------------
 
 
+def check_own_unit(principal: Principal, unit_code: str) -> None:
+    """Refuse unless the principal may change the given unit's resources."""
+    _check_own_unit(principal, unit_code)
+
+
 def _check_own_unit(principal: Principal, unit_code: str) -> None:
     if not principal.can(CATALOG_EDIT):
         raise Forbidden(f"this needs the permission {CATALOG_EDIT}", field="permission")

@@ -1,0 +1,114 @@
+"""Every query on the datastore's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Numeric, cast, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from citybase.core.errors import NotFound
+from citybase.data.datastore.models import DataRow, DataTable
+
+
+def table(session: Session, code: str) -> DataTable | None:
+    return session.scalars(select(DataTable).where(DataTable.resource_code == code)).first()
+
+
+def tables(session: Session, codes: Sequence[str]) -> list[DataTable]:
+    if not codes:
+        return []
+    return list(session.scalars(select(DataTable).where(DataTable.resource_code.in_(codes))))
+
+
+def table_id(session: Session, code: str) -> int:
+    found = session.scalar(select(DataTable.id).where(DataTable.resource_code == code))
+    if found is None:
+        raise NotFound(f"{code} carries no rows", field="code")
+    return found
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def replace_rows(session: Session, table_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(delete(DataRow).where(DataRow.table_id == table_id))
+    for start in range(0, len(rows), 5_000):
+        session.execute(
+            insert(DataRow),
+            [
+                {"table_id": table_id, "row_no": start + n + 1, "cells": cells}
+                for n, cells in enumerate(rows[start : start + 5_000])
+            ],
+        )
+    session.flush()
+
+
+def delete_table(session: Session, data_table: DataTable) -> None:
+    session.execute(delete(DataRow).where(DataRow.table_id == data_table.id))
+    session.delete(data_table)
+    session.flush()
+
+
+def _cell(name: str, kind: str) -> ColumnElement[Any]:
+    cell = DataRow.cells[name]
+    typed: ColumnElement[Any]
+    if kind == "integer":
+        typed = cell.as_integer()
+    elif kind == "boolean":
+        typed = cell.as_boolean()
+    else:
+        typed = cell.as_string()
+    return typed
+
+
+def find_rows(
+    session: Session,
+    table_id: int,
+    *,
+    filters: dict[str, tuple[str, Any]],
+    q: str,
+    text_columns: Sequence[str],
+    sort: tuple[str, str] | None,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    where: list[ColumnElement[bool]] = [DataRow.table_id == table_id]
+    for name, (kind, value) in filters.items():
+        where.append(_cell(name, kind).is_(None) if value is None else _cell(name, kind) == value)
+    if q.strip():
+        if not text_columns:
+            return 0, []
+        where.append(or_(*(DataRow.cells[c].as_string().contains(q.strip()) for c in text_columns)))
+    total = session.scalar(select(func.count()).select_from(DataRow).where(*where)) or 0
+    ordering: list[Any] = []
+    if sort is not None:
+        name, kind = sort
+        key = (
+            cast(DataRow.cells[name].as_string(), Numeric)
+            if kind == "decimal"
+            else _cell(name, kind)
+        )
+        ordering.append(key.desc() if descending else key.asc())
+    ordering.append(DataRow.row_no)
+    rows = session.scalars(
+        select(DataRow.cells).where(*where).order_by(*ordering).limit(limit).offset(offset)
+    )
+    return total, list(rows)
+
+
+def rows_after(
+    session: Session, table_id: int, after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    rows = session.execute(
+        select(DataRow.row_no, DataRow.cells)
+        .where(DataRow.table_id == table_id, DataRow.row_no > after)
+        .order_by(DataRow.row_no)
+        .limit(limit)
+    )
+    return [(n, cells) for n, cells in rows]
