@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -38,7 +37,7 @@ from citybase.core.orgs import views as orgs_views
 from citybase.core.settings import Settings
 from citybase.core.web import errors
 from citybase.core.web import routes as web_routes
-from citybase.core.web.access import public, public_mount
+from citybase.core.web.access import Public, public_mount
 from citybase.core.web.deps import DbSession
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
@@ -50,6 +49,9 @@ from citybase.data.datastore import routes as datastore_routes
 from citybase.data.datastore import views as datastore_views
 from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
+from citybase.data.opendata import ckan as opendata_ckan
+from citybase.data.opendata import routes as opendata_routes
+from citybase.data.opendata import views as opendata_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
 from citybase.data.search import routes as search_routes
@@ -59,7 +61,6 @@ from citybase.data.sources import views as sources_views
 
 del _identity_tasks, _ledger_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
-Public = Annotated[None, Depends(public)]
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,9 @@ def create_app(
         sources_views.router,
         search_routes.router,
         search_views.router,
+        opendata_ckan.router,
+        opendata_routes.router,
+        opendata_views.router,
     ):
         app.include_router(router)
 

@@ -38,6 +38,12 @@ class WebSettings(BaseModel):
     default_language: str = Field(
         "zh", description="Console language when none is chosen (zh or en)."
     )
+    public_url: str | None = Field(
+        None,
+        description="The platform's public address (https://data.example.gov.cn), used for the "
+        "links in the open-data catalog (DCAT-AP, CKAN API). Default: the address each request "
+        "came in on.",
+    )
 
 
 class IdentitySettings(BaseModel):

@@ -19,10 +19,22 @@ def all_metadata() -> MetaData:
     from citybase.data.catalog import models as _catalog
     from citybase.data.datastore import models as _datastore
     from citybase.data.grading import models as _grading
+    from citybase.data.opendata import models as _opendata
     from citybase.data.search import models as _search
     from citybase.data.sources import models as _sources
 
-    del _bus, _catalog, _datastore, _grading, _identity, _ledger, _orgs, _search, _sources
+    del (
+        _bus,
+        _catalog,
+        _datastore,
+        _grading,
+        _identity,
+        _ledger,
+        _opendata,
+        _orgs,
+        _search,
+        _sources,
+    )
     return Base.metadata
 
 

@@ -8,9 +8,9 @@ routes of an app that declare none; a test fails on any.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import Mount
@@ -32,6 +32,9 @@ def declares_access(description: str) -> Callable[[F], F]:
 @declares_access("public")
 def public() -> None:
     """Anyone may call this route, signed in or not."""
+
+
+Public = Annotated[None, Depends(public)]
 
 
 def public_mount(path: str) -> str:

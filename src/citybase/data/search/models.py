@@ -61,6 +61,7 @@ class SearchDoc(IdMixin, Base):
     format: Mapped[str] = mapped_column(String(20))
     themes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     bases: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    keywords: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     name_tokens: Mapped[str] = mapped_column(Text, default="")

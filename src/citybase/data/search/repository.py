@@ -39,7 +39,9 @@ SCALAR_FACETS = {
     "share_type": SearchDoc.share_type, "open_type": SearchDoc.open_type,
     "format": SearchDoc.format, "status": SearchDoc.status,
 }  # fmt: skip
-TAG_FACETS = {"theme": SearchDoc.themes, "base": SearchDoc.bases}
+TAG_FACETS = {
+    "theme": SearchDoc.themes, "base": SearchDoc.bases, "keyword": SearchDoc.keywords,
+}  # fmt: skip
 
 
 def by_code(session: Session, code: str) -> SearchDoc | None:

@@ -5,7 +5,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-FACETS = ("unit", "region", "theme", "base", "level", "share_type", "open_type", "format", "status")
+FACETS = (
+    "unit", "region", "theme", "base", "keyword", "level", "share_type", "open_type", "format",
+    "status",
+)  # fmt: skip
 
 
 class Sort(StrEnum):
@@ -22,13 +25,14 @@ class SearchQuery(BaseModel):
     region: str | None = Field(None, description="A region, with its sub-regions")
     theme: str | None = None
     base: str | None = None
+    keyword: str | None = None
     level: str | None = None
     share_type: str | None = None
     open_type: str | None = None
     format: str | None = None
     status: str | None = None
     sort: Sort = Sort.relevance
-    limit: int = Field(20, ge=1, le=200)
+    limit: int = Field(20, ge=1, le=1000)
     offset: int = Field(0, ge=0)
 
 

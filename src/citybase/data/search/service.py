@@ -51,7 +51,8 @@ def document_values(resource: ResourceRead, level: str) -> dict[str, Any]:
         "region_code": resource.region_code, "status": resource.status.value, "level": level,
         "share_type": resource.share_type.value, "open_type": resource.open_type.value,
         "format": resource.format.value, "themes": list(resource.theme_tags),
-        "bases": [b.value for b in resource.base_tags], "version": resource.version,
+        "bases": [b.value for b in resource.base_tags], "keywords": list(resource.keywords),
+        "version": resource.version,
         "updated_at": resource.updated_at,
         "name_tokens": tokens.index_text(resource.name, resource.code),
         "tag_tokens": tokens.index_text(
@@ -141,7 +142,7 @@ def _search(
         where.append(
             SearchDoc.region_code.in_(sorted(orgs.descendant_codes(session, query.region)))
         )
-    for facet in ("theme", "base"):
+    for facet in ("theme", "base", "keyword"):
         value = getattr(query, facet)
         if value:
             where.append(repository.has_tag(session, facet, value))

@@ -65,6 +65,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "keywords",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
             "bases",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
