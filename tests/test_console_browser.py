@@ -107,6 +107,12 @@ def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: P
         "/console/catalog/101001-000001",
         "/console/grading/101001-000001",
         "/console/review/101001-000001",
+        "/console/catalog/201001-000001/rows",
+        "/console/search?q=医疗",
+        "/open/201001-000001",
+        "/open/102001-000001/apply",
+        "/open/applications/follow",
+        "/open/licence",
         "/docs",
     ]
     for path in paths:

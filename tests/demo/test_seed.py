@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.ledger import service as ledger
@@ -8,8 +9,12 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
+from citybase.data.datastore import service as datastore
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Level
+from citybase.data.opendata import service as opendata
+from citybase.data.search import service as search
+from citybase.data.search.schemas import SearchQuery
 from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 
@@ -59,9 +64,43 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert {f.kind for f in decided.findings} >= {"citizen_id", "name", "address"}
         assert all(f.matches == f.checked for f in decided.findings if f.kind == "citizen_id")
         conflicts = sources.list_conflicts(session, "open")
-        assert [(c.provider_unit_code, c.authoritative_unit_code) for c in conflicts] == [
-            ("fz.civil", "fz.police")
-        ]
+        assert ("fz.civil", "fz.police") in {
+            (c.provider_unit_code, c.authoritative_unit_code) for c in conflicts
+        }
+        assert {c.authoritative_unit_code for c in conflicts} == {"fz.police", "fz.market"}
         assert {"医疗健康", "交通运输", "教育养老", "医保定点规划"} <= {
             t for r in resources for t in r.theme_tags
         }
+        # about two hundred resources, across the city's and the districts' units
+        assert 180 <= len(resources) <= 230
+        units = {r.provider_unit_code for r in resources}
+        assert len(units) >= 25
+        assert {"gl.health", "tj.civil", "gl.urban"} <= units
+
+
+def test_the_demo_rows_look_real_and_pass_their_check_characters(
+    fresh_db: Database, fresh_settings: Settings
+) -> None:
+    build_demo(fresh_db, fresh_settings)
+    with fresh_db.session_scope(readonly=True) as session:
+        codes = catalog.all_codes(session)
+        tables = datastore.tables_of(session, codes)
+        assert len(tables) >= 150
+        ids, credits = 0, 0
+        for code, table in tables.items():
+            for column in table.columns:
+                if column.name.endswith(("公民身份号码", "证件号")):
+                    for row in datastore.iter_rows(session, code):
+                        ids += 1
+                        assert is_citizen_id(row[column.name]), (code, row[column.name])
+                if column.name == "统一社会信用代码":
+                    for row in datastore.iter_rows(session, code):
+                        credits += 1
+                        assert is_credit_code(row[column.name]), (code, row[column.name])
+        assert ids >= 300
+        assert credits >= 500
+        open_data = opendata.datasets(session)
+        assert len(open_data) >= 100
+        assert sum(1 for d in open_data if d.row_count) >= 100
+        everything = search.search_open(session, SearchQuery(q="停车场"))
+        assert everything.total >= 1

@@ -20,11 +20,13 @@ from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
+from citybase.data.datastore import service as datastore
 from citybase.data.grading import service as grading
-from citybase.data.grading.schemas import Decision, ScanRequest
+from citybase.data.grading.schemas import Decision, Domain, ScanRequest
 from citybase.data.search import service as search
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
+from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -91,6 +93,8 @@ def build_demo(
             )
         step("data resources")
         seed_catalog(session)
+        step("more data resources, their rows and grading")
+        seed_resources(session)
         step("one data, one source")
         seed_sources(session)
         step("grading")
@@ -123,6 +127,49 @@ def seed_catalog(session: Session) -> None:
                 admin if action == "submit" or data.provider_unit_code == "fz.bigdata" else bureau
             )
             catalog.transition(session, actor, resource.code, action, Transition())
+
+
+DOMAINS = {
+    "医疗健康": Domain.health, "医保定点规划": Domain.health, "交通运输": Domain.transport,
+    "教育养老": Domain.education, "生态环境": Domain.ecology, "城乡建设": Domain.urban,
+    "住房保障": Domain.urban, "就业社保": Domain.social_security,
+}  # fmt: skip
+
+
+def seed_resources(session: Session) -> None:
+    """Register the resources of ``resources.yaml`` with generated rows, scan each for its level
+    (the bureau confirms where the resource allows it), and give rows to the earlier demo
+    resources that are registered or published."""
+    admin = identity.principal_for(session, "admin")
+    bureau = identity.principal_for(session, "steward")
+    for n, blueprint in enumerate(blueprints()):
+        data = ResourceCreate.model_validate(
+            {**blueprint.metadata, "provider_unit_code": blueprint.unit}
+        )
+        resource = catalog.create_resource(session, admin, data)
+        rows = rows_for(blueprint, seed=n)
+        datastore.load_rows(session, admin, resource.code, rows, "demo")
+        domain = next(
+            (DOMAINS[t] for t in data.theme_tags if t in DOMAINS), Domain.public_administration
+        )
+        scan = grading.scan_resource(
+            session, admin, resource.code, ScanRequest(domain=domain, rows=rows[:20])
+        )
+        if blueprint.status == "published" and not scan.violations:
+            grading.decide(session, admin, resource.code, Decision(level=scan.proposed_level))
+        for action in PATH_TO[blueprint.status]:
+            actor = admin if action == "submit" or blueprint.unit.endswith("bigdata") else bureau
+            catalog.transition(session, actor, resource.code, action, Transition())
+    for r in catalog.registered_resources(session):
+        if datastore.table_of(session, r.code) is None and r.format.value != "image":
+            specs = [
+                (i.name, infer_spec(i.name, i.data_type.value, i.element, i.length))
+                for i in r.items
+            ]
+            rows = rows_for(
+                Blueprint(r.provider_unit_code, "", "", {}, specs, 30), seed=len(r.code)
+            )
+            datastore.load_rows(session, admin, r.code, rows, "demo")
 
 
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国晓东海燕玉兰志强"

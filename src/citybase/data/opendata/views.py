@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, NotFound
@@ -152,6 +152,8 @@ def apply_page(
     request: Request, session: DbSession, code: str, _: Public, who: OptionalPrincipal
 ) -> Response:
     ds = service.dataset(session, code)
+    if ds.open_type != "conditional":  # open without conditions: nothing to apply for
+        return RedirectResponse(f"/open/{code}", status_code=303)
     return console.render(
         request, "opendata/apply.html", {"ds": ds, "values": {"days": 90}, "errors": {}}
     )

@@ -1,0 +1,210 @@
+"""The demo city's larger catalog: resources expanded from ``resources.yaml`` (per year, per
+district unit), with generated rows that look real and pass their check characters.
+
+Every value is made up here from a seeded random generator: the same demo every time, and no
+real person or company in it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from citybase.core.codes import citizen_id_check_char, credit_code_check_char
+
+RESOURCES_FILE = Path(__file__).parent / "resources.yaml"
+DISTRICTS = {"gl": "鼓楼区", "tj": "台江区"}
+DISTRICT_NAMES = ("鼓楼区", "台江区", "仓山区", "晋安区", "马尾区", "长乐区", "闽侯县", "福清市")
+DISTRICT_CODES = ("350102", "350103", "350104", "350111", "350105", "350112", "350121", "350181")
+STREETS = ("鼓东街道", "鼓西街道", "东街街道", "南街街道", "安泰街道", "华大街道", "温泉街道",
+           "水部街道", "五凤街道", "洪山镇", "瀛洲街道", "后洲街道", "上海街道", "茶亭街道")  # fmt: skip
+ROADS = ("五四路", "八一七北路", "古田路", "湖东路", "杨桥中路", "工业路", "六一北路", "华林路",
+         "白马北路", "江滨西大道", "福飞路", "国货西路", "群众路", "连江中路")  # fmt: skip
+SURNAMES = "王李张刘陈杨黄林郑吴何高罗徐周谢叶蔡游翁"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国晓东海燕玉兰志宏文斌婷雪梅"
+FIRMS = ("闽江", "榕城", "三坊", "鼓山", "海峡", "东南", "左海", "新榕", "闽都", "乌山")
+TRADES = ("科技", "贸易", "物流", "建设", "餐饮", "医药", "环保", "信息", "文化", "实业")
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+# generator → the data element an item made by it follows
+ELEMENTS = {"id": "公民身份号码", "person": "姓名", "mobile": "手机号码", "credit": "统一社会信用代码",
+            "address": "地址", "date": "日期"}  # fmt: skip
+FIXED_LENGTHS = {"id": 18, "credit": 18, "mobile": 11}  # what the data elements demand
+STATUS_MIX = ("published",) * 8 + ("registered", "reviewed")
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """One resource to register, with how to make its rows."""
+
+    unit: str
+    classification: str
+    status: str
+    metadata: dict[str, Any]
+    generators: list[tuple[str, str]]  # item name → generator spec
+    rows: int
+
+
+def citizen_id(rng: random.Random) -> str:
+    born = date(1940, 1, 1) + timedelta(days=rng.randint(0, 365 * 80))
+    first17 = f"{rng.choice(DISTRICT_CODES)}{born:%Y%m%d}{rng.randint(0, 999):03d}"
+    return first17 + citizen_id_check_char(first17)
+
+
+def credit_code(rng: random.Random) -> str:
+    first17 = (
+        "91" + rng.choice(DISTRICT_CODES) + "".join(rng.choice(CREDIT_CHARS) for _ in range(9))
+    )
+    return first17 + credit_code_check_char(first17)
+
+
+def person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.randint(1, 2)))
+
+
+def company(rng: random.Random) -> str:
+    suffix = rng.choice(("有限公司", "股份有限公司", "有限责任公司"))
+    return f"福州{rng.choice(FIRMS)}{rng.choice(FIRMS)}{rng.choice(TRADES)}{suffix}"
+
+
+def address(rng: random.Random) -> str:
+    return f"福建省福州市{rng.choice(DISTRICT_NAMES)}{rng.choice(ROADS)}{rng.randint(1, 399)}号"
+
+
+def _range(spec: str) -> tuple[float, float]:
+    found = re.fullmatch(r"(-?[\d.]+)-(-?[\d.]+)", spec)
+    if not found:
+        raise ValueError(f"bad range {spec}")
+    return float(found.group(1)), float(found.group(2))
+
+
+def generator(spec: str) -> Callable[[random.Random], Any]:
+    """The value maker a spec names (see the keys at the top of ``resources.yaml``)."""
+    kind, _, arg = spec.partition(":")
+    simple: dict[str, Callable[[random.Random], Any]] = {
+        "id": citizen_id, "credit": credit_code, "person": person, "company": company,
+        "address": address,
+        "sex": lambda r: r.choice(("男", "女")),
+        "mobile": lambda r: f"1{r.choice('35789')}{r.randint(0, 999_999_999):09d}",
+        "phone": lambda r: f"0591-{r.randint(22_000_000, 88_999_999)}",
+        "district": lambda r: r.choice(DISTRICT_NAMES),
+        "street": lambda r: r.choice(STREETS),
+        "lng": lambda r: f"{r.uniform(119.22, 119.38):.6f}",
+        "lat": lambda r: f"{r.uniform(25.99, 26.12):.6f}",
+        "bool": lambda r: r.random() < 0.8,
+        "datetime": lambda r: (datetime(2025, 11, 1, tzinfo=UTC) + timedelta(minutes=r.randint(0, 43_200)))
+        .strftime("%Y-%m-%d %H:%M:00"),
+    }  # fmt: skip
+    if kind in simple:
+        return simple[kind]
+    if kind == "code":
+        return lambda r: f"{arg}{r.randint(100_000, 999_999)}"
+    if kind == "choice":
+        options = arg.split("/")
+        return lambda r: r.choice(options)
+    if kind == "int":
+        lo, hi = _range(arg)
+        return lambda r: r.randint(int(lo), int(hi))
+    if kind == "dec":
+        lo, hi = _range(arg)
+        return lambda r: f"{r.uniform(lo, hi):.2f}"
+    if kind == "date":
+        first, last = (int(y) for y in arg.split("-"))
+        span = (date(last, 12, 31) - date(first, 1, 1)).days
+        return lambda r: (date(first, 1, 1) + timedelta(days=r.randint(0, span))).isoformat()
+    if kind == "place":
+        words, _, suffixes = arg.partition(";")
+        return lambda r: f"{r.choice(words.split('/'))}{r.choice(suffixes.split('/'))}"
+    raise ValueError(f"unknown generator {spec}")
+
+
+def blueprints(path: Path = RESOURCES_FILE) -> Iterator[Blueprint]:
+    """Every resource the file describes, expanded per year and per district unit."""
+    rng = random.Random(350100)
+    for entry in yaml.safe_load(path.read_text()):
+        for district in entry.get("districts") or [None]:
+            for year in entry.get("years") or [None]:
+                yield _blueprint(entry, district, year, rng)
+
+
+def _blueprint(entry: dict[str, Any], district: str | None, year: int | None,
+               rng: random.Random) -> Blueprint:  # fmt: skip
+    kinds = {"u": "unconditional", "c": "conditional", "n": "none"}
+    name = entry["n"]
+    if district:
+        name = DISTRICTS[district] + name
+    if year:
+        name = f"{year}年{name}"
+    items, generators = [], []
+    for line in entry["i"]:
+        item, data_type, length, spec = line.split("|")
+        generators.append((item, spec))
+        length = str(FIXED_LENGTHS.get(spec, length))
+        items.append({"name": item, "data_type": data_type, "length": int(length) if length else None,
+                      "element": ELEMENTS.get(spec.partition(":")[0], ""),
+                      "meaning": ""})  # fmt: skip
+    share, opening = kinds[entry["s"]], kinds[entry["o"]]
+    metadata = {
+        "classification": entry["c"], "name": name, "abstract": entry["a"],
+        "format": entry.get("f", "spreadsheet"), "share_type": share,
+        "share_condition": "依法履职需要，经提供单位审核同意" if share == "conditional" else "",
+        "share_method": "接口" if entry.get("f") in ("api", "database") else "文件",
+        "open_type": opening, "open_condition": entry.get("open_condition", "")
+        or ("申请人说明用途和应用场景，承诺依法使用" if opening == "conditional" else ""),
+        "update_cycle": entry["y"], "keywords": entry.get("k", []),
+        "theme_tags": entry.get("t", []), "base_tags": entry.get("b", []), "items": items,
+    }  # fmt: skip
+    return Blueprint(
+        unit=entry["u"].format(d=district) if district else entry["u"],
+        classification=entry["c"],
+        status=entry.get("st") or rng.choice(STATUS_MIX),
+        metadata=metadata,
+        generators=generators,
+        rows=int(entry.get("rows", 40)),
+    )
+
+
+def rows_for(blueprint: Blueprint, seed: int) -> list[dict[str, Any]]:
+    """The rows of one resource: the same every time for the same seed."""
+    rng = random.Random(seed)
+    makers = [(name, generator(spec)) for name, spec in blueprint.generators]
+    return [{name: make(rng) for name, make in makers} for _ in range(blueprint.rows)]
+
+
+def infer_spec(name: str, data_type: str, element: str, length: int | None = None) -> str:
+    """A generator for an item described only by its name, type and data element (for the demo
+    resources that carry no generator of their own)."""
+    by_element = {v: k for k, v in ELEMENTS.items()}
+    if element in by_element:
+        return by_element[element] if element != "日期" else "date:2015-2025"
+    if "电话" in name:
+        return "phone"
+    if name == "经度":
+        return "lng"
+    if name == "纬度":
+        return "lat"
+    if data_type == "date":
+        return "date:2015-2025"
+    if data_type == "datetime":
+        return "datetime"
+    if data_type == "integer":
+        return "int:1-500"
+    if data_type == "decimal":
+        return "dec:1-1000"
+    if data_type == "boolean":
+        return "bool"
+    if name.endswith("名称"):
+        return "place:东街/鼓楼/台江/仓山/晋安/五一/西湖;服务点/中心/站"
+    if "时间" in name:
+        return "choice:06:00/06:30/07:00/08:00"
+    if name == "性别":
+        return "choice:1/2"
+    if length is not None and length < 8:
+        return "choice:A/B/C"  # a short code
+    return "code:" + name[:2]
