@@ -184,7 +184,7 @@ class Ckan:
             SearchQuery(**query, sort=orders[sort], limit=max(rows, 1), offset=start),
         )
         packages = [self.package(self.dataset(h.code)) for h in result.hits][:rows]
-        facets = {"organization": "unit", "groups": "theme", "tags": "keyword"}
+        facets = {"organization": "unit", "groups": "theme"}
         search_facets: dict[str, dict[str, Any]] = {
             name: {
                 "title": name,

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Index, Integer, String, Text, event
+from sqlalchemy import Connection, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from citybase.core.db.base import Base, IdMixin, JSONType, UTCDateTime
+from citybase.core.db.base import Base, BigIntPK, IdMixin, JSONType, UTCDateTime
 
 # PostgreSQL: one weighted vector per document, stored (a trigger fills it) and GIN-indexed;
 # stored because phrase queries re-check every candidate row and rank it
@@ -69,6 +69,22 @@ class SearchDoc(IdMixin, Base):
     body_tokens: Mapped[str] = mapped_column(Text, default="")
     # PostgreSQL only (filled by its trigger); always empty on SQLite, where FTS5 indexes
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
+
+
+class SearchTag(Base):
+    """One list value of a document (a theme, base library or keyword), for counting and
+    filtering without reading JSON."""
+
+    __tablename__ = "data_search_tags"
+    # no index on (facet, value): SQLite would scan it to avoid sorting the facet counts, and
+    # probe the match from it (one lookup per tag of the whole index); the primary key serves
+    # both the counts (by document) and the filters (document, facet, value)
+
+    doc_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("data_search_docs.id", ondelete="CASCADE"), primary_key=True
+    )
+    facet: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 @event.listens_for(SearchDoc.__table__, "after_create")

@@ -23,24 +23,22 @@ from sqlalchemy import (
     select,
     table,
     text,
-    true,
     union_all,
 )
 from sqlalchemy.orm import Session
 
 from citybase.data.search import tokens
-from citybase.data.search.models import FTS_TABLE, SearchDoc
+from citybase.data.search.models import FTS_TABLE, SearchDoc, SearchTag
 
 _fts = table(FTS_TABLE, column("rowid"))
 # column weights: a word in the name counts more than one in the items, more than the abstract
 WEIGHTS = (10.0, 4.0, 1.0)
+# list facets that are counted; keywords are many and varied, so they filter but are not counted
+COUNTED_TAGS = ("theme", "base")
 SCALAR_FACETS = {
     "unit": SearchDoc.unit_code, "region": SearchDoc.region_code, "level": SearchDoc.level,
     "share_type": SearchDoc.share_type, "open_type": SearchDoc.open_type,
     "format": SearchDoc.format, "status": SearchDoc.status,
-}  # fmt: skip
-TAG_FACETS = {
-    "theme": SearchDoc.themes, "base": SearchDoc.bases, "keyword": SearchDoc.keywords,
 }  # fmt: skip
 
 
@@ -61,16 +59,19 @@ def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _elements(session: Session, tags: Any) -> Any:
-    """A JSON list column as a table of its text elements."""
-    if _sqlite(session):
-        return func.json_each(tags).table_valued("value")
-    return func.jsonb_array_elements_text(tags).table_valued("value")
+def has_tag(facet: str, value: str) -> ColumnElement[bool]:
+    return exists(
+        select(SearchTag.doc_id).where(
+            SearchTag.doc_id == SearchDoc.id, SearchTag.facet == facet, SearchTag.value == value
+        )
+    )
 
 
-def has_tag(session: Session, facet: str, value: str) -> ColumnElement[bool]:
-    elements = _elements(session, TAG_FACETS[facet])
-    return exists(select(elements.c.value).where(elements.c.value == value))
+def replace_tags(session: Session, doc_id: int, tags: Sequence[tuple[str, str]]) -> None:
+    session.execute(delete(SearchTag).where(SearchTag.doc_id == doc_id))
+    for facet, value in dict.fromkeys(tags):
+        session.add(SearchTag(doc_id=doc_id, facet=facet, value=value))
+    session.flush()
 
 
 def _matching(
@@ -103,7 +104,7 @@ def facet_counts(
     session: Session, terms: list[list[str]], where: Sequence[ColumnElement[bool]]
 ) -> tuple[int, list[tuple[str, str, int]]]:
     """The number of matches, and (facet, value, count) for every facet value among them."""
-    query, _ = _matching(session, terms, [*SCALAR_FACETS.values(), *TAG_FACETS.values()])
+    query, _ = _matching(session, terms, [SearchDoc.id, *SCALAR_FACETS.values()], scored=False)
     matched = query.where(*where).cte("matched").prefix_with("MATERIALIZED")
     parts: list[Select[str, str, int]] = [
         select(literal("total"), cast(literal(""), String), func.count()).select_from(matched)
@@ -116,14 +117,13 @@ def facet_counts(
             .where(values != "")
             .group_by(values)
         )
-    for facet, tags in TAG_FACETS.items():
-        elements = _elements(session, matched.c[tags.key])
-        parts.append(
-            select(literal(facet), cast(elements.c.value, String), func.count())
-            .select_from(matched)
-            .join(elements, true())
-            .group_by(elements.c.value)
-        )
+    parts.append(
+        select(SearchTag.facet, SearchTag.value, func.count())
+        .select_from(matched)
+        .join(SearchTag, SearchTag.doc_id == matched.c.id)
+        .where(SearchTag.facet.in_(COUNTED_TAGS))
+        .group_by(SearchTag.facet, SearchTag.value)
+    )
     total = 0
     counts: list[tuple[str, str, int]] = []
     for facet, value, n in session.execute(union_all(*parts)):

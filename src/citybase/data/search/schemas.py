@@ -5,10 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-FACETS = (
-    "unit", "region", "theme", "base", "keyword", "level", "share_type", "open_type", "format",
-    "status",
-)  # fmt: skip
+# counted facets (keyword filters too, but is not counted: keywords are many and varied)
+FACETS = ("unit", "region", "theme", "base", "level", "share_type", "open_type", "format", "status")
 
 
 class Sort(StrEnum):

@@ -72,12 +72,24 @@ def index_resource(session: Session, code: str) -> None:
     values = document_values(resource, grading.level_of(session, code))
     doc = repository.by_code(session, code)
     if doc is None:
-        repository.add(session, SearchDoc(**values))
-        return
-    for key, value in values.items():
-        if getattr(doc, key) != value:
-            setattr(doc, key, value)
-    session.flush()
+        doc = SearchDoc(**values)
+        repository.add(session, doc)
+    else:
+        for key, value in values.items():
+            if getattr(doc, key) != value:
+                setattr(doc, key, value)
+        session.flush()
+    repository.replace_tags(session, doc.id, tags_of(values))
+
+
+def tags_of(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A document's list values as (facet, value) rows."""
+    pairs = (
+        (facet, str(value))
+        for facet, key in (("theme", "themes"), ("base", "bases"), ("keyword", "keywords"))
+        for value in values[key]
+    )
+    return list(dict.fromkeys(pairs))
 
 
 def reindex(session: Session, codes: Iterable[str]) -> int:
@@ -145,7 +157,7 @@ def _search(
     for facet in ("theme", "base", "keyword"):
         value = getattr(query, facet)
         if value:
-            where.append(repository.has_tag(session, facet, value))
+            where.append(repository.has_tag(facet, value))
     terms = tokens.query_terms(query.q)
     if query.q.strip() and not terms:  # punctuation only: nothing can match
         return SearchResult(total=0, hits=[], facets={f: [] for f in FACETS})

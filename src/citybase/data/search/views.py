@@ -32,7 +32,7 @@ add_translations(
         "Catalog search": "目录检索",
         "Search names, data items, keywords and abstracts": "检索名称、信息项、关键词和摘要",
         "facet.unit": "提供单位", "facet.region": "区划", "facet.theme": "主题库",
-        "facet.base": "基础库", "facet.keyword": "关键词", "facet.level": "数据级别", "facet.share_type": "共享类型",
+        "facet.base": "基础库", "facet.level": "数据级别", "facet.share_type": "共享类型",
         "facet.open_type": "开放类型", "facet.format": "资源格式", "facet.status": "状态",
         "Relevance": "相关度", "Recently changed": "最近更新", "Clear": "清除",
         "{n} resources found": "共找到 {n} 个资源", "Sort": "排序",
