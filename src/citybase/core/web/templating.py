@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,42 @@ class NavEntry:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A section one domain adds to another domain's page (a resource's level on the catalog's
+    resource page): a heading, a template rendered with ``ctx``, and a link to more."""
+
+    title: str  # English message id
+    template: str
+    context: dict[str, Any]
+    link: str = ""
+
+
+# (session, principal, the page's subject) → a panel, or None to show nothing
+PanelMaker = Callable[[Any, Any, Any], "Panel | None"]
+
+
 class Console:
     def __init__(self) -> None:
         self._dirs: list[Path] = [Path(__file__).parent / "templates"]
         self.nav: list[NavEntry] = []
         self._env: Environment | None = None
+        self._panels: dict[str, list[tuple[int, PanelMaker]]] = {}
+
+    def add_panel(self, page: str, order: int, maker: PanelMaker) -> None:
+        """Show a panel on every page of a kind (``"catalog.resource"``); the page's domain
+        need not know the domains that add them."""
+        makers = self._panels.setdefault(page, [])
+        if all(m is not maker for _, m in makers):
+            makers.append((order, maker))
+            makers.sort(key=lambda pair: pair[0])
+
+    def panels(self, page: str, session: Any, principal: Any, subject: Any) -> list[Panel]:
+        return [
+            panel
+            for _, make in self._panels.get(page, [])
+            if (panel := make(session, principal, subject)) is not None
+        ]
 
     def add_templates(self, directory: str | Path) -> None:
         path = Path(directory)

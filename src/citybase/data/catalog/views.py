@@ -40,6 +40,9 @@ from citybase.data.catalog.schemas import (
 )
 
 router = APIRouter(include_in_schema=False)
+PANELS = "catalog.resource"  # other domains add their sections to a resource's page
+
+
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Data", "Resource catalog", "/console/catalog", CATALOG_READ, order=10))
 console.add_page(
@@ -323,6 +326,7 @@ def resource_page(
             "history": history,
             "actions": actions,
             "can_edit": principal.can(CATALOG_EDIT) and resource.status == "draft",
+            "panels": console.panels(PANELS, session, principal, resource),
         },
     )
 

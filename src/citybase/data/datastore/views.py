@@ -6,15 +6,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
-from citybase.core.identity.schemas import Role
+from citybase.core.identity.schemas import Principal, Role
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.templating import console
+from citybase.core.web.templating import Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CATALOG_EDIT, CatalogEditor, CatalogReader
+from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service
 from citybase.data.datastore.schemas import LoadReport, RowQuery
 
@@ -105,3 +107,12 @@ async def rows_upload(
     failed = bool(errors) or bool(report and report.problems)
     return _page(request, session, principal, code, report=report, errors=errors,
                  status=422 if failed else 200)  # fmt: skip
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    table = service.table_of(session, resource.code)
+    return Panel("Contents", "datastore/_panel.html", {"table": table},
+                 link=f"/console/catalog/{resource.code}/rows")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 40, _panel)

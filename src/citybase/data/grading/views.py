@@ -9,14 +9,17 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CatalogReader
+from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.grading import service
 from citybase.data.grading.auth import GRADING, Grader
 from citybase.data.grading.schemas import Decision, Level, ScanRequest
@@ -46,6 +49,7 @@ add_translations(
         "Decide": "确定级别",
         "Reason (needed when it differs from the proposal)": "理由（与建议级别不同时必填）",
         "Not scanned yet.": "尚未扫描。",
+        "proposed": "建议",
         "Nothing waits for a decision.": "没有待确定的资源。",
         "What the level forbids in this resource now": "该级别与资源当前设置的冲突",
         "Sample rows": "样例行数",
@@ -146,3 +150,12 @@ async def decide(request: Request, session: DbSession, principal: Grader, code: 
         undo(session)
         return _page(request, session, principal, code, form_errors(exc), 422)
     return RedirectResponse(f"/console/grading/{code}?saved=1", status_code=303)
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    grading = service.get_grading(session, principal, resource.code)
+    return Panel("Classification and grading", "grading/_panel.html", {"g": grading},
+                 link=f"/console/grading/{resource.code}")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 10, _panel)

@@ -9,14 +9,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.auth import OptionalPrincipal
+from citybase.core.identity.schemas import Principal
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.opendata import service
@@ -216,3 +219,15 @@ async def decide_submit(
         {"applications": service.inbox(session, principal), "status": None, "errors": {},
          "decided": number},
     )  # fmt: skip
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    if not service.is_open(resource):
+        return None
+    pending = service.pending_counts(session).get(resource.provider_unit_code, 0)
+    return Panel("Open data portal", "opendata/_panel.html",
+                 {"code": resource.code, "open_type": resource.open_type.value,
+                  "pending": pending}, link=f"/open/{resource.code}")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 50, _panel)

@@ -6,11 +6,14 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import DbSession
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
+from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.review import service
 
 router = APIRouter(include_in_schema=False)
@@ -69,3 +72,12 @@ def resource_page(
         "review/resource.html",
         {"review": service.review_resource(session, principal, code)},
     )
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    review = service.review_resource(session, principal, resource.code)
+    return Panel("Normative review", "review/_panel.html", {"review": review},
+                 link=f"/console/review/{resource.code}")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 20, _panel)

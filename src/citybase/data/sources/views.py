@@ -7,14 +7,17 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
+from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
+from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.sources import service
 from citybase.data.sources.auth import SOURCES_MANAGE, SourcesManager
 from citybase.data.sources.schemas import Arbitration, ConflictDecision, SourceCreate
@@ -109,3 +112,15 @@ async def arbitrate(
         undo(session)
         return _page(request, session, principal, form_errors(exc), 422)
     return RedirectResponse("/console/sources?saved=1", status_code=303)
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    conflicts = [c for c in service.list_conflicts(session) if c.resource_code == resource.code]
+    if not conflicts:
+        return None
+    names = orgs.unit_names(session, {c.authoritative_unit_code for c in conflicts})
+    return Panel("One data, one source", "sources/_panel.html",
+                 {"conflicts": conflicts, "names": names}, link="/console/sources")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 30, _panel)
