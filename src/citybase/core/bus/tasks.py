@@ -166,8 +166,6 @@ class NatsTransport:
         return sub
 
     def consume(self, batch: int = 100) -> int:
-        import nats.errors
-
         applied = 0
         max_attempts = self.settings.bus.max_attempts
         for consumer in bus.consumers():
@@ -175,7 +173,9 @@ class NatsTransport:
                 sub = self._subscription(consumer, topic)
                 try:
                     msgs = self._run(sub.fetch(batch, timeout=0.2))
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # nothing waiting: nats-py raises its own TimeoutError, or asyncio's when the
+                    # deadline passes between its probe and its pull request
                     continue
                 for msg in msgs:
                     envelope = EventEnvelope.model_validate_json(msg.data)
