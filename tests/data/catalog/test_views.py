@@ -93,3 +93,21 @@ def test_only_drafts_open_in_the_editor(client: TestClient, session: Session) ->
     page = client.get(f"/console/catalog/{r.code}/edit", headers={"Accept": "text/html"})
     assert page.status_code == 409
     assert "revise it first" in page.text
+
+
+def test_the_work_queue_shows_what_waits_for_each_steward(
+    client: TestClient, session: Session
+) -> None:
+    from tests.data.catalog.factories import make_published
+
+    people = catalog_people(session)
+    submitted = make_published(session, people, until="submit", name="待审核的资源")
+    registered = make_published(session, people, until="register", name="待发布的资源")
+    sign_in(client, "bureausteward")
+    page = client.get("/console/catalog/queue").text
+    approve, rest = page.split("待登记", 1)
+    assert submitted.name in approve
+    assert registered.name in rest.split("待发布", 1)[1]
+    sign_in(client, "urbansteward")
+    own = client.get("/console/catalog/queue").text
+    assert submitted.name not in own  # a unit does not review its own resources

@@ -193,6 +193,29 @@ def get_accessible_resources(
     )  # fmt: skip
 
 
+def work_queue(session: Session, principal: Principal) -> dict[str, list[ResourceSummary]]:
+    """What waits for the principal, by the action it waits for: other units' resources to
+    approve, register or publish (for reviewers), and the own unit's drafts (for editors)."""
+    waiting: dict[str, list[ResourceSummary]] = {}
+    if principal.can(CATALOG_REVIEW):
+        for action, state in (("approve", Status.submitted), ("register", Status.reviewed),
+                              ("publish", Status.registered)):  # fmt: skip
+            page = get_accessible_resources(
+                session, principal, ResourceFilter(status=state, limit=500)
+            )
+            waiting[action] = [
+                r for r in page.resources
+                if _is_admin(principal) or r.provider_unit_code != principal.unit_code
+            ]  # fmt: skip
+    if principal.can(CATALOG_EDIT) and principal.unit_code:
+        page = get_accessible_resources(
+            session, principal,
+            ResourceFilter(status=Status.draft, unit=principal.unit_code, limit=500),
+        )  # fmt: skip
+        waiting["submit"] = page.resources
+    return waiting
+
+
 def _get_visible(session: Session, principal: Principal, code: str) -> DataResource:
     resource = repository.get_by_code(session, code)
     if resource is None or not _can_see(principal, resource):

@@ -48,6 +48,7 @@ console.add_page(NavEntry("Data", "Resource catalog", "/console/catalog", CATALO
 console.add_page(
     NavEntry("Data", "Register a resource", "/console/catalog/new", CATALOG_EDIT, order=11)
 )
+console.add_page(NavEntry("Data", "Work queue", "/console/catalog/queue", CATALOG_EDIT, order=12))
 
 LABELS_ZH = {
     # share and open types
@@ -79,6 +80,8 @@ LABELS_EN = {
     **{f"type.{t.value}": t.value for t in DataType},
     **{f"base.{b.value}": b.value.replace("_", " ") for b in BaseLibrary},
     "category.1": "base resource", "category.2": "theme resource", "category.3": "department resource",
+    "queue.approve": "to approve", "queue.register": "to register", "queue.publish": "to publish",
+    "queue.submit": "own drafts (to submit)",
 }  # fmt: skip
 add_translations("zh", LABELS_ZH)
 add_translations("en", LABELS_EN)
@@ -86,6 +89,12 @@ add_translations(
     "zh",
     {
         "Resource catalog": "数据资源目录",
+        "Work queue": "待办队列",
+        "queue.approve": "待审核",
+        "queue.register": "待登记",
+        "queue.publish": "待发布",
+        "queue.submit": "本单位草稿（待提交）",
+        "Nothing waits.": "暂无待办。",
         "Register a resource": "资源登记",
         "Edit the draft": "编辑草稿",
         "Resource code": "资源代码",
@@ -212,6 +221,13 @@ def _form(
          **_label_choices()},
         status,
     )  # fmt: skip
+
+
+@router.get("/console/catalog/queue")
+def queue_page(request: Request, session: DbSession, principal: CatalogReader) -> Response:
+    return console.render(
+        request, "catalog/queue.html", {"queue": service.work_queue(session, principal)}
+    )
 
 
 @router.get("/console/catalog")
