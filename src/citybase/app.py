@@ -56,6 +56,7 @@ from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
 from citybase.data.search import routes as search_routes
 from citybase.data.search import views as search_views
+from citybase.data.sharing import routes as sharing_routes
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
@@ -242,6 +243,7 @@ def create_app(
         sources_views.router,
         search_routes.router,
         search_views.router,
+        sharing_routes.router,
         opendata_ckan.router,
         opendata_routes.router,
         opendata_views.router,

@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     from citybase.data.grading import models as _grading
     from citybase.data.opendata import models as _opendata
     from citybase.data.search import models as _search
+    from citybase.data.sharing import models as _sharing
     from citybase.data.sources import models as _sources
 
     del (
@@ -33,6 +34,7 @@ def all_metadata() -> MetaData:
         _opendata,
         _orgs,
         _search,
+        _sharing,
         _sources,
     )
     return Base.metadata
