@@ -8,18 +8,16 @@ own unit's resource), or by a platform admin.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import openpyxl
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core import tables
 from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError, Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
@@ -503,39 +501,18 @@ def _cell(value: Any) -> str:
 
 def _read_sheets(filename: str, content: bytes) -> dict[str, list[dict[str, str]]]:
     """``{"resources": rows, "items": rows}`` with English keys, from XLSX or CSV."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise InvalidInput(f"the workbook cannot be read: {exc}", field="file") from exc
-        sheets: dict[str, list[dict[str, str]]] = {}
-        for sheet in book.worksheets:
-            key = {"资源": "resources", "信息项": "items"}.get(sheet.title, sheet.title.lower())
-            rows = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
-            if rows:
-                header = [HEADERS.get(h, h) for h in rows[0]]
-                sheets[key] = [dict(zip(header, r, strict=False)) for r in rows[1:] if any(r)]
-        if "resources" not in sheets:
-            raise InvalidInput("the workbook needs a sheet named 资源 (or resources)", field="file")
-        return {"resources": sheets["resources"], "items": sheets.get("items", [])}
-    if name.endswith(".csv"):
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput("the file is not UTF-8 text", field="file") from exc
-        reader = csv.reader(io.StringIO(text))
-        rows = list(reader)
-        if not rows:
-            raise InvalidInput("the file is empty", field="file")
-        header = [HEADERS.get(h.strip(), h.strip()) for h in rows[0]]
-        return {
-            "resources": [
-                dict(zip(header, [c.strip() for c in r], strict=False)) for r in rows[1:] if any(r)
-            ],
-            "items": [],
-        }
-    raise InvalidInput("only .xlsx and .csv files can be imported", field="file")
+    sheets: dict[str, list[dict[str, str]]] = {}
+    for title, raw in tables.read_sheets(filename, content).items():
+        key = {"资源": "resources", "信息项": "items", tables.CSV_SHEET: "resources"}.get(
+            title, title.lower()
+        )
+        rows = [[_cell(c) for c in row] for row in raw]
+        if rows:
+            header = [HEADERS.get(h, h) for h in rows[0]]
+            sheets[key] = [dict(zip(header, r, strict=False)) for r in rows[1:]]
+    if "resources" not in sheets:
+        raise InvalidInput("the workbook needs a sheet named 资源 (or resources)", field="file")
+    return {"resources": sheets["resources"], "items": sheets.get("items", [])}
 
 
 def import_resources(

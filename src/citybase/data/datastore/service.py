@@ -10,18 +10,16 @@ the provider unit and the platform; open data and sharing serve rows to others t
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import openpyxl
 from sqlalchemy.orm import Session
 
+from citybase.core import tables
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
@@ -113,29 +111,10 @@ def convert(value: Any, item: DataItemRead) -> Any:
 
 
 def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[Any]]]:
-    """The header and rows of a CSV (UTF-8 or GB 18030) or of an XLSX file's first sheet."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise InvalidInput(f"the XLSX file cannot be read: {exc}", field="file") from exc
-        sheet = book.worksheets[0]
-        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        book.close()
-    elif name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise InvalidInput("the CSV is neither UTF-8 nor GB 18030 text", field="file")
-        rows = [list(r) for r in csv.reader(io.StringIO(text))]
-    else:
+    """The header and rows of a CSV file or of an XLSX file's first sheet."""
+    if not filename.lower().endswith((".csv", ".xlsx")):
         raise InvalidInput("rows load from .csv or .xlsx files", field="file")
-    rows = [r for r in rows if any(c not in (None, "") for c in r)]
+    rows = next(iter(tables.read_sheets(filename, content).values()), [])
     if not rows:
         raise InvalidInput("the file has no header row", field="file")
     header = [str(c).strip() if c is not None else "" for c in rows[0]]
