@@ -115,9 +115,17 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _approved_application(session: Session, code: str, number: str, token: str) -> OpenApplication:
+def _with_token(session: Session, number: str, token: str) -> OpenApplication | None:
+    """The application if the token is its own (the applicant's proof), else ``None``."""
     application = repository.by_number(session, number)
     if application is None or not secrets.compare_digest(application.tracking_hash, _hash(token)):
+        return None
+    return application
+
+
+def _approved_application(session: Session, code: str, number: str, token: str) -> OpenApplication:
+    application = _with_token(session, number, token)
+    if application is None:
         raise Forbidden("this download needs an approved application and its token", field="token")
     if application.resource_code != code:
         raise Forbidden(f"application {number} is for another dataset", field="application")
@@ -244,8 +252,8 @@ def apply(session: Session, code: str, data: ApplicationCreate) -> ApplicationRe
 
 def follow(session: Session, number: str, token: str) -> ApplicationRead:
     """The applicant's view of their application (needs the token from the receipt)."""
-    application = repository.by_number(session, number)
-    if application is None or not secrets.compare_digest(application.tracking_hash, _hash(token)):
+    application = _with_token(session, number, token)
+    if application is None:
         raise NotFound(f"no application {number} with this token", field="number")
     return _read(session, [application])[0]
 
@@ -310,8 +318,8 @@ def decide(
 
 
 def withdraw(session: Session, number: str, token: str) -> ApplicationRead:
-    application = repository.by_number(session, number)
-    if application is None or not secrets.compare_digest(application.tracking_hash, _hash(token)):
+    application = _with_token(session, number, token)
+    if application is None:
         raise NotFound(f"no application {number} with this token", field="number")
     if application.status != ApplicationStatus.pending.value:
         raise Conflict(f"application {number} is already {application.status}", field="status")
