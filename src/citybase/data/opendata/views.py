@@ -82,6 +82,11 @@ add_translations(
 add_translations("en", {f"app.{s}": s for s in ("pending", "approved", "refused", "withdrawn")})
 
 
+# the portal's facets, with the prefix of their values' translation keys
+PORTAL_FACETS = [("open_type", "open."), ("unit", ""), ("theme", ""), ("base", "base."),
+                 ("format", "format.")]  # fmt: skip
+
+
 @router.get("/open")
 def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincipal) -> Response:
     params = {k: v for k, v in request.query_params.items() if v}
@@ -101,7 +106,7 @@ def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincip
 
     return console.render(
         request, "opendata/portal.html",
-        {"query": query, "result": result, "page": page, "with_": with_,
+        {"query": query, "result": result, "page": page, "with_": with_, "facets": PORTAL_FACETS,
          "pages": max((result.total + 19) // 20, 1)},
     )  # fmt: skip
 

@@ -67,6 +67,7 @@ def search_page(request: Request, session: DbSession, principal: CatalogReader) 
     result = service.search(session, principal, query)
     return console.render(
         request, "search/search.html",
-        {"query": query, "result": result, "facets": FACETS, "facet_labels": FACET_LABELS,
+        {"query": query, "result": result,
+         "facets": [(f, FACET_LABELS.get(f, "")) for f in FACETS],
          "page": page, "pages": max((result.total + 19) // 20, 1), **page_links(query)},
     )  # fmt: skip
