@@ -135,6 +135,69 @@ def address_divisions(value: str) -> list[str]:
     return [m.group() for m in DIVISION.finditer(value)]
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Personal data found inside a longer text: its kind and where it sits."""
+
+    kind: str
+    start: int
+    end: int
+    value: str
+
+
+_SURNAME = (
+    "(?:"
+    + "|".join(sorted(s for s in SURNAMES if len(s) > 1))
+    + "|["
+    + "".join(sorted(s for s in SURNAMES if len(s) == 1))
+    + "])"
+)
+_AFTER_NAME = r"(?=[，。,；;、\s（(）)在于因的等]|电话|手机|身份|住|家住|反映|来电|投诉|称|表示|$)"
+# a name in running text is only trusted after a cue (反映人：张三) or before a title (张先生)
+NAME_IN_TEXT = re.compile(
+    r"(?:姓名|联系人|申请人|反映人|来电人|投诉人|当事人|户主|市民|居民|业主)[：:\s]*"
+    rf"(?P<cued>{_SURNAME}[\u4e00-\u9fa5]{{1,2}}?){_AFTER_NAME}"
+    rf"|(?P<titled>{_SURNAME}[\u4e00-\u9fa5]?)(?=先生|女士|老师|师傅|阿姨)"
+)
+ADDRESS_IN_TEXT = re.compile(
+    rf"(?:(?:{DIVISION.pattern})+)"
+    r"[\u4e00-\u9fa5\d]{0,12}?(?:路|街|巷|大道|弄|村|小区|社区)"
+    r"(?:\d+(?:-\d+)*(?:号|栋|幢|座|单元|室|楼|层))*"
+)
+_ADDRESS_LEAD = ("家住", "住在", "住址", "位于", "住", "在", "于", "：", ":")
+
+
+def find_spans(text: str) -> list[Span]:
+    """Personal data in free text, in order: identifiers whose check character holds, names
+    after a cue or before a title, and addresses that name a division and a street."""
+    spans: list[Span] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, start: int, end: int) -> None:
+        if start < end and not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+            spans.append(Span(kind, start, end, text[start:end]))
+
+    for kind in ORDER:
+        for match in PATTERNS[kind].finditer(text):
+            if CHECKS[kind](match.group()):
+                add(kind, *match.span())
+    for match in NAME_IN_TEXT.finditer(text):
+        group = "cued" if match.group("cued") else "titled"
+        add("name", *match.span(group))
+    for match in ADDRESS_IN_TEXT.finditer(text):
+        start, end = match.span()
+        # a division is matched from the left: "人张伟在鼓楼区" starts where the name ends
+        for s, e in list(taken):
+            if s < end and start < e:
+                start = max(start, e)
+        lead = next((w for w in _ADDRESS_LEAD if text.startswith(w, start)), "")
+        start += len(lead)
+        if ADDRESS_IN_TEXT.fullmatch(text, start, end):
+            add("address", start, end)
+    return sorted(spans, key=lambda s: s.start)
+
+
 def mask(value: str) -> str:
     value = str(value)
     if len(value) <= 2:
@@ -328,6 +391,12 @@ def level_of(session: Session, code: str) -> str:
     scanned), with no access check: for the platform's own work, as ``catalog.get_resource``."""
     grading = repository.get(session, code)
     return "" if grading is None else grading.level or grading.proposed_level
+
+
+def findings_of(session: Session, code: str) -> list[Finding]:
+    """What the last scan found in a resource, with no access check (as ``level_of``)."""
+    grading = repository.get(session, code)
+    return [] if grading is None else [Finding.model_validate(f) for f in grading.findings]
 
 
 def get_grading(session: Session, principal: Principal, code: str) -> GradingRead | None:
