@@ -49,6 +49,7 @@ from citybase.data.datastore import routes as datastore_routes
 from citybase.data.datastore import views as datastore_views
 from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
+from citybase.data.masking import routes as masking_routes
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
@@ -244,6 +245,7 @@ def create_app(
         search_routes.router,
         search_views.router,
         sharing_routes.router,
+        masking_routes.router,
         opendata_ckan.router,
         opendata_routes.router,
         opendata_views.router,

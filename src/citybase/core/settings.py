@@ -67,6 +67,15 @@ class LedgerSettings(BaseModel):
     )
 
 
+class MaskingSettings(BaseModel):
+    key: str | None = Field(
+        None,
+        description="Masking key (32 bytes, hex) behind keyed hashes, reversible pseudonyms and "
+        "the access log's data-subject index. In development a key is generated once into the "
+        "data directory; in production it must be set, and changing it changes every pseudonym.",
+    )
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -102,6 +111,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    masking: MaskingSettings = Field(default_factory=MaskingSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
@@ -112,6 +122,7 @@ class Settings(BaseSettings):
                 name
                 for name, value in (
                     ("CITYBASE_LEDGER__SIGNING_KEY", self.ledger.signing_key),
+                    ("CITYBASE_MASKING__KEY", self.masking.key),
                     ("CITYBASE_DATABASE_URL", self.database_url),
                 )
                 if not value
@@ -146,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def ledger_signing_key(self) -> str:
         return self.ledger.signing_key or self.local_secret("ledger_signing_key")
+
+    @property
+    def masking_key(self) -> str:
+        return self.masking.key or self.local_secret("masking_key")
 
 
 def settings_reference() -> str:

@@ -19,6 +19,7 @@ def all_metadata() -> MetaData:
     from citybase.data.catalog import models as _catalog
     from citybase.data.datastore import models as _datastore
     from citybase.data.grading import models as _grading
+    from citybase.data.masking import models as _masking
     from citybase.data.opendata import models as _opendata
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
@@ -31,6 +32,7 @@ def all_metadata() -> MetaData:
         _grading,
         _identity,
         _ledger,
+        _masking,
         _opendata,
         _orgs,
         _search,

@@ -17,6 +17,7 @@ class Role(StrEnum):
     hotline_operator = "hotline_operator"
     case_handler = "case_handler"
     supervisor = "supervisor"
+    auditor = "auditor"
     viewer = "viewer"
 
 

@@ -44,6 +44,7 @@ ROLE_NAMES_ZH = {
     "hotline_operator": "热线话务员",
     "case_handler": "案件承办人",
     "supervisor": "督办人员",
+    "auditor": "审计员",
     "viewer": "只读用户",
 }
 add_translations("zh", ROLE_NAMES_ZH)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -24,9 +24,24 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+_TRACED = "citybase_traced_read"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def traced_read(endpoint: F) -> F:
+    """Mark a GET route whose every call writes (a read of shared data puts itself on the
+    ledger): its request gets a writing transaction instead of a read-only one."""
+    setattr(endpoint, _TRACED, True)
+    return endpoint
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """The request's one transaction: committed when the route returns, before the response is
-    sent; rolled back if it raises. Reads (GET, HEAD) run in a read-only transaction."""
+    sent; rolled back if it raises. Reads (GET, HEAD) run in a read-only transaction, except on
+    routes marked ``traced_read``."""
+    readonly = request.method in SAFE_METHODS and not getattr(
+        request.scope.get("endpoint"), _TRACED, False
+    )
     override = getattr(request.app.state, "session_override", None)
     if override is not None:
         # tests: the request is a savepoint inside the test's transaction
@@ -45,7 +60,7 @@ def get_session(request: Request) -> Iterator[Session]:
             override.info.pop(REQUEST_TX, None)
         return
     db = get_database(request)
-    with db.session_scope(readonly=request.method in SAFE_METHODS) as session:
+    with db.session_scope(readonly=readonly) as session:
         yield session
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, UploadFile
@@ -18,18 +17,6 @@ router = APIRouter(prefix="/api/v1/catalog/resources/{code}", tags=["data catalo
 class Rows(BaseModel):
     rows: list[dict[str, Any]] = Field(max_length=service.MAX_ROWS)
     source: str = Field("api", max_length=200)
-
-
-def parse_filters(text: str) -> dict[str, Any]:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"filters must be a JSON object: {exc.msg}", field="filters") from exc
-    if not isinstance(value, dict):
-        raise InvalidInput("filters must be a JSON object", field="filters")
-    return value
 
 
 @router.get("/table")
@@ -58,7 +45,7 @@ def get_rows(
 ) -> RowPage:
     """The provider unit's own rows, filtered and paged."""
     request = RowQuery(
-        filters=parse_filters(filters), q=q, fields=[f.strip() for f in fields.split(",") if f.strip()],
+        filters=service.parse_filters(filters), q=q, fields=[f.strip() for f in fields.split(",") if f.strip()],
         sort=sort, direction=direction, limit=limit, offset=offset,
     )  # fmt: skip
     return service.query_own(session, principal, code, request)

@@ -11,6 +11,7 @@ the provider unit and the platform; open data and sharing serve rows to others t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -257,6 +258,18 @@ def tables_of(session: Session, codes: list[str]) -> dict[str, TableRead]:
     return {t.resource_code: TableRead.model_validate(t) for t in repository.tables(session, codes)}
 
 
+def parse_filters(text: str) -> dict[str, Any]:
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"filters must be a JSON object: {exc.msg}", field="filters") from exc
+    if not isinstance(value, dict):
+        raise InvalidInput("filters must be a JSON object", field="filters")
+    return value
+
+
 def _typed_filters(table: TableRead, filters: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     kinds = {c.name: c.type for c in table.columns}
     typed = {}
@@ -271,8 +284,12 @@ def _typed_filters(table: TableRead, filters: dict[str, Any]) -> dict[str, tuple
     return typed
 
 
-def query(session: Session, code: str, request: RowQuery) -> RowPage:
-    """One page of a resource's rows, with no access check (callers check; see ``table_of``)."""
+def query(
+    session: Session, code: str, request: RowQuery, searchable: list[str] | None = None
+) -> RowPage:
+    """One page of a resource's rows, with no access check (callers check; see ``table_of``).
+    ``searchable`` limits the columns the text search ``q`` looks in (default: every text
+    column), so that a reader cannot probe columns it may not see."""
     table = table_of(session, code)
     if table is None:
         raise NotFound(f"{code} carries no rows", field="code")
@@ -286,7 +303,10 @@ def query(session: Session, code: str, request: RowQuery) -> RowPage:
     total, rows = repository.find_rows(
         session, repository.table_id(session, code),
         filters=_typed_filters(table, request.filters), q=request.q,
-        text_columns=[c.name for c in table.columns if c.type in ("string", "date", "datetime")],
+        text_columns=[
+            c.name for c in table.columns if c.type in ("string", "date", "datetime")
+            and (searchable is None or c.name in searchable)
+        ],
         sort=(request.sort, kinds[request.sort]) if request.sort else None,
         descending=request.direction.value == "desc", limit=request.limit, offset=request.offset,
     )  # fmt: skip

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from citybase.data.sharing.models import ShareGrant, ShareRequest
+from citybase.data.sharing.models import ShareAccess, ShareAccessSubject, ShareGrant, ShareRequest
+from citybase.data.sharing.schemas import AccessFilter
 
 
 def add(session: Session, obj: object) -> None:
@@ -66,3 +69,82 @@ def request_numbers(session: Session, ids: list[int]) -> dict[int, str]:
         select(ShareRequest.id, ShareRequest.number).where(ShareRequest.id.in_(ids))
     )
     return {i: n for i, n in rows}
+
+
+def request_by_id(session: Session, request_id: int) -> ShareRequest | None:
+    return session.get(ShareRequest, request_id)
+
+
+def add_subjects(session: Session, access_id: int, subjects: list[str]) -> None:
+    if subjects:
+        session.execute(
+            insert(ShareAccessSubject),
+            [{"access_id": access_id, "subject": s} for s in subjects],
+        )
+
+
+def accesses(
+    session: Session, flt: AccessFilter, *, unit_code: str | None, subject: str | None
+) -> tuple[int, list[ShareAccess]]:
+    """Accesses matching ``flt``; with ``unit_code``, only those by or of that unit."""
+    where: list[ColumnElement[bool]] = []
+    if unit_code is not None:
+        where.append(
+            or_(
+                ShareAccess.consumer_unit_code == unit_code,
+                ShareAccess.provider_unit_code == unit_code,
+            )
+        )
+    for column, value in (
+        (ShareAccess.resource_code, flt.resource),
+        (ShareAccess.provider_unit_code, flt.provider),
+        (ShareAccess.consumer_unit_code, flt.consumer),
+        (ShareAccess.case_number, flt.case_number),
+        (ShareAccess.outcome, flt.outcome.value if flt.outcome else None),
+    ):
+        if value:
+            where.append(column == value)
+    if flt.user:
+        where.append(or_(ShareAccess.username == flt.user, ShareAccess.end_user == flt.user))
+    if flt.since:
+        where.append(ShareAccess.at >= flt.since)
+    if flt.until:
+        where.append(ShareAccess.at < flt.until)
+    if subject is not None:
+        where.append(
+            ShareAccess.id.in_(
+                select(ShareAccessSubject.access_id).where(ShareAccessSubject.subject == subject)
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(ShareAccess).where(*where)) or 0
+    found = session.scalars(
+        select(ShareAccess)
+        .where(*where)
+        .order_by(ShareAccess.id.desc())
+        .limit(flt.limit)
+        .offset(flt.offset)
+    )
+    return total, list(found)
+
+
+def access_summary(
+    session: Session, unit_code: str | None, *, as_provider: bool
+) -> list[tuple[str, str, int, int, int, datetime]]:
+    """(other unit, resource, allowed, refused, rows, last read) for the unit's reads."""
+    mine, other = (
+        (ShareAccess.provider_unit_code, ShareAccess.consumer_unit_code)
+        if as_provider
+        else (ShareAccess.consumer_unit_code, ShareAccess.provider_unit_code)
+    )
+    allowed = func.sum(case((ShareAccess.outcome == "allowed", 1), else_=0))
+    query = select(
+        other, ShareAccess.resource_code, allowed,
+        func.count() - allowed, func.sum(ShareAccess.rows), func.max(ShareAccess.at),
+    ).group_by(other, ShareAccess.resource_code)  # fmt: skip
+    if unit_code is not None:
+        query = query.where(mine == unit_code)
+    query = query.order_by(func.max(ShareAccess.at).desc()).limit(500)
+    return [
+        (o, c, int(a or 0), int(r or 0), int(n or 0), t)
+        for o, c, a, r, n, t in session.execute(query)
+    ]

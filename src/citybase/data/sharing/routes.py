@@ -1,17 +1,32 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+from urllib.parse import quote, unquote
 
-from citybase.core.web.deps import DbSession
-from citybase.data.sharing import service
-from citybase.data.sharing.auth import ShareDecider, ShareRequester
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import InvalidInput
+from citybase.core.identity.auth import CurrentPrincipal
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
+from citybase.data.datastore import service as datastore
+from citybase.data.datastore.schemas import Direction, RowQuery
+from citybase.data.masking import operators as ops
+from citybase.data.sharing import access, service
+from citybase.data.sharing.auth import AccessViewer, ShareDecider, ShareRequester
 from citybase.data.sharing.schemas import (
+    AccessFilter,
+    AccessPage,
+    AccessSummary,
     Decision,
     GrantRead,
+    ReadContext,
     RequestCreate,
     RequestRead,
     RequestStatus,
     Revocation,
+    SharedPage,
 )
 
 router = APIRouter(prefix="/api/v1/sharing", tags=["data sharing"])
@@ -57,3 +72,144 @@ def revoke(
     session: DbSession, principal: ShareDecider, grant_id: int, data: Revocation
 ) -> GrantRead:
     return service.revoke(session, principal, grant_id, data)
+
+
+# --- reads under a grant, and their log --------------------------------------------------------
+
+
+def header_text(value: str) -> str:
+    """A header's text: percent-encoded UTF-8 (the portable way to send Chinese), or raw UTF-8
+    bytes that arrived as Latin-1."""
+    value = unquote(value.strip())
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def read_context(
+    user_id: Annotated[str, Header(alias="X-Citybase-UserId",
+                                   description="The person a system reads for")] = "",
+    issue: Annotated[str, Header(alias="X-Citybase-Issue",
+                                 description="The case the read belongs to (案件编号/文号)")] = "",
+    purpose: Annotated[str, Header(alias="X-Citybase-Purpose",
+                                   description="Why, percent-encoded UTF-8")] = "",
+    client: Annotated[str, Header(alias="X-Citybase-Client",
+                                  description="The unit the caller acts for")] = "",
+) -> ReadContext:  # fmt: skip
+    try:
+        return ReadContext(
+            end_user=header_text(user_id), case_number=header_text(issue),
+            purpose=header_text(purpose), client_unit=client.strip(),
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise InvalidInput(f"a header is too long: {exc.errors()[0]['loc'][0]}",
+                           field="headers") from exc  # fmt: skip
+
+
+Context = Annotated[ReadContext, Depends(read_context)]
+
+
+def _refused(refused: access.Refused) -> JSONResponse:
+    # returned, not raised: the request's transaction commits, and the refusal stays logged
+    return JSONResponse({"error": refused.error().to_dict()}, status_code=refused.refusal.status)
+
+
+@router.get("/resources/{code}/rows", response_model=SharedPage)
+@traced_read
+def read_rows(
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    ctx: Context,
+    code: str,
+    filters: Annotated[str, Query(description="Column equals value, as JSON")] = "",
+    q: str = "",
+    fields: Annotated[str, Query(description="Granted columns to return, comma-separated")] = "",
+    sort: str | None = None,
+    direction: Direction = Direction.asc,
+    limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Rows of another unit's resource, under the grant one's unit holds: only the granted
+    fields, masked as the resource's level demands. Allowed or refused, the read is logged."""
+    request = _row_query(filters, q, fields, sort, direction, limit, offset)
+    result = access.read_rows(
+        session, principal, code, ctx, request, ops.keys_for(settings.masking_key)
+    )
+    if isinstance(result, access.Refused):
+        return _refused(result)
+    return JSONResponse(result.page.model_dump(mode="json"))
+
+
+@router.get("/resources/{code}/export.{fmt}")
+@traced_read
+def export(
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    ctx: Context,
+    code: str,
+    fmt: Literal["csv", "json"],
+    filters: str = "",
+    q: str = "",
+    fields: str = "",
+    limit: Annotated[int, Query(ge=1, le=access.EXPORT_MAX_ROWS)] = access.EXPORT_MAX_ROWS,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A bulk export of the granted fields, masked, with the k-anonymity of the rows over their
+    quasi-identifiers in the ``X-Citybase-K-Anonymity`` header."""
+    request = _row_query(filters, q, fields, None, Direction.asc, limit, offset)
+    result = access.read_rows(
+        session, principal, code, ctx, request, ops.keys_for(settings.masking_key),
+        operation="export",
+    )  # fmt: skip
+    if isinstance(result, access.Refused):
+        return _refused(result)
+    page, k = result.page, result.k
+    headers = {
+        "X-Total-Count": str(page.total),
+        "X-Citybase-Access": str(page.access_id),
+        "X-Citybase-K-Anonymity": (
+            f"k={k.k}; groups={k.groups}; below-{k.threshold}={k.below}; "
+            f"quasi={quote(','.join(k.quasi_identifiers))}"
+        ),
+        "Content-Disposition": f'attachment; filename="{code}.{fmt}"',
+    }
+    columns = list(page.rows[0]) if page.rows else [f for f in request.fields]
+    if fmt == "csv":
+        return Response(access.to_csv(columns, page.rows), media_type="text/csv; charset=utf-8",
+                        headers=headers)  # fmt: skip
+    return Response(access.to_json(page.rows), media_type="application/json", headers=headers)
+
+
+def _row_query(
+    filters: str, q: str, fields: str, sort: str | None, direction: Direction, limit: int,
+    offset: int,
+) -> RowQuery:  # fmt: skip
+    return RowQuery(
+        filters=datastore.parse_filters(filters), q=q,
+        fields=[f.strip() for f in fields.split(",") if f.strip()], sort=sort,
+        direction=direction, limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.get("/accesses")
+def find_accesses(
+    session: DbSession,
+    settings: AppSettings,
+    principal: AccessViewer,
+    flt: Annotated[AccessFilter, Query()],
+) -> AccessPage:
+    """Reads of shared data, allowed and refused. Units see reads of their own data and by
+    themselves; an auditor sees all and can look up a data subject (``subject``: a citizen ID
+    or credit code) to see whose data went where."""
+    return access.find_accesses(session, principal, flt, ops.keys_for(settings.masking_key))
+
+
+@router.get("/accesses/summary")
+def access_summary(
+    session: DbSession, principal: AccessViewer, side: Literal["provider", "consumer"] = "provider"
+) -> list[AccessSummary]:
+    """Reads grouped by resource and the unit on the other side."""
+    return access.summary(session, principal, as_provider=side == "provider")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,3 +89,192 @@ class GrantChanged(Event):
     resource_code: str
     consumer_unit_code: str
     what: str  # granted, revoked
+
+
+# --- traced reads ------------------------------------------------------------------------------
+
+
+class Refusal(StrEnum):
+    """Why a read of shared data was refused; each is on the ledger."""
+
+    no_resource = "no_resource"
+    not_permitted = "not_permitted"
+    own_data = "own_data"
+    no_unit = "no_unit"
+    no_grant = "no_grant"
+    grant_expired = "grant_expired"
+    grant_revoked = "grant_revoked"
+    key_not_granted = "key_not_granted"
+    foreign_key = "foreign_key"
+    field_not_granted = "field_not_granted"
+    case_number_required = "case_number_required"
+    case_number_invalid = "case_number_invalid"
+    end_user_required = "end_user_required"
+    bad_query = "bad_query"
+
+    @property
+    def status(self) -> int:
+        if self in (Refusal.no_resource,):
+            return 404
+        if self in (
+            Refusal.case_number_required, Refusal.case_number_invalid,
+            Refusal.end_user_required, Refusal.bad_query,
+        ):  # fmt: skip
+            return 422
+        return 403
+
+
+class ReadContext(BaseModel):
+    """Who reads, for whom and why, from the request's headers (as X-Road's user and issue
+    headers): the end user behind a system, the case, the purpose of this read, and the unit
+    the caller says it acts for."""
+
+    end_user: str = Field("", max_length=100)
+    case_number: str = Field("", max_length=80)
+    purpose: str = Field("", max_length=500)
+    client_unit: str = Field("", max_length=40)
+
+
+class Outcome(StrEnum):
+    allowed = "allowed"
+    refused = "refused"
+
+
+class AccessRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    outcome: Outcome
+    refusal: str
+    message: str
+    operation: str
+    resource_code: str
+    provider_unit_code: str
+    consumer_unit_code: str
+    username: str
+    api_key_id: int | None
+    end_user: str
+    purpose: str
+    legal_basis: str
+    case_number: str
+    grant_id: int | None
+    fields: list[str]
+    query: dict[str, Any]
+    rows: int
+    subjects: int
+    ledger_seq: int
+
+
+class AccessFilter(BaseModel):
+    resource: str | None = None
+    provider: str | None = None
+    consumer: str | None = None
+    user: str | None = Field(None, description="The account or the end user named in the header")
+    case_number: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    subject: str | None = Field(
+        None, description="A citizen ID or credit code: the reads that served that subject's rows"
+    )
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class AccessPage(BaseModel):
+    total: int
+    accesses: list[AccessRead]
+
+
+class SharedPage(BaseModel):
+    """Rows served under a grant, masked as the resource's level demands."""
+
+    grant_id: int
+    resource_code: str
+    level: str
+    masked: dict[str, str] = Field(description="Field → the masking applied to it")
+    total: int
+    rows: list[dict[str, Any]]
+    access_id: int
+
+
+class AccessSummary(BaseModel):
+    """Reads of one resource (for its provider) or by one unit, grouped by the other side."""
+
+    unit_code: str
+    resource_code: str
+    allowed: int
+    refused: int
+    rows: int
+    last_at: datetime
+
+
+# --- the demand list ---------------------------------------------------------------------------
+
+
+class DemandStatus(StrEnum):
+    open = "open"  # 待响应
+    answered = "answered"  # 已响应
+    matched = "matched"  # 已对接（转为共享申请）
+    closed = "closed"  # 已关闭
+
+
+class AnswerKind(StrEnum):
+    offer = "offer"  # 有此数据：提供资源
+    planned = "planned"  # 计划采集
+    unavailable = "unavailable"  # 无此数据
+
+
+class DemandCreate(BaseModel):
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(min_length=4, max_length=4000, description="What data is needed")
+    purpose: str = Field(min_length=4, max_length=2000)
+    legal_basis: str = Field(min_length=2, max_length=2000)
+    items: list[str] = Field(default_factory=list, description="Data items wanted, in words")
+    provider_unit_code: str = Field("", description="The unit believed to hold it, if known")
+
+
+class AnswerCreate(BaseModel):
+    kind: AnswerKind
+    resource_code: str = Field("", description="For an offer: the resource that meets it")
+    message: str = Field("", max_length=2000)
+
+
+class AnswerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    provider_unit_code: str
+    answered_by: str
+    answered_at: datetime
+    kind: AnswerKind
+    resource_code: str
+    message: str
+
+
+class DemandRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    consumer_unit_code: str
+    posted_by: str
+    title: str
+    description: str
+    purpose: str
+    legal_basis: str
+    items: list[str]
+    provider_unit_code: str
+    status: DemandStatus
+    request_number: str
+    created_at: datetime
+    answers: list[AnswerRead] = Field(default_factory=list)
+
+
+class DemandMatch(BaseModel):
+    """Turn an offer into a share request (供需对接)."""
+
+    answer_id: int
+    fields: list[str] = Field(min_length=1)
+    days: int = Field(365, ge=1, le=1095)
+    api_key_ids: list[int] = Field(default_factory=list)

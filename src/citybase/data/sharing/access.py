@@ -1,0 +1,385 @@
+"""Reads of shared data (共享调用): served only under a grant in force, only to the grantee's
+users and named keys, only the granted fields, masked as the resource's level demands.
+
+Every read, allowed or refused, is one ledger entry and one row of the access log
+(``ShareAccess``). The data subjects a read served (citizen IDs and credit codes in the rows) are
+indexed by keyed hash, so that the bureau can say whose data went where without keeping the
+numbers a second time. The ledger entry carries a digest of those hashes, so the index cannot be
+changed unseen.
+
+A refusal is returned, not raised: the caller answers with an error *and commits*, so that the
+refusal stays on the ledger.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError, Forbidden, NotFound
+from citybase.core.identity.schemas import Principal, Role
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ResourceRead
+from citybase.data.datastore import service as datastore
+from citybase.data.datastore.schemas import RowQuery
+from citybase.data.grading import service as grading
+from citybase.data.grading.schemas import Level
+from citybase.data.masking import operators as ops
+from citybase.data.masking import service as masking
+from citybase.data.masking.schemas import KReport
+from citybase.data.sharing import repository
+from citybase.data.sharing.auth import SHARE_AUDIT, SHARE_READ
+from citybase.data.sharing.models import ShareAccess, ShareGrant
+from citybase.data.sharing.schemas import (
+    AccessFilter,
+    AccessPage,
+    AccessRead,
+    AccessSummary,
+    GrantState,
+    Outcome,
+    ReadContext,
+    Refusal,
+    SharedPage,
+)
+from citybase.data.sharing.service import state_of
+
+EXPORT_MAX_ROWS = 100_000
+# personal information (一般数据 3 级 and up, or never graded): a read names its case and, for a
+# system, the person behind it
+PERSONAL_LEVELS = {"", Level.general_3, Level.general_4, Level.important, Level.core}
+
+# 案件编号: the platform's numbers, letters then date then serial (SR202611220001, GD…), or an
+# official document number (文号) such as 榕政办〔2026〕12号
+CASE_NUMBER = re.compile(r"^(?P<prefix>[A-Z]{2,8})(?P<date>\d{8})(?P<serial>\d{4,8})$")
+DOC_NUMBER = re.compile(
+    r"^[\u4e00-\u9fa5]{1,12}[〔\[（(](?P<year>\d{4})[〕\]）)]第?(?P<serial>\d{1,6})号$"
+)
+
+
+def case_number_problem(value: str, today: date | None = None) -> str | None:
+    """Why ``value`` is not a case number, or ``None`` when it is one."""
+    today = today or datetime.now(UTC).date()
+    if match := CASE_NUMBER.match(value):
+        try:
+            when = datetime.strptime(match["date"], "%Y%m%d").replace(tzinfo=UTC).date()
+        except ValueError:
+            return f"{value}: {match['date']} is not a date"
+        if when > today:
+            return f"{value}: dated {when}, after today"
+        return None
+    if match := DOC_NUMBER.match(value):
+        if not 1949 <= int(match["year"]) <= today.year:
+            return f"{value}: {match['year']} is not a year a document can bear"
+        return None
+    return (
+        f"{value!r} is not a case number: use the platform's (letters, date, serial, such as "
+        "SR202611220001) or a document number (such as 榕政办〔2026〕12号)"
+    )
+
+
+@dataclass(frozen=True)
+class Refused:
+    refusal: Refusal
+    message: str
+    access_id: int
+
+    def error(self) -> CitybaseError:
+        error = CitybaseError(self.message, field=_FIELD.get(self.refusal), access=self.access_id)
+        error.status_code = self.refusal.status
+        error.code = self.refusal.value
+        return error
+
+
+_FIELD = {
+    Refusal.case_number_required: "X-Citybase-Issue",
+    Refusal.case_number_invalid: "X-Citybase-Issue",
+    Refusal.end_user_required: "X-Citybase-UserId",
+    Refusal.foreign_key: "X-Citybase-Client",
+    Refusal.field_not_granted: "fields",
+    Refusal.bad_query: "query",
+}
+
+
+@dataclass
+class _Read:
+    """What one read is about, filled in as it is checked."""
+
+    principal: Principal
+    code: str
+    ctx: ReadContext
+    operation: str
+    query: dict[str, Any]
+    resource: ResourceRead | None = None
+    grant: ShareGrant | None = None
+    legal_basis: str = ""
+    purpose: str = ""
+    fields: list[str] | None = None
+
+
+def _actor_purpose(read: _Read) -> str:
+    return read.ctx.purpose or read.purpose
+
+
+def _log(
+    session: Session,
+    read: _Read,
+    outcome: Outcome,
+    *,
+    refusal: Refusal | None = None,
+    message: str = "",
+    rows: int = 0,
+    subject_tags: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ShareAccess:
+    principal, resource, grant = read.principal, read.resource, read.grant
+    tags = sorted(set(subject_tags or []))
+    details: dict[str, Any] = {
+        "operation": read.operation, "consumer": principal.unit_code,
+        "api_key": principal.api_key_id, "end_user": read.ctx.end_user,
+        "legal_basis": read.legal_basis, "grant": grant.id if grant else None,
+        "fields": read.fields or [], "query": read.query, "rows": rows, **(extra or {}),
+    }  # fmt: skip
+    if refusal is not None:
+        details.update(refusal=refusal.value, message=message)
+    if tags:
+        details["subjects"] = len(tags)
+        details["subjects_digest"] = hashlib.sha256("".join(tags).encode()).hexdigest()
+    seq = ledger.record(
+        session, actor_of(principal),
+        "sharing.read" if outcome is Outcome.allowed else "sharing.read.refused",
+        object_type="data_resource", object_id=read.code, reason=_actor_purpose(read),
+        case_number=read.ctx.case_number, details=details,
+    )  # fmt: skip
+    access = ShareAccess(
+        at=datetime.now(UTC), outcome=outcome.value, refusal=refusal.value if refusal else "",
+        message=message, operation=read.operation, resource_code=read.code[:40],
+        provider_unit_code=resource.provider_unit_code if resource else "",
+        consumer_unit_code=principal.unit_code, username=principal.username,
+        api_key_id=principal.api_key_id, end_user=read.ctx.end_user,
+        purpose=_actor_purpose(read), legal_basis=read.legal_basis,
+        case_number=read.ctx.case_number, grant_id=grant.id if grant else None,
+        fields=read.fields or [], query=read.query, rows=rows, subjects=len(tags),
+        ledger_seq=seq,
+    )  # fmt: skip
+    repository.add(session, access)
+    repository.add_subjects(session, access.id, tags)
+    return access
+
+
+def _refuse(session: Session, read: _Read, refusal: Refusal, message: str) -> Refused:
+    access = _log(session, read, Outcome.refused, refusal=refusal, message=message)
+    return Refused(refusal, message, access.id)
+
+
+def _find_grant(
+    session: Session, principal: Principal, code: str
+) -> tuple[ShareGrant | None, Refusal | None, str]:
+    held = [
+        g
+        for g in repository.grants(session, unit_code=principal.unit_code, resource_code=code)
+        if g.consumer_unit_code == principal.unit_code
+    ]
+    now = datetime.now(UTC)
+    in_force = [g for g in held if state_of(g, now) is GrantState.in_force]
+    if principal.api_key_id is not None:
+        usable = [g for g in in_force if principal.api_key_id in g.api_key_ids]
+        if in_force and not usable:
+            return None, Refusal.key_not_granted, (
+                f"API key {principal.api_key_id} is not one of the systems named in the grant "
+                f"(grant {in_force[0].id}); ask for it in a new request"
+            )  # fmt: skip
+        in_force = usable
+    if in_force:
+        return max(in_force, key=lambda g: (len(g.fields), g.valid_until)), None, ""
+    if held:
+        latest = held[0]
+        if state_of(latest, now) is GrantState.revoked:
+            return None, Refusal.grant_revoked, (
+                f"grant {latest.id} was revoked on {latest.revoked_at:%Y-%m-%d}: "
+                f"{latest.revoke_reason}"
+            )  # fmt: skip
+        return (
+            None,
+            Refusal.grant_expired,
+            (f"grant {latest.id} expired on {latest.valid_until:%Y-%m-%d}; request it again"),
+        )
+    return (
+        None,
+        Refusal.no_grant,
+        (f"{principal.unit_code or 'this account'} holds no grant for {code}: request it first"),
+    )
+
+
+def _check(
+    session: Session, read: _Read, wanted_fields: list[str], used_fields: list[str]
+) -> Refused | None:
+    principal, ctx, code = read.principal, read.ctx, read.code
+    if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
+        return _refuse(session, read, Refusal.case_number_invalid, problem)
+    try:
+        read.resource = catalog.get_resource(session, code)
+    except NotFound:
+        return _refuse(session, read, Refusal.no_resource, f"no data resource {code}")
+    if not principal.can(SHARE_READ):
+        return _refuse(session, read, Refusal.not_permitted, (
+            f"{principal.username} may not read shared data (permission {SHARE_READ})"
+        ))  # fmt: skip
+    if not principal.unit_code:
+        return _refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
+                       "this account has none")  # fmt: skip
+    if ctx.client_unit and ctx.client_unit != principal.unit_code:
+        return _refuse(session, read, Refusal.foreign_key, (
+            f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
+            "a unit reads with its own keys"
+        ))  # fmt: skip
+    if principal.unit_code == read.resource.provider_unit_code:
+        return _refuse(session, read, Refusal.own_data, (
+            f"{code} is your unit's own: read it at /api/v1/catalog/resources/{code}/rows"
+        ))  # fmt: skip
+    grant, refusal, message = _find_grant(session, principal, code)
+    if refusal is not None:
+        return _refuse(session, read, refusal, message)
+    assert grant is not None
+    read.grant = grant
+    request = repository.request_by_id(session, grant.request_id)
+    read.legal_basis = request.legal_basis if request else ""
+    read.purpose = request.purpose if request else ""
+    outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in grant.fields]
+    if outside:
+        return _refuse(session, read, Refusal.field_not_granted, (
+            f"not granted: {', '.join(outside)} (grant {grant.id} covers "
+            f"{', '.join(grant.fields)})"
+        ))  # fmt: skip
+    read.fields = wanted_fields or list(grant.fields)
+    level = grading.level_of(session, code)
+    if level in PERSONAL_LEVELS:
+        if not ctx.case_number:
+            return _refuse(session, read, Refusal.case_number_required, (
+                f"{code} holds personal information ({level or 'not graded'}): name the case "
+                "in the X-Citybase-Issue header"
+            ))  # fmt: skip
+        if principal.api_key_id is not None and not ctx.end_user:
+            return _refuse(session, read, Refusal.end_user_required, (
+                f"{code} holds personal information: a system names the person it reads for "
+                "in the X-Citybase-UserId header"
+            ))  # fmt: skip
+    return None
+
+
+def _query_dict(request: RowQuery) -> dict[str, Any]:
+    """What was asked, as it goes on the ledger: what differs from the defaults, and the page."""
+    asked: dict[str, Any] = request.model_dump(mode="json", exclude_defaults=True)
+    return asked | {"limit": request.limit}
+
+
+@dataclass(frozen=True)
+class Served:
+    page: SharedPage
+    k: KReport
+
+
+def read_rows(
+    session: Session,
+    principal: Principal,
+    code: str,
+    ctx: ReadContext,
+    request: RowQuery,
+    keys: ops.Keys,
+    *,
+    operation: str = "rows",
+) -> Served | Refused:
+    """Rows of another unit's resource under the grant its unit holds, masked."""
+    read = _Read(principal, code, ctx, operation, _query_dict(request))
+    used = list(request.filters) + ([request.sort] if request.sort else [])
+    refused = _check(session, read, list(request.fields), used)
+    if refused is not None:
+        return refused
+    assert read.grant is not None
+    assert read.fields is not None
+    try:
+        page = datastore.query(
+            session, code, request.model_copy(update={"fields": []}), searchable=read.fields
+        )
+    except CitybaseError as exc:
+        return _refuse(session, read, Refusal.bad_query, exc.message)
+    plan = masking.plan_for(session, code)
+    mask = masking.Masker(plan, keys, read.fields)
+    served = [mask.row({f: raw.get(f) for f in read.fields}) for raw in page.rows]
+    tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, page.rows)]
+    quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
+    k = masking.k_anonymity(served, quasi)
+    access = _log(
+        session, read, Outcome.allowed, rows=len(served), subject_tags=tags,
+        extra={"level": plan.level, "k": k.k if quasi else None},
+    )  # fmt: skip
+    masked = {f.item: f.rule.label() for f in plan.fields if f.item in read.fields}
+    return Served(
+        SharedPage(
+            grant_id=read.grant.id, resource_code=code, level=plan.level,
+            masked={k: v for k, v in masked.items() if v != "clear"}, total=page.total,
+            rows=served, access_id=access.id,
+        ),
+        k,
+    )  # fmt: skip
+
+
+def to_csv(fields: list[str], rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow(["" if row.get(f) is None else row.get(f) for f in fields])
+    return ("\ufeff" + out.getvalue()).encode()  # BOM: spreadsheet programs read it as UTF-8
+
+
+def to_json(rows: list[dict[str, Any]]) -> bytes:
+    return json.dumps(rows, ensure_ascii=False, default=str).encode()
+
+
+# --- the access log ----------------------------------------------------------------------------
+
+
+def _may_audit(principal: Principal) -> bool:
+    return principal.can(SHARE_AUDIT)
+
+
+def find_accesses(
+    session: Session, principal: Principal, flt: AccessFilter, keys: ops.Keys
+) -> AccessPage:
+    """Reads of shared data. An auditor (and the platform) sees every unit's, and may look a
+    data subject up; anyone else sees the reads of its own unit's data and by its own unit."""
+    if flt.subject and not _may_audit(principal):
+        raise Forbidden("looking a data subject up is for auditors", field="subject")
+    unit = None if _may_audit(principal) else principal.unit_code
+    subject = ops.subject_tag(flt.subject, keys) if flt.subject else None
+    total, found = repository.accesses(session, flt, unit_code=unit, subject=subject)
+    return AccessPage(total=total, accesses=[AccessRead.model_validate(a) for a in found])
+
+
+def summary(session: Session, principal: Principal, *, as_provider: bool) -> list[AccessSummary]:
+    """Reads grouped by resource and the unit on the other side: who reads our data
+    (``as_provider``) or what we read."""
+    unit = None if principal.has_role(Role.platform_admin) else principal.unit_code
+    return [
+        AccessSummary(
+            unit_code=other,
+            resource_code=code,
+            allowed=allowed,
+            refused=refused,
+            rows=rows,
+            last_at=last,
+        )
+        for other, code, allowed, refused, rows, last in repository.access_summary(
+            session, unit, as_provider=as_provider
+        )
+    ]
