@@ -150,6 +150,7 @@ def set_rule(
 
 
 FREE_TEXT_LENGTH = 40  # a string item longer than this is free text, scanned span by span
+SHORTEST_ID = 11  # a mobile number: a shorter string item cannot hide an identifier
 
 
 def kind_of(item: DataItemRead, findings: Iterable[Finding] = ()) -> FieldKind:
@@ -169,7 +170,9 @@ def kind_of(item: DataItemRead, findings: Iterable[Finding] = ()) -> FieldKind:
         DataType.string,
     ):
         return K.age
-    return K.text if item.data_type is DataType.string else K.other
+    if item.data_type is DataType.string and (item.length is None or item.length >= SHORTEST_ID):
+        return K.text
+    return K.other
 
 
 def plan_for(session: Session, code: str) -> MaskPlan:

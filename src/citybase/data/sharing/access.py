@@ -54,6 +54,7 @@ from citybase.data.sharing.schemas import (
 from citybase.data.sharing.service import state_of
 
 EXPORT_MAX_ROWS = 100_000
+PAGE_MAX = 10_000
 # personal information (一般数据 3 级 and up, or never graded): a read names its case and, for a
 # system, the person behind it
 PERSONAL_LEVELS = {"", Level.general_3, Level.general_4, Level.important, Level.core}
@@ -282,6 +283,30 @@ def _query_dict(request: RowQuery) -> dict[str, Any]:
     return asked | {"limit": request.limit}
 
 
+def _fetch(
+    session: Session, code: str, request: RowQuery, searchable: list[str], up_to: int | None
+) -> tuple[int, list[dict[str, Any]]]:
+    """All columns of the matching rows (the subject index needs the identifiers even where
+    they are not served); the total, and the rows."""
+    if up_to is None:
+        page = datastore.query(session, code, request.model_copy(update={"fields": []}),
+                               searchable=searchable)  # fmt: skip
+        return page.total, page.rows
+    rows: list[dict[str, Any]] = []
+    total = 0
+    while len(rows) < up_to:
+        chunk = request.model_copy(update={
+            "fields": [], "offset": request.offset + len(rows),
+            "limit": min(PAGE_MAX, up_to - len(rows)),
+        })  # fmt: skip
+        page = datastore.query(session, code, chunk, searchable=searchable)
+        total = page.total
+        rows.extend(page.rows)
+        if len(page.rows) < chunk.limit:
+            break
+    return total, rows
+
+
 @dataclass(frozen=True)
 class Served:
     page: SharedPage
@@ -297,9 +322,12 @@ def read_rows(
     keys: ops.Keys,
     *,
     operation: str = "rows",
+    up_to: int | None = None,
 ) -> Served | Refused:
-    """Rows of another unit's resource under the grant its unit holds, masked."""
-    read = _Read(principal, code, ctx, operation, _query_dict(request))
+    """Rows of another unit's resource under the grant its unit holds, masked: one page, or
+    for an export ``up_to`` rows from the query's offset, fetched a page at a time."""
+    asked = _query_dict(request) | ({"limit": up_to} if up_to is not None else {})
+    read = _Read(principal, code, ctx, operation, asked)
     used = list(request.filters) + ([request.sort] if request.sort else [])
     refused = _check(session, read, list(request.fields), used)
     if refused is not None:
@@ -307,15 +335,13 @@ def read_rows(
     assert read.grant is not None
     assert read.fields is not None
     try:
-        page = datastore.query(
-            session, code, request.model_copy(update={"fields": []}), searchable=read.fields
-        )
+        total, raw_rows = _fetch(session, code, request, read.fields, up_to)
     except CitybaseError as exc:
         return _refuse(session, read, Refusal.bad_query, exc.message)
     plan = masking.plan_for(session, code)
     mask = masking.Masker(plan, keys, read.fields)
-    served = [mask.row({f: raw.get(f) for f in read.fields}) for raw in page.rows]
-    tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, page.rows)]
+    served = [mask.row({f: raw.get(f) for f in read.fields}) for raw in raw_rows]
+    tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, raw_rows)]
     quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
     k = masking.k_anonymity(served, quasi)
     access = _log(
@@ -326,7 +352,7 @@ def read_rows(
     return Served(
         SharedPage(
             grant_id=read.grant.id, resource_code=code, level=plan.level,
-            masked={k: v for k, v in masked.items() if v != "clear"}, total=page.total,
+            masked={k: v for k, v in masked.items() if v != "clear"}, total=total,
             rows=served, access_id=access.id,
         ),
         k,

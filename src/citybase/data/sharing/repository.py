@@ -148,3 +148,7 @@ def access_summary(
         (o, c, int(a or 0), int(r or 0), int(n or 0), t)
         for o, c, a, r, n, t in session.execute(query)
     ]
+
+
+def accesses_by_ids(session: Session, ids: list[int]) -> list[ShareAccess]:
+    return list(session.scalars(select(ShareAccess).where(ShareAccess.id.in_(ids))))

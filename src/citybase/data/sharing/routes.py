@@ -159,10 +159,10 @@ def export(
 ) -> Response:
     """A bulk export of the granted fields, masked, with the k-anonymity of the rows over their
     quasi-identifiers in the ``X-Citybase-K-Anonymity`` header."""
-    request = _row_query(filters, q, fields, None, Direction.asc, limit, offset)
+    request = _row_query(filters, q, fields, None, Direction.asc, 0, offset)
     result = access.read_rows(
         session, principal, code, ctx, request, ops.keys_for(settings.masking_key),
-        operation="export",
+        operation="export", up_to=limit,
     )  # fmt: skip
     if isinstance(result, access.Refused):
         return _refused(result)
