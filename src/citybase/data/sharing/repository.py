@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from citybase.data.sharing.models import ShareAccess, ShareAccessSubject, ShareGrant, ShareRequest
+from citybase.data.sharing.models import (
+    Demand,
+    DemandAnswer,
+    ShareAccess,
+    ShareAccessSubject,
+    ShareGrant,
+    ShareRequest,
+)
 from citybase.data.sharing.schemas import AccessFilter
 
 
@@ -152,3 +159,33 @@ def access_summary(
 
 def accesses_by_ids(session: Session, ids: list[int]) -> list[ShareAccess]:
     return list(session.scalars(select(ShareAccess).where(ShareAccess.id.in_(ids))))
+
+
+def demand_by_number(session: Session, number: str) -> Demand | None:
+    return session.scalars(select(Demand).where(Demand.number == number)).first()
+
+
+def count_demands_with_prefix(session: Session, prefix: str) -> int:
+    query = select(func.count()).select_from(Demand).where(Demand.number.startswith(prefix))
+    return session.scalar(query) or 0
+
+
+def demands(session: Session, *, status: str | None, unit: str | None) -> list[Demand]:
+    query = select(Demand)
+    if status:
+        query = query.where(Demand.status == status)
+    if unit:
+        query = query.where(
+            or_(Demand.consumer_unit_code == unit, Demand.provider_unit_code == unit)
+        )
+    return list(session.scalars(query.order_by(Demand.id.desc()).limit(500)))
+
+
+def answers(session: Session, demand_id: int) -> list[DemandAnswer]:
+    return list(
+        session.scalars(
+            select(DemandAnswer)
+            .where(DemandAnswer.demand_id == demand_id)
+            .order_by(DemandAnswer.id)
+        )
+    )

@@ -13,13 +13,18 @@ from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import Direction, RowQuery
 from citybase.data.masking import operators as ops
-from citybase.data.sharing import access, service
+from citybase.data.sharing import access, demand, service
 from citybase.data.sharing.auth import AccessViewer, ShareDecider, ShareRequester
 from citybase.data.sharing.schemas import (
     AccessFilter,
     AccessPage,
     AccessSummary,
+    AnswerCreate,
     Decision,
+    DemandCreate,
+    DemandMatch,
+    DemandRead,
+    DemandStatus,
     GrantRead,
     ReadContext,
     RequestCreate,
@@ -213,3 +218,50 @@ def access_summary(
 ) -> list[AccessSummary]:
     """Reads grouped by resource and the unit on the other side."""
     return access.summary(session, principal, as_provider=side == "provider")
+
+
+# --- the demand list ---------------------------------------------------------------------------
+
+
+@router.get("/demands")
+def list_demands(
+    session: DbSession,
+    principal: ShareRequester,
+    status: DemandStatus | None = None,
+    unit: str | None = None,
+) -> list[DemandRead]:
+    """The demand list (需求清单): every unit's posted needs, newest first."""
+    return demand.list_demands(session, status, unit)
+
+
+@router.post("/demands", status_code=201)
+def post_demand(session: DbSession, principal: ShareRequester, data: DemandCreate) -> DemandRead:
+    return demand.post(session, principal, data)
+
+
+@router.get("/demands/{number}")
+def get_demand(session: DbSession, principal: ShareRequester, number: str) -> DemandRead:
+    return demand.get(session, number)
+
+
+@router.post("/demands/{number}/answers")
+def answer_demand(
+    session: DbSession, principal: ShareDecider, number: str, data: AnswerCreate
+) -> DemandRead:
+    """A provider's answer: an offer of a resource, a plan to collect the data, or a no."""
+    return demand.answer(session, principal, number, data)
+
+
+@router.post("/demands/{number}/match", status_code=201)
+def match_demand(
+    session: DbSession, principal: ShareRequester, number: str, data: DemandMatch
+) -> RequestRead:
+    """Take an offer: it becomes a share request (供需对接)."""
+    return demand.match(session, principal, number, data)
+
+
+@router.post("/demands/{number}/close")
+def close_demand(
+    session: DbSession, principal: ShareRequester, number: str, data: Revocation
+) -> DemandRead:
+    return demand.close(session, principal, number, data.reason)
