@@ -53,6 +53,8 @@ from citybase.data.masking import routes as masking_routes
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
+from citybase.data.quality import routes as quality_routes
+from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
 from citybase.data.search import routes as search_routes
@@ -61,7 +63,7 @@ from citybase.data.sharing import routes as sharing_routes
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
-del _identity_tasks, _ledger_tasks  # imported for their job registrations
+del _identity_tasks, _ledger_tasks, _quality_tasks  # imported for their job registrations
 log = logging.getLogger(__name__)
 
 
@@ -246,6 +248,7 @@ def create_app(
         search_views.router,
         sharing_routes.router,
         masking_routes.router,
+        quality_routes.router,
         opendata_ckan.router,
         opendata_routes.router,
         opendata_views.router,

@@ -76,6 +76,18 @@ class MaskingSettings(BaseModel):
     )
 
 
+class QualitySettings(BaseModel):
+    run_every_hours: int = Field(
+        24, ge=1, description="How often each resource's quality rules run on the schedule."
+    )
+    check_seconds: int = Field(
+        600,
+        ge=10,
+        description="How often the worker looks for quality runs due and overdue disputes.",
+    )
+    dispute_days: int = Field(5, ge=1, description="Days a provider has to answer a data dispute.")
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -112,6 +124,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     masking: MaskingSettings = Field(default_factory=MaskingSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 

@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     from citybase.data.grading import models as _grading
     from citybase.data.masking import models as _masking
     from citybase.data.opendata import models as _opendata
+    from citybase.data.quality import models as _quality
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
     from citybase.data.sources import models as _sources
@@ -35,6 +36,7 @@ def all_metadata() -> MetaData:
         _masking,
         _opendata,
         _orgs,
+        _quality,
         _search,
         _sharing,
         _sources,
