@@ -50,16 +50,19 @@ from citybase.data.datastore import views as datastore_views
 from citybase.data.grading import routes as grading_routes
 from citybase.data.grading import views as grading_views
 from citybase.data.masking import routes as masking_routes
+from citybase.data.masking import views as masking_views
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
 from citybase.data.quality import routes as quality_routes
 from citybase.data.quality import tasks as _quality_tasks
+from citybase.data.quality import views as quality_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
 from citybase.data.search import routes as search_routes
 from citybase.data.search import views as search_views
 from citybase.data.sharing import routes as sharing_routes
+from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
@@ -247,8 +250,11 @@ def create_app(
         search_routes.router,
         search_views.router,
         sharing_routes.router,
+        sharing_views.router,
         masking_routes.router,
+        masking_views.router,
         quality_routes.router,
+        quality_views.router,
         opendata_ckan.router,
         opendata_routes.router,
         opendata_views.router,

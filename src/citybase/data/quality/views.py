@@ -1,0 +1,198 @@
+"""Console pages for data quality: the dashboard, the dispute inbox, and the resource panel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError, NotFound
+from citybase.core.identity.schemas import Principal, Role
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ResourceRead
+from citybase.data.quality import repository, service
+from citybase.data.quality.auth import QUALITY_DISPUTE, QUALITY_MANAGE, Disputer, QualityManager
+from citybase.data.quality.schemas import DisputeAnswer, DisputeCreate, RuleCreate
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Data", "Data quality", "/console/quality", QUALITY_DISPUTE, order=43))
+console.add_page(
+    NavEntry("Data", "Data disputes", "/console/quality/disputes", QUALITY_DISPUTE, order=44)
+)
+add_translations(
+    "zh",
+    {
+        "Data quality": "数据质量", "Data disputes": "数据纠错申诉", "Score": "质量得分",
+        "Rules": "质量规则", "Last run": "最近检测", "Trend": "趋势", "Run now": "立即检测",
+        "Failures": "问题数", "Open disputes": "待处理申诉", "No rules yet.": "尚未配置质量规则。",
+        "Add a rule": "新增规则", "Parameters (JSON)": "参数（JSON）", "Item": "数据项",
+        "Kind": "规则类型", "Remove": "删除", "Raise a dispute": "提出纠错申诉",
+        "Row (column=value, one per line)": "所在行（列=值，每行一个）",
+        "Proposed value": "建议值", "Deadline": "处理期限", "Overdue": "已逾期",
+        "Corrected": "已更正", "Answer without correcting": "答复（不更正）",
+        "Response": "答复", "Acknowledge": "已阅", "No disputes.": "暂无申诉。",
+        "Examples": "问题示例", "Checked": "检查数",
+        "rule.not_null": "非空", "rule.unique": "唯一", "rule.pattern": "格式",
+        "rule.value_set": "值域", "rule.range": "取值范围", "rule.check_chars": "校验位",
+        "rule.reference": "参照一致",
+        "disp.open": "待处理", "disp.corrected": "已更正", "disp.answered": "已答复",
+        "disp.withdrawn": "已撤回",
+    },
+)  # fmt: skip
+add_translations("en", {
+    **{f"rule.{k}": k.replace("_", " ") for k in ("not_null", "unique", "pattern", "value_set",
+                                                  "range", "check_chars", "reference")},
+    **{f"disp.{k}": k for k in ("open", "corrected", "answered", "withdrawn")},
+})  # fmt: skip
+
+
+@router.get("/console/quality")
+def dashboard(request: Request, session: DbSession, principal: Disputer) -> Response:
+    """Each resource with rules: its latest score, failures and open disputes."""
+    codes = repository.codes_with_rules(session)
+    if not principal.has_role(Role.platform_admin):
+        mine = {r.code for r in catalog.registered_resources(session)
+                if r.provider_unit_code == principal.unit_code}  # fmt: skip
+        codes = [c for c in codes if c in mine] or codes
+    rows = []
+    for code in codes:
+        try:
+            rows.append(service.quality_of(session, principal, code))
+        except NotFound:
+            continue
+    return console.render(request, "quality/dashboard.html", {"rows": rows})
+
+
+def _disputes(
+    request: Request, session: Session, principal: Principal, status: int = 200, **extra: Any
+) -> Response:
+    return console.render(
+        request, "quality/disputes.html",
+        {"disputes": service.list_disputes(session, principal), "errors": {}, "form": {},
+         "may_answer": principal.can(QUALITY_MANAGE), **extra},
+        status,
+    )  # fmt: skip
+
+
+@router.get("/console/quality/disputes")
+def disputes_page(request: Request, session: DbSession, principal: Disputer) -> Response:
+    return _disputes(request, session, principal, done=request.query_params.get("done"),
+                     form={"resource_code": request.query_params.get("resource", "")})  # fmt: skip
+
+
+def _row_filter(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+@router.post("/console/quality/disputes")
+async def raise_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: Disputer
+) -> Response:
+    form = await read_form(request)
+    try:
+        raised = service.raise_dispute(
+            session, principal,
+            DisputeCreate(resource_code=form.get("resource_code", ""), item=form.get("item", ""),
+                          row_filter=_row_filter(str(form.get("row", ""))),
+                          description=form.get("description", ""),
+                          proposed_value=form.get("proposed_value", "")),
+            settings.quality.dispute_days,
+        )  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        return _disputes(request, session, principal, 422, errors=form_errors(exc), form=form)
+    return RedirectResponse(f"/console/quality/disputes?done={raised.number}", status_code=303)
+
+
+@router.post("/console/quality/disputes/{number}/{verb}")
+async def dispute_verb(
+    request: Request, session: DbSession, principal: Disputer, number: str, verb: str
+) -> Response:
+    form = await read_form(request)
+    try:
+        if verb == "answer":
+            if not principal.can(QUALITY_MANAGE):
+                raise NotFound(f"no dispute {number}", field="number")
+            service.answer_dispute(session, principal, number, DisputeAnswer(
+                corrected=form.get("corrected") == "yes", response=form.get("response", "")))  # fmt: skip
+        elif verb == "acknowledge":
+            service.acknowledge(session, principal, number)
+        elif verb == "withdraw":
+            service.withdraw_dispute(session, principal, number)
+        else:
+            raise NotFound(f"no action {verb}")
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _disputes(request, session, principal, 422, errors=form_errors(exc), failed=number)
+    return RedirectResponse(f"/console/quality/disputes?done={number}", status_code=303)
+
+
+def _back(code: str, error: str) -> Response:
+    """Back to the resource page, which shows the error above its content."""
+    return RedirectResponse(f"/console/catalog/{quote(code)}?error={quote(error)}", status_code=303)
+
+
+@router.post("/console/quality/resources/{code}/rules")
+async def add_rule_submit(
+    request: Request, session: DbSession, principal: QualityManager, code: str
+) -> Response:
+    form = await read_form(request)
+    try:
+        params = json.loads(str(form.get("params") or "{}"))
+        service.add_rule(session, principal, code, RuleCreate(
+            item=form.get("item", ""), kind=form.get("kind", ""), params=params))  # fmt: skip
+    except json.JSONDecodeError as exc:
+        return _back(code, f"params: {exc.msg}")
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _back(code, "; ".join(form_errors(exc).values()))
+    return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
+
+
+@router.post("/console/quality/resources/{code}/runs")
+async def run_submit(
+    request: Request, session: DbSession, principal: QualityManager, code: str
+) -> Response:
+    await read_form(request)
+    try:
+        service.run_now(session, principal, code)
+    except CitybaseError as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _back(code, exc.message)
+    return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    quality = service.quality_of(session, principal, resource.code)
+    return Panel("Data quality", "quality/_panel.html",
+                 {"q": quality, "code": resource.code,
+                  "rules": service.list_rules(session, principal, resource.code),
+                  "item_names": [i.name for i in resource.items],
+                  "may_manage": principal.can(QUALITY_MANAGE)
+                  and principal.unit_code == resource.provider_unit_code},
+                 link="/console/quality")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 70, _panel)

@@ -1,0 +1,344 @@
+"""Console pages for sharing: requests and grants, the demand list, and the access log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError, NotFound
+from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import Principal
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ResourceRead
+from citybase.data.masking import operators as ops
+from citybase.data.masking import service as masking
+from citybase.data.sharing import access, demand, service
+from citybase.data.sharing.auth import (
+    SHARE_AUDIT,
+    SHARE_DECIDE,
+    SHARE_REQUEST,
+    AccessViewer,
+    ShareDecider,
+    ShareRequester,
+)
+from citybase.data.sharing.schemas import (
+    AccessFilter,
+    AnswerCreate,
+    Decision,
+    DemandCreate,
+    DemandMatch,
+    RequestCreate,
+    Revocation,
+)
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Data", "Sharing", "/console/sharing", SHARE_REQUEST, order=40))
+console.add_page(
+    NavEntry("Data", "Demand list", "/console/sharing/demands", SHARE_REQUEST, order=41)
+)
+console.add_page(NavEntry("Data", "Access log", "/console/sharing/access", None, order=42))
+add_translations(
+    "zh",
+    {
+        "Sharing": "共享申请与授权", "Demand list": "需求清单", "Access log": "共享调用日志",
+        "Requests": "共享申请", "Grants": "共享授权", "Request data": "申请共享",
+        "Made by my unit": "本单位提出", "Made to my unit": "向本单位提出",
+        "Legal basis": "共享依据", "Fields": "数据项", "Days": "期限（天）",
+        "Systems (API keys)": "调用系统（API 密钥）", "Provider": "提供单位", "Consumer": "使用单位",
+        "In force": "有效", "Revoke": "撤销授权", "Send the request": "提交申请",
+        "req.pending": "待审核", "req.granted": "已授权", "req.refused": "未同意",
+        "req.withdrawn": "已撤回", "grant.in_force": "有效", "grant.expired": "已到期",
+        "grant.revoked": "已撤销", "No requests.": "暂无共享申请。", "No grants.": "暂无共享授权。",
+        "Post a demand": "发布需求", "Title": "标题", "Description": "需求描述",
+        "Items wanted (one per line)": "所需数据项（每行一个）",
+        "Unit believed to hold it (code)": "预计提供单位（代码）", "Answer": "响应",
+        "Offer a resource": "提供资源", "Planned": "计划采集", "Unavailable": "无此数据",
+        "Take this offer": "转为共享申请", "No demands.": "暂无需求。", "Close": "关闭",
+        "dem.open": "待响应", "dem.answered": "已响应", "dem.matched": "已对接", "dem.closed": "已关闭",
+        "ans.offer": "提供资源", "ans.planned": "计划采集", "ans.unavailable": "无此数据",
+        "Who reads our data": "谁在使用本单位数据", "What we read": "本单位使用的数据",
+        "Reads": "调用", "Refused": "拒绝", "Last read": "最近调用",
+        "Data subject (citizen ID or credit code)": "数据主体（身份证号或统一社会信用代码）",
+        "Case number": "案件编号", "End user": "最终用户", "Outcome": "结果",
+        "out.allowed": "允许", "out.refused": "拒绝", "Search": "查询", "No reads.": "暂无调用记录。",
+        "Only auditors look a data subject up.": "仅审计员可按数据主体查询。",
+        "Masking": "脱敏", "Level": "级别", "Ask for it": "申请共享",
+        "Your unit holds no grant for this resource.": "本单位尚无该资源的共享授权。",
+        "Number": "编号", "Resource": "数据资源", "Ledger": "账本", "Next page": "下一页",
+    },
+)  # fmt: skip
+add_translations("en", {
+    **{f"req.{s}": s for s in ("pending", "granted", "refused", "withdrawn")},
+    **{f"grant.{s}": s.replace("_", " ") for s in ("in_force", "expired", "revoked")},
+    **{f"dem.{s}": s for s in ("open", "answered", "matched", "closed")},
+    **{f"ans.{s}": s for s in ("offer", "planned", "unavailable")},
+    **{f"out.{s}": s for s in ("allowed", "refused")},
+})  # fmt: skip
+
+
+def _lines(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value or "").replace("，", ",").replace(",", "\n").splitlines()
+            if v.strip()]  # fmt: skip
+
+
+# --- requests and grants -----------------------------------------------------------------------
+
+
+def _sharing(
+    request: Request, session: Session, principal: Principal, status: int = 200, **extra: Any
+) -> Response:
+    requests = service.list_requests(session, principal)
+    mine = principal.unit_code
+    return console.render(
+        request, "sharing/sharing.html",
+        {"made": [r for r in requests if r.consumer_unit_code == mine],
+         "received": [r for r in requests if r.provider_unit_code == mine and r.consumer_unit_code != mine],
+         "grants": service.list_grants(session, principal), "errors": {},
+         "may_decide": principal.can(SHARE_DECIDE), **extra},
+        status,
+    )  # fmt: skip
+
+
+@router.get("/console/sharing")
+def sharing_page(request: Request, session: DbSession, principal: ShareRequester) -> Response:
+    return _sharing(request, session, principal, done=request.query_params.get("done"))
+
+
+@router.get("/console/sharing/new")
+def new_request_page(
+    request: Request, session: DbSession, principal: ShareRequester, resource: str = ""
+) -> Response:
+    found = catalog.get_accessible_resource(session, principal, resource) if resource else None
+    return console.render(request, "sharing/new.html", _new_ctx(session, principal, found, {}, {}))
+
+
+def _new_ctx(
+    session: Session, principal: Principal, resource: ResourceRead | None, form: dict[str, Any],
+    errors: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    keys = [k for k in identity.list_api_keys(session, principal) if k.revoked_at is None]
+    return {"resource": resource, "form": form, "errors": errors, "keys": keys}
+
+
+@router.post("/console/sharing/new")
+async def new_request_submit(
+    request: Request, session: DbSession, principal: ShareRequester
+) -> Response:
+    form = await read_form(request)
+    code = str(form.get("resource_code", ""))
+    try:
+        made = service.request_share(
+            session, principal,
+            RequestCreate(
+                resource_code=code, purpose=form.get("purpose", ""),
+                legal_basis=form.get("legal_basis", ""), fields=_lines(form.get("fields")),
+                days=int(form.get("days") or 365),
+                api_key_ids=[int(k) for k in _lines(form.get("api_key_ids")) if k.isdigit()],
+            ),
+        )  # fmt: skip
+    except (CitybaseError, ValidationError, ValueError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        resource = catalog.get_accessible_resource(session, principal, code) if code else None
+        errors = form_errors(exc) if not isinstance(exc, ValueError) or isinstance(
+            exc, ValidationError) else {"days": str(exc)}  # fmt: skip
+        return console.render(request, "sharing/new.html",
+                              _new_ctx(session, principal, resource, form, errors), 422)  # fmt: skip
+    return RedirectResponse(f"/console/sharing?done={made.number}", status_code=303)
+
+
+@router.post("/console/sharing/requests/{number}")
+async def decide_submit(
+    request: Request, session: DbSession, principal: ShareDecider, number: str
+) -> Response:
+    form = await read_form(request)
+    try:
+        days = str(form.get("days") or "").strip()
+        fields = _lines(form.get("fields"))
+        service.decide(
+            session, principal, number,
+            Decision(approve=form.get("decision") == "approve", reason=str(form.get("reason", "")),
+                     fields=fields or None, days=int(days) if days.isdigit() else None),
+        )  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _sharing(request, session, principal, 422, errors=form_errors(exc), failed=number)
+    return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
+
+
+@router.post("/console/sharing/requests/{number}/withdraw")
+async def withdraw_submit(
+    request: Request, session: DbSession, principal: ShareRequester, number: str
+) -> Response:
+    await read_form(request)
+    try:
+        service.withdraw(session, principal, number)
+    except CitybaseError as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _sharing(request, session, principal, exc.status_code, errors=form_errors(exc))
+    return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
+
+
+@router.post("/console/sharing/grants/{grant_id}/revoke")
+async def revoke_submit(
+    request: Request, session: DbSession, principal: ShareDecider, grant_id: int
+) -> Response:
+    form = await read_form(request)
+    try:
+        service.revoke(session, principal, grant_id, Revocation(reason=form.get("reason", "")))
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _sharing(request, session, principal, 422, errors=form_errors(exc))
+    return RedirectResponse(f"/console/sharing?done={grant_id}", status_code=303)
+
+
+# --- the demand list ---------------------------------------------------------------------------
+
+
+def _demands(
+    request: Request, session: Session, principal: Principal, status: int = 200, **extra: Any
+) -> Response:
+    own = [r for r in catalog.registered_resources(session)
+           if principal.unit_code and r.provider_unit_code == principal.unit_code]  # fmt: skip
+    return console.render(
+        request, "sharing/demands.html",
+        {"demands": demand.list_demands(session), "errors": {}, "form": {},
+         "may_answer": principal.can(SHARE_DECIDE), "own_resources": own, **extra},
+        status,
+    )  # fmt: skip
+
+
+@router.get("/console/sharing/demands")
+def demands_page(request: Request, session: DbSession, principal: ShareRequester) -> Response:
+    return _demands(request, session, principal, done=request.query_params.get("done"))
+
+
+@router.post("/console/sharing/demands")
+async def post_demand_submit(
+    request: Request, session: DbSession, principal: ShareRequester
+) -> Response:
+    form = await read_form(request)
+    try:
+        posted = demand.post(
+            session, principal,
+            DemandCreate(
+                title=form.get("title", ""), description=form.get("description", ""),
+                purpose=form.get("purpose", ""), legal_basis=form.get("legal_basis", ""),
+                items=_lines(form.get("items")),
+                provider_unit_code=str(form.get("provider_unit_code", "")).strip(),
+            ),
+        )  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        return _demands(request, session, principal, 422, errors=form_errors(exc), form=form)
+    return RedirectResponse(f"/console/sharing/demands?done={posted.number}", status_code=303)
+
+
+@router.post("/console/sharing/demands/{number}/answers")
+async def answer_submit(
+    request: Request, session: DbSession, principal: ShareDecider, number: str
+) -> Response:
+    form = await read_form(request)
+    try:
+        demand.answer(
+            session, principal, number,
+            AnswerCreate(kind=form.get("kind", ""), resource_code=form.get("resource_code", ""),
+                         message=form.get("message", "")),
+        )  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        return _demands(request, session, principal, 422, errors=form_errors(exc), failed=number)
+    return RedirectResponse(f"/console/sharing/demands?done={number}", status_code=303)
+
+
+@router.post("/console/sharing/demands/{number}/match")
+async def match_submit(
+    request: Request, session: DbSession, principal: ShareRequester, number: str
+) -> Response:
+    form = await read_form(request)
+    try:
+        made = demand.match(
+            session, principal, number,
+            DemandMatch(answer_id=int(form.get("answer_id") or 0), fields=_lines(form.get("fields")),
+                        days=int(form.get("days") or 365)),
+        )  # fmt: skip
+    except (CitybaseError, ValidationError, ValueError) as exc:
+        undo(session)
+        if isinstance(exc, NotFound):
+            raise
+        errors = {"days": str(exc)} if type(exc) is ValueError else form_errors(exc)
+        return _demands(request, session, principal, 422, errors=errors, failed=number)
+    return RedirectResponse(f"/console/sharing?done={made.number}", status_code=303)
+
+
+# --- the access log ----------------------------------------------------------------------------
+
+
+@router.get("/console/sharing/access")
+def access_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: AccessViewer
+) -> Response:
+    q = request.query_params
+    auditor = principal.can(SHARE_AUDIT)
+    errors: dict[str, str] = {}
+    try:
+        flt = AccessFilter(
+            resource=q.get("resource") or None, consumer=q.get("consumer") or None,
+            provider=q.get("provider") or None, user=q.get("user") or None,
+            case_number=q.get("case_number") or None, outcome=q.get("outcome") or None,
+            subject=(q.get("subject") or None) if auditor else None,
+            offset=int(q.get("offset") or 0),
+        )  # fmt: skip
+    except (ValidationError, ValueError) as exc:
+        errors = form_errors(exc) if isinstance(exc, ValidationError) else {"offset": str(exc)}
+        flt = AccessFilter()
+    page = access.find_accesses(session, principal, flt, ops.keys_for(settings.masking_key))
+    return console.render(
+        request, "sharing/access.html",
+        {"page": page, "q": dict(q), "auditor": auditor, "errors": errors,
+         "provided": access.summary(session, principal, as_provider=True),
+         "consumed": access.summary(session, principal, as_provider=False), "flt": flt},
+    )  # fmt: skip
+
+
+# --- the resource page's panel -----------------------------------------------------------------
+
+
+def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
+    grants = [g for g in service.list_grants(session, principal, resource.code)]
+    holds = service.grant_for(session, principal, resource.code)
+    plan = masking.plan_for(session, resource.code)
+    masked = [(f.item, f.rule.label()) for f in plan.fields if f.rule.op.value != "clear"]
+    mine = principal.unit_code == resource.provider_unit_code
+    reads = [s for s in access.summary(session, principal, as_provider=True)
+             if s.resource_code == resource.code] if mine else []  # fmt: skip
+    return Panel("Sharing", "sharing/_panel.html",
+                 {"code": resource.code, "grants": grants, "holds": holds, "masked": masked,
+                  "level": plan.level or plan.policy_level, "mine": mine, "reads": reads,
+                  "share_type": resource.share_type.value, "quoted": quote(resource.code)},
+                 link="/console/sharing")  # fmt: skip
+
+
+console.add_panel("catalog.resource", 60, _panel)

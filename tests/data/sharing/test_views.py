@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Role
+from citybase.data.datastore.schemas import RowQuery
+from citybase.data.grading.schemas import Level
+from citybase.data.masking import operators as ops
+from citybase.data.sharing import access
+from citybase.data.sharing.schemas import ReadContext
+from tests.core.identity.factories import make_user, sign_in
+from tests.data.sharing.factories import citizen_id, shared_city
+
+
+def test_request_decide_and_revoke_in_the_console(client: TestClient, session: Session) -> None:
+    city = shared_city(session, share_type="conditional", level=Level.general_4)
+    code = city.resource.code
+    csrf = sign_in(client, "healthuser")
+    form = client.get(f"/console/sharing/new?resource={code}")
+    assert form.status_code == 200
+    assert "违法事由" in form.text
+    bad = client.post("/console/sharing/new", data={"csrf_token": csrf, "resource_code": code,
+                                                    "purpose": "x", "legal_basis": "法"})  # fmt: skip
+    assert bad.status_code == 422
+    sent = client.post(
+        "/console/sharing/new",
+        data={"csrf_token": csrf, "resource_code": code, "purpose": "医保基金稽核",
+              "legal_basis": "《社会保险法》", "fields[]": ["姓名", "性别"], "days": "30"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    number = sent.headers["location"].rsplit("=", 1)[1]
+    client.post("/logout", headers={"X-CSRF-Token": csrf})
+
+    csrf = sign_in(client, "urbansteward")
+    page = client.get("/console/sharing")
+    assert number in page.text
+    decided = client.post(f"/console/sharing/requests/{number}",
+                          data={"csrf_token": csrf, "decision": "approve", "days": "10"},
+                          follow_redirects=False)  # fmt: skip
+    assert decided.status_code == 303
+    page = client.get("/console/sharing")
+    grant_id = re.search(r"/console/sharing/grants/(\d+)/revoke", page.text)
+    assert grant_id, page.text
+    resource_page = client.get(f"/console/catalog/{code}")
+    assert "pseudonym" in resource_page.text  # the panel shows how it is masked
+    revoked = client.post(f"/console/sharing/grants/{grant_id.group(1)}/revoke",
+                          data={"csrf_token": csrf, "reason": "任务完成"}, follow_redirects=False)  # fmt: skip
+    assert revoked.status_code == 303
+    assert "已撤销" in client.get("/console/sharing").text
+
+
+def test_demand_list_in_the_console(client: TestClient, session: Session) -> None:
+    city = shared_city(session)
+    csrf = sign_in(client, "healthuser")
+    posted = client.post(
+        "/console/sharing/demands",
+        data={"csrf_token": csrf, "title": "违法当事人名单", "description": "医保稽核比对所需",
+              "purpose": "医保基金稽核", "legal_basis": "条例", "items": "姓名\n性别"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert posted.status_code == 303
+    number = posted.headers["location"].rsplit("=", 1)[1]
+    client.post("/logout", headers={"X-CSRF-Token": csrf})
+    csrf = sign_in(client, "urbansteward")
+    answered = client.post(f"/console/sharing/demands/{number}/answers",
+                           data={"csrf_token": csrf, "kind": "offer", "resource_code": city.resource.code,
+                                 "message": "可申请"}, follow_redirects=False)  # fmt: skip
+    assert answered.status_code == 303, answered.text
+    assert "提供资源" in client.get("/console/sharing/demands").text
+
+
+def test_the_access_log_for_provider_and_auditor(client: TestClient, session: Session) -> None:
+    city = shared_city(session, level=Level.general_4)
+    keys = ops.Keys.derive("33" * 32)
+    access.read_rows(session, city.stranger, city.resource.code,
+                     ReadContext(case_number="SR202611010001"), RowQuery(), keys)  # fmt: skip
+    sign_in(client, "urbansteward")
+    page = client.get("/console/sharing/access")
+    assert page.status_code == 200
+    assert "gl.urban" in page.text
+    assert "holds no grant" in page.text
+    assert 'name="subject"' not in page.text  # only auditors look subjects up
+    make_user(session, "audit", Role.auditor, unit="fz.bigdata")
+    client.cookies.clear()
+    sign_in(client, "audit")
+    page = client.get("/console/sharing/access", params={"subject": citizen_id(1)})
+    assert page.status_code == 200
+    assert 'name="subject"' in page.text
