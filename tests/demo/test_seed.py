@@ -14,9 +14,14 @@ from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
 from citybase.data.datastore import service as datastore
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Level
+from citybase.data.masking import operators as ops
 from citybase.data.opendata import service as opendata
+from citybase.data.quality import service as quality
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery
+from citybase.data.sharing import access, demand
+from citybase.data.sharing import service as sharing
+from citybase.data.sharing.schemas import AccessFilter
 from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 
@@ -103,3 +108,23 @@ def _rows_look_real_and_pass_their_check_characters(session: Session) -> None:
     assert sum(1 for d in open_data if d.row_count) >= 100
     everything = search.search_open(session, SearchQuery(q="停车场"))
     assert everything.total >= 1
+    _check_sharing(session)
+
+
+def _check_sharing(session: Session) -> None:
+    """Grants, reads (one refused each), a subject traceable, quality runs and a dispute."""
+    admin = identity.principal_for(session, "admin")
+    keys = ops.keys_for("00" * 32)  # no subject lookup here: the demo's key is its own
+    log = access.find_accesses(session, admin, AccessFilter(limit=100), keys)
+    outcomes = [a.outcome.value for a in log.accesses]
+    assert outcomes.count("allowed") >= 4
+    assert outcomes.count("refused") >= 1
+    assert any(a.subjects for a in log.accesses)
+    assert all(a.case_number for a in log.accesses)
+    assert len(sharing.list_grants(session, admin)) >= 4
+    assert any(r.status.value == "pending" for r in sharing.list_requests(session, admin))
+    assert demand.list_demands(session)
+    assert quality.list_disputes(session, admin)
+    codes = quality.codes_with_rules(session)
+    assert codes
+    assert all(quality.quality_of(session, admin, c).last for c in codes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -21,9 +22,17 @@ from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
 from citybase.data.datastore import service as datastore
+from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Decision, Domain, ScanRequest
+from citybase.data.masking import operators as ops
+from citybase.data.quality import service as quality
+from citybase.data.quality.schemas import DisputeCreate, RuleCreate
 from citybase.data.search import service as search
+from citybase.data.sharing import access, demand
+from citybase.data.sharing import service as sharing
+from citybase.data.sharing.schemas import Decision as SharingDecision
+from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCreate
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
@@ -58,6 +67,7 @@ DEMO_USERS = (
     DemoUser("operator", "12345话务员 郑丽", Role.hotline_operator, "fz.hotline"),
     DemoUser("handler", "鼓楼区城管局承办人 刘洋", Role.case_handler, "gl.urban"),
     DemoUser("supervisor", "联排联调中心督办员 吴强", Role.supervisor, "fz.coord"),
+    DemoUser("auditor", "大数据局审计员 何琳", Role.auditor, "fz.bigdata"),
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
 )
 
@@ -99,6 +109,8 @@ def build_demo(
         seed_sources(session)
         step("grading")
         seed_grading(session)
+        step("sharing, quality and disputes")
+        seed_sharing(session, settings)
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
@@ -249,3 +261,83 @@ def seed_sources(session: Session) -> None:
             session, admin,
             SourceCreate(data_kind=kind, unit_code=unit, elements=elements, legal_basis=basis),
         )  # fmt: skip
+
+
+def seed_sharing(session: Session, settings: Settings) -> None:
+    """Grants, reads (one refused), a pending request, a demand, quality rules and a dispute,
+    so that every sharing and quality page of the demo has something to show."""
+    consumer = identity.principal_for(session, "consumer")  # fz.health
+    bureau = identity.principal_for(session, "steward")  # fz.bigdata
+    keys = ops.keys_for(settings.masking_key)
+    shared = [
+        r for r in catalog.registered_resources(session)
+        if r.provider_unit_code not in ("fz.health", "") and datastore.table_of(session, r.code)
+    ]  # fmt: skip
+    personal = [
+        r for r in shared if grading.level_of(session, r.code) in ("general_3", "general_4")
+    ]
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    for n, resource in enumerate(
+        [r for r in personal if r.share_type.value == "unconditional"][:2]
+        + [r for r in shared if r.share_type.value == "unconditional"
+           and grading.level_of(session, r.code) in ("general_1", "general_2")][:1]
+    ):  # fmt: skip
+        fields = [i.name for i in resource.items][:4]
+        sharing.request_share(session, consumer, RequestCreate(
+            resource_code=resource.code, purpose="医保基金使用监督与参保核查",
+            legal_basis="《医疗保障基金使用监督管理条例》第十七条", fields=fields, days=180,
+        ))  # fmt: skip
+        ctx = ReadContext(case_number=f"YB{today}{n + 1:04d}", end_user="huanglei",
+                          purpose="参保人员身份核验")  # fmt: skip
+        access.read_rows(session, consumer, resource.code, ctx, RowQuery(limit=20), keys)
+        access.read_rows(session, consumer, resource.code, ctx,
+                         RowQuery(fields=[i.name for i in resource.items][-1:], limit=5), keys)  # fmt: skip
+    # a conditionally shared resource with identity numbers, approved (by the platform, standing
+    # in for its provider's steward), so that "whose data went where" has answers in the demo
+    admin = identity.principal_for(session, "admin")
+    ids = next(
+        (r for r in shared if r.share_type.value == "conditional"
+         and any(i.element == "公民身份号码" for i in r.items)), None,
+    )  # fmt: skip
+    if ids is not None:
+        asked = sharing.request_share(session, consumer, RequestCreate(
+            resource_code=ids.code, purpose="医保参保人员身份核验",
+            legal_basis="《社会保险法》第八十七条", fields=[i.name for i in ids.items][:5], days=90,
+        ))  # fmt: skip
+        sharing.decide(session, admin, asked.number, SharingDecision(approve=True, reason="同意"))
+        ctx = ReadContext(case_number=f"YB{today}0009", end_user="huanglei", purpose="参保核验")
+        access.read_rows(session, consumer, ids.code, ctx, RowQuery(limit=10), keys)
+    pending = next(
+        (r for r in shared if r.provider_unit_code == "fz.bigdata"
+         and r.share_type.value == "conditional"), None,
+    )  # fmt: skip
+    if pending is not None:
+        sharing.request_share(session, consumer, RequestCreate(
+            resource_code=pending.code, purpose="分级诊疗转诊统计分析",
+            legal_basis="《基本医疗卫生与健康促进法》第三十条",
+            fields=[i.name for i in pending.items][:3], days=90,
+        ))  # fmt: skip
+    demand.post(session, consumer, DemandCreate(
+        title="独居老人名单", description="需要各街道独居老人的姓名、住址与紧急联系人，用于家庭医生签约随访",
+        purpose="家庭医生签约服务随访", legal_basis="《福州市养老服务条例》",
+        items=["姓名", "住址", "紧急联系人电话"], provider_unit_code="fz.civil",
+    ))  # fmt: skip
+    own = [r for r in shared if r.provider_unit_code == "fz.bigdata"][:3]
+    for resource in own:
+        for item in resource.items:
+            kind = (
+                "check_chars" if item.element in ("公民身份号码", "统一社会信用代码") else
+                "not_null" if item is resource.items[0] else None
+            )  # fmt: skip
+            if kind is None:
+                continue
+            params = {"code": "citizen_id" if item.element == "公民身份号码" else "credit_code"} \
+                if kind == "check_chars" else {}  # fmt: skip
+            quality.add_rule(session, bureau, resource.code,
+                             RuleCreate(item=item.name, kind=kind, params=params))  # fmt: skip
+        quality.run(session, DEMO_ACTOR, resource.code)
+    if own:
+        quality.raise_dispute(session, consumer, DisputeCreate(
+            resource_code=own[0].code, item=own[0].items[0].name,
+            description="该条记录与卫健委掌握的情况不一致，请核实",
+        ), settings.quality.dispute_days)  # fmt: skip

@@ -327,6 +327,11 @@ def quality_of(session: Session, principal: Principal, code: str) -> ResourceQua
     )  # fmt: skip
 
 
+def codes_with_rules(session: Session) -> list[str]:
+    """Every resource with active rules (no access check)."""
+    return repository.codes_with_rules(session)
+
+
 def scores_of(session: Session, codes: list[str]) -> dict[str, float]:
     """The latest score of each resource that has one (for lists and dashboards)."""
     out = {}
