@@ -312,7 +312,7 @@ def query(
     )  # fmt: skip
     shown = request.fields or names
     columns = [c for c in table.columns if c.name in shown]
-    return RowPage(
+    return RowPage.model_construct(  # built from the table's own typed cells: not re-validated
         total=total, columns=columns,
         rows=[{n: values.get(n) for n in shown} for values in rows],
     )  # fmt: skip

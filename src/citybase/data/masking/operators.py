@@ -67,9 +67,14 @@ def keyed_hash(value: Any, keys: Keys, length: int = 16) -> str:
     return digest[:length]
 
 
+@lru_cache(maxsize=4)
+def _siv(key: bytes) -> AESSIV:
+    return AESSIV(key)
+
+
 def pseudonym(value: Any, keys: Keys) -> str:
-    sealed = AESSIV(keys.pseudonym_key).encrypt(str(value).encode(), None)
-    return PSEUDONYM_PREFIX + base64.b32encode(sealed).decode().rstrip("=")
+    sealed = _siv(keys.pseudonym_key).encrypt(str(value).encode(), None)
+    return PSEUDONYM_PREFIX + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
 def reveal(token: str, keys: Keys) -> str:
@@ -78,8 +83,8 @@ def reveal(token: str, keys: Keys) -> str:
         raise ValueError("not a pseudonym")
     body = token[len(PSEUDONYM_PREFIX) :]
     try:
-        sealed = base64.b32decode(body + "=" * (-len(body) % 8))
-        return AESSIV(keys.pseudonym_key).decrypt(sealed, None).decode()
+        sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        return _siv(keys.pseudonym_key).decrypt(sealed, None).decode()
     except Exception as exc:  # binascii.Error, InvalidTag, UnicodeDecodeError
         raise ValueError("not a pseudonym made with this key") from exc
 
@@ -105,13 +110,21 @@ def year_of(value: Any) -> str | None:
 
 def district_of(value: Any) -> str | None:
     """An address → the administrative divisions it names, up to the district (福州市鼓楼区)."""
-    divisions = grading.DIVISION.findall(str(value))
+    text = str(value)
+    if match := _UP_TO_DISTRICT.match(text):  # the usual shape, in one step
+        return match.group()
+    divisions = grading.DIVISION.findall(text)
     kept: list[str] = []
     for division in divisions:
         kept.append(division)
         if division.endswith(("区", "县", "旗")) or len(kept) == 3:
             break
     return "".join(kept) or None
+
+
+_UP_TO_DISTRICT = re.compile(
+    r"(?:[\u4e00-\u9fa5]{2,3}省)?(?:[\u4e00-\u9fa5]{2,4}?市)?[\u4e00-\u9fa5]{1,4}?(?:区|县|旗)(?=[\u4e00-\u9fa5\d])"
+)
 
 
 def age_band(value: Any, width: int = 10) -> str | None:

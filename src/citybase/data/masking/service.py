@@ -227,12 +227,15 @@ class Masker:
                 self.steps.append((field.item, fn))
 
     def row(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = dict(row)
+        return self.in_place(dict(row))
+
+    def in_place(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Mask ``row`` itself (for rows built for this read alone)."""
         for name, fn in self.steps:
-            value = out.get(name)
+            value = row.get(name)
             if value is not None and value != "":
-                out[name] = fn(value)
-        return out
+                row[name] = fn(value)
+        return row
 
     def rows(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self.row(r) for r in rows]

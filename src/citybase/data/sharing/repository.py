@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from citybase.data.sharing.models import (
@@ -82,12 +82,19 @@ def request_by_id(session: Session, request_id: int) -> ShareRequest | None:
     return session.get(ShareRequest, request_id)
 
 
+_INSERT_SUBJECT = "INSERT INTO share_access_subjects (access_id, subject) VALUES (?, ?)"
+_INSERT_SUBJECT_PG = "INSERT INTO share_access_subjects (access_id, subject) VALUES (%s, %s)"
+
+
 def add_subjects(session: Session, access_id: int, subjects: list[str]) -> None:
-    if subjects:
-        session.execute(
-            insert(ShareAccessSubject),
-            [{"access_id": access_id, "subject": s} for s in subjects],
-        )
+    if not subjects:
+        return
+    # straight to the driver's executemany: a read can serve thousands of subjects, and
+    # SQLAlchemy's per-row parameter handling costs more than the inserts themselves
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.connection().exec_driver_sql(
+        _INSERT_SUBJECT_PG if postgres else _INSERT_SUBJECT, [(access_id, s) for s in subjects]
+    )
 
 
 def accesses(
@@ -189,3 +196,7 @@ def answers(session: Session, demand_id: int) -> list[DemandAnswer]:
             .order_by(DemandAnswer.id)
         )
     )
+
+
+def access_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ShareAccess)) or 0
