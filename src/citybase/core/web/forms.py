@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import undo_request
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,3 +46,12 @@ def form_errors(exc: Exception) -> dict[str, str]:
 def undo(session: Session) -> None:
     """Throw away what a failed form submission wrote before its error was found."""
     undo_request(session)
+
+
+def failure(session: Session, exc: Exception) -> dict[str, str]:
+    """A form submission failed: throw away what it wrote, let a 404 through (one may not learn
+    what one cannot see from a form), and say per field what was wrong."""
+    undo_request(session)
+    if isinstance(exc, NotFound):
+        raise exc
+    return form_errors(exc)

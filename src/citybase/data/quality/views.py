@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
@@ -115,7 +115,7 @@ async def raise_submit(
             settings.quality.dispute_days,
         )  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
+        undo(session)  # a resource code typed wrong is the form's error, not a page of its own
         return _disputes(request, session, principal, 422, errors=form_errors(exc), form=form)
     return RedirectResponse(f"/console/quality/disputes?done={raised.number}", status_code=303)
 
@@ -138,10 +138,9 @@ async def dispute_verb(
         else:
             raise NotFound(f"no action {verb}")
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _disputes(request, session, principal, 422, errors=form_errors(exc), failed=number)
+        return _disputes(
+            request, session, principal, 422, errors=failure(session, exc), failed=number
+        )
     return RedirectResponse(f"/console/quality/disputes?done={number}", status_code=303)
 
 
@@ -162,10 +161,7 @@ async def add_rule_submit(
     except json.JSONDecodeError as exc:
         return _back(code, f"params: {exc.msg}")
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _back(code, "; ".join(form_errors(exc).values()))
+        return _back(code, "; ".join(failure(session, exc).values()))
     return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
 
 
@@ -177,10 +173,7 @@ async def run_submit(
     try:
         service.run_now(session, principal, code)
     except CitybaseError as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _back(code, exc.message)
+        return _back(code, "; ".join(failure(session, exc).values()))
     return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
 
 

@@ -15,7 +15,7 @@ from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
@@ -175,10 +175,9 @@ async def decide_submit(
                      fields=fields or None, days=int(days) if days.isdigit() else None),
         )  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _sharing(request, session, principal, 422, errors=form_errors(exc), failed=number)
+        return _sharing(
+            request, session, principal, 422, errors=failure(session, exc), failed=number
+        )
     return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
 
 
@@ -190,10 +189,7 @@ async def withdraw_submit(
     try:
         service.withdraw(session, principal, number)
     except CitybaseError as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _sharing(request, session, principal, exc.status_code, errors=form_errors(exc))
+        return _sharing(request, session, principal, exc.status_code, errors=failure(session, exc))
     return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
 
 
@@ -205,10 +201,7 @@ async def revoke_submit(
     try:
         service.revoke(session, principal, grant_id, Revocation(reason=form.get("reason", "")))
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _sharing(request, session, principal, 422, errors=form_errors(exc))
+        return _sharing(request, session, principal, 422, errors=failure(session, exc))
     return RedirectResponse(f"/console/sharing?done={grant_id}", status_code=303)
 
 
@@ -249,8 +242,7 @@ async def post_demand_submit(
             ),
         )  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        return _demands(request, session, principal, 422, errors=form_errors(exc), form=form)
+        return _demands(request, session, principal, 422, errors=failure(session, exc), form=form)
     return RedirectResponse(f"/console/sharing/demands?done={posted.number}", status_code=303)
 
 
@@ -266,10 +258,9 @@ async def answer_submit(
                          message=form.get("message", "")),
         )  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
-        undo(session)
-        if isinstance(exc, NotFound):
-            raise
-        return _demands(request, session, principal, 422, errors=form_errors(exc), failed=number)
+        return _demands(
+            request, session, principal, 422, errors=failure(session, exc), failed=number
+        )
     return RedirectResponse(f"/console/sharing/demands?done={number}", status_code=303)
 
 
