@@ -332,16 +332,6 @@ def codes_with_rules(session: Session) -> list[str]:
     return repository.codes_with_rules(session)
 
 
-def scores_of(session: Session, codes: list[str]) -> dict[str, float]:
-    """The latest score of each resource that has one (for lists and dashboards)."""
-    out = {}
-    for code in codes:
-        runs = repository.runs(session, code, limit=1)
-        if runs:
-            out[code] = runs[0].score
-    return out
-
-
 # --- disputes ----------------------------------------------------------------------------------
 
 

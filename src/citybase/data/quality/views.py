@@ -13,14 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
-from citybase.core.identity.schemas import Principal, Role
+from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
-from citybase.data.quality import repository, service
+from citybase.data.quality import service
 from citybase.data.quality.auth import QUALITY_DISPUTE, QUALITY_MANAGE, Disputer, QualityManager
 from citybase.data.quality.schemas import DisputeAnswer, DisputeCreate, RuleCreate
 
@@ -59,18 +59,17 @@ add_translations("en", {
 
 @router.get("/console/quality")
 def dashboard(request: Request, session: DbSession, principal: Disputer) -> Response:
-    """Each resource with rules: its latest score, failures and open disputes."""
-    codes = repository.codes_with_rules(session)
-    if not principal.has_role(Role.platform_admin):
-        mine = {r.code for r in catalog.registered_resources(session)
-                if r.provider_unit_code == principal.unit_code}  # fmt: skip
-        codes = [c for c in codes if c in mine] or codes
+    """Each resource with rules that the principal may see: its latest score, failures and open
+    disputes (a unit's own first)."""
     rows = []
-    for code in codes:
+    for code in service.codes_with_rules(session):
         try:
             rows.append(service.quality_of(session, principal, code))
         except NotFound:
             continue
+    own = {r.code for r in catalog.registered_resources(session)
+           if r.provider_unit_code == principal.unit_code}  # fmt: skip
+    rows.sort(key=lambda q: q.resource_code not in own)
     return console.render(request, "quality/dashboard.html", {"rows": rows})
 
 

@@ -392,7 +392,9 @@ def find_accesses(
     return AccessPage(total=total, accesses=[AccessRead.model_validate(a) for a in found])
 
 
-def summary(session: Session, principal: Principal, *, as_provider: bool) -> list[AccessSummary]:
+def summary(
+    session: Session, principal: Principal, *, as_provider: bool, resource_code: str | None = None
+) -> list[AccessSummary]:
     """Reads grouped by resource and the unit on the other side: who reads our data
     (``as_provider``) or what we read."""
     unit = None if principal.has_role(Role.platform_admin) else principal.unit_code
@@ -406,6 +408,6 @@ def summary(session: Session, principal: Principal, *, as_provider: bool) -> lis
             last_at=last,
         )
         for other, code, allowed, refused, rows, last in repository.access_summary(
-            session, unit, as_provider=as_provider
+            session, unit, as_provider=as_provider, resource_code=resource_code
         )
     ]

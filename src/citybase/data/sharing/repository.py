@@ -142,7 +142,7 @@ def accesses(
 
 
 def access_summary(
-    session: Session, unit_code: str | None, *, as_provider: bool
+    session: Session, unit_code: str | None, *, as_provider: bool, resource_code: str | None = None
 ) -> list[tuple[str, str, int, int, int, datetime]]:
     """(other unit, resource, allowed, refused, rows, last read) for the unit's reads."""
     mine, other = (
@@ -157,6 +157,8 @@ def access_summary(
     ).group_by(other, ShareAccess.resource_code)  # fmt: skip
     if unit_code is not None:
         query = query.where(mine == unit_code)
+    if resource_code is not None:
+        query = query.where(ShareAccess.resource_code == resource_code)
     query = query.order_by(func.max(ShareAccess.at).desc()).limit(500)
     return [
         (o, c, int(a or 0), int(r or 0), int(n or 0), t)

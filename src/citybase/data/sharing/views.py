@@ -318,13 +318,16 @@ def access_page(
 
 
 def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
-    grants = [g for g in service.list_grants(session, principal, resource.code)]
+    grants = service.list_grants(session, principal, resource.code)
     holds = service.grant_for(session, principal, resource.code)
     plan = masking.plan_for(session, resource.code)
     masked = [(f.item, f.rule.label()) for f in plan.fields if f.rule.op.value != "clear"]
     mine = principal.unit_code == resource.provider_unit_code
-    reads = [s for s in access.summary(session, principal, as_provider=True)
-             if s.resource_code == resource.code] if mine else []  # fmt: skip
+    reads = (
+        access.summary(session, principal, as_provider=True, resource_code=resource.code)
+        if mine
+        else []
+    )
     return Panel("Sharing", "sharing/_panel.html",
                  {"code": resource.code, "grants": grants, "holds": holds, "masked": masked,
                   "level": plan.level or plan.policy_level, "mine": mine, "reads": reads,
