@@ -10,7 +10,7 @@ character (GB 11643, GB 32100, Luhn) before it counts.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -165,8 +165,46 @@ ADDRESS_IN_TEXT = re.compile(
     r"(?:\d+(?:-\d+)*(?:号|栋|幢|座|单元|室|楼|层))*"
 )
 _SIX_DIGITS = re.compile(r"\d{6}")
-_STREET_WORD = re.compile(r"[路街巷弄村]|大道|小区|社区")
+_LONG_CODE = re.compile(r"[0-9A-Za-z]{16}")  # every identifier but a mobile number is this long
+# Necessary conditions, cheap to test (each starts with a literal the engine skips to): a cued
+# name needs its cue or title; an address ends a division (a suffix, or a bare province name)
+# within twelve characters of a street word.
+_NAME_CUE = re.compile(
+    r"姓名|联系人|申请人|反映人|来电人|投诉人|当事人|户主|市民|居民|业主|先生|女士|老师|师傅|阿姨"
+)
+_ADDRESS_GATE = re.compile(
+    r"(?:[省市区县旗镇乡]|街道)[\u4e00-\u9fa5\d]{0,12}?(?:路|街|巷|大道|弄|村|小区|社区)"
+)
+_PROVINCE = re.compile("|".join(PROVINCES))
+_LONGEST_PROVINCE = max(map(len, PROVINCES))
 _ADDRESS_LEAD = ("家住", "住在", "住址", "位于", "住", "在", "于", "：", ":")
+
+
+_ADDRESS_REACH = 64  # the farthest an address's first division starts before the gate's suffix
+
+
+def _next_address_from(text: str, pos: int) -> int | None:
+    """Where the next address at or after ``pos`` can start at the earliest, or None when none
+    can: the same matches as scanning from ``pos``, without trying every character."""
+    gate = _ADDRESS_GATE.search(text, pos)
+    if gate is not None and gate.start() - _ADDRESS_REACH <= pos:
+        return pos
+    # an address whose last division is a bare province name ("福建福州五四路") has no gate
+    before = len(text) if gate is None else gate.start() - _ADDRESS_REACH
+    province = _PROVINCE.search(text, pos, before + _LONGEST_PROVINCE)
+    if province is not None and province.start() < before:
+        return province.start()
+    return None if gate is None else before
+
+
+def _addresses(text: str, start: int | None) -> Iterator[re.Match[str]]:
+    """``ADDRESS_IN_TEXT.finditer(text)``, skipping what cannot hold an address."""
+    while start is not None:
+        match = ADDRESS_IN_TEXT.search(text, start)
+        if match is None:
+            return
+        yield match
+        start = _next_address_from(text, match.end())
 
 
 def find_spans(text: str) -> list[Span]:
@@ -176,9 +214,9 @@ def find_spans(text: str) -> list[Span]:
     Cheap gates come first (six digits in a row, a street word), since most free text holds
     none of it and this runs on every cell of every shared free-text column."""
     numbers = _SIX_DIGITS.search(text) is not None  # every identifier has six digits in a row
-    names = list(NAME_IN_TEXT.finditer(text))
-    streets = _STREET_WORD.search(text) is not None
-    if not (numbers or names or streets):
+    names = list(NAME_IN_TEXT.finditer(text)) if _NAME_CUE.search(text) else []
+    streets = _next_address_from(text, 0)
+    if not (numbers or names or streets is not None):
         return []
     spans: list[Span] = []
     taken: list[tuple[int, int]] = []
@@ -189,14 +227,14 @@ def find_spans(text: str) -> list[Span]:
             spans.append(Span(kind, start, end, text[start:end]))
 
     if numbers:
-        for kind in ORDER:
+        for kind in ORDER if _LONG_CODE.search(text) else ("mobile",):
             for match in PATTERNS[kind].finditer(text):
                 if CHECKS[kind](match.group()):
                     add(kind, *match.span())
     for match in names:
         group = "cued" if match.group("cued") else "titled"
         add("name", *match.span(group))
-    for match in ADDRESS_IN_TEXT.finditer(text) if streets else ():
+    for match in _addresses(text, streets):
         start, end = match.span()
         # a division is matched from the left: "人张伟在鼓楼区" starts where the name ends
         for s, e in list(taken):
@@ -204,7 +242,7 @@ def find_spans(text: str) -> list[Span]:
                 start = max(start, e)
         lead = next((w for w in _ADDRESS_LEAD if text.startswith(w, start)), "")
         start += len(lead)
-        if ADDRESS_IN_TEXT.fullmatch(text, start, end):
+        if start == match.start() or ADDRESS_IN_TEXT.fullmatch(text, start, end):
             add("address", start, end)
     return sorted(spans, key=lambda s: s.start)
 
@@ -406,8 +444,16 @@ def level_of(session: Session, code: str) -> str:
 
 def findings_of(session: Session, code: str) -> list[Finding]:
     """What the last scan found in a resource, with no access check (as ``level_of``)."""
+    return graded(session, code)[1]
+
+
+def graded(session: Session, code: str) -> tuple[str, list[Finding]]:
+    """``level_of`` and ``findings_of`` in one look-up."""
     grading = repository.get(session, code)
-    return [] if grading is None else [Finding.model_validate(f) for f in grading.findings]
+    if grading is None:
+        return "", []
+    findings = [Finding.model_validate(f) for f in grading.findings]
+    return grading.level or grading.proposed_level, findings
 
 
 def get_grading(session: Session, principal: Principal, code: str) -> GradingRead | None:

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import DataItemRead, DataType
+from citybase.data.catalog.schemas import DataItemRead, DataType, ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading import service as grading
@@ -175,14 +176,15 @@ def kind_of(item: DataItemRead, findings: Iterable[Finding] = ()) -> FieldKind:
     return K.other
 
 
-def plan_for(session: Session, code: str) -> MaskPlan:
-    """How the rows of ``code`` are masked (no access check: callers check)."""
-    resource = catalog.get_resource(session, code)
-    level = grading.level_of(session, code)
+def plan_for(session: Session, code: str, resource: ResourceRead | None = None) -> MaskPlan:
+    """How the rows of ``code`` are masked (no access check: callers check; a caller that has
+    loaded the resource passes it)."""
+    resource = resource or catalog.get_resource(session, code)
+    level, findings = grading.graded(session, code)
     policy_level = Level(level) if level else UNGRADED_POLICY
     rules = policy(session)[policy_level]
     found: dict[str, list[Finding]] = {}
-    for finding in grading.findings_of(session, code):
+    for finding in findings:
         found.setdefault(finding.item, []).append(finding)
     fields = []
     for item in resource.items:
@@ -191,16 +193,24 @@ def plan_for(session: Session, code: str) -> MaskPlan:
     return MaskPlan(resource_code=code, level=level, policy_level=policy_level.value, fields=fields)
 
 
+def _suppress(value: Any) -> None:
+    return None
+
+
+def _redact(value: Any) -> Any:
+    return ops.redact_text(value) if isinstance(value, str) else value
+
+
 def _operator(rule: Rule, keys: ops.Keys) -> Callable[[Any], Any] | None:
     op = rule.op
     if op is Operator.clear:
         return None
     if op is Operator.keep:
-        return lambda v: ops.keep(v, rule.first, rule.last)
+        return partial(ops.keep, first=rule.first, last=rule.last)
     if op is Operator.hash:
-        return lambda v: ops.keyed_hash(v, keys)
+        return partial(ops.keyed_hash, keys=keys)
     if op is Operator.pseudonym:
-        return lambda v: ops.pseudonym(v, keys)
+        return partial(ops.pseudonym, keys=keys)
     if op is Operator.year:
         return ops.year_of
     if op is Operator.district:
@@ -208,34 +218,29 @@ def _operator(rule: Rule, keys: ops.Keys) -> Callable[[Any], Any] | None:
     if op is Operator.age_band:
         return ops.age_band
     if op is Operator.suppress:
-        return lambda v: None
-    return lambda v: ops.redact_text(v) if isinstance(v, str) else v
+        return _suppress
+    return _redact
 
 
 class Masker:
-    """A plan made ready to apply: one function per masked field, looked up once."""
+    """A plan made ready to apply: the fields to serve, each with its operator looked up once."""
 
     def __init__(self, plan: MaskPlan, keys: ops.Keys, fields: Iterable[str] | None = None):
-        wanted = None if fields is None else set(fields)
+        by_item = {f.item: f for f in plan.fields}
         self.plan = plan
-        self.steps: list[tuple[str, Callable[[Any], Any]]] = []
-        for field in plan.fields:
-            if wanted is not None and field.item not in wanted:
-                continue
-            fn = _operator(field.rule, keys)
-            if fn is not None:
-                self.steps.append((field.item, fn))
+        self.fields = list(by_item) if fields is None else list(fields)
+        self.steps: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (name, _operator(by_item[name].rule, keys) if name in by_item else None)
+            for name in self.fields
+        ]
 
     def row(self, row: dict[str, Any]) -> dict[str, Any]:
-        return self.in_place(dict(row))
-
-    def in_place(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Mask ``row`` itself (for rows built for this read alone)."""
+        """The served fields of ``row``, masked, as a new row (``row`` is left as it was)."""
+        out: dict[str, Any] = {}
         for name, fn in self.steps:
             value = row.get(name)
-            if value is not None and value != "":
-                row[name] = fn(value)
-        return row
+            out[name] = value if fn is None or value is None or value == "" else fn(value)
+        return out
 
     def rows(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self.row(r) for r in rows]

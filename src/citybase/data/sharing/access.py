@@ -32,11 +32,10 @@ from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
-from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.masking import service as masking
-from citybase.data.masking.schemas import KReport
+from citybase.data.masking.schemas import KReport, MaskPlan
 from citybase.data.sharing import repository
 from citybase.data.sharing.auth import SHARE_AUDIT, SHARE_READ
 from citybase.data.sharing.models import ShareAccess, ShareGrant
@@ -125,6 +124,7 @@ class _Read:
     legal_basis: str = ""
     purpose: str = ""
     fields: list[str] | None = None
+    plan: MaskPlan | None = None
 
 
 def _actor_purpose(read: _Read) -> str:
@@ -262,7 +262,8 @@ def _check(
             f"{', '.join(grant.fields)})"
         ))  # fmt: skip
     read.fields = wanted_fields or list(grant.fields)
-    level = grading.level_of(session, code)
+    read.plan = masking.plan_for(session, code, read.resource)
+    level = read.plan.level
     if level in PERSONAL_LEVELS:
         if not ctx.case_number:
             return _refuse(session, read, Refusal.case_number_required, (
@@ -334,13 +335,14 @@ def read_rows(
         return refused
     assert read.grant is not None
     assert read.fields is not None
+    assert read.plan is not None
     try:
         total, raw_rows = _fetch(session, code, request, read.fields, up_to)
     except CitybaseError as exc:
         return _refuse(session, read, Refusal.bad_query, exc.message)
-    plan = masking.plan_for(session, code)
+    plan = read.plan
     mask = masking.Masker(plan, keys, read.fields)
-    served = [mask.in_place({f: raw.get(f) for f in read.fields}) for raw in raw_rows]
+    served = mask.rows(raw_rows)
     tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, raw_rows)]
     quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
     k = masking.k_anonymity(served, quasi)

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, JSONType, TimestampMixin
+from citybase.data.masking.operators import SUBJECT_TAG_LENGTH
 
 
 class ShareRequest(IdMixin, TimestampMixin, Base):
@@ -78,14 +79,18 @@ class ShareAccess(IdMixin, Base):
 
 class ShareAccessSubject(Base):
     """A data subject whose record a read served: a keyed hash of the citizen ID or credit code
-    (never the number itself), so that the bureau can answer "whose data went where"."""
+    (never the number itself), so that the bureau can answer "whose data went where".
+
+    Keyed by (subject, read) with no separate row id: one B-tree, which a look-up by subject
+    walks and a read appends to; a read writes a thousand of these, so each index costs."""
 
     __tablename__ = "share_access_subjects"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
+    subject: Mapped[str] = mapped_column(String(SUBJECT_TAG_LENGTH), primary_key=True)
     access_id: Mapped[int] = mapped_column(
         ForeignKey("share_accesses.id"), primary_key=True, autoincrement=False
     )
-    subject: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class Demand(IdMixin, TimestampMixin, Base):
