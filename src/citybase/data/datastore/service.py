@@ -309,6 +309,7 @@ def query(
         ],
         sort=(request.sort, kinds[request.sort]) if request.sort else None,
         descending=request.direction.value == "desc", limit=request.limit, offset=request.offset,
+        row_count=table.row_count,
     )  # fmt: skip
     shown = request.fields or names
     columns = [c for c in table.columns if c.name in shown]
