@@ -14,7 +14,8 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     "command",
     [[], ["demo"], ["init"], ["serve"], ["worker"], ["ledger", "verify"], ["orgs", "import"],
-     ["users", "create"]],
+     ["users", "create"], ["cockpit", "import"], ["cockpit", "indicators"],
+     ["cockpit", "reminders"]],
 )  # fmt: skip
 def test_every_command_has_help_and_a_data_dir(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

@@ -13,6 +13,7 @@ from rich.table import Table
 
 import citybase
 from citybase.app import create_app  # also registers every domain's consumers and jobs
+from citybase.cockpit import cli as cockpit_cli
 from citybase.core.bus.tasks import Worker
 from citybase.core.identity import cli as users_cli
 from citybase.core.identity import service as identity
@@ -34,6 +35,7 @@ app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(orgs_cli.app, name="orgs")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(data_cli.app, name="data")
+app.add_typer(cockpit_cli.app, name="cockpit")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]

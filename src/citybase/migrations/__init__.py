@@ -11,6 +11,9 @@ from sqlalchemy import MetaData
 
 def all_metadata() -> MetaData:
     """The metadata with every domain's tables registered, for autogenerate and schema checks."""
+    from citybase.cockpit.indicators import models as _indicators
+    from citybase.cockpit.plans import models as _plans
+    from citybase.cockpit.tasks import models as _tasks
     from citybase.core.bus import models as _bus
     from citybase.core.db.base import Base
     from citybase.core.identity import models as _identity
@@ -28,6 +31,9 @@ def all_metadata() -> MetaData:
 
     del (
         _bus,
+        _indicators,
+        _plans,
+        _tasks,
         _catalog,
         _datastore,
         _grading,

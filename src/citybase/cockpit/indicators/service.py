@@ -1,0 +1,415 @@
+"""Indicators: their definitions (from plan files), the values units report for them, the
+bureau's decisions, and where each stands against its path and its targets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from itertools import pairwise
+
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.indicators import repository
+from citybase.cockpit.indicators.models import Actual, Indicator
+from citybase.cockpit.indicators.schemas import (
+    ActualCreate,
+    ActualRead,
+    ActualStatus,
+    Correction,
+    Decision,
+    Direction,
+    IndicatorRead,
+    IndicatorSpec,
+    Progress,
+    Status,
+)
+from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT
+from citybase.core import clock
+from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+
+BEHIND = 0.1  # yellow while behind the path by less than this share of the whole way
+
+
+# --- periods and paths (pure) ------------------------------------------------------------------
+
+
+def period_time(period: str) -> float:
+    """A period as a point in time, in years: a year's value stands at its end ("2024" → 2024.0),
+    a month's at the month's end ("2024-06" → 2023.5), so that both sit on one axis."""
+    year, _, month = period.partition("-")
+    return float(year) if not month else int(year) - 1 + int(month) / 12
+
+
+def _path(ind: Indicator) -> list[tuple[float, float]]:
+    points = [(float(y), float(v)) for y, v in ind.targets.items()]
+    if ind.baseline_year is not None and ind.baseline_value is not None:
+        points.append((float(ind.baseline_year), ind.baseline_value))
+    return sorted(points)
+
+
+def expected_at(ind: Indicator, t: float) -> float | None:
+    """Where the straight path from the baseline through the yearly targets stands at ``t``
+    (None before its first point: a plan without a baseline has no path before its first
+    target)."""
+    points = _path(ind)
+    if not points or t < points[0][0]:
+        return None
+    for (t0, v0), (t1, v1) in pairwise(points):
+        if t0 <= t <= t1:
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return points[-1][1]
+
+
+def _better(direction: str, value: float, than: float) -> bool:
+    return value >= than if direction == Direction.higher_is_better else value <= than
+
+
+def completion(direction: str, value: float, target: float) -> float | None:
+    """The value against a target, 1.0 when met: value/target, or target/value when less is
+    better."""
+    if direction == Direction.higher_is_better:
+        return value / target if target else None
+    return target / value if value > 0 else None
+
+
+def target_for(ind: Indicator, year: int) -> tuple[int, float] | None:
+    """This year's target, else the next one the plan sets, else its last."""
+    years = sorted(int(y) for y in ind.targets)
+    if not years:
+        return None
+    chosen = next((y for y in years if y >= year), years[-1])
+    return chosen, float(ind.targets[str(chosen)])
+
+
+def forecast(ind: Indicator, values: list[tuple[float, float]], year: int) -> float | None:
+    """The reported trend (least squares through the baseline and the approved values) carried
+    to ``year``; None until there are two points in time."""
+    points = list(values)
+    if ind.baseline_year is not None and ind.baseline_value is not None:
+        points.append((float(ind.baseline_year), ind.baseline_value))
+    if len({t for t, _ in points}) < 2 or not values:
+        return None
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / sum(
+        (t - mean_t) ** 2 for t, _ in points
+    )
+    return mean_v + slope * (year - mean_t)
+
+
+def status_of(ind: Indicator, value: float, t: float, target: float | None) -> Status:
+    """Green on or ahead of the straight path, yellow behind it by less than a tenth of the
+    whole way from baseline to final target, red further behind. With no path at ``t``,
+    against the target: met, within a tenth, or not."""
+    expected = expected_at(ind, t)
+    points = _path(ind)
+    span = abs(points[-1][1] - points[0][1]) if points else 0.0
+    if expected is not None and span > 0:
+        ahead = (
+            value - expected if ind.direction == Direction.higher_is_better else expected - value
+        )
+        if ahead >= -1e-9:
+            return Status.green
+        return Status.yellow if ahead >= -BEHIND * span else Status.red
+    share = completion(ind.direction, value, target) if target is not None else None
+    if share is None:
+        return Status.none
+    if share >= 1 - 1e-9:
+        return Status.green
+    return Status.yellow if share >= 1 - BEHIND else Status.red
+
+
+# --- definitions -------------------------------------------------------------------------------
+
+
+def _range(spec: IndicatorSpec) -> tuple[float | None, float | None]:
+    if spec.range is not None:
+        return spec.range
+    return (0.0, 100.0) if _norm_unit(spec.unit) == "%" else (None, None)
+
+
+def define(
+    session: Session, plan_id: int, specs: list[IndicatorSpec], units: list[list[str]]
+) -> list[IndicatorRead]:
+    """Make the plan's indicators what ``specs`` say (``units``: each one's reporting units,
+    resolved to codes): update those that exist by code, add the new, drop the gone (callers
+    check first with ``blocked_removals`` that none of those has values)."""
+    existing = {i.code: i for i in repository.of_plan(session, plan_id)}
+    kept: list[Indicator] = []
+    for order, (spec, unit_codes) in enumerate(zip(specs, units, strict=True)):
+        ind = existing.pop(spec.code, None) or Indicator(plan_id=plan_id, code=spec.code)
+        low, high = _range(spec)
+        ind.name, ind.measure_unit, ind.category = spec.name, spec.unit, spec.category
+        ind.baseline_year = spec.baseline.year if spec.baseline else None
+        ind.baseline_value = spec.baseline.value if spec.baseline else None
+        ind.targets = {str(y): v for y, v in sorted(spec.targets.items())}
+        ind.province_targets = {str(y): v for y, v in sorted(spec.province_targets.items())}
+        ind.comparator, ind.direction, ind.nature = spec.comparator, spec.direction, spec.nature
+        ind.minimum, ind.maximum, ind.measure = low, high, spec.measure
+        ind.units, ind.note, ind.sort_order = unit_codes, spec.note, order
+        repository.add(session, ind)
+        kept.append(ind)
+    for gone in existing.values():
+        repository.delete(session, gone)
+    return [IndicatorRead.model_validate(i) for i in kept]
+
+
+def blocked_removals(session: Session, plan_id: int, keep: Iterable[str]) -> list[str]:
+    """The codes of indicators a new version of the plan leaves out but that hold values."""
+    wanted = set(keep)
+    return [
+        i.code
+        for i in repository.of_plan(session, plan_id)
+        if i.code not in wanted and repository.count_actuals(session, i.id)
+    ]
+
+
+def list_for(session: Session, plan_id: int) -> list[IndicatorRead]:
+    return [IndicatorRead.model_validate(i) for i in repository.of_plan(session, plan_id)]
+
+
+def _get(session: Session, indicator_id: int) -> Indicator:
+    ind = repository.get(session, indicator_id)
+    if ind is None:
+        raise NotFound(f"no indicator {indicator_id}", field="indicator")
+    return ind
+
+
+def get(session: Session, indicator_id: int) -> IndicatorRead:
+    return IndicatorRead.model_validate(_get(session, indicator_id))
+
+
+def history(session: Session, indicator_id: int) -> list[ActualRead]:
+    """Every value reported for the indicator, every version, oldest period first."""
+    _get(session, indicator_id)
+    return [ActualRead.model_validate(a) for a in repository.actuals(session, [indicator_id])]
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def _norm_unit(unit: str) -> str:
+    return unit.strip().replace("％", "%").replace(" ", "").lower()
+
+
+def _may_report(principal: Principal, ind: Indicator) -> None:
+    if principal.can(COCKPIT_MANAGE):
+        return
+    if principal.can(COCKPIT_REPORT) and principal.unit_code in ind.units:
+        return
+    who = ", ".join(ind.units) or "the bureau"
+    raise Forbidden(f"{ind.name} is reported by {who}, not by {principal.unit_code or 'you'}")
+
+
+def _check_value(ind: Indicator, period: str, value: float, unit: str, today: date) -> None:
+    if unit and _norm_unit(unit) != _norm_unit(ind.measure_unit):
+        raise InvalidInput(
+            f"{ind.name} is measured in {ind.measure_unit}, not {unit}: convert the value",
+            field="unit",
+        )
+    year, _, month = period.partition("-")
+    first = ind.baseline_year if ind.baseline_year is not None else min(map(int, ind.targets)) - 10
+    if int(year) < first:
+        raise InvalidInput(f"{period} is before the indicator's baseline year {first}",
+                           field="period")  # fmt: skip
+    # the current year or month may be reported as it stands; a later one cannot
+    later = (int(year), int(month)) > (today.year, today.month) if month else int(year) > today.year
+    if later:
+        raise InvalidInput(f"{period} is still to come (today is {today})", field="period")
+    low, high = ind.minimum, ind.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        shown = f"{'' if low is None else low}–{'' if high is None else high}"
+        raise InvalidInput(
+            f"{value} {ind.measure_unit} is outside what {ind.name} can be ({shown})",
+            field="value",
+        )
+
+
+def _read(actual: Actual) -> ActualRead:
+    return ActualRead.model_validate(actual)
+
+
+def report(
+    session: Session,
+    principal: Principal,
+    indicator_id: int,
+    data: ActualCreate,
+    today: date | None = None,
+) -> ActualRead:
+    """A unit reports the value for a period; it waits for the bureau's approval. A period that
+    already has a value takes a correction, with its reason, not a second report."""
+    ind = _get(session, indicator_id)
+    _may_report(principal, ind)
+    _check_value(ind, data.period, data.value, data.unit, today or clock.today())
+    live = [v for v in repository.versions(session, ind.id, data.period)
+            if v.status != ActualStatus.rejected]  # fmt: skip
+    if live:
+        last = live[-1]
+        raise Conflict(
+            f"{ind.name} already has a value for {data.period} (version {last.version}, "
+            f"{last.status}): send a correction with its reason",
+            field="period",
+        )
+    versions = repository.versions(session, ind.id, data.period)
+    actual = Actual(
+        indicator_id=ind.id, period=data.period, version=len(versions) + 1, value=data.value,
+        source=data.source, evidence=data.evidence, unit_code=principal.unit_code,
+        reported_by=principal.username, reported_at=datetime.now(UTC),
+        status=ActualStatus.pending,
+    )  # fmt: skip
+    repository.add(session, actual)
+    ledger.record(
+        session, actor_of(principal), "cockpit.actual.reported", object_type="indicator",
+        object_id=ind.id, details={"period": data.period, "value": data.value,
+                                   "version": actual.version, "source": data.source},
+    )  # fmt: skip
+    return _read(actual)
+
+
+def correct(
+    session: Session,
+    principal: Principal,
+    indicator_id: int,
+    period: str,
+    data: Correction,
+    today: date | None = None,
+) -> ActualRead:
+    """A new version of a period's value, with the reason the last one was wrong."""
+    ind = _get(session, indicator_id)
+    _may_report(principal, ind)
+    versions = repository.versions(session, ind.id, period)
+    if not versions:
+        raise NotFound(f"{ind.name} has no value for {period} to correct", field="period")
+    _check_value(ind, period, data.value, data.unit, today or clock.today())
+    for v in versions:
+        if v.status == ActualStatus.pending:  # an unanswered version gives way to the correction
+            v.status = ActualStatus.superseded
+    actual = Actual(
+        indicator_id=ind.id, period=period, version=versions[-1].version + 1, value=data.value,
+        source=data.source or versions[-1].source, evidence=data.evidence,
+        unit_code=principal.unit_code, reported_by=principal.username,
+        reported_at=datetime.now(UTC), reason=data.reason, status=ActualStatus.pending,
+    )  # fmt: skip
+    repository.add(session, actual)
+    ledger.record(
+        session, actor_of(principal), "cockpit.actual.corrected", object_type="indicator",
+        object_id=ind.id, reason=data.reason,
+        details={"period": period, "value": data.value, "version": actual.version,
+                 "was": versions[-1].value},
+    )  # fmt: skip
+    return _read(actual)
+
+
+def decide(session: Session, principal: Principal, actual_id: int, data: Decision) -> ActualRead:
+    """The bureau approves a reported value (the one it replaces is superseded) or rejects it
+    with a note for the unit."""
+    if not principal.can(COCKPIT_MANAGE):
+        raise Forbidden("approving reported values is the bureau's")
+    actual = repository.actual(session, actual_id)
+    if actual is None:
+        raise NotFound(f"no reported value {actual_id}", field="actual")
+    if actual.status != ActualStatus.pending:
+        raise Conflict(f"value {actual_id} is {actual.status}, not awaiting a decision")
+    if not data.approve and len(data.note.strip()) < 2:
+        raise InvalidInput("say why it is rejected", field="note")
+    if data.approve:
+        for other in repository.versions(session, actual.indicator_id, actual.period):
+            if other.id != actual.id and other.status == ActualStatus.approved:
+                other.status = ActualStatus.superseded
+    actual.status = ActualStatus.approved if data.approve else ActualStatus.rejected
+    actual.decided_by, actual.decided_at = principal.username, datetime.now(UTC)
+    actual.decision_note = data.note
+    session.flush()
+    ledger.record(
+        session, actor_of(principal),
+        "cockpit.actual.approved" if data.approve else "cockpit.actual.rejected",
+        object_type="indicator", object_id=actual.indicator_id, reason=data.note,
+        details={"period": actual.period, "version": actual.version, "value": actual.value},
+    )  # fmt: skip
+    return _read(actual)
+
+
+def record_measured(
+    session: Session, indicator_id: int, period: str, value: float, source: str
+) -> ActualRead | None:
+    """A value the platform measured itself: approved as it is written, marked as measured.
+    Nothing is written when the period already holds the same measured value."""
+    ind = _get(session, indicator_id)
+    versions = repository.versions(session, ind.id, period)
+    current = [v for v in versions if v.status == ActualStatus.approved]
+    if current and current[-1].measured and abs(current[-1].value - value) < 1e-9:
+        return None
+    for v in current:
+        v.status = ActualStatus.superseded
+    now = datetime.now(UTC)
+    actual = Actual(
+        indicator_id=ind.id, period=period, version=(versions[-1].version if versions else 0) + 1,
+        value=value, source=source, evidence="measured by citybase", reported_by="citybase",
+        reported_at=now, status=ActualStatus.approved, decided_by="citybase", decided_at=now,
+        measured=True,
+    )  # fmt: skip
+    repository.add(session, actual)
+    ledger.record(
+        session, Actor.system("cockpit"), "cockpit.actual.measured", object_type="indicator",
+        object_id=ind.id, details={"period": period, "value": value, "source": source},
+    )  # fmt: skip
+    return _read(actual)
+
+
+def pending(session: Session) -> list[ActualRead]:
+    """Reported values awaiting the bureau, oldest first."""
+    return [_read(a) for a in repository.pending(session)]
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+def _progress(ind: Indicator, values: list[Actual], today: date) -> Progress:
+    approved = [a for a in values if a.status == ActualStatus.approved]
+    latest = max(approved, key=lambda a: (period_time(a.period), a.version), default=None)
+    final_year = max(int(y) for y in ind.targets)
+    final_target = float(ind.targets[str(final_year)])
+    this_year = target_for(ind, today.year)
+    target_year, target = this_year if this_year else (None, None)
+    points = [(period_time(a.period), a.value) for a in approved]
+    trend = forecast(ind, points, final_year)
+    if latest is None:
+        done, expected, status = None, None, Status.none
+    else:
+        t = period_time(latest.period)
+        done = completion(ind.direction, latest.value, target) if target is not None else None
+        expected = expected_at(ind, t)
+        status = status_of(ind, latest.value, t, target)
+    return Progress(
+        indicator=IndicatorRead.model_validate(ind),
+        latest=_read(latest) if latest else None,
+        pending=sum(1 for a in values if a.status == ActualStatus.pending),
+        target_year=target_year, target=target, final_year=final_year, final_target=final_target,
+        completion=done, expected=expected, status=status, forecast=trend,
+        forecast_meets=None if trend is None else _better(ind.direction, trend, final_target),
+    )  # fmt: skip
+
+
+def progress(
+    session: Session, plan_ids: Iterable[int], today: date | None = None
+) -> dict[int, list[Progress]]:
+    """Every indicator of the plans, where it stands; by plan id, in the plans' order."""
+    indicators = repository.of_plans(session, plan_ids)
+    values: dict[int, list[Actual]] = defaultdict(list)
+    for actual in repository.actuals(session, [i.id for i in indicators]):
+        values[actual.indicator_id].append(actual)
+    out: dict[int, list[Progress]] = defaultdict(list)
+    for ind in indicators:
+        out[ind.plan_id].append(_progress(ind, values[ind.id], today or clock.today()))
+    return dict(out)
+
+
+def progress_of(session: Session, indicator_id: int, today: date | None = None) -> Progress:
+    ind = _get(session, indicator_id)
+    return _progress(ind, repository.actuals(session, [ind.id]), today or clock.today())

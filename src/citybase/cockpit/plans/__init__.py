@@ -1,0 +1,1 @@
+"""Plans (规划): the documents themselves, loaded from YAML, and their goals."""

@@ -1,0 +1,265 @@
+"""Plans: loaded from YAML files, whole or not at all, with every problem named by line and
+field; and the overview of every plan's indicators and tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.indicators import service as indicators
+from citybase.cockpit.indicators.schemas import Progress
+from citybase.cockpit.plans import repository
+from citybase.cockpit.plans.models import Plan
+from citybase.cockpit.plans.schemas import ImportResult, PlanFile, PlanRead, Problem
+from citybase.cockpit.tasks import service as tasks
+from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead
+from citybase.core.errors import NotFound
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import service as orgs
+
+# --- reading a plan file -----------------------------------------------------------------------
+
+
+def _lines(text: str) -> dict[tuple[str, ...], int]:
+    """Path in the document (keys and list indexes, as text) → the line it starts on."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[(*path, str(key.value))] = key.start_mark.line + 1
+                walk(value, (*path, str(key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for n, item in enumerate(node.value):
+                walk(item, (*path, str(n)))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_of(lines: dict[tuple[str, ...], int], loc: tuple[Any, ...]) -> int | None:
+    path = tuple(str(p) for p in loc)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def parse(text: str) -> tuple[PlanFile | None, list[Problem], dict[tuple[str, ...], int]]:
+    """A plan file read and checked against the format, or the problems that stop it."""
+    try:
+        data = yaml.safe_load(text)
+        lines = _lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(line=line, field="", message=f"not YAML: {reason}")], {}
+    if not isinstance(data, dict):
+        return None, [Problem(line=1, field="", message="a plan file is a mapping (code: …)")], {}
+    try:
+        return PlanFile.model_validate(data), [], lines
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            problems.append(Problem(line=_line_of(lines, loc),
+                                    field=".".join(str(p) for p in loc),
+                                    message=error["msg"].removeprefix("Value error, ")))  # fmt: skip
+        return None, problems, lines
+
+
+@dataclass
+class _Units:
+    """Unit references as plans write them — a code, a full name or a short name (市大数据委)."""
+
+    by_ref: dict[str, str]
+
+    @classmethod
+    def load(cls, session: Session) -> _Units:
+        refs: dict[str, str] = {}
+        for unit in orgs.list_units(session):
+            for ref in (unit.code, unit.name, unit.short_name):
+                if ref:
+                    refs.setdefault(ref.strip(), unit.code)
+        return cls(refs)
+
+    def resolve(self, refs: list[str], where: tuple[str, ...], problems: list[Problem],
+                lines: dict[tuple[str, ...], int]) -> list[str]:  # fmt: skip
+        codes = []
+        for n, ref in enumerate(refs):
+            code = self.by_ref.get(ref.strip())
+            if code is None:
+                problems.append(Problem(line=_line_of(lines, (*where, str(n))),
+                                        field=".".join((*where, str(n))),
+                                        message=f"no unit {ref!r} in the organisation register"))  # fmt: skip
+            elif code not in codes:
+                codes.append(code)
+        return codes
+
+
+def _check(
+    session: Session, plan: PlanFile, lines: dict[tuple[str, ...], int]
+) -> tuple[list[Problem], list[list[str]], list[list[str]], list[list[str]]]:
+    """What the format cannot tell: known region and units, unique codes, years in the plan."""
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str, ...], message: str) -> None:
+        problems.append(Problem(line=_line_of(lines, loc), field=".".join(loc), message=message))
+
+    if plan.region:
+        try:
+            orgs.get_region(session, plan.region)
+        except NotFound:
+            problem(("region",), f"no region {plan.region!r} in the organisation register")
+    start, end = plan.period
+    seen: set[str] = set()
+    for n, ind in enumerate(plan.indicators):
+        where = ("indicators", str(n))
+        if ind.code in seen:
+            problem((*where, "code"), f"indicator {ind.code} is given twice")
+        seen.add(ind.code)
+        for year in ind.targets:
+            if not start - 1 <= year <= end + 1:
+                problem((*where, "targets", str(year)),
+                        f"target year {year} is outside the plan's {start}–{end}")  # fmt: skip
+    numbers: set[str] = set()
+    for n, task in enumerate(plan.tasks):
+        if task.number in numbers:
+            problem(("tasks", str(n), "number"), f"task {task.number} is given twice")
+        numbers.add(task.number)
+    units = _Units.load(session)
+    reporting = [units.resolve(i.units, ("indicators", str(n), "units"), problems, lines)
+                 for n, i in enumerate(plan.indicators)]  # fmt: skip
+    leads = [units.resolve(t.lead, ("tasks", str(n), "lead"), problems, lines)
+             for n, t in enumerate(plan.tasks)]  # fmt: skip
+    supports = [units.resolve(t.support, ("tasks", str(n), "support"), problems, lines)
+                for n, t in enumerate(plan.tasks)]  # fmt: skip
+    existing = repository.by_code(session, plan.code)
+    if existing is not None:
+        for code in indicators.blocked_removals(session, existing.id, seen):
+            problem(("indicators",), f"indicator {code} holds reported values: keep it")
+        for number in tasks.blocked_removals(session, existing.id, numbers):
+            problem(("tasks",), f"task {number} holds monthly updates: keep it")
+    return problems, reporting, leads, supports
+
+
+def import_plans(
+    session: Session, actor: Actor, files: list[tuple[str, str]]
+) -> list[ImportResult]:
+    """Load plan files (name, text): all of them, or — when anything in any is wrong — none,
+    with every problem named by file, line and field. Loading a plan again updates it:
+    indicators by code and tasks by number keep their values and updates."""
+    checked = []
+    results = []
+    for filename, text in files:
+        result = ImportResult(file=filename)
+        plan, problems, lines = parse(text)
+        if plan is not None:
+            result.plan_code = plan.code
+            problems, reporting, leads, supports = _check(session, plan, lines)
+            checked.append((result, plan, reporting, leads, supports))
+        result.problems = problems
+        results.append(result)
+    codes = [plan.code for _, plan, *_ in checked]
+    for result, plan, *_ in checked:
+        if codes.count(plan.code) > 1:
+            result.problems.append(Problem(line=None, field="code",
+                                           message=f"plan {plan.code} is in two of the files"))  # fmt: skip
+    if any(r.problems for r in results):
+        return results
+    for result, plan, reporting, leads, supports in checked:
+        _apply(session, actor, result, plan, reporting, leads, supports)
+    return results
+
+
+def import_plan(session: Session, actor: Actor, filename: str, text: str) -> ImportResult:
+    """One plan file, whole or not at all (see ``import_plans``)."""
+    return import_plans(session, actor, [(filename, text)])[0]
+
+
+def _apply(
+    session: Session,
+    actor: Actor,
+    result: ImportResult,
+    plan: PlanFile,
+    reporting: list[list[str]],
+    leads: list[list[str]],
+    supports: list[list[str]],
+) -> None:
+    row = repository.by_code(session, plan.code)
+    if row is None:
+        row = Plan(code=plan.code, revision=0)
+    row.title, row.kind, row.issuer = plan.title, plan.kind, plan.issuer
+    row.document_number, row.issued_on = plan.document_number, plan.issued_on
+    row.start_year, row.end_year = plan.period
+    row.city, row.region_code = plan.city, plan.region
+    row.summary, row.goals = plan.summary, list(plan.goals)
+    row.source, row.imported_by = plan.source or result.file, actor.name
+    row.revision += 1
+    repository.add(session, row)
+    indicators.define(session, row.id, plan.indicators, reporting)
+    tasks.define(session, row.id, plan.tasks, leads, supports)
+    ledger.record(
+        session, actor, "cockpit.plan.imported", object_type="plan", object_id=plan.code,
+        details={"file": result.file, "revision": row.revision,
+                 "indicators": len(plan.indicators), "tasks": len(plan.tasks)},
+    )  # fmt: skip
+    result.revision, result.applied = row.revision, True
+    result.indicators, result.tasks = len(plan.indicators), len(plan.tasks)
+
+
+# --- reading plans -----------------------------------------------------------------------------
+
+
+def list_plans(session: Session) -> list[PlanRead]:
+    """The city's own plans first (those of a city in the register), then by first year."""
+    plans = [PlanRead.model_validate(p) for p in repository.all_plans(session)]
+    return sorted(plans, key=lambda p: (p.region_code == "", p.start_year, p.code))
+
+
+def get_plan(session: Session, code: str) -> PlanRead:
+    plan = repository.by_code(session, code)
+    if plan is None:
+        raise NotFound(f"no plan {code}", field="code")
+    return PlanRead.model_validate(plan)
+
+
+@dataclass(frozen=True)
+class PlanProgress:
+    plan: PlanRead
+    indicators: list[Progress]
+    tasks: list[TaskRead]
+
+
+def overview(
+    session: Session, codes: list[str] | None = None, today: date | None = None
+) -> list[PlanProgress]:
+    """Every plan (or those named) with where each indicator stands and its tasks."""
+    plans = [p for p in list_plans(session) if not codes or p.code in codes]
+    if codes:
+        missing = sorted(set(codes) - {p.code for p in plans})
+        if missing:
+            raise NotFound(f"no plan {', '.join(missing)}", field="plan")
+    ids = [p.id for p in plans]
+    progress = indicators.progress(session, ids, today)
+    task_lists = tasks.list_for(session, ids, today)
+    return [PlanProgress(p, progress.get(p.id, []), task_lists.get(p.id, [])) for p in plans]
+
+
+def missing_updates(
+    session: Session, today: date | None = None, update_day: int = 5
+) -> list[MissingUpdate]:
+    """Lead units whose monthly task update is overdue, over every plan."""
+    plans = {p.id: (p.code, p.start_year, p.end_year) for p in list_plans(session)}
+    return tasks.missing_updates(session, plans, today, update_day)

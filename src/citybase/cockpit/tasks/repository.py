@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.tasks.models import Task, TaskUpdate
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def delete(session: Session, obj: object) -> None:
+    session.delete(obj)
+    session.flush()
+
+
+def get(session: Session, task_id: int) -> Task | None:
+    return session.get(Task, task_id)
+
+
+def of_plans(session: Session, plan_ids: Iterable[int]) -> list[Task]:
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.plan_id.in_(list(plan_ids)))
+            .order_by(Task.plan_id, Task.sort_order, Task.id)
+        )
+    )
+
+
+def updates(session: Session, task_ids: Iterable[int]) -> list[TaskUpdate]:
+    return list(
+        session.scalars(
+            select(TaskUpdate)
+            .where(TaskUpdate.task_id.in_(list(task_ids)))
+            .order_by(TaskUpdate.task_id, TaskUpdate.period, TaskUpdate.id)
+        )
+    )
+
+
+def update_of(session: Session, task_id: int, period: str, unit_code: str) -> TaskUpdate | None:
+    return session.scalar(
+        select(TaskUpdate).where(
+            TaskUpdate.task_id == task_id,
+            TaskUpdate.period == period,
+            TaskUpdate.unit_code == unit_code,
+        )
+    )
+
+
+def count_updates(session: Session, task_id: int) -> int:
+    found = session.scalar(
+        select(func.count()).select_from(TaskUpdate).where(TaskUpdate.task_id == task_id)
+    )
+    return found or 0

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class TaskStatus(StrEnum):
+    not_started = "not_started"
+    in_progress = "in_progress"
+    done = "done"
+    suspended = "suspended"
+
+
+class MilestoneSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    due: date
+
+
+class TaskSpec(BaseModel):
+    """A task as a plan file states it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=20)
+    title: str = Field(min_length=1, max_length=300)
+    summary: str = ""
+    category: str = Field(default="", max_length=100)
+    lead: list[str] = Field(min_length=1, description="Lead units (牵头单位), codes or names")
+    support: list[str] = Field(default_factory=list, description="Support units (配合单位)")
+    due: date | None = None
+    targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
+    milestones: list[MilestoneSpec] = Field(default_factory=list)
+
+
+class Milestone(BaseModel):
+    title: str
+    due: date
+    done_on: date | None = None
+    overdue: bool = False
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    plan_id: int
+    number: str
+    title: str
+    summary: str
+    category: str
+    lead_units: list[str]
+    support_units: list[str]
+    due: date | None
+    targets: list[str]
+    milestones: list[Milestone]
+    status: TaskStatus
+    progress: int
+    overdue: bool = False
+
+
+class UpdateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=MONTH, description='The month it reports on, "2025-06"')
+    text: str = Field(min_length=2, description="What was done this month")
+    progress: int = Field(ge=0, le=100, description="How far along the task is, in per cent")
+    status: TaskStatus = TaskStatus.in_progress
+    problems: str = Field(default="", description="What blocks it, and the help it needs")
+    milestones_done: list[str] = Field(default_factory=list, description="Milestones now met")
+
+
+class UpdateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    task_id: int
+    period: str
+    unit_code: str
+    text: str
+    progress: int
+    status: TaskStatus
+    problems: str
+    milestones_done: list[str]
+    reported_by: str
+    reported_at: datetime
+
+
+class MissingUpdate(BaseModel):
+    """A lead unit that has not reported on a task for a month whose deadline has passed."""
+
+    task_id: int
+    plan_code: str
+    number: str
+    title: str
+    unit_code: str
+    period: str
+    due: date

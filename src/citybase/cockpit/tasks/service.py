@@ -1,0 +1,195 @@
+"""Tasks: what each plan asks of which units, their milestones, and the monthly updates the
+units send (一月一更新), with what is overdue and who has not reported."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT
+from citybase.cockpit.tasks import repository
+from citybase.cockpit.tasks.models import Task, TaskUpdate
+from citybase.cockpit.tasks.schemas import (
+    Milestone,
+    MissingUpdate,
+    TaskRead,
+    TaskSpec,
+    TaskStatus,
+    UpdateCreate,
+    UpdateRead,
+)
+from citybase.core import clock
+from citybase.core.errors import Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+
+
+def define(
+    session: Session,
+    plan_id: int,
+    specs: list[TaskSpec],
+    leads: list[list[str]],
+    supports: list[list[str]],
+) -> int:
+    """Make the plan's tasks what ``specs`` say (units resolved to codes): update by number,
+    add the new, drop the gone (callers check ``blocked_removals`` first). Milestones already
+    met stay met."""
+    existing = {t.number: t for t in repository.of_plans(session, [plan_id])}
+    for order, (spec, lead, support) in enumerate(zip(specs, leads, supports, strict=True)):
+        task = existing.pop(spec.number, None) or Task(plan_id=plan_id, number=spec.number)
+        done = {m["title"]: m.get("done_on") for m in task.milestones or []}
+        task.title, task.summary, task.category = spec.title, spec.summary, spec.category
+        task.lead_units, task.support_units, task.due = lead, support, spec.due
+        task.targets = list(spec.targets)
+        task.milestones = [
+            {"title": m.title, "due": m.due.isoformat(), "done_on": done.get(m.title)}
+            for m in spec.milestones
+        ]
+        task.sort_order = order
+        repository.add(session, task)
+    for gone in existing.values():
+        repository.delete(session, gone)
+    return len(specs)
+
+
+def blocked_removals(session: Session, plan_id: int, keep: Iterable[str]) -> list[str]:
+    """The numbers of tasks a new version of the plan leaves out but that hold updates."""
+    wanted = set(keep)
+    return [
+        t.number
+        for t in repository.of_plans(session, [plan_id])
+        if t.number not in wanted and repository.count_updates(session, t.id)
+    ]
+
+
+def _read(task: Task, today: date) -> TaskRead:
+    milestones = []
+    for m in task.milestones or []:
+        due = date.fromisoformat(m["due"])
+        done_on = date.fromisoformat(m["done_on"]) if m.get("done_on") else None
+        milestones.append(
+            Milestone(
+                title=m["title"], due=due, done_on=done_on, overdue=done_on is None and due < today
+            )
+        )
+    read = TaskRead.model_validate(task).model_copy(update={"milestones": milestones})
+    late = task.due is not None and task.due < today and task.status != TaskStatus.done
+    return read.model_copy(update={"overdue": late or any(m.overdue for m in milestones)})
+
+
+def list_for(
+    session: Session, plan_ids: Iterable[int], today: date | None = None
+) -> dict[int, list[TaskRead]]:
+    out: dict[int, list[TaskRead]] = defaultdict(list)
+    for task in repository.of_plans(session, plan_ids):
+        out[task.plan_id].append(_read(task, today or clock.today()))
+    return dict(out)
+
+
+def _get(session: Session, task_id: int) -> Task:
+    task = repository.get(session, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}", field="task")
+    return task
+
+
+def get(session: Session, task_id: int, today: date | None = None) -> TaskRead:
+    return _read(_get(session, task_id), today or clock.today())
+
+
+def updates(session: Session, task_id: int) -> list[UpdateRead]:
+    _get(session, task_id)
+    return [UpdateRead.model_validate(u) for u in repository.updates(session, [task_id])]
+
+
+def report_update(
+    session: Session,
+    principal: Principal,
+    task_id: int,
+    data: UpdateCreate,
+    today: date | None = None,
+) -> UpdateRead:
+    """A lead or support unit's word on a task for a month; sent again for the same month, it
+    replaces the first. A lead unit's update sets the task's status and progress."""
+    today = today or clock.today()
+    task = _get(session, task_id)
+    unit = principal.unit_code
+    ours = unit in task.lead_units or unit in task.support_units
+    if not (ours and principal.can(COCKPIT_REPORT)) and not principal.can(COCKPIT_MANAGE):
+        raise Forbidden(f"task {task.number} is reported by "
+                        f"{', '.join(task.lead_units + task.support_units)}")  # fmt: skip
+    year, month = map(int, data.period.split("-"))
+    if (year, month) > (today.year, today.month):
+        raise InvalidInput(f"{data.period} is still to come (today is {today})", field="period")
+    titles = {m["title"] for m in task.milestones or []}
+    unknown = [t for t in data.milestones_done if t not in titles]
+    if unknown:
+        raise InvalidInput(f"task {task.number} has no milestone {', '.join(unknown)}",
+                           field="milestones_done")  # fmt: skip
+    update = repository.update_of(session, task.id, data.period, unit) or TaskUpdate(
+        task_id=task.id, period=data.period, unit_code=unit
+    )
+    update.text, update.progress, update.status = data.text, data.progress, data.status
+    update.problems, update.milestones_done = data.problems, list(data.milestones_done)
+    update.reported_by, update.reported_at = principal.username, datetime.now(UTC)
+    repository.add(session, update)
+    if data.milestones_done:
+        task.milestones = [
+            m | ({"done_on": m.get("done_on") or today.isoformat()}
+                 if m["title"] in data.milestones_done else {})
+            for m in task.milestones
+        ]  # fmt: skip
+    if unit in task.lead_units or principal.can(COCKPIT_MANAGE):
+        task.status, task.progress = data.status, data.progress
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "cockpit.task.updated", object_type="task",
+        object_id=task.id, details={"period": data.period, "progress": data.progress,
+                                    "status": data.status, "milestones": data.milestones_done},
+    )  # fmt: skip
+    return UpdateRead.model_validate(update)
+
+
+def due_month(today: date, update_day: int) -> tuple[str, date]:
+    """The latest month whose update is due by now, and its deadline: a month's update is due
+    by ``update_day`` of the next month."""
+    year, month = today.year, today.month
+    if today.day < update_day:  # this month's deadline (for last month) has not come
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    deadline = date(year, month, update_day)
+    reported = (year, month - 1) if month > 1 else (year - 1, 12)
+    return f"{reported[0]}-{reported[1]:02d}", deadline
+
+
+def missing_updates(
+    session: Session,
+    plans: dict[int, tuple[str, int, int]],
+    today: date | None = None,
+    update_day: int = 5,
+) -> list[MissingUpdate]:
+    """Lead units that have not sent the month's update on an unfinished task of a plan in
+    force (``plans``: id → code, first year, last year), the month's deadline having passed."""
+    period, deadline = due_month(today or clock.today(), update_day)
+    year = int(period[:4])
+    in_force = {i for i, (_, first, last) in plans.items() if first <= year <= last}
+    tasks = [t for t in repository.of_plans(session, in_force) if t.status != TaskStatus.done]
+    sent = {(u.task_id, u.unit_code) for u in repository.updates(session, [t.id for t in tasks])
+            if u.period == period}  # fmt: skip
+    return [
+        MissingUpdate(
+            task_id=t.id,
+            plan_code=plans[t.plan_id][0],
+            number=t.number,
+            title=t.title,
+            unit_code=unit,
+            period=period,
+            due=deadline,
+        )
+        for t in tasks
+        for unit in t.lead_units
+        if (t.id, unit) not in sent
+    ]

@@ -1,0 +1,13 @@
+"""The city's calendar: what day it is where the city is (Asia/Shanghai), whatever the server's
+clock zone. Deadlines, monthly reports and the like count in the city's days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+CITY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    return datetime.now(CITY_TZ).date()

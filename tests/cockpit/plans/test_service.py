@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.indicators import service as indicators
+from citybase.cockpit.indicators.schemas import ActualCreate
+from citybase.cockpit.plans import service as plans
+from citybase.core.ledger.models import LedgerEntry
+from citybase.core.ledger.schemas import Actor
+from tests.cockpit.factories import PLAN, city, load, people
+
+
+def test_a_plan_loads_with_its_indicators_tasks_and_units(session: Session) -> None:
+    city(session)
+    result = load(session)
+    assert result.applied
+    assert not result.problems
+    assert (result.plan_code, result.revision, result.indicators, result.tasks) == (
+        "fz-test", 1, 2, 1,
+    )  # fmt: skip
+    [overview] = plans.overview(session)
+    online, pue = overview.indicators
+    assert online.indicator.units == ["fz.bigdata"]  # named by its full name in the file
+    assert online.indicator.targets == {"2023": 94.0, "2025": 98.0}
+    assert (online.indicator.minimum, online.indicator.maximum) == (0.0, 100.0)  # a % indicator
+    assert pue.indicator.comparator == "<"
+    assert pue.indicator.direction == "lower"
+    [task] = overview.tasks
+    assert task.lead_units == ["fz.bigdata"]
+    assert task.support_units == ["fz.comms"]
+    assert [m.title for m in task.milestones] == ["平台上线", "全市接入"]
+    entry = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.action == "cockpit.plan.imported")
+    )
+    assert entry.one().object_id == "fz-test"
+
+
+def test_loading_again_updates_and_keeps_what_was_reported(session: Session) -> None:
+    city(session)
+    load(session)
+    who = people(session)
+    online = plans.overview(session)[0].indicators[0].indicator
+    indicators.report(session, who["bigdata"], online.id, ActualCreate(period="2023", value=93))
+    result = load(session, PLAN.replace("targets: {2023: 94, 2025: 98}", "targets: {2025: 99}"))
+    assert result.applied
+    assert result.revision == 2
+    again = plans.overview(session)[0].indicators[0]
+    assert again.indicator.id == online.id
+    assert again.indicator.targets == {"2025": 99.0}
+    assert again.pending == 1
+
+
+def test_an_indicator_with_values_cannot_be_dropped(session: Session) -> None:
+    city(session)
+    load(session)
+    who = people(session)
+    online = plans.overview(session)[0].indicators[0].indicator
+    indicators.report(session, who["bigdata"], online.id, ActualCreate(period="2023", value=93))
+    start = PLAN.index("  - code: online")
+    without_online = PLAN[:start] + PLAN[PLAN.index("  - code: pue") :]
+    result = load(session, without_online)
+    assert not result.applied
+    assert [(p.field, p.message) for p in result.problems] == [
+        ("indicators", "indicator online holds reported values: keep it")
+    ]
+    assert len(plans.overview(session)[0].indicators) == 2
+
+
+def test_problems_are_named_by_line_and_field(session: Session) -> None:
+    city(session)
+    bad = PLAN.replace("targets: {2023: 94, 2025: 98}", "targets: {2023: 94, 2025: lots}")
+    bad = bad.replace("direction: lower", "direction: sideways")
+    result = load(session, bad)
+    assert not result.applied
+    found = {(p.line, p.field) for p in result.problems}
+    line_of = {t: n for n, line in enumerate(bad.splitlines(), 1) for t in [line.strip()]}
+    assert (line_of["targets: {2023: 94, 2025: lots}"], "indicators.0.targets.2025") in found
+    assert (line_of["direction: sideways"], "indicators.1.direction") in found
+
+
+def test_what_the_format_cannot_tell_is_checked_too(session: Session) -> None:
+    city(session)
+    bad = PLAN.replace("units: [fz.comms]", "units: [市不存在局]").replace(
+        "targets: {2025: 1.3}", "targets: {2031: 1.3}"
+    )
+    bad = bad.replace("  - code: pue", "  - code: online")
+    result = load(session, bad)
+    messages = {p.field: p.message for p in result.problems}
+    assert messages["indicators.1.units.0"] == "no unit '市不存在局' in the organisation register"
+    assert (
+        messages["indicators.1.targets.2031"] == "target year 2031 is outside the plan's 2021–2025"
+    )
+    assert messages["indicators.1.code"] == "indicator online is given twice"
+    assert all(p.line for p in result.problems)
+    assert plans.list_plans(session) == []
+
+
+def test_not_yaml_and_not_a_mapping(session: Session) -> None:
+    city(session)
+    [broken] = load(session, "code: x\n  bad: [\n").problems
+    assert broken.line == 2
+    assert broken.message.startswith("not YAML")
+    [listed] = load(session, "- a\n- b\n").problems
+    assert "mapping" in listed.message
+
+
+def test_a_city_outside_the_register_loads_without_a_region(session: Session) -> None:
+    city(session)
+    xiamen = PLAN.replace("city: 福州市\nregion: '350100'", "city: 厦门市").replace(
+        "code: fz-test", "code: xm-test"
+    )
+    xiamen = xiamen.split("tasks:")[0].replace("units: [福州市大数据发展管理委员会]", "")
+    xiamen = xiamen.replace("    units: [fz.comms]\n", "")
+    assert load(session, xiamen).applied
+    unknown = PLAN.replace("region: '350100'", "region: '350200'")
+    assert [p.field for p in load(session, unknown).problems] == ["region"]
+
+
+def test_several_files_load_all_or_none(session: Session) -> None:
+    city(session)
+    other = PLAN.replace("code: fz-test", "code: fz-other").replace(
+        "lead: [fz.bigdata]", "lead: []"
+    )
+    results = plans.import_plans(
+        session, Actor.system("test"), [("a.yaml", PLAN), ("b.yaml", other)]
+    )
+    assert [r.applied for r in results] == [False, False]
+    assert results[1].problems
+    assert not results[0].problems
+    assert plans.list_plans(session) == []
+    twice = plans.import_plans(session, Actor.system("test"), [("a.yaml", PLAN), ("c.yaml", PLAN)])
+    assert all(r.problems for r in twice)

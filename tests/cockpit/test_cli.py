@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from citybase.cli import app
+from citybase.core.db.engine import Database
+from citybase.demo.seed import DEMO_FILE
+
+runner = CliRunner()
+PLANS = sorted((DEMO_FILE.parent / "plans").glob("*.yaml"))
+
+
+def test_the_demo_plans_load_and_every_indicator_is_listed(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    data = ["--data-dir", str(tmp_path)]
+    assert runner.invoke(app, ["init", "--admin-password", "long-password-1", *data]).exit_code == 0
+    assert runner.invoke(app, ["orgs", "import", str(DEMO_FILE), *data]).exit_code == 0
+    loaded = runner.invoke(app, ["cockpit", "import", *map(str, PLANS), *data])
+    assert loaded.exit_code == 0, loaded.output
+    assert "fz-new-infrastructure-2023 revision 1: 1 indicators" in loaded.output
+    listed = runner.invoke(app, ["cockpit", "indicators", "--format", "json", *data])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    stations = next(r for r in rows if r["code"] == "5g-stations-per-10k")
+    assert (stations["target_year"], stations["target"], stations["status"]) == (2025, 35, "none")
+    assert {r["plan"] for r in rows} == {p.stem for p in PLANS}
+    table = runner.invoke(app, ["cockpit", "indicators", "--plan", "fz-digital-14th", *data])
+    assert table.exit_code == 0
+    assert "fz-digital" in table.output
+
+
+def test_a_bad_file_loads_nothing_and_says_where(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    data = ["--data-dir", str(tmp_path)]
+    assert runner.invoke(app, ["init", "--admin-password", "long-password-1", *data]).exit_code == 0
+    assert runner.invoke(app, ["orgs", "import", str(DEMO_FILE), *data]).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(PLANS[0].read_text(encoding="utf-8").replace("direction: higher", "direction: up", 1),
+                   encoding="utf-8")  # fmt: skip
+    result = runner.invoke(app, ["cockpit", "import", str(PLANS[1]), str(bad), *data])
+    assert result.exit_code == 1
+    assert "bad.yaml:" in result.output
+    assert "direction" in result.output
+    assert "nothing was loaded" in result.output
+    listed = runner.invoke(app, ["cockpit", "indicators", "--format", "json", *data])
+    assert json.loads(listed.output) == []
