@@ -110,6 +110,8 @@ def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: P
         "/console/catalog/201001-000001/rows",
         "/console/search?q=医疗",
         "/console/sharing/new?resource=101001-000001",
+        "/console/cockpit/indicators/1",
+        "/console/cockpit/tasks/1",
         "/open/201001-000001",
         "/open/102001-000001/apply",
         "/open/applications/follow",

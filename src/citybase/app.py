@@ -16,6 +16,13 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import citybase
+from citybase.cockpit.indicators import routes as cockpit_indicator_routes
+from citybase.cockpit.indicators import tasks as _cockpit_tasks
+from citybase.cockpit.indicators import views as cockpit_indicator_views
+from citybase.cockpit.plans import routes as cockpit_plan_routes
+from citybase.cockpit.plans import views as cockpit_plan_views
+from citybase.cockpit.tasks import routes as cockpit_task_routes
+from citybase.cockpit.tasks import views as cockpit_task_views
 from citybase.core.bus import routes as bus_routes
 from citybase.core.bus import service as bus
 from citybase.core.bus import views as bus_views
@@ -66,7 +73,7 @@ from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
-del _identity_tasks, _ledger_tasks, _quality_tasks  # imported for their job registrations
+del _identity_tasks, _ledger_tasks, _quality_tasks, _cockpit_tasks  # for their jobs
 log = logging.getLogger(__name__)
 
 
@@ -139,6 +146,10 @@ LAYERS = (
         "cockpit",
         "Plan supervision",
         (
+            "The plans' indicators and annual targets",
+            "Tasks, responsible units and monthly progress",
+        ),
+        built=(
             "The plans' indicators and annual targets",
             "Tasks, responsible units and monthly progress",
         ),
@@ -258,6 +269,12 @@ def create_app(
         opendata_ckan.router,
         opendata_routes.router,
         opendata_views.router,
+        cockpit_plan_routes.router,
+        cockpit_plan_views.router,
+        cockpit_indicator_routes.router,
+        cockpit_indicator_views.router,
+        cockpit_task_routes.router,
+        cockpit_task_views.router,
     ):
         app.include_router(router)
 
@@ -300,8 +317,12 @@ def create_app(
 
         return page
 
+    routed = {getattr(r, "path", "") for r in app.routes}
     for layer in LAYERS:
-        app.add_api_route(layer.path, _layer_page(layer), methods=["GET"], include_in_schema=False)
+        if layer.path not in routed:  # a layer whose own overview is built keeps it
+            app.add_api_route(
+                layer.path, _layer_page(layer), methods=["GET"], include_in_schema=False
+            )
 
     app.mount(public_mount("/static/core"), StaticFiles(directory=_STATIC), name="static-core")
     app.mount(public_mount("/static/swagger"), StaticFiles(directory=_SWAGGER), name="swagger")

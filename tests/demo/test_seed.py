@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from citybase.cockpit.plans import service as plans
 from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
@@ -109,6 +110,25 @@ def _rows_look_real_and_pass_their_check_characters(session: Session) -> None:
     everything = search.search_open(session, SearchQuery(q="停车场"))
     assert everything.total >= 1
     _check_sharing(session)
+    _check_cockpit(session)
+
+
+def _check_cockpit(session: Session) -> None:
+    """The plans load; the rollout plan's measured indicators hold the demo's own counts;
+    two tasks have last month's update and the third's lead unit is reminded."""
+    overview = {p.plan.code: p for p in plans.overview(session)}
+    assert {"fz-digital-14th", "fz-new-infrastructure-2023", "xm-digital-empowerment-2025",
+            "demo-citybase-rollout"} <= set(overview)  # fmt: skip
+    rollout = overview["demo-citybase-rollout"]
+    measured = {i.indicator.code: i.latest for i in rollout.indicators}
+    published = measured["published-resources"]
+    assert published is not None
+    assert published.measured
+    assert published.value == catalog.status_counts(session).get("published", 0)
+    assert measured["open-datasets"] is not None
+    assert measured["open-datasets"].value == len(opendata.datasets(session))
+    assert [t.progress for t in rollout.tasks][:2] == [70, 60]
+    assert {m.unit_code for m in plans.missing_updates(session)} == {"fz.urban"}
 
 
 def _check_sharing(session: Session) -> None:

@@ -88,6 +88,18 @@ class QualitySettings(BaseModel):
     dispute_days: int = Field(5, ge=1, description="Days a provider has to answer a data dispute.")
 
 
+class CockpitSettings(BaseModel):
+    update_day: int = Field(
+        5,
+        ge=1,
+        le=28,
+        description="Day of the month by which units send last month's task updates.",
+    )
+    measure_every_hours: int = Field(
+        6, ge=1, description="How often the platform fills the indicators it measures itself."
+    )
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -125,6 +137,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     masking: MaskingSettings = Field(default_factory=MaskingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
 from sqlalchemy.orm import Session
 
+from citybase.cockpit.indicators import service as cockpit_indicators
+from citybase.cockpit.plans import service as plans
+from citybase.cockpit.tasks import service as cockpit_tasks
+from citybase.cockpit.tasks.schemas import UpdateCreate
+from citybase.core import clock
 from citybase.core.codes import citizen_id_check_char, credit_code_check_char
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
@@ -111,6 +116,8 @@ def build_demo(
         seed_grading(session)
         step("sharing, quality and disputes")
         seed_sharing(session, settings)
+        step("plans, their indicators and tasks")
+        seed_cockpit(session)
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
@@ -341,3 +348,33 @@ def seed_sharing(session: Session, settings: Settings) -> None:
             resource_code=own[0].code, item=own[0].items[0].name,
             description="该条记录与卫健委掌握的情况不一致，请核实",
         ), settings.quality.dispute_days)  # fmt: skip
+
+
+PLANS_DIR = Path(__file__).parent / "plans"
+
+
+def seed_cockpit(session: Session, today: date | None = None) -> None:
+    """The published plans (as far as their figures are entered), the demo city's own rollout
+    plan, its measured indicators filled from the demo's records, and some monthly updates:
+    last month's for the first task, none from the unit that leads the third."""
+    files = sorted(PLANS_DIR.glob("*.yaml"))
+    results = plans.import_plans(
+        session, DEMO_ACTOR, [(f.name, f.read_text(encoding="utf-8")) for f in files]
+    )
+    problems = [f"{r.file}: {p.line} {p.field} {p.message}" for r in results for p in r.problems]
+    if problems:
+        raise RuntimeError("the demo plans do not load: " + "; ".join(problems))
+    day = today or clock.today()
+    cockpit_indicators.measure_all(session, day)
+    steward = identity.principal_for(session, "steward")
+    [rollout] = plans.overview(session, ["demo-citybase-rollout"], day)
+    first, second, _ = rollout.tasks
+    last_month = date(day.year, day.month, 1) - timedelta(days=1)
+    for task, text, progress, done in (
+        (first, "首批资源已发布，正在组织第二批资源的规范性审查。", 70, ["目录规范印发", "首批资源发布"]),
+        (second, "共享申请、审批和调用留痕已上线试运行，正在编写审计查询指引。", 60, ["审批流程上线"]),
+    ):  # fmt: skip
+        cockpit_tasks.report_update(session, steward, task.id, UpdateCreate(
+            period=f"{last_month.year}-{last_month.month:02d}", text=text, progress=progress,
+            milestones_done=done,
+        ), today=day)  # fmt: skip

@@ -4,7 +4,8 @@ bureau's decisions, and where each stands against its path and its targets."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import pairwise
 
@@ -31,6 +32,9 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
+from citybase.data.catalog import service as catalog
+from citybase.data.opendata import service as opendata
+from citybase.data.sharing import service as sharing
 
 BEHIND = 0.1  # yellow while behind the path by less than this share of the whole way
 
@@ -413,3 +417,46 @@ def progress(
 def progress_of(session: Session, indicator_id: int, today: date | None = None) -> Progress:
     ind = _get(session, indicator_id)
     return _progress(ind, repository.actuals(session, [ind.id]), today or clock.today())
+
+
+# --- what the platform measures itself ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A figure the platform can count in its own records, for an indicator to name as its
+    ``measure``: then the indicator is filled by the platform and its values marked measured."""
+
+    label: str
+    unit: str
+    count: Callable[[Session], float]
+
+
+MEASURES: dict[str, Measure] = {
+    "data.catalog.published": Measure(
+        "数据资源目录中已发布的资源数", "个",
+        lambda s: float(catalog.status_counts(s).get("published", 0)),
+    ),
+    "data.opendata.datasets": Measure(
+        "向社会开放的数据集数", "个", lambda s: float(len(opendata.datasets(s)))
+    ),
+    "data.sharing.shared_resources": Measure(
+        "有授权在用的共享数据资源数", "个", lambda s: float(sharing.shared_resource_count(s))
+    ),
+}  # fmt: skip
+
+
+def measure_all(session: Session, today: date | None = None) -> list[ActualRead]:
+    """Fill every indicator that names a measure with this month's figure (nothing is written
+    where the month already holds the same)."""
+    day = today or clock.today()
+    period = f"{day.year}-{day.month:02d}"
+    written = []
+    for ind in repository.with_measure(session):
+        measure = MEASURES.get(ind.measure)
+        if measure is None:
+            continue
+        found = record_measured(session, ind.id, period, measure.count(session), ind.measure)
+        if found is not None:
+            written.append(found)
+    return written

@@ -129,6 +129,9 @@ def _check(
         if ind.code in seen:
             problem((*where, "code"), f"indicator {ind.code} is given twice")
         seen.add(ind.code)
+        if ind.measure and ind.measure not in indicators.MEASURES:
+            problem((*where, "measure"), f"the platform measures no {ind.measure!r} (it measures "
+                    f"{', '.join(sorted(indicators.MEASURES))})")  # fmt: skip
         for year in ind.targets:
             if not start - 1 <= year <= end + 1:
                 problem((*where, "targets", str(year)),

@@ -53,6 +53,10 @@ def grant(session: Session, grant_id: int) -> ShareGrant | None:
     return session.get(ShareGrant, grant_id)
 
 
+def all_grants(session: Session) -> list[ShareGrant]:
+    return list(session.scalars(select(ShareGrant)))
+
+
 def grants(
     session: Session, *, unit_code: str | None, resource_code: str | None = None
 ) -> list[ShareGrant]:

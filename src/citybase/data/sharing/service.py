@@ -232,6 +232,13 @@ def list_grants(
     )
 
 
+def shared_resource_count(session: Session) -> int:
+    """How many resources some unit reads from another under a grant in force today."""
+    now = datetime.now(UTC)
+    return len({g.resource_code for g in repository.all_grants(session)
+                if state_of(g, now) is GrantState.in_force})  # fmt: skip
+
+
 def grant_for(session: Session, principal: Principal, resource_code: str) -> GrantRead | None:
     """The grant in force under which the principal reads a resource: one held by its unit
     and, for an API key, one that names the key. ``None`` when there is none."""

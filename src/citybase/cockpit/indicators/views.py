@@ -1,0 +1,190 @@
+"""Console pages of indicators: one indicator with its chart, history and forms; the bureau's
+queue of reported values awaiting approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.cockpit.indicators import service
+from citybase.cockpit.indicators.schemas import (
+    ActualCreate,
+    ActualRead,
+    ActualStatus,
+    Correction,
+    Decision,
+    Progress,
+)
+from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager, Reader, Reporter
+from citybase.core.errors import CitybaseError
+from citybase.core.web.deps import DbSession
+from citybase.core.web.forms import failure, read_form
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(
+    NavEntry("Plan supervision", "Approvals", "/console/cockpit/approvals", COCKPIT_MANAGE, order=3)
+)
+add_translations(
+    "zh",
+    {
+        "Approvals": "数据审核", "History": "历史数据", "Version": "版本", "Value": "数值",
+        "Report a value": "报送数据", "Correct a value": "更正数据", "Reason": "更正理由",
+        "Evidence": "佐证材料", "Approve": "通过", "Reject": "退回", "Note": "意见",
+        "Report": "报送", "Correct": "更正", "Reported": "报送时间", "Decided by": "审核人",
+        "Nothing awaits approval.": "暂无待审核数据。", "Nature": "指标属性",
+        "binding": "约束性", "expected": "预期性", "Direction": "方向",
+        "higher": "越大越好", "lower": "越小越好", "Reporting units": "报送单位",
+        "Plausible range": "合理区间", "Measured by": "采集口径",
+        "act.pending": "待审核", "act.approved": "已通过", "act.rejected": "已退回",
+        "act.superseded": "已被更正", "Path to the target": "目标路径",
+        "Reported values": "实际值", "Trend": "趋势", "Targets": "分年目标",
+        'Period ("2024" or "2024-06")': "期别（“2024”或“2024-06”）",
+    },
+)  # fmt: skip
+add_translations("en", {f"act.{s}": s for s in ("pending", "approved", "rejected", "superseded")})
+
+W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 260, 56, 16, 16, 28
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Coordinates of one indicator's chart, drawn as SVG by the template (no script)."""
+
+    width: int
+    height: int
+    path: str
+    actual: str
+    points: list[tuple[float, float, str]]
+    targets: list[tuple[float, float, str]]
+    province: list[tuple[float, float, str]]
+    trend: str
+    xticks: list[tuple[float, str]]
+    yticks: list[tuple[float, str]]
+
+
+def chart(p: Progress, history: list[ActualRead]) -> Chart | None:
+    """The straight path from baseline through targets, the approved values, the trend carried
+    to the final year, and the province's targets, on one set of axes."""
+    ind = p.indicator
+    approved = sorted(
+        ((service.period_time(a.period), a.value, a.period) for a in history
+         if a.status == ActualStatus.approved),
+    )  # fmt: skip
+    path = sorted((float(y), v) for y, v in ind.targets.items())
+    if ind.baseline_year is not None and ind.baseline_value is not None:
+        path.insert(0, (float(ind.baseline_year), ind.baseline_value))
+    province = [(float(y), v) for y, v in ind.province_targets.items()]
+    trend = []
+    if p.forecast is not None and approved:
+        trend = [(approved[-1][0], approved[-1][1]), (float(p.final_year), p.forecast)]
+    ts = [t for t, _ in path] + [t for t, *_ in approved] + [t for t, _ in province]
+    vs = [v for _, v in path] + [v for _, v, _ in approved] + [v for _, v in province]
+    vs += [v for _, v in trend]
+    if not ts:
+        return None
+    t0, t1 = min(ts) - 0.25, max(ts) + 0.25
+    lo, hi = min(vs), max(vs)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+
+    def x(t: float) -> float:
+        return round(PAD_L + (t - t0) / (t1 - t0) * (W - PAD_L - PAD_R), 1)
+
+    def y(v: float) -> float:
+        return round(H - PAD_B - (v - lo) / (hi - lo) * (H - PAD_T - PAD_B), 1)
+
+    def line(points: list[tuple[float, float]]) -> str:
+        return " ".join(f"{x(t)},{y(v)}" for t, v in points)
+
+    years = range(int(t0 + 0.25), int(t1 - 0.25) + 1)
+    return Chart(
+        width=W, height=H, path=line(path), actual=line([(t, v) for t, v, _ in approved]),
+        points=[(x(t), y(v), f"{label}: {v:g}") for t, v, label in approved],
+        targets=[(x(t), y(v), f"{int(t)}: {v:g}") for t, v in path],
+        province=[(x(t), y(v), f"省 {int(t)}: {v:g}") for t, v in province],
+        trend=line(trend), xticks=[(x(float(yr)), str(yr)) for yr in years],
+        yticks=[(y(lo + (hi - lo) * k / 4), f"{lo + (hi - lo) * k / 4:,.4g}") for k in range(5)],
+    )  # fmt: skip
+
+
+@router.get("/console/cockpit/indicators/{indicator_id}")
+def indicator_page(
+    request: Request, session: DbSession, principal: Reader, indicator_id: int
+) -> Response:
+    p = service.progress_of(session, indicator_id)
+    history = service.history(session, indicator_id)
+    units = p.indicator.units
+    may_report = principal.can(COCKPIT_MANAGE) or (
+        principal.can(COCKPIT_REPORT) and principal.unit_code in units
+    )
+    periods = sorted({a.period for a in history}, reverse=True)
+    return console.render(request, "cockpit/indicator.html", {
+        "p": p, "history": history, "chart": chart(p, history), "may_report": may_report,
+        "may_decide": principal.can(COCKPIT_MANAGE), "periods": periods,
+        "measure": service.MEASURES.get(p.indicator.measure),
+    })  # fmt: skip
+
+
+def _back(path: str, exc: Exception | None = None, session: DbSession | None = None) -> Response:
+    if exc is None or session is None:
+        return RedirectResponse(path, status_code=303)
+    message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+    return RedirectResponse(f"{path}?error={quote(message)}", status_code=303)
+
+
+@router.post("/console/cockpit/indicators/{indicator_id}/actuals")
+async def report_submit(
+    request: Request, session: DbSession, principal: Reporter, indicator_id: int
+) -> Response:
+    form = await read_form(request)
+    here = f"/console/cockpit/indicators/{indicator_id}"
+    try:
+        service.report(session, principal, indicator_id, ActualCreate.model_validate(form))
+    except (CitybaseError, ValidationError) as exc:
+        return _back(here, exc, session)
+    return _back(here)
+
+
+@router.post("/console/cockpit/indicators/{indicator_id}/corrections")
+async def correct_submit(
+    request: Request, session: DbSession, principal: Reporter, indicator_id: int
+) -> Response:
+    form = await read_form(request)
+    here = f"/console/cockpit/indicators/{indicator_id}"
+    period = str(form.pop("period", ""))
+    try:
+        service.correct(session, principal, indicator_id, period, Correction.model_validate(form))
+    except (CitybaseError, ValidationError) as exc:
+        return _back(here, exc, session)
+    return _back(here)
+
+
+@router.post("/console/cockpit/actuals/{actual_id}/decision")
+async def decide_submit(
+    request: Request, session: DbSession, principal: Manager, actual_id: int
+) -> Response:
+    form = await read_form(request)
+    back = str(form.get("back") or "/console/cockpit/approvals")
+    back = back if back.startswith("/console/cockpit/") else "/console/cockpit/approvals"
+    try:
+        service.decide(session, principal, actual_id, Decision(
+            approve=form.get("approve") == "yes", note=str(form.get("note", ""))))  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        return _back(back, exc, session)
+    return _back(back)
+
+
+@router.get("/console/cockpit/approvals")
+def approvals(request: Request, session: DbSession, principal: Manager) -> Response:
+    waiting = service.pending(session)
+    names = {a.indicator_id: service.get(session, a.indicator_id) for a in waiting}
+    return console.render(request, "cockpit/approvals.html",
+                          {"waiting": waiting, "indicators": names})  # fmt: skip

@@ -1,0 +1,279 @@
+"""Console pages of plan supervision: the one-screen overview (一屏通览), Fuzhou and Xiamen side by
+side, scorecards per responsible unit (考核), and the monthly report as a page and as XLSX."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from citybase.cockpit.indicators.schemas import Progress, Status
+from citybase.cockpit.plans import service
+from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_READ, Manager, Reader
+from citybase.cockpit.tasks import service as tasks
+from citybase.core import clock
+from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(
+    NavEntry("Plan supervision", "Overview", "/console/cockpit", COCKPIT_READ, order=1)
+)
+console.add_page(
+    NavEntry("Plan supervision", "Scorecards", "/console/cockpit/units", COCKPIT_READ, order=5)
+)
+console.add_page(
+    NavEntry(
+        "Plan supervision", "Fuzhou and Xiamen", "/console/cockpit/compare", COCKPIT_READ, order=6
+    )
+)
+console.add_page(
+    NavEntry("Plan supervision", "Monthly report", "/console/cockpit/report", COCKPIT_READ, order=7)
+)
+add_translations(
+    "zh",
+    {
+        "Plan supervision": "规划督导", "Overview": "一屏通览", "Scorecards": "单位考核",
+        "Fuzhou and Xiamen": "福厦对比", "Monthly report": "月度报告", "Plans": "规划",
+        "Indicator": "指标", "Indicators": "指标", "Unit of measure": "计量单位",
+        "Baseline": "基期值", "Target": "目标值", "This year's target": "本年目标",
+        "Latest": "最新值", "Completion": "完成度", "Status": "状态", "Forecast": "预测",
+        "measured": "平台自动采集", "On track": "正常", "Behind": "滞后", "Well behind": "严重滞后",
+        "No value yet": "暂无数据", "Tasks": "任务", "Overdue": "逾期", "Done": "已完成",
+        "Awaiting approval": "待审核", "Missing monthly updates": "月度进展未报送",
+        "Province's target": "省级目标", "Issued by": "印发单位", "Period": "规划期",
+        "Load a plan (YAML)": "导入规划（YAML）", "Load": "导入", "Plan file": "规划文件",
+        "loaded": "已导入", "Month": "月份", "Download XLSX": "下载 XLSX", "Print": "打印",
+        "Updates this month": "本月进展", "Reported by": "报送单位", "Score": "得分",
+        "Reporting unit": "报送单位", "Indicators reported": "负责指标",
+        "Tasks led": "牵头任务", "Updates missing": "进展缺报", "green": "绿", "yellow": "黄",
+        "red": "红", "none": "无", "Shared indicators": "共有指标", "No plans yet.": "尚未导入规划。",
+        "Source": "来源", "Progress": "进度", "Forecast meets the target": "按趋势可达标",
+        "Forecast misses the target": "按趋势难以达标", "Lead units": "牵头单位",
+        "Due": "完成时限", "Unit": "单位", "Number": "序号", "Title": "名称",
+        "Final target": "期末目标", "Nothing reported this month.": "本月无报送。",
+        "How scores are counted": "计分方法",
+        "score.explain": "负责指标按状态计分（绿100、黄60、红0，无数据不计），牵头任务按是否逾期计分"
+        "（未逾期100、逾期0），每缺报一次月度进展扣10分；两项取平均。",
+        "The city's figures beside": "对照城市数据",
+    },
+)  # fmt: skip
+add_translations("en", {
+    "score.explain": "Indicators a unit reports score by status (green 100, yellow 60, red 0; none "
+    "is not counted), tasks it leads by whether they are overdue (100 or 0); each missing monthly "
+    "update takes 10 points; the two are averaged.",
+})  # fmt: skip
+
+STATUS_SCORE = {Status.green: 100.0, Status.yellow: 60.0, Status.red: 0.0}
+
+
+def _month(text: str | None, today: date) -> str:
+    if text and len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
+        if 1 <= int(text[5:]) <= 12:
+            return text
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year}-{month:02d}"  # last month: the one whose updates are being gathered
+
+
+@router.get("/console/cockpit")
+def overview(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings
+) -> Response:
+    """Every plan on one screen: each indicator's status, the tasks, what waits."""
+    plans = service.overview(session)
+    counts = Counter(i.status.value for p in plans for i in p.indicators)
+    overdue = sum(1 for p in plans for t in p.tasks if t.overdue)
+    missing = service.missing_updates(session, update_day=settings.cockpit.update_day)
+    pending = sum(i.pending for p in plans for i in p.indicators)
+    return console.render(request, "cockpit/overview.html", {
+        "plans": plans, "counts": counts, "overdue": overdue, "missing": missing,
+        "pending": pending, "may_manage": principal.can(COCKPIT_MANAGE),
+        "unit_names": orgs.unit_names(session, {u for p in plans for i in p.indicators
+                                                 for u in i.indicator.units}),
+    })  # fmt: skip
+
+
+@router.post("/console/cockpit/plans")
+async def load_plan(request: Request, session: DbSession, principal: Manager) -> Response:
+    """Load a plan file from the console (the same check as the command: all or nothing)."""
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return RedirectResponse("/console/cockpit?error=choose+a+plan+file", status_code=303)
+    text = (await upload.read()).decode("utf-8", errors="replace")
+    result = service.import_plan(session, actor_of(principal), upload.filename or "plan.yaml", text)
+    if result.problems:
+        undo(session)
+        first = result.problems[0]
+        where = f"line {first.line} " if first.line else ""
+        message = f"{where}{first.field}: {first.message}"
+        more = f" (+{len(result.problems) - 1})" if len(result.problems) > 1 else ""
+        return RedirectResponse(f"/console/cockpit?error={quote(message + more)}", status_code=303)
+    return RedirectResponse(f"/console/cockpit?loaded={result.plan_code}", status_code=303)
+
+
+@router.get("/console/cockpit/compare")
+def compare(request: Request, session: DbSession, principal: Reader) -> Response:
+    """The indicators that plans for different cities share (by code), side by side."""
+    plans = service.overview(session)
+    by_code: dict[str, dict[str, tuple[Any, Progress]]] = defaultdict(dict)
+    for p in plans:
+        for i in p.indicators:
+            by_code[i.indicator.code].setdefault(p.plan.city, (p.plan, i))
+    cities = sorted({p.plan.city for p in plans}, key=lambda c: (c != _home(plans), c))
+    shared = {code: row for code, row in by_code.items() if len(row) > 1}
+    return console.render(request, "cockpit/compare.html",
+                          {"cities": cities, "shared": shared})  # fmt: skip
+
+
+def _home(plans: list[service.PlanProgress]) -> str:
+    return next((p.plan.city for p in plans if p.plan.region_code), "")
+
+
+@dataclass
+class Scorecard:
+    unit_code: str
+    name: str
+    statuses: Counter[str] = field(default_factory=Counter)
+    tasks: int = 0
+    overdue: int = 0
+    missing: int = 0
+
+    @property
+    def score(self) -> float | None:
+        rated = [STATUS_SCORE[Status(s)] for s, n in self.statuses.items()
+                 for _ in range(n) if s != Status.none]  # fmt: skip
+        parts = []
+        if rated:
+            parts.append(sum(rated) / len(rated))
+        if self.tasks:
+            parts.append(100.0 * (self.tasks - self.overdue) / self.tasks)
+        if not parts:
+            return None
+        return max(0.0, sum(parts) / len(parts) - 10.0 * self.missing)
+
+
+def scorecards(session: Any, update_day: int, today: date | None = None) -> list[Scorecard]:
+    plans = service.overview(session, today=today)
+    cards: dict[str, Scorecard] = {}
+
+    def card(code: str) -> Scorecard:
+        return cards.setdefault(code, Scorecard(code, code))
+
+    for p in plans:
+        for i in p.indicators:
+            for unit in i.indicator.units:
+                card(unit).statuses[i.status.value] += 1
+        for t in p.tasks:
+            for unit in t.lead_units:
+                card(unit).tasks += 1
+                card(unit).overdue += int(t.overdue)
+    for m in service.missing_updates(session, today, update_day):
+        card(m.unit_code).missing += 1
+    names = orgs.unit_names(session, cards)
+    for c in cards.values():
+        c.name = names.get(c.unit_code, c.unit_code)
+    return sorted(cards.values(), key=lambda c: (c.score is None, -(c.score or 0), c.unit_code))
+
+
+@router.get("/console/cockpit/units")
+def units(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings
+) -> Response:
+    return console.render(request, "cockpit/units.html",
+                          {"cards": scorecards(session, settings.cockpit.update_day)})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Report:
+    month: str
+    plans: list[service.PlanProgress]
+    updates: dict[int, list[Any]]
+    missing: list[Any]
+
+
+def _report(session: Any, month: str, update_day: int) -> Report:
+    plans = service.overview(session)
+    updates = {t.id: [u for u in tasks.updates(session, t.id) if u.period == month]
+               for p in plans for t in p.tasks}  # fmt: skip
+    missing = [m for m in service.missing_updates(session, update_day=update_day)
+               if m.period == month]  # fmt: skip
+    return Report(month, plans, updates, missing)
+
+
+@router.get("/console/cockpit/report")
+def report(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings
+) -> Response:
+    """The month's report, printable: every indicator, every task's updates, who is missing."""
+    month = _month(request.query_params.get("month"), clock.today())
+    return console.render(request, "cockpit/report.html",
+                          {"r": _report(session, month, settings.cockpit.update_day)})  # fmt: skip
+
+
+STATUS_ZH = {"green": "绿", "yellow": "黄", "red": "红", "none": "无数据"}
+
+
+@router.get("/console/cockpit/report.xlsx")
+def report_xlsx(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings
+) -> Response:
+    month = _month(request.query_params.get("month"), clock.today())
+    r = _report(session, month, settings.cockpit.update_day)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "指标"
+    sheet.append(["规划", "指标", "计量单位", "基期", "基期值", "期末目标年", "期末目标",
+                  "本年目标", "最新期", "最新值", "完成度", "状态", "预测值", "平台采集"])  # fmt: skip
+    for p in r.plans:
+        for i in p.indicators:
+            ind, latest = i.indicator, i.latest
+            sheet.append([
+                p.plan.title, ind.name, ind.measure_unit, ind.baseline_year, ind.baseline_value,
+                i.final_year, f"{ind.comparator}{i.final_target:g}", i.target,
+                latest.period if latest else None, latest.value if latest else None,
+                round(i.completion, 4) if i.completion is not None else None,
+                STATUS_ZH[i.status.value], round(i.forecast, 4) if i.forecast is not None else None,
+                "是" if latest and latest.measured else "",
+            ])  # fmt: skip
+    tasks_sheet = book.create_sheet("任务")
+    tasks_sheet.append(["规划", "序号", "任务", "牵头单位", "配合单位", "完成时限", "状态", "进度%",
+                        "逾期", f"{month} 进展", "困难问题"])  # fmt: skip
+    for p in r.plans:
+        for t in p.tasks:
+            words = r.updates.get(t.id, [])
+            tasks_sheet.append([
+                p.plan.title, t.number, t.title, "、".join(t.lead_units),
+                "、".join(t.support_units), t.due, t.status.value, t.progress,
+                "是" if t.overdue else "", "\n".join(f"{u.unit_code}：{u.text}" for u in words),
+                "\n".join(u.problems for u in words if u.problems),
+            ])  # fmt: skip
+    missing_sheet = book.create_sheet("缺报")
+    missing_sheet.append(["规划", "任务", "单位", "月份", "应报日期"])
+    for m in r.missing:
+        missing_sheet.append([m.plan_code, f"{m.number} {m.title}", m.unit_code, m.period, m.due])
+    for ws in book.worksheets:
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+    out = io.BytesIO()
+    book.save(out)
+    return Response(
+        out.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="cockpit-{month}.xlsx"'},
+    )

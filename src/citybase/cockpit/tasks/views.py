@@ -1,0 +1,91 @@
+"""Console pages of tasks: every plan's tasks with what is overdue and who has not reported,
+and one task with its milestones, its monthly updates and the form to send one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.cockpit.plans import service as plans
+from citybase.cockpit.plans.auth import (
+    COCKPIT_MANAGE,
+    COCKPIT_READ,
+    COCKPIT_REPORT,
+    Reader,
+    Reporter,
+)
+from citybase.cockpit.tasks import service
+from citybase.cockpit.tasks.schemas import TaskStatus, UpdateCreate
+from citybase.core import clock
+from citybase.core.errors import CitybaseError
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import failure, read_form
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(
+    NavEntry("Plan supervision", "Tasks", "/console/cockpit/tasks", COCKPIT_READ, order=2)
+)
+add_translations(
+    "zh",
+    {
+        "Milestones": "节点", "Monthly updates": "月度进展", "Send this month's update": "报送月度进展",
+        "What was done": "本月进展", "Problems and help needed": "困难问题及需协调事项",
+        "Milestones met": "已完成节点", "Send": "报送", "Support units": "配合单位",
+        "Targets named": "量化目标", "Only my unit's": "只看本单位", "All": "全部",
+        "No tasks.": "暂无任务。", "task.not_started": "未启动", "task.in_progress": "推进中",
+        "task.done": "已完成", "task.suspended": "暂缓", "Month reported on": "所报月份",
+        "Was due": "应报日期", "Everyone has reported.": "均已按时报送。",
+    },
+)  # fmt: skip
+add_translations("en", {f"task.{s.value}": s.value.replace("_", " ") for s in TaskStatus})
+
+
+@router.get("/console/cockpit/tasks")
+def tasks_page(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings
+) -> Response:
+    only = request.query_params.get("plan")
+    mine = request.query_params.get("mine") == "1"
+    overview = plans.overview(session, [only] if only else None)
+    rows = [
+        (p.plan, t) for p in overview for t in p.tasks
+        if not mine or principal.unit_code in t.lead_units + t.support_units
+    ]  # fmt: skip
+    missing = plans.missing_updates(session, update_day=settings.cockpit.update_day)
+    return console.render(request, "cockpit/tasks.html",
+                          {"rows": rows, "missing": missing, "mine": mine, "plan": only or ""})  # fmt: skip
+
+
+@router.get("/console/cockpit/tasks/{task_id}")
+def task_page(request: Request, session: DbSession, principal: Reader, task_id: int) -> Response:
+    task = service.get(session, task_id)
+    ours = principal.unit_code in task.lead_units + task.support_units
+    today = clock.today()
+    return console.render(request, "cockpit/task.html", {
+        "task": task, "updates": list(reversed(service.updates(session, task_id))),
+        "may_update": principal.can(COCKPIT_MANAGE) or (ours and principal.can(COCKPIT_REPORT)),
+        "this_month": f"{today.year}-{today.month:02d}", "statuses": list(TaskStatus),
+    })  # fmt: skip
+
+
+@router.post("/console/cockpit/tasks/{task_id}/updates")
+async def update_submit(
+    request: Request, session: DbSession, principal: Reporter, task_id: int
+) -> Response:
+    form = await read_form(request)
+    done = form.get("milestones_done", [])
+    form["milestones_done"] = [done] if isinstance(done, str) else done
+    here = f"/console/cockpit/tasks/{task_id}"
+    try:
+        service.report_update(session, principal, task_id, UpdateCreate.model_validate(form))
+    except (CitybaseError, ValidationError) as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+        return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
+    return RedirectResponse(here, status_code=303)
