@@ -106,3 +106,68 @@ def test_a_plan_file_loads_from_the_console_all_or_nothing(
                          files={"file": ("plan.yaml", PLAN.encode())}, follow_redirects=False)  # fmt: skip
     assert loaded.headers["location"] == "/console/cockpit?loaded=fz-test"
     assert [p.code for p in plans.list_plans(session)] == ["fz-test"]
+
+
+def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
+    client: TestClient, session: Session
+) -> None:
+    ids = _setup(session)
+    token = sign_in(client, "bureau")
+    form = client.get(f"/console/cockpit/indicators/{ids['online']}/edit")
+    assert 'value="2023: 94, 2025: 98"' in form.text
+    bad = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
+        "csrf_token": token, "name": "网上可办率", "unit": "%", "targets": "2025 98",
+        "direction": "higher", "units": "fz.bigdata",
+    })  # fmt: skip
+    assert bad.status_code == 422
+    assert "write each as year: value" in bad.text
+    unknown = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
+        "csrf_token": token, "name": "网上可办率", "unit": "%", "targets": "2025: 99",
+        "direction": "higher", "units": "市不存在局",
+    })  # fmt: skip
+    assert unknown.status_code == 422
+    assert "no unit" in unknown.text
+    good = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
+        "csrf_token": token, "name": "行政许可网上可办率", "unit": "%", "baseline_year": "2020",
+        "baseline_value": "90", "targets": "2024: 96，2025: 99", "direction": "higher",
+        "units": "福州市大数据发展管理委员会, fz.comms",
+    }, follow_redirects=False)  # fmt: skip
+    assert good.status_code == 303
+    [overview] = plans.overview(session)
+    online = overview.indicators[0].indicator
+    assert online.name == "行政许可网上可办率"
+    assert online.targets == {"2024": 96.0, "2025": 99.0}
+    assert online.units == ["fz.bigdata", "fz.comms"]
+    assert overview.plan.revision == 2
+    task = client.post(f"/console/cockpit/tasks/{ids['task']}/edit", data={
+        "csrf_token": token, "title": "建设城市大脑（一期）", "lead": "fz.bigdata",
+        "support": "", "due": "2025-12-31", "milestones": "2024-06-30 平台上线\n2025-03-31 区县接入",
+    }, follow_redirects=False)  # fmt: skip
+    assert task.status_code == 303
+    [edited] = plans.overview(session)[0].tasks
+    assert edited.title == "建设城市大脑（一期）"
+    assert [m.title for m in edited.milestones] == ["平台上线", "区县接入"]
+    assert edited.support_units == []
+    text = client.get("/console/cockpit/plans/fz-test/plan.yaml").text
+    assert "行政许可网上可办率" in text
+    assert "2024: 96" in text
+    editor = client.get("/console/cockpit/plans/fz-test/yaml")
+    assert "建设城市大脑（一期）" in editor.text
+    broken = client.post("/console/cockpit/plans/fz-test/yaml",
+                         data={"csrf_token": token, "text": text.replace("direction: lower", "direction: x")})  # fmt: skip
+    assert broken.status_code == 422
+    assert "indicators.1.direction" in broken.text
+    saved = client.post("/console/cockpit/plans/fz-test/yaml", data={
+        "csrf_token": token, "text": text.replace("title: 测试规划", "title: 测试规划（修订）"),
+    }, follow_redirects=False)  # fmt: skip
+    assert saved.headers["location"] == "/console/cockpit/plans/fz-test"
+    page = client.get("/console/cockpit/plans/fz-test")
+    assert "测试规划（修订）" in page.text
+
+
+def test_only_the_bureau_edits(client: TestClient, session: Session) -> None:
+    ids = _setup(session)
+    sign_in(client, "reporter")
+    assert client.get(f"/console/cockpit/indicators/{ids['online']}/edit").status_code == 403
+    assert client.get("/console/cockpit/plans/fz-test/yaml").status_code == 403
+    assert client.get("/console/cockpit/plans/fz-test").status_code == 200

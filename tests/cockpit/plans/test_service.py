@@ -131,3 +131,13 @@ def test_several_files_load_all_or_none(session: Session) -> None:
     assert plans.list_plans(session) == []
     twice = plans.import_plans(session, Actor.system("test"), [("a.yaml", PLAN), ("c.yaml", PLAN)])
     assert all(r.problems for r in twice)
+
+
+def test_a_plan_exported_loads_back_unchanged(session: Session) -> None:
+    city(session)
+    load(session)
+    text = plans.export_plan(session, "fz-test")
+    again = load(session, text)
+    assert again.applied
+    assert again.revision == 2
+    assert plans.export_plan(session, "fz-test") == text

@@ -138,6 +138,18 @@ def _range(spec: IndicatorSpec) -> tuple[float | None, float | None]:
     return (0.0, 100.0) if _norm_unit(spec.unit) == "%" else (None, None)
 
 
+def _apply(ind: Indicator, spec: IndicatorSpec, unit_codes: list[str], order: int) -> None:
+    low, high = _range(spec)
+    ind.name, ind.measure_unit, ind.category = spec.name, spec.unit, spec.category
+    ind.baseline_year = spec.baseline.year if spec.baseline else None
+    ind.baseline_value = spec.baseline.value if spec.baseline else None
+    ind.targets = {str(y): v for y, v in sorted(spec.targets.items())}
+    ind.province_targets = {str(y): v for y, v in sorted(spec.province_targets.items())}
+    ind.comparator, ind.direction, ind.nature = spec.comparator, spec.direction, spec.nature
+    ind.minimum, ind.maximum, ind.measure = low, high, spec.measure
+    ind.units, ind.note, ind.sort_order = unit_codes, spec.note, order
+
+
 def define(
     session: Session, plan_id: int, specs: list[IndicatorSpec], units: list[list[str]]
 ) -> list[IndicatorRead]:
@@ -148,20 +160,42 @@ def define(
     kept: list[Indicator] = []
     for order, (spec, unit_codes) in enumerate(zip(specs, units, strict=True)):
         ind = existing.pop(spec.code, None) or Indicator(plan_id=plan_id, code=spec.code)
-        low, high = _range(spec)
-        ind.name, ind.measure_unit, ind.category = spec.name, spec.unit, spec.category
-        ind.baseline_year = spec.baseline.year if spec.baseline else None
-        ind.baseline_value = spec.baseline.value if spec.baseline else None
-        ind.targets = {str(y): v for y, v in sorted(spec.targets.items())}
-        ind.province_targets = {str(y): v for y, v in sorted(spec.province_targets.items())}
-        ind.comparator, ind.direction, ind.nature = spec.comparator, spec.direction, spec.nature
-        ind.minimum, ind.maximum, ind.measure = low, high, spec.measure
-        ind.units, ind.note, ind.sort_order = unit_codes, spec.note, order
+        _apply(ind, spec, unit_codes, order)
         repository.add(session, ind)
         kept.append(ind)
     for gone in existing.values():
         repository.delete(session, gone)
     return [IndicatorRead.model_validate(i) for i in kept]
+
+
+def redefine(
+    session: Session, indicator_id: int, spec: IndicatorSpec, unit_codes: list[str]
+) -> IndicatorRead:
+    """One indicator's definition changed in place (its code, values and order stay)."""
+    ind = _get(session, indicator_id)
+    _apply(ind, spec.model_copy(update={"code": ind.code}), unit_codes, ind.sort_order)
+    session.flush()
+    return IndicatorRead.model_validate(ind)
+
+
+def spec_of(ind: IndicatorRead) -> IndicatorSpec:
+    """The definition as a plan file states it (for editing and for export)."""
+    baseline = (
+        {"year": ind.baseline_year, "value": ind.baseline_value}
+        if ind.baseline_year is not None and ind.baseline_value is not None
+        else None
+    )
+    is_default = (ind.minimum, ind.maximum) == ((0.0, 100.0) if _norm_unit(ind.measure_unit) == "%"
+                                                else (None, None))  # fmt: skip
+    return IndicatorSpec.model_validate({
+        "code": ind.code, "name": ind.name, "unit": ind.measure_unit, "category": ind.category,
+        "baseline": baseline, "targets": {int(y): v for y, v in ind.targets.items()},
+        "province_targets": {int(y): v for y, v in ind.province_targets.items()},
+        "comparator": ind.comparator, "direction": ind.direction, "nature": ind.nature,
+        "range": None if is_default or ind.minimum is None or ind.maximum is None
+        else (ind.minimum, ind.maximum),
+        "measure": ind.measure, "units": list(ind.units), "note": ind.note,
+    })  # fmt: skip
 
 
 def blocked_removals(session: Session, plan_id: int, keep: Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@ queue of reported values awaiting approval."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -18,10 +19,14 @@ from citybase.cockpit.indicators.schemas import (
     ActualStatus,
     Correction,
     Decision,
+    IndicatorRead,
+    IndicatorSpec,
     Progress,
 )
+from citybase.cockpit.plans import service as plans
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager, Reader, Reporter
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
@@ -47,6 +52,13 @@ add_translations(
         "act.superseded": "已被更正", "Path to the target": "目标路径",
         "Reported values": "实际值", "Trend": "趋势", "Targets": "分年目标",
         'Period ("2024" or "2024-06")': "期别（“2024”或“2024-06”）",
+        "Edit the indicator": "编辑指标", "Baseline year": "基期年份", "Baseline value": "基期值",
+        'Targets ("2025: 98, 2026: 99")': "分年目标（如“2025: 98, 2026: 99”）",
+        "Province's targets": "省级目标", "How the target is worded": "目标表述",
+        "Minimum": "下限", "Maximum": "上限", "Category": "类别",
+        "Reporting units (codes or names, comma-separated)": "报送单位（代码或名称，逗号分隔）",
+        "(none: reported by units)": "（无：由单位报送）", "exactly": "等于", "over": "超过",
+        "under": "低于", "at least": "不低于", "at most": "不高于",
     },
 )  # fmt: skip
 add_translations("en", {f"act.{s}": s for s in ("pending", "approved", "rejected", "superseded")})
@@ -188,3 +200,89 @@ def approvals(request: Request, session: DbSession, principal: Manager) -> Respo
     names = {a.indicator_id: service.get(session, a.indicator_id) for a in waiting}
     return console.render(request, "cockpit/approvals.html",
                           {"waiting": waiting, "indicators": names})  # fmt: skip
+
+
+def _pairs(text: str, field: str) -> dict[int, float]:
+    """ "2023: 28, 2024: 32" → {2023: 28.0, 2024: 32.0}"""
+    out: dict[int, float] = {}
+    for part in (p.strip() for p in re.split(r"[,，;；\n]+", text) if p.strip()):
+        found = re.fullmatch(r"(\d{4})\s*[:=：]\s*(\S+)", part)
+        if found is None:
+            raise InvalidInput(f"write each as year: value, not {part!r}", field=field)
+        try:
+            out[int(found.group(1))] = float(found.group(2))
+        except ValueError as exc:
+            raise InvalidInput(f"{found.group(2)!r} is not a number", field=field) from exc
+    return out
+
+
+def _list(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[,，、;；\n]+", text) if p.strip()]
+
+
+def spec_from_form(form: dict[str, object], code: str) -> IndicatorSpec:
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    baseline = (
+        {"year": text("baseline_year"), "value": text("baseline_value")}
+        if text("baseline_year") or text("baseline_value")
+        else None
+    )
+    low, high = text("minimum"), text("maximum")
+    return IndicatorSpec.model_validate({
+        "code": code, "name": text("name"), "unit": text("unit"), "category": text("category"),
+        "baseline": baseline, "targets": _pairs(text("targets"), "targets"),
+        "province_targets": _pairs(text("province_targets"), "province_targets"),
+        "comparator": text("comparator"), "direction": text("direction"),
+        "nature": text("nature") or "expected",
+        "range": (low, high) if low and high else None, "measure": text("measure"),
+        "units": _list(text("units")), "note": text("note"),
+    })  # fmt: skip
+
+
+def _edit_page(
+    request: Request, ind: IndicatorRead, form: dict[str, object], errors: dict[str, str],
+    status: int = 200,
+) -> Response:  # fmt: skip
+    return console.render(request, "cockpit/indicator_edit.html", {
+        "ind": ind, "form": form, "errors": errors, "measures": service.MEASURES,
+    }, status)  # fmt: skip
+
+
+def _form_of(ind: IndicatorRead) -> dict[str, object]:
+    def pairs(values: dict[str, float]) -> str:
+        return ", ".join(f"{y}: {v:g}" for y, v in values.items())
+
+    return {
+        "name": ind.name, "unit": ind.measure_unit, "category": ind.category,
+        "baseline_year": ind.baseline_year or "", "baseline_value": "" if ind.baseline_value
+        is None else f"{ind.baseline_value:g}", "targets": pairs(ind.targets),
+        "province_targets": pairs(ind.province_targets), "comparator": ind.comparator,
+        "direction": ind.direction.value, "nature": ind.nature.value,
+        "minimum": "" if ind.minimum is None else f"{ind.minimum:g}",
+        "maximum": "" if ind.maximum is None else f"{ind.maximum:g}", "measure": ind.measure,
+        "units": ", ".join(ind.units), "note": ind.note,
+    }  # fmt: skip
+
+
+@router.get("/console/cockpit/indicators/{indicator_id}/edit")
+def edit_page(
+    request: Request, session: DbSession, principal: Manager, indicator_id: int
+) -> Response:
+    ind = service.get(session, indicator_id)
+    return _edit_page(request, ind, _form_of(ind), {})
+
+
+@router.post("/console/cockpit/indicators/{indicator_id}/edit")
+async def edit_submit(
+    request: Request, session: DbSession, principal: Manager, indicator_id: int
+) -> Response:
+    form = await read_form(request)
+    ind = service.get(session, indicator_id)
+    try:
+        plans.edit_indicator(session, actor_of(principal), indicator_id,
+                             spec_from_form(form, ind.code))  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        return _edit_page(request, ind, form, failure(session, exc), 422)
+    return RedirectResponse(f"/console/cockpit/indicators/{indicator_id}", status_code=303)

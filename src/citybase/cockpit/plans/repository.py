@@ -17,3 +17,7 @@ def by_code(session: Session, code: str) -> Plan | None:
 
 def all_plans(session: Session) -> list[Plan]:
     return list(session.scalars(select(Plan).order_by(Plan.city, Plan.start_year, Plan.id)))
+
+
+def by_id(session: Session, plan_id: int) -> Plan | None:
+    return session.get(Plan, plan_id)

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.cockpit.indicators import service as indicators
-from citybase.cockpit.indicators.schemas import Progress
+from citybase.cockpit.indicators.schemas import IndicatorRead, IndicatorSpec, Progress
 from citybase.cockpit.plans import repository
 from citybase.cockpit.plans.models import Plan
 from citybase.cockpit.plans.schemas import ImportResult, PlanFile, PlanRead, Problem
 from citybase.cockpit.tasks import service as tasks
-from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead
-from citybase.core.errors import NotFound
+from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead, TaskSpec
+from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
@@ -266,3 +266,84 @@ def missing_updates(
     """Lead units whose monthly task update is overdue, over every plan."""
     plans = {p.id: (p.code, p.start_year, p.end_year) for p in list_plans(session)}
     return tasks.missing_updates(session, plans, today, update_day)
+
+
+# --- editing in the console --------------------------------------------------------------------
+
+
+def export_plan(session: Session, code: str) -> str:
+    """The plan as a plan file: loading it again changes nothing but the revision."""
+    [found] = overview(session, [code])
+    plan = found.plan
+    data = PlanFile.model_validate({
+        "code": plan.code, "title": plan.title, "kind": plan.kind, "issuer": plan.issuer,
+        "document_number": plan.document_number, "issued_on": plan.issued_on,
+        "period": (plan.start_year, plan.end_year), "city": plan.city, "region": plan.region_code,
+        "summary": plan.summary, "goals": plan.goals, "source": plan.source,
+        "indicators": [indicators.spec_of(i.indicator) for i in found.indicators],
+        "tasks": [tasks.spec_of(t) for t in found.tasks],
+    }).model_dump(mode="json", exclude_defaults=True)  # fmt: skip
+    for ind in data.get("indicators", []):
+        for key in ("targets", "province_targets"):
+            if key in ind:
+                ind[key] = {int(y): _plain(v) for y, v in ind[key].items()}
+        if "baseline" in ind:
+            ind["baseline"]["value"] = _plain(ind["baseline"]["value"])
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _plain(value: float) -> float | int:
+    """98.0 written as 98, as a person writes it."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _plan_row(session: Session, plan_id: int) -> Plan:
+    row = repository.by_id(session, plan_id)
+    if row is None:
+        raise NotFound(f"no plan {plan_id}", field="plan")
+    return row
+
+
+def _units_or_fail(session: Session, refs: list[str], field: str) -> list[str]:
+    problems: list[Problem] = []
+    codes = _Units.load(session).resolve(refs, (field,), problems, {})
+    if problems:
+        raise InvalidInput(problems[0].message, field=field)
+    return codes
+
+
+def _revised(session: Session, actor: Actor, row: Plan, action: str, what: str) -> None:
+    row.revision += 1
+    session.flush()
+    ledger.record(session, actor, action, object_type="plan", object_id=row.code,
+                  details={"revision": row.revision, "what": what})  # fmt: skip
+
+
+def edit_indicator(
+    session: Session, actor: Actor, indicator_id: int, spec: IndicatorSpec
+) -> IndicatorRead:
+    """Change one indicator's definition from the console, checked as a plan file is."""
+    current = indicators.get(session, indicator_id)
+    row = _plan_row(session, current.plan_id)
+    for year in spec.targets:
+        if not row.start_year - 1 <= year <= row.end_year + 1:
+            raise InvalidInput(f"target year {year} is outside the plan's "
+                               f"{row.start_year}–{row.end_year}", field="targets")  # fmt: skip
+    if spec.measure and spec.measure not in indicators.MEASURES:
+        raise InvalidInput(f"the platform measures no {spec.measure!r}", field="measure")
+    codes = _units_or_fail(session, spec.units, "units")
+    changed = indicators.redefine(session, indicator_id, spec, codes)
+    _revised(session, actor, row, "cockpit.indicator.edited", current.code)
+    return changed
+
+
+def edit_task(session: Session, actor: Actor, task_id: int, spec: TaskSpec) -> TaskRead:
+    """Change one task's definition from the console, checked as a plan file is."""
+    current = tasks.get(session, task_id)
+    row = _plan_row(session, current.plan_id)
+    lead = _units_or_fail(session, spec.lead, "lead")
+    support = _units_or_fail(session, spec.support, "support")
+    changed = tasks.redefine(session, task_id, spec.model_copy(update={"number": current.number}),
+                             lead, support)  # fmt: skip
+    _revised(session, actor, row, "cockpit.task.edited", current.number)
+    return changed

@@ -69,10 +69,17 @@ add_translations(
         "How scores are counted": "计分方法",
         "score.explain": "负责指标按状态计分（绿100、黄60、红0，无数据不计），牵头任务按是否逾期计分"
         "（未逾期100、逾期0），每缺报一次月度进展扣10分；两项取平均。",
-        "The city's figures beside": "对照城市数据",
+        "The city's figures beside": "对照城市数据", "Revision": "版次",
+        "Download the plan file": "下载规划文件", "Edit as a plan file": "以规划文件编辑",
+        "Edit": "编辑", "Save": "保存", "Nothing was changed:": "未作任何修改：", "line": "第",
+        "yaml.explain": "规划文件可增删指标和任务、修改任何内容；保存时整体校验，有任何问题则不作修改，并逐条指出行号和字段。"
+        "已有报送数据的指标和已有月度进展的任务不能删除。",
     },
 )  # fmt: skip
 add_translations("en", {
+    "yaml.explain": "The plan file can add or drop indicators and tasks and change anything; it is "
+    "checked whole when saved, and with any problem nothing changes and each problem is named by "
+    "line and field. Indicators that hold reported values and tasks that hold updates stay.",
     "score.explain": "Indicators a unit reports score by status (green 100, yellow 60, red 0; none "
     "is not counted), tasks it leads by whether they are overdue (100 or 0); each missing monthly "
     "update takes 10 points; the two are averaged.",
@@ -277,3 +284,44 @@ def report_xlsx(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="cockpit-{month}.xlsx"'},
     )
+
+
+@router.get("/console/cockpit/plans/{code}")
+def plan_page(request: Request, session: DbSession, principal: Reader, code: str) -> Response:
+    """One plan: its document, goals, indicators and tasks, with the bureau's edit links."""
+    [found] = service.overview(session, [code])
+    return console.render(request, "cockpit/plan.html",
+                          {"p": found, "may_manage": principal.can(COCKPIT_MANAGE)})  # fmt: skip
+
+
+@router.get("/console/cockpit/plans/{code}/plan.yaml")
+def plan_file(session: DbSession, principal: Reader, code: str) -> Response:
+    """The plan as a plan file, to keep, edit and load again."""
+    return Response(service.export_plan(session, code), media_type="application/yaml",
+                    headers={"Content-Disposition": f'attachment; filename="{code}.yaml"'})  # fmt: skip
+
+
+def _yaml_page(
+    request: Request, code: str, text: str, problems: list[Any], status: int = 200
+) -> Response:
+    return console.render(request, "cockpit/plan_yaml.html",
+                          {"code": code, "text": text, "problems": problems}, status)  # fmt: skip
+
+
+@router.get("/console/cockpit/plans/{code}/yaml")
+def plan_yaml(request: Request, session: DbSession, principal: Manager, code: str) -> Response:
+    """Edit the whole plan as its file: add or drop indicators and tasks, change anything."""
+    return _yaml_page(request, code, service.export_plan(session, code), [])
+
+
+@router.post("/console/cockpit/plans/{code}/yaml")
+async def plan_yaml_submit(
+    request: Request, session: DbSession, principal: Manager, code: str
+) -> Response:
+    form = await request.form()
+    text = str(form.get("text") or "")
+    result = service.import_plan(session, actor_of(principal), f"{code}.yaml", text)
+    if result.problems:
+        undo(session)
+        return _yaml_page(request, code, text, result.problems, 422)
+    return RedirectResponse(f"/console/cockpit/plans/{result.plan_code}", status_code=303)

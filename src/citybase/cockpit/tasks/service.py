@@ -28,6 +28,18 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 
 
+def _apply(task: Task, spec: TaskSpec, lead: list[str], support: list[str], order: int) -> None:
+    done = {m["title"]: m.get("done_on") for m in task.milestones or []}
+    task.title, task.summary, task.category = spec.title, spec.summary, spec.category
+    task.lead_units, task.support_units, task.due = lead, support, spec.due
+    task.targets = list(spec.targets)
+    task.milestones = [
+        {"title": m.title, "due": m.due.isoformat(), "done_on": done.get(m.title)}
+        for m in spec.milestones
+    ]
+    task.sort_order = order
+
+
 def define(
     session: Session,
     plan_id: int,
@@ -41,19 +53,31 @@ def define(
     existing = {t.number: t for t in repository.of_plans(session, [plan_id])}
     for order, (spec, lead, support) in enumerate(zip(specs, leads, supports, strict=True)):
         task = existing.pop(spec.number, None) or Task(plan_id=plan_id, number=spec.number)
-        done = {m["title"]: m.get("done_on") for m in task.milestones or []}
-        task.title, task.summary, task.category = spec.title, spec.summary, spec.category
-        task.lead_units, task.support_units, task.due = lead, support, spec.due
-        task.targets = list(spec.targets)
-        task.milestones = [
-            {"title": m.title, "due": m.due.isoformat(), "done_on": done.get(m.title)}
-            for m in spec.milestones
-        ]
-        task.sort_order = order
+        _apply(task, spec, lead, support, order)
         repository.add(session, task)
     for gone in existing.values():
         repository.delete(session, gone)
     return len(specs)
+
+
+def redefine(
+    session: Session, task_id: int, spec: TaskSpec, lead: list[str], support: list[str]
+) -> TaskRead:
+    """One task's definition changed in place (its number, updates and order stay)."""
+    task = _get(session, task_id)
+    _apply(task, spec, lead, support, task.sort_order)
+    session.flush()
+    return _read(task, clock.today())
+
+
+def spec_of(task: TaskRead) -> TaskSpec:
+    """The task as a plan file states it (for editing and for export)."""
+    return TaskSpec.model_validate({
+        "number": task.number, "title": task.title, "summary": task.summary,
+        "category": task.category, "lead": list(task.lead_units),
+        "support": list(task.support_units), "due": task.due, "targets": list(task.targets),
+        "milestones": [{"title": m.title, "due": m.due} for m in task.milestones],
+    })  # fmt: skip
 
 
 def blocked_removals(session: Session, plan_id: int, keep: Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@ and one task with its milestones, its monthly updates and the form to send one."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,13 +16,15 @@ from citybase.cockpit.plans.auth import (
     COCKPIT_MANAGE,
     COCKPIT_READ,
     COCKPIT_REPORT,
+    Manager,
     Reader,
     Reporter,
 )
 from citybase.cockpit.tasks import service
-from citybase.cockpit.tasks.schemas import TaskStatus, UpdateCreate
+from citybase.cockpit.tasks.schemas import TaskRead, TaskSpec, TaskStatus, UpdateCreate
 from citybase.core import clock
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
@@ -42,6 +45,11 @@ add_translations(
         "No tasks.": "暂无任务。", "task.not_started": "未启动", "task.in_progress": "推进中",
         "task.done": "已完成", "task.suspended": "暂缓", "Month reported on": "所报月份",
         "Was due": "应报日期", "Everyone has reported.": "均已按时报送。",
+        "Edit the task": "编辑任务", "Summary": "任务概述",
+        "Lead units (codes or names, comma-separated)": "牵头单位（代码或名称，逗号分隔）",
+        "Support units (codes or names, comma-separated)": "配合单位（代码或名称，逗号分隔）",
+        "Targets named (one per line)": "量化目标（每行一个）",
+        'Milestones (one per line: "2026-06-30 title")': "节点（每行一个：“2026-06-30 名称”）",
     },
 )  # fmt: skip
 add_translations("en", {f"task.{s.value}": s.value.replace("_", " ") for s in TaskStatus})
@@ -89,3 +97,66 @@ async def update_submit(
         message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
         return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
     return RedirectResponse(here, status_code=303)
+
+
+def _list(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[,，、;；\n]+", text) if p.strip()]
+
+
+def _milestones(text: str) -> list[dict[str, str]]:
+    """One per line: "2026-06-30 平台上线"."""
+    out = []
+    for line in (x.strip() for x in text.splitlines() if x.strip()):
+        due, _, title = line.partition(" ")
+        if not title.strip():
+            raise InvalidInput(f"write each milestone as its date and title, not {line!r}",
+                               field="milestones")  # fmt: skip
+        out.append({"due": due, "title": title.strip()})
+    return out
+
+
+def _task_form(task: TaskRead) -> dict[str, object]:
+    return {
+        "title": task.title, "summary": task.summary, "category": task.category,
+        "lead": ", ".join(task.lead_units), "support": ", ".join(task.support_units),
+        "due": task.due.isoformat() if task.due else "", "targets": "\n".join(task.targets),
+        "milestones": "\n".join(f"{m.due} {m.title}" for m in task.milestones),
+    }  # fmt: skip
+
+
+def _task_edit(
+    request: Request, task: TaskRead, form: dict[str, object], errors: dict[str, str],
+    status: int = 200,
+) -> Response:  # fmt: skip
+    return console.render(request, "cockpit/task_edit.html",
+                          {"task": task, "form": form, "errors": errors}, status)  # fmt: skip
+
+
+@router.get("/console/cockpit/tasks/{task_id}/edit")
+def task_edit(request: Request, session: DbSession, principal: Manager, task_id: int) -> Response:
+    task = service.get(session, task_id)
+    return _task_edit(request, task, _task_form(task), {})
+
+
+@router.post("/console/cockpit/tasks/{task_id}/edit")
+async def task_edit_submit(
+    request: Request, session: DbSession, principal: Manager, task_id: int
+) -> Response:
+    form = await read_form(request)
+    task = service.get(session, task_id)
+
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    try:
+        spec = TaskSpec.model_validate({
+            "number": task.number, "title": text("title"), "summary": text("summary"),
+            "category": text("category"), "lead": _list(text("lead")),
+            "support": _list(text("support")), "due": text("due") or None,
+            "targets": [t.strip() for t in text("targets").splitlines() if t.strip()],
+            "milestones": _milestones(text("milestones")),
+        })  # fmt: skip
+        plans.edit_task(session, actor_of(principal), task_id, spec)
+    except (CitybaseError, ValidationError) as exc:
+        return _task_edit(request, task, form, failure(session, exc), 422)
+    return RedirectResponse(f"/console/cockpit/tasks/{task_id}", status_code=303)
