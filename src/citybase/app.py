@@ -20,6 +20,7 @@ from citybase.cockpit.indicators import routes as cockpit_indicator_routes
 from citybase.cockpit.indicators import tasks as _cockpit_tasks
 from citybase.cockpit.indicators import views as cockpit_indicator_views
 from citybase.cockpit.plans import routes as cockpit_plan_routes
+from citybase.cockpit.plans import tasks as _cockpit_plan_tasks
 from citybase.cockpit.plans import views as cockpit_plan_views
 from citybase.cockpit.tasks import routes as cockpit_task_routes
 from citybase.cockpit.tasks import views as cockpit_task_views
@@ -73,7 +74,7 @@ from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
-del _identity_tasks, _ledger_tasks, _quality_tasks, _cockpit_tasks  # for their jobs
+del _identity_tasks, _ledger_tasks, _quality_tasks, _cockpit_tasks, _cockpit_plan_tasks  # jobs
 log = logging.getLogger(__name__)
 
 

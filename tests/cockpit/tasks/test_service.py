@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.cockpit.plans import service as plans
 from citybase.cockpit.tasks import service as tasks
 from citybase.cockpit.tasks.schemas import UpdateCreate
+from citybase.core.bus.models import OutboxEvent
 from citybase.core.errors import Forbidden, InvalidInput
 from tests.cockpit.factories import city, load, people
 
@@ -72,3 +74,14 @@ def test_overdue_milestones_and_missing_monthly_updates(session: Session, task_i
                         today=date(2024, 7, 6))  # fmt: skip
     assert plans.missing_updates(session, today=date(2024, 7, 6)) == []
     assert plans.missing_updates(session, today=date(2027, 7, 6)) == []  # the plan has ended
+
+
+def test_late_units_are_reminded_once_per_task_and_month(session: Session, task_id: int) -> None:
+    day = date(2024, 7, 6)
+    assert plans.send_reminders(session, today=day) == 1
+    assert plans.send_reminders(session, today=day) == 0
+    [missing] = plans.missing_updates(session, today=day)
+    assert missing.reminded_at is not None
+    topics = session.scalars(select(OutboxEvent.topic)).all()
+    assert topics.count("cockpit.tasks.update.missing") == 1
+    assert plans.send_reminders(session, today=date(2024, 8, 6)) == 1  # the next month's

@@ -347,3 +347,8 @@ def edit_task(session: Session, actor: Actor, task_id: int, spec: TaskSpec) -> T
                              lead, support)  # fmt: skip
     _revised(session, actor, row, "cockpit.task.edited", current.number)
     return changed
+
+
+def send_reminders(session: Session, today: date | None = None, update_day: int = 5) -> int:
+    """Remind every lead unit whose monthly task update is late (once per task and month)."""
+    return tasks.send_reminders(session, missing_updates(session, today, update_day))

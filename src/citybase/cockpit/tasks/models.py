@@ -46,3 +46,16 @@ class TaskUpdate(IdMixin, Base):
     milestones_done: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     reported_by: Mapped[str] = mapped_column(String(100))
     reported_at: Mapped[datetime]
+
+
+class TaskReminder(IdMixin, Base):
+    """A reminder sent to a lead unit whose monthly update on a task is late: once per unit,
+    task and month, and published on the bus for whatever carries messages to the unit."""
+
+    __tablename__ = "cockpit_task_reminders"
+    __table_args__ = (UniqueConstraint("task_id", "unit_code", "period"),)
+
+    task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("cockpit_tasks.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    sent_at: Mapped[datetime]

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citybase.cockpit.tasks.models import Task, TaskUpdate
+from citybase.cockpit.tasks.models import Task, TaskReminder, TaskUpdate
 
 
 def add(session: Session, obj: object) -> None:
@@ -57,3 +57,8 @@ def count_updates(session: Session, task_id: int) -> int:
         select(func.count()).select_from(TaskUpdate).where(TaskUpdate.task_id == task_id)
     )
     return found or 0
+
+
+def reminders(session: Session, period: str) -> dict[tuple[int, str], TaskReminder]:
+    found = session.scalars(select(TaskReminder).where(TaskReminder.period == period))
+    return {(r.task_id, r.unit_code): r for r in found}

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from citybase.core.bus.schemas import Event
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -93,6 +96,21 @@ class UpdateRead(BaseModel):
 
 class MissingUpdate(BaseModel):
     """A lead unit that has not reported on a task for a month whose deadline has passed."""
+
+    task_id: int
+    plan_code: str
+    number: str
+    title: str
+    unit_code: str
+    period: str
+    due: date
+    reminded_at: datetime | None = None
+
+
+class UpdateMissing(Event):
+    """A lead unit's monthly update on a task is past its deadline: remind the unit."""
+
+    topic: ClassVar[str] = "cockpit.tasks.update.missing"
 
     task_id: int
     plan_code: str

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT
 from citybase.cockpit.tasks import repository
-from citybase.cockpit.tasks.models import Task, TaskUpdate
+from citybase.cockpit.tasks.models import Task, TaskReminder, TaskUpdate
 from citybase.cockpit.tasks.schemas import (
     Milestone,
     MissingUpdate,
@@ -19,13 +19,16 @@ from citybase.cockpit.tasks.schemas import (
     TaskSpec,
     TaskStatus,
     UpdateCreate,
+    UpdateMissing,
     UpdateRead,
 )
 from citybase.core import clock
+from citybase.core.bus import service as bus
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
 
 
 def _apply(task: Task, spec: TaskSpec, lead: list[str], support: list[str], order: int) -> None:
@@ -203,6 +206,7 @@ def missing_updates(
     tasks = [t for t in repository.of_plans(session, in_force) if t.status != TaskStatus.done]
     sent = {(u.task_id, u.unit_code) for u in repository.updates(session, [t.id for t in tasks])
             if u.period == period}  # fmt: skip
+    reminded = repository.reminders(session, period)
     return [
         MissingUpdate(
             task_id=t.id,
@@ -212,8 +216,26 @@ def missing_updates(
             unit_code=unit,
             period=period,
             due=deadline,
+            reminded_at=reminded[(t.id, unit)].sent_at if (t.id, unit) in reminded else None,
         )
         for t in tasks
         for unit in t.lead_units
         if (t.id, unit) not in sent
     ]
+
+
+def send_reminders(session: Session, missing: list[MissingUpdate]) -> int:
+    """Remind each lead unit whose update is late, once per task and month: the reminder is
+    kept, published on the bus and written to the ledger. Returns how many were sent."""
+    fresh = [m for m in missing if m.reminded_at is None]
+    now = datetime.now(UTC)
+    for m in fresh:
+        repository.add(session, TaskReminder(task_id=m.task_id, unit_code=m.unit_code,
+                                             period=m.period, sent_at=now))  # fmt: skip
+        bus.publish(session, UpdateMissing(**m.model_dump(exclude={"reminded_at"})))
+        ledger.record(
+            session, Actor.system("cockpit"), "cockpit.task.reminded", object_type="task",
+            object_id=m.task_id, details={"unit": m.unit_code, "period": m.period,
+                                          "due": m.due.isoformat()},
+        )  # fmt: skip
+    return len(fresh)

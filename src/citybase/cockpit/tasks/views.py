@@ -45,7 +45,7 @@ add_translations(
         "No tasks.": "暂无任务。", "task.not_started": "未启动", "task.in_progress": "推进中",
         "task.done": "已完成", "task.suspended": "暂缓", "Month reported on": "所报月份",
         "Was due": "应报日期", "Everyone has reported.": "均已按时报送。",
-        "Edit the task": "编辑任务", "Summary": "任务概述",
+        "Reminded": "已提醒", "Edit the task": "编辑任务", "Summary": "任务概述",
         "Lead units (codes or names, comma-separated)": "牵头单位（代码或名称，逗号分隔）",
         "Support units (codes or names, comma-separated)": "配合单位（代码或名称，逗号分隔）",
         "Targets named (one per line)": "量化目标（每行一个）",

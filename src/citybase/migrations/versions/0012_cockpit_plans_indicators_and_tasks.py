@@ -2,7 +2,7 @@
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-11-29 22:54:02.156057
+Create Date: 2026-11-29 23:10:04.637625
 """
 
 from collections.abc import Sequence
@@ -198,6 +198,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cockpit_actuals_status"), ["status"], unique=False)
 
     op.create_table(
+        "cockpit_task_reminders",
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("unit_code", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("sent_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["cockpit_tasks.id"],
+            name=op.f("fk_cockpit_task_reminders_task_id_cockpit_tasks"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cockpit_task_reminders")),
+        sa.UniqueConstraint(
+            "task_id",
+            "unit_code",
+            "period",
+            name=op.f("uq_cockpit_task_reminders_task_id_unit_code_period"),
+        ),
+    )
+    with op.batch_alter_table("cockpit_task_reminders", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_cockpit_task_reminders_task_id"), ["task_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_cockpit_task_reminders_unit_code"), ["unit_code"], unique=False
+        )
+
+    op.create_table(
         "cockpit_task_updates",
         sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
@@ -246,6 +279,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_cockpit_task_updates_task_id"))
 
     op.drop_table("cockpit_task_updates")
+    with op.batch_alter_table("cockpit_task_reminders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cockpit_task_reminders_unit_code"))
+        batch_op.drop_index(batch_op.f("ix_cockpit_task_reminders_task_id"))
+
+    op.drop_table("cockpit_task_reminders")
     with op.batch_alter_table("cockpit_actuals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cockpit_actuals_status"))
         batch_op.drop_index(batch_op.f("ix_cockpit_actuals_indicator_id"))
