@@ -70,11 +70,13 @@ from citybase.data.review import views as review_views
 from citybase.data.search import routes as search_routes
 from citybase.data.search import views as search_views
 from citybase.data.sharing import routes as sharing_routes
+from citybase.data.sharing import tasks as _sharing_tasks
 from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 
-del _identity_tasks, _ledger_tasks, _quality_tasks, _cockpit_tasks, _cockpit_plan_tasks  # jobs
+del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
+del _cockpit_tasks, _cockpit_plan_tasks
 log = logging.getLogger(__name__)
 
 

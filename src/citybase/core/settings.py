@@ -76,6 +76,15 @@ class MaskingSettings(BaseModel):
     )
 
 
+class SharingSettings(BaseModel):
+    subject_index_seconds: int = Field(
+        30,
+        ge=1,
+        description="How often the worker files the data subjects of recent shared reads into the "
+        "subject index (until then a look-up also searches the recent reads).",
+    )
+
+
 class QualitySettings(BaseModel):
     run_every_hours: int = Field(
         24, ge=1, description="How often each resource's quality rules run on the schedule."
@@ -136,6 +145,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     masking: MaskingSettings = Field(default_factory=MaskingSettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     bus: BusSettings = Field(default_factory=BusSettings)

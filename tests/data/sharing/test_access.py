@@ -186,3 +186,26 @@ def test_the_provider_reads_its_own_data_elsewhere(session: Session) -> None:
     result = _refused(_read(session, city.people["urbansteward"], city.resource.code),
                       Refusal.own_data)  # fmt: skip
     assert "/api/v1/catalog/resources/" in result.message
+
+
+def test_recent_subjects_are_filed_and_still_found(session: Session) -> None:
+    """A read writes its subjects apart; the worker's filing moves them into the index in
+    subject order, and a look-up by subject finds the read before and after."""
+    city = shared_city(session, level=Level.general_4)
+    grant_to(session, city, ["姓名", "性别"])
+    first = _read(session, city.consumer, city.resource.code, filters={"性别": "女"})
+    _read(session, city.consumer, city.resource.code, filters={"性别": "男"})
+    auditor = city.people["root"]
+    flt = AccessFilter(subject=citizen_id(2))
+    before = access.find_accesses(session, auditor, flt, KEYS)
+    assert [a.id for a in before.accesses] == [first.page.access_id]
+    assert repository.recent_subjects(session) == 6
+    assert service.file_subjects(session, reads=1) == 3  # the oldest read's three
+    assert repository.recent_subjects(session) == 3
+    assert [a.id for a in access.find_accesses(session, auditor, flt, KEYS).accesses] == [
+        first.page.access_id
+    ]
+    assert service.file_subjects(session) == 3
+    assert service.file_subjects(session) == 0
+    after = access.find_accesses(session, auditor, AccessFilter(subject=citizen_id(3)), KEYS)
+    assert after.total == 1

@@ -82,7 +82,7 @@ class ShareAccessSubject(Base):
     (never the number itself), so that the bureau can answer "whose data went where".
 
     Keyed by (subject, read) with no separate row id: one B-tree, which a look-up by subject
-    walks and a read appends to; a read writes a thousand of these, so each index costs."""
+    walks. Reads do not write here: see ``RecentAccessSubject``."""
 
     __tablename__ = "share_access_subjects"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -91,6 +91,21 @@ class ShareAccessSubject(Base):
     access_id: Mapped[int] = mapped_column(
         ForeignKey("share_accesses.id"), primary_key=True, autoincrement=False
     )
+
+
+class RecentAccessSubject(Base):
+    """A read's data subjects as the read wrote them: keyed (read, subject), so that a read
+    appends to the end of one tree instead of touching a page per subject all over the index.
+    The worker files them into ``ShareAccessSubject`` in sorted batches; a look-up by subject
+    searches both."""
+
+    __tablename__ = "share_access_subjects_recent"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    access_id: Mapped[int] = mapped_column(
+        ForeignKey("share_accesses.id"), primary_key=True, autoincrement=False
+    )
+    subject: Mapped[str] = mapped_column(String(SUBJECT_TAG_LENGTH), primary_key=True)
 
 
 class Demand(IdMixin, TimestampMixin, Base):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from citybase.data.sharing.models import (
     Demand,
     DemandAnswer,
+    RecentAccessSubject,
     ShareAccess,
     ShareAccessSubject,
     ShareGrant,
@@ -86,19 +87,52 @@ def request_by_id(session: Session, request_id: int) -> ShareRequest | None:
     return session.get(ShareRequest, request_id)
 
 
-_INSERT_SUBJECT = "INSERT INTO share_access_subjects (access_id, subject) VALUES (?, ?)"
-_INSERT_SUBJECT_PG = "INSERT INTO share_access_subjects (access_id, subject) VALUES (%s, %s)"
+_INSERT_SUBJECT = "INSERT INTO share_access_subjects_recent (access_id, subject) VALUES (?, ?)"
+_INSERT_SUBJECT_PG = "INSERT INTO share_access_subjects_recent (access_id, subject) VALUES (%s, %s)"
+# filed in subject order, so that each page of the index is written once per batch
+_FILE_SUBJECTS = (
+    "INSERT INTO share_access_subjects (subject, access_id) "
+    "SELECT subject, access_id FROM share_access_subjects_recent WHERE access_id <= :last "
+    "ORDER BY subject, access_id"
+)
+_FILED = "DELETE FROM share_access_subjects_recent WHERE access_id <= :last"
 
 
 def add_subjects(session: Session, access_id: int, subjects: list[str]) -> None:
+    """A read's subjects, in tag order (sorted: the tree's pages fill in order)."""
     if not subjects:
         return
     # straight to the driver's executemany: a read can serve thousands of subjects, and
     # SQLAlchemy's per-row parameter handling costs more than the inserts themselves
     postgres = session.get_bind().dialect.name == "postgresql"
     session.connection().exec_driver_sql(
-        _INSERT_SUBJECT_PG if postgres else _INSERT_SUBJECT, [(access_id, s) for s in subjects]
+        _INSERT_SUBJECT_PG if postgres else _INSERT_SUBJECT,
+        [(access_id, s) for s in sorted(subjects)],
     )
+
+
+def file_subjects(session: Session, up_to: int) -> int:
+    """Move the subjects of the oldest recent reads into the subject index: every read up to
+    the ``up_to``-th oldest one still waiting. Returns how many entries moved."""
+    last = session.scalar(
+        select(RecentAccessSubject.access_id)
+        .distinct()
+        .order_by(RecentAccessSubject.access_id)
+        .offset(up_to - 1)
+        .limit(1)
+    )
+    if last is None:
+        last = session.scalar(select(func.max(RecentAccessSubject.access_id)))
+    if last is None:
+        return 0
+    moved = session.connection().execute(text(_FILE_SUBJECTS), {"last": last}).rowcount
+    session.connection().execute(text(_FILED), {"last": last})
+    return int(moved)
+
+
+def recent_subjects(session: Session) -> int:
+    found = session.scalar(select(func.count()).select_from(RecentAccessSubject))
+    return found or 0
 
 
 def accesses(
@@ -129,11 +163,9 @@ def accesses(
     if flt.until:
         where.append(ShareAccess.at < flt.until)
     if subject is not None:
-        where.append(
-            ShareAccess.id.in_(
-                select(ShareAccessSubject.access_id).where(ShareAccessSubject.subject == subject)
-            )
-        )
+        filed = select(ShareAccessSubject.access_id).where(ShareAccessSubject.subject == subject)
+        recent = select(RecentAccessSubject.access_id).where(RecentAccessSubject.subject == subject)
+        where.append(or_(ShareAccess.id.in_(filed), ShareAccess.id.in_(recent)))
     total = session.scalar(select(func.count()).select_from(ShareAccess).where(*where)) or 0
     found = session.scalars(
         select(ShareAccess)

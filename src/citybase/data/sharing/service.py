@@ -255,3 +255,9 @@ def grant_for(session: Session, principal: Principal, resource_code: str) -> Gra
             continue
         return _grant_reads(session, [grant])[0]
     return None
+
+
+def file_subjects(session: Session, reads: int = 500) -> int:
+    """File the data subjects of the oldest ``reads`` recent reads into the subject index (the
+    worker's job; a look-up finds them either way). Returns how many entries moved."""
+    return repository.file_subjects(session, reads)

@@ -1,4 +1,5 @@
-"""the subject index of shared reads as one B-tree keyed by (subject, read), tags of 80 bits
+"""the subject index of shared reads as one B-tree keyed by (subject, read), tags of 80 bits, and
+the recent reads' subjects kept apart until the worker files them
 
 Revision ID: 0011
 Revises: 0010
@@ -7,7 +8,9 @@ Create Date: 2026-11-29
 A read that serves a thousand rows writes a thousand subject entries; the table had a row id,
 a primary key on (read, subject) and an index on subject: three trees per entry. Now one,
 keyed (subject, read), which the look-up by subject walks. Existing tags are cut to their first
-20 hex digits, which is what ``subject_tag`` now keeps.
+20 hex digits, which is what ``subject_tag`` now keeps. A read now appends its subjects to
+``share_access_subjects_recent``, keyed (read, subject); the worker files them into the index in
+subject order.
 """
 
 from collections.abc import Sequence
@@ -58,9 +61,28 @@ def upgrade() -> None:
     _create(20, subject_first=True)
     op.execute(_COPY_SHORT)
     op.drop_table("share_access_subjects_old")
+    op.create_table(
+        "share_access_subjects_recent",
+        sa.Column("access_id", _ACCESS_ID, autoincrement=False, nullable=False),
+        sa.Column("subject", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["access_id"],
+            ["share_accesses.id"],
+            name=op.f("fk_share_access_subjects_recent_access_id_share_accesses"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "access_id", "subject", name=op.f("pk_share_access_subjects_recent")
+        ),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
+    op.execute(
+        "INSERT INTO share_access_subjects (subject, access_id) "
+        "SELECT subject, access_id FROM share_access_subjects_recent"
+    )
+    op.drop_table("share_access_subjects_recent")
     op.rename_table("share_access_subjects", "share_access_subjects_old")
     _drop_old_constraint_names()
     _create(64, subject_first=False)
