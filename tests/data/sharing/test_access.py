@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import Forbidden
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
+from citybase.data.datastore import service as datastore
+from citybase.data.datastore.models import DataRow, DataTable
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
@@ -209,3 +212,30 @@ def test_recent_subjects_are_filed_and_still_found(session: Session) -> None:
     assert service.file_subjects(session) == 0
     after = access.find_accesses(session, auditor, AccessFilter(subject=citizen_id(3)), KEYS)
     assert after.total == 1
+
+
+def test_free_text_found_when_stored_is_served_as_if_scanned_now(session: Session) -> None:
+    """The spans stored with the rows mask exactly what scanning at read time masks; rows
+    stored by older recognizers are scanned as they are served, until rescanned."""
+    city = shared_city(session, level=Level.general_4)
+    grant_to(session, city, ["姓名", "违法事由", "住址"])
+    table = datastore.table_of(session, city.resource.code)
+    assert table is not None
+    assert table.scanned == ["违法事由"]  # long, and not a name or an address by its name
+    stored = _read(session, city.consumer, city.resource.code, limit=6)
+    assert isinstance(stored, access.Served)
+    text = stored.page.rows[0]["违法事由"]
+    assert "138****0000" in text
+    assert "张*" in text
+    assert citizen_id(0) not in str(stored.page.rows)
+    row = session.scalars(select(DataRow).order_by(DataRow.id)).first()
+    assert row is not None
+    assert row.found is not None
+    assert row.found["违法事由"][0][0] == "name"
+    session.execute(update(DataTable).values(scan_version=0))  # as if found by older recognizers
+    scanned = _read(session, city.consumer, city.resource.code, limit=6)
+    assert isinstance(scanned, access.Served)
+    assert scanned.page.rows == stored.page.rows
+    assert datastore.stale_scans(session) == [city.resource.code]
+    assert datastore.rescan(session, city.resource.code) == 6
+    assert datastore.stale_scans(session) == []

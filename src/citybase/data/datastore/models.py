@@ -18,6 +18,11 @@ class DataTable(IdMixin, Base):
     columns: Mapped[list[Any]] = mapped_column(JSONType)  # [{"name", "type"}], in item order
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     load_number: Mapped[int] = mapped_column(Integer, default=1)
+    # the free-text columns whose cells were scanned for personal data when stored, and the
+    # recognizers' version then: a reader trusts the rows' ``found`` only for these, and only
+    # while the version is current
+    scanned: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    scan_version: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(200), default="")
     loaded_by: Mapped[str] = mapped_column(String(100))
     loaded_at: Mapped[datetime]
@@ -33,3 +38,6 @@ class DataRow(IdMixin, Base):
     table_id: Mapped[int] = mapped_column(ForeignKey("data_tables.id", ondelete="CASCADE"))
     row_no: Mapped[int] = mapped_column(Integer)
     cells: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # personal data found in the free-text cells when the row was stored: column → [[kind,
+    # start, end], …]; None when none was found (see DataTable.scanned)
+    found: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Numeric, cast, delete, func, insert, or_, select
+from sqlalchemy import Numeric, Text, cast, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,6 +24,10 @@ def tables(session: Session, codes: Sequence[str]) -> list[DataTable]:
     return list(session.scalars(select(DataTable).where(DataTable.resource_code.in_(codes))))
 
 
+def all_tables(session: Session) -> list[DataTable]:
+    return list(session.scalars(select(DataTable).order_by(DataTable.resource_code)))
+
+
 def table_id(session: Session, code: str) -> int:
     found = session.scalar(select(DataTable.id).where(DataTable.resource_code == code))
     if found is None:
@@ -35,17 +40,40 @@ def add(session: Session, obj: object) -> None:
     session.flush()
 
 
-def replace_rows(session: Session, table_id: int, rows: Sequence[dict[str, Any]]) -> None:
+def replace_rows(
+    session: Session,
+    table_id: int,
+    rows: Sequence[dict[str, Any]],
+    found: Sequence[dict[str, Any] | None],
+) -> None:
     session.execute(delete(DataRow).where(DataRow.table_id == table_id))
     for start in range(0, len(rows), 5_000):
         session.execute(
             insert(DataRow),
             [
-                {"table_id": table_id, "row_no": start + n + 1, "cells": cells}
+                {"table_id": table_id, "row_no": start + n + 1, "cells": cells,
+                 "found": found[start + n]}
                 for n, cells in enumerate(rows[start : start + 5_000])
             ],
-        )
+        )  # fmt: skip
     session.flush()
+
+
+def rows_for_rescan(
+    session: Session, table_id: int, after: int, limit: int
+) -> list[tuple[int, dict[str, Any]]]:
+    rows = session.execute(
+        select(DataRow.id, DataRow.cells)
+        .where(DataRow.table_id == table_id, DataRow.id > after)
+        .order_by(DataRow.id)
+        .limit(limit)
+    )
+    return [(i, cells) for i, cells in rows]
+
+
+def set_found(session: Session, found: dict[int, dict[str, Any] | None]) -> None:
+    for row_id, spans in found.items():
+        session.execute(update(DataRow).where(DataRow.id == row_id).values(found=spans))
 
 
 def delete_table(session: Session, data_table: DataTable) -> None:
@@ -78,7 +106,8 @@ def find_rows(
     limit: int,
     offset: int,
     row_count: int | None = None,
-) -> tuple[int, list[dict[str, Any]]]:
+    with_found: bool = False,
+) -> tuple[int, list[dict[str, Any]], list[dict[str, Any] | None]]:
     """The matching rows' count and one page of them. ``row_count``, the table's own, stands
     for the count when nothing narrows the rows (a table's rows change only by a whole load)."""
     where: list[ColumnElement[bool]] = [DataRow.table_id == table_id]
@@ -86,7 +115,7 @@ def find_rows(
         where.append(_cell(name, kind).is_(None) if value is None else _cell(name, kind) == value)
     if q.strip():
         if not text_columns:
-            return 0, []
+            return 0, [], []
         where.append(or_(*(DataRow.cells[c].as_string().contains(q.strip()) for c in text_columns)))
     if row_count is not None and len(where) == 1:
         total = row_count
@@ -102,10 +131,27 @@ def find_rows(
         )
         ordering.append(key.desc() if descending else key.asc())
     ordering.append(DataRow.row_no)
-    rows = session.scalars(
-        select(DataRow.cells).where(*where).order_by(*ordering).limit(limit).offset(offset)
-    )
-    return total, list(rows)
+    if not with_found:
+        rows = session.scalars(
+            select(DataRow.cells).where(*where).order_by(*ordering).limit(limit).offset(offset)
+        )
+        return total, list(rows), []
+    # the findings as stored text, decoded here only where there are some (most rows have none)
+    pairs = session.execute(
+        select(DataRow.cells, type_coerce(DataRow.found, Text))
+        .where(*where)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return total, [cells for cells, _ in pairs], [_decoded(found) for _, found in pairs]
+
+
+def _decoded(found: Any) -> dict[str, Any] | None:
+    """Stored findings: text on SQLite (decoded here), already decoded by PostgreSQL's driver."""
+    if found is None or found == "null":
+        return None
+    return json.loads(found) if isinstance(found, str) else dict(found)
 
 
 def rows_after(

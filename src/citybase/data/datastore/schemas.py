@@ -22,6 +22,8 @@ class TableRead(BaseModel):
     source: str
     loaded_by: str
     loaded_at: datetime
+    scanned: list[str] = Field(default_factory=list, exclude=True)
+    scan_version: int = Field(default=0, exclude=True)
 
 
 class CellProblem(BaseModel):
@@ -59,3 +61,13 @@ class RowPage(BaseModel):
     total: int
     columns: list[Column]
     rows: list[dict[str, Any]]
+    found: list[dict[str, Any] | None] | None = Field(
+        default=None, exclude=True,
+        description="For the platform's masking only, never sent: per row, the personal data "
+        "found in its free-text cells when stored (column → [[kind, start, end], …])",
+    )  # fmt: skip
+    scanned: list[str] = Field(
+        default_factory=list, exclude=True,
+        description="The columns whose ``found`` can be trusted (scanned by the current "
+        "recognizers)",
+    )  # fmt: skip

@@ -36,6 +36,7 @@ from citybase.data.datastore.schemas import (
     RowQuery,
     TableRead,
 )
+from citybase.data.grading import service as grading
 
 MAX_ROWS = 200_000  # one load; larger tables belong in a database the resource points to
 MAX_PROBLEMS = 200  # listed in a report; the count says if there were more
@@ -216,6 +217,8 @@ def _store(
     digest: str,
 ) -> None:
     columns = [{"name": i.name, "type": i.data_type.value} for i in resource.items]
+    scanned = [i.name for i in resource.items if grading.is_free_text(i)]
+    found = [_found(row, scanned) for row in rows]
     table = repository.table(session, resource.code)
     now = datetime.now(UTC)
     if table is None:
@@ -224,13 +227,51 @@ def _store(
         repository.add(session, table)
     table.columns, table.row_count, table.load_number = columns, len(rows), table.load_number + 1
     table.source, table.loaded_by, table.loaded_at = source[:200], principal.username, now
-    repository.replace_rows(session, table.id, rows)
+    table.scanned, table.scan_version = scanned, grading.RECOGNIZER_VERSION
+    repository.replace_rows(session, table.id, rows, found)
     ledger.record(
         session, actor_of(principal), "datastore.load", object_type="data_resource",
         object_id=resource.code,
         details={"rows": len(rows), "load": table.load_number, "source": source[:200],
                  "sha256": digest},
     )  # fmt: skip
+
+
+def _found(row: dict[str, Any], columns: list[str]) -> dict[str, Any] | None:
+    """The personal data in a row's free-text cells, found once as the row is stored so that
+    every masked read need not look again."""
+    found = {}
+    for name in columns:
+        value = row.get(name)
+        if isinstance(value, str) and value:
+            spans = grading.spans_of(value)
+            if spans:
+                found[name] = spans
+    return found or None
+
+
+def rescan(session: Session, code: str, batch: int = 2_000) -> int:
+    """Find the personal data in a resource's free-text cells again with the current
+    recognizers (after they change; until then, reads scan as they serve). Returns the rows
+    looked at."""
+    table = repository.table(session, code)
+    if table is None:
+        raise NotFound(f"{code} carries no rows", field="code")
+    resource = catalog.get_resource(session, code)
+    scanned = [i.name for i in resource.items if grading.is_free_text(i)]
+    after, seen = 0, 0
+    while chunk := repository.rows_for_rescan(session, table.id, after, batch):
+        repository.set_found(session, {i: _found(cells, scanned) for i, cells in chunk})
+        after, seen = chunk[-1][0], seen + len(chunk)
+    table.scanned, table.scan_version = scanned, grading.RECOGNIZER_VERSION
+    session.flush()
+    return seen
+
+
+def stale_scans(session: Session) -> list[str]:
+    """Resources whose stored findings predate the current recognizers."""
+    return [t.resource_code for t in repository.all_tables(session)
+            if t.scan_version != grading.RECOGNIZER_VERSION]  # fmt: skip
 
 
 def clear(session: Session, principal: Principal, code: str) -> None:
@@ -285,11 +326,17 @@ def _typed_filters(table: TableRead, filters: dict[str, Any]) -> dict[str, tuple
 
 
 def query(
-    session: Session, code: str, request: RowQuery, searchable: list[str] | None = None
+    session: Session,
+    code: str,
+    request: RowQuery,
+    searchable: list[str] | None = None,
+    *,
+    with_found: bool = False,
 ) -> RowPage:
     """One page of a resource's rows, with no access check (callers check; see ``table_of``).
     ``searchable`` limits the columns the text search ``q`` looks in (default: every text
-    column), so that a reader cannot probe columns it may not see."""
+    column), so that a reader cannot probe columns it may not see. ``with_found`` adds the
+    personal data found in free-text cells when they were stored, for masking."""
     table = table_of(session, code)
     if table is None:
         raise NotFound(f"{code} carries no rows", field="code")
@@ -300,7 +347,7 @@ def query(
                 f"no column {name}", field="fields" if name != request.sort else "sort"
             )
     kinds = {c.name: c.type for c in table.columns}
-    total, rows = repository.find_rows(
+    total, rows, found = repository.find_rows(
         session, repository.table_id(session, code),
         filters=_typed_filters(table, request.filters), q=request.q,
         text_columns=[
@@ -309,13 +356,17 @@ def query(
         ],
         sort=(request.sort, kinds[request.sort]) if request.sort else None,
         descending=request.direction.value == "desc", limit=request.limit, offset=request.offset,
-        row_count=table.row_count,
+        row_count=table.row_count, with_found=with_found,
     )  # fmt: skip
     shown = request.fields or names
     columns = [c for c in table.columns if c.name in shown]
+    current = table.scan_version == grading.RECOGNIZER_VERSION
     return RowPage.model_construct(  # built from the table's own typed cells: not re-validated
         total=total, columns=columns,
-        rows=[{n: values.get(n) for n in shown} for values in rows],
+        rows=rows if shown == names and all(len(v) == len(names) for v in rows)
+        else [{n: values.get(n) for n in shown} for values in rows],
+        found=found if with_found else None,
+        scanned=list(table.scanned) if with_found and current else [],
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import OpenType, ResourceRead, ShareType
+from citybase.data.catalog.schemas import DataItemRead, OpenType, ResourceRead, ShareType
 from citybase.data.grading import repository
 from citybase.data.grading.models import Grading
 from citybase.data.grading.schemas import (
@@ -205,6 +205,30 @@ def _addresses(text: str, start: int | None) -> Iterator[re.Match[str]]:
             return
         yield match
         start = _next_address_from(text, match.end())
+
+
+# Bumped whenever ``find_spans`` finds differently, so that spans stored with rows by an earlier
+# version are found again rather than trusted.
+RECOGNIZER_VERSION = 2
+FREE_TEXT_LENGTH = 40  # a string item longer than this (or of no stated length) is free text
+
+
+def is_free_text(item: DataItemRead) -> bool:
+    """A long string item that is not, by its data element or its name, one kind of personal
+    data as a whole (a name, an address): its personal data is found span by span."""
+    long = item.length is None or item.length > FREE_TEXT_LENGTH
+    return item.data_type.value == "string" and long and not _named(item)
+
+
+def _named(item: DataItemRead) -> bool:
+    return (item.element or "") in ELEMENT_KINDS or any(
+        h in item.name for h in NAME_HINTS + ADDRESS_HINTS
+    )
+
+
+def spans_of(text: str) -> list[list[Any]]:
+    """``find_spans`` as it is stored beside a row: ``[[kind, start, end], …]``."""
+    return [[s.kind, s.start, s.end] for s in find_spans(text)]
 
 
 def find_spans(text: str) -> list[Span]:

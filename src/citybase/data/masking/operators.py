@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -145,15 +146,19 @@ def age_band(value: Any, width: int = 10) -> str | None:
 def redact_text(text: str, keys: Keys | None = None) -> str:
     """Free text with the personal data found in it masked in place: identifiers keep their
     ends, names their surname, addresses their district."""
-    spans = grading.find_spans(text)
-    if not spans:
-        return text
+    return redact_spans(text, [(s.kind, s.start, s.end) for s in grading.find_spans(text)])
+
+
+def redact_spans(text: str, spans: Iterable[Sequence[Any]]) -> str:
+    """Free text masked where ``spans`` (kind, start, end — found before, in order) say."""
     out: list[str] = []
     at = 0
-    for span in spans:
-        out.append(text[at : span.start])
-        out.append(_redact_span(span.kind, span.value))
-        at = span.end
+    for kind, start, end in spans:
+        out.append(text[at:start])
+        out.append(_redact_span(kind, text[start:end]))
+        at = end
+    if not out:
+        return text
     out.append(text[at:])
     return "".join(out)
 

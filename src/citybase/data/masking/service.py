@@ -150,7 +150,7 @@ def set_rule(
 # --- plans -------------------------------------------------------------------------------------
 
 
-FREE_TEXT_LENGTH = 40  # a string item longer than this is free text, scanned span by span
+FREE_TEXT_LENGTH = grading.FREE_TEXT_LENGTH  # longer string items are free text
 SHORTEST_ID = 11  # a mobile number: a shorter string item cannot hide an identifier
 
 
@@ -233,6 +233,10 @@ class Masker:
             (name, _operator(by_item[name].rule, keys) if name in by_item else None)
             for name in self.fields
         ]
+        self.redacting = {
+            name for name in self.fields
+            if name in by_item and by_item[name].rule.op is Operator.redact
+        }  # fmt: skip
 
     def row(self, row: dict[str, Any]) -> dict[str, Any]:
         """The served fields of ``row``, masked, as a new row (``row`` is left as it was)."""
@@ -242,8 +246,32 @@ class Masker:
             out[name] = value if fn is None or value is None or value == "" else fn(value)
         return out
 
-    def rows(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self.row(r) for r in rows]
+    def rows(
+        self,
+        rows: Iterable[dict[str, Any]],
+        found: list[dict[str, Any] | None] | None = None,
+        scanned: Iterable[str] = (),
+    ) -> list[dict[str, Any]]:
+        """The rows masked. With ``found`` (per row, the spans stored with it) for the
+        ``scanned`` columns, free text is redacted where the stored spans say, not scanned
+        again."""
+        stored = self.redacting & set(scanned)
+        if found is None or not stored:
+            return [self.row(r) for r in rows]
+        steps = [(name, None if name in stored else fn, name in stored) for name, fn in self.steps]
+        out = []
+        for raw, spans in zip(rows, found, strict=True):
+            row: dict[str, Any] = {}
+            for name, fn, from_store in steps:
+                value = raw.get(name)
+                if value is None or value == "":
+                    row[name] = value
+                elif from_store:
+                    row[name] = ops.redact_spans(value, spans.get(name, ())) if spans else value
+                else:
+                    row[name] = value if fn is None else fn(value)
+            out.append(row)
+        return out
 
 
 def masker(

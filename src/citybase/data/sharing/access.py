@@ -284,28 +284,39 @@ def _query_dict(request: RowQuery) -> dict[str, Any]:
     return asked | {"limit": request.limit}
 
 
+@dataclass
+class _Fetched:
+    total: int
+    rows: list[dict[str, Any]]
+    found: list[dict[str, Any] | None]
+    scanned: list[str]
+
+
 def _fetch(
-    session: Session, code: str, request: RowQuery, searchable: list[str], up_to: int | None
-) -> tuple[int, list[dict[str, Any]]]:
+    session: Session, code: str, request: RowQuery, searchable: list[str], up_to: int | None,
+    with_found: bool,
+) -> _Fetched:  # fmt: skip
     """All columns of the matching rows (the subject index needs the identifiers even where
-    they are not served); the total, and the rows."""
+    they are not served), with the personal data found in their free text when stored (when
+    free text is served)."""
     if up_to is None:
         page = datastore.query(session, code, request.model_copy(update={"fields": []}),
-                               searchable=searchable)  # fmt: skip
-        return page.total, page.rows
-    rows: list[dict[str, Any]] = []
-    total = 0
-    while len(rows) < up_to:
+                               searchable=searchable, with_found=with_found)  # fmt: skip
+        return _Fetched(page.total, page.rows, page.found or [], page.scanned)
+    got = _Fetched(0, [], [], [])
+    while len(got.rows) < up_to:
         chunk = request.model_copy(update={
-            "fields": [], "offset": request.offset + len(rows),
-            "limit": min(PAGE_MAX, up_to - len(rows)),
+            "fields": [], "offset": request.offset + len(got.rows),
+            "limit": min(PAGE_MAX, up_to - len(got.rows)),
         })  # fmt: skip
-        page = datastore.query(session, code, chunk, searchable=searchable)
-        total = page.total
-        rows.extend(page.rows)
+        page = datastore.query(session, code, chunk, searchable=searchable,
+                               with_found=with_found)  # fmt: skip
+        got.total, got.scanned = page.total, page.scanned
+        got.rows.extend(page.rows)
+        got.found.extend(page.found or [])
         if len(page.rows) < chunk.limit:
             break
-    return total, rows
+    return got
 
 
 @dataclass(frozen=True)
@@ -336,13 +347,14 @@ def read_rows(
     assert read.grant is not None
     assert read.fields is not None
     assert read.plan is not None
-    try:
-        total, raw_rows = _fetch(session, code, request, read.fields, up_to)
-    except CitybaseError as exc:
-        return _refuse(session, read, Refusal.bad_query, exc.message)
     plan = read.plan
     mask = masking.Masker(plan, keys, read.fields)
-    served = mask.rows(raw_rows)
+    try:
+        fetched = _fetch(session, code, request, read.fields, up_to, bool(mask.redacting))
+    except CitybaseError as exc:
+        return _refuse(session, read, Refusal.bad_query, exc.message)
+    total, raw_rows = fetched.total, fetched.rows
+    served = mask.rows(raw_rows, fetched.found, fetched.scanned)
     tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, raw_rows)]
     quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
     k = masking.k_anonymity(served, quasi)
