@@ -54,3 +54,12 @@ def test_free_text_is_redacted_in_place() -> None:
         "市民张*反映：福州市鼓楼区***噪音扰民，电话138****8000，身份证110105********002X。"
     )
     assert ops.redact_text("鼓楼区城管局已派员处理") == "鼓楼区城管局已派员处理"
+
+
+def test_subject_tags_in_bulk_are_the_tags_one_by_one() -> None:
+    keys = ops.Keys.derive("33" * 32)
+    values = [CITIZEN, "91350100M000100Y43"]
+    assert ops.subject_tags(values, keys) == [ops.subject_tag(v, keys) for v in values]
+    assert (
+        ops.subject_tag(" " + CITIZEN.lower() + " ", keys) == ops.subject_tags([CITIZEN], keys)[0]
+    )

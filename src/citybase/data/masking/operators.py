@@ -99,6 +99,12 @@ def subject_tag(value: str, keys: Keys) -> str:
     return digest.hex()[:SUBJECT_TAG_LENGTH]
 
 
+def subject_tags(values: Iterable[str], keys: Keys) -> list[str]:
+    """``subject_tag`` of many identifiers at once (already stripped and upper-cased)."""
+    key, digest = keys.subject_key, hmac.digest
+    return [digest(key, v.encode(), "sha256").hex()[:SUBJECT_TAG_LENGTH] for v in values]
+
+
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)")
 
 

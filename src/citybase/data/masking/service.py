@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -306,7 +307,11 @@ def quasi_identifiers(plan: MaskPlan) -> list[str]:
 
 
 def k_anonymity(rows: Iterable[dict[str, Any]], quasi: list[str], threshold: int = 5) -> KReport:
-    groups = Counter(tuple(row.get(name) for name in quasi) for row in rows)
+    rows = list(rows)
+    try:  # C-speed when every row has every field, as served rows do
+        groups = Counter(map(itemgetter(*quasi), rows)) if quasi else Counter({(): len(rows)})
+    except KeyError:
+        groups = Counter(tuple(row.get(name) for name in quasi) for row in rows)
     total = sum(groups.values())
     return KReport(
         quasi_identifiers=quasi, rows=total, groups=len(groups) if quasi else min(total, 1),

@@ -355,7 +355,7 @@ def read_rows(
         return _refuse(session, read, Refusal.bad_query, exc.message)
     total, raw_rows = fetched.total, fetched.rows
     served = mask.rows(raw_rows, fetched.found, fetched.scanned)
-    tags = [ops.subject_tag(s, keys) for s in masking.subjects(plan, raw_rows)]
+    tags = ops.subject_tags(masking.subjects(plan, raw_rows), keys)
     quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
     k = masking.k_anonymity(served, quasi)
     access = _log(
