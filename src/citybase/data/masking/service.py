@@ -259,18 +259,19 @@ class Masker:
         stored = self.redacting & set(scanned)
         if found is None or not stored:
             return [self.row(r) for r in rows]
-        steps = [(name, None if name in stored else fn, name in stored) for name, fn in self.steps]
+        plain = [(name, fn) for name, fn in self.steps if name not in stored]
+        texts = [name for name, _ in self.steps if name in stored]
+        redact = ops.redact_spans
         out = []
         for raw, spans in zip(rows, found, strict=True):
             row: dict[str, Any] = {}
-            for name, fn, from_store in steps:
+            for name, fn in plain:
                 value = raw.get(name)
-                if value is None or value == "":
-                    row[name] = value
-                elif from_store:
-                    row[name] = ops.redact_spans(value, spans.get(name, ())) if spans else value
-                else:
-                    row[name] = value if fn is None else fn(value)
+                row[name] = value if fn is None or value is None or value == "" else fn(value)
+            for name in texts:
+                value = raw.get(name)
+                where = spans.get(name) if spans else None
+                row[name] = redact(value, where) if where and value else value
             out.append(row)
         return out
 
