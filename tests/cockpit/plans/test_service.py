@@ -141,3 +141,15 @@ def test_a_plan_exported_loads_back_unchanged(session: Session) -> None:
     assert again.applied
     assert again.revision == 2
     assert plans.export_plan(session, "fz-test") == text
+
+
+def test_a_key_given_twice_is_named_not_guessed(session: Session) -> None:
+    city(session)
+    twice = PLAN.replace("targets: {2023: 94, 2025: 98}", "targets: {2023: 94, 2025: 98, 2025: 99}")
+    [problem] = load(session, twice).problems
+    assert problem.field == "indicators.0.targets.2025"
+    assert problem.message == "2025 is given twice"
+    assert (
+        problem.line == twice.splitlines().index("    targets: {2023: 94, 2025: 98, 2025: 99}") + 1
+    )
+    assert plans.list_plans(session) == []

@@ -26,16 +26,26 @@ from citybase.core.orgs import service as orgs
 # --- reading a plan file -----------------------------------------------------------------------
 
 
-def _lines(text: str) -> dict[tuple[str, ...], int]:
-    """Path in the document (keys and list indexes, as text) → the line it starts on."""
+def _lines(text: str) -> tuple[dict[tuple[str, ...], int], list[Problem]]:
+    """Path in the document (keys and list indexes, as text) → the line it starts on; and the
+    keys given twice in one mapping (YAML would quietly keep the last: a target year written
+    twice is a mistake to show, not to guess)."""
     lines: dict[tuple[str, ...], int] = {}
+    twice: list[Problem] = []
 
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
             for key, value in node.value:
-                lines[(*path, str(key.value))] = key.start_mark.line + 1
-                walk(value, (*path, str(key.value)))
+                name = str(key.value)
+                if name in seen:
+                    twice.append(Problem(line=key.start_mark.line + 1,
+                                         field=".".join((*path, name)),
+                                         message=f"{name} is given twice"))  # fmt: skip
+                seen.add(name)
+                lines.setdefault((*path, name), key.start_mark.line + 1)
+                walk(value, (*path, name))
         elif isinstance(node, yaml.SequenceNode):
             for n, item in enumerate(node.value):
                 walk(item, (*path, str(n)))
@@ -43,7 +53,7 @@ def _lines(text: str) -> dict[tuple[str, ...], int]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, ())
-    return lines
+    return lines, twice
 
 
 def _line_of(lines: dict[tuple[str, ...], int], loc: tuple[Any, ...]) -> int | None:
@@ -59,7 +69,7 @@ def parse(text: str) -> tuple[PlanFile | None, list[Problem], dict[tuple[str, ..
     """A plan file read and checked against the format, or the problems that stop it."""
     try:
         data = yaml.safe_load(text)
-        lines = _lines(text)
+        lines, twice = _lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -67,6 +77,8 @@ def parse(text: str) -> tuple[PlanFile | None, list[Problem], dict[tuple[str, ..
         return None, [Problem(line=line, field="", message=f"not YAML: {reason}")], {}
     if not isinstance(data, dict):
         return None, [Problem(line=1, field="", message="a plan file is a mapping (code: …)")], {}
+    if twice:
+        return None, twice, lines
     try:
         return PlanFile.model_validate(data), [], lines
     except ValidationError as exc:
