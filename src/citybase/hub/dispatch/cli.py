@@ -1,0 +1,111 @@
+"""`citybase dispatch …`: train, run and evaluate the dispatch classifier on CSV files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from citybase.core.errors import CitybaseError
+from citybase.core.runtime import DataDir, load_settings
+from citybase.hub.dispatch import service
+from citybase.hub.dispatch.schemas import Evaluation
+
+app = typer.Typer(help="The dispatch classifier (派单): category or unit from a message's text.",
+                  no_args_is_help=True)  # fmt: skip
+out = Console()
+
+Model = Annotated[str, typer.Option("--model", help="The model's name (letters, digits, . _ -)")]
+TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the message")]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the right answer")]
+
+
+def _fail(exc: CitybaseError) -> typer.Exit:
+    out.print(f"[red]{exc.message}[/]")
+    return typer.Exit(1)
+
+
+@app.command()
+def train(
+    csv: Annotated[Path, typer.Option("--csv", help="Labelled messages (UTF-8 CSV)")],
+    model: Model,
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
+    data_dir: DataDir = None,
+) -> None:
+    """Learn a model from a labelled file and keep it in the data directory."""
+    if not re.match(service.NAME, model):
+        out.print("[red]a model's name is letters, digits, '.', '_' and '-'[/]")
+        raise typer.Exit(2)
+    home = load_settings(data_dir).home
+    try:
+        texts, labels = service.read_csv(csv, text_col, label_col)
+        with out.status(f"training on {len(texts):,} messages"):
+            classifier = service.Classifier.train(texts, labels, model, csv.name)
+    except CitybaseError as exc:
+        raise _fail(exc) from exc
+    path = service.save(classifier, home)
+    info = classifier.info
+    out.print(f"[green]{model}[/]: {info.examples:,} messages, {len(info.labels)} labels, "
+              f"trained in {info.seconds:.1f} s → {path}")  # fmt: skip
+
+
+@app.command()
+def predict(
+    model: Model,
+    input: Annotated[Path, typer.Option("--input", help="Messages to classify (UTF-8 CSV)")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write them, classified")],
+    text_col: TextCol = "text",
+    data_dir: DataDir = None,
+) -> None:
+    """Add `predicted` and `confidence` to every row of a file."""
+    home = load_settings(data_dir).home
+    try:
+        classifier = service.load(model, home)
+        texts, _ = service.read_csv(input, text_col, None)
+    except CitybaseError as exc:
+        raise _fail(exc) from exc
+    count = service.write_predictions(input, output, text_col, classifier.predict(texts))
+    out.print(f"[green]{count:,}[/] rows classified → {output}")
+
+
+@app.command()
+def evaluate(
+    model: Model,
+    csv: Annotated[Path, typer.Option("--csv", help="Labelled messages it has not seen")],
+    text_col: TextCol = "text",
+    label_col: LabelCol = "label",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Accuracy, macro-F1 and a report per class on a labelled file."""
+    home = load_settings(data_dir).home
+    try:
+        classifier = service.load(model, home)
+        texts, labels = service.read_csv(csv, text_col, label_col)
+    except CitybaseError as exc:
+        raise _fail(exc) from exc
+    result = service.evaluate(classifier, texts, labels)
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    _print(result)
+
+
+def _print(result: Evaluation) -> None:
+    out.print(f"{result.model}: {result.examples:,} messages · accuracy {result.accuracy:.3f} · "
+              f"macro-F1 {result.macro_f1:.3f} · {result.per_second:,.0f} messages/s")  # fmt: skip
+    table = Table("label", "precision", "recall", "F1", "support")
+    for c in result.classes:
+        table.add_row(c.label, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}",
+                      str(c.support))  # fmt: skip
+    out.print(table)
+    cover = Table("dispatched automatically at confidence ≥", "share", "accuracy")
+    for level in result.coverage:
+        cover.add_row(f"{level.threshold:.1f}", f"{level.share:.1%}", f"{level.accuracy:.3f}")
+    out.print(cover)
