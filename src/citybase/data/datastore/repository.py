@@ -131,20 +131,15 @@ def find_rows(
         )
         ordering.append(key.desc() if descending else key.asc())
     ordering.append(DataRow.row_no)
+    # as stored text, decoded here in one pass (the findings only when asked for, and only
+    # where there are some): SQLAlchemy's per-value JSON processing costs more than decoding
+    cells = type_coerce(DataRow.cells, Text)
+    query = select(cells, type_coerce(DataRow.found, Text)) if with_found else select(cells)
+    found = session.execute(query.where(*where).order_by(*ordering).limit(limit).offset(offset))
     if not with_found:
-        rows = session.scalars(
-            select(DataRow.cells).where(*where).order_by(*ordering).limit(limit).offset(offset)
-        )
-        return total, list(rows), []
-    # the findings as stored text, decoded here only where there are some (most rows have none)
-    pairs = session.execute(
-        select(DataRow.cells, type_coerce(DataRow.found, Text))
-        .where(*where)
-        .order_by(*ordering)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return total, [cells for cells, _ in pairs], [_decoded(found) for _, found in pairs]
+        return total, [_decoded(text) or {} for (text,) in found], []
+    pairs = found.all()
+    return total, [_decoded(c) or {} for c, _ in pairs], [_decoded(f) for _, f in pairs]
 
 
 def _decoded(found: Any) -> dict[str, Any] | None:
