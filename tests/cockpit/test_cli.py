@@ -14,13 +14,17 @@ runner = CliRunner()
 PLANS = sorted((DEMO_FILE.parent / "plans").glob("*.yaml"))
 
 
-def test_the_demo_plans_load_and_every_indicator_is_listed(
-    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def data(fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A platform with the demo city's regions and units, and no plans."""
     monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
     data = ["--data-dir", str(tmp_path)]
     assert runner.invoke(app, ["init", "--admin-password", "long-password-1", *data]).exit_code == 0
     assert runner.invoke(app, ["orgs", "import", str(DEMO_FILE), *data]).exit_code == 0
+    return data
+
+
+def test_the_demo_plans_load_and_every_indicator_is_listed(data: list[str]) -> None:
     loaded = runner.invoke(app, ["cockpit", "import", *map(str, PLANS), *data])
     assert loaded.exit_code == 0, loaded.output
     assert "fz-new-infrastructure-2023 revision 1: 1 indicators" in loaded.output
@@ -35,13 +39,7 @@ def test_the_demo_plans_load_and_every_indicator_is_listed(
     assert "fz-digital" in table.output
 
 
-def test_a_bad_file_loads_nothing_and_says_where(
-    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
-    data = ["--data-dir", str(tmp_path)]
-    assert runner.invoke(app, ["init", "--admin-password", "long-password-1", *data]).exit_code == 0
-    assert runner.invoke(app, ["orgs", "import", str(DEMO_FILE), *data]).exit_code == 0
+def test_a_bad_file_loads_nothing_and_says_where(data: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(PLANS[0].read_text(encoding="utf-8").replace("direction: higher", "direction: up", 1),
                    encoding="utf-8")  # fmt: skip

@@ -59,21 +59,14 @@ def replace_rows(
     session.flush()
 
 
-def rows_for_rescan(
-    session: Session, table_id: int, after: int, limit: int
-) -> list[tuple[int, dict[str, Any]]]:
-    rows = session.execute(
-        select(DataRow.id, DataRow.cells)
-        .where(DataRow.table_id == table_id, DataRow.id > after)
-        .order_by(DataRow.id)
-        .limit(limit)
-    )
-    return [(i, cells) for i, cells in rows]
-
-
-def set_found(session: Session, found: dict[int, dict[str, Any] | None]) -> None:
-    for row_id, spans in found.items():
-        session.execute(update(DataRow).where(DataRow.id == row_id).values(found=spans))
+def set_found(session: Session, table_id: int, found: dict[int, dict[str, Any] | None]) -> None:
+    """Each row's findings anew (``found``: row number → findings)."""
+    for row_no, spans in found.items():
+        session.execute(
+            update(DataRow)
+            .where(DataRow.table_id == table_id, DataRow.row_no == row_no)
+            .values(found=spans)
+        )
 
 
 def delete_table(session: Session, data_table: DataTable) -> None:

@@ -260,8 +260,8 @@ def rescan(session: Session, code: str, batch: int = 2_000) -> int:
     resource = catalog.get_resource(session, code)
     scanned = [i.name for i in resource.items if grading.is_free_text(i)]
     after, seen = 0, 0
-    while chunk := repository.rows_for_rescan(session, table.id, after, batch):
-        repository.set_found(session, {i: _found(cells, scanned) for i, cells in chunk})
+    while chunk := repository.rows_after(session, table.id, after, batch):
+        repository.set_found(session, table.id, {n: _found(cells, scanned) for n, cells in chunk})
         after, seen = chunk[-1][0], seen + len(chunk)
     table.scanned, table.scan_version = scanned, grading.RECOGNIZER_VERSION
     session.flush()
