@@ -125,6 +125,7 @@ LAYERS = (
             "Normative review against data elements",
             "One data, one source",
             "Classification and grading of data",
+            "Sharing between units under approval, every access traced",
         ),
     ),
     Layer(
@@ -133,8 +134,10 @@ LAYERS = (
         (
             "One event centre for alarms, requests and reports",
             "Cases routed to the responsible unit",
+            "A dispatch classifier learned from citizens' messages",
             "Supervision against deadlines until closed",
         ),
+        built=("A dispatch classifier learned from citizens' messages",),
     ),
     Layer(
         "services",
@@ -183,6 +186,7 @@ add_translations(
         "Open data and data products": "公共数据开放与数据产品",
         "One event centre for alarms, requests and reports": "统一事件中心：告警、诉求与上报",
         "Cases routed to the responsible unit": "案件派发至责任单位",
+        "A dispatch classifier learned from citizens' messages": "从群众诉求文本学习的智能派单分类器",
         "Supervision against deadlines until closed": "按时限督办直至办结",
         "The 12345 citizen hotline and Open311": "12345 政务服务便民热线与 Open311",
         "One-thing service packages": "“一件事”集成服务",
