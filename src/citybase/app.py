@@ -107,7 +107,9 @@ LAYERS = (
             "Telemetry and its curves",
             "An NGSI-LD context store of the city's things",
             "Rules, anomaly detection and forecasts",
+            "A streaming anomaly detector for any series",
         ),
+        built=("A streaming anomaly detector for any series",),
     ),
     Layer(
         "data",
@@ -178,6 +180,7 @@ add_translations(
         "Telemetry and its curves": "监测数据及其曲线",
         "An NGSI-LD context store of the city's things": "基于 NGSI-LD 的城市实体上下文库",
         "Rules, anomaly detection and forecasts": "规则、异常检测与预测",
+        "A streaming anomaly detector for any series": "适用于任意序列的流式异常检测器",
         "The public data resource catalog": "公共数据资源目录",
         "Classification and grading of data": "数据分类分级",
         "Normative review against data elements": "对照数据元的规范性审查",

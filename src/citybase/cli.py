@@ -26,6 +26,7 @@ from citybase.core.settings import Settings
 from citybase.data import cli as data_cli
 from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
 from citybase.hub.dispatch import cli as dispatch_cli
+from citybase.perception import cli as perception_cli
 
 app = typer.Typer(
     help="citybase: a city's digital base (城市数字底座).",
@@ -38,6 +39,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
+app.add_typer(perception_cli.app, name="perception")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]
