@@ -64,12 +64,7 @@ def predict(
     data_dir: DataDir = None,
 ) -> None:
     """Add `predicted` and `confidence` to every row of a file."""
-    home = load_settings(data_dir).home
-    try:
-        classifier = service.load(model, home)
-        texts, _ = service.read_csv(input, text_col, None)
-    except CitybaseError as exc:
-        raise _fail(exc) from exc
+    classifier, texts, _ = _model_and_file(model, data_dir, input, text_col, None)
     count = service.write_predictions(input, output, text_col, classifier.predict(texts))
     out.print(f"[green]{count:,}[/] rows classified → {output}")
 
@@ -84,17 +79,23 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """Accuracy, macro-F1 and a report per class on a labelled file."""
-    home = load_settings(data_dir).home
-    try:
-        classifier = service.load(model, home)
-        texts, labels = service.read_csv(csv, text_col, label_col)
-    except CitybaseError as exc:
-        raise _fail(exc) from exc
+    classifier, texts, labels = _model_and_file(model, data_dir, csv, text_col, label_col)
     result = service.evaluate(classifier, texts, labels)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
     _print(result)
+
+
+def _model_and_file(
+    model: str, data_dir: Path | None, path: Path, text_col: str, label_col: str | None
+) -> tuple[service.Classifier, list[str], list[str]]:
+    try:
+        classifier = service.load(model, load_settings(data_dir).home)
+        texts, labels = service.read_csv(path, text_col, label_col)
+    except CitybaseError as exc:
+        raise _fail(exc) from exc
+    return classifier, texts, labels
 
 
 def _print(result: Evaluation) -> None:
