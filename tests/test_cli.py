@@ -16,7 +16,7 @@ runner = CliRunner()
     [[], ["demo"], ["init"], ["serve"], ["worker"], ["ledger", "verify"], ["orgs", "import"],
      ["users", "create"], ["cockpit", "import"], ["cockpit", "indicators"],
      ["dispatch", "train"], ["dispatch", "predict"], ["dispatch", "evaluate"],
-     ["perception", "score-series"],
+     ["perception", "score-series"], ["hub", "import-taxonomy"],
      ["cockpit", "reminders"]],
 )  # fmt: skip
 def test_every_command_has_help_and_a_data_dir(command: list[str]) -> None:

@@ -74,6 +74,8 @@ from citybase.data.sharing import tasks as _sharing_tasks
 from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
+from citybase.hub.events import routes as hub_event_routes
+from citybase.hub.events import views as hub_event_views
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _cockpit_tasks, _cockpit_plan_tasks
@@ -135,11 +137,15 @@ LAYERS = (
         "City brain",
         (
             "One event centre for alarms, requests and reports",
+            "One event taxonomy of up to three levels",
             "Cases routed to the responsible unit",
             "A dispatch classifier learned from citizens' messages",
             "Supervision against deadlines until closed",
         ),
-        built=("A dispatch classifier learned from citizens' messages",),
+        built=(
+            "One event taxonomy of up to three levels",
+            "A dispatch classifier learned from citizens' messages",
+        ),
     ),
     Layer(
         "services",
@@ -189,6 +195,7 @@ add_translations(
         "Open data and data products": "公共数据开放与数据产品",
         "One event centre for alarms, requests and reports": "统一事件中心：告警、诉求与上报",
         "Cases routed to the responsible unit": "案件派发至责任单位",
+        "One event taxonomy of up to three levels": "统一的三级事件分类",
         "A dispatch classifier learned from citizens' messages": "从群众诉求文本学习的智能派单分类器",
         "Supervision against deadlines until closed": "按时限督办直至办结",
         "The 12345 citizen hotline and Open311": "12345 政务服务便民热线与 Open311",
@@ -285,6 +292,8 @@ def create_app(
         cockpit_indicator_views.router,
         cockpit_task_routes.router,
         cockpit_task_views.router,
+        hub_event_routes.router,
+        hub_event_views.router,
     ):
         app.include_router(router)
 

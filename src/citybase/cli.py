@@ -25,6 +25,7 @@ from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_d
 from citybase.core.settings import Settings
 from citybase.data import cli as data_cli
 from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
+from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.perception import cli as perception_cli
 
@@ -39,6 +40,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
+app.add_typer(hub_cli.app, name="hub")
 app.add_typer(perception_cli.app, name="perception")
 out = Console()
 

@@ -25,6 +25,7 @@ from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import AccessFilter
 from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
+from citybase.hub.events import service as events
 
 PLAN_UNITS = {
     "市大数据委", "市工信局", "市通管办", "市卫健委", "市公安局", "市城管委", "市交通运输局",
@@ -129,6 +130,8 @@ def _check_cockpit(session: Session) -> None:
     assert measured["open-datasets"].value == len(opendata.datasets(session))
     assert [t.progress for t in rollout.tasks][:2] == [70, 60]
     assert {m.unit_code for m in plans.missing_updates(session)} == {"fz.urban"}
+    assert len(events.categories(session)) > 40  # the event taxonomy, three levels deep
+    assert {c.level for c in events.categories(session)} == {1, 2, 3}
 
 
 def _check_sharing(session: Session) -> None:

@@ -41,6 +41,7 @@ from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCrea
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
+from citybase.hub.events import service as events
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -118,6 +119,11 @@ def build_demo(
         seed_sharing(session, settings)
         step("plans, their indicators and tasks")
         seed_cockpit(session)
+        step("the event taxonomy")
+        report = events.import_taxonomy(session, DEMO_ACTOR, TAXONOMY_FILE.name,
+                                        TAXONOMY_FILE.read_bytes())  # fmt: skip
+        if report.problems:
+            raise RuntimeError(f"the demo taxonomy does not load: {report.problems}")
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
@@ -351,6 +357,7 @@ def seed_sharing(session: Session, settings: Settings) -> None:
 
 
 PLANS_DIR = Path(__file__).parent / "plans"
+TAXONOMY_FILE = Path(__file__).parent / "taxonomy.yaml"
 
 
 def seed_cockpit(session: Session, today: date | None = None) -> None:

@@ -28,6 +28,7 @@ def all_metadata() -> MetaData:
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
     from citybase.data.sources import models as _sources
+    from citybase.hub.events import models as _events
 
     del (
         _bus,
@@ -36,6 +37,7 @@ def all_metadata() -> MetaData:
         _tasks,
         _catalog,
         _datastore,
+        _events,
         _grading,
         _identity,
         _ledger,

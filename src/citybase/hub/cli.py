@@ -1,0 +1,37 @@
+"""`citybase hub …`: the city brain's maintenance commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from citybase.core.ledger.schemas import Actor
+from citybase.core.runtime import DataDir, load_settings, open_database
+from citybase.hub.events import service as events
+
+app = typer.Typer(help="The city brain: the event taxonomy.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("import-taxonomy")
+def import_taxonomy(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .yaml or .csv file")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; load nothing")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Load the event taxonomy (大类/小类/细类). Any problem: nothing is loaded, each is listed."""
+    db = open_database(load_settings(data_dir))
+    with db.session_scope() as session:
+        report = events.import_taxonomy(session, Actor.system("cli"), file.name, file.read_bytes(),
+                                        dry_run=dry_run)  # fmt: skip
+    for p in report.problems:
+        out.print(f"[red]{file.name}:{p.row or ''}[/] {p.field}: {p.message}")
+    if report.problems:
+        out.print("[red]nothing was loaded[/]")
+        raise typer.Exit(1)
+    verb = "checked" if dry_run else "loaded"
+    out.print(f"[green]{verb}[/] {report.rows} categories: {report.created} new, "
+              f"{report.updated} changed, {report.unchanged} the same")  # fmt: skip

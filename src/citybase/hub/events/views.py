@@ -1,0 +1,55 @@
+"""Console page of the event taxonomy, and its upload form for the centre."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from citybase.core.identity.service import actor_of
+from citybase.core.web.deps import DbSession
+from citybase.core.web.forms import undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+from citybase.hub.events import service
+from citybase.hub.events.auth import HUB_READ, HUB_TAXONOMY, Keeper, Reader
+from citybase.hub.events.schemas import TaxonomyReport
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("City brain", "Event categories", "/console/hub/categories", HUB_READ,
+                          order=20))  # fmt: skip
+add_translations("zh", {
+    "Event categories": "事件分类", "Code": "编码", "Keywords": "关键词",
+    "Load a taxonomy (YAML or CSV)": "导入分类（YAML 或 CSV）", "Taxonomy file": "分类文件",
+    "No categories yet.": "尚未导入事件分类。", "created": "新增", "updated": "更新",
+    "unchanged": "未变", "Nothing was loaded:": "未导入任何内容：",
+})  # fmt: skip
+
+
+def _page(
+    request: Request, session: DbSession, may_keep: bool, report: TaxonomyReport | None = None
+) -> Response:
+    status = 422 if report is not None and report.problems else 200
+    return console.render(request, "hub/categories.html",
+                          {"tree": service.tree(session), "may_keep": may_keep, "report": report},
+                          status)  # fmt: skip
+
+
+@router.get("/console/hub/categories")
+def categories_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    return _page(request, session, principal.can(HUB_TAXONOMY))
+
+
+@router.post("/console/hub/categories")
+async def load_taxonomy(request: Request, session: DbSession, principal: Keeper) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return _page(request, session, True)
+    report = service.import_taxonomy(session, actor_of(principal), upload.filename or "file.yaml",
+                                     await upload.read())  # fmt: skip
+    if report.problems:
+        undo(session)
+    return _page(request, session, True, report=report)
