@@ -171,3 +171,14 @@ def test_only_the_bureau_edits(client: TestClient, session: Session) -> None:
     assert client.get(f"/console/cockpit/indicators/{ids['online']}/edit").status_code == 403
     assert client.get("/console/cockpit/plans/fz-test/yaml").status_code == 403
     assert client.get("/console/cockpit/plans/fz-test").status_code == 200
+
+
+def test_the_navigation_marks_the_page_itself_not_its_parent(
+    client: TestClient, session: Session
+) -> None:
+    ids = _setup(session)
+    sign_in(client, "reporter")
+    page = client.get(f"/console/cockpit/tasks/{ids['task']}").text
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', page) == ["/console/cockpit/tasks"]
+    overview = client.get("/console/cockpit").text
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', overview) == ["/console/cockpit"]

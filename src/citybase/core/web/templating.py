@@ -109,8 +109,16 @@ class Console:
         def _(message: str, **values: Any) -> str:
             return i18n.translate(lang, message, **values)
 
+        path = request.url.path
+        # the page's own entry: the one whose path is the longest that the page's path is, or
+        # lies under (so that /console/cockpit/tasks/3 marks 任务, not also 一屏通览)
+        under = [
+            e.path for e in nav
+            if path == e.path or (e.path != "/" and path.startswith(e.path.rstrip("/") + "/"))
+        ]  # fmt: skip
         values: dict[str, Any] = {
             "request": request,
+            "current_nav": max(under, key=len) if under else None,
             "lang": lang,
             "languages": i18n.LANGUAGES,
             "_": _,
