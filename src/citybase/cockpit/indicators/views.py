@@ -28,7 +28,7 @@ from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager,
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import failure, read_form
+from citybase.core.web.forms import failure, read_form, split_list
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 
@@ -216,10 +216,6 @@ def _pairs(text: str, field: str) -> dict[int, float]:
     return out
 
 
-def _list(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"[,，、;；\n]+", text) if p.strip()]
-
-
 def spec_from_form(form: dict[str, object], code: str) -> IndicatorSpec:
     def text(key: str) -> str:
         return str(form.get(key) or "").strip()
@@ -237,7 +233,7 @@ def spec_from_form(form: dict[str, object], code: str) -> IndicatorSpec:
         "comparator": text("comparator"), "direction": text("direction"),
         "nature": text("nature") or "expected",
         "range": (low, high) if low and high else None, "measure": text("measure"),
-        "units": _list(text("units")), "note": text("note"),
+        "units": split_list(text("units")), "note": text("note"),
     })  # fmt: skip
 
 

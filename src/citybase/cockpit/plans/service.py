@@ -316,9 +316,9 @@ def _plan_row(session: Session, plan_id: int) -> Plan:
     return row
 
 
-def _units_or_fail(session: Session, refs: list[str], field: str) -> list[str]:
+def _units_or_fail(units: _Units, refs: list[str], field: str) -> list[str]:
     problems: list[Problem] = []
-    codes = _Units.load(session).resolve(refs, (field,), problems, {})
+    codes = units.resolve(refs, (field,), problems, {})
     if problems:
         raise InvalidInput(problems[0].message, field=field)
     return codes
@@ -343,7 +343,7 @@ def edit_indicator(
                                f"{row.start_year}–{row.end_year}", field="targets")  # fmt: skip
     if spec.measure and spec.measure not in indicators.MEASURES:
         raise InvalidInput(f"the platform measures no {spec.measure!r}", field="measure")
-    codes = _units_or_fail(session, spec.units, "units")
+    codes = _units_or_fail(_Units.load(session), spec.units, "units")
     changed = indicators.redefine(session, indicator_id, spec, codes)
     _revised(session, actor, row, "cockpit.indicator.edited", current.code)
     return changed
@@ -353,8 +353,9 @@ def edit_task(session: Session, actor: Actor, task_id: int, spec: TaskSpec) -> T
     """Change one task's definition from the console, checked as a plan file is."""
     current = tasks.get(session, task_id)
     row = _plan_row(session, current.plan_id)
-    lead = _units_or_fail(session, spec.lead, "lead")
-    support = _units_or_fail(session, spec.support, "support")
+    units = _Units.load(session)
+    lead = _units_or_fail(units, spec.lead, "lead")
+    support = _units_or_fail(units, spec.support, "support")
     changed = tasks.redefine(session, task_id, spec.model_copy(update={"number": current.number}),
                              lead, support)  # fmt: skip
     _revised(session, actor, row, "cockpit.task.edited", current.number)

@@ -162,11 +162,10 @@ class Scorecard:
 
     @property
     def score(self) -> float | None:
-        rated = [STATUS_SCORE[Status(s)] for s, n in self.statuses.items()
-                 for _ in range(n) if s != Status.none]  # fmt: skip
+        rated = {Status(s): n for s, n in self.statuses.items() if s != Status.none and n}
         parts = []
         if rated:
-            parts.append(sum(rated) / len(rated))
+            parts.append(sum(STATUS_SCORE[s] * n for s, n in rated.items()) / sum(rated.values()))
         if self.tasks:
             parts.append(100.0 * (self.tasks - self.overdue) / self.tasks)
         if not parts:
@@ -215,8 +214,7 @@ class Report:
 
 def _report(session: Any, month: str, update_day: int) -> Report:
     plans = service.overview(session)
-    updates = {t.id: [u for u in tasks.updates(session, t.id) if u.period == month]
-               for p in plans for t in p.tasks}  # fmt: skip
+    updates = tasks.updates_in(session, [t.id for p in plans for t in p.tasks], month)
     missing = [m for m in service.missing_updates(session, update_day=update_day)
                if m.period == month]  # fmt: skip
     return Report(month, plans, updates, missing)

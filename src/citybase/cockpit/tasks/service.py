@@ -128,6 +128,17 @@ def get(session: Session, task_id: int, today: date | None = None) -> TaskRead:
     return _read(_get(session, task_id), today or clock.today())
 
 
+def updates_in(
+    session: Session, task_ids: Iterable[int], period: str
+) -> dict[int, list[UpdateRead]]:
+    """The updates sent for ``period`` on each of the tasks, in one look-up."""
+    out: dict[int, list[UpdateRead]] = defaultdict(list)
+    for u in repository.updates(session, task_ids):
+        if u.period == period:
+            out[u.task_id].append(UpdateRead.model_validate(u))
+    return dict(out)
+
+
 def updates(session: Session, task_id: int) -> list[UpdateRead]:
     _get(session, task_id)
     return [UpdateRead.model_validate(u) for u in repository.updates(session, [task_id])]

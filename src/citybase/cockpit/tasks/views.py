@@ -3,7 +3,6 @@ and one task with its milestones, its monthly updates and the form to send one."
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,7 +25,7 @@ from citybase.core import clock
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, read_form
+from citybase.core.web.forms import failure, read_form, split_list
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 
@@ -99,10 +98,6 @@ async def update_submit(
     return RedirectResponse(here, status_code=303)
 
 
-def _list(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"[,，、;；\n]+", text) if p.strip()]
-
-
 def _milestones(text: str) -> list[dict[str, str]]:
     """One per line: "2026-06-30 平台上线"."""
     out = []
@@ -151,8 +146,8 @@ async def task_edit_submit(
     try:
         spec = TaskSpec.model_validate({
             "number": task.number, "title": text("title"), "summary": text("summary"),
-            "category": text("category"), "lead": _list(text("lead")),
-            "support": _list(text("support")), "due": text("due") or None,
+            "category": text("category"), "lead": split_list(text("lead")),
+            "support": split_list(text("support")), "due": text("due") or None,
             "targets": [t.strip() for t in text("targets").splitlines() if t.strip()],
             "milestones": _milestones(text("milestones")),
         })  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -25,6 +26,11 @@ async def read_form(request: Request) -> dict[str, Any]:
             values if len(values) > 1 or key.endswith("[]") else (values[0] if values else "")
         )
     return {k.removesuffix("[]"): v for k, v in data.items()}
+
+
+def split_list(text: str) -> list[str]:
+    """A list typed in one field: "fz.bigdata, 市通管办、fz.miit" → its items (commas, 、, ; or lines)."""
+    return [p.strip() for p in re.split(r"[,，、;；\n]+", text) if p.strip()]
 
 
 def blank_to_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:

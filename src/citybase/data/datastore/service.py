@@ -217,7 +217,7 @@ def _store(
     digest: str,
 ) -> None:
     columns = [{"name": i.name, "type": i.data_type.value} for i in resource.items]
-    scanned = [i.name for i in resource.items if grading.is_free_text(i)]
+    scanned = _free_text_columns(resource)
     found = [_found(row, scanned) for row in rows]
     table = repository.table(session, resource.code)
     now = datetime.now(UTC)
@@ -235,6 +235,10 @@ def _store(
         details={"rows": len(rows), "load": table.load_number, "source": source[:200],
                  "sha256": digest},
     )  # fmt: skip
+
+
+def _free_text_columns(resource: ResourceRead) -> list[str]:
+    return [i.name for i in resource.items if grading.is_free_text(i)]
 
 
 def _found(row: dict[str, Any], columns: list[str]) -> dict[str, Any] | None:
@@ -258,7 +262,7 @@ def rescan(session: Session, code: str, batch: int = 2_000) -> int:
     if table is None:
         raise NotFound(f"{code} carries no rows", field="code")
     resource = catalog.get_resource(session, code)
-    scanned = [i.name for i in resource.items if grading.is_free_text(i)]
+    scanned = _free_text_columns(resource)
     after, seen = 0, 0
     while chunk := repository.rows_after(session, table.id, after, batch):
         repository.set_found(session, table.id, {n: _found(cells, scanned) for n, cells in chunk})

@@ -101,8 +101,7 @@ SUBJECT_TAG_LENGTH = 20  # hex digits: 80 bits, so that two people's tags do not
 
 def subject_tag(value: str, keys: Keys) -> str:
     """What an access log keeps of a data subject's identifier: a keyed hash, never the value."""
-    digest = hmac.digest(keys.subject_key, value.strip().upper().encode(), "sha256")
-    return digest.hex()[:SUBJECT_TAG_LENGTH]
+    return subject_tags([value.strip().upper()], keys)[0]
 
 
 def subject_tags(values: Iterable[str], keys: Keys) -> list[str]:
