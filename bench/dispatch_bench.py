@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from citybase.hub.dispatch import service
+from citybase.hub.dispatch import classifier as learning
 
 SETS = {
     "topics (teddy2020c)": "teddy2020c_topic_train.csv",
@@ -43,7 +43,7 @@ def main() -> None:
     print(f"{'set':22} {'ref acc':>8} {'ref F1':>7} {'our acc':>8} {'our F1':>7} {'ΔF1':>6} "
           f"{'ref train':>10} {'our train':>10} {'msgs/s':>8}")  # fmt: skip
     for label, name in SETS.items():
-        texts, labels = service.read_csv(args.data / name, "text", "label")
+        texts, labels = learning.read_csv(args.data / name, "text", "label")
         train_x, test_x, train_y, test_y = train_test_split(
             texts, labels, test_size=0.2, random_state=0, stratify=labels
         )
@@ -53,7 +53,7 @@ def main() -> None:
         ref_train = time.perf_counter() - start
         ref_pred = reference.predict(test_x)
         start = time.perf_counter()
-        ours = service.Classifier.train(train_x, train_y, "bench", name)
+        ours = learning.Classifier.train(train_x, train_y, "bench", name)
         our_train = time.perf_counter() - start
         start = time.perf_counter()
         our_pred = [p.label for p in ours.predict(test_x)]

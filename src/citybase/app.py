@@ -74,6 +74,7 @@ from citybase.data.sharing import tasks as _sharing_tasks
 from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
+from citybase.hub.cases import routes as hub_case_routes
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 
@@ -293,6 +294,7 @@ def create_app(
         cockpit_task_routes.router,
         cockpit_task_views.router,
         hub_event_routes.router,
+        hub_case_routes.router,
         hub_event_views.router,
     ):
         app.include_router(router)

@@ -109,6 +109,37 @@ class CockpitSettings(BaseModel):
     )
 
 
+class HubSettings(BaseModel):
+    case_prefix: str = Field(
+        "FZ", pattern=r"^[A-Z]{0,6}$", description="Letters before every case number."
+    )
+    auto_dispatch_confidence: float = Field(
+        0.85,
+        gt=0,
+        le=1.01,
+        description="A case whose suggested category has at least this confidence is dispatched "
+        "without an operator (above 1: never).",
+    )
+    dispatch_model: str = Field(
+        "cases", description="The classifier (in <home>/models) that suggests a case's category."
+    )
+    duplicate_hours: int = Field(
+        72, ge=1, description="How far back intake looks for the same matter at the same place."
+    )
+    duplicate_similarity: float = Field(
+        0.5, gt=0, le=1, description="Text similarity (character bigrams) that flags a duplicate."
+    )
+    warn_fraction: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="A stage turns yellow when less than this share of its time is left.",
+    )
+    sweep_minutes: int = Field(
+        5, ge=1, description="How often the worker looks for cases turning yellow or red."
+    )
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -148,6 +179,7 @@ class Settings(BaseSettings):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from citybase.core.errors import CitybaseError
 from citybase.core.runtime import DataDir, load_settings
-from citybase.hub.dispatch import service
+from citybase.hub.dispatch import classifier as learning
 from citybase.hub.dispatch.schemas import Evaluation
 
 app = typer.Typer(help="The dispatch classifier (派单): category or unit from a message's text.",
@@ -39,17 +39,17 @@ def train(
     data_dir: DataDir = None,
 ) -> None:
     """Learn a model from a labelled file and keep it in the data directory."""
-    if not re.match(service.NAME, model):
+    if not re.match(learning.NAME, model):
         out.print("[red]a model's name is letters, digits, '.', '_' and '-'[/]")
         raise typer.Exit(2)
     home = load_settings(data_dir).home
     try:
-        texts, labels = service.read_csv(csv, text_col, label_col)
+        texts, labels = learning.read_csv(csv, text_col, label_col)
         with out.status(f"training on {len(texts):,} messages"):
-            classifier = service.Classifier.train(texts, labels, model, csv.name)
+            classifier = learning.Classifier.train(texts, labels, model, csv.name)
     except CitybaseError as exc:
         raise _fail(exc) from exc
-    path = service.save(classifier, home)
+    path = learning.save(classifier, home)
     info = classifier.info
     out.print(f"[green]{model}[/]: {info.examples:,} messages, {len(info.labels)} labels, "
               f"trained in {info.seconds:.1f} s → {path}")  # fmt: skip
@@ -65,7 +65,7 @@ def predict(
 ) -> None:
     """Add `predicted` and `confidence` to every row of a file."""
     classifier, texts, _ = _model_and_file(model, data_dir, input, text_col, None)
-    count = service.write_predictions(input, output, text_col, classifier.predict(texts))
+    count = learning.write_predictions(input, output, text_col, classifier.predict(texts))
     out.print(f"[green]{count:,}[/] rows classified → {output}")
 
 
@@ -80,7 +80,7 @@ def evaluate(
 ) -> None:
     """Accuracy, macro-F1 and a report per class on a labelled file."""
     classifier, texts, labels = _model_and_file(model, data_dir, csv, text_col, label_col)
-    result = service.evaluate(classifier, texts, labels)
+    result = learning.evaluate(classifier, texts, labels)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
@@ -89,10 +89,10 @@ def evaluate(
 
 def _model_and_file(
     model: str, data_dir: Path | None, path: Path, text_col: str, label_col: str | None
-) -> tuple[service.Classifier, list[str], list[str]]:
+) -> tuple[learning.Classifier, list[str], list[str]]:
     try:
-        classifier = service.load(model, load_settings(data_dir).home)
-        texts, labels = service.read_csv(path, text_col, label_col)
+        classifier = learning.load(model, load_settings(data_dir).home)
+        texts, labels = learning.read_csv(path, text_col, label_col)
     except CitybaseError as exc:
         raise _fail(exc) from exc
     return classifier, texts, labels

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ModelInfo(BaseModel):
@@ -48,3 +49,77 @@ class Evaluation(BaseModel):
     classes: list[ClassReport]
     coverage: list[Coverage]
     per_second: float = Field(description="Messages classified per second")
+
+
+class Urgency(StrEnum):
+    urgent = "urgent"  # 紧急
+    pressing = "pressing"  # 较急
+    normal = "normal"  # 一般
+
+
+class StageDeadlines(BaseModel):
+    """How long a unit has, counted on the working clock: to sign for a case, and to reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sign_hours: float = Field(gt=0, le=240, description="签收时限, working hours")
+    handle_days: float = Field(gt=0, le=90, description="办理时限, working days")
+
+
+DEFAULT_DEADLINES = {
+    Urgency.urgent: StageDeadlines(sign_hours=2, handle_days=1),
+    Urgency.pressing: StageDeadlines(sign_hours=4, handle_days=3),
+    Urgency.normal: StageDeadlines(sign_hours=24, handle_days=10),
+}
+
+
+class RuleIn(BaseModel):
+    """A line of the dispatch catalog as the centre writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category_code: str = Field("", pattern=r"^(\d{2}(\d{2}){0,2})?$",
+                               description="Category code or prefix; empty: any category")  # fmt: skip
+    region_code: str = Field(min_length=1, max_length=20, description="This region and below")
+    lead_unit: str = Field(min_length=1, max_length=40, description="主办 unit's code")
+    support_units: list[str] = Field(default_factory=list, description="协办 units' codes")
+    deadlines: dict[Urgency, StageDeadlines] = Field(
+        default_factory=dict, description="By urgency; those left out take the defaults"
+    )
+    note: str = Field("", max_length=200)
+
+
+class RuleRead(RuleIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: int
+    updated_at: datetime
+
+
+class Route(BaseModel):
+    """Where a case goes and how long each stage may take."""
+
+    rule_id: int | None
+    lead_unit: str
+    support_units: list[str]
+    sign_hours: float
+    handle_days: float
+
+
+class Suggestion(BaseModel):
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+    model: str
+
+
+class CatalogProblem(BaseModel):
+    row: int | None
+    field: str
+    message: str
+
+
+class CatalogReport(BaseModel):
+    ok: bool
+    rules: int = 0
+    problems: list[CatalogProblem] = Field(default_factory=list)

@@ -1,231 +1,197 @@
-"""The dispatch classifier: a citizen's message → its category or the unit that must act, with a
-confidence, learned from labelled messages (closed cases, or a file).
-
-Character 1–3-grams weighted by TF-IDF (sublinear), a linear SVM whose classes are weighted by
-their rarity (so that the long tail of rare categories is not swallowed by the frequent ones:
-macro-F1 is what a dispatcher is judged on), and confidences from the decision scores through a
-softmax whose temperature is fitted on a tenth of the examples held out. Characters rather than
-words: no segmenter, no dictionary to ship, and it reads the masked (****) and the
-word-segmented texts alike."""
+"""The dispatch catalog (派单目录) — category × region → lead unit, support units and deadlines by
+urgency, kept by the centre — and the suggestion of a case's category from its text by the
+trained classifier."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
-import pickle
-import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
+import threading
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.errors import CitybaseError, InvalidInput, NotFound
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import service as orgs
+from citybase.hub.dispatch import classifier as learning
+from citybase.hub.dispatch import repository
+from citybase.hub.dispatch.models import DispatchRule
 from citybase.hub.dispatch.schemas import (
-    ClassReport,
-    Coverage,
-    Evaluation,
-    ModelInfo,
-    Prediction,
+    DEFAULT_DEADLINES,
+    CatalogProblem,
+    CatalogReport,
+    Route,
+    RuleIn,
+    RuleRead,
+    StageDeadlines,
+    Suggestion,
+    Urgency,
 )
-
-METHOD = "tfidf-char-1-3-sublinear + linear-svm-balanced + softmax-temperature"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-TEMPERATURES = (0.5, 1, 2, 3, 5, 8, 12, 20, 30)
+from citybase.hub.events import service as events
 
 
-def _pipeline() -> Pipeline:
-    return Pipeline([
-        ("features", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
-                                     dtype=np.float32)),
-        ("classifier", LinearSVC(class_weight="balanced", C=1.0)),
-    ])  # fmt: skip
+def _read(rule: DispatchRule) -> RuleRead:
+    return RuleRead.model_validate(rule)
 
 
-def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    if scores.ndim == 1:  # two classes: one score, for the second
-        scores = np.stack([-scores, scores], axis=1)
-    z = scores * temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+def rules(session: Session) -> list[RuleRead]:
+    return [_read(r) for r in repository.rules(session)]
 
 
-class Classifier:
-    """A trained model, ready to classify."""
-
-    def __init__(self, pipeline: Pipeline, info: ModelInfo):
-        self.pipeline = pipeline
-        self.info = info
-        self.labels = [str(c) for c in pipeline.classes_]
-
-    @classmethod
-    def train(cls, texts: list[str], labels: list[str], name: str, source: str) -> Classifier:
-        if len(texts) != len(labels) or not texts:
-            raise InvalidInput("no examples to learn from", field="csv")
-        counts: dict[str, int] = {}
-        for label in labels:
-            counts[label] = counts.get(label, 0) + 1
-        if len(counts) < 2:
-            raise InvalidInput("a classifier needs at least two labels", field="label_col")
-        start = time.perf_counter()
-        temperature = _fit_temperature(texts, labels, counts)
-        pipeline = _pipeline().fit(texts, labels)
-        info = ModelInfo(
-            name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
-            seconds=round(time.perf_counter() - start, 2), source=source,
-            temperature=temperature, method=METHOD,
-        )  # fmt: skip
-        return cls(pipeline, info)
-
-    def scores(self, texts: list[str]) -> np.ndarray:
-        return _softmax(self.pipeline.decision_function(texts), self.info.temperature)
-
-    def predict(self, texts: list[str]) -> list[Prediction]:
-        if not texts:
-            return []
-        probabilities = self.scores(texts)
-        out = []
-        for row in probabilities:
-            order = np.argsort(row)[::-1][:3]
-            top = [(self.labels[i], round(float(row[i]), 4)) for i in order]
-            out.append(Prediction(label=top[0][0], confidence=top[0][1], top=top))
-        return out
-
-
-def _fit_temperature(texts: list[str], labels: list[str], counts: dict[str, int]) -> float:
-    """The softmax temperature that makes confidences honest on a held-out tenth (the lowest
-    log-loss); 1 when there are too few examples to hold any out."""
-    stratify = labels if min(counts.values()) >= 2 else None
+def _check(session: Session, data: RuleIn) -> None:
+    """Refuse a rule naming a category, region or unit that does not exist."""
+    if data.category_code:
+        try:
+            events.get_category(session, data.category_code)
+        except NotFound:
+            raise InvalidInput(f"no category {data.category_code} in the taxonomy",
+                               field="category_code") from None  # fmt: skip
     try:
-        fit_x, held_x, fit_y, held_y = train_test_split(
-            texts, labels, test_size=0.1, random_state=0, stratify=stratify
-        )
-    except ValueError:
-        return 1.0
-    if len(set(fit_y)) < 2 or not held_x:
-        return 1.0
-    model = _pipeline().fit(fit_x, fit_y)
-    classes = [str(c) for c in model.classes_]
-    index = {c: i for i, c in enumerate(classes)}
-    scores = model.decision_function(held_x)
-    best, best_loss = 1.0, math.inf
-    for temperature in TEMPERATURES:
-        p = _softmax(scores, temperature)
-        loss = -sum(
-            math.log(max(float(p[n, index[y]]), 1e-12)) if y in index else math.log(1e-12)
-            for n, y in enumerate(held_y)
-        )
-        if loss < best_loss:
-            best, best_loss = temperature, loss
-    return best
+        orgs.get_region(session, data.region_code)
+    except NotFound:
+        raise InvalidInput(f"no region with code {data.region_code}", field="region_code") from None
+    for field, codes in (("lead_unit", [data.lead_unit]), ("support_units", data.support_units)):
+        for code in codes:
+            try:
+                orgs.get_unit(session, code)
+            except NotFound:
+                raise InvalidInput(f"no unit with code {code}", field=field) from None
+    if data.lead_unit in data.support_units:
+        raise InvalidInput("the lead unit cannot also support", field="support_units")
 
 
-# --- files -------------------------------------------------------------------------------------
+def _apply(rule: DispatchRule, data: RuleIn) -> None:
+    rule.lead_unit, rule.support_units = data.lead_unit, list(data.support_units)
+    rule.deadlines = {str(k): v.model_dump() for k, v in data.deadlines.items()}
+    rule.note = data.note
 
 
-def read_csv(path: Path, text_col: str, label_col: str | None) -> tuple[list[str], list[str]]:
-    """Texts (and labels) from a UTF-8 CSV with a header; every cell read as text."""
-    rows, header = _rows(path)
-    missing = [c for c in (text_col, label_col) if c and c not in header]
-    if missing:
-        raise InvalidInput(f"{path.name} has no column {', '.join(missing)} (it has "
-                           f"{', '.join(header)})", field="csv")  # fmt: skip
-    texts = [r.get(text_col) or "" for r in rows]
-    labels = [r.get(label_col) or "" for r in rows] if label_col else []
-    if label_col and any(not label for label in labels):
-        first = next(n for n, label in enumerate(labels) if not label) + 2
-        raise InvalidInput(f"{path.name}, line {first}: no label", field="csv")
-    return texts, labels
+def put_rule(session: Session, actor: Actor, data: RuleIn) -> RuleRead:
+    """Add the line for this category and region, or change it if there is one."""
+    _check(session, data)
+    rule = repository.rule_for(session, data.category_code, data.region_code) or DispatchRule(
+        category_code=data.category_code, region_code=data.region_code
+    )
+    _apply(rule, data)
+    repository.add(session, rule)
+    ledger.record(session, actor, "hub.dispatch.rule.put", object_type="dispatch_rule",
+                  object_id=rule.id, details=data.model_dump(mode="json"))  # fmt: skip
+    return _read(rule)
 
 
-def _rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
+    rule = repository.rule(session, rule_id)
+    if rule is None:
+        raise NotFound(f"no dispatch rule {rule_id}", field="id")
+    repository.delete(session, rule)
+    ledger.record(session, actor, "hub.dispatch.rule.delete", object_type="dispatch_rule",
+                  object_id=rule_id, details={"category_code": rule.category_code,
+                                              "region_code": rule.region_code})  # fmt: skip
+
+
+def import_catalog(session: Session, actor: Actor, text: str) -> CatalogReport:
+    """A YAML list of rules (``rules:``), taken whole or not at all; problems name the line."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"no file {path}", field="csv") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not UTF-8", field="csv") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    return list(reader), list(reader.fieldnames or [])
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return CatalogReport(ok=False, problems=[CatalogProblem(
+            row=mark.line + 1 if mark else None, field="", message=f"not YAML: {exc}")])  # fmt: skip
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return CatalogReport(ok=False, problems=[CatalogProblem(
+            row=1, field="", message="a catalog file holds a 'rules' list")])  # fmt: skip
+    nodes = next((v for k, v in root.value if k.value == "rules"), None) if root else None
+    problems: list[CatalogProblem] = []
+    good: list[RuleIn] = []
+    seen: dict[tuple[str, str], int | None] = {}
+    for n, item in enumerate(data["rules"]):
+        line = nodes.value[n].start_mark.line + 1 if isinstance(nodes, yaml.SequenceNode) else None
+        try:
+            rule = RuleIn.model_validate(item)
+            _check(session, rule)
+        except ValidationError as exc:
+            problems += [CatalogProblem(row=line, field=".".join(map(str, e["loc"])),
+                                        message=e["msg"]) for e in exc.errors()]  # fmt: skip
+            continue
+        except CitybaseError as exc:
+            problems.append(CatalogProblem(row=line, field=exc.field or "", message=exc.message))
+            continue
+        key = (rule.category_code, rule.region_code)
+        if key in seen:
+            problems.append(CatalogProblem(row=line, field="region_code", message=(
+                f"category '{key[0]}' in {key[1]} is already on line {seen[key]}")))  # fmt: skip
+            continue
+        seen[key] = line
+        good.append(rule)
+    if problems:
+        return CatalogReport(ok=False, problems=problems)
+    for rule in good:
+        put_rule(session, actor, rule)
+    return CatalogReport(ok=True, rules=len(good))
 
 
-def models_dir(home: Path) -> Path:
-    return home / "models"
+def deadlines_of(rule: DispatchRule | None, urgency: Urgency) -> StageDeadlines:
+    stated = (rule.deadlines or {}).get(str(urgency)) if rule is not None else None
+    return StageDeadlines.model_validate(stated) if stated else DEFAULT_DEADLINES[urgency]
 
 
-def save(classifier: Classifier, home: Path) -> Path:
-    directory = models_dir(home)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{classifier.info.name}.pickle"
-    with path.open("wb") as f:
-        pickle.dump(classifier.pipeline, f, protocol=pickle.HIGHEST_PROTOCOL)
-    (directory / f"{classifier.info.name}.json").write_text(
-        classifier.info.model_dump_json(indent=2), encoding="utf-8"
-    )
-    return path
+def route(
+    session: Session, category_code: str, region_path: list[str], urgency: Urgency
+) -> Route | None:
+    """The catalog's line for a case: the longest category prefix that has one, and among those
+    the deepest region on the case's path (``region_path`` from the city down). None when the
+    catalog says nothing for it."""
+    prefixes = [category_code[:n] for n in range(len(category_code), 0, -2)] + [""]
+    found = repository.candidates(session, prefixes, region_path)
+    if not found:
+        return None
+    depth = {code: i for i, code in enumerate(region_path)}
+    best = max(found, key=lambda r: (len(r.category_code), depth[r.region_code]))
+    stage = deadlines_of(best, urgency)
+    return Route(rule_id=best.id, lead_unit=best.lead_unit, support_units=list(best.support_units),
+                 sign_hours=stage.sign_hours, handle_days=stage.handle_days)  # fmt: skip
 
 
-def load(name: str, home: Path) -> Classifier:
-    """A model trained on this platform (only its own files are read: a pickle runs code)."""
-    directory = models_dir(home)
-    info_path, model_path = directory / f"{name}.json", directory / f"{name}.pickle"
-    if not info_path.exists() or not model_path.exists():
-        have = sorted(p.stem for p in directory.glob("*.json")) if directory.exists() else []
-        raise NotFound(f"no model {name} in {directory} (there are: {', '.join(have) or 'none'})",
-                       field="model")  # fmt: skip
-    info = ModelInfo.model_validate(json.loads(info_path.read_text(encoding="utf-8")))
-    with model_path.open("rb") as f:
-        pipeline = pickle.load(f)  # noqa: S301 -- the platform's own model file
-    return Classifier(pipeline, info)
+def default_route(lead_unit: str, support_units: list[str], urgency: Urgency) -> Route:
+    stage = DEFAULT_DEADLINES[urgency]
+    return Route(rule_id=None, lead_unit=lead_unit, support_units=support_units,
+                 sign_hours=stage.sign_hours, handle_days=stage.handle_days)  # fmt: skip
 
 
-def evaluate(classifier: Classifier, texts: list[str], labels: list[str]) -> Evaluation:
-    start = time.perf_counter()
-    predictions = classifier.predict(texts)
-    per_second = len(texts) / max(time.perf_counter() - start, 1e-9)
-    predicted = [p.label for p in predictions]
-    names = sorted(set(labels) | set(predicted))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=names, zero_division=0
-    )
-    coverage = []
-    for threshold in (0.5, 0.7, 0.8, 0.9):
-        chosen = [(p.label, y) for p, y in zip(predictions, labels, strict=True)
-                  if p.confidence >= threshold]  # fmt: skip
-        coverage.append(Coverage(
-            threshold=threshold, share=len(chosen) / len(labels) if labels else 0.0,
-            accuracy=sum(a == b for a, b in chosen) / len(chosen) if chosen else 0.0,
-        ))  # fmt: skip
-    return Evaluation(
-        model=classifier.info.name, examples=len(labels),
-        accuracy=float(accuracy_score(labels, predicted)),
-        macro_f1=float(f1_score(labels, predicted, average="macro", zero_division=0)),
-        classes=[ClassReport(label=n, precision=float(p), recall=float(r), f1=float(f),
-                             support=int(s))
-                 for n, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)],
-        coverage=coverage, per_second=per_second,
-    )  # fmt: skip
+# --- suggestion ---------------------------------------------------------------------------------
+
+_models: dict[tuple[str, float], learning.Classifier] = {}
+_lock = threading.Lock()
 
 
-def write_predictions(
-    source: Path, output: Path, text_col: str, predictions: Iterable[Prediction]
-) -> int:
-    """The input file's rows with ``predicted`` and ``confidence`` added."""
-    rows, header = _rows(source)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*header, "predicted", "confidence"])
-    writer.writeheader()
-    count = 0
-    for row, p in zip(rows, predictions, strict=True):
-        writer.writerow(row | {"predicted": p.label, "confidence": f"{p.confidence:.4f}"})
-        count += 1
-    output.write_text(out.getvalue(), encoding="utf-8")
-    return count
+def _model(home: Path, name: str) -> learning.Classifier | None:
+    path = learning.models_dir(home) / f"{name}.pickle"
+    if not path.is_file():
+        return None
+    key = (str(path), path.stat().st_mtime)
+    with _lock:
+        if key not in _models:
+            _models.clear()
+            _models[key] = learning.load(name, home)
+        return _models[key]
+
+
+def suggest(home: Path, model: str, text: str) -> Suggestion | None:
+    """The trained model's guess at a message's category with its confidence and the three
+    likeliest; None when no model of that name has been trained."""
+    classifier = _model(home, model)
+    if classifier is None:
+        return None
+    p = classifier.predict([text])[0]
+    return Suggestion(label=p.label, confidence=p.confidence, top=p.top, model=model)
+
+
+def retrain(home: Path, model: str, texts: list[str], labels: list[str]) -> dict[str, Any]:
+    """Learn the model afresh from these examples and keep it, replacing the old one."""
+    classifier = learning.Classifier.train(texts, labels, model, "closed cases")
+    learning.save(classifier, home)
+    return classifier.info.model_dump(mode="json")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from citybase.cli import app
 from citybase.core.errors import InvalidInput, NotFound
-from citybase.hub.dispatch import service
+from citybase.hub.dispatch import classifier as learning
 
 runner = CliRunner()
 HOTLINE = Path(__file__).parents[3].parent / "shared" / "data" / "hotline"
@@ -92,17 +92,17 @@ def test_train_predict_and_evaluate_from_the_command_line(tmp_path: Path) -> Non
 def test_bad_files_and_names_say_what_is_wrong(tmp_path: Path) -> None:
     home = tmp_path / "home"
     one_label = _write(tmp_path / "one.csv", [{"text": "路灯坏了", "label": "城管"}] * 5)
-    texts, labels = service.read_csv(one_label, "text", "label")
+    texts, labels = learning.read_csv(one_label, "text", "label")
     with pytest.raises(InvalidInput, match="two labels"):
-        service.Classifier.train(texts, labels, "x", "one.csv")
+        learning.Classifier.train(texts, labels, "x", "one.csv")
     with pytest.raises(InvalidInput, match="no column 类别"):
-        service.read_csv(one_label, "text", "类别")
+        learning.read_csv(one_label, "text", "类别")
     gap = _write(tmp_path / "gap.csv", [{"text": "路灯坏了", "label": "城管"},
                                         {"text": "公交晚点", "label": ""}])  # fmt: skip
     with pytest.raises(InvalidInput, match="line 3: no label"):
-        service.read_csv(gap, "text", "label")
+        learning.read_csv(gap, "text", "label")
     with pytest.raises(NotFound, match="no model nothing"):
-        service.load("nothing", home)
+        learning.load("nothing", home)
     bad = runner.invoke(app, ["dispatch", "train", "--csv", str(gap), "--model", "../up",
                               "--data-dir", str(home)])  # fmt: skip
     assert bad.exit_code == 2
@@ -112,11 +112,11 @@ def test_bad_files_and_names_say_what_is_wrong(tmp_path: Path) -> None:
 def test_on_real_messages_it_does_at_least_as_well_as_the_reference() -> None:
     """On the departments set (real questions, 14 units): our model against the reference
     (TF-IDF over character 1–3-grams, a plain linear SVM) on the same held-out fifth."""
-    texts, labels = service.read_csv(HOTLINE / "msga_department_train.csv", "text", "label")
+    texts, labels = learning.read_csv(HOTLINE / "msga_department_train.csv", "text", "label")
     train_x, test_x, train_y, test_y = train_test_split(
         texts, labels, test_size=0.2, random_state=0, stratify=labels
     )
-    ours = service.Classifier.train(train_x, train_y, "departments", "msga_department")
+    ours = learning.Classifier.train(train_x, train_y, "departments", "msga_department")
     mine = f1_score(test_y, [p.label for p in ours.predict(test_x)], average="macro")
     reference = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LinearSVC())
     theirs = f1_score(test_y, reference.fit(train_x, train_y).predict(test_x), average="macro")

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from citybase.hub.cases.models import Case, CaseStep
+from citybase.hub.cases.schemas import OPEN_STATES, CaseFilter
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def by_number(session: Session, number: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.number == number))
+
+
+def by_numbers(session: Session, numbers: list[str]) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.number.in_(numbers))))
+
+
+def steps(session: Session, case_id: int) -> list[CaseStep]:
+    return list(session.scalars(
+        select(CaseStep).where(CaseStep.case_id == case_id).order_by(CaseStep.at, CaseStep.id)
+    ))  # fmt: skip
+
+
+def open_near(
+    session: Session, since: datetime, region_codes: list[str], exclude: int | None
+) -> list[Case]:
+    """Open cases taken in since ``since`` in any of these regions (matched at any level)."""
+    query = select(Case).where(
+        Case.accepted_at >= since,
+        Case.state.in_([str(s) for s in OPEN_STATES]),
+        or_(Case.region_code.in_(region_codes), Case.street_code.in_(region_codes),
+            Case.community_code.in_(region_codes), Case.grid_code.in_(region_codes)),
+    )  # fmt: skip
+    if exclude is not None:
+        query = query.where(Case.id != exclude)
+    return list(session.scalars(query.order_by(Case.accepted_at.desc()).limit(500)))
+
+
+def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> Select[Any]:
+    if flt.state:
+        query = query.where(Case.state.in_([str(s) for s in flt.state]))
+    if flt.lead_unit:
+        query = query.where(Case.lead_unit == flt.lead_unit)
+    if flt.district_code:
+        query = query.where(Case.district_code == flt.district_code)
+    if flt.category_code:
+        query = query.where(Case.category_code.startswith(flt.category_code, autoescape=True))
+    if flt.warning:
+        query = query.where(Case.warning == flt.warning)
+    if flt.phone:
+        query = query.where(Case.reporter_phone == flt.phone)
+    if flt.q:
+        like = f"%{flt.q}%"
+        query = query.where(or_(Case.text.like(like), Case.title.like(like),
+                                Case.address.like(like), Case.number == flt.q))  # fmt: skip
+    if flt.accepted_from:
+        query = query.where(Case.accepted_at >= flt.accepted_from)
+    if flt.accepted_to:
+        query = query.where(Case.accepted_at < flt.accepted_to)
+    if flt.involving_unit:
+        units = [flt.involving_unit] if units is None else [u for u in units
+                                                             if u == flt.involving_unit]  # fmt: skip
+    if units is not None:
+        # a unit sees the cases it leads or supports (support units are few: a LIKE on the list)
+        query = query.where(or_(Case.lead_unit.in_(units),
+                                *[cast(Case.support_units, Text).like(f'%"{u}"%') for u in units]))  # fmt: skip
+    return query
+
+
+def find(session: Session, flt: CaseFilter, units: list[str] | None) -> tuple[list[Case], int]:
+    query = _filtered(select(Case), flt, units)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Case.accepted_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
+    )
+    return list(rows), total

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from citybase.core.identity.service import actor_of
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.workdays import calendar_for
+from citybase.hub.cases import service
+from citybase.hub.cases.auth import CatalogKeeper, CatalogReader, ContactReader, Intake, Reader
+from citybase.hub.cases.schemas import (
+    Action,
+    ActionIn,
+    CaseCreate,
+    CaseDetail,
+    CaseFilter,
+    CaseRead,
+    Contact,
+    IntakeResult,
+)
+from citybase.hub.dispatch import service as dispatch
+from citybase.hub.dispatch.schemas import CatalogReport, RuleIn, RuleRead, Suggestion
+
+router = APIRouter(prefix="/api/v1/hub", tags=["city brain"])
+
+
+class CasePage(BaseModel):
+    total: int
+    items: list[CaseRead]
+
+
+@router.post("/cases", status_code=201)
+def take_in(
+    session: DbSession, principal: Intake, settings: AppSettings, data: CaseCreate
+) -> IntakeResult:
+    """受理: take a matter in. The answer says which open cases nearby look like the same matter
+    and whether the case went out at once (a sure suggestion and a line in the catalog)."""
+    mover = service.Mover.of(session, principal)
+    return service.intake(session, mover, data, home=settings.home, hub=settings.hub,
+                          cal=calendar_for(settings.home))  # fmt: skip
+
+
+@router.get("/cases")
+def find_cases(
+    session: DbSession, principal: Reader, flt: Annotated[CaseFilter, Query()]
+) -> CasePage:
+    """Cases, newest first: every case for the centre, its own unit's for a unit."""
+    items, total = service.find(session, principal, flt)
+    return CasePage(total=total, items=items)
+
+
+@router.get("/cases/{number}")
+def get_case(session: DbSession, principal: Reader, number: str) -> CaseDetail:
+    """A case with its history and what the caller may do next."""
+    return service.get(session, principal, number)
+
+
+@router.post("/cases/{number}/actions/{action}")
+def act(
+    session: DbSession,
+    principal: Reader,
+    settings: AppSettings,
+    number: str,
+    action: Action,
+    data: Annotated[ActionIn | None, Body()] = None,
+) -> CaseDetail:
+    """One step of the workflow. 409 with the reason when the case's state does not allow it;
+    403 when the caller's role or unit may not take it."""
+    mover = service.Mover.of(session, principal)
+    return service.act(session, mover, number, action, data or ActionIn(),
+                       cal=calendar_for(settings.home))  # fmt: skip
+
+
+@router.post("/cases/{number}/contact")
+def reveal_contact(
+    session: DbSession, principal: ContactReader, number: str, why: Annotated[str, Query()]
+) -> Contact:
+    """The reporter's name and phone in full (to call back); the look is on the ledger."""
+    return service.contact(session, principal, number, why)
+
+
+@router.get("/dispatch/rules")
+def rules(session: DbSession, principal: CatalogReader) -> list[RuleRead]:
+    """The dispatch catalog (派单目录)."""
+    return dispatch.rules(session)
+
+
+@router.put("/dispatch/rules")
+def put_rule(session: DbSession, principal: CatalogKeeper, data: RuleIn) -> RuleRead:
+    """Add the line for a category and region, or change it."""
+    return dispatch.put_rule(session, actor_of(principal), data)
+
+
+@router.delete("/dispatch/rules/{rule_id}", status_code=204)
+def delete_rule(session: DbSession, principal: CatalogKeeper, rule_id: int) -> None:
+    dispatch.delete_rule(session, actor_of(principal), rule_id)
+
+
+@router.post(
+    "/dispatch/rules/import", response_model=CatalogReport,
+    responses={422: {"model": CatalogReport, "description": "Problems; nothing was loaded"}},
+)  # fmt: skip
+def import_rules(
+    session: DbSession,
+    principal: CatalogKeeper,
+    text: str = Body(media_type="application/yaml", description="A catalog file, as YAML"),
+) -> Any:
+    """Load lines of the catalog from YAML: all of them or, with problems, none."""
+    report = dispatch.import_catalog(session, actor_of(principal), text)
+    if not report.ok:
+        return JSONResponse(report.model_dump(mode="json"), status_code=422)
+    return report
+
+
+class SuggestIn(BaseModel):
+    text: str
+
+
+@router.post("/dispatch/suggest")
+def suggest(principal: Intake, settings: AppSettings, data: SuggestIn) -> Suggestion | None:
+    """The trained model's guess at a message's category (null before any model is trained)."""
+    return dispatch.suggest(settings.home, settings.hub.dispatch_model, data.text)

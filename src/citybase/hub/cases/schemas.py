@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from citybase.core.bus.schemas import Event
+from citybase.hub.dispatch.schemas import Urgency
+
+
+class CaseState(StrEnum):
+    accepted = "accepted"  # 受理
+    dispatched = "dispatched"  # 派单
+    signed = "signed"  # 签收
+    handling = "handling"  # 办理
+    replied = "replied"  # 答复
+    followed_up = "followed_up"  # 回访
+    closed = "closed"  # 办结
+    returned = "returned"  # 退单
+    merged = "merged"  # 并单
+
+
+STATE_NAMES = {
+    CaseState.accepted: "受理", CaseState.dispatched: "派单", CaseState.signed: "签收",
+    CaseState.handling: "办理", CaseState.replied: "答复", CaseState.followed_up: "回访",
+    CaseState.closed: "办结", CaseState.returned: "退单", CaseState.merged: "并单",
+}  # fmt: skip
+OPEN_STATES = frozenset(CaseState) - {CaseState.closed, CaseState.merged}
+
+
+class Source(StrEnum):
+    hotline = "hotline"  # 12345 热线
+    portal = "portal"  # 网站
+    app = "app"  # 移动端 (e福州 and the like)
+    open311 = "open311"  # another system through Open311
+    grid = "grid"  # 网格员巡查
+    sensor = "sensor"  # 物联感知告警
+    proactive = "proactive"  # 未诉先办
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    web = "web"
+    app = "app"
+    wechat = "wechat"
+    sms = "sms"
+    api = "api"
+    inspection = "inspection"
+    sensor = "sensor"
+
+
+class Satisfaction(StrEnum):
+    satisfied = "satisfied"  # 满意
+    basic = "basic"  # 基本满意
+    unsatisfied = "unsatisfied"  # 不满意
+
+
+class Action(StrEnum):
+    dispatch = "dispatch"  # 派单
+    reassign = "reassign"  # 改派
+    return_ = "return"  # 退单
+    sign = "sign"  # 签收
+    note = "note"  # 办理 (a handling note)
+    extend = "extend"  # 延期申请
+    approve_extension = "approve_extension"  # 延期审批: granted
+    deny_extension = "deny_extension"  # 延期审批: refused
+    reply = "reply"  # 答复
+    follow_up = "follow_up"  # 回访
+    reopen = "reopen"  # 重办
+    close = "close"  # 办结
+    merge = "merge"  # 并单
+    urge = "urge"  # 催办
+
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+
+
+def normalise_phone(value: str) -> str:
+    """A Chinese mobile (11 digits, 1[3-9]…) or landline (0 + area code + 7–8 digits) number,
+    spaces and dashes of a mobile number taken out, +86 allowed; anything else is refused."""
+    raw = value.strip().replace(" ", "")
+    if raw.startswith("+86"):
+        raw = raw[3:]
+    mobile = raw.replace("-", "")
+    if MOBILE.match(mobile):
+        return mobile
+    if LANDLINE.match(raw):
+        return raw
+    raise ValueError("not a phone number: a mobile is 11 digits starting 13–19, a landline "
+                     "0 + area code + 7–8 digits")  # fmt: skip
+
+
+class Attachment(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field("", max_length=500, description="Where the file is kept")
+    media_type: str = Field("", max_length=100)
+
+
+class CaseCreate(BaseModel):
+    """A matter as intake takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source = Source.hotline
+    channel: Channel = Channel.phone
+    reporter_name: str = Field("", max_length=100)
+    reporter_phone: str = Field("", max_length=20, description="Mobile or landline; may be empty")
+    title: str = Field("", max_length=200)
+    text: str = Field(min_length=4, max_length=4000, description="What the citizen says")
+    address: str = Field("", max_length=300)
+    region_code: str = Field("", max_length=20, description="Region (down to a grid) if known")
+    lon: float | None = Field(None, ge=73, le=136, description="WGS84 longitude")
+    lat: float | None = Field(None, ge=3, le=54, description="WGS84 latitude")
+    category_code: str = Field("", max_length=12, description="Empty: the classifier suggests")
+    urgency: Urgency = Urgency.normal
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    related: list[str] = Field(default_factory=list, description="Numbers of related cases")
+
+    @field_validator("reporter_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _where(self) -> CaseCreate:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        return self
+
+
+class ActionIn(BaseModel):
+    """What goes with a step; which fields an action needs is said by the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=4000, description="Reason, handling note or remark")
+    lead_unit: str = Field("", max_length=40, description="dispatch / reassign / reopen")
+    support_units: list[str] | None = Field(None, description="dispatch / reassign")
+    category_code: str = Field("", max_length=12, description="dispatch / reassign: correction")
+    urgency: Urgency | None = None
+    days: int | None = Field(None, ge=1, le=60, description="extend: working days asked")
+    reply: str = Field("", max_length=4000, description="reply / close: the answer given")
+    satisfaction: Satisfaction | None = Field(None, description="follow_up: the citizen's verdict")
+    target: str = Field("", max_length=32, description="merge: the case this one joins")
+
+
+class CaseRead(BaseModel):
+    """A case as the console and the API show it; the reporter's contact is masked."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    source: Source
+    channel: Channel
+    reporter_name: str
+    reporter_phone: str
+    title: str
+    text: str
+    address: str
+    region_code: str
+    district_code: str
+    street_code: str
+    community_code: str
+    grid_code: str
+    lon: float | None
+    lat: float | None
+    category_code: str
+    urgency: Urgency
+    state: CaseState
+    lead_unit: str
+    support_units: list[str]
+    attachments: list[Attachment]
+    related: list[str]
+    suggestion: dict[str, Any]
+    merged_into: str
+    accepted_at: datetime
+    accepted_by: str
+    dispatched_at: datetime | None
+    sign_due: datetime | None
+    signed_at: datetime | None
+    handle_due: datetime | None
+    replied_at: datetime | None
+    reply: str
+    followed_up_at: datetime | None
+    satisfaction: Satisfaction | None
+    closed_at: datetime | None
+    closed_how: str
+    auto_dispatched: bool
+    return_count: int
+    reassign_count: int
+    reopen_count: int
+    extension_count: int
+    extension_asked: dict[str, Any] | None
+    warning: str = Field(description="'', 'yellow' (deadline near) or 'red' (overdue)")
+
+    @field_validator("satisfaction", mode="before")
+    @classmethod
+    def _empty(cls, value: object) -> object:
+        return value or None
+
+
+class StepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    unit: str
+    note: str
+    details: dict[str, Any]
+    at: datetime
+
+
+class Duplicate(BaseModel):
+    number: str
+    similarity: float
+    state: CaseState
+    title: str
+
+
+class IntakeResult(BaseModel):
+    case: CaseRead
+    duplicates: list[Duplicate] = Field(description="Open cases on the same matter nearby")
+    dispatched: bool = Field(description="Whether the case went out without an operator")
+
+
+class CaseDetail(CaseRead):
+    steps: list[StepRead]
+    allowed: list[Action] = Field(description="What the caller may do next")
+
+
+class Contact(BaseModel):
+    number: str
+    reporter_name: str
+    reporter_phone: str
+
+
+class CaseFilter(BaseModel):
+    state: list[CaseState] = Field(default_factory=list)
+    lead_unit: str = ""
+    involving_unit: str = Field("", description="Lead or support unit")
+    district_code: str = ""
+    category_code: str = Field("", description="A code prefix: 01 takes all of 大类 01")
+    warning: str = ""
+    phone: str = ""
+    q: str = Field("", description="Words in the text, title or address")
+    accepted_from: datetime | None = None
+    accepted_to: datetime | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class CaseEvent(Event):
+    """A case changed state; published for every step."""
+
+    topic: ClassVar[str] = "hub.case.changed"
+
+    number: str
+    action: str
+    from_state: str
+    to_state: str
+    lead_unit: str
+    district_code: str
+    category_code: str

@@ -1,0 +1,677 @@
+"""Cases: intake (with the place resolved, near-duplicates flagged and the category suggested),
+and the workflow 受理 → 派单 → 签收 → 办理 → 答复 → 回访 → 办结 with 退单, 改派, 延期, 重办 and 并单.
+
+Every step checks who may take it from the state the case is in, is kept in the case's history,
+written to the ledger and published on the bus, all in the caller's transaction. Deadlines run on
+the working clock of the Chinese calendar (``core.workdays``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citybase.core.bus import service as bus
+from citybase.core.clock import CITY_TZ
+from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel, RegionRead
+from citybase.core.settings import HubSettings
+from citybase.core.workdays import DEFAULT, WorkCalendar
+from citybase.hub.cases import repository
+from citybase.hub.cases.auth import (
+    CASES_ALL,
+    CASES_DISPATCH,
+    CASES_HANDLE,
+    CASES_INTAKE,
+    CASES_SUPERVISE,
+)
+from citybase.hub.cases.models import Case, CaseStep
+from citybase.hub.cases.schemas import (
+    OPEN_STATES,
+    STATE_NAMES,
+    Action,
+    ActionIn,
+    CaseCreate,
+    CaseDetail,
+    CaseEvent,
+    CaseFilter,
+    CaseRead,
+    CaseState,
+    Contact,
+    Duplicate,
+    IntakeResult,
+    Satisfaction,
+    StepRead,
+)
+from citybase.hub.dispatch import service as dispatch
+from citybase.hub.dispatch.schemas import Route, Urgency
+from citybase.hub.events import service as events
+
+S = CaseState
+
+# action → (states it may be taken from, the state it leads to (None: stays), who takes it)
+#   centre: the 12345 centre (or a district's) — dispatch permission, within its region
+#   lead: the lead unit's handlers; involved: lead or support unit; supervisor: supervise
+WORKFLOW: dict[Action, tuple[frozenset[CaseState], CaseState | None, str]] = {
+    Action.dispatch: (frozenset({S.accepted, S.returned}), S.dispatched, "centre"),
+    Action.reassign: (frozenset({S.dispatched, S.signed, S.handling}), S.dispatched, "centre"),
+    Action.return_: (frozenset({S.dispatched, S.signed}), S.returned, "lead"),
+    Action.sign: (frozenset({S.dispatched}), S.signed, "lead"),
+    Action.note: (frozenset({S.signed, S.handling}), S.handling, "involved"),
+    Action.extend: (frozenset({S.signed, S.handling}), None, "lead"),
+    Action.approve_extension: (frozenset({S.signed, S.handling}), None, "supervisor"),
+    Action.deny_extension: (frozenset({S.signed, S.handling}), None, "supervisor"),
+    Action.reply: (frozenset({S.signed, S.handling}), S.replied, "lead"),
+    Action.follow_up: (frozenset({S.replied}), S.followed_up, "centre"),
+    Action.reopen: (frozenset({S.followed_up, S.closed}), S.dispatched, "supervisor"),
+    Action.close: (frozenset({S.accepted, S.followed_up}), S.closed, "centre"),
+    Action.merge: (frozenset({S.accepted, S.returned, S.dispatched}), S.merged, "centre"),
+    Action.urge: (frozenset({S.dispatched, S.signed, S.handling}), None, "supervisor"),
+}
+ACTION_NAMES = {
+    Action.dispatch: "派单", Action.reassign: "改派", Action.return_: "退单", Action.sign: "签收",
+    Action.note: "办理", Action.extend: "延期申请", Action.approve_extension: "同意延期",
+    Action.deny_extension: "不同意延期", Action.reply: "答复", Action.follow_up: "回访",
+    Action.reopen: "重办", Action.close: "办结", Action.merge: "并单", Action.urge: "催办",
+}  # fmt: skip
+_WHO = {"centre": CASES_DISPATCH, "lead": CASES_HANDLE, "involved": CASES_HANDLE,
+        "supervisor": CASES_SUPERVISE}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Mover:
+    """Who takes a step: the ledger's actor, the unit acted for, what they may do, and the region
+    their centre covers (None: the whole city)."""
+
+    actor: Actor
+    unit: str
+    permissions: frozenset[str]
+    region: str | None = None
+
+    def can(self, permission: str) -> bool:
+        return "*" in self.permissions or permission in self.permissions
+
+    @classmethod
+    def of(cls, session: Session, principal: Principal) -> Mover:
+        region: str | None = None
+        if principal.unit_code:
+            unit = orgs.get_unit(session, principal.unit_code)
+            if orgs.get_region(session, unit.region_code).level is not RegionLevel.city:
+                region = unit.region_code
+        return cls(actor_of(principal), principal.unit_code, principal.permissions, region)
+
+    @classmethod
+    def system(cls, what: str) -> Mover:
+        return cls(Actor.system(what), "", frozenset({"*"}), None)
+
+
+# --- where: the address resolved on the region register ----------------------------------------
+
+_SUFFIXES = {
+    RegionLevel.district: ("区", "县", "市"),
+    RegionLevel.street: ("街道", "镇", "乡"),
+    RegionLevel.community: ("社区", "村"),
+    RegionLevel.grid: ("网格",),
+}
+
+
+def _names(region: RegionRead) -> list[str]:
+    names = [region.name]
+    for suffix in _SUFFIXES.get(region.level, ()):
+        short = region.name.removesuffix(suffix)
+        if short != region.name and len(short) >= 2:
+            names.append(short)
+    return names
+
+
+@dataclass
+class Place:
+    region_code: str = ""
+    district_code: str = ""
+    street_code: str = ""
+    community_code: str = ""
+    grid_code: str = ""
+
+    def codes(self) -> list[str]:
+        return [c for c in (self.grid_code, self.community_code, self.street_code,
+                            self.district_code) if c]  # fmt: skip
+
+
+def locate(session: Session, address: str, region_code: str = "") -> Place:
+    """The district, street, community and grid a case lies in: from ``region_code`` when it is
+    given, else from the region names found in the address (the deepest consistent match)."""
+    regions = {r.code: r for r in orgs.list_regions(session)}
+    code = region_code
+    if code and code not in regions:
+        raise InvalidInput(f"no region with code {code}", field="region_code")
+    if not code and address:
+        found = [r for r in regions.values() if r.level is not RegionLevel.city
+                 and any(n in address for n in _names(r))]  # fmt: skip
+
+        def chain(r: RegionRead) -> set[str]:
+            out, cur = set(), r.code
+            while cur and cur in regions:
+                out.add(cur)
+                cur = regions[cur].parent_code or ""
+            return out
+
+        hits = {r.code for r in found}
+        # the deepest region whose found ancestors agree with it; more agreement wins
+        best = max(found, default=None,
+                   key=lambda r: (len(chain(r) & hits), r.level.depth))  # fmt: skip
+        code = best.code if best is not None else ""
+    place = Place(region_code=code)
+    cur = code
+    while cur and cur in regions:
+        r = regions[cur]
+        attr = {RegionLevel.district: "district_code", RegionLevel.street: "street_code",
+                RegionLevel.community: "community_code", RegionLevel.grid: "grid_code"}.get(r.level)  # fmt: skip
+        if attr:
+            setattr(place, attr, r.code)
+        cur = r.parent_code or ""
+    return place
+
+
+def _path(session: Session, case: Case) -> list[str]:
+    """The case's region path from the city down (for the dispatch catalog)."""
+    return [r.code for r in orgs.region_path(session, case.region_code)] if case.region_code else []
+
+
+# --- near-duplicates -----------------------------------------------------------------------------
+
+
+def _grams(text: str) -> set[str]:
+    chars = [c for c in text if not c.isspace() and c not in "，。！？、；：,.!?;:“”\"'（）()"]
+    return {a + b for a, b in pairwise(chars)}
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' character bigrams (0–1)."""
+    ga, gb = _grams(a), _grams(b)
+    return len(ga & gb) / len(ga | gb) if ga and gb else 0.0
+
+
+def _duplicates(session: Session, case: Case, hub: HubSettings, now: datetime) -> list[Duplicate]:
+    place = [c for c in (case.community_code or case.street_code, case.grid_code) if c]
+    if not place:
+        return []
+    since = now - timedelta(hours=hub.duplicate_hours)
+    found = []
+    for other in repository.open_near(session, since, place, case.id):
+        score = similarity(case.text, other.text)
+        if score >= hub.duplicate_similarity:
+            found.append(Duplicate(number=other.number, similarity=round(score, 3),
+                                   state=CaseState(other.state), title=other.title))  # fmt: skip
+    return sorted(found, key=lambda d: -d.similarity)[:5]
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * min(len(name) - 1, 2) if name else ""
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else phone[:2] + "****"
+
+
+def _read(case: Case) -> CaseRead:
+    read = CaseRead.model_validate(case)
+    return read.model_copy(update={"reporter_name": mask_name(case.reporter_name),
+                                   "reporter_phone": mask_phone(case.reporter_phone)
+                                   if case.reporter_phone else ""})  # fmt: skip
+
+
+def _visible_units(mover: Mover) -> list[str] | None:
+    """None: every case; else the units whose cases the mover sees."""
+    return None if mover.can(CASES_ALL) else [mover.unit]
+
+
+def _get(session: Session, number: str) -> Case:
+    case = repository.by_number(session, number)
+    if case is None:
+        raise NotFound(f"no case {number}", field="number")
+    return case
+
+
+def _may_see(mover: Mover, case: Case) -> bool:
+    units = _visible_units(mover)
+    return units is None or case.lead_unit in units or any(u in units for u in case.support_units)
+
+
+def get(session: Session, principal: Principal, number: str) -> CaseDetail:
+    mover = Mover.of(session, principal)
+    case = _get(session, number)
+    if not _may_see(mover, case):
+        raise NotFound(f"no case {number}", field="number")
+    return _detail(session, mover, case)
+
+
+def _detail(session: Session, mover: Mover, case: Case) -> CaseDetail:
+    steps = [StepRead.model_validate(s) for s in repository.steps(session, case.id)]
+    return CaseDetail(**_read(case).model_dump(), steps=steps, allowed=allowed(mover, case))
+
+
+def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[CaseRead], int]:
+    mover = Mover.of(session, principal)
+    rows, total = repository.find(session, flt, _visible_units(mover))
+    return [_read(c) for c in rows], total
+
+
+def contact(session: Session, principal: Principal, number: str, why: str) -> Contact:
+    """The reporter's name and phone in full, for calling back; each look is on the ledger."""
+    mover = Mover.of(session, principal)
+    case = _get(session, number)
+    if not _may_see(mover, case):
+        raise NotFound(f"no case {number}", field="number")
+    if not why.strip():
+        raise InvalidInput("say why the contact is needed", field="why")
+    ledger.record(session, mover.actor, "hub.case.contact_viewed", object_type="case",
+                  object_id=number, case_number=number, reason=why)  # fmt: skip
+    return Contact(number=number, reporter_name=case.reporter_name,
+                   reporter_phone=case.reporter_phone)  # fmt: skip
+
+
+# --- who may do what -----------------------------------------------------------------------------
+
+
+def _in_region(mover: Mover, case: Case) -> bool:
+    return mover.region is None or mover.region in (
+        case.district_code,
+        case.street_code,
+        case.community_code,
+        case.grid_code,
+    )
+
+
+def refusal(mover: Mover, case: Case, action: Action) -> str | None:
+    """Why ``mover`` may not take ``action`` on ``case`` now (None: it may)."""
+    states, _, who = WORKFLOW[action]
+    if CaseState(case.state) not in states:
+        allowed_from = "、".join(STATE_NAMES[s] for s in sorted(states))
+        return (f"{ACTION_NAMES[action]} ({action}) is not possible on a case in state "
+                f"{STATE_NAMES[CaseState(case.state)]} ({case.state}); it needs {allowed_from}")  # fmt: skip
+    if not mover.can(_WHO[who]):
+        return f"{ACTION_NAMES[action]} ({action}) needs the permission {_WHO[who]}"
+    if "*" in mover.permissions:
+        return None
+    if who == "centre" and not _in_region(mover, case):
+        return f"case {case.number} is outside the region {mover.region} this centre covers"
+    if who == "lead" and mover.unit != case.lead_unit:
+        return f"only the lead unit {case.lead_unit or '(none)'} may {action} case {case.number}"
+    if who == "involved" and mover.unit not in [case.lead_unit, *case.support_units]:
+        return f"unit {mover.unit or '(none)'} is not handling case {case.number}"
+    return None
+
+
+def allowed(mover: Mover, case: Case) -> list[Action]:
+    return [a for a in WORKFLOW if refusal(mover, case, a) is None]
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+def _number(case: Case, prefix: str, now: datetime) -> str:
+    return f"{prefix}{now.astimezone(CITY_TZ):%Y%m%d}{case.id:07d}"
+
+
+def _step(
+    session: Session,
+    case: Case,
+    mover: Mover,
+    action: str,
+    from_state: str,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    details = details or {}
+    repository.add(session, CaseStep(
+        case_id=case.id, action=action, from_state=from_state, to_state=case.state,
+        actor=mover.actor.name, unit=mover.unit, note=note, details=details,
+        at=now or datetime.now(UTC),
+    ))  # fmt: skip
+    ledger.record(session, mover.actor, f"hub.case.{action}", object_type="case",
+                  object_id=case.number, case_number=case.number, reason=note,
+                  details={"from": from_state, "to": case.state, **details})  # fmt: skip
+    bus.publish(session, CaseEvent(
+        number=case.number, action=action, from_state=from_state, to_state=case.state,
+        lead_unit=case.lead_unit, district_code=case.district_code,
+        category_code=case.category_code,
+    ))  # fmt: skip
+
+
+def _check_category(session: Session, code: str, field: str = "category_code") -> None:
+    try:
+        events.get_category(session, code)
+    except NotFound:
+        raise InvalidInput(f"no category {code} in the taxonomy", field=field) from None
+
+
+def intake(
+    session: Session,
+    mover: Mover,
+    data: CaseCreate,
+    *,
+    home: Path | None = None,
+    hub: HubSettings | None = None,
+    cal: WorkCalendar = DEFAULT,
+    now: datetime | None = None,
+) -> IntakeResult:
+    """Take a matter in (受理): resolve where it is, flag open cases on the same matter nearby,
+    suggest its category, and dispatch it at once when the suggestion is sure enough and the
+    catalog says where it goes."""
+    hub = hub or HubSettings()
+    now = now or datetime.now(UTC)
+    if not mover.can(CASES_INTAKE):
+        raise Forbidden(f"taking in cases needs the permission {CASES_INTAKE}", field="permission")
+    if not (data.address.strip() or data.region_code or data.lon is not None):
+        raise InvalidInput("say where: an address, a region or coordinates", field="address")
+    if data.category_code:
+        _check_category(session, data.category_code)
+    related = repository.by_numbers(session, data.related) if data.related else []
+    missing = sorted(set(data.related) - {c.number for c in related})
+    if missing:
+        raise InvalidInput(f"no case {', '.join(missing)}", field="related")
+    place = locate(session, data.address, data.region_code)
+    suggestion = dispatch.suggest(home, hub.dispatch_model, data.text) if home else None
+    case = Case(
+        number=f"new-{uuid.uuid4().hex[:24]}", source=str(data.source),
+        channel=str(data.channel), reporter_name=data.reporter_name.strip(),
+        reporter_phone=data.reporter_phone, title=data.title or data.text[:30],
+        text=data.text, address=data.address.strip(), region_code=place.region_code,
+        district_code=place.district_code, street_code=place.street_code,
+        community_code=place.community_code, grid_code=place.grid_code, lon=data.lon,
+        lat=data.lat, category_code=data.category_code, urgency=str(data.urgency),
+        state=str(S.accepted), attachments=[a.model_dump() for a in data.attachments],
+        related=list(data.related), accepted_at=now, accepted_by=mover.actor.name,
+        suggestion=suggestion.model_dump() if suggestion else {}, support_units=[],
+    )  # fmt: skip
+    repository.add(session, case)
+    case.number = _number(case, hub.case_prefix, now)
+    duplicates = _duplicates(session, case, hub, now)
+    _step(session, case, mover, "accept", "", details={
+        "source": case.source, "channel": case.channel,
+        "duplicates": [d.number for d in duplicates],
+    }, now=now)  # fmt: skip
+    dispatched = False
+    if not duplicates and case.district_code:
+        category = case.category_code
+        sure = suggestion is not None and suggestion.confidence >= hub.auto_dispatch_confidence
+        if not category and sure and suggestion is not None:
+            category = suggestion.label
+        if category and (data.category_code or sure):
+            found = dispatch.route(session, category, _path(session, case),
+                                   Urgency(case.urgency))  # fmt: skip
+            if found is not None:
+                case.category_code = category
+                case.auto_dispatched = True
+                _send(session, case, Mover.system("dispatch"), found, S.accepted, "", cal, now,
+                      "dispatch")  # fmt: skip
+                dispatched = True
+    return IntakeResult(case=_read(case), duplicates=duplicates, dispatched=dispatched)
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+
+def _send(
+    session: Session,
+    case: Case,
+    mover: Mover,
+    route: Route,
+    from_state: str,
+    note: str,
+    cal: WorkCalendar,
+    now: datetime,
+    action: str,
+) -> None:
+    """Give the case to a lead unit with fresh deadlines (dispatch, reassign, reopen)."""
+    case.state = str(S.dispatched)
+    case.lead_unit, case.support_units = route.lead_unit, list(route.support_units)
+    case.dispatched_at, case.signed_at, case.replied_at = now, None, None
+    case.sign_due = cal.add(now, route.sign_hours)
+    case.handle_due = cal.add(now, route.handle_days * 24)
+    case.signed_on_time = case.replied_on_time = None
+    case.extension_asked = None
+    case.warning = case.warned_for = ""
+    _step(session, case, mover, action, from_state, note, {
+        "lead_unit": route.lead_unit, "support_units": route.support_units,
+        "category_code": case.category_code, "rule": route.rule_id,
+        "sign_due": case.sign_due.isoformat(), "handle_due": case.handle_due.isoformat(),
+    }, now)  # fmt: skip
+
+
+def _route_for(session: Session, case: Case, data: ActionIn) -> Route:
+    """Where dispatch sends the case: the units named, else the catalog's line for it."""
+    urgency = Urgency(case.urgency)
+    if data.lead_unit:
+        for field, codes in (("lead_unit", [data.lead_unit]),
+                             ("support_units", data.support_units or [])):  # fmt: skip
+            for code in codes:
+                try:
+                    unit = orgs.get_unit(session, code)
+                except NotFound:
+                    raise InvalidInput(f"no unit with code {code}", field=field) from None
+                if not unit.active:
+                    raise InvalidInput(f"unit {code} is no longer active", field=field)
+        if data.lead_unit in (data.support_units or []):
+            raise InvalidInput("the lead unit cannot also support", field="support_units")
+        found = dispatch.route(session, case.category_code, _path(session, case), urgency)
+        base = found or dispatch.default_route(data.lead_unit, [], urgency)
+        return base.model_copy(update={"lead_unit": data.lead_unit,
+                                       "support_units": list(data.support_units or [])})  # fmt: skip
+    if not case.category_code:
+        raise InvalidInput("name the lead unit, or the category for the catalog to decide",
+                           field="lead_unit")  # fmt: skip
+    found = dispatch.route(session, case.category_code, _path(session, case), urgency)
+    if found is None:
+        raise InvalidInput(f"the dispatch catalog has no line for category {case.category_code} "
+                           f"here: name the lead unit", field="lead_unit")  # fmt: skip
+    if data.support_units is not None:
+        found = found.model_copy(update={"support_units": list(data.support_units)})
+    return found
+
+
+def act(
+    session: Session,
+    mover: Mover,
+    number: str,
+    action: Action,
+    data: ActionIn,
+    *,
+    cal: WorkCalendar = DEFAULT,
+    now: datetime | None = None,
+) -> CaseDetail:
+    """Take one step of the workflow; refused with the reason (409) when the case's state does
+    not allow it, 403 when the mover may not take it, 422 when what goes with it is missing."""
+    now = now or datetime.now(UTC)
+    case = _get(session, number)
+    if not _may_see(mover, case) and not mover.can(CASES_DISPATCH):
+        raise NotFound(f"no case {number}", field="number")
+    why = refusal(mover, case, action)
+    if why is not None:
+        state_ok = CaseState(case.state) in WORKFLOW[action][0]
+        raise Forbidden(why, field="action") if state_ok else Conflict(why, field="action")
+    before = case.state
+    note = data.note.strip()
+    _ACTIONS[action](session, case, mover, data, note, before, cal, now)
+    session.flush()
+    return _detail(session, mover, case)
+
+
+def _need(value: object, field: str, what: str) -> None:
+    if not value:
+        raise InvalidInput(f"{what} is needed", field=field)
+
+
+def _do_dispatch(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+                 cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    if d.category_code:
+        _check_category(s, d.category_code)
+        c.category_code = d.category_code
+    if d.urgency is not None:
+        c.urgency = str(d.urgency)
+    if not c.district_code:
+        raise InvalidInput("the case has no place in the city yet: give its region",
+                           field="region_code")  # fmt: skip
+    _send(s, c, m, _route_for(s, c, d), before, note, cal, now, "dispatch")
+
+
+def _do_reassign(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+                 cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(note, "note", "the reason for reassigning")
+    if d.category_code:
+        _check_category(s, d.category_code)
+        c.category_code = d.category_code
+    route = _route_for(s, c, d)
+    if route.lead_unit == c.lead_unit:
+        raise InvalidInput(f"the case is already with {c.lead_unit}", field="lead_unit")
+    c.reassign_count += 1
+    _send(s, c, m, route, before, note, cal, now, "reassign")
+
+
+def _do_return(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+               cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(note, "note", "the reason for returning the case (not ours, and whose it is)")
+    returned_by = c.lead_unit
+    c.state, c.return_count = str(S.returned), c.return_count + 1
+    c.lead_unit, c.support_units, c.sign_due, c.handle_due = "", [], None, None
+    c.warning = c.warned_for = ""
+    _step(s, c, m, "return", before, note, {"returned_by": returned_by}, now)
+
+
+def _do_sign(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+             cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    c.state, c.signed_at = str(S.signed), now
+    c.signed_on_time = c.sign_due is None or now <= c.sign_due
+    if c.warned_for.startswith("sign"):
+        c.warning = c.warned_for = ""
+    _step(s, c, m, "sign", before, note, {"on_time": c.signed_on_time}, now)
+
+
+def _do_note(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+             cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(note, "note", "what was done")
+    c.state = str(S.handling)
+    _step(s, c, m, "note", before, note, None, now)
+
+
+def _do_extend(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+               cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(d.days, "days", "the working days asked for")
+    _need(note, "note", "the reason for more time")
+    if c.extension_asked:
+        raise Conflict("an extension asked for is still waiting for a decision", field="action")
+    c.extension_asked = {"days": d.days, "reason": note, "by": m.unit, "at": now.isoformat()}
+    _step(s, c, m, "extend", before, note, {"days": d.days}, now)
+
+
+def _do_decide(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+               cal: WorkCalendar, now: datetime, *, grant: bool) -> None:  # fmt: skip
+    asked = c.extension_asked
+    if not asked:
+        raise Conflict("no extension has been asked for", field="action")
+    if not grant:
+        _need(note, "note", "the reason for refusing")
+    details: dict[str, Any] = {"days": asked["days"]}
+    if grant and c.handle_due is not None:
+        c.handle_due = cal.add(c.handle_due, asked["days"] * 24)
+        c.extension_count += 1
+        details["handle_due"] = c.handle_due.isoformat()
+        if c.warned_for.startswith("handle"):
+            c.warning = c.warned_for = ""
+    c.extension_asked = None
+    _step(s, c, m, "approve_extension" if grant else "deny_extension", before, note, details, now)
+
+
+def _do_reply(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+              cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(d.reply.strip(), "reply", "the reply to the citizen")
+    c.state, c.replied_at, c.reply = str(S.replied), now, d.reply.strip()
+    c.replied_on_time = c.handle_due is None or now <= c.handle_due
+    c.extension_asked, c.warning, c.warned_for = None, "", ""
+    _step(s, c, m, "reply", before, note, {"on_time": c.replied_on_time}, now)
+
+
+def _do_follow_up(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+                  cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(d.satisfaction, "satisfaction", "the citizen's verdict (satisfied, basic, unsatisfied)")
+    c.state, c.followed_up_at = str(S.followed_up), now
+    c.satisfaction = str(d.satisfaction)
+    _step(s, c, m, "follow_up", before, note, {"satisfaction": c.satisfaction}, now)
+
+
+def _do_reopen(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+               cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(note, "note", "what the citizen still wants")
+    lead = d.lead_unit or c.lead_unit
+    if not lead:
+        raise InvalidInput("name the unit to handle it again", field="lead_unit")
+    route = _route_for(s, c, d.model_copy(update={"lead_unit": lead,
+                                                  "support_units": d.support_units
+                                                  if d.support_units is not None
+                                                  else c.support_units}))  # fmt: skip
+    c.reopen_count += 1
+    c.closed_at, c.closed_how, c.satisfaction, c.reply = None, "", "", ""
+    _send(s, c, m, route, before, note, cal, now, "reopen")
+
+
+def _do_close(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+              cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    if before == S.accepted:  # answered on the spot (直接答复办结)
+        _need(d.reply.strip(), "reply", "the answer given on the spot")
+        c.reply, c.replied_at, c.closed_how = d.reply.strip(), now, "answered"
+    elif c.satisfaction == Satisfaction.unsatisfied:
+        if not m.can(CASES_SUPERVISE):
+            raise Forbidden("closing a case the citizen is unsatisfied with needs the "
+                            f"permission {CASES_SUPERVISE}; or reopen it", field="action")  # fmt: skip
+        _need(note, "note", "why it is closed although the citizen is unsatisfied")
+        c.closed_how = "closed_unsatisfied"
+    else:
+        c.closed_how = "handled"
+    c.state, c.closed_at = str(S.closed), now
+    _step(s, c, m, "close", before, note, {"how": c.closed_how}, now)
+
+
+def _do_merge(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+              cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(d.target, "target", "the case this one joins")
+    target = repository.by_number(s, d.target)
+    if target is None:
+        raise InvalidInput(f"no case {d.target}", field="target")
+    if target.id == c.id:
+        raise InvalidInput("a case cannot be merged into itself", field="target")
+    if CaseState(target.state) not in OPEN_STATES:
+        raise Conflict(f"case {target.number} is {target.state}: merge into an open case",
+                       field="target")  # fmt: skip
+    c.state, c.merged_into, c.closed_at, c.closed_how = str(S.merged), target.number, now, "merged"
+    c.lead_unit, c.sign_due, c.handle_due, c.warning, c.warned_for = "", None, None, "", ""
+    target.related = [*target.related, c.number]
+    _step(s, c, m, "merge", before, note, {"into": target.number}, now)
+
+
+def _do_urge(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+             cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _step(s, c, m, "urge", before, note, {"lead_unit": c.lead_unit}, now)
+
+
+_ACTIONS: dict[Action, Any] = {
+    Action.dispatch: _do_dispatch, Action.reassign: _do_reassign, Action.return_: _do_return,
+    Action.sign: _do_sign, Action.note: _do_note, Action.extend: _do_extend,
+    Action.approve_extension: lambda *a: _do_decide(*a, grant=True),
+    Action.deny_extension: lambda *a: _do_decide(*a, grant=False),
+    Action.reply: _do_reply, Action.follow_up: _do_follow_up, Action.reopen: _do_reopen,
+    Action.close: _do_close, Action.merge: _do_merge, Action.urge: _do_urge,
+}  # fmt: skip

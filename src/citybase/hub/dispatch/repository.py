@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citybase.hub.dispatch.models import DispatchRule
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def delete(session: Session, obj: object) -> None:
+    session.delete(obj)
+    session.flush()
+
+
+def rules(session: Session) -> list[DispatchRule]:
+    return list(session.scalars(
+        select(DispatchRule).order_by(DispatchRule.category_code, DispatchRule.region_code)
+    ))  # fmt: skip
+
+
+def rule(session: Session, rule_id: int) -> DispatchRule | None:
+    return session.get(DispatchRule, rule_id)
+
+
+def rule_for(session: Session, category_code: str, region_code: str) -> DispatchRule | None:
+    return session.scalar(select(DispatchRule).where(
+        DispatchRule.category_code == category_code, DispatchRule.region_code == region_code
+    ))  # fmt: skip
+
+
+def candidates(
+    session: Session, categories: Iterable[str], regions: Iterable[str]
+) -> list[DispatchRule]:
+    return list(session.scalars(select(DispatchRule).where(
+        DispatchRule.category_code.in_(list(categories)),
+        DispatchRule.region_code.in_(list(regions)),
+    )))  # fmt: skip
