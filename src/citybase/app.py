@@ -77,9 +77,11 @@ from citybase.data.sources import views as sources_views
 from citybase.hub.cases import routes as hub_case_routes
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
+from citybase.hub.supervision import routes as hub_supervision_routes
+from citybase.hub.supervision import tasks as _hub_supervision_tasks
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
-del _cockpit_tasks, _cockpit_plan_tasks
+del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks
 log = logging.getLogger(__name__)
 
 
@@ -295,6 +297,7 @@ def create_app(
         cockpit_task_views.router,
         hub_event_routes.router,
         hub_case_routes.router,
+        hub_supervision_routes.router,
         hub_event_views.router,
     ):
         app.include_router(router)

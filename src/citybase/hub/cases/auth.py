@@ -46,5 +46,5 @@ DISPATCH_CATALOG = identity.define_permission(
 Reader = Annotated[Principal, Depends(require(CASES_READ))]
 Intake = Annotated[Principal, Depends(require(CASES_INTAKE))]
 ContactReader = Annotated[Principal, Depends(require(CASES_CONTACT))]
-CatalogReader = Annotated[Principal, Depends(require(CASES_ALL))]
+CentreReader = Annotated[Principal, Depends(require(CASES_ALL))]
 CatalogKeeper = Annotated[Principal, Depends(require(DISPATCH_CATALOG))]

@@ -10,7 +10,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
-from citybase.hub.cases.auth import CatalogKeeper, CatalogReader, ContactReader, Intake, Reader
+from citybase.hub.cases.auth import CatalogKeeper, CentreReader, ContactReader, Intake, Reader
 from citybase.hub.cases.schemas import (
     Action,
     ActionIn,
@@ -83,7 +83,7 @@ def reveal_contact(
 
 
 @router.get("/dispatch/rules")
-def rules(session: DbSession, principal: CatalogReader) -> list[RuleRead]:
+def rules(session: DbSession, principal: CentreReader) -> list[RuleRead]:
     """The dispatch catalog (派单目录)."""
     return dispatch.rules(session)
 

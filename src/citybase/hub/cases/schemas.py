@@ -267,3 +267,39 @@ class CaseEvent(Event):
     lead_unit: str
     district_code: str
     category_code: str
+
+
+class CaseWarning(Event):
+    """A case's stage deadline is near (yellow) or past (red); red goes up to the lead unit's
+    counterpart above and the supervisors (escalation)."""
+
+    topic: ClassVar[str] = "hub.case.warning"
+
+    number: str
+    level: str
+    stage: str
+    due: datetime
+    lead_unit: str
+    escalate_to: list[str]
+    district_code: str
+    category_code: str
+
+
+class Figures(BaseModel):
+    """A centre's figures for a group of cases (a unit, a district, a 大类, or all)."""
+
+    key: str = Field(description="Unit code, district code, 大类 code; '' for all")
+    cases: int
+    overdue: int = Field(description="Cases now past a stage deadline (red)")
+    on_time_signing: float | None = Field(description="按时签收率")
+    on_time_closing: float | None = Field(description="按时办结率: replied by the deadline")
+    return_rate: float | None = Field(description="退单率: dispatched cases returned at least once")
+    reopen_rate: float | None = Field(description="重办率: of cases that reached a verdict")
+    satisfaction_rate: float | None = Field(
+        description="满意率: satisfied or basic, of those rated"
+    )
+    first_time_rate: float | None = Field(description="一次办结率: closed with no return, "
+                                          "reassignment or reopening")  # fmt: skip
+    dispatch_accuracy: float | None = Field(description="Dispatched cases never reassigned or "
+                                            "returned")  # fmt: skip
+    counts: dict[str, int]

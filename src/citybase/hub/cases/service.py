@@ -47,8 +47,10 @@ from citybase.hub.cases.schemas import (
     CaseFilter,
     CaseRead,
     CaseState,
+    CaseWarning,
     Contact,
     Duplicate,
+    Figures,
     IntakeResult,
     Satisfaction,
     StepRead,
@@ -443,7 +445,8 @@ def _send(
     case.dispatched_at, case.signed_at, case.replied_at = now, None, None
     case.sign_due = cal.add(now, route.sign_hours)
     case.handle_due = cal.add(now, route.handle_days * 24)
-    case.signed_on_time = case.replied_on_time = None
+    if action != "reopen":  # a new unit's marks start afresh; a reopened case keeps its record
+        case.signed_on_time = case.replied_on_time = None
     case.extension_asked = None
     case.warning = case.warned_for = ""
     _step(session, case, mover, action, from_state, note, {
@@ -675,3 +678,97 @@ _ACTIONS: dict[Action, Any] = {
     Action.reply: _do_reply, Action.follow_up: _do_follow_up, Action.reopen: _do_reopen,
     Action.close: _do_close, Action.merge: _do_merge, Action.urge: _do_urge,
 }  # fmt: skip
+
+
+# --- supervision's view: deadlines and figures ----------------------------------------------------
+
+
+def _stage(case: Case) -> tuple[str, datetime | None, datetime | None]:
+    """The running stage, when it started and its deadline."""
+    if case.state == S.dispatched:
+        return "sign", case.dispatched_at, case.sign_due
+    return "handle", case.dispatched_at, case.handle_due
+
+
+def level_of(
+    cal: WorkCalendar, start: datetime | None, due: datetime, now: datetime, warn_fraction: float
+) -> str:
+    """'' while there is time, 'yellow' when less than ``warn_fraction`` of the stage's working
+    time is left, 'red' once it is past."""
+    if now > due:
+        return "red"
+    if start is None:
+        return ""
+    allowance = cal.hours_between(start, due)
+    return "yellow" if cal.hours_between(now, due) < warn_fraction * allowance else ""
+
+
+def sweep(
+    session: Session, cal: WorkCalendar, warn_fraction: float, now: datetime | None = None
+) -> list[CaseWarning]:
+    """Mark cases whose stage turned yellow or red since the last look; each change is a step of
+    the case, on the ledger and published (red ones escalated to the lead unit's counterpart
+    above). Returns the warnings raised."""
+    now = now or datetime.now(UTC)
+    raised: list[CaseWarning] = []
+    system = Mover.system("supervision")
+    counterparts: dict[str, str | None] = {}
+    for case in repository.watched(session):
+        stage, start, due = _stage(case)
+        if due is None:
+            continue
+        level = level_of(cal, start, due, now, warn_fraction)
+        mark = f"{stage}:{level}" if level else ""
+        if not level or mark == case.warned_for:
+            continue
+        case.warning, case.warned_for = level, mark
+        escalate: list[str] = []
+        if level == "red" and case.lead_unit:
+            if case.lead_unit not in counterparts:
+                counterparts[case.lead_unit] = orgs.get_unit(
+                    session, case.lead_unit
+                ).counterpart_code
+            above = counterparts[case.lead_unit]
+            escalate = [above] if above else []
+        _step(session, case, system, "warn", case.state,
+              f"{'逾期' if level == 'red' else '临期'}: {stage} due {due.isoformat()}",
+              {"level": level, "stage": stage, "escalate_to": escalate}, now)  # fmt: skip
+        warning = CaseWarning(number=case.number, level=level, stage=stage, due=due,
+                              lead_unit=case.lead_unit, escalate_to=escalate,
+                              district_code=case.district_code,
+                              category_code=case.category_code)  # fmt: skip
+        bus.publish(session, warning)
+        raised.append(warning)
+    session.flush()
+    return raised
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures(
+    session: Session,
+    by: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Figures]:
+    """The figures a 12345 centre is judged on, over cases taken in in [since, until), for all
+    cases or per lead unit, district or 大类."""
+    if by is not None and by not in repository.GROUPS:
+        raise InvalidInput(f"group by one of {', '.join(repository.GROUPS)}", field="by")
+    out = []
+    for row in repository.figures(session, by, since, until):
+        n = {k: int(v or 0) for k, v in row.items() if k != "key"}
+        out.append(Figures(
+            key=str(row.get("key") or ""), cases=n["cases"], overdue=n["overdue"],
+            on_time_signing=_rate(n["signed_on_time"], n["signed"]),
+            on_time_closing=_rate(n["replied_on_time"], n["replied"]),
+            return_rate=_rate(n["returned"], n["dispatched"]),
+            reopen_rate=_rate(n["reopened"], n["verdicts"]),
+            satisfaction_rate=_rate(n["satisfied"], n["rated"]),
+            first_time_rate=_rate(n["closed_first_time"], n["closed"]),
+            dispatch_accuracy=_rate(n["never_reassigned"], n["dispatched"]),
+            counts=n,
+        ))  # fmt: skip
+    return out
