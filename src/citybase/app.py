@@ -75,6 +75,7 @@ from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 from citybase.hub.cases import routes as hub_case_routes
+from citybase.hub.cases import views as hub_case_views
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
@@ -297,6 +298,7 @@ def create_app(
         cockpit_task_views.router,
         hub_event_routes.router,
         hub_case_routes.router,
+        hub_case_views.router,
         hub_supervision_routes.router,
         hub_event_views.router,
     ):

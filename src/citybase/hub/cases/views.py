@@ -1,0 +1,242 @@
+"""Console pages of cases: the operator's desk (intake in one screen, with the duplicate warning
+and the classifier's three likeliest categories), the case list that is a unit's inbox, a case's
+page with its history and the steps the reader may take, and the dispatch catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+from citybase.core.workdays import calendar_for
+from citybase.hub.cases import service
+from citybase.hub.cases.auth import (
+    CASES_ALL,
+    CASES_INTAKE,
+    CASES_READ,
+    DISPATCH_CATALOG,
+    CatalogKeeper,
+    CentreReader,
+    Intake,
+    Reader,
+)
+from citybase.hub.cases.schemas import (
+    STATE_NAMES,
+    Action,
+    ActionIn,
+    CaseCreate,
+    CaseFilter,
+    CaseState,
+    Channel,
+    Source,
+)
+from citybase.hub.dispatch import service as dispatch
+from citybase.hub.dispatch.schemas import DEFAULT_DEADLINES, Urgency
+from citybase.hub.events import service as events
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("City brain", "Cases", "/console/hub/cases", CASES_READ, order=10))
+console.add_page(NavEntry("City brain", "Take in a case", "/console/hub/cases/new", CASES_INTAKE,
+                          order=11))  # fmt: skip
+console.add_page(NavEntry("City brain", "Dispatch catalog", "/console/hub/dispatch", CASES_ALL,
+                          order=21))  # fmt: skip
+add_translations("zh", {
+    "Cases": "工单", "Take in a case": "受理登记", "Dispatch catalog": "派单目录",
+    "Number": "编号", "State": "状态", "Lead unit": "主办单位", "Support units": "协办单位",
+    "Category": "分类", "District": "区县", "Accepted": "受理时间", "Deadline": "办理时限",
+    "Sign by": "签收时限", "Reporter": "诉求人", "Phone": "联系电话", "What the citizen says":
+    "诉求内容", "Address": "地址", "Region": "所在区域", "Urgency": "紧急程度",
+    "urgency.urgent": "紧急", "urgency.pressing": "较急", "urgency.normal": "一般",
+    "Source": "来源", "Channel": "渠道", "Check": "查重与建议", "Accept": "受理",
+    "Possible duplicates": "疑似重复工单", "Suggested categories": "建议分类",
+    "No suggestion: no model has been trained yet.": "暂无建议：尚未训练分类模型。",
+    "History": "办理过程", "What you can do": "可办理操作", "Note": "说明", "Reply": "答复内容",
+    "Working days": "工作日", "Satisfaction": "满意度", "Merge into": "并入工单",
+    "satisfaction.satisfied": "满意", "satisfaction.basic": "基本满意",
+    "satisfaction.unsatisfied": "不满意", "No cases.": "暂无工单。", "All": "全部",
+    "Overdue": "逾期", "Due soon": "临期", "Show contact": "查看联系方式",
+    "Why the contact is needed": "查看原因", "Title": "标题", "Auto-dispatched": "自动派单",
+    "Extension asked": "延期申请", "Related cases": "关联工单", "Merged into": "已并入",
+    "Lines of the catalog": "目录条目", "Any category": "任意分类",
+    "Load catalog lines (YAML)": "导入目录条目（YAML）", "Catalog file": "目录文件",
+    "Deadlines (sign h / handle d)": "时限（签收小时／办理工作日）", "Search": "搜索",
+    "Words, number or address": "关键词、编号或地址", "Warning": "预警",
+    "(leave empty to let the catalog decide)": "（留空则按派单目录）", "Steps": "步骤",
+    "Sign-for deadline": "签收时限", "Handling deadline": "办理时限", "Confidence": "置信度",
+    "Where it was flagged": "预警", "Back to the list": "返回列表",
+})  # fmt: skip
+add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
+add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
+add_translations("zh", {
+    "source.hotline": "12345热线", "source.portal": "网站", "source.app": "移动端",
+    "source.open311": "Open311", "source.grid": "网格巡查", "source.sensor": "物联感知",
+    "source.proactive": "未诉先办", "channel.phone": "电话", "channel.web": "网页",
+    "channel.app": "应用", "channel.wechat": "微信", "channel.sms": "短信", "channel.api": "接口",
+    "channel.inspection": "巡查", "channel.sensor": "传感器",
+})  # fmt: skip
+
+# what each action's form asks for
+FIELDS: dict[Action, list[str]] = {
+    Action.dispatch: ["lead_unit", "support_units", "category_code", "note"],
+    Action.reassign: ["lead_unit", "support_units", "category_code", "note"],
+    Action.return_: ["note"], Action.sign: [], Action.note: ["note"],
+    Action.extend: ["days", "note"], Action.approve_extension: ["note"],
+    Action.deny_extension: ["note"], Action.reply: ["reply", "note"],
+    Action.follow_up: ["satisfaction", "note"], Action.reopen: ["lead_unit", "note"],
+    Action.close: ["reply", "note"], Action.merge: ["target", "note"], Action.urge: ["note"],
+}  # fmt: skip
+
+
+def _choices(session: DbSession) -> dict[str, Any]:
+    regions = [r for r in orgs.list_regions(session) if r.level is not RegionLevel.city]
+    return {
+        "categories": [c for c in events.categories(session) if c.level >= 2],
+        "regions": regions, "urgencies": list(Urgency), "sources": list(Source),
+        "channels": list(Channel),
+    }  # fmt: skip
+
+
+@router.get("/console/hub/cases")
+def cases_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    q = request.query_params
+    states = [CaseState(s) for s in q.getlist("state") if s in CaseState.__members__]
+    flt = CaseFilter(state=states, warning=q.get("warning", ""), q=q.get("q", ""),
+                     district_code=q.get("district", ""), limit=100)  # fmt: skip
+    items, total = service.find(session, principal, flt)
+    units = orgs.unit_names(session, {c.lead_unit for c in items if c.lead_unit})
+    districts = orgs.list_regions(session, level=RegionLevel.district)
+    return console.render(request, "hub/cases.html", {
+        "items": items, "total": total, "flt": flt, "units": units, "states": list(CaseState),
+        "districts": districts, "region_names": {r.code: r.name for r in districts},
+    })  # fmt: skip
+
+
+def _desk(
+    request: Request,
+    session: DbSession,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    checked: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    return console.render(request, "hub/case_new.html",
+                          {"form": form, "errors": errors, "checked": checked,
+                           **_choices(session)}, status)  # fmt: skip
+
+
+@router.get("/console/hub/cases/new")
+def desk(request: Request, session: DbSession, principal: Intake) -> Response:
+    return _desk(request, session, {"urgency": "normal", "source": "hotline",
+                                    "channel": "phone"}, {})  # fmt: skip
+
+
+@router.post("/console/hub/cases/new")
+async def desk_submit(
+    request: Request, session: DbSession, principal: Intake, settings: AppSettings
+) -> Response:
+    form = await read_form(request)
+    button = form.pop("do", "accept")
+    data = {k: v for k, v in form.items() if k in CaseCreate.model_fields}
+    try:
+        create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
+        if button == "check":  # the duplicate warning and the suggestion, nothing written
+            mover = service.Mover.of(session, principal)
+            result = service.intake(session, mover, create, home=settings.home,
+                                    hub=settings.hub.model_copy(
+                                        update={"auto_dispatch_confidence": 2.0}),
+                                    cal=calendar_for(settings.home))  # fmt: skip
+            undo(session)
+            names = {c.code: c.name for c in events.categories(session)}
+            top = [(code, names.get(code, code), p)
+                   for code, p in (result.case.suggestion.get("top") or [])]  # fmt: skip
+            return _desk(request, session, form, {},
+                         {"duplicates": result.duplicates, "top": top,
+                          "place": result.case})  # fmt: skip
+        result = service.intake(session, service.Mover.of(session, principal), create,
+                                home=settings.home, hub=settings.hub,
+                                cal=calendar_for(settings.home))  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        return _desk(request, session, form, failure(session, exc), status=422)
+    return RedirectResponse(f"/console/hub/cases/{result.case.number}?saved=1", status_code=303)
+
+
+@router.get("/console/hub/cases/{number}")
+def case_page(request: Request, session: DbSession, principal: Reader, number: str) -> Response:
+    case = service.get(session, principal, number)
+    names = {c.code: c.name for c in events.categories(session, active_only=False)}
+    units = orgs.unit_names(session, {case.lead_unit, *case.support_units} - {""})
+    regions = orgs.region_names(session, {case.district_code, case.street_code,
+                                          case.community_code, case.grid_code} - {""})  # fmt: skip
+    return console.render(request, "hub/case.html", {
+        "case": case, "category": names.get(case.category_code, ""), "units": units,
+        "regions": regions, "fields": FIELDS, "categories": _choices(session)["categories"],
+        "satisfactions": ["satisfied", "basic", "unsatisfied"],
+    })  # fmt: skip
+
+
+@router.post("/console/hub/cases/{number}/act")
+async def act_submit(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str
+) -> Response:
+    form = await read_form(request)
+    here = f"/console/hub/cases/{quote(number)}"
+    try:
+        action = Action(form.pop("action", ""))
+        if "support_units" in form:
+            form["support_units"] = split_list(form["support_units"]) or None
+        data = ActionIn.model_validate(blank_to_none(form, "days", "satisfaction", "urgency"))
+        service.act(session, service.Mover.of(session, principal), number, action, data,
+                    cal=calendar_for(settings.home))  # fmt: skip
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+            return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
+        return RedirectResponse(f"{here}?error={quote(str(exc))}", status_code=303)
+    except CitybaseError as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+        return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
+    return RedirectResponse(f"{here}?saved=1", status_code=303)
+
+
+@router.get("/console/hub/dispatch")
+def catalog_page(request: Request, session: DbSession, principal: CentreReader) -> Response:
+    return _catalog(request, session, principal.can(DISPATCH_CATALOG))
+
+
+def _catalog(
+    request: Request, session: DbSession, may_keep: bool, report: Any = None, status: int = 200
+) -> Response:
+    rules = dispatch.rules(session)
+    names = {c.code: c.name for c in events.categories(session, active_only=False)}
+    units = orgs.unit_names(session, {u for r in rules for u in [r.lead_unit, *r.support_units]})
+    regions = orgs.region_names(session, {r.region_code for r in rules})
+    return console.render(request, "hub/dispatch.html", {
+        "rules": rules, "names": names, "units": units, "regions": regions,
+        "may_keep": may_keep, "report": report, "defaults": DEFAULT_DEADLINES,
+    }, status)  # fmt: skip
+
+
+@router.post("/console/hub/dispatch")
+async def catalog_load(request: Request, session: DbSession, principal: CatalogKeeper) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return _catalog(request, session, True)
+    text = (await upload.read()).decode("utf-8", errors="replace")
+    report = dispatch.import_catalog(session, actor_of(principal), text)
+    if not report.ok:
+        undo(session)
+    return _catalog(request, session, True, report, 200 if report.ok else 422)

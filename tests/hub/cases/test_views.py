@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.core.identity.factories import sign_in
+from tests.hub.cases.factories import city
+
+FORM = {
+    "reporter_phone": "13805911234", "reporter_name": "林小明",
+    "text": "鼓东路口的井盖缺失了，晚上很危险", "address": "鼓楼区鼓东街道虎节社区",
+    "region_code": "", "category_code": "010202", "urgency": "normal", "source": "hotline",
+    "channel": "phone",
+}  # fmt: skip
+
+
+def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session) -> None:
+    city(session)
+    token = sign_in(client, "operator")
+    desk = client.get("/console/hub/cases/new")
+    assert desk.status_code == 200
+    assert "受理登记" in desk.text
+    checked = client.post("/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token})
+    assert checked.status_code == 200
+    assert "尚未训练分类模型" in checked.text
+    assert "350102001001" in checked.text
+    assert "FZ" not in checked.text  # checking writes nothing
+    made = client.post("/console/hub/cases/new", data=FORM | {"do": "accept", "csrf_token": token},
+                       follow_redirects=False)  # fmt: skip
+    assert made.status_code == 303
+    number = made.headers["location"].split("/")[-1].split("?")[0]
+    again = client.post("/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token})
+    assert "疑似重复工单" in again.text
+    assert number in again.text
+    bad = client.post("/console/hub/cases/new",
+                      data=FORM | {"reporter_phone": "12", "csrf_token": token})  # fmt: skip
+    assert bad.status_code == 422
+    assert "reporter_phone" in bad.text
+
+    client.cookies.clear()
+    token = sign_in(client, "gl.handler")
+    inbox = client.get("/console/hub/cases?state=dispatched")
+    assert number in inbox.text
+    page = client.get(f"/console/hub/cases/{number}")
+    assert "138****1234" in page.text
+    assert "签收" in page.text
+    refused = client.post(f"/console/hub/cases/{number}/act",
+                          data={"action": "reply", "reply": "x", "csrf_token": token},
+                          follow_redirects=False)  # fmt: skip
+    assert "error=" in refused.headers["location"]
+    signed = client.post(f"/console/hub/cases/{number}/act",
+                         data={"action": "sign", "csrf_token": token})  # fmt: skip
+    assert signed.status_code == 200
+    assert "办理过程" in signed.text
+    assert "state.signed" not in signed.text
+    assert client.get("/console/hub/dispatch").status_code == 403
+
+    client.cookies.clear()
+    sign_in(client, "super")
+    catalog = client.get("/console/hub/dispatch")
+    assert "鼓楼区城市管理局" in catalog.text or "gl.urban" in catalog.text
