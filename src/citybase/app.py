@@ -75,6 +75,7 @@ from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
 from citybase.hub.cases import routes as hub_case_routes
+from citybase.hub.cases import tasks as _hub_case_tasks
 from citybase.hub.cases import views as hub_case_views
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
@@ -82,7 +83,7 @@ from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
-del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks
+del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks
 log = logging.getLogger(__name__)
 
 

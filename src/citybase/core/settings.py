@@ -138,6 +138,9 @@ class HubSettings(BaseModel):
     sweep_minutes: int = Field(
         5, ge=1, description="How often the worker looks for cases turning yellow or red."
     )
+    retrain_hours: int = Field(
+        24, ge=1, description="How often the category classifier learns again from closed cases."
+    )
 
 
 class BusSettings(BaseModel):

@@ -40,6 +40,7 @@ from citybase.data.sharing.schemas import Decision as SharingDecision
 from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCreate
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
+from citybase.demo.cases import seed_hub
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.hub.events import service as events
 
@@ -124,6 +125,8 @@ def build_demo(
                                         TAXONOMY_FILE.read_bytes())  # fmt: skip
         if report.problems:
             raise RuntimeError(f"the demo taxonomy does not load: {report.problems}")
+        step("the dispatch catalog and the 12345 requests")
+        seed_hub(session, settings.home)
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")

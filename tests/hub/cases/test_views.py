@@ -20,7 +20,9 @@ def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session
     desk = client.get("/console/hub/cases/new")
     assert desk.status_code == 200
     assert "受理登记" in desk.text
-    checked = client.post("/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token})
+    checked = client.post(
+        "/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token}
+    )
     assert checked.status_code == 200
     assert "尚未训练分类模型" in checked.text
     assert "350102001001" in checked.text

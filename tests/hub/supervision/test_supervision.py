@@ -74,7 +74,7 @@ def test_the_centres_figures(session: Session, client: TestClient) -> None:
     assert everything.on_time_closing == 0.5  # a on time, b a month late
     assert everything.return_rate == 0.25  # d of the four dispatched
     assert everything.reopen_rate == 0.5  # b of a and b
-    assert everything.satisfaction_rate == 1.0  # b's verdict was cleared when it was reopened
+    assert everything.satisfaction_rate == 0.5  # a satisfied; b not, then reopened
     assert everything.first_time_rate == 1.0
     assert everything.dispatch_accuracy == 0.75
     by_district = {f.key: f.cases for f in service.figures(session, "district", None, None)}

@@ -111,6 +111,7 @@ def figures(
         count((Case.reopen_count > 0) | Case.followed_up_at.is_not(None)).label("verdicts"),
         count(Case.reopen_count > 0).label("reopened"),
         count(Case.satisfaction != "").label("rated"),
+        func.sum(Case.reopen_count).label("reopens"),
         count(satisfied).label("satisfied"),
         count(Case.state == "closed").label("closed"),
         count(
@@ -142,3 +143,14 @@ def watched(session: Session) -> list[Case]:
     return list(session.scalars(select(Case).where(
         Case.state.in_(["dispatched", "signed", "handling"]), Case.handle_due.is_not(None)
     )))  # fmt: skip
+
+
+def closed_examples(session: Session, limit: int) -> list[tuple[str, str]]:
+    """(text, final category) of the newest closed cases that have a category."""
+    rows = session.execute(
+        select(Case.text, Case.category_code)
+        .where(Case.state == "closed", Case.category_code != "")
+        .order_by(Case.closed_at.desc())
+        .limit(limit)
+    )
+    return [(text, category) for text, category in rows]

@@ -260,6 +260,11 @@ def get(session: Session, principal: Principal, number: str) -> CaseDetail:
     return _detail(session, mover, case)
 
 
+def get_for_system(session: Session, number: str) -> CaseRead:
+    """A case as the platform's own work sees it (no reader to check)."""
+    return _read(_get(session, number))
+
+
 def _detail(session: Session, mover: Mover, case: Case) -> CaseDetail:
     steps = [StepRead.model_validate(s) for s in repository.steps(session, case.id)]
     return CaseDetail(**_read(case).model_dump(), steps=steps, allowed=allowed(mover, case))
@@ -635,6 +640,9 @@ def _do_close(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str
               cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
     if before == S.accepted:  # answered on the spot (直接答复办结)
         _need(d.reply.strip(), "reply", "the answer given on the spot")
+        if d.category_code:
+            _check_category(s, d.category_code)
+            c.category_code = d.category_code
         c.reply, c.replied_at, c.closed_how = d.reply.strip(), now, "answered"
     elif c.satisfaction == Satisfaction.unsatisfied:
         if not m.can(CASES_SUPERVISE):
@@ -766,9 +774,30 @@ def figures(
             on_time_closing=_rate(n["replied_on_time"], n["replied"]),
             return_rate=_rate(n["returned"], n["dispatched"]),
             reopen_rate=_rate(n["reopened"], n["verdicts"]),
-            satisfaction_rate=_rate(n["satisfied"], n["rated"]),
+            # a reopening follows an unsatisfied verdict whose mark the new round cleared
+            satisfaction_rate=_rate(n["satisfied"], n["rated"] + n["reopens"]),
             first_time_rate=_rate(n["closed_first_time"], n["closed"]),
             dispatch_accuracy=_rate(n["never_reassigned"], n["dispatched"]),
             counts=n,
         ))  # fmt: skip
     return out
+
+
+# --- learning from what was handled ---------------------------------------------------------------
+
+
+def retrain(
+    session: Session, home: Path, model: str, limit: int = 200_000
+) -> dict[str, Any] | None:
+    """Learn the category classifier again from closed cases: the final category, after any
+    return or reassignment, is the label. None when there is too little to learn from (fewer
+    than 50 cases or a single category)."""
+    examples = repository.closed_examples(session, limit)
+    if len(examples) < 50 or len({c for _, c in examples}) < 2:
+        return None
+    texts, labels = zip(*examples, strict=True)
+    info = dispatch.retrain(home, model, list(texts), list(labels))
+    ledger.record(session, Actor.system("dispatch"), "hub.dispatch.model.retrained",
+                  object_type="model", object_id=model,
+                  details={"examples": len(examples), "labels": len(set(labels))})  # fmt: skip
+    return info
