@@ -81,6 +81,7 @@ from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
+from citybase.services.hotline import open311 as hotline_open311
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks
@@ -301,6 +302,7 @@ def create_app(
         hub_case_routes.router,
         hub_case_views.router,
         hub_supervision_routes.router,
+        hotline_open311.router,
         hub_event_views.router,
     ):
         app.include_router(router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 from urllib.parse import quote
+from xml.etree import ElementTree as ET
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,23 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def open311_error(request: Request, status: int, message: str) -> Response:
+    """GeoReport v2's errors: ``<errors><error><code/><description/></error></errors>`` for a
+    ``.xml`` path, a JSON list of ``{"code", "description"}`` otherwise."""
+    if request.url.path.endswith(".xml"):
+        root = ET.Element("errors")
+        error = ET.SubElement(root, "error")
+        ET.SubElement(error, "code").text = str(status)
+        ET.SubElement(error, "description").text = message
+        body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+        return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+    return JSONResponse([{"code": status, "description": message}], status_code=status)
+
+
+def _open311(request: Request) -> bool:
+    return request.url.path.startswith("/open311/")
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -40,6 +58,9 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
 
 async def _citybase_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CitybaseError)
+    if _open311(request):
+        field = f"{exc.field}: " if exc.field else ""
+        return open311_error(request, exc.status_code, field + exc.message)
     if wants_html(request):
         if isinstance(exc, NotAuthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -73,6 +94,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     ]
     first = fields[0] if fields else {"field": "body", "message": "invalid"}
     message = f"{first['field']}: {first['message']}"
+    if _open311(request):
+        return open311_error(request, 400, message)
     if wants_html(request):
         return _page(request, 422, "Error", message)
     return JSONResponse(
@@ -85,6 +108,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if _open311(request):
+        return open311_error(request, exc.status_code, str(exc.detail))
     if wants_html(request):
         title = "Page not found" if exc.status_code == 404 else "Error"
         return _page(request, exc.status_code, title, str(exc.detail))
@@ -96,6 +121,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _open311(request):
+        return open311_error(request, 500, "internal error; it has been logged")
     if wants_html(request):
         return _page(request, 500, "Something went wrong", "")
     return JSONResponse(

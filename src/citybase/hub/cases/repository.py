@@ -55,6 +55,10 @@ def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> S
         query = query.where(Case.category_code.startswith(flt.category_code, autoescape=True))
     if flt.warning:
         query = query.where(Case.warning == flt.warning)
+    if flt.numbers:
+        query = query.where(Case.number.in_(flt.numbers))
+    if flt.category_codes:
+        query = query.where(Case.category_code.in_(flt.category_codes))
     if flt.phone:
         query = query.where(Case.reporter_phone == flt.phone)
     if flt.q:

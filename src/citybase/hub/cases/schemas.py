@@ -196,6 +196,7 @@ class CaseRead(BaseModel):
     extension_count: int
     extension_asked: dict[str, Any] | None
     warning: str = Field(description="'', 'yellow' (deadline near) or 'red' (overdue)")
+    updated_at: datetime
 
     @field_validator("satisfaction", mode="before")
     @classmethod
@@ -248,6 +249,8 @@ class CaseFilter(BaseModel):
     category_code: str = Field("", description="A code prefix: 01 takes all of 大类 01")
     warning: str = ""
     phone: str = ""
+    numbers: list[str] = Field(default_factory=list, description="These cases only")
+    category_codes: list[str] = Field(default_factory=list, description="Any of these exactly")
     q: str = Field("", description="Words in the text, title or address")
     accepted_from: datetime | None = None
     accepted_to: datetime | None = None

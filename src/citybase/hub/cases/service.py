@@ -276,6 +276,12 @@ def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[
     return [_read(c) for c in rows], total
 
 
+def find_all(session: Session, flt: CaseFilter) -> tuple[list[CaseRead], int]:
+    """Cases for the platform's own readers (Open311, the portal); contacts stay masked."""
+    rows, total = repository.find(session, flt, None)
+    return [_read(c) for c in rows], total
+
+
 def contact(session: Session, principal: Principal, number: str, why: str) -> Contact:
     """The reporter's name and phone in full, for calling back; each look is on the ledger."""
     mover = Mover.of(session, principal)

@@ -1,0 +1,217 @@
+"""Open311 GeoReport v2 over the city brain's cases: services and their definitions from the
+event taxonomy (小类 and 细类), requests taken in as cases, and cases read back as requests with
+the finer state in ``status_notes``. Public reads carry no contact and the description with
+personal data redacted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
+from citybase.core.orgs import service as orgs
+from citybase.core.settings import Settings
+from citybase.core.workdays import calendar_for
+from citybase.data.masking import service as masking
+from citybase.hub.cases import service as cases
+from citybase.hub.cases.schemas import (
+    OPEN_STATES,
+    STATE_NAMES,
+    Attachment,
+    CaseCreate,
+    CaseFilter,
+    CaseRead,
+    CaseState,
+    Channel,
+    Source,
+)
+from citybase.hub.dispatch.schemas import Urgency
+from citybase.hub.events import service as events
+from citybase.services.hotline.schemas import (
+    Open311Attribute,
+    Open311Definition,
+    Open311Request,
+    Open311Service,
+    Open311Value,
+)
+
+URGENCY_NAMES = {Urgency.urgent: "紧急", Urgency.pressing: "较急", Urgency.normal: "一般"}
+
+
+def services(session: Session) -> list[Open311Service]:
+    """Every 小类 and 细类 of the taxonomy as a service, grouped by its 大类."""
+    cats = events.categories(session)
+    big = {c.code: c.name for c in cats if c.level == 1}
+    return [
+        Open311Service(
+            service_code=c.code, service_name=c.name, description=c.description or c.name,
+            metadata=True, type="realtime", keywords=",".join(c.keywords),
+            group=big.get(c.code[:2], ""),
+        )
+        for c in cats if c.level >= 2
+    ]  # fmt: skip
+
+
+def definition(session: Session, code: str) -> Open311Definition:
+    try:
+        category = events.get_category(session, code)
+    except NotFound:
+        raise NotFound(f"no service {code}", field="service_code") from None
+    if category.level < 2:
+        raise NotFound(f"{code} is a group (大类), not a service", field="service_code")
+    return Open311Definition(service_code=code, attributes=[Open311Attribute(
+        variable=True, code="urgency", datatype="singlevaluelist", required=False,
+        datatype_description="紧急程度 (urgent, pressing or normal; normal when left out)",
+        order=1, description="紧急程度",
+        values=[Open311Value(key=str(u), name=n) for u, n in URGENCY_NAMES.items()],
+    )])  # fmt: skip
+
+
+def _one(form: dict[str, Any], key: str) -> str:
+    value = form.get(key, "")
+    return str(value).strip() if value is not None else ""
+
+
+def submit(
+    session: Session, principal: Principal, form: dict[str, Any], settings: Settings
+) -> CaseRead:
+    """A request posted by another system, taken in as a case (source open311)."""
+    code = _one(form, "service_code")
+    if not code:
+        raise InvalidInput("service_code is required", field="service_code")
+    definition(session, code)
+    lat, lon = _one(form, "lat"), _one(form, "long")
+    address = _one(form, "address_string") or _one(form, "address_id")
+    if not address and not (lat and lon):
+        raise InvalidInput("a location is required: lat and long, or address_string",
+                           field="lat")  # fmt: skip
+    try:
+        coords = (float(lon), float(lat)) if lat and lon else (None, None)
+    except ValueError:
+        raise InvalidInput("lat and long must be decimal degrees", field="lat") from None
+    urgency = _one(form, "attribute[urgency]") or "normal"
+    if urgency not in Urgency.__members__:
+        raise InvalidInput("attribute[urgency] must be urgent, pressing or normal",
+                           field="attribute[urgency]")  # fmt: skip
+    description = _one(form, "description")
+    if len(description) < 4:
+        raise InvalidInput("description is required (at least 4 characters)",
+                           field="description")  # fmt: skip
+    media = _one(form, "media_url")
+    try:
+        data = CaseCreate(
+            source=Source.open311, channel=Channel.api,
+            reporter_name=(_one(form, "last_name") + _one(form, "first_name"))[:100],
+            reporter_phone=_one(form, "phone"), text=description, address=address[:300],
+            lon=coords[0], lat=coords[1], category_code=code, urgency=Urgency(urgency),
+            attachments=[Attachment(name="media", url=media[:500])] if media else [],
+        )  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = {"reporter_phone": "phone", "lon": "long"}.get(str(first["loc"][0]),
+                                                               str(first["loc"][0]))  # fmt: skip
+        raise InvalidInput(f"{field}: {first['msg'].removeprefix('Value error, ')}",
+                           field=field) from None  # fmt: skip
+    taken = cases.intake(session, cases.Mover.of(session, principal), data, home=settings.home,
+                         hub=settings.hub, cal=calendar_for(settings.home))  # fmt: skip
+    return taken.case
+
+
+def notice(case: CaseRead) -> str:
+    return (f"已受理，编号 {case.number}。可凭编号和手机号查询办理进度。"
+            f" Accepted as {case.number}.")  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> Open311Request:
+    state = case.state
+    notes = f"{STATE_NAMES[state]} ({state.value})"
+    if case.merged_into:
+        notes += f"; merged into {case.merged_into}"
+    if case.reply and state in {CaseState.replied, CaseState.followed_up, CaseState.closed}:
+        notes += f": {case.reply}"
+    return Open311Request(
+        service_request_id=case.number,
+        status="open" if state in OPEN_STATES else "closed",
+        status_notes=notes, service_name=names.get(case.category_code, ""),
+        service_code=case.category_code, description=masking.redact(case.text).text,
+        agency_responsible=units.get(case.lead_unit, case.lead_unit), service_notice="",
+        requested_datetime=_iso(case.accepted_at), updated_datetime=_iso(case.updated_at),
+        expected_datetime=_iso(case.handle_due), address=masking.redact(case.address).text,
+        address_id=case.region_code, zipcode="", lat=case.lat, long=case.lon,
+        media_url=next((a.url for a in case.attachments if a.url), ""),
+    )  # fmt: skip
+
+
+def requests(
+    session: Session,
+    ids: list[str],
+    codes: list[str],
+    start: datetime | None,
+    end: datetime | None,
+    status: str,
+    limit: int = 1000,
+) -> list[Open311Request]:
+    states: list[CaseState] = []
+    if status:
+        wanted = {s.strip() for s in status.split(",")}
+        if wanted - {"open", "closed"}:
+            raise InvalidInput("status is open or closed", field="status")
+        if "open" in wanted:
+            states += sorted(OPEN_STATES)
+        if "closed" in wanted:
+            states += [CaseState.closed, CaseState.merged]
+    flt = CaseFilter(numbers=ids, category_codes=codes, accepted_from=start, accepted_to=end,
+                     state=states, limit=min(limit, 500))  # fmt: skip
+    found, _ = cases.find_all(session, flt)
+    names = {c.code: c.name for c in events.categories(session, active_only=False)}
+    units = orgs.unit_names(session, {c.lead_unit for c in found if c.lead_unit})
+    return [to_request(c, names, units) for c in found]
+
+
+# --- XML -----------------------------------------------------------------------------------------
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def to_xml(root: str, item: str, rows: list[dict[str, Any]]) -> bytes:
+    """GeoReport's XML: a root element holding one element per row, fields as children (lists
+    as repeated elements)."""
+    top = ET.Element(root)
+    for row in rows:
+        element = ET.SubElement(top, item)
+        _fill(element, row)
+    return bytes(ET.tostring(top, encoding="utf-8", xml_declaration=True))
+
+
+def one_xml(root: str, row: dict[str, Any]) -> bytes:
+    """A single element as the document's root (a service definition)."""
+    top = ET.Element(root)
+    _fill(top, row)
+    return bytes(ET.tostring(top, encoding="utf-8", xml_declaration=True))
+
+
+def _fill(element: ET.Element, row: dict[str, Any]) -> None:
+    for key, value in row.items():
+        if isinstance(value, list):
+            holder = ET.SubElement(element, key)
+            for entry in value:
+                child = ET.SubElement(holder, key.rstrip("s"))
+                if isinstance(entry, dict):
+                    _fill(child, entry)
+                else:
+                    child.text = _value(entry)
+        else:
+            ET.SubElement(element, key).text = _value(value)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import ApiKeyCreate
+from citybase.core.settings import Settings
+from tests.core.identity.factories import principal_of
+from tests.hub.cases.factories import city
+
+POST = {
+    "service_code": "010202", "lat": "26.0845", "long": "119.2965",
+    "address_string": "鼓楼区鼓东街道虎节社区鼓东路12号",
+    "description": "井盖缺失，联系人张三丰，身份证350102199001011234", "phone": "13805911234",
+    "first_name": "小明", "last_name": "林", "attribute[urgency]": "pressing",
+}  # fmt: skip
+
+
+def _key(session: Session, settings: Settings, user: str) -> str:
+    return identity.create_api_key(session, settings, principal_of(session, user),
+                                   ApiKeyCreate(name="open311")).secret  # fmt: skip
+
+
+def test_services_and_their_definitions(client: TestClient, session: Session) -> None:
+    city(session)
+    services = client.get("/open311/v2/services.json").json()
+    codes = {s["service_code"]: s for s in services}
+    assert codes["010202"]["service_name"] == "井盖缺失破损"
+    assert codes["010202"]["group"] == "城乡建设与管理"
+    assert "01" not in codes  # a 大类 is a group, not a service
+    xml = ET.fromstring(client.get("/open311/v2/services.xml").content)
+    assert xml.tag == "services"
+    assert xml.find("service/service_code") is not None
+    definition = client.get("/open311/v2/services/010202.json").json()
+    assert definition["attributes"][0]["code"] == "urgency"
+    assert [v["key"] for v in definition["attributes"][0]["values"]] == [
+        "urgent", "pressing", "normal"]  # fmt: skip
+    root = ET.fromstring(client.get("/open311/v2/services/010202.xml").content)
+    assert root.tag == "service_definition"
+    assert root.findtext("attributes/attribute/values/value/key") == "urgent"
+    missing = client.get("/open311/v2/services/999999.xml")
+    assert missing.status_code == 404
+    error = ET.fromstring(missing.content)
+    assert (error.tag, error.findtext("error/code")) == ("errors", "404")
+    assert client.get("/open311/v2/services/01.json").json()[0]["code"] == 404
+    assert client.get("/open311/v2/services.csv").status_code == 404
+
+
+def test_post_and_read_back_requests(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city(session)
+    key = _key(session, settings, "operator")
+    posted = client.post("/open311/v2/requests.json", data=POST | {"api_key": key})
+    assert posted.status_code == 201, posted.text
+    number = posted.json()[0]["service_request_id"]
+    assert number in posted.json()[0]["service_notice"]
+    [got] = client.get(f"/open311/v2/requests/{number}.json").json()
+    assert (got["status"], got["service_code"], got["agency_responsible"]) == (
+        "open", "010202", "福州市鼓楼区城市管理局")  # fmt: skip
+    assert got["status_notes"] == "派单 (dispatched)"
+    assert "张三丰" not in got["description"]  # public reads carry no personal data
+    assert "350102199001011234" not in got["description"]
+    assert (got["lat"], got["long"]) == (26.0845, 119.2965)
+    assert got["expected_datetime"]
+    xml = ET.fromstring(client.get(f"/open311/v2/requests/{number}.xml").content)
+    assert xml.findtext("request/service_request_id") == number
+    listed = client.get("/open311/v2/requests.json",
+                        params={"service_code": "010202,010203", "status": "open"}).json()  # fmt: skip
+    assert [r["service_request_id"] for r in listed] == [number]
+    assert client.get("/open311/v2/requests.json", params={"status": "closed"}).json() == []
+    assert client.get("/open311/v2/requests.json",
+                      params={"start_date": "2099-01-01T00:00:00Z"}).json() == []  # fmt: skip
+    bad_date = client.get("/open311/v2/requests.json", params={"start_date": "yesterday"})
+    assert bad_date.status_code == 400 or bad_date.status_code == 422
+    assert "start_date" in bad_date.json()[0]["description"]
+    assert client.get(f"/open311/v2/tokens/{number}.json").json() == [
+        {"service_request_id": number, "token": number}]  # fmt: skip
+    assert client.get("/open311/v2/requests/FZ0.json").status_code == 404
+
+    no_key = client.post("/open311/v2/requests.xml", data=POST)
+    assert no_key.status_code == 403
+    assert ET.fromstring(no_key.content).findtext("error/code") == "403"
+    handler_key = _key(session, settings, "gl.handler")
+    assert client.post("/open311/v2/requests.json",
+                       data=POST | {"api_key": handler_key}).status_code == 403  # fmt: skip
+    for field, value in (("service_code", "999999"), ("attribute[urgency]", "now"),
+                         ("description", ""), ("phone", "12")):  # fmt: skip
+        refused = client.post(
+            "/open311/v2/requests.json", data=POST | {field: value, "api_key": key}
+        )
+        assert refused.status_code in (400, 404, 422), field
+        assert refused.json()[0]["description"], field
+    nowhere = {k: v for k, v in POST.items() if k not in ("lat", "long", "address_string")}
+    refused = client.post("/open311/v2/requests.json", data=nowhere | {"api_key": key})
+    assert "location" in refused.json()[0]["description"]
