@@ -82,6 +82,7 @@ from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 from citybase.services.hotline import open311 as hotline_open311
+from citybase.services.hotline import views as hotline_views
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks
@@ -150,7 +151,9 @@ LAYERS = (
         ),
         built=(
             "One event taxonomy of up to three levels",
+            "Cases routed to the responsible unit",
             "A dispatch classifier learned from citizens' messages",
+            "Supervision against deadlines until closed",
         ),
     ),
     Layer(
@@ -303,6 +306,7 @@ def create_app(
         hub_case_views.router,
         hub_supervision_routes.router,
         hotline_open311.router,
+        hotline_views.router,
         hub_event_views.router,
     ):
         app.include_router(router)

@@ -276,6 +276,16 @@ def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[
     return [_read(c) for c in rows], total
 
 
+def steps_for_system(session: Session, number: str) -> list[StepRead]:
+    return [StepRead.model_validate(s) for s in repository.steps(session, _get(session, number).id)]
+
+
+def contact_for_system(session: Session, number: str) -> str:
+    """The phone a case was taken in with, for the platform's own check (tracking); no one
+    sees it through this."""
+    return _get(session, number).reporter_phone
+
+
 def find_all(session: Session, flt: CaseFilter) -> tuple[list[CaseRead], int]:
     """Cases for the platform's own readers (Open311, the portal); contacts stay masked."""
     rows, total = repository.find(session, flt, None)

@@ -22,6 +22,8 @@ from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import (
     OPEN_STATES,
     STATE_NAMES,
+    Action,
+    ActionIn,
     Attachment,
     CaseCreate,
     CaseFilter,
@@ -30,6 +32,8 @@ from citybase.hub.cases.schemas import (
     Channel,
     Source,
 )
+from citybase.hub.cases.schemas import normalise_phone as normalise
+from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.schemas import Urgency
 from citybase.hub.events import service as events
 from citybase.services.hotline.schemas import (
@@ -215,3 +219,54 @@ def _fill(element: ET.Element, row: dict[str, Any]) -> None:
                     child.text = _value(entry)
         else:
             ET.SubElement(element, key).text = _value(value)
+
+
+# --- the citizen portal --------------------------------------------------------------------------
+
+
+def portal_submit(session: Session, data: CaseCreate, settings: Settings) -> CaseRead:
+    """A citizen's own request from the portal; a phone number is needed to follow it."""
+    if not data.reporter_phone:
+        raise InvalidInput("give a phone number: with it and the case number you can follow "
+                           "your request", field="reporter_phone")  # fmt: skip
+    data = data.model_copy(update={"source": Source.portal, "channel": Channel.web})
+    taken = cases.intake(session, cases.Mover.system("portal"), data, home=settings.home,
+                         hub=settings.hub, cal=calendar_for(settings.home))  # fmt: skip
+    return taken.case
+
+
+def suggest(settings: Settings, text: str) -> list[tuple[str, float]]:
+    """The three likeliest categories for a citizen's words (none before a model is trained)."""
+    found = dispatch.suggest(settings.home, settings.hub.dispatch_model, text)
+    return list(found.top) if found else []
+
+
+def track(session: Session, number: str, phone: str) -> CaseRead:
+    """The case, if this phone number is the one it was taken in with; the same answer for a
+    wrong number and a wrong phone, so neither can be guessed one at a time."""
+    try:
+        wanted = normalise(phone)
+        case = cases.get_for_system(session, number.strip())
+        full = cases.contact_for_system(session, number.strip())
+    except (NotFound, ValueError):
+        raise NotFound("no case with this number and phone", field="number") from None
+    if not full or full != wanted:
+        raise NotFound("no case with this number and phone", field="number")
+    return case
+
+
+def rate(session: Session, number: str, phone: str, satisfaction: str, note: str) -> CaseRead:
+    """The citizen's own verdict on the reply (回访 by the citizen)."""
+    track(session, number, phone)
+    try:
+        verdict = ActionIn(satisfaction=satisfaction, note=note[:1000])
+    except ValidationError:
+        raise InvalidInput("choose satisfied, basic or unsatisfied", field="satisfaction") from None
+    cases.act(session, cases.Mover.system("citizen (portal)"), number, Action.follow_up, verdict)
+    return cases.get_for_system(session, number)
+
+
+def public_steps(session: Session, number: str) -> list[Any]:
+    """A case's history as the citizen may see it: what was done and when, not by whom."""
+    return [s.model_copy(update={"actor": "", "unit": "", "note": ""})
+            for s in cases.steps_for_system(session, number)]  # fmt: skip

@@ -1,0 +1,120 @@
+"""The citizen portal of 12345 (no sign-in): submit a request with a suggested category, follow
+it by case number and phone, read the reply and rate it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.auth import OptionalPrincipal
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web.access import Public
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import failure, form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+from citybase.hub.cases.schemas import STATE_NAMES, CaseCreate, CaseRead, CaseState
+from citybase.hub.events import service as events
+from citybase.services.hotline import service
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Applications", "12345 portal", "/hotline", None, order=10))
+add_translations("zh", {
+    "12345 portal": "12345 市民服务", "Tell us": "我要反映", "Follow your request": "查询办理进度",
+    "What happened, where and since when": "请描述问题、地点和发生时间", "Your phone": "您的手机号",
+    "Your name": "您的姓称", "Where": "地点", "District": "区县", "Kind of matter": "诉求类别",
+    "Suggest a kind": "推荐类别", "Send": "提交", "Case number": "工单编号",
+    "Your request is in: keep its number.": "您的诉求已受理，请记下工单编号。",
+    "State": "状态", "Reply": "答复", "Rate the reply": "评价答复",
+    "Thank you for your verdict.": "感谢您的评价。", "Comment": "意见", "Find": "查询",
+    "We will call you back if we need more.": "如需补充情况，我们会与您电话联系。",
+    "Steps so far": "办理进度", "(let us decide)": "（由我们判断）",
+})  # fmt: skip
+
+PUBLIC_STEPS = {"accept", "dispatch", "reassign", "sign", "reply", "follow_up", "reopen", "close",
+                "merge"}  # fmt: skip
+
+
+def _choices(session: DbSession) -> dict[str, Any]:
+    return {
+        "districts": orgs.list_regions(session, level=RegionLevel.district),
+        "categories": [c for c in events.categories(session) if c.level == 2],
+    }
+
+
+def _portal(
+    request: Request, session: DbSession, context: dict[str, Any], status: int = 200
+) -> Response:
+    return console.render(request, "hotline/portal.html",
+                          {"form": {}, "errors": {}, "suggested": [], "made": None,
+                           **_choices(session), **context}, status)  # fmt: skip
+
+
+@router.get("/hotline")
+def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincipal) -> Response:
+    return _portal(request, session, {})
+
+
+@router.post("/hotline")
+async def portal_submit(
+    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal
+) -> Response:
+    form = await read_form(request)
+    if form.get("do") == "suggest":
+        names = {c.code: c.name for c in events.categories(session)}
+        suggested = [(code[:4], names.get(code[:4], code), p)
+                     for code, p in service.suggest(settings, str(form.get("text", "")))]  # fmt: skip
+        if suggested and not form.get("category_code"):
+            form["category_code"] = suggested[0][0]
+        return _portal(request, session, {"form": form, "suggested": suggested})
+    data = {k: v for k, v in form.items()
+            if k in ("text", "reporter_phone", "reporter_name", "address", "region_code",
+                     "category_code")}  # fmt: skip
+    try:
+        made = service.portal_submit(session, CaseCreate.model_validate(data), settings)
+    except (CitybaseError, ValidationError) as exc:
+        return _portal(request, session, {"form": form, "errors": failure(session, exc)}, 422)
+    return _portal(request, session, {"made": made})
+
+
+def _public(case: CaseRead, steps: list[Any]) -> dict[str, Any]:
+    return {"case": case, "state": STATE_NAMES[case.state],
+            "steps": [s for s in steps if s.action in PUBLIC_STEPS],
+            "may_rate": case.state is CaseState.replied}  # fmt: skip
+
+
+@router.get("/hotline/track")
+def track_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
+    return console.render(request, "hotline/track.html", {"found": None, "errors": {}, "form": {}})
+
+
+@router.post("/hotline/track")
+async def track_submit(
+    request: Request, session: DbSession, _: Public, who: OptionalPrincipal
+) -> Response:
+    form = await read_form(request)
+    number, phone = str(form.get("number", "")), str(form.get("phone", ""))
+    rated = False
+    try:
+        if form.get("satisfaction"):
+            service.rate(
+                session, number, phone, str(form["satisfaction"]), str(form.get("note", ""))
+            )
+            rated = True
+        case = service.track(session, number, phone)
+        steps = service.public_steps(session, number)
+    except CitybaseError as exc:
+        undo(session)
+        return console.render(request, "hotline/track.html",
+                              {"found": None, "errors": form_errors(exc), "form": form},
+                              exc.status_code)  # fmt: skip
+    return console.render(request, "hotline/track.html",
+                          {"found": _public(case, steps), "errors": {}, "rated": rated,
+                           "form": {"number": number, "phone": phone}})  # fmt: skip
