@@ -81,7 +81,9 @@ from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
+from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
+from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
@@ -307,6 +309,8 @@ def create_app(
         hub_supervision_routes.router,
         hotline_open311.router,
         hotline_views.router,
+        hotline_desk.router,
+        hotline_routes.router,
         hub_event_views.router,
     ):
         app.include_router(router)

@@ -23,6 +23,7 @@ from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, 
 from citybase.hub.dispatch import service as dispatch
 
 CATALOG_FILE = Path(__file__).parent / "dispatch.yaml"
+KNOWLEDGE_FILE = Path(__file__).parent / "knowledge.yaml"
 
 # 细类/小类 → what citizens say about it ({p}: a place)
 SAYINGS: dict[str, list[str]] = {

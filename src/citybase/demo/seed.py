@@ -40,9 +40,10 @@ from citybase.data.sharing.schemas import Decision as SharingDecision
 from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCreate
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
-from citybase.demo.cases import seed_hub
+from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.hub.events import service as events
+from citybase.services.hotline import service as hotline
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -127,6 +128,7 @@ def build_demo(
             raise RuntimeError(f"the demo taxonomy does not load: {report.problems}")
         step("the dispatch catalog and the 12345 requests")
         seed_hub(session, settings.home)
+        hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")

@@ -31,6 +31,7 @@ def all_metadata() -> MetaData:
     from citybase.hub.cases import models as _cases
     from citybase.hub.dispatch import models as _dispatch
     from citybase.hub.events import models as _events
+    from citybase.services.hotline import models as _hotline
 
     del (
         _bus,
@@ -43,6 +44,7 @@ def all_metadata() -> MetaData:
         _datastore,
         _events,
         _grading,
+        _hotline,
         _identity,
         _ledger,
         _masking,

@@ -17,24 +17,22 @@ FORM = {
 def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session) -> None:
     city(session)
     token = sign_in(client, "operator")
-    desk = client.get("/console/hub/cases/new")
+    desk = client.get("/console/hotline/desk")
     assert desk.status_code == 200
-    assert "受理登记" in desk.text
-    checked = client.post(
-        "/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token}
-    )
+    assert "12345 受理台" in desk.text
+    checked = client.post("/console/hotline/desk", data=FORM | {"do": "check", "csrf_token": token})
     assert checked.status_code == 200
     assert "尚未训练分类模型" in checked.text
     assert "350102001001" in checked.text
     assert "FZ" not in checked.text  # checking writes nothing
-    made = client.post("/console/hub/cases/new", data=FORM | {"do": "accept", "csrf_token": token},
+    made = client.post("/console/hotline/desk", data=FORM | {"do": "accept", "csrf_token": token},
                        follow_redirects=False)  # fmt: skip
     assert made.status_code == 303
     number = made.headers["location"].split("/")[-1].split("?")[0]
-    again = client.post("/console/hub/cases/new", data=FORM | {"do": "check", "csrf_token": token})
+    again = client.post("/console/hotline/desk", data=FORM | {"do": "check", "csrf_token": token})
     assert "疑似重复工单" in again.text
     assert number in again.text
-    bad = client.post("/console/hub/cases/new",
+    bad = client.post("/console/hotline/desk",
                       data=FORM | {"reporter_phone": "12", "csrf_token": token})  # fmt: skip
     assert bad.status_code == 422
     assert "reporter_phone" in bad.text

@@ -24,19 +24,16 @@ from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
 from citybase.hub.cases.auth import (
     CASES_ALL,
-    CASES_INTAKE,
     CASES_READ,
     DISPATCH_CATALOG,
     CatalogKeeper,
     CentreReader,
-    Intake,
     Reader,
 )
 from citybase.hub.cases.schemas import (
     STATE_NAMES,
     Action,
     ActionIn,
-    CaseCreate,
     CaseFilter,
     CaseState,
     Channel,
@@ -49,8 +46,6 @@ from citybase.hub.events import service as events
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("City brain", "Cases", "/console/hub/cases", CASES_READ, order=10))
-console.add_page(NavEntry("City brain", "Take in a case", "/console/hub/cases/new", CASES_INTAKE,
-                          order=11))  # fmt: skip
 console.add_page(NavEntry("City brain", "Dispatch catalog", "/console/hub/dispatch", CASES_ALL,
                           order=21))  # fmt: skip
 add_translations("zh", {
@@ -122,55 +117,6 @@ def cases_page(request: Request, session: DbSession, principal: Reader) -> Respo
         "items": items, "total": total, "flt": flt, "units": units, "states": list(CaseState),
         "districts": districts, "region_names": {r.code: r.name for r in districts},
     })  # fmt: skip
-
-
-def _desk(
-    request: Request,
-    session: DbSession,
-    form: dict[str, Any],
-    errors: dict[str, str],
-    checked: dict[str, Any] | None = None,
-    status: int = 200,
-) -> Response:
-    return console.render(request, "hub/case_new.html",
-                          {"form": form, "errors": errors, "checked": checked,
-                           **_choices(session)}, status)  # fmt: skip
-
-
-@router.get("/console/hub/cases/new")
-def desk(request: Request, session: DbSession, principal: Intake) -> Response:
-    return _desk(request, session, {"urgency": "normal", "source": "hotline",
-                                    "channel": "phone"}, {})  # fmt: skip
-
-
-@router.post("/console/hub/cases/new")
-async def desk_submit(
-    request: Request, session: DbSession, principal: Intake, settings: AppSettings
-) -> Response:
-    form = await read_form(request)
-    button = form.pop("do", "accept")
-    data = {k: v for k, v in form.items() if k in CaseCreate.model_fields}
-    try:
-        create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
-        if button == "check":  # the duplicate warning and the suggestion, nothing written
-            mover = service.Mover.of(session, principal)
-            result = service.intake(session, mover, create, home=settings.home,
-                                    hub=settings.hub.model_copy(
-                                        update={"auto_dispatch_confidence": 2.0}),
-                                    cal=calendar_for(settings.home))  # fmt: skip
-            undo(session)
-            names = {c.code: c.name for c in events.categories(session)}
-            top = [(code, names.get(code, code), p)
-                   for code, p in (result.case.suggestion.get("top") or [])]  # fmt: skip
-            return _desk(request, session, form, {},
-                         {"duplicates": result.duplicates, "top": top,
-                          "place": result.case})  # fmt: skip
-        result = service.intake(session, service.Mover.of(session, principal), create,
-                                home=settings.home, hub=settings.hub,
-                                cal=calendar_for(settings.home))  # fmt: skip
-    except (CitybaseError, ValidationError) as exc:
-        return _desk(request, session, form, failure(session, exc), status=422)
-    return RedirectResponse(f"/console/hub/cases/{result.case.number}?saved=1", status_code=303)
 
 
 @router.get("/console/hub/cases/{number}")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -56,3 +58,32 @@ class Open311Request(BaseModel):
     lat: float | None
     long: float | None
     media_url: str
+
+
+class AnswerIn(BaseModel):
+    """A standard answer as a keeper writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=2, max_length=200)
+    question: str = Field("", max_length=2000, description="How citizens ask it")
+    answer: str = Field(min_length=2, max_length=8000)
+    keywords: list[str] = Field(default_factory=list)
+    category_code: str = Field("", max_length=12)
+    unit_code: str = Field("", max_length=40, description="The unit that stands behind it")
+    source: str = Field("", max_length=300, description="The policy or notice it rests on")
+    active: bool = True
+
+
+class AnswerRead(AnswerIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    id: int
+    uses: int
+    updated_by: str
+    updated_at: datetime
+
+
+class AnswerHit(BaseModel):
+    answer: AnswerRead
+    score: float

@@ -1,19 +1,24 @@
-"""Open311 GeoReport v2 over the city brain's cases: services and their definitions from the
-event taxonomy (小类 and 细类), requests taken in as cases, and cases read back as requests with
-the finer state in ``status_notes``. Public reads carry no contact and the description with
-personal data redacted."""
+"""The 12345 service: Open311 GeoReport v2 over the city brain's cases (services and their
+definitions from the taxonomy's 小类 and 细类, requests taken in as cases and read back with the
+finer state in ``status_notes``, public reads without contact and with personal data redacted);
+the citizen portal's submit, follow and rate; and the knowledge base of standard answers that
+operators give on the spot."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.workdays import calendar_for
@@ -36,7 +41,12 @@ from citybase.hub.cases.schemas import normalise_phone as normalise
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.schemas import Urgency
 from citybase.hub.events import service as events
+from citybase.services.hotline import repository
+from citybase.services.hotline.models import KnowledgeAnswer
 from citybase.services.hotline.schemas import (
+    AnswerHit,
+    AnswerIn,
+    AnswerRead,
     Open311Attribute,
     Open311Definition,
     Open311Request,
@@ -270,3 +280,109 @@ def public_steps(session: Session, number: str) -> list[Any]:
     """A case's history as the citizen may see it: what was done and when, not by whom."""
     return [s.model_copy(update={"actor": "", "unit": "", "note": ""})
             for s in cases.steps_for_system(session, number)]  # fmt: skip
+
+
+# --- the knowledge base of standard answers ----------------------------------------------------
+
+
+# the characters of asking, which say nothing of what is asked
+_ASKING = set("怎么什吗呢请问哪如何要我的")
+
+
+def _grams(text: str) -> set[str]:
+    chars = [c for c in text.lower() if c.isalnum()]
+    return {a + b for a, b in pairwise(chars) if a not in _ASKING and b not in _ASKING}
+
+
+def _score(query: str, entry: KnowledgeAnswer) -> float:
+    """How well an entry answers the query: the share of the query's character bigrams found in
+    its title, question and keywords (counted double) and in its answer, and whole keywords
+    found in the query."""
+    q = _grams(query)
+    if not q:
+        return 0.0
+    head = _grams(entry.title + " " + entry.question + " " + " ".join(entry.keywords))
+    body = _grams(entry.answer)
+    score = (2 * len(q & head) + 0.5 * len(q & body - head)) / len(q)
+    score += sum(0.5 for k in entry.keywords if k and k in query)
+    return score
+
+
+def search_answers(
+    session: Session, q: str, category_code: str = "", limit: int = 10
+) -> list[AnswerHit]:
+    """Standard answers for what a citizen asks, best first (all of them, by title, for an
+    empty query)."""
+    rows = repository.answers(session, active_only=True)
+    if category_code:
+        rows = [r for r in rows if r.category_code.startswith(category_code)]
+    if not q.strip():
+        return [AnswerHit(answer=AnswerRead.model_validate(r), score=0.0)
+                for r in sorted(rows, key=lambda r: r.title)][:limit]  # fmt: skip
+    scored = sorted(((_score(q, r), r) for r in rows), key=lambda p: -p[0])
+    return [AnswerHit(answer=AnswerRead.model_validate(r), score=round(s, 3))
+            for s, r in scored if s >= 0.6][:limit]  # fmt: skip
+
+
+def get_answer(session: Session, answer_id: int) -> AnswerRead:
+    found = repository.answer(session, answer_id)
+    if found is None:
+        raise NotFound(f"no standard answer {answer_id}", field="id")
+    return AnswerRead.model_validate(found)
+
+
+def put_answer(
+    session: Session, actor: Actor, data: AnswerIn, answer_id: int | None = None
+) -> AnswerRead:
+    """Write a standard answer (a new one, or change the one with this id)."""
+    if data.category_code:
+        try:
+            events.get_category(session, data.category_code)
+        except NotFound:
+            raise InvalidInput(f"no category {data.category_code}", field="category_code") from None
+    if data.unit_code:
+        try:
+            orgs.get_unit(session, data.unit_code)
+        except NotFound:
+            raise InvalidInput(f"no unit with code {data.unit_code}", field="unit_code") from None
+    if answer_id is None:
+        entry = KnowledgeAnswer()
+    else:
+        found = repository.answer(session, answer_id)
+        if found is None:
+            raise NotFound(f"no standard answer {answer_id}", field="id")
+        entry = found
+    for key, value in data.model_dump().items():
+        setattr(entry, key, value)
+    entry.updated_by = actor.name
+    repository.add(session, entry)
+    ledger.record(session, actor, "hotline.knowledge.put", object_type="knowledge",
+                  object_id=entry.id, details={"title": entry.title, "active": entry.active})  # fmt: skip
+    return AnswerRead.model_validate(entry)
+
+
+def used(session: Session, answer_id: int) -> None:
+    """An operator gave this answer: count it (the most used answers come first to mind)."""
+    found = repository.answer(session, answer_id)
+    if found is not None:
+        found.uses += 1
+
+
+def import_answers(session: Session, actor: Actor, text: str) -> int:
+    """Standard answers from YAML (``answers:``), matched by title; all or nothing."""
+    data = yaml.safe_load(text) or {}
+    items = data.get("answers") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InvalidInput("a knowledge file holds an 'answers' list", field="answers")
+    parsed = []
+    for n, item in enumerate(items, 1):
+        try:
+            parsed.append(AnswerIn.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidInput(f"answer {n}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                               field="answers") from None  # fmt: skip
+    for entry in parsed:
+        existing = repository.by_title(session, entry.title)
+        put_answer(session, actor, entry, existing.id if existing else None)
+    return len(parsed)

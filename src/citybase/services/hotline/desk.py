@@ -1,0 +1,177 @@
+"""The operator's desk and the knowledge base in the console.
+
+The desk takes a call in one screen: phone, words, place, kind and urgency; "check" shows, before
+anything is written, the open cases nearby that look like the same matter, the classifier's three
+likeliest categories, the place found on the register and the standard answers that fit — so a
+question answered on the spot is closed at once (直接办结) and the rest is accepted and, when the
+suggestion is sure and the catalog knows where it goes, dispatched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+from citybase.core.workdays import calendar_for
+from citybase.hub.cases import service as cases
+from citybase.hub.cases.auth import CASES_INTAKE, Intake
+from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, Channel, Source
+from citybase.hub.dispatch.schemas import Urgency
+from citybase.hub.events import service as events
+from citybase.services.hotline import service
+from citybase.services.hotline.auth import KNOWLEDGE_KEEP, KNOWLEDGE_READ, KnowledgeKeeper
+from citybase.services.hotline.auth import KnowledgeReader as Reader
+from citybase.services.hotline.schemas import AnswerIn
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Applications", "12345 desk", "/console/hotline/desk", CASES_INTAKE,
+                          order=11))  # fmt: skip
+console.add_page(NavEntry("Applications", "Knowledge base", "/console/hotline/knowledge",
+                          KNOWLEDGE_READ, order=12))  # fmt: skip
+add_translations("zh", {
+    "12345 desk": "12345 受理台", "Knowledge base": "知识库", "Standard answers": "标准答复",
+    "Answer on the spot and close": "直接答复办结", "Question": "问题", "Answer": "答复口径",
+    "Based on": "依据", "Uses": "使用次数", "New standard answer": "新增标准答复",
+    "Active": "启用", "Save": "保存", "Keywords (comma-separated)": "关键词（逗号分隔）",
+    "Unit": "单位", "No standard answers found.": "未找到标准答复。",
+})  # fmt: skip
+
+
+def _choices(session: DbSession) -> dict[str, Any]:
+    return {
+        "categories": [c for c in events.categories(session) if c.level >= 2],
+        "regions": [r for r in orgs.list_regions(session) if r.level is not RegionLevel.city],
+        "urgencies": list(Urgency), "sources": list(Source), "channels": list(Channel),
+    }  # fmt: skip
+
+
+def _desk(
+    request: Request,
+    session: DbSession,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    checked: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    return console.render(request, "hotline/desk.html",
+                          {"form": form, "errors": errors, "checked": checked,
+                           **_choices(session)}, status)  # fmt: skip
+
+
+@router.get("/console/hotline/desk")
+def desk(request: Request, session: DbSession, principal: Intake) -> Response:
+    return _desk(request, session, {"urgency": "normal", "source": "hotline",
+                                    "channel": "phone"}, {})  # fmt: skip
+
+
+@router.post("/console/hotline/desk")
+async def desk_submit(
+    request: Request, session: DbSession, principal: Intake, settings: AppSettings
+) -> Response:
+    form = await read_form(request)
+    button = form.pop("do", "accept")
+    data = {k: v for k, v in form.items() if k in CaseCreate.model_fields}
+    mover = cases.Mover.of(session, principal)
+    cal = calendar_for(settings.home)
+    try:
+        create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
+        if button == "check":  # the duplicate warning, the suggestion and answers; nothing kept
+            never = settings.hub.model_copy(update={"auto_dispatch_confidence": 2.0})
+            result = cases.intake(session, mover, create, home=settings.home, hub=never, cal=cal)
+            undo(session)
+            names = {c.code: c.name for c in events.categories(session)}
+            top = [(code, names.get(code, code), p)
+                   for code, p in (result.case.suggestion.get("top") or [])]  # fmt: skip
+            answers = service.search_answers(session, create.text, limit=3)
+            return _desk(request, session, form, {},
+                         {"duplicates": result.duplicates, "top": top, "place": result.case,
+                          "answers": answers})  # fmt: skip
+        if button.startswith("answer:"):  # 直接答复办结 with a standard answer
+            entry = service.get_answer(session, int(button.removeprefix("answer:")))
+            create = create.model_copy(update={"category_code": ""})
+            taken = cases.intake(session, mover, create, home=settings.home, hub=settings.hub.model_copy(
+                update={"auto_dispatch_confidence": 2.0}), cal=cal)  # fmt: skip
+            cases.act(session, mover, taken.case.number, Action.close, ActionIn(
+                reply=entry.answer, category_code=entry.category_code,
+                note=f"标准答复：{entry.title}"), cal=cal)  # fmt: skip
+            service.used(session, entry.id)
+            number = taken.case.number
+        else:
+            number = cases.intake(session, mover, create, home=settings.home, hub=settings.hub,
+                                  cal=cal).case.number  # fmt: skip
+    except (CitybaseError, ValidationError, ValueError) as exc:
+        if not isinstance(exc, CitybaseError | ValidationError):
+            exc = CitybaseError(str(exc), field="do")
+        return _desk(request, session, form, failure(session, exc), status=422)
+    return RedirectResponse(f"/console/hub/cases/{number}?saved=1", status_code=303)
+
+
+# --- the knowledge base ---------------------------------------------------------------------------
+
+
+@router.get("/console/hotline/knowledge")
+def knowledge(request: Request, session: DbSession, principal: Reader) -> Response:
+    q = request.query_params.get("q", "")
+    return console.render(request, "hotline/knowledge.html", {
+        "q": q, "hits": service.search_answers(session, q, limit=50),
+        "may_keep": principal.can(KNOWLEDGE_KEEP), "form": {}, "errors": {},
+    })  # fmt: skip
+
+
+def _answer_in(form: dict[str, Any]) -> AnswerIn:
+    form = dict(form)
+    form["keywords"] = split_list(str(form.get("keywords", "")))
+    form["active"] = form.get("active") == "on"
+    return AnswerIn.model_validate(form)
+
+
+@router.post("/console/hotline/knowledge")
+async def knowledge_new(
+    request: Request, session: DbSession, principal: KnowledgeKeeper
+) -> Response:
+    form = await read_form(request)
+    try:
+        made = service.put_answer(session, actor_of(principal), _answer_in(form))
+    except (CitybaseError, ValidationError) as exc:
+        return console.render(request, "hotline/knowledge.html", {
+            "q": "", "hits": [], "may_keep": True, "form": form,
+            "errors": failure(session, exc)}, 422)  # fmt: skip
+    return RedirectResponse(f"/console/hotline/knowledge/{made.id}?saved=1", status_code=303)
+
+
+@router.get("/console/hotline/knowledge/{answer_id}")
+def answer_page(
+    request: Request, session: DbSession, principal: Reader, answer_id: int
+) -> Response:
+    entry = service.get_answer(session, answer_id)
+    return console.render(request, "hotline/answer.html", {
+        "entry": entry, "form": entry.model_dump(), "errors": {},
+        "may_keep": principal.can(KNOWLEDGE_KEEP),
+    })  # fmt: skip
+
+
+@router.post("/console/hotline/knowledge/{answer_id}")
+async def answer_edit(
+    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: int
+) -> Response:
+    form = await read_form(request)
+    try:
+        service.put_answer(session, actor_of(principal), _answer_in(form), answer_id)
+    except (CitybaseError, ValidationError) as exc:
+        entry = service.get_answer(session, answer_id)
+        return console.render(request, "hotline/answer.html", {
+            "entry": entry, "form": form, "errors": failure(session, exc), "may_keep": True,
+        }, 422)  # fmt: skip
+    return RedirectResponse(f"/console/hotline/knowledge/{answer_id}?saved=1", status_code=303)
