@@ -74,6 +74,8 @@ from citybase.data.sharing import tasks as _sharing_tasks
 from citybase.data.sharing import views as sharing_views
 from citybase.data.sources import routes as sources_routes
 from citybase.data.sources import views as sources_views
+from citybase.hub.brains import tasks as _hub_brain_tasks
+from citybase.hub.brains import views as hub_brain_views
 from citybase.hub.cases import routes as hub_case_routes
 from citybase.hub.cases import tasks as _hub_case_tasks
 from citybase.hub.cases import views as hub_case_views
@@ -87,7 +89,7 @@ from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
-del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks
+del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks, _hub_brain_tasks
 log = logging.getLogger(__name__)
 
 
@@ -152,6 +154,7 @@ LAYERS = (
             "Supervision against deadlines until closed",
         ),
         built=(
+            "One event centre for alarms, requests and reports",
             "One event taxonomy of up to three levels",
             "Cases routed to the responsible unit",
             "A dispatch classifier learned from citizens' messages",
@@ -166,6 +169,7 @@ LAYERS = (
             "One-thing service packages",
             "Evaluation of service",
         ),
+        built=("The 12345 citizen hotline and Open311",),
     ),
     Layer(
         "cockpit",
@@ -305,6 +309,7 @@ def create_app(
         cockpit_task_views.router,
         hub_event_routes.router,
         hub_case_routes.router,
+        hub_brain_views.router,
         hub_case_views.router,
         hub_supervision_routes.router,
         hotline_open311.router,

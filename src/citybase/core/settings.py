@@ -138,6 +138,18 @@ class HubSettings(BaseModel):
     sweep_minutes: int = Field(
         5, ge=1, description="How often the worker looks for cases turning yellow or red."
     )
+    hotspot_window_hours: int = Field(
+        24, ge=1, description="Hot spots: the window in which similar cases are counted."
+    )
+    hotspot_baseline_days: int = Field(
+        28, ge=1, description="Hot spots: how far back the usual count per window is taken."
+    )
+    hotspot_min_cases: int = Field(
+        5, ge=2, description="Hot spots: the fewest cases of one kind in one district to raise one."
+    )
+    hotspot_ratio: float = Field(
+        3.0, gt=1, description="Hot spots: how many times the usual count the window must reach."
+    )
     retrain_hours: int = Field(
         24, ge=1, description="How often the category classifier learns again from closed cases."
     )

@@ -16,11 +16,14 @@ from citybase.core.identity import service as identity
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.settings import HubSettings
 from citybase.core.workdays import DEFAULT
+from citybase.hub.brains import service as brains
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_HANDLE, CASES_READ
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, Channel, Source
 from citybase.hub.dispatch import service as dispatch
+from citybase.perception.rules.schemas import Alarm
 
 CATALOG_FILE = Path(__file__).parent / "dispatch.yaml"
 KNOWLEDGE_FILE = Path(__file__).parent / "knowledge.yaml"
@@ -219,5 +222,52 @@ def seed_hub(session: Session, home: Path, now: datetime | None = None) -> None:
         seed_cases(session, operator, supervisor, now=now)
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
+    _spike(session, operator, now)
+    for n, (device, kind, level, message, region, address) in enumerate(ALARMS):
+        alarm = Alarm(device_id=device, kind=kind, level=level, message=message,
+                      region_code=region, address=address)  # fmt: skip
+        brains.alarm_case(session, alarm, "350100", now - timedelta(hours=3 - n * 0.4))
     cases.sweep(session, DEFAULT, 0.25, now)
+    brains.detect(session, HubSettings(), now)
     cases.retrain(session, home, "cases")
+
+
+# sensor alarms of the last hours (the same water-level gauge twice: one case)
+ALARMS = [
+    (
+        "wl-baima-03",
+        "water_level",
+        "critical",
+        "白马河水位 3.21 m，超警戒水位 0.41 m",
+        "350102",
+        "鼓楼区白马河杨桥路段",
+    ),
+    (
+        "wl-baima-03",
+        "water_level",
+        "critical",
+        "白马河水位 3.35 m，持续上涨",
+        "350102",
+        "鼓楼区白马河杨桥路段",
+    ),
+    ("mh-tj-0117", "manhole", "warning", "井盖倾斜 18°，疑似移位", "350103006", "台江区苍霞街道"),
+    (
+        "sd-gd-2231",
+        "smoke",
+        "critical",
+        "独立烟感报警，持续 90 秒",
+        "350102001002",
+        "鼓楼区鼓东街道钱塘社区",
+    ),
+]
+SPIKE = ["楼下广场舞音响太吵，每晚到十点", "小区门口烧烤摊喧哗到凌晨", "隔壁装修电钻声一整天",
+         "商铺门口大喇叭循环叫卖", "夜里有人在江边放音响唱歌", "酒吧音乐声震得窗户响",
+         "改装车深夜轰油门扰民"]  # fmt: skip
+
+
+def _spike(session: Session, operator: cases.Mover, now: datetime) -> None:
+    """A burst of noise complaints in 台江区 over the last day: the hot spot of the dashboard."""
+    for n, text in enumerate(SPIKE):
+        data = CaseCreate(text=text, address=f"台江区{ROADS[n]}{n * 7 + 3}号", region_code="350103",
+                          category_code="020102", reporter_phone=f"1380591{n:04d}")  # fmt: skip
+        cases.intake(session, operator, data, now=now - timedelta(hours=2 + n * 2.5))

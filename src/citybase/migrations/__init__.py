@@ -28,6 +28,7 @@ def all_metadata() -> MetaData:
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
     from citybase.data.sources import models as _sources
+    from citybase.hub.brains import models as _brains
     from citybase.hub.cases import models as _cases
     from citybase.hub.dispatch import models as _dispatch
     from citybase.hub.events import models as _events
@@ -38,6 +39,7 @@ def all_metadata() -> MetaData:
         _indicators,
         _plans,
         _tasks,
+        _brains,
         _cases,
         _catalog,
         _dispatch,

@@ -214,5 +214,5 @@ def test_a_district_centre_dispatches_in_its_own_district_only(session: Session)
     assert detail.lead_unit == "gl.urban"
     elsewhere = ROAD.model_copy(update={"category_code": "", "address": "台江区苍霞街道"})
     number = service.intake(session, mover(session, "operator"), elsewhere, now=MONDAY).case.number
-    with pytest.raises(Forbidden, match=r"outside the region 350102"):
+    with pytest.raises(Forbidden, match=r"not within the region 350102"):
         _act(session, "glop", number, Action.dispatch, lead_unit="tj.urban")

@@ -39,6 +39,8 @@ class Case(IdMixin, Base):
     urgency: Mapped[str] = mapped_column(String(12), default="normal")
     state: Mapped[str] = mapped_column(String(20))
     lead_unit: Mapped[str] = mapped_column(String(40), default="", index=True)
+    brain_code: Mapped[str] = mapped_column(String(20), default="", index=True)
+    device_id: Mapped[str] = mapped_column(String(100), default="", index=True)
     support_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     attachments: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     related: Mapped[list[Any]] = mapped_column(JSONType, default=list)

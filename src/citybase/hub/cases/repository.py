@@ -55,6 +55,11 @@ def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> S
         query = query.where(Case.category_code.startswith(flt.category_code, autoescape=True))
     if flt.warning:
         query = query.where(Case.warning == flt.warning)
+    if flt.within:
+        r = flt.within
+        query = query.where(or_(Case.district_code == r, Case.street_code == r,
+                                Case.community_code == r, Case.grid_code == r,
+                                Case.brain_code.startswith(r, autoescape=True)))  # fmt: skip
     if flt.numbers:
         query = query.where(Case.number.in_(flt.numbers))
     if flt.category_codes:
@@ -158,3 +163,61 @@ def closed_examples(session: Session, limit: int) -> list[tuple[str, str]]:
         .limit(limit)
     )
     return [(text, category) for text, category in rows]
+
+
+def counts(
+    session: Session, since: datetime, until: datetime, prefix: int
+) -> dict[tuple[str, str], int]:
+    """Cases taken in in [since, until) by (category code's first ``prefix`` characters,
+    district), merged duplicates left out."""
+    key = func.substr(Case.category_code, 1, prefix)
+    rows = session.execute(
+        select(key, Case.district_code, func.count())
+        .where(Case.accepted_at >= since, Case.accepted_at < until, Case.category_code != "",
+               Case.district_code != "", Case.state != "merged")
+        .group_by(key, Case.district_code)
+    )  # fmt: skip
+    return {(str(c), str(d)): int(n) for c, d, n in rows}
+
+
+def recent_numbers(
+    session: Session, category: str, district: str, since: datetime, limit: int = 20
+) -> list[str]:
+    return list(session.scalars(
+        select(Case.number).where(Case.category_code.startswith(category, autoescape=True),
+                                  Case.district_code == district, Case.accepted_at >= since)
+        .order_by(Case.accepted_at.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def open_for_device(session: Session, device_id: str) -> Case | None:
+    return session.scalar(
+        select(Case).where(Case.device_id == device_id,
+                           Case.state.in_([str(s) for s in OPEN_STATES]))
+        .order_by(Case.accepted_at.desc()).limit(1)
+    )  # fmt: skip
+
+
+def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[str, int]]:
+    """Cases taken in per day (UTC+8) since ``since``."""
+    day = (
+        func.date(Case.accepted_at, "+8 hours")
+        if session.get_bind().dialect.name == "sqlite"
+        else func.to_char(func.timezone("Asia/Shanghai", Case.accepted_at), "YYYY-MM-DD")
+    )
+    query = select(day, func.count()).where(Case.accepted_at >= since, Case.state != "merged")
+    if within:
+        query = query.where(Case.district_code == within)
+    return [(str(d), int(n)) for d, n in session.execute(query.group_by(day).order_by(day))]
+
+
+def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
+    """district → (open cases, yellow, red)."""
+    rows = session.execute(
+        select(Case.district_code, func.count(),
+               func.sum(case((Case.warning == "yellow", 1), else_=0)),
+               func.sum(case((Case.warning == "red", 1), else_=0)))
+        .where(Case.state.in_([str(s) for s in OPEN_STATES]))
+        .group_by(Case.district_code)
+    )  # fmt: skip
+    return {str(d): (int(n), int(y or 0), int(r or 0)) for d, n, y, r in rows}

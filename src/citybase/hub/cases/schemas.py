@@ -73,6 +73,7 @@ class Action(StrEnum):
     close = "close"  # 办结
     merge = "merge"  # 并单
     urge = "urge"  # 催办
+    escalate = "escalate"  # 上报: to the brain above
 
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -119,6 +120,7 @@ class CaseCreate(BaseModel):
     urgency: Urgency = Urgency.normal
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     related: list[str] = Field(default_factory=list, description="Numbers of related cases")
+    device_id: str = Field("", max_length=100, description="The device whose alarm this is")
 
     @field_validator("reporter_phone")
     @classmethod
@@ -172,6 +174,8 @@ class CaseRead(BaseModel):
     urgency: Urgency
     state: CaseState
     lead_unit: str
+    brain_code: str = Field(description="The region whose brain runs the case's loop")
+    device_id: str
     support_units: list[str]
     attachments: list[Attachment]
     related: list[str]
@@ -248,6 +252,7 @@ class CaseFilter(BaseModel):
     district_code: str = ""
     category_code: str = Field("", description="A code prefix: 01 takes all of 大类 01")
     warning: str = ""
+    within: str = Field("", description="Cases whose place or brain lies in this region")
     phone: str = ""
     numbers: list[str] = Field(default_factory=list, description="These cases only")
     category_codes: list[str] = Field(default_factory=list, description="Any of these exactly")

@@ -79,12 +79,14 @@ WORKFLOW: dict[Action, tuple[frozenset[CaseState], CaseState | None, str]] = {
     Action.close: (frozenset({S.accepted, S.followed_up}), S.closed, "centre"),
     Action.merge: (frozenset({S.accepted, S.returned, S.dispatched}), S.merged, "centre"),
     Action.urge: (frozenset({S.dispatched, S.signed, S.handling}), None, "supervisor"),
+    Action.escalate: (frozenset({S.accepted, S.returned}), None, "centre"),
 }
 ACTION_NAMES = {
     Action.dispatch: "派单", Action.reassign: "改派", Action.return_: "退单", Action.sign: "签收",
     Action.note: "办理", Action.extend: "延期申请", Action.approve_extension: "同意延期",
     Action.deny_extension: "不同意延期", Action.reply: "答复", Action.follow_up: "回访",
     Action.reopen: "重办", Action.close: "办结", Action.merge: "并单", Action.urge: "催办",
+    Action.escalate: "上报",
 }  # fmt: skip
 _WHO = {"centre": CASES_DISPATCH, "lead": CASES_HANDLE, "involved": CASES_HANDLE,
         "supervisor": CASES_SUPERVISE}  # fmt: skip
@@ -184,6 +186,14 @@ def locate(session: Session, address: str, region_code: str = "") -> Place:
     return place
 
 
+def _city(session: Session, region_code: str) -> str:
+    """The top of the region tree above this region (or of the whole tree)."""
+    if region_code:
+        return orgs.region_path(session, region_code)[0].code
+    tops = orgs.list_regions(session, level=RegionLevel.city)
+    return tops[0].code if tops else ""
+
+
 def _path(session: Session, case: Case) -> list[str]:
     """The case's region path from the city down (for the dispatch catalog)."""
     return [r.code for r in orgs.region_path(session, case.region_code)] if case.region_code else []
@@ -247,9 +257,17 @@ def _get(session: Session, number: str) -> Case:
     return case
 
 
+def _in_area(region: str, case: Case) -> bool:
+    """Whether the case lies in the region, or its loop is run by a brain inside it."""
+    return region in (case.district_code, case.street_code, case.community_code,
+                      case.grid_code) or case.brain_code.startswith(region)  # fmt: skip
+
+
 def _may_see(mover: Mover, case: Case) -> bool:
     units = _visible_units(mover)
-    return units is None or case.lead_unit in units or any(u in units for u in case.support_units)
+    if units is None:
+        return mover.region is None or "*" in mover.permissions or _in_area(mover.region, case)
+    return case.lead_unit in units or any(u in units for u in case.support_units)
 
 
 def get(session: Session, principal: Principal, number: str) -> CaseDetail:
@@ -272,7 +290,10 @@ def _detail(session: Session, mover: Mover, case: Case) -> CaseDetail:
 
 def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[CaseRead], int]:
     mover = Mover.of(session, principal)
-    rows, total = repository.find(session, flt, _visible_units(mover))
+    units = _visible_units(mover)
+    if units is None and mover.region is not None:  # a district's centre sees its district
+        flt = flt.model_copy(update={"within": mover.region})
+    rows, total = repository.find(session, flt, units)
     return [_read(c) for c in rows], total
 
 
@@ -310,12 +331,8 @@ def contact(session: Session, principal: Principal, number: str, why: str) -> Co
 
 
 def _in_region(mover: Mover, case: Case) -> bool:
-    return mover.region is None or mover.region in (
-        case.district_code,
-        case.street_code,
-        case.community_code,
-        case.grid_code,
-    )
+    """A centre works the cases whose loop its brain (or one below it) runs."""
+    return mover.region is None or case.brain_code.startswith(mover.region)
 
 
 def refusal(mover: Mover, case: Case, action: Action) -> str | None:
@@ -330,7 +347,8 @@ def refusal(mover: Mover, case: Case, action: Action) -> str | None:
     if "*" in mover.permissions:
         return None
     if who == "centre" and not _in_region(mover, case):
-        return f"case {case.number} is outside the region {mover.region} this centre covers"
+        return (f"case {case.number} is run by the brain of {case.brain_code or '(none)'}, "
+                f"not within the region {mover.region} this centre covers")  # fmt: skip
     if who == "lead" and mover.unit != case.lead_unit:
         return f"only the lead unit {case.lead_unit or '(none)'} may {action} case {case.number}"
     if who == "involved" and mover.unit not in [case.lead_unit, *case.support_units]:
@@ -420,6 +438,9 @@ def intake(
         state=str(S.accepted), attachments=[a.model_dump() for a in data.attachments],
         related=list(data.related), accepted_at=now, accepted_by=mover.actor.name,
         suggestion=suggestion.model_dump() if suggestion else {}, support_units=[],
+        device_id=data.device_id,
+        # the district's brain runs the loop of what happens in it; the city's the rest
+        brain_code=mover.region or place.district_code or _city(session, place.region_code),
     )  # fmt: skip
     repository.add(session, case)
     case.number = _number(case, hub.case_prefix, now)
@@ -463,6 +484,8 @@ def _send(
     """Give the case to a lead unit with fresh deadlines (dispatch, reassign, reopen)."""
     case.state = str(S.dispatched)
     case.lead_unit, case.support_units = route.lead_unit, list(route.support_units)
+    # the loop is run at the level of the unit that acts: closed as low as it can be
+    case.brain_code = orgs.get_unit(session, route.lead_unit).region_code
     case.dispatched_at, case.signed_at, case.replied_at = now, None, None
     case.sign_due = cal.add(now, route.sign_hours)
     case.handle_due = cal.add(now, route.handle_days * 24)
@@ -694,6 +717,16 @@ def _do_urge(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
     _step(s, c, m, "urge", before, note, {"lead_unit": c.lead_unit}, now)
 
 
+def _do_escalate(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
+                 cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
+    _need(note, "note", "why the brain above must take it (which units it needs)")
+    parent = orgs.get_region(s, c.brain_code).parent_code if c.brain_code else None
+    if not parent:
+        raise Conflict("the case is already with the city's brain", field="action")
+    was, c.brain_code = c.brain_code, parent
+    _step(s, c, m, "escalate", before, note, {"from": was, "to": parent}, now)
+
+
 _ACTIONS: dict[Action, Any] = {
     Action.dispatch: _do_dispatch, Action.reassign: _do_reassign, Action.return_: _do_return,
     Action.sign: _do_sign, Action.note: _do_note, Action.extend: _do_extend,
@@ -701,6 +734,7 @@ _ACTIONS: dict[Action, Any] = {
     Action.deny_extension: lambda *a: _do_decide(*a, grant=False),
     Action.reply: _do_reply, Action.follow_up: _do_follow_up, Action.reopen: _do_reopen,
     Action.close: _do_close, Action.merge: _do_merge, Action.urge: _do_urge,
+    Action.escalate: _do_escalate,
 }  # fmt: skip
 
 
@@ -817,3 +851,37 @@ def retrain(
                   object_type="model", object_id=model,
                   details={"examples": len(examples), "labels": len(set(labels))})  # fmt: skip
     return info
+
+
+# --- for the brains: counts, and repeated alarms --------------------------------------------------
+
+
+def counts(
+    session: Session, since: datetime, until: datetime, prefix: int = 4
+) -> dict[tuple[str, str], int]:
+    return repository.counts(session, since, until, prefix)
+
+
+def recent_numbers(session: Session, category: str, district: str, since: datetime) -> list[str]:
+    return repository.recent_numbers(session, category, district, since)
+
+
+def repeat_alarm(
+    session: Session, device_id: str, message: str, now: datetime | None = None
+) -> str | None:
+    """A device alarms again while its case is open: the alarm joins that case as a step (并单)
+    instead of opening another. Returns the case's number, or None when none is open."""
+    case = repository.open_for_device(session, device_id)
+    if case is None:
+        return None
+    _step(session, case, Mover.system("perception"), "alarm", case.state, message,
+          {"device_id": device_id}, now)  # fmt: skip
+    return case.number
+
+
+def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[str, int]]:
+    return repository.per_day(session, since, within)
+
+
+def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
+    return repository.open_by_district(session)

@@ -91,7 +91,7 @@ FIELDS: dict[Action, list[str]] = {
     Action.extend: ["days", "note"], Action.approve_extension: ["note"],
     Action.deny_extension: ["note"], Action.reply: ["reply", "note"],
     Action.follow_up: ["satisfaction", "note"], Action.reopen: ["lead_unit", "note"],
-    Action.close: ["reply", "category_code", "note"], Action.merge: ["target", "note"], Action.urge: ["note"],
+    Action.close: ["reply", "category_code", "note"], Action.merge: ["target", "note"], Action.urge: ["note"], Action.escalate: ["note"],
 }  # fmt: skip
 
 
