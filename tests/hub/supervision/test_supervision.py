@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.core.settings import Settings
 from citybase.hub.cases import service as cases
+from citybase.hub.cases.models import CaseStat
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, Satisfaction
 from citybase.hub.supervision import service
 from tests.core.identity.factories import sign_in
@@ -68,6 +70,15 @@ def test_the_centres_figures(session: Session, client: TestClient) -> None:
     _act(session, "super", b, Action.reopen, later, note="仍未处理")
     cases.intake(session, op, CaseCreate(text="社保卡怎么补办？", address="台江区"), now=MONDAY)
 
+    for by in (None, "unit", "district", "category"):  # the kept counts match the cases
+        kept = service.figures(session, by, None, None)
+        assert kept == cases.figures_from_cases(session, by), by
+    before = sorted((r.dim, r.day, r.key, r.cases, r.closed, r.overdue)
+                    for r in session.scalars(select(CaseStat)) if r.cases)  # fmt: skip
+    cases.rebuild_stats(session)
+    after = sorted((r.dim, r.day, r.key, r.cases, r.closed, r.overdue)
+                   for r in session.scalars(select(CaseStat)) if r.cases)  # fmt: skip
+    assert before == after
     [everything] = service.figures(session, None, None, None)
     assert everything.cases == 5
     assert everything.on_time_signing == 1.0  # three signed, all in time

@@ -86,3 +86,39 @@ class CaseStep(IdMixin, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+STAT_FIELDS = (
+    "cases", "dispatched", "signed", "signed_on_time", "replied", "replied_on_time", "returned",
+    "verdicts", "reopened", "rated", "satisfied", "reopens", "closed", "closed_first_time",
+    "never_reassigned", "overdue",
+)  # fmt: skip
+
+
+class CaseStat(Base):
+    """The centre's counts kept as cases change, by the city's day of intake, for all cases
+    (``dim`` "all") and per lead unit, district and 大类: the figures over a year of cases are a
+    sum over a few thousand rows, not an aggregate over every case. Rebuilt from the cases by
+    ``rebuild_stats``."""
+
+    __tablename__ = "hub_case_stats"
+
+    dim: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+    dispatched: Mapped[int] = mapped_column(default=0)
+    signed: Mapped[int] = mapped_column(default=0)
+    signed_on_time: Mapped[int] = mapped_column(default=0)
+    replied: Mapped[int] = mapped_column(default=0)
+    replied_on_time: Mapped[int] = mapped_column(default=0)
+    returned: Mapped[int] = mapped_column(default=0)
+    verdicts: Mapped[int] = mapped_column(default=0)
+    reopened: Mapped[int] = mapped_column(default=0)
+    rated: Mapped[int] = mapped_column(default=0)
+    satisfied: Mapped[int] = mapped_column(default=0)
+    reopens: Mapped[int] = mapped_column(default=0)
+    closed: Mapped[int] = mapped_column(default=0)
+    closed_first_time: Mapped[int] = mapped_column(default=0)
+    never_reassigned: Mapped[int] = mapped_column(default=0)
+    overdue: Mapped[int] = mapped_column(default=0)

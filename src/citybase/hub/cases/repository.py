@@ -3,10 +3,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, case, cast, func, or_, select
+from sqlalchemy import (
+    Select,
+    Table,
+    Text,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from citybase.hub.cases.models import Case, CaseStep
+from citybase.hub.cases.models import STAT_FIELDS, Case, CaseStat, CaseStep
 from citybase.hub.cases.schemas import OPEN_STATES, CaseFilter
 
 
@@ -100,16 +114,13 @@ GROUPS = {
 }
 
 
-def figures(
-    session: Session, by: str | None, since: datetime | None, until: datetime | None
-) -> list[dict[str, Any]]:
-    """Counts behind a centre's figures, in one pass over the cases taken in in the period."""
+def _stat_columns() -> list[Any]:
+    """The counts behind the figures, as aggregates over cases (see ``models.STAT_FIELDS``)."""
 
     def count(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
 
-    satisfied = Case.satisfaction.in_(["satisfied", "basic"])
-    columns = [
+    return [
         func.count().label("cases"),
         count(Case.dispatched_at.is_not(None)).label("dispatched"),
         count(Case.signed_on_time.is_not(None)).label("signed"),
@@ -120,8 +131,8 @@ def figures(
         count((Case.reopen_count > 0) | Case.followed_up_at.is_not(None)).label("verdicts"),
         count(Case.reopen_count > 0).label("reopened"),
         count(Case.satisfaction != "").label("rated"),
+        count(Case.satisfaction.in_(["satisfied", "basic"])).label("satisfied"),
         func.sum(Case.reopen_count).label("reopens"),
-        count(satisfied).label("satisfied"),
         count(Case.state == "closed").label("closed"),
         count(
             (Case.state == "closed")
@@ -134,10 +145,17 @@ def figures(
         ).label("never_reassigned"),
         count(Case.warning == "red").label("overdue"),
     ]
+
+
+def figures_from_cases(
+    session: Session, by: str | None, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """The same counts as ``figures``, aggregated over the cases themselves (to check the kept
+    counts against, and to rebuild them)."""
     key = GROUPS[by] if by else None
+    columns = _stat_columns()
     selected: list[Any] = [key.label("key"), *columns] if key is not None else columns
-    query: Select[Any] = select(*selected)
-    query = query.where(Case.state != "merged")
+    query: Select[Any] = select(*selected).where(Case.state != "merged")
     if since is not None:
         query = query.where(Case.accepted_at >= since)
     if until is not None:
@@ -145,6 +163,61 @@ def figures(
     if key is not None:
         query = query.group_by(key).order_by(key)
     return [dict(row._mapping) for row in session.execute(query)]
+
+
+def figures(
+    session: Session, by: str | None, since: str | None, until: str | None
+) -> list[dict[str, Any]]:
+    """The kept counts summed over the city's days of intake in [since, until)."""
+    sums = [func.sum(getattr(CaseStat, f)).label(f) for f in STAT_FIELDS]
+    selected: list[Any] = [CaseStat.key.label("key"), *sums] if by else sums
+    query: Select[Any] = select(*selected).where(CaseStat.dim == (by or "all"))
+    if since is not None:
+        query = query.where(CaseStat.day >= since)
+    if until is not None:
+        query = query.where(CaseStat.day < until)
+    if by:
+        query = query.group_by(CaseStat.key).order_by(CaseStat.key)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def add_stats(session: Session, dim: str, day: str, key: str, delta: dict[str, int]) -> None:
+    """Add ``delta`` to the counts kept for one day of one dimension's key."""
+    table = CaseStat.__table__
+    assert isinstance(table, Table)
+    make = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = make(table).values(dim=dim, day=day, key=key, **delta)
+    statement = statement.on_conflict_do_update(
+        index_elements=["dim", "day", "key"],
+        set_={f: table.c[f] + statement.excluded[f] for f in delta},
+    )
+    session.execute(statement)
+
+
+def _day(session: Session) -> Any:
+    """A case's day of intake in the city (UTC+8), as YYYY-MM-DD."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(Case.accepted_at, "+8 hours")
+    return func.to_char(func.timezone("Asia/Shanghai", Case.accepted_at), "YYYY-MM-DD")
+
+
+def rebuild_stats(session: Session) -> int:
+    """Count again from the cases what ``add_stats`` keeps; returns the rows written."""
+    session.execute(delete(CaseStat))
+    day = _day(session)
+    written = 0
+    dims: dict[str, Any] = {"all": literal(""), **GROUPS}
+    for dim, key in dims.items():
+        query = (
+            select(day.label("day"), key.label("key"), *_stat_columns())
+            .where(Case.state != "merged")
+            .group_by(day, key)
+        )
+        rows = [dict(r._mapping, dim=dim) for r in session.execute(query)]
+        for start in range(0, len(rows), 10_000):
+            session.execute(insert(CaseStat), rows[start : start + 10_000])
+        written += len(rows)
+    return written
 
 
 def watched(session: Session) -> list[Case]:
@@ -200,11 +273,7 @@ def open_for_device(session: Session, device_id: str) -> Case | None:
 
 def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[str, int]]:
     """Cases taken in per day (UTC+8) since ``since``."""
-    day = (
-        func.date(Case.accepted_at, "+8 hours")
-        if session.get_bind().dialect.name == "sqlite"
-        else func.to_char(func.timezone("Asia/Shanghai", Case.accepted_at), "YYYY-MM-DD")
-    )
+    day = _day(session)
     query = select(day, func.count()).where(Case.accepted_at >= since, Case.state != "merged")
     if within:
         query = query.where(Case.district_code == within)

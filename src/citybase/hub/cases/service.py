@@ -360,6 +360,65 @@ def allowed(mover: Mover, case: Case) -> list[Action]:
     return [a for a in WORKFLOW if refusal(mover, case, a) is None]
 
 
+# --- the counts kept for the figures -------------------------------------------------------------
+
+StatKey = tuple[str, str, str, str]
+
+
+def _vector(c: Case) -> tuple[StatKey, dict[str, int]] | None:
+    """What a case adds to the kept counts, and under which key (None: nothing, when merged)."""
+    if c.state == S.merged:
+        return None
+    key = (c.accepted_at.astimezone(CITY_TZ).date().isoformat(), c.district_code, c.lead_unit,
+           c.category_code[:2])  # fmt: skip
+    closed = c.state == S.closed
+    return key, {
+        "cases": 1, "dispatched": int(c.dispatched_at is not None),
+        "signed": int(c.signed_on_time is not None), "signed_on_time": int(c.signed_on_time is True),
+        "replied": int(c.replied_on_time is not None),
+        "replied_on_time": int(c.replied_on_time is True), "returned": int(c.return_count > 0),
+        "verdicts": int(c.reopen_count > 0 or c.followed_up_at is not None),
+        "reopened": int(c.reopen_count > 0), "rated": int(c.satisfaction != ""),
+        "satisfied": int(c.satisfaction in ("satisfied", "basic")), "reopens": c.reopen_count,
+        "closed": int(closed),
+        "closed_first_time": int(closed and not (c.return_count or c.reopen_count
+                                                 or c.reassign_count)),
+        "never_reassigned": int(c.dispatched_at is not None and not c.reassign_count
+                                and not c.return_count),
+        "overdue": int(c.warning == "red"),
+    }  # fmt: skip
+
+
+Vector = tuple[StatKey, dict[str, int]] | None
+
+
+def _entries(v: Vector) -> dict[tuple[str, str, str], dict[str, int]]:
+    """A contribution as the rows it touches: (dimension, day, key) → counts."""
+    if v is None:
+        return {}
+    (day, district, unit, category), counts = v
+    return {("all", day, ""): counts, ("unit", day, unit): counts,
+            ("district", day, district): counts, ("category", day, category): counts}  # fmt: skip
+
+
+def _account(session: Session, before: Vector, after: Vector) -> None:
+    """Move the case's contribution to the kept counts from ``before`` to ``after``."""
+    if before == after:
+        return
+    old, new = _entries(before), _entries(after)
+    for row in old.keys() | new.keys():
+        was, now = old.get(row, {}), new.get(row, {})
+        delta = {k: now.get(k, 0) - was.get(k, 0) for k in was.keys() | now.keys()}
+        delta = {k: d for k, d in delta.items() if d}
+        if delta:
+            repository.add_stats(session, *row, delta)
+
+
+def rebuild_stats(session: Session) -> int:
+    """Count the figures' numbers again from every case (after a bulk load, or to check)."""
+    return repository.rebuild_stats(session)
+
+
 # --- intake --------------------------------------------------------------------------------------
 
 
@@ -464,6 +523,7 @@ def intake(
                 _send(session, case, Mover.system("dispatch"), found, S.accepted, "", cal, now,
                       "dispatch")  # fmt: skip
                 dispatched = True
+    _account(session, None, _vector(case))
     return IntakeResult(case=_read(case), duplicates=duplicates, dispatched=dispatched)
 
 
@@ -551,9 +611,10 @@ def act(
     if why is not None:
         state_ok = CaseState(case.state) in WORKFLOW[action][0]
         raise Forbidden(why, field="action") if state_ok else Conflict(why, field="action")
-    before = case.state
+    before, counted = case.state, _vector(case)
     note = data.note.strip()
     _ACTIONS[action](session, case, mover, data, note, before, cal, now)
+    _account(session, counted, _vector(case))
     session.flush()
     return _detail(session, mover, case)
 
@@ -779,7 +840,9 @@ def sweep(
         mark = f"{stage}:{level}" if level else ""
         if not level or mark == case.warned_for:
             continue
+        counted = _vector(case)
         case.warning, case.warned_for = level, mark
+        _account(session, counted, _vector(case))
         escalate: list[str] = []
         if level == "red" and case.lead_unit:
             if case.lead_unit not in counterparts:
@@ -805,32 +868,49 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _day(moment: datetime | None) -> str | None:
+    return moment.astimezone(CITY_TZ).date().isoformat() if moment is not None else None
+
+
+def _figures(row: dict[str, Any]) -> Figures:
+    n = {k: int(v or 0) for k, v in row.items() if k != "key"}
+    return Figures(
+        key=str(row.get("key") or ""), cases=n["cases"], overdue=n["overdue"],
+        on_time_signing=_rate(n["signed_on_time"], n["signed"]),
+        on_time_closing=_rate(n["replied_on_time"], n["replied"]),
+        return_rate=_rate(n["returned"], n["dispatched"]),
+        reopen_rate=_rate(n["reopened"], n["verdicts"]),
+        # a reopening follows an unsatisfied verdict whose mark the new round cleared
+        satisfaction_rate=_rate(n["satisfied"], n["rated"] + n["reopens"]),
+        first_time_rate=_rate(n["closed_first_time"], n["closed"]),
+        dispatch_accuracy=_rate(n["never_reassigned"], n["dispatched"]),
+        counts=n,
+    )  # fmt: skip
+
+
 def figures(
     session: Session,
     by: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Figures]:
-    """The figures a 12345 centre is judged on, over cases taken in in [since, until), for all
-    cases or per lead unit, district or 大类."""
+    """The figures a 12345 centre is judged on, over the cases taken in from the city's day of
+    ``since`` up to (not including) the day of ``until``, for all cases or per lead unit,
+    district or 大类. Read from the counts kept as cases change."""
     if by is not None and by not in repository.GROUPS:
         raise InvalidInput(f"group by one of {', '.join(repository.GROUPS)}", field="by")
-    out = []
-    for row in repository.figures(session, by, since, until):
-        n = {k: int(v or 0) for k, v in row.items() if k != "key"}
-        out.append(Figures(
-            key=str(row.get("key") or ""), cases=n["cases"], overdue=n["overdue"],
-            on_time_signing=_rate(n["signed_on_time"], n["signed"]),
-            on_time_closing=_rate(n["replied_on_time"], n["replied"]),
-            return_rate=_rate(n["returned"], n["dispatched"]),
-            reopen_rate=_rate(n["reopened"], n["verdicts"]),
-            # a reopening follows an unsatisfied verdict whose mark the new round cleared
-            satisfaction_rate=_rate(n["satisfied"], n["rated"] + n["reopens"]),
-            first_time_rate=_rate(n["closed_first_time"], n["closed"]),
-            dispatch_accuracy=_rate(n["never_reassigned"], n["dispatched"]),
-            counts=n,
-        ))  # fmt: skip
-    return out
+    rows = repository.figures(session, by, _day(since), _day(until))
+    return [_figures(r) for r in rows if by is None or r["cases"]]
+
+
+def figures_from_cases(
+    session: Session,
+    by: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Figures]:
+    """The same figures aggregated over the cases themselves (slow over many: for checking)."""
+    return [_figures(r) for r in repository.figures_from_cases(session, by, since, until)]
 
 
 # --- learning from what was handled ---------------------------------------------------------------
