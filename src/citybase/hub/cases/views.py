@@ -75,6 +75,7 @@ add_translations("zh", {
 })  # fmt: skip
 add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
 add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
+add_translations("zh", {"action.alarm": "设备告警", "action.accept": "受理", "action.warn": "预警"})
 add_translations("zh", {
     "source.hotline": "12345热线", "source.portal": "网站", "source.app": "移动端",
     "source.open311": "Open311", "source.grid": "网格巡查", "source.sensor": "物联感知",
