@@ -28,7 +28,7 @@ from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager,
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import failure, read_form, split_list
+from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 
@@ -148,7 +148,7 @@ def indicator_page(
 def _back(path: str, exc: Exception | None = None, session: DbSession | None = None) -> Response:
     if exc is None or session is None:
         return RedirectResponse(path, status_code=303)
-    message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+    message = failure_text(session, exc)
     return RedirectResponse(f"{path}?error={quote(message)}", status_code=303)
 
 

@@ -25,7 +25,7 @@ from citybase.core import clock
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, read_form, split_list
+from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 
@@ -93,7 +93,7 @@ async def update_submit(
     try:
         service.report_update(session, principal, task_id, UpdateCreate.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+        message = failure_text(session, exc)
         return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
     return RedirectResponse(here, status_code=303)
 

@@ -54,6 +54,11 @@ def undo(session: Session) -> None:
     undo_request(session)
 
 
+def failure_text(session: Session, exc: Exception) -> str:
+    """``failure`` in one line, for a redirect's ``?error=``."""
+    return "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
+
+
 def failure(session: Session, exc: Exception) -> dict[str, str]:
     """A form submission failed: throw away what it wrote, let a 404 through (one may not learn
     what one cannot see from a form), and say per field what was wrong."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +15,7 @@ from citybase.core.errors import CitybaseError
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure
+from citybase.core.web.forms import failure_text
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -106,8 +107,8 @@ async def open_task(
                                  home=settings.home, hub=settings.hub,
                                  cal=calendar_for(settings.home))  # fmt: skip
     except CitybaseError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
-        return RedirectResponse(f"/console/hub/brain?error={message}", status_code=303)
+        return RedirectResponse(f"/console/hub/brain?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
     return RedirectResponse(f"/console/hub/cases/{made.number}?saved=1", status_code=303)
 
 

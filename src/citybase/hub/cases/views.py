@@ -12,12 +12,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
+from citybase.core.web.forms import (
+    blank_to_none,
+    failure_text,
+    read_form,
+    split_list,
+    undo,
+)
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -141,20 +147,17 @@ async def act_submit(
     form = await read_form(request)
     here = f"/console/hub/cases/{quote(number)}"
     try:
-        action = Action(form.pop("action", ""))
+        if form.get("action") not in {a.value for a in Action}:
+            raise InvalidInput("no such step", field="action")
+        action = Action(form.pop("action"))
         if "support_units" in form:
             form["support_units"] = split_list(form["support_units"]) or None
         data = ActionIn.model_validate(blank_to_none(form, "days", "satisfaction", "urgency"))
         service.act(session, service.Mover.of(session, principal), number, action, data,
                     cal=calendar_for(settings.home))  # fmt: skip
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
-            return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
-        return RedirectResponse(f"{here}?error={quote(str(exc))}", status_code=303)
-    except CitybaseError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in failure(session, exc).items())
-        return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
+    except (CitybaseError, ValidationError) as exc:
+        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
     return RedirectResponse(f"{here}?saved=1", status_code=303)
 
 
