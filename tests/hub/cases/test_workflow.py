@@ -18,6 +18,7 @@ from citybase.hub.cases import service
 from citybase.hub.cases.models import Case
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, Satisfaction
 from citybase.hub.dispatch import classifier as learning
+from citybase.hub.dispatch import service as dispatch
 from tests.core.identity.factories import make_user, principal_of
 from tests.hub.cases.factories import ROAD, city, mover
 
@@ -216,3 +217,38 @@ def test_a_district_centre_dispatches_in_its_own_district_only(session: Session)
     number = service.intake(session, mover(session, "operator"), elsewhere, now=MONDAY).case.number
     with pytest.raises(Forbidden, match=r"not within the region 350102"):
         _act(session, "glop", number, Action.dispatch, lead_unit="tj.urban")
+
+
+def test_the_models_learn_again_from_closed_cases(session: Session, tmp_path: Path) -> None:
+    city(session)
+    op = mover(session, "operator")
+    assert service.retrain(session, tmp_path, "cases") is None  # nothing closed yet
+    for n in range(30):
+        for text, code in (
+            (f"{n}号井盖缺失破损很危险", "010202"),
+            (f"{n}号路灯不亮故障", "010203"),
+        ):
+            data = CaseCreate(text=text, address="台江区苍霞街道苍霞社区")
+            number = service.intake(session, op, data, now=MONDAY).case.number
+            if service.get_for_system(session, number).state is CaseState.merged:
+                continue
+            unit, handler = (
+                ("tj.urban", "tj.handler") if code == "010202" else ("gl.urban", "gl.handler")
+            )
+            for who, action, fields in (
+                ("operator", Action.dispatch, {"lead_unit": unit, "category_code": code}),
+                (handler, Action.sign, {}), (handler, Action.reply, {"reply": "好"}),
+                ("operator", Action.follow_up, {"satisfaction": Satisfaction.satisfied}),
+                ("operator", Action.close, {}),
+            ):  # fmt: skip
+                _act(session, who, number, action, **fields)
+    info = service.retrain(session, tmp_path, "cases")
+    assert info is not None
+    assert info["labels"] == ["010202", "010203"]
+    assert (tmp_path / "models" / "cases-units.pickle").is_file()
+    guess = dispatch.suggest(tmp_path, "cases", "井盖缺失破损")
+    assert guess is not None
+    assert guess.label == "010202"
+    unit = dispatch.suggest(tmp_path, "cases-units", "路灯不亮故障")
+    assert unit is not None
+    assert unit.label == "gl.urban"

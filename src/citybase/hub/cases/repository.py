@@ -227,15 +227,15 @@ def watched(session: Session) -> list[Case]:
     )))  # fmt: skip
 
 
-def closed_examples(session: Session, limit: int) -> list[tuple[str, str]]:
-    """(text, final category) of the newest closed cases that have a category."""
+def closed_examples(session: Session, limit: int) -> list[tuple[str, str, str]]:
+    """(text, final category, final lead unit) of the newest closed cases with a category."""
     rows = session.execute(
-        select(Case.text, Case.category_code)
+        select(Case.text, Case.category_code, Case.lead_unit)
         .where(Case.state == "closed", Case.category_code != "")
         .order_by(Case.closed_at.desc())
         .limit(limit)
     )
-    return [(text, category) for text, category in rows]
+    return [(text, category, unit) for text, category, unit in rows]
 
 
 def counts(

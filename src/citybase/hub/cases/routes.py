@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
@@ -119,7 +119,15 @@ class SuggestIn(BaseModel):
     text: str
 
 
+class Suggestions(BaseModel):
+    category: Suggestion | None = Field(description="null before a model has been trained")
+    unit: Suggestion | None = Field(description="null before a unit model has been trained")
+
+
 @router.post("/dispatch/suggest")
-def suggest(principal: Intake, settings: AppSettings, data: SuggestIn) -> Suggestion | None:
-    """The trained model's guess at a message's category (null before any model is trained)."""
-    return dispatch.suggest(settings.home, settings.hub.dispatch_model, data.text)
+def suggest(principal: Intake, settings: AppSettings, data: SuggestIn) -> Suggestions:
+    """The trained models' guesses at a message's category and at the unit that will act, each
+    with the three likeliest (the models learn from closed cases)."""
+    model = settings.hub.dispatch_model
+    return Suggestions(category=dispatch.suggest(settings.home, model, data.text),
+                       unit=dispatch.suggest(settings.home, f"{model}-units", data.text))  # fmt: skip

@@ -919,17 +919,22 @@ def figures_from_cases(
 def retrain(
     session: Session, home: Path, model: str, limit: int = 200_000
 ) -> dict[str, Any] | None:
-    """Learn the category classifier again from closed cases: the final category, after any
-    return or reassignment, is the label. None when there is too little to learn from (fewer
-    than 50 cases or a single category)."""
+    """Learn the classifiers again from closed cases: ``model`` the category, ``model``-units
+    the lead unit, the labels being the final ones after any return or reassignment. None when
+    there is too little to learn from (fewer than 50 cases or a single category); the unit model
+    is left as it was when fewer than 50 of them went to a unit."""
     examples = repository.closed_examples(session, limit)
-    if len(examples) < 50 or len({c for _, c in examples}) < 2:
+    if len(examples) < 50 or len({c for _, c, _ in examples}) < 2:
         return None
-    texts, labels = zip(*examples, strict=True)
-    info = dispatch.retrain(home, model, list(texts), list(labels))
+    texts = [t for t, _, _ in examples]
+    info = dispatch.retrain(home, model, texts, [c for _, c, _ in examples])
+    routed = [(t, u) for t, _, u in examples if u]
+    if len(routed) >= 50 and len({u for _, u in routed}) >= 2:
+        dispatch.retrain(home, f"{model}-units", [t for t, _ in routed], [u for _, u in routed])
     ledger.record(session, Actor.system("dispatch"), "hub.dispatch.model.retrained",
                   object_type="model", object_id=model,
-                  details={"examples": len(examples), "labels": len(set(labels))})  # fmt: skip
+                  details={"examples": len(examples), "labels": len(info["labels"]),
+                           "routed": len(routed)})  # fmt: skip
     return info
 
 

@@ -164,20 +164,21 @@ def default_route(lead_unit: str, support_units: list[str], urgency: Urgency) ->
 
 # --- suggestion ---------------------------------------------------------------------------------
 
-_models: dict[tuple[str, float], learning.Classifier] = {}
+_models: dict[str, tuple[float, learning.Classifier]] = {}
 _lock = threading.Lock()
 
 
 def _model(home: Path, name: str) -> learning.Classifier | None:
+    """The model as last saved, loaded once per version of its file."""
     path = learning.models_dir(home) / f"{name}.pickle"
     if not path.is_file():
         return None
-    key = (str(path), path.stat().st_mtime)
+    mtime = path.stat().st_mtime
     with _lock:
-        if key not in _models:
-            _models.clear()
-            _models[key] = learning.load(name, home)
-        return _models[key]
+        cached = _models.get(str(path))
+        if cached is None or cached[0] != mtime:
+            cached = _models[str(path)] = (mtime, learning.load(name, home))
+        return cached[1]
 
 
 def suggest(home: Path, model: str, text: str) -> Suggestion | None:
