@@ -83,13 +83,24 @@ from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
+from citybase.perception.devices import routes as device_routes
+from citybase.perception.rules import routes as rule_routes
+from citybase.perception.rules import tasks as _rule_tasks
+from citybase.perception.telemetry import routes as telemetry_routes
 from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
 del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
-del _cockpit_tasks, _cockpit_plan_tasks, _hub_supervision_tasks, _hub_case_tasks, _hub_brain_tasks
+del (
+    _cockpit_tasks,
+    _cockpit_plan_tasks,
+    _hub_supervision_tasks,
+    _hub_case_tasks,
+    _hub_brain_tasks,
+    _rule_tasks,
+)
 log = logging.getLogger(__name__)
 
 
@@ -316,6 +327,9 @@ def create_app(
         hotline_views.router,
         hotline_desk.router,
         hotline_routes.router,
+        device_routes.router,
+        telemetry_routes.router,
+        rule_routes.router,
         hub_event_views.router,
     ):
         app.include_router(router)

@@ -32,6 +32,9 @@ def all_metadata() -> MetaData:
     from citybase.hub.cases import models as _cases
     from citybase.hub.dispatch import models as _dispatch
     from citybase.hub.events import models as _events
+    from citybase.perception.devices import models as _devices
+    from citybase.perception.rules import models as _rules
+    from citybase.perception.telemetry import models as _telemetry
     from citybase.services.hotline import models as _hotline
 
     del (
@@ -44,6 +47,9 @@ def all_metadata() -> MetaData:
         _catalog,
         _dispatch,
         _datastore,
+        _devices,
+        _rules,
+        _telemetry,
         _events,
         _grading,
         _hotline,

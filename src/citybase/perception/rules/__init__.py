@@ -3,6 +3,6 @@
 Built so far: the streaming anomaly detector (``Detector``). Thresholds, rates of change,
 silence and geofences are not built yet."""
 
-from citybase.perception.rules.service import Detector, score_series
+from citybase.perception.rules.detector import Detector, score_series
 
 __all__ = ["Detector", "score_series"]

@@ -1,150 +1,226 @@
-"""A streaming anomaly detector for one series: each reading in, a score in [0, 1] out, with no
-training set and no idea beforehand of the series' scale, period or units.
-
-How it judges (two stages, after the manner of Numenta's anomaly likelihood):
-
-1. **Surprise** — how far the reading lies from what the recent past predicts. The prediction is
-   an exponentially weighted mean of the readings; the surprise is the absolute error divided by
-   the typical error of the last ``window`` readings (their median absolute error, a scale no
-   single spike can inflate). A reading as far off as usual scores about 1, a spike ten times
-   as far scores about 10.
-2. **Likelihood** — how unusual the last few surprises are against the long history of
-   surprises: the mean of the last ``short`` against the mean and spread of the last ``long``.
-   A Gaussian tail turns that into a score: 0 when recent surprises are as usual, near 1 when
-   they are far beyond. One noisy reading moves the short mean a little; a spike, a level shift or
-   a change of rhythm moves it a lot, and keeps it up for a few readings.
-
-The first ``probation`` readings only teach it (score 0). Missing readings (None, NaN) score 0
-and teach nothing. Costs O(window) a reading; a few microseconds in Python."""
+"""Rules and alarms: each stored reading judged by the rules that watch its device (thresholds
+held for a while, rates of change, geofences, the anomaly detector), silence judged by a
+periodic sweep; an alarm is opened once while its condition holds — kept, on the ledger and
+published as ``perception.alarm`` for the city brain — and closed when it no longer holds."""
 
 from __future__ import annotations
 
-import bisect
-import csv
-import io
-import math
-from collections import deque
-from pathlib import Path
-from typing import Any
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citybase.core.bus import service as bus
 from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.geo import distance_m
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.perception.devices import service as devices
+from citybase.perception.rules.detector import Detector
+from citybase.perception.rules.models import AlarmRecord, Rule, RuleState
+from citybase.perception.rules.schemas import Alarm, AlarmRead, RuleIn, RuleKind, RuleRead
+from citybase.perception.telemetry.schemas import Accepted
+
+SYSTEM = Actor.system("perception")
+_detectors: dict[tuple[int, str, str], Detector] = {}
+_lock = threading.Lock()
 
 
-class Detector:
-    """``update(timestamp, value) -> score`` in [0, 1], one reading at a time."""
-
-    def __init__(
-        self,
-        *,
-        alpha: float = 0.3,
-        beta: float = 0.05,
-        window: int = 128,
-        short: int = 3,
-        long: int = 500,
-        probation: int = 150,
-    ) -> None:
-        self.alpha, self.beta, self.window, self.short, self.long = alpha, beta, window, short, long
-        self.trend = 0.0
-        self.probation = probation
-        self.seen = 0
-        self.mean: float | None = None
-        self._errors: deque[float] = deque()
-        self._sorted: list[float] = []  # the same errors, kept sorted for the median
-        self._recent: deque[float] = deque(maxlen=short)
-        self._history: deque[float] = deque()
-        self._sum = 0.0
-        self._sum_sq = 0.0
-
-    def _surprise(self, value: float) -> float:
-        assert self.mean is not None
-        error = abs(value - (self.mean + self.trend))
-        scale = self._sorted[len(self._sorted) // 2] if self._sorted else 0.0
-        if scale <= 0:  # a flat stretch: any move is a surprise, in units of the level
-            scale = max(abs(self.mean) * 1e-3, 1e-9)
-        self._errors.append(error)
-        bisect.insort(self._sorted, error)
-        if len(self._errors) > self.window:
-            old = self._errors.popleft()
-            del self._sorted[bisect.bisect_left(self._sorted, old)]
-        return error / scale
-
-    def _likelihood(self, surprise: float) -> float:
-        surprise = math.log1p(surprise)  # tames the tail: a hundredfold spike is not 100 times 1
-        self._recent.append(surprise)
-        recent = sum(self._recent) / len(self._recent)
-        n = len(self._history)
-        score = 0.0
-        if n >= self.short * 4:
-            mean = self._sum / n
-            spread = math.sqrt(max(self._sum_sq / n - mean * mean, 0.0))
-            spread = max(spread, 0.05 * mean, 1e-6)
-            # a spike shows in the reading itself, a drift in the last few together
-            z = (max(surprise, recent) - mean) / spread
-            tail = 0.5 * math.erfc(z / math.sqrt(2))  # how rarely the history strays this far
-            # on a log scale, as Numenta's log-likelihood: 0.5 at one chance in 100,000
-            score = min(1.0, max(0.0, -math.log10(max(tail, 1e-300)) / 10))
-        self._history.append(surprise)
-        self._sum += surprise
-        self._sum_sq += surprise * surprise
-        if n + 1 > self.long:
-            old = self._history.popleft()
-            self._sum -= old
-            self._sum_sq -= old * old
-        return score
-
-    def update(self, timestamp: Any, value: float | None) -> float:
-        """The score of this reading (the timestamp is taken as given: readings in order)."""
-        del timestamp
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return 0.0
-        value = float(value)
-        self.seen += 1
-        if self.mean is None:
-            self.mean, self.trend = value, 0.0
-            return 0.0
-        score = self._likelihood(self._surprise(value))
-        # Holt's smoothing: a level and a trend, so that a steady rise or fall is predicted
-        level = self.alpha * value + (1 - self.alpha) * (self.mean + self.trend)
-        self.trend = self.beta * (level - self.mean) + (1 - self.beta) * self.trend
-        self.mean = level
-        return 0.0 if self.seen <= self.probation else round(score, 6)
+def put_rule(session: Session, actor: Actor, data: RuleIn, rule_id: int | None = None) -> RuleRead:
+    check(data)
+    if data.type_code:
+        devices.get_type(session, data.type_code)
+    if data.device_id:
+        devices.get_device(session, data.device_id)
+    if rule_id is None:
+        rule = Rule()
+    else:
+        found = session.get(Rule, rule_id)
+        if found is None:
+            raise NotFound(f"no rule {rule_id}", field="id")
+        rule = found
+    for key, value in data.model_dump(mode="json").items():
+        setattr(rule, key, value)
+    session.add(rule)
+    session.flush()
+    ledger.record(session, actor, "perception.rule.put", object_type="rule", object_id=rule.id,
+                  details=data.model_dump(mode="json"))  # fmt: skip
+    return RuleRead.model_validate(rule)
 
 
-def _number(text: str) -> float | None:
-    text = (text or "").strip()
-    if not text or text.lower() in {"nan", "null", "none"}:
+def rules(session: Session) -> list[RuleRead]:
+    return [RuleRead.model_validate(r) for r in session.scalars(select(Rule).order_by(Rule.id))]
+
+
+def alarms(session: Session, *, open_only: bool = False, limit: int = 200) -> list[AlarmRead]:
+    query = select(AlarmRecord).order_by(AlarmRecord.opened_at.desc()).limit(limit)
+    if open_only:
+        query = query.where(AlarmRecord.closed_at.is_(None))
+    return [AlarmRead.model_validate(a) for a in session.scalars(query)]
+
+
+def _watching(session: Session, device_ids: Iterable[str]) -> dict[str, list[Rule]]:
+    """The active rules watching each of these devices (by id or by type)."""
+    ids = set(device_ids)
+    active = list(session.scalars(select(Rule).where(Rule.active.is_(True))))
+    if not active:
+        return {}
+    types = devices.type_codes(session, ids)
+    out: dict[str, list[Rule]] = {}
+    for device_id in ids:
+        out[device_id] = [r for r in active if r.device_id == device_id
+                          or (r.type_code and r.type_code == types.get(device_id))]  # fmt: skip
+    return out
+
+
+def _state(session: Session, rule: Rule, device_id: str) -> RuleState:
+    found = session.get(RuleState, (rule.id, device_id))
+    if found is None:
+        found = RuleState(rule_id=rule.id, device_id=device_id)
+        session.add(found)
+    return found
+
+
+def _open(session: Session, rule: Rule, device_id: str) -> AlarmRecord | None:
+    return session.scalar(select(AlarmRecord).where(
+        AlarmRecord.rule_id == rule.id, AlarmRecord.device_id == device_id,
+        AlarmRecord.closed_at.is_(None)))  # fmt: skip
+
+
+def _raise(session: Session, rule: Rule, device_id: str, attr: str, value: float | None,
+           message: str, at: datetime) -> AlarmRecord | None:  # fmt: skip
+    if _open(session, rule, device_id) is not None:
         return None
-    return float(text)
+    device = devices.get_device(session, device_id)
+    record = AlarmRecord(rule_id=rule.id, device_id=device_id, attr=attr, level=rule.level,
+                         kind=rule.alarm_kind or rule.kind, message=message, value=value,
+                         opened_at=at)  # fmt: skip
+    session.add(record)
+    session.flush()
+    bus.publish(session, Alarm(
+        device_id=device_id, kind=record.kind, level=rule.level,
+        message=f"{device.name or device_id}：{message}", value=value, lon=device.lon,
+        lat=device.lat, region_code=device.region_code, address=device.address,
+    ))  # fmt: skip
+    ledger.record(session, SYSTEM, "perception.alarm.raised", object_type="device",
+                  object_id=device_id, details={"rule": rule.id, "message": message})  # fmt: skip
+    return record
 
 
-def score_series(source: Path, output: Path, **options: Any) -> int:
-    """``timestamp,value`` in, ``timestamp,value,anomaly_score`` out; returns the rows."""
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"no file {source}", field="input") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    names = [n.strip().lower() for n in reader.fieldnames or []]
-    if "timestamp" not in names or "value" not in names:
-        raise InvalidInput(f"{source.name} needs columns timestamp and value (it has "
-                           f"{', '.join(reader.fieldnames or []) or 'none'})", field="input")  # fmt: skip
-    stamp, reading = (
-        (reader.fieldnames or [])[names.index("timestamp")],
-        (reader.fieldnames or [])[names.index("value")],
-    )
-    detector = Detector(**options)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp", "value", "anomaly_score"])
-    count = 0
-    for line, row in enumerate(reader, start=2):
-        try:
-            value = _number(row.get(reading) or "")
-        except ValueError as exc:
-            raise InvalidInput(f"{source.name}, line {line}: {row.get(reading)!r} is not a number",
-                               field="input") from exc  # fmt: skip
-        score = detector.update(row.get(stamp), value)
-        writer.writerow([row.get(stamp), row.get(reading), f"{score:.6f}"])
-        count += 1
-    output.write_text(out.getvalue(), encoding="utf-8")
-    return count
+def _close(session: Session, rule: Rule, device_id: str, at: datetime) -> None:
+    found = _open(session, rule, device_id)
+    if found is not None:
+        found.closed_at = at
+
+
+def _beyond(op: str, value: float, limit: float) -> bool:
+    return {">": value > limit, ">=": value >= limit, "<": value < limit,
+            "<=": value <= limit}[op]  # fmt: skip
+
+
+def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
+    """Judge stored readings by the rules that watch their devices, oldest first."""
+    if not readings:
+        return []
+    watching = _watching(session, {r.device_id for r in readings})
+    raised: list[AlarmRecord] = []
+    by_moment: dict[tuple[str, datetime], dict[str, object]] = {}
+    for r in readings:
+        by_moment.setdefault((r.device_id, r.ts), {})[r.attr] = r.value
+    for (device_id, at), values in sorted(by_moment.items(), key=lambda kv: kv[0][1]):
+        for rule in watching.get(device_id, []):
+            found = _judge_one(session, rule, device_id, at, values)
+            if found is not None:
+                raised.append(found)
+    return raised
+
+
+def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
+               values: dict[str, object]) -> AlarmRecord | None:  # fmt: skip
+    p = rule.params
+    if rule.kind == RuleKind.geofence:
+        lon, lat = values.get("lon"), values.get("lat")
+        if not isinstance(lon, int | float) or not isinstance(lat, int | float):
+            return None
+        inside = distance_m(lon, lat, p["lon"], p["lat"]) <= p["radius_m"]
+        wrong = inside if p.get("inside", False) else not inside
+        if not wrong:
+            _close(session, rule, device_id, at)
+            return None
+        where = "entered" if inside else "left"
+        return _raise(session, rule, device_id, "", None,
+                      f"{rule.name}: {where} the area ({p['radius_m']:.0f} m)", at)  # fmt: skip
+    value = values.get(rule.attr)
+    if rule.kind == RuleKind.silence or not isinstance(value, int | float) or \
+            isinstance(value, bool):  # fmt: skip
+        return None
+    number = float(value)
+    state = _state(session, rule, device_id)
+    previous, previous_at = state.last_value, state.last_ts
+    if previous_at is not None and at < previous_at:
+        return None  # a late reading does not move the rule's memory back
+    state.last_value, state.last_ts = number, at
+    if rule.kind == RuleKind.threshold:
+        if not _beyond(p["op"], number, p["limit"]):
+            state.since = None
+            _close(session, rule, device_id, at)
+            return None
+        state.since = state.since or at
+        if at - state.since < timedelta(minutes=p.get("for_minutes", 0)):
+            return None
+        return _raise(session, rule, device_id, rule.attr, number,
+                      f"{rule.name}: {rule.attr} {number:g} {p['op']} {p['limit']:g}", at)  # fmt: skip
+    if rule.kind == RuleKind.rate:
+        if previous is None or previous_at is None or at == previous_at:
+            return None
+        per = p.get("per_minutes", 1) * 60
+        change = (number - previous) / (at - previous_at).total_seconds() * per
+        if abs(change) <= p["max_change"]:
+            _close(session, rule, device_id, at)
+            return None
+        return _raise(session, rule, device_id, rule.attr, number,
+                      f"{rule.name}: {rule.attr} changing {change:+.3g} per "
+                      f"{p.get('per_minutes', 1):g} min", at)  # fmt: skip
+    if rule.kind == RuleKind.anomaly:
+        key = (rule.id, device_id, rule.attr)
+        with _lock:
+            detector = _detectors.setdefault(key, Detector())
+            score = detector.update(at, number)
+        if score < p.get("score", 0.9):
+            _close(session, rule, device_id, at)
+            return None
+        return _raise(session, rule, device_id, rule.attr, number,
+                      f"{rule.name}: {rule.attr} {number:g} is unusual (score {score:.2f})", at)  # fmt: skip
+    return None
+
+
+def sweep_silence(session: Session, now: datetime | None = None) -> list[AlarmRecord]:
+    """Silence rules: an alarm for each watched device not heard from for the rule's minutes."""
+    now = now or datetime.now(UTC)
+    raised = []
+    silent_rules = [r for r in session.scalars(select(Rule).where(Rule.active.is_(True)))
+                    if r.kind == RuleKind.silence]  # fmt: skip
+    for rule in silent_rules:
+        for device in devices.watched_by(session, rule.device_id, rule.type_code):
+            limit = timedelta(minutes=rule.params["minutes"])
+            quiet = device.last_seen_at is None or now - device.last_seen_at > limit
+            if not quiet:
+                _close(session, rule, device.device_id, now)
+                continue
+            heard = device.last_seen_at.isoformat(timespec="minutes") \
+                if device.last_seen_at else "never"  # fmt: skip
+            found = _raise(session, rule, device.device_id, "", None,
+                           f"{rule.name}: no reading for over {rule.params['minutes']:g} min "
+                           f"(last {heard})", now)  # fmt: skip
+            if found is not None:
+                raised.append(found)
+    return raised
+
+
+def check(data: RuleIn) -> None:
+    """Refuse a rule whose parameters make no sense beyond their shape."""
+    p = data.params
+    if data.kind == RuleKind.silence and p["minutes"] <= 0:
+        raise InvalidInput("silence minutes must be above 0", field="params.minutes")

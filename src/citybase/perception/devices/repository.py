@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from citybase.perception.devices.models import Device, DeviceType
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def types(session: Session) -> list[DeviceType]:
+    return list(session.scalars(select(DeviceType).order_by(DeviceType.code)))
+
+
+def type_by_code(session: Session, code: str) -> DeviceType | None:
+    return session.scalar(select(DeviceType).where(DeviceType.code == code))
+
+
+def devices(session: Session, owner: str | None = None) -> list[Device]:
+    query = select(Device).order_by(Device.device_id)
+    if owner is not None:
+        query = query.where(Device.owner_unit == owner)
+    return list(session.scalars(query))
+
+
+def by_id(session: Session, device_id: str) -> Device | None:
+    return session.scalar(select(Device).where(Device.device_id == device_id))
+
+
+def by_ids(session: Session, ids: Iterable[str]) -> list[Device]:
+    return list(session.scalars(select(Device).where(Device.device_id.in_(list(ids)))))
+
+
+def seen(session: Session, last_seen: dict[str, datetime]) -> None:
+    """Move devices' last-seen times forward (never back)."""
+    for device_id, at in last_seen.items():
+        session.execute(update(Device).where(
+            Device.device_id == device_id,
+            (Device.last_seen_at.is_(None)) | (Device.last_seen_at < at),
+        ).values(last_seen_at=at))  # fmt: skip

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from citybase.core.identity.service import actor_of
+from citybase.core.web.deps import DbSession
+from citybase.perception.devices.auth import Manager, Reader
+from citybase.perception.rules import service
+from citybase.perception.rules.schemas import AlarmRead, RuleIn, RuleRead
+
+router = APIRouter(prefix="/api/v1/perception", tags=["perception"])
+
+
+@router.get("/rules")
+def rules(session: DbSession, principal: Reader) -> list[RuleRead]:
+    return service.rules(session)
+
+
+@router.post("/rules", status_code=201)
+def create_rule(session: DbSession, principal: Manager, data: RuleIn) -> RuleRead:
+    return service.put_rule(session, actor_of(principal), data)
+
+
+@router.put("/rules/{rule_id}")
+def update_rule(session: DbSession, principal: Manager, rule_id: int, data: RuleIn) -> RuleRead:
+    return service.put_rule(session, actor_of(principal), data, rule_id)
+
+
+@router.get("/alarms")
+def alarms(session: DbSession, principal: Reader, open_only: bool = False) -> list[AlarmRead]:
+    """Alarms, newest first; ``open_only`` for those whose condition still holds."""
+    return service.alarms(session, open_only=open_only)

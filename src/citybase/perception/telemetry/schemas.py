@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReadingIn(BaseModel):
+    """Readings of one device at one moment: attribute → value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(max_length=100)
+    ts: datetime | None = Field(None, description="When measured (with a zone); empty: now")
+    values: dict[str, Any] = Field(description="attribute → number, true/false or text")
+
+
+class Rejected(BaseModel):
+    index: int = Field(description="Position in the batch (0-based)")
+    device_id: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    accepted: int
+    rejected: list[Rejected]
+
+
+class Point(BaseModel):
+    ts: datetime
+    value: float | None
+    text: str | None = None
+
+
+class LatestValue(BaseModel):
+    attr: str
+    ts: datetime
+    value: float | None
+    text: str | None = None
+
+
+class Agg(StrEnum):
+    avg = "avg"
+    min = "min"
+    max = "max"
+    sum = "sum"
+    count = "count"  # type: ignore[assignment]  # str.count, shadowed on purpose
+
+
+class Bucket(BaseModel):
+    start: datetime
+    value: float | None
+    count: int
+
+
+class Accepted(BaseModel):
+    """A stored reading, for the rules to judge."""
+
+    device_id: str
+    attr: str
+    ts: datetime
+    value: Any
+
+
+def as_epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
