@@ -112,6 +112,10 @@ def _serve(settings: Settings, *, worker: bool) -> None:
 
     db = _open(settings)
     application = create_app(settings, db, run_worker=worker)
+    if settings.perception.mqtt_url:  # readings from the broker, beside the web server
+        from citybase.perception.telemetry.mqtt import Ingestor
+
+        threading.Thread(target=Ingestor(db, settings).run, name="mqtt", daemon=True).start()
     uvicorn.run(
         application,
         host=settings.web.host,

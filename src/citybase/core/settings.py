@@ -155,6 +155,30 @@ class HubSettings(BaseModel):
     )
 
 
+class PerceptionSettings(BaseModel):
+    mqtt_url: str = Field(
+        "",
+        description="Empty: no MQTT ingestion. mqtt://host:1883 subscribes to device readings "
+        "there (needs the [mqtt] extra); `citybase serve` and `citybase perception mqtt` run it.",
+    )
+    mqtt_client_id: str = Field(
+        "citybase-ingest",
+        description="The ingestor's MQTT client id: its session keeps unacknowledged readings "
+        "for it across restarts.",
+    )
+    json_topic: str = Field(
+        "citybase/{device_id}/attrs", description="Topic of JSON readings; {device_id} marks the id"
+    )
+    ul_topic: str = Field(
+        "citybase/ul/{device_id}/attrs",
+        description="Topic of UltraLight 2.0 readings (a|1.5|b|20); {device_id} marks the id",
+    )
+    batch_size: int = Field(
+        500, ge=1, description="MQTT readings stored in one transaction, at most"
+    )
+    batch_ms: int = Field(100, ge=1, description="How long a batch of MQTT readings may wait")
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -195,6 +219,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
+    perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 

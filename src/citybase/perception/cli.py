@@ -34,3 +34,31 @@ def score_series_command(
         out.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from exc
     out.print(f"[green]{rows:,}[/] readings scored → {output}")
+
+
+@app.command("mqtt")
+def mqtt_command(
+    url: Annotated[str, typer.Option("--url", help="mqtt://host:1883 (default: the setting)")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Store readings from an MQTT broker until stopped (JSON and UltraLight 2.0 topics as the
+    settings say; each message acknowledged once stored)."""
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.telemetry.mqtt import Ingestor
+
+    settings = load_settings(data_dir)
+    if url:
+        settings.perception.mqtt_url = url
+    if not settings.perception.mqtt_url:
+        out.print("[red]no broker: give --url or set CITYBASE_PERCEPTION__MQTT_URL[/]")
+        raise typer.Exit(1)
+    db = open_database(settings)
+    ingestor = Ingestor(db, settings)
+    out.print(f"storing readings from {settings.perception.mqtt_url} "
+              f"({settings.perception.json_topic}, {settings.perception.ul_topic}); Ctrl-C stops")  # fmt: skip
+    try:
+        ingestor.run()
+    except KeyboardInterrupt:
+        ingestor.stop()
+    finally:
+        db.dispose()
