@@ -23,7 +23,6 @@ from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_HANDLE, CASES_READ
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, Channel, Source
 from citybase.hub.dispatch import service as dispatch
-from citybase.perception.rules.schemas import Alarm
 
 CATALOG_FILE = Path(__file__).parent / "dispatch.yaml"
 KNOWLEDGE_FILE = Path(__file__).parent / "knowledge.yaml"
@@ -223,43 +222,11 @@ def seed_hub(session: Session, home: Path, now: datetime | None = None) -> None:
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)
-    for n, (device, kind, level, message, region, address) in enumerate(ALARMS):
-        alarm = Alarm(device_id=device, kind=kind, level=level, message=message,
-                      region_code=region, address=address)  # fmt: skip
-        brains.alarm_case(session, alarm, "350100", now - timedelta(hours=3 - n * 0.4))
     cases.sweep(session, DEFAULT, 0.25, now)
     brains.detect(session, HubSettings(), now)
     cases.retrain(session, home, "cases")
 
 
-# sensor alarms of the last hours (the same water-level gauge twice: one case)
-ALARMS = [
-    (
-        "wl-baima-03",
-        "water_level",
-        "critical",
-        "白马河水位 3.21 m，超警戒水位 0.41 m",
-        "350102",
-        "鼓楼区白马河杨桥路段",
-    ),
-    (
-        "wl-baima-03",
-        "water_level",
-        "critical",
-        "白马河水位 3.35 m，持续上涨",
-        "350102",
-        "鼓楼区白马河杨桥路段",
-    ),
-    ("mh-tj-0117", "manhole", "warning", "井盖倾斜 18°，疑似移位", "350103006", "台江区苍霞街道"),
-    (
-        "sd-gd-2231",
-        "smoke",
-        "critical",
-        "独立烟感报警，持续 90 秒",
-        "350102001002",
-        "鼓楼区鼓东街道钱塘社区",
-    ),
-]
 SPIKE = ["楼下广场舞音响太吵，每晚到十点", "小区门口烧烤摊喧哗到凌晨", "隔壁装修电钻声一整天",
          "商铺门口大喇叭循环叫卖", "夜里有人在江边放音响唱歌", "酒吧音乐声震得窗户响",
          "改装车深夜轰油门扰民"]  # fmt: skip

@@ -16,6 +16,7 @@ from citybase.cockpit.plans import service as plans
 from citybase.cockpit.tasks import service as cockpit_tasks
 from citybase.cockpit.tasks.schemas import UpdateCreate
 from citybase.core import clock
+from citybase.core.bus import service as bus
 from citybase.core.codes import citizen_id_check_char, credit_code_check_char
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
@@ -42,6 +43,7 @@ from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
+from citybase.demo.sensors import seed_sensors
 from citybase.hub.events import service as events
 from citybase.services.hotline import service as hotline
 
@@ -126,6 +128,8 @@ def build_demo(
                                         TAXONOMY_FILE.read_bytes())  # fmt: skip
         if report.problems:
             raise RuntimeError(f"the demo taxonomy does not load: {report.problems}")
+        step("sensors and their last day, with a rainstorm")
+        seed_sensors(session)
         step("the dispatch catalog and the 12345 requests")
         seed_hub(session, settings.home)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
@@ -133,6 +137,9 @@ def build_demo(
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
         ledger.store_tree_head(session, ledger.signer_for(settings))
+    step("sensor alarms into cases")
+    while bus.dispatch_in_process(db):  # the city brain takes the storm's alarms in
+        pass
 
 
 def seed_catalog(session: Session) -> None:

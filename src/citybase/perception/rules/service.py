@@ -153,10 +153,9 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
         return _raise(session, rule, device_id, "", None,
                       f"{rule.name}: {where} the area ({p['radius_m']:.0f} m)", at)  # fmt: skip
     value = values.get(rule.attr)
-    if rule.kind == RuleKind.silence or not isinstance(value, int | float) or \
-            isinstance(value, bool):  # fmt: skip
+    if rule.kind == RuleKind.silence or not isinstance(value, int | float):
         return None
-    number = float(value)
+    number = float(value)  # true/false judged as 1/0 (a smoke detector's "smoke > 0")
     state = _state(session, rule, device_id)
     previous, previous_at = state.last_value, state.last_ts
     if previous_at is not None and at < previous_at:
