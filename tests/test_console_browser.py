@@ -111,6 +111,7 @@ def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: P
         "/console/search?q=医疗",
         "/console/sharing/new?resource=101001-000001",
         "/console/cockpit/indicators/1",
+        "/console/perception/devices/wl-baima-01",
         "/console/cockpit/tasks/1",
         "/console/cockpit/tasks/1/edit",
         "/console/cockpit/indicators/1/edit",

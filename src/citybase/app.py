@@ -84,6 +84,7 @@ from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 from citybase.perception.devices import routes as device_routes
+from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
 from citybase.perception.rules import tasks as _rule_tasks
 from citybase.perception.telemetry import routes as telemetry_routes
@@ -133,7 +134,11 @@ LAYERS = (
             "Rules, anomaly detection and forecasts",
             "A streaming anomaly detector for any series",
         ),
-        built=("A streaming anomaly detector for any series",),
+        built=(
+            "Devices and sensors joined by one access standard",
+            "Telemetry and its curves",
+            "A streaming anomaly detector for any series",
+        ),
     ),
     Layer(
         "data",
@@ -328,6 +333,7 @@ def create_app(
         hotline_desk.router,
         hotline_routes.router,
         device_routes.router,
+        device_views.router,
         telemetry_routes.router,
         rule_routes.router,
         hub_event_views.router,

@@ -1,0 +1,149 @@
+"""Console pages of perception: devices (a list and where they stand), a device's page with its
+curves of the last day, alarms, and the rules with a form to write one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.service import actor_of
+from citybase.core.web.deps import DbSession
+from citybase.core.web.forms import failure, read_form
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.templating import NavEntry, console
+from citybase.perception.devices import service
+from citybase.perception.devices.auth import DEVICES_MANAGE, PERCEPTION_READ, Manager, Reader
+from citybase.perception.rules import service as rules
+from citybase.perception.rules.schemas import RuleIn, RuleKind
+from citybase.perception.telemetry import service as telemetry
+from citybase.perception.telemetry.schemas import Agg
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Perception", "Devices", "/console/perception/devices", PERCEPTION_READ,
+                          order=10))  # fmt: skip
+console.add_page(NavEntry("Perception", "Alarms", "/console/perception/alarms", PERCEPTION_READ,
+                          order=11))  # fmt: skip
+console.add_page(NavEntry("Perception", "Rules", "/console/perception/rules", PERCEPTION_READ,
+                          order=12))  # fmt: skip
+add_translations("zh", {
+    "Devices": "感知设备", "Alarms": "告警", "Rules": "规则", "Device": "设备",
+    "Type": "类型", "Owner": "权属单位", "Online": "在线", "Offline": "离线", "Latest": "最新值",
+    "Where the devices stand": "设备分布", "Last 24 hours": "近24小时",
+    "GCJ-02 (for Chinese web maps)": "GCJ-02（国内网络地图坐标）", "Protocol": "接入协议",
+    "Last seen": "最近上报", "Open alarms": "未解除告警", "Opened": "发生时间", "Closed": "解除时间",
+    "Level": "级别", "level.warning": "一般", "level.critical": "严重", "Message": "内容",
+    "New rule": "新建规则", "Kind": "规则类型", "rule.threshold": "阈值持续",
+    "rule.rate": "变化速率", "rule.silence": "离线静默", "rule.geofence": "电子围栏",
+    "rule.anomaly": "异常检测", "Attribute": "属性", "Parameters (JSON)": "参数（JSON）",
+    "Device type": "设备类型", "Alarm kind": "告警类别", "Name": "名称",
+    "schematic: devices placed by longitude and latitude, no base map":
+    "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
+    "Perception": "感知",
+})  # fmt: skip
+
+
+def _map(found: list[Any]) -> dict[str, Any]:
+    placed = [d for d in found if d.lon is not None and d.lat is not None]
+    if not placed:
+        return {"points": [], "w": 0, "h": 0}
+    lons, lats = [d.lon for d in placed], [d.lat for d in placed]
+    west, east = min(lons) - 0.005, max(lons) + 0.005
+    south, north = min(lats) - 0.005, max(lats) + 0.005
+    w, h = 640, max(200, int(640 * (north - south) / (east - west)))
+    return {"w": w, "h": h, "points": [
+        {"x": round((d.lon - west) / (east - west) * w, 1),
+         "y": round((north - d.lat) / (north - south) * h, 1), "d": d} for d in placed]}  # fmt: skip
+
+
+@router.get("/console/perception/devices")
+def devices_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    found = service.devices(session)
+    latest = telemetry.latest_all(session)
+    open_alarms = {a.device_id for a in rules.alarms(session, open_only=True)}
+    return console.render(request, "perception/devices.html", {
+        "devices": found, "latest": latest, "alarmed": open_alarms, "map": _map(found),
+        "types": {t.code: t for t in service.types(session)},
+    })  # fmt: skip
+
+
+def _chart(points: list[Any], width: int = 640, height: int = 160) -> dict[str, Any]:
+    values = [p.value for p in points if p.value is not None]
+    if not values:
+        return {"path": "", "w": width, "h": height}
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    t0, t1 = points[0].start.timestamp(), points[-1].start.timestamp()
+    spread = (t1 - t0) or 1.0
+    coords = [(round((p.start.timestamp() - t0) / spread * width, 1),
+               round(height - 10 - (p.value - low) / span * (height - 20), 1))
+              for p in points if p.value is not None]  # fmt: skip
+    return {"path": "M" + " L".join(f"{x},{y}" for x, y in coords), "w": width, "h": height,
+            "low": low, "high": high, "first": points[0].start, "last": points[-1].start}  # fmt: skip
+
+
+@router.get("/console/perception/devices/{device_id}")
+def device_page(
+    request: Request, session: DbSession, principal: Reader, device_id: str
+) -> Response:
+    device = service.get_device(session, device_id)
+    kind = service.get_type(session, device.type_code)
+    now = datetime.now(UTC)
+    charts = []
+    for attr in kind.attributes:
+        if attr.type != "number":
+            continue
+        try:
+            points = telemetry.aggregate(session, device_id, attr.name, now - timedelta(hours=24),
+                                         now, timedelta(minutes=10), Agg.avg)  # fmt: skip
+        except CitybaseError:
+            points = []
+        charts.append({"attr": attr, "chart": _chart(points)})
+    alarms = [a for a in rules.alarms(session, limit=500) if a.device_id == device_id][:20]
+    return console.render(request, "perception/device.html", {
+        "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),
+        "charts": charts, "alarms": alarms,
+    })  # fmt: skip
+
+
+@router.get("/console/perception/alarms")
+def alarms_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    return console.render(request, "perception/alarms.html",
+                          {"alarms": rules.alarms(session, limit=300)})  # fmt: skip
+
+
+def _rules_page(request: Request, session: DbSession, may: bool, form: dict[str, Any],
+                errors: dict[str, str], status: int = 200) -> Response:  # fmt: skip
+    return console.render(request, "perception/rules.html", {
+        "rules": rules.rules(session), "kinds": list(RuleKind), "may_keep": may,
+        "types": service.types(session), "form": form, "errors": errors,
+    }, status)  # fmt: skip
+
+
+@router.get("/console/perception/rules")
+def rules_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    return _rules_page(request, session, principal.can(DEVICES_MANAGE),
+                       {"params": '{"op": ">", "limit": 3.0, "for_minutes": 10}'}, {})  # fmt: skip
+
+
+@router.post("/console/perception/rules")
+async def rule_create(request: Request, session: DbSession, principal: Manager) -> Response:
+    form = await read_form(request)
+    try:
+        try:
+            params = json.loads(str(form.get("params") or "{}"))
+        except ValueError as exc:
+            raise CitybaseError(f"params: not JSON ({exc})", field="params") from None
+        data = RuleIn.model_validate({**{k: v for k, v in form.items() if k != "params"},
+                                      "params": params, "active": True})  # fmt: skip
+        rules.put_rule(session, actor_of(principal), data)
+    except (CitybaseError, ValidationError) as exc:
+        return _rules_page(request, session, True, form, failure(session, exc), 422)
+    return RedirectResponse("/console/perception/rules?saved=1", status_code=303)

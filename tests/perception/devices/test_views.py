@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Role
+from citybase.perception.rules import service as rules
+from citybase.perception.telemetry import service as telemetry
+from citybase.perception.telemetry.schemas import ReadingIn
+from tests.core.identity.factories import make_user, sign_in
+from tests.perception.devices.test_telemetry import city
+
+
+def test_devices_a_device_alarms_and_rules(client: TestClient, session: Session) -> None:
+    city(session)
+    now = datetime.now(UTC)
+    readings = [ReadingIn(device_id="wl-1", ts=now - timedelta(minutes=10 * n),
+                          values={"level": 2 + n / 10}) for n in range(12)]  # fmt: skip
+    telemetry.ingest(session, readings, protocol="test")
+    make_user(session, "water", Role.unit_admin, unit="fz.water")
+    token = sign_in(client, "water")
+    page = client.get("/console/perception/devices")
+    assert page.status_code == 200
+    assert "白马河1号水位计" in page.text
+    assert "<circle" in page.text
+    one = client.get("/console/perception/devices/wl-1")
+    assert one.status_code == 200
+    assert "<path" in one.text
+    assert "GCJ-02" in one.text
+    assert client.get("/console/perception/devices/nothing").status_code == 404
+    made = client.post("/console/perception/rules", follow_redirects=False, data={
+        "name": "高水位", "kind": "threshold", "type_code": "water_gauge", "attr": "level",
+        "params": '{"op": ">", "limit": 2.5}', "level": "critical", "csrf_token": token})  # fmt: skip
+    assert made.status_code == 303
+    assert rules.rules(session)[0].params == {"op": ">", "limit": 2.5}
+    bad = client.post("/console/perception/rules", data={
+        "name": "x", "kind": "threshold", "type_code": "water_gauge", "attr": "level",
+        "params": "{op", "level": "warning", "csrf_token": token})  # fmt: skip
+    assert bad.status_code == 422
+    assert "params" in bad.text
+    assert client.get("/console/perception/rules").status_code == 200
+    assert client.get("/console/perception/alarms").status_code == 200
