@@ -88,6 +88,7 @@ from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
 from citybase.perception.rules import tasks as _rule_tasks
 from citybase.perception.telemetry import routes as telemetry_routes
+from citybase.perception.telemetry import service as telemetry
 from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
@@ -402,3 +403,7 @@ def _add_gauges(metrics: Metrics, db: Database, settings: Settings) -> None:
 
     metrics.gauge("citybase_ledger_entries", "Entries in the audit ledger", ledger_size)
     metrics.gauge("citybase_outbox_pending", "Events not yet delivered", outbox_pending)
+    metrics.counter("citybase_readings_accepted", "Device readings stored, by protocol",
+                    ["protocol"], lambda: {(p,): n for p, n in telemetry.ACCEPTED.items()})  # fmt: skip
+    metrics.counter("citybase_readings_rejected", "Device readings refused, by protocol and why",
+                    ["protocol", "reason"], lambda: {k: float(n) for k, n in telemetry.REJECTED.items()})  # fmt: skip

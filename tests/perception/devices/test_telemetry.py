@@ -184,3 +184,12 @@ def test_the_http_batch_endpoint(client: TestClient, session: Session) -> None:
                         headers={"X-Device-Secret": "dev_x"},
                         json=[{"device_id": "wl-20", "values": {"level": 2.0}}])  # fmt: skip
     assert wrong.status_code == 403
+
+
+def test_readings_are_counted_on_metrics(client: TestClient, session: Session) -> None:
+    city(session)
+    telemetry.ingest(session, [_r("wl-1", 0, level=1.0), _r("wl-1", 1, level=99.0)],
+                     protocol="http", now=T0 + timedelta(hours=1))  # fmt: skip
+    scraped = client.get("/metrics").text
+    assert 'citybase_readings_accepted_total{protocol="http"}' in scraped
+    assert 'citybase_readings_rejected_total{protocol="http",reason="outside"}' in scraped

@@ -6,17 +6,21 @@ from collections.abc import Callable, Iterable
 
 from fastapi import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+Labelled = Callable[[], dict[tuple[str, ...], float]]
+
+
 class _Gauges(Collector):
     def __init__(self) -> None:
         self.sources: list[tuple[str, str, Callable[[], float]]] = []
+        self.counted: list[tuple[str, str, list[str], Labelled]] = []
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         for name, doc, read in self.sources:
             family = GaugeMetricFamily(name, doc)
             try:
@@ -24,6 +28,11 @@ class _Gauges(Collector):
             except Exception:  # noqa: S112 -- a failing source must not break the scrape
                 continue
             yield family
+        for name, doc, labels, counts in self.counted:
+            counter = CounterMetricFamily(name, doc, labels=labels)
+            for values, count in counts().items():
+                counter.add_metric(list(values), count)
+            yield counter
 
 
 class Metrics:
@@ -48,6 +57,10 @@ class Metrics:
 
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         self._gauges.sources.append((name, doc, read))
+
+    def counter(self, name: str, doc: str, labels: list[str], counts: Labelled) -> None:
+        """A counter kept elsewhere (by label values), read on each scrape."""
+        self._gauges.counted.append((name, doc, labels, counts))
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
