@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from citybase.perception.devices.models import Device, DeviceType
@@ -38,9 +38,13 @@ def by_ids(session: Session, ids: Iterable[str]) -> list[Device]:
 
 
 def seen(session: Session, last_seen: dict[str, datetime]) -> None:
-    """Move devices' last-seen times forward (never back)."""
-    for device_id, at in last_seen.items():
-        session.execute(update(Device).where(
-            Device.device_id == device_id,
-            (Device.last_seen_at.is_(None)) | (Device.last_seen_at < at),
-        ).values(last_seen_at=at))  # fmt: skip
+    """Move devices' last-seen times forward (never back), in one statement for them all."""
+    if not last_seen:
+        return
+    table = Device.__table__
+    assert isinstance(table, Table)
+    statement = update(table).where(
+        table.c.device_id == bindparam("d"),
+        (table.c.last_seen_at.is_(None)) | (table.c.last_seen_at < bindparam("at")),
+    ).values(last_seen_at=bindparam("at"))  # fmt: skip
+    session.connection().execute(statement, [{"d": d, "at": at} for d, at in last_seen.items()])

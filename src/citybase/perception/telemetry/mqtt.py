@@ -101,12 +101,14 @@ class Ingestor:
     def _connect(self) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
 
         url = urlparse(self.settings.perception.mqtt_url)
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.settings.perception.mqtt_client_id,
-            clean_session=False, manual_ack=True,
+            protocol=mqtt.MQTTv5, manual_ack=True,
         )  # fmt: skip
         if url.username:
             client.username_pw_set(url.username, url.password)
@@ -120,7 +122,13 @@ class Ingestor:
 
         client.on_connect = on_connect
         client.on_message = on_message
-        client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30)
+        # MQTT 5: the session outlives the connection (a day), and the broker may have many
+        # readings in flight to us at once — we acknowledge a whole batch after its commit
+        connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        connect.SessionExpiryInterval = 86_400
+        connect.ReceiveMaximum = 65_535
+        client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30,
+                       clean_start=False, properties=connect)  # fmt: skip
         client.loop_start()
         self.client = client
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import TypeAdapter, ValidationError
 
-from citybase.core.errors import Forbidden
+from citybase.core.errors import CitybaseError, Forbidden, InvalidInput
 from citybase.core.web.access import declares_access
 from citybase.core.web.deps import DbSession
 from citybase.perception.devices import service as devices
@@ -24,8 +25,32 @@ from citybase.perception.telemetry.schemas import (
 router = APIRouter(prefix="/api/v1/perception", tags=["perception"])
 
 
-@router.post("/readings")
-def ingest(session: DbSession, principal: Ingester, readings: list[ReadingIn]) -> IngestReport:
+READINGS = TypeAdapter(list[ReadingIn])
+BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "array", "items": ReadingIn.model_json_schema()}}}}}  # fmt: skip
+
+
+async def _readings(request: Request) -> list[ReadingIn]:
+    """The batch, parsed and validated straight from the body's bytes (several times faster than
+    decoding JSON first and validating the objects after, on batches of thousands)."""
+    body = await request.body()
+    try:
+        return READINGS.validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise CitybaseError(f"the request body is not valid JSON: {first['msg']}",
+                                field="body") from None  # fmt: skip
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+
+
+@router.post("/readings", openapi_extra=BATCH_BODY)
+def ingest(
+    session: DbSession,
+    principal: Ingester,
+    readings: Annotated[list[ReadingIn], Depends(_readings)],
+) -> IngestReport:
     """A batch of readings from a gateway (its API key's unit must own the devices): each
     reading checked against its device's type, stored whole or refused whole with the reason.
     Answered only once what was accepted is committed."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -55,8 +56,9 @@ class Bucket(BaseModel):
     count: int
 
 
-class Accepted(BaseModel):
-    """A stored reading, for the rules to judge."""
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A stored reading, for the rules to judge (a plain record: there are many of them)."""
 
     device_id: str
     attr: str

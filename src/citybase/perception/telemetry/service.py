@@ -85,6 +85,7 @@ def ingest(
         rows: list[dict[str, Any]] = []
         newest: dict[int, dict[str, Any]] = {}
         for device_id, ts, values in good:
+            moment = from_epoch_ms(ts)
             for attr, value in values.items():
                 sid = ids[(device_id, attr)]
                 number = float(value) if isinstance(value, int | float) else None
@@ -93,8 +94,7 @@ def ingest(
                 rows.append(row)
                 if sid not in newest or newest[sid]["ts"] <= ts:
                     newest[sid] = row
-                accepted.append(Accepted(device_id=device_id, attr=attr,
-                                         ts=from_epoch_ms(ts), value=value))  # fmt: skip
+                accepted.append(Accepted(device_id, attr, moment, value))
         repository.add_readings(session, rows)
         repository.set_latest(session, list(newest.values()))
         devices.seen(session, latest_seen)

@@ -1,0 +1,231 @@
+"""Perception benchmarks: readings per second through the HTTP batch endpoint and through MQTT,
+against a plain batched insert of the same rows into the same database.
+
+    python bench/perception_bench.py [--backend sqlite|postgresql] [--readings 200000]
+        [--batch 5000] [--mqtt 20000]
+
+A reading here is one value of one attribute. 200 water gauges each report two attributes
+(level, battery) every 10 seconds of simulated time.
+
+1. **HTTP batch.** ``POST /api/v1/perception/readings`` through the app in process (JSON parsed
+   and validated, the sender's unit checked, each reading checked against its device's type,
+   stored, latest values and last-seen times moved, rules judged, the transaction committed
+   before the answer), batches of ``--batch`` values. No rules are defined, so judging costs a
+   look-up only.
+2. **The service alone.** The same batches handed to ``telemetry.ingest`` and the rules, one
+   transaction each: what the endpoint adds over it is JSON and HTTP.
+3. **MQTT.** ``--mqtt`` JSON messages of two values each published with QoS 1 to the broker on
+   127.0.0.1:1883 (when it answers), stored by the ingestor, acknowledged after commit; from the
+   first publish to the last reading stored. One Python publisher (paho) is the limit here: its
+   own rate is printed beside.
+4. **Reference.** The same rows (series id, time, value) inserted with one ``executemany`` per
+   batch and committed, in the same database, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select, text
+
+from citybase.app import create_app
+from citybase.core.db import migrate
+from citybase.core.db.engine import Database
+from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import ApiKeyCreate, Role, UserCreate
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import service as orgs
+from citybase.core.settings import PerceptionSettings, Settings
+from citybase.demo.seed import DEMO_FILE
+from citybase.perception.devices import service as devices
+from citybase.perception.devices.schemas import AttributeSpec, DeviceIn, DeviceTypeIn
+from citybase.perception.rules import service as rules
+from citybase.perception.telemetry import repository, service
+from citybase.perception.telemetry.models import Reading
+from citybase.perception.telemetry.schemas import ReadingIn
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SYSTEM = Actor.system("bench")
+DEVICES = 200
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def open_db(backend: str, where: Path) -> Database:
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{where / 'bench.db'}")
+    else:
+        db = Database(POSTGRES_URL)
+        with db.engine.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE"))
+            c.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(db.engine)
+    return db
+
+
+def setup(db: Database, settings: Settings) -> str:
+    with db.session_scope() as s:
+        orgs.import_orgs(s, SYSTEM, DEMO_FILE.name, DEMO_FILE.read_bytes())
+        devices.put_type(s, SYSTEM, DeviceTypeIn(code="gauge", name="gauge", attributes=[
+            AttributeSpec(name="level", min=0, max=15),
+            AttributeSpec(name="battery", min=0, max=100)]))  # fmt: skip
+        for n in range(DEVICES):
+            devices.put_device(s, None, SYSTEM, DeviceIn(device_id=f"g{n:04d}", type_code="gauge",
+                                                         owner_unit="fz.water"))  # fmt: skip
+        identity.create_user(s, None, UserCreate(
+            username="gateway", display_name="gateway", password="bench-password-1",  # noqa: S106 -- a throwaway database
+            unit_code="fz.water", roles=[Role.unit_admin]), actor=SYSTEM)  # fmt: skip
+        key = identity.create_api_key(s, settings, identity.principal_for(s, "gateway"),
+                                      ApiKeyCreate(name="bench"))  # fmt: skip
+    return key.secret
+
+
+def batches(total: int, size: int, offset_s: int) -> list[list[dict[str, Any]]]:
+    """``total`` values as JSON-ready readings (two values each), in batches of ``size`` values."""
+    readings = []
+    for i in range(total // 2):
+        at = START + timedelta(seconds=offset_s + (i // DEVICES) * 10)
+        readings.append({"device_id": f"g{i % DEVICES:04d}", "ts": at.isoformat(),
+                         "values": {"level": 2 + (i % 97) / 100, "battery": 90.0}})  # fmt: skip
+    per = size // 2
+    return [readings[i : i + per] for i in range(0, len(readings), per)]
+
+
+def count(db: Database) -> int:
+    with db.session_scope(readonly=True) as s:
+        return s.scalar(select(func.count()).select_from(Reading)) or 0
+
+
+def bench_http(
+    db: Database, settings: Settings, key: str, work: list[list[dict[str, Any]]]
+) -> float:
+    app = create_app(settings, db)
+    bodies = [json.dumps(batch).encode() for batch in work]  # the gateway's work, not ours
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    with TestClient(app) as client:
+        t0 = time.perf_counter()
+        for body in bodies:
+            answer = client.post("/api/v1/perception/readings", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text[:300]
+            assert not answer.json()["rejected"], answer.text[:300]
+        return time.perf_counter() - t0
+
+
+def bench_service(db: Database, work: list[list[dict[str, Any]]]) -> float:
+    parsed = [[ReadingIn.model_validate(r) for r in batch] for batch in work]
+    t0 = time.perf_counter()
+    for batch in parsed:
+        with db.session_scope() as s:
+            report, accepted = service.ingest(s, batch, protocol="bench", unit="fz.water")
+            rules.judge(s, accepted)
+            assert not report.rejected
+    return time.perf_counter() - t0
+
+
+def bench_reference(db: Database, work: list[list[dict[str, Any]]]) -> float:
+    with db.session_scope() as s:
+        ids = repository.series_ids(s, {(f"g{n:04d}", a) for n in range(DEVICES)
+                                        for a in ("level", "battery")})  # fmt: skip
+    rows = [[{"series_id": ids[(r["device_id"], a)], "ts": int(datetime.fromisoformat(
+        r["ts"]).timestamp() * 1000) + 7, "value": v, "text": None}
+        for r in batch for a, v in r["values"].items()] for batch in work]  # fmt: skip
+    t0 = time.perf_counter()
+    for batch in rows:
+        with db.session_scope() as s:
+            s.execute(insert(Reading), batch)
+    return time.perf_counter() - t0
+
+
+def bench_mqtt(db: Database, settings: Settings, total: int) -> float | None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 1883), 1).close()
+    except OSError:
+        return None
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from citybase.perception.telemetry.mqtt import Ingestor
+
+    run = uuid.uuid4().hex[:8]
+    settings = settings.model_copy(update={"perception": PerceptionSettings(
+        mqtt_url="mqtt://127.0.0.1:1883", mqtt_client_id=f"bench-{run}", batch_size=1000,
+        batch_ms=50, json_topic=f"bench-{run}/{{device_id}}/attrs", ul_topic=f"bench-{run}/ul/{{device_id}}")})  # fmt: skip
+    before = count(db)
+    ingestor = Ingestor(db, settings)
+    thread = threading.Thread(target=ingestor.run, daemon=True)
+    thread.start()
+    while ingestor.client is None or not ingestor.client.is_connected():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    publisher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    publisher.max_inflight_messages_set(1000)
+    publisher.connect("127.0.0.1", 1883)
+    publisher.loop_start()
+    t0 = time.perf_counter()
+    sent = []
+    for i in range(total // 2):
+        at = START + timedelta(days=30, seconds=(i // DEVICES) * 10)
+        body = json.dumps({"level": 2.5, "battery": 90.0, "ts": at.isoformat()})
+        sent.append(publisher.publish(f"bench-{run}/g{i % DEVICES:04d}/attrs", body, qos=1))
+    for info in sent:
+        info.wait_for_publish(30)
+    published = time.perf_counter() - t0
+    while count(db) < before + total and time.perf_counter() - t0 < 300:
+        time.sleep(0.02)
+    seconds = time.perf_counter() - t0
+    print(f"mqtt: the one Python publisher sent {total // 2:,} messages in {published:.1f} s "
+          f"({total / published:,.0f} readings/s): the ingestor cannot be measured faster than it")  # fmt: skip
+    ingestor.stop()
+    thread.join(5)
+    publisher.loop_stop()
+    publisher.disconnect()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--mqtt", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(args.backend, Path(tmp))
+        settings = Settings(home=Path(tmp) / "home", database_url=db.url)
+        key = setup(db, settings)
+        n = args.readings
+        # the kinds of ingestion take turns, a quarter of the readings at a time, on fresh times
+        totals = {"http": 0.0, "service": 0.0, "reference": 0.0}
+        for part in range(4):
+            base = part * 3 * n
+            totals["http"] += bench_http(db, settings, key, batches(n // 4, args.batch, base))
+            totals["service"] += bench_service(db, batches(n // 4, args.batch, base + n))
+            totals["reference"] += bench_reference(db, batches(n // 4, args.batch, base + 2 * n))
+        rates = {k: n / v for k, v in totals.items()}
+        print(f"[{args.backend}] {n:,} readings a kind, batches of {args.batch:,}")
+        for kind in ("http", "service", "reference"):
+            print(f"[{args.backend}] {kind:10} {rates[kind]:10,.0f} readings/s  "
+                  f"ratio to reference {rates[kind] / rates['reference']:.2f}")  # fmt: skip
+        seconds = bench_mqtt(db, settings, args.mqtt)
+        if seconds is None:
+            print(f"[{args.backend}] mqtt: no broker on 127.0.0.1:1883")
+        else:
+            rate = args.mqtt / seconds
+            print(f"[{args.backend}] mqtt       {rate:10,.0f} readings/s  ratio to reference "
+                  f"{rate / rates['reference']:.2f} ({args.mqtt:,} readings, QoS 1)")  # fmt: skip
+        db.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
