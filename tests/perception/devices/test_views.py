@@ -42,3 +42,22 @@ def test_devices_a_device_alarms_and_rules(client: TestClient, session: Session)
     assert "params" in bad.text
     assert client.get("/console/perception/rules").status_code == 200
     assert client.get("/console/perception/alarms").status_code == 200
+
+
+def test_a_device_page_shows_the_next_hour(client: TestClient, session: Session) -> None:
+    city(session)
+    now = datetime.now(UTC)
+    readings = [ReadingIn(device_id="wl-1", ts=now - timedelta(minutes=5 * n),
+                          values={"level": 2 + (n % 12) / 20}) for n in range(24 * 12)]  # fmt: skip
+    telemetry.ingest(session, readings, protocol="test")
+    ahead = rules.forecast_series(session, "wl-1", "level", now=now)
+    assert len(ahead.steps) == 12
+    assert all(s.lo95 <= s.value <= s.hi95 for s in ahead.steps)
+    make_user(session, "water", Role.unit_admin, unit="fz.water")
+    sign_in(client, "water")
+    page = client.get("/console/perception/devices/wl-1")
+    assert "forecast-band" in page.text
+    api = client.get("/api/v1/perception/devices/wl-1/series/level/forecast")
+    assert api.status_code == 200
+    assert len(api.json()["steps"]) == 12
+    assert client.get("/api/v1/perception/devices/wl-2/series/level/forecast").status_code == 404

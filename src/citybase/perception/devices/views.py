@@ -46,7 +46,7 @@ add_translations("zh", {
     "Device type": "设备类型", "Alarm kind": "告警类别", "Name": "名称",
     "schematic: devices placed by longitude and latitude, no base map":
     "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
-    "Perception": "感知",
+    "Perception": "感知", "Next hour, 80% band": "未来一小时预测（80% 区间）",
 })  # fmt: skip
 
 
@@ -74,19 +74,37 @@ def devices_page(request: Request, session: DbSession, principal: Reader) -> Res
     })  # fmt: skip
 
 
-def _chart(points: list[Any], width: int = 640, height: int = 160) -> dict[str, Any]:
+def _chart(
+    points: list[Any], ahead: Any = None, width: int = 640, height: int = 160
+) -> dict[str, Any]:
+    """The last day's curve, and the next hour's forecast with its 80 % band after it."""
     values = [p.value for p in points if p.value is not None]
     if not values:
         return {"path": "", "w": width, "h": height}
-    low, high = min(values), max(values)
+    steps = ahead.steps if ahead is not None else []
+    low = min(values + [s.lo80 for s in steps])
+    high = max(values + [s.hi80 for s in steps])
     span = (high - low) or 1.0
-    t0, t1 = points[0].start.timestamp(), points[-1].start.timestamp()
+    t0 = points[0].start.timestamp()
+    t1 = (steps[-1].ts if steps else points[-1].start).timestamp()
     spread = (t1 - t0) or 1.0
-    coords = [(round((p.start.timestamp() - t0) / spread * width, 1),
-               round(height - 10 - (p.value - low) / span * (height - 20), 1))
-              for p in points if p.value is not None]  # fmt: skip
-    return {"path": "M" + " L".join(f"{x},{y}" for x, y in coords), "w": width, "h": height,
-            "low": low, "high": high, "first": points[0].start, "last": points[-1].start}  # fmt: skip
+
+    def x(moment: datetime) -> float:
+        return float(round((moment.timestamp() - t0) / spread * width, 1))
+
+    def y(value: float) -> float:
+        return float(round(height - 10 - (value - low) / span * (height - 20), 1))
+
+    coords = [(x(p.start), y(p.value)) for p in points if p.value is not None]
+    chart = {"path": "M" + " L".join(f"{a},{b}" for a, b in coords), "w": width, "h": height,
+             "low": low, "high": high, "first": points[0].start, "last": points[-1].start}  # fmt: skip
+    if steps:
+        upper = [f"{x(s.ts)},{y(s.hi80)}" for s in steps]
+        lower = [f"{x(s.ts)},{y(s.lo80)}" for s in reversed(steps)]
+        chart["band"] = " ".join(upper + lower)
+        chart["ahead"] = "M" + " L".join(f"{x(s.ts)},{y(s.value)}" for s in steps)
+        chart["method"] = ahead.method
+    return chart
 
 
 @router.get("/console/perception/devices/{device_id}")
@@ -103,9 +121,10 @@ def device_page(
         try:
             points = telemetry.aggregate(session, device_id, attr.name, now - timedelta(hours=24),
                                          now, timedelta(minutes=10), Agg.avg)  # fmt: skip
+            ahead = rules.forecast_series(session, device_id, attr.name, now=now)
         except CitybaseError:
-            points = []
-        charts.append({"attr": attr, "chart": _chart(points)})
+            points, ahead = [], None
+        charts.append({"attr": attr, "chart": _chart(points, ahead)})
     alarms = [a for a in rules.alarms(session, limit=500) if a.device_id == device_id][:20]
     return console.render(request, "perception/device.html", {
         "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),

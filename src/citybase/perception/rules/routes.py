@@ -6,7 +6,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.perception.devices.auth import Manager, Reader
 from citybase.perception.rules import service
-from citybase.perception.rules.schemas import AlarmRead, RuleIn, RuleRead
+from citybase.perception.rules.schemas import AlarmRead, ForecastRead, RuleIn, RuleRead
 
 router = APIRouter(prefix="/api/v1/perception", tags=["perception"])
 
@@ -30,3 +30,11 @@ def update_rule(session: DbSession, principal: Manager, rule_id: int, data: Rule
 def alarms(session: DbSession, principal: Reader, open_only: bool = False) -> list[AlarmRead]:
     """Alarms, newest first; ``open_only`` for those whose condition still holds."""
     return service.alarms(session, open_only=open_only)
+
+
+@router.get("/devices/{device_id}/series/{attr}/forecast")
+def forecast(
+    session: DbSession, principal: Reader, device_id: str, attr: str, hours_back: int = 72
+) -> ForecastRead:
+    """The next hour in 5-minute steps with 80 % and 95 % prediction intervals."""
+    return service.forecast_series(session, device_id, attr, hours_back=min(hours_back, 24 * 14))

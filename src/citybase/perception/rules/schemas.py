@@ -94,3 +94,21 @@ class AlarmRead(BaseModel):
     value: float | None
     opened_at: datetime
     closed_at: datetime | None
+
+
+class ForecastStep(BaseModel):
+    ts: datetime
+    value: float
+    lo80: float
+    hi80: float
+    lo95: float
+    hi95: float
+
+
+class ForecastRead(BaseModel):
+    device_id: str
+    attr: str
+    method: str = Field(description="day, tide (a season one back, damped correction) or holt")
+    backtest_mae: float | None = Field(description="Its mean absolute error over the last day's "
+                                       "origins, all horizons")  # fmt: skip
+    steps: list[ForecastStep]
