@@ -35,10 +35,20 @@ def series_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[
     return {k: found[k] for k in wanted}
 
 
-def add_readings(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store readings; one already stored (same series and time) is left as it was."""
-    statement = _insert(session, Reading).on_conflict_do_nothing(index_elements=["series_id", "ts"])
-    session.execute(statement, rows)
+_ADD = {
+    "sqlite": "INSERT OR IGNORE INTO perception_readings (series_id, ts, value, text) "
+              "VALUES (?, ?, ?, ?)",
+    "postgresql": "INSERT INTO perception_readings (series_id, ts, value, text) "
+                  "VALUES (%s, %s, %s, %s) ON CONFLICT (series_id, ts) DO NOTHING",
+}  # fmt: skip
+
+
+def add_readings(session: Session, rows: list[tuple[int, int, float | None, str | None]]) -> None:
+    """Store readings (series, time in ms, number, text); one already stored (same series and
+    time) is left as it was. Straight to the driver's executemany: building SQLAlchemy's
+    parameters for every row cost as much as the insert itself."""
+    dialect = session.get_bind().dialect.name
+    session.connection().exec_driver_sql(_ADD[dialect], rows)
 
 
 def set_latest(session: Session, rows: list[dict[str, Any]]) -> None:

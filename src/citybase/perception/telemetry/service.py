@@ -82,21 +82,21 @@ def ingest(
     accepted: list[Accepted] = []
     if good:
         ids = repository.series_ids(session, {(d, a) for d, _, values in good for a in values})
-        rows: list[dict[str, Any]] = []
-        newest: dict[int, dict[str, Any]] = {}
+        rows: list[tuple[int, int, float | None, str | None]] = []
+        newest: dict[int, tuple[int, int, float | None, str | None]] = {}
         for device_id, ts, values in good:
             moment = from_epoch_ms(ts)
             for attr, value in values.items():
                 sid = ids[(device_id, attr)]
-                number = float(value) if isinstance(value, int | float) else None
-                row = {"series_id": sid, "ts": ts, "value": number,
-                       "text": value if isinstance(value, str) else None}  # fmt: skip
+                row = (sid, ts, float(value) if isinstance(value, int | float) else None,
+                       value if isinstance(value, str) else None)  # fmt: skip
                 rows.append(row)
-                if sid not in newest or newest[sid]["ts"] <= ts:
+                if sid not in newest or newest[sid][1] <= ts:
                     newest[sid] = row
                 accepted.append(Accepted(device_id, attr, moment, value))
         repository.add_readings(session, rows)
-        repository.set_latest(session, list(newest.values()))
+        repository.set_latest(session, [{"series_id": r[0], "ts": r[1], "value": r[2],
+                                         "text": r[3]} for r in newest.values()])  # fmt: skip
         devices.seen(session, latest_seen)
     ACCEPTED[protocol] += len(good)
     return IngestReport(accepted=len(good), rejected=rejected), accepted
