@@ -30,7 +30,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
-from citybase.core.db import migrate
+sys.path.insert(0, str(Path(__file__).parent))
+from benchdb import open_db
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Role, UserCreate
@@ -44,7 +45,6 @@ from citybase.hub.cases.schemas import CaseCreate
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.events import service as events
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SYSTEM = Actor.system("bench")
 STREETS = ["鼓楼区鼓东街道虎节社区", "鼓楼区鼓东街道钱塘社区", "台江区苍霞街道苍霞社区", "仓山区",
            "晋安区", "马尾区", "长乐区", "福清市"]  # fmt: skip
@@ -52,18 +52,6 @@ WORDS = ["井盖缺失", "路灯不亮", "路面破损", "垃圾没人清运", "
          "违章搭建", "树木倒伏", "广场舞扰民"]  # fmt: skip
 CODES = ["010202", "010203", "010201", "010103", "010101", "020101", "010204", "010102", "0103",
          "020102"]  # fmt: skip
-
-
-def open_db(backend: str, where: Path) -> Database:
-    if backend == "sqlite":
-        db = Database(f"sqlite:///{where / 'bench.db'}")
-    else:
-        db = Database(POSTGRES_URL)
-        with db.engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE"))
-            c.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(db.engine)
-    return db
 
 
 def setup(db: Database) -> None:

@@ -36,10 +36,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
+sys.path.insert(0, str(Path(__file__).parent))
+from benchdb import open_db
 from citybase.app import create_app
-from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import ApiKeyCreate, Role, UserCreate
@@ -54,22 +55,9 @@ from citybase.perception.telemetry import repository, service
 from citybase.perception.telemetry.models import Reading
 from citybase.perception.telemetry.schemas import ReadingIn
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SYSTEM = Actor.system("bench")
 DEVICES = 200
 START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def open_db(backend: str, where: Path) -> Database:
-    if backend == "sqlite":
-        db = Database(f"sqlite:///{where / 'bench.db'}")
-    else:
-        db = Database(POSTGRES_URL)
-        with db.engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE"))
-            c.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(db.engine)
-    return db
 
 
 def setup(db: Database, settings: Settings) -> str:
