@@ -83,6 +83,8 @@ from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
+from citybase.perception.context import routes as context_routes
+from citybase.perception.context import service as context_service
 from citybase.perception.devices import routes as device_routes
 from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
@@ -255,6 +257,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread = None
+        try:  # the JSON-LD contexts kept in the database, into the processor's cache
+            with database.session_scope(readonly=True) as session:
+                context_service.warm(session)
+        except Exception:
+            logging.getLogger(__name__).warning("no stored JSON-LD contexts loaded")
         if run_worker:
             worker = Worker(database, settings)
             thread = threading.Thread(
@@ -334,6 +341,7 @@ def create_app(
         hotline_desk.router,
         hotline_routes.router,
         device_routes.router,
+        context_routes.router,
         device_views.router,
         telemetry_routes.router,
         rule_routes.router,

@@ -32,6 +32,7 @@ def all_metadata() -> MetaData:
     from citybase.hub.cases import models as _cases
     from citybase.hub.dispatch import models as _dispatch
     from citybase.hub.events import models as _events
+    from citybase.perception.context import models as _context
     from citybase.perception.devices import models as _devices
     from citybase.perception.rules import models as _rules
     from citybase.perception.telemetry import models as _telemetry
@@ -46,6 +47,7 @@ def all_metadata() -> MetaData:
         _cases,
         _catalog,
         _dispatch,
+        _context,
         _datastore,
         _devices,
         _rules,

@@ -62,3 +62,34 @@ def mqtt_command(
         ingestor.stop()
     finally:
         db.dispose()
+
+
+contexts = typer.Typer(help="JSON-LD contexts kept here for the NGSI-LD store (none is fetched).")
+app.add_typer(contexts, name="contexts")
+
+
+@contexts.command("load")
+def load_contexts(
+    directory: Annotated[Path, typer.Argument(help="A folder of *.jsonld / *.json contexts")],
+    base_url: Annotated[str, typer.Option("--base-url", help="URL prefix of the files")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Keep the contexts in a folder, each under its URL (from urls.txt: file<TAB>url, or
+    --base-url + file name), so that requests naming them work with no internet."""
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.context import service as context
+
+    if not directory.is_dir():
+        out.print(f"[red]{directory} is not a folder[/]")
+        raise typer.Exit(1)
+    db = open_database(load_settings(data_dir))
+    try:
+        with db.session_scope() as session:
+            loaded = context.load_contexts(session, directory, base_url)
+    except CitybaseError as exc:
+        out.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    for url in loaded:
+        out.print(f"kept {url}")

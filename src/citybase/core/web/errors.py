@@ -42,6 +42,27 @@ def open311_error(request: Request, status: int, message: str) -> Response:
     return JSONResponse([{"code": status, "description": message}], status_code=status)
 
 
+NGSI_LD_ERRORS = {"BadRequestData", "InvalidRequest", "ResourceNotFound", "AlreadyExists",
+                  "LdContextNotAvailable", "OperationNotSupported", "TooComplexQuery",
+                  "TooManyResults", "NoMultiTenantSupport", "NonexistentTenant"}  # fmt: skip
+_NGSI_BY_STATUS = {400: "BadRequestData", 404: "ResourceNotFound", 409: "AlreadyExists",
+                   422: "BadRequestData", 405: "OperationNotSupported"}  # fmt: skip
+
+
+def problem_details(status: int, code: str, detail: str) -> Response:
+    """NGSI-LD's errors: ProblemDetails (RFC 7807) with the ETSI error types."""
+    kind = code if code in NGSI_LD_ERRORS else _NGSI_BY_STATUS.get(status)
+    error_type = f"https://uri.etsi.org/ngsi-ld/errors/{kind}" if kind else \
+        f"https://citybase.example/errors/{code}"  # fmt: skip
+    return JSONResponse({"type": error_type, "title": kind or code, "detail": detail,
+                         "status": status}, status_code=status,
+                        media_type="application/json")  # fmt: skip
+
+
+def _ngsi_ld(request: Request) -> bool:
+    return request.url.path.startswith("/ngsi-ld/")
+
+
 def _open311(request: Request) -> bool:
     return request.url.path.startswith("/open311/")
 
@@ -61,6 +82,8 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
     if _open311(request):
         field = f"{exc.field}: " if exc.field else ""
         return open311_error(request, exc.status_code, field + exc.message)
+    if _ngsi_ld(request):
+        return problem_details(exc.status_code, exc.code, exc.message)
     if wants_html(request):
         if isinstance(exc, NotAuthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -96,6 +119,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     message = f"{first['field']}: {first['message']}"
     if _open311(request):
         return open311_error(request, 400, message)
+    if _ngsi_ld(request):
+        return problem_details(400, "BadRequestData", message)
     if wants_html(request):
         return _page(request, 422, "Error", message)
     return JSONResponse(
@@ -110,6 +135,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if _open311(request):
         return open311_error(request, exc.status_code, str(exc.detail))
+    if _ngsi_ld(request):
+        return problem_details(exc.status_code, "", str(exc.detail))
     if wants_html(request):
         title = "Page not found" if exc.status_code == 404 else "Error"
         return _page(request, exc.status_code, title, str(exc.detail))

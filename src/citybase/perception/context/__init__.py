@@ -1,0 +1,2 @@
+"""The NGSI-LD context store (城市实体上下文库): the city's things as NGSI-LD entities at
+``/ngsi-ld/v1/``, their names resolved by a JSON-LD processor against contexts kept here."""

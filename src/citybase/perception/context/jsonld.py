@@ -1,0 +1,151 @@
+"""JSON-LD for the NGSI-LD store: terms resolved to IRIs and back by a JSON-LD processor (pyld),
+with the core context built in and every other context served from the platform's own cache —
+nothing is fetched from the network.
+
+The store keeps an entity in NGSI-LD's normalized form with its type and attribute names
+expanded to IRIs; the values themselves are kept as given (expanding a GeoJSON value as JSON-LD
+would mangle it). Names are expanded against the request's contexts and compacted against the
+reader's, by the processor, so that two clients with different contexts see the same entity each
+in its own terms."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pyld import jsonld
+
+from citybase.core.errors import CitybaseError
+
+CORE_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"
+NGSI = "https://uri.etsi.org/ngsi-ld/"
+DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+
+# The core terms the API itself speaks (written here after ETSI GS CIM 009; not the full
+# published file: user contexts may add their own terms, and unknown names fall to @vocab).
+CORE: dict[str, Any] = {
+    "ngsi-ld": NGSI,
+    "geojson": "https://purl.org/geojson/vocab#",
+    "id": "@id",
+    "type": "@type",
+    "value": "ngsi-ld:hasValue",
+    "object": {"@id": "ngsi-ld:hasObject", "@type": "@id"},
+    "Property": "ngsi-ld:Property",
+    "Relationship": "ngsi-ld:Relationship",
+    "GeoProperty": "ngsi-ld:GeoProperty",
+    "observedAt": {"@id": "ngsi-ld:observedAt", "@type": "ngsi-ld:DateTime"},
+    "createdAt": {"@id": "ngsi-ld:createdAt", "@type": "ngsi-ld:DateTime"},
+    "modifiedAt": {"@id": "ngsi-ld:modifiedAt", "@type": "ngsi-ld:DateTime"},
+    "unitCode": "ngsi-ld:unitCode",
+    "datasetId": {"@id": "ngsi-ld:datasetId", "@type": "@id"},
+    "location": "ngsi-ld:location",
+    "observationSpace": "ngsi-ld:observationSpace",
+    "operationSpace": "ngsi-ld:operationSpace",
+    "instanceId": {"@id": "ngsi-ld:instanceId", "@type": "@id"},
+    "Point": "geojson:Point",
+    "LineString": "geojson:LineString",
+    "Polygon": "geojson:Polygon",
+    "MultiPoint": "geojson:MultiPoint",
+    "MultiLineString": "geojson:MultiLineString",
+    "MultiPolygon": "geojson:MultiPolygon",
+    "coordinates": {"@id": "geojson:coordinates", "@container": "@list"},
+    "@vocab": DEFAULT_VOCAB,
+}
+# keys of an attribute that belong to NGSI-LD itself, never expanded as names of sub-attributes
+ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifiedAt", "unitCode",
+                  "datasetId", "instanceId"}  # fmt: skip
+
+
+class LdContextNotAvailable(CitybaseError):
+    status_code = 503
+    code = "LdContextNotAvailable"
+
+
+class InvalidContext(CitybaseError):
+    status_code = 400
+    code = "BadRequestData"
+
+
+_cache: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def remember(url: str, document: Any) -> None:
+    """Keep a context document for its URL (loaded from a file or the database)."""
+    with _lock:
+        _cache[url] = document
+
+
+def cached(url: str) -> bool:
+    return url == CORE_URL or url in _cache
+
+
+def _loader(url: str, options: Any = None) -> dict[str, Any]:
+    if url == CORE_URL:
+        document: Any = {"@context": CORE}
+    else:
+        with _lock:
+            document = _cache.get(url)
+    if document is None:
+        raise jsonld.JsonLdError(
+            f"context {url} is not known here", "jsonld.LoadDocumentError",
+            {"url": url}, code="loading remote context failed",
+        )  # fmt: skip
+    return {"contextUrl": None, "documentUrl": url, "document": document}
+
+
+def context_of(link: str | list[Any] | dict[str, Any] | None) -> list[Any]:
+    """The active contexts: the core one, then a request's own (a URL, an inline object, or a
+    list of them), as JSON-LD says later contexts override earlier ones."""
+    if link is None:
+        return [CORE_URL]
+    items = link if isinstance(link, list) else [link]
+    return [CORE_URL, *[i for i in items if i != CORE_URL]]
+
+
+def _run(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args, {"documentLoader": _loader})
+    except jsonld.JsonLdError as exc:
+        text = str(exc)
+        cause = getattr(exc, "cause", None)
+        while cause is not None and "not known here" not in text:
+            text += f" {cause}"
+            cause = getattr(cause, "cause", None)
+        if "not known here" in text or "loading remote context failed" in text:
+            raise LdContextNotAvailable(
+                "a @context is neither built in nor loaded here (load it with `citybase perception "
+                "contexts load DIR`); nothing is fetched from the network", field="@context",
+            ) from None  # fmt: skip
+        raise InvalidContext(f"invalid @context: {exc}", field="@context") from None
+
+
+def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[dict[str, str],
+                                                                                dict[str, str]]:  # fmt: skip
+    """Attribute names and type names → their IRIs, by the processor, in one expansion."""
+    doc: dict[str, Any] = {"@context": context, "@id": "urn:x", "@type": sorted(types)}
+    doc |= {n: {"@value": n} for n in names if n not in ("@context", "@id", "@type")}
+    [expanded] = _run(jsonld.expand, doc) or [{}]
+    name_map = {}
+    for iri, values in expanded.items():
+        if not iri.startswith("@"):
+            name_map[values[0]["@value"]] = iri
+    type_list = expanded.get("@type", [])
+    ordered = sorted(types)
+    return name_map, dict(zip(ordered, type_list, strict=False))
+
+
+def compact_names(context: list[Any], iris: set[str], types: set[str]) -> tuple[dict[str, str],
+                                                                              dict[str, str]]:  # fmt: skip
+    """IRIs → the shortest terms the reader's context has for them (the IRI itself if none)."""
+    doc: dict[str, Any] = {"@id": "urn:x", "@type": sorted(types)}
+    doc |= {iri: [{"@value": iri}] for iri in iris}
+    compacted = _run(jsonld.compact, doc, {"@context": context})
+    name_map = {}
+    for term, value in compacted.items():
+        if term in ("@context", "id", "type", "@id", "@type"):
+            continue
+        name_map[value if isinstance(value, str) else value[0]] = term
+    found = compacted.get("type", compacted.get("@type", []))
+    found = found if isinstance(found, list) else [found]
+    return name_map, dict(zip(sorted(types), found, strict=False))

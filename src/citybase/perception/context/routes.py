@@ -1,0 +1,148 @@
+"""NGSI-LD (ETSI GS CIM 009) at ``/ngsi-ld/v1/``: entities created, retrieved, deleted and
+queried, in JSON or JSON-LD, with the ``@context`` from the ``Link`` header or the body; errors as
+ProblemDetails."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from citybase.core.web.deps import DbSession
+from citybase.perception.context import jsonld, service
+from citybase.perception.context.service import BadRequestData, InvalidRequest
+from citybase.perception.devices.auth import Manager, Reader
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
+LINK = re.compile(r'<([^>]+)>\s*;(?:[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?)')
+JSON_LD = "application/ld+json"
+
+
+def _link_context(link: str | None) -> str | None:
+    if not link:
+        return None
+    found = LINK.search(link)
+    if found is None:
+        raise BadRequestData('a Link header names a context with rel="http://www.w3.org/ns/json-ld'
+                             '#context"', field="Link")  # fmt: skip
+    return found.group(1)
+
+
+def _reader_context(link: str | None) -> list[Any]:
+    """The reader's contexts, refused at once when one is not known here."""
+    context = jsonld.context_of(_link_context(link))
+    jsonld.expand_names(context, set(), set())
+    return context
+
+
+def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
+            headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+    """JSON with the context in a Link header, or JSON-LD with it in the body, as asked."""
+    headers = dict(headers or {})
+    user = [c for c in context if c != jsonld.CORE_URL]
+    if JSON_LD in request.headers.get("accept", ""):
+        ctx: Any = user[0] if len(user) == 1 else context
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            item["@context"] = ctx
+        return JSONResponse(body, status_code=status, media_type=JSON_LD, headers=headers)
+    link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
+    headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _body(request: Request) -> tuple[Any, list[Any]]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind not in ("application/json", JSON_LD):
+        raise InvalidRequest("send application/json or application/ld+json",
+                             field="Content-Type")  # fmt: skip
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not JSON: {exc}", field="body") from None
+    link = request.headers.get("link")
+    if kind == JSON_LD:
+        if link:
+            raise BadRequestData("application/ld+json carries its @context in the body, not in "
+                                 "a Link header", field="Link")  # fmt: skip
+        if not isinstance(body, dict) or "@context" not in body:
+            raise BadRequestData("application/ld+json needs an @context in the body",
+                                 field="@context")  # fmt: skip
+        return body, jsonld.context_of(body["@context"])
+    if isinstance(body, dict) and "@context" in body:
+        raise BadRequestData("application/json takes its @context from a Link header",
+                             field="@context")  # fmt: skip
+    return body, jsonld.context_of(_link_context(link))
+
+
+def _options(options: str | None) -> set[str]:
+    return {o.strip() for o in (options or "").split(",") if o.strip()}
+
+
+@router.post("/entities", status_code=201)
+@router.post("/entities/", status_code=201, include_in_schema=False)
+async def create_entity(request: Request, session: DbSession, principal: Manager) -> Response:
+    """Create an entity (normalized form)."""
+    body, context = await _body(request)
+    entity_id = service.create(session, body, context)
+    return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity_id}"})
+
+
+@router.get("/entities")
+@router.get("/entities/", include_in_schema=False)
+def query_entities(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    type: str | None = None,
+    id: str | None = None,
+    idPattern: str | None = None,
+    attrs: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: bool = False,
+    options: str | None = None,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Entities by type, id, id pattern or attributes; ``count=true`` puts the total in the
+    ``NGSILD-Results-Count`` header; ``options=keyValues`` for the simplified form."""
+    context = _reader_context(link)
+    chosen = _options(options)
+    found, total = service.query(
+        session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
+        attrs=_split(attrs), limit=limit, offset=offset, key_values="keyValues" in chosen,
+        sys_attrs="sysAttrs" in chosen,
+    )  # fmt: skip
+    headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    return _answer(request, found, context, headers=headers)
+
+
+def _split(value: str | None) -> list[str] | None:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    return items or None
+
+
+@router.get("/entities/{entity_id}")
+def retrieve_entity(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    entity_id: str,
+    attrs: str | None = None,
+    options: str | None = None,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:
+    context = _reader_context(link)
+    chosen = _options(options)
+    found = service.retrieve(session, entity_id, context, key_values="keyValues" in chosen,
+                             sys_attrs="sysAttrs" in chosen, attrs=_split(attrs))  # fmt: skip
+    return _answer(request, found, context)
+
+
+@router.delete("/entities/{entity_id}", status_code=204)
+def delete_entity(session: DbSession, principal: Manager, entity_id: str) -> Response:
+    service.delete(session, entity_id)
+    return Response(status_code=204)

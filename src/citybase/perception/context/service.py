@@ -1,0 +1,246 @@
+"""Entities of the NGSI-LD store: create, retrieve, delete and query (by type, id, id pattern,
+attributes; limit, offset and count), answered in the reader's own terms, normalized or as
+key-values; and the contexts kept here so that none is fetched from the network."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError
+from citybase.perception.context import jsonld
+from citybase.perception.context.models import ContextEntity, StoredContext
+
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+KINDS = {"Property", "Relationship", "GeoProperty"}
+GEOMETRIES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+
+
+class BadRequestData(CitybaseError):
+    status_code = 400
+    code = "BadRequestData"
+
+
+class InvalidRequest(CitybaseError):
+    status_code = 400
+    code = "InvalidRequest"
+
+
+class ResourceNotFound(CitybaseError):
+    status_code = 404
+    code = "ResourceNotFound"
+
+
+class AlreadyExists(CitybaseError):
+    status_code = 409
+    code = "AlreadyExists"
+
+
+def _check_attribute(name: str, attr: Any) -> None:
+    if not isinstance(attr, dict):
+        raise BadRequestData(f"attribute {name}: an object with a type is expected", field=name)
+    kind = attr.get("type")
+    if kind not in KINDS:
+        raise BadRequestData(f"attribute {name}: type is Property, Relationship or GeoProperty",
+                             field=name)  # fmt: skip
+    if kind == "Relationship":
+        target = attr.get("object")
+        if not isinstance(target, str) or not URI.match(target):
+            raise BadRequestData(f"relationship {name}: object must be a URI", field=name)
+    elif "value" not in attr:
+        raise BadRequestData(f"attribute {name}: a value is needed", field=name)
+    if kind == "GeoProperty":
+        value = attr["value"]
+        if not isinstance(value, dict) or value.get("type") not in GEOMETRIES or \
+                not isinstance(value.get("coordinates"), list):  # fmt: skip
+            raise BadRequestData(f"{name}: a GeoJSON geometry (Point, Polygon, …) is expected",
+                                 field=name)  # fmt: skip
+        if value["type"] == "Point" and not _point(value["coordinates"]):
+            raise BadRequestData(f"{name}: a Point is [longitude, latitude] within range",
+                                 field=name)  # fmt: skip
+    if "observedAt" in attr:
+        try:
+            datetime.fromisoformat(str(attr["observedAt"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequestData(
+                f"{name}: observedAt is an ISO 8601 date-time", field=name
+            ) from None
+
+
+def _point(coordinates: list[Any]) -> bool:
+    return (len(coordinates) in (2, 3) and all(isinstance(c, int | float) for c in coordinates)
+            and -180 <= coordinates[0] <= 180 and -90 <= coordinates[1] <= 90)  # fmt: skip
+
+
+def _names(attrs: dict[str, Any]) -> set[str]:
+    """Attribute names, and the names of properties of properties, to be expanded."""
+    found = set()
+    for name, attr in attrs.items():
+        found.add(name)
+        if isinstance(attr, dict):
+            found |= {k for k in attr if k not in jsonld.ATTRIBUTE_KEYS}
+    return found
+
+
+def _rename(attr: Any, names: dict[str, str]) -> Any:
+    if not isinstance(attr, dict):
+        return attr
+    return {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)):
+            (_rename(v, names) if k not in jsonld.ATTRIBUTE_KEYS else v) for k, v in attr.items()}  # fmt: skip
+
+
+def create(session: Session, body: Any, context: list[Any]) -> str:
+    """Store a new entity; its id must be a URI not yet used. Returns the id."""
+    if not isinstance(body, dict):
+        raise BadRequestData("an entity is a JSON object")
+    entity_id, kind = body.get("id"), body.get("type")
+    if not isinstance(entity_id, str) or not URI.match(entity_id):
+        raise BadRequestData("id must be a URI (urn:ngsi-ld:Type:123)", field="id")
+    if not isinstance(kind, str) or not kind:
+        raise BadRequestData("type is needed", field="type")
+    attrs = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    for name, attr in attrs.items():
+        _check_attribute(name, attr)
+    if session.get(ContextEntity, entity_id) is not None:
+        raise AlreadyExists(f"entity {entity_id} exists", field="id")
+    names, types = jsonld.expand_names(context, _names(attrs), {kind})
+    now = datetime.now(UTC)
+    session.add(ContextEntity(
+        id=entity_id, type=types[kind], created_at=now, modified_at=now,
+        attrs={names[k]: _rename(v, names) for k, v in attrs.items()},
+    ))  # fmt: skip
+    session.flush()
+    return entity_id
+
+
+def _render(entity: ContextEntity, context: list[Any], *, key_values: bool, sys_attrs: bool,
+            attrs: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    inner = {k for v in entity.attrs.values() if isinstance(v, dict) for k in v
+             if k not in jsonld.ATTRIBUTE_KEYS}  # fmt: skip
+    names, types = jsonld.compact_names(context, set(entity.attrs) | inner, {entity.type})
+    out: dict[str, Any] = {"id": entity.id, "type": types.get(entity.type, entity.type)}
+    for iri, attr in entity.attrs.items():
+        if attrs is not None and iri not in attrs:
+            continue
+        name = names.get(iri, iri)
+        if key_values:
+            out[name] = attr.get("object") if attr.get("type") == "Relationship" \
+                else attr.get("value")  # fmt: skip
+        else:
+            out[name] = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v
+                         for k, v in attr.items()}  # fmt: skip
+    if sys_attrs and not key_values:
+        out["createdAt"] = entity.created_at.isoformat().replace("+00:00", "Z")
+        out["modifiedAt"] = entity.modified_at.isoformat().replace("+00:00", "Z")
+    return out
+
+
+def retrieve(session: Session, entity_id: str, context: list[Any], *, key_values: bool = False,
+             sys_attrs: bool = False, attrs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    found = session.get(ContextEntity, entity_id)
+    if found is None:
+        raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
+    return _render(found, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
+
+
+def delete(session: Session, entity_id: str) -> None:
+    found = session.get(ContextEntity, entity_id)
+    if found is None:
+        raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    session.delete(found)
+    session.flush()
+
+
+def query(
+    session: Session,
+    context: list[Any],
+    *,
+    types: list[str] | None = None,
+    ids: list[str] | None = None,
+    id_pattern: str | None = None,
+    attrs: list[str] | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    key_values: bool = False,
+    sys_attrs: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Entities matching type (any of), id (any of), id pattern and having any of ``attrs``."""
+    if not (types or ids or id_pattern or attrs):
+        raise BadRequestData("give type, id, idPattern or attrs", field="type")
+    if not 0 <= limit <= 1000:
+        raise BadRequestData("limit is 0 to 1000", field="limit")
+    stmt = select(ContextEntity)
+    if types:
+        expanded = jsonld.expand_names(context, set(), set(types))[1]
+        stmt = stmt.where(ContextEntity.type.in_(list(expanded.values())))
+    if ids:
+        stmt = stmt.where(ContextEntity.id.in_(ids))
+    rows = list(session.scalars(stmt.order_by(ContextEntity.id)))
+    if id_pattern:
+        try:
+            pattern = re.compile(id_pattern)
+        except re.error as exc:
+            raise BadRequestData(f"idPattern is not a regular expression: {exc}",
+                                 field="idPattern") from None  # fmt: skip
+        rows = [r for r in rows if pattern.search(r.id)]
+    wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
+    if wanted is not None:
+        rows = [r for r in rows if wanted & set(r.attrs)]
+    total = len(rows)
+    page = rows[offset : offset + limit]
+    return [_render(r, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
+            for r in page], total  # fmt: skip
+
+
+def entity_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ContextEntity)) or 0
+
+
+# --- contexts kept here ---------------------------------------------------------------------------
+
+
+def load_contexts(session: Session, directory: Path, base_url: str = "") -> list[str]:
+    """Keep every ``*.jsonld``/``*.json`` context in ``directory``, each under the URL given in
+    a sibling ``urls.txt`` (``file name<TAB>url`` lines) or ``base_url`` + its file name."""
+    urls: dict[str, str] = {}
+    listing = directory / "urls.txt"
+    if listing.is_file():
+        for line in listing.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, _, url = line.partition("\t")
+                urls[name.strip()] = url.strip()
+    loaded = []
+    for path in sorted([*directory.glob("*.jsonld"), *directory.glob("*.json")]):
+        url = urls.get(path.name) or (base_url.rstrip("/") + "/" + path.name if base_url else "")
+        if not url:
+            raise InvalidRequest(f"{path.name}: no URL for it (urls.txt or --base-url)",
+                                 field="url")  # fmt: skip
+        text = path.read_text(encoding="utf-8")
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise InvalidRequest(f"{path.name} is not JSON: {exc}", field="file") from None
+        if not isinstance(document, dict) or "@context" not in document:
+            raise InvalidRequest(f"{path.name} holds no @context", field="file")
+        stored = session.get(StoredContext, url) or StoredContext(url=url)
+        stored.body = text
+        session.add(stored)
+        jsonld.remember(url, document)
+        loaded.append(url)
+    session.flush()
+    return loaded
+
+
+def warm(session: Session) -> int:
+    """Put the contexts kept in the database into the processor's cache (at start)."""
+    rows = list(session.scalars(select(StoredContext)))
+    for row in rows:
+        jsonld.remember(row.url, json.loads(row.body))
+    return len(rows)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Role
+from citybase.perception.context import jsonld
+from citybase.perception.context import service as context
+from tests.core.identity.factories import make_user, sign_in
+
+USER_CTX = "https://example.org/fuzhou/context.jsonld"
+LINK = f'<{USER_CTX}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+GAUGE = {
+    "id": "urn:ngsi-ld:WaterLevel:baima-01", "type": "WaterLevelObserved",
+    "level": {"type": "Property", "value": 3.2, "unitCode": "MTR",
+              "observedAt": "2026-11-30T02:00:00Z", "accuracy": {"type": "Property", "value": 0.01}},
+    "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [119.286, 26.079]}},
+    "river": {"type": "Relationship", "object": "urn:ngsi-ld:River:baima"},
+}  # fmt: skip
+
+
+def _headers(client: TestClient, user: str, **extra: str) -> dict[str, str]:
+    client.cookies.clear()
+    return {"X-CSRF-Token": sign_in(client, user), **extra}
+
+
+def test_entities_in_the_readers_own_terms(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    make_user(session, "reader", Role.viewer, unit=None)
+    folder = tmp_path / "contexts"
+    folder.mkdir()
+    (folder / "context.jsonld").write_text(json.dumps({"@context": {
+        "WaterLevelObserved": "https://smartdatamodels.org/WaterLevelObserved",
+        "level": "https://smartdatamodels.org/level"}}))  # fmt: skip
+    assert context.load_contexts(session, folder, "https://example.org/fuzhou") == [USER_CTX]
+
+    h = _headers(client, "water", **{"Content-Type": "application/json", "Link": LINK})
+    made = client.post("/ngsi-ld/v1/entities/", content=json.dumps(GAUGE), headers=h)
+    assert made.status_code == 201, made.text
+    assert made.headers["Location"] == "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:baima-01"
+    again = client.post("/ngsi-ld/v1/entities", content=json.dumps(GAUGE), headers=h)
+    assert again.status_code == 409
+    assert again.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists"
+
+    client.cookies.clear()
+    sign_in(client, "reader")
+    # with the same context: the same short names
+    got = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:baima-01", headers={"Link": LINK})
+    body = got.json()
+    assert (body["type"], body["level"]["value"], body["level"]["accuracy"]["value"]) == (
+        "WaterLevelObserved", 3.2, 0.01)  # fmt: skip
+    assert USER_CTX in got.headers["Link"]
+    # with the core context only: the full IRIs the processor expanded them to
+    core = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:baima-01").json()
+    assert core["type"] == "https://smartdatamodels.org/WaterLevelObserved"
+    assert core["https://smartdatamodels.org/level"]["value"] == 3.2
+    assert core["location"]["value"]["type"] == "Point"  # a core term stays short
+    kv = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:baima-01",
+                    params={"options": "keyValues"}, headers={"Link": LINK}).json()  # fmt: skip
+    assert (kv["level"], kv["river"]) == (3.2, "urn:ngsi-ld:River:baima")
+    ld = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:baima-01",
+                    headers={"Link": LINK, "Accept": "application/ld+json"})  # fmt: skip
+    assert ld.headers["content-type"].startswith("application/ld+json")
+    assert ld.json()["@context"] == USER_CTX
+
+    found = client.get("/ngsi-ld/v1/entities", params={"type": "WaterLevelObserved", "count": "true"},
+                       headers={"Link": LINK})  # fmt: skip
+    assert found.headers["NGSILD-Results-Count"] == "1"
+    assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:WaterLevel:baima-01"]
+    assert client.get("/ngsi-ld/v1/entities", params={"type": "WaterLevelObserved"}).json() == []
+    by_pattern = client.get("/ngsi-ld/v1/entities", params={"idPattern": "baima", "attrs": "level"},
+                            headers={"Link": LINK}).json()  # fmt: skip
+    assert list(by_pattern[0]) == ["id", "type", "level"]
+    assert client.get("/ngsi-ld/v1/entities").status_code == 400  # no filter at all
+
+    unknown = client.get("/ngsi-ld/v1/entities/urn:x",
+                         headers={"Link": '<https://nowhere.example/c.jsonld>; '
+                                          'rel="http://www.w3.org/ns/json-ld#context"'})  # fmt: skip
+    assert unknown.status_code == 503
+    assert unknown.json()["type"].endswith("/LdContextNotAvailable")
+    missing = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Nothing:1")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+
+
+def test_bad_entities_are_refused_with_problem_details(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    cases = [
+        ({"id": "not a uri", "type": "T"}, "id"),
+        ({"id": "urn:a:1"}, "type"),
+        ({"id": "urn:a:1", "type": "T", "x": 5}, "x"),
+        ({"id": "urn:a:1", "type": "T", "x": {"type": "Property"}}, "x"),
+        ({"id": "urn:a:1", "type": "T", "r": {"type": "Relationship", "object": "no"}}, "r"),
+        ({"id": "urn:a:1", "type": "T", "location": {"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [200, 95]}}}, "location"),
+    ]  # fmt: skip
+    for body, where in cases:
+        refused = client.post("/ngsi-ld/v1/entities", content=json.dumps(body), headers=h)
+        assert refused.status_code == 400, (body, refused.text)
+        assert refused.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+        assert where in refused.json()["detail"]
+    malformed = client.post("/ngsi-ld/v1/entities", content=b"{", headers=h)
+    assert malformed.json()["type"].endswith("/InvalidRequest")
+    inline = client.post("/ngsi-ld/v1/entities", headers={**h, "Content-Type": "application/ld+json"},
+                         content=json.dumps({**GAUGE, "@context": [{"level": "https://x.org/level"},
+                                                                   jsonld.CORE_URL]}))  # fmt: skip
+    assert inline.status_code == 201, inline.text
+    stored = context.retrieve(session, GAUGE["id"], jsonld.context_of(None))
+    assert "https://x.org/level" in stored
+    assert client.delete(f"/ngsi-ld/v1/entities/{GAUGE['id']}", headers=h).status_code == 204
+    assert client.delete(f"/ngsi-ld/v1/entities/{GAUGE['id']}", headers=h).status_code == 404
