@@ -117,3 +117,62 @@ def test_bad_entities_are_refused_with_problem_details(
     assert "https://x.org/level" in stored
     assert client.delete(f"/ngsi-ld/v1/entities/{GAUGE['id']}", headers=h).status_code == 204
     assert client.delete(f"/ngsi-ld/v1/entities/{GAUGE['id']}", headers=h).status_code == 404
+
+
+def test_attributes_and_batches(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    url = f"/ngsi-ld/v1/entities/{GAUGE['id']}"
+    assert (
+        client.post("/ngsi-ld/v1/entities", content=json.dumps(GAUGE), headers=h).status_code == 201
+    )
+    extra = {
+        "battery": {"type": "Property", "value": 90},
+        "level": {"type": "Property", "value": 9},
+    }
+    kept = client.post(f"{url}/attrs", params={"options": "noOverwrite"}, content=json.dumps(extra),
+                       headers=h)  # fmt: skip
+    assert kept.status_code == 207
+    assert kept.json() == {"updated": ["battery"],
+                           "notUpdated": [{"attributeName": "level",
+                                           "reason": "exists; noOverwrite"}]}  # fmt: skip
+    now = context.retrieve(session, GAUGE["id"], jsonld.context_of(None), key_values=True)
+    assert (now["level"], now["battery"]) == (3.2, 90)
+    update = {"level": {"type": "Property", "value": 3.4}, "flow": {"type": "Property", "value": 1}}
+    partly = client.patch(f"{url}/attrs", content=json.dumps(update), headers=h)
+    assert partly.status_code == 207
+    assert client.patch(f"{url}/attrs/level", content=json.dumps({"value": 3.5}), headers=h
+                        ).status_code == 204  # fmt: skip
+    level = context.retrieve(session, GAUGE["id"], jsonld.context_of(None))["level"]
+    assert level == {"type": "Property", "value": 3.5}  # the update replaced it; the patch merged
+    assert client.patch(f"{url}/attrs/nothing", content=json.dumps({"value": 1}), headers=h
+                        ).status_code == 404  # fmt: skip
+    assert client.delete(f"{url}/attrs/battery", headers=h).status_code == 204
+    assert client.delete(f"{url}/attrs/battery", headers=h).status_code == 404
+    replaced = {"id": GAUGE["id"], "type": "WaterLevelObserved",
+                "level": {"type": "Property", "value": 1.0}}  # fmt: skip
+    assert client.put(url, content=json.dumps(replaced), headers=h).status_code == 204
+    assert set(context.retrieve(session, GAUGE["id"], jsonld.context_of(None))) == {
+        "id", "type", "level"}  # fmt: skip
+
+    two = [{"id": f"urn:ngsi-ld:WaterLevel:{n}", "type": "WaterLevelObserved",
+            "level": {"type": "Property", "value": n}} for n in (1, 2)]  # fmt: skip
+    made = client.post("/ngsi-ld/v1/entityOperations/create", content=json.dumps(two), headers=h)
+    assert (made.status_code, made.json()) == (201, [e["id"] for e in two])
+    mixed = client.post("/ngsi-ld/v1/entityOperations/create",
+                        content=json.dumps([*two[:1], {**two[0], "id": "urn:ngsi-ld:WaterLevel:3"}]),
+                        headers=h)  # fmt: skip
+    assert mixed.status_code == 207
+    assert mixed.json()["success"] == ["urn:ngsi-ld:WaterLevel:3"]
+    assert mixed.json()["errors"][0]["error"]["type"].endswith("/AlreadyExists")
+    upsert = [{**two[0], "level": {"type": "Property", "value": 7}}]
+    assert client.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps(upsert),
+                       headers=h).status_code == 204  # fmt: skip
+    assert context.retrieve(session, two[0]["id"], jsonld.context_of(None),
+                            key_values=True)["level"] == 7  # fmt: skip
+    gone = client.post("/ngsi-ld/v1/entityOperations/delete",
+                       content=json.dumps([two[0]["id"], "urn:ngsi-ld:Nothing:9"]), headers=h)  # fmt: skip
+    assert gone.status_code == 207
+    assert gone.json()["success"] == [two[0]["id"]]
+    assert client.post("/ngsi-ld/v1/entityOperations/merge", content="[]", headers=h
+                       ).status_code == 404  # fmt: skip

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import DbSession
+from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.perception.context import jsonld, service
-from citybase.perception.context.service import BadRequestData, InvalidRequest
+from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager, Reader
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
@@ -145,4 +147,119 @@ def retrieve_entity(
 @router.delete("/entities/{entity_id}", status_code=204)
 def delete_entity(session: DbSession, principal: Manager, entity_id: str) -> Response:
     service.delete(session, entity_id)
+    return Response(status_code=204)
+
+
+def _partial(not_done: list[dict[str, str]], done: list[str]) -> Response:
+    """204 when everything was done, else 207 with what was and what was not."""
+    if not not_done:
+        return Response(status_code=204)
+    return JSONResponse({"updated": done, "notUpdated": not_done}, status_code=207)
+
+
+@router.post("/entities/{entity_id}/attrs", status_code=204)
+async def append_attrs(
+    request: Request, session: DbSession, principal: Manager, entity_id: str,
+    options: str | None = None,
+) -> Response:  # fmt: skip
+    """Append attributes; ``options=noOverwrite`` keeps those the entity has."""
+    body, context = await _body(request)
+    kept = service.append_attrs(session, entity_id, body, context,
+                                no_overwrite="noOverwrite" in _options(options))  # fmt: skip
+    names = [k for k in body if k not in ("id", "type", "@context")]
+    return _partial(kept, [n for n in names if n not in {k["attributeName"] for k in kept}])
+
+
+@router.patch("/entities/{entity_id}/attrs", status_code=204)
+async def update_attrs(
+    request: Request, session: DbSession, principal: Manager, entity_id: str
+) -> Response:
+    """Update attributes the entity has; the others are reported (207)."""
+    body, context = await _body(request)
+    missing = service.update_attrs(session, entity_id, body, context)
+    names = [k for k in body if k not in ("id", "type", "@context")]
+    return _partial(missing, [n for n in names if n not in {m["attributeName"] for m in missing}])
+
+
+@router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204)
+async def patch_attr(
+    request: Request, session: DbSession, principal: Manager, entity_id: str, attr: str
+) -> Response:
+    """Partial update of one attribute."""
+    body, context = await _body(request)
+    service.patch_attr(session, entity_id, attr, body, context)
+    return Response(status_code=204)
+
+
+@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
+def delete_attr(
+    session: DbSession, principal: Manager, entity_id: str, attr: str,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    service.delete_attr(session, entity_id, attr, _reader_context(link))
+    return Response(status_code=204)
+
+
+@router.put("/entities/{entity_id}", status_code=204)
+async def replace_entity(
+    request: Request, session: DbSession, principal: Manager, entity_id: str
+) -> Response:
+    body, context = await _body(request)
+    service.replace(session, entity_id, body, context)
+    return Response(status_code=204)
+
+
+def _problem(exc: CitybaseError) -> dict[str, Any]:
+    kind = exc.code if exc.code in NGSI_LD_ERRORS else "BadRequestData"
+    return {"type": f"https://uri.etsi.org/ngsi-ld/errors/{kind}", "title": kind,
+            "detail": exc.message, "status": exc.status_code}  # fmt: skip
+
+
+@router.post("/entityOperations/{operation}")
+async def batch(
+    request: Request, session: DbSession, principal: Manager, operation: str,
+    options: str | None = None,
+) -> Response:  # fmt: skip
+    """Batch create, upsert (``options=update`` to merge instead of replace), update or delete:
+    each entity on its own (a savepoint each); 201/204 when all succeed, else 207 with which did
+    and why the others did not."""
+    if operation not in ("create", "upsert", "update", "delete"):
+        raise ResourceNotFound(f"no batch operation {operation}", field="operation")
+    body, context = await _body(request)
+    if not isinstance(body, list) or len(body) > 1000:
+        raise BadRequestData("a batch is a JSON array of at most 1,000", field="body")
+    succeeded: list[str] = []
+    failed: list[dict[str, Any]] = []
+    created = False
+    merge = "update" in _options(options)
+    for item in body:
+        entity_id = item if operation == "delete" else (item.get("id") if isinstance(item, dict)
+                                                         else None)  # fmt: skip
+        try:
+            with session.begin_nested():
+                if operation == "create":
+                    service.create(session, item, context)
+                    created = True
+                elif operation == "upsert":
+                    created = (
+                        service.upsert(session, item, context, replace_all=not merge) or created
+                    )
+                elif operation == "update":
+                    if not isinstance(entity_id, str):
+                        raise BadRequestData("each entity needs its id", field="id")
+                    missing = service.update_attrs(session, entity_id, item, context)
+                    if missing:
+                        raise BadRequestData("no such attributes: " + ", ".join(
+                            m["attributeName"] for m in missing))  # fmt: skip
+                else:
+                    if not isinstance(item, str):
+                        raise BadRequestData("delete takes an array of entity ids", field="body")
+                    service.delete(session, item)
+            succeeded.append(str(entity_id))
+        except CitybaseError as exc:
+            failed.append({"entityId": str(entity_id), "error": _problem(exc)})
+    if failed:
+        return JSONResponse({"success": succeeded, "errors": failed}, status_code=207)
+    if operation == "create" or (operation == "upsert" and created):
+        return JSONResponse(succeeded, status_code=201)
     return Response(status_code=204)

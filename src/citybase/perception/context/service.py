@@ -244,3 +244,104 @@ def warm(session: Session) -> int:
     for row in rows:
         jsonld.remember(row.url, json.loads(row.body))
     return len(rows)
+
+
+# --- attributes and whole entities changed -------------------------------------------------------
+
+
+def _entity(session: Session, entity_id: str) -> ContextEntity:
+    found = session.get(ContextEntity, entity_id)
+    if found is None:
+        raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    return found
+
+
+def _expanded_attrs(body: Any, context: list[Any]) -> dict[str, Any]:
+    return _expanded_with_names(body, context)[0]
+
+
+def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The attributes with their names expanded, and each IRI's name as the request gave it."""
+    if not isinstance(body, dict):
+        raise BadRequestData("attributes come as a JSON object")
+    attrs = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    for name, attr in attrs.items():
+        _check_attribute(name, attr)
+    names, _ = jsonld.expand_names(context, _names(attrs), set())
+    return {names[k]: _rename(v, names) for k, v in attrs.items()}, {names[k]: k for k in attrs}
+
+
+def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
+                 no_overwrite: bool = False) -> list[dict[str, str]]:  # fmt: skip
+    """Add attributes (replacing those of the same name unless ``no_overwrite``). Returns the
+    attributes not changed, with why."""
+    entity = _entity(session, entity_id)
+    incoming, asked = _expanded_with_names(body, context)
+    kept = {k for k in incoming if no_overwrite and k in entity.attrs}
+    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+    return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
+
+
+def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]) -> list[dict[str, str]]:  # fmt: skip
+    """Replace attributes that exist; those that do not are left out and reported."""
+    entity = _entity(session, entity_id)
+    incoming, asked = _expanded_with_names(body, context)
+    missing = {k for k in incoming if k not in entity.attrs}
+    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+    return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
+
+
+def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any]) -> None:
+    """Partial update of one attribute: the fields given replace those it has."""
+    entity = _entity(session, entity_id)
+    iri = jsonld.expand_names(context, {name}, set())[0][name]
+    if iri not in entity.attrs:
+        raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
+    if not isinstance(body, dict) or not body:
+        raise BadRequestData("the fields to change come as a JSON object", field=name)
+    merged = {**entity.attrs[iri], **{k: v for k, v in body.items() if k != "@context"}}
+    _check_attribute(name, merged)
+    entity.attrs = {**entity.attrs, iri: merged}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+
+
+def delete_attr(session: Session, entity_id: str, name: str, context: list[Any]) -> None:
+    entity = _entity(session, entity_id)
+    iri = jsonld.expand_names(context, {name}, set())[0][name]
+    if iri not in entity.attrs:
+        raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
+    entity.attrs = {k: v for k, v in entity.attrs.items() if k != iri}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+
+
+def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> None:
+    """The entity becomes what the body says (same id; its type may be given again)."""
+    entity = _entity(session, entity_id)
+    if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
+        raise BadRequestData("the id in the body is not the entity's", field="id")
+    kind = body.get("type") if isinstance(body, dict) else None
+    attrs = _expanded_attrs(body, context)
+    if kind:
+        entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
+    entity.attrs = attrs
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+
+
+def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True) -> bool:
+    """Create the entity, or change it (replace it, or update its attributes). True if new."""
+    entity_id = body.get("id") if isinstance(body, dict) else None
+    if isinstance(entity_id, str) and session.get(ContextEntity, entity_id) is not None:
+        if replace_all:
+            replace(session, entity_id, body, context)
+        else:
+            append_attrs(session, entity_id, body, context)
+        return False
+    create(session, body, context)
+    return True
