@@ -176,3 +176,40 @@ def test_attributes_and_batches(client: TestClient, session: Session) -> None:
     assert gone.json()["success"] == [two[0]["id"]]
     assert client.post("/ngsi-ld/v1/entityOperations/merge", content="[]", headers=h
                        ).status_code == 404  # fmt: skip
+
+
+def test_q_types_and_attributes(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    gauges = [{"id": f"urn:ngsi-ld:WaterLevel:{n}", "type": "WaterLevelObserved",
+               "level": {"type": "Property", "value": n}, "name": {"type": "Property",
+                                                                  "value": f"g{n}"}}
+              for n in (1, 2, 3, 4)]  # fmt: skip
+    client.post("/ngsi-ld/v1/entityOperations/create", content=json.dumps(gauges), headers=h)
+    client.post("/ngsi-ld/v1/entities", headers=h, content=json.dumps({
+        "id": "urn:ngsi-ld:River:baima", "type": "River",
+        "length": {"type": "Property", "value": 7.5}}))  # fmt: skip
+
+    def ids(q: str) -> list[str]:
+        found = client.get("/ngsi-ld/v1/entities", params={"type": "WaterLevelObserved", "q": q})
+        assert found.status_code == 200, found.text
+        return [e["id"].rsplit(":", 1)[1] for e in found.json()]
+
+    assert ids("level>2") == ["3", "4"]
+    assert ids("level>=2;level<4") == ["2", "3"]
+    assert ids("level==1|level==4") == ["1", "4"]
+    assert ids('name=="g2"') == ["2"]
+    assert ids('level!=2;name!="g1"') == ["3", "4"]
+    bad = client.get("/ngsi-ld/v1/entities", params={"q": "level>>1"})
+    assert (bad.status_code, bad.json()["type"]) == (
+        400, "https://uri.etsi.org/ngsi-ld/errors/BadRequestData")  # fmt: skip
+    listed = client.get("/ngsi-ld/v1/types").json()
+    assert (listed["type"], sorted(listed["typeList"])) == ("EntityTypeList",
+                                                            ["River", "WaterLevelObserved"])  # fmt: skip
+    detailed = client.get("/ngsi-ld/v1/types", params={"details": "true"}).json()
+    assert {d["typeName"]: d["attributeNames"] for d in detailed}["River"] == ["length"]
+    assert client.get("/ngsi-ld/v1/attributes").json()["attributeList"] == [
+        "length",
+        "level",
+        "name",
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -103,6 +104,7 @@ def query_entities(
     id: str | None = None,
     idPattern: str | None = None,
     attrs: str | None = None,
+    q: str | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
     count: bool = False,
@@ -116,7 +118,7 @@ def query_entities(
     found, total = service.query(
         session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
         attrs=_split(attrs), limit=limit, offset=offset, key_values="keyValues" in chosen,
-        sys_attrs="sysAttrs" in chosen,
+        sys_attrs="sysAttrs" in chosen, q=q,
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers)
@@ -263,3 +265,33 @@ async def batch(
     if operation == "create" or (operation == "upsert" and created):
         return JSONResponse(succeeded, status_code=201)
     return Response(status_code=204)
+
+
+@router.get("/types")
+def types(
+    request: Request, session: DbSession, principal: Reader, details: bool = False,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """The entity types held (``details=true``: with their attribute names)."""
+    context = _reader_context(link)
+    found = service.types_and_attributes(session, context)
+    if details:
+        body: Any = [{"id": t, "type": "EntityType", "typeName": t, "attributeNames": a}
+                     for t, a in found.items()]  # fmt: skip
+    else:
+        body = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
+                "typeList": list(found)}  # fmt: skip
+    return _answer(request, body, context)
+
+
+@router.get("/attributes")
+def attributes(
+    request: Request, session: DbSession, principal: Reader,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """The attribute names held, across all types."""
+    context = _reader_context(link)
+    found = service.types_and_attributes(session, context)
+    names = sorted({a for attrs in found.values() for a in attrs})
+    return _answer(request, {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
+                             "type": "AttributeList", "attributeList": names}, context)  # fmt: skip

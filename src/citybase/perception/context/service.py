@@ -170,9 +170,11 @@ def query(
     offset: int = 0,
     key_values: bool = False,
     sys_attrs: bool = False,
+    q: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Entities matching type (any of), id (any of), id pattern and having any of ``attrs``."""
-    if not (types or ids or id_pattern or attrs):
+    """Entities matching type (any of), id (any of), id pattern, having any of ``attrs`` and
+    meeting ``q``."""
+    if not (types or ids or id_pattern or attrs or q):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
@@ -193,6 +195,9 @@ def query(
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
     if wanted is not None:
         rows = [r for r in rows if wanted & set(r.attrs)]
+    if q:
+        conditions = parse_q(q, context)
+        rows = [r for r in rows if matches(r, conditions)]
     total = len(rows)
     page = rows[offset : offset + limit]
     return [_render(r, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
@@ -345,3 +350,68 @@ def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool
         return False
     create(session, body, context)
     return True
+
+
+# --- the q query language (a subset) and what the store holds ------------------------------------
+
+Q_TERM = re.compile(r"^\s*([A-Za-z0-9_:./#-]+)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$")
+
+
+def _literal(raw: str) -> Any:
+    if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
+        return raw[1:-1]
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequestData(f"q: {raw} is not a number, true/false or a quoted string",
+                             field="q") from None  # fmt: skip
+
+
+def parse_q(q: str, context: list[Any]) -> list[list[tuple[str, str, Any]]]:
+    """``a>1;b=="x"|c!=true`` → alternatives (``|``) of conditions that must all hold (``;``),
+    each attribute name expanded by the context. Parentheses and ranges are not supported."""
+    alternatives = []
+    names: set[str] = set()
+    for part in q.split("|"):
+        terms = []
+        for raw in part.split(";"):
+            found = Q_TERM.match(raw)
+            if found is None:
+                raise BadRequestData(f"q: cannot read {raw!r} (attribute op value; ; and | "
+                                     "join them)", field="q")  # fmt: skip
+            name, op, value = found.groups()
+            names.add(name)
+            terms.append((name, op, _literal(value)))
+        alternatives.append(terms)
+    expanded = jsonld.expand_names(context, names, set())[0]
+    return [[(expanded[n], op, v) for n, op, v in terms] for terms in alternatives]
+
+
+def _holds(attr: Any, op: str, wanted: Any) -> bool:
+    if not isinstance(attr, dict):
+        return False
+    have = attr.get("object") if attr.get("type") == "Relationship" else attr.get("value")
+    if op in ("==", "!="):
+        equal = have == wanted or (isinstance(have, int | float) and isinstance(wanted, float)
+                                   and float(have) == wanted)  # fmt: skip
+        return equal if op == "==" else not equal
+    if isinstance(have, bool) or not isinstance(have, int | float) or not isinstance(wanted, float):
+        return False
+    return {">": have > wanted, "<": have < wanted, ">=": have >= wanted,
+            "<=": have <= wanted}[op]  # fmt: skip
+
+
+def matches(entity: ContextEntity, q: list[list[tuple[str, str, Any]]]) -> bool:
+    return any(all(_holds(entity.attrs.get(n), op, v) for n, op, v in terms) for terms in q)
+
+
+def types_and_attributes(session: Session, context: list[Any]) -> dict[str, list[str]]:
+    """Each entity type (in the reader's terms) with the attribute names its entities have."""
+    found: dict[str, set[str]] = {}
+    for kind, attrs in session.execute(select(ContextEntity.type, ContextEntity.attrs)):
+        found.setdefault(kind, set()).update(attrs)
+    names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
+                                        set(found))  # fmt: skip
+    return {types.get(k, k): sorted(names.get(a, a) for a in v) for k, v in sorted(found.items())}
