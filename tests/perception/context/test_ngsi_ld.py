@@ -213,3 +213,36 @@ def test_q_types_and_attributes(client: TestClient, session: Session) -> None:
         "level",
         "name",
     ]
+
+
+def test_geo_queries(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    places = {"a": [119.2860, 26.0790], "b": [119.2900, 26.0800], "c": [119.3350, 26.0600]}
+    entities = [{"id": f"urn:ngsi-ld:Gauge:{k}", "type": "Gauge", "location": {
+        "type": "GeoProperty", "value": {"type": "Point", "coordinates": v}}}
+        for k, v in places.items()]  # fmt: skip
+    client.post("/ngsi-ld/v1/entityOperations/create", content=json.dumps(entities), headers=h)
+
+    def ids(**params: str) -> list[str]:
+        found = client.get("/ngsi-ld/v1/entities", params={"type": "Gauge", **params})
+        assert found.status_code == 200, found.text
+        return sorted(e["id"].rsplit(":", 1)[1] for e in found.json())
+
+    # a is at the point; b some 420 m east; c over 5 km away
+    near = {"georel": "near;maxDistance==1000", "geometry": "Point",
+            "coordinates": "[119.2860, 26.0790]"}  # fmt: skip
+    assert ids(**near) == ["a", "b"]
+    assert ids(**{**near, "georel": "near;minDistance==1000"}) == ["c"]
+    box = "[[[119.28, 26.07], [119.30, 26.07], [119.30, 26.09], [119.28, 26.09], [119.28, 26.07]]]"
+    assert ids(georel="within", geometry="Polygon", coordinates=box) == ["a", "b"]
+    assert ids(georel="disjoint", geometry="Polygon", coordinates=box) == ["c"]
+    assert ids(georel="intersects", geometry="Polygon", coordinates=box) == ["a", "b"]
+    assert ids(georel="equals", geometry="Point", coordinates="[119.335, 26.06]") == ["c"]
+    for bad in ({"georel": "close", "geometry": "Point", "coordinates": "[1, 2]"},
+                {"georel": "near", "geometry": "Point", "coordinates": "[1, 2]"},
+                {"georel": "within", "geometry": "Polygon", "coordinates": "[[1, 2]]"},
+                {"georel": "within"}):  # fmt: skip
+        refused = client.get("/ngsi-ld/v1/entities", params={"type": "Gauge", **bad})
+        assert refused.status_code == 400, bad
+        assert refused.json()["type"].endswith("/BadRequestData")

@@ -105,6 +105,10 @@ def query_entities(
     idPattern: str | None = None,
     attrs: str | None = None,
     q: str | None = None,
+    georel: str | None = None,
+    geometry: str | None = None,
+    coordinates: str | None = None,
+    geoproperty: str = "location",
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
     count: bool = False,
@@ -118,10 +122,21 @@ def query_entities(
     found, total = service.query(
         session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
         attrs=_split(attrs), limit=limit, offset=offset, key_values="keyValues" in chosen,
-        sys_attrs="sysAttrs" in chosen, q=q,
+        sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
+        geo=_geo(georel, geometry, coordinates),
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers)
+
+
+def _geo(georel: str | None, geometry: str | None,
+         coordinates: str | None) -> tuple[str, str, str] | None:  # fmt: skip
+    given = [v for v in (georel, geometry, coordinates) if v]
+    if not given:
+        return None
+    if len(given) < 3:
+        raise BadRequestData("a geo-query needs georel, geometry and coordinates", field="georel")
+    return georel or "", geometry or "", coordinates or ""
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -171,10 +171,12 @@ def query(
     key_values: bool = False,
     sys_attrs: bool = False,
     q: str | None = None,
+    geo: tuple[str, str, str] | None = None,
+    geoproperty: str = "location",
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities matching type (any of), id (any of), id pattern, having any of ``attrs`` and
     meeting ``q``."""
-    if not (types or ids or id_pattern or attrs or q):
+    if not (types or ids or id_pattern or attrs or q or geo):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
@@ -198,6 +200,10 @@ def query(
     if q:
         conditions = parse_q(q, context)
         rows = [r for r in rows if matches(r, conditions)]
+    if geo is not None:
+        relation, low, high, shape_ = parse_geo(*geo)
+        iri = jsonld.expand_names(context, {geoproperty}, set())[0][geoproperty]
+        rows = [r for r in rows if geo_matches(r, iri, relation, low, high, shape_)]
     total = len(rows)
     page = rows[offset : offset + limit]
     return [_render(r, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
@@ -415,3 +421,75 @@ def types_and_attributes(session: Session, context: list[Any]) -> dict[str, list
     names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
                                         set(found))  # fmt: skip
     return {types.get(k, k): sorted(names.get(a, a) for a in v) for k, v in sorted(found.items())}
+
+
+# --- geo-queries ----------------------------------------------------------------------------------
+
+GEORELS = {"near", "within", "contains", "intersects", "equals", "disjoint", "overlaps"}
+
+
+def parse_geo(
+    georel: str, geometry: str, coordinates: str
+) -> tuple[str, float | None, float | None, Any]:
+    """``georel`` (``near;maxDistance==2000`` …), ``geometry`` and ``coordinates`` (JSON) → the
+    relation, the distances in metres and the query's shape."""
+    from shapely.geometry import shape
+
+    parts = georel.split(";")
+    relation = parts[0]
+    if relation not in GEORELS:
+        raise BadRequestData(f"georel is one of {', '.join(sorted(GEORELS))}", field="georel")
+    low = high = None
+    for part in parts[1:]:
+        key, _, value = part.partition("==")
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadRequestData(f"georel: {part} is not a distance", field="georel") from None
+        if key == "maxDistance":
+            high = number
+        elif key == "minDistance":
+            low = number
+        else:
+            raise BadRequestData(f"georel: unknown {key}", field="georel")
+    if relation == "near" and low is None and high is None:
+        raise BadRequestData("near needs maxDistance or minDistance", field="georel")
+    if geometry not in GEOMETRIES:
+        raise BadRequestData(
+            f"geometry is one of {', '.join(sorted(GEOMETRIES))}", field="geometry"
+        )
+    try:
+        found = shape({"type": geometry, "coordinates": json.loads(coordinates)})
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise BadRequestData(f"coordinates do not make a {geometry}: {exc}",
+                             field="coordinates") from None  # fmt: skip
+    if not found.is_valid:
+        raise BadRequestData(f"the {geometry} is not valid", field="coordinates")
+    return relation, low, high, found
+
+
+def _metres(a: Any, b: Any) -> float:
+    """Distance in metres between two shapes near each other (nearest points, great circle)."""
+    from shapely.ops import nearest_points
+
+    from citybase.core.geo import distance_m
+
+    p, q = nearest_points(a, b)
+    return distance_m(p.x, p.y, q.x, q.y)
+
+
+def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float | None,
+                high: float | None, query: Any) -> bool:  # fmt: skip
+    from shapely.geometry import shape
+
+    attr = entity.attrs.get(attribute)
+    if not isinstance(attr, dict) or not isinstance(attr.get("value"), dict):
+        return False
+    try:
+        own = shape(attr["value"])
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return False
+    if relation == "near":
+        distance = _metres(own, query)
+        return (high is None or distance <= high) and (low is None or distance >= low)
+    return bool(getattr(own, relation)(query))
