@@ -146,7 +146,4 @@ def alarm_case(session: Session, alarm: Alarm, city_code: str, now: datetime | N
 
 @bus.consumer("hub.brains.alarms", Alarm.topic)
 def _on_alarm(session: Session, envelope: EventEnvelope) -> None:
-    alarm = Alarm.model_validate(envelope.payload)
-    regions = orgs.list_regions(session)
-    city = next((r.code for r in regions if r.parent_code is None), "")
-    alarm_case(session, alarm, city)
+    alarm_case(session, Alarm.model_validate(envelope.payload), cases.city_code(session))

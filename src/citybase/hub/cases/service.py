@@ -186,7 +186,7 @@ def locate(session: Session, address: str, region_code: str = "") -> Place:
     return place
 
 
-def _city(session: Session, region_code: str) -> str:
+def city_code(session: Session, region_code: str = "") -> str:
     """The top of the region tree above this region (or of the whole tree)."""
     if region_code:
         return orgs.region_path(session, region_code)[0].code
@@ -301,10 +301,13 @@ def steps_for_system(session: Session, number: str) -> list[StepRead]:
     return [StepRead.model_validate(s) for s in repository.steps(session, _get(session, number).id)]
 
 
-def contact_for_system(session: Session, number: str) -> str:
-    """The phone a case was taken in with, for the platform's own check (tracking); no one
-    sees it through this."""
-    return _get(session, number).reporter_phone
+def tracked(session: Session, number: str, phone: str) -> CaseRead | None:
+    """The case, if ``phone`` is the one it was taken in with (for a citizen following it);
+    None otherwise. The phone itself is never given out through this."""
+    case = repository.by_number(session, number)
+    if case is None or not case.reporter_phone or case.reporter_phone != phone:
+        return None
+    return _read(case)
 
 
 def find_all(session: Session, flt: CaseFilter) -> tuple[list[CaseRead], int]:
@@ -499,7 +502,7 @@ def intake(
         suggestion=suggestion.model_dump() if suggestion else {}, support_units=[],
         device_id=data.device_id,
         # the district's brain runs the loop of what happens in it; the city's the rest
-        brain_code=mover.region or place.district_code or _city(session, place.region_code),
+        brain_code=mover.region or place.district_code or city_code(session, place.region_code),
     )  # fmt: skip
     repository.add(session, case)
     case.number = _number(case, hub.case_prefix, now)

@@ -125,7 +125,7 @@ def device_page(
         except CitybaseError:
             points, ahead = [], None
         charts.append({"attr": attr, "chart": _chart(points, ahead)})
-    alarms = [a for a in rules.alarms(session, limit=500) if a.device_id == device_id][:20]
+    alarms = rules.alarms(session, device_id=device_id, limit=20)
     return console.render(request, "perception/device.html", {
         "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),
         "charts": charts, "alarms": alarms,

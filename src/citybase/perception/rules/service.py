@@ -64,8 +64,12 @@ def rules(session: Session) -> list[RuleRead]:
     return [RuleRead.model_validate(r) for r in session.scalars(select(Rule).order_by(Rule.id))]
 
 
-def alarms(session: Session, *, open_only: bool = False, limit: int = 200) -> list[AlarmRead]:
+def alarms(
+    session: Session, *, open_only: bool = False, device_id: str = "", limit: int = 200
+) -> list[AlarmRead]:
     query = select(AlarmRecord).order_by(AlarmRecord.opened_at.desc()).limit(limit)
+    if device_id:
+        query = query.where(AlarmRecord.device_id == device_id)
     if open_only:
         query = query.where(AlarmRecord.closed_at.is_(None))
     return [AlarmRead.model_validate(a) for a in session.scalars(query)]

@@ -255,14 +255,12 @@ def track(session: Session, number: str, phone: str) -> CaseRead:
     """The case, if this phone number is the one it was taken in with; the same answer for a
     wrong number and a wrong phone, so neither can be guessed one at a time."""
     try:
-        wanted = normalise(phone)
-        case = cases.get_for_system(session, number.strip())
-        full = cases.contact_for_system(session, number.strip())
-    except (NotFound, ValueError):
-        raise NotFound("no case with this number and phone", field="number") from None
-    if not full or full != wanted:
+        found = cases.tracked(session, number.strip(), normalise(phone))
+    except ValueError:  # not a phone number
+        found = None
+    if found is None:
         raise NotFound("no case with this number and phone", field="number")
-    return case
+    return found
 
 
 def rate(session: Session, number: str, phone: str, satisfaction: str, note: str) -> CaseRead:
