@@ -96,7 +96,7 @@ def test_bad_entities_are_refused_with_problem_details(
     cases = [
         ({"id": "not a uri", "type": "T"}, "id"),
         ({"id": "urn:a:1"}, "type"),
-        ({"id": "urn:a:1", "type": "T", "x": 5}, "x"),
+        ({"id": "urn:a:1", "type": "T", "x": {"type": "Thing", "value": 5}}, "x"),
         ({"id": "urn:a:1", "type": "T", "x": {"type": "Property"}}, "x"),
         ({"id": "urn:a:1", "type": "T", "r": {"type": "Relationship", "object": "no"}}, "r"),
         ({"id": "urn:a:1", "type": "T", "location": {"type": "GeoProperty", "value": {
@@ -136,7 +136,7 @@ def test_attributes_and_batches(client: TestClient, session: Session) -> None:
     assert kept.json() == {"updated": ["battery"],
                            "notUpdated": [{"attributeName": "level",
                                            "reason": "exists; noOverwrite"}]}  # fmt: skip
-    now = context.retrieve(session, GAUGE["id"], jsonld.context_of(None), key_values=True)
+    now = context.retrieve(session, GAUGE["id"], jsonld.context_of(None), form="keyValues")
     assert (now["level"], now["battery"]) == (3.2, 90)
     update = {"level": {"type": "Property", "value": 3.4}, "flow": {"type": "Property", "value": 1}}
     partly = client.patch(f"{url}/attrs", content=json.dumps(update), headers=h)
@@ -169,7 +169,7 @@ def test_attributes_and_batches(client: TestClient, session: Session) -> None:
     assert client.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps(upsert),
                        headers=h).status_code == 204  # fmt: skip
     assert context.retrieve(session, two[0]["id"], jsonld.context_of(None),
-                            key_values=True)["level"] == 7  # fmt: skip
+                            form="keyValues")["level"] == 7  # fmt: skip
     gone = client.post("/ngsi-ld/v1/entityOperations/delete",
                        content=json.dumps([two[0]["id"], "urn:ngsi-ld:Nothing:9"]), headers=h)  # fmt: skip
     assert gone.status_code == 207
@@ -246,3 +246,61 @@ def test_geo_queries(client: TestClient, session: Session) -> None:
         refused = client.get("/ngsi-ld/v1/entities", params={"type": "Gauge", **bad})
         assert refused.status_code == 400, bad
         assert refused.json()["type"].endswith("/BadRequestData")
+
+
+def test_concise_and_geojson_forms(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    concise = {
+        "id": "urn:ngsi-ld:Gauge:1", "type": "Gauge", "level": 2.5, "name": "白马河",
+        "depth": {"value": 4, "unitCode": "MTR", "accuracy": 0.1},
+        "river": {"object": "urn:ngsi-ld:River:baima"},
+        "location": {"type": "Point", "coordinates": [119.3, 26.08]},
+        "tags": {"value": {"kind": "tidal"}},
+    }  # fmt: skip
+    made = client.post("/ngsi-ld/v1/entities", content=json.dumps(concise), headers=h)
+    assert made.status_code == 201, made.text
+    normal = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:1").json()
+    assert normal["level"] == {"type": "Property", "value": 2.5}
+    assert normal["depth"]["accuracy"] == {"type": "Property", "value": 0.1}
+    assert normal["river"]["type"] == "Relationship"
+    assert normal["location"]["type"] == "GeoProperty"
+    assert normal["tags"] == {"type": "Property", "value": {"kind": "tidal"}}
+    back = client.get(
+        "/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:1", params={"format": "concise"}
+    ).json()
+    assert back["level"] == 2.5
+    assert back["depth"] == {"value": 4, "unitCode": "MTR", "accuracy": 0.1}
+    assert back["river"] == {"object": "urn:ngsi-ld:River:baima"}
+    assert back["tags"] == {"value": {"kind": "tidal"}}
+    # what comes back concise goes in again as the same entity
+    again = {**back, "id": "urn:ngsi-ld:Gauge:2"}
+    assert (
+        client.post("/ngsi-ld/v1/entities", content=json.dumps(again), headers=h).status_code == 201
+    )
+    twin = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:2").json()
+    assert {**twin, "id": normal["id"]} == normal
+    listed = client.get(
+        "/ngsi-ld/v1/entities", params={"type": "Gauge", "options": "concise"}
+    ).json()
+    assert [e["level"] for e in listed] == [2.5, 2.5]
+    assert (
+        client.get("/ngsi-ld/v1/entities", params={"type": "Gauge", "format": "x"}).status_code
+        == 400
+    )
+
+    geo = client.get("/ngsi-ld/v1/entities", params={"type": "Gauge", "options": "keyValues"},
+                     headers={"Accept": "application/geo+json"})  # fmt: skip
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    collection = geo.json()
+    assert collection["type"] == "FeatureCollection"
+    first = collection["features"][0]
+    assert first["type"] == "Feature"
+    assert first["geometry"] == {"type": "Point", "coordinates": [119.3, 26.08]}
+    assert first["properties"]["level"] == 2.5
+    assert first["properties"]["type"] == "Gauge"
+    assert collection["@context"] == jsonld.CORE_URL
+    one = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:1", params={"geometryProperty": "depth"},
+                     headers={"Accept": "application/geo+json"}).json()  # fmt: skip
+    assert one["type"] == "Feature"
+    assert one["geometry"] is None  # depth is not a geometry

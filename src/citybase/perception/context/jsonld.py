@@ -10,6 +10,7 @@ in its own terms."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -74,6 +75,8 @@ def remember(url: str, document: Any) -> None:
     """Keep a context document for its URL (loaded from a file or the database)."""
     with _lock:
         _cache[url] = document
+        _terms.clear()  # a context kept again under its URL may say something else now
+        _valid.clear()
 
 
 def cached(url: str) -> bool:
@@ -120,9 +123,44 @@ def _run(fn: Any, *args: Any) -> Any:
         raise InvalidContext(f"invalid @context: {exc}", field="@context") from None
 
 
+# What the processor said of each name under each context, so that a name is worked out once:
+# (the context as JSON, "e"/"c" for expand/compact, "n"/"t" for name/type, the name) → the answer.
+_terms: dict[tuple[str, str, str, str], str] = {}
+TERMS_KEPT = 50_000
+_valid: set[str] = set()  # contexts the processor has read without complaint
+
+
+def _key(context: list[Any]) -> str:
+    return json.dumps(context, sort_keys=True, ensure_ascii=False)
+
+
+def _known(key: str, way: str, names: set[str], types: set[str]) -> tuple[dict[str, str],
+                                                                          dict[str, str]] | None:  # fmt: skip
+    with _lock:
+        found_names = {n: _terms.get((key, way, "n", n)) for n in names}
+        found_types = {t: _terms.get((key, way, "t", t)) for t in types}
+    if None in found_names.values() or None in found_types.values():
+        return None
+    return ({k: v for k, v in found_names.items() if v is not None},
+            {k: v for k, v in found_types.items() if v is not None})  # fmt: skip
+
+
+def _keep(key: str, way: str, names: dict[str, str], types: dict[str, str]) -> None:
+    with _lock:
+        if len(_terms) > TERMS_KEPT:
+            _terms.clear()
+        _terms.update({(key, way, "n", k): v for k, v in names.items()})
+        _terms.update({(key, way, "t", k): v for k, v in types.items()})
+
+
 def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[dict[str, str],
                                                                                 dict[str, str]]:  # fmt: skip
-    """Attribute names and type names → their IRIs, by the processor, in one expansion."""
+    """Attribute names and type names → their IRIs, by the processor, in one expansion (each
+    name's answer is kept for its context, so the processor sees a name once)."""
+    key = _key(context)
+    known = _known(key, "e", names, types)
+    if known is not None and (names or types or key in _valid):
+        return known
     doc: dict[str, Any] = {"@context": context, "@id": "urn:x", "@type": sorted(types)}
     doc |= {n: {"@value": n} for n in names if n not in ("@context", "@id", "@type")}
     [expanded] = _run(jsonld.expand, doc) or [{}]
@@ -132,12 +170,20 @@ def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[
             name_map[values[0]["@value"]] = iri
     type_list = expanded.get("@type", [])
     ordered = sorted(types)
-    return name_map, dict(zip(ordered, type_list, strict=False))
+    type_map = dict(zip(ordered, type_list, strict=False))
+    _keep(key, "e", name_map, type_map)
+    with _lock:
+        _valid.add(key)
+    return name_map, type_map
 
 
 def compact_names(context: list[Any], iris: set[str], types: set[str]) -> tuple[dict[str, str],
                                                                               dict[str, str]]:  # fmt: skip
     """IRIs → the shortest terms the reader's context has for them (the IRI itself if none)."""
+    key = _key(context)
+    known = _known(key, "c", iris, types)
+    if known is not None:
+        return known
     doc: dict[str, Any] = {"@id": "urn:x", "@type": sorted(types)}
     doc |= {iri: [{"@value": iri}] for iri in iris}
     compacted = _run(jsonld.compact, doc, {"@context": context})
@@ -148,4 +194,6 @@ def compact_names(context: list[Any], iris: set[str], types: set[str]) -> tuple[
         name_map[value if isinstance(value, str) else value[0]] = term
     found = compacted.get("type", compacted.get("@type", []))
     found = found if isinstance(found, list) else [found]
-    return name_map, dict(zip(sorted(types), found, strict=False))
+    type_map = dict(zip(sorted(types), found, strict=False))
+    _keep(key, "c", name_map, type_map)
+    return name_map, type_map

@@ -22,6 +22,7 @@ from citybase.perception.devices.auth import Manager, Reader
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
 LINK = re.compile(r'<([^>]+)>\s*;(?:[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?)')
 JSON_LD = "application/ld+json"
+GEO_JSON = "application/geo+json"
 
 
 def _link_context(link: str | None) -> str | None:
@@ -41,13 +42,33 @@ def _reader_context(link: str | None) -> list[Any]:
     return context
 
 
+def _feature(entity: dict[str, Any], geometry: str) -> dict[str, Any]:
+    """An entity as a GeoJSON Feature: its geometry property's value as the geometry, the rest
+    (its type too) as the properties."""
+    place = entity.get(geometry)
+    shape_ = place.get("value") if isinstance(place, dict) and "coordinates" not in place else place
+    return {"id": entity["id"], "type": "Feature",
+            "geometry": shape_ if isinstance(shape_, dict) else None,
+            "properties": {k: v for k, v in entity.items() if k != "id"}}  # fmt: skip
+
+
 def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
-            headers: dict[str, str] | None = None) -> Response:  # fmt: skip
-    """JSON with the context in a Link header, or JSON-LD with it in the body, as asked."""
+            headers: dict[str, str] | None = None, geometry: str = "location") -> Response:  # fmt: skip
+    """JSON with the context in a Link header, JSON-LD with it in the body, or GeoJSON (a
+    Feature, or a FeatureCollection for a list, with the context as a member), as asked."""
     headers = dict(headers or {})
     user = [c for c in context if c != jsonld.CORE_URL]
-    if JSON_LD in request.headers.get("accept", ""):
-        ctx: Any = user[0] if len(user) == 1 else context
+    accept = request.headers.get("accept", "")
+    ctx: Any = user[0] if len(user) == 1 else (context if user else jsonld.CORE_URL)
+    if GEO_JSON in accept and JSON_LD not in accept:
+        if isinstance(body, list):
+            geo: dict[str, Any] = {"type": "FeatureCollection",
+                                   "features": [_feature(e, geometry) for e in body]}  # fmt: skip
+        else:
+            geo = _feature(body, geometry)
+        geo["@context"] = ctx
+        return JSONResponse(geo, status_code=status, media_type=GEO_JSON, headers=headers)
+    if JSON_LD in accept:
         items = body if isinstance(body, list) else [body]
         for item in items:
             item["@context"] = ctx
@@ -85,6 +106,14 @@ def _options(options: str | None) -> set[str]:
     return {o.strip() for o in (options or "").split(",") if o.strip()}
 
 
+def _form(options: set[str], format_: str | None) -> str:
+    """normalized, keyValues or concise, from ``format`` or ``options`` (1.6 accepts both)."""
+    chosen = format_ or next((o for o in options if o in service.FORMS), "normalized")
+    if chosen not in service.FORMS:
+        raise BadRequestData("format is normalized, keyValues or concise", field="format")
+    return chosen
+
+
 @router.post("/entities", status_code=201)
 @router.post("/entities/", status_code=201, include_in_schema=False)
 async def create_entity(request: Request, session: DbSession, principal: Manager) -> Response:
@@ -113,20 +142,23 @@ def query_entities(
     offset: Annotated[int, Query(ge=0)] = 0,
     count: bool = False,
     options: str | None = None,
+    format: str | None = None,
+    geometryProperty: str = "location",
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Entities by type, id, id pattern or attributes; ``count=true`` puts the total in the
-    ``NGSILD-Results-Count`` header; ``options=keyValues`` for the simplified form."""
+    ``NGSILD-Results-Count`` header; ``options=keyValues`` or ``concise`` for the simpler
+    forms; ``Accept: application/geo+json`` for a FeatureCollection."""
     context = _reader_context(link)
     chosen = _options(options)
     found, total = service.query(
         session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
-        attrs=_split(attrs), limit=limit, offset=offset, key_values="keyValues" in chosen,
+        attrs=_split(attrs), limit=limit, offset=offset, form=_form(chosen, format),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
         geo=_geo(georel, geometry, coordinates),
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, found, context, headers=headers)
+    return _answer(request, found, context, headers=headers, geometry=geometryProperty)
 
 
 def _geo(georel: str | None, geometry: str | None,
@@ -152,13 +184,15 @@ def retrieve_entity(
     entity_id: str,
     attrs: str | None = None,
     options: str | None = None,
+    format: str | None = None,
+    geometryProperty: str = "location",
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     context = _reader_context(link)
     chosen = _options(options)
-    found = service.retrieve(session, entity_id, context, key_values="keyValues" in chosen,
+    found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
                              sys_attrs="sysAttrs" in chosen, attrs=_split(attrs))  # fmt: skip
-    return _answer(request, found, context)
+    return _answer(request, found, context, geometry=geometryProperty)
 
 
 @router.delete("/entities/{entity_id}", status_code=204)

@@ -73,6 +73,39 @@ def _check_attribute(name: str, attr: Any) -> None:
             ) from None
 
 
+def _geometry(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in GEOMETRIES and \
+        isinstance(value.get("coordinates"), list)  # fmt: skip
+
+
+def normalize(attr: Any) -> Any:
+    """An attribute given in the concise form (or as a bare value) in the normalized form: an
+    ``object`` makes a Relationship, a GeoJSON geometry a GeoProperty, anything else a Property;
+    sub-attributes the same way. An attribute that names its own type is left as it is."""
+    if isinstance(attr, dict) and "type" in attr and not _geometry(attr):
+        return {k: (v if k in jsonld.ATTRIBUTE_KEYS else normalize(v)) for k, v in attr.items()}
+    if _geometry(attr):
+        return {"type": "GeoProperty", "value": attr}
+    if isinstance(attr, dict) and ("object" in attr or "value" in attr):
+        kind = "Relationship" if "object" in attr else \
+            ("GeoProperty" if _geometry(attr["value"]) else "Property")  # fmt: skip
+        return {"type": kind, **{k: (v if k in jsonld.ATTRIBUTE_KEYS else normalize(v))
+                                 for k, v in attr.items()}}  # fmt: skip
+    return {"type": "Property", "value": attr}
+
+
+def _concise(attr: dict[str, Any], names: dict[str, str]) -> Any:
+    """The concise form of a stored attribute: no types; a Property with nothing but its
+    value becomes the value."""
+    inner = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)):
+             (v if k in jsonld.ATTRIBUTE_KEYS or not isinstance(v, dict) else _concise(v, names))
+             for k, v in attr.items() if k != "type"}  # fmt: skip
+    if attr.get("type") == "Property" and list(inner) == ["value"] and \
+            not isinstance(inner["value"], dict):  # fmt: skip
+        return inner["value"]
+    return inner
+
+
 def _point(coordinates: list[Any]) -> bool:
     return (len(coordinates) in (2, 3) and all(isinstance(c, int | float) for c in coordinates)
             and -180 <= coordinates[0] <= 180 and -90 <= coordinates[1] <= 90)  # fmt: skip
@@ -104,7 +137,7 @@ def create(session: Session, body: Any, context: list[Any]) -> str:
         raise BadRequestData("id must be a URI (urn:ngsi-ld:Type:123)", field="id")
     if not isinstance(kind, str) or not kind:
         raise BadRequestData("type is needed", field="type")
-    attrs = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    attrs = {k: normalize(v) for k, v in body.items() if k not in ("id", "type", "@context")}
     for name, attr in attrs.items():
         _check_attribute(name, attr)
     if session.get(ContextEntity, entity_id) is not None:
@@ -119,8 +152,12 @@ def create(session: Session, body: Any, context: list[Any]) -> str:
     return entity_id
 
 
-def _render(entity: ContextEntity, context: list[Any], *, key_values: bool, sys_attrs: bool,
-            attrs: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
+FORMS = ("normalized", "keyValues", "concise")
+
+
+def _render(entity: ContextEntity, context: list[Any], *, form: str = "normalized",
+            sys_attrs: bool = False, attrs: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The entity in the reader's terms, in the normalized, key-values or concise form."""
     inner = {k for v in entity.attrs.values() if isinstance(v, dict) for k in v
              if k not in jsonld.ATTRIBUTE_KEYS}  # fmt: skip
     names, types = jsonld.compact_names(context, set(entity.attrs) | inner, {entity.type})
@@ -129,25 +166,27 @@ def _render(entity: ContextEntity, context: list[Any], *, key_values: bool, sys_
         if attrs is not None and iri not in attrs:
             continue
         name = names.get(iri, iri)
-        if key_values:
+        if form == "keyValues":
             out[name] = attr.get("object") if attr.get("type") == "Relationship" \
                 else attr.get("value")  # fmt: skip
+        elif form == "concise":
+            out[name] = _concise(attr, names)
         else:
             out[name] = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v
                          for k, v in attr.items()}  # fmt: skip
-    if sys_attrs and not key_values:
+    if sys_attrs and form == "normalized":
         out["createdAt"] = entity.created_at.isoformat().replace("+00:00", "Z")
         out["modifiedAt"] = entity.modified_at.isoformat().replace("+00:00", "Z")
     return out
 
 
-def retrieve(session: Session, entity_id: str, context: list[Any], *, key_values: bool = False,
+def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str = "normalized",
              sys_attrs: bool = False, attrs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     found = session.get(ContextEntity, entity_id)
     if found is None:
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
-    return _render(found, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
+    return _render(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
 
 
 def delete(session: Session, entity_id: str) -> None:
@@ -168,7 +207,7 @@ def query(
     attrs: list[str] | None = None,
     limit: int = 20,
     offset: int = 0,
-    key_values: bool = False,
+    form: str = "normalized",
     sys_attrs: bool = False,
     q: str | None = None,
     geo: tuple[str, str, str] | None = None,
@@ -206,7 +245,7 @@ def query(
         rows = [r for r in rows if geo_matches(r, iri, relation, low, high, shape_)]
     total = len(rows)
     page = rows[offset : offset + limit]
-    return [_render(r, context, key_values=key_values, sys_attrs=sys_attrs, attrs=wanted)
+    return [_render(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
             for r in page], total  # fmt: skip
 
 
@@ -275,7 +314,7 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
     """The attributes with their names expanded, and each IRI's name as the request gave it."""
     if not isinstance(body, dict):
         raise BadRequestData("attributes come as a JSON object")
-    attrs = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    attrs = {k: normalize(v) for k, v in body.items() if k not in ("id", "type", "@context")}
     for name, attr in attrs.items():
         _check_attribute(name, attr)
     names, _ = jsonld.expand_names(context, _names(attrs), set())
