@@ -200,6 +200,31 @@ def test_q_types_and_attributes(client: TestClient, session: Session) -> None:
     assert ids("level==1|level==4") == ["1", "4"]
     assert ids('name=="g2"') == ["2"]
     assert ids('level!=2;name!="g1"') == ["3", "4"]
+    assert ids("level==2..3") == ["2", "3"]
+    assert ids("level==1,4") == ["1", "4"]
+    assert ids("level!=1,4") == ["2", "3"]
+    assert ids('(level==1|level==2);name=="g2"') == ["2"]
+    assert ids('level==1|level==2;name=="g2"') == ["1", "2"]  # ; binds tighter
+    assert ids('name~="g[23]"') == ["2", "3"]
+    assert ids('name!~="g[23]"') == ["1", "4"]
+    client.post("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:4/attrs", headers=h, content=json.dumps({
+        "reading": {"type": "Property", "value": {"gauge": {"mm": 12}, "ok": True},
+                    "observedAt": "2026-11-30T02:00:00Z",
+                    "quality": {"type": "Property", "value": "good"}},
+        "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Unit:water"}}))  # fmt: skip
+    assert ids("reading") == ["4"]
+    assert ids("!reading") == ["1", "2", "3"]
+    assert ids("reading[gauge][mm]>10") == ["4"]
+    assert ids("reading[ok]==true") == ["4"]
+    assert ids('reading.quality=="good"') == ["4"]
+    assert ids("reading.observedAt>=2026-11-30T01:00:00Z") == ["4"]
+    assert ids("reading.observedAt<2026-11-30T01:00:00Z") == []
+    assert ids("owner==urn:ngsi-ld:Unit:water") == ["4"]
+    for wrong in ("level>>1", "(level==1", "level==", "level>1..3", 'name~="("'):
+        refused = client.get(
+            "/ngsi-ld/v1/entities", params={"type": "WaterLevelObserved", "q": wrong}
+        )
+        assert refused.status_code == 400, wrong
     bad = client.get("/ngsi-ld/v1/entities", params={"q": "level>>1"})
     assert (bad.status_code, bad.json()["type"]) == (
         400, "https://uri.etsi.org/ngsi-ld/errors/BadRequestData")  # fmt: skip
@@ -212,6 +237,8 @@ def test_q_types_and_attributes(client: TestClient, session: Session) -> None:
         "length",
         "level",
         "name",
+        "owner",
+        "reading",
     ]
 
 

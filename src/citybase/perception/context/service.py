@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
 from citybase.perception.context import jsonld
+from citybase.perception.context import query as query_language
 from citybase.perception.context.models import ContextEntity, StoredContext
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
@@ -397,59 +398,18 @@ def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool
     return True
 
 
-# --- the q query language (a subset) and what the store holds ------------------------------------
-
-Q_TERM = re.compile(r"^\s*([A-Za-z0-9_:./#-]+)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$")
+# --- the q query language and what the store holds -----------------------------------------------
 
 
-def _literal(raw: str) -> Any:
-    if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-        return raw[1:-1]
-    if raw in ("true", "false"):
-        return raw == "true"
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadRequestData(f"q: {raw} is not a number, true/false or a quoted string",
-                             field="q") from None  # fmt: skip
+def parse_q(q: str, context: list[Any]) -> query_language.Node:
+    """The query with its attribute names expanded by the reader's context."""
+    node = query_language.parse(q)
+    iris = jsonld.expand_names(context, query_language.names(node), set())[0]
+    return query_language.expanded(node, iris)
 
 
-def parse_q(q: str, context: list[Any]) -> list[list[tuple[str, str, Any]]]:
-    """``a>1;b=="x"|c!=true`` → alternatives (``|``) of conditions that must all hold (``;``),
-    each attribute name expanded by the context. Parentheses and ranges are not supported."""
-    alternatives = []
-    names: set[str] = set()
-    for part in q.split("|"):
-        terms = []
-        for raw in part.split(";"):
-            found = Q_TERM.match(raw)
-            if found is None:
-                raise BadRequestData(f"q: cannot read {raw!r} (attribute op value; ; and | "
-                                     "join them)", field="q")  # fmt: skip
-            name, op, value = found.groups()
-            names.add(name)
-            terms.append((name, op, _literal(value)))
-        alternatives.append(terms)
-    expanded = jsonld.expand_names(context, names, set())[0]
-    return [[(expanded[n], op, v) for n, op, v in terms] for terms in alternatives]
-
-
-def _holds(attr: Any, op: str, wanted: Any) -> bool:
-    if not isinstance(attr, dict):
-        return False
-    have = attr.get("object") if attr.get("type") == "Relationship" else attr.get("value")
-    if op in ("==", "!="):
-        equal = have == wanted or (isinstance(have, int | float) and isinstance(wanted, float)
-                                   and float(have) == wanted)  # fmt: skip
-        return equal if op == "==" else not equal
-    if isinstance(have, bool) or not isinstance(have, int | float) or not isinstance(wanted, float):
-        return False
-    return {">": have > wanted, "<": have < wanted, ">=": have >= wanted,
-            "<=": have <= wanted}[op]  # fmt: skip
-
-
-def matches(entity: ContextEntity, q: list[list[tuple[str, str, Any]]]) -> bool:
-    return any(all(_holds(entity.attrs.get(n), op, v) for n, op, v in terms) for terms in q)
+def matches(entity: ContextEntity, q: query_language.Node) -> bool:
+    return query_language.holds(q, entity.attrs)
 
 
 def types_and_attributes(session: Session, context: list[Any]) -> dict[str, list[str]]:

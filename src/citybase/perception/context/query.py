@@ -1,0 +1,305 @@
+"""The NGSI-LD query language (``q``, ETSI GS CIM 009 §4.9), parsed once and evaluated against
+entities in normalized form.
+
+    q        = or
+    or       = and *("|" and)
+    and      = factor *(";" and)
+    factor   = "(" or ")" / term
+    term     = path [op value] / "!" path          ; a path alone: the attribute exists
+    path     = name *("." name) *("[" name "]")    ; sub-attributes, then keys into the value
+    op       = "==" / "!=" / ">" / ">=" / "<" / "<=" / "~=" / "!~="
+    value    = a list (a,b,c; == and != only), a range (lo..hi; == and != only), a quoted
+               string, a number, true/false, a date-time or a URI
+
+``;`` binds tighter than ``|``. A path's first name is an attribute; the names after a dot are its
+sub-attributes (or ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``);
+bracketed names walk into a JSON value. A Relationship compares its object."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from citybase.core.errors import CitybaseError
+
+META = {"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"}
+TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<str>"(?:[^"\\]|\\.)*")
+    | (?P<op>!~=|~=|==|!=|>=|<=|>|<)
+    | (?P<punct>[();|!])
+    | (?P<word>[^\s();|!=<>~"]+)
+    )""",
+    re.VERBOSE,
+)
+
+
+class QueryError(CitybaseError):
+    status_code = 400
+    code = "BadRequestData"
+
+
+@dataclass(frozen=True)
+class Path:
+    attribute: str
+    sub: tuple[str, ...] = ()  # sub-attributes, or one metadata key at the end
+    keys: tuple[str, ...] = ()  # keys into the (compound) value
+
+    def names(self) -> set[str]:
+        return {self.attribute, *(s for s in self.sub if s not in META)}
+
+
+@dataclass(frozen=True)
+class Term:
+    path: Path
+    op: str | None = None  # None: the attribute exists
+    value: Any = None
+    negated: bool = False  # "!path": the attribute does not exist
+
+
+@dataclass(frozen=True)
+class Junction:
+    kind: str  # "and" or "or"
+    parts: tuple[Any, ...]
+
+
+Node = Term | Junction
+
+
+@dataclass(frozen=True)
+class Range:
+    low: Any
+    high: Any
+
+
+def _tokens(q: str) -> list[tuple[str, str]]:
+    out = []
+    position = 0
+    q = q.strip()
+    while position < len(q):
+        found = TOKEN.match(q, position)
+        if found is None or found.end() == position:
+            raise QueryError(f"q: cannot read from {q[position:]!r}", field="q")
+        kind = found.lastgroup or ""
+        out.append((kind, found.group(kind)))
+        position = found.end()
+        while position < len(q) and q[position].isspace():
+            position += 1
+    return out
+
+
+class _Parser:
+    def __init__(self, q: str) -> None:
+        self.tokens = _tokens(q)
+        self.at = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise QueryError("q ends too soon", field="q")
+        self.at += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.either()
+        if self.peek() is not None:
+            raise QueryError(f"q: unexpected {self.peek()[1]!r}", field="q")  # type: ignore[index]
+        return node
+
+    def either(self) -> Node:
+        parts = [self.both()]
+        while self.peek() == ("punct", "|"):
+            self.take()
+            parts.append(self.both())
+        return parts[0] if len(parts) == 1 else Junction("or", tuple(parts))
+
+    def both(self) -> Node:
+        parts = [self.factor()]
+        while self.peek() == ("punct", ";"):
+            self.take()
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else Junction("and", tuple(parts))
+
+    def factor(self) -> Node:
+        token = self.take()
+        if token == ("punct", "("):
+            node = self.either()
+            if self.take() != ("punct", ")"):
+                raise QueryError("q: a parenthesis is not closed", field="q")
+            return node
+        if token == ("punct", "!"):
+            kind, word = self.take()
+            if kind != "word":
+                raise QueryError("q: ! is followed by an attribute", field="q")
+            return Term(_path(word), negated=True)
+        if token[0] != "word":
+            raise QueryError(f"q: an attribute is expected, not {token[1]!r}", field="q")
+        path = _path(token[1])
+        following = self.peek()
+        if following is None or following[0] != "op":
+            return Term(path)
+        op = self.take()[1]
+        kind, raw = self.take()
+        if kind not in ("word", "str"):
+            raise QueryError(f"q: a value is expected after {op}", field="q")
+        return Term(path, op, _value(raw, op))
+
+
+def _path(word: str) -> Path:
+    found = re.fullmatch(r"([^\[\].]+(?:\.[^\[\].]+)*)((?:\[[^\[\]]+\])*)", word)
+    if found is None:
+        raise QueryError(f"q: {word!r} is not an attribute path", field="q")
+    dotted = found.group(1).split(".")
+    keys = tuple(re.findall(r"\[([^\[\]]+)\]", found.group(2)))
+    return Path(dotted[0], tuple(dotted[1:]), keys)
+
+
+def _scalar(raw: str) -> Any:
+    if raw.startswith('"'):
+        return raw[1:-1].replace('\\"', '"')
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    moment = _moment(raw)
+    if moment is not None:
+        return moment
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", raw):
+        return raw  # a URI
+    raise QueryError(f"q: {raw} is not a number, true/false, a quoted string, a date-time or "
+                     "a URI", field="q")  # fmt: skip
+
+
+def _moment(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not re.match(r"^\d{4}-\d{2}-\d{2}T", raw):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _value(raw: str, op: str) -> Any:
+    if op in ("~=", "!~="):
+        pattern = _scalar(raw) if raw.startswith('"') else raw
+        try:
+            return re.compile(str(pattern))
+        except re.error as exc:
+            raise QueryError(f"q: {pattern} is not a regular expression: {exc}",
+                             field="q") from None  # fmt: skip
+    if not raw.startswith('"') and ".." in raw:
+        if op not in ("==", "!="):
+            raise QueryError("q: a range goes with == or !=", field="q")
+        low, _, high = raw.partition("..")
+        return Range(_scalar(low), _scalar(high))
+    if not raw.startswith('"') and "," in raw:
+        if op not in ("==", "!="):
+            raise QueryError("q: a list goes with == or !=", field="q")
+        return tuple(_scalar(v) for v in raw.split(","))
+    return _scalar(raw)
+
+
+def parse(q: str) -> Node:
+    if not q.strip():
+        raise QueryError("q is empty", field="q")
+    return _Parser(q).parse()
+
+
+def names(node: Node) -> set[str]:
+    """Every attribute and sub-attribute name the query uses (to be expanded to IRIs)."""
+    if isinstance(node, Term):
+        return node.path.names()
+    return set().union(*(names(p) for p in node.parts))
+
+
+def expanded(node: Node, iris: dict[str, str]) -> Node:
+    """The query with its names replaced by their IRIs."""
+    if isinstance(node, Junction):
+        return Junction(node.kind, tuple(expanded(p, iris) for p in node.parts))
+    path = node.path
+    sub = tuple(s if s in META else iris.get(s, s) for s in path.sub)
+    return Term(Path(iris.get(path.attribute, path.attribute), sub, path.keys), node.op,
+                node.value, node.negated)  # fmt: skip
+
+
+_MISSING = object()
+
+
+def _target(attrs: dict[str, Any], path: Path) -> Any:
+    attr = attrs.get(path.attribute)
+    if not isinstance(attr, dict):
+        return _MISSING
+    for name in path.sub:
+        if name in META:
+            return attr.get(name, _MISSING)
+        attr = attr.get(name)
+        if not isinstance(attr, dict):
+            return _MISSING
+    value = attr.get("object") if attr.get("type") == "Relationship" else attr.get("value")
+    for key in path.keys:
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    if isinstance(value, dict) and "@value" in value:
+        value = value["@value"]
+    return value
+
+
+def _same_kind(have: Any, wanted: Any) -> tuple[Any, Any] | None:
+    """The two as values that compare: numbers, date-times, strings or booleans alike."""
+    if isinstance(wanted, datetime):
+        moment = _moment(have)
+        return (moment, wanted) if moment is not None else None
+    if isinstance(wanted, bool) or isinstance(have, bool):
+        return (have, wanted) if isinstance(have, bool) and isinstance(wanted, bool) else None
+    if isinstance(wanted, float):
+        return (float(have), wanted) if isinstance(have, int | float) else None
+    if isinstance(wanted, str):
+        return (have, wanted) if isinstance(have, str) else None
+    return None
+
+
+def _compare(have: Any, op: str, wanted: Any) -> bool:
+    if isinstance(have, list):  # a multi-valued value meets the query when any item does
+        return any(_compare(item, op, wanted) for item in have) if op != "!=" else \
+            all(_compare(item, op, wanted) for item in have)  # fmt: skip
+    if op in ("~=", "!~="):
+        hit = isinstance(have, str) and wanted.search(have) is not None
+        return hit if op == "~=" else not hit
+    if op in ("==", "!="):
+        if isinstance(wanted, Range):
+            low, high = _same_kind(have, wanted.low), _same_kind(have, wanted.high)
+            equal = low is not None and high is not None and low[1] <= low[0] <= high[1]
+        elif isinstance(wanted, tuple):
+            equal = any(_compare(have, "==", w) for w in wanted)
+        else:
+            pair = _same_kind(have, wanted)
+            equal = pair is not None and pair[0] == pair[1]
+        return equal if op == "==" else not equal
+    pair = _same_kind(have, wanted)
+    if pair is None:
+        return False
+    a, b = pair
+    return bool({">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op])
+
+
+def holds(node: Node, attrs: dict[str, Any]) -> bool:
+    """Whether an entity's attributes (IRIs as names, normalized) meet the expanded query."""
+    if isinstance(node, Junction):
+        results = (holds(p, attrs) for p in node.parts)
+        return all(results) if node.kind == "and" else any(results)
+    have = _target(attrs, node.path)
+    if node.negated:
+        return have is _MISSING
+    if node.op is None:
+        return have is not _MISSING
+    if have is _MISSING:
+        return False
+    return _compare(have, node.op, node.value)
