@@ -85,6 +85,7 @@ from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 from citybase.perception.context import routes as context_routes
 from citybase.perception.context import service as context_service
+from citybase.perception.context.notify import Notifier
 from citybase.perception.devices import routes as device_routes
 from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
@@ -262,6 +263,7 @@ def create_app(
                 context_service.warm(session)
         except Exception:
             logging.getLogger(__name__).warning("no stored JSON-LD contexts loaded")
+        notifier = Notifier(database).start()  # NGSI-LD subscriptions' notifications
         if run_worker:
             worker = Worker(database, settings)
             thread = threading.Thread(
@@ -270,6 +272,7 @@ def create_app(
             thread.start()
         yield
         stop.set()
+        notifier.stop()
         if thread is not None:
             thread.join(timeout=10)
 

@@ -193,3 +193,36 @@ def test_readings_are_counted_on_metrics(client: TestClient, session: Session) -
     scraped = client.get("/metrics").text
     assert 'citybase_readings_accepted_total{protocol="http"}' in scraped
     assert 'citybase_readings_rejected_total{protocol="http",reason="outside"}' in scraped
+
+
+def test_ngsi_ld_device_entities_feed_the_telemetry_store(
+    client: TestClient, session: Session
+) -> None:
+    import json
+
+    city(session)
+    make_user(session, "water", Role.unit_admin, unit="fz.water")
+    h = {"X-CSRF-Token": sign_in(client, "water"), "Content-Type": "application/json"}
+    at = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0)
+    stamp = at.isoformat().replace("+00:00", "Z")
+    entity = {"id": "urn:ngsi-ld:Device:wl-1", "type": "Device",
+              "level": {"type": "Property", "value": 3.5, "observedAt": stamp},
+              "battery": {"type": "Property", "value": 80, "observedAt": stamp},
+              "name": {"type": "Property", "value": "not measured, not a reading"}}  # fmt: skip
+    made = client.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps([entity]),
+                       headers=h)  # fmt: skip
+    assert made.status_code == 201, made.text
+    latest = {v.attr: v.value for v in telemetry.latest(session, "wl-1")}
+    assert (latest["level"], latest["battery"]) == (3.5, 80)
+    # a reading the device's type refuses refuses the change, with the reason
+    bad = {**entity, "level": {"type": "Property", "value": 99, "observedAt": stamp}}
+    refused = client.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps([bad]),
+                          headers=h)  # fmt: skip
+    assert refused.status_code == 207
+    assert "outside the valid range" in refused.json()["errors"][0]["error"]["detail"]
+    kept = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:wl-1", params={"format": "concise"})
+    assert kept.json()["level"]["value"] == 3.5
+    # an entity that is not a registered device is only an entity
+    other = {**entity, "id": "urn:ngsi-ld:Device:nowhere"}
+    assert client.post("/ngsi-ld/v1/entities", content=json.dumps(other),
+                       headers=h).status_code == 201  # fmt: skip

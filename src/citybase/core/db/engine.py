@@ -106,6 +106,13 @@ def undo_request(session: Session) -> None:
         session.rollback()
 
 
+def ends_work(session: Session) -> bool:
+    """Whether the commit or rollback under way ends the unit of work: the transaction itself,
+    or the savepoint a request or job runs in — not a savepoint taken inside it."""
+    nested = session.get_nested_transaction()
+    return nested is None or nested is session.info.get(REQUEST_TX)
+
+
 def tx_cache(session: Session) -> dict[str, Any]:
     """A dict that lives as long as the session's transaction (cleared on commit or rollback)."""
     cache: dict[str, Any] = session.info.setdefault("citybase_tx_cache", {})
@@ -125,6 +132,8 @@ def _drop_tx_cache(session: Session, _transaction: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if not ends_work(session):
+        return  # only a savepoint inside the work was released
     callbacks = session.info.pop("citybase_after_commit", [])
     for callback in callbacks:
         callback()
@@ -132,4 +141,6 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
+    if not ends_work(session):
+        return  # a savepoint inside the work rolled back: what came before it still stands
     session.info.pop("citybase_after_commit", None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, JSONType, utcnow
@@ -29,3 +29,55 @@ class StoredContext(Base):
     url: Mapped[str] = mapped_column(String(500), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContextSubscription(Base):
+    """An NGSI-LD subscription: what it watches and where it notifies, in its creator's terms
+    (``body``) with the creator's contexts, and how its notifications went."""
+
+    __tablename__ = "perception_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    context: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    times_sent: Mapped[int] = mapped_column(default=0)
+    times_failed: Mapped[int] = mapped_column(default=0)
+    last_notification: Mapped[datetime | None] = mapped_column(default=None)
+    last_success: Mapped[datetime | None] = mapped_column(default=None)
+    last_failure: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttributeSeries(Base):
+    """One attribute of one entity whose values over time are kept (the temporal API's key)."""
+
+    __tablename__ = "perception_attribute_series"
+    __table_args__ = (UniqueConstraint("entity_id", "attr"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    entity_id: Mapped[str] = mapped_column(String(256), index=True)
+    attr: Mapped[str] = mapped_column(String(512))
+    entity_type: Mapped[str] = mapped_column(String(512), index=True)
+
+
+class AttributeInstance(Base):
+    """One value an attribute had: when it was observed (or stored, if no time was given), its
+    value or object, its kind and any other fields (unitCode, sub-attributes)."""
+
+    __tablename__ = "perception_attribute_instances"
+    __table_args__ = (Index("ix_perception_instances_series_time", "series_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    series_id: Mapped[int] = mapped_column(Integer)
+    observed_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16), default="Property")
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    number: Mapped[float | None] = mapped_column(Float, default=None)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)

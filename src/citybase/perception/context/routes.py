@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
-from citybase.perception.context import jsonld, service
+from citybase.perception.context import jsonld, service, subscriptions, temporal
 from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager, Reader
 
@@ -344,3 +344,157 @@ def attributes(
     names = sorted({a for attrs in found.values() for a in attrs})
     return _answer(request, {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
                              "type": "AttributeList", "attributeList": names}, context)  # fmt: skip
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions/", status_code=201, include_in_schema=False)
+async def create_subscription(request: Request, session: DbSession, principal: Manager) -> Response:
+    """Subscribe an endpoint (http(s):// or mqtt://host:port/topic) to changes of entities."""
+    body, context = await _body(request)
+    sub_id = subscriptions.create(session, body, context, owner=principal.username)
+    return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/subscriptions/{sub_id}"})
+
+
+@router.get("/subscriptions")
+@router.get("/subscriptions/", include_in_schema=False)
+def list_subscriptions(
+    request: Request, session: DbSession, principal: Reader,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+    count: bool = False, link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    context = _reader_context(link)
+    found, total = subscriptions.listing(session, context, limit=limit, offset=offset)
+    headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    return _answer(request, found, context, headers=headers)
+
+
+@router.get("/subscriptions/{sub_id}")
+def retrieve_subscription(
+    request: Request, session: DbSession, principal: Reader, sub_id: str,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    context = _reader_context(link)
+    return _answer(request, subscriptions.retrieve(session, sub_id, context), context)
+
+
+@router.patch("/subscriptions/{sub_id}", status_code=204)
+async def update_subscription(
+    request: Request, session: DbSession, principal: Manager, sub_id: str
+) -> Response:
+    """Change some members (``isActive: false`` pauses it)."""
+    body, context = await _body(request)
+    subscriptions.update(session, sub_id, body, context)
+    return Response(status_code=204)
+
+
+@router.delete("/subscriptions/{sub_id}", status_code=204)
+def delete_subscription(session: DbSession, principal: Manager, sub_id: str) -> Response:
+    subscriptions.delete(session, sub_id)
+    return Response(status_code=204)
+
+
+# --- the temporal API ---------------------------------------------------------------------------
+
+
+def _window(timerel: str | None, timeAt: str | None, endTimeAt: str | None, lastN: int | None,
+            options: str | None, aggrMethods: str | None,
+            aggrPeriodDuration: str | None) -> temporal.Window:  # fmt: skip
+    return temporal.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
+                           aggrPeriodDuration)  # fmt: skip
+
+
+@router.get("/temporal/entities")
+@router.get("/temporal/entities/", include_in_schema=False)
+def temporal_query(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    type: str | None = None,
+    id: str | None = None,
+    idPattern: str | None = None,
+    attrs: str | None = None,
+    timerel: str | None = None,
+    timeAt: str | None = None,
+    endTimeAt: str | None = None,
+    lastN: int | None = None,
+    options: str | None = None,
+    aggrMethods: str | None = None,
+    aggrPeriodDuration: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: bool = False,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Entities' histories: by type, id, id pattern and attributes; ``timerel`` before, after or
+    between ``timeAt`` (and ``endTimeAt``); ``lastN``; ``options=temporalValues`` or
+    ``aggregatedValues`` with ``aggrMethods`` and ``aggrPeriodDuration``."""
+    context = _reader_context(link)
+    if not (type or id or idPattern or attrs):
+        raise BadRequestData("give type, id, idPattern or attrs", field="type")
+    win = _window(timerel, timeAt, endTimeAt, lastN, options, aggrMethods, aggrPeriodDuration)
+    found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
+                                  id_pattern=idPattern, attrs=_split(attrs), limit=limit,
+                                  offset=offset)  # fmt: skip
+    headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    return _answer(request, found, context, headers=headers)
+
+
+@router.get("/temporal/entities/{entity_id}")
+def temporal_retrieve(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    entity_id: str,
+    attrs: str | None = None,
+    timerel: str | None = None,
+    timeAt: str | None = None,
+    endTimeAt: str | None = None,
+    lastN: int | None = None,
+    options: str | None = None,
+    aggrMethods: str | None = None,
+    aggrPeriodDuration: str | None = None,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:
+    context = _reader_context(link)
+    win = _window(timerel, timeAt, endTimeAt, lastN, options, aggrMethods, aggrPeriodDuration)
+    return _answer(request, temporal.retrieve(session, entity_id, context, win,
+                                              attrs=_split(attrs)), context)  # fmt: skip
+
+
+@router.post("/temporal/entities", status_code=201)
+@router.post("/temporal/entities/", status_code=201, include_in_schema=False)
+async def temporal_create(request: Request, session: DbSession, principal: Manager) -> Response:
+    """Add a temporal representation's instances: 201 for an entity with no history yet, 204
+    when it adds to one."""
+    body, context = await _body(request)
+    if temporal.add(session, body, context):
+        return Response(status_code=201,
+                        headers={"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"})  # fmt: skip
+    return Response(status_code=204)
+
+
+@router.post("/temporal/entities/{entity_id}/attrs", status_code=204)
+async def temporal_add(
+    request: Request, session: DbSession, principal: Manager, entity_id: str
+) -> Response:
+    body, context = await _body(request)
+    temporal.add(session, body, context, entity_id=entity_id)
+    return Response(status_code=204)
+
+
+@router.delete("/temporal/entities/{entity_id}", status_code=204)
+def temporal_delete(session: DbSession, principal: Manager, entity_id: str) -> Response:
+    temporal.remove(session, entity_id)
+    return Response(status_code=204)
+
+
+@router.delete("/temporal/entities/{entity_id}/attrs/{attr}", status_code=204)
+def temporal_delete_attr(
+    session: DbSession, principal: Manager, entity_id: str, attr: str,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    temporal.remove(session, entity_id, attr, _reader_context(link))
+    return Response(status_code=204)

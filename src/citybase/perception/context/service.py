@@ -145,18 +145,20 @@ def create(session: Session, body: Any, context: list[Any]) -> str:
         raise AlreadyExists(f"entity {entity_id} exists", field="id")
     names, types = jsonld.expand_names(context, _names(attrs), {kind})
     now = datetime.now(UTC)
-    session.add(ContextEntity(
+    made = ContextEntity(
         id=entity_id, type=types[kind], created_at=now, modified_at=now,
         attrs={names[k]: _rename(v, names) for k, v in attrs.items()},
-    ))  # fmt: skip
+    )  # fmt: skip
+    session.add(made)
     session.flush()
+    _changed(session, made, set(made.attrs))
     return entity_id
 
 
 FORMS = ("normalized", "keyValues", "concise")
 
 
-def _render(entity: ContextEntity, context: list[Any], *, form: str = "normalized",
+def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "normalized",
             sys_attrs: bool = False, attrs: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """The entity in the reader's terms, in the normalized, key-values or concise form."""
     inner = {k for v in entity.attrs.values() if isinstance(v, dict) for k in v
@@ -187,7 +189,7 @@ def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str 
     if found is None:
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
-    return _render(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
+    return render_entity(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
 
 
 def delete(session: Session, entity_id: str) -> None:
@@ -246,7 +248,7 @@ def query(
         rows = [r for r in rows if geo_matches(r, iri, relation, low, high, shape_)]
     total = len(rows)
     page = rows[offset : offset + limit]
-    return [_render(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
+    return [render_entity(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
             for r in page], total  # fmt: skip
 
 
@@ -300,6 +302,53 @@ def warm(session: Session) -> int:
 # --- attributes and whole entities changed -------------------------------------------------------
 
 
+def _changed(session: Session, entity: ContextEntity, attributes: set[str]) -> None:
+    """After any change: subscriptions are notified once it commits, and the attributes' new
+    values join their history."""
+    from citybase.perception.context import notify, temporal
+
+    _feed_telemetry(session, entity, attributes)
+    notify.record(session, entity, attributes)
+    temporal.keep(session, entity, attributes)
+
+
+DEVICE = "urn:ngsi-ld:Device:"
+
+
+def _feed_telemetry(session: Session, entity: ContextEntity, attributes: set[str]) -> None:
+    """An entity ``urn:ngsi-ld:Device:{device id}`` of a registered device is that device's
+    voice: the Properties its type measures (matched by their names' last segment) become
+    readings, checked like any other — a reading refused refuses the change — and judged by
+    the rules."""
+    if not entity.id.startswith(DEVICE):
+        return
+    from citybase.perception.devices import service as devices
+    from citybase.perception.rules import service as rules
+    from citybase.perception.telemetry import service as telemetry
+    from citybase.perception.telemetry.schemas import ReadingIn
+
+    device_id = entity.id[len(DEVICE) :]
+    catalog = devices.Catalog(session, {device_id})
+    measured = catalog.specs.get(device_id)
+    if measured is None:
+        return  # not a registered device: an entity like any other
+    moments: dict[datetime | None, dict[str, Any]] = {}
+    for iri in attributes:
+        attr = entity.attrs.get(iri)
+        name = re.split(r"[/#]", iri)[-1]
+        if isinstance(attr, dict) and attr.get("type") == "Property" and name in measured:
+            when = datetime.fromisoformat(str(attr["observedAt"]).replace("Z", "+00:00")) \
+                if "observedAt" in attr else None  # fmt: skip
+            moments.setdefault(when, {})[name] = attr.get("value")
+    if not moments:
+        return
+    readings = [ReadingIn(device_id=device_id, ts=ts, values=v) for ts, v in moments.items()]
+    report, accepted = telemetry.ingest(session, readings, protocol="ngsi-ld")
+    if report.rejected:
+        raise BadRequestData("; ".join(r.reason for r in report.rejected), field="value")
+    rules.judge(session, accepted)
+
+
 def _entity(session: Session, entity_id: str) -> ContextEntity:
     found = session.get(ContextEntity, entity_id)
     if found is None:
@@ -332,6 +381,7 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
+    _changed(session, entity, set(incoming) - kept)
     return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
 
 
@@ -343,6 +393,7 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
+    _changed(session, entity, set(incoming) - missing)
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
@@ -359,6 +410,7 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     entity.attrs = {**entity.attrs, iri: merged}
     entity.modified_at = datetime.now(UTC)
     session.flush()
+    _changed(session, entity, {iri})
 
 
 def delete_attr(session: Session, entity_id: str, name: str, context: list[Any]) -> None:
@@ -369,6 +421,9 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any])
     entity.attrs = {k: v for k, v in entity.attrs.items() if k != iri}
     entity.modified_at = datetime.now(UTC)
     session.flush()
+    from citybase.perception.context import notify
+
+    notify.record(session, entity, {iri})
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> None:
@@ -383,6 +438,7 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> 
     entity.attrs = attrs
     entity.modified_at = datetime.now(UTC)
     session.flush()
+    _changed(session, entity, set(attrs))
 
 
 def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True) -> bool:

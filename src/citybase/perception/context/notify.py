@@ -1,0 +1,340 @@
+"""Notifications of NGSI-LD subscriptions, over HTTP and MQTT, with the standard's payload.
+
+Every change to an entity is noted in its transaction (``record``); once the transaction commits,
+the changed entities — as they now are — go to this process's notifier, a thread that matches them
+against the subscriptions (type, id or pattern, watched attributes, ``q``, geo-query; throttling;
+paused and expired ones skipped), renders each match in the subscription's own terms and form,
+and delivers it on a small pool so that one slow receiver does not hold up the others. It also
+sends the periodic notifications of subscriptions with a ``timeInterval``. How each delivery went
+is written back to the subscription (timesSent, lastSuccess, lastFailure …).
+
+Notifications are not kept: a process that stops between a commit and the delivery loses that
+notification (the change itself is stored), as with the brokers this follows. Several web
+processes each notify the changes they made; ``timeInterval`` notifications are sent by each of
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from citybase.core.db.engine import Database, after_commit, ends_work
+from citybase.perception.context import jsonld, service
+from citybase.perception.context import query as query_language
+from citybase.perception.context.models import ContextEntity, ContextSubscription
+from citybase.perception.context.subscriptions import Compiled, compile_row
+
+log = logging.getLogger(__name__)
+JSON_LD = "application/ld+json"
+RELOAD_SECONDS = 2.0  # subscriptions changed by another process are seen within this
+
+
+@dataclass(frozen=True)
+class Change:
+    """An entity as a committed change left it, and which attributes the change touched."""
+
+    id: str
+    type: str
+    attrs: dict[str, Any]
+    changed: frozenset[str]
+    created_at: datetime
+    modified_at: datetime
+
+    def entity(self) -> ContextEntity:
+        return ContextEntity(id=self.id, type=self.type, attrs=self.attrs,
+                             created_at=self.created_at, modified_at=self.modified_at)  # fmt: skip
+
+
+_current: Notifier | None = None
+
+
+def record(session: Session, entity: ContextEntity, changed: set[str]) -> None:
+    """Note that ``entity`` changed (these attributes); it is notified after the commit."""
+    if _current is None:
+        return
+    changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
+    if changes is None:
+        changes = session.info["citybase_ngsi_changes"] = {}
+        after_commit(session, lambda: _submit(session))
+    before = changes.get(entity.id)
+    changes[entity.id] = Change(
+        id=entity.id, type=entity.type, attrs=dict(entity.attrs),
+        changed=frozenset(changed | (before.changed if before else frozenset())),
+        created_at=entity.created_at, modified_at=entity.modified_at,
+    )  # fmt: skip
+
+
+def _submit(session: Session) -> None:
+    changes = session.info.pop("citybase_ngsi_changes", None)
+    notifier = _current
+    if changes and notifier is not None:
+        notifier.submit(list(changes.values()))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    if not ends_work(session):
+        return  # a savepoint inside the work rolled back: what came before it still stands
+    session.info.pop("citybase_ngsi_changes", None)
+
+
+def subscriptions_changed() -> None:
+    if _current is not None:
+        _current.invalidate()
+
+
+# --- the notifier -------------------------------------------------------------------------------
+
+
+class Notifier:
+    def __init__(self, db: Database, *, timeout: float = 5.0, workers: int = 4) -> None:
+        self.db = db
+        self.timeout = timeout
+        self.queue: queue.SimpleQueue[list[Change] | None] = queue.SimpleQueue()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ngsi-notify")
+        self.compiled: dict[str, Compiled] = {}
+        self.loaded_at = 0.0
+        self.stale = True
+        self.outcomes: queue.SimpleQueue[tuple[str, datetime, str]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.mqtt: dict[tuple[str, int], Any] = {}
+        self.mqtt_lock = threading.Lock()
+
+    # lifecycle
+    def start(self) -> Notifier:
+        global _current
+        _current = self
+        self.thread = threading.Thread(target=self.run, name="ngsi-notifier", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        global _current
+        if _current is self:
+            _current = None
+        self.queue.put(None)
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.pool.shutdown(wait=True)
+        self._write_outcomes()
+        for client in self.mqtt.values():
+            client.loop_stop()
+            client.disconnect()
+
+    def submit(self, changes: list[Change]) -> None:
+        self.queue.put(changes)
+
+    def invalidate(self) -> None:
+        self.stale = True
+
+    def run(self) -> None:
+        while True:
+            try:
+                batch = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                batch = []
+            if batch is None:
+                return
+            more: list[Change] = list(batch)
+            while True:  # whatever else is waiting goes in the same round
+                try:
+                    extra = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if extra is None:
+                    self.queue.put(None)
+                    break
+                more.extend(extra)
+            try:
+                if more:
+                    self.on_changes(more)
+                self.on_clock()
+                self._write_outcomes()
+            except Exception:
+                log.exception("NGSI-LD notifier round failed")
+
+    # matching
+    def subscriptions(self) -> list[Compiled]:
+        if self.stale or time.monotonic() - self.loaded_at > RELOAD_SECONDS:
+            self.stale = False
+            fresh: dict[str, Compiled] = {}
+            with self.db.session_scope(readonly=True) as session:
+                for row in session.scalars(select(ContextSubscription)):
+                    try:
+                        compiled = compile_row(row)
+                    except Exception:
+                        log.exception("subscription %s cannot be matched", row.id)
+                        continue
+                    before = self.compiled.get(row.id)
+                    if before is not None:
+                        compiled.last_sent = max(compiled.last_sent, before.last_sent)
+                    fresh[row.id] = compiled
+            self.compiled = fresh
+            self.loaded_at = time.monotonic()
+        return list(self.compiled.values())
+
+    def on_changes(self, changes: list[Change]) -> None:
+        latest: dict[str, Change] = {}
+        for change in changes:  # the last state of each entity, all its changed attributes
+            before = latest.get(change.id)
+            latest[change.id] = change if before is None else Change(
+                **{**change.__dict__, "changed": change.changed | before.changed})  # fmt: skip
+        now = datetime.now(UTC)
+        for sub in self.subscriptions():
+            if sub.time_interval or not sub.live(now):
+                continue
+            hits = [c for c in latest.values()
+                    if sub.wants(c.id, c.type, set(c.changed)) and _meets(sub, c.entity())]  # fmt: skip
+            if not hits:
+                continue
+            clock = time.time()
+            if sub.throttling and clock - sub.last_sent < sub.throttling:
+                continue
+            sub.last_sent = clock
+            self.pool.submit(self.deliver, sub, [c.entity() for c in hits])
+
+    def on_clock(self) -> None:
+        """Periodic notifications: every entity the subscription selects, each timeInterval."""
+        now = datetime.now(UTC)
+        due = [s for s in self.subscriptions() if s.time_interval and s.live(now)
+               and time.time() - s.last_sent >= s.time_interval]  # fmt: skip
+        for sub in due:
+            sub.last_sent = time.time()
+            with self.db.session_scope(readonly=True) as session:
+                stmt = select(ContextEntity)
+                kinds = {kind for kind, _, _ in sub.selectors}
+                if kinds:
+                    stmt = stmt.where(ContextEntity.type.in_(kinds))
+                rows = [r for r in session.scalars(stmt.order_by(ContextEntity.id))
+                        if sub.wants(r.id, r.type, set(r.attrs)) and _meets(sub, r)]  # fmt: skip
+                for r in rows:
+                    session.expunge(r)
+            if rows:
+                self.pool.submit(self.deliver, sub, rows)
+
+    # delivery
+    def deliver(self, sub: Compiled, entities: list[ContextEntity]) -> None:
+        try:
+            body, headers = payload(sub, entities)
+            uri = str(sub.endpoint["uri"])
+            if uri.startswith("mqtt"):
+                self._publish(sub, uri, body, headers)
+            else:
+                _post(uri, body, headers, self.timeout)
+        except Exception as exc:  # the receiver's failure is the subscription's, not ours
+            self.outcomes.put((sub.id, datetime.now(UTC), f"{type(exc).__name__}: {exc}"[:500]))
+            return
+        self.outcomes.put((sub.id, datetime.now(UTC), ""))
+
+    def _publish(self, sub: Compiled, uri: str, body: dict[str, Any],
+                 headers: dict[str, str]) -> None:  # fmt: skip
+        try:
+            import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
+        except ImportError:  # pragma: no cover - the [mqtt] extra is missing
+            raise RuntimeError("MQTT notifications need the [mqtt] extra (paho-mqtt)") from None
+        parsed = urlparse(uri)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        topic = parsed.path.lstrip("/")
+        info = {i["key"]: i["value"] for i in sub.endpoint.get("notifierInfo", [])}
+        qos = int(info.get("MQTT-QoS", "0"))
+        with self.mqtt_lock:
+            client = self.mqtt.get((host, port))
+            if client is None:
+                client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                     client_id=f"citybase-notify-{uuid.uuid4().hex[:8]}")  # fmt: skip
+                if parsed.username:
+                    client.username_pw_set(parsed.username, parsed.password)
+                client.connect(host, port)
+                client.loop_start()
+                self.mqtt[(host, port)] = client
+        message = json.dumps({"metadata": headers, "body": body}, ensure_ascii=False)
+        sent = client.publish(topic, message, qos=qos)
+        sent.wait_for_publish(timeout=self.timeout)
+        if not sent.is_published():
+            raise RuntimeError(f"MQTT publish to {topic} not acknowledged")
+
+    def _write_outcomes(self) -> None:
+        outcomes: list[tuple[str, datetime, str]] = []
+        while True:
+            try:
+                outcomes.append(self.outcomes.get_nowait())
+            except queue.Empty:
+                break
+        if not outcomes:
+            return
+        try:
+            with self.db.session_scope() as session:
+                for sub_id, moment, error in outcomes:
+                    row = session.get(ContextSubscription, sub_id)
+                    if row is None:
+                        continue
+                    row.times_sent += 1
+                    row.last_notification = moment
+                    if error:
+                        row.times_failed += 1
+                        row.last_failure = moment
+                        row.last_error = error
+                    else:
+                        row.last_success = moment
+        except Exception:
+            log.exception("could not record how notifications went")
+
+
+def _meets(sub: Compiled, entity: ContextEntity) -> bool:
+    if sub.q is not None and not query_language.holds(sub.q, entity.attrs):
+        return False
+    if sub.geo is not None:
+        iri, relation, low, high, shape_ = sub.geo
+        return service.geo_matches(entity, iri, relation, low, high, shape_)
+    return True
+
+
+def payload(sub: Compiled, entities: list[ContextEntity]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The notification (ETSI GS CIM 009 §5.3.1: id, type, subscriptionId, notifiedAt, data) in
+    the subscription's terms and form, and the headers that go with it."""
+    data = [service.render_entity(e, sub.context, form=sub.form, sys_attrs=sub.sys_attrs,
+                                  attrs=sub.attributes) for e in entities]  # fmt: skip
+    body: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
+        "subscriptionId": sub.id,
+        "notifiedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "data": data,
+    }  # fmt: skip
+    user = [c for c in sub.context if c != jsonld.CORE_URL]
+    headers = {i["key"]: i["value"] for i in sub.endpoint.get("receiverInfo", [])}
+    if sub.endpoint.get("accept") == JSON_LD:
+        body["@context"] = user[0] if len(user) == 1 else (sub.context if user else jsonld.CORE_URL)
+        headers["Content-Type"] = JSON_LD
+    else:
+        link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
+        headers["Content-Type"] = "application/json"
+        headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    return body, headers
+
+
+def _post(uri: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+    request = urllib.request.Request(  # noqa: S310 -- the subscriber's own http(s) endpoint
+        uri, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            if not 200 <= answer.status < 300:
+                raise RuntimeError(f"the endpoint answered {answer.status}")
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"the endpoint answered {exc.code}") from None

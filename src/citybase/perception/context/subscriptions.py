@@ -1,0 +1,388 @@
+"""NGSI-LD subscriptions: kept in their creator's terms with the creator's contexts, checked as
+the standard says, shown in any reader's terms, and compiled (names expanded, ``q`` parsed) to
+be matched against changed entities by the notifier."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citybase.core.db.engine import after_commit
+from citybase.perception.context import jsonld
+from citybase.perception.context import query as query_language
+from citybase.perception.context.models import ContextSubscription
+from citybase.perception.context.service import (
+    URI,
+    AlreadyExists,
+    BadRequestData,
+    ResourceNotFound,
+    parse_geo,
+)
+
+FORMATS = ("normalized", "keyValues", "concise")
+ACCEPTS = ("application/json", "application/ld+json")
+WRITABLE = {"id", "type", "subscriptionName", "description", "entities", "watchedAttributes",
+            "timeInterval", "q", "geoQ", "isActive", "notification", "expiresAt", "throttling",
+            "lang", "@context"}  # fmt: skip
+
+
+def _when(raw: Any, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"{name} is an ISO 8601 date-time", field=name) from None
+    if moment.tzinfo is None:
+        raise BadRequestData(f"{name} needs a time zone (Z or +08:00)", field=name)
+    return moment.astimezone(UTC)
+
+
+def _check(body: dict[str, Any]) -> None:
+    """The subscription as the standard wants it, or the first thing wrong with it."""
+    unknown = set(body) - WRITABLE
+    if unknown:
+        raise BadRequestData(f"unknown members: {', '.join(sorted(unknown))}",
+                             field=sorted(unknown)[0])  # fmt: skip
+    if body.get("type", "Subscription") != "Subscription":
+        raise BadRequestData("type is Subscription", field="type")
+    entities, watched = body.get("entities"), body.get("watchedAttributes")
+    if not entities and not watched:
+        raise BadRequestData("give entities, watchedAttributes or both", field="entities")
+    if entities is not None:
+        if not isinstance(entities, list) or not entities:
+            raise BadRequestData("entities is a non-empty array", field="entities")
+        for selector in entities:
+            if not isinstance(selector, dict) or not isinstance(selector.get("type"), str):
+                raise BadRequestData("each entity selector has a type", field="entities")
+            if "id" in selector and not URI.match(str(selector["id"])):
+                raise BadRequestData("an entity selector's id is a URI", field="entities")
+            if "idPattern" in selector:
+                try:
+                    re.compile(str(selector["idPattern"]))
+                except re.error:
+                    raise BadRequestData("idPattern is a regular expression",
+                                         field="entities") from None  # fmt: skip
+    if watched is not None and (not isinstance(watched, list) or not watched or
+                                not all(isinstance(w, str) and w for w in watched)):  # fmt: skip
+        raise BadRequestData("watchedAttributes is a non-empty array of names",
+                             field="watchedAttributes")  # fmt: skip
+    for name in ("timeInterval", "throttling"):
+        if name in body and (isinstance(body[name], bool) or
+                             not isinstance(body[name], int | float) or body[name] <= 0):  # fmt: skip
+            raise BadRequestData(f"{name} is a number of seconds above zero", field=name)
+    if "timeInterval" in body and watched:
+        raise BadRequestData("timeInterval and watchedAttributes do not go together",
+                             field="timeInterval")  # fmt: skip
+    if "timeInterval" in body and "throttling" in body:
+        raise BadRequestData("timeInterval and throttling do not go together", field="throttling")
+    if "q" in body:
+        if not isinstance(body["q"], str):
+            raise BadRequestData("q is a string", field="q")
+        query_language.parse(body["q"])
+    if "geoQ" in body:
+        geo = body["geoQ"]
+        if not isinstance(geo, dict):
+            raise BadRequestData("geoQ is an object", field="geoQ")
+        coordinates = geo.get("coordinates")
+        parse_geo(str(geo.get("georel", "")), str(geo.get("geometry", "")),
+                  coordinates if isinstance(coordinates, str) else _json(coordinates))  # fmt: skip
+    if "isActive" in body and not isinstance(body["isActive"], bool):
+        raise BadRequestData("isActive is true or false", field="isActive")
+    if "expiresAt" in body:
+        _when(body["expiresAt"], "expiresAt")
+    _check_notification(body.get("notification"))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _check_notification(notification: Any) -> None:
+    if not isinstance(notification, dict):
+        raise BadRequestData("notification is needed, with an endpoint", field="notification")
+    endpoint = notification.get("endpoint")
+    if not isinstance(endpoint, dict) or not isinstance(endpoint.get("uri"), str):
+        raise BadRequestData("notification.endpoint.uri is needed", field="notification")
+    uri = endpoint["uri"]
+    if not re.match(r"^(https?|mqtts?)://[^/\s]+", uri):
+        raise BadRequestData("notification.endpoint.uri is http(s):// or mqtt(s)://",
+                             field="notification")  # fmt: skip
+    if uri.startswith("mqtt") and len(uri.split("/", 3)) < 4:
+        raise BadRequestData("notification.endpoint.uri: an MQTT endpoint names its topic (mqtt://host:1883/topic)",
+                             field="notification")  # fmt: skip
+    if endpoint.get("accept", "application/json") not in ACCEPTS:
+        raise BadRequestData("notification.endpoint.accept is application/json or application/ld+json",
+                             field="notification")  # fmt: skip
+    for name in ("receiverInfo", "notifierInfo"):
+        items = endpoint.get(name, [])
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict)
+            and isinstance(i.get("key"), str)
+            and isinstance(i.get("value"), str)
+            for i in items
+        ):
+            raise BadRequestData(f"notification.endpoint.{name} is an array of key/value pairs",
+                                 field="notification")  # fmt: skip
+    if notification.get("format", "normalized") not in FORMATS:
+        raise BadRequestData("notification.format is normalized, keyValues or concise",
+                             field="notification")  # fmt: skip
+    attrs = notification.get("attributes")
+    if attrs is not None and (not isinstance(attrs, list) or
+                              not all(isinstance(a, str) for a in attrs)):  # fmt: skip
+        raise BadRequestData("notification.attributes is an array of names",
+                             field="notification")  # fmt: skip
+
+
+def _changed(session: Session) -> None:
+    from citybase.perception.context import notify
+
+    after_commit(session, notify.subscriptions_changed)
+
+
+def create(session: Session, body: Any, context: list[Any], owner: str = "") -> str:
+    if not isinstance(body, dict):
+        raise BadRequestData("a subscription is a JSON object")
+    _check(body)
+    sub_id = body.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
+    if not isinstance(sub_id, str) or not URI.match(sub_id):
+        raise BadRequestData("id is a URI", field="id")
+    if session.get(ContextSubscription, sub_id) is not None:
+        raise AlreadyExists(f"subscription {sub_id} exists", field="id")
+    _compile_or_refuse(body, context)
+    kept = {k: v for k, v in body.items() if k not in ("id", "@context")}
+    kept["type"] = "Subscription"
+    now = datetime.now(UTC)
+    session.add(ContextSubscription(
+        id=sub_id, body=kept, context=context, owner=owner, active=body.get("isActive", True),
+        expires_at=_when(body["expiresAt"], "expiresAt") if "expiresAt" in body else None,
+        created_at=now, modified_at=now,
+    ))  # fmt: skip
+    session.flush()
+    _changed(session)
+    return sub_id
+
+
+def _get(session: Session, sub_id: str) -> ContextSubscription:
+    found = session.get(ContextSubscription, sub_id)
+    if found is None:
+        raise ResourceNotFound(f"no subscription {sub_id}", field="id")
+    return found
+
+
+def update(session: Session, sub_id: str, body: Any, context: list[Any]) -> None:
+    """Change the members given; the others stay (names given in this request's terms are
+    kept in the subscription's own by going through their IRIs)."""
+    found = _get(session, sub_id)
+    if not isinstance(body, dict) or not body:
+        raise BadRequestData("the members to change come as a JSON object")
+    if "id" in body and body["id"] != sub_id:
+        raise BadRequestData("the id cannot change", field="id")
+    incoming = {k: v for k, v in body.items() if k not in ("id", "@context")}
+    if context != found.context:
+        incoming = _in_terms_of(incoming, context, found.context)
+    merged = {**found.body, **incoming}
+    if "notification" in incoming and isinstance(found.body.get("notification"), dict) and \
+            isinstance(incoming["notification"], dict):  # fmt: skip
+        merged["notification"] = {**found.body["notification"], **incoming["notification"]}
+    _check(merged)
+    _compile_or_refuse(merged, found.context)
+    found.body = merged
+    found.active = merged.get("isActive", True)
+    found.expires_at = _when(merged["expiresAt"], "expiresAt") if "expiresAt" in merged else None
+    found.modified_at = datetime.now(UTC)
+    session.flush()
+    _changed(session)
+
+
+def _in_terms_of(body: dict[str, Any], given: list[Any], own: list[Any]) -> dict[str, Any]:
+    """The names in a subscription's members moved from one context's terms to another's."""
+    names, types = _names(body)
+    name_iris, type_iris = jsonld.expand_names(given, names, types)
+    back_names, back_types = jsonld.compact_names(own, set(name_iris.values()),
+                                                  set(type_iris.values()))  # fmt: skip
+    rename = {n: back_names.get(i, i) for n, i in name_iris.items()}
+    retype = {t: back_types.get(i, i) for t, i in type_iris.items()}
+    return _renamed(body, rename, retype)
+
+
+def _names(body: dict[str, Any]) -> tuple[set[str], set[str]]:
+    names = set(body.get("watchedAttributes") or [])
+    notification = body.get("notification")
+    if isinstance(notification, dict):
+        names |= set(notification.get("attributes") or [])
+    types = {e["type"] for e in body.get("entities") or [] if isinstance(e, dict) and "type" in e}
+    return names, types
+
+
+def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str]) -> dict[str, Any]:
+    out = dict(body)
+    if "watchedAttributes" in out:
+        out["watchedAttributes"] = [names.get(n, n) for n in out["watchedAttributes"]]
+    if isinstance(out.get("notification"), dict) and "attributes" in out["notification"]:
+        out["notification"] = {**out["notification"], "attributes": [
+            names.get(n, n) for n in out["notification"]["attributes"]]}  # fmt: skip
+    if "entities" in out:
+        out["entities"] = [{**e, "type": types.get(e["type"], e["type"])} for e in out["entities"]]
+    return out
+
+
+def delete(session: Session, sub_id: str) -> None:
+    session.delete(_get(session, sub_id))
+    session.flush()
+    _changed(session)
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def status(row: ContextSubscription, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    expires = row.expires_at
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    if expires is not None and expires <= now:
+        return "expired"
+    return "active" if row.active else "paused"
+
+
+def render(row: ContextSubscription, context: list[Any], *, sys_attrs: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The subscription in the reader's terms, with its status and how its notifications went."""
+    body = dict(row.body)
+    if context != row.context:
+        body = _in_terms_of(body, row.context, context)
+    out: dict[str, Any] = {"id": row.id, "type": "Subscription", **body}
+    out["isActive"] = row.active
+    out["status"] = status(row)
+    notification = dict(out.get("notification") or {})
+    notification["timesSent"] = row.times_sent
+    notification["timesFailed"] = row.times_failed
+    for key, moment in (("lastNotification", row.last_notification),
+                        ("lastSuccess", row.last_success), ("lastFailure", row.last_failure)):  # fmt: skip
+        if moment is not None:
+            notification[key] = _stamp(moment)
+    if row.times_sent:
+        last_ok = row.last_failure is None or (row.last_success is not None and
+                                                row.last_success >= row.last_failure)  # fmt: skip
+        notification["status"] = "ok" if last_ok else "failed"
+    out["notification"] = notification
+    if sys_attrs:
+        out["createdAt"] = _stamp(row.created_at)
+        out["modifiedAt"] = _stamp(row.modified_at)
+    return out
+
+
+def retrieve(session: Session, sub_id: str, context: list[Any]) -> dict[str, Any]:
+    return render(_get(session, sub_id), context)
+
+
+def listing(session: Session, context: list[Any], *, limit: int = 20,
+            offset: int = 0) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    total = session.scalar(select(func.count()).select_from(ContextSubscription)) or 0
+    rows = session.scalars(select(ContextSubscription).order_by(ContextSubscription.created_at,
+                                                                ContextSubscription.id)
+                           .limit(limit).offset(offset))  # fmt: skip
+    return [render(r, context) for r in rows], total
+
+
+# --- compiled for matching -----------------------------------------------------------------------
+
+
+@dataclass
+class Compiled:
+    """A subscription ready to be matched: names as IRIs, q parsed, the geo-query's shape."""
+
+    id: str
+    context: list[Any]
+    selectors: list[tuple[str, str | None, re.Pattern[str] | None]]
+    watched: set[str] | None
+    q: query_language.Node | None
+    geo: tuple[str, str, float | None, float | None, Any] | None
+    attributes: set[str] | None
+    form: str
+    sys_attrs: bool
+    endpoint: dict[str, Any]
+    throttling: float
+    time_interval: float
+    expires_at: datetime | None
+    active: bool
+    last_sent: float = 0.0
+    pending: list[str] = field(default_factory=list)
+
+    def live(self, now: datetime) -> bool:
+        return self.active and (self.expires_at is None or self.expires_at > now)
+
+    def wants(self, entity_id: str, entity_type: str, changed: set[str]) -> bool:
+        """Whether a change to these attributes of this entity concerns the subscription (before
+        its q and geo-query are tried on the entity)."""
+        if self.selectors and not any(
+            kind == entity_type and (one is None or one == entity_id) and
+            (pattern is None or pattern.search(entity_id) is not None)
+            for kind, one, pattern in self.selectors
+        ):  # fmt: skip
+            return False
+        return self.watched is None or bool(self.watched & changed)
+
+
+def compile_row(row: ContextSubscription) -> Compiled:
+    body, context = row.body, row.context
+    names, types = _names(body)
+    geo_q = body.get("geoQ")
+    if isinstance(geo_q, dict):
+        names.add(str(geo_q.get("geoproperty", "location")))
+    iris, type_iris = jsonld.expand_names(context, names, types)
+    q = None
+    if body.get("q"):
+        node = query_language.parse(body["q"])
+        q = query_language.expanded(
+            node, jsonld.expand_names(context, query_language.names(node), set())[0]
+        )
+    geo = None
+    if isinstance(geo_q, dict):
+        coordinates = geo_q.get("coordinates")
+        relation, low, high, shape_ = parse_geo(
+            str(geo_q.get("georel")), str(geo_q.get("geometry")),
+            coordinates if isinstance(coordinates, str) else _json(coordinates),
+        )  # fmt: skip
+        geo = (iris[str(geo_q.get("geoproperty", "location"))], relation, low, high, shape_)
+    notification = body.get("notification") or {}
+    expires = row.expires_at
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return Compiled(
+        id=row.id, context=context,
+        selectors=[(type_iris[e["type"]], e.get("id"),
+                    re.compile(e["idPattern"]) if e.get("idPattern") else None)
+                   for e in body.get("entities") or []],
+        watched={iris[w] for w in body["watchedAttributes"]}
+        if body.get("watchedAttributes") else None,
+        q=q, geo=geo,
+        attributes={iris[a] for a in notification["attributes"]}
+        if notification.get("attributes") else None,
+        form=notification.get("format", "normalized"),
+        sys_attrs=bool(notification.get("sysAttrs", False)),
+        endpoint=dict(notification.get("endpoint") or {}),
+        throttling=float(body.get("throttling") or 0),
+        time_interval=float(body.get("timeInterval") or 0),
+        expires_at=expires, active=row.active,
+        last_sent=row.last_notification.replace(tzinfo=UTC).timestamp()
+        if row.last_notification is not None and row.last_notification.tzinfo is None
+        else (row.last_notification.timestamp() if row.last_notification else 0.0),
+    )  # fmt: skip
+
+
+def _compile_or_refuse(body: dict[str, Any], context: list[Any]) -> None:
+    """Compile once at the door, so that a subscription that cannot be matched is refused now
+    (an unknown context, say) rather than failing later in the notifier."""
+    compile_row(ContextSubscription(id="urn:x", body=body, context=context, active=True))

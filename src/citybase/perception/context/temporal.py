@@ -1,0 +1,379 @@
+"""The history of entities' attributes and the NGSI-LD temporal API over it.
+
+Every value an attribute takes through the context store is kept as an instance (its
+``observedAt``, or the time it was stored when none is given); a temporal representation may
+also be written directly (``POST /temporal/entities``). Instances are written in one go when the
+transaction commits. Queries select by entity type, id or pattern and attributes, a time
+relation (``before``, ``after``, ``between``) and ``lastN``, and answer in the normalized
+temporal form, as ``temporalValues`` (``[value, time]`` pairs) or ``aggregatedValues`` (per
+period of ``aggrPeriodDuration``: totalCount, distinctCount, sum, avg, min, max, stddev, sumsq).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from citybase.core.db.engine import ends_work
+from citybase.perception.context import jsonld
+from citybase.perception.context.models import AttributeInstance, AttributeSeries, ContextEntity
+from citybase.perception.context.service import (
+    URI,
+    BadRequestData,
+    ResourceNotFound,
+    _check_attribute,
+    _names,
+    _rename,
+    normalize,
+)
+
+INSTANCE = "urn:ngsi-ld:attribute:instance:"
+AGGREGATES = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
+MOST = 10_000  # instances of one attribute in one answer, at most
+DURATION = re.compile(
+    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_KEYS = ("type", "value", "object", "observedAt", "instanceId", "createdAt", "modifiedAt")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    entity_id: str
+    entity_type: str
+    attr: str
+    observed_at: datetime
+    kind: str
+    value: Any
+    extra: dict[str, Any] | None
+
+
+def _moment(raw: Any, name: str = "observedAt") -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequestData(f"{name} is an ISO 8601 date-time", field=name) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _pending(entity_id: str, entity_type: str, iri: str, attr: dict[str, Any],
+             default_time: datetime) -> _Pending:  # fmt: skip
+    kind = str(attr.get("type", "Property"))
+    value = attr.get("object") if kind == "Relationship" else attr.get("value")
+    extra = {k: v for k, v in attr.items() if k not in _KEYS}
+    when = _moment(attr["observedAt"]) if "observedAt" in attr else default_time
+    return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None)
+
+
+def keep(session: Session, entity: ContextEntity, attributes: Iterable[str]) -> None:
+    """Keep the new values of these attributes of ``entity``; written when the transaction
+    commits."""
+    pending: list[_Pending] = session.info.setdefault("citybase_ngsi_history", [])
+    stamp = entity.modified_at if entity.modified_at.tzinfo else \
+        entity.modified_at.replace(tzinfo=UTC)  # fmt: skip
+    for iri in attributes:
+        attr = entity.attrs.get(iri)
+        if isinstance(attr, dict):
+            pending.append(_pending(entity.id, entity.type, iri, attr, stamp))
+
+
+@event.listens_for(Session, "before_commit")
+def _write(session: Session) -> None:
+    if not ends_work(session):
+        return  # only a savepoint inside the work ends: written when the work commits
+    pending = session.info.pop("citybase_ngsi_history", None)
+    if pending:
+        write(session, pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    if not ends_work(session):
+        return  # a savepoint inside the work rolled back: what came before it still stands
+    session.info.pop("citybase_ngsi_history", None)
+
+
+def write(session: Session, pending: list[_Pending]) -> None:
+    """Store instances: their series found or made, then all rows in one statement."""
+    keys = {(p.entity_id, p.attr): p.entity_type for p in pending}
+    series: dict[tuple[str, str], int] = {}
+    listed = list(keys)
+    for start in range(0, len(listed), 500):
+        chunk = listed[start : start + 500]
+        for sid, entity_id, attr in session.execute(
+            select(AttributeSeries.id, AttributeSeries.entity_id, AttributeSeries.attr).where(
+                tuple_(AttributeSeries.entity_id, AttributeSeries.attr).in_(chunk)
+            )
+        ):
+            series[(entity_id, attr)] = sid
+    for key, kind in keys.items():
+        if key not in series:
+            made = AttributeSeries(entity_id=key[0], attr=key[1], entity_type=kind)
+            session.add(made)
+            session.flush()
+            series[key] = made.id
+    session.execute(insert(AttributeInstance), [
+        {"series_id": series[(p.entity_id, p.attr)], "observed_at": p.observed_at,
+         "kind": p.kind, "value": p.value, "extra": p.extra,
+         "number": float(p.value) if isinstance(p.value, int | float)
+         and not isinstance(p.value, bool) else None}
+        for p in pending
+    ])  # fmt: skip
+
+
+# --- writing a temporal representation -----------------------------------------------------------
+
+
+def add(session: Session, body: Any, context: list[Any], entity_id: str | None = None) -> bool:
+    """Add the instances of a temporal representation (attributes as arrays of instances).
+    Returns True when the entity had no history before."""
+    if not isinstance(body, dict):
+        raise BadRequestData("a temporal entity is a JSON object")
+    entity_id = entity_id or body.get("id")
+    if not isinstance(entity_id, str) or not URI.match(entity_id):
+        raise BadRequestData("id must be a URI", field="id")
+    known = session.scalars(select(AttributeSeries).where(
+        AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
+    kind = body.get("type") or (known.entity_type if known else None)
+    if not isinstance(kind, str):
+        raise BadRequestData("type is needed", field="type")
+    raw = {k: (v if isinstance(v, list) else [v]) for k, v in body.items()
+           if k not in ("id", "type", "@context")}  # fmt: skip
+    instances = {k: [normalize(i) for i in v] for k, v in raw.items()}
+    for name, items in instances.items():
+        for item in items:
+            _check_attribute(name, item)
+            if "observedAt" not in item:
+                raise BadRequestData(f"{name}: each instance needs its observedAt", field=name)
+    names, types = jsonld.expand_names(
+        context, set().union(*(_names({k: i}) for k, v in instances.items() for i in v))
+        if instances else set(), {kind},
+    )  # fmt: skip
+    type_iri = types.get(kind, kind) if known is None or body.get("type") else known.entity_type
+    now = datetime.now(UTC)
+    write(session, [_pending(entity_id, type_iri, names[k], _rename(i, names), now)
+                    for k, v in instances.items() for i in v])  # fmt: skip
+    return known is None
+
+
+def remove(session: Session, entity_id: str, attr: str | None = None,
+           context: list[Any] | None = None) -> None:  # fmt: skip
+    """Delete an entity's whole history, or one attribute's."""
+    stmt = select(AttributeSeries.id).where(AttributeSeries.entity_id == entity_id)
+    if attr is not None:
+        iri = jsonld.expand_names(context or jsonld.context_of(None), {attr}, set())[0][attr]
+        stmt = stmt.where(AttributeSeries.attr == iri)
+    ids = list(session.scalars(stmt))
+    if not ids:
+        raise ResourceNotFound(f"no history of {entity_id}" + (f" {attr}" if attr else ""),
+                               field="id")  # fmt: skip
+    session.execute(delete(AttributeInstance).where(AttributeInstance.series_id.in_(ids)))
+    session.execute(delete(AttributeSeries).where(AttributeSeries.id.in_(ids)))
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a temporal query asks for besides which entities."""
+
+    timerel: str | None = None
+    time_at: datetime | None = None
+    end_time_at: datetime | None = None
+    last_n: int | None = None
+    form: str = "normalized"  # or temporalValues, aggregatedValues
+    methods: tuple[str, ...] = ()
+    period: timedelta | None = None
+
+
+def window(timerel: str | None, time_at: str | None, end_time_at: str | None,
+           last_n: int | None, options: set[str], aggr_methods: str | None,
+           aggr_period: str | None) -> Window:  # fmt: skip
+    """The query's time window, checked as the standard says."""
+    if timerel is not None and timerel not in ("before", "after", "between"):
+        raise BadRequestData("timerel is before, after or between", field="timerel")
+    if timerel and not time_at:
+        raise BadRequestData("timerel needs timeAt", field="timeAt")
+    if timerel == "between" and not end_time_at:
+        raise BadRequestData("between needs endTimeAt", field="endTimeAt")
+    start = _moment(time_at, "timeAt") if time_at else None
+    end = _moment(end_time_at, "endTimeAt") if end_time_at else None
+    if start and end and end <= start:
+        raise BadRequestData("endTimeAt is after timeAt", field="endTimeAt")
+    if last_n is not None and last_n < 1:
+        raise BadRequestData("lastN is a positive number", field="lastN")
+    form = "normalized"
+    if "temporalValues" in options:
+        form = "temporalValues"
+    if "aggregatedValues" in options:
+        form = "aggregatedValues"
+    methods: tuple[str, ...] = ()
+    period = None
+    if form == "aggregatedValues":
+        methods = tuple(m.strip() for m in (aggr_methods or "").split(",") if m.strip())
+        if not methods or not set(methods) <= set(AGGREGATES):
+            raise BadRequestData(f"aggrMethods is one or more of {', '.join(AGGREGATES)}",
+                                 field="aggrMethods")  # fmt: skip
+        period = _duration(aggr_period) if aggr_period else None
+    return Window(timerel, start, end, last_n, form, methods, period)
+
+
+def _duration(raw: str) -> timedelta | None:
+    found = DURATION.match(raw)
+    if found is None or raw in ("P", "PT"):
+        raise BadRequestData("aggrPeriodDuration is an ISO 8601 duration (PT1H, P1D, PT5M)",
+                             field="aggrPeriodDuration")  # fmt: skip
+    span = timedelta(days=int(found["d"] or 0), hours=int(found["h"] or 0),
+                     minutes=int(found["m"] or 0), seconds=float(found["s"] or 0))  # fmt: skip
+    return span or None  # P0D: the whole window
+
+
+def _stamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _instances(session: Session, series_id: int, win: Window) -> list[Any]:
+    stmt = select(AttributeInstance.id, AttributeInstance.observed_at, AttributeInstance.kind,
+                  AttributeInstance.value, AttributeInstance.number,
+                  AttributeInstance.extra).where(AttributeInstance.series_id == series_id)  # fmt: skip
+    column = AttributeInstance.observed_at
+    if win.timerel == "before" and win.time_at:
+        stmt = stmt.where(column < win.time_at)
+    elif win.timerel == "after" and win.time_at:
+        stmt = stmt.where(column > win.time_at)
+    elif win.timerel == "between" and win.time_at and win.end_time_at:
+        stmt = stmt.where(column >= win.time_at, column < win.end_time_at)
+    if win.last_n:
+        rows = list(session.execute(stmt.order_by(column.desc()).limit(min(win.last_n, MOST))))
+        return rows[::-1]
+    return list(session.execute(stmt.order_by(column).limit(MOST)))
+
+
+def _aggregate(rows: list[Any], win: Window) -> dict[str, list[list[Any]]]:
+    if not rows:
+        return {m: [] for m in win.methods}
+    first = win.time_at or rows[0].observed_at
+    first = first if first.tzinfo else first.replace(tzinfo=UTC)
+    buckets: dict[int, list[Any]] = {}
+    for row in rows:
+        moment = row.observed_at if row.observed_at.tzinfo else row.observed_at.replace(tzinfo=UTC)
+        index = int((moment - first) / win.period) if win.period else 0
+        buckets.setdefault(index, []).append(row)
+    out: dict[str, list[list[Any]]] = {m: [] for m in win.methods}
+    last = rows[-1].observed_at if rows[-1].observed_at.tzinfo else \
+        rows[-1].observed_at.replace(tzinfo=UTC)  # fmt: skip
+    for index, items in sorted(buckets.items()):
+        start = first + win.period * index if win.period else first
+        end = start + win.period if win.period else (win.end_time_at or last)
+        numbers = [r.number for r in items if r.number is not None]
+        for method in win.methods:
+            value: Any
+            if method == "totalCount":
+                value = len(items)
+            elif method == "distinctCount":
+                value = len({json.dumps(r.value, sort_keys=True) for r in items})
+            elif not numbers:
+                value = None
+            elif method == "sum":
+                value = sum(numbers)
+            elif method == "avg":
+                value = sum(numbers) / len(numbers)
+            elif method == "min":
+                value = min(numbers)
+            elif method == "max":
+                value = max(numbers)
+            elif method == "sumsq":
+                value = sum(n * n for n in numbers)
+            else:  # stddev, of the population
+                mean = sum(numbers) / len(numbers)
+                value = math.sqrt(sum((n - mean) ** 2 for n in numbers) / len(numbers))
+            out[method].append([value, _stamp(start), _stamp(end)])
+    return out
+
+
+def _attribute(rows: list[Any], win: Window, names: dict[str, str]) -> Any:
+    kind = rows[0].kind if rows else "Property"
+    if win.form == "temporalValues":
+        key = "objects" if kind == "Relationship" else "values"
+        return {"type": kind, key: [[r.value, _stamp(r.observed_at)] for r in rows]}
+    if win.form == "aggregatedValues":
+        return {"type": kind, **_aggregate(rows, win)}
+    out = []
+    for r in rows:
+        item: dict[str, Any] = {"type": r.kind}
+        item["object" if r.kind == "Relationship" else "value"] = r.value
+        item["observedAt"] = _stamp(r.observed_at)
+        item["instanceId"] = f"{INSTANCE}{r.id}"
+        for k, v in (r.extra or {}).items():
+            item[names.get(k, k)] = v
+        out.append(item)
+    return out
+
+
+def query(
+    session: Session,
+    context: list[Any],
+    win: Window,
+    *,
+    types: list[str] | None = None,
+    ids: list[str] | None = None,
+    id_pattern: str | None = None,
+    attrs: list[str] | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Entities' histories in the reader's terms: one entry per entity, each attribute with its
+    instances in the window."""
+    stmt = select(AttributeSeries)
+    if types:
+        expanded = jsonld.expand_names(context, set(), set(types))[1]
+        stmt = stmt.where(AttributeSeries.entity_type.in_(list(expanded.values())))
+    if ids:
+        stmt = stmt.where(AttributeSeries.entity_id.in_(ids))
+    wanted = None
+    if attrs:
+        wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values())
+        stmt = stmt.where(AttributeSeries.attr.in_(wanted))
+    series = list(session.scalars(stmt.order_by(AttributeSeries.entity_id, AttributeSeries.attr)))
+    if id_pattern:
+        try:
+            pattern = re.compile(id_pattern)
+        except re.error:
+            raise BadRequestData("idPattern is a regular expression", field="idPattern") from None
+        series = [s for s in series if pattern.search(s.entity_id)]
+    by_entity: dict[str, list[AttributeSeries]] = {}
+    for s in series:
+        by_entity.setdefault(s.entity_id, []).append(s)
+    total = len(by_entity)
+    page = list(by_entity.items())[offset : offset + limit]
+    return [_render(session, context, win, entity_id, kept) for entity_id, kept in page], total
+
+
+def _render(session: Session, context: list[Any], win: Window, entity_id: str,
+            series: list[AttributeSeries]) -> dict[str, Any]:  # fmt: skip
+    found = {s.attr: _instances(session, s.id, win) for s in series}
+    inner = {k for rows in found.values() for r in rows for k in (r.extra or {})}
+    names, types = jsonld.compact_names(context, set(found) | inner, {series[0].entity_type})
+    out: dict[str, Any] = {"id": entity_id, "type": types.get(series[0].entity_type)}
+    for iri, rows in found.items():
+        if rows or win.form == "aggregatedValues":
+            out[names.get(iri, iri)] = _attribute(rows, win, names)
+    return out
+
+
+def retrieve(session: Session, entity_id: str, context: list[Any], win: Window,
+             attrs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    found, _ = query(session, context, win, ids=[entity_id], attrs=attrs)
+    if not found:
+        raise ResourceNotFound(f"no history of {entity_id}", field="id")
+    return found[0]
