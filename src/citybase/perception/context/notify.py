@@ -42,6 +42,7 @@ from citybase.perception.context.subscriptions import Compiled, compile_row
 log = logging.getLogger(__name__)
 JSON_LD = "application/ld+json"
 RELOAD_SECONDS = 2.0  # subscriptions changed by another process are seen within this
+OUTCOMES_EVERY = 1.0  # how notifications went is written to the subscriptions this often
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Notifier:
         self.loaded_at = 0.0
         self.stale = True
         self.outcomes: queue.SimpleQueue[tuple[str, datetime, str]] = queue.SimpleQueue()
+        self.written_at = 0.0
         self.thread: threading.Thread | None = None
         self.mqtt: dict[tuple[str, int], Any] = {}
         self.mqtt_lock = threading.Lock()
@@ -164,7 +166,8 @@ class Notifier:
                 if more:
                     self.on_changes(more)
                 self.on_clock()
-                self._write_outcomes()
+                if time.monotonic() - self.written_at >= OUTCOMES_EVERY:
+                    self._write_outcomes()  # in a batch: not one more writer per notification
             except Exception:
                 log.exception("NGSI-LD notifier round failed")
 
@@ -270,6 +273,7 @@ class Notifier:
             raise RuntimeError(f"MQTT publish to {topic} not acknowledged")
 
     def _write_outcomes(self) -> None:
+        self.written_at = time.monotonic()
         outcomes: list[tuple[str, datetime, str]] = []
         while True:
             try:

@@ -283,6 +283,12 @@ async def batch(
     failed: list[dict[str, Any]] = []
     created = False
     merge = "update" in _options(options)
+    if operation in ("create", "upsert"):
+        succeeded, refused, created = service.upsert_many(
+            session, body, context, create_only=operation == "create", replace_all=not merge
+        )
+        failed = [{"entityId": str(i), "error": _problem(e)} for i, e in refused]
+        body = []
     for item in body:
         entity_id = item if operation == "delete" else (item.get("id") if isinstance(item, dict)
                                                          else None)  # fmt: skip

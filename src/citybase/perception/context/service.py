@@ -454,6 +454,86 @@ def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool
     return True
 
 
+def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
+    """A batch item checked as a whole entity: its id, type and normalized attributes."""
+    if not isinstance(item, dict):
+        raise BadRequestData("an entity is a JSON object")
+    entity_id, kind = item.get("id"), item.get("type")
+    if not isinstance(entity_id, str) or not URI.match(entity_id):
+        raise BadRequestData("id must be a URI (urn:ngsi-ld:Type:123)", field="id")
+    if not isinstance(kind, str) or not kind:
+        raise BadRequestData("type is needed", field="type")
+    attrs = {k: normalize(v) for k, v in item.items() if k not in ("id", "type", "@context")}
+    for name, attr in attrs.items():
+        _check_attribute(name, attr)
+    return entity_id, kind, attrs
+
+
+def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
+                replace_all: bool = True) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
+    """Batch create or upsert: every entity checked first, the names of all of them expanded at
+    once, the existing ones read in one query, then each created, replaced or merged. Returns
+    the ids done, the items refused with why, and whether any entity was new. An entity of a
+    registered device is stored in a savepoint of its own, since its readings may be refused."""
+    ready: list[tuple[str, str, dict[str, Any]]] = []
+    refused: list[tuple[Any, CitybaseError]] = []
+    for item in items:
+        try:
+            ready.append(_prepared(item))
+        except CitybaseError as exc:
+            refused.append((item.get("id") if isinstance(item, dict) else None, exc))
+    names, types = jsonld.expand_names(
+        context, set().union(*(_names(a) for _, _, a in ready)) if ready else set(),
+        {k for _, k, _ in ready},
+    )  # fmt: skip
+    ids = list({i for i, _, _ in ready})
+    have: dict[str, ContextEntity] = {}
+    for start in range(0, len(ids), 500):
+        have |= {e.id: e for e in session.scalars(
+            select(ContextEntity).where(ContextEntity.id.in_(ids[start : start + 500])))}  # fmt: skip
+    done: list[str] = []
+    created = False
+    now = datetime.now(UTC)
+    for entity_id, kind, attrs in ready:
+        expanded = {names[k]: _rename(v, names) for k, v in attrs.items()}
+        entity = have.get(entity_id)
+        if entity is not None and create_only:
+            refused.append((entity_id, AlreadyExists(f"entity {entity_id} exists", field="id")))
+            continue
+        try:
+            if entity_id.startswith(DEVICE):
+                with session.begin_nested():
+                    entity = _put(session, entity, entity_id, types[kind], expanded, now,
+                                  replace_all)  # fmt: skip
+            else:
+                entity = _put(session, entity, entity_id, types[kind], expanded, now, replace_all)
+        except CitybaseError as exc:
+            refused.append((entity_id, exc))
+            have.pop(entity_id, None)
+            continue
+        created = created or entity_id not in have
+        have[entity_id] = entity
+        done.append(entity_id)
+    session.flush()
+    return done, refused, created
+
+
+def _put(session: Session, entity: ContextEntity | None, entity_id: str, kind: str,
+         attrs: dict[str, Any], now: datetime, replace_all: bool) -> ContextEntity:  # fmt: skip
+    if entity is None:
+        entity = ContextEntity(id=entity_id, type=kind, attrs=attrs, created_at=now,
+                               modified_at=now)  # fmt: skip
+        session.add(entity)
+    else:
+        entity.type = kind
+        entity.attrs = attrs if replace_all else {**entity.attrs, **attrs}
+        entity.modified_at = now
+    if entity_id.startswith(DEVICE):
+        session.flush()
+    _changed(session, entity, set(attrs))
+    return entity
+
+
 # --- the q query language and what the store holds -----------------------------------------------
 
 

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, insert, select, tuple_
+from sqlalchemy import Table, delete, event, select, tuple_
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
@@ -119,7 +119,7 @@ def write(session: Session, pending: list[_Pending]) -> None:
             session.add(made)
             session.flush()
             series[key] = made.id
-    session.execute(insert(AttributeInstance), [
+    session.execute(cast(Table, AttributeInstance.__table__).insert(), [  # Core: no ORM bookkeeping
         {"series_id": series[(p.entity_id, p.attr)], "observed_at": p.observed_at,
          "kind": p.kind, "value": p.value, "extra": p.extra,
          "number": float(p.value) if isinstance(p.value, int | float)
