@@ -58,6 +58,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
             identity.get_user_by_username(session, u.username).roles[0] for u in DEMO_USERS
         } == {u.role for u in DEMO_USERS}
         assert ledger.verify(session, ledger.signer_for(fresh_settings)).ok
+        _check_context_store(session)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -151,3 +152,19 @@ def _check_sharing(session: Session) -> None:
     codes = quality.codes_with_rules(session)
     assert codes
     assert all(quality.quality_of(session, admin, c).last for c in codes)
+
+
+def _check_context_store(session: Session) -> None:
+    from citybase.perception.context import jsonld
+    from citybase.perception.context import service as context
+
+    core = jsonld.context_of(None)
+    found, total = context.query(session, core, types=["Device"], limit=100)
+    assert total == 18
+    near, _ = context.query(session, core, types=["Device"], q='category=="water_gauge"',
+                            geo=("near;maxDistance==2000", "Point", "[119.286, 26.079]"))  # fmt: skip
+    assert {e["id"] for e in near} >= {
+        "urn:ngsi-ld:Device:wl-baima-01",
+        "urn:ngsi-ld:Device:wl-baima-02",
+    }
+    assert all(e["category"]["value"] == "water_gauge" for e in near)

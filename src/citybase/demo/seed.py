@@ -43,7 +43,7 @@ from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
-from citybase.demo.sensors import seed_sensors
+from citybase.demo.sensors import seed_entities, seed_sensors
 from citybase.hub.events import service as events
 from citybase.services.hotline import service as hotline
 
@@ -130,6 +130,7 @@ def build_demo(
             raise RuntimeError(f"the demo taxonomy does not load: {report.problems}")
         step("sensors and their last day, with a rainstorm")
         seed_sensors(session)
+        seed_entities(session)
         step("the dispatch catalog and the 12345 requests")
         seed_hub(session, settings.home)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))

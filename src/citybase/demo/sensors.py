@@ -161,3 +161,24 @@ def seed_sensors(session: Session, now: datetime | None = None, hours: int = 24)
         stored += len(accepted)
         at += STEP
     return stored
+
+
+def seed_entities(session: Session) -> int:
+    """The sensors in the NGSI-LD context store too: one ``Device`` entity each (name, kind,
+    place, address, the unit that owns it), for geo-queries and subscriptions. Their readings
+    stay in the telemetry store; an entity written later with a measured value feeds it."""
+    from citybase.perception.context import jsonld
+    from citybase.perception.context import service as context
+
+    items = [{
+        "id": f"{context.DEVICE}{device_id}", "type": "Device",
+        "name": {"type": "Property", "value": name},
+        "category": {"type": "Property", "value": kind},
+        "address": {"type": "Property", "value": {"addressRegion": region, "streetAddress": address}},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
+        "owner": {"type": "Relationship", "object": f"urn:ngsi-ld:Organization:{owner}"},
+    } for device_id, name, kind, owner, lon, lat, region, address in DEVICES]  # fmt: skip
+    done, refused, _ = context.upsert_many(session, items, jsonld.context_of(None))
+    if refused:
+        raise RuntimeError(f"the demo entities do not load: {refused[:2]}")
+    return len(done)

@@ -331,3 +331,9 @@ def test_concise_and_geojson_forms(client: TestClient, session: Session) -> None
                      headers={"Accept": "application/geo+json"}).json()  # fmt: skip
     assert one["type"] == "Feature"
     assert one["geometry"] is None  # depth is not a geometry
+    # the core context under another of its published addresses is the built-in one
+    v18 = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+    same = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:1", headers={
+        "Link": f'<{v18}>; rel="http://www.w3.org/ns/json-ld#context"'})  # fmt: skip
+    assert same.status_code == 200
+    assert same.json()["level"]["value"] == 2.5

@@ -8,11 +8,11 @@ of failing when one upgrades a read lock; read-only sessions use a plain deferre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,12 +21,19 @@ READONLY = "citybase_readonly"
 
 
 def _json(value: Any) -> str:
-    # readable in the database, and searchable there with LIKE (no \uXXXX escapes)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # readable in the database, and searchable there with LIKE (no \uXXXX escapes); orjson:
+    # JSON columns are written and read on every request, and it does both several times faster
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _unjson(value: Any) -> Any:
+    # SQLite gives a bare JSON number back as a number (the column's numeric affinity)
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_serializer", _json)
+    kwargs.setdefault("json_deserializer", _unjson)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

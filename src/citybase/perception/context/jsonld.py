@@ -79,12 +79,20 @@ def remember(url: str, document: Any) -> None:
         _valid.clear()
 
 
+# the core context's other published addresses: the same built-in terms answer to them
+CORE_ALIASES = {
+    CORE_URL,
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+    *(f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{n}.jsonld" for n in range(3, 9)),
+}
+
+
 def cached(url: str) -> bool:
-    return url == CORE_URL or url in _cache
+    return url in CORE_ALIASES or url in _cache
 
 
 def _loader(url: str, options: Any = None) -> dict[str, Any]:
-    if url == CORE_URL:
+    if url in CORE_ALIASES:
         document: Any = {"@context": CORE}
     else:
         with _lock:
@@ -103,7 +111,7 @@ def context_of(link: str | list[Any] | dict[str, Any] | None) -> list[Any]:
     if link is None:
         return [CORE_URL]
     items = link if isinstance(link, list) else [link]
-    return [CORE_URL, *[i for i in items if i != CORE_URL]]
+    return [CORE_URL, *[i for i in items if not (isinstance(i, str) and i in CORE_ALIASES)]]
 
 
 def _run(fn: Any, *args: Any) -> Any:

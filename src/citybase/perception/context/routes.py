@@ -4,11 +4,11 @@ ProblemDetails."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -84,7 +84,7 @@ async def _body(request: Request) -> tuple[Any, list[Any]]:
         raise InvalidRequest("send application/json or application/ld+json",
                              field="Content-Type")  # fmt: skip
     try:
-        body = json.loads(await request.body())
+        body = orjson.loads(await request.body())
     except ValueError as exc:
         raise InvalidRequest(f"the body is not JSON: {exc}", field="body") from None
     link = request.headers.get("link")

@@ -17,9 +17,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, event, select, tuple_
+import orjson
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
@@ -100,32 +101,53 @@ def _forget(session: Session) -> None:
     session.info.pop("citybase_ngsi_history", None)
 
 
+_ADD = {
+    "sqlite": "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, value, "
+              "number, extra) VALUES (?, ?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, "
+                  "value, number, extra) VALUES (%s, %s, %s, %s::jsonb, %s, %s::jsonb)",
+}  # fmt: skip
+
+
+def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """The series of these (entity, attribute) pairs, made where missing."""
+    found: dict[tuple[str, str], int] = {}
+
+    def look(wanted: list[tuple[str, str]]) -> None:
+        entities = sorted({e for e, _ in wanted})  # by the entity's index; attributes sorted here
+        for start in range(0, len(entities), 500):
+            found.update({(e, a): i for i, e, a in session.execute(
+                select(AttributeSeries.id, AttributeSeries.entity_id, AttributeSeries.attr).where(
+                    AttributeSeries.entity_id.in_(entities[start : start + 500])))
+                if (e, a) in keys})  # fmt: skip
+
+    look(list(keys))
+    missing = [k for k in keys if k not in found]
+    if missing:
+        session.execute(insert(AttributeSeries), [
+            {"entity_id": e, "attr": a, "entity_type": keys[(e, a)]} for e, a in missing])  # fmt: skip
+        look(missing)
+    return found
+
+
 def write(session: Session, pending: list[_Pending]) -> None:
-    """Store instances: their series found or made, then all rows in one statement."""
-    keys = {(p.entity_id, p.attr): p.entity_type for p in pending}
-    series: dict[tuple[str, str], int] = {}
-    listed = list(keys)
-    for start in range(0, len(listed), 500):
-        chunk = listed[start : start + 500]
-        for sid, entity_id, attr in session.execute(
-            select(AttributeSeries.id, AttributeSeries.entity_id, AttributeSeries.attr).where(
-                tuple_(AttributeSeries.entity_id, AttributeSeries.attr).in_(chunk)
-            )
-        ):
-            series[(entity_id, attr)] = sid
-    for key, kind in keys.items():
-        if key not in series:
-            made = AttributeSeries(entity_id=key[0], attr=key[1], entity_type=kind)
-            session.add(made)
-            session.flush()
-            series[key] = made.id
-    session.execute(cast(Table, AttributeInstance.__table__).insert(), [  # Core: no ORM bookkeeping
-        {"series_id": series[(p.entity_id, p.attr)], "observed_at": p.observed_at,
-         "kind": p.kind, "value": p.value, "extra": p.extra,
-         "number": float(p.value) if isinstance(p.value, int | float)
-         and not isinstance(p.value, bool) else None}
-        for p in pending
-    ])  # fmt: skip
+    """Store instances: their series found or made, then all rows with one executemany straight
+    to the driver (SQLAlchemy's per-row parameter building cost more than the insert)."""
+    series = _series(session, {(p.entity_id, p.attr): p.entity_type for p in pending})
+    dialect = session.get_bind().dialect.name
+    sqlite = dialect == "sqlite"
+    rows = []
+    for p in pending:
+        when = p.observed_at.astimezone(UTC)
+        number = float(p.value) if isinstance(p.value, int | float) and \
+            not isinstance(p.value, bool) else None  # fmt: skip
+        rows.append((
+            series[(p.entity_id, p.attr)],
+            when.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else when,
+            p.kind, orjson.dumps(p.value).decode(), number,
+            orjson.dumps(p.extra).decode() if p.extra is not None else None,
+        ))  # fmt: skip
+    session.connection().exec_driver_sql(_ADD[dialect], rows)
 
 
 # --- writing a temporal representation -----------------------------------------------------------
