@@ -159,7 +159,7 @@ def _check_context_store(session: Session) -> None:
     from citybase.perception.context import service as context
 
     core = jsonld.context_of(None)
-    found, total = context.query(session, core, types=["Device"], limit=100)
+    _, total = context.query(session, core, types=["Device"], limit=100)
     assert total == 18
     near, _ = context.query(session, core, types=["Device"], q='category=="water_gauge"',
                             geo=("near;maxDistance==2000", "Point", "[119.286, 26.079]"))  # fmt: skip
