@@ -84,8 +84,10 @@ def _watching(session: Session, device_ids: Iterable[str]) -> dict[str, list[Rul
     types = devices.type_codes(session, ids)
     out: dict[str, list[Rule]] = {}
     for device_id in ids:
-        out[device_id] = [r for r in active if r.device_id == device_id
-                          or (r.type_code and r.type_code == types.get(device_id))]  # fmt: skip
+        found = [r for r in active if r.device_id == device_id
+                 or (r.type_code and r.type_code == types.get(device_id))]  # fmt: skip
+        if found:
+            out[device_id] = found
     return out
 
 
@@ -139,10 +141,13 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
     if not readings:
         return []
     watching = _watching(session, {r.device_id for r in readings})
+    if not watching:
+        return []
     raised: list[AlarmRecord] = []
     by_moment: dict[tuple[str, datetime], dict[str, object]] = {}
     for r in readings:
-        by_moment.setdefault((r.device_id, r.ts), {})[r.attr] = r.value
+        if r.device_id in watching:
+            by_moment.setdefault((r.device_id, r.ts), {}).update(r.values)
     for (device_id, at), values in sorted(by_moment.items(), key=lambda kv: kv[0][1]):
         for rule in watching.get(device_id, []):
             found = _judge_one(session, rule, device_id, at, values)

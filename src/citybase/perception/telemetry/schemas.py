@@ -58,12 +58,12 @@ class Bucket(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A stored reading, for the rules to judge (a plain record: there are many of them)."""
+    """A stored reading — one device at one moment, its values — for the rules to judge (a plain
+    record: there are many of them)."""
 
     device_id: str
-    attr: str
     ts: datetime
-    value: Any
+    values: dict[str, Any]
 
 
 def as_epoch_ms(moment: datetime) -> int:

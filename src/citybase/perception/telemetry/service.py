@@ -58,42 +58,46 @@ def ingest(
     if len(readings) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH:,} readings in one batch", field="readings")
     now = now or datetime.now(UTC)
+    horizon = now + timedelta(minutes=5)
     catalog = devices.Catalog(session, {r.device_id for r in readings})
     rejected: list[Rejected] = []
-    good: list[tuple[str, int, dict[str, Any]]] = []
+    good: list[tuple[str, datetime, dict[str, Any]]] = []
     latest_seen: dict[str, datetime] = {}
     for index, reading in enumerate(readings):
-        reason = catalog.problem(reading.device_id, reading.values)
-        if reason is None and unit is not None and catalog.owner(reading.device_id) != unit:
-            reason = f"device {reading.device_id} is not yours to report (it belongs to " \
-                     f"{catalog.owner(reading.device_id) or 'no unit'})"  # fmt: skip
+        device_id = reading.device_id
+        reason = catalog.problem(device_id, reading.values)
+        if reason is None and unit is not None and catalog.owner(device_id) != unit:
+            reason = f"device {device_id} is not yours to report (it belongs to " \
+                     f"{catalog.owner(device_id) or 'no unit'})"  # fmt: skip
         at = reading.ts or now
         if reason is None and at.tzinfo is None:
             reason = "time without a zone: give Z or +08:00"
-        if reason is None and at > now + timedelta(minutes=5):
+        elif reason is None and at > horizon:
             reason = f"time {at.isoformat()} is in the future"
         if reason is not None:
-            rejected.append(Rejected(index=index, device_id=reading.device_id, reason=reason))
+            rejected.append(Rejected(index=index, device_id=device_id, reason=reason))
             REJECTED[(protocol, _reason_kind(reason))] += 1
             continue
-        good.append((reading.device_id, as_epoch_ms(at), reading.values))
-        if reading.device_id not in latest_seen or latest_seen[reading.device_id] < at:
-            latest_seen[reading.device_id] = at
+        good.append((device_id, at, reading.values))
+        seen = latest_seen.get(device_id)
+        if seen is None or seen < at:
+            latest_seen[device_id] = at
     accepted: list[Accepted] = []
     if good:
         ids = repository.series_ids(session, {(d, a) for d, _, values in good for a in values})
         rows: list[tuple[int, int, float | None, str | None]] = []
         newest: dict[int, tuple[int, int, float | None, str | None]] = {}
-        for device_id, ts, values in good:
-            moment = from_epoch_ms(ts)
+        for device_id, at, values in good:
+            ts = as_epoch_ms(at)
             for attr, value in values.items():
                 sid = ids[(device_id, attr)]
                 row = (sid, ts, float(value) if isinstance(value, int | float) else None,
                        value if isinstance(value, str) else None)  # fmt: skip
                 rows.append(row)
-                if sid not in newest or newest[sid][1] <= ts:
+                before = newest.get(sid)
+                if before is None or before[1] <= ts:
                     newest[sid] = row
-                accepted.append(Accepted(device_id, attr, moment, value))
+            accepted.append(Accepted(device_id, from_epoch_ms(ts), values))
         repository.add_readings(session, rows)
         repository.set_latest(session, [{"series_id": r[0], "ts": r[1], "value": r[2],
                                          "text": r[3]} for r in newest.values()])  # fmt: skip
