@@ -33,6 +33,13 @@ def by_id(session: Session, device_id: str) -> Device | None:
     return session.scalar(select(Device).where(Device.device_id == device_id))
 
 
+def states(session: Session, ids: Iterable[str]) -> list[tuple[str, int, bool, str]]:
+    """(device id, type id, active, owner unit) of these devices, without loading them."""
+    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+        select(Device.device_id, Device.type_id, Device.active, Device.owner_unit).where(
+            Device.device_id.in_(list(ids))))]  # fmt: skip
+
+
 def by_ids(session: Session, ids: Iterable[str]) -> list[Device]:
     return list(session.scalars(select(Device).where(Device.device_id.in_(list(ids)))))
 

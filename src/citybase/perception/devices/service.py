@@ -225,47 +225,58 @@ def check_secret(session: Session, device_id: str, secret: str) -> None:
 # --- readings against their types -----------------------------------------------------------------
 
 
+_NUMBER, _BOOLEAN, _TEXT = 0, 1, 2
+_KINDS = {AttrType.number: _NUMBER, AttrType.boolean: _BOOLEAN, AttrType.text: _TEXT}
+
+
 class Catalog:
-    """What each device may report, looked up once for a batch of readings."""
+    """What each device may report, looked up once for a batch of readings (each type's checks
+    made once into plain tuples: this runs for every reading)."""
 
     def __init__(self, session: Session, device_ids: Iterable[str]) -> None:
-        found = repository.by_ids(session, set(device_ids))
+        found = repository.states(session, set(device_ids))
         kinds = {t.id: t for t in repository.types(session)}
-        self.devices = {d.device_id: d for d in found}
-        self.specs = {d.device_id: {a["name"]: a for a in kinds[d.type_id].attributes}
-                      for d in found}  # fmt: skip
+        self._owner = {d: owner for d, _, _, owner in found}
+        self._active = {d: active for d, _, active, _ in found}
+        self.specs = {d: {a["name"]: a for a in kinds[t].attributes} for d, t, _, _ in found}
+        checks = {t: {a["name"]: (_KINDS[AttrType(a.get("type", "number"))],
+                                  -math.inf if a.get("min") is None else a["min"],
+                                  math.inf if a.get("max") is None else a["max"])
+                      for a in kind.attributes} for t, kind in kinds.items()}  # fmt: skip
+        self._checks = {d: checks[t] for d, t, _, _ in found}
 
     def owner(self, device_id: str) -> str | None:
-        device = self.devices.get(device_id)
-        return device.owner_unit if device is not None else None
+        return self._owner.get(device_id)
 
     def problem(self, device_id: str, values: dict[str, Any]) -> str | None:
         """Why a reading of these values from this device is refused (None: it is fine)."""
-        device = self.devices.get(device_id)
-        if device is None:
+        checks = self._checks.get(device_id)
+        if checks is None:
             return f"unknown device {device_id}"
-        if not device.active:
+        if not self._active[device_id]:
             return f"device {device_id} is retired"
         if not values:
             return "no values"
-        specs = self.specs[device_id]
         for name, value in values.items():
-            spec = specs.get(name)
-            if spec is None:
-                return f"{name}: not an attribute of this device's type ({', '.join(specs)})"
-            kind = spec.get("type", "number")
-            if kind == AttrType.number:
-                if isinstance(value, bool) or not isinstance(value, int | float) or not \
-                        math.isfinite(value):  # fmt: skip
+            check = checks.get(name)
+            if check is None:
+                return f"{name}: not an attribute of this device's type ({', '.join(checks)})"
+            kind, low, high = check
+            if kind == _NUMBER:
+                if type(value) not in (int, float) or not math.isfinite(value):
                     return f"{name}: a number is expected, not {value!r}"
-                low, high = spec.get("min"), spec.get("max")
-                if (low is not None and value < low) or (high is not None and value > high):
-                    return f"{name}: {value} is outside the valid range [{low}, {high}]"
-            elif kind == AttrType.boolean and not isinstance(value, bool):
+                if value < low or value > high:
+                    return f"{name}: {value} is outside the valid range [{_bound(low)}, " \
+                           f"{_bound(high)}]"  # fmt: skip
+            elif kind == _BOOLEAN and type(value) is not bool:
                 return f"{name}: true or false is expected, not {value!r}"
-            elif kind == AttrType.text and not isinstance(value, str):
+            elif kind == _TEXT and type(value) is not str:
                 return f"{name}: text is expected, not {value!r}"
         return None
+
+
+def _bound(limit: float) -> float | None:
+    return None if math.isinf(limit) else float(limit)
 
 
 def seen(session: Session, last_seen: dict[str, datetime]) -> None:

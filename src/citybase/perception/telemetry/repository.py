@@ -51,16 +51,19 @@ def add_readings(session: Session, rows: list[tuple[int, int, float | None, str 
     session.connection().exec_driver_sql(_ADD[dialect], rows)
 
 
-def set_latest(session: Session, rows: list[dict[str, Any]]) -> None:
-    """The newest of these per series becomes its latest, unless a newer one is there."""
-    statement = _insert(session, Latest)
-    statement = statement.on_conflict_do_update(
-        index_elements=["series_id"],
-        set_={"ts": statement.excluded.ts, "value": statement.excluded.value,
-              "text": statement.excluded.text},
-        where=Latest.ts <= statement.excluded.ts,
-    )  # fmt: skip
-    session.execute(statement, rows)
+_LATEST = (
+    "INSERT INTO perception_latest (series_id, ts, value, text) VALUES ({p}, {p}, {p}, {p}) "
+    "ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
+    "text = excluded.text WHERE perception_latest.ts <= excluded.ts"
+)
+
+
+def set_latest(session: Session, rows: list[tuple[int, int, float | None, str | None]]) -> None:
+    """The newest of these (series, time in ms, number, text) per series becomes its latest,
+    unless a newer one is there. Straight to the driver, as ``add_readings``."""
+    dialect = session.get_bind().dialect.name
+    statement = _LATEST.format(p="?" if dialect == "sqlite" else "%s")
+    session.connection().exec_driver_sql(statement, rows)
 
 
 def plain_insert(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
@@ -18,7 +19,9 @@ from citybase.perception.telemetry.schemas import (
     Bucket,
     IngestReport,
     LatestValue,
+    PlainReading,
     Point,
+    Reading,
     ReadingIn,
 )
 
@@ -30,12 +33,45 @@ BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"app
     "schema": {"type": "array", "items": ReadingIn.model_json_schema()}}}}}  # fmt: skip
 
 
-async def _readings(request: Request) -> list[ReadingIn]:
-    """The batch, parsed and validated straight from the body's bytes (several times faster than
-    decoding JSON first and validating the objects after, on batches of thousands)."""
-    body = await request.body()
+FIELDS = {"device_id", "ts", "values"}
+
+
+def _plain(body: bytes) -> list[PlainReading] | None:
+    """A well-formed batch read without pydantic (about four times faster on thousands of
+    readings); None at the first thing irregular, for pydantic to name precisely."""
     try:
-        return READINGS.validate_json(body)
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not item.keys() <= FIELDS:
+            return None
+        device_id, ts, values = item.get("device_id"), item.get("ts"), item.get("values")
+        if not isinstance(device_id, str) or len(device_id) > 100 or not isinstance(values, dict):
+            return None
+        if ts is not None:
+            if not isinstance(ts, str) or len(ts) < 19 or ts[10] != "T":
+                return None
+            try:
+                ts = datetime.fromisoformat(ts)
+            except ValueError:
+                return None
+        out.append(PlainReading(device_id, ts, values))
+    return out
+
+
+async def _readings(request: Request) -> list[Reading]:
+    """The batch, parsed and checked; an irregular one is validated by pydantic straight from
+    the body's bytes, which names what is wrong."""
+    body = await request.body()
+    plain = _plain(body)
+    if plain is not None:
+        return list(plain)
+    try:
+        return list(READINGS.validate_json(body))
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
@@ -49,7 +85,7 @@ async def _readings(request: Request) -> list[ReadingIn]:
 def ingest(
     session: DbSession,
     principal: Ingester,
-    readings: Annotated[list[ReadingIn], Depends(_readings)],
+    readings: Annotated[list[Reading], Depends(_readings)],
 ) -> IngestReport:
     """A batch of readings from a gateway (its API key's unit must own the devices): each
     reading checked against its device's type, stored whole or refused whole with the reason.

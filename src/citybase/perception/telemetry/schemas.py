@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,25 @@ class ReadingIn(BaseModel):
     device_id: str = Field(max_length=100)
     ts: datetime | None = Field(None, description="When measured (with a zone); empty: now")
     values: dict[str, Any] = Field(description="attribute → number, true/false or text")
+
+
+class Reading(Protocol):
+    """What ``ingest`` reads of a reading: a ``ReadingIn``, or a ``PlainReading`` made by a fast
+    parser."""
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def ts(self) -> datetime | None: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class PlainReading:
+    device_id: str
+    ts: datetime | None
+    values: dict[str, Any]
 
 
 class Rejected(BaseModel):

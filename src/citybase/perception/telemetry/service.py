@@ -10,6 +10,7 @@ once."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from citybase.perception.telemetry.schemas import (
     IngestReport,
     LatestValue,
     Point,
-    ReadingIn,
+    Reading,
     Rejected,
     as_epoch_ms,
     from_epoch_ms,
@@ -47,7 +48,7 @@ def _reason_kind(reason: str) -> str:
 
 def ingest(
     session: Session,
-    readings: list[ReadingIn],
+    readings: Sequence[Reading],
     *,
     protocol: str,
     unit: str | None = None,
@@ -99,8 +100,7 @@ def ingest(
                     newest[sid] = row
             accepted.append(Accepted(device_id, from_epoch_ms(ts), values))
         repository.add_readings(session, rows)
-        repository.set_latest(session, [{"series_id": r[0], "ts": r[1], "value": r[2],
-                                         "text": r[3]} for r in newest.values()])  # fmt: skip
+        repository.set_latest(session, list(newest.values()))
         devices.seen(session, latest_seen)
     ACCEPTED[protocol] += len(good)
     return IngestReport(accepted=len(good), rejected=rejected), accepted
