@@ -7,8 +7,9 @@ against a plain batched insert of the same rows into the same database.
 A reading here is one value of one attribute. 200 water gauges each report two attributes
 (level, battery) every 10 seconds of simulated time.
 
-1. **HTTP batch.** ``POST /api/v1/perception/readings`` to the app served by uvicorn on a local
-   port, from an HTTP client in the same process over one kept-alive connection (JSON parsed
+1. **HTTP batch.** ``POST /api/v1/perception/readings`` to the app served by uvicorn in a
+   process of its own on a local port, from an HTTP client over one kept-alive connection (its
+   peak resident memory is printed too; JSON parsed
    and validated, the sender's unit checked, each reading checked against its device's type,
    stored, latest values and last-seen times moved, rules judged, the transaction committed
    before the answer), batches of ``--batch`` values. No rules are defined, so judging costs a
@@ -39,8 +40,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchdb import open_db
-from citybase.app import create_app
+from benchdb import Served, open_db
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import ApiKeyCreate, Role, UserCreate
@@ -93,34 +93,20 @@ def count(db: Database) -> int:
         return s.scalar(select(func.count()).select_from(Reading)) or 0
 
 
-def bench_http(
-    db: Database, settings: Settings, key: str, work: list[list[dict[str, Any]]]
-) -> float:
-    """Through a real server (uvicorn on a local port, in a thread) and an HTTP client with a
-    kept-alive connection, as a gateway would send."""
+def bench_http(server: Served, key: str, work: list[list[dict[str, Any]]]) -> float:
+    """Through a real server (uvicorn in a process of its own, on a local port) and an HTTP
+    client with a kept-alive connection, as a gateway would send."""
     import httpx2
-    import uvicorn
 
-    app = create_app(settings, db)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
     bodies = [json.dumps(batch).encode() for batch in work]  # the gateway's work, not ours
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    try:
-        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            t0 = time.perf_counter()
-            for body in bodies:
-                answer = client.post("/api/v1/perception/readings", content=body, headers=headers)
-                assert answer.status_code == 200, answer.text[:300]
-                assert not answer.json()["rejected"], answer.text[:300]
-            return time.perf_counter() - t0
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with httpx2.Client(base_url=server.url, timeout=120) as client:
+        t0 = time.perf_counter()
+        for body in bodies:
+            answer = client.post("/api/v1/perception/readings", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text[:300]
+            assert not answer.json()["rejected"], answer.text[:300]
+        return time.perf_counter() - t0
 
 
 def bench_service(db: Database, work: list[list[dict[str, Any]]]) -> float:
@@ -210,13 +196,17 @@ def main() -> None:
         n = args.readings
         # the kinds of ingestion take turns, a quarter of the readings at a time, on fresh times
         totals = {"http": 0.0, "service": 0.0, "reference": 0.0}
+        server = Served(Path(tmp) / "home", db.url)
         for part in range(4):
             base = part * 3 * n
-            totals["http"] += bench_http(db, settings, key, batches(n // 4, args.batch, base))
+            totals["http"] += bench_http(server, key, batches(n // 4, args.batch, base))
             totals["service"] += bench_service(db, batches(n // 4, args.batch, base + n))
             totals["reference"] += bench_reference(db, batches(n // 4, args.batch, base + 2 * n))
+        peak = server.peak_mb()
+        server.stop()
         rates = {k: n / v for k, v in totals.items()}
         print(f"[{args.backend}] {n:,} readings a kind, batches of {args.batch:,}")
+        print(f"[{args.backend}] the server's peak resident memory: {peak:.0f} MB")
         for kind in ("http", "service", "reference"):
             print(f"[{args.backend}] {kind:10} {rates[kind]:10,.0f} readings/s  "
                   f"ratio to reference {rates[kind] / rates['reference']:.2f}")  # fmt: skip

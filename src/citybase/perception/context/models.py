@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,17 @@ class ContextEntity(Base):
     attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+@dataclass(slots=True)
+class EntityState:
+    """An entity as a change left it, without the ORM's bookkeeping (batch writes use it)."""
+
+    id: str
+    type: str
+    attrs: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
 
 
 class StoredContext(Base):

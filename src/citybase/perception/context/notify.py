@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.perception.context import jsonld, service
 from citybase.perception.context import query as query_language
-from citybase.perception.context.models import ContextEntity, ContextSubscription
+from citybase.perception.context.models import ContextEntity, ContextSubscription, EntityState
 from citybase.perception.context.subscriptions import Compiled, compile_row
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,9 @@ class Change:
 _current: Notifier | None = None
 
 
-def record(session: Session, entity: ContextEntity, changed: set[str]) -> None:
+def record(session: Session, entity: ContextEntity | EntityState, changed: set[str]) -> None:
     """Note that ``entity`` changed (these attributes); it is notified after the commit."""
-    if _current is None:
+    if _current is None or not _current.listening():
         return
     changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
     if changes is None:
@@ -143,6 +143,12 @@ class Notifier:
 
     def invalidate(self) -> None:
         self.stale = True
+
+    def listening(self) -> bool:
+        """False only when it is known that no subscription could want a change (the list is
+        fresh and empty): then changes are not even noted."""
+        fresh = not self.stale and time.monotonic() - self.loaded_at <= RELOAD_SECONDS
+        return bool(self.compiled) or not fresh
 
     def run(self) -> None:
         while True:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
-from citybase.perception.context.models import ContextEntity, StoredContext
+from citybase.perception.context.models import ContextEntity, EntityState, StoredContext
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 KINDS = {"Property", "Relationship", "GeoProperty"}
@@ -302,7 +302,7 @@ def warm(session: Session) -> int:
 # --- attributes and whole entities changed -------------------------------------------------------
 
 
-def _changed(session: Session, entity: ContextEntity, attributes: set[str]) -> None:
+def _changed(session: Session, entity: ContextEntity | EntityState, attributes: set[str]) -> None:
     """After any change: subscriptions are notified once it commits, and the attributes' new
     values join their history."""
     from citybase.perception.context import notify, temporal
@@ -315,7 +315,8 @@ def _changed(session: Session, entity: ContextEntity, attributes: set[str]) -> N
 DEVICE = "urn:ngsi-ld:Device:"
 
 
-def _feed_telemetry(session: Session, entity: ContextEntity, attributes: set[str]) -> None:
+def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
+                    attributes: set[str]) -> None:  # fmt: skip
     """An entity ``urn:ngsi-ld:Device:{device id}`` of a registered device is that device's
     voice: the Properties its type measures (matched by their names' last segment) become
     readings, checked like any other — a reading refused refuses the change — and judged by
@@ -509,12 +510,13 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
             continue
         new = expanded if before is None or replace_all else {**before[0], **expanded}
         born = before[1] if before is not None else now
-        row = {"id": entity_id, "type": types[kind], "attrs": new, "created_at": born,
+        state = EntityState(entity_id, types[kind], new, born, now)
+        row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
                "modified_at": now}  # fmt: skip
         (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
         created = created or before is None
         have[entity_id] = (new, born)
-        _changed(session, ContextEntity(**row), set(expanded))
+        _changed(session, state, set(expanded))
         done.append(entity_id)
     table = cast(Table, ContextEntity.__table__)
     connection = session.connection()

@@ -25,7 +25,12 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import jsonld
-from citybase.perception.context.models import AttributeInstance, AttributeSeries, ContextEntity
+from citybase.perception.context.models import (
+    AttributeInstance,
+    AttributeSeries,
+    ContextEntity,
+    EntityState,
+)
 from citybase.perception.context.service import (
     URI,
     BadRequestData,
@@ -73,7 +78,7 @@ def _pending(entity_id: str, entity_type: str, iri: str, attr: dict[str, Any],
     return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None)
 
 
-def keep(session: Session, entity: ContextEntity, attributes: Iterable[str]) -> None:
+def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iterable[str]) -> None:
     """Keep the new values of these attributes of ``entity``; written when the transaction
     commits."""
     pending: list[_Pending] = session.info.setdefault("citybase_ngsi_history", [])
