@@ -212,7 +212,7 @@ def bench_temporal(client: Any, db: Database, ids: list[str], per: int,
         t0 = time.perf_counter()
         with db.session_scope(readonly=True) as s:
             sid = s.scalar(select(AttributeSeries.id).where(AttributeSeries.entity_id == entity_id))
-            got = s.execute(text("SELECT id, observed_at, value FROM perception_attribute_instances "
+            got = s.execute(text("SELECT observed_at, value FROM perception_attribute_instances "
                                  "WHERE series_id = :s AND observed_at >= :a AND observed_at < :b "
                                  "ORDER BY observed_at"),
                             {"s": sid, "a": start if db.dialect != "sqlite" else

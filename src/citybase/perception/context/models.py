@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, JSONType, utcnow
@@ -79,16 +79,15 @@ class AttributeSeries(Base):
 
 class AttributeInstance(Base):
     """One value an attribute had: when it was observed (or stored, if no time was given), its
-    value or object, its kind and any other fields (unitCode, sub-attributes)."""
+    value or object, its kind and any other fields (unitCode, sub-attributes). Keyed by series
+    and time — the same observation written twice is kept once — and, on SQLite, stored in that
+    order (no rowid), so that a series' range is read from neighbouring pages."""
 
     __tablename__ = "perception_attribute_instances"
-    __table_args__ = (Index("ix_perception_instances_series_time", "series_id", "observed_at"),)
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 -- SQLAlchemy's own dict
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    series_id: Mapped[int] = mapped_column(Integer)
-    observed_at: Mapped[datetime]
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="Property")
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     number: Mapped[float | None] = mapped_column(Float, default=None)

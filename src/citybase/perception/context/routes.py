@@ -42,6 +42,13 @@ def _reader_context(link: str | None) -> list[Any]:
     return context
 
 
+class _Json(JSONResponse):
+    """JSON written by orjson: answers here can hold thousands of instances."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def _feature(entity: dict[str, Any], geometry: str) -> dict[str, Any]:
     """An entity as a GeoJSON Feature: its geometry property's value as the geometry, the rest
     (its type too) as the properties."""
@@ -67,15 +74,15 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
         else:
             geo = _feature(body, geometry)
         geo["@context"] = ctx
-        return JSONResponse(geo, status_code=status, media_type=GEO_JSON, headers=headers)
+        return _Json(geo, status_code=status, media_type=GEO_JSON, headers=headers)
     if JSON_LD in accept:
         items = body if isinstance(body, list) else [body]
         for item in items:
             item["@context"] = ctx
-        return JSONResponse(body, status_code=status, media_type=JSON_LD, headers=headers)
+        return _Json(body, status_code=status, media_type=JSON_LD, headers=headers)
     link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
     headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _Json(body, status_code=status, headers=headers)
 
 
 async def _body(request: Request) -> tuple[Any, list[Any]]:

@@ -106,12 +106,12 @@ def _forget(session: Session) -> None:
     session.info.pop("citybase_ngsi_history", None)
 
 
-_ADD = {
-    "sqlite": "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, value, "
-              "number, extra) VALUES (?, ?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, "
-                  "value, number, extra) VALUES (%s, %s, %s, %s::jsonb, %s, %s::jsonb)",
-}  # fmt: skip
+_ADD = (
+    "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, value, number, "
+    "extra) VALUES ({p}, {p}, {p}, {j}, {p}, {j}) ON CONFLICT (series_id, observed_at) "
+    "DO UPDATE SET kind = excluded.kind, value = excluded.value, number = excluded.number, "
+    "extra = excluded.extra"
+)  # the same observation written again replaces the one kept
 
 
 def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
@@ -152,7 +152,8 @@ def write(session: Session, pending: list[_Pending]) -> None:
             p.kind, orjson.dumps(p.value).decode(), number,
             orjson.dumps(p.extra).decode() if p.extra is not None else None,
         ))  # fmt: skip
-    session.connection().exec_driver_sql(_ADD[dialect], rows)
+    statement = _ADD.format(p="?", j="?") if sqlite else _ADD.format(p="%s", j="%s::jsonb")
+    session.connection().exec_driver_sql(statement, rows)
 
 
 # --- writing a temporal representation -----------------------------------------------------------
@@ -270,7 +271,7 @@ def _stamp(moment: datetime) -> str:
 
 
 def _instances(session: Session, series_id: int, win: Window) -> list[Any]:
-    stmt = select(AttributeInstance.id, AttributeInstance.observed_at, AttributeInstance.kind,
+    stmt = select(AttributeInstance.observed_at, AttributeInstance.kind,
                   AttributeInstance.value, AttributeInstance.number,
                   AttributeInstance.extra).where(AttributeInstance.series_id == series_id)  # fmt: skip
     column = AttributeInstance.observed_at
@@ -328,7 +329,13 @@ def _aggregate(rows: list[Any], win: Window) -> dict[str, list[list[Any]]]:
     return out
 
 
-def _attribute(rows: list[Any], win: Window, names: dict[str, str]) -> Any:
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _attribute(rows: list[Any], win: Window, names: dict[str, str], series_id: int) -> Any:
     kind = rows[0].kind if rows else "Property"
     if win.form == "temporalValues":
         key = "objects" if kind == "Relationship" else "values"
@@ -340,7 +347,7 @@ def _attribute(rows: list[Any], win: Window, names: dict[str, str]) -> Any:
         item: dict[str, Any] = {"type": r.kind}
         item["object" if r.kind == "Relationship" else "value"] = r.value
         item["observedAt"] = _stamp(r.observed_at)
-        item["instanceId"] = f"{INSTANCE}{r.id}"
+        item["instanceId"] = f"{INSTANCE}{series_id}:{_micros(r.observed_at)}"
         for k, v in (r.extra or {}).items():
             item[names.get(k, k)] = v
         out.append(item)
@@ -389,12 +396,13 @@ def query(
 def _render(session: Session, context: list[Any], win: Window, entity_id: str,
             series: list[AttributeSeries]) -> dict[str, Any]:  # fmt: skip
     found = {s.attr: _instances(session, s.id, win) for s in series}
+    ids = {s.attr: s.id for s in series}
     inner = {k for rows in found.values() for r in rows for k in (r.extra or {})}
     names, types = jsonld.compact_names(context, set(found) | inner, {series[0].entity_type})
     out: dict[str, Any] = {"id": entity_id, "type": types.get(series[0].entity_type)}
     for iri, rows in found.items():
         if rows or win.form == "aggregatedValues":
-            out[names.get(iri, iri)] = _attribute(rows, win, names)
+            out[names.get(iri, iri)] = _attribute(rows, win, names, ids[iri])
     return out
 
 
