@@ -45,7 +45,7 @@ RELOAD_SECONDS = 2.0  # subscriptions changed by another process are seen within
 OUTCOMES_EVERY = 1.0  # how notifications went is written to the subscriptions this often
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """An entity as a committed change left it, and which attributes the change touched."""
 
@@ -73,8 +73,8 @@ def record(session: Session, entity: ContextEntity | EntityState, changed: set[s
         changes = session.info["citybase_ngsi_changes"] = {}
         after_commit(session, lambda: _submit(session))
     before = changes.get(entity.id)
-    changes[entity.id] = Change(
-        id=entity.id, type=entity.type, attrs=dict(entity.attrs),
+    changes[entity.id] = Change(  # the attributes are not copied: changes replace, never mutate
+        id=entity.id, type=entity.type, attrs=entity.attrs,
         changed=frozenset(changed | (before.changed if before else frozenset())),
         created_at=entity.created_at, modified_at=entity.modified_at,
     )  # fmt: skip
@@ -202,15 +202,28 @@ class Notifier:
         for change in changes:  # the last state of each entity, all its changed attributes
             before = latest.get(change.id)
             latest[change.id] = change if before is None else Change(
-                **{**change.__dict__, "changed": change.changed | before.changed})  # fmt: skip
+                change.id, change.type, change.attrs, change.changed | before.changed,
+                change.created_at, change.modified_at)  # fmt: skip
         now = datetime.now(UTC)
-        for sub in self.subscriptions():
+        by_type: dict[str, list[Compiled]] = {}
+        any_type: list[Compiled] = []
+        for sub in self.subscriptions():  # looked up by the entity types they select
             if sub.time_interval or not sub.live(now):
                 continue
-            hits = [c for c in latest.values()
-                    if sub.wants(c.id, c.type, set(c.changed)) and _meets(sub, c.entity())]  # fmt: skip
-            if not hits:
-                continue
+            kinds = {kind for kind, _, _ in sub.selectors}
+            for kind in kinds:
+                by_type.setdefault(kind, []).append(sub)
+            if not kinds:
+                any_type.append(sub)
+        found: dict[str, list[Change]] = {}
+        subs: dict[str, Compiled] = {}
+        for c in latest.values():
+            for sub in (*by_type.get(c.type, ()), *any_type):
+                if sub.wants(c.id, c.type, c.changed) and _meets(sub, c.entity()):
+                    found.setdefault(sub.id, []).append(c)
+                    subs[sub.id] = sub
+        for sub_id, hits in found.items():
+            sub = subs[sub_id]
             clock = time.time()
             if sub.throttling and clock - sub.last_sent < sub.throttling:
                 continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -323,7 +324,7 @@ class Compiled:
     def live(self, now: datetime) -> bool:
         return self.active and (self.expires_at is None or self.expires_at > now)
 
-    def wants(self, entity_id: str, entity_type: str, changed: set[str]) -> bool:
+    def wants(self, entity_id: str, entity_type: str, changed: Set[str]) -> bool:
         """Whether a change to these attributes of this entity concerns the subscription (before
         its q and geo-query are tried on the entity)."""
         if self.selectors and not any(
