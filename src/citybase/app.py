@@ -141,6 +141,8 @@ LAYERS = (
         built=(
             "Devices and sensors joined by one access standard",
             "Telemetry and its curves",
+            "An NGSI-LD context store of the city's things",
+            "Rules, anomaly detection and forecasts",
             "A streaming anomaly detector for any series",
         ),
     ),

@@ -1,2 +1,4 @@
-"""Perception layer (感知层): devices, telemetry, the context store, rules. Built so far: the
-streaming anomaly detector (``perception.rules``); the rest is not built yet."""
+"""Perception layer (感知层): devices (``perception.devices``), their readings
+(``perception.telemetry``: HTTP and MQTT ingestion, the store), the NGSI-LD context store
+(``perception.context``) and rules, alarms, the streaming anomaly detector and forecasts
+(``perception.rules``)."""

@@ -337,3 +337,22 @@ def test_concise_and_geojson_forms(client: TestClient, session: Session) -> None
         "Link": f'<{v18}>; rel="http://www.w3.org/ns/json-ld#context"'})  # fmt: skip
     assert same.status_code == 200
     assert same.json()["level"]["value"] == 2.5
+    # the core context in full: its terms keep their meaning, and a user context may not change it
+    assert jsonld.expand_names(jsonld.context_of(None), {"description", "status"}, set())[0] == {
+        "description": "http://purl.org/dc/terms/description",
+        "status": "https://uri.etsi.org/ngsi-ld/status"}  # fmt: skip
+    redefined = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:1", headers={
+        "Link": '<https://example.org/bad.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'})  # fmt: skip
+    assert redefined.status_code == 503  # not kept here: nothing is fetched
+    listed = client.post("/ngsi-ld/v1/entities", headers={**h, "Content-Type": "application/ld+json"},
+                         content=json.dumps({"id": "urn:ngsi-ld:Gauge:3", "type": "Gauge", "level": 1,
+                                             "@context": [{"location": "https://x.org/loc"}]}))  # fmt: skip
+    assert listed.status_code == 400, listed.text  # a protected core term
+    # a name the core context gives a list container comes back as its compact IRI
+    maxed = {"id": "urn:ngsi-ld:Gauge:4", "type": "Gauge", "max": 9}
+    assert (
+        client.post("/ngsi-ld/v1/entities", content=json.dumps(maxed), headers=h).status_code == 201
+    )
+    assert (
+        client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:4").json()["ngsi-ld:max"]["value"] == 9
+    )

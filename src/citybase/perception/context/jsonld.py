@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 from pyld import jsonld
@@ -22,36 +23,12 @@ CORE_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"
 NGSI = "https://uri.etsi.org/ngsi-ld/"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
-# The core terms the API itself speaks (written here after ETSI GS CIM 009; not the full
-# published file: user contexts may add their own terms, and unknown names fall to @vocab).
-CORE: dict[str, Any] = {
-    "ngsi-ld": NGSI,
-    "geojson": "https://purl.org/geojson/vocab#",
-    "id": "@id",
-    "type": "@type",
-    "value": "ngsi-ld:hasValue",
-    "object": {"@id": "ngsi-ld:hasObject", "@type": "@id"},
-    "Property": "ngsi-ld:Property",
-    "Relationship": "ngsi-ld:Relationship",
-    "GeoProperty": "ngsi-ld:GeoProperty",
-    "observedAt": {"@id": "ngsi-ld:observedAt", "@type": "ngsi-ld:DateTime"},
-    "createdAt": {"@id": "ngsi-ld:createdAt", "@type": "ngsi-ld:DateTime"},
-    "modifiedAt": {"@id": "ngsi-ld:modifiedAt", "@type": "ngsi-ld:DateTime"},
-    "unitCode": "ngsi-ld:unitCode",
-    "datasetId": {"@id": "ngsi-ld:datasetId", "@type": "@id"},
-    "location": "ngsi-ld:location",
-    "observationSpace": "ngsi-ld:observationSpace",
-    "operationSpace": "ngsi-ld:operationSpace",
-    "instanceId": {"@id": "ngsi-ld:instanceId", "@type": "@id"},
-    "Point": "geojson:Point",
-    "LineString": "geojson:LineString",
-    "Polygon": "geojson:Polygon",
-    "MultiPoint": "geojson:MultiPoint",
-    "MultiLineString": "geojson:MultiLineString",
-    "MultiPolygon": "geojson:MultiPolygon",
-    "coordinates": {"@id": "geojson:coordinates", "@container": "@list"},
-    "@vocab": DEFAULT_VOCAB,
-}
+# The core @context, written here after the standard (ETSI GS CIM 009, Annex B, as of v1.9.1; its
+# term for data-integrity proofs is left out, as it would bring a remote context). It is
+# "@protected": a user context may not give a core term another meaning.
+CORE: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "core-context.jsonld").read_text(encoding="utf-8")
+)["@context"]
 # keys of an attribute that belong to NGSI-LD itself, never expanded as names of sub-attributes
 ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifiedAt", "unitCode",
                   "datasetId", "instanceId"}  # fmt: skip
@@ -174,8 +151,9 @@ def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[
     [expanded] = _run(jsonld.expand, doc) or [{}]
     name_map = {}
     for iri, values in expanded.items():
-        if not iri.startswith("@"):
-            name_map[values[0]["@value"]] = iri
+        marker = _marker(values)
+        if not iri.startswith("@") and marker is not None:
+            name_map[marker] = iri
     type_list = expanded.get("@type", [])
     ordered = sorted(types)
     type_map = dict(zip(ordered, type_list, strict=False))
@@ -183,6 +161,19 @@ def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[
     with _lock:
         _valid.add(key)
     return name_map, type_map
+
+
+def _marker(found: Any) -> str | None:
+    """The name a term was given as its own value, wherever the term's definition put it (in a
+    list or a value object); None where a container made something else of it."""
+    while not isinstance(found, str):
+        if isinstance(found, list) and found:
+            found = found[0]
+        elif isinstance(found, dict) and ("@value" in found or "@list" in found):
+            found = found.get("@value", found.get("@list"))
+        else:
+            return None
+    return found
 
 
 def compact_names(context: list[Any], iris: set[str], types: set[str]) -> tuple[dict[str, str],
@@ -199,7 +190,9 @@ def compact_names(context: list[Any], iris: set[str], types: set[str]) -> tuple[
     for term, value in compacted.items():
         if term in ("@context", "id", "type", "@id", "@type"):
             continue
-        name_map[value if isinstance(value, str) else value[0]] = term
+        marker = _marker(value)
+        if marker is not None:  # else the IRI is shown whole: still the same name
+            name_map[marker] = term
     found = compacted.get("type", compacted.get("@type", []))
     found = found if isinstance(found, list) else [found]
     type_map = dict(zip(sorted(types), found, strict=False))

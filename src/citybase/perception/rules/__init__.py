@@ -1,7 +1,8 @@
 """Rules and judgement (规则与研判): what in a stream of readings deserves attention.
 
-Built so far: the streaming anomaly detector (``Detector``). Thresholds, rates of change,
-silence and geofences are not built yet."""
+Thresholds held for a time, rates of change, silence, geofences and the streaming anomaly
+detector (``Detector``), their alarms published as ``perception.alarm``; and hour-ahead
+forecasts (``forecast``)."""
 
 from citybase.perception.rules.detector import Detector, score_series
 
