@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from citybase.perception.telemetry.models import Reading
 from citybase.perception.telemetry.mqtt import Ingestor, Message
 from citybase.perception.telemetry.protocols import JsonPayload, Malformed, UltraLight
 from citybase.perception.telemetry.schemas import ReadingIn
+from citybase.perception.telemetry.service import MAX_BATCH
 from tests.conftest import reachable
 from tests.perception.devices.test_telemetry import GAUGE, SYSTEM
 
@@ -76,6 +78,27 @@ def test_a_batch_is_stored_through_any_protocol(fresh_db: Database, tmp_path: Pa
                              Message(3, 1, "fake/wl-9", b"1.0")])  # fmt: skip
     assert (stored, ingestor.malformed) == (1, 1)
     assert _count(fresh_db) == 1
+
+
+class GatewayProtocol:
+    """A protocol double for a gateway: one message carries many readings of one device."""
+
+    name = "gateway"
+    topic = "gw/+"
+
+    def parse(self, topic: str, payload: bytes) -> list[ReadingIn]:
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        return [ReadingIn(device_id=topic.split("/")[1], ts=start + timedelta(seconds=n),
+                          values={"level": 1.0}) for n in range(int(payload))]  # fmt: skip
+
+
+def test_a_batch_larger_than_one_ingest_is_stored_whole(fresh_db: Database, tmp_path: Path) -> None:
+    _city(fresh_db)
+    ingestor = Ingestor(fresh_db, Settings(home=tmp_path), [GatewayProtocol()])
+    stored = ingestor.store([Message(1, 1, "gw/wl-1", str(MAX_BATCH + 5).encode()),
+                             Message(2, 1, "gw/wl-1", b"3")])  # fmt: skip
+    assert stored == MAX_BATCH + 8
+    assert _count(fresh_db) == MAX_BATCH + 5  # the second message's three fall on the same times
 
 
 def _wait(predicate: object, seconds: float = 10) -> bool:

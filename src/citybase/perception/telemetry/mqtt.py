@@ -88,13 +88,18 @@ class Ingestor:
                 log.warning("malformed MQTT message on %s: %s", message.topic, exc)
         if not readings:
             return 0
-        with self.db.session_scope() as session:
-            report, accepted = service.ingest(session, readings, protocol="mqtt")
-            rules.judge(session, accepted)
-        for rejected in report.rejected:
-            log.info("MQTT reading refused (%s): %s", rejected.device_id, rejected.reason)
-        self.stored += report.accepted
-        return report.accepted
+        stored = 0
+        with self.db.session_scope() as session:  # gateways' messages may hold many readings:
+            for start in range(0, len(readings), service.MAX_BATCH):  # a chunk at a time
+                report, accepted = service.ingest(
+                    session, readings[start : start + service.MAX_BATCH], protocol="mqtt"
+                )
+                rules.judge(session, accepted)
+                stored += report.accepted
+                for rejected in report.rejected:
+                    log.info("MQTT reading refused (%s): %s", rejected.device_id, rejected.reason)
+        self.stored += stored
+        return stored
 
     # --- the broker ---
 
