@@ -88,17 +88,20 @@ def ingest(
         ids = repository.series_ids(session, {(d, a) for d, _, values in good for a in values})
         rows: list[tuple[int, int, float | None, str | None]] = []
         newest: dict[int, tuple[int, int, float | None, str | None]] = {}
-        for device_id, at, values in good:
-            ts = as_epoch_ms(at)
+        for device_id, at, values in good:  # the hot loop: kept plain
+            ts = int(at.timestamp() * 1000)
             for attr, value in values.items():
                 sid = ids[(device_id, attr)]
-                row = (sid, ts, float(value) if isinstance(value, int | float) else None,
-                       value if isinstance(value, str) else None)  # fmt: skip
+                kind = type(value)
+                row = (sid, ts, None if kind is str else float(value),
+                       value if kind is str else None)  # fmt: skip
                 rows.append(row)
                 before = newest.get(sid)
                 if before is None or before[1] <= ts:
                     newest[sid] = row
-            accepted.append(Accepted(device_id, from_epoch_ms(ts), values))
+            # stored to the millisecond: the rules see the time as stored
+            accepted.append(Accepted(device_id, at if at.microsecond % 1000 == 0 and
+                                     at.tzinfo is UTC else from_epoch_ms(ts), values))  # fmt: skip
         repository.add_readings(session, rows)
         repository.set_latest(session, list(newest.values()))
         devices.seen(session, latest_seen)
