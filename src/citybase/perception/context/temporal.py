@@ -270,24 +270,68 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _instances(session: Session, series_id: int, win: Window) -> list[Any]:
-    stmt = select(AttributeInstance.observed_at, AttributeInstance.kind,
-                  AttributeInstance.value, AttributeInstance.number,
-                  AttributeInstance.extra).where(AttributeInstance.series_id == series_id)  # fmt: skip
-    column = AttributeInstance.observed_at
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One kept value as an answer needs it: its time already written as the API writes it."""
+
+    stamp: str
+    kind: str
+    value: Any
+    number: float | None
+    extra: dict[str, Any] | None
+
+    @property
+    def observed_at(self) -> datetime:
+        return datetime.fromisoformat(self.stamp)
+
+
+def _iso(raw: Any) -> str:
+    """A stored time as ``2026-01-01T00:00:00Z``: SQLite's text turned by slicing (the hot
+    path of every temporal answer), PostgreSQL's datetime by ``isoformat``."""
+    if isinstance(raw, str):
+        fraction = raw[20:26]
+        return f"{raw[:10]}T{raw[11:19]}{'' if fraction in ('', '000000') else '.' + fraction}Z"
+    return _stamp(raw)
+
+
+def _instances(session: Session, series_id: int, win: Window) -> list[Instance]:
+    """The instances of one series in the window, oldest first, read straight from the driver
+    (SQLAlchemy's per-row conversions cost more than the query)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+
+    def bound(moment: datetime) -> Any:
+        moment = moment.astimezone(UTC)
+        return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") \
+            if sqlite else moment  # fmt: skip
+
+    sql = ("SELECT observed_at, kind, value, number, extra FROM perception_attribute_instances "  # noqa: S608 -- only placeholders are put in
+           f"WHERE series_id = {mark}")  # fmt: skip
+    params: list[Any] = [series_id]
     if win.timerel == "before" and win.time_at:
-        stmt = stmt.where(column < win.time_at)
+        sql += f" AND observed_at < {mark}"
+        params.append(bound(win.time_at))
     elif win.timerel == "after" and win.time_at:
-        stmt = stmt.where(column > win.time_at)
+        sql += f" AND observed_at > {mark}"
+        params.append(bound(win.time_at))
     elif win.timerel == "between" and win.time_at and win.end_time_at:
-        stmt = stmt.where(column >= win.time_at, column < win.end_time_at)
+        sql += f" AND observed_at >= {mark} AND observed_at < {mark}"
+        params += [bound(win.time_at), bound(win.end_time_at)]
     if win.last_n:
-        rows = list(session.execute(stmt.order_by(column.desc()).limit(min(win.last_n, MOST))))
-        return rows[::-1]
-    return list(session.execute(stmt.order_by(column).limit(MOST)))
+        sql += f" ORDER BY observed_at DESC LIMIT {min(win.last_n, MOST)}"
+    else:
+        sql += f" ORDER BY observed_at LIMIT {MOST}"
+    rows = list(session.connection().exec_driver_sql(sql, tuple(params)).fetchall())
+    if win.last_n:
+        rows.reverse()
+
+    def decoded(raw: Any) -> Any:  # SQLite hands JSON back as text (a bare number as a number)
+        return orjson.loads(raw) if sqlite and isinstance(raw, str) else raw
+
+    return [Instance(_iso(r[0]), r[1], decoded(r[2]), r[3], decoded(r[4])) for r in rows]
 
 
-def _aggregate(rows: list[Any], win: Window) -> dict[str, list[list[Any]]]:
+def _aggregate(rows: list[Instance], win: Window) -> dict[str, list[list[Any]]]:
     if not rows:
         return {m: [] for m in win.methods}
     first = win.time_at or rows[0].observed_at
@@ -329,25 +373,19 @@ def _aggregate(rows: list[Any], win: Window) -> dict[str, list[list[Any]]]:
     return out
 
 
-def _micros(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
-def _attribute(rows: list[Any], win: Window, names: dict[str, str], series_id: int) -> Any:
+def _attribute(rows: list[Instance], win: Window, names: dict[str, str], series_id: int) -> Any:
     kind = rows[0].kind if rows else "Property"
     if win.form == "temporalValues":
         key = "objects" if kind == "Relationship" else "values"
-        return {"type": kind, key: [[r.value, _stamp(r.observed_at)] for r in rows]}
+        return {"type": kind, key: [[r.value, r.stamp] for r in rows]}
     if win.form == "aggregatedValues":
         return {"type": kind, **_aggregate(rows, win)}
     out = []
     for r in rows:
         item: dict[str, Any] = {"type": r.kind}
         item["object" if r.kind == "Relationship" else "value"] = r.value
-        item["observedAt"] = _stamp(r.observed_at)
-        item["instanceId"] = f"{INSTANCE}{series_id}:{_micros(r.observed_at)}"
+        item["observedAt"] = r.stamp
+        item["instanceId"] = f"{INSTANCE}{series_id}:{r.stamp}"
         for k, v in (r.extra or {}).items():
             item[names.get(k, k)] = v
         out.append(item)
