@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -522,7 +523,16 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     connection = session.connection()
     if inserts:
         connection.execute(insert(table), list(inserts.values()))
-    if updates:
+    if updates and connection.dialect.name == "postgresql":  # one statement over arrays
+        rows = list(updates.values())
+        connection.exec_driver_sql(
+            "UPDATE perception_entities AS e SET type = v.type, attrs = v.attrs, modified_at = "
+            "v.modified_at FROM unnest(%s::text[], %s::text[], %s::text[]::jsonb[], "
+            "%s::timestamptz[]) AS v(id, type, attrs, modified_at) WHERE e.id = v.id",
+            ([r["id"] for r in rows], [r["type"] for r in rows],
+             [orjson.dumps(r["attrs"]).decode() for r in rows], [r["modified_at"] for r in rows]),
+        )  # fmt: skip
+    elif updates:
         connection.execute(
             update(table).where(table.c.id == bindparam("b_id")).values(
                 type=bindparam("b_type"), attrs=bindparam("b_attrs"),

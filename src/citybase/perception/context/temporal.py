@@ -112,6 +112,13 @@ _ADD = (
     "DO UPDATE SET kind = excluded.kind, value = excluded.value, number = excluded.number, "
     "extra = excluded.extra"
 )  # the same observation written again replaces the one kept
+_ADD_MANY = (
+    "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, value, number, "
+    "extra) SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::text[], %s::text[]::jsonb[], "
+    "%s::float8[], %s::text[]::jsonb[]) ON CONFLICT (series_id, observed_at) DO UPDATE SET "
+    "kind = excluded.kind, value = excluded.value, number = excluded.number, "
+    "extra = excluded.extra"
+)
 
 
 def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
@@ -152,8 +159,15 @@ def write(session: Session, pending: list[_Pending]) -> None:
             p.kind, orjson.dumps(p.value).decode(), number,
             orjson.dumps(p.extra).decode() if p.extra is not None else None,
         ))  # fmt: skip
-    statement = _ADD.format(p="?", j="?") if sqlite else _ADD.format(p="%s", j="%s::jsonb")
-    session.connection().exec_driver_sql(statement, rows)
+    if sqlite:
+        session.connection().exec_driver_sql(_ADD.format(p="?", j="?"), rows)
+        return
+    # PostgreSQL: one statement over arrays (unnest) rather than a statement a row; a key may
+    # come only once in it, so the last value of each wins, as it would one by one
+    last = list({(r[0], r[1]): r for r in rows}.values())
+    session.connection().exec_driver_sql(
+        _ADD_MANY, tuple(list(column) for column in zip(*last, strict=True))
+    )
 
 
 # --- writing a temporal representation -----------------------------------------------------------
