@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from citybase.core.errors import CitybaseError
@@ -412,11 +412,21 @@ def delete_subscription(session: DbSession, principal: Manager, sub_id: str) -> 
 # --- the temporal API ---------------------------------------------------------------------------
 
 
-def _window(timerel: str | None, timeAt: str | None, endTimeAt: str | None, lastN: int | None,
-            options: str | None, aggrMethods: str | None,
-            aggrPeriodDuration: str | None) -> temporal.Window:  # fmt: skip
+def _window(
+    timerel: str | None = None,
+    timeAt: str | None = None,
+    endTimeAt: str | None = None,
+    lastN: int | None = None,
+    options: str | None = None,
+    aggrMethods: str | None = None,
+    aggrPeriodDuration: str | None = None,
+) -> temporal.Window:
+    """The temporal query's time window and form, from its query parameters."""
     return temporal.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
                            aggrPeriodDuration)  # fmt: skip
+
+
+TemporalWindow = Annotated[temporal.Window, Depends(_window)]
 
 
 @router.get("/temporal/entities")
@@ -425,17 +435,11 @@ def temporal_query(
     request: Request,
     session: DbSession,
     principal: Reader,
+    win: TemporalWindow,
     type: str | None = None,
     id: str | None = None,
     idPattern: str | None = None,
     attrs: str | None = None,
-    timerel: str | None = None,
-    timeAt: str | None = None,
-    endTimeAt: str | None = None,
-    lastN: int | None = None,
-    options: str | None = None,
-    aggrMethods: str | None = None,
-    aggrPeriodDuration: str | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
     count: bool = False,
@@ -447,7 +451,6 @@ def temporal_query(
     context = _reader_context(link)
     if not (type or id or idPattern or attrs):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
-    win = _window(timerel, timeAt, endTimeAt, lastN, options, aggrMethods, aggrPeriodDuration)
     found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
                                   id_pattern=idPattern, attrs=_split(attrs), limit=limit,
                                   offset=offset)  # fmt: skip
@@ -461,18 +464,11 @@ def temporal_retrieve(
     session: DbSession,
     principal: Reader,
     entity_id: str,
+    win: TemporalWindow,
     attrs: str | None = None,
-    timerel: str | None = None,
-    timeAt: str | None = None,
-    endTimeAt: str | None = None,
-    lastN: int | None = None,
-    options: str | None = None,
-    aggrMethods: str | None = None,
-    aggrPeriodDuration: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     context = _reader_context(link)
-    win = _window(timerel, timeAt, endTimeAt, lastN, options, aggrMethods, aggrPeriodDuration)
     return _answer(request, temporal.retrieve(session, entity_id, context, win,
                                               attrs=_split(attrs)), context)  # fmt: skip
 
