@@ -356,3 +356,29 @@ def test_concise_and_geojson_forms(client: TestClient, session: Session) -> None
     assert (
         client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Gauge:4").json()["ngsi-ld:max"]["value"] == 9
     )
+
+
+def test_batch_upserts_merge_or_replace_in_one_go(session: Session) -> None:
+    core = jsonld.context_of(None)
+    first = [{"id": f"urn:ngsi-ld:Gauge:{n}", "type": "Gauge", "level": n, "name": f"g{n}"}
+             for n in range(3)]  # fmt: skip
+    done, refused, created = context.upsert_many(session, first, core)
+    assert (len(done), refused, created) == (3, [], True)
+    # merged: attributes given replace theirs whole, the others stay
+    later = [{"id": "urn:ngsi-ld:Gauge:0", "type": "Gauge", "level": {"value": 7, "unitCode": "MTR"}},
+             {"id": "urn:ngsi-ld:Gauge:1", "type": "Gauge", "depth": 2}, {"id": "bad"}]  # fmt: skip
+    done, refused, created = context.upsert_many(session, later, core, replace_all=False)
+    assert (done, created) == (["urn:ngsi-ld:Gauge:0", "urn:ngsi-ld:Gauge:1"], False)
+    assert [r[0] for r in refused] == ["bad"]
+    session.expire_all()
+    zero = context.retrieve(session, "urn:ngsi-ld:Gauge:0", core, form="concise")
+    assert (zero["level"], zero["name"]) == ({"value": 7, "unitCode": "MTR"}, "g0")
+    one = context.retrieve(session, "urn:ngsi-ld:Gauge:1", core, form="keyValues")
+    assert (one["level"], one["depth"], one["name"]) == (1, 2, "g1")
+    # replaced: only what is given remains
+    context.upsert_many(session, [{"id": "urn:ngsi-ld:Gauge:2", "type": "Gauge", "depth": 5}], core)
+    session.expire_all()
+    assert context.retrieve(session, "urn:ngsi-ld:Gauge:2", core, form="keyValues") == {
+        "id": "urn:ngsi-ld:Gauge:2", "type": "Gauge", "depth": 5}  # fmt: skip
+    again = context.upsert_many(session, first[:1], core, create_only=True)
+    assert again[1][0][1].code == "AlreadyExists"

@@ -80,6 +80,11 @@ def record(session: Session, entity: ContextEntity | EntityState, changed: set[s
     )  # fmt: skip
 
 
+def listening() -> bool:
+    """Whether a change might concern a subscription (so must be noted whole)."""
+    return _current is not None and _current.listening()
+
+
 def _submit(session: Session) -> None:
     changes = session.info.pop("citybase_ngsi_changes", None)
     notifier = _current

@@ -493,11 +493,22 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         {k for _, k, _ in ready},
     )  # fmt: skip
     ids = list({i for i, _, _ in ready})
+    from citybase.perception.context import notify
+
+    # PostgreSQL merges attributes itself (jsonb ||); unless a subscription needs the whole
+    # entity, what each entity holds need not be read and written back
+    connection = session.connection()
+    merge_in_db = connection.dialect.name == "postgresql" and not notify.listening()
     have: dict[str, tuple[dict[str, Any], datetime]] = {}
     for start in range(0, len(ids), 500):
-        have |= {i: (a, c) for i, a, c in session.execute(
-            select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at).where(
-                ContextEntity.id.in_(ids[start : start + 500])))}  # fmt: skip
+        chunk = ContextEntity.id.in_(ids[start : start + 500])
+        if merge_in_db:
+            have |= {i: ({}, c) for i, c in session.execute(
+                select(ContextEntity.id, ContextEntity.created_at).where(chunk))}  # fmt: skip
+        else:
+            have |= {i: (a, c) for i, a, c in session.execute(
+                select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at).where(
+                    chunk))}  # fmt: skip
     done: list[str] = []
     created = False
     now = datetime.now(UTC)
@@ -513,24 +524,26 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         born = before[1] if before is not None else now
         state = EntityState(entity_id, types[kind], new, born, now)
         row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
-               "modified_at": now}  # fmt: skip
+               "modified_at": now, "merge": before is not None and not replace_all}  # fmt: skip
         (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
         created = created or before is None
         have[entity_id] = (new, born)
         _changed(session, state, set(expanded))
         done.append(entity_id)
     table = cast(Table, ContextEntity.__table__)
-    connection = session.connection()
     if inserts:
-        connection.execute(insert(table), list(inserts.values()))
+        connection.execute(insert(table), [
+            {k: v for k, v in r.items() if k != "merge"} for r in inserts.values()])  # fmt: skip
     if updates and connection.dialect.name == "postgresql":  # one statement over arrays
         rows = list(updates.values())
         connection.exec_driver_sql(
-            "UPDATE perception_entities AS e SET type = v.type, attrs = v.attrs, modified_at = "
-            "v.modified_at FROM unnest(%s::text[], %s::text[], %s::text[]::jsonb[], "
-            "%s::timestamptz[]) AS v(id, type, attrs, modified_at) WHERE e.id = v.id",
+            "UPDATE perception_entities AS e SET type = v.type, attrs = CASE WHEN v.merge THEN "
+            "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM unnest("
+            "%s::text[], %s::text[], %s::text[]::jsonb[], %s::timestamptz[], %s::bool[]) AS "
+            "v(id, type, attrs, modified_at, merge) WHERE e.id = v.id",
             ([r["id"] for r in rows], [r["type"] for r in rows],
-             [orjson.dumps(r["attrs"]).decode() for r in rows], [r["modified_at"] for r in rows]),
+             [orjson.dumps(r["attrs"]).decode() for r in rows], [r["modified_at"] for r in rows],
+             [r["merge"] and merge_in_db for r in rows]),
         )  # fmt: skip
     elif updates:
         connection.execute(
