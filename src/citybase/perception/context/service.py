@@ -536,14 +536,14 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
             {k: v for k, v in r.items() if k != "merge"} for r in inserts.values()])  # fmt: skip
     if updates and connection.dialect.name == "postgresql":  # one statement over arrays
         rows = list(updates.values())
-        connection.exec_driver_sql(
+        connection.exec_driver_sql(  # the batch as one JSON document, read by the database
             "UPDATE perception_entities AS e SET type = v.type, attrs = CASE WHEN v.merge THEN "
-            "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM unnest("
-            "%s::text[], %s::text[], %s::text[]::jsonb[], %s::timestamptz[], %s::bool[]) AS "
-            "v(id, type, attrs, modified_at, merge) WHERE e.id = v.id",
-            ([r["id"] for r in rows], [r["type"] for r in rows],
-             [orjson.dumps(r["attrs"]).decode() for r in rows], [r["modified_at"] for r in rows],
-             [r["merge"] and merge_in_db for r in rows]),
+            "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM "
+            "jsonb_to_recordset(%s::jsonb) AS v(id text, type text, attrs jsonb, "
+            "modified_at timestamptz, merge boolean) WHERE e.id = v.id",
+            (orjson.dumps([{"id": r["id"], "type": r["type"], "attrs": r["attrs"],
+                            "modified_at": r["modified_at"].isoformat(),
+                            "merge": r["merge"] and merge_in_db} for r in rows]).decode(),),
         )  # fmt: skip
     elif updates:
         connection.execute(

@@ -114,10 +114,10 @@ _ADD = (
 )  # the same observation written again replaces the one kept
 _ADD_MANY = (
     "INSERT INTO perception_attribute_instances (series_id, observed_at, kind, value, number, "
-    "extra) SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::text[], %s::text[]::jsonb[], "
-    "%s::float8[], %s::text[]::jsonb[]) ON CONFLICT (series_id, observed_at) DO UPDATE SET "
-    "kind = excluded.kind, value = excluded.value, number = excluded.number, "
-    "extra = excluded.extra"
+    "extra) SELECT (r->>0)::int, (r->>1)::timestamptz, r->>2, r->3, (r->>4)::float8, "
+    "NULLIF(r->5, 'null'::jsonb) FROM jsonb_array_elements(%s::jsonb) AS r "
+    "ON CONFLICT (series_id, observed_at) DO UPDATE SET kind = excluded.kind, "
+    "value = excluded.value, number = excluded.number, extra = excluded.extra"
 )
 
 
@@ -143,31 +143,31 @@ def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[st
 
 
 def write(session: Session, pending: list[_Pending]) -> None:
-    """Store instances: their series found or made, then all rows with one executemany straight
-    to the driver (SQLAlchemy's per-row parameter building cost more than the insert)."""
+    """Store instances: their series found or made, then all rows in one go — on SQLite one
+    executemany straight to the driver (SQLAlchemy's per-row parameter building cost more than
+    the insert), on PostgreSQL one statement over the batch sent as a single JSON array (the
+    database reads it in C, where arrays of text would be escaped value by value)."""
     series = _series(session, {(p.entity_id, p.attr): p.entity_type for p in pending})
-    dialect = session.get_bind().dialect.name
-    sqlite = dialect == "sqlite"
-    rows = []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}  # one per key: the last one wins
     for p in pending:
         when = p.observed_at.astimezone(UTC)
         number = float(p.value) if isinstance(p.value, int | float) and \
             not isinstance(p.value, bool) else None  # fmt: skip
-        rows.append((
-            series[(p.entity_id, p.attr)],
-            when.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else when,
-            p.kind, orjson.dumps(p.value).decode(), number,
-            orjson.dumps(p.extra).decode() if p.extra is not None else None,
-        ))  # fmt: skip
+        sid = series[(p.entity_id, p.attr)]
+        if sqlite:
+            rows[(sid, when)] = (
+                sid, when.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+                p.kind, orjson.dumps(p.value).decode(), number,
+                orjson.dumps(p.extra).decode() if p.extra is not None else None,
+            )  # fmt: skip
+        else:
+            rows[(sid, when)] = (sid, when.isoformat(), p.kind, p.value, number, p.extra)
     if sqlite:
-        session.connection().exec_driver_sql(_ADD.format(p="?", j="?"), rows)
-        return
-    # PostgreSQL: one statement over arrays (unnest) rather than a statement a row; a key may
-    # come only once in it, so the last value of each wins, as it would one by one
-    last = list({(r[0], r[1]): r for r in rows}.values())
-    session.connection().exec_driver_sql(
-        _ADD_MANY, tuple(list(column) for column in zip(*last, strict=True))
-    )
+        session.connection().exec_driver_sql(_ADD.format(p="?", j="?"), list(rows.values()))
+    else:
+        document = orjson.dumps(list(rows.values())).decode()
+        session.connection().exec_driver_sql(_ADD_MANY, (document,))
 
 
 # --- writing a temporal representation -----------------------------------------------------------
