@@ -177,6 +177,11 @@ class PerceptionSettings(BaseModel):
         500, ge=1, description="MQTT readings stored in one transaction, at most"
     )
     batch_ms: int = Field(100, ge=1, description="How long a batch of MQTT readings may wait")
+    notification_hosts: str = Field(
+        "",
+        description="Hosts NGSI-LD subscriptions may notify, comma-separated (a leading '.' "
+        "allows a domain's hosts); empty: any host.",
+    )
 
 
 class BusSettings(BaseModel):

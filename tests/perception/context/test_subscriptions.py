@@ -280,3 +280,39 @@ def test_port_is_free_of_receivers() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         assert probe.getsockname()[0] == "127.0.0.1"
+
+
+def test_only_allowed_hosts_are_notified() -> None:
+    from citybase.perception.context.subscriptions import allowed
+
+    assert allowed("http://10.0.0.5:8080/x", "")  # none listed: any
+    hosts = "hooks.fz.gov.cn, .water.fz.gov.cn"
+    assert allowed("https://hooks.fz.gov.cn/n", hosts)
+    assert allowed("mqtt://broker.water.fz.gov.cn:1883/t", hosts)
+    assert not allowed("http://127.0.0.1:5432/", hosts)
+    assert not allowed("http://evil-hooks.fz.gov.cn.example/", hosts)
+
+
+def test_a_subscription_to_a_host_not_allowed_is_refused(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    client.app.state.settings = settings.model_copy(
+        update={
+            "perception": settings.perception.model_copy(
+                update={"notification_hosts": "hooks.fz.gov.cn"}
+            )
+        }
+    )  # type: ignore[attr-defined]
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = {"X-CSRF-Token": sign_in(client, "water"), **JSON}
+    sub = {"entities": [{"type": "WaterLevelObserved"}],
+           "notification": {"endpoint": {"uri": "http://127.0.0.1:9/inside"}}}  # fmt: skip
+    refused = client.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=h)
+    assert refused.status_code == 400
+    assert "notification_hosts" in refused.json()["detail"]
+    sub["notification"]["endpoint"]["uri"] = "https://hooks.fz.gov.cn/n"  # type: ignore[index]
+    made = client.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=h)
+    assert made.status_code == 201, made.text
+    moved = client.patch(made.headers["Location"], headers=h, content=json.dumps(
+        {"notification": {"endpoint": {"uri": "http://127.0.0.1:9/inside"}}}))  # fmt: skip
+    assert moved.status_code == 400

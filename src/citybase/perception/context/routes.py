@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from citybase.core.errors import CitybaseError
-from citybase.core.web.deps import DbSession
+from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.perception.context import jsonld, service, subscriptions, temporal
 from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
@@ -364,10 +364,13 @@ def attributes(
 
 @router.post("/subscriptions", status_code=201)
 @router.post("/subscriptions/", status_code=201, include_in_schema=False)
-async def create_subscription(request: Request, session: DbSession, principal: Manager) -> Response:
+async def create_subscription(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings
+) -> Response:
     """Subscribe an endpoint (http(s):// or mqtt://host:port/topic) to changes of entities."""
     body, context = await _body(request)
-    sub_id = subscriptions.create(session, body, context, owner=principal.username)
+    sub_id = subscriptions.create(session, body, context, owner=principal.username,
+                                  hosts=settings.perception.notification_hosts)  # fmt: skip
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/subscriptions/{sub_id}"})
 
 
@@ -395,11 +398,12 @@ def retrieve_subscription(
 
 @router.patch("/subscriptions/{sub_id}", status_code=204)
 async def update_subscription(
-    request: Request, session: DbSession, principal: Manager, sub_id: str
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, sub_id: str
 ) -> Response:
     """Change some members (``isActive: false`` pauses it)."""
     body, context = await _body(request)
-    subscriptions.update(session, sub_id, body, context)
+    subscriptions.update(session, sub_id, body, context,
+                         hosts=settings.perception.notification_hosts)  # fmt: skip
     return Response(status_code=204)
 
 

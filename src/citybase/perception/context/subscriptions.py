@@ -10,6 +10,7 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -147,10 +148,27 @@ def _changed(session: Session) -> None:
     after_commit(session, notify.subscriptions_changed)
 
 
-def create(session: Session, body: Any, context: list[Any], owner: str = "") -> str:
+def allowed(uri: str, hosts: str) -> bool:
+    """Whether a notification endpoint's host is among those allowed (none listed: any)."""
+    listed = [h.strip().lower() for h in hosts.split(",") if h.strip()]
+    host = (urlparse(uri).hostname or "").lower()
+    return not listed or any(host == h or (h.startswith(".") and host.endswith(h))
+                             for h in listed)  # fmt: skip
+
+
+def _check_host(body: dict[str, Any], hosts: str) -> None:
+    uri = str(((body.get("notification") or {}).get("endpoint") or {}).get("uri", ""))
+    if not allowed(uri, hosts):
+        raise BadRequestData("notification.endpoint.uri: this host may not be notified here "
+                             "(perception.notification_hosts)", field="notification")  # fmt: skip
+
+
+def create(session: Session, body: Any, context: list[Any], owner: str = "",
+           hosts: str = "") -> str:  # fmt: skip
     if not isinstance(body, dict):
         raise BadRequestData("a subscription is a JSON object")
     _check(body)
+    _check_host(body, hosts)
     sub_id = body.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     if not isinstance(sub_id, str) or not URI.match(sub_id):
         raise BadRequestData("id is a URI", field="id")
@@ -177,7 +195,7 @@ def _get(session: Session, sub_id: str) -> ContextSubscription:
     return found
 
 
-def update(session: Session, sub_id: str, body: Any, context: list[Any]) -> None:
+def update(session: Session, sub_id: str, body: Any, context: list[Any], hosts: str = "") -> None:
     """Change the members given; the others stay (names given in this request's terms are
     kept in the subscription's own by going through their IRIs)."""
     found = _get(session, sub_id)
@@ -193,6 +211,7 @@ def update(session: Session, sub_id: str, body: Any, context: list[Any]) -> None
             isinstance(incoming["notification"], dict):  # fmt: skip
         merged["notification"] = {**found.body["notification"], **incoming["notification"]}
     _check(merged)
+    _check_host(merged, hosts)
     _compile_or_refuse(merged, found.context)
     found.body = merged
     found.active = merged.get("isActive", True)
