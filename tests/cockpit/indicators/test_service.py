@@ -187,3 +187,35 @@ def test_a_measured_value_is_approved_as_written_and_not_repeated(
     assert latest is not None
     assert latest.value == 96.4
     assert latest.measured
+
+
+def test_the_12345_figures_are_measured_by_the_platform(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from citybase.core import clock
+    from citybase.hub.cases import service as cases
+    from citybase.hub.cases.schemas import Action, ActionIn, Satisfaction
+    from tests.hub.cases.factories import ROAD, city, mover
+
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 30))
+    closing = indicators.MEASURES["hub.hotline.on_time_closing"]
+    assert closing.unit == "%"
+    assert closing.count(session) is None  # no case yet: nothing to measure
+    city(session)
+    monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    number = cases.intake(session, mover(session, "operator"), ROAD, now=monday).case.number
+    for who, action, fields in (
+        ("gl.handler", Action.sign, {}), ("gl.handler", Action.reply, {"reply": "已修复。"}),
+        ("operator", Action.follow_up, {"satisfaction": Satisfaction.basic}),
+        ("operator", Action.close, {}),
+    ):  # fmt: skip
+        cases.act(session, mover(session, who), number, action, ActionIn.model_validate(fields),
+                  now=monday + timedelta(days=1))  # fmt: skip
+    assert closing.count(session) == 100.0
+    assert indicators.MEASURES["hub.hotline.satisfaction"].count(session) == 100.0
+    assert indicators.MEASURES["hub.hotline.first_time"].count(session) == 100.0
+    # a case of last year does not count in this year's figure
+    monkeypatch.setattr(clock, "today", lambda: date(2027, 2, 1))
+    assert closing.count(session) is None

@@ -35,6 +35,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.data.catalog import service as catalog
 from citybase.data.opendata import service as opendata
 from citybase.data.sharing import service as sharing
+from citybase.hub.cases import service as cases
 
 BEHIND = 0.1  # yellow while behind the path by less than this share of the whole way
 
@@ -463,7 +464,20 @@ class Measure:
 
     label: str
     unit: str
-    count: Callable[[Session], float]
+    count: Callable[[Session], float | None]  # None: nothing to count from yet
+
+
+def _hotline_rate(field: str) -> Callable[[Session], float | None]:
+    """A 12345 figure over the cases taken in this year so far, in per cent."""
+
+    def count(session: Session) -> float | None:
+        today = clock.today()
+        since = datetime(today.year, 1, 1, tzinfo=clock.CITY_TZ)
+        found = cases.figures(session, None, since, None)
+        rate = getattr(found[0], field) if found else None
+        return None if rate is None else round(rate * 100, 2)
+
+    return count
 
 
 MEASURES: dict[str, Measure] = {
@@ -476,6 +490,18 @@ MEASURES: dict[str, Measure] = {
     ),
     "data.sharing.shared_resources": Measure(
         "有授权在用的共享数据资源数", "个", lambda s: float(sharing.shared_resource_count(s))
+    ),
+    "hub.hotline.on_time_closing": Measure(
+        "12345 按时办结率（本年受理）", "%", _hotline_rate("on_time_closing")
+    ),
+    "hub.hotline.on_time_signing": Measure(
+        "12345 按时签收率（本年受理）", "%", _hotline_rate("on_time_signing")
+    ),
+    "hub.hotline.satisfaction": Measure(
+        "12345 满意率（本年受理）", "%", _hotline_rate("satisfaction_rate")
+    ),
+    "hub.hotline.first_time": Measure(
+        "12345 一次办结率（本年受理）", "%", _hotline_rate("first_time_rate")
     ),
 }  # fmt: skip
 
@@ -490,7 +516,10 @@ def measure_all(session: Session, today: date | None = None) -> list[ActualRead]
         measure = MEASURES.get(ind.measure)
         if measure is None:
             continue
-        found = record_measured(session, ind.id, period, measure.count(session), ind.measure)
+        value = measure.count(session)
+        if value is None:
+            continue
+        found = record_measured(session, ind.id, period, value, ind.measure)
         if found is not None:
             written.append(found)
     return written
