@@ -75,6 +75,13 @@ def _check_attribute(name: str, attr: Any) -> None:
             ) from None
 
 
+def stamp(moment: datetime) -> str:
+    """A time as NGSI-LD writes it: UTC with a Z (a naive time is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _geometry(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") in GEOMETRIES and \
         isinstance(value.get("coordinates"), list)  # fmt: skip
@@ -179,8 +186,8 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
             out[name] = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v
                          for k, v in attr.items()}  # fmt: skip
     if sys_attrs and form == "normalized":
-        out["createdAt"] = entity.created_at.isoformat().replace("+00:00", "Z")
-        out["modifiedAt"] = entity.modified_at.isoformat().replace("+00:00", "Z")
+        out["createdAt"] = stamp(entity.created_at)
+        out["modifiedAt"] = stamp(entity.modified_at)
     return out
 
 

@@ -4,6 +4,7 @@ be matched against changed entities by the notifier."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Set
@@ -25,6 +26,7 @@ from citybase.perception.context.service import (
     BadRequestData,
     ResourceNotFound,
     parse_geo,
+    stamp,
 )
 
 FORMATS = ("normalized", "keyValues", "concise")
@@ -101,8 +103,6 @@ def _check(body: dict[str, Any]) -> None:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 
@@ -260,11 +260,7 @@ def delete(session: Session, sub_id: str) -> None:
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return stamp(moment) if moment is not None else None
 
 
 def status(row: ContextSubscription, now: datetime | None = None) -> str:
@@ -396,9 +392,7 @@ def compile_row(row: ContextSubscription) -> Compiled:
         throttling=float(body.get("throttling") or 0),
         time_interval=float(body.get("timeInterval") or 0),
         expires_at=expires, active=row.active,
-        last_sent=row.last_notification.replace(tzinfo=UTC).timestamp()
-        if row.last_notification is not None and row.last_notification.tzinfo is None
-        else (row.last_notification.timestamp() if row.last_notification else 0.0),
+        last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from citybase.perception.context.service import (
     _names,
     _rename,
     normalize,
+    stamp,
 )
 
 INSTANCE = "urn:ngsi-ld:attribute:instance:"
@@ -278,12 +279,6 @@ def _duration(raw: str) -> timedelta | None:
     return span or None  # P0D: the whole window
 
 
-def _stamp(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class Instance:
     """One kept value as an answer needs it: its time already written as the API writes it."""
@@ -305,7 +300,7 @@ def _iso(raw: Any) -> str:
     if isinstance(raw, str):
         fraction = raw[20:26]
         return f"{raw[:10]}T{raw[11:19]}{'' if fraction in ('', '000000') else '.' + fraction}Z"
-    return _stamp(raw)
+    return stamp(raw)
 
 
 def _instances(session: Session, series_id: int, win: Window) -> list[Instance]:
@@ -383,7 +378,7 @@ def _aggregate(rows: list[Instance], win: Window) -> dict[str, list[list[Any]]]:
             else:  # stddev, of the population
                 mean = sum(numbers) / len(numbers)
                 value = math.sqrt(sum((n - mean) ** 2 for n in numbers) / len(numbers))
-            out[method].append([value, _stamp(start), _stamp(end)])
+            out[method].append([value, stamp(start), stamp(end)])
     return out
 
 
