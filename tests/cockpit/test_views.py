@@ -165,11 +165,74 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
     assert "测试规划（修订）" in page.text
 
 
+def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks(
+    client: TestClient, session: Session
+) -> None:
+    _setup(session)
+    token = sign_in(client, "bureau")
+    page = client.get("/console/cockpit/plans/fz-test")
+    for link in ("/edit", "/indicators/new", "/tasks/new"):
+        assert f"/console/cockpit/plans/fz-test{link}" in page.text
+    form = client.get("/console/cockpit/plans/fz-test/edit")
+    assert 'value="福州市人民政府办公厅"' in form.text
+    document = {
+        "csrf_token": token, "title": "测试规划", "kind": "plan", "issuer": "福州市人民政府办公厅",
+        "document_number": "榕政办〔2022〕28号", "issued_on": "2022-05-01", "start_year": "2021",
+        "end_year": "2023", "city": "福州市", "region": "350100", "goals": "数字政府\n\n数字社会\n",
+    }  # fmt: skip
+    short = client.post("/console/cockpit/plans/fz-test/edit", data=document)
+    assert short.status_code == 422
+    assert "target year 2025 is outside the plan" in short.text
+    saved = client.post("/console/cockpit/plans/fz-test/edit",
+                        data=document | {"end_year": "2025"}, follow_redirects=False)  # fmt: skip
+    assert saved.headers["location"] == "/console/cockpit/plans/fz-test"
+    plan = plans.get_plan(session, "fz-test")
+    assert (plan.document_number, plan.goals) == ("榕政办〔2022〕28号", ["数字政府", "数字社会"])
+    indicator = {
+        "csrf_token": token, "code": "5g", "name": "每万人拥有5G基站数", "unit": "个",
+        "baseline_year": "2022", "baseline_value": "18.6", "targets": "2024: 32, 2025: 35",
+        "direction": "higher", "nature": "expected", "units": "fz.comms",
+    }  # fmt: skip
+    assert "新增指标" in client.get("/console/cockpit/plans/fz-test/indicators/new").text
+    twice = client.post("/console/cockpit/plans/fz-test/indicators/new",
+                        data=indicator | {"code": "online"})  # fmt: skip
+    assert twice.status_code == 422
+    assert "already has an indicator online" in twice.text
+    added = client.post("/console/cockpit/plans/fz-test/indicators/new", data=indicator,
+                        follow_redirects=False)  # fmt: skip
+    assert added.status_code == 303
+    new_id = int(added.headers["location"].rsplit("/", 1)[1])
+    assert "每万人拥有5G基站数" in client.get(added.headers["location"]).text
+    task = client.post("/console/cockpit/plans/fz-test/tasks/new", data={
+        "csrf_token": token, "number": "2", "title": "建设物联感知平台", "lead": "市不存在局",
+    })  # fmt: skip
+    assert task.status_code == 422
+    assert "no unit" in task.text
+    task = client.post("/console/cockpit/plans/fz-test/tasks/new", data={
+        "csrf_token": token, "number": "2", "title": "建设物联感知平台", "lead": "fz.comms",
+        "milestones": "2025-06-30 平台上线",
+    }, follow_redirects=False)  # fmt: skip
+    assert task.status_code == 303
+    task_id = int(task.headers["location"].rsplit("/", 1)[1])
+    [overview] = plans.overview(session)
+    assert [i.indicator.code for i in overview.indicators] == ["online", "pue", "5g"]
+    assert [t.number for t in overview.tasks] == ["1", "2"]
+    assert "从规划中删除" in client.get(f"/console/cockpit/indicators/{new_id}/edit").text
+    client.post(f"/console/cockpit/indicators/{new_id}/remove", data={"csrf_token": token})
+    client.post(f"/console/cockpit/tasks/{task_id}/remove", data={"csrf_token": token})
+    [overview] = plans.overview(session)
+    assert [i.indicator.code for i in overview.indicators] == ["online", "pue"]
+    assert [t.number for t in overview.tasks] == ["1"]
+
+
 def test_only_the_bureau_edits(client: TestClient, session: Session) -> None:
     ids = _setup(session)
     sign_in(client, "reporter")
     assert client.get(f"/console/cockpit/indicators/{ids['online']}/edit").status_code == 403
     assert client.get("/console/cockpit/plans/fz-test/yaml").status_code == 403
+    assert client.get("/console/cockpit/plans/fz-test/edit").status_code == 403
+    assert client.get("/console/cockpit/plans/fz-test/indicators/new").status_code == 403
+    assert client.get("/console/cockpit/plans/fz-test/tasks/new").status_code == 403
     assert client.get("/console/cockpit/plans/fz-test").status_code == 200
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.cockpit.indicators import service as indicators
-from citybase.cockpit.indicators.schemas import ActualCreate
+from citybase.cockpit.indicators.schemas import ActualCreate, IndicatorSpec
 from citybase.cockpit.plans import service as plans
+from citybase.cockpit.tasks import service as tasks
+from citybase.cockpit.tasks.schemas import TaskSpec, UpdateCreate
+from citybase.core.errors import Conflict, InvalidInput
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.ledger.schemas import Actor
 from tests.cockpit.factories import PLAN, city, load, people
@@ -153,3 +157,71 @@ def test_a_key_given_twice_is_named_not_guessed(session: Session) -> None:
         problem.line == twice.splitlines().index("    targets: {2023: 94, 2025: 98, 2025: 99}") + 1
     )
     assert plans.list_plans(session) == []
+
+
+def test_the_document_is_edited_apart_from_its_indicators_and_tasks(session: Session) -> None:
+    city(session)
+    load(session)
+    actor = Actor.system("test")
+    document = plans.document_of(session, "fz-test").model_copy(update={
+        "period": (2021, 2026), "document_number": "榕政办〔2022〕28号",
+        "goals": ["数字政府", "数字社会"],
+    })  # fmt: skip
+    edited = plans.edit_document(session, actor, "fz-test", document)
+    assert (edited.end_year, edited.document_number, edited.goals, edited.revision) == (
+        2026, "榕政办〔2022〕28号", ["数字政府", "数字社会"], 2,
+    )  # fmt: skip
+    [overview] = plans.overview(session)
+    assert [i.indicator.code for i in overview.indicators] == ["online", "pue"]
+    assert overview.tasks[0].milestones[0].title == "平台上线"
+    shorter = document.model_copy(update={"period": (2021, 2022)})
+    with pytest.raises(InvalidInput, match="target year 2025 is outside the plan's 2021–2022"):
+        plans.edit_document(session, actor, "fz-test", shorter)
+    entry = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.action == "cockpit.plan.edited")
+    ).one()
+    assert entry.details["what"] == "document"
+
+
+def test_indicators_and_tasks_are_added_and_removed_one_at_a_time(session: Session) -> None:
+    city(session)
+    load(session)
+    who = people(session)
+    actor = Actor.system("test")
+    spec = IndicatorSpec.model_validate({
+        "code": "5g", "name": "每万人拥有5G基站数", "unit": "个", "targets": {2025: 35},
+        "direction": "higher", "units": ["福州市通信管理办公室"],
+    })  # fmt: skip
+    added = plans.add_indicator(session, actor, "fz-test", spec)
+    assert (added.code, added.units, added.targets) == ("5g", ["fz.comms"], {"2025": 35.0})
+    with pytest.raises(Conflict, match="already has an indicator 5g"):
+        plans.add_indicator(session, actor, "fz-test", spec)
+    with pytest.raises(InvalidInput, match="no unit"):
+        plans.add_indicator(session, actor, "fz-test",
+                            spec.model_copy(update={"code": "x", "units": ["市不存在局"]}))  # fmt: skip
+    with pytest.raises(InvalidInput, match="target year 2030"):
+        plans.add_indicator(session, actor, "fz-test",
+                            spec.model_copy(update={"code": "y", "targets": {2030: 1.0}}))  # fmt: skip
+    task = plans.add_task(session, actor, "fz-test", TaskSpec.model_validate({
+        "number": "2", "title": "建设物联感知平台", "lead": ["fz.comms"], "due": "2025-06-30",
+    }))  # fmt: skip
+    assert (task.number, task.lead_units) == ("2", ["fz.comms"])
+    [overview] = plans.overview(session)
+    assert [i.indicator.code for i in overview.indicators] == ["online", "pue", "5g"]
+    assert [t.number for t in overview.tasks] == ["1", "2"]
+    online = overview.indicators[0].indicator
+    indicators.report(session, who["bigdata"], online.id, ActualCreate(period="2023", value=93))
+    with pytest.raises(Conflict, match="online holds reported values"):
+        plans.remove_indicator(session, actor, online.id)
+    plans.remove_indicator(session, actor, added.id)
+    first = overview.tasks[0]
+    tasks.report_update(session, who["bigdata"], first.id,
+                        UpdateCreate(period="2024-06", text="平台上线", progress=40))  # fmt: skip
+    with pytest.raises(Conflict, match="task 1 holds monthly updates"):
+        plans.remove_task(session, actor, first.id)
+    plans.remove_task(session, actor, task.id)
+    [after] = plans.overview(session)
+    assert [i.indicator.code for i in after.indicators] == ["online", "pue"]
+    assert [t.number for t in after.tasks] == ["1"]
+    assert after.indicators[0].pending == 1
+    assert after.plan.revision == 5  # loaded, then four changes

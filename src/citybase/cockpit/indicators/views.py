@@ -25,6 +25,7 @@ from citybase.cockpit.indicators.schemas import (
 )
 from citybase.cockpit.plans import service as plans
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager, Reader, Reporter
+from citybase.cockpit.plans.schemas import PlanRead
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
@@ -59,9 +60,17 @@ add_translations(
         "Reporting units (codes or names, comma-separated)": "报送单位（代码或名称，逗号分隔）",
         "(none: reported by units)": "（无：由单位报送）", "exactly": "等于", "over": "超过",
         "under": "低于", "at least": "不低于", "at most": "不高于",
+        "Remove from the plan": "从规划中删除",
+        "Code (letters, digits, dashes; the same code pairs two cities' indicators)":
+            "代码（字母、数字、连字符；两市指标代码相同即可对比）",
+        "remove.indicator": "删除后此指标不再出现在规划中；已有报送数据的指标不能删除。",
     },
 )  # fmt: skip
-add_translations("en", {f"act.{s}": s for s in ("pending", "approved", "rejected", "superseded")})
+add_translations("en", {
+    **{f"act.{s}": s for s in ("pending", "approved", "rejected", "superseded")},
+    "remove.indicator": "Once removed, the indicator is no longer part of the plan; one that "
+    "holds reported values cannot be removed.",
+})  # fmt: skip
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 260, 56, 16, 16, 28
 
@@ -238,11 +247,14 @@ def spec_from_form(form: dict[str, object], code: str) -> IndicatorSpec:
 
 
 def _edit_page(
-    request: Request, ind: IndicatorRead, form: dict[str, object], errors: dict[str, str],
-    status: int = 200,
+    request: Request, ind: IndicatorRead | None, form: dict[str, object], errors: dict[str, str],
+    status: int = 200, plan: PlanRead | None = None,
 ) -> Response:  # fmt: skip
+    action = (f"/console/cockpit/indicators/{ind.id}/edit" if ind is not None
+              else f"/console/cockpit/plans/{quote(plan.code if plan else '')}/indicators/new")  # fmt: skip
     return console.render(request, "cockpit/indicator_edit.html", {
-        "ind": ind, "form": form, "errors": errors, "measures": service.MEASURES,
+        "ind": ind, "plan": plan, "action": action, "form": form, "errors": errors,
+        "measures": service.MEASURES,
     }, status)  # fmt: skip
 
 
@@ -282,3 +294,36 @@ async def edit_submit(
     except (CitybaseError, ValidationError) as exc:
         return _edit_page(request, ind, form, failure(session, exc), 422)
     return RedirectResponse(f"/console/cockpit/indicators/{indicator_id}", status_code=303)
+
+
+@router.get("/console/cockpit/plans/{code}/indicators/new")
+def add_page(request: Request, session: DbSession, principal: Manager, code: str) -> Response:
+    """A new indicator for the plan, field by field."""
+    plan = plans.get_plan(session, code)
+    return _edit_page(request, None, {"direction": "higher", "nature": "expected"}, {}, plan=plan)
+
+
+@router.post("/console/cockpit/plans/{code}/indicators/new")
+async def add_submit(
+    request: Request, session: DbSession, principal: Manager, code: str
+) -> Response:
+    form = await read_form(request)
+    plan = plans.get_plan(session, code)
+    try:
+        added = plans.add_indicator(session, actor_of(principal), code,
+                                    spec_from_form(form, str(form.get("code") or "").strip()))  # fmt: skip
+    except (CitybaseError, ValidationError) as exc:
+        return _edit_page(request, None, form, failure(session, exc), 422, plan=plan)
+    return RedirectResponse(f"/console/cockpit/indicators/{added.id}", status_code=303)
+
+
+@router.post("/console/cockpit/indicators/{indicator_id}/remove")
+def remove(session: DbSession, principal: Manager, indicator_id: int) -> Response:
+    """Take the indicator out of its plan (not one that holds reported values)."""
+    ind = service.get(session, indicator_id)
+    plan = plans.get_plan_by_id(session, ind.plan_id)
+    try:
+        plans.remove_indicator(session, actor_of(principal), indicator_id)
+    except CitybaseError as exc:
+        return _back(f"/console/cockpit/indicators/{indicator_id}", exc, session)
+    return _back(f"/console/cockpit/plans/{quote(plan.code)}")

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from citybase.cockpit.indicators.schemas import Progress
+from citybase.cockpit.indicators.schemas import IndicatorRead, IndicatorSpec, Progress
 from citybase.cockpit.plans import service
 from citybase.cockpit.plans.auth import Manager, Reader
-from citybase.cockpit.plans.schemas import ImportResult, PlanRead
-from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead
+from citybase.cockpit.plans.schemas import ImportResult, PlanDocument, PlanRead
+from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead, TaskSpec
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 
@@ -50,6 +50,54 @@ def import_plan(
     if result.problems:
         return JSONResponse(result.model_dump(mode="json"), status_code=422)
     return result
+
+
+@router.put("/plans/{code}/document")
+def edit_document(
+    session: DbSession, principal: Manager, code: str, document: PlanDocument
+) -> PlanRead:
+    """Change what the plan's document says of itself; its indicators and tasks stay."""
+    return service.edit_document(session, actor_of(principal), code, document)
+
+
+@router.post("/plans/{code}/indicators", status_code=201)
+def add_indicator(
+    session: DbSession, principal: Manager, code: str, spec: IndicatorSpec
+) -> IndicatorRead:
+    """A new indicator at the end of the plan, checked as a plan file is."""
+    return service.add_indicator(session, actor_of(principal), code, spec)
+
+
+@router.put("/indicators/{indicator_id}")
+def edit_indicator(
+    session: DbSession, principal: Manager, indicator_id: int, spec: IndicatorSpec
+) -> IndicatorRead:
+    """Change an indicator's definition (its code stays; its values are kept)."""
+    return service.edit_indicator(session, actor_of(principal), indicator_id, spec)
+
+
+@router.delete("/indicators/{indicator_id}", status_code=204)
+def remove_indicator(session: DbSession, principal: Manager, indicator_id: int) -> None:
+    """Take an indicator out of its plan; 409 when it holds reported values."""
+    service.remove_indicator(session, actor_of(principal), indicator_id)
+
+
+@router.post("/plans/{code}/tasks", status_code=201)
+def add_task(session: DbSession, principal: Manager, code: str, spec: TaskSpec) -> TaskRead:
+    """A new task at the end of the plan, checked as a plan file is."""
+    return service.add_task(session, actor_of(principal), code, spec)
+
+
+@router.put("/tasks/{task_id}")
+def edit_task(session: DbSession, principal: Manager, task_id: int, spec: TaskSpec) -> TaskRead:
+    """Change a task's definition (its number stays; its updates are kept)."""
+    return service.edit_task(session, actor_of(principal), task_id, spec)
+
+
+@router.delete("/tasks/{task_id}", status_code=204)
+def remove_task(session: DbSession, principal: Manager, task_id: int) -> None:
+    """Take a task out of its plan; 409 when it holds monthly updates."""
+    service.remove_task(session, actor_of(principal), task_id)
 
 
 @router.get("/reminders")

@@ -15,12 +15,11 @@ class PlanKind(StrEnum):
     work_points = "work_points"  # 工作要点
 
 
-class PlanFile(BaseModel):
-    """A plan as its YAML file states it: the document, its indicators and its tasks."""
+class PlanDocument(BaseModel):
+    """What a plan's document says of itself, apart from its indicators and tasks."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=CODE)
     title: str = Field(min_length=2, max_length=200)
     kind: PlanKind = PlanKind.plan
     issuer: str = Field(min_length=2, max_length=200)
@@ -34,15 +33,21 @@ class PlanFile(BaseModel):
     summary: str = ""
     goals: list[str] = Field(default_factory=list)
     source: str = Field(default="", max_length=200)
-    indicators: list[IndicatorSpec] = Field(default_factory=list)
-    tasks: list[TaskSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> PlanFile:
+    def _consistent(self) -> PlanDocument:
         start, end = self.period
         if not 1990 <= start <= end <= 2100:
             raise ValueError(f"period: {start}–{end} is not a span of years")
         return self
+
+
+class PlanFile(PlanDocument):
+    """A plan as its YAML file states it: the document, its indicators and its tasks."""
+
+    code: str = Field(pattern=CODE)
+    indicators: list[IndicatorSpec] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list)
 
 
 class Problem(BaseModel):

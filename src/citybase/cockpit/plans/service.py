@@ -15,10 +15,16 @@ from citybase.cockpit.indicators import service as indicators
 from citybase.cockpit.indicators.schemas import IndicatorRead, IndicatorSpec, Progress
 from citybase.cockpit.plans import repository
 from citybase.cockpit.plans.models import Plan
-from citybase.cockpit.plans.schemas import ImportResult, PlanFile, PlanRead, Problem
+from citybase.cockpit.plans.schemas import (
+    ImportResult,
+    PlanDocument,
+    PlanFile,
+    PlanRead,
+    Problem,
+)
 from citybase.cockpit.tasks import service as tasks
 from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead, TaskSpec
-from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.errors import Conflict, InvalidInput, NotFound
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
@@ -211,6 +217,7 @@ def _apply(
     reporting: list[list[str]],
     leads: list[list[str]],
     supports: list[list[str]],
+    edited: str = "",
 ) -> None:
     row = repository.by_code(session, plan.code)
     if row is None:
@@ -225,11 +232,11 @@ def _apply(
     repository.add(session, row)
     indicators.define(session, row.id, plan.indicators, reporting)
     tasks.define(session, row.id, plan.tasks, leads, supports)
-    ledger.record(
-        session, actor, "cockpit.plan.imported", object_type="plan", object_id=plan.code,
-        details={"file": result.file, "revision": row.revision,
-                 "indicators": len(plan.indicators), "tasks": len(plan.tasks)},
-    )  # fmt: skip
+    details: dict[str, Any] = {"revision": row.revision, "indicators": len(plan.indicators),
+                               "tasks": len(plan.tasks)}  # fmt: skip
+    details |= {"what": edited} if edited else {"file": result.file}
+    ledger.record(session, actor, "cockpit.plan.edited" if edited else "cockpit.plan.imported",
+                  object_type="plan", object_id=plan.code, details=details)  # fmt: skip
     result.revision, result.applied = row.revision, True
     result.indicators, result.tasks = len(plan.indicators), len(plan.tasks)
 
@@ -248,6 +255,10 @@ def get_plan(session: Session, code: str) -> PlanRead:
     if plan is None:
         raise NotFound(f"no plan {code}", field="code")
     return PlanRead.model_validate(plan)
+
+
+def get_plan_by_id(session: Session, plan_id: int) -> PlanRead:
+    return PlanRead.model_validate(_plan_row(session, plan_id))
 
 
 @dataclass(frozen=True)
@@ -283,18 +294,24 @@ def missing_updates(
 # --- editing in the console --------------------------------------------------------------------
 
 
-def export_plan(session: Session, code: str) -> str:
-    """The plan as a plan file: loading it again changes nothing but the revision."""
+def _as_file(session: Session, code: str) -> PlanFile:
+    """The plan as it stands, as the file that would load it."""
     [found] = overview(session, [code])
     plan = found.plan
-    data = PlanFile.model_validate({
+    return PlanFile.model_validate({
         "code": plan.code, "title": plan.title, "kind": plan.kind, "issuer": plan.issuer,
         "document_number": plan.document_number, "issued_on": plan.issued_on,
         "period": (plan.start_year, plan.end_year), "city": plan.city, "region": plan.region_code,
         "summary": plan.summary, "goals": plan.goals, "source": plan.source,
         "indicators": [indicators.spec_of(i.indicator) for i in found.indicators],
         "tasks": [tasks.spec_of(t) for t in found.tasks],
-    }).model_dump(mode="json", exclude_defaults=True)  # fmt: skip
+    })  # fmt: skip
+
+
+def export_plan(session: Session, code: str) -> str:
+    """The plan as a plan file: loading it again changes nothing but the revision."""
+    dump = _as_file(session, code).model_dump(mode="json", exclude_defaults=True)
+    data = {"code": dump.pop("code"), **dump}  # the code first, as a person writes the file
     for ind in data.get("indicators", []):
         for key in ("targets", "province_targets"):
             if key in ind:
@@ -316,6 +333,13 @@ def _plan_row(session: Session, plan_id: int) -> Plan:
     return row
 
 
+def _plan_row_by_code(session: Session, code: str) -> Plan:
+    row = repository.by_code(session, code)
+    if row is None:
+        raise NotFound(f"no plan {code}", field="code")
+    return row
+
+
 def _units_or_fail(units: _Units, refs: list[str], field: str) -> list[str]:
     problems: list[Problem] = []
     codes = units.resolve(refs, (field,), problems, {})
@@ -329,6 +353,81 @@ def _revised(session: Session, actor: Actor, row: Plan, action: str, what: str) 
     session.flush()
     ledger.record(session, actor, action, object_type="plan", object_id=row.code,
                   details={"revision": row.revision, "what": what})  # fmt: skip
+
+
+def _replace(session: Session, actor: Actor, plan: PlanFile, what: str) -> None:
+    """Put a changed plan in place of the current one, checked as a loaded file is."""
+    problems, reporting, leads, supports = _check(session, plan, {})
+    if problems:
+        raise InvalidInput("; ".join(f"{p.field}: {p.message}" for p in problems),
+                           field=problems[0].field,
+                           problems=[p.model_dump(exclude={"line"}) for p in problems])  # fmt: skip
+    result = ImportResult(file=f"{plan.code}.yaml", plan_code=plan.code)
+    _apply(session, actor, result, plan, reporting, leads, supports, edited=what)
+
+
+def document_of(session: Session, code: str) -> PlanDocument:
+    """What the plan's document says of itself, as ``edit_document`` takes it."""
+    fields = set(PlanDocument.model_fields)
+    return PlanDocument.model_validate(_as_file(session, code).model_dump(include=fields))
+
+
+def edit_document(session: Session, actor: Actor, code: str, document: PlanDocument) -> PlanRead:
+    """Change what the plan's document says of itself (title, issuer, period, goals, …); its
+    indicators and tasks stay as they are, and their target years must still lie in the period."""
+    current = _as_file(session, code)
+    plan = PlanFile.model_validate(current.model_dump() | document.model_dump())
+    _replace(session, actor, plan, "document")
+    return get_plan(session, code)
+
+
+def add_indicator(session: Session, actor: Actor, code: str, spec: IndicatorSpec) -> IndicatorRead:
+    """A new indicator at the end of the plan."""
+    current = _as_file(session, code)
+    if any(i.code == spec.code for i in current.indicators):
+        raise Conflict(f"plan {code} already has an indicator {spec.code}", field="code")
+    plan = current.model_copy(update={"indicators": [*current.indicators, spec]})
+    _replace(session, actor, plan, f"indicator {spec.code} added")
+    row = _plan_row_by_code(session, code)
+    return next(i for i in indicators.list_for(session, row.id) if i.code == spec.code)
+
+
+def remove_indicator(session: Session, actor: Actor, indicator_id: int) -> None:
+    """Take an indicator out of its plan; one that holds reported values stays."""
+    ind = indicators.get(session, indicator_id)
+    row = _plan_row(session, ind.plan_id)
+    current = _as_file(session, row.code)
+    keep = [i for i in current.indicators if i.code != ind.code]
+    if indicators.blocked_removals(session, row.id, {i.code for i in keep}):
+        raise Conflict(f"indicator {ind.code} holds reported values: it cannot be removed",
+                       field="indicator")  # fmt: skip
+    _replace(session, actor, current.model_copy(update={"indicators": keep}),
+             f"indicator {ind.code} removed")  # fmt: skip
+
+
+def add_task(session: Session, actor: Actor, code: str, spec: TaskSpec) -> TaskRead:
+    """A new task at the end of the plan."""
+    current = _as_file(session, code)
+    if any(t.number == spec.number for t in current.tasks):
+        raise Conflict(f"plan {code} already has a task {spec.number}", field="number")
+    _replace(session, actor, current.model_copy(update={"tasks": [*current.tasks, spec]}),
+             f"task {spec.number} added")  # fmt: skip
+    row = _plan_row_by_code(session, code)
+    found = tasks.list_for(session, [row.id]).get(row.id, [])
+    return next(t for t in found if t.number == spec.number)
+
+
+def remove_task(session: Session, actor: Actor, task_id: int) -> None:
+    """Take a task out of its plan; one that holds monthly updates stays."""
+    task = tasks.get(session, task_id)
+    row = _plan_row(session, task.plan_id)
+    current = _as_file(session, row.code)
+    keep = [t for t in current.tasks if t.number != task.number]
+    if tasks.blocked_removals(session, row.id, {t.number for t in keep}):
+        raise Conflict(f"task {task.number} holds monthly updates: it cannot be removed",
+                       field="task")  # fmt: skip
+    _replace(session, actor, current.model_copy(update={"tasks": keep}),
+             f"task {task.number} removed")  # fmt: skip
 
 
 def edit_indicator(

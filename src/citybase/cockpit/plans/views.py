@@ -15,16 +15,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from pydantic import ValidationError
 
 from citybase.cockpit.indicators.schemas import Progress, Status
 from citybase.cockpit.plans import service
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_READ, Manager, Reader
+from citybase.cockpit.plans.schemas import PlanDocument, PlanKind, PlanRead
 from citybase.cockpit.tasks import service as tasks
 from citybase.core import clock
+from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import undo
+from citybase.core.web.forms import failure, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, console
 
@@ -72,11 +75,21 @@ add_translations(
         "The city's figures beside": "对照城市数据", "Revision": "版次",
         "Download the plan file": "下载规划文件", "Edit as a plan file": "以规划文件编辑",
         "Edit": "编辑", "Save": "保存", "Nothing was changed:": "未作任何修改：", "line": "第",
+        "Edit the document": "编辑规划信息", "Kind": "类型", "Document number": "文号",
+        "Issued on": "印发日期", "First year": "起始年份", "Last year": "终止年份", "City": "城市",
+        "Region code (when the city is in the register)": "区划代码（本市规划填写）",
+        "Goals (one per line)": "主要目标（每行一条）", "Plan summary": "规划概述", "Add an indicator": "新增指标",
+        "Add a task": "新增任务", "kind.plan": "规划", "kind.action_plan": "行动方案",
+        "kind.work_points": "工作要点",
+        "document.explain": "指标和任务不受影响；各指标的目标年份须仍在规划期内。",
         "yaml.explain": "规划文件可增删指标和任务、修改任何内容；保存时整体校验，有任何问题则不作修改，并逐条指出行号和字段。"
         "已有报送数据的指标和已有月度进展的任务不能删除。",
     },
 )  # fmt: skip
 add_translations("en", {
+    **{f"kind.{k.value}": k.value.replace("_", " ") for k in PlanKind},
+    "document.explain": "Its indicators and tasks are left as they are; their target years must "
+    "still lie in the plan's period.",
     "yaml.explain": "The plan file can add or drop indicators and tasks and change anything; it is "
     "checked whole when saved, and with any problem nothing changes and each problem is named by "
     "line and field. Indicators that hold reported values and tasks that hold updates stay.",
@@ -323,3 +336,55 @@ async def plan_yaml_submit(
         undo(session)
         return _yaml_page(request, code, text, result.problems, 422)
     return RedirectResponse(f"/console/cockpit/plans/{result.plan_code}", status_code=303)
+
+
+def _document_form(plan: PlanRead) -> dict[str, object]:
+    return {
+        "title": plan.title, "kind": plan.kind.value, "issuer": plan.issuer,
+        "document_number": plan.document_number,
+        "issued_on": plan.issued_on.isoformat() if plan.issued_on else "",
+        "start_year": plan.start_year, "end_year": plan.end_year, "city": plan.city,
+        "region": plan.region_code, "summary": plan.summary, "goals": "\n".join(plan.goals),
+        "source": plan.source,
+    }  # fmt: skip
+
+
+def _document_page(
+    request: Request, plan: PlanRead, form: dict[str, object], errors: dict[str, str],
+    status: int = 200,
+) -> Response:  # fmt: skip
+    return console.render(request, "cockpit/plan_edit.html", {
+        "plan": plan, "form": form, "errors": errors, "kinds": [k.value for k in PlanKind],
+    }, status)  # fmt: skip
+
+
+@router.get("/console/cockpit/plans/{code}/edit")
+def document_edit(request: Request, session: DbSession, principal: Manager, code: str) -> Response:
+    """The plan's document field by field: title, issuer, number, dates, period, goals."""
+    plan = service.get_plan(session, code)
+    return _document_page(request, plan, _document_form(plan), {})
+
+
+@router.post("/console/cockpit/plans/{code}/edit")
+async def document_edit_submit(
+    request: Request, session: DbSession, principal: Manager, code: str
+) -> Response:
+    form = await read_form(request)
+    plan = service.get_plan(session, code)
+
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    try:
+        document = PlanDocument.model_validate({
+            "title": text("title"), "kind": text("kind"), "issuer": text("issuer"),
+            "document_number": text("document_number"), "issued_on": text("issued_on") or None,
+            "period": (text("start_year"), text("end_year")), "city": text("city"),
+            "region": text("region"), "summary": text("summary"),
+            "goals": [g.strip() for g in text("goals").splitlines() if g.strip()],
+            "source": text("source"),
+        })  # fmt: skip
+        service.edit_document(session, actor_of(principal), code, document)
+    except (CitybaseError, ValidationError) as exc:
+        return _document_page(request, plan, form, failure(session, exc), 422)
+    return RedirectResponse(f"/console/cockpit/plans/{quote(code)}", status_code=303)

@@ -19,6 +19,7 @@ from citybase.cockpit.plans.auth import (
     Reader,
     Reporter,
 )
+from citybase.cockpit.plans.schemas import PlanRead
 from citybase.cockpit.tasks import service
 from citybase.cockpit.tasks.schemas import TaskRead, TaskSpec, TaskStatus, UpdateCreate
 from citybase.core import clock
@@ -49,9 +50,14 @@ add_translations(
         "Support units (codes or names, comma-separated)": "配合单位（代码或名称，逗号分隔）",
         "Targets named (one per line)": "量化目标（每行一个）",
         'Milestones (one per line: "2026-06-30 title")': "节点（每行一个：“2026-06-30 名称”）",
+        "remove.task": "删除后此任务不再出现在规划中；已有月度进展的任务不能删除。",
     },
 )  # fmt: skip
-add_translations("en", {f"task.{s.value}": s.value.replace("_", " ") for s in TaskStatus})
+add_translations("en", {
+    **{f"task.{s.value}": s.value.replace("_", " ") for s in TaskStatus},
+    "remove.task": "Once removed, the task is no longer part of the plan; one that holds monthly "
+    "updates cannot be removed.",
+})  # fmt: skip
 
 
 @router.get("/console/cockpit/tasks")
@@ -120,11 +126,27 @@ def _task_form(task: TaskRead) -> dict[str, object]:
 
 
 def _task_edit(
-    request: Request, task: TaskRead, form: dict[str, object], errors: dict[str, str],
-    status: int = 200,
+    request: Request, task: TaskRead | None, form: dict[str, object], errors: dict[str, str],
+    status: int = 200, plan: PlanRead | None = None,
 ) -> Response:  # fmt: skip
-    return console.render(request, "cockpit/task_edit.html",
-                          {"task": task, "form": form, "errors": errors}, status)  # fmt: skip
+    action = (f"/console/cockpit/tasks/{task.id}/edit" if task is not None
+              else f"/console/cockpit/plans/{quote(plan.code if plan else '')}/tasks/new")  # fmt: skip
+    return console.render(request, "cockpit/task_edit.html", {
+        "task": task, "plan": plan, "action": action, "form": form, "errors": errors,
+    }, status)  # fmt: skip
+
+
+def _task_spec(form: dict[str, object], number: str) -> TaskSpec:
+    def text(key: str) -> str:
+        return str(form.get(key) or "").strip()
+
+    return TaskSpec.model_validate({
+        "number": number, "title": text("title"), "summary": text("summary"),
+        "category": text("category"), "lead": split_list(text("lead")),
+        "support": split_list(text("support")), "due": text("due") or None,
+        "targets": [t.strip() for t in text("targets").splitlines() if t.strip()],
+        "milestones": _milestones(text("milestones")),
+    })  # fmt: skip
 
 
 @router.get("/console/cockpit/tasks/{task_id}/edit")
@@ -139,19 +161,41 @@ async def task_edit_submit(
 ) -> Response:
     form = await read_form(request)
     task = service.get(session, task_id)
-
-    def text(key: str) -> str:
-        return str(form.get(key) or "").strip()
-
     try:
-        spec = TaskSpec.model_validate({
-            "number": task.number, "title": text("title"), "summary": text("summary"),
-            "category": text("category"), "lead": split_list(text("lead")),
-            "support": split_list(text("support")), "due": text("due") or None,
-            "targets": [t.strip() for t in text("targets").splitlines() if t.strip()],
-            "milestones": _milestones(text("milestones")),
-        })  # fmt: skip
-        plans.edit_task(session, actor_of(principal), task_id, spec)
+        plans.edit_task(session, actor_of(principal), task_id, _task_spec(form, task.number))
     except (CitybaseError, ValidationError) as exc:
         return _task_edit(request, task, form, failure(session, exc), 422)
     return RedirectResponse(f"/console/cockpit/tasks/{task_id}", status_code=303)
+
+
+@router.get("/console/cockpit/plans/{code}/tasks/new")
+def task_add(request: Request, session: DbSession, principal: Manager, code: str) -> Response:
+    """A new task for the plan, field by field."""
+    return _task_edit(request, None, {}, {}, plan=plans.get_plan(session, code))
+
+
+@router.post("/console/cockpit/plans/{code}/tasks/new")
+async def task_add_submit(
+    request: Request, session: DbSession, principal: Manager, code: str
+) -> Response:
+    form = await read_form(request)
+    plan = plans.get_plan(session, code)
+    try:
+        spec = _task_spec(form, str(form.get("number") or "").strip())
+        added = plans.add_task(session, actor_of(principal), code, spec)
+    except (CitybaseError, ValidationError) as exc:
+        return _task_edit(request, None, form, failure(session, exc), 422, plan=plan)
+    return RedirectResponse(f"/console/cockpit/tasks/{added.id}", status_code=303)
+
+
+@router.post("/console/cockpit/tasks/{task_id}/remove")
+def task_remove(session: DbSession, principal: Manager, task_id: int) -> Response:
+    """Take the task out of its plan (not one that holds monthly updates)."""
+    task = service.get(session, task_id)
+    plan = plans.get_plan_by_id(session, task.plan_id)
+    try:
+        plans.remove_task(session, actor_of(principal), task_id)
+    except CitybaseError as exc:
+        return RedirectResponse(f"/console/cockpit/tasks/{task_id}?error="
+                                f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
+    return RedirectResponse(f"/console/cockpit/plans/{quote(plan.code)}", status_code=303)
