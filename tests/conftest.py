@@ -25,6 +25,7 @@ from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity_service
 from citybase.core.settings import Settings
+from citybase.core.web.limits import limiter
 from citybase.migrations import all_metadata
 
 POSTGRES_URL = os.environ.get(
@@ -41,6 +42,12 @@ def reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits() -> None:
+    """The portal's limits count per process: each test starts with none used."""
+    limiter.clear()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -54,3 +54,14 @@ class Forbidden(CitybaseError):
 class Locked(CitybaseError):
     status_code = 423
     code = "locked"
+
+
+class TooMany(CitybaseError):
+    """Too many calls from one caller in a while; ``retry_after`` says in how many seconds."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, retry_after=retry_after)
+        self.retry_after = retry_after

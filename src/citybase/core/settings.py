@@ -153,6 +153,27 @@ class HubSettings(BaseModel):
     retrain_hours: int = Field(
         24, ge=1, description="How often the category classifier learns again from closed cases."
     )
+    portal_submissions_per_hour: int = Field(
+        20,
+        ge=0,
+        description="Citizen portal: requests one client address may send in an hour (0: no "
+        "limit).",
+    )
+    portal_submissions_per_phone: int = Field(
+        10, ge=0, description="Citizen portal: requests one phone number may send in a day."
+    )
+    portal_lookups_per_hour: int = Field(
+        60,
+        ge=0,
+        description="Citizen portal: look-ups of a case (and ratings) one client address may make "
+        "in an hour.",
+    )
+    portal_wrong_phones: int = Field(
+        5,
+        ge=0,
+        description="Citizen portal: look-ups of one case number with a phone that is not its "
+        "own, in an hour, before that number is refused until the hour is out.",
+    )
 
 
 class PerceptionSettings(BaseModel):

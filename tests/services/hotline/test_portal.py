@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.core.errors import TooMany
+from citybase.core.settings import Settings
+from citybase.core.web.limits import Limiter
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
 from tests.hub.cases.factories import city, mover
@@ -53,3 +57,55 @@ def test_a_citizen_submits_follows_and_rates(client: TestClient, session: Sessio
     again = client.post("/hotline/track", data={"number": number, "phone": "13805911234",
                                                 "satisfaction": "basic"})  # fmt: skip
     assert again.status_code == 409  # the verdict is given once
+
+
+def test_the_portal_limits_how_often_one_caller_sends_and_looks(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city(session)
+    settings.hub.portal_submissions_per_hour = 3
+    settings.hub.portal_submissions_per_phone = 2
+    settings.hub.portal_wrong_phones = 2
+    texts = [
+        "鼓东路口的井盖缺失了，晚上很危险",
+        "五一广场的路灯坏了一整排",
+        "东街口地铁站出口积水严重",
+    ]
+    numbers = []
+    for text in texts[:2]:
+        made = client.post("/hotline", data=REQUEST | {"text": text, "do": "send"})
+        assert made.status_code == 200
+        numbers += [w for w in made.text.replace("<", " ").replace(">", " ").split()
+                    if w.startswith("FZ")]  # fmt: skip
+    same_phone = client.post("/hotline", data=REQUEST | {"text": texts[2], "do": "send"})
+    assert same_phone.status_code == 429
+    assert "提交过于频繁" in same_phone.text
+    assert int(same_phone.headers["Retry-After"]) > 3600  # the phone's window is a day
+    other_phone = client.post("/hotline", data=REQUEST | {
+        "text": texts[2], "reporter_phone": "13905910000", "do": "send"})  # fmt: skip
+    assert other_phone.status_code == 429  # the fourth from this address in the hour
+    assert 0 < int(other_phone.headers["Retry-After"]) <= 3600
+    number = numbers[0]
+    for phone in ("13900000000", "13900000001"):
+        wrong = client.post("/hotline/track", data={"number": number, "phone": phone})
+        assert wrong.status_code == 404
+    right = client.post("/hotline/track", data={"number": number, "phone": "13805911234"})
+    assert right.status_code == 429  # the number is shut for the hour after two wrong phones
+    other = client.post("/hotline/track", data={"number": "FZ000", "phone": "13805911234"})
+    assert other.status_code == 404  # other numbers are not
+
+
+def test_a_limiter_counts_in_windows() -> None:
+    limits = Limiter()
+    for _ in range(2):
+        limits.hit("k", 2, 60, "too many", now=100.0)
+    with pytest.raises(TooMany) as refused:
+        limits.hit("k", 2, 60, "too many", now=130.0)
+    assert refused.value.retry_after == 30
+    limits.hit("k", 2, 60, "too many", now=160.0)  # a new window
+    limits.hit("other", 2, 60, "too many", now=130.0)
+    limits.hit("free", 0, 60, "too many", now=130.0)  # 0: no limit
+    assert limits.blocked_for("k", 1, now=170.0) == 50
+    assert limits.blocked_for("k", 2, now=170.0) == 0
+    limits.count("k", 60, now=171.0)
+    assert limits.blocked_for("k", 2, now=171.0) == 49

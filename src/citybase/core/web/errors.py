@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from citybase.core.errors import CitybaseError, NotAuthenticated
+from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
 from citybase.core.web.templating import console
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,18 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
 
 async def _citybase_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CitybaseError)
+    if isinstance(exc, TooMany):
+        retry = {"Retry-After": str(exc.retry_after)}
+        if _open311(request):
+            response = open311_error(request, exc.status_code, exc.message)
+        elif _ngsi_ld(request):
+            response = problem_details(exc.status_code, exc.code, exc.message)
+        elif wants_html(request):
+            response = _page(request, exc.status_code, "Error", exc.message)
+        else:
+            response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+        response.headers.update(retry)
+        return response
     if _open311(request):
         field = f"{exc.field}: " if exc.field else ""
         return open311_error(request, exc.status_code, field + exc.message)

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, NotFound, TooMany
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_translations, translate
+from citybase.core.web.limits import limiter
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.cases.schemas import STATE_NAMES, CaseCreate, CaseRead, CaseState
 from citybase.hub.events import service as events
@@ -36,7 +37,21 @@ add_translations("zh", {
     "Thank you for your verdict.": "感谢您的评价。", "Comment": "意见", "Find": "查询",
     "We will call you back if we need more.": "如需补充情况，我们会与您电话联系。",
     "Steps so far": "办理进度", "(let us decide)": "（由我们判断）",
+    "Too many requests from here: please try again later, or call 12345.":
+        "提交过于频繁，请稍后再试，或拨打12345热线。",
 })  # fmt: skip
+
+HOUR, DAY = 3600, 86400
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _too_many(request: Request) -> str:
+    return translate(request.state.lang, "Too many requests from here: please try again later, "
+                     "or call 12345.")  # fmt: skip
+
 
 PUBLIC_STEPS = {"accept", "dispatch", "reassign", "sign", "reply", "follow_up", "reopen", "close",
                 "merge"}  # fmt: skip
@@ -77,8 +92,18 @@ async def portal_submit(
     data = {k: v for k, v in form.items()
             if k in ("text", "reporter_phone", "reporter_name", "address", "region_code",
                      "category_code")}  # fmt: skip
+    hub = settings.hub
     try:
-        made = service.portal_submit(session, CaseCreate.model_validate(data), settings)
+        limiter.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
+                    _too_many(request))  # fmt: skip
+        case = CaseCreate.model_validate(data)
+        limiter.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
+                    DAY, _too_many(request))  # fmt: skip
+        made = service.portal_submit(session, case, settings)
+    except TooMany as exc:
+        response = _portal(request, session, {"form": form, "errors": {"form": exc.message}}, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except (CitybaseError, ValidationError) as exc:
         return _portal(request, session, {"form": form, "errors": failure(session, exc)}, 422)
     return _portal(request, session, {"made": made})
@@ -97,12 +122,18 @@ def track_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
 
 @router.post("/hotline/track")
 async def track_submit(
-    request: Request, session: DbSession, _: Public, who: OptionalPrincipal
+    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal
 ) -> Response:
     form = await read_form(request)
     number, phone = str(form.get("number", "")), str(form.get("phone", ""))
     rated = False
+    hub = settings.hub
     try:
+        limiter.hit(f"portal.track:{_client(request)}", hub.portal_lookups_per_hour, HOUR,
+                    _too_many(request))  # fmt: skip
+        wait = limiter.blocked_for(f"portal.track.number:{number.strip()}", hub.portal_wrong_phones)
+        if wait:
+            raise TooMany(_too_many(request), retry_after=wait)
         if form.get("satisfaction"):
             service.rate(
                 session, number, phone, str(form["satisfaction"]), str(form.get("note", ""))
@@ -112,9 +143,14 @@ async def track_submit(
         steps = service.public_steps(session, number)
     except CitybaseError as exc:
         undo(session)
-        return console.render(request, "hotline/track.html",
-                              {"found": None, "errors": form_errors(exc), "form": form},
-                              exc.status_code)  # fmt: skip
+        if isinstance(exc, NotFound):  # a wrong phone (or number) counts against the number
+            limiter.count(f"portal.track.number:{number.strip()}", HOUR)
+        response = console.render(request, "hotline/track.html",
+                                  {"found": None, "errors": form_errors(exc), "form": form},
+                                  exc.status_code)  # fmt: skip
+        if isinstance(exc, TooMany):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     return console.render(request, "hotline/track.html",
                           {"found": _public(case, steps), "errors": {}, "rated": rated,
                            "form": {"number": number, "phone": phone}})  # fmt: skip
