@@ -44,6 +44,11 @@ class WebSettings(BaseModel):
         "links in the open-data catalog (DCAT-AP, CKAN API). Default: the address each request "
         "came in on.",
     )
+    metrics_token: str | None = Field(
+        None,
+        description="When set, /metrics answers only a scrape that sends it (Authorization: "
+        "Bearer …, Prometheus's `authorization` in its scrape config). Default: public.",
+    )
 
 
 class IdentitySettings(BaseModel):

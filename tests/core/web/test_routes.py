@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.core.settings import Settings
 from tests.core.orgs.factories import make_small_city
 
 
@@ -21,6 +22,17 @@ def test_metrics_are_prometheus_text(client: TestClient, session: Session) -> No
     body = response.text
     assert 'citybase_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert "citybase_ledger_entries" in body
+
+
+def test_metrics_may_want_a_scrape_token(client: TestClient, settings: Settings) -> None:
+    settings.web.metrics_token = "s3cret-scrape"
+    assert client.get("/metrics").status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert "scrape token" in wrong.json()["error"]["message"]
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+    assert scraped.status_code == 200
+    assert "citybase_ledger_entries" in scraped.text
 
 
 def test_docs_are_served_without_a_cdn(client: TestClient) -> None:

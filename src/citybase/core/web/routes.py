@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
+from citybase.core.errors import NotAuthenticated
 from citybase.core.web.access import public
-from citybase.core.web.deps import get_database
+from citybase.core.web.deps import AppSettings, get_database
 from citybase.core.web.i18n import LANG_COOKIE, LANGUAGES
 
 router = APIRouter()
@@ -37,8 +39,13 @@ def readyz(request: Request, _: Public) -> Response:
 
 
 @router.get("/metrics", tags=["system"])
-def metrics(request: Request, _: Public) -> Response:
-    """Prometheus text format."""
+def metrics(request: Request, settings: AppSettings, _: Public) -> Response:
+    """Prometheus text format; with ``web.metrics_token`` set, only for a scrape that sends it."""
+    token = settings.web.metrics_token
+    if token:
+        scheme, _sep, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
+            raise NotAuthenticated("/metrics wants the scrape token (Authorization: Bearer …)")
     return request.app.state.metrics.render()  # type: ignore[no-any-return]
 
 
