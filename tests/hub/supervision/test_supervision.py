@@ -90,7 +90,9 @@ def test_the_centres_figures(session: Session, client: TestClient) -> None:
     assert everything.dispatch_accuracy == 0.75
     by_district = {f.key: f.cases for f in service.figures(session, "district", None, None)}
     assert by_district == {"350102": 4, "350103": 1}
-    assert {f.key for f in service.figures(session, "unit", None, None)} == {"", "gl.urban"}
+    [urban] = service.figures(session, "unit", None, None)  # no unit for a case not dispatched
+    assert urban.key == "gl.urban"
+    assert (urban.cases, urban.return_rate) == (4, 0.25)  # d was returned by gl.urban
     assert service.figures(session, None, MONDAY + timedelta(days=1), None)[0].cases == 0
 
     sign_in(client, "super")
@@ -100,3 +102,38 @@ def test_the_centres_figures(session: Session, client: TestClient) -> None:
     client.cookies.clear()
     sign_in(client, "gl.handler")
     assert client.get("/api/v1/hub/supervision/figures").status_code == 403
+
+
+def test_a_return_or_reassignment_counts_for_the_unit_it_happened_to(session: Session) -> None:
+    city(session)
+    op = mover(session, "operator")
+    later = MONDAY + timedelta(hours=1)
+    returned = cases.intake(session, op, ROAD, now=MONDAY).case.number  # to gl.urban
+    moved = cases.intake(session, op, ROAD.model_copy(update={"text": "路灯坏了一周"}),
+                         now=MONDAY).case.number  # fmt: skip
+    _act(session, "gl.handler", returned, Action.sign, later)
+    _act(session, "gl.handler", returned, Action.return_, later, note="属台江区")
+    _act(session, "operator", returned, Action.dispatch, later, lead_unit="tj.urban")
+    _act(session, "tj.handler", returned, Action.sign, later)
+    _act(session, "tj.handler", returned, Action.reply, later, reply="已处理")
+    _act(session, "operator", returned, Action.follow_up, later,
+         satisfaction=Satisfaction.satisfied)  # fmt: skip
+    _act(session, "operator", returned, Action.close, later)
+    _act(session, "super", moved, Action.reassign, later, lead_unit="tj.urban", note="属台江区")
+
+    units = {f.key: f for f in service.figures(session, "unit", None, None)}
+    gulou, taijiang = units["gl.urban"], units["tj.urban"]
+    assert (gulou.cases, gulou.return_rate, gulou.dispatch_accuracy) == (2, 0.5, 0.0)
+    assert (gulou.on_time_signing, gulou.first_time_rate) == (1.0, None)
+    assert (taijiang.cases, taijiang.return_rate, taijiang.dispatch_accuracy) == (2, 0.0, 1.0)
+    assert (taijiang.first_time_rate, taijiang.satisfaction_rate) == (1.0, 1.0)
+    [everything] = service.figures(session, None, None, None)  # the centre's own: as before
+    assert (everything.cases, everything.return_rate, everything.dispatch_accuracy) == (2, 0.5, 0.0)
+    assert everything.first_time_rate == 0.0
+    assert service.figures(session, "unit", None, None) == cases.figures_from_cases(session, "unit")
+    kept = sorted((r.dim, r.day, r.key, r.cases, r.returned, r.never_reassigned)
+                  for r in session.scalars(select(CaseStat)) if r.cases)  # fmt: skip
+    cases.rebuild_stats(session)
+    rebuilt = sorted((r.dim, r.day, r.key, r.cases, r.returned, r.never_reassigned)
+                     for r in session.scalars(select(CaseStat)) if r.cases)  # fmt: skip
+    assert kept == rebuilt

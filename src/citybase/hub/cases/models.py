@@ -44,6 +44,9 @@ class Case(IdMixin, Base):
     support_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     attachments: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     related: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # lead units the case left before its current one, each {unit, returned, signed_on_time}:
+    # a return or a reassignment counts for the unit it happened to, not the one after it
+    former_leads: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     suggestion: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     merged_into: Mapped[str] = mapped_column(String(32), default="")
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -156,6 +156,8 @@ def figures_from_cases(
     columns = _stat_columns()
     selected: list[Any] = [key.label("key"), *columns] if key is not None else columns
     query: Select[Any] = select(*selected).where(Case.state != "merged")
+    if by == "unit":  # the cases never moved; the service adds the units' parts of the others
+        query = query.where(*_UNMOVED)
     if since is not None:
         query = query.where(Case.accepted_at >= since)
     if until is not None:
@@ -194,6 +196,22 @@ def add_stats(session: Session, dim: str, day: str, key: str, delta: dict[str, i
     session.execute(statement)
 
 
+# a case with a lead unit that was never returned or reassigned counts wholly for that unit
+_UNMOVED = (Case.lead_unit != "", Case.return_count == 0, Case.reassign_count == 0)
+
+
+def moved(session: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
+    """The cases (not merged) that were returned or reassigned, taken in within [since, until)."""
+    query = select(Case).where(
+        Case.state != "merged", (Case.return_count > 0) | (Case.reassign_count > 0)
+    )
+    if since is not None:
+        query = query.where(Case.accepted_at >= since)
+    if until is not None:
+        query = query.where(Case.accepted_at < until)
+    return session.scalars(query.execution_options(yield_per=2000))
+
+
 def _day(session: Session) -> Any:
     """A case's day of intake in the city (UTC+8), as YYYY-MM-DD."""
     if session.get_bind().dialect.name == "sqlite":
@@ -210,7 +228,7 @@ def rebuild_stats(session: Session) -> int:
     for dim, key in dims.items():
         query = (
             select(day.label("day"), key.label("key"), *_stat_columns())
-            .where(Case.state != "merged")
+            .where(Case.state != "merged", *(_UNMOVED if dim == "unit" else ()))
             .group_by(day, key)
         )
         rows = [dict(r._mapping, dim=dim) for r in session.execute(query)]

@@ -35,7 +35,7 @@ from citybase.hub.cases.auth import (
     CASES_INTAKE,
     CASES_SUPERVISE,
 )
-from citybase.hub.cases.models import Case, CaseStep
+from citybase.hub.cases.models import STAT_FIELDS, Case, CaseStep
 from citybase.hub.cases.schemas import (
     OPEN_STATES,
     STATE_NAMES,
@@ -365,17 +365,19 @@ def allowed(mover: Mover, case: Case) -> list[Action]:
 
 # --- the counts kept for the figures -------------------------------------------------------------
 
-StatKey = tuple[str, str, str, str]
+StatKey = tuple[str, str, str]  # the city's day of intake, district, 大类
+Counts = dict[str, int]
 
 
-def _vector(c: Case) -> tuple[StatKey, dict[str, int]] | None:
-    """What a case adds to the kept counts, and under which key (None: nothing, when merged)."""
+def _vector(c: Case) -> Vector:
+    """What a case adds to the kept counts, and under which keys (None: nothing, when merged):
+    its counts for all cases, its district and its 大类, and each unit's own counts."""
     if c.state == S.merged:
         return None
-    key = (c.accepted_at.astimezone(CITY_TZ).date().isoformat(), c.district_code, c.lead_unit,
+    key = (c.accepted_at.astimezone(CITY_TZ).date().isoformat(), c.district_code,
            c.category_code[:2])  # fmt: skip
     closed = c.state == S.closed
-    return key, {
+    counts = {
         "cases": 1, "dispatched": int(c.dispatched_at is not None),
         "signed": int(c.signed_on_time is not None), "signed_on_time": int(c.signed_on_time is True),
         "replied": int(c.replied_on_time is not None),
@@ -390,18 +392,49 @@ def _vector(c: Case) -> tuple[StatKey, dict[str, int]] | None:
                                 and not c.return_count),
         "overdue": int(c.warning == "red"),
     }  # fmt: skip
+    return key, counts, _unit_counts(c, counts)
 
 
-Vector = tuple[StatKey, dict[str, int]] | None
+def _unit_counts(c: Case, counts: Counts) -> dict[str, Counts]:
+    """Each unit's own part: a unit the case left counts it as given to it (and signed, on time
+    or not, and returned, as it did); the current lead unit counts the rest — not a return or
+    a reassignment that happened before the case came to it. A case with no lead unit yet
+    counts for none."""
+    out: dict[str, Counts] = {}
+
+    def add(unit: str, part: Counts) -> None:
+        mine = out.setdefault(unit, {})
+        for k, v in part.items():
+            mine[k] = max(mine.get(k, 0), v)
+
+    for left in c.former_leads or []:
+        signed = left.get("signed_on_time")
+        add(str(left.get("unit") or ""), {
+            "cases": 1, "dispatched": 1, "signed": int(signed is not None),
+            "signed_on_time": int(signed is True), "returned": int(bool(left.get("returned"))),
+        })  # fmt: skip
+    if c.lead_unit:
+        closed = c.state == S.closed
+        add(c.lead_unit, counts | {
+            "returned": 0, "never_reassigned": counts["dispatched"],
+            "closed_first_time": int(closed and not c.reopen_count),
+        })  # fmt: skip
+    out.pop("", None)
+    return out
 
 
-def _entries(v: Vector) -> dict[tuple[str, str, str], dict[str, int]]:
+Vector = tuple[StatKey, Counts, dict[str, Counts]] | None
+
+
+def _entries(v: Vector) -> dict[tuple[str, str, str], Counts]:
     """A contribution as the rows it touches: (dimension, day, key) → counts."""
     if v is None:
         return {}
-    (day, district, unit, category), counts = v
-    return {("all", day, ""): counts, ("unit", day, unit): counts,
-            ("district", day, district): counts, ("category", day, category): counts}  # fmt: skip
+    (day, district, category), counts, units = v
+    rows = {("all", day, ""): counts, ("district", day, district): counts,
+            ("category", day, category): counts}  # fmt: skip
+    rows.update({("unit", day, unit): part for unit, part in units.items()})
+    return rows
 
 
 def _account(session: Session, before: Vector, after: Vector) -> None:
@@ -417,9 +450,30 @@ def _account(session: Session, before: Vector, after: Vector) -> None:
             repository.add_stats(session, *row, delta)
 
 
+def _moved_by_unit(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> dict[tuple[str, str], Counts]:
+    """(day, unit) → counts of the cases that were returned or reassigned: those whose units'
+    parts the database cannot sum by the lead unit alone."""
+    out: dict[tuple[str, str], Counts] = {}
+    for case in repository.moved(session, since, until):
+        v = _vector(case)
+        if v is None:
+            continue
+        for unit, part in v[2].items():
+            row = out.setdefault((v[0][0], unit), {})
+            for k, n in part.items():
+                row[k] = row.get(k, 0) + n
+    return out
+
+
 def rebuild_stats(session: Session) -> int:
     """Count the figures' numbers again from every case (after a bulk load, or to check)."""
-    return repository.rebuild_stats(session)
+    written = repository.rebuild_stats(session)
+    for (day, unit), counts in _moved_by_unit(session).items():
+        repository.add_stats(session, "unit", day, unit, counts)
+        written += 1
+    return written
 
 
 # --- intake --------------------------------------------------------------------------------------
@@ -545,6 +599,8 @@ def _send(
     action: str,
 ) -> None:
     """Give the case to a lead unit with fresh deadlines (dispatch, reassign, reopen)."""
+    if case.lead_unit and case.lead_unit != route.lead_unit:  # reassigned away from it
+        _leaves(case, returned=False)
     case.state = str(S.dispatched)
     case.lead_unit, case.support_units = route.lead_unit, list(route.support_units)
     # the loop is run at the level of the unit that acts: closed as low as it can be
@@ -627,6 +683,12 @@ def _need(value: object, field: str, what: str) -> None:
         raise InvalidInput(f"{what} is needed", field=field)
 
 
+def _leaves(case: Case, *, returned: bool) -> None:
+    """The lead unit gives the case up: what it did with it stays counted for it."""
+    mark = {"unit": case.lead_unit, "returned": returned, "signed_on_time": case.signed_on_time}
+    case.former_leads = [*(case.former_leads or []), mark]
+
+
 def _do_dispatch(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: str,
                  cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
     if d.category_code:
@@ -657,6 +719,7 @@ def _do_return(s: Session, c: Case, m: Mover, d: ActionIn, note: str, before: st
                cal: WorkCalendar, now: datetime) -> None:  # fmt: skip
     _need(note, "note", "the reason for returning the case (not ours, and whose it is)")
     returned_by = c.lead_unit
+    _leaves(c, returned=True)
     c.state, c.return_count = str(S.returned), c.return_count + 1
     c.lead_unit, c.support_units, c.sign_due, c.handle_due = "", [], None, None
     c.warning = c.warned_for = ""
@@ -913,7 +976,16 @@ def figures_from_cases(
     until: datetime | None = None,
 ) -> list[Figures]:
     """The same figures aggregated over the cases themselves (slow over many: for checking)."""
-    return [_figures(r) for r in repository.figures_from_cases(session, by, since, until)]
+    rows = repository.figures_from_cases(session, by, since, until)
+    if by == "unit":
+        summed = {str(r["key"]): {k: int(v or 0) for k, v in r.items() if k != "key"}
+                  for r in rows}  # fmt: skip
+        for (_, unit), counts in _moved_by_unit(session, since, until).items():
+            row = summed.setdefault(unit, dict.fromkeys(STAT_FIELDS, 0))
+            for k, n in counts.items():
+                row[k] += n
+        rows = [{"key": k, **v} for k, v in sorted(summed.items())]
+    return [_figures(r) for r in rows]
 
 
 # --- learning from what was handled ---------------------------------------------------------------
