@@ -5,10 +5,11 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 from typer.testing import CliRunner
@@ -111,14 +112,31 @@ def test_bad_files_and_names_say_what_is_wrong(tmp_path: Path) -> None:
 @pytest.mark.skipif(not HOTLINE.exists(), reason="the shared labelled data is not here")
 def test_on_real_messages_it_does_at_least_as_well_as_the_reference() -> None:
     """On the departments set (real questions, 14 units): our model against the reference
-    (TF-IDF over character 1–3-grams, a plain linear SVM) on the same held-out fifth."""
+    (TF-IDF over character 1–3-grams, a plain linear SVM), macro-F1 over the same five folds —
+    one held-out fifth alone swings by several points with a rare unit's two or three examples."""
     texts, labels = learning.read_csv(HOTLINE / "msga_department_train.csv", "text", "label")
-    train_x, test_x, train_y, test_y = train_test_split(
-        texts, labels, test_size=0.2, random_state=0, stratify=labels
-    )
-    ours = learning.Classifier.train(train_x, train_y, "departments", "msga_department")
-    mine = f1_score(test_y, [p.label for p in ours.predict(test_x)], average="macro")
-    reference = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LinearSVC())
-    theirs = f1_score(test_y, reference.fit(train_x, train_y).predict(test_x), average="macro")
-    assert mine >= theirs - 0.02
-    assert mine > 0.7
+    mine, theirs = [], []
+    for learn, held in StratifiedKFold(5, shuffle=True, random_state=0).split(texts, labels):
+        train_x, train_y = [texts[i] for i in learn], [labels[i] for i in learn]
+        test_x, test_y = [texts[i] for i in held], [labels[i] for i in held]
+        ours = learning.Classifier.train(train_x, train_y, "departments", "msga_department")
+        mine.append(f1_score(test_y, [p.label for p in ours.predict(test_x)], average="macro"))
+        reference = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LinearSVC())
+        predicted = reference.fit(train_x, train_y).predict(test_x)
+        theirs.append(f1_score(test_y, predicted, average="macro"))
+    assert sum(mine) / 5 >= sum(theirs) / 5 - 0.01
+    assert min(mine) > 0.7
+
+
+def test_offsets_lift_a_rare_class_its_scores_leave_too_low() -> None:
+    rng = np.random.default_rng(0)
+    truth = np.array([0] * 90 + [1] * 10)
+    scores = rng.normal(0.0, 0.05, (100, 2))
+    scores[:, 0] += 0.5  # every example leans to the common class…
+    scores[90:, 1] += 0.4  # …the rare ones a little less than it
+    assert (scores.argmax(axis=1) == 1).sum() == 0
+    offsets = learning.fit_offsets(scores, truth)
+    predicted = (scores + offsets).argmax(axis=1)
+    assert offsets[1] - offsets[0] > 0.1
+    assert (predicted == truth).mean() > 0.95
+    assert list(learning.fit_offsets(np.eye(2)[truth], truth)) == [0.0, 0.0]  # nothing to mend

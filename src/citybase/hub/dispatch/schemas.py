@@ -17,6 +17,9 @@ class ModelInfo(BaseModel):
     source: str = Field(description="The file it learned from")
     temperature: float = Field(description="Scales decision scores into confidences")
     method: str
+    offsets: dict[str, float] = Field(
+        default_factory=dict, description="Added to each label's decision score (macro-F1)"
+    )
 
 
 class Prediction(BaseModel):
