@@ -140,3 +140,19 @@ def test_offsets_lift_a_rare_class_its_scores_leave_too_low() -> None:
     assert offsets[1] - offsets[0] > 0.1
     assert (predicted == truth).mean() > 0.95
     assert list(learning.fit_offsets(np.eye(2)[truth], truth)) == [0.0, 0.0]  # nothing to mend
+
+
+def test_a_label_seen_once_does_not_stop_the_calibration() -> None:
+    roads = [f"{p}路面坑洼不平，车辆经过颠簸" for p in "东西南北中上下左右前后"]
+    noise = [f"{p}广场舞音响太吵，晚上无法休息" for p in "东西南北中上下左右前后"]
+    texts, labels = (
+        [*roads, *noise, "社保卡丢失了怎么补办"],
+        ["城管"] * 11 + ["环保"] * 11 + ["社保"],
+    )
+    model = learning.Classifier.train(texts, labels, "tiny", "test")
+    assert model.info.labels == ["城管", "环保", "社保"]
+    assert set(model.info.offsets) <= {"城管", "环保"}  # the one-example label is not fitted
+    assert model.info.temperature != 1.0  # fitted on the two labels that fold
+    [road, card] = model.predict(["路面坑洼，车辆颠簸", "社保卡丢失补办"])
+    assert road.label == "城管"
+    assert card.label == "社保"

@@ -130,20 +130,23 @@ class Classifier:
         pipeline = _pipeline()
         features = pipeline.named_steps["features"].fit_transform(texts)
         truth = np.asarray(labels)
-        held = _out_of_fold(features, truth, min(counts.values()))
         pipeline.named_steps["classifier"].fit(features, truth)
-        classes = [str(c) for c in pipeline.named_steps["classifier"].classes_]
-        offsets, temperature = np.zeros(len(classes)), 1.0
-        if held is not None:
-            index = {c: i for i, c in enumerate(classes)}
-            numbered = np.array([index[y] for y in labels])
-            offsets = fit_offsets(held, numbered)
-            temperature = _fit_temperature(held + offsets, numbered)
+        # calibrated on the labels with an example in each fold: a label seen once or twice
+        # (a rare category among closed cases) keeps no offset and does not shrink the folds
+        calibrated = sorted(c for c, n in counts.items() if n >= FOLDS)
+        offsets: dict[str, float] = {}
+        temperature = 1.0
+        if len(calibrated) >= 2:
+            rows = np.flatnonzero(np.isin(truth, calibrated))
+            held = _out_of_fold(features[rows], truth[rows])
+            numbered = np.searchsorted(np.array(calibrated), truth[rows])
+            fitted = fit_offsets(held, numbered)
+            temperature = _fit_temperature(held + fitted, numbered)
+            offsets = {c: round(float(o), 4) for c, o in zip(calibrated, fitted, strict=True) if o}
         info = ModelInfo(
             name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
             seconds=round(time.perf_counter() - start, 2), source=source,
-            temperature=temperature, method=METHOD,
-            offsets={c: round(float(o), 4) for c, o in zip(classes, offsets, strict=True)},
+            temperature=temperature, method=METHOD, offsets=offsets,
         )  # fmt: skip
         return cls(pipeline, info)
 
@@ -165,15 +168,12 @@ class Classifier:
         return out
 
 
-def _out_of_fold(features: Any, truth: np.ndarray, rarest: int) -> np.ndarray | None:
+def _out_of_fold(features: Any, truth: np.ndarray) -> np.ndarray:
     """Every example's decision scores from a model that did not learn from it (stratified
-    k-fold, the folds learned two at a time); None when the rarest label is too rare to
-    fold. The features' vocabulary and weights are those of all examples — a small leak that
-    saves vectorising k times."""
-    k = min(FOLDS, rarest)
-    if k < 2:
-        return None
-    splits = list(StratifiedKFold(k, shuffle=True, random_state=0).split(features, truth))
+    k-fold, the folds learned two at a time; every label has at least k examples). The
+    features' vocabulary and weights are those of all examples — a small leak that saves
+    vectorising k times."""
+    splits = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(features, truth))
     n_classes = len(np.unique(truth))
 
     def fold(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
