@@ -200,16 +200,40 @@ def add_stats(session: Session, dim: str, day: str, key: str, delta: dict[str, i
 _UNMOVED = (Case.lead_unit != "", Case.return_count == 0, Case.reassign_count == 0)
 
 
+# what a case's part in the kept counts is made of (read as rows, not entities: many are read)
+_COUNTED = (Case.state, Case.accepted_at, Case.district_code, Case.category_code,
+            Case.lead_unit, Case.former_leads, Case.dispatched_at, Case.signed_on_time,
+            Case.replied_on_time, Case.return_count, Case.reassign_count, Case.reopen_count,
+            Case.followed_up_at, Case.satisfaction, Case.warning)  # fmt: skip
+
+
 def moved(session: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
-    """The cases (not merged) that were returned or reassigned, taken in within [since, until)."""
-    query = select(Case).where(
+    """The cases (not merged) that were returned or reassigned, taken in within [since, until),
+    as rows of what their part in the kept counts is made of."""
+    query = select(*_COUNTED).where(
         Case.state != "merged", (Case.return_count > 0) | (Case.reassign_count > 0)
     )
     if since is not None:
         query = query.where(Case.accepted_at >= since)
     if until is not None:
         query = query.where(Case.accepted_at < until)
-    return session.scalars(query.execution_options(yield_per=2000))
+    return session.execute(query.execution_options(yield_per=5000))
+
+
+def add_stats_many(session: Session, dim: str, rows: dict[tuple[str, str], dict[str, int]]) -> None:
+    """Add counts to many (day, key) rows of one dimension, a few hundred to a statement."""
+    table = CaseStat.__table__
+    assert isinstance(table, Table)
+    make = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    values = [{"dim": dim, "day": day, "key": key, **dict.fromkeys(STAT_FIELDS, 0), **counts}
+              for (day, key), counts in rows.items()]  # fmt: skip
+    for start in range(0, len(values), 500):
+        statement = make(table).values(values[start : start + 500])
+        statement = statement.on_conflict_do_update(
+            index_elements=["dim", "day", "key"],
+            set_={f: table.c[f] + statement.excluded[f] for f in STAT_FIELDS},
+        )
+        session.execute(statement)
 
 
 def _day(session: Session) -> Any:
@@ -236,6 +260,10 @@ def rebuild_stats(session: Session) -> int:
             session.execute(insert(CaseStat), rows[start : start + 10_000])
         written += len(rows)
     return written
+
+
+def count_stats(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CaseStat)) or 0
 
 
 def watched(session: Session) -> list[Case]:

@@ -369,7 +369,7 @@ StatKey = tuple[str, str, str]  # the city's day of intake, district, 大类
 Counts = dict[str, int]
 
 
-def _vector(c: Case) -> Vector:
+def _vector(c: Any) -> Vector:  # a Case, or a row of the columns the counts are made of
     """What a case adds to the kept counts, and under which keys (None: nothing, when merged):
     its counts for all cases, its district and its 大类, and each unit's own counts."""
     if c.state == S.merged:
@@ -395,7 +395,7 @@ def _vector(c: Case) -> Vector:
     return key, counts, _unit_counts(c, counts)
 
 
-def _unit_counts(c: Case, counts: Counts) -> dict[str, Counts]:
+def _unit_counts(c: Any, counts: Counts) -> dict[str, Counts]:
     """Each unit's own part: a unit the case left counts it as given to it (and signed, on time
     or not, and returned, as it did); the current lead unit counts the rest — not a return or
     a reassignment that happened before the case came to it. A case with no lead unit yet
@@ -469,11 +469,9 @@ def _moved_by_unit(
 
 def rebuild_stats(session: Session) -> int:
     """Count the figures' numbers again from every case (after a bulk load, or to check)."""
-    written = repository.rebuild_stats(session)
-    for (day, unit), counts in _moved_by_unit(session).items():
-        repository.add_stats(session, "unit", day, unit, counts)
-        written += 1
-    return written
+    repository.rebuild_stats(session)
+    repository.add_stats_many(session, "unit", _moved_by_unit(session))
+    return repository.count_stats(session)
 
 
 # --- intake --------------------------------------------------------------------------------------
