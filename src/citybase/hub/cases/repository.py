@@ -220,22 +220,6 @@ def moved(session: Session, since: datetime | None = None, until: datetime | Non
     return session.execute(query.execution_options(yield_per=5000))
 
 
-def add_stats_many(session: Session, dim: str, rows: dict[tuple[str, str], dict[str, int]]) -> None:
-    """Add counts to many (day, key) rows of one dimension, a few hundred to a statement."""
-    table = CaseStat.__table__
-    assert isinstance(table, Table)
-    make = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    values = [{"dim": dim, "day": day, "key": key, **dict.fromkeys(STAT_FIELDS, 0), **counts}
-              for (day, key), counts in rows.items()]  # fmt: skip
-    for start in range(0, len(values), 500):
-        statement = make(table).values(values[start : start + 500])
-        statement = statement.on_conflict_do_update(
-            index_elements=["dim", "day", "key"],
-            set_={f: table.c[f] + statement.excluded[f] for f in STAT_FIELDS},
-        )
-        session.execute(statement)
-
-
 def _day(session: Session) -> Any:
     """A case's day of intake in the city (UTC+8), as YYYY-MM-DD."""
     if session.get_bind().dialect.name == "sqlite":
@@ -243,8 +227,12 @@ def _day(session: Session) -> Any:
     return func.to_char(func.timezone("Asia/Shanghai", Case.accepted_at), "YYYY-MM-DD")
 
 
-def rebuild_stats(session: Session) -> int:
-    """Count again from the cases what ``add_stats`` keeps; returns the rows written."""
+def rebuild_stats(
+    session: Session, extra: dict[tuple[str, str, str], dict[str, int]] | None = None
+) -> int:
+    """Count again from the cases what ``add_stats`` keeps, adding ``extra`` ((dim, day, key) →
+    counts: what the database cannot sum, the moved cases' parts per unit); returns the rows
+    written."""
     session.execute(delete(CaseStat))
     day = _day(session)
     written = 0
@@ -255,15 +243,19 @@ def rebuild_stats(session: Session) -> int:
             .where(Case.state != "merged", *(_UNMOVED if dim == "unit" else ()))
             .group_by(day, key)
         )
-        rows = [dict(r._mapping, dim=dim) for r in session.execute(query)]
-        for start in range(0, len(rows), 10_000):
-            session.execute(insert(CaseStat), rows[start : start + 10_000])
-        written += len(rows)
+        rows = {(dim, r.day, r.key): dict(r._mapping, dim=dim) for r in session.execute(query)}
+        for (d, k_day, k_key), counts in (extra or {}).items():
+            if d != dim:
+                continue
+            row = rows.setdefault((d, k_day, k_key), {"dim": d, "day": k_day, "key": k_key,
+                                                       **dict.fromkeys(STAT_FIELDS, 0)})  # fmt: skip
+            for field, n in counts.items():
+                row[field] = (row[field] or 0) + n
+        values = list(rows.values())
+        for start in range(0, len(values), 10_000):
+            session.execute(insert(CaseStat), values[start : start + 10_000])
+        written += len(values)
     return written
-
-
-def count_stats(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(CaseStat)) or 0
 
 
 def watched(session: Session) -> list[Case]:

@@ -469,9 +469,8 @@ def _moved_by_unit(
 
 def rebuild_stats(session: Session) -> int:
     """Count the figures' numbers again from every case (after a bulk load, or to check)."""
-    repository.rebuild_stats(session)
-    repository.add_stats_many(session, "unit", _moved_by_unit(session))
-    return repository.count_stats(session)
+    moved = {("unit", day, unit): counts for (day, unit), counts in _moved_by_unit(session).items()}
+    return repository.rebuild_stats(session, moved)
 
 
 # --- intake --------------------------------------------------------------------------------------
