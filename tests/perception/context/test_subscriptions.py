@@ -197,6 +197,35 @@ def test_changes_are_notified_over_http(live: TestClient, receiver: Receiver) ->
     assert len(receiver.got) == 2
 
 
+def test_a_deletion_is_notified_to_those_who_ask_for_it(
+    live: TestClient, receiver: Receiver
+) -> None:
+    def subscribe(path: str, **more: Any) -> None:
+        sub = {"entities": [{"type": "WaterLevelObserved"}],
+               "notification": {"endpoint": {"uri": f"{receiver.url}/{path}"}}, **more}  # fmt: skip
+        made = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=JSON)
+        assert made.status_code == 201, made.text
+
+    bad = {"entities": [{"type": "WaterLevelObserved"}], "notificationTrigger": ["entityMoved"],
+           "notification": {"endpoint": {"uri": f"{receiver.url}/x"}}}  # fmt: skip
+    refused = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(bad), headers=JSON)
+    assert refused.status_code == 400
+    assert "notificationTrigger" in refused.text
+    subscribe("deleted", notificationTrigger=["entityDeleted"])
+    subscribe("written")  # the default: created and updated, not deleted
+    live.post("/ngsi-ld/v1/entities", content=json.dumps(_gauge(1, 2.0)), headers=JSON)
+    [(_, written)] = receiver.wait(1)
+    assert written["data"][0]["level"]["value"] == 2.0
+    assert live.delete("/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:1").status_code == 204
+    got = receiver.wait(2)
+    time.sleep(0.3)  # the default subscription is not told of the deletion
+    assert len(receiver.got) == 2
+    [gone] = got[1][1]["data"]
+    assert set(gone) == {"id", "type", "deletedAt"}
+    assert (gone["id"], gone["type"]) == ("urn:ngsi-ld:WaterLevel:1", "WaterLevelObserved")
+    assert gone["deletedAt"].endswith("Z")
+
+
 def test_throttling_intervals_and_failures(live: TestClient, receiver: Receiver) -> None:
     live.post("/ngsi-ld/v1/entities", content=json.dumps(_gauge(1, 1.0)), headers=JSON)
     throttled = {"entities": [{"type": "WaterLevelObserved"}], "throttling": 60,

@@ -55,6 +55,7 @@ class Change:
     changed: frozenset[str]
     created_at: datetime
     modified_at: datetime
+    deleted: bool = False
 
     def entity(self) -> ContextEntity:
         return ContextEntity(id=self.id, type=self.type, attrs=self.attrs,
@@ -78,6 +79,20 @@ def record(session: Session, entity: ContextEntity | EntityState, changed: set[s
         changed=frozenset(changed | (before.changed if before else frozenset())),
         created_at=entity.created_at, modified_at=entity.modified_at,
     )  # fmt: skip
+
+
+def record_deletion(session: Session, entity: ContextEntity) -> None:
+    """Note that ``entity`` is deleted; subscriptions that ask for it hear of it after the
+    commit."""
+    if _current is None or not _current.listening():
+        return
+    changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
+    if changes is None:
+        changes = session.info["citybase_ngsi_changes"] = {}
+        after_commit(session, lambda: _submit(session))
+    changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
+                                created_at=entity.created_at, modified_at=datetime.now(UTC),
+                                deleted=True)  # fmt: skip
 
 
 def listening() -> bool:
@@ -206,9 +221,9 @@ class Notifier:
         latest: dict[str, Change] = {}
         for change in changes:  # the last state of each entity, all its changed attributes
             before = latest.get(change.id)
-            latest[change.id] = change if before is None else Change(
-                change.id, change.type, change.attrs, change.changed | before.changed,
-                change.created_at, change.modified_at)  # fmt: skip
+            latest[change.id] = change if before is None or change.deleted or before.deleted \
+                else Change(change.id, change.type, change.attrs, change.changed | before.changed,
+                            change.created_at, change.modified_at)  # fmt: skip
         now = datetime.now(UTC)
         by_type: dict[str, list[Compiled]] = {}
         any_type: list[Compiled] = []
@@ -224,7 +239,8 @@ class Notifier:
         subs: dict[str, Compiled] = {}
         for c in latest.values():
             for sub in (*by_type.get(c.type, ()), *any_type):
-                if sub.wants(c.id, c.type, c.changed) and _meets(sub, c.entity()):
+                if sub.wants(c.id, c.type, c.changed, c.deleted) and \
+                        (c.deleted or _meets(sub, c.entity())):  # fmt: skip
                     found.setdefault(sub.id, []).append(c)
                     subs[sub.id] = sub
         for sub_id, hits in found.items():
@@ -233,7 +249,8 @@ class Notifier:
             if sub.throttling and clock - sub.last_sent < sub.throttling:
                 continue
             sub.last_sent = clock
-            self.pool.submit(self.deliver, sub, [c.entity() for c in hits])
+            gone = {c.id: c.modified_at for c in hits if c.deleted}
+            self.pool.submit(self.deliver, sub, [c.entity() for c in hits], gone)
 
     def on_clock(self) -> None:
         """Periodic notifications: every entity the subscription selects, each timeInterval."""
@@ -255,9 +272,11 @@ class Notifier:
                 self.pool.submit(self.deliver, sub, rows)
 
     # delivery
-    def deliver(self, sub: Compiled, entities: list[ContextEntity]) -> None:
+    def deliver(
+        self, sub: Compiled, entities: list[ContextEntity], gone: dict[str, datetime] | None = None
+    ) -> None:
         try:
-            body, headers = payload(sub, entities)
+            body, headers = payload(sub, entities, gone)
             uri = str(sub.endpoint["uri"])
             if uri.startswith("mqtt"):
                 self._publish(sub, uri, body, headers)
@@ -333,15 +352,25 @@ def _meets(sub: Compiled, entity: ContextEntity) -> bool:
     return True
 
 
-def payload(sub: Compiled, entities: list[ContextEntity]) -> tuple[dict[str, Any], dict[str, str]]:
+def payload(
+    sub: Compiled, entities: list[ContextEntity], gone: dict[str, datetime] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The notification (ETSI GS CIM 009 §5.3.1: id, type, subscriptionId, notifiedAt, data) in
-    the subscription's terms and form, and the headers that go with it."""
-    data = [service.render_entity(e, sub.context, form=sub.form, sys_attrs=sub.sys_attrs,
-                                  attrs=sub.attributes) for e in entities]  # fmt: skip
+    the subscription's terms and form, and the headers that go with it. A deleted entity is
+    its id, its type and when it was deleted (deletedAt)."""
+    data = []
+    for e in entities:
+        if gone and e.id in gone:
+            shown = service.render_entity(e, sub.context, form=sub.form, attrs=set())
+            shown["deletedAt"] = _zulu(gone[e.id])
+            data.append(shown)
+        else:
+            data.append(service.render_entity(e, sub.context, form=sub.form,
+                                              sys_attrs=sub.sys_attrs, attrs=sub.attributes))  # fmt: skip
     body: dict[str, Any] = {
         "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
         "subscriptionId": sub.id,
-        "notifiedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "notifiedAt": _zulu(datetime.now(UTC)),
         "data": data,
     }  # fmt: skip
     user = [c for c in sub.context if c != jsonld.CORE_URL]
@@ -354,6 +383,10 @@ def payload(sub: Compiled, entities: list[ContextEntity]) -> tuple[dict[str, Any
         headers["Content-Type"] = "application/json"
         headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
     return body, headers
+
+
+def _zulu(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _post(uri: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> None:

@@ -201,9 +201,12 @@ def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str 
 
 
 def delete(session: Session, entity_id: str) -> None:
+    from citybase.perception.context import notify
+
     found = session.get(ContextEntity, entity_id)
     if found is None:
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    notify.record_deletion(session, found)
     session.delete(found)
     session.flush()
 

@@ -33,7 +33,13 @@ FORMATS = ("normalized", "keyValues", "concise")
 ACCEPTS = ("application/json", "application/ld+json")
 WRITABLE = {"id", "type", "subscriptionName", "description", "entities", "watchedAttributes",
             "timeInterval", "q", "geoQ", "isActive", "notification", "expiresAt", "throttling",
-            "lang", "@context"}  # fmt: skip
+            "lang", "notificationTrigger", "@context"}  # fmt: skip
+# what may set a notification off; created and updated entities are not told apart (any write
+# notifies a subscription that names either), deletions only those that name entityDeleted
+TRIGGERS = ("entityCreated", "entityUpdated", "entityDeleted", "attributeCreated",
+            "attributeUpdated", "attributeDeleted")  # fmt: skip
+DEFAULT_TRIGGERS = frozenset(TRIGGERS) - {"entityDeleted"}
+WRITES = frozenset(TRIGGERS) - {"entityDeleted"}
 
 
 def _when(raw: Any, name: str) -> datetime:
@@ -95,6 +101,15 @@ def _check(body: dict[str, Any]) -> None:
         coordinates = geo.get("coordinates")
         parse_geo(str(geo.get("georel", "")), str(geo.get("geometry", "")),
                   coordinates if isinstance(coordinates, str) else _json(coordinates))  # fmt: skip
+    if "notificationTrigger" in body:
+        triggers = body["notificationTrigger"]
+        if not isinstance(triggers, list) or not triggers or \
+                any(t not in TRIGGERS for t in triggers):  # fmt: skip
+            raise BadRequestData(f"notificationTrigger is a non-empty array of {', '.join(TRIGGERS)}",
+                                 field="notificationTrigger")  # fmt: skip
+        if "timeInterval" in body:
+            raise BadRequestData("timeInterval and notificationTrigger do not go together",
+                                 field="notificationTrigger")  # fmt: skip
     if "isActive" in body and not isinstance(body["isActive"], bool):
         raise BadRequestData("isActive is true or false", field="isActive")
     if "expiresAt" in body:
@@ -335,20 +350,27 @@ class Compiled:
     active: bool
     last_sent: float = 0.0
     pending: list[str] = field(default_factory=list)
+    triggers: frozenset[str] = DEFAULT_TRIGGERS
 
     def live(self, now: datetime) -> bool:
         return self.active and (self.expires_at is None or self.expires_at > now)
 
-    def wants(self, entity_id: str, entity_type: str, changed: Set[str]) -> bool:
-        """Whether a change to these attributes of this entity concerns the subscription (before
-        its q and geo-query are tried on the entity)."""
+    def wants(
+        self, entity_id: str, entity_type: str, changed: Set[str], deleted: bool = False
+    ) -> bool:
+        """Whether a change to these attributes of this entity (or its deletion) concerns the
+        subscription (before its q and geo-query are tried on the entity)."""
+        if deleted and "entityDeleted" not in self.triggers:
+            return False
+        if not deleted and not self.triggers & WRITES:
+            return False
         if self.selectors and not any(
             kind == entity_type and (one is None or one == entity_id) and
             (pattern is None or pattern.search(entity_id) is not None)
             for kind, one, pattern in self.selectors
         ):  # fmt: skip
             return False
-        return self.watched is None or bool(self.watched & changed)
+        return deleted or self.watched is None or bool(self.watched & changed)
 
 
 def compile_row(row: ContextSubscription) -> Compiled:
@@ -393,6 +415,7 @@ def compile_row(row: ContextSubscription) -> Compiled:
         time_interval=float(body.get("timeInterval") or 0),
         expires_at=expires, active=row.active,
         last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
+        triggers=frozenset(body.get("notificationTrigger") or DEFAULT_TRIGGERS),
     )  # fmt: skip
 
 
