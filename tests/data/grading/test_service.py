@@ -103,6 +103,24 @@ def test_population_data_with_ids_is_important(session: Session) -> None:
         ([("代码", "统一社会信用代码")], [], Level.general_2),
         ([("站点名称", "")], [{"站点名称": "五一广场"}], Level.general_1),
         ([("身份证", "公民身份号码")], [], Level.general_4),
+        # a directory of institutions: their addresses identify no one
+        (
+            [("医院名称", ""), ("地址", ""), ("信用代码", "统一社会信用代码")],
+            [{"医院名称": "福州市第一医院", "地址": "福州市台江区达道路190号"}],
+            Level.general_2,
+        ),
+        (
+            [("单位名称", ""), ("地址", "")],
+            [{"单位名称": "鼓楼区图书馆", "地址": "福州市鼓楼区东街123号"}],
+            Level.general_1,
+        ),
+        # a person's address: by the item's name, or beside a name or a mobile
+        ([("户籍地址", "")], [{"户籍地址": "福州市鼓楼区东街123号"}], Level.general_3),
+        (
+            [("姓名", ""), ("地址", "")],
+            [{"姓名": "林小明", "地址": "福州市鼓楼区东街123号"}],
+            Level.general_3,
+        ),
     ],
 )
 def test_proposals(

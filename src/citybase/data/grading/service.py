@@ -328,12 +328,30 @@ def scan_items(items: Iterable[tuple[str, str]], rows: list[dict[str, Any]]) -> 
 # --- levels ------------------------------------------------------------------------------------
 
 
+RESIDENCE_HINTS = ("住址", "住所", "户籍", "家庭", "居住", "现住")
+PERSON_KINDS = {"name", "citizen_id", "mobile", "bank_card"}
+
+
+def _personal_address(findings: list[Finding]) -> bool:
+    """Whether the addresses found are personal information: a residence by the item's name, or
+    kept beside something that identifies a person (a name, an ID, a mobile, a bank card). A
+    directory's 地址 column beside institutions' names and credit codes is not."""
+    if any(f.kind in PERSON_KINDS for f in findings):
+        return True
+    return any(f.kind == "address" and any(h in f.item for h in RESIDENCE_HINTS)
+               for f in findings)  # fmt: skip
+
+
 def propose(resource: ResourceRead, findings: list[Finding]) -> tuple[Level, list[str]]:
     """A level and the reasons for it. Core data is designated by the competent authority, never
     proposed here; a steward sets it."""
     kinds = {f.kind for f in findings}
     items_of = {k: sorted({f.item for f in findings if f.kind == k}) for k in kinds}
     reasons: list[str] = []
+    if "address" in kinds and not _personal_address(findings):
+        kinds.discard("address")  # an institution's address identifies no one
+        reasons.append(f"地址：{'、'.join(items_of['address'])}（未与自然人信息同现、非住址，"
+                       f"按机构地址不计为个人信息）")  # fmt: skip
     for kind in sorted(kinds, key=lambda k: (k not in SENSITIVE, k not in PERSONAL, k)):
         reasons.append(f"{LABELS[kind]}：{'、'.join(items_of[kind])}")
     sensitive = kinds & SENSITIVE
