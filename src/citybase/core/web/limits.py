@@ -28,27 +28,26 @@ class Limiter:
     ) -> None:
         """Count one call under ``key``; beyond ``limit`` calls in ``seconds``, refuse it (429,
         with when to try again). A limit of 0 or less counts nothing."""
-        if limit <= 0:
-            return
+        if limit > 0:
+            self._add(key, seconds, now, limit, message)
+
+    def count(self, key: str, seconds: int, now: float | None = None) -> None:
+        """Count one event under ``key`` (a failed attempt) without refusing anything."""
+        self._add(key, seconds, now)
+
+    def _add(
+        self, key: str, seconds: int, now: float | None, limit: int = 0, message: str = ""
+    ) -> None:
         moment = time.monotonic() if now is None else now
         with self._lock:
             ends, count = self._windows.get(key, (0.0, 0))
             if moment >= ends:
                 ends, count = moment + seconds, 0
-            if count >= limit:
+            if limit and count >= limit:
                 raise TooMany(message, retry_after=max(1, math.ceil(ends - moment)))
             self._windows[key] = (ends, count + 1)
             if len(self._windows) > PRUNE_AT:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] > moment}
-
-    def count(self, key: str, seconds: int, now: float | None = None) -> None:
-        """Count one event under ``key`` (a failed attempt) without refusing anything."""
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            ends, count = self._windows.get(key, (0.0, 0))
-            if moment >= ends:
-                ends, count = moment + seconds, 0
-            self._windows[key] = (ends, count + 1)
 
     def blocked_for(self, key: str, limit: int, now: float | None = None) -> int:
         """Seconds until ``key``'s window ends when it has counted ``limit`` events in it; 0 when

@@ -65,14 +65,23 @@ class Change:
 _current: Notifier | None = None
 
 
-def record(session: Session, entity: ContextEntity | EntityState, changed: set[str]) -> None:
-    """Note that ``entity`` changed (these attributes); it is notified after the commit."""
+def _noted(session: Session) -> dict[str, Change] | None:
+    """The changes this transaction has noted so far (None: no subscription listens), handed to
+    the notifier once it commits."""
     if _current is None or not _current.listening():
-        return
+        return None
     changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
     if changes is None:
         changes = session.info["citybase_ngsi_changes"] = {}
         after_commit(session, lambda: _submit(session))
+    return changes
+
+
+def record(session: Session, entity: ContextEntity | EntityState, changed: set[str]) -> None:
+    """Note that ``entity`` changed (these attributes); it is notified after the commit."""
+    changes = _noted(session)
+    if changes is None:
+        return
     before = changes.get(entity.id)
     changes[entity.id] = Change(  # the attributes are not copied: changes replace, never mutate
         id=entity.id, type=entity.type, attrs=entity.attrs,
@@ -84,12 +93,9 @@ def record(session: Session, entity: ContextEntity | EntityState, changed: set[s
 def record_deletion(session: Session, entity: ContextEntity) -> None:
     """Note that ``entity`` is deleted; subscriptions that ask for it hear of it after the
     commit."""
-    if _current is None or not _current.listening():
-        return
-    changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
+    changes = _noted(session)
     if changes is None:
-        changes = session.info["citybase_ngsi_changes"] = {}
-        after_commit(session, lambda: _submit(session))
+        return
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
                                 deleted=True)  # fmt: skip
