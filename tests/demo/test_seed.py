@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.cockpit.plans import service as plans
@@ -7,6 +8,7 @@ from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
 from citybase.core.ledger import service as ledger
+from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import Settings
@@ -25,6 +27,7 @@ from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import AccessFilter
 from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
+from citybase.hub.cases.models import Case
 from citybase.hub.events import service as events
 
 PLAN_UNITS = {
@@ -59,6 +62,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         } == {u.role for u in DEMO_USERS}
         assert ledger.verify(session, ledger.signer_for(fresh_settings)).ok
         _check_context_store(session)
+        _check_outlines(session)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -87,6 +91,20 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert len(units) >= 25
         assert {"gl.health", "tj.civil", "gl.urban"} <= units
         _rows_look_real_and_pass_their_check_characters(session)
+
+
+def _check_outlines(session: Session) -> None:
+    """Every district is outlined; a point in 虎节社区 is placed down to its grid, and the grid
+    inspectors' reports, placed by their GPS points alone, land in the street's grids and
+    communities."""
+    districts = boundaries.collection(session, level=RegionLevel.district)["features"]
+    assert len(districts) == 14
+    assert [r.code for r in boundaries.regions_at(session, 119.298, 26.089)] == [
+        "350100", "350102", "350102001", "350102001001", "350102001001G02"]  # fmt: skip
+    inspected = list(session.scalars(select(Case).where(Case.source == "grid")))
+    assert len(inspected) >= 10
+    assert all(c.street_code == "350102001" and c.community_code for c in inspected)
+    assert any(c.grid_code for c in inspected)
 
 
 def _rows_look_real_and_pass_their_check_characters(session: Session) -> None:

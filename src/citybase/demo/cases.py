@@ -222,6 +222,7 @@ def seed_hub(session: Session, home: Path, now: datetime | None = None) -> None:
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)
+    _inspections(session, operator, supervisor, now)
     cases.sweep(session, DEFAULT, 0.25, now)
     brains.detect(session, HubSettings(), now)
     cases.retrain(session, home, "cases")
@@ -238,3 +239,30 @@ def _spike(session: Session, operator: cases.Mover, now: datetime) -> None:
         data = CaseCreate(text=text, address=f"台江区{ROADS[n]}{n * 7 + 3}号", region_code="350103",
                           category_code="020102", reporter_phone=f"1380591{n:04d}")  # fmt: skip
         cases.intake(session, operator, data, now=now - timedelta(hours=2 + n * 2.5))
+
+
+# what a grid inspector reports on the street (鼓东街道) whose communities and grids the demo
+# outlines: placed by the phone's GPS point alone, which lands in a grid
+INSPECTED = ["010101", "010102", "010103", "010201", "010202", "010203", "0202", "0802"]
+INSPECTED_AREA = (119.2965, 26.0825, 119.3115, 26.0955)  # west, south, east, north
+
+
+def _inspections(
+    session: Session, operator: cases.Mover, supervisor: cases.Mover, now: datetime,
+    count: int = 16,
+) -> None:  # fmt: skip
+    rng = random.Random(350102001)
+    west, south, east, north = INSPECTED_AREA
+    for n in range(count):
+        code = rng.choice(INSPECTED)
+        at = now - timedelta(days=rng.uniform(0, 20))
+        at = at.replace(hour=rng.randint(0, 9), minute=rng.randint(0, 59))
+        data = CaseCreate(
+            source=Source.grid, channel=Channel.inspection, reporter_name=f"网格员{n % 4 + 1}号",
+            reporter_phone=f"1370591{n:04d}", text=rng.choice(SAYINGS[code]).format(p="现场"),
+            lon=round(rng.uniform(west, east), 6), lat=round(rng.uniform(south, north), 6),
+            category_code=code,
+        )  # fmt: skip
+        taken = cases.intake(session, operator, data, now=at)
+        _carry(session, rng, taken.case.number, code, operator, supervisor, at, now,
+               [d.number for d in taken.duplicates])  # fmt: skip

@@ -23,6 +23,7 @@ from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Role, UserCreate
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.data.catalog import service as catalog
@@ -48,6 +49,9 @@ from citybase.hub.events import service as events
 from citybase.services.hotline import service as hotline
 
 DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
+# outlines of the city, its districts (cells around each seat) and one street down to its grids:
+# drawn for the demo, not survey data
+BOUNDARIES_FILE = Path(__file__).parent / "boundaries.geojson"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
 # the steps from a draft to each state, and who takes them (the provider or the bureau)
 PATH_TO = {
@@ -97,6 +101,11 @@ def build_demo(
         problems = [p for r in reports for p in r.problems]
         if problems:
             raise RuntimeError(f"the demo data does not import: {problems[:3]}")
+        outlines = boundaries.import_boundaries(
+            session, DEMO_ACTOR, BOUNDARIES_FILE.read_bytes(), source="示意边界 (illustrative)"
+        )
+        if outlines.problems:
+            raise RuntimeError(f"the demo outlines do not load: {outlines.problems[:3]}")
         step("users")
         for user in DEMO_USERS:
             identity.create_user(

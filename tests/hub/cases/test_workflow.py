@@ -13,14 +13,23 @@ from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Role
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
+from citybase.core.orgs import boundaries
 from citybase.core.settings import HubSettings
+from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.cases import service
 from citybase.hub.cases.models import Case
-from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, Satisfaction
+from citybase.hub.cases.schemas import (
+    Action,
+    ActionIn,
+    CaseCreate,
+    CaseState,
+    Satisfaction,
+    Source,
+)
 from citybase.hub.dispatch import classifier as learning
 from citybase.hub.dispatch import service as dispatch
 from tests.core.identity.factories import make_user, principal_of
-from tests.hub.cases.factories import ROAD, city, mover
+from tests.hub.cases.factories import ROAD, SYSTEM, city, mover
 
 # Tuesday 2026-11-24, 10:00 in Fuzhou
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -252,3 +261,34 @@ def test_the_models_learn_again_from_closed_cases(session: Session, tmp_path: Pa
     unit = dispatch.suggest(tmp_path, "cases-units", "路灯不亮故障")
     assert unit is not None
     assert unit.label == "gl.urban"
+
+
+def test_a_case_is_placed_by_its_coordinates_down_to_the_grid(session: Session) -> None:
+    """A grid inspector's report with a GPS point and no address lands in the grid that holds
+    the point and goes to that district's unit. A region code given places first and the point
+    only takes it deeper within it; the point stands over an address."""
+    city(session)
+    report = boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes())
+    assert report.applied
+    op = mover(session, "operator")
+    point = {"lon": 119.298, "lat": 26.089}  # in 虎节社区第二网格, 鼓东街道, 鼓楼区
+    inspected = service.intake(
+        session, op, CaseCreate(text="现场井盖缺失，很危险", category_code="010202",
+                                source=Source.grid, **point),
+        now=MONDAY,
+    ).case  # fmt: skip
+    assert (inspected.district_code, inspected.street_code, inspected.community_code,
+            inspected.grid_code) == ("350102", "350102001", "350102001001", "350102001001G02")  # fmt: skip
+    assert inspected.lead_unit == "gl.urban"
+    # the community given, the point within it: down to the grid
+    deeper = service.intake(session, op, ROAD.model_copy(update={"address": "", "region_code":
+                            "350102001001", **point}), now=MONDAY).case  # fmt: skip
+    assert deeper.grid_code == "350102001001G02"
+    # an address in 台江区 with a point in 鼓楼区: the measured point stands
+    told = service.intake(session, op, ROAD.model_copy(update={"address": "台江区苍霞街道",
+                          "region_code": "", **point}), now=MONDAY).case  # fmt: skip
+    assert told.grid_code == "350102001001G02"
+    # a point no outline holds, and no address: the case is still taken in, unplaced
+    nowhere = service.intake(session, op, CaseCreate(text="路灯不亮了", lon=110.0, lat=20.0),
+                             now=MONDAY).case  # fmt: skip
+    assert nowhere.region_code == ""

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from citybase.core.errors import CitybaseError
 from citybase.core.ledger.schemas import Actor
-from citybase.core.orgs import service
+from citybase.core.orgs import boundaries, service
 from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Regions and units.", no_args_is_help=True)
@@ -59,3 +59,56 @@ def list_units(region: str = "", data_dir: DataDir = None) -> None:
     for u in units:
         table.add_row(u.code, u.name, u.region_name, u.counterpart_name or "")
     out.print(table)
+
+
+@app.command("boundaries")
+def import_boundaries(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A GeoJSON file")],
+    code_property: Annotated[
+        str, typer.Option(help="The property naming each feature's region (default: code, "
+                          "adcode or region_code)")] = "",
+    source: Annotated[str, typer.Option(help="Where the outlines come from (勘界成果 …)")] = "",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; import nothing")] = False,
+    data_dir: DataDir = None,
+) -> None:  # fmt: skip
+    """Import regions' outlines from a GeoJSON FeatureCollection. Any bad feature: nothing is
+    imported and every bad feature is listed."""
+    db = open_database(load_settings(data_dir))
+    with db.session_scope() as session:
+        try:
+            report = boundaries.import_boundaries(
+                session, Actor.system("cli"), file.read_bytes(), code_property=code_property,
+                source=source, dry_run=dry_run,
+            )  # fmt: skip
+        except CitybaseError as exc:
+            out.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from exc
+    if report.problems:
+        table = Table("feature", "field", "problem")
+        for p in report.problems:
+            table.add_row(str(p.row), p.field, p.message)
+        out.print(table)
+        out.print("[red]nothing was imported[/]")
+        raise typer.Exit(1)
+    if dry_run:
+        out.print(f"{report.rows} outlines checked, [yellow]nothing imported[/]")
+        return
+    out.print(f"{report.rows} outlines: {report.created} new, {report.updated} changed, "
+              f"{report.unchanged} same [green]imported[/]")  # fmt: skip
+
+
+@app.command("at")
+def regions_at(
+    lon: Annotated[float, typer.Argument(help="WGS84 longitude")],
+    lat: Annotated[float, typer.Argument(help="WGS84 latitude")],
+    data_dir: DataDir = None,
+) -> None:
+    """The regions whose outlines hold a point, top down."""
+    db = open_database(load_settings(data_dir))
+    with db.session_scope(readonly=True) as session:
+        found = boundaries.regions_at(session, lon, lat)
+    if not found:
+        out.print("no outlined region holds this point")
+        raise typer.Exit(1)
+    for r in found:
+        out.print(f"{r.level.value:10} {r.code:16} {r.name}")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, TimestampMixin
@@ -39,3 +41,23 @@ class Unit(IdMixin, TimestampMixin, Base):
         ForeignKey("units.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RegionBoundary(TimestampMixin, Base):
+    """A region's outline (WGS84 GeoJSON Polygon or MultiPolygon), with its bounding box kept in
+    columns so that the regions around a point are found by a range query before any geometry is
+    read."""
+
+    __tablename__ = "region_boundaries"
+    __table_args__ = (Index("ix_region_boundaries_box", "west", "south"),)
+
+    region_code: Mapped[str] = mapped_column(
+        ForeignKey("regions.code", ondelete="CASCADE"), primary_key=True
+    )
+    geometry: Mapped[dict[str, Any]]
+    west: Mapped[float] = mapped_column(Float)
+    south: Mapped[float] = mapped_column(Float)
+    east: Mapped[float] = mapped_column(Float)
+    north: Mapped[float] = mapped_column(Float)
+    area_km2: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200), default="")

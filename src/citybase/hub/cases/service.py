@@ -23,6 +23,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel, RegionRead
 from citybase.core.settings import HubSettings
@@ -151,29 +152,43 @@ class Place:
                             self.district_code) if c]  # fmt: skip
 
 
-def locate(session: Session, address: str, region_code: str = "") -> Place:
-    """The district, street, community and grid a case lies in: from ``region_code`` when it is
-    given, else from the region names found in the address (the deepest consistent match)."""
+def locate(
+    session: Session, address: str, region_code: str = "", lon: float | None = None,
+    lat: float | None = None,
+) -> Place:  # fmt: skip
+    """The district, street, community and grid a case lies in. Each of these may say: the
+    region code given, the regions whose outlines hold the coordinates, the region names found
+    in the address (the deepest consistent match). The first that says anything places the case,
+    in that order; a later one only takes it deeper, below the region already found (an
+    inspector's community and the GPS point of the grid in it; an address naming a community in
+    the street the point fell in). Where they disagree the earlier stands."""
     regions = {r.code: r for r in orgs.list_regions(session)}
-    code = region_code
-    if code and code not in regions:
-        raise InvalidInput(f"no region with code {code}", field="region_code")
-    if not code and address:
+    if region_code and region_code not in regions:
+        raise InvalidInput(f"no region with code {region_code}", field="region_code")
+
+    def chain(code: str) -> set[str]:
+        out, cur = set(), code
+        while cur and cur in regions:
+            out.add(cur)
+            cur = regions[cur].parent_code or ""
+        return out
+
+    said = [region_code]
+    if lon is not None and lat is not None:
+        at = boundaries.region_at(session, lon, lat)
+        said.append(at.code if at else "")
+    if address:
         found = [r for r in regions.values() if r.level is not RegionLevel.city
                  and any(n in address for n in _names(r))]  # fmt: skip
-
-        def chain(r: RegionRead) -> set[str]:
-            out, cur = set(), r.code
-            while cur and cur in regions:
-                out.add(cur)
-                cur = regions[cur].parent_code or ""
-            return out
-
         hits = {r.code for r in found}
         # the deepest region whose found ancestors agree with it; more agreement wins
         best = max(found, default=None,
-                   key=lambda r: (len(chain(r) & hits), r.level.depth))  # fmt: skip
-        code = best.code if best is not None else ""
+                   key=lambda r: (len(chain(r.code) & hits), r.level.depth))  # fmt: skip
+        said.append(best.code if best is not None else "")
+    code = ""
+    for other in said:
+        if other and (not code or (other != code and code in chain(other))):
+            code = other
     place = Place(region_code=code)
     cur = code
     while cur and cur in regions:
@@ -538,7 +553,7 @@ def intake(
     missing = sorted(set(data.related) - {c.number for c in related})
     if missing:
         raise InvalidInput(f"no case {', '.join(missing)}", field="related")
-    place = locate(session, data.address, data.region_code)
+    place = locate(session, data.address, data.region_code, data.lon, data.lat)
     suggestion = dispatch.suggest(home, hub.dispatch_model, data.text) if home else None
     case = Case(
         number=f"new-{uuid.uuid4().hex[:24]}", source=str(data.source),

@@ -1,0 +1,337 @@
+"""Regions' outlines: where a district, street, community or grid ends, and which of them a point
+lies in.
+
+A boundary is a GeoJSON Polygon or MultiPolygon in WGS84 (longitude, latitude), as the civil
+affairs bureau's division survey (勘界) or a grid management system exports it. It is checked
+(closed rings, coordinates on the earth, no self-intersection) and kept with its bounding box, so
+that the regions around a point are found by a range query and only those few outlines are
+tested. Parsed outlines are kept in memory per process, keyed by the row's update time, so a
+point is placed without re-reading a large polygon each time."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from pydantic import BaseModel, Field
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import repository
+from citybase.core.orgs.models import Region, RegionBoundary
+from citybase.core.orgs.schemas import ImportProblem, ImportReport, RegionLevel, RegionRead
+
+KM_PER_DEGREE = 111.32  # along a meridian, and along the equator
+DIGITS = 7  # coordinates are kept to 1e-7 degree (about a centimetre)
+CODE_PROPERTIES = ("code", "adcode", "region_code")  # looked for in a feature's properties
+
+
+class BoundaryRead(BaseModel):
+    region_code: str
+    name: str
+    level: RegionLevel
+    area_km2: float = Field(description="Approximate area (local equal-area projection)")
+    bbox: list[float] = Field(description="west, south, east, north (WGS84 degrees)")
+    source: str
+    updated_at: datetime
+
+
+class BoundaryWrite(BaseModel):
+    geometry: dict[str, Any] = Field(description="A GeoJSON Polygon or MultiPolygon, WGS84")
+    source: str = Field("", max_length=200, description="Where the outline comes from (勘界成果 …)")
+
+
+# --- checking ------------------------------------------------------------------------------------
+
+
+def parse_geometry(value: Any) -> Polygon | MultiPolygon:
+    """A GeoJSON Polygon or MultiPolygon (a Feature's geometry is taken) as a checked shape."""
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        raise InvalidInput("a boundary is a GeoJSON Polygon or MultiPolygon", field="geometry")
+    try:
+        geometry = shape(value)
+    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
+        raise InvalidInput(f"the geometry cannot be read: {exc}", field="geometry") from exc
+    if geometry.is_empty:
+        raise InvalidInput("the geometry is empty", field="geometry")
+    west, south, east, north = geometry.bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise InvalidInput("coordinates must be longitude, latitude in WGS84 degrees "
+                           f"(found {west:.4f}…{east:.4f}, {south:.4f}…{north:.4f})",
+                           field="geometry")  # fmt: skip
+    if not geometry.is_valid:
+        raise InvalidInput(f"the outline is not a valid polygon: {explain_validity(geometry)}",
+                           field="geometry")  # fmt: skip
+    assert isinstance(geometry, Polygon | MultiPolygon)
+    return geometry
+
+
+def area_km2(geometry: BaseGeometry) -> float:
+    """Area in km², the degrees scaled at the shape's own latitude (within a fraction of a percent
+    for a city's regions)."""
+    middle = (geometry.bounds[1] + geometry.bounds[3]) / 2
+    return float(geometry.area * KM_PER_DEGREE**2 * math.cos(math.radians(middle)))
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _store(session: Session, region: Region, geometry: Polygon | MultiPolygon, source: str) -> str:
+    geometry = shapely.set_precision(geometry, 10**-DIGITS) if _fine(geometry) else geometry
+    value = json.loads(json.dumps(mapping(geometry)))  # tuples → lists, as JSON keeps them
+    west, south, east, north = geometry.bounds
+    row = session.get(RegionBoundary, region.code)
+    fields = {"geometry": value, "west": west, "south": south, "east": east, "north": north,
+              "area_km2": round(area_km2(geometry), 4), "source": source}  # fmt: skip
+    if row is None:
+        session.add(RegionBoundary(region_code=region.code, **fields))
+        outcome = "created"
+    elif row.geometry == value and row.source == source:
+        return "unchanged"
+    else:
+        for key, v in fields.items():
+            setattr(row, key, v)
+        outcome = "updated"
+    session.flush()
+    return outcome
+
+
+def _fine(geometry: BaseGeometry) -> bool:
+    """Whether rounding to the kept precision leaves the outline valid (it may not for a sliver)."""
+    rounded = shapely.set_precision(geometry, 10**-DIGITS)
+    return bool(rounded.is_valid and not rounded.is_empty)
+
+
+def set_boundary(session: Session, actor: Actor, code: str, data: BoundaryWrite) -> BoundaryRead:
+    region = repository.get_region(session, code)
+    if region is None:
+        raise NotFound(f"no region with code {code}", field="code")
+    geometry = parse_geometry(data.geometry)
+    outcome = _store(session, region, geometry, data.source)
+    if outcome != "unchanged":
+        ledger.record(
+            session, actor, "region.boundary", object_type="region", object_id=code,
+            details={"outcome": outcome, "source": data.source,
+                     "area_km2": round(area_km2(geometry), 4)},
+        )  # fmt: skip
+    return get_boundary(session, code)
+
+
+def remove_boundary(session: Session, actor: Actor, code: str) -> None:
+    if session.get(RegionBoundary, code) is None:
+        raise NotFound(f"region {code} has no boundary", field="code")
+    session.execute(delete(RegionBoundary).where(RegionBoundary.region_code == code))
+    ledger.record(session, actor, "region.boundary.remove", object_type="region", object_id=code)
+
+
+def import_boundaries(
+    session: Session, actor: Actor, content: bytes, *, code_property: str = "",
+    source: str = "", dry_run: bool = False,
+) -> ImportReport:  # fmt: skip
+    """Outlines from a GeoJSON FeatureCollection, each feature naming its region by a property
+    (``code``, ``adcode`` or ``region_code``, or the one given). Any bad feature: nothing is
+    imported, and the report names every one by its number (1-based) in the file."""
+    features = _features(content)
+    report = ImportReport(kind="boundaries", rows=len(features))
+    found: list[tuple[int, Region, Polygon | MultiPolygon]] = []
+    seen: dict[str, int] = {}
+    for number, feature in enumerate(features, start=1):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        names = (code_property,) if code_property else CODE_PROPERTIES
+        code = next((str(properties[n]) for n in names
+                     if isinstance(properties, dict) and properties.get(n) not in (None, "")), "")  # fmt: skip
+        if not code:
+            report.problems.append(ImportProblem(row=number, field="properties",
+                                                 message=f"no {' or '.join(names)} property"))  # fmt: skip
+            continue
+        region = repository.get_region(session, code)
+        if region is None:
+            report.problems.append(ImportProblem(row=number, field="properties",
+                                                 message=f"no region with code {code}"))  # fmt: skip
+            continue
+        if code in seen:
+            report.problems.append(ImportProblem(row=number, field="properties",
+                                                 message=f"{code} repeats feature {seen[code]}"))  # fmt: skip
+            continue
+        seen[code] = number
+        try:
+            found.append((number, region, parse_geometry(feature.get("geometry"))))
+        except InvalidInput as exc:
+            report.problems.append(ImportProblem(row=number, field="geometry", message=exc.message))
+    if report.problems or dry_run:
+        return report
+    for _, region, geometry in found:
+        outcome = _store(session, region, geometry, source)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    ledger.record(
+        session, actor, "region.boundary.import", object_type="region", object_id="*",
+        details={"features": len(found), "created": report.created, "updated": report.updated,
+                 "source": source},
+    )  # fmt: skip
+    report.applied = True
+    return report
+
+
+def _features(content: bytes) -> list[Any]:
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the file is not UTF-8 text", field="file") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the GeoJSON cannot be read: {exc}", field="file") from exc
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        return [data]
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise InvalidInput("a GeoJSON FeatureCollection (or one Feature) is expected", field="file")
+    features = data.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput("the FeatureCollection has no features list", field="file")
+    return features
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _read(row: RegionBoundary, region: Region) -> BoundaryRead:
+    return BoundaryRead(
+        region_code=region.code, name=region.name, level=RegionLevel(region.level),
+        area_km2=row.area_km2, bbox=[row.west, row.south, row.east, row.north],
+        source=row.source, updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+def get_boundary(session: Session, code: str) -> BoundaryRead:
+    region = repository.get_region(session, code)
+    if region is None:
+        raise NotFound(f"no region with code {code}", field="code")
+    row = session.get(RegionBoundary, code)
+    if row is None:
+        raise NotFound(f"region {code} has no boundary", field="code")
+    return _read(row, region)
+
+
+def feature(session: Session, code: str) -> dict[str, Any]:
+    """The region's outline as a GeoJSON Feature."""
+    read = get_boundary(session, code)
+    row = session.get(RegionBoundary, code)
+    assert row is not None
+    return _feature(read, row.geometry)
+
+
+def _feature(read: BoundaryRead, geometry: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "id": read.region_code, "bbox": read.bbox, "geometry": geometry,
+            "properties": {"code": read.region_code, "name": read.name, "level": read.level,
+                           "area_km2": read.area_km2, "source": read.source}}  # fmt: skip
+
+
+def collection(
+    session: Session, *, level: RegionLevel | None = None, parent_code: str | None = None
+) -> dict[str, Any]:
+    """The outlines of a level's (or a region's children's) regions as a FeatureCollection."""
+    query = (select(RegionBoundary, Region).join(Region, Region.code == RegionBoundary.region_code)
+             .order_by(Region.sort_order, Region.code))  # fmt: skip
+    if level:
+        query = query.where(Region.level == level)
+    if parent_code:
+        query = query.where(Region.parent_code == parent_code)
+    features = [_feature(_read(row, region), row.geometry)
+                for row, region in session.execute(query)]  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}
+
+
+def outlines(session: Session, codes: list[str]) -> dict[str, BoundaryRead]:
+    """Which of these regions have an outline, and its facts (the outlines themselves unread)."""
+    if not codes:
+        return {}
+    query = (select(RegionBoundary.region_code, RegionBoundary.area_km2, RegionBoundary.west,
+                    RegionBoundary.south, RegionBoundary.east, RegionBoundary.north,
+                    RegionBoundary.source, RegionBoundary.updated_at, Region.name, Region.level)
+             .join(Region, Region.code == RegionBoundary.region_code)
+             .where(RegionBoundary.region_code.in_(codes)))  # fmt: skip
+    return {
+        code: BoundaryRead(region_code=code, name=name, level=RegionLevel(level), area_km2=area,
+                           bbox=[west, south, east, north], source=source, updated_at=updated)
+        for code, area, west, south, east, north, source, updated, name, level
+        in session.execute(query)
+    }  # fmt: skip
+
+
+# --- placing a point -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Kept:
+    updated_at: datetime
+    geometry: BaseGeometry
+
+
+_shapes: dict[str, _Kept] = {}
+
+
+def _shape(session: Session, code: str, updated_at: datetime) -> BaseGeometry:
+    kept = _shapes.get(code)
+    if kept is None or kept.updated_at != updated_at:
+        row = session.get(RegionBoundary, code)
+        assert row is not None
+        geometry = shape(row.geometry)
+        shapely.prepare(geometry)
+        kept = _shapes[code] = _Kept(updated_at, geometry)
+    return kept.geometry
+
+
+def regions_at(session: Session, lon: float, lat: float) -> list[RegionRead]:
+    """Every region whose outline holds the point (a point on a shared edge is in both), top
+    down."""
+    query = (select(RegionBoundary.region_code, RegionBoundary.updated_at)
+             .where(RegionBoundary.west <= lon, RegionBoundary.east >= lon,
+                    RegionBoundary.south <= lat, RegionBoundary.north >= lat))  # fmt: skip
+    point = shapely.Point(lon, lat)
+    codes = [code for code, updated_at in session.execute(query)
+             if _shape(session, code, updated_at).covers(point)]  # fmt: skip
+    regions = [
+        RegionRead.model_validate(r) for r in repository.get_regions(session, codes).values()
+    ]
+    return sorted(regions, key=lambda r: (r.level.depth, r.code))
+
+
+def region_at(session: Session, lon: float, lat: float) -> RegionRead | None:
+    """The deepest region holding the point whose outlined ancestors hold it too (the fewest
+    that do not, where none agrees fully): a grid drawn a little over its street's edge does not
+    take a point that lies in the neighbouring district."""
+    found = regions_at(session, lon, lat)
+    if not found:
+        return None
+    hits = {r.code for r in found}
+    chains = {r.code: {a.code for a in _ancestors(session, r.code)} for r in found}
+    wanted = set().union(*chains.values())
+    query = select(RegionBoundary.region_code).where(RegionBoundary.region_code.in_(wanted))
+    outlined = set(session.scalars(query))
+
+    def fit(region: RegionRead) -> tuple[int, int]:
+        return -len((chains[region.code] & outlined) - hits), region.level.depth
+
+    return max(found, key=fit)
+
+
+def _ancestors(session: Session, code: str) -> list[Region]:
+    out: list[Region] = []
+    current: str | None = code
+    while current is not None and len(out) < 10:
+        region = repository.get_region(session, current)
+        if region is None:
+            break
+        out.append(region)
+        current = region.parent_code
+    return out
