@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -169,3 +170,16 @@ def test_boundaries_api(client: TestClient, session: Session) -> None:
     refused = client.delete("/api/v1/regions/350102/boundary", headers=headers)
     assert refused.status_code == 403
     assert client.get("/api/v1/regions/at", params={"lon": 500, "lat": 26}).status_code == 422
+
+
+def test_an_outline_is_drawn_to_scale() -> None:
+    square = {"type": "Polygon", "coordinates": [[[119, 26], [119.1, 26], [119.1, 26.1],
+                                                  [119, 26.1], [119, 26]]]}  # fmt: skip
+    feature = {"type": "Feature", "geometry": square, "properties": {"code": "x", "name": "x"}}
+    drawn = boundaries.drawing([feature], width=100, pad=0)
+    assert drawn is not None
+    # a tenth of a degree of latitude at 26°N is 1/cos(26°) times a tenth of longitude
+    assert drawn.height == round(100 / math.cos(math.radians(26.05)))
+    assert drawn.shapes[0].path.startswith("M0.0,111.3 L100.0,111.3 L100.0,0.0 L0.0,0.0 Z")
+    assert drawn.point(119.05, 26.05) == (50.0, 55.7)
+    assert drawn.point(120, 26.05) is None

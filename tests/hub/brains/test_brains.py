@@ -10,13 +10,15 @@ from citybase.core.bus import service as bus
 from citybase.core.bus.schemas import EventEnvelope
 from citybase.core.errors import Conflict
 from citybase.core.identity.schemas import Role
+from citybase.core.orgs import boundaries
 from citybase.core.settings import HubSettings
+from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.brains import service
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseFilter, CaseState
 from citybase.perception.rules.schemas import Alarm
 from tests.core.identity.factories import make_user, principal_of, sign_in
-from tests.hub.cases.factories import ROAD, city, mover
+from tests.hub.cases.factories import ROAD, SYSTEM, city, mover
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 NOISE = ["广场舞音响太吵", "楼下KTV唱到半夜", "装修电钻声音很大", "烧烤摊喧哗到凌晨", "酒吧音乐震耳",
@@ -112,3 +114,22 @@ def test_district_brains_run_their_loops_and_escalate(session: Session) -> None:
     sent = cases.act(session, mover(session, "operator"), taken.number, Action.reassign,
                      ActionIn(lead_unit="fz.urban", note="市级统筹"), now=NOW)  # fmt: skip
     assert sent.brain_code == "350100"
+
+
+def test_the_dashboard_draws_the_outlined_districts_and_the_cases_with_coordinates(
+    session: Session, client: TestClient
+) -> None:
+    city(session)
+    sign_in(client, "super")
+    schematic = client.get("/console/hub/brain").text
+    assert "示意图" in schematic  # no outlines yet: the schematic tiles
+    assert boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes(),
+                                        source="示意边界").applied  # fmt: skip
+    placed = cases.intake(session, mover(session, "operator"),
+                          CaseCreate(text="现场井盖缺失", lon=119.298, lat=26.089), now=NOW).case  # fmt: skip
+    page = client.get("/console/hub/brain").text
+    assert "示意图" not in page
+    assert page.count('<path class="fill-') == 14  # every district, drawn from its outline
+    assert "区县边界：" in page
+    assert "示意边界" in page
+    assert f'<a href="/console/hub/cases/{placed.number}"><circle' in page

@@ -335,3 +335,64 @@ def _ancestors(session: Session, code: str) -> list[Region]:
         out.append(region)
         current = region.parent_code
     return out
+
+
+# --- drawing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shape:
+    code: str
+    name: str
+    path: str  # SVG path data, holes drawn with the even-odd rule
+    x: float  # a point inside the shape, for its label
+    y: float
+
+
+@dataclass
+class Drawing:
+    """Outlines projected onto an SVG canvas (equirectangular at the middle latitude: true to
+    shape at a city's scale), simplified to about a pixel."""
+
+    width: int
+    height: int
+    shapes: list[Shape]
+    west: float
+    north: float
+    scale: float  # pixels per degree of longitude
+    squeeze: float  # cos(middle latitude): a degree of latitude is this many times longer
+
+    def point(self, lon: float, lat: float) -> tuple[float, float] | None:
+        x = (lon - self.west) * self.scale
+        y = (self.north - lat) * self.scale / self.squeeze
+        return (
+            (round(x, 1), round(y, 1)) if 0 <= x <= self.width and 0 <= y <= self.height else None
+        )
+
+
+def drawing(features: list[dict[str, Any]], width: int = 440, pad: int = 4) -> Drawing | None:
+    """The features of a FeatureCollection (as ``collection`` gives them) drawn ``width`` pixels
+    wide; None when there are none."""
+    shapes = [(f["properties"], shape(f["geometry"])) for f in features]
+    if not shapes:
+        return None
+    west, south, east, north = shapely.GeometryCollection([g for _, g in shapes]).bounds
+    squeeze = math.cos(math.radians((south + north) / 2))
+    scale = (width - 2 * pad) / max(east - west, 1e-9)
+    height = round((north - south) * scale / squeeze) + 2 * pad
+    west, north = west - pad / scale, north + pad * squeeze / scale
+    out = Drawing(width, height, [], west, north, scale, squeeze)
+
+    def xy(lon: float, lat: float) -> str:
+        return f"{(lon - west) * scale:.1f},{(north - lat) * scale / squeeze:.1f}"
+
+    for properties, geometry in shapes:
+        simple = geometry.simplify(0.8 / scale, preserve_topology=True)
+        polygons = simple.geoms if isinstance(simple, MultiPolygon) else [simple]
+        rings = [ring for p in polygons for ring in (p.exterior, *p.interiors)]
+        path = " ".join("M" + " L".join(xy(x, y) for x, y in ring.coords[:-1]) + " Z"
+                        for ring in rings)  # fmt: skip
+        inside = geometry.representative_point()
+        label = out.point(inside.x, inside.y) or (0.0, 0.0)
+        out.shapes.append(Shape(properties["code"], properties["name"], path, *label))
+    return out

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from citybase.core.errors import CitybaseError
+from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
@@ -43,6 +44,8 @@ add_translations("zh", {
     "By district": "按区县", "By category": "按大类", "Last 30 days": "近30日",
     "schematic: each square is a district, placed roughly where it lies":
     "示意图：每个方块代表一个区县，按大致方位排列", "Open": "在办", "No hot spots.": "暂无热点。",
+    "District outlines:": "区县边界：", "dots: open cases that have coordinates":
+    "圆点：有坐标的在办事项",
 })  # fmt: skip
 
 # where each of the demo city's districts sits on the schematic map (column, row); districts
@@ -53,6 +56,7 @@ TILES = {
     "350104": (2, 3), "350112": (3, 3), "350181": (2, 4), "350128": (4, 4),
 }  # fmt: skip
 TILE = 86
+MAP_WIDTH = 520
 
 
 def _tiles(session: DbSession) -> list[dict[str, Any]]:
@@ -68,6 +72,27 @@ def _tiles(session: DbSession) -> list[dict[str, Any]]:
                     "fill": "fill-red" if red else "fill-yellow" if yellow else
                     "fill-green" if n else "fill-none"})  # fmt: skip
     return out
+
+
+def _map(session: DbSession, tiles: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The districts drawn from their outlines, coloured as the tiles are, with the open cases
+    that have coordinates as dots; None unless every district is outlined."""
+    features = boundaries.collection(session, level=RegionLevel.district)["features"]
+    if not tiles or len(features) < len(tiles):
+        return None
+    drawn = boundaries.drawing(features, width=MAP_WIDTH)
+    if drawn is None:
+        return None
+    by_code = {t["code"]: t for t in tiles}
+    shapes = [by_code[s.code] | vars(s) for s in drawn.shapes if s.code in by_code]
+    dots = []
+    for number, lon, lat, warning in cases.open_points(session):
+        at = drawn.point(lon, lat)
+        if at:
+            dots.append({"number": number, "x": at[0], "y": at[1], "warning": warning})
+    sources = {f["properties"]["source"] for f in features}
+    return {"width": drawn.width, "height": drawn.height, "shapes": shapes, "dots": dots,
+            "sources": "、".join(sorted(s for s in sources if s))}  # fmt: skip
 
 
 def _trend(session: DbSession, now: datetime) -> dict[str, Any]:
@@ -87,7 +112,7 @@ def dashboard(request: Request, session: DbSession, principal: CentreReader) -> 
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
     regions = {t["code"]: t["name"] for t in tiles}
     return console.render(request, "hub/brain.html", {
-        "tiles": tiles, "map_w": 5 * TILE, "map_h": (max((t["y"] for t in tiles), default=0)
+        "tiles": tiles, "map": _map(session, tiles), "map_w": 5 * TILE, "map_h": (max((t["y"] for t in tiles), default=0)
                                                      + TILE), "tile": TILE - 6,
         "trend": _trend(session, now), "figures": overall, "spots": service.hot_spots(session),
         "names": names, "regions": regions, "may_task": principal.can(CASES_DISPATCH),

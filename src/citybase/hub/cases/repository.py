@@ -318,6 +318,18 @@ def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[s
     return [(str(d), int(n)) for d, n in session.execute(query.group_by(day).order_by(day))]
 
 
+def open_points(session: Session, limit: int) -> list[tuple[str, float, float, str]]:
+    """Open cases with coordinates, the overdue first then the newest: (number, lon, lat,
+    warning)."""
+    rows = session.execute(
+        select(Case.number, Case.lon, Case.lat, Case.warning)
+        .where(Case.state.in_([str(s) for s in OPEN_STATES]), Case.lon.is_not(None),
+               Case.lat.is_not(None))
+        .order_by((Case.warning == "red").desc(), Case.accepted_at.desc()).limit(limit)
+    )  # fmt: skip
+    return [(str(n), x, y, str(w or "")) for n, x, y, w in rows if x is not None and y is not None]
+
+
 def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
     """district → (open cases, yellow, red)."""
     rows = session.execute(

@@ -1057,3 +1057,8 @@ def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[s
 
 def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
     return repository.open_by_district(session)
+
+
+def open_points(session: Session, limit: int = 1000) -> list[tuple[str, float, float, str]]:
+    """Open cases that have coordinates, for a map: (number, lon, lat, warning)."""
+    return repository.open_points(session, limit)

@@ -38,9 +38,11 @@ def upgrade() -> None:
         sa.Column("created_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"],
-            name=op.f("fk_region_boundaries_region_code_regions"), ondelete="CASCADE",
-        ),  # fmt: skip
+            ["region_code"],
+            ["regions.code"],
+            name=op.f("fk_region_boundaries_region_code_regions"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("region_code", name=op.f("pk_region_boundaries")),
     )
     with op.batch_alter_table("region_boundaries", schema=None) as batch_op:
