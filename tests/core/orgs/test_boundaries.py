@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 import math
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,29 +14,15 @@ from citybase.core.orgs import boundaries
 from citybase.core.orgs.boundaries import BoundaryWrite
 from citybase.core.orgs.schemas import RegionLevel
 from tests.core.identity.factories import make_user, sign_in
-from tests.core.orgs.factories import TEST_ACTOR, make_region, make_small_city
-
-
-def box(west: float, south: float, east: float, north: float) -> dict[str, Any]:
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
-def feature(code: str, geometry: dict[str, Any], key: str = "code") -> dict[str, Any]:
-    return {"type": "Feature", "properties": {key: code}, "geometry": geometry}
-
-
-def collection(*features: dict[str, Any]) -> bytes:
-    return json.dumps({"type": "FeatureCollection", "features": list(features)}).encode()
-
-
-# 鼓楼区 west of 119.31, 台江区 east of it; 鼓东街道 a square inside 鼓楼区
-CITY = [
-    feature("350100", box(119.20, 26.00, 119.40, 26.20)),
-    feature("350102", box(119.20, 26.00, 119.31, 26.20)),
-    feature("350103", box(119.31, 26.00, 119.40, 26.20)),
-    feature("350102001", box(119.28, 26.07, 119.30, 26.09)),
-]
+from tests.core.orgs.factories import (
+    CITY,
+    TEST_ACTOR,
+    box,
+    collection,
+    feature,
+    make_region,
+    make_small_city,
+)
 
 
 def outline_small_city(session: Session) -> None:

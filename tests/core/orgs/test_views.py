@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from citybase.core.identity.schemas import Role
 from citybase.core.orgs import service
 from tests.core.identity.factories import make_user, sign_in
-from tests.core.orgs.factories import make_small_city
+from tests.core.orgs.factories import CITY, box, collection, feature, make_small_city
 
 
 def test_region_tree_page_lists_the_city(client: TestClient, session: Session) -> None:
@@ -67,3 +67,30 @@ def test_import_page_names_bad_rows(client: TestClient, session: Session) -> Non
     assert response.status_code == 422
     assert "<td>3</td>" in response.text
     assert service.list_regions(session, parent_code="350100")[-1].code == "350103"
+
+
+def test_outlines_are_imported_in_the_console_and_drawn_on_the_region_page(
+    client: TestClient, session: Session
+) -> None:
+    make_small_city(session)
+    make_user(session, "admin", Role.platform_admin)
+    csrf = sign_in(client, "admin")
+    assert "暂无边界" in client.get("/console/regions/350102").text
+    bad = collection(
+        feature("350102", box(119.2, 26.0, 119.31, 26.2)), feature("x9", box(0, 0, 1, 1))
+    )
+    refused = client.post("/console/orgs/import", data={"csrf_token": csrf},
+                          files={"file": ("fz.geojson", bad)})  # fmt: skip
+    assert refused.status_code == 422
+    assert "no region with code x9" in refused.text
+    assert "要素" in refused.text  # problems named by feature, not row
+    done = client.post("/console/orgs/import", data={"csrf_token": csrf, "source": "民政局勘界"},
+                       files={"file": ("fz.geojson", collection(*CITY))})  # fmt: skip
+    assert done.status_code == 200
+    assert "导入完成" in done.text
+    page = client.get("/console/regions/350102").text
+    assert "民政局勘界" in page
+    assert "km²" in page
+    # the district's outline, and its street's inside it, linked
+    assert page.count("<path ") == 2
+    assert '<a href="/console/regions/350102001"><path' in page

@@ -1,4 +1,4 @@
-"""Console pages: the region tree, units, and import from CSV/YAML."""
+"""Console pages: the region tree and outlines, units, and import from CSV/YAML/GeoJSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from citybase.core.errors import CitybaseError
 from citybase.core.identity import service as identity
 from citybase.core.identity.service import actor_of
-from citybase.core.orgs import service
+from citybase.core.orgs import boundaries, service
 from citybase.core.orgs.auth import OrgsReader, OrgsWriter
 from citybase.core.orgs.schemas import (
     RegionCreate,
@@ -79,6 +79,18 @@ add_translations(
         "center": "中心",
         "party": "党委部门",
         "district_government": "区县政府",
+        "boundaries": "边界",
+        "Feature": "要素",
+        "Outline": "边界",
+        "No outline: import one as GeoJSON.": "暂无边界：可导入 GeoJSON。",
+        "Area": "面积",
+        "Source": "来源",
+        "Updated": "更新时间",
+        "Bounding box": "外包框",
+        "Outlines (GeoJSON)": "区划边界（GeoJSON）",
+        "File (CSV, YAML or GeoJSON)": "文件（CSV、YAML 或 GeoJSON）",
+        "GeoJSON property naming the region (default: code, adcode or region_code)": "GeoJSON 中表示区划代码的属性（默认 code、adcode 或 region_code）",
+        "Where the outlines come from": "边界来源",
     },
 )
 
@@ -104,6 +116,7 @@ def _region_page(
     status: int = 200,
 ) -> Response:
     region = service.region_detail(session, code)
+    outlines = boundaries.outlines(session, [code])
     next_levels = [lvl for lvl in RegionLevel if lvl.depth == region.level.depth + 1]
     return console.render(
         request,
@@ -115,9 +128,17 @@ def _region_page(
             "next_level": next_levels[0].value if next_levels else None,
             "errors": errors or {},
             "child": child or {},
+            "outline": outlines.get(code),
+            "drawing": _drawing(session, code) if outlines else None,
         },
         status,
     )
+
+
+def _drawing(session: DbSession, code: str) -> boundaries.Drawing | None:
+    """The region's outline with its outlined sub-regions inside it."""
+    children = boundaries.collection(session, parent_code=code)["features"]
+    return boundaries.drawing([boundaries.feature(session, code), *children], width=420)
 
 
 @router.post("/console/regions/{code}")
@@ -271,7 +292,17 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
     reports = None
     errors: dict[str, str] = {}
     if upload is None or isinstance(upload, str) or not upload.filename:
-        errors["file"] = "choose a .csv, .yaml or .yml file"
+        errors["file"] = "choose a .csv, .yaml, .yml or .geojson file"
+    elif upload.filename.lower().endswith((".geojson", ".json")):
+        try:
+            reports = [boundaries.import_boundaries(
+                session, actor_of(principal), await upload.read(),
+                code_property=str(form.get("code_property") or "").strip(),
+                source=str(form.get("source") or "").strip()[:200], dry_run=dry_run,
+            )]  # fmt: skip
+        except CitybaseError as exc:
+            undo(session)
+            errors = form_errors(exc)
     else:
         try:
             reports = service.import_orgs(
