@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,30 +89,27 @@ def area_km2(geometry: BaseGeometry) -> float:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _store(session: Session, region: Region, geometry: Polygon | MultiPolygon, source: str) -> str:
-    geometry = shapely.set_precision(geometry, 10**-DIGITS) if _fine(geometry) else geometry
+def _store(
+    session: Session, code: str, row: RegionBoundary | None, geometry: Polygon | MultiPolygon,
+    source: str,
+) -> str:  # fmt: skip
+    """Keep the outline (rounded to the kept precision unless that spoils it); created, updated
+    or unchanged. The caller flushes."""
+    rounded = shapely.set_precision(geometry, 10**-DIGITS)
+    if rounded.is_valid and not rounded.is_empty:
+        geometry = rounded
     value = json.loads(json.dumps(mapping(geometry)))  # tuples → lists, as JSON keeps them
     west, south, east, north = geometry.bounds
-    row = session.get(RegionBoundary, region.code)
     fields = {"geometry": value, "west": west, "south": south, "east": east, "north": north,
               "area_km2": round(area_km2(geometry), 4), "source": source}  # fmt: skip
     if row is None:
-        session.add(RegionBoundary(region_code=region.code, **fields))
-        outcome = "created"
-    elif row.geometry == value and row.source == source:
+        session.add(RegionBoundary(region_code=code, **fields))
+        return "created"
+    if row.geometry == value and row.source == source:
         return "unchanged"
-    else:
-        for key, v in fields.items():
-            setattr(row, key, v)
-        outcome = "updated"
-    session.flush()
-    return outcome
-
-
-def _fine(geometry: BaseGeometry) -> bool:
-    """Whether rounding to the kept precision leaves the outline valid (it may not for a sliver)."""
-    rounded = shapely.set_precision(geometry, 10**-DIGITS)
-    return bool(rounded.is_valid and not rounded.is_empty)
+    for key, v in fields.items():
+        setattr(row, key, v)
+    return "updated"
 
 
 def set_boundary(session: Session, actor: Actor, code: str, data: BoundaryWrite) -> BoundaryRead:
@@ -119,7 +117,8 @@ def set_boundary(session: Session, actor: Actor, code: str, data: BoundaryWrite)
     if region is None:
         raise NotFound(f"no region with code {code}", field="code")
     geometry = parse_geometry(data.geometry)
-    outcome = _store(session, region, geometry, data.source)
+    outcome = _store(session, code, session.get(RegionBoundary, code), geometry, data.source)
+    session.flush()
     if outcome != "unchanged":
         ledger.record(
             session, actor, "region.boundary", object_type="region", object_id=code,
@@ -145,19 +144,17 @@ def import_boundaries(
     imported, and the report names every one by its number (1-based) in the file."""
     features = _features(content)
     report = ImportReport(kind="boundaries", rows=len(features))
-    found: list[tuple[int, Region, Polygon | MultiPolygon]] = []
+    names = (code_property,) if code_property else CODE_PROPERTIES
+    codes = [_code(feature, names) for feature in features]
+    known = _in_chunks(codes, lambda chunk: repository.get_regions(session, chunk))
+    found: list[tuple[int, str, Polygon | MultiPolygon]] = []
     seen: dict[str, int] = {}
-    for number, feature in enumerate(features, start=1):
-        properties = feature.get("properties") if isinstance(feature, dict) else None
-        names = (code_property,) if code_property else CODE_PROPERTIES
-        code = next((str(properties[n]) for n in names
-                     if isinstance(properties, dict) and properties.get(n) not in (None, "")), "")  # fmt: skip
+    for number, (feature, code) in enumerate(zip(features, codes, strict=True), start=1):
         if not code:
             report.problems.append(ImportProblem(row=number, field="properties",
                                                  message=f"no {' or '.join(names)} property"))  # fmt: skip
             continue
-        region = repository.get_region(session, code)
-        if region is None:
+        if code not in known:
             report.problems.append(ImportProblem(row=number, field="properties",
                                                  message=f"no region with code {code}"))  # fmt: skip
             continue
@@ -167,14 +164,18 @@ def import_boundaries(
             continue
         seen[code] = number
         try:
-            found.append((number, region, parse_geometry(feature.get("geometry"))))
+            found.append((number, code, parse_geometry(feature.get("geometry"))))
         except InvalidInput as exc:
             report.problems.append(ImportProblem(row=number, field="geometry", message=exc.message))
     if report.problems or dry_run:
         return report
-    for _, region, geometry in found:
-        outcome = _store(session, region, geometry, source)
+    rows = _in_chunks([code for _, code, _ in found], lambda chunk: {
+        row.region_code: row for row in session.scalars(
+            select(RegionBoundary).where(RegionBoundary.region_code.in_(chunk)))})  # fmt: skip
+    for _, code, geometry in found:
+        outcome = _store(session, code, rows.get(code), geometry, source)
         setattr(report, outcome, getattr(report, outcome) + 1)
+    session.flush()
     ledger.record(
         session, actor, "region.boundary.import", object_type="region", object_id="*",
         details={"features": len(found), "created": report.created, "updated": report.updated,
@@ -182,6 +183,22 @@ def import_boundaries(
     )  # fmt: skip
     report.applied = True
     return report
+
+
+def _code(feature: Any, names: tuple[str, ...]) -> str:
+    properties = feature.get("properties") if isinstance(feature, dict) else None
+    if not isinstance(properties, dict):
+        return ""
+    return next((str(properties[n]) for n in names if properties.get(n) not in (None, "")), "")
+
+
+def _in_chunks(codes: list[str], read: Callable[[list[str]], dict[str, Any]]) -> dict[str, Any]:
+    """``read`` over the distinct codes a thousand at a time (a database takes only so many
+    parameters in one statement)."""
+    wanted, out = sorted(set(codes) - {""}), {}
+    for i in range(0, len(wanted), 1000):
+        out.update(read(wanted[i : i + 1000]))
+    return out
 
 
 def _features(content: bytes) -> list[Any]:
@@ -280,15 +297,18 @@ class _Kept:
 _shapes: dict[str, _Kept] = {}
 
 
-def _shape(session: Session, code: str, updated_at: datetime) -> BaseGeometry:
-    kept = _shapes.get(code)
-    if kept is None or kept.updated_at != updated_at:
-        row = session.get(RegionBoundary, code)
-        assert row is not None
-        geometry = shape(row.geometry)
-        shapely.prepare(geometry)
-        kept = _shapes[code] = _Kept(updated_at, geometry)
-    return kept.geometry
+def _shapes_of(session: Session, rows: list[tuple[str, datetime]]) -> dict[str, BaseGeometry]:
+    """The parsed outlines of these rows, those not kept yet (or changed since) read at once."""
+    stale = [code for code, updated_at in rows
+             if code not in _shapes or _shapes[code].updated_at != updated_at]  # fmt: skip
+    if stale:
+        query = (select(RegionBoundary.region_code, RegionBoundary.updated_at,
+                        RegionBoundary.geometry).where(RegionBoundary.region_code.in_(stale)))  # fmt: skip
+        for code, updated_at, value in session.execute(query):
+            geometry = shape(value)
+            shapely.prepare(geometry)
+            _shapes[code] = _Kept(updated_at, geometry)
+    return {code: _shapes[code].geometry for code, _ in rows if code in _shapes}
 
 
 def regions_at(session: Session, lon: float, lat: float) -> list[RegionRead]:
@@ -298,8 +318,8 @@ def regions_at(session: Session, lon: float, lat: float) -> list[RegionRead]:
              .where(RegionBoundary.west <= lon, RegionBoundary.east >= lon,
                     RegionBoundary.south <= lat, RegionBoundary.north >= lat))  # fmt: skip
     point = shapely.Point(lon, lat)
-    codes = [code for code, updated_at in session.execute(query)
-             if _shape(session, code, updated_at).covers(point)]  # fmt: skip
+    shapes = _shapes_of(session, [(code, updated) for code, updated in session.execute(query)])
+    codes = [code for code, geometry in shapes.items() if geometry.covers(point)]
     regions = [
         RegionRead.model_validate(r) for r in repository.get_regions(session, codes).values()
     ]
@@ -314,27 +334,23 @@ def region_at(session: Session, lon: float, lat: float) -> RegionRead | None:
     if not found:
         return None
     hits = {r.code for r in found}
-    chains = {r.code: {a.code for a in _ancestors(session, r.code)} for r in found}
-    wanted = set().union(*chains.values())
-    query = select(RegionBoundary.region_code).where(RegionBoundary.region_code.in_(wanted))
+    parents = {r.code: r.parent_code for r in found}
+    while missing := {p for p in parents.values() if p and p not in parents}:
+        parents |= {
+            code: r.parent_code for code, r in repository.get_regions(session, missing).items()
+        }
+        parents |= dict.fromkeys(missing - set(parents))  # not in the register: stop there
+    query = select(RegionBoundary.region_code).where(RegionBoundary.region_code.in_(set(parents)))
     outlined = set(session.scalars(query))
 
     def fit(region: RegionRead) -> tuple[int, int]:
-        return -len((chains[region.code] & outlined) - hits), region.level.depth
+        chain, code = set(), region.parent_code
+        while code and code not in chain:
+            chain.add(code)
+            code = parents.get(code)
+        return -len((chain & outlined) - hits), region.level.depth
 
     return max(found, key=fit)
-
-
-def _ancestors(session: Session, code: str) -> list[Region]:
-    out: list[Region] = []
-    current: str | None = code
-    while current is not None and len(out) < 10:
-        region = repository.get_region(session, current)
-        if region is None:
-            break
-        out.append(region)
-        current = region.parent_code
-    return out
 
 
 # --- drawing -------------------------------------------------------------------------------------
