@@ -7,9 +7,12 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import ApiKeyCreate
+from citybase.core.orgs import boundaries
 from citybase.core.settings import Settings
+from citybase.demo.seed import BOUNDARIES_FILE
+from citybase.hub.cases import service as cases
 from tests.core.identity.factories import principal_of
-from tests.hub.cases.factories import city
+from tests.hub.cases.factories import SYSTEM, city
 
 POST = {
     "service_code": "010202", "lat": "26.0845", "long": "119.2965",
@@ -97,3 +100,20 @@ def test_post_and_read_back_requests(
     nowhere = {k: v for k, v in POST.items() if k not in ("lat", "long", "address_string")}
     refused = client.post("/open311/v2/requests.json", data=nowhere | {"api_key": key})
     assert "location" in refused.json()[0]["description"]
+
+
+def test_a_request_with_only_a_point_is_placed_in_its_grid(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city(session)
+    assert boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes()).applied
+    key = _key(session, settings, "operator")
+    pointed = {k: v for k, v in POST.items() if k != "address_string"}
+    posted = client.post("/open311/v2/requests.json",
+                         data=pointed | {"lat": "26.089", "long": "119.298", "api_key": key})  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    number = posted.json()[0]["service_request_id"]
+    case = cases.get_for_system(session, number)
+    assert (case.community_code, case.grid_code) == ("350102001001", "350102001001G02")
+    [got] = client.get(f"/open311/v2/requests/{number}.json").json()
+    assert got["agency_responsible"] == "福州市鼓楼区城市管理局"
