@@ -16,6 +16,7 @@ from citybase.app import create_app
 from citybase.core.db.engine import Database
 from citybase.core.identity.schemas import Role
 from citybase.core.settings import Settings
+from citybase.perception.context import notify
 from tests.conftest import reachable
 from tests.core.identity.factories import make_user, sign_in
 
@@ -27,6 +28,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.got: list[tuple[dict[str, str], Any]] = []
+        self.paths: list[str] = []  # where each notification was sent, in order
         self.arrived = threading.Condition()
         outer = self
 
@@ -35,6 +37,7 @@ class Receiver:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.arrived:
                     outer.got.append((dict(self.headers), body))
+                    outer.paths.append(self.path.lstrip("/"))
                     outer.arrived.notify_all()
                 self.send_response(204 if self.path != "/broken" else 500)
                 self.end_headers()
@@ -345,3 +348,43 @@ def test_a_subscription_to_a_host_not_allowed_is_refused(
     moved = client.patch(made.headers["Location"], headers=h, content=json.dumps(
         {"notification": {"endpoint": {"uri": "http://127.0.0.1:9/inside"}}}))  # fmt: skip
     assert moved.status_code == 400
+
+
+def test_each_trigger_hears_only_what_it_names(live: TestClient, receiver: Receiver) -> None:
+    def subscribe(path: str, triggers: list[str], **more: Any) -> None:
+        sub = {"entities": [{"type": "WaterLevelObserved"}], "notificationTrigger": triggers,
+               "notification": {"endpoint": {"uri": f"{receiver.url}/{path}"}}, **more}  # fmt: skip
+        made = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=JSON)
+        assert made.status_code == 201, made.text
+
+    subscribe("born", ["entityCreated"])
+    subscribe("alert-added", ["attributeCreated"], watchedAttributes=["alert"])
+    subscribe("level-changed", ["attributeUpdated"], watchedAttributes=["level"])
+    subscribe("removed", ["attributeDeleted"])
+    subscribe("touched", ["entityUpdated"])
+    url = "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterLevel:1/attrs"
+    steps = [
+        lambda: live.post("/ngsi-ld/v1/entities", content=json.dumps(_gauge(1, 2.0)), headers=JSON),
+        lambda: live.post(url, content=json.dumps({"alert": {"type": "Property", "value": "high"}}),
+                          headers=JSON),
+        lambda: live.patch(url, content=json.dumps({"level": {"type": "Property", "value": 3.1}}),
+                           headers=JSON),
+        lambda: live.delete(f"{url}/alert"),
+    ]  # fmt: skip
+    heard: list[list[str]] = []
+    for step in steps:
+        seen = len(receiver.paths)
+        assert step().status_code in (201, 204)
+        time.sleep(0.4)  # each change notified before the next is made
+        heard.append(sorted(receiver.paths[seen:]))
+    assert heard == [["born"], ["alert-added", "touched"], ["level-changed", "touched"],
+                     ["removed", "touched"]]  # fmt: skip
+
+
+def test_what_a_write_did_is_told_by_trigger() -> None:
+    assert notify.events({"a", "b"}, None) == {"entityCreated": {"a", "b"},
+                                               "attributeCreated": {"a", "b"}}  # fmt: skip
+    assert notify.events({"a", "c"}, {"a", "b"}, removed={"b"}) == {
+        "attributeCreated": {"c"}, "attributeUpdated": {"a"}, "attributeDeleted": {"b"},
+        "entityUpdated": {"a", "b", "c"}}  # fmt: skip
+    assert notify.events(set(), {"a"}) == {}  # nothing written: nothing happened

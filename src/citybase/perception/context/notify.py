@@ -24,8 +24,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -56,6 +57,17 @@ class Change:
     created_at: datetime
     modified_at: datetime
     deleted: bool = False
+    # what happened, as the subscriptions' notificationTrigger names it → the attributes it
+    # happened to
+    events: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def merged(self, later: Change) -> Change:
+        """This change and a later one to the same entity, as one: the entity as the later left
+        it, everything that happened to it."""
+        events = {k: self.events.get(k, frozenset()) | later.events.get(k, frozenset())
+                  for k in {*self.events, *later.events}}  # fmt: skip
+        return Change(later.id, later.type, later.attrs, self.changed | later.changed,
+                      self.created_at, later.modified_at, events=events)  # fmt: skip
 
     def entity(self) -> ContextEntity:
         return ContextEntity(id=self.id, type=self.type, attrs=self.attrs,
@@ -77,17 +89,41 @@ def _noted(session: Session) -> dict[str, Change] | None:
     return changes
 
 
-def record(session: Session, entity: ContextEntity | EntityState, changed: set[str]) -> None:
-    """Note that ``entity`` changed (these attributes); it is notified after the commit."""
+def events(
+    written: Collection[str], before: Collection[str] | None, removed: Collection[str] = ()
+) -> dict[str, frozenset[str]]:
+    """What a write did, by the names of NGSI-LD's notification triggers: a new entity
+    (``before`` None) is entityCreated, its attributes attributeCreated; on an existing one the
+    attributes written are attributeCreated or attributeUpdated by whether it had them, those
+    removed attributeDeleted, and any of these is entityUpdated."""
+    written, removed = frozenset(written), frozenset(removed)
+    if before is None:
+        return {"entityCreated": written, "attributeCreated": written}
+    had = frozenset(before)
+    out = {"attributeCreated": written - had, "attributeUpdated": written & had,
+           "attributeDeleted": removed}  # fmt: skip
+    out = {k: v for k, v in out.items() if v}
+    if out:
+        out["entityUpdated"] = written | removed
+    return out
+
+
+def record(
+    session: Session, entity: ContextEntity | EntityState, changed: set[str],
+    what: Mapping[str, frozenset[str]] | None = None,
+) -> None:  # fmt: skip
+    """Note that ``entity`` changed (these attributes; ``what`` happened, as ``events`` tells
+    it); it is notified after the commit."""
     changes = _noted(session)
     if changes is None:
         return
-    before = changes.get(entity.id)
-    changes[entity.id] = Change(  # the attributes are not copied: changes replace, never mutate
-        id=entity.id, type=entity.type, attrs=entity.attrs,
-        changed=frozenset(changed | (before.changed if before else frozenset())),
+    change = Change(  # the attributes are not copied: changes replace, never mutate
+        id=entity.id, type=entity.type, attrs=entity.attrs, changed=frozenset(changed),
         created_at=entity.created_at, modified_at=entity.modified_at,
+        events=what if what is not None else events(changed, changed),
     )  # fmt: skip
+    before = changes.get(entity.id)
+    changes[entity.id] = before.merged(change) if before is not None else change
 
 
 def record_deletion(session: Session, entity: ContextEntity) -> None:
@@ -98,7 +134,7 @@ def record_deletion(session: Session, entity: ContextEntity) -> None:
         return
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
-                                deleted=True)  # fmt: skip
+                                deleted=True, events={"entityDeleted": frozenset()})  # fmt: skip
 
 
 def listening() -> bool:
@@ -225,11 +261,10 @@ class Notifier:
 
     def on_changes(self, changes: list[Change]) -> None:
         latest: dict[str, Change] = {}
-        for change in changes:  # the last state of each entity, all its changed attributes
+        for change in changes:  # the last state of each entity, all that happened to it
             before = latest.get(change.id)
             latest[change.id] = change if before is None or change.deleted or before.deleted \
-                else Change(change.id, change.type, change.attrs, change.changed | before.changed,
-                            change.created_at, change.modified_at)  # fmt: skip
+                else before.merged(change)  # fmt: skip
         now = datetime.now(UTC)
         by_type: dict[str, list[Compiled]] = {}
         any_type: list[Compiled] = []
@@ -245,7 +280,7 @@ class Notifier:
         subs: dict[str, Compiled] = {}
         for c in latest.values():
             for sub in (*by_type.get(c.type, ()), *any_type):
-                if sub.wants(c.id, c.type, c.changed, c.deleted) and \
+                if sub.wants(c.id, c.type, c.changed, c.deleted, c.events) and \
                         (c.deleted or _meets(sub, c.entity())):  # fmt: skip
                     found.setdefault(sub.id, []).append(c)
                     subs[sub.id] = sub

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -159,7 +160,7 @@ def create(session: Session, body: Any, context: list[Any]) -> str:
     )  # fmt: skip
     session.add(made)
     session.flush()
-    _changed(session, made, set(made.attrs))
+    _changed(session, made, set(made.attrs), None)
     return entity_id
 
 
@@ -313,13 +314,18 @@ def warm(session: Session) -> int:
 # --- attributes and whole entities changed -------------------------------------------------------
 
 
-def _changed(session: Session, entity: ContextEntity | EntityState, attributes: set[str]) -> None:
-    """After any change: subscriptions are notified once it commits, and the attributes' new
-    values join their history."""
+def _changed(
+    session: Session, entity: ContextEntity | EntityState, attributes: set[str],
+    before: Collection[str] | None, removed: Collection[str] = (),
+) -> None:  # fmt: skip
+    """After any change: subscriptions are notified once it commits (told what happened: the
+    entity created, or which attributes were created, updated or deleted — ``before`` is what
+    the entity held, None for a new one), and the attributes' new values join their history."""
     from citybase.perception.context import notify, temporal
 
     _feed_telemetry(session, entity, attributes)
-    notify.record(session, entity, attributes)
+    notify.record(session, entity, attributes | set(removed),
+                  notify.events(attributes, before, removed))  # fmt: skip
     temporal.keep(session, entity, attributes)
 
 
@@ -390,10 +396,11 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity = _entity(session, entity_id)
     incoming, asked = _expanded_with_names(body, context)
     kept = {k for k in incoming if no_overwrite and k in entity.attrs}
+    before = set(entity.attrs)
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - kept)
+    _changed(session, entity, set(incoming) - kept, before)
     return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
 
 
@@ -405,7 +412,7 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing)
+    _changed(session, entity, set(incoming) - missing, entity.attrs.keys())
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
@@ -422,7 +429,7 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     entity.attrs = {**entity.attrs, iri: merged}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, {iri})
+    _changed(session, entity, {iri}, entity.attrs.keys())
 
 
 def delete_attr(session: Session, entity_id: str, name: str, context: list[Any]) -> None:
@@ -433,9 +440,7 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any])
     entity.attrs = {k: v for k, v in entity.attrs.items() if k != iri}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    from citybase.perception.context import notify
-
-    notify.record(session, entity, {iri})
+    _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> None:
@@ -447,10 +452,11 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> 
     attrs = _expanded_attrs(body, context)
     if kind:
         entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
+    before = set(entity.attrs)
     entity.attrs = attrs
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(attrs))
+    _changed(session, entity, set(attrs), before, removed=before - set(attrs))
 
 
 def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True) -> bool:
@@ -538,7 +544,9 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
         created = created or before is None
         have[entity_id] = (new, born)
-        _changed(session, state, set(expanded))
+        _changed(session, state, set(expanded), None if before is None else before[0].keys(),
+                 removed=() if before is None or not replace_all else
+                 before[0].keys() - expanded.keys())  # fmt: skip
         done.append(entity_id)
     table = cast(Table, ContextEntity.__table__)
     if inserts:

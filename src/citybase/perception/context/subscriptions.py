@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,7 @@ TRIGGERS = ("entityCreated", "entityUpdated", "entityDeleted", "attributeCreated
             "attributeUpdated", "attributeDeleted")  # fmt: skip
 DEFAULT_TRIGGERS = frozenset(TRIGGERS) - {"entityDeleted"}
 WRITES = frozenset(TRIGGERS) - {"entityDeleted"}
+ENTITY_WRITES = frozenset({"entityCreated", "entityUpdated"})  # watched: any attribute touched
 
 
 def _when(raw: Any, name: str) -> datetime:
@@ -356,21 +357,28 @@ class Compiled:
         return self.active and (self.expires_at is None or self.expires_at > now)
 
     def wants(
-        self, entity_id: str, entity_type: str, changed: Set[str], deleted: bool = False
-    ) -> bool:
+        self, entity_id: str, entity_type: str, changed: Set[str], deleted: bool = False,
+        events: Mapping[str, frozenset[str]] | None = None,
+    ) -> bool:  # fmt: skip
         """Whether a change to these attributes of this entity (or its deletion) concerns the
-        subscription (before its q and geo-query are tried on the entity)."""
-        if deleted and "entityDeleted" not in self.triggers:
-            return False
-        if not deleted and not self.triggers & WRITES:
-            return False
+        subscription (before its q and geo-query are tried on the entity): one of its triggers
+        happened (``events``: trigger → attributes, as the notifier tells them; without them,
+        any write), to an attribute it watches where it watches some."""
         if self.selectors and not any(
             kind == entity_type and (one is None or one == entity_id) and
             (pattern is None or pattern.search(entity_id) is not None)
             for kind, one, pattern in self.selectors
         ):  # fmt: skip
             return False
-        return deleted or self.watched is None or bool(self.watched & changed)
+        if deleted:
+            return "entityDeleted" in self.triggers
+        if events is None:
+            events = dict.fromkeys(WRITES, frozenset(changed))
+        for trigger in self.triggers & events.keys():
+            touched = changed if trigger in ENTITY_WRITES else events[trigger]
+            if self.watched is None or self.watched & touched:
+                return True
+        return False
 
 
 def compile_row(row: ContextSubscription) -> Compiled:
