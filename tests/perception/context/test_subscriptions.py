@@ -17,6 +17,7 @@ from citybase.core.db.engine import Database
 from citybase.core.identity.schemas import Role
 from citybase.core.settings import Settings
 from citybase.perception.context import notify
+from citybase.perception.context.notify import Notifier
 from tests.conftest import reachable
 from tests.core.identity.factories import make_user, sign_in
 
@@ -388,3 +389,25 @@ def test_what_a_write_did_is_told_by_trigger() -> None:
         "attributeCreated": {"c"}, "attributeUpdated": {"a"}, "attributeDeleted": {"b"},
         "entityUpdated": {"a", "b", "c"}}  # fmt: skip
     assert notify.events(set(), {"a"}) == {}  # nothing written: nothing happened
+
+
+def test_a_periodic_notification_is_sent_by_one_process_of_several(
+    live: TestClient, receiver: Receiver, fresh_db: Database
+) -> None:
+    """Two more notifiers on the same database (two more web workers): each round of a
+    periodic subscription is sent once, whichever process takes it."""
+    live.post("/ngsi-ld/v1/entities", content=json.dumps(_gauge(1, 1.0)), headers=JSON)
+    periodic = {"entities": [{"type": "WaterLevelObserved"}], "timeInterval": 60,
+                "notification": {"endpoint": {"uri": f"{receiver.url}/every"}}}  # fmt: skip
+    assert live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(periodic),
+                     headers=JSON).status_code == 201  # fmt: skip
+    receiver.wait(1)  # the app's own notifier takes the first round
+    others = [Notifier(fresh_db), Notifier(fresh_db)]
+    try:
+        for other in others:
+            other.on_clock()
+        time.sleep(0.5)
+        assert receiver.paths.count("every") == 1
+    finally:
+        for other in others:
+            other.pool.shutdown(wait=True)

@@ -27,11 +27,11 @@ import uuid
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from urllib.parse import urlparse
 
-from sqlalchemy import event, select
+from sqlalchemy import CursorResult, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import Database, after_commit, ends_work
@@ -300,6 +300,8 @@ class Notifier:
                and time.time() - s.last_sent >= s.time_interval]  # fmt: skip
         for sub in due:
             sub.last_sent = time.time()
+            if not self._claim(sub, now):
+                continue  # another process sent this round
             with self.db.session_scope(readonly=True) as session:
                 stmt = select(ContextEntity)
                 kinds = {kind for kind, _, _ in sub.selectors}
@@ -311,6 +313,21 @@ class Notifier:
                     session.expunge(r)
             if rows:
                 self.pool.submit(self.deliver, sub, rows)
+
+    def _claim(self, sub: Compiled, now: datetime) -> bool:
+        """Take this round of a periodic subscription for this process: of several processes
+        (web workers, the worker) only the one whose update finds the last notification a whole
+        interval old sends it."""
+        cutoff = now - timedelta(seconds=sub.time_interval)
+        with self.db.session_scope() as session:
+            claimed = session.execute(
+                update(ContextSubscription)
+                .where(ContextSubscription.id == sub.id,
+                       or_(ContextSubscription.last_notification.is_(None),
+                           ContextSubscription.last_notification <= cutoff))
+                .values(last_notification=now)
+            )  # fmt: skip
+            return bool(cast(CursorResult[Any], claimed).rowcount)
 
     # delivery
     def deliver(
