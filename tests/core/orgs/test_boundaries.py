@@ -167,3 +167,16 @@ def test_an_outline_is_drawn_to_scale() -> None:
     assert drawn.shapes[0].path.startswith("M0.0,111.3 L100.0,111.3 L100.0,0.0 L0.0,0.0 Z")
     assert drawn.point(119.05, 26.05) == (50.0, 55.7)
     assert drawn.point(120, 26.05) is None
+
+
+def test_an_outline_is_filed_under_the_smallest_tile_that_holds_it() -> None:
+    key = boundaries.tile(119.29, 26.07, 119.30, 26.08)
+    level = int(key.split("/")[0])
+    assert 12 <= level <= 16  # a tile of a few hundredths of a degree
+    assert key in boundaries.tiles_at(119.295, 26.075)
+    assert key in boundaries.tiles_at(119.30, 26.08)  # the corner is in it too
+    assert key not in boundaries.tiles_at(119.40, 26.075)
+    # straddling the prime meridian: only the whole earth holds it
+    assert boundaries.tile(-0.1, 51.4, 0.1, 51.6) == "0/0/0"
+    # the earth's last edge (180°E, 90°N) belongs to the last tile of a level
+    assert boundaries.tile(179.0, 89.0, 180.0, 90.0) == "7/127/127"

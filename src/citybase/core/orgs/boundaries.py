@@ -86,6 +86,37 @@ def area_km2(geometry: BaseGeometry) -> float:
     return float(geometry.area * KM_PER_DEGREE**2 * math.cos(math.radians(middle)))
 
 
+# --- tiles: the index of where outlines lie -----------------------------------------------------
+#
+# The earth (longitude × latitude) halved again and again: at level z a tile is 360/2^z by
+# 180/2^z degrees. An outline is filed under the smallest tile that holds its whole bounding box;
+# a point is looked for under the one tile of each level that holds it. A few dozen keys for an
+# indexed look-up, and the outlines found are nearly all those around the point (an outline that
+# straddles a tile's edge is filed higher up, with the few others that do).
+
+TILE_LEVELS = 24  # the finest tile: about 2 m by 1 m
+
+
+def _cell(value: float, low: float, span: float, level: int) -> int:
+    count: int = 1 << level
+    return min(int((value - low) / span * count), count - 1)
+
+
+def tile(west: float, south: float, east: float, north: float) -> str:
+    """The key of the smallest tile that holds this bounding box."""
+    for level in range(TILE_LEVELS, 0, -1):
+        x, y = _cell(west, -180, 360, level), _cell(south, -90, 180, level)
+        if x == _cell(east, -180, 360, level) and y == _cell(north, -90, 180, level):
+            return f"{level}/{x}/{y}"
+    return "0/0/0"
+
+
+def tiles_at(lon: float, lat: float) -> list[str]:
+    """The keys of the tiles, one of each level, that hold this point."""
+    return ["0/0/0", *(f"{z}/{_cell(lon, -180, 360, z)}/{_cell(lat, -90, 180, z)}"
+                       for z in range(1, TILE_LEVELS + 1))]  # fmt: skip
+
+
 # --- writing -------------------------------------------------------------------------------------
 
 
@@ -100,7 +131,8 @@ def _store(
         geometry = rounded
     value = json.loads(json.dumps(mapping(geometry)))  # tuples → lists, as JSON keeps them
     west, south, east, north = geometry.bounds
-    fields = {"geometry": value, "west": west, "south": south, "east": east, "north": north,
+    fields = {"geometry": value, "tile": tile(west, south, east, north), "west": west,
+              "south": south, "east": east, "north": north,
               "area_km2": round(area_km2(geometry), 4), "source": source}  # fmt: skip
     if row is None:
         session.add(RegionBoundary(region_code=code, **fields))
@@ -315,7 +347,8 @@ def regions_at(session: Session, lon: float, lat: float) -> list[RegionRead]:
     """Every region whose outline holds the point (a point on a shared edge is in both), top
     down."""
     query = (select(RegionBoundary.region_code, RegionBoundary.updated_at)
-             .where(RegionBoundary.west <= lon, RegionBoundary.east >= lon,
+             .where(RegionBoundary.tile.in_(tiles_at(lon, lat)),
+                    RegionBoundary.west <= lon, RegionBoundary.east >= lon,
                     RegionBoundary.south <= lat, RegionBoundary.north >= lat))  # fmt: skip
     point = shapely.Point(lon, lat)
     shapes = _shapes_of(session, [(code, updated) for code, updated in session.execute(query)])

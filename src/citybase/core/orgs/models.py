@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, TimestampMixin
@@ -44,17 +44,21 @@ class Unit(IdMixin, TimestampMixin, Base):
 
 
 class RegionBoundary(TimestampMixin, Base):
-    """A region's outline (WGS84 GeoJSON Polygon or MultiPolygon), with its bounding box kept in
-    columns so that the regions around a point are found by a range query before any geometry is
-    read."""
+    """A region's outline (WGS84 GeoJSON Polygon or MultiPolygon), with its bounding box and
+    the tile that holds it kept in columns, so that the regions around a point are found by an
+    indexed look-up before any geometry is read."""
 
     __tablename__ = "region_boundaries"
-    __table_args__ = (Index("ix_region_boundaries_box", "west", "south"),)
 
     region_code: Mapped[str] = mapped_column(
         ForeignKey("regions.code", ondelete="CASCADE"), primary_key=True
     )
     geometry: Mapped[dict[str, Any]]
+    tile: Mapped[str] = mapped_column(
+        String(24),
+        index=True,
+        doc="The smallest tile of a fixed hierarchy that holds the bounding box",
+    )
     west: Mapped[float] = mapped_column(Float)
     south: Mapped[float] = mapped_column(Float)
     east: Mapped[float] = mapped_column(Float)

@@ -1,5 +1,5 @@
-"""Regions' outlines (GeoJSON, WGS84) with their bounding boxes, so that a point is placed in its
-district, street, community and grid.
+"""Regions' outlines (GeoJSON, WGS84) with their bounding boxes and tiles, so that a point is
+placed in its district, street, community and grid.
 
 Revision ID: 0024
 Revises: 0023
@@ -29,6 +29,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("tile", sa.String(length=24), nullable=False),
         sa.Column("west", sa.Float(), nullable=False),
         sa.Column("south", sa.Float(), nullable=False),
         sa.Column("east", sa.Float(), nullable=False),
@@ -46,10 +47,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("region_code", name=op.f("pk_region_boundaries")),
     )
     with op.batch_alter_table("region_boundaries", schema=None) as batch_op:
-        batch_op.create_index("ix_region_boundaries_box", ["west", "south"], unique=False)
+        batch_op.create_index(batch_op.f("ix_region_boundaries_tile"), ["tile"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("region_boundaries", schema=None) as batch_op:
-        batch_op.drop_index("ix_region_boundaries_box")
+        batch_op.drop_index(batch_op.f("ix_region_boundaries_tile"))
     op.drop_table("region_boundaries")
