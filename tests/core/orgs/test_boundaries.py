@@ -114,6 +114,24 @@ def test_an_import_with_a_bad_feature_imports_nothing(session: Session) -> None:
         boundaries.import_boundaries(session, TEST_ACTOR, b"{")
 
 
+def test_an_outline_reaching_outside_its_parents_is_imported_with_a_warning(
+    session: Session,
+) -> None:
+    outline_small_city(session)
+    make_region(session, "350102001001", "虎节社区", RegionLevel.community, "350102001")
+    inside = feature("350102001001", box(119.285, 26.075, 119.29, 26.08))
+    report = boundaries.import_boundaries(session, TEST_ACTOR, collection(inside))
+    assert (report.applied, report.warnings) == (True, [])
+    # half of it east of its street (the street is kept; the district comes in the same file)
+    spilling = feature("350102001001", box(119.295, 26.075, 119.305, 26.08))
+    district = feature("350102", box(119.20, 26.00, 119.30, 26.20))
+    report = boundaries.import_boundaries(session, TEST_ACTOR, collection(district, spilling),
+                                          dry_run=True)  # fmt: skip
+    assert [(w.row, w.message) for w in report.warnings] == [
+        (2, "50% of 350102001001 lies outside its parent 350102001")]  # fmt: skip
+    assert not report.applied
+
+
 def test_importing_again_tells_changed_from_same(session: Session) -> None:
     outline_small_city(session)
     moved = [*CITY[:3], feature("350102001", box(119.27, 26.07, 119.30, 26.09))]

@@ -199,7 +199,10 @@ def import_boundaries(
             found.append((number, code, parse_geometry(feature.get("geometry"))))
         except InvalidInput as exc:
             report.problems.append(ImportProblem(row=number, field="geometry", message=exc.message))
-    if report.problems or dry_run:
+    if report.problems:
+        return report
+    report.warnings = _outside_parents(session, found, known)
+    if dry_run:
         return report
     rows = _in_chunks([code for _, code, _ in found], lambda chunk: {
         row.region_code: row for row in session.scalars(
@@ -215,6 +218,38 @@ def import_boundaries(
     )  # fmt: skip
     report.applied = True
     return report
+
+
+OUTSIDE = 0.01  # a share of an outline outside its parent's worth a warning
+
+
+def _outside_parents(
+    session: Session, found: list[tuple[int, str, Polygon | MultiPolygon]],
+    regions: dict[str, Region],
+) -> list[ImportProblem]:  # fmt: skip
+    """Outlines that reach more than 1 % outside their parent region's (from the file, or kept):
+    said, not refused — surveyed layers of different levels rarely nest exactly."""
+    mine = {code: geometry for _, code, geometry in found}
+    parents = {regions[code].parent_code for code in mine} - {None} - set(mine)
+    kept = _in_chunks([p for p in parents if p], lambda chunk: {
+        code: shape(value) for code, value in session.execute(
+            select(RegionBoundary.region_code, RegionBoundary.geometry)
+            .where(RegionBoundary.region_code.in_(chunk)))})  # fmt: skip
+    outlines: dict[str, BaseGeometry] = {**kept, **mine}
+    for geometry in outlines.values():
+        shapely.prepare(geometry)
+    warnings = []
+    for number, code, geometry in found:
+        parent = regions[code].parent_code
+        outer = outlines.get(parent) if parent else None
+        if outer is None or outer.contains(geometry):
+            continue
+        share = geometry.difference(outer).area / geometry.area
+        if share > OUTSIDE:
+            warnings.append(ImportProblem(
+                row=number, field="geometry",
+                message=f"{share:.0%} of {code} lies outside its parent {parent}"))  # fmt: skip
+    return warnings
 
 
 def _code(feature: Any, names: tuple[str, ...]) -> str:

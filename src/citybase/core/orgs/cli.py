@@ -90,6 +90,8 @@ def import_boundaries(
         out.print(table)
         out.print("[red]nothing was imported[/]")
         raise typer.Exit(1)
+    for w in report.warnings:
+        out.print(f"[yellow]feature {w.row}: {w.message}[/]")
     if dry_run:
         out.print(f"{report.rows} outlines checked, [yellow]nothing imported[/]")
         return

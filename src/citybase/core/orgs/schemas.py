@@ -157,6 +157,9 @@ class ImportReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     problems: list[ImportProblem] = Field(default_factory=list)
+    warnings: list[ImportProblem] = Field(
+        default_factory=list, description="Imported all the same, but worth a look."
+    )
     applied: bool = False
 
 

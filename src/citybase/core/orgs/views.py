@@ -81,6 +81,7 @@ add_translations(
         "district_government": "区县政府",
         "boundaries": "边界",
         "Feature": "要素",
+        "Worth a look": "请留意",
         "Outline": "边界",
         "No outline: import one as GeoJSON.": "暂无边界：可导入 GeoJSON。",
         "Area": "面积",
