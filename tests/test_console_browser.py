@@ -133,7 +133,7 @@ def test_sign_in_and_open_every_console_page(base_url: str, browser, tmp_path: P
     page.wait_for_selector(".swagger-ui .information-container", timeout=10000)
     page.goto(f"{base_url}/console/hub/cases")
     page.locator("td.mono a").first.click()
-    page.wait_for_selector("text=办理过程")
+    page.wait_for_selector("text=办理记录")
     assert page.locator("nav.side").count() == 1
 
     page.goto(f"{base_url}/console/regions")

@@ -35,3 +35,9 @@ def test_translation_with_values() -> None:
     )
     assert i18n.translate("en", "Regions") == "Regions"
     assert i18n.choose("fr", "zh") == "zh"
+
+
+def test_no_message_is_given_two_translations() -> None:
+    """One catalogue serves every page: a message id translated two ways would show whichever
+    was added last, on every page that uses it."""
+    assert i18n.conflicts == []

@@ -51,7 +51,7 @@ def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session
     signed = client.post(f"/console/hub/cases/{number}/act",
                          data={"action": "sign", "csrf_token": token})  # fmt: skip
     assert signed.status_code == 200
-    assert "办理过程" in signed.text
+    assert "办理记录" in signed.text
     assert "state.signed" not in signed.text
     assert client.get("/console/hub/dispatch").status_code == 403
 

@@ -41,9 +41,9 @@ console.add_page(
 add_translations(
     "zh",
     {
-        "Approvals": "数据审核", "History": "历史数据", "Version": "版本", "Value": "数值",
-        "Report a value": "报送数据", "Correct a value": "更正数据", "Reason": "更正理由",
-        "Evidence": "佐证材料", "Approve": "通过", "Reject": "退回", "Note": "意见",
+        "Approvals": "数据审核", "Past values": "历史数据", "Version": "版本", "Value": "数值",
+        "Report a value": "报送数据", "Correct a value": "更正数据", "Reason for the correction": "更正理由",
+        "Evidence": "佐证材料", "Approve": "通过", "Reject": "退回", "Note": "说明",
         "Report": "报送", "Correct": "更正", "Reported": "报送时间", "Decided by": "审核人",
         "Nothing awaits approval.": "暂无待审核数据。", "Nature": "指标属性",
         "binding": "约束性", "expected": "预期性", "Direction": "方向",
@@ -56,7 +56,7 @@ add_translations(
         "Edit the indicator": "编辑指标", "Baseline year": "基期年份", "Baseline value": "基期值",
         'Targets ("2025: 98, 2026: 99")': "分年目标（如“2025: 98, 2026: 99”）",
         "Province's targets": "省级目标", "How the target is worded": "目标表述",
-        "Minimum": "下限", "Maximum": "上限", "Category": "类别",
+        "Minimum": "下限", "Maximum": "上限", "Task category": "类别",
         "Reporting units (codes or names, comma-separated)": "报送单位（代码或名称，逗号分隔）",
         "(none: reported by units)": "（无：由单位报送）", "exactly": "等于", "over": "超过",
         "under": "低于", "at least": "不低于", "at most": "不高于",

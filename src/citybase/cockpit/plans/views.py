@@ -50,7 +50,7 @@ console.add_page(
 add_translations(
     "zh",
     {
-        "Plan supervision": "规划督导", "Overview": "一屏通览", "Scorecards": "单位考核",
+        "Plan supervision": "规划督导", "At a glance": "一屏通览", "Scorecards": "单位考核",
         "Fuzhou and Xiamen": "福厦对比", "Monthly report": "月度报告", "Plans": "规划",
         "Indicator": "指标", "Indicators": "指标", "Unit of measure": "计量单位",
         "Baseline": "基期值", "Target": "目标值", "This year's target": "本年目标",
@@ -67,7 +67,7 @@ add_translations(
         "red": "红", "none": "无", "Shared indicators": "共有指标", "No plans yet.": "尚未导入规划。",
         "Source": "来源", "Progress": "进度", "Forecast meets the target": "按趋势可达标",
         "Forecast misses the target": "按趋势难以达标", "Lead units": "牵头单位",
-        "Due": "完成时限", "Unit": "单位", "Number": "序号", "Title": "名称",
+        "Due": "完成时限", "Unit": "单位", "Number": "编号", "Title": "标题",
         "Final target": "期末目标", "Nothing reported this month.": "本月无报送。",
         "How scores are counted": "计分方法",
         "score.explain": "负责指标按状态计分（绿100、黄60、红0，无数据不计），牵头任务按是否逾期计分"

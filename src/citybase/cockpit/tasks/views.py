@@ -40,7 +40,7 @@ add_translations(
     {
         "Milestones": "节点", "Monthly updates": "月度进展", "Send this month's update": "报送月度进展",
         "What was done": "本月进展", "Problems and help needed": "困难问题及需协调事项",
-        "Milestones met": "已完成节点", "Send": "报送", "Support units": "配合单位",
+        "Milestones met": "已完成节点", "Send": "报送", "Cooperating units": "配合单位",
         "Targets named": "量化目标", "Only my unit's": "只看本单位", "All": "全部",
         "No tasks.": "暂无任务。", "task.not_started": "未启动", "task.in_progress": "推进中",
         "task.done": "已完成", "task.suspended": "暂缓", "Month reported on": "所报月份",

@@ -28,7 +28,7 @@ add_translations(
         "Deliveries failing": "投递失败（重试中）",
         "Deliveries parked": "投递搁置",
         "Failing and parked deliveries": "失败与搁置的投递",
-        "Consumer": "消费者",
+        "Event consumer": "消费者",
         "Event": "事件",
         "Attempts": "尝试次数",
         "Last error": "最近错误",

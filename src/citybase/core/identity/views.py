@@ -67,7 +67,7 @@ add_translations(
         "Scopes (empty: all of your permissions)": "权限范围（留空表示本人全部权限）",
         "Expires": "到期时间",
         "Expires in days": "有效天数",
-        "Revoke": "吊销",
+        "Revoke": "撤销",
         "Revoked": "已吊销",
         "Prefix": "前缀",
         "Create key": "创建密钥",

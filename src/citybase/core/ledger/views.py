@@ -36,7 +36,7 @@ add_translations(
         "Time": "时间",
         "From": "起",
         "To": "止",
-        "Case number": "案卷号",
+        "Case number": "案件编号",
         "Details": "详情",
         "Entries": "条记录",
         "Inclusion proof": "包含性证明",

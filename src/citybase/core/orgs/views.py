@@ -43,7 +43,7 @@ add_translations(
         "New unit": "新建单位",
         "New region below": "新建下级区划",
         "Import regions and units": "导入区划与单位",
-        "Level": "层级",
+        "Level": "级别",
         "Kind": "类型",
         "Parent": "上级",
         "Official code": "正式区划代码",

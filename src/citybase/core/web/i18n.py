@@ -14,8 +14,17 @@ LANG_COOKIE = "citybase_lang"
 _catalogs: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
 
 
+# message ids given two different translations (one catalogue for all pages: the later would
+# silently win on every page); a test keeps this empty
+conflicts: list[tuple[str, str, str, str]] = []
+
+
 def add_translations(lang: str, mapping: dict[str, str]) -> None:
-    _catalogs.setdefault(lang, {}).update(mapping)
+    catalog = _catalogs.setdefault(lang, {})
+    for message, text in mapping.items():
+        if catalog.get(message, text) != text:
+            conflicts.append((lang, message, catalog[message], text))
+    catalog.update(mapping)
 
 
 def translate(lang: str, message: str, **values: Any) -> str:
@@ -51,7 +60,7 @@ add_translations(
         "Data": "数据层",
         "City brain": "城市大脑（中枢）",
         "Applications": "应用层",
-        "Plan supervision": "规划监测",
+        "Plan supervision": "规划督导",
         "Not built yet": "尚未建成",
         "This layer is not built yet. When it is, it will hold:": "这一层尚未建成。建成后将包括：",
         "Save": "保存",
@@ -61,7 +70,7 @@ add_translations(
         "Filter": "筛选",
         "Edit": "编辑",
         "Name": "名称",
-        "Code": "代码",
+        "Code": "编码",
         "Actions": "操作",
         "Yes": "是",
         "No": "否",

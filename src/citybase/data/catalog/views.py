@@ -57,8 +57,8 @@ LABELS_ZH = {
     # states and actions
     "status.draft": "草稿", "status.submitted": "已提交", "status.reviewed": "已审核",
     "status.registered": "已登记", "status.published": "已发布",
-    "action.submit": "提交审核", "action.approve": "审核通过", "action.return": "退回修改",
-    "action.register": "登记", "action.publish": "发布", "action.revise": "修订",
+    "review.submit": "提交审核", "review.approve": "审核通过", "review.return": "退回修改",
+    "review.register": "登记", "review.publish": "发布", "review.revise": "修订",
     # update cycles, formats, data types, base libraries
     "cycle.realtime": "实时", "cycle.daily": "每日", "cycle.weekly": "每周", "cycle.monthly": "每月",
     "cycle.quarterly": "每季度", "cycle.yearly": "每年", "cycle.irregular": "不定期",
@@ -74,7 +74,7 @@ LABELS_EN = {
     **{f"share.{k}": f"{k} sharing" for k in ("unconditional", "conditional", "none")},
     **{f"open.{k}": f"{k} opening" for k in ("unconditional", "conditional", "none")},
     **{f"status.{s.value}": s.value for s in Status},
-    **{f"action.{a}": a for a in service.TRANSITIONS},
+    **{f"review.{a}": a for a in service.TRANSITIONS},
     **{f"cycle.{c.value}": c.value for c in UpdateCycle},
     **{f"format.{f.value}": f.value for f in ResourceFormat},
     **{f"type.{t.value}": t.value for t in DataType},
@@ -137,7 +137,7 @@ add_translations(
         "One item per line: name | type | length | meaning | data element": "每行一个信息项：名称 | 类型 | 长度 | 含义 | 数据元",
         "Separate with commas": "用逗号分隔",
         "Why it changed": "修改说明",
-        "Category": "门类",
+        "Resource category": "门类",
         "Classification and grading": "分类分级",
         "Normative review": "规范性审查",
         "Bulk registration": "批量登记",

@@ -54,7 +54,7 @@ add_translations(
         "What the level forbids in this resource now": "该级别与资源当前设置的冲突",
         "Sample rows": "样例行数",
         "Scanned by": "扫描人",
-        "Decided by": "确定人",
+        "Decided by": "审核人",
         "level.core": "核心数据",
         "level.important": "重要数据",
         "level.general_4": "一般数据 4 级",

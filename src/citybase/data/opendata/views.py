@@ -63,7 +63,7 @@ add_translations(
         "Follow": "查询",
         "Valid until": "有效期至",
         "Downloads": "下载次数",
-        "Approve": "同意",
+        "Approve": "通过",
         "Refuse": "不同意",
         "Days granted (fewer than asked, if so decided)": "批准期限（天，可少于申请期限）",
         "No applications.": "暂无申请。",

@@ -33,13 +33,13 @@ console.add_page(
 add_translations(
     "zh",
     {
-        "Data quality": "数据质量", "Data disputes": "数据纠错申诉", "Score": "质量得分",
-        "Rules": "质量规则", "Last run": "最近检测", "Trend": "趋势", "Run now": "立即检测",
+        "Data quality": "数据质量", "Data disputes": "数据纠错申诉", "Score": "得分",
+        "Quality rules": "质量规则", "Last run": "最近检测", "Trend": "趋势", "Run now": "立即检测",
         "Failures": "问题数", "Open disputes": "待处理申诉", "No rules yet.": "尚未配置质量规则。",
         "Add a rule": "新增规则", "Parameters (JSON)": "参数（JSON）", "Item": "数据项",
-        "Kind": "规则类型", "Remove": "删除", "Raise a dispute": "提出纠错申诉",
+        "Rule kind": "规则类型", "Remove": "删除", "Raise a dispute": "提出纠错申诉",
         "Row (column=value, one per line)": "所在行（列=值，每行一个）",
-        "Proposed value": "建议值", "Deadline": "处理期限", "Overdue": "已逾期",
+        "Proposed value": "建议值", "Deadline": "办理时限", "Overdue": "逾期",
         "Corrected": "已更正", "Answer without correcting": "答复（不更正）",
         "Response": "答复", "Acknowledge": "已阅", "No disputes.": "暂无申诉。",
         "Examples": "问题示例", "Checked": "检查数",

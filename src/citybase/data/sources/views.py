@@ -40,7 +40,7 @@ add_translations(
         "Proposed source": "建议来源",
         "Settle": "裁定",
         "Settled": "已裁定",
-        "Open": "待裁定",
+        "Undecided": "待裁定",
         "Decision": "裁定结果",
         "Overlaps the register does not cover": "登记未覆盖的重复提供",
         "Add or change a source": "新增或变更数据源",

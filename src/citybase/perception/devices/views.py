@@ -39,14 +39,14 @@ add_translations("zh", {
     "Where the devices stand": "设备分布", "Last 24 hours": "近24小时",
     "GCJ-02 (for Chinese web maps)": "GCJ-02（国内网络地图坐标）", "Protocol": "接入协议",
     "Last seen": "最近上报", "Open alarms": "未解除告警", "Opened": "发生时间", "Closed": "解除时间",
-    "Level": "级别", "level.warning": "一般", "level.critical": "严重", "Message": "内容",
-    "New rule": "新建规则", "Kind": "规则类型", "rule.threshold": "阈值持续",
+    "Level": "级别", "level.warning": "一般", "level.critical": "严重", "Alarm message": "内容",
+    "New rule": "新建规则", "Rule kind": "规则类型", "rule.threshold": "阈值持续",
     "rule.rate": "变化速率", "rule.silence": "离线静默", "rule.geofence": "电子围栏",
     "rule.anomaly": "异常检测", "Attribute": "属性", "Parameters (JSON)": "参数（JSON）",
     "Device type": "设备类型", "Alarm kind": "告警类别", "Name": "名称",
     "schematic: devices placed by longitude and latitude, no base map":
     "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
-    "Perception": "感知", "Next hour, 80% band": "未来一小时预测（80% 区间）",
+    "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
 })  # fmt: skip
 
 

@@ -31,7 +31,7 @@ add_translations("zh", {
     "12345 portal": "12345 市民服务", "Tell us": "我要反映", "Follow your request": "查询办理进度",
     "What happened, where and since when": "请描述问题、地点和发生时间", "Your phone": "您的手机号",
     "Your name": "您的姓称", "Where": "地点", "District": "区县", "Kind of matter": "诉求类别",
-    "Suggest a kind": "推荐类别", "Send": "提交", "Case number": "工单编号",
+    "Suggest a kind": "推荐类别", "Submit": "提交", "Request number": "工单编号",
     "Your request is in: keep its number.": "您的诉求已受理，请记下工单编号。",
     "State": "状态", "Reply": "答复", "Rate the reply": "评价答复",
     "Thank you for your verdict.": "感谢您的评价。", "Comment": "意见", "Find": "查询",
