@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -137,6 +138,9 @@ def main() -> None:
         print(f"place a point: first {first * 1e3:.1f} ms (outlines parsed), then mean "
               f"{mean * 1e3:.2f} ms, p99 {timings[int(len(timings) * 0.99)] * 1e3:.2f} ms "
               f"({1 / mean:,.0f} points/s)")  # fmt: skip
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory of this process: {peak:,.0f} MB (the outlines kept: at most "
+              f"{boundaries.KEPT_SHAPES:,})")  # fmt: skip
         print(f"reference (STRtree in memory): {reference * 1e6:.0f} µs a point; "
               f"ratio {mean / reference:,.0f}×")  # fmt: skip
         db.engine.dispose()

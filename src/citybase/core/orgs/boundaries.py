@@ -5,13 +5,14 @@ A boundary is a GeoJSON Polygon or MultiPolygon in WGS84 (longitude, latitude), 
 affairs bureau's division survey (勘界) or a grid management system exports it. It is checked
 (closed rings, coordinates on the earth, no self-intersection) and kept with its bounding box, so
 that the regions around a point are found by a range query and only those few outlines are
-tested. Parsed outlines are kept in memory per process, keyed by the row's update time, so a
-point is placed without re-reading a large polygon each time."""
+tested. Parsed outlines are kept in memory per process (the 4,096 last used), keyed by the row's
+update time, so a point is placed without re-reading a large polygon each time."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -361,7 +362,8 @@ class _Kept:
     geometry: BaseGeometry
 
 
-_shapes: dict[str, _Kept] = {}
+KEPT_SHAPES = 4096  # parsed outlines kept per process, the least recently used let go first
+_shapes: OrderedDict[str, _Kept] = OrderedDict()
 
 
 def _shapes_of(session: Session, rows: list[tuple[str, datetime]]) -> dict[str, BaseGeometry]:
@@ -375,7 +377,15 @@ def _shapes_of(session: Session, rows: list[tuple[str, datetime]]) -> dict[str, 
             geometry = shape(value)
             shapely.prepare(geometry)
             _shapes[code] = _Kept(updated_at, geometry)
-    return {code: _shapes[code].geometry for code, _ in rows if code in _shapes}
+    found = {}
+    for code, _ in rows:
+        kept = _shapes.get(code)
+        if kept is not None:
+            _shapes.move_to_end(code)
+            found[code] = kept.geometry
+    while len(_shapes) > KEPT_SHAPES:
+        _shapes.popitem(last=False)
+    return found
 
 
 def regions_at(session: Session, lon: float, lat: float) -> list[RegionRead]:
