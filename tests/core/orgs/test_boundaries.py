@@ -198,3 +198,18 @@ def test_an_outline_is_filed_under_the_smallest_tile_that_holds_it() -> None:
     assert boundaries.tile(-0.1, 51.4, 0.1, 51.6) == "0/0/0"
     # the earth's last edge (180°E, 90°N) belongs to the last tile of a level
     assert boundaries.tile(179.0, 89.0, 180.0, 90.0) == "7/127/127"
+
+
+def test_only_the_outlines_last_used_are_kept_parsed(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outline_small_city(session)
+    monkeypatch.setattr(boundaries, "KEPT_SHAPES", 2)
+    monkeypatch.setattr(boundaries, "_shapes", boundaries.OrderedDict())
+    for _ in range(2):  # read back after being let go, the answers are the same
+        assert [r.code for r in boundaries.regions_at(session, 119.35, 26.10)] == [
+            "350100",
+            "350103",
+        ]
+        assert boundaries.region_at(session, 119.29, 26.08).code == "350102001"  # type: ignore[union-attr]
+        assert len(boundaries._shapes) == 2
