@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import pytest
 from fastapi.testclient import TestClient
@@ -205,7 +206,7 @@ def test_only_the_outlines_last_used_are_kept_parsed(
 ) -> None:
     outline_small_city(session)
     monkeypatch.setattr(boundaries, "KEPT_SHAPES", 2)
-    monkeypatch.setattr(boundaries, "_shapes", boundaries.OrderedDict())
+    monkeypatch.setattr(boundaries, "_shapes", OrderedDict())
     for _ in range(2):  # read back after being let go, the answers are the same
         assert [r.code for r in boundaries.regions_at(session, 119.35, 26.10)] == [
             "350100",
