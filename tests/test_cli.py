@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from citybase.cli import app
 from citybase.core.db.engine import Database
+from citybase.demo.seed import BOUNDARIES_FILE, DEMO_FILE
 
 runner = CliRunner()
 
@@ -17,7 +18,7 @@ runner = CliRunner()
      ["users", "create"], ["cockpit", "import"], ["cockpit", "indicators"],
      ["dispatch", "train"], ["dispatch", "predict"], ["dispatch", "evaluate"],
      ["perception", "score-series"], ["hub", "import-taxonomy"],
-     ["cockpit", "reminders"]],
+     ["cockpit", "reminders"], ["orgs", "boundaries"], ["orgs", "at"]],
 )  # fmt: skip
 def test_every_command_has_help_and_a_data_dir(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
@@ -79,3 +80,25 @@ def test_production_mode_needs_its_secrets(tmp_path: Path, monkeypatch: pytest.M
     result = runner.invoke(app, ["worker", "--once", "--data-dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "CITYBASE_LEDGER__SIGNING_KEY" in str(result.exception) + result.output
+
+
+def test_orgs_boundaries_imports_outlines_and_places_a_point(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    home = ["--data-dir", str(tmp_path)]
+    assert runner.invoke(app, ["orgs", "import", str(DEMO_FILE), *home]).exit_code == 0
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                   '"properties": {"adcode": "999999"}, "geometry": null}]}')  # fmt: skip
+    refused = runner.invoke(app, ["orgs", "boundaries", str(bad), *home])
+    assert refused.exit_code == 1
+    assert "no region with code 999999" in refused.output
+    done = runner.invoke(app, ["orgs", "boundaries", str(BOUNDARIES_FILE), "--source", "demo",
+                               *home])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "22 new" in done.output
+    at = runner.invoke(app, ["orgs", "at", "119.298", "26.089", *home])
+    assert at.exit_code == 0
+    assert "虎节社区第二网格" in at.output
+    assert runner.invoke(app, ["orgs", "at", "100", "20", *home]).exit_code == 1
