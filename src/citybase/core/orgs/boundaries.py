@@ -441,6 +441,7 @@ class Shape:
     path: str  # SVG path data, holes drawn with the even-odd rule
     x: float  # a point inside the shape, for its label
     y: float
+    width: float = 0.0  # its size on the canvas, in pixels (whether a label fits)
 
 
 @dataclass
@@ -488,5 +489,7 @@ def drawing(features: list[dict[str, Any]], width: int = 440, pad: int = 4) -> D
                         for ring in rings)  # fmt: skip
         inside = geometry.representative_point()
         label = out.point(inside.x, inside.y) or (0.0, 0.0)
-        out.shapes.append(Shape(properties["code"], properties["name"], path, *label))
+        width = (geometry.bounds[2] - geometry.bounds[0]) * scale
+        out.shapes.append(Shape(properties["code"], properties["name"], path, *label,
+                                width=round(width, 1)))  # fmt: skip
     return out
