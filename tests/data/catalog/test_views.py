@@ -25,7 +25,7 @@ ITEMS = "井盖编号 | 字符型 | 32 | 唯一编号 |\n巡查日期 | date | |
 def test_every_label_has_chinese() -> None:
     expected = (
         [f"share.{s.value}" for s in ShareType] + [f"open.{o.value}" for o in OpenType]
-        + [f"status.{s.value}" for s in Status] + [f"action.{a}" for a in service.TRANSITIONS]
+        + [f"status.{s.value}" for s in Status] + [f"review.{a}" for a in service.TRANSITIONS]
         + [f"cycle.{c.value}" for c in UpdateCycle] + [f"format.{f.value}" for f in ResourceFormat]
         + [f"type.{t.value}" for t in DataType] + [f"base.{b.value}" for b in BaseLibrary]
     )  # fmt: skip
