@@ -11,7 +11,8 @@
    14 districts, 40 units, 36 categories, the usual mix of states and marks) and counted once
    into the kept counts (as the workflow keeps them case by case); then what the dashboard and
    the board compute: the figures for all, by unit, by district and by 大类, the open cases by
-   district, and the daily trend of the last 30 days. Each is timed (best of 3); the references
+   district, the open cases with coordinates (a third of the cases carry a point: the map's
+   dots), and the daily trend of the last 30 days. Each is timed (best of 3); the references
    are ``SELECT count(*)`` over the same table and the figures aggregated over the cases
    themselves. Aim: each under 1 s.
 """
@@ -121,6 +122,12 @@ def _row(rng: random.Random, i: int, at: datetime, prefix: str = "B") -> dict[st
         "related": [],
         "suggestion": {},
         "updated_at": at,
+        # a third placed by a point (apps, inspectors, sensors): the map's dots
+        **(
+            {"lon": 118.6 + rng.random() * 1.3, "lat": 25.4 + rng.random() * 1.2}
+            if rng.random() < 0.3
+            else {}
+        ),
     }
 
 
@@ -173,6 +180,9 @@ def bench_figures(db: Database) -> dict[str, float]:
             out[f"figures by {by}"] = best(lambda by=by: cases.figures(s, by))
         out["figures by unit, last 30 days"] = best(lambda: cases.figures(s, "unit", since))
         out["open cases by district"] = best(lambda: cases.open_by_district(s))
+        out["open cases with coordinates (the map's dots, at most 1,000)"] = best(
+            lambda: cases.open_points(s)
+        )
         out["daily trend, last 30 days"] = best(lambda: cases.per_day(s, since))
     return out
 
