@@ -86,13 +86,6 @@ def city(grids: int) -> tuple[list[RegionCreate], list[dict[str, object]]]:
     return regions, features
 
 
-def rss() -> float:
-    """This process's resident memory now, in MB (Linux)."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines()
-                    if line.startswith("VmRSS"))) / 1024  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -128,7 +121,6 @@ def main() -> None:
         reference = (time.perf_counter() - start) / len(points)
 
         timings = []
-        before = rss()
         with db.session_scope(readonly=True) as session:
             lon, lat = points[0]
             start = time.perf_counter()
@@ -145,8 +137,6 @@ def main() -> None:
         print(f"place a point: first {first * 1e3:.1f} ms (outlines parsed), then mean "
               f"{mean * 1e3:.2f} ms, p99 {timings[int(len(timings) * 0.99)] * 1e3:.2f} ms "
               f"({1 / mean:,.0f} points/s)")  # fmt: skip
-        print(f"memory the placing took (resident, after − before): {rss() - before:,.0f} MB "
-              f"(outlines kept parsed: at most {boundaries.KEPT_SHAPES:,})")  # fmt: skip
         print(f"reference (STRtree in memory): {reference * 1e6:.0f} µs a point; "
               f"ratio {mean / reference:,.0f}×")  # fmt: skip
         db.engine.dispose()
