@@ -158,3 +158,20 @@ def test_an_api_key_made_in_the_console_works(base_url: str, browser) -> None:  
     )
     assert response.ok
     assert response.json()["username"] == "supervisor"
+
+
+def test_a_citizen_sends_a_request_from_where_they_stand(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The portal's 使用我的位置 takes the browser's position; the request lands in the grid of
+    the demo's outlines that holds it."""
+    context = browser.new_context(geolocation={"longitude": 119.298, "latitude": 26.089},
+                                  permissions=["geolocation"])  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{base_url}/hotline")
+    page.fill("textarea[name=text]", "路口井盖缺失，晚上很危险")
+    page.fill("input[name=reporter_phone]", "13805910001")
+    page.click("text=使用我的位置")
+    page.wait_for_selector("text=已获取您的位置")
+    assert page.input_value("input[name=lon]") == "119.298000"
+    page.click("button[value=send]")
+    page.wait_for_selector("text=您的诉求已受理")
+    context.close()

@@ -5,11 +5,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import TooMany
+from citybase.core.orgs import boundaries
 from citybase.core.settings import Settings
 from citybase.core.web.limits import Limiter
+from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
-from tests.hub.cases.factories import city, mover
+from tests.hub.cases.factories import SYSTEM, city, mover
 
 REQUEST = {
     "text": "鼓东路口的井盖缺失了，晚上很危险", "address": "鼓楼区鼓东街道虎节社区鼓东路",
@@ -109,3 +111,23 @@ def test_a_limiter_counts_in_windows() -> None:
     assert limits.blocked_for("k", 2, now=170.0) == 0
     limits.count("k", 60, now=171.0)
     assert limits.blocked_for("k", 2, now=171.0) == 49
+
+
+def test_a_citizen_may_give_their_location_instead_of_an_address(
+    client: TestClient, session: Session
+) -> None:
+    city(session)
+    assert boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes()).applied
+    page = client.get("/hotline").text
+    assert "使用我的位置" in page  # the button, shown by the script where the browser can locate
+    assert '<script src="/static/core/locate.js" defer>' in page
+    assert client.get("/static/core/locate.js").status_code == 200
+    located = REQUEST | {"address": "", "lon": "119.298", "lat": "26.089", "do": "send"}
+    made = client.post("/hotline", data=located)
+    assert made.status_code == 200, made.text
+    [number] = [w for w in made.text.replace("<", " ").replace(">", " ").split() if
+                w.startswith("FZ")]  # fmt: skip
+    case = cases.get_for_system(session, number)
+    assert (case.grid_code, case.lead_unit) == ("350102001001G02", "gl.urban")
+    half = client.post("/hotline", data=located | {"lat": ""})  # a longitude alone
+    assert half.status_code == 422

@@ -29,6 +29,9 @@ console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Applications", "12345 portal", "/hotline", None, order=10))
 add_translations("zh", {
     "12345 portal": "12345 市民服务", "Tell us": "我要反映", "Follow your request": "查询办理进度",
+    "Use my location": "使用我的位置", "Finding where you are…": "正在获取位置…",
+    "Your location is taken": "已获取您的位置",
+    "Your location could not be found: say the address instead.": "无法获取位置，请填写地址。",
     "What happened, where and since when": "请描述问题、地点和发生时间", "Your phone": "您的手机号",
     "Your name": "您的姓称", "Where": "地点", "District": "区县", "Kind of matter": "诉求类别",
     "Suggest a kind": "推荐类别", "Submit": "提交", "Request number": "工单编号",
@@ -91,7 +94,8 @@ async def portal_submit(
         return _portal(request, session, {"form": form, "suggested": suggested})
     data = {k: v for k, v in form.items()
             if k in ("text", "reporter_phone", "reporter_name", "address", "region_code",
-                     "category_code")}  # fmt: skip
+                     "category_code", "lon", "lat")
+            and not (k in ("lon", "lat") and v == "")}  # fmt: skip
     hub = settings.hub
     try:
         limiter.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
