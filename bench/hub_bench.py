@@ -126,7 +126,7 @@ def _row(rng: random.Random, i: int, at: datetime, prefix: str = "B") -> dict[st
         **(
             {"lon": 118.6 + rng.random() * 1.3, "lat": 25.4 + rng.random() * 1.2}
             if rng.random() < 0.3
-            else {}
+            else {"lon": None, "lat": None}
         ),
     }
 
