@@ -180,7 +180,7 @@ def bench_figures(db: Database) -> dict[str, float]:
             out[f"figures by {by}"] = best(lambda by=by: cases.figures(s, by))
         out["figures by unit, last 30 days"] = best(lambda: cases.figures(s, "unit", since))
         out["open cases by district"] = best(lambda: cases.open_by_district(s))
-        out["open cases with coordinates (the map's dots, at most 1,000)"] = best(
+        out["open cases with coordinates (the map's dots, the newest 1,000)"] = best(
             lambda: cases.open_points(s)
         )
         out["daily trend, last 30 days"] = best(lambda: cases.per_day(s, since))

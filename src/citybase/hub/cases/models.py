@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, JSONType, utcnow
+
+OPEN_POINTS = "state NOT IN ('closed', 'merged') AND lon IS NOT NULL"
 
 
 class Case(IdMixin, Base):
@@ -18,6 +20,13 @@ class Case(IdMixin, Base):
     __table_args__ = (
         Index("ix_hub_cases_state_lead", "state", "lead_unit"),
         Index("ix_hub_cases_district_accepted", "district_code", "accepted_at"),
+        # the map's dots: open cases that have a point, newest first, without reading the rest
+        Index(
+            "ix_hub_cases_open_points",
+            "accepted_at",
+            sqlite_where=text(OPEN_POINTS),
+            postgresql_where=text(OPEN_POINTS),
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(32), unique=True)

@@ -1060,5 +1060,6 @@ def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
 
 
 def open_points(session: Session, limit: int = 1000) -> list[tuple[str, float, float, str]]:
-    """Open cases that have coordinates, for a map: (number, lon, lat, warning)."""
+    """Open cases that have coordinates, the newest first, for a map: (number, lon, lat,
+    warning)."""
     return repository.open_points(session, limit)
