@@ -297,22 +297,24 @@ def _read(row: RegionBoundary, region: Region) -> BoundaryRead:
     )  # fmt: skip
 
 
-def get_boundary(session: Session, code: str) -> BoundaryRead:
+def _kept(session: Session, code: str) -> tuple[RegionBoundary, Region]:
     region = repository.get_region(session, code)
     if region is None:
         raise NotFound(f"no region with code {code}", field="code")
     row = session.get(RegionBoundary, code)
     if row is None:
         raise NotFound(f"region {code} has no boundary", field="code")
-    return _read(row, region)
+    return row, region
+
+
+def get_boundary(session: Session, code: str) -> BoundaryRead:
+    return _read(*_kept(session, code))
 
 
 def feature(session: Session, code: str) -> dict[str, Any]:
     """The region's outline as a GeoJSON Feature."""
-    read = get_boundary(session, code)
-    row = session.get(RegionBoundary, code)
-    assert row is not None
-    return _feature(read, row.geometry)
+    row, region = _kept(session, code)
+    return _feature(_read(row, region), row.geometry)
 
 
 def _feature(read: BoundaryRead, geometry: dict[str, Any]) -> dict[str, Any]:
