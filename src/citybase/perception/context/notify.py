@@ -109,21 +109,22 @@ def events(
 
 
 def record(
-    session: Session, entity: ContextEntity | EntityState, changed: set[str],
-    what: Mapping[str, frozenset[str]] | None = None,
+    session: Session, entity: ContextEntity | EntityState, written: Collection[str],
+    before: Collection[str] | None, removed: Collection[str] = (),
 ) -> None:  # fmt: skip
-    """Note that ``entity`` changed (these attributes; ``what`` happened, as ``events`` tells
-    it); it is notified after the commit."""
+    """Note that ``entity`` changed: these attributes written (``before``: those it had, None
+    for a new entity) and those removed; it is notified after the commit, told what happened
+    (``events``). Nothing is worked out while no subscription listens."""
     changes = _noted(session)
     if changes is None:
         return
     change = Change(  # the attributes are not copied: changes replace, never mutate
-        id=entity.id, type=entity.type, attrs=entity.attrs, changed=frozenset(changed),
-        created_at=entity.created_at, modified_at=entity.modified_at,
-        events=what if what is not None else events(changed, changed),
+        id=entity.id, type=entity.type, attrs=entity.attrs,
+        changed=frozenset(written) | frozenset(removed), created_at=entity.created_at,
+        modified_at=entity.modified_at, events=events(written, before, removed),
     )  # fmt: skip
-    before = changes.get(entity.id)
-    changes[entity.id] = before.merged(change) if before is not None else change
+    earlier = changes.get(entity.id)
+    changes[entity.id] = earlier.merged(change) if earlier is not None else change
 
 
 def record_deletion(session: Session, entity: ContextEntity) -> None:

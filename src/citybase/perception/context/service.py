@@ -324,8 +324,7 @@ def _changed(
     from citybase.perception.context import notify, temporal
 
     _feed_telemetry(session, entity, attributes)
-    notify.record(session, entity, attributes | set(removed),
-                  notify.events(attributes, before, removed))  # fmt: skip
+    notify.record(session, entity, attributes, before, removed)
     temporal.keep(session, entity, attributes)
 
 
