@@ -146,7 +146,7 @@ def test_readings_from_the_broker_survive_a_crash(fresh_db: Database, tmp_path: 
 
     dying.store = die  # type: ignore[method-assign]
     threading.Thread(target=dying.run, daemon=True).start()
-    assert _wait(lambda: dying.client is not None and dying.client.is_connected())
+    assert dying.subscribed.wait(10)  # published before the broker grants it would not be kept
     publish(10)
     assert taken.wait(10)
     dying.client.loop_stop()
@@ -157,6 +157,7 @@ def test_readings_from_the_broker_survive_a_crash(fresh_db: Database, tmp_path: 
     thread = threading.Thread(target=ingestor.run, daemon=True)
     thread.start()
     try:
+        assert ingestor.subscribed.wait(10)
         assert _wait(lambda: _count(fresh_db) == 10), _count(fresh_db)
         publish(4)  # the same four readings again (a device resending): stored once
         assert _wait(lambda: ingestor.stored >= 14), ingestor.stored

@@ -62,6 +62,9 @@ class Ingestor:
         self.stored = 0
         self.malformed = 0
         self.client: Any = None
+        # set once the broker has granted every subscription of the current connection: from
+        # then on what is published on the protocols' topics is kept for this session
+        self.subscribed = threading.Event()
 
     # --- one batch ---
 
@@ -118,15 +121,27 @@ class Ingestor:
         if url.username:
             client.username_pw_set(url.username, url.password)
 
+        pending: set[int] = set()
+
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+            self.subscribed.clear()
             for protocol in self.protocols:
-                c.subscribe(protocol.topic, qos=1)
+                pending.add(c.subscribe(protocol.topic, qos=1)[1])
+
+        def on_subscribe(c: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+            if any(reason.is_failure for reason in reasons):
+                log.error("the MQTT broker refused a subscription: %s", reasons)
+                return
+            pending.discard(mid)
+            if not pending:
+                self.subscribed.set()
 
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
             self.inbox.put(Message(msg.mid, msg.qos, msg.topic, msg.payload))
 
         client.on_connect = on_connect
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
         # MQTT 5: the session outlives the connection (a day), and the broker may have many
         # readings in flight to us at once — we acknowledge a whole batch after its commit
         connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
