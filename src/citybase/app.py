@@ -30,6 +30,7 @@ from citybase.core.bus import views as bus_views
 from citybase.core.bus.tasks import Worker
 from citybase.core.db.engine import Database
 from citybase.core.errors import NotFound
+from citybase.core.files import tasks as _files_tasks
 from citybase.core.identity import routes as identity_routes
 from citybase.core.identity import service as identity
 from citybase.core.identity import tasks as _identity_tasks
@@ -97,7 +98,7 @@ from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
-del _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
+del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del (
     _cockpit_tasks,
     _cockpit_plan_tasks,

@@ -12,6 +12,7 @@ import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,18 @@ class QualitySettings(BaseModel):
         description="How often the worker looks for quality runs due and overdue disputes.",
     )
     dispute_days: int = Field(5, ge=1, description="Days a provider has to answer a data dispute.")
+
+
+class FilesSettings(BaseModel):
+    store: Literal["directory", "database"] = Field(
+        "directory",
+        description="Where attached files are kept: directory (<home>/files) or database (for "
+        "several servers with no shared disk).",
+    )
+    max_megabytes: float = Field(20, gt=0, le=500, description="The largest file taken, in MB.")
+    max_pixels: int = Field(
+        60_000_000, ge=1_000_000, description="The largest picture taken (width × height)."
+    )
 
 
 class CockpitSettings(BaseModel):
@@ -248,6 +261,7 @@ class Settings(BaseSettings):
     masking: MaskingSettings = Field(default_factory=MaskingSettings)
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)

@@ -16,6 +16,7 @@ def all_metadata() -> MetaData:
     from citybase.cockpit.tasks import models as _tasks
     from citybase.core.bus import models as _bus
     from citybase.core.db.base import Base
+    from citybase.core.files import models as _files
     from citybase.core.identity import models as _identity
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
@@ -55,6 +56,7 @@ def all_metadata() -> MetaData:
         _events,
         _grading,
         _hotline,
+        _files,
         _identity,
         _ledger,
         _masking,

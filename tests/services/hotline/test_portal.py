@@ -11,6 +11,7 @@ from citybase.core.web.limits import Limiter
 from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
+from tests.core.files.factories import photo
 from tests.hub.cases.factories import SYSTEM, city, mover
 
 REQUEST = {
@@ -131,3 +132,35 @@ def test_a_citizen_may_give_their_location_instead_of_an_address(
     assert (case.grid_code, case.lead_unit) == ("350102001001G02", "gl.urban")
     half = client.post("/hotline", data=located | {"lat": ""})  # a longitude alone
     assert half.status_code == 422
+
+
+def test_a_citizen_sends_photos_and_one_that_says_where_places_the_request(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city(session)
+    assert boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes()).applied
+    page = client.get("/hotline").text
+    assert 'enctype="multipart/form-data"' in page
+    assert "<title>12345 市民服务 · citybase</title>" in page  # no script inside the title
+    snapshot = ("现场.jpg", photo(lon=119.298, lat=26.089), "image/jpeg")
+    send = REQUEST | {"address": "", "do": "send"}
+    too_many = client.post("/hotline", data=send, files=[("photos", snapshot)] * 4)
+    assert too_many.status_code == 422
+    assert "at most 3 photos" in too_many.text
+    not_a_photo = client.post("/hotline", data=send,
+                              files=[("photos", ("a.jpg", b"MZ\x90\x00", "image/jpeg"))])  # fmt: skip
+    assert not_a_photo.status_code == 422
+    assert not (settings.home / "files").exists() or not any(
+        p.is_file() for p in (settings.home / "files").rglob("*"))  # fmt: skip
+    made = client.post("/hotline", data=send,
+                       files=[("photos", snapshot), ("photos", ("", b"", "application/octet-stream"))])  # fmt: skip
+    assert made.status_code == 200, made.text
+    [number] = [w for w in made.text.replace("<", " ").replace(">", " ").split() if
+                w.startswith("FZ")]  # fmt: skip
+    case = cases.get_for_system(session, number)
+    assert (case.grid_code, case.lead_unit) == ("350102001001G02", "gl.urban")
+    assert [a.name for a in case.attachments] == ["现场.jpg"]
+    followed = client.post("/hotline/track", data={"number": number, "phone": "13805911234"})
+    assert followed.status_code == 200
+    assert 'alt="现场.jpg"' in followed.text
+    assert 'src="data:image/jpeg;base64,' in followed.text  # the preview, without its EXIF

@@ -18,6 +18,17 @@ from citybase.core.web import i18n
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def format_size(size: int | None) -> str:
+    """Bytes as people read them: 820 B, 14 kB, 3.2 MB."""
+    if not size:
+        return ""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB"
+
+
 @dataclass(frozen=True)
 class NavEntry:
     """One console page in the navigation, under one layer's heading."""
@@ -86,6 +97,7 @@ class Console:
                 lstrip_blocks=True,
             )
             env.filters["localtime"] = format_time
+            env.filters["filesize"] = format_size
             self._env = env
         return self._env
 

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from citybase.core.files import service as files
+from citybase.core.files.schemas import FileRead
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.workdays import calendar_for
@@ -43,6 +45,21 @@ def take_in(
                           cal=calendar_for(settings.home))  # fmt: skip
 
 
+@router.post("/files", status_code=201)
+async def upload(
+    session: DbSession,
+    principal: Intake,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File()],
+) -> FileRead:
+    """Keep a file (a photo, a recording, a document) to attach to a case being taken in: name
+    its ``id`` as ``{"file_id": …}`` among the case's attachments. Only what the bytes show is
+    taken (photos, PDF, audio, video), within the size limit; a photo's EXIF place places a case
+    that gives no other."""
+    return files.keep(session, settings, actor_of(principal).name, file.filename or "",
+                      await file.read(files.read_limit(settings)))  # fmt: skip
+
+
 @router.get("/cases")
 def find_cases(
     session: DbSession, principal: Reader, flt: Annotated[CaseFilter, Query()]
@@ -56,6 +73,45 @@ def find_cases(
 def get_case(session: DbSession, principal: Reader, number: str) -> CaseDetail:
     """A case with its history and what the caller may do next."""
     return service.get(session, principal, number)
+
+
+@router.post("/cases/{number}/attachments", status_code=201)
+async def attach(
+    session: DbSession,
+    principal: Reader,
+    settings: AppSettings,
+    number: str,
+    file: Annotated[UploadFile, File()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> CaseDetail:
+    """Add a file to a case — a photo of the place, of the work done, a document — as a step of
+    its history (the centre, supervisors and the units handling it, until it is closed)."""
+    mover = service.Mover.of(session, principal)
+    service.may_attach(session, mover, number)  # refused before any bytes are kept
+    kept = files.keep(
+        session,
+        settings,
+        mover.actor.name,
+        file.filename or "",
+        await file.read(files.read_limit(settings)),
+    )
+    return service.attach(session, mover, number, kept, note)
+
+
+@router.get("/cases/{number}/attachments/{file_id}", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "application/pdf": {}}}})  # fmt: skip
+def attachment(
+    session: DbSession,
+    principal: Reader,
+    settings: AppSettings,
+    number: str,
+    file_id: str,
+    preview: bool = False,
+) -> Response:
+    """A file of a case, as it was uploaded; ``preview=true``: a photo drawn at most 320 pixels
+    across, without its EXIF."""
+    found = service.attached_file(session, principal, number, file_id)
+    return files.response(files.content(session, settings, found, preview=preview), found, preview)
 
 
 @router.post("/cases/{number}/actions/{action}")

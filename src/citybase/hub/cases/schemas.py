@@ -96,9 +96,30 @@ def normalise_phone(value: str) -> str:
 
 
 class Attachment(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    url: str = Field("", max_length=500, description="Where the file is kept")
+    """A file that goes with a case: one kept by the platform (``file_id``, from an upload; its
+    name, kind and size are then the platform's), or one kept elsewhere (``url``)."""
+
+    name: str = Field("", max_length=200)
+    url: str = Field("", max_length=500, description="Where a file kept elsewhere is")
     media_type: str = Field("", max_length=100)
+    file_id: str = Field("", max_length=32, description="A file uploaded to the platform")
+    size: int = Field(0, ge=0, description="Bytes (files kept by the platform)")
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("a file kept elsewhere is named by an http(s) address")
+        return value
+
+    @model_validator(mode="after")
+    def _named(self) -> Attachment:
+        if not (self.name or self.file_id):
+            raise ValueError("name the attachment, or give the file_id of an upload")
+        return self
+
+
+MAX_ATTACHMENTS = 20
 
 
 class CaseCreate(BaseModel):
@@ -118,7 +139,7 @@ class CaseCreate(BaseModel):
     lat: float | None = Field(None, ge=3, le=54, description="WGS84 latitude")
     category_code: str = Field("", max_length=12, description="Empty: the classifier suggests")
     urgency: Urgency = Urgency.normal
-    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     related: list[str] = Field(default_factory=list, description="Numbers of related cases")
     device_id: str = Field("", max_length=100, description="The device whose alarm this is")
 
@@ -237,6 +258,7 @@ class IntakeResult(BaseModel):
 class CaseDetail(CaseRead):
     steps: list[StepRead]
     allowed: list[Action] = Field(description="What the caller may do next")
+    may_attach: bool = Field(False, description="Whether the caller may add files to it")
 
 
 class Contact(BaseModel):

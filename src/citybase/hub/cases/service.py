@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from citybase.core.bus import service as bus
 from citybase.core.clock import CITY_TZ
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.files import service as files
+from citybase.core.files.schemas import FileRead
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
@@ -38,10 +40,12 @@ from citybase.hub.cases.auth import (
 )
 from citybase.hub.cases.models import STAT_FIELDS, Case, CaseStep
 from citybase.hub.cases.schemas import (
+    MAX_ATTACHMENTS,
     OPEN_STATES,
     STATE_NAMES,
     Action,
     ActionIn,
+    Attachment,
     CaseCreate,
     CaseDetail,
     CaseEvent,
@@ -201,6 +205,10 @@ def locate(
     return place
 
 
+def _in_china(lon: float, lat: float) -> bool:
+    return 73 <= lon <= 136 and 3 <= lat <= 54
+
+
 def city_code(session: Session, region_code: str = "") -> str:
     """The top of the region tree above this region (or of the whole tree)."""
     if region_code:
@@ -300,7 +308,96 @@ def get_for_system(session: Session, number: str) -> CaseRead:
 
 def _detail(session: Session, mover: Mover, case: Case) -> CaseDetail:
     steps = [StepRead.model_validate(s) for s in repository.steps(session, case.id)]
-    return CaseDetail(**_read(case).model_dump(), steps=steps, allowed=allowed(mover, case))
+    return CaseDetail(**_read(case).model_dump(), steps=steps, allowed=allowed(mover, case),
+                      may_attach=attach_refusal(mover, case) is None)  # fmt: skip
+
+
+# --- files that go with a case -------------------------------------------------------------------
+
+
+def _kept(session: Session, given: list[Attachment]) -> tuple[list[Attachment], list[FileRead]]:
+    """The attachments as the case keeps them: an uploaded file's name, kind and size are the
+    platform's own; a file_id no upload has is refused."""
+    ids = [a.file_id for a in given if a.file_id]
+    found = files.many(session, ids) if ids else {}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(f"no uploaded file {', '.join(missing)}", field="attachments")
+    out = [a.model_copy(update={"name": found[a.file_id].name, "url": "",
+                                "media_type": found[a.file_id].media_type,
+                                "size": found[a.file_id].size}) if a.file_id else a
+           for a in given]  # fmt: skip
+    return out, [found[i] for i in ids]
+
+
+def attach_refusal(mover: Mover, case: Case) -> str | None:
+    """Why ``mover`` may not add a file to ``case`` (None: it may). The centre that takes cases
+    in or dispatches them, supervisors, and the units handling it may, until it is closed."""
+    if case.state in (S.closed, S.merged):
+        return f"case {case.number} is {STATE_NAMES[CaseState(case.state)]}: nothing more is added"
+    if len(case.attachments) >= MAX_ATTACHMENTS:
+        return f"case {case.number} already has {MAX_ATTACHMENTS} files"
+    if "*" in mover.permissions:
+        return None
+    if mover.can(CASES_DISPATCH) or mover.can(CASES_INTAKE):
+        if _in_region(mover, case) or (mover.region and _in_area(mover.region, case)):
+            return None
+    if mover.can(CASES_SUPERVISE) and _may_see(mover, case):
+        return None
+    if mover.can(CASES_HANDLE) and mover.unit in [case.lead_unit, *case.support_units]:
+        return None
+    return f"unit {mover.unit or '(none)'} may not add files to case {case.number}"
+
+
+def may_attach(session: Session, mover: Mover, number: str) -> Case:
+    """The case, if ``mover`` may add a file to it now; else refused with the reason (404 for a
+    case it may not see, 409 for a closed or full one, 403 for one it has no part in)."""
+    case = _get(session, number)
+    if not _may_see(mover, case) and not mover.can(CASES_DISPATCH):
+        raise NotFound(f"no case {number}", field="number")
+    why = attach_refusal(mover, case)
+    if why is None:
+        return case
+    full = case.state in (S.closed, S.merged) or len(case.attachments) >= MAX_ATTACHMENTS
+    raise Conflict(why, field="file") if full else Forbidden(why, field="file")
+
+
+def attach(
+    session: Session,
+    mover: Mover,
+    number: str,
+    file: FileRead,
+    note: str = "",
+    now: datetime | None = None,
+) -> CaseDetail:
+    """Add an uploaded file to a case (a photo of the place, of the work done, a document): a
+    step of its history, on the ledger, with the state unchanged."""
+    case = may_attach(session, mover, number)
+    if any(a.get("file_id") == file.id for a in case.attachments):
+        raise Conflict(f"file {file.id} is already attached to case {number}", field="file")
+    item = Attachment(file_id=file.id, name=file.name, media_type=file.media_type, size=file.size)
+    case.attachments = [*case.attachments, item.model_dump()]
+    _step(session, case, mover, "attach", case.state, note.strip(),
+          {"file_id": file.id, "name": file.name, "media_type": file.media_type}, now)  # fmt: skip
+    session.flush()
+    return _detail(session, mover, case)
+
+
+def attached_file(session: Session, principal: Principal, number: str, file_id: str) -> FileRead:
+    """A file of a case, for a reader who may see the case; NotFound for anything else."""
+    case = _get(session, number)
+    if not _may_see(Mover.of(session, principal), case):
+        raise NotFound(f"no case {number}", field="number")
+    return attached_for_system(session, number, file_id, case)
+
+
+def attached_for_system(
+    session: Session, number: str, file_id: str, case: Case | None = None
+) -> FileRead:
+    case = case or _get(session, number)
+    if not any(a.get("file_id") == file_id for a in case.attachments):
+        raise NotFound(f"case {number} has no file {file_id}", field="file_id")
+    return files.get(session, file_id)
 
 
 def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[CaseRead], int]:
@@ -545,7 +642,14 @@ def intake(
     now = now or datetime.now(UTC)
     if not mover.can(CASES_INTAKE):
         raise Forbidden(f"taking in cases needs the permission {CASES_INTAKE}", field="permission")
-    if not (data.address.strip() or data.region_code or data.lon is not None):
+    attachments, uploads = _kept(session, data.attachments)
+    lon, lat, placed_by = data.lon, data.lat, ""
+    if lon is None:  # a photo that says where it was taken places a case nothing else places
+        for photo in uploads:
+            if photo.lon is not None and photo.lat is not None and _in_china(photo.lon, photo.lat):
+                lon, lat, placed_by = photo.lon, photo.lat, photo.id
+                break
+    if not (data.address.strip() or data.region_code or lon is not None):
         raise InvalidInput("say where: an address, a region or coordinates", field="address")
     if data.category_code:
         _check_category(session, data.category_code)
@@ -553,7 +657,7 @@ def intake(
     missing = sorted(set(data.related) - {c.number for c in related})
     if missing:
         raise InvalidInput(f"no case {', '.join(missing)}", field="related")
-    place = locate(session, data.address, data.region_code, data.lon, data.lat)
+    place = locate(session, data.address, data.region_code, lon, lat)
     suggestion = dispatch.suggest(home, hub.dispatch_model, data.text) if home else None
     case = Case(
         number=f"new-{uuid.uuid4().hex[:24]}", source=str(data.source),
@@ -561,9 +665,9 @@ def intake(
         reporter_phone=data.reporter_phone, title=data.title or data.text[:30],
         text=data.text, address=data.address.strip(), region_code=place.region_code,
         district_code=place.district_code, street_code=place.street_code,
-        community_code=place.community_code, grid_code=place.grid_code, lon=data.lon,
-        lat=data.lat, category_code=data.category_code, urgency=str(data.urgency),
-        state=str(S.accepted), attachments=[a.model_dump() for a in data.attachments],
+        community_code=place.community_code, grid_code=place.grid_code, lon=lon,
+        lat=lat, category_code=data.category_code, urgency=str(data.urgency),
+        state=str(S.accepted), attachments=[a.model_dump() for a in attachments],
         related=list(data.related), accepted_at=now, accepted_by=mover.actor.name,
         suggestion=suggestion.model_dump() if suggestion else {}, support_units=[],
         device_id=data.device_id,
@@ -576,6 +680,7 @@ def intake(
     _step(session, case, mover, "accept", "", details={
         "source": case.source, "channel": case.channel,
         "duplicates": [d.number for d in duplicates],
+        **({"placed_by_photo": placed_by} if placed_by else {}),
     }, now=now)  # fmt: skip
     dispatched = False
     if not duplicates and case.district_code:

@@ -13,6 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.files import service as files
+from citybase.core.files.schemas import PREVIEWABLE
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
@@ -77,11 +79,13 @@ add_translations("zh", {
     "Words, number or address": "关键词、编号或地址", "Warning": "预警",
     "(leave empty to let the catalog decide)": "（留空则按派单目录）", "Steps": "步骤",
     "Sign-for deadline": "签收时限", "Handling deadline": "办理时限", "Confidence": "置信度",
-    "Where it was flagged": "预警", "Back to the list": "返回列表",
+    "Where it was flagged": "预警", "Back to the list": "返回列表", "Files": "附件",
+    "A photo, recording or document": "照片、录音或文件", "Add the file": "上传附件",
 })  # fmt: skip
 add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
 add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
-add_translations("zh", {"action.alarm": "设备告警", "action.accept": "受理", "action.warn": "预警"})
+add_translations("zh", {"action.alarm": "设备告警", "action.accept": "受理", "action.warn": "预警",
+                        "action.attach": "补充附件"})  # fmt: skip
 add_translations("zh", {
     "source.hotline": "12345热线", "source.portal": "网站", "source.app": "移动端",
     "source.open311": "Open311", "source.grid": "网格巡查", "source.sensor": "物联感知",
@@ -136,8 +140,43 @@ def case_page(request: Request, session: DbSession, principal: Reader, number: s
     return console.render(request, "hub/case.html", {
         "case": case, "category": names.get(case.category_code, ""), "units": units,
         "regions": regions, "fields": FIELDS, "categories": _choices(session)["categories"],
-        "satisfactions": ["satisfied", "basic", "unsatisfied"],
+        "satisfactions": ["satisfied", "basic", "unsatisfied"], "previewable": PREVIEWABLE,
     })  # fmt: skip
+
+
+@router.get("/console/hub/cases/{number}/files/{file_id}")
+def case_file(
+    session: DbSession,
+    principal: Reader,
+    settings: AppSettings,
+    number: str,
+    file_id: str,
+    preview: bool = False,
+) -> Response:
+    found = service.attached_file(session, principal, number, file_id)
+    return files.response(files.content(session, settings, found, preview=preview), found, preview)
+
+
+@router.post("/console/hub/cases/{number}/attach")
+async def attach_submit(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str
+) -> Response:
+    here = f"/console/hub/cases/{quote(number)}"
+    form = await request.form()
+    upload, note = form.get("file"), form.get("note")
+    mover = service.Mover.of(session, principal)
+    try:
+        service.may_attach(session, mover, number)
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            raise InvalidInput("choose a file", field="file")
+        kept = files.keep(session, settings, mover.actor.name, upload.filename,
+                          await upload.read(files.read_limit(settings)))  # fmt: skip
+        service.attach(session, mover, number, kept, note if isinstance(note, str) else "")
+    except CitybaseError as exc:
+        undo(session)
+        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    return RedirectResponse(f"{here}?saved=1", status_code=303)
 
 
 @router.post("/console/hub/cases/{number}/act")

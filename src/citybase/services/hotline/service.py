@@ -6,6 +6,7 @@ operators give on the spot."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -16,6 +17,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.files import service as files
+from citybase.core.files.schemas import PREVIEWABLE
 from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
@@ -127,7 +130,7 @@ def submit(
         )  # fmt: skip
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = {"reporter_phone": "phone", "lon": "long"}.get(str(first["loc"][0]),
+        field = {"reporter_phone": "phone", "lon": "long", "url": "media_url"}.get(str(first["loc"][0]),
                                                                str(first["loc"][0]))  # fmt: skip
         raise InvalidInput(f"{field}: {first['msg'].removeprefix('Value error, ')}",
                            field=field) from None  # fmt: skip
@@ -272,6 +275,20 @@ def rate(session: Session, number: str, phone: str, satisfaction: str, note: str
         raise InvalidInput("choose satisfied, basic or unsatisfied", field="satisfaction") from None
     cases.act(session, cases.Mover.system("citizen (portal)"), number, Action.follow_up, verdict)
     return cases.get_for_system(session, number)
+
+
+def public_photos(session: Session, settings: Settings, case: CaseRead) -> list[tuple[str, str]]:
+    """The previews of a case's photos — the citizen's own and the unit's of the work done — as
+    (name, data: URI), for the page of a citizen who has given the case's number and phone; the
+    previews carry none of the photos' EXIF."""
+    out = []
+    for item in case.attachments:
+        if item.file_id and item.media_type in PREVIEWABLE:
+            found = files.get(session, item.file_id)
+            data = files.content(session, settings, found, preview=True)
+            kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            out.append((found.name, f"data:{kind};base64,{base64.b64encode(data).decode()}"))
+    return out
 
 
 def public_steps(session: Session, number: str) -> list[Any]:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError, NotFound, TooMany
+from citybase.core.errors import CitybaseError, InvalidInput, NotFound, TooMany
+from citybase.core.files import service as files
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
@@ -20,7 +21,7 @@ from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
 from citybase.core.web.limits import limiter
 from citybase.core.web.templating import NavEntry, console
-from citybase.hub.cases.schemas import STATE_NAMES, CaseCreate, CaseRead, CaseState
+from citybase.hub.cases.schemas import STATE_NAMES, Attachment, CaseCreate, CaseRead, CaseState
 from citybase.hub.events import service as events
 from citybase.services.hotline import service
 
@@ -41,8 +42,12 @@ add_translations("zh", {
     "We will call you back if we need more.": "如需补充情况，我们会与您电话联系。",
     "Steps so far": "办理进度", "(let us decide)": "（由我们判断）",
     "Too many requests from here: please try again later, or call 12345.":
-        "提交过于频繁，请稍后再试，或拨打12345热线。",
+        "提交过于频繁，请稍后再试，或拨打12345热线。", "Photos (up to three)": "照片（最多三张）",
+    "A photo taken on the spot tells us where, if your phone records the place.":
+        "现场拍摄的照片如记录了拍摄位置，可帮助我们确定地点。", "Photos": "照片",
 })  # fmt: skip
+
+PORTAL_PHOTOS = 3
 
 HOUR, DAY = 3600, 86400
 
@@ -103,20 +108,29 @@ async def portal_submit(
         case = CaseCreate.model_validate(data)
         limiter.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
                     DAY, _too_many(request))  # fmt: skip
+        photos = [u for u in (await request.form()).getlist("photos")
+                  if not isinstance(u, str) and u.filename]  # fmt: skip
+        if len(photos) > PORTAL_PHOTOS:
+            raise InvalidInput(f"at most {PORTAL_PHOTOS} photos", field="photos")
+        kept = [files.keep(session, settings, "citizen (portal)", u.filename or "", await u.read(files.read_limit(settings)))
+                for u in photos]  # fmt: skip
+        case = case.model_copy(update={"attachments": [Attachment(file_id=f.id) for f in kept]})
         made = service.portal_submit(session, case, settings)
     except TooMany as exc:
+        undo(session)
         response = _portal(request, session, {"form": form, "errors": {"form": exc.message}}, 429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except (CitybaseError, ValidationError) as exc:
+        undo(session)  # nothing of a refused request is kept, its photos neither
         return _portal(request, session, {"form": form, "errors": failure(session, exc)}, 422)
     return _portal(request, session, {"made": made})
 
 
-def _public(case: CaseRead, steps: list[Any]) -> dict[str, Any]:
+def _public(case: CaseRead, steps: list[Any], photos: list[tuple[str, str]]) -> dict[str, Any]:
     return {"case": case, "state": STATE_NAMES[case.state],
             "steps": [s for s in steps if s.action in PUBLIC_STEPS],
-            "may_rate": case.state is CaseState.replied}  # fmt: skip
+            "may_rate": case.state is CaseState.replied, "photos": photos}  # fmt: skip
 
 
 @router.get("/hotline/track")
@@ -145,6 +159,7 @@ async def track_submit(
             rated = True
         case = service.track(session, number, phone)
         steps = service.public_steps(session, number)
+        photos = service.public_photos(session, settings, case)
     except CitybaseError as exc:
         undo(session)
         if isinstance(exc, NotFound):  # a wrong phone (or number) counts against the number
@@ -156,5 +171,5 @@ async def track_submit(
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     return console.render(request, "hotline/track.html",
-                          {"found": _public(case, steps), "errors": {}, "rated": rated,
+                          {"found": _public(case, steps, photos), "errors": {}, "rated": rated,
                            "form": {"number": number, "phone": phone}})  # fmt: skip
