@@ -68,3 +68,89 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dp, dl = p2 - p1, radians(lon2 - lon1)
     h = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * atan2(sqrt(h), sqrt(1 - h))
+
+
+# --- Z-order tiles: places found by an ordinary index ---------------------------------------------
+#
+# The earth (lon −180…180, lat −90…90) is cut in four, each quarter in four, down to ZLEVELS
+# levels (about 2 m × 1 m at the finest). A box is filed under the smallest tile that holds it, as
+# (level, key): the key is the Morton code (x and y bits interleaved) of the tile's lower-left
+# finest cell, so that every tile inside a tile has its key within that tile's key range. The
+# boxes that may overlap a query box are then those whose key falls in the ranges of the few
+# tiles covering the query (they lie inside those tiles) plus those filed under one of those
+# tiles' ancestors (a short list of exact keys): range and equality look-ups on one integer
+# column, with no spatial extension in the database.
+
+ZLEVELS = 24
+
+
+def _spread(v: int) -> int:
+    """The bits of a 24-bit integer, each moved to an even position (for interleaving)."""
+    v &= 0xFFFFFF
+    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
+    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v << 2)) & 0x3333333333333333
+    v = (v | (v << 1)) & 0x5555555555555555
+    return v
+
+
+def _morton(x: int, y: int) -> int:
+    return _spread(x) | (_spread(y) << 1)
+
+
+def _cells(west: float, south: float, east: float, north: float, level: int) -> tuple[int, ...]:
+    n = 1 << level
+
+    def cell(value: float, low: float, span: float) -> int:
+        return min(max(int((value - low) / span * n), 0), n - 1)
+
+    return (cell(west, -180, 360), cell(south, -90, 180), cell(east, -180, 360),
+            cell(north, -90, 180))  # fmt: skip
+
+
+def zorder_key(west: float, south: float, east: float, north: float) -> tuple[int, int]:
+    """(level, key) of the smallest tile that holds the box (a point: the finest)."""
+    for level in range(ZLEVELS, -1, -1):
+        x0, y0, x1, y1 = _cells(west, south, east, north, level)
+        if x0 == x1 and y0 == y1:
+            shift = ZLEVELS - level
+            return level, _morton(x0 << shift, y0 << shift)
+    return 0, 0
+
+
+def zorder_cover(
+    west: float, south: float, east: float, north: float
+) -> tuple[list[tuple[int, int]], list[int], int]:
+    """What a query box can overlap: key ranges [low, high) of at most four tiles covering it,
+    the keys of those tiles' ancestors, and the covering tiles' level (ancestors are filed at
+    levels below it)."""
+    level = ZLEVELS
+    while level > 0:
+        x0, y0, x1, y1 = _cells(west, south, east, north, level)
+        if x1 - x0 <= 1 and y1 - y0 <= 1:
+            break
+        level -= 1
+    x0, y0, x1, y1 = _cells(west, south, east, north, level)
+    shift = ZLEVELS - level
+    ranges = []
+    ancestors: set[int] = set()
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            low = _morton(x << shift, y << shift)
+            ranges.append((low, low + (1 << (2 * shift))))
+            for up in range(1, level + 1):
+                ax, ay = x >> up, y >> up
+                ancestors.add(_morton(ax << (shift + up), ay << (shift + up)))
+    return ranges, sorted(ancestors), level
+
+
+def expand_m(
+    west: float, south: float, east: float, north: float, metres: float
+) -> tuple[float, float, float, float]:
+    """The box grown by ``metres`` on every side (a little more, never less)."""
+    dlat = metres / 111_000
+    widest = max(abs(south), abs(north)) + dlat
+    dlon = 180.0 if widest >= 89 else metres / (111_000 * cos(radians(widest)))
+    return (max(west - dlon, -180.0), max(south - dlat, -90.0), min(east + dlon, 180.0),
+            min(north + dlat, 90.0))  # fmt: skip

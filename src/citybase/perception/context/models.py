@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, JSONType, utcnow
@@ -92,3 +92,23 @@ class AttributeInstance(Base):
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     number: Mapped[float | None] = mapped_column(Float, default=None)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+
+
+class EntityPlace(Base):
+    """Where a GeoProperty of an entity lies: its bounding box, filed under the Z-order tile that
+    holds it (``core.geo.zorder_key``), so that a geo-query reads the few entities near its
+    geometry through one index instead of every entity of the type."""
+
+    __tablename__ = "perception_entity_places"
+    __table_args__ = (Index("ix_perception_entity_places_attr_zkey", "attr", "zkey"),)
+
+    entity_id: Mapped[str] = mapped_column(
+        ForeignKey("perception_entities.id", ondelete="CASCADE"), primary_key=True
+    )
+    attr: Mapped[str] = mapped_column(String(512), primary_key=True)
+    zlevel: Mapped[int] = mapped_column(Integer)
+    zkey: Mapped[int] = mapped_column(BigInteger)
+    west: Mapped[float] = mapped_column(Float)
+    south: Mapped[float] = mapped_column(Float)
+    east: Mapped[float] = mapped_column(Float)
+    north: Mapped[float] = mapped_column(Float)

@@ -162,7 +162,7 @@ def query_entities(
         session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
         attrs=_split(attrs), limit=limit, offset=offset, form=_form(chosen, format),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=_geo(georel, geometry, coordinates),
+        geo=_geo(georel, geometry, coordinates), count=count,
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers, geometry=geometryProperty)

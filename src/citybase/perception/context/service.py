@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
-from citybase.perception.context.models import ContextEntity, EntityState, StoredContext
+from citybase.perception.context.models import (
+    ContextEntity,
+    EntityPlace,
+    EntityState,
+    StoredContext,
+)
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 KINDS = {"Property", "Relationship", "GeoProperty"}
@@ -227,39 +232,70 @@ def query(
     q: str | None = None,
     geo: tuple[str, str, str] | None = None,
     geoproperty: str = "location",
-) -> tuple[list[dict[str, Any]], int]:
-    """Entities matching type (any of), id (any of), id pattern, having any of ``attrs`` and
-    meeting ``q``."""
+    count: bool = True,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Entities matching type (any of), id (any of), id pattern, having any of ``attrs``,
+    meeting ``q`` and the geo-query, in id order; with the total matched when ``count``.
+
+    Type and id are asked of the database, which then pages and counts by itself. What it
+    cannot judge (the id pattern, attributes held, q, the exact geometry) is judged here on the
+    entities it streams in id order — for a geo-query only those whose box lies near the query's
+    geometry (``places``) — stopping once the page is full unless the total is wanted."""
     if not (types or ids or id_pattern or attrs or q or geo):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
+    from citybase.perception.context import places
+
     stmt = select(ContextEntity)
     if types:
         expanded = jsonld.expand_names(context, set(), set(types))[1]
         stmt = stmt.where(ContextEntity.type.in_(list(expanded.values())))
     if ids:
         stmt = stmt.where(ContextEntity.id.in_(ids))
-    rows = list(session.scalars(stmt.order_by(ContextEntity.id)))
+    checks: list[Callable[[ContextEntity], bool]] = []
     if id_pattern:
         try:
             pattern = re.compile(id_pattern)
         except re.error as exc:
             raise BadRequestData(f"idPattern is not a regular expression: {exc}",
                                  field="idPattern") from None  # fmt: skip
-        rows = [r for r in rows if pattern.search(r.id)]
+        checks.append(lambda r: pattern.search(r.id) is not None)
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
     if wanted is not None:
-        rows = [r for r in rows if wanted & set(r.attrs)]
+        checks.append(lambda r: bool(wanted & r.attrs.keys()))
     if q:
         conditions = parse_q(q, context)
-        rows = [r for r in rows if matches(r, conditions)]
+        checks.append(lambda r: matches(r, conditions))
     if geo is not None:
         relation, low, high, shape_ = parse_geo(*geo)
         iri = jsonld.expand_names(context, {geoproperty}, set())[0][geoproperty]
-        rows = [r for r in rows if geo_matches(r, iri, relation, low, high, shape_)]
-    total = len(rows)
-    page = rows[offset : offset + limit]
+        near = places.near(iri, relation, high, shape_.bounds)
+        if near is not None:
+            stmt = stmt.where(ContextEntity.id.in_(select(EntityPlace.entity_id).where(near)))
+        checks.append(lambda r: geo_matches(r, iri, relation, low, high, shape_))
+    stmt = stmt.order_by(ContextEntity.id)
+    total: int | None = None
+    if not checks:
+        if count:
+            total = session.scalar(select(func.count()).select_from(
+                stmt.order_by(None).subquery())) or 0  # fmt: skip
+        page = list(session.scalars(stmt.offset(offset).limit(limit))) if limit else []
+    else:
+        page, matched = [], 0
+        result = session.scalars(stmt.execution_options(yield_per=500))
+        try:
+            for row in result:
+                if not all(check(row) for check in checks):
+                    continue
+                if matched >= offset and len(page) < limit:
+                    page.append(row)
+                matched += 1
+                if not count and matched >= offset + limit:
+                    break
+        finally:
+            result.close()
+        total = matched if count else None
     return [render_entity(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
             for r in page], total  # fmt: skip
 
@@ -321,11 +357,12 @@ def _changed(
     """After any change: subscriptions are notified once it commits (told what happened: the
     entity created, or which attributes were created, updated or deleted — ``before`` is what
     the entity held, None for a new one), and the attributes' new values join their history."""
-    from citybase.perception.context import notify, temporal
+    from citybase.perception.context import notify, places, temporal
 
     _feed_telemetry(session, entity, attributes)
     notify.record(session, entity, attributes, before, removed)
     temporal.keep(session, entity, attributes)
+    places.keep(session, entity, attributes, removed)
 
 
 DEVICE = "urn:ngsi-ld:Device:"
@@ -508,7 +545,7 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         {k for _, k, _ in ready},
     )  # fmt: skip
     ids = list({i for i, _, _ in ready})
-    from citybase.perception.context import notify
+    from citybase.perception.context import notify, places
 
     # PostgreSQL merges attributes itself (jsonb ||); unless a subscription needs the whole
     # entity, what each entity holds need not be read and written back
@@ -527,49 +564,55 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     done: list[str] = []
     created = False
     now = datetime.now(UTC)
-    inserts: dict[str, dict[str, Any]] = {}
-    updates: dict[str, dict[str, Any]] = {}
-    for entity_id, kind, attrs in ready:
-        expanded = {names[k]: _rename(v, names) for k, v in attrs.items()}
-        before = have.get(entity_id)
-        if before is not None and create_only:
-            refused.append((entity_id, AlreadyExists(f"entity {entity_id} exists", field="id")))
-            continue
-        new = expanded if before is None or replace_all else {**before[0], **expanded}
-        born = before[1] if before is not None else now
-        state = EntityState(entity_id, types[kind], new, born, now)
-        row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
-               "modified_at": now, "merge": before is not None and not replace_all}  # fmt: skip
-        (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
-        created = created or before is None
-        have[entity_id] = (new, born)
-        _changed(session, state, set(expanded), None if before is None else before[0].keys(),
-                 removed=() if before is None or not replace_all else
-                 before[0].keys() - expanded.keys())  # fmt: skip
-        done.append(entity_id)
-    table = cast(Table, ContextEntity.__table__)
-    if inserts:
-        connection.execute(insert(table), [
-            {k: v for k, v in r.items() if k != "merge"} for r in inserts.values()])  # fmt: skip
-    if updates and connection.dialect.name == "postgresql":  # one statement over arrays
-        rows = list(updates.values())
-        connection.exec_driver_sql(  # the batch as one JSON document, read by the database
-            "UPDATE perception_entities AS e SET type = v.type, attrs = CASE WHEN v.merge THEN "
-            "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM "
-            "jsonb_to_recordset(%s::jsonb) AS v(id text, type text, attrs jsonb, "
-            "modified_at timestamptz, merge boolean) WHERE e.id = v.id",
-            (orjson.dumps([{"id": r["id"], "type": r["type"], "attrs": r["attrs"],
-                            "modified_at": r["modified_at"].isoformat(),
-                            "merge": r["merge"] and merge_in_db} for r in rows]).decode(),),
-        )  # fmt: skip
-    elif updates:
-        connection.execute(
-            update(table).where(table.c.id == bindparam("b_id")).values(
-                type=bindparam("b_type"), attrs=bindparam("b_attrs"),
-                modified_at=bindparam("b_modified")),
-            [{"b_id": r["id"], "b_type": r["type"], "b_attrs": r["attrs"],
-              "b_modified": r["modified_at"]} for r in updates.values()],
-        )  # fmt: skip
+    places.begin_batch(session)  # filed together once the entities are written
+    try:
+        inserts: dict[str, dict[str, Any]] = {}
+        updates: dict[str, dict[str, Any]] = {}
+        for entity_id, kind, attrs in ready:
+            expanded = {names[k]: _rename(v, names) for k, v in attrs.items()}
+            before = have.get(entity_id)
+            if before is not None and create_only:
+                refused.append((entity_id, AlreadyExists(f"entity {entity_id} exists", field="id")))
+                continue
+            new = expanded if before is None or replace_all else {**before[0], **expanded}
+            born = before[1] if before is not None else now
+            state = EntityState(entity_id, types[kind], new, born, now)
+            row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
+                   "modified_at": now, "merge": before is not None and not replace_all}  # fmt: skip
+            (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
+            created = created or before is None
+            have[entity_id] = (new, born)
+            _changed(session, state, set(expanded), None if before is None else before[0].keys(),
+                     removed=() if before is None or not replace_all else
+                     before[0].keys() - expanded.keys())  # fmt: skip
+            done.append(entity_id)
+        table = cast(Table, ContextEntity.__table__)
+        if inserts:
+            connection.execute(insert(table), [
+                {k: v for k, v in r.items() if k != "merge"} for r in inserts.values()])  # fmt: skip
+        if updates and connection.dialect.name == "postgresql":  # one statement over arrays
+            rows = list(updates.values())
+            connection.exec_driver_sql(  # the batch as one JSON document, read by the database
+                "UPDATE perception_entities AS e SET type = v.type, attrs = CASE WHEN v.merge THEN "
+                "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM "
+                "jsonb_to_recordset(%s::jsonb) AS v(id text, type text, attrs jsonb, "
+                "modified_at timestamptz, merge boolean) WHERE e.id = v.id",
+                (orjson.dumps([{"id": r["id"], "type": r["type"], "attrs": r["attrs"],
+                                "modified_at": r["modified_at"].isoformat(),
+                                "merge": r["merge"] and merge_in_db} for r in rows]).decode(),),
+            )  # fmt: skip
+        elif updates:
+            connection.execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(
+                    type=bindparam("b_type"), attrs=bindparam("b_attrs"),
+                    modified_at=bindparam("b_modified")),
+                [{"b_id": r["id"], "b_type": r["type"], "b_attrs": r["attrs"],
+                  "b_modified": r["modified_at"]} for r in updates.values()],
+            )  # fmt: skip
+    except BaseException:
+        places.end_batch(session, write=False)
+        raise
+    places.end_batch(session)
     for entity_id in list(inserts) + list(updates):  # what the session held of them is stale
         held = session.identity_map.get(session.identity_key(ContextEntity, entity_id))
         if held is not None:
