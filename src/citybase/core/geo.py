@@ -99,24 +99,26 @@ def _morton(x: int, y: int) -> int:
     return _spread(x) | (_spread(y) << 1)
 
 
+_FINEST = 1 << ZLEVELS
+
+
+def _cell(value: float, low: float, span: float) -> int:
+    return min(max(int((value - low) / span * _FINEST), 0), _FINEST - 1)
+
+
 def _cells(west: float, south: float, east: float, north: float, level: int) -> tuple[int, ...]:
-    n = 1 << level
-
-    def cell(value: float, low: float, span: float) -> int:
-        return min(max(int((value - low) / span * n), 0), n - 1)
-
-    return (cell(west, -180, 360), cell(south, -90, 180), cell(east, -180, 360),
-            cell(north, -90, 180))  # fmt: skip
+    """The box's corner cells at ``level``: its finest cells' ancestors, so that every level
+    agrees with every other at its edges."""
+    shift = ZLEVELS - level
+    return (_cell(west, -180, 360) >> shift, _cell(south, -90, 180) >> shift,
+            _cell(east, -180, 360) >> shift, _cell(north, -90, 180) >> shift)  # fmt: skip
 
 
 def zorder_key(west: float, south: float, east: float, north: float) -> tuple[int, int]:
     """(level, key) of the smallest tile that holds the box (a point: the finest)."""
-    for level in range(ZLEVELS, -1, -1):
-        x0, y0, x1, y1 = _cells(west, south, east, north, level)
-        if x0 == x1 and y0 == y1:
-            shift = ZLEVELS - level
-            return level, _morton(x0 << shift, y0 << shift)
-    return 0, 0
+    x0, y0, x1, y1 = _cells(west, south, east, north, ZLEVELS)
+    shift = max((x0 ^ x1).bit_length(), (y0 ^ y1).bit_length())
+    return ZLEVELS - shift, _morton(x0 >> shift << shift, y0 >> shift << shift)
 
 
 def zorder_cover(

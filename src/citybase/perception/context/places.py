@@ -7,10 +7,10 @@ batch collects them and files them together at its end (``batched``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, insert, or_, tuple_
+from sqlalchemy import ColumnElement, Table, and_, delete, insert, or_
 from sqlalchemy.orm import Session
 
 from citybase.core.geo import expand_m, zorder_cover, zorder_key
@@ -24,29 +24,36 @@ def box(value: Any) -> tuple[float, float, float, float] | None:
     """A GeoJSON geometry's bounding box (west, south, east, north); None for anything else."""
     if not isinstance(value, dict):
         return None
+    kind: Any = value.get("type")
+    coords: Any = value.get("coordinates")
     xs: list[float] = []
     ys: list[float] = []
-
-    def walk(coords: Any) -> None:
-        if isinstance(coords, list | tuple) and len(coords) >= 2 and all(
-                isinstance(c, int | float) and not isinstance(c, bool) for c in coords[:2]):  # fmt: skip
-            xs.append(float(coords[0]))
-            ys.append(float(coords[1]))
-        elif isinstance(coords, list | tuple):
-            for c in coords:
-                walk(c)
-
-    if value.get("type") == "GeometryCollection":
-        for geometry in value.get("geometries") or []:
-            found = box(geometry)
-            if found:
+    try:
+        if kind == "Point":
+            xs, ys = [float(coords[0])], [float(coords[1])]
+        elif kind == "GeometryCollection":
+            for geometry in value.get("geometries") or []:
+                found = box(geometry)
+                if found is None:
+                    return None
                 xs += [found[0], found[2]]
                 ys += [found[1], found[3]]
-    else:
-        walk(value.get("coordinates"))
-    if not xs or not all(-180 <= x <= 180 for x in xs) or not all(-90 <= y <= 90 for y in ys):
+        else:
+            depth = {"LineString": 1, "MultiPoint": 1, "Polygon": 2, "MultiLineString": 2,
+                     "MultiPolygon": 3}.get(kind)  # fmt: skip
+            if depth is None:
+                return None
+            positions = coords
+            for _ in range(depth - 1):
+                positions = [p for part in positions for p in part]
+            xs = [float(p[0]) for p in positions]
+            ys = [float(p[1]) for p in positions]
+    except (TypeError, ValueError, IndexError, KeyError):
         return None
-    return min(xs), min(ys), max(xs), max(ys)
+    west, south, east, north = min(xs), min(ys), max(xs), max(ys)
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        return None
+    return west, south, east, north
 
 
 def _row(entity_id: str, attr: str, value: Any) -> dict[str, Any] | None:
@@ -68,32 +75,48 @@ def row_for(entity_id: str, attr: str, held: Any) -> dict[str, Any] | None:
 
 def keep(
     session: Session, entity: ContextEntity | EntityState, written: Collection[str],
-    removed: Collection[str] = (),
+    before: Collection[str] | None, removed: Collection[str] = (),
 ) -> None:  # fmt: skip
     """File again the GeoProperties among ``written``; drop ``removed`` and any written attribute
-    that is no longer a geometry."""
-    pending: dict[tuple[str, str], dict[str, Any] | None] = session.info.setdefault(_PENDING, {})
+    that is no longer a geometry. ``before``: what the entity held (None: it is new, nothing of
+    it is filed yet); where it is the attributes themselves, one written unchanged is left."""
+    pending: dict[tuple[str, str], tuple[bool, dict[str, Any] | None]] = session.info.setdefault(
+        _PENDING, {})  # fmt: skip
+    old = before if isinstance(before, Mapping) else None
     for attr in written:
-        pending[(entity.id, attr)] = row_for(entity.id, attr, entity.attrs.get(attr))
+        held = entity.attrs.get(attr)
+        if old is not None and attr in old and old[attr] == held:
+            continue
+        row = row_for(entity.id, attr, held)
+        if row is not None or before is not None:
+            pending[(entity.id, attr)] = (before is not None, row)
     for attr in removed:
-        pending[(entity.id, attr)] = None
+        pending[(entity.id, attr)] = (True, None)
     if not session.info.get(_BATCH):
         flush(session)
 
 
 def flush(session: Session) -> None:
-    """Write what ``keep`` collected: one delete and one insert."""
-    pending: dict[tuple[str, str], dict[str, Any] | None] = session.info.pop(_PENDING, {})
+    """Write what ``keep`` collected: a delete per attribute name for what was filed before,
+    and one insert."""
+    pending: dict[tuple[str, str], tuple[bool, dict[str, Any] | None]] = session.info.pop(
+        _PENDING, {})  # fmt: skip
     if not pending:
         return
     session.flush()  # the entities first: the places refer to them
-    keys = list(pending)
-    for start in range(0, len(keys), 500):
-        session.execute(delete(EntityPlace).where(
-            tuple_(EntityPlace.entity_id, EntityPlace.attr).in_(keys[start : start + 500])))  # fmt: skip
-    rows = [r for r in pending.values() if r is not None]
+    connection = session.connection()
+    stale: dict[str, list[str]] = {}
+    for (entity_id, attr), (filed, _) in pending.items():
+        if filed:
+            stale.setdefault(attr, []).append(entity_id)
+    table = cast(Table, EntityPlace.__table__)
+    for attr, ids in stale.items():
+        for start in range(0, len(ids), 1000):
+            connection.execute(delete(table).where(
+                table.c.attr == attr, table.c.entity_id.in_(ids[start : start + 1000])))  # fmt: skip
+    rows = [row for _, row in pending.values() if row is not None]
     if rows:
-        session.execute(insert(EntityPlace), rows)
+        connection.execute(insert(table), rows)
 
 
 def begin_batch(session: Session) -> None:

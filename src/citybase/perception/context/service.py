@@ -362,7 +362,7 @@ def _changed(
     _feed_telemetry(session, entity, attributes)
     notify.record(session, entity, attributes, before, removed)
     temporal.keep(session, entity, attributes)
-    places.keep(session, entity, attributes, removed)
+    places.keep(session, entity, attributes, before, removed)
 
 
 DEVICE = "urn:ngsi-ld:Device:"
@@ -582,7 +582,7 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
             (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
             created = created or before is None
             have[entity_id] = (new, born)
-            _changed(session, state, set(expanded), None if before is None else before[0].keys(),
+            _changed(session, state, set(expanded), None if before is None else before[0],
                      removed=() if before is None or not replace_all else
                      before[0].keys() - expanded.keys())  # fmt: skip
             done.append(entity_id)
