@@ -133,10 +133,10 @@ def test_the_case_page_shows_its_files_and_takes_more(client: TestClient, sessio
     assert "saved=1" in sent.headers["location"]
     page = client.get(f"/console/hub/cases/{number}").text
     [item] = service.get_for_system(session, number).attachments
-    assert f"/console/hub/cases/{number}/files/{item.file_id}?preview=1" in page
+    assert f"/api/v1/hub/cases/{number}/attachments/{item.file_id}?preview=true" in page
     assert "现场.jpg" in page
     assert "补充附件" in page  # the step in the history
-    shown = client.get(f"/console/hub/cases/{number}/files/{item.file_id}")
+    shown = client.get(f"/api/v1/hub/cases/{number}/attachments/{item.file_id}")  # signed in
     assert shown.headers["content-type"] == "image/jpeg"
     refused = client.post(f"/console/hub/cases/{number}/attach", follow_redirects=False,
                           data={"csrf_token": token},

@@ -144,19 +144,6 @@ def case_page(request: Request, session: DbSession, principal: Reader, number: s
     })  # fmt: skip
 
 
-@router.get("/console/hub/cases/{number}/files/{file_id}")
-def case_file(
-    session: DbSession,
-    principal: Reader,
-    settings: AppSettings,
-    number: str,
-    file_id: str,
-    preview: bool = False,
-) -> Response:
-    found = service.attached_file(session, principal, number, file_id)
-    return files.response(files.content(session, settings, found, preview=preview), found, preview)
-
-
 @router.post("/console/hub/cases/{number}/attach")
 async def attach_submit(
     request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str
