@@ -186,6 +186,10 @@ class HubSettings(BaseModel):
         description="Citizen portal: look-ups of a case (and ratings) one client address may make "
         "in an hour.",
     )
+    portal_captcha: bool = Field(
+        True,
+        description="Citizen portal: a request is sent with the code of a picture (图形验证码).",
+    )
     portal_wrong_phones: int = Field(
         5,
         ge=0,

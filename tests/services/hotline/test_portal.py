@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import TooMany
+from citybase.core.errors import InvalidInput, TooMany
 from citybase.core.orgs import boundaries
 from citybase.core.settings import Settings
+from citybase.core.web import captcha
 from citybase.core.web.limits import Limiter
 from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.cases import service as cases
@@ -21,16 +24,28 @@ REQUEST = {
 }  # fmt: skip
 
 
-def test_a_citizen_submits_follows_and_rates(client: TestClient, session: Session) -> None:
+def _code(client: TestClient, settings: Settings) -> dict[str, str]:
+    """The picture code of a fresh portal page, read as a person would read the picture."""
+    page = client.get("/hotline").text
+    match = re.search(r'name="captcha_token" value="([^"]+)"', page)
+    assert match, "no picture code on the portal"
+    return {"captcha_token": match[1], "captcha": captcha.read(settings, match[1])[0].lower()}
+
+
+def test_a_citizen_submits_follows_and_rates(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     city(session)
     page = client.get("/hotline")
     assert page.status_code == 200
     assert "我要反映" in page.text
     suggested = client.post("/hotline", data=REQUEST | {"do": "suggest"})
     assert suggested.status_code == 200
-    no_phone = client.post("/hotline", data=REQUEST | {"reporter_phone": "", "do": "send"})
+    no_phone = client.post(
+        "/hotline", data=REQUEST | {"reporter_phone": "", "do": "send"} | _code(client, settings)
+    )
     assert no_phone.status_code == 422
-    made = client.post("/hotline", data=REQUEST | {"do": "send"})
+    made = client.post("/hotline", data=REQUEST | {"do": "send"} | _code(client, settings))
     assert made.status_code == 200
     [number] = [w for w in made.text.replace("<", " ").replace(">", " ").split() if
                 w.startswith("FZ")]  # fmt: skip
@@ -76,16 +91,19 @@ def test_the_portal_limits_how_often_one_caller_sends_and_looks(
     ]
     numbers = []
     for text in texts[:2]:
-        made = client.post("/hotline", data=REQUEST | {"text": text, "do": "send"})
+        made = client.post("/hotline", data=REQUEST | {"text": text, "do": "send"} | _code(
+            client, settings))  # fmt: skip
         assert made.status_code == 200
         numbers += [w for w in made.text.replace("<", " ").replace(">", " ").split()
                     if w.startswith("FZ")]  # fmt: skip
-    same_phone = client.post("/hotline", data=REQUEST | {"text": texts[2], "do": "send"})
+    same_phone = client.post("/hotline", data=REQUEST | {"text": texts[2], "do": "send"} | _code(
+        client, settings))  # fmt: skip
     assert same_phone.status_code == 429
     assert "提交过于频繁" in same_phone.text
     assert int(same_phone.headers["Retry-After"]) > 3600  # the phone's window is a day
     other_phone = client.post("/hotline", data=REQUEST | {
-        "text": texts[2], "reporter_phone": "13905910000", "do": "send"})  # fmt: skip
+        "text": texts[2], "reporter_phone": "13905910000", "do": "send"} | _code(
+        client, settings))  # fmt: skip
     assert other_phone.status_code == 429  # the fourth from this address in the hour
     assert 0 < int(other_phone.headers["Retry-After"]) <= 3600
     number = numbers[0]
@@ -115,7 +133,7 @@ def test_a_limiter_counts_in_windows() -> None:
 
 
 def test_a_citizen_may_give_their_location_instead_of_an_address(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, settings: Settings
 ) -> None:
     city(session)
     assert boundaries.import_boundaries(session, SYSTEM, BOUNDARIES_FILE.read_bytes()).applied
@@ -124,13 +142,15 @@ def test_a_citizen_may_give_their_location_instead_of_an_address(
     assert '<script src="/static/core/locate.js" defer>' in page
     assert client.get("/static/core/locate.js").status_code == 200
     located = REQUEST | {"address": "", "lon": "119.298", "lat": "26.089", "do": "send"}
-    made = client.post("/hotline", data=located)
+    made = client.post("/hotline", data=located | _code(client, settings))
     assert made.status_code == 200, made.text
     [number] = [w for w in made.text.replace("<", " ").replace(">", " ").split() if
                 w.startswith("FZ")]  # fmt: skip
     case = cases.get_for_system(session, number)
     assert (case.grid_code, case.lead_unit) == ("350102001001G02", "gl.urban")
-    half = client.post("/hotline", data=located | {"lat": ""})  # a longitude alone
+    half = client.post(
+        "/hotline", data=located | {"lat": ""} | _code(client, settings)
+    )  # a longitude alone
     assert half.status_code == 422
 
 
@@ -144,15 +164,16 @@ def test_a_citizen_sends_photos_and_one_that_says_where_places_the_request(
     assert "<title>12345 市民服务 · citybase</title>" in page  # no script inside the title
     snapshot = ("现场.jpg", photo(lon=119.298, lat=26.089), "image/jpeg")
     send = REQUEST | {"address": "", "do": "send"}
-    too_many = client.post("/hotline", data=send, files=[("photos", snapshot)] * 4)
+    too_many = client.post("/hotline", data=send | _code(client, settings),
+                           files=[("photos", snapshot)] * 4)  # fmt: skip
     assert too_many.status_code == 422
-    assert "at most 3 photos" in too_many.text
-    not_a_photo = client.post("/hotline", data=send,
+    assert "最多上传三张照片" in too_many.text
+    not_a_photo = client.post("/hotline", data=send | _code(client, settings),
                               files=[("photos", ("a.jpg", b"MZ\x90\x00", "image/jpeg"))])  # fmt: skip
     assert not_a_photo.status_code == 422
     assert not (settings.home / "files").exists() or not any(
         p.is_file() for p in (settings.home / "files").rglob("*"))  # fmt: skip
-    made = client.post("/hotline", data=send,
+    made = client.post("/hotline", data=send | _code(client, settings),
                        files=[("photos", snapshot), ("photos", ("", b"", "application/octet-stream"))])  # fmt: skip
     assert made.status_code == 200, made.text
     [number] = [w for w in made.text.replace("<", " ").replace(">", " ").split() if
@@ -164,3 +185,34 @@ def test_a_citizen_sends_photos_and_one_that_says_where_places_the_request(
     assert followed.status_code == 200
     assert 'alt="现场.jpg"' in followed.text
     assert 'src="data:image/jpeg;base64,' in followed.text  # the preview, without its EXIF
+
+
+def test_a_request_needs_the_code_of_its_picture_once(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    city(session)
+    page = client.get("/hotline").text
+    assert 'src="data:image/png;base64,' in page
+    send = REQUEST | {"do": "send"}
+    missing = client.post("/hotline", data=send)
+    assert missing.status_code == 422
+    assert "验证码已过期" in missing.text  # no token: as good as an old one
+    code = _code(client, settings)
+    wrong = client.post("/hotline", data=send | code | {"captcha": "0000"})
+    assert wrong.status_code == 422
+    assert "验证码：验证码不正确" in wrong.text
+    again = client.post("/hotline", data=send | code)  # the right code, but its picture was used
+    assert "验证码已使用" in again.text
+    forged = client.post(
+        "/hotline", data=send | code | {"captcha_token": code["captcha_token"][:-4] + "AAAA"}
+    )
+    assert forged.status_code == 422
+    assert client.post("/hotline", data=send | _code(client, settings)).status_code == 200
+    with pytest.raises(InvalidInput, match="expired"):
+        captcha.read(settings.model_copy(update={"masking": settings.masking.model_copy(
+            update={"key": "another city's key"})}), code["captcha_token"])  # fmt: skip
+    settings.hub.portal_captcha = False
+    assert 'name="captcha"' not in client.get("/hotline").text
+    assert (
+        client.post("/hotline", data=send | {"text": "五一广场的路灯坏了一整排"}).status_code == 200
+    )

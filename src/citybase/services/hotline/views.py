@@ -15,6 +15,7 @@ from citybase.core.files import service as files
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web import captcha
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
@@ -48,6 +49,24 @@ add_translations("zh", {
 })  # fmt: skip
 
 PORTAL_PHOTOS = 3
+FIELD_LABELS = {"text": "What happened, where and since when", "address": "Where",
+                "reporter_phone": "Your phone", "reporter_name": "Your name",
+                "photos": "Photos (up to three)", "captcha": "Picture code",
+                "region_code": "District", "category_code": "Kind of matter"}  # fmt: skip
+add_translations("zh", {
+    "Picture code": "验证码", "Type the characters in the picture": "请输入图中字符",
+    "Cannot read it? Reload the page for another, or call 12345.":
+        "看不清？刷新页面换一张，或拨打12345热线。",
+    "the picture code has expired: type the new one": "验证码已过期，请输入新的验证码",
+    "the picture code has been used: type the new one": "验证码已使用，请输入新的验证码",
+    "the code does not match the picture": "验证码不正确",
+    "at most 3 photos": "最多上传三张照片",
+    "say where: an address, a region or coordinates": "请填写地点：地址、区县或使用您的位置",
+    "give a phone number: with it and the case number you can follow your request":
+        "请填写手机号：凭手机号和工单编号可查询办理进度",
+    "not a phone number: a mobile is 11 digits starting 13–19, a landline 0 + area code + 7–8 "
+    "digits": "手机号格式不正确：手机号为13–19开头的11位数字，固定电话为0＋区号＋7–8位号码",
+})  # fmt: skip
 
 HOUR, DAY = 3600, 86400
 
@@ -75,9 +94,12 @@ def _choices(session: DbSession) -> dict[str, Any]:
 def _portal(
     request: Request, session: DbSession, context: dict[str, Any], status: int = 200
 ) -> Response:
+    settings = request.app.state.settings
+    picture = captcha.challenge(settings) if settings.hub.portal_captcha else None
     return console.render(request, "hotline/portal.html",
                           {"form": {}, "errors": {}, "suggested": [], "made": None,
-                           **_choices(session), **context}, status)  # fmt: skip
+                           "captcha": picture, "labels": FIELD_LABELS, **_choices(session),
+                           **context}, status)  # fmt: skip
 
 
 @router.get("/hotline")
@@ -105,6 +127,10 @@ async def portal_submit(
     try:
         limiter.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
                     _too_many(request))  # fmt: skip
+        if hub.portal_captcha:
+            captcha.check(
+                settings, str(form.get("captcha_token", "")), str(form.get("captcha", ""))
+            )
         case = CaseCreate.model_validate(data)
         limiter.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
                     DAY, _too_many(request))  # fmt: skip
