@@ -222,6 +222,19 @@ def test_ngsi_ld_device_entities_feed_the_telemetry_store(
     assert "outside the valid range" in refused.json()["errors"][0]["error"]["detail"]
     kept = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:wl-1", params={"format": "concise"})
     assert kept.json()["level"]["value"] == 3.5
+    # another unit's device: its entity is not this unit's to write, through any operation
+    theirs = {**entity, "id": "urn:ngsi-ld:Device:wl-3"}
+    forged = client.post("/ngsi-ld/v1/entities", content=json.dumps(theirs), headers=h)
+    assert forged.status_code == 403, forged.text
+    assert "belongs to gl.urban" in forged.text
+    batch = client.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps([theirs]),
+                        headers=h)  # fmt: skip
+    assert batch.status_code == 207
+    assert batch.json()["errors"][0]["error"]["status"] == 403
+    patched = client.patch("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:wl-1/attrs/level", headers=h,
+                           content=json.dumps({"value": 3.6, "observedAt": stamp}))  # fmt: skip
+    assert patched.status_code == 204, patched.text  # its own device still
+    assert {v.attr: v.value for v in telemetry.latest(session, "wl-3")} == {}
     # an entity that is not a registered device is only an entity
     other = {**entity, "id": "urn:ngsi-ld:Device:nowhere"}
     assert client.post("/ngsi-ld/v1/entities", content=json.dumps(other),

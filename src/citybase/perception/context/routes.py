@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from citybase.core.errors import CitybaseError
+from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.perception.context import jsonld, service, subscriptions, temporal
@@ -126,7 +127,7 @@ def _form(options: set[str], format_: str | None) -> str:
 async def create_entity(request: Request, session: DbSession, principal: Manager) -> Response:
     """Create an entity (normalized form)."""
     body, context = await _body(request)
-    entity_id = service.create(session, body, context)
+    entity_id = service.create(session, body, context, unit=_unit(principal))
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity_id}"})
 
 
@@ -222,7 +223,7 @@ async def append_attrs(
 ) -> Response:  # fmt: skip
     """Append attributes; ``options=noOverwrite`` keeps those the entity has."""
     body, context = await _body(request)
-    kept = service.append_attrs(session, entity_id, body, context,
+    kept = service.append_attrs(session, entity_id, body, context, unit=_unit(principal),
                                 no_overwrite="noOverwrite" in _options(options))  # fmt: skip
     names = [k for k in body if k not in ("id", "type", "@context")]
     return _partial(kept, [n for n in names if n not in {k["attributeName"] for k in kept}])
@@ -234,7 +235,7 @@ async def update_attrs(
 ) -> Response:
     """Update attributes the entity has; the others are reported (207)."""
     body, context = await _body(request)
-    missing = service.update_attrs(session, entity_id, body, context)
+    missing = service.update_attrs(session, entity_id, body, context, unit=_unit(principal))
     names = [k for k in body if k not in ("id", "type", "@context")]
     return _partial(missing, [n for n in names if n not in {m["attributeName"] for m in missing}])
 
@@ -245,7 +246,7 @@ async def patch_attr(
 ) -> Response:
     """Partial update of one attribute."""
     body, context = await _body(request)
-    service.patch_attr(session, entity_id, attr, body, context)
+    service.patch_attr(session, entity_id, attr, body, context, unit=_unit(principal))
     return Response(status_code=204)
 
 
@@ -263,8 +264,13 @@ async def replace_entity(
     request: Request, session: DbSession, principal: Manager, entity_id: str
 ) -> Response:
     body, context = await _body(request)
-    service.replace(session, entity_id, body, context)
+    service.replace(session, entity_id, body, context, unit=_unit(principal))
     return Response(status_code=204)
+
+
+def _unit(principal: Principal) -> str | None:
+    """The unit a writer writes for: None for the platform's administrators (any device)."""
+    return None if "*" in principal.permissions else principal.unit_code
 
 
 def _problem(exc: CitybaseError) -> dict[str, Any]:
@@ -292,7 +298,12 @@ async def batch(
     merge = "update" in _options(options)
     if operation in ("create", "upsert"):
         succeeded, refused, created = service.upsert_many(
-            session, body, context, create_only=operation == "create", replace_all=not merge
+            session,
+            body,
+            context,
+            create_only=operation == "create",
+            replace_all=not merge,
+            unit=_unit(principal),
         )
         failed = [{"entityId": str(i), "error": _problem(e)} for i, e in refused]
         body = []
@@ -302,16 +313,21 @@ async def batch(
         try:
             with session.begin_nested():
                 if operation == "create":
-                    service.create(session, item, context)
+                    service.create(session, item, context, unit=_unit(principal))
                     created = True
                 elif operation == "upsert":
                     created = (
-                        service.upsert(session, item, context, replace_all=not merge) or created
+                        service.upsert(
+                            session, item, context, replace_all=not merge, unit=_unit(principal)
+                        )
+                        or created
                     )
                 elif operation == "update":
                     if not isinstance(entity_id, str):
                         raise BadRequestData("each entity needs its id", field="id")
-                    missing = service.update_attrs(session, entity_id, item, context)
+                    missing = service.update_attrs(
+                        session, entity_id, item, context, unit=_unit(principal)
+                    )
                     if missing:
                         raise BadRequestData("no such attributes: " + ", ".join(
                             m["attributeName"] for m in missing))  # fmt: skip

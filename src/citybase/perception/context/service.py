@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, Forbidden
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import (
@@ -143,8 +143,10 @@ def _rename(attr: Any, names: dict[str, str]) -> Any:
             (_rename(v, names) if k not in jsonld.ATTRIBUTE_KEYS else v) for k, v in attr.items()}  # fmt: skip
 
 
-def create(session: Session, body: Any, context: list[Any]) -> str:
-    """Store a new entity; its id must be a URI not yet used. Returns the id."""
+def create(session: Session, body: Any, context: list[Any], *, unit: str | None = None) -> str:
+    """Store a new entity; its id must be a URI not yet used. Returns the id. ``unit``: the
+    writer's unit, the only one whose devices' entities it may write (None: any, the platform's
+    own work and administrators)."""
     if not isinstance(body, dict):
         raise BadRequestData("an entity is a JSON object")
     entity_id, kind = body.get("id"), body.get("type")
@@ -165,7 +167,7 @@ def create(session: Session, body: Any, context: list[Any]) -> str:
     )  # fmt: skip
     session.add(made)
     session.flush()
-    _changed(session, made, set(made.attrs), None)
+    _changed(session, made, set(made.attrs), None, unit=unit)
     return entity_id
 
 
@@ -352,14 +354,14 @@ def warm(session: Session) -> int:
 
 def _changed(
     session: Session, entity: ContextEntity | EntityState, attributes: set[str],
-    before: Collection[str] | None, removed: Collection[str] = (),
+    before: Collection[str] | None, removed: Collection[str] = (), *, unit: str | None = None,
 ) -> None:  # fmt: skip
     """After any change: subscriptions are notified once it commits (told what happened: the
     entity created, or which attributes were created, updated or deleted — ``before`` is what
     the entity held, None for a new one), and the attributes' new values join their history."""
     from citybase.perception.context import notify, places, temporal
 
-    _feed_telemetry(session, entity, attributes)
+    _feed_telemetry(session, entity, attributes, unit)
     notify.record(session, entity, attributes, before, removed)
     temporal.keep(session, entity, attributes)
     places.keep(session, entity, attributes, before, removed)
@@ -369,11 +371,11 @@ DEVICE = "urn:ngsi-ld:Device:"
 
 
 def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
-                    attributes: set[str]) -> None:  # fmt: skip
+                    attributes: set[str], unit: str | None = None) -> None:  # fmt: skip
     """An entity ``urn:ngsi-ld:Device:{device id}`` of a registered device is that device's
     voice: the Properties its type measures (matched by their names' last segment) become
     readings, checked like any other — a reading refused refuses the change — and judged by
-    the rules."""
+    the rules. A writer for a unit (``unit``) may speak only for its own unit's devices."""
     if not entity.id.startswith(DEVICE):
         return
     from citybase.perception.devices import service as devices
@@ -386,6 +388,10 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
     measured = catalog.specs.get(device_id)
     if measured is None:
         return  # not a registered device: an entity like any other
+    owner = catalog.owner(device_id)
+    if unit is not None and owner != unit:
+        raise Forbidden(f"device {device_id} belongs to {owner or 'no unit'}: a unit writes the "
+                        f"entities of its own devices only", field="id")  # fmt: skip
     moments: dict[datetime | None, dict[str, Any]] = {}
     for iri in attributes:
         attr = entity.attrs.get(iri)
@@ -426,7 +432,7 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
 
 
 def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
-                 no_overwrite: bool = False) -> list[dict[str, str]]:  # fmt: skip
+                 no_overwrite: bool = False, unit: str | None = None) -> list[dict[str, str]]:  # fmt: skip
     """Add attributes (replacing those of the same name unless ``no_overwrite``). Returns the
     attributes not changed, with why."""
     entity = _entity(session, entity_id)
@@ -436,11 +442,12 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - kept, before)
+    _changed(session, entity, set(incoming) - kept, before, unit=unit)
     return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
 
 
-def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]) -> list[dict[str, str]]:  # fmt: skip
+def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
+                 unit: str | None = None) -> list[dict[str, str]]:  # fmt: skip
     """Replace attributes that exist; those that do not are left out and reported."""
     entity = _entity(session, entity_id)
     incoming, asked = _expanded_with_names(body, context)
@@ -448,11 +455,12 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing, entity.attrs.keys())
+    _changed(session, entity, set(incoming) - missing, entity.attrs.keys(), unit=unit)
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
-def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any]) -> None:
+def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
+               unit: str | None = None) -> None:  # fmt: skip
     """Partial update of one attribute: the fields given replace those it has."""
     entity = _entity(session, entity_id)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
@@ -465,7 +473,7 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     entity.attrs = {**entity.attrs, iri: merged}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, {iri}, entity.attrs.keys())
+    _changed(session, entity, {iri}, entity.attrs.keys(), unit=unit)
 
 
 def delete_attr(session: Session, entity_id: str, name: str, context: list[Any]) -> None:
@@ -479,7 +487,8 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any])
     _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
 
 
-def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> None:
+def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
+            unit: str | None = None) -> None:  # fmt: skip
     """The entity becomes what the body says (same id; its type may be given again)."""
     entity = _entity(session, entity_id)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
@@ -492,19 +501,20 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any]) -> 
     entity.attrs = attrs
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(attrs), before, removed=before - set(attrs))
+    _changed(session, entity, set(attrs), before, removed=before - set(attrs), unit=unit)
 
 
-def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True) -> bool:
+def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True,
+           unit: str | None = None) -> bool:  # fmt: skip
     """Create the entity, or change it (replace it, or update its attributes). True if new."""
     entity_id = body.get("id") if isinstance(body, dict) else None
     if isinstance(entity_id, str) and session.get(ContextEntity, entity_id) is not None:
         if replace_all:
-            replace(session, entity_id, body, context)
+            replace(session, entity_id, body, context, unit=unit)
         else:
-            append_attrs(session, entity_id, body, context)
+            append_attrs(session, entity_id, body, context, unit=unit)
         return False
-    create(session, body, context)
+    create(session, body, context, unit=unit)
     return True
 
 
@@ -524,7 +534,8 @@ def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
-                replace_all: bool = True) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
+                replace_all: bool = True, unit: str | None = None,
+                ) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
     """Batch create or upsert: every entity checked first, the names of all of them expanded at
     once, the existing ones read in one query, then all written with one insert and one update
     (no ORM bookkeeping per entity). Returns the ids done, the items refused with why, and
@@ -621,10 +632,11 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         try:
             with session.begin_nested():
                 if create_only:
-                    create(session, item, context)
+                    create(session, item, context, unit=unit)
                     created = True
                 else:
-                    created = upsert(session, item, context, replace_all=replace_all) or created
+                    created = upsert(session, item, context, replace_all=replace_all,
+                                     unit=unit) or created  # fmt: skip
             done.append(str(item["id"]))
         except CitybaseError as exc:
             refused.append((item.get("id"), exc))
