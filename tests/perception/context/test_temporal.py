@@ -104,3 +104,42 @@ def test_history_of_attributes_and_temporal_queries(client: TestClient, session:
         assert refused.status_code == 400, (params, refused.text)
         assert refused.json()["type"].endswith("/BadRequestData")
     assert client.get(base).status_code == 400
+
+
+def test_one_instance_of_the_history_is_changed_or_deleted(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = {"X-CSRF-Token": sign_in(client, "water"), **JSON}
+    base = "/ngsi-ld/v1/temporal/entities"
+    made = client.post(base, headers=h, content=json.dumps({
+        "id": GAUGE, "type": "WaterLevelObserved",
+        "level": [_level(v, m)["level"] for m, v in ((0, 1.0), (10, 2.0), (20, 9.9))]}))  # fmt: skip
+    assert made.status_code == 201, made.text
+    level = client.get(f"{base}/{GAUGE}").json()["level"]
+    wrong = level[2]["instanceId"]
+    # a sensor's spike corrected by hand: the value changes, the time and unit stay
+    fixed = client.patch(f"{base}/{GAUGE}/attrs/level/{wrong}", headers=h,
+                         content=json.dumps({"level": {"type": "Property", "value": 2.5}}))  # fmt: skip
+    assert fixed.status_code == 204, fixed.text
+    also = client.patch(f"{base}/{GAUGE}/attrs/level/{wrong}", headers=h,
+                        content=json.dumps({"value": 2.6, "checkedBy": {
+                            "type": "Property", "value": "值班员"}}))  # fmt: skip
+    assert also.status_code == 204, also.text
+    after = client.get(f"{base}/{GAUGE}").json()["level"]
+    assert [i["value"] for i in after] == [1.0, 2.0, 2.6]
+    assert (after[2]["unitCode"], after[2]["observedAt"]) == ("MTR", "2026-11-30T02:20:00Z")
+    assert after[2]["checkedBy"]["value"] == "值班员"
+    moved = client.patch(f"{base}/{GAUGE}/attrs/level/{wrong}", headers=h,
+                         content=json.dumps({"value": 1, "observedAt": "2026-11-30T03:00:00Z"}))  # fmt: skip
+    assert moved.status_code == 400
+    gone = client.delete(f"{base}/{GAUGE}/attrs/level/{level[0]['instanceId']}", headers=h)
+    assert gone.status_code == 204, gone.text
+    assert [i["value"] for i in client.get(f"{base}/{GAUGE}").json()["level"]] == [2.0, 2.6]
+    for bad in (level[0]["instanceId"], "urn:ngsi-ld:attribute:instance:999:2026-11-30T02:00:00Z",
+                "not-an-instance"):  # fmt: skip
+        missing = client.delete(f"{base}/{GAUGE}/attrs/level/{bad}", headers=h)
+        assert missing.status_code == 404, bad
+        assert missing.json()["type"].endswith("/ResourceNotFound")
+    other_attr = client.delete(f"{base}/{GAUGE}/attrs/river/{level[1]['instanceId']}", headers=h)
+    assert other_attr.status_code == 404  # an instance is found under its own attribute only

@@ -520,6 +520,27 @@ def temporal_delete(session: DbSession, principal: Manager, entity_id: str) -> R
     return Response(status_code=204)
 
 
+@router.patch("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
+async def temporal_modify_instance(
+    request: Request, session: DbSession, principal: Manager, entity_id: str, attr: str,
+    instance_id: str,
+) -> Response:  # fmt: skip
+    """Change one instance of an attribute's history (its value, unitCode, sub-attributes)."""
+    body, context = await _body(request)
+    temporal.modify_instance(session, entity_id, attr, instance_id, body, context)
+    return Response(status_code=204)
+
+
+@router.delete("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
+def temporal_delete_instance(
+    session: DbSession, principal: Manager, entity_id: str, attr: str, instance_id: str,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """Delete one instance of an attribute's history."""
+    temporal.delete_instance(session, entity_id, attr, instance_id, _reader_context(link))
+    return Response(status_code=204)
+
+
 @router.delete("/temporal/entities/{entity_id}/attrs/{attr}", status_code=204)
 def temporal_delete_attr(
     session: DbSession, principal: Manager, entity_id: str, attr: str,

@@ -221,6 +221,59 @@ def remove(session: Session, entity_id: str, attr: str | None = None,
     session.execute(delete(AttributeSeries).where(AttributeSeries.id.in_(ids)))
 
 
+def _instance(session: Session, entity_id: str, attr: str, instance_id: str,
+              context: list[Any]) -> tuple[AttributeInstance, str]:  # fmt: skip
+    """One kept instance of an entity's attribute, by the instanceId its answers gave."""
+    iri = jsonld.expand_names(context, {attr}, set())[0][attr]
+    found = re.fullmatch(rf"{re.escape(INSTANCE)}(\d+):(.+)", instance_id)
+    row = None
+    if found:
+        series = session.get(AttributeSeries, int(found[1]))
+        if series is not None and (series.entity_id, series.attr) == (entity_id, iri):
+            row = session.get(AttributeInstance, (series.id, _moment(found[2], "instanceId")))
+    if row is None:
+        raise ResourceNotFound(f"no instance {instance_id} of {attr} of {entity_id}",
+                               field="instanceId")  # fmt: skip
+    return row, iri
+
+
+def modify_instance(session: Session, entity_id: str, attr: str, instance_id: str, body: Any,
+                    context: list[Any]) -> None:  # fmt: skip
+    """Change one kept instance: the fields given (its value or object, unitCode,
+    sub-attributes) replace its own; its observedAt names it and stays. The body is the
+    attribute (``{"speed": {…}}``) or the instance itself."""
+    row, iri = _instance(session, entity_id, attr, instance_id, context)
+    if isinstance(body, dict) and set(body) - {"@context"} in ({attr}, {iri}):
+        body = body.get(attr, body.get(iri))
+    if not isinstance(body, dict) or not body:
+        raise BadRequestData("the body is the attribute's instance, a JSON object", field="body")
+    fragment = {k: v for k, v in body.items() if k not in ("@context", "instanceId")}
+    if "observedAt" in fragment and _moment(fragment["observedAt"]) != row.observed_at:
+        raise BadRequestData("observedAt names the instance: delete it and add another",
+                             field="observedAt")  # fmt: skip
+    fragment.pop("observedAt", None)
+    kind = str(fragment.get("type", row.kind))
+    merged = normalize({"type": kind, **({"object": row.value} if kind == "Relationship" else
+                                         {"value": row.value}), **(row.extra or {}), **fragment})  # fmt: skip
+    _check_attribute(attr, merged)
+    names = jsonld.expand_names(context, _names({attr: merged}), set())[0]
+    merged = _rename(merged, names)
+    value = merged.get("object") if merged["type"] == "Relationship" else merged.get("value")
+    row.kind, row.value = str(merged["type"]), value
+    row.number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None  # fmt: skip
+    row.extra = {k: v for k, v in merged.items() if k not in _KEYS} or None
+    session.flush()
+
+
+def delete_instance(session: Session, entity_id: str, attr: str, instance_id: str,
+                    context: list[Any]) -> None:  # fmt: skip
+    """Delete one kept instance of an attribute."""
+    row, _ = _instance(session, entity_id, attr, instance_id, context)
+    session.delete(row)
+    session.flush()
+
+
 # --- queries -------------------------------------------------------------------------------------
 
 
