@@ -1,4 +1,5 @@
-"""Reading the tables people upload: an XLSX workbook's sheets or a CSV file.
+"""Reading the tables people upload (an XLSX workbook's sheets or a CSV file), and writing the
+workbooks the platform hands out.
 
 Both bulk registration and loading a resource's rows read them, with the same rules: a CSV is
 UTF-8 (with or without BOM) or GB 18030, as Excel saves it in China; a damaged workbook is a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import openpyxl
@@ -47,3 +49,48 @@ def read_sheets(filename: str, content: bytes) -> dict[str, list[list[Any]]]:
 
 def _filled(rows: list[list[Any]]) -> list[list[Any]]:
     return [r for r in rows if any(c not in (None, "") for c in r)]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def write_xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+    """A workbook of (title, header, rows) sheets, written as it goes (rows are not all held):
+    the header bold and frozen, columns as wide as their header or a sample of their cells."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook(write_only=True)
+    bold = Font(bold=True)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title=title[:31])
+        sheet.freeze_panes = "A2"
+        widths = [_width(h) for h in header]
+        cells = []
+        for h in header:
+            cell = WriteOnlyCell(sheet, value=h)
+            cell.font = bold
+            cells.append(cell)
+        buffered: list[Sequence[Any]] = []
+        iterator = iter(rows)
+        for row in iterator:  # the first hundred rows set the widths, then rows stream
+            buffered.append(row)
+            widths = [max(w, _width(v)) for w, v in zip(widths, row, strict=False)] + widths[
+                len(row):]  # fmt: skip
+            if len(buffered) == 100:
+                break
+        for n, width in enumerate(widths):
+            sheet.column_dimensions[openpyxl.utils.get_column_letter(n + 1)].width = min(width, 60)
+        sheet.append(cells)
+        for row in buffered:
+            sheet.append(list(row))
+        for row in iterator:
+            sheet.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _width(value: Any) -> float:
+    text = "" if value is None else str(value)
+    return 2 + sum(2 if ord(ch) > 0x2E80 else 1 for ch in text.split("\n")[0][:80])

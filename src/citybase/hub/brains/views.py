@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from citybase.core import clock
 from citybase.core.errors import CitybaseError
 from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
@@ -34,6 +35,7 @@ console.add_page(NavEntry("City brain", "Supervision board", "/console/hub/board
                           order=6))  # fmt: skip
 add_translations("zh", {
     "City brain dashboard": "城市大脑驾驶舱", "Supervision board": "督办看板",
+    "Monthly report": "月度通报",
     "Open cases by district": "各区县在办工单", "Cases a day": "每日受理量",
     "Hot spots": "热点预警", "Open a proactive task": "未诉先办", "Task": "任务",
     "Usual": "常态", "In the window": "窗口内", "Figures": "考核指标",
@@ -156,4 +158,5 @@ def board(request: Request, session: DbSession, principal: CentreReader) -> Resp
         "unsatisfied": [c for c in unsatisfied if c.satisfaction and
                         c.satisfaction.value == "unsatisfied"],
         "by_unit": by_unit, "units": units, "by_district": by_district, "regions": regions,
+        "last_month": f"{clock.today().replace(day=1) - timedelta(days=1):%Y-%m}",
     })  # fmt: skip

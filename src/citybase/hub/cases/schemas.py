@@ -58,6 +58,19 @@ class Satisfaction(StrEnum):
     unsatisfied = "unsatisfied"  # 不满意
 
 
+SOURCE_NAMES = {
+    Source.hotline: "12345热线", Source.portal: "网站", Source.app: "移动端",
+    Source.open311: "Open311", Source.grid: "网格巡查", Source.sensor: "物联感知",
+    Source.proactive: "未诉先办",
+}  # fmt: skip
+CHANNEL_NAMES = {
+    Channel.phone: "电话", Channel.web: "网页", Channel.app: "应用", Channel.wechat: "微信",
+    Channel.sms: "短信", Channel.api: "接口", Channel.inspection: "巡查", Channel.sensor: "传感器",
+}  # fmt: skip
+SATISFACTION_NAMES = {Satisfaction.satisfied: "满意", Satisfaction.basic: "基本满意",
+                      Satisfaction.unsatisfied: "不满意"}  # fmt: skip
+
+
 class Action(StrEnum):
     dispatch = "dispatch"  # 派单
     reassign = "reassign"  # 改派

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -39,6 +39,8 @@ from citybase.hub.cases.auth import (
     Reader,
 )
 from citybase.hub.cases.schemas import (
+    CHANNEL_NAMES,
+    SOURCE_NAMES,
     STATE_NAMES,
     Action,
     ActionIn,
@@ -80,19 +82,15 @@ add_translations("zh", {
     "(leave empty to let the catalog decide)": "（留空则按派单目录）", "Steps": "步骤",
     "Sign-for deadline": "签收时限", "Handling deadline": "办理时限", "Confidence": "置信度",
     "Where it was flagged": "预警", "Back to the list": "返回列表", "Files": "附件",
+    "Export to Excel": "导出Excel",
     "A photo, recording or document": "照片、录音或文件", "Add the file": "上传附件",
 })  # fmt: skip
 add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
 add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
 add_translations("zh", {"action.alarm": "设备告警", "action.accept": "受理", "action.warn": "预警",
                         "action.attach": "补充附件"})  # fmt: skip
-add_translations("zh", {
-    "source.hotline": "12345热线", "source.portal": "网站", "source.app": "移动端",
-    "source.open311": "Open311", "source.grid": "网格巡查", "source.sensor": "物联感知",
-    "source.proactive": "未诉先办", "channel.phone": "电话", "channel.web": "网页",
-    "channel.app": "应用", "channel.wechat": "微信", "channel.sms": "短信", "channel.api": "接口",
-    "channel.inspection": "巡查", "channel.sensor": "传感器",
-})  # fmt: skip
+add_translations("zh", {f"source.{s.value}": n for s, n in SOURCE_NAMES.items()})
+add_translations("zh", {f"channel.{c.value}": n for c, n in CHANNEL_NAMES.items()})
 
 # what each action's form asks for
 FIELDS: dict[Action, list[str]] = {
@@ -124,7 +122,11 @@ def cases_page(request: Request, session: DbSession, principal: Reader) -> Respo
     items, total = service.find(session, principal, flt)
     units = orgs.unit_names(session, {c.lead_unit for c in items if c.lead_unit})
     districts = orgs.list_regions(session, level=RegionLevel.district)
+    export = urlencode([("state", st.value) for st in flt.state] + [
+        (k, v) for k, v in (("warning", flt.warning), ("q", flt.q),
+                            ("district_code", flt.district_code)) if v])  # fmt: skip
     return console.render(request, "hub/cases.html", {
+        "export_url": f"/api/v1/hub/cases.xlsx?{export}",
         "items": items, "total": total, "flt": flt, "units": units, "states": list(CaseState),
         "districts": districts, "region_names": {r.code: r.name for r in districts},
     })  # fmt: skip

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
+from citybase.core.clock import CITY_TZ, today
+from citybase.core.errors import InvalidInput
+from citybase.core.tables import XLSX
 from citybase.core.web.deps import DbSession
 from citybase.hub.cases.auth import CentreReader
 from citybase.hub.cases.schemas import CaseRead, Figures
@@ -32,3 +36,26 @@ def warnings(
 ) -> list[CaseRead]:
     """Cases whose stage deadline is near (yellow) or past (red)."""
     return service.flagged(session, principal, level)
+
+
+@router.get("/report.xlsx", response_class=Response,
+            responses={200: {"content": {XLSX: {}}, "description": "A workbook"}})  # fmt: skip
+def report(
+    session: DbSession,
+    principal: CentreReader,
+    month: str = Query("", pattern=r"^(\d{4}-\d{2})?$", description="YYYY-MM; empty: last month"),
+) -> Response:
+    """The centre's monthly report (月度通报) as an Excel workbook: the figures for all, units
+    ranked, districts, 大类, and the cases now overdue."""
+    if month:
+        year, number = int(month[:4]), int(month[5:])
+        if not 1 <= number <= 12:
+            raise InvalidInput("month is YYYY-MM", field="month")
+    else:
+        last = today().replace(day=1) - timedelta(days=1)
+        year, number = last.year, last.month
+    since = datetime(year, number, 1, tzinfo=CITY_TZ)
+    until = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CITY_TZ)
+    book = service.report(session, principal, since, until)
+    return Response(book, media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="12345-{year}-{number:02d}.xlsx"'})  # fmt: skip
