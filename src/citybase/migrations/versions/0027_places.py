@@ -1,5 +1,6 @@
 """Where entities are: each GeoProperty's bounding box filed under its Z-order tile, for
-geo-queries through an index; filled from the entities already kept.
+geo-queries through an index; filled from the entities already kept. And the entities of a type
+indexed in id order (type, id), so that a query pages them without sorting them all.
 
 Revision ID: 0027
 Revises: 0026
@@ -43,6 +44,9 @@ def upgrade() -> None:
             "ix_perception_entity_places_attr_zkey", ["attr", "zkey"], unique=False
         )
     _fill()
+    with op.batch_alter_table("perception_entities", schema=None) as batch_op:
+        batch_op.drop_index("ix_perception_entities_type")
+        batch_op.create_index("ix_perception_entities_type_id", ["type", "id"], unique=False)
 
 
 def _fill() -> None:
@@ -67,6 +71,9 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("perception_entities", schema=None) as batch_op:
+        batch_op.drop_index("ix_perception_entities_type_id")
+        batch_op.create_index("ix_perception_entities_type", ["type"], unique=False)
     with op.batch_alter_table("perception_entity_places", schema=None) as batch_op:
         batch_op.drop_index("ix_perception_entity_places_attr_zkey")
     op.drop_table("perception_entity_places")

@@ -14,9 +14,11 @@ class ContextEntity(Base):
     """An entity in normalized form: its type and attribute names as IRIs, values as given."""
 
     __tablename__ = "perception_entities"
+    # a type's entities in id order, read from the index: queries page them without sorting
+    __table_args__ = (Index("ix_perception_entities_type_id", "type", "id"),)
 
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    type: Mapped[str] = mapped_column(String(512), index=True)
+    type: Mapped[str] = mapped_column(String(512))
     attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -219,6 +219,9 @@ def delete(session: Session, entity_id: str) -> None:
     session.flush()
 
 
+CANDIDATES = 20_000  # a geo-query's candidates asked for by id up to this many; beyond, by join
+
+
 def query(
     session: Session,
     context: list[Any],
@@ -249,12 +252,12 @@ def query(
         raise BadRequestData("limit is 0 to 1000", field="limit")
     from citybase.perception.context import places
 
-    stmt = select(ContextEntity)
+    where: list[Any] = []
     if types:
         expanded = jsonld.expand_names(context, set(), set(types))[1]
-        stmt = stmt.where(ContextEntity.type.in_(list(expanded.values())))
+        where.append(ContextEntity.type.in_(list(expanded.values())))
     if ids:
-        stmt = stmt.where(ContextEntity.id.in_(ids))
+        where.append(ContextEntity.id.in_(ids))
     checks: list[Callable[[ContextEntity], bool]] = []
     if id_pattern:
         try:
@@ -273,15 +276,16 @@ def query(
         relation, low, high, shape_ = parse_geo(*geo)
         iri = jsonld.expand_names(context, {geoproperty}, set())[0][geoproperty]
         near = places.near(iri, relation, high, shape_.bounds)
-        if near is not None:
-            stmt = stmt.where(ContextEntity.id.in_(select(EntityPlace.entity_id).where(near)))
+        if near is not None:  # the candidates first, through the index, then their entities
+            nearby = select(EntityPlace.entity_id).where(near)
+            found = list(session.scalars(nearby.limit(CANDIDATES + 1)))
+            where.append(ContextEntity.id.in_(found if len(found) <= CANDIDATES else nearby))
         checks.append(lambda r: geo_matches(r, iri, relation, low, high, shape_))
-    stmt = stmt.order_by(ContextEntity.id)
+    stmt = select(ContextEntity).where(*where).order_by(ContextEntity.id)
     total: int | None = None
     if not checks:
         if count:
-            total = session.scalar(select(func.count()).select_from(
-                stmt.order_by(None).subquery())) or 0  # fmt: skip
+            total = session.scalar(select(func.count()).select_from(ContextEntity).where(*where))
         page = list(session.scalars(stmt.offset(offset).limit(limit))) if limit else []
     else:
         page, matched = [], 0
