@@ -95,8 +95,8 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
 
 def _check_outlines(session: Session) -> None:
     """Every district is outlined; a point in 虎节社区 is placed down to its grid, and the grid
-    inspectors' reports, placed by their GPS points alone, land in the street's grids and
-    communities."""
+    inspectors' reports, placed by where their pictures say they were taken, land in the
+    street's grids and communities."""
     districts = boundaries.collection(session, level=RegionLevel.district)["features"]
     assert len(districts) == 14
     assert [r.code for r in boundaries.regions_at(session, 119.298, 26.089)] == [
@@ -105,6 +105,8 @@ def _check_outlines(session: Session) -> None:
     assert len(inspected) >= 10
     assert all(c.street_code == "350102001" and c.community_code for c in inspected)
     assert any(c.grid_code for c in inspected)
+    assert all(c.lon is not None and len(c.attachments) == 1 for c in inspected)
+    assert all(c.attachments[0]["media_type"] == "image/jpeg" for c in inspected)
 
 
 def _rows_look_real_and_pass_their_check_characters(session: Session) -> None:

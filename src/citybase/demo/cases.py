@@ -8,20 +8,31 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybase.core.clock import CITY_TZ
 from citybase.core.errors import CitybaseError
+from citybase.core.files import service as files
 from citybase.core.identity import service as identity
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
-from citybase.core.settings import HubSettings
+from citybase.core.settings import HubSettings, Settings
 from citybase.core.workdays import DEFAULT
 from citybase.hub.brains import service as brains
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_HANDLE, CASES_READ
-from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, CaseState, Channel, Source
+from citybase.hub.cases.schemas import (
+    Action,
+    ActionIn,
+    Attachment,
+    CaseCreate,
+    CaseState,
+    Channel,
+    Source,
+)
 from citybase.hub.dispatch import service as dispatch
 
 CATALOG_FILE = Path(__file__).parent / "dispatch.yaml"
@@ -207,9 +218,12 @@ def _carry(
             return
 
 
-def seed_hub(session: Session, home: Path, now: datetime | None = None) -> None:
+def seed_hub(
+    session: Session, home: Path, now: datetime | None = None, settings: Settings | None = None
+) -> None:
     """The dispatch catalog, the request stream, the warnings as of now and a classifier
-    learned from the closed demo cases."""
+    learned from the closed demo cases; with ``settings``, the grid inspectors' reports carry a
+    picture (drawn for the demo) whose EXIF says where it was taken."""
     actor = Actor.system("demo")
     report = dispatch.import_catalog(session, actor, CATALOG_FILE.read_text(encoding="utf-8"))
     if not report.ok:
@@ -222,7 +236,7 @@ def seed_hub(session: Session, home: Path, now: datetime | None = None) -> None:
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)
-    _inspections(session, operator, supervisor, now)
+    _inspections(session, operator, supervisor, now, settings=settings)
     cases.sweep(session, DEFAULT, 0.25, now)
     brains.detect(session, HubSettings(), now)
     cases.retrain(session, home, "cases")
@@ -249,7 +263,7 @@ INSPECTED_AREA = (119.2965, 26.0825, 119.3115, 26.0955)  # west, south, east, no
 
 def _inspections(
     session: Session, operator: cases.Mover, supervisor: cases.Mover, now: datetime,
-    count: int = 16,
+    count: int = 16, settings: Settings | None = None,
 ) -> None:  # fmt: skip
     rng = random.Random(350102001)
     west, south, east, north = INSPECTED_AREA
@@ -257,12 +271,53 @@ def _inspections(
         code = rng.choice(INSPECTED)
         at = now - timedelta(days=rng.uniform(0, 20))
         at = at.replace(hour=rng.randint(0, 9), minute=rng.randint(0, 59))
+        lon, lat = round(rng.uniform(west, east), 6), round(rng.uniform(south, north), 6)
+        point: dict[str, Any] = {"lon": lon, "lat": lat}
+        attachments: list[Attachment] = []
+        if settings is not None:  # the picture says where: the report gives no point of its own
+            picture = files.keep(session, settings, f"网格员{n % 4 + 1}号",
+                                 f"巡查照片-{n + 1:02d}.jpg", _picture(rng, lon, lat, at))  # fmt: skip
+            attachments, point = [Attachment(file_id=picture.id)], {}
         data = CaseCreate(
             source=Source.grid, channel=Channel.inspection, reporter_name=f"网格员{n % 4 + 1}号",
             reporter_phone=f"1370591{n:04d}", text=rng.choice(SAYINGS[code]).format(p="现场"),
-            lon=round(rng.uniform(west, east), 6), lat=round(rng.uniform(south, north), 6),
-            category_code=code,
+            category_code=code, attachments=attachments, **point,
         )  # fmt: skip
         taken = cases.intake(session, operator, data, now=at)
         _carry(session, rng, taken.case.number, code, operator, supervisor, at, now,
                [d.number for d in taken.duplicates])  # fmt: skip
+
+
+def _picture(rng: random.Random, lon: float, lat: float, at: datetime) -> bytes:
+    """A street drawn for the demo (not a photograph: it says so on it), with the EXIF a phone
+    writes: where (GPS) and when."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), (rng.randint(150, 190),) * 3)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, 640, 170], fill=(rng.randint(150, 200), rng.randint(190, 220), 235))
+    for x in range(0, 640, 90):  # buildings
+        top = rng.randint(40, 120)
+        draw.rectangle([x + 5, top, x + 80, 175], fill=(rng.randint(120, 200),) * 3)
+    draw.polygon([(0, 480), (640, 480), (380, 175), (260, 175)], fill=(90, 90, 95))  # the road
+    for y in range(200, 480, 50):
+        draw.line([(320, y), (320, y + 25)], fill=(235, 200, 60), width=4)
+    draw.ellipse([rng.randint(200, 380), 330, rng.randint(420, 470), 390], outline=(30, 30, 30),
+                 width=6)  # fmt: skip
+    draw.rectangle([0, 440, 640, 480], fill=(255, 255, 255))
+    draw.text((12, 450), "citybase demo - drawn, not a photograph", fill=(180, 30, 30))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: _dms(lat), 3: "E", 4: _dms(lon)}
+    exif[0x8769] = {0x9003: at.astimezone(CITY_TZ).strftime("%Y:%m:%d %H:%M:%S"),
+                    0x9011: "+08:00"}  # fmt: skip
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80, exif=exif)
+    return out.getvalue()
+
+
+def _dms(degrees: float) -> tuple[float, float, float]:
+    d = int(degrees)
+    m = int((degrees - d) * 60)
+    return float(d), float(m), round((degrees - d - m / 60) * 3600, 3)

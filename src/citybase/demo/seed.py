@@ -141,7 +141,7 @@ def build_demo(
         seed_sensors(session)
         seed_entities(session)
         step("the dispatch catalog and the 12345 requests")
-        seed_hub(session, settings.home)
+        seed_hub(session, settings.home, settings=settings)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
         step("search index")
         search.reindex(session, catalog.all_codes(session))
