@@ -9,11 +9,12 @@ import openpyxl
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.core.identity.schemas import Role
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate
-from tests.core.identity.factories import sign_in
+from tests.core.identity.factories import make_user, sign_in
 from tests.hub.cases.factories import ROAD, city, mover
 
 OCTOBER = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Fuzhou
@@ -98,3 +99,13 @@ def test_the_monthly_report_ranks_units_and_lists_what_is_overdue(
     client.cookies.clear()
     sign_in(client, "gl.handler")
     assert client.get("/api/v1/hub/supervision/report.xlsx").status_code == 403
+
+    # 鼓楼区's own centre: its district's figures and units, no city-wide 大类
+    make_user(session, "gl.centre", Role.supervisor, unit="gl.urban")
+    client.cookies.clear()
+    sign_in(client, "gl.centre")
+    mine = _sheets(client.get("/api/v1/hub/supervision/report.xlsx",
+                              params={"month": "2026-10"}).content)  # fmt: skip
+    assert list(mine) == ["总体", "单位排名", "区县", "当前逾期工单"]
+    assert mine["总体"][1][1] == 3
+    assert [r[0] for r in mine["区县"][1:]] == ["鼓楼区"]

@@ -1153,6 +1153,11 @@ def figures(
     return [_figures(r) for r in rows if by is None or r["cases"]]
 
 
+def no_figures(key: str = "") -> Figures:
+    """The figures of a group with no cases."""
+    return _figures({"key": key, **dict.fromkeys(STAT_FIELDS, 0)})
+
+
 def figures_from_cases(
     session: Session,
     by: str | None = None,
