@@ -3,6 +3,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.hub.cases import service
+from tests.core.files.factories import photo
 from tests.core.identity.factories import sign_in
 from tests.hub.cases.factories import city
 
@@ -26,9 +28,12 @@ def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session
     assert "350102001001" in checked.text
     assert "FZ" not in checked.text  # checking writes nothing
     made = client.post("/console/hotline/desk", data=FORM | {"do": "accept", "csrf_token": token},
+                       files=[("files", ("微信截图.png", photo(kind="PNG"), "image/png")),
+                              ("files", ("", b"", "application/octet-stream"))],
                        follow_redirects=False)  # fmt: skip
     assert made.status_code == 303
     number = made.headers["location"].split("/")[-1].split("?")[0]
+    assert [a.name for a in service.get_for_system(session, number).attachments] == ["微信截图.png"]
     again = client.post("/console/hotline/desk", data=FORM | {"do": "check", "csrf_token": token})
     assert "疑似重复工单" in again.text
     assert number in again.text

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
+from citybase.core.files import service as files
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
@@ -26,7 +27,7 @@ from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_INTAKE, Intake
-from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, Channel, Source
+from citybase.hub.cases.schemas import Action, ActionIn, Attachment, CaseCreate, Channel, Source
 from citybase.hub.dispatch.schemas import Urgency
 from citybase.hub.events import service as events
 from citybase.services.hotline import service
@@ -42,6 +43,8 @@ console.add_page(NavEntry("Applications", "Knowledge base", "/console/hotline/kn
                           KNOWLEDGE_READ, order=12))  # fmt: skip
 add_translations("zh", {
     "12345 desk": "12345 受理台", "Knowledge base": "知识库", "Standard answers": "标准答复",
+    "Files that came with it": "随附材料",
+    "Kept when the case is accepted; a check keeps none.": "受理时保存；查重时不保存。",
     "Answer on the spot and close": "直接答复办结", "Question": "问题", "Answer": "答复口径",
     "Based on": "依据", "Uses": "使用次数", "New standard answer": "新增标准答复",
     "Active": "启用", "Save": "保存", "Keywords (comma-separated)": "关键词（逗号分隔）",
@@ -87,6 +90,13 @@ async def desk_submit(
     cal = calendar_for(settings.home)
     try:
         create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
+        if button != "check":  # the files that came with it (WeChat, the app), kept on accepting
+            uploads = [u for u in (await request.form()).getlist("files")
+                       if not isinstance(u, str) and u.filename]  # fmt: skip
+            kept = [files.keep(session, settings, mover.actor.name, u.filename or "",
+                               await u.read(files.read_limit(settings))) for u in uploads]  # fmt: skip
+            create = create.model_copy(update={"attachments": [
+                *create.attachments, *(Attachment(file_id=f.id) for f in kept)]})  # fmt: skip
         if button == "check":  # the duplicate warning, the suggestion and answers; nothing kept
             never = settings.hub.model_copy(update={"auto_dispatch_confidence": 2.0})
             result = cases.intake(session, mover, create, home=settings.home, hub=never, cal=cal)
