@@ -10,13 +10,27 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, insert, or_
+import orjson
+from sqlalchemy import ColumnElement, Table, and_, delete, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from citybase.core.geo import expand_m, zorder_cover, zorder_key
 from citybase.perception.context.models import ContextEntity, EntityPlace, EntityState
 
+_COLUMNS = ("zlevel", "zkey", "west", "south", "east", "north")
 _PENDING = "perception.places.pending"
+_UPSERT_MANY = (
+    "INSERT INTO perception_entity_places (entity_id, attr, zlevel, zkey, west, south, east, "
+    "north) SELECT entity_id, attr, zlevel, zkey, west, south, east, north FROM "
+    "jsonb_to_recordset(%s::jsonb) AS r(entity_id text, attr text, zlevel int, zkey bigint, "
+    "west float8, south float8, east float8, north float8) ON CONFLICT (entity_id, attr) DO "
+    "UPDATE SET zlevel = excluded.zlevel, zkey = excluded.zkey, west = excluded.west, south = "
+    "excluded.south, east = excluded.east, north = excluded.north WHERE (perception_entity_places"
+    ".zkey, perception_entity_places.west, perception_entity_places.south, perception_entity_places"
+    ".east, perception_entity_places.north) IS DISTINCT FROM (excluded.zkey, excluded.west, "
+    "excluded.south, excluded.east, excluded.north)"
+)  # filed again where it moved; a place written unchanged is left as it is
 _BATCH = "perception.places.batch"
 
 
@@ -105,18 +119,43 @@ def flush(session: Session) -> None:
         return
     session.flush()  # the entities first: the places refer to them
     connection = session.connection()
-    stale: dict[str, list[str]] = {}
-    for (entity_id, attr), (filed, _) in pending.items():
-        if filed:
-            stale.setdefault(attr, []).append(entity_id)
+    gone: dict[str, list[str]] = {}
+    for (entity_id, attr), (filed, row) in pending.items():
+        if filed and row is None:
+            gone.setdefault(attr, []).append(entity_id)
     table = cast(Table, EntityPlace.__table__)
-    for attr, ids in stale.items():
+    for attr, ids in gone.items():
         for start in range(0, len(ids), 1000):
             connection.execute(delete(table).where(
                 table.c.attr == attr, table.c.entity_id.in_(ids[start : start + 1000])))  # fmt: skip
     rows = [row for _, row in pending.values() if row is not None]
-    if rows:
-        connection.execute(insert(table), rows)
+    rows = _moved(connection, table, rows, [k for k, (filed, row) in pending.items()
+                                             if filed and row is not None])  # fmt: skip
+    if rows and connection.dialect.name == "postgresql":  # the batch as one JSON document
+        connection.exec_driver_sql(_UPSERT_MANY, (orjson.dumps(rows).decode(),))
+    elif rows:  # filed again where it moved; a place written unchanged is left as it is
+        upsert = sqlite_insert(table)
+        moved = or_(*(table.c[c] != upsert.excluded[c] for c in _COLUMNS))
+        connection.execute(upsert.on_conflict_do_update(
+            index_elements=["entity_id", "attr"], set_={c: upsert.excluded[c] for c in _COLUMNS},
+            where=moved), rows)  # fmt: skip
+
+
+def _moved(connection: Any, table: Table, rows: list[dict[str, Any]],
+           known: list[tuple[str, str]]) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows whose place is new or differs from the one filed: what an update of an entity
+    that stayed where it was need not write (read in one indexed look-up per thousand)."""
+    if not known:
+        return rows
+    filed: dict[tuple[str, str], tuple[Any, ...]] = {}
+    ids = sorted({e for e, _ in known})
+    for start in range(0, len(ids), 1000):
+        for r in connection.execute(select(table.c.entity_id, table.c.attr,
+                                           *(table.c[c] for c in _COLUMNS)).where(
+                table.c.entity_id.in_(ids[start : start + 1000]))):  # fmt: skip
+            filed[(r[0], r[1])] = tuple(r[2:])
+    return [row for row in rows if filed.get((row["entity_id"], row["attr"])) !=
+            tuple(row[c] for c in _COLUMNS)]  # fmt: skip
 
 
 def begin_batch(session: Session) -> None:
