@@ -35,7 +35,7 @@ console.add_page(NavEntry("City brain", "Supervision board", "/console/hub/board
                           order=6))  # fmt: skip
 add_translations("zh", {
     "City brain dashboard": "城市大脑驾驶舱", "Supervision board": "督办看板",
-    "Monthly report": "月度通报",
+    "Monthly report of the centre": "月度通报",
     "Open cases by district": "各区县在办工单", "Cases a day": "每日受理量",
     "Hot spots": "热点预警", "Open a proactive task": "未诉先办", "Task": "任务",
     "Usual": "常态", "In the window": "窗口内", "Figures": "考核指标",
