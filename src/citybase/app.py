@@ -40,6 +40,7 @@ from citybase.core.ledger import routes as ledger_routes
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger import tasks as _ledger_tasks
 from citybase.core.ledger import views as ledger_views
+from citybase.core.net import OutboundPolicy
 from citybase.core.orgs import routes as orgs_routes
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs import views as orgs_views
@@ -86,7 +87,9 @@ from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 from citybase.perception.context import routes as context_routes
 from citybase.perception.context import service as context_service
+from citybase.perception.context.auth import public_types, scope_for
 from citybase.perception.context.notify import Notifier
+from citybase.perception.context.service import EVERYONE
 from citybase.perception.devices import routes as device_routes
 from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
@@ -266,7 +269,17 @@ def create_app(
                 context_service.warm(session)
         except Exception:
             logging.getLogger(__name__).warning("no stored JSON-LD contexts loaded")
-        notifier = Notifier(database).start()  # NGSI-LD subscriptions' notifications
+        notifier = Notifier(  # NGSI-LD subscriptions' notifications
+            database,
+            outbound=OutboundPolicy.parse(settings.web.outbound_allow),
+            scope=scope_for(
+                None,
+                settings.perception.entity_read,
+                public_types(settings.perception.public_entity_types),
+            )
+            if settings.perception.entity_read == "unit"
+            else EVERYONE,
+        ).start()
         if run_worker:
             worker = Worker(database, settings)
             thread = threading.Thread(

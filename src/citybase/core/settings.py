@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,21 @@ class WebSettings(BaseModel):
         description="When set, /metrics answers only a scrape that sends it (Authorization: "
         "Bearer …, Prometheus's `authorization` in its scrape config). Default: public.",
     )
+    outbound_allow: str = Field(
+        "",
+        description="Addresses outside the public internet that notification endpoints and "
+        "webhooks may reach, comma-separated: networks (10.20.0.0/16, 127.0.0.1) or host names "
+        "allowed whatever they resolve to. Empty: public addresses only (loopback, private, "
+        "link-local and cloud metadata addresses are refused).",
+    )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound(cls, value: str) -> str:
+        from citybase.core.net import OutboundPolicy
+
+        OutboundPolicy.parse(value)  # a bad entry is named at start-up
+        return value
 
 
 class IdentitySettings(BaseModel):
@@ -224,6 +239,19 @@ class PerceptionSettings(BaseModel):
         "",
         description="Hosts NGSI-LD subscriptions may notify, comma-separated (a leading '.' "
         "allows a domain's hosts); empty: any host.",
+    )
+    entity_read: Literal["platform", "unit"] = Field(
+        "platform",
+        description="Who reads NGSI-LD entities, their history and subscriptions' matches: "
+        "platform — every signed-in user allowed to see perception data; unit — each unit its "
+        "own entities only (and those of the public types). Only the owning unit (or a "
+        "platform administrator) ever changes an entity.",
+    )
+    public_entity_types: str = Field(
+        "",
+        description="NGSI-LD entity types anyone may read without signing in (open context "
+        "data), comma-separated: short names of the core context's default vocabulary or full "
+        "type IRIs. Empty: none.",
     )
 
 

@@ -24,6 +24,12 @@ from tests.core.identity.factories import make_user, sign_in
 JSON = {"Content-Type": "application/json"}
 
 
+@pytest.fixture(autouse=True)
+def _receivers_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers here listen on this machine, which an operator must allow."""
+    monkeypatch.setenv("CITYBASE_WEB__OUTBOUND_ALLOW", "127.0.0.1")
+
+
 class Receiver:
     """A subscriber's endpoint on this machine: keeps what it is sent."""
 

@@ -20,6 +20,9 @@ class ContextEntity(Base):
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
     type: Mapped[str] = mapped_column(String(512))
     attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # the owning unit's code: only it (or a platform administrator) changes the entity; a
+    # device's entity is its device's unit's; "" is the platform's own
+    unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -33,6 +36,7 @@ class EntityState:
     attrs: dict[str, Any]
     created_at: datetime
     modified_at: datetime
+    unit: str = ""
 
 
 class StoredContext(Base):
@@ -54,7 +58,9 @@ class ContextSubscription(Base):
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     context: Mapped[list[Any]] = mapped_column(JSONType, default=list)
-    owner: Mapped[str] = mapped_column(String(64), default="")
+    owner: Mapped[str] = mapped_column(String(64), default="")  # the user who made it
+    # the owning unit: only it (or a platform administrator) reads, changes or deletes it
+    unit: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
     active: Mapped[bool] = mapped_column(default=True)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     times_sent: Mapped[int] = mapped_column(default=0)
@@ -77,6 +83,8 @@ class AttributeSeries(Base):
     entity_id: Mapped[str] = mapped_column(String(256), index=True)
     attr: Mapped[str] = mapped_column(String(512))
     entity_type: Mapped[str] = mapped_column(String(512), index=True)
+    # the unit owning the entity when the series began: only it rewrites the history
+    unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class AttributeInstance(Base):

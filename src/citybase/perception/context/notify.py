@@ -21,8 +21,6 @@ import logging
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +33,7 @@ from sqlalchemy import CursorResult, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import Database, after_commit, ends_work
+from citybase.core.net import OutboundPolicy, post, resolve
 from citybase.perception.context import jsonld, service
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import ContextEntity, ContextSubscription, EntityState
@@ -57,6 +56,7 @@ class Change:
     created_at: datetime
     modified_at: datetime
     deleted: bool = False
+    unit: str = ""  # the entity's owning unit
     # what happened, as the subscriptions' notificationTrigger names it → the attributes it
     # happened to
     events: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -67,10 +67,10 @@ class Change:
         events = {k: self.events.get(k, frozenset()) | later.events.get(k, frozenset())
                   for k in {*self.events, *later.events}}  # fmt: skip
         return Change(later.id, later.type, later.attrs, self.changed | later.changed,
-                      self.created_at, later.modified_at, events=events)  # fmt: skip
+                      self.created_at, later.modified_at, unit=later.unit, events=events)  # fmt: skip
 
     def entity(self) -> ContextEntity:
-        return ContextEntity(id=self.id, type=self.type, attrs=self.attrs,
+        return ContextEntity(id=self.id, type=self.type, attrs=self.attrs, unit=self.unit,
                              created_at=self.created_at, modified_at=self.modified_at)  # fmt: skip
 
 
@@ -121,7 +121,8 @@ def record(
     change = Change(  # the attributes are not copied: changes replace, never mutate
         id=entity.id, type=entity.type, attrs=entity.attrs,
         changed=frozenset(written) | frozenset(removed), created_at=entity.created_at,
-        modified_at=entity.modified_at, events=events(written, before, removed),
+        modified_at=entity.modified_at, unit=entity.unit,
+        events=events(written, before, removed),
     )  # fmt: skip
     earlier = changes.get(entity.id)
     changes[entity.id] = earlier.merged(change) if earlier is not None else change
@@ -166,8 +167,15 @@ def subscriptions_changed() -> None:
 
 
 class Notifier:
-    def __init__(self, db: Database, *, timeout: float = 5.0, workers: int = 4) -> None:
+    def __init__(self, db: Database, *, timeout: float = 5.0, workers: int = 4,
+                 outbound: OutboundPolicy = OutboundPolicy(),
+                 scope: service.ReadScope = service.EVERYONE) -> None:  # fmt: skip
+        """``outbound``: which addresses outside the public internet may be notified;
+        ``scope``: what a subscription of one unit may hear of (its ``types``, and ``units``
+        None for every unit's entities or an empty set for its own unit's only)."""
         self.db = db
+        self.outbound = outbound
+        self.scope = scope
         self.timeout = timeout
         self.queue: queue.SimpleQueue[list[Change] | None] = queue.SimpleQueue()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ngsi-notify")
@@ -281,6 +289,8 @@ class Notifier:
         subs: dict[str, Compiled] = {}
         for c in latest.values():
             for sub in (*by_type.get(c.type, ()), *any_type):
+                if not self.hears(sub, c.unit, c.type):
+                    continue
                 if sub.wants(c.id, c.type, c.changed, c.deleted, c.events) and \
                         (c.deleted or _meets(sub, c.entity())):  # fmt: skip
                     found.setdefault(sub.id, []).append(c)
@@ -309,11 +319,18 @@ class Notifier:
                 if kinds:
                     stmt = stmt.where(ContextEntity.type.in_(kinds))
                 rows = [r for r in session.scalars(stmt.order_by(ContextEntity.id))
-                        if sub.wants(r.id, r.type, set(r.attrs)) and _meets(sub, r)]  # fmt: skip
+                        if self.hears(sub, r.unit, r.type) and
+                        sub.wants(r.id, r.type, set(r.attrs)) and _meets(sub, r)]  # fmt: skip
                 for r in rows:
                     session.expunge(r)
             if rows:
                 self.pool.submit(self.deliver, sub, rows)
+
+    def hears(self, sub: Compiled, unit: str, type_iri: str) -> bool:
+        """Whether a subscription may be told of an entity: what its unit may read."""
+        if self.scope.units is None:
+            return True
+        return service.ReadScope(frozenset({sub.unit}), self.scope.types).sees(unit, type_iri)
 
     def _claim(self, sub: Compiled, now: datetime) -> bool:
         """Take this round of a periodic subscription for this process: of several processes
@@ -340,7 +357,7 @@ class Notifier:
             if uri.startswith("mqtt"):
                 self._publish(sub, uri, body, headers)
             else:
-                _post(uri, body, headers, self.timeout)
+                _post(uri, body, headers, self.timeout, self.outbound)
         except Exception as exc:  # the receiver's failure is the subscription's, not ours
             self.outcomes.put((sub.id, datetime.now(UTC), f"{type(exc).__name__}: {exc}"[:500]))
             return
@@ -354,7 +371,7 @@ class Notifier:
         except ImportError:  # pragma: no cover - the [mqtt] extra is missing
             raise RuntimeError("MQTT notifications need the [mqtt] extra (paho-mqtt)") from None
         parsed = urlparse(uri)
-        host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        host, port = parsed.hostname or "", parsed.port or 1883
         topic = parsed.path.lstrip("/")
         info = {i["key"]: i["value"] for i in sub.endpoint.get("notifierInfo", [])}
         qos = int(info.get("MQTT-QoS", "0"))
@@ -365,7 +382,9 @@ class Notifier:
                                      client_id=f"citybase-notify-{uuid.uuid4().hex[:8]}")  # fmt: skip
                 if parsed.username:
                     client.username_pw_set(parsed.username, parsed.password)
-                client.connect(host, port)
+                # to an address just checked, not to a name that could resolve anew
+                _, address = resolve(host, port, self.outbound)[0]
+                client.connect(str(address), port)
                 client.loop_start()
                 self.mqtt[(host, port)] = client
         message = json.dumps({"metadata": headers, "body": body}, ensure_ascii=False)
@@ -448,13 +467,9 @@ def _zulu(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _post(uri: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
-    request = urllib.request.Request(  # noqa: S310 -- the subscriber's own http(s) endpoint
-        uri, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
-            if not 200 <= answer.status < 300:
-                raise RuntimeError(f"the endpoint answered {answer.status}")
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"the endpoint answered {exc.code}") from None
+def _post(uri: str, body: dict[str, Any], headers: dict[str, str], timeout: float,
+          outbound: OutboundPolicy) -> None:  # fmt: skip
+    """POST to the subscriber's endpoint, connecting only to addresses the policy allows."""
+    status = post(uri, json.dumps(body, ensure_ascii=False).encode(), headers, outbound, timeout)
+    if not 200 <= status < 300:
+        raise RuntimeError(f"the endpoint answered {status}")

@@ -14,9 +14,18 @@ from fastapi.responses import JSONResponse, Response
 
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
+from citybase.core.net import OutboundPolicy
+from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context.auth import (
+    Scope,
+    public_types,
+    scope_for,
+    subscription_unit,
+    writer_of,
+)
 from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager, Reader
 
@@ -125,9 +134,10 @@ def _form(options: set[str], format_: str | None) -> str:
 @router.post("/entities", status_code=201)
 @router.post("/entities/", status_code=201, include_in_schema=False)
 async def create_entity(request: Request, session: DbSession, principal: Manager) -> Response:
-    """Create an entity (normalized form)."""
+    """Create an entity (normalized form); it belongs to the creator's unit (a registered
+    device's entity to the device's unit)."""
     body, context = await _body(request)
-    entity_id = service.create(session, body, context, unit=_unit(principal))
+    entity_id = service.create(session, body, context, writer=writer_of(principal))
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity_id}"})
 
 
@@ -136,7 +146,7 @@ async def create_entity(request: Request, session: DbSession, principal: Manager
 def query_entities(
     request: Request,
     session: DbSession,
-    principal: Reader,
+    scope: Scope,
     type: str | None = None,
     id: str | None = None,
     idPattern: str | None = None,
@@ -163,7 +173,7 @@ def query_entities(
         session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
         attrs=_split(attrs), limit=limit, offset=offset, form=_form(chosen, format),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=_geo(georel, geometry, coordinates), count=count,
+        geo=_geo(georel, geometry, coordinates), count=count, scope=scope,
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers, geometry=geometryProperty)
@@ -188,7 +198,7 @@ def _split(value: str | None) -> list[str] | None:
 def retrieve_entity(
     request: Request,
     session: DbSession,
-    principal: Reader,
+    scope: Scope,
     entity_id: str,
     attrs: str | None = None,
     options: str | None = None,
@@ -199,13 +209,16 @@ def retrieve_entity(
     context = _reader_context(link)
     chosen = _options(options)
     found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
-                             sys_attrs="sysAttrs" in chosen, attrs=_split(attrs))  # fmt: skip
+                             sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
+                             scope=scope)  # fmt: skip
     return _answer(request, found, context, geometry=geometryProperty)
 
 
 @router.delete("/entities/{entity_id}", status_code=204)
-def delete_entity(session: DbSession, principal: Manager, entity_id: str) -> Response:
-    service.delete(session, entity_id)
+def delete_entity(
+    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str
+) -> Response:
+    service.delete(session, entity_id, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
@@ -218,59 +231,68 @@ def _partial(not_done: list[dict[str, str]], done: list[str]) -> Response:
 
 @router.post("/entities/{entity_id}/attrs", status_code=204)
 async def append_attrs(
-    request: Request, session: DbSession, principal: Manager, entity_id: str,
-    options: str | None = None,
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, options: str | None = None,
 ) -> Response:  # fmt: skip
     """Append attributes; ``options=noOverwrite`` keeps those the entity has."""
     body, context = await _body(request)
-    kept = service.append_attrs(session, entity_id, body, context, unit=_unit(principal),
-                                no_overwrite="noOverwrite" in _options(options))  # fmt: skip
+    kept = service.append_attrs(session, entity_id, body, context,
+                                no_overwrite="noOverwrite" in _options(options),
+                                **_as_writer(principal, settings))  # fmt: skip
     names = [k for k in body if k not in ("id", "type", "@context")]
     return _partial(kept, [n for n in names if n not in {k["attributeName"] for k in kept}])
 
 
 @router.patch("/entities/{entity_id}/attrs", status_code=204)
 async def update_attrs(
-    request: Request, session: DbSession, principal: Manager, entity_id: str
-) -> Response:
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str,
+) -> Response:  # fmt: skip
     """Update attributes the entity has; the others are reported (207)."""
     body, context = await _body(request)
-    missing = service.update_attrs(session, entity_id, body, context, unit=_unit(principal))
+    missing = service.update_attrs(session, entity_id, body, context,
+                                   **_as_writer(principal, settings))  # fmt: skip
     names = [k for k in body if k not in ("id", "type", "@context")]
     return _partial(missing, [n for n in names if n not in {m["attributeName"] for m in missing}])
 
 
 @router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204)
 async def patch_attr(
-    request: Request, session: DbSession, principal: Manager, entity_id: str, attr: str
-) -> Response:
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, attr: str,
+) -> Response:  # fmt: skip
     """Partial update of one attribute."""
     body, context = await _body(request)
-    service.patch_attr(session, entity_id, attr, body, context, unit=_unit(principal))
+    service.patch_attr(session, entity_id, attr, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
 @router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
 def delete_attr(
-    session: DbSession, principal: Manager, entity_id: str, attr: str,
+    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    service.delete_attr(session, entity_id, attr, _reader_context(link))
+    service.delete_attr(session, entity_id, attr, _reader_context(link),
+                        **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
 
 
 @router.put("/entities/{entity_id}", status_code=204)
 async def replace_entity(
-    request: Request, session: DbSession, principal: Manager, entity_id: str
-) -> Response:
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str,
+) -> Response:  # fmt: skip
     body, context = await _body(request)
-    service.replace(session, entity_id, body, context, unit=_unit(principal))
+    service.replace(session, entity_id, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
-def _unit(principal: Principal) -> str | None:
-    """The unit a writer writes for: None for the platform's administrators (any device)."""
-    return None if "*" in principal.permissions else principal.unit_code
+def _as_writer(principal: Principal, settings: Settings) -> dict[str, Any]:
+    """Who writes (and owns what it creates), and what it can see of what is there: an entity
+    it may not read is not found, one it may read but does not own is refused (403)."""
+    scope = scope_for(principal, settings.perception.entity_read,
+                      public_types(settings.perception.public_entity_types))  # fmt: skip
+    return {"writer": writer_of(principal), "scope": scope}
 
 
 def _problem(exc: CitybaseError) -> dict[str, Any]:
@@ -281,8 +303,8 @@ def _problem(exc: CitybaseError) -> dict[str, Any]:
 
 @router.post("/entityOperations/{operation}")
 async def batch(
-    request: Request, session: DbSession, principal: Manager, operation: str,
-    options: str | None = None,
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    operation: str, options: str | None = None,
 ) -> Response:  # fmt: skip
     """Batch create, upsert (``options=update`` to merge instead of replace), update or delete:
     each entity on its own (a savepoint each); 201/204 when all succeed, else 207 with which did
@@ -296,6 +318,7 @@ async def batch(
     failed: list[dict[str, Any]] = []
     created = False
     merge = "update" in _options(options)
+    writing = _as_writer(principal, settings)
     if operation in ("create", "upsert"):
         succeeded, refused, created = service.upsert_many(
             session,
@@ -303,7 +326,7 @@ async def batch(
             context,
             create_only=operation == "create",
             replace_all=not merge,
-            unit=_unit(principal),
+            writer=writing["writer"],
         )
         failed = [{"entityId": str(i), "error": _problem(e)} for i, e in refused]
         body = []
@@ -313,28 +336,24 @@ async def batch(
         try:
             with session.begin_nested():
                 if operation == "create":
-                    service.create(session, item, context, unit=_unit(principal))
+                    service.create(session, item, context, writer=writing["writer"])
                     created = True
                 elif operation == "upsert":
                     created = (
-                        service.upsert(
-                            session, item, context, replace_all=not merge, unit=_unit(principal)
-                        )
+                        service.upsert(session, item, context, replace_all=not merge, **writing)
                         or created
                     )
                 elif operation == "update":
                     if not isinstance(entity_id, str):
                         raise BadRequestData("each entity needs its id", field="id")
-                    missing = service.update_attrs(
-                        session, entity_id, item, context, unit=_unit(principal)
-                    )
+                    missing = service.update_attrs(session, entity_id, item, context, **writing)
                     if missing:
                         raise BadRequestData("no such attributes: " + ", ".join(
                             m["attributeName"] for m in missing))  # fmt: skip
                 else:
                     if not isinstance(item, str):
                         raise BadRequestData("delete takes an array of entity ids", field="body")
-                    service.delete(session, item)
+                    service.delete(session, item, **writing)
             succeeded.append(str(entity_id))
         except CitybaseError as exc:
             failed.append({"entityId": str(entity_id), "error": _problem(exc)})
@@ -347,12 +366,12 @@ async def batch(
 
 @router.get("/types")
 def types(
-    request: Request, session: DbSession, principal: Reader, details: bool = False,
+    request: Request, session: DbSession, scope: Scope, details: bool = False,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """The entity types held (``details=true``: with their attribute names)."""
     context = _reader_context(link)
-    found = service.types_and_attributes(session, context)
+    found = service.types_and_attributes(session, context, scope)
     if details:
         body: Any = [{"id": t, "type": "EntityType", "typeName": t, "attributeNames": a}
                      for t, a in found.items()]  # fmt: skip
@@ -364,12 +383,12 @@ def types(
 
 @router.get("/attributes")
 def attributes(
-    request: Request, session: DbSession, principal: Reader,
+    request: Request, session: DbSession, scope: Scope,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """The attribute names held, across all types."""
     context = _reader_context(link)
-    found = service.types_and_attributes(session, context)
+    found = service.types_and_attributes(session, context, scope)
     names = sorted({a for attrs in found.values() for a in attrs})
     return _answer(request, {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
                              "type": "AttributeList", "attributeList": names}, context)  # fmt: skip
@@ -383,10 +402,12 @@ def attributes(
 async def create_subscription(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings
 ) -> Response:
-    """Subscribe an endpoint (http(s):// or mqtt://host:port/topic) to changes of entities."""
+    """Subscribe an endpoint (http(s):// or mqtt://host:port/topic) to changes of entities;
+    the subscription is the creator's unit's, and hears only of what that unit may read."""
     body, context = await _body(request)
     sub_id = subscriptions.create(session, body, context, owner=principal.username,
-                                  hosts=settings.perception.notification_hosts)  # fmt: skip
+                                  hosts=settings.perception.notification_hosts,
+                                  unit=principal.unit_code, outbound=_outbound(settings))  # fmt: skip
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/subscriptions/{sub_id}"})
 
 
@@ -398,7 +419,8 @@ def list_subscriptions(
     count: bool = False, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     context = _reader_context(link)
-    found, total = subscriptions.listing(session, context, limit=limit, offset=offset)
+    found, total = subscriptions.listing(session, context, limit=limit, offset=offset,
+                                         unit=subscription_unit(principal))  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers)
 
@@ -409,7 +431,8 @@ def retrieve_subscription(
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     context = _reader_context(link)
-    return _answer(request, subscriptions.retrieve(session, sub_id, context), context)
+    found = subscriptions.retrieve(session, sub_id, context, unit=subscription_unit(principal))
+    return _answer(request, found, context)
 
 
 @router.patch("/subscriptions/{sub_id}", status_code=204)
@@ -419,14 +442,19 @@ async def update_subscription(
     """Change some members (``isActive: false`` pauses it)."""
     body, context = await _body(request)
     subscriptions.update(session, sub_id, body, context,
-                         hosts=settings.perception.notification_hosts)  # fmt: skip
+                         hosts=settings.perception.notification_hosts,
+                         unit=subscription_unit(principal), outbound=_outbound(settings))  # fmt: skip
     return Response(status_code=204)
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204)
 def delete_subscription(session: DbSession, principal: Manager, sub_id: str) -> Response:
-    subscriptions.delete(session, sub_id)
+    subscriptions.delete(session, sub_id, unit=subscription_unit(principal))
     return Response(status_code=204)
+
+
+def _outbound(settings: Settings) -> OutboundPolicy:
+    return OutboundPolicy.parse(settings.web.outbound_allow)
 
 
 # --- the temporal API ---------------------------------------------------------------------------
@@ -454,7 +482,7 @@ TemporalWindow = Annotated[temporal.Window, Depends(_window)]
 def temporal_query(
     request: Request,
     session: DbSession,
-    principal: Reader,
+    scope: Scope,
     win: TemporalWindow,
     type: str | None = None,
     id: str | None = None,
@@ -473,7 +501,7 @@ def temporal_query(
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
                                   id_pattern=idPattern, attrs=_split(attrs), limit=limit,
-                                  offset=offset)  # fmt: skip
+                                  offset=offset, scope=scope)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers)
 
@@ -482,7 +510,7 @@ def temporal_query(
 def temporal_retrieve(
     request: Request,
     session: DbSession,
-    principal: Reader,
+    scope: Scope,
     entity_id: str,
     win: TemporalWindow,
     attrs: str | None = None,
@@ -490,16 +518,18 @@ def temporal_retrieve(
 ) -> Response:
     context = _reader_context(link)
     return _answer(request, temporal.retrieve(session, entity_id, context, win,
-                                              attrs=_split(attrs)), context)  # fmt: skip
+                                              attrs=_split(attrs), scope=scope), context)  # fmt: skip
 
 
 @router.post("/temporal/entities", status_code=201)
 @router.post("/temporal/entities/", status_code=201, include_in_schema=False)
-async def temporal_create(request: Request, session: DbSession, principal: Manager) -> Response:
+async def temporal_create(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings
+) -> Response:
     """Add a temporal representation's instances: 201 for an entity with no history yet, 204
-    when it adds to one."""
+    when it adds to one (of the writer's own unit's entities only)."""
     body, context = await _body(request)
-    if temporal.add(session, body, context):
+    if temporal.add(session, body, context, **_as_writer(principal, settings)):
         return Response(status_code=201,
                         headers={"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"})  # fmt: skip
     return Response(status_code=204)
@@ -507,44 +537,50 @@ async def temporal_create(request: Request, session: DbSession, principal: Manag
 
 @router.post("/temporal/entities/{entity_id}/attrs", status_code=204)
 async def temporal_add(
-    request: Request, session: DbSession, principal: Manager, entity_id: str
-) -> Response:
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str,
+) -> Response:  # fmt: skip
     body, context = await _body(request)
-    temporal.add(session, body, context, entity_id=entity_id)
+    temporal.add(session, body, context, entity_id=entity_id, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
 @router.delete("/temporal/entities/{entity_id}", status_code=204)
-def temporal_delete(session: DbSession, principal: Manager, entity_id: str) -> Response:
-    temporal.remove(session, entity_id)
+def temporal_delete(
+    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str
+) -> Response:
+    temporal.remove(session, entity_id, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
 @router.patch("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
 async def temporal_modify_instance(
-    request: Request, session: DbSession, principal: Manager, entity_id: str, attr: str,
-    instance_id: str,
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, attr: str, instance_id: str,
 ) -> Response:  # fmt: skip
     """Change one instance of an attribute's history (its value, unitCode, sub-attributes)."""
     body, context = await _body(request)
-    temporal.modify_instance(session, entity_id, attr, instance_id, body, context)
+    temporal.modify_instance(session, entity_id, attr, instance_id, body, context,
+                             **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
 
 
 @router.delete("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
 def temporal_delete_instance(
-    session: DbSession, principal: Manager, entity_id: str, attr: str, instance_id: str,
-    link: Annotated[str | None, Header()] = None,
+    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
+    instance_id: str, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """Delete one instance of an attribute's history."""
-    temporal.delete_instance(session, entity_id, attr, instance_id, _reader_context(link))
+    temporal.delete_instance(session, entity_id, attr, instance_id, _reader_context(link),
+                             **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
 
 
 @router.delete("/temporal/entities/{entity_id}/attrs/{attr}", status_code=204)
 def temporal_delete_attr(
-    session: DbSession, principal: Manager, entity_id: str, attr: str,
+    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    temporal.remove(session, entity_id, attr, _reader_context(link))
+    temporal.remove(session, entity_id, attr, _reader_context(link),
+                    **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, Forbidden
@@ -48,6 +49,47 @@ class ResourceNotFound(CitybaseError):
 class AlreadyExists(CitybaseError):
     status_code = 409
     code = "AlreadyExists"
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Who changes the store: the unit it acts for, which owns what it creates, and whether
+    it may change any unit's entities (the platform's administrators and its own work)."""
+
+    unit: str = ""
+    any_unit: bool = True
+
+    def may_change(self, owner: str) -> bool:
+        return self.any_unit or owner == self.unit
+
+
+PLATFORM = Writer()  # the platform's own work (the demo, commands): any entity, owned by none
+
+
+@dataclass(frozen=True, slots=True)
+class ReadScope:
+    """Whose entities a reader sees: every unit's (``units`` None), or those of ``units`` and
+    of the types open to every reader (``types``, as IRIs)."""
+
+    units: frozenset[str] | None = None
+    types: frozenset[str] = frozenset()
+
+    def sees(self, unit: str, type_iri: str) -> bool:
+        return self.units is None or unit in self.units or type_iri in self.types
+
+    def clause(self, unit: Any, type_iri: Any) -> Any:
+        """The same judgement as a SQL condition on these columns (None: no condition)."""
+        if self.units is None:
+            return None
+        return or_(unit.in_(sorted(self.units)), type_iri.in_(sorted(self.types)))
+
+
+EVERYONE = ReadScope()
+
+
+def ownership_refused(entity_id: str, owner: str) -> Forbidden:
+    return Forbidden(f"entity {entity_id} belongs to {owner or 'the platform'}: a unit changes "
+                     f"its own entities only", field="id")  # fmt: skip
 
 
 def _check_attribute(name: str, attr: Any) -> None:
@@ -143,10 +185,10 @@ def _rename(attr: Any, names: dict[str, str]) -> Any:
             (_rename(v, names) if k not in jsonld.ATTRIBUTE_KEYS else v) for k, v in attr.items()}  # fmt: skip
 
 
-def create(session: Session, body: Any, context: list[Any], *, unit: str | None = None) -> str:
-    """Store a new entity; its id must be a URI not yet used. Returns the id. ``unit``: the
-    writer's unit, the only one whose devices' entities it may write (None: any, the platform's
-    own work and administrators)."""
+def create(session: Session, body: Any, context: list[Any], *, writer: Writer = PLATFORM) -> str:
+    """Store a new entity; its id must be a URI not yet used. Returns the id. It belongs to the
+    writer's unit — a registered device's entity to the device's unit, which alone (or a
+    platform administrator) may write it."""
     if not isinstance(body, dict):
         raise BadRequestData("an entity is a JSON object")
     entity_id, kind = body.get("id"), body.get("type")
@@ -160,15 +202,31 @@ def create(session: Session, body: Any, context: list[Any], *, unit: str | None 
     if session.get(ContextEntity, entity_id) is not None:
         raise AlreadyExists(f"entity {entity_id} exists", field="id")
     names, types = jsonld.expand_names(context, _names(attrs), {kind})
+    owner = _device_owner(session, entity_id)
+    if owner is not None and not writer.may_change(owner):
+        raise Forbidden(f"device {entity_id[len(DEVICE):]} belongs to {owner or 'no unit'}: a "
+                        f"unit writes the entities of its own devices only", field="id")  # fmt: skip
     now = datetime.now(UTC)
     made = ContextEntity(
         id=entity_id, type=types[kind], created_at=now, modified_at=now,
         attrs={names[k]: _rename(v, names) for k, v in attrs.items()},
+        unit=writer.unit if owner is None else owner,
     )  # fmt: skip
     session.add(made)
     session.flush()
-    _changed(session, made, set(made.attrs), None, unit=unit)
+    _changed(session, made, set(made.attrs), None)
     return entity_id
+
+
+def _device_owner(session: Session, entity_id: str) -> str | None:
+    """The unit of the registered device whose entity this is (None: not a device's)."""
+    if not entity_id.startswith(DEVICE):
+        return None
+    from citybase.perception.devices import service as devices
+
+    device_id = entity_id[len(DEVICE) :]
+    catalog = devices.Catalog(session, {device_id})
+    return catalog.owner(device_id) if device_id in catalog.specs else None
 
 
 FORMS = ("normalized", "keyValues", "concise")
@@ -200,20 +258,20 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
 
 
 def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str = "normalized",
-             sys_attrs: bool = False, attrs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+             sys_attrs: bool = False, attrs: list[str] | None = None,
+             scope: ReadScope = EVERYONE) -> dict[str, Any]:  # fmt: skip
     found = session.get(ContextEntity, entity_id)
-    if found is None:
+    if found is None or not scope.sees(found.unit, found.type):
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
     return render_entity(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
 
 
-def delete(session: Session, entity_id: str) -> None:
+def delete(session: Session, entity_id: str, *, writer: Writer = PLATFORM,
+           scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     from citybase.perception.context import notify
 
-    found = session.get(ContextEntity, entity_id)
-    if found is None:
-        raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    found = _entity(session, entity_id, writer, scope)
     notify.record_deletion(session, found)
     session.delete(found)
     session.flush()
@@ -238,6 +296,7 @@ def query(
     geo: tuple[str, str, str] | None = None,
     geoproperty: str = "location",
     count: bool = True,
+    scope: ReadScope = EVERYONE,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Entities matching type (any of), id (any of), id pattern, having any of ``attrs``,
     meeting ``q`` and the geo-query, in id order; with the total matched when ``count``.
@@ -258,6 +317,9 @@ def query(
         where.append(ContextEntity.type.in_(list(expanded.values())))
     if ids:
         where.append(ContextEntity.id.in_(ids))
+    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    if visible is not None:
+        where.append(visible)
     checks: list[Callable[[ContextEntity], bool]] = []
     if id_pattern:
         try:
@@ -358,14 +420,14 @@ def warm(session: Session) -> int:
 
 def _changed(
     session: Session, entity: ContextEntity | EntityState, attributes: set[str],
-    before: Collection[str] | None, removed: Collection[str] = (), *, unit: str | None = None,
+    before: Collection[str] | None, removed: Collection[str] = (),
 ) -> None:  # fmt: skip
     """After any change: subscriptions are notified once it commits (told what happened: the
     entity created, or which attributes were created, updated or deleted — ``before`` is what
     the entity held, None for a new one), and the attributes' new values join their history."""
     from citybase.perception.context import notify, places, temporal
 
-    _feed_telemetry(session, entity, attributes, unit)
+    _feed_telemetry(session, entity, attributes)
     notify.record(session, entity, attributes, before, removed)
     temporal.keep(session, entity, attributes)
     places.keep(session, entity, attributes, before, removed)
@@ -375,11 +437,11 @@ DEVICE = "urn:ngsi-ld:Device:"
 
 
 def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
-                    attributes: set[str], unit: str | None = None) -> None:  # fmt: skip
+                    attributes: set[str]) -> None:  # fmt: skip
     """An entity ``urn:ngsi-ld:Device:{device id}`` of a registered device is that device's
     voice: the Properties its type measures (matched by their names' last segment) become
     readings, checked like any other — a reading refused refuses the change — and judged by
-    the rules. A writer for a unit (``unit``) may speak only for its own unit's devices."""
+    the rules. (Only the device's unit writes it: its entity is that unit's.)"""
     if not entity.id.startswith(DEVICE):
         return
     from citybase.perception.devices import service as devices
@@ -392,10 +454,11 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
     measured = catalog.specs.get(device_id)
     if measured is None:
         return  # not a registered device: an entity like any other
-    owner = catalog.owner(device_id)
-    if unit is not None and owner != unit:
-        raise Forbidden(f"device {device_id} belongs to {owner or 'no unit'}: a unit writes the "
-                        f"entities of its own devices only", field="id")  # fmt: skip
+    owner = catalog.owner(device_id) or ""
+    if entity.unit != owner:  # made before the device was registered, by another unit
+        raise Forbidden(f"device {device_id} belongs to {owner or 'no unit'}, its entity to "
+                        f"{entity.unit or 'the platform'}: an administrator hands the entity "
+                        f"to the device's unit first", field="id")  # fmt: skip
     moments: dict[datetime | None, dict[str, Any]] = {}
     for iri in attributes:
         attr = entity.attrs.get(iri)
@@ -413,10 +476,15 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
     rules.judge(session, accepted)
 
 
-def _entity(session: Session, entity_id: str) -> ContextEntity:
+def _entity(session: Session, entity_id: str, writer: Writer = PLATFORM,
+            scope: ReadScope = EVERYONE) -> ContextEntity:  # fmt: skip
+    """The entity to change: unknown to a writer who may not see it (404), refused to one
+    whose unit does not own it (403)."""
     found = session.get(ContextEntity, entity_id)
-    if found is None:
+    if found is None or not scope.sees(found.unit, found.type):
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    if not writer.may_change(found.unit):
+        raise ownership_refused(entity_id, found.unit)
     return found
 
 
@@ -436,37 +504,39 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
 
 
 def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
-                 no_overwrite: bool = False, unit: str | None = None) -> list[dict[str, str]]:  # fmt: skip
+                 no_overwrite: bool = False, writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
+                 ) -> list[dict[str, str]]:  # fmt: skip
     """Add attributes (replacing those of the same name unless ``no_overwrite``). Returns the
     attributes not changed, with why."""
-    entity = _entity(session, entity_id)
+    entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
     kept = {k for k in incoming if no_overwrite and k in entity.attrs}
     before = set(entity.attrs)
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - kept, before, unit=unit)
+    _changed(session, entity, set(incoming) - kept, before)
     return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
 
 
 def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
-                 unit: str | None = None) -> list[dict[str, str]]:  # fmt: skip
+                 writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
+                 ) -> list[dict[str, str]]:  # fmt: skip
     """Replace attributes that exist; those that do not are left out and reported."""
-    entity = _entity(session, entity_id)
+    entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
     missing = {k for k in incoming if k not in entity.attrs}
     entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing, entity.attrs.keys(), unit=unit)
+    _changed(session, entity, set(incoming) - missing, entity.attrs.keys())
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
 def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
-               unit: str | None = None) -> None:  # fmt: skip
+               writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Partial update of one attribute: the fields given replace those it has."""
-    entity = _entity(session, entity_id)
+    entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
@@ -477,11 +547,12 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     entity.attrs = {**entity.attrs, iri: merged}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, {iri}, entity.attrs.keys(), unit=unit)
+    _changed(session, entity, {iri}, entity.attrs.keys())
 
 
-def delete_attr(session: Session, entity_id: str, name: str, context: list[Any]) -> None:
-    entity = _entity(session, entity_id)
+def delete_attr(session: Session, entity_id: str, name: str, context: list[Any], *,
+                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+    entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
@@ -492,9 +563,9 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any])
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
-            unit: str | None = None) -> None:  # fmt: skip
+            writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """The entity becomes what the body says (same id; its type may be given again)."""
-    entity = _entity(session, entity_id)
+    entity = _entity(session, entity_id, writer, scope)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
         raise BadRequestData("the id in the body is not the entity's", field="id")
     kind = body.get("type") if isinstance(body, dict) else None
@@ -505,20 +576,20 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
     entity.attrs = attrs
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(attrs), before, removed=before - set(attrs), unit=unit)
+    _changed(session, entity, set(attrs), before, removed=before - set(attrs))
 
 
 def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True,
-           unit: str | None = None) -> bool:  # fmt: skip
+           writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> bool:  # fmt: skip
     """Create the entity, or change it (replace it, or update its attributes). True if new."""
     entity_id = body.get("id") if isinstance(body, dict) else None
     if isinstance(entity_id, str) and session.get(ContextEntity, entity_id) is not None:
         if replace_all:
-            replace(session, entity_id, body, context, unit=unit)
+            replace(session, entity_id, body, context, writer=writer, scope=scope)
         else:
-            append_attrs(session, entity_id, body, context, unit=unit)
+            append_attrs(session, entity_id, body, context, writer=writer, scope=scope)
         return False
-    create(session, body, context, unit=unit)
+    create(session, body, context, writer=writer)
     return True
 
 
@@ -538,13 +609,14 @@ def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
-                replace_all: bool = True, unit: str | None = None,
+                replace_all: bool = True, writer: Writer = PLATFORM,
                 ) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
     """Batch create or upsert: every entity checked first, the names of all of them expanded at
     once, the existing ones read in one query, then all written with one insert and one update
     (no ORM bookkeeping per entity). Returns the ids done, the items refused with why, and
     whether any entity was new. Entities of registered devices go one by one, each in a
-    savepoint of its own, since their readings may be refused."""
+    savepoint of its own, since their readings may be refused. An existing entity of another
+    unit is refused unless the writer may change any unit's; a new one is the writer's unit's."""
     ready: list[tuple[str, str, dict[str, Any]]] = []
     refused: list[tuple[Any, CitybaseError]] = []
     for item in items:
@@ -566,16 +638,17 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     # entity, what each entity holds need not be read and written back
     connection = session.connection()
     merge_in_db = connection.dialect.name == "postgresql" and not notify.listening()
-    have: dict[str, tuple[dict[str, Any], datetime]] = {}
+    have: dict[str, tuple[dict[str, Any], datetime, str]] = {}
     for start in range(0, len(ids), 500):
         chunk = ContextEntity.id.in_(ids[start : start + 500])
         if merge_in_db:
-            have |= {i: ({}, c) for i, c in session.execute(
-                select(ContextEntity.id, ContextEntity.created_at).where(chunk))}  # fmt: skip
-        else:
-            have |= {i: (a, c) for i, a, c in session.execute(
-                select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at).where(
+            have |= {i: ({}, c, u) for i, c, u in session.execute(
+                select(ContextEntity.id, ContextEntity.created_at, ContextEntity.unit).where(
                     chunk))}  # fmt: skip
+        else:
+            have |= {i: (a, c, u) for i, a, c, u in session.execute(
+                select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at,
+                       ContextEntity.unit).where(chunk))}  # fmt: skip
     done: list[str] = []
     created = False
     now = datetime.now(UTC)
@@ -589,14 +662,19 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
             if before is not None and create_only:
                 refused.append((entity_id, AlreadyExists(f"entity {entity_id} exists", field="id")))
                 continue
+            if before is not None and not writer.may_change(before[2]):
+                refused.append((entity_id, ownership_refused(entity_id, before[2])))
+                continue
             new = expanded if before is None or replace_all else {**before[0], **expanded}
             born = before[1] if before is not None else now
-            state = EntityState(entity_id, types[kind], new, born, now)
+            owner = writer.unit if before is None else before[2]
+            state = EntityState(entity_id, types[kind], new, born, now, owner)
             row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
-                   "modified_at": now, "merge": before is not None and not replace_all}  # fmt: skip
+                   "modified_at": now, "unit": owner,
+                   "merge": before is not None and not replace_all}  # fmt: skip
             (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
             created = created or before is None
-            have[entity_id] = (new, born)
+            have[entity_id] = (new, born, owner)
             _changed(session, state, set(expanded), None if before is None else before[0],
                      removed=() if before is None or not replace_all else
                      before[0].keys() - expanded.keys())  # fmt: skip
@@ -636,11 +714,11 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         try:
             with session.begin_nested():
                 if create_only:
-                    create(session, item, context, unit=unit)
+                    create(session, item, context, writer=writer)
                     created = True
                 else:
                     created = upsert(session, item, context, replace_all=replace_all,
-                                     unit=unit) or created  # fmt: skip
+                                     writer=writer) or created  # fmt: skip
             done.append(str(item["id"]))
         except CitybaseError as exc:
             refused.append((item.get("id"), exc))
@@ -661,10 +739,15 @@ def matches(entity: ContextEntity, q: query_language.Node) -> bool:
     return query_language.holds(q, entity.attrs)
 
 
-def types_and_attributes(session: Session, context: list[Any]) -> dict[str, list[str]]:
+def types_and_attributes(session: Session, context: list[Any],
+                         scope: ReadScope = EVERYONE) -> dict[str, list[str]]:  # fmt: skip
     """Each entity type (in the reader's terms) with the attribute names its entities have."""
     found: dict[str, set[str]] = {}
-    for kind, attrs in session.execute(select(ContextEntity.type, ContextEntity.attrs)):
+    stmt = select(ContextEntity.type, ContextEntity.attrs)
+    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    for kind, attrs in session.execute(stmt):
         found.setdefault(kind, set()).update(attrs)
     names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
                                         set(found))  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import after_commit
+from citybase.core.net import OutboundPolicy, check_endpoint
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import ContextSubscription
@@ -172,19 +173,27 @@ def allowed(uri: str, hosts: str) -> bool:
                              for h in listed)  # fmt: skip
 
 
-def _check_host(body: dict[str, Any], hosts: str) -> None:
+PORTS = {"http": 80, "https": 443, "mqtt": 1883, "mqtts": 8883}
+
+
+def _check_host(body: dict[str, Any], hosts: str, outbound: OutboundPolicy) -> None:
+    """The endpoint's host is among those listed (if any are), and it is not on the
+    platform's own network unless the operator allows it (``web.outbound_allow``)."""
     uri = str(((body.get("notification") or {}).get("endpoint") or {}).get("uri", ""))
     if not allowed(uri, hosts):
         raise BadRequestData("notification.endpoint.uri: this host may not be notified here "
                              "(perception.notification_hosts)", field="notification")  # fmt: skip
+    check_endpoint(uri, outbound, PORTS.get(urlparse(uri).scheme, 80))
 
 
 def create(session: Session, body: Any, context: list[Any], owner: str = "",
-           hosts: str = "") -> str:  # fmt: skip
+           hosts: str = "", *, unit: str = "",
+           outbound: OutboundPolicy = OutboundPolicy()) -> str:  # fmt: skip
+    """A new subscription, made by the user ``owner`` for ``unit`` (its owning unit)."""
     if not isinstance(body, dict):
         raise BadRequestData("a subscription is a JSON object")
     _check(body)
-    _check_host(body, hosts)
+    _check_host(body, hosts, outbound)
     sub_id = body.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     if not isinstance(sub_id, str) or not URI.match(sub_id):
         raise BadRequestData("id is a URI", field="id")
@@ -195,7 +204,8 @@ def create(session: Session, body: Any, context: list[Any], owner: str = "",
     kept["type"] = "Subscription"
     now = datetime.now(UTC)
     session.add(ContextSubscription(
-        id=sub_id, body=kept, context=context, owner=owner, active=body.get("isActive", True),
+        id=sub_id, body=kept, context=context, owner=owner, unit=unit,
+        active=body.get("isActive", True),
         expires_at=_when(body["expiresAt"], "expiresAt") if "expiresAt" in body else None,
         created_at=now, modified_at=now,
     ))  # fmt: skip
@@ -204,17 +214,20 @@ def create(session: Session, body: Any, context: list[Any], owner: str = "",
     return sub_id
 
 
-def _get(session: Session, sub_id: str) -> ContextSubscription:
+def _get(session: Session, sub_id: str, unit: str | None = None) -> ContextSubscription:
+    """A subscription, to its owning unit (``unit``; None: the platform's administrators, any):
+    another unit's is not found."""
     found = session.get(ContextSubscription, sub_id)
-    if found is None:
+    if found is None or (unit is not None and found.unit != unit):
         raise ResourceNotFound(f"no subscription {sub_id}", field="id")
     return found
 
 
-def update(session: Session, sub_id: str, body: Any, context: list[Any], hosts: str = "") -> None:
+def update(session: Session, sub_id: str, body: Any, context: list[Any], hosts: str = "", *,
+           unit: str | None = None, outbound: OutboundPolicy = OutboundPolicy()) -> None:  # fmt: skip
     """Change the members given; the others stay (names given in this request's terms are
     kept in the subscription's own by going through their IRIs)."""
-    found = _get(session, sub_id)
+    found = _get(session, sub_id, unit)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("the members to change come as a JSON object")
     if "id" in body and body["id"] != sub_id:
@@ -227,7 +240,7 @@ def update(session: Session, sub_id: str, body: Any, context: list[Any], hosts: 
             isinstance(incoming["notification"], dict):  # fmt: skip
         merged["notification"] = {**found.body["notification"], **incoming["notification"]}
     _check(merged)
-    _check_host(merged, hosts)
+    _check_host(merged, hosts, outbound)
     _compile_or_refuse(merged, found.context)
     found.body = merged
     found.active = merged.get("isActive", True)
@@ -269,8 +282,8 @@ def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str])
     return out
 
 
-def delete(session: Session, sub_id: str) -> None:
-    session.delete(_get(session, sub_id))
+def delete(session: Session, sub_id: str, *, unit: str | None = None) -> None:
+    session.delete(_get(session, sub_id, unit))
     session.flush()
     _changed(session)
 
@@ -315,15 +328,18 @@ def render(row: ContextSubscription, context: list[Any], *, sys_attrs: bool = Fa
     return out
 
 
-def retrieve(session: Session, sub_id: str, context: list[Any]) -> dict[str, Any]:
-    return render(_get(session, sub_id), context)
+def retrieve(session: Session, sub_id: str, context: list[Any], *,
+             unit: str | None = None) -> dict[str, Any]:  # fmt: skip
+    return render(_get(session, sub_id, unit), context)
 
 
-def listing(session: Session, context: list[Any], *, limit: int = 20,
-            offset: int = 0) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
-    total = session.scalar(select(func.count()).select_from(ContextSubscription)) or 0
-    rows = session.scalars(select(ContextSubscription).order_by(ContextSubscription.created_at,
-                                                                ContextSubscription.id)
+def listing(session: Session, context: list[Any], *, limit: int = 20, offset: int = 0,
+            unit: str | None = None) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """The subscriptions of ``unit`` (None: all of them)."""
+    own = [] if unit is None else [ContextSubscription.unit == unit]
+    total = session.scalar(select(func.count()).select_from(ContextSubscription).where(*own)) or 0
+    rows = session.scalars(select(ContextSubscription).where(*own)
+                           .order_by(ContextSubscription.created_at, ContextSubscription.id)
                            .limit(limit).offset(offset))  # fmt: skip
     return [render(r, context) for r in rows], total
 
@@ -349,6 +365,7 @@ class Compiled:
     time_interval: float
     expires_at: datetime | None
     active: bool
+    unit: str = ""  # the owning unit: the subscription hears of what it may read
     last_sent: float = 0.0
     pending: list[str] = field(default_factory=list)
     triggers: frozenset[str] = DEFAULT_TRIGGERS
@@ -421,7 +438,7 @@ def compile_row(row: ContextSubscription) -> Compiled:
         endpoint=dict(notification.get("endpoint") or {}),
         throttling=float(body.get("throttling") or 0),
         time_interval=float(body.get("timeInterval") or 0),
-        expires_at=expires, active=row.active,
+        expires_at=expires, active=row.active, unit=row.unit or "",
         last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
         triggers=frozenset(body.get("notificationTrigger") or DEFAULT_TRIGGERS),
     )  # fmt: skip

@@ -32,9 +32,13 @@ from citybase.perception.context.models import (
     EntityState,
 )
 from citybase.perception.context.service import (
+    EVERYONE,
+    PLATFORM,
     URI,
     BadRequestData,
+    ReadScope,
     ResourceNotFound,
+    Writer,
     _check_attribute,
     _names,
     _rename,
@@ -60,6 +64,7 @@ class _Pending:
     kind: str
     value: Any
     extra: dict[str, Any] | None
+    unit: str = ""  # the entity's owning unit, kept with a series when it begins
 
 
 def _moment(raw: Any, name: str = "observedAt") -> datetime:
@@ -71,12 +76,12 @@ def _moment(raw: Any, name: str = "observedAt") -> datetime:
 
 
 def _pending(entity_id: str, entity_type: str, iri: str, attr: dict[str, Any],
-             default_time: datetime) -> _Pending:  # fmt: skip
+             default_time: datetime, unit: str = "") -> _Pending:  # fmt: skip
     kind = str(attr.get("type", "Property"))
     value = attr.get("object") if kind == "Relationship" else attr.get("value")
     extra = {k: v for k, v in attr.items() if k not in _KEYS}
     when = _moment(attr["observedAt"]) if "observedAt" in attr else default_time
-    return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None)
+    return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None, unit)
 
 
 def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iterable[str]) -> None:
@@ -88,7 +93,7 @@ def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iter
     for iri in attributes:
         attr = entity.attrs.get(iri)
         if isinstance(attr, dict):
-            pending.append(_pending(entity.id, entity.type, iri, attr, stamp))
+            pending.append(_pending(entity.id, entity.type, iri, attr, stamp, entity.unit))
 
 
 @event.listens_for(Session, "before_commit")
@@ -122,7 +127,8 @@ _ADD_MANY = (
 )
 
 
-def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+def _series(session: Session,
+            keys: dict[tuple[str, str], tuple[str, str]]) -> dict[tuple[str, str], int]:  # fmt: skip
     """The series of these (entity, attribute) pairs, made where missing."""
     found: dict[tuple[str, str], int] = {}
 
@@ -138,7 +144,8 @@ def _series(session: Session, keys: dict[tuple[str, str], str]) -> dict[tuple[st
     missing = [k for k in keys if k not in found]
     if missing:
         session.execute(insert(AttributeSeries), [
-            {"entity_id": e, "attr": a, "entity_type": keys[(e, a)]} for e, a in missing])  # fmt: skip
+            {"entity_id": e, "attr": a, "entity_type": keys[(e, a)][0], "unit": keys[(e, a)][1]}
+            for e, a in missing])  # fmt: skip
         look(missing)
     return found
 
@@ -148,7 +155,7 @@ def write(session: Session, pending: list[_Pending]) -> None:
     executemany straight to the driver (SQLAlchemy's per-row parameter building cost more than
     the insert), on PostgreSQL one statement over the batch sent as a single JSON array (the
     database reads it in C, where arrays of text would be escaped value by value)."""
-    series = _series(session, {(p.entity_id, p.attr): p.entity_type for p in pending})
+    series = _series(session, {(p.entity_id, p.attr): (p.entity_type, p.unit) for p in pending})
     sqlite = session.get_bind().dialect.name == "sqlite"
     rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}  # one per key: the last one wins
     for p in pending:
@@ -174,14 +181,46 @@ def write(session: Session, pending: list[_Pending]) -> None:
 # --- writing a temporal representation -----------------------------------------------------------
 
 
-def add(session: Session, body: Any, context: list[Any], entity_id: str | None = None) -> bool:
+def owner_of_history(session: Session, entity_id: str) -> str | None:
+    """The unit owning an entity's history: the entity's own where it is in the store, else
+    the unit of its first kept series (None: no history and no entity)."""
+    entity = session.get(ContextEntity, entity_id)
+    if entity is not None:
+        return entity.unit
+    return session.scalars(select(AttributeSeries.unit).where(
+        AttributeSeries.entity_id == entity_id).order_by(AttributeSeries.id).limit(1)).first()  # fmt: skip
+
+
+def _may_rewrite(session: Session, entity_id: str, writer: Writer, scope: ReadScope) -> str:
+    """The owner of the history the writer would change; refused unless it is the writer's
+    unit's (or the writer may change any): 404 where it may not even see it."""
+    from citybase.perception.context.service import ownership_refused
+
+    owner = owner_of_history(session, entity_id)
+    if owner is None:
+        return writer.unit
+    kind = session.scalars(select(AttributeSeries.entity_type).where(
+        AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
+    entity = session.get(ContextEntity, entity_id)
+    type_iri = entity.type if entity is not None else (kind or "")
+    if not scope.sees(owner, type_iri):
+        raise ResourceNotFound(f"no history of {entity_id}", field="id")
+    if not writer.may_change(owner):
+        raise ownership_refused(entity_id, owner)
+    return owner
+
+
+def add(session: Session, body: Any, context: list[Any], entity_id: str | None = None, *,
+        writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> bool:  # fmt: skip
     """Add the instances of a temporal representation (attributes as arrays of instances).
-    Returns True when the entity had no history before."""
+    Returns True when the entity had no history before. The history is its entity's unit's
+    (or, for one with no entity in the store, the unit that began it)."""
     if not isinstance(body, dict):
         raise BadRequestData("a temporal entity is a JSON object")
     entity_id = entity_id or body.get("id")
     if not isinstance(entity_id, str) or not URI.match(entity_id):
         raise BadRequestData("id must be a URI", field="id")
+    owner = _may_rewrite(session, entity_id, writer, scope)
     known = session.scalars(select(AttributeSeries).where(
         AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
     kind = body.get("type") or (known.entity_type if known else None)
@@ -201,14 +240,16 @@ def add(session: Session, body: Any, context: list[Any], entity_id: str | None =
     )  # fmt: skip
     type_iri = types.get(kind, kind) if known is None or body.get("type") else known.entity_type
     now = datetime.now(UTC)
-    write(session, [_pending(entity_id, type_iri, names[k], _rename(i, names), now)
+    write(session, [_pending(entity_id, type_iri, names[k], _rename(i, names), now, owner)
                     for k, v in instances.items() for i in v])  # fmt: skip
     return known is None
 
 
 def remove(session: Session, entity_id: str, attr: str | None = None,
-           context: list[Any] | None = None) -> None:  # fmt: skip
+           context: list[Any] | None = None, *, writer: Writer = PLATFORM,
+           scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Delete an entity's whole history, or one attribute's."""
+    _may_rewrite(session, entity_id, writer, scope)
     stmt = select(AttributeSeries.id).where(AttributeSeries.entity_id == entity_id)
     if attr is not None:
         iri = jsonld.expand_names(context or jsonld.context_of(None), {attr}, set())[0][attr]
@@ -238,10 +279,12 @@ def _instance(session: Session, entity_id: str, attr: str, instance_id: str,
 
 
 def modify_instance(session: Session, entity_id: str, attr: str, instance_id: str, body: Any,
-                    context: list[Any]) -> None:  # fmt: skip
+                    context: list[Any], *, writer: Writer = PLATFORM,
+                    scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Change one kept instance: the fields given (its value or object, unitCode,
     sub-attributes) replace its own; its observedAt names it and stays. The body is the
     attribute (``{"speed": {…}}``) or the instance itself."""
+    _may_rewrite(session, entity_id, writer, scope)
     row, iri = _instance(session, entity_id, attr, instance_id, context)
     if isinstance(body, dict) and set(body) - {"@context"} in ({attr}, {iri}):
         body = body.get(attr, body.get(iri))
@@ -267,8 +310,10 @@ def modify_instance(session: Session, entity_id: str, attr: str, instance_id: st
 
 
 def delete_instance(session: Session, entity_id: str, attr: str, instance_id: str,
-                    context: list[Any]) -> None:  # fmt: skip
+                    context: list[Any], *, writer: Writer = PLATFORM,
+                    scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Delete one kept instance of an attribute."""
+    _may_rewrite(session, entity_id, writer, scope)
     row, _ = _instance(session, entity_id, attr, instance_id, context)
     session.delete(row)
     session.flush()
@@ -465,10 +510,14 @@ def query(
     attrs: list[str] | None = None,
     limit: int = 20,
     offset: int = 0,
+    scope: ReadScope = EVERYONE,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities' histories in the reader's terms: one entry per entity, each attribute with its
     instances in the window."""
     stmt = select(AttributeSeries)
+    visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if types:
         expanded = jsonld.expand_names(context, set(), set(types))[1]
         stmt = stmt.where(AttributeSeries.entity_type.in_(list(expanded.values())))
@@ -507,8 +556,8 @@ def _render(session: Session, context: list[Any], win: Window, entity_id: str,
 
 
 def retrieve(session: Session, entity_id: str, context: list[Any], win: Window,
-             attrs: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    found, _ = query(session, context, win, ids=[entity_id], attrs=attrs)
+             attrs: list[str] | None = None, scope: ReadScope = EVERYONE) -> dict[str, Any]:  # fmt: skip
+    found, _ = query(session, context, win, ids=[entity_id], attrs=attrs, scope=scope)
     if not found:
         raise ResourceNotFound(f"no history of {entity_id}", field="id")
     return found[0]
