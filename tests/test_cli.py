@@ -18,7 +18,8 @@ runner = CliRunner()
      ["users", "create"], ["cockpit", "import"], ["cockpit", "indicators"],
      ["dispatch", "train"], ["dispatch", "predict"], ["dispatch", "evaluate"],
      ["perception", "score-series"], ["hub", "import-taxonomy"],
-     ["cockpit", "reminders"], ["orgs", "boundaries"], ["orgs", "at"]],
+     ["cockpit", "reminders"], ["orgs", "boundaries"], ["orgs", "at"],
+     ["perception", "entities", "hand-over"]],
 )  # fmt: skip
 def test_every_command_has_help_and_a_data_dir(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

@@ -48,7 +48,9 @@ def keys(session: Session, settings: Settings) -> dict[str, dict[str, str]]:
     return {u: _key(session, settings, u) for u in ("water", "traffic", "trafficview", "root")}
 
 
-def _gauge(entity_id: str = E, level: float = 2.0, when: str = "2026-12-01T08:00:00Z") -> dict[str, Any]:
+def _gauge(
+    entity_id: str = E, level: float = 2.0, when: str = "2026-12-01T08:00:00Z"
+) -> dict[str, Any]:
     return {"id": entity_id, "type": "WaterLevelObserved",
             "level": {"type": "Property", "value": level, "observedAt": when},
             "location": {"type": "GeoProperty",
@@ -180,7 +182,8 @@ def test_a_subscription_is_its_units_alone(
     assert made.status_code == 201, made.text
     url = made.headers["Location"]
     row = session.get(ContextSubscription, url.rsplit("/", 1)[1])
-    assert row is not None and row.unit == "WATER"
+    assert row is not None
+    assert row.unit == "WATER"
     body = json.dumps(row.body, sort_keys=True)
     other = keys["traffic"]
     assert client.get(url, headers=other).status_code == 404
@@ -190,7 +193,9 @@ def test_a_subscription_is_its_units_alone(
     assert client.get(f"{BASE}/subscriptions", headers=other).json() == []
     session.expire_all()
     row = session.get(ContextSubscription, url.rsplit("/", 1)[1])
-    assert row is not None and row.active and json.dumps(row.body, sort_keys=True) == body
+    assert row is not None
+    assert row.active
+    assert json.dumps(row.body, sort_keys=True) == body
     assert client.get(url, headers=keys["water"]).status_code == 200
     assert len(client.get(f"{BASE}/subscriptions", headers=keys["root"]).json()) == 1
     assert client.delete(url, headers=keys["water"]).status_code == 204
@@ -213,7 +218,8 @@ def test_within_the_platform_by_default_each_unit_its_own_when_set(
     assert client.get(f"{BASE}/entities/{E}", headers=reader).status_code == 404
     found = client.get(f"{BASE}/entities", params={"type": "WaterLevelObserved", "count": "true"},
                        headers=reader)  # fmt: skip
-    assert found.json() == [] and found.headers["NGSILD-Results-Count"] == "0"
+    assert found.json() == []
+    assert found.headers["NGSILD-Results-Count"] == "0"
     assert client.get(f"{BASE}/temporal/entities", params={"type": "WaterLevelObserved"},
                       headers=reader).json() == []  # fmt: skip
     assert client.get(f"{BASE}/temporal/entities/{E}", headers=reader).status_code == 404

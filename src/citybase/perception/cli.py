@@ -93,3 +93,41 @@ def load_contexts(
         db.dispose()
     for url in loaded:
         out.print(f"kept {url}")
+
+
+entities = typer.Typer(help="The NGSI-LD context store's entities.")
+app.add_typer(entities, name="entities")
+
+
+@entities.command("hand-over")
+def hand_over(
+    unit: Annotated[str, typer.Argument(help="Code of the unit that will own them")],
+    ids: Annotated[list[str] | None, typer.Option("--id", help="An entity id (repeatable)")] = None,
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="An entity type (repeatable)")
+    ] = None,
+    from_unit: Annotated[
+        str | None,
+        typer.Option("--from", help="Only those now held by this unit ('' the platform)"),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Give entities and their history to a unit, which alone (with the platform's
+    administrators) then changes them. Entities kept before owning units existed belong to the
+    platform: hand them over with --from ''. A registered device's entity stays its unit's."""
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.context import service as context
+
+    db = open_database(load_settings(data_dir))
+    try:
+        with db.session_scope() as session:
+            count = context.hand_over(session, Actor.system("citybase perception entities"), unit,
+                                      ids=ids, types=types, from_unit=from_unit, reason=reason)  # fmt: skip
+    except CitybaseError as exc:
+        out.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    out.print(f"{count} entities now belong to {unit}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -36,7 +39,7 @@ def test_the_migration_gives_existing_rows_an_owner(fresh_db: Database) -> None:
     with fresh_db.engine.begin() as connection:  # as a database from before owning units
         for table in ("perception_entities", "perception_subscriptions",
                       "perception_attribute_series"):  # fmt: skip
-            connection.execute(text(f"UPDATE {table} SET unit = 'x'"))  # noqa: S608
+            connection.execute(text(f"UPDATE {table} SET unit = 'x'"))
     command.downgrade(migrate.alembic_config(fresh_db.engine), "0027")
     migrate.upgrade(fresh_db.engine, "0028")
     with fresh_db.session_scope() as session:
@@ -45,7 +48,8 @@ def test_the_migration_gives_existing_rows_an_owner(fresh_db: Database) -> None:
         series = {s.entity_id: s.unit for s in session.query(AttributeSeries)}
         assert series == units
         subscription = session.get(ContextSubscription, "urn:ngsi-ld:Subscription:1")
-        assert subscription is not None and subscription.unit == "fz.water"
+        assert subscription is not None
+        assert subscription.unit == "fz.water"
     migrate.upgrade(fresh_db.engine)
 
 
@@ -66,3 +70,38 @@ def test_a_subscription_hears_only_of_what_its_unit_may_read(database: Database)
     finally:
         for notifier in (everyone, own):
             notifier.pool.shutdown(wait=True)
+
+
+def test_the_platforms_entities_are_handed_to_a_unit(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from citybase.cli import app
+
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    with fresh_db.session_scope() as session:
+        city(session)
+        for n in range(3):
+            context.create(session, {"id": f"urn:ngsi-ld:Gauge:{n}", "type": "Gauge",
+                                     "level": {"type": "Property", "value": n}}, CORE)  # fmt: skip
+        context.create(session, {"id": "urn:ngsi-ld:Device:wl-3", "type": "Device"}, CORE)
+    home = ["--data-dir", str(tmp_path)]
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["perception", "entities", "hand-over", "nowhere", "--from", "",
+                                  *home])  # fmt: skip
+    assert unknown.exit_code == 1
+    assert "nowhere" in unknown.output
+    done = runner.invoke(app, ["perception", "entities", "hand-over", "fz.water", "--from", "",
+                               "--reason", "移交水利局", *home])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "3 entities" in done.output
+    with fresh_db.session_scope() as session:
+        units = {e.id: e.unit for e in session.query(ContextEntity)}
+        assert units == {**{f"urn:ngsi-ld:Gauge:{n}": "fz.water" for n in range(3)},
+                         "urn:ngsi-ld:Device:wl-3": "gl.urban"}  # fmt: skip
+        assert {s.unit for s in session.query(AttributeSeries)
+                if s.entity_id.startswith("urn:ngsi-ld:Gauge")} == {"fz.water"}  # fmt: skip
+        entry = session.execute(text("SELECT action, reason FROM ledger_entries "
+                                     "ORDER BY seq DESC LIMIT 1")).one()  # fmt: skip
+        assert tuple(entry) == ("perception.entities.handed_over", "移交水利局")

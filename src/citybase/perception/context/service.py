@@ -17,9 +17,12 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, Forbidden
+from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import (
+    AttributeSeries,
     ContextEntity,
     EntityPlace,
     EntityState,
@@ -824,3 +827,38 @@ def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float
         distance = _metres(own, query)
         return (high is None or distance <= high) and (low is None or distance >= low)
     return bool(getattr(own, relation)(query))
+
+
+# --- owning units ---------------------------------------------------------------------------------
+
+
+def hand_over(session: Session, actor: Actor, unit: str, *, ids: list[str] | None = None,
+              types: list[str] | None = None, from_unit: str | None = None,
+              reason: str = "") -> int:  # fmt: skip
+    """Give entities (by id, by type — short names or IRIs —, and/or now held by ``from_unit``,
+    "" for the platform's) and their history to ``unit``; on the ledger. Returns how many.
+    Entities of registered devices stay with their device's unit."""
+    from citybase.core.orgs import service as orgs
+
+    orgs.get_unit(session, unit)  # an unknown unit is refused by its code
+    where: list[Any] = []
+    if ids:
+        where.append(ContextEntity.id.in_(ids))
+    if types:
+        expanded = jsonld.expand_names(jsonld.context_of(None), set(), set(types))[1]
+        where.append(ContextEntity.type.in_(list(expanded.values())))
+    if from_unit is not None:
+        where.append(ContextEntity.unit == from_unit)
+    if not where:
+        raise BadRequestData("name the entities: ids, types or the unit that holds them")
+    chosen = [i for i in session.scalars(select(ContextEntity.id).where(*where))
+              if _device_owner(session, i) is None]  # fmt: skip
+    for start in range(0, len(chosen), 500):
+        part = chosen[start : start + 500]
+        session.execute(update(ContextEntity).where(ContextEntity.id.in_(part)).values(unit=unit))
+        session.execute(update(AttributeSeries).where(AttributeSeries.entity_id.in_(part))
+                        .values(unit=unit))  # fmt: skip
+    ledger.record(session, actor, "perception.entities.handed_over", object_type="unit",
+                  object_id=unit, reason=reason,
+                  details={"count": len(chosen), "ids": chosen[:100]})  # fmt: skip
+    return len(chosen)
