@@ -88,6 +88,7 @@ from citybase.perception.context import routes as context_routes
 from citybase.perception.context import service as context_service
 from citybase.perception.context.notify import Notifier
 from citybase.perception.devices import routes as device_routes
+from citybase.perception.devices import tasks as _device_tasks
 from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
 from citybase.perception.rules import tasks as _rule_tasks
@@ -106,6 +107,7 @@ del (
     _hub_case_tasks,
     _hub_brain_tasks,
     _rule_tasks,
+    _device_tasks,
 )
 log = logging.getLogger(__name__)
 
