@@ -59,7 +59,8 @@ def test_the_files_follow_the_register(session: Session) -> None:
     users = dict(line.split(":", 1) for line in files.passwords.splitlines())
     assert devices.check_broker_hash(secret, users["wl-10"])
     assert devices.check_broker_hash("pw", users["ingest"])
-    assert "wl-11" not in users and files.left_out["wl-11"] == "retired"
+    assert "wl-11" not in users
+    assert files.left_out["wl-11"] == "retired"
     assert "user wl-10\ntopic write citybase/wl-10/attrs\ntopic write citybase/ul/wl-10/attrs\n" \
         in files.acl  # fmt: skip
     assert "user ingest\ntopic read citybase/+/attrs\n" in files.acl
@@ -67,7 +68,8 @@ def test_the_files_follow_the_register(session: Session) -> None:
     # a device with a colon in its id cannot be a password file's user: left out, named
     _register(session, "urn:wl:12")
     again = devices.broker_files(session, ["citybase/{device_id}/attrs"])
-    assert "urn:wl:12" in again.left_out and "urn:wl:12" not in again.passwords
+    assert "urn:wl:12" in again.left_out
+    assert "urn:wl:12" not in again.passwords
     # a new credential replaces the old one in the broker's copy too
     renewed = devices.renew_secret(session, None, SYSTEM, "wl-10").secret
     users = dict(line.split(":", 1) for line in devices.broker_files(

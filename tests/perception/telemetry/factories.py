@@ -100,7 +100,11 @@ def private_broker(
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     err = process.stderr.read().decode() if process.stderr else ""
-                    log = (folder / "mosquitto.log").read_text() if (folder / "mosquitto.log").exists() else ""
+                    log = (
+                        (folder / "mosquitto.log").read_text()
+                        if (folder / "mosquitto.log").exists()
+                        else ""
+                    )
                     raise RuntimeError(f"mosquitto did not start: {err} {log[-2000:]}") from None
                 time.sleep(0.05)
         yield Broker(port, folder, process)

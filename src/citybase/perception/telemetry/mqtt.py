@@ -12,8 +12,10 @@ One bad message never stops the stream: a message that cannot be parsed, or whos
 refused, is counted (``citybase_readings_rejected_total{protocol="mqtt",reason}``), kept as a
 dead letter with the reason, and acknowledged (delivering it again would not mend it). A batch
 whose transaction fails is tried again message by message, so that one message the database
-will not take is kept as a dead letter and the others are stored; only when a dead letter
-cannot be written either (the database is away) does nothing get acknowledged."""
+will not take is kept as a dead letter and the others are stored. When the failure is the
+database's own (connection lost, a lock not had, a deadlock), or a dead letter cannot be written
+either, nothing of the batch is acknowledged: the ingestor reconnects and the broker delivers it
+again."""
 
 from __future__ import annotations
 
@@ -57,6 +59,16 @@ class DeadLetter:
     kind: str
     reason: str
     device_id: str | None
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the database rather than of the messages (connection lost, a lock not had,
+    a deadlock): the batch is tried again as it is, never kept as dead letters."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def protocols_for(settings: Settings) -> list[PayloadProtocol]:
@@ -113,7 +125,9 @@ class Ingestor:
                                        f"parse_error: {type(exc).__name__}: {exc}", None))  # fmt: skip
         try:
             stored = self._store(parsed, dead)
-        except Exception:
+        except Exception as exc:
+            if transient(exc):  # the database away, locked or in a deadlock: try it all again
+                raise
             if len(batch) > 1:
                 log.exception("storing %d MQTT messages at once failed; one at a time",
                               len(batch))  # fmt: skip
