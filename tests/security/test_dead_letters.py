@@ -80,3 +80,34 @@ def test_a_gateway_cannot_report_another_unit_s_devices(
     assert answer.json()["accepted"] == 0
     assert "not yours" in answer.json()["rejected"][0]["reason"]
     assert session.scalar(select(func.count()).select_from(Reading)) == readings
+
+
+def test_another_unit_cannot_renew_a_device_s_credential(
+    client: TestClient, session: Session
+) -> None:
+    from citybase.perception.devices.models import Device
+
+    city(session)
+
+    def hashes() -> tuple[str, str]:
+        row = session.scalars(select(Device).where(Device.device_id == "wl-1")).one()
+        session.refresh(row)
+        return row.secret_hash, row.broker_hash
+
+    before = hashes()
+    assert client.post("/api/v1/perception/devices/wl-1/secret").status_code in (401, 403)
+    make_user(session, "urban", Role.unit_admin, unit="gl.urban")
+    token = sign_in(client, "urban")
+    refused = client.post("/api/v1/perception/devices/wl-1/secret",
+                          headers={"X-CSRF-Token": token})  # fmt: skip
+    assert refused.status_code == 403
+    assert "dev_" not in refused.text
+    assert hashes() == before
+    client.cookies.clear()
+    make_user(session, "water", Role.unit_admin, unit="fz.water")
+    token = sign_in(client, "water")
+    renewed = client.post("/api/v1/perception/devices/wl-1/secret",
+                          headers={"X-CSRF-Token": token})  # fmt: skip
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["secret"].startswith("dev_")
+    assert hashes() != before
