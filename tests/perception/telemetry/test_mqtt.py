@@ -355,3 +355,19 @@ def test_nothing_acknowledged_is_lost_when_the_ingestor_is_killed(tmp_path: Path
                 ingestor.kill()
                 ingestor.wait(5)
             db.dispose()
+
+
+def test_an_ingestor_apart_serves_its_counters(fresh_db: Database, tmp_path: Path) -> None:
+    import urllib.request
+
+    from citybase.perception.telemetry.mqtt import serve_metrics
+
+    _city(fresh_db)
+    Ingestor(fresh_db, Settings(home=tmp_path)).store(
+        [Message(1, 1, "citybase/wl-1/attrs", b"{not json")]
+    )
+    port = free_port()
+    serve_metrics(port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        scraped = answer.read().decode()
+    assert 'citybase_readings_rejected_total{protocol="mqtt",reason="malformed"}' in scraped
