@@ -91,6 +91,7 @@ from citybase.perception.context.auth import public_types, scope_for
 from citybase.perception.context.notify import Notifier
 from citybase.perception.context.service import EVERYONE
 from citybase.perception.devices import routes as device_routes
+from citybase.perception.devices import tasks as _device_tasks
 from citybase.perception.devices import views as device_views
 from citybase.perception.rules import routes as rule_routes
 from citybase.perception.rules import tasks as _rule_tasks
@@ -109,6 +110,7 @@ del (
     _hub_case_tasks,
     _hub_brain_tasks,
     _rule_tasks,
+    _device_tasks,
 )
 log = logging.getLogger(__name__)
 

@@ -231,6 +231,24 @@ class PerceptionSettings(BaseModel):
         "citybase/ul/{device_id}/attrs",
         description="Topic of UltraLight 2.0 readings (a|1.5|b|20); {device_id} marks the id",
     )
+    mqtt_share_group: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="Empty: the ingestor subscribes alone. A name: ingestors subscribe through "
+        "the MQTT 5 shared subscription $share/<name>/<topic>, the broker handing each message "
+        "to one of them (each ingestor needs its own mqtt_client_id).",
+    )
+    mqtt_acl_dir: str = Field(
+        "",
+        description="A folder where the broker's password file (passwd) and ACL file (acl) are "
+        "written again from the device register whenever a device changes; empty: not written "
+        "by themselves (`citybase perception mqtt-acl --out DIR` writes them).",
+    )
+    mqtt_broker_pid_file: str = Field(
+        "",
+        description="Mosquitto's pid file: the broker is sent SIGHUP after its files are "
+        "written, so that it reads them again; empty: not signalled.",
+    )
     batch_size: int = Field(
         500, ge=1, description="MQTT readings stored in one transaction, at most"
     )

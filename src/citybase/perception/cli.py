@@ -39,16 +39,35 @@ def score_series_command(
 @app.command("mqtt")
 def mqtt_command(
     url: Annotated[str, typer.Option("--url", help="mqtt://host:1883 (default: the setting)")] = "",
+    client_id: Annotated[
+        str, typer.Option("--client-id", help="Its MQTT client id (default: the setting)")
+    ] = "",
+    share_group: Annotated[
+        str,
+        typer.Option(
+            "--share-group", help="Share the subscription with other ingestors of this group"
+        ),
+    ] = "",
+    metrics_port: Annotated[
+        int,
+        typer.Option("--metrics-port", help="Serve the reading counters on 127.0.0.1:PORT/metrics"),
+    ] = 0,
     data_dir: DataDir = None,
 ) -> None:
     """Store readings from an MQTT broker until stopped (JSON and UltraLight 2.0 topics as the
     settings say; each message acknowledged once stored)."""
     from citybase.core.runtime import load_settings, open_database
-    from citybase.perception.telemetry.mqtt import Ingestor
+    from citybase.perception.telemetry.mqtt import Ingestor, serve_metrics
 
     settings = load_settings(data_dir)
     if url:
         settings.perception.mqtt_url = url
+    if client_id:
+        settings.perception.mqtt_client_id = client_id
+    if share_group:
+        settings.perception.mqtt_share_group = share_group
+    if metrics_port:
+        serve_metrics(metrics_port)
     if not settings.perception.mqtt_url:
         out.print("[red]no broker: give --url or set CITYBASE_PERCEPTION__MQTT_URL[/]")
         raise typer.Exit(1)
@@ -62,6 +81,38 @@ def mqtt_command(
         ingestor.stop()
     finally:
         db.dispose()
+
+
+@app.command("mqtt-acl")
+def mqtt_acl_command(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for passwd and acl")],
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url", help="mqtt://user:password@host:1883 of the ingestor (default: the setting)"
+        ),
+    ] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Write Mosquitto's password file (passwd) and ACL file (acl) from the device register:
+    each device logs in with its id and credential and may publish only on its own topics; the
+    ingestor (the user in the URL) reads them all. Send the broker SIGHUP afterwards."""
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.devices import service as devices
+
+    settings = load_settings(data_dir)
+    if url:
+        settings.perception.mqtt_url = url
+    db = open_database(settings)
+    try:
+        with db.session_scope() as session:
+            files = devices.write_broker_files(session, settings, out_dir)
+    finally:
+        db.dispose()
+    out.print(f"[green]{files.devices:,}[/] devices may publish → {out_dir / 'passwd'}, "
+              f"{out_dir / 'acl'}")  # fmt: skip
+    for device_id, why in sorted(files.left_out.items()):
+        out.print(f"[yellow]left out[/] {device_id}: {why}")
 
 
 contexts = typer.Typer(help="JSON-LD contexts kept here for the NGSI-LD store (none is fetched).")

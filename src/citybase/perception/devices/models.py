@@ -39,5 +39,8 @@ class Device(IdMixin, TimestampMixin, Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     protocol: Mapped[str] = mapped_column(String(20), default="http")
     secret_hash: Mapped[str] = mapped_column(String(64), default="")
+    # the same credential as Mosquitto's password file keeps it (PBKDF2-SHA512, ``$7$``): made
+    # when the credential is, since the credential itself is never kept
+    broker_hash: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(index=True)

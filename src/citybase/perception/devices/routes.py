@@ -66,3 +66,10 @@ def import_devices(
     if report.problems:
         return JSONResponse(report.model_dump(mode="json"), status_code=422)
     return report
+
+
+@router.post("/devices/{device_id}/secret")
+def renew_secret(session: DbSession, principal: Manager, device_id: str) -> DeviceCreated:
+    """Give one's own unit's device a new credential (in the answer, once): the old one stops
+    working over HTTP at once, over MQTT once the broker's files are written again."""
+    return service.renew_secret(session, principal, actor_of(principal), device_id)

@@ -3,8 +3,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from citybase.core.bus.schemas import Event
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 
@@ -130,3 +133,23 @@ class ImportReport(BaseModel):
     problems: list[ImportProblem] = Field(default_factory=list)
     secrets: dict[str, str] = Field(default_factory=dict,
                                     description="New devices' credentials, shown once")  # fmt: skip
+
+
+class DeviceChanged(Event):
+    """A device was registered, changed (retired, reactivated) or given a new credential: the
+    broker's password and ACL files are written again from the register."""
+
+    topic: ClassVar[str] = "perception.device.changed"
+
+    device_id: str
+    active: bool
+    created: bool = False
+
+
+class BrokerFiles(BaseModel):
+    """Mosquitto's password file and ACL file, made from the device register."""
+
+    passwords: str
+    acl: str
+    devices: int = Field(description="Devices that may log in")
+    left_out: dict[str, str] = Field(description="Devices left out, and why")

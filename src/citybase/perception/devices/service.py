@@ -4,30 +4,41 @@ its type's ``offline_after_minutes``; readings checked against the type."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import hmac
 import io
+import logging
 import math
+import os
+import re
 import secrets
+import signal
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core.bus import service as bus
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.geo import wgs84_to_gcj02
 from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
+from citybase.core.settings import Settings
 from citybase.perception.devices import repository
 from citybase.perception.devices.auth import DEVICES_MANAGE
 from citybase.perception.devices.models import Device, DeviceType
 from citybase.perception.devices.schemas import (
     AttrType,
+    BrokerFiles,
+    DeviceChanged,
     DeviceCreated,
     DeviceIn,
     DeviceRead,
@@ -37,9 +48,32 @@ from citybase.perception.devices.schemas import (
     ImportReport,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def broker_hash(secret: str, *, salt: bytes | None = None, iterations: int = 101) -> str:
+    """A credential as Mosquitto's ``mosquitto_passwd`` writes it (format 7: PBKDF2-HMAC-SHA512,
+    a 12-byte salt, 101 rounds, the 64-byte key; salt and key in base64)."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    key = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, iterations, 64)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
+
+
+def check_broker_hash(secret: str, stored: str) -> bool:
+    """Whether ``secret`` is the credential of a ``$7$`` line (as the broker would judge it)."""
+    try:
+        _, seven, rounds, salt, key = stored.split("$")
+        if seven != "7":
+            return False
+        found = hashlib.pbkdf2_hmac("sha512", secret.encode(), base64.b64decode(salt),
+                                    int(rounds), 64)  # fmt: skip
+    except ValueError:
+        return False
+    return hmac.compare_digest(found, base64.b64decode(key))
 
 
 # --- types ----------------------------------------------------------------------------------------
@@ -139,7 +173,8 @@ def put_device(
     secret = None
     if found is None:
         secret = f"dev_{secrets.token_urlsafe(24)}"
-        found = Device(device_id=data.device_id, secret_hash=_hash(secret))
+        found = Device(device_id=data.device_id, secret_hash=_hash(secret),
+                       broker_hash=broker_hash(secret))  # fmt: skip
     elif principal is not None:
         _may_manage(principal, found.owner_unit)
     for key in ("name", "owner_unit", "lon", "lat", "region_code", "address", "active"):
@@ -149,8 +184,30 @@ def put_device(
     ledger.record(session, actor, "perception.device.put", object_type="device",
                   object_id=data.device_id, details={"type": data.type_code,
                                                      "owner": data.owner_unit})  # fmt: skip
+    bus.publish(session, DeviceChanged(device_id=data.device_id, active=data.active,
+                                       created=secret is not None))  # fmt: skip
     read = _reads(session, [found])[0]
     return DeviceCreated(**read.model_dump(), secret=secret) if secret else read
+
+
+def renew_secret(
+    session: Session, principal: Principal | None, actor: Actor, device_id: str
+) -> DeviceCreated:
+    """Give a device a new credential (shown once; the old one stops working, over HTTP and, once
+    the broker's files are written again, over MQTT). Devices registered before the broker's
+    copy of credentials was kept get theirs this way."""
+    found = repository.by_id(session, device_id)
+    if found is None:
+        raise NotFound(f"no device {device_id}", field="device_id")
+    if principal is not None:
+        _may_manage(principal, found.owner_unit)
+    secret = f"dev_{secrets.token_urlsafe(24)}"
+    found.secret_hash, found.broker_hash = _hash(secret), broker_hash(secret)
+    repository.add(session, found)
+    ledger.record(session, actor, "perception.device.secret", object_type="device",
+                  object_id=device_id)  # fmt: skip
+    bus.publish(session, DeviceChanged(device_id=device_id, active=found.active, created=False))
+    return DeviceCreated(**_reads(session, [found])[0].model_dump(), secret=secret)
 
 
 HEADERS = {
@@ -226,6 +283,7 @@ def check_secret(session: Session, device_id: str, secret: str) -> None:
 
 
 _NUMBER, _BOOLEAN, _TEXT = 0, 1, 2
+MAX_TEXT = 500  # what a reading's text column holds
 _KINDS = {AttrType.number: _NUMBER, AttrType.boolean: _BOOLEAN, AttrType.text: _TEXT}
 
 
@@ -263,16 +321,36 @@ class Catalog:
                 return f"{name}: not an attribute of this device's type ({', '.join(checks)})"
             kind, low, high = check
             if kind == _NUMBER:
-                if type(value) not in (int, float) or not math.isfinite(value):
-                    return f"{name}: a number is expected, not {value!r}"
+                if type(value) not in (int, float) or not _finite(value):
+                    return f"{name}: a number is expected, not {_show(value)}"
                 if value < low or value > high:
                     return f"{name}: {value} is outside the valid range [{_bound(low)}, " \
                            f"{_bound(high)}]"  # fmt: skip
             elif kind == _BOOLEAN and type(value) is not bool:
-                return f"{name}: true or false is expected, not {value!r}"
-            elif kind == _TEXT and type(value) is not str:
-                return f"{name}: text is expected, not {value!r}"
+                return f"{name}: true or false is expected, not {_show(value)}"
+            elif kind == _TEXT:
+                if type(value) is not str:
+                    return f"{name}: text is expected, not {_show(value)}"
+                if len(value) > MAX_TEXT:
+                    return f"{name}: text longer than {MAX_TEXT} characters"
+                if "\x00" in value:
+                    return f"{name}: text with a NUL character is not expected"
         return None
+
+
+def _show(value: Any) -> str:
+    try:
+        shown = repr(value)
+    except ValueError:  # an integer of more digits than Python prints
+        return f"a {type(value).__name__}"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _bound(limit: float) -> float | None:
@@ -298,3 +376,76 @@ def watched_by(session: Session, device_id: str, type_code: str) -> list[DeviceR
         chosen = [d for d in repository.devices(session) if kind is not None and
                   d.type_id == kind.id]  # fmt: skip
     return [d for d in _reads(session, [c for c in chosen if c.active])]
+
+
+# --- the broker's credentials and topic rights ----------------------------------------------------
+
+# what a Mosquitto user name and one level of a topic can hold (no ':' in a password file's name,
+# no wildcard or separator in a topic level)
+_BROKER_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _topic(scheme: str, device_id: str) -> str:
+    return scheme.replace("{device_id}", device_id)
+
+
+def broker_files(
+    session: Session,
+    topic_schemes: list[str],
+    ingestor_user: str = "",
+    ingestor_password: str = "",
+) -> BrokerFiles:
+    """Mosquitto's password file (``mosquitto_passwd`` format) and ACL file for the device
+    register: each active device with a broker credential logs in as its id and may write only
+    its own topics; the ingestor (if named) may read every device's. Devices left out are
+    named, with why."""
+    passwords: list[str] = []
+    acl = ["# written by citybase from the device register: do not edit by hand", ""]
+    left_out: dict[str, str] = {}
+    if ingestor_user:
+        passwords.append(f"{ingestor_user}:{broker_hash(ingestor_password)}")
+        acl.append(f"user {ingestor_user}")
+        acl += [f"topic read {_topic(s, '+')}" for s in topic_schemes]
+        acl.append("")
+    for device in repository.devices(session):
+        if not device.active:
+            left_out[device.device_id] = "retired"
+        elif not _BROKER_SAFE.match(device.device_id) or device.device_id == ingestor_user:
+            left_out[device.device_id] = "its id cannot be a broker user name and topic level"
+        elif not device.broker_hash:
+            left_out[device.device_id] = "no broker credential yet: renew its credential"
+        else:
+            passwords.append(f"{device.device_id}:{device.broker_hash}")
+            acl.append(f"user {device.device_id}")
+            acl += [f"topic write {_topic(s, device.device_id)}" for s in topic_schemes]
+            acl.append("")
+    return BrokerFiles(passwords="\n".join(passwords) + "\n", acl="\n".join(acl),
+                       devices=len(passwords) - bool(ingestor_user), left_out=left_out)  # fmt: skip
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace a file whole (a broker reading it meanwhile sees the old one or the new one)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.chmod(0o640)
+    os.replace(partial, path)
+
+
+def write_broker_files(session: Session, settings: Settings, directory: Path) -> BrokerFiles:
+    """Write ``passwd`` and ``acl`` for Mosquitto into ``directory`` from the device register
+    (the ingestor's user and password from ``perception.mqtt_url``), and send the broker SIGHUP
+    if its pid file is set, so that it reads them again."""
+    url = urlparse(settings.perception.mqtt_url)
+    files = broker_files(session, [settings.perception.json_topic, settings.perception.ul_topic],
+                         unquote(url.username or ""), unquote(url.password or ""))  # fmt: skip
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / "passwd", files.passwords)
+    _write(directory / "acl", files.acl)
+    pid_file = settings.perception.mqtt_broker_pid_file
+    if pid_file:
+        try:
+            os.kill(int(Path(pid_file).read_text().strip()), signal.SIGHUP)
+        except (OSError, ValueError) as exc:
+            log.warning("the broker could not be told to read its files again (%s): %s",
+                        pid_file, exc)  # fmt: skip
+    return files

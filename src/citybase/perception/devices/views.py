@@ -33,6 +33,8 @@ console.add_page(NavEntry("Perception", "Alarms", "/console/perception/alarms", 
                           order=11))  # fmt: skip
 console.add_page(NavEntry("Perception", "Rules", "/console/perception/rules", PERCEPTION_READ,
                           order=12))  # fmt: skip
+console.add_page(NavEntry("Perception", "Dead letters", "/console/perception/dead-letters",
+                          DEVICES_MANAGE, order=13))  # fmt: skip
 add_translations("zh", {
     "Devices": "感知设备", "Alarms": "告警", "Rules": "规则", "Device": "设备",
     "Type": "类型", "Owner": "权属单位", "Online": "在线", "Offline": "离线", "Latest": "最新值",
@@ -47,6 +49,17 @@ add_translations("zh", {
     "schematic: devices placed by longitude and latitude, no base map":
     "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
     "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
+    "Dead letters": "异常消息", "Received": "接收时间", "Topic": "主题", "Reason": "原因",
+    "Payload": "消息内容",
+    "Messages from devices that could not be stored, with the reason; the broker was answered "
+    "and will not send them again.": "设备上报但未能入库的消息及原因；已向消息服务器确认，不会重发。",
+    "dead.malformed": "格式错误", "dead.parse_error": "解析失败", "dead.store_failed": "入库失败",
+    "dead.topic_mismatch": "主题与设备不符", "dead.device_id_too_long": "设备编号过长",
+    "dead.time_out_of_range": "时间超出范围", "dead.unknown_device": "未知设备",
+    "dead.retired": "设备已停用", "dead.not_an_attribute": "非该类设备属性",
+    "dead.expected": "数值类型不符", "dead.outside": "超出有效范围", "dead.no_values": "无数值",
+    "dead.not_yours": "非本单位设备", "dead.text_too_long": "文本过长", "dead.time": "时间有误",
+    "dead.other": "其他",
 })  # fmt: skip
 
 
@@ -130,6 +143,15 @@ def device_page(
         "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),
         "charts": charts, "alarms": alarms,
     })  # fmt: skip
+
+
+@router.get("/console/perception/dead-letters")
+def dead_letters_page(
+    request: Request, session: DbSession, principal: Manager, page: int = 1
+) -> Response:
+    unit = None if "*" in principal.permissions else principal.unit_code
+    letters = telemetry.dead_letters(session, unit, max(page, 1), 50)
+    return console.render(request, "perception/dead_letters.html", {"letters": letters})
 
 
 @router.get("/console/perception/alarms")

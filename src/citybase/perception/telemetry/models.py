@@ -1,9 +1,19 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from citybase.core.db.base import Base, BigIntPK
+from citybase.core.db.base import Base, BigIntPK, IdMixin
 
 
 class Series(Base):
@@ -45,3 +55,21 @@ class Latest(Base):
     ts: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(String(500))
+
+
+class DeadLetter(IdMixin, Base):
+    """A message from a device that could not be stored (not understood, or refused): kept as it
+    came — its topic and payload, cut to ``PAYLOAD_LIMIT`` bytes — with the reason, so that an
+    operator can see what a device sends wrong. Kept; the broker has been answered."""
+
+    __tablename__ = "perception_dead_letters"
+
+    PAYLOAD_LIMIT = 4096
+
+    topic: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_size: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,12 +1,21 @@
 """Readings from an MQTT broker, acknowledged only once stored.
 
-The ingestor subscribes with QoS 1 on a persistent session (its own client id, clean session
-off) and acknowledges messages by hand: a batch of messages is parsed, checked and stored in one
-transaction, and only after that transaction commits is each message acknowledged. If the
-process dies before, the broker still holds the unacknowledged messages for the session and
-delivers them again on reconnect; readings are keyed by series and time, so one stored before the
-crash is not stored twice. Malformed messages and refused readings are counted and acknowledged
-(delivering them again would not mend them)."""
+The ingestor subscribes with QoS 1 on a persistent session (its own client id, clean start off,
+a day's session expiry) and acknowledges messages by hand: a batch of messages is parsed,
+checked and stored in one transaction, and only after that transaction commits is each message
+acknowledged. If the process dies before, the broker still holds the unacknowledged messages for
+the session and delivers them again on reconnect; readings are keyed by series and time, so one
+stored before the crash is not stored twice. Several ingestors may share one subscription
+(MQTT 5 ``$share/<group>/…``): the broker hands each message to one of them.
+
+One bad message never stops the stream: a message that cannot be parsed, or whose readings are
+refused, is counted (``citybase_readings_rejected_total{protocol="mqtt",reason}``), kept as a
+dead letter with the reason, and acknowledged (delivering it again would not mend it). A batch
+whose transaction fails is tried again message by message, so that one message the database
+will not take is kept as a dead letter and the others are stored. When the failure is the
+database's own (connection lost, a lock not had, a deadlock), or a dead letter cannot be written
+either, nothing of the batch is acknowledged: the ingestor reconnects and the broker delivers it
+again."""
 
 from __future__ import annotations
 
@@ -15,8 +24,9 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from citybase.core.db.engine import Database
 from citybase.core.settings import Settings
@@ -41,6 +51,26 @@ class Message:
     payload: bytes
 
 
+@dataclass
+class DeadLetter:
+    """A message that cannot be stored, with why (``kind``: the reason's short name)."""
+
+    message: Message
+    kind: str
+    reason: str
+    device_id: str | None
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the database rather than of the messages (connection lost, a lock not had,
+    a deadlock): the batch is tried again as it is, never kept as dead letters."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
 def protocols_for(settings: Settings) -> list[PayloadProtocol]:
     return [JsonPayload(settings.perception.json_topic), UltraLight(settings.perception.ul_topic)]
 
@@ -61,6 +91,7 @@ class Ingestor:
         self.stopping = threading.Event()
         self.stored = 0
         self.malformed = 0
+        self.dead_letters = 0
         self.client: Any = None
         # set once the broker has granted every subscription of the current connection: from
         # then on what is published on the protocols' topics is kept for this session
@@ -76,22 +107,56 @@ class Ingestor:
                 if "not of the scheme" in str(exc):
                     continue
                 raise
-        raise Malformed(f"no protocol takes topic {message.topic}")
+        raise Malformed(f"no protocol takes topic {message.topic[:200]}")
 
     def store(self, batch: list[Message]) -> int:
-        """Parse, check and store a batch in one transaction; returns the readings accepted.
-        Raises if the transaction fails (then nothing of the batch is acknowledged)."""
-        readings: list[ReadingIn] = []
+        """Parse, check and store a batch; returns the readings accepted. What cannot be stored
+        is kept as a dead letter. Raises only if the database takes nothing, not even a dead
+        letter (then nothing of the batch may be acknowledged)."""
+        parsed: list[tuple[Message, list[ReadingIn]]] = []
+        dead: list[DeadLetter] = []
         for message in batch:
             try:
-                readings += self._parse(message)
+                parsed.append((message, self._parse(message)))
             except Malformed as exc:
-                self.malformed += 1
-                service.REJECTED[("mqtt", "malformed")] += 1
-                log.warning("malformed MQTT message on %s: %s", message.topic, exc)
-        if not readings:
-            return 0
+                dead.append(DeadLetter(message, exc.kind, f"{exc.kind}: {exc}", exc.device_id))
+            except Exception as exc:  # a protocol's own failure is one message's, not the stream's
+                dead.append(DeadLetter(message, "parse_error",
+                                       f"parse_error: {type(exc).__name__}: {exc}", None))  # fmt: skip
+        try:
+            stored = self._store(parsed, dead)
+        except Exception as exc:
+            if transient(exc):  # the database away, locked or in a deadlock: try it all again
+                raise
+            if len(batch) > 1:
+                log.exception("storing %d MQTT messages at once failed; one at a time",
+                              len(batch))  # fmt: skip
+                return sum(self.store([message]) for message in batch)
+            if dead:  # not even its dead letter could be written
+                raise
+            stored = self._store_failed(parsed)
+        self.stored += stored
+        return stored
+
+    def _store_failed(self, parsed: list[tuple[Message, list[ReadingIn]]]) -> int:
+        """One message the database refused: kept as a dead letter if the database takes that
+        (else the error goes up, and nothing is acknowledged)."""
+        message, readings = parsed[0]
+        log.exception("an MQTT message on %s could not be stored", message.topic)
+        device_id = readings[0].device_id if readings else None
+        return self._store([], [DeadLetter(message, "store_failed",
+                                           "store_failed: the database refused its readings",
+                                           device_id)])  # fmt: skip
+
+    def _store(self, parsed: list[tuple[Message, list[ReadingIn]]], dead: list[DeadLetter]) -> int:
+        readings: list[ReadingIn] = []
+        owner: list[int] = []  # the message of each reading
+        for n, (_, found) in enumerate(parsed):
+            readings += found
+            owner += [n] * len(found)
+        refused: dict[int, list[str]] = {}
         stored = 0
+        received = datetime.now(UTC)
         with self.db.session_scope() as session:  # gateways' messages may hold many readings:
             for start in range(0, len(readings), service.MAX_BATCH):  # a chunk at a time
                 report, accepted = service.ingest(
@@ -100,11 +165,33 @@ class Ingestor:
                 rules.judge(session, accepted)
                 stored += report.accepted
                 for rejected in report.rejected:
-                    log.info("MQTT reading refused (%s): %s", rejected.device_id, rejected.reason)
-        self.stored += stored
+                    refused.setdefault(owner[start + rejected.index], []).append(rejected.reason)
+            for n, reasons in refused.items():
+                message, found = parsed[n]
+                reason = reasons[0] if len(reasons) == 1 else \
+                    f"{len(reasons)} of {len(found)} readings refused: {'; '.join(reasons[:3])}"  # fmt: skip
+                service.keep_dead_letter(session, message.topic, message.payload, reason,
+                                         service.reason_kind(reasons[0]),
+                                         device_id=found[0].device_id, received_at=received)  # fmt: skip
+            for letter in dead:
+                service.keep_dead_letter(session, letter.message.topic, letter.message.payload,
+                                         letter.reason, letter.kind, device_id=letter.device_id,
+                                         received_at=received)  # fmt: skip
+        for letter in dead:  # counted once kept (ingest counts the refused readings itself)
+            self.malformed += 1
+            service.REJECTED[("mqtt", letter.kind)] += 1
+            log.warning("MQTT message on %s kept as a dead letter: %s", letter.message.topic[:200],
+                        letter.reason[:200])  # fmt: skip
+        self.dead_letters += len(dead) + len(refused)
         return stored
 
     # --- the broker ---
+
+    def topics(self) -> list[str]:
+        """What the ingestor subscribes to: the protocols' topics, through the shared
+        subscription of its group if one is set."""
+        group = self.settings.perception.mqtt_share_group
+        return [f"$share/{group}/{p.topic}" if group else p.topic for p in self.protocols]
 
     def _connect(self) -> None:
         import paho.mqtt.client as mqtt
@@ -119,14 +206,18 @@ class Ingestor:
             protocol=mqtt.MQTTv5, manual_ack=True,
         )  # fmt: skip
         if url.username:
-            client.username_pw_set(url.username, url.password)
+            client.username_pw_set(unquote(url.username),
+                                   unquote(url.password) if url.password else None)  # fmt: skip
 
         pending: set[int] = set()
 
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             self.subscribed.clear()
-            for protocol in self.protocols:
-                pending.add(c.subscribe(protocol.topic, qos=1)[1])
+            if reason.is_failure:
+                log.error("the MQTT broker refused the connection: %s", reason)
+                return
+            for topic in self.topics():
+                pending.add(c.subscribe(topic, qos=1)[1])
 
         def on_subscribe(c: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
             if any(reason.is_failure for reason in reasons):
@@ -147,8 +238,10 @@ class Ingestor:
         connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect.SessionExpiryInterval = 86_400
         connect.ReceiveMaximum = 65_535
-        client.connect(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30,
-                       clean_start=False, properties=connect)  # fmt: skip
+        # connected (and connected again after any loss) by paho's own loop, so that a broker
+        # that is not up yet, or restarts, is waited for rather than ending the ingestor
+        client.connect_async(url.hostname or "127.0.0.1", url.port or 1883, keepalive=30,
+                             clean_start=False, properties=connect)  # fmt: skip
         client.loop_start()
         self.client = client
 
@@ -203,3 +296,19 @@ class Ingestor:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Serve this process's reading counters on ``http://host:port/metrics`` (an ingestor run
+    apart from the web server has no /metrics of its own)."""
+    from prometheus_client import start_http_server
+
+    from citybase.core.web.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.counter("citybase_readings_accepted", "Device readings stored, by protocol",
+                    ["protocol"], lambda: {(p,): n for p, n in service.ACCEPTED.items()})  # fmt: skip
+    metrics.counter("citybase_readings_rejected", "Device readings refused, by protocol and why",
+                    ["protocol", "reason"],
+                    lambda: {k: float(n) for k, n in service.REJECTED.items()})  # fmt: skip
+    start_http_server(port, host, registry=metrics.registry)

@@ -12,9 +12,25 @@ from pydantic import ValidationError
 
 from citybase.perception.telemetry.schemas import ReadingIn
 
+MAX_DEVICE_ID = 100  # as the store keeps it
+
 
 class Malformed(ValueError):
-    """A message no reading can be made of; the reason says why."""
+    """A message no reading can be made of; the reason says why, ``kind`` names the reason for
+    counting, ``device_id`` is the device the topic names, when known."""
+
+    def __init__(self, reason: str, kind: str = "malformed", device_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.device_id = kind, device_id
+
+
+def _reading(device_id: str, ts: datetime | None, values: dict[str, Any]) -> ReadingIn:
+    if len(device_id) > MAX_DEVICE_ID:
+        raise Malformed(f"device id longer than {MAX_DEVICE_ID} characters", "device_id_too_long")
+    try:
+        return ReadingIn(device_id=device_id, ts=ts, values=values)
+    except ValidationError as exc:
+        raise Malformed(str(exc.errors()[0]["msg"]), device_id=device_id) from None
 
 
 class PayloadProtocol(Protocol):
@@ -40,7 +56,7 @@ def _ts(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise Malformed(f"not an ISO 8601 time: {value!r}") from None
+        raise Malformed(f"not an ISO 8601 time: {str(value)[:60]!r}") from None
 
 
 class JsonPayload:
@@ -59,19 +75,25 @@ class JsonPayload:
         try:
             data = json.loads(payload)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise Malformed(f"not JSON: {exc}") from None
+            raise Malformed(f"not JSON: {exc}", device_id=match.group(1)) from None
+        device_id = match.group(1)
         items = data if isinstance(data, list) else [data]
         out = []
         for item in items:
             if not isinstance(item, dict):
-                raise Malformed("a reading is a JSON object of attribute: value")
-            values = {k: v for k, v in item.items() if k not in ("ts", "TimeInstant")}
+                raise Malformed("a reading is a JSON object of attribute: value",
+                                device_id=device_id)  # fmt: skip
+            # a payload naming its device names the topic's: a device writes its own readings
+            named = item.get("device_id", device_id)
+            if named != device_id:
+                raise Malformed(f"the payload's device id {str(named)[:100]!r} is not the "
+                                f"topic's {device_id}", "topic_mismatch", device_id)  # fmt: skip
+            values = {k: v for k, v in item.items() if k not in ("ts", "TimeInstant", "device_id")}
             try:
-                out.append(ReadingIn(device_id=match.group(1),
-                                     ts=_ts(item.get("ts", item.get("TimeInstant"))),
-                                     values=values))  # fmt: skip
-            except ValidationError as exc:
-                raise Malformed(str(exc.errors()[0]["msg"])) from None
+                at = _ts(item.get("ts", item.get("TimeInstant")))
+            except Malformed as exc:
+                raise Malformed(str(exc), device_id=device_id) from None
+            out.append(_reading(device_id, at, values))
         return out
 
 
@@ -101,16 +123,17 @@ class UltraLight:
         try:
             text = payload.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise Malformed("not UTF-8 text") from None
+            raise Malformed("not UTF-8 text", device_id=match.group(1)) from None
         out = []
         for measure in filter(None, text.split("#")):
             parts = measure.split("|")
             if len(parts) % 2 or not all(parts[0::2]):
-                raise Malformed(f"UltraLight pairs key|value expected: {measure!r}")
+                raise Malformed(f"UltraLight pairs key|value expected: {measure[:100]!r}",
+                                device_id=match.group(1))  # fmt: skip
             pairs = dict(zip(parts[0::2], parts[1::2], strict=True))
             at = _ts(pairs.pop("TimeInstant", None) or pairs.pop("t", None))
-            out.append(ReadingIn(device_id=match.group(1), ts=at,
-                                 values={k: self._value(v) for k, v in pairs.items()}))  # fmt: skip
+            out.append(_reading(match.group(1), at,
+                                {k: self._value(v) for k, v in pairs.items()}))  # fmt: skip
         if not out:
-            raise Malformed("an empty message")
+            raise Malformed("an empty message", device_id=match.group(1))
         return out

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from citybase.perception.telemetry.models import Latest, Reading, Series
+from citybase.perception.telemetry.models import DeadLetter, Latest, Reading, Series
 
 
 def _insert(session: Session, model: type[Any]) -> Any:
@@ -119,3 +119,20 @@ def buckets(
     )  # fmt: skip
     return [(start + int(b) * every_ms, None if v is None else float(v), int(n))
             for b, v, n in rows]  # fmt: skip
+
+
+def add_dead_letter(session: Session, **values: Any) -> None:
+    session.add(DeadLetter(**values))
+    session.flush()
+
+
+def dead_letters(
+    session: Session, offset: int, limit: int, device_ids: list[str] | None
+) -> tuple[int, list[DeadLetter]]:
+    """A page of dead letters, newest first, and how many there are (of these devices only,
+    unless None)."""
+    where = [] if device_ids is None else [DeadLetter.device_id.in_(device_ids)]
+    total = session.scalar(select(func.count()).select_from(DeadLetter).where(*where)) or 0
+    rows = session.scalars(select(DeadLetter).where(*where).order_by(
+        DeadLetter.received_at.desc(), DeadLetter.id.desc()).offset(offset).limit(limit))  # fmt: skip
+    return total, list(rows)

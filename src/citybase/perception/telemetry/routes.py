@@ -1,34 +1,36 @@
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import TypeAdapter, ValidationError
 
 from citybase.core.errors import CitybaseError, Forbidden, InvalidInput
 from citybase.core.web.access import declares_access
 from citybase.core.web.deps import DbSession
 from citybase.perception.devices import service as devices
-from citybase.perception.devices.auth import Ingester, Reader
+from citybase.perception.devices.auth import Ingester, Manager, Reader
 from citybase.perception.rules import service as rules
 from citybase.perception.telemetry import service
 from citybase.perception.telemetry.schemas import (
     Agg,
     Bucket,
+    DeadLetterPage,
     IngestReport,
     LatestValue,
     PlainReading,
     Point,
     Reading,
     ReadingIn,
+    Rejected,
 )
 
 router = APIRouter(prefix="/api/v1/perception", tags=["perception"])
 
 
-READINGS = TypeAdapter(list[ReadingIn])
 BATCH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "array", "items": ReadingIn.model_json_schema()}}}}}  # fmt: skip
 
@@ -38,7 +40,7 @@ FIELDS = {"device_id", "ts", "values"}
 
 def _plain(body: bytes) -> list[PlainReading] | None:
     """A well-formed batch read without pydantic (about four times faster on thousands of
-    readings); None at the first thing irregular, for pydantic to name precisely."""
+    readings); None at the first thing irregular, for each reading to be checked on its own."""
     try:
         items = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -63,37 +65,62 @@ def _plain(body: bytes) -> list[PlainReading] | None:
     return out
 
 
-async def _readings(request: Request) -> list[Reading]:
-    """The batch, parsed and checked; an irregular one is validated by pydantic straight from
-    the body's bytes, which names what is wrong."""
+@dataclass
+class Batch:
+    """A batch as read: the well-formed readings, their places in it, and the others refused."""
+
+    readings: list[Reading]
+    where: list[int]
+    refused: list[Rejected]
+
+
+async def _readings(request: Request) -> Batch:
+    """The batch, parsed; a reading that is not well formed is refused on its own with the
+    reason (the batch is refused whole only if it is not a JSON list)."""
     body = await request.body()
     plain = _plain(body)
     if plain is not None:
-        return list(plain)
+        return Batch(list(plain), list(range(len(plain))), [])
     try:
-        return list(READINGS.validate_json(body))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "json_invalid":
-            raise CitybaseError(f"the request body is not valid JSON: {first['msg']}",
-                                field="body") from None  # fmt: skip
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+        items = json.loads(body)  # orjson takes no integer beyond 64 bits: one reading's matter
+    except (ValueError, RecursionError) as exc:
+        raise CitybaseError(f"the request body is not valid JSON: {str(exc)[:200]}",
+                            field="body") from None  # fmt: skip
+    if not isinstance(items, list):
+        raise InvalidInput("the body is a list of readings", field="body")
+    if len(items) > service.MAX_BATCH:
+        raise InvalidInput(f"at most {service.MAX_BATCH:,} readings in one batch", field="readings")
+    good, where, refused = service.check_items(items, "http")
+    return Batch(good, where, refused)
 
 
 @router.post("/readings", openapi_extra=BATCH_BODY)
 def ingest(
     session: DbSession,
     principal: Ingester,
-    readings: Annotated[list[Reading], Depends(_readings)],
+    batch: Annotated[Batch, Depends(_readings)],
 ) -> IngestReport:
     """A batch of readings from a gateway (its API key's unit must own the devices): each
-    reading checked against its device's type, stored whole or refused whole with the reason.
-    Answered only once what was accepted is committed."""
+    reading checked against its device's type, stored whole or refused whole with the reason
+    and its place in the batch. Answered only once what was accepted is committed."""
     unit = None if "*" in principal.permissions else principal.unit_code
-    report, accepted = service.ingest(session, readings, protocol="http", unit=unit)
+    report, accepted = service.ingest_items(session, batch.readings, batch.where, batch.refused,
+                                            protocol="http", unit=unit)  # fmt: skip
     rules.judge(session, accepted)
     return report
+
+
+@router.get("/dead-letters")
+def dead_letters(
+    session: DbSession,
+    principal: Manager,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeadLetterPage:
+    """Device messages that could not be stored (not understood, or refused), newest first:
+    a unit's administrators see those of their unit's devices, the platform's all."""
+    unit = None if "*" in principal.permissions else principal.unit_code
+    return service.dead_letters(session, unit, page, per_page)
 
 
 @declares_access("the device's own credential (X-Device-Secret)")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ReadingIn(BaseModel):
@@ -46,6 +46,34 @@ class Rejected(BaseModel):
 class IngestReport(BaseModel):
     accepted: int
     rejected: list[Rejected]
+
+
+class DeadLetterRead(BaseModel):
+    """A device message that could not be stored, kept with the reason."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    topic: str
+    payload: str = Field(description="The payload as text (bytes that are not UTF-8 replaced), "
+                         "cut to 4,096 bytes")  # fmt: skip
+    payload_size: int = Field(description="The payload's whole size in bytes")
+    reason: str
+    kind: str = Field(description="The reason's short name, as counted on /metrics")
+    device_id: str | None
+    received_at: datetime
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class DeadLetterPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    items: list[DeadLetterRead]
 
 
 class Point(BaseModel):

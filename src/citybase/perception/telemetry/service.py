@@ -14,19 +14,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.perception.devices import service as devices
 from citybase.perception.telemetry import repository
+from citybase.perception.telemetry.models import DeadLetter
 from citybase.perception.telemetry.schemas import (
     Accepted,
     Agg,
     Bucket,
+    DeadLetterPage,
+    DeadLetterRead,
     IngestReport,
     LatestValue,
     Point,
     Reading,
+    ReadingIn,
     Rejected,
     as_epoch_ms,
     from_epoch_ms,
@@ -38,12 +43,37 @@ REJECTED: Counter[tuple[str, str]] = Counter()
 MAX_BATCH = 10_000
 
 
-def _reason_kind(reason: str) -> str:
-    for kind in ("unknown device", "retired", "not an attribute", "expected", "outside",
-                 "no values", "not yours", "time"):  # fmt: skip
-        if kind in reason:
-            return kind.replace(" ", "_")
+# the ``reason`` label of a refusal, by a phrase of its reason (the first that matches)
+_KINDS = (
+    ("years 1970", "time_out_of_range"), ("device id longer", "device_id_too_long"),
+    ("unknown device", "unknown_device"), ("retired", "retired"),
+    ("not an attribute", "not_an_attribute"), ("expected", "expected"),
+    ("outside", "outside"), ("no values", "no_values"), ("not yours", "not_yours"),
+    ("text longer", "text_too_long"), ("time", "time"),
+)  # fmt: skip
+# readings are kept from 1970 to 2100: before, a device's clock was never set; after, wrong
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+MAX_DEVICE_ID = 100
+
+
+def reason_kind(reason: str) -> str:
+    """The short name of a refusal's reason, for counting (the ``reason`` label on /metrics)."""
+    for phrase, kind in _KINDS:
+        if phrase in reason:
+            return kind
     return "other"
+
+
+def reading_problem(device_id: object, ts: object) -> str | None:
+    """What is wrong with a reading's device id or time whatever the device (None: nothing)."""
+    if not isinstance(device_id, str) or not device_id:
+        return "a device id (text) is required"
+    if len(device_id) > MAX_DEVICE_ID:
+        return f"device id longer than {MAX_DEVICE_ID} characters"
+    if isinstance(ts, datetime) and ts.tzinfo is not None and not EARLIEST <= ts < LATEST:
+        return f"time {ts.isoformat()} is outside the years 1970–2100"
+    return None
 
 
 def ingest(
@@ -66,7 +96,9 @@ def ingest(
     latest_seen: dict[str, datetime] = {}
     for index, reading in enumerate(readings):
         device_id = reading.device_id
-        reason = catalog.problem(device_id, reading.values)
+        reason = reading_problem(device_id, reading.ts) or catalog.problem(
+            device_id, reading.values
+        )
         if reason is None and unit is not None and catalog.owner(device_id) != unit:
             reason = f"device {device_id} is not yours to report (it belongs to " \
                      f"{catalog.owner(device_id) or 'no unit'})"  # fmt: skip
@@ -77,7 +109,7 @@ def ingest(
             reason = f"time {at.isoformat()} is in the future"
         if reason is not None:
             rejected.append(Rejected(index=index, device_id=device_id, reason=reason))
-            REJECTED[(protocol, _reason_kind(reason))] += 1
+            REJECTED[(protocol, reason_kind(reason))] += 1
             continue
         good.append((device_id, at, reading.values))
         seen = latest_seen.get(device_id)
@@ -107,6 +139,50 @@ def ingest(
         devices.seen(session, latest_seen)
     ACCEPTED[protocol] += len(good)
     return IngestReport(accepted=len(good), rejected=rejected), accepted
+
+
+def check_items(items: Sequence[Any], protocol: str) -> tuple[list[Reading], list[int],
+                                                                 list[Rejected]]:  # fmt: skip
+    """Raw readings of a batch (JSON values), each checked on its own: the readings well formed,
+    their places in the batch, and the others refused with the reason."""
+    good: list[Reading] = []
+    where: list[int] = []
+    refused: list[Rejected] = []
+    for index, item in enumerate(items):
+        device_id = item.get("device_id") if isinstance(item, dict) else None
+        shown = device_id[:MAX_DEVICE_ID] if isinstance(device_id, str) else ""
+        if not isinstance(item, dict):
+            reason: str | None = "a reading is an object {device_id, ts, values}"
+        else:
+            reason = reading_problem(device_id, None)
+        if reason is None:
+            try:
+                good.append(ReadingIn.model_validate(item))
+                where.append(index)
+                continue
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                reason = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        refused.append(Rejected(index=index, device_id=shown, reason=reason))
+        REJECTED[(protocol, reason_kind(reason))] += 1
+    return good, where, refused
+
+
+def ingest_items(
+    session: Session,
+    readings: Sequence[Reading],
+    where: list[int],
+    refused: list[Rejected],
+    *,
+    protocol: str,
+    unit: str | None = None,
+) -> tuple[IngestReport, list[Accepted]]:
+    """``ingest`` of the well-formed readings of a batch (at ``where`` in it), answered for the
+    whole batch: ``refused`` (already refused) and what ``ingest`` refuses, by their places."""
+    report, accepted = ingest(session, readings, protocol=protocol, unit=unit)
+    rejected = refused + [r.model_copy(update={"index": where[r.index]}) for r in report.rejected]
+    return IngestReport(accepted=report.accepted,
+                        rejected=sorted(rejected, key=lambda r: r.index)), accepted  # fmt: skip
 
 
 def _series(session: Session, device_id: str, attr: str) -> int:
@@ -169,3 +245,39 @@ def aggregate(
     rows = repository.buckets(session, sid, as_epoch_ms(start), as_epoch_ms(end),
                               int(every.total_seconds() * 1000), agg.value)  # fmt: skip
     return [Bucket(start=from_epoch_ms(b), value=v, count=n) for b, v, n in rows]
+
+
+# --- dead letters: device messages that could not be stored ------------------------------------------
+
+
+def keep_dead_letter(
+    session: Session,
+    topic: str,
+    payload: bytes,
+    reason: str,
+    kind: str,
+    *,
+    device_id: str | None = None,
+    received_at: datetime | None = None,
+) -> None:
+    """Keep a message that could not be stored, with why (its payload cut to a bound); ``kind``
+    is the reason's short name, as counted."""
+    repository.add_dead_letter(session, topic=topic[:300], payload=payload[:DeadLetter.PAYLOAD_LIMIT],
+                               payload_size=len(payload), reason=reason[:500], kind=kind,
+                               device_id=device_id[:MAX_DEVICE_ID] if device_id else None,
+                               received_at=received_at or datetime.now(UTC))  # fmt: skip
+
+
+def dead_letters(
+    session: Session, unit: str | None, page: int = 1, per_page: int = 50
+) -> DeadLetterPage:
+    """Dead letters, newest first, a page at a time; ``unit``: only those of that unit's
+    devices (None: all, also those of no known device)."""
+    if page < 1:
+        raise InvalidInput("pages are numbered from 1", field="page")
+    if not 1 <= per_page <= 500:
+        raise InvalidInput("per_page is 1 to 500", field="per_page")
+    owned = None if unit is None else [d.device_id for d in devices.devices(session, unit)]
+    total, rows = repository.dead_letters(session, (page - 1) * per_page, per_page, owned)
+    return DeadLetterPage(total=total, page=page, per_page=per_page,
+                          items=[DeadLetterRead.model_validate(r) for r in rows])  # fmt: skip
