@@ -2,7 +2,7 @@
 device's credential as the MQTT broker's password file keeps it (PBKDF2-SHA512).
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 Create Date: 2026-12-05 23:55:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import citybase.core.db.base
 
 revision: str = "0029"
-down_revision: str | None = "0027"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
