@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citybase.cockpit.indicators.schemas import SourceRef
 from citybase.core.bus.schemas import Event
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -36,9 +37,15 @@ class TaskSpec(BaseModel):
     category: str = Field(default="", max_length=100)
     lead: list[str] = Field(min_length=1, description="Lead units (牵头单位), codes or names")
     support: list[str] = Field(default_factory=list, description="Support units (配合单位)")
+    others: list[str] = Field(
+        default_factory=list,
+        description="Those the text makes responsible collectively, in its words "
+        "(市直各有关单位, 各县(市)区政府): no one unit of the register answers for them",
+    )
     due: date | None = None
     targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
     milestones: list[MilestoneSpec] = Field(default_factory=list)
+    source: SourceRef | None = None
 
 
 class Milestone(BaseModel):
@@ -59,9 +66,11 @@ class TaskRead(BaseModel):
     category: str
     lead_units: list[str]
     support_units: list[str]
+    other_units: list[str]
     due: date | None
     targets: list[str]
     milestones: list[Milestone]
+    source: SourceRef | None
     status: TaskStatus
     progress: int
     overdue: bool = False

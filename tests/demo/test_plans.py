@@ -1,0 +1,117 @@
+"""The demo's published plans hold their texts whole: every plan file loads against the demo
+register, and — when the published texts are at hand — the number of table rows and numbered
+tasks counted from each text is the number of records in its file, and every quoted sentence is
+found in the text it cites. A row dropped from a file fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy.orm import Session
+
+from citybase.cockpit.plans import service as plans
+from citybase.core.orgs import service as orgs
+from citybase.demo.seed import DEMO_ACTOR, DEMO_FILE, PLANS_DIR
+
+TEXTS = Path(__file__).parents[2] / ".." / "shared" / "plans"
+
+needs_texts = pytest.mark.skipif(not TEXTS.is_dir(), reason="the published texts are not here")
+
+
+def _plan(code: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((PLANS_DIR / f"{code}.yaml").read_text("utf-8"))
+    return data
+
+
+def _text(name: str) -> str:
+    [path] = TEXTS.glob(f"{name}_*.txt")
+    return path.read_text("utf-8")
+
+
+def _records(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from plan.get("indicators", [])
+    yield from plan.get("tasks", [])
+
+
+# the published plans entered from their texts, every record with its source
+ENTERED = ["fz-work-points-2021"]
+
+
+def _published_plans() -> list[str]:
+    return [p.stem for p in sorted(PLANS_DIR.glob("*.yaml")) if p.stem in ENTERED]
+
+
+# --- the files load ------------------------------------------------------------------------------
+
+
+def test_every_plan_file_loads_against_the_demo_register(session: Session) -> None:
+    reports = orgs.import_orgs(session, DEMO_ACTOR, DEMO_FILE.name, DEMO_FILE.read_bytes())
+    assert not [p for r in reports for p in r.problems]
+    files = sorted(PLANS_DIR.glob("*.yaml"))
+    results = plans.import_plans(
+        session, DEMO_ACTOR, [(f.name, f.read_text("utf-8")) for f in files]
+    )
+    assert [(r.file, p) for r in results for p in r.problems] == []
+    for found in plans.overview(session, _published_plans()):
+        for task in found.tasks:
+            assert task.lead_units, f"{found.plan.code} task {task.number} has no lead unit"
+            assert task.source is not None, f"{found.plan.code} task {task.number}"
+        for progress in found.indicators:
+            assert progress.indicator.source is not None, progress.indicator.code
+
+
+@pytest.mark.parametrize("code", _published_plans())
+def test_every_record_names_its_source(code: str) -> None:
+    """Each indicator and task of a published plan cites the file, section and sentence."""
+    for record in _records(_plan(code)):
+        source = record.get("source") or {}
+        name = record.get("code", record.get("number"))
+        assert source.get("file"), name
+        assert source.get("quote"), name
+
+
+# --- against the texts ---------------------------------------------------------------------------
+
+
+def _quoted_parts(quote: str) -> list[str]:
+    """A quote as published, with "…" where the record leaves words out."""
+    return [part for part in quote.split("…") if part.strip()]
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@needs_texts
+@pytest.mark.parametrize("code", _published_plans())
+def test_every_quote_is_in_the_text_it_cites(code: str) -> None:
+    for record in _records(_plan(code)):
+        source = record["source"]
+        text = _flat((TEXTS / source["file"]).read_text("utf-8"))
+        for part in _quoted_parts(source["quote"]):
+            assert _flat(part) in text, (record.get("code", record.get("number")), part)
+        if source.get("section"):
+            assert _flat(source["section"]) in text, source["section"]
+
+
+@needs_texts
+def test_the_2021_work_points_are_all_there() -> None:
+    """002: every numbered point (1. … 30.) is a task with as many units as its 〔责任单位〕."""
+    text = _text("002")
+    points = re.findall(r"^\s*(\d+)\.(.+)$", text, re.MULTILINE)
+    units = {n: re.search(r"〔责任单位:(.+)〕", line) for n, line in points}
+    tasks = {t["number"]: t for t in _plan("fz-work-points-2021")["tasks"]}
+    assert len(points) >= 30
+    assert sorted(tasks, key=int) == [n for n, _ in points]
+    for number, found in units.items():
+        assert found is not None, number
+        named = {n.strip() for n in re.split(r"[、,，]", found.group(1)) if n.strip()}
+        task = tasks[number]
+        entered = task["lead"] + task["support"] + task.get("others", [])
+        # 市商务局(投促局) and 市商务局 are one unit; otherwise one name, one entry
+        assert len(entered) == len(named), (number, named, entered)
