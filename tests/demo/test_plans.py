@@ -39,7 +39,7 @@ def _records(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 # the published plans entered from their texts, every record with its source
-ENTERED = ["fz-work-points-2021"]
+ENTERED = ["fz-work-points-2021", "fz-digital-14th", "fz-new-infrastructure-2023"]
 
 
 def _published_plans() -> list[str]:
@@ -95,8 +95,8 @@ def test_every_quote_is_in_the_text_it_cites(code: str) -> None:
         text = _flat((TEXTS / source["file"]).read_text("utf-8"))
         for part in _quoted_parts(source["quote"]):
             assert _flat(part) in text, (record.get("code", record.get("number")), part)
-        if source.get("section"):
-            assert _flat(source["section"]) in text, source["section"]
+        for part in source.get("section", "").split(" / "):
+            assert _flat(part) in text, part
 
 
 @needs_texts
@@ -115,3 +115,63 @@ def test_the_2021_work_points_are_all_there() -> None:
         entered = task["lead"] + task["support"] + task.get("others", [])
         # 市商务局(投促局) and 市商务局 are one unit; otherwise one name, one entry
         assert len(entered) == len(named), (number, named, entered)
+
+
+def _table_rows(cells: list[str]) -> list[tuple[str, ...]]:
+    """Rows of a table flattened one cell a line: a name, a short unit, then the baseline and
+    the target, each a number, "/" or words around a number (">70", "提高3个百分点")."""
+    rows = []
+    for i in range(len(cells) - 3):
+        name, unit, base, target = cells[i : i + 4]
+        if (len(name) > 4 and len(unit) <= 4 and re.match(r"^(/|\d)", base)
+                and re.match(r"^(/|\d|>|<|提高)", target)):  # fmt: skip
+            rows.append((name, unit, base, target))
+    return rows
+
+
+@needs_texts
+def test_the_14th_plan_has_every_row_of_its_indicator_table() -> None:
+    """001: the 主要指标 table of 第三章第三节, one indicator per row, with its figures."""
+    lines = _text("001").splitlines()
+    start = lines.index("第三节 战略目标和主要指标")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("第四节"))
+    cells = [line.strip() for line in lines[start:end] if line.startswith("\t") and line.strip()]
+    rows = _table_rows(cells)
+    indicators = {i["name"]: i for i in _plan("fz-digital-14th")["indicators"]}
+    assert len(rows) >= 15
+    assert sorted(indicators) == sorted(name for name, *_ in rows)
+    for name, unit, base, target in rows:
+        entered = indicators[name]
+        figures = {"baseline": base, "2025": target}
+        for key, cell in figures.items():
+            number = re.search(r"[\d.]+", cell)
+            if key == "baseline":
+                value = entered.get("baseline", {}).get("value")
+            else:
+                value = entered["targets"][2025]
+            assert (value is None) == (number is None), (name, key)
+            if number is not None:
+                assert value == float(number.group()), (name, key)
+            if not re.fullmatch(r"[\d.]+", cell):  # "/", ">70", "3.0左右": the text's words kept
+                assert entered["wording"][key] == cell, (name, key)
+        assert entered["unit"] == unit or entered["wording"]["2025"].startswith("提高")
+
+
+def _number(cell: str) -> float | None:
+    return None if cell.strip() == "/" else float(cell)
+
+
+@needs_texts
+def test_the_new_infrastructure_plan_has_every_row_of_its_target_table() -> None:
+    """003: 重点指标分年度工作目标表, one indicator per numbered row: the 2022 figure, the
+    2023–2025 targets and the province's 2025 target."""
+    rows = re.findall(r"^(\d+)\t(.+)$", _text("003"), re.MULTILINE)
+    indicators = _plan("fz-new-infrastructure-2023")["indicators"]
+    assert len(rows) >= 10
+    assert len(indicators) == len(rows)
+    for (_, row), entered in zip(rows, indicators, strict=True):
+        name, base, *targets, province = row.split("\t")
+        assert _flat(entered["name"]) in _flat(name.replace("(", "（").replace(")", "）"))
+        assert entered["baseline"] == {"year": 2022, "value": float(base)}
+        assert entered["targets"] == dict(zip((2023, 2024, 2025), map(float, targets), strict=True))
+        assert entered.get("province_targets", {}).get(2025) == _number(province)
