@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from citybase.cockpit.indicators.schemas import SourceRef
 from citybase.core.bus.schemas import Event
@@ -35,7 +35,13 @@ class TaskSpec(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     summary: str = ""
     category: str = Field(default="", max_length=100)
-    lead: list[str] = Field(min_length=1, description="Lead units (牵头单位), codes or names")
+    source: SourceRef | None = Field(
+        default=None, description="Where it was taken from: file, section, sentence as published"
+    )
+    lead: list[str] = Field(
+        default_factory=list,
+        description="Lead units (牵头单位), codes or names; none only when the cited text names none",
+    )
     support: list[str] = Field(default_factory=list, description="Support units (配合单位)")
     others: list[str] = Field(
         default_factory=list,
@@ -45,7 +51,14 @@ class TaskSpec(BaseModel):
     due: date | None = None
     targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
     milestones: list[MilestoneSpec] = Field(default_factory=list)
-    source: SourceRef | None = None
+
+    @field_validator("lead")
+    @classmethod
+    def _someone_leads(cls, lead: list[str], info: ValidationInfo) -> list[str]:
+        if not lead and info.data.get("source") is None:
+            raise ValueError("a task names its lead unit, unless its source is cited to show "
+                             "that the text names none")  # fmt: skip
+        return lead
 
 
 class Milestone(BaseModel):
