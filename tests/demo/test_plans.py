@@ -44,6 +44,7 @@ ENTERED = [
     "fz-digital-14th",
     "fz-new-infrastructure-2023",
     "fz-digital-empowerment-2025",
+    "xm-digital-empowerment-2025",
 ]
 
 
@@ -210,3 +211,28 @@ def test_the_fuzhou_empowerment_plan_has_every_numbered_task() -> None:
     assert len(yearly) == sum(1 for i in plan["indicators"] if "yearly" in i["code"])
     for number, *_ in numbered:
         assert plan["tasks"][int(number) - 1].get("lead", []) == []  # the text names none
+
+
+@needs_texts
+def test_the_xiamen_empowerment_plan_has_every_numbered_task() -> None:
+    """004: the tasks (一)… under each chapter 二–六, numbered by chapter, with the figures its
+    text sets for 2026 and every year."""
+    text = _text("004")
+    numbered = []
+    chapter = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if re.match(r"^[一二三四五六七八九十]+、", line):
+            chapter = line.split("、")[0]
+        found = re.match(r"^\(([一二三四五六七八九十]+)\)([^。]+)。", line)
+        if found and chapter:
+            numbered.append((f"{chapter}({found.group(1)})", found.group(2)))
+    plan = _plan("xm-digital-empowerment-2025")
+    assert len(numbered) >= 21
+    assert [(t["number"], t["title"]) for t in plan["tasks"]] == numbered
+    quoted = _flat(" ".join(i["source"]["quote"] for i in plan["indicators"]))
+    for clause in re.findall(r"到2026年(?![)）])([^,，。;；]+)", text):
+        if re.search(r"\d", clause):
+            assert _flat(clause) in quoted, clause
+    yearly = re.findall(r"每年[^,，。]*?\d+个", text)
+    assert len(yearly) == sum(1 for i in plan["indicators"] if "yearly" in i["code"])
