@@ -48,8 +48,8 @@ ENTERED = [
 ]
 
 
-# the plans whose published pages name no responsible unit (本文有删减)
-UNNAMED = {"fz-digital-empowerment-2025", "xm-digital-empowerment-2025"}
+# the plans whose published texts name no responsible unit for their tasks
+UNNAMED = {"fz-digital-14th", "fz-digital-empowerment-2025", "xm-digital-empowerment-2025"}
 
 
 def _published_plans() -> list[str]:
@@ -236,3 +236,41 @@ def test_the_xiamen_empowerment_plan_has_every_numbered_task() -> None:
             assert _flat(clause) in quoted, clause
     yearly = re.findall(r"每年[^,，。]*?\d+个", text)
     assert len(yearly) == sum(1 for i in plan["indicators"] if "yearly" in i["code"])
+
+
+@needs_texts
+def test_the_14th_plan_has_every_task_and_key_project_of_chapters_4_to_9() -> None:
+    """001: in chapters 第四章–第九章, each paragraph of a section that opens with a heading
+    sentence is a task, and each 标志性工程N a key project (the paragraphs inside a project's
+    box, which ends at two blank lines, are the project's own)."""
+    chapters = "四五六七八九"
+    tasks: list[str] = []
+    projects: list[str] = []
+    chapter, in_section, in_project, blanks = "", False, False, 0
+    for raw in _text("001").splitlines():
+        line = raw.strip()
+        if found := re.match(r"^第([一二三四五六七八九十]+)章 ", line):
+            chapter, in_section, in_project = found.group(1), False, False
+            continue
+        if chapter not in chapters:
+            continue
+        if re.match(r"^第[一二三四五六七八九十]+节 ", line):
+            in_section, in_project = True, False
+            continue
+        blanks = blanks + 1 if not line else 0
+        if blanks >= 2:
+            in_project = False
+        if found := re.match(r"^标志性工程(\d+)：", line):
+            projects.append(found.group(1))
+            in_project = True
+            continue
+        head, stop, _ = line.partition("。")
+        if in_section and not in_project and stop and 0 < len(head) <= 25:
+            tasks.append(head)
+    entered = _plan("fz-digital-14th")["tasks"]
+    assert len(projects) >= 15
+    assert [t["number"] for t in entered if t["category"] == "标志性工程"] == [
+        f"工程{n}" for n in projects
+    ]
+    assert len(tasks) > 60
+    assert [t["title"] for t in entered if t["category"] != "标志性工程"] == tasks
