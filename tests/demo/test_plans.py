@@ -274,3 +274,42 @@ def test_the_14th_plan_has_every_task_and_key_project_of_chapters_4_to_9() -> No
     ]
     assert len(tasks) > 60
     assert [t["title"] for t in entered if t["category"] != "标志性工程"] == tasks
+
+
+UNITS_BRACKET = re.compile(
+    r"[〔（]责任单位[:：](.*?)〕|（责任单位[:：]([^（）]*(?:（[^（）]*）[^（）]*)*)）", re.S
+)
+
+
+@needs_texts
+def test_the_new_infrastructure_plan_has_every_task_with_its_units() -> None:
+    """003: the numbered tasks (1., 2., …) of each action (（一）…) in chapters 二–六 and the
+    five 保障措施 of chapter 七, each with the units of its 〔责任单位〕."""
+    found: list[tuple[str, str]] = []  # (number, the task's text)
+    chapter = action = ""
+    for raw in _text("003").splitlines():
+        line = raw.strip()
+        heading = re.sub(r"[#*]", "", line).strip() if line.startswith("#") else ""
+        if heading and re.match(r"^[一二三四五六七]、", heading):
+            chapter, action = heading[0], ""
+        elif heading and (act := re.match(r"^[（(]([一二三四五六七八九十]+)[）)]", heading)):
+            action = act.group(1)
+            if chapter == "七":
+                found.append((f"七({action})", ""))
+        elif heading and (task := re.match(r"^(\d+)\.", heading)) and chapter in "二三四五六":
+            found.append((f"({action}){task.group(1)}", ""))
+        elif line and found and not heading:
+            number, text = found[-1]
+            found[-1] = (number, text + line)
+    tasks = _plan("fz-new-infrastructure-2023")["tasks"]
+    assert len(found) >= 45
+    assert [t["number"] for t in tasks] == [n for n, _ in found]
+    for task, (_, text) in zip(tasks, found, strict=True):
+        bracket = UNITS_BRACKET.search(text)
+        assert bracket is not None, task["number"]
+        assert _flat(task["source"]["quote"]).endswith(_flat(bracket.group(0)))
+        named = [n for n in re.split(r"[、,，]", bracket.group(1) or bracket.group(2)) if n.strip()]
+        others = task.get("others", [])
+        # a company named before "等市属国企" is both a unit and, with its words, a collective
+        entered = len(task["lead"]) + len(task["support"]) + len(others)
+        assert entered - sum("等" in o for o in others) == len(named), (task["number"], named)
