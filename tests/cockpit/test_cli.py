@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from citybase.cli import app
@@ -27,14 +28,17 @@ def data(fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_the_demo_plans_load_and_every_indicator_is_listed(data: list[str]) -> None:
     loaded = runner.invoke(app, ["cockpit", "import", *map(str, PLANS), *data])
     assert loaded.exit_code == 0, loaded.output
-    assert "fz-new-infrastructure-2023 revision 1: 1 indicators" in loaded.output
+    for path in PLANS:
+        plan = yaml.safe_load(path.read_text(encoding="utf-8"))
+        counts = f"{len(plan.get('indicators', []))} indicators, {len(plan.get('tasks', []))} tasks"
+        assert f"{plan['code']} revision 1: {counts}" in loaded.output
     listed = runner.invoke(app, ["cockpit", "indicators", "--format", "json", *data])
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
     stations = next(r for r in rows if r["code"] == "5g-stations-per-10k")
     assert (stations["target_year"], stations["target"], stations["status"]) == (2025, 35, "none")
     assert {r["plan"] for r in rows} == {p.stem for p in PLANS if "indicators:" in p.read_text()}
-    assert "fz-work-points-2021 revision 1: 0 indicators, 2 tasks" in loaded.output
+    assert "fz-work-points-2021 revision 1: 0 indicators, 30 tasks" in loaded.output
     table = runner.invoke(app, ["cockpit", "indicators", "--plan", "fz-digital-14th", *data])
     assert table.exit_code == 0
     assert "fz-digital" in table.output

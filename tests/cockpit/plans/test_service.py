@@ -225,3 +225,57 @@ def test_indicators_and_tasks_are_added_and_removed_one_at_a_time(session: Sessi
     assert [t.number for t in after.tasks] == ["1"]
     assert after.indicators[0].pending == 1
     assert after.plan.revision == 5  # loaded, then four changes
+
+
+SOURCED = PLAN.replace(
+    "    units: [fz.comms]\ntasks:",
+    "    units: [fz.comms]\n"
+    "    wording: {'2025': 低于1.3}\n"
+    "    source: {file: plan.txt, section: 主要指标, quote: 数据中心PUE 1.6 低于1.3}\n"
+    "tasks:",
+).replace(
+    "    due: 2025-12-31\n",
+    "    due: 2025-12-31\n"
+    "    others: [各县(市)区政府]\n"
+    "    source: {file: plan.txt, section: 一、任务, quote: 1.建设城市大脑。…〔责任单位:…〕}\n",
+)
+
+
+def test_a_record_keeps_its_source_wording_and_collective_units(session: Session) -> None:
+    city(session)
+    assert load(session, SOURCED).applied
+    [overview] = plans.overview(session)
+    pue = overview.indicators[1].indicator
+    assert pue.wording == {"2025": "低于1.3"}
+    assert pue.source is not None
+    assert pue.source.quote == "数据中心PUE 1.6 低于1.3"
+    [task] = overview.tasks
+    assert task.other_units == ["各县(市)区政府"]
+    assert task.source is not None
+    assert task.source.section == "一、任务"
+    text = plans.export_plan(session, "fz-test")
+    assert "低于1.3" in text
+    assert "各县(市)区政府" in text
+    assert load(session, text).applied
+    assert plans.export_plan(session, "fz-test") == text
+
+
+def test_wording_names_a_figure_of_the_indicator(session: Session) -> None:
+    city(session)
+    bad = SOURCED.replace("wording: {'2025': 低于1.3}", "wording: {'2030': 低于1.3}")
+    result = load(session, bad)
+    assert not result.applied
+    assert [p.field for p in result.problems] == ["indicators.1"]
+    assert "wording" in result.problems[0].message
+
+
+def test_a_task_without_a_lead_must_cite_the_text_that_names_none(session: Session) -> None:
+    city(session)
+    unsourced = PLAN.replace("lead: [fz.bigdata]", "lead: []")
+    result = load(session, unsourced)
+    assert [p.field for p in result.problems] == ["tasks.0.lead"]
+    assert plans.list_plans(session) == []
+    sourced = SOURCED.replace("lead: [fz.bigdata]", "lead: []")
+    assert load(session, sourced).applied
+    [task] = plans.overview(session)[0].tasks
+    assert task.lead_units == []

@@ -32,6 +32,8 @@ class Indicator(IdMixin, Base):
     measure: Mapped[str] = mapped_column(String(60), default="")
     units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
+    wording: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # the text's words
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # file, section, quote
     sort_order: Mapped[int] = mapped_column(default=0)
 
 

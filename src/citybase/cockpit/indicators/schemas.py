@@ -36,6 +36,17 @@ class Status(StrEnum):
     none = "none"  # nothing approved yet
 
 
+class SourceRef(BaseModel):
+    """Where in the published text a record was taken from: the file, its section and the
+    sentence itself, quoted as published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(min_length=1, max_length=200, description="The text's file or address")
+    section: str = Field(default="", max_length=200, description="Chapter, section, table")
+    quote: str = Field(default="", description="The sentence (or table row), as published")
+
+
 class Baseline(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,11 +78,23 @@ class IndicatorSpec(BaseModel):
     measure: str = Field(default="", max_length=60, description="Filled by the platform: its key")
     units: list[str] = Field(default_factory=list, description="Units that report it")
     note: str = ""
+    wording: dict[str, str] = Field(
+        default_factory=dict,
+        description="The text's own words for a figure that is not a plain number, beside the "
+        'number entered: {"2025": "超过1000个", "baseline": "—"}',
+    )
+    source: SourceRef | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorSpec:
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError("range: the minimum is above the maximum")
+        figures = {"baseline", *(str(y) for y in self.targets),
+                   *(f"province-{y}" for y in self.province_targets)}  # fmt: skip
+        for key in self.wording:
+            if key not in figures:
+                raise ValueError(f"wording: {key!r} is not the baseline, a target year or "
+                                 f"province-<year> of this indicator")  # fmt: skip
         if self.baseline is not None and any(y <= self.baseline.year for y in self.targets):
             raise ValueError(f"targets: every target year comes after the baseline year "
                              f"{self.baseline.year}")  # fmt: skip
@@ -99,6 +122,8 @@ class IndicatorRead(BaseModel):
     measure: str
     units: list[str]
     note: str
+    wording: dict[str, str]
+    source: SourceRef | None
 
 
 class ActualCreate(BaseModel):

@@ -149,6 +149,8 @@ def _apply(ind: Indicator, spec: IndicatorSpec, unit_codes: list[str], order: in
     ind.comparator, ind.direction, ind.nature = spec.comparator, spec.direction, spec.nature
     ind.minimum, ind.maximum, ind.measure = low, high, spec.measure
     ind.units, ind.note, ind.sort_order = unit_codes, spec.note, order
+    ind.wording = dict(spec.wording)
+    ind.source = spec.source.model_dump() if spec.source else None
 
 
 def define(
@@ -196,6 +198,7 @@ def spec_of(ind: IndicatorRead) -> IndicatorSpec:
         "range": None if is_default or ind.minimum is None or ind.maximum is None
         else (ind.minimum, ind.maximum),
         "measure": ind.measure, "units": list(ind.units), "note": ind.note,
+        "wording": dict(ind.wording), "source": ind.source,
     })  # fmt: skip
 
 

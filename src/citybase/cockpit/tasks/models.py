@@ -22,9 +22,11 @@ class Task(IdMixin, Base):
     category: Mapped[str] = mapped_column(String(100), default="")
     lead_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     support_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    other_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # named collectively
     due: Mapped[date | None]
     targets: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     milestones: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # file, section, quote
     status: Mapped[str] = mapped_column(String(12), default="not_started")
     progress: Mapped[int] = mapped_column(default=0)
     sort_order: Mapped[int] = mapped_column(default=0)

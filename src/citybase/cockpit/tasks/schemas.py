@@ -4,8 +4,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from citybase.cockpit.indicators.schemas import SourceRef
 from citybase.core.bus.schemas import Event
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -34,11 +35,30 @@ class TaskSpec(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     summary: str = ""
     category: str = Field(default="", max_length=100)
-    lead: list[str] = Field(min_length=1, description="Lead units (牵头单位), codes or names")
+    source: SourceRef | None = Field(
+        default=None, description="Where it was taken from: file, section, sentence as published"
+    )
+    lead: list[str] = Field(
+        default_factory=list,
+        description="Lead units (牵头单位), codes or names; none only when the cited text names none",
+    )
     support: list[str] = Field(default_factory=list, description="Support units (配合单位)")
+    others: list[str] = Field(
+        default_factory=list,
+        description="Those the text makes responsible collectively, in its words "
+        "(市直各有关单位, 各县(市)区政府): no one unit of the register answers for them",
+    )
     due: date | None = None
     targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
     milestones: list[MilestoneSpec] = Field(default_factory=list)
+
+    @field_validator("lead")
+    @classmethod
+    def _someone_leads(cls, lead: list[str], info: ValidationInfo) -> list[str]:
+        if not lead and info.data.get("source") is None:
+            raise ValueError("a task names its lead unit, unless its source is cited to show "
+                             "that the text names none")  # fmt: skip
+        return lead
 
 
 class Milestone(BaseModel):
@@ -59,9 +79,11 @@ class TaskRead(BaseModel):
     category: str
     lead_units: list[str]
     support_units: list[str]
+    other_units: list[str]
     due: date | None
     targets: list[str]
     milestones: list[Milestone]
+    source: SourceRef | None
     status: TaskStatus
     progress: int
     overdue: bool = False

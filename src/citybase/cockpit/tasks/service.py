@@ -35,7 +35,8 @@ def _apply(task: Task, spec: TaskSpec, lead: list[str], support: list[str], orde
     done = {m["title"]: m.get("done_on") for m in task.milestones or []}
     task.title, task.summary, task.category = spec.title, spec.summary, spec.category
     task.lead_units, task.support_units, task.due = lead, support, spec.due
-    task.targets = list(spec.targets)
+    task.targets, task.other_units = list(spec.targets), list(spec.others)
+    task.source = spec.source.model_dump() if spec.source else None
     task.milestones = [
         {"title": m.title, "due": m.due.isoformat(), "done_on": done.get(m.title)}
         for m in spec.milestones
@@ -78,7 +79,8 @@ def spec_of(task: TaskRead) -> TaskSpec:
     return TaskSpec.model_validate({
         "number": task.number, "title": task.title, "summary": task.summary,
         "category": task.category, "lead": list(task.lead_units),
-        "support": list(task.support_units), "due": task.due, "targets": list(task.targets),
+        "support": list(task.support_units), "others": list(task.other_units), "due": task.due,
+        "targets": list(task.targets), "source": task.source,
         "milestones": [{"title": m.title, "due": m.due} for m in task.milestones],
     })  # fmt: skip
 

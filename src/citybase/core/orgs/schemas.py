@@ -82,6 +82,7 @@ class UnitKind(StrEnum):
     service_center = "center"  # 中心
     party = "party"  # 党委部门
     district_government = "district_government"  # 区县政府
+    enterprise = "enterprise"  # 国有企业（市属国企等承担规划任务的企业）
 
 
 def _credit_code(value: str | None) -> str | None:

@@ -79,6 +79,7 @@ add_translations(
         "center": "中心",
         "party": "党委部门",
         "district_government": "区县政府",
+        "enterprise": "国有企业",
         "boundaries": "边界",
         "Feature": "要素",
         "Worth a look": "请留意",
