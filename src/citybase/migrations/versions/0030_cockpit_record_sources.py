@@ -2,8 +2,8 @@
 section and the sentence as published), an indicator's own wording of a figure that is not a
 plain number (超过1000个), and a task's responsible parties named only collectively.
 
-Revision ID: 0033
-Revises: 0027
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-06 00:30:00.000000
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0033"
-down_revision: str | None = "0027"
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
