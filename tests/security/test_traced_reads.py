@@ -233,3 +233,19 @@ def test_no_contact_for_a_reader_who_may_not_see_it(
         session, LedgerFilter(action="hub.case.contact_viewed")
     )
     assert contact_entries == []
+
+
+def test_a_bad_question_is_refused_before_anything_is_read(
+    client: TestClient, session: Session
+) -> None:
+    shared = shared_city(session, level=Level.general_4)
+    url = f"/api/v1/catalog/resources/{shared.resource.code}/rows"
+    _as(client, "urbansteward")
+    before = _counts(session)
+    unknown = client.get(url, params={"fields": "姓名,不存在的列"})
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "fields")
+    bad_case = client.get(url, headers={"X-Citybase-Issue": "not-a-case"})
+    assert (bad_case.status_code, bad_case.json()["error"]["field"]) == (422, "X-Citybase-Issue")
+    for answer in (unknown, bad_case):
+        assert citizen_id(0) not in answer.text
+    assert _counts(session)[1] == before[1]

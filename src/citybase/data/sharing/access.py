@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import CitybaseError, Forbidden, NotFound
+from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
@@ -391,9 +391,14 @@ def read_own_rows(
     the clear and with no grant — but traced as any other read: one ledger entry, one row of
     the access log and the data subjects served, so that an auditor sees who at the provider
     looked at whose data, and why. Raises for a reader who is neither (nothing is served)."""
+    if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
+        raise InvalidInput(problem, field="X-Citybase-Issue")
     everything = datastore.query_own(
         session, principal, code, request.model_copy(update={"fields": []})
     )
+    names = {c.name for c in everything.columns}
+    if unknown := [f for f in request.fields if f not in names]:
+        raise InvalidInput(f"no column {unknown[0]}", field="fields")
     resource = catalog.get_resource(session, code)
     own = principal.unit_code == resource.provider_unit_code
     plan = masking.plan_for(session, code, resource)
