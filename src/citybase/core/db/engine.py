@@ -3,7 +3,10 @@
 The request (or the job) owns the transaction: it opens a session with ``session_scope`` or the
 web dependency, services only flush, and the owner commits at the end. On SQLite every writing
 transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead
-of failing when one upgrades a read lock; read-only sessions use a plain deferred ``BEGIN``.
+of failing when one upgrades a read lock; read-only sessions use a plain deferred ``BEGIN`` (in
+WAL a reader waits for no one) under ``PRAGMA query_only``, so that a read that tries to write
+fails at once instead of upgrading its snapshot into a lock fight it can lose ("database is
+locked"). On PostgreSQL a read-only session's transaction is ``READ ONLY``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +48,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     connect_args = kwargs.pop("connect_args", {})
     options = connect_args.get("options", "")
     connect_args["options"] = f"{options} -c plan_cache_mode=force_custom_plan".strip()
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    _configure_postgresql(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -67,7 +72,32 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         readonly = connection.get_execution_options().get(READONLY, False)
+        # query_only belongs to the connection, not the transaction: set on every begin, so a
+        # pooled connection never carries a reader's setting into a writer's transaction
+        connection.exec_driver_sql(f"PRAGMA query_only={int(readonly)}")
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READONLY, False):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")  # the transaction's first
+
+
+def read_only_savepoint(session: Session) -> None:
+    """Make the rest of the session's current savepoint read-only (tests run each request in a
+    savepoint of the test's transaction). The savepoint must be rolled back, not released: its
+    rollback is what lifts the setting (PostgreSQL) — on SQLite ``lift_read_only`` does."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA query_only=1"))
+    else:
+        session.execute(text("SET LOCAL transaction_read_only = on"))
+
+
+def lift_read_only(session: Session) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA query_only=0"))
 
 
 class Database:

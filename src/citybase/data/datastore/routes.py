@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Query, Response, UploadFile
+from fastapi import APIRouter, Header, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from citybase.core.errors import InvalidInput, NotFound
-from citybase.core.web.deps import DbSession
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.data.catalog.auth import CatalogEditor, CatalogReader
 from citybase.data.datastore import service
-from citybase.data.datastore.schemas import Direction, LoadReport, RowPage, RowQuery, TableRead
+from citybase.data.datastore.schemas import Direction, LoadReport, RowQuery, TableRead
+from citybase.data.masking import operators as ops
+from citybase.data.sharing import access
+from citybase.data.sharing.schemas import ReadContext
 
 router = APIRouter(prefix="/api/v1/catalog/resources/{code}", tags=["data catalog"])
 
@@ -29,8 +34,10 @@ def get_table(session: DbSession, principal: CatalogReader, code: str) -> TableR
 
 
 @router.get("/rows")
+@traced_read  # the provider's own read is on the ledger and the access log, as any other
 def get_rows(
     session: DbSession,
+    settings: AppSettings,
     principal: CatalogReader,
     code: str,
     filters: Annotated[
@@ -42,13 +49,23 @@ def get_rows(
     direction: Direction = Direction.asc,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> RowPage:
-    """The provider unit's own rows, filtered and paged."""
+    issue: Annotated[str, Header(alias="X-Citybase-Issue", max_length=80,
+                                 description="The case this read serves")] = "",
+    purpose: Annotated[str, Header(alias="X-Citybase-Purpose", max_length=500,
+                                   description="Why, percent-encoded UTF-8")] = "",
+) -> Response:  # fmt: skip
+    """The provider unit's own rows (or, for the platform's admins, any unit's), filtered and
+    paged. Each read is traced as a shared read is: ledger, access log, data subjects."""
     request = RowQuery(
         filters=service.parse_filters(filters), q=q, fields=[f.strip() for f in fields.split(",") if f.strip()],
         sort=sort, direction=direction, limit=limit, offset=offset,
     )  # fmt: skip
-    return service.query_own(session, principal, code, request)
+    ctx = ReadContext(case_number=unquote(issue.strip()), purpose=unquote(purpose.strip()))
+    page, access_id = access.read_own_rows(
+        session, principal, code, ctx, request, ops.keys_for(settings.masking_key)
+    )
+    return JSONResponse(page.model_dump(mode="json"),
+                        headers={"X-Citybase-Access": str(access_id)})  # fmt: skip
 
 
 @router.put("/rows")

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal, Role
-from citybase.core.web.deps import DbSession
+from citybase.core.settings import Settings
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import Panel, console
@@ -19,6 +20,9 @@ from citybase.data.catalog.auth import CATALOG_EDIT, CatalogEditor, CatalogReade
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service
 from citybase.data.datastore.schemas import LoadReport, RowQuery
+from citybase.data.masking import operators as ops
+from citybase.data.sharing import access
+from citybase.data.sharing.schemas import ReadContext
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -44,27 +48,32 @@ add_translations(
         "{n} rows loaded.": "已加载 {n} 行。",
         "Rows are shown to the provider unit; other units apply to share them.": "数据内容仅向提供单位展示；其他单位请通过共享申请获取。",
         "Search the rows": "在数据中查找",
+        "Why you read them": "查看原因",
+        "Every look at these rows is on the ledger and in the access log.": "每次查看数据内容都记入账本和调用日志。",
     },
 )
 
 
 def _page(
-    request: Request, session: DbSession, principal: CatalogReader, code: str, *,
+    request: Request, session: DbSession, settings: Settings, principal: CatalogReader, code: str,
+    *,
     report: LoadReport | None = None, errors: dict[str, str] | None = None, status: int = 200,
 ) -> Response:  # fmt: skip
     resource = catalog.get_accessible_resource(session, principal, code)
     table = service.get_table(session, principal, code)
     params = request.query_params
     page = int(params["page"]) if params.get("page", "").isdigit() else 1
+    why = params.get("why", "")[:500]
     rows, shown = None, False
     if table is not None:
-        try:
-            rows = service.query_own(
-                session, principal, code,
+        try:  # the provider's own staff read in the clear, and the read is traced as any other
+            rows, _ = access.read_own_rows(
+                session, principal, code, ReadContext(purpose=why),
                 RowQuery(q=params.get("q", ""), limit=50, offset=(max(page, 1) - 1) * 50),
+                ops.keys_for(settings.masking_key),
             )  # fmt: skip
             shown = True
-        except CitybaseError:
+        except CitybaseError:  # refused before anything was read or written
             rows = None
     can_load = principal.can(CATALOG_EDIT) and (
         principal.unit_code == resource.provider_unit_code
@@ -73,23 +82,26 @@ def _page(
     return console.render(
         request, "datastore/rows.html",
         {"r": resource, "table": table, "rows": rows, "shown": shown, "page": max(page, 1),
-         "q": params.get("q", ""), "can_load": can_load, "report": report,
+         "q": params.get("q", ""), "why": why, "can_load": can_load, "report": report,
          "errors": errors or {}},
         status,
     )  # fmt: skip
 
 
 @router.get("/console/catalog/{code}/rows")
+@traced_read  # showing the rows puts the read on the ledger and the access log
 def rows_page(
-    request: Request, session: DbSession, principal: CatalogReader, code: str
-) -> Response:
-    return _page(request, session, principal, code)
+    request: Request, session: DbSession, settings: AppSettings, principal: CatalogReader,
+    code: str,
+) -> Response:  # fmt: skip
+    return _page(request, session, settings, principal, code)
 
 
 @router.post("/console/catalog/{code}/rows")
 async def rows_upload(
-    request: Request, session: DbSession, principal: CatalogEditor, code: str
-) -> Response:
+    request: Request, session: DbSession, settings: AppSettings, principal: CatalogEditor,
+    code: str,
+) -> Response:  # fmt: skip
     form = await request.form()
     upload = form.get("file")
     dry_run = form.get("dry_run") == "on"
@@ -105,7 +117,7 @@ async def rows_upload(
             undo(session)
             errors = form_errors(exc)
     failed = bool(errors) or bool(report and report.problems)
-    return _page(request, session, principal, code, report=report, errors=errors,
+    return _page(request, session, settings, principal, code, report=report, errors=errors,
                  status=422 if failed else 200)  # fmt: skip
 
 

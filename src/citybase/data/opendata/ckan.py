@@ -26,7 +26,7 @@ from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.web.access import Public
-from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.deps import AppSettings, DbSession, reads_only
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.opendata import service
@@ -370,6 +370,7 @@ async def action_get(
 
 @router.post("/3/action/{name}")
 @router.post("/action/{name}", include_in_schema=False)
+@reads_only  # only the read side is served: every action answers from a read-only transaction
 async def action_post(
     request: Request, session: DbSession, settings: AppSettings, name: str, _: Public
 ) -> JSONResponse:

@@ -12,7 +12,7 @@ from citybase.core.files import service as files
 from citybase.core.files.schemas import FileRead
 from citybase.core.identity.service import actor_of
 from citybase.core.tables import XLSX
-from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
 from citybase.hub.cases.auth import CatalogKeeper, CentreReader, ContactReader, Intake, Reader
@@ -74,6 +74,7 @@ def find_cases(
 
 @router.get("/cases.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "A workbook"}})  # fmt: skip
+@traced_read  # the export puts itself on the ledger
 def export_cases(
     session: DbSession, principal: Reader, flt: Annotated[CaseFilter, Query()]
 ) -> Response:

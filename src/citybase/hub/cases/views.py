@@ -5,16 +5,17 @@ page with its history and the steps the reader may take, and the dispatch catalo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.files import service as files
 from citybase.core.files.schemas import PREVIEWABLE
+from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
@@ -32,10 +33,12 @@ from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
 from citybase.hub.cases.auth import (
     CASES_ALL,
+    CASES_CONTACT,
     CASES_READ,
     DISPATCH_CATALOG,
     CatalogKeeper,
     CentreReader,
+    ContactReader,
     Reader,
 )
 from citybase.hub.cases.schemas import (
@@ -47,6 +50,7 @@ from citybase.hub.cases.schemas import (
     CaseFilter,
     CaseState,
     Channel,
+    Contact,
     Source,
 )
 from citybase.hub.dispatch import service as dispatch
@@ -73,6 +77,7 @@ add_translations("zh", {
     "satisfaction.satisfied": "满意", "satisfaction.basic": "基本满意",
     "satisfaction.unsatisfied": "不满意", "No cases.": "暂无工单。", "All": "全部",
     "Overdue": "逾期", "Due soon": "临期", "Show contact": "查看联系方式",
+    "Each look at a contact is on the ledger and in the access log.": "每次查看联系方式都记入账本和调用日志。",
     "Why the contact is needed": "查看原因", "Title": "标题", "Auto-dispatched": "自动派单",
     "Extension asked": "延期申请", "Related cases": "关联工单", "Merged into": "已并入",
     "Lines of the catalog": "目录条目", "Any category": "任意分类",
@@ -134,6 +139,27 @@ def cases_page(request: Request, session: DbSession, principal: Reader) -> Respo
 
 @router.get("/console/hub/cases/{number}")
 def case_page(request: Request, session: DbSession, principal: Reader, number: str) -> Response:
+    return _case(request, session, principal, number)
+
+
+@router.post("/console/hub/cases/{number}/contact")
+def contact_submit(
+    request: Request, session: DbSession, principal: ContactReader, number: str,
+    why: Annotated[str, Form(max_length=500)] = "",
+) -> Response:  # fmt: skip
+    """The reporter's contact in full, on the case's page: the same traced read as the API's."""
+    try:
+        contact = service.contact(session, principal, number, why)
+    except InvalidInput as exc:
+        return _case(request, session, principal, number, error=failure_text(session, exc),
+                     status=422)  # fmt: skip
+    return _case(request, session, principal, number, contact=contact)
+
+
+def _case(
+    request: Request, session: DbSession, principal: Principal, number: str, *,
+    contact: Contact | None = None, error: str = "", status: int = 200,
+) -> Response:  # fmt: skip
     case = service.get(session, principal, number)
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
     units = orgs.unit_names(session, {case.lead_unit, *case.support_units} - {""})
@@ -143,7 +169,8 @@ def case_page(request: Request, session: DbSession, principal: Reader, number: s
         "case": case, "category": names.get(case.category_code, ""), "units": units,
         "regions": regions, "fields": FIELDS, "categories": _choices(session)["categories"],
         "satisfactions": ["satisfied", "basic", "unsatisfied"], "previewable": PREVIEWABLE,
-    })  # fmt: skip
+        "contact": contact, "may_reveal": principal.can(CASES_CONTACT), "contact_error": error,
+    }, status)  # fmt: skip
 
 
 @router.post("/console/hub/cases/{number}/attach")

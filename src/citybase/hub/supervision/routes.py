@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from citybase.core.clock import CITY_TZ, today
 from citybase.core.errors import InvalidInput
 from citybase.core.tables import XLSX
-from citybase.core.web.deps import DbSession
+from citybase.core.web.deps import DbSession, traced_read
 from citybase.hub.cases.auth import CentreReader
 from citybase.hub.cases.schemas import CaseRead, Figures
 from citybase.hub.supervision import service
@@ -40,6 +40,7 @@ def warnings(
 
 @router.get("/report.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "A workbook"}})  # fmt: skip
+@traced_read  # the report puts itself on the ledger
 def report(
     session: DbSession,
     principal: CentreReader,

@@ -34,11 +34,20 @@ def _out(fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int
     return JSONResponse(rows, status_code=status)
 
 
+async def posted_form(request: Request) -> dict[str, str]:
+    """The posted form's text fields. Read here, in the one step that must wait for the network,
+    so that what touches the database is a plain function that runs off the event loop: a
+    writer that waits for another's lock there would stop the loop that other needs to commit."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+
+
 @declares_access("an Open311 api_key (form field) whose owner may take cases in")
-async def open311_key(request: Request, session: DbSession) -> Principal:
-    form = await request.form()
+def open311_key(session: DbSession, form: PostedForm) -> Principal:
     raw = form.get("api_key")
-    principal = identity.principal_from_api_key(session, raw) if isinstance(raw, str) else None
+    principal = identity.principal_from_api_key(session, raw) if raw is not None else None
     if principal is None:
         raise Forbidden("a valid api_key is required", field="api_key")
     if not principal.can(CASES_INTAKE):
@@ -69,12 +78,11 @@ def service_definition(session: DbSession, _: Public, code: str, fmt: str) -> Re
 
 
 @router.post("/requests.{fmt}", status_code=201)
-async def post_request(
-    request: Request, session: DbSession, principal: KeyHolder, settings: AppSettings, fmt: str
+def post_request(
+    session: DbSession, principal: KeyHolder, settings: AppSettings, fmt: str, form: PostedForm
 ) -> Response:
     """Take a request in (``application/x-www-form-urlencoded`` as the spec has it)."""
     _format(fmt)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     case = service.submit(session, principal, form, settings)
     rows = [{"service_request_id": case.number, "service_notice": service.notice(case),
              "account_id": None}]  # fmt: skip
