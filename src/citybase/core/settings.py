@@ -71,6 +71,15 @@ class LedgerSettings(BaseModel):
         ge=1,
         description="How often the worker signs and stores a tree head when the ledger grew.",
     )
+    witness: str = Field(
+        "",
+        description="Where every signed tree head is also published, outside the database, for "
+        "`citybase ledger verify` to hold the ledger to. Empty: the directory "
+        "<home>/ledger-witness. A directory path (file:///… or /…): tree-heads.jsonl there; put "
+        "it on another mount or host. `nats`: the JetStream stream <bus stream>_LEDGER_WITNESS "
+        "on the bus's server; nats://host:4222: that stream on another server. NATS only when "
+        "the bus is NATS.",
+    )
 
 
 class MaskingSettings(BaseModel):
@@ -271,6 +280,18 @@ class Settings(BaseSettings):
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="after")
+    def _check_witness(self) -> Settings:
+        witness = self.ledger.witness.strip()
+        if (witness == "nats" or witness.startswith(("nats://", "tls://"))) and not (
+            self.bus_url.startswith(("nats://", "tls://"))
+        ):
+            raise ValueError(
+                "CITYBASE_LEDGER__WITNESS: a NATS witness needs the bus on NATS "
+                "(CITYBASE_BUS_URL=nats://…); use a directory otherwise"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
