@@ -57,6 +57,16 @@ class IdentitySettings(BaseModel):
         5, ge=1, description="Failed logins in a row after which an account is locked."
     )
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    failed_logins_per_address: int = Field(
+        20,
+        ge=0,
+        description="Failed sign-ins from one client address, to any accounts, after which "
+        "sign-ins from it are refused (429) until `address_window_minutes` from the first have "
+        "passed: one address cannot lock many accounts in a row (0: no limit).",
+    )
+    address_window_minutes: int = Field(
+        15, ge=1, description="The window in which failed sign-ins from one address are counted."
+    )
     api_key_days: int = Field(365, ge=1, description="Default lifetime of a new API key in days.")
 
 
