@@ -1,38 +1,41 @@
-"""The `citybase` command: one group per layer, plus what runs a whole platform."""
+"""The `citybase` command: one group per layer, plus what runs a whole platform.
+
+Starting the command imports only what builds the commands and their options (Typer, and each
+layer's ``cli`` module, which imports its services inside its commands): the application, the
+services and their libraries are imported by the command that runs. ``citybase --help`` thus
+answers at once; ``tests/test_cli_startup.py`` keeps it so.
+"""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 import citybase
-from citybase.app import create_app  # also registers every domain's consumers and jobs
 from citybase.cockpit import cli as cockpit_cli
-from citybase.core.bus.tasks import Worker
 from citybase.core.identity import cli as users_cli
-from citybase.core.identity import service as identity
-from citybase.core.identity.schemas import Role, UserCreate
 from citybase.core.ledger import cli as ledger_cli
-from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import cli as orgs_cli
 from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_database
-from citybase.core.settings import Settings
 from citybase.data import cli as data_cli
-from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
 from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.perception import cli as perception_cli
+
+if TYPE_CHECKING:
+    from citybase.core.db.engine import Database
+    from citybase.core.settings import Settings
 
 app = typer.Typer(
     help="citybase: a city's digital base (城市数字底座).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # plain help: Typer's Rich help formatter costs more to import than the rest of the start
+    rich_markup_mode=None,
 )
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(orgs_cli.app, name="orgs")
@@ -57,7 +60,7 @@ def _settings(data_dir: Path | None, host: str | None = None, port: int | None =
     return settings
 
 
-def _open(settings: Settings):  # type: ignore[no-untyped-def]
+def _open(settings: Settings) -> Database:
     try:
         return open_database(settings)
     except NotInitialised as exc:
@@ -80,6 +83,10 @@ def init(
     ] = None,
 ) -> None:
     """Create or upgrade the database; create the first platform admin if there is none."""
+    from citybase.core.identity import service as identity
+    from citybase.core.identity.schemas import Role, UserCreate
+    from citybase.core.ledger.schemas import Actor
+
     settings = _settings(data_dir)
     with out.status("migrating the database"):
         db = open_database(settings, upgrade=False)
@@ -109,6 +116,8 @@ def init(
 
 def _serve(settings: Settings, *, worker: bool) -> None:
     import uvicorn
+
+    from citybase.app import create_app
 
     db = _open(settings)
     application = create_app(settings, db, run_worker=worker)
@@ -144,6 +153,9 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Do what is due now, then exit")] = False,
 ) -> None:
     """Deliver events and run due jobs until stopped."""
+    import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
+    from citybase.core.bus.tasks import Worker
+
     settings = _settings(data_dir)
     db = _open(settings)
     w = Worker(db, settings)
@@ -171,6 +183,12 @@ def demo(
     ] = False,
 ) -> None:
     """Create (or reuse) the demo city of Fuzhou and serve it on http://127.0.0.1:8000."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.table import Table
+
+    import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
+    from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
+
     settings = _settings(data_dir, host, port)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True

@@ -11,8 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from citybase.cockpit.plans import service as plans
-from citybase.core.ledger.schemas import Actor
 from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Plan supervision: plans, indicators, tasks.", no_args_is_help=True)
@@ -39,6 +37,9 @@ def import_files(
     data_dir: DataDir = None,
 ) -> None:
     """Load plan files. Anything wrong in any of them: nothing is loaded, every problem listed."""
+    from citybase.cockpit.plans import service as plans
+    from citybase.core.ledger.schemas import Actor
+
     db = open_database(load_settings(data_dir))
     named = [(f.name, f.read_text(encoding="utf-8")) for f in files]
     try:
@@ -69,6 +70,8 @@ def list_indicators(
     data_dir: DataDir = None,
 ) -> None:
     """Every indicator with its plan, target year and value, latest value and status."""
+    from citybase.cockpit.plans import service as plans
+
     db = open_database(load_settings(data_dir))
     with db.session_scope(readonly=True) as session:
         overview = plans.overview(session, plan or None)
@@ -104,6 +107,8 @@ def list_indicators(
 @app.command("reminders")
 def reminders(data_dir: DataDir = None) -> None:
     """Lead units whose monthly task update is overdue."""
+    from citybase.cockpit.plans import service as plans
+
     settings = load_settings(data_dir)
     db = open_database(settings)
     with db.session_scope(readonly=True) as session:

@@ -1,15 +1,19 @@
-"""Open a platform from settings: data directory, database, migrations. Used by every command."""
+"""Open a platform from settings: data directory, database, migrations. Used by every command.
+
+Settings, SQLAlchemy and Alembic are imported when a command runs, not when the ``citybase``
+command starts: ``citybase --help`` only builds the commands' options.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from citybase.core.db import migrate
-from citybase.core.db.engine import Database
-from citybase.core.settings import Mode, Settings
+if TYPE_CHECKING:
+    from citybase.core.db.engine import Database
+    from citybase.core.settings import Settings
 
 DataDir = Annotated[
     Path | None,
@@ -26,6 +30,8 @@ class NotInitialised(Exception):
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:
+    from citybase.core.settings import Settings
+
     return Settings(home=data_dir) if data_dir is not None else Settings()
 
 
@@ -35,6 +41,10 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     In production, schema changes are a deliberate step (``citybase init``): a process that
     finds the schema behind refuses to start instead of migrating on its own.
     """
+    from citybase.core.db import migrate
+    from citybase.core.db.engine import Database
+    from citybase.core.settings import Mode
+
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     if upgrade:

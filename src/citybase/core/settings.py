@@ -72,6 +72,16 @@ class IdentitySettings(BaseModel):
         5, ge=1, description="Failed logins in a row after which an account is locked."
     )
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    failed_logins_per_address: int = Field(
+        20,
+        ge=0,
+        description="Failed sign-ins from one client address, to any accounts, after which "
+        "sign-ins from it are refused (429) until `address_window_minutes` from the first have "
+        "passed: one address cannot lock many accounts in a row (0: no limit).",
+    )
+    address_window_minutes: int = Field(
+        15, ge=1, description="The window in which failed sign-ins from one address are counted."
+    )
     api_key_days: int = Field(365, ge=1, description="Default lifetime of a new API key in days.")
 
 
@@ -85,6 +95,15 @@ class LedgerSettings(BaseModel):
         60,
         ge=1,
         description="How often the worker signs and stores a tree head when the ledger grew.",
+    )
+    witness: str = Field(
+        "",
+        description="Where every signed tree head is also published, outside the database, for "
+        "`citybase ledger verify` to hold the ledger to. Empty: the directory "
+        "<home>/ledger-witness. A directory path (file:///… or /…): tree-heads.jsonl there; put "
+        "it on another mount or host. `nats`: the JetStream stream <bus stream>_LEDGER_WITNESS "
+        "on the bus's server; nats://host:4222: that stream on another server. NATS only when "
+        "the bus is NATS.",
     )
 
 
@@ -317,6 +336,18 @@ class Settings(BaseSettings):
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="after")
+    def _check_witness(self) -> Settings:
+        witness = self.ledger.witness.strip()
+        if (witness == "nats" or witness.startswith(("nats://", "tls://"))) and not (
+            self.bus_url.startswith(("nats://", "tls://"))
+        ):
+            raise ValueError(
+                "CITYBASE_LEDGER__WITNESS: a NATS witness needs the bus on NATS "
+                "(CITYBASE_BUS_URL=nats://…); use a directory otherwise"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

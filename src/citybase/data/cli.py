@@ -6,9 +6,6 @@ import typer
 from rich.console import Console
 
 from citybase.core.runtime import DataDir, load_settings, open_database
-from citybase.data.catalog import service as catalog
-from citybase.data.datastore import service as datastore
-from citybase.data.search import service as search
 
 app = typer.Typer(help="The data layer: catalog, search, open data.", no_args_is_help=True)
 out = Console()
@@ -17,6 +14,9 @@ out = Console()
 @app.command()
 def reindex(data_dir: DataDir = None) -> None:
     """Rebuild the catalog's search index from the catalog."""
+    from citybase.data.catalog import service as catalog
+    from citybase.data.search import service as search
+
     db = open_database(load_settings(data_dir))
     with db.session_scope() as session:
         total = search.reindex(session, catalog.all_codes(session))
@@ -34,6 +34,8 @@ def rescan(
 
     Rows stored before the recognizers changed are still masked correctly (reads then scan as
     they serve); this makes their reads as fast as new ones."""
+    from citybase.data.datastore import service as datastore
+
     db = open_database(load_settings(data_dir))
     with db.session_scope() as session:
         codes = [code] if code else datastore.stale_scans(session)

@@ -146,7 +146,7 @@ def build_demo(
         step("search index")
         search.reindex(session, catalog.all_codes(session))
         step("signed tree head")
-        ledger.store_tree_head(session, ledger.signer_for(settings))
+        ledger.sign_tree_head(session, settings)
     step("sensor alarms into cases")
     while bus.dispatch_in_process(db):  # the city brain takes the storm's alarms in
         pass

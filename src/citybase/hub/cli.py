@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from citybase.core.ledger.schemas import Actor
 from citybase.core.runtime import DataDir, load_settings, open_database
-from citybase.hub.events import service as events
 
 app = typer.Typer(help="The city brain: the event taxonomy.", no_args_is_help=True)
 out = Console()
@@ -23,6 +21,9 @@ def import_taxonomy(
     data_dir: DataDir = None,
 ) -> None:
     """Load the event taxonomy (大类/小类/细类). Any problem: nothing is loaded, each is listed."""
+    from citybase.core.ledger.schemas import Actor
+    from citybase.hub.events import service as events
+
     db = open_database(load_settings(data_dir))
     with db.session_scope() as session:
         report = events.import_taxonomy(session, Actor.system("cli"), file.name, file.read_bytes(),

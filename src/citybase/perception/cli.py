@@ -10,7 +10,6 @@ from rich.console import Console
 
 from citybase.core.errors import CitybaseError
 from citybase.core.runtime import DataDir
-from citybase.perception.rules import score_series
 
 app = typer.Typer(help="Perception: sensors, readings and their judgement.", no_args_is_help=True)
 out = Console()
@@ -27,6 +26,8 @@ def score_series_command(
     """Score every reading of a series for anomaly, as the streaming detector would live.
 
     It needs no platform: a file in, a file out (``--data-dir`` is accepted, and unused)."""
+    from citybase.perception.rules import score_series
+
     del data_dir
     try:
         rows = score_series(input, output)

@@ -41,10 +41,20 @@ def principal_of(session: Session, username: str) -> Principal:
     return service._principal(session, row, via="session", csrf="test-csrf")
 
 
+def login_token(client: TestClient) -> str:
+    """The sign-in form's CSRF token, as the login page gives it to this client."""
+    page = client.get("/login")
+    match = re.search(r'name="login_token" value="([^"]+)"', page.text)
+    assert match, "no sign-in token on the login page"
+    return match.group(1)
+
+
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     """Sign the test client in through the console form; returns the session's CSRF token."""
     response = client.post(
-        "/login", data={"username": username, "password": password, "next": "/"},
+        "/login",
+        data={"username": username, "password": password, "next": "/",
+              "login_token": login_token(client)},
         follow_redirects=False,
     )  # fmt: skip
     assert response.status_code == 303, response.text

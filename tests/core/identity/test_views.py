@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Role
 from citybase.core.settings import Settings
-from tests.core.identity.factories import make_user, sign_in
+from tests.core.identity.factories import login_token, make_user, sign_in
 
 
 def test_console_redirects_to_login(client: TestClient) -> None:
@@ -18,11 +18,12 @@ def test_wrong_password_and_lockout_messages(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     make_user(session, "dora", Role.viewer)
-    wrong = client.post("/login", data={"username": "dora", "password": "nope"})
+    form = {"username": "dora", "password": "nope", "login_token": login_token(client)}
+    wrong = client.post("/login", data=form)
     assert wrong.status_code == 401
     assert "用户名或密码错误" in wrong.text
     for _ in range(settings.identity.max_failed_logins):
-        last = client.post("/login", data={"username": "dora", "password": "nope"})
+        last = client.post("/login", data=form)
     assert last.status_code == 423
     assert "锁定" in last.text
 
@@ -32,7 +33,9 @@ def test_session_cookie_is_http_only_and_logout_ends_it(
 ) -> None:
     make_user(session, "erin", Role.viewer)
     response = client.post(
-        "/login", data={"username": "erin", "password": "correct horse battery"},
+        "/login",
+        data={"username": "erin", "password": "correct horse battery",
+              "login_token": login_token(client)},
         follow_redirects=False,
     )  # fmt: skip
     cookie = response.headers["set-cookie"]
@@ -49,7 +52,12 @@ def test_next_only_goes_to_this_site(client: TestClient, session: Session) -> No
     make_user(session, "fay", Role.viewer)
     response = client.post(
         "/login",
-        data={"username": "fay", "password": "correct horse battery", "next": "//evil.example"},
+        data={
+            "username": "fay",
+            "password": "correct horse battery",
+            "next": "//evil.example",
+            "login_token": login_token(client),
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"

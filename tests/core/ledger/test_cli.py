@@ -19,7 +19,7 @@ def home(fresh_db: Database, fresh_settings: Settings, monkeypatch: pytest.Monke
     with fresh_db.session_scope() as session:
         for i in range(40):
             service.record(session, Actor(f"user{i}"), "test.act", object_id=i)
-        service.store_tree_head(session, service.signer_for(fresh_settings))
+        service.sign_tree_head(session, fresh_settings)
     return fresh_settings.home
 
 
@@ -40,3 +40,29 @@ def test_head_prints_a_signed_head(home: Path) -> None:
     result = CliRunner().invoke(app, ["ledger", "head", "--data-dir", str(home)])
     assert result.exit_code == 0
     assert '"tree_size": 40' in result.output
+
+
+def test_verify_fails_saying_why_when_the_heads_are_gone(home: Path, fresh_db: Database) -> None:
+    _tamper(fresh_db, "DELETE FROM ledger_tree_heads")
+    result = CliRunner().invoke(app, ["ledger", "verify", "--data-dir", str(home)])
+    assert result.exit_code == 1
+    assert "missing from the database" in result.output
+
+
+def test_verify_fails_when_the_witness_is_gone(home: Path) -> None:
+    (home / "ledger-witness" / "tree-heads.jsonl").unlink()
+    result = CliRunner().invoke(app, ["ledger", "verify", "--data-dir", str(home)])
+    assert result.exit_code == 1
+    assert "holds no tree head" in result.output
+
+
+def test_sign_keeps_and_publishes_a_head(home: Path, fresh_db: Database) -> None:
+    with fresh_db.session_scope() as session:
+        service.record(session, Actor("late"), "test.act")
+    result = CliRunner().invoke(app, ["ledger", "sign", "--data-dir", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "41 entries" in result.output
+    lines = (home / "ledger-witness" / "tree-heads.jsonl").read_text().splitlines()
+    assert '"tree_size":41' in lines[-1]
+    verified = CliRunner().invoke(app, ["ledger", "verify", "--data-dir", str(home)])
+    assert "held to the head of 41 entries" in verified.output

@@ -235,6 +235,7 @@ def test_appends_from_two_sessions_keep_one_chain(fresh_db: Database) -> None:
             service.record(session, Actor(f"a{i}"), "x")
     with fresh_db.session_scope() as first:
         service.record(first, Actor("a"), "x")
+        service.store_tree_head(first, SIGNER)
     report = _verify(fresh_db)
     assert report.ok
     assert report.entries == 6

@@ -4,10 +4,17 @@ A request is authenticated by ``Authorization: Bearer <api key>`` or by the cons
 cookie. A cookie-authenticated request that changes state must carry the session's CSRF token
 (form field ``csrf_token`` or header ``X-CSRF-Token``); API keys are not sent by browsers on their
 own, so they need none.
+
+The sign-in form has no session yet to hold its token: its token is the HMAC of a random value
+the browser keeps in a cookie of its own (a signed double-submit cookie). Another site can make
+a browser post the form, but can neither read that cookie nor compute the token for it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
 from typing import Annotated
 
@@ -16,11 +23,35 @@ from fastapi import Depends, Request
 from citybase.core.errors import Forbidden, NotAuthenticated
 from citybase.core.identity import service
 from citybase.core.identity.schemas import Principal
+from citybase.core.settings import Settings
 from citybase.core.web.access import declares_access
 from citybase.core.web.deps import SAFE_METHODS, DbSession
 
 SESSION_COOKIE = "citybase_session"
 CSRF_HEADER = "X-CSRF-Token"
+LOGIN_COOKIE = "citybase_login"
+
+
+def _login_token_for(settings: Settings, nonce: str) -> str:
+    key = hashlib.sha256(b"citybase sign-in form\0" + settings.masking_key.encode()).digest()
+    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def login_form_token(request: Request, settings: Settings) -> tuple[str, str | None]:
+    """The sign-in form's CSRF token, and the cookie value to set when the browser has none."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    fresh = None
+    if not 20 <= len(nonce) <= 100:
+        nonce = fresh = secrets.token_urlsafe(32)
+    return _login_token_for(settings, nonce), fresh
+
+
+def check_login_form(request: Request, settings: Settings, token: str) -> bool:
+    """Whether ``token`` is the one issued with this browser's sign-in cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not nonce or not token:
+        return False
+    return hmac.compare_digest(_login_token_for(settings, nonce), token)
 
 
 async def _csrf_token_of(request: Request) -> str | None:

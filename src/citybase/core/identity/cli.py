@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from citybase.core.errors import CitybaseError
-from citybase.core.identity import service
-from citybase.core.identity.schemas import Role, UserCreate, UserUpdate
-from citybase.core.ledger.schemas import Actor
 from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 out = Console()
 
 
+class RoleName(StrEnum):
+    """``identity.schemas.Role``, spelled out here so that starting the command needs no Pydantic
+    (a test checks that the two agree)."""
+
+    platform_admin = "platform_admin"
+    unit_admin = "unit_admin"
+    data_steward = "data_steward"
+    data_consumer = "data_consumer"
+    hotline_operator = "hotline_operator"
+    case_handler = "case_handler"
+    supervisor = "supervisor"
+    auditor = "auditor"
+    viewer = "viewer"
+
+
 @app.command()
 def create(
     username: str,
     display_name: Annotated[str, typer.Option(help="Name shown in the console")],
-    role: Annotated[list[Role], typer.Option(help="A role; repeat for several")],
+    role: Annotated[list[RoleName], typer.Option(help="A role; repeat for several")],
     unit: Annotated[str | None, typer.Option(help="Code of the user's unit")] = None,
     password: Annotated[
         str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
@@ -30,11 +41,18 @@ def create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a user (as the platform itself, recorded on the ledger as `cli`)."""
+    from pydantic import ValidationError
+
+    from citybase.core.errors import CitybaseError
+    from citybase.core.identity import service
+    from citybase.core.identity.schemas import Role, UserCreate
+    from citybase.core.ledger.schemas import Actor
+
     db = open_database(load_settings(data_dir))
     try:
         data = UserCreate(
             username=username, display_name=display_name, password=password, unit_code=unit,
-            roles=role,
+            roles=[Role(r.value) for r in role],
         )  # fmt: skip
         with db.session_scope() as session:
             service.create_user(session, None, data, actor=Actor.system("cli"))
@@ -55,6 +73,12 @@ def set_password(
     data_dir: DataDir = None,
 ) -> None:
     """Set a user's password and lift any lock-out."""
+    from pydantic import ValidationError
+
+    from citybase.core.errors import CitybaseError
+    from citybase.core.identity import service
+    from citybase.core.identity.schemas import UserUpdate
+
     db = open_database(load_settings(data_dir))
     try:
         with db.session_scope() as session:

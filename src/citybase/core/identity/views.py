@@ -9,9 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, Forbidden, TooMany
 from citybase.core.identity import service
-from citybase.core.identity.auth import SESSION_COOKIE, CurrentPrincipal, require
+from citybase.core.identity.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    check_login_form,
+    login_form_token,
+    require,
+)
 from citybase.core.identity.schemas import (
     ApiKeyCreate,
     Principal,
@@ -20,10 +27,13 @@ from citybase.core.identity.schemas import (
     UserUpdate,
 )
 from citybase.core.orgs import service as orgs
+from citybase.core.settings import Settings
 from citybase.core.web.access import public
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
+from citybase.core.web.limits import limiter
 from citybase.core.web.templating import NavEntry, console, format_time
 
 router = APIRouter(include_in_schema=False)
@@ -83,6 +93,8 @@ add_translations(
         "Current password": "当前密码",
         "New password": "新密码",
         "Password changed. Sign in again with the new one.": "密码已修改，请用新密码重新登录。",
+        "Too many failed sign-ins from your address. Please try again in {minutes} minutes.": "您所在地址的登录失败次数过多，请 {minutes} 分钟后再试。",
+        "The sign-in form has expired or did not come from this site. Please sign in again.": "登录表单已过期或并非来自本站，请重新登录。",
     },
 )
 
@@ -93,9 +105,31 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _login_page(
+    request: Request, settings: Settings, context: dict[str, object], status: int = 200
+) -> Response:
+    """The sign-in page, with its form's CSRF token (and the cookie it is checked against)."""
+    token, fresh = login_form_token(request, settings)
+    response = console.render(request, "login.html", {**context, "login_token": token}, status)
+    if fresh is not None:
+        response.set_cookie(
+            LOGIN_COOKIE, fresh, httponly=True, secure=settings.secure_cookies, samesite="lax"
+        )
+    return response
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 @router.get("/login")
-def login_page(request: Request, _: Annotated[None, Depends(public)], next: str = "/") -> Response:
-    return console.render(request, "login.html", {"next": _safe_next(next), "username": ""})
+def login_page(
+    request: Request,
+    settings: AppSettings,
+    _: Annotated[None, Depends(public)],
+    next: str = "/",
+) -> Response:
+    return _login_page(request, settings, {"next": _safe_next(next), "username": ""})
 
 
 @router.post("/login")
@@ -105,17 +139,43 @@ async def login(
     settings: AppSettings,
     _: Annotated[None, Depends(public)],
 ) -> Response:
-    form = await read_form(request)
-    username = str(form.get("username", ""))
-    outcome = service.login(
-        session,
-        settings,
-        username,
-        str(form.get("password", "")),
-        ip=request.client.host if request.client else "",
-    )
+    """Sign in. Refused before the password is looked at when the client address has failed too
+    often (per address, in this process: see ``core.web.limits``) or the form's CSRF token is not
+    the one issued to this browser; an account's own lock-out is the service's."""
     lang = request.state.lang
+    address_key = f"login.address:{_address(request)}"
+    wait = limiter.blocked_for(address_key, settings.identity.failed_logins_per_address)
+    values = await read_form(request)
+    username = str(values.get("username", ""))
+    context: dict[str, object] = {
+        "next": _safe_next(str(values.get("next", "/"))),
+        "username": username,
+    }
+    if wait:
+        message = translate(
+            lang,
+            "Too many failed sign-ins from your address. Please try again in {minutes} minutes.",
+            minutes=max(1, -(-wait // 60)),
+        )
+        if not wants_html(request):
+            raise TooMany(message, retry_after=wait)
+        response = _login_page(request, settings, {**context, "error": message}, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not check_login_form(request, settings, str(values.get("login_token", ""))):
+        message = translate(
+            lang,
+            "The sign-in form has expired or did not come from this site. Please sign in again.",
+        )
+        if not wants_html(request):
+            raise Forbidden(message, field="login_token")
+        return _login_page(request, settings, {**context, "error": message}, 403)
+    outcome = service.login(
+        session, settings, username, str(values.get("password", "")), ip=_address(request)
+    )
     if outcome.principal is None or outcome.token is None:
+        if outcome.error in ("wrong_credentials", "locked"):
+            limiter.count(address_key, settings.identity.address_window_minutes * 60)
         if outcome.error == "locked":
             message = translate(
                 lang,
@@ -127,17 +187,8 @@ async def login(
             message, status = translate(lang, "This account is disabled."), 403
         else:
             message, status = translate(lang, "Wrong username or password."), 401
-        return console.render(
-            request,
-            "login.html",
-            {
-                "error": message,
-                "next": _safe_next(str(form.get("next", "/"))),
-                "username": username,
-            },
-            status,
-        )
-    response = RedirectResponse(_safe_next(str(form.get("next", "/"))), status_code=303)
+        return _login_page(request, settings, {**context, "error": message}, status)
+    response = RedirectResponse(str(context["next"]), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         outcome.token,
@@ -341,7 +392,7 @@ def account_page(request: Request, session: DbSession, principal: CurrentPrincip
 
 @router.post("/console/account/password")
 async def change_password(
-    request: Request, session: DbSession, principal: CurrentPrincipal
+    request: Request, session: DbSession, settings: AppSettings, principal: CurrentPrincipal
 ) -> Response:
     values = await read_form(request)
     try:
@@ -357,9 +408,9 @@ async def change_password(
         return console.render(
             request, "identity/account.html", {"user": user, "errors": form_errors(exc)}, 422
         )
-    response = console.render(
+    response = _login_page(
         request,
-        "login.html",
+        settings,
         {
             "notice": translate(
                 request.state.lang, "Password changed. Sign in again with the new one."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.orm import Session
 
-from citybase.core.db.engine import tx_cache
+from citybase.core.db.engine import after_commit, tx_cache
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.ledger import repository
 from citybase.core.ledger.models import LedgerEntry, TreeHead
@@ -35,7 +36,10 @@ from citybase.core.ledger.schemas import (
     LedgerFilter,
     SignedTreeHead,
 )
+from citybase.core.ledger.witness import Witness, WitnessedHead, WitnessError, witness_for
 from citybase.core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
 NODE_MIN_LEVEL = 4  # subtrees of 16 leaves and up are stored; below that they are recomputed
@@ -508,6 +512,55 @@ def store_tree_head(session: Session, signer: Signer) -> TreeHead | None:
     return head
 
 
+def witnessed(head: TreeHead) -> WitnessedHead:
+    return WitnessedHead(
+        tree_size=head.tree_size,
+        root_hash=head.root_hash,
+        signed_at=head.signed_at,
+        signature=head.signature,
+        key_id=head.key_id,
+    )
+
+
+def sign_tree_head(session: Session, settings: Settings) -> TreeHead | None:
+    """Sign and keep the current head if the ledger grew; once the transaction has committed,
+    publish the newest kept head to the witness.
+
+    Published after the commit, never before: a witnessed head the database then failed to keep
+    would read as a deleted one. A witness that cannot be reached is caught up on the next run,
+    since the newest kept head is published each time (the witness ignores what it already has).
+    """
+    head = store_tree_head(session, signer_for(settings))
+    latest = repository.latest_tree_head(session)
+    if latest is not None:
+        newest = witnessed(latest)
+        witness = witness_for(settings)
+
+        def publish() -> None:
+            try:
+                witness.publish(newest)
+            except Exception:
+                log.exception("tree head %s not published to %s", newest.tree_size, witness.where)
+
+        after_commit(session, publish)
+    return head
+
+
+def publish_newest_head(session: Session, witness: Witness) -> WitnessedHead | None:
+    """Publish the newest kept head to ``witness`` now (raises ``WitnessError`` if it fails)."""
+    latest = repository.latest_tree_head(session)
+    if latest is None:
+        return None
+    head = witnessed(latest)
+    try:
+        witness.publish(head)
+    except WitnessError:
+        raise
+    except Exception as exc:
+        raise WitnessError(f"{witness.where}: {exc}") from exc
+    return head
+
+
 # --- verification ------------------------------------------------------------------------------
 
 
@@ -518,23 +571,87 @@ class VerifyReport:
     heads_checked: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    witnessed_size: int | None = None  # the newest witnessed head the ledger was held to
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+def verify_with_witness(
+    session: Session,
+    signer: Signer,
+    witness: Witness,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """``verify``, holding the ledger to the newest head ``witness`` keeps.
+
+    The witnessed head must carry a valid signature of this platform's key; the ledger must still
+    hold that many entries, its root at that size must be the witnessed root (so the entries up to
+    there are the ones that were witnessed), and the database must still keep that head. A witness
+    that is empty while the database holds signed heads fails too: it was lost or replaced.
+    """
+    report = VerifyReport()
+    try:
+        newest = witness.latest()
+    except WitnessError as exc:
+        report.problems.append(str(exc))
+        return report
+    except Exception as exc:
+        report.problems.append(f"the witness {witness.where} cannot be read: {exc}")
+        return report
+    if newest is None:
+        if repository.latest_tree_head(session) is not None:
+            report.problems.append(
+                f"the witness {witness.where} holds no tree head while the database keeps signed "
+                "ones: the witness was lost or replaced, or no head was published to it yet "
+                "(`citybase ledger sign` publishes the newest)"
+            )
+            return report
+    else:
+        problem = _check_witnessed_signature(newest, signer, witness.where)
+        if problem:
+            report.problems.append(problem)
+            return report
+    return verify(session, signer, progress, witnessed=newest)
+
+
+def _check_witnessed_signature(head: WitnessedHead, signer: Signer, where: str) -> str | None:
+    if head.key_id != signer.key_id:
+        return (
+            f"the newest head in {where} (size {head.tree_size}) is signed with key "
+            f"{head.key_id}, not this platform's key {signer.key_id}"
+        )
+    message = tree_head_message(head.tree_size, head.root_hash, head.signed_at)
+    if not signer.check(head.signature, message):
+        return (
+            f"the newest head in {where} (size {head.tree_size}) does not carry a valid "
+            "signature: the witness was altered"
+        )
+    return None
+
+
 def verify(
-    session: Session, signer: Signer | None = None, progress: Callable[[int], None] | None = None
+    session: Session,
+    signer: Signer | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    witnessed: WitnessedHead | None = None,
 ) -> VerifyReport:
     """Recompute the chain, every stored Merkle node and every stored tree head.
 
     Stops at the first problem and names the entry: an altered entry breaks its own hash, a
     removed one leaves a gap in ``seq``, a rewritten chain disagrees with the stored nodes, and
-    entries cut from the end fall short of a signed tree head.
+    entries cut from the end fall short of a signed tree head. A ledger with entries and no
+    signed head at all fails: its heads were deleted, or none was ever signed. With
+    ``witnessed`` (a head kept outside the database, checked by the caller), the ledger must
+    also reach its size with its root, and the database must still keep it: this is what finds
+    a tail cut together with the heads that covered it.
     """
     report = VerifyReport()
     heads = {h.tree_size: h for h in repository.tree_heads(session)}
+    if witnessed is not None:
+        report.witnessed_size = witnessed.tree_size
     stored = repository.all_nodes(session)
     stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, left to right
     prev = GENESIS
@@ -581,6 +698,20 @@ def verify(
             if problem:
                 return fail(entry.seq, problem)
             report.heads_checked += 1
+        if witnessed is not None and report.entries == witnessed.tree_size:
+            if _fold(stack) != witnessed.root_hash:
+                return fail(
+                    entry.seq,
+                    f"the ledger's first {witnessed.tree_size} entries do not match the tree "
+                    f"head witnessed at {_when(witnessed.signed_at)}: they were rewritten",
+                )
+            if head is None:
+                return fail(
+                    entry.seq,
+                    f"the signed tree head of {witnessed.tree_size} entries (signed at "
+                    f"{_when(witnessed.signed_at)}) is kept by the witness but missing from "
+                    "the database: it was deleted",
+                )
         if progress is not None:
             progress(report.entries)
     beyond = [s for s in heads if s > report.entries]
@@ -590,7 +721,24 @@ def verify(
             f"entries from {report.entries} on were removed: a signed tree head covers "
             f"{max(beyond)} entries but the ledger holds {report.entries}",
         )
+    if witnessed is not None and witnessed.tree_size > report.entries:
+        return fail(
+            report.entries,
+            f"entries from {report.entries} on were removed: the witness keeps a signed tree "
+            f"head of {witnessed.tree_size} entries (signed at {_when(witnessed.signed_at)}) "
+            f"but the ledger holds {report.entries}",
+        )
+    if report.entries and not heads:
+        return fail(
+            report.entries - 1,
+            f"the ledger holds {report.entries} entries but no signed tree head: the heads were "
+            "deleted, or none was signed yet (`citybase ledger sign` signs one)",
+        )
     return report
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 _FIELDS = (

@@ -1,4 +1,5 @@
-"""The ledger's periodic work: sign and keep a tree head whenever the ledger has grown."""
+"""The ledger's periodic work: sign and keep a tree head whenever the ledger has grown, and publish
+the newest to the witness."""
 
 from __future__ import annotations
 
@@ -8,4 +9,4 @@ from citybase.core.ledger import service
 
 @job("core.ledger.sign_tree_head", every=lambda s: s.ledger.tree_head_interval_seconds)
 def sign_tree_head(ctx: JobContext) -> None:
-    service.store_tree_head(ctx.session, service.signer_for(ctx.settings))
+    service.sign_tree_head(ctx.session, ctx.settings)

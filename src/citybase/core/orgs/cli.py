@@ -10,8 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from citybase.core.errors import CitybaseError
-from citybase.core.ledger.schemas import Actor
-from citybase.core.orgs import boundaries, service
 from citybase.core.runtime import DataDir, load_settings, open_database
 
 app = typer.Typer(help="Regions and units.", no_args_is_help=True)
@@ -25,6 +23,9 @@ def import_file(
     data_dir: DataDir = None,
 ) -> None:
     """Import regions and units. Any bad row: nothing is imported and every bad row is listed."""
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.orgs import service
+
     db = open_database(load_settings(data_dir))
     with db.session_scope() as session:
         try:
@@ -52,6 +53,8 @@ def import_file(
 @app.command("units")
 def list_units(region: str = "", data_dir: DataDir = None) -> None:
     """List units, optionally of one region and the regions below it."""
+    from citybase.core.orgs import service
+
     db = open_database(load_settings(data_dir))
     with db.session_scope(readonly=True) as session:
         units = service.list_units(session, region_code=region or None, include_subregions=True)
@@ -73,6 +76,9 @@ def import_boundaries(
 ) -> None:  # fmt: skip
     """Import regions' outlines from a GeoJSON FeatureCollection. Any bad feature: nothing is
     imported and every bad feature is listed."""
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.orgs import boundaries
+
     db = open_database(load_settings(data_dir))
     with db.session_scope() as session:
         try:
@@ -106,6 +112,8 @@ def regions_at(
     data_dir: DataDir = None,
 ) -> None:
     """The regions whose outlines hold a point, top down."""
+    from citybase.core.orgs import boundaries
+
     db = open_database(load_settings(data_dir))
     with db.session_scope(readonly=True) as session:
         found = boundaries.regions_at(session, lon, lat)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,10 @@ from rich.table import Table
 
 from citybase.core.errors import CitybaseError
 from citybase.core.runtime import DataDir, load_settings
-from citybase.hub.dispatch import classifier as learning
-from citybase.hub.dispatch.schemas import Evaluation
+
+if TYPE_CHECKING:
+    from citybase.hub.dispatch import classifier as learning
+    from citybase.hub.dispatch.schemas import Evaluation
 
 app = typer.Typer(help="The dispatch classifier (派单): category or unit from a message's text.",
                   no_args_is_help=True)  # fmt: skip
@@ -39,6 +41,8 @@ def train(
     data_dir: DataDir = None,
 ) -> None:
     """Learn a model from a labelled file and keep it in the data directory."""
+    from citybase.hub.dispatch import classifier as learning
+
     if not re.match(learning.NAME, model):
         out.print("[red]a model's name is letters, digits, '.', '_' and '-'[/]")
         raise typer.Exit(2)
@@ -64,6 +68,8 @@ def predict(
     data_dir: DataDir = None,
 ) -> None:
     """Add `predicted` and `confidence` to every row of a file."""
+    from citybase.hub.dispatch import classifier as learning
+
     classifier, texts, _ = _model_and_file(model, data_dir, input, text_col, None)
     count = learning.write_predictions(input, output, text_col, classifier.predict(texts))
     out.print(f"[green]{count:,}[/] rows classified → {output}")
@@ -79,6 +85,8 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """Accuracy, macro-F1 and a report per class on a labelled file."""
+    from citybase.hub.dispatch import classifier as learning
+
     classifier, texts, labels = _model_and_file(model, data_dir, csv, text_col, label_col)
     result = learning.evaluate(classifier, texts, labels)
     if as_json:
@@ -90,6 +98,8 @@ def evaluate(
 def _model_and_file(
     model: str, data_dir: Path | None, path: Path, text_col: str, label_col: str | None
 ) -> tuple[learning.Classifier, list[str], list[str]]:
+    from citybase.hub.dispatch import classifier as learning
+
     try:
         classifier = learning.load(model, load_settings(data_dir).home)
         texts, labels = learning.read_csv(path, text_col, label_col)
