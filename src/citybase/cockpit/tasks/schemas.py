@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from citybase.core.bus.schemas import Event
+from citybase.core.values import Date
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -22,7 +23,7 @@ class MilestoneSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
-    due: date
+    due: Date
 
 
 class TaskSpec(BaseModel):
@@ -36,7 +37,7 @@ class TaskSpec(BaseModel):
     category: str = Field(default="", max_length=100)
     lead: list[str] = Field(min_length=1, description="Lead units (牵头单位), codes or names")
     support: list[str] = Field(default_factory=list, description="Support units (配合单位)")
-    due: date | None = None
+    due: Date | None = None
     targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
     milestones: list[MilestoneSpec] = Field(default_factory=list)
 

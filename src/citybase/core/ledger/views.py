@@ -16,6 +16,7 @@ from citybase.core.ledger.auth import LedgerReader, check_entry_visible, scoped_
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Index, Page
 from citybase.core.web.templating import SHANGHAI, NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +80,7 @@ def ledger_page(
     object_id: str = "",
     since: str = "",
     until: str = "",
-    page: int = 1,
+    page: Page = 1,
 ) -> Response:
     page = max(page, 1)
     until_day = _day(until, "until")
@@ -111,7 +112,7 @@ def ledger_page(
 
 @router.get("/console/ledger/{seq}")
 def entry_page(
-    request: Request, session: DbSession, settings: AppSettings, principal: LedgerReader, seq: int
+    request: Request, session: DbSession, settings: AppSettings, principal: LedgerReader, seq: Index
 ) -> Response:
     entry = service.get_entry(session, seq)
     check_entry_visible(principal, entry)

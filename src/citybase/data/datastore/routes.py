@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import Offset
 from citybase.data.catalog.auth import CatalogEditor, CatalogReader
 from citybase.data.datastore import service
 from citybase.data.datastore.schemas import Direction, LoadReport, RowPage, RowQuery, TableRead
@@ -41,7 +42,7 @@ def get_rows(
     sort: str | None = None,
     direction: Direction = Direction.asc,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> RowPage:
     """The provider unit's own rows, filtered and paged."""
     request = RowQuery(

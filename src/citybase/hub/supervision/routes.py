@@ -10,6 +10,7 @@ from citybase.core.clock import CITY_TZ, today
 from citybase.core.errors import InvalidInput
 from citybase.core.tables import XLSX
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import QueryTime
 from citybase.hub.cases.auth import CentreReader
 from citybase.hub.cases.schemas import CaseRead, Figures
 from citybase.hub.supervision import service
@@ -22,8 +23,8 @@ def figures(
     session: DbSession,
     principal: CentreReader,
     by: Literal["unit", "district", "category"] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
 ) -> list[Figures]:
     """按时签收率, 按时办结率, 退单率, 重办率, 满意率, 一次办结率 and dispatch accuracy over the cases
     taken in in [since, until): for all, or per lead unit, district or 大类."""
