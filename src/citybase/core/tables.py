@@ -70,13 +70,13 @@ def iter_csv_records(text: str, field: str = "file") -> tuple[list[str], Iterato
     try:
         fieldnames = list(reader.fieldnames or [])
     except csv.Error as exc:
-        raise _unreadable(reader.line_num, exc, field) from None
+        raise _unreadable(reader.reader.line_num, exc, field) from None
 
     def rows() -> Iterator[dict[str, Any]]:
         try:
             yield from reader
         except csv.Error as exc:
-            raise _unreadable(reader.line_num, exc, field) from None
+            raise _unreadable(reader.reader.line_num, exc, field) from None
 
     return fieldnames, rows()
 
