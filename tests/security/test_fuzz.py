@@ -3,7 +3,8 @@ generated from its schema (valid ones, and ones that break it), as a platform ad
 nobody. Whatever comes in, the answer is never a 5xx.
 
 Runs on SQLite only, in process (ASGI, no network), derandomized so that a failure repeats.
-``CITYBASE_FUZZ_EXAMPLES`` sets the examples per operation and generation mode (default 8).
+``CITYBASE_FUZZ_EXAMPLES`` sets the examples per operation and generation mode (default 8);
+``CITYBASE_FUZZ_SEED`` draws other examples (a broader search by hand) instead of the fixed ones.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from tests.core.identity.factories import make_user
 from tests.core.orgs.factories import make_small_city
 
 EXAMPLES = int(os.environ.get("CITYBASE_FUZZ_EXAMPLES", "8"))
+SEED = os.environ.get("CITYBASE_FUZZ_SEED")
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
@@ -100,7 +102,7 @@ def test_no_input_makes_a_5xx(method: str, path: str, fuzz_state: dict[str, Any]
     found: list[str] = []
 
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES * 2, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=EXAMPLES * 2, derandomize=SEED is None, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def run(case: Any) -> None:
         for who, headers in (("admin", fuzz_state["admin"]), ("nobody", {})):
@@ -115,5 +117,7 @@ def test_no_input_makes_a_5xx(method: str, path: str, fuzz_state: dict[str, Any]
                              f"query={case.query} body={str(case.body)[:120]}: "
                              f"{'; '.join(errors.seen) or response.text[:200]}")  # fmt: skip
 
+    if SEED is not None:
+        run = seed(int(SEED))(run)
     run()
     assert not found, "\n".join(dict.fromkeys(found))

@@ -17,6 +17,9 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 FIRST_YEAR = 1000
 
+YEAR = r"[1-9]\d{3}"  # 1000–9999, as a pattern
+MONTH = rf"{YEAR}-(0[1-9]|1[0-2])"  # YYYY-MM
+
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 PositiveInt64 = Annotated[int, Field(ge=1, le=INT64_MAX)]
 NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]

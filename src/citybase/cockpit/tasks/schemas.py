@@ -6,10 +6,11 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citybase.core import values
 from citybase.core.bus.schemas import Event
 from citybase.core.values import Date
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = rf"^{values.MONTH}$"
 
 
 class TaskStatus(StrEnum):
