@@ -14,6 +14,7 @@ from citybase.core.identity import service as identity
 from citybase.core.ledger import service
 from citybase.core.ledger.auth import LedgerReader, check_entry_visible, scoped_filter
 from citybase.core.ledger.schemas import LedgerFilter
+from citybase.core.values import check_date
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.params import Index, Page
@@ -62,9 +63,11 @@ def _day(value: str, field: str) -> datetime | None:
     if not value:
         return None
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 -- a date, zoned below
+        day = check_date(datetime.strptime(value, "%Y-%m-%d").date())  # noqa: DTZ007 -- a date, zoned below
     except ValueError as exc:
-        raise InvalidInput("use a date as YYYY-MM-DD", field=field) from exc
+        raise InvalidInput("use a date as YYYY-MM-DD, from the year 1000", field=field) from exc
+    if day.year == 9999:  # the day after it, which the filter ends on, is past the calendar
+        raise InvalidInput("use a date before the year 9999", field=field)
     return datetime.combine(day, time.min, tzinfo=SHANGHAI)
 
 
