@@ -296,7 +296,7 @@ def create_app(
 
     # added first, so that it sits inside ConsoleMiddleware: its refusals are counted and
     # carry the security headers
-    app.add_middleware(BodyLimitMiddleware, web=settings.web)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(
         ConsoleMiddleware,
         metrics=app.state.metrics,

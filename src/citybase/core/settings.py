@@ -67,8 +67,8 @@ class WebSettings(BaseModel):
     max_upload_megabytes: float = Field(
         100, gt=0, le=10_000,
         description="The largest file upload (multipart/form-data body), in MB, all its files "
-        "together: each file is then held to files.max_megabytes where it is kept, and an "
-        "imported table or outline file to this.",
+        "together (never less than files.max_megabytes): each file is then held to "
+        "files.max_megabytes where it is kept, and an imported table or outline file to this.",
     )  # fmt: skip
 
 

@@ -14,10 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citybase.core.settings import WebSettings
+from citybase.core.settings import Settings
 from citybase.core.web import errors
 
 MB = 1_000_000
+FORM = 65_536  # an upload's form fields and part headers, beside its files
 
 
 class BodyTooLarge(HTTPException):
@@ -29,10 +30,12 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimits:
-    def __init__(self, web: WebSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
+        web = settings.web
         self.general = int(web.max_body_megabytes * MB)
         self.batch = int(web.max_batch_megabytes * MB)
-        self.upload = int(web.max_upload_megabytes * MB)
+        # never below one file the file store keeps, with room for the form around it
+        self.upload = int(max(web.max_upload_megabytes, settings.files.max_megabytes) * MB) + FORM
         self.batch_paths = tuple(p.strip() for p in web.batch_paths.split(",") if p.strip())
 
     def of(self, path: str, content_type: str) -> int:
@@ -44,9 +47,9 @@ class BodyLimits:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, web: WebSettings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self.limits = BodyLimits(web)
+        self.limits = BodyLimits(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
