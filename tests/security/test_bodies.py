@@ -14,7 +14,7 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from sqlalchemy.orm import Session
 
 from citybase.app import create_app
@@ -303,6 +303,7 @@ def test_a_number_the_database_refuses_is_a_400_not_a_500() -> None:
     sqlite = OverflowError("Python int too large to convert to SQLite INTEGER")
     assert out_of_range(DataError("INSERT", {}, sqlite))
     assert out_of_range(sqlite)
+    assert out_of_range(StatementError("", "", {}, TypeError("Integer exceeds 64-bit range")))
 
     class Refused(Exception):
         sqlstate = "22003"  # numeric_value_out_of_range

@@ -82,11 +82,15 @@ def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     app = create_app(settings_, db)
     errors = _Errors()
     logging.getLogger("citybase").addHandler(errors)
-    yield {
+    state: dict[str, Any] = {
         "schema": schemathesis.openapi.from_asgi("/openapi.json", app),
         "admin": {"Authorization": f"Bearer {secret}"},
         "errors": errors,
+        "operations": 0,
+        "requests": 0,
     }
+    yield state
+    print(f"\nfuzzed {state['operations']} operations with {state['requests']} requests")
     logging.getLogger("citybase").removeHandler(errors)
     db.dispose()
 
@@ -106,6 +110,7 @@ def test_no_input_makes_a_5xx(method: str, path: str, fuzz_state: dict[str, Any]
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def run(case: Any) -> None:
         for who, headers in (("admin", fuzz_state["admin"]), ("nobody", {})):
+            fuzz_state["requests"] += 1
             errors.seen.clear()
             try:
                 response = case.call(headers=headers)
@@ -117,6 +122,7 @@ def test_no_input_makes_a_5xx(method: str, path: str, fuzz_state: dict[str, Any]
                              f"query={case.query} body={str(case.body)[:120]}: "
                              f"{'; '.join(errors.seen) or response.text[:200]}")  # fmt: skip
 
+    fuzz_state["operations"] += 1
     if SEED is not None:
         run = seed(int(SEED))(run)
     run()

@@ -169,10 +169,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def out_of_range(exc: BaseException) -> bool:
     """Whether the database refused a value for its size: an integer beyond 64 bits (SQLite
-    raises OverflowError while binding it, PostgreSQL a numeric_value_out_of_range DataError)."""
+    raises OverflowError while binding it, SQLAlchemy a TypeError for a LIMIT or OFFSET,
+    PostgreSQL a numeric_value_out_of_range DataError)."""
     cause = exc.orig if isinstance(exc, StatementError) else exc
     if isinstance(cause, OverflowError):
         return True
+    if isinstance(cause, TypeError) and "exceeds 64-bit range" in str(cause):
+        return True  # SQLAlchemy's own check, binding a LIMIT or OFFSET
     return isinstance(exc, DataError) and getattr(cause, "sqlstate", None) == "22003"
 
 
