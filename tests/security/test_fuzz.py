@@ -41,10 +41,9 @@ METHODS = ("get", "put", "post", "delete", "patch")
 
 def _operations() -> list[tuple[str, str]]:
     """Every operation of the OpenAPI document (built without a database)."""
-    home = Path(tempfile.mkdtemp(prefix="citybase-fuzz-"))
-    spec = create_app(
-        Settings(home=home, database_url="sqlite://"), Database("sqlite://")
-    ).openapi()
+    with tempfile.TemporaryDirectory(prefix="citybase-fuzz-") as home:
+        app = create_app(Settings(home=Path(home), database_url="sqlite://"), Database("sqlite://"))
+        spec = app.openapi()
     return [(method.upper(), path) for path, item in spec["paths"].items()
             for method in item if method in METHODS]  # fmt: skip
 
