@@ -9,7 +9,7 @@ Route parameters use them through ``core/web/params.py``; request schemas use th
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
@@ -25,7 +25,10 @@ PositiveInt64 = Annotated[int, Field(ge=1, le=INT64_MAX)]
 NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
-def check_date(value: date) -> date:
+D = TypeVar("D", bound=date)
+
+
+def check_date(value: D) -> D:
     """A date (or time) from the year 1000 on, whose instant can be written in UTC."""
     if value.year < FIRST_YEAR:
         raise ValueError(f"a date before the year {FIRST_YEAR} is not taken")
