@@ -48,6 +48,7 @@ from citybase.core.settings import Settings
 from citybase.core.web import errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import Public, public_mount
+from citybase.core.web.bodies import BodyLimitMiddleware
 from citybase.core.web.deps import DbSession
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
@@ -308,6 +309,9 @@ def create_app(
     errors.install(app)
     _add_gauges(app.state.metrics, database, settings)
 
+    # added first, so that it sits inside ConsoleMiddleware: its refusals are counted and
+    # carry the security headers
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(
         ConsoleMiddleware,
         metrics=app.state.metrics,

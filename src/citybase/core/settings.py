@@ -66,6 +66,27 @@ class WebSettings(BaseModel):
         OutboundPolicy.parse(value)  # a bad entry is named at start-up
         return value
 
+    max_body_megabytes: float = Field(
+        4, gt=0, le=1000,
+        description="The largest request body taken, in MB, where no larger limit below applies: "
+        "a larger one is refused (413) before it is read whole.",
+    )  # fmt: skip
+    max_batch_megabytes: float = Field(
+        32, gt=0, le=1000,
+        description="The largest body of a batch (readings, NGSI-LD batch operations), in MB.",
+    )  # fmt: skip
+    batch_paths: str = Field(
+        "/api/v1/perception/readings,/api/v1/perception/devices/,/ngsi-ld/v1/entityOperations/,"
+        "/ngsi-ld/v1/temporal/entityOperations/",
+        description="Comma-separated path prefixes whose bodies take the batch limit.",
+    )
+    max_upload_megabytes: float = Field(
+        100, gt=0, le=10_000,
+        description="The largest file upload (multipart/form-data body), in MB, all its files "
+        "together (never less than files.max_megabytes): each file is then held to "
+        "files.max_megabytes where it is kept, and an imported table or outline file to this.",
+    )  # fmt: skip
+
 
 class IdentitySettings(BaseModel):
     max_failed_logins: int = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import openpyxl
@@ -43,8 +43,48 @@ def read_sheets(filename: str, content: bytes) -> dict[str, list[list[Any]]]:
                 continue
         else:
             raise InvalidInput("the CSV is neither UTF-8 nor GB 18030 text", field="file")
-        return {CSV_SHEET: _filled([list(r) for r in csv.reader(io.StringIO(text))])}
+        return {CSV_SHEET: _filled(csv_rows(text))}
     raise InvalidInput("tables are read from .xlsx or .csv files", field="file")
+
+
+def csv_rows(text: str, field: str = "file") -> list[list[str]]:
+    """The rows of a CSV text. One the csv module cannot read — a carriage return alone outside
+    quotes (neither a Windows nor a Unix line end), a NUL — is the caller's error, naming its line."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise _unreadable(reader.line_num, exc, field) from None
+
+
+def csv_records(text: str, field: str = "file") -> tuple[list[str], list[dict[str, Any]]]:
+    """The header and the rows (header → cell) of a CSV text, as ``csv.DictReader`` reads them,
+    with the same refusal as ``csv_rows``."""
+    fieldnames, records = iter_csv_records(text, field)
+    return fieldnames, list(records)
+
+
+def iter_csv_records(text: str, field: str = "file") -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """``csv_records`` with the rows read one at a time (for a long series)."""
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        fieldnames = list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise _unreadable(reader.reader.line_num, exc, field) from None
+
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise _unreadable(reader.reader.line_num, exc, field) from None
+
+    return fieldnames, rows()
+
+
+def _unreadable(line: int, exc: csv.Error, field: str) -> InvalidInput:
+    reason = ("a carriage return alone, outside quotes, in a cell or as a line end (save the file "
+              "with Windows or Unix line ends)" if "new-line" in str(exc) else str(exc))  # fmt: skip
+    return InvalidInput(f"the CSV cannot be read at line {max(line, 1)}: {reason}", field=field)
 
 
 def _filled(rows: list[list[Any]]) -> list[list[Any]]:

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from citybase.core import values
+
 CODE = r"^[a-z0-9][a-z0-9-]{0,59}$"
-PERIOD = r"^\d{4}(-(0[1-9]|1[0-2]))?$"
+PERIOD = rf"^{values.YEAR}(-(0[1-9]|1[0-2]))?$"
 
 
 class Direction(StrEnum):

@@ -31,6 +31,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -138,7 +139,7 @@ def chart(p: Progress, history: list[ActualRead]) -> Chart | None:
 
 @router.get("/console/cockpit/indicators/{indicator_id}")
 def indicator_page(
-    request: Request, session: DbSession, principal: Reader, indicator_id: int
+    request: Request, session: DbSession, principal: Reader, indicator_id: Id
 ) -> Response:
     p = service.progress_of(session, indicator_id)
     history = service.history(session, indicator_id)
@@ -163,7 +164,7 @@ def _back(path: str, exc: Exception | None = None, session: DbSession | None = N
 
 @router.post("/console/cockpit/indicators/{indicator_id}/actuals")
 async def report_submit(
-    request: Request, session: DbSession, principal: Reporter, indicator_id: int
+    request: Request, session: DbSession, principal: Reporter, indicator_id: Id
 ) -> Response:
     form = await read_form(request)
     here = f"/console/cockpit/indicators/{indicator_id}"
@@ -176,7 +177,7 @@ async def report_submit(
 
 @router.post("/console/cockpit/indicators/{indicator_id}/corrections")
 async def correct_submit(
-    request: Request, session: DbSession, principal: Reporter, indicator_id: int
+    request: Request, session: DbSession, principal: Reporter, indicator_id: Id
 ) -> Response:
     form = await read_form(request)
     here = f"/console/cockpit/indicators/{indicator_id}"
@@ -190,7 +191,7 @@ async def correct_submit(
 
 @router.post("/console/cockpit/actuals/{actual_id}/decision")
 async def decide_submit(
-    request: Request, session: DbSession, principal: Manager, actual_id: int
+    request: Request, session: DbSession, principal: Manager, actual_id: Id
 ) -> Response:
     form = await read_form(request)
     back = str(form.get("back") or "/console/cockpit/approvals")
@@ -276,7 +277,7 @@ def _form_of(ind: IndicatorRead) -> dict[str, object]:
 
 @router.get("/console/cockpit/indicators/{indicator_id}/edit")
 def edit_page(
-    request: Request, session: DbSession, principal: Manager, indicator_id: int
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id
 ) -> Response:
     ind = service.get(session, indicator_id)
     return _edit_page(request, ind, _form_of(ind), {})
@@ -284,7 +285,7 @@ def edit_page(
 
 @router.post("/console/cockpit/indicators/{indicator_id}/edit")
 async def edit_submit(
-    request: Request, session: DbSession, principal: Manager, indicator_id: int
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id
 ) -> Response:
     form = await read_form(request)
     ind = service.get(session, indicator_id)
@@ -318,7 +319,7 @@ async def add_submit(
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/remove")
-def remove(session: DbSession, principal: Manager, indicator_id: int) -> Response:
+def remove(session: DbSession, principal: Manager, indicator_id: Id) -> Response:
     """Take the indicator out of its plan (not one that holds reported values)."""
     ind = service.get(session, indicator_id)
     plan = plans.get_plan_by_id(session, ind.plan_id)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -14,6 +13,7 @@ from citybase.cockpit.plans.schemas import ImportResult, PlanDocument, PlanRead
 from citybase.cockpit.tasks.schemas import MissingUpdate, TaskRead, TaskSpec
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.params import Id, QueryDate
 
 router = APIRouter(prefix="/api/v1/cockpit", tags=["plan supervision"])
 
@@ -70,14 +70,14 @@ def add_indicator(
 
 @router.put("/indicators/{indicator_id}")
 def edit_indicator(
-    session: DbSession, principal: Manager, indicator_id: int, spec: IndicatorSpec
+    session: DbSession, principal: Manager, indicator_id: Id, spec: IndicatorSpec
 ) -> IndicatorRead:
     """Change an indicator's definition (its code stays; its values are kept)."""
     return service.edit_indicator(session, actor_of(principal), indicator_id, spec)
 
 
 @router.delete("/indicators/{indicator_id}", status_code=204)
-def remove_indicator(session: DbSession, principal: Manager, indicator_id: int) -> None:
+def remove_indicator(session: DbSession, principal: Manager, indicator_id: Id) -> None:
     """Take an indicator out of its plan; 409 when it holds reported values."""
     service.remove_indicator(session, actor_of(principal), indicator_id)
 
@@ -89,20 +89,20 @@ def add_task(session: DbSession, principal: Manager, code: str, spec: TaskSpec) 
 
 
 @router.put("/tasks/{task_id}")
-def edit_task(session: DbSession, principal: Manager, task_id: int, spec: TaskSpec) -> TaskRead:
+def edit_task(session: DbSession, principal: Manager, task_id: Id, spec: TaskSpec) -> TaskRead:
     """Change a task's definition (its number stays; its updates are kept)."""
     return service.edit_task(session, actor_of(principal), task_id, spec)
 
 
 @router.delete("/tasks/{task_id}", status_code=204)
-def remove_task(session: DbSession, principal: Manager, task_id: int) -> None:
+def remove_task(session: DbSession, principal: Manager, task_id: Id) -> None:
     """Take a task out of its plan; 409 when it holds monthly updates."""
     service.remove_task(session, actor_of(principal), task_id)
 
 
 @router.get("/reminders")
 def reminders(
-    session: DbSession, principal: Reader, settings: AppSettings, today: date | None = None
+    session: DbSession, principal: Reader, settings: AppSettings, today: QueryDate = None
 ) -> list[MissingUpdate]:
     """Lead units whose monthly task update is past its deadline."""
     return service.missing_updates(session, today, settings.cockpit.update_day)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from citybase.cockpit.indicators.schemas import CODE, IndicatorSpec
 from citybase.cockpit.tasks.schemas import TaskSpec
+from citybase.core.values import Date
 
 
 class PlanKind(StrEnum):
@@ -24,7 +25,7 @@ class PlanDocument(BaseModel):
     kind: PlanKind = PlanKind.plan
     issuer: str = Field(min_length=2, max_length=200)
     document_number: str = Field(default="", max_length=100)
-    issued_on: date | None = None
+    issued_on: Date | None = None
     period: tuple[int, int] = Field(description="First and last year, [2021, 2025]")
     city: str = Field(min_length=2, max_length=40, description="The city it is for: 福州市")
     region: str = Field(

@@ -7,9 +7,11 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from citybase.cockpit.indicators.schemas import SourceRef
+from citybase.core import values
 from citybase.core.bus.schemas import Event
+from citybase.core.values import Date
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = rf"^{values.MONTH}$"
 
 
 class TaskStatus(StrEnum):
@@ -23,7 +25,7 @@ class MilestoneSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
-    due: date
+    due: Date
 
 
 class TaskSpec(BaseModel):
@@ -48,7 +50,7 @@ class TaskSpec(BaseModel):
         description="Those the text makes responsible collectively, in its words "
         "(市直各有关单位, 各县(市)区政府): no one unit of the register answers for them",
     )
-    due: date | None = None
+    due: Date | None = None
     targets: list[str] = Field(default_factory=list, description="The numeric targets it names")
     milestones: list[MilestoneSpec] = Field(default_factory=list)
 

@@ -28,6 +28,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +78,7 @@ def tasks_page(
 
 
 @router.get("/console/cockpit/tasks/{task_id}")
-def task_page(request: Request, session: DbSession, principal: Reader, task_id: int) -> Response:
+def task_page(request: Request, session: DbSession, principal: Reader, task_id: Id) -> Response:
     task = service.get(session, task_id)
     ours = principal.unit_code in task.lead_units + task.support_units
     today = clock.today()
@@ -90,7 +91,7 @@ def task_page(request: Request, session: DbSession, principal: Reader, task_id: 
 
 @router.post("/console/cockpit/tasks/{task_id}/updates")
 async def update_submit(
-    request: Request, session: DbSession, principal: Reporter, task_id: int
+    request: Request, session: DbSession, principal: Reporter, task_id: Id
 ) -> Response:
     form = await read_form(request)
     done = form.get("milestones_done", [])
@@ -150,14 +151,14 @@ def _task_spec(form: dict[str, object], number: str) -> TaskSpec:
 
 
 @router.get("/console/cockpit/tasks/{task_id}/edit")
-def task_edit(request: Request, session: DbSession, principal: Manager, task_id: int) -> Response:
+def task_edit(request: Request, session: DbSession, principal: Manager, task_id: Id) -> Response:
     task = service.get(session, task_id)
     return _task_edit(request, task, _task_form(task), {})
 
 
 @router.post("/console/cockpit/tasks/{task_id}/edit")
 async def task_edit_submit(
-    request: Request, session: DbSession, principal: Manager, task_id: int
+    request: Request, session: DbSession, principal: Manager, task_id: Id
 ) -> Response:
     form = await read_form(request)
     task = service.get(session, task_id)
@@ -189,7 +190,7 @@ async def task_add_submit(
 
 
 @router.post("/console/cockpit/tasks/{task_id}/remove")
-def task_remove(session: DbSession, principal: Manager, task_id: int) -> Response:
+def task_remove(session: DbSession, principal: Manager, task_id: Id) -> Response:
     """Take the task out of its plan (not one that holds monthly updates)."""
     task = service.get(session, task_id)
     plan = plans.get_plan_by_id(session, task.plan_id)

@@ -18,6 +18,7 @@ from citybase.core.identity.schemas import (
     UserUpdate,
 )
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.params import Id
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -60,7 +61,7 @@ def list_users(session: DbSession, principal: UsersReader, q: str = "") -> list[
 
 
 @router.get("/users/{user_id}")
-def get_user(session: DbSession, principal: UsersReader, user_id: int) -> UserRead:
+def get_user(session: DbSession, principal: UsersReader, user_id: Id) -> UserRead:
     return service.get_accessible_user(session, principal, user_id)
 
 
@@ -71,13 +72,13 @@ def create_user(session: DbSession, principal: UsersWriter, data: UserCreate) ->
 
 @router.patch("/users/{user_id}")
 def update_user(
-    session: DbSession, principal: UsersWriter, user_id: int, data: UserUpdate
+    session: DbSession, principal: UsersWriter, user_id: Id, data: UserUpdate
 ) -> UserRead:
     return service.update_user(session, principal, user_id, data)
 
 
 @router.post("/users/{user_id}/unlock")
-def unlock_user(session: DbSession, principal: UsersWriter, user_id: int) -> UserRead:
+def unlock_user(session: DbSession, principal: UsersWriter, user_id: Id) -> UserRead:
     return service.unlock_user(session, principal, user_id)
 
 
@@ -98,5 +99,5 @@ def create_key(
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(session: DbSession, principal: KeysOwner, key_id: int) -> ApiKeyRead:
+def revoke_key(session: DbSession, principal: KeysOwner, key_id: Id) -> ApiKeyRead:
     return service.revoke_api_key(session, principal, key_id)

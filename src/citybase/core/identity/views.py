@@ -34,6 +34,7 @@ from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
 from citybase.core.web.limits import limiter
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
 
 router = APIRouter(include_in_schema=False)
@@ -277,7 +278,7 @@ async def create_user(request: Request, session: DbSession, principal: UsersWrit
 
 @router.get("/console/users/{user_id}")
 def user_page(
-    request: Request, session: DbSession, principal: UsersReader, user_id: int
+    request: Request, session: DbSession, principal: UsersReader, user_id: Id
 ) -> Response:
     user = service.get_accessible_user(session, principal, user_id)
     return console.render(
@@ -296,7 +297,7 @@ def user_page(
 
 @router.post("/console/users/{user_id}")
 async def update_user(
-    request: Request, session: DbSession, principal: UsersWriter, user_id: int
+    request: Request, session: DbSession, principal: UsersWriter, user_id: Id
 ) -> Response:
     user = service.get_accessible_user(session, principal, user_id)
     values = await read_form(request)
@@ -326,7 +327,7 @@ async def update_user(
 
 @router.post("/console/users/{user_id}/unlock")
 def unlock_user(
-    request: Request, session: DbSession, principal: UsersWriter, user_id: int
+    request: Request, session: DbSession, principal: UsersWriter, user_id: Id
 ) -> Response:
     service.unlock_user(session, principal, user_id)
     return RedirectResponse(f"/console/users/{user_id}?saved=1", status_code=303)
@@ -376,7 +377,7 @@ async def create_key(
 
 
 @router.post("/console/keys/{key_id}/revoke")
-def revoke_key(request: Request, session: DbSession, principal: KeysOwner, key_id: int) -> Response:
+def revoke_key(request: Request, session: DbSession, principal: KeysOwner, key_id: Id) -> Response:
     service.revoke_api_key(session, principal, key_id)
     return RedirectResponse("/console/keys?saved=1", status_code=303)
 

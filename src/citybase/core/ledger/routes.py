@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,7 +12,9 @@ from citybase.core.ledger.schemas import (
     LedgerFilter,
     SignedTreeHead,
 )
+from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.params import Index, Offset, QueryTime
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -29,10 +30,10 @@ def list_entries(
     ] = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, object]:
     flt = LedgerFilter(
         actor=actor, unit=unit, action=action, object_type=object_type, object_id=object_id,
@@ -46,8 +47,10 @@ def list_entries(
 def get_entry(
     session: DbSession,
     principal: LedgerReader,
-    seq: int,
-    tree_size: Annotated[int | None, Query(ge=1, description="Prove against this size")] = None,
+    seq: Index,
+    tree_size: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="Prove against this size")
+    ] = None,
 ) -> EntryWithProof:
     """One entry and its RFC 9162 inclusion proof in the tree of ``tree_size`` (default: now)."""
     entry = service.get_entry(session, seq)
@@ -65,8 +68,8 @@ def tree_head(session: DbSession, settings: AppSettings, _: LedgerReader) -> Sig
 def consistency(
     session: DbSession,
     _: LedgerReader,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1)] = None,
+    first: Annotated[int, Query(ge=1, le=INT64_MAX)],
+    second: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> ConsistencyProof:
     """Proof that the tree of ``first`` entries is a prefix of the tree of ``second``."""
     return service.consistency_proof(session, first, second)

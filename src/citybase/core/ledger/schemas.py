@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citybase.core.values import DateTime, NonNegativeInt64
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -80,7 +82,7 @@ class LedgerFilter(BaseModel):
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: DateTime | None = None
+    until: DateTime | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0

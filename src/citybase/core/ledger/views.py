@@ -14,8 +14,10 @@ from citybase.core.identity import service as identity
 from citybase.core.ledger import service
 from citybase.core.ledger.auth import LedgerReader, check_entry_visible, scoped_filter
 from citybase.core.ledger.schemas import LedgerFilter
+from citybase.core.values import check_date
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Index, Page
 from citybase.core.web.templating import SHANGHAI, NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -61,9 +63,11 @@ def _day(value: str, field: str) -> datetime | None:
     if not value:
         return None
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 -- a date, zoned below
+        day = check_date(datetime.strptime(value, "%Y-%m-%d").date())  # noqa: DTZ007 -- a date, zoned below
     except ValueError as exc:
-        raise InvalidInput("use a date as YYYY-MM-DD", field=field) from exc
+        raise InvalidInput("use a date as YYYY-MM-DD, from the year 1000", field=field) from exc
+    if day.year == 9999:  # the day after it, which the filter ends on, is past the calendar
+        raise InvalidInput("use a date before the year 9999", field=field)
     return datetime.combine(day, time.min, tzinfo=SHANGHAI)
 
 
@@ -79,7 +83,7 @@ def ledger_page(
     object_id: str = "",
     since: str = "",
     until: str = "",
-    page: int = 1,
+    page: Page = 1,
 ) -> Response:
     page = max(page, 1)
     until_day = _day(until, "until")
@@ -111,7 +115,7 @@ def ledger_page(
 
 @router.get("/console/ledger/{seq}")
 def entry_page(
-    request: Request, session: DbSession, settings: AppSettings, principal: LedgerReader, seq: int
+    request: Request, session: DbSession, settings: AppSettings, principal: LedgerReader, seq: Index
 ) -> Response:
     entry = service.get_entry(session, seq)
     check_entry_visible(principal, entry)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +31,7 @@ from citybase.core.orgs.schemas import (
     UnitRead,
     UnitUpdate,
 )
+from citybase.core.tables import csv_records
 
 # --- regions -----------------------------------------------------------------------------------
 
@@ -378,9 +377,9 @@ def parse_import(filename: str, content: bytes) -> dict[str, list[dict[str, Any]
             result[key] = rows
         return result
     if name.endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        header = set(reader.fieldnames or [])
-        rows = [{k: v for k, v in row.items() if k is not None} for row in reader]
+        fieldnames, records = csv_records(text)
+        header = set(fieldnames)
+        rows = [{k: v for k, v in row.items() if k is not None} for row in records]
         if "level" in header:
             return {"regions": rows, "units": []}
         if "region_code" in header or "region" in header:

@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
@@ -143,19 +144,56 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+async def render_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """An HTTP error (unknown route, wrong method, a body too large) in the API's own format."""
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
     if _open311(request):
         return open311_error(request, exc.status_code, str(exc.detail))
     if _ngsi_ld(request):
-        return problem_details(exc.status_code, "", str(exc.detail))
+        return problem_details(exc.status_code, code if exc.status_code == 413 else "",
+                               str(exc.detail))  # fmt: skip
     if wants_html(request):
         title = "Page not found" if exc.status_code == 404 else "Error"
         return _page(request, exc.status_code, title, str(exc.detail))
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    extra = {"field": "body"} if exc.status_code == 413 else {}
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-    )
+        error_body(code, str(exc.detail), **extra), status_code=exc.status_code,
+        headers=exc.headers,
+    )  # fmt: skip
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return await render_http_error(request, exc)
+
+
+def out_of_range(exc: BaseException) -> bool:
+    """Whether the database refused a value for its size: an integer beyond 64 bits (SQLite
+    raises OverflowError while binding it, SQLAlchemy a TypeError for a LIMIT or OFFSET,
+    PostgreSQL a numeric_value_out_of_range DataError)."""
+    cause = exc.orig if isinstance(exc, StatementError) else exc
+    if isinstance(cause, OverflowError):
+        return True
+    if isinstance(cause, TypeError) and "exceeds 64-bit range" in str(cause):
+        return True  # SQLAlchemy's own check, binding a LIMIT or OFFSET
+    return isinstance(exc, DataError) and getattr(cause, "sqlstate", None) == "22003"
+
+
+async def _database_refused(request: Request, exc: Exception) -> Response:
+    """A value that reached the database beyond what its column holds: a shape every request
+    schema should have bounded, kept as a caller's 400 rather than a 500 where one was missed."""
+    if not out_of_range(exc):
+        raise exc  # on to the 500 of ServerErrorMiddleware, as any other failure
+    log.warning("a number out of range reached the database on %s %s: %s", request.method,
+                request.url.path, exc)  # fmt: skip
+    message = "a number is out of range: integers are taken up to 64 bits"
+    if _open311(request):
+        return open311_error(request, 400, message)
+    if _ngsi_ld(request):
+        return problem_details(400, "BadRequestData", message)
+    if wants_html(request):
+        return _page(request, 400, "Error", message)
+    return JSONResponse(error_body("out_of_range", message), status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -173,4 +211,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CitybaseError, _citybase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _database_refused)
+    app.add_exception_handler(StatementError, _database_refused)
     app.add_exception_handler(Exception, _unexpected)

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, UploadFile
 
 from citybase.core.errors import InvalidInput
+from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import Offset
 from citybase.data.catalog import service
 from citybase.data.catalog.auth import CatalogEditor, CatalogReader
 from citybase.data.catalog.schemas import (
@@ -43,7 +45,7 @@ def list_resources(
     base: BaseLibrary | None = None,
     theme: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ResourcePage:
     flt = ResourceFilter(
         q=q, unit=unit, region=region, subregions=subregions, status=status,
@@ -91,8 +93,8 @@ def diff(
     session: DbSession,
     principal: CatalogReader,
     code: str,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=INT64_MAX)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=INT64_MAX)],
 ) -> VersionDiff:
     return service.diff(session, principal, code, from_version, to_version)
 

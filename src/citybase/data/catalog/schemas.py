@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citybase.core.bus.schemas import Event
+from citybase.core.values import NonNegativeInt64
 
 
 class Category(StrEnum):
@@ -235,7 +236,7 @@ class ResourceFilter(BaseModel):
     base: BaseLibrary | None = None
     theme: str | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class ResourceChanged(Event):

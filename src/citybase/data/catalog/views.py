@@ -16,6 +16,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service
 from citybase.data.catalog.auth import (
@@ -242,7 +243,7 @@ def catalog_page(
     share_type: str = "",
     open_type: str = "",
     base: str = "",
-    page: int = 1,
+    page: Page = 1,
 ) -> Response:
     page = max(page, 1)
     query = {"q": q, "unit": unit, "region": region, "status": status, "share_type": share_type,

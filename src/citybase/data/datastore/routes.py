@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
+from citybase.core.web.params import Offset
 from citybase.data.catalog.auth import CatalogEditor, CatalogReader
 from citybase.data.datastore import service
 from citybase.data.datastore.schemas import Direction, LoadReport, RowQuery, TableRead
@@ -48,7 +49,7 @@ def get_rows(
     sort: str | None = None,
     direction: Direction = Direction.asc,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     issue: Annotated[str, Header(alias="X-Citybase-Issue", max_length=80,
                                  description="The case this read serves")] = "",
     purpose: Annotated[str, Header(alias="X-Citybase-Purpose", max_length=500,

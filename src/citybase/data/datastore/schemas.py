@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citybase.core.values import NonNegativeInt64
+
 
 class Column(BaseModel):
     name: str
@@ -54,7 +56,7 @@ class RowQuery(BaseModel):
     sort: str | None = None
     direction: Direction = Direction.asc
     limit: int = Field(100, ge=0, le=10_000)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class RowPage(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -13,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.schemas import Principal
+from citybase.core.tables import csv_records
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_translations
@@ -126,7 +125,7 @@ async def scan(request: Request, session: DbSession, principal: Grader, code: st
                 text = (await upload.read()).decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise InvalidInput("the sample is not UTF-8 text", field="sample") from exc
-            rows = [dict(r) for r in csv.DictReader(io.StringIO(text))]
+            rows = csv_records(text, field="sample")[1]
         data = ScanRequest.model_validate(
             {"domain": form.get("domain") or "public_administration",
              "business": form.get("business") or "", "rows": rows}

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.params import Id
 from citybase.data.quality import service
 from citybase.data.quality.auth import Disputer, QualityManager
 from citybase.data.quality.schemas import (
@@ -38,7 +39,7 @@ def add_rule(
 
 
 @router.delete("/resources/{code}/rules/{rule_id}", status_code=204)
-def remove_rule(session: DbSession, principal: QualityManager, code: str, rule_id: int) -> Response:
+def remove_rule(session: DbSession, principal: QualityManager, code: str, rule_id: Id) -> Response:
     service.remove_rule(session, principal, code, rule_id)
     return Response(status_code=204)
 

@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from citybase.core.values import NonNegativeInt64
+
 # counted facets (keyword filters too, but is not counted: keywords are many and varied)
 FACETS = ("unit", "region", "theme", "base", "level", "share_type", "open_type", "format", "status")
 
@@ -31,7 +33,7 @@ class SearchQuery(BaseModel):
     status: str | None = None
     sort: Sort = Sort.relevance
     limit: int = Field(20, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class FacetValue(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from citybase.core.errors import InvalidInput
 from citybase.core.identity.auth import CurrentPrincipal
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
+from citybase.core.web.params import Id, Offset
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import Direction, RowQuery
 from citybase.data.masking import operators as ops
@@ -74,7 +75,7 @@ def list_grants(
 
 @router.post("/grants/{grant_id}/revoke")
 def revoke(
-    session: DbSession, principal: ShareDecider, grant_id: int, data: Revocation
+    session: DbSession, principal: ShareDecider, grant_id: Id, data: Revocation
 ) -> GrantRead:
     return service.revoke(session, principal, grant_id, data)
 
@@ -134,7 +135,7 @@ def read_rows(
     sort: str | None = None,
     direction: Direction = Direction.asc,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """Rows of another unit's resource, under the grant one's unit holds: only the granted
     fields, masked as the resource's level demands. Allowed or refused, the read is logged."""
@@ -160,7 +161,7 @@ def export(
     q: str = "",
     fields: str = "",
     limit: Annotated[int, Query(ge=1, le=access.EXPORT_MAX_ROWS)] = access.EXPORT_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """A bulk export of the granted fields, masked, with the k-anonymity of the rows over their
     quasi-identifiers in the ``X-Citybase-K-Anonymity`` header."""

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from citybase.core.bus.schemas import Event
+from citybase.core.values import DateTime, NonNegativeInt64
 
 
 class RequestStatus(StrEnum):
@@ -173,13 +174,13 @@ class AccessFilter(BaseModel):
     user: str | None = Field(None, description="The account or the end user named in the header")
     case_number: str | None = None
     outcome: Outcome | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: DateTime | None = None
+    until: DateTime | None = None
     subject: str | None = Field(
         None, description="A citizen ID or credit code: the reads that served that subject's rows"
     )
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class AccessPage(BaseModel):

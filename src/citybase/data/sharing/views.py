@@ -17,6 +17,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
@@ -195,7 +196,7 @@ async def withdraw_submit(
 
 @router.post("/console/sharing/grants/{grant_id}/revoke")
 async def revoke_submit(
-    request: Request, session: DbSession, principal: ShareDecider, grant_id: int
+    request: Request, session: DbSession, principal: ShareDecider, grant_id: Id
 ) -> Response:
     form = await read_form(request)
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import Id
 from citybase.data.catalog.auth import CatalogReader
 from citybase.data.sources import service
 from citybase.data.sources.auth import SourcesManager
@@ -40,7 +41,7 @@ def list_conflicts(
 
 @router.post("/conflicts/{conflict_id}/decision")
 def arbitrate(
-    session: DbSession, principal: SourcesManager, conflict_id: int, data: ConflictDecision
+    session: DbSession, principal: SourcesManager, conflict_id: Id, data: ConflictDecision
 ) -> ConflictRead:
     return service.arbitrate(session, principal, conflict_id, data)
 

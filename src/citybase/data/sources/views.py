@@ -15,6 +15,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
 from citybase.data.catalog.schemas import ResourceRead
@@ -103,7 +104,7 @@ def detect(request: Request, session: DbSession, _: SourcesManager) -> Response:
 
 @router.post("/console/sources/conflicts/{conflict_id}")
 async def arbitrate(
-    request: Request, session: DbSession, principal: SourcesManager, conflict_id: int
+    request: Request, session: DbSession, principal: SourcesManager, conflict_id: Id
 ) -> Response:
     values = await read_form(request)
     try:

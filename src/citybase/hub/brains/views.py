@@ -19,6 +19,7 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.brains import service
@@ -127,7 +128,7 @@ async def open_task(
     session: DbSession,
     principal: CentreReader,
     settings: AppSettings,
-    hotspot_id: int,
+    hotspot_id: Id,
 ) -> Response:
     try:
         made = service.open_task(session, cases.Mover.of(session, principal), hotspot_id,

@@ -13,6 +13,7 @@ from citybase.core.files.schemas import FileRead
 from citybase.core.identity.service import actor_of
 from citybase.core.tables import XLSX
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
+from citybase.core.web.params import Id
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
 from citybase.hub.cases.auth import CatalogKeeper, CentreReader, ContactReader, Intake, Reader
@@ -168,7 +169,7 @@ def put_rule(session: DbSession, principal: CatalogKeeper, data: RuleIn) -> Rule
 
 
 @router.delete("/dispatch/rules/{rule_id}", status_code=204)
-def delete_rule(session: DbSession, principal: CatalogKeeper, rule_id: int) -> None:
+def delete_rule(session: DbSession, principal: CatalogKeeper, rule_id: Id) -> None:
     dispatch.delete_rule(session, actor_of(principal), rule_id)
 
 

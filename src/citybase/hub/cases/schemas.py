@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citybase.core.bus.schemas import Event
+from citybase.core.values import DateTime, NonNegativeInt64
 from citybase.hub.dispatch.schemas import Urgency
 
 
@@ -292,10 +293,10 @@ class CaseFilter(BaseModel):
     numbers: list[str] = Field(default_factory=list, description="These cases only")
     category_codes: list[str] = Field(default_factory=list, description="Any of these exactly")
     q: str = Field("", description="Words in the text, title or address")
-    accepted_from: datetime | None = None
-    accepted_to: datetime | None = None
+    accepted_from: DateTime | None = None
+    accepted_to: DateTime | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class CaseEvent(Event):

@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.tables import csv_records
 from citybase.hub.dispatch.schemas import (
     ClassReport,
     Coverage,
@@ -226,8 +227,8 @@ def _rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
         raise NotFound(f"no file {path}", field="csv") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not UTF-8", field="csv") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    return list(reader), list(reader.fieldnames or [])
+    fieldnames, records = csv_records(text, field="csv")
+    return records, fieldnames
 
 
 def models_dir(home: Path) -> Path:

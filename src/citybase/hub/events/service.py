@@ -3,8 +3,6 @@ a list, a tree or one category's path (大类 ▸ 小类 ▸ 细类)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import yaml
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import NotFound
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
+from citybase.core.tables import csv_records
 from citybase.hub.events import repository
 from citybase.hub.events.models import EventCategory
 from citybase.hub.events.schemas import CategoryIn, CategoryRead, Problem, TaxonomyReport
@@ -71,13 +70,13 @@ def _from_yaml(text: str) -> tuple[list[tuple[int | None, dict[str, Any]]], list
 
 
 def _from_csv(text: str) -> tuple[list[tuple[int | None, dict[str, Any]]], list[Problem]]:
-    reader = csv.DictReader(io.StringIO(text))
-    unknown = [h for h in reader.fieldnames or [] if h.strip() not in HEADERS]
-    if unknown or not reader.fieldnames:
+    fieldnames, records = csv_records(text)
+    unknown = [h for h in fieldnames if h.strip() not in HEADERS]
+    if unknown or not fieldnames:
         return [], [Problem(row=1, field=", ".join(unknown), message="unknown columns; use code, "
                             "name, parent, description, keywords (or 编码, 名称, 上级编码, 说明, 关键词)")]  # fmt: skip
     rows: list[tuple[int | None, dict[str, Any]]] = []
-    for n, raw in enumerate(reader, start=2):
+    for n, raw in enumerate(records, start=2):
         row = {HEADERS[k.strip()]: v.strip() for k, v in raw.items() if k and v and v.strip()}
         rows.append((n, row))
     return rows, []

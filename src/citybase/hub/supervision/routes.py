@@ -9,7 +9,9 @@ from fastapi.responses import Response
 from citybase.core.clock import CITY_TZ, today
 from citybase.core.errors import InvalidInput
 from citybase.core.tables import XLSX
+from citybase.core.values import MONTH
 from citybase.core.web.deps import DbSession, traced_read
+from citybase.core.web.params import QueryTime
 from citybase.hub.cases.auth import CentreReader
 from citybase.hub.cases.schemas import CaseRead, Figures
 from citybase.hub.supervision import service
@@ -22,8 +24,8 @@ def figures(
     session: DbSession,
     principal: CentreReader,
     by: Literal["unit", "district", "category"] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
 ) -> list[Figures]:
     """按时签收率, 按时办结率, 退单率, 重办率, 满意率, 一次办结率 and dispatch accuracy over the cases
     taken in in [since, until): for all, or per lead unit, district or 大类."""
@@ -44,14 +46,14 @@ def warnings(
 def report(
     session: DbSession,
     principal: CentreReader,
-    month: str = Query("", pattern=r"^(\d{4}-\d{2})?$", description="YYYY-MM; empty: last month"),
+    month: str = Query("", pattern=rf"^({MONTH})?$", description="YYYY-MM; empty: last month"),
 ) -> Response:
     """The centre's monthly report (月度通报) as an Excel workbook: the figures for all, units
     ranked, districts, 大类, and the cases now overdue."""
     if month:
         year, number = int(month[:4]), int(month[5:])
-        if not 1 <= number <= 12:
-            raise InvalidInput("month is YYYY-MM", field="month")
+        if year == 9999 and number == 12:  # its end is in the year 10000
+            raise InvalidInput("month is YYYY-MM, before 9999-12", field="month")
     else:
         last = today().replace(day=1) - timedelta(days=1)
         year, number = last.year, last.month

@@ -11,6 +11,7 @@ in its own terms."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,26 @@ class LdContextNotAvailable(CitybaseError):
 class InvalidContext(CitybaseError):
     status_code = 400
     code = "BadRequestData"
+
+
+class InvalidName(CitybaseError):
+    status_code = 400
+    code = "BadRequestData"
+
+
+# what an attribute or type name may not hold (ETSI GS CIM 009, 4.6.2: no whitespace, no control
+# characters, none of < > " ' = ; ( )), and a blank node, which expansion would drop
+FORBIDDEN_IN_NAMES = re.compile(r"[\s\x00-\x1f\x7f<>\"'=;()]|^_:|^$")
+
+
+def check_names(names: set[str], kind: str = "attribute") -> None:
+    """Refuse a name that no IRI can be made of, naming it (before the JSON-LD processor would
+    silently drop it)."""
+    for name in names:
+        if not name.startswith("@") and FORBIDDEN_IN_NAMES.search(name):
+            raise InvalidName(f"{kind} name {name!r} is not allowed: no spaces, control "
+                              "characters, < > \" ' = ; ( ), and not a blank node (_:)",
+                              field=name)  # fmt: skip
 
 
 _cache: dict[str, Any] = {}
@@ -146,6 +167,8 @@ def expand_names(context: list[Any], names: set[str], types: set[str]) -> tuple[
     known = _known(key, "e", names, types)
     if known is not None and (names or types or key in _valid):
         return known
+    check_names(names)
+    check_names(types, "type")
     doc: dict[str, Any] = {"@context": context, "@id": "urn:x", "@type": sorted(types)}
     doc |= {n: {"@value": n} for n in names if n not in ("@context", "@id", "@type")}
     [expanded] = _run(jsonld.expand, doc) or [{}]

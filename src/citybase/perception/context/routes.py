@@ -16,8 +16,10 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.net import OutboundPolicy
 from citybase.core.settings import Settings
+from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
+from citybase.core.web.params import Offset
 from citybase.perception.context import jsonld, service, subscriptions, temporal
 from citybase.perception.context.auth import (
     Scope,
@@ -157,7 +159,7 @@ def query_entities(
     coordinates: str | None = None,
     geoproperty: str = "location",
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     count: bool = False,
     options: str | None = None,
     format: str | None = None,
@@ -415,7 +417,7 @@ async def create_subscription(
 @router.get("/subscriptions/", include_in_schema=False)
 def list_subscriptions(
     request: Request, session: DbSession, principal: Reader,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0,
     count: bool = False, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     context = _reader_context(link)
@@ -464,7 +466,7 @@ def _window(
     timerel: str | None = None,
     timeAt: str | None = None,
     endTimeAt: str | None = None,
-    lastN: int | None = None,
+    lastN: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     options: str | None = None,
     aggrMethods: str | None = None,
     aggrPeriodDuration: str | None = None,
@@ -489,7 +491,7 @@ def temporal_query(
     idPattern: str | None = None,
     attrs: str | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     count: bool = False,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:

@@ -5,10 +5,8 @@ its type's ``offline_after_minutes``; readings checked against the type."""
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import logging
 import math
 import os
@@ -32,6 +30,7 @@ from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
+from citybase.core.tables import csv_records
 from citybase.perception.devices import repository
 from citybase.perception.devices.auth import DEVICES_MANAGE
 from citybase.perception.devices.models import Device, DeviceType
@@ -229,15 +228,15 @@ def import_csv(
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return ImportReport(problems=[ImportProblem(row=1, field="", message="not UTF-8 text")])
-    reader = csv.DictReader(io.StringIO(text))
-    unknown = [h for h in reader.fieldnames or [] if h.strip() not in HEADERS]
-    if not reader.fieldnames or unknown:
+    fieldnames, records = csv_records(text)
+    unknown = [h for h in fieldnames if h.strip() not in HEADERS]
+    if not fieldnames or unknown:
         return ImportReport(problems=[ImportProblem(row=1, field=", ".join(unknown), message=(
             f"unknown columns; use {', '.join(sorted(set(HEADERS)))}"))])  # fmt: skip
     report = ImportReport()
     good: list[tuple[int, DeviceIn]] = []
     seen: dict[str, int] = {}
-    for n, row in enumerate(reader, start=2):
+    for n, row in enumerate(records, start=2):
         values: dict[str, Any] = {HEADERS[k.strip()]: (v or "").strip() for k, v in row.items()
                                   if k is not None}  # fmt: skip
         for key in ("lon", "lat"):

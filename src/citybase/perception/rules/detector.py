@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.tables import iter_csv_records
 
 
 class Detector:
@@ -123,21 +124,21 @@ def score_series(source: Path, output: Path, **options: Any) -> int:
         text = source.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise NotFound(f"no file {source}", field="input") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    names = [n.strip().lower() for n in reader.fieldnames or []]
+    fieldnames, records = iter_csv_records(text, field="input")
+    names = [n.strip().lower() for n in fieldnames]
     if "timestamp" not in names or "value" not in names:
         raise InvalidInput(f"{source.name} needs columns timestamp and value (it has "
-                           f"{', '.join(reader.fieldnames or []) or 'none'})", field="input")  # fmt: skip
+                           f"{', '.join(fieldnames) or 'none'})", field="input")  # fmt: skip
     stamp, reading = (
-        (reader.fieldnames or [])[names.index("timestamp")],
-        (reader.fieldnames or [])[names.index("value")],
+        fieldnames[names.index("timestamp")],
+        fieldnames[names.index("value")],
     )
     detector = Detector(**options)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["timestamp", "value", "anomaly_score"])
     count = 0
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(records, start=2):
         try:
             value = _number(row.get(reading) or "")
         except ValueError as exc:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import Id
 from citybase.perception.devices.auth import Manager, Reader
 from citybase.perception.rules import service
 from citybase.perception.rules.schemas import AlarmRead, ForecastRead, RuleIn, RuleRead
@@ -22,7 +25,7 @@ def create_rule(session: DbSession, principal: Manager, data: RuleIn) -> RuleRea
 
 
 @router.put("/rules/{rule_id}")
-def update_rule(session: DbSession, principal: Manager, rule_id: int, data: RuleIn) -> RuleRead:
+def update_rule(session: DbSession, principal: Manager, rule_id: Id, data: RuleIn) -> RuleRead:
     return service.put_rule(session, actor_of(principal), data, rule_id)
 
 
@@ -34,7 +37,13 @@ def alarms(session: DbSession, principal: Reader, open_only: bool = False) -> li
 
 @router.get("/devices/{device_id}/series/{attr}/forecast")
 def forecast(
-    session: DbSession, principal: Reader, device_id: str, attr: str, hours_back: int = 72
+    session: DbSession,
+    principal: Reader,
+    device_id: str,
+    attr: str,
+    hours_back: Annotated[
+        int, Query(ge=1, le=24 * 366, description="Hours of history (at most 14 days are used)")
+    ] = 72,
 ) -> ForecastRead:
     """The next hour in 5-minute steps with 80 % and 95 % prediction intervals."""
     return service.forecast_series(session, device_id, attr, hours_back=min(hours_back, 24 * 14))

@@ -9,8 +9,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from citybase.core.errors import CitybaseError, Forbidden, InvalidInput
+from citybase.core.values import INT64_MAX, DateTime
 from citybase.core.web.access import declares_access
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import QueryTime
 from citybase.perception.devices import service as devices
 from citybase.perception.devices.auth import Ingester, Manager, Reader
 from citybase.perception.rules import service as rules
@@ -55,7 +57,8 @@ def _plain(body: bytes) -> list[PlainReading] | None:
         if not isinstance(device_id, str) or len(device_id) > 100 or not isinstance(values, dict):
             return None
         if ts is not None:
-            if not isinstance(ts, str) or len(ts) < 19 or ts[10] != "T":
+            if not isinstance(ts, str) or len(ts) < 19 or ts[10] != "T" or ts[0] == "0" \
+                    or ts.startswith("9999"):  # fmt: skip  # years before 1000 or near 9999: pydantic checks them
                 return None
             try:
                 ts = datetime.fromisoformat(ts)
@@ -160,8 +163,8 @@ def history(
     principal: Reader,
     device_id: str,
     attr: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: QueryTime = None,
+    end: QueryTime = None,
     last: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[Point]:
     """Readings of one attribute in [start, end), oldest first, or the newest ``last``."""
@@ -174,9 +177,9 @@ def aggregate(
     principal: Reader,
     device_id: str,
     attr: str,
-    start: datetime,
-    end: datetime,
-    every: Annotated[int, Query(ge=1, description="Interval in seconds")] = 300,
+    start: Annotated[DateTime, Query()],
+    end: Annotated[DateTime, Query()],
+    every: Annotated[int, Query(ge=1, le=INT64_MAX, description="Interval in seconds")] = 300,
     agg: Agg = Agg.avg,
 ) -> list[Bucket]:
     """avg, min, max, sum or count per interval."""

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from citybase.core.values import DateTime
+
 
 class ReadingIn(BaseModel):
     """Readings of one device at one moment: attribute → value."""
@@ -14,7 +16,7 @@ class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device_id: str = Field(max_length=100)
-    ts: datetime | None = Field(None, description="When measured (with a zone); empty: now")
+    ts: DateTime | None = Field(None, description="When measured (with a zone); empty: now")
     values: dict[str, Any] = Field(description="attribute → number, true/false or text")
 
 

@@ -23,6 +23,7 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service as cases
@@ -162,9 +163,7 @@ async def knowledge_new(
 
 
 @router.get("/console/hotline/knowledge/{answer_id}")
-def answer_page(
-    request: Request, session: DbSession, principal: Reader, answer_id: int
-) -> Response:
+def answer_page(request: Request, session: DbSession, principal: Reader, answer_id: Id) -> Response:
     entry = service.get_answer(session, answer_id)
     return console.render(request, "hotline/answer.html", {
         "entry": entry, "form": entry.model_dump(), "errors": {},
@@ -174,7 +173,7 @@ def answer_page(
 
 @router.post("/console/hotline/knowledge/{answer_id}")
 async def answer_edit(
-    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: int
+    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: Id
 ) -> Response:
     form = await read_form(request)
     try:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
+from citybase.core.values import check_date
 from citybase.core.web.access import Public, declares_access
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.hub.cases.auth import CASES_INTAKE
@@ -96,9 +97,10 @@ def _dates(start: str | None, end: str | None) -> tuple[datetime | None, datetim
             out.append(None)
             continue
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"{name} must be a w3c date-time", field=name) from None
+            parsed = check_date(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError as exc:
+            reason = str(exc) if "year" in str(exc) else f"{name} must be a w3c date-time"
+            raise InvalidInput(reason, field=name) from None
         if parsed.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone (Z or +08:00)", field=name)
         out.append(parsed)

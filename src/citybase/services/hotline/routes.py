@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
+from citybase.core.web.params import Id
 from citybase.services.hotline import service
 from citybase.services.hotline.auth import KnowledgeKeeper, KnowledgeReader
 from citybase.services.hotline.schemas import AnswerHit, AnswerIn, AnswerRead
@@ -20,7 +21,7 @@ def search(
 
 
 @router.get("/knowledge/{answer_id}")
-def get_answer(session: DbSession, principal: KnowledgeReader, answer_id: int) -> AnswerRead:
+def get_answer(session: DbSession, principal: KnowledgeReader, answer_id: Id) -> AnswerRead:
     return service.get_answer(session, answer_id)
 
 
@@ -31,6 +32,6 @@ def create(session: DbSession, principal: KnowledgeKeeper, data: AnswerIn) -> An
 
 @router.put("/knowledge/{answer_id}")
 def update(
-    session: DbSession, principal: KnowledgeKeeper, answer_id: int, data: AnswerIn
+    session: DbSession, principal: KnowledgeKeeper, answer_id: Id, data: AnswerIn
 ) -> AnswerRead:
     return service.put_answer(session, actor_of(principal), data, answer_id)
