@@ -154,7 +154,9 @@ def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> 
     if case.merged_into:
         notes += f"; merged into {case.merged_into}"
     if case.reply and state in {CaseState.replied, CaseState.followed_up, CaseState.closed}:
-        notes += f": {case.reply}"
+        # public by the standard, to anyone with the number: the reply's personal details out,
+        # as the description's and the address's (the citizen reads it whole on the portal)
+        notes += f": {masking.redact(case.reply).text}"
     return Open311Request(
         service_request_id=case.number,
         status="open" if state in OPEN_STATES else "closed",
