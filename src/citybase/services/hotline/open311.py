@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from citybase.core.errors import Forbidden, InvalidInput, NotFound
+from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.access import Public, declares_access
@@ -34,8 +34,21 @@ def _out(fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int
     return JSONResponse(rows, status_code=status)
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class NotAForm(CitybaseError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 @declares_access("an Open311 api_key (form field) whose owner may take cases in")
 async def open311_key(request: Request, session: DbSession) -> Principal:
+    # GeoReport v2 posts forms; an XML (or JSON) body is refused as such, never parsed
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORMS:
+        raise NotAForm(f"a request is posted as a form ({' or '.join(FORMS)}), not "
+                       f"{kind or 'a body of no type'}", field="content-type")  # fmt: skip
     form = await request.form()
     raw = form.get("api_key")
     principal = identity.principal_from_api_key(session, raw) if isinstance(raw, str) else None
