@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citybase.core.identity import repository as identity_repository
 from citybase.core.identity import service as identity
 from citybase.core.identity.models import ApiKey, User
-from citybase.core.identity.schemas import ApiKeyCreate, Role
+from citybase.core.identity.schemas import ApiKeyCreate, Role, UserUpdate
 from citybase.core.orgs.models import Region, Unit
 from citybase.core.settings import Settings
 from tests.core.identity.factories import principal_of
@@ -39,7 +40,7 @@ def _snapshot(session: Session) -> tuple[Any, ...]:
     session.expire_all()
     users = [(u.id, u.username, u.unit_id, u.active, u.password_hash, u.locked_until)
              for u in session.scalars(select(User).order_by(User.id))]  # fmt: skip
-    roles = identity.repository.roles_of(session, [u[0] for u in users])
+    roles = identity_repository.roles_of(session, [u[0] for u in users])
     units = [(u.code, u.name, u.region_code, u.active)
              for u in session.scalars(select(Unit).order_by(Unit.code))]  # fmt: skip
     regions = [(r.code, r.name, r.parent_code)
@@ -191,7 +192,7 @@ def test_a_unit_admin_grants_no_role_that_reaches_beyond_the_unit(
     assert _snapshot(session) == before
     assert ledger_since(session, size) == []
     # nor take over a user of its unit that a platform admin made a supervisor
-    identity.update_user(session, None, clerk, identity.UserUpdate(roles=[Role.supervisor]))
+    identity.update_user(session, None, clerk, UserUpdate(roles=[Role.supervisor]))
     taken = client.patch(f"/api/v1/users/{clerk}", headers=headers,
                          json={"password": "a long password 3"})  # fmt: skip
     assert taken.status_code == 403

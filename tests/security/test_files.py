@@ -99,7 +99,7 @@ def test_an_upload_keeps_only_the_last_part_of_its_name(
     header = EmailMessage()
     header["Content-Disposition"] = got.headers["content-disposition"]
     assert header.get_content_disposition() == "inline"
-    params = [k for k, _ in header.get_params(header="content-disposition")[1:]]
+    params = [k for k, _ in (header.get_params(header="content-disposition") or [])[1:]]
     assert params == ["filename"]  # (its RFC 2231 twice, filename*, is read into it)
     assert header.get_filename() == kept
     assert got.headers["content-security-policy"] == "sandbox"

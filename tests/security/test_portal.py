@@ -40,7 +40,7 @@ def number(client: TestClient, session: Session, settings: Settings) -> str:
     assert made.status_code == 200, made.text
     found = re.findall(r"FZ\d{15}", made.text)
     assert found, made.text
-    return found[0]
+    return str(found[0])
 
 
 def _state(session: Session, number: str) -> tuple[object, ...]:
