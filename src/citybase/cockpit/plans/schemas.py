@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citybase.cockpit.indicators.schemas import CODE, IndicatorSpec
 from citybase.cockpit.tasks.schemas import TaskSpec
 from citybase.core.values import Date
+
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 
 
 class PlanKind(StrEnum):
@@ -33,7 +36,19 @@ class PlanDocument(BaseModel):
     )
     summary: str = ""
     goals: list[str] = Field(default_factory=list)
-    source: str = Field(default="", max_length=200)
+    source: str = Field(
+        default="", max_length=200, description="Where it is published (https://…), or its file"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        # shown as a link on the plan's pages: a javascript: or data: address would run there
+        # (browsers skip blanks and control characters in a scheme, so this does too)
+        scheme = _SCHEME.match(re.sub(r"[\x00-\x20]", "", value).lower())
+        if scheme and scheme[1] not in ("http", "https"):
+            raise ValueError("the source is an http(s) address (or the plan's file name)")
+        return value.strip()
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanDocument:

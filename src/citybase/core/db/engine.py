@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from citybase.core.errors import InvalidInput
+
 READONLY = "citybase_readonly"
 
 
@@ -34,12 +36,33 @@ def _unjson(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    """No text with a NUL character reaches the database, whichever way it came in (a query
+    parameter, a form, a JSON body): PostgreSQL cannot hold one in text (a 500), and SQLite ends
+    a LIKE pattern at it (``q=%00`` matched every row). Refused as the caller's mistake."""
+    if _holds_nul(parameters):
+        raise InvalidInput("text may not hold the NUL character (\\0)", field="text")
+
+
+def _holds_nul(values: Any) -> bool:
+    if isinstance(values, str):
+        return "\x00" in values
+    if isinstance(values, dict):
+        values = values.values()
+    elif not isinstance(values, list | tuple):
+        return False
+    return any(_holds_nul(v) for v in values)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_serializer", _json)
     kwargs.setdefault("json_deserializer", _unjson)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     # psycopg prepares a statement on its fifth run, and PostgreSQL may then settle on one
     # generic plan for it: for ``id IN (…500 parameters…)`` that was a sequential scan testing
@@ -50,6 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     connect_args["options"] = f"{options} -c plan_cache_mode=force_custom_plan".strip()
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     _configure_postgresql(engine)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
 

@@ -26,8 +26,8 @@ def list_users(
     if unit_ids is not None:
         query = query.where(User.unit_id.in_(list(unit_ids)))
     if search:
-        like = f"%{search}%"
-        query = query.where(User.username.ilike(like) | User.display_name.ilike(like))
+        query = query.where(User.username.icontains(search, autoescape=True)
+                            | User.display_name.icontains(search, autoescape=True))  # fmt: skip
     return list(session.scalars(query))
 
 

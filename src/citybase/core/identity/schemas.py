@@ -21,6 +21,15 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+# The roles whose powers stay within the holder's own unit: a unit admin grants these only. The
+# others reach across units — every case (operator, supervisor, auditor), the whole ledger and
+# every user (supervisor), every read of shared data (auditor), everything (platform admin) — and
+# are granted by a platform admin.
+UNIT_ROLES = frozenset(
+    {Role.unit_admin, Role.data_steward, Role.data_consumer, Role.case_handler, Role.viewer}
+)
+
+
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
 
 

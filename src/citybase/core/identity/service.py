@@ -23,6 +23,7 @@ from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity import repository
 from citybase.core.identity.models import ApiKey, ConsoleSession, User
 from citybase.core.identity.schemas import (
+    UNIT_ROLES,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -169,14 +170,17 @@ def get_accessible_user(session: Session, principal: Principal, user_id: int) ->
 def _check_user_admin(
     principal: Principal | None, unit_id: int | None, roles: Iterable[Role]
 ) -> None:
-    """Platform admins manage everyone; unit admins manage their unit, below platform admin."""
+    """Platform admins manage everyone; unit admins manage their unit, with the roles whose
+    powers stay within it (``UNIT_ROLES``)."""
     if principal is None or principal.has_role(Role.platform_admin):
         return
     require_permission(principal, USERS_WRITE)
     if unit_id is None or unit_id != principal.unit_id:
         raise Forbidden("a unit admin manages only the users of their own unit", field="unit_code")
-    if Role.platform_admin in set(roles):
-        raise Forbidden("only a platform admin can grant platform_admin", field="roles")
+    beyond = sorted(r.value for r in set(roles) - UNIT_ROLES)
+    if beyond:
+        raise Forbidden(f"only a platform admin can grant {', '.join(beyond)}: its powers reach "
+                        "beyond one unit", field="roles")  # fmt: skip
 
 
 def _unit_id(session: Session, unit_code: str | None) -> int | None:

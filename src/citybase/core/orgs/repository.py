@@ -91,9 +91,12 @@ def list_units(
     if region_codes is not None:
         query = query.where(Unit.region_code.in_(list(region_codes)))
     if search:
-        like = f"%{search}%"
         query = query.where(
-            or_(Unit.name.ilike(like), Unit.short_name.ilike(like), Unit.code.ilike(like))
+            or_(
+                Unit.name.icontains(search, autoescape=True),
+                Unit.short_name.icontains(search, autoescape=True),
+                Unit.code.icontains(search, autoescape=True),
+            )
         )
     if active is not None:
         query = query.where(Unit.active == active)

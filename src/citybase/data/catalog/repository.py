@@ -58,12 +58,11 @@ def find(
 ) -> tuple[list[DataResource], int]:
     query = select(DataResource).where(visible)
     if flt.q:
-        like = f"%{flt.q}%"
         query = query.where(
             or_(
-                DataResource.name.ilike(like),
-                DataResource.abstract.ilike(like),
-                DataResource.code.ilike(like),
+                DataResource.name.icontains(flt.q, autoescape=True),
+                DataResource.abstract.icontains(flt.q, autoescape=True),
+                DataResource.code.icontains(flt.q, autoescape=True),
             )
         )
     if flt.unit:

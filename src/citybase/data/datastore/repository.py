@@ -109,7 +109,14 @@ def find_rows(
     if q.strip():
         if not text_columns:
             return 0, [], []
-        where.append(or_(*(DataRow.cells[c].as_string().contains(q.strip()) for c in text_columns)))
+        where.append(
+            or_(
+                *(
+                    DataRow.cells[c].as_string().contains(q.strip(), autoescape=True)
+                    for c in text_columns
+                )
+            )
+        )
     if row_count is not None and len(where) == 1:
         total = row_count
     else:

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from citybase import __version__
@@ -391,7 +392,16 @@ async def _action(
         handler = ACTIONS.get(name)
         if handler is None:
             raise CkanError(400, "Bad request", f"Bad request - Action name not known: {name}")
-        result = handler(Ckan(session, base, await _params(request)))
+        try:
+            result = handler(Ckan(session, base, await _params(request)))
+        except ValidationError as exc:  # a parameter the schemas behind an action refuse
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "params"
+            raise _invalid(field, f"{field}: {first['msg']}") from exc
+        except NotFound as exc:
+            raise _not_found(exc.field or "resource") from exc
+        except CitybaseError as exc:  # refused below the action (text the database cannot take)
+            raise _invalid(exc.field or "params", exc.message) from exc
     except CkanError as exc:
         error = {"__type": exc.kind, "message": exc.message, **exc.extra}
         return JSONResponse({"help": help_url, "success": False, "error": error}, exc.status)

@@ -83,9 +83,11 @@ def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> S
     if flt.phone:
         query = query.where(Case.reporter_phone == flt.phone)
     if flt.q:
-        like = f"%{flt.q}%"
-        query = query.where(or_(Case.text.like(like), Case.title.like(like),
-                                Case.address.like(like), Case.number == flt.q))  # fmt: skip
+        # autoescape: a % or _ in the words is looked for as itself, not as a wildcard
+        query = query.where(or_(Case.text.contains(flt.q, autoescape=True),
+                                Case.title.contains(flt.q, autoescape=True),
+                                Case.address.contains(flt.q, autoescape=True),
+                                Case.number == flt.q))  # fmt: skip
     if flt.accepted_from:
         query = query.where(Case.accepted_at >= flt.accepted_from)
     if flt.accepted_to:
@@ -96,7 +98,8 @@ def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> S
     if units is not None:
         # a unit sees the cases it leads or supports (support units are few: a LIKE on the list)
         query = query.where(or_(Case.lead_unit.in_(units),
-                                *[cast(Case.support_units, Text).like(f'%"{u}"%') for u in units]))  # fmt: skip
+                                *[cast(Case.support_units, Text).contains(f'"{u}"', autoescape=True)
+                                  for u in units]))  # fmt: skip
     return query
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from citybase.core.errors import Forbidden, InvalidInput, NotFound
+from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.values import check_date
@@ -35,10 +35,23 @@ def _out(fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int
     return JSONResponse(rows, status_code=status)
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class NotAForm(CitybaseError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 async def posted_form(request: Request) -> dict[str, str]:
     """The posted form's text fields. Read here, in the one step that must wait for the network,
     so that what touches the database is a plain function that runs off the event loop: a
-    writer that waits for another's lock there would stop the loop that other needs to commit."""
+    writer that waits for another's lock there would stop the loop that other needs to commit.
+    GeoReport v2 posts forms; an XML (or JSON) body is refused as such, never parsed."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORMS:
+        raise NotAForm(f"a request is posted as a form ({' or '.join(FORMS)}), not "
+                       f"{kind or 'a body of no type'}", field="content-type")  # fmt: skip
     return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 

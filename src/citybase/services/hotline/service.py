@@ -7,6 +7,7 @@ operators give on the spot."""
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -154,7 +155,9 @@ def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> 
     if case.merged_into:
         notes += f"; merged into {case.merged_into}"
     if case.reply and state in {CaseState.replied, CaseState.followed_up, CaseState.closed}:
-        notes += f": {case.reply}"
+        # public by the standard, to anyone with the number: the reply's personal details out,
+        # as the description's and the address's (the citizen reads it whole on the portal)
+        notes += f": {masking.redact(case.reply).text}"
     return Open311Request(
         service_request_id=case.number,
         status="open" if state in OPEN_STATES else "closed",
@@ -197,10 +200,16 @@ def requests(
 # --- XML -----------------------------------------------------------------------------------------
 
 
+# what XML 1.0 cannot hold at all, even escaped: C0 controls but tab and line ends, lone
+# surrogates, U+FFFE and U+FFFF (a citizen's text may carry them; ElementTree writes them as they
+# are, and the document would not parse)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else _NOT_XML.sub("", str(value))
 
 
 def to_xml(root: str, item: str, rows: list[dict[str, Any]]) -> bytes:
