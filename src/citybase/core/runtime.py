@@ -47,8 +47,10 @@ def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    if upgrade:
-        if settings.mode is Mode.production and not migrate.is_up_to_date(db.engine):
+    # a schema already at the head is not upgraded again: that would load every model through
+    # the migration environment (most of a command's start-up) to do nothing
+    if upgrade and not migrate.is_up_to_date(db.engine):
+        if settings.mode is Mode.production:
             raise NotInitialised("the database schema is not up to date: run `citybase init` first")
         migrate.upgrade(db.engine)
     return db

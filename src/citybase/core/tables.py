@@ -13,8 +13,6 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import openpyxl
-
 from citybase.core.errors import InvalidInput
 
 CSV_SHEET = ""  # the name of a CSV file's one table
@@ -24,6 +22,8 @@ def read_sheets(filename: str, content: bytes) -> dict[str, list[list[Any]]]:
     """Sheet name → rows of cell values (as the workbook types them; text for a CSV)."""
     name = filename.lower()
     if name.endswith(".xlsx"):
+        import openpyxl  # here, not at start: a command that reads no workbook never loads it
+
         try:
             book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds on a damaged file
@@ -97,6 +97,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def write_xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
     """A workbook of (title, header, rows) sheets, written as it goes (rows are not all held):
     the header bold and frozen, columns as wide as their header or a sample of their cells."""
+    import openpyxl
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 

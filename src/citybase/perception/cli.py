@@ -57,6 +57,8 @@ def mqtt_command(
 ) -> None:
     """Store readings from an MQTT broker until stopped (JSON and UltraLight 2.0 topics as the
     settings say; each message acknowledged once stored)."""
+    import threading
+
     from citybase.core.runtime import load_settings, open_database
     from citybase.perception.telemetry.mqtt import Ingestor, serve_metrics
 
@@ -76,6 +78,12 @@ def mqtt_command(
     ingestor = Ingestor(db, settings)
     out.print(f"storing readings from {settings.perception.mqtt_url} "
               f"({settings.perception.json_topic}, {settings.perception.ul_topic}); Ctrl-C stops")  # fmt: skip
+
+    def tell_when_subscribed() -> None:  # an operator (and a supervisor) sees it is taking
+        if ingestor.subscribed.wait():
+            out.print("subscribed: taking readings")
+
+    threading.Thread(target=tell_when_subscribed, daemon=True).start()
     try:
         ingestor.run()
     except KeyboardInterrupt:
