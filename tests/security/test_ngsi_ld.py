@@ -330,3 +330,30 @@ def test_a_name_that_later_resolves_inside_is_refused_when_called(
     with pytest.raises(TimeoutError):
         listener.accept()  # nothing ever connected
     listener.close()
+
+
+def test_an_entity_made_anew_cannot_add_to_another_units_history(
+    client: TestClient, session: Session, keys: dict[str, dict[str, str]]
+) -> None:
+    """Water's gauge is deleted; its history stays. Traffic may not make an entity of that id,
+    whose values would join Water's history."""
+    client.post(f"{BASE}/entities", content=json.dumps(_gauge()), headers=keys["water"])
+    session.commit()
+    assert client.delete(f"{BASE}/entities/{E}", headers=keys["water"]).status_code == 204
+    session.commit()
+    before = _state(session)
+    assert before[0] is None
+    assert before[1] == 2
+    made = client.post(f"{BASE}/entities", content=json.dumps(_gauge(level=0.0)),
+                       headers=keys["traffic"])  # fmt: skip
+    assert made.status_code == 403, made.text
+    assert "history" in made.json()["detail"]
+    batch = client.post(f"{BASE}/entityOperations/upsert", content=json.dumps([_gauge(level=0.0)]),
+                        headers=keys["traffic"])  # fmt: skip
+    assert batch.status_code == 207, batch.text
+    assert batch.json()["errors"][0]["error"]["status"] == 403
+    session.commit()
+    assert _state(session) == before
+    again = client.post(f"{BASE}/entities", content=json.dumps(_gauge(level=3.0)),
+                        headers=keys["water"])  # fmt: skip
+    assert again.status_code == 201, again.text

@@ -90,9 +90,21 @@ class ReadScope:
 EVERYONE = ReadScope()
 
 
-def ownership_refused(entity_id: str, owner: str) -> Forbidden:
-    return Forbidden(f"entity {entity_id} belongs to {owner or 'the platform'}: a unit changes "
-                     f"its own entities only", field="id")  # fmt: skip
+def ownership_refused(entity_id: str, owner: str, *, history: bool = False) -> Forbidden:
+    what = f"the history of {entity_id}" if history else f"entity {entity_id}"
+    return Forbidden(f"{what} belongs to {owner or 'the platform'}: a unit changes its own "
+                     f"entities only", field="id")  # fmt: skip
+
+
+def _history_owners(session: Session, ids: list[str]) -> dict[str, str]:
+    """The unit keeping the history of each of these ids that has one (an entity deleted, or
+    history written directly): an entity made anew under such an id would add to it."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        found |= dict(session.execute(select(AttributeSeries.entity_id, AttributeSeries.unit)
+                                      .where(AttributeSeries.entity_id.in_(ids[start : start + 500]))
+                                      .distinct()).all())  # fmt: skip
+    return found
 
 
 def _check_attribute(name: str, attr: Any) -> None:
@@ -209,11 +221,14 @@ def create(session: Session, body: Any, context: list[Any], *, writer: Writer = 
     if owner is not None and not writer.may_change(owner):
         raise Forbidden(f"device {entity_id[len(DEVICE):]} belongs to {owner or 'no unit'}: a "
                         f"unit writes the entities of its own devices only", field="id")  # fmt: skip
+    owner = writer.unit if owner is None else owner
+    kept = _history_owners(session, [entity_id]).get(entity_id)
+    if kept is not None and kept != owner and not writer.any_unit:
+        raise ownership_refused(entity_id, kept, history=True)
     now = datetime.now(UTC)
     made = ContextEntity(
         id=entity_id, type=types[kind], created_at=now, modified_at=now,
-        attrs={names[k]: _rename(v, names) for k, v in attrs.items()},
-        unit=writer.unit if owner is None else owner,
+        attrs={names[k]: _rename(v, names) for k, v in attrs.items()}, unit=owner,
     )  # fmt: skip
     session.add(made)
     session.flush()
@@ -652,6 +667,8 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
             have |= {i: (a, c, u) for i, a, c, u in session.execute(
                 select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at,
                        ContextEntity.unit).where(chunk))}  # fmt: skip
+    # a new entity of an id whose history another unit keeps would add to that history
+    kept = {} if writer.any_unit else _history_owners(session, [i for i in ids if i not in have])
     done: list[str] = []
     created = False
     now = datetime.now(UTC)
@@ -667,6 +684,10 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                 continue
             if before is not None and not writer.may_change(before[2]):
                 refused.append((entity_id, ownership_refused(entity_id, before[2])))
+                continue
+            if before is None and kept.get(entity_id, writer.unit) != writer.unit:
+                refused.append((entity_id, ownership_refused(entity_id, kept[entity_id],
+                                                             history=True)))  # fmt: skip
                 continue
             new = expanded if before is None or replace_all else {**before[0], **expanded}
             born = before[1] if before is not None else now
