@@ -58,8 +58,13 @@ def test_a_unit_reports_on_the_console_and_the_bureau_approves(
     overview = client.get("/console/cockpit")
     assert overview.status_code == 200
     assert "2023: 95" in overview.text
+    assert '<svg class="spark"' in overview.text  # each indicator's sparkline
+    assert '<polyline class="line-' in overview.text  # with its approved value
+    assert 'class="task-overdue"' in overview.text  # the task, due 2025, on the timeline
     indicator = client.get(f"/console/cockpit/indicators/{ids['online']}")
     assert 'class="actual-point"' in indicator.text
+    assert 'class="baseline-point"' in indicator.text
+    assert 'class="measured-point"' not in indicator.text.split('<g class="legend"')[0]
 
 
 def test_tasks_updates_reports_and_scorecards(client: TestClient, session: Session) -> None:
@@ -80,13 +85,20 @@ def test_tasks_updates_reports_and_scorecards(client: TestClient, session: Sessi
     xlsx = client.get("/console/cockpit/report.xlsx?month=2024-06")
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["指标", "任务", "缺报"]
+    assert book.sheetnames == ["指标", "任务", "逾期任务", "偏离路径指标", "缺报"]
     rows = list(book["任务"].iter_rows(values_only=True))
     assert rows[1][2] == "建设城市大脑"
     assert "平台上线试运行" in str(rows[1][9])
+    # the task was due at the end of 2025: the report names it overdue, with its units by name
+    [_, overdue] = list(book["逾期任务"].iter_rows(values_only=True))
+    assert overdue[2] == "建设城市大脑"
+    assert overdue[4] == "福州市大数据发展管理委员会"
+    overdue_part = report.text.split("<h2>逾期任务</h2>")[1].split("<h2>偏离目标路径的指标</h2>")[0]
+    assert "建设城市大脑" in overdue_part
     units = client.get("/console/cockpit/units")
     assert units.status_code == 200
     assert "unit fz.bigdata" not in units.text  # names, not codes
+    assert '<svg class="bars"' in units.text  # the scores drawn as bars
     compare = client.get("/console/cockpit/compare")
     assert compare.status_code == 200
 

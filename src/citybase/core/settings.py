@@ -178,7 +178,10 @@ class CockpitSettings(BaseModel):
         description="Day of the month by which units send last month's task updates.",
     )
     measure_every_hours: int = Field(
-        6, ge=1, description="How often the platform fills the indicators it measures itself."
+        6,
+        ge=1,
+        description="How often the platform looks for a closed month whose measured indicators "
+        "do not hold their figure yet (each month is measured once, then reviewed).",
     )
 
 

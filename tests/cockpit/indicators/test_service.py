@@ -12,7 +12,7 @@ from citybase.cockpit.indicators.schemas import ActualCreate, Correction, Decisi
 from citybase.cockpit.plans import service as plans
 from citybase.core.errors import Conflict, Forbidden, InvalidInput
 from citybase.core.ledger.models import LedgerEntry
-from tests.cockpit.factories import city, load, people
+from tests.cockpit.factories import PLAN, city, load, people
 
 TODAY = date(2024, 3, 15)
 
@@ -172,37 +172,46 @@ def test_only_the_indicators_units_report_it(session: Session, plan: dict[str, i
         indicators.decide(session, who["comms"], done.id, Decision(approve=True))
 
 
-def test_a_measured_value_is_approved_as_written_and_not_repeated(
+def test_a_measured_value_awaits_review_like_a_reported_one_and_is_not_repeated(
     session: Session, plan: dict[str, int]
 ) -> None:
     first = indicators.record_measured(session, plan["online"], "2024-02", 96.2, "catalog")
     assert first is not None
     assert first.measured
-    assert first.status == "approved"
+    assert first.status == "pending"  # the bureau reviews what the platform measured
+    assert indicators.progress_of(session, plan["online"], today=TODAY).latest is None
     assert indicators.record_measured(session, plan["online"], "2024-02", 96.2, "catalog") is None
     newer = indicators.record_measured(session, plan["online"], "2024-02", 96.4, "catalog")
     assert newer is not None
     assert newer.version == 2
+    versions = {a.version: a.status for a in indicators.history(session, plan["online"])}
+    assert versions == {1: "superseded", 2: "pending"}
+    who = people(session)
+    indicators.decide(session, who["bureau"], newer.id, Decision(approve=True))
     latest = indicators.progress_of(session, plan["online"], today=TODAY).latest
     assert latest is not None
     assert latest.value == 96.4
     assert latest.measured
+    # the same figure again writes nothing; a unit's own report awaiting its decision is not
+    # pushed aside by the platform
+    assert indicators.record_measured(session, plan["online"], "2024-02", 96.4, "catalog") is None
+    indicators.report(session, who["bigdata"], plan["online"],
+                      ActualCreate(period="2024-01", value=96.0), today=TODAY)  # fmt: skip
+    assert indicators.record_measured(session, plan["online"], "2024-01", 95.0, "catalog") is None
 
 
-def test_the_12345_figures_are_measured_by_the_platform(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_12345_figures_are_measured_by_the_platform(session: Session) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from citybase.core import clock
+    from citybase.cockpit.indicators.measures import MEASURES, Window
     from citybase.hub.cases import service as cases
     from citybase.hub.cases.schemas import Action, ActionIn, Satisfaction
     from tests.hub.cases.factories import ROAD, city, mover
 
-    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 30))
-    closing = indicators.MEASURES["hub.hotline.on_time_closing"]
+    november = Window.of_month("2026-11")
+    closing = MEASURES["hub.hotline.on_time_closing"]
     assert closing.unit == "%"
-    assert closing.count(session) is None  # no case yet: nothing to measure
+    assert closing.count(session, november) is None  # no case yet: nothing to measure
     city(session)
     monday = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     number = cases.intake(session, mover(session, "operator"), ROAD, now=monday).case.number
@@ -213,9 +222,66 @@ def test_the_12345_figures_are_measured_by_the_platform(
     ):  # fmt: skip
         cases.act(session, mover(session, who), number, action, ActionIn.model_validate(fields),
                   now=monday + timedelta(days=1))  # fmt: skip
-    assert closing.count(session) == 100.0
-    assert indicators.MEASURES["hub.hotline.satisfaction"].count(session) == 100.0
-    assert indicators.MEASURES["hub.hotline.first_time"].count(session) == 100.0
-    # a case of last year does not count in this year's figure
-    monkeypatch.setattr(clock, "today", lambda: date(2027, 2, 1))
-    assert closing.count(session) is None
+    assert closing.count(session, november) == 100.0
+    assert MEASURES["hub.hotline.satisfaction"].count(session, november) == 100.0
+    assert MEASURES["hub.hotline.first_time"].count(session, november) == 100.0
+    # nothing closed with a support unit: no case was handled across departments
+    assert MEASURES["hub.cases.collaboration"].count(session, november) == 0.0
+    # the month before the case came in knows nothing of it; next year's figure neither
+    assert closing.count(session, Window.of_month("2026-10")) is None
+    assert closing.count(session, Window.of_month("2027-01")) is None
+
+
+def test_a_measure_fills_an_indicator_in_its_own_unit_or_in_wan_and_yi_of_it() -> None:
+    from citybase.cockpit.indicators.measures import MEASURES, problem_with, scale
+
+    rows, devices = MEASURES["data.datastore.rows"], MEASURES["perception.devices.connected"]
+    assert scale(rows, "条") == 1
+    assert scale(rows, "亿条") == 1e8
+    assert scale(devices, "万个") == 1e4
+    assert scale(devices, "万户") == 1e4
+    assert scale(rows, "%") is None
+    assert problem_with("data.datastore.rows", "%") is not None
+    assert problem_with("data.datastore.rows", "亿条") is None
+    assert "measures no" in (problem_with("data.nothing", "个") or "")
+
+
+def test_a_plan_naming_a_measure_in_the_wrong_unit_is_refused_with_its_line(
+    session: Session,
+) -> None:
+    city(session)
+    text = PLAN.replace("    units: [fz.comms]\ntasks:",
+                        "    units: [fz.comms]\n    measure: data.datastore.rows\ntasks:")  # fmt: skip
+    result = load(session, text)
+    [problem] = result.problems
+    assert problem.field == "indicators.1.measure"
+    assert problem.line == text.splitlines().index("    measure: data.datastore.rows") + 1
+    assert "counts in 条" in problem.message
+
+
+def test_the_job_measures_the_month_just_closed_once_and_the_bureau_may_measure_now(
+    session: Session, plan: dict[str, int]
+) -> None:
+    from citybase.cockpit.indicators.models import Indicator as Row
+
+    row = session.get(Row, plan["online"])
+    assert row is not None
+    row.measure = "hub.cases.collaboration"
+    row.measure_unit = "%"
+    session.flush()
+    who = people(session)
+    # no case at all: nothing to count from, nothing written
+    assert indicators.measure_due(session, date(2024, 3, 2)) == []
+    from unittest import mock
+
+    with mock.patch("citybase.hub.cases.service.collaboration_rate", return_value=0.25):
+        [written] = indicators.measure_due(session, date(2024, 3, 2))
+        assert (written.period, written.value, written.status) == ("2024-02", 25.0, "pending")
+        assert indicators.measure_due(session, date(2024, 3, 20)) == []  # measured once
+        with pytest.raises(Forbidden):
+            indicators.measure_now(session, who["bigdata"], plan["online"])
+        now = indicators.measure_now(session, who["bureau"], plan["online"])
+        assert now is not None
+        assert now.measured
+    with pytest.raises(InvalidInput):
+        indicators.measure_now(session, who["bureau"], plan["pue"])

@@ -176,6 +176,14 @@ class ActualRead(BaseModel):
     measured: bool
 
 
+class Point(BaseModel):
+    """One approved value on the indicator's path."""
+
+    period: str
+    value: float
+    measured: bool = False
+
+
 class Progress(BaseModel):
     """One indicator against its plan: the latest approved value, this year's target, the path."""
 
@@ -193,3 +201,6 @@ class Progress(BaseModel):
     status: Status
     forecast: float | None = Field(description="The reported trend carried to the final year")
     forecast_meets: bool | None
+    series: list[Point] = Field(
+        default_factory=list, description="Every approved value, oldest period first"
+    )

@@ -4,14 +4,13 @@ bureau's decisions, and where each stands against its path and its targets."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 from sqlalchemy.orm import Session
 
-from citybase.cockpit.indicators import repository
+from citybase.cockpit.indicators import measures, repository
 from citybase.cockpit.indicators.models import Actual, Indicator
 from citybase.cockpit.indicators.schemas import (
     ActualCreate,
@@ -22,6 +21,7 @@ from citybase.cockpit.indicators.schemas import (
     Direction,
     IndicatorRead,
     IndicatorSpec,
+    Point,
     Progress,
     Status,
 )
@@ -32,10 +32,6 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
-from citybase.data.catalog import service as catalog
-from citybase.data.opendata import service as opendata
-from citybase.data.sharing import service as sharing
-from citybase.hub.cases import service as cases
 
 BEHIND = 0.1  # yellow while behind the path by less than this share of the whole way
 
@@ -380,21 +376,24 @@ def decide(session: Session, principal: Principal, actual_id: int, data: Decisio
 def record_measured(
     session: Session, indicator_id: int, period: str, value: float, source: str
 ) -> ActualRead | None:
-    """A value the platform measured itself: approved as it is written, marked as measured.
-    Nothing is written when the period already holds the same measured value."""
+    """A value the platform measured itself: marked as measured, it waits for the bureau's
+    review like a reported one. Nothing is written when the period's live value is already
+    this figure, or when a unit's own report for the period awaits a decision; a new figure
+    takes the place of a measured one still awaiting review."""
     ind = _get(session, indicator_id)
     versions = repository.versions(session, ind.id, period)
-    current = [v for v in versions if v.status == ActualStatus.approved]
-    if current and current[-1].measured and abs(current[-1].value - value) < 1e-9:
+    live = [v for v in versions if v.status in (ActualStatus.pending, ActualStatus.approved)]
+    if live and abs(live[-1].value - value) < 1e-9:
         return None
-    for v in current:
-        v.status = ActualStatus.superseded
-    now = datetime.now(UTC)
+    if any(v.status == ActualStatus.pending and not v.measured for v in versions):
+        return None
+    for v in versions:
+        if v.status == ActualStatus.pending:
+            v.status = ActualStatus.superseded
     actual = Actual(
         indicator_id=ind.id, period=period, version=(versions[-1].version if versions else 0) + 1,
         value=value, source=source, evidence="measured by citybase", reported_by="citybase",
-        reported_at=now, status=ActualStatus.approved, decided_by="citybase", decided_at=now,
-        measured=True,
+        reported_at=datetime.now(UTC), status=ActualStatus.pending, measured=True,
     )  # fmt: skip
     repository.add(session, actual)
     ledger.record(
@@ -435,6 +434,8 @@ def _progress(ind: Indicator, values: list[Actual], today: date) -> Progress:
         target_year=target_year, target=target, final_year=final_year, final_target=final_target,
         completion=done, expected=expected, status=status, forecast=trend,
         forecast_meets=None if trend is None else _better(ind.direction, trend, final_target),
+        series=[Point(period=a.period, value=a.value, measured=a.measured)
+                for a in sorted(approved, key=lambda a: period_time(a.period))],
     )  # fmt: skip
 
 
@@ -460,69 +461,53 @@ def progress_of(session: Session, indicator_id: int, today: date | None = None) 
 # --- what the platform measures itself ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Measure:
-    """A figure the platform can count in its own records, for an indicator to name as its
-    ``measure``: then the indicator is filled by the platform and its values marked measured."""
-
-    label: str
-    unit: str
-    count: Callable[[Session], float | None]  # None: nothing to count from yet
+def _month_before(day: date) -> str:
+    last = date(day.year, day.month, 1) - timedelta(days=1)
+    return f"{last.year}-{last.month:02d}"
 
 
-def _hotline_rate(field: str) -> Callable[[Session], float | None]:
-    """A 12345 figure over the cases taken in this year so far, in per cent."""
-
-    def count(session: Session) -> float | None:
-        today = clock.today()
-        since = datetime(today.year, 1, 1, tzinfo=clock.CITY_TZ)
-        found = cases.figures(session, None, since, None)
-        rate = getattr(found[0], field) if found else None
-        return None if rate is None else round(rate * 100, 2)
-
-    return count
-
-
-MEASURES: dict[str, Measure] = {
-    "data.catalog.published": Measure(
-        "数据资源目录中已发布的资源数", "个",
-        lambda s: float(catalog.status_counts(s).get("published", 0)),
-    ),
-    "data.opendata.datasets": Measure(
-        "向社会开放的数据集数", "个", lambda s: float(len(opendata.datasets(s)))
-    ),
-    "data.sharing.shared_resources": Measure(
-        "有授权在用的共享数据资源数", "个", lambda s: float(sharing.shared_resource_count(s))
-    ),
-    "hub.hotline.on_time_closing": Measure(
-        "12345 按时办结率（本年受理）", "%", _hotline_rate("on_time_closing")
-    ),
-    "hub.hotline.on_time_signing": Measure(
-        "12345 按时签收率（本年受理）", "%", _hotline_rate("on_time_signing")
-    ),
-    "hub.hotline.satisfaction": Measure(
-        "12345 满意率（本年受理）", "%", _hotline_rate("satisfaction_rate")
-    ),
-    "hub.hotline.first_time": Measure(
-        "12345 一次办结率（本年受理）", "%", _hotline_rate("first_time_rate")
-    ),
-}  # fmt: skip
-
-
-def measure_all(session: Session, today: date | None = None) -> list[ActualRead]:
-    """Fill every indicator that names a measure with this month's figure (nothing is written
-    where the month already holds the same)."""
-    day = today or clock.today()
-    period = f"{day.year}-{day.month:02d}"
+def measure_month(
+    session: Session,
+    period: str,
+    *,
+    now: datetime | None = None,
+    again: bool = False,
+    indicator_ids: Iterable[int] | None = None,
+) -> list[ActualRead]:
+    """Every indicator that names a measure (or those given) gets the month's figure, to be
+    reviewed. A month already measured is left as it is unless ``again``; ``now`` within the
+    month measures it as it stands."""
+    window = measures.Window.of_month(period, now)
+    wanted = None if indicator_ids is None else set(indicator_ids)
     written = []
     for ind in repository.with_measure(session):
-        measure = MEASURES.get(ind.measure)
-        if measure is None:
+        if ind.measure not in measures.MEASURES or (wanted is not None and ind.id not in wanted):
             continue
-        value = measure.count(session)
+        if not again and any(v.measured for v in repository.versions(session, ind.id, period)):
+            continue
+        value = measures.value_of(session, ind.measure, ind.measure_unit, window)
         if value is None:
             continue
         found = record_measured(session, ind.id, period, value, ind.measure)
         if found is not None:
             written.append(found)
     return written
+
+
+def measure_due(session: Session, today: date | None = None) -> list[ActualRead]:
+    """The scheduled job's work: the month just closed, for every measured indicator that does
+    not hold its figure yet."""
+    return measure_month(session, _month_before(today or clock.today()))
+
+
+def measure_now(session: Session, principal: Principal, indicator_id: int) -> ActualRead | None:
+    """The bureau asks for this month's figure as it stands (None: nothing new to write)."""
+    if not principal.can(COCKPIT_MANAGE):
+        raise Forbidden("asking the platform to measure is the bureau's")
+    ind = _get(session, indicator_id)
+    if ind.measure not in measures.MEASURES:
+        raise InvalidInput(f"{ind.name} is not measured by the platform", field="measure")
+    now = datetime.now(clock.CITY_TZ)
+    found = measure_month(session, f"{now.year}-{now.month:02d}", now=now, again=True,
+                          indicator_ids=[ind.id])  # fmt: skip
+    return found[0] if found else None

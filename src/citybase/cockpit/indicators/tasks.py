@@ -1,4 +1,4 @@
-"""Indicators' periodic work: the figures the platform measures itself."""
+"""Indicators' periodic work: the month just closed, measured by the platform."""
 
 from __future__ import annotations
 
@@ -8,4 +8,4 @@ from citybase.core.bus.service import JobContext, job
 
 @job("cockpit.indicators.measure", every=lambda s: s.cockpit.measure_every_hours * 3600)
 def measure(ctx: JobContext) -> None:
-    service.measure_all(ctx.session)
+    service.measure_due(ctx.session)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.cockpit.indicators import service
+from citybase.cockpit.indicators import measures, service
 from citybase.cockpit.indicators.schemas import (
     ActualCreate,
     ActualRead,
@@ -54,7 +54,11 @@ add_translations(
         "act.superseded": "已被更正", "Path to the target": "目标路径",
         "Reported values": "实际值", "Trend": "趋势", "Targets": "分年目标",
         'Period ("2024" or "2024-06")': "期别（“2024”或“2024-06”）",
-        "Edit the indicator": "编辑指标", "Baseline year": "基期年份", "Baseline value": "基期值",
+        "Edit the indicator": "编辑指标", "Measure now": "立即采集本月数值",
+        "How it is counted": "采集口径说明", "Measured values": "平台采集值",
+        "measured.new": "已采集本月数值，待审核。",
+        "measured.same": "本月数值与已有数值相同，未重复写入。",
+        "measure.explain": "平台每月初自动采集上月数值，采集值与单位报送值一样需经审核后生效。", "Baseline year": "基期年份", "Baseline value": "基期值",
         'Targets ("2025: 98, 2026: 99")': "分年目标（如“2025: 98, 2026: 99”）",
         "Province's targets": "省级目标", "How the target is worded": "目标表述",
         "Minimum": "下限", "Maximum": "上限", "Task category": "类别",
@@ -69,11 +73,15 @@ add_translations(
 )  # fmt: skip
 add_translations("en", {
     **{f"act.{s}": s for s in ("pending", "approved", "rejected", "superseded")},
+    "measured.new": "This month's figure was measured; it awaits review.",
+    "measured.same": "This month's figure is the one already held: nothing new was written.",
+    "measure.explain": "The platform measures last month's figure early each month; a measured "
+    "value is reviewed like a reported one before it counts.",
     "remove.indicator": "Once removed, the indicator is no longer part of the plan; one that "
     "holds reported values cannot be removed.",
 })  # fmt: skip
 
-W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 260, 56, 16, 16, 28
+W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 280, 56, 16, 16, 48
 
 
 @dataclass(frozen=True)
@@ -84,31 +92,37 @@ class Chart:
     height: int
     path: str
     actual: str
-    points: list[tuple[float, float, str]]
+    points: list[tuple[float, float, str, bool]]  # x, y, label, measured
+    baseline: tuple[float, float, str] | None
     targets: list[tuple[float, float, str]]
     province: list[tuple[float, float, str]]
     trend: str
+    forecast: tuple[float, float, str] | None
     xticks: list[tuple[float, str]]
     yticks: list[tuple[float, str]]
+    legend_y: int
 
 
 def chart(p: Progress, history: list[ActualRead]) -> Chart | None:
-    """The straight path from baseline through targets, the approved values, the trend carried
-    to the final year, and the province's targets, on one set of axes."""
+    """The straight path from baseline through targets, the approved values (reported and
+    measured told apart), the trend carried to the final year with the forecast there, and the
+    province's targets, on one set of axes."""
     ind = p.indicator
     approved = sorted(
-        ((service.period_time(a.period), a.value, a.period) for a in history
+        ((service.period_time(a.period), a.value, a.period, a.measured) for a in history
          if a.status == ActualStatus.approved),
     )  # fmt: skip
-    path = sorted((float(y), v) for y, v in ind.targets.items())
+    targets = sorted((float(y), v) for y, v in ind.targets.items())
+    base = None
     if ind.baseline_year is not None and ind.baseline_value is not None:
-        path.insert(0, (float(ind.baseline_year), ind.baseline_value))
+        base = (float(ind.baseline_year), ind.baseline_value)
+    path = ([base] if base else []) + targets
     province = [(float(y), v) for y, v in ind.province_targets.items()]
     trend = []
     if p.forecast is not None and approved:
         trend = [(approved[-1][0], approved[-1][1]), (float(p.final_year), p.forecast)]
-    ts = [t for t, _ in path] + [t for t, *_ in approved] + [t for t, _ in province]
-    vs = [v for _, v in path] + [v for _, v, _ in approved] + [v for _, v in province]
+    ts = [t for t, _ in path] + [a[0] for a in approved] + [t for t, _ in province]
+    vs = [v for _, v in path] + [a[1] for a in approved] + [v for _, v in province]
     vs += [v for _, v in trend]
     if not ts:
         return None
@@ -128,12 +142,17 @@ def chart(p: Progress, history: list[ActualRead]) -> Chart | None:
 
     years = range(int(t0 + 0.25), int(t1 - 0.25) + 1)
     return Chart(
-        width=W, height=H, path=line(path), actual=line([(t, v) for t, v, _ in approved]),
-        points=[(x(t), y(v), f"{label}: {v:g}") for t, v, label in approved],
-        targets=[(x(t), y(v), f"{int(t)}: {v:g}") for t, v in path],
+        width=W, height=H, path=line(path), actual=line([(a[0], a[1]) for a in approved]),
+        points=[(x(t), y(v), f"{label}: {v:g}", measured) for t, v, label, measured in approved],
+        baseline=(x(base[0]), y(base[1]), f"{int(base[0])}: {base[1]:g}") if base else None,
+        targets=[(x(t), y(v), f"{int(t)}: {v:g}") for t, v in targets],
         province=[(x(t), y(v), f"省 {int(t)}: {v:g}") for t, v in province],
-        trend=line(trend), xticks=[(x(float(yr)), str(yr)) for yr in years],
+        trend=line(trend),
+        forecast=(x(trend[1][0]), y(trend[1][1]), f"{p.final_year}: {trend[1][1]:,.4g}")
+        if trend else None,
+        xticks=[(x(float(yr)), str(yr)) for yr in years],
         yticks=[(y(lo + (hi - lo) * k / 4), f"{lo + (hi - lo) * k / 4:,.4g}") for k in range(5)],
+        legend_y=H - 12,
     )  # fmt: skip
 
 
@@ -151,7 +170,7 @@ def indicator_page(
     return console.render(request, "cockpit/indicator.html", {
         "p": p, "history": history, "chart": chart(p, history), "may_report": may_report,
         "may_decide": principal.can(COCKPIT_MANAGE), "periods": periods,
-        "measure": service.MEASURES.get(p.indicator.measure),
+        "measure": measures.MEASURES.get(p.indicator.measure),
     })  # fmt: skip
 
 
@@ -187,6 +206,20 @@ async def correct_submit(
     except (CitybaseError, ValidationError) as exc:
         return _back(here, exc, session)
     return _back(here)
+
+
+@router.post("/console/cockpit/indicators/{indicator_id}/measure")
+async def measure_submit(
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id
+) -> Response:
+    """The bureau asks the platform for this month's figure as it stands."""
+    await read_form(request)
+    here = f"/console/cockpit/indicators/{indicator_id}"
+    try:
+        found = service.measure_now(session, principal, indicator_id)
+    except CitybaseError as exc:
+        return _back(here, exc, session)
+    return RedirectResponse(f"{here}?measured={'new' if found else 'same'}", status_code=303)
 
 
 @router.post("/console/cockpit/actuals/{actual_id}/decision")
@@ -255,7 +288,7 @@ def _edit_page(
               else f"/console/cockpit/plans/{quote(plan.code if plan else '')}/indicators/new")  # fmt: skip
     return console.render(request, "cockpit/indicator_edit.html", {
         "ind": ind, "plan": plan, "action": action, "form": form, "errors": errors,
-        "measures": service.MEASURES,
+        "measures": measures.MEASURES,
     }, status)  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.cockpit.indicators import measures
 from citybase.cockpit.indicators import service as indicators
 from citybase.cockpit.indicators.schemas import IndicatorRead, IndicatorSpec, Progress
 from citybase.cockpit.plans import repository
@@ -147,9 +148,9 @@ def _check(
         if ind.code in seen:
             problem((*where, "code"), f"indicator {ind.code} is given twice")
         seen.add(ind.code)
-        if ind.measure and ind.measure not in indicators.MEASURES:
-            problem((*where, "measure"), f"the platform measures no {ind.measure!r} (it measures "
-                    f"{', '.join(sorted(indicators.MEASURES))})")  # fmt: skip
+        wrong = ind.measure and measures.problem_with(ind.measure, ind.unit)
+        if wrong:
+            problem((*where, "measure"), wrong)
         for year in ind.targets:
             if not start - 1 <= year <= end + 1:
                 problem((*where, "targets", str(year)),
@@ -440,8 +441,9 @@ def edit_indicator(
         if not row.start_year - 1 <= year <= row.end_year + 1:
             raise InvalidInput(f"target year {year} is outside the plan's "
                                f"{row.start_year}–{row.end_year}", field="targets")  # fmt: skip
-    if spec.measure and spec.measure not in indicators.MEASURES:
-        raise InvalidInput(f"the platform measures no {spec.measure!r}", field="measure")
+    wrong = spec.measure and measures.problem_with(spec.measure, spec.unit)
+    if wrong:
+        raise InvalidInput(wrong, field="measure")
     codes = _units_or_fail(_Units.load(session), spec.units, "units")
     changed = indicators.redefine(session, indicator_id, spec, codes)
     _revised(session, actor, row, "cockpit.indicator.edited", current.code)

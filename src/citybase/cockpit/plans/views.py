@@ -18,10 +18,11 @@ from openpyxl.styles import Font
 from pydantic import ValidationError
 
 from citybase.cockpit.indicators.schemas import Progress, Status
-from citybase.cockpit.plans import service
+from citybase.cockpit.plans import charts, service
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_READ, Manager, Reader
 from citybase.cockpit.plans.schemas import PlanDocument, PlanKind, PlanRead
 from citybase.cockpit.tasks import service as tasks
+from citybase.cockpit.tasks.schemas import TaskRead
 from citybase.core import clock
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
@@ -69,6 +70,12 @@ add_translations(
         "Forecast misses the target": "按趋势难以达标", "Lead units": "牵头单位",
         "Due": "完成时限", "Unit": "单位", "Number": "编号", "Title": "标题",
         "Final target": "期末目标", "Nothing reported this month.": "本月无报送。",
+        "Tasks by deadline": "任务按完成时限", "Today": "今天", "tl.done": "已完成",
+        "tl.in_progress": "推进中", "tl.not_started": "未启动", "tl.suspended": "暂停",
+        "tl.overdue": "逾期", "Overdue tasks": "逾期任务", "Indicators off their path": "偏离目标路径的指标",
+        "Expected now": "按路径应达", "Responsible units": "责任单位",
+        "No task is overdue.": "无逾期任务。", "Every indicator with a value is on its path.": "有数据的指标均在目标路径上。",
+        "Covers every plan in force and its indicators and tasks, as of": "覆盖全部规划的指标和任务，截至",
         "How scores are counted": "计分方法",
         "score.explain": "负责指标按状态计分（绿100、黄60、红0，无数据不计），牵头任务按是否逾期计分"
         "（未逾期100、逾期0），每缺报一次月度进展扣10分；两项取平均。",
@@ -88,6 +95,8 @@ add_translations(
 )  # fmt: skip
 add_translations("en", {
     **{f"kind.{k.value}": k.value.replace("_", " ") for k in PlanKind},
+    **{f"tl.{k}": k.replace("_", " ") for k in ("done", "in_progress", "not_started", "suspended",
+                                                "overdue")},
     "document.explain": "Its indicators and tasks are left as they are; their target years must "
     "still lie in the plan's period.",
     "yaml.explain": "The plan file can add or drop indicators and tasks and change anything; it is "
@@ -119,9 +128,12 @@ def overview(
     overdue = sum(1 for p in plans for t in p.tasks if t.overdue)
     missing = service.missing_updates(session, update_day=settings.cockpit.update_day)
     pending = sum(i.pending for p in plans for i in p.indicators)
+    today = clock.today()
     return console.render(request, "cockpit/overview.html", {
         "plans": plans, "counts": counts, "overdue": overdue, "missing": missing,
         "pending": pending, "may_manage": principal.can(COCKPIT_MANAGE),
+        "sparks": {i.indicator.id: charts.sparkline(i) for p in plans for i in p.indicators},
+        "timelines": {p.plan.code: charts.timeline(p.tasks, today) for p in plans},
         "unit_names": orgs.unit_names(session, {u for p in plans for i in p.indicators
                                                  for u in i.indicator.units}),
     })  # fmt: skip
@@ -213,16 +225,27 @@ def scorecards(session: Any, update_day: int, today: date | None = None) -> list
 def units(
     request: Request, session: DbSession, principal: Reader, settings: AppSettings
 ) -> Response:
-    return console.render(request, "cockpit/units.html",
-                          {"cards": scorecards(session, settings.cockpit.update_day)})  # fmt: skip
+    cards = scorecards(session, settings.cockpit.update_day)
+    return console.render(request, "cockpit/units.html", {
+        "cards": cards, "bars": charts.bars([(c.name, c.score) for c in cards]),
+    })  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Report:
+    """The month's report (月度通报): every plan, the tasks overdue and the indicators off their
+    path with the units that answer for them, the month's updates, who did not send one."""
+
     month: str
     plans: list[service.PlanProgress]
     updates: dict[int, list[Any]]
     missing: list[Any]
+    overdue: list[tuple[PlanRead, TaskRead]]
+    off_path: list[tuple[PlanRead, Progress]]
+    names: dict[str, str]
+
+    def units(self, codes: list[str]) -> str:
+        return "、".join(self.names.get(c, c) for c in codes) or "—"
 
 
 def _report(session: Any, month: str, update_day: int) -> Report:
@@ -230,7 +253,13 @@ def _report(session: Any, month: str, update_day: int) -> Report:
     updates = tasks.updates_in(session, [t.id for p in plans for t in p.tasks], month)
     missing = [m for m in service.missing_updates(session, update_day=update_day)
                if m.period == month]  # fmt: skip
-    return Report(month, plans, updates, missing)
+    overdue = [(p.plan, t) for p in plans for t in p.tasks if t.overdue]
+    off_path = [(p.plan, i) for p in plans for i in p.indicators
+                if i.status in (Status.yellow, Status.red)]  # fmt: skip
+    codes = {u for _, t in overdue for u in t.lead_units + t.support_units}
+    codes |= {u for _, i in off_path for u in i.indicator.units} | {m.unit_code for m in missing}
+    return Report(month, plans, updates, missing, overdue, off_path,
+                  orgs.unit_names(session, codes))  # fmt: skip
 
 
 @router.get("/console/cockpit/report")
@@ -281,10 +310,30 @@ def report_xlsx(
                 "是" if t.overdue else "", "\n".join(f"{u.unit_code}：{u.text}" for u in words),
                 "\n".join(u.problems for u in words if u.problems),
             ])  # fmt: skip
+    overdue_sheet = book.create_sheet("逾期任务")
+    overdue_sheet.append(
+        ["规划", "序号", "任务", "完成时限", "牵头单位", "配合单位", "状态", "进度%"]
+    )
+    for plan, t in r.overdue:
+        overdue_sheet.append([plan.title, t.number, t.title, t.due, r.units(t.lead_units),
+                              r.units(t.support_units), t.status.value, t.progress])  # fmt: skip
+    off_sheet = book.create_sheet("偏离路径指标")
+    off_sheet.append(
+        ["规划", "指标", "计量单位", "最新期", "最新值", "按路径应达", "状态", "责任单位"]
+    )
+    for plan, i in r.off_path:
+        latest = i.latest
+        off_sheet.append([
+            plan.title, i.indicator.name, i.indicator.measure_unit,
+            latest.period if latest else None, latest.value if latest else None,
+            round(i.expected, 4) if i.expected is not None else None,
+            STATUS_ZH[i.status.value], r.units(i.indicator.units),
+        ])  # fmt: skip
     missing_sheet = book.create_sheet("缺报")
     missing_sheet.append(["规划", "任务", "单位", "月份", "应报日期"])
     for m in r.missing:
-        missing_sheet.append([m.plan_code, f"{m.number} {m.title}", m.unit_code, m.period, m.due])
+        missing_sheet.append([m.plan_code, f"{m.number} {m.title}", r.units([m.unit_code]),
+                              m.period, m.due])  # fmt: skip
     for ws in book.worksheets:
         for cell in ws[1]:
             cell.font = Font(bold=True)

@@ -159,3 +159,8 @@ def rows_after(
         .limit(limit)
     )
     return [(n, cells) for n, cells in rows]
+
+
+def total_rows(session: Session) -> int:
+    """Rows held over every resource's table."""
+    return int(session.scalar(select(func.coalesce(func.sum(DataTable.row_count), 0))) or 0)

@@ -408,3 +408,8 @@ def query_own(session: Session, principal: Principal, code: str, request: RowQue
             field="code",
         )
     return query(session, code, request)
+
+
+def gathered_rows(session: Session) -> int:
+    """政务数据汇聚量: the rows the platform holds, over every resource."""
+    return repository.total_rows(session)

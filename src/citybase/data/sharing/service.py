@@ -232,11 +232,13 @@ def list_grants(
     )
 
 
-def shared_resource_count(session: Session) -> int:
-    """How many resources some unit reads from another under a grant in force today."""
-    now = datetime.now(UTC)
+def shared_resource_count(session: Session, at: datetime | None = None) -> int:
+    """How many resources some unit reads from another under a grant in force at ``at``
+    (now by default): granted before it, neither expired nor revoked by then."""
+    now = at or datetime.now(UTC)
     return len({g.resource_code for g in repository.all_grants(session)
-                if state_of(g, now) is GrantState.in_force})  # fmt: skip
+                if g.granted_at <= now and (g.revoked_at is None or g.revoked_at > now)
+                and g.valid_until > now})  # fmt: skip
 
 
 def grant_for(session: Session, principal: Principal, resource_code: str) -> GrantRead | None:

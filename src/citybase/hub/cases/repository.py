@@ -349,3 +349,12 @@ def open_by_district(session: Session) -> dict[str, tuple[int, int, int]]:
         .group_by(Case.district_code)
     )  # fmt: skip
     return {str(d): (int(n), int(y or 0), int(r or 0)) for d, n, y, r in rows}
+
+
+def closed_support(session: Session, since: datetime, until: datetime) -> Iterator[list[Any]]:
+    """The support units of every case taken in from ``since`` up to ``until`` and closed."""
+    query = select(Case.support_units).where(
+        Case.accepted_at >= since, Case.accepted_at < until, Case.closed_at.is_not(None)
+    )
+    for (units,) in session.execute(query.execution_options(yield_per=2_000)):
+        yield list(units or [])

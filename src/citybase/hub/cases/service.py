@@ -1170,6 +1170,16 @@ def no_figures(key: str = "") -> Figures:
     return _figures({"key": key, **dict.fromkeys(STAT_FIELDS, 0)})
 
 
+def collaboration_rate(session: Session, since: datetime, until: datetime) -> float | None:
+    """跨部门协同率: of the cases taken in from ``since`` up to ``until`` and closed, the share
+    handled by more than one unit (a lead with support units); None when none is closed."""
+    closed = together = 0
+    for units in repository.closed_support(session, since, until):
+        closed += 1
+        together += bool(units)
+    return together / closed if closed else None
+
+
 def figures_from_cases(
     session: Session,
     by: str | None = None,

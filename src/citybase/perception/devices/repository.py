@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from citybase.perception.devices.models import Device, DeviceType
@@ -55,3 +55,13 @@ def seen(session: Session, last_seen: dict[str, datetime]) -> None:
         (table.c.last_seen_at.is_(None)) | (table.c.last_seen_at < bindparam("at")),
     ).values(last_seen_at=bindparam("at"))  # fmt: skip
     session.connection().execute(statement, [{"d": d, "at": at} for d, at in last_seen.items()])
+
+
+def connected(session: Session, until: datetime) -> int:
+    """Active devices registered before ``until`` that have sent at least one reading."""
+    query = (
+        select(func.count())
+        .select_from(Device)
+        .where(Device.active.is_(True), Device.created_at < until, Device.last_seen_at.is_not(None))
+    )
+    return int(session.scalar(query) or 0)

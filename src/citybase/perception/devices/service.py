@@ -449,3 +449,9 @@ def write_broker_files(session: Session, settings: Settings, directory: Path) ->
             log.warning("the broker could not be told to read its files again (%s): %s",
                         pid_file, exc)  # fmt: skip
     return files
+
+
+def connected_count(session: Session, until: datetime) -> int:
+    """IoT terminals connected (物联网终端接入数): active devices registered before ``until``
+    that have reported at least once."""
+    return repository.connected(session, until)
