@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import citybase
+from citybase.cockpit.assessment import routes as cockpit_assessment_routes
+from citybase.cockpit.assessment import views as cockpit_assessment_views
 from citybase.cockpit.indicators import routes as cockpit_indicator_routes
 from citybase.cockpit.indicators import tasks as _cockpit_tasks
 from citybase.cockpit.indicators import views as cockpit_indicator_views
@@ -356,6 +358,8 @@ def create_app(
         cockpit_indicator_views.router,
         cockpit_task_routes.router,
         cockpit_task_views.router,
+        cockpit_assessment_routes.router,
+        cockpit_assessment_views.router,
         hub_event_routes.router,
         hub_case_routes.router,
         hub_brain_views.router,

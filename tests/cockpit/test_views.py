@@ -257,3 +257,39 @@ def test_the_navigation_marks_the_page_itself_not_its_parent(
     assert re.findall(r'<a href="([^"]+)" aria-current="page"', page) == ["/console/cockpit/tasks"]
     overview = client.get("/console/cockpit").text
     assert re.findall(r'<a href="([^"]+)" aria-current="page"', overview) == ["/console/cockpit"]
+
+
+def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
+    client: TestClient, session: Session
+) -> None:
+    from unittest import mock
+
+    from citybase.cockpit.indicators import service as indicators
+    from citybase.cockpit.indicators.models import Indicator
+
+    ids = _setup(session)
+    row = session.get(Indicator, ids["online"])
+    assert row is not None
+    row.measure, row.measure_unit = "hub.cases.collaboration", "%"
+    session.flush()
+    here = f"/console/cockpit/indicators/{ids['online']}"
+    token = sign_in(client, "reporter")
+    page = client.get(here)
+    assert "采集口径说明" in page.text
+    assert f'action="{here}/measure"' not in page.text
+    crossed = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+    assert crossed.status_code == 403
+    assert indicators.history(session, ids["online"]) == []
+    client.post("/logout", data={"csrf_token": token})
+    token = sign_in(client, "bureau")
+    assert f'action="{here}/measure"' in client.get(here).text
+    nothing = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+    assert "error=" in nothing.headers["location"]  # no case closed yet: nothing to count
+    with mock.patch("citybase.hub.cases.service.collaboration_rate", return_value=0.5):
+        sent = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+        assert sent.headers["location"] == f"{here}?measured=new"
+        again = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+        assert again.headers["location"] == f"{here}?measured=same"
+    [measured] = indicators.history(session, ids["online"])
+    assert (measured.value, measured.measured, measured.status) == (50.0, True, "pending")
+    assert "已采集本月数值，待审核" in client.get(f"{here}?measured=new").text

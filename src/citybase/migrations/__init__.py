@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 def all_metadata() -> MetaData:
     """The metadata with every domain's tables registered, for autogenerate and schema checks."""
+    from citybase.cockpit.assessment import models as _assessment
     from citybase.cockpit.indicators import models as _indicators
     from citybase.cockpit.plans import models as _plans
     from citybase.cockpit.tasks import models as _tasks
@@ -40,6 +41,7 @@ def all_metadata() -> MetaData:
     from citybase.services.hotline import models as _hotline
 
     del (
+        _assessment,
         _bus,
         _indicators,
         _plans,

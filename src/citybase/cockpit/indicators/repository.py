@@ -83,3 +83,10 @@ def pending(session: Session) -> list[Actual]:
             select(Actual).where(Actual.status == "pending").order_by(Actual.reported_at)
         )
     )
+
+
+def by_ids(session: Session, indicator_ids: Iterable[int]) -> list[Indicator]:
+    ids = list(indicator_ids)
+    if not ids:
+        return []
+    return list(session.scalars(select(Indicator).where(Indicator.id.in_(ids))))

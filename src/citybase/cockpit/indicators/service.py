@@ -453,6 +453,33 @@ def progress(
     return dict(out)
 
 
+def standing_in_year(
+    session: Session, indicator_ids: Iterable[int], year: int
+) -> dict[int, tuple[Status, ActualRead | None]]:
+    """Where each indicator stood in ``year``: its latest approved value for a period of the
+    year (a year's figure is often approved early in the next), judged against its path;
+    ``Status.none`` with no such value."""
+    ids = list(indicator_ids)
+    latest: dict[int, Actual] = {}
+    for a in repository.actuals(session, ids):
+        if a.status != ActualStatus.approved or int(a.period[:4]) != year:
+            continue
+        best = latest.get(a.indicator_id)
+        if best is None or period_time(a.period) >= period_time(best.period):
+            latest[a.indicator_id] = a
+    out: dict[int, tuple[Status, ActualRead | None]] = {}
+    for ind in repository.by_ids(session, ids):
+        found = latest.get(ind.id)
+        if found is None:
+            out[ind.id] = (Status.none, None)
+            continue
+        target = target_for(ind, year)
+        status = status_of(ind, found.value, period_time(found.period),
+                           target[1] if target else None)  # fmt: skip
+        out[ind.id] = (status, _read(found))
+    return out
+
+
 def progress_of(session: Session, indicator_id: int, today: date | None = None) -> Progress:
     ind = _get(session, indicator_id)
     return _progress(ind, repository.actuals(session, [ind.id]), today or clock.today())
@@ -508,6 +535,10 @@ def measure_now(session: Session, principal: Principal, indicator_id: int) -> Ac
     if ind.measure not in measures.MEASURES:
         raise InvalidInput(f"{ind.name} is not measured by the platform", field="measure")
     now = datetime.now(clock.CITY_TZ)
-    found = measure_month(session, f"{now.year}-{now.month:02d}", now=now, again=True,
-                          indicator_ids=[ind.id])  # fmt: skip
+    period = f"{now.year}-{now.month:02d}"
+    window = measures.Window.of_month(period, now)
+    if measures.value_of(session, ind.measure, ind.measure_unit, window) is None:
+        raise Conflict(f"{measures.MEASURES[ind.measure].label}: nothing to count from yet",
+                       field="measure")  # fmt: skip
+    found = measure_month(session, period, now=now, again=True, indicator_ids=[ind.id])
     return found[0] if found else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
@@ -252,3 +253,79 @@ def send_reminders(session: Session, missing: list[MissingUpdate]) -> int:
                                           "due": m.due.isoformat()},
         )  # fmt: skip
     return len(fresh)
+
+
+# --- a year's standing, for the yearly assessment ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class YearStanding:
+    """A task at the end of a year (or today, within it): ``state`` is done_on_time, done_late,
+    on_track or overdue; and the lead units' monthly updates that were due in the year and
+    those sent."""
+
+    task: TaskRead
+    state: str
+    detail: str
+    expected: dict[str, int]
+    sent: dict[str, int]
+
+
+def _months(year: int, first: int, last: int) -> list[str]:
+    return [f"{year}-{m:02d}" for m in range(first, last + 1)]
+
+
+def year_standing(
+    session: Session,
+    plans: dict[int, tuple[int, int]],
+    year: int,
+    today: date | None = None,
+    update_day: int = 5,
+) -> list[YearStanding]:
+    """Every task of the plans (id → first and last year) that the year assesses: the tasks
+    finished before the year are left out. A past year is read from the lead units' updates
+    (the status they gave by December); the current year from the task as it stands."""
+    today = today or clock.today()
+    as_of = min(today, date(year, 12, 31))
+    current = as_of == today
+    reported_to, _ = due_month(today, update_day)  # the last month whose update is due by now
+    tasks = repository.of_plans(session, plans)
+    by_task: dict[int, list[TaskUpdate]] = defaultdict(list)
+    for u in repository.updates(session, [t.id for t in tasks]):
+        by_task[u.task_id].append(u)
+    out = []
+    for task in tasks:
+        leads = set(task.lead_units)
+        if not leads:
+            continue
+        mine = sorted((u for u in by_task[task.id] if u.unit_code in leads),
+                      key=lambda u: u.period)  # fmt: skip
+        done_in = next((u.period for u in mine if u.status == TaskStatus.done), None)
+        if done_in is not None and done_in < f"{year}-01":
+            continue  # finished before the year
+        status = task.status if current else next(
+            (u.status for u in reversed(mine) if u.period <= f"{year}-12"), TaskStatus.not_started
+        )  # fmt: skip
+        read = _read(task, as_of)
+        if status == TaskStatus.done:
+            due_in = f"{task.due.year}-{task.due.month:02d}" if task.due else None
+            late = due_in is not None and done_in is not None and done_in > due_in
+            state, detail = ("done_late", f"{done_in} > {due_in}") if late else (
+                "done_on_time", done_in or "")  # fmt: skip
+        elif (task.due is not None and task.due < as_of) or any(
+            m.due < as_of and (m.done_on is None or m.done_on > as_of) for m in read.milestones
+        ):
+            missed = [m.title for m in read.milestones
+                      if m.due < as_of and (m.done_on is None or m.done_on > as_of)]  # fmt: skip
+            state = "overdue"
+            detail = "、".join(missed) if missed else f"{task.due}"
+        else:
+            state, detail = "on_track", f"{read.progress}%"
+        first = 1 if plans[task.plan_id][0] <= year else 13
+        last_period = min(f"{year}-12", reported_to, done_in or f"{year}-12")
+        months = [m for m in _months(year, first, 12) if m <= last_period]
+        sent_periods = {(u.unit_code, u.period) for u in by_task[task.id]}
+        expected = {unit: len(months) for unit in task.lead_units}
+        sent = {unit: sum((unit, m) in sent_periods for m in months) for unit in task.lead_units}
+        out.append(YearStanding(read, state, detail, expected, sent))
+    return out
