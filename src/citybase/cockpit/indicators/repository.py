@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -90,3 +91,23 @@ def by_ids(session: Session, indicator_ids: Iterable[int]) -> list[Indicator]:
     if not ids:
         return []
     return list(session.scalars(select(Indicator).where(Indicator.id.in_(ids))))
+
+
+def points(session: Session, indicator_ids: Iterable[int]) -> list[Any]:
+    """What progress needs of every live value (approved or pending), without the rest of
+    each row: id, indicator, period, version, value, status, measured."""
+    query = (
+        select(Actual.id, Actual.indicator_id, Actual.period, Actual.version, Actual.value,
+               Actual.status, Actual.measured)
+        .where(Actual.indicator_id.in_(list(indicator_ids)),
+               Actual.status.in_(("approved", "pending")))
+        .order_by(Actual.indicator_id, Actual.period, Actual.version)
+    )  # fmt: skip
+    return list(session.execute(query))
+
+
+def by_actual_ids(session: Session, actual_ids: Iterable[int]) -> list[Actual]:
+    ids = list(actual_ids)
+    if not ids:
+        return []
+    return list(session.scalars(select(Actual).where(Actual.id.in_(ids))))

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -411,15 +412,18 @@ def pending(session: Session) -> list[ActualRead]:
 # --- progress ----------------------------------------------------------------------------------
 
 
-def _progress(ind: Indicator, values: list[Actual], today: date) -> Progress:
-    approved = [a for a in values if a.status == ActualStatus.approved]
-    latest = max(approved, key=lambda a: (period_time(a.period), a.version), default=None)
+def _progress(
+    ind: Indicator, values: list[Any], latest_rows: dict[int, Actual], today: date
+) -> Progress:
+    """``values``: the indicator's live values as ``repository.points`` gives them."""
+    approved = sorted((a for a in values if a.status == ActualStatus.approved),
+                      key=lambda a: (period_time(a.period), a.version))  # fmt: skip
+    latest = approved[-1] if approved else None
     final_year = max(int(y) for y in ind.targets)
     final_target = float(ind.targets[str(final_year)])
     this_year = target_for(ind, today.year)
     target_year, target = this_year if this_year else (None, None)
-    points = [(period_time(a.period), a.value) for a in approved]
-    trend = forecast(ind, points, final_year)
+    trend = forecast(ind, [(period_time(a.period), a.value) for a in approved], final_year)
     if latest is None:
         done, expected, status = None, None, Status.none
     else:
@@ -429,27 +433,35 @@ def _progress(ind: Indicator, values: list[Actual], today: date) -> Progress:
         status = status_of(ind, latest.value, t, target)
     return Progress(
         indicator=IndicatorRead.model_validate(ind),
-        latest=_read(latest) if latest else None,
+        latest=_read(latest_rows[latest.id]) if latest else None,
         pending=sum(1 for a in values if a.status == ActualStatus.pending),
         target_year=target_year, target=target, final_year=final_year, final_target=final_target,
         completion=done, expected=expected, status=status, forecast=trend,
         forecast_meets=None if trend is None else _better(ind.direction, trend, final_target),
-        series=[Point(period=a.period, value=a.value, measured=a.measured)
-                for a in sorted(approved, key=lambda a: period_time(a.period))],
+        series=[Point(period=a.period, value=a.value, measured=a.measured) for a in approved],
     )  # fmt: skip
+
+
+def _latest_ids(values: list[Any]) -> Iterable[int]:
+    approved = [a for a in values if a.status == ActualStatus.approved]
+    if approved:
+        yield max(approved, key=lambda a: (period_time(a.period), a.version)).id
 
 
 def progress(
     session: Session, plan_ids: Iterable[int], today: date | None = None
 ) -> dict[int, list[Progress]]:
-    """Every indicator of the plans, where it stands; by plan id, in the plans' order."""
+    """Every indicator of the plans, where it stands; by plan id, in the plans' order. Only
+    the latest value of each is read whole."""
     indicators = repository.of_plans(session, plan_ids)
-    values: dict[int, list[Actual]] = defaultdict(list)
-    for actual in repository.actuals(session, [i.id for i in indicators]):
-        values[actual.indicator_id].append(actual)
+    values: dict[int, list[Any]] = defaultdict(list)
+    for point in repository.points(session, [i.id for i in indicators]):
+        values[point.indicator_id].append(point)
+    wanted = [n for v in values.values() for n in _latest_ids(v)]
+    latest = {a.id: a for a in repository.by_actual_ids(session, wanted)}
     out: dict[int, list[Progress]] = defaultdict(list)
     for ind in indicators:
-        out[ind.plan_id].append(_progress(ind, values[ind.id], today or clock.today()))
+        out[ind.plan_id].append(_progress(ind, values[ind.id], latest, today or clock.today()))
     return dict(out)
 
 
@@ -482,7 +494,9 @@ def standing_in_year(
 
 def progress_of(session: Session, indicator_id: int, today: date | None = None) -> Progress:
     ind = _get(session, indicator_id)
-    return _progress(ind, repository.actuals(session, [ind.id]), today or clock.today())
+    values = list(repository.points(session, [ind.id]))
+    latest = {a.id: a for a in repository.by_actual_ids(session, _latest_ids(values))}
+    return _progress(ind, values, latest, today or clock.today())
 
 
 # --- what the platform measures itself ---------------------------------------------------------

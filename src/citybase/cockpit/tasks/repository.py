@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,14 +33,23 @@ def of_plans(session: Session, plan_ids: Iterable[int]) -> list[Task]:
     )
 
 
-def updates(session: Session, task_ids: Iterable[int]) -> list[TaskUpdate]:
-    return list(
-        session.scalars(
-            select(TaskUpdate)
-            .where(TaskUpdate.task_id.in_(list(task_ids)))
-            .order_by(TaskUpdate.task_id, TaskUpdate.period, TaskUpdate.id)
-        )
-    )
+def updates(
+    session: Session, task_ids: Iterable[int], period: str | None = None
+) -> list[TaskUpdate]:
+    """The updates on the tasks: all of them, or those for one month."""
+    query = select(TaskUpdate).where(TaskUpdate.task_id.in_(list(task_ids)))
+    if period is not None:
+        query = query.where(TaskUpdate.period == period)
+    return list(session.scalars(query.order_by(TaskUpdate.task_id, TaskUpdate.period,
+                                               TaskUpdate.id)))  # fmt: skip
+
+
+def update_points(session: Session, task_ids: Iterable[int]) -> list[Any]:
+    """Task, unit, period and status of every update on the tasks, without the rest."""
+    query = select(
+        TaskUpdate.task_id, TaskUpdate.unit_code, TaskUpdate.period, TaskUpdate.status
+    ).where(TaskUpdate.task_id.in_(list(task_ids)))
+    return list(session.execute(query))
 
 
 def update_of(session: Session, task_id: int, period: str, unit_code: str) -> TaskUpdate | None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -136,9 +137,8 @@ def updates_in(
 ) -> dict[int, list[UpdateRead]]:
     """The updates sent for ``period`` on each of the tasks, in one look-up."""
     out: dict[int, list[UpdateRead]] = defaultdict(list)
-    for u in repository.updates(session, task_ids):
-        if u.period == period:
-            out[u.task_id].append(UpdateRead.model_validate(u))
+    for u in repository.updates(session, task_ids, period):
+        out[u.task_id].append(UpdateRead.model_validate(u))
     return dict(out)
 
 
@@ -218,8 +218,8 @@ def missing_updates(
     year = int(period[:4])
     in_force = {i for i, (_, first, last) in plans.items() if first <= year <= last}
     tasks = [t for t in repository.of_plans(session, in_force) if t.status != TaskStatus.done]
-    sent = {(u.task_id, u.unit_code) for u in repository.updates(session, [t.id for t in tasks])
-            if u.period == period}  # fmt: skip
+    sent = {(u.task_id, u.unit_code)
+            for u in repository.updates(session, [t.id for t in tasks], period)}  # fmt: skip
     reminded = repository.reminders(session, period)
     return [
         MissingUpdate(
@@ -290,8 +290,8 @@ def year_standing(
     current = as_of == today
     reported_to, _ = due_month(today, update_day)  # the last month whose update is due by now
     tasks = repository.of_plans(session, plans)
-    by_task: dict[int, list[TaskUpdate]] = defaultdict(list)
-    for u in repository.updates(session, [t.id for t in tasks]):
+    by_task: dict[int, list[Any]] = defaultdict(list)
+    for u in repository.update_points(session, [t.id for t in tasks]):
         by_task[u.task_id].append(u)
     out = []
     for task in tasks:

@@ -95,6 +95,9 @@ class Console:
                 autoescape=select_autoescape(["html"]),
                 trim_blocks=True,
                 lstrip_blocks=True,
+                # the templates are installed with the code: not looked at again on each use
+                # (a page with hundreds of included cells would stat each file every time)
+                auto_reload=False,
             )
             env.filters["localtime"] = format_time
             env.filters["filesize"] = format_size
