@@ -58,7 +58,7 @@ add_translations(
         "No unit is named by a plan in force this year.": "本年度在实施的规划未列明责任单位。",
         "assessment.explain": "各单位按负责报送的指标（年内最新获批数值对照目标路径）、牵头任务（年末状态）和月度进展报送情况计分；"
         "每项按所属规划的权重加权平均，总分按分项权重加权，无考核事项的分项不计。",
-        "Item kind": "类别", "State": "状态", "Detail": "说明", "Weight": "权重",
+        "Item kind": "类别", "Show the year": "查看", "State": "状态", "Detail": "说明", "Weight": "权重",
         **{f"as.{k}": v for k, v in STATE_ZH.items()},
         **{f"kind.{k}": v for k, v in KIND_ZH.items()},
     },

@@ -28,6 +28,7 @@ from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager,
 from citybase.cockpit.plans.schemas import PlanRead
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
@@ -171,6 +172,7 @@ def indicator_page(
         "p": p, "history": history, "chart": chart(p, history), "may_report": may_report,
         "may_decide": principal.can(COCKPIT_MANAGE), "periods": periods,
         "measure": measures.MEASURES.get(p.indicator.measure),
+        "unit_names": orgs.unit_names(session, set(units)),
     })  # fmt: skip
 
 

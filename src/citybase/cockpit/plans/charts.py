@@ -60,7 +60,7 @@ def sparkline(p: Progress) -> Sparkline:
 
 # --- a plan's tasks by deadline ---------------------------------------------------------------
 
-SQUARE, GAP, SLOT_MIN, TIMELINE_W, AXIS_H = 8, 2, 34, 640, 30
+SQUARE, GAP, TIMELINE_W, AXIS_H, MAX_ROWS, LEFT = 8, 2, 640, 30, 16, 6
 
 
 def task_state(task: TaskRead) -> str:
@@ -78,6 +78,7 @@ class TimelineTask:
     y: float
     state: str
     task: TaskRead
+    undated: bool
 
 
 @dataclass(frozen=True)
@@ -85,47 +86,56 @@ class Timeline:
     width: int
     height: int
     axis_y: float
-    slots: list[tuple[float, float, str]]  # x, width, label
+    years: list[tuple[float, str]]  # x, label
+    quarters: list[float]
     tasks: list[TimelineTask]
-    today_x: float | None
+    today_x: float
 
 
-def _quarter(day: date | None) -> tuple[int, int]:
-    return (9999, 0) if day is None else (day.year, (day.month - 1) // 3 + 1)
+def _quarter_index(day: date, first_year: int) -> int:
+    return (day.year - first_year) * 4 + (day.month - 1) // 3
 
 
-def timeline(tasks: list[TaskRead], today: date) -> Timeline | None:
-    """Each task a square in the column of the quarter it is due in (the squares of one
-    quarter stack upwards), coloured by its state; a line where today falls."""
+def timeline(
+    tasks: list[TaskRead], today: date, first_year: int, last_year: int
+) -> Timeline | None:
+    """The plan's period (stretched to today and to the latest deadline) as a time axis by
+    quarter; each task a square in the column of the quarter it is due in, the squares of one
+    quarter stacked upwards (a crowded quarter's column widens), coloured by the task's state;
+    a task with no deadline stands at the plan's end. A line marks today."""
     if not tasks:
         return None
-    quarters = sorted({_quarter(t.due) for t in tasks})
-    slot = max(SLOT_MIN, (TIMELINE_W - 8) / len(quarters))
-    width = int(max(TIMELINE_W, slot * len(quarters) + 8))
-    per_row = max(1, int((slot - 6) // (SQUARE + GAP)))
-    by_quarter: dict[tuple[int, int], list[TaskRead]] = {}
-    for t in sorted(tasks, key=lambda t: (t.due or date.max, t.number)):
-        by_quarter.setdefault(_quarter(t.due), []).append(t)
-    rows = max(-(-len(ts) // per_row) for ts in by_quarter.values())
-    height = int(rows * (SQUARE + GAP) + AXIS_H + 8)
+    plan_end = date(last_year, 12, 31)
+    due = {t.id: t.due or plan_end for t in tasks}
+    last = max([plan_end, today, *due.values()])
+    quarters = _quarter_index(last, first_year) + 1
+    plot = TIMELINE_W - 2 * LEFT
+    slot = plot / quarters
+    by_quarter: dict[int, list[TaskRead]] = {}
+    for t in sorted(tasks, key=lambda t: (due[t.id], t.number)):
+        by_quarter.setdefault(_quarter_index(due[t.id], first_year), []).append(t)
+    crowd = max(len(ts) for ts in by_quarter.values())
+    per_row = max(1, int((slot - 2) // (SQUARE + GAP)), -(-crowd // MAX_ROWS))
+    rows = -(-crowd // per_row)
+    height = int(rows * (SQUARE + GAP) + AXIS_H + 10)
     axis_y = height - AXIS_H
     placed: list[TimelineTask] = []
-    slots: list[tuple[float, float, str]] = []
-    today_x = None
-    for n, q in enumerate(quarters):
-        x0 = 4 + n * slot
-        label = "—" if q[0] == 9999 else f"{q[0]}Q{q[1]}"
-        slots.append((round(x0, 1), round(slot, 1), label))
-        if q == _quarter(today):
-            today_x = round(x0 + slot / 2, 1)
-        elif today_x is None and q > _quarter(today):
-            today_x = round(x0 - 1, 1)
-        for k, t in enumerate(by_quarter[q]):
-            col, row = k % per_row, k // per_row
-            x = x0 + 3 + col * (SQUARE + GAP)
-            y = axis_y - (row + 1) * (SQUARE + GAP)
-            placed.append(TimelineTask(round(x, 1), round(y, 1), task_state(t), t))
-    return Timeline(width, height, axis_y, slots, placed, today_x)
+    for q, ts in by_quarter.items():
+        width = per_row * (SQUARE + GAP)
+        x0 = min(max(LEFT + q * slot + max(0.0, (slot - width) / 2), LEFT), LEFT + plot - width)
+        for k, t in enumerate(ts):
+            x = x0 + (k % per_row) * (SQUARE + GAP)
+            y = axis_y - (k // per_row + 1) * (SQUARE + GAP)
+            placed.append(TimelineTask(round(x, 1), round(y, 1), task_state(t), t, t.due is None))
+    years = [(round(LEFT + (y - first_year) * 4 * slot, 1), str(y))
+             for y in range(first_year, last.year + 1)]  # fmt: skip
+    fraction = (today.timetuple().tm_yday - 1) / 366
+    today_x = LEFT + (today.year - first_year + fraction) * 4 * slot
+    return Timeline(
+        width=TIMELINE_W, height=height, axis_y=axis_y, years=years,
+        quarters=[round(LEFT + n * slot, 1) for n in range(quarters + 1)], tasks=placed,
+        today_x=round(today_x, 1),
+    )  # fmt: skip
 
 
 # --- units' scores ----------------------------------------------------------------------------

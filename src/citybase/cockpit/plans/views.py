@@ -72,7 +72,7 @@ add_translations(
         "Final target": "期末目标", "Nothing reported this month.": "本月无报送。",
         "Tasks by deadline": "任务按完成时限", "Today": "今天", "tl.done": "已完成",
         "tl.in_progress": "推进中", "tl.not_started": "未启动", "tl.suspended": "暂停",
-        "tl.overdue": "逾期", "Overdue tasks": "逾期任务", "Indicators off their path": "偏离目标路径的指标",
+        "tl.overdue": "逾期", "No deadline: the plan's end": "未定时限（按规划期末）", "Overdue tasks": "逾期任务", "Indicators off their path": "偏离目标路径的指标",
         "Expected now": "按路径应达", "Responsible units": "责任单位",
         "No task is overdue.": "无逾期任务。", "Every indicator with a value is on its path.": "有数据的指标均在目标路径上。",
         "Covers every plan in force and its indicators and tasks, as of": "覆盖全部规划的指标和任务，截至",
@@ -133,7 +133,8 @@ def overview(
         "plans": plans, "counts": counts, "overdue": overdue, "missing": missing,
         "pending": pending, "may_manage": principal.can(COCKPIT_MANAGE),
         "sparks": {i.indicator.id: charts.sparkline(i) for p in plans for i in p.indicators},
-        "timelines": {p.plan.code: charts.timeline(p.tasks, today) for p in plans},
+        "timelines": {p.plan.code: charts.timeline(p.tasks, today, p.plan.start_year,
+                                                   p.plan.end_year) for p in plans},
         "unit_names": orgs.unit_names(session, {u for p in plans for i in p.indicators
                                                  for u in i.indicator.units}),
     })  # fmt: skip

@@ -18,6 +18,12 @@ from citybase.core.web import i18n
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def format_figure(value: float | None) -> str:
+    """A figure as the cockpit shows it: up to six significant digits, thousands separated;
+    a dash for none."""
+    return "—" if value is None else f"{value:,.6g}"
+
+
 def format_size(size: int | None) -> str:
     """Bytes as people read them: 820 B, 14 kB, 3.2 MB."""
     if not size:
@@ -101,6 +107,7 @@ class Console:
             )
             env.filters["localtime"] = format_time
             env.filters["filesize"] = format_size
+            env.filters["figure"] = format_figure
             self._env = env
         return self._env
 
