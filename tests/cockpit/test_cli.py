@@ -55,3 +55,19 @@ def test_a_bad_file_loads_nothing_and_says_where(data: list[str], tmp_path: Path
     assert "nothing was loaded" in result.output
     listed = runner.invoke(app, ["cockpit", "indicators", "--format", "json", *data])
     assert json.loads(listed.output) == []
+
+
+def test_a_closed_month_is_measured_from_the_command_line_once(data: list[str]) -> None:
+    assert runner.invoke(app, ["cockpit", "import", *map(str, PLANS), *data]).exit_code == 0
+    # the platform's own records: the demo's catalog holds no published resource here, so the
+    # counts of resources are zero and still written; no 12345 case: the rates write nothing
+    first = runner.invoke(app, ["cockpit", "measure", "--month", "2026-01", *data])
+    assert first.exit_code == 0, first.output
+    assert "awaiting review" in first.output
+    assert "(data.catalog.published)" in first.output
+    assert "hub.hotline" not in first.output
+    again = runner.invoke(app, ["cockpit", "measure", "--month", "2026-01", *data])
+    assert "0 measured value(s) written" in again.output
+    for wrong in ("2026-13", "next", "2999-01"):
+        refused = runner.invoke(app, ["cockpit", "measure", "--month", wrong, *data])
+        assert refused.exit_code == 2

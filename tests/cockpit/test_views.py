@@ -279,6 +279,9 @@ def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
     assert f'action="{here}/measure"' not in page.text
     crossed = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
     assert crossed.status_code == 403
+    api = client.post(f"/api/v1/cockpit/indicators/{ids['online']}/measure",
+                      headers={"X-CSRF-Token": token})  # fmt: skip
+    assert api.status_code == 403
     assert indicators.history(session, ids["online"]) == []
     client.post("/logout", data={"csrf_token": token})
     token = sign_in(client, "bureau")
@@ -290,6 +293,10 @@ def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
         assert sent.headers["location"] == f"{here}?measured=new"
         again = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
         assert again.headers["location"] == f"{here}?measured=same"
-    [measured] = indicators.history(session, ids["online"])
-    assert (measured.value, measured.measured, measured.status) == (50.0, True, "pending")
+    with mock.patch("citybase.hub.cases.service.collaboration_rate", return_value=0.6):
+        by_api = client.post(f"/api/v1/cockpit/indicators/{ids['online']}/measure",
+                             headers={"X-CSRF-Token": token})  # fmt: skip
+        assert (by_api.status_code, by_api.json()["value"]) == (200, 60.0)
+    measured, _ = indicators.history(session, ids["online"])
+    assert (measured.value, measured.measured, measured.status) == (50.0, True, "superseded")
     assert "已采集本月数值，待审核" in client.get(f"{here}?measured=new").text

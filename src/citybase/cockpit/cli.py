@@ -117,3 +117,35 @@ def reminders(data_dir: DataDir = None) -> None:
     for m in missing:
         table.add_row(m.plan_code, f"{m.number} {m.title}", m.unit_code, m.period, str(m.due))
     out.print(table)
+
+
+@app.command("measure")
+def measure(
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="A closed month, YYYY-MM (default: the month just closed)"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Measure the indicators the platform counts itself for a closed month, as the monthly
+    job does (a month already measured is left as it is); the values await review."""
+    import re
+
+    from citybase.cockpit.indicators import service as indicators
+    from citybase.core import clock
+
+    today = clock.today()
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        out.print(f"[red]--month {month}: a month as YYYY-MM[/]")
+        raise typer.Exit(2)
+    if month is not None and (int(month[:4]), int(month[5:])) >= (today.year, today.month):
+        out.print(f"[red]--month {month}: not closed yet (today is {today})[/]")
+        raise typer.Exit(2)
+    db = open_database(load_settings(data_dir))
+    with db.session_scope() as session:
+        written = (indicators.measure_month(session, month) if month
+                   else indicators.measure_due(session, today))  # fmt: skip
+        for w in written:
+            out.print(f"{w.period} indicator {w.indicator_id}: {_number(w.value)} "
+                      f"({w.source}), awaiting review")  # fmt: skip
+    out.print(f"{len(written)} measured value(s) written")

@@ -54,3 +54,10 @@ def pending(session: DbSession, principal: Manager) -> list[ActualRead]:
 @router.post("/actuals/{actual_id}/decision")
 def decide(session: DbSession, principal: Manager, actual_id: Id, data: Decision) -> ActualRead:
     return service.decide(session, principal, actual_id, data)
+
+
+@router.post("/indicators/{indicator_id}/measure")
+def measure_now(session: DbSession, principal: Manager, indicator_id: Id) -> ActualRead | None:
+    """The platform measures this month's figure as it stands, to be reviewed; null when the
+    month already holds that figure, 409 when there is nothing to count from yet."""
+    return service.measure_now(session, principal, indicator_id)
