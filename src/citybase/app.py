@@ -402,10 +402,13 @@ def create_app(
                 "path": "/console/regions",
             },
             {"label": "Units", "value": len(orgs.list_units(session)), "path": "/console/units"},
-            {"label": "Users", "value": identity.count_users(session), "path": "/console/users"},
-            {"label": "Ledger entries", "value": ledger.size(session), "path": "/console/ledger"},
         ]
-        del principal
+        if principal.can(identity.USERS_READ):
+            cards.append({"label": "Users", "value": identity.count_users(session),
+                          "path": "/console/users"})  # fmt: skip
+        if principal.can(identity.LEDGER_READ) or principal.can(identity.LEDGER_READ_UNIT):
+            cards.append({"label": "Ledger entries", "value": ledger.size(session),
+                          "path": "/console/ledger"})  # fmt: skip
         return console.render(
             request, "home.html", {"city_name": city_name, "cards": cards, "layers": LAYERS}
         )

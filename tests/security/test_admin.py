@@ -113,6 +113,8 @@ MAY_READ = {
     "supervisor": {"ledger", "ledger entry", "tree head", "consistency", "users", "console ledger",
                    "console users"},
     "unitadmin": {"ledger", "tree head", "consistency", "users", "console ledger", "console users"},
+    # the auditor reads the whole ledger (who read what, on whose behalf), not the users
+    "auditor": {"ledger", "ledger entry", "tree head", "consistency", "console ledger"},
 }  # fmt: skip
 
 

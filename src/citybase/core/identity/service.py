@@ -65,7 +65,9 @@ USERS_WRITE = define_permission(
 KEYS_OWN = define_permission(
     "keys:own", "Create and revoke one's own API keys", *(r for r in Role if r is not Role.viewer)
 )
-LEDGER_READ = define_permission("ledger:read", "Browse the whole audit ledger", Role.supervisor)
+LEDGER_READ = define_permission(
+    "ledger:read", "Browse the whole audit ledger", Role.supervisor, Role.auditor
+)
 LEDGER_READ_UNIT = define_permission(
     "ledger:read_unit", "Browse the audit ledger of one's own unit", Role.unit_admin
 )

@@ -22,7 +22,15 @@ from citybase.core.web.templating import SHANGHAI, NavEntry, console
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
-console.add_page(NavEntry("Kernel", "Audit ledger", "/console/ledger", None, order=30))
+console.add_page(
+    NavEntry(
+        "Kernel",
+        "Audit ledger",
+        "/console/ledger",
+        (identity.LEDGER_READ, identity.LEDGER_READ_UNIT),
+        order=30,
+    )
+)
 
 add_translations(
     "zh",

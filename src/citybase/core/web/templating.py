@@ -42,8 +42,17 @@ class NavEntry:
     layer: str  # English message id of the layer heading
     title: str  # English message id
     path: str
-    permission: str | None = None  # shown only to principals holding it; None: any signed-in
+    # shown only to principals holding it (or, for several, any of them); None: any signed-in
+    permission: str | tuple[str, ...] | None = None
     order: int = 100
+
+
+def may_open(principal: Any, permission: str | tuple[str, ...] | None) -> bool:
+    """Whether a signed-in principal holds what a page asks (one permission, or any of several)."""
+    if permission is None:
+        return True
+    wanted = (permission,) if isinstance(permission, str) else permission
+    return any(principal.can(p) for p in wanted)
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class Console:
         nav = [
             e
             for e in sorted(self.nav, key=lambda e: e.order)
-            if principal is not None and (e.permission is None or principal.can(e.permission))
+            if principal is not None and may_open(principal, e.permission)
         ]
         layers: dict[str, list[NavEntry]] = {}
         for entry in nav:

@@ -27,6 +27,7 @@ from citybase.data.sharing import access, demand, service
 from citybase.data.sharing.auth import (
     SHARE_AUDIT,
     SHARE_DECIDE,
+    SHARE_READ,
     SHARE_REQUEST,
     AccessViewer,
     ShareDecider,
@@ -48,7 +49,15 @@ console.add_page(NavEntry("Data", "Sharing", "/console/sharing", SHARE_REQUEST, 
 console.add_page(
     NavEntry("Data", "Demand list", "/console/sharing/demands", SHARE_REQUEST, order=41)
 )
-console.add_page(NavEntry("Data", "Access log", "/console/sharing/access", None, order=42))
+console.add_page(
+    NavEntry(
+        "Data",
+        "Access log",
+        "/console/sharing/access",
+        (SHARE_READ, SHARE_AUDIT, SHARE_DECIDE),
+        order=42,
+    )
+)
 add_translations(
     "zh",
     {

@@ -1,0 +1,56 @@
+"""Every demo role signs in and follows every link its navigation and its home page offer: none
+may lead to a page it may not open (403), to nothing (404) or back to the sign-in form."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citybase.app import create_app
+from citybase.core.runtime import open_database
+from citybase.core.settings import Settings
+from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo
+
+LINK = re.compile(r'<a [^>]*href="(/[^"#]*)"')
+SKIP = ("/logout", "/static/", "/docs", "/redoc", "/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("every-link")
+    settings = Settings(home=Path(home), database_url=f"sqlite:///{home / 'citybase.db'}")
+    db = open_database(settings)
+    build_demo(db, settings)
+    db.dispose()
+    return settings
+
+
+def _sign_in(client: TestClient, username: str) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
+                                         "next": "/", "login_token": token.group(1)},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303, answer.text
+
+
+@pytest.mark.parametrize("username", [u.username for u in DEMO_USERS])
+def test_every_link_a_role_is_shown_opens(settings: Settings, username: str) -> None:
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        _sign_in(client, username)
+        home = client.get("/")
+        assert home.status_code == 200
+        links = {h.replace("&amp;", "&") for h in LINK.findall(home.text)}
+        broken = []
+        for href in sorted(links):
+            if href.startswith(SKIP):
+                continue
+            answer = client.get(href, follow_redirects=False)
+            location = answer.headers.get("location", "")
+            if answer.status_code in (401, 403, 404) or "/login" in location:
+                broken.append(f"{href} → {answer.status_code} {location}")
+        assert not broken, f"{username} is shown links it cannot open: {broken}"
