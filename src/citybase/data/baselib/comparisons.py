@@ -107,8 +107,11 @@ def is_transposition(a: str, b: str) -> bool:
     if len(a) != len(b) or a == b:
         return False
     diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and (
-        a[diff[1]] == b[diff[0]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and (a[diff[1]] == b[diff[0]])
     )
 
 
@@ -177,12 +180,63 @@ def relate_credit_codes(a: object, b: object) -> CreditRelation:
 # 形近字: characters written alike that are mistyped for one another, in groups. Written for
 # the characters common in names; a character outside every group is its own shape.
 SHAPE_GROUPS = (
-    "王玉主", "己已巳", "未末", "土士", "日曰", "人入八", "大太犬", "天夭", "干千于", "白自",
-    "田由甲申", "贝见", "刀力", "今令", "戊戌戍", "斤斥", "苹萍平", "晴睛", "清青请情",
-    "佳桂往", "淑椒", "娟涓鹃", "婷亭", "芳方", "琳林淋", "俊峻竣骏", "浩皓洁", "玲铃伶",
-    "丽俪", "斌彬", "杰傑", "辉晖", "鹏朋明", "瑶遥摇", "瑛英", "梅海", "楠南", "燕艳", "红江",
-    "宏弘", "东冬", "秀季", "军车", "霞瑕", "敏繁", "华毕", "伟纬韦", "晶昌", "颖颍",
-    "莹萤营", "锋峰蜂", "涛祷", "钰珏", "琪棋祺", "睿叡", "旭旮", "晨辰",
+    "王玉主",
+    "己已巳",
+    "未末",
+    "土士",
+    "日曰",
+    "人入八",
+    "大太犬",
+    "天夭",
+    "干千于",
+    "白自",
+    "田由甲申",
+    "贝见",
+    "刀力",
+    "今令",
+    "戊戌戍",
+    "斤斥",
+    "苹萍平",
+    "晴睛",
+    "清青请情",
+    "佳桂往",
+    "淑椒",
+    "娟涓鹃",
+    "婷亭",
+    "芳方",
+    "琳林淋",
+    "俊峻竣骏",
+    "浩皓洁",
+    "玲铃伶",
+    "丽俪",
+    "斌彬",
+    "杰傑",
+    "辉晖",
+    "鹏朋明",
+    "瑶遥摇",
+    "瑛英",
+    "梅海",
+    "楠南",
+    "燕艳",
+    "红江",
+    "宏弘",
+    "东冬",
+    "秀季",
+    "军车",
+    "霞瑕",
+    "敏繁",
+    "华毕",
+    "伟纬韦",
+    "晶昌",
+    "颖颍",
+    "莹萤营",
+    "锋峰蜂",
+    "涛祷",
+    "钰珏",
+    "琪棋祺",
+    "睿叡",
+    "旭旮",
+    "晨辰",
 )
 _SHAPE = {ch: group[0] for group in SHAPE_GROUPS for ch in group}
 _NAME_DROP = re.compile(r"[·•．.\-_()（）\[\]0-9A-Za-z]")
@@ -231,7 +285,26 @@ def surname_of(name: str) -> str:
 
 
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 令狐 长孙 宇文 司徒 夏侯 端木 独孤 南宫 西门".split()
+    [
+        "欧阳",
+        "司马",
+        "上官",
+        "诸葛",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "令狐",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "端木",
+        "独孤",
+        "南宫",
+        "西门",
+    ]
 )
 
 
@@ -357,9 +430,10 @@ def parse_address(text: object, index: RegionIndex) -> Address:
             found.setdefault(region.level, region.code)
     rest = folded[end:]
     road = number = ""
-    if match := _ROAD.search(rest):
-        road, number = match["road"], match["number"].translate(_CN_DIGITS).lstrip("0")
-        rest = rest[match.end() :]
+    if found_road := _ROAD.search(rest):
+        road = found_road["road"]
+        number = found_road["number"].translate(_CN_DIGITS).lstrip("0")
+        rest = rest[found_road.end() :]
     rest = re.sub(r"[,，。;；]", "", rest)
     return Address(
         district=found.get("district", ""), street=found.get("street", ""),

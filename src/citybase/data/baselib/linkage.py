@@ -290,7 +290,7 @@ class LinkResult:
 
 
 def _to_arrow(rows: list[dict[str, Any]], columns: list[str]) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     return pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
 
@@ -298,17 +298,21 @@ def _to_arrow(rows: list[dict[str, Any]], columns: list[str]) -> Any:
 def _settings(kind: Kind, comparisons: list[Any] | None, blocking: Sequence[str]) -> Any:
     from splink import SettingsCreator
 
+    rules: list[Any] = list(blocking)
+
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons
         or (person_comparisons() if kind is Kind.person else enterprise_comparisons()),
-        blocking_rules_to_generate_predictions=list(blocking),
+        blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
 
 
-def _summary(linker: Any, kind: Kind, blocking: Sequence[str], training: Sequence[str]) -> ModelSummary:
+def _summary(
+    linker: Any, kind: Kind, blocking: Sequence[str], training: Sequence[str]
+) -> ModelSummary:
     settings = linker.misc.save_model_to_json()
     prior = float(settings.get("probability_two_random_records_match") or 0.0)
     out = ModelSummary(prior=prior, blocking_rules=list(blocking), training_rules=list(training))
@@ -353,7 +357,9 @@ def link(
     con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
     db_api = DuckDBAPI(con)
     linker = Linker(
-        db_api.register("records"), _settings(kind, comparisons, blocking), log_level=logging.WARNING
+        db_api.register("records"),
+        _settings(kind, comparisons, blocking),
+        log_level=logging.WARNING,
     )
     linker.training.estimate_probability_two_random_records_match(
         [DETERMINISTIC[kind]] if DETERMINISTIC[kind] in blocking else [blocking[0]], recall=0.8
@@ -378,7 +384,7 @@ def _level_of(weight: float, levels: list[dict[str, Any]]) -> str:
     known = [lv for lv in levels if lv["weight"] is not None]
     if not known:
         return ""
-    return min(known, key=lambda lv: abs(lv["weight"] - weight))["label"]
+    return str(min(known, key=lambda lv: abs(lv["weight"] - weight))["label"])
 
 
 def _pairs(relation: Any, model: ModelSummary) -> list[ScoredPair]:

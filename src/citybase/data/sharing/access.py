@@ -504,8 +504,10 @@ def read_held_values(
             continue
         plan = masking.plan_for(session, code, resource)
         if principal.unit_code == resource.provider_unit_code or admin:
-            basis = OWN_DATA_BASIS if principal.unit_code == resource.provider_unit_code else (
-                PLATFORM_BASIS
+            basis = (
+                OWN_DATA_BASIS
+                if principal.unit_code == resource.provider_unit_code
+                else (PLATFORM_BASIS)
             )
             served_items = {v.item for v in items}
             mask = None
