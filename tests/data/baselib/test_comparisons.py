@@ -87,7 +87,9 @@ def test_credit_codes_are_checked_and_keep_their_organisation_code() -> None:
     typo = code[:10] + ("0" if code[10] != "0" else "1") + code[11:]  # inside the organisation code
     assert c.relate_credit_codes(code, typo) is c.CreditRelation.one_off
     assert c.relate_credit_codes(code, code) is c.CreditRelation.exact
-    assert c.relate_credit_codes(code, "91350100MA2XYW12I") is c.CreditRelation.missing  # I is no credit char
+    assert (
+        c.relate_credit_codes(code, "91350100MA2XYW12I") is c.CreditRelation.missing
+    )  # I is no credit char
     assert not c.credit_code_valid(typo)
 
 

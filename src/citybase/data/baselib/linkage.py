@@ -79,47 +79,56 @@ def _null(col: str) -> dict[str, Any]:
     }
 
 
-def _level(sql: str, label: str, tf: str | None = None) -> dict[str, Any]:
-    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
+def _level(sql: str, label: str, m: float, u: float, tf: str | None = None) -> dict[str, Any]:
+    """A comparison level with its starting m and u probabilities: what a record of the same
+    person reaches (m) and what two different people reach (u), before training moves them.
+    Below ``MIN_TRAINING_RECORDS`` they are the model."""
+    level: dict[str, Any] = {
+        "sql_condition": sql, "label_for_charts": label, "m_probability": m, "u_probability": u,
+    }  # fmt: skip
     if tf:
         level["tf_adjustment_column"] = tf
         level["tf_adjustment_weight"] = 1.0
     return level
 
 
-_ELSE = {"sql_condition": "ELSE", "label_for_charts": "不同"}
+def _else(m: float, u: float) -> dict[str, Any]:
+    return _level("ELSE", "不同", m, u)
 
 
 def _comparison(name: str, description: str, levels: list[dict[str, Any]]) -> Any:
     from splink import comparison_library as cl
 
     return cl.CustomComparison(
-        comparison_levels=[*levels, _ELSE], output_column_name=name,
-        comparison_description=description,
-    )  # fmt: skip
+        comparison_levels=levels, output_column_name=name, comparison_description=description
+    )
 
 
 def _name_levels(col: str, *, tf: bool) -> list[dict[str, Any]]:
     return [
         _null(col),
-        _level(f"{col}_l = {col}_r", "姓名相同", col if tf else None),
-        _level(f"{col}_py_l = {col}_py_r", "同音（拼音相同）"),
-        _level(f"{col}_shape_l = {col}_shape_r", "形近字"),
+        _level(f"{col}_l = {col}_r", "姓名相同", 0.85, 0.002, col if tf else None),
+        _level(f"{col}_py_l = {col}_py_r", "同音（拼音相同）", 0.05, 0.0005),
+        _level(f"{col}_shape_l = {col}_shape_r", "形近字", 0.02, 0.0001),
         _level(
             f"length({col}_l) = length({col}_r) AND levenshtein({col}_l, {col}_r) = 1",
             "一字之差",
+            0.03,
+            0.003,
         ),
+        _else(0.05, 0.9944),
     ]
 
 
 def _address_levels() -> list[dict[str, Any]]:
     return [
         _null("addr_key"),
-        _level("addr_key_l = addr_key_r", "地址相同"),
-        _level("addr_number_l = addr_number_r", "同路同门牌"),
-        _level("addr_road_l = addr_road_r", "同一道路"),
-        _level("addr_street_l = addr_street_r", "同一街道（乡镇）"),
-        _level("addr_district_l = addr_district_r", "同一区县"),
+        _level("addr_key_l = addr_key_r", "地址相同", 0.55, 0.0005),
+        _level("addr_number_l = addr_number_r", "同路同门牌", 0.1, 0.001),
+        _level("addr_road_l = addr_road_r", "同一道路", 0.08, 0.01),
+        _level("addr_street_l = addr_street_r", "同一街道（乡镇）", 0.07, 0.05),
+        _level("addr_district_l = addr_district_r", "同一区县", 0.1, 0.2),
+        _else(0.1, 0.7385),
     ]
 
 
@@ -127,23 +136,28 @@ def person_comparisons() -> list[Any]:
     return [
         _comparison("citizen_id", "公民身份号码（GB 11643，15 位升 18 位）", [
             _null("id18"),
-            _level("id18_l = id18_r", "号码相同"),
+            _level("id18_l = id18_r", "号码相同", 0.9, 1e-7),
             _level("damerau_levenshtein(id17_l, id17_r) = 1 AND levenshtein(id17_l, id17_r) = 2",
-                   "相邻两位颠倒"),
+                   "相邻两位颠倒", 0.02, 1e-8),
             _level("levenshtein(id17_l, id17_r) = 1 OR levenshtein(id18_l, id18_r) = 1",
-                   "一位不同"),
+                   "一位不同", 0.03, 1e-6),
+            _else(0.05, 0.999999),
         ]),
         _comparison("name", "姓名（字、拼音、字形）", _name_levels("name", tf=True)),
         _comparison("birth", "出生日期", [
             _null("birth"),
-            _level("birth_l = birth_r", "相同"),
-            _level("substr(birth_l, 1, 7) = substr(birth_r, 1, 7)", "同年同月"),
+            _level("birth_l = birth_r", "相同", 0.93, 0.00005),
+            _level("substr(birth_l, 1, 7) = substr(birth_r, 1, 7)", "同年同月", 0.03, 0.001),
+            _else(0.04, 0.99895),
         ]),
-        _comparison("sex", "性别", [_null("sex"), _level("sex_l = sex_r", "相同")]),
+        _comparison("sex", "性别", [
+            _null("sex"), _level("sex_l = sex_r", "相同", 0.98, 0.5), _else(0.02, 0.5),
+        ]),
         _comparison("mobile", "手机号码", [
             _null("mobile"),
-            _level("mobile_l = mobile_r", "相同"),
-            _level("damerau_levenshtein(mobile_l, mobile_r) = 1", "一位不同或颠倒"),
+            _level("mobile_l = mobile_r", "相同", 0.6, 1e-6),
+            _level("damerau_levenshtein(mobile_l, mobile_r) = 1", "一位不同或颠倒", 0.05, 1e-6),
+            _else(0.35, 0.999998),
         ]),
         _comparison("address", "地址（按区划登记解析）", _address_levels()),
     ]  # fmt: skip
@@ -153,22 +167,25 @@ def enterprise_comparisons() -> list[Any]:
     return [
         _comparison("credit_code", "统一社会信用代码（GB 32100）", [
             _null("credit"),
-            _level("credit_l = credit_r", "代码相同"),
-            _level("org_code_l = org_code_r", "组织机构代码相同"),
-            _level("damerau_levenshtein(credit_l, credit_r) = 1", "一位不同或颠倒"),
+            _level("credit_l = credit_r", "代码相同", 0.9, 1e-7),
+            _level("org_code_l = org_code_r", "组织机构代码相同", 0.04, 1e-7),
+            _level("damerau_levenshtein(credit_l, credit_r) = 1", "一位不同或颠倒", 0.03, 1e-6),
+            _else(0.03, 0.999999),
         ]),
         _comparison("name", "企业名称（去区划前缀与组织形式）", [
             _null("core"),
-            _level("ename_l = ename_r", "名称相同", "ename"),
-            _level("core_l = core_r", "字号行业相同"),
-            _level("core_py_l = core_py_r", "字号同音"),
+            _level("ename_l = ename_r", "名称相同", 0.7, 0.0005, "ename"),
+            _level("core_l = core_r", "字号行业相同", 0.2, 0.001),
+            _level("core_py_l = core_py_r", "字号同音", 0.03, 0.0005),
             _level("length(core_l) = length(core_r) AND damerau_levenshtein(core_l, core_r) = 1",
-                   "字号一字之差"),
+                   "字号一字之差", 0.03, 0.002),
+            _else(0.04, 0.996),
         ]),
         _comparison("legal_rep", "法定代表人", _name_levels("rep", tf=False)),
         _comparison("founded", "成立日期", [
             _null("founded"),
-            _level("founded_l = founded_r", "相同"),
+            _level("founded_l = founded_r", "相同", 0.9, 0.0003),
+            _else(0.1, 0.9997),
         ]),
         _comparison("address", "注册地址（按区划登记解析）", _address_levels()),
     ]  # fmt: skip
@@ -180,7 +197,7 @@ PERSON_BLOCKING = (
     "l.name_py = r.name_py AND l.birth = r.birth",
     "l.mobile = r.mobile",
     "l.birth = r.birth AND l.addr_street = r.addr_street",
-    "l.name = r.name AND l.addr_number = r.addr_number",
+    "l.surname = r.surname AND l.addr_number = r.addr_number",
 )
 ENTERPRISE_BLOCKING = (
     "l.credit = r.credit",
@@ -188,6 +205,7 @@ ENTERPRISE_BLOCKING = (
     "l.core = r.core",
     "l.rep_py = r.rep_py AND l.addr_district = r.addr_district",
 )
+MIN_TRAINING_RECORDS = 1_000
 BLOCKING = {Kind.person: PERSON_BLOCKING, Kind.enterprise: ENTERPRISE_BLOCKING}
 # EM rounds: each fixes the comparisons its rule uses and trains the others
 TRAINING_BLOCKING = {
@@ -225,7 +243,7 @@ def prepare_person(record: SourceRecord, regions: cmp.RegionIndex) -> dict[str, 
         "unique_id": record.uid, "source": record.resource_code,
         "id18": _none(id18), "id17": _none(id18[:17]),
         "name": _none(name), "name_py": _none(cmp.name_pinyin(name)),
-        "name_shape": _none(cmp.name_shape(name)),
+        "name_shape": _none(cmp.name_shape(name)), "surname": _none(cmp.surname_of(name)),
         "birth": _none(birth), "sex": _none(cmp.sex(v.get("sex")) or cmp.sex_of(id18)),
         "mobile": _none(cmp.mobile(v.get("mobile"))),
         **_address_columns(v.get("address"), regions),
@@ -281,6 +299,8 @@ class ModelSummary:
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     blocking_rules: list[str] = field(default_factory=list)
     training_rules: list[str] = field(default_factory=list)
+    trained: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -295,13 +315,16 @@ def _to_arrow(rows: list[dict[str, Any]], columns: list[str]) -> Any:
     return pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
 
 
-def _settings(kind: Kind, comparisons: list[Any] | None, blocking: Sequence[str]) -> Any:
+def _settings(
+    kind: Kind, comparisons: list[Any] | None, blocking: Sequence[str], prior: float
+) -> Any:
     from splink import SettingsCreator
 
     rules: list[Any] = list(blocking)
 
     return SettingsCreator(
         link_type="dedupe_only",
+        probability_two_random_records_match=prior,
         comparisons=comparisons
         or (person_comparisons() if kind is Kind.person else enterprise_comparisons()),
         blocking_rules_to_generate_predictions=rules,
@@ -358,23 +381,45 @@ def link(
     db_api = DuckDBAPI(con)
     linker = Linker(
         db_api.register("records"),
-        _settings(kind, comparisons, blocking),
+        _settings(kind, comparisons, blocking, min(0.5, 2.0 / len(prepared))),
         log_level=logging.WARNING,
     )
-    linker.training.estimate_probability_two_random_records_match(
-        [DETERMINISTIC[kind]] if DETERMINISTIC[kind] in blocking else [blocking[0]], recall=0.8
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(2e6, 50.0 * len(prepared)),
-                                                     seed=seed)  # fmt: skip
-    for rule in training:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, record_sample_proportion=1.0 if len(prepared) < 200_000 else 0.2
-        )
+    notes = _train(linker, kind, len(prepared), blocking, training, seed)
     model = _summary(linker, kind, blocking, training)
+    model.trained, model.notes = not notes, notes
     scored = linker.inference.predict(threshold_match_probability=threshold_probability)
     pairs = _pairs(scored.as_duckdbpyrelation(), model)
     con.close()
     return LinkResult(pairs, model)
+
+
+def _train(
+    linker: Any, kind: Kind, records: int, blocking: Sequence[str], training: Sequence[str],
+    seed: int,
+) -> list[str]:  # fmt: skip
+    """Estimate the prior, then u by random sampling, then m by EM on each training rule. With
+    too few records, or where a step finds nothing to learn from, the starting parameters stay
+    (said in the returned notes, shown with the model)."""
+    if records < MIN_TRAINING_RECORDS:
+        return [f"{records} records (< {MIN_TRAINING_RECORDS}): the starting parameters are used"]
+    notes = []
+    steps: list[tuple[str, Any]] = [
+        ("prior", lambda: linker.training.estimate_probability_two_random_records_match(
+            [DETERMINISTIC[kind]] if DETERMINISTIC[kind] in blocking else [blocking[0]],
+            recall=0.8)),
+        ("u", lambda: linker.training.estimate_u_using_random_sampling(
+            max_pairs=min(2e6, 50.0 * records), seed=seed)),
+    ]  # fmt: skip
+    for rule in training:
+        steps.append((f"EM on {rule}", lambda rule=rule: (
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, record_sample_proportion=1.0 if records < 200_000 else 0.2))))  # fmt: skip
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:  # splink raises several kinds where data gives it nothing
+            notes.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+    return notes
 
 
 def _level_of(weight: float, levels: list[dict[str, Any]]) -> str:

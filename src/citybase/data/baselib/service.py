@@ -178,8 +178,9 @@ def _comparable(kind: Kind, field: str, value: Any, regions: cmp.RegionIndex) ->
         return cmp.iso_date(value)
     if field == "sex":
         return cmp.sex(value)
-    if field == "address":
-        return cmp.parse_address(value, regions).key()
+    if field == "address":  # one source writing the street and one not is no conflict
+        addr = cmp.parse_address(value, regions)
+        return f"{addr.district}|{addr.road}|{addr.number}|{addr.rest}" if addr.road else addr.key()
     if field == "legal_rep" or (field == "name" and kind is Kind.person):
         return cmp.person_name(value)
     return cmp.fold(value)
@@ -321,7 +322,8 @@ def link_base_library(
     run.model = {
         "prior": result.model.prior, "comparisons": result.model.comparisons,
         "blocking_rules": result.model.blocking_rules,
-        "training_rules": result.model.training_rules,
+        "training_rules": result.model.training_rules, "trained": result.model.trained,
+        "notes": result.model.notes,
         "seconds": round(time.perf_counter() - started, 2),
     }  # fmt: skip
     session.flush()
@@ -340,8 +342,9 @@ def _golden(
     settings: BaselibSettings, keys: ops.Keys, dispute_days: int,
 ) -> int:  # fmt: skip
     old_disputes = {
-        (g.entity_id, g.field, g.resource_code): g.dispute_number
-        for g in repository.golden_of_kind(session, kind.value) if g.dispute_number
+        (g.entity_id, g.field, alt["resource_code"], alt["value"]): alt.get("dispute_number", "")
+        for g in repository.golden_of_kind(session, kind.value) for alt in g.alternatives
+        if alt.get("dispute_number")
     }  # fmt: skip
     repository.delete_golden(session, [e.id for e in repository.entities(session, kind.value)])
     session.flush()
@@ -351,7 +354,7 @@ def _golden(
     for entity in entities.values():
         entity.records = 0
     fields: list[GoldenField] = []
-    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate]] = []
+    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]] = []
     conflicts = 0
     for root, members in clusters.items():
         entity = entities[entity_of_cluster[root]]
@@ -371,36 +374,42 @@ def _golden(
                 ))  # fmt: skip
         for field, candidates in per_field.items():
             chosen, others = choose(candidates)
+            alternatives = [
+                {"value": o.value, "resource_code": o.row.record.resource_code, "item": o.item,
+                 "row_no": o.row.row_no, "unit_code": o.row.record.unit_code,
+                 "observed_at": o.row.observed_at.isoformat() if o.row.observed_at else None,
+                 "dispute_number": old_disputes.get(
+                     (entity.id, field, o.row.record.resource_code, o.value), "")}
+                for o in others
+            ]  # fmt: skip
             golden = GoldenField(
                 entity_id=entity.id, field=field, value=chosen.value,
                 resource_code=chosen.row.record.resource_code, item=chosen.item,
                 row_no=chosen.row.row_no, unit_code=chosen.row.record.unit_code,
                 observed_at=chosen.row.observed_at, authoritative=chosen.authoritative,
-                alternatives=[{"value": o.value, "resource_code": o.row.record.resource_code,
-                               "item": o.item, "row_no": o.row.row_no,
-                               "unit_code": o.row.record.unit_code,
-                               "observed_at": o.row.observed_at.isoformat()
-                               if o.row.observed_at else None} for o in others],
-                dispute_number="",
+                alternatives=alternatives,
+                dispute_number=next((a["dispute_number"] for a in alternatives
+                                     if a["dispute_number"]), ""),
             )  # fmt: skip
             fields.append(golden)
             if field == key_field:
                 entity.subject = ops.subject_tag(chosen.value, keys)
-            for other in others:
-                conflicts += 1
-                number = old_disputes.get((entity.id, field, other.row.record.resource_code))
-                if number:
-                    golden.dispute_number = number
-                else:
-                    to_dispute.append((golden, chosen, other))
-    repository.add_all(session, fields)
+            conflicts += len(others)
+            to_dispute.extend(
+                (golden, chosen, other, alt)
+                for other, alt in zip(others, alternatives, strict=True)
+                if not alt["dispute_number"]
+            )
+    # disputes first: their numbers go into the fields as they are written
     _raise_disputes(session, principal, kind, to_dispute, settings, dispute_days)
+    repository.add_all(session, fields)
     return conflicts
 
 
 def _raise_disputes(
     session: Session, principal: Principal, kind: Kind,
-    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate]], settings: BaselibSettings,
+    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]],
+    settings: BaselibSettings,
     dispute_days: int,
 ) -> None:  # fmt: skip
     """A value that differs from the chosen one is disputed with the unit that holds it (not
@@ -409,7 +418,7 @@ def _raise_disputes(
         return
     raised = 0
     labels = FIELD_LABELS[kind]
-    for golden, chosen, other in to_dispute:
+    for golden, chosen, other, alternative in to_dispute:
         if raised >= settings.disputes_per_run:
             return
         if other.row.record.unit_code == principal.unit_code:
@@ -427,7 +436,8 @@ def _raise_disputes(
             ), dispute_days)  # fmt: skip
         except CitybaseError:
             continue
-        golden.dispute_number = dispute.number
+        alternative["dispute_number"] = dispute.number
+        golden.dispute_number = golden.dispute_number or dispute.number
         raised += 1
     session.flush()
 
