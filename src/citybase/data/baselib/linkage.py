@@ -99,8 +99,9 @@ def _else(m: float, u: float) -> dict[str, Any]:
 def _comparison(name: str, description: str, levels: list[dict[str, Any]]) -> Any:
     from splink import comparison_library as cl
 
+    given: list[Any] = list(levels)
     return cl.CustomComparison(
-        comparison_levels=levels, output_column_name=name, comparison_description=description
+        comparison_levels=given, output_column_name=name, comparison_description=description
     )
 
 

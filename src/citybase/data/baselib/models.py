@@ -81,6 +81,9 @@ class GoldenField(IdMixin, Base):
     unit_code: Mapped[str] = mapped_column(String(40))
     observed_at: Mapped[datetime | None]
     authoritative: Mapped[bool] = mapped_column(default=False)
+    # [{resource_code, item, row_no, unit_code}]: every row holding the chosen value (a reader
+    # granted any of them may read it)
+    sources: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     # [{value, resource_code, item, unit_code, observed_at}] differing from the chosen value
     alternatives: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     dispute_number: Mapped[str] = mapped_column(String(20), default="")

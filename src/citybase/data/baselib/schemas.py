@@ -51,9 +51,10 @@ class FileField(BaseModel):
     field: str
     value: Any
     masked: str = ""
-    resource_code: str
+    resource_code: str = Field(description="Where the chosen value comes from")
     unit_code: str
     observed_at: datetime | None
+    served_from: str = Field("", description="The resource whose grant this read used")
     authoritative: bool
     conflicts: int = Field(0, description="How many other values the sources hold")
     dispute_number: str = ""

@@ -52,6 +52,8 @@ from citybase.data.sharing import access
 from citybase.data.sharing.schemas import ReadContext
 from citybase.data.sources import service as sources
 
+# the stewards keep the files for the city: they read them in the clear, traced, on this basis
+KEEPER_BASIS = "基础库管理（基础库数据管理员读取）"
 MAX_REVIEWS = 5_000  # open pairs kept per run: a queue longer than this is a threshold to move
 FIELD_LABELS = {
     Kind.person: {"name": "姓名", "citizen_id": "公民身份号码", "mobile": "手机号码",
@@ -230,6 +232,18 @@ def choose(candidates: list[_Candidate]) -> tuple[_Candidate, list[_Candidate]]:
     return chosen, others
 
 
+def _agreeing(chosen: _Candidate, candidates: list[_Candidate]) -> list[dict[str, Any]]:
+    """Every row holding the chosen value (the chosen one first), once per resource."""
+    out, seen = [], set()
+    for cand in [chosen, *candidates]:
+        code = cand.row.record.resource_code
+        if cand.comparable == chosen.comparable and code not in seen:
+            seen.add(code)
+            out.append({"resource_code": code, "item": cand.item, "row_no": cand.row.row_no,
+                        "unit_code": cand.row.record.unit_code})  # fmt: skip
+    return out
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -388,6 +402,7 @@ def _golden(
                 row_no=chosen.row.row_no, unit_code=chosen.row.record.unit_code,
                 observed_at=chosen.row.observed_at, authoritative=chosen.authoritative,
                 alternatives=alternatives,
+                sources=_agreeing(chosen, candidates),
                 dispute_number=next((a["dispute_number"] for a in alternatives
                                      if a["dispute_number"]), ""),
             )  # fmt: skip
@@ -568,12 +583,16 @@ def _serve(
 ) -> FileRead | access.Refused:  # fmt: skip
     kind = Kind(entity.kind)
     golden = repository.golden(session, entity.id)
-    held = [access.HeldValue(g.field, g.item, g.resource_code, g.value) for g in golden]
+    held = [
+        access.HeldValue(g.field, src["item"], src["resource_code"], g.value)
+        for g in golden
+        for src in g.sources or [{"item": g.item, "resource_code": g.resource_code}]
+    ]
     key = next((g.value for g in golden if g.field == linkage.KEY_FIELD[kind]), "")
     served = access.read_held_values(
         session, principal, what=f"baselib:{kind.value}:{entity.id}", object_type="base_file",
         action="baselib.read", ctx=ctx, held=held, subject_values={key} if key else set(),
-        keys=keys,
+        keys=keys, keeper_basis=KEEPER_BASIS if is_steward(principal, settings) else "",
     )  # fmt: skip
     if isinstance(served, access.Refused):
         return served
@@ -581,6 +600,7 @@ def _serve(
         FileField(
             field=g.field, value=served.values[g.field], masked=served.masked.get(g.field, ""),
             resource_code=g.resource_code, unit_code=g.unit_code, observed_at=g.observed_at,
+            served_from=served.served_from[g.field],
             authoritative=g.authoritative, conflicts=len(g.alternatives),
             dispute_number=g.dispute_number,
         )

@@ -454,18 +454,24 @@ class ServedValues:
     withheld: list[str]  # fields no grant of the reader's unit covers
     masked: dict[str, str]  # field → the masking rule applied, where not in the clear
     legal_basis: list[str]
+    served_from: dict[str, str]  # field → the resource it was served under
     access_id: int
 
 
 def read_held_values(
     session: Session, principal: Principal, *, what: str, object_type: str, action: str,
     ctx: ReadContext, held: list[HeldValue], subject_values: set[str], keys: ops.Keys,
+    keeper_basis: str = "",
 ) -> ServedValues | Refused:  # fmt: skip
     """Values taken from several units' resources and kept together (a base-library file), read
     as their rows would be: each value only where the reader's unit holds a grant in force for
     its resource and data item (or the resource is its own), masked by that resource's grade,
-    with a stated purpose, and a case for personal data. One ledger entry and one row of the
-    access log for the whole read, with the data subject's keyed hash; a refusal is returned."""
+    with a stated purpose, and a case for personal data. A value held in several resources
+    (one ``HeldValue`` per resource, same field) is served from the first the reader may read. One ledger entry and one row of the
+    access log for the whole read, with the data subject's keyed hash; a refusal is returned.
+
+    ``keeper_basis``: the reader keeps these values for the platform (the base libraries'
+    stewards) and reads them in the clear on that basis — traced all the same."""
     read = _Read(principal, what, ctx, "file", {}, action=action, object_type=object_type)
     admin = principal.has_role(Role.platform_admin)
     if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
@@ -488,7 +494,7 @@ def read_held_values(
         ))  # fmt: skip
     values: dict[str, Any] = {}
     masked: dict[str, str] = {}
-    withheld: list[str] = []
+    served_from: dict[str, str] = {}
     bases: list[str] = []
     grants: list[int] = []
     personal = False
@@ -500,42 +506,41 @@ def read_held_values(
         try:
             resource = catalog.get_resource(session, code)
         except NotFound:
-            withheld.extend(v.field for v in items)
             continue
         plan = masking.plan_for(session, code, resource)
-        if principal.unit_code == resource.provider_unit_code or admin:
+        if principal.unit_code == resource.provider_unit_code or admin or keeper_basis:
             basis = (
-                OWN_DATA_BASIS
-                if principal.unit_code == resource.provider_unit_code
-                else (PLATFORM_BASIS)
-            )
+                OWN_DATA_BASIS if principal.unit_code == resource.provider_unit_code
+                else PLATFORM_BASIS if admin else keeper_basis
+            )  # fmt: skip
             served_items = {v.item for v in items}
             mask = None
         else:
             grant, _, _ = _find_grant(session, principal, code)
             if grant is None:
-                withheld.extend(v.field for v in items)
                 continue
             request = repository.request_by_id(session, grant.request_id)
             basis = request.legal_basis if request else ""
             grants.append(grant.id)
             served_items = {v.item for v in items if v.item in grant.fields}
             mask = masking.Masker(plan, keys, sorted(served_items))
-            personal = personal or plan.level in PERSONAL_LEVELS
+            if served_items and any(v.field not in values for v in items):
+                personal = personal or plan.level in PERSONAL_LEVELS
         rules = {f.item: f.rule.label() for f in plan.fields}
         for value in items:
-            if value.item not in served_items:
-                withheld.append(value.field)
-                continue
+            if value.item not in served_items or value.field in values:
+                continue  # not granted here, or already served from another source
             shown = value.value
             if mask is not None:
                 shown = mask.row({value.item: value.value}).get(value.item)
                 if rules.get(value.item, "clear") != "clear":
                     masked[value.field] = rules[value.item]
             values[value.field] = shown
+            served_from[value.field] = code
             sources.setdefault(code, []).append(value.item)
         if basis and basis not in bases and any(v.item in served_items for v in items):
             bases.append(basis)
+    withheld = sorted({v.field for v in held} - set(values))
     read.legal_basis = "；".join(bases)
     read.fields = list(values)
     read.query = {"sources": sources}
@@ -555,8 +560,8 @@ def read_held_values(
         ))  # fmt: skip
     tags = ops.subject_tags(subject_values, keys)
     access = _log(session, read, Outcome.allowed, rows=1, subject_tags=tags,
-                  extra={"grants": grants, "withheld": sorted(set(withheld))})  # fmt: skip
-    return ServedValues(values, sorted(set(withheld)), masked, bases, access.id)
+                  extra={"grants": grants, "withheld": withheld})  # fmt: skip
+    return ServedValues(values, withheld, masked, bases, served_from, access.id)
 
 
 def to_csv(fields: list[str], rows: list[dict[str, Any]]) -> bytes:

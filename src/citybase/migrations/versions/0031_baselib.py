@@ -133,6 +133,11 @@ def upgrade() -> None:
         sa.Column("observed_at", citybase.core.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("authoritative", sa.Boolean(), nullable=False),
         sa.Column(
+            "sources",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
             "alternatives",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
