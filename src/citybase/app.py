@@ -56,6 +56,8 @@ from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
 from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
+from citybase.data.baselib import routes as baselib_routes
+from citybase.data.baselib import views as baselib_views
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
 from citybase.data.datastore import routes as datastore_routes
@@ -375,6 +377,8 @@ def create_app(
         telemetry_routes.router,
         rule_routes.router,
         hub_event_views.router,
+        baselib_routes.router,
+        baselib_views.router,
     ):
         app.include_router(router)
 

@@ -158,6 +158,28 @@ class QualitySettings(BaseModel):
     dispute_days: int = Field(5, ge=1, description="Days a provider has to answer a data dispute.")
 
 
+class BaselibSettings(BaseModel):
+    match_threshold: float = Field(
+        0.99, gt=0, lt=1,
+        description="Match probability at or above which two records are joined into one "
+        "person's or enterprise's file.",
+    )  # fmt: skip
+    review_threshold: float = Field(
+        0.5, gt=0, lt=1,
+        description="Match probability from which a pair below the match threshold goes to the "
+        "stewards' review queue.",
+    )  # fmt: skip
+    steward_unit: str = Field(
+        "",
+        description="The unit whose data stewards run the base libraries and decide their "
+        "review queue (empty: platform admins only).",
+    )
+    disputes_per_run: int = Field(
+        50, ge=0, le=10_000,
+        description="The most quality disputes one linkage run raises about conflicting values.",
+    )  # fmt: skip
+
+
 class FilesSettings(BaseModel):
     store: Literal["directory", "database"] = Field(
         "directory",
@@ -354,6 +376,7 @@ class Settings(BaseSettings):
     masking: MaskingSettings = Field(default_factory=MaskingSettings)
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    baselib: BaselibSettings = Field(default_factory=BaselibSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     hub: HubSettings = Field(default_factory=HubSettings)

@@ -170,11 +170,95 @@ def _blueprint(entry: dict[str, Any], district: str | None, year: int | None,
     )
 
 
+# the city's residents and firms: rows about one person (one firm) draw from these, so that the
+# same people recur across units' resources and the base libraries have something to link
+RESIDENTS = 600
+FIRMS_KEPT = 200
+SOUNDS_LIKE = {"伟": "玮", "静": "靖", "丽": "莉", "明": "铭", "军": "君", "芳": "方", "华": "桦"}
+
+
+@dataclass(frozen=True)
+class Resident:
+    id: str
+    name: str
+    sex: str
+    mobile: str
+    address: str
+
+
+def residents() -> list[Resident]:
+    rng = random.Random(3501)
+    found = []
+    for _ in range(RESIDENTS):
+        cid = citizen_id(rng)
+        found.append(Resident(
+            cid, person(rng), "男" if int(cid[16]) % 2 else "女",
+            f"1{rng.choice('35789')}{rng.randint(0, 999_999_999):09d}", address(rng),
+        ))  # fmt: skip
+    return found
+
+
+def firms() -> list[dict[str, str]]:
+    rng = random.Random(3502)
+    return [{"credit": credit_code(rng), "company": company(rng), "person": person(rng),
+             "address": address(rng)} for _ in range(FIRMS_KEPT)]  # fmt: skip
+
+
+def _resident_row(
+    rng: random.Random, makers: list[tuple[str, str, Callable[[random.Random], Any]]],
+    who: Resident,
+) -> dict[str, Any]:  # fmt: skip
+    """A row about ``who``, as a unit's register has it: now and then a name typed by its sound,
+    an older phone number, another address."""
+    row: dict[str, Any] = {}
+    for name, kind, make in makers:
+        if kind == "id":
+            row[name] = who.id
+        elif kind == "person":
+            typo = rng.random() < 0.03 and any(c in SOUNDS_LIKE for c in who.name[1:])
+            row[name] = (
+                who.name[0] + "".join(SOUNDS_LIKE.get(c, c) for c in who.name[1:])
+                if typo else who.name
+            )  # fmt: skip
+        elif kind == "sex":
+            row[name] = who.sex
+        elif kind == "mobile":
+            row[name] = who.mobile if rng.random() < 0.85 else make(rng)
+        elif kind == "address":
+            row[name] = who.address if rng.random() < 0.8 else make(rng)
+        else:
+            row[name] = make(rng)
+    return row
+
+
+def _firm_row(
+    rng: random.Random, makers: list[tuple[str, str, Callable[[random.Random], Any]]],
+    firm: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    row: dict[str, Any] = {}
+    for name, kind, make in makers:
+        if kind in ("credit", "company") or (kind == "address" and rng.random() < 0.8):
+            row[name] = firm[kind]
+        else:
+            row[name] = make(rng)
+    return row
+
+
 def rows_for(blueprint: Blueprint, seed: int) -> list[dict[str, Any]]:
-    """The rows of one resource: the same every time for the same seed."""
+    """The rows of one resource: the same every time for the same seed. A row with one citizen
+    ID and a name is about one of the city's residents; one with a credit code and a company
+    name, about one of its firms."""
     rng = random.Random(seed)
-    makers = [(name, generator(spec)) for name, spec in blueprint.generators]
-    return [{name: make(rng) for name, make in makers} for _ in range(blueprint.rows)]
+    makers = [(name, spec.partition(":")[0], generator(spec))
+              for name, spec in blueprint.generators]  # fmt: skip
+    kinds = [kind for _, kind, _ in makers]
+    if kinds.count("id") == 1 and kinds.count("person") == 1:
+        people = residents()
+        return [_resident_row(rng, makers, rng.choice(people)) for _ in range(blueprint.rows)]
+    if kinds.count("credit") == 1 and kinds.count("company") == 1:
+        kept = firms()
+        return [_firm_row(rng, makers, rng.choice(kept)) for _ in range(blueprint.rows)]
+    return [{name: make(rng) for name, _, make in makers} for _ in range(blueprint.rows)]
 
 
 def infer_spec(name: str, data_type: str, element: str, length: int | None = None) -> str:

@@ -27,6 +27,8 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
+from citybase.data.baselib import service as baselib
+from citybase.data.baselib.schemas import Kind as BaseKind
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
 from citybase.data.datastore import service as datastore
@@ -131,6 +133,8 @@ def build_demo(
         seed_grading(session)
         step("sharing, quality and disputes")
         seed_sharing(session, settings)
+        step("base libraries: persons and enterprises linked")
+        seed_baselib(session, settings)
         step("plans, their indicators and tasks")
         seed_cockpit(session)
         step("the event taxonomy")
@@ -153,6 +157,15 @@ def build_demo(
     step("sensor alarms into cases")
     while bus.dispatch_in_process(db):  # the city brain takes the storm's alarms in
         pass
+
+
+def seed_baselib(session: Session, settings: Settings) -> None:
+    """Link the residents and firms the units' resources hold into their files (as the
+    platform admin, so that no dispute is raised on the demo's behalf)."""
+    admin = identity.principal_for(session, "admin")
+    keys = ops.keys_for(settings.masking_key)
+    for kind in (BaseKind.person, BaseKind.enterprise):
+        baselib.link_base_library(session, admin, kind, settings.baselib, keys)
 
 
 def seed_catalog(session: Session) -> None:

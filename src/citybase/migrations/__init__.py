@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     from citybase.core.identity import models as _identity
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
+    from citybase.data.baselib import models as _baselib
     from citybase.data.catalog import models as _catalog
     from citybase.data.datastore import models as _datastore
     from citybase.data.grading import models as _grading
@@ -68,6 +69,7 @@ def all_metadata() -> MetaData:
         _search,
         _sharing,
         _sources,
+        _baselib,
     )
     return Base.metadata
 

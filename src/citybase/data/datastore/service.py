@@ -387,6 +387,21 @@ def iter_rows(session: Session, code: str, batch: int = 1_000) -> Iterator[dict[
             after = row_no
 
 
+def iter_numbered_rows(
+    session: Session, code: str, batch: int = 5_000
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every row of a resource with its row number (what a link to it keeps), in order, a batch
+    at a time (no access check: for the platform's own derived data)."""
+    table_id = repository.table_id(session, code)
+    after = 0
+    while True:
+        chunk = repository.rows_after(session, table_id, after, batch)
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1][0]
+
+
 def _may_read(principal: Principal, resource: ResourceRead) -> bool:
     return (
         principal.has_role(Role.platform_admin)

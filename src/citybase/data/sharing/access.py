@@ -107,6 +107,7 @@ _FIELD = {
     Refusal.foreign_key: "X-Citybase-Client",
     Refusal.field_not_granted: "fields",
     Refusal.bad_query: "query",
+    Refusal.purpose_required: "X-Citybase-Purpose",
 }
 
 
@@ -434,6 +435,133 @@ def record_read(
     )  # fmt: skip
     tags = ops.subject_tags(subject_values or set(), keys) if keys is not None else []
     return _log(session, read, Outcome.allowed, rows=rows, subject_tags=tags).id
+
+
+@dataclass(frozen=True)
+class HeldValue:
+    """A value another domain keeps that came from a catalog resource (a base-library file's
+    field): what it is called there, and the resource and data item it was taken from."""
+
+    field: str
+    item: str
+    resource_code: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class ServedValues:
+    values: dict[str, Any]  # field → the value as served (masked as its resource's grade says)
+    withheld: list[str]  # fields no grant of the reader's unit covers
+    masked: dict[str, str]  # field → the masking rule applied, where not in the clear
+    legal_basis: list[str]
+    served_from: dict[str, str]  # field → the resource it was served under
+    access_id: int
+
+
+def read_held_values(
+    session: Session, principal: Principal, *, what: str, object_type: str, action: str,
+    ctx: ReadContext, held: list[HeldValue], subject_values: set[str], keys: ops.Keys,
+    keeper_basis: str = "",
+) -> ServedValues | Refused:  # fmt: skip
+    """Values taken from several units' resources and kept together (a base-library file), read
+    as their rows would be: each value only where the reader's unit holds a grant in force for
+    its resource and data item (or the resource is its own), masked by that resource's grade,
+    with a stated purpose, and a case for personal data. A value held in several resources
+    (one ``HeldValue`` per resource, same field) is served from the first the reader may read. One ledger entry and one row of the
+    access log for the whole read, with the data subject's keyed hash; a refusal is returned.
+
+    ``keeper_basis``: the reader keeps these values for the platform (the base libraries'
+    stewards) and reads them in the clear on that basis — traced all the same."""
+    read = _Read(principal, what, ctx, "file", {}, action=action, object_type=object_type)
+    admin = principal.has_role(Role.platform_admin)
+    if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
+        return _refuse(session, read, Refusal.case_number_invalid, problem)
+    if not (principal.can(SHARE_READ) or admin):
+        return _refuse(session, read, Refusal.not_permitted, (
+            f"{principal.username} may not read shared data (permission {SHARE_READ})"
+        ))  # fmt: skip
+    if not principal.unit_code and not admin:
+        return _refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
+                       "this account has none")  # fmt: skip
+    if ctx.client_unit and ctx.client_unit != principal.unit_code:
+        return _refuse(session, read, Refusal.foreign_key, (
+            f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
+            "a unit reads with its own keys"
+        ))  # fmt: skip
+    if not ctx.purpose.strip():
+        return _refuse(session, read, Refusal.purpose_required, (
+            "say why this file is read (X-Citybase-Purpose): a file is read for a purpose"
+        ))  # fmt: skip
+    values: dict[str, Any] = {}
+    masked: dict[str, str] = {}
+    served_from: dict[str, str] = {}
+    bases: list[str] = []
+    grants: list[int] = []
+    personal = False
+    sources: dict[str, list[str]] = {}
+    by_resource: dict[str, list[HeldValue]] = {}
+    for value in held:
+        by_resource.setdefault(value.resource_code, []).append(value)
+    for code, items in by_resource.items():
+        try:
+            resource = catalog.get_resource(session, code)
+        except NotFound:
+            continue
+        plan = masking.plan_for(session, code, resource)
+        if principal.unit_code == resource.provider_unit_code or admin or keeper_basis:
+            basis = (
+                OWN_DATA_BASIS if principal.unit_code == resource.provider_unit_code
+                else PLATFORM_BASIS if admin else keeper_basis
+            )  # fmt: skip
+            served_items = {v.item for v in items}
+            mask = None
+        else:
+            grant, _, _ = _find_grant(session, principal, code)
+            if grant is None:
+                continue
+            request = repository.request_by_id(session, grant.request_id)
+            basis = request.legal_basis if request else ""
+            grants.append(grant.id)
+            served_items = {v.item for v in items if v.item in grant.fields}
+            mask = masking.Masker(plan, keys, sorted(served_items))
+            if served_items and any(v.field not in values for v in items):
+                personal = personal or plan.level in PERSONAL_LEVELS
+        rules = {f.item: f.rule.label() for f in plan.fields}
+        for value in items:
+            if value.item not in served_items or value.field in values:
+                continue  # not granted here, or already served from another source
+            shown = value.value
+            if mask is not None:
+                shown = mask.row({value.item: value.value}).get(value.item)
+                if rules.get(value.item, "clear") != "clear":
+                    masked[value.field] = rules[value.item]
+            values[value.field] = shown
+            served_from[value.field] = code
+            sources.setdefault(code, []).append(value.item)
+        if basis and basis not in bases and any(v.item in served_items for v in items):
+            bases.append(basis)
+    withheld = sorted({v.field for v in held} - set(values))
+    read.legal_basis = "；".join(bases)
+    read.fields = list(values)
+    read.query = {"sources": sources}
+    if not values:
+        return _refuse(session, read, Refusal.no_grant, (
+            f"{principal.unit_code or 'this account'} holds no grant in force for any source "
+            f"of {what}: request the resources it is built from ({', '.join(by_resource)})"
+        ))  # fmt: skip
+    if personal and not ctx.case_number:
+        return _refuse(session, read, Refusal.case_number_required, (
+            f"{what} holds personal information: name the case in the X-Citybase-Issue header"
+        ))  # fmt: skip
+    if personal and principal.api_key_id is not None and not ctx.end_user:
+        return _refuse(session, read, Refusal.end_user_required, (
+            f"{what} holds personal information: a system names the person it reads for "
+            "in the X-Citybase-UserId header"
+        ))  # fmt: skip
+    tags = ops.subject_tags(subject_values, keys)
+    access = _log(session, read, Outcome.allowed, rows=1, subject_tags=tags,
+                  extra={"grants": grants, "withheld": withheld})  # fmt: skip
+    return ServedValues(values, withheld, masked, bases, served_from, access.id)
 
 
 def to_csv(fields: list[str], rows: list[dict[str, Any]]) -> bytes:

@@ -112,6 +112,7 @@ class Refusal(StrEnum):
     case_number_invalid = "case_number_invalid"
     end_user_required = "end_user_required"
     bad_query = "bad_query"
+    purpose_required = "purpose_required"
 
     @property
     def status(self) -> int:
@@ -119,7 +120,7 @@ class Refusal(StrEnum):
             return 404
         if self in (
             Refusal.case_number_required, Refusal.case_number_invalid,
-            Refusal.end_user_required, Refusal.bad_query,
+            Refusal.end_user_required, Refusal.bad_query, Refusal.purpose_required,
         ):  # fmt: skip
             return 422
         return 403

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from citybase.core.db.base import Base, IdMixin, JSONType, TimestampMixin
+from citybase.data.masking.operators import SUBJECT_TAG_LENGTH
+
+
+class LinkRun(IdMixin, Base):
+    """One linkage run of a base library: what it read, the model it trained, what it made."""
+
+    __tablename__ = "baselib_runs"
+
+    kind: Mapped[str] = mapped_column(String(12), index=True)  # person, enterprise
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    run_by: Mapped[str] = mapped_column(String(100))
+    resources: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    records: Mapped[int] = mapped_column(default=0)
+    pairs: Mapped[int] = mapped_column(default=0)
+    entities: Mapped[int] = mapped_column(default=0)
+    reviews: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    match_threshold: Mapped[float] = mapped_column(Float)
+    review_threshold: Mapped[float] = mapped_column(Float)
+    # the trained model as the steward reads it: prior, per comparison per level m, u, weight
+    model: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class BaseEntity(IdMixin, TimestampMixin, Base):
+    """A person (一人一档) or an enterprise (一企一档) the city knows once."""
+
+    __tablename__ = "baselib_entities"
+
+    kind: Mapped[str] = mapped_column(String(12), index=True)
+    # keyed hash of the golden citizen ID or credit code (never the number): how any domain
+    # finds the file without holding the number
+    subject: Mapped[str] = mapped_column(String(SUBJECT_TAG_LENGTH), default="", index=True)
+    records: Mapped[int] = mapped_column(default=0)  # 0: retired (its records went elsewhere)
+    run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))
+
+
+class EntityLink(IdMixin, Base):
+    """A source row linked to an entity, with the pair that brought it in and its weights."""
+
+    __tablename__ = "baselib_links"
+    __table_args__ = (UniqueConstraint("kind", "record_uid"),)
+
+    kind: Mapped[str] = mapped_column(String(12))
+    record_uid: Mapped[str] = mapped_column(String(60))  # resource_code#row_no
+    resource_code: Mapped[str] = mapped_column(String(40), index=True)
+    row_no: Mapped[int]
+    unit_code: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("baselib_entities.id"), index=True)
+    # the strongest scored pair joining this row to another of its entity (none: alone or
+    # joined by a steward's confirmation)
+    partner_uid: Mapped[str] = mapped_column(String(60), default="")
+    probability: Mapped[float | None] = mapped_column(Float)
+    weights: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    levels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))
+
+
+class GoldenField(IdMixin, Base):
+    """One field of a file: the value chosen (the authoritative unit's, else the latest), where
+    it came from, and the other values the sources hold."""
+
+    __tablename__ = "baselib_golden_fields"
+    __table_args__ = (UniqueConstraint("entity_id", "field"),)
+
+    entity_id: Mapped[int] = mapped_column(ForeignKey("baselib_entities.id"))
+    field: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(Text)
+    resource_code: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(100))
+    row_no: Mapped[int]
+    unit_code: Mapped[str] = mapped_column(String(40))
+    observed_at: Mapped[datetime | None]
+    authoritative: Mapped[bool] = mapped_column(default=False)
+    # [{resource_code, item, row_no, unit_code}]: every row holding the chosen value (a reader
+    # granted any of them may read it)
+    sources: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # [{value, resource_code, item, unit_code, observed_at}] differing from the chosen value
+    alternatives: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    dispute_number: Mapped[str] = mapped_column(String(20), default="")
+
+
+class ReviewItem(IdMixin, TimestampMixin, Base):
+    """A pair the model is unsure of (between the review and match thresholds), for a steward
+    to confirm (the same) or split (not the same). Decisions bind every later run."""
+
+    __tablename__ = "baselib_reviews"
+    __table_args__ = (
+        UniqueConstraint("kind", "left_uid", "right_uid"),
+        Index("ix_baselib_reviews_kind_status", "kind", "status"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(12))
+    left_uid: Mapped[str] = mapped_column(String(60))
+    right_uid: Mapped[str] = mapped_column(String(60))
+    probability: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    weights: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    levels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open, confirmed, split
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))

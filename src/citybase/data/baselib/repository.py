@@ -1,0 +1,108 @@
+"""Every query of the base libraries' tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from citybase.data.baselib.models import BaseEntity, EntityLink, GoldenField, LinkRun, ReviewItem
+
+
+def add(session: Session, obj: object) -> None:
+    session.add(obj)
+    session.flush()
+
+
+def add_all(session: Session, objs: Iterable[object]) -> None:
+    session.add_all(list(objs))
+    session.flush()
+
+
+def last_run(session: Session, kind: str) -> LinkRun | None:
+    return session.scalar(
+        select(LinkRun).where(LinkRun.kind == kind, LinkRun.finished_at.is_not(None))
+        .order_by(LinkRun.id.desc()).limit(1)
+    )  # fmt: skip
+
+
+def runs(session: Session, kind: str, limit: int = 20) -> list[LinkRun]:
+    return list(session.scalars(
+        select(LinkRun).where(LinkRun.kind == kind).order_by(LinkRun.id.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def links(session: Session, kind: str) -> list[EntityLink]:
+    return list(session.scalars(select(EntityLink).where(EntityLink.kind == kind)))
+
+
+def links_of(session: Session, entity_id: int) -> list[EntityLink]:
+    return list(session.scalars(
+        select(EntityLink).where(EntityLink.entity_id == entity_id).order_by(EntityLink.record_uid)
+    ))  # fmt: skip
+
+
+def delete_links(session: Session, kind: str) -> None:
+    session.execute(delete(EntityLink).where(EntityLink.kind == kind))
+
+
+def entity(session: Session, entity_id: int) -> BaseEntity | None:
+    return session.get(BaseEntity, entity_id)
+
+
+def entities(session: Session, kind: str) -> list[BaseEntity]:
+    return list(session.scalars(select(BaseEntity).where(BaseEntity.kind == kind)))
+
+
+def entities_by_subject(session: Session, kind: str, subject: str) -> list[BaseEntity]:
+    return list(session.scalars(
+        select(BaseEntity).where(BaseEntity.kind == kind, BaseEntity.subject == subject,
+                                 BaseEntity.records > 0)
+    ))  # fmt: skip
+
+
+def count_entities(session: Session, kind: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(BaseEntity)
+        .where(BaseEntity.kind == kind, BaseEntity.records > 0)
+    ) or 0  # fmt: skip
+
+
+def golden(session: Session, entity_id: int) -> list[GoldenField]:
+    return list(session.scalars(
+        select(GoldenField).where(GoldenField.entity_id == entity_id).order_by(GoldenField.id)
+    ))  # fmt: skip
+
+
+def golden_of_kind(session: Session, kind: str) -> list[GoldenField]:
+    return list(session.scalars(
+        select(GoldenField).join(BaseEntity, BaseEntity.id == GoldenField.entity_id)
+        .where(BaseEntity.kind == kind)
+    ))  # fmt: skip
+
+
+def delete_golden(session: Session, entity_ids: list[int]) -> None:
+    if entity_ids:
+        session.execute(delete(GoldenField).where(GoldenField.entity_id.in_(entity_ids)))
+
+
+def reviews(
+    session: Session, kind: str, status: str | None = None, limit: int = 200
+) -> list[ReviewItem]:
+    query = select(ReviewItem).where(ReviewItem.kind == kind)
+    if status:
+        query = query.where(ReviewItem.status == status)
+    return list(session.scalars(query.order_by(ReviewItem.probability.desc()).limit(limit)))
+
+
+def all_reviews(session: Session, kind: str) -> list[ReviewItem]:
+    return list(session.scalars(select(ReviewItem).where(ReviewItem.kind == kind)))
+
+
+def review(session: Session, review_id: int) -> ReviewItem | None:
+    return session.get(ReviewItem, review_id)
+
+
+def delete_open_reviews(session: Session, kind: str) -> None:
+    session.execute(delete(ReviewItem).where(ReviewItem.kind == kind, ReviewItem.status == "open"))

@@ -1,0 +1,616 @@
+"""Base libraries (基础库): one file per person (一人一档) and per enterprise (一企一档), linked from
+every registered resource whose data items follow the persons' or enterprises' data elements.
+
+- ``link_base_library``: read the rows, link them (``linkage.py``), keep the entities, each
+  row's link with its match weights, the review queue, and the golden fields chosen by the
+  一数一源 register (the authoritative unit first, then the latest); conflicting values are raised
+  as quality disputes to the units that hold them.
+- ``decide_review``: a steward confirms or splits a pair; every later run keeps to it.
+- ``read_file`` / ``find_file``: a file read through the one traced read
+  (``sharing/access.py``): only the fields whose source the reader's unit holds a grant for,
+  masked by grade, with a purpose, on the ledger and in the access log with the data subject.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal, Role
+from citybase.core.identity.service import actor_of
+from citybase.core.ledger import service as ledger
+from citybase.core.orgs import service as orgs
+from citybase.core.settings import BaselibSettings
+from citybase.data.baselib import comparisons as cmp
+from citybase.data.baselib import linkage, repository
+from citybase.data.baselib.auth import BASELIB_STEWARD
+from citybase.data.baselib.linkage import Kind, SourceRecord
+from citybase.data.baselib.models import BaseEntity, EntityLink, GoldenField, LinkRun, ReviewItem
+from citybase.data.baselib.schemas import (
+    Decision,
+    FileField,
+    FileRead,
+    LinkRead,
+    ReviewDecide,
+    ReviewRead,
+    ReviewStatus,
+    RunRead,
+)
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ResourceRead, Status
+from citybase.data.datastore import service as datastore
+from citybase.data.masking import operators as ops
+from citybase.data.quality import service as quality
+from citybase.data.quality.schemas import DisputeCreate
+from citybase.data.sharing import access
+from citybase.data.sharing.schemas import ReadContext
+from citybase.data.sources import service as sources
+
+# the stewards keep the files for the city: they read them in the clear, traced, on this basis
+KEEPER_BASIS = "基础库管理（基础库数据管理员读取）"
+MAX_REVIEWS = 5_000  # open pairs kept per run: a queue longer than this is a threshold to move
+FIELD_LABELS = {
+    Kind.person: {"name": "姓名", "citizen_id": "公民身份号码", "mobile": "手机号码",
+                  "birth": "出生日期", "sex": "性别", "address": "地址"},
+    Kind.enterprise: {"name": "名称", "credit_code": "统一社会信用代码",
+                      "legal_rep": "法定代表人", "address": "注册地址", "founded": "成立日期"},
+}  # fmt: skip
+
+
+# --- who may -------------------------------------------------------------------------------------
+
+
+def is_steward(principal: Principal, settings: BaselibSettings) -> bool:
+    """The platform's admins, and the data stewards of the unit that keeps the base libraries."""
+    if principal.has_role(Role.platform_admin):
+        return True
+    return bool(
+        settings.steward_unit
+        and principal.unit_code == settings.steward_unit
+        and principal.can(BASELIB_STEWARD)
+    )
+
+
+def require_steward(principal: Principal, settings: BaselibSettings) -> None:
+    if not is_steward(principal, settings):
+        raise Forbidden(
+            "the base libraries are run by the data stewards of "
+            f"{settings.steward_unit or 'the platform'}",
+            field="unit",
+        )
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    resource: ResourceRead
+    fields: dict[str, str]  # item name → library field
+    elements: dict[str, str]  # library field → the data element its item follows
+
+
+def sources_of(session: Session, kind: Kind) -> list[Source]:
+    """Registered resources whose items follow the kind's data elements: the key (公民身份号码,
+    统一社会信用代码) or the name, and at least one more."""
+    mapping = linkage.ELEMENTS[kind]
+    found = []
+    for resource in catalog.registered_resources(session):
+        if resource.status not in (Status.registered, Status.published):
+            continue
+        fields: dict[str, str] = {}
+        elements: dict[str, str] = {}
+        for item in resource.items:
+            field = mapping.get(item.element) or mapping.get(item.name)
+            if field and field not in fields.values():
+                fields[item.name] = field
+                elements[field] = item.element or item.name
+        present = set(fields.values())
+        if len(present) >= 2 and ({"name", linkage.KEY_FIELD[kind]} & present):
+            if (
+                kind is Kind.enterprise
+                and "credit_code" not in present
+                and "legal_rep" not in present
+            ):
+                continue  # a name and an address are a person's as well as a firm's
+            if (
+                kind is Kind.person
+                and "citizen_id" not in present
+                and "credit_code"
+                in {linkage.ENTERPRISE_ELEMENTS.get(i.element or i.name) for i in resource.items}
+            ):
+                continue  # a firm's register naming its legal representative
+            found.append(Source(resource, fields, elements))
+    return found
+
+
+def region_index(session: Session) -> cmp.RegionIndex:
+    return cmp.RegionIndex(
+        cmp.Region(r.code, r.name, r.level.value, r.parent_code or "")
+        for r in orgs.list_regions(session)
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    record: SourceRecord
+    source: Source
+    row_no: int
+    observed_at: datetime | None
+    raw: dict[str, Any]  # field → the value as stored
+
+
+def read_rows(session: Session, kind: Kind) -> list[Row]:
+    rows = []
+    for source in sources_of(session, kind):
+        code = source.resource.code
+        table = datastore.table_of(session, code)
+        if table is None:
+            continue
+        for row_no, cells in datastore.iter_numbered_rows(session, code):
+            values = {field: cells.get(item) for item, field in source.fields.items()}
+            record = SourceRecord(
+                linkage.record_uid(code, row_no), code, source.resource.provider_unit_code,
+                values, table.loaded_at.isoformat(),
+            )  # fmt: skip
+            rows.append(Row(record, source, row_no, table.loaded_at, values))
+    return rows
+
+
+# --- golden records -------------------------------------------------------------------------------
+
+
+def _comparable(kind: Kind, field: str, value: Any, regions: cmp.RegionIndex) -> str:
+    """The form two sources' values are compared in (a conflict is a difference here)."""
+    if value is None or value == "":
+        return ""
+    if field == "citizen_id":
+        return cmp.citizen_id(value)
+    if field == "credit_code":
+        return cmp.credit_code(value)
+    if field == "mobile":
+        return cmp.mobile(value)
+    if field in ("birth", "founded"):
+        return cmp.iso_date(value)
+    if field == "sex":
+        return cmp.sex(value)
+    if field == "address":  # one source writing the street and one not is no conflict
+        addr = cmp.parse_address(value, regions)
+        return f"{addr.district}|{addr.road}|{addr.number}|{addr.rest}" if addr.road else addr.key()
+    if field == "legal_rep" or (field == "name" and kind is Kind.person):
+        return cmp.person_name(value)
+    return cmp.fold(value)
+
+
+def _stored(field: str, value: Any, comparable: str) -> str:
+    """The value a file keeps: the normalised identifier (an old ID upgraded), else as held."""
+    if field in ("citizen_id", "credit_code", "mobile", "birth", "founded", "sex"):
+        return comparable
+    return cmp.fold(value)
+
+
+@dataclass
+class _Candidate:
+    value: str
+    comparable: str
+    row: Row
+    item: str
+    authoritative: bool
+
+
+def authorities(session: Session) -> dict[str, set[str]]:
+    """Data element → the units registered as its authoritative source (一数一源)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for source in sources.list_sources(session):
+        for element in source.elements:
+            out[element].add(source.unit_code)
+    return out
+
+
+def choose(candidates: list[_Candidate]) -> tuple[_Candidate, list[_Candidate]]:
+    """The authoritative unit's value, else the latest; and the values that differ from it."""
+    ordered = sorted(
+        candidates,
+        key=lambda c: (c.authoritative, c.row.observed_at or datetime.min.replace(tzinfo=UTC),
+                       c.row.row_no),
+        reverse=True,
+    )  # fmt: skip
+    chosen = ordered[0]
+    seen: set[tuple[str, str]] = set()
+    others = []
+    for cand in ordered[1:]:
+        key = (cand.comparable, cand.row.record.resource_code)
+        if cand.comparable != chosen.comparable and key not in seen:
+            seen.add(key)
+            others.append(cand)
+    return chosen, others
+
+
+def _agreeing(chosen: _Candidate, candidates: list[_Candidate]) -> list[dict[str, Any]]:
+    """Every row holding the chosen value (the chosen one first), once per resource."""
+    out, seen = [], set()
+    for cand in [chosen, *candidates]:
+        code = cand.row.record.resource_code
+        if cand.comparable == chosen.comparable and code not in seen:
+            seen.add(code)
+            out.append({"resource_code": code, "item": cand.item, "row_no": cand.row.row_no,
+                        "unit_code": cand.row.record.unit_code})  # fmt: skip
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def _entity_ids(
+    session: Session, kind: Kind, clusters: dict[str, list[str]], old: dict[str, int], run: LinkRun
+) -> dict[str, int]:
+    """Each cluster's entity: the one most of its rows were linked to before, so that a file
+    keeps its id across runs; else a new one."""
+    taken: set[int] = set()
+    out: dict[str, int] = {}
+    fresh: list[tuple[str, BaseEntity]] = []
+    for root, members in sorted(clusters.items(), key=lambda kv: -len(kv[1])):
+        votes = Counter(old[u] for u in members if u in old)
+        pick = next((eid for eid, _ in votes.most_common() if eid not in taken), None)
+        if pick is None:
+            entity = BaseEntity(kind=kind.value, subject="", records=len(members), run_id=run.id)
+            fresh.append((root, entity))
+        else:
+            taken.add(pick)
+            out[root] = pick
+    repository.add_all(session, [e for _, e in fresh])
+    out.update({root: e.id for root, e in fresh})
+    return out
+
+
+def link_base_library(
+    session: Session, principal: Principal, kind: Kind, settings: BaselibSettings,
+    keys: ops.Keys, *, dispute_days: int = 5,
+) -> RunRead:  # fmt: skip
+    """Link every row of the kind's sources into entities, keep the files and the queue."""
+    require_steward(principal, settings)
+    started = time.perf_counter()
+    run = LinkRun(
+        kind=kind.value, started_at=datetime.now(UTC), run_by=principal.username,
+        match_threshold=settings.match_threshold, review_threshold=settings.review_threshold,
+    )  # fmt: skip
+    repository.add(session, run)
+    regions = region_index(session)
+    rows = read_rows(session, kind)
+    by_uid = {r.record.uid: r for r in rows}
+    prepared = linkage.prepare(kind, [r.record for r in rows], regions)
+    result = linkage.link(kind, prepared, threshold_probability=settings.review_threshold)
+    decided = repository.all_reviews(session, kind.value)
+    confirmed = [(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.confirmed]
+    split = [(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.apart]
+    assignment = linkage.cluster(by_uid, result.pairs, settings.match_threshold,
+                                 confirmed=confirmed, split=split)  # fmt: skip
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for uid, root in assignment.items():
+        clusters[root].append(uid)
+
+    old_links = repository.links(session, kind.value)
+    old = {link.record_uid: link.entity_id for link in old_links}
+    entity_of_cluster = _entity_ids(session, kind, clusters, old, run)
+    best: dict[str, linkage.ScoredPair] = {}
+    for pair in result.pairs:
+        if assignment.get(pair.left) != assignment.get(pair.right):
+            continue
+        for uid in (pair.left, pair.right):
+            if uid not in best or pair.probability > best[uid].probability:
+                best[uid] = pair
+    repository.delete_links(session, kind.value)
+    session.flush()
+    new_links = []
+    for uid, root in assignment.items():
+        row = by_uid[uid]
+        strongest = best.get(uid)
+        new_links.append(EntityLink(
+            kind=kind.value, record_uid=uid, resource_code=row.record.resource_code,
+            row_no=row.row_no, unit_code=row.record.unit_code,
+            entity_id=entity_of_cluster[root],
+            partner_uid=(
+                (strongest.right if strongest.left == uid else strongest.left) if strongest else ""
+            ),
+            probability=strongest.probability if strongest else None,
+            weights=strongest.weights if strongest else {},
+            levels=strongest.levels if strongest else {},
+            run_id=run.id,
+        ))  # fmt: skip
+    repository.add_all(session, new_links)
+
+    conflicts = _golden(session, principal, kind, clusters, entity_of_cluster, by_uid, regions,
+                        settings, keys, dispute_days)  # fmt: skip
+    reviews = _queue(session, kind, result.pairs, assignment, decided, settings, run)
+
+    run.finished_at = datetime.now(UTC)
+    run.resources = sorted({r.record.resource_code for r in rows})
+    run.records, run.pairs, run.entities = len(rows), len(result.pairs), len(clusters)
+    run.reviews, run.conflicts = reviews, conflicts
+    run.model = {
+        "prior": result.model.prior, "comparisons": result.model.comparisons,
+        "blocking_rules": result.model.blocking_rules,
+        "training_rules": result.model.training_rules, "trained": result.model.trained,
+        "notes": result.model.notes,
+        "seconds": round(time.perf_counter() - started, 2),
+    }  # fmt: skip
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "baselib.link", object_type="base_library",
+        object_id=kind.value, reason="基础库关联比对",
+        details={"run": run.id, "records": run.records, "entities": run.entities,
+                 "reviews": reviews, "conflicts": conflicts, "resources": run.resources},
+    )  # fmt: skip
+    return RunRead.model_validate(run)
+
+
+def _golden(
+    session: Session, principal: Principal, kind: Kind, clusters: dict[str, list[str]],
+    entity_of_cluster: dict[str, int], by_uid: dict[str, Row], regions: cmp.RegionIndex,
+    settings: BaselibSettings, keys: ops.Keys, dispute_days: int,
+) -> int:  # fmt: skip
+    old_disputes = {
+        (g.entity_id, g.field, alt["resource_code"], alt["value"]): alt.get("dispute_number", "")
+        for g in repository.golden_of_kind(session, kind.value) for alt in g.alternatives
+        if alt.get("dispute_number")
+    }  # fmt: skip
+    repository.delete_golden(session, [e.id for e in repository.entities(session, kind.value)])
+    session.flush()
+    authority = authorities(session)
+    key_field = linkage.KEY_FIELD[kind]
+    entities = {e.id: e for e in repository.entities(session, kind.value)}
+    for entity in entities.values():
+        entity.records = 0
+    fields: list[GoldenField] = []
+    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]] = []
+    conflicts = 0
+    for root, members in clusters.items():
+        entity = entities[entity_of_cluster[root]]
+        entity.records = len(members)
+        per_field: dict[str, list[_Candidate]] = defaultdict(list)
+        for uid in members:
+            row = by_uid[uid]
+            items = {f: i for i, f in row.source.fields.items()}
+            for field, raw in row.raw.items():
+                comparable = _comparable(kind, field, raw, regions)
+                if not comparable:
+                    continue
+                element = row.source.elements.get(field, "")
+                per_field[field].append(_Candidate(
+                    _stored(field, raw, comparable), comparable, row, items[field],
+                    row.record.unit_code in authority.get(element, set()),
+                ))  # fmt: skip
+        for field, candidates in per_field.items():
+            chosen, others = choose(candidates)
+            alternatives = [
+                {"value": o.value, "resource_code": o.row.record.resource_code, "item": o.item,
+                 "row_no": o.row.row_no, "unit_code": o.row.record.unit_code,
+                 "observed_at": o.row.observed_at.isoformat() if o.row.observed_at else None,
+                 "dispute_number": old_disputes.get(
+                     (entity.id, field, o.row.record.resource_code, o.value), "")}
+                for o in others
+            ]  # fmt: skip
+            golden = GoldenField(
+                entity_id=entity.id, field=field, value=chosen.value,
+                resource_code=chosen.row.record.resource_code, item=chosen.item,
+                row_no=chosen.row.row_no, unit_code=chosen.row.record.unit_code,
+                observed_at=chosen.row.observed_at, authoritative=chosen.authoritative,
+                alternatives=alternatives,
+                sources=_agreeing(chosen, candidates),
+                dispute_number=next((a["dispute_number"] for a in alternatives
+                                     if a["dispute_number"]), ""),
+            )  # fmt: skip
+            fields.append(golden)
+            if field == key_field:
+                entity.subject = ops.subject_tag(chosen.value, keys)
+            conflicts += len(others)
+            to_dispute.extend(
+                (golden, chosen, other, alt)
+                for other, alt in zip(others, alternatives, strict=True)
+                if not alt["dispute_number"]
+            )
+    # disputes first: their numbers go into the fields as they are written
+    _raise_disputes(session, principal, kind, to_dispute, settings, dispute_days)
+    repository.add_all(session, fields)
+    return conflicts
+
+
+def _raise_disputes(
+    session: Session, principal: Principal, kind: Kind,
+    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]],
+    settings: BaselibSettings,
+    dispute_days: int,
+) -> None:  # fmt: skip
+    """A value that differs from the chosen one is disputed with the unit that holds it (not
+    with the steward's own unit, and at most ``disputes_per_run`` a run)."""
+    if not principal.unit_code:
+        return
+    raised = 0
+    labels = FIELD_LABELS[kind]
+    for golden, chosen, other, alternative in to_dispute:
+        if raised >= settings.disputes_per_run:
+            return
+        if other.row.record.unit_code == principal.unit_code:
+            continue
+        why = "权威来源" if chosen.authoritative else "最新来源"
+        try:
+            dispute = quality.raise_dispute(session, principal, DisputeCreate(
+                resource_code=other.row.record.resource_code, item=other.item,
+                description=(
+                    f"{'一人一档' if kind is Kind.person else '一企一档'} 第 {golden.entity_id} 号档案："
+                    f"第 {other.row.row_no} 行的{labels.get(golden.field, golden.field)}与"
+                    f"{why}（{chosen.row.record.unit_code} 的 {chosen.row.record.resource_code}）"
+                    "不一致，请核实更正"
+                ),
+            ), dispute_days)  # fmt: skip
+        except CitybaseError:
+            continue
+        alternative["dispute_number"] = dispute.number
+        golden.dispute_number = golden.dispute_number or dispute.number
+        raised += 1
+    session.flush()
+
+
+def _queue(
+    session: Session, kind: Kind, pairs: list[linkage.ScoredPair], assignment: dict[str, str],
+    decided: list[ReviewItem], settings: BaselibSettings, run: LinkRun,
+) -> int:  # fmt: skip
+    """Pairs between the thresholds whose records the run left apart, and pairs above the
+    match threshold kept apart by a steward's split elsewhere, go to the queue; decided pairs
+    stay decided."""
+    repository.delete_open_reviews(session, kind.value)
+    session.flush()
+    done = {(d.left_uid, d.right_uid) for d in decided if d.status != ReviewStatus.open}
+    items = []
+    for pair in sorted(pairs, key=lambda p: -p.probability):
+        if (pair.left, pair.right) in done or pair.probability < settings.review_threshold:
+            continue
+        apart = assignment.get(pair.left) != assignment.get(pair.right)
+        if pair.probability >= settings.match_threshold and not apart:
+            continue
+        if not apart and pair.probability < settings.match_threshold:
+            continue  # joined through others, confidently: nothing to ask
+        items.append(ReviewItem(
+            kind=kind.value, left_uid=pair.left, right_uid=pair.right,
+            probability=pair.probability, weight=pair.weight, weights=pair.weights,
+            levels=pair.levels, status=ReviewStatus.open.value, run_id=run.id,
+        ))  # fmt: skip
+        if len(items) >= MAX_REVIEWS:
+            break
+    repository.add_all(session, items)
+    return len(items)
+
+
+# --- the review queue ------------------------------------------------------------------------------
+
+
+def list_reviews(
+    session: Session, principal: Principal, kind: Kind, settings: BaselibSettings,
+    status: ReviewStatus | None = ReviewStatus.open,
+) -> list[ReviewRead]:  # fmt: skip
+    require_steward(principal, settings)
+    found = repository.reviews(session, kind.value, status.value if status else None)
+    return [ReviewRead.model_validate(r) for r in found]
+
+
+def decide_review(
+    session: Session, principal: Principal, review_id: int, data: ReviewDecide,
+    settings: BaselibSettings,
+) -> ReviewRead:  # fmt: skip
+    """A steward says whether a pair is the same person (enterprise). The decision binds every
+    later run: a confirmed pair is joined whatever its score, a split one never."""
+    require_steward(principal, settings)
+    item = repository.review(session, review_id)
+    if item is None:
+        raise NotFound(f"no review item {review_id}", field="review")
+    if item.status != ReviewStatus.open:
+        raise InvalidInput(f"review item {review_id} is already {item.status}", field="status")
+    item.status = (
+        ReviewStatus.confirmed if data.decision is Decision.confirm else ReviewStatus.apart
+    ).value
+    item.decided_by, item.decided_at, item.reason = (
+        principal.username, datetime.now(UTC), data.reason,
+    )  # fmt: skip
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), f"baselib.review.{data.decision.value}",
+        object_type="base_library", object_id=item.kind, reason=data.reason,
+        details={"review": item.id, "left": item.left_uid, "right": item.right_uid,
+                 "probability": round(item.probability, 6)},
+    )  # fmt: skip
+    return ReviewRead.model_validate(item)
+
+
+def last_run(
+    session: Session, principal: Principal, kind: Kind, settings: BaselibSettings
+) -> RunRead | None:
+    require_steward(principal, settings)
+    run = repository.last_run(session, kind.value)
+    return RunRead.model_validate(run) if run else None
+
+
+def count_files(session: Session, kind: Kind) -> int:
+    return repository.count_entities(session, kind.value)
+
+
+# --- reading a file --------------------------------------------------------------------------------
+
+
+def read_file(
+    session: Session, principal: Principal, kind: Kind, entity_id: int, ctx: ReadContext,
+    keys: ops.Keys, settings: BaselibSettings,
+) -> FileRead | access.Refused:  # fmt: skip
+    """A file as the reader's unit may see it: through the traced read, field by field."""
+    entity = repository.entity(session, entity_id)
+    if entity is None or entity.records == 0 or entity.kind != kind.value:
+        raise NotFound(f"no file {entity_id}", field="id")
+    return _serve(session, principal, entity, ctx, keys, settings)
+
+
+def find_file(
+    session: Session, principal: Principal, kind: Kind, number: str, ctx: ReadContext,
+    keys: ops.Keys, settings: BaselibSettings,
+) -> FileRead | access.Refused:  # fmt: skip
+    """The file of a citizen ID (15 or 18 digits) or a credit code, found by its keyed hash.
+    A number with no file is answered as a file with no source one may read: a look-up tells
+    nobody whether the city knows a number, and it is traced like a read."""
+    key = cmp.citizen_id(number) if kind is Kind.person else cmp.credit_code(number)
+    valid = cmp.citizen_id_valid(key) if kind is Kind.person else cmp.credit_code_valid(key)
+    if not valid:
+        what = "citizen ID (GB 11643)" if kind is Kind.person else "credit code (GB 32100)"
+        raise InvalidInput(f"not a valid {what}: check its length and check character",
+                           field="number")  # fmt: skip
+    found = repository.entities_by_subject(session, kind.value, ops.subject_tag(key, keys))
+    if not found:
+        refused = access.read_held_values(
+            session, principal, what=f"baselib:{kind.value}:lookup", object_type="base_file",
+            action="baselib.read", ctx=ctx, held=[], subject_values={key}, keys=keys,
+        )  # fmt: skip
+        assert isinstance(refused, access.Refused)
+        return refused
+    return _serve(session, principal, found[0], ctx, keys, settings)
+
+
+def _serve(
+    session: Session, principal: Principal, entity: BaseEntity, ctx: ReadContext,
+    keys: ops.Keys, settings: BaselibSettings,
+) -> FileRead | access.Refused:  # fmt: skip
+    kind = Kind(entity.kind)
+    golden = repository.golden(session, entity.id)
+    held = [
+        access.HeldValue(g.field, src["item"], src["resource_code"], g.value)
+        for g in golden
+        for src in g.sources or [{"item": g.item, "resource_code": g.resource_code}]
+    ]
+    key = next((g.value for g in golden if g.field == linkage.KEY_FIELD[kind]), "")
+    served = access.read_held_values(
+        session, principal, what=f"baselib:{kind.value}:{entity.id}", object_type="base_file",
+        action="baselib.read", ctx=ctx, held=held, subject_values={key} if key else set(),
+        keys=keys, keeper_basis=KEEPER_BASIS if is_steward(principal, settings) else "",
+    )  # fmt: skip
+    if isinstance(served, access.Refused):
+        return served
+    fields = [
+        FileField(
+            field=g.field, value=served.values[g.field], masked=served.masked.get(g.field, ""),
+            resource_code=g.resource_code, unit_code=g.unit_code, observed_at=g.observed_at,
+            served_from=served.served_from[g.field],
+            authoritative=g.authoritative, conflicts=len(g.alternatives),
+            dispute_number=g.dispute_number,
+        )
+        for g in golden if g.field in served.values
+    ]  # fmt: skip
+    links = (
+        [LinkRead.model_validate(link) for link in repository.links_of(session, entity.id)]
+        if is_steward(principal, settings) else []
+    )  # fmt: skip
+    return FileRead(
+        id=entity.id, kind=kind, fields=fields, withheld=served.withheld,
+        legal_basis=served.legal_basis, links=links, access_id=served.access_id,
+    )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Console pages of the base libraries: look a file up (traced), and for the stewards the last
+run with the model's match weights and the review queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.schemas import Principal
+from citybase.core.settings import Settings
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
+from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
+from citybase.core.web.templating import NavEntry, console
+from citybase.data.baselib import service
+from citybase.data.baselib.auth import BASELIB_READ, BaselibReader, BaselibSteward
+from citybase.data.baselib.schemas import FileRead, Kind, ReviewDecide
+from citybase.data.masking import operators as ops
+from citybase.data.sharing import access
+from citybase.data.sharing.schemas import ReadContext
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Data", "Base libraries", "/console/baselib", BASELIB_READ, order=18))
+LIBRARIES = {"persons": Kind.person, "enterprises": Kind.enterprise}
+add_translations(
+    "zh",
+    {
+        "Base libraries": "基础库",
+        "Persons (one file per person)": "一人一档",
+        "Enterprises (one file per enterprise)": "一企一档",
+        "Look a file up": "查询档案",
+        "Citizen ID or credit code": "公民身份号码或统一社会信用代码",
+        "Purpose of this read": "查询目的",
+        "Case or document number": "案件编号或文号",
+        "Read the file": "查看档案",
+        "Every read of a file is on the ledger and in the access log.": "每次查看档案都记入账本和调用日志。",
+        "Files kept": "档案数",
+        "Last linkage run": "最近一次关联比对",
+        "Run the linkage now": "立即运行关联比对",
+        "Not linked yet.": "尚未进行关联比对。",
+        "Records": "记录数",
+        "Pairs scored": "比对记录对",
+        "To review": "待复核",
+        "Conflicting values": "冲突值",
+        "Match weights of the model": "模型各比对项的匹配权重",
+        "Comparison": "比对项",
+        "Level": "级别",
+        "Match weight": "匹配权重",
+        "Blocking rules": "分块规则",
+        "Review queue": "复核队列",
+        "Probability": "匹配概率",
+        "Record": "记录",
+        "Weights": "权重",
+        "Same": "确认同一",
+        "Not the same": "拆分",
+        "Nothing to review.": "没有待复核的记录对。",
+        "Field": "字段",
+        "Value": "数值",
+        "Source resource": "来源资源",
+        "Source unit": "来源单位",
+        "As of": "时间",
+        "Authoritative": "权威来源",
+        "Dispute": "异议",
+        "Withheld (no grant of your unit covers them)": "未展示（本单位无相应授权）",
+        "Legal basis": "依据",
+        "Source rows": "来源记录",
+        "The file was not read": "未能查看档案",
+        "field.name": "姓名/名称",
+        "field.citizen_id": "公民身份号码",
+        "field.mobile": "手机号码",
+        "field.birth": "出生日期",
+        "field.sex": "性别",
+        "field.address": "地址",
+        "field.credit_code": "统一社会信用代码",
+        "field.legal_rep": "法定代表人",
+        "field.founded": "成立日期",
+    },
+)
+add_translations("en", {f"field.{f}": f.replace("_", " ") for f in (
+    "name", "citizen_id", "mobile", "birth", "sex", "address", "credit_code", "legal_rep",
+    "founded")})  # fmt: skip
+
+
+def _library(params: Any) -> str:
+    value = str(params.get("library", "persons"))
+    return value if value in LIBRARIES else "persons"
+
+
+def _page(
+    request: Request, session: Session, settings: Settings, principal: Principal, *,
+    file: FileRead | None = None, refusal: str = "", errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:  # fmt: skip
+    library = _library(request.query_params)
+    kind = LIBRARIES[library]
+    steward = service.is_steward(principal, settings.baselib)
+    context: dict[str, Any] = {
+        "library": library, "libraries": list(LIBRARIES), "steward": steward,
+        "files": service.count_files(session, kind), "file": file, "refusal": refusal,
+        "errors": errors or {}, "run": None, "reviews": [],
+        "params": request.query_params,
+    }  # fmt: skip
+    if steward:
+        context["run"] = service.last_run(session, principal, kind, settings.baselib)
+        context["reviews"] = service.list_reviews(session, principal, kind, settings.baselib)[:100]
+    return console.render(request, "baselib/index.html", context, status)
+
+
+@router.get("/console/baselib")
+@traced_read  # a look-up with its purpose is a read of a file, traced
+def index(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibReader
+) -> Response:
+    params = request.query_params
+    number = params.get("number", "").strip()[:40]
+    if not number:
+        return _page(request, session, settings, principal)
+    ctx = ReadContext(purpose=params.get("purpose", "")[:500],
+                      case_number=params.get("issue", "").strip()[:80])  # fmt: skip
+    try:
+        result = service.find_file(
+            session, principal, LIBRARIES[_library(params)], number, ctx,
+            ops.keys_for(settings.masking_key), settings.baselib,
+        )  # fmt: skip
+    except CitybaseError as exc:
+        return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
+    if isinstance(result, access.Refused):
+        return _page(request, session, settings, principal, refusal=result.message,
+                     status=result.refusal.status)  # fmt: skip
+    return _page(request, session, settings, principal, file=result)
+
+
+@router.post("/console/baselib/runs")
+async def run(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward
+) -> Response:
+    values = await read_form(request)
+    library = _library(values)
+    try:
+        service.link_base_library(
+            session, principal, LIBRARIES[library], settings.baselib,
+            ops.keys_for(settings.masking_key), dispute_days=settings.quality.dispute_days,
+        )  # fmt: skip
+    except CitybaseError as exc:
+        undo(session)
+        return _page(request, session, settings, principal, errors=form_errors(exc), status=403)
+    return RedirectResponse(f"/console/baselib?library={library}&saved=1", status_code=303)
+
+
+@router.post("/console/baselib/reviews/{review_id}")
+async def decide(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
+    review_id: Id,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    library = _library(values)
+    try:
+        service.decide_review(session, principal, review_id, ReviewDecide.model_validate(values),
+                              settings.baselib)  # fmt: skip
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
+    return RedirectResponse(f"/console/baselib?library={library}&saved=1", status_code=303)
