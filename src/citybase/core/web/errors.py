@@ -16,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
+from citybase.core.web.access import iter_routes
 from citybase.core.web.templating import console
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,9 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
         return response
     if _open311(request):
         field = f"{exc.field}: " if exc.field else ""
-        return open311_error(request, exc.status_code, field + exc.message)
+        # GeoReport v2 answers a request it cannot take with 400, never 422
+        status = 400 if exc.status_code == 422 else exc.status_code
+        return open311_error(request, status, field + exc.message)
     if _ngsi_ld(request):
         return problem_details(exc.status_code, exc.code, exc.message)
     if wants_html(request):
@@ -144,14 +148,30 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (Starlette's 405 names only the first
+    route's, and a path often has a GET route and a POST route)."""
+    methods: set[str] = set()
+    for full_path, route in iter_routes(request.app.routes):
+        if getattr(route, "methods", None) and compile_path(full_path)[0].match(request.url.path):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
 async def render_http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """An HTTP error (unknown route, wrong method, a body too large) in the API's own format."""
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 405 and "app" in request.scope:
+        exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request) or "GET"}
     if _open311(request):
-        return open311_error(request, exc.status_code, str(exc.detail))
+        response = open311_error(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Allow on a 405
+        return response
     if _ngsi_ld(request):
-        return problem_details(exc.status_code, code if exc.status_code == 413 else "",
-                               str(exc.detail))  # fmt: skip
+        response = problem_details(exc.status_code, code if exc.status_code == 413 else "",
+                                   str(exc.detail))  # fmt: skip
+        response.headers.update(exc.headers or {})
+        return response
     if wants_html(request):
         title = "Page not found" if exc.status_code == 404 else "Error"
         return _page(request, exc.status_code, title, str(exc.detail))
