@@ -125,13 +125,15 @@ def test_groups_tags_and_lists(client: TestClient, session: Session) -> None:
     assert len(shown["packages"]) == 2
     assert result("group_show", id="交通运输")["name"] == "jiaotongyunshu"
     keywords = set(made["open"].keywords) | set(made["conditional"].keywords)
-    assert result("tag_list") == sorted(keywords) and {"停车", "泊位"} <= keywords
+    assert result("tag_list") == sorted(keywords)
+    assert {"停车", "泊位"} <= keywords
     assert result("tag_list", query="泊") == ["泊位"]
     assert result("tag_show", id="泊位", include_datasets="true")["packages"][0]["id"] == (
         made["open"].code
     )
     packages = result("current_package_list_with_resources", limit=1)
-    assert len(packages) == 1 and len(packages[0]["resources"]) == 3
+    assert len(packages) == 1
+    assert len(packages[0]["resources"]) == 3
     assert result("resource_view_list", id=f"{made['open'].code}-csv") == []
     for action, ident in (("group_show", "nothing"), ("tag_show", "无此标签")):
         missing = client.get(f"/api/3/action/{action}", params={"id": ident})
@@ -173,6 +175,7 @@ def test_writes_are_refused_for_anonymous_callers(client: TestClient, session: S
                              json={"match": {"id": code}, "update": {"title": "改"}})  # fmt: skip
         assert answer.status_code == 403, action
         body = answer.json()
-        assert body["success"] is False and body["error"]["__type"] == "Authorization Error"
+        assert body["success"] is False
+        assert body["error"]["__type"] == "Authorization Error"
     shown = client.get("/api/3/action/package_show", params={"id": code}).json()["result"]
     assert shown["title"] == "公共停车场信息"

@@ -136,7 +136,8 @@ def test_clients_from_the_swagger_and_from_the_wiki(
     assert "account_id" not in swagger.json()[0]  # nothing sent as null
     for number in numbers:
         one = client.get(f"/open311/v2/request/{number}.json", params={"jurisdiction_id": "350100"})
-        assert one.status_code == 200 and one.json()["service_request_id"] == number
+        assert one.status_code == 200
+        assert one.json()["service_request_id"] == number
         listed = client.get(f"/open311/v2/requests/{number}.json").json()
         assert [r["service_request_id"] for r in listed] == [number]
     # fields without a value are left out, never sent as "" (strict date and URL parsers)
@@ -159,13 +160,16 @@ def test_errors_are_400_in_open311_format_and_405_says_allow(
         assert refused.status_code == 400, (bad, refused.text)
         assert ET.fromstring(refused.content).findtext("error/code") == "400"
     dates = client.get("/open311/v2/requests.json", params={"start_date": "yesterday"})
-    assert dates.status_code == 400 and dates.json()[0]["code"] == 400
+    assert dates.status_code == 400
+    assert dates.json()[0]["code"] == 400
     wrong = client.delete("/open311/v2/requests.json")
     assert wrong.status_code == 405
-    assert "GET" in wrong.headers["allow"] and "POST" in wrong.headers["allow"]
+    assert "GET" in wrong.headers["allow"]
+    assert "POST" in wrong.headers["allow"]
     assert client.put("/open311/v2/services.xml").headers["allow"] == "GET"
     elsewhere = client.get("/open311/v2/services.json", params={"jurisdiction_id": "110000"})
-    assert elsewhere.status_code == 404 and "jurisdiction_id" in elsewhere.json()[0]["description"]
+    assert elsewhere.status_code == 404
+    assert "jurisdiction_id" in elsewhere.json()[0]["description"]
     other = client.post("/open311/v2/requests.json",
                         data=POST | {"api_key": key, "jurisdiction_id": "110000"})  # fmt: skip
     assert other.status_code == 404
@@ -195,11 +199,13 @@ def test_media_url_is_an_expiring_public_link_to_the_preview(
     link = row["media_url"]
     assert link.startswith(f"http://testserver/open311/v2/media/{number}/{shot['id']}?expires=")
     got = client.get(link)
-    assert got.status_code == 200 and got.headers["content-type"] in ("image/jpeg", "image/png")
+    assert got.status_code == 200
+    assert got.headers["content-type"] in ("image/jpeg", "image/png")
     import io
 
     preview = Image.open(io.BytesIO(got.content))
-    assert max(preview.size) <= 320 and not preview.getexif()  # no place, no time
+    assert max(preview.size) <= 320
+    assert not preview.getexif()  # no place, no time
     assert got.content != photo(lon=119.3, lat=26.08)
     # a link altered, of another case, or expired opens nothing
     tampered = link.replace("signature=", "signature=0")
