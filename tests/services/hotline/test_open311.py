@@ -49,7 +49,7 @@ def test_services_and_their_definitions(client: TestClient, session: Session) ->
     error = ET.fromstring(missing.content)
     assert (error.tag, error.findtext("error/code")) == ("errors", "404")
     assert client.get("/open311/v2/services/01.json").json()[0]["code"] == 404
-    assert client.get("/open311/v2/services.csv").status_code == 404
+    assert client.get("/open311/v2/services.csv").status_code == 400
 
 
 def test_post_and_read_back_requests(

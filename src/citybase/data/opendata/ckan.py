@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from pypinyin import lazy_pinyin
 from sqlalchemy.orm import Session
 
 from citybase import __version__
@@ -104,14 +103,6 @@ SEARCH_FIELDS = (*STRING_FIELDS, *TEXT_FIELDS, *DATE_FIELDS, *NUMBER_FIELDS, "te
 SORTS = {"id": "id", "name": "name", "title": "title", "title_string": "title",
          "metadata_modified": "metadata_modified", "metadata_created": "metadata_created",
          "score": "score"}  # fmt: skip
-
-
-def group_name(theme: str) -> str:
-    """A theme library as a CKAN group: named by its pinyin (CKAN's name rule: lowercase
-    letters, digits, ``-`` and ``_``), titled in Chinese."""
-    name = "".join(lazy_pinyin(theme, errors="ignore")).lower()
-    name = re.sub(r"[^a-z0-9_-]+", "-", name).strip("-")
-    return name if len(name) >= 2 else f"theme-{name or 'x'}"
 
 
 def _values(package: dict[str, Any], field: str) -> list[str]:
@@ -279,7 +270,7 @@ class Ckan:
         ]  # fmt: skip
 
     def group(self, theme: str, count: int | None = None) -> dict[str, Any]:
-        name = group_name(theme)
+        name = service.theme_name(theme)
         group: dict[str, Any] = {
             "id": name, "name": name, "title": theme, "display_name": theme,
             "description": f"{theme}主题库", "type": "group", "state": "active",
@@ -465,7 +456,7 @@ class Ckan:
         found: dict[str, tuple[str, list[OpenDataset]]] = {}
         for d in service.datasets(self.session, self.base):
             for theme in d.themes:
-                found.setdefault(group_name(theme), (theme, []))[1].append(d)
+                found.setdefault(service.theme_name(theme), (theme, []))[1].append(d)
         return found
 
     def group_list(self) -> list[Any]:

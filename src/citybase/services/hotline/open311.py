@@ -27,7 +27,8 @@ router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
 def _format(fmt: str) -> str:
     if fmt not in ("json", "xml"):
-        raise NotFound(f"no format {fmt}: use .json or .xml", field="format")
+        # the swagger documents 400 for an address it cannot serve
+        raise InvalidInput(f"no format {fmt[:20]}: use .json or .xml", field="response_format")
     return fmt
 
 
