@@ -91,6 +91,9 @@ PORTAL_FACETS = [("open_type", "open."), ("unit", ""), ("theme", ""), ("base", "
 
 @router.get("/open")
 def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincipal) -> Response:
+    suffix = dcat.negotiate(request.headers.get("accept", ""))
+    if suffix is not None:  # the catalog's home page, asked for as RDF: the catalog itself
+        return RedirectResponse(f"/catalog.{suffix}", status_code=303, headers={"Vary": "Accept"})
     params = {k: v for k, v in request.query_params.items() if v}
     page_text = params.pop("page", "1")
     page = max(int(page_text), 1) if page_text.isdigit() else 1
