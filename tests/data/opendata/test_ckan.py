@@ -179,3 +179,36 @@ def test_writes_are_refused_for_anonymous_callers(client: TestClient, session: S
         assert body["error"]["__type"] == "Authorization Error"
     shown = client.get("/api/3/action/package_show", params={"id": code}).json()["result"]
     assert shown["title"] == "公共停车场信息"
+
+
+def test_every_refusal_is_in_ckans_envelope(
+    client: TestClient, session: Session, monkeypatch: Any
+) -> None:
+    from citybase.data.opendata import ckan
+
+    open_datasets(session, catalog_people(session))
+
+    def envelope(answer: Any, status: int, kind: str) -> None:
+        assert answer.status_code == status, answer.text
+        body = answer.json()
+        assert body["success"] is False
+        assert body["error"]["__type"] == kind
+        assert "help" in body
+
+    envelope(client.put("/api/3/action/package_list"), 405, "Bad request")
+    assert "GET" in client.put("/api/3/action/package_list").headers["allow"]
+    envelope(client.post("/api/3/action/package_search", content=b"<q>x</q>",
+                         headers={"Content-Type": "application/xml"}), 415, "Bad request")  # fmt: skip
+    envelope(client.get("/api/3/action/package_list", headers={"Accept": "text/csv"}), 406,
+             "Bad request")  # fmt: skip
+    assert client.get("/api/3/action/package_list",
+                      headers={"Accept": "text/html, */*;q=0.8"}).status_code == 200  # fmt: skip
+    envelope(client.post("/api/3/action/package_search", content=b"{",
+                         headers={"Content-Type": "application/json"}), 400, "Bad request")  # fmt: skip
+
+    def broken(self: Any) -> None:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setitem(ckan.ACTIONS, "status_show", broken)
+    envelope(client.get("/api/3/action/status_show"), 500, "Internal Server Error")
+    assert "fault" not in client.get("/api/3/action/status_show").text  # nothing of the cause

@@ -210,6 +210,7 @@ def test_media_url_is_an_expiring_public_link_to_the_preview(
     # a link altered, of another case, or expired opens nothing
     tampered = link.replace("signature=", "signature=0")
     assert client.get(tampered).status_code == 404
+    assert client.get(link.split("signature=")[0] + "signature=签名").status_code == 404
     expires = int(link.split("expires=")[1].split("&")[0])
     from citybase.services.hotline import service as hotline
 

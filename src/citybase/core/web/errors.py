@@ -47,7 +47,7 @@ def open311_error(request: Request, status: int, message: str) -> Response:
 
 NGSI_LD_ERRORS = {"BadRequestData", "InvalidRequest", "ResourceNotFound", "AlreadyExists",
                   "LdContextNotAvailable", "OperationNotSupported", "TooComplexQuery",
-                  "TooManyResults", "NoMultiTenantSupport", "NonexistentTenant"}  # fmt: skip
+                  "TooManyResults", "NoMultiTenantSupport", "NonexistentTenant", "InternalError"}  # fmt: skip
 _NGSI_BY_STATUS = {400: "BadRequestData", 404: "ResourceNotFound", 409: "AlreadyExists",
                    422: "BadRequestData", 405: "OperationNotSupported"}  # fmt: skip
 
@@ -68,6 +68,24 @@ def _ngsi_ld(request: Request) -> bool:
 
 def _open311(request: Request) -> bool:
     return request.url.path.startswith("/open311/")
+
+
+def _ckan(request: Request) -> bool:
+    return request.url.path.startswith(("/api/3/action/", "/api/action/"))
+
+
+_CKAN_TYPES = {400: "Bad request", 403: "Authorization Error", 404: "Not Found Error",
+               409: "Validation Error", 422: "Validation Error"}  # fmt: skip
+
+
+def ckan_error(request: Request, status: int, message: str) -> Response:
+    """CKAN's envelope for an error met before (or beneath) an action: ``{"help", "success":
+    false, "error": {"__type", "message"}}``, so that a CKAN client reads every refusal."""
+    name = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    kind = _CKAN_TYPES.get(status, "Internal Server Error" if status >= 500 else "Bad request")
+    body = {"help": f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={name}",
+            "success": False, "error": {"__type": kind, "message": message}}  # fmt: skip
+    return JSONResponse(body, status_code=409 if status == 422 else status)
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -94,6 +112,8 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
             response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
         response.headers.update(retry)
         return response
+    if _ckan(request):
+        return ckan_error(request, exc.status_code, exc.message)
     if _open311(request):
         field = f"{exc.field}: " if exc.field else ""
         # GeoReport v2 answers a request it cannot take with 400, never 422
@@ -136,6 +156,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     message = f"{first['field']}: {first['message']}"
     if _open311(request):
         return open311_error(request, 400, message)
+    if _ckan(request):
+        return ckan_error(request, 409, message)
     if _ngsi_ld(request):
         return problem_details(400, "BadRequestData", message)
     if wants_html(request):
@@ -163,8 +185,9 @@ async def render_http_error(request: Request, exc: StarletteHTTPException) -> Re
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     if exc.status_code == 405 and "app" in request.scope:
         exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request) or "GET"}
-    if _open311(request):
-        response = open311_error(request, exc.status_code, str(exc.detail))
+    if _open311(request) or _ckan(request):
+        render = open311_error if _open311(request) else ckan_error
+        response = render(request, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})  # Allow on a 405
         return response
     if _ngsi_ld(request):
@@ -209,6 +232,8 @@ async def _database_refused(request: Request, exc: Exception) -> Response:
     message = "a number is out of range: integers are taken up to 64 bits"
     if _open311(request):
         return open311_error(request, 400, message)
+    if _ckan(request):
+        return ckan_error(request, 400, message)
     if _ngsi_ld(request):
         return problem_details(400, "BadRequestData", message)
     if wants_html(request):
@@ -220,6 +245,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if _open311(request):
         return open311_error(request, 500, "internal error; it has been logged")
+    if _ckan(request):
+        return ckan_error(request, 500, "Internal server error; it has been logged")
+    if _ngsi_ld(request):
+        return problem_details(500, "InternalError", "internal error; it has been logged")
     if wants_html(request):
         return _page(request, 500, "Something went wrong", "")
     return JSONResponse(

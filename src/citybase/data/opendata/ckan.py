@@ -638,9 +638,24 @@ async def _params(request: Request) -> dict[str, Any]:
                 if not isinstance(data, dict):
                     raise CkanError(400, "Bad request", "JSON Error: not an object")
                 params.update(data)
-        elif kind:
+        elif kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        elif (await request.body()).strip():
+            raise CkanError(415, "Bad request", "Unsupported media type: parameters are sent as "
+                            f"JSON or a form, not {kind.split(';')[0] or 'a body of no type'}")  # fmt: skip
     return params
+
+
+def _accepts_json(accept: str) -> bool:
+    """Whether a request's ``Accept`` admits the JSON every action answers in (no header, or
+    ``*/*``, ``application/*``, ``application/json``, with a non-zero quality)."""
+    if not accept.strip():
+        return True
+    for part in accept.split(","):
+        kind, *options = (p.strip().lower() for p in part.split(";"))
+        if kind in ("*/*", "application/*", "application/json") and "q=0" not in options:
+            return True
+    return False
 
 
 @router.get("/3/action/{name}")
@@ -668,6 +683,10 @@ async def _action(
     base = base_url(request, settings.web.public_url)
     help_url = f"{base}/api/3/action/help_show?name={name}"
     try:
+        if not _accepts_json(request.headers.get("accept", "")):
+            raise CkanError(
+                406, "Bad request", "Not acceptable: actions answer in application/json"
+            )
         if name in READ_ONLY or WRITES.search(name):
             raise CkanError(403, "Authorization Error",
                             "Access denied: citybase serves the read side of the CKAN API; "

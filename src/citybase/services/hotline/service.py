@@ -182,7 +182,9 @@ def media_preview(
 ) -> tuple[bytes, Any]:
     """A photo's preview, for a link from :func:`media_links` that has not expired."""
     wanted = media_signature(settings, number, file_id, expires)
-    if not hmac.compare_digest(wanted, signature) or expires < datetime.now(UTC).timestamp():
+    if not hmac.compare_digest(wanted.encode(), signature.encode()) or (
+        expires < datetime.now(UTC).timestamp()
+    ):
         raise NotFound("this media link is not valid or has expired", field="media_url")
     case = cases.get_for_system(session, number)
     if not any(a.file_id == file_id for a in case.attachments):
