@@ -109,13 +109,12 @@ def _negotiated(request: Request, page: str) -> str | Response:
 def _catalog(
     request: Request, session: Session, settings: Settings, suffix: str, number: int
 ) -> Response:
-    everything = service.datasets(session)
+    everything = service.datasets(session, base_url(request, settings.web.public_url))
     page = dcat.Page(number, len(everything), dcat.DATASETS_PER_PAGE)
     if number > page.last:
         raise NotFound(f"the catalog has {page.last} pages", field="page")
-    chosen = everything[(number - 1) * page.size : number * page.size]
-    uris = uris_for(request, session, settings, [d.region_code for d in chosen])
-    datasets = [service.dataset(session, d.code, uris.base) for d in chosen]
+    datasets = everything[(number - 1) * page.size : number * page.size]
+    uris = uris_for(request, session, settings, [d.region_code for d in datasets])
     title, publisher = catalog_title(session, settings)
     graph = dcat.catalog_graph(datasets, uris, title=title, publisher=publisher,
                                themes=_themes(everything), page=page, suffix=suffix,
@@ -130,9 +129,9 @@ def dataset_rdf(
     """One open dataset as DCAT-AP (``ttl``, ``jsonld``, ``rdf`` or ``xml``)."""
     if suffix not in dcat.FORMATS:
         raise NotFound(f"no format {suffix[:20]} (ttl, jsonld, rdf or xml)", field="format")
-    ds = service.dataset(session, code)
+    ds = service.dataset(session, code, base_url(request, settings.web.public_url))
     uris = uris_for(request, session, settings, [ds.region_code])
-    return rdf_response(dcat.dataset_graph(service.dataset(session, code, uris.base), uris), suffix)
+    return rdf_response(dcat.dataset_graph(ds, uris), suffix)
 
 
 @router.get("/open/themes")

@@ -166,9 +166,9 @@ def dataset_page(
     ds = service.dataset(session, code, base_url(request, settings.web.public_url))
     suffix = dcat.negotiate(request.headers.get("accept", ""))
     if suffix is not None:  # the dataset's URI: DCAT-AP by content negotiation
-        uris = dcat.Uris(ds_base := base_url(request, settings.web.public_url),
+        uris = dcat.Uris(base_url(request, settings.web.public_url),
                          orgs.region_names(session, [ds.region_code]))  # fmt: skip
-        return _rdf(dcat.dataset_graph(service.dataset(session, code, ds_base), uris), suffix)
+        return _rdf(dcat.dataset_graph(ds, uris), suffix)
     preview = None
     if ds.open_type == "unconditional" and ds.row_count:
         preview = datastore.query(session, code, RowQuery(limit=10))
