@@ -108,6 +108,10 @@ def test_bad_queries_get_ckan_errors(client: TestClient, session: Session) -> No
         assert answer.json()["success"] is False
         assert answer.json()["error"]["__type"] == "Search Query Error"
     assert client.get("/api/3/action/package_search", params={"rows": -1}).status_code == 409
+    odd = client.post("/api/3/action/package_search", json={"fq": 5, "fq_list": ["tags:泊位", 3]})
+    assert odd.status_code == 200, odd.text  # values of any JSON type are read as text
+    listed = client.post("/api/3/action/package_search", json={"q": ["x"]})
+    assert listed.status_code == 409
 
 
 def test_groups_tags_and_lists(client: TestClient, session: Session) -> None:

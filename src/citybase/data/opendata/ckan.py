@@ -1,5 +1,9 @@
 """The read side of the CKAN Action API (``/api/3/action/…``), so that CKAN clients (ckanapi)
-and harvesters read the open catalog unchanged.
+and harvesters (ckanext-harvest's CKAN harvester) read the open catalog unchanged.
+
+``package_search`` takes Solr's query syntax (``solr.py``) in ``q`` and ``fq`` and matches it
+against each open dataset as CKAN's index would hold it; free text goes to the catalog's own
+search, so that Chinese partial words are found.
 
 A citybase open dataset is a CKAN package named by its resource code; its providing unit is the
 package's organization (named by the unit code with dots as hyphens); its theme libraries are
@@ -213,6 +217,13 @@ class _Doc:
         return found
 
 
+def _listed(value: Any) -> list[Any]:
+    """A parameter that may be one value or a list of them (``fq_list``)."""
+    if isinstance(value, list):
+        return value
+    return [value] if value not in (None, "") else []
+
+
 def _sort_keys(sort: str) -> list[tuple[str, bool]]:
     keys = []
     for part in sort.split(","):
@@ -341,15 +352,12 @@ class Ckan:
         rows = min(_int(self.params, "rows", 10, 10**9), ROWS_MAX)  # CKAN caps, silently
         start = _int(self.params, "start", 0, 10**9)
         q = str(self.params.get("q") or "").strip()
-        fq = self.params.get("fq") or ""
-        fq_list = self.params.get("fq_list") or []
-        filters = [fq] if isinstance(fq, str) else list(fq)
-        filters += [fq_list] if isinstance(fq_list, str) else list(fq_list)
+        filters = [str(f) for key in ("fq", "fq_list") for f in _listed(self.params.get(key))]
         try:
             # a plain question is asked of the catalog's own search whole (Chinese partial words)
             plain = q and not re.search(r'[:"()\[\]{}]|(^|\s)[-+!]|\b(AND|OR|NOT)\b', q)
             tree = solr.Term(None, q) if plain else solr.parse(q)
-            trees = [tree, *(solr.parse(str(f)) for f in filters if str(f).strip())]
+            trees = [tree, *(solr.parse(f) for f in filters if f.strip())]
         except solr.QueryError as exc:
             raise CkanError(409, "Search Query Error", f"Search Query is invalid: {exc}") from exc
         unknown = set().union(*(solr.fields_of(t) for t in trees)) - set(SEARCH_FIELDS)
@@ -399,8 +407,8 @@ class Ckan:
                 raise _invalid("facet.field", "Cannot parse JSON") from exc
         if not isinstance(wanted, list) or not all(isinstance(f, str) for f in wanted):
             raise _invalid("facet.field", "Not a list of field names")
-        limit = int(_int(self.params, "facet.limit", 50, 10**6)) if str(
-            self.params.get("facet.limit", "")) != "-1" else 10**6  # fmt: skip
+        unlimited = str(self.params.get("facet.limit", "")).strip() == "-1"  # Solr's "all"
+        limit = 10**6 if unlimited else _int(self.params, "facet.limit", 50, 10**6)
         mincount = _int(self.params, "facet.mincount", 1, 10**6)
         facets: dict[str, dict[str, int]] = {}
         search_facets: dict[str, dict[str, Any]] = {}
