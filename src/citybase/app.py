@@ -51,6 +51,7 @@ from citybase.core.web import errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import Public, public_mount
 from citybase.core.web.bodies import BodyLimitMiddleware
+from citybase.core.web.cors import CorsMiddleware
 from citybase.core.web.deps import DbSession
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.metrics import Metrics
@@ -321,6 +322,9 @@ def create_app(
         metrics=app.state.metrics,
         default_language=settings.web.default_language,
     )
+    # outermost: preflights answered before anything else, every answer of the public read
+    # APIs (refusals included) carries the origin allowed
+    app.add_middleware(CorsMiddleware, settings=settings)
 
     for router in (
         web_routes.router,

@@ -57,6 +57,24 @@ class WebSettings(BaseModel):
         "allowed whatever they resolve to. Empty: public addresses only (loopback, private, "
         "link-local and cloud metadata addresses are refused).",
     )
+    cors_origins: str = Field(
+        "*",
+        description="Web origins whose pages may read the public APIs (CKAN, DCAT catalog, "
+        "Open311 reads, NGSI-LD reads) from a browser: * for any (open data is public), a "
+        "comma-separated list (https://map.example.gov.cn), or empty for none.",
+    )
+    open311_jurisdiction: str = Field(
+        "",
+        description="The Open311 jurisdiction_id this platform answers for; a request naming "
+        "another is refused (404). Empty: the city code.",
+    )
+    open311_media_minutes: int = Field(
+        60,
+        ge=1,
+        le=10080,
+        description="How long the public link to a request's photo (Open311 media_url, the "
+        "preview without EXIF) stays valid, in minutes (links are stable within such a window).",
+    )
 
     @field_validator("outbound_allow")
     @classmethod

@@ -54,3 +54,23 @@ def test_forbidden_console_page_renders_a_page(client: TestClient, session: Sess
     page = client.get("/console/users", headers={"Accept": "text/html"})
     assert page.status_code == 403
     assert "users:read" in page.text
+
+
+def test_a_fault_of_ours_under_ngsi_ld_is_problem_details(app, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A 500 under /ngsi-ld is ProblemDetails, never a stack trace nor another API's shape."""
+    from citybase.perception.context import service as context
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(context, "types_and_attributes", broken)
+    make_small_city(session)
+    make_user(session, "reader", Role.platform_admin)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sign_in(client, "reader")
+        answer = client.get("/ngsi-ld/v1/types")
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["type"] == "https://uri.etsi.org/ngsi-ld/errors/InternalError"
+    assert body["status"] == 500
+    assert "fault" not in answer.text

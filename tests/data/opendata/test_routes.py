@@ -141,7 +141,7 @@ def test_the_ckan_action_api(client: TestClient, session: Session) -> None:
     assert [r["format"] for r in package["resources"]] == ["CSV", "JSON", "XLSX"]
     assert {"key": "open_type", "value": "unconditional"} in package["extras"]
     found = call("package_search", q="停车", fq="organization:fz-urban", rows=1, start=0,
-                 sort="metadata_modified desc")["result"]  # fmt: skip
+                 sort="metadata_modified desc", **{"facet.field": ["organization"]})["result"]  # fmt: skip
     assert found["count"] == 2
     assert len(found["results"]) == 1
     assert found["search_facets"]["organization"]["items"][0]["count"] == 2
@@ -163,7 +163,7 @@ def test_the_ckan_action_api(client: TestClient, session: Session) -> None:
     assert missing.json()["error"]["__type"] == "Not Found Error"
     restricted = call("datastore_search", resource_id=f"{made['conditional'].code}-csv")
     assert restricted["error"]["__type"] == "Authorization Error"
-    assert call("package_search", fq="author:x")["error"]["__type"] == "Search Query Error"
+    assert call("package_search", fq="secret:x")["error"]["__type"] == "Search Query Error"
     assert call("package_search", rows="many")["error"]["__type"] == "Validation Error"
     assert client.post("/api/3/action/package_create", json={}).status_code == 403
     assert client.get("/api/3/action/no_such_action").status_code == 400
@@ -218,4 +218,33 @@ def test_the_ckanapi_client_reads_the_catalog_unchanged(live_server) -> None:  #
         with pytest.raises(ckanapi.NotAuthorized):
             ckan.action.datastore_search(resource_id=f"{made['conditional'].code}-csv")
         with pytest.raises(ckanapi.SearchQueryError):
-            ckan.action.package_search(fq="author:x")
+            ckan.action.package_search(fq="secret:x")
+
+
+def test_ckanapi_dumps_datasets_groups_and_organizations(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The ckanapi command as a city's archive job runs it: ``dump … --all`` over HTTP."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("ckanapi")
+    bin_dir = Path(sys.executable).parent
+    command = shutil.which("ckanapi", path=str(bin_dir))
+    if command is None:
+        pytest.skip("the ckanapi command is not installed beside this Python")
+    address, made = live_server
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    dumped = {}
+    for thing in ("datasets", "groups", "organizations"):
+        out = tmp_path / f"{thing}.jsonl"
+        run = subprocess.run([command, "dump", thing, "--all", "-r", address, "-O", str(out),
+                              "-p", "1", "-q"], env=env, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        dumped[thing] = [json.loads(line) for line in out.read_text().splitlines()]
+    codes = sorted(made[k].code for k in ("open", "conditional"))
+    assert sorted(d["id"] for d in dumped["datasets"]) == codes
+    assert all(len(d["resources"]) == 3 for d in dumped["datasets"])
+    assert [g["name"] for g in dumped["groups"]] == ["jiaotongyunshu"]
+    assert [(o["name"], o["package_count"]) for o in dumped["organizations"]] == [("fz-urban", 2)]

@@ -16,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
+from citybase.core.web.access import iter_routes
 from citybase.core.web.templating import console
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def open311_error(request: Request, status: int, message: str) -> Response:
 
 NGSI_LD_ERRORS = {"BadRequestData", "InvalidRequest", "ResourceNotFound", "AlreadyExists",
                   "LdContextNotAvailable", "OperationNotSupported", "TooComplexQuery",
-                  "TooManyResults", "NoMultiTenantSupport", "NonexistentTenant"}  # fmt: skip
+                  "TooManyResults", "NoMultiTenantSupport", "NonexistentTenant", "InternalError"}  # fmt: skip
 _NGSI_BY_STATUS = {400: "BadRequestData", 404: "ResourceNotFound", 409: "AlreadyExists",
                    422: "BadRequestData", 405: "OperationNotSupported"}  # fmt: skip
 
@@ -66,6 +68,24 @@ def _ngsi_ld(request: Request) -> bool:
 
 def _open311(request: Request) -> bool:
     return request.url.path.startswith("/open311/")
+
+
+def _ckan(request: Request) -> bool:
+    return request.url.path.startswith(("/api/3/action/", "/api/action/"))
+
+
+_CKAN_TYPES = {400: "Bad request", 403: "Authorization Error", 404: "Not Found Error",
+               409: "Validation Error", 422: "Validation Error"}  # fmt: skip
+
+
+def ckan_error(request: Request, status: int, message: str) -> Response:
+    """CKAN's envelope for an error met before (or beneath) an action: ``{"help", "success":
+    false, "error": {"__type", "message"}}``, so that a CKAN client reads every refusal."""
+    name = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    kind = _CKAN_TYPES.get(status, "Internal Server Error" if status >= 500 else "Bad request")
+    body = {"help": f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={name}",
+            "success": False, "error": {"__type": kind, "message": message}}  # fmt: skip
+    return JSONResponse(body, status_code=409 if status == 422 else status)
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -92,9 +112,13 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
             response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
         response.headers.update(retry)
         return response
+    if _ckan(request):
+        return ckan_error(request, exc.status_code, exc.message)
     if _open311(request):
         field = f"{exc.field}: " if exc.field else ""
-        return open311_error(request, exc.status_code, field + exc.message)
+        # GeoReport v2 answers a request it cannot take with 400, never 422
+        status = 400 if exc.status_code == 422 else exc.status_code
+        return open311_error(request, status, field + exc.message)
     if _ngsi_ld(request):
         return problem_details(exc.status_code, exc.code, exc.message)
     if wants_html(request):
@@ -132,6 +156,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     message = f"{first['field']}: {first['message']}"
     if _open311(request):
         return open311_error(request, 400, message)
+    if _ckan(request):
+        return ckan_error(request, 409, message)
     if _ngsi_ld(request):
         return problem_details(400, "BadRequestData", message)
     if wants_html(request):
@@ -144,14 +170,31 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (Starlette's 405 names only the first
+    route's, and a path often has a GET route and a POST route)."""
+    methods: set[str] = set()
+    for full_path, route in iter_routes(request.app.routes):
+        if getattr(route, "methods", None) and compile_path(full_path)[0].match(request.url.path):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
 async def render_http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """An HTTP error (unknown route, wrong method, a body too large) in the API's own format."""
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    if _open311(request):
-        return open311_error(request, exc.status_code, str(exc.detail))
+    if exc.status_code == 405 and "app" in request.scope:
+        exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request) or "GET"}
+    if _open311(request) or _ckan(request):
+        render = open311_error if _open311(request) else ckan_error
+        response = render(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Allow on a 405
+        return response
     if _ngsi_ld(request):
-        return problem_details(exc.status_code, code if exc.status_code == 413 else "",
-                               str(exc.detail))  # fmt: skip
+        response = problem_details(exc.status_code, code if exc.status_code == 413 else "",
+                                   str(exc.detail))  # fmt: skip
+        response.headers.update(exc.headers or {})
+        return response
     if wants_html(request):
         title = "Page not found" if exc.status_code == 404 else "Error"
         return _page(request, exc.status_code, title, str(exc.detail))
@@ -189,6 +232,8 @@ async def _database_refused(request: Request, exc: Exception) -> Response:
     message = "a number is out of range: integers are taken up to 64 bits"
     if _open311(request):
         return open311_error(request, 400, message)
+    if _ckan(request):
+        return ckan_error(request, 400, message)
     if _ngsi_ld(request):
         return problem_details(400, "BadRequestData", message)
     if wants_html(request):
@@ -200,6 +245,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if _open311(request):
         return open311_error(request, 500, "internal error; it has been logged")
+    if _ckan(request):
+        return ckan_error(request, 500, "Internal server error; it has been logged")
+    if _ngsi_ld(request):
+        return problem_details(500, "InternalError", "internal error; it has been logged")
     if wants_html(request):
         return _page(request, 500, "Something went wrong", "")
     return JSONResponse(

@@ -1,5 +1,9 @@
 """The read side of the CKAN Action API (``/api/3/action/…``), so that CKAN clients (ckanapi)
-and harvesters read the open catalog unchanged.
+and harvesters (ckanext-harvest's CKAN harvester) read the open catalog unchanged.
+
+``package_search`` takes Solr's query syntax (``solr.py``) in ``q`` and ``fq`` and matches it
+against each open dataset as CKAN's index would hold it; free text goes to the catalog's own
+search, so that Chinese partial words are found.
 
 A citybase open dataset is a CKAN package named by its resource code; its providing unit is the
 package's organization (named by the unit code with dots as hyphens); its theme libraries are
@@ -11,10 +15,12 @@ body (POST), and answer in CKAN's envelope: ``{"help", "success", "result"}`` or
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,17 +30,17 @@ from sqlalchemy.orm import Session
 
 from citybase import __version__
 from citybase.core.errors import CitybaseError, NotFound
-from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, reads_only
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
-from citybase.data.opendata import service
+from citybase.data.opendata import service, solr
 from citybase.data.opendata.schemas import OpenDataset
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery, Sort
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["open data (CKAN API)"])
 CKAN_TYPES = {"string": "text", "integer": "int", "decimal": "numeric", "date": "date",
               "datetime": "timestamp", "boolean": "bool", "binary": "text"}  # fmt: skip
@@ -42,8 +48,13 @@ READ_ONLY = frozenset({
     "package_create", "package_update", "package_patch", "package_delete", "resource_create",
     "resource_update", "resource_patch", "resource_delete", "organization_create",
     "organization_update", "organization_delete", "datastore_create", "datastore_upsert",
-    "datastore_delete", "group_create", "group_update", "group_delete",
+    "datastore_delete", "group_create", "group_update", "group_delete", "package_revise",
+    "package_owner_org_update", "package_relationship_create", "member_create", "member_delete",
+    "package_collaborator_create", "resource_view_create", "tag_create", "tag_delete",
+    "user_create", "dataset_purge", "group_purge", "organization_purge",
 })  # fmt: skip
+
+WRITES = re.compile(r"_(create|update|patch|delete|purge|revise)$")
 
 
 class CkanError(Exception):
@@ -84,6 +95,159 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+ROWS_MAX = 1000  # CKAN's ckan.search.rows_max
+STRING_FIELDS = ("id", "name", "organization", "owner_org", "groups", "tags", "res_format",
+                 "license_id", "state", "type", "dataset_type", "capacity", "version", "url",
+                 "res_url", "site_id")  # fmt: skip
+TEXT_FIELDS = ("title", "notes", "author", "maintainer", "res_name", "res_description",
+               "title_string")  # fmt: skip
+DATE_FIELDS = ("metadata_modified", "metadata_created")
+NUMBER_FIELDS = ("num_resources", "num_tags")
+SEARCH_FIELDS = (*STRING_FIELDS, *TEXT_FIELDS, *DATE_FIELDS, *NUMBER_FIELDS, "text")
+SORTS = {"id": "id", "name": "name", "title": "title", "title_string": "title",
+         "metadata_modified": "metadata_modified", "metadata_created": "metadata_created",
+         "score": "score"}  # fmt: skip
+
+
+def _values(package: dict[str, Any], field: str) -> list[str]:
+    """What a package holds in a search field, as CKAN's Solr index has it."""
+    if field in ("organization",):
+        return [package["organization"]["name"]]
+    if field == "groups":
+        return [g["name"] for g in package["groups"]] + [g["title"] for g in package["groups"]]
+    if field == "tags":
+        return [t["name"] for t in package["tags"]]
+    if field.startswith("res_"):
+        key = {"res_format": "format", "res_name": "name", "res_description": "description",
+               "res_url": "url"}[field]  # fmt: skip
+        return [str(r[key]) for r in package["resources"] if r.get(key)]
+    if field == "dataset_type":
+        return [package["type"]]
+    if field == "capacity":
+        return ["public"]
+    if field == "site_id":
+        return ["citybase"]
+    if field == "title_string":
+        return [package["title"]]
+    if field.startswith("extras_"):
+        return [e["value"] for e in package["extras"] if e["key"] == field[7:]]
+    value = package.get(field)
+    return [] if value is None else [str(value)]
+
+
+def _facet_values(package: dict[str, Any], field: str) -> list[tuple[str, str]]:
+    if field == "organization":
+        return [(package["organization"]["name"], package["organization"]["title"])]
+    if field == "groups":
+        return [(g["name"], g["title"]) for g in package["groups"]]
+    return [(v, v) for v in dict.fromkeys(_values(package, field))]
+
+
+def _when(value: str) -> datetime:
+    """A Solr date: ISO 8601 (``Z`` or not), ``NOW``, ``NOW-7DAYS``, ``NOW/DAY``."""
+    text = value.strip().upper()
+    if text.startswith("NOW"):
+        moment = datetime.now(UTC).replace(tzinfo=None)
+        for sign, n, unit in re.findall(r"([+-])(\d+)(YEAR|MONTH|DAY|HOUR|MINUTE|SECOND)S?", text):
+            days = {"YEAR": 365, "MONTH": 30, "DAY": 1}.get(unit)
+            step = timedelta(days=days) if days else timedelta(
+                seconds={"HOUR": 3600, "MINUTE": 60, "SECOND": 1}[unit])  # fmt: skip
+            moment += step * int(n) * (1 if sign == "+" else -1)
+        if text.endswith("/DAY"):
+            moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return moment
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+class _Doc:
+    """One package as Solr's index would match it."""
+
+    def __init__(self, package: dict[str, Any], texts: dict[str, dict[str, float]]) -> None:
+        self.package, self.texts = package, texts
+
+    def term(self, field: str, value: str, phrase: bool) -> bool:
+        if field == "text":
+            return self.text(value) is not None
+        values = _values(self.package, field)
+        if field in DATE_FIELDS:
+            if value == "*":
+                return bool(values)
+            try:
+                wanted = _when(value)
+            except ValueError as exc:
+                raise CkanError(409, "Search Query Error",
+                                f"Search Query is invalid: {field}: not a date: {value}") from exc  # fmt: skip
+            return any(_when(v) == wanted for v in values)
+        if field in TEXT_FIELDS:
+            needle = value.lower().replace("*", "")
+            return any(needle in v.lower() for v in values)
+        if "*" in value or "?" in value:
+            return any(fnmatch.fnmatchcase(v, value) for v in values)
+        return value in values
+
+    def range(
+        self, field: str, low: str | None, high: str | None, lo_in: bool, hi_in: bool
+    ) -> bool:
+        values: list[Any] = _values(self.package, field)
+        convert: Callable[[str], Any] = str
+        if field in DATE_FIELDS:
+            convert = _when
+        elif field in NUMBER_FIELDS:
+            convert = int
+        try:
+            lo = None if low is None else convert(low)
+            hi = None if high is None else convert(high)
+            values = [convert(v) for v in values]
+        except ValueError as exc:
+            raise CkanError(409, "Search Query Error",
+                            f"Search Query is invalid: {field}: [{low} TO {high}]") from exc  # fmt: skip
+        return any(
+            (lo is None or v > lo or (lo_in and v == lo)) and
+            (hi is None or v < hi or (hi_in and v == hi))
+            for v in values
+        )  # fmt: skip
+
+    def text(self, value: str) -> float | None:
+        if value == "*":
+            return 1.0
+        found = self.texts.get(value, {}).get(self.package["id"])
+        if found is None and value.lower() in (self.package["name"], self.package["id"].lower()):
+            return 1.0
+        return found
+
+
+def _listed(value: Any) -> list[Any]:
+    """A parameter that may be one value or a list of them (``fq_list``)."""
+    if isinstance(value, list):
+        return value
+    return [value] if value not in (None, "") else []
+
+
+def _sort_keys(sort: str) -> list[tuple[str, bool]]:
+    keys = []
+    for part in sort.split(","):
+        words = part.split()
+        if not words:
+            continue
+        field = words[0]
+        order = words[1].lower() if len(words) > 1 else "asc"
+        if field not in SORTS or order not in ("asc", "desc") or len(words) > 2:
+            raise CkanError(409, "Search Query Error",
+                            f"Search Query is invalid: cannot sort on {part.strip()}")  # fmt: skip
+        keys.append((SORTS[field], order == "desc"))
+    return keys
+
+
+def _sort_value(scored: tuple[dict[str, Any], float], key: str) -> Any:
+    package, score = scored
+    if key == "score":
+        return score
+    if key == "title":
+        return package["title"].lower()
+    return package[key]
+
+
 class Ckan:
     """One action call: its session, its base address and its parameters."""
 
@@ -107,13 +271,30 @@ class Ckan:
             {
                 "id": d.id, "package_id": ds.code, "name": f"{ds.name}（{d.format}）",
                 "description": "" if d.downloadable else ds.open_condition, "format": d.format,
-                "mimetype": d.media_type, "url": d.url, "url_type": None, "position": n,
-                "state": "active", "datastore_active": True, "size": None,
+                "mimetype": d.media_type, "mimetype_inner": None, "url": d.url, "url_type": None,
+                "resource_type": None, "hash": "", "cache_url": None, "cache_last_updated": None,
+                "position": n, "state": "active", "datastore_active": True, "size": None,
                 "created": _stamp(ds.created_at), "last_modified": _stamp(ds.updated_at),
-                "restricted": not d.downloadable,
+                "metadata_modified": _stamp(ds.updated_at), "restricted": not d.downloadable,
             }
             for n, d in enumerate(ds.distributions)
         ]  # fmt: skip
+
+    def group(self, theme: str, count: int | None = None) -> dict[str, Any]:
+        name = service.theme_name(theme)
+        group: dict[str, Any] = {
+            "id": name, "name": name, "title": theme, "display_name": theme,
+            "description": f"{theme}主题库", "type": "group", "state": "active",
+            "is_organization": False, "approval_status": "approved", "image_url": "",
+            "image_display_url": "",
+        }  # fmt: skip
+        if count is not None:
+            group["package_count"] = count
+        return group
+
+    def tag(self, name: str) -> dict[str, Any]:
+        return {"id": name, "name": name, "display_name": name, "state": "active",
+                "vocabulary_id": None}  # fmt: skip
 
     def package(self, ds: OpenDataset) -> dict[str, Any]:
         resources = self.resources(ds)
@@ -136,10 +317,10 @@ class Ckan:
             "license_url": f"{self.base}/open/licence",
             "metadata_created": _stamp(ds.created_at), "metadata_modified": _stamp(ds.updated_at),
             "url": f"{self.base}/open/{ds.code}",
-            "tags": [{"name": k, "display_name": k, "state": "active", "vocabulary_id": None}
-                     for k in ds.keywords],
-            "num_tags": len(ds.keywords),
-            "groups": [{"name": t, "title": t, "display_name": t} for t in ds.themes],
+            "tags": [self.tag(k) for k in ds.keywords], "num_tags": len(ds.keywords),
+            "groups": [self.group(t) for t in ds.themes],
+            "isopen": ds.open_type == "unconditional", "creator_user_id": None,
+            "relationships_as_object": [], "relationships_as_subject": [],
             "resources": resources, "num_resources": len(resources),
             "extras": [{"key": k, "value": v} for k, v in extras.items()],
         }  # fmt: skip
@@ -168,66 +349,87 @@ class Ckan:
         return self.package(self.dataset(self._id()))
 
     def package_search(self) -> dict[str, Any]:
-        rows = _int(self.params, "rows", 10, 1000)
+        rows = min(_int(self.params, "rows", 10, 10**9), ROWS_MAX)  # CKAN caps, silently
         start = _int(self.params, "start", 0, 10**9)
-        query = {"q": str(self.params.get("q") or "").strip()}
-        if query["q"] in ("*:*", "*"):
-            query["q"] = ""
-        query.update(self._filters(str(self.params.get("fq") or "")))
-        sort = str(self.params.get("sort") or "score desc, metadata_modified desc").strip().lower()
-        orders = {"score desc, metadata_modified desc": Sort.relevance, "score desc": Sort.relevance,
-                  "metadata_modified desc": Sort.updated, "name asc": Sort.name,
-                  "title_string asc": Sort.name}  # fmt: skip
-        if sort not in orders:
-            raise CkanError(409, "Search Query Error", f"Search Query is invalid: sort {sort}")
-        result = search.search_open(
-            self.session,
-            SearchQuery(**query, sort=orders[sort], limit=max(rows, 1), offset=start),
-        )
-        packages = [self.package(self.dataset(h.code)) for h in result.hits][:rows]
-        facets = {"organization": "unit", "groups": "theme"}
-        search_facets: dict[str, dict[str, Any]] = {
-            name: {
-                "title": name,
-                "items": [
-                    {
-                        "name": _org_name(v.value) if name == "organization" else v.value,
-                        "display_name": v.label or v.value,
-                        "count": v.count,
-                    }
-                    for v in result.facets[facet]
-                ],
-            }
-            for name, facet in facets.items()
-        }
+        q = str(self.params.get("q") or "").strip()
+        filters = [str(f) for key in ("fq", "fq_list") for f in _listed(self.params.get(key))]
+        try:
+            # a plain question is asked of the catalog's own search whole (Chinese partial words)
+            plain = q and not re.search(r'[:"()\[\]{}]|(^|\s)[-+!]|\b(AND|OR|NOT)\b', q)
+            tree = solr.Term(None, q) if plain else solr.parse(q)
+            trees = [tree, *(solr.parse(f) for f in filters if f.strip())]
+        except solr.QueryError as exc:
+            raise CkanError(409, "Search Query Error", f"Search Query is invalid: {exc}") from exc
+        unknown = set().union(*(solr.fields_of(t) for t in trees)) - set(SEARCH_FIELDS)
+        unknown = {f for f in unknown if not f.startswith("extras_")}
+        if unknown:
+            raise CkanError(409, "Search Query Error",
+                            f"Search Query is invalid: undefined field {sorted(unknown)[0]}")  # fmt: skip
+        texts = {t: self._text_hits(t) for tree in trees for t in solr.texts_of(tree)}
+        packages = [self.package(d) for d in service.datasets(self.session, self.base)]
+        scored = []
+        for package in packages:
+            doc = _Doc(package, texts)
+            found = [solr.score(t, doc) for t in trees]
+            if all(f is not None for f in found):
+                scored.append((package, float(found[0] or 0)))
+        sort = str(self.params.get("sort") or "score desc, metadata_modified desc").strip()
+        for key, descending in reversed(_sort_keys(sort)):
+            scored.sort(key=lambda ps, k=key: _sort_value(ps, k), reverse=descending)  # type: ignore[misc]
+        matched = [p for p, _ in scored]
+        facets, search_facets = self._facets(matched)
         return {
-            "count": result.total, "sort": sort, "results": packages,
-            "facets": {n: {i["name"]: i["count"] for i in f["items"]} for n, f in search_facets.items()},
-            "search_facets": search_facets,
+            "count": len(matched), "sort": sort, "results": matched[start : start + rows],
+            "facets": facets, "search_facets": search_facets,
         }  # fmt: skip
 
-    _FQ = re.compile(r'\+?(\w+):(?:"([^"]*)"|(\S+))')
+    def _text_hits(self, text: str) -> dict[str, float]:
+        """The open datasets the catalog's own search finds for a free-text term, with scores."""
+        hits: dict[str, float] = {}
+        offset = 0
+        while True:
+            page = search.search_open(
+                self.session, SearchQuery(q=text, sort=Sort.relevance, limit=1000, offset=offset)
+            )
+            hits.update({h.code: h.score or 1.0 for h in page.hits})
+            offset += 1000
+            if not page.hits or offset >= page.total:
+                return hits
 
-    def _filters(self, fq: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        rest = self._FQ.sub("", fq).strip()
-        if rest:
-            raise CkanError(409, "Search Query Error", f"Search Query is invalid: {rest}")
-        for field, quoted, bare in self._FQ.findall(fq):
-            value = quoted or bare
-            if field == "organization":
-                units = {_org_name(u.code): u.code for u in orgs.list_units(self.session)}
-                found["unit"] = units.get(value.lower(), value)
-            elif field == "groups":
-                found["theme"] = value
-            elif field == "tags":
-                found["keyword"] = value
-            elif field in ("open_type", "level", "region", "format"):
-                found[field] = value
-            else:
+    def _facets(
+        self, packages: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, Any]]]:
+        wanted = self.params.get("facet.field") or []
+        if isinstance(wanted, str):
+            try:
+                wanted = json.loads(wanted) if wanted.strip().startswith("[") else [wanted]
+            except json.JSONDecodeError as exc:
+                raise _invalid("facet.field", "Cannot parse JSON") from exc
+        if not isinstance(wanted, list) or not all(isinstance(f, str) for f in wanted):
+            raise _invalid("facet.field", "Not a list of field names")
+        unlimited = str(self.params.get("facet.limit", "")).strip() == "-1"  # Solr's "all"
+        limit = 10**6 if unlimited else _int(self.params, "facet.limit", 50, 10**6)
+        mincount = _int(self.params, "facet.mincount", 1, 10**6)
+        facets: dict[str, dict[str, int]] = {}
+        search_facets: dict[str, dict[str, Any]] = {}
+        for name in wanted:
+            if name not in SEARCH_FIELDS:
                 raise CkanError(409, "Search Query Error",
-                                f"Search Query is invalid: unknown field {field}")  # fmt: skip
-        return found
+                                f"Search Query is invalid: undefined field {name}")  # fmt: skip
+            counts: dict[str, int] = {}
+            labels: dict[str, str] = {}
+            for package in packages:
+                for value, label in _facet_values(package, name):
+                    counts[value] = counts.get(value, 0) + 1
+                    labels[value] = label
+            ordered = sorted(((v, n) for v, n in counts.items() if n >= mincount),
+                             key=lambda vn: (-vn[1], vn[0]))[:limit]  # fmt: skip
+            facets[name] = dict(ordered)
+            search_facets[name] = {
+                "title": name,
+                "items": [{"name": v, "display_name": labels[v], "count": n} for v, n in ordered],
+            }
+        return facets, search_facets
 
     def _counts(self) -> dict[str, tuple[str, int]]:
         counts: dict[str, tuple[str, int]] = {}
@@ -256,6 +458,94 @@ class Ckan:
             found = [d for d in service.datasets(self.session, self.base) if d.unit_code == code]
             org["packages"] = [self.package(d) for d in found]
         return org
+
+    def _themes(self) -> dict[str, tuple[str, list[OpenDataset]]]:
+        """Every theme library of the open catalog, by group name: its title and datasets."""
+        found: dict[str, tuple[str, list[OpenDataset]]] = {}
+        for d in service.datasets(self.session, self.base):
+            for theme in d.themes:
+                found.setdefault(service.theme_name(theme), (theme, []))[1].append(d)
+        return found
+
+    def group_list(self) -> list[Any]:
+        themes = self._themes()
+        limit = _int(self.params, "limit", 1000, 1000)
+        offset = _int(self.params, "offset", 0, 10**9)
+        sort = str(self.params.get("sort") or "name").split()
+        if sort[0] not in ("name", "title", "package_count"):
+            raise _invalid("sort", f"Cannot sort by field `{sort[0]}`")
+        keys: dict[str, Callable[[str], Any]] = {
+            "name": lambda n: n, "title": lambda n: themes[n][0],
+            "package_count": lambda n: len(themes[n][1]),
+        }  # fmt: skip
+        names = sorted(themes, key=keys[sort[0]],
+                       reverse=len(sort) > 1 and sort[1].lower() == "desc")  # fmt: skip
+        chosen = self.params.get("groups")
+        if chosen:
+            wanted = (
+                chosen
+                if isinstance(chosen, list)
+                else str(chosen).strip("[]").replace('"', "").split(",")
+            )
+            names = [n for n in names if n in wanted]
+        names = names[offset : offset + limit]
+        if _flag(self.params, "all_fields"):
+            return [self.group(themes[n][0], len(themes[n][1])) for n in names]
+        return names
+
+    def group_show(self) -> dict[str, Any]:
+        ident = self._id()
+        themes = self._themes()
+        name = next((n for n, (title, _) in themes.items() if ident in (n, title)), None)
+        if name is None:
+            raise _not_found("group")
+        title, found = themes[name]
+        group = self.group(title, len(found))
+        if _flag(self.params, "include_datasets"):
+            group["packages"] = [self.package(d) for d in found]
+        return group
+
+    def _tags(self) -> dict[str, list[OpenDataset]]:
+        found: dict[str, list[OpenDataset]] = {}
+        for d in service.datasets(self.session, self.base):
+            for keyword in d.keywords:
+                found.setdefault(keyword, []).append(d)
+        return found
+
+    def tag_list(self) -> list[Any]:
+        if self.params.get("vocabulary_id"):
+            raise _not_found("vocabulary")
+        query = str(self.params.get("query") or self.params.get("q") or "").lower()
+        names = sorted(t for t in self._tags() if query in t.lower())
+        if _flag(self.params, "all_fields"):
+            return [self.tag(t) for t in names]
+        return names
+
+    def tag_show(self) -> dict[str, Any]:
+        ident = self._id()
+        tags = self._tags()
+        if ident not in tags:
+            raise _not_found("tag")
+        tag = self.tag(ident)
+        if _flag(self.params, "include_datasets"):
+            tag["packages"] = [self.package(d) for d in tags[ident]]
+        return tag
+
+    def current_package_list_with_resources(self) -> list[dict[str, Any]]:
+        limit = _int(self.params, "limit", 10**6, 10**6)
+        page = _int(self.params, "page", 1, 10**9)
+        offset = _int(self.params, "offset", 0, 10**9)
+        if page < 1:
+            raise _invalid("page", "Must be a positive integer")
+        if "page" in self.params and "limit" in self.params:
+            offset = (page - 1) * limit
+        found = sorted(service.datasets(self.session, self.base),
+                       key=lambda d: d.updated_at, reverse=True)  # fmt: skip
+        return [self.package(d) for d in found[offset : offset + limit]]
+
+    def resource_view_list(self) -> list[dict[str, Any]]:
+        self._resource(self._id())
+        return []
 
     def _resource(self, ident: str) -> tuple[OpenDataset, dict[str, Any]]:
         code = (
@@ -317,7 +607,7 @@ class Ckan:
 
     def status_show(self) -> dict[str, Any]:
         return {"site_title": "citybase 公共数据开放", "site_url": self.base,
-                "site_description": "", "ckan_version": "2.10.0", "citybase_version": __version__,
+                "site_description": "", "ckan_version": "2.11.0", "citybase_version": __version__,
                 "error_emails_to": None, "locale_default": "zh_Hans_CN",
                 "extensions": ["datastore"]}  # fmt: skip
 
@@ -333,7 +623,8 @@ ACTIONS: dict[str, Callable[[Ckan], Any]] = {
     name: getattr(Ckan, name)
     for name in ("package_list", "package_show", "package_search", "organization_list",
                  "organization_show", "resource_show", "datastore_search", "status_show",
-                 "help_show")
+                 "help_show", "group_list", "group_show", "tag_list", "tag_show",
+                 "current_package_list_with_resources", "resource_view_list")
 }  # fmt: skip
 
 
@@ -355,9 +646,24 @@ async def _params(request: Request) -> dict[str, Any]:
                 if not isinstance(data, dict):
                     raise CkanError(400, "Bad request", "JSON Error: not an object")
                 params.update(data)
-        elif kind:
+        elif kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        elif (await request.body()).strip():
+            raise CkanError(415, "Bad request", "Unsupported media type: parameters are sent as "
+                            f"JSON or a form, not {kind.split(';')[0] or 'a body of no type'}")  # fmt: skip
     return params
+
+
+def _accepts_json(accept: str) -> bool:
+    """Whether a request's ``Accept`` admits the JSON every action answers in (no header, or
+    ``*/*``, ``application/*``, ``application/json``, with a non-zero quality)."""
+    if not accept.strip():
+        return True
+    for part in accept.split(","):
+        kind, *options = (p.strip().lower() for p in part.split(";"))
+        if kind in ("*/*", "application/*", "application/json") and "q=0" not in options:
+            return True
+    return False
 
 
 @router.get("/3/action/{name}")
@@ -385,7 +691,11 @@ async def _action(
     base = base_url(request, settings.web.public_url)
     help_url = f"{base}/api/3/action/help_show?name={name}"
     try:
-        if name in READ_ONLY:
+        if not _accepts_json(request.headers.get("accept", "")):
+            raise CkanError(
+                406, "Bad request", "Not acceptable: actions answer in application/json"
+            )
+        if name in READ_ONLY or WRITES.search(name):
             raise CkanError(403, "Authorization Error",
                             "Access denied: citybase serves the read side of the CKAN API; "
                             "resources are registered in its catalog")  # fmt: skip
@@ -402,6 +712,11 @@ async def _action(
             raise _not_found(exc.field or "resource") from exc
         except CitybaseError as exc:  # refused below the action (text the database cannot take)
             raise _invalid(exc.field or "params", exc.message) from exc
+        except CkanError:
+            raise
+        except Exception as exc:  # a fault of ours, still in CKAN's envelope for its clients
+            log.exception("CKAN action %s failed", name)
+            raise CkanError(500, "Internal Server Error", "Internal server error") from exc
     except CkanError as exc:
         error = {"__type": exc.kind, "message": exc.message, **exc.extra}
         return JSONResponse({"help": help_url, "success": False, "error": error}, exc.status)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Header, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from rdflib import Graph
+from sqlalchemy.orm import Session
 
+from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.web.access import Public
@@ -20,10 +24,16 @@ from citybase.data.opendata.schemas import (
     ApplicationRead,
     ApplicationReceipt,
     ApplicationStatus,
+    OpenDataset,
 )
 
+
+class NotAcceptable(CitybaseError):
+    status_code = 406
+    code = "not_acceptable"
+
+
 router = APIRouter(tags=["open data"])
-RDF_TYPES = {"ttl": ("turtle", "text/turtle"), "jsonld": ("json-ld", "application/ld+json")}
 
 
 def catalog_title(session: DbSession, settings: Settings) -> tuple[str, tuple[str, str]]:
@@ -35,45 +45,154 @@ def catalog_title(session: DbSession, settings: Settings) -> tuple[str, tuple[st
     return f"{city}公共数据开放目录", (settings.city_code, f"{city}人民政府")
 
 
-def _rdf(body: bytes, fmt: str) -> Response:
-    return Response(body, media_type=RDF_TYPES[fmt][1])
-
-
-@router.get("/catalog.ttl")
-def catalog_turtle(
-    request: Request, session: DbSession, settings: AppSettings, _: Public
-) -> Response:
-    """The open catalog as DCAT-AP, in Turtle."""
-    return _catalog(request, session, settings, "ttl")
-
-
-@router.get("/catalog.jsonld")
-def catalog_jsonld(
-    request: Request, session: DbSession, settings: AppSettings, _: Public
-) -> Response:
-    """The open catalog as DCAT-AP, in JSON-LD (context inline)."""
-    return _catalog(request, session, settings, "jsonld")
-
-
-def _catalog(request: Request, session: DbSession, settings: Settings, fmt: str) -> Response:
+def uris_for(
+    request: Request, session: Session, settings: Settings, regions: list[str]
+) -> dcat.Uris:
     base = base_url(request, settings.web.public_url)
+    return dcat.Uris(base, orgs.region_names(session, [*regions, settings.city_code]))
+
+
+def rdf_response(graph: Graph, suffix: str) -> Response:
+    name, media_type = dcat.FORMATS[suffix]
+    return Response(dcat.serialize(graph, name), media_type=media_type,
+                    headers={"Vary": "Accept"})  # fmt: skip
+
+
+def _themes(datasets: list[OpenDataset]) -> list[str]:
+    return sorted({t for d in datasets for t in d.themes}, key=service.theme_name)
+
+
+@router.get("/catalog.{suffix}")
+def catalog_document(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    suffix: str,
+    _: Public,
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+) -> Response:
+    """The open catalog as DCAT-AP 3: ``ttl`` (Turtle), ``jsonld`` (JSON-LD, context inline),
+    ``rdf`` or ``xml`` (RDF/XML). Past 100 datasets it is paged: ``?page=N``, with hydra's
+    first, next, previous and last pages in the document."""
+    if suffix not in dcat.FORMATS:
+        raise NotFound(f"no catalog format {suffix[:20]} (ttl, jsonld, rdf or xml)", field="format")
+    return _catalog(request, session, settings, suffix, page)
+
+
+@router.get("/catalog")
+def catalog(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _: Public,
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+) -> Response:
+    """The catalog's URI: RDF by content negotiation (Turtle, JSON-LD, RDF/XML), the portal for
+    a browser, 406 for an ``Accept`` that names neither."""
+    suffix = _negotiated(request, "/open")
+    if isinstance(suffix, Response):
+        return suffix
+    return _catalog(request, session, settings, suffix, page)
+
+
+def _negotiated(request: Request, page: str) -> str | Response:
+    accept = request.headers.get("accept", "") or "*/*"
+    suffix = dcat.negotiate(accept)
+    if suffix is not None:
+        return suffix
+    if "html" in accept or "*/*" in accept or "text/*" in accept:
+        return RedirectResponse(page, status_code=303, headers={"Vary": "Accept"})
+    raise NotAcceptable("this URI is served as text/html, text/turtle, application/ld+json or "
+                        "application/rdf+xml", field="accept")  # fmt: skip
+
+
+def _catalog(
+    request: Request, session: Session, settings: Settings, suffix: str, number: int
+) -> Response:
+    everything = service.datasets(session, base_url(request, settings.web.public_url))
+    page = dcat.Page(number, len(everything), dcat.DATASETS_PER_PAGE)
+    if number > page.last:
+        raise NotFound(f"the catalog has {page.last} pages", field="page")
+    datasets = everything[(number - 1) * page.size : number * page.size]
+    uris = uris_for(request, session, settings, [d.region_code for d in datasets])
     title, publisher = catalog_title(session, settings)
-    graph = dcat.catalog_graph(
-        service.datasets(session, base), base, title=title, publisher=publisher
-    )
-    return _rdf(dcat.serialize(graph, RDF_TYPES[fmt][0]), fmt)
+    graph = dcat.catalog_graph(datasets, uris, title=title, publisher=publisher,
+                               themes=_themes(everything), page=page, suffix=suffix,
+                               modified=max((d.updated_at for d in everything), default=None))  # fmt: skip
+    return rdf_response(graph, suffix)
 
 
-@router.get("/open/{code}/dcat.{fmt}")
+@router.get("/open/{code}/dcat.{suffix}")
 def dataset_rdf(
-    request: Request, session: DbSession, settings: AppSettings, code: str, fmt: str, _: Public
+    request: Request, session: DbSession, settings: AppSettings, code: str, suffix: str, _: Public
 ) -> Response:
-    """One open dataset as DCAT-AP (``ttl`` or ``jsonld``)."""
-    if fmt not in RDF_TYPES:
-        return Response(status_code=404)
-    base = base_url(request, settings.web.public_url)
-    graph = dcat.dataset_graph(service.dataset(session, code, base), base)
-    return _rdf(dcat.serialize(graph, RDF_TYPES[fmt][0]), fmt)
+    """One open dataset as DCAT-AP (``ttl``, ``jsonld``, ``rdf`` or ``xml``)."""
+    if suffix not in dcat.FORMATS:
+        raise NotFound(f"no format {suffix[:20]} (ttl, jsonld, rdf or xml)", field="format")
+    ds = service.dataset(session, code, base_url(request, settings.web.public_url))
+    uris = uris_for(request, session, settings, [ds.region_code])
+    return rdf_response(dcat.dataset_graph(ds, uris), suffix)
+
+
+@router.get("/open/themes")
+def theme_scheme(
+    request: Request, session: DbSession, settings: AppSettings, _: Public
+) -> Response:
+    """The catalog's own classification (its theme libraries) as a SKOS concept scheme."""
+    suffix = _negotiated(request, "/open")
+    if isinstance(suffix, Response):
+        return suffix
+    uris = uris_for(request, session, settings, [])
+    return rdf_response(dcat.scheme_graph(uris, _themes(service.datasets(session))), suffix)
+
+
+@router.get("/open/themes/{name}")
+def theme_concept(
+    request: Request, session: DbSession, settings: AppSettings, name: str, _: Public
+) -> Response:
+    """One theme library as a SKOS concept (matched to the EU data themes)."""
+    theme = next((t for t in _themes(service.datasets(session)) if service.theme_name(t) == name),
+                 None)  # fmt: skip
+    if theme is None:
+        raise NotFound(f"no theme {name[:40]} in the open catalog", field="theme")
+    suffix = _negotiated(request, f"/open?theme={quote(theme)}")
+    if isinstance(suffix, Response):
+        return suffix
+    return rdf_response(dcat.theme_graph(uris_for(request, session, settings, []), theme), suffix)
+
+
+@router.get("/open/units/{code}")
+def publisher(
+    request: Request, session: DbSession, settings: AppSettings, code: str, _: Public
+) -> Response:
+    """A publisher of the catalog (a providing unit, or the city for the catalog itself)."""
+    if code == settings.city_code:
+        name = catalog_title(session, settings)[1][1]
+    else:
+        names = {d.unit_code: d.unit_name for d in service.datasets(session)}
+        if code not in names:
+            raise NotFound(f"no unit {code[:40]} publishes open data", field="code")
+        name = names[code]
+    suffix = _negotiated(request, f"/open?unit={quote(code)}")
+    if isinstance(suffix, Response):
+        return suffix
+    return rdf_response(dcat.agent_graph(uris_for(request, session, settings, []), code, name),
+                        suffix)  # fmt: skip
+
+
+@router.get("/open/regions/{code}")
+def place(
+    request: Request, session: DbSession, settings: AppSettings, code: str, _: Public
+) -> Response:
+    """A place the catalog names (an administrative division, by its code)."""
+    if not orgs.region_names(session, [code]):
+        raise NotFound(f"no region {code[:40]}", field="code")
+    suffix = _negotiated(request, f"/open?region={quote(code)}")
+    if isinstance(suffix, Response):
+        return suffix
+    return rdf_response(
+        dcat.place_graph(uris_for(request, session, settings, [code]), code), suffix
+    )
 
 
 def _file(name: str, media_type: str, content: bytes) -> Response:

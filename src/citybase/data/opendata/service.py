@@ -13,12 +13,14 @@ import csv
 import hashlib
 import io
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openpyxl
+from pypinyin import lazy_pinyin
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -50,6 +52,14 @@ FORMATS = {
 }
 OPEN = (OpenType.unconditional, OpenType.conditional)
 PORTAL = Actor.system("open-data-portal")
+
+
+def theme_name(theme: str) -> str:
+    """A theme library's name where names must be ASCII (a CKAN group, a SKOS concept's URI):
+    its pinyin, lowercase (CKAN's name rule: ``a-z``, ``0-9``, ``-``, ``_``)."""
+    name = "".join(lazy_pinyin(theme, errors="ignore")).lower()
+    name = re.sub(r"[^a-z0-9_-]+", "-", name).strip("-")
+    return name if len(name) >= 2 else f"theme-{name or 'x'}"
 
 
 def is_open(resource: ResourceRead) -> bool:

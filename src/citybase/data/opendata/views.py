@@ -9,11 +9,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from rdflib import Graph
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.identity.schemas import Principal
+from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
@@ -22,7 +24,7 @@ from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
-from citybase.data.opendata import service
+from citybase.data.opendata import dcat, service
 from citybase.data.opendata.auth import OPEN_DECIDE, OpenDecider
 from citybase.data.opendata.ckan import base_url
 from citybase.data.opendata.schemas import ApplicationCreate, ApplicationDecision
@@ -89,6 +91,9 @@ PORTAL_FACETS = [("open_type", "open."), ("unit", ""), ("theme", ""), ("base", "
 
 @router.get("/open")
 def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincipal) -> Response:
+    suffix = dcat.negotiate(request.headers.get("accept", ""))
+    if suffix is not None:  # the catalog's home page, asked for as RDF: the catalog itself
+        return RedirectResponse(f"/catalog.{suffix}", status_code=303, headers={"Vary": "Accept"})
     params = {k: v for k, v in request.query_params.items() if v}
     page_text = params.pop("page", "1")
     page = max(int(page_text), 1) if page_text.isdigit() else 1
@@ -111,8 +116,18 @@ def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincip
     )  # fmt: skip
 
 
+def _rdf(graph: Graph, suffix: str) -> Response:
+    name, media_type = dcat.FORMATS[suffix]
+    return Response(dcat.serialize(graph, name), media_type=media_type, headers={"Vary": "Accept"})
+
+
 @router.get("/open/licence")
-def licence(request: Request, _: Public, who: OptionalPrincipal) -> Response:
+def licence(request: Request, settings: AppSettings, _: Public, who: OptionalPrincipal) -> Response:
+    """The licence: its text for a browser, a ``dct:LicenseDocument`` by content negotiation."""
+    suffix = dcat.negotiate(request.headers.get("accept", ""))
+    if suffix is not None:
+        uris = dcat.Uris(base_url(request, settings.web.public_url))
+        return _rdf(dcat.licence_graph(uris), suffix)
     return console.render(request, "opendata/licence.html")
 
 
@@ -149,6 +164,11 @@ def dataset_page(
     who: OptionalPrincipal,
 ) -> Response:  # fmt: skip
     ds = service.dataset(session, code, base_url(request, settings.web.public_url))
+    suffix = dcat.negotiate(request.headers.get("accept", ""))
+    if suffix is not None:  # the dataset's URI: DCAT-AP by content negotiation
+        uris = dcat.Uris(base_url(request, settings.web.public_url),
+                         orgs.region_names(session, [ds.region_code]))  # fmt: skip
+        return _rdf(dcat.dataset_graph(ds, uris), suffix)
     preview = None
     if ds.open_type == "unconditional" and ds.row_count:
         preview = datastore.query(session, code, RowQuery(limit=10))

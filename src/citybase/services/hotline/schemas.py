@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +38,9 @@ class Open311Definition(BaseModel):
 
 
 class Open311Request(BaseModel):
-    """A service request as GeoReport v2 shows it; the finer state is in ``status_notes``."""
+    """A service request as GeoReport v2 shows it; the finer state is in ``status_notes`` (and
+    in ``extended_attributes`` when asked for). Fields without a value are left out, not sent
+    empty (strict date and URL parsers refuse an empty string)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -51,13 +54,14 @@ class Open311Request(BaseModel):
     service_notice: str
     requested_datetime: str
     updated_datetime: str
-    expected_datetime: str
+    expected_datetime: str | None = None
     address: str
     address_id: str
     zipcode: str
     lat: float | None
     long: float | None
-    media_url: str
+    media_url: str | None = None
+    extended_attributes: dict[str, Any] | None = None
 
 
 class AnswerIn(BaseModel):

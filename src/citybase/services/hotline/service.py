@@ -7,8 +7,10 @@ operators give on the spot."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -149,7 +151,55 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 
 
-def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> Open311Request:
+def media_signature(settings: Settings, number: str, file_id: str, expires: int) -> str:
+    """The keyed hash that makes a photo's public link unguessable and lets it expire."""
+    key = hashlib.sha256(f"open311-media:{settings.masking_key}".encode()).digest()
+    return hmac.new(key, f"{number}/{file_id}/{expires}".encode(), "sha256").hexdigest()[:32]
+
+
+def media_links(
+    settings: Settings, base_url: str, case: CaseRead, now: datetime | None = None
+) -> list[str]:
+    """Public links to the previews of a case's photos (drawn without the photos' EXIF),
+    each valid for ``CITYBASE_WEB__OPEN311_MEDIA_MINUTES``; a file kept elsewhere by its
+    own address."""
+    ttl = settings.web.open311_media_minutes * 60
+    moment = int((now or datetime.now(UTC)).timestamp())
+    expires = moment - moment % ttl + 2 * ttl  # stable within a window: answers can be cached
+    links = []
+    for a in case.attachments:
+        if a.file_id and a.media_type in PREVIEWABLE:
+            signature = media_signature(settings, case.number, a.file_id, expires)
+            links.append(f"{base_url}/open311/v2/media/{case.number}/{a.file_id}"
+                         f"?expires={expires}&signature={signature}")  # fmt: skip
+        elif a.url:
+            links.append(a.url)
+    return links
+
+
+def media_preview(
+    session: Session, settings: Settings, number: str, file_id: str, expires: int, signature: str
+) -> tuple[bytes, Any]:
+    """A photo's preview, for a link from :func:`media_links` that has not expired."""
+    wanted = media_signature(settings, number, file_id, expires)
+    if not hmac.compare_digest(wanted.encode(), signature.encode()) or (
+        expires < datetime.now(UTC).timestamp()
+    ):
+        raise NotFound("this media link is not valid or has expired", field="media_url")
+    case = cases.get_for_system(session, number)
+    if not any(a.file_id == file_id for a in case.attachments):
+        raise NotFound("this media link is not valid or has expired", field="media_url")
+    found = files.get(session, file_id)
+    return files.content(session, settings, found, preview=True), found
+
+
+def to_request(
+    case: CaseRead,
+    names: dict[str, str],
+    units: dict[str, str],
+    media: list[str] | None = None,
+    extensions: bool = False,
+) -> Open311Request:
     state = case.state
     notes = f"{STATE_NAMES[state]} ({state.value})"
     if case.merged_into:
@@ -158,6 +208,11 @@ def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> 
         # public by the standard, to anyone with the number: the reply's personal details out,
         # as the description's and the address's (the citizen reads it whole on the portal)
         notes += f": {masking.redact(case.reply).text}"
+    media = media or []
+    extended = None
+    if extensions:  # the GeoReport v2 extensions: the finer state, every photo
+        extended = {"detailed_status": state.value, "detailed_status_name": STATE_NAMES[state],
+                    "media_urls": media}  # fmt: skip
     return Open311Request(
         service_request_id=case.number,
         status="open" if state in OPEN_STATES else "closed",
@@ -165,9 +220,10 @@ def to_request(case: CaseRead, names: dict[str, str], units: dict[str, str]) -> 
         service_code=case.category_code, description=masking.redact(case.text).text,
         agency_responsible=units.get(case.lead_unit, case.lead_unit), service_notice="",
         requested_datetime=_iso(case.accepted_at), updated_datetime=_iso(case.updated_at),
-        expected_datetime=_iso(case.handle_due), address=masking.redact(case.address).text,
+        expected_datetime=_iso(case.handle_due) or None,
+        address=masking.redact(case.address).text,
         address_id=case.region_code, zipcode="", lat=case.lat, long=case.lon,
-        media_url=next((a.url for a in case.attachments if a.url), ""),
+        media_url=media[0] if media else None, extended_attributes=extended,
     )  # fmt: skip
 
 
@@ -179,6 +235,10 @@ def requests(
     end: datetime | None,
     status: str,
     limit: int = 1000,
+    *,
+    settings: Settings | None = None,
+    base_url: str = "",
+    extensions: bool = False,
 ) -> list[Open311Request]:
     states: list[CaseState] = []
     if status:
@@ -194,7 +254,8 @@ def requests(
     found, _ = cases.find_all(session, flt)
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
     units = orgs.unit_names(session, {c.lead_unit for c in found if c.lead_unit})
-    return [to_request(c, names, units) for c in found]
+    links = (lambda c: media_links(settings, base_url, c)) if settings is not None else None
+    return [to_request(c, names, units, links(c) if links else None, extensions) for c in found]
 
 
 # --- XML -----------------------------------------------------------------------------------------
@@ -239,6 +300,8 @@ def _fill(element: ET.Element, row: dict[str, Any]) -> None:
                     _fill(child, entry)
                 else:
                     child.text = _value(entry)
+        elif isinstance(value, dict):
+            _fill(ET.SubElement(element, key), value)
         else:
             ET.SubElement(element, key).text = _value(value)
 
