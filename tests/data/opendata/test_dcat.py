@@ -20,9 +20,12 @@ from tests.data.opendata.factories import ITEMS, open_datasets
 SH = Namespace("http://www.w3.org/ns/shacl#")
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 VOCABULARIES = Path(__file__).with_name("eu_vocabularies.ttl")
-# the official shapes are not kept in this repository: point this at a copy of
-# SEMICeu/DCAT-AP's releases/3.0.0/html/shacl/ to run them (docs/conformance.md)
-OFFICIAL = os.environ.get("CITYBASE_DCAT_AP_SHAPES", "")
+# the official DCAT-AP 3.0.0 shapes, shipped as test data with their licence (CC BY 4.0, see the
+# folder's README); CITYBASE_DCAT_AP_SHAPES may point at another copy of SEMICeu/DCAT-AP's
+# releases/<version>/html/shacl/
+OFFICIAL = os.environ.get("CITYBASE_DCAT_AP_SHAPES") or str(
+    Path(__file__).with_name("dcat-ap-3.0.0")
+)
 EU_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 
 
