@@ -35,7 +35,10 @@ from citybase.perception.telemetry.schemas import Accepted
 
 SYSTEM = Actor.system("perception")
 _detectors: dict[tuple[int, str, str], Detector] = {}
+_stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
 _lock = threading.Lock()
+STORE_EVERY = 64  # a detector's state is written at most once per this many readings
+ANOMALY_SCORE = 0.55  # an anomaly rule's threshold when it names none (see docs/perception.md)
 
 
 def put_rule(session: Session, actor: Actor, data: RuleIn, rule_id: int | None = None) -> RuleRead:
@@ -204,14 +207,34 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     if rule.kind == RuleKind.anomaly:
         key = (rule.id, device_id, rule.attr)
         with _lock:
-            detector = _detectors.setdefault(key, Detector())
+            detector = _detectors.get(key)
+            if detector is None:
+                detector = _detectors[key] = _restore(state, rule.attr)
+                _stored_at[key] = detector.seen
             score = detector.update(at, number)
-        if score < p.get("score", 0.9):
+            if detector.seen - _stored_at.get(key, 0) >= STORE_EVERY:
+                state.detector = {"attr": rule.attr, "state": detector.state()}
+                _stored_at[key] = detector.seen
+            why = detector.explain() if score >= p.get("score", ANOMALY_SCORE) else ""
+        if score < p.get("score", ANOMALY_SCORE):
             _close(session, rule, device_id, at)
             return None
         return _raise(session, rule, device_id, rule.attr, number,
-                      f"{rule.name}: {rule.attr} {number:g} is unusual (score {score:.2f})", at)  # fmt: skip
+                      f"{rule.name}: {rule.attr} {number:g} is unusual (score {score:.2f}): "
+                      f"{why}", at)  # fmt: skip
     return None
+
+
+def _restore(state: RuleState, attr: str) -> Detector:
+    """The detector as last stored for this rule and device, or a new one (nothing stored,
+    stored for another attribute, or in a form this version does not read)."""
+    stored = state.detector
+    if isinstance(stored, dict) and stored.get("attr") == attr:
+        try:
+            return Detector.from_state(stored["state"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return Detector()
 
 
 def sweep_silence(session: Session, now: datetime | None = None) -> list[AlarmRecord]:
