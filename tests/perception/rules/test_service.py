@@ -22,9 +22,14 @@ def _daily(seed: int, n: int = 2000, noise: float = 0.3) -> list[float]:
     return [10 + 3 * math.sin(2 * math.pi * t / 96) + rng.gauss(0, noise) for t in range(n)]
 
 
-def _scores(values: list[float | None], detector: Detector | None = None) -> list[float]:
+T0 = 1_780_000_000.0  # seconds since the epoch; readings every 15 minutes
+
+
+def _scores(
+    values: list[float | None], detector: Detector | None = None, *, timed: bool = True
+) -> list[float]:
     detector = detector or Detector()
-    return [detector.update(t, v) for t, v in enumerate(values)]
+    return [detector.update(T0 + 900 * t if timed else None, v) for t, v in enumerate(values)]
 
 
 def test_an_ordinary_day_raises_nothing() -> None:
@@ -46,28 +51,30 @@ def test_a_spike_is_flagged_at_once_and_a_level_shift_at_its_first_reading() -> 
     assert max(scores[:1400]) < 0.5
 
 
-def test_one_alarm_for_one_episode_then_it_listens_again() -> None:
-    detector = Detector(rest=50)
+@pytest.mark.parametrize("timed", [True, False])
+def test_one_alarm_for_one_episode_then_it_listens_again(timed: bool) -> None:
+    # with times, 12 hours of rest (48 readings of 15 minutes); without, 48 readings
+    detector = Detector(rest=48, rest_hours=12)
     values = _daily(6)
     for t in (1000, 1001, 1002):
         values[t] += 8
-    values[1100] -= 8
-    scores = _scores(list(values), detector)
+    values[1060] -= 8
+    scores = _scores(list(values), detector, timed=timed)
     assert scores[1000] >= 0.5
-    assert scores[1001:1051] == [0.0] * 50  # kept quiet while the episode lasts
-    assert scores[1100] >= 0.5  # a new episode after the rest
+    assert scores[1001:1048] == [0.0] * 47  # kept quiet while the episode lasts
+    assert scores[1060] >= 0.5  # a new episode after the rest
 
 
 def test_an_alarm_says_why() -> None:
     detector = Detector()
     values = _daily(7, n=1000)
     _scores(values, detector)
-    assert detector.update(None, 30.0) >= 0.5
+    assert detector.update(T0 + 900 * 1000, 30.0) >= 0.5
     why = detector.explain()
     assert "saw 30" in why
     assert "expected" in why
     assert "higher than any reading before" in why
-    assert detector.update(None, -20.0) == 0.0  # within the rest after the alarm
+    assert detector.update(T0 + 900 * 1001, -20.0) == 0.0  # within the rest after the alarm
     assert "lower than any reading before" in detector.explain()
     assert "still learning" in (d := Detector(), d.update(None, 1.0), d.explain())[2]
 

@@ -20,9 +20,8 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    ``rate``), a tenth of that, at most 1. It ranks the novel readings: a bin first visited a
    little above the old maximum scores less than one far beyond it.
 3. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
-   next ``rest`` readings score 0: one alarm for one episode, not one per reading while a
-   level shift settles (the rule's alarm stays open meanwhile, until a reading scores below
-   its threshold again).
+   readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
+   0: one alarm for one episode, not one per reading while a level shift settles.
 
 The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN) score 0
 and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
@@ -32,6 +31,7 @@ takes it back, so a series' detector outlives the process that ran it."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 STATE_VERSION = 1
@@ -137,6 +137,7 @@ class Detector:
         rate: float = 0.01,
         calm: float = 0.6,
         rest: int = 100,
+        rest_hours: float = 12.0,
         max_contexts: int = 50_000,
     ) -> None:
         if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
@@ -146,11 +147,14 @@ class Detector:
         self.warmup, self.bins, self.depth, self.blend = warmup, bins, depth, blend
         self.rate, self.calm, self.rest, self.max_contexts = rate, calm, rest, max_contexts
         self.seen = 0  # readings learnt from
-        self.quiet = 0  # readings still to be kept quiet after an alarm
+        self.rest_s = rest_hours * 3600
+        self.quiet = 0  # readings still to be kept quiet after an alarm (no times given)
+        self.quiet_until = -math.inf  # the time until which it is kept quiet (times given)
         self.mean = 0.0
         self.var = 0.0
         self.warming: list[float] = []
-        self._last: tuple[float, float, float, int] | None = None  # for explain()
+        self._value = math.nan  # the last reading scored, for explain()
+        self._beyond_at = 0  # the last reading outside the range of those before it
         self.grids = [_Grid(bins, 0.0, depth), _Grid(bins, 0.5, depth)]
 
     @property
@@ -158,13 +162,14 @@ class Detector:
         """Whether it has learnt enough to score (before that every score is 0)."""
         return self.seen >= self.warmup
 
-    def update(self, timestamp: Any, value: float | None) -> float:
-        """The score of this reading (the timestamp is taken as given: readings in order)."""
-        del timestamp
+    def update(self, timestamp: datetime | float | None, value: float | None) -> float:
+        """The score of this reading. ``timestamp``: a datetime or seconds since the epoch (the
+        rest after an alarm is then ``rest_hours`` long), or None (then ``rest`` readings);
+        readings come in order."""
         if value is None:
             return 0.0
         value = float(value)
-        if math.isnan(value) or math.isinf(value):
+        if not math.isfinite(value):
             return 0.0
         self.seen += 1
         if self.seen <= self.warmup:
@@ -172,9 +177,10 @@ class Detector:
             if self.seen == self.warmup:
                 self._start()
             return 0.0
-        first = self.grids[0]
-        self._last = (value, self.mean, self.var, (value > first.hi) - (value < first.lo))
         a, b = self.grids
+        self._value = value  # for explain()
+        if value > a.hi or value < a.lo:
+            self._beyond_at = self.seen
         novelty = (a.learn(value) + b.learn(value)) / 2
         deviation = value - self.mean
         surprise = min(1.0, abs(deviation) / math.sqrt(self.var) / 10) if self.var > 0 else 0.0
@@ -185,22 +191,36 @@ class Detector:
                 if len(grid.full) > self.max_contexts:
                     grid.forget(self.max_contexts // 2)
         score = (1 - self.blend) * novelty + self.blend * surprise
-        if self.quiet:
-            self.quiet -= 1
+        if timestamp is None:
+            if self.quiet:
+                self.quiet -= 1
+                return 0.0
+            if score >= self.calm:
+                self.quiet = self.rest
+            return score
+        at = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
+        if at < self.quiet_until:
             return 0.0
         if score >= self.calm:
-            self.quiet = self.rest
-        return round(score, 6)
+            self.quiet_until = at + self.rest_s
+        return score
 
     def explain(self) -> str:
         """Why the last reading scored as it did, in words: the range expected of it, the value
         seen, and the pattern — above or below every reading before (a spike or the start of
         a level shift), a known level reached in an order never seen (a change of shape or
         rhythm), or far from the recent level."""
-        if self._last is None:
+        if self.seen <= self.warmup:
             return "still learning the series" if self.seen else "no reading yet"
-        value, mean, var, beyond = self._last
+        value = self._value
+        # the mean and variance before this reading (each update undone)
+        keep = 1 - self.rate
+        mean = (self.mean - self.rate * value) / keep
+        var = max((self.var - self.rate * (value - self.mean) ** 2) / keep, 0.0)
         spread = 3 * math.sqrt(var)
+        beyond = 0
+        if self._beyond_at == self.seen:
+            beyond = 1 if value >= self.grids[0].hi else -1
         expected = f"expected {mean - spread:.4g} to {mean + spread:.4g}, saw {value:.4g}"
         if beyond > 0:
             pattern = "higher than any reading before (a spike, or a level shift beginning)"
@@ -222,10 +242,6 @@ class Detector:
             for v in values:
                 grid.learn(v)
 
-    def _params(self) -> dict[str, Any]:
-        names = ("warmup", "bins", "depth", "blend", "rate", "calm", "rest", "max_contexts")
-        return {name: getattr(self, name) for name in names}
-
     def state(self) -> dict[str, Any]:
         """Everything it has learnt, as JSON-ready data (``Detector.from_state`` takes it)."""
         return {
@@ -238,10 +254,12 @@ class Detector:
                 "rate": self.rate,
                 "calm": self.calm,
                 "rest": self.rest,
+                "rest_hours": self.rest_s / 3600,
                 "max_contexts": self.max_contexts,
             },
             "seen": self.seen,
             "quiet": self.quiet,
+            "quiet_until": self.quiet_until if self.quiet_until > -math.inf else None,
             "mean": self.mean,
             "var": self.var,
             "warming": list(self.warming),
@@ -255,6 +273,8 @@ class Detector:
             raise ValueError("not a detector state this version reads")
         detector = cls(**data["params"])
         detector.seen, detector.quiet = int(data["seen"]), int(data["quiet"])
+        until = data["quiet_until"]
+        detector.quiet_until = -math.inf if until is None else float(until)
         detector.mean, detector.var = float(data["mean"]), float(data["var"])
         detector.warming = [float(v) for v in data["warming"]]
         detector.grids = [_Grid.from_state(g) for g in data["grids"]]

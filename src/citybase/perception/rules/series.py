@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,20 @@ def _number(text: str) -> float | None:
     if not text or text.lower() in {"nan", "null", "none"}:
         return None
     return float(text)
+
+
+def _moment(text: str | None) -> float | None:
+    """A timestamp as seconds since the epoch (ISO 8601, a zone-less one taken as UTC, or a
+    number of seconds), or None when it is neither."""
+    text = (text or "").strip()
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def score_series(source: Path, output: Path, **options: Any) -> int:
@@ -46,7 +61,7 @@ def score_series(source: Path, output: Path, **options: Any) -> int:
         except ValueError as exc:
             raise InvalidInput(f"{source.name}, line {line}: {row.get(reading)!r} is not a number",
                                field="input") from exc  # fmt: skip
-        score = detector.update(row.get(stamp), value)
+        score = detector.update(_moment(row.get(stamp)), value)
         writer.writerow([row.get(stamp), row.get(reading), f"{score:.6f}"])
         count += 1
     output.write_text(out.getvalue(), encoding="utf-8")
