@@ -94,11 +94,17 @@ def _watching(session: Session, device_ids: Iterable[str]) -> dict[str, list[Rul
     return out
 
 
-def _state(session: Session, rule: Rule, device_id: str) -> RuleState:
-    found = session.get(RuleState, (rule.id, device_id))
+def _state(session: Session, rule: Rule, device_id: str,
+           states: dict[tuple[int, str], RuleState] | None = None) -> RuleState:  # fmt: skip
+    """The rule's state for the device, made when it has none (``states``: those the caller
+    looked up at once, held here so that the session does not forget and read them again)."""
+    key = (rule.id, device_id)
+    found = states.get(key) if states is not None else session.get(RuleState, key)
     if found is None:
         found = RuleState(rule_id=rule.id, device_id=device_id)
         session.add(found)
+    if states is not None:
+        states[key] = found
     return found
 
 
@@ -166,13 +172,14 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
     # what the rules need of the database, looked up at once rather than reading by reading:
     # their states (into the session) and which of their alarms are open
     watched = list(watching)
-    session.scalars(select(RuleState).where(RuleState.device_id.in_(watched))).all()
+    states = {(st.rule_id, st.device_id): st for st in session.scalars(
+        select(RuleState).where(RuleState.device_id.in_(watched)))}  # fmt: skip
     open_alarms = {(a, d) for a, d in session.execute(
         select(AlarmRecord.rule_id, AlarmRecord.device_id).where(
             AlarmRecord.device_id.in_(watched), AlarmRecord.closed_at.is_(None)))}  # fmt: skip
     for (device_id, at), values in sorted(by_moment.items(), key=lambda kv: kv[0][1]):
         for rule in watching.get(device_id, []):
-            found = _judge_one(session, rule, device_id, at, values, open_alarms)
+            found = _judge_one(session, rule, device_id, at, values, open_alarms, states)
             if found is not None:
                 raised.append(found)
     return raised
@@ -180,7 +187,7 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
 
 def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
                values: dict[str, object], open_alarms: set[tuple[int, str]],
-               ) -> AlarmRecord | None:  # fmt: skip
+               states: dict[tuple[int, str], RuleState]) -> AlarmRecord | None:  # fmt: skip
     p = rule.params
     if rule.kind == RuleKind.geofence:
         lon, lat = values.get("lon"), values.get("lat")
@@ -199,7 +206,7 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     if rule.kind == RuleKind.silence or not isinstance(value, int | float):
         return None
     number = float(value)  # true/false judged as 1/0 (a smoke detector's "smoke > 0")
-    state = _state(session, rule, device_id)
+    state = _state(session, rule, device_id, states)
     previous, previous_at = state.last_value, state.last_ts
     if previous_at is not None and at < previous_at:
         return None  # a late reading does not move the rule's memory back
