@@ -23,8 +23,8 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
    0: one alarm for one episode, not one per reading while a level shift settles.
 
-The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN) score 0
-and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
+The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN, infinite)
+score 0 and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
 forgotten. ``state()`` gives everything it knows as JSON-ready data and ``Detector.from_state``
 takes it back, so a series' detector outlives the process that ran it."""
 
@@ -42,8 +42,9 @@ class _Grid:
 
     Every suffix of a context seen is itself seen, so the novel share is found from the
     longest context down, stopping at the first one known: a path taken before costs one
-    look-up. Full-length contexts are counted (the rarest are forgotten first); shorter ones,
-    few by nature (at most bins to the power depth - 1), are only known."""
+    look-up. Full-length contexts are counted (the rarest are forgotten first); shorter ones
+    are only known, and few: the values never span more than twice the grid's bins, so there
+    are at most about (2 × bins + 2) to the power depth - 1 of them."""
 
     __slots__ = ("bins", "depth", "full", "hi", "known", "last", "lo", "origin", "shift", "width")
 
@@ -142,8 +143,8 @@ class Detector:
     ) -> None:
         if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
             raise ValueError("warmup ≥ 2, bins ≥ 1, depth ≥ 1, rest ≥ 0, max_contexts ≥ 1")
-        if not 0 <= blend <= 1 or not 0 < rate < 1:
-            raise ValueError("blend in [0, 1], rate in (0, 1)")
+        if not 0 <= blend <= 1 or not 0 < rate < 1 or rest_hours < 0:
+            raise ValueError("blend in [0, 1], rate in (0, 1), rest_hours ≥ 0")
         self.warmup, self.bins, self.depth, self.blend = warmup, bins, depth, blend
         self.rate, self.calm, self.rest, self.max_contexts = rate, calm, rest, max_contexts
         self.seen = 0  # readings learnt from
