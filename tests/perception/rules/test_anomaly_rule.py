@@ -8,14 +8,17 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core.identity.schemas import Role
 from citybase.perception.rules import service as rules
 from citybase.perception.rules.models import RuleState
 from citybase.perception.rules.schemas import RuleIn, RuleKind
 from citybase.perception.telemetry import service as telemetry
 from citybase.perception.telemetry.schemas import ReadingIn
+from tests.core.identity.factories import make_user, sign_in
 from tests.perception.devices.test_telemetry import SYSTEM, city
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -66,3 +69,25 @@ def test_an_anomaly_rule_refuses_a_score_outside_0_to_1() -> None:
         with pytest.raises(ValidationError, match="at most 1"):
             RuleIn(name="x", kind=RuleKind.anomaly, device_id="wl-1", attr="level",
                    params={"score": score})  # fmt: skip
+
+
+def test_the_api_refuses_a_bad_anomaly_score_and_strangers(
+    client: TestClient, session: Session
+) -> None:
+    city(session)
+    rule = {"name": "水位异常", "kind": "anomaly", "device_id": "wl-1", "attr": "level",
+            "params": {"score": 0.7}}  # fmt: skip
+    stranger = client.post("/api/v1/perception/rules", json=rule)
+    assert stranger.status_code == 401
+    make_user(session, "admin", Role.platform_admin)
+    token = sign_in(client, "admin")
+    headers = {"X-CSRF-Token": token}
+    bad = client.post("/api/v1/perception/rules", headers=headers,
+                      json={**rule, "params": {"score": 7}})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid"  # the API's own error format
+    assert "at most 1" in bad.text
+    assert rules.rules(session) == []
+    made = client.post("/api/v1/perception/rules", headers=headers, json=rule)
+    assert made.status_code == 201, made.text
+    assert made.json()["params"] == {"score": 0.7}
