@@ -85,10 +85,21 @@ def main() -> None:
     )
     args = parser.parse_args()
     citybase = [sys.executable, "-m", "citybase.cli"] if args.module else command_prefix()
+    series = Path(tempfile.mkdtemp()) / "series.csv"
+    series.write_text("timestamp,value\n" + "".join(f"{t},{t % 3}\n" for t in range(10)))
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "citybase --help": [*citybase, "--help"],
         "citybase perception mqtt --help": [*citybase, "perception", "mqtt", "--help"],
+        "citybase perception score-series (10 readings)": [
+            *citybase,
+            "perception",
+            "score-series",
+            "--input",
+            str(series),
+            "--output",
+            str(series.with_suffix(".out.csv")),
+        ],
     }
     env_note = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
     for argv in commands.values():  # warm the file cache: the first run reads every .pyc

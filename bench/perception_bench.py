@@ -21,7 +21,14 @@ A reading here is one value of one attribute. 200 water gauges each report two a
    broker on 127.0.0.1:1883 (when it answers), stored by the ingestor, acknowledged after
    commit; from the first publish to the last reading stored. With one value pair a message,
    the one Python publisher (paho) is the limit: its own rate is printed beside.
-4. **Reference.** The same rows (series id, time, value) inserted with one ``executemany`` per
+4. **The anomaly detector** (``--anomaly``, on by default). Alone: readings a second through one
+   ``Detector`` on one core (a tide-like series with noise and rare spikes, as the batch path
+   ``score-series`` runs it), against a plain exponentially weighted mean over the same readings
+   in the same loop (the least a per-reading Python judge costs). In ingestion: the service path
+   again on fresh times, with an anomaly rule on every series (both attributes of every
+   device; its detectors first fed, untimed, past their warm-up), against the same without;
+   the difference per reading is what the rule adds.
+5. **Reference.** The same rows (series id, time, value) inserted with one ``executemany`` per
    batch and committed, in the same database, in the same run.
 """
 
@@ -52,6 +59,7 @@ from citybase.demo.seed import DEMO_FILE
 from citybase.perception.devices import service as devices
 from citybase.perception.devices.schemas import AttributeSpec, DeviceIn, DeviceTypeIn
 from citybase.perception.rules import service as rules
+from citybase.perception.rules.schemas import RuleIn, RuleKind
 from citybase.perception.telemetry import repository, service
 from citybase.perception.telemetry.models import Reading
 from citybase.perception.telemetry.schemas import ReadingIn
@@ -186,13 +194,56 @@ def bench_mqtt(db: Database, settings: Settings, total: int, per_message: int = 
     return seconds
 
 
+def bench_detector(total: int) -> tuple[float, float]:
+    """Readings a second through one detector, and through a plain exponentially weighted mean."""
+    import math
+    import random
+
+    from citybase.perception.rules import Detector
+
+    rng = random.Random(1)
+    values = [10 + 3 * math.sin(2 * math.pi * t / 288) + rng.gauss(0, 0.3)
+              + (8 if rng.random() < 1e-4 else 0) for t in range(total)]  # fmt: skip
+    detector = Detector()
+    t0 = time.perf_counter()
+    for t, v in enumerate(values):
+        detector.update(t, v)
+    seconds = time.perf_counter() - t0
+    mean = values[0]
+    t0 = time.perf_counter()
+    for v in values:
+        mean += 0.01 * (v - mean)
+    reference = time.perf_counter() - t0
+    return total / seconds, total / reference
+
+
+def bench_anomaly_rules(db: Database, n: int, size: int, offset_s: int) -> tuple[float, float]:
+    """Seconds to ingest ``n`` readings without, then with, an anomaly rule on every series
+    (its detectors first taken past their warm-up, untimed, so that they score)."""
+    without = bench_service(db, batches(n, size, offset_s))
+    with db.session_scope() as s:
+        for attr in ("level", "battery"):
+            rules.put_rule(s, SYSTEM, RuleIn(name=f"anomaly {attr}", kind=RuleKind.anomaly,
+                                             type_code="gauge", attr=attr))  # fmt: skip
+    warm = 2 * DEVICES * 160  # 160 readings a series: past the detector's 150
+    bench_service(db, batches(warm, size, offset_s + n))
+    with_rules = bench_service(db, batches(n, size, offset_s + n + warm))
+    return without, with_rules
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--mqtt", type=int, default=20_000)
+    parser.add_argument("--anomaly", type=int, default=200_000,
+                        help="readings through the detector alone (0: no anomaly figures)")  # fmt: skip
     args = parser.parse_args()
+    if args.anomaly:
+        rate, reference = bench_detector(args.anomaly)
+        print(f"detector alone {rate:10,.0f} readings/s on one core  ratio to a plain EWMA "
+              f"{rate / reference:.3f} ({reference:,.0f}/s)")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(args.backend, Path(tmp))
         settings = Settings(home=Path(tmp) / "home", database_url=db.url)
@@ -206,6 +257,11 @@ def main() -> None:
             totals["http"] += bench_http(server, key, batches(n // 4, args.batch, base))
             totals["service"] += bench_service(db, batches(n // 4, args.batch, base + n))
             totals["reference"] += bench_reference(db, batches(n // 4, args.batch, base + 2 * n))
+        if args.anomaly:
+            without, with_rules = bench_anomaly_rules(db, n // 4, args.batch, 12 * n)
+            print(f"[{args.backend}] service, no rule      {n // 4 / without:10,.0f} readings/s")
+            print(f"[{args.backend}] service, anomaly rule {n // 4 / with_rules:10,.0f} readings/s  "
+                  f"adds {(with_rules - without) / (n // 4) * 1e6:.1f} µs a reading")  # fmt: skip
         peak = server.peak_mb()
         server.stop()
         rates = {k: n / v for k, v in totals.items()}

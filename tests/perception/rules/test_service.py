@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 from pathlib import Path
@@ -21,38 +22,97 @@ def _daily(seed: int, n: int = 2000, noise: float = 0.3) -> list[float]:
     return [10 + 3 * math.sin(2 * math.pi * t / 96) + rng.gauss(0, noise) for t in range(n)]
 
 
-def _scores(values: list[float | None]) -> list[float]:
-    detector = Detector()
-    return [detector.update(t, v) for t, v in enumerate(values)]
+T0 = 1_780_000_000.0  # seconds since the epoch; readings every 15 minutes
+
+
+def _scores(
+    values: list[float | None], detector: Detector | None = None, *, timed: bool = True
+) -> list[float]:
+    detector = detector or Detector()
+    return [detector.update(T0 + 900 * t if timed else None, v) for t, v in enumerate(values)]
 
 
 def test_an_ordinary_day_raises_nothing() -> None:
     scores = _scores(list(_daily(1)))
     assert all(0 <= s <= 1 for s in scores)
     assert max(scores) < 0.5
-    assert scores[:150] == [0.0] * 150  # the probation: it only learns
+    assert scores[:150] == [0.0] * 150  # the warm-up: it only learns
 
 
-def test_a_spike_is_flagged_at_once_and_a_level_shift_within_two_readings() -> None:
+def test_a_spike_is_flagged_at_once_and_a_level_shift_at_its_first_reading() -> None:
     spiked = _daily(2)
-    spiked[1200] += 6
+    spiked[1200] += 6  # twenty noise widths
     scores = _scores(list(spiked))
     assert scores[1200] >= 0.5
-    assert max(scores[:1200] + scores[1221:]) < 0.5
+    assert max(scores[:1200] + scores[1201:]) < 0.5
     shifted = [v + (4 if t >= 1400 else 0) for t, v in enumerate(_daily(3))]
     scores = _scores(list(shifted))
-    assert max(scores[1400:1402]) >= 0.5
+    assert scores[1400] >= 0.5
     assert max(scores[:1400]) < 0.5
 
 
+@pytest.mark.parametrize("timed", [True, False])
+def test_one_alarm_for_one_episode_then_it_listens_again(timed: bool) -> None:
+    # with times, 12 hours of rest (48 readings of 15 minutes); without, 48 readings
+    detector = Detector(rest=48, rest_hours=12)
+    values = _daily(6)
+    for t in (1000, 1001, 1002):
+        values[t] += 8
+    values[1060] -= 8
+    scores = _scores(list(values), detector, timed=timed)
+    assert scores[1000] >= 0.5
+    assert scores[1001:1048] == [0.0] * 47  # kept quiet while the episode lasts
+    assert scores[1060] >= 0.5  # a new episode after the rest
+
+
+def test_an_alarm_says_why() -> None:
+    detector = Detector()
+    values = _daily(7, n=1000)
+    _scores(values, detector)
+    assert detector.update(T0 + 900 * 1000, 30.0) >= 0.5
+    why = detector.explain()
+    assert "saw 30" in why
+    assert "expected" in why
+    assert "higher than any reading before" in why
+    assert detector.update(T0 + 900 * 1001, -20.0) == 0.0  # within the rest after the alarm
+    assert "lower than any reading before" in detector.explain()
+    assert "still learning" in (d := Detector(), d.update(None, 1.0), d.explain())[2]
+
+
 def test_missing_readings_score_zero_and_teach_nothing() -> None:
+    detector = Detector()
     values: list[float | None] = list(_daily(4, n=400))
     values[300] = None
     values[301] = float("nan")
-    scores = _scores(values)
-    assert scores[300] == 0.0
-    assert scores[301] == 0.0
+    values[302] = float("inf")
+    scores = _scores(values, detector)
+    assert scores[300:303] == [0.0, 0.0, 0.0]
+    assert detector.seen == 397
     assert max(scores) < 0.5
+
+
+def test_the_state_survives_a_round_trip_through_json() -> None:
+    values = _daily(8, n=1500)
+    values[1300] -= 7
+    live = Detector()
+    _scores(values[:1000], live)
+    stored = json.loads(json.dumps(live.state()))
+    again = Detector.from_state(stored)
+    assert _scores(values[1000:], again) == _scores(values[1000:], live)
+    assert again.seen == live.seen == 1500
+    with pytest.raises(ValueError, match="version"):
+        Detector.from_state({**stored, "version": 99})
+    with pytest.raises(ValueError, match="bins"):
+        Detector(bins=0)
+
+
+def test_its_memory_is_bounded() -> None:
+    rng = random.Random(9)
+    detector = Detector(max_contexts=300, bins=20)
+    for t in range(5000):
+        detector.update(t, rng.random())
+    assert all(len(g.full) <= 300 + 1024 for g in detector.grids)
+    assert all(0 <= detector.update(0, rng.random()) <= 1 for _ in range(10))
 
 
 def test_score_series_from_the_command_line(tmp_path: Path) -> None:

@@ -44,6 +44,12 @@ def by_ids(session: Session, ids: Iterable[str]) -> list[Device]:
     return list(session.scalars(select(Device).where(Device.device_id.in_(list(ids)))))
 
 
+def type_ids(session: Session, ids: Iterable[str]) -> dict[str, int]:
+    """Each device's type id, read as two columns rather than whole devices."""
+    query = select(Device.device_id, Device.type_id).where(Device.device_id.in_(list(ids)))
+    return {device_id: type_id for device_id, type_id in session.execute(query)}
+
+
 def seen(session: Session, last_seen: dict[str, datetime]) -> None:
     """Move devices' last-seen times forward (never back), in one statement for them all."""
     if not last_seen:

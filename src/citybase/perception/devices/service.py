@@ -363,7 +363,7 @@ def seen(session: Session, last_seen: dict[str, datetime]) -> None:
 
 def type_codes(session: Session, device_ids: Iterable[str]) -> dict[str, str]:
     kinds = {t.id: t.code for t in repository.types(session)}
-    return {d.device_id: kinds[d.type_id] for d in repository.by_ids(session, device_ids)}
+    return {d: kinds[t] for d, t in repository.type_ids(session, device_ids).items()}
 
 
 def watched_by(session: Session, device_id: str, type_code: str) -> list[DeviceRead]:

@@ -4,6 +4,7 @@ Thresholds held for a time, rates of change, silence, geofences and the streamin
 detector (``Detector``), their alarms published as ``perception.alarm``; and hour-ahead
 forecasts (``forecast``)."""
 
-from citybase.perception.rules.detector import Detector, score_series
+from citybase.perception.rules.detector import Detector
+from citybase.perception.rules.series import score_series
 
 __all__ = ["Detector", "score_series"]

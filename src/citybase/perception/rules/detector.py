@@ -1,151 +1,284 @@
 """A streaming anomaly detector for one series: each reading in, a score in [0, 1] out, with no
-training set and no idea beforehand of the series' scale, period or units.
+training set and no idea beforehand of the series' scale, period or units. Standard library
+only, so that scoring a file imports nothing of the platform.
 
-How it judges (two stages, after the manner of Numenta's anomaly likelihood):
+How it judges — our own combination of what the best detectors on the Numenta Anomaly
+Benchmark share (contextual anomaly detection's novel contexts, adaptive resonance's novel
+window shapes, sequence memory's learned transitions, and a suppression of repeated alarms):
 
-1. **Surprise** — how far the reading lies from what the recent past predicts. The prediction is
-   an exponentially weighted mean of the readings; the surprise is the absolute error divided by
-   the typical error of the last ``window`` readings (their median absolute error, a scale no
-   single spike can inflate). A reading as far off as usual scores about 1, a spike ten times
-   as far scores about 10.
-2. **Likelihood** — how unusual the last few surprises are against the long history of
-   surprises: the mean of the last ``short`` against the mean and spread of the last ``long``.
-   A Gaussian tail turns that into a score: 0 when recent surprises are as usual, near 1 when
-   they are far beyond. One noisy reading moves the short mean a little; a spike, a level shift or
-   a change of rhythm moves it a lot, and keeps it up for a few readings.
+1. **Novel context.** Each reading is put in a bin of a coarse grid over the values (a few
+   bins across the range seen while warming up; when the values spread past twice that range
+   every bin is doubled, so the grid follows the series without being reset). The last
+   ``depth`` bins are the reading's context: the reading's own bin, then it with the one
+   before, and so on. The series' memory counts each context seen; the share of the reading's
+   contexts never seen before is its novelty — 1 for a value in a bin never visited, less for
+   a known value after an unknown run of values, 0 for a path taken before. Two grids, the
+   second shifted by half a bin, so that a value near a bin's edge does not look new by
+   accident, are averaged.
+2. **Surprise of the level.** How many standard deviations the reading lies from the
+   exponentially weighted mean and variance of the readings before it (forgetting at
+   ``rate``), a tenth of that, at most 1. It ranks the novel readings: a bin first visited a
+   little above the old maximum scores less than one far beyond it.
+3. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
+   readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
+   0: one alarm for one episode, not one per reading while a level shift settles.
 
-The first ``probation`` readings only teach it (score 0). Missing readings (None, NaN) score 0
-and teach nothing. Costs O(window) a reading; a few microseconds in Python."""
+The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN, infinite)
+score 0 and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
+forgotten. ``state()`` gives everything it knows as JSON-ready data and ``Detector.from_state``
+takes it back, so a series' detector outlives the process that ran it."""
 
 from __future__ import annotations
 
-import bisect
-import csv
-import io
 import math
-from collections import deque
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from citybase.core.errors import InvalidInput, NotFound
-from citybase.core.tables import iter_csv_records
+STATE_VERSION = 1
+
+
+class _Grid:
+    """One coarse grid over the values and the contexts seen on it.
+
+    Every suffix of a context seen is itself seen, so the novel share is found from the
+    longest context down, stopping at the first one known: a path taken before costs one
+    look-up. Full-length contexts are counted (the rarest are forgotten first); shorter ones
+    are only known, and few: the values never span more than twice the grid's bins, so there
+    are at most about (2 × bins + 2) to the power depth - 1 of them."""
+
+    __slots__ = ("bins", "depth", "full", "hi", "known", "last", "lo", "origin", "shift", "width")
+
+    def __init__(self, bins: int, shift: float, depth: int) -> None:
+        self.bins, self.shift, self.depth = bins, shift, depth
+        self.width = 0.0
+        self.origin = 0.0
+        self.lo, self.hi = math.inf, -math.inf
+        self.last: tuple[int, ...] = ()  # the bins of the readings before, oldest first
+        self.full: dict[tuple[int, ...], int] = {}
+        self.known: set[tuple[int, ...]] = set()
+
+    def start(self, values: list[float]) -> None:
+        spread = max(values) - min(values)
+        first = values[0]
+        self.width = spread / self.bins if spread > 0 else max(abs(first) * 1e-3, 1e-9)
+        self.origin = first - self.shift * self.width
+
+    def _coarsen(self) -> None:
+        """Double the bins (bin b becomes b // 2: the origin stays where it is)."""
+        self.width *= 2
+        merged: dict[tuple[int, ...], int] = {}
+        for key, count in self.full.items():
+            halved = tuple(b >> 1 for b in key)
+            merged[halved] = merged.get(halved, 0) + count
+        self.full = merged
+        self.known = {tuple(b >> 1 for b in key) for key in self.known}
+        self.last = tuple(b >> 1 for b in self.last)
+
+    def learn(self, value: float) -> float:
+        """The share of this reading's contexts never seen before; then they are seen."""
+        if value < self.lo or value > self.hi:
+            self.lo, self.hi = min(self.lo, value), max(self.hi, value)
+            while self.hi - self.lo > 2 * self.bins * self.width:
+                self._coarsen()
+        context = (*self.last, math.floor((value - self.origin) / self.width))
+        novel = start = 0
+        if len(context) == self.depth:
+            self.last = context[1:]
+            count = self.full.get(context)
+            if count is not None:
+                self.full[context] = count + 1
+                return 0.0
+            self.full[context] = 1
+            novel = start = 1
+        else:
+            self.last = context
+        known = self.known
+        for k in range(start, len(context)):
+            key = context[k:]
+            if key in known:
+                break
+            known.add(key)
+            novel += 1
+        return novel / self.depth
+
+    def forget(self, keep: int) -> None:
+        """Forget the contexts seen once (the rarest), and more if that is not enough."""
+        at_least = 2
+        while len(self.full) > keep:
+            self.full = {k: c for k, c in self.full.items() if c >= at_least}
+            at_least *= 2
+
+    def state(self) -> dict[str, Any]:
+        return {"bins": self.bins, "shift": self.shift, "depth": self.depth, "width": self.width,
+                "origin": self.origin, "lo": self.lo, "hi": self.hi, "last": list(self.last),
+                "full": [[*k, c] for k, c in self.full.items()],
+                "known": [list(k) for k in self.known]}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> _Grid:
+        grid = cls(int(data["bins"]), float(data["shift"]), int(data["depth"]))
+        grid.width, grid.origin = float(data["width"]), float(data["origin"])
+        grid.lo, grid.hi = float(data["lo"]), float(data["hi"])
+        grid.last = tuple(int(b) for b in data["last"])
+        grid.full = {tuple(int(b) for b in row[:-1]): int(row[-1]) for row in data["full"]}
+        grid.known = {tuple(int(b) for b in row) for row in data["known"]}
+        return grid
 
 
 class Detector:
-    """``update(timestamp, value) -> score`` in [0, 1], one reading at a time."""
+    """``update(timestamp, value) -> score`` in [0, 1], one reading at a time, in order."""
 
     def __init__(
         self,
         *,
-        alpha: float = 0.3,
-        beta: float = 0.05,
-        window: int = 128,
-        short: int = 3,
-        long: int = 500,
-        probation: int = 150,
+        warmup: int = 150,
+        bins: int = 5,
+        depth: int = 4,
+        blend: float = 0.3,
+        rate: float = 0.01,
+        calm: float = 0.6,
+        rest: int = 100,
+        rest_hours: float = 12.0,
+        max_contexts: int = 50_000,
     ) -> None:
-        self.alpha, self.beta, self.window, self.short, self.long = alpha, beta, window, short, long
-        self.trend = 0.0
-        self.probation = probation
-        self.seen = 0
-        self.mean: float | None = None
-        self._errors: deque[float] = deque()
-        self._sorted: list[float] = []  # the same errors, kept sorted for the median
-        self._recent: deque[float] = deque(maxlen=short)
-        self._history: deque[float] = deque()
-        self._sum = 0.0
-        self._sum_sq = 0.0
+        if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
+            raise ValueError("warmup ≥ 2, bins ≥ 1, depth ≥ 1, rest ≥ 0, max_contexts ≥ 1")
+        if not 0 <= blend <= 1 or not 0 < rate < 1 or rest_hours < 0:
+            raise ValueError("blend in [0, 1], rate in (0, 1), rest_hours ≥ 0")
+        self.warmup, self.bins, self.depth, self.blend = warmup, bins, depth, blend
+        self.rate, self.calm, self.rest, self.max_contexts = rate, calm, rest, max_contexts
+        self.seen = 0  # readings learnt from
+        self.rest_s = rest_hours * 3600
+        self.quiet = 0  # readings still to be kept quiet after an alarm (no times given)
+        self.quiet_until = -math.inf  # the time until which it is kept quiet (times given)
+        self.mean = 0.0
+        self.var = 0.0
+        self.warming: list[float] = []
+        self._value = math.nan  # the last reading scored, for explain()
+        self._beyond_at = 0  # the last reading outside the range of those before it
+        self.grids = [_Grid(bins, 0.0, depth), _Grid(bins, 0.5, depth)]
 
-    def _surprise(self, value: float) -> float:
-        assert self.mean is not None
-        error = abs(value - (self.mean + self.trend))
-        scale = self._sorted[len(self._sorted) // 2] if self._sorted else 0.0
-        if scale <= 0:  # a flat stretch: any move is a surprise, in units of the level
-            scale = max(abs(self.mean) * 1e-3, 1e-9)
-        self._errors.append(error)
-        bisect.insort(self._sorted, error)
-        if len(self._errors) > self.window:
-            old = self._errors.popleft()
-            del self._sorted[bisect.bisect_left(self._sorted, old)]
-        return error / scale
+    @property
+    def warm(self) -> bool:
+        """Whether it has learnt enough to score (before that every score is 0)."""
+        return self.seen >= self.warmup
 
-    def _likelihood(self, surprise: float) -> float:
-        surprise = math.log1p(surprise)  # tames the tail: a hundredfold spike is not 100 times 1
-        self._recent.append(surprise)
-        recent = sum(self._recent) / len(self._recent)
-        n = len(self._history)
-        score = 0.0
-        if n >= self.short * 4:
-            mean = self._sum / n
-            spread = math.sqrt(max(self._sum_sq / n - mean * mean, 0.0))
-            spread = max(spread, 0.05 * mean, 1e-6)
-            # a spike shows in the reading itself, a drift in the last few together
-            z = (max(surprise, recent) - mean) / spread
-            tail = 0.5 * math.erfc(z / math.sqrt(2))  # how rarely the history strays this far
-            # on a log scale, as Numenta's log-likelihood: 0.5 at one chance in 100,000
-            score = min(1.0, max(0.0, -math.log10(max(tail, 1e-300)) / 10))
-        self._history.append(surprise)
-        self._sum += surprise
-        self._sum_sq += surprise * surprise
-        if n + 1 > self.long:
-            old = self._history.popleft()
-            self._sum -= old
-            self._sum_sq -= old * old
-        return score
-
-    def update(self, timestamp: Any, value: float | None) -> float:
-        """The score of this reading (the timestamp is taken as given: readings in order)."""
-        del timestamp
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+    def update(self, timestamp: datetime | float | None, value: float | None) -> float:
+        """The score of this reading. ``timestamp``: a datetime or seconds since the epoch (the
+        rest after an alarm is then ``rest_hours`` long), or None (then ``rest`` readings);
+        readings come in order."""
+        if value is None:
             return 0.0
         value = float(value)
-        self.seen += 1
-        if self.mean is None:
-            self.mean, self.trend = value, 0.0
+        if not math.isfinite(value):
             return 0.0
-        score = self._likelihood(self._surprise(value))
-        # Holt's smoothing: a level and a trend, so that a steady rise or fall is predicted
-        level = self.alpha * value + (1 - self.alpha) * (self.mean + self.trend)
-        self.trend = self.beta * (level - self.mean) + (1 - self.beta) * self.trend
-        self.mean = level
-        return 0.0 if self.seen <= self.probation else round(score, 6)
+        self.seen += 1
+        if self.seen <= self.warmup:
+            self.warming.append(value)
+            if self.seen == self.warmup:
+                self._start()
+            return 0.0
+        a, b = self.grids
+        self._value = value  # for explain()
+        if value > a.hi or value < a.lo:
+            self._beyond_at = self.seen
+        novelty = (a.learn(value) + b.learn(value)) / 2
+        deviation = value - self.mean
+        surprise = min(1.0, abs(deviation) / math.sqrt(self.var) / 10) if self.var > 0 else 0.0
+        self.mean += self.rate * deviation
+        self.var += self.rate * ((value - self.mean) ** 2 - self.var)
+        if self.seen % 1024 == 0:
+            for grid in self.grids:
+                if len(grid.full) > self.max_contexts:
+                    grid.forget(self.max_contexts // 2)
+        score = (1 - self.blend) * novelty + self.blend * surprise
+        if timestamp is None:
+            if self.quiet:
+                self.quiet -= 1
+                return 0.0
+            if score >= self.calm:
+                self.quiet = self.rest
+            return score
+        at = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
+        if at < self.quiet_until:
+            return 0.0
+        if score >= self.calm:
+            self.quiet_until = at + self.rest_s
+        return score
 
+    def explain(self) -> str:
+        """Why the last reading scored as it did, in words: the range expected of it, the value
+        seen, and the pattern — above or below every reading before (a spike or the start of
+        a level shift), a known level reached in an order never seen (a change of shape or
+        rhythm), or far from the recent level."""
+        if self.seen <= self.warmup:
+            return "still learning the series" if self.seen else "no reading yet"
+        value = self._value
+        # the mean and variance before this reading (each update undone)
+        keep = 1 - self.rate
+        mean = (self.mean - self.rate * value) / keep
+        var = max((self.var - self.rate * (value - self.mean) ** 2) / keep, 0.0)
+        spread = 3 * math.sqrt(var)
+        beyond = 0
+        if self._beyond_at == self.seen:
+            beyond = 1 if value >= self.grids[0].hi else -1
+        expected = f"expected {mean - spread:.4g} to {mean + spread:.4g}, saw {value:.4g}"
+        if beyond > 0:
+            pattern = "higher than any reading before (a spike, or a level shift beginning)"
+        elif beyond < 0:
+            pattern = "lower than any reading before (a drop, or a level shift beginning)"
+        elif abs(value - mean) > spread:
+            pattern = "far from the recent level"
+        else:
+            pattern = "a known level reached in an order not seen before (a change of shape, " \
+                      "variance or rhythm)"  # fmt: skip
+        return f"{expected}; {pattern}"
 
-def _number(text: str) -> float | None:
-    text = (text or "").strip()
-    if not text or text.lower() in {"nan", "null", "none"}:
-        return None
-    return float(text)
+    def _start(self) -> None:
+        values, self.warming = self.warming, []
+        self.mean = math.fsum(values) / len(values)
+        self.var = math.fsum((v - self.mean) ** 2 for v in values) / len(values)
+        for grid in self.grids:
+            grid.start(values)
+            for v in values:
+                grid.learn(v)
 
+    def state(self) -> dict[str, Any]:
+        """Everything it has learnt, as JSON-ready data (``Detector.from_state`` takes it)."""
+        return {
+            "version": STATE_VERSION,
+            "params": {
+                "warmup": self.warmup,
+                "bins": self.bins,
+                "depth": self.depth,
+                "blend": self.blend,
+                "rate": self.rate,
+                "calm": self.calm,
+                "rest": self.rest,
+                "rest_hours": self.rest_s / 3600,
+                "max_contexts": self.max_contexts,
+            },
+            "seen": self.seen,
+            "quiet": self.quiet,
+            "quiet_until": self.quiet_until if self.quiet_until > -math.inf else None,
+            "mean": self.mean,
+            "var": self.var,
+            "warming": list(self.warming),
+            "grids": [g.state() for g in self.grids],
+        }
 
-def score_series(source: Path, output: Path, **options: Any) -> int:
-    """``timestamp,value`` in, ``timestamp,value,anomaly_score`` out; returns the rows."""
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"no file {source}", field="input") from exc
-    fieldnames, records = iter_csv_records(text, field="input")
-    names = [n.strip().lower() for n in fieldnames]
-    if "timestamp" not in names or "value" not in names:
-        raise InvalidInput(f"{source.name} needs columns timestamp and value (it has "
-                           f"{', '.join(fieldnames) or 'none'})", field="input")  # fmt: skip
-    stamp, reading = (
-        fieldnames[names.index("timestamp")],
-        fieldnames[names.index("value")],
-    )
-    detector = Detector(**options)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp", "value", "anomaly_score"])
-    count = 0
-    for line, row in enumerate(records, start=2):
-        try:
-            value = _number(row.get(reading) or "")
-        except ValueError as exc:
-            raise InvalidInput(f"{source.name}, line {line}: {row.get(reading)!r} is not a number",
-                               field="input") from exc  # fmt: skip
-        score = detector.update(row.get(stamp), value)
-        writer.writerow([row.get(stamp), row.get(reading), f"{score:.6f}"])
-        count += 1
-    output.write_text(out.getvalue(), encoding="utf-8")
-    return count
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Detector:
+        """A detector that goes on where the one whose ``state()`` this is stopped."""
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise ValueError("not a detector state this version reads")
+        detector = cls(**data["params"])
+        detector.seen, detector.quiet = int(data["seen"]), int(data["quiet"])
+        until = data["quiet_until"]
+        detector.quiet_until = -math.inf if until is None else float(until)
+        detector.mean, detector.var = float(data["mean"]), float(data["var"])
+        detector.warming = [float(v) for v in data["warming"]]
+        detector.grids = [_Grid.from_state(g) for g in data["grids"]]
+        if len(detector.grids) != 2:
+            raise ValueError("a detector state has two grids")
+        return detector

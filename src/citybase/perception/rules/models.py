@@ -38,6 +38,9 @@ class RuleState(Base):
     since: Mapped[datetime | None] = mapped_column(doc="When the condition began to hold")
     last_ts: Mapped[datetime | None]
     last_value: Mapped[float | None]
+    detector: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONType, default=None, doc="What an anomaly rule's detector has learnt of the series"
+    )
 
 
 class AlarmRecord(IdMixin, Base):

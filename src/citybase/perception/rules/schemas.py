@@ -38,7 +38,8 @@ class RuleIn(BaseModel):
     """A rule as its keeper writes it. ``params`` by kind:
     threshold ``{"op": ">", "limit": 3.0, "for_minutes": 10}``; rate ``{"max_change": 0.3,
     "per_minutes": 10}``; silence ``{"minutes": 30}``; geofence ``{"lon": …, "lat": …,
-    "radius_m": 500, "inside": false}`` (alarm when outside); anomaly ``{"score": 0.9}``."""
+    "radius_m": 500, "inside": false}`` (alarm when outside); anomaly ``{"score": 0.55}`` (the detector's
+    score in [0, 1] at or above which it alarms; 0.55 when not named)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -70,6 +71,8 @@ class RuleIn(BaseModel):
         bad = [k for k in numbers if isinstance(p[k], bool) or not isinstance(p[k], int | float)]
         if bad:
             raise ValueError(f"params {', '.join(bad)} must be numbers")
+        if self.kind == RuleKind.anomaly and "score" in p and not 0 < p["score"] <= 1:
+            raise ValueError("an anomaly rule's score is above 0 and at most 1")
         if self.kind != RuleKind.silence and not self.attr and self.kind != RuleKind.geofence:
             raise ValueError(f"a {self.kind} rule judges one attribute: give attr")
         return self

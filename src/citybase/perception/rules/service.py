@@ -35,7 +35,10 @@ from citybase.perception.telemetry.schemas import Accepted
 
 SYSTEM = Actor.system("perception")
 _detectors: dict[tuple[int, str, str], Detector] = {}
+_stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
 _lock = threading.Lock()
+STORE_EVERY = 64  # a detector's state is written at most once per this many readings
+ANOMALY_SCORE = 0.55  # an anomaly rule's threshold when it names none (see docs/perception.md)
 
 
 def put_rule(session: Session, actor: Actor, data: RuleIn, rule_id: int | None = None) -> RuleRead:
@@ -91,11 +94,17 @@ def _watching(session: Session, device_ids: Iterable[str]) -> dict[str, list[Rul
     return out
 
 
-def _state(session: Session, rule: Rule, device_id: str) -> RuleState:
-    found = session.get(RuleState, (rule.id, device_id))
+def _state(session: Session, rule: Rule, device_id: str,
+           states: dict[tuple[int, str], RuleState] | None = None) -> RuleState:  # fmt: skip
+    """The rule's state for the device, made when it has none (``states``: those the caller
+    looked up at once, held here so that the session does not forget and read them again)."""
+    key = (rule.id, device_id)
+    found = states.get(key) if states is not None else session.get(RuleState, key)
     if found is None:
         found = RuleState(rule_id=rule.id, device_id=device_id)
         session.add(found)
+    if states is not None:
+        states[key] = found
     return found
 
 
@@ -106,8 +115,13 @@ def _open(session: Session, rule: Rule, device_id: str) -> AlarmRecord | None:
 
 
 def _raise(session: Session, rule: Rule, device_id: str, attr: str, value: float | None,
-           message: str, at: datetime) -> AlarmRecord | None:  # fmt: skip
-    if _open(session, rule, device_id) is not None:
+           message: str, at: datetime, open_alarms: set[tuple[int, str]] | None = None,
+           ) -> AlarmRecord | None:  # fmt: skip
+    if open_alarms is not None:
+        if (rule.id, device_id) in open_alarms:
+            return None
+        open_alarms.add((rule.id, device_id))
+    elif _open(session, rule, device_id) is not None:
         return None
     device = devices.get_device(session, device_id)
     record = AlarmRecord(rule_id=rule.id, device_id=device_id, attr=attr, level=rule.level,
@@ -125,7 +139,14 @@ def _raise(session: Session, rule: Rule, device_id: str, attr: str, value: float
     return record
 
 
-def _close(session: Session, rule: Rule, device_id: str, at: datetime) -> None:
+def _close(session: Session, rule: Rule, device_id: str, at: datetime,
+           open_alarms: set[tuple[int, str]] | None = None) -> None:  # fmt: skip
+    """Close the rule's open alarm for the device, if any (``open_alarms``: those known open,
+    when the caller has looked them up at once; then no query is made for the others)."""
+    if open_alarms is not None:
+        if (rule.id, device_id) not in open_alarms:
+            return
+        open_alarms.discard((rule.id, device_id))
     found = _open(session, rule, device_id)
     if found is not None:
         found.closed_at = at
@@ -148,16 +169,25 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
     for r in readings:
         if r.device_id in watching:
             by_moment.setdefault((r.device_id, r.ts), {}).update(r.values)
+    # what the rules need of the database, looked up at once rather than reading by reading:
+    # their states (into the session) and which of their alarms are open
+    watched = list(watching)
+    states = {(st.rule_id, st.device_id): st for st in session.scalars(
+        select(RuleState).where(RuleState.device_id.in_(watched)))}  # fmt: skip
+    open_alarms = {(a, d) for a, d in session.execute(
+        select(AlarmRecord.rule_id, AlarmRecord.device_id).where(
+            AlarmRecord.device_id.in_(watched), AlarmRecord.closed_at.is_(None)))}  # fmt: skip
     for (device_id, at), values in sorted(by_moment.items(), key=lambda kv: kv[0][1]):
         for rule in watching.get(device_id, []):
-            found = _judge_one(session, rule, device_id, at, values)
+            found = _judge_one(session, rule, device_id, at, values, open_alarms, states)
             if found is not None:
                 raised.append(found)
     return raised
 
 
 def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
-               values: dict[str, object]) -> AlarmRecord | None:  # fmt: skip
+               values: dict[str, object], open_alarms: set[tuple[int, str]],
+               states: dict[tuple[int, str], RuleState]) -> AlarmRecord | None:  # fmt: skip
     p = rule.params
     if rule.kind == RuleKind.geofence:
         lon, lat = values.get("lon"), values.get("lat")
@@ -166,16 +196,17 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
         inside = distance_m(lon, lat, p["lon"], p["lat"]) <= p["radius_m"]
         wrong = inside if p.get("inside", False) else not inside
         if not wrong:
-            _close(session, rule, device_id, at)
+            _close(session, rule, device_id, at, open_alarms)
             return None
         where = "entered" if inside else "left"
         return _raise(session, rule, device_id, "", None,
-                      f"{rule.name}: {where} the area ({p['radius_m']:.0f} m)", at)  # fmt: skip
+                      f"{rule.name}: {where} the area ({p['radius_m']:.0f} m)", at,
+                      open_alarms)  # fmt: skip
     value = values.get(rule.attr)
     if rule.kind == RuleKind.silence or not isinstance(value, int | float):
         return None
     number = float(value)  # true/false judged as 1/0 (a smoke detector's "smoke > 0")
-    state = _state(session, rule, device_id)
+    state = _state(session, rule, device_id, states)
     previous, previous_at = state.last_value, state.last_ts
     if previous_at is not None and at < previous_at:
         return None  # a late reading does not move the rule's memory back
@@ -183,35 +214,56 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     if rule.kind == RuleKind.threshold:
         if not _beyond(p["op"], number, p["limit"]):
             state.since = None
-            _close(session, rule, device_id, at)
+            _close(session, rule, device_id, at, open_alarms)
             return None
         state.since = state.since or at
         if at - state.since < timedelta(minutes=p.get("for_minutes", 0)):
             return None
         return _raise(session, rule, device_id, rule.attr, number,
-                      f"{rule.name}: {rule.attr} {number:g} {p['op']} {p['limit']:g}", at)  # fmt: skip
+                      f"{rule.name}: {rule.attr} {number:g} {p['op']} {p['limit']:g}", at,
+                      open_alarms)  # fmt: skip
     if rule.kind == RuleKind.rate:
         if previous is None or previous_at is None or at == previous_at:
             return None
         per = p.get("per_minutes", 1) * 60
         change = (number - previous) / (at - previous_at).total_seconds() * per
         if abs(change) <= p["max_change"]:
-            _close(session, rule, device_id, at)
+            _close(session, rule, device_id, at, open_alarms)
             return None
         return _raise(session, rule, device_id, rule.attr, number,
                       f"{rule.name}: {rule.attr} changing {change:+.3g} per "
-                      f"{p.get('per_minutes', 1):g} min", at)  # fmt: skip
+                      f"{p.get('per_minutes', 1):g} min", at, open_alarms)  # fmt: skip
     if rule.kind == RuleKind.anomaly:
         key = (rule.id, device_id, rule.attr)
         with _lock:
-            detector = _detectors.setdefault(key, Detector())
+            detector = _detectors.get(key)
+            if detector is None:
+                detector = _detectors[key] = _restore(state, rule.attr)
+                _stored_at[key] = detector.seen
             score = detector.update(at, number)
-        if score < p.get("score", 0.9):
-            _close(session, rule, device_id, at)
+            if detector.seen - _stored_at.get(key, 0) >= STORE_EVERY:
+                state.detector = {"attr": rule.attr, "state": detector.state()}
+                _stored_at[key] = detector.seen
+            why = detector.explain() if score >= p.get("score", ANOMALY_SCORE) else ""
+        if score < p.get("score", ANOMALY_SCORE):
+            _close(session, rule, device_id, at, open_alarms)
             return None
         return _raise(session, rule, device_id, rule.attr, number,
-                      f"{rule.name}: {rule.attr} {number:g} is unusual (score {score:.2f})", at)  # fmt: skip
+                      f"{rule.name}: {rule.attr} {number:g} is unusual (score {score:.2f}): "
+                      f"{why}", at, open_alarms)  # fmt: skip
     return None
+
+
+def _restore(state: RuleState, attr: str) -> Detector:
+    """The detector as last stored for this rule and device, or a new one (nothing stored,
+    stored for another attribute, or in a form this version does not read)."""
+    stored = state.detector
+    if isinstance(stored, dict) and stored.get("attr") == attr:
+        try:
+            return Detector.from_state(stored["state"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return Detector()
 
 
 def sweep_silence(session: Session, now: datetime | None = None) -> list[AlarmRecord]:
