@@ -2,7 +2,7 @@
 state, so that it survives a restart instead of warming up again.
 
 Revision ID: 0034
-Revises: 0030
+Revises: 0031
 Create Date: 2026-12-06 03:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0034"
-down_revision: str | None = "0030"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """The bureau's weighting of each year's assessment of units (年度考核).
 
 Revision ID: 0035
-Revises: 0031
+Revises: 0034
 Create Date: 2026-12-06 03:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import citybase.core.db.base
 
 revision: str = "0035"
-down_revision: str | None = "0031"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
