@@ -67,6 +67,13 @@ def test_a_citizen_submits_follows_and_rates(
     replied = client.post("/hotline/track", data={"number": number, "phone": "13805911234"})
     assert "井盖已补装" in replied.text
     assert "评价答复" in replied.text
+    assert (
+        '<option value="" selected>请选择满意程度</option>' in replied.text
+    )  # none chosen for them
+    unchosen = client.post("/hotline/track", data={"number": number, "phone": "13805911234",
+                                                   "rate": "1", "satisfaction": ""})  # fmt: skip
+    assert unchosen.status_code == 422  # sent without a choice: said so, nothing recorded
+    assert cases.get_for_system(session, number).satisfaction is None
     rated = client.post("/hotline/track", data={"number": number, "phone": "13805911234",
                                                 "satisfaction": "basic", "note": "还行"})  # fmt: skip
     assert rated.status_code == 200

@@ -63,7 +63,7 @@ console.add_page(NavEntry("City brain", "Cases", "/console/hub/cases", CASES_REA
 console.add_page(NavEntry("City brain", "Dispatch catalog", "/console/hub/dispatch", CASES_ALL,
                           order=21))  # fmt: skip
 add_translations("zh", {
-    "Cases": "工单", "Take in a case": "受理登记", "Dispatch catalog": "派单目录",
+    "Choose the citizen's verdict": "请选择市民的评价", "Cases": "工单", "Take in a case": "受理登记", "Dispatch catalog": "派单目录",
     "Number": "编号", "State": "状态", "Lead unit": "主办单位", "Support units": "协办单位",
     "Category": "分类", "District": "区县", "Accepted": "受理时间", "Deadline": "办理时限",
     "Sign by": "签收时限", "Reporter": "诉求人", "Phone": "联系电话", "What the citizen says":

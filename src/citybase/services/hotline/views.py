@@ -54,7 +54,7 @@ FIELD_LABELS = {"text": "What happened, where and since when", "address": "Where
                 "photos": "Photos (up to three)", "captcha": "Picture code",
                 "region_code": "District", "category_code": "Kind of matter"}  # fmt: skip
 add_translations("zh", {
-    "Picture code": "验证码", "Type the characters in the picture": "请输入图中字符",
+    "Choose your verdict": "请选择满意程度", "Picture code": "验证码", "Type the characters in the picture": "请输入图中字符",
     "Cannot read it? Reload the page for another, or call 12345.":
         "看不清？刷新页面换一张，或拨打12345热线。",
     "the picture code has expired: type the new one": "验证码已过期，请输入新的验证码",
@@ -178,7 +178,7 @@ async def track_submit(
         wait = limiter.blocked_for(f"portal.track.number:{number.strip()}", hub.portal_wrong_phones)
         if wait:
             raise TooMany(_too_many(request), retry_after=wait)
-        if form.get("satisfaction"):
+        if form.get("rate") or form.get("satisfaction"):  # a rating sent without a choice: say so
             service.rate(
                 session, number, phone, str(form["satisfaction"]), str(form.get("note", ""))
             )
