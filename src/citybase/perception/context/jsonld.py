@@ -32,7 +32,8 @@ CORE: dict[str, Any] = json.loads(
 )["@context"]
 # keys of an attribute that belong to NGSI-LD itself, never expanded as names of sub-attributes
 ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifiedAt", "unitCode",
-                  "datasetId", "instanceId"}  # fmt: skip
+                  "datasetId", "instanceId", "languageMap", "json", "vocab", "valueList",
+                  "objectList", "objectType", "lang", "deletedAt", "expiresAt"}  # fmt: skip
 
 
 class LdContextNotAvailable(CitybaseError):

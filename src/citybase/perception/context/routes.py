@@ -21,6 +21,7 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
 from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import (
     Scope,
     public_types,
@@ -31,10 +32,53 @@ from citybase.perception.context.auth import (
 from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager, Reader
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
-LINK = re.compile(r'<([^>]+)>\s*;(?:[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?)')
 JSON_LD = "application/ld+json"
 GEO_JSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+ANSWERABLE = {"application/json", JSON_LD, GEO_JSON, "*/*", "application/*"}
+
+
+class NotAcceptable(CitybaseError):
+    status_code = 406
+    code = "InvalidRequest"
+
+
+class UnsupportedMediaType(CitybaseError):
+    status_code = 415
+    code = "InvalidRequest"
+
+
+def _media(request: Request) -> None:
+    """406 when the reader accepts nothing this API writes; 415 for a body in a type it does
+    not read — before anything else is looked at."""
+    accept = request.headers.get("accept")
+    if accept:
+        kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        if not kinds & ANSWERABLE:
+            raise NotAcceptable("answers are application/json, application/ld+json or "
+                                "application/geo+json", field="Accept")  # fmt: skip
+    if request.method in ("POST", "PATCH", "PUT"):
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        allowed = ("application/json", JSON_LD, MERGE_PATCH) if request.method == "PATCH" \
+            else ("application/json", JSON_LD)  # fmt: skip
+        if kind not in allowed and (kind or request.headers.get("content-length", "0") != "0"):
+            raise UnsupportedMediaType(f"send {' or '.join(allowed)}", field="Content-Type")
+
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], dependencies=[Depends(_media)])
+LINK = re.compile(r'<([^>]+)>\s*;(?:[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?)')
+COMMON = {"options", "format", "local", "lang", "attrs", "pick", "omit", "type", "geometryProperty",
+          "limit", "offset", "count", "details", "join", "joinLevel", "entityMap", "containedBy",
+          "datasetId", "deleteAll", "expandValues", "scopeQ", "q", "id", "idPattern", "georel",
+          "geometry", "coordinates", "geoproperty", "csf", "orderBy", "orderFrom", "collation",
+          "timerel", "timeAt", "endTimeAt", "lastN", "aggrMethods", "aggrPeriodDuration",
+          "timeproperty", "drop", "keep", "observedAt", "doNotCompact"}  # fmt: skip
+
+
+def _known_params(request: Request, allowed: set[str] = COMMON) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown parameter {unknown[0]}", field=unknown[0])
 
 
 def _link_context(link: str | None) -> str | None:
@@ -98,10 +142,11 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
 
 
 async def _body(request: Request) -> tuple[Any, list[Any]]:
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
-    if kind not in ("application/json", JSON_LD):
-        raise InvalidRequest("send application/json or application/ld+json",
-                             field="Content-Type")  # fmt: skip
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("application/json", JSON_LD, MERGE_PATCH):
+        raise UnsupportedMediaType("send application/json or application/ld+json",
+                                   field="Content-Type")  # fmt: skip
+    _known_params(request)
     try:
         body = orjson.loads(await request.body())
     except ValueError as exc:
@@ -111,6 +156,8 @@ async def _body(request: Request) -> tuple[Any, list[Any]]:
         if link:
             raise BadRequestData("application/ld+json carries its @context in the body, not in "
                                  "a Link header", field="Link")  # fmt: skip
+        if isinstance(body, list):  # a batch: each entity carries its own @context
+            return body, jsonld.context_of(None)
         if not isinstance(body, dict) or "@context" not in body:
             raise BadRequestData("application/ld+json needs an @context in the body",
                                  field="@context")  # fmt: skip
@@ -121,16 +168,65 @@ async def _body(request: Request) -> tuple[Any, list[Any]]:
     return body, jsonld.context_of(_link_context(link))
 
 
+OPTIONS = {"keyValues", "simplified", "normalized", "concise", "sysAttrs", "noOverwrite",
+           "update", "replace", "temporalValues", "aggregatedValues", "audit", "splitEntity"}  # fmt: skip
+
+
 def _options(options: str | None) -> set[str]:
-    return {o.strip() for o in (options or "").split(",") if o.strip()}
+    chosen = {o.strip() for o in (options or "").split(",") if o.strip()}
+    unknown = sorted(chosen - OPTIONS)
+    if unknown:
+        raise InvalidRequest(f"unknown option {unknown[0]}", field="options")
+    return chosen
 
 
 def _form(options: set[str], format_: str | None) -> str:
-    """normalized, keyValues or concise, from ``format`` or ``options`` (1.6 accepts both)."""
-    chosen = format_ or next((o for o in options if o in service.FORMS), "normalized")
-    if chosen not in service.FORMS:
-        raise BadRequestData("format is normalized, keyValues or concise", field="format")
-    return chosen
+    """normalized, keyValues (simplified) or concise, from ``format`` or ``options``."""
+    given = "keyValues" if format_ == "simplified" else format_
+    if given is not None and given not in service.FORMS:
+        raise InvalidRequest("format is normalized, simplified (keyValues) or concise",
+                             field="format")  # fmt: skip
+    found = {"keyValues" if o == "simplified" else o for o in options} & set(service.FORMS)
+    return given or next(iter(sorted(found)), "normalized")
+
+
+PROJECTION = re.compile(r"^[^\s{}(),|;=<>\"']+$")
+
+
+def _projection(pick: str | None, omit: str | None,
+                attrs: str | None) -> tuple[set[str] | None, set[str]]:  # fmt: skip
+    """``pick`` and ``omit``: members (``id``, ``type``, attributes) separated by ``,`` or
+    ``|``; nested projections need linked entities, which are not joined here."""
+
+    def members(text: str | None, field: str) -> set[str] | None:
+        if text is None:
+            return None
+        items = re.split(r"[,|]", text)
+        for item in items:
+            if not item or not PROJECTION.match(item):
+                raise BadRequestData(f"{field}: {item!r} is not a member name", field=field)
+        return set(items)
+
+    picked, omitted = members(pick, "pick"), members(omit, "omit") or set()
+    if (picked is not None or omitted) and attrs is not None:
+        raise BadRequestData("pick or omit, or attrs: not both", field="attrs")
+    if picked is not None and picked & omitted:
+        raise BadRequestData("a member is both picked and omitted", field="pick")
+    return picked, omitted
+
+
+def _project(entity: dict[str, Any], picked: set[str] | None, omitted: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in entity.items()
+            if (picked is None or k in picked or k == "@context") and k not in omitted}  # fmt: skip
+
+
+def _lang(lang: str | None) -> str | None:
+    if lang is not None and not re.fullmatch(r"\s*(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)"
+                                             r"(\s*;\s*q=[01](\.\d{0,3})?)?\s*"
+                                             r"(,\s*(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)"
+                                             r"(\s*;\s*q=[01](\.\d{0,3})?)?\s*)*", lang):  # fmt: skip
+        raise BadRequestData(f"lang {lang!r} is not a language range", field="lang")
+    return lang
 
 
 @router.post("/entities", status_code=201)
@@ -163,22 +259,48 @@ def query_entities(
     count: bool = False,
     options: str | None = None,
     format: str | None = None,
-    geometryProperty: str = "location",
+    geometryProperty: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
+    lang: str | None = None,
+    scopeQ: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Entities by type, id, id pattern or attributes; ``count=true`` puts the total in the
     ``NGSILD-Results-Count`` header; ``options=keyValues`` or ``concise`` for the simpler
     forms; ``Accept: application/geo+json`` for a FeatureCollection."""
+    _known_params(request)
     context = _reader_context(link)
+    return _query(request, session, scope, context, types=_split(type), ids=_split(id),
+                  id_pattern=idPattern, attrs=_split(attrs), q=q, scope_q=scopeQ,
+                  geo=_geo(georel, geometry, coordinates), geoproperty=geoproperty, limit=limit,
+                  offset=offset, count=count, options=options, format_=format,
+                  geometry_property=geometryProperty, pick=pick, omit=omit, lang=lang,
+                  attrs_given=attrs)  # fmt: skip
+
+
+def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
+           types: list[str] | None, ids: list[str] | None, id_pattern: str | None,
+           attrs: list[str] | None, q: str | None, scope_q: str | None,
+           geo: tuple[str, str, str] | None, geoproperty: str, limit: int, offset: int,
+           count: bool, options: str | None, format_: str | None,
+           geometry_property: str | None, pick: str | None, omit: str | None,
+           lang: str | None, attrs_given: str | None) -> Response:  # fmt: skip
     chosen = _options(options)
+    picked, omitted = _projection(pick, omit, attrs_given)
+    _geometry_property(request, geometry_property)
+    for one in ids or []:
+        check_id(one)
     found, total = service.query(
-        session, context, types=_split(type), ids=_split(id), id_pattern=idPattern,
-        attrs=_split(attrs), limit=limit, offset=offset, form=_form(chosen, format),
+        session, context, types=types, ids=ids, id_pattern=id_pattern,
+        attrs=attrs, limit=limit, offset=offset, form=_form(chosen, format_),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=_geo(georel, geometry, coordinates), count=count, scope=scope,
+        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q,
     )  # fmt: skip
+    found = [_project(e, picked, omitted) for e in found]
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, found, context, headers=headers, geometry=geometryProperty)
+    return _answer(request, found, context, headers=headers,
+                   geometry=geometry_property or "location")  # fmt: skip
 
 
 def _geo(georel: str | None, geometry: str | None,
@@ -205,15 +327,33 @@ def retrieve_entity(
     attrs: str | None = None,
     options: str | None = None,
     format: str | None = None,
-    geometryProperty: str = "location",
+    geometryProperty: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
+    lang: str | None = None,
+    type: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
+    _known_params(request)
     context = _reader_context(link)
     chosen = _options(options)
+    picked, omitted = _projection(pick, omit, attrs)
+    _geometry_property(request, geometryProperty)
     found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
                              sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
-                             scope=scope)  # fmt: skip
-    return _answer(request, found, context, geometry=geometryProperty)
+                             scope=scope, lang=_lang(lang), types=_split(type))  # fmt: skip
+    found = _project(found, picked, omitted)
+    if picked is not None and not (picked & found.keys()):
+        raise ResourceNotFound(f"entity {entity_id} has none of the members picked", field="pick")
+    if omitted and not found:
+        raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
+    return _answer(request, found, context, geometry=geometryProperty or "location")
+
+
+def _geometry_property(request: Request, given: str | None) -> None:
+    if given is not None and GEO_JSON not in request.headers.get("accept", ""):
+        raise BadRequestData("geometryProperty is for answers in application/geo+json",
+                             field="geometryProperty")  # fmt: skip
 
 
 @router.delete("/entities/{entity_id}", status_code=204)
@@ -289,6 +429,30 @@ async def replace_entity(
     return Response(status_code=204)
 
 
+@router.patch("/entities/{entity_id}", status_code=204)
+async def merge_entity(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str,
+) -> Response:  # fmt: skip
+    """Merge-patch: attributes added or merged member by member; ``urn:ngsi-ld:null``
+    removes one."""
+    body, context = await _body(request)
+    service.merge(session, entity_id, body, context, **_as_writer(principal, settings))
+    return Response(status_code=204)
+
+
+@router.put("/entities/{entity_id}/attrs/{attr}", status_code=204)
+async def replace_attr(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, attr: str,
+) -> Response:  # fmt: skip
+    """Replace one attribute whole."""
+    body, context = await _body(request)
+    service.replace_attr(session, entity_id, attr, body, context,
+                         **_as_writer(principal, settings))  # fmt: skip
+    return Response(status_code=204)
+
+
 def _as_writer(principal: Principal, settings: Settings) -> dict[str, Any]:
     """Who writes (and owns what it creates), and what it can see of what is there: an entity
     it may not read is not found, one it may read but does not own is refused (403)."""
@@ -303,62 +467,182 @@ def _problem(exc: CitybaseError) -> dict[str, Any]:
             "detail": exc.message, "status": exc.status_code}  # fmt: skip
 
 
+@router.post("/entityOperations/query")
+async def query_by_post(
+    request: Request, session: DbSession, scope: Scope,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
+    options: str | None = None, format: str | None = None, lang: str | None = None,
+) -> Response:  # fmt: skip
+    """The entity query with its selection in the body (a ``Query``: ``entities``, ``attrs``,
+    ``q``, ``geoQ``, ``scopeQ``, ``pick``, ``omit``, ``lang``)."""
+    body, context = await _body(request)
+    if isinstance(body, dict) and "@context" in body:
+        context = jsonld.context_of(body["@context"])
+        jsonld.expand_names(context, set(), set())
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
+    known = {"type", "entities", "attrs", "q", "geoQ", "scopeQ", "pick", "omit", "lang",
+             "@context", "csf", "temporalQ", "local", "join", "joinLevel", "datasetId",
+             "expandValues", "containedBy"}  # fmt: skip
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise BadRequestData(f"a Query has no member {unknown[0]}", field=unknown[0])
+    if "temporalQ" in body:
+        raise BadRequestData("temporalQ is for the temporal query", field="temporalQ")
+    if "joinLevel" in body and (not isinstance(body["joinLevel"], int) or body["joinLevel"] < 1):
+        raise BadRequestData("joinLevel is a whole number from 1", field="joinLevel")
+    types: list[str] = []
+    ids: list[str] = []
+    pattern = None
+    entities = body.get("entities")
+    if entities is not None:
+        if not isinstance(entities, list) or not entities:
+            raise BadRequestData("entities is a non-empty array of selectors", field="entities")
+        for selector in entities:
+            if not isinstance(selector, dict) or not isinstance(selector.get("type"), str):
+                raise BadRequestData("each entity selector names a type", field="entities")
+            types.extend(t for t in re.split(r"[,|]", selector["type"]) if t)
+            given = selector.get("id")
+            for one in given if isinstance(given, list) else [] if given is None else [given]:
+                if not isinstance(one, str):
+                    raise BadRequestData("an entity selector's id is a URI or a list of them",
+                                         field="entities")  # fmt: skip
+                ids.append(check_id(one))
+            if given is None and isinstance(selector.get("idPattern"), str):
+                pattern = selector["idPattern"]
+    attrs = body.get("attrs")
+    if attrs is not None and (not isinstance(attrs, list) or not attrs
+                              or not all(isinstance(a, str) for a in attrs)):  # fmt: skip
+        raise BadRequestData("attrs is a non-empty array of names", field="attrs")
+    for member in ("q", "scopeQ", "lang"):
+        if member in body and not isinstance(body[member], str):
+            raise BadRequestData(f"{member} is a string", field=member)
+    geo = None
+    geo_q = body.get("geoQ")
+    geoproperty = "location"
+    if geo_q is not None:
+        if not isinstance(geo_q, dict) or not isinstance(geo_q.get("geometry"), str) or \
+                not isinstance(geo_q.get("coordinates"), list | str):  # fmt: skip
+            raise BadRequestData("geoQ has georel, a geometry name and coordinates",
+                                 field="geoQ")  # fmt: skip
+        coords = geo_q["coordinates"]
+        geo = (str(geo_q.get("georel", "")), geo_q["geometry"],
+               coords if isinstance(coords, str) else orjson.dumps(coords).decode())  # fmt: skip
+        geoproperty = str(geo_q.get("geoproperty", "location"))
+
+    def listed(member: str) -> str | None:
+        value = body.get(member)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return ",".join(str(v) for v in value)
+        if isinstance(value, str):
+            return value
+        raise BadRequestData(f"{member} is a list of names", field=member)
+
+    return _query(request, session, scope, context, types=types or None, ids=ids or None,
+                  id_pattern=pattern, attrs=attrs, q=body.get("q"), scope_q=body.get("scopeQ"),
+                  geo=geo, geoproperty=geoproperty, limit=limit, offset=offset, count=count,
+                  options=options, format_=format, geometry_property=None,
+                  pick=listed("pick"), omit=listed("omit"), lang=body.get("lang", lang),
+                  attrs_given=None if attrs is None else ",".join(attrs))  # fmt: skip
+
+
+@router.delete("/entityOperations/purge", status_code=204)
+def purge(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    type: str | None = None, q: str | None = None, scopeQ: str | None = None,
+    id: str | None = None, idPattern: str | None = None, drop: str | None = None,
+    keep: str | None = None, link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """Delete the entities matched by type, ``q`` or ``scopeQ`` — or with ``drop`` / ``keep``
+    only some of their attributes — of the writer's own unit."""
+    _known_params(request, {"type", "q", "scopeQ", "id", "idPattern", "drop", "keep", "local"})
+    context = _reader_context(link)
+    if q and "{" in q:
+        raise BadRequestData("purge does not follow linked entities", field="q")
+    service.purge(session, context, types=_split(type), q=q, scope_q=scopeQ, ids=_split(id),
+                  id_pattern=idPattern, drop=_split(drop), keep=_split(keep),
+                  **_as_writer(principal, settings))  # fmt: skip
+    return Response(status_code=204)
+
+
 @router.post("/entityOperations/{operation}")
 async def batch(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
     operation: str, options: str | None = None,
 ) -> Response:  # fmt: skip
-    """Batch create, upsert (``options=update`` to merge instead of replace), update or delete:
-    each entity on its own (a savepoint each); 201/204 when all succeed, else 207 with which did
-    and why the others did not."""
-    if operation not in ("create", "upsert", "update", "delete"):
+    """Batch create, upsert (``options=update`` to merge instead of replace), update, merge or
+    delete: each entity on its own (a savepoint each); 201/204 when all succeed, else 207 with
+    which did and why the others did not. In ``application/ld+json`` each entity carries its
+    own ``@context``."""
+    if operation not in ("create", "upsert", "update", "delete", "merge"):
         raise ResourceNotFound(f"no batch operation {operation}", field="operation")
+    ld = request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON_LD
     body, context = await _body(request)
-    if not isinstance(body, list) or len(body) > 1000:
-        raise BadRequestData("a batch is a JSON array of at most 1,000", field="body")
+    if not isinstance(body, list) or not body or len(body) > 1000:
+        raise BadRequestData("a batch is a JSON array of 1 to 1,000", field="body")
+    if any(item is None for item in body):
+        raise BadRequestData("a batch holds no null", field="body")
     succeeded: list[str] = []
     failed: list[dict[str, Any]] = []
     created = False
     merge = "update" in _options(options)
     writing = _as_writer(principal, settings)
-    if operation in ("create", "upsert"):
-        succeeded, refused, created = service.upsert_many(
-            session,
-            body,
-            context,
-            create_only=operation == "create",
-            replace_all=not merge,
-            writer=writing["writer"],
-        )
-        failed = [{"entityId": str(i), "error": _problem(e)} for i, e in refused]
-        body = []
+    groups: dict[str, tuple[list[Any], list[Any]]] = {}
     for item in body:
-        entity_id = item if operation == "delete" else (item.get("id") if isinstance(item, dict)
-                                                         else None)  # fmt: skip
-        try:
-            with session.begin_nested():
-                if operation == "create":
-                    service.create(session, item, context, writer=writing["writer"])
-                    created = True
-                elif operation == "upsert":
-                    created = (
-                        service.upsert(session, item, context, replace_all=not merge, **writing)
-                        or created
-                    )
-                elif operation == "update":
-                    if not isinstance(entity_id, str):
-                        raise BadRequestData("each entity needs its id", field="id")
-                    missing = service.update_attrs(session, entity_id, item, context, **writing)
-                    if missing:
-                        raise BadRequestData("no such attributes: " + ", ".join(
-                            m["attributeName"] for m in missing))  # fmt: skip
-                else:
-                    if not isinstance(item, str):
-                        raise BadRequestData("delete takes an array of entity ids", field="body")
-                    service.delete(session, item, **writing)
-            succeeded.append(str(entity_id))
-        except CitybaseError as exc:
-            failed.append({"entityId": str(entity_id), "error": _problem(exc)})
+        own = context
+        if ld and operation != "delete":
+            try:
+                if not isinstance(item, dict) or "@context" not in item:
+                    raise BadRequestData("in application/ld+json each entity carries its "
+                                         "@context", field="@context")  # fmt: skip
+                own = jsonld.context_of(item["@context"])
+                jsonld.expand_names(own, set(), set())
+            except CitybaseError as exc:
+                entity_id = item.get("id") if isinstance(item, dict) else None
+                failed.append({"entityId": str(entity_id), "error": _problem(exc)})
+                continue
+        key = orjson.dumps(own).decode()
+        groups.setdefault(key, (own, []))[1].append(item)
+    for own, items in groups.values():
+        if operation in ("create", "upsert"):
+            done, refused, made = service.upsert_many(
+                session,
+                items,
+                own,
+                create_only=operation == "create",
+                replace_all=not merge,
+                writer=writing["writer"],
+            )
+            succeeded.extend(done)
+            created = created or made
+            failed.extend({"entityId": str(i), "error": _problem(e)} for i, e in refused)
+            continue
+        for item in items:
+            entity_id = item if operation == "delete" else (item.get("id") if isinstance(item, dict)
+                                                             else None)  # fmt: skip
+            try:
+                with session.begin_nested():
+                    if operation in ("update", "merge"):
+                        if not isinstance(entity_id, str):
+                            raise BadRequestData("each entity needs its id", field="id")
+                        if operation == "merge":
+                            service.merge(session, entity_id, item, own, **writing)
+                        else:
+                            missing = service.update_attrs(session, entity_id, item, own,
+                                                           **writing)  # fmt: skip
+                            if missing and "noOverwrite" not in _options(options):
+                                raise BadRequestData("no such attributes: " + ", ".join(
+                                    m["attributeName"] for m in missing))  # fmt: skip
+                    else:
+                        if not isinstance(item, str):
+                            raise BadRequestData("delete takes an array of entity ids",
+                                                 field="body")  # fmt: skip
+                        service.delete(session, check_id(item), **writing)
+                succeeded.append(str(entity_id))
+            except CitybaseError as exc:
+                failed.append({"entityId": str(entity_id), "error": _problem(exc)})
     if failed:
         return JSONResponse({"success": succeeded, "errors": failed}, status_code=207)
     if operation == "create" or (operation == "upsert" and created):
