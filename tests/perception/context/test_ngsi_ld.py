@@ -174,7 +174,7 @@ def test_attributes_and_batches(client: TestClient, session: Session) -> None:
                        content=json.dumps([two[0]["id"], "urn:ngsi-ld:Nothing:9"]), headers=h)  # fmt: skip
     assert gone.status_code == 207
     assert gone.json()["success"] == [two[0]["id"]]
-    assert client.post("/ngsi-ld/v1/entityOperations/merge", content="[]", headers=h
+    assert client.post("/ngsi-ld/v1/entityOperations/frobnicate", content="[]", headers=h
                        ).status_code == 404  # fmt: skip
 
 

@@ -261,3 +261,63 @@ def language_of(languages: Any, wanted: str) -> str | None:
             if value is chosen:
                 return str(key)
     return None
+
+
+# --- several instances of one attribute (datasetId) ---------------------------------------------
+
+
+def instances(attr: Any) -> list[dict[str, Any]]:
+    """The instances of a stored attribute: one (a dict), or several (a list, each with its own
+    datasetId, at most one — the default instance — without)."""
+    if isinstance(attr, list):
+        return [a for a in attr if isinstance(a, dict)]
+    return [attr] if isinstance(attr, dict) else []
+
+
+def pack(found: list[dict[str, Any]]) -> Any:
+    return found[0] if len(found) == 1 else found
+
+
+def default(attr: Any) -> Any:
+    """The instance that answers for the attribute where only one can: the default instance,
+    else the first."""
+    if not isinstance(attr, list):
+        return attr
+    return next((a for a in attr if "datasetId" not in a), attr[0] if attr else None)
+
+
+def put(old: Any, new: Any) -> Any:
+    """The instances of ``old`` with those of ``new`` put in: each replaces the one of its
+    datasetId, or joins them."""
+    merged = instances(old)
+    for instance in instances(new):
+        dataset = instance.get("datasetId")
+        merged = [a for a in merged if a.get("datasetId") != dataset] + [instance]
+    return pack(merged)
+
+
+def dataset_of(attr: Any) -> str | None:
+    found = attr.get("datasetId") if isinstance(attr, dict) else None
+    return str(found) if found is not None else None
+
+
+def check_instances(name: str, given: list[Any]) -> list[dict[str, Any]]:
+    """An attribute given as several instances: each checked, ``@none`` read as the default
+    instance; two default instances or two of one datasetId refused."""
+    if not given:
+        raise BadAttribute(f"attribute {name}: an empty list of instances", field=name)
+    out: list[dict[str, Any]] = []
+    seen: set[str | None] = set()
+    for raw in given:
+        attr = normalize(raw)
+        if isinstance(attr, dict) and attr.get("datasetId") == "@none":
+            attr = {k: v for k, v in attr.items() if k != "datasetId"}
+        check(name, attr)
+        dataset = dataset_of(attr)
+        if dataset in seen:
+            raise BadAttribute(f"attribute {name}: two instances "
+                               f"{'without datasetId' if dataset is None else 'of ' + dataset}",
+                               field=name)  # fmt: skip
+        seen.add(dataset)
+        out.append(attr)
+    return out

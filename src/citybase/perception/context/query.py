@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from citybase.core.errors import CitybaseError
+from citybase.perception.context.attributes import default
 
 META = {"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"}
 TOKEN = re.compile(
@@ -233,7 +234,7 @@ _MISSING = object()
 
 
 def _target(attrs: dict[str, Any], path: Path) -> Any:
-    attr = attrs.get(path.attribute)
+    attr = default(attrs.get(path.attribute))
     if not isinstance(attr, dict):
         return _MISSING
     for name in path.sub:

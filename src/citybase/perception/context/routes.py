@@ -21,6 +21,7 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
 from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import (
     Scope,
@@ -411,11 +412,18 @@ async def patch_attr(
 
 @router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
 def delete_attr(
-    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, attr: str, datasetId: str | None = None, deleteAll: bool = False,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
+    """Delete an attribute's default instance, the one of ``datasetId``, or with
+    ``deleteAll=true`` all of them."""
+    _known_params(request)
+    if datasetId is not None and not URI_RE.match(datasetId):
+        raise BadRequestData("datasetId is a URI", field="datasetId")
     service.delete_attr(session, entity_id, attr, _reader_context(link),
-                        **_as_writer(principal, settings))  # fmt: skip
+                        **_as_writer(principal, settings), dataset=datasetId,
+                        delete_all=deleteAll)  # fmt: skip
     return Response(status_code=204)
 
 

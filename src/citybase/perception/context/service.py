@@ -144,7 +144,13 @@ def _entity_attrs(
             continue
         if name.startswith("@"):
             raise BadRequestData(f"{name} is not an attribute", field=name)
+        if isinstance(given, list) and given and all(isinstance(g, dict) for g in given):
+            attributes.check_name(name)
+            attrs[name] = attributes.pack(attributes.check_instances(name, given))
+            continue
         attrs[name] = normalize(given)
+        if isinstance(attrs[name], dict) and attrs[name].get("datasetId") == "@none":
+            attrs[name].pop("datasetId")
         _check_attribute(name, attrs[name])
     return attrs
 
@@ -166,12 +172,14 @@ def _names(attrs: dict[str, Any]) -> set[str]:
     found = set()
     for name, attr in attrs.items():
         found.add(name)
-        if isinstance(attr, dict):
-            found |= {k for k in attr if k not in jsonld.ATTRIBUTE_KEYS}
+        for instance in attributes.instances(attr):
+            found |= {k for k in instance if k not in jsonld.ATTRIBUTE_KEYS}
     return found
 
 
 def _rename(attr: Any, names: dict[str, str]) -> Any:
+    if isinstance(attr, list):
+        return [_rename(a, names) for a in attr]
     if not isinstance(attr, dict):
         return attr
     return {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)):
@@ -227,7 +235,7 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
             lang: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The entity in the reader's terms, in the normalized, key-values or concise form (with
     ``lang``, a LanguageProperty as the string of the language asked for); its scope bare."""
-    inner = {k for v in entity.attrs.values() if isinstance(v, dict) for k in v
+    inner = {k for v in entity.attrs.values() for i in attributes.instances(v) for k in i
              if k not in jsonld.ATTRIBUTE_KEYS}  # fmt: skip
     names, types = jsonld.compact_names(context, set(entity.attrs) | inner, {entity.type})
     out: dict[str, Any] = {"id": entity.id, "type": types.get(entity.type, entity.type)}
@@ -236,27 +244,37 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
             continue
         name = names.get(iri, iri)
         if iri == SCOPE:
-            out["scope"] = attr.get("value")
-        elif form == "keyValues":
-            out[name] = attributes.simplified(attr, lang)
-        elif lang is not None and attr.get("type") == "LanguageProperty":
-            chosen = attributes.language_of(attr.get("languageMap"), lang)
-            out[name] = {"type": "Property",
-                         "value": attributes.pick_language(attr.get("languageMap"), lang),
-                         **({"lang": chosen} if chosen else {}),
-                         **{names.get(k, k): v for k, v in attr.items()
-                            if k not in ("type", "languageMap")}}  # fmt: skip
-            if form == "concise":
-                out[name].pop("type")
-        elif form == "concise":
-            out[name] = _concise(attr, names)
+            out["scope"] = attributes.default(attr).get("value")
+        elif isinstance(attr, list) and form == "keyValues":
+            out[name] = {"dataset": {a.get("datasetId", "@none"): attributes.simplified(a, lang)
+                                     for a in attr}}  # fmt: skip
+        elif isinstance(attr, list):
+            out[name] = [_render_attr(a, form, lang, names) for a in attr]
         else:
-            out[name] = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v
-                         for k, v in attr.items()}  # fmt: skip
+            out[name] = _render_attr(attr, form, lang, names)
     if sys_attrs and form == "normalized":
         out["createdAt"] = stamp(entity.created_at)
         out["modifiedAt"] = stamp(entity.modified_at)
     return out
+
+
+def _render_attr(attr: dict[str, Any], form: str, lang: str | None,
+                 names: dict[str, str]) -> Any:  # fmt: skip
+    if form == "keyValues":
+        return attributes.simplified(attr, lang)
+    if lang is not None and attr.get("type") == "LanguageProperty":
+        chosen = attributes.language_of(attr.get("languageMap"), lang)
+        shown = {"type": "Property",
+                 "value": attributes.pick_language(attr.get("languageMap"), lang),
+                 **({"lang": chosen} if chosen else {}),
+                 **{names.get(k, k): v for k, v in attr.items()
+                    if k not in ("type", "languageMap")}}  # fmt: skip
+        if form == "concise":
+            shown.pop("type")
+        return shown
+    if form == "concise":
+        return _concise(attr, names)
+    return {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v for k, v in attr.items()}
 
 
 def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str = "normalized",
@@ -522,6 +540,7 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
     the rules. (Only the device's unit writes it: its entity is that unit's.)"""
     if not entity.id.startswith(DEVICE):
         return
+    from citybase.perception.context.attributes import default
     from citybase.perception.devices import service as devices
     from citybase.perception.rules import service as rules
     from citybase.perception.telemetry import service as telemetry
@@ -539,7 +558,7 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
                         f"to the device's unit first", field="id")  # fmt: skip
     moments: dict[datetime | None, dict[str, Any]] = {}
     for iri in attributes:
-        attr = entity.attrs.get(iri)
+        attr = default(entity.attrs.get(iri))
         name = re.split(r"[/#]", iri)[-1]
         if isinstance(attr, dict) and attr.get("type") == "Property" and name in measured:
             when = datetime.fromisoformat(str(attr["observedAt"]).replace("Z", "+00:00")) \
@@ -579,16 +598,24 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
     return {names[k]: _rename(v, names) for k, v in attrs.items()}, {names[k]: k for k in attrs}
 
 
+def _holds(old: Any, new: Any) -> bool:
+    """Whether ``old`` has an instance of each datasetId in ``new``."""
+    have = {attributes.dataset_of(a) for a in attributes.instances(old)}
+    return bool(have) and all(attributes.dataset_of(a) in have for a in attributes.instances(new))
+
+
 def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
                  no_overwrite: bool = False, writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
                  ) -> list[dict[str, str]]:  # fmt: skip
-    """Add attributes (replacing those of the same name unless ``no_overwrite``). Returns the
-    attributes not changed, with why."""
+    """Add attributes (replacing the instances of the same name and datasetId unless
+    ``no_overwrite``; one of another datasetId joins them). Returns the attributes not
+    changed, with why."""
     entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
-    kept = {k for k in incoming if no_overwrite and k in entity.attrs}
+    kept = {k for k, v in incoming.items() if no_overwrite and _holds(entity.attrs.get(k), v)}
     before = set(entity.attrs)
-    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
+    entity.attrs = {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
+                                       for k, v in incoming.items() if k not in kept}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
     _changed(session, entity, set(incoming) - kept, before)
@@ -598,44 +625,99 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
 def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
                  writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
                  ) -> list[dict[str, str]]:  # fmt: skip
-    """Replace attributes that exist; those that do not are left out and reported."""
+    """Replace attribute instances that exist (by name and datasetId); those that do not are
+    left out and reported; one given as ``urn:ngsi-ld:null`` is deleted."""
     entity = _entity(session, entity_id, writer, scope)
-    incoming, asked = _expanded_with_names(body, context)
-    missing = {k for k in incoming if k not in entity.attrs}
-    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
+    if not isinstance(body, dict):
+        raise BadRequestData("attributes come as a JSON object")
+    nulls = {k for k, v in body.items() if k not in ("id", "type", "@context") and _is_null(v)
+             and not (isinstance(v, dict) and "datasetId" in v)}  # fmt: skip
+    if any(v is None for v in body.values()):
+        raise BadRequestData("an attribute is removed with urn:ngsi-ld:null, not null")
+    incoming, asked = _expanded_with_names({k: v for k, v in body.items() if k not in nulls},
+                                           context)  # fmt: skip
+    gone = set(jsonld.expand_names(context, nulls, set())[0].values()) if nulls else set()
+    missing = {k for k, v in incoming.items() if not _holds(entity.attrs.get(k), v)}
+    before = set(entity.attrs)
+    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone},
+                    **{k: attributes.put(entity.attrs.get(k), v) for k, v in incoming.items()
+                       if k not in missing}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing, entity.attrs.keys())
+    _changed(session, entity, set(incoming) - missing, before, removed=gone & before)
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
 def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
-    """Partial update of one attribute: the fields given replace those it has."""
+    """Partial update of one attribute (its instance of the ``datasetId`` given): the fields
+    given replace those it has."""
+    attributes.check_id(entity_id)
+    if name == "scope":
+        raise BadRequestData("scope is changed with the entity, not as an attribute", field=name)
     entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("the fields to change come as a JSON object", field=name)
-    merged = {**entity.attrs[iri], **{k: v for k, v in body.items() if k != "@context"}}
+    dataset = body.get("datasetId")
+    target = next((a for a in attributes.instances(entity.attrs[iri])
+                   if a.get("datasetId") == dataset), None)  # fmt: skip
+    if target is None:
+        raise ResourceNotFound(f"entity {entity_id} has no instance of {name} "
+                               f"{'without datasetId' if dataset is None else 'of ' + str(dataset)}",
+                               field=name)  # fmt: skip
+    fragment = {k: v for k, v in body.items() if k != "@context"}
+    if target.get("type") == "LanguageProperty" and isinstance(fragment.get("languageMap"), dict):
+        fragment["languageMap"] = {**target.get("languageMap", {}), **fragment["languageMap"]}
+    if "value" in fragment and isinstance(target.get("value"), dict) and \
+            isinstance(fragment["value"], dict) and "coordinates" not in fragment["value"]:  # fmt: skip
+        if _has_none(fragment["value"]):
+            raise BadRequestData(f"{name}: a value holds no null", field=name)
+    merged = {**target, **fragment}
     _check_attribute(name, merged)
-    entity.attrs = {**entity.attrs, iri: merged}
+    merged = _rename(merged, jsonld.expand_names(context, _names({name: merged}), set())[0])
+    entity.attrs = {**entity.attrs, iri: attributes.put(entity.attrs[iri], merged)}
     entity.modified_at = datetime.now(UTC)
     session.flush()
     _changed(session, entity, {iri}, entity.attrs.keys())
 
 
+def _has_none(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_none(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _has_none(v) for v in value)
+    return value is None
+
+
 def delete_attr(session: Session, entity_id: str, name: str, context: list[Any], *,
-                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
+                dataset: str | None = None, delete_all: bool = False) -> None:  # fmt: skip
+    """Delete an attribute's default instance, its instance of ``dataset``, or with
+    ``delete_all`` every instance."""
+    attributes.check_id(entity_id)
+    jsonld.check_names({name})
     entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
-    entity.attrs = {k: v for k, v in entity.attrs.items() if k != iri}
+    held = attributes.instances(entity.attrs[iri])
+    left = [] if delete_all else [a for a in held if a.get("datasetId") != dataset]
+    if len(left) == len(held):
+        raise ResourceNotFound(f"entity {entity_id} has no instance of {name} "
+                               f"{'without datasetId' if dataset is None else 'of ' + dataset}",
+                               field=name)  # fmt: skip
+    before = set(entity.attrs)
+    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k != iri},
+                    **({iri: attributes.pack(left)} if left else {})}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
+    if left:
+        _changed(session, entity, {iri}, before)
+    else:
+        _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
@@ -889,7 +971,7 @@ def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float
                 high: float | None, query: Any) -> bool:  # fmt: skip
     from shapely.geometry import shape
 
-    attr = entity.attrs.get(attribute)
+    attr = attributes.default(entity.attrs.get(attribute))
     if not isinstance(attr, dict) or not isinstance(attr.get("value"), dict):
         return False
     try:
@@ -1016,7 +1098,7 @@ def replace_attr(session: Session, entity_id: str, name: str, body: Any, context
     """``PUT /entities/{id}/attrs/{name}``: the attribute the entity has becomes the one
     given, whole."""
     attributes.check_id(entity_id)
-    if name == "scope" or name in attributes.NOT_NAMES:
+    if name == "scope" or name in attributes.NOT_NAMES or name.startswith("@"):
         raise BadRequestData(f"{name} is not an attribute that can be replaced", field=name)
     jsonld.check_names({name})
     entity = _entity(session, entity_id, writer, scope)

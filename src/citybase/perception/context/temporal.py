@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import jsonld
+from citybase.perception.context.attributes import default
 from citybase.perception.context.models import (
     AttributeInstance,
     AttributeSeries,
@@ -91,7 +92,7 @@ def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iter
     stamp = entity.modified_at if entity.modified_at.tzinfo else \
         entity.modified_at.replace(tzinfo=UTC)  # fmt: skip
     for iri in attributes:
-        attr = entity.attrs.get(iri)
+        attr = default(entity.attrs.get(iri))
         if isinstance(attr, dict):
             pending.append(_pending(entity.id, entity.type, iri, attr, stamp, entity.unit))
 
