@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from citybase.core.errors import CitybaseError
-from citybase.perception.context.attributes import default
 
 META = {"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"}
 TOKEN = re.compile(
@@ -234,7 +233,7 @@ _MISSING = object()
 
 
 def _target(attrs: dict[str, Any], path: Path) -> Any:
-    attr = default(attrs.get(path.attribute))
+    attr = attrs.get(path.attribute)
     if not isinstance(attr, dict):
         return _MISSING
     for name in path.sub:
@@ -296,6 +295,12 @@ def holds(node: Node, attrs: dict[str, Any]) -> bool:
     if isinstance(node, Junction):
         results = (holds(p, attrs) for p in node.parts)
         return all(results) if node.kind == "and" else any(results)
+    held = attrs.get(node.path.attribute)
+    if isinstance(held, list):  # several instances (datasetId, or a history): any of them
+        if not held:
+            return node.negated
+        found = [holds(node, {**attrs, node.path.attribute: one}) for one in held]
+        return all(found) if node.negated else any(found)
     have = _target(attrs, node.path)
     if node.negated:
         return have is _MISSING

@@ -21,6 +21,7 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
 from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import (
@@ -30,6 +31,7 @@ from citybase.perception.context.auth import (
     subscription_unit,
     writer_of,
 )
+from citybase.perception.context.models import ContextEntity
 from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager, Reader
 
@@ -194,14 +196,36 @@ def _form(options: set[str], format_: str | None) -> str:
 PROJECTION = re.compile(r"^[^\s{}(),|;=<>\"']+$")
 
 
-def _projection(pick: str | None, omit: str | None,
-                attrs: str | None) -> tuple[set[str] | None, set[str]]:  # fmt: skip
+def _outer(text: str, field: str) -> tuple[str, int]:
+    """A projection with its nested parts (``locatedAt{name}``) taken out, and how deep they go."""
+    out, depth, deepest = [], 0, 0
+    for char in text:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise BadRequestData(f"{field}: a }} without its {{", field=field)
+        elif depth == 0:
+            out.append(char)
+    if depth:
+        raise BadRequestData(f"{field}: a {{ is not closed", field=field)
+    return "".join(out), deepest
+
+
+def _projection(pick: str | None, omit: str | None, attrs: str | None,
+                nested: bool = False, levels: int = 1) -> tuple[set[str] | None, set[str]]:  # fmt: skip
     """``pick`` and ``omit``: members (``id``, ``type``, attributes) separated by ``,`` or
     ``|``; nested projections need linked entities, which are not joined here."""
 
     def members(text: str | None, field: str) -> set[str] | None:
         if text is None:
             return None
+        if nested:  # a projection into linked entities: the linking entity's members kept here
+            text, deep = _outer(text, field)
+            if deep > levels:
+                raise BadRequestData(f"{field} goes deeper than joinLevel", field=field)
         items = re.split(r"[,|]", text)
         for item in items:
             if not item or not PROJECTION.match(item):
@@ -219,6 +243,57 @@ def _projection(pick: str | None, omit: str | None,
 def _project(entity: dict[str, Any], picked: set[str] | None, omitted: set[str]) -> dict[str, Any]:
     return {k: v for k, v in entity.items()
             if (picked is None or k in picked or k == "@context") and k not in omitted}  # fmt: skip
+
+
+def _join_mode(join: str | None, level: str | None) -> tuple[str | None, int]:
+    if join is not None and join not in ("flat", "inline", "@none"):
+        raise BadRequestData("join is flat, inline or @none", field="join")
+    try:
+        depth = int(level) if level is not None else 1
+    except ValueError:
+        raise BadRequestData("joinLevel is a whole number from 1", field="joinLevel") from None
+    if depth < 1:
+        raise BadRequestData("joinLevel is a whole number from 1", field="joinLevel")
+    return (None if join == "@none" else join), depth
+
+
+def _join(session: Any, scope: Any, context: list[Any], found: list[dict[str, Any]], mode: str,
+          depth: int, form: str, lang: str | None) -> list[dict[str, Any]]:  # fmt: skip
+    """Linked entities: each Relationship's object entity put inside it (``inline``) or beside
+    the entities (``flat``), to ``depth`` levels."""
+    beside: dict[str, dict[str, Any]] = {}
+    shown = {e.get("id") for e in found}
+
+    def walk(entity: dict[str, Any], level: int) -> None:
+        stored = session.get(ContextEntity, entity.get("id"))
+        if stored is None:
+            return
+        normal = service.render_entity(stored, context)
+        for name, attr in normal.items():
+            if not isinstance(attr, dict) or attr.get("type") != "Relationship" or \
+                    name not in entity:  # fmt: skip
+                continue
+            target = attr.get("object")
+            if not isinstance(target, str):
+                continue
+            try:
+                linked = service.retrieve(session, target, context, form=form, scope=scope,
+                                          lang=lang)  # fmt: skip
+            except CitybaseError:
+                continue
+            if level < depth:
+                walk(linked, level + 1)
+            if mode == "inline":
+                if form == "keyValues":
+                    entity[name] = linked
+                elif isinstance(entity[name], dict):
+                    entity[name]["entity"] = linked
+            elif target not in shown:
+                beside.setdefault(target, linked)
+
+    for entity in found:
+        walk(entity, 1)
+    return found + list(beside.values())
 
 
 def _lang(lang: str | None) -> str | None:
@@ -272,6 +347,18 @@ def query_entities(
     forms; ``Accept: application/geo+json`` for a FeatureCollection."""
     _known_params(request)
     context = _reader_context(link)
+    local = request.query_params.get("local")
+    if local not in (None, "true", "false"):
+        raise BadRequestData("local is true or false", field="local")
+    system = {"createdAt", "modifiedAt", "deletedAt", "id", "type"}
+    if attrs and set(_split(attrs) or []) <= system and not (type or id or idPattern or q):
+        raise BadRequestData("attrs of system members alone would select every entity",
+                             field="attrs")  # fmt: skip
+    if q and not (type or id or idPattern or attrs) and \
+            not query_language.names(query_language.parse(q)) - system:  # fmt: skip
+        raise BadRequestData("q over system members alone would select every entity", field="q")
+    if local == "true" and not (type or id or idPattern or attrs or q or georel or scopeQ):
+        type = "*"
     return _query(request, session, scope, context, types=_split(type), ids=_split(id),
                   id_pattern=idPattern, attrs=_split(attrs), q=q, scope_q=scopeQ,
                   geo=_geo(georel, geometry, coordinates), geoproperty=geoproperty, limit=limit,
@@ -288,7 +375,11 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
            geometry_property: str | None, pick: str | None, omit: str | None,
            lang: str | None, attrs_given: str | None) -> Response:  # fmt: skip
     chosen = _options(options)
-    picked, omitted = _projection(pick, omit, attrs_given)
+    mode, depth = _join_mode(request.query_params.get("join"),
+                             request.query_params.get("joinLevel"))  # fmt: skip
+    if mode is None and any("{" in (p or "") for p in (pick, omit)):
+        raise BadRequestData("a projection into linked entities needs join", field="pick")
+    picked, omitted = _projection(pick, omit, attrs_given, nested=mode is not None, levels=depth)
     _geometry_property(request, geometry_property)
     for one in ids or []:
         check_id(one)
@@ -299,6 +390,8 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q,
     )  # fmt: skip
     found = [_project(e, picked, omitted) for e in found]
+    if mode is not None:
+        found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang)
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers,
                    geometry=geometry_property or "location")  # fmt: skip
@@ -333,12 +426,17 @@ def retrieve_entity(
     omit: str | None = None,
     lang: str | None = None,
     type: str | None = None,
+    join: str | None = None,
+    joinLevel: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     _known_params(request)
     context = _reader_context(link)
     chosen = _options(options)
-    picked, omitted = _projection(pick, omit, attrs)
+    mode, depth = _join_mode(join, joinLevel)
+    if mode is None and any("{" in (p or "") for p in (pick, omit)):
+        raise BadRequestData("a projection into linked entities needs join", field="pick")
+    picked, omitted = _projection(pick, omit, attrs, nested=mode is not None, levels=depth)
     _geometry_property(request, geometryProperty)
     found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
                              sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
@@ -348,6 +446,10 @@ def retrieve_entity(
         raise ResourceNotFound(f"entity {entity_id} has none of the members picked", field="pick")
     if omitted and not found:
         raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
+    if mode is not None:
+        joined = _join(session, scope, context, [found], mode, depth, _form(chosen, format), lang)
+        return _answer(request, joined if mode == "flat" else joined[0], context,
+                       geometry=geometryProperty or "location")  # fmt: skip
     return _answer(request, found, context, geometry=geometryProperty or "location")
 
 
@@ -359,10 +461,19 @@ def _geometry_property(request: Request, given: str | None) -> None:
 
 @router.delete("/entities/{entity_id}", status_code=204)
 def delete_entity(
-    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str
-) -> Response:
-    service.delete(session, entity_id, **_as_writer(principal, settings))
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
+    entity_id: str, type: str | None = None, link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    _known_params(request, {"type", "local"})
+    service.delete(session, entity_id, **_as_writer(principal, settings), types=_split(type),
+                   context=_reader_context(link))  # fmt: skip
     return Response(status_code=204)
+
+
+@router.put("/entities/", include_in_schema=False)
+@router.patch("/entities/", include_in_schema=False)
+def no_entity_id() -> Response:
+    raise BadRequestData("the entity's id belongs in the path: /entities/{id}", field="id")
 
 
 def _partial(not_done: list[dict[str, str]], done: list[str]) -> Response:
@@ -375,10 +486,11 @@ def _partial(not_done: list[dict[str, str]], done: list[str]) -> Response:
 @router.post("/entities/{entity_id}/attrs", status_code=204)
 async def append_attrs(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, options: str | None = None,
+    entity_id: str, type: str | None = None, options: str | None = None,
 ) -> Response:  # fmt: skip
     """Append attributes; ``options=noOverwrite`` keeps those the entity has."""
     body, context = await _body(request)
+    service.check_type(session, entity_id, _split(type), context)
     kept = service.append_attrs(session, entity_id, body, context,
                                 no_overwrite="noOverwrite" in _options(options),
                                 **_as_writer(principal, settings))  # fmt: skip
@@ -389,10 +501,11 @@ async def append_attrs(
 @router.patch("/entities/{entity_id}/attrs", status_code=204)
 async def update_attrs(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str,
+    entity_id: str, type: str | None = None,
 ) -> Response:  # fmt: skip
     """Update attributes the entity has; the others are reported (207)."""
     body, context = await _body(request)
+    service.check_type(session, entity_id, _split(type), context)
     missing = service.update_attrs(session, entity_id, body, context,
                                    **_as_writer(principal, settings))  # fmt: skip
     names = [k for k in body if k not in ("id", "type", "@context")]
@@ -402,10 +515,11 @@ async def update_attrs(
 @router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204)
 async def patch_attr(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, attr: str,
+    entity_id: str, attr: str, type: str | None = None,
 ) -> Response:  # fmt: skip
     """Partial update of one attribute."""
     body, context = await _body(request)
+    service.check_type(session, entity_id, _split(type), context)
     service.patch_attr(session, entity_id, attr, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
 
@@ -414,10 +528,11 @@ async def patch_attr(
 def delete_attr(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
     entity_id: str, attr: str, datasetId: str | None = None, deleteAll: bool = False,
-    link: Annotated[str | None, Header()] = None,
+    type: str | None = None, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """Delete an attribute's default instance, the one of ``datasetId``, or with
     ``deleteAll=true`` all of them."""
+    service.check_type(session, entity_id, _split(type), _reader_context(link))
     _known_params(request)
     if datasetId is not None and not URI_RE.match(datasetId):
         raise BadRequestData("datasetId is a URI", field="datasetId")
@@ -556,22 +671,39 @@ async def query_by_post(
                   attrs_given=None if attrs is None else ",".join(attrs))  # fmt: skip
 
 
+SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "deletedAt", "expiresAt", "id", "type", "scope"}
+
+
+@router.delete("/entities", status_code=204)
 @router.delete("/entityOperations/purge", status_code=204)
 def purge(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
     type: str | None = None, q: str | None = None, scopeQ: str | None = None,
     id: str | None = None, idPattern: str | None = None, drop: str | None = None,
-    keep: str | None = None, link: Annotated[str | None, Header()] = None,
+    keep: str | None = None, attrs: str | None = None, local: bool = False,
+    pick: str | None = None, omit: str | None = None,
+    link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    """Delete the entities matched by type, ``q`` or ``scopeQ`` — or with ``drop`` / ``keep``
-    only some of their attributes — of the writer's own unit."""
-    _known_params(request, {"type", "q", "scopeQ", "id", "idPattern", "drop", "keep", "local"})
+    """Purge: delete the entities matched by type, attributes, ``q`` or ``scopeQ`` (every one
+    with ``local=true`` alone) — or with ``drop`` / ``keep`` only some of their attributes —
+    of the writer's own unit."""
+    _known_params(request, {"type", "q", "scopeQ", "id", "idPattern", "drop", "keep", "local",
+                            "attrs", "pick", "omit"})  # fmt: skip
     context = _reader_context(link)
-    if q and "{" in q:
+    if (q and "{" in q) or (pick and "{" in pick) or (omit and "{" in omit):
         raise BadRequestData("purge does not follow linked entities", field="q")
+    named = _split(attrs)
+    if named and set(named) <= SYSTEM_MEMBERS:
+        raise BadRequestData("attrs names system members only: that selects every entity",
+                             field="attrs")  # fmt: skip
+    if q and not query_language.names(query_language.parse(q)) - SYSTEM_MEMBERS:
+        raise BadRequestData("q over system members only selects every entity", field="q")
+    if not (type or q or scopeQ or named or local):
+        raise BadRequestData("purge needs type, attrs, q or scopeQ (or local=true for all)",
+                             field="type")  # fmt: skip
     service.purge(session, context, types=_split(type), q=q, scope_q=scopeQ, ids=_split(id),
-                  id_pattern=idPattern, drop=_split(drop), keep=_split(keep),
-                  **_as_writer(principal, settings))  # fmt: skip
+                  id_pattern=idPattern, drop=_split(drop), keep=_split(keep), attrs=named,
+                  everything=local, **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
 
 
@@ -598,6 +730,7 @@ async def batch(
     merge = "update" in _options(options)
     writing = _as_writer(principal, settings)
     groups: dict[str, tuple[list[Any], list[Any]]] = {}
+    new_ids: list[str] = []
     for item in body:
         own = context
         if ld and operation != "delete":
@@ -611,6 +744,10 @@ async def batch(
                 entity_id = item.get("id") if isinstance(item, dict) else None
                 failed.append({"entityId": str(entity_id), "error": _problem(exc)})
                 continue
+        elif isinstance(item, dict) and "@context" in item:
+            failed.append({"entityId": str(item.get("id")), "error": _problem(BadRequestData(
+                "application/json takes its @context from a Link header", field="@context"))})  # fmt: skip
+            continue
         key = orjson.dumps(own).decode()
         groups.setdefault(key, (own, []))[1].append(item)
     for own, items in groups.values():
@@ -622,6 +759,7 @@ async def batch(
                 create_only=operation == "create",
                 replace_all=not merge,
                 writer=writing["writer"],
+                new_ids=new_ids,
             )
             succeeded.extend(done)
             created = created or made
@@ -637,12 +775,13 @@ async def batch(
                             raise BadRequestData("each entity needs its id", field="id")
                         if operation == "merge":
                             service.merge(session, entity_id, item, own, **writing)
-                        else:
-                            missing = service.update_attrs(session, entity_id, item, own,
-                                                           **writing)  # fmt: skip
-                            if missing and "noOverwrite" not in _options(options):
-                                raise BadRequestData("no such attributes: " + ", ".join(
-                                    m["attributeName"] for m in missing))  # fmt: skip
+                        else:  # an append to each entity (noOverwrite keeps what it has)
+                            kept = service.append_attrs(
+                                session, entity_id, item, own,
+                                no_overwrite="noOverwrite" in _options(options), **writing)  # fmt: skip
+                            if kept:
+                                raise BadRequestData("kept as they were (noOverwrite): " + ", ".join(
+                                    m["attributeName"] for m in kept))  # fmt: skip
                     else:
                         if not isinstance(item, str):
                             raise BadRequestData("delete takes an array of entity ids",
@@ -653,8 +792,10 @@ async def batch(
                 failed.append({"entityId": str(entity_id), "error": _problem(exc)})
     if failed:
         return JSONResponse({"success": succeeded, "errors": failed}, status_code=207)
-    if operation == "create" or (operation == "upsert" and created):
+    if operation == "create":
         return JSONResponse(succeeded, status_code=201)
+    if operation == "upsert" and created:
+        return JSONResponse(new_ids, status_code=201)
     return Response(status_code=204)
 
 
@@ -712,6 +853,7 @@ def list_subscriptions(
     limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0,
     count: bool = False, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
+    _known_params(request)
     context = _reader_context(link)
     found, total = subscriptions.listing(session, context, limit=limit, offset=offset,
                                          unit=subscription_unit(principal))  # fmt: skip
@@ -771,6 +913,24 @@ def _window(
 TemporalWindow = Annotated[temporal.Window, Depends(_window)]
 
 
+def _temporal_checks(request: Request, timeproperty: str | None, format_: str | None) -> None:
+    _known_params(request)
+    if "orderBy" in request.query_params:
+        raise BadRequestData("the temporal API does not order by attributes", field="orderBy")
+    if timeproperty is not None and timeproperty not in ("observedAt", "createdAt", "modifiedAt",
+                                                         "deletedAt"):  # fmt: skip
+        raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
+                             field="timeproperty")  # fmt: skip
+    if format_ is not None and format_ not in ("normalized", "temporalValues", "aggregatedValues",
+                                               "simplified", "keyValues", "concise"):  # fmt: skip
+        raise InvalidRequest("format is normalized, temporalValues or aggregatedValues",
+                             field="format")  # fmt: skip
+    for name in ("timeAt", "endTimeAt"):
+        given = request.query_params.get(name)
+        if given is not None and "T" not in given:
+            raise BadRequestData(f"{name} is a date-time, not a date", field=name)
+
+
 @router.get("/temporal/entities")
 @router.get("/temporal/entities/", include_in_schema=False)
 def temporal_query(
@@ -782,20 +942,83 @@ def temporal_query(
     id: str | None = None,
     idPattern: str | None = None,
     attrs: str | None = None,
+    q: str | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
     offset: Offset = 0,
     count: bool = False,
+    pick: str | None = None,
+    omit: str | None = None,
+    timeproperty: str | None = None,
+    format: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Entities' histories: by type, id, id pattern and attributes; ``timerel`` before, after or
-    between ``timeAt`` (and ``endTimeAt``); ``lastN``; ``options=temporalValues`` or
-    ``aggregatedValues`` with ``aggrMethods`` and ``aggrPeriodDuration``."""
+    between ``timeAt`` (and ``endTimeAt``); ``lastN``; ``q`` on the instances in the window;
+    ``options=temporalValues`` or ``aggregatedValues`` with ``aggrMethods`` and
+    ``aggrPeriodDuration``."""
+    _temporal_checks(request, timeproperty, format)
     context = _reader_context(link)
-    if not (type or id or idPattern or attrs):
-        raise BadRequestData("give type, id, idPattern or attrs", field="type")
+    if not (type or attrs or q):
+        raise BadRequestData("give type, attrs or q", field="type")
+    for one in _split(id) or []:
+        check_id(one)
+    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
     found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
                                   id_pattern=idPattern, attrs=_split(attrs), limit=limit,
-                                  offset=offset, scope=scope)  # fmt: skip
+                                  offset=offset, scope=scope, q=q)  # fmt: skip
+    headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    return _answer(request, [_project(e, picked, omitted) for e in found], context,
+                   headers=headers)  # fmt: skip
+
+
+@router.post("/temporal/entityOperations/query")
+async def temporal_query_by_post(
+    request: Request, session: DbSession, scope: Scope,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
+    options: str | None = None,
+) -> Response:  # fmt: skip
+    """The temporal query with its selection in the body (a ``Query`` with ``temporalQ``)."""
+    body, context = await _body(request)
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
+    window = body.get("temporalQ") or {}
+    if not isinstance(window, dict):
+        raise BadRequestData("temporalQ is an object", field="temporalQ")
+    last_n = window.get("lastN")
+    if last_n is not None and (not isinstance(last_n, int) or isinstance(last_n, bool)):
+        raise BadRequestData("lastN is a whole number", field="lastN")
+    methods = window.get("aggrMethods")
+    if isinstance(methods, list):
+        methods = ",".join(str(m) for m in methods)
+    for name in ("timeAt", "endTimeAt"):
+        if name in window and "T" not in str(window[name]):
+            raise BadRequestData(f"{name} is a date-time, not a date", field=name)
+    if window.get("timeproperty", "observedAt") not in ("observedAt", "createdAt", "modifiedAt",
+                                                        "deletedAt"):  # fmt: skip
+        raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
+                             field="timeproperty")  # fmt: skip
+    win = temporal.window(window.get("timerel"), window.get("timeAt"), window.get("endTimeAt"),
+                          last_n, _options(options), methods,
+                          window.get("aggrPeriodDuration"))  # fmt: skip
+    types: list[str] = []
+    ids: list[str] = []
+    pattern = None
+    for selector in body.get("entities") or []:
+        if not isinstance(selector, dict) or not isinstance(selector.get("type"), str):
+            raise BadRequestData("each entity selector names a type", field="entities")
+        types.extend(t for t in re.split(r"[,|]", selector["type"]) if t)
+        given = selector.get("id")
+        ids.extend(check_id(i) for i in (given if isinstance(given, list) else
+                                         [] if given is None else [given]))  # fmt: skip
+        pattern = selector.get("idPattern") or pattern
+    attrs = body.get("attrs")
+    if attrs is not None and not isinstance(attrs, list):
+        raise BadRequestData("attrs is an array of names", field="attrs")
+    if not (types or attrs or body.get("q")):
+        raise BadRequestData("give entities with a type, attrs or q", field="entities")
+    found, total = temporal.query(session, context, win, types=types or None, ids=ids or None,
+                                  id_pattern=pattern, attrs=attrs, limit=limit, offset=offset,
+                                  scope=scope, q=body.get("q"))  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, found, context, headers=headers)
 
@@ -808,11 +1031,18 @@ def temporal_retrieve(
     entity_id: str,
     win: TemporalWindow,
     attrs: str | None = None,
+    pick: str | None = None,
+    omit: str | None = None,
+    timeproperty: str | None = None,
+    format: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
+    _temporal_checks(request, timeproperty, format)
+    check_id(entity_id)
     context = _reader_context(link)
-    return _answer(request, temporal.retrieve(session, entity_id, context, win,
-                                              attrs=_split(attrs), scope=scope), context)  # fmt: skip
+    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
+    found = temporal.retrieve(session, entity_id, context, win, attrs=_split(attrs), scope=scope)
+    return _answer(request, _project(found, picked, omitted), context)
 
 
 @router.post("/temporal/entities", status_code=201)

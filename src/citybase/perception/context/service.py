@@ -5,6 +5,7 @@ key-values; and the contexts kept here so that none is fetched from the network.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -297,10 +298,16 @@ def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str 
 
 
 def delete(session: Session, entity_id: str, *, writer: Writer = PLATFORM,
-           scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+           scope: ReadScope = EVERYONE, types: list[str] | None = None,
+           context: list[Any] | None = None) -> None:  # fmt: skip
+    """Delete an entity (of one of ``types``, if given)."""
     from citybase.perception.context import notify
 
+    attributes.check_id(entity_id)
     found = _entity(session, entity_id, writer, scope)
+    if types and found.type not in jsonld.expand_names(context or jsonld.context_of(None), set(),
+                                                       set(types))[1].values():  # fmt: skip
+        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
     notify.record_deletion(session, found)
     session.delete(found)
     session.flush()
@@ -336,7 +343,12 @@ def query(
     cannot judge (the id pattern, attributes held, q, the exact geometry) is judged here on the
     entities it streams in id order — for a geo-query only those whose box lies near the query's
     geometry (``places``) — stopping once the page is full unless the total is wanted."""
-    if not (types or ids or id_pattern or attrs or q or geo or scope_q):
+    if types and "*" in types:
+        types = None
+        everything = True
+    else:
+        everything = False
+    if not (types or ids or id_pattern or attrs or q or geo or scope_q or everything):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
@@ -612,6 +624,10 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     changed, with why."""
     entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
+    if no_overwrite and SCOPE in incoming and SCOPE in entity.attrs:  # scopes add up
+        had, given = (_scopes(entity.attrs[SCOPE]), _scopes(incoming[SCOPE]))
+        incoming[SCOPE] = {"type": "Property", "value": had + [g for g in given if g not in had]}
+        entity.attrs = {k: v for k, v in entity.attrs.items() if k != SCOPE}
     kept = {k for k, v in incoming.items() if no_overwrite and _holds(entity.attrs.get(k), v)}
     before = set(entity.attrs)
     entity.attrs = {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
@@ -630,8 +646,13 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     entity = _entity(session, entity_id, writer, scope)
     if not isinstance(body, dict):
         raise BadRequestData("attributes come as a JSON object")
-    nulls = {k for k, v in body.items() if k not in ("id", "type", "@context") and _is_null(v)
-             and not (isinstance(v, dict) and "datasetId" in v)}  # fmt: skip
+    instance_nulls = {k: v["datasetId"] for k, v in body.items()
+                      if isinstance(v, dict) and "datasetId" in v and _is_null(v)}  # fmt: skip
+    for name, dataset in instance_nulls.items():
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=str(dataset))  # fmt: skip
+    body = {k: v for k, v in body.items() if k not in instance_nulls}
+    nulls = {k for k, v in body.items() if k not in ("id", "type", "@context") and _is_null(v)}
     if any(v is None for v in body.values()):
         raise BadRequestData("an attribute is removed with urn:ngsi-ld:null, not null")
     incoming, asked = _expanded_with_names({k: v for k, v in body.items() if k not in nulls},
@@ -661,6 +682,11 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("the fields to change come as a JSON object", field=name)
+    if _is_null(body):
+        dataset_id = body.get("datasetId")
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=None if dataset_id is None else str(dataset_id))  # fmt: skip
+        return
     dataset = body.get("datasetId")
     target = next((a for a in attributes.instances(entity.attrs[iri])
                    if a.get("datasetId") == dataset), None)  # fmt: skip
@@ -669,8 +695,6 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
                                f"{'without datasetId' if dataset is None else 'of ' + str(dataset)}",
                                field=name)  # fmt: skip
     fragment = {k: v for k, v in body.items() if k != "@context"}
-    if target.get("type") == "LanguageProperty" and isinstance(fragment.get("languageMap"), dict):
-        fragment["languageMap"] = {**target.get("languageMap", {}), **fragment["languageMap"]}
     if "value" in fragment and isinstance(target.get("value"), dict) and \
             isinstance(fragment["value"], dict) and "coordinates" not in fragment["value"]:  # fmt: skip
         if _has_none(fragment["value"]):
@@ -723,6 +747,7 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any],
 def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
             writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """The entity becomes what the body says (same id; its type may be given again)."""
+    attributes.check_id(entity_id)
     entity = _entity(session, entity_id, writer, scope)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
         raise BadRequestData("the id in the body is not the entity's", field="id")
@@ -762,6 +787,7 @@ def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
 
 def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
                 replace_all: bool = True, writer: Writer = PLATFORM,
+                new_ids: list[str] | None = None,
                 ) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
     """Batch create or upsert: every entity checked first, the names of all of them expanded at
     once, the existing ones read in one query, then all written with one insert and one update
@@ -832,6 +858,8 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                    "merge": before is not None and not replace_all}  # fmt: skip
             (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
             created = created or before is None
+            if before is None and new_ids is not None:
+                new_ids.append(entity_id)
             have[entity_id] = (new, born, owner)
             _changed(session, state, set(expanded), None if before is None else before[0],
                      removed=() if before is None or not replace_all else
@@ -874,9 +902,14 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                 if create_only:
                     create(session, item, context, writer=writer)
                     created = True
+                    if new_ids is not None:
+                        new_ids.append(str(item["id"]))
                 else:
-                    created = upsert(session, item, context, replace_all=replace_all,
-                                     writer=writer) or created  # fmt: skip
+                    made = upsert(session, item, context, replace_all=replace_all,
+                                  writer=writer)  # fmt: skip
+                    created = made or created
+                    if made and new_ids is not None:
+                        new_ids.append(str(item["id"]))
             done.append(str(item["id"]))
         except CitybaseError as exc:
             refused.append((item.get("id"), exc))
@@ -929,12 +962,17 @@ def parse_geo(
     if relation not in GEORELS:
         raise BadRequestData(f"georel is one of {', '.join(sorted(GEORELS))}", field="georel")
     low = high = None
+    if len(parts) > 2:
+        raise BadRequestData("georel: near takes one distance, maxDistance or minDistance",
+                             field="georel")  # fmt: skip
     for part in parts[1:]:
         key, _, value = part.partition("==")
         try:
             number = float(value)
         except ValueError:
             raise BadRequestData(f"georel: {part} is not a distance", field="georel") from None
+        if not math.isfinite(number) or number < 0 or (key == "maxDistance" and number == 0):
+            raise BadRequestData(f"georel: {part} is not a distance in metres", field="georel")
         if key == "maxDistance":
             high = number
         elif key == "minDistance":
@@ -1025,11 +1063,16 @@ NULL = "urn:ngsi-ld:null"
 
 
 def _is_null(given: Any) -> bool:
-    return (
-        given is None
-        or given == NULL
-        or (isinstance(given, dict) and (given.get("value") == NULL or given.get("object") == NULL))
-    )
+    """Whether an attribute (or one instance) is given as NGSI-LD null: it is to be removed."""
+    if given is None or given == NULL:
+        return True
+    if not isinstance(given, dict):
+        return False
+    for member in ("value", "object", "languageMap", "json", "vocab", "valueList", "objectList"):
+        held = given.get(member)
+        if held == NULL or held == {"@none": NULL} or held == [NULL]:
+            return True
+    return False
 
 
 def _merge_value(old: Any, new: Any) -> Any:
@@ -1038,7 +1081,7 @@ def _merge_value(old: Any, new: Any) -> Any:
         return new
     merged = dict(old)
     for key, value in new.items():
-        if value is None:
+        if value is None or value == NULL:
             merged.pop(key, None)
         else:
             merged[key] = _merge_value(old.get(key), value)
@@ -1056,6 +1099,12 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
     if "id" in body and body["id"] != entity_id:
         raise BadRequestData("the id in the body is not the entity's", field="id")
     entity = _entity(session, entity_id, writer, scope)
+    instance_nulls = {k: v["datasetId"] for k, v in body.items()
+                      if isinstance(v, dict) and "datasetId" in v and _is_null(v)}  # fmt: skip
+    for name, dataset in instance_nulls.items():
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=str(dataset))  # fmt: skip
+    body = {k: v for k, v in body.items() if k not in instance_nulls}
     removed_names = {k for k, v in body.items() if k not in ("id", "type", "@context")
                      and _is_null(v)}  # fmt: skip
     rest = {k: v for k, v in body.items() if k not in removed_names}
@@ -1118,20 +1167,25 @@ def replace_attr(session: Session, entity_id: str, name: str, body: Any, context
 def purge(session: Session, context: list[Any], *, types: list[str] | None, q: str | None,
           scope_q: str | None, ids: list[str] | None, id_pattern: str | None,
           drop: list[str] | None, keep: list[str] | None, writer: Writer = PLATFORM,
-          scope: ReadScope = EVERYONE) -> int:  # fmt: skip
+          scope: ReadScope = EVERYONE, attrs: list[str] | None = None,
+          everything: bool = False) -> int:  # fmt: skip
     """``DELETE /entityOperations/purge``: the entities matched by type, ``q`` or ``scopeQ``
     (``id`` and ``idPattern`` narrow them) deleted, or with ``drop`` their attributes named,
     with ``keep`` all but those named. Only entities the writer may change; returns how many."""
     if drop and keep:
         raise BadRequestData("drop and keep do not go together", field="drop")
-    if not (types or q or scope_q):
-        raise BadRequestData("purge needs type, q or scopeQ", field="type")
+    if not (types or q or scope_q or attrs or everything):
+        raise BadRequestData("purge needs type, attrs, q or scopeQ", field="type")
     done = 0
     offset = 0
     while True:
-        page, _ = query(session, context, types=types, ids=ids, id_pattern=id_pattern, q=q,
-                        scope_q=scope_q, limit=1000, offset=offset, count=False, scope=scope,
-                        form="keyValues")  # fmt: skip
+        if types or q or scope_q or attrs or ids or id_pattern:
+            page, _ = query(session, context, types=types, ids=ids, id_pattern=id_pattern, q=q,
+                            scope_q=scope_q, attrs=attrs, limit=1000, offset=offset,
+                            count=False, scope=scope, form="keyValues")  # fmt: skip
+        else:
+            page = [{"id": i} for i in session.scalars(
+                select(ContextEntity.id).order_by(ContextEntity.id).offset(offset).limit(1000))]  # fmt: skip
         if not page:
             break
         for item in page:
@@ -1156,3 +1210,14 @@ def purge(session: Session, context: list[Any], *, types: list[str] | None, q: s
             if len(page) < 1000:
                 break
     return done
+
+
+def check_type(session: Session, entity_id: str, types: list[str] | None,
+               context: list[Any]) -> None:  # fmt: skip
+    """An operation naming the entity's type (``?type=``) finds no entity of another type."""
+    if not types:
+        return
+    found = session.get(ContextEntity, attributes.check_id(entity_id))
+    if found is not None and found.type not in jsonld.expand_names(context, set(),
+                                                                   set(types))[1].values():  # fmt: skip
+        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")

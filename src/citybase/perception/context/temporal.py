@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import jsonld
+from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import default
 from citybase.perception.context.models import (
     AttributeInstance,
@@ -512,9 +513,11 @@ def query(
     limit: int = 20,
     offset: int = 0,
     scope: ReadScope = EVERYONE,
+    q: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities' histories in the reader's terms: one entry per entity, each attribute with its
-    instances in the window."""
+    instances in the window; with ``q``, only entities whose instances in the window meet it
+    (each condition by any instance of its attribute)."""
     stmt = select(AttributeSeries)
     visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
     if visible is not None:
@@ -538,9 +541,22 @@ def query(
     by_entity: dict[str, list[AttributeSeries]] = {}
     for s in series:
         by_entity.setdefault(s.entity_id, []).append(s)
+    if q:
+        from citybase.perception.context.service import parse_q
+
+        condition = parse_q(q, context)
+        by_entity = {e: kept for e, kept in by_entity.items()
+                     if query_language.holds(condition, _as_attrs(session, kept, win))}  # fmt: skip
     total = len(by_entity)
     page = list(by_entity.items())[offset : offset + limit]
     return [_render(session, context, win, entity_id, kept) for entity_id, kept in page], total
+
+
+def _as_attrs(session: Session, series: list[AttributeSeries], win: Window) -> dict[str, Any]:
+    """An entity's instances in the window as attributes, each a list of its instances."""
+    return {s.attr: [{"type": r.kind, ("object" if r.kind == "Relationship" else "value"): r.value,
+                      "observedAt": r.stamp, **(r.extra or {})}
+                     for r in _instances(session, s.id, win)] for s in series}  # fmt: skip
 
 
 def _render(session: Session, context: list[Any], win: Window, entity_id: str,
