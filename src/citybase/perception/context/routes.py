@@ -805,6 +805,7 @@ def types(
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     """The entity types held (``details=true``: with their attribute names)."""
+    _known_params(request, {"details", "local"})
     context = _reader_context(link)
     found = service.types_and_attributes(session, context, scope)
     if details:
@@ -816,17 +817,85 @@ def types(
     return _answer(request, body, context)
 
 
-@router.get("/attributes")
-def attributes(
-    request: Request, session: DbSession, scope: Scope,
+@router.get("/types/{type_name:path}")
+def type_information(
+    request: Request, session: DbSession, scope: Scope, type_name: str,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
-    """The attribute names held, across all types."""
+    """One entity type: how many entities have it, and its attributes with their kinds."""
+    _known_params(request, {"local"})
     context = _reader_context(link)
+    held = service.census(session, context, scope)
+    iri = jsonld.expand_names(context, set(), {type_name})[1].get(type_name, type_name)
+    compact = jsonld.compact_names(context, set(), {iri})[1].get(iri, iri)
+    found = held.get(iri)
+    if found is None:
+        raise ResourceNotFound(f"no entity of type {type_name}", field="type")
+    count, attrs = found
+    names = jsonld.compact_names(context, set(attrs), set())[0]
+    body = {"id": iri, "type": "EntityTypeInformation", "typeName": compact,
+            "entityCount": count,
+            "attributeDetails": [{"id": a, "type": "Attribute",
+                                  "attributeName": names.get(a, a),
+                                  "attributeTypes": sorted(kinds)}
+                                 for a, kinds in sorted(attrs.items())]}  # fmt: skip
+    return _answer(request, body, context)
+
+
+@router.get("/attributes")
+def attributes(
+    request: Request, session: DbSession, scope: Scope, details: bool = False,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """The attribute names held, across all types (``details=true``: with the types)."""
+    _known_params(request, {"details", "local"})
+    context = _reader_context(link)
+    if details:
+        return _answer(request, [_attribute_information(i, n, t, c, k, context)
+                                 for i, n, t, c, k in _attribute_census(session, context, scope)],
+                       context)  # fmt: skip
     found = service.types_and_attributes(session, context, scope)
     names = sorted({a for attrs in found.values() for a in attrs})
     return _answer(request, {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
                              "type": "AttributeList", "attributeList": names}, context)  # fmt: skip
+
+
+@router.get("/attributes/{attr:path}")
+def attribute_information(
+    request: Request, session: DbSession, scope: Scope, attr: str,
+    link: Annotated[str | None, Header()] = None,
+) -> Response:  # fmt: skip
+    """One attribute: how many entities hold it, of which types, of which kinds."""
+    _known_params(request, {"local"})
+    context = _reader_context(link)
+    iri = jsonld.expand_names(context, {attr}, set())[0].get(attr, attr)
+    for found in _attribute_census(session, context, scope):
+        if found[0] == iri:
+            body = _attribute_information(*found, context)
+            body["attributeCount"] = found[3]
+            body["attributeTypes"] = sorted(found[4])
+            return _answer(request, body, context)
+    raise ResourceNotFound(f"no attribute {attr}", field="attr")
+
+
+def _attribute_census(session: Any, context: list[Any],
+                      scope: Any) -> list[tuple[str, str, list[str], int, set[str]]]:  # fmt: skip
+    """Each attribute held: its IRI, its name to the reader, the types holding it, how many
+    entities hold it and its kinds."""
+    per: dict[str, tuple[set[str], int, set[str]]] = {}
+    for type_iri, (_, attrs) in service.census(session, context, scope).items():
+        for iri, kinds in attrs.items():
+            types_, count, held = per.get(iri, (set(), 0, set()))
+            per[iri] = (types_ | {type_iri}, count, held | kinds)
+    counts = service.attribute_counts(session, scope)
+    names, type_names = jsonld.compact_names(context, set(per),
+                                             {t for v in per.values() for t in v[0]})  # fmt: skip
+    return [(iri, names.get(iri, iri), sorted(type_names.get(t, t) for t in v[0]),
+             counts.get(iri, 0), v[2]) for iri, v in sorted(per.items())]  # fmt: skip
+
+
+def _attribute_information(iri: str, name: str, type_names: list[str], *_: Any) -> dict[str, Any]:
+    return {"id": iri, "type": "Attribute", "attributeName": name, "typeNames": type_names}
 
 
 # --- subscriptions ------------------------------------------------------------------------------
@@ -915,8 +984,16 @@ TemporalWindow = Annotated[temporal.Window, Depends(_window)]
 
 def _temporal_checks(request: Request, timeproperty: str | None, format_: str | None) -> None:
     _known_params(request)
-    if "orderBy" in request.query_params:
-        raise BadRequestData("the temporal API does not order by attributes", field="orderBy")
+    if request.query_params.get("orderBy", "id") not in ("id", "id;asc", "id;desc"):
+        raise BadRequestData("the temporal API orders by id only", field="orderBy")
+    methods = request.query_params.get("aggrMethods")
+    if methods is not None and not {m.strip() for m in methods.split(",")} <= set(
+            temporal.AGGREGATES):  # fmt: skip
+        raise BadRequestData("aggrMethods is one or more of " + ", ".join(temporal.AGGREGATES),
+                             field="aggrMethods")  # fmt: skip
+    period = request.query_params.get("aggrPeriodDuration")
+    if period is not None:
+        temporal.check_duration(period)
     if timeproperty is not None and timeproperty not in ("observedAt", "createdAt", "modifiedAt",
                                                          "deletedAt"):  # fmt: skip
         raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
@@ -958,14 +1035,21 @@ def temporal_query(
     ``aggrPeriodDuration``."""
     _temporal_checks(request, timeproperty, format)
     context = _reader_context(link)
+    if request.query_params.get("local") == "true" and not (type or attrs or q or id):
+        type = "*"
     if not (type or attrs or q):
         raise BadRequestData("give type, attrs or q", field="type")
+    if attrs and set(_split(attrs) or []) <= {"createdAt", "modifiedAt", "deletedAt"} and \
+            not type:  # fmt: skip
+        raise BadRequestData("attrs of system members alone would select every entity",
+                             field="attrs")  # fmt: skip
     for one in _split(id) or []:
         check_id(one)
     picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
     found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
                                   id_pattern=idPattern, attrs=_split(attrs), limit=limit,
-                                  offset=offset, scope=scope, q=q)  # fmt: skip
+                                  offset=offset, scope=scope, q=q,
+                                  descending=request.query_params.get("orderBy") == "id;desc")  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _answer(request, [_project(e, picked, omitted) for e in found], context,
                    headers=headers)  # fmt: skip

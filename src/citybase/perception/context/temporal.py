@@ -369,6 +369,10 @@ def window(timerel: str | None, time_at: str | None, end_time_at: str | None,
     return Window(timerel, start, end, last_n, form, methods, period)
 
 
+def check_duration(raw: str) -> None:
+    _duration(raw)
+
+
 def _duration(raw: str) -> timedelta | None:
     found = DURATION.match(raw)
     if found is None or raw in ("P", "PT"):
@@ -514,6 +518,7 @@ def query(
     offset: int = 0,
     scope: ReadScope = EVERYONE,
     q: str | None = None,
+    descending: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities' histories in the reader's terms: one entry per entity, each attribute with its
     instances in the window; with ``q``, only entities whose instances in the window meet it
@@ -522,7 +527,7 @@ def query(
     visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
     if visible is not None:
         stmt = stmt.where(visible)
-    if types:
+    if types and "*" not in types:
         expanded = jsonld.expand_names(context, set(), set(types))[1]
         stmt = stmt.where(AttributeSeries.entity_type.in_(list(expanded.values())))
     if ids:
@@ -548,7 +553,8 @@ def query(
         by_entity = {e: kept for e, kept in by_entity.items()
                      if query_language.holds(condition, _as_attrs(session, kept, win))}  # fmt: skip
     total = len(by_entity)
-    page = list(by_entity.items())[offset : offset + limit]
+    ordered = list(by_entity.items())
+    page = (ordered[::-1] if descending else ordered)[offset : offset + limit]
     return [_render(session, context, win, entity_id, kept) for entity_id, kept in page], total
 
 
