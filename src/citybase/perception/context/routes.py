@@ -675,6 +675,7 @@ SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "deletedAt", "expiresAt", "id", "ty
 
 
 @router.delete("/entities", status_code=204)
+@router.delete("/entities/", status_code=204, include_in_schema=False)
 @router.delete("/entityOperations/purge", status_code=204)
 def purge(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
