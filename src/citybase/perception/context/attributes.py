@@ -43,6 +43,9 @@ UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z$")
 _FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"}
 
 
+NGSI_NULL = "urn:ngsi-ld:null"
+
+
 class BadAttribute(CitybaseError):
     status_code = 400
     code = "BadRequestData"
@@ -79,7 +82,9 @@ def check_scope(scope: Any) -> list[str]:
 
 
 def _has_null(value: Any) -> bool:
-    if value is None:
+    """A JSON null or NGSI-LD's null (``urn:ngsi-ld:null``) anywhere in a value: it says "delete"
+    in an update and cannot be stored."""
+    if value is None or value == NGSI_NULL:
         return True
     if isinstance(value, dict):
         return any(_has_null(v) for v in value.values())
@@ -146,6 +151,11 @@ def check(name: str, attr: Any, *, top: bool = True) -> None:
                     isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)))
                 for k, v in value.items()):  # fmt: skip
             raise BadAttribute(f"{name}: languageMap maps language tags to strings", field=name)
+    if kind == "JsonProperty" and (not isinstance(value, dict | list) or "unitCode" in attr):
+        raise BadAttribute(f"{name}: json is an object or an array, with no unitCode", field=name)
+    if kind == "LanguageProperty" and attr.get("valueType", "LangString") != "LangString":
+        raise BadAttribute(f"{name}: the valueType of a LanguageProperty is LangString",
+                           field=name)  # fmt: skip
     if kind == "VocabProperty" and not (
             isinstance(value, str) or (isinstance(value, list) and value
                                        and all(isinstance(v, str) for v in value))):  # fmt: skip
@@ -175,7 +185,7 @@ def check(name: str, attr: Any, *, top: bool = True) -> None:
     for key, sub in attr.items():
         if key in PAYLOAD.values() or key in ("type", "observedAt", "createdAt", "modifiedAt",
                                               "unitCode", "datasetId", "instanceId",
-                                              "objectType", "lang", "expiresAt"):  # fmt: skip
+                                              "objectType", "lang", "expiresAt", "valueType"):  # fmt: skip
             continue
         check(f"{name}.{key}", sub, top=False)
 

@@ -33,7 +33,7 @@ CORE: dict[str, Any] = json.loads(
 # keys of an attribute that belong to NGSI-LD itself, never expanded as names of sub-attributes
 ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifiedAt", "unitCode",
                   "datasetId", "instanceId", "languageMap", "json", "vocab", "valueList",
-                  "objectList", "objectType", "lang", "deletedAt", "expiresAt"}  # fmt: skip
+                  "objectList", "objectType", "lang", "deletedAt", "expiresAt", "valueType"}  # fmt: skip
 
 
 class LdContextNotAvailable(CitybaseError):
