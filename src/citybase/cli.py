@@ -40,6 +40,7 @@ app = typer.Typer(
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(orgs_cli.app, name="orgs")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(users_cli.keys, name="keys")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")

@@ -357,3 +357,43 @@ def test_an_entity_made_anew_cannot_add_to_another_units_history(
     again = client.post(f"{BASE}/entities", content=json.dumps(_gauge(level=3.0)),
                         headers=keys["water"])  # fmt: skip
     assert again.status_code == 201, again.text
+
+
+def test_merge_replace_of_one_attribute_and_purge_keep_to_the_owners_entities(
+    client: TestClient, session: Session, keys: dict[str, dict[str, str]]
+) -> None:
+    client.post(f"{BASE}/entities", content=json.dumps(_gauge()), headers=keys["water"])
+    before = _state(session)
+    other = keys["traffic"]
+    level = {"level": {"type": "Property", "value": 9.9}}
+    attempts = [
+        client.patch(f"{BASE}/entities/{E}", content=json.dumps(level), headers=other),
+        client.patch(f"{BASE}/entities/{E}", content=json.dumps({"level": "urn:ngsi-ld:null"}),
+                     headers=other),
+        client.put(f"{BASE}/entities/{E}/attrs/level", content=json.dumps(level["level"]),
+                   headers=other),
+    ]  # fmt: skip
+    for answer in attempts:
+        assert answer.status_code == 403, (answer.request.method, answer.request.url, answer.text)
+        assert "WATER" in answer.json()["detail"]
+    merged = client.post(f"{BASE}/entityOperations/merge",
+                         content=json.dumps([{"id": E, "type": "WaterLevelObserved", **level}]),
+                         headers=other)  # fmt: skip
+    assert merged.status_code == 207
+    assert merged.json()["errors"][0]["entityId"] == E
+    # a purge deletes, or drops attributes of, the purging unit's own entities only
+    for params in ({"type": "WaterLevelObserved"}, {"type": "WaterLevelObserved", "drop": "level"},
+                   {"local": "true"}):  # fmt: skip
+        assert client.delete(f"{BASE}/entities", params=params, headers=other).status_code == 204
+        assert client.delete(f"{BASE}/entityOperations/purge", params=params,
+                             headers=other).status_code == 204  # fmt: skip
+    assert _state(session) == before
+    # a reader may not purge at all
+    assert client.delete(f"{BASE}/entities", params={"type": "WaterLevelObserved"},
+                         headers=keys["trafficview"]).status_code == 403  # fmt: skip
+    # the owner may
+    assert client.patch(f"{BASE}/entities/{E}", content=json.dumps(level),
+                        headers=keys["water"]).status_code == 204  # fmt: skip
+    assert client.delete(f"{BASE}/entities", params={"type": "WaterLevelObserved"},
+                         headers=keys["water"]).status_code == 204  # fmt: skip
+    assert _state(session)[0] is None

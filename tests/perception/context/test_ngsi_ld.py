@@ -174,7 +174,7 @@ def test_attributes_and_batches(client: TestClient, session: Session) -> None:
                        content=json.dumps([two[0]["id"], "urn:ngsi-ld:Nothing:9"]), headers=h)  # fmt: skip
     assert gone.status_code == 207
     assert gone.json()["success"] == [two[0]["id"]]
-    assert client.post("/ngsi-ld/v1/entityOperations/merge", content="[]", headers=h
+    assert client.post("/ngsi-ld/v1/entityOperations/frobnicate", content="[]", headers=h
                        ).status_code == 404  # fmt: skip
 
 
@@ -382,3 +382,73 @@ def test_batch_upserts_merge_or_replace_in_one_go(session: Session) -> None:
         "id": "urn:ngsi-ld:Gauge:2", "type": "Gauge", "depth": 5}  # fmt: skip
     again = context.upsert_many(session, first[:1], core, create_only=True)
     assert again[1][0][1].code == "AlreadyExists"
+
+
+def test_newer_attribute_kinds_datasets_and_refusals(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    e = "urn:ngsi-ld:Bridge:minjiang-1"
+    bridge = {
+        "id": e, "type": "Bridge", "scope": "/Fuzhou/Gulou",
+        "name": {"type": "LanguageProperty", "languageMap": {"zh": "闽江大桥", "en": "Minjiang Bridge"}},
+        "spec": {"type": "JsonProperty", "json": {"spans": 7, "lanes": 4}},
+        "category": {"type": "VocabProperty", "vocab": "road"},
+        "loads": {"type": "ListProperty", "valueList": [1.2, 3.4]},
+        "joins": {"type": "ListRelationship", "objectList": ["urn:ngsi-ld:Road:1"]},
+        "speed": [{"type": "Property", "value": 40},
+                  {"type": "Property", "value": 38, "datasetId": "urn:ngsi-ld:Dataset:radar"}],
+    }  # fmt: skip
+    made = client.post("/ngsi-ld/v1/entities", content=json.dumps(bridge), headers=h)
+    assert made.status_code == 201, made.text
+    simple = client.get(f"/ngsi-ld/v1/entities/{e}", params={"format": "simplified"}).json()
+    assert simple["name"] == {"languageMap": {"zh": "闽江大桥", "en": "Minjiang Bridge"}}
+    assert (simple["loads"], simple["joins"], simple["scope"]) == (
+        [1.2, 3.4], ["urn:ngsi-ld:Road:1"], "/Fuzhou/Gulou")  # fmt: skip
+    assert simple["speed"] == {"dataset": {"@none": 40, "urn:ngsi-ld:Dataset:radar": 38}}
+    english = client.get(f"/ngsi-ld/v1/entities/{e}", params={"lang": "en"}).json()
+    assert english["name"] == {"type": "Property", "value": "Minjiang Bridge", "lang": "en"}
+    picked = client.get(f"/ngsi-ld/v1/entities/{e}", params={"pick": "id,category"}).json()
+    assert picked == {"id": e, "category": {"type": "VocabProperty", "vocab": "road"}}
+    found = client.get("/ngsi-ld/v1/entities", params={"type": "Bridge", "scopeQ": "/Fuzhou/#"})
+    assert [x["id"] for x in found.json()] == [e]
+    assert client.get("/ngsi-ld/v1/entities", params={"type": "Bridge",
+                                                      "scopeQ": "/Xiamen/#"}).json() == []  # fmt: skip
+    # one instance deleted by its datasetId, the default one left
+    gone = client.delete(f"/ngsi-ld/v1/entities/{e}/attrs/speed",
+                         params={"datasetId": "urn:ngsi-ld:Dataset:radar"}, headers=h)  # fmt: skip
+    assert gone.status_code == 204
+    assert client.get(f"/ngsi-ld/v1/entities/{e}").json()["speed"]["value"] == 40
+    # merge-patch: a member of a compound value removed, an attribute removed by NGSI-LD null
+    patch = {"spec": {"json": {"spans": 8}}, "category": "urn:ngsi-ld:null"}
+    assert client.patch(f"/ngsi-ld/v1/entities/{e}", content=json.dumps(patch),
+                        headers=h).status_code == 204  # fmt: skip
+    after = client.get(f"/ngsi-ld/v1/entities/{e}").json()
+    assert "category" not in after
+    assert after["spec"]["json"] == {"spans": 8}
+    # the query by POST
+    asked = client.post("/ngsi-ld/v1/entityOperations/query", headers=h, content=json.dumps(
+        {"type": "Query", "entities": [{"type": "Bridge"}], "q": "speed==40"}))  # fmt: skip
+    assert [x["id"] for x in asked.json()] == [e]
+    # refused, and nothing stored
+    refusals = [
+        {"id": "urn:ngsi-ld:Bridge:\u200b2", "type": "Bridge"},
+        {"id": "urn:ngsi-ld:Bridge:3", "type": "Bridge", "a": {"type": "Property", "value": None}},
+        {"id": "urn:ngsi-ld:Bridge:4", "type": "Bridge", "scope": "/1digit"},
+        {"id": "urn:ngsi-ld:Bridge:5", "type": "Bridge",
+         "a": {"type": "Property", "value": 1, "@context": {}}},
+        {"id": "urn:ngsi-ld:Bridge:6", "type": "Bridge", "speed": [
+            {"type": "Property", "value": 1}, {"type": "Property", "value": 2}]},
+        {"id": "urn:ngsi-ld:Bridge:7", "type": "Bridge",
+         "a": {"type": "Property", "value": 1, "observedAt": "2026-01-01T08:00:00+08:00"}},
+    ]  # fmt: skip
+    for bad in refusals:
+        answer = client.post("/ngsi-ld/v1/entities", content=json.dumps(bad), headers=h)
+        assert answer.status_code == 400, bad
+        assert answer.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert context.entity_count(session) == 1
+    xml = client.post("/ngsi-ld/v1/entities", content="<e/>",
+                      headers={**h, "Content-Type": "application/xml"})  # fmt: skip
+    assert xml.status_code == 415
+    assert client.get(f"/ngsi-ld/v1/entities/{e}",
+                      headers={"Accept": "application/xml"}).status_code == 406  # fmt: skip
+    assert client.get(f"/ngsi-ld/v1/entities/{e}", params={"nonsense": "1"}).status_code == 400

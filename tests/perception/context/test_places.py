@@ -93,8 +93,17 @@ def test_every_write_keeps_the_places(session: Session) -> None:
     assert filed() == {}
     context.upsert(session, made, CORE)
     assert filed() == {"urn:ngsi-ld:Thing:a": (119.3, 26.08)}
+    _, refused, _ = context.upsert_many(
+        session, [{"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
+                   "location": {"type": "Property", "value": "no longer a place"}}],
+        CORE, replace_all=False)  # fmt: skip
+    assert refused  # location is always a GeoProperty
+    assert filed() == {"urn:ngsi-ld:Thing:a": (119.3, 26.08)}
+    context.delete_attr(session, "urn:ngsi-ld:Thing:a", "location", CORE)
+    context.append_attrs(session, "urn:ngsi-ld:Thing:a", {"area": _point(119.34, 26.1)}, CORE)
+    assert filed() == {"urn:ngsi-ld:Thing:a": (119.34, 26.1)}
     context.upsert_many(session, [{"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
-                                   "location": {"type": "Property", "value": "no longer a place"}}],
+                                   "area": {"type": "Property", "value": "no longer a place"}}],
                         CORE, replace_all=False)  # fmt: skip
     assert filed() == {}
     context.upsert_many(session, [made, {**made, "id": "urn:ngsi-ld:Thing:b"}], CORE)

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -100,22 +101,30 @@ def test_subscriptions_are_checked_kept_and_shown(client: TestClient, session: S
     location = made.headers["Location"]
     assert location.startswith("/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:")
     shown = client.get(location).json()
-    assert (shown["status"], shown["isActive"], shown["q"]) == ("active", True, "level>3")
+    # isActive is shown as it was given (here not): the status says whether it runs
+    assert (shown["status"], "isActive" in shown, shown["q"]) == ("active", False, "level>3")
     assert shown["notification"]["timesSent"] == 0
     assert client.get("/ngsi-ld/v1/subscriptions", params={"count": "true"}
                       ).headers["NGSILD-Results-Count"] == "1"  # fmt: skip
 
     paused = client.patch(location, content=json.dumps({"isActive": False}), headers=h)
     assert paused.status_code == 204, paused.text
-    assert client.get(location).json()["status"] == "paused"
+    assert [client.get(location).json()[k] for k in ("status", "isActive")] == ["paused", False]
     moved = client.patch(location, content=json.dumps(
         {"notification": {"format": "concise"}}), headers=h)  # fmt: skip
     assert moved.status_code == 204
     kept = client.get(location).json()["notification"]
     assert (kept["format"], kept["endpoint"]["uri"]) == ("concise", "http://127.0.0.1:9/notify")
-    expired = client.patch(location, content=json.dumps({"expiresAt": "2020-01-01T00:00:00Z"}),
-                           headers=h)  # fmt: skip
-    assert expired.status_code == 204
+    # an expiry in the past is refused (GS CIM 009 5.8.2), and nothing changes
+    past = client.patch(location, content=json.dumps({"expiresAt": "2020-01-01T00:00:00Z"}),
+                        headers=h)  # fmt: skip
+    assert past.status_code == 400
+    assert client.get(location).json()["status"] == "paused"
+    # one whose expiry has come is shown expired
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    assert client.patch(location, content=json.dumps({"expiresAt": soon, "isActive": True}),
+                        headers=h).status_code == 204  # fmt: skip
+    time.sleep(1.2)
     assert client.get(location).json()["status"] == "expired"
 
     wrong = [

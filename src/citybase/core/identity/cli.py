@@ -88,3 +88,45 @@ def set_password(
         out.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     out.print(f"[green]password set[/] for {username}")
+
+
+keys = typer.Typer(help="API keys for machine clients (suites, IoT agents, harvesters).")
+
+
+@keys.command("create")
+def create_key(
+    user: Annotated[str, typer.Option("--user", help="Username whose key this is")],
+    name: Annotated[str, typer.Option("--name", help="What the key is for")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="A permission the key may use; repeat (default: all)"),
+    ] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Days until it expires")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key for a user and print it once: it is never shown again."""
+    from pydantic import ValidationError
+
+    from citybase.core.errors import CitybaseError
+    from citybase.core.identity import service
+    from citybase.core.identity.schemas import ApiKeyCreate
+
+    settings = load_settings(data_dir)
+    db = open_database(settings)
+    try:
+        data = ApiKeyCreate(name=name, scopes=scope or [], expires_in_days=days)
+        with db.session_scope() as session:
+            principal = service.principal_for(session, user)
+            created = service.create_api_key(session, settings, principal, data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        out.print(f"[red]{'.'.join(map(str, err['loc']))}: {err['msg']}[/]")
+        raise typer.Exit(1) from exc
+    except CitybaseError as exc:
+        out.print(f"[red]{exc.field}: {exc.message}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    out.print(f"key {created.name!r} for {user}, expires {created.expires_at:%Y-%m-%d}")
+    out.print("shown once, keep it now:", style="bold")
+    typer.echo(created.secret)

@@ -32,7 +32,8 @@ CORE: dict[str, Any] = json.loads(
 )["@context"]
 # keys of an attribute that belong to NGSI-LD itself, never expanded as names of sub-attributes
 ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifiedAt", "unitCode",
-                  "datasetId", "instanceId"}  # fmt: skip
+                  "datasetId", "instanceId", "languageMap", "json", "vocab", "valueList",
+                  "objectList", "objectType", "lang", "deletedAt", "expiresAt", "valueType"}  # fmt: skip
 
 
 class LdContextNotAvailable(CitybaseError):
@@ -81,7 +82,7 @@ def remember(url: str, document: Any) -> None:
 CORE_ALIASES = {
     CORE_URL,
     "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
-    *(f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{n}.jsonld" for n in range(3, 9)),
+    *(f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{n}.jsonld" for n in range(3, 10)),
 }
 
 

@@ -74,6 +74,16 @@ class Change:
                              created_at=self.created_at, modified_at=self.modified_at)  # fmt: skip
 
 
+def _shown(change: Change) -> ContextEntity:
+    """The entity a change left, its deleted attributes shown as NGSI-LD null (§5.8.6)."""
+    entity = change.entity()
+    deleted = change.events.get("attributeDeleted", frozenset()) - entity.attrs.keys()
+    if deleted and not change.deleted:
+        entity.attrs = {**entity.attrs, **{iri: {"type": "Property", "value": "urn:ngsi-ld:null"}
+                                           for iri in sorted(deleted)}}  # fmt: skip
+    return entity
+
+
 _current: Notifier | None = None
 
 
@@ -302,7 +312,7 @@ class Notifier:
                 continue
             sub.last_sent = clock
             gone = {c.id: c.modified_at for c in hits if c.deleted}
-            self.pool.submit(self.deliver, sub, [c.entity() for c in hits], gone)
+            self.pool.submit(self.deliver, sub, [_shown(c) for c in hits], gone)
 
     def on_clock(self) -> None:
         """Periodic notifications: every entity the subscription selects, each timeInterval."""

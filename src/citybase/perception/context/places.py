@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from citybase.core.geo import expand_m, zorder_cover, zorder_key
+from citybase.perception.context.attributes import default
 from citybase.perception.context.models import ContextEntity, EntityPlace, EntityState
 
 _COLUMNS = ("zlevel", "zkey", "west", "south", "east", "north")
@@ -98,7 +99,7 @@ def keep(
         _PENDING, {})  # fmt: skip
     old = before if isinstance(before, Mapping) else None
     for attr in written:
-        held = entity.attrs.get(attr)
+        held = default(entity.attrs.get(attr))
         if old is not None and attr in old and old[attr] == held:
             continue
         row = row_for(entity.id, attr, held)

@@ -295,6 +295,12 @@ def holds(node: Node, attrs: dict[str, Any]) -> bool:
     if isinstance(node, Junction):
         results = (holds(p, attrs) for p in node.parts)
         return all(results) if node.kind == "and" else any(results)
+    held = attrs.get(node.path.attribute)
+    if isinstance(held, list):  # several instances (datasetId, or a history): any of them
+        if not held:
+            return node.negated
+        found = [holds(node, {**attrs, node.path.attribute: one}) for one in held]
+        return all(found) if node.negated else any(found)
     have = _target(attrs, node.path)
     if node.negated:
         return have is _MISSING

@@ -5,6 +5,7 @@ key-values; and the contexts kept here so that none is fetched from the network.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, Forbidden
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
-from citybase.perception.context import jsonld
+from citybase.perception.context import attributes, jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import (
     AttributeSeries,
@@ -29,9 +30,10 @@ from citybase.perception.context.models import (
     StoredContext,
 )
 
-URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
-KINDS = {"Property", "Relationship", "GeoProperty"}
-GEOMETRIES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+URI = attributes.URI
+KINDS = attributes.KINDS
+GEOMETRIES = attributes.GEOMETRIES
+SCOPE = jsonld.NGSI + "scope"  # a core member kept beside the attributes, shown bare
 
 
 class BadRequestData(CitybaseError):
@@ -108,34 +110,7 @@ def _history_owners(session: Session, ids: list[str]) -> dict[str, str]:
 
 
 def _check_attribute(name: str, attr: Any) -> None:
-    if not isinstance(attr, dict):
-        raise BadRequestData(f"attribute {name}: an object with a type is expected", field=name)
-    kind = attr.get("type")
-    if kind not in KINDS:
-        raise BadRequestData(f"attribute {name}: type is Property, Relationship or GeoProperty",
-                             field=name)  # fmt: skip
-    if kind == "Relationship":
-        target = attr.get("object")
-        if not isinstance(target, str) or not URI.match(target):
-            raise BadRequestData(f"relationship {name}: object must be a URI", field=name)
-    elif "value" not in attr:
-        raise BadRequestData(f"attribute {name}: a value is needed", field=name)
-    if kind == "GeoProperty":
-        value = attr["value"]
-        if not isinstance(value, dict) or value.get("type") not in GEOMETRIES or \
-                not isinstance(value.get("coordinates"), list):  # fmt: skip
-            raise BadRequestData(f"{name}: a GeoJSON geometry (Point, Polygon, …) is expected",
-                                 field=name)  # fmt: skip
-        if value["type"] == "Point" and not _point(value["coordinates"]):
-            raise BadRequestData(f"{name}: a Point is [longitude, latitude] within range",
-                                 field=name)  # fmt: skip
-    if "observedAt" in attr:
-        try:
-            datetime.fromisoformat(str(attr["observedAt"]).replace("Z", "+00:00"))
-        except ValueError:
-            raise BadRequestData(
-                f"{name}: observedAt is an ISO 8601 date-time", field=name
-            ) from None
+    attributes.check(name, attr)
 
 
 def stamp(moment: datetime) -> str:
@@ -145,25 +120,40 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in GEOMETRIES and \
-        isinstance(value.get("coordinates"), list)  # fmt: skip
+normalize = attributes.normalize
 
 
-def normalize(attr: Any) -> Any:
-    """An attribute given in the concise form (or as a bare value) in the normalized form: an
-    ``object`` makes a Relationship, a GeoJSON geometry a GeoProperty, anything else a Property;
-    sub-attributes the same way. An attribute that names its own type is left as it is."""
-    if isinstance(attr, dict) and "type" in attr and not _geometry(attr):
-        return {k: (v if k in jsonld.ATTRIBUTE_KEYS else normalize(v)) for k, v in attr.items()}
-    if _geometry(attr):
-        return {"type": "GeoProperty", "value": attr}
-    if isinstance(attr, dict) and ("object" in attr or "value" in attr):
-        kind = "Relationship" if "object" in attr else \
-            ("GeoProperty" if _geometry(attr["value"]) else "Property")  # fmt: skip
-        return {"type": kind, **{k: (v if k in jsonld.ATTRIBUTE_KEYS else normalize(v))
-                                 for k, v in attr.items()}}  # fmt: skip
-    return {"type": "Property", "value": attr}
+TYPE_NAME = re.compile(r"^[^\d\s]")
+
+
+def _entity_attrs(
+    body: dict[str, Any], kind: Any = "", *, need_type: bool = True
+) -> dict[str, Any]:
+    """An entity's (or a fragment's) attributes, normalized and checked; its type checked."""
+    if need_type or kind:
+        if not isinstance(kind, str) or not kind:
+            raise BadRequestData("type is needed, a name", field="type")
+        if not TYPE_NAME.match(kind) and not URI.match(kind):
+            raise BadRequestData(f"type {kind!r} is not a valid name", field="type")
+    attrs: dict[str, Any] = {}
+    for name, given in body.items():
+        if name in ("id", "type", "@context"):
+            continue
+        if name == "scope":
+            attributes.check_scope(given)
+            attrs[name] = {"type": "Property", "value": given}
+            continue
+        if name.startswith("@"):
+            raise BadRequestData(f"{name} is not an attribute", field=name)
+        if isinstance(given, list) and given and all(isinstance(g, dict) for g in given):
+            attributes.check_name(name)
+            attrs[name] = attributes.pack(attributes.check_instances(name, given))
+            continue
+        attrs[name] = normalize(given)
+        if isinstance(attrs[name], dict) and attrs[name].get("datasetId") == "@none":
+            attrs[name].pop("datasetId")
+        _check_attribute(name, attrs[name])
+    return attrs
 
 
 def _concise(attr: dict[str, Any], names: dict[str, str]) -> Any:
@@ -178,22 +168,19 @@ def _concise(attr: dict[str, Any], names: dict[str, str]) -> Any:
     return inner
 
 
-def _point(coordinates: list[Any]) -> bool:
-    return (len(coordinates) in (2, 3) and all(isinstance(c, int | float) for c in coordinates)
-            and -180 <= coordinates[0] <= 180 and -90 <= coordinates[1] <= 90)  # fmt: skip
-
-
 def _names(attrs: dict[str, Any]) -> set[str]:
     """Attribute names, and the names of properties of properties, to be expanded."""
     found = set()
     for name, attr in attrs.items():
         found.add(name)
-        if isinstance(attr, dict):
-            found |= {k for k in attr if k not in jsonld.ATTRIBUTE_KEYS}
+        for instance in attributes.instances(attr):
+            found |= {k for k in instance if k not in jsonld.ATTRIBUTE_KEYS}
     return found
 
 
 def _rename(attr: Any, names: dict[str, str]) -> Any:
+    if isinstance(attr, list):
+        return [_rename(a, names) for a in attr]
     if not isinstance(attr, dict):
         return attr
     return {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)):
@@ -206,14 +193,8 @@ def create(session: Session, body: Any, context: list[Any], *, writer: Writer = 
     platform administrator) may write it."""
     if not isinstance(body, dict):
         raise BadRequestData("an entity is a JSON object")
-    entity_id, kind = body.get("id"), body.get("type")
-    if not isinstance(entity_id, str) or not URI.match(entity_id):
-        raise BadRequestData("id must be a URI (urn:ngsi-ld:Type:123)", field="id")
-    if not isinstance(kind, str) or not kind:
-        raise BadRequestData("type is needed", field="type")
-    attrs = {k: normalize(v) for k, v in body.items() if k not in ("id", "type", "@context")}
-    for name, attr in attrs.items():
-        _check_attribute(name, attr)
+    entity_id, kind = attributes.check_id(body.get("id")), str(body.get("type") or "")
+    attrs = _entity_attrs(body, body.get("type"))
     if session.get(ContextEntity, entity_id) is not None:
         raise AlreadyExists(f"entity {entity_id} exists", field="id")
     names, types = jsonld.expand_names(context, _names(attrs), {kind})
@@ -251,9 +232,11 @@ FORMS = ("normalized", "keyValues", "concise")
 
 
 def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "normalized",
-            sys_attrs: bool = False, attrs: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    """The entity in the reader's terms, in the normalized, key-values or concise form."""
-    inner = {k for v in entity.attrs.values() if isinstance(v, dict) for k in v
+            sys_attrs: bool = False, attrs: set[str] | None = None,
+            lang: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The entity in the reader's terms, in the normalized, key-values or concise form (with
+    ``lang``, a LanguageProperty as the string of the language asked for); its scope bare."""
+    inner = {k for v in entity.attrs.values() for i in attributes.instances(v) for k in i
              if k not in jsonld.ATTRIBUTE_KEYS}  # fmt: skip
     names, types = jsonld.compact_names(context, set(entity.attrs) | inner, {entity.type})
     out: dict[str, Any] = {"id": entity.id, "type": types.get(entity.type, entity.type)}
@@ -261,35 +244,70 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
         if attrs is not None and iri not in attrs:
             continue
         name = names.get(iri, iri)
-        if form == "keyValues":
-            out[name] = attr.get("object") if attr.get("type") == "Relationship" \
-                else attr.get("value")  # fmt: skip
-        elif form == "concise":
-            out[name] = _concise(attr, names)
+        if iri == SCOPE:
+            out["scope"] = attributes.default(attr).get("value")
+        elif isinstance(attr, list) and form == "keyValues":
+            out[name] = {"dataset": {a.get("datasetId", "@none"): attributes.simplified(a, lang)
+                                     for a in attr}}  # fmt: skip
+        elif isinstance(attr, list):
+            out[name] = [_render_attr(a, form, lang, names) for a in attr]
         else:
-            out[name] = {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v
-                         for k, v in attr.items()}  # fmt: skip
+            out[name] = _render_attr(attr, form, lang, names)
     if sys_attrs and form == "normalized":
         out["createdAt"] = stamp(entity.created_at)
         out["modifiedAt"] = stamp(entity.modified_at)
     return out
 
 
+def _render_attr(attr: dict[str, Any], form: str, lang: str | None,
+                 names: dict[str, str]) -> Any:  # fmt: skip
+    if form == "keyValues":
+        return attributes.simplified(attr, lang)
+    if lang is not None and attr.get("type") == "LanguageProperty":
+        chosen = attributes.language_of(attr.get("languageMap"), lang)
+        shown = {"type": "Property",
+                 "value": attributes.pick_language(attr.get("languageMap"), lang),
+                 **({"lang": chosen} if chosen else {}),
+                 **{names.get(k, k): v for k, v in attr.items()
+                    if k not in ("type", "languageMap")}}  # fmt: skip
+        if form == "concise":
+            shown.pop("type")
+        return shown
+    if form == "concise":
+        return _concise(attr, names)
+    return {(k if k in jsonld.ATTRIBUTE_KEYS else names.get(k, k)): v for k, v in attr.items()}
+
+
 def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str = "normalized",
              sys_attrs: bool = False, attrs: list[str] | None = None,
-             scope: ReadScope = EVERYONE) -> dict[str, Any]:  # fmt: skip
+             scope: ReadScope = EVERYONE, lang: str | None = None,
+             types: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One entity (of one of ``types`` if given); with ``attrs``, only those, and not found
+    when it has none of them."""
+    attributes.check_id(entity_id)
     found = session.get(ContextEntity, entity_id)
     if found is None or not scope.sees(found.unit, found.type):
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
+    if types and found.type not in jsonld.expand_names(context, set(), set(types))[1].values():
+        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
-    return render_entity(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
+    if wanted is not None and not wanted & found.attrs.keys():
+        raise ResourceNotFound(f"entity {entity_id} has none of {', '.join(attrs or [])}",
+                               field="attrs")  # fmt: skip
+    return render_entity(found, context, form=form, sys_attrs=sys_attrs, attrs=wanted, lang=lang)
 
 
 def delete(session: Session, entity_id: str, *, writer: Writer = PLATFORM,
-           scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+           scope: ReadScope = EVERYONE, types: list[str] | None = None,
+           context: list[Any] | None = None) -> None:  # fmt: skip
+    """Delete an entity (of one of ``types``, if given)."""
     from citybase.perception.context import notify
 
+    attributes.check_id(entity_id)
     found = _entity(session, entity_id, writer, scope)
+    if types and found.type not in jsonld.expand_names(context or jsonld.context_of(None), set(),
+                                                       set(types))[1].values():  # fmt: skip
+        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
     notify.record_deletion(session, found)
     session.delete(found)
     session.flush()
@@ -315,6 +333,8 @@ def query(
     geoproperty: str = "location",
     count: bool = True,
     scope: ReadScope = EVERYONE,
+    lang: str | None = None,
+    scope_q: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Entities matching type (any of), id (any of), id pattern, having any of ``attrs``,
     meeting ``q`` and the geo-query, in id order; with the total matched when ``count``.
@@ -323,7 +343,12 @@ def query(
     cannot judge (the id pattern, attributes held, q, the exact geometry) is judged here on the
     entities it streams in id order — for a geo-query only those whose box lies near the query's
     geometry (``places``) — stopping once the page is full unless the total is wanted."""
-    if not (types or ids or id_pattern or attrs or q or geo):
+    if types and "*" in types:
+        types = None
+        everything = True
+    else:
+        everything = False
+    if not (types or ids or id_pattern or attrs or q or geo or scope_q or everything):
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
@@ -352,6 +377,9 @@ def query(
     if q:
         conditions = parse_q(q, context)
         checks.append(lambda r: matches(r, conditions))
+    if scope_q:
+        scope_match = parse_scope_q(scope_q)
+        checks.append(lambda r: scope_match(_scopes(r.attrs.get(SCOPE))))
     if geo is not None:
         relation, low, high, shape_ = parse_geo(*geo)
         iri = jsonld.expand_names(context, {geoproperty}, set())[0][geoproperty]
@@ -382,8 +410,70 @@ def query(
         finally:
             result.close()
         total = matched if count else None
-    return [render_entity(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted)
+    return [render_entity(r, context, form=form, sys_attrs=sys_attrs, attrs=wanted, lang=lang)
             for r in page], total  # fmt: skip
+
+
+def _scopes(attr: Any) -> list[str]:
+    value = attr.get("value") if isinstance(attr, dict) else None
+    return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+
+
+_SCOPE_TERM = re.compile(
+    r"^/(?:[A-Za-z_][A-Za-z0-9_]*|\+)(?:/(?:[A-Za-z_][A-Za-z0-9_]*|\+))*(?:/#)?$|^/#$"
+)
+
+
+def parse_scope_q(text: str) -> Callable[[list[str]], bool]:
+    """A scope query (``/Madrid/#`` the scope and those below it, ``+`` any one level, ``;``
+    and, ``,`` or ``|`` or, parentheses) → a test of an entity's scopes."""
+    tokens = re.findall(r"[();,|]|[^();,|]+", text.replace(" ", ""))
+    position = 0
+
+    def term(raw: str) -> Callable[[list[str]], bool]:
+        if not _SCOPE_TERM.match(raw):
+            raise BadRequestData(f"scopeQ: {raw!r} is not a scope", field="scopeQ")
+        pattern = "^" + re.escape(raw).replace(r"\+", "[^/]+")
+        pattern = pattern[: -len(r"/\#")] + "(?:/.*)?$" if raw.endswith("/#") else pattern + "$"
+        if raw == "/#":
+            pattern = "^/.*$"
+        compiled = re.compile(pattern)
+        return lambda scopes: any(compiled.match(s) for s in scopes)
+
+    def either() -> Callable[[list[str]], bool]:
+        nonlocal position
+        parts = [both()]
+        while position < len(tokens) and tokens[position] in (",", "|"):
+            position += 1
+            parts.append(both())
+        return lambda scopes: any(p(scopes) for p in parts)
+
+    def both() -> Callable[[list[str]], bool]:
+        nonlocal position
+        parts = [single()]
+        while position < len(tokens) and tokens[position] == ";":
+            position += 1
+            parts.append(single())
+        return lambda scopes: all(p(scopes) for p in parts)
+
+    def single() -> Callable[[list[str]], bool]:
+        nonlocal position
+        if position >= len(tokens):
+            raise BadRequestData("scopeQ ends too soon", field="scopeQ")
+        part = tokens[position]
+        position += 1
+        if part == "(":
+            inner = either()
+            if position >= len(tokens) or tokens[position] != ")":
+                raise BadRequestData("scopeQ: a ( is not closed", field="scopeQ")
+            position += 1
+            return inner
+        return term(part)
+
+    found = either()
+    if position != len(tokens):
+        raise BadRequestData(f"scopeQ: unexpected {tokens[position]!r}", field="scopeQ")
+    return found
 
 
 def entity_count(session: Session) -> int:
@@ -462,6 +552,7 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
     the rules. (Only the device's unit writes it: its entity is that unit's.)"""
     if not entity.id.startswith(DEVICE):
         return
+    from citybase.perception.context.attributes import default
     from citybase.perception.devices import service as devices
     from citybase.perception.rules import service as rules
     from citybase.perception.telemetry import service as telemetry
@@ -479,7 +570,7 @@ def _feed_telemetry(session: Session, entity: ContextEntity | EntityState,
                         f"to the device's unit first", field="id")  # fmt: skip
     moments: dict[datetime | None, dict[str, Any]] = {}
     for iri in attributes:
-        attr = entity.attrs.get(iri)
+        attr = default(entity.attrs.get(iri))
         name = re.split(r"[/#]", iri)[-1]
         if isinstance(attr, dict) and attr.get("type") == "Property" and name in measured:
             when = datetime.fromisoformat(str(attr["observedAt"]).replace("Z", "+00:00")) \
@@ -514,23 +605,33 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
     """The attributes with their names expanded, and each IRI's name as the request gave it."""
     if not isinstance(body, dict):
         raise BadRequestData("attributes come as a JSON object")
-    attrs = {k: normalize(v) for k, v in body.items() if k not in ("id", "type", "@context")}
-    for name, attr in attrs.items():
-        _check_attribute(name, attr)
+    attrs = _entity_attrs(body, need_type=False)
     names, _ = jsonld.expand_names(context, _names(attrs), set())
     return {names[k]: _rename(v, names) for k, v in attrs.items()}, {names[k]: k for k in attrs}
+
+
+def _holds(old: Any, new: Any) -> bool:
+    """Whether ``old`` has an instance of each datasetId in ``new``."""
+    have = {attributes.dataset_of(a) for a in attributes.instances(old)}
+    return bool(have) and all(attributes.dataset_of(a) in have for a in attributes.instances(new))
 
 
 def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
                  no_overwrite: bool = False, writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
                  ) -> list[dict[str, str]]:  # fmt: skip
-    """Add attributes (replacing those of the same name unless ``no_overwrite``). Returns the
-    attributes not changed, with why."""
+    """Add attributes (replacing the instances of the same name and datasetId unless
+    ``no_overwrite``; one of another datasetId joins them). Returns the attributes not
+    changed, with why."""
     entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
-    kept = {k for k in incoming if no_overwrite and k in entity.attrs}
+    if no_overwrite and SCOPE in incoming and SCOPE in entity.attrs:  # scopes add up
+        had, given = (_scopes(entity.attrs[SCOPE]), _scopes(incoming[SCOPE]))
+        incoming[SCOPE] = {"type": "Property", "value": had + [g for g in given if g not in had]}
+        entity.attrs = {k: v for k, v in entity.attrs.items() if k != SCOPE}
+    kept = {k for k, v in incoming.items() if no_overwrite and _holds(entity.attrs.get(k), v)}
     before = set(entity.attrs)
-    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in kept}}
+    entity.attrs = {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
+                                       for k, v in incoming.items() if k not in kept}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
     _changed(session, entity, set(incoming) - kept, before)
@@ -540,49 +641,113 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
 def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
                  writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
                  ) -> list[dict[str, str]]:  # fmt: skip
-    """Replace attributes that exist; those that do not are left out and reported."""
+    """Replace attribute instances that exist (by name and datasetId); those that do not are
+    left out and reported; one given as ``urn:ngsi-ld:null`` is deleted."""
     entity = _entity(session, entity_id, writer, scope)
-    incoming, asked = _expanded_with_names(body, context)
-    missing = {k for k in incoming if k not in entity.attrs}
-    entity.attrs = {**entity.attrs, **{k: v for k, v in incoming.items() if k not in missing}}
+    if not isinstance(body, dict):
+        raise BadRequestData("attributes come as a JSON object")
+    instance_nulls = {k: v["datasetId"] for k, v in body.items()
+                      if isinstance(v, dict) and "datasetId" in v and _is_null(v)}  # fmt: skip
+    for name, dataset in instance_nulls.items():
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=str(dataset))  # fmt: skip
+    body = {k: v for k, v in body.items() if k not in instance_nulls}
+    nulls = {k for k, v in body.items() if k not in ("id", "type", "@context") and _is_null(v)}
+    if any(v is None for v in body.values()):
+        raise BadRequestData("an attribute is removed with urn:ngsi-ld:null, not null")
+    incoming, asked = _expanded_with_names({k: v for k, v in body.items() if k not in nulls},
+                                           context)  # fmt: skip
+    gone = set(jsonld.expand_names(context, nulls, set())[0].values()) if nulls else set()
+    missing = {k for k, v in incoming.items() if not _holds(entity.attrs.get(k), v)}
+    before = set(entity.attrs)
+    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone},
+                    **{k: attributes.put(entity.attrs.get(k), v) for k, v in incoming.items()
+                       if k not in missing}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing, entity.attrs.keys())
+    _changed(session, entity, set(incoming) - missing, before, removed=gone & before)
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
 def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
-    """Partial update of one attribute: the fields given replace those it has."""
+    """Partial update of one attribute (its instance of the ``datasetId`` given): the fields
+    given replace those it has."""
+    attributes.check_id(entity_id)
+    if name == "scope":
+        raise BadRequestData("scope is changed with the entity, not as an attribute", field=name)
     entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("the fields to change come as a JSON object", field=name)
-    merged = {**entity.attrs[iri], **{k: v for k, v in body.items() if k != "@context"}}
+    if _is_null(body):
+        dataset_id = body.get("datasetId")
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=None if dataset_id is None else str(dataset_id))  # fmt: skip
+        return
+    dataset = body.get("datasetId")
+    target = next((a for a in attributes.instances(entity.attrs[iri])
+                   if a.get("datasetId") == dataset), None)  # fmt: skip
+    if target is None:
+        raise ResourceNotFound(f"entity {entity_id} has no instance of {name} "
+                               f"{'without datasetId' if dataset is None else 'of ' + str(dataset)}",
+                               field=name)  # fmt: skip
+    fragment = {k: v for k, v in body.items() if k != "@context"}
+    if "value" in fragment and isinstance(target.get("value"), dict) and \
+            isinstance(fragment["value"], dict) and "coordinates" not in fragment["value"]:  # fmt: skip
+        if _has_none(fragment["value"]):
+            raise BadRequestData(f"{name}: a value holds no null", field=name)
+    merged = {**target, **fragment}
     _check_attribute(name, merged)
-    entity.attrs = {**entity.attrs, iri: merged}
+    merged = _rename(merged, jsonld.expand_names(context, _names({name: merged}), set())[0])
+    entity.attrs = {**entity.attrs, iri: attributes.put(entity.attrs[iri], merged)}
     entity.modified_at = datetime.now(UTC)
     session.flush()
     _changed(session, entity, {iri}, entity.attrs.keys())
 
 
+def _has_none(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_none(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _has_none(v) for v in value)
+    return value is None
+
+
 def delete_attr(session: Session, entity_id: str, name: str, context: list[Any], *,
-                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+                writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
+                dataset: str | None = None, delete_all: bool = False) -> None:  # fmt: skip
+    """Delete an attribute's default instance, its instance of ``dataset``, or with
+    ``delete_all`` every instance."""
+    attributes.check_id(entity_id)
+    jsonld.check_names({name})
     entity = _entity(session, entity_id, writer, scope)
     iri = jsonld.expand_names(context, {name}, set())[0][name]
     if iri not in entity.attrs:
         raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
-    entity.attrs = {k: v for k, v in entity.attrs.items() if k != iri}
+    held = attributes.instances(entity.attrs[iri])
+    left = [] if delete_all else [a for a in held if a.get("datasetId") != dataset]
+    if len(left) == len(held):
+        raise ResourceNotFound(f"entity {entity_id} has no instance of {name} "
+                               f"{'without datasetId' if dataset is None else 'of ' + dataset}",
+                               field=name)  # fmt: skip
+    before = set(entity.attrs)
+    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k != iri},
+                    **({iri: attributes.pack(left)} if left else {})}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
+    if left:
+        _changed(session, entity, {iri}, before)
+    else:
+        _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
             writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """The entity becomes what the body says (same id; its type may be given again)."""
+    attributes.check_id(entity_id)
     entity = _entity(session, entity_id, writer, scope)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
         raise BadRequestData("the id in the body is not the entity's", field="id")
@@ -615,19 +780,14 @@ def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
     """A batch item checked as a whole entity: its id, type and normalized attributes."""
     if not isinstance(item, dict):
         raise BadRequestData("an entity is a JSON object")
-    entity_id, kind = item.get("id"), item.get("type")
-    if not isinstance(entity_id, str) or not URI.match(entity_id):
-        raise BadRequestData("id must be a URI (urn:ngsi-ld:Type:123)", field="id")
-    if not isinstance(kind, str) or not kind:
-        raise BadRequestData("type is needed", field="type")
-    attrs = {k: normalize(v) for k, v in item.items() if k not in ("id", "type", "@context")}
-    for name, attr in attrs.items():
-        _check_attribute(name, attr)
+    entity_id, kind = attributes.check_id(item.get("id")), str(item.get("type") or "")
+    attrs = _entity_attrs(item, item.get("type"))
     return entity_id, kind, attrs
 
 
 def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
                 replace_all: bool = True, writer: Writer = PLATFORM,
+                new_ids: list[str] | None = None,
                 ) -> tuple[list[str], list[tuple[Any, CitybaseError]], bool]:  # fmt: skip
     """Batch create or upsert: every entity checked first, the names of all of them expanded at
     once, the existing ones read in one query, then all written with one insert and one update
@@ -698,6 +858,8 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                    "merge": before is not None and not replace_all}  # fmt: skip
             (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
             created = created or before is None
+            if before is None and new_ids is not None:
+                new_ids.append(entity_id)
             have[entity_id] = (new, born, owner)
             _changed(session, state, set(expanded), None if before is None else before[0],
                      removed=() if before is None or not replace_all else
@@ -740,9 +902,14 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                 if create_only:
                     create(session, item, context, writer=writer)
                     created = True
+                    if new_ids is not None:
+                        new_ids.append(str(item["id"]))
                 else:
-                    created = upsert(session, item, context, replace_all=replace_all,
-                                     writer=writer) or created  # fmt: skip
+                    made = upsert(session, item, context, replace_all=replace_all,
+                                  writer=writer)  # fmt: skip
+                    created = made or created
+                    if made and new_ids is not None:
+                        new_ids.append(str(item["id"]))
             done.append(str(item["id"]))
         except CitybaseError as exc:
             refused.append((item.get("id"), exc))
@@ -772,10 +939,42 @@ def types_and_attributes(session: Session, context: list[Any],
     if visible is not None:
         stmt = stmt.where(visible)
     for kind, attrs in session.execute(stmt):
-        found.setdefault(kind, set()).update(attrs)
+        found.setdefault(kind, set()).update(a for a in attrs if a != SCOPE)
     names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
                                         set(found))  # fmt: skip
     return {types.get(k, k): sorted(names.get(a, a) for a in v) for k, v in sorted(found.items())}
+
+
+def census(session: Session, context: list[Any], scope: ReadScope = EVERYONE,
+           ) -> dict[str, tuple[int, dict[str, set[str]]]]:  # fmt: skip
+    """Each entity type (IRI) held: how many entities, and each attribute (IRI) with its kinds."""
+    found: dict[str, tuple[int, dict[str, set[str]]]] = {}
+    stmt = select(ContextEntity.type, ContextEntity.attrs)
+    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    for kind, attrs in session.execute(stmt):
+        count, held = found.get(kind, (0, {}))
+        for iri, attr in attrs.items():
+            if iri != SCOPE:
+                held.setdefault(iri, set()).update(
+                    str(i.get("type")) for i in attributes.instances(attr)
+                )
+        found[kind] = (count + 1, held)
+    return found
+
+
+def attribute_counts(session: Session, scope: ReadScope = EVERYONE) -> dict[str, int]:
+    """How many entities hold each attribute (IRI)."""
+    counts: dict[str, int] = {}
+    stmt = select(ContextEntity.attrs)
+    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    for (attrs,) in session.execute(stmt):
+        for iri in attrs:
+            counts[iri] = counts.get(iri, 0) + 1
+    return counts
 
 
 # --- geo-queries ----------------------------------------------------------------------------------
@@ -795,12 +994,17 @@ def parse_geo(
     if relation not in GEORELS:
         raise BadRequestData(f"georel is one of {', '.join(sorted(GEORELS))}", field="georel")
     low = high = None
+    if len(parts) > 2:
+        raise BadRequestData("georel: near takes one distance, maxDistance or minDistance",
+                             field="georel")  # fmt: skip
     for part in parts[1:]:
         key, _, value = part.partition("==")
         try:
             number = float(value)
         except ValueError:
             raise BadRequestData(f"georel: {part} is not a distance", field="georel") from None
+        if not math.isfinite(number) or number < 0 or (key == "maxDistance" and number == 0):
+            raise BadRequestData(f"georel: {part} is not a distance in metres", field="georel")
         if key == "maxDistance":
             high = number
         elif key == "minDistance":
@@ -837,7 +1041,7 @@ def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float
                 high: float | None, query: Any) -> bool:  # fmt: skip
     from shapely.geometry import shape
 
-    attr = entity.attrs.get(attribute)
+    attr = attributes.default(entity.attrs.get(attribute))
     if not isinstance(attr, dict) or not isinstance(attr.get("value"), dict):
         return False
     try:
@@ -883,3 +1087,169 @@ def hand_over(session: Session, actor: Actor, unit: str, *, ids: list[str] | Non
                   object_id=unit, reason=reason,
                   details={"count": len(chosen), "ids": chosen[:100]})  # fmt: skip
     return len(chosen)
+
+
+# --- merge, replace of one attribute, purge -------------------------------------------------------
+
+NULL = "urn:ngsi-ld:null"
+
+
+def _is_null(given: Any) -> bool:
+    """Whether an attribute (or one instance) is given as NGSI-LD null: it is to be removed."""
+    if given is None or given == NULL:
+        return True
+    if not isinstance(given, dict):
+        return False
+    for member in ("value", "object", "languageMap", "json", "vocab", "valueList", "objectList"):
+        held = given.get(member)
+        if held == NULL or held == {"@none": NULL} or held == [NULL]:
+            return True
+    return False
+
+
+def _merge_value(old: Any, new: Any) -> Any:
+    """JSON merge patch (RFC 7396) of two compound values: null removes a member."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or "coordinates" in new:
+        return new
+    merged = dict(old)
+    for key, value in new.items():
+        if value is None or value == NULL:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_value(old.get(key), value)
+    return merged
+
+
+def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
+          writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+    """Merge-patch an entity (``PATCH /entities/{id}``): attributes given are added, or merged
+    into those it has (sub-attributes and compound values member by member); an attribute given
+    as ``urn:ngsi-ld:null`` (or JSON null) is removed; the type may be given again."""
+    attributes.check_id(entity_id)
+    if not isinstance(body, dict):
+        raise BadRequestData("the fragment is a JSON object")
+    if "id" in body and body["id"] != entity_id:
+        raise BadRequestData("the id in the body is not the entity's", field="id")
+    entity = _entity(session, entity_id, writer, scope)
+    instance_nulls = {k: v["datasetId"] for k, v in body.items()
+                      if isinstance(v, dict) and "datasetId" in v and _is_null(v)}  # fmt: skip
+    for name, dataset in instance_nulls.items():
+        delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
+                    dataset=str(dataset))  # fmt: skip
+    body = {k: v for k, v in body.items() if k not in instance_nulls}
+    removed_names = {k for k, v in body.items() if k not in ("id", "type", "@context")
+                     and _is_null(v)}  # fmt: skip
+    rest = {k: v for k, v in body.items() if k not in removed_names}
+    expanded_old = entity.attrs
+    names_in = {k for k in rest if k not in ("id", "type", "@context")}
+    iris = jsonld.expand_names(context, names_in | removed_names, set())[0]
+    merged_body: dict[str, Any] = {}
+    for name in names_in:
+        given = rest[name]
+        old = expanded_old.get(iris[name])
+        if isinstance(old, dict) and isinstance(given, dict) and "type" not in given and \
+                not attributes._geometry(given) and any(k in given for k in (
+                    "value", "object", "observedAt", "unitCode", "languageMap", "json", "vocab",
+                    "valueList", "objectList")):  # fmt: skip
+            given = {**old, **{k: v for k, v in given.items()}}
+        elif isinstance(old, dict) and isinstance(given, dict) and "type" in given and \
+                given.get("type") == old.get("type"):  # fmt: skip
+            given = {**old, **given}
+        if isinstance(old, dict) and isinstance(given, dict) and "value" in given and \
+                isinstance(old.get("value"), dict):  # fmt: skip
+            given["value"] = _merge_value(old["value"], given["value"])
+        if isinstance(given, dict):
+            given = {k: v for k, v in given.items() if v is not None or k == "value"}
+        merged_body[name] = given
+    incoming, _ = _expanded_with_names(merged_body, context)
+    if rest.get("type"):
+        kind = rest["type"]
+        _entity_attrs({}, kind)
+        entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
+    gone = {iris[n] for n in removed_names} & entity.attrs.keys()
+    before = set(entity.attrs)
+    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone}, **incoming}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+    _changed(session, entity, set(incoming), before, removed=gone)
+
+
+def replace_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
+                 writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
+    """``PUT /entities/{id}/attrs/{name}``: the attribute the entity has becomes the one
+    given, whole."""
+    attributes.check_id(entity_id)
+    if name == "scope" or name in attributes.NOT_NAMES or name.startswith("@"):
+        raise BadRequestData(f"{name} is not an attribute that can be replaced", field=name)
+    jsonld.check_names({name})
+    entity = _entity(session, entity_id, writer, scope)
+    iri = jsonld.expand_names(context, {name}, set())[0][name]
+    if iri not in entity.attrs:
+        raise ResourceNotFound(f"entity {entity_id} has no attribute {name}", field=name)
+    if not isinstance(body, dict):
+        raise BadRequestData("the attribute is a JSON object", field=name)
+    incoming, _ = _expanded_with_names({name: {k: v for k, v in body.items()
+                                               if k != "@context"}}, context)  # fmt: skip
+    entity.attrs = {**entity.attrs, **incoming}
+    entity.modified_at = datetime.now(UTC)
+    session.flush()
+    _changed(session, entity, set(incoming), entity.attrs.keys())
+
+
+def purge(session: Session, context: list[Any], *, types: list[str] | None, q: str | None,
+          scope_q: str | None, ids: list[str] | None, id_pattern: str | None,
+          drop: list[str] | None, keep: list[str] | None, writer: Writer = PLATFORM,
+          scope: ReadScope = EVERYONE, attrs: list[str] | None = None,
+          everything: bool = False) -> int:  # fmt: skip
+    """``DELETE /entityOperations/purge``: the entities matched by type, ``q`` or ``scopeQ``
+    (``id`` and ``idPattern`` narrow them) deleted, or with ``drop`` their attributes named,
+    with ``keep`` all but those named. Only entities the writer may change; returns how many."""
+    if drop and keep:
+        raise BadRequestData("drop and keep do not go together", field="drop")
+    if not (types or q or scope_q or attrs or everything):
+        raise BadRequestData("purge needs type, attrs, q or scopeQ", field="type")
+    done = 0
+    offset = 0
+    while True:
+        if types or q or scope_q or attrs or ids or id_pattern:
+            page, _ = query(session, context, types=types, ids=ids, id_pattern=id_pattern, q=q,
+                            scope_q=scope_q, attrs=attrs, limit=1000, offset=offset,
+                            count=False, scope=scope, form="keyValues")  # fmt: skip
+        else:
+            page = [{"id": i} for i in session.scalars(
+                select(ContextEntity.id).order_by(ContextEntity.id).offset(offset).limit(1000))]  # fmt: skip
+        if not page:
+            break
+        for item in page:
+            found = session.get(ContextEntity, item["id"])
+            if found is None or not writer.may_change(found.unit):
+                offset += 1
+                continue
+            if drop or keep:
+                named = set(jsonld.expand_names(context, set(drop or keep or []), set())[0]
+                            .values())  # fmt: skip
+                gone = (named if drop else found.attrs.keys() - named) & found.attrs.keys()
+                before = set(found.attrs)
+                found.attrs = {k: v for k, v in found.attrs.items() if k not in gone}
+                found.modified_at = datetime.now(UTC)
+                session.flush()
+                _changed(session, found, set(), before, removed=gone)
+                offset += 1
+            else:
+                delete(session, found.id, writer=writer, scope=scope)
+            done += 1
+        if drop or keep:
+            if len(page) < 1000:
+                break
+    return done
+
+
+def check_type(session: Session, entity_id: str, types: list[str] | None,
+               context: list[Any]) -> None:  # fmt: skip
+    """An operation naming the entity's type (``?type=``) finds no entity of another type."""
+    if not types:
+        return
+    found = session.get(ContextEntity, attributes.check_id(entity_id))
+    if found is not None and found.type not in jsonld.expand_names(context, set(),
+                                                                   set(types))[1].values():  # fmt: skip
+        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")

@@ -54,7 +54,7 @@ def _when(raw: Any, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _check(body: dict[str, Any]) -> None:
+def _check(body: dict[str, Any], *, expiry_given: bool = True) -> None:
     """The subscription as the standard wants it, or the first thing wrong with it."""
     unknown = set(body) - WRITABLE
     if unknown:
@@ -114,8 +114,9 @@ def _check(body: dict[str, Any]) -> None:
                                  field="notificationTrigger")  # fmt: skip
     if "isActive" in body and not isinstance(body["isActive"], bool):
         raise BadRequestData("isActive is true or false", field="isActive")
-    if "expiresAt" in body:
-        _when(body["expiresAt"], "expiresAt")
+    if "expiresAt" in body and _when(body["expiresAt"], "expiresAt") <= datetime.now(UTC) and \
+            expiry_given:  # fmt: skip
+        raise BadRequestData("expiresAt is in the past", field="expiresAt")
     _check_notification(body.get("notification"))
 
 
@@ -152,10 +153,17 @@ def _check_notification(notification: Any) -> None:
     if notification.get("format", "normalized") not in FORMATS:
         raise BadRequestData("notification.format is normalized, keyValues or concise",
                              field="notification")  # fmt: skip
-    attrs = notification.get("attributes")
-    if attrs is not None and (not isinstance(attrs, list) or
-                              not all(isinstance(a, str) for a in attrs)):  # fmt: skip
-        raise BadRequestData("notification.attributes is an array of names",
+    for member in ("attributes", "pick", "omit"):
+        names = notification.get(member)
+        if names is not None and (not isinstance(names, list) or not names or
+                                  not all(isinstance(a, str) and a for a in names)):  # fmt: skip
+            raise BadRequestData(f"notification.{member} is a non-empty array of names",
+                                 field="notification")  # fmt: skip
+    if set(notification.get("pick") or []) & set(notification.get("omit") or []):
+        raise BadRequestData("a member is both picked and omitted", field="notification")
+    if notification.get("showChanges") and notification.get("format") in ("keyValues",
+                                                                          "simplified"):  # fmt: skip
+        raise BadRequestData("showChanges needs the normalized or concise format",
                              field="notification")  # fmt: skip
 
 
@@ -217,6 +225,8 @@ def create(session: Session, body: Any, context: list[Any], owner: str = "",
 def _get(session: Session, sub_id: str, unit: str | None = None) -> ContextSubscription:
     """A subscription, to its owning unit (``unit``; None: the platform's administrators, any):
     another unit's is not found."""
+    if not URI.match(sub_id):
+        raise BadRequestData("a subscription id is a URI", field="id")
     found = session.get(ContextSubscription, sub_id)
     if found is None or (unit is not None and found.unit != unit):
         raise ResourceNotFound(f"no subscription {sub_id}", field="id")
@@ -239,7 +249,7 @@ def update(session: Session, sub_id: str, body: Any, context: list[Any], hosts: 
     if "notification" in incoming and isinstance(found.body.get("notification"), dict) and \
             isinstance(incoming["notification"], dict):  # fmt: skip
         merged["notification"] = {**found.body["notification"], **incoming["notification"]}
-    _check(merged)
+    _check(merged, expiry_given="expiresAt" in body)
     _check_host(merged, hosts, outbound)
     _compile_or_refuse(merged, found.context)
     found.body = merged
@@ -308,7 +318,8 @@ def render(row: ContextSubscription, context: list[Any], *, sys_attrs: bool = Fa
     if context != row.context:
         body = _in_terms_of(body, row.context, context)
     out: dict[str, Any] = {"id": row.id, "type": "Subscription", **body}
-    out["isActive"] = row.active
+    if "isActive" in body:
+        out["isActive"] = row.active
     out["status"] = status(row)
     notification = dict(out.get("notification") or {})
     notification["timesSent"] = row.times_sent

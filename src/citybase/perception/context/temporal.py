@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import jsonld
+from citybase.perception.context import query as query_language
+from citybase.perception.context.attributes import default
 from citybase.perception.context.models import (
     AttributeInstance,
     AttributeSeries,
@@ -91,7 +93,7 @@ def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iter
     stamp = entity.modified_at if entity.modified_at.tzinfo else \
         entity.modified_at.replace(tzinfo=UTC)  # fmt: skip
     for iri in attributes:
-        attr = entity.attrs.get(iri)
+        attr = default(entity.attrs.get(iri))
         if isinstance(attr, dict):
             pending.append(_pending(entity.id, entity.type, iri, attr, stamp, entity.unit))
 
@@ -367,6 +369,10 @@ def window(timerel: str | None, time_at: str | None, end_time_at: str | None,
     return Window(timerel, start, end, last_n, form, methods, period)
 
 
+def check_duration(raw: str) -> None:
+    _duration(raw)
+
+
 def _duration(raw: str) -> timedelta | None:
     found = DURATION.match(raw)
     if found is None or raw in ("P", "PT"):
@@ -511,14 +517,17 @@ def query(
     limit: int = 20,
     offset: int = 0,
     scope: ReadScope = EVERYONE,
+    q: str | None = None,
+    descending: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Entities' histories in the reader's terms: one entry per entity, each attribute with its
-    instances in the window."""
+    instances in the window; with ``q``, only entities whose instances in the window meet it
+    (each condition by any instance of its attribute)."""
     stmt = select(AttributeSeries)
     visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
     if visible is not None:
         stmt = stmt.where(visible)
-    if types:
+    if types and "*" not in types:
         expanded = jsonld.expand_names(context, set(), set(types))[1]
         stmt = stmt.where(AttributeSeries.entity_type.in_(list(expanded.values())))
     if ids:
@@ -537,9 +546,23 @@ def query(
     by_entity: dict[str, list[AttributeSeries]] = {}
     for s in series:
         by_entity.setdefault(s.entity_id, []).append(s)
+    if q:
+        from citybase.perception.context.service import parse_q
+
+        condition = parse_q(q, context)
+        by_entity = {e: kept for e, kept in by_entity.items()
+                     if query_language.holds(condition, _as_attrs(session, kept, win))}  # fmt: skip
     total = len(by_entity)
-    page = list(by_entity.items())[offset : offset + limit]
+    ordered = list(by_entity.items())
+    page = (ordered[::-1] if descending else ordered)[offset : offset + limit]
     return [_render(session, context, win, entity_id, kept) for entity_id, kept in page], total
+
+
+def _as_attrs(session: Session, series: list[AttributeSeries], win: Window) -> dict[str, Any]:
+    """An entity's instances in the window as attributes, each a list of its instances."""
+    return {s.attr: [{"type": r.kind, ("object" if r.kind == "Relationship" else "value"): r.value,
+                      "observedAt": r.stamp, **(r.extra or {})}
+                     for r in _instances(session, s.id, win)] for s in series}  # fmt: skip
 
 
 def _render(session: Session, context: list[Any], win: Window, entity_id: str,
