@@ -46,7 +46,9 @@ add_translations(
     "zh",
     {
         "citybase": "城市数字底座",
-        "City digital base": "城市数字底座", "Open data": "公共数据开放", "12345 hotline": "12345 诉求",
+        "City digital base": "城市数字底座",
+        "Open data": "公共数据开放",
+        "12345 hotline": "12345 诉求",
         "Sign in": "登录",
         "Sign out": "退出",
         "Username": "用户名",
