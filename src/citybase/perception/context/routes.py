@@ -472,7 +472,9 @@ def delete_entity(
 
 @router.put("/entities/", include_in_schema=False)
 @router.patch("/entities/", include_in_schema=False)
-def no_entity_id() -> Response:
+def no_entity_id(principal: Manager) -> Response:
+    """A change sent to the collection: the id is missing (asked of writers, as any change)."""
+    del principal
     raise BadRequestData("the entity's id belongs in the path: /entities/{id}", field="id")
 
 
