@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from citybase.core.errors import InvalidInput, NotFound
+from citybase.core.errors import NotFound
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
 from citybase.data.baselib import service
@@ -17,41 +15,10 @@ from citybase.data.baselib.auth import BaselibReader, BaselibSteward
 from citybase.data.baselib.schemas import Kind, ReviewDecide, ReviewRead, ReviewStatus, RunRead
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
-from citybase.data.sharing.schemas import ReadContext
+from citybase.data.sharing.auth import Context
 
 router = APIRouter(prefix="/api/v1/baselib", tags=["base libraries"])
 PATHS = {"persons": Kind.person, "enterprises": Kind.enterprise}
-
-
-def _text(value: str) -> str:
-    value = unquote(value.strip())
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
-
-
-def read_context(
-    user_id: Annotated[str, Header(alias="X-Citybase-UserId",
-                                   description="The person a system reads for")] = "",
-    issue: Annotated[str, Header(alias="X-Citybase-Issue",
-                                 description="The case the read belongs to (案件编号/文号)")] = "",
-    purpose: Annotated[str, Header(alias="X-Citybase-Purpose",
-                                   description="Why, percent-encoded UTF-8 (required)")] = "",
-    client: Annotated[str, Header(alias="X-Citybase-Client",
-                                  description="The unit the caller acts for")] = "",
-) -> ReadContext:  # fmt: skip
-    try:
-        return ReadContext(
-            end_user=_text(user_id), case_number=_text(issue), purpose=_text(purpose),
-            client_unit=client.strip(),
-        )  # fmt: skip
-    except ValidationError as exc:
-        raise InvalidInput(f"a header is too long: {exc.errors()[0]['loc'][0]}",
-                           field="headers") from exc  # fmt: skip
-
-
-Context = Annotated[ReadContext, Depends(read_context)]
 
 
 def _kind(path: str) -> Kind:

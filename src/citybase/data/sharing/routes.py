@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 
-from citybase.core.errors import InvalidInput
 from citybase.core.identity.auth import CurrentPrincipal
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id, Offset
@@ -15,7 +13,7 @@ from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import Direction, RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access, demand, service
-from citybase.data.sharing.auth import AccessViewer, ShareDecider, ShareRequester
+from citybase.data.sharing.auth import AccessViewer, Context, ShareDecider, ShareRequester
 from citybase.data.sharing.schemas import (
     AccessFilter,
     AccessPage,
@@ -27,7 +25,6 @@ from citybase.data.sharing.schemas import (
     DemandRead,
     DemandStatus,
     GrantRead,
-    ReadContext,
     RequestCreate,
     RequestRead,
     RequestStatus,
@@ -81,39 +78,6 @@ def revoke(
 
 
 # --- reads under a grant, and their log --------------------------------------------------------
-
-
-def header_text(value: str) -> str:
-    """A header's text: percent-encoded UTF-8 (the portable way to send Chinese), or raw UTF-8
-    bytes that arrived as Latin-1."""
-    value = unquote(value.strip())
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
-
-
-def read_context(
-    user_id: Annotated[str, Header(alias="X-Citybase-UserId",
-                                   description="The person a system reads for")] = "",
-    issue: Annotated[str, Header(alias="X-Citybase-Issue",
-                                 description="The case the read belongs to (案件编号/文号)")] = "",
-    purpose: Annotated[str, Header(alias="X-Citybase-Purpose",
-                                   description="Why, percent-encoded UTF-8")] = "",
-    client: Annotated[str, Header(alias="X-Citybase-Client",
-                                  description="The unit the caller acts for")] = "",
-) -> ReadContext:  # fmt: skip
-    try:
-        return ReadContext(
-            end_user=header_text(user_id), case_number=header_text(issue),
-            purpose=header_text(purpose), client_unit=client.strip(),
-        )  # fmt: skip
-    except ValidationError as exc:
-        raise InvalidInput(f"a header is too long: {exc.errors()[0]['loc'][0]}",
-                           field="headers") from exc  # fmt: skip
-
-
-Context = Annotated[ReadContext, Depends(read_context)]
 
 
 def _refused(refused: access.Refused) -> JSONResponse:
