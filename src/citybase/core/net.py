@@ -206,3 +206,34 @@ def post(uri: str, body: bytes, headers: Mapping[str, str], policy: OutboundPoli
         return answer.status
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def get(uri: str, headers: Mapping[str, str], policy: OutboundPolicy, *, timeout: float = 20.0,
+        max_bytes: int = 64 * 1024 * 1024) -> Fetched:  # fmt: skip
+    """GET an http(s) address through the policy: its status, content type and body (refused
+    past ``max_bytes``; a redirect is an answer, not followed)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        raise OutboundRefused(f"{parts.scheme or 'no'} scheme: http or https only", field="uri")
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    kind = _Https if parts.scheme == "https" else _Http
+    connection = kind(host, port, timeout, policy)
+    try:
+        path = parts.path or "/"
+        connection.request("GET", path + (f"?{parts.query}" if parts.query else ""),
+                           headers=dict(headers))  # fmt: skip
+        answer = connection.getresponse()
+        body = answer.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise OutboundRefused(f"the answer is larger than {max_bytes} bytes", field="uri")
+        return Fetched(answer.status, answer.getheader("Content-Type") or "", body)
+    finally:
+        connection.close()

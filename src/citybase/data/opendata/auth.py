@@ -17,3 +17,11 @@ OPEN_DECIDE = identity.define_permission(
 )
 
 OpenDecider = Annotated[Principal, Depends(require(OPEN_DECIDE))]
+
+OPEN_HARVEST = identity.define_permission(
+    "open:harvest",
+    "Harvest another catalog (DCAT-AP) into one's own unit's drafts",
+    Role.data_steward,
+)
+
+OpenHarvester = Annotated[Principal, Depends(require(OPEN_HARVEST))]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD, Namespace
 
 from citybase.data.opendata.schemas import OpenDataset
@@ -27,6 +28,7 @@ VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
 DCATAP = Namespace("http://data.europa.eu/r5r/")
+CSVW = Namespace("http://www.w3.org/ns/csvw#")
 
 EU = "http://publications.europa.eu/resource/authority/"
 DATA_THEME = URIRef(f"{EU}data-theme")
@@ -54,7 +56,7 @@ EU_THEMES: tuple[tuple[str, str], ...] = (
 CONTEXT = {
     "dcat": str(DCAT), "dct": str(DCTERMS), "foaf": str(FOAF), "vcard": str(VCARD),
     "xsd": str(XSD), "skos": str(SKOS), "hydra": str(HYDRA), "locn": str(LOCN),
-    "dcatap": str(DCATAP),
+    "dcatap": str(DCATAP), "csvw": str(CSVW),
 }  # fmt: skip
 MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 # serialization name (rdflib) and media type, by the suffix of the address
@@ -234,7 +236,35 @@ def add_dataset(graph: Graph, ds: OpenDataset, uris: Uris) -> URIRef:
         graph.add((dist, DCATAP.availability, _eu(graph, "planned-availability", "STABLE")))
         graph.add((dist, DCTERMS.modified, Literal(ds.updated_at.replace(microsecond=0),
                                                    datatype=XSD.dateTime)))  # fmt: skip
+        if d.format == "CSV" and ds.items:
+            graph.add((dist, CSVW.tableSchema, _table_schema(graph, ds, node)))
     return node
+
+
+# the catalog's data types as XML Schema's, for the columns of a CSV distribution
+XSD_TYPES = {"string": XSD.string, "integer": XSD.integer, "decimal": XSD.decimal,
+             "date": XSD.date, "datetime": XSD.dateTime, "boolean": XSD.boolean,
+             "binary": XSD.base64Binary}  # fmt: skip
+
+
+def _table_schema(graph: Graph, ds: OpenDataset, node: URIRef) -> URIRef:
+    """The CSV file's columns (CSV on the Web): a harvester reading this catalog learns the
+    data items, not only the dataset's title."""
+    schema = URIRef(f"{node}#columns")
+    graph.add((schema, RDF.type, CSVW.Schema))
+    columns: list[URIRef] = []
+    for number, (name, data_type, meaning) in enumerate(ds.items, start=1):
+        column = URIRef(f"{node}#column-{number}")
+        columns.append(column)
+        graph.add((column, RDF.type, CSVW.Column))
+        graph.add((column, CSVW.name, Literal(name)))
+        graph.add((column, CSVW.datatype, XSD_TYPES.get(data_type, XSD.string)))
+        if meaning:
+            graph.add((column, DCTERMS.description, _zh(meaning)))
+    head = BNode()  # the columns in their order, as CSV on the Web lists them
+    Collection(graph, head, list(columns))
+    graph.add((schema, CSVW.column, head))
+    return schema
 
 
 @dataclass

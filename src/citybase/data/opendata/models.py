@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from citybase.core.db.base import Base, IdMixin, TimestampMixin
+from citybase.core.db.base import Base, IdMixin, JSONType, TimestampMixin
 
 
 class OpenApplication(IdMixin, TimestampMixin, Base):
@@ -31,3 +32,41 @@ class OpenApplication(IdMixin, TimestampMixin, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     valid_until: Mapped[datetime | None]
     downloads: Mapped[int] = mapped_column(default=0)
+
+
+class HarvestSource(IdMixin, TimestampMixin, Base):
+    """A catalog harvested into this one (采集来源): a district's or a province's DCAT-AP
+    catalog, at an address the platform may call, registered into one unit's drafts."""
+
+    __tablename__ = "harvest_sources"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    unit_code: Mapped[str] = mapped_column(String(40), index=True)  # whose drafts they become
+    classification: Mapped[str] = mapped_column(String(30))  # 分类码 of the drafts
+    created_by: Mapped[str] = mapped_column(String(100))
+    last_run_at: Mapped[datetime | None]
+
+
+class HarvestRun(IdMixin, TimestampMixin, Base):
+    """One harvest: what it found, registered, updated, left alone and why."""
+
+    __tablename__ = "harvest_runs"
+
+    source_id: Mapped[int | None] = mapped_column(index=True)  # none for an uploaded file
+    origin: Mapped[str] = mapped_column(String(1000))  # the address or the file's name
+    unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    applied: Mapped[bool] = mapped_column(default=False)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class HarvestedDataset(IdMixin, TimestampMixin, Base):
+    """A dataset of another catalog, by its URI, and the draft it became here."""
+
+    __tablename__ = "harvested_datasets"
+
+    dataset_uri: Mapped[str] = mapped_column(String(1000), unique=True)
+    resource_code: Mapped[str] = mapped_column(String(40), index=True)
+    source_id: Mapped[int | None] = mapped_column(index=True)
+    modified: Mapped[str] = mapped_column(String(40), default="")  # dct:modified as given

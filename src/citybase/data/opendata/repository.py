@@ -5,7 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citybase.data.opendata.models import OpenApplication
+from citybase.data.opendata.models import (
+    HarvestedDataset,
+    HarvestRun,
+    HarvestSource,
+    OpenApplication,
+)
 
 
 def add(session: Session, obj: object) -> None:
@@ -46,3 +51,34 @@ def pending_counts(session: Session) -> dict[str, int]:
         .group_by(OpenApplication.provider_unit_code)
     )
     return {unit: n for unit, n in rows}
+
+
+def harvested(session: Session, uri: str) -> HarvestedDataset | None:
+    return session.scalars(
+        select(HarvestedDataset).where(HarvestedDataset.dataset_uri == uri)
+    ).first()
+
+
+def harvested_by_code(session: Session, code: str) -> HarvestedDataset | None:
+    return session.scalars(
+        select(HarvestedDataset).where(HarvestedDataset.resource_code == code)
+    ).first()
+
+
+def harvest_sources(session: Session) -> list[HarvestSource]:
+    return list(session.scalars(select(HarvestSource).order_by(HarvestSource.name)))
+
+
+def harvest_source(session: Session, source_id: int) -> HarvestSource | None:
+    return session.get(HarvestSource, source_id)
+
+
+def harvest_source_named(session: Session, name: str) -> HarvestSource | None:
+    return session.scalars(select(HarvestSource).where(HarvestSource.name == name)).first()
+
+
+def harvest_runs(session: Session, *, unit_code: str | None, limit: int = 50) -> list[HarvestRun]:
+    query = select(HarvestRun)
+    if unit_code is not None:
+        query = query.where(HarvestRun.unit_code == unit_code)
+    return list(session.scalars(query.order_by(HarvestRun.id.desc()).limit(limit)))

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi import APIRouter, Form, Header, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from rdflib import Graph
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
+from citybase.core.net import OutboundPolicy
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.data.opendata import dcat, service
-from citybase.data.opendata.auth import OpenDecider
+from citybase.data.opendata import dcat, harvest, service
+from citybase.data.opendata.auth import OpenDecider, OpenHarvester
 from citybase.data.opendata.ckan import base_url
 from citybase.data.opendata.schemas import (
     ApplicationCreate,
@@ -24,6 +25,10 @@ from citybase.data.opendata.schemas import (
     ApplicationRead,
     ApplicationReceipt,
     ApplicationStatus,
+    HarvestReport,
+    HarvestRunRead,
+    HarvestSourceCreate,
+    HarvestSourceRead,
     OpenDataset,
 )
 
@@ -253,3 +258,52 @@ def decide(
 ) -> ApplicationRead:
     """Approve (possibly for fewer days) or refuse with a reason."""
     return service.decide(session, principal, number, data)
+
+
+# --- harvesting other catalogs (DCAT-AP import) ------------------------------------------------
+
+
+@router.post("/api/v1/open/harvest")
+async def harvest_file(
+    session: DbSession, principal: OpenHarvester, file: UploadFile,
+    unit_code: Annotated[str, Form(description="The unit whose drafts they become")],
+    classification: Annotated[str, Form(description="分类码 of the drafts")],
+    dry_run: Annotated[bool, Form()] = False,
+) -> HarvestReport:  # fmt: skip
+    """Harvest a DCAT-AP catalog document (Turtle, JSON-LD with its context inline, RDF/XML):
+    each dataset becomes a draft of the unit, or updates the draft of an earlier harvest. A
+    dataset that cannot be registered is reported with why; the others are registered."""
+    name = file.filename or "catalog"
+    pages = [harvest.parse(await file.read(), harvest.parser_for(name, file.content_type or ""))]
+    return harvest.harvest(session, principal, pages, origin=name, unit_code=unit_code,
+                           classification=classification, dry_run=dry_run)  # fmt: skip
+
+
+@router.get("/api/v1/open/harvest/sources")
+def harvest_sources(session: DbSession, principal: OpenHarvester) -> list[HarvestSourceRead]:
+    return harvest.sources(session)
+
+
+@router.post("/api/v1/open/harvest/sources", status_code=201)
+def add_harvest_source(
+    session: DbSession, principal: OpenHarvester, data: HarvestSourceCreate
+) -> HarvestSourceRead:
+    """Register a catalog to harvest from its address (the address must be one the platform may
+    call: see ``CITYBASE_WEB__OUTBOUND_ALLOW`` for a district's catalog on a private network)."""
+    return harvest.add_source(session, principal, data)
+
+
+@router.post("/api/v1/open/harvest/sources/{source_id}/run")
+def run_harvest_source(
+    session: DbSession, settings: AppSettings, principal: OpenHarvester, source_id: int,
+    dry_run: bool = False,
+) -> HarvestReport:  # fmt: skip
+    """Harvest the source now, every page of it."""
+    policy = OutboundPolicy.parse(settings.web.outbound_allow)
+    return harvest.run_source(session, principal, source_id, policy, dry_run=dry_run)
+
+
+@router.get("/api/v1/open/harvest/runs")
+def harvest_runs(session: DbSession, principal: OpenHarvester) -> list[HarvestRunRead]:
+    """The harvests of the caller's unit (every unit's for the platform's admins), newest first."""
+    return harvest.runs(session, principal)

@@ -117,3 +117,64 @@ class OpenDataset(BaseModel):
     row_count: int | None
     level: str
     distributions: list[Distribution] = []
+
+
+class HarvestSourceCreate(BaseModel):
+    """A catalog to harvest from its address, into one unit's drafts."""
+
+    name: str = Field(min_length=2, max_length=200, description="采集来源名称")
+    url: str = Field(min_length=8, max_length=1000, description="The catalog's DCAT-AP address")
+    unit_code: str = Field(
+        min_length=1, max_length=40, description="The unit whose drafts they become"
+    )
+    classification: str = Field(min_length=1, max_length=30, description="分类码 of the drafts")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("an http or https address")
+        return value.strip()
+
+
+class HarvestSourceRead(HarvestSourceCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_by: str
+    last_run_at: datetime | None = None
+
+
+class HarvestItem(BaseModel):
+    uri: str
+    title: str
+    code: str = Field("", description="The draft it is here")
+    placeholder: bool = Field(False, description="Its data items still to be described")
+    problems: list[str] = Field(default_factory=list)
+
+
+class HarvestReport(BaseModel):
+    origin: str
+    pages: int = 1
+    found: int = 0
+    created: list[HarvestItem] = Field(default_factory=list)
+    updated: list[HarvestItem] = Field(default_factory=list)
+    unchanged: list[HarvestItem] = Field(default_factory=list)
+    kept: list[HarvestItem] = Field(
+        default_factory=list, description="Changed at the source, but past draft here: left alone"
+    )
+    refused: list[HarvestItem] = Field(default_factory=list)
+    applied: bool = False
+
+
+class HarvestRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source_id: int | None
+    origin: str
+    unit_code: str
+    actor: str
+    applied: bool
+    created_at: datetime
+    report: HarvestReport

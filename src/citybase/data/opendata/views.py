@@ -15,27 +15,38 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.identity.schemas import Principal
+from citybase.core.net import OutboundPolicy
 from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.data.catalog import service as catalog_service
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
-from citybase.data.opendata import dcat, service
-from citybase.data.opendata.auth import OPEN_DECIDE, OpenDecider
+from citybase.data.opendata import dcat, harvest, service
+from citybase.data.opendata.auth import OPEN_DECIDE, OPEN_HARVEST, OpenDecider, OpenHarvester
 from citybase.data.opendata.ckan import base_url
-from citybase.data.opendata.schemas import ApplicationCreate, ApplicationDecision
+from citybase.data.opendata.schemas import (
+    ApplicationCreate,
+    ApplicationDecision,
+    HarvestReport,
+    HarvestSourceCreate,
+)
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery
 
 router = APIRouter(include_in_schema=False)
+HARVEST_OUTCOMES = ("created", "updated", "unchanged", "kept", "refused")
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Data", "Open data portal", "/open", None, order=30))
 console.add_page(
     NavEntry("Data", "Open data applications", "/console/open/applications", OPEN_DECIDE, order=31)
+)
+console.add_page(
+    NavEntry("Data", "Catalog harvest", "/console/open/harvest", OPEN_HARVEST, order=32)
 )
 add_translations(
     "zh",
@@ -78,10 +89,34 @@ add_translations(
         "Only the provider's data stewards see applications for its data.": "仅提供单位的数据管理员可查看其数据的开放申请。",
         "Conditions": "开放条件",
         "Withdraw": "撤回",
+        "Catalog harvest": "外部目录采集",
+        "Harvest a district's or a province's DCAT-AP catalog: each dataset becomes a draft of the unit below, to be described and submitted by it. A dataset harvested before updates its draft while it is still a draft.": "采集区县或省级的 DCAT-AP 数据目录：每个数据集登记为下列单位的草稿，由该单位完善后提交。已采集过的数据集在仍为草稿时随来源更新。",
+        "Catalog file (Turtle, JSON-LD, RDF/XML)": "目录文件（Turtle、JSON-LD、RDF/XML）",
+        "Into the drafts of": "登记为草稿的单位",
+        "Classification code of the drafts": "草稿的分类码",
+        "Check only, register nothing": "仅检查，不登记",
+        "Harvest": "采集",
+        "Harvest sources": "采集来源",
+        "Source name": "来源名称",
+        "Catalog address": "目录地址",
+        "Add the source": "添加来源",
+        "Harvest now": "立即采集",
+        "Last harvested": "上次采集",
+        "Never": "从未",
+        "Recent harvests": "最近采集",
+        "Datasets found": "发现数据集",
+        "harvest.created": "新登记", "harvest.updated": "已更新", "harvest.unchanged": "无变化",
+        "harvest.kept": "已过草稿阶段，未改动", "harvest.refused": "未能登记",
+        "Data items to describe": "信息项待补充",
+        "This was a check: nothing was registered.": "本次为检查：未登记任何数据。",
+        "No harvests yet.": "尚无采集记录。",
+        "Origin": "来源",
+        "By": "操作人",
         "The data in this portal is open for anyone to use, share and build on, citing the providing unit and the portal; it may not be used against law, to identify people, or to mislead. Conditionally open data is used only for the purpose and time approved.": "本平台开放的数据，任何人均可使用、传播和开发利用，须注明数据提供单位和来源平台；不得违法使用、不得用于识别特定个人、不得误导公众。有条件开放数据仅限于批准的用途和期限内使用。",
     },
 )  # fmt: skip
 add_translations("en", {f"app.{s}": s for s in ("pending", "approved", "refused", "withdrawn")})
+add_translations("en", {f"harvest.{s}": s for s in HARVEST_OUTCOMES})
 
 
 # the portal's facets, with the prefix of their values' translation keys
@@ -244,6 +279,101 @@ async def decide_submit(
         {"applications": service.inbox(session, principal), "status": None, "errors": {},
          "decided": number},
     )  # fmt: skip
+
+
+# --- harvesting other catalogs -----------------------------------------------------------------
+
+
+def _harvest_page(
+    request: Request, session: Session, principal: Principal, *, report: HarvestReport | None = None,
+    errors: dict[str, str] | None = None, values: dict[str, Any] | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    admin = catalog_service.audience(principal).everything
+    units = orgs.list_units(session) if admin else [orgs.get_unit(session, principal.unit_code)]
+    return console.render(
+        request, "opendata/harvest.html",
+        {"report": report, "errors": errors or {}, "outcomes": HARVEST_OUTCOMES,
+         "values": values or {"unit_code": principal.unit_code}, "units": units,
+         "sources": harvest.sources(session), "runs": harvest.runs(session, principal)[:20],
+         "unit_names": orgs.unit_names(session, [u.code for u in units])},
+        status,
+    )  # fmt: skip
+
+
+@router.get("/console/open/harvest")
+def harvest_page(request: Request, session: DbSession, principal: OpenHarvester) -> Response:
+    return _harvest_page(request, session, principal)
+
+
+@router.post("/console/open/harvest")
+async def harvest_upload(
+    request: Request, session: DbSession, principal: OpenHarvester
+) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    values = {k: str(form.get(k) or "").strip() for k in ("unit_code", "classification")}
+    dry_run = form.get("dry_run") == "on"
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return _harvest_page(request, session, principal, values=values, status=422,
+                             errors={"file": "choose a catalog file"})  # fmt: skip
+    try:
+        pages = [
+            harvest.parse(
+                await upload.read(), harvest.parser_for(upload.filename, upload.content_type or "")
+            )
+        ]
+        report = harvest.harvest(
+            session,
+            principal,
+            pages,
+            origin=upload.filename,
+            unit_code=values["unit_code"],
+            classification=values["classification"],
+            dry_run=dry_run,
+        )
+    except CitybaseError as exc:
+        undo(session)
+        return _harvest_page(
+            request,
+            session,
+            principal,
+            values=values,
+            status=exc.status_code,
+            errors=form_errors(exc),
+        )
+    return _harvest_page(request, session, principal, report=report, values=values)  # fmt: skip
+
+
+@router.post("/console/open/harvest/sources")
+async def harvest_source_add(
+    request: Request, session: DbSession, principal: OpenHarvester
+) -> Response:
+    values = await read_form(request)
+    try:
+        harvest.add_source(session, principal, HarvestSourceCreate.model_validate(values))
+    except (CitybaseError, ValidationError) as exc:
+        undo(session)
+        status = exc.status_code if isinstance(exc, CitybaseError) else 422
+        return _harvest_page(request, session, principal, values=values, status=status,
+                             errors=form_errors(exc))  # fmt: skip
+    return RedirectResponse("/console/open/harvest", status_code=303)
+
+
+@router.post("/console/open/harvest/sources/{source_id}")
+async def harvest_source_run(
+    request: Request, session: DbSession, settings: AppSettings, principal: OpenHarvester,
+    source_id: int,
+) -> Response:  # fmt: skip
+    form = await read_form(request)
+    policy = OutboundPolicy.parse(settings.web.outbound_allow)
+    try:
+        report = harvest.run_source(session, principal, source_id, policy,
+                                    dry_run=form.get("dry_run") == "on")  # fmt: skip
+    except CitybaseError as exc:
+        undo(session)
+        return _harvest_page(request, session, principal, status=exc.status_code,
+                             errors=form_errors(exc))  # fmt: skip
+    return _harvest_page(request, session, principal, report=report)
 
 
 def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:
