@@ -369,7 +369,7 @@ class Rule:
     duties: tuple[Duty, ...] = ()
 
 
-def _includes(action: str) -> frozenset[str]:
+def _included(action: str) -> frozenset[str]:
     """``action`` and every action that is a kind of it."""
     found = {action}
     grew = True
@@ -378,6 +378,9 @@ def _includes(action: str) -> frozenset[str]:
         found |= more
         grew = bool(more)
     return frozenset(found)
+
+
+INCLUDES = {action: _included(action) for action in ACTIONS}
 
 
 def _party(value: Any, path: str) -> str:
@@ -422,7 +425,7 @@ def _rules(raw: Any, kind: str, path: str, inherited: str) -> list[Rule]:
         if kind == "prohibition" and "remedy" in node:
             duties = tuple(_duties(node["remedy"], f"{where}.remedy"))
         assignee = _party(node.get("assignee"), f"{where}.assignee") or inherited
-        rules.append(Rule(where, kind, _includes(action), action, assignee, constraints, duties))
+        rules.append(Rule(where, kind, INCLUDES[action], action, assignee, constraints, duties))
     return rules
 
 
