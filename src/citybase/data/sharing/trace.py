@@ -125,14 +125,16 @@ def log_read(
     """The ledger entry and the access-log row of one read (and its data subjects)."""
     principal, resource, grant = read.principal, read.resource, read.grant
     tags = sorted(set(subject_tags or []))
-    query = read.query
+    query, basis = read.query, {}
     if read.basis is not None:  # the access log has no column of its own for it: in the query
-        query = query | {"basis": {"kind": read.basis.kind, "ref": read.basis.ref}}
+        basis = {"basis": {"kind": read.basis.kind, "ref": read.basis.ref}}
+        query = query | basis
     details: dict[str, Any] = {
         "operation": read.operation, "consumer": read.consumer,
         "api_key": principal.api_key_id, "end_user": read.ctx.end_user,
         "legal_basis": read.legal_basis, "grant": grant.id if grant else None,
-        "fields": read.fields or [], "query": query, "rows": rows, **(extra or {}),
+        "fields": read.fields or [], "query": read.query, "rows": rows, **basis,
+        **(extra or {}),
     }  # fmt: skip
     if refusal is not None:
         details.update(refusal=refusal.value, message=message)
