@@ -219,6 +219,8 @@ def test_the_same_policy_by_iri_and_by_prefix_decides_the_same() -> None:
          "permission[0].action.refinement", "not supported"),
         ({"prohibition": [{"action": "use", "duty": [{"action": "delete"}]}]},
          "prohibition[0].duty", "has no duties"),
+        ({"permission": [{"action": "use", "remedy": [{"action": "delete"}]}]},
+         "permission[0].remedy", "only a prohibition has remedies"),
         ({"@type": "Ticket"}, "@type", "not a policy type"),
         ({"assignee": None}, "assignee", "an Agreement names its assignee"),
         ({"@context": "https://example.com/context.jsonld"}, "@context", "unknown context"),

@@ -227,3 +227,12 @@ def test_a_message_not_in_the_spec_shape_is_refused_naming_the_property(
         dsp.parse_message(body)
     assert caught.value.field == field
     assert words in caught.value.message
+
+
+def test_errors_read_in_the_spec_shape() -> None:
+    error = dsp.parse_message(message("ContractNegotiationError", **{
+        "dspace:code": "offer_unknown", "dspace:reason": [{"message": "no such offer"}]}))  # fmt: skip
+    assert isinstance(error, dsp.ContractNegotiationError)
+    assert error.code == "offer_unknown"
+    transfer = dsp.parse_message(message("TransferError", **{"dspace:code": "agreement_expired"}))
+    assert isinstance(transfer, dsp.TransferError)

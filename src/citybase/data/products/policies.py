@@ -424,6 +424,8 @@ def _rules(raw: Any, kind: str, path: str, inherited: str) -> list[Rule]:
             raise PolicyError(f"{where}.duty", f"a {kind} has no duties (ODRL 2.2)")
         if kind == "prohibition" and "remedy" in node:
             duties = tuple(_duties(node["remedy"], f"{where}.remedy"))
+        elif "remedy" in node:
+            raise PolicyError(f"{where}.remedy", "only a prohibition has remedies (ODRL 2.2)")
         assignee = _party(node.get("assignee"), f"{where}.assignee") or inherited
         rules.append(Rule(where, kind, INCLUDES[action], action, assignee, constraints, duties))
     return rules

@@ -248,9 +248,8 @@ class ContractNegotiation(_Pids):
     state: NegotiationState = Field(alias="dspace:state")
 
 
-class ContractNegotiationError(Message):
+class ContractNegotiationError(_Top):
     TYPE: ClassVar[str] = "dspace:ContractNegotiationError"
-    context: Annotated[Any, Field(alias="@context")] = CONTEXT
     type: Literal["dspace:ContractNegotiationError"] = Field(
         "dspace:ContractNegotiationError", alias="@type"
     )
@@ -339,9 +338,8 @@ class TransferProcess(_Pids):
     state: TransferState = Field(alias="dspace:state")
 
 
-class TransferError(Message):
+class TransferError(_Top):
     TYPE: ClassVar[str] = "dspace:TransferError"
-    context: Annotated[Any, Field(alias="@context")] = CONTEXT
     type: Literal["dspace:TransferError"] = Field("dspace:TransferError", alias="@type")
     provider_pid: str | None = Field(None, alias="dspace:providerPid")
     consumer_pid: str | None = Field(None, alias="dspace:consumerPid")
@@ -357,9 +355,9 @@ MESSAGES: dict[str, type[_Top]] = {
         Catalog, CatalogRequestMessage, DatasetRequestMessage, ContractRequestMessage,
         ContractOfferMessage, ContractAgreementMessage, ContractAgreementVerificationMessage,
         ContractNegotiationEventMessage, ContractNegotiationTerminationMessage,
-        ContractNegotiation, TransferRequestMessage, TransferStartMessage,
+        ContractNegotiation, ContractNegotiationError, TransferRequestMessage, TransferStartMessage,
         TransferSuspensionMessage, TransferCompletionMessage, TransferTerminationMessage,
-        TransferProcess,
+        TransferProcess, TransferError,
     )
 }  # fmt: skip
 
