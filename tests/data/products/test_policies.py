@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from citybase.core.errors import InvalidInput
 from citybase.data.products.policies import (
     CompiledPolicy,
     PolicyError,
     UsageRequest,
     compile_policy,
+    compiled,
     decide,
 )
 
@@ -247,3 +249,19 @@ def test_a_bare_date_is_the_citys_day() -> None:
          "rightOperand": {"@value": "2026-06-02", "@type": "xsd:date"}}]}]))  # fmt: skip
     assert decide(policy, ask(at=datetime(2026, 6, 1, 15, 59, tzinfo=UTC))).allowed
     assert not decide(policy, ask(at=datetime(2026, 6, 1, 16, 0, tzinfo=UTC))).allowed
+
+
+def test_a_compiled_policy_is_kept_by_its_key() -> None:
+    first = compiled("HT2026000001@1", contract())
+    assert compiled("HT2026000001@1", {"not": "read again"}) is first
+    changed = compiled("HT2026000001@2", contract(prohibition=[{"action": "aggregate"}]))
+    assert changed is not first
+    assert decide(changed, ask(action="aggregate")).rule == "prohibition[0]"
+    with pytest.raises(PolicyError):
+        compiled("HT2026000002@1", contract(permission=[{"action": "teleport"}]))
+
+
+def test_a_delivery_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        ask(at=datetime(2026, 6, 1, 9, 0))  # noqa: DTZ001 - the mistake refused
+    assert caught.value.field == "at"

@@ -28,6 +28,7 @@ operator or action not listed here.
 from __future__ import annotations
 
 import operator as op
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -113,6 +114,10 @@ class UsageRequest:
     bytes_asked: int = 0
     assignee: str = ""
     scenario: str = ""
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise InvalidInput("a delivery's time has a time zone", field="at")
 
 
 @dataclass(frozen=True)
@@ -539,3 +544,22 @@ def decide(policy: CompiledPolicy, request: UsageRequest) -> Decision:
     if failed is not None:
         return Decision(False, f"{failed.path} ({failed.label})", failed.explain(request))
     return Decision(False, "permission", f"no permission covers {request.action}")
+
+
+CACHE_SIZE = 50_000
+_compiled: OrderedDict[str, CompiledPolicy] = OrderedDict()
+
+
+def compiled(key: str, policy: Mapping[str, Any]) -> CompiledPolicy:
+    """The compiled form of ``policy``, kept by ``key`` — a key that changes whenever the
+    policy does (a contract's number and version, or a digest of the stored JSON) — so that a
+    process compiles each live contract once and decides from memory after. The
+    ``CACHE_SIZE`` most recently used are kept."""
+    found = _compiled.get(key)
+    if found is not None:
+        _compiled.move_to_end(key)
+        return found
+    made = _compiled[key] = compile_policy(policy)
+    if len(_compiled) > CACHE_SIZE:
+        _compiled.popitem(last=False)
+    return made
