@@ -305,6 +305,7 @@ def test_fields_outside_the_basis_are_refused_logged_and_nothing_served(
     entries, _ = ledger.find_entries(session, LedgerFilter(action="products.delivery.refused"))
     assert [e.details["refusal"] for e in entries] == ["field_not_granted"] * 2
     assert entries[0].details["basis"] == {"kind": "contract", "ref": "HT2026000001"}
+    assert entries[0].details["legal_basis"] == CONTRACT.legal_basis
     log = access.find_accesses(session, city.people["root"], AccessFilter(), KEYS)
     assert [(a.outcome.value, a.rows, a.subjects) for a in log.accesses] == [
         ("refused", 0, 0), ("refused", 0, 0),
@@ -330,4 +331,7 @@ def test_personal_data_under_a_basis_needs_its_purpose(session: Session) -> None
     silent = replace(CONTRACT, purpose="")
     _refused(_under(session, city.stranger, city.resource.code, silent), Refusal.purpose_required)
     mine = replace(CONTRACT, consumer="fz.urban")  # the provider's own data is read elsewhere
-    _refused(_under(session, city.stranger, city.resource.code, mine), Refusal.own_data)
+    own = _refused(_under(session, city.stranger, city.resource.code, mine), Refusal.own_data)
+    log = access.find_accesses(session, city.people["root"], AccessFilter(), KEYS)
+    row = next(a for a in log.accesses if a.id == own.access_id)  # refused before any field
+    assert (row.legal_basis, row.query["basis"]["ref"]) == (CONTRACT.legal_basis, "HT2026000001")

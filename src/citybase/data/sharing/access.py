@@ -160,7 +160,6 @@ def _check(
             return held
         covered, named = held
     else:
-        read.legal_basis, read.purpose = basis.legal_basis, basis.purpose
         covered, named = list(basis.fields), f"{basis.kind} {basis.ref}"
     outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in covered]
     if outside:
@@ -282,8 +281,8 @@ def _serve(
 ) -> Served | Refused:  # fmt: skip
     asked = _query_dict(request) | ({"limit": up_to} if up_to is not None else {})
     read = Read(principal, code, ctx, operation, asked, basis=basis)
-    if basis is not None:
-        read.action = basis.action
+    if basis is not None:  # named from the start, so that a refusal is traced with it too
+        read.action, read.legal_basis, read.purpose = basis.action, basis.legal_basis, basis.purpose
     used = list(request.filters) + ([request.sort] if request.sort else [])
     refused = _check(session, read, list(request.fields), used)
     if refused is not None:
