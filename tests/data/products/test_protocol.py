@@ -236,3 +236,13 @@ def test_errors_read_in_the_spec_shape() -> None:
     assert error.code == "offer_unknown"
     transfer = dsp.parse_message(message("TransferError", **{"dspace:code": "agreement_expired"}))
     assert isinstance(transfer, dsp.TransferError)
+
+
+def test_nothing_but_a_request_or_an_offer_starts_a_negotiation() -> None:
+    end = dsp.parse_message(message("ContractNegotiationTerminationMessage"))
+    with pytest.raises(dsp.IllegalTransition, match="before any negotiation"):
+        dsp.negotiation_step(None, end, Role.consumer, own_pid=PROVIDER_PID)
+    known = message("ContractRequestMessage", **{"dspace:offer": {"@id": OFFER_ID}})
+    known["dspace:providerPid"] = "urn:uuid:not-here"
+    with pytest.raises(dsp.IllegalTransition, match="no negotiation urn:uuid:not-here"):
+        dsp.negotiation_step(None, dsp.parse_message(known), Role.consumer, own_pid=PROVIDER_PID)

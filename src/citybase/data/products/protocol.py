@@ -398,7 +398,7 @@ NEGOTIATION: dict[tuple[str, Role], dict[NegotiationState | None, NegotiationSta
     ("dspace:FINALIZED", Role.provider): {N.VERIFIED: N.FINALIZED},
     **{
         (ContractNegotiationTerminationMessage.TYPE, role): {
-            s: N.TERMINATED for s in (None, *N) if s not in (N.FINALIZED, N.TERMINATED)
+            s: N.TERMINATED for s in N if s not in (N.FINALIZED, N.TERMINATED)
         }
         for role in Role
     },
