@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,7 +18,8 @@ from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access, repository, service
-from citybase.data.sharing.schemas import AccessFilter, ReadContext, Refusal, Revocation
+from citybase.data.sharing.schemas import AccessFilter, Basis, ReadContext, Refusal, Revocation
+from tests.core.identity.factories import make_user, principal_of
 from tests.data.sharing.factories import citizen_id, grant_to, shared_city
 
 KEYS = ops.Keys.derive("22" * 32)
@@ -239,3 +241,97 @@ def test_free_text_found_when_stored_is_served_as_if_scanned_now(session: Sessio
     assert datastore.stale_scans(session) == [city.resource.code]
     assert datastore.rescan(session, city.resource.code) == 6
     assert datastore.stale_scans(session) == []
+
+
+# --- the same read under a basis other than a grant ---------------------------------------------
+
+CONTRACT = Basis(
+    kind="contract", ref="HT2026000001", legal_basis="《数据产品授权运营合同》HT2026000001",
+    fields=("姓名", "公民身份号码", "性别", "出生日期"), purpose="医保精算模型训练",
+    consumer="op.actuary",
+)  # fmt: skip
+NO_CASE = ReadContext()  # a contract's delivery names no case: the contract is its record
+
+
+def _under(session: Session, principal, code: str, basis: Basis = CONTRACT, **query):  # type: ignore[no-untyped-def]
+    return service.read_rows_under(
+        session, principal, code, NO_CASE, RowQuery(**query), KEYS, basis
+    )
+
+
+def test_rows_under_a_contract_are_masked_and_traced_like_a_granted_read(
+    session: Session,
+) -> None:
+    city = shared_city(session, level=Level.general_4)
+    operator = make_user(session, "actuary")  # no role, no unit: the contract is the authority
+    principal = principal_of(session, operator.username)
+    served = _under(session, principal, city.resource.code, filters={"性别": "男"})
+    assert isinstance(served, access.Served), served
+    page = served.page
+    assert (page.basis_kind, page.basis_ref, page.grant_id) == ("contract", "HT2026000001", None)
+    assert set(page.rows[0]) == set(CONTRACT.fields)
+    assert page.rows[0]["姓名"] == "王*"  # masked by the resource's grade, as under a grant
+    assert ops.reveal(page.rows[0]["公民身份号码"], KEYS) == citizen_id(1)
+    entries, _ = ledger.find_entries(session, LedgerFilter(action="products.delivery"))
+    entry = entries[0]
+    assert entry.details["basis"] == {"kind": "contract", "ref": "HT2026000001"}
+    assert entry.details["legal_basis"] == CONTRACT.legal_basis
+    assert (entry.details["consumer"], entry.details["grant"], entry.reason) == (
+        "op.actuary", None, "医保精算模型训练",
+    )  # fmt: skip
+    log = access.find_accesses(session, city.people["root"], AccessFilter(), KEYS)
+    row = log.accesses[0]
+    assert (row.outcome.value, row.consumer_unit_code, row.grant_id, row.rows) == (
+        "allowed", "op.actuary", None, 3,
+    )  # fmt: skip
+    assert row.query["basis"] == {"kind": "contract", "ref": "HT2026000001"}
+    assert (row.legal_basis, row.ledger_seq) == (CONTRACT.legal_basis, entry.seq)
+    # whose data went where: the data subjects are indexed as for any read
+    found = access.find_accesses(session, city.people["root"],
+                                 AccessFilter(subject=citizen_id(1)), KEYS)  # fmt: skip
+    assert [a.id for a in found.accesses] == [row.id]
+
+
+def test_fields_outside_the_basis_are_refused_logged_and_nothing_served(
+    session: Session,
+) -> None:
+    city = shared_city(session, level=Level.general_4)
+    code = city.resource.code
+    refused = _refused(_under(session, city.stranger, code, fields=["手机号码"]),
+                       Refusal.field_not_granted)  # fmt: skip
+    assert "contract HT2026000001 covers" in refused.message
+    _refused(_under(session, city.stranger, code, filters={"住址": "福州市"}),
+             Refusal.field_not_granted)  # fmt: skip
+    entries, _ = ledger.find_entries(session, LedgerFilter(action="products.delivery.refused"))
+    assert [e.details["refusal"] for e in entries] == ["field_not_granted"] * 2
+    assert entries[0].details["basis"] == {"kind": "contract", "ref": "HT2026000001"}
+    assert entries[0].details["legal_basis"] == CONTRACT.legal_basis
+    log = access.find_accesses(session, city.people["root"], AccessFilter(), KEYS)
+    assert [(a.outcome.value, a.rows, a.subjects) for a in log.accesses] == [
+        ("refused", 0, 0), ("refused", 0, 0),
+    ]  # fmt: skip
+    assert log.accesses[-1].id == refused.access_id  # newest first
+
+
+def test_a_basis_may_mask_harder_than_the_grade_never_softer(session: Session) -> None:
+    city = shared_city(session, level=Level.general_4)
+    harder = replace(CONTRACT, mask_level=Level.important)
+    served = _under(session, city.stranger, city.resource.code, harder, limit=1)
+    assert isinstance(served, access.Served), served
+    assert served.page.rows[0]["公民身份号码"] == ops.keyed_hash(citizen_id(0), KEYS)
+    softer = replace(CONTRACT, mask_level=Level.general_1)
+    served = _under(session, city.stranger, city.resource.code, softer, limit=1)
+    assert isinstance(served, access.Served), served
+    assert ops.reveal(served.page.rows[0]["公民身份号码"], KEYS) == citizen_id(0)  # still 4 级
+    assert served.page.rows[0]["姓名"] == "张*"
+
+
+def test_personal_data_under_a_basis_needs_its_purpose(session: Session) -> None:
+    city = shared_city(session, level=Level.general_4)
+    silent = replace(CONTRACT, purpose="")
+    _refused(_under(session, city.stranger, city.resource.code, silent), Refusal.purpose_required)
+    mine = replace(CONTRACT, consumer="fz.urban")  # the provider's own data is read elsewhere
+    own = _refused(_under(session, city.stranger, city.resource.code, mine), Refusal.own_data)
+    log = access.find_accesses(session, city.people["root"], AccessFilter(), KEYS)
+    row = next(a for a in log.accesses if a.id == own.access_id)  # refused before any field
+    assert (row.legal_basis, row.query["basis"]["ref"]) == (CONTRACT.legal_basis, "HT2026000001")

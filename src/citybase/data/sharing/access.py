@@ -14,22 +14,17 @@ refusal stays on the ledger.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
-from citybase.core.identity.service import actor_of
-from citybase.core.ledger import service as ledger
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowPage, RowQuery
 from citybase.data.grading.schemas import Level
@@ -38,12 +33,13 @@ from citybase.data.masking import service as masking
 from citybase.data.masking.schemas import KReport, MaskPlan
 from citybase.data.sharing import repository
 from citybase.data.sharing.auth import SHARE_AUDIT, SHARE_READ
-from citybase.data.sharing.models import ShareAccess, ShareGrant
+from citybase.data.sharing.models import ShareGrant
 from citybase.data.sharing.schemas import (
     AccessFilter,
     AccessPage,
     AccessRead,
     AccessSummary,
+    Basis,
     GrantState,
     Outcome,
     ReadContext,
@@ -51,140 +47,13 @@ from citybase.data.sharing.schemas import (
     SharedPage,
 )
 from citybase.data.sharing.service import state_of
+from citybase.data.sharing.trace import PERSONAL_LEVELS as PERSONAL_LEVELS
+from citybase.data.sharing.trace import Read, log_read, refuse
+from citybase.data.sharing.trace import Refused as Refused
+from citybase.data.sharing.trace import case_number_problem as case_number_problem
 
 EXPORT_MAX_ROWS = 100_000
 PAGE_MAX = 10_000
-# personal information (一般数据 3 级 and up, or never graded): a read names its case and, for a
-# system, the person behind it
-PERSONAL_LEVELS = {"", Level.general_3, Level.general_4, Level.important, Level.core}
-
-# 案件编号: the platform's numbers, letters then date then serial (SR202611220001, GD…), or an
-# official document number (文号) such as 榕政办〔2026〕12号
-CASE_NUMBER = re.compile(r"^(?P<prefix>[A-Z]{2,8})(?P<date>\d{8})(?P<serial>\d{4,8})$")
-DOC_NUMBER = re.compile(
-    r"^[\u4e00-\u9fa5]{1,12}[〔\[（(](?P<year>\d{4})[〕\]）)]第?(?P<serial>\d{1,6})号$"
-)
-
-
-def case_number_problem(value: str, today: date | None = None) -> str | None:
-    """Why ``value`` is not a case number, or ``None`` when it is one."""
-    today = today or datetime.now(UTC).date()
-    if match := CASE_NUMBER.match(value):
-        try:
-            when = datetime.strptime(match["date"], "%Y%m%d").replace(tzinfo=UTC).date()
-        except ValueError:
-            return f"{value}: {match['date']} is not a date"
-        if when > today:
-            return f"{value}: dated {when}, after today"
-        return None
-    if match := DOC_NUMBER.match(value):
-        if not 1949 <= int(match["year"]) <= today.year:
-            return f"{value}: {match['year']} is not a year a document can bear"
-        return None
-    return (
-        f"{value!r} is not a case number: use the platform's (letters, date, serial, such as "
-        "SR202611220001) or a document number (such as 榕政办〔2026〕12号)"
-    )
-
-
-@dataclass(frozen=True)
-class Refused:
-    refusal: Refusal
-    message: str
-    access_id: int
-
-    def error(self) -> CitybaseError:
-        error = CitybaseError(self.message, field=_FIELD.get(self.refusal), access=self.access_id)
-        error.status_code = self.refusal.status
-        error.code = self.refusal.value
-        return error
-
-
-_FIELD = {
-    Refusal.case_number_required: "X-Citybase-Issue",
-    Refusal.case_number_invalid: "X-Citybase-Issue",
-    Refusal.end_user_required: "X-Citybase-UserId",
-    Refusal.foreign_key: "X-Citybase-Client",
-    Refusal.field_not_granted: "fields",
-    Refusal.bad_query: "query",
-    Refusal.purpose_required: "X-Citybase-Purpose",
-}
-
-
-@dataclass
-class _Read:
-    """What one read is about, filled in as it is checked."""
-
-    principal: Principal
-    code: str
-    ctx: ReadContext
-    operation: str
-    query: dict[str, Any]
-    resource: ResourceRead | None = None
-    grant: ShareGrant | None = None
-    legal_basis: str = ""
-    purpose: str = ""
-    fields: list[str] | None = None
-    plan: MaskPlan | None = None
-    provider_unit_code: str = ""  # when what is read is not a catalog resource
-    action: str = "sharing.read"
-    object_type: str = "data_resource"
-
-
-def _actor_purpose(read: _Read) -> str:
-    return read.ctx.purpose or read.purpose
-
-
-def _log(
-    session: Session,
-    read: _Read,
-    outcome: Outcome,
-    *,
-    refusal: Refusal | None = None,
-    message: str = "",
-    rows: int = 0,
-    subject_tags: list[str] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> ShareAccess:
-    principal, resource, grant = read.principal, read.resource, read.grant
-    tags = sorted(set(subject_tags or []))
-    details: dict[str, Any] = {
-        "operation": read.operation, "consumer": principal.unit_code,
-        "api_key": principal.api_key_id, "end_user": read.ctx.end_user,
-        "legal_basis": read.legal_basis, "grant": grant.id if grant else None,
-        "fields": read.fields or [], "query": read.query, "rows": rows, **(extra or {}),
-    }  # fmt: skip
-    if refusal is not None:
-        details.update(refusal=refusal.value, message=message)
-    if tags:
-        details["subjects"] = len(tags)
-        details["subjects_digest"] = hashlib.sha256("".join(tags).encode()).hexdigest()
-    seq = ledger.record(
-        session, actor_of(principal),
-        read.action if outcome is Outcome.allowed else f"{read.action}.refused",
-        object_type=read.object_type,
-        object_id=read.code, reason=_actor_purpose(read),
-        case_number=read.ctx.case_number, details=details,
-    )  # fmt: skip
-    access = ShareAccess(
-        at=datetime.now(UTC), outcome=outcome.value, refusal=refusal.value if refusal else "",
-        message=message, operation=read.operation, resource_code=read.code[:40],
-        provider_unit_code=resource.provider_unit_code if resource else read.provider_unit_code,
-        consumer_unit_code=principal.unit_code, username=principal.username,
-        api_key_id=principal.api_key_id, end_user=read.ctx.end_user,
-        purpose=_actor_purpose(read), legal_basis=read.legal_basis,
-        case_number=read.ctx.case_number, grant_id=grant.id if grant else None,
-        fields=read.fields or [], query=read.query, rows=rows, subjects=len(tags),
-        ledger_seq=seq,
-    )  # fmt: skip
-    repository.add(session, access)
-    repository.add_subjects(session, access.id, tags)
-    return access
-
-
-def _refuse(session: Session, read: _Read, refusal: Refusal, message: str) -> Refused:
-    access = _log(session, read, Outcome.refused, refusal=refusal, message=message)
-    return Refused(refusal, message, access.id)
 
 
 def _find_grant(
@@ -226,60 +95,100 @@ def _find_grant(
     )
 
 
-def _check(
-    session: Session, read: _Read, wanted_fields: list[str], used_fields: list[str]
-) -> Refused | None:
+def _check_reader(session: Session, read: Read) -> Refused | None:
+    """What every read of another unit's rows checks first, whatever its basis."""
     principal, ctx, code = read.principal, read.ctx, read.code
     if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
-        return _refuse(session, read, Refusal.case_number_invalid, problem)
+        return refuse(session, read, Refusal.case_number_invalid, problem)
     try:
         read.resource = catalog.get_resource(session, code)
     except NotFound:
-        return _refuse(session, read, Refusal.no_resource, f"no data resource {code}")
-    if not principal.can(SHARE_READ):
-        return _refuse(session, read, Refusal.not_permitted, (
+        return refuse(session, read, Refusal.no_resource, f"no data resource {code}")
+    if read.basis is None and not principal.can(SHARE_READ):
+        return refuse(session, read, Refusal.not_permitted, (
             f"{principal.username} may not read shared data (permission {SHARE_READ})"
         ))  # fmt: skip
-    if not principal.unit_code:
-        return _refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
-                       "this account has none")  # fmt: skip
+    if not read.consumer:
+        return refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
+                      "this account has none")  # fmt: skip
     if ctx.client_unit and ctx.client_unit != principal.unit_code:
-        return _refuse(session, read, Refusal.foreign_key, (
+        return refuse(session, read, Refusal.foreign_key, (
             f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
             "a unit reads with its own keys"
         ))  # fmt: skip
-    if principal.unit_code == read.resource.provider_unit_code:
-        return _refuse(session, read, Refusal.own_data, (
+    if read.consumer == read.resource.provider_unit_code:
+        return refuse(session, read, Refusal.own_data, (
             f"{code} is your unit's own: read it at /api/v1/catalog/resources/{code}/rows"
         ))  # fmt: skip
-    grant, refusal, message = _find_grant(session, principal, code)
+    return None
+
+
+def _check_grant(session: Session, read: Read) -> tuple[list[str], str] | Refused:
+    """The grant the reader's unit holds: the fields it covers and how to name it."""
+    grant, refusal, message = _find_grant(session, read.principal, read.code)
     if refusal is not None:
-        return _refuse(session, read, refusal, message)
+        return refuse(session, read, refusal, message)
     assert grant is not None
     read.grant = grant
     request = repository.request_by_id(session, grant.request_id)
     read.legal_basis = request.legal_basis if request else ""
     read.purpose = request.purpose if request else ""
-    outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in grant.fields]
+    return list(grant.fields), f"grant {grant.id}"
+
+
+def _stricter(session: Session, plan: MaskPlan, level: Level | None) -> MaskPlan:
+    """``plan``, masked at least as hard as ``level``'s policy would."""
+    if level is None or (plan.level and Level(plan.level).rank >= level.rank):
+        return plan
+    if Level(plan.policy_level).rank >= level.rank:  # never graded: already masked harder
+        return plan
+    rules = masking.policy(session)[level]
+    fields = [f.model_copy(update={"rule": rules[f.kind]}) for f in plan.fields]
+    return plan.model_copy(update={"policy_level": level.value, "fields": fields})
+
+
+def _check(
+    session: Session, read: Read, wanted_fields: list[str], used_fields: list[str]
+) -> Refused | None:
+    if refused := _check_reader(session, read):
+        return refused
+    assert read.resource is not None
+    principal, ctx, code, basis = read.principal, read.ctx, read.code, read.basis
+    if basis is None:
+        held = _check_grant(session, read)
+        if isinstance(held, Refused):
+            return held
+        covered, named = held
+    else:
+        covered, named = list(basis.fields), f"{basis.kind} {basis.ref}"
+    outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in covered]
     if outside:
-        return _refuse(session, read, Refusal.field_not_granted, (
-            f"not granted: {', '.join(outside)} (grant {grant.id} covers "
-            f"{', '.join(grant.fields)})"
+        return refuse(session, read, Refusal.field_not_granted, (
+            f"not granted: {', '.join(outside)} ({named} covers {', '.join(covered)})"
         ))  # fmt: skip
-    read.fields = wanted_fields or list(grant.fields)
-    read.plan = masking.plan_for(session, code, read.resource)
+    read.fields = wanted_fields or covered
+    plan = masking.plan_for(session, code, read.resource)
+    read.plan = _stricter(session, plan, basis.mask_level) if basis else plan
     level = read.plan.level
-    if level in PERSONAL_LEVELS:
-        if not ctx.case_number:
-            return _refuse(session, read, Refusal.case_number_required, (
-                f"{code} holds personal information ({level or 'not graded'}): name the case "
-                "in the X-Citybase-Issue header"
+    if level not in PERSONAL_LEVELS:
+        return None
+    if basis is not None:  # the basis is the documented reason; its purpose must be stated
+        if not read.stated_purpose.strip():
+            return refuse(session, read, Refusal.purpose_required, (
+                f"{code} holds personal information ({level or 'not graded'}): "
+                f"{named} states no purpose"
             ))  # fmt: skip
-        if principal.api_key_id is not None and not ctx.end_user:
-            return _refuse(session, read, Refusal.end_user_required, (
-                f"{code} holds personal information: a system names the person it reads for "
-                "in the X-Citybase-UserId header"
-            ))  # fmt: skip
+        return None
+    if not ctx.case_number:
+        return refuse(session, read, Refusal.case_number_required, (
+            f"{code} holds personal information ({level or 'not graded'}): name the case "
+            "in the X-Citybase-Issue header"
+        ))  # fmt: skip
+    if principal.api_key_id is not None and not ctx.end_user:
+        return refuse(session, read, Refusal.end_user_required, (
+            f"{code} holds personal information: a system names the person it reads for "
+            "in the X-Citybase-UserId header"
+        ))  # fmt: skip
     return None
 
 
@@ -343,13 +252,41 @@ def read_rows(
 ) -> Served | Refused:
     """Rows of another unit's resource under the grant its unit holds, masked: one page, or
     for an export ``up_to`` rows from the query's offset, fetched a page at a time."""
+    return _serve(session, principal, code, ctx, request, keys, None, operation, up_to)
+
+
+def read_rows_under(
+    session: Session,
+    principal: Principal,
+    code: str,
+    ctx: ReadContext,
+    request: RowQuery,
+    keys: ops.Keys,
+    basis: Basis,
+    *,
+    operation: str = "rows",
+    up_to: int | None = None,
+) -> Served | Refused:
+    """Rows of another unit's resource under a basis that is not a grant (a product
+    contract…), which the domain holding it has already found in force: only the fields the
+    basis covers, masked by grade (or harder, as the basis asks), traced as a read under a
+    grant is, with ``basis.action`` on the ledger and the basis's kind and reference in the
+    ledger entry and the access log."""
+    return _serve(session, principal, code, ctx, request, keys, basis, operation, up_to)
+
+
+def _serve(
+    session: Session, principal: Principal, code: str, ctx: ReadContext, request: RowQuery,
+    keys: ops.Keys, basis: Basis | None, operation: str, up_to: int | None,
+) -> Served | Refused:  # fmt: skip
     asked = _query_dict(request) | ({"limit": up_to} if up_to is not None else {})
-    read = _Read(principal, code, ctx, operation, asked)
+    read = Read(principal, code, ctx, operation, asked, basis=basis)
+    if basis is not None:  # named from the start, so that a refusal is traced with it too
+        read.action, read.legal_basis, read.purpose = basis.action, basis.legal_basis, basis.purpose
     used = list(request.filters) + ([request.sort] if request.sort else [])
     refused = _check(session, read, list(request.fields), used)
     if refused is not None:
         return refused
-    assert read.grant is not None
     assert read.fields is not None
     assert read.plan is not None
     plan = read.plan
@@ -357,22 +294,24 @@ def read_rows(
     try:
         fetched = _fetch(session, code, request, read.fields, up_to, bool(mask.redacting))
     except CitybaseError as exc:
-        return _refuse(session, read, Refusal.bad_query, exc.message)
+        return refuse(session, read, Refusal.bad_query, exc.message)
     total, raw_rows = fetched.total, fetched.rows
     served = mask.rows(raw_rows, fetched.found, fetched.scanned)
     tags = ops.subject_tags(masking.subjects(plan, raw_rows), keys)
     quasi = [q for q in masking.quasi_identifiers(plan) if q in read.fields]
     k = masking.k_anonymity(served, quasi)
-    access = _log(
+    access = log_read(
         session, read, Outcome.allowed, rows=len(served), subject_tags=tags,
         extra={"level": plan.level, "k": k.k if quasi else None},
     )  # fmt: skip
     masked = {f.item: f.rule.label() for f in plan.fields if f.item in read.fields}
+    grant_id = read.grant.id if read.grant else None
     return Served(
         SharedPage.model_construct(  # rows built above; validating them again costs a third
-            grant_id=read.grant.id, resource_code=code, level=plan.level,
-            masked={k: v for k, v in masked.items() if v != "clear"}, total=total,
-            rows=served, access_id=access.id,
+            grant_id=grant_id, basis_kind=basis.kind if basis else "grant",
+            basis_ref=basis.ref if basis else str(grant_id), resource_code=code,
+            level=plan.level, masked={k: v for k, v in masked.items() if v != "clear"},
+            total=total, rows=served, access_id=access.id,
         ),
         k,
     )  # fmt: skip
@@ -404,12 +343,12 @@ def read_own_rows(
     own = principal.unit_code == resource.provider_unit_code
     plan = masking.plan_for(session, code, resource)
     shown = list(request.fields) or [c.name for c in everything.columns]
-    read = _Read(
+    read = Read(
         principal, code, ctx, "own", _query_dict(request), resource=resource,
         legal_basis=OWN_DATA_BASIS if own else PLATFORM_BASIS, fields=shown,
     )  # fmt: skip
     tags = ops.subject_tags(masking.subjects(plan, everything.rows), keys)
-    access = _log(session, read, Outcome.allowed, rows=len(everything.rows), subject_tags=tags,
+    access = log_read(session, read, Outcome.allowed, rows=len(everything.rows), subject_tags=tags,
                   extra={"level": plan.level})  # fmt: skip
     if request.fields:
         everything = RowPage.model_construct(
@@ -429,12 +368,12 @@ def record_read(
     """Trace a read of personal data that another domain holds outside the catalog (a case's
     reporter, for one): the same ledger entry and access-log row as a read of rows, with
     ``action`` on the ledger. Returns the access-log row's id."""
-    read = _Read(
+    read = Read(
         principal, what, ctx, operation, {}, legal_basis=legal_basis, fields=fields,
         provider_unit_code=provider_unit_code, action=action, object_type=object_type,
     )  # fmt: skip
     tags = ops.subject_tags(subject_values or set(), keys) if keys is not None else []
-    return _log(session, read, Outcome.allowed, rows=rows, subject_tags=tags).id
+    return log_read(session, read, Outcome.allowed, rows=rows, subject_tags=tags).id
 
 
 @dataclass(frozen=True)
@@ -472,24 +411,24 @@ def read_held_values(
 
     ``keeper_basis``: the reader keeps these values for the platform (the base libraries'
     stewards) and reads them in the clear on that basis — traced all the same."""
-    read = _Read(principal, what, ctx, "file", {}, action=action, object_type=object_type)
+    read = Read(principal, what, ctx, "file", {}, action=action, object_type=object_type)
     admin = principal.has_role(Role.platform_admin)
     if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
-        return _refuse(session, read, Refusal.case_number_invalid, problem)
+        return refuse(session, read, Refusal.case_number_invalid, problem)
     if not (principal.can(SHARE_READ) or admin):
-        return _refuse(session, read, Refusal.not_permitted, (
+        return refuse(session, read, Refusal.not_permitted, (
             f"{principal.username} may not read shared data (permission {SHARE_READ})"
         ))  # fmt: skip
     if not principal.unit_code and not admin:
-        return _refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
+        return refuse(session, read, Refusal.no_unit, "shared data is read for a unit; "
                        "this account has none")  # fmt: skip
     if ctx.client_unit and ctx.client_unit != principal.unit_code:
-        return _refuse(session, read, Refusal.foreign_key, (
+        return refuse(session, read, Refusal.foreign_key, (
             f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
             "a unit reads with its own keys"
         ))  # fmt: skip
     if not ctx.purpose.strip():
-        return _refuse(session, read, Refusal.purpose_required, (
+        return refuse(session, read, Refusal.purpose_required, (
             "say why this file is read (X-Citybase-Purpose): a file is read for a purpose"
         ))  # fmt: skip
     values: dict[str, Any] = {}
@@ -545,21 +484,21 @@ def read_held_values(
     read.fields = list(values)
     read.query = {"sources": sources}
     if not values:
-        return _refuse(session, read, Refusal.no_grant, (
+        return refuse(session, read, Refusal.no_grant, (
             f"{principal.unit_code or 'this account'} holds no grant in force for any source "
             f"of {what}: request the resources it is built from ({', '.join(by_resource)})"
         ))  # fmt: skip
     if personal and not ctx.case_number:
-        return _refuse(session, read, Refusal.case_number_required, (
+        return refuse(session, read, Refusal.case_number_required, (
             f"{what} holds personal information: name the case in the X-Citybase-Issue header"
         ))  # fmt: skip
     if personal and principal.api_key_id is not None and not ctx.end_user:
-        return _refuse(session, read, Refusal.end_user_required, (
+        return refuse(session, read, Refusal.end_user_required, (
             f"{what} holds personal information: a system names the person it reads for "
             "in the X-Citybase-UserId header"
         ))  # fmt: skip
     tags = ops.subject_tags(subject_values, keys)
-    access = _log(session, read, Outcome.allowed, rows=1, subject_tags=tags,
+    access = log_read(session, read, Outcome.allowed, rows=1, subject_tags=tags,
                   extra={"grants": grants, "withheld": withheld})  # fmt: skip
     return ServedValues(values, withheld, masked, bases, served_from, access.id)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -8,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citybase.core.bus.schemas import Event
 from citybase.core.values import DateTime, NonNegativeInt64
+from citybase.data.grading.schemas import Level
 
 
 class RequestStatus(StrEnum):
@@ -137,6 +139,31 @@ class ReadContext(BaseModel):
     client_unit: str = Field("", max_length=40)
 
 
+@dataclass(frozen=True)
+class Basis:
+    """A legal basis for a read that is not a sharing grant — a product contract (数据产品合同),
+    later a sandbox release or an applicant's consent — handed to the one traced read by the
+    domain that holds it. That domain has already decided the read may happen (the contract is
+    in force, its policy permits this delivery); the read still checks the fields, masks by
+    grade, and leaves the same trace as a read under a grant.
+
+    ``kind`` names what the basis is (``contract``…) and ``ref`` which one (the contract's
+    number); both go on the ledger and in the access log. ``fields`` are the data items the
+    basis covers; ``mask_level``, when given, masks at least as hard as that level's policy
+    (never softer than the resource's own grade). ``consumer`` is who receives the rows (a
+    unit's or an operator's code), when not the reader's own unit. ``action`` is the ledger's
+    action for the delivery."""
+
+    kind: str
+    ref: str
+    legal_basis: str
+    fields: tuple[str, ...]
+    purpose: str
+    consumer: str = ""
+    mask_level: Level | None = None
+    action: str = "products.delivery"
+
+
 class Outcome(StrEnum):
     allowed = "allowed"
     refused = "refused"
@@ -190,9 +217,11 @@ class AccessPage(BaseModel):
 
 
 class SharedPage(BaseModel):
-    """Rows served under a grant, masked as the resource's level demands."""
+    """Rows served under a grant (or another basis), masked as the resource's level demands."""
 
-    grant_id: int
+    grant_id: int | None = Field(description="The grant served under; none under another basis")
+    basis_kind: str = Field("grant", description="What the rows were served under")
+    basis_ref: str = Field("", description="Which one: the grant's id, the contract's number…")
     resource_code: str
     level: str
     masked: dict[str, str] = Field(description="Field → the masking applied to it")

@@ -13,6 +13,7 @@ when its time is up, or when the provider revokes it. Every step is on the ledge
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -28,15 +29,23 @@ from citybase.data.catalog.schemas import ShareType, Status
 from citybase.data.sharing import repository
 from citybase.data.sharing.models import ShareGrant, ShareRequest
 from citybase.data.sharing.schemas import (
+    Basis,
     Decision,
     GrantChanged,
     GrantRead,
     GrantState,
+    ReadContext,
     RequestCreate,
     RequestRead,
     RequestStatus,
     Revocation,
 )
+
+if TYPE_CHECKING:
+    from citybase.data.datastore.schemas import RowQuery
+    from citybase.data.masking.operators import Keys
+    from citybase.data.sharing.access import Served
+    from citybase.data.sharing.trace import Refused
 
 CATALOG_RULE = Actor.system("catalog-share-type")
 
@@ -263,3 +272,26 @@ def file_subjects(session: Session, reads: int = 500) -> int:
     """File the data subjects of the oldest ``reads`` recent reads into the subject index (the
     worker's job; a look-up finds them either way). Returns how many entries moved."""
     return repository.file_subjects(session, reads)
+
+
+def read_rows_under(
+    session: Session,
+    principal: Principal,
+    code: str,
+    ctx: ReadContext,
+    request: RowQuery,
+    keys: Keys,
+    basis: Basis,
+    *,
+    operation: str = "rows",
+    up_to: int | None = None,
+) -> Served | Refused:
+    """The one traced read (``access.py``) under a basis that is not a grant — a product
+    contract, later a sandbox release or a consent: the fields it covers, masked by grade,
+    on the ledger and in the access log with the basis named. A refusal is returned (and
+    traced), not raised; the caller commits either way."""
+    from citybase.data.sharing import access  # the read builds on this module's grant states
+
+    return access.read_rows_under(
+        session, principal, code, ctx, request, keys, basis, operation=operation, up_to=up_to
+    )
