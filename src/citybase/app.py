@@ -59,6 +59,8 @@ from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import routes as baselib_routes
 from citybase.data.baselib import views as baselib_views
+from citybase.data.products import routes as products_routes
+from citybase.data.products import views as products_views
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
 from citybase.data.datastore import routes as datastore_routes
@@ -383,6 +385,8 @@ def create_app(
         hub_event_views.router,
         baselib_routes.router,
         baselib_views.router,
+        products_routes.router,
+        products_views.router,
     ):
         app.include_router(router)
 
