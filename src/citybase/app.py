@@ -59,8 +59,6 @@ from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import routes as baselib_routes
 from citybase.data.baselib import views as baselib_views
-from citybase.data.products import routes as products_routes
-from citybase.data.products import views as products_views
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
 from citybase.data.datastore import routes as datastore_routes
@@ -72,6 +70,8 @@ from citybase.data.masking import views as masking_views
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
+from citybase.data.products import routes as products_routes
+from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
 from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.quality import views as quality_views

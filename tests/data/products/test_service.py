@@ -54,15 +54,18 @@ def test_an_agreement_is_granted_reviewed_signed_suspended_and_ended_on_the_ledg
     session: Session, city: ProductsCity
 ) -> None:
     a = city.agreement
-    assert a.live and a.operator_credit_code.startswith("91350100")
+    assert a.live
+    assert a.operator_credit_code.startswith("91350100")
     s = city.settings.products
     suspended = service.suspend_agreement(
         session, city.bureau, s, a.id, AgreementAction(reason="整改")
     )
-    assert suspended.status.value == "suspended" and not suspended.live
+    assert suspended.status.value == "suspended"
+    assert not suspended.live
     service.resume_agreement(session, city.bureau, s, a.id, AgreementAction(reason="整改完成"))
     ended = service.end_agreement(session, city.bureau, s, a.id, AgreementAction(reason="到期终止"))
-    assert ended.status.value == "ended" and ended.ended_at is not None
+    assert ended.status.value == "ended"
+    assert ended.ended_at is not None
     assert _actions(session, a.number) == sorted(
         f"products.agreement.{w}"
         for w in ("grant", "review.approve", "sign", "suspend", "resume", "end")
@@ -124,7 +127,8 @@ def test_an_operator_registers_a_product_within_its_live_agreement(
     assert product.price_yuan == Decimal("0.50")
     assert product.grade  # the highest of its sources' grades
     rules = {c.rule: c.passed for c in product.checks}
-    assert rules["product.sources_in_agreement"] and rules["product.grade_delivery"]
+    assert rules["product.sources_in_agreement"]
+    assert rules["product.grade_delivery"]
     assert "product.quality" in rules
     assert product.sample_rows[0]["resource"] == city.manholes.code
     assert "products.product.register" in _actions(session, product.number)
@@ -194,7 +198,8 @@ def test_a_product_is_reviewed_listed_and_delisted_with_events(
     product_id = listed_product(session, city)
     product = service.get_accessible_product(session, city.people["healthuser"],
                                              city.settings.products, product_id)  # fmt: skip
-    assert product.status is ProductStatus.listed and product.offer_policy is not None
+    assert product.status is ProductStatus.listed
+    assert product.offer_policy is not None
     assert product.offer_policy["permission"][0]["duty"][0]["action"] == "compensate"
     assert service.count_listed_products(session) == 1
     assert service.count_listed_products(session, at=before) == 0
@@ -278,8 +283,62 @@ def test_scenarios_are_served_by_many_products(session: Session, city: ProductsC
         service.link_product(session, city.people["opa"], s, scenario.id,
                              ScenarioLink(product_number=number))  # fmt: skip
     shown = service.list_scenarios(session, city.people["healthuser"], s)
-    assert len(shown) == 1 and len(shown[0].product_numbers) == 2
+    assert len(shown) == 1
+    assert len(shown[0].product_numbers) == 2
     assert service.count_scenarios(session) == 1
     with pytest.raises(Forbidden):  # a unit does not create scenarios for the bureau
         service.create_scenario(session, city.people["urbansteward"], s, ScenarioCreate(
             name="另一个", sector="x", owner_unit_code="fz.urban"))  # fmt: skip
+
+
+def test_a_data_asset_keeps_every_valuation(session: Session, city: ProductsCity) -> None:
+    from citybase.data.products.schemas import AssetCreate, AssetRevalue
+
+    s = city.settings.products
+    steward = city.people["urbansteward"]
+    asset = service.record_asset(session, steward, AssetCreate(
+        subject_kind="resource", subject_code=city.manholes.code, cost_yuan=Decimal("120000.00"),
+        expected_benefit_yuan=Decimal("300000"), method="cost", value_yuan=Decimal("120000")))  # fmt: skip
+    revalued = service.revalue_asset(session, steward, s, asset.id, AssetRevalue(
+        cost_yuan=Decimal("120000"), expected_benefit_yuan=Decimal("300000"), method="income",
+        value_yuan=Decimal("180000.50"), reason="产品上架后按收益法评估"))  # fmt: skip
+    assert revalued.version == 2
+    assert revalued.value_yuan == Decimal("180000.50")
+    assert [(e.version, e.method.value, e.value_yuan) for e in revalued.history] == [
+        (1, "cost", Decimal("120000.00")), (2, "income", Decimal("180000.50"))]  # fmt: skip
+    assert service.count_assets(session) == (1, 18000050)
+    assert _actions(session, asset.number) == ["products.asset.record", "products.asset.revalue"]
+    with pytest.raises(Conflict):  # recorded once; then revalued
+        service.record_asset(session, steward, AssetCreate(
+            subject_kind="resource", subject_code=city.manholes.code, cost_yuan=Decimal("1"),
+            method="cost", value_yuan=Decimal("1")))  # fmt: skip
+
+
+def test_a_unit_neither_records_nor_revalues_another_unit_s_asset(
+    session: Session, city: ProductsCity
+) -> None:
+    from citybase.data.products.schemas import AssetCreate, AssetRevalue
+
+    s = city.settings.products
+    values = {"cost_yuan": Decimal("10"), "method": "market", "value_yuan": Decimal("20")}
+    with pytest.raises(Forbidden):  # fz.urban's resource, recorded by op.alpha
+        service.record_asset(session, city.people["opa"], AssetCreate(
+            subject_kind="resource", subject_code=city.manholes.code, **values))  # fmt: skip
+    asset = service.record_asset(session, city.people["urbansteward"], AssetCreate(
+        subject_kind="resource", subject_code=city.manholes.code, **values))  # fmt: skip
+    with pytest.raises(NotFound):
+        service.revalue_asset(session, city.people["opa"], s, asset.id,
+                              AssetRevalue(reason="越权", **values))  # fmt: skip
+    assert service.get_accessible_assets(session, city.people["opa"], s) == []
+    assert len(service.get_accessible_assets(session, city.bureau, s)) == 1
+    assert service.get_accessible_asset(session, city.bureau, s, asset.id).version == 1
+
+
+def test_money_is_refused_with_more_than_two_decimals() -> None:
+    from pydantic import ValidationError
+
+    from citybase.data.products.schemas import AssetRevalue
+
+    with pytest.raises(ValidationError, match="two decimals"):
+        AssetRevalue(cost_yuan=Decimal("1.005"), method="cost", value_yuan=Decimal("1"),
+                     reason="x")  # fmt: skip

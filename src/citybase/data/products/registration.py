@@ -253,13 +253,12 @@ def assess(
         checks.append(
             Check(rule=RULE_PERSONAL_MASKED, passed=True, detail="no personal data found")
         )
-    report = []
-    for resource in sources:
-        score = quality.latest_score(session, resource.code)
-        report.append({"code": resource.code, "name": resource.name,
-                       "score": None if score is None else round(score, 1)})  # fmt: skip
-    low = [q["code"] for q in report if q["score"] is not None and q["score"] < QUALITY_FLOOR]
-    unscored = [q["code"] for q in report if q["score"] is None]
+    scores = {r.code: quality.latest_score(session, r.code) for r in sources}
+    report = [{"code": r.code, "name": r.name,
+               "score": None if scores[r.code] is None else round(scores[r.code] or 0, 1)}
+              for r in sources]  # fmt: skip
+    low = [c for c, score in scores.items() if score is not None and score < QUALITY_FLOOR]
+    unscored = [c for c, score in scores.items() if score is None]
     detail = (f"below {QUALITY_FLOOR:g}: {', '.join(low)}" if low
               else "no quality rules: " + ", ".join(unscored) if unscored
               else "every source scored")  # fmt: skip
