@@ -126,15 +126,16 @@ def get_accessible_products(
     return read_products(session, rows)
 
 
-def _matches(doc: list[str], terms: list[list[str]]) -> int:
-    """How many times the terms' phrases occur in a token list (0: some term is missing)."""
+def _matches(doc: str, terms: list[list[str]]) -> int:
+    """How many times the terms occur in a space-delimited token string (given with a space
+    before and after): a phrase as its tokens in a row, a prefix at a token's start. 0: some
+    term is missing."""
     total = 0
     for term in terms:
         if term[0].endswith("*"):
-            hits = sum(1 for t in doc if t.startswith(term[0][:-1]))
+            hits = doc.count(" " + term[0][:-1])
         else:
-            n = len(term)
-            hits = sum(1 for i in range(len(doc) - n + 1) if doc[i : i + n] == term)
+            hits = doc.count(" " + " ".join(term) + " ")
         if not hits:
             return 0
         total += hits
@@ -151,24 +152,23 @@ def search_catalog(session: Session, query: CatalogQuery, today: date | None = N
     terms = tokens.query_terms(query.q)
     if terms:
         scored = []
-        for p in rows:
-            hits = _matches(p.search_tokens.split(), terms)
+        for row in rows:
+            hits = _matches(f" {row.search_tokens} ", terms)
             if hits:
-                scored.append((3 * _matches(tokens.tokens(p.name), terms) + hits, p))
+                name = f" {tokens.index_text(row.name)} "
+                scored.append((3 * _matches(name, terms) + hits, row))
         scored.sort(key=lambda pair: -pair[0])  # stable: newest listed first among equals
-        rows = [p for _, p in scored]
+        rows = [row for _, row in scored]
     facets: dict[str, dict[str, int]] = {"kind": {}, "sector": {}, "price_model": {}}
-    for p in rows:
-        for facet, value in (
-            ("kind", p.kind),
-            ("sector", p.sector),
-            ("price_model", p.price_model),
-        ):
+    for row in rows:
+        for facet in facets:
+            value = getattr(row, facet)
             if value:
                 facets[facet][value] = facets[facet].get(value, 0) + 1
-    page = rows[query.offset : query.offset + query.limit]
+    page = [row.id for row in rows[query.offset : query.offset + query.limit]]
+    found = repository.products_by_id(session, page)
     return CatalogPage(
-        total=len(rows), products=read_products(session, page),
+        total=len(rows), products=read_products(session, [found[i] for i in page]),
         facets={f: [FacetCount(value=v, count=c) for v, c in sorted(counts.items(), key=lambda x: -x[1])]
                 for f, counts in facets.items()},
     )  # fmt: skip

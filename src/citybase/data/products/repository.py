@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from citybase.data.products.models import (
@@ -97,26 +97,32 @@ def _on_offer(today: date) -> Any:
     )
 
 
-def _offered(today: date) -> Select[Any]:
-    return (
-        select(DataProduct)
-        .outerjoin(OperationAgreement, OperationAgreement.id == DataProduct.agreement_id)
-        .where(_on_offer(today))
-    )
-
-
 def offered(
     session: Session, today: date, *, kind: str | None = None, sector: str = "",
     price_model: str | None = None,
-) -> list[DataProduct]:  # fmt: skip
-    query = _offered(today)
+) -> list[Row[Any]]:  # fmt: skip
+    """What the catalog matches and counts, for every product on offer: its id, name, tokens and
+    facet values (not the whole row: the page's few are read by ``products_by_id``)."""
+    query = (
+        select(DataProduct.id, DataProduct.name, DataProduct.search_tokens, DataProduct.kind,
+               DataProduct.sector, DataProduct.price_model, DataProduct.number)
+        .outerjoin(OperationAgreement, OperationAgreement.id == DataProduct.agreement_id)
+        .where(_on_offer(today))
+    )  # fmt: skip
     if kind:
         query = query.where(DataProduct.kind == kind)
     if sector:
         query = query.where(DataProduct.sector == sector)
     if price_model:
         query = query.where(DataProduct.price_model == price_model)
-    return list(session.scalars(query.order_by(DataProduct.listed_at.desc(), DataProduct.id)))
+    return list(session.execute(query.order_by(DataProduct.listed_at.desc(), DataProduct.id)))
+
+
+def products_by_id(session: Session, ids: Iterable[int]) -> dict[int, DataProduct]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {p.id: p for p in session.scalars(select(DataProduct).where(DataProduct.id.in_(wanted)))}
 
 
 def is_offered(session: Session, product_id: int, today: date) -> bool:
