@@ -3,6 +3,8 @@ error format naming the rule, and nothing crossing from one company or unit to a
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -119,3 +121,28 @@ def test_the_bureau_s_console_pages_open_in_chinese(
     page = client.get("/console/products/review")
     assert page.status_code == 200
     assert "井盖巡查数据接口" not in page.text
+
+
+def test_forms_register_a_product_and_grant_an_agreement(
+    client: TestClient, session: Session, settings: Settings, app
+) -> None:  # type: ignore[no-untyped-def]
+    city = products_city(session, settings)
+    app.state.settings.products.bureau_unit = "fz.bigdata"
+    csrf = sign_in(client, "opa")
+    form = {"csrf_token": csrf, "name": "井盖统计报告", "kind": "report", "update_cycle": "monthly",
+            "source_codes": f"{city.manholes.code}", "price_model": "free", "price_yuan": "0",
+            "agreement_number": city.agreement.number, "sector": "城市治理"}  # fmt: skip
+    answer = client.post("/console/products/mine", data=form, follow_redirects=False)
+    assert "saved=1" in answer.headers["location"]
+    refused = client.post("/console/products/mine", follow_redirects=False, data={
+        **form, "source_codes": f"{city.manholes.code}、{city.outside.code}"})  # fmt: skip
+    assert "product.sources_in_agreement" in unquote(refused.headers["location"])
+    page = client.get("/console/products/mine")
+    assert page.text.count("井盖统计报告") == 1
+    csrf = sign_in(client, "bureausteward")
+    granted = client.post("/console/products/agreements", follow_redirects=False, data={
+        "csrf_token": csrf, "title": "第二份协议", "operator_unit_code": "op.beta",
+        "themes": "交通运输", "purposes": "交通出行服务", "starts_on": "2026-01-01",
+        "ends_on": "2028-12-31", "security_duties": "数据不出域", "price_policy": "priced"})  # fmt: skip
+    assert "saved=1" in granted.headers["location"]
+    assert "第二份协议" in client.get("/console/products/agreements").text
