@@ -23,6 +23,7 @@ from citybase.data.products.schemas import (
     AssetCreate,
     AssetRevalue,
     PriceModel,
+    PricePolicy,
     ProductAction,
     ProductCreate,
     ProductKind,
@@ -60,7 +61,7 @@ TO_REVIEW = 3  # the last products registered stay in the bureau's queue
 
 
 def _agreement(session: Session, settings: Settings, title: str, themes: list[str],
-               policy: str, purposes: list[str]) -> str:  # fmt: skip
+               policy: PricePolicy, purposes: list[str]) -> str:  # fmt: skip
     admin = identity.principal_for(session, "admin")
     operator = identity.principal_for(session, "dataop")
     today = clock.today()
@@ -70,7 +71,7 @@ def _agreement(session: Session, settings: Settings, title: str, themes: list[st
         starts_on=today - timedelta(days=90), ends_on=today + timedelta(days=3 * 365 - 90),
         security_duties="数据不出域、原始数据不可见；按级脱敏；调用日志留存不少于六个月；"
         "发生安全事件两小时内报告市大数据委。",
-        price_policy=policy,  # type: ignore[arg-type]
+        price_policy=policy,
         price_note="公益用途免费；经营性用途按市发改委备案价格收费。",
     )  # fmt: skip
     s = settings.products
@@ -110,9 +111,9 @@ def seed_products(session: Session, settings: Settings) -> None:
     admin = identity.principal_for(session, "admin")
     s = settings.products
     priced = _agreement(session, settings, "福州市公共数据授权运营协议（经营类）", PRICED_THEMES,
-                        "priced", ["普惠金融", "交通出行服务", "城市治理", "文旅营销"])  # fmt: skip
+                        PricePolicy.priced, ["普惠金融", "交通出行服务", "城市治理", "文旅营销"])  # fmt: skip
     free = _agreement(session, settings, "福州市公共数据授权运营协议（公益类）", FREE_THEMES,
-                      "public_interest_free", ["公共卫生研究", "民生服务"])  # fmt: skip
+                      PricePolicy.public_interest_free, ["公共卫生研究", "民生服务"])  # fmt: skip
     made: list[ProductRead] = []
     used: set[str] = set()
     registered = sorted(catalog.registered_resources(session), key=lambda r: r.code)
