@@ -70,6 +70,8 @@ from citybase.data.masking import views as masking_views
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
+from citybase.data.products import routes as products_routes
+from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
 from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.quality import views as quality_views
@@ -383,6 +385,8 @@ def create_app(
         hub_event_views.router,
         baselib_routes.router,
         baselib_views.router,
+        products_routes.router,
+        products_views.router,
     ):
         app.include_router(router)
 

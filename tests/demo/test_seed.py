@@ -11,7 +11,7 @@ from citybase.core.ledger import service as ledger
 from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
-from citybase.core.settings import Settings
+from citybase.core.settings import ProductsSettings, Settings
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
 from citybase.data.datastore import service as datastore
@@ -19,6 +19,8 @@ from citybase.data.grading import service as grading
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.opendata import service as opendata
+from citybase.data.products import service as products
+from citybase.data.products.schemas import CatalogQuery
 from citybase.data.quality import service as quality
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery
@@ -63,6 +65,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert ledger.verify(session, ledger.signer_for(fresh_settings)).ok
         _check_context_store(session)
         _check_outlines(session)
+        _check_products(session)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -91,6 +94,26 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert len(units) >= 25
         assert {"gl.health", "tj.civil", "gl.urban"} <= units
         _rows_look_real_and_pass_their_check_characters(session)
+
+
+def _check_products(session: Session) -> None:
+    """福州数据运营公司 operates under two live agreements; forty and more products of several
+    kinds are listed, some wait for review, scenarios are served, assets recorded."""
+    admin = identity.principal_for(session, "admin")
+    operator = identity.principal_for(session, "dataop")
+    agreements = products.get_accessible_agreements(session, operator, ProductsSettings())
+    assert len(agreements) == 2
+    assert all(a.live and is_credit_code(a.operator_credit_code) for a in agreements)
+    assert products.count_listed_products(session) >= 40
+    page = products.search_catalog(session, CatalogQuery(limit=100))
+    assert len(page.facets["kind"]) >= 3
+    assert len(page.facets["sector"]) >= 5
+    assert products.count_products_by_status(session)["submitted"] >= 1
+    assert products.count_scenarios(session) >= 5
+    assert all(
+        s.product_numbers for s in products.list_scenarios(session, admin, ProductsSettings())
+    )
+    assert products.count_assets(session)[0] >= 3
 
 
 def _check_outlines(session: Session) -> None:

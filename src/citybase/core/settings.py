@@ -198,6 +198,14 @@ class BaselibSettings(BaseModel):
     )  # fmt: skip
 
 
+class ProductsSettings(BaseModel):
+    bureau_unit: str = Field(
+        "",
+        description="The unit whose data stewards grant operation agreements and review, list "
+        "and delist data products (empty: platform admins only).",
+    )
+
+
 class FilesSettings(BaseModel):
     store: Literal["directory", "database"] = Field(
         "directory",
@@ -395,6 +403,7 @@ class Settings(BaseSettings):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     baselib: BaselibSettings = Field(default_factory=BaselibSettings)
+    products: ProductsSettings = Field(default_factory=ProductsSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     hub: HubSettings = Field(default_factory=HubSettings)

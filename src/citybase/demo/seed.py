@@ -46,6 +46,7 @@ from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCrea
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
+from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.demo.sensors import seed_entities, seed_sensors
 from citybase.hub.events import service as events
@@ -86,6 +87,7 @@ DEMO_USERS = (
     DemoUser("supervisor", "联排联调中心督办员 吴强", Role.supervisor, "fz.coord"),
     DemoUser("auditor", "大数据局审计员 何琳", Role.auditor, "fz.bigdata"),
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
+    DemoUser("dataop", "福州数据运营公司运营专员 林晨", Role.data_operator, "fz.dataops"),
 )
 
 
@@ -135,6 +137,8 @@ def build_demo(
         seed_sharing(session, settings)
         step("base libraries: persons and enterprises linked")
         seed_baselib(session, settings)
+        step("authorized operation: agreements, data products, scenarios, assets")
+        seed_products(session, settings)
         step("plans, their indicators and tasks")
         seed_cockpit(session)
         step("the event taxonomy")

@@ -27,6 +27,7 @@ def all_metadata() -> MetaData:
     from citybase.data.grading import models as _grading
     from citybase.data.masking import models as _masking
     from citybase.data.opendata import models as _opendata
+    from citybase.data.products import models as _products
     from citybase.data.quality import models as _quality
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
@@ -70,6 +71,7 @@ def all_metadata() -> MetaData:
         _sharing,
         _sources,
         _baselib,
+        _products,
     )
     return Base.metadata
 

@@ -27,6 +27,7 @@ class RoleName(StrEnum):
     supervisor = "supervisor"
     auditor = "auditor"
     viewer = "viewer"
+    data_operator = "data_operator"
 
 
 @app.command()

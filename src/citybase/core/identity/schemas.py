@@ -19,12 +19,15 @@ class Role(StrEnum):
     supervisor = "supervisor"
     auditor = "auditor"
     viewer = "viewer"
+    # staff of a company the bureau authorized to operate public data (授权运营单位)
+    data_operator = "data_operator"
 
 
 # The roles whose powers stay within the holder's own unit: a unit admin grants these only. The
 # others reach across units — every case (operator, supervisor, auditor), the whole ledger and
-# every user (supervisor), every read of shared data (auditor), everything (platform admin) — and
-# are granted by a platform admin.
+# every user (supervisor), every read of shared data (auditor), everything (platform admin) — or
+# act for a company under the bureau's agreement (data operator), and are granted by a platform
+# admin.
 UNIT_ROLES = frozenset(
     {Role.unit_admin, Role.data_steward, Role.data_consumer, Role.case_handler, Role.viewer}
 )

@@ -57,6 +57,7 @@ ROLE_NAMES_ZH = {
     "supervisor": "督办人员",
     "auditor": "审计员",
     "viewer": "只读用户",
+    "data_operator": "授权运营人员",
 }
 add_translations("zh", ROLE_NAMES_ZH)
 add_translations(

@@ -327,6 +327,13 @@ def quality_of(session: Session, principal: Principal, code: str) -> ResourceQua
     )  # fmt: skip
 
 
+def latest_score(session: Session, code: str) -> float | None:
+    """The score of a resource's last quality run (None: never run), with no access check: for
+    the platform's own work, as ``catalog.get_resource`` (a data product's quality report)."""
+    runs = repository.runs(session, code, limit=1)
+    return runs[0].score if runs else None
+
+
 def codes_with_rules(session: Session) -> list[str]:
     """Every resource with active rules (no access check)."""
     return repository.codes_with_rules(session)

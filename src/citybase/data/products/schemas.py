@@ -1,0 +1,379 @@
+"""Shapes of authorized operation, data products, scenarios and data assets. Money is in yuan
+with two decimals (``Decimal``) on the way in and out, kept in fen (integers) in the tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from citybase.core.bus.schemas import Event
+
+MAX_YUAN = Decimal("100000000000")  # a hundred billion: more is a typing error
+
+
+def to_fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+def to_yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+def _money(value: Decimal) -> Decimal:
+    if value < 0 or value > MAX_YUAN:
+        raise ValueError(f"an amount in yuan between 0 and {MAX_YUAN}")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("at most two decimals (fen)")
+    return value
+
+
+def _codes(values: list[str]) -> list[str]:
+    cleaned = []
+    for value in values:
+        value = value.strip()
+        if value and value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+# --- agreements -----------------------------------------------------------------------------------
+
+
+class PricePolicy(StrEnum):
+    public_interest_free = "public_interest_free"  # 公益使用免费
+    priced = "priced"  # 有偿使用
+
+
+class AgreementStatus(StrEnum):
+    granted = "granted"  # 已授予，待审查
+    reviewed = "reviewed"  # 已审查，待签署
+    rejected = "rejected"  # 审查未通过
+    signed = "signed"  # 已签署（在有效期内即生效）
+    suspended = "suspended"  # 已暂停
+    ended = "ended"  # 已终止
+
+
+class AgreementBase(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    operator_unit_code: str = Field(
+        min_length=2, max_length=40, description="The operator company, registered as a unit"
+    )
+    resource_codes: list[str] = Field(
+        default_factory=list, max_length=500, description="Catalog resources it may operate"
+    )
+    themes: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="Theme libraries (主题库): every resource tagged so is covered",
+    )  # fmt: skip
+    purposes: list[str] = Field(min_length=1, max_length=20)
+    scenarios: list[str] = Field(default_factory=list, max_length=50)
+    starts_on: date
+    ends_on: date
+    security_duties: str = Field(min_length=1, max_length=4000)
+    price_policy: PricePolicy
+    price_note: str = Field("", max_length=2000)
+
+    _clean = field_validator("resource_codes", "themes", "purposes", "scenarios")(_codes)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AgreementBase:
+        if self.ends_on <= self.starts_on:
+            raise ValueError("ends_on: the agreement must end after it starts")
+        if not self.resource_codes and not self.themes:
+            raise ValueError("resource_codes: name the resources or theme libraries it covers")
+        if not self.purposes:
+            raise ValueError("purposes: name at least one purpose")
+        return self
+
+
+class AgreementCreate(AgreementBase):
+    pass
+
+
+class AgreementAction(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AgreementReview(AgreementAction):
+    approve: bool
+
+
+class AgreementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    title: str
+    operator_unit_code: str
+    operator_unit_name: str = ""
+    operator_credit_code: str
+    resource_codes: list[str]
+    themes: list[str]
+    purposes: list[str]
+    scenarios: list[str]
+    starts_on: date
+    ends_on: date
+    security_duties: str
+    price_policy: PricePolicy
+    price_note: str
+    status: AgreementStatus
+    live: bool = Field(False, description="Signed and within its dates today")
+    granted_by: str
+    reviewed_by: str
+    signed_by: str
+    signed_at: datetime | None
+    ended_at: datetime | None
+    last_reason: str
+    created_at: datetime
+
+
+# --- products -------------------------------------------------------------------------------------
+
+
+class ProductKind(StrEnum):
+    dataset = "dataset"  # 数据集
+    api = "api"  # 数据接口
+    report = "report"  # 模型/报告
+    sandbox = "sandbox"  # 沙箱分析
+
+
+class UpdateCycle(StrEnum):
+    realtime = "realtime"
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+    quarterly = "quarterly"
+    yearly = "yearly"
+    once = "once"
+
+
+class PriceModel(StrEnum):
+    free = "free"  # 免费
+    per_call = "per_call"  # 按次
+    per_row = "per_row"  # 按条
+    monthly = "monthly"  # 包月订阅
+
+
+class ProductStatus(StrEnum):
+    submitted = "submitted"  # 待审核
+    approved = "approved"  # 审核通过，待上架
+    rejected = "rejected"  # 未通过
+    listed = "listed"  # 已上架
+    delisted = "delisted"  # 已下架
+
+
+class ProductBase(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    kind: ProductKind
+    description: str = Field("", max_length=4000)
+    sector: str = Field("", max_length=40, description="The sector it serves (行业)")
+    source_codes: list[str] = Field(min_length=1, max_length=50)
+    update_cycle: UpdateCycle
+    sample: str = Field("", max_length=4000, description="A description of its sample")
+    masked: bool = Field(False, description="Personal data in it is delivered masked")
+    price_model: PriceModel
+    price_yuan: Decimal = Field(Decimal("0"), description="Per call, per row or per month")
+    licence: str = Field("", max_length=200)
+
+    _clean = field_validator("source_codes")(_codes)
+    _price = field_validator("price_yuan")(_money)
+
+    @model_validator(mode="after")
+    def _price_coherent(self) -> ProductBase:
+        if self.price_model is PriceModel.free and self.price_yuan != 0:
+            raise ValueError("price_yuan: a free product has no price")
+        if self.price_model is not PriceModel.free and self.price_yuan == 0:
+            raise ValueError("price_yuan: a priced product needs its amount")
+        return self
+
+
+class ProductCreate(ProductBase):
+    agreement_number: str = Field(
+        "", max_length=30, description="The operation agreement it is made under (an operator's)"
+    )
+
+
+class ProductReview(BaseModel):
+    approve: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProductAction(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Check(BaseModel):
+    """One compliance check of a product and what it found."""
+
+    rule: str
+    passed: bool
+    detail: str
+
+
+class ProductRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    name: str
+    kind: ProductKind
+    owner_unit_code: str
+    owner_unit_name: str = ""
+    agreement_number: str = ""
+    description: str
+    sector: str
+    source_codes: list[str]
+    update_cycle: UpdateCycle
+    sample: str
+    sample_rows: list[dict[str, Any]]
+    quality: list[dict[str, Any]]
+    grade: str
+    personal_data: bool
+    masked: bool
+    price_model: PriceModel
+    price_yuan: Decimal = Decimal("0")
+    licence: str
+    offer_policy: dict[str, Any] | None
+    checks: list[Check]
+    status: ProductStatus
+    registered_by: str
+    reviewed_by: str
+    review_reason: str
+    listed_at: datetime | None
+    delisted_at: datetime | None
+    scenario_ids: list[int] = Field(default_factory=list)
+    created_at: datetime
+
+
+class CatalogQuery(BaseModel):
+    q: str = Field("", max_length=100)
+    kind: ProductKind | None = None
+    sector: str = Field("", max_length=40)
+    price_model: PriceModel | None = None
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class CatalogPage(BaseModel):
+    total: int
+    products: list[ProductRead]
+    facets: dict[str, list[FacetCount]]
+
+
+class ProductListed(Event):
+    topic: ClassVar[str] = "data.products.product.listed"
+
+    number: str
+    owner_unit_code: str
+    kind: str
+    source_codes: list[str]
+
+
+class ProductDelisted(Event):
+    topic: ClassVar[str] = "data.products.product.delisted"
+
+    number: str
+    owner_unit_code: str
+    reason: str
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+
+class ScenarioStatus(StrEnum):
+    planned = "planned"  # 储备
+    building = "building"  # 建设中
+    running = "running"  # 已应用
+    retired = "retired"  # 已退出
+
+
+class ScenarioBase(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    sector: str = Field(min_length=1, max_length=40)
+    description: str = Field("", max_length=4000)
+    owner_unit_code: str = Field(min_length=2, max_length=40)
+    status: ScenarioStatus = ScenarioStatus.planned
+
+
+class ScenarioCreate(ScenarioBase):
+    pass
+
+
+class ScenarioLink(BaseModel):
+    product_number: str = Field(min_length=1, max_length=30)
+
+
+class ScenarioRead(ScenarioBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    product_numbers: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+# --- data assets ----------------------------------------------------------------------------------
+
+
+class SubjectKind(StrEnum):
+    resource = "resource"
+    product = "product"
+
+
+class ValuationMethod(StrEnum):
+    cost = "cost"  # 成本法
+    income = "income"  # 收益法
+    market = "market"  # 市场法
+
+
+class AssetValues(BaseModel):
+    cost_yuan: Decimal
+    expected_benefit_yuan: Decimal = Decimal("0")
+    method: ValuationMethod
+    value_yuan: Decimal
+
+    _money = field_validator("cost_yuan", "expected_benefit_yuan", "value_yuan")(_money)
+
+
+class AssetCreate(AssetValues):
+    subject_kind: SubjectKind
+    subject_code: str = Field(min_length=1, max_length=40)
+
+
+class AssetRevalue(AssetValues):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AssetEntryRead(BaseModel):
+    version: int
+    cost_yuan: Decimal
+    expected_benefit_yuan: Decimal
+    method: ValuationMethod
+    value_yuan: Decimal
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
+class AssetRead(BaseModel):
+    id: int
+    number: str
+    unit_code: str
+    subject_kind: SubjectKind
+    subject_code: str
+    name: str
+    cost_yuan: Decimal
+    expected_benefit_yuan: Decimal
+    method: ValuationMethod
+    value_yuan: Decimal
+    version: int
+    history: list[AssetEntryRead] = Field(default_factory=list)
+    updated_at: datetime

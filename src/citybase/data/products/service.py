@@ -1,0 +1,137 @@
+"""Data products, authorized operation and trusted circulation (授权运营、数据产品、可信流通):
+the face other domains (and the cockpit's counts) import.
+
+- ``agreements``: the bureau grants an operator company an operation agreement, reviews it, the
+  operator signs it, the bureau suspends, resumes or ends it — ending or suspending delists
+  what it carried (here, in ``suspend_agreement`` / ``end_agreement``).
+- ``registration``: products registered with their compliance checks, reviewed, listed with
+  their ODRL offer, delisted; the catalog customers search in Chinese.
+- ``assets``: the scenario register and the units' data assets with every valuation kept.
+
+Contracts, negotiation, delivery through the traced read, and metering come next.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from citybase.core.identity.schemas import Principal
+from citybase.core.settings import ProductsSettings
+from citybase.data.products import agreements, repository
+from citybase.data.products.agreements import (
+    get_accessible_agreement,
+    get_accessible_agreements,
+    grant_agreement,
+    is_bureau,
+    review_agreement,
+    sign_agreement,
+)
+from citybase.data.products.assets import (
+    create_scenario,
+    get_accessible_asset,
+    get_accessible_assets,
+    link_product,
+    list_scenarios,
+    record_asset,
+    revalue_asset,
+)
+from citybase.data.products.registration import (
+    delist_product,
+    delist_under,
+    get_accessible_product,
+    get_accessible_products,
+    list_product,
+    register_product,
+    review_product,
+    search_catalog,
+)
+from citybase.data.products.schemas import AgreementAction, AgreementRead
+
+__all__ = [
+    "count_assets",
+    "count_listed_products",
+    "count_products_by_status",
+    "count_scenarios",
+    "create_scenario",
+    "delist_product",
+    "end_agreement",
+    "get_accessible_agreement",
+    "get_accessible_agreements",
+    "get_accessible_asset",
+    "get_accessible_assets",
+    "get_accessible_product",
+    "get_accessible_products",
+    "grant_agreement",
+    "is_bureau",
+    "link_product",
+    "list_product",
+    "list_scenarios",
+    "record_asset",
+    "register_product",
+    "resume_agreement",
+    "revalue_asset",
+    "review_agreement",
+    "review_product",
+    "search_catalog",
+    "sign_agreement",
+    "suspend_agreement",
+]
+
+
+def _change(
+    session: Session, principal: Principal, settings: ProductsSettings, agreement_id: int,
+    action: str, data: AgreementAction,
+) -> AgreementRead:  # fmt: skip
+    agreement = agreements.change_agreement(
+        session, principal, settings, agreement_id, action, data
+    )
+    if action in ("suspend", "end"):
+        delist_under(session, principal, agreement, data.reason)
+    return agreements.read_agreements(session, [agreement])[0]
+
+
+def suspend_agreement(
+    session: Session, principal: Principal, settings: ProductsSettings, agreement_id: int,
+    data: AgreementAction,
+) -> AgreementRead:  # fmt: skip
+    """The bureau suspends an agreement: its listed products are delisted."""
+    return _change(session, principal, settings, agreement_id, "suspend", data)
+
+
+def resume_agreement(
+    session: Session, principal: Principal, settings: ProductsSettings, agreement_id: int,
+    data: AgreementAction,
+) -> AgreementRead:  # fmt: skip
+    """A suspended agreement in force again (its products are listed again one by one)."""
+    return _change(session, principal, settings, agreement_id, "resume", data)
+
+
+def end_agreement(
+    session: Session, principal: Principal, settings: ProductsSettings, agreement_id: int,
+    data: AgreementAction,
+) -> AgreementRead:  # fmt: skip
+    """The bureau ends an agreement for good: its listed products are delisted."""
+    return _change(session, principal, settings, agreement_id, "end", data)
+
+
+# --- figures for the cockpit ----------------------------------------------------------------------
+
+
+def count_listed_products(session: Session, at: datetime | None = None) -> int:
+    """Products listed at ``at`` (now by default): listed by then and not delisted since."""
+    return repository.count_listed(session, at or datetime.now(UTC))
+
+
+def count_products_by_status(session: Session) -> dict[str, int]:
+    return repository.count_by_status(session)
+
+
+def count_scenarios(session: Session, status: str | None = None) -> int:
+    return repository.count_scenarios(session, status)
+
+
+def count_assets(session: Session) -> tuple[int, int]:
+    """Data assets recorded, and their total value in fen."""
+    return repository.count_assets(session)

@@ -1,0 +1,573 @@
+"""Console pages of data products: the product catalog (search and facets), a product's page,
+one's own products and the registration form, operation agreements, the bureau's review queue,
+the scenario register and data assets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import CitybaseError, NotFound
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import failure_text, read_form, split_list
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
+from citybase.core.web.templating import NavEntry, console
+from citybase.data.products import service
+from citybase.data.products.auth import (
+    PRODUCTS_AGREEMENTS,
+    PRODUCTS_ASSETS,
+    PRODUCTS_BROWSE,
+    PRODUCTS_GOVERN,
+    PRODUCTS_REGISTER,
+    AgreementsReader,
+    AssetsKeeper,
+    ProductsBrowser,
+    ProductsGovernor,
+    ProductsRegistrar,
+)
+from citybase.data.products.schemas import (
+    AgreementAction,
+    AgreementCreate,
+    AgreementReview,
+    AssetCreate,
+    AssetRevalue,
+    CatalogQuery,
+    PriceModel,
+    ProductAction,
+    ProductCreate,
+    ProductKind,
+    ProductReview,
+    ProductStatus,
+    ScenarioCreate,
+    ScenarioLink,
+    UpdateCycle,
+    ValuationMethod,
+)
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("Data", "Data products", "/console/products", PRODUCTS_BROWSE, order=40))
+console.add_page(NavEntry("Data", "My data products", "/console/products/mine",
+                          PRODUCTS_REGISTER, order=41))  # fmt: skip
+console.add_page(NavEntry("Data", "Operation agreements", "/console/products/agreements",
+                          PRODUCTS_AGREEMENTS, order=42))  # fmt: skip
+console.add_page(NavEntry("Data", "Product review", "/console/products/review",
+                          PRODUCTS_GOVERN, order=43))  # fmt: skip
+console.add_page(NavEntry("Data", "Application scenarios", "/console/products/scenarios",
+                          PRODUCTS_BROWSE, order=44))  # fmt: skip
+console.add_page(NavEntry("Data", "Data assets", "/console/products/assets",
+                          PRODUCTS_ASSETS, order=45))  # fmt: skip
+add_translations(
+    "zh",
+    {
+        "Data products": "数据产品",
+        "My data products": "本单位数据产品",
+        "Operation agreements": "授权运营协议",
+        "Operation agreement": "授权运营协议",
+        "Product review": "数据产品审核",
+        "Application scenarios": "应用场景",
+        "Data assets": "数据资产",
+        "No product matches.": "没有符合条件的数据产品。",
+        "Search product names, sectors and descriptions": "检索产品名称、行业和描述",
+        "{n} products listed": "共 {n} 个已上架产品",
+        "products.clear": "清除",
+        "products.facet.kind": "产品形态",
+        "products.facet.sector": "行业",
+        "products.facet.price_model": "计价方式",
+        "products.kind.dataset": "数据集",
+        "products.kind.api": "数据接口",
+        "products.kind.report": "模型/报告",
+        "products.kind.sandbox": "沙箱分析",
+        "products.price_model.free": "免费",
+        "products.price_model.per_call": "按次计费",
+        "products.price_model.per_row": "按条计费",
+        "products.price_model.monthly": "包月订阅",
+        "products.cycle.realtime": "实时",
+        "products.cycle.daily": "每日",
+        "products.cycle.weekly": "每周",
+        "products.cycle.monthly": "每月",
+        "products.cycle.quarterly": "每季度",
+        "products.cycle.yearly": "每年",
+        "products.cycle.once": "一次性",
+        "products.status.submitted": "待审核",
+        "products.status.approved": "审核通过",
+        "products.status.rejected": "未通过",
+        "products.status.listed": "已上架",
+        "products.status.delisted": "已下架",
+        "products.agreement.granted": "已授予待审查",
+        "products.agreement.reviewed": "已审查待签署",
+        "products.agreement.rejected": "审查未通过",
+        "products.agreement.signed": "已签署",
+        "products.agreement.suspended": "已暂停",
+        "products.agreement.ended": "已终止",
+        "products.not_in_force": "不在有效期内",
+        "products.policy.public_interest_free": "公益使用免费",
+        "products.policy.priced": "有偿使用",
+        "products.step.approve": "审查通过",
+        "products.step.reject": "审查不通过",
+        "products.step.sign": "签署",
+        "products.step.suspend": "暂停",
+        "products.step.resume": "恢复",
+        "products.step.end": "终止",
+        "products.scenario.planned": "储备",
+        "products.scenario.building": "建设中",
+        "products.scenario.running": "已应用",
+        "products.scenario.retired": "已退出",
+        "products.subject": "资产对象",
+        "products.subject.resource": "数据资源",
+        "products.subject.product": "数据产品",
+        "products.subject_code": "资源代码或产品编号",
+        "products.method": "估值方法",
+        "products.method.cost": "成本法",
+        "products.method.income": "收益法",
+        "products.method.market": "市场法",
+        "products.cost": "成本（元）",
+        "products.expected_benefit": "预期收益（元）",
+        "products.value": "估值（元）",
+        "products.amounts_in_yuan": "金额单位为元，精确到分。",
+        "products.record_asset": "登记数据资产",
+        "products.revalue": "重新估值",
+        "products.history": "变更记录",
+        "products.changed_by": "经办人",
+        "products.changed_at": "变更时间",
+        "products.no_assets": "尚无数据资产。",
+        "products.rule.product.sources_in_agreement": "来源在授权范围内",
+        "products.rule.product.sources_own_unit": "来源为本单位资源",
+        "products.rule.product.grade_delivery": "分级与交付方式相符",
+        "products.rule.product.personal_data_masked": "个人信息脱敏或沙箱",
+        "products.rule.product.quality": "数据质量",
+        "products.checks": "合规检查",
+        "products.rule": "检查项",
+        "products.result": "结果",
+        "products.detail": "说明",
+        "products.passed": "通过",
+        "products.flagged": "需关注",
+        "products.quality_report": "质量报告",
+        "products.score": "质量得分",
+        "products.no_rules": "未设质量规则",
+        "products.sector": "行业",
+        "products.sources": "来源资源",
+        "products.sources_hint": "资源代码，以逗号或顿号分隔",
+        "products.update_cycle": "更新周期",
+        "products.grade": "安全级别",
+        "products.personal_data": "含个人信息",
+        "products.masked": "脱敏交付",
+        "products.price": "价格",
+        "products.price_yuan": "单价（元）",
+        "products.yuan": "元",
+        "products.licence": "许可",
+        "products.sample": "样例",
+        "products.description": "描述",
+        "products.review_reason": "审核意见",
+        "products.offer": "ODRL 使用策略（要约）",
+        "products.review": "审核",
+        "products.reject": "不通过",
+        "products.list": "上架",
+        "products.delist": "下架",
+        "products.none_yet": "暂无数据产品。",
+        "products.register": "登记数据产品",
+        "products.register_hint": "授权运营单位须在有效的授权运营协议范围内登记；登记时即进行合规检查，不合规的登记不予保存。",
+        "products.no_agreement": "无（本单位自有资源）",
+        "products.no_agreements": "暂无授权运营协议。",
+        "products.credit_code": "统一社会信用代码",
+        "products.covers": "授权范围",
+        "products.purposes": "用途",
+        "products.security_duties": "安全责任",
+        "products.grant": "授予授权运营协议",
+        "products.title": "协议名称",
+        "products.operator_unit": "运营单位代码",
+        "products.owner_unit": "责任单位代码",
+        "products.resource_codes": "资源代码",
+        "products.themes": "主题库",
+        "products.starts_on": "起始日期",
+        "products.ends_on": "截止日期",
+        "products.price_policy": "价格政策",
+        "products.price_note": "价格说明",
+        "products.bureau_only": "产品审核、上架由数据主管部门的数据专员办理。",
+        "products.to_review": "待审核",
+        "products.to_list": "待上架",
+        "products.new_scenario": "新增应用场景",
+        "products.no_scenarios": "暂无应用场景。",
+        "products.product_number": "产品编号",
+        "products.link": "关联",
+    },
+)
+add_translations(
+    "en",
+    {
+        "products.clear": "Clear",
+        "products.facet.kind": "Kind",
+        "products.facet.sector": "Sector",
+        "products.facet.price_model": "Pricing",
+        "products.kind.dataset": "Data set",
+        "products.kind.api": "Data API",
+        "products.kind.report": "Model or report",
+        "products.kind.sandbox": "Analysis in the sandbox",
+        "products.price_model.free": "Free",
+        "products.price_model.per_call": "Per call",
+        "products.price_model.per_row": "Per row",
+        "products.price_model.monthly": "Monthly subscription",
+        "products.cycle.realtime": "Real time",
+        "products.cycle.daily": "Daily",
+        "products.cycle.weekly": "Weekly",
+        "products.cycle.monthly": "Monthly",
+        "products.cycle.quarterly": "Quarterly",
+        "products.cycle.yearly": "Yearly",
+        "products.cycle.once": "Once",
+        "products.status.submitted": "Submitted",
+        "products.status.approved": "Approved",
+        "products.status.rejected": "Rejected",
+        "products.status.listed": "Listed",
+        "products.status.delisted": "Delisted",
+        "products.agreement.granted": "Granted",
+        "products.agreement.reviewed": "Reviewed",
+        "products.agreement.rejected": "Rejected at review",
+        "products.agreement.signed": "Signed",
+        "products.agreement.suspended": "Suspended",
+        "products.agreement.ended": "Ended",
+        "products.not_in_force": "not in force today",
+        "products.policy.public_interest_free": "Free for public-interest use",
+        "products.policy.priced": "Priced",
+        "products.step.approve": "Approve",
+        "products.step.reject": "Reject",
+        "products.step.sign": "Sign",
+        "products.step.suspend": "Suspend",
+        "products.step.resume": "Resume",
+        "products.step.end": "End",
+        "products.scenario.planned": "Planned",
+        "products.scenario.building": "Being built",
+        "products.scenario.running": "In use",
+        "products.scenario.retired": "Retired",
+        "products.subject": "Subject",
+        "products.subject.resource": "Data resource",
+        "products.subject.product": "Data product",
+        "products.subject_code": "Resource code or product number",
+        "products.method": "Valuation method",
+        "products.method.cost": "Cost",
+        "products.method.income": "Income",
+        "products.method.market": "Market",
+        "products.cost": "Cost (yuan)",
+        "products.expected_benefit": "Expected benefit (yuan)",
+        "products.value": "Value (yuan)",
+        "products.amounts_in_yuan": "Amounts in yuan, to the fen.",
+        "products.record_asset": "Record a data asset",
+        "products.revalue": "Revalue",
+        "products.history": "History",
+        "products.changed_by": "Changed by",
+        "products.changed_at": "Changed at",
+        "products.no_assets": "No data assets yet.",
+        "products.rule.product.sources_in_agreement": "Sources within the agreement",
+        "products.rule.product.sources_own_unit": "Sources are the unit's own",
+        "products.rule.product.grade_delivery": "Grade allows the delivery mode",
+        "products.rule.product.personal_data_masked": "Personal data masked or in the sandbox",
+        "products.rule.product.quality": "Data quality",
+        "products.checks": "Compliance checks",
+        "products.rule": "Check",
+        "products.result": "Result",
+        "products.detail": "Detail",
+        "products.passed": "Passed",
+        "products.flagged": "Flagged",
+        "products.quality_report": "Quality report",
+        "products.score": "Score",
+        "products.no_rules": "no quality rules",
+        "products.sector": "Sector",
+        "products.sources": "Source resources",
+        "products.sources_hint": "Resource codes, separated by commas",
+        "products.update_cycle": "Update cycle",
+        "products.grade": "Security grade",
+        "products.personal_data": "holds personal data",
+        "products.masked": "Delivered masked",
+        "products.price": "Price",
+        "products.price_yuan": "Price (yuan)",
+        "products.yuan": "yuan",
+        "products.licence": "Licence",
+        "products.sample": "Sample",
+        "products.description": "Description",
+        "products.review_reason": "Review",
+        "products.offer": "ODRL offer",
+        "products.review": "Review",
+        "products.reject": "Reject",
+        "products.list": "List",
+        "products.delist": "Delist",
+        "products.none_yet": "No products yet.",
+        "products.register": "Register a data product",
+        "products.register_hint": "An operator registers within a live operation agreement; the compliance checks run at registration and a refused product is not kept.",
+        "products.no_agreement": "None (the unit's own resources)",
+        "products.no_agreements": "No operation agreements.",
+        "products.credit_code": "Credit code",
+        "products.covers": "Covers",
+        "products.purposes": "Purposes",
+        "products.security_duties": "Security duties",
+        "products.grant": "Grant an operation agreement",
+        "products.title": "Title",
+        "products.operator_unit": "Operator unit code",
+        "products.owner_unit": "Owner unit code",
+        "products.resource_codes": "Resource codes",
+        "products.themes": "Theme libraries",
+        "products.starts_on": "Starts on",
+        "products.ends_on": "Ends on",
+        "products.price_policy": "Price policy",
+        "products.price_note": "Price note",
+        "products.bureau_only": "Products are reviewed and listed by the bureau's data stewards.",
+        "products.to_review": "To review",
+        "products.to_list": "To list",
+        "products.new_scenario": "New scenario",
+        "products.no_scenarios": "No scenarios yet.",
+        "products.product_number": "Product number",
+        "products.link": "Link",
+    },
+)
+PAGE = 20
+
+
+def _go(here: str, session: Session, act: Callable[[], object]) -> Response:
+    """Run one form's verb: back to the page, saved, or with the error named (a 404 passes)."""
+    try:
+        act()
+    except (ValidationError, CitybaseError) as exc:
+        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    return RedirectResponse(f"{here}?saved=1", status_code=303)
+
+
+# --- catalog --------------------------------------------------------------------------------------
+
+
+@router.get("/console/products")
+def catalog_page(request: Request, session: DbSession, principal: ProductsBrowser) -> Response:
+    params = {k: v for k, v in request.query_params.items() if v and k != "page"}
+    page_text = request.query_params.get("page", "1")
+    page = max(int(page_text), 1) if page_text.isdigit() else 1
+    try:
+        query = CatalogQuery.model_validate(params | {"limit": PAGE, "offset": (page - 1) * PAGE})
+    except ValidationError:
+        query = CatalogQuery()
+    result = service.search_catalog(session, query)
+    current = {k: v for k, v in query.model_dump(mode="json").items()
+               if v not in (None, "") and k in ("q", "kind", "sector", "price_model")}  # fmt: skip
+
+    def with_(**changes: Any) -> str:
+        values = {**current, **changes}
+        return "?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+    return console.render(
+        request, "products/catalog.html",
+        {"query": query, "result": result, "page": page, "with_": with_,
+         "pages": max((result.total + PAGE - 1) // PAGE, 1)},
+    )  # fmt: skip
+
+
+# --- one's own products ---------------------------------------------------------------------------
+
+
+@router.get("/console/products/mine")
+def mine_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar
+) -> Response:
+    own = [p for p in service.get_accessible_products(session, principal, settings.products)
+           if p.owner_unit_code == principal.unit_code]  # fmt: skip
+    live = [a for a in service.get_accessible_agreements(session, principal, settings.products)
+            if a.live and a.operator_unit_code == principal.unit_code]  # fmt: skip
+    return console.render(
+        request, "products/mine.html",
+        {"products": own, "agreements": live, "kinds": list(ProductKind),
+         "cycles": list(UpdateCycle), "prices": list(PriceModel)},
+    )  # fmt: skip
+
+
+@router.post("/console/products/mine")
+async def register(request: Request, session: DbSession, principal: ProductsRegistrar) -> Response:
+    values = await read_form(request)
+    values["source_codes"] = split_list(str(values.get("source_codes", "")))
+    values["masked"] = values.get("masked") == "on"
+    return _go("/console/products/mine", session, lambda: service.register_product(
+        session, principal, ProductCreate.model_validate(values)))  # fmt: skip
+
+
+# --- agreements -----------------------------------------------------------------------------------
+
+
+@router.get("/console/products/agreements")
+def agreements_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: AgreementsReader
+) -> Response:
+    return console.render(
+        request, "products/agreements.html",
+        {"agreements": service.get_accessible_agreements(session, principal, settings.products),
+         "bureau": service.is_bureau(principal, settings.products)},
+    )  # fmt: skip
+
+
+@router.post("/console/products/agreements")
+async def grant(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
+) -> Response:
+    values = await read_form(request)
+    for key in ("resource_codes", "themes", "purposes", "scenarios"):
+        values[key] = split_list(str(values.get(key, "")))
+    return _go("/console/products/agreements", session, lambda: service.grant_agreement(
+        session, principal, settings.products, AgreementCreate.model_validate(values)))  # fmt: skip
+
+
+@router.post("/console/products/agreements/{agreement_id}/{action}")
+async def agreement_step(
+    request: Request, session: DbSession, settings: AppSettings, principal: AgreementsReader,
+    agreement_id: Id, action: str,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    s = settings.products
+
+    def act() -> object:
+        if action in ("approve", "reject"):
+            data = AgreementReview.model_validate(values | {"approve": action == "approve"})
+            return service.review_agreement(session, principal, s, agreement_id, data)
+        verbs = {"sign": service.sign_agreement, "suspend": service.suspend_agreement,
+                 "resume": service.resume_agreement, "end": service.end_agreement}  # fmt: skip
+        if action not in verbs:
+            raise NotFound(f"no step {action}", field="action")
+        return verbs[action](session, principal, s, agreement_id,
+                             AgreementAction.model_validate(values))  # fmt: skip
+
+    return _go("/console/products/agreements", session, act)
+
+
+# --- the bureau's review queue --------------------------------------------------------------------
+
+
+@router.get("/console/products/review")
+def review_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
+) -> Response:
+    bureau = service.is_bureau(principal, settings.products)
+    queue = service.get_accessible_products(session, principal, settings.products) if bureau else []
+    return console.render(
+        request, "products/review.html",
+        {"bureau": bureau,
+         "submitted": [p for p in queue if p.status is ProductStatus.submitted],
+         "approved": [p for p in queue if p.status in (ProductStatus.approved,
+                                                       ProductStatus.delisted)],
+         "listed": [p for p in queue if p.status is ProductStatus.listed]},
+    )  # fmt: skip
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+
+@router.get("/console/products/scenarios")
+def scenarios_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsBrowser
+) -> Response:
+    sector = request.query_params.get("sector", "")[:40]
+    return console.render(
+        request, "products/scenarios.html",
+        {"scenarios": service.list_scenarios(session, principal, settings.products, sector),
+         "sector": sector, "bureau": service.is_bureau(principal, settings.products),
+         "may_link": principal.can(PRODUCTS_REGISTER)},
+    )  # fmt: skip
+
+
+@router.post("/console/products/scenarios")
+async def add_scenario(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
+) -> Response:
+    values = await read_form(request)
+    return _go("/console/products/scenarios", session, lambda: service.create_scenario(
+        session, principal, settings.products, ScenarioCreate.model_validate(values)))  # fmt: skip
+
+
+@router.post("/console/products/scenarios/{scenario_id}")
+async def link(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
+    scenario_id: Id,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    return _go("/console/products/scenarios", session, lambda: service.link_product(
+        session, principal, settings.products, scenario_id, ScenarioLink.model_validate(values)))  # fmt: skip
+
+
+# --- data assets ----------------------------------------------------------------------------------
+
+
+@router.get("/console/products/assets")
+def assets_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: AssetsKeeper
+) -> Response:
+    return console.render(
+        request, "products/assets.html",
+        {"assets": service.get_accessible_assets(session, principal, settings.products),
+         "methods": list(ValuationMethod)},
+    )  # fmt: skip
+
+
+@router.post("/console/products/assets")
+async def add_asset(request: Request, session: DbSession, principal: AssetsKeeper) -> Response:
+    values = await read_form(request)
+    return _go("/console/products/assets", session, lambda: service.record_asset(
+        session, principal, AssetCreate.model_validate(values)))  # fmt: skip
+
+
+@router.get("/console/products/assets/{asset_id}")
+def asset_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: AssetsKeeper,
+    asset_id: Id,
+) -> Response:  # fmt: skip
+    asset = service.get_accessible_asset(session, principal, settings.products, asset_id)
+    return console.render(request, "products/asset.html",
+                          {"asset": asset, "methods": list(ValuationMethod),
+                           "own": asset.unit_code == principal.unit_code})  # fmt: skip
+
+
+@router.post("/console/products/assets/{asset_id}")
+async def revalue(
+    request: Request, session: DbSession, settings: AppSettings, principal: AssetsKeeper,
+    asset_id: Id,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    return _go(f"/console/products/assets/{asset_id}", session, lambda: service.revalue_asset(
+        session, principal, settings.products, asset_id, AssetRevalue.model_validate(values)))  # fmt: skip
+
+
+# --- one product (last: its path takes any number) ------------------------------------------------
+
+
+@router.get("/console/products/{product_id}")
+def product_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsBrowser,
+    product_id: Id,
+) -> Response:  # fmt: skip
+    product = service.get_accessible_product(session, principal, settings.products, product_id)
+    bureau = service.is_bureau(principal, settings.products)
+    own = product.owner_unit_code == principal.unit_code and principal.can(PRODUCTS_REGISTER)
+    return console.render(request, "products/product.html",
+                          {"p": product, "bureau": bureau, "own": own})  # fmt: skip
+
+
+@router.post("/console/products/{product_id}/{action}")
+async def product_step(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
+    product_id: Id, action: str,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    s = settings.products
+
+    def act() -> object:
+        if action in ("approve", "reject"):
+            data = ProductReview.model_validate(values | {"approve": action == "approve"})
+            return service.review_product(session, principal, s, product_id, data)
+        if action == "list":
+            return service.list_product(session, principal, s, product_id,
+                                        ProductAction.model_validate(values))  # fmt: skip
+        if action == "delist":
+            return service.delist_product(session, principal, s, product_id,
+                                          ProductAction.model_validate(values))  # fmt: skip
+        raise NotFound(f"no step {action}", field="action")
+
+    return _go(f"/console/products/{product_id}", session, act)
