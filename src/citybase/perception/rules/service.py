@@ -38,7 +38,7 @@ _detectors: dict[tuple[int, str, str], Detector] = {}
 _stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
 _lock = threading.Lock()
 STORE_EVERY = 64  # a detector's state is written at most once per this many readings
-ANOMALY_SCORE = 0.55  # an anomaly rule's threshold when it names none (see docs/perception.md)
+ANOMALY_SCORE = 0.6  # an anomaly rule's threshold when it names none (see docs/perception.md)
 
 
 def put_rule(session: Session, actor: Actor, data: RuleIn, rule_id: int | None = None) -> RuleRead:
