@@ -96,13 +96,30 @@ def test_a_missing_cycle_within_known_levels_is_flagged_and_named() -> None:
     assert all("saw" in reasons[t] and "expected" in reasons[t] for t in flagged)
 
 
+def test_a_change_of_variance_is_named_as_such() -> None:
+    detector = Detector()
+    values = _daily(21, n=2500)
+    rng = random.Random(22)
+    for t in range(2000, 2200):  # the sensor grows noisy: five times the noise
+        values[t] += rng.gauss(0, 1.5)
+    reasons = []
+    for t, v in enumerate(values):
+        if detector.update(T0 + 900 * t, v) >= 0.5:
+            reasons.append(detector.explain())
+    assert any("(a change of variance)" in why and "times as much as usual" in why
+               for why in reasons)  # fmt: skip
+    quiet = Detector()
+    _scores(_daily(21, n=2500), quiet)
+    assert "a change of variance)" not in quiet.explain()
+
+
 def test_a_state_stored_before_the_coarse_scale_is_still_read() -> None:
     values = _daily(13, n=1500)
     live = Detector()
     _scores(values[:1000], live)
     old = json.loads(json.dumps(live.state()))
     old["version"] = 1
-    for key in ("coarse", "block_sum", "block_len", "blocks"):
+    for key in ("coarse", "block_sum", "block_len", "blocks", "previous", "steps"):
         del old[key]
     for key in ("block", "block_warmup"):
         del old["params"][key]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 STATE_VERSION = 2  # version 1 (no coarse scale) is still read: its coarse grids start anew
@@ -173,6 +174,10 @@ class Detector:
         self.block_len = 0
         self._fine = self._rhythm = 0.0  # the last reading's novelty on each scale, for explain()
         self._block_mean = math.nan  # the mean of the last block, for explain()
+        # the mean step from one reading to the next, over about 16 readings and over about
+        # 4 / rate: their ratio tells a change of variance in explain()
+        self.previous = math.nan
+        self.steps = [0.0, 0.0]
 
     @property
     def warm(self) -> bool:
@@ -198,6 +203,10 @@ class Detector:
         self._value = value  # for explain()
         if value > a.hi or value < a.lo:
             self._beyond_at = self.seen
+        step, steps = abs(value - self.previous), self.steps
+        self.previous = value
+        steps[0] += (step - steps[0]) / 16
+        steps[1] += self.rate / 4 * (step - steps[1])
         novelty = self._fine = (a.learn(value) + b.learn(value)) / 2
         self._rhythm = 0.0
         self.block_sum += value
@@ -260,6 +269,8 @@ class Detector:
             pattern = (f"the mean of the last {self.block} readings ({self._block_mean:.4g}) "
                        "took a course not seen before (a missing or extra cycle, or a change "
                        "of rhythm)")  # fmt: skip
+        elif (change := self._steps_change()) is not None:
+            pattern = change
         elif abs(value - mean) > spread:
             pattern = "far from the recent level (a level shift)"
         else:
@@ -267,9 +278,25 @@ class Detector:
                       "or of variance)"  # fmt: skip
         return f"{expected}; {pattern}"
 
+    def _steps_change(self) -> str | None:
+        """Words for a change of variance: the recent steps from reading to reading at least
+        twice the usual, or at most half of it; None when neither."""
+        recent, usual = self.steps
+        if usual <= 0 or not math.isfinite(recent):
+            return None
+        if recent >= 2 * usual:
+            return (f"swinging {recent / usual:.3g} times as much as usual from one reading to "
+                    "the next (a change of variance)")  # fmt: skip
+        if recent <= usual / 2:
+            return (f"steadier than usual, {recent / usual:.2g} of the usual change from one "
+                    "reading to the next (a change of variance, or a stuck sensor)")  # fmt: skip
+        return None
+
     def _start(self) -> None:
         values, self.warming = self.warming, []
         self.mean = math.fsum(values) / len(values)
+        usual = math.fsum(abs(v - u) for u, v in pairwise(values)) / (len(values) - 1)
+        self.steps, self.previous = [usual, usual], values[-1]
         self.var = math.fsum((v - self.mean) ** 2 for v in values) / len(values)
         for grid in self.grids:
             grid.start(values)
@@ -310,6 +337,8 @@ class Detector:
             "block_sum": self.block_sum,
             "block_len": self.block_len,
             "blocks": self.blocks,
+            "previous": self.previous if math.isfinite(self.previous) else None,
+            "steps": list(self.steps),
         }
 
     @classmethod
@@ -328,6 +357,8 @@ class Detector:
             raise ValueError("a detector state has two grids")
         if data["version"] == 1:  # no coarse scale then: it starts over the range seen so far
             if detector.warm:
+                detector.previous = detector.mean
+                detector.steps = [math.sqrt(detector.var)] * 2
                 grid = detector.grids[0]
                 for coarse in detector.coarse:
                     coarse.start([grid.lo, grid.hi])
@@ -337,4 +368,9 @@ class Detector:
             raise ValueError("a detector state has two coarse grids")
         detector.block_sum, detector.block_len = float(data["block_sum"]), int(data["block_len"])
         detector.blocks = int(data["blocks"])
+        previous = data["previous"]
+        detector.previous = math.nan if previous is None else float(previous)
+        detector.steps = [float(v) for v in data["steps"]]
+        if len(detector.steps) != 2:
+            raise ValueError("a detector state has two step means")
         return detector
