@@ -19,7 +19,9 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    on two grids of its own, whose contexts span ``depth`` blocks. A reading that ends a block
    whose mean took a path never seen before is as novel as that path — a missing or extra
    cycle, a change of rhythm or of variance that keeps every single reading within known
-   levels (the novelty of a reading is the larger of the two scales').
+   levels (the novelty of a reading is the larger of the two scales'). Blocks are counted from
+   the end of the warm-up, and this scale judges only once it has learnt ``block_warmup``
+   blocks past it (before that its contexts are all new).
 3. **Surprise of the level.** How many standard deviations the reading lies from the
    exponentially weighted mean and variance of the readings before it (forgetting at
    ``rate``), a tenth of that, at most 1. It ranks the novel readings: a bin first visited a
@@ -31,7 +33,9 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
 The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN, infinite)
 score 0 and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
 forgotten. ``state()`` gives everything it knows as JSON-ready data and ``Detector.from_state``
-takes it back, so a series' detector outlives the process that ran it."""
+takes it back, so a series' detector outlives the process that ran it. ``explain()`` says
+why the last reading scored as it did; for that it also keeps the mean step between readings
+over the last few and over many (a change of variance), which the score does not use."""
 
 from __future__ import annotations
 
