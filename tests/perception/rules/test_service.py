@@ -79,6 +79,57 @@ def test_an_alarm_says_why() -> None:
     assert "still learning" in (d := Detector(), d.update(None, 1.0), d.explain())[2]
 
 
+def test_a_missing_cycle_within_known_levels_is_flagged_and_named() -> None:
+    detector = Detector()
+    values = _daily(11, n=2500)
+    rng = random.Random(12)
+    for t in range(2000, 2096):  # a day on which the tide does not come: level, noise only
+        values[t] = 10 + rng.gauss(0, 0.3)
+    scores, reasons = [], []
+    for t, v in enumerate(values):
+        scores.append(detector.update(T0 + 900 * t, v))
+        reasons.append(detector.explain())
+    assert max(scores[:2000]) < 0.5
+    flagged = [t for t in range(2000, 2096) if scores[t] >= 0.5]
+    assert flagged
+    assert any("the mean of the last 16 readings" in reasons[t] for t in flagged)
+    assert all("saw" in reasons[t] and "expected" in reasons[t] for t in flagged)
+
+
+def test_a_change_of_variance_is_named_as_such() -> None:
+    detector = Detector()
+    values = _daily(21, n=2500)
+    rng = random.Random(22)
+    for t in range(2000, 2200):  # the sensor grows noisy: five times the noise
+        values[t] += rng.gauss(0, 1.5)
+    reasons = []
+    for t, v in enumerate(values):
+        if detector.update(T0 + 900 * t, v) >= 0.5:
+            reasons.append(detector.explain())
+    assert any("(a change of variance)" in why and "times as much as usual" in why
+               for why in reasons)  # fmt: skip
+    quiet = Detector()
+    _scores(_daily(21, n=2500), quiet)
+    assert "a change of variance)" not in quiet.explain()
+
+
+def test_a_state_stored_before_the_coarse_scale_is_still_read() -> None:
+    values = _daily(13, n=1500)
+    live = Detector()
+    _scores(values[:1000], live)
+    old = json.loads(json.dumps(live.state()))
+    old["version"] = 1
+    for key in ("coarse", "block_sum", "block_len", "blocks", "previous", "steps"):
+        del old[key]
+    for key in ("block", "block_warmup"):
+        del old["params"][key]
+    again = Detector.from_state(old)
+    assert again.seen == 1000
+    assert again.blocks == 0  # the coarse scale warms up anew, quietly
+    scores = _scores(values[1000:], again)
+    assert all(0 <= s < 0.5 for s in scores)
+
+
 def test_missing_readings_score_zero_and_teach_nothing() -> None:
     detector = Detector()
     values: list[float | None] = list(_daily(4, n=400))

@@ -15,26 +15,36 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    a known value after an unknown run of values, 0 for a path taken before. Two grids, the
    second shifted by half a bin, so that a value near a bin's edge does not look new by
    accident, are averaged.
-2. **Surprise of the level.** How many standard deviations the reading lies from the
+2. **Novel rhythm.** The same, one scale up: the mean of each ``block`` readings in turn is put
+   on two grids of its own, whose contexts span ``depth`` blocks. A reading that ends a block
+   whose mean took a path never seen before is as novel as that path — a missing or extra
+   cycle, a change of rhythm or of variance that keeps every single reading within known
+   levels (the novelty of a reading is the larger of the two scales'). Blocks are counted from
+   the end of the warm-up, and this scale judges only once it has learnt ``block_warmup``
+   blocks past it (before that its contexts are all new).
+3. **Surprise of the level.** How many standard deviations the reading lies from the
    exponentially weighted mean and variance of the readings before it (forgetting at
    ``rate``), a tenth of that, at most 1. It ranks the novel readings: a bin first visited a
    little above the old maximum scores less than one far beyond it.
-3. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
+4. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
    readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
    0: one alarm for one episode, not one per reading while a level shift settles.
 
 The first ``warmup`` readings only teach it (score 0). Missing readings (None, NaN, infinite)
 score 0 and teach nothing. The memory is bounded: past ``max_contexts`` contexts, those seen once are
 forgotten. ``state()`` gives everything it knows as JSON-ready data and ``Detector.from_state``
-takes it back, so a series' detector outlives the process that ran it."""
+takes it back, so a series' detector outlives the process that ran it. ``explain()`` says
+why the last reading scored as it did; for that it also keeps the mean step between readings
+over the last few and over many (a change of variance), which the score does not use."""
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # version 1 (no coarse scale) is still read: its coarse grids start anew
 
 
 class _Grid:
@@ -140,9 +150,13 @@ class Detector:
         rest: int = 100,
         rest_hours: float = 12.0,
         max_contexts: int = 50_000,
+        block: int = 16,
+        block_warmup: int = 50,
     ) -> None:
         if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
             raise ValueError("warmup ≥ 2, bins ≥ 1, depth ≥ 1, rest ≥ 0, max_contexts ≥ 1")
+        if not 2 <= block <= warmup // 2:
+            raise ValueError("block between 2 and half the warm-up")
         if not 0 <= blend <= 1 or not 0 < rate < 1 or rest_hours < 0:
             raise ValueError("blend in [0, 1], rate in (0, 1), rest_hours ≥ 0")
         self.warmup, self.bins, self.depth, self.blend = warmup, bins, depth, blend
@@ -157,6 +171,17 @@ class Detector:
         self._value = math.nan  # the last reading scored, for explain()
         self._beyond_at = 0  # the last reading outside the range of those before it
         self.grids = [_Grid(bins, 0.0, depth), _Grid(bins, 0.5, depth)]
+        self.block, self.block_warmup = block, block_warmup
+        self.blocks = 0  # blocks' means learnt from
+        self.coarse = [_Grid(bins, 0.0, depth), _Grid(bins, 0.5, depth)]  # of the blocks' means
+        self.block_sum = 0.0  # of the readings of the block under way
+        self.block_len = 0
+        self._fine = self._rhythm = 0.0  # the last reading's novelty on each scale, for explain()
+        self._block_mean = math.nan  # the mean of the last block, for explain()
+        # the mean step from one reading to the next, over about 16 readings and over about
+        # 4 / rate: their ratio tells a change of variance in explain()
+        self.previous = math.nan
+        self.steps = [0.0, 0.0]
 
     @property
     def warm(self) -> bool:
@@ -182,13 +207,29 @@ class Detector:
         self._value = value  # for explain()
         if value > a.hi or value < a.lo:
             self._beyond_at = self.seen
-        novelty = (a.learn(value) + b.learn(value)) / 2
+        step, steps = abs(value - self.previous), self.steps
+        self.previous = value
+        steps[0] += (step - steps[0]) / 16
+        steps[1] += self.rate / 4 * (step - steps[1])
+        novelty = self._fine = (a.learn(value) + b.learn(value)) / 2
+        self._rhythm = 0.0
+        self.block_sum += value
+        self.block_len += 1
+        if self.block_len == self.block:
+            mean = self.block_sum / self.block
+            self.block_sum, self.block_len = 0.0, 0
+            c, d = self.coarse
+            rhythm = (c.learn(mean) + d.learn(mean)) / 2
+            self.blocks += 1
+            if self.blocks > self.block_warmup:
+                self._rhythm, self._block_mean = rhythm, mean
+                novelty = max(novelty, rhythm)
         deviation = value - self.mean
         surprise = min(1.0, abs(deviation) / math.sqrt(self.var) / 10) if self.var > 0 else 0.0
         self.mean += self.rate * deviation
         self.var += self.rate * ((value - self.mean) ** 2 - self.var)
         if self.seen % 1024 == 0:
-            for grid in self.grids:
+            for grid in (*self.grids, *self.coarse):
                 if len(grid.full) > self.max_contexts:
                     grid.forget(self.max_contexts // 2)
         score = (1 - self.blend) * novelty + self.blend * surprise
@@ -209,8 +250,9 @@ class Detector:
     def explain(self) -> str:
         """Why the last reading scored as it did, in words: the range expected of it, the value
         seen, and the pattern — above or below every reading before (a spike or the start of
-        a level shift), a known level reached in an order never seen (a change of shape or
-        rhythm), or far from the recent level."""
+        a level shift), the last ``block`` readings' mean taking a course never seen (a missing
+        or extra cycle, a change of rhythm), far from the recent level (a level shift), or a
+        known level reached in an order never seen (a change of shape or variance)."""
         if self.seen <= self.warmup:
             return "still learning the series" if self.seen else "no reading yet"
         value = self._value
@@ -227,20 +269,48 @@ class Detector:
             pattern = "higher than any reading before (a spike, or a level shift beginning)"
         elif beyond < 0:
             pattern = "lower than any reading before (a drop, or a level shift beginning)"
+        elif self._rhythm > 0 and self._rhythm >= self._fine:
+            pattern = (f"the mean of the last {self.block} readings ({self._block_mean:.4g}) "
+                       "took a course not seen before (a missing or extra cycle, or a change "
+                       "of rhythm)")  # fmt: skip
+        elif (change := self._steps_change()) is not None:
+            pattern = change
         elif abs(value - mean) > spread:
-            pattern = "far from the recent level"
+            pattern = "far from the recent level (a level shift)"
         else:
-            pattern = "a known level reached in an order not seen before (a change of shape, " \
-                      "variance or rhythm)"  # fmt: skip
+            pattern = "a known level reached in an order not seen before (a change of shape " \
+                      "or of variance)"  # fmt: skip
         return f"{expected}; {pattern}"
+
+    def _steps_change(self) -> str | None:
+        """Words for a change of variance: the recent steps from reading to reading at least
+        twice the usual, or at most half of it; None when neither."""
+        recent, usual = self.steps
+        if usual <= 0 or not math.isfinite(recent):
+            return None
+        if recent >= 2 * usual:
+            return (f"swinging {recent / usual:.3g} times as much as usual from one reading to "
+                    "the next (a change of variance)")  # fmt: skip
+        if recent <= usual / 2:
+            return (f"steadier than usual, {recent / usual:.2g} of the usual change from one "
+                    "reading to the next (a change of variance, or a stuck sensor)")  # fmt: skip
+        return None
 
     def _start(self) -> None:
         values, self.warming = self.warming, []
         self.mean = math.fsum(values) / len(values)
+        usual = math.fsum(abs(v - u) for u, v in pairwise(values)) / (len(values) - 1)
+        self.steps, self.previous = [usual, usual], values[-1]
         self.var = math.fsum((v - self.mean) ** 2 for v in values) / len(values)
         for grid in self.grids:
             grid.start(values)
             for v in values:
+                grid.learn(v)
+        k = self.block
+        means = [math.fsum(values[i : i + k]) / k for i in range(0, len(values) - k + 1, k)]
+        for grid in self.coarse:
+            grid.start(means)
+            for v in means:
                 grid.learn(v)
 
     def state(self) -> dict[str, Any]:
@@ -257,6 +327,8 @@ class Detector:
                 "rest": self.rest,
                 "rest_hours": self.rest_s / 3600,
                 "max_contexts": self.max_contexts,
+                "block": self.block,
+                "block_warmup": self.block_warmup,
             },
             "seen": self.seen,
             "quiet": self.quiet,
@@ -265,12 +337,18 @@ class Detector:
             "var": self.var,
             "warming": list(self.warming),
             "grids": [g.state() for g in self.grids],
+            "coarse": [g.state() for g in self.coarse],
+            "block_sum": self.block_sum,
+            "block_len": self.block_len,
+            "blocks": self.blocks,
+            "previous": self.previous if math.isfinite(self.previous) else None,
+            "steps": list(self.steps),
         }
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> Detector:
         """A detector that goes on where the one whose ``state()`` this is stopped."""
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in (1, STATE_VERSION):
             raise ValueError("not a detector state this version reads")
         detector = cls(**data["params"])
         detector.seen, detector.quiet = int(data["seen"]), int(data["quiet"])
@@ -281,4 +359,22 @@ class Detector:
         detector.grids = [_Grid.from_state(g) for g in data["grids"]]
         if len(detector.grids) != 2:
             raise ValueError("a detector state has two grids")
+        if data["version"] == 1:  # no coarse scale then: it starts over the range seen so far
+            if detector.warm:
+                detector.previous = detector.mean
+                detector.steps = [math.sqrt(detector.var)] * 2
+                grid = detector.grids[0]
+                for coarse in detector.coarse:
+                    coarse.start([grid.lo, grid.hi])
+            return detector
+        detector.coarse = [_Grid.from_state(g) for g in data["coarse"]]
+        if len(detector.coarse) != 2:
+            raise ValueError("a detector state has two coarse grids")
+        detector.block_sum, detector.block_len = float(data["block_sum"]), int(data["block_len"])
+        detector.blocks = int(data["blocks"])
+        previous = data["previous"]
+        detector.previous = math.nan if previous is None else float(previous)
+        detector.steps = [float(v) for v in data["steps"]]
+        if len(detector.steps) != 2:
+            raise ValueError("a detector state has two step means")
         return detector

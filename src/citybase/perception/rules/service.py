@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from citybase.core.bus import service as bus
 from citybase.core.errors import InvalidInput, NotFound
@@ -38,7 +38,7 @@ _detectors: dict[tuple[int, str, str], Detector] = {}
 _stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
 _lock = threading.Lock()
 STORE_EVERY = 64  # a detector's state is written at most once per this many readings
-ANOMALY_SCORE = 0.55  # an anomaly rule's threshold when it names none (see docs/perception.md)
+ANOMALY_SCORE = 0.6  # an anomaly rule's threshold when it names none (see docs/perception.md)
 
 
 def put_rule(session: Session, actor: Actor, data: RuleIn, rule_id: int | None = None) -> RuleRead:
@@ -172,8 +172,11 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
     # what the rules need of the database, looked up at once rather than reading by reading:
     # their states (into the session) and which of their alarms are open
     watched = list(watching)
+    # (a detector's stored state is read only when its detector is not held in memory: parsing
+    # every state of every batch cost more than judging the readings)
     states = {(st.rule_id, st.device_id): st for st in session.scalars(
-        select(RuleState).where(RuleState.device_id.in_(watched)))}  # fmt: skip
+        select(RuleState).where(RuleState.device_id.in_(watched))
+        .options(defer(RuleState.detector)))}  # fmt: skip
     open_alarms = {(a, d) for a, d in session.execute(
         select(AlarmRecord.rule_id, AlarmRecord.device_id).where(
             AlarmRecord.device_id.in_(watched), AlarmRecord.closed_at.is_(None)))}  # fmt: skip
