@@ -342,3 +342,43 @@ def test_money_is_refused_with_more_than_two_decimals() -> None:
     with pytest.raises(ValidationError, match="two decimals"):
         AssetRevalue(cost_yuan=Decimal("1.005"), method="cost", value_yuan=Decimal("1"),
                      reason="x")  # fmt: skip
+
+
+def test_the_cockpit_counts_products_put_on_offer_scenarios_served_and_asset_units(
+    session: Session, city: ProductsCity
+) -> None:
+    from citybase.cockpit.indicators.measures import MEASURES, Window
+    from citybase.data.products.schemas import AssetCreate, ScenarioCreate, ScenarioLink
+
+    s = city.settings.products
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    kept = listed_product(session, city)
+    gone = listed_product(session, city, name="井盖统计报告", kind="report")
+    served = service.create_scenario(session, city.bureau, s, ScenarioCreate(
+        name="城市部件智能巡检", sector="城市治理", owner_unit_code="fz.urban"))  # fmt: skip
+    service.create_scenario(session, city.bureau, s, ScenarioCreate(
+        name="停车诱导", sector="交通出行", owner_unit_code="fz.urban"))  # fmt: skip
+    number = service.get_accessible_product(session, city.bureau, s, gone).number
+    service.link_product(session, city.people["opa"], s, served.id,
+                         ScenarioLink(product_number=number))  # fmt: skip
+    now = datetime.now(UTC)
+    assert service.count_scenarios_served(session, now) == 1
+    service.delist_product(session, city.people["opa"], s, gone, ProductAction(reason="停止运营"))
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    # put on offer counts what was ever listed; served counts what is listed now
+    assert service.count_ever_listed(session, later) == 2
+    assert service.count_listed_products(session, later) == 1
+    assert service.count_scenarios_served(session, later) == 0
+    assert service.count_scenarios_at(session, later) == 2
+    assert service.count_ever_listed(session, before) == 0
+    service.record_asset(session, city.people["urbansteward"], AssetCreate(
+        subject_kind="resource", subject_code=city.manholes.code, cost_yuan=Decimal("10"),
+        method="cost", value_yuan=Decimal("10")))  # fmt: skip
+    assert service.count_asset_units(session, later + timedelta(seconds=1)) == 1
+    window = Window("2099-01", before, later + timedelta(seconds=1))
+    assert kept
+    figures = {k: MEASURES[k].count(session, window) for k in (
+        "data.products.listed", "data.products.scenarios", "data.products.scenarios_served",
+        "data.products.asset_units")}  # fmt: skip
+    assert figures == {"data.products.listed": 2.0, "data.products.scenarios": 2.0,
+                       "data.products.scenarios_served": 0.0, "data.products.asset_units": 1.0}  # fmt: skip

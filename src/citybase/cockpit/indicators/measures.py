@@ -14,6 +14,7 @@ from citybase.core import clock
 from citybase.data.catalog import service as catalog
 from citybase.data.datastore import service as datastore
 from citybase.data.opendata import service as opendata
+from citybase.data.products import service as products
 from citybase.data.sharing import service as sharing
 from citybase.hub.cases import service as cases
 from citybase.perception.devices import service as devices
@@ -112,6 +113,26 @@ MEASURES: dict[str, Measure] = {
         "平台汇聚的数据量（政务数据汇聚量）", "条", frozenset({"条"}),
         "各数据资源在平台数据仓中的记录条数之和，计量时点的现状",
         lambda s, w: float(datastore.gathered_rows(s)),
+    ),
+    "data.products.listed": Measure(
+        "累计上架（发布）的数据产品数", "个", COUNTS,
+        "计量时点前经审核上架的数据产品，含其后下架的（上线累计）",
+        lambda s, w: float(products.count_ever_listed(s, w.end)),
+    ),
+    "data.products.scenarios": Measure(
+        "数据要素应用场景储备库中的场景数", "个", COUNTS,
+        "计量时点前登记入数据要素应用场景储备库的场景",
+        lambda s, w: float(products.count_scenarios_at(s, w.end)),
+    ),
+    "data.products.scenarios_served": Measure(
+        "有上架数据产品服务的应用场景数", "个", COUNTS,
+        "计量时点有在架数据产品服务的应用场景（公共数据经授权运营赋能的场景）",
+        lambda s, w: float(products.count_scenarios_served(s, w.end)),
+    ),
+    "data.products.asset_units": Measure(
+        "登记数据资产的单位数", "家", frozenset({"家", "个"}),
+        "计量时点前登记过数据资产（数据资产入表）的单位和运营企业",
+        lambda s, w: float(products.count_asset_units(s, w.end)),
     ),
     "perception.devices.connected": Measure(
         "接入平台的物联网终端数", "个", frozenset({"个", "台", "户"}),

@@ -144,6 +144,15 @@ def count_listed(session: Session, at: datetime) -> int:
     ) or 0  # fmt: skip
 
 
+def count_ever_listed(session: Session, at: datetime) -> int:
+    """Products listed by ``at``, whether still listed or delisted since (上线累计)."""
+    return session.scalar(
+        select(func.count()).select_from(DataProduct).where(
+            DataProduct.listed_at.is_not(None), DataProduct.listed_at <= at
+        )
+    ) or 0  # fmt: skip
+
+
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(DataProduct.status, func.count()).group_by(DataProduct.status)
@@ -174,6 +183,26 @@ def count_scenarios(session: Session, status: str | None = None) -> int:
     if status:
         query = query.where(Scenario.status == status)
     return session.scalar(query) or 0
+
+
+def count_scenarios_at(session: Session, at: datetime) -> int:
+    """Scenarios registered by ``at``."""
+    return session.scalar(
+        select(func.count()).select_from(Scenario).where(Scenario.created_at <= at)
+    ) or 0  # fmt: skip
+
+
+def count_scenarios_served(session: Session, at: datetime) -> int:
+    """Scenarios served at ``at`` by at least one product listed then."""
+    listed = select(DataProduct.id).where(
+        DataProduct.listed_at.is_not(None), DataProduct.listed_at <= at,
+        or_(DataProduct.status == "listed", DataProduct.delisted_at > at),
+    )  # fmt: skip
+    return session.scalar(
+        select(func.count(func.distinct(ProductScenario.scenario_id)))
+        .join(Scenario, Scenario.id == ProductScenario.scenario_id)
+        .where(ProductScenario.product_id.in_(listed), Scenario.created_at <= at)
+    ) or 0  # fmt: skip
 
 
 def linked(session: Session, product_id: int, scenario_id: int) -> bool:
@@ -230,6 +259,13 @@ def entries(session: Session, asset_id: int) -> list[AssetEntry]:
     return list(session.scalars(
         select(AssetEntry).where(AssetEntry.asset_id == asset_id).order_by(AssetEntry.version)
     ))  # fmt: skip
+
+
+def count_asset_units(session: Session, at: datetime) -> int:
+    """Units (or operators) that had recorded at least one data asset by ``at``."""
+    return session.scalar(
+        select(func.count(func.distinct(DataAsset.unit_code))).where(DataAsset.created_at <= at)
+    ) or 0  # fmt: skip
 
 
 def count_assets(session: Session) -> tuple[int, int]:

@@ -50,10 +50,14 @@ from citybase.data.products.registration import (
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
+    "count_asset_units",
     "count_assets",
+    "count_ever_listed",
     "count_listed_products",
     "count_products_by_status",
     "count_scenarios",
+    "count_scenarios_at",
+    "count_scenarios_served",
     "create_scenario",
     "delist_product",
     "end_agreement",
@@ -122,6 +126,27 @@ def end_agreement(
 def count_listed_products(session: Session, at: datetime | None = None) -> int:
     """Products listed at ``at`` (now by default): listed by then and not delisted since."""
     return repository.count_listed(session, at or datetime.now(UTC))
+
+
+def count_ever_listed(session: Session, at: datetime | None = None) -> int:
+    """Products listed by ``at`` (now by default), delisted since or not: the plans'
+    cumulative count of products put on offer (上线累计)."""
+    return repository.count_ever_listed(session, at or datetime.now(UTC))
+
+
+def count_scenarios_at(session: Session, at: datetime) -> int:
+    """Scenarios in the register (数据要素应用场景储备库) by ``at``."""
+    return repository.count_scenarios_at(session, at)
+
+
+def count_scenarios_served(session: Session, at: datetime) -> int:
+    """Scenarios that products listed at ``at`` serve."""
+    return repository.count_scenarios_served(session, at)
+
+
+def count_asset_units(session: Session, at: datetime) -> int:
+    """Units that had recorded a data asset by ``at`` (the data-asset pilots' count)."""
+    return repository.count_asset_units(session, at)
 
 
 def count_products_by_status(session: Session) -> dict[str, int]:
