@@ -47,7 +47,7 @@ def _spec(city: LinkedCity, **overrides: Any) -> dict[str, Any]:
         "filters": [{"column": "h.居住地址", "op": "contains", "value": "鼓楼区"}],
         "columns": [
             {"name": "姓名", "source": "h.姓名", "element": "姓名", "checks": ["not_null"]},
-            {"name": "出生日期", "source": "p.birth", "element": "出生日期"},
+            {"name": "出生日期", "source": "p.birth", "element": "日期", "data_type": "date"},
             {"name": "违法事由", "source": "u.违法事由", "length": 500},
             {"name": "罚款金额", "source": "u.罚款金额", "data_type": "decimal",
              "checks": ["not_null"]},
@@ -83,6 +83,8 @@ def _build(session: Session, settings: Settings, principal: Any, code: str) -> A
         (lambda s: s.update(owner_unit="fz.nowhere"), "spec.owner_unit"),
         (lambda s: s.update(classification="101901"), "spec.classification"),
         (lambda s: s.update(colour="blue"), "spec.colour"),
+        (lambda s: s["columns"][1].update(element="生日"), "spec.columns[1].element"),
+        (lambda s: s["columns"][1].update(data_type="string"), "spec.columns[1].data_type"),
     ],
 )
 def test_a_definition_error_names_its_field(

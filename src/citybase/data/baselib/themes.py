@@ -76,6 +76,7 @@ from citybase.data.masking import service as masking
 from citybase.data.opendata import service as opendata
 from citybase.data.quality import service as quality
 from citybase.data.quality.schemas import RuleCreate, RuleKind
+from citybase.data.review import service as normative
 from citybase.data.sharing import access
 from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import ReadContext
@@ -155,6 +156,10 @@ def parse_spec(session: Session, raw: dict[str, Any] | str) -> ThemeSpec:
             raise InvalidInput(f"not JSON or YAML: {exc}", field="spec") from exc
         if not isinstance(raw, dict):
             raise InvalidInput("the definition is a mapping of its fields", field="spec")
+        for source in raw.get("sources") or []:  # YAML 1.1 reads a bare `on:` as true
+            join = source.get("join") if isinstance(source, dict) else None
+            if isinstance(join, dict) and True in join:
+                join["on"] = join.pop(True)
     try:
         spec = ThemeSpec.model_validate(raw)
     except ValidationError as exc:
@@ -247,11 +252,20 @@ def parse_spec(session: Session, raw: dict[str, Any] | str) -> ThemeSpec:
         if flt.op not in ("not_empty",) and flt.value is None:
             raise InvalidInput("give the value to compare with", field=f"spec.filters[{n}].value")
     names: set[str] = set()
+    registry = {e.name: e for e in normative.elements()}
     for n, col in enumerate(spec.columns):
         if col.name in names:
             raise InvalidInput(f"column {col.name} appears twice", field=f"spec.columns[{n}].name")
         names.add(col.name)
         column(col.source, f"spec.columns[{n}].source")
+        if col.element:  # the normative review holds the catalog entry to the same registry
+            element = registry.get(col.element)
+            if element is None:
+                raise InvalidInput(f"no data element {col.element} in the registry "
+                                   f"({', '.join(registry)})", field=f"spec.columns[{n}].element")  # fmt: skip
+            if element.data_type is not col.data_type:
+                raise InvalidInput(f"{col.element} is {element.data_type.value}",
+                                   field=f"spec.columns[{n}].data_type")  # fmt: skip
     return spec
 
 
@@ -351,7 +365,7 @@ def _matches(value: Any, op: str, wanted: Any) -> bool:
     if op == "contains":
         return value is not None and str(wanted) in str(value)
     if op in ("eq", "ne"):
-        same = value == wanted or (value is not None and str(value) == str(wanted))
+        same = value == wanted or (value is not None and str(value).lower() == str(wanted).lower())
         return same if op == "eq" else not same
     if value is None:
         return False

@@ -220,7 +220,6 @@ add_translations(
         "Definition": "定义",
         "Review the grade down": "复核降级",
         "Level (empty: withdraw the review)": "级别（留空即撤销复核）",
-        "Reason": "理由",
         "Save the grade": "保存分级",
         "Not built yet.": "尚未构建。",
         "build.ok": "成功",
