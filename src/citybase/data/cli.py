@@ -62,7 +62,7 @@ def build_themes(
     """Build theme libraries now: one by its code, or every one whose refresh is due."""
     from citybase.core.errors import CitybaseError
     from citybase.core.identity import service as identity
-    from citybase.data.baselib import themes
+    from citybase.data.baselib import theme_builds
     from citybase.data.masking import operators as ops
 
     settings = load_settings(data_dir)
@@ -70,19 +70,19 @@ def build_themes(
     db = open_database(settings)
     with db.session_scope() as session:
         if not code:
-            built = list(themes.build_due(session, keys, settings.baselib))
+            built = list(theme_builds.build_due(session, keys, settings.baselib))
             for b in built:
                 out.print(f"build {b.id}: {b.status} {b.rows} rows {b.message}")
             out.print(f"[green]built[/] {len(built)} theme libraries that were due")
             return
         try:
-            username = as_user or themes.last_builder(session, code)
+            username = as_user or theme_builds.last_builder(session, code)
             if not username:
                 raise typer.BadParameter(
                     "never built by hand: name a user with --as", param_hint="--as"
                 )
             principal = identity.principal_for(session, username)
-            result = themes.build_theme(session, principal, code, keys, settings.baselib)
+            result = theme_builds.build_theme(session, principal, code, keys, settings.baselib)
         except CitybaseError as exc:
             out.print(f"[red]{exc.field or code}[/]: {exc.message}")
             raise typer.Exit(1) from exc

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity import service as identity
 from citybase.core.settings import Settings
-from citybase.data.baselib import themes
+from citybase.data.baselib import theme_builds, themes
 from citybase.data.baselib.schemas import ThemeCreate
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import Status, Transition
@@ -42,7 +42,7 @@ def seed_themes(session: Session, settings: Settings) -> list[str]:
             if "resource" in source:
                 source["resource"] = codes[source["resource"]]
         theme = themes.define_theme(session, admin, ThemeCreate(code=entry["code"], spec=spec))
-        build = themes.build_theme(session, admin, theme.code, keys, settings.baselib)
+        build = theme_builds.build_theme(session, admin, theme.code, keys, settings.baselib)
         if build.status != "ok":
             raise RuntimeError(f"the demo's theme library {theme.code} does not build: "
                                f"{build.message}")  # fmt: skip

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import Forbidden, InvalidInput
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
-from citybase.data.baselib import lineage, service, themes
+from citybase.data.baselib import lineage, service, theme_builds, themes
 from citybase.data.baselib.schemas import GradeReview, Kind, ThemeCreate, ThemeUpdate
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import Transition
@@ -65,7 +65,7 @@ def _linked(session: Session, settings: Settings) -> LinkedCity:
 
 
 def _build(session: Session, settings: Settings, principal: Any, code: str) -> Any:
-    return themes.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
+    return theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
                               settings.baselib)  # fmt: skip
 
 
@@ -134,6 +134,12 @@ def test_a_build_joins_through_the_files_and_traces_every_source(
     assert session.query(ShareAccess).count() == reads_before + 3
     assert [s["legal_basis"] for s in build.sources] == ["平台管理（平台管理员读取）"] * 3
     assert all(s["access_id"] for s in build.sources)
+    logged = session.get(ShareAccess, build.sources[1]["access_id"])
+    assert logged is not None
+    assert logged.case_number.startswith("THEME")
+    assert logged.purpose.startswith("主题库构建")
+    assert logged.provider_unit_code == "fz.urban"
+    assert logged.subjects == 6  # the offence register's citizen IDs, each a data subject
     theme = themes.get_theme(session, root, "health-offences")
     assert theme.rows == 5
     assert theme.quality_score == 100.0
@@ -143,9 +149,9 @@ def test_a_build_joins_through_the_files_and_traces_every_source(
 def test_the_grade_is_the_highest_of_the_sources_unless_reviewed_down(
     session: Session, settings: Settings
 ) -> None:
-    assert themes.grade_of(["general_1", "general_2"]) == "general_2"
-    assert themes.grade_of(["general_1", ""]) == "general_3"  # never graded: personal
-    assert themes.grade_of(["core", "general_1"]) == "core"
+    assert theme_builds.grade_of(["general_1", "general_2"]) == "general_2"
+    assert theme_builds.grade_of(["general_1", ""]) == "general_3"  # never graded: personal
+    assert theme_builds.grade_of(["core", "general_1"]) == "core"
     city = _linked(session, settings)
     root, bureau = city.shared.people["root"], city.steward
     urban = city.shared.resource.code
@@ -210,7 +216,7 @@ def test_another_units_source_needs_the_owner_units_grant(
     grant_to(session, city.shared, ["违法事由", "罚款金额"], who=steward)
     built = _build(session, settings, steward, "health-offences")
     assert built.status == "ok", built.message
-    assert built.sources[1]["legal_basis"].startswith(themes.THEME_BASIS)
+    assert built.sources[1]["legal_basis"].startswith(theme_builds.THEME_BASIS)
     # a definition under the bureau's review waits for it; returned, it changes
     code = themes.get_theme(session, steward, "health-offences").resource_code
     catalog.transition(session, city.steward, code, "return", Transition(reason="补充来源"))
@@ -276,11 +282,13 @@ def test_the_schedule_rebuilds_what_is_due(session: Session, settings: Settings)
     root = city.shared.people["root"]
     themes.define_theme(session, root, ThemeCreate(code="health-offences", spec=_spec(city)))
     keys = ops.keys_for(settings.masking_key)
-    assert list(themes.build_due(session, keys, settings.baselib)) == []  # never built by hand
+    assert (
+        list(theme_builds.build_due(session, keys, settings.baselib)) == []
+    )  # never built by hand
     _build(session, settings, root, "health-offences")
-    assert themes.due(session) == []
+    assert theme_builds.due(session) == []
     later = datetime.now(UTC) + timedelta(hours=25)
-    built = list(themes.build_due(session, keys, settings.baselib, now=later))
+    built = list(theme_builds.build_due(session, keys, settings.baselib, now=later))
     assert [(b.scheduled, b.status, b.built_by) for b in built] == [(True, "ok", "root")]
     history = themes.builds_of(session, root, "health-offences")
     assert [b.scheduled for b in history] == [True, False]

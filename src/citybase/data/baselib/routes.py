@@ -12,7 +12,7 @@ from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
-from citybase.data.baselib import service, themes
+from citybase.data.baselib import service, theme_builds, themes
 from citybase.data.baselib.auth import BaselibReader, BaselibSteward, BaselibThemes
 from citybase.data.baselib.schemas import (
     GradeReview,
@@ -84,7 +84,7 @@ def build_theme(
     session: DbSession, settings: AppSettings, principal: BaselibThemes, code: str
 ) -> ThemeBuildRead:
     """Build it now: read the sources (traced), store the rows, grade and score them."""
-    return themes.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
+    return theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
                               settings.baselib)  # fmt: skip
 
 

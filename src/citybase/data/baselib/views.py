@@ -19,7 +19,7 @@ from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
-from citybase.data.baselib import lineage, service, themes
+from citybase.data.baselib import lineage, service, theme_builds, themes
 from citybase.data.baselib.auth import (
     BASELIB_READ,
     BASELIB_THEMES,
@@ -308,7 +308,7 @@ async def theme_build(
 ) -> Response:  # fmt: skip
     await read_form(request)
     try:
-        themes.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
+        theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
                            settings.baselib)  # fmt: skip
     except CitybaseError as exc:
         undo(session)
