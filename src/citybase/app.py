@@ -58,6 +58,7 @@ from citybase.core.web.metrics import Metrics
 from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import routes as baselib_routes
+from citybase.data.baselib import tasks as _baselib_tasks
 from citybase.data.baselib import views as baselib_views
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
@@ -119,6 +120,7 @@ del (
     _hub_brain_tasks,
     _rule_tasks,
     _device_tasks,
+    _baselib_tasks,
 )
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import ProductsSettings, Settings
+from citybase.data.baselib import themes
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import BaseLibrary, ResourceFilter, Status
 from citybase.data.datastore import service as datastore
@@ -154,8 +155,27 @@ def _rows_look_real_and_pass_their_check_characters(session: Session) -> None:
     assert sum(1 for d in open_data if d.row_count) >= 100
     everything = search.search_open(session, SearchQuery(q="停车场"))
     assert everything.total >= 1
+    _check_themes(session, {d.code for d in open_data})
     _check_sharing(session)
     _check_cockpit(session)
+
+
+def _check_themes(session: Session, open_codes: set[str]) -> None:
+    """At least six theme libraries are built, each a catalog resource with rows, a grade and a
+    quality score; the open ones are on the open-data portal and found by its search."""
+    built = themes.list_themes(session, None)
+    assert len(built) >= 6
+    for theme in built:
+        assert theme.rows > 0
+        assert theme.grade
+        assert theme.quality_score is not None
+        assert theme.resource_code in open_codes
+    assert {t.spec["theme_tags"][0] for t in built} >= {"医疗健康", "交通运输", "教育养老",
+                                                        "医保定点规划"}  # fmt: skip
+    admin = identity.principal_for(session, "admin")
+    every = themes.list_themes(session, admin)
+    assert len(every) > len(built)  # the personal ones are registered, not open
+    assert search.search_open(session, SearchQuery(q="主题库")).total >= len(built)
 
 
 def _check_cockpit(session: Session) -> None:

@@ -196,6 +196,10 @@ class BaselibSettings(BaseModel):
         50, ge=0, le=10_000,
         description="The most quality disputes one linkage run raises about conflicting values.",
     )  # fmt: skip
+    theme_check_seconds: int = Field(
+        600, ge=10,
+        description="How often the scheduler looks for theme libraries (主题库) due for a rebuild.",
+    )  # fmt: skip
 
 
 class ProductsSettings(BaseModel):

@@ -49,6 +49,7 @@ from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.demo.sensors import seed_entities, seed_sensors
+from citybase.demo.themes import seed_themes
 from citybase.hub.events import service as events
 from citybase.services.hotline import service as hotline
 
@@ -139,6 +140,8 @@ def build_demo(
         seed_baselib(session, settings)
         step("authorized operation: agreements, data products, scenarios, assets")
         seed_products(session, settings)
+        step("theme libraries built from the resources and the base libraries")
+        seed_themes(session, settings)
         step("plans, their indicators and tasks")
         seed_cockpit(session)
         step("the event taxonomy")

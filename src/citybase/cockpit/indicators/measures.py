@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from citybase.core import clock
+from citybase.data.baselib import service as baselib
 from citybase.data.catalog import service as catalog
 from citybase.data.datastore import service as datastore
 from citybase.data.opendata import service as opendata
@@ -113,6 +114,11 @@ MEASURES: dict[str, Measure] = {
         "平台汇聚的数据量（政务数据汇聚量）", "条", frozenset({"条"}),
         "各数据资源在平台数据仓中的记录条数之和，计量时点的现状",
         lambda s, w: float(datastore.gathered_rows(s)),
+    ),
+    "data.baselib.themes": Measure(
+        "已建成的主题库数", "个", COUNTS,
+        "计量时点前至少成功构建过一次的主题库（按定义从来源资源和基础库汇聚生成）",
+        lambda s, w: float(baselib.count_theme_libraries(s, w.end)),
     ),
     "data.products.listed": Measure(
         "累计上架（发布）的数据产品数", "个", COUNTS,

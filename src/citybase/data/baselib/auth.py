@@ -19,5 +19,11 @@ BASELIB_READ = identity.define_permission(
     Role.data_steward, Role.data_consumer, Role.unit_admin,
 )  # fmt: skip
 
+BASELIB_THEMES = identity.define_permission(
+    "baselib:themes", "Define and build the theme libraries (主题库) one's unit owns",
+    Role.data_steward,
+)  # fmt: skip
+
 BaselibSteward = Annotated[Principal, Depends(require(BASELIB_STEWARD))]
 BaselibReader = Annotated[Principal, Depends(require(BASELIB_READ))]
+BaselibThemes = Annotated[Principal, Depends(require(BASELIB_THEMES))]

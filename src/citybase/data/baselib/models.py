@@ -111,3 +111,50 @@ class ReviewItem(IdMixin, TimestampMixin, Base):
     decided_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))
+
+
+class ThemeLibrary(IdMixin, TimestampMixin, Base):
+    """A theme library (主题库): a governed data set derived from catalog resources and the base
+    libraries' golden fields by a declarative definition, kept by its owner unit, rebuilt on a
+    schedule, registered in the catalog as a resource of its own."""
+
+    __tablename__ = "baselib_themes"
+
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    version: Mapped[int] = mapped_column(default=1)
+    refresh_hours: Mapped[int] = mapped_column(default=24)
+    resource_code: Mapped[str] = mapped_column(String(40), default="", index=True)
+    # the highest grade of its sources, and a steward's lower one with the reason (if reviewed)
+    source_grade: Mapped[str] = mapped_column(String(20), default="")
+    reviewed_grade: Mapped[str] = mapped_column(String(20), default="")
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    rows: Mapped[int] = mapped_column(default=0)
+    last_built_at: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # a scheduled refresh acts with the rights of whoever last built it by hand
+    built_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ThemeBuild(IdMixin, Base):
+    """One build of a theme library: what it read (each source with its traced read), what it
+    made, the grade and quality score it came out with; or why it failed."""
+
+    __tablename__ = "baselib_theme_builds"
+
+    theme_id: Mapped[int] = mapped_column(ForeignKey("baselib_themes.id"), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    built_by: Mapped[str] = mapped_column(String(100))
+    scheduled: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(12), default="ok")  # ok, failed
+    rows: Mapped[int] = mapped_column(default=0)
+    # [{alias, resource_code | library, unit_code, rows, legal_basis, access_id, level}]
+    sources: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    grade: Mapped[str] = mapped_column(String(20), default="")
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from citybase.data.baselib.models import BaseEntity, EntityLink, GoldenField, LinkRun, ReviewItem
+from citybase.data.baselib.models import (
+    BaseEntity,
+    EntityLink,
+    GoldenField,
+    LinkRun,
+    ReviewItem,
+    ThemeBuild,
+    ThemeLibrary,
+)
 
 
 def add(session: Session, obj: object) -> None:
@@ -106,3 +115,47 @@ def review(session: Session, review_id: int) -> ReviewItem | None:
 
 def delete_open_reviews(session: Session, kind: str) -> None:
     session.execute(delete(ReviewItem).where(ReviewItem.kind == kind, ReviewItem.status == "open"))
+
+
+# --- theme libraries ------------------------------------------------------------------------------
+
+
+def golden_for(session: Session, entity_ids: list[int]) -> list[GoldenField]:
+    out: list[GoldenField] = []
+    for start in range(0, len(entity_ids), 500):
+        chunk = entity_ids[start : start + 500]
+        out.extend(session.scalars(select(GoldenField).where(GoldenField.entity_id.in_(chunk))))
+    return out
+
+
+def themes(session: Session) -> list[ThemeLibrary]:
+    return list(session.scalars(select(ThemeLibrary).order_by(ThemeLibrary.code)))
+
+
+def theme_by_code(session: Session, code: str) -> ThemeLibrary | None:
+    return session.scalar(select(ThemeLibrary).where(ThemeLibrary.code == code))
+
+
+def themes_due(session: Session, now: datetime) -> list[ThemeLibrary]:
+    return list(session.scalars(
+        select(ThemeLibrary).where(ThemeLibrary.next_due_at.is_not(None),
+                                   ThemeLibrary.next_due_at <= now, ThemeLibrary.built_by != "")
+        .order_by(ThemeLibrary.next_due_at)
+    ))  # fmt: skip
+
+
+def theme_builds(session: Session, theme_id: int, limit: int = 50) -> list[ThemeBuild]:
+    return list(session.scalars(
+        select(ThemeBuild).where(ThemeBuild.theme_id == theme_id)
+        .order_by(ThemeBuild.id.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def count_themes_built(session: Session, at: datetime) -> int:
+    """Theme libraries with at least one build that had succeeded by ``at``."""
+    return session.scalar(
+        select(func.count(func.distinct(ThemeBuild.theme_id))).where(
+            ThemeBuild.status == "ok", ThemeBuild.finished_at.is_not(None),
+            ThemeBuild.finished_at <= at,
+        )
+    ) or 0  # fmt: skip

@@ -8,11 +8,24 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from citybase.core.errors import NotFound
+from citybase.core.identity.auth import OptionalPrincipal
+from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
-from citybase.data.baselib import service
-from citybase.data.baselib.auth import BaselibReader, BaselibSteward
-from citybase.data.baselib.schemas import Kind, ReviewDecide, ReviewRead, ReviewStatus, RunRead
+from citybase.data.baselib import service, theme_builds, themes
+from citybase.data.baselib.auth import BaselibReader, BaselibSteward, BaselibThemes
+from citybase.data.baselib.schemas import (
+    GradeReview,
+    Kind,
+    ReviewDecide,
+    ReviewRead,
+    ReviewStatus,
+    RunRead,
+    ThemeBuildRead,
+    ThemeCreate,
+    ThemeRead,
+    ThemeUpdate,
+)
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
 from citybase.data.sharing.auth import Context
@@ -34,6 +47,62 @@ def _answer(result: object) -> Response:
     assert hasattr(result, "model_dump")
     return JSONResponse(result.model_dump(mode="json"),
                         headers={"X-Citybase-Access": str(getattr(result, "access_id", ""))})  # fmt: skip
+
+
+# --- theme libraries (主题库); before the files' routes, whose paths would take theirs ----------
+
+
+@router.get("/themes")
+def list_themes(session: DbSession, _: Public, who: OptionalPrincipal) -> list[ThemeRead]:
+    """The theme libraries one may see: the open ones for anyone, and those whose catalog entry
+    one's unit sees."""
+    return themes.list_themes(session, who)
+
+
+@router.post("/themes", status_code=201)
+def define_theme(session: DbSession, principal: BaselibThemes, data: ThemeCreate) -> ThemeRead:
+    """Define a theme library (JSON or YAML definition); it is registered in the catalog."""
+    return themes.define_theme(session, principal, data)
+
+
+@router.get("/themes/{code}")
+def get_theme(session: DbSession, _: Public, who: OptionalPrincipal, code: str) -> ThemeRead:
+    """A theme library: definition, owner, grade, quality score, schedule and lineage."""
+    return themes.get_theme(session, who, code)
+
+
+@router.put("/themes/{code}")
+def update_theme(
+    session: DbSession, principal: BaselibThemes, code: str, data: ThemeUpdate
+) -> ThemeRead:
+    """A new version of the definition (the owner unit's stewards)."""
+    return themes.update_theme(session, principal, code, data)
+
+
+@router.post("/themes/{code}/builds", status_code=201)
+def build_theme(
+    session: DbSession, settings: AppSettings, principal: BaselibThemes, code: str
+) -> ThemeBuildRead:
+    """Build it now: read the sources (traced), store the rows, grade and score them."""
+    return theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
+                              settings.baselib)  # fmt: skip
+
+
+@router.get("/themes/{code}/builds")
+def list_builds(
+    session: DbSession, _: Public, who: OptionalPrincipal, code: str
+) -> list[ThemeBuildRead]:
+    """Its build history: each build's sources with their traced reads, rows, grade, score."""
+    return themes.builds_of(session, who, code)
+
+
+@router.post("/themes/{code}/grade")
+def review_grade(
+    session: DbSession, settings: AppSettings, principal: BaselibSteward, code: str,
+    data: GradeReview,
+) -> ThemeRead:  # fmt: skip
+    """Grade it below its sources' highest, with a reason (the base libraries' stewards)."""
+    return themes.review_grade(session, principal, code, data, settings.baselib)
 
 
 @router.post("/{library}/runs", status_code=201)

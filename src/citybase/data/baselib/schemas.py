@@ -7,9 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from citybase.data.baselib.linkage import Kind
+from citybase.data.catalog.schemas import DataType, OpenType, ShareType
 
 __all__ = ["Kind"]
 
@@ -116,3 +117,149 @@ class ReviewRead(BaseModel):
     decided_by: str
     decided_at: datetime | None
     reason: str
+
+
+# --- theme libraries (主题库) ----------------------------------------------------------------------
+
+ALIAS = r"^[a-z][a-z0-9_]{0,19}$"
+THEME_CODE = r"^[a-z][a-z0-9-]{1,39}$"
+
+
+class ThemeJoin(BaseModel):
+    """How a source's rows meet the rows built so far: by equal columns (``on``: a column of an
+    earlier source → a column of this one), or by the base-library file both rows are linked
+    to (``entity``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(pattern=ALIAS, description="The alias of an earlier source")
+    on: dict[str, str] = Field(default_factory=dict, description="earlier column → this column")
+    entity: Kind | None = Field(None, description="Join through the base library's file")
+    how: str = Field("left", pattern="^(left|inner)$", description="left: keep unmatched rows")
+
+
+class ThemeSource(BaseModel):
+    """A catalog resource (``resource``) or a base library's golden fields (``library``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = Field(pattern=ALIAS)
+    resource: str = Field("", max_length=40, description="A catalog resource's code")
+    library: Kind | None = Field(None, description="person or enterprise golden fields")
+    fields: list[str] = Field(default_factory=list, description="The library's fields used")
+    join: ThemeJoin | None = None
+
+
+class ThemeFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(description="alias.column")
+    op: str = Field("eq", pattern="^(eq|ne|in|not_in|gte|lte|contains|not_empty)$")
+    value: Any = None
+
+
+class ThemeColumn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    source: str = Field(description="alias.column (or alias.field of a library)")
+    element: str = Field("", max_length=100, description="The data element (数据元) it follows")
+    data_type: DataType = DataType.string
+    length: int | None = Field(None, ge=1, le=100_000)
+    meaning: str = Field("", max_length=2000)
+    checks: list[str] = Field(default_factory=list, description="not_null, unique")
+
+    @field_validator("checks")
+    @classmethod
+    def _checks(cls, value: list[str]) -> list[str]:
+        for check in value:
+            if check not in ("not_null", "unique"):
+                raise ValueError(f"{check} is not a check: not_null or unique")
+        return value
+
+
+class ThemeSpec(BaseModel):
+    """A theme library's definition: what it is (its catalog metadata), whose it is, how often
+    it is rebuilt, and how its rows are made from its sources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=200)
+    abstract: str = Field(min_length=10, max_length=4000)
+    classification: str = Field(pattern=r"^2\d{5}\d{0,20}$",
+                                description="分类码 of a 主题 resource (类 2)")  # fmt: skip
+    owner_unit: str = Field(min_length=1, max_length=40)
+    refresh_hours: int = Field(24, ge=1, le=8784)
+    share_type: ShareType = ShareType.conditional
+    share_condition: str = Field("共享给具有相应职责的单位", max_length=2000)
+    open_type: OpenType = OpenType.none
+    open_condition: str = Field("", max_length=2000)
+    theme_tags: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    sources: list[ThemeSource] = Field(min_length=1, max_length=12)
+    filters: list[ThemeFilter] = Field(default_factory=list)
+    columns: list[ThemeColumn] = Field(min_length=1, max_length=200)
+
+
+class ThemeCreate(BaseModel):
+    code: str = Field(pattern=THEME_CODE, description="Short ASCII name, e.g. medical-care")
+    spec: dict[str, Any] | str = Field(description="The definition, as JSON or YAML text")
+
+
+class ThemeUpdate(BaseModel):
+    spec: dict[str, Any] | str
+
+
+class GradeReview(BaseModel):
+    level: str = Field(description="The lower level (GB/T 43697-2024), or empty to withdraw")
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class ThemeBuildRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    started_at: datetime
+    finished_at: datetime | None
+    built_by: str
+    scheduled: bool
+    status: str
+    rows: int
+    sources: list[dict[str, Any]]
+    grade: str
+    quality_score: float | None
+    message: str
+
+
+class LineageNode(BaseModel):
+    key: str
+    label: str
+    kind: str  # resource, library, theme
+    unit_code: str = ""
+    level: str = ""
+    href: str = ""
+
+
+class ThemeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    owner_unit_code: str
+    spec: dict[str, Any]
+    version: int
+    refresh_hours: int
+    resource_code: str
+    resource_status: str = ""
+    source_grade: str
+    reviewed_grade: str
+    review_reason: str
+    grade: str = Field("", description="The grade in force: the reviewed one, else the sources'")
+    quality_score: float | None
+    rows: int
+    last_built_at: datetime | None
+    next_due_at: datetime | None
+    built_by: str
+    lineage: list[LineageNode] = Field(default_factory=list)

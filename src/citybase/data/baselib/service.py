@@ -614,3 +614,8 @@ def _serve(
         id=entity.id, kind=kind, fields=fields, withheld=served.withheld,
         legal_basis=served.legal_basis, links=links, access_id=served.access_id,
     )  # fmt: skip
+
+
+def count_theme_libraries(session: Session, at: datetime | None = None) -> int:
+    """Theme libraries (主题库) built by ``at`` (now by default): those with a successful build."""
+    return repository.count_themes_built(session, at or datetime.now(UTC))

@@ -19,9 +19,23 @@ from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
-from citybase.data.baselib import service
-from citybase.data.baselib.auth import BASELIB_READ, BaselibReader, BaselibSteward
-from citybase.data.baselib.schemas import FileRead, Kind, ReviewDecide
+from citybase.data.baselib import lineage, service, theme_builds, themes
+from citybase.data.baselib.auth import (
+    BASELIB_READ,
+    BASELIB_THEMES,
+    BaselibReader,
+    BaselibSteward,
+    BaselibThemes,
+)
+from citybase.data.baselib.schemas import (
+    FileRead,
+    GradeReview,
+    Kind,
+    ReviewDecide,
+    ThemeCreate,
+    ThemeUpdate,
+)
+from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
 from citybase.data.sharing.schemas import ReadContext
@@ -169,3 +183,151 @@ async def decide(
         undo(session)
         return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
     return RedirectResponse(f"/console/baselib?library={library}&saved=1", status_code=303)
+
+
+# --- theme libraries (主题库) ----------------------------------------------------------------------
+
+console.add_page(NavEntry("Data", "Theme libraries", "/console/baselib/themes", BASELIB_READ,
+                          order=19))  # fmt: skip
+add_translations(
+    "zh",
+    {
+        "Theme libraries": "主题库",
+        "Theme library": "主题库",
+        "Owner unit": "所属单位",
+        "Catalog entry": "目录资源",
+        "Grade": "分级",
+        "Graded from its sources": "来源最高级别",
+        "Reviewed grade": "复核级别",
+        "Quality score": "质量评分",
+        "Rows": "行数",
+        "Last built": "最近构建",
+        "Next refresh": "下次更新",
+        "Refresh every (hours)": "更新周期（小时）",
+        "No theme library yet.": "尚无主题库。",
+        "Define a theme library": "定义主题库",
+        "Code (letters, digits, hyphens)": "代码（小写字母、数字、连字符）",
+        "Definition (YAML or JSON)": "定义（YAML 或 JSON）",
+        "Save the definition": "保存定义",
+        "Build now": "立即构建",
+        "Build history": "构建记录",
+        "Built by": "构建人",
+        "Scheduled": "定时",
+        "Status": "状态",
+        "Sources read": "读取来源",
+        "Message": "说明",
+        "Lineage": "数据血缘",
+        "Definition": "定义",
+        "Review the grade down": "复核降级",
+        "Level (empty: withdraw the review)": "级别（留空即撤销复核）",
+        "Save the grade": "保存分级",
+        "Not built yet.": "尚未构建。",
+        "build.ok": "成功",
+        "build.failed": "失败",
+    },
+)
+add_translations("en", {"build.ok": "ok", "build.failed": "failed"})
+
+
+def _themes_page(
+    request: Request, session: Session, settings: Settings, principal: Principal, *,
+    errors: dict[str, str] | None = None, status: int = 200, draft: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    context: dict[str, Any] = {
+        "themes": themes.list_themes(session, principal), "errors": errors or {},
+        "may_define": principal.can(BASELIB_THEMES), "draft": draft or {},
+    }  # fmt: skip
+    return console.render(request, "baselib/themes.html", context, status)
+
+
+@router.get("/console/baselib/themes")
+def theme_list(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibReader
+) -> Response:
+    return _themes_page(request, session, settings, principal)
+
+
+@router.post("/console/baselib/themes")
+async def theme_define(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes
+) -> Response:
+    values = await read_form(request)
+    draft = {"code": str(values.get("code", "")), "spec": str(values.get("spec", ""))}
+    try:
+        made = themes.define_theme(session, principal, ThemeCreate.model_validate(draft))
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _themes_page(request, session, settings, principal, errors=form_errors(exc),
+                            status=422, draft=draft)  # fmt: skip
+    return RedirectResponse(f"/console/baselib/themes/{made.code}?saved=1", status_code=303)
+
+
+def _theme_page(
+    request: Request, session: Session, settings: Settings, principal: Principal, code: str, *,
+    errors: dict[str, str] | None = None, status: int = 200, text: str | None = None,
+) -> Response:  # fmt: skip
+    theme = themes.get_theme(session, principal, code)
+    context: dict[str, Any] = {
+        "theme": theme, "builds": themes.builds_of(session, principal, code),
+        "graph": lineage.svg(theme.lineage), "errors": errors or {},
+        "spec_text": text if text is not None else themes.spec_text(theme.spec),
+        "may_edit": themes.may_edit(principal, theme.owner_unit_code),
+        "steward": service.is_steward(principal, settings.baselib), "levels": list(Level),
+    }  # fmt: skip
+    return console.render(request, "baselib/theme.html", context, status)
+
+
+@router.get("/console/baselib/themes/{code}")
+def theme_detail(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibReader,
+    code: str,
+) -> Response:  # fmt: skip
+    return _theme_page(request, session, settings, principal, code)
+
+
+@router.post("/console/baselib/themes/{code}")
+async def theme_update(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
+    code: str,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    text = str(values.get("spec", ""))
+    try:
+        themes.update_theme(session, principal, code, ThemeUpdate(spec=text))
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _theme_page(request, session, settings, principal, code,
+                           errors=form_errors(exc), status=422, text=text)  # fmt: skip
+    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+
+
+@router.post("/console/baselib/themes/{code}/builds")
+async def theme_build(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
+    code: str,
+) -> Response:  # fmt: skip
+    await read_form(request)
+    try:
+        theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
+                           settings.baselib)  # fmt: skip
+    except CitybaseError as exc:
+        undo(session)
+        return _theme_page(request, session, settings, principal, code,
+                           errors=form_errors(exc), status=403)  # fmt: skip
+    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+
+
+@router.post("/console/baselib/themes/{code}/grade")
+async def theme_grade(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
+    code: str,
+) -> Response:  # fmt: skip
+    values = await read_form(request)
+    try:
+        themes.review_grade(session, principal, code, GradeReview.model_validate(values),
+                            settings.baselib)  # fmt: skip
+    except (ValidationError, CitybaseError) as exc:
+        undo(session)
+        return _theme_page(request, session, settings, principal, code,
+                           errors=form_errors(exc), status=422)  # fmt: skip
+    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
