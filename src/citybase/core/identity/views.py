@@ -34,6 +34,7 @@ from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
 from citybase.core.web.limits import limiter
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
 
@@ -257,6 +258,7 @@ async def create_user(request: Request, session: DbSession, principal: UsersWrit
     roles = values.get("roles", [])
     values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
     try:
+        once = await claim(request, session)
         data = UserCreate.model_validate(blank_to_none(values, "unit_code"))
         user = service.create_user(session, principal, data)
     except (ValidationError, CitybaseError) as exc:
@@ -273,7 +275,7 @@ async def create_user(request: Request, session: DbSession, principal: UsersWrit
             },
             422,
         )
-    return RedirectResponse(f"/console/users/{user.id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/users/{user.id}?saved=1")
 
 
 @router.get("/console/users/{user_id}")
@@ -368,8 +370,10 @@ async def create_key(
     scopes = values.get("scopes", [])
     values["scopes"] = scopes if isinstance(scopes, list) else [scopes] if scopes else []
     try:
+        once = await claim(request, session)
         data = ApiKeyCreate.model_validate(blank_to_none(values, "expires_in_days"))
         created = service.create_api_key(session, settings, principal, data)
+        once.done(session, "/console/keys")  # the secret is shown once, by this answer only
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _keys_page(request, session, principal, errors=form_errors(exc), status=422)

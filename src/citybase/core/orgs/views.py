@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
@@ -21,9 +21,11 @@ from citybase.core.orgs.schemas import (
     UnitKind,
     UnitUpdate,
 )
+from citybase.core.web.access import Public
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +99,18 @@ add_translations(
 )
 
 
+@router.get("/regions/children")
+def region_children(session: DbSession, _: Public, parent: str = "") -> JSONResponse:
+    """The regions right under ``parent`` (the districts when it is empty), for the region
+    picker's next list: ``[{"code", "name", "level"}]``. Public: the portal's citizens choose
+    where with it, and region names are no secret."""
+    if parent:
+        service.get_region(session, parent[:40])  # 404 for an unknown region
+    found = service.region_children(session, parent[:40])
+    return JSONResponse([o.model_dump(mode="json") for o in found],
+                        headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+
+
 @router.get("/console/regions")
 def regions_page(request: Request, session: DbSession, _: OrgsReader) -> Response:
     return console.render(request, "orgs/regions.html", {"tree": service.region_tree(session)})
@@ -166,6 +180,7 @@ async def create_child_region(
     values["parent_code"] = code
     values["official"] = values.get("official") == "on"
     try:
+        once = await claim(request, session)
         created = service.create_region(
             session, actor_of(principal), RegionCreate.model_validate(values)
         )
@@ -174,7 +189,7 @@ async def create_child_region(
         return _region_page(
             request, session, principal, code, errors=form_errors(exc), child=values, status=422
         )
-    return RedirectResponse(f"/console/regions/{created.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/regions/{created.code}?saved=1")
 
 
 @router.get("/console/units")
@@ -242,6 +257,7 @@ def new_unit_page(
 async def create_unit(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         data = UnitCreate.model_validate(blank_to_none(values, "credit_code", "counterpart_code"))
         unit = service.create_unit(session, actor_of(principal), data)
     except (ValidationError, CitybaseError) as exc:
@@ -250,7 +266,7 @@ async def create_unit(request: Request, session: DbSession, principal: OrgsWrite
             request, session, unit=None, values=values, errors=form_errors(exc), can_edit=True,
             status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/units/{unit.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/units/{unit.code}?saved=1")
 
 
 @router.get("/console/units/{code}")

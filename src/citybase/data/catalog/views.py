@@ -16,6 +16,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service
@@ -280,6 +281,7 @@ def new_page(request: Request, session: DbSession, principal: CatalogEditor) -> 
 async def create(request: Request, session: DbSession, principal: CatalogEditor) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         created = service.create_resource(
             session, principal, ResourceCreate.model_validate(_form_data(values))
         )
@@ -289,7 +291,7 @@ async def create(request: Request, session: DbSession, principal: CatalogEditor)
             request, session, principal, resource=None, values=values,
             errors=form_errors(exc), status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/catalog/{created.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/catalog/{created.code}?saved=1")
 
 
 @router.get("/console/catalog/import")
@@ -307,6 +309,8 @@ async def import_upload(request: Request, session: DbSession, principal: Catalog
         errors = {"file": "choose an .xlsx or .csv file"}
     else:
         try:
+            if not dry_run:
+                (await claim(request, session)).done(session, "/console/catalog")
             report = service.import_resources(
                 session, principal, upload.filename, await upload.read(), dry_run=dry_run
             )

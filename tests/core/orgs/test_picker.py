@@ -1,0 +1,50 @@
+"""The region picker: the regions under one, as the cascade asks for them, and the plain list of
+names a page without script shows."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.orgs import service
+from citybase.core.orgs.schemas import RegionLevel
+from tests.hub.cases.factories import city
+
+
+def test_the_children_of_a_region_are_served_to_anyone(
+    client: TestClient, session: Session
+) -> None:
+    city(session)
+    districts = client.get("/regions/children").json()
+    assert {"code": "350102", "name": "鼓楼区", "level": "district"} in districts
+    assert all(d["level"] == "district" for d in districts)
+    streets = client.get("/regions/children", params={"parent": "350102"}).json()
+    assert streets
+    assert all(s["level"] == "street" for s in streets)
+    street = streets[0]["code"]
+    below = client.get("/regions/children", params={"parent": street}).json()
+    assert below
+    assert all(c["level"] == "community" for c in below)
+    assert client.get("/regions/children", params={"parent": "999999"}).status_code == 404
+
+
+def test_the_picker_lists_names_and_the_path_to_the_choice(
+    client: TestClient, session: Session
+) -> None:
+    city(session)
+    community = next(r for r in service.list_regions(session, level=RegionLevel.community))
+    picker = service.region_picker(session, community.code)
+    assert len(picker.path) == 3
+    assert picker.path[-1] == community.code
+    assert picker.path[0] == service.region_path(session, community.code)[1].code  # the district
+    assert [o.level for o, depth in picker.options if depth == 0] == [RegionLevel.district] * len(
+        service.list_regions(session, level=RegionLevel.district))  # fmt: skip
+    page = client.get("/hotline").text
+    box = re.search(r'<span class="cascade" data-cascade="/regions/children"[^>]*>(.*?)</span>',
+                    page, re.S)  # fmt: skip
+    assert box, "the portal has no region picker"
+    assert '<option value="350102">鼓楼区</option>' in box[1]  # names, not codes
+    assert '<script src="/static/core/pickers.js" defer></script>' in page
+    assert client.get("/static/core/pickers.js").status_code == 200
