@@ -36,7 +36,7 @@ def test_admin_creates_a_unit_through_the_form(
     assert service.get_unit(session, "tj.urban").counterpart_code == "fz.urban"
     again = client.post("/console/units/new", data=form | {"form_token": form_token()})
     assert again.status_code == 422
-    assert "already exists" in again.text
+    assert "单位 tj.urban 已存在" in again.text
 
 
 def test_child_region_form_shows_field_errors(

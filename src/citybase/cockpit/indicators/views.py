@@ -368,3 +368,11 @@ def remove(session: DbSession, principal: Manager, indicator_id: Id) -> Response
     except CitybaseError as exc:
         return _back(f"/console/cockpit/indicators/{indicator_id}", exc, session)
     return _back(f"/console/cockpit/plans/{quote(plan.code)}")
+
+
+add_translations("zh", {
+    "approving reported values is the bureau's": "审核填报数值由大数据局负责",
+    "say why it is rejected": "请说明退回理由",
+    "asking the platform to measure is the bureau's": "请平台测算由大数据局负责",
+    "range: the minimum is above the maximum": "取值范围：下限大于上限",
+})  # fmt: skip

@@ -426,3 +426,14 @@ async def change_password(
     )
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+add_translations("zh", {
+    "you cannot deactivate yourself": "不能停用自己的账号",
+    "you cannot take platform_admin from yourself": "不能撤销自己的平台管理员角色",
+    "a password is changed from a signed-in session, not with an API key": "密码须在登录后修改，不能用 API 密钥修改",
+    "the current password is not right": "当前密码不正确", "use at least 10 characters": "至少使用 10 个字符",
+    "choose a password you have not been using": "请选择一个未曾使用过的密码",
+    "the form has expired or did not come from this site; reload it": "表单已过期或并非本站签发，请刷新页面",
+    "use 3–64 lower-case letters, digits, _ . or -, starting with a letter": "请使用 3–64 位小写字母、数字、_、. 或 -，以字母开头",
+})  # fmt: skip

@@ -24,7 +24,7 @@ from citybase.core.orgs.schemas import (
 from citybase.core.web.access import Public
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
@@ -336,3 +336,23 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
         {"reports": reports, "errors": errors, "dry_run": dry_run, "failed": failed},
         422 if failed else 200,
     )
+
+
+add_translations("zh", {
+    "a city has no parent region": "市级区划没有上级", "a unit cannot be its own counterpart": "单位不能是自身的对口单位",
+    "the file is not UTF-8 text": "文件不是 UTF-8 文本",
+    "the YAML must hold a 'regions' and/or a 'units' list": "YAML 文件须包含 regions 或 units 列表",
+    "only .csv, .yaml and .yml files can be imported": "只能导入 .csv、.yaml 或 .yml 文件",
+    "an existing region's level and parent cannot be changed by import": "已有区划的级别和上级不能通过导入修改",
+    "a boundary is a GeoJSON Polygon or MultiPolygon": "边界须为 GeoJSON 多边形",
+    "the geometry is empty": "几何图形为空",
+    "a GeoJSON FeatureCollection (or one Feature) is expected": "须为 GeoJSON 要素集合（或单个要素）",
+    "2–20 letters, digits, _ or -": "2–20 位字母、数字、_ 或 -",
+    "2–40 letters, digits, _ . or -": "2–40 位字母、数字、_、. 或 -",
+    "not a valid unified social credit code (GB 32100 check failed)": "统一社会信用代码无效（GB 32100 校验未通过）",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no region with code (\S+)": "没有编码为 {0} 的行政区划",
+    r"no unit with code (\S+)": "没有编码为 {0} 的单位",
+    r"region (\S+) already exists": "行政区划 {0} 已存在", r"unit (\S+) already exists": "单位 {0} 已存在",
+})  # fmt: skip
