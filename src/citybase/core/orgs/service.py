@@ -88,19 +88,25 @@ def region_tree(session: Session) -> list[dict[str, Any]]:
     return roots
 
 
-def region_children(session: Session, parent_code: str = "") -> list[RegionOption]:
-    """The regions right under ``parent_code``; with none, the districts (the picker's first
-    level)."""
+def region_children(
+    session: Session, parent_code: str = "", level: RegionLevel = RegionLevel.district
+) -> list[RegionOption]:
+    """The regions right under ``parent_code``; with none, those of ``level`` (the picker's
+    first list)."""
     rows = (repository.children(session, parent_code) if parent_code
-            else repository.list_regions(session, level=RegionLevel.district))  # fmt: skip
+            else repository.list_regions(session, level=level))  # fmt: skip
     return [RegionOption(code=r.code, name=r.name, level=RegionLevel(r.level)) for r in rows]
 
 
 def region_picker(
-    session: Session, selected: str = "", deepest: RegionLevel = RegionLevel.grid
+    session: Session,
+    selected: str = "",
+    deepest: RegionLevel = RegionLevel.grid,
+    top: RegionLevel = RegionLevel.district,
 ) -> RegionPicker:
-    """The regions a picker offers, from the districts down to ``deepest`` (see RegionPicker)."""
-    levels = [lv for lv in RegionLevel if RegionLevel.district.depth <= lv.depth <= deepest.depth]
+    """The regions a picker offers, from ``top`` (the districts) down to ``deepest`` (see
+    RegionPicker)."""
+    levels = [lv for lv in RegionLevel if top.depth <= lv.depth <= deepest.depth]
     by_parent: dict[str | None, list[Any]] = {}
     by_code: dict[str, Any] = {}
     for r in repository.all_regions(session):
@@ -116,7 +122,7 @@ def region_picker(
                 walk(child, depth + 1)
 
     for r in by_code.values():
-        if r.level == RegionLevel.district:
+        if r.level == top:
             walk(r, 0)
     path: list[str] = []
     current = by_code.get(selected)

@@ -100,13 +100,15 @@ add_translations(
 
 
 @router.get("/regions/children")
-def region_children(session: DbSession, _: Public, parent: str = "") -> JSONResponse:
-    """The regions right under ``parent`` (the districts when it is empty), for the region
-    picker's next list: ``[{"code", "name", "level"}]``. Public: the portal's citizens choose
-    where with it, and region names are no secret."""
+def region_children(
+    session: DbSession, _: Public, parent: str = "", level: RegionLevel = RegionLevel.district
+) -> JSONResponse:
+    """The regions right under ``parent`` (those of ``level``, the districts by default, when it
+    is empty), for the region picker's next list: ``[{"code", "name", "level"}]``. Public: the
+    portal's citizens choose where with it, and region names are no secret."""
     if parent:
         service.get_region(session, parent[:40])  # 404 for an unknown region
-    found = service.region_children(session, parent[:40])
+    found = service.region_children(session, parent[:40], level)
     return JSONResponse([o.model_dump(mode="json") for o in found],
                         headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
 
@@ -235,7 +237,9 @@ def _unit_form(
             "unit": unit,
             "values": values,
             "errors": errors,
-            "regions": service.list_regions(session),
+            "region_picker": service.region_picker(
+                session, str(values.get("region_code") or ""), top=RegionLevel.city
+            ),
             "units": service.list_units(session),
             "kinds": [k.value for k in UnitKind],
             "can_edit": can_edit,

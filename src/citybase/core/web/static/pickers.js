@@ -3,7 +3,7 @@
 // browser without script shows) is hidden and stops being sent; a hidden field carries the
 // deepest region chosen instead.
 async function regionChildren(url, parent) {
-  const response = await fetch(`${url}?parent=${encodeURIComponent(parent)}`, {
+  const response = await fetch(`${url}&parent=${encodeURIComponent(parent)}`, {
     headers: { Accept: "application/json" },
   });
   return response.ok ? response.json() : [];
