@@ -139,3 +139,12 @@ def app(settings: Settings, database: Database, session: Session):  # type: igno
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def form_token(app):  # type: ignore[no-untyped-def]
+    """A fresh form token (core/web/once.py), as a form that makes something carries: call it
+    once per submission."""
+    from citybase.core.web import once
+
+    return lambda: once.issue(app.state.settings)

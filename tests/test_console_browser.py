@@ -182,3 +182,20 @@ def test_a_citizen_sends_a_request_from_where_they_stand(base_url: str, browser)
     page.click("button[value=send]")
     page.wait_for_selector("text=您的诉求已受理")
     context.close()
+
+
+def test_the_region_picker_is_a_cascade(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """With script, the portal's plain list of regions becomes district ▸ street ▸ …, each list
+    filled from /regions/children, and the deepest choice is what the form sends."""
+    page = browser.new_page()
+    page.goto(f"{base_url}/hotline")
+    district = ".cascade select[data-level=district]"
+    page.wait_for_selector(f"{district} option[value='350102']", state="attached")
+    assert page.locator(".cascade select:not([data-level])").is_hidden()  # the plain list
+    page.select_option(district, "350102")
+    street = ".cascade select[data-level=street]"
+    page.wait_for_selector(f"{street} option[value^='350102']", state="attached")
+    first = page.locator(f"{street} option[value^='350102']").first.get_attribute("value")
+    page.select_option(street, first)
+    assert page.input_value("input[type=hidden][name=region_code]") == first
+    page.close()

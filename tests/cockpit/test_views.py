@@ -30,8 +30,8 @@ def _csrf(page: str) -> str:
 
 
 def test_a_unit_reports_on_the_console_and_the_bureau_approves(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(session)
     token = sign_in(client, "reporter")
     page = client.get(f"/console/cockpit/indicators/{ids['online']}")
@@ -39,12 +39,12 @@ def test_a_unit_reports_on_the_console_and_the_bureau_approves(
     assert "网上可办率" in page.text
     assert "<svg" in page.text  # the path from baseline to target, drawn before any value
     sent = client.post(f"/console/cockpit/indicators/{ids['online']}/actuals", data={
-        "csrf_token": token, "period": "2023", "value": "95", "unit": "%", "source": "年报",
+        "csrf_token": token, "form_token": form_token(), "period": "2023", "value": "95", "unit": "%", "source": "年报",
     }, follow_redirects=False)  # fmt: skip
     assert sent.status_code == 303
     assert "error" not in sent.headers["location"]
     twice = client.post(f"/console/cockpit/indicators/{ids['online']}/actuals", data={
-        "csrf_token": token, "period": "2023", "value": "96"}, follow_redirects=False)  # fmt: skip
+        "csrf_token": token, "form_token": form_token(), "period": "2023", "value": "96"}, follow_redirects=False)  # fmt: skip
     assert "send%20a%20correction" in twice.headers["location"]
     assert client.get("/console/cockpit/approvals").status_code == 403  # the bureau's queue
     client.post("/logout", data={"csrf_token": token})
@@ -67,11 +67,13 @@ def test_a_unit_reports_on_the_console_and_the_bureau_approves(
     assert 'class="measured-point"' not in indicator.text.split('<g class="legend"')[0]
 
 
-def test_tasks_updates_reports_and_scorecards(client: TestClient, session: Session) -> None:
+def test_tasks_updates_reports_and_scorecards(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(session)
     token = sign_in(client, "reporter")
     sent = client.post(f"/console/cockpit/tasks/{ids['task']}/updates", data={
-        "csrf_token": token, "period": "2024-06", "text": "平台上线试运行", "progress": "40",
+        "csrf_token": token, "form_token": form_token(), "period": "2024-06", "text": "平台上线试运行", "progress": "40",
         "status": "in_progress", "milestones_done[]": "平台上线",
     }, follow_redirects=False)  # fmt: skip
     assert sent.status_code == 303
@@ -178,8 +180,8 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
 
 
 def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     _setup(session)
     token = sign_in(client, "bureau")
     page = client.get("/console/cockpit/plans/fz-test")
@@ -207,21 +209,21 @@ def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks
     }  # fmt: skip
     assert "新增指标" in client.get("/console/cockpit/plans/fz-test/indicators/new").text
     twice = client.post("/console/cockpit/plans/fz-test/indicators/new",
-                        data=indicator | {"code": "online"})  # fmt: skip
+                        data=indicator | {"code": "online", "form_token": form_token()})  # fmt: skip
     assert twice.status_code == 422
     assert "already has an indicator online" in twice.text
-    added = client.post("/console/cockpit/plans/fz-test/indicators/new", data=indicator,
-                        follow_redirects=False)  # fmt: skip
+    added = client.post("/console/cockpit/plans/fz-test/indicators/new",
+                        data=indicator | {"form_token": form_token()}, follow_redirects=False)  # fmt: skip
     assert added.status_code == 303
     new_id = int(added.headers["location"].rsplit("/", 1)[1])
     assert "每万人拥有5G基站数" in client.get(added.headers["location"]).text
     task = client.post("/console/cockpit/plans/fz-test/tasks/new", data={
-        "csrf_token": token, "number": "2", "title": "建设物联感知平台", "lead": "市不存在局",
+        "csrf_token": token, "form_token": form_token(), "number": "2", "title": "建设物联感知平台", "lead": "市不存在局",
     })  # fmt: skip
     assert task.status_code == 422
     assert "no unit" in task.text
     task = client.post("/console/cockpit/plans/fz-test/tasks/new", data={
-        "csrf_token": token, "number": "2", "title": "建设物联感知平台", "lead": "fz.comms",
+        "csrf_token": token, "form_token": form_token(), "number": "2", "title": "建设物联感知平台", "lead": "fz.comms",
         "milestones": "2025-06-30 平台上线",
     }, follow_redirects=False)  # fmt: skip
     assert task.status_code == 303
@@ -260,8 +262,8 @@ def test_the_navigation_marks_the_page_itself_not_its_parent(
 
 
 def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     from unittest import mock
 
     from citybase.cockpit.indicators import service as indicators
@@ -277,7 +279,11 @@ def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
     page = client.get(here)
     assert "采集口径说明" in page.text
     assert f'action="{here}/measure"' not in page.text
-    crossed = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+    crossed = client.post(
+        f"{here}/measure",
+        data={"csrf_token": token, "form_token": form_token()},
+        follow_redirects=False,
+    )
     assert crossed.status_code == 403
     api = client.post(f"/api/v1/cockpit/indicators/{ids['online']}/measure",
                       headers={"X-CSRF-Token": token})  # fmt: skip
@@ -286,12 +292,24 @@ def test_the_bureau_asks_the_platform_to_measure_now_and_a_unit_may_not(
     client.post("/logout", data={"csrf_token": token})
     token = sign_in(client, "bureau")
     assert f'action="{here}/measure"' in client.get(here).text
-    nothing = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+    nothing = client.post(
+        f"{here}/measure",
+        data={"csrf_token": token, "form_token": form_token()},
+        follow_redirects=False,
+    )
     assert "error=" in nothing.headers["location"]  # no case closed yet: nothing to count
     with mock.patch("citybase.hub.cases.service.collaboration_rate", return_value=0.5):
-        sent = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+        sent = client.post(
+            f"{here}/measure",
+            data={"csrf_token": token, "form_token": form_token()},
+            follow_redirects=False,
+        )
         assert sent.headers["location"] == f"{here}?measured=new"
-        again = client.post(f"{here}/measure", data={"csrf_token": token}, follow_redirects=False)
+        again = client.post(
+            f"{here}/measure",
+            data={"csrf_token": token, "form_token": form_token()},
+            follow_redirects=False,
+        )
         assert again.headers["location"] == f"{here}?measured=same"
     with mock.patch("citybase.hub.cases.service.collaboration_rate", return_value=0.6):
         by_api = client.post(f"/api/v1/cockpit/indicators/{ids['online']}/measure",

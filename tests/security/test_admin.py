@@ -18,6 +18,7 @@ from citybase.core.identity.models import ApiKey, User
 from citybase.core.identity.schemas import ApiKeyCreate, Role, UserUpdate
 from citybase.core.orgs.models import Region, Unit
 from citybase.core.settings import Settings
+from citybase.core.web import once
 from tests.core.identity.factories import principal_of
 from tests.security.people import NOT_ADMIN, act_as, demo_city, ledger_since, ledger_size
 
@@ -85,7 +86,7 @@ def _writes(client: TestClient, city: dict[str, Any], headers: dict[str, str]) -
         ("console user", client.post(f"/console/users/{admin}", headers=headers,
                                      data={"active": "", "display_name": "x"}, follow_redirects=False)),
         ("console new user", client.post("/console/users/new", headers=headers, data={
-            "username": "mallory3", "display_name": "M", "password": "a long password 1",
+            "form_token": once.issue(client.app.state.settings), "username": "mallory3", "display_name": "M", "password": "a long password 1",
             "roles": "platform_admin"}, follow_redirects=False)),
         ("console unit", client.post("/console/units/fz.bigdata", headers=headers,
                                      data={"name": "x"}, follow_redirects=False)),

@@ -30,7 +30,13 @@ def _code(client: TestClient, settings: Settings) -> dict[str, str]:
     page = client.get("/hotline").text
     match = re.search(r'name="captcha_token" value="([^"]+)"', page)
     assert match, "no picture code on the portal"
-    return {"captcha_token": match[1], "captcha": captcha.read(settings, match[1])[0].lower()}
+    form = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert form, "no form token on the portal"
+    return {
+        "captcha_token": match[1],
+        "captcha": captcha.read(settings, match[1])[0].lower(),
+        "form_token": form[1],
+    }  # the page's form token comes with its picture
 
 
 @pytest.fixture

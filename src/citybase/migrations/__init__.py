@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     from citybase.core.identity import models as _identity
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
+    from citybase.core.web import models as _web
     from citybase.data.baselib import models as _baselib
     from citybase.data.catalog import models as _catalog
     from citybase.data.datastore import models as _datastore
@@ -72,6 +73,7 @@ def all_metadata() -> MetaData:
         _sources,
         _baselib,
         _products,
+        _web,
     )
     return Base.metadata
 

@@ -63,24 +63,34 @@ def test_next_only_goes_to_this_site(client: TestClient, session: Session) -> No
     assert response.headers["location"] == "/"
 
 
-def test_api_key_page_shows_the_secret_once(client: TestClient, session: Session) -> None:
+def test_api_key_page_shows_the_secret_once(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     make_user(session, "gus", Role.supervisor)
     csrf = sign_in(client, "gus")
-    page = client.post("/console/keys", data={"csrf_token": csrf, "name": "report"})
+    page = client.post(
+        "/console/keys", data={"csrf_token": csrf, "form_token": form_token(), "name": "report"}
+    )
     assert page.status_code == 200
     assert 'id="new-key">cb_' in page.text
     assert 'id="new-key"' not in client.get("/console/keys").text
 
 
-def test_user_form_validation(client: TestClient, session: Session) -> None:
+def test_user_form_validation(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     make_user(session, "root", Role.platform_admin)
     csrf = sign_in(client, "root")
     page = client.post(
         "/console/users/new",
-        data={"csrf_token": csrf, "username": "x", "display_name": "X", "password": "short"},
+        data={
+            "csrf_token": csrf,
+            "form_token": form_token(),
+            "username": "x",
+            "display_name": "X",
+            "password": "short",
+        },
     )
     assert page.status_code == 422
-    assert "at least 10 characters" in page.text
+    assert "至少应有 10 个字符" in page.text  # the reason in the page's language
 
 
 def test_language_switch(client: TestClient, session: Session) -> None:

@@ -21,22 +21,27 @@ def test_region_tree_page_lists_the_city(client: TestClient, session: Session) -
     assert 'name="sort_order"' not in client.get("/console/regions/350102").text
 
 
-def test_admin_creates_a_unit_through_the_form(client: TestClient, session: Session) -> None:
+def test_admin_creates_a_unit_through_the_form(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     make_small_city(session)
     make_user(session, "admin", Role.platform_admin)
     csrf = sign_in(client, "admin")
     form = {"csrf_token": csrf, "code": "tj.urban", "name": "台江区城管局", "kind": "department",
             "region_code": "350103", "counterpart_code": "fz.urban", "credit_code": "",
             "short_name": ""}  # fmt: skip
-    response = client.post("/console/units/new", data=form, follow_redirects=False)
+    response = client.post("/console/units/new", data=form | {"form_token": form_token()},
+                           follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
     assert service.get_unit(session, "tj.urban").counterpart_code == "fz.urban"
-    again = client.post("/console/units/new", data=form)
+    again = client.post("/console/units/new", data=form | {"form_token": form_token()})
     assert again.status_code == 422
-    assert "already exists" in again.text
+    assert "单位 tj.urban 已存在" in again.text
 
 
-def test_child_region_form_shows_field_errors(client: TestClient, session: Session) -> None:
+def test_child_region_form_shows_field_errors(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     make_small_city(session)
     make_user(session, "admin", Role.platform_admin)
     csrf = sign_in(client, "admin")
@@ -44,6 +49,7 @@ def test_child_region_form_shows_field_errors(client: TestClient, session: Sessi
         "/console/regions/350102/children",
         data={
             "csrf_token": csrf,
+            "form_token": form_token(),
             "code": "350103009",
             "name": "x",
             "level": "street",

@@ -41,3 +41,21 @@ def test_no_message_is_given_two_translations() -> None:
     """One catalogue serves every page: a message id translated two ways would show whichever
     was added last, on every page that uses it."""
     assert i18n.conflicts == []
+
+
+def test_every_field_label_has_a_chinese_translation() -> None:
+    assert len(i18n._labels) > 50
+    missing = sorted(f"{f}: {label}" for f, label in i18n._labels.items()
+                     if not i18n.has_translation("zh", label))  # fmt: skip
+    assert missing == []
+
+
+def test_an_error_names_its_field_by_label_in_chinese() -> None:
+    assert i18n.error_text("zh", "reporter_phone", "Field required") == "联系电话：必填"
+    assert i18n.error_text("zh", "items.2.name", "String should have at least 2 characters") \
+        == "信息项 3：至少应有 2 个字符"  # fmt: skip
+    assert i18n.error_text("zh", "form", "the code does not match the picture") == "验证码不正确"
+    assert i18n.error_text("zh", "no_such_field", "Field required") == "必填"  # never the name
+    assert i18n.error_line("zh", "title: Field required; days: Input should be a valid integer, "
+                           "unable to parse string as an integer") == "标题：必填；期限（天）：应为整数"  # fmt: skip
+    assert i18n.error_text("en", "reporter_phone", "Field required") == "Phone: Field required"

@@ -100,7 +100,9 @@ def test_unreadable_files(session: Session, name: str, content: bytes) -> None:
     assert caught.value.field == "file"
 
 
-def test_import_through_the_api_and_console(client: TestClient, session: Session) -> None:
+def test_import_through_the_api_and_console(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     catalog_people(session)
     csrf = sign_in(client, "urbansteward")
     content = workbook([GOOD], [])  # no items: refused
@@ -113,7 +115,9 @@ def test_import_through_the_api_and_console(client: TestClient, session: Session
     assert refused.json()["error"]["details"]["problems"][0]["column"] == "items"
     content = workbook([GOOD], [["路灯设施信息", "灯杆编号", "字符型", 20, "", ""]])
     page = client.post(
-        "/console/catalog/import", data={"csrf_token": csrf}, files={"file": ("x.xlsx", content)}
+        "/console/catalog/import",
+        data={"csrf_token": csrf, "form_token": form_token()},
+        files={"file": ("x.xlsx", content)},
     )
     assert page.status_code == 200
     assert "301001-000001" in page.text

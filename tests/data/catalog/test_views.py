@@ -32,7 +32,9 @@ def test_every_label_has_chinese() -> None:
     assert [k for k in expected if k not in LABELS_ZH or not i18n.has_translation("en", k)] == []
 
 
-def test_register_through_the_form_then_submit(client: TestClient, session: Session) -> None:
+def test_register_through_the_form_then_submit(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     catalog_people(session)
     csrf = sign_in(client, "urbansteward")
     form = {
@@ -41,7 +43,8 @@ def test_register_through_the_form_then_submit(client: TestClient, session: Sess
         "share_type": "unconditional", "open_type": "none", "update_cycle": "daily",
         "keywords": "井盖，市政设施", "theme_tags": "城乡建设", "base_tags": "geo", "items_text": ITEMS,
     }  # fmt: skip
-    response = client.post("/console/catalog/new", data=form, follow_redirects=False)
+    response = client.post("/console/catalog/new", data=form | {"form_token": form_token()},
+                           follow_redirects=False)  # fmt: skip
     assert response.status_code == 303, response.text
     code = response.headers["location"].split("/")[-1].split("?")[0]
     page = client.get(f"/console/catalog/{code}")
@@ -53,17 +56,19 @@ def test_register_through_the_form_then_submit(client: TestClient, session: Sess
     assert "已提交" in client.get(f"/console/catalog/{code}").text
 
 
-def test_form_errors_are_shown_next_to_the_form(client: TestClient, session: Session) -> None:
+def test_form_errors_are_shown_next_to_the_form(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     catalog_people(session)
     csrf = sign_in(client, "urbansteward")
     response = client.post(
         "/console/catalog/new",
-        data={"csrf_token": csrf, "classification": "301001", "provider_unit_code": "fz.urban",
+        data={"csrf_token": csrf, "form_token": form_token(), "classification": "301001", "provider_unit_code": "fz.urban",
               "name": "x", "abstract": "short", "format": "database", "share_type": "conditional",
               "open_type": "none", "update_cycle": "daily", "items_text": "a | nonsense"},
     )  # fmt: skip
     assert response.status_code == 422
-    assert "items.0.data_type" in response.text
+    assert "信息项 1：应为以下之一" in response.text  # named by its label, never items.0.data_type
 
 
 def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> None:

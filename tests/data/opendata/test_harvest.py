@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -246,7 +246,7 @@ def test_a_source_is_harvested_from_its_address_page_by_page(
 
 
 def test_the_console_page_harvests_a_file_for_a_steward_only(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, form_token: Callable[[], str]
 ) -> None:
     catalog_people(session)
     files = {"file": ("district.ttl", FOREIGN.encode(), "text/turtle")}
@@ -256,17 +256,27 @@ def test_the_console_page_harvests_a_file_for_a_steward_only(
     page = client.get("/console/open/harvest", headers={"Accept-Language": "zh"})
     assert page.status_code == 200
     assert "外部目录采集" in page.text
+    token = form_token()
     done = client.post(
         "/console/open/harvest", files=files,
-        data={"csrf_token": csrf, "unit_code": "fz.bigdata", "classification": "301001"},
+        data={"csrf_token": csrf, "unit_code": "fz.bigdata", "classification": "301001",
+              "form_token": token},
     )  # fmt: skip
     assert done.status_code == 200, done.text
     assert "公交站点" in done.text
     assert "信息项待补充" in done.text
     assert session.scalar(select(func.count()).select_from(DataResource)) == 1
+    again = client.post(  # the same form sent twice: harvested once
+        "/console/open/harvest", files=files, follow_redirects=False,
+        data={"csrf_token": csrf, "unit_code": "fz.bigdata", "classification": "301001",
+              "form_token": token},
+    )  # fmt: skip
+    assert again.status_code == 303
+    assert session.scalar(select(func.count()).select_from(DataResource)) == 1
     other = client.post(
         "/console/open/harvest", files=files,
-        data={"csrf_token": csrf, "unit_code": "fz.urban", "classification": "301001"},
+        data={"csrf_token": csrf, "unit_code": "fz.urban", "classification": "301001",
+              "form_token": form_token()},
     )  # fmt: skip
     assert other.status_code == 403
     assert session.scalar(select(func.count()).select_from(DataResource)) == 1

@@ -59,18 +59,19 @@ def test_downloads_are_public_for_open_data_only(client: TestClient, session: Se
 
 
 def test_an_application_from_the_portal_to_the_download(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     made = open_datasets(session, catalog_people(session))
     code = made["conditional"].code
     bad = client.post(
-        f"/open/{code}/apply", data={"applicant": "林晓", "email": "x", "purpose": "短"}
+        f"/open/{code}/apply",
+        data={"applicant": "林晓", "email": "x", "purpose": "短", "form_token": form_token()},
     )
     assert bad.status_code == 422
     assert "email" in bad.text
     form = {"applicant": "林晓", "email": "lin@example.com", "days": "30",
             "purpose": "开发停车导航小程序，实时展示空余泊位。"}  # fmt: skip
-    receipt = client.post(f"/open/{code}/apply", data=form)
+    receipt = client.post(f"/open/{code}/apply", data=form | {"form_token": form_token()})
     assert receipt.status_code == 201
     number = receipt.text.split('class="mono">', 2)[1].split("<", 1)[0]
     token = receipt.text.split('class="mono">', 3)[2].split("<", 1)[0]

@@ -124,18 +124,22 @@ def test_the_bureau_s_console_pages_open_in_chinese(
 
 
 def test_forms_register_a_product_and_grant_an_agreement(
-    client: TestClient, session: Session, settings: Settings, app
+    client: TestClient, session: Session, settings: Settings, app, form_token
 ) -> None:  # type: ignore[no-untyped-def]
     city = products_city(session, settings)
     app.state.settings.products.bureau_unit = "fz.bigdata"
     csrf = sign_in(client, "opa")
     form = {"csrf_token": csrf, "name": "井盖统计报告", "kind": "report", "update_cycle": "monthly",
             "source_codes": f"{city.manholes.code}", "price_model": "free", "price_yuan": "0",
-            "agreement_number": city.agreement.number, "sector": "城市治理"}  # fmt: skip
+            "agreement_number": city.agreement.number, "sector": "城市治理",
+            "form_token": form_token()}  # fmt: skip
     answer = client.post("/console/products/mine", data=form, follow_redirects=False)
     assert "saved=1" in answer.headers["location"]
+    twice = client.post("/console/products/mine", data=form, follow_redirects=False)
+    assert "saved=1" in twice.headers["location"]  # the same form again: made once
     refused = client.post("/console/products/mine", follow_redirects=False, data={
-        **form, "source_codes": f"{city.manholes.code}、{city.outside.code}"})  # fmt: skip
+        **form, "source_codes": f"{city.manholes.code}、{city.outside.code}",
+        "form_token": form_token()})  # fmt: skip
     assert "product.sources_in_agreement" in unquote(refused.headers["location"])
     page = client.get("/console/products/mine")
     assert page.text.count("井盖统计报告") == 1
@@ -143,6 +147,7 @@ def test_forms_register_a_product_and_grant_an_agreement(
     granted = client.post("/console/products/agreements", follow_redirects=False, data={
         "csrf_token": csrf, "title": "第二份协议", "operator_unit_code": "op.beta",
         "themes": "交通运输", "purposes": "交通出行服务", "starts_on": "2026-01-01",
-        "ends_on": "2028-12-31", "security_duties": "数据不出域", "price_policy": "priced"})  # fmt: skip
+        "ends_on": "2028-12-31", "security_duties": "数据不出域", "price_policy": "priced",
+        "form_token": form_token()})  # fmt: skip
     assert "saved=1" in granted.headers["location"]
     assert "第二份协议" in client.get("/console/products/agreements").text

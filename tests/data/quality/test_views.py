@@ -7,19 +7,21 @@ from tests.core.identity.factories import sign_in
 from tests.data.sharing.factories import shared_city
 
 
-def test_rules_runs_and_disputes_in_the_console(client: TestClient, session: Session) -> None:
+def test_rules_runs_and_disputes_in_the_console(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city = shared_city(session)
     code = city.resource.code
     csrf = sign_in(client, "urbansteward")
     bad = client.post(f"/console/quality/resources/{code}/rules",
-                      data={"csrf_token": csrf, "item": "性别", "kind": "value_set", "params": "{"},
+                      data={"csrf_token": csrf, "form_token": form_token(), "item": "性别", "kind": "value_set", "params": "{"},
                       follow_redirects=False)  # fmt: skip
     assert "error=" in bad.headers["location"]
     added = client.post(f"/console/quality/resources/{code}/rules",
-                        data={"csrf_token": csrf, "item": "性别", "kind": "value_set",
+                        data={"csrf_token": csrf, "form_token": form_token(), "item": "性别", "kind": "value_set",
                               "params": '{"values": ["男"]}'}, follow_redirects=False)  # fmt: skip
     assert added.status_code == 303
-    ran = client.post(f"/console/quality/resources/{code}/runs", data={"csrf_token": csrf},
+    ran = client.post(f"/console/quality/resources/{code}/runs", data={"csrf_token": csrf, "form_token": form_token()},
                       follow_redirects=False)  # fmt: skip
     assert ran.status_code == 303
     page = client.get(f"/console/catalog/{code}")
@@ -30,7 +32,7 @@ def test_rules_runs_and_disputes_in_the_console(client: TestClient, session: Ses
 
     csrf = sign_in(client, "healthuser")
     raised = client.post("/console/quality/disputes",
-                         data={"csrf_token": csrf, "resource_code": code, "item": "性别",
+                         data={"csrf_token": csrf, "form_token": form_token(), "resource_code": code, "item": "性别",
                                "row": "姓名=王芳", "description": "性别登记有误"},
                          follow_redirects=False)  # fmt: skip
     assert raised.status_code == 303, raised.text

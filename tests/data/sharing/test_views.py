@@ -15,19 +15,21 @@ from tests.core.identity.factories import make_user, sign_in
 from tests.data.sharing.factories import citizen_id, shared_city
 
 
-def test_request_decide_and_revoke_in_the_console(client: TestClient, session: Session) -> None:
+def test_request_decide_and_revoke_in_the_console(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city = shared_city(session, share_type="conditional", level=Level.general_4)
     code = city.resource.code
     csrf = sign_in(client, "healthuser")
     form = client.get(f"/console/sharing/new?resource={code}")
     assert form.status_code == 200
     assert "违法事由" in form.text
-    bad = client.post("/console/sharing/new", data={"csrf_token": csrf, "resource_code": code,
+    bad = client.post("/console/sharing/new", data={"csrf_token": csrf, "form_token": form_token(), "resource_code": code,
                                                     "purpose": "x", "legal_basis": "法"})  # fmt: skip
     assert bad.status_code == 422
     sent = client.post(
         "/console/sharing/new",
-        data={"csrf_token": csrf, "resource_code": code, "purpose": "医保基金稽核",
+        data={"csrf_token": csrf, "form_token": form_token(), "resource_code": code, "purpose": "医保基金稽核",
               "legal_basis": "《社会保险法》", "fields[]": ["姓名", "性别"], "days": "30"},
         follow_redirects=False,
     )  # fmt: skip
@@ -53,12 +55,12 @@ def test_request_decide_and_revoke_in_the_console(client: TestClient, session: S
     assert "已撤销" in client.get("/console/sharing").text
 
 
-def test_demand_list_in_the_console(client: TestClient, session: Session) -> None:
+def test_demand_list_in_the_console(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     city = shared_city(session)
     csrf = sign_in(client, "healthuser")
     posted = client.post(
         "/console/sharing/demands",
-        data={"csrf_token": csrf, "title": "违法当事人名单", "description": "医保稽核比对所需",
+        data={"csrf_token": csrf, "form_token": form_token(), "title": "违法当事人名单", "description": "医保稽核比对所需",
               "purpose": "医保基金稽核", "legal_basis": "条例", "items": "姓名\n性别"},
         follow_redirects=False,
     )  # fmt: skip
@@ -67,7 +69,7 @@ def test_demand_list_in_the_console(client: TestClient, session: Session) -> Non
     client.post("/logout", headers={"X-CSRF-Token": csrf})
     csrf = sign_in(client, "urbansteward")
     answered = client.post(f"/console/sharing/demands/{number}/answers",
-                           data={"csrf_token": csrf, "kind": "offer", "resource_code": city.resource.code,
+                           data={"csrf_token": csrf, "form_token": form_token(), "kind": "offer", "resource_code": city.resource.code,
                                  "message": "可申请"}, follow_redirects=False)  # fmt: skip
     assert answered.status_code == 303, answered.text
     assert "提供资源" in client.get("/console/sharing/demands").text

@@ -8,13 +8,15 @@ from tests.data.catalog.factories import catalog_people
 from tests.data.sources.test_service import PEOPLE_ITEMS, _registered
 
 
-def test_register_detect_and_settle_in_the_console(client: TestClient, session: Session) -> None:
+def test_register_detect_and_settle_in_the_console(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     people = catalog_people(session)
     r = _registered(session, people, items=PEOPLE_ITEMS)
     csrf = sign_in(client, "bureausteward")
     saved = client.post(
         "/console/sources",
-        data={"csrf_token": csrf, "data_kind": "人口基本信息", "unit_code": "fz.bigdata",
+        data={"csrf_token": csrf, "form_token": form_token(), "data_kind": "人口基本信息", "unit_code": "fz.bigdata",
               "elements": "公民身份号码，姓名", "legal_basis": "职责"},
         follow_redirects=False,
     )  # fmt: skip

@@ -119,7 +119,9 @@ def test_a_closed_case_takes_no_more_files(client: TestClient, session: Session)
     assert (late.status_code, late.json()["error"]["field"]) == (409, "file")
 
 
-def test_the_case_page_shows_its_files_and_takes_more(client: TestClient, session: Session) -> None:
+def test_the_case_page_shows_its_files_and_takes_more(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     op = _as(client, "operator")
     number = client.post("/api/v1/hub/cases", headers=op, json=ROAD).json()["case"]["number"]
@@ -127,7 +129,7 @@ def test_the_case_page_shows_its_files_and_takes_more(client: TestClient, sessio
     assert "上传附件" in page
     token = op["X-CSRF-Token"]
     sent = client.post(f"/console/hub/cases/{number}/attach", follow_redirects=False,
-                       data={"csrf_token": token, "note": "现场照片"},
+                       data={"csrf_token": token, "form_token": form_token(), "note": "现场照片"},
                        files={"file": ("现场.jpg", photo(), "image/jpeg")})  # fmt: skip
     assert sent.status_code == 303
     assert "saved=1" in sent.headers["location"]
@@ -139,7 +141,7 @@ def test_the_case_page_shows_its_files_and_takes_more(client: TestClient, sessio
     shown = client.get(f"/api/v1/hub/cases/{number}/attachments/{item.file_id}")  # signed in
     assert shown.headers["content-type"] == "image/jpeg"
     refused = client.post(f"/console/hub/cases/{number}/attach", follow_redirects=False,
-                          data={"csrf_token": token},
+                          data={"csrf_token": token, "form_token": form_token()},
                           files={"file": ("a.txt", b"just text", "text/plain")})  # fmt: skip
     assert "error=" in refused.headers["location"]
     assert len(service.get_for_system(session, number).attachments) == 1

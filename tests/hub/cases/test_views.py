@@ -16,7 +16,9 @@ FORM = {
 }  # fmt: skip
 
 
-def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session) -> None:
+def test_the_desk_the_inbox_and_a_case_page(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     token = sign_in(client, "operator")
     desk = client.get("/console/hotline/desk")
@@ -27,7 +29,7 @@ def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session
     assert "尚未训练分类模型" in checked.text
     assert "350102001001" in checked.text
     assert "FZ" not in checked.text  # checking writes nothing
-    made = client.post("/console/hotline/desk", data=FORM | {"do": "accept", "csrf_token": token},
+    made = client.post("/console/hotline/desk", data=FORM | {"do": "accept", "csrf_token": token, "form_token": form_token()},
                        files=[("files", ("微信截图.png", photo(kind="PNG"), "image/png")),
                               ("files", ("", b"", "application/octet-stream"))],
                        follow_redirects=False)  # fmt: skip
@@ -38,7 +40,7 @@ def test_the_desk_the_inbox_and_a_case_page(client: TestClient, session: Session
     assert "疑似重复工单" in again.text
     assert number in again.text
     bad = client.post("/console/hotline/desk",
-                      data=FORM | {"reporter_phone": "12", "csrf_token": token})  # fmt: skip
+                      data=FORM | {"reporter_phone": "12", "csrf_token": token, "form_token": form_token()})  # fmt: skip
     assert bad.status_code == 422
     assert "reporter_phone" in bad.text
 

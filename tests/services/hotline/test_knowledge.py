@@ -35,7 +35,7 @@ def test_search_finds_the_answer_that_fits(session: Session) -> None:
         service.import_answers(session, SYSTEM, "answers:\n  - {title: x}\n")
 
 
-def test_the_desk_answers_on_the_spot(client: TestClient, session: Session) -> None:
+def test_the_desk_answers_on_the_spot(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     city(session)
     service.import_answers(session, SYSTEM, KNOWLEDGE_FILE.read_text("utf-8"))
     token = sign_in(client, "operator")
@@ -45,7 +45,7 @@ def test_the_desk_answers_on_the_spot(client: TestClient, session: Session) -> N
     assert "社保卡补办" in checked.text
     entry = service.search_answers(session, QUESTION["text"])[0].answer
     closed = client.post("/console/hotline/desk", follow_redirects=False,
-                         data=QUESTION | {"do": f"answer:{entry.id}", "csrf_token": token})  # fmt: skip
+                         data=QUESTION | {"do": f"answer:{entry.id}", "csrf_token": token, "form_token": form_token()})  # fmt: skip
     assert closed.status_code == 303
     number = closed.headers["location"].split("/")[-1].split("?")[0]
     case = cases.get_for_system(session, number)
@@ -53,7 +53,8 @@ def test_the_desk_answers_on_the_spot(client: TestClient, session: Session) -> N
     assert case.reply == entry.answer
     assert service.get_answer(session, entry.id).uses == 1
     bad = client.post(
-        "/console/hotline/desk", data=QUESTION | {"do": "answer:x", "csrf_token": token}
+        "/console/hotline/desk",
+        data=QUESTION | {"do": "answer:x", "csrf_token": token, "form_token": form_token()},
     )
     assert bad.status_code == 422
 
@@ -69,7 +70,7 @@ def test_the_desk_answers_on_the_spot(client: TestClient, session: Session) -> N
     token = sign_in(client, "super")
     made = client.post("/console/hotline/knowledge", follow_redirects=False, data={
         "title": "电动车上牌", "answer": "携带购车发票、合格证和身份证到登记点办理。",
-        "keywords": "电动车, 上牌", "active": "on", "csrf_token": token})  # fmt: skip
+        "keywords": "电动车, 上牌", "active": "on", "csrf_token": token, "form_token": form_token()})  # fmt: skip
     assert made.status_code == 303
     assert service.search_answers(session, "电动车怎么上牌")[0].answer.keywords == [
         "电动车",

@@ -32,6 +32,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
@@ -190,10 +191,11 @@ async def report_submit(
     form = await read_form(request)
     here = f"/console/cockpit/indicators/{indicator_id}"
     try:
+        once = await claim(request, session)
         service.report(session, principal, indicator_id, ActualCreate.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         return _back(here, exc, session)
-    return _back(here)
+    return once.redirect(session, here)
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/corrections")
@@ -204,10 +206,11 @@ async def correct_submit(
     here = f"/console/cockpit/indicators/{indicator_id}"
     period = str(form.pop("period", ""))
     try:
+        once = await claim(request, session)
         service.correct(session, principal, indicator_id, period, Correction.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         return _back(here, exc, session)
-    return _back(here)
+    return once.redirect(session, here)
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/measure")
@@ -218,10 +221,11 @@ async def measure_submit(
     await read_form(request)
     here = f"/console/cockpit/indicators/{indicator_id}"
     try:
+        once = await claim(request, session)
         found = service.measure_now(session, principal, indicator_id)
     except CitybaseError as exc:
         return _back(here, exc, session)
-    return RedirectResponse(f"{here}?measured={'new' if found else 'same'}", status_code=303)
+    return once.redirect(session, f"{here}?measured={'new' if found else 'same'}")
 
 
 @router.post("/console/cockpit/actuals/{actual_id}/decision")
@@ -346,11 +350,12 @@ async def add_submit(
     form = await read_form(request)
     plan = plans.get_plan(session, code)
     try:
+        once = await claim(request, session)
         added = plans.add_indicator(session, actor_of(principal), code,
                                     spec_from_form(form, str(form.get("code") or "").strip()))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
         return _edit_page(request, None, form, failure(session, exc), 422, plan=plan)
-    return RedirectResponse(f"/console/cockpit/indicators/{added.id}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/indicators/{added.id}")
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/remove")
@@ -363,3 +368,11 @@ def remove(session: DbSession, principal: Manager, indicator_id: Id) -> Response
     except CitybaseError as exc:
         return _back(f"/console/cockpit/indicators/{indicator_id}", exc, session)
     return _back(f"/console/cockpit/plans/{quote(plan.code)}")
+
+
+add_translations("zh", {
+    "approving reported values is the bureau's": "审核填报数值由大数据局负责",
+    "say why it is rejected": "请说明退回理由",
+    "asking the platform to measure is the bureau's": "请平台测算由大数据局负责",
+    "range: the minimum is above the maximum": "取值范围：下限大于上限",
+})  # fmt: skip

@@ -28,6 +28,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
@@ -98,11 +99,12 @@ async def update_submit(
     form["milestones_done"] = [done] if isinstance(done, str) else done
     here = f"/console/cockpit/tasks/{task_id}"
     try:
+        once = await claim(request, session)
         service.report_update(session, principal, task_id, UpdateCreate.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         message = failure_text(session, exc)
         return RedirectResponse(f"{here}?error={quote(message)}", status_code=303)
-    return RedirectResponse(here, status_code=303)
+    return once.redirect(session, here)
 
 
 def _milestones(text: str) -> list[dict[str, str]]:
@@ -182,11 +184,12 @@ async def task_add_submit(
     form = await read_form(request)
     plan = plans.get_plan(session, code)
     try:
+        once = await claim(request, session)
         spec = _task_spec(form, str(form.get("number") or "").strip())
         added = plans.add_task(session, actor_of(principal), code, spec)
     except (CitybaseError, ValidationError) as exc:
         return _task_edit(request, None, form, failure(session, exc), 422, plan=plan)
-    return RedirectResponse(f"/console/cockpit/tasks/{added.id}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/tasks/{added.id}")
 
 
 @router.post("/console/cockpit/tasks/{task_id}/remove")

@@ -34,6 +34,7 @@ from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
 from citybase.core.web.limits import limiter
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
 
@@ -258,6 +259,7 @@ async def create_user(request: Request, session: DbSession, principal: UsersWrit
     roles = values.get("roles", [])
     values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
     try:
+        once = await claim(request, session)
         data = UserCreate.model_validate(blank_to_none(values, "unit_code"))
         user = service.create_user(session, principal, data)
     except (ValidationError, CitybaseError) as exc:
@@ -274,7 +276,7 @@ async def create_user(request: Request, session: DbSession, principal: UsersWrit
             },
             422,
         )
-    return RedirectResponse(f"/console/users/{user.id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/users/{user.id}?saved=1")
 
 
 @router.get("/console/users/{user_id}")
@@ -369,8 +371,10 @@ async def create_key(
     scopes = values.get("scopes", [])
     values["scopes"] = scopes if isinstance(scopes, list) else [scopes] if scopes else []
     try:
+        once = await claim(request, session)
         data = ApiKeyCreate.model_validate(blank_to_none(values, "expires_in_days"))
         created = service.create_api_key(session, settings, principal, data)
+        once.done(session, "/console/keys")  # the secret is shown once, by this answer only
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _keys_page(request, session, principal, errors=form_errors(exc), status=422)
@@ -423,3 +427,14 @@ async def change_password(
     )
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+add_translations("zh", {
+    "you cannot deactivate yourself": "不能停用自己的账号",
+    "you cannot take platform_admin from yourself": "不能撤销自己的平台管理员角色",
+    "a password is changed from a signed-in session, not with an API key": "密码须在登录后修改，不能用 API 密钥修改",
+    "the current password is not right": "当前密码不正确", "use at least 10 characters": "至少使用 10 个字符",
+    "choose a password you have not been using": "请选择一个未曾使用过的密码",
+    "the form has expired or did not come from this site; reload it": "表单已过期或并非本站签发，请刷新页面",
+    "use 3–64 lower-case letters, digits, _ . or -, starting with a letter": "请使用 3–64 位小写字母、数字、_、. 或 -，以字母开头",
+})  # fmt: skip

@@ -76,6 +76,24 @@ class RegionDetail(RegionRead):
     children: list[RegionRead]
 
 
+class RegionOption(BaseModel):
+    """One region as a picker offers it: its code, name and level."""
+
+    code: str
+    name: str
+    level: RegionLevel
+
+
+class RegionPicker(BaseModel):
+    """What a region picker (区县 ▸ 街道 ▸ 社区 ▸ 网格) needs: every region from ``levels[0]`` down
+    to ``levels[-1]`` in tree order with its depth (the plain list a page without script shows),
+    and the path down to the chosen region (what the cascade starts from)."""
+
+    options: list[tuple[RegionOption, int]]
+    path: list[str]
+    levels: list[RegionLevel]
+
+
 class UnitKind(StrEnum):
     department = "department"  # 政府工作部门
     agency = "agency"  # 直属机构/事业单位

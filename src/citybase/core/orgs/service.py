@@ -23,6 +23,8 @@ from citybase.core.orgs.schemas import (
     RegionCreate,
     RegionDetail,
     RegionLevel,
+    RegionOption,
+    RegionPicker,
     RegionRead,
     RegionUpdate,
     UnitChanged,
@@ -84,6 +86,50 @@ def region_tree(session: Session) -> list[dict[str, Any]]:
         parent = nodes.get(r.parent_code) if r.parent_code else None
         (parent["children"] if parent else roots).append(node)
     return roots
+
+
+def region_children(
+    session: Session, parent_code: str = "", level: RegionLevel = RegionLevel.district
+) -> list[RegionOption]:
+    """The regions right under ``parent_code``; with none, those of ``level`` (the picker's
+    first list)."""
+    rows = (repository.children(session, parent_code) if parent_code
+            else repository.list_regions(session, level=level))  # fmt: skip
+    return [RegionOption(code=r.code, name=r.name, level=RegionLevel(r.level)) for r in rows]
+
+
+def region_picker(
+    session: Session,
+    selected: str = "",
+    deepest: RegionLevel = RegionLevel.grid,
+    top: RegionLevel = RegionLevel.district,
+) -> RegionPicker:
+    """The regions a picker offers, from ``top`` (the districts) down to ``deepest`` (see
+    RegionPicker)."""
+    levels = [lv for lv in RegionLevel if top.depth <= lv.depth <= deepest.depth]
+    by_parent: dict[str | None, list[Any]] = {}
+    by_code: dict[str, Any] = {}
+    for r in repository.all_regions(session):
+        by_parent.setdefault(r.parent_code, []).append(r)
+        by_code[r.code] = r
+    options: list[tuple[RegionOption, int]] = []
+
+    def walk(region: Any, depth: int) -> None:
+        options.append((RegionOption(code=region.code, name=region.name,
+                                     level=RegionLevel(region.level)), depth))  # fmt: skip
+        for child in by_parent.get(region.code, []):
+            if RegionLevel(child.level) in levels:
+                walk(child, depth + 1)
+
+    for r in by_code.values():
+        if r.level == top:
+            walk(r, 0)
+    path: list[str] = []
+    current = by_code.get(selected)
+    while current is not None and RegionLevel(current.level) in levels and len(path) < 10:
+        path.insert(0, current.code)
+        current = by_code.get(current.parent_code) if current.parent_code else None
+    return RegionPicker(options=options, path=path, levels=levels)
 
 
 def descendant_codes(session: Session, code: str) -> set[str]:

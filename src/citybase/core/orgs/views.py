@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
@@ -21,9 +21,11 @@ from citybase.core.orgs.schemas import (
     UnitKind,
     UnitUpdate,
 )
+from citybase.core.web.access import Public
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +99,20 @@ add_translations(
 )
 
 
+@router.get("/regions/children")
+def region_children(
+    session: DbSession, _: Public, parent: str = "", level: RegionLevel = RegionLevel.district
+) -> JSONResponse:
+    """The regions right under ``parent`` (those of ``level``, the districts by default, when it
+    is empty), for the region picker's next list: ``[{"code", "name", "level"}]``. Public: the
+    portal's citizens choose where with it, and region names are no secret."""
+    if parent:
+        service.get_region(session, parent[:40])  # 404 for an unknown region
+    found = service.region_children(session, parent[:40], level)
+    return JSONResponse([o.model_dump(mode="json") for o in found],
+                        headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+
+
 @router.get("/console/regions")
 def regions_page(request: Request, session: DbSession, _: OrgsReader) -> Response:
     return console.render(request, "orgs/regions.html", {"tree": service.region_tree(session)})
@@ -166,6 +182,7 @@ async def create_child_region(
     values["parent_code"] = code
     values["official"] = values.get("official") == "on"
     try:
+        once = await claim(request, session)
         created = service.create_region(
             session, actor_of(principal), RegionCreate.model_validate(values)
         )
@@ -174,7 +191,7 @@ async def create_child_region(
         return _region_page(
             request, session, principal, code, errors=form_errors(exc), child=values, status=422
         )
-    return RedirectResponse(f"/console/regions/{created.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/regions/{created.code}?saved=1")
 
 
 @router.get("/console/units")
@@ -220,7 +237,9 @@ def _unit_form(
             "unit": unit,
             "values": values,
             "errors": errors,
-            "regions": service.list_regions(session),
+            "region_picker": service.region_picker(
+                session, str(values.get("region_code") or ""), top=RegionLevel.city
+            ),
             "units": service.list_units(session),
             "kinds": [k.value for k in UnitKind],
             "can_edit": can_edit,
@@ -242,6 +261,7 @@ def new_unit_page(
 async def create_unit(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         data = UnitCreate.model_validate(blank_to_none(values, "credit_code", "counterpart_code"))
         unit = service.create_unit(session, actor_of(principal), data)
     except (ValidationError, CitybaseError) as exc:
@@ -250,7 +270,7 @@ async def create_unit(request: Request, session: DbSession, principal: OrgsWrite
             request, session, unit=None, values=values, errors=form_errors(exc), can_edit=True,
             status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/units/{unit.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/units/{unit.code}?saved=1")
 
 
 @router.get("/console/units/{code}")
@@ -320,3 +340,23 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
         {"reports": reports, "errors": errors, "dry_run": dry_run, "failed": failed},
         422 if failed else 200,
     )
+
+
+add_translations("zh", {
+    "a city has no parent region": "市级区划没有上级", "a unit cannot be its own counterpart": "单位不能是自身的对口单位",
+    "the file is not UTF-8 text": "文件不是 UTF-8 文本",
+    "the YAML must hold a 'regions' and/or a 'units' list": "YAML 文件须包含 regions 或 units 列表",
+    "only .csv, .yaml and .yml files can be imported": "只能导入 .csv、.yaml 或 .yml 文件",
+    "an existing region's level and parent cannot be changed by import": "已有区划的级别和上级不能通过导入修改",
+    "a boundary is a GeoJSON Polygon or MultiPolygon": "边界须为 GeoJSON 多边形",
+    "the geometry is empty": "几何图形为空",
+    "a GeoJSON FeatureCollection (or one Feature) is expected": "须为 GeoJSON 要素集合（或单个要素）",
+    "2–20 letters, digits, _ or -": "2–20 位字母、数字、_ 或 -",
+    "2–40 letters, digits, _ . or -": "2–40 位字母、数字、_、. 或 -",
+    "not a valid unified social credit code (GB 32100 check failed)": "统一社会信用代码无效（GB 32100 校验未通过）",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no region with code (\S+)": "没有编码为 {0} 的行政区划",
+    r"no unit with code (\S+)": "没有编码为 {0} 的单位",
+    r"region (\S+) already exists": "行政区划 {0} 已存在", r"unit (\S+) already exists": "单位 {0} 已存在",
+})  # fmt: skip

@@ -20,6 +20,7 @@ from starlette.routing import compile_path
 
 from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
 from citybase.core.web.access import iter_routes
+from citybase.core.web.once import AlreadySent
 from citybase.core.web.templating import console
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,10 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, NotAuthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        return _page(request, exc.status_code, "Error", exc.message)
+        title = {403: "Forbidden", 404: "Page not found"}.get(exc.status_code, "Error")
+        # the page names the field by its label (``error_line``), as a form does
+        field = f"{exc.field}: " if exc.field and exc.field.isidentifier() else ""
+        return _page(request, exc.status_code, title, field + exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
 
@@ -256,7 +260,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _already_sent(request: Request, exc: Exception) -> Response:
+    """A form sent a second time with the same token: show the first one's result."""
+    assert isinstance(exc, AlreadySent)
+    if exc.result:
+        return RedirectResponse(exc.result, status_code=303)
+    message = "this form has already been sent: it was taken once"
+    if wants_html(request):
+        return _page(request, 409, "Error", message)
+    return JSONResponse(error_body("already_sent", message, field="form"), status_code=409)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(AlreadySent, _already_sent)
     app.add_exception_handler(CitybaseError, _citybase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

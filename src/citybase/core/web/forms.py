@@ -19,7 +19,7 @@ async def read_form(request: Request) -> dict[str, Any]:
     form = await request.form()
     data: dict[str, Any] = {}
     for key in form:
-        if key == "csrf_token":
+        if key in ("csrf_token", "form_token"):
             continue
         values = [v for v in form.getlist(key) if isinstance(v, str)]
         data[key] = (

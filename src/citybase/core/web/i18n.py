@@ -7,6 +7,7 @@ any message id used in a template that has no Chinese translation.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGUAGES = {"zh": "简体中文", "en": "English"}
@@ -30,6 +31,77 @@ def add_translations(lang: str, mapping: dict[str, str]) -> None:
 def translate(lang: str, message: str, **values: Any) -> str:
     text = _catalogs.get(lang, {}).get(message, message)
     return text.format(**values) if values else text
+
+
+# messages with values in them ("at most 3 photos"): a pattern with groups and the Chinese with
+# {0}, {1}… in their place; tried in order when the message itself is not in the catalogue
+_patterns: dict[str, list[tuple[re.Pattern[str], str]]] = {"zh": []}
+# a form field's name → its English label (a message id), for errors shown without their field
+_labels: dict[str, str] = {}
+
+
+def add_patterns(lang: str, patterns: dict[str, str]) -> None:
+    """Translations of messages that carry values: ``{r"at most (\\d+) photos": "最多 {0} 张"}``."""
+    found = _patterns.setdefault(lang, [])
+    for pattern, text in patterns.items():
+        found.append((re.compile(pattern + r"\Z", re.S), text))
+
+
+def add_field_labels(labels: dict[str, str]) -> None:
+    """The labels of form fields (English message ids), so that an error names the field as the
+    form does and never by its name in the code."""
+    for field, label in labels.items():
+        if _labels.get(field, label) != label:
+            conflicts.append(("label", field, _labels[field], label))
+        _labels[field] = label
+
+
+def translate_message(lang: str, message: str) -> str:
+    """A message meant for a person (an error's reason) in ``lang``: from the catalogue, else by
+    the first pattern that matches it, else as it came."""
+    message = message.strip()
+    catalog = _catalogs.get(lang, {})
+    if message in catalog:
+        return catalog[message]
+    for pattern, text in _patterns.get(lang, []):
+        found = pattern.match(message)
+        if found:
+            return text.format(*(translate_message(lang, g or "") for g in found.groups()))
+    return message
+
+
+def field_label(lang: str, field: str, labels: dict[str, str] | None = None) -> str:
+    """The label a form shows for ``field`` (a dotted path of a nested field takes its first
+    part's label, and an item's number: ``items.2.name`` → 数据项 3); "" when none is known."""
+    labels = labels or {}
+    head, _, rest = field.partition(".")
+    label = labels.get(field) or _labels.get(field) or labels.get(head) or _labels.get(head)
+    if not label:
+        return ""
+    text = translate(lang, label)
+    number = rest.split(".", 1)[0]
+    return f"{text} {int(number) + 1}" if number.isdigit() else text
+
+
+def error_text(lang: str, field: str | None, message: str,
+               labels: dict[str, str] | None = None) -> str:  # fmt: skip
+    """One error as a page shows it: the field's label and the reason, in ``lang``."""
+    reason = translate_message(lang, str(message))
+    label = field_label(lang, field, labels) if field and field not in {"form", "body"} else ""
+    if label:
+        return f"{label}：{reason}" if lang == "zh" else f"{label}: {reason}"
+    return reason
+
+
+def error_line(lang: str, text: str, labels: dict[str, str] | None = None) -> str:
+    """An error carried in a link (``?error=field: reason; field: reason``), as a page shows it."""
+    parts = []
+    for part in (p.strip() for p in text.split("; ") if p.strip()):
+        field, sep, reason = part.partition(": ")
+        known = sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", field)
+        parts.append(error_text(lang, field, reason, labels) if known else
+                     translate_message(lang, part))  # fmt: skip
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)
 
 
 def has_translation(lang: str, message: str) -> bool:
@@ -96,5 +168,101 @@ add_translations(
         "Created": "创建时间",
         "Demo city": "演示城市",
         "API documentation": "接口文档",
+        "this form has expired or was not issued here: reload the page and send it again": "表单已过期或并非本站签发：请刷新页面后重新提交",
+        "this form has already been sent: it was taken once": "该表单已提交过，只受理一次",
     },
 )
+
+# pydantic's own reasons (the ones a console form meets), and the kernel's form messages
+add_patterns(
+    "zh",
+    {
+        r"String should have at least (\d+) characters?": "至少应有 {0} 个字符",
+        r"String should have at most (\d+) characters?": "最多 {0} 个字符",
+        r"List should have at least (\d+) items? after validation, not \d+": "至少应有 {0} 项",
+        r"List should have at most (\d+) items? after validation, not \d+": "最多 {0} 项",
+        r"Input should be greater than or equal to (\S+)": "应不小于 {0}",
+        r"Input should be less than or equal to (\S+)": "应不大于 {0}",
+        r"Input should be greater than (\S+)": "应大于 {0}",
+        r"Input should be less than (\S+)": "应小于 {0}",
+        r"Input should be a valid integer.*": "应为整数",
+        r"Input should be a valid number.*": "应为数字",
+        r"Input should be a valid date.*": "应为有效日期（年-月-日）",
+        r"Input should be a valid datetime.*": "应为有效时间",
+        r"Input should be a valid boolean.*": "应为是或否",
+        r"Input should be a valid (?:string|list|dictionary).*": "格式不正确",
+        r"Input should be (.+)": "应为以下之一：{0}",
+        r"String should match pattern .*": "格式不正确",
+        r"Value error, (.+)": "{0}",
+        r"value is not a valid email address.*": "不是有效的电子邮箱地址",
+    },
+)
+add_translations(
+    "zh",
+    {
+        "Field required": "必填",
+        "Extra inputs are not permitted": "不接受此项",
+        "invalid": "无效",
+        "a number is out of range: integers are taken up to 64 bits": "数值超出范围：整数最多64位",
+        "internal error; it has been logged": "内部错误，已记录",
+        "Not Found": "页面不存在",
+        "Method Not Allowed": "不支持该请求方式",
+        "Request Entity Too Large": "提交的内容过大",
+        "Content Too Large": "提交的内容过大",
+    },
+)
+
+# the labels of fields many forms share; a domain adds its own with add_field_labels, and a page
+# may pass ``labels`` of its own to name a field otherwise
+add_field_labels({
+    "reason": "Reason", "kind": "Kind", "note": "Note", "file": "File", "number": "Number",
+    "name": "Name", "unit": "Unit", "source": "Source", "level": "Level",
+    "category_code": "Category", "unit_code": "Unit", "title": "Title", "status": "Status",
+    "resource_code": "Resource", "phone": "Phone", "legal_basis": "Legal basis",
+    "fields": "Fields", "year": "Year", "value": "Value", "username": "Username",
+    "satisfaction": "Satisfaction", "reporter_phone": "Phone", "reporter_name": "Reporter",
+    "region": "Region", "provider_unit_code": "Provider unit", "password": "Password",
+    "params": "Parameters", "month": "Month", "keywords": "Keywords", "item": "Data item",
+    "credit_code": "Unified social credit code", "code": "Code", "address": "Address",
+    "urgency": "Urgency", "update_cycle": "Update cycle", "support_units": "Support units",
+    "lead_unit": "Lead unit", "region_code": "Region", "email": "E-mail",
+    "display_name": "Display name", "current_password": "Current password",
+    "new_password": "New password", "counterpart_code": "Counterpart above",
+    "classification": "Classification", "channel": "Channel", "category": "Category",
+    "captcha": "Picture code", "roles": "Roles", "scopes": "Scopes",
+    "expires_in_days": "Expires in days", "items": "Data items", "abstract": "Abstract",
+    "answer": "Answer", "question": "Question", "reply": "Reply", "milestones": "Milestones",
+    "due": "Due", "lead": "Lead units", "support": "Support units", "direction": "Direction",
+    "nature": "Nature", "baseline_year": "Baseline year", "baseline_value": "Baseline value",
+    "minimum": "Minimum", "maximum": "Maximum", "proposed_value": "Proposed value", "row": "Row",
+    "applicant": "Applicant", "organisation": "Organisation", "scenario": "Scenario",
+    "elements": "Data elements", "short_name": "Short name", "sort_order": "Sort order",
+    "parent_code": "Parent", "official": "Official code", "active": "Active", "photos": "Photos",
+    "form_token": "Form", "lon": "Longitude", "lat": "Latitude", "attr": "Attribute",
+    "device_id": "Device", "type_code": "Type", "evidence": "Evidence", "files": "Files",
+    "issued_on": "Issued on", "document_number": "Document number", "city": "City",
+    "share_condition": "Share condition", "share_method": "Share method",
+    "open_condition": "Open condition", "format": "Format", "target": "Merge into",
+    "days": "Days", "purpose": "Purpose", "text": "What the citizen says", "token": "Token",
+    "action": "Actions", "case_number": "Case number",
+})  # fmt: skip
+add_translations("zh", {
+    "the file is empty": "文件为空", "sign in or send an API key": "请先登录",
+    "a unit admin manages only the users of their own unit": "单位管理员只能管理本单位的用户",
+    "API keys are created from a signed-in session, not with a key": "API 密钥须在登录后创建，不能用密钥创建",
+})  # fmt: skip
+add_patterns("zh", {
+    r"this needs the permission (\S+)": "此操作需要权限 {0}",
+    r"you do not hold (\S+) yourself": "您本人不具有 {0}",
+    r"only a platform admin can grant (.+?): .*": "只有平台管理员才能授予 {0}",
+    r"(.+) needs the permission (\S+)": "{0}需要权限 {1}",
+})  # fmt: skip
+add_patterns("zh", {
+    r"the file is ([\d.]+) MB: at most ([\d.]+) MB are kept": "文件大小为 {0} MB，最多只能保存 {1} MB",
+    r"(.+) is not of a kind kept here: .*": "{0} 的文件类型不受支持（照片、录音、视频或 PDF）",
+    r"the picture is (\S+): at most .*": "图片尺寸 {0} 过大",
+    r"the picture cannot be read: .*": "图片无法读取",
+    r"the request body is not valid JSON.*": "请求内容不是有效的 JSON",
+})  # fmt: skip
+add_translations("zh", {"File": "文件", "Parameters": "参数", "Classification": "资源分类",
+                        "Form": "表单", "Longitude": "经度", "Latitude": "纬度"})  # fmt: skip

@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from citybase.core.web import i18n
+from citybase.core.web import i18n, once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -147,6 +147,7 @@ class Console:
             e.path for e in nav
             if path == e.path or (e.path != "/" and path.startswith(e.path.rstrip("/") + "/"))
         ]  # fmt: skip
+        labels = (context or {}).get("labels") or {}
         values: dict[str, Any] = {
             "request": request,
             "current_nav": max(under, key=len) if under else None,
@@ -156,6 +157,10 @@ class Console:
             "principal": principal,
             "nav": layers,
             "csrf_token": principal.csrf_token if principal is not None else "",
+            "form_token": lambda: once.hidden_field(request.app.state.settings),
+            # an error as the page shows it: the field's label and the reason, in its language
+            "error_text": lambda field, message: i18n.error_text(lang, field, message, labels),
+            "error_line": lambda text: i18n.error_line(lang, text, labels),
             "current_path": request.url.path,
         }
         values.update(context or {})

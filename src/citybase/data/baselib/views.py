@@ -17,6 +17,7 @@ from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import lineage, service, theme_builds, themes
@@ -254,12 +255,13 @@ async def theme_define(
     values = await read_form(request)
     draft = {"code": str(values.get("code", "")), "spec": str(values.get("spec", ""))}
     try:
+        once = await claim(request, session)
         made = themes.define_theme(session, principal, ThemeCreate.model_validate(draft))
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _themes_page(request, session, settings, principal, errors=form_errors(exc),
                             status=422, draft=draft)  # fmt: skip
-    return RedirectResponse(f"/console/baselib/themes/{made.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib/themes/{made.code}?saved=1")
 
 
 def _theme_page(

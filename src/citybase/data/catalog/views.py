@@ -15,7 +15,8 @@ from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service
@@ -280,6 +281,7 @@ def new_page(request: Request, session: DbSession, principal: CatalogEditor) -> 
 async def create(request: Request, session: DbSession, principal: CatalogEditor) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         created = service.create_resource(
             session, principal, ResourceCreate.model_validate(_form_data(values))
         )
@@ -289,7 +291,7 @@ async def create(request: Request, session: DbSession, principal: CatalogEditor)
             request, session, principal, resource=None, values=values,
             errors=form_errors(exc), status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/catalog/{created.code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/catalog/{created.code}?saved=1")
 
 
 @router.get("/console/catalog/import")
@@ -307,6 +309,8 @@ async def import_upload(request: Request, session: DbSession, principal: Catalog
         errors = {"file": "choose an .xlsx or .csv file"}
     else:
         try:
+            if not dry_run:
+                (await claim(request, session)).done(session, "/console/catalog")
             report = service.import_resources(
                 session, principal, upload.filename, await upload.read(), dry_run=dry_run
             )
@@ -406,3 +410,19 @@ def diff_page(
     return console.render(
         request, "catalog/diff.html", {"d": service.diff(session, principal, code, a, b)}
     )
+
+
+add_translations("zh", {
+    "a resource is registered and changed by its own provider unit": "数据资源由其提供单位登记和修改",
+    "a unit does not review its own resources": "单位不审核本单位的数据资源",
+    "say why the resource is returned": "请说明退回理由",
+    "the workbook needs a sheet named 资源 (or resources)": "工作簿须包含名为“资源”（或 resources）的工作表",
+    "a conditionally shared resource needs its share condition": "有条件共享的资源须填写共享条件",
+    "a conditionally open resource needs its open condition": "有条件开放的资源须填写开放条件",
+    "类 (1–3), 项 (2 digits), 目 (3 digits), then up to 20 for 细目": "类（1–3）、项（2位）、目（3位），细目最多20位",
+    "choose an .xlsx or .csv file": "请选择 .xlsx 或 .csv 文件",
+})  # fmt: skip
+add_patterns("zh", {
+    r"data item (.+) appears twice": "信息项 {0} 重复", r"no column (.+)": "没有列 {0}",
+    r"(\S+) has no version (\S+)": "{0} 没有版本 {1}",
+})  # fmt: skip

@@ -20,7 +20,8 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog_service
 from citybase.data.catalog.schemas import ResourceRead
@@ -73,6 +74,7 @@ add_translations(
         "Token": "查询凭证",
         "Keep the number and the token: the token is shown only now. With both you follow the application and, once approved, download the data.": "请妥善保存申请编号和查询凭证：凭证仅显示这一次。凭二者可查询进度，获批后下载数据。",
         "Follow an application": "申请进度查询",
+        "This application was received already; its token was shown when it was first sent.": "该申请已受理；凭证已在首次提交时显示。",
         "Follow": "查询",
         "Valid until": "有效期至",
         "Downloads": "下载次数",
@@ -115,6 +117,25 @@ add_translations(
         "The data in this portal is open for anyone to use, share and build on, citing the providing unit and the portal; it may not be used against law, to identify people, or to mislead. Conditionally open data is used only for the purpose and time approved.": "本平台开放的数据，任何人均可使用、传播和开发利用，须注明数据提供单位和来源平台；不得违法使用、不得用于识别特定个人、不得误导公众。有条件开放数据仅限于批准的用途和期限内使用。",
     },
 )  # fmt: skip
+add_translations("zh", {
+    "not an e-mail address": "不是有效的电子邮箱地址",
+    "not a telephone number": "不是有效的电话号码",
+    "not a valid unified social credit code (check character)": "统一社会信用代码无效（校验位不符）",
+    "say why the application is refused": "请说明不予批准的理由",
+    "this download needs an approved application and its token": "下载需要已批准的申请及其查询凭证",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no application (\S+) with this token": "未找到与该凭证相符的申请 {0}",
+    r"no application (\S+)": "未找到申请 {0}",
+    r"no open dataset (\S+)": "未找到开放数据集 {0}",
+    r"application (\S+) is already (\w+)": "申请 {0} 已处于“{1}”状态",
+    r"application (\S+) expired on (\S+)": "申请 {0} 已于 {1} 到期",
+    r"application (\S+) is for another dataset": "申请 {0} 针对的是另一个数据集",
+    r"application (\S+) is (\w+)": "申请 {0} 处于“{1}”状态",
+    r"the applicant asked for (\d+) days; grant that or fewer": "申请人申请了 {0} 天，批准天数不得超过此数",
+    r"(\S+) is open without conditions: download it directly": "{0} 为无条件开放，可直接下载",
+    r"(\S+) has no rows to download": "{0} 暂无可下载的数据",
+})  # fmt: skip
 add_translations("en", {f"app.{s}": s for s in ("pending", "approved", "refused", "withdrawn")})
 add_translations("en", {f"harvest.{s}": s for s in HARVEST_OUTCOMES})
 
@@ -168,7 +189,11 @@ def licence(request: Request, settings: AppSettings, _: Public, who: OptionalPri
 
 @router.get("/open/applications/follow")
 def follow_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
-    return console.render(request, "opendata/follow.html", {"application": None, "errors": {}})
+    # ?number=…&sent=1: where an application form sent twice lands (its token was shown once)
+    number = request.query_params.get("number", "")[:40]
+    return console.render(request, "opendata/follow.html", {
+        "application": None, "errors": {}, "number": number,
+        "sent": bool(number and request.query_params.get("sent"))})  # fmt: skip
 
 
 @router.post("/open/applications/follow")
@@ -229,7 +254,10 @@ async def apply_submit(
     ds = service.dataset(session, code)
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         receipt = service.apply(session, code, ApplicationCreate.model_validate(values))
+        # the token is shown once, by this answer: the same form sent again finds the number
+        once.done(session, f"/open/applications/follow?number={receipt.number}&sent=1")
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         return console.render(
@@ -317,6 +345,8 @@ async def harvest_upload(
         return _harvest_page(request, session, principal, values=values, status=422,
                              errors={"file": "choose a catalog file"})  # fmt: skip
     try:
+        if not dry_run:
+            (await claim(request, session)).done(session, "/console/open/harvest")
         pages = [
             harvest.parse(
                 await upload.read(), harvest.parser_for(upload.filename, upload.content_type or "")
@@ -350,7 +380,9 @@ async def harvest_source_add(
 ) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         harvest.add_source(session, principal, HarvestSourceCreate.model_validate(values))
+        once.done(session, "/console/open/harvest")
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         status = exc.status_code if isinstance(exc, CitybaseError) else 422

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form, split_list
+from citybase.core.web.forms import failure_text, read_form, split_list, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.products import service
@@ -338,6 +339,23 @@ def _go(here: str, session: Session, act: Callable[[], object]) -> Response:
     return RedirectResponse(f"{here}?saved=1", status_code=303)
 
 
+async def _make_once(
+    request: Request, here: str, session: Session, act: Callable[[], object]
+) -> Response:
+    """``_go`` for a form that makes something: sent twice, it makes it once (core/web/once)."""
+    try:
+        once = await claim(request, session)
+    except CitybaseError as exc:
+        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    response = _go(here, session, act)
+    if response.headers.get("location", "").endswith("saved=1"):
+        once.done(session, f"{here}?saved=1")
+    else:
+        undo(session)  # nothing made: the same form may be sent again once corrected
+    return response
+
+
 # --- catalog --------------------------------------------------------------------------------------
 
 
@@ -388,7 +406,7 @@ async def register(request: Request, session: DbSession, principal: ProductsRegi
     values = await read_form(request)
     values["source_codes"] = split_list(str(values.get("source_codes", "")))
     values["masked"] = values.get("masked") == "on"
-    return _go("/console/products/mine", session, lambda: service.register_product(
+    return await _make_once(request, "/console/products/mine", session, lambda: service.register_product(
         session, principal, ProductCreate.model_validate(values)))  # fmt: skip
 
 
@@ -413,7 +431,7 @@ async def grant(
     values = await read_form(request)
     for key in ("resource_codes", "themes", "purposes", "scenarios"):
         values[key] = split_list(str(values.get(key, "")))
-    return _go("/console/products/agreements", session, lambda: service.grant_agreement(
+    return await _make_once(request, "/console/products/agreements", session, lambda: service.grant_agreement(
         session, principal, settings.products, AgreementCreate.model_validate(values)))  # fmt: skip
 
 
@@ -479,7 +497,7 @@ async def add_scenario(
     request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
 ) -> Response:
     values = await read_form(request)
-    return _go("/console/products/scenarios", session, lambda: service.create_scenario(
+    return await _make_once(request, "/console/products/scenarios", session, lambda: service.create_scenario(
         session, principal, settings.products, ScenarioCreate.model_validate(values)))  # fmt: skip
 
 
@@ -510,7 +528,7 @@ def assets_page(
 @router.post("/console/products/assets")
 async def add_asset(request: Request, session: DbSession, principal: AssetsKeeper) -> Response:
     values = await read_form(request)
-    return _go("/console/products/assets", session, lambda: service.record_asset(
+    return await _make_once(request, "/console/products/assets", session, lambda: service.record_asset(
         session, principal, AssetCreate.model_validate(values)))  # fmt: skip
 
 

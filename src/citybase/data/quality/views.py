@@ -16,7 +16,8 @@ from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
@@ -50,6 +51,22 @@ add_translations(
         "disp.withdrawn": "已撤回",
     },
 )  # fmt: skip
+add_translations("zh", {
+    "a dispute is answered by the providing unit": "异议由提供单位答复",
+    "a dispute is raised for a unit; this account has none": "提出异议须以单位名义，该账号未归属单位",
+    "quality rules are kept by the providing unit": "质量规则由提供单位维护",
+    "the disputing unit acknowledges the answer": "由提出异议的单位确认答复",
+    "the disputing unit withdraws it": "由提出异议的单位撤回",
+    "give min, max or both": "请填写最小值、最大值或两者", "min is above max": "最小值大于最大值",
+    "give the allowed values as a list": "请以列表形式给出允许的取值", "give the pattern": "请填写格式规则",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no dispute (\S+)": "未找到异议 {0}", r"dispute (\S+) is already (\w+)": "异议 {0} 已处于“{1}”状态",
+    r"(\S+) has no quality rules yet": "{0} 尚无质量规则",
+    r"(\S+) is not a data item of (\S+)": "{0} 不是 {1} 的信息项",
+    r"not a regular expression: .*": "不是有效的正则表达式",
+    r"no rule (\S+) on (\S+)": "{1} 上没有规则 {0}",
+})  # fmt: skip
 add_translations("en", {
     **{f"rule.{k}": k.replace("_", " ") for k in ("not_null", "unique", "pattern", "value_set",
                                                   "range", "check_chars", "reference")},
@@ -105,6 +122,7 @@ async def raise_submit(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         raised = service.raise_dispute(
             session, principal,
             DisputeCreate(resource_code=form.get("resource_code", ""), item=form.get("item", ""),
@@ -116,7 +134,7 @@ async def raise_submit(
     except (CitybaseError, ValidationError) as exc:
         undo(session)  # a resource code typed wrong is the form's error, not a page of its own
         return _disputes(request, session, principal, 422, errors=form_errors(exc), form=form)
-    return RedirectResponse(f"/console/quality/disputes?done={raised.number}", status_code=303)
+    return once.redirect(session, f"/console/quality/disputes?done={raised.number}")
 
 
 @router.post("/console/quality/disputes/{number}/{verb}")
@@ -154,14 +172,16 @@ async def add_rule_submit(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         params = json.loads(str(form.get("params") or "{}"))
         service.add_rule(session, principal, code, RuleCreate(
             item=form.get("item", ""), kind=form.get("kind", ""), params=params))  # fmt: skip
     except json.JSONDecodeError as exc:
+        undo(session)
         return _back(code, f"params: {exc.msg}")
     except (CitybaseError, ValidationError) as exc:
         return _back(code, "; ".join(failure(session, exc).values()))
-    return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
+    return once.redirect(session, f"/console/catalog/{code}#quality")
 
 
 @router.post("/console/quality/resources/{code}/runs")
@@ -170,10 +190,11 @@ async def run_submit(
 ) -> Response:
     await read_form(request)
     try:
+        once = await claim(request, session)
         service.run_now(session, principal, code)
     except CitybaseError as exc:
         return _back(code, "; ".join(failure(session, exc).values()))
-    return RedirectResponse(f"/console/catalog/{code}#quality", status_code=303)
+    return once.redirect(session, f"/console/catalog/{code}#quality")
 
 
 def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:

@@ -16,7 +16,8 @@ from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
@@ -88,6 +89,30 @@ add_translations(
         "Number": "编号", "Resource": "数据资源", "Ledger": "账本", "Next page": "下一页",
     },
 )  # fmt: skip
+add_translations("zh", {
+    "a unit reads its own data directly": "本单位的数据可直接使用，无需申请",
+    "a demand is answered by another unit's steward": "需求由其他单位的数据管理员答复",
+    "a demand is posted for a unit; this account has none": "发布需求须以单位名义，该账号未归属单位",
+    "a request is made for a unit; this account has none": "申请须以单位名义，该账号未归属单位",
+    "offer your own unit's resources": "只能提供本单位的数据资源",
+    "requests are decided by the providing unit": "申请由提供单位审核",
+    "the unit that posted the demand closes it": "需求由发布单位关闭",
+    "the unit that posted the demand takes its offers": "由发布需求的单位采纳答复",
+    "an offer names the resource that meets the demand": "提供资源时请选择满足需求的数据资源",
+    "say why the request is refused": "请说明不予共享的理由",
+    "looking a data subject up is for auditors": "按数据主体查询仅限审计人员",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no share request (\S+)": "未找到共享申请 {0}", r"no demand (\S+)": "未找到需求 {0}",
+    r"no grant (\S+)": "未找到授权 {0}", r"no data resource (\S+)": "未找到数据资源 {0}",
+    r"demand (\S+) already became request (\S+)": "需求 {0} 已转为申请 {1}",
+    r"demand (\S+) is (\w+)": "需求 {0} 处于“{1}”状态",
+    r"request (\S+) is already (\w+)": "申请 {0} 已处于“{1}”状态",
+    r"grant (\S+) is already revoked": "授权 {0} 已撤销",
+    r"answer (\S+) is not an offer to (\S+)": "答复 {0} 不是对需求 {1} 的资源提供",
+    r"grant some of the fields asked for \((.*)\)": "请授予所申请数据项中的部分或全部（{0}）",
+    r"(\S+) is (\w+): (?:offer|only) .*": "{0} 处于“{1}”状态，不能共享",
+})  # fmt: skip
 add_translations("en", {
     **{f"req.{s}": s for s in ("pending", "granted", "refused", "withdrawn")},
     **{f"grant.{s}": s.replace("_", " ") for s in ("in_force", "expired", "revoked")},
@@ -150,6 +175,7 @@ async def new_request_submit(
     form = await read_form(request)
     code = str(form.get("resource_code", ""))
     try:
+        once = await claim(request, session)
         made = service.request_share(
             session, principal,
             RequestCreate(
@@ -168,7 +194,7 @@ async def new_request_submit(
             exc, ValidationError) else {"days": str(exc)}  # fmt: skip
         return console.render(request, "sharing/new.html",
                               _new_ctx(session, principal, resource, form, errors), 422)  # fmt: skip
-    return RedirectResponse(f"/console/sharing?done={made.number}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={made.number}")
 
 
 @router.post("/console/sharing/requests/{number}")
@@ -242,6 +268,7 @@ async def post_demand_submit(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         posted = demand.post(
             session, principal,
             DemandCreate(
@@ -253,7 +280,7 @@ async def post_demand_submit(
         )  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
         return _demands(request, session, principal, 422, errors=failure(session, exc), form=form)
-    return RedirectResponse(f"/console/sharing/demands?done={posted.number}", status_code=303)
+    return once.redirect(session, f"/console/sharing/demands?done={posted.number}")
 
 
 @router.post("/console/sharing/demands/{number}/answers")
@@ -262,6 +289,7 @@ async def answer_submit(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         demand.answer(
             session, principal, number,
             AnswerCreate(kind=form.get("kind", ""), resource_code=form.get("resource_code", ""),
@@ -271,7 +299,7 @@ async def answer_submit(
         return _demands(
             request, session, principal, 422, errors=failure(session, exc), failed=number
         )
-    return RedirectResponse(f"/console/sharing/demands?done={number}", status_code=303)
+    return once.redirect(session, f"/console/sharing/demands?done={number}")
 
 
 @router.post("/console/sharing/demands/{number}/match")
@@ -280,6 +308,7 @@ async def match_submit(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         made = demand.match(
             session, principal, number,
             DemandMatch(answer_id=int(form.get("answer_id") or 0), fields=_lines(form.get("fields")),
@@ -291,7 +320,7 @@ async def match_submit(
             raise
         errors = {"days": str(exc)} if type(exc) is ValueError else form_errors(exc)
         return _demands(request, session, principal, 422, errors=errors, failed=number)
-    return RedirectResponse(f"/console/sharing?done={made.number}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={made.number}")
 
 
 # --- the access log ----------------------------------------------------------------------------

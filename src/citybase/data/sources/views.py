@@ -15,6 +15,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
@@ -82,6 +83,7 @@ def index(request: Request, session: DbSession, principal: CatalogReader) -> Res
 async def register(request: Request, session: DbSession, principal: SourcesManager) -> Response:
     values = await read_form(request)
     try:
+        once = await claim(request, session)
         elements = [
             e.strip()
             for e in str(values.get("elements", "")).replace("，", ",").split(",")
@@ -93,7 +95,7 @@ async def register(request: Request, session: DbSession, principal: SourcesManag
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _page(request, session, principal, form_errors(exc), 422)
-    return RedirectResponse("/console/sources?saved=1", status_code=303)
+    return once.redirect(session, "/console/sources?saved=1")
 
 
 @router.post("/console/sources/detect")

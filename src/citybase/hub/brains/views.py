@@ -19,6 +19,7 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -131,13 +132,14 @@ async def open_task(
     hotspot_id: Id,
 ) -> Response:
     try:
+        once = await claim(request, session)
         made = service.open_task(session, cases.Mover.of(session, principal), hotspot_id,
                                  home=settings.home, hub=settings.hub,
                                  cal=calendar_for(settings.home))  # fmt: skip
     except CitybaseError as exc:
         return RedirectResponse(f"/console/hub/brain?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    return RedirectResponse(f"/console/hub/cases/{made.number}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/hub/cases/{made.number}?saved=1")
 
 
 @router.get("/console/hub/board")

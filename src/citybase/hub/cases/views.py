@@ -27,7 +27,8 @@ from citybase.core.web.forms import (
     split_list,
     undo,
 )
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
@@ -89,6 +90,26 @@ add_translations("zh", {
     "Where it was flagged": "预警", "Back to the list": "返回列表", "Files": "附件",
     "Export to Excel": "导出Excel",
     "A photo, recording or document": "照片、录音或文件", "Add the file": "上传附件",
+})  # fmt: skip
+add_translations("zh", {
+    "name the lead unit, or the category for the catalog to decide": "请选择主办单位，或选择分类由派单目录决定",
+    "name the unit to handle it again": "请选择重新办理的单位",
+    "the lead unit cannot also support": "主办单位不能同时为协办单位",
+    "say why the contact is needed": "请说明查看联系方式的原因",
+    "a case cannot be merged into itself": "工单不能并入自身",
+    "the case has no place in the city yet: give its region": "工单尚无所在区域：请选择行政区划",
+    "an extension asked for is still waiting for a decision": "延期申请尚待审批",
+    "no extension has been asked for": "尚未申请延期", "choose a file": "请选择文件",
+    "the case is already with the city's brain": "工单已在市级中枢",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no case (\S+)": "未找到工单 {0}", r"no category (\S+) in the taxonomy": "分类体系中没有分类 {0}",
+    r"no category (\S+)": "没有分类 {0}", r"no unit with code (\S+)": "没有编码为 {0} 的单位",
+    r"no region with code (\S+)": "没有编码为 {0} 的行政区划",
+    r"the case is already with (\S+)": "工单已在 {0}", r"unit (\S+) is no longer active": "单位 {0} 已停用",
+    r"the dispatch catalog has no line for category (\S+) (.*)": "派单目录中没有分类 {0} 的条目",
+    r"case (\S+) is (\w+): merge into an open case": "工单 {0} 已{1}：请并入未办结的工单",
+    r"taking in cases needs the permission (\S+)": "受理工单需要权限 {0}",
 })  # fmt: skip
 add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
 add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
@@ -170,6 +191,8 @@ def _case(
         "regions": regions, "fields": FIELDS, "categories": _choices(session)["categories"],
         "satisfactions": ["satisfied", "basic", "unsatisfied"], "previewable": PREVIEWABLE,
         "contact": contact, "may_reveal": principal.can(CASES_CONTACT), "contact_error": error,
+        "all_units": orgs.list_units(session, active=True) if any(
+            "lead_unit" in FIELDS.get(a, []) for a in case.allowed) else [],
     }, status)  # fmt: skip
 
 
@@ -183,6 +206,7 @@ async def attach_submit(
     mover = service.Mover.of(session, principal)
     try:
         service.may_attach(session, mover, number)
+        once = await claim(request, session)
         if upload is None or isinstance(upload, str) or not upload.filename:
             raise InvalidInput("choose a file", field="file")
         kept = files.keep(session, settings, mover.actor.name, upload.filename,
@@ -192,7 +216,7 @@ async def attach_submit(
         undo(session)
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    return RedirectResponse(f"{here}?saved=1", status_code=303)
+    return once.redirect(session, f"{here}?saved=1")
 
 
 @router.post("/console/hub/cases/{number}/act")
@@ -205,8 +229,10 @@ async def act_submit(
         if form.get("action") not in {a.value for a in Action}:
             raise InvalidInput("no such step", field="action")
         action = Action(form.pop("action"))
-        if "support_units" in form:
-            form["support_units"] = split_list(form["support_units"]) or None
+        if "support_units" in form:  # chosen from the list (several), or typed (one line)
+            chosen = form["support_units"]
+            chosen = chosen if isinstance(chosen, list) else split_list(chosen)
+            form["support_units"] = [u for u in chosen if u] or None
         data = ActionIn.model_validate(blank_to_none(form, "days", "satisfaction", "urgency"))
         service.act(session, service.Mover.of(session, principal), number, action, data,
                     cal=calendar_for(settings.home))  # fmt: skip

@@ -1,7 +1,7 @@
 """Catalogs harvested into this one (DCAT-AP import): sources, runs, datasets and their drafts.
 
 Revision ID: 0040
-Revises: 0037
+Revises: 0039
 Create Date: 2026-12-06 06:01:54.347161
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import citybase.core.db.base
 
 revision: str = "0040"
-down_revision: str | None = "0037"
+down_revision: str | None = "0039"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,15 +19,15 @@ from citybase.core.errors import CitybaseError
 from citybase.core.files import service as files
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
-from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service as cases
-from citybase.hub.cases.auth import CASES_INTAKE, Intake
+from citybase.hub.cases.auth import CASES_DISPATCH, CASES_INTAKE, Intake
 from citybase.hub.cases.schemas import Action, ActionIn, Attachment, CaseCreate, Channel, Source
 from citybase.hub.dispatch.schemas import Urgency
 from citybase.hub.events import service as events
@@ -49,14 +49,14 @@ add_translations("zh", {
     "Answer on the spot and close": "直接答复办结", "Question": "问题", "Answer": "答复口径",
     "Based on": "依据", "Uses": "使用次数", "New standard answer": "新增标准答复",
     "Active": "启用", "Save": "保存", "Keywords (comma-separated)": "关键词（逗号分隔）",
-    "Unit": "单位", "No standard answers found.": "未找到标准答复。",
+    "Unit": "单位", "No standard answers found.": "未找到标准答复。", "suggested": "推荐",
 })  # fmt: skip
 
 
 def _choices(session: DbSession) -> dict[str, Any]:
     return {
         "categories": [c for c in events.categories(session) if c.level >= 2],
-        "regions": [r for r in orgs.list_regions(session) if r.level is not RegionLevel.city],
+        "units": [u for u in orgs.list_units(session, active=True)],
         "urgencies": list(Urgency), "sources": list(Source), "channels": list(Channel),
     }  # fmt: skip
 
@@ -69,8 +69,12 @@ def _desk(
     checked: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
+    principal = request.state.principal
     return console.render(request, "hotline/desk.html",
                           {"form": form, "errors": errors, "checked": checked,
+                           "may_dispatch": principal.can(CASES_DISPATCH),
+                          "region_picker": orgs.region_picker(session,
+                                                              str(form.get("region_code") or "")),
                            **_choices(session)}, status)  # fmt: skip
 
 
@@ -86,11 +90,14 @@ async def desk_submit(
 ) -> Response:
     form = await read_form(request)
     button = form.pop("do", "accept")
+    lead_unit = str(form.get("lead_unit") or "").strip()
+    never = settings.hub.model_copy(update={"auto_dispatch_confidence": 2.0})
     data = {k: v for k, v in form.items() if k in CaseCreate.model_fields}
     mover = cases.Mover.of(session, principal)
     cal = calendar_for(settings.home)
     try:
         create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
+        once = None if button == "check" else await claim(request, session)
         if button != "check":  # the files that came with it (WeChat, the app), kept on accepting
             uploads = [u for u in (await request.form()).getlist("files")
                        if not isinstance(u, str) and u.filename]  # fmt: skip
@@ -99,34 +106,44 @@ async def desk_submit(
             create = create.model_copy(update={"attachments": [
                 *create.attachments, *(Attachment(file_id=f.id) for f in kept)]})  # fmt: skip
         if button == "check":  # the duplicate warning, the suggestion and answers; nothing kept
-            never = settings.hub.model_copy(update={"auto_dispatch_confidence": 2.0})
             result = cases.intake(session, mover, create, home=settings.home, hub=never, cal=cal)
             undo(session)
             names = {c.code: c.name for c in events.categories(session)}
             top = [(code, names.get(code, code), p)
                    for code, p in (result.case.suggestion.get("top") or [])]  # fmt: skip
             answers = service.search_answers(session, create.text, limit=3)
+            offered = {c.code for c in _choices(session)["categories"]}
+            if top and not form.get("category_code") and top[0][0] in offered:
+                # the likeliest category is taken as the operator's choice until changed: it
+                # stays selected through this page and any page that redraws the form
+                form["category_code"] = top[0][0]
             return _desk(request, session, form, {},
                          {"duplicates": result.duplicates, "top": top, "place": result.case,
                           "answers": answers})  # fmt: skip
         if button.startswith("answer:"):  # 直接答复办结 with a standard answer
             entry = service.get_answer(session, int(button.removeprefix("answer:")))
             create = create.model_copy(update={"category_code": ""})
-            taken = cases.intake(session, mover, create, home=settings.home, hub=settings.hub.model_copy(
-                update={"auto_dispatch_confidence": 2.0}), cal=cal)  # fmt: skip
+            taken = cases.intake(session, mover, create, home=settings.home, hub=never, cal=cal)
             cases.act(session, mover, taken.case.number, Action.close, ActionIn(
                 reply=entry.answer, category_code=entry.category_code,
                 note=f"标准答复：{entry.title}"), cal=cal)  # fmt: skip
             service.used(session, entry.id)
             number = taken.case.number
-        else:
+        elif lead_unit:  # the operator names the lead unit: dispatched there, not by the catalog
+            taken = cases.intake(session, mover, create.model_copy(update={"category_code": ""}),
+                                 home=settings.home, hub=never, cal=cal)  # fmt: skip
+            number = taken.case.number
+            cases.act(session, mover, number, Action.dispatch, ActionIn(
+                lead_unit=lead_unit, category_code=create.category_code), cal=cal)  # fmt: skip
+        else:  # no unit named: the dispatch catalog routes it by its category (kept or chosen)
             number = cases.intake(session, mover, create, home=settings.home, hub=settings.hub,
                                   cal=cal).case.number  # fmt: skip
     except (CitybaseError, ValidationError, ValueError) as exc:
         if not isinstance(exc, CitybaseError | ValidationError):
             exc = CitybaseError(str(exc), field="do")
         return _desk(request, session, form, failure(session, exc), status=422)
-    return RedirectResponse(f"/console/hub/cases/{number}?saved=1", status_code=303)
+    assert once is not None
+    return once.redirect(session, f"/console/hub/cases/{number}?saved=1")
 
 
 # --- the knowledge base ---------------------------------------------------------------------------
@@ -154,12 +171,13 @@ async def knowledge_new(
 ) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         made = service.put_answer(session, actor_of(principal), _answer_in(form))
     except (CitybaseError, ValidationError) as exc:
         return console.render(request, "hotline/knowledge.html", {
             "q": "", "hits": [], "may_keep": True, "form": form,
             "errors": failure(session, exc)}, 422)  # fmt: skip
-    return RedirectResponse(f"/console/hotline/knowledge/{made.id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/hotline/knowledge/{made.id}?saved=1")
 
 
 @router.get("/console/hotline/knowledge/{answer_id}")

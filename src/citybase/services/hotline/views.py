@@ -14,13 +14,15 @@ from citybase.core.errors import CitybaseError, InvalidInput, NotFound, TooMany
 from citybase.core.files import service as files
 from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.orgs import service as orgs
-from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.settings import Settings
 from citybase.core.web import captcha
+from citybase.core.web import once as once_
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
 from citybase.core.web.limits import limiter
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.cases.schemas import STATE_NAMES, Attachment, CaseCreate, CaseRead, CaseState
 from citybase.hub.events import service as events
@@ -44,6 +46,8 @@ add_translations("zh", {
     "Steps so far": "办理进度", "(let us decide)": "（由我们判断）",
     "Too many requests from here: please try again later, or call 12345.":
         "提交过于频繁，请稍后再试，或拨打12345热线。", "Photos (up to three)": "照片（最多三张）",
+    "Photos already chosen (untick to leave one out)": "已选择的照片（取消勾选即不提交）",
+    "This request was received already: keep its number.": "该诉求已受理，请记下工单编号。",
     "A photo taken on the spot tells us where, if your phone records the place.":
         "现场拍摄的照片如记录了拍摄位置，可帮助我们确定地点。", "Photos": "照片",
 })  # fmt: skip
@@ -60,7 +64,9 @@ add_translations("zh", {
     "the picture code has expired: type the new one": "验证码已过期，请输入新的验证码",
     "the picture code has been used: type the new one": "验证码已使用，请输入新的验证码",
     "the code does not match the picture": "验证码不正确",
-    "at most 3 photos": "最多上传三张照片",
+    "at most 3 photos": "最多上传三张照片", "no case with this number and phone": "工单编号与手机号不符",
+    "choose satisfied, basic or unsatisfied": "请选择满意、基本满意或不满意",
+    "give both lon and lat, or neither": "经度和纬度须同时提供",
     "say where: an address, a region or coordinates": "请填写地点：地址、区县或使用您的位置",
     "give a phone number: with it and the case number you can follow your request":
         "请填写手机号：凭手机号和工单编号可查询办理进度",
@@ -86,7 +92,6 @@ PUBLIC_STEPS = {"accept", "dispatch", "reassign", "sign", "reply", "follow_up", 
 
 def _choices(session: DbSession) -> dict[str, Any]:
     return {
-        "districts": orgs.list_regions(session, level=RegionLevel.district),
         "categories": [c for c in events.categories(session) if c.level == 2],
     }
 
@@ -99,6 +104,8 @@ def _portal(
     return console.render(request, "hotline/portal.html",
                           {"form": {}, "errors": {}, "suggested": [], "made": None,
                            "captcha": picture, "labels": FIELD_LABELS, **_choices(session),
+                           "region_picker": orgs.region_picker(session, str(
+                               context.get("form", {}).get("region_code") or "")),
                            **context}, status)  # fmt: skip
 
 
@@ -112,19 +119,27 @@ async def portal_submit(
     request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal
 ) -> Response:
     form = await read_form(request)
+    uploads = [(u.filename or "", await u.read(files.read_limit(settings)))
+               for u in (await request.form()).getlist("photos")
+               if not isinstance(u, str) and u.filename]  # fmt: skip
+    sealed = form.get("kept_photos") or []
+    carried = [fid for ref in ([sealed] if isinstance(sealed, str) else sealed)
+               if (fid := once_.open_reference(settings, ref))][:PORTAL_PHOTOS]  # fmt: skip
     if form.get("do") == "suggest":
         names = {c.code: c.name for c in events.categories(session)}
         suggested = [(code[:4], names.get(code[:4], code), p)
                      for code, p in service.suggest(settings, str(form.get("text", "")))]  # fmt: skip
         if suggested and not form.get("category_code"):
             form["category_code"] = suggested[0][0]
-        return _portal(request, session, {"form": form, "suggested": suggested})
+        return _portal(request, session, {"form": form, "suggested": suggested,
+                                          **_carry(session, settings, carried, uploads)})  # fmt: skip
     data = {k: v for k, v in form.items()
             if k in ("text", "reporter_phone", "reporter_name", "address", "region_code",
                      "category_code", "lon", "lat")
             and not (k in ("lon", "lat") and v == "")}  # fmt: skip
     hub = settings.hub
     try:
+        once = await claim(request, session)
         limiter.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
                     _too_many(request))  # fmt: skip
         if hub.portal_captcha:
@@ -134,23 +149,46 @@ async def portal_submit(
         case = CaseCreate.model_validate(data)
         limiter.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
                     DAY, _too_many(request))  # fmt: skip
-        photos = [u for u in (await request.form()).getlist("photos")
-                  if not isinstance(u, str) and u.filename]  # fmt: skip
-        if len(photos) > PORTAL_PHOTOS:
+        if len(uploads) + len(carried) > PORTAL_PHOTOS:
             raise InvalidInput(f"at most {PORTAL_PHOTOS} photos", field="photos")
-        kept = [files.keep(session, settings, "citizen (portal)", u.filename or "", await u.read(files.read_limit(settings)))
-                for u in photos]  # fmt: skip
-        case = case.model_copy(update={"attachments": [Attachment(file_id=f.id) for f in kept]})
+        kept = [*carried, *(files.keep(session, settings, CITIZEN, name, data).id
+                            for name, data in uploads)]  # fmt: skip
+        case = case.model_copy(update={"attachments": [Attachment(file_id=f) for f in kept]})
         made = service.portal_submit(session, case, settings)
+        once.done(session, f"/hotline/track?number={made.number}&sent=1")
     except TooMany as exc:
-        undo(session)
-        response = _portal(request, session, {"form": form, "errors": {"form": exc.message}}, 429)
+        undo(session)  # a caller held back keeps what it had, and stores nothing new
+        response = _portal(request, session, {"form": form, "errors": {"form": exc.message},
+                                              **_carry(session, settings, carried, [])}, 429)  # fmt: skip
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except (CitybaseError, ValidationError) as exc:
-        undo(session)  # nothing of a refused request is kept, its photos neither
-        return _portal(request, session, {"form": form, "errors": failure(session, exc)}, 422)
+        errors = failure(session, exc)  # nothing of the refused request is kept but its photos:
+        return _portal(request, session, {"form": form, "errors": errors,  # chosen once is enough
+                                          **_carry(session, settings, carried, uploads)}, 422)  # fmt: skip
     return _portal(request, session, {"made": made})
+
+
+CITIZEN = "citizen (portal)"
+
+
+def _carry(
+    session: DbSession, settings: Settings, carried: list[str], uploads: list[tuple[str, bytes]]
+) -> dict[str, Any]:
+    """The photos a form drawn again hands back, by reference (signed ids of kept files), so
+    that the citizen need not choose them again: those it already carried, and the new ones
+    that are photos at all (one that is not is left out; the error said why)."""
+    ids = list(carried)
+    for name, data in uploads:
+        if len(ids) >= PORTAL_PHOTOS:
+            break
+        try:
+            ids.append(files.keep(session, settings, CITIZEN, name, data).id)
+        except CitybaseError:
+            continue
+    found = files.many(session, ids)
+    return {"kept_photos": [(once_.seal_reference(settings, i), found[i].name)
+                            for i in ids if i in found]}  # fmt: skip
 
 
 def _public(case: CaseRead, steps: list[Any], photos: list[tuple[str, str]]) -> dict[str, Any]:
@@ -161,7 +199,11 @@ def _public(case: CaseRead, steps: list[Any], photos: list[tuple[str, str]]) -> 
 
 @router.get("/hotline/track")
 def track_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
-    return console.render(request, "hotline/track.html", {"found": None, "errors": {}, "form": {}})
+    # ?number=…&sent=1: where a report sent twice lands, its number ready to follow
+    number = request.query_params.get("number", "")[:40]
+    return console.render(request, "hotline/track.html", {
+        "found": None, "errors": {}, "form": {"number": number},
+        "sent": bool(number and request.query_params.get("sent"))})  # fmt: skip
 
 
 @router.post("/hotline/track")
