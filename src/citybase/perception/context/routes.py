@@ -22,6 +22,7 @@ from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
 from citybase.perception.context import jsonld, service, subscriptions, temporal
 from citybase.perception.context import query as query_language
+from citybase.perception.context import temporal_query as history
 from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import (
@@ -976,13 +977,13 @@ def _window(
     options: str | None = None,
     aggrMethods: str | None = None,
     aggrPeriodDuration: str | None = None,
-) -> temporal.Window:
+) -> history.Window:
     """The temporal query's time window and form, from its query parameters."""
-    return temporal.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
+    return history.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
                            aggrPeriodDuration)  # fmt: skip
 
 
-TemporalWindow = Annotated[temporal.Window, Depends(_window)]
+TemporalWindow = Annotated[history.Window, Depends(_window)]
 
 
 def _temporal_checks(request: Request, timeproperty: str | None, format_: str | None) -> None:
@@ -991,12 +992,12 @@ def _temporal_checks(request: Request, timeproperty: str | None, format_: str | 
         raise BadRequestData("the temporal API orders by id only", field="orderBy")
     methods = request.query_params.get("aggrMethods")
     if methods is not None and not {m.strip() for m in methods.split(",")} <= set(
-            temporal.AGGREGATES):  # fmt: skip
-        raise BadRequestData("aggrMethods is one or more of " + ", ".join(temporal.AGGREGATES),
+            history.AGGREGATES):  # fmt: skip
+        raise BadRequestData("aggrMethods is one or more of " + ", ".join(history.AGGREGATES),
                              field="aggrMethods")  # fmt: skip
     period = request.query_params.get("aggrPeriodDuration")
     if period is not None:
-        temporal.check_duration(period)
+        history.check_duration(period)
     if timeproperty is not None and timeproperty not in ("observedAt", "createdAt", "modifiedAt",
                                                          "deletedAt"):  # fmt: skip
         raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
@@ -1017,6 +1018,7 @@ def temporal_query(
     request: Request,
     session: DbSession,
     scope: Scope,
+    settings: AppSettings,
     win: TemporalWindow,
     type: str | None = None,
     id: str | None = None,
@@ -1030,6 +1032,7 @@ def temporal_query(
     omit: str | None = None,
     timeproperty: str | None = None,
     format: str | None = None,
+    datasetId: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Entities' histories: by type, id, id pattern and attributes; ``timerel`` before, after or
@@ -1049,18 +1052,29 @@ def temporal_query(
     for one in _split(id) or []:
         check_id(one)
     picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
-    found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
-                                  id_pattern=idPattern, attrs=_split(attrs), limit=limit,
-                                  offset=offset, scope=scope, q=q,
-                                  descending=request.query_params.get("orderBy") == "id;desc")  # fmt: skip
+    found, total, cut = history.query(
+        session, context, win, types=_split(type), ids=_split(id), id_pattern=idPattern,
+        attrs=_split(attrs), datasets=_split(datasetId), limit=limit, offset=offset, scope=scope,
+        q=q, descending=request.query_params.get("orderBy") == "id;desc",
+        most=settings.perception.temporal_limit)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, [_project(e, picked, omitted) for e in found], context,
-                   headers=headers)  # fmt: skip
+    return _temporal_answer(request, [_project(e, picked, omitted) for e in found], context,
+                            headers, cut)  # fmt: skip
+
+
+def _temporal_answer(request: Request, body: Any, context: list[Any], headers: dict[str, str],
+                     cut: history.Range | None) -> Response:  # fmt: skip
+    """A temporal answer: 206 with its Content-Range when the broker's page of instances cut
+    it short."""
+    if cut is None:
+        return _answer(request, body, context, headers=headers)
+    return _answer(request, body, context, status=206,
+                   headers={**headers, "Content-Range": cut.header})  # fmt: skip
 
 
 @router.post("/temporal/entityOperations/query")
 async def temporal_query_by_post(
-    request: Request, session: DbSession, scope: Scope,
+    request: Request, session: DbSession, scope: Scope, settings: AppSettings,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
     options: str | None = None,
 ) -> Response:  # fmt: skip
@@ -1084,7 +1098,7 @@ async def temporal_query_by_post(
                                                         "deletedAt"):  # fmt: skip
         raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
                              field="timeproperty")  # fmt: skip
-    win = temporal.window(window.get("timerel"), window.get("timeAt"), window.get("endTimeAt"),
+    win = history.window(window.get("timerel"), window.get("timeAt"), window.get("endTimeAt"),
                           last_n, _options(options), methods,
                           window.get("aggrPeriodDuration"))  # fmt: skip
     types: list[str] = []
@@ -1103,11 +1117,14 @@ async def temporal_query_by_post(
         raise BadRequestData("attrs is an array of names", field="attrs")
     if not (types or attrs or body.get("q")):
         raise BadRequestData("give entities with a type, attrs or q", field="entities")
-    found, total = temporal.query(session, context, win, types=types or None, ids=ids or None,
-                                  id_pattern=pattern, attrs=attrs, limit=limit, offset=offset,
-                                  scope=scope, q=body.get("q"))  # fmt: skip
+    datasets = body.get("datasetId")
+    found, total, cut = history.query(
+        session, context, win, types=types or None, ids=ids or None, id_pattern=pattern,
+        attrs=attrs, datasets=[datasets] if isinstance(datasets, str) else datasets or None,
+        limit=limit, offset=offset, scope=scope, q=body.get("q"),
+        most=settings.perception.temporal_limit)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, found, context, headers=headers)
+    return _temporal_answer(request, found, context, headers, cut)
 
 
 @router.get("/temporal/entities/{entity_id}")
@@ -1115,6 +1132,7 @@ def temporal_retrieve(
     request: Request,
     session: DbSession,
     scope: Scope,
+    settings: AppSettings,
     entity_id: str,
     win: TemporalWindow,
     attrs: str | None = None,
@@ -1122,14 +1140,17 @@ def temporal_retrieve(
     omit: str | None = None,
     timeproperty: str | None = None,
     format: str | None = None,
+    datasetId: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     _temporal_checks(request, timeproperty, format)
     check_id(entity_id)
     context = _reader_context(link)
     picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
-    found = temporal.retrieve(session, entity_id, context, win, attrs=_split(attrs), scope=scope)
-    return _answer(request, _project(found, picked, omitted), context)
+    found, cut = history.retrieve(session, entity_id, context, win, attrs=_split(attrs),
+                                  scope=scope, datasets=_split(datasetId),
+                                  most=settings.perception.temporal_limit)  # fmt: skip
+    return _temporal_answer(request, _project(found, picked, omitted), context, {}, cut)
 
 
 @router.post("/temporal/entities", status_code=201)
