@@ -132,10 +132,86 @@ def test_the_newer_kinds_keep_their_member_in_the_history(
     assert normalized["config"][0]["json"] == {"value": 120}
     assert normalized["kind"][0]["vocab"] == "sightseeing"
     pairs = client.get(f"{BASE}/{CAR}", params={"options": "temporalValues"}).json()
-    assert pairs["street"]["languageMaps"] == [[{"fr": "Grand Place"}, "2020-08-01T12:03:00Z"]]
-    assert pairs["config"]["jsons"] == [[{"value": 120}, "2020-08-01T12:03:00Z"]]
-    assert pairs["kind"]["vocabs"] == [["sightseeing", "2020-08-01T12:03:00Z"]]
+    stamp = "2020-08-01T12:03:00Z"  # these kinds' pairs hold their member, as the standard shows
+    assert pairs["street"]["languageMaps"] == [[{"languageMap": {"fr": "Grand Place"}}, stamp]]
+    assert pairs["config"]["jsons"] == [[{"json": {"value": 120}}, stamp]]
+    assert pairs["kind"]["vocabs"] == [[{"vocab": "sightseeing"}, stamp]]
     # timerel after holds the instance at exactly timeAt
     after = client.get(f"{BASE}/{CAR}", params={"timerel": "after", "attrs": "kind",
                                                "timeAt": "2020-08-01T12:03:00Z"}).json()  # fmt: skip
     assert len(after["kind"]) == 1
+
+
+def _vehicle(entity_id: str, **attrs: list[dict[str, object]]) -> str:
+    return json.dumps({"id": f"urn:ngsi-ld:Vehicle:{entity_id}", "type": "Vehicle", **attrs})
+
+
+def _at(value: object, time: str, kind: str = "Property") -> dict[str, object]:
+    return {"type": kind, "value": value, "observedAt": f"2026-03-01T{time}:00Z"}
+
+
+WINDOW = {"type": "Vehicle", "timerel": "between", "timeAt": "2026-03-01T12:00:00Z",
+          "endTimeAt": "2026-03-01T13:00:00Z"}  # fmt: skip
+
+
+def test_scope_and_geo_queries_are_judged_in_the_window(
+    client: TestClient, session: Session
+) -> None:
+    h = _writer(client, session)
+    paris = {"type": "Point", "coordinates": [2.29, 48.85]}
+    for body in (
+        _vehicle("ab", scope=[_at("/A/B", "10:00")], speed=[_at("abval", "12:05")]),
+        _vehicle("late", scope=[_at("/Z", "14:00")], speed=[_at("lateval", "12:05")]),
+        _vehicle("rep", scope=[_at("/R", "10:00"), _at("/S", "12:30")],
+                 speed=[_at("repold", "12:15"), _at("repnew", "12:45")]),
+        _vehicle("paris", location=[_at(paris, "12:10", "GeoProperty")]),
+        _vehicle("outside", location=[_at(paris, "08:00", "GeoProperty")]),
+        _vehicle("old", speed=[_at("before", "09:00")]),
+    ):  # fmt: skip
+        assert client.post(BASE, headers=h, content=body).status_code == 201
+
+    def ids(**params: str) -> set[str]:
+        answer = client.get(BASE, params={**WINDOW, **params})
+        assert answer.status_code == 200, answer.text
+        return {e["id"].rsplit(":", 1)[1] for e in answer.json()}
+
+    assert ids() == {"ab", "late", "rep", "paris"}  # "old" and "outside": nothing in the window
+    assert ids(scopeQ="/A/#") == {"ab"}
+    assert ids(scopeQ="/Z") == set()  # set only after the window
+    old = client.get(BASE, params={**WINDOW, "scopeQ": "/R"}).json()[0]
+    assert [i["value"] for i in old["speed"]] == ["repold"]  # while /R held, not after
+    assert [i["value"] for i in old["scope"]] == ["/R"]  # set before the window, shown
+    near = {"georel": "near;maxDistance==2000", "geometry": "Point",
+            "coordinates": "[2.29,48.85]"}  # fmt: skip
+    assert ids(**near) == {"paris"}
+    assert ids(georel="disjoint", geometry="Point", coordinates="[2.29,48.85]") == set()
+
+
+def test_the_form_aggregation_and_refusals_of_the_temporal_queries(
+    client: TestClient, session: Session
+) -> None:
+    h = _writer(client, session)
+    body = _vehicle("f", speed=[_at(10, "12:05"), _at(20, "12:10")])
+    assert client.post(BASE, headers=h, content=body).status_code == 201
+    pairs = client.get(BASE, params={**WINDOW, "format": "temporalValues",
+                                     "options": "aggregatedValues", "aggrMethods": "sum"})  # fmt: skip
+    assert pairs.json()[0]["speed"]["values"][0] == [10, "2026-03-01T12:05:00Z"]
+    query = {"type": "Query", "entities": [{"type": "Vehicle"}],
+             "temporalQ": {"timerel": "after", "timeAt": "2026-03-01T12:00:00Z"}}  # fmt: skip
+    post = "/ngsi-ld/v1/temporal/entityOperations/query"
+    averaged = client.post(post, headers=h, content=json.dumps(
+        {**query, "aggrParams": {"aggrMethods": ["avg"]}})).json()  # fmt: skip
+    assert averaged[0]["speed"]["avg"][0][0] == 15
+    bogus = client.post(post, headers=h, content=json.dumps(
+        {**query, "aggrParams": {"aggrMethods": ["avg"], "aggrPeriodDuration": "bogus"}}))  # fmt: skip
+    assert bogus.status_code == 400
+    linked = client.get(BASE, params={**WINDOW, "q": 'owner{name}=="x"'})
+    assert linked.status_code == 400
+    assert client.get(BASE, params={**WINDOW, "csf": "))bad(("}).status_code == 400
+    one = f"{BASE}/urn:ngsi-ld:Vehicle:f"
+    assert client.get(one, params={"pick": "unknown"}).status_code == 404
+    assert client.get(one, params={"omit": "id,type,speed"}).status_code == 404
+    assert client.get(one, params={"pick": "speed"}).status_code == 200
+    appended = client.post(f"{BASE}/urn:ngsi-ld:Vehicle:none/attrs", headers=h,
+                           content=json.dumps({"speed": [_at(1, "12:00")]}))  # fmt: skip
+    assert appended.status_code == 404

@@ -347,6 +347,7 @@ def query_entities(
     ``NGSILD-Results-Count`` header; ``options=keyValues`` or ``concise`` for the simpler
     forms; ``Accept: application/geo+json`` for a FeatureCollection."""
     _known_params(request)
+    check_csf(request.query_params.get("csf"))
     context = _reader_context(link)
     local = request.query_params.get("local")
     if local not in (None, "true", "false"):
@@ -977,17 +978,38 @@ def _window(
     options: str | None = None,
     aggrMethods: str | None = None,
     aggrPeriodDuration: str | None = None,
+    format: str | None = None,
 ) -> history.Window:
-    """The temporal query's time window and form, from its query parameters."""
-    return history.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
-                           aggrPeriodDuration)  # fmt: skip
+    """The temporal query's time window and form, from its query parameters (``format``, when
+    it names a form, before ``options``)."""
+    chosen = _options(options)
+    if format in ("temporalValues", "aggregatedValues", "simplified", "keyValues"):
+        form = "temporalValues" if format in ("simplified", "keyValues") else format
+        chosen = (chosen - {"temporalValues", "aggregatedValues"}) | {form}
+    return history.window(timerel, timeAt, endTimeAt, lastN, chosen, aggrMethods,
+                          aggrPeriodDuration)  # fmt: skip
 
 
 TemporalWindow = Annotated[history.Window, Depends(_window)]
 
 
+LINKED_Q = re.compile(r"[\w.\]]\{")  # a linked-entity path in q: a{b}
+
+
+def check_csf(csf: str | None) -> None:
+    """A context-source filter is written in the query language."""
+    if csf is not None:
+        try:
+            service.parse_q(csf, jsonld.context_of(None))
+        except BadRequestData:
+            raise BadRequestData("csf is a filter in the query language", field="csf") from None
+
+
 def _temporal_checks(request: Request, timeproperty: str | None, format_: str | None) -> None:
     _known_params(request)
+    check_csf(request.query_params.get("csf"))
+    if LINKED_Q.search(request.query_params.get("q") or ""):
+        raise BadRequestData("the temporal query does not follow relationships in q", field="q")
     if request.query_params.get("orderBy", "id") not in ("id", "id;asc", "id;desc"):
         raise BadRequestData("the temporal API orders by id only", field="orderBy")
     methods = request.query_params.get("aggrMethods")
@@ -1033,6 +1055,11 @@ def temporal_query(
     timeproperty: str | None = None,
     format: str | None = None,
     datasetId: str | None = None,
+    scopeQ: str | None = None,
+    georel: str | None = None,
+    geometry: str | None = None,
+    coordinates: str | None = None,
+    geoproperty: str | None = None,
     link: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Entities' histories: by type, id, id pattern and attributes; ``timerel`` before, after or
@@ -1052,14 +1079,33 @@ def temporal_query(
     for one in _split(id) or []:
         check_id(one)
     picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
+    geo = None
+    if georel or geometry or coordinates:
+        if not (georel and geometry and coordinates):
+            raise BadRequestData("a geo-query needs georel, geometry and coordinates",
+                                 field="georel")  # fmt: skip
+        geo = (georel, geometry, coordinates, geoproperty or "location")
     found, total, cut = history.query(
         session, context, win, types=_split(type), ids=_split(id), id_pattern=idPattern,
         attrs=_split(attrs), datasets=_split(datasetId), limit=limit, offset=offset, scope=scope,
-        q=q, descending=request.query_params.get("orderBy") == "id;desc",
+        q=q, scope_q=scopeQ, geo=geo, descending=request.query_params.get("orderBy") == "id;desc",
         most=settings.perception.temporal_limit)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _temporal_answer(request, [_project(e, picked, omitted) for e in found], context,
                             headers, cut)  # fmt: skip
+
+
+def _geo_of(given: Any) -> tuple[str, str, str, str] | None:
+    """A Query's ``geoQ`` as the temporal query takes it."""
+    if given is None:
+        return None
+    if not isinstance(given, dict) or not all(k in given for k in ("georel", "geometry",
+                                                                   "coordinates")):  # fmt: skip
+        raise BadRequestData("geoQ has georel, geometry and coordinates", field="geoQ")
+    coordinates = given["coordinates"]
+    return (str(given["georel"]), str(given["geometry"]),
+            coordinates if isinstance(coordinates, str) else orjson.dumps(coordinates).decode(),
+            str(given.get("geoproperty") or "location"))  # fmt: skip
 
 
 def _temporal_answer(request: Request, body: Any, context: list[Any], headers: dict[str, str],
@@ -1088,9 +1134,15 @@ async def temporal_query_by_post(
     last_n = window.get("lastN")
     if last_n is not None and (not isinstance(last_n, int) or isinstance(last_n, bool)):
         raise BadRequestData("lastN is a whole number", field="lastN")
-    methods = window.get("aggrMethods")
+    given = body.get("aggrParams")
+    aggr: dict[str, Any] = given if isinstance(given, dict) else {}
+    methods = window.get("aggrMethods", aggr.get("aggrMethods"))
     if isinstance(methods, list):
         methods = ",".join(str(m) for m in methods)
+    period = window.get("aggrPeriodDuration", aggr.get("aggrPeriodDuration"))
+    chosen = _options(options)
+    if methods is not None and "temporalValues" not in chosen:  # aggregation asked in the body
+        chosen.add("aggregatedValues")
     for name in ("timeAt", "endTimeAt"):
         if name in window and "T" not in str(window[name]):
             raise BadRequestData(f"{name} is a date-time, not a date", field=name)
@@ -1098,9 +1150,10 @@ async def temporal_query_by_post(
                                                         "deletedAt"):  # fmt: skip
         raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
                              field="timeproperty")  # fmt: skip
+    if period is not None:
+        history.check_duration(str(period))
     win = history.window(window.get("timerel"), window.get("timeAt"), window.get("endTimeAt"),
-                          last_n, _options(options), methods,
-                          window.get("aggrPeriodDuration"))  # fmt: skip
+                         last_n, chosen, methods, period)  # fmt: skip
     types: list[str] = []
     ids: list[str] = []
     pattern = None
@@ -1121,7 +1174,8 @@ async def temporal_query_by_post(
     found, total, cut = history.query(
         session, context, win, types=types or None, ids=ids or None, id_pattern=pattern,
         attrs=attrs, datasets=[datasets] if isinstance(datasets, str) else datasets or None,
-        limit=limit, offset=offset, scope=scope, q=body.get("q"),
+        limit=limit, offset=offset, scope=scope, q=body.get("q"), scope_q=body.get("scopeQ"),
+        geo=_geo_of(body.get("geoQ")),
         most=settings.perception.temporal_limit)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return _temporal_answer(request, found, context, headers, cut)
@@ -1150,7 +1204,10 @@ def temporal_retrieve(
     found, cut = history.retrieve(session, entity_id, context, win, attrs=_split(attrs),
                                   scope=scope, datasets=_split(datasetId),
                                   most=settings.perception.temporal_limit)  # fmt: skip
-    return _temporal_answer(request, _project(found, picked, omitted), context, {}, cut)
+    shown = _project(found, picked, omitted)
+    if (pick or omit) and not shown:
+        raise ResourceNotFound(f"pick and omit leave nothing of {entity_id}", field="pick")
+    return _temporal_answer(request, shown, context, {}, cut)
 
 
 @router.post("/temporal/entities", status_code=201)
@@ -1173,7 +1230,8 @@ async def temporal_add(
     entity_id: str,
 ) -> Response:  # fmt: skip
     body, context = await _body(request)
-    temporal.add(session, body, context, entity_id=entity_id, **_as_writer(principal, settings))
+    temporal.add(session, body, context, entity_id=entity_id, existing=True,
+                 **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
 
 

@@ -1039,13 +1039,21 @@ def _metres(a: Any, b: Any) -> float:
 
 def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float | None,
                 high: float | None, query: Any) -> bool:  # fmt: skip
+    attr = attributes.default(entity.attrs.get(attribute))
+    if not isinstance(attr, dict):
+        return False
+    return geometry_matches(attr.get("value"), relation, low, high, query)
+
+
+def geometry_matches(value: Any, relation: str, low: float | None, high: float | None,
+                     query: Any) -> bool:  # fmt: skip
+    """Whether a GeoJSON geometry stands in the relation to the query's shape."""
     from shapely.geometry import shape
 
-    attr = attributes.default(entity.attrs.get(attribute))
-    if not isinstance(attr, dict) or not isinstance(attr.get("value"), dict):
+    if not isinstance(value, dict):
         return False
     try:
-        own = shape(attr["value"])
+        own = shape(value)
     except (ValueError, TypeError, IndexError, AttributeError):
         return False
     if relation == "near":

@@ -215,15 +215,19 @@ def _may_rewrite(session: Session, entity_id: str, writer: Writer, scope: ReadSc
 
 
 def add(session: Session, body: Any, context: list[Any], entity_id: str | None = None, *,
-        writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> bool:  # fmt: skip
+        writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
+        existing: bool = False) -> bool:  # fmt: skip
     """Add the instances of a temporal representation (attributes as arrays of instances).
     Returns True when the entity had no history before. The history is its entity's unit's
-    (or, for one with no entity in the store, the unit that began it)."""
+    (or, for one with no entity in the store, the unit that began it). ``existing``: only to
+    an entity that has a history or is in the store (adding attributes), else not found."""
     if not isinstance(body, dict):
         raise BadRequestData("a temporal entity is a JSON object")
     entity_id = entity_id or body.get("id")
     if not isinstance(entity_id, str) or not URI.match(entity_id):
         raise BadRequestData("id must be a URI", field="id")
+    if existing and owner_of_history(session, entity_id) is None:
+        raise ResourceNotFound(f"no history of {entity_id}", field="id")
     owner = _may_rewrite(session, entity_id, writer, scope)
     known = session.scalars(select(AttributeSeries).where(
         AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip

@@ -155,11 +155,8 @@ def _iso(raw: Any) -> str:
     return stamp(raw)
 
 
-def _instances(session: Session, series_id: int, win: Window, most: int = MOST) -> list[Instance]:
-    """The instances of one series in the window, oldest first (at most ``most``: the oldest,
-    or with ``lastN`` the newest), read straight from the driver (SQLAlchemy's per-row
-    conversions cost more than the query)."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
+def _bounds(win: Window, sqlite: bool) -> tuple[str, list[Any]]:
+    """The window as SQL conditions on observed_at, and their parameters."""
     mark = "?" if sqlite else "%s"
 
     def bound(moment: datetime) -> Any:
@@ -167,18 +164,26 @@ def _instances(session: Session, series_id: int, win: Window, most: int = MOST) 
         return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") \
             if sqlite else moment  # fmt: skip
 
-    sql = ("SELECT observed_at, kind, value, number, extra FROM perception_attribute_instances "  # noqa: S608 -- only placeholders are put in
-           f"WHERE series_id = {mark}")  # fmt: skip
-    params: list[Any] = [series_id]
     if win.timerel == "before" and win.time_at:
-        sql += f" AND observed_at < {mark}"
-        params.append(bound(win.time_at))
-    elif win.timerel == "after" and win.time_at:
-        sql += f" AND observed_at >= {mark}"
-        params.append(bound(win.time_at))
-    elif win.timerel == "between" and win.time_at and win.end_time_at:
-        sql += f" AND observed_at >= {mark} AND observed_at < {mark}"
-        params += [bound(win.time_at), bound(win.end_time_at)]
+        return f" AND observed_at < {mark}", [bound(win.time_at)]
+    if win.timerel == "after" and win.time_at:
+        return f" AND observed_at >= {mark}", [bound(win.time_at)]
+    if win.timerel == "between" and win.time_at and win.end_time_at:
+        return f" AND observed_at >= {mark} AND observed_at < {mark}", \
+            [bound(win.time_at), bound(win.end_time_at)]  # fmt: skip
+    return "", []
+
+
+def _instances(session: Session, series_id: int, win: Window, most: int = MOST) -> list[Instance]:
+    """The instances of one series in the window, oldest first (at most ``most``: the oldest,
+    or with ``lastN`` the newest), read straight from the driver (SQLAlchemy's per-row
+    conversions cost more than the query)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    where, bounds = _bounds(win, sqlite)
+    sql = ("SELECT observed_at, kind, value, number, extra FROM perception_attribute_instances "  # noqa: S608 -- only placeholders are put in
+           f"WHERE series_id = {mark}{where}")  # fmt: skip
+    params: list[Any] = [series_id, *bounds]
     if win.last_n:
         sql += f" ORDER BY observed_at DESC LIMIT {int(min(win.last_n, most))}"
     else:
@@ -241,7 +246,10 @@ def _one(rows: list[Instance], kind: str, dataset: str, win: Window) -> dict[str
     if dataset:
         out["datasetId"] = dataset
     if win.form == "temporalValues":
-        out[PAIRS.get(kind, "values")] = [[r.payload, r.stamp] for r in rows]
+        key = member(kind)
+        wrapped = key in ("languageMap", "json", "vocab")  # these pairs hold {member: value}
+        out[PAIRS.get(kind, "values")] = [[{key: r.payload} if wrapped else r.payload, r.stamp]
+                                          for r in rows]  # fmt: skip
     else:
         out.update(_aggregate(rows, win))
     return out
@@ -282,14 +290,20 @@ def query(
     offset: int = 0,
     scope: ReadScope = EVERYONE,
     q: str | None = None,
+    scope_q: str | None = None,
+    geo: tuple[str, str, str, str] | None = None,
     descending: bool = False,
     most: int = MOST,
 ) -> tuple[list[dict[str, Any]], int, Range | None]:
     """Entities' histories in the reader's terms: one entry per entity, each attribute with its
     instances in the window; with ``q``, only entities whose instances in the window meet it
-    (each condition by any instance of its attribute); with ``datasets`` (``@none`` for the
-    default instance), only the instances of those datasetIds. At most ``most`` instances in
-    all: the range of a cut answer comes back beside it (None when nothing was cut)."""
+    (each condition by any instance of its attribute); with ``geo`` (georel, geometry,
+    coordinates, geoproperty), those with an instance of the GeoProperty in the window that
+    stands in the relation; with ``scope_q``, those whose scope matched at some time in the
+    window — and only their instances of those times; with ``datasets`` (``@none`` for the
+    default instance), only the instances of those datasetIds. An entity with no instance in
+    the window is not listed. At most ``most`` instances in all: the range of a cut answer
+    comes back beside it (None when nothing was cut)."""
     stmt = select(AttributeSeries)
     visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
     if visible is not None:
@@ -322,16 +336,119 @@ def query(
         condition = parse_q(q, context)
         by_entity = {e: kept for e, kept in by_entity.items()
                      if query_language.holds(condition, _as_attrs(session, kept, win))}  # fmt: skip
+    if geo is not None:
+        by_entity = _near(session, context, win, by_entity, geo)
+    valid: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
+    if scope_q:
+        by_entity, valid = _scoped(session, win, by_entity, scope_q)
+    if win.timerel and len(ids or ()) != 1:  # a query lists only entities with instances in it
+        present = _present(session, [s.id for kept in by_entity.values() for s in kept], win)
+        by_entity = {e: kept for e, kept in by_entity.items()
+                     if any(s.id in present for s in kept)}  # fmt: skip
     total = len(by_entity)
     ordered = list(by_entity.items())
     page = (ordered[::-1] if descending else ordered)[offset : offset + limit]
     paged = win.form != "aggregatedValues"  # an aggregate is over the whole window
     found = {entity_id: {s.id: _instances(session, s.id, win, most + 1 if paged else MOST)
                          for s in kept} for entity_id, kept in page}  # fmt: skip
+    for entity_id, kept in page:
+        if entity_id in valid:
+            _within(found[entity_id], kept, valid[entity_id], session, win)
     cut = _cut(found, win, most) if paged else None
     emptied = cut.emptied if cut else frozenset()
     return [_render(context, win, entity_id, kept, found[entity_id], emptied)
             for entity_id, kept in page], total, cut  # fmt: skip
+
+
+def _present(session: Session, series: list[int], win: Window) -> set[int]:
+    """The series among these with an instance in the window."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    where, params = _bounds(win, sqlite)
+    out: set[int] = set()
+    for start in range(0, len(series), 500):
+        chunk = series[start : start + 500]
+        sql = ("SELECT DISTINCT series_id FROM perception_attribute_instances WHERE series_id IN "  # noqa: S608 -- only placeholders are put in
+               f"({', '.join([mark] * len(chunk))}){where}")  # fmt: skip
+        rows = session.connection().exec_driver_sql(sql, (*chunk, *params)).fetchall()
+        out.update(int(r[0]) for r in rows)
+    return out
+
+
+def _near(session: Session, context: list[Any], win: Window,
+          by_entity: dict[str, list[AttributeSeries]],
+          geo: tuple[str, str, str, str]) -> dict[str, list[AttributeSeries]]:  # fmt: skip
+    """The entities with an instance of the GeoProperty, in the window, in the relation asked."""
+    from citybase.perception.context.service import geometry_matches, parse_geo
+
+    relation, low, high, shape_ = parse_geo(geo[0], geo[1], geo[2])
+    iri = jsonld.expand_names(context, {geo[3]}, set())[0][geo[3]]
+    held: dict[str, list[int]] = {}
+    for start in range(0, len(by_entity), 500):
+        chunk = list(by_entity)[start : start + 500]
+        for sid, entity_id in session.execute(select(AttributeSeries.id, AttributeSeries.entity_id)
+                                              .where(AttributeSeries.entity_id.in_(chunk),
+                                                     AttributeSeries.attr == iri)):  # fmt: skip
+            held.setdefault(entity_id, []).append(sid)
+    return {e: kept for e, kept in by_entity.items() if any(
+        geometry_matches(r.payload, relation, low, high, shape_)
+        for sid in held.get(e, []) for r in _instances(session, sid, win))}  # fmt: skip
+
+
+Span = tuple[datetime | None, datetime | None]  # from (None: always) until (None: still)
+
+
+def _scoped(session: Session, win: Window, by_entity: dict[str, list[AttributeSeries]],
+            scope_q: str) -> tuple[dict[str, list[AttributeSeries]], dict[str, list[Span]]]:  # fmt: skip
+    """The entities whose scope matched the scope query at some time in the window, and those
+    times: a scope holds from the moment it was set until the next one replaced it."""
+    from citybase.perception.context.service import SCOPE, parse_scope_q
+
+    matches = parse_scope_q(scope_q)
+    low = win.time_at if win.timerel in ("after", "between") else None
+    high = win.end_time_at if win.timerel == "between" else \
+        win.time_at if win.timerel == "before" else None  # fmt: skip
+    upto = Window("before", high) if high else Window()
+    kept: dict[str, list[AttributeSeries]] = {}
+    spans: dict[str, list[Span]] = {}
+    for entity_id, series in by_entity.items():
+        own = [s for s in series if s.attr == SCOPE and not s.dataset_id]
+        if not own:
+            own = list(session.scalars(select(AttributeSeries).where(
+                AttributeSeries.entity_id == entity_id, AttributeSeries.attr == SCOPE,
+                AttributeSeries.dataset_id == "")))  # fmt: skip
+        rows = _instances(session, own[0].id, upto) if own else []
+        found: list[Span] = []
+        for i, row in enumerate(rows):
+            until = rows[i + 1].observed_at if i + 1 < len(rows) else None
+            value = row.payload
+            scopes = [value] if isinstance(value, str) else \
+                [v for v in value if isinstance(v, str)] if isinstance(value, list) else []  # fmt: skip
+            if (until is None or low is None or until > low) and matches(scopes):
+                found.append((row.observed_at, until))
+        if found:
+            kept[entity_id] = series if own[0] in series else [*series, own[0]]
+            spans[entity_id] = found
+    return kept, spans
+
+
+def _within(found: dict[int, list[Instance]], series: list[AttributeSeries], spans: list[Span],
+            session: Session, win: Window) -> None:  # fmt: skip
+    """Keep an entity's instances of the times its scope matched; its scope's own instances
+    that held then, set before the window or not."""
+    from citybase.perception.context.service import SCOPE
+
+    def inside(moment: datetime) -> bool:
+        return any((a is None or moment >= a) and (b is None or moment < b) for a, b in spans)
+
+    for s in series:
+        if s.attr == SCOPE and not s.dataset_id:
+            high = win.end_time_at if win.timerel == "between" else \
+                win.time_at if win.timerel == "before" else None  # fmt: skip
+            rows = _instances(session, s.id, Window("before", high) if high else Window())
+            found[s.id] = [r for r in rows if any(a == r.observed_at for a, _ in spans)]
+        else:
+            found[s.id] = [r for r in found.get(s.id, []) if inside(r.observed_at)]
 
 
 def _cut(found: dict[str, dict[int, list[Instance]]], win: Window, most: int) -> Range | None:
