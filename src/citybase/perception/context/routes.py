@@ -20,7 +20,7 @@ from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
-from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context import jsonld, notify, ordering, service, subscriptions, temporal
 from citybase.perception.context import query as query_language
 from citybase.perception.context import temporal_query as history
 from citybase.perception.context.attributes import URI as URI_RE
@@ -141,7 +141,8 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
             item["@context"] = ctx
         return _Json(body, status_code=status, media_type=JSON_LD, headers=headers)
     link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
-    headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    context_link = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    headers["Link"] = ", ".join(v for v in (context_link, headers.get("Link")) if v)
     return _Json(body, status_code=status, headers=headers)
 
 
@@ -366,7 +367,10 @@ def query_entities(
                   geo=_geo(georel, geometry, coordinates), geoproperty=geoproperty, limit=limit,
                   offset=offset, count=count, options=options, format_=format,
                   geometry_property=geometryProperty, pick=pick, omit=omit, lang=lang,
-                  attrs_given=attrs)  # fmt: skip
+                  attrs_given=attrs, order_by=request.query_params.get("orderBy"),
+                  order_from=request.query_params.get("orderFrom"),
+                  collation=request.query_params.get("collation"),
+                  datasets=_split(request.query_params.get("datasetId")))  # fmt: skip
 
 
 def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
@@ -375,8 +379,19 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
            geo: tuple[str, str, str] | None, geoproperty: str, limit: int, offset: int,
            count: bool, options: str | None, format_: str | None,
            geometry_property: str | None, pick: str | None, omit: str | None,
-           lang: str | None, attrs_given: str | None) -> Response:  # fmt: skip
+           lang: str | None, attrs_given: str | None, order_by: Any = None,
+           order_from: Any = None, collation: Any = None,
+           datasets: list[str] | None = None) -> Response:  # fmt: skip
     chosen = _options(options)
+    order = None
+    if collation is not None:
+        ordering.check_collation(collation)
+    if order_by is not None:
+        keys = ordering.parse(order_by, order_from)
+        origin = ordering.point(order_from) if order_from is not None else None
+        if not (len(keys) == 1 and keys[0].name == "id" and keys[0].sub is None and
+                keys[0].direction == "asc"):  # fmt: skip
+            order = ordering.sorter(keys, context, origin, collation)
     mode, depth = _join_mode(request.query_params.get("join"),
                              request.query_params.get("joinLevel"))  # fmt: skip
     if mode is None and any("{" in (p or "") for p in (pick, omit)):
@@ -389,14 +404,65 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         session, context, types=types, ids=ids, id_pattern=id_pattern,
         attrs=attrs, limit=limit, offset=offset, form=_form(chosen, format_),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q,
+        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q, order=order,
+        limit_more=limit > 0,
     )  # fmt: skip
+    more = len(found) > limit
+    found = found[:limit]
+    if datasets:
+        found = [_of_datasets(e, set(datasets)) for e in found]
     found = [_project(e, picked, omitted) for e in found]
     if mode is not None:
         found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang)
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    pages = _page_links(request, limit, offset, more)
+    if pages:
+        headers["Link"] = pages
     return _answer(request, found, context, headers=headers,
                    geometry=geometry_property or "location")  # fmt: skip
+
+
+def _page_links(request: Request, limit: int, offset: int, more: bool) -> str:
+    """The ``prev`` and ``next`` pages of a query (NGSI-LD 5.5.9), as Link header values: the
+    request's own parameters, sorted, with the other page's offset."""
+    if limit <= 0 or request.method != "GET":
+        return ""
+    accept = request.headers.get("accept", "")
+    media = JSON_LD if JSON_LD in accept else "application/json"
+    params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+
+    def link(start: int, rel: str) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted({**params, "limit": str(limit),
+                                                         "offset": str(start)}.items()))  # fmt: skip
+        return f'<{request.url.path}?{query}>; rel="{rel}"; type="{media}"'
+
+    found = []
+    if offset > 0:
+        found.append(link(max(offset - limit, 0), "prev"))
+    if more:
+        found.append(link(offset + limit, "next"))
+    return ", ".join(found)
+
+
+def _of_datasets(entity: dict[str, Any], datasets: set[str]) -> dict[str, Any]:
+    """A rendered entity with only the attribute instances of these datasetIds (``@none``:
+    the default instance)."""
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        items = value if isinstance(value, list) else [value]
+        if key in ("id", "type", "@context", "scope", "createdAt", "modifiedAt") or not all(
+                isinstance(i, dict) and "type" in i for i in items):  # fmt: skip
+            if isinstance(value, dict) and set(value) == {"dataset"}:  # the simplified form
+                kept = {d: v for d, v in value["dataset"].items() if d in datasets}
+                if kept:
+                    out[key] = {"dataset": kept}
+                continue
+            out[key] = value
+            continue
+        kept_items = [i for i in items if i.get("datasetId", "@none") in datasets]
+        if kept_items:
+            out[key] = kept_items[0] if len(kept_items) == 1 else kept_items
+    return out
 
 
 def _geo(georel: str | None, geometry: str | None,
@@ -610,7 +676,8 @@ async def query_by_post(
         raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
     known = {"type", "entities", "attrs", "q", "geoQ", "scopeQ", "pick", "omit", "lang",
              "@context", "csf", "temporalQ", "local", "join", "joinLevel", "datasetId",
-             "expandValues", "containedBy"}  # fmt: skip
+             "expandValues", "containedBy", "orderBy", "coordinates", "geometry",
+             "collation"}  # fmt: skip
     unknown = sorted(set(body) - known)
     if unknown:
         raise BadRequestData(f"a Query has no member {unknown[0]}", field=unknown[0])
@@ -657,6 +724,15 @@ async def query_by_post(
                coords if isinstance(coords, str) else orjson.dumps(coords).decode())  # fmt: skip
         geoproperty = str(geo_q.get("geoproperty", "location"))
 
+    if "coordinates" in body and not isinstance(body["coordinates"], list):
+        raise BadRequestData("coordinates is an array", field="coordinates")
+    if "geometry" in body and not isinstance(body["geometry"], str):
+        raise BadRequestData("geometry is a geometry's name", field="geometry")
+    order_by = body.get("orderBy")
+    if order_by is not None and not isinstance(order_by, list | str):
+        raise BadRequestData("orderBy is a list of attribute paths", field="orderBy")
+    given_sets = body.get("datasetId")
+
     def listed(member: str) -> str | None:
         value = body.get(member)
         if value is None:
@@ -672,7 +748,9 @@ async def query_by_post(
                   geo=geo, geoproperty=geoproperty, limit=limit, offset=offset, count=count,
                   options=options, format_=format, geometry_property=None,
                   pick=listed("pick"), omit=listed("omit"), lang=body.get("lang", lang),
-                  attrs_given=None if attrs is None else ",".join(attrs))  # fmt: skip
+                  attrs_given=None if attrs is None else ",".join(attrs), order_by=order_by,
+                  order_from=body.get("coordinates"), collation=body.get("collation"),
+                  datasets=[given_sets] if isinstance(given_sets, str) else given_sets)  # fmt: skip
 
 
 SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "deletedAt", "expiresAt", "id", "type", "scope"}
@@ -932,13 +1010,22 @@ def list_subscriptions(
     found, total = subscriptions.listing(session, context, limit=limit, offset=offset,
                                          unit=subscription_unit(principal))  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    pages = _page_links(request, limit, offset, offset + limit < total)
+    if pages:
+        headers["Link"] = pages
     return _answer(request, found, context, headers=headers)
+
+
+def _settled(sub_id: str) -> None:
+    """A notification of the subscription under way ends and is written down before the
+    request's own transaction begins, so that what is read counts it."""
+    notify.settle(sub_id)
 
 
 @router.get("/subscriptions/{sub_id}")
 def retrieve_subscription(
-    request: Request, session: DbSession, principal: Reader, sub_id: str,
-    link: Annotated[str | None, Header()] = None,
+    _: Annotated[None, Depends(_settled)], request: Request, session: DbSession,
+    principal: Reader, sub_id: str, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     context = _reader_context(link)
     found = subscriptions.retrieve(session, sub_id, context, unit=subscription_unit(principal))
