@@ -5,7 +5,8 @@ or a Relationship's object), a sub-attribute or an attribute's own ``createdAt``
 ``observedAt`` (``name.createdAt``), a member of a compound value (``address[city]``) — with
 ``;asc`` (the default), ``;desc``, or for a GeoProperty ``;dist-asc`` / ``;dist-desc``, the
 great-circle distance from ``orderFrom`` (a point's coordinates). Numbers come before strings,
-strings before other values, and an entity without the key comes last, whichever the direction.
+strings before other values (``desc`` reverses that whole order), and an entity without the key
+comes last, whichever the direction.
 
 A ``collation`` (a BCP 47 tag such as ``de-u-co-phonebk``) compares strings by their letters
 without accents and case (``Ähre`` before ``Zebra``), then as written: an approximation of a

@@ -434,7 +434,7 @@ def _page_links(request: Request, limit: int, offset: int, more: bool) -> str:
     def link(start: int, rel: str) -> str:
         query = "&".join(f"{k}={v}" for k, v in sorted({**params, "limit": str(limit),
                                                          "offset": str(start)}.items()))  # fmt: skip
-        return f'<{request.url.path}?{query}>; rel="{rel}"; type="{media}"'
+        return f'<{request.url.path.rstrip("/")}?{query}>; rel="{rel}"; type="{media}"'
 
     found = []
     if offset > 0:
@@ -676,8 +676,7 @@ async def query_by_post(
         raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
     known = {"type", "entities", "attrs", "q", "geoQ", "scopeQ", "pick", "omit", "lang",
              "@context", "csf", "temporalQ", "local", "join", "joinLevel", "datasetId",
-             "expandValues", "containedBy", "orderBy", "coordinates", "geometry",
-             "collation"}  # fmt: skip
+             "expandValues", "containedBy", "ordering"}  # fmt: skip
     unknown = sorted(set(body) - known)
     if unknown:
         raise BadRequestData(f"a Query has no member {unknown[0]}", field=unknown[0])
@@ -724,13 +723,19 @@ async def query_by_post(
                coords if isinstance(coords, str) else orjson.dumps(coords).decode())  # fmt: skip
         geoproperty = str(geo_q.get("geoproperty", "location"))
 
-    if "coordinates" in body and not isinstance(body["coordinates"], list):
-        raise BadRequestData("coordinates is an array", field="coordinates")
-    if "geometry" in body and not isinstance(body["geometry"], str):
-        raise BadRequestData("geometry is a geometry's name", field="geometry")
-    order_by = body.get("orderBy")
-    if order_by is not None and not isinstance(order_by, list | str):
-        raise BadRequestData("orderBy is a list of attribute paths", field="orderBy")
+    given = body.get("ordering", {})  # orderBy, coordinates and geometry (its origin), collation
+    wanted: dict[str, Any] = given if isinstance(given, dict) else {}
+    if not isinstance(given, dict) or set(wanted) - {"orderBy", "coordinates", "geometry",
+                                                     "collation"}:  # fmt: skip
+        raise BadRequestData("ordering has orderBy, coordinates, geometry and collation",
+                             field="ordering")  # fmt: skip
+    if "coordinates" in wanted and not isinstance(wanted["coordinates"], list):
+        raise BadRequestData("ordering.coordinates is an array", field="ordering")
+    if "geometry" in wanted and wanted["geometry"] != "Point":
+        raise BadRequestData("ordering.geometry is Point", field="ordering")
+    order_by = wanted.get("orderBy")
+    if order_by is not None and not isinstance(order_by, list):
+        raise BadRequestData("ordering.orderBy is a list of attribute paths", field="ordering")
     given_sets = body.get("datasetId")
 
     def listed(member: str) -> str | None:
@@ -749,7 +754,7 @@ async def query_by_post(
                   options=options, format_=format, geometry_property=None,
                   pick=listed("pick"), omit=listed("omit"), lang=body.get("lang", lang),
                   attrs_given=None if attrs is None else ",".join(attrs), order_by=order_by,
-                  order_from=body.get("coordinates"), collation=body.get("collation"),
+                  order_from=wanted.get("coordinates"), collation=wanted.get("collation"),
                   datasets=[given_sets] if isinstance(given_sets, str) else given_sets)  # fmt: skip
 
 
