@@ -85,3 +85,18 @@ def test_pages_link_to_their_neighbours_and_datasets_are_chosen(
     none = client.get(ENTITIES, params={"type": "Spot", "datasetId": "urn:ds:9"}).json()[0]
     assert "note" not in none
     assert "name" not in none  # a default instance only where @none is asked for
+
+
+def test_a_json_property_keeps_the_nulls_inside_it(client: TestClient, session: Session) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = {"X-CSRF-Token": sign_in(client, "water"), **JSON}
+    json_value = {"id": "some-id", "null": None, "list": [1, None]}
+    made = client.post(ENTITIES, headers=h, content=json.dumps({
+        "id": "urn:ngsi-ld:Spot:j", "type": "Spot",
+        "config": {"type": "JsonProperty", "json": json_value}}))  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert client.get(f"{ENTITIES}/urn:ngsi-ld:Spot:j").json()["config"]["json"] == json_value
+    null = client.post(ENTITIES, headers=h, content=json.dumps({
+        "id": "urn:ngsi-ld:Spot:k", "type": "Spot",
+        "config": {"type": "JsonProperty", "json": None}}))  # fmt: skip
+    assert null.status_code == 400
