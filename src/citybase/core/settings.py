@@ -366,6 +366,13 @@ class PerceptionSettings(BaseModel):
         "data), comma-separated: short names of the core context's default vocabulary or full "
         "type IRIs. Empty: none.",
     )
+    temporal_limit: int = Field(
+        10_000,
+        ge=1,
+        description="Instances one NGSI-LD temporal answer holds at most, over all its entities "
+        "and attributes: beyond it the answer is cut in time and comes as 206 Partial Content "
+        "with a Content-Range.",
+    )
 
 
 class BusSettings(BaseModel):

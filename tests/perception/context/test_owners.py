@@ -45,7 +45,8 @@ def test_the_migration_gives_existing_rows_an_owner(fresh_db: Database) -> None:
     with fresh_db.session_scope() as session:
         units = {e.id: e.unit for e in session.query(ContextEntity)}
         assert units == {"urn:ngsi-ld:Device:wl-3": "gl.urban", "urn:ngsi-ld:Gauge:free": ""}
-        series = {s.entity_id: s.unit for s in session.query(AttributeSeries)}
+        # the columns of 0028 only: later revisions add others to the series
+        series = dict(session.query(AttributeSeries.entity_id, AttributeSeries.unit).all())
         assert series == units
         subscription = session.get(ContextSubscription, "urn:ngsi-ld:Subscription:1")
         assert subscription is not None

@@ -129,7 +129,10 @@ def check(name: str, attr: Any, *, top: bool = True) -> None:
     wrong = sorted(k for k in attr if k in others)
     if wrong:
         raise BadAttribute(f"attribute {name}: a {kind} has no {wrong[0]}", field=name)
-    if own not in attr or _has_null(attr[own]):
+    # a JsonProperty's json is kept verbatim: a null inside it is data, not a deletion
+    nulled = attr.get(own) in (None, NGSI_NULL) if kind == "JsonProperty" else \
+        _has_null(attr.get(own))  # fmt: skip
+    if own not in attr or nulled:
         raise BadAttribute(f"attribute {name}: {own} is needed and may not be null", field=name)
     value = attr[own]
     if kind == "Relationship" and (not isinstance(value, str) or not URI.match(value)):

@@ -74,10 +74,11 @@ class ContextSubscription(Base):
 
 
 class AttributeSeries(Base):
-    """One attribute of one entity whose values over time are kept (the temporal API's key)."""
+    """One attribute of one entity whose values over time are kept (the temporal API's key):
+    one series per datasetId of the attribute ("" for the default instance)."""
 
     __tablename__ = "perception_attribute_series"
-    __table_args__ = (UniqueConstraint("entity_id", "attr"),)
+    __table_args__ = (UniqueConstraint("entity_id", "attr", "dataset_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     entity_id: Mapped[str] = mapped_column(String(256), index=True)
@@ -85,6 +86,7 @@ class AttributeSeries(Base):
     entity_type: Mapped[str] = mapped_column(String(512), index=True)
     # the unit owning the entity when the series began: only it rewrites the history
     unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    dataset_id: Mapped[str] = mapped_column(String(256), default="", server_default="")
 
 
 class AttributeInstance(Base):

@@ -36,6 +36,7 @@ from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.core.net import OutboundPolicy, post, resolve
 from citybase.perception.context import jsonld, service
 from citybase.perception.context import query as query_language
+from citybase.perception.context.attributes import PAYLOAD, default, instances, pack
 from citybase.perception.context.models import ContextEntity, ContextSubscription, EntityState
 from citybase.perception.context.subscriptions import Compiled, compile_row
 
@@ -60,27 +61,69 @@ class Change:
     # what happened, as the subscriptions' notificationTrigger names it → the attributes it
     # happened to
     events: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # what the attributes the change touched held before it (all of them, for a deletion)
+    previous: Mapping[str, Any] = field(default_factory=dict)
 
     def merged(self, later: Change) -> Change:
         """This change and a later one to the same entity, as one: the entity as the later left
-        it, everything that happened to it."""
+        it, everything that happened to it, what it held before the first."""
         events = {k: self.events.get(k, frozenset()) | later.events.get(k, frozenset())
                   for k in {*self.events, *later.events}}  # fmt: skip
         return Change(later.id, later.type, later.attrs, self.changed | later.changed,
-                      self.created_at, later.modified_at, unit=later.unit, events=events)  # fmt: skip
+                      self.created_at, later.modified_at, unit=later.unit, events=events,
+                      previous={**later.previous, **self.previous})  # fmt: skip
 
     def entity(self) -> ContextEntity:
         return ContextEntity(id=self.id, type=self.type, attrs=self.attrs, unit=self.unit,
                              created_at=self.created_at, modified_at=self.modified_at)  # fmt: skip
 
 
-def _shown(change: Change) -> ContextEntity:
-    """The entity a change left, its deleted attributes shown as NGSI-LD null (§5.8.6)."""
+NULL = "urn:ngsi-ld:null"
+# a deleted attribute of each kind, as NGSI-LD null in its own member (§5.8.6)
+NULLS: dict[str, Any] = {"LanguageProperty": {"@none": NULL}, "ListProperty": [NULL],
+                         "ListRelationship": [{"object": NULL}]}  # fmt: skip
+
+
+def _previous(kind: str) -> str:
+    """The member showing an attribute's former value: previousValue, previousObject …"""
+    key = PAYLOAD.get(kind, "value")
+    return "previous" + key[0].upper() + key[1:]
+
+
+def _shown(change: Change, show_changes: bool = False, sys_attrs: bool = False) -> ContextEntity:
+    """The entity a change left, its deleted attributes shown as NGSI-LD null in their kind's
+    member (§5.8.6); with ``show_changes``, each attribute changed with its former value
+    (previousValue, previousObject, previousLanguageMap …) — of a deleted entity, all of them;
+    with ``sys_attrs``, a deleted attribute with when it was deleted."""
     entity = change.entity()
-    deleted = change.events.get("attributeDeleted", frozenset()) - entity.attrs.keys()
-    if deleted and not change.deleted:
-        entity.attrs = {**entity.attrs, **{iri: {"type": "Property", "value": "urn:ngsi-ld:null"}
-                                           for iri in sorted(deleted)}}  # fmt: skip
+    deleted: set[str] = set()
+    if change.deleted and show_changes:
+        deleted = set(change.previous)
+    elif not change.deleted:
+        deleted = set(change.events.get("attributeDeleted", frozenset()) - entity.attrs.keys())
+    if not deleted and not show_changes:
+        return entity
+    attrs = dict(entity.attrs)
+    for iri in sorted(deleted):
+        old = default(change.previous.get(iri))
+        kind = str(old.get("type", "Property")) if isinstance(old, dict) else "Property"
+        if iri == service.SCOPE:
+            continue
+        shown: dict[str, Any] = {"type": kind, PAYLOAD.get(kind, "value"): NULLS.get(kind, NULL)}
+        if show_changes and isinstance(old, dict):
+            shown[_previous(kind)] = old.get(PAYLOAD.get(kind, "value"))
+        if sys_attrs:
+            shown["deletedAt"] = service.stamp(change.modified_at)
+        attrs[iri] = shown
+    if show_changes:
+        for iri in change.changed - deleted:
+            old, new = default(change.previous.get(iri)), attrs.get(iri)
+            if not isinstance(old, dict) or not isinstance(new, dict):
+                continue  # new, or of several datasets
+            key = PAYLOAD.get(str(new.get("type", "Property")), "value")
+            if old.get(key) != new.get(key):
+                attrs[iri] = {**new, _previous(str(new.get("type", "Property"))): old.get(key)}
+    entity.attrs = attrs
     return entity
 
 
@@ -128,11 +171,13 @@ def record(
     changes = _noted(session)
     if changes is None:
         return
+    changed = frozenset(written) | frozenset(removed)
+    held = before if isinstance(before, Mapping) else {}
     change = Change(  # the attributes are not copied: changes replace, never mutate
-        id=entity.id, type=entity.type, attrs=entity.attrs,
-        changed=frozenset(written) | frozenset(removed), created_at=entity.created_at,
-        modified_at=entity.modified_at, unit=entity.unit,
+        id=entity.id, type=entity.type, attrs=entity.attrs, changed=changed,
+        created_at=entity.created_at, modified_at=entity.modified_at, unit=entity.unit,
         events=events(written, before, removed),
+        previous={k: held[k] for k in changed if k in held},
     )  # fmt: skip
     earlier = changes.get(entity.id)
     changes[entity.id] = earlier.merged(change) if earlier is not None else change
@@ -146,7 +191,8 @@ def record_deletion(session: Session, entity: ContextEntity) -> None:
         return
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
-                                deleted=True, events={"entityDeleted": frozenset()})  # fmt: skip
+                                deleted=True, events={"entityDeleted": frozenset()},
+                                previous=entity.attrs)  # fmt: skip
 
 
 def listening() -> bool:
@@ -173,6 +219,12 @@ def subscriptions_changed() -> None:
         _current.invalidate()
 
 
+def settle(sub_id: str) -> None:
+    """Before a subscription is read: its notifications under way end and are written down."""
+    if _current is not None:
+        _current.settle(sub_id)
+
+
 # --- the notifier -------------------------------------------------------------------------------
 
 
@@ -192,11 +244,15 @@ class Notifier:
         self.compiled: dict[str, Compiled] = {}
         self.loaded_at = 0.0
         self.stale = True
-        self.outcomes: queue.SimpleQueue[tuple[str, datetime, str]] = queue.SimpleQueue()
+        # (subscription, when, None: sent | "": received | the error: failed)
+        self.outcomes: queue.SimpleQueue[tuple[str, datetime, str | None]] = queue.SimpleQueue()
         self.written_at = 0.0
         self.thread: threading.Thread | None = None
         self.mqtt: dict[tuple[str, int], Any] = {}
         self.mqtt_lock = threading.Lock()
+        self.in_flight: dict[str, int] = {}
+        self.flight = threading.Condition()
+        self.outcomes_lock = threading.Lock()
 
     # lifecycle
     def start(self) -> Notifier:
@@ -312,7 +368,9 @@ class Notifier:
                 continue
             sub.last_sent = clock
             gone = {c.id: c.modified_at for c in hits if c.deleted}
-            self.pool.submit(self.deliver, sub, [_shown(c) for c in hits], gone)
+            self.flying(sub.id, 1)
+            shown = [_shown(c, sub.show_changes, sub.sys_attrs) for c in hits]
+            self.pool.submit(self.deliver, sub, shown, gone)
 
     def on_clock(self) -> None:
         """Periodic notifications: every entity the subscription selects, each timeInterval."""
@@ -334,6 +392,7 @@ class Notifier:
                 for r in rows:
                     session.expunge(r)
             if rows:
+                self.flying(sub.id, 1)
                 self.pool.submit(self.deliver, sub, rows)
 
     def hears(self, sub: Compiled, unit: str, type_iri: str) -> bool:
@@ -358,9 +417,29 @@ class Notifier:
             return bool(cast(CursorResult[Any], claimed).rowcount)
 
     # delivery
+    def flying(self, sub_id: str, step: int) -> None:
+        """Count a subscription's deliveries under way (``step`` +1 when handed to the pool,
+        -1 once its outcome is queued)."""
+        with self.flight:
+            left = self.in_flight.get(sub_id, 0) + step
+            if left > 0:
+                self.in_flight[sub_id] = left
+            else:
+                self.in_flight.pop(sub_id, None)
+                self.flight.notify_all()
+
+    def settle(self, sub_id: str, wait: float = 0.5) -> None:
+        """Let a subscription's deliveries under way end (for at most ``wait`` seconds: a
+        receiver may be slow to answer) and write what was sent and how it went, so that one
+        read just after a notification arrived counts it."""
+        with self.flight:
+            self.flight.wait_for(lambda: sub_id not in self.in_flight, timeout=wait)
+        self._write_outcomes()
+
     def deliver(
         self, sub: Compiled, entities: list[ContextEntity], gone: dict[str, datetime] | None = None
     ) -> None:
+        self.outcomes.put((sub.id, datetime.now(UTC), None))  # sent: counted at once
         try:
             body, headers = payload(sub, entities, gone)
             uri = str(sub.endpoint["uri"])
@@ -370,8 +449,10 @@ class Notifier:
                 _post(uri, body, headers, self.timeout, self.outbound)
         except Exception as exc:  # the receiver's failure is the subscription's, not ours
             self.outcomes.put((sub.id, datetime.now(UTC), f"{type(exc).__name__}: {exc}"[:500]))
-            return
-        self.outcomes.put((sub.id, datetime.now(UTC), ""))
+        else:
+            self.outcomes.put((sub.id, datetime.now(UTC), ""))
+        finally:
+            self.flying(sub.id, -1)
 
     def _publish(self, sub: Compiled, uri: str, body: dict[str, Any],
                  headers: dict[str, str]) -> None:  # fmt: skip
@@ -404,8 +485,12 @@ class Notifier:
             raise RuntimeError(f"MQTT publish to {topic} not acknowledged")
 
     def _write_outcomes(self) -> None:
+        with self.outcomes_lock:  # the notifier's thread, or a reader settling a subscription
+            self._write_outcomes_now()
+
+    def _write_outcomes_now(self) -> None:
         self.written_at = time.monotonic()
-        outcomes: list[tuple[str, datetime, str]] = []
+        outcomes: list[tuple[str, datetime, str | None]] = []
         while True:
             try:
                 outcomes.append(self.outcomes.get_nowait())
@@ -419,9 +504,10 @@ class Notifier:
                     row = session.get(ContextSubscription, sub_id)
                     if row is None:
                         continue
-                    row.times_sent += 1
-                    row.last_notification = moment
-                    if error:
+                    if error is None:  # a notification sent
+                        row.times_sent += 1
+                        row.last_notification = moment
+                    elif error:
                         row.times_failed += 1
                         row.last_failure = moment
                         row.last_error = error
@@ -447,30 +533,54 @@ def payload(
     the subscription's terms and form, and the headers that go with it. A deleted entity is
     its id, its type and when it was deleted (deletedAt)."""
     data = []
+    context = sub.notify_context or sub.context
     for e in entities:
+        if sub.datasets is not None:
+            e = _of_datasets(e, sub.datasets)
         if gone and e.id in gone:
-            shown = service.render_entity(e, sub.context, form=sub.form, attrs=set())
+            shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,
+                                          attrs=None if sub.show_changes else set())  # fmt: skip
             shown["deletedAt"] = _zulu(gone[e.id])
-            data.append(shown)
         else:
-            data.append(service.render_entity(e, sub.context, form=sub.form,
-                                              sys_attrs=sub.sys_attrs, attrs=sub.attributes))  # fmt: skip
+            shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,
+                                          attrs=sub.attributes)  # fmt: skip
+        if sub.sys_attrs and sub.form != "normalized":
+            shown.setdefault("createdAt", service.stamp(e.created_at))
+            shown.setdefault("modifiedAt", service.stamp(e.modified_at))
+        if sub.pick is not None or sub.omit:
+            shown = {k: v for k, v in shown.items() if k == "deletedAt" or
+                     ((sub.pick is None or k in sub.pick) and k not in sub.omit)}  # fmt: skip
+        data.append(shown)
     body: dict[str, Any] = {
         "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
         "subscriptionId": sub.id,
         "notifiedAt": _zulu(datetime.now(UTC)),
         "data": data,
     }  # fmt: skip
-    user = [c for c in sub.context if c != jsonld.CORE_URL]
+    user = [c for c in context if c != jsonld.CORE_URL]
     headers = {i["key"]: i["value"] for i in sub.endpoint.get("receiverInfo", [])}
     if sub.endpoint.get("accept") == JSON_LD:
-        body["@context"] = user[0] if len(user) == 1 else (sub.context if user else jsonld.CORE_URL)
+        body["@context"] = user[0] if len(user) == 1 else (context if user else jsonld.CORE_URL)
+        for item in data:  # each entity a JSON-LD document of its own too
+            item["@context"] = body["@context"]
         headers["Content-Type"] = JSON_LD
     else:
         link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
         headers["Content-Type"] = "application/json"
         headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
     return body, headers
+
+
+def _of_datasets(entity: ContextEntity, datasets: frozenset[str]) -> ContextEntity:
+    """The entity with only the attribute instances of these datasetIds (``@none``: the
+    default instance)."""
+    attrs = {}
+    for iri, attr in entity.attrs.items():
+        kept = [a for a in instances(attr) if a.get("datasetId", "@none") in datasets]
+        if kept:
+            attrs[iri] = pack(kept)
+    return ContextEntity(id=entity.id, type=entity.type, attrs=attrs, unit=entity.unit,
+                         created_at=entity.created_at, modified_at=entity.modified_at)  # fmt: skip
 
 
 def _zulu(moment: datetime) -> str:

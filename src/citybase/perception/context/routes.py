@@ -16,11 +16,10 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.net import OutboundPolicy
 from citybase.core.settings import Settings
-from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
 from citybase.core.web.params import Offset
-from citybase.perception.context import jsonld, service, subscriptions, temporal
+from citybase.perception.context import jsonld, notify, ordering, service, subscriptions
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
@@ -140,7 +139,8 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
             item["@context"] = ctx
         return _Json(body, status_code=status, media_type=JSON_LD, headers=headers)
     link = user[0] if user and isinstance(user[0], str) else jsonld.CORE_URL
-    headers["Link"] = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    context_link = f'<{link}>; rel="http://www.w3.org/ns/json-ld#context"; type="{JSON_LD}"'
+    headers["Link"] = ", ".join(v for v in (context_link, headers.get("Link")) if v)
     return _Json(body, status_code=status, headers=headers)
 
 
@@ -346,6 +346,7 @@ def query_entities(
     ``NGSILD-Results-Count`` header; ``options=keyValues`` or ``concise`` for the simpler
     forms; ``Accept: application/geo+json`` for a FeatureCollection."""
     _known_params(request)
+    check_csf(request.query_params.get("csf"))
     context = _reader_context(link)
     local = request.query_params.get("local")
     if local not in (None, "true", "false"):
@@ -364,7 +365,10 @@ def query_entities(
                   geo=_geo(georel, geometry, coordinates), geoproperty=geoproperty, limit=limit,
                   offset=offset, count=count, options=options, format_=format,
                   geometry_property=geometryProperty, pick=pick, omit=omit, lang=lang,
-                  attrs_given=attrs)  # fmt: skip
+                  attrs_given=attrs, order_by=request.query_params.get("orderBy"),
+                  order_from=request.query_params.get("orderFrom"),
+                  collation=request.query_params.get("collation"),
+                  datasets=_split(request.query_params.get("datasetId")))  # fmt: skip
 
 
 def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
@@ -373,8 +377,19 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
            geo: tuple[str, str, str] | None, geoproperty: str, limit: int, offset: int,
            count: bool, options: str | None, format_: str | None,
            geometry_property: str | None, pick: str | None, omit: str | None,
-           lang: str | None, attrs_given: str | None) -> Response:  # fmt: skip
+           lang: str | None, attrs_given: str | None, order_by: Any = None,
+           order_from: Any = None, collation: Any = None,
+           datasets: list[str] | None = None) -> Response:  # fmt: skip
     chosen = _options(options)
+    order = None
+    if collation is not None:
+        ordering.check_collation(collation)
+    if order_by is not None:
+        keys = ordering.parse(order_by, order_from)
+        origin = ordering.point(order_from) if order_from is not None else None
+        if not (len(keys) == 1 and keys[0].name == "id" and keys[0].sub is None and
+                keys[0].direction == "asc"):  # fmt: skip
+            order = ordering.sorter(keys, context, origin, collation)
     mode, depth = _join_mode(request.query_params.get("join"),
                              request.query_params.get("joinLevel"))  # fmt: skip
     if mode is None and any("{" in (p or "") for p in (pick, omit)):
@@ -387,14 +402,65 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         session, context, types=types, ids=ids, id_pattern=id_pattern,
         attrs=attrs, limit=limit, offset=offset, form=_form(chosen, format_),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q,
+        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q, order=order,
+        limit_more=limit > 0,
     )  # fmt: skip
+    more = len(found) > limit
+    found = found[:limit]
+    if datasets:
+        found = [_of_datasets(e, set(datasets)) for e in found]
     found = [_project(e, picked, omitted) for e in found]
     if mode is not None:
         found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang)
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    pages = _page_links(request, limit, offset, more)
+    if pages:
+        headers["Link"] = pages
     return _answer(request, found, context, headers=headers,
                    geometry=geometry_property or "location")  # fmt: skip
+
+
+def _page_links(request: Request, limit: int, offset: int, more: bool) -> str:
+    """The ``prev`` and ``next`` pages of a query (NGSI-LD 5.5.9), as Link header values: the
+    request's own parameters, sorted, with the other page's offset."""
+    if limit <= 0 or request.method != "GET":
+        return ""
+    accept = request.headers.get("accept", "")
+    media = JSON_LD if JSON_LD in accept else "application/json"
+    params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+
+    def link(start: int, rel: str) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted({**params, "limit": str(limit),
+                                                         "offset": str(start)}.items()))  # fmt: skip
+        return f'<{request.url.path.rstrip("/")}?{query}>; rel="{rel}"; type="{media}"'
+
+    found = []
+    if offset > 0:
+        found.append(link(max(offset - limit, 0), "prev"))
+    if more:
+        found.append(link(offset + limit, "next"))
+    return ", ".join(found)
+
+
+def _of_datasets(entity: dict[str, Any], datasets: set[str]) -> dict[str, Any]:
+    """A rendered entity with only the attribute instances of these datasetIds (``@none``:
+    the default instance)."""
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        items = value if isinstance(value, list) else [value]
+        if key in ("id", "type", "@context", "scope", "createdAt", "modifiedAt") or not all(
+                isinstance(i, dict) and "type" in i for i in items):  # fmt: skip
+            if isinstance(value, dict) and set(value) == {"dataset"}:  # the simplified form
+                kept = {d: v for d, v in value["dataset"].items() if d in datasets}
+                if kept:
+                    out[key] = {"dataset": kept}
+                continue
+            out[key] = value
+            continue
+        kept_items = [i for i in items if i.get("datasetId", "@none") in datasets]
+        if kept_items:
+            out[key] = kept_items[0] if len(kept_items) == 1 else kept_items
+    return out
 
 
 def _geo(georel: str | None, geometry: str | None,
@@ -608,7 +674,7 @@ async def query_by_post(
         raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
     known = {"type", "entities", "attrs", "q", "geoQ", "scopeQ", "pick", "omit", "lang",
              "@context", "csf", "temporalQ", "local", "join", "joinLevel", "datasetId",
-             "expandValues", "containedBy"}  # fmt: skip
+             "expandValues", "containedBy", "ordering"}  # fmt: skip
     unknown = sorted(set(body) - known)
     if unknown:
         raise BadRequestData(f"a Query has no member {unknown[0]}", field=unknown[0])
@@ -655,6 +721,21 @@ async def query_by_post(
                coords if isinstance(coords, str) else orjson.dumps(coords).decode())  # fmt: skip
         geoproperty = str(geo_q.get("geoproperty", "location"))
 
+    given = body.get("ordering", {})  # orderBy, coordinates and geometry (its origin), collation
+    wanted: dict[str, Any] = given if isinstance(given, dict) else {}
+    if not isinstance(given, dict) or set(wanted) - {"orderBy", "coordinates", "geometry",
+                                                     "collation"}:  # fmt: skip
+        raise BadRequestData("ordering has orderBy, coordinates, geometry and collation",
+                             field="ordering")  # fmt: skip
+    if "coordinates" in wanted and not isinstance(wanted["coordinates"], list):
+        raise BadRequestData("ordering.coordinates is an array", field="ordering")
+    if "geometry" in wanted and wanted["geometry"] != "Point":
+        raise BadRequestData("ordering.geometry is Point", field="ordering")
+    order_by = wanted.get("orderBy")
+    if order_by is not None and not isinstance(order_by, list):
+        raise BadRequestData("ordering.orderBy is a list of attribute paths", field="ordering")
+    given_sets = body.get("datasetId")
+
     def listed(member: str) -> str | None:
         value = body.get(member)
         if value is None:
@@ -670,7 +751,9 @@ async def query_by_post(
                   geo=geo, geoproperty=geoproperty, limit=limit, offset=offset, count=count,
                   options=options, format_=format, geometry_property=None,
                   pick=listed("pick"), omit=listed("omit"), lang=body.get("lang", lang),
-                  attrs_given=None if attrs is None else ",".join(attrs))  # fmt: skip
+                  attrs_given=None if attrs is None else ",".join(attrs), order_by=order_by,
+                  order_from=wanted.get("coordinates"), collation=wanted.get("collation"),
+                  datasets=[given_sets] if isinstance(given_sets, str) else given_sets)  # fmt: skip
 
 
 SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "deletedAt", "expiresAt", "id", "type", "scope"}
@@ -930,13 +1013,22 @@ def list_subscriptions(
     found, total = subscriptions.listing(session, context, limit=limit, offset=offset,
                                          unit=subscription_unit(principal))  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    pages = _page_links(request, limit, offset, offset + limit < total)
+    if pages:
+        headers["Link"] = pages
     return _answer(request, found, context, headers=headers)
+
+
+def _settled(sub_id: str) -> None:
+    """A notification of the subscription under way ends and is written down before the
+    request's own transaction begins, so that what is read counts it."""
+    notify.settle(sub_id)
 
 
 @router.get("/subscriptions/{sub_id}")
 def retrieve_subscription(
-    request: Request, session: DbSession, principal: Reader, sub_id: str,
-    link: Annotated[str | None, Header()] = None,
+    _: Annotated[None, Depends(_settled)], request: Request, session: DbSession,
+    principal: Reader, sub_id: str, link: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     context = _reader_context(link)
     found = subscriptions.retrieve(session, sub_id, context, unit=subscription_unit(principal))
@@ -965,233 +1057,16 @@ def _outbound(settings: Settings) -> OutboundPolicy:
     return OutboundPolicy.parse(settings.web.outbound_allow)
 
 
-# --- the temporal API ---------------------------------------------------------------------------
+def check_csf(csf: str | None) -> None:
+    """A context-source filter is written in the query language."""
+    if csf is not None:
+        try:
+            service.parse_q(csf, jsonld.context_of(None))
+        except BadRequestData:
+            raise BadRequestData("csf is a filter in the query language", field="csf") from None
 
 
-def _window(
-    timerel: str | None = None,
-    timeAt: str | None = None,
-    endTimeAt: str | None = None,
-    lastN: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
-    options: str | None = None,
-    aggrMethods: str | None = None,
-    aggrPeriodDuration: str | None = None,
-) -> temporal.Window:
-    """The temporal query's time window and form, from its query parameters."""
-    return temporal.window(timerel, timeAt, endTimeAt, lastN, _options(options), aggrMethods,
-                           aggrPeriodDuration)  # fmt: skip
+# the temporal API's routes share this module's request helpers; they are kept in their own
+from citybase.perception.context import temporal_routes  # noqa: E402 -- needs the helpers above
 
-
-TemporalWindow = Annotated[temporal.Window, Depends(_window)]
-
-
-def _temporal_checks(request: Request, timeproperty: str | None, format_: str | None) -> None:
-    _known_params(request)
-    if request.query_params.get("orderBy", "id") not in ("id", "id;asc", "id;desc"):
-        raise BadRequestData("the temporal API orders by id only", field="orderBy")
-    methods = request.query_params.get("aggrMethods")
-    if methods is not None and not {m.strip() for m in methods.split(",")} <= set(
-            temporal.AGGREGATES):  # fmt: skip
-        raise BadRequestData("aggrMethods is one or more of " + ", ".join(temporal.AGGREGATES),
-                             field="aggrMethods")  # fmt: skip
-    period = request.query_params.get("aggrPeriodDuration")
-    if period is not None:
-        temporal.check_duration(period)
-    if timeproperty is not None and timeproperty not in ("observedAt", "createdAt", "modifiedAt",
-                                                         "deletedAt"):  # fmt: skip
-        raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
-                             field="timeproperty")  # fmt: skip
-    if format_ is not None and format_ not in ("normalized", "temporalValues", "aggregatedValues",
-                                               "simplified", "keyValues", "concise"):  # fmt: skip
-        raise InvalidRequest("format is normalized, temporalValues or aggregatedValues",
-                             field="format")  # fmt: skip
-    for name in ("timeAt", "endTimeAt"):
-        given = request.query_params.get(name)
-        if given is not None and "T" not in given:
-            raise BadRequestData(f"{name} is a date-time, not a date", field=name)
-
-
-@router.get("/temporal/entities")
-@router.get("/temporal/entities/", include_in_schema=False)
-def temporal_query(
-    request: Request,
-    session: DbSession,
-    scope: Scope,
-    win: TemporalWindow,
-    type: str | None = None,
-    id: str | None = None,
-    idPattern: str | None = None,
-    attrs: str | None = None,
-    q: str | None = None,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 20,
-    offset: Offset = 0,
-    count: bool = False,
-    pick: str | None = None,
-    omit: str | None = None,
-    timeproperty: str | None = None,
-    format: str | None = None,
-    link: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Entities' histories: by type, id, id pattern and attributes; ``timerel`` before, after or
-    between ``timeAt`` (and ``endTimeAt``); ``lastN``; ``q`` on the instances in the window;
-    ``options=temporalValues`` or ``aggregatedValues`` with ``aggrMethods`` and
-    ``aggrPeriodDuration``."""
-    _temporal_checks(request, timeproperty, format)
-    context = _reader_context(link)
-    if request.query_params.get("local") == "true" and not (type or attrs or q or id):
-        type = "*"
-    if not (type or attrs or q):
-        raise BadRequestData("give type, attrs or q", field="type")
-    if attrs and set(_split(attrs) or []) <= {"createdAt", "modifiedAt", "deletedAt"} and \
-            not type:  # fmt: skip
-        raise BadRequestData("attrs of system members alone would select every entity",
-                             field="attrs")  # fmt: skip
-    for one in _split(id) or []:
-        check_id(one)
-    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
-    found, total = temporal.query(session, context, win, types=_split(type), ids=_split(id),
-                                  id_pattern=idPattern, attrs=_split(attrs), limit=limit,
-                                  offset=offset, scope=scope, q=q,
-                                  descending=request.query_params.get("orderBy") == "id;desc")  # fmt: skip
-    headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, [_project(e, picked, omitted) for e in found], context,
-                   headers=headers)  # fmt: skip
-
-
-@router.post("/temporal/entityOperations/query")
-async def temporal_query_by_post(
-    request: Request, session: DbSession, scope: Scope,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
-    options: str | None = None,
-) -> Response:  # fmt: skip
-    """The temporal query with its selection in the body (a ``Query`` with ``temporalQ``)."""
-    body, context = await _body(request)
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
-    window = body.get("temporalQ") or {}
-    if not isinstance(window, dict):
-        raise BadRequestData("temporalQ is an object", field="temporalQ")
-    last_n = window.get("lastN")
-    if last_n is not None and (not isinstance(last_n, int) or isinstance(last_n, bool)):
-        raise BadRequestData("lastN is a whole number", field="lastN")
-    methods = window.get("aggrMethods")
-    if isinstance(methods, list):
-        methods = ",".join(str(m) for m in methods)
-    for name in ("timeAt", "endTimeAt"):
-        if name in window and "T" not in str(window[name]):
-            raise BadRequestData(f"{name} is a date-time, not a date", field=name)
-    if window.get("timeproperty", "observedAt") not in ("observedAt", "createdAt", "modifiedAt",
-                                                        "deletedAt"):  # fmt: skip
-        raise BadRequestData("timeproperty is observedAt, createdAt, modifiedAt or deletedAt",
-                             field="timeproperty")  # fmt: skip
-    win = temporal.window(window.get("timerel"), window.get("timeAt"), window.get("endTimeAt"),
-                          last_n, _options(options), methods,
-                          window.get("aggrPeriodDuration"))  # fmt: skip
-    types: list[str] = []
-    ids: list[str] = []
-    pattern = None
-    for selector in body.get("entities") or []:
-        if not isinstance(selector, dict) or not isinstance(selector.get("type"), str):
-            raise BadRequestData("each entity selector names a type", field="entities")
-        types.extend(t for t in re.split(r"[,|]", selector["type"]) if t)
-        given = selector.get("id")
-        ids.extend(check_id(i) for i in (given if isinstance(given, list) else
-                                         [] if given is None else [given]))  # fmt: skip
-        pattern = selector.get("idPattern") or pattern
-    attrs = body.get("attrs")
-    if attrs is not None and not isinstance(attrs, list):
-        raise BadRequestData("attrs is an array of names", field="attrs")
-    if not (types or attrs or body.get("q")):
-        raise BadRequestData("give entities with a type, attrs or q", field="entities")
-    found, total = temporal.query(session, context, win, types=types or None, ids=ids or None,
-                                  id_pattern=pattern, attrs=attrs, limit=limit, offset=offset,
-                                  scope=scope, q=body.get("q"))  # fmt: skip
-    headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _answer(request, found, context, headers=headers)
-
-
-@router.get("/temporal/entities/{entity_id}")
-def temporal_retrieve(
-    request: Request,
-    session: DbSession,
-    scope: Scope,
-    entity_id: str,
-    win: TemporalWindow,
-    attrs: str | None = None,
-    pick: str | None = None,
-    omit: str | None = None,
-    timeproperty: str | None = None,
-    format: str | None = None,
-    link: Annotated[str | None, Header()] = None,
-) -> Response:
-    _temporal_checks(request, timeproperty, format)
-    check_id(entity_id)
-    context = _reader_context(link)
-    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
-    found = temporal.retrieve(session, entity_id, context, win, attrs=_split(attrs), scope=scope)
-    return _answer(request, _project(found, picked, omitted), context)
-
-
-@router.post("/temporal/entities", status_code=201)
-@router.post("/temporal/entities/", status_code=201, include_in_schema=False)
-async def temporal_create(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings
-) -> Response:
-    """Add a temporal representation's instances: 201 for an entity with no history yet, 204
-    when it adds to one (of the writer's own unit's entities only)."""
-    body, context = await _body(request)
-    if temporal.add(session, body, context, **_as_writer(principal, settings)):
-        return Response(status_code=201,
-                        headers={"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"})  # fmt: skip
-    return Response(status_code=204)
-
-
-@router.post("/temporal/entities/{entity_id}/attrs", status_code=204)
-async def temporal_add(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str,
-) -> Response:  # fmt: skip
-    body, context = await _body(request)
-    temporal.add(session, body, context, entity_id=entity_id, **_as_writer(principal, settings))
-    return Response(status_code=204)
-
-
-@router.delete("/temporal/entities/{entity_id}", status_code=204)
-def temporal_delete(
-    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str
-) -> Response:
-    temporal.remove(session, entity_id, **_as_writer(principal, settings))
-    return Response(status_code=204)
-
-
-@router.patch("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
-async def temporal_modify_instance(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, attr: str, instance_id: str,
-) -> Response:  # fmt: skip
-    """Change one instance of an attribute's history (its value, unitCode, sub-attributes)."""
-    body, context = await _body(request)
-    temporal.modify_instance(session, entity_id, attr, instance_id, body, context,
-                             **_as_writer(principal, settings))  # fmt: skip
-    return Response(status_code=204)
-
-
-@router.delete("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
-def temporal_delete_instance(
-    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
-    instance_id: str, link: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
-    """Delete one instance of an attribute's history."""
-    temporal.delete_instance(session, entity_id, attr, instance_id, _reader_context(link),
-                             **_as_writer(principal, settings))  # fmt: skip
-    return Response(status_code=204)
-
-
-@router.delete("/temporal/entities/{entity_id}/attrs/{attr}", status_code=204)
-def temporal_delete_attr(
-    session: DbSession, principal: Manager, settings: AppSettings, entity_id: str, attr: str,
-    link: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
-    temporal.remove(session, entity_id, attr, _reader_context(link),
-                    **_as_writer(principal, settings))  # fmt: skip
-    return Response(status_code=204)
+router.include_router(temporal_routes.router)

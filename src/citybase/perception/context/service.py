@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -335,9 +335,13 @@ def query(
     scope: ReadScope = EVERYONE,
     lang: str | None = None,
     scope_q: str | None = None,
+    order: Callable[[list[ContextEntity]], list[ContextEntity]] | None = None,
+    limit_more: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Entities matching type (any of), id (any of), id pattern, having any of ``attrs``,
-    meeting ``q`` and the geo-query, in id order; with the total matched when ``count``.
+    meeting ``q`` and the geo-query, in id order (or sorted by ``order``, which reads every
+    match before paging); with the total matched when ``count``. ``limit_more``: one entity
+    more than the page, if there is one, so that the caller knows a next page exists.
 
     Type and id are asked of the database, which then pages and counts by itself. What it
     cannot judge (the id pattern, attributes held, q, the exact geometry) is judged here on the
@@ -352,6 +356,8 @@ def query(
         raise BadRequestData("give type, id, idPattern or attrs", field="type")
     if not 0 <= limit <= 1000:
         raise BadRequestData("limit is 0 to 1000", field="limit")
+    if limit_more:
+        limit += 1
     from citybase.perception.context import places
 
     where: list[Any] = []
@@ -391,7 +397,11 @@ def query(
         checks.append(lambda r: geo_matches(r, iri, relation, low, high, shape_))
     stmt = select(ContextEntity).where(*where).order_by(ContextEntity.id)
     total: int | None = None
-    if not checks:
+    if order is not None:
+        matched_all = [r for r in session.scalars(stmt) if all(check(r) for check in checks)]
+        total = len(matched_all) if count else None
+        page = order(matched_all)[offset : offset + limit]
+    elif not checks:
         if count:
             total = session.scalar(select(func.count()).select_from(ContextEntity).where(*where))
         page = list(session.scalars(stmt.offset(offset).limit(limit))) if limit else []
@@ -528,11 +538,12 @@ def warm(session: Session) -> int:
 
 def _changed(
     session: Session, entity: ContextEntity | EntityState, attributes: set[str],
-    before: Collection[str] | None, removed: Collection[str] = (),
+    before: Mapping[str, Any] | None, removed: Collection[str] = (),
 ) -> None:  # fmt: skip
     """After any change: subscriptions are notified once it commits (told what happened: the
-    entity created, or which attributes were created, updated or deleted — ``before`` is what
-    the entity held, None for a new one), and the attributes' new values join their history."""
+    entity created, or which attributes were created, updated or deleted, and what they held —
+    ``before`` is the entity's attributes as they were, None for a new one), and the
+    attributes' new values join their history."""
     from citybase.perception.context import notify, places, temporal
 
     _feed_telemetry(session, entity, attributes)
@@ -629,7 +640,7 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
         incoming[SCOPE] = {"type": "Property", "value": had + [g for g in given if g not in had]}
         entity.attrs = {k: v for k, v in entity.attrs.items() if k != SCOPE}
     kept = {k for k, v in incoming.items() if no_overwrite and _holds(entity.attrs.get(k), v)}
-    before = set(entity.attrs)
+    before = entity.attrs  # the old dict: a change assigns a new one
     entity.attrs = {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
                                        for k, v in incoming.items() if k not in kept}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
@@ -659,13 +670,13 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
                                            context)  # fmt: skip
     gone = set(jsonld.expand_names(context, nulls, set())[0].values()) if nulls else set()
     missing = {k for k, v in incoming.items() if not _holds(entity.attrs.get(k), v)}
-    before = set(entity.attrs)
+    before = entity.attrs  # the old dict: a change assigns a new one
     entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone},
                     **{k: attributes.put(entity.attrs.get(k), v) for k, v in incoming.items()
                        if k not in missing}}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming) - missing, before, removed=gone & before)
+    _changed(session, entity, set(incoming) - missing, before, removed=gone & before.keys())
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
 
 
@@ -702,10 +713,11 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     merged = {**target, **fragment}
     _check_attribute(name, merged)
     merged = _rename(merged, jsonld.expand_names(context, _names({name: merged}), set())[0])
+    before = entity.attrs
     entity.attrs = {**entity.attrs, iri: attributes.put(entity.attrs[iri], merged)}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, {iri}, entity.attrs.keys())
+    _changed(session, entity, {iri}, before)
 
 
 def _has_none(value: Any) -> bool:
@@ -733,7 +745,7 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any],
         raise ResourceNotFound(f"entity {entity_id} has no instance of {name} "
                                f"{'without datasetId' if dataset is None else 'of ' + dataset}",
                                field=name)  # fmt: skip
-    before = set(entity.attrs)
+    before = entity.attrs  # the old dict: a change assigns a new one
     entity.attrs = {**{k: v for k, v in entity.attrs.items() if k != iri},
                     **({iri: attributes.pack(left)} if left else {})}  # fmt: skip
     entity.modified_at = datetime.now(UTC)
@@ -741,7 +753,7 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any],
     if left:
         _changed(session, entity, {iri}, before)
     else:
-        _changed(session, entity, set(), entity.attrs.keys(), removed={iri})
+        _changed(session, entity, set(), before, removed={iri})
 
 
 def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
@@ -755,11 +767,11 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
     attrs = _expanded_attrs(body, context)
     if kind:
         entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
-    before = set(entity.attrs)
+    before = entity.attrs  # the old dict: a change assigns a new one
     entity.attrs = attrs
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(attrs), before, removed=before - set(attrs))
+    _changed(session, entity, set(attrs), before, removed=before.keys() - set(attrs))
 
 
 def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool = True,
@@ -1039,13 +1051,21 @@ def _metres(a: Any, b: Any) -> float:
 
 def geo_matches(entity: ContextEntity, attribute: str, relation: str, low: float | None,
                 high: float | None, query: Any) -> bool:  # fmt: skip
+    attr = attributes.default(entity.attrs.get(attribute))
+    if not isinstance(attr, dict):
+        return False
+    return geometry_matches(attr.get("value"), relation, low, high, query)
+
+
+def geometry_matches(value: Any, relation: str, low: float | None, high: float | None,
+                     query: Any) -> bool:  # fmt: skip
+    """Whether a GeoJSON geometry stands in the relation to the query's shape."""
     from shapely.geometry import shape
 
-    attr = attributes.default(entity.attrs.get(attribute))
-    if not isinstance(attr, dict) or not isinstance(attr.get("value"), dict):
+    if not isinstance(value, dict):
         return False
     try:
-        own = shape(attr["value"])
+        own = shape(value)
     except (ValueError, TypeError, IndexError, AttributeError):
         return False
     if relation == "near":
@@ -1167,7 +1187,7 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
         _entity_attrs({}, kind)
         entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
     gone = {iris[n] for n in removed_names} & entity.attrs.keys()
-    before = set(entity.attrs)
+    before = entity.attrs  # the old dict: a change assigns a new one
     entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone}, **incoming}
     entity.modified_at = datetime.now(UTC)
     session.flush()
@@ -1190,10 +1210,11 @@ def replace_attr(session: Session, entity_id: str, name: str, body: Any, context
         raise BadRequestData("the attribute is a JSON object", field=name)
     incoming, _ = _expanded_with_names({name: {k: v for k, v in body.items()
                                                if k != "@context"}}, context)  # fmt: skip
+    before = entity.attrs
     entity.attrs = {**entity.attrs, **incoming}
     entity.modified_at = datetime.now(UTC)
     session.flush()
-    _changed(session, entity, set(incoming), entity.attrs.keys())
+    _changed(session, entity, set(incoming), before)
 
 
 def purge(session: Session, context: list[Any], *, types: list[str] | None, q: str | None,
@@ -1229,7 +1250,7 @@ def purge(session: Session, context: list[Any], *, types: list[str] | None, q: s
                 named = set(jsonld.expand_names(context, set(drop or keep or []), set())[0]
                             .values())  # fmt: skip
                 gone = (named if drop else found.attrs.keys() - named) & found.attrs.keys()
-                before = set(found.attrs)
+                before = found.attrs  # the old dict: a change assigns a new one
                 found.attrs = {k: v for k, v in found.attrs.items() if k not in gone}
                 found.modified_at = datetime.now(UTC)
                 session.flush()

@@ -30,11 +30,11 @@ from citybase.perception.context.service import (
     stamp,
 )
 
-FORMATS = ("normalized", "keyValues", "concise")
+FORMATS = ("normalized", "keyValues", "simplified", "concise")
 ACCEPTS = ("application/json", "application/ld+json")
 WRITABLE = {"id", "type", "subscriptionName", "description", "entities", "watchedAttributes",
             "timeInterval", "q", "geoQ", "isActive", "notification", "expiresAt", "throttling",
-            "lang", "notificationTrigger", "@context"}  # fmt: skip
+            "lang", "notificationTrigger", "datasetId", "jsonldContext", "@context"}  # fmt: skip
 # what may set a notification off; created and updated entities are not told apart (any write
 # notifies a subscription that names either), deletions only those that name entityDeleted
 TRIGGERS = ("entityCreated", "entityUpdated", "entityDeleted", "attributeCreated",
@@ -112,6 +112,16 @@ def _check(body: dict[str, Any], *, expiry_given: bool = True) -> None:
         if "timeInterval" in body:
             raise BadRequestData("timeInterval and notificationTrigger do not go together",
                                  field="notificationTrigger")  # fmt: skip
+    if "datasetId" in body:
+        given = body["datasetId"]
+        items = given if isinstance(given, list) else [given]
+        if not items or not all(isinstance(d, str) and (d == "@none" or URI.match(d))
+                                for d in items):  # fmt: skip
+            raise BadRequestData("datasetId is a URI or an array of them (@none: the default "
+                                 "instance)", field="datasetId")  # fmt: skip
+    if "jsonldContext" in body and (not isinstance(body["jsonldContext"], str) or
+                                    not URI.match(body["jsonldContext"])):  # fmt: skip
+        raise BadRequestData("jsonldContext is the URI of a context", field="jsonldContext")
     if "isActive" in body and not isinstance(body["isActive"], bool):
         raise BadRequestData("isActive is true or false", field="isActive")
     if "expiresAt" in body and _when(body["expiresAt"], "expiresAt") <= datetime.now(UTC) and \
@@ -151,7 +161,7 @@ def _check_notification(notification: Any) -> None:
             raise BadRequestData(f"notification.endpoint.{name} is an array of key/value pairs",
                                  field="notification")  # fmt: skip
     if notification.get("format", "normalized") not in FORMATS:
-        raise BadRequestData("notification.format is normalized, keyValues or concise",
+        raise BadRequestData("notification.format is normalized, keyValues (simplified) or concise",
                              field="notification")  # fmt: skip
     for member in ("attributes", "pick", "omit"):
         names = notification.get(member)
@@ -380,6 +390,11 @@ class Compiled:
     last_sent: float = 0.0
     pending: list[str] = field(default_factory=list)
     triggers: frozenset[str] = DEFAULT_TRIGGERS
+    show_changes: bool = False  # each changed attribute with its former value
+    pick: frozenset[str] | None = None  # members of each entity notified, in its own terms
+    omit: frozenset[str] = frozenset()
+    datasets: frozenset[str] | None = None  # only these instances (@none: the default)
+    notify_context: list[Any] | None = None  # jsonldContext: the terms notifications use
 
     def live(self, now: datetime) -> bool:
         return self.active and (self.expires_at is None or self.expires_at > now)
@@ -431,6 +446,11 @@ def compile_row(row: ContextSubscription) -> Compiled:
         )  # fmt: skip
         geo = (iris[str(geo_q.get("geoproperty", "location"))], relation, low, high, shape_)
     notification = body.get("notification") or {}
+    datasets = body.get("datasetId")
+    notify_context = None
+    if body.get("jsonldContext"):
+        notify_context = jsonld.context_of(str(body["jsonldContext"]))
+        jsonld.expand_names(notify_context, set(), set())  # known here, or refused now
     expires = row.expires_at
     if expires is not None and expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
@@ -444,7 +464,8 @@ def compile_row(row: ContextSubscription) -> Compiled:
         q=q, geo=geo,
         attributes={iris[a] for a in notification["attributes"]}
         if notification.get("attributes") else None,
-        form=notification.get("format", "normalized"),
+        form="keyValues" if notification.get("format") == "simplified" else
+        notification.get("format", "normalized"),
         sys_attrs=bool(notification.get("sysAttrs", False)),
         endpoint=dict(notification.get("endpoint") or {}),
         throttling=float(body.get("throttling") or 0),
@@ -452,6 +473,12 @@ def compile_row(row: ContextSubscription) -> Compiled:
         expires_at=expires, active=row.active, unit=row.unit or "",
         last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
         triggers=frozenset(body.get("notificationTrigger") or DEFAULT_TRIGGERS),
+        show_changes=bool(notification.get("showChanges", False)),
+        pick=frozenset(notification["pick"]) if notification.get("pick") else None,
+        omit=frozenset(notification.get("omit") or ()),
+        datasets=frozenset(datasets if isinstance(datasets, list) else [datasets])
+        if datasets is not None else None,
+        notify_context=notify_context,
     )  # fmt: skip
 
 

@@ -1,0 +1,95 @@
+"""What notifications carry: former values (showChanges), deleted attributes in their kind,
+the members and datasets asked for, and how they went, read right after they arrive."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.perception.context.conftest import Receiver
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def _receivers_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receiver listens on this machine, which an operator must allow."""
+    monkeypatch.setenv("CITYBASE_WEB__OUTBOUND_ALLOW", "127.0.0.1")
+
+
+BUILDING = "urn:ngsi-ld:Building:1"
+ENTITIES = "/ngsi-ld/v1/entities"
+
+
+def _subscribe(live: TestClient, receiver: Receiver, path: str, **more: Any) -> str:
+    notification = {"endpoint": {"uri": f"{receiver.url}/{path}"}, **more.pop("notification", {})}
+    sub = {"entities": [{"type": "Building"}], "notification": notification, **more}
+    made = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=JSON)
+    assert made.status_code == 201, made.text
+    return str(made.headers["Location"].rsplit("/", 1)[1])
+
+
+def _building() -> str:
+    return json.dumps({
+        "id": BUILDING, "type": "Building",
+        "name": {"type": "Property", "value": "Eiffel Tower"},
+        "locatedAt": {"type": "Relationship", "object": "urn:ngsi-ld:City:Paris"},
+        "street": {"type": "LanguageProperty", "languageMap": {"fr": "Grand Place"}},
+        "kind": [{"type": "Property", "value": "a", "datasetId": "urn:ds:a"},
+                 {"type": "Property", "value": "b", "datasetId": "urn:ds:b"}]})  # fmt: skip
+
+
+def test_changes_are_shown_with_the_former_values(live: TestClient, receiver: Receiver) -> None:
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    _subscribe(live, receiver, "changes", notificationTrigger=["attributeUpdated",
+               "attributeDeleted", "entityDeleted"], notification={"showChanges": True})  # fmt: skip
+    patched = live.patch(f"{ENTITIES}/{BUILDING}/attrs", headers=JSON, content=json.dumps(
+        {"name": {"type": "Property", "value": "Tour Eiffel"}}))  # fmt: skip
+    assert patched.status_code == 204, patched.text
+    [(_, updated)] = receiver.wait(1)
+    name = updated["data"][0]["name"]
+    assert (name["value"], name["previousValue"]) == ("Tour Eiffel", "Eiffel Tower")
+    assert "previousObject" not in updated["data"][0]["locatedAt"]  # unchanged
+
+    assert live.delete(f"{ENTITIES}/{BUILDING}/attrs/locatedAt").status_code == 204
+    assert live.delete(f"{ENTITIES}/{BUILDING}/attrs/street").status_code == 204
+    got = receiver.wait(3)
+    located = got[1][1]["data"][0]["locatedAt"]
+    assert located == {"type": "Relationship", "object": "urn:ngsi-ld:null",
+                       "previousObject": "urn:ngsi-ld:City:Paris"}  # fmt: skip
+    street = got[2][1]["data"][0]["street"]
+    assert street["languageMap"] == {"@none": "urn:ngsi-ld:null"}
+    assert street["previousLanguageMap"] == {"fr": "Grand Place"}
+
+    assert live.delete(f"{ENTITIES}/{BUILDING}").status_code == 204
+    gone = receiver.wait(4)[3][1]["data"][0]
+    assert gone["name"] == {"type": "Property", "value": "urn:ngsi-ld:null",
+                            "previousValue": "Tour Eiffel"}  # fmt: skip
+    assert "deletedAt" in gone
+
+
+def test_members_datasets_and_status_of_a_notification(
+    live: TestClient, receiver: Receiver
+) -> None:
+    sub_id = _subscribe(live, receiver, "picked", datasetId=["urn:ds:b"],
+                        notification={"pick": ["id", "kind"]})  # fmt: skip
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    [(_, sent)] = receiver.wait(1)
+    assert sent["data"] == [{"id": BUILDING, "kind": {"type": "Property", "value": "b",
+                                                      "datasetId": "urn:ds:b"}}]  # fmt: skip
+    status = live.get(f"/ngsi-ld/v1/subscriptions/{sub_id}").json()["notification"]
+    assert status["timesSent"] == 1  # read at once: the delivery under way is waited for
+    assert status["status"] == "ok"
+    assert "lastSuccess" in status
+
+    refused = live.post("/ngsi-ld/v1/subscriptions", headers=JSON, content=json.dumps({
+        "entities": [{"type": "Building"}], "datasetId": ["not a uri"],
+        "notification": {"endpoint": {"uri": f"{receiver.url}/x"}}}))  # fmt: skip
+    assert refused.status_code == 400
+    simplified = live.post("/ngsi-ld/v1/subscriptions", headers=JSON, content=json.dumps({
+        "entities": [{"type": "Building"}],
+        "notification": {"format": "simplified", "endpoint": {"uri": f"{receiver.url}/x"}}}))  # fmt: skip
+    assert simplified.status_code == 201
