@@ -2,7 +2,7 @@
 default instance), so that instances of several datasets observed at the same time are all kept.
 
 Revision ID: 0038
-Revises: 0035
+Revises: 0037
 Create Date: 2026-12-06 06:30:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0038"
-down_revision: str | None = "0035"
+down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

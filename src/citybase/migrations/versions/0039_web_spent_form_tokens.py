@@ -1,7 +1,7 @@
 """Spent form tokens: a form that makes something, sent twice, makes it once.
 
 Revision ID: 0039
-Revises: 0037
+Revises: 0038
 Create Date: 2026-12-06 06:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import citybase.core.db.base
 
 revision: str = "0039"
-down_revision: str | None = "0037"
+down_revision: str | None = "0038"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
