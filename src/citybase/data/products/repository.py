@@ -28,7 +28,7 @@ def add(session: Session, obj: object) -> None:
 def next_number(session: Session, model: Any, prefix: str) -> str:
     """The next number of a series (``SQYY-2026-0007``): one more than those of the prefix."""
     taken = session.scalar(
-        select(func.count()).select_from(model).where(model.number.like(f"{prefix}-%"))
+        select(func.count()).select_from(model).where(model.number.startswith(f"{prefix}-", autoescape=True))
     ) or 0  # fmt: skip
     return f"{prefix}-{taken + 1:04d}"
 
