@@ -372,7 +372,7 @@ def closed_between(
         .order_by(Case.closed_at)
         .limit(limit)
     )  # fmt: skip
-    return [(n, t, c, u, at) for n, t, c, u, at in rows]
+    return [(n, t, c, u, at) for n, t, c, u, at in rows if at is not None]
 
 
 def moving_steps(
