@@ -283,6 +283,11 @@ class HubSettings(BaseModel):
         description="Dispatch learning: the most recent days, learned by neither model, on which "
         "champion and challenger are compared.",
     )
+    retrain_search: bool = Field(
+        True,
+        description="Dispatch learning: choose a challenger's character n-gram range and class "
+        "weighting by cross-validation within its training window (GridSearchCV).",
+    )
     promote_margin_f1: float = Field(
         0.01,
         ge=0,

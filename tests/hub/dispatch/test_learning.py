@@ -118,6 +118,15 @@ def test_the_first_challenger_becomes_champion_and_dispatch_uses_it(
     assert sum(map(sum, v1.confusion["matrix"])) == 24
     assert set(v1.confusion["labels"]) <= set(KINDS)
     assert not v1.champion_figures
+    # the n-gram range and weighting were chosen by cross-validation in the window only
+    tried = v1.params["search"]
+    assert len(tried) == 6
+    best = max(tried, key=lambda t: t["macro_f1"])
+    assert best["macro_f1"] == max(t["macro_f1"] for t in tried)
+    assert [v1.params["ngrams"], v1.params["weights"]] in [
+        [t["ngrams"], t["weights"]] for t in tried
+    ]
+    assert classifier.load("cases", tmp_path).info.ngrams == tuple(v1.params["ngrams"])
     suggestion = dispatch.suggest(tmp_path, "cases", "工业路8号路灯不亮，请处理")
     assert suggestion is not None
     assert suggestion.label == "010203"
@@ -276,3 +285,16 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     )
     assert len(exported) == 2
     assert json.dumps(exported[0].details)
+
+
+def test_the_search_sees_only_what_it_is_given() -> None:
+    texts = [f"{t}{i}" for i in range(6) for t in ("井盖缺失", "路灯不亮", "广场舞太吵")]
+    labels = [c for _ in range(6) for c in ("010202", "010203", "020102")]
+    chosen = classifier.select_params([*texts, "孤例"], [*labels, "099999"])  # one-off left out
+    assert len(chosen["scores"]) == 6
+    top = max(s["macro_f1"] for s in chosen["scores"])
+    assert any(s["ngrams"] == chosen["ngrams"] and s["weights"] == chosen["weights"]
+               and s["macro_f1"] == top for s in chosen["scores"])  # fmt: skip
+    assert classifier.select_params(["a", "b"], ["x", "y"])["scores"] == []  # too few to search
+    model = classifier.Classifier.train(texts, labels, "t", "test", ngrams=(2, 4), weights=None)
+    assert model.info.method.startswith("tfidf-char-2-4-sublinear + linear-svm-unweighted")

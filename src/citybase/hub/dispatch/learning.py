@@ -107,15 +107,21 @@ def retrain(
             by_category.setdefault(category, Counter())[unit] += 1
     unit_of = {c: n.most_common(1)[0][0] for c, n in by_category.items()}
     number = repository.next_version(session, name)
-    model = learning.Classifier.train(texts, labels, f"{name}.v{number}",
-                                      f"closed cases {window_start:%Y-%m-%d}–{holdout_start:%Y-%m-%d}")  # fmt: skip
+    chosen: dict[str, Any] = learning.select_params(texts, labels) if hub.retrain_search else {
+        "ngrams": list(learning.NGRAMS), "weights": learning.WEIGHTS, "scores": []}  # fmt: skip
+    model = learning.Classifier.train(
+        texts, labels, f"{name}.v{number}",
+        f"closed cases {window_start:%Y-%m-%d}–{holdout_start:%Y-%m-%d}",
+        ngrams=(int(chosen["ngrams"][0]), int(chosen["ngrams"][1])), weights=chosen["weights"],
+    )  # fmt: skip
     learning.save(model, home)
     version = ModelVersion(
         name=name, version=number, status=VersionStatus.challenger, trained_at=now,
         trained_by=actor.name, window_start=window_start, window_end=holdout_start,
         holdout_start=holdout_start, holdout_end=now, examples=len(texts), corrections=len(extra),
         params={"method": model.info.method, "temperature": model.info.temperature,
-                "seconds": model.info.seconds},
+                "seconds": model.info.seconds, "ngrams": chosen["ngrams"],
+                "weights": chosen["weights"], "search": chosen["scores"]},
     )  # fmt: skip
     held = cases.closed_between(session, holdout_start, now)
     version.holdout = len(held)

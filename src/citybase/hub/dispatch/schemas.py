@@ -21,6 +21,8 @@ class ModelInfo(BaseModel):
     offsets: dict[str, float] = Field(
         default_factory=dict, description="Added to each label's decision score (macro-F1)"
     )
+    ngrams: tuple[int, int] = Field((1, 3), description="Character n-gram range")
+    weights: str | None = Field("balanced", description="The SVM's class weighting")
 
 
 class Prediction(BaseModel):

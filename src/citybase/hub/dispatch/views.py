@@ -52,7 +52,9 @@ add_translations("zh", {
     "Kind": "类型", "Label before": "纠错前", "Label after": "纠错后", "Corrected by": "纠错人", "When": "时间",
     "Undone": "已撤销", "Download CSV": "下载CSV", "No corrections in this period.": "此期间无纠错。",
     "From": "起", "To": "止", "Show": "查看", "Case": "工单",
-    "Support": "样本数", "Saved.": "已保存。",
+    "Support": "样本数", "character n-grams": "字符n元组",
+    "Chosen by cross-validation within the training window": "训练窗口内交叉验证所选参数",
+    "class weights": "类别权重", "Saved.": "已保存。",
 })  # fmt: skip
 add_translations("zh", {f"status.{s.value}": n for s, n in STATUS_NAMES.items()})
 add_translations("zh", {f"correction.{k.value}": n for k, n in CORRECTION_NAMES.items()})
