@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from citybase.cli import app
 from citybase.core.bus.models import Job
 from citybase.core.bus.service import JobContext
+from citybase.core.db.engine import Database
 from citybase.core.errors import Conflict, InvalidInput
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor, LedgerFilter
@@ -235,6 +238,8 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert client.post("/api/v1/hub/dispatch/models/retrain", headers=handler).status_code == 403
     assert client.post(f"/api/v1/hub/dispatch/models/{v1.id}/rollback", json={"note": "x"},
                        headers=handler).status_code == 403  # fmt: skip
+    handler_form = {"csrf_token": handler["X-CSRF-Token"]}
+    assert client.post("/console/hub/models/retrain", data=handler_form).status_code == 403
     # an operator takes cases in but does not steer the models
     operator = _headers(client, "operator")
     assert client.post("/api/v1/hub/dispatch/models/retrain", headers=operator).status_code == 403
@@ -260,6 +265,13 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert missing.status_code == 422
     assert "error" in missing.json()
 
+    token = {"csrf_token": quality["X-CSRF-Token"]}
+    pressed = client.post("/console/hub/models/retrain", data=token, follow_redirects=False)
+    assert pressed.status_code == 303
+    assert "已排队训练" in client.get(pressed.headers["location"]).text
+    refused = client.post(f"/console/hub/models/{v1.id}/rollback", data=token | {"note": "x"},
+                          follow_redirects=False)  # fmt: skip
+    assert "error=" in refused.headers["location"]  # already the champion
     shown = client.get("/console/hub/corrections")
     assert shown.status_code == 200
     assert "不归我们管" in shown.text
@@ -298,3 +310,33 @@ def test_the_search_sees_only_what_it_is_given() -> None:
     assert classifier.select_params(["a", "b"], ["x", "y"])["scores"] == []  # too few to search
     model = classifier.Classifier.train(texts, labels, "t", "test", ngrams=(2, 4), weights=None)
     assert model.info.method.startswith("tfidf-char-2-4-sublinear + linear-svm-unweighted")
+
+
+def test_retrain_from_the_command_line(
+    fresh_db: Database, fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    for key, value in (("HOLDOUT_DAYS", "14"), ("RETRAIN_WINDOW_DAYS", "60"),
+                       ("RETRAIN_SEARCH", "false"), ("PROMOTE_MARGIN_F1", "0.5")):  # fmt: skip
+        monkeypatch.setenv(f"CITYBASE_HUB__{key}", value)
+    home = str(fresh_settings.home)
+    nothing = CliRunner().invoke(app, ["dispatch", "retrain", "--data-dir", home])
+    assert nothing.exit_code == 1
+    assert "too little to learn from" in nothing.output
+    now = datetime.now(UTC)
+    with fresh_db.session_scope() as session:
+        _closed(session, 90, now - timedelta(days=14), 60, seed=1)
+        _closed(session, 24, now, 14, seed=2)
+    first = CliRunner().invoke(app, ["dispatch", "retrain", "--by", "super", "--data-dir", home])
+    assert first.exit_code == 0, first.output
+    assert "v1: champion" in first.output
+    assert "the first version" in first.output
+    second = CliRunner().invoke(app, ["dispatch", "retrain", "--data-dir", home])
+    assert second.exit_code == 0, second.output
+    assert "v2: rejected" in second.output
+    assert "(champion 1.000, 100.0%)" in second.output  # both judged on the same cases
+    with fresh_db.session_scope() as session:
+        kept = {v.version: (v.status, v.trained_by, v.params["search"])
+                for v in learning.versions(session, "cases")}  # fmt: skip
+    assert kept == {1: (VersionStatus.champion, "super", []),
+                    2: (VersionStatus.rejected, "dispatch", [])}  # fmt: skip
