@@ -280,6 +280,11 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert [(c["kind"], c["before"], c["why"]) for c in listed_c] == [
         ("return", "gl.urban", "不归我们管")
     ]
+    assert "不归我们管" in client.get("/console/hub/corrections?kind=").text
+    assert client.get("/api/v1/hub/dispatch/corrections?kind=merge").json() == []
+    wrong = client.get("/api/v1/hub/dispatch/corrections?kind=fly")
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["field"] == "kind"
     got = client.get("/api/v1/hub/dispatch/corrections.csv")
     assert got.status_code == 200
     rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))

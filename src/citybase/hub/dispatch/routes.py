@@ -29,6 +29,23 @@ ModelName = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,6
                                         description="The model; the one dispatch uses if left out")]  # fmt: skip
 
 
+KindParam = Annotated[str, Query(max_length=20, description="return, reassign, category or "
+                                                             "merge; empty for all")]  # fmt: skip
+
+
+def kind_of(kind: str) -> CorrectionKind | None:
+    if not kind:
+        return None
+    try:
+        return CorrectionKind(kind)
+    except ValueError:
+        raise InvalidInput(
+            f"no kind of correction '{kind}' (there are: "
+            f"{', '.join(k.value for k in CorrectionKind)})",
+            field="kind",
+        ) from None
+
+
 class RollbackIn(BaseModel):
     note: str = Field(min_length=1, max_length=500, description="Why go back to this version")
 
@@ -71,12 +88,12 @@ def period(since: date | None, until: date | None) -> tuple[datetime, datetime]:
 @router.get("/corrections")
 def list_corrections(
     session: DbSession, principal: ModelReader, since: QueryDate = None, until: QueryDate = None,
-    kind: CorrectionKind | None = None, undone: bool = True,
+    kind: KindParam = "", undone: bool = True,
 ) -> list[Correction]:  # fmt: skip
     """The corrections made in the period (newest first), each a labelled example; ``undone``
     false leaves out those a later step undid."""
     start, end = period(since, until)
-    return corrections.find(session, start, end, kind=kind, include_undone=undone)
+    return corrections.find(session, start, end, kind=kind_of(kind), include_undone=undone)
 
 
 @router.get("/corrections.{fmt}", response_class=Response,
@@ -84,13 +101,13 @@ def list_corrections(
 @traced_read  # the export puts itself on the ledger
 def export_corrections(
     session: DbSession, principal: ModelReader, fmt: str, since: QueryDate = None,
-    until: QueryDate = None, kind: CorrectionKind | None = None, undone: bool = True,
+    until: QueryDate = None, kind: KindParam = "", undone: bool = True,
 ) -> Response:  # fmt: skip
     """The same as a CSV (UTF-8 with BOM) or Excel file; each export is on the ledger."""
     if fmt not in ("csv", "xlsx"):
         raise InvalidInput("the format is csv or xlsx", field="fmt")
     start, end = period(since, until)
-    found = corrections.find(session, start, end, kind=kind, include_undone=undone)
+    found = corrections.find(session, start, end, kind=kind_of(kind), include_undone=undone)
     corrections.record_export(session, actor_of(principal), start, end, len(found), fmt)
     body = corrections.to_csv(found) if fmt == "csv" else corrections.to_xlsx(found)
     stamp = datetime.now(CITY_TZ).strftime("%Y%m%d-%H%M")

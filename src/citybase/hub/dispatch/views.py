@@ -5,16 +5,18 @@ learns from (纠错样本), with their export."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
+from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
@@ -22,12 +24,11 @@ from citybase.core.web.params import Id, QueryDate
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.dispatch import corrections, learning
 from citybase.hub.dispatch.auth import MODELS_READ, MODELS_TRAIN, ModelReader, ModelTrainer
-from citybase.hub.dispatch.routes import period
+from citybase.hub.dispatch.routes import KindParam, kind_of, period
 from citybase.hub.dispatch.schemas import (
     CORRECTION_NAMES,
     STATUS_NAMES,
     CorrectionKind,
-    VersionRead,
     VersionStatus,
 )
 from citybase.hub.events import service as events
@@ -76,15 +77,14 @@ def confusion_svg(confusion: dict[str, Any]) -> dict[str, Any]:
     return {"labels": labels, "cells": cells, "size": len(labels) * CELL, "cell": CELL}
 
 
-def _names(session: DbSession, versions: list[VersionRead]) -> dict[str, str]:
-    names = {c.code: c.name for c in events.categories(session, active_only=False)}
-    return names
+def _names(session: DbSession) -> dict[str, str]:
+    return {c.code: c.name for c in events.categories(session, active_only=False)}
 
 
 @router.get("/console/hub/models")
 def models_page(
     request: Request, session: DbSession, principal: ModelReader, settings: AppSettings,
-    version: int | None = None,
+    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:  # fmt: skip
     name = settings.hub.dispatch_model
     versions = learning.versions(session, name)
@@ -95,7 +95,7 @@ def models_page(
     return console.render(request, "hub/models.html", {
         "name": name, "versions": versions, "chosen": chosen,
         "matrix": confusion_svg(chosen.confusion) if chosen else None,
-        "names": _names(session, versions), "may_train": principal.can(MODELS_TRAIN),
+        "names": _names(session), "may_train": principal.can(MODELS_TRAIN),
         "error": q.get("error", ""), "asked": q.get("asked") == "1", "saved": q.get("saved") == "1",
     })  # fmt: skip
 
@@ -126,16 +126,17 @@ async def models_rollback(
 @router.get("/console/hub/corrections")
 def corrections_page(
     request: Request, session: DbSession, principal: ModelReader, since: QueryDate = None,
-    until: QueryDate = None, kind: CorrectionKind | None = None,
+    until: QueryDate = None, kind: KindParam = "",
 ) -> Response:  # fmt: skip
     start, end = period(since, until)
-    found = corrections.find(session, start, end, kind=kind, limit=2000)
+    chosen = kind_of(kind)
+    found = corrections.find(session, start, end, kind=chosen, limit=2000)
     units = orgs.unit_names(session, {u for c in found if c.field == "unit"
                                       for u in (c.before, c.after) if u})  # fmt: skip
-    names = {c.code: c.name for c in events.categories(session, active_only=False)}
-    query = "&".join(f"{k}={v}" for k, v in request.query_params.items())
+    names = _names(session)
+    query = urlencode(list(request.query_params.items()))
     return console.render(request, "hub/corrections.html", {
         "found": found[:500], "total": len(found), "units": units, "names": names,
-        "kinds": list(CorrectionKind), "kind": kind, "since": start.date(),
-        "until": (end.date().fromordinal(end.date().toordinal() - 1)), "query": query,
+        "kinds": list(CorrectionKind), "kind": chosen, "since": start.date(),
+        "until": (end - timedelta(days=1)).date(), "query": query,
     })  # fmt: skip
