@@ -88,8 +88,10 @@ from citybase.data.sources import views as sources_views
 from citybase.hub.brains import tasks as _hub_brain_tasks
 from citybase.hub.brains import views as hub_brain_views
 from citybase.hub.cases import routes as hub_case_routes
-from citybase.hub.cases import tasks as _hub_case_tasks
 from citybase.hub.cases import views as hub_case_views
+from citybase.hub.dispatch import routes as hub_dispatch_routes
+from citybase.hub.dispatch import tasks as _hub_dispatch_tasks
+from citybase.hub.dispatch import views as hub_dispatch_views
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
@@ -116,7 +118,7 @@ del (
     _cockpit_tasks,
     _cockpit_plan_tasks,
     _hub_supervision_tasks,
-    _hub_case_tasks,
+    _hub_dispatch_tasks,
     _hub_brain_tasks,
     _rule_tasks,
     _device_tasks,
@@ -374,6 +376,8 @@ def create_app(
         hub_case_routes.router,
         hub_brain_views.router,
         hub_case_views.router,
+        hub_dispatch_routes.router,
+        hub_dispatch_views.router,
         hub_supervision_routes.router,
         hotline_open311.router,
         hotline_views.router,

@@ -279,7 +279,40 @@ class HubSettings(BaseModel):
         3.0, gt=1, description="Hot spots: how many times the usual count the window must reach."
     )
     retrain_hours: int = Field(
-        24, ge=1, description="How often the category classifier learns again from closed cases."
+        168,
+        ge=1,
+        description="How often a challenger to the category classifier is trained from closed "
+        "cases and corrections, and promoted when it beats the champion.",
+    )
+    retrain_window_days: int = Field(
+        180,
+        ge=1,
+        description="Dispatch learning: the days of closed cases a challenger learns from.",
+    )
+    holdout_days: int = Field(
+        14,
+        ge=1,
+        description="Dispatch learning: the most recent days, learned by neither model, on which "
+        "champion and challenger are compared.",
+    )
+    retrain_search: bool = Field(
+        True,
+        description="Dispatch learning: choose a challenger's character n-gram range and class "
+        "weighting by cross-validation within its training window (GridSearchCV).",
+    )
+    promote_margin_f1: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Dispatch learning: how much higher a challenger's macro-F1 must be to replace "
+        "the champion.",
+    )
+    promote_margin_routed: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Dispatch learning: how much higher a challenger's share of cases routed "
+        "without a later correction must be to replace the champion.",
     )
     portal_submissions_per_hour: int = Field(
         20,

@@ -358,3 +358,47 @@ def closed_support(session: Session, since: datetime, until: datetime) -> Iterat
     )
     for (units,) in session.execute(query.execution_options(yield_per=2_000)):
         yield list(units or [])
+
+
+def closed_between(
+    session: Session, since: datetime, until: datetime, limit: int
+) -> list[tuple[str, str, str, str, datetime]]:
+    """(number, text, final category, final lead unit, closed at) of the cases closed in
+    [since, until) with a category, oldest first."""
+    rows = session.execute(
+        select(Case.number, Case.text, Case.category_code, Case.lead_unit, Case.closed_at)
+        .where(Case.state == "closed", Case.category_code != "",
+               Case.closed_at >= since, Case.closed_at < until)
+        .order_by(Case.closed_at)
+        .limit(limit)
+    )  # fmt: skip
+    return [(n, t, c, u, at) for n, t, c, u, at in rows if at is not None]
+
+
+def moving_steps(
+    session: Session, actions: tuple[str, ...], since: datetime, until: datetime, limit: int
+) -> list[tuple[Case, list[CaseStep]]]:
+    """Cases with a step among ``actions`` in [since, until), each with all its steps of those
+    actions in order (the later ones say whether an earlier one was undone)."""
+    ids = select(CaseStep.case_id).where(
+        CaseStep.action.in_(actions), CaseStep.at >= since, CaseStep.at < until
+    ).distinct()  # fmt: skip
+    cases = list(session.scalars(
+        select(Case).where(Case.id.in_(ids)).order_by(Case.accepted_at.desc()).limit(limit)
+    ))  # fmt: skip
+    if not cases:
+        return []
+    steps: dict[int, list[CaseStep]] = {c.id: [] for c in cases}
+    for step in session.scalars(
+        select(CaseStep).where(CaseStep.case_id.in_(list(steps)), CaseStep.action.in_(actions))
+        .order_by(CaseStep.at, CaseStep.id)
+    ):  # fmt: skip
+        steps[step.case_id].append(step)
+    return [(c, steps[c.id]) for c in cases]
+
+
+def categories_of(session: Session, numbers: list[str]) -> dict[str, str]:
+    if not numbers:
+        return {}
+    rows = session.execute(select(Case.number, Case.category_code).where(Case.number.in_(numbers)))
+    return {n: c for n, c in rows}

@@ -256,6 +256,19 @@ class StepRead(BaseModel):
     at: datetime
 
 
+class StepHistory(BaseModel):
+    """A case's text and labels with the steps that moved it, oldest first: what the dispatch
+    classifier learns its corrections from."""
+
+    number: str
+    text: str
+    category_code: str
+    lead_unit: str
+    suggested: str = Field("", description="The classifier's category at intake, if any")
+    merged_into_category: str = ""
+    steps: list[StepRead]
+
+
 class Duplicate(BaseModel):
     number: str
     similarity: float

@@ -64,6 +64,7 @@ from citybase.hub.cases.schemas import (
     Figures,
     IntakeResult,
     Satisfaction,
+    StepHistory,
     StepRead,
 )
 from citybase.hub.dispatch import service as dispatch
@@ -1262,3 +1263,29 @@ def open_points(session: Session, limit: int = 1000) -> list[tuple[str, float, f
     """Open cases that have coordinates, the newest first, for a map: (number, lon, lat,
     warning)."""
     return repository.open_points(session, limit)
+
+
+MOVING_STEPS = ("dispatch", "reassign", "return", "reopen", "merge")
+
+
+def step_histories(
+    session: Session, since: datetime, until: datetime, limit: int = 100_000
+) -> list[StepHistory]:
+    """Cases dispatched, reassigned, returned, reopened or merged in [since, until), newest
+    first, each with those steps of its whole history (a later step may undo an earlier one)."""
+    found = repository.moving_steps(session, MOVING_STEPS, since, until, limit)
+    targets = repository.categories_of(session, [c.merged_into for c, _ in found if c.merged_into])
+    return [StepHistory(
+        number=c.number, text=c.text, category_code=c.category_code, lead_unit=c.lead_unit,
+        suggested=str((c.suggestion or {}).get("label") or ""),
+        merged_into_category=targets.get(c.merged_into, ""),
+        steps=[StepRead.model_validate(s) for s in steps],
+    ) for c, steps in found]  # fmt: skip
+
+
+def closed_between(
+    session: Session, since: datetime, until: datetime, limit: int = 200_000
+) -> list[tuple[str, str, str, str, datetime]]:
+    """(number, text, final category, final lead unit, closed at) of the cases closed in
+    [since, until), oldest first: the labels after any return, reassignment or change."""
+    return repository.closed_between(session, since, until, limit)

@@ -17,6 +17,7 @@ import json
 import math
 import pickle
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
@@ -40,7 +41,7 @@ from citybase.hub.dispatch.schemas import (
     Prediction,
 )
 
-METHOD = ("tfidf-char-1-3-sublinear + linear-svm-balanced + macro-f1-offsets"
+METHOD = ("tfidf-char-{0}-{1}-sublinear + linear-svm-{2} + macro-f1-offsets"
           " + softmax-temperature")  # fmt: skip
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 TEMPERATURES = (0.5, 1, 2, 3, 5, 8, 12, 20, 30)
@@ -50,17 +51,47 @@ ROUNDS = 3
 MIN_GAIN = 0.005  # offsets that raise out-of-fold macro-F1 by less are not kept
 
 
-def _features() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+NGRAMS = (1, 3)
+WEIGHTS = "balanced"
+# what a search within the training window chooses among (select_params)
+GRID = {"features__ngram_range": [(1, 2), (1, 3), (2, 4)],
+        "classifier__class_weight": ["balanced", None]}  # fmt: skip
+SEARCH_FOLDS = 3
+
+
+def _features(ngrams: tuple[int, int] = NGRAMS) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char", ngram_range=ngrams, sublinear_tf=True,
                            dtype=np.float32)  # fmt: skip
 
 
-def _svm() -> LinearSVC:
-    return LinearSVC(class_weight="balanced", C=1.0)
+def _svm(weights: str | None = WEIGHTS) -> LinearSVC:
+    return LinearSVC(class_weight=weights, C=1.0)
 
 
-def _pipeline() -> Pipeline:
-    return Pipeline([("features", _features()), ("classifier", _svm())])
+def _pipeline(ngrams: tuple[int, int] = NGRAMS, weights: str | None = WEIGHTS) -> Pipeline:
+    return Pipeline([("features", _features(ngrams)), ("classifier", _svm(weights))])
+
+
+def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
+    """The character n-gram range and class weighting that do best on macro-F1 in a stratified
+    cross-validation (scikit-learn's GridSearchCV) over these examples only — the training
+    window: the period the models are judged on stays unseen, so the search is the inner loop
+    of a nested evaluation. Labels with fewer examples than folds are left out of the search.
+    Returns ``ngrams``, ``weights`` and the ``scores`` of every pair tried."""
+    counts = Counter(labels)
+    kept = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= SEARCH_FOLDS]
+    if len({y for _, y in kept}) < 2:
+        return {"ngrams": list(NGRAMS), "weights": WEIGHTS, "scores": []}
+    search = GridSearchCV(_pipeline(), GRID, scoring="f1_macro", n_jobs=1,
+                          cv=StratifiedKFold(SEARCH_FOLDS, shuffle=True, random_state=0))  # fmt: skip
+    search.fit([t for t, _ in kept], [y for _, y in kept])
+    best = search.best_params_
+    tried = [{"ngrams": list(p["features__ngram_range"]),
+              "weights": p["classifier__class_weight"], "macro_f1": round(float(f), 4)}
+             for p, f in zip(search.cv_results_["params"],
+                             search.cv_results_["mean_test_score"], strict=True)]  # fmt: skip
+    return {"ngrams": list(best["features__ngram_range"]),
+            "weights": best["classifier__class_weight"], "scores": tried}  # fmt: skip
 
 
 def _columns(scores: np.ndarray) -> np.ndarray:
@@ -119,7 +150,10 @@ class Classifier:
         self.labels = [str(c) for c in pipeline.classes_]
 
     @classmethod
-    def train(cls, texts: list[str], labels: list[str], name: str, source: str) -> Classifier:
+    def train(
+        cls, texts: list[str], labels: list[str], name: str, source: str,
+        ngrams: tuple[int, int] = NGRAMS, weights: str | None = WEIGHTS,
+    ) -> Classifier:  # fmt: skip
         if len(texts) != len(labels) or not texts:
             raise InvalidInput("no examples to learn from", field="csv")
         counts: dict[str, int] = {}
@@ -128,7 +162,7 @@ class Classifier:
         if len(counts) < 2:
             raise InvalidInput("a classifier needs at least two labels", field="label_col")
         start = time.perf_counter()
-        pipeline = _pipeline()
+        pipeline = _pipeline(ngrams, weights)
         features = pipeline.named_steps["features"].fit_transform(texts)
         truth = np.asarray(labels)
         pipeline.named_steps["classifier"].fit(features, truth)
@@ -139,7 +173,7 @@ class Classifier:
         temperature = 1.0
         if len(calibrated) >= 2:
             rows = np.flatnonzero(np.isin(truth, calibrated))
-            held = _out_of_fold(features[rows], truth[rows])
+            held = _out_of_fold(features[rows], truth[rows], weights)
             numbered = np.searchsorted(np.array(calibrated), truth[rows])
             fitted = fit_offsets(held, numbered)
             temperature = _fit_temperature(held + fitted, numbered)
@@ -147,7 +181,9 @@ class Classifier:
         info = ModelInfo(
             name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
             seconds=round(time.perf_counter() - start, 2), source=source,
-            temperature=temperature, method=METHOD, offsets=offsets,
+            temperature=temperature, offsets=offsets,
+            method=METHOD.format(*ngrams, weights or "unweighted"),
+            ngrams=ngrams, weights=weights,
         )  # fmt: skip
         return cls(pipeline, info)
 
@@ -169,7 +205,7 @@ class Classifier:
         return out
 
 
-def _out_of_fold(features: Any, truth: np.ndarray) -> np.ndarray:
+def _out_of_fold(features: Any, truth: np.ndarray, weights: str | None = WEIGHTS) -> np.ndarray:
     """Every example's decision scores from a model that did not learn from it (stratified
     k-fold, the folds learned two at a time; every label has at least k examples). The
     features' vocabulary and weights are those of all examples — a small leak that saves
@@ -179,7 +215,7 @@ def _out_of_fold(features: Any, truth: np.ndarray) -> np.ndarray:
 
     def fold(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         learn, held = split
-        return held, _columns(_svm().fit(features[learn], truth[learn]).decision_function(
+        return held, _columns(_svm(weights).fit(features[learn], truth[learn]).decision_function(
             features[held]))  # fmt: skip
 
     out = np.zeros((len(truth), n_classes))

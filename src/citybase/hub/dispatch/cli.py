@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citybase.core.errors import CitybaseError
-from citybase.core.runtime import DataDir, load_settings
+from citybase.core.runtime import DataDir, load_settings, open_database
 
 if TYPE_CHECKING:
     from citybase.hub.dispatch import classifier as learning
@@ -93,6 +93,32 @@ def evaluate(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
     _print(result)
+
+
+@app.command()
+def retrain(
+    by: Annotated[str, typer.Option("--by", help="Who asks (for the ledger)")] = "dispatch",
+    data_dir: DataDir = None,
+) -> None:
+    """Train a challenger from the closed cases and corrections of the window, judge it against
+    the champion on the most recent period and promote or reject it (on the ledger)."""
+    from citybase.core.ledger.schemas import Actor
+    from citybase.hub.dispatch import learning
+
+    settings = load_settings(data_dir)
+    db = open_database(settings)
+    with db.session_scope() as session, out.status("training a challenger"):
+        version = learning.retrain(session, settings.home, settings.hub, Actor(name=by))
+    if version is None:
+        out.print("[yellow]too little to learn from in the window: nothing trained[/]")
+        raise typer.Exit(1)
+    f, c = version.figures, version.champion_figures
+    out.print(f"{version.name} v{version.version}: [bold]{version.status.value}[/] — "
+              f"{version.examples:,} examples, judged on {version.holdout:,} cases")  # fmt: skip
+    if f:
+        out.print(f"macro-F1 {f['macro_f1']:.3f}, routed {f['routed']:.1%}"
+                  + (f" (champion {c['macro_f1']:.3f}, {c['routed']:.1%})" if c else ""))  # fmt: skip
+    out.print(version.decision)
 
 
 def _model_and_file(

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citybase.hub.dispatch.models import DispatchRule
+from citybase.hub.dispatch.models import DispatchRule, ModelVersion
 
 
 def add(session: Session, obj: object) -> None:
@@ -41,3 +41,23 @@ def candidates(
         DispatchRule.category_code.in_(list(categories)),
         DispatchRule.region_code.in_(list(regions)),
     )))  # fmt: skip
+
+
+def versions(session: Session, name: str) -> list[ModelVersion]:
+    return list(session.scalars(
+        select(ModelVersion).where(ModelVersion.name == name).order_by(ModelVersion.version.desc())
+    ))  # fmt: skip
+
+
+def version(session: Session, version_id: int) -> ModelVersion | None:
+    return session.get(ModelVersion, version_id)
+
+
+def champion(session: Session, name: str) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(
+        ModelVersion.name == name, ModelVersion.status == "champion"))  # fmt: skip
+
+
+def next_version(session: Session, name: str) -> int:
+    top = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
+    return int(top or 0) + 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +21,8 @@ class ModelInfo(BaseModel):
     offsets: dict[str, float] = Field(
         default_factory=dict, description="Added to each label's decision score (macro-F1)"
     )
+    ngrams: tuple[int, int] = Field((1, 3), description="Character n-gram range")
+    weights: str | None = Field("balanced", description="The SVM's class weighting")
 
 
 class Prediction(BaseModel):
@@ -126,3 +129,66 @@ class CatalogReport(BaseModel):
     ok: bool
     rules: int = 0
     problems: list[CatalogProblem] = Field(default_factory=list)
+
+
+class CorrectionKind(StrEnum):
+    return_ = "return"  # 退单: the unit said it is not theirs
+    reassign = "reassign"  # 改派: the centre sent it elsewhere
+    category = "category"  # the category changed at the desk or by a supervisor
+    merge = "merge"  # 并单: the same matter as another case
+
+
+CORRECTION_NAMES = {CorrectionKind.return_: "退单", CorrectionKind.reassign: "改派",
+                    CorrectionKind.category: "改类", CorrectionKind.merge: "并单"}  # fmt: skip
+
+
+class Correction(BaseModel):
+    """A correction kept as a labelled example: the text, the label before and after (a category
+    code, or a unit's code for returns and reassignments), who corrected it, when and why; undone
+    when a later step put back what it changed (then it is not learned from)."""
+
+    number: str
+    kind: CorrectionKind
+    field: str = Field(description="category or unit: what the labels are")
+    text: str
+    before: str
+    after: str
+    by: str
+    unit: str
+    at: datetime
+    why: str
+    undone: bool = False
+
+
+class VersionStatus(StrEnum):
+    champion = "champion"
+    challenger = "challenger"
+    rejected = "rejected"
+    retired = "retired"
+
+
+STATUS_NAMES = {VersionStatus.champion: "在用", VersionStatus.challenger: "待评估",
+                VersionStatus.rejected: "未采用", VersionStatus.retired: "已退役"}  # fmt: skip
+
+
+class VersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    version: int
+    status: VersionStatus
+    trained_at: datetime
+    trained_by: str
+    window_start: datetime | None
+    window_end: datetime | None
+    holdout_start: datetime | None
+    holdout_end: datetime | None
+    examples: int
+    corrections: int
+    holdout: int
+    figures: dict[str, Any]
+    champion_figures: dict[str, Any]
+    confusion: dict[str, Any]
+    params: dict[str, Any]
+    decision: str

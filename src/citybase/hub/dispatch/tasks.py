@@ -1,0 +1,22 @@
+"""Dispatch's periodic work: a challenger to the category classifier, trained from closed cases
+and corrections, judged against the champion (weekly by default), and the same on demand."""
+
+from __future__ import annotations
+
+from citybase.core.bus.service import JobContext, job
+from citybase.core.ledger.schemas import Actor
+from citybase.hub.dispatch import learning
+
+
+@job("hub.dispatch.retrain", every=lambda s: s.hub.retrain_hours * 3600)
+def retrain(ctx: JobContext) -> None:
+    learning.retrain(ctx.session, ctx.settings.home, ctx.settings.hub, Actor.system("dispatch"))
+
+
+@job(learning.RETRAIN_NOW)
+def retrain_now(ctx: JobContext) -> None:
+    """Asked for from the console or the API: the actor is who asked."""
+    actor = Actor(name=str(ctx.payload.get("by") or "dispatch"),
+                  unit=str(ctx.payload.get("unit") or ""))  # fmt: skip
+    learning.retrain(ctx.session, ctx.settings.home, ctx.settings.hub, actor,
+                     name=ctx.payload.get("name") or None)  # fmt: skip

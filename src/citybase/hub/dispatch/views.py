@@ -1,0 +1,142 @@
+"""Console pages of the dispatch classifier's learning: the model page (分类模型: its versions,
+their figures beside the champion's, figures by category and the confusion matrix drawn on the
+server, a challenger trained on demand, going back to an earlier version) and the corrections it
+learns from (纠错样本), with their export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
+from citybase.core.values import INT64_MAX
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id, QueryDate
+from citybase.core.web.templating import NavEntry, console
+from citybase.hub.dispatch import corrections, learning
+from citybase.hub.dispatch.auth import MODELS_READ, MODELS_TRAIN, ModelReader, ModelTrainer
+from citybase.hub.dispatch.routes import KindParam, kind_of, period
+from citybase.hub.dispatch.schemas import (
+    CORRECTION_NAMES,
+    STATUS_NAMES,
+    CorrectionKind,
+    VersionStatus,
+)
+from citybase.hub.events import service as events
+
+router = APIRouter(include_in_schema=False)
+console.add_templates(Path(__file__).parent / "templates")
+console.add_page(NavEntry("City brain", "Dispatch models", "/console/hub/models", MODELS_READ,
+                          order=22))  # fmt: skip
+console.add_page(NavEntry("City brain", "Corrections", "/console/hub/corrections", MODELS_READ,
+                          order=23))  # fmt: skip
+add_translations("zh", {
+    "Dispatch models": "分类模型", "Corrections": "纠错样本", "Version": "版本",
+    "Trained": "训练时间", "Learned from": "训练窗口", "Training examples": "训练样本",
+    "Judged on": "评估期", "Holdout cases": "评估工单", "Macro-F1": "宏平均F1",
+    "Routed without correction": "免纠错派单率", "Champion then": "当时在用模型",
+    "Promotion decision": "结论", "Train a challenger now": "立即训练挑战模型",
+    "Go back to this version": "回滚到此版本", "Why": "原因",
+    "Figures by category": "分类指标", "Precision": "精确率", "Recall": "召回率",
+    "Confusion matrix (rows: final category, columns: predicted)": "混淆矩阵（行：最终分类，列：预测分类）",
+    "No version has been trained yet.": "尚未训练任何版本。",
+    "A challenger is being trained; this page shows it once the worker is done.": "挑战模型已排队训练，完成后在此显示。",
+    "Kind": "类型", "Label before": "纠错前", "Label after": "纠错后", "Corrected by": "纠错人", "When": "时间",
+    "Undone": "已撤销", "Download CSV": "下载CSV", "No corrections in this period.": "此期间无纠错。",
+    "From": "起", "To": "止", "Show": "查看", "Case": "工单",
+    "Support": "样本数", "character n-grams": "字符n元组",
+    "Chosen by cross-validation within the training window": "训练窗口内交叉验证所选参数",
+    "class weights": "类别权重", "Saved.": "已保存。",
+})  # fmt: skip
+add_translations("zh", {f"status.{s.value}": n for s, n in STATUS_NAMES.items()})
+add_translations("zh", {f"correction.{k.value}": n for k, n in CORRECTION_NAMES.items()})
+
+CELL = 26  # the confusion matrix's cell, in pixels
+
+
+def confusion_svg(confusion: dict[str, Any]) -> dict[str, Any]:
+    """The confusion matrix as cells to draw: each shaded by its share of its row (what became
+    of the cases of that final category), the diagonal apart."""
+    labels, matrix = confusion.get("labels") or [], confusion.get("matrix") or []
+    cells = []
+    for i, row in enumerate(matrix):
+        total = sum(row) or 1
+        for j, n in enumerate(row):
+            if n:
+                cells.append({"x": j * CELL, "y": i * CELL, "n": n, "hit": i == j,
+                              "shade": round(0.15 + 0.85 * n / total, 2)})  # fmt: skip
+    return {"labels": labels, "cells": cells, "size": len(labels) * CELL, "cell": CELL}
+
+
+def _names(session: DbSession) -> dict[str, str]:
+    return {c.code: c.name for c in events.categories(session, active_only=False)}
+
+
+@router.get("/console/hub/models")
+def models_page(
+    request: Request, session: DbSession, principal: ModelReader, settings: AppSettings,
+    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+) -> Response:  # fmt: skip
+    name = settings.hub.dispatch_model
+    versions = learning.versions(session, name)
+    chosen = next((v for v in versions if v.id == version), None) or next(
+        (v for v in versions if v.status is VersionStatus.champion), versions[0] if versions else None
+    )  # fmt: skip
+    q = request.query_params
+    return console.render(request, "hub/models.html", {
+        "name": name, "versions": versions, "chosen": chosen,
+        "matrix": confusion_svg(chosen.confusion) if chosen else None,
+        "names": _names(session), "may_train": principal.can(MODELS_TRAIN),
+        "error": q.get("error", ""), "asked": q.get("asked") == "1", "saved": q.get("saved") == "1",
+    })  # fmt: skip
+
+
+@router.post("/console/hub/models/retrain")
+async def models_retrain(
+    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
+) -> Response:
+    learning.ask_retrain(session, actor_of(principal), settings.hub.dispatch_model)
+    return RedirectResponse("/console/hub/models?asked=1", status_code=303)
+
+
+@router.post("/console/hub/models/{version_id}/rollback")
+async def models_rollback(
+    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings,
+    version_id: Id,
+) -> Response:  # fmt: skip
+    form = await read_form(request)
+    try:
+        learning.rollback(session, settings.home, actor_of(principal), version_id,
+                          str(form.get("note") or ""))  # fmt: skip
+    except CitybaseError as exc:
+        return RedirectResponse(f"/console/hub/models?version={version_id}&error="
+                                f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
+    return RedirectResponse("/console/hub/models?saved=1", status_code=303)
+
+
+@router.get("/console/hub/corrections")
+def corrections_page(
+    request: Request, session: DbSession, principal: ModelReader, since: QueryDate = None,
+    until: QueryDate = None, kind: KindParam = "",
+) -> Response:  # fmt: skip
+    start, end = period(since, until)
+    chosen = kind_of(kind)
+    found = corrections.find(session, start, end, kind=chosen, limit=2000)
+    units = orgs.unit_names(session, {u for c in found if c.field == "unit"
+                                      for u in (c.before, c.after) if u})  # fmt: skip
+    names = _names(session)
+    query = urlencode(list(request.query_params.items()))
+    return console.render(request, "hub/corrections.html", {
+        "found": found[:500], "total": len(found), "units": units, "names": names,
+        "kinds": list(CorrectionKind), "kind": chosen, "since": start.date(),
+        "until": (end - timedelta(days=1)).date(), "query": query,
+    })  # fmt: skip
