@@ -278,6 +278,13 @@ class HubSettings(BaseModel):
     hotspot_ratio: float = Field(
         3.0, gt=1, description="Hot spots: how many times the usual count the window must reach."
     )
+    hotspot_p_value: float = Field(
+        0.001,
+        ge=0,
+        lt=1,
+        description="Hot spots: how unlikely the window's count must be at the usual rate "
+        "(Poisson tail probability); 0 leaves the minimum and the ratio alone to decide.",
+    )
     retrain_hours: int = Field(
         168,
         ge=1,

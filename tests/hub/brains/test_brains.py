@@ -60,6 +60,21 @@ def test_a_spike_raises_a_hot_spot_and_a_proactive_task(
     assert client.get("/console/hub/board").status_code == 200
 
 
+def test_a_busy_kinds_ordinary_day_is_not_hot_but_a_quiet_kinds_spike_is() -> None:
+    hub = HubSettings(hotspot_min_cases=5, hotspot_ratio=3, hotspot_p_value=0.001)
+    # P(X >= 5) at 0.5 a window, P(X >= 6) at 2: the textbook values
+    assert service.poisson_tail(5, 0.5) == pytest.approx(0.000172, abs=1e-6)
+    assert service.poisson_tail(6, 2.0) == pytest.approx(0.016564, abs=1e-6)
+    assert service.poisson_tail(0, 3.0) == pytest.approx(1.0)
+    # a kind seen twice a window reaches six now and then: three times the usual, yet ordinary
+    assert not service.is_hot(6, 2.0, hub)
+    assert service.is_hot(6, 2.0, hub.model_copy(update={"hotspot_p_value": 0.0}))
+    assert service.is_hot(10, 2.0, hub)  # P < 0.0001
+    # a kind hardly ever seen: five in a window is a spike; four is under the minimum
+    assert service.is_hot(5, 0.0, hub)
+    assert not service.is_hot(4, 0.0, hub)
+
+
 def test_sensor_alarms_become_one_case_per_device(session: Session) -> None:
     city(session)
     alarm = Alarm(device_id="wl-0012", kind="water_level", level="critical",

@@ -4,6 +4,7 @@ what each brain sees."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -64,7 +65,7 @@ def detect(session: Session, hub: HubSettings, now: datetime | None = None) -> l
     raised = []
     for (category, district), count in sorted(current.items()):
         usual = before.get((category, district), 0) / windows
-        if count < hub.hotspot_min_cases or count < hub.hotspot_ratio * max(usual, 0.5):
+        if not is_hot(count, usual, hub):
             continue
         exists = session.scalar(select(HotSpot).where(
             HotSpot.category_code == category, HotSpot.district_code == district,
@@ -85,6 +86,29 @@ def detect(session: Session, hub: HubSettings, now: datetime | None = None) -> l
                                "usual": spot.baseline})  # fmt: skip
         raised.append(HotSpotRead.model_validate(spot))
     return raised
+
+
+def is_hot(count: int, usual: float, hub: HubSettings) -> bool:
+    """Whether ``count`` cases in a window are a hot spot against ``usual`` per window: at least
+    the minimum, ``ratio`` times the usual, and (when ``hotspot_p_value`` is set) so many that a
+    Poisson count at the usual rate would reach them less often than that. The ratio alone
+    fires on pairs that are merely busy (a kind seen twice a day reaches six on an ordinary
+    day now and then); the tail probability weighs a count by how much it varies."""
+    rate = max(usual, 0.5)
+    if count < hub.hotspot_min_cases or count < hub.hotspot_ratio * rate:
+        return False
+    return not hub.hotspot_p_value or poisson_tail(count, rate) < hub.hotspot_p_value
+
+
+def poisson_tail(count: int, rate: float) -> float:
+    """P(X ≥ count) for X ~ Poisson(rate)."""
+    if count <= 0:
+        return 1.0
+    term = below = math.exp(-rate)
+    for k in range(1, count):
+        term *= rate / k
+        below += term
+    return max(0.0, 1.0 - below)
 
 
 def hot_spots(session: Session, since: datetime | None = None) -> list[HotSpotRead]:
