@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,8 @@ from citybase.data.sharing.schemas import AccessFilter
 from citybase.data.sources import service as sources
 from citybase.demo.seed import DEMO_USERS, build_demo, demo_exists
 from citybase.hub.cases.models import Case
+from citybase.hub.dispatch import corrections, learning
+from citybase.hub.dispatch.schemas import CorrectionKind, VersionStatus
 from citybase.hub.events import service as events
 
 PLAN_UNITS = {
@@ -67,6 +71,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         _check_context_store(session)
         _check_outlines(session)
         _check_products(session)
+        _check_learning(session)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -115,6 +120,29 @@ def _check_products(session: Session) -> None:
         s.product_numbers for s in products.list_scenarios(session, admin, ProductsSettings())
     )
     assert products.count_assets(session)[0] >= 3
+
+
+def _check_learning(session: Session) -> None:
+    """The centre learned as it went: three rounds, the first model from a few weeks' cases,
+    each later one judged against the champion of its day on cases neither learned from; the
+    stream's returns (退单) and reassignments (改派) are kept as corrections."""
+    versions = sorted(learning.versions(session, "cases"), key=lambda v: v.version)
+    assert len(versions) == 3
+    first, champion = versions[0], next(v for v in versions if v.status is VersionStatus.champion)
+    assert first.examples < versions[-1].examples
+    assert any(v.corrections for v in versions[1:])  # corrected cases taught the later rounds
+    assert champion.version > first.version
+    assert champion.figures["macro_f1"] > first.figures["macro_f1"]
+    stream = list(session.scalars(select(Case).where(
+        Case.source.in_(["hotline", "app", "portal"]), Case.lead_unit != "")))  # fmt: skip
+    returned = sum(1 for c in stream if c.return_count)
+    assert 0.04 <= returned / len(stream) <= 0.10, (returned, len(stream))
+    assert any(c.reassign_count for c in stream)
+    since = min(c.accepted_at for c in stream)
+    found = corrections.find(session, since, since + timedelta(days=60))
+    assert {c.kind for c in found} >= {CorrectionKind.return_, CorrectionKind.category,
+                                       CorrectionKind.reassign}  # fmt: skip
+    assert any(c.undone for c in found)  # a return the centre overruled teaches nothing
 
 
 def _check_outlines(session: Session) -> None:

@@ -29,11 +29,13 @@ from citybase.hub.cases.schemas import (
     ActionIn,
     Attachment,
     CaseCreate,
+    CaseRead,
     CaseState,
     Channel,
     Source,
 )
 from citybase.hub.dispatch import service as dispatch
+from citybase.hub.dispatch.schemas import Urgency, VersionStatus
 
 CATALOG_FILE = Path(__file__).parent / "dispatch.yaml"
 KNOWLEDGE_FILE = Path(__file__).parent / "knowledge.yaml"
@@ -103,22 +105,32 @@ def _places(session: Session) -> list[tuple[str, str]]:
     return out
 
 
-def _handler(unit: str) -> cases.Mover:
-    return cases.Mover(Actor(name=f"{unit} 承办人", unit=unit), unit,
-                       frozenset({CASES_HANDLE, CASES_READ}))  # fmt: skip
+# the centre's model learns as the weeks go by: its first version once the first cases are
+# closed, then again (days before now); and once more at the end of the stream
+ROUNDS = (20, 10)
+# the demo's learning periods: a short holdout, for a stream of a few weeks
+DEMO_LEARNING = HubSettings(holdout_days=4)
 
 
 def seed_cases(
     session: Session, operator: cases.Mover, supervisor: cases.Mover, *, count: int = 320,
-    days: int = 40, now: datetime | None = None, seed: int = 12345,
+    days: int = 40, now: datetime | None = None, seed: int = 12345, home: Path | None = None,
 ) -> int:  # fmt: skip
-    """Take in ``count`` requests spread over the last ``days`` days and carry each as far as
-    its simulated handling has got by ``now``. Returns how many cases were made."""
+    """Take in ``count`` requests spread over the last ``days`` days, in the order they came,
+    and carry each as far as its simulated handling has got by ``now``. Returns how many cases
+    were made.
+
+    With ``home``, the centre learns as it goes (学习): a classifier is trained at each of
+    ``ROUNDS`` from the cases closed and corrected so far, judged against the one before it
+    (champion and challenger), and its suggestions are what the operators see from then on.
+    They leave half of the requests to it — dispatched at once when it is sure, or read at the
+    desk and now and then taken when wrong — so its mistakes reach the units, who return them
+    (退单), and the corrections teach the next round."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     places = _places(session)
     codes = sorted(SAYINGS)
-    made = 0
+    requests: list[tuple[datetime, str, CaseCreate]] = []
     for _ in range(count):
         code = rng.choice(codes)
         address, region = rng.choice(places)
@@ -136,11 +148,44 @@ def seed_cases(
             category_code="" if code in ON_THE_SPOT else code,
             urgency=rng.choice(["normal"] * 8 + ["pressing", "urgent"]),
         )  # fmt: skip
-        taken = cases.intake(session, operator, data, now=at)
+        requests.append((at, code, data))
+    rounds = sorted(now - timedelta(days=d) for d in ROUNDS) if home is not None else []
+    learned = False
+    made = 0
+    for at, code, data in sorted(requests, key=lambda r: r[0]):
+        while rounds and at >= rounds[0]:
+            learned = _learn(session, home, rounds.pop(0)) or learned
+        if learned and code not in ON_THE_SPOT and rng.random() < 0.5:
+            data = data.model_copy(update={"category_code": ""})  # left to the model
+        # a question answered on the spot (咨询) is not put to the model
+        taken = cases.intake(session, operator, data, now=at,
+                             home=None if code in ON_THE_SPOT else home)  # fmt: skip
         made += 1
         _carry(session, rng, taken.case.number, code, operator, supervisor, at, now,
                [d.number for d in taken.duplicates])  # fmt: skip
     return made
+
+
+def _learn(session: Session, home: Path | None, at: datetime) -> bool:
+    """One round of the centre's learning as of ``at``; whether a model now suggests."""
+    if home is None:
+        return False
+    from citybase.hub.dispatch import learning  # scikit-learn: loaded when the demo learns
+
+    learning.retrain(session, home, DEMO_LEARNING, Actor.system("demo"), now=at)
+    return any(v.status is VersionStatus.champion for v in learning.versions(session, "cases"))
+
+
+def _lead_for(session: Session, case: CaseRead, code: str) -> str:
+    """The unit the dispatch catalog gives a matter of ``code`` at the case's place."""
+    path = [r.code for r in orgs.region_path(session, case.region_code)] if case.region_code else []
+    found = dispatch.route(session, code, path, Urgency(case.urgency))
+    return found.lead_unit if found is not None else ""
+
+
+def _handler(unit: str) -> cases.Mover:
+    return cases.Mover(Actor(name=f"{unit} 承办人", unit=unit), unit,
+                       frozenset({CASES_HANDLE, CASES_READ}))  # fmt: skip
 
 
 def _carry(
@@ -166,10 +211,28 @@ def _carry(
         step(operator, Action.close, 0.05, reply=ON_THE_SPOT[code], category_code=code)
         return
     case = cases.get_for_system(session, number)
+    if case.state is CaseState.accepted:
+        # left to the model, which was not sure: the operator reads its suggestion and mostly
+        # puts it right, but takes a wrong one now and then
+        suggested = str(case.suggestion.get("label") or "")
+        chosen = suggested if suggested and rng.random() < 0.25 else code
+        if not step(operator, Action.dispatch, rng.uniform(0.05, 0.5), category_code=chosen):
+            return
+        case = cases.get_for_system(session, number)
     if case.state is not CaseState.dispatched:
         return
     lead = case.lead_unit
-    if rng.random() < 0.06 and lead.startswith(("gl.", "tj.")):
+    if case.category_code != code:
+        # sent as the wrong matter: the unit returns it unless the right one is its own too
+        right = _lead_for(session, case, code)
+        if right and right != lead:
+            if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6),
+                        note=f"不属于本单位职责，应由{orgs.get_unit(session, right).name}办理"):  # fmt: skip
+                return
+            if not step(operator, Action.dispatch, rng.uniform(0.2, 2), category_code=code):
+                return
+            lead = cases.get_for_system(session, number).lead_unit
+    elif rng.random() < 0.12 and lead.startswith(("gl.", "tj.")):
         # a district unit returns it: the city unit is named in the catalog's city line
         if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6), note="不属于本单位职责"):
             return
@@ -177,6 +240,22 @@ def _carry(
         if not step(operator, Action.dispatch, rng.uniform(0.2, 2), lead_unit=city):
             return
         lead = city
+    elif rng.random() < 0.05 and lead.startswith(("gl.", "tj.")):
+        # the centre's supervisor sees it is the city's to do and reassigns it (改派)
+        city = "fz." + lead.split(".", 1)[1]
+        if not step(supervisor, Action.reassign, rng.uniform(0.5, 4), lead_unit=city,
+                    note="涉及全市统筹，改派市级部门办理"):  # fmt: skip
+            return
+        lead = city
+    elif rng.random() < 0.05:
+        # returned for want of detail; the centre completes it and sends it back to the same
+        # unit (退单不成立): a return the next model does not learn from
+        if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6),
+                    note="地址不详，无法现场核实"):  # fmt: skip
+            return
+        if not step(operator, Action.dispatch, rng.uniform(0.5, 3), lead_unit=lead,
+                    note="已回访市民补充详细地址，请继续办理"):  # fmt: skip
+            return
     case = cases.get_for_system(session, number)
     if case.sign_due is None or case.handle_due is None:
         return
@@ -232,14 +311,14 @@ def seed_hub(
     supervisor = cases.Mover.of(session, identity.principal_for(session, "supervisor"))
     now = now or datetime.now(UTC)
     try:
-        seed_cases(session, operator, supervisor, now=now)
+        seed_cases(session, operator, supervisor, now=now, home=home)
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)
     _inspections(session, operator, supervisor, now, settings=settings)
     cases.sweep(session, DEFAULT, 0.25, now)
     brains.detect(session, HubSettings(), now)
-    cases.retrain(session, home, "cases")
+    _learn(session, home, now)
 
 
 SPIKE = ["楼下广场舞音响太吵，每晚到十点", "小区门口烧烤摊喧哗到凌晨", "隔壁装修电钻声一整天",
