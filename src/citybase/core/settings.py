@@ -246,7 +246,16 @@ class HubSettings(BaseModel):
         gt=0,
         le=1.01,
         description="A case whose suggested category has at least this confidence is dispatched "
-        "without an operator (above 1: never).",
+        "without an operator (above 1: never), when the model was trained without a target "
+        "accuracy (from a file); a model trained by the platform's learning has its own.",
+    )
+    auto_dispatch_accuracy: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Dispatch learning: the accuracy the cases dispatched without a person must "
+        "reach; each model's confidence threshold is chosen for it out of fold (none reaching "
+        "it: every case goes to a person).",
     )
     dispatch_model: str = Field(
         "cases", description="The classifier (in <home>/models) that suggests a case's category."

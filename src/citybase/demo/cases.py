@@ -130,7 +130,7 @@ def seed_cases(
     now = now or datetime.now(UTC)
     places = _places(session)
     codes = sorted(SAYINGS)
-    requests: list[tuple[datetime, str, CaseCreate]] = []
+    requests: list[tuple[datetime, str, CaseCreate, float]] = []
     for _ in range(count):
         code = rng.choice(codes)
         address, region = rng.choice(places)
@@ -148,11 +148,13 @@ def seed_cases(
             category_code="" if code in ON_THE_SPOT else code,
             urgency=rng.choice(["normal"] * 8 + ["pressing", "urgent"]),
         )  # fmt: skip
-        requests.append((at, code, data))
+        # the case's fate in its handling (returned, reassigned…), drawn apart from the model's
+        # doing so that the stream's shares do not drift with what the model gets right
+        requests.append((at, code, data, rng.random()))
     rounds = sorted(now - timedelta(days=d) for d in ROUNDS) if home is not None else []
     learned = False
     made = 0
-    for at, code, data in sorted(requests, key=lambda r: r[0]):
+    for at, code, data, fate in sorted(requests, key=lambda r: r[0]):
         while rounds and at >= rounds[0]:
             learned = _learn(session, home, rounds.pop(0)) or learned
         if learned and code not in ON_THE_SPOT and rng.random() < 0.5:
@@ -162,7 +164,7 @@ def seed_cases(
                              home=None if code in ON_THE_SPOT else home)  # fmt: skip
         made += 1
         _carry(session, rng, taken.case.number, code, operator, supervisor, at, now,
-               [d.number for d in taken.duplicates])  # fmt: skip
+               [d.number for d in taken.duplicates], fate)  # fmt: skip
     return made
 
 
@@ -191,8 +193,11 @@ def _handler(unit: str) -> cases.Mover:
 def _carry(
     session: Session, rng: random.Random, number: str, code: str, operator: cases.Mover,
     supervisor: cases.Mover, at: datetime, now: datetime, duplicates: list[str],
+    fate: float | None = None,
 ) -> None:  # fmt: skip
-    """Play a case's handling forward from ``at``, stopping at ``now``."""
+    """Play a case's handling forward from ``at``, stopping at ``now``; ``fate`` (uniform in
+    [0, 1), drawn when omitted) decides whether it is returned or reassigned."""
+    fate = rng.random() if fate is None else fate
     t = at
 
     def step(who: cases.Mover, action: Action, after_hours: float, **fields: object) -> bool:
@@ -215,7 +220,7 @@ def _carry(
         # left to the model, which was not sure: the operator reads its suggestion and mostly
         # puts it right, but takes a wrong one now and then
         suggested = str(case.suggestion.get("label") or "")
-        chosen = suggested if suggested and rng.random() < 0.25 else code
+        chosen = suggested if suggested and rng.random() < 0.15 else code
         if not step(operator, Action.dispatch, rng.uniform(0.05, 0.5), category_code=chosen):
             return
         case = cases.get_for_system(session, number)
@@ -232,7 +237,7 @@ def _carry(
             if not step(operator, Action.dispatch, rng.uniform(0.2, 2), category_code=code):
                 return
             lead = cases.get_for_system(session, number).lead_unit
-    elif rng.random() < 0.12 and lead.startswith(("gl.", "tj.")):
+    elif fate < 0.1 and lead.startswith(("gl.", "tj.")):
         # a district unit returns it: the city unit is named in the catalog's city line
         if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6), note="不属于本单位职责"):
             return
@@ -240,14 +245,14 @@ def _carry(
         if not step(operator, Action.dispatch, rng.uniform(0.2, 2), lead_unit=city):
             return
         lead = city
-    elif rng.random() < 0.05 and lead.startswith(("gl.", "tj.")):
+    elif fate < 0.15 and lead.startswith(("gl.", "tj.")):
         # the centre's supervisor sees it is the city's to do and reassigns it (改派)
         city = "fz." + lead.split(".", 1)[1]
         if not step(supervisor, Action.reassign, rng.uniform(0.5, 4), lead_unit=city,
                     note="涉及全市统筹，改派市级部门办理"):  # fmt: skip
             return
         lead = city
-    elif rng.random() < 0.05:
+    elif 0.15 <= fate < 0.17:
         # returned for want of detail; the centre completes it and sends it back to the same
         # unit (退单不成立): a return the next model does not learn from
         if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6),
@@ -255,6 +260,14 @@ def _carry(
             return
         if not step(operator, Action.dispatch, rng.uniform(0.5, 3), lead_unit=lead,
                     note="已回访市民补充详细地址，请继续办理"):  # fmt: skip
+            return
+    elif 0.17 <= fate < 0.19:
+        # a unit disputes the matter is its own; the centre overrules it (退单不成立)
+        if not step(_handler(lead), Action.return_, rng.uniform(0.5, 6),
+                    note="该事项不属于本单位职责范围"):  # fmt: skip
+            return
+        if not step(operator, Action.dispatch, rng.uniform(0.5, 3), lead_unit=lead,
+                    note="经核实属于贵单位职责，请继续办理"):  # fmt: skip
             return
     case = cases.get_for_system(session, number)
     if case.sign_due is None or case.handle_due is None:

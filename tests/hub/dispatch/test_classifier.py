@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from citybase.cli import app
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.hub.dispatch import classifier as learning
+from citybase.hub.dispatch.schemas import Suggestion
 
 runner = CliRunner()
 HOTLINE = Path(__file__).parents[3].parent / "shared" / "data" / "hotline"
@@ -156,3 +157,36 @@ def test_a_label_seen_once_does_not_stop_the_calibration() -> None:
     [road, card] = model.predict(["路面坑洼，车辆颠簸", "社保卡丢失补办"])
     assert road.label == "城管"
     assert card.label == "社保"
+
+
+def test_the_unattended_threshold_is_the_lowest_confidence_meeting_the_target() -> None:
+    # twenty cases: the ten surest right, then one wrong at 0.8, then a mix below
+    confidence = np.array([0.99] * 10 + [0.8] + [0.7] * 4 + [0.5] * 5)
+    correct = np.array([True] * 10 + [False] + [True] * 4 + [False, True, False, True, False])
+    # 15 at 0.7 or more, 14 right (93%): meets 0.9, not 0.95; at 0.99, 10 of 10
+    assert learning.choose_threshold(confidence, correct, 0.9) == (0.7, 0.75)
+    assert learning.choose_threshold(confidence, correct, 0.95) == (0.99, 0.5)
+    # fewer than ten cases above any cut that meets it: none is chosen
+    assert learning.choose_threshold(confidence[:9], correct[:9], 0.9) == (None, None)
+    # ties go in or out together: 0.7 is never split
+    tied = np.array([0.9] * 10 + [0.7] * 10)
+    right = np.array([True] * 10 + [True] * 5 + [False] * 5)
+    assert learning.choose_threshold(tied, right, 0.8) == (0.9, 0.5)
+
+
+def test_a_model_trained_for_a_target_dispatches_alone_only_above_its_threshold() -> None:
+    rows = _examples(300, 1)
+    model = learning.Classifier.train([r["内容"] for r in rows], [r["归口"] for r in rows],
+                                      "targeted", "test", auto_target=0.95)  # fmt: skip
+    assert model.info.auto_target == 0.95
+    assert model.info.auto_threshold is not None  # these kinds are told apart easily
+    assert 0 < (model.info.auto_share or 0) <= 1
+    sure = Suggestion(label="城管", confidence=model.info.auto_threshold, top=[], model="m",
+                      auto_target=0.95, auto_threshold=model.info.auto_threshold)  # fmt: skip
+    assert sure.sure(fallback=1.01)  # the model's own threshold, not the platform's fallback
+    assert not sure.model_copy(update={"confidence": sure.confidence - 0.01}).sure(0.0)
+    unreachable = sure.model_copy(update={"auto_threshold": None})
+    assert not unreachable.sure(fallback=0.0)  # no confidence met the target: a person decides
+    untargeted = sure.model_copy(update={"auto_target": None, "confidence": 0.9})
+    assert untargeted.sure(0.85)
+    assert not untargeted.sure(0.95)

@@ -118,6 +118,14 @@ def test_the_first_challenger_becomes_champion_and_dispatch_uses_it(
     assert v1.window_end == v1.holdout_start == NOW - timedelta(days=14)
     assert 0.5 < v1.figures["macro_f1"] <= 1
     assert 0 < v1.figures["routed"] <= 1
+    # the unattended threshold was chosen for the centre's target, and measured on the holdout
+    auto = v1.figures["auto"]
+    assert auto["target"] == hub.auto_dispatch_accuracy
+    assert 0 <= auto["share"] <= 1
+    if auto["threshold"] is not None and auto["share"]:
+        assert auto["accuracy"] is not None
+    if auto["threshold"] is None:  # no confidence met the target: nothing went unattended
+        assert auto["share"] == 0.0
     assert sum(map(sum, v1.confusion["matrix"])) == 24
     assert set(v1.confusion["labels"]) <= set(KINDS)
     assert not v1.champion_figures
@@ -184,6 +192,34 @@ def test_promotion_retires_the_champion_and_rollback_brings_it_back(
     assert [(e.object_id, e.reason) for e in entries] == [
         ("cases.v1", "v2 sends lamps to the wrong unit")
     ]
+
+
+def test_routing_is_shown_under_each_champion(session: Session, tmp_path: Path) -> None:
+    city(session)
+    hub = HubSettings(holdout_days=14, retrain_window_days=60, promote_margin_f1=0.0)
+    first_at, second_at = NOW - timedelta(days=3), NOW - timedelta(days=1)
+    _closed(session, 90, first_at - timedelta(days=14), 60, seed=1)
+    _closed(session, 24, first_at, 14, seed=2)
+    assert learning.retrain(session, tmp_path, hub, QUALITY, now=first_at, min_examples=20)
+    operator = mover(session, "operator")
+    texts = ["鼓东路口的井盖缺失了，晚上很危险", "杨桥路人行道的雨水井盖被偷了",
+             "东街口公交站旁井盖松动，一踩就响"]  # fmt: skip
+    under_first = [cases.intake(session, operator, ROAD.model_copy(update={"text": texts[h]}),
+                                now=NOW - timedelta(days=2, hours=h * 5)).case.number
+                   for h in (0, 1)]  # fmt: skip
+    cases.act(session, mover(session, "gl.handler"), under_first[0], Action.return_,
+              ActionIn(note="不是我们的"), now=NOW - timedelta(days=2) + timedelta(hours=1))  # fmt: skip
+    second = learning.retrain(session, tmp_path, hub, QUALITY, now=second_at, min_examples=20)
+    assert second is not None
+    assert second.status is VersionStatus.champion
+    cases.intake(session, operator, ROAD.model_copy(update={"text": texts[2]}),
+                 now=NOW - timedelta(hours=12))  # fmt: skip
+    reigns = learning.reigns(session, "cases", now=NOW)
+    assert [(r.version, r.since, r.until) for r in reigns] == [
+        (1, first_at, second_at), (2, second_at, None)]  # fmt: skip
+    assert (reigns[0].cases, reigns[0].dispatched) == (2, 2)
+    assert (reigns[0].dispatch_accuracy, reigns[0].return_rate) == (0.5, 0.5)
+    assert (reigns[1].cases, reigns[1].dispatch_accuracy, reigns[1].return_rate) == (1, 1.0, 0.0)
 
 
 def test_retraining_asked_for_runs_in_the_worker(session: Session, tmp_path: Path) -> None:

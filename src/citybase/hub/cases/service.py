@@ -765,7 +765,7 @@ def intake(
     dispatched = False
     if not duplicates and case.district_code:
         category = case.category_code
-        sure = suggestion is not None and suggestion.confidence >= hub.auto_dispatch_confidence
+        sure = suggestion is not None and suggestion.sure(hub.auto_dispatch_confidence)
         if not category and sure and suggestion is not None:
             category = suggestion.label
         if category and (data.category_code or sure):

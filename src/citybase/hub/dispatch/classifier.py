@@ -153,7 +153,10 @@ class Classifier:
     def train(
         cls, texts: list[str], labels: list[str], name: str, source: str,
         ngrams: tuple[int, int] = NGRAMS, weights: str | None = WEIGHTS,
+        auto_target: float | None = None,
     ) -> Classifier:  # fmt: skip
+        """Learn from the examples; with ``auto_target``, also choose the confidence from
+        which cases may be dispatched without a person (see :func:`choose_threshold`)."""
         if len(texts) != len(labels) or not texts:
             raise InvalidInput("no examples to learn from", field="csv")
         counts: dict[str, int] = {}
@@ -171,6 +174,7 @@ class Classifier:
         calibrated = sorted(c for c, n in counts.items() if n >= FOLDS)
         offsets: dict[str, float] = {}
         temperature = 1.0
+        auto: tuple[float | None, float | None] = (None, None)
         if len(calibrated) >= 2:
             rows = np.flatnonzero(np.isin(truth, calibrated))
             held = _out_of_fold(features[rows], truth[rows], weights)
@@ -178,12 +182,20 @@ class Classifier:
             fitted = fit_offsets(held, numbered)
             temperature = _fit_temperature(held + fitted, numbered)
             offsets = {c: round(float(o), 4) for c, o in zip(calibrated, fitted, strict=True) if o}
+            if auto_target is not None:
+                p = _softmax(held + fitted, temperature)
+                right = p.argmax(axis=1) == numbered
+                # over the calibrated labels' examples; the rarer labels are counted wrong
+                confidence = np.concatenate([p.max(axis=1), np.zeros(len(truth) - len(rows))])
+                correct = np.concatenate([right, np.zeros(len(truth) - len(rows), dtype=bool)])
+                auto = choose_threshold(confidence, correct, auto_target)
         info = ModelInfo(
             name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
             seconds=round(time.perf_counter() - start, 2), source=source,
             temperature=temperature, offsets=offsets,
             method=METHOD.format(*ngrams, weights or "unweighted"),
-            ngrams=ngrams, weights=weights,
+            ngrams=ngrams, weights=weights, auto_target=auto_target, auto_threshold=auto[0],
+            auto_share=auto[1],
         )  # fmt: skip
         return cls(pipeline, info)
 
@@ -203,6 +215,30 @@ class Classifier:
             top = [(self.labels[i], round(float(row[i]), 4)) for i in order]
             out.append(Prediction(label=top[0][0], confidence=top[0][1], top=top))
         return out
+
+
+MIN_AUTO = 10  # a threshold is not chosen on fewer cases above it
+
+
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target: float
+) -> tuple[float | None, float | None]:
+    """The lowest confidence t such that the cases at or above t are right at least ``target``
+    of the time (and number at least ``MIN_AUTO``), with the share of cases at or above it;
+    (None, None) when no t does. Chosen on out-of-fold confidences, so that the accuracy of
+    what is dispatched without a person is estimated on cases the model did not learn from."""
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(correct[order])
+    seen = np.arange(1, len(order) + 1)
+    accuracy = hits / seen
+    best: tuple[float | None, float | None] = (None, None)
+    for i in range(len(order)):
+        # a cut falls between distinct confidences only: ties go in or out together
+        if i + 1 < len(order) and confidence[order[i + 1]] == confidence[order[i]]:
+            continue
+        if seen[i] >= MIN_AUTO and accuracy[i] >= target:
+            best = (round(float(confidence[order[i]]), 4), round(float(seen[i] / len(order)), 4))
+    return best
 
 
 def _out_of_fold(features: Any, truth: np.ndarray, weights: str | None = WEIGHTS) -> np.ndarray:

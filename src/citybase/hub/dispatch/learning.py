@@ -29,7 +29,7 @@ from citybase.hub.dispatch import corrections as corrected
 from citybase.hub.dispatch import repository
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.models import ModelVersion
-from citybase.hub.dispatch.schemas import VersionRead, VersionStatus
+from citybase.hub.dispatch.schemas import Reign, VersionRead, VersionStatus
 
 RETRAIN_NOW = "hub.dispatch.retrain_now"
 MIN_EXAMPLES = 50  # a challenger learns from no fewer
@@ -65,7 +65,8 @@ def _figures(
     predicted category's usual unit (in the training window) is the unit the case ended with,
     or, for a case no unit handled, the category is the final one — and the confusion matrix."""
     result = learning.evaluate(model, texts, labels)
-    predicted = [p.label for p in model.predict(texts)]
+    predictions = model.predict(texts)
+    predicted = [p.label for p in predictions]
     routed = sum((unit_of.get(p) == u) if u else (p == y)
                  for p, y, u in zip(predicted, labels, units, strict=True))  # fmt: skip
     names = sorted(set(labels) | set(predicted))
@@ -73,6 +74,17 @@ def _figures(
     figures = {"macro_f1": round(result.macro_f1, 4), "accuracy": round(result.accuracy, 4),
                "routed": round(routed / len(labels), 4) if labels else 0.0,
                "classes": [c.model_dump() for c in result.classes]}  # fmt: skip
+    info = model.info
+    if info.auto_target is not None:
+        # what dispatching without a person at the chosen threshold did on these cases
+        above = [p.label == y for p, y in zip(predictions, labels, strict=True)
+                 if info.auto_threshold is not None and p.confidence >= info.auto_threshold]  # fmt: skip
+        figures["auto"] = {
+            "target": info.auto_target, "threshold": info.auto_threshold,
+            "estimated_share": info.auto_share,
+            "share": round(len(above) / len(labels), 4) if labels else 0.0,
+            "accuracy": round(sum(above) / len(above), 4) if above else None,
+        }  # fmt: skip
     return figures, {"labels": names, "matrix": matrix}
 
 
@@ -113,6 +125,7 @@ def retrain(
         texts, labels, f"{name}.v{number}",
         f"closed cases {window_start:%Y-%m-%d}–{holdout_start:%Y-%m-%d}",
         ngrams=(int(chosen["ngrams"][0]), int(chosen["ngrams"][1])), weights=chosen["weights"],
+        auto_target=hub.auto_dispatch_accuracy,
     )  # fmt: skip
     learning.save(model, home)
     version = ModelVersion(
@@ -136,7 +149,7 @@ def retrain(
     promote, why = _judge(version, reigning is not None, hub)
     version.decision = why
     if promote:
-        _make_champion(session, home, actor, version, "hub.dispatch.model.promoted", why)
+        _make_champion(session, home, actor, version, "hub.dispatch.model.promoted", why, now)
     else:
         version.status = VersionStatus.rejected
         _record(session, actor, version, "hub.dispatch.model.rejected", why)
@@ -185,13 +198,15 @@ def _brief(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def _make_champion(
-    session: Session, home: Path, actor: Actor, version: ModelVersion, action: str, why: str
-) -> None:
+    session: Session, home: Path, actor: Actor, version: ModelVersion, action: str, why: str,
+    now: datetime,
+) -> None:  # fmt: skip
     _crown(home, version)
     current = repository.champion(session, version.name)
     if current is not None and current.id != version.id:
         current.status = VersionStatus.retired
     version.status = VersionStatus.champion
+    version.promoted_at = now
     session.flush()
     _record(session, actor, version, action, why)
 
@@ -206,8 +221,30 @@ def rollback(session: Session, home: Path, actor: Actor, version_id: int, why: s
                        field="version")  # fmt: skip
     if not why.strip():
         raise InvalidInput("the reason for going back to this version is needed", field="note")
-    _make_champion(session, home, actor, version, "hub.dispatch.model.rolled_back", why.strip())
+    _make_champion(session, home, actor, version, "hub.dispatch.model.rolled_back", why.strip(),
+                   datetime.now(UTC))  # fmt: skip
     return VersionRead.model_validate(version)
+
+
+def reigns(session: Session, name: str, now: datetime | None = None) -> list[Reign]:
+    """How routing went under each champion: from the day it became the champion to the day
+    the next one did, the 派单准确率 and 退单率 of the cases taken in meanwhile (from the counts
+    kept as cases change, by the city's days). A version gone back to reigns from then on; its
+    earlier reign is not kept apart."""
+    now = now or datetime.now(UTC)
+    crowned = sorted((v for v in repository.versions(session, name) if v.promoted_at),
+                     key=lambda v: v.promoted_at or now)  # fmt: skip
+    out = []
+    for n, v in enumerate(crowned):
+        since = v.promoted_at or now
+        until = crowned[n + 1].promoted_at if n + 1 < len(crowned) else None
+        [found] = cases.figures(session, None, since, until or now + timedelta(days=1)) or [
+            cases.no_figures()]  # fmt: skip
+        out.append(Reign(version=v.version, since=since, until=until, cases=found.cases,
+                         dispatched=found.counts.get("dispatched", 0),
+                         dispatch_accuracy=found.dispatch_accuracy,
+                         return_rate=found.return_rate))  # fmt: skip
+    return out
 
 
 def ask_retrain(session: Session, actor: Actor, name: str) -> JobRead:

@@ -52,3 +52,5 @@ class ModelVersion(IdMixin, Base):
     confusion: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # labels, matrix
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     decision: Mapped[str] = mapped_column(String(300), default="")
+    # when it last became the champion (promoted, or gone back to): its reign's start
+    promoted_at: Mapped[datetime | None]

@@ -23,6 +23,17 @@ class ModelInfo(BaseModel):
     )
     ngrams: tuple[int, int] = Field((1, 3), description="Character n-gram range")
     weights: str | None = Field("balanced", description="The SVM's class weighting")
+    auto_target: float | None = Field(
+        None, description="The accuracy the cases dispatched without a person must reach, when "
+        "the model was trained for one",
+    )  # fmt: skip
+    auto_threshold: float | None = Field(
+        None, description="The lowest confidence at which, out of fold, the cases at or above "
+        "it reached auto_target; none when no confidence did (nothing dispatched unattended)",
+    )  # fmt: skip
+    auto_share: float | None = Field(
+        None, description="The share of the out-of-fold cases at or above auto_threshold"
+    )
 
 
 class Prediction(BaseModel):
@@ -117,6 +128,16 @@ class Suggestion(BaseModel):
     confidence: float
     top: list[tuple[str, float]]
     model: str
+    auto_target: float | None = None
+    auto_threshold: float | None = None
+
+    def sure(self, fallback: float) -> bool:
+        """Whether a case may be dispatched on this suggestion without a person: at or above
+        the threshold chosen for the model's target accuracy, or, for a model trained
+        without a target, at or above ``fallback``."""
+        if self.auto_target is None:
+            return self.confidence >= fallback
+        return self.auto_threshold is not None and self.confidence >= self.auto_threshold
 
 
 class CatalogProblem(BaseModel):
@@ -192,3 +213,17 @@ class VersionRead(BaseModel):
     confusion: dict[str, Any]
     params: dict[str, Any]
     decision: str
+    promoted_at: datetime | None = None
+
+
+class Reign(BaseModel):
+    """A version's time as the champion, and how the cases taken in meanwhile were routed."""
+
+    version: int
+    since: datetime
+    until: datetime | None = Field(description="None: it is the champion now")
+    cases: int
+    dispatched: int
+    dispatch_accuracy: float | None = Field(description="Dispatched cases never reassigned or "
+                                            "returned (派单准确率)")  # fmt: skip
+    return_rate: float | None

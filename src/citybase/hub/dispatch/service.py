@@ -188,7 +188,9 @@ def suggest(home: Path, model: str, text: str) -> Suggestion | None:
     if classifier is None:
         return None
     p = classifier.predict([text])[0]
-    return Suggestion(label=p.label, confidence=p.confidence, top=p.top, model=model)
+    return Suggestion(label=p.label, confidence=p.confidence, top=p.top, model=model,
+                      auto_target=classifier.info.auto_target,
+                      auto_threshold=classifier.info.auto_threshold)  # fmt: skip
 
 
 def retrain(home: Path, model: str, texts: list[str], labels: list[str]) -> dict[str, Any]:

@@ -56,6 +56,13 @@ add_translations("zh", {
     "Support": "样本数", "character n-grams": "字符n元组",
     "Chosen by cross-validation within the training window": "训练窗口内交叉验证所选参数",
     "class weights": "类别权重", "Saved.": "已保存。",
+    "Routing under each champion": "历任在用模型的派单情况", "Champion": "在用模型",
+    "Until": "至", "Now": "至今", "Cases taken in": "受理工单", "Dispatched": "派单数",
+    "Dispatched without a person": "无人值守派单",
+    "at confidence {threshold} or more, chosen out of fold in the training window for a target accuracy of {target}% (it covered {estimated}% of the cases there)": "置信度不低于 {threshold}（在训练窗口内以交叉验证为目标准确率 {target}% 选定，覆盖其中 {estimated}% 的工单）",
+    "In the holdout period {share}% of the cases reached it": "评估期内 {share}% 的工单达到该置信度",
+    "routed right {accuracy}% of the time": "其中 {accuracy}% 派单正确",
+    "no confidence reached a target accuracy of {target}%: every case goes to a person": "没有置信度能达到目标准确率 {target}%：所有工单由人工派单",
 })  # fmt: skip
 add_translations("zh", {f"status.{s.value}": n for s, n in STATUS_NAMES.items()})
 add_translations("zh", {f"correction.{k.value}": n for k, n in CORRECTION_NAMES.items()})
@@ -94,6 +101,7 @@ def models_page(
     q = request.query_params
     return console.render(request, "hub/models.html", {
         "name": name, "versions": versions, "chosen": chosen,
+        "reigns": learning.reigns(session, name),
         "matrix": confusion_svg(chosen.confusion) if chosen else None,
         "names": _names(session), "may_train": principal.can(MODELS_TRAIN),
         "error": q.get("error", ""), "asked": q.get("asked") == "1", "saved": q.get("saved") == "1",
