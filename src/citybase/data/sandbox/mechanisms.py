@@ -122,11 +122,19 @@ def _expression(i: int, measure: Measure, declared: DeclarationBase) -> Any:
 
 
 def _opendp() -> Any:
-    """OpenDP's prelude (untyped for mypy: its Polars plugin adds ``.dp`` to expressions)."""
-    import opendp.prelude as dp
+    """The parts of OpenDP used here (not its prelude, which imports every extra it has and
+    takes seconds); untyped for mypy, as its Polars plugin adds ``.dp`` to expressions."""
+    from types import SimpleNamespace
 
-    dp.enable_features("contrib")
-    return dp
+    from opendp import context, measurements
+    from opendp.extras import polars as dp_polars
+    from opendp.mod import enable_features
+
+    enable_features("contrib")
+    return SimpleNamespace(
+        Context=context.Context, unit_of=context.unit_of, loss_of=context.loss_of,
+        polars=dp_polars, len=dp_polars.dp_len, m=measurements,
+    )  # fmt: skip
 
 
 def _keys(spec: QuerySpec, declared: DeclarationBase) -> list[tuple[str, ...]]:

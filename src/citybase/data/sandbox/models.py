@@ -25,7 +25,9 @@ class SandboxDeclaration(IdMixin, TimestampMixin, Base):
     identifier: Mapped[str] = mapped_column(String(100))
     max_rows_per_person: Mapped[int] = mapped_column(Integer)
     categorical: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # column → keys
-    numeric: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # column → [lo, hi]
+    numeric: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict
+    )  # column → {lower, upper}
     declared_by: Mapped[str] = mapped_column(String(100))
 
 

@@ -145,7 +145,7 @@ def declare_resource(
     values: dict[str, Any] = {
         "identifier": data.identifier, "max_rows_per_person": data.max_rows_per_person,
         "categorical": {k: list(v) for k, v in data.categorical.items()},
-        "numeric": {k: [b.lower, b.upper] for k, b in data.numeric.items()},
+        "numeric": {k: b.model_dump() for k, b in data.numeric.items()},
         "declared_by": principal.username,
     }  # fmt: skip
     if row is None:
@@ -169,7 +169,7 @@ def _declared(row: SandboxDeclaration) -> DeclarationCreate:
     return DeclarationCreate.model_validate({
         "identifier": row.identifier, "max_rows_per_person": row.max_rows_per_person,
         "categorical": row.categorical,
-        "numeric": {k: {"lower": v[0], "upper": v[1]} for k, v in row.numeric.items()},
+        "numeric": row.numeric,
     })  # fmt: skip
 
 
