@@ -52,21 +52,40 @@ def _number(value: Any) -> float | None:
 
 def frame(rows: list[dict[str, Any]], identifier: str, declared: DeclarationBase,
           columns: list[str]) -> Any:  # fmt: skip
-    """The rows as a Polars frame: the identifier as text, categorical columns as text, numeric
-    ones as floats (a value that is no number is missing)."""
+    """The rows as a Polars frame, made small because OpenDP serializes it whole into its
+    measurement: the identifier as a 64-bit hash of its text (two people sharing a hash are one
+    privacy unit: the bound only tightens), a categorical column as the position of its value
+    among the declared keys (a value outside them is missing), a numeric one as a float (a value
+    that is no number is missing)."""
     import polars as pl
 
-    data: dict[str, Any] = {
-        ID: pl.Series(ID, ["" if r.get(identifier) is None else str(r[identifier]) for r in rows],
-                      dtype=pl.String),
-    }  # fmt: skip
+    people = pl.Series(ID, ["" if r.get(identifier) is None else str(r[identifier]) for r in rows],
+                       dtype=pl.String).hash(seed=0)  # fmt: skip
+    data: dict[str, Any] = {ID: people}
     for name in columns:
         if name in declared.numeric:
             data[name] = pl.Series(name, [_number(r.get(name)) for r in rows], dtype=pl.Float64)
         else:
-            values = [None if r.get(name) is None else str(r[name]) for r in rows]
-            data[name] = pl.Series(name, values, dtype=pl.String)
+            position = {key: i for i, key in enumerate(declared.categorical[name])}
+            codes = [None if r.get(name) is None else position.get(str(r[name])) for r in rows]
+            data[name] = pl.Series(name, codes, dtype=pl.UInt32)
     return pl.DataFrame(data)
+
+
+def encode(data: Any, declared: DeclarationBase, identifier: str = ID) -> Any:
+    """A frame of text columns (an identifier, categorical values) encoded as ``frame`` does."""
+    import polars as pl
+
+    columns = [pl.col(identifier).cast(pl.String).hash(seed=0).alias(ID)]
+    for name in data.columns:
+        if name in declared.categorical:
+            keys = pl.Series(declared.categorical[name], dtype=pl.String)
+            codes = pl.Series(range(len(keys)), dtype=pl.UInt32)
+            columns.append(pl.col(name).replace_strict(keys, codes, default=None,
+                                                       return_dtype=pl.UInt32))  # fmt: skip
+        elif name in declared.numeric:
+            columns.append(pl.col(name).cast(pl.Float64, strict=False))
+    return data.select(columns)
 
 
 def _condition(cond: Condition, declared: DeclarationBase) -> Any:
@@ -75,8 +94,12 @@ def _condition(cond: Condition, declared: DeclarationBase) -> Any:
     column = pl.col(cond.column)
     if cond.column in declared.numeric:
         value: Any = float(cond.value) if not isinstance(cond.value, list) else None
-    else:
-        value = [str(v) for v in cond.value] if isinstance(cond.value, list) else str(cond.value)
+    else:  # compared by position among the keys; a value outside them matches no row
+        keys = declared.categorical[cond.column]
+        code = {key: i for i, key in enumerate(keys)}
+        asked = cond.value if isinstance(cond.value, list) else [cond.value]
+        positions = [code.get(str(v), len(keys)) for v in asked]
+        value = positions if isinstance(cond.value, list) else positions[0]
     match cond.op:
         case Op.eq:
             return column == value
@@ -183,9 +206,11 @@ def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float
     query = query.truncate_per_group(declared.max_rows_per_person, by=[ID])
     aggregates = [_expression(i, m, declared) for i, m in enumerate(spec.select)]
     if spec.group_by:
+        position = {c: {key: i for i, key in enumerate(declared.categorical[c])}
+                    for c in spec.group_by}  # fmt: skip
         public = pl.LazyFrame(
-            {c: [k[j] for k in keys] for j, c in enumerate(spec.group_by)},
-            schema={c: pl.String for c in spec.group_by},
+            {c: [position[c][k[j]] for k in keys] for j, c in enumerate(spec.group_by)},
+            schema={c: pl.UInt32 for c in spec.group_by},
         )
         query = query.group_by(spec.group_by).agg(*aggregates).with_keys(public)
     else:
@@ -208,7 +233,7 @@ def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float
         released = released.sort(spec.group_by)
     rows: list[dict[str, Any]] = []
     for record in released.to_dicts():
-        row: dict[str, Any] = {c: record[c] for c in spec.group_by}
+        row: dict[str, Any] = {c: declared.categorical[c][record[c]] for c in spec.group_by}
         for alias, title in titles.items():
             row[title] = _shown(record.get(alias), names[alias])
         rows.append(row)
