@@ -91,3 +91,29 @@ def test_conditions_must_suit_the_column(sql: str, field: str) -> None:
     with pytest.raises(QueryRefused) as refused:
         check(parse_sql(sql), DECLARED)
     assert (refused.value.rule, refused.value.field) == ("query.bad_condition", field)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"column": "性别", "op": "=", "value": ["男"]},
+        {"column": "罚款金额", "op": "<", "value": [1.0, 2.0]},
+        {"column": "性别", "op": "in", "value": "男"},
+        {"column": "性别", "op": "in", "value": []},
+    ],
+)
+def test_a_structured_condition_takes_a_list_with_in_only(where: dict[str, object]) -> None:
+    spec = QuerySpec.model_validate(
+        {"resource_code": "r", "select": [{"agg": "count"}], "where": [where]}
+    )
+    with pytest.raises(QueryRefused) as refused:
+        check(spec, DECLARED)
+    assert (refused.value.rule, refused.value.field) == ("query.bad_condition", "where[0].value")
+
+
+def test_a_column_grouped_twice_is_refused() -> None:
+    spec = QuerySpec(resource_code="r", select=[Measure(agg=Aggregate.count_)],
+                     group_by=["性别", "性别"])  # fmt: skip
+    with pytest.raises(QueryRefused) as refused:
+        check(spec, DECLARED)
+    assert refused.value.field == "group_by"

@@ -184,6 +184,8 @@ def check(spec: QuerySpec, declared: DeclarationBase) -> None:
             field=field,
         )
 
+    if len(set(spec.group_by)) != len(spec.group_by):
+        raise QueryRefused("query.syntax", "a column is grouped by twice", field="group_by")
     for i, column in enumerate(spec.group_by):
         if column not in categorical:
             raise undeclared(column, f"group_by[{i}]", "as a categorical column")
@@ -196,6 +198,10 @@ def check(spec: QuerySpec, declared: DeclarationBase) -> None:
             raise QueryRefused("query.syntax", "a quantile names q", field=f"select[{i}].q")
     for i, cond in enumerate(spec.where):
         values = cond.value if isinstance(cond.value, list) else [cond.value]
+        if isinstance(cond.value, list) != (cond.op is Op.in_) or not values:
+            raise QueryRefused("query.bad_condition", (
+                f"{cond.column}: IN takes a list of values, the other comparisons one value"
+            ), field=f"where[{i}].value")  # fmt: skip
         if cond.column in categorical:
             if cond.op not in (Op.eq, Op.ne, Op.in_):
                 raise QueryRefused("query.bad_condition", (

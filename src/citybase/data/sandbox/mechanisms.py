@@ -185,7 +185,23 @@ def _calibrated(make: Any, d_in: Any, epsilon: float) -> Any:
 
 
 def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float) -> Answer:
-    """Release ``spec`` over ``data`` (a frame from ``frame``) at privacy loss ``epsilon``."""
+    """Release ``spec`` over ``data`` (a frame from ``frame``) at privacy loss ``epsilon``; a
+    query OpenDP cannot make private is refused and nothing is released."""
+    from opendp.mod import OpenDPException
+    from polars.exceptions import PolarsError
+
+    try:
+        return _answer(spec, declared, data, epsilon)
+    except (OpenDPException, PolarsError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise QueryRefused(
+            "query.unsupported",
+            (f"OpenDP cannot answer this query privately: {reason}"),
+            field="sql",
+        ) from exc
+
+
+def _answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float) -> Answer:
     import polars as pl
     from opendp.accuracy import summarize_polars_measurement
 

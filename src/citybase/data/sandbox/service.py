@@ -8,9 +8,9 @@ the platform answers aggregate questions under differential privacy.
   or year, revocable (``grant_budget``, ``revoke_grant``).
 - An analyst **asks** in a small SQL dialect or in structured form (``ask_query``): the query is
   checked against the declaration and the grant, the budget is looked at, the rows come through
-  the one traced read of shared data (``read_rows_under`` with a basis of kind ``sandbox``), the
-  budget is spent by a conditional UPDATE, and OpenDP computes the answer. A refused query is
-  kept with its rule, on the ledger, and spends nothing.
+  the one traced read of shared data (``read_rows_under`` with a basis of kind ``sandbox``),
+  OpenDP computes the answer, and the budget is spent by a conditional UPDATE (the answer kept
+  only if it was). A refused query is kept with its rule, on the ledger, and spends nothing.
 
 The request owns the transaction; nothing here commits.
 """
@@ -432,14 +432,16 @@ def ask_query(
                 f"{from_micro(grant.epsilon_micro)} for {row.period_key}"
             ), status=403, field="epsilon")  # fmt: skip
         rows = _rows(session, principal, row, grant, declared, spec, keys)
+        columns = mechanisms.used_columns(spec)
+        frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
+        answer = mechanisms.answer(spec, declaration, frame, data.epsilon)
+        # spent only now, and the answer kept only if it was: a failed computation spends
+        # nothing, and of two queries racing for the last of a budget one is answered
         if not repository.spend(session, grant.id, row.period_key, grant.epsilon_micro, cost):
             raise QueryRefused("budget.exceeded", (
                 f"grant {grant.id}'s budget for {row.period_key} was spent by another query "
                 "meanwhile"
             ), status=403, field="epsilon")  # fmt: skip
-        columns = mechanisms.used_columns(spec)
-        frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
-        answer = mechanisms.answer(spec, declaration, frame, data.epsilon)
     except QueryRefused as refused:
         row.status, row.rule, row.message = QueryStatus.refused.value, refused.rule, refused.message
         session.flush()
