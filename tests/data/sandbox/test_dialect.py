@@ -117,3 +117,10 @@ def test_a_column_grouped_twice_is_refused() -> None:
     with pytest.raises(QueryRefused) as refused:
         check(spec, DECLARED)
     assert refused.value.field == "group_by"
+
+
+def test_result_columns_need_distinct_names() -> None:
+    with pytest.raises(QueryRefused) as refused:
+        check(parse_sql("SELECT 性别, COUNT(*) AS 性别 FROM t GROUP BY 性别"), DECLARED)
+    assert refused.value.field == "select"
+    check(parse_sql("SELECT COUNT(*), COUNT(*) AS 人数 FROM t"), DECLARED)

@@ -189,6 +189,11 @@ def check(spec: QuerySpec, declared: DeclarationBase) -> None:
     for i, column in enumerate(spec.group_by):
         if column not in categorical:
             raise undeclared(column, f"group_by[{i}]", "as a categorical column")
+    titles = [*spec.group_by, *(m.title() for m in spec.select)]
+    if len(set(titles)) != len(titles):
+        raise QueryRefused("query.syntax", (
+            f"two result columns share a name ({', '.join(titles)}): give one an alias"
+        ), field="select")  # fmt: skip
     for i, measure in enumerate(spec.select):
         if measure.agg is Aggregate.count_:
             continue
