@@ -152,3 +152,22 @@ def test_the_console_page_asks_and_shows_cost_and_accuracy(
     english = client.get("/console/sandbox")
     assert "Privacy sandbox" in english.text
     assert "Left this period" in english.text
+
+
+def test_the_providing_steward_and_an_admin_see_the_grants_an_analyst_of_no_grant_sees_none(
+    client: TestClient, session: Session
+) -> None:
+    sc = sandbox_city(session, epsilon=1.0)
+    sign_in(client, "urbansteward")
+    (grant,) = client.get("/api/v1/sandbox/grants").json()
+    assert grant["unit_code"] == "fz.health"
+    client.post("/logout")
+    sign_in(client, "root")
+    page = client.get("/console/sandbox")
+    assert page.status_code == 200
+    assert "fz.health" in page.text
+    client.post("/logout")
+    sign_in(client, "glreader")
+    page = client.get("/console/sandbox")
+    assert "本单位暂无沙箱授权" in page.text
+    assert sc.code in page.text  # the declaration is public; the grant is not
