@@ -78,6 +78,8 @@ from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.quality import views as quality_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
+from citybase.data.sandbox import routes as sandbox_routes
+from citybase.data.sandbox import views as sandbox_views
 from citybase.data.search import routes as search_routes
 from citybase.data.search import views as search_views
 from citybase.data.sharing import routes as sharing_routes
@@ -393,6 +395,8 @@ def create_app(
         baselib_views.router,
         products_routes.router,
         products_views.router,
+        sandbox_routes.router,
+        sandbox_views.router,
     ):
         app.include_router(router)
 

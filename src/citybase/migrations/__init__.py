@@ -30,6 +30,7 @@ def all_metadata() -> MetaData:
     from citybase.data.opendata import models as _opendata
     from citybase.data.products import models as _products
     from citybase.data.quality import models as _quality
+    from citybase.data.sandbox import models as _sandbox
     from citybase.data.search import models as _search
     from citybase.data.sharing import models as _sharing
     from citybase.data.sources import models as _sources
@@ -68,6 +69,7 @@ def all_metadata() -> MetaData:
         _opendata,
         _orgs,
         _quality,
+        _sandbox,
         _search,
         _sharing,
         _sources,

@@ -1,0 +1,89 @@
+"""Tables of the privacy-computing sandbox (隐私计算沙箱, 数据可用不可见): what a steward made
+available and how, the privacy budgets granted on it, what was spent of them, and every query."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from citybase.core.db.base import Base, IdMixin, JSONType, TimestampMixin
+
+
+class SandboxDeclaration(IdMixin, TimestampMixin, Base):
+    """A resource made available to differentially private queries by its providing unit's
+    steward: the column that tells one person's rows apart (the privacy unit), how many rows a
+    person may contribute, the categorical columns with their public values and the numeric
+    columns with their bounds. Nothing else of the resource can be asked about."""
+
+    __tablename__ = "sandbox_declarations"
+
+    resource_code: Mapped[str] = mapped_column(String(60), unique=True)
+    provider_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    identifier: Mapped[str] = mapped_column(String(100))
+    max_rows_per_person: Mapped[int] = mapped_column(Integer)
+    categorical: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # column → keys
+    numeric: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict
+    )  # column → {lower, upper}
+    declared_by: Mapped[str] = mapped_column(String(100))
+
+
+class SandboxGrant(IdMixin, TimestampMixin, Base):
+    """A privacy budget (隐私预算) on one declared resource for a unit (or one of its users): so
+    much ε per period, until revoked or past its last day. ε is kept in millionths, so that
+    budgets add up exactly."""
+
+    __tablename__ = "sandbox_grants"
+
+    resource_code: Mapped[str] = mapped_column(String(60), index=True)
+    unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    username: Mapped[str] = mapped_column(String(100), default="")  # empty: any of the unit's
+    epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    period: Mapped[str] = mapped_column(String(8))  # month, year
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    valid_until: Mapped[date | None]
+    granted_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str] = mapped_column(String(100), default="")
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SandboxBudget(IdMixin, Base):
+    """What one grant has spent in one period (2026-12 for a month, 2026 for a year). Spending is
+    one conditional UPDATE on this row, so two requests cannot spend the same budget twice."""
+
+    __tablename__ = "sandbox_budgets"
+    __table_args__ = (UniqueConstraint("grant_id", "period_key"),)
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("sandbox_grants.id", ondelete="RESTRICT"))
+    period_key: Mapped[str] = mapped_column(String(7))
+    budget_micro: Mapped[int] = mapped_column(BigInteger)
+    spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    queries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SandboxQuery(IdMixin, TimestampMixin, Base):
+    """One query asked of the sandbox, answered or refused: its text, what it cost, its answer
+    with OpenDP's accuracy, or the rule that refused it."""
+
+    __tablename__ = "sandbox_queries"
+
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    unit_code: Mapped[str] = mapped_column(String(40), default="")
+    resource_code: Mapped[str] = mapped_column(String(60), default="", index=True)
+    grant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_grants.id", ondelete="RESTRICT"), index=True
+    )
+    period_key: Mapped[str] = mapped_column(String(7), default="")
+    form: Mapped[str] = mapped_column(String(4))  # sql, json
+    text: Mapped[str] = mapped_column(Text)
+    epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="running")  # answered, refused
+    rule: Mapped[str] = mapped_column(String(60), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    access_id: Mapped[int | None] = mapped_column(BigInteger)

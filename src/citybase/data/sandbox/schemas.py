@@ -1,0 +1,230 @@
+"""What the sandbox takes and gives: declarations, grants of privacy budget, queries (a small SQL
+dialect, or the same as structured JSON) and their answers with cost and accuracy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Key = Annotated[str, Field(max_length=200)]
+MICRO = 1_000_000  # ε is kept in millionths
+
+
+def to_micro(epsilon: float) -> int:
+    return round(epsilon * MICRO)
+
+
+def from_micro(micro: int) -> float:
+    return micro / MICRO
+
+
+class Bounds(BaseModel):
+    """The range a numeric column's values are clipped to: public, declared by the steward."""
+
+    lower: float = Field(ge=-1e12, le=1e12)
+    upper: float = Field(ge=-1e12, le=1e12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.upper <= self.lower:
+            raise ValueError("upper must be greater than lower")
+        return self
+
+
+class DeclarationBase(BaseModel):
+    identifier: Name = Field(
+        description="The column that tells one person's rows apart (the privacy unit)"
+    )
+    max_rows_per_person: int = Field(
+        ge=1, le=1000, description="Contribution bound: rows of one person a query may use"
+    )
+    categorical: dict[Name, Annotated[list[Key], Field(min_length=1, max_length=500)]] = Field(
+        default_factory=dict, max_length=30,
+        description="Columns one may group and filter by, with their public values (keys)",
+    )  # fmt: skip
+    numeric: dict[Name, Bounds] = Field(
+        default_factory=dict, max_length=30,
+        description="Columns one may sum, average and filter by, with their bounds",
+    )  # fmt: skip
+
+
+class DeclarationCreate(DeclarationBase):
+    pass
+
+
+class DeclarationRead(DeclarationBase):
+    resource_code: str
+    provider_unit_code: str
+    declared_by: str
+    updated_at: datetime
+    masking: dict[str, str] = Field(
+        default_factory=dict,
+        description="How the resource's grade masks each declared column before the computation",
+    )
+
+
+class Period(StrEnum):
+    month = "month"
+    year = "year"
+
+
+class GrantState(StrEnum):
+    in_force = "in_force"
+    revoked = "revoked"
+    expired = "expired"
+
+
+class GrantCreate(BaseModel):
+    resource_code: str = Field(min_length=1, max_length=60)
+    unit_code: str = Field(min_length=1, max_length=40, description="The analysts' unit")
+    username: str = Field("", max_length=100, description="One user of that unit; empty: any")
+    epsilon: float = Field(gt=0, le=100, description="Privacy budget (ε) per period")
+    period: Period = Period.month
+    purpose: str = Field(min_length=2, max_length=500)
+    legal_basis: str = Field(min_length=2, max_length=500)
+    valid_until: date | None = None
+
+
+class GrantRead(BaseModel):
+    id: int
+    resource_code: str
+    unit_code: str
+    username: str
+    epsilon: float
+    period: Period
+    purpose: str
+    legal_basis: str
+    valid_until: date | None
+    granted_by: str
+    created_at: datetime
+    state: GrantState
+    revoked_at: datetime | None
+    revoked_by: str
+    revoke_reason: str
+    period_key: str = Field(description="The current period (2026-12, or 2026)")
+    spent: float = Field(description="ε spent in the current period")
+    remaining: float = Field(description="ε left in the current period")
+
+
+class Revocation(BaseModel):
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class Aggregate(StrEnum):
+    count_ = "count"  # (count is a method of str)
+    sum = "sum"
+    avg = "avg"
+    quantile = "quantile"
+
+
+class Op(StrEnum):
+    eq = "="
+    ne = "!="
+    lt = "<"
+    le = "<="
+    gt = ">"
+    ge = ">="
+    in_ = "in"
+
+
+Value = str | float
+
+
+class Measure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agg: Aggregate
+    column: str | None = Field(None, max_length=100, description="None for count")
+    q: float | None = Field(None, gt=0, lt=1, description="quantile: which (0.5 is the median)")
+    label: str = Field("", max_length=100)
+
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        if self.agg is Aggregate.count_:
+            return "COUNT(*)"
+        if self.agg is Aggregate.quantile:
+            return f"QUANTILE({self.column}, {self.q})"
+        return f"{self.agg.value.upper()}({self.column})"
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(max_length=100)
+    op: Op
+    value: Value | list[Value] = Field(description="A list for in")
+
+
+class QuerySpec(BaseModel):
+    """A query in structured form: what the SQL dialect is parsed into."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource_code: str = Field(min_length=1, max_length=60)
+    select: list[Measure] = Field(min_length=1, max_length=8)
+    group_by: list[str] = Field(default_factory=list, max_length=2)
+    where: list[Condition] = Field(default_factory=list, max_length=8)
+
+
+class QueryCreate(BaseModel):
+    """A query: ``sql`` in the sandbox's dialect, or ``query`` in structured form (one of them),
+    and the privacy loss (ε) it may spend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str | None = Field(None, min_length=1, max_length=4000)
+    query: QuerySpec | None = None
+    epsilon: float = Field(gt=0, le=10, description="ε this query spends of the budget")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> QueryCreate:
+        if (self.sql is None) == (self.query is None):
+            raise ValueError("give either sql or query, not both and not neither")
+        return self
+
+
+class QueryStatus(StrEnum):
+    answered = "answered"
+    refused = "refused"
+
+
+class Accuracy(BaseModel):
+    """OpenDP's accuracy of one released statistic: at 95 % confidence (alpha 0.05) the released
+    value differs from the true one by no more than ``accuracy``."""
+
+    column: str
+    statistic: str
+    distribution: str
+    scale: float
+    accuracy: float | None
+
+
+class Answer(BaseModel):
+    columns: list[str] = Field(default_factory=list)
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    accuracy: list[Accuracy] = Field(default_factory=list)
+    alpha: float = 0.05
+    epsilon_spent: float = Field(0.0, description="OpenDP's privacy map of the measurement")
+
+
+class QueryRead(BaseModel):
+    id: int
+    created_at: datetime
+    username: str
+    unit_code: str
+    resource_code: str
+    grant_id: int | None
+    form: str
+    text: str
+    epsilon: float
+    status: QueryStatus
+    rule: str
+    message: str
+    answer: Answer | None
+    access_id: int | None
+    remaining: float | None = Field(None, description="ε left in the grant's period after it")
