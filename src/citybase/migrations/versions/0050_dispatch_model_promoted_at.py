@@ -2,7 +2,7 @@
 accuracy of each reign.
 
 Revision ID: 0050
-Revises: 0043
+Revises: 0049
 Create Date: 2026-12-06 09:50:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import citybase.core.db.base
 
 revision: str = "0050"
-down_revision: str | None = "0043"
+down_revision: str | None = "0049"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
