@@ -15,6 +15,8 @@ from citybase.data.products.models import (
     DataAsset,
     DataProduct,
     OperationAgreement,
+    ProductContract,
+    ProductNegotiation,
     ProductScenario,
     Scenario,
 )
@@ -274,3 +276,58 @@ def count_assets(session: Session) -> tuple[int, int]:
         select(func.count(), func.coalesce(func.sum(DataAsset.value_fen), 0))
     ).one()
     return int(row[0]), int(row[1])
+
+
+# --- negotiations and contracts -------------------------------------------------------------------
+
+
+def negotiation(session: Session, negotiation_id: int) -> ProductNegotiation | None:
+    return session.get(ProductNegotiation, negotiation_id)
+
+
+def negotiation_by_pid(session: Session, provider_pid: str) -> ProductNegotiation | None:
+    return session.scalar(
+        select(ProductNegotiation).where(ProductNegotiation.provider_pid == provider_pid)
+    )
+
+
+def negotiations(
+    session: Session, unit_code: str | None = None, limit: int = 500
+) -> list[ProductNegotiation]:
+    """Every negotiation (``unit_code`` None), or those the unit takes part in either side."""
+    query = select(ProductNegotiation).order_by(ProductNegotiation.id.desc()).limit(limit)
+    if unit_code is not None:
+        query = query.where(or_(ProductNegotiation.customer_unit_code == unit_code,
+                                ProductNegotiation.provider_unit_code == unit_code))  # fmt: skip
+    return list(session.scalars(query))
+
+
+def contract(session: Session, contract_id: int) -> ProductContract | None:
+    return session.get(ProductContract, contract_id)
+
+
+def contracts(
+    session: Session, unit_code: str | None = None, limit: int = 500
+) -> list[ProductContract]:
+    query = select(ProductContract).order_by(ProductContract.id.desc()).limit(limit)
+    if unit_code is not None:
+        query = query.where(or_(ProductContract.customer_unit_code == unit_code,
+                                ProductContract.provider_unit_code == unit_code))  # fmt: skip
+    return list(session.scalars(query))
+
+
+def contracts_by_id(session: Session, ids: Iterable[int]) -> dict[int, ProductContract]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    found = session.scalars(select(ProductContract).where(ProductContract.id.in_(wanted)))
+    return {c.id: c for c in found}
+
+
+def count_contracts(session: Session, at: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(ProductContract).where(
+            ProductContract.starts_at <= at, ProductContract.ends_at > at,
+            or_(ProductContract.revoked_at.is_(None), ProductContract.revoked_at > at),
+        )
+    ) or 0  # fmt: skip

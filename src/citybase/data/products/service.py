@@ -7,8 +7,9 @@ the face other domains (and the cockpit's counts) import.
 - ``registration``: products registered with their compliance checks, reviewed, listed with
   their ODRL offer, delisted; the catalog customers search in Chinese.
 - ``assets``: the scenario register and the units' data assets with every valuation kept.
-
-Contracts, negotiation, delivery through the traced read, and metering come next.
+- ``contracts``: a customer company asks for a listed product; the negotiation follows the
+  Dataspace Protocol's states to an ODRL Agreement, which is the contract; revocation, expiry
+  and the per-contract key.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ from citybase.data.products.assets import (
     record_asset,
     revalue_asset,
 )
+from citybase.data.products.contracts import (
+    accept_offer,
+    agree_contract,
+    get_accessible_contract,
+    get_accessible_contracts,
+    get_accessible_negotiation,
+    get_accessible_negotiations,
+    issue_contract_key,
+    offer_terms,
+    request_product,
+    revoke_contract,
+    terminate_negotiation,
+    verify_agreement,
+)
 from citybase.data.products.registration import (
     delist_product,
     delist_under,
@@ -50,8 +65,11 @@ from citybase.data.products.registration import (
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
+    "accept_offer",
+    "agree_contract",
     "count_asset_units",
     "count_assets",
+    "count_contracts",
     "count_ever_listed",
     "count_listed_products",
     "count_products_by_status",
@@ -65,22 +83,32 @@ __all__ = [
     "get_accessible_agreements",
     "get_accessible_asset",
     "get_accessible_assets",
+    "get_accessible_contract",
+    "get_accessible_contracts",
+    "get_accessible_negotiation",
+    "get_accessible_negotiations",
     "get_accessible_product",
     "get_accessible_products",
     "grant_agreement",
     "is_bureau",
+    "issue_contract_key",
     "link_product",
     "list_product",
     "list_scenarios",
+    "offer_terms",
     "record_asset",
     "register_product",
+    "request_product",
     "resume_agreement",
     "revalue_asset",
     "review_agreement",
     "review_product",
+    "revoke_contract",
     "search_catalog",
     "sign_agreement",
     "suspend_agreement",
+    "terminate_negotiation",
+    "verify_agreement",
 ]
 
 
@@ -160,3 +188,9 @@ def count_scenarios(session: Session, status: str | None = None) -> int:
 def count_assets(session: Session) -> tuple[int, int]:
     """Data assets recorded, and their total value in fen."""
     return repository.count_assets(session)
+
+
+def count_contracts(session: Session, at: datetime | None = None) -> int:
+    """Contracts in force at ``at`` (now by default): concluded by then, not revoked by
+    then, their term not over."""
+    return repository.count_contracts(session, at or datetime.now(UTC))
