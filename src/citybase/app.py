@@ -71,6 +71,9 @@ from citybase.data.masking import views as masking_views
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
+from citybase.data.products import contract_routes as products_contract_routes
+from citybase.data.products import contract_views as products_contract_views
+from citybase.data.products import dsp_routes as products_dsp_routes
 from citybase.data.products import routes as products_routes
 from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
@@ -391,7 +394,10 @@ def create_app(
         hub_event_views.router,
         baselib_routes.router,
         baselib_views.router,
+        products_contract_routes.router,  # before products_routes: its /{product_id} takes any name
+        products_dsp_routes.router,
         products_routes.router,
+        products_contract_views.router,  # before products_views, for the same reason
         products_views.router,
     ):
         app.include_router(router)

@@ -74,7 +74,8 @@ def test_a_negotiation_runs_through_the_protocol_states_to_a_contract(
     compiled = policies.compile_policy(agreement)
     labels = [c.label for c in compiled.permissions[0].constraints]
     assert "purpose isAnyOf [城市治理]" in labels
-    assert "count lteq 100" in labels and "citybase:rows lteq 1000" in labels
+    assert "count lteq 100" in labels
+    assert "citybase:rows lteq 1000" in labels
     done = service.verify_agreement(session, city.people["cua"], s, asked.id)
     assert done.state == "dspace:FINALIZED"
     assert [h.state for h in done.history] == [
@@ -91,12 +92,14 @@ def test_a_negotiation_runs_through_the_protocol_states_to_a_contract(
         "products.negotiation.verified", "products.negotiation.finalized",
     ]  # fmt: skip
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.object_id == contract.number))
-    assert entry is not None and entry.action == "products.contract.conclude"
+    assert entry is not None
+    assert entry.action == "products.contract.conclude"
     assert entry.details["agreement"]["uid"] == agreement["uid"]
     offered_entry = session.scalar(
         select(LedgerEntry).where(LedgerEntry.action == "products.negotiation.offered")
     )
-    assert offered_entry is not None and offered_entry.details["offer"]["@type"] == "Offer"
+    assert offered_entry is not None
+    assert offered_entry.details["offer"]["@type"] == "Offer"
     assert service.count_contracts(session) == 1
 
 
@@ -128,7 +131,9 @@ def test_a_message_out_of_turn_or_from_the_wrong_side_changes_nothing(
     with pytest.raises(Forbidden):  # the provider does not verify
         service.verify_agreement(session, city.people["opa"], s, asked.id)
     row = session.get(ProductNegotiation, asked.id)
-    assert row is not None and row.state == "dspace:REQUESTED" and len(row.history) == 1
+    assert row is not None
+    assert row.state == "dspace:REQUESTED"
+    assert len(row.history) == 1
     service.terminate_negotiation(session, city.people["cua"], s, asked.id,
                                   Termination(reason="不再需要"))  # fmt: skip
     with pytest.raises(Conflict):  # a terminated negotiation takes no message
@@ -192,10 +197,13 @@ def test_a_contract_is_revoked_by_its_provider_or_the_bureau_only_and_expires_at
     for who in ("cua", "opb", "cud"):
         with pytest.raises((Forbidden, NotFound)):
             service.revoke_contract(session, city.people[who], s, first, ContractAction(reason="x"))
-    assert service.get_accessible_contract(session, city.bureau, s, first).status.value == "in_force"
+    assert (
+        service.get_accessible_contract(session, city.bureau, s, first).status.value == "in_force"
+    )
     revoked = service.revoke_contract(session, city.people["opa"], s, first,
                                       ContractAction(reason="客户违约"))  # fmt: skip
-    assert revoked.status.value == "revoked" and revoked.revoke_reason == "客户违约"
+    assert revoked.status.value == "revoked"
+    assert revoked.revoke_reason == "客户违约"
     with pytest.raises(Conflict):
         service.revoke_contract(session, city.bureau, s, first, ContractAction(reason="again"))
     assert _actions(session, revoked.number)[-1] == "products.contract.revoke"
@@ -207,7 +215,10 @@ def test_a_contract_is_revoked_by_its_provider_or_the_bureau_only_and_expires_at
     assert row is not None
     row.ends_at = datetime.now(UTC) - timedelta(seconds=1)
     session.flush()
-    assert service.get_accessible_contract(session, city.people["cua"], s, third).status.value == "expired"
+    assert (
+        service.get_accessible_contract(session, city.people["cua"], s, third).status.value
+        == "expired"
+    )
     assert service.count_contracts(session) == 0
     # each customer sees its own contracts only
     mine = service.get_accessible_contracts(session, city.people["cud"], s)
@@ -223,4 +234,5 @@ def test_the_customer_issues_its_per_contract_key(session: Session, settings: Se
     assert key.scopes == ["products:deliver"]
     assert key.secret
     row = session.get(ProductContract, contract_id)
-    assert row is not None and row.api_key_id == key.id
+    assert row is not None
+    assert row.api_key_id == key.id

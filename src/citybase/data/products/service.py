@@ -7,9 +7,10 @@ the face other domains (and the cockpit's counts) import.
 - ``registration``: products registered with their compliance checks, reviewed, listed with
   their ODRL offer, delisted; the catalog customers search in Chinese.
 - ``assets``: the scenario register and the units' data assets with every valuation kept.
-- ``contracts``: a customer company asks for a listed product; the negotiation follows the
-  Dataspace Protocol's states to an ODRL Agreement, which is the contract; revocation, expiry
-  and the per-contract key.
+- ``negotiation``: a customer company asks for a listed product; the negotiation follows the
+  Dataspace Protocol's states to an ODRL Agreement, which is the contract.
+- ``contracts``: who may see and move a negotiation; contracts, their revocation, expiry and
+  per-contract key.
 """
 
 from __future__ import annotations
@@ -39,16 +40,18 @@ from citybase.data.products.assets import (
     revalue_asset,
 )
 from citybase.data.products.contracts import (
-    accept_offer,
-    agree_contract,
     get_accessible_contract,
     get_accessible_contracts,
     get_accessible_negotiation,
     get_accessible_negotiations,
     issue_contract_key,
+    revoke_contract,
+)
+from citybase.data.products.negotiation import (
+    accept_offer,
+    agree_contract,
     offer_terms,
     request_product,
-    revoke_contract,
     terminate_negotiation,
     verify_agreement,
 )
