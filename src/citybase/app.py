@@ -73,6 +73,7 @@ from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
 from citybase.data.products import contract_routes as products_contract_routes
 from citybase.data.products import contract_views as products_contract_views
+from citybase.data.products import delivery_routes as products_delivery_routes
 from citybase.data.products import dsp_routes as products_dsp_routes
 from citybase.data.products import routes as products_routes
 from citybase.data.products import views as products_views
@@ -396,6 +397,7 @@ def create_app(
         baselib_views.router,
         products_contract_routes.router,  # before products_routes: its /{product_id} takes any name
         products_dsp_routes.router,
+        products_delivery_routes.router,
         products_routes.router,
         products_contract_views.router,  # before products_views, for the same reason
         products_views.router,

@@ -200,3 +200,35 @@ class ProductContract(IdMixin, TimestampMixin, Base):
     calls: Mapped[int] = mapped_column(BigInteger, default=0)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProductDelivery(IdMixin, Base):
+    """One delivery asked under a contract (交付), allowed or refused: the rule that decided it,
+    what it served (its meter: one call, rows, bytes) and what it costs by the product's price
+    policy; traced by product, contract, customer and purpose. Statements sum these."""
+
+    __tablename__ = "products_deliveries"
+    __table_args__ = (
+        Index("ix_products_deliveries_customer_at", "customer_unit_code", "at"),
+        Index("ix_products_deliveries_provider_at", "provider_unit_code", "at"),
+    )
+
+    at: Mapped[datetime]
+    contract_id: Mapped[int] = mapped_column(
+        ForeignKey("products_contracts.id", ondelete="RESTRICT"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    customer_unit_code: Mapped[str] = mapped_column(String(40))
+    provider_unit_code: Mapped[str] = mapped_column(String(40))
+    resource_code: Mapped[str] = mapped_column(String(40), default="")
+    purpose: Mapped[str] = mapped_column(String(500), default="")
+    scenario: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(10))  # allowed, refused
+    rule: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rows: Mapped[int] = mapped_column(default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    access_id: Mapped[int | None] = mapped_column(BigInteger)  # the traced read's log row
+    username: Mapped[str] = mapped_column(String(100))
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -16,6 +16,7 @@ from citybase.data.products.models import (
     DataProduct,
     OperationAgreement,
     ProductContract,
+    ProductDelivery,
     ProductNegotiation,
     ProductScenario,
     Scenario,
@@ -306,6 +307,14 @@ def contract(session: Session, contract_id: int) -> ProductContract | None:
     return session.get(ProductContract, contract_id)
 
 
+def contract_for_update(session: Session, contract_id: int) -> ProductContract | None:
+    """The contract, locked until the transaction ends (PostgreSQL), so that two deliveries
+    at once cannot both pass a limit that only one of them fits in."""
+    return session.scalar(
+        select(ProductContract).where(ProductContract.id == contract_id).with_for_update()
+    )
+
+
 def contracts(
     session: Session, unit_code: str | None = None, limit: int = 500
 ) -> list[ProductContract]:
@@ -331,3 +340,10 @@ def count_contracts(session: Session, at: datetime) -> int:
             or_(ProductContract.revoked_at.is_(None), ProductContract.revoked_at > at),
         )
     ) or 0  # fmt: skip
+
+
+def deliveries(session: Session, contract_id: int, limit: int = 100) -> list[ProductDelivery]:
+    return list(session.scalars(
+        select(ProductDelivery).where(ProductDelivery.contract_id == contract_id)
+        .order_by(ProductDelivery.id.desc()).limit(limit)
+    ))  # fmt: skip

@@ -495,3 +495,57 @@ class ContractRevoked(Event):
     number: str
     customer_unit_code: str
     reason: str
+
+
+# --- deliveries and their meters ------------------------------------------------------------------
+
+
+class DeliveryAsk(BaseModel):
+    """What a delivery asks: which of the product's source resources (its first by default),
+    which fields, which page, and where the rows will be used (a region code)."""
+
+    resource: str = Field("", max_length=40)
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    limit: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+    region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
+
+
+class DeliveryPage(BaseModel):
+    """Rows delivered under a contract, with the rule that allowed them and what was metered."""
+
+    delivery_id: int
+    contract_number: str
+    product_number: str
+    resource_code: str
+    rule: str = Field(description="The ODRL rule that allowed the delivery: permission[0]…")
+    duties: list[str] = Field(description="What the customer must do: delete at the term's end…")
+    purpose: str
+    level: str
+    masked: dict[str, str]
+    total: int
+    rows: list[dict[str, Any]]
+    bytes: int
+    price_yuan: Decimal
+    access_id: int
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    contract_id: int
+    product_id: int
+    customer_unit_code: str
+    provider_unit_code: str
+    resource_code: str
+    purpose: str
+    scenario: str
+    outcome: str
+    rule: str
+    reason: str
+    rows: int
+    bytes: int
+    price_fen: int
+    access_id: int | None

@@ -11,6 +11,8 @@ the face other domains (and the cockpit's counts) import.
   Dataspace Protocol's states to an ODRL Agreement, which is the contract.
 - ``contracts``: who may see and move a negotiation; contracts, their revocation, expiry and
   per-contract key.
+- ``delivery``: rows fetched under a contract with its key, decided by its ODRL policy, through
+  the one traced read, metered and priced; refusals kept and traced too.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from citybase.data.products.contracts import (
     issue_contract_key,
     revoke_contract,
 )
+from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
 from citybase.data.products.negotiation import (
     accept_offer,
     agree_contract,
@@ -68,6 +71,7 @@ from citybase.data.products.registration import (
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
+    "DeliveryRefused",
     "accept_offer",
     "agree_contract",
     "count_asset_units",
@@ -81,6 +85,7 @@ __all__ = [
     "count_scenarios_served",
     "create_scenario",
     "delist_product",
+    "deliver",
     "end_agreement",
     "get_accessible_agreement",
     "get_accessible_agreements",
@@ -92,6 +97,7 @@ __all__ = [
     "get_accessible_negotiations",
     "get_accessible_product",
     "get_accessible_products",
+    "get_deliveries",
     "grant_agreement",
     "is_bureau",
     "issue_contract_key",

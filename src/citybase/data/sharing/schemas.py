@@ -115,6 +115,7 @@ class Refusal(StrEnum):
     end_user_required = "end_user_required"
     bad_query = "bad_query"
     purpose_required = "purpose_required"
+    basis_refused = "basis_refused"  # the basis's own domain refused it (a contract's policy…)
 
     @property
     def status(self) -> int:
