@@ -24,6 +24,7 @@ from citybase.data.products.schemas import (
     ContractTerms,
     NegotiationAction,
     NegotiationCreate,
+    StatementSide,
     Termination,
 )
 from citybase.data.products.views import _go, _make_once
@@ -32,12 +33,28 @@ router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Data", "Data product contracts", "/console/products/contracts",
                           PRODUCTS_CONTRACT, order=46))  # fmt: skip
+console.add_page(NavEntry("Data", "Data product statements", "/console/products/statements",
+                          PRODUCTS_CONTRACT, order=47))  # fmt: skip
 STATES = ("REQUESTED", "OFFERED", "ACCEPTED", "AGREED", "VERIFIED", "FINALIZED", "TERMINATED")
 ZH_STATES = ("已请求", "已要约", "已接受要约", "已达成协议", "已核验", "已生效", "已终止")
 add_translations(
     "zh",
     {
         "Data product contracts": "数据产品合同",
+        "Data product statements": "数据产品账单",
+        "products.deliveries": "交付记录",
+        "products.no_deliveries": "暂无交付。",
+        "products.outcome.allowed": "已交付",
+        "products.outcome.refused": "已拒绝",
+        "products.at": "时间",
+        "products.amount": "金额（元）",
+        "products.refused": "被拒次数",
+        "products.total": "合计",
+        "products.month": "月份",
+        "products.side": "账单方",
+        "products.side.customer": "需方（使用与应付）",
+        "products.side.provider": "供方（交付与应收）",
+        "products.unit_code": "单位代码",
         "products.negotiations": "合同协商",
         "products.contracts": "合同",
         "products.no_negotiations": "暂无合同协商。",
@@ -76,6 +93,19 @@ add_translations(
     "en",
     {
         "products.negotiations": "Negotiations",
+        "products.deliveries": "Deliveries",
+        "products.no_deliveries": "No deliveries.",
+        "products.outcome.allowed": "Delivered",
+        "products.outcome.refused": "Refused",
+        "products.at": "Time",
+        "products.amount": "Amount (yuan)",
+        "products.refused": "Refused",
+        "products.total": "Total",
+        "products.month": "Month",
+        "products.side": "Side",
+        "products.side.customer": "Customer (used, owes)",
+        "products.side.provider": "Provider (delivered, earns)",
+        "products.unit_code": "Unit code",
         "products.contracts": "Contracts",
         "products.no_negotiations": "No negotiations.",
         "products.no_contracts": "No contracts.",
@@ -188,3 +218,31 @@ async def issue_key(
         return RedirectResponse(f"{HERE}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
     return _page(request, session, settings, principal, key)
+
+
+@router.get("/console/products/statements")
+def statements_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty
+) -> Response:
+    s = settings.products
+    month = request.query_params.get("month", "")[:7] or service.this_month()
+    side_text = request.query_params.get("side", "customer")
+    side = StatementSide(side_text) if side_text in set(StatementSide) else StatementSide.customer
+    unit = request.query_params.get("unit", "")[:40]
+    statement = service.monthly_statement(session, principal, s, month, side, unit)
+    return console.render(
+        request, "products/statement.html",
+        {"s": statement, "sides": list(StatementSide), "bureau": service.is_bureau(principal, s)},
+    )  # fmt: skip
+
+
+@router.get("/console/products/contracts/{contract_id}")
+def contract_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    contract_id: Id,
+) -> Response:  # fmt: skip
+    s = settings.products
+    contract = service.get_accessible_contract(session, principal, s, contract_id)
+    deliveries = service.get_deliveries(session, principal, s, contract_id, 200)
+    return console.render(request, "products/contract.html",
+                          {"c": contract, "deliveries": deliveries})  # fmt: skip

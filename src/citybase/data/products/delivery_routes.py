@@ -13,7 +13,13 @@ from citybase.core.web.params import Id, Offset
 from citybase.data.masking import operators as ops
 from citybase.data.products import service
 from citybase.data.products.auth import ContractParty, DeliveryReader
-from citybase.data.products.schemas import DeliveryAsk, DeliveryPage, DeliveryRead
+from citybase.data.products.schemas import (
+    DeliveryAsk,
+    DeliveryPage,
+    DeliveryRead,
+    Statement,
+    StatementSide,
+)
 from citybase.data.sharing.auth import Context
 
 router = APIRouter(prefix="/api/v1/products", tags=["data product deliveries"])
@@ -56,3 +62,17 @@ def list_deliveries(
 ) -> list[DeliveryRead]:  # fmt: skip
     """A contract's deliveries, allowed and refused, newest first (its parties and the bureau)."""
     return service.get_deliveries(session, principal, settings.products, contract_id, limit)
+
+
+@router.get("/statements")
+def monthly_statement(
+    session: DbSession, settings: AppSettings, principal: ContractParty,
+    month: Annotated[str, Query(max_length=7, description="YYYY-MM, the city's month")] = "",
+    side: StatementSide = StatementSide.customer,
+    unit: Annotated[str, Query(max_length=40, description="The bureau: any unit")] = "",
+) -> Statement:  # fmt: skip
+    """A monthly statement: per contract, calls (allowed and refused), rows, bytes and the
+    amount by each product's price policy — one's company as customer or as provider."""
+    return service.monthly_statement(
+        session, principal, settings.products, month or service.this_month(), side, unit
+    )

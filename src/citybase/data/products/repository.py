@@ -347,3 +347,23 @@ def deliveries(session: Session, contract_id: int, limit: int = 100) -> list[Pro
         select(ProductDelivery).where(ProductDelivery.contract_id == contract_id)
         .order_by(ProductDelivery.id.desc()).limit(limit)
     ))  # fmt: skip
+
+
+def delivery_sums(
+    session: Session, side: str, unit_code: str, start: datetime, end: datetime
+) -> list[Row[Any]]:
+    """Per contract and outcome, a unit's deliveries in [start, end) as customer or provider:
+    how many, their rows, bytes and price (fen)."""
+    column = (ProductDelivery.customer_unit_code if side == "customer"
+              else ProductDelivery.provider_unit_code)  # fmt: skip
+    query = (
+        select(
+            ProductDelivery.contract_id, ProductDelivery.outcome,
+            func.count().label("calls"), func.coalesce(func.sum(ProductDelivery.rows), 0).label("rows"),
+            func.coalesce(func.sum(ProductDelivery.bytes), 0).label("bytes"),
+            func.coalesce(func.sum(ProductDelivery.price_fen), 0).label("price_fen"),
+        )
+        .where(column == unit_code, ProductDelivery.at >= start, ProductDelivery.at < end)
+        .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
+    )  # fmt: skip
+    return list(session.execute(query))

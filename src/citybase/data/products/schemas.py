@@ -549,3 +549,40 @@ class DeliveryRead(BaseModel):
     bytes: int
     price_fen: int
     access_id: int | None
+
+
+class StatementSide(StrEnum):
+    customer = "customer"  # what a company used and owes
+    provider = "provider"  # what an operator (or unit) delivered and earns
+
+
+class StatementLine(BaseModel):
+    """One contract's month: its calls (allowed and refused), rows, bytes and amount."""
+
+    contract_number: str
+    product_number: str
+    product_name: str
+    price_model: PriceModel
+    customer_unit_code: str
+    provider_unit_code: str
+    purpose: str
+    calls: int
+    refused: int
+    rows: int
+    bytes: int
+    amount_yuan: Decimal
+
+
+class Statement(BaseModel):
+    """A monthly statement (月度账单) of one customer or one provider, the city's month."""
+
+    month: str
+    side: StatementSide
+    unit_code: str
+    unit_name: str = ""
+    lines: list[StatementLine]
+    calls: int
+    refused: int
+    rows: int
+    bytes: int
+    amount_yuan: Decimal

@@ -13,6 +13,7 @@ the face other domains (and the cockpit's counts) import.
   per-contract key.
 - ``delivery``: rows fetched under a contract with its key, decided by its ODRL policy, through
   the one traced read, metered and priced; refusals kept and traced too.
+- ``metering``: monthly statements per customer and per provider.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from citybase.data.products.contracts import (
     revoke_contract,
 )
 from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
+from citybase.data.products.metering import monthly_statement, this_month
 from citybase.data.products.negotiation import (
     accept_offer,
     agree_contract,
@@ -104,6 +106,7 @@ __all__ = [
     "link_product",
     "list_product",
     "list_scenarios",
+    "monthly_statement",
     "offer_terms",
     "record_asset",
     "register_product",
@@ -117,6 +120,7 @@ __all__ = [
     "sign_agreement",
     "suspend_agreement",
     "terminate_negotiation",
+    "this_month",
     "verify_agreement",
 ]
 
