@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.settings import ProductsSettings
-from citybase.data.catalog import service as catalog
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.products import agreements, policies, repository
@@ -119,7 +118,7 @@ def deliver(
     purpose = ctx.purpose or (contract.purposes[0] if len(contract.purposes) == 1 else "")
     basis = Basis(
         kind="contract", ref=contract.number, legal_basis=f"数据产品合同 {contract.number}",
-        fields=tuple(i.name for i in catalog.get_resource(session, code).items), purpose=purpose,
+        fields=(), purpose=purpose,  # every data item of the source: a product sells them all
         consumer=contract.customer_unit_code, action=ACTION,
         mask_level=Level.general_3 if product.masked else None,
     )  # fmt: skip

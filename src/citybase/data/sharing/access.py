@@ -160,7 +160,9 @@ def _check(
             return held
         covered, named = held
     else:
-        covered, named = list(basis.fields), f"{basis.kind} {basis.ref}"
+        # a basis naming no fields covers every data item of the resource (a product's contract)
+        fields = basis.fields or tuple(i.name for i in read.resource.items)
+        covered, named = list(fields), f"{basis.kind} {basis.ref}"
     outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in covered]
     if outside:
         return refuse(session, read, Refusal.field_not_granted, (
