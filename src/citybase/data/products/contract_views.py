@@ -183,7 +183,8 @@ async def negotiation_step(
                                        ContractTerms.model_validate(values))  # fmt: skip
         if action == "agree":
             terms = ContractTerms.model_validate(values) if "ends_on" in values else None
-            return service.agree_contract(session, principal, s, negotiation_id, terms)
+            return service.agree_contract(session, principal, s, negotiation_id, terms,
+                                          str(values.get("reason", ""))[:2000])  # fmt: skip
         if action in ("accept", "verify"):
             verb = service.accept_offer if action == "accept" else service.verify_agreement
             return verb(session, principal, s, negotiation_id,

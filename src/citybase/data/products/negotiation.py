@@ -310,7 +310,7 @@ def accept_offer(
 
 def agree_contract(
     session: Session, principal: Principal, settings: ProductsSettings, negotiation_id: int,
-    terms: ContractTerms | None,
+    terms: ContractTerms | None, reason: str = "",
 ) -> NegotiationRead:  # fmt: skip
     """The provider agrees (REQUESTED or ACCEPTED → AGREED): the ODRL Agreement is made from
     the offer on the table — from ``terms`` when agreeing to a request directly — with the
@@ -321,8 +321,8 @@ def agree_contract(
     assert product is not None
     require_on_offer(session, product)
     if negotiation.state == N.ACCEPTED.value:
-        terms = ContractTerms.model_validate({**negotiation.terms, "reason": terms.reason
-                                              if terms else "同意"})  # fmt: skip
+        said = terms.reason if terms else (reason or "同意")  # the offer accepted is agreed
+        terms = ContractTerms.model_validate({**negotiation.terms, "reason": said})
     elif terms is None:
         raise InvalidInput("agreeing to a request directly, give the terms (ends_on…)",
                            field="ends_on", rule=RULE_TERM)  # fmt: skip
