@@ -185,3 +185,18 @@ def test_deliveries_through_the_api_with_the_contract_key(
     client.headers["X-CSRF-Token"] = sign_in(client, "cud")
     assert client.get(f"/api/v1/products/contracts/{contract_id}/deliveries").status_code == 404
     del city
+
+
+def test_a_bad_delivery_question_is_a_clear_error(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    _city, contract_id, _, secret = _setup(session, settings)
+    auth = {"Authorization": f"Bearer {secret}"}
+    path = f"/api/v1/products/contracts/{contract_id}/rows"
+    for params, field in (({"region": "启用"}, "region"), ({"fields": "x," * 300}, "fields")):
+        answer = client.get(path, params=params, headers=auth)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == field
+    contract = session.get(ProductContract, contract_id)
+    assert contract is not None
+    assert contract.calls == 0

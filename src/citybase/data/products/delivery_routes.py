@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
+from citybase.core.errors import InvalidInput
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id, Offset
 from citybase.data.masking import operators as ops
@@ -40,8 +42,13 @@ def deliver(
     Bearer``), the purpose in ``X-Citybase-Purpose``: decided by the contract's ODRL policy,
     masked by grade, metered and priced. A refusal names the rule and delivers nothing; it is
     kept and traced too (this request commits either way)."""
-    ask = DeliveryAsk(resource=resource, region=region, limit=limit, offset=min(offset, 10**9),
-                      fields=[f.strip() for f in fields.split(",") if f.strip()])  # fmt: skip
+    try:
+        ask = DeliveryAsk(resource=resource, region=region, limit=limit, offset=min(offset, 10**9),
+                          fields=[f.strip() for f in fields.split(",") if f.strip()])  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "query"
+        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
     result = service.deliver(
         session, principal, ops.keys_for(settings.masking_key), contract_id, ctx, ask
     )
