@@ -160,3 +160,14 @@ def test_statements_through_the_api_and_the_console(
     detail = client.get(f"/console/products/contracts/{contract_id}")
     assert "已交付" in detail.text
     assert "permission[0]" in detail.text
+
+
+def test_a_statement_one_may_not_read_is_said_on_the_page(
+    client: TestClient, session: Session, settings: Settings, app
+) -> None:  # type: ignore[no-untyped-def]
+    _served(session, settings, 1)
+    client.headers["X-CSRF-Token"] = sign_in(client, "cua")
+    page = client.get("/console/products/statements", params={"side": "provider"})
+    assert page.status_code == 200
+    assert 'role="alert"' in page.text
+    assert "井盖巡查数据接口" not in page.text

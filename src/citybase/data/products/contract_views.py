@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError, NotFound
+from citybase.core.errors import CitybaseError, Forbidden, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
@@ -230,10 +230,15 @@ def statements_page(
     side_text = request.query_params.get("side", "customer")
     side = StatementSide(side_text) if side_text in set(StatementSide) else StatementSide.customer
     unit = request.query_params.get("unit", "")[:40]
-    statement = service.monthly_statement(session, principal, s, month, side, unit)
+    problem = ""
+    try:
+        statement = service.monthly_statement(session, principal, s, month, side, unit)
+    except Forbidden as exc:  # no unit, or a provider's statement asked by a customer's user
+        statement, problem = None, failure_text(session, exc)
     return console.render(
         request, "products/statement.html",
-        {"s": statement, "sides": list(StatementSide), "bureau": service.is_bureau(principal, s)},
+        {"s": statement, "problem": problem, "month": month, "side": side,
+         "sides": list(StatementSide), "bureau": service.is_bureau(principal, s)},
     )  # fmt: skip
 
 
