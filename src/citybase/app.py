@@ -76,6 +76,7 @@ from citybase.data.products import contract_views as products_contract_views
 from citybase.data.products import delivery_routes as products_delivery_routes
 from citybase.data.products import dsp_routes as products_dsp_routes
 from citybase.data.products import routes as products_routes
+from citybase.data.products import tasks as _products_tasks
 from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
 from citybase.data.quality import tasks as _quality_tasks
@@ -118,6 +119,7 @@ from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
+del _products_tasks
 del (
     _cockpit_tasks,
     _cockpit_plan_tasks,

@@ -236,3 +236,25 @@ def test_the_customer_issues_its_per_contract_key(session: Session, settings: Se
     row = session.get(ProductContract, contract_id)
     assert row is not None
     assert row.api_key_id == key.id
+
+
+def test_the_end_of_a_term_is_put_on_record_once(session: Session, settings: Settings) -> None:
+    city, product_id = _city(session, settings)
+    ended = contract_for(session, city, product_id)
+    running = contract_for(session, city, product_id, customer="cud")
+    revoked = contract_for(session, city, product_id, customer="cud")
+    service.revoke_contract(session, city.bureau, settings.products, revoked,
+                            ContractAction(reason="监管要求"))  # fmt: skip
+    for contract_id in (ended, revoked):
+        row = session.get(ProductContract, contract_id)
+        assert row is not None
+        row.ends_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.flush()
+    assert service.record_expiries(session) == 1
+    assert service.record_expiries(session) == 0
+    row = session.get(ProductContract, ended)
+    assert row is not None
+    assert row.status == "expired"
+    assert _actions(session, row.number)[-1] == "products.contract.expire"
+    assert session.get(ProductContract, running).status == "in_force"  # type: ignore[union-attr]
+    assert session.get(ProductContract, revoked).status == "revoked"  # type: ignore[union-attr]

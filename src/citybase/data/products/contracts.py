@@ -288,3 +288,19 @@ def record_contract(
                  "provider": contract.provider_unit_code, "status": contract.status,
                  "ends_at": contract.ends_at.isoformat(), **(details or {})},
     )  # fmt: skip
+
+
+TERM = Actor.system("products-term")  # who records a contract's end at its term
+
+
+def record_expiries(session: Session, now: datetime | None = None) -> int:
+    """Contracts whose term has ended and that are still marked in force: marked expired, each
+    with its ledger entry (deliveries already stop at the term; this puts the end on record).
+    Returns how many."""
+    moment = now or datetime.now(UTC)
+    ended = repository.contracts_past_term(session, moment)
+    for contract in ended:
+        contract.status = ContractStatus.expired.value
+        record_contract(session, TERM, contract, "expire",
+                        "合同期满：停止交付，按约删除数据")  # fmt: skip
+    return len(ended)

@@ -325,6 +325,16 @@ def contracts(
     return list(session.scalars(query))
 
 
+def contracts_past_term(
+    session: Session, now: datetime, limit: int = 1000
+) -> list[ProductContract]:
+    return list(session.scalars(
+        select(ProductContract)
+        .where(ProductContract.status == "in_force", ProductContract.ends_at <= now)
+        .order_by(ProductContract.id).limit(limit)
+    ))  # fmt: skip
+
+
 def contracts_by_id(session: Session, ids: Iterable[int]) -> dict[int, ProductContract]:
     wanted = set(ids)
     if not wanted:

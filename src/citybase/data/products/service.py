@@ -48,6 +48,7 @@ from citybase.data.products.contracts import (
     get_accessible_negotiation,
     get_accessible_negotiations,
     issue_contract_key,
+    record_expiries,
     revoke_contract,
 )
 from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
@@ -109,6 +110,7 @@ __all__ = [
     "monthly_statement",
     "offer_terms",
     "record_asset",
+    "record_expiries",
     "register_product",
     "request_product",
     "resume_agreement",
