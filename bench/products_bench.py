@@ -2,6 +2,7 @@
 
     python bench/products_bench.py policies [--contracts 10000] [--decisions 200000]
     python bench/products_bench.py catalog [--sizes 1000,5000,20000] [--rounds 15]
+    python bench/products_bench.py delivery [--rows 20000] [--page 100] [--seconds 20]
 
 Parts that exist:
 
@@ -23,8 +24,18 @@ one-word query and a facet with no words. The reference, in the same run, is the
 naive catalog would run: ``name LIKE '%term%'`` over the same table, counted and one page read.
 Each figure is the median of ``--rounds`` after one to warm up.
 
-Part still to come (not written yet): ``delivery`` — a metered delivery under a contract against
-an unmetered read of the same rows.
+3. ``delivery`` — **a metered delivery against an unmetered read.** A scratch SQLite database
+   with a graded resource of ``--rows`` rows (eight data items, no personal data), offered by an
+   operator company as a data API under a live operation agreement, and a customer company
+   holding a contract for it (negotiated through every protocol state, no call or row limit)
+   and its per-contract key. Each metered delivery is what ``GET
+   /api/v1/products/contracts/{id}/rows`` does for a page of ``--page`` rows, in its own
+   transaction: lock the contract, check its key, state and operation agreement, decide its
+   ODRL policy on its meters, the traced read with the contract as basis, size the rows,
+   record the delivery with its price, update the meters. The reference, in the same run and
+   taking turns page by page, is the unmetered traced read of the same page under the same
+   basis (the contract, every data item of the resource) (``sharing.read_rows_under``: field check, masking plan, ledger entry, access log), in
+   its own transaction. Aim: metered ≤ 1.5 × the reference.
 """
 
 from __future__ import annotations
@@ -273,6 +284,168 @@ def bench_catalog(sizes: str, rounds: int) -> None:
             db.dispose()
 
 
+def _company(session: Any, code: str, name: str, n: int) -> None:
+    from citybase.core.codes import credit_code_check_char
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.orgs import service as orgs
+    from citybase.core.orgs.schemas import UnitCreate, UnitKind
+
+    first17 = f"91350100MA2BE{n:04d}"
+    orgs.create_unit(session, Actor.system("bench"), UnitCreate(
+        code=code, name=name, region_code="350100", kind=UnitKind.enterprise,
+        credit_code=first17 + credit_code_check_char(first17)))  # fmt: skip
+
+
+def delivery_city(db: Any, rows: int) -> tuple[int, str, str]:
+    """The resource, the product, the contract and its key; returns (contract id, resource
+    code, the key's secret)."""
+    from citybase.core.identity import service as identity
+    from citybase.core.identity.schemas import Role, UserCreate
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.orgs import service as orgs
+    from citybase.core.settings import Settings
+    from citybase.data.catalog import service as catalog
+    from citybase.data.catalog.schemas import ResourceCreate, Transition
+    from citybase.data.datastore import service as datastore
+    from citybase.data.grading import service as grading
+    from citybase.data.grading.schemas import Decision, Level, ScanRequest
+    from citybase.data.products.schemas import (
+        AgreementAction,
+        AgreementCreate,
+        AgreementReview,
+        ContractTerms,
+        NegotiationCreate,
+        ProductAction,
+        ProductCreate,
+        ProductReview,
+    )  # fmt: skip
+    from citybase.demo.seed import DEMO_FILE
+
+    items = [{"name": n, "data_type": "string", "length": 60} for n in
+             ("井盖编号", "道路名称", "所在区", "权属单位", "材质", "状态", "巡查日期", "备注")]  # fmt: skip
+    rng = random.Random(11)
+    data = [{"井盖编号": f"JG{i:07d}", "道路名称": rng.choice(["五四路", "八一七北路", "古田路"]),
+             "所在区": rng.choice(["鼓楼区", "台江区", "仓山区"]), "权属单位": "市政中心",
+             "材质": rng.choice(["铸铁", "复合材料"]), "状态": rng.choice(["完好", "破损", "缺失"]),
+             "巡查日期": "2026-11-01", "备注": "例行巡查"} for i in range(rows)]  # fmt: skip
+    settings = Settings()
+    s = settings.products
+    with db.session_scope() as session:
+        orgs.import_orgs(session, Actor.system("bench"), DEMO_FILE.name, DEMO_FILE.read_bytes())
+        _company(session, "op.bench", "基准数据运营有限公司", 1)
+        _company(session, "cu.bench", "基准数据应用有限公司", 2)
+        for username, role, unit in (("admin", Role.platform_admin, "fz.bigdata"),
+                                     ("operator", Role.data_operator, "op.bench"),
+                                     ("customer", Role.data_consumer, "cu.bench")):  # fmt: skip
+            identity.create_user(session, None, UserCreate(
+                username=username, display_name=username, password="bench-password-1",  # noqa: S106 -- a throwaway database
+                unit_code=unit, roles=[role]), actor=Actor.system("bench"))  # fmt: skip
+        admin = identity.principal_for(session, "admin")
+        resource = catalog.create_resource(session, admin, ResourceCreate.model_validate({
+            "classification": "301004", "provider_unit_code": "fz.urban",
+            "name": "城市道路井盖信息（基准）", "abstract": "基准测试用的井盖巡查记录。",
+            "format": "database", "share_type": "conditional", "share_condition": "履职需要",
+            "share_method": "接口", "open_type": "none", "update_cycle": "daily", "items": items,
+        }))  # fmt: skip
+        for action in ("submit", "approve", "register", "publish"):
+            catalog.transition(session, admin, resource.code, action, Transition())
+        code = resource.code
+    with db.session_scope() as session:
+        admin = identity.principal_for(session, "admin")
+        datastore.load_rows(session, admin, code, data, "bench")
+        grading.scan_resource(session, admin, code, ScanRequest(rows=data[:200]))
+        grading.decide(session, admin, code, Decision(level=Level.general_2, reason="bench"))
+        today = datetime.now(UTC).date()
+        deal = service.grant_agreement(session, admin, s, AgreementCreate(
+            title="基准授权运营协议", operator_unit_code="op.bench", resource_codes=[code],
+            purposes=["城市治理"], starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=365), security_duties="数据不出域", price_policy="priced"))  # fmt: skip
+        service.review_agreement(
+            session, admin, s, deal.id, AgreementReview(approve=True, reason="基准")
+        )
+        service.sign_agreement(session, admin, s, deal.id, AgreementAction(reason="基准"))
+        operator = identity.principal_for(session, "operator")
+        product = service.register_product(session, operator, ProductCreate(
+            name="井盖巡查数据接口（基准）", kind="api", source_codes=[code], update_cycle="daily",
+            price_model="per_call", price_yuan="0.10", agreement_number=deal.number))  # fmt: skip
+        service.review_product(
+            session, admin, s, product.id, ProductReview(approve=True, reason="基准")
+        )
+        service.list_product(session, admin, s, product.id, ProductAction(reason="基准"))
+        customer = identity.principal_for(session, "customer")
+        asked = service.request_product(
+            session, customer, product.id, NegotiationCreate(purpose="城市治理")
+        )
+        service.agree_contract(session, admin, s, asked.id, ContractTerms(
+            ends_on=today + timedelta(days=300), reason="基准"))  # fmt: skip
+        done = service.verify_agreement(session, customer, s, asked.id)
+        assert done.contract_id is not None
+        contract_id = done.contract_id
+    with db.session_scope() as session:  # a key is made from a signed-in session
+        customer = identity.principal_for(session, "customer").model_copy(update={"via": "session"})
+        secret = service.issue_contract_key(session, customer, settings, contract_id).secret
+    return contract_id, code, secret
+
+
+def bench_delivery(rows: int, page: int, seconds: float) -> None:
+    from citybase.core.identity import service as identity
+    from citybase.core.settings import Settings
+    from citybase.data.datastore.schemas import RowQuery
+    from citybase.data.masking import operators as ops
+    from citybase.data.products.schemas import DeliveryAsk, DeliveryPage
+    from citybase.data.sharing import service as sharing
+    from citybase.data.sharing.schemas import Basis, ReadContext
+
+    keys = ops.keys_for("5a" * 32)
+    ctx = ReadContext(purpose="城市治理")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db("sqlite", Path(tmp))
+        contract_id, code, secret = delivery_city(db, rows)
+        with db.session_scope(readonly=True) as session:
+            holder = identity.principal_from_api_key(session, secret)
+            assert holder is not None
+            admin = identity.principal_for(session, "admin")
+            number = service.get_accessible_contracts(session, admin, Settings().products)[0].number
+        basis = Basis(kind="contract", ref=number, legal_basis=f"数据产品合同 {number}",
+                      fields=(), purpose="城市治理", consumer="cu.bench",
+                      action="products.delivery")  # fmt: skip
+        pages = max(1, rows // page)
+
+        def metered(n: int) -> int:
+            with db.session_scope() as session:
+                got = service.deliver(session, holder, keys, contract_id, ctx,
+                                      DeliveryAsk(limit=page, offset=(n % pages) * page))  # fmt: skip
+                assert isinstance(got, DeliveryPage), got
+                return len(got.rows)
+
+        def unmetered(n: int) -> int:
+            with db.session_scope() as session:
+                got = sharing.read_rows_under(session, holder, code, ctx,
+                                              RowQuery(limit=page, offset=(n % pages) * page),
+                                              keys, basis)  # fmt: skip
+                assert not isinstance(got, sharing.Refused), got
+                return len(got.page.rows)
+
+        kinds = [metered, unmetered]
+        spent = [0.0, 0.0]
+        calls = [0, 0]
+        n, start = 0, time.perf_counter()
+        metered(0), unmetered(0)  # warm up
+        while time.perf_counter() - start < seconds * 2:
+            for k, fn in enumerate(kinds):
+                began = time.perf_counter()
+                fn(n)
+                spent[k] += time.perf_counter() - began
+                calls[k] += 1
+            n += 1
+        db.dispose()
+    a, b = (spent[k] / calls[k] * 1000 for k in range(2))
+    print("| rows in the resource | page | metered delivery ms | unmetered traced read ms | "
+          "÷ reference | deliveries each |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    print(f"| {rows:,} | {page:,} | {a:.2f} | {b:.2f} | {a / b:.2f} | {calls[0]:,} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parts = parser.add_subparsers(dest="part", required=True)
@@ -282,11 +455,17 @@ def main(argv: list[str] | None = None) -> int:
     catalog = parts.add_parser("catalog", help="product catalog search over many listed products")
     catalog.add_argument("--sizes", default="1000,5000,20000")
     catalog.add_argument("--rounds", type=int, default=15)
+    delivery = parts.add_parser("delivery", help="a metered delivery against an unmetered read")
+    delivery.add_argument("--rows", type=int, default=20_000)
+    delivery.add_argument("--page", type=int, default=100)
+    delivery.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
     if args.part == "policies":
         bench_policies(args.contracts, args.decisions)
     elif args.part == "catalog":
         bench_catalog(args.sizes, args.rounds)
+    elif args.part == "delivery":
+        bench_delivery(args.rows, args.page, args.seconds)
     return 0
 
 

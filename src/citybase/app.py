@@ -71,7 +71,12 @@ from citybase.data.masking import views as masking_views
 from citybase.data.opendata import ckan as opendata_ckan
 from citybase.data.opendata import routes as opendata_routes
 from citybase.data.opendata import views as opendata_views
+from citybase.data.products import contract_routes as products_contract_routes
+from citybase.data.products import contract_views as products_contract_views
+from citybase.data.products import delivery_routes as products_delivery_routes
+from citybase.data.products import dsp_routes as products_dsp_routes
 from citybase.data.products import routes as products_routes
+from citybase.data.products import tasks as _products_tasks
 from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
 from citybase.data.quality import tasks as _quality_tasks
@@ -116,6 +121,7 @@ from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
+del _products_tasks
 del (
     _cockpit_tasks,
     _cockpit_plan_tasks,
@@ -393,7 +399,11 @@ def create_app(
         hub_event_views.router,
         baselib_routes.router,
         baselib_views.router,
+        products_contract_routes.router,  # before products_routes: its /{product_id} takes any name
+        products_dsp_routes.router,
+        products_delivery_routes.router,
         products_routes.router,
+        products_contract_views.router,  # before products_views, for the same reason
         products_views.router,
         sandbox_routes.router,
         sandbox_views.router,

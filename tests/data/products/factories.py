@@ -26,6 +26,8 @@ from citybase.data.products.schemas import (
     AgreementCreate,
     AgreementRead,
     AgreementReview,
+    ContractTerms,
+    NegotiationCreate,
     ProductAction,
     ProductCreate,
     ProductReview,
@@ -137,3 +139,38 @@ def listed_product(session: Session, city: ProductsCity, **overrides: Any) -> in
 
 def days(n: int) -> date:
     return clock.today() + timedelta(days=n)
+
+
+def add_customers(session: Session, city: ProductsCity) -> None:
+    """Two customer companies, cu.gamma (user cua) and cu.delta (user cud), data consumers."""
+    make_company(session, "cu.gamma", "榕城物流科技有限公司", 3)
+    make_company(session, "cu.delta", "闽都征信服务有限公司", 4)
+    make_user(session, "cua", Role.data_consumer, unit="cu.gamma")
+    make_user(session, "cud", Role.data_consumer, unit="cu.delta")
+    for name in ("cua", "cud"):
+        city.people[name] = principal_of(session, name)
+
+
+def terms(**overrides: Any) -> ContractTerms:
+    values: dict[str, Any] = {"ends_on": days(30), "max_calls": 100, "max_rows": 1000,
+                              "reason": "按目录价提供"}  # fmt: skip
+    values.update(overrides)
+    return ContractTerms.model_validate(values)
+
+
+def contract_for(
+    session: Session, city: ProductsCity, product_id: int, customer: str = "cua",
+    **term_overrides: Any,
+) -> int:  # fmt: skip
+    """A contract of ``customer`` for the product, negotiated through every protocol state
+    (requested, offered, accepted, agreed, verified, finalized); returns its id."""
+    s = city.settings.products
+    who = city.people[customer]
+    asked = service.request_product(session, who, product_id,
+                                    NegotiationCreate(purpose="城市治理", scenario="井盖巡查"))  # fmt: skip
+    service.offer_terms(session, city.people["opa"], s, asked.id, terms(**term_overrides))
+    service.accept_offer(session, who, s, asked.id)
+    service.agree_contract(session, city.people["opa"], s, asked.id, None)
+    done = service.verify_agreement(session, who, s, asked.id)
+    assert done.contract_id is not None
+    return done.contract_id

@@ -20,7 +20,7 @@ from citybase.data.masking import operators as ops
 from citybase.data.sharing import access, repository, service
 from citybase.data.sharing.schemas import AccessFilter, Basis, ReadContext, Refusal, Revocation
 from tests.core.identity.factories import make_user, principal_of
-from tests.data.sharing.factories import citizen_id, grant_to, shared_city
+from tests.data.sharing.factories import ITEMS, citizen_id, grant_to, shared_city
 
 KEYS = ops.Keys.derive("22" * 32)
 CASE = ReadContext(case_number="SR202611010001", end_user="李医生", purpose="医保稽核")
@@ -290,6 +290,17 @@ def test_rows_under_a_contract_are_masked_and_traced_like_a_granted_read(
     found = access.find_accesses(session, city.people["root"],
                                  AccessFilter(subject=citizen_id(1)), KEYS)  # fmt: skip
     assert [a.id for a in found.accesses] == [row.id]
+
+
+def test_a_basis_naming_no_fields_covers_every_data_item_of_the_resource(
+    session: Session,
+) -> None:
+    city = shared_city(session, level=Level.general_4)
+    principal = principal_of(session, make_user(session, "customer").username)
+    served = _under(session, principal, city.resource.code, replace(CONTRACT, fields=()))
+    assert isinstance(served, access.Served), served
+    assert set(served.page.rows[0]) == {i["name"] for i in ITEMS}
+    assert served.page.rows[0]["姓名"].endswith("*")  # still masked by the resource's grade
 
 
 def test_fields_outside_the_basis_are_refused_logged_and_nothing_served(

@@ -30,9 +30,20 @@ PRODUCTS_ASSETS = identity.define_permission(
     "products:assets", "Record and revalue one's unit's data assets",
     Role.data_steward, Role.unit_admin, Role.data_operator,
 )  # fmt: skip
+PRODUCTS_CONTRACT = identity.define_permission(
+    "products:contract", "Take part in contract negotiations for data products (a company's users "
+    "as customers, operators and units as providers) and see one's contracts and statements",
+    Role.data_consumer, Role.data_operator, Role.data_steward, Role.auditor,
+)  # fmt: skip
+PRODUCTS_DELIVER = identity.define_permission(
+    "products:deliver", "Fetch deliveries of data products under one's company's contracts "
+    "(the scope of a per-contract key)", Role.data_consumer,
+)  # fmt: skip
 
 ProductsBrowser = Annotated[Principal, Depends(require(PRODUCTS_BROWSE))]
 ProductsRegistrar = Annotated[Principal, Depends(require(PRODUCTS_REGISTER))]
 AgreementsReader = Annotated[Principal, Depends(require(PRODUCTS_AGREEMENTS))]
 ProductsGovernor = Annotated[Principal, Depends(require(PRODUCTS_GOVERN))]
 AssetsKeeper = Annotated[Principal, Depends(require(PRODUCTS_ASSETS))]
+ContractParty = Annotated[Principal, Depends(require(PRODUCTS_CONTRACT))]
+DeliveryReader = Annotated[Principal, Depends(require(PRODUCTS_DELIVER))]

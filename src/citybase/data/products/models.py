@@ -141,3 +141,94 @@ class AssetEntry(IdMixin, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     changed_by: Mapped[str] = mapped_column(String(100))
     changed_at: Mapped[datetime]
+
+
+class ProductNegotiation(IdMixin, TimestampMixin, Base):
+    """A contract negotiation (合同协商) over a listed product, as the Dataspace Protocol 2024-1
+    runs it: this side is the provider, ``provider_pid`` its id for the process, the customer's
+    ``consumer_pid`` its own. ``state`` is the protocol's (``dspace:REQUESTED``…)."""
+
+    __tablename__ = "products_negotiations"
+
+    provider_pid: Mapped[str] = mapped_column(String(80), unique=True)
+    consumer_pid: Mapped[str] = mapped_column(String(200))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products_products.id", ondelete="RESTRICT"), index=True
+    )
+    customer_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    provider_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    purposes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    scenario: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    # the offer on the table (ODRL JSON-LD), the terms the provider set, the agreement once made
+    offer: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    agreement: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    callback_address: Mapped[str] = mapped_column(String(500), default="")
+    contract_id: Mapped[int | None] = mapped_column(BigInteger)
+    # every state it went through: [{state, by, at, reason}]
+    history: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+
+class ProductContract(IdMixin, TimestampMixin, Base):
+    """A data-product contract (数据产品合同): the ODRL 2.2 Agreement a finalized negotiation
+    made, in force until its term ends or it is revoked; its meters count what it has served."""
+
+    __tablename__ = "products_contracts"
+
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    negotiation_id: Mapped[int] = mapped_column(
+        ForeignKey("products_negotiations.id", ondelete="RESTRICT"), unique=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products_products.id", ondelete="RESTRICT"), index=True
+    )
+    customer_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    provider_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    purposes: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    scenario: Mapped[str] = mapped_column(String(200), default="")
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the ODRL Agreement
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default="in_force")  # in_force, revoked
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str] = mapped_column(String(100), default="")
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+    # the per-contract key (an API key of the customer) deliveries are fetched with
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProductDelivery(IdMixin, Base):
+    """One delivery asked under a contract (交付), allowed or refused: the rule that decided it,
+    what it served (its meter: one call, rows, bytes) and what it costs by the product's price
+    policy; traced by product, contract, customer and purpose. Statements sum these."""
+
+    __tablename__ = "products_deliveries"
+    __table_args__ = (
+        Index("ix_products_deliveries_customer_at", "customer_unit_code", "at"),
+        Index("ix_products_deliveries_provider_at", "provider_unit_code", "at"),
+    )
+
+    at: Mapped[datetime]
+    contract_id: Mapped[int] = mapped_column(
+        ForeignKey("products_contracts.id", ondelete="RESTRICT"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    customer_unit_code: Mapped[str] = mapped_column(String(40))
+    provider_unit_code: Mapped[str] = mapped_column(String(40))
+    resource_code: Mapped[str] = mapped_column(String(40), default="")
+    purpose: Mapped[str] = mapped_column(String(500), default="")
+    scenario: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(10))  # allowed, refused
+    rule: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rows: Mapped[int] = mapped_column(default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    access_id: Mapped[int | None] = mapped_column(BigInteger)  # the traced read's log row
+    username: Mapped[str] = mapped_column(String(100))
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger)

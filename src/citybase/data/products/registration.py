@@ -333,7 +333,8 @@ def review_product(
 
 def offer_policy(product: DataProduct, agreement: OperationAgreement | None) -> dict[str, Any]:
     """The ODRL 2.2 offer the product is listed with: use for the agreement's purposes, paid
-    where priced, never passed on. Contracts made from it come later."""
+    where priced, never passed on. It compiles (``policies.compile_policy``); contracts are
+    made from it by narrowing it to the purposes asked and the provider's terms."""
     permission: dict[str, Any] = {
         "action": "use",
         "target": f"urn:citybase:product:{product.number}",
@@ -342,9 +343,10 @@ def offer_policy(product: DataProduct, agreement: OperationAgreement | None) -> 
         permission["constraint"] = [{"leftOperand": "purpose", "operator": "isAnyOf",
                                      "rightOperand": list(agreement.purposes)}]  # fmt: skip
     if product.price_model != PriceModel.free.value:
-        permission["duty"] = [{"action": "compensate", "constraint": [
-            {"leftOperand": "payAmount", "operator": "eq",
-             "rightOperand": str(to_yuan(product.price_fen)), "unit": "CNY"}]}]  # fmt: skip
+        # the amount is the product's price policy (metering prices each delivery by it); ODRL's
+        # payAmount takes a unit and is not among the operands the policies understand
+        permission["duty"] = [{"action": "compensate", "dct:description":
+                               f"{product.price_model} {to_yuan(product.price_fen)} CNY"}]  # fmt: skip
     return {
         "@context": "http://www.w3.org/ns/odrl.jsonld", "@type": "Offer",
         "uid": f"urn:citybase:offer:{product.number}",

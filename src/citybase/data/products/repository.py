@@ -15,6 +15,9 @@ from citybase.data.products.models import (
     DataAsset,
     DataProduct,
     OperationAgreement,
+    ProductContract,
+    ProductDelivery,
+    ProductNegotiation,
     ProductScenario,
     Scenario,
 )
@@ -274,3 +277,103 @@ def count_assets(session: Session) -> tuple[int, int]:
         select(func.count(), func.coalesce(func.sum(DataAsset.value_fen), 0))
     ).one()
     return int(row[0]), int(row[1])
+
+
+# --- negotiations and contracts -------------------------------------------------------------------
+
+
+def negotiation(session: Session, negotiation_id: int) -> ProductNegotiation | None:
+    return session.get(ProductNegotiation, negotiation_id)
+
+
+def negotiation_by_pid(session: Session, provider_pid: str) -> ProductNegotiation | None:
+    return session.scalar(
+        select(ProductNegotiation).where(ProductNegotiation.provider_pid == provider_pid)
+    )
+
+
+def negotiations(
+    session: Session, unit_code: str | None = None, limit: int = 500
+) -> list[ProductNegotiation]:
+    """Every negotiation (``unit_code`` None), or those the unit takes part in either side."""
+    query = select(ProductNegotiation).order_by(ProductNegotiation.id.desc()).limit(limit)
+    if unit_code is not None:
+        query = query.where(or_(ProductNegotiation.customer_unit_code == unit_code,
+                                ProductNegotiation.provider_unit_code == unit_code))  # fmt: skip
+    return list(session.scalars(query))
+
+
+def contract(session: Session, contract_id: int) -> ProductContract | None:
+    return session.get(ProductContract, contract_id)
+
+
+def contract_for_update(session: Session, contract_id: int) -> ProductContract | None:
+    """The contract, locked until the transaction ends (PostgreSQL), so that two deliveries
+    at once cannot both pass a limit that only one of them fits in."""
+    return session.scalar(
+        select(ProductContract).where(ProductContract.id == contract_id).with_for_update()
+    )
+
+
+def contracts(
+    session: Session, unit_code: str | None = None, limit: int = 500
+) -> list[ProductContract]:
+    query = select(ProductContract).order_by(ProductContract.id.desc()).limit(limit)
+    if unit_code is not None:
+        query = query.where(or_(ProductContract.customer_unit_code == unit_code,
+                                ProductContract.provider_unit_code == unit_code))  # fmt: skip
+    return list(session.scalars(query))
+
+
+def contracts_past_term(
+    session: Session, now: datetime, limit: int = 1000
+) -> list[ProductContract]:
+    return list(session.scalars(
+        select(ProductContract)
+        .where(ProductContract.status == "in_force", ProductContract.ends_at <= now)
+        .order_by(ProductContract.id).limit(limit)
+    ))  # fmt: skip
+
+
+def contracts_by_id(session: Session, ids: Iterable[int]) -> dict[int, ProductContract]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    found = session.scalars(select(ProductContract).where(ProductContract.id.in_(wanted)))
+    return {c.id: c for c in found}
+
+
+def count_contracts(session: Session, at: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(ProductContract).where(
+            ProductContract.starts_at <= at, ProductContract.ends_at > at,
+            or_(ProductContract.revoked_at.is_(None), ProductContract.revoked_at > at),
+        )
+    ) or 0  # fmt: skip
+
+
+def deliveries(session: Session, contract_id: int, limit: int = 100) -> list[ProductDelivery]:
+    return list(session.scalars(
+        select(ProductDelivery).where(ProductDelivery.contract_id == contract_id)
+        .order_by(ProductDelivery.id.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def delivery_sums(
+    session: Session, side: str, unit_code: str, start: datetime, end: datetime
+) -> list[Row[Any]]:
+    """Per contract and outcome, a unit's deliveries in [start, end) as customer or provider:
+    how many, their rows, bytes and price (fen)."""
+    column = (ProductDelivery.customer_unit_code if side == "customer"
+              else ProductDelivery.provider_unit_code)  # fmt: skip
+    query = (
+        select(
+            ProductDelivery.contract_id, ProductDelivery.outcome,
+            func.count().label("calls"), func.coalesce(func.sum(ProductDelivery.rows), 0).label("rows"),
+            func.coalesce(func.sum(ProductDelivery.bytes), 0).label("bytes"),
+            func.coalesce(func.sum(ProductDelivery.price_fen), 0).label("price_fen"),
+        )
+        .where(column == unit_code, ProductDelivery.at >= start, ProductDelivery.at < end)
+        .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
+    )  # fmt: skip
+    return list(session.execute(query))

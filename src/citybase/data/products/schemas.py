@@ -377,3 +377,212 @@ class AssetRead(BaseModel):
     version: int
     history: list[AssetEntryRead] = Field(default_factory=list)
     updated_at: datetime
+
+
+# --- negotiations and contracts -------------------------------------------------------------------
+
+
+class NegotiationCreate(BaseModel):
+    """A customer asks for a listed product: for which of its offered purposes, in which
+    scenario; ``consumer_pid`` is the customer's own id for the negotiation (one is made)."""
+
+    purpose: str = Field(min_length=1, max_length=200)
+    scenario: str = Field("", max_length=200)
+    consumer_pid: str = Field("", max_length=200)
+
+
+class ContractTerms(BaseModel):
+    """What the provider offers or agrees to: the term (the last day the contract runs, the
+    city's day), and optionally how many calls and rows in all, and the region of use."""
+
+    ends_on: date
+    max_calls: int | None = Field(None, ge=1, le=1_000_000_000_000)
+    max_rows: int | None = Field(None, ge=1, le=1_000_000_000_000_000)
+    region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NegotiationAction(BaseModel):
+    reason: str = Field("", max_length=2000)
+
+
+class Termination(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    code: str = Field("", max_length=80)
+
+
+class NegotiationStep(BaseModel):
+    state: str
+    by: str
+    at: datetime
+    reason: str = ""
+
+
+class NegotiationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    provider_pid: str
+    consumer_pid: str
+    product_id: int
+    product_number: str = ""
+    product_name: str = ""
+    customer_unit_code: str
+    customer_unit_name: str = ""
+    provider_unit_code: str
+    requested_by: str
+    purposes: list[str]
+    scenario: str
+    state: str = Field(description="The Dataspace Protocol state: dspace:REQUESTED…")
+    offer: dict[str, Any]
+    terms: dict[str, Any]
+    agreement: dict[str, Any] | None
+    contract_id: int | None
+    history: list[NegotiationStep]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContractStatus(StrEnum):
+    in_force = "in_force"  # 履行中
+    expired = "expired"  # 已到期
+    revoked = "revoked"  # 已撤销
+
+
+class ContractAction(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ContractRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    product_id: int
+    product_number: str = ""
+    product_name: str = ""
+    customer_unit_code: str
+    customer_unit_name: str = ""
+    provider_unit_code: str
+    purposes: list[str]
+    scenario: str
+    policy: dict[str, Any] = Field(description="The ODRL 2.2 Agreement (JSON-LD)")
+    starts_at: datetime
+    ends_at: datetime
+    status: ContractStatus
+    revoked_at: datetime | None
+    revoked_by: str
+    revoke_reason: str
+    has_key: bool = False
+    calls: int
+    rows: int
+    bytes: int
+    created_at: datetime
+
+
+class ContractConcluded(Event):
+    topic: ClassVar[str] = "data.products.contract.concluded"
+
+    number: str
+    product_number: str
+    customer_unit_code: str
+    provider_unit_code: str
+
+
+class ContractRevoked(Event):
+    topic: ClassVar[str] = "data.products.contract.revoked"
+
+    number: str
+    customer_unit_code: str
+    reason: str
+
+
+# --- deliveries and their meters ------------------------------------------------------------------
+
+
+class DeliveryAsk(BaseModel):
+    """What a delivery asks: which of the product's source resources (its first by default),
+    which fields, which page, and where the rows will be used (a region code)."""
+
+    resource: str = Field("", max_length=40)
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    limit: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+    region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
+
+
+class DeliveryPage(BaseModel):
+    """Rows delivered under a contract, with the rule that allowed them and what was metered."""
+
+    delivery_id: int
+    contract_number: str
+    product_number: str
+    resource_code: str
+    rule: str = Field(description="The ODRL rule that allowed the delivery: permission[0]…")
+    duties: list[str] = Field(description="What the customer must do: delete at the term's end…")
+    purpose: str
+    level: str
+    masked: dict[str, str]
+    total: int
+    rows: list[dict[str, Any]]
+    bytes: int
+    price_yuan: Decimal
+    access_id: int
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    contract_id: int
+    product_id: int
+    customer_unit_code: str
+    provider_unit_code: str
+    resource_code: str
+    purpose: str
+    scenario: str
+    outcome: str
+    rule: str
+    reason: str
+    rows: int
+    bytes: int
+    price_fen: int
+    access_id: int | None
+
+
+class StatementSide(StrEnum):
+    customer = "customer"  # what a company used and owes
+    provider = "provider"  # what an operator (or unit) delivered and earns
+
+
+class StatementLine(BaseModel):
+    """One contract's month: its calls (allowed and refused), rows, bytes and amount."""
+
+    contract_number: str
+    product_number: str
+    product_name: str
+    price_model: PriceModel
+    customer_unit_code: str
+    provider_unit_code: str
+    purpose: str
+    calls: int
+    refused: int
+    rows: int
+    bytes: int
+    amount_yuan: Decimal
+
+
+class Statement(BaseModel):
+    """A monthly statement (月度账单) of one customer or one provider, the city's month."""
+
+    month: str
+    side: StatementSide
+    unit_code: str
+    unit_name: str = ""
+    lines: list[StatementLine]
+    calls: int
+    refused: int
+    rows: int
+    bytes: int
+    amount_yuan: Decimal

@@ -7,8 +7,13 @@ the face other domains (and the cockpit's counts) import.
 - ``registration``: products registered with their compliance checks, reviewed, listed with
   their ODRL offer, delisted; the catalog customers search in Chinese.
 - ``assets``: the scenario register and the units' data assets with every valuation kept.
-
-Contracts, negotiation, delivery through the traced read, and metering come next.
+- ``negotiation``: a customer company asks for a listed product; the negotiation follows the
+  Dataspace Protocol's states to an ODRL Agreement, which is the contract.
+- ``contracts``: who may see and move a negotiation; contracts, their revocation, expiry and
+  per-contract key.
+- ``delivery``: rows fetched under a contract with its key, decided by its ODRL policy, through
+  the one traced read, metered and priced; refusals kept and traced too.
+- ``metering``: monthly statements per customer and per provider.
 """
 
 from __future__ import annotations
@@ -37,6 +42,25 @@ from citybase.data.products.assets import (
     record_asset,
     revalue_asset,
 )
+from citybase.data.products.contracts import (
+    get_accessible_contract,
+    get_accessible_contracts,
+    get_accessible_negotiation,
+    get_accessible_negotiations,
+    issue_contract_key,
+    record_expiries,
+    revoke_contract,
+)
+from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
+from citybase.data.products.metering import monthly_statement, this_month
+from citybase.data.products.negotiation import (
+    accept_offer,
+    agree_contract,
+    offer_terms,
+    request_product,
+    terminate_negotiation,
+    verify_agreement,
+)
 from citybase.data.products.registration import (
     delist_product,
     delist_under,
@@ -50,8 +74,12 @@ from citybase.data.products.registration import (
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
+    "DeliveryRefused",
+    "accept_offer",
+    "agree_contract",
     "count_asset_units",
     "count_assets",
+    "count_contracts",
     "count_ever_listed",
     "count_listed_products",
     "count_products_by_status",
@@ -60,27 +88,42 @@ __all__ = [
     "count_scenarios_served",
     "create_scenario",
     "delist_product",
+    "deliver",
     "end_agreement",
     "get_accessible_agreement",
     "get_accessible_agreements",
     "get_accessible_asset",
     "get_accessible_assets",
+    "get_accessible_contract",
+    "get_accessible_contracts",
+    "get_accessible_negotiation",
+    "get_accessible_negotiations",
     "get_accessible_product",
     "get_accessible_products",
+    "get_deliveries",
     "grant_agreement",
     "is_bureau",
+    "issue_contract_key",
     "link_product",
     "list_product",
     "list_scenarios",
+    "monthly_statement",
+    "offer_terms",
     "record_asset",
+    "record_expiries",
     "register_product",
+    "request_product",
     "resume_agreement",
     "revalue_asset",
     "review_agreement",
     "review_product",
+    "revoke_contract",
     "search_catalog",
     "sign_agreement",
     "suspend_agreement",
+    "terminate_negotiation",
+    "this_month",
+    "verify_agreement",
 ]
 
 
@@ -160,3 +203,9 @@ def count_scenarios(session: Session, status: str | None = None) -> int:
 def count_assets(session: Session) -> tuple[int, int]:
     """Data assets recorded, and their total value in fen."""
     return repository.count_assets(session)
+
+
+def count_contracts(session: Session, at: datetime | None = None) -> int:
+    """Contracts in force at ``at`` (now by default): concluded by then, not revoked by
+    then, their term not over."""
+    return repository.count_contracts(session, at or datetime.now(UTC))

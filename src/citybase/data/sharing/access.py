@@ -160,7 +160,9 @@ def _check(
             return held
         covered, named = held
     else:
-        covered, named = list(basis.fields), f"{basis.kind} {basis.ref}"
+        # a basis naming no fields covers every data item of the resource (a product's contract)
+        fields = basis.fields or tuple(i.name for i in read.resource.items)
+        covered, named = list(fields), f"{basis.kind} {basis.ref}"
     outside = [f for f in dict.fromkeys(wanted_fields + used_fields) if f not in covered]
     if outside:
         return refuse(session, read, Refusal.field_not_granted, (
@@ -273,6 +275,23 @@ def read_rows_under(
     grant is, with ``basis.action`` on the ledger and the basis's kind and reference in the
     ledger entry and the access log."""
     return _serve(session, principal, code, ctx, request, keys, basis, operation, up_to)
+
+
+def refuse_under(
+    session: Session, principal: Principal, code: str, ctx: ReadContext, basis: Basis,
+    message: str,
+) -> Refused:  # fmt: skip
+    """A read under a basis that the domain holding it refused before anything was read (a
+    contract revoked or past its term, a delivery its policy does not allow): traced as a
+    refused read — ledger entry and access-log row, with the basis and ``message`` (the rule)
+    — so that a refused delivery leaves the same trace as a refused read under a grant."""
+    read = Read(principal, code, ctx, "rows", {}, basis=basis)
+    read.action, read.legal_basis, read.purpose = basis.action, basis.legal_basis, basis.purpose
+    try:
+        read.resource = catalog.get_resource(session, code)
+    except NotFound:
+        read.provider_unit_code = ""
+    return refuse(session, read, Refusal.basis_refused, message)
 
 
 def _serve(

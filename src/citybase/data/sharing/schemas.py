@@ -115,6 +115,7 @@ class Refusal(StrEnum):
     end_user_required = "end_user_required"
     bad_query = "bad_query"
     purpose_required = "purpose_required"
+    basis_refused = "basis_refused"  # the basis's own domain refused it (a contract's policy…)
 
     @property
     def status(self) -> int:
@@ -149,7 +150,7 @@ class Basis:
 
     ``kind`` names what the basis is (``contract``…) and ``ref`` which one (the contract's
     number); both go on the ledger and in the access log. ``fields`` are the data items the
-    basis covers; ``mask_level``, when given, masks at least as hard as that level's policy
+    basis covers (none named: every data item of the resource); ``mask_level``, when given, masks at least as hard as that level's policy
     (never softer than the resource's own grade). ``consumer`` is who receives the rows (a
     unit's or an operator's code), when not the reader's own unit. ``action`` is the ledger's
     action for the delivery."""

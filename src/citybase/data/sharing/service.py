@@ -40,12 +40,12 @@ from citybase.data.sharing.schemas import (
     RequestStatus,
     Revocation,
 )
+from citybase.data.sharing.trace import Refused as Refused  # what a refused read returns
 
 if TYPE_CHECKING:
     from citybase.data.datastore.schemas import RowQuery
     from citybase.data.masking.operators import Keys
     from citybase.data.sharing.access import Served
-    from citybase.data.sharing.trace import Refused
 
 CATALOG_RULE = Actor.system("catalog-share-type")
 
@@ -295,3 +295,14 @@ def read_rows_under(
     return access.read_rows_under(
         session, principal, code, ctx, request, keys, basis, operation=operation, up_to=up_to
     )
+
+
+def refuse_under(
+    session: Session, principal: Principal, code: str, ctx: ReadContext, basis: Basis,
+    message: str,
+) -> Refused:  # fmt: skip
+    """Trace a read under ``basis`` that the domain holding the basis refused (its rule in
+    ``message``): the same ledger entry and access-log row as any refused read."""
+    from citybase.data.sharing import access
+
+    return access.refuse_under(session, principal, code, ctx, basis, message)

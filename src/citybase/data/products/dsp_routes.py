@@ -1,0 +1,124 @@
+"""The Dataspace Protocol 2024-1 HTTPS binding of contract negotiation, citybase as the
+provider, under /dsp: a connector asks for a product's offer and moves the negotiation with the
+protocol's messages; errors come back as ``dspace:ContractNegotiationError``.
+
+The participant is the signed-in user or the API key calling (its company is the consumer);
+no ``Authorization`` token of another identity scheme is read. The provider's own messages
+(offer, agreement, FINALIZED) are made in citybase (the JSON API and the console) and are not
+sent to the consumer's ``callbackAddress``: the consumer reads the negotiation's state here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+
+from citybase.core.errors import CitybaseError
+from citybase.core.web.deps import AppSettings, DbSession
+from citybase.data.products import negotiation, protocol
+from citybase.data.products.auth import ContractParty
+
+
+class DspRoute(APIRoute):
+    """Answers a refusal (after the request's transaction is rolled back) as the protocol's
+    error object, with the HTTP status the refusal carries."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CitybaseError as exc:
+                pid = request.path_params.get("provider_pid")
+                error = protocol.ContractNegotiationError.model_validate({
+                    "dspace:providerPid": pid, "dspace:code": exc.code,
+                    "dspace:reason": [exc.message] + ([f"field: {exc.field}"] if exc.field else []),
+                })  # fmt: skip
+                return JSONResponse(error.to_json(), status_code=exc.status_code)
+
+        return answer
+
+
+router = APIRouter(prefix="/dsp", tags=["dataspace protocol"], route_class=DspRoute)
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise protocol.ProtocolError("the body is not JSON", field="body") from None
+
+
+def _ack(ack: protocol.ContractNegotiation, status: int = 200) -> JSONResponse:
+    return JSONResponse(ack.to_json(), status_code=status)
+
+
+@router.post("/negotiations/request")
+async def request_negotiation(
+    request: Request, session: DbSession, principal: ContractParty
+) -> JSONResponse:
+    """A ContractRequestMessage on a listed product's offer (by its ``@id``) starts a
+    negotiation: 201 with the ACK (``dspace:REQUESTED``)."""
+    return _ack(negotiation.receive_new_request(session, principal, await _body(request)), 201)
+
+
+@router.get("/negotiations/{provider_pid}")
+def read_negotiation(
+    session: DbSession, settings: AppSettings, principal: ContractParty, provider_pid: str
+) -> JSONResponse:
+    """The negotiation's ACK: its ids and state."""
+    return _ack(negotiation.negotiation_ack(session, principal, settings.products, provider_pid))
+
+
+async def _receive(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    provider_pid: str, expected: type[protocol._Top],
+) -> JSONResponse:  # fmt: skip
+    body = await _body(request)
+    return _ack(negotiation.receive_message(
+        session, principal, settings.products, provider_pid, body, expected))  # fmt: skip
+
+
+@router.post("/negotiations/{provider_pid}/request")
+async def request_again(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    provider_pid: str,
+) -> JSONResponse:  # fmt: skip
+    """A ContractRequestMessage on the provider's offer: OFFERED → REQUESTED."""
+    return await _receive(request, session, settings, principal, provider_pid,
+                          protocol.ContractRequestMessage)  # fmt: skip
+
+
+@router.post("/negotiations/{provider_pid}/events")
+async def negotiation_event(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    provider_pid: str,
+) -> JSONResponse:  # fmt: skip
+    """A ContractNegotiationEventMessage ``dspace:ACCEPTED``: OFFERED → ACCEPTED."""
+    return await _receive(request, session, settings, principal, provider_pid,
+                          protocol.ContractNegotiationEventMessage)  # fmt: skip
+
+
+@router.post("/negotiations/{provider_pid}/agreement/verification")
+async def verify_agreement(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    provider_pid: str,
+) -> JSONResponse:  # fmt: skip
+    """A ContractAgreementVerificationMessage: AGREED → VERIFIED, then FINALIZED."""
+    return await _receive(request, session, settings, principal, provider_pid,
+                          protocol.ContractAgreementVerificationMessage)  # fmt: skip
+
+
+@router.post("/negotiations/{provider_pid}/termination")
+async def terminate(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    provider_pid: str,
+) -> JSONResponse:  # fmt: skip
+    """A ContractNegotiationTerminationMessage: → TERMINATED."""
+    return await _receive(request, session, settings, principal, provider_pid,
+                          protocol.ContractNegotiationTerminationMessage)  # fmt: skip
