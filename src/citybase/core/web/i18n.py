@@ -191,6 +191,7 @@ add_patterns(
         r"Input should be a valid datetime.*": "应为有效时间",
         r"Input should be a valid boolean.*": "应为是或否",
         r"Input should be a valid (?:string|list|dictionary).*": "格式不正确",
+        r"Input should be '.*": "请从所列选项中选择",
         r"Input should be (.+)": "应为以下之一：{0}",
         r"String should match pattern .*": "格式不正确",
         r"Value error, (.+)": "{0}",

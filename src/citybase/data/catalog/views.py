@@ -426,3 +426,7 @@ add_patterns("zh", {
     r"data item (.+) appears twice": "信息项 {0} 重复", r"no column (.+)": "没有列 {0}",
     r"(\S+) has no version (\S+)": "{0} 没有版本 {1}",
 })  # fmt: skip
+
+add_patterns("zh", {
+    r"(\S+) is \w+: it cannot be \w+ now \(possible: .*\)": "资源 {0} 在当前状态下不能执行此操作",
+})  # fmt: skip

@@ -266,8 +266,12 @@ async def catalog_load(request: Request, session: DbSession, principal: CatalogK
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _catalog(request, session, True)
+    (await claim(request, session)).done(session, "/console/hub/dispatch")
     text = (await upload.read()).decode("utf-8", errors="replace")
     report = dispatch.import_catalog(session, actor_of(principal), text)
     if not report.ok:
         undo(session)
     return _catalog(request, session, True, report, 200 if report.ok else 422)
+
+
+add_translations("zh", {"no such step": "没有这一办理步骤"})

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
@@ -17,6 +17,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.perception.devices import service
 from citybase.perception.devices.auth import DEVICES_MANAGE, PERCEPTION_READ, Manager, Reader
@@ -178,13 +179,18 @@ def rules_page(request: Request, session: DbSession, principal: Reader) -> Respo
 async def rule_create(request: Request, session: DbSession, principal: Manager) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         try:
             params = json.loads(str(form.get("params") or "{}"))
         except ValueError as exc:
-            raise CitybaseError(f"params: not JSON ({exc})", field="params") from None
+            raise CitybaseError(NOT_JSON, field="params", reason=str(exc)) from None
         data = RuleIn.model_validate({**{k: v for k, v in form.items() if k != "params"},
                                       "params": params, "active": True})  # fmt: skip
         rules.put_rule(session, actor_of(principal), data)
     except (CitybaseError, ValidationError) as exc:
         return _rules_page(request, session, True, form, failure(session, exc), 422)
-    return RedirectResponse("/console/perception/rules?saved=1", status_code=303)
+    return once.redirect(session, "/console/perception/rules?saved=1")
+
+
+NOT_JSON = 'the parameters are not JSON: write them as {"name": value, …}'
+add_translations("zh", {NOT_JSON: '参数不是 JSON：请写成 {"名称": 值, …}'})
