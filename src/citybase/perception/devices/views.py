@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
@@ -79,12 +80,14 @@ def _map(found: list[Any]) -> dict[str, Any]:
 
 @router.get("/console/perception/devices")
 def devices_page(request: Request, session: DbSession, principal: Reader) -> Response:
-    found = service.devices(session)
+    region = request.query_params.get("region", "")[:64]
+    found = service.devices(session, within=region)
     latest = telemetry.latest_all(session)
     open_alarms = {a.device_id for a in rules.alarms(session, open_only=True)}
     return console.render(request, "perception/devices.html", {
         "devices": found, "latest": latest, "alarmed": open_alarms, "map": _map(found),
         "types": {t.code: t for t in service.types(session)},
+        "region_picker": orgs.region_picker(session, region),
     })  # fmt: skip
 
 
