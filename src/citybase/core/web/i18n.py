@@ -159,6 +159,7 @@ add_translations(
         "Language": "语言",
         "Signed in as": "当前用户",
         "Skip to content": "跳到正文",
+        "Menu": "菜单",
         "Total": "共计",
         "Error": "错误",
         "Row": "行",
