@@ -4,8 +4,9 @@ sentence and no field's name as the code spells it.
 
 The forms are found by walking the app's routes: each POST route of the console and of the public
 pages is sent twice, once empty and once with every field its page offers filled with nonsense,
-as a platform admin of a small city with one published, graded resource. A route this file does
-not know how to reach fails the walk (``PATHS``), so a new form is walked from the day it is added.
+as a platform admin of a small city with one published, graded resource. A path parameter this
+file has no value for fails the walk (``PARAMS``), so a new form is walked from the day it is
+added.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ PARAMS = {
     "code": "{resource}", "number": "9", "indicator_id": "9", "actual_id": "9", "task_id": "9",
     "user_id": "9", "key_id": "9", "answer_id": "9", "review_id": "9", "dispute_id": "9",
     "source_id": "9", "conflict_id": "9", "hotspot_id": "9", "version_id": "9", "grant_id": "9",
-    "verb": "withdraw", "action": "submit",
+    "verb": "withdraw", "action": "submit", "fmt": "csv",
 }  # fmt: skip
 
 NOTICE = re.compile(r'<(p|div|span|li) class="notice error"[^>]*>(.*?)</\1>', re.S)
@@ -109,7 +110,9 @@ def test_a_form_sent_wrong_answers_in_chinese(
     city = shared_city(session)
     csrf = sign_in(client, "root")
     values = {k: v.format(resource=city.resource.code) for k, v in PARAMS.items()}
-    path = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "9"), route)
+    unknown = set(re.findall(r"\{(\w+)\}", route)) - set(values)
+    assert not unknown, f"{route}: no value to walk it with for {unknown} (PARAMS)"
+    path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route)
     page = client.get(path, headers={"Accept": "text/html"})
     fields = _fields_of(page.text, path) if page.status_code == 200 else set()
     nonsense = {f: "x" for f in fields} | {"year": "-1", "month": "13"} if fields else {}

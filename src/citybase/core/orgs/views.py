@@ -338,6 +338,8 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
             undo(session)
             errors = form_errors(exc)
     failed = bool(errors) or any(r.problems for r in reports or [])
+    if failed and not errors:
+        undo(session)  # nothing was imported: the form's token is given back with the rest
     return console.render(
         request,
         "orgs/import.html",

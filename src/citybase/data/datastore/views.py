@@ -120,6 +120,8 @@ async def rows_upload(
             undo(session)
             errors = form_errors(exc)
     failed = bool(errors) or bool(report and report.problems)
+    if failed and not errors:
+        undo(session)  # nothing was loaded: the form's token is given back with the rest
     return _page(request, session, settings, principal, code, report=report, errors=errors,
                  status=422 if failed else 200)  # fmt: skip
 
