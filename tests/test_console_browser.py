@@ -6,6 +6,7 @@ skips otherwise. It serves the demo city from a temporary SQLite data directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -199,3 +200,43 @@ def test_the_region_picker_is_a_cascade(base_url: str, browser) -> None:  # type
     page.select_option(street, first)
     assert page.input_value("input[type=hidden][name=region_code]") == first
     page.close()
+
+
+PHONE = {"width": 375, "height": 812}
+
+
+def test_the_console_on_a_phone(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """At 375 pixels across the navigation folds behind 菜单, wide tables scroll inside
+    themselves, and no page is wider than the screen; a screenshot of each page is kept."""
+    shots = Path(os.environ.get("CITYBASE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    wide = []
+    for path in ("/", "/console/hub/cases", "/console/catalog", "/console/perception/devices",
+                 "/console/regions", "/console/cockpit", "/console/ledger", "/hotline"):  # fmt: skip
+        page.goto(f"{base_url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            wide.append(f"{path}: {width}px")
+        name = path.strip("/").replace("/", "-") or "home"
+        page.screenshot(path=str(shots / f"phone-{name}.png"))
+    assert wide == [], f"pages wider than the phone: {wide}"
+
+    page.goto(f"{base_url}/console/hub/cases")
+    side = page.locator("nav.side")
+    assert side.is_hidden()  # folded: the list comes first
+    table = page.locator("main table").first
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth")  # it scrolls, the page does not
+    page.click("label.menu-button")
+    assert side.is_visible()
+    page.screenshot(path=str(shots / "phone-menu.png"))
+    side.locator("a").first.click()
+    page.wait_for_load_state()
+    assert page.locator("nav.side").is_hidden()  # folded again on the next page
+    context.close()

@@ -106,25 +106,25 @@ def test_tasks_updates_reports_and_scorecards(
 
 
 def test_a_plan_file_loads_from_the_console_all_or_nothing(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     make_user(session, "bureau", Role.platform_admin, unit="fz.bigdata")
     token = sign_in(client, "bureau")
     bad = PLAN.replace("direction: lower", "direction: sideways")
-    refused = client.post("/console/cockpit/plans", data={"csrf_token": token},
+    refused = client.post("/console/cockpit/plans", data={"csrf_token": token, "form_token": form_token()},
                           files={"file": ("plan.yaml", bad.encode())}, follow_redirects=False)  # fmt: skip
     assert "error=line" in refused.headers["location"]
     assert plans.list_plans(session) == []
-    loaded = client.post("/console/cockpit/plans", data={"csrf_token": token},
+    loaded = client.post("/console/cockpit/plans", data={"csrf_token": token, "form_token": form_token()},
                          files={"file": ("plan.yaml", PLAN.encode())}, follow_redirects=False)  # fmt: skip
     assert loaded.headers["location"] == "/console/cockpit?loaded=fz-test"
     assert [p.code for p in plans.list_plans(session)] == ["fz-test"]
 
 
 def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(session)
     token = sign_in(client, "bureau")
     form = client.get(f"/console/cockpit/indicators/{ids['online']}/edit")
@@ -168,11 +168,11 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
     editor = client.get("/console/cockpit/plans/fz-test/yaml")
     assert "建设城市大脑（一期）" in editor.text
     broken = client.post("/console/cockpit/plans/fz-test/yaml",
-                         data={"csrf_token": token, "text": text.replace("direction: lower", "direction: x")})  # fmt: skip
+                         data={"csrf_token": token, "form_token": form_token(), "text": text.replace("direction: lower", "direction: x")})  # fmt: skip
     assert broken.status_code == 422
     assert "indicators.1.direction" in broken.text
     saved = client.post("/console/cockpit/plans/fz-test/yaml", data={
-        "csrf_token": token, "text": text.replace("title: 测试规划", "title: 测试规划（修订）"),
+        "csrf_token": token, "form_token": form_token(), "text": text.replace("title: 测试规划", "title: 测试规划（修订）"),
     }, follow_redirects=False)  # fmt: skip
     assert saved.headers["location"] == "/console/cockpit/plans/fz-test"
     page = client.get("/console/cockpit/plans/fz-test")

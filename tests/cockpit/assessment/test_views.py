@@ -28,8 +28,8 @@ def _rules_changed(session: Session) -> bool:
 
 
 def test_the_assessment_page_ranks_units_and_only_the_bureau_sets_the_weighting(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     _setup(session)
     assert client.get("/console/cockpit/assessment?year=2025").status_code in (302, 303, 401)
     token = sign_in(client, "reporter")
@@ -59,14 +59,14 @@ def test_the_assessment_page_ranks_units_and_only_the_bureau_sets_the_weighting(
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert found is not None
     bad = client.post("/console/cockpit/assessment/rules", data={
-        "csrf_token": found.group(1), "year": "2025", "parts.indicators": "0",
+        "csrf_token": found.group(1), "form_token": form_token(), "year": "2025", "parts.indicators": "0",
         "parts.tasks": "0", "parts.updates": "0",
     }, follow_redirects=False)  # fmt: skip
     assert bad.status_code == 303
     assert "error=" in bad.headers["location"]  # nothing weighs anything: refused, said why
     assert not _rules_changed(session)
     saved = client.post("/console/cockpit/assessment/rules", data={
-        "csrf_token": found.group(1), "year": "2025", "parts.indicators": "70",
+        "csrf_token": found.group(1), "form_token": form_token(), "year": "2025", "parts.indicators": "70",
         "parts.tasks": "30", "parts.updates": "0", "plan.fz-test": "1.5",
         "indicator_scores.unreported": "10", "note": "突出指标",
     }, follow_redirects=False)  # fmt: skip

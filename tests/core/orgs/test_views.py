@@ -60,14 +60,14 @@ def test_child_region_form_shows_field_errors(
     assert "does not start with" in response.text
 
 
-def test_import_page_names_bad_rows(client: TestClient, session: Session) -> None:
+def test_import_page_names_bad_rows(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     make_small_city(session)
     make_user(session, "admin", Role.platform_admin)
     csrf = sign_in(client, "admin")
     content = "code,name,level,kind,parent\n350104,仓山区,district,市辖区,350100\n350105,马尾区,moon,,350100\n"
     response = client.post(
         "/console/orgs/import",
-        data={"csrf_token": csrf},
+        data={"csrf_token": csrf, "form_token": form_token()},
         files={"file": ("regions.csv", content.encode(), "text/csv")},
     )
     assert response.status_code == 422
@@ -76,8 +76,8 @@ def test_import_page_names_bad_rows(client: TestClient, session: Session) -> Non
 
 
 def test_outlines_are_imported_in_the_console_and_drawn_on_the_region_page(
-    client: TestClient, session: Session
-) -> None:
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     make_small_city(session)
     make_user(session, "admin", Role.platform_admin)
     csrf = sign_in(client, "admin")
@@ -85,12 +85,12 @@ def test_outlines_are_imported_in_the_console_and_drawn_on_the_region_page(
     bad = collection(
         feature("350102", box(119.2, 26.0, 119.31, 26.2)), feature("x9", box(0, 0, 1, 1))
     )
-    refused = client.post("/console/orgs/import", data={"csrf_token": csrf},
+    refused = client.post("/console/orgs/import", data={"csrf_token": csrf, "form_token": form_token()},
                           files={"file": ("fz.geojson", bad)})  # fmt: skip
     assert refused.status_code == 422
     assert "no region with code x9" in refused.text
     assert "要素" in refused.text  # problems named by feature, not row
-    done = client.post("/console/orgs/import", data={"csrf_token": csrf, "source": "民政局勘界"},
+    done = client.post("/console/orgs/import", data={"csrf_token": csrf, "form_token": form_token(), "source": "民政局勘界"},
                        files={"file": ("fz.geojson", collection(*CITY))})  # fmt: skip
     assert done.status_code == 200
     assert "导入完成" in done.text

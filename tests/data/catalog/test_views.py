@@ -68,7 +68,7 @@ def test_form_errors_are_shown_next_to_the_form(
               "open_type": "none", "update_cycle": "daily", "items_text": "a | nonsense"},
     )  # fmt: skip
     assert response.status_code == 422
-    assert "信息项 1：应为以下之一" in response.text  # named by its label, never items.0.data_type
+    assert "信息项 1：请从所列选项中选择" in response.text  # by its label, never items.0.data_type
 
 
 def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> None:

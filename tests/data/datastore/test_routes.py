@@ -44,20 +44,20 @@ def test_rows_through_the_api(client: TestClient, session: Session) -> None:
     assert client.put(url, files={"file": ("jg.csv", CSV.encode())}, headers=h).status_code == 403
 
 
-def test_rows_in_the_console(client: TestClient, session: Session) -> None:
+def test_rows_in_the_console(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     people = catalog_people(session)
     r = make_published(session, people, items=ITEMS)
     csrf = sign_in(client, "urbansteward")
     page = client.get(f"/console/catalog/{r.code}/rows")
     assert "尚未加载数据" in page.text
     bad = client.post(
-        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf},
+        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf, "form_token": form_token()},
         files={"file": ("jg.csv", (CSV + "JG9,鼓楼区,x,1,,\n").encode())},
     )  # fmt: skip
     assert bad.status_code == 422
     assert "未加载任何数据" in bad.text
     loaded = client.post(
-        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf},
+        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf, "form_token": form_token()},
         files={"file": ("jg.csv", CSV.encode())},
     )  # fmt: skip
     assert "已加载 3 行" in loaded.text

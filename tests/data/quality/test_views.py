@@ -49,17 +49,17 @@ def test_rules_runs_and_disputes_in_the_console(
     assert "已更正" in client.get("/console/quality/disputes").text
 
 
-def test_the_masking_policy_page(client: TestClient, session: Session) -> None:
+def test_the_masking_policy_page(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     shared_city(session)
     csrf = sign_in(client, "root")
     assert "可逆假名" in client.get("/console/masking").text
     changed = client.post("/console/masking",
-                          data={"csrf_token": csrf, "level": "general_3", "kind": "mobile",
-                                "op": "keep", "first": "0", "last": "4", "reason": "对齐行业规范"},
+                          data={"csrf_token": csrf, "form_token": form_token(), "level": "general_3",
+                                "kind": "mobile", "op": "keep", "first": "0", "last": "4", "reason": "对齐行业规范"},
                           follow_redirects=False)  # fmt: skip
     assert changed.status_code == 303
     assert "已由大数据局调整" in client.get("/console/masking").text
     refused = client.post("/console/masking",
-                          data={"csrf_token": csrf, "level": "general_3", "kind": "mobile",
-                                "op": "keep", "reason": "x"})  # fmt: skip
+                          data={"csrf_token": csrf, "form_token": form_token(), "level": "general_3",
+                                "kind": "mobile", "op": "keep", "reason": "x"})  # fmt: skip
     assert refused.status_code == 422

@@ -250,8 +250,8 @@ def _headers(client: TestClient, user: str) -> dict[str, str]:
 
 
 def test_only_the_quality_team_steers_and_sees_the_models(
-    client: TestClient, session: Session, settings: Settings
-) -> None:
+    client: TestClient, session: Session, settings: Settings, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     _closed(session, 90, NOW - timedelta(days=14), 60, seed=1)
     _closed(session, 24, NOW, 14, seed=2)
@@ -302,7 +302,8 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert "error" in missing.json()
 
     token = {"csrf_token": quality["X-CSRF-Token"]}
-    pressed = client.post("/console/hub/models/retrain", data=token, follow_redirects=False)
+    pressed = client.post("/console/hub/models/retrain", data=token | {"form_token": form_token()},
+                          follow_redirects=False)  # fmt: skip
     assert pressed.status_code == 303
     assert "已排队训练" in client.get(pressed.headers["location"]).text
     refused = client.post(f"/console/hub/models/{v1.id}/rollback", data=token | {"note": "x"},

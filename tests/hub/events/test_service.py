@@ -75,7 +75,12 @@ def test_yaml_and_csv_load_and_problems_are_named(session: Session) -> None:
 
 
 def test_command_api_and_console(
-    fresh_db: Database, tmp_path: Path, client: TestClient, session: Session, monkeypatch
+    fresh_db: Database,
+    tmp_path: Path,
+    client: TestClient,
+    session: Session,
+    monkeypatch,
+    form_token,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
     runner = CliRunner()
@@ -90,7 +95,7 @@ def test_command_api_and_console(
     page = client.get("/console/hub/categories")
     assert page.status_code == 200
     assert "城乡建设" in page.text
-    refused = client.post("/console/hub/categories", data={"csrf_token": token},
+    refused = client.post("/console/hub/categories", data={"csrf_token": token, "form_token": form_token()},
                           files={"file": ("x.csv", b"code,name,parent\n0101,Z,09\n")})  # fmt: skip
     assert refused.status_code == 422
     assert "its parent is 01" in refused.text

@@ -13,7 +13,9 @@ from tests.core.identity.factories import make_user, sign_in
 from tests.perception.devices.test_telemetry import city
 
 
-def test_devices_a_device_alarms_and_rules(client: TestClient, session: Session) -> None:
+def test_devices_a_device_alarms_and_rules(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     now = datetime.now(UTC)
     readings = [ReadingIn(device_id="wl-1", ts=now - timedelta(minutes=10 * n),
@@ -32,12 +34,13 @@ def test_devices_a_device_alarms_and_rules(client: TestClient, session: Session)
     assert client.get("/console/perception/devices/nothing").status_code == 404
     made = client.post("/console/perception/rules", follow_redirects=False, data={
         "name": "高水位", "kind": "threshold", "type_code": "water_gauge", "attr": "level",
-        "params": '{"op": ">", "limit": 2.5}', "level": "critical", "csrf_token": token})  # fmt: skip
+        "params": '{"op": ">", "limit": 2.5}', "level": "critical", "csrf_token": token,
+        "form_token": form_token()})  # fmt: skip
     assert made.status_code == 303
     assert rules.rules(session)[0].params == {"op": ">", "limit": 2.5}
     bad = client.post("/console/perception/rules", data={
         "name": "x", "kind": "threshold", "type_code": "water_gauge", "attr": "level",
-        "params": "{op", "level": "warning", "csrf_token": token})  # fmt: skip
+        "params": "{op", "level": "warning", "csrf_token": token, "form_token": form_token()})  # fmt: skip
     assert bad.status_code == 422
     assert "params" in bad.text
     assert client.get("/console/perception/rules").status_code == 200

@@ -23,6 +23,7 @@ from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -111,11 +112,12 @@ async def rules_submit(request: Request, session: DbSession, principal: Manager)
     year = _year(str(form.get("year", "")))
     here = f"/console/cockpit/assessment?year={year}"
     try:
+        once = await claim(request, session)
         service.set_rules(session, principal, year, rules_from_form(form))
     except (CitybaseError, ValidationError) as exc:
         return RedirectResponse(f"{here}&error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    return RedirectResponse(here, status_code=303)
+    return once.redirect(session, here)
 
 
 def workbook(found: Assessment) -> bytes:

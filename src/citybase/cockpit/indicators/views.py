@@ -31,7 +31,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -376,3 +376,6 @@ add_translations("zh", {
     "asking the platform to measure is the bureau's": "请平台测算由大数据局负责",
     "range: the minimum is above the maximum": "取值范围：下限大于上限",
 })  # fmt: skip
+
+add_patterns("zh", {r"no indicator (\S+)": "未找到指标 {0}",
+                    r"no reported value (\S+)": "未找到上报值 {0}"})  # fmt: skip

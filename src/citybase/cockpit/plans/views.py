@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from citybase.cockpit.indicators.schemas import Progress, Status
 from citybase.cockpit.plans import charts, service
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_READ, Manager, Reader
-from citybase.cockpit.plans.schemas import PlanDocument, PlanKind, PlanRead
+from citybase.cockpit.plans.schemas import PlanDocument, PlanKind, PlanRead, Problem
 from citybase.cockpit.tasks import service as tasks
 from citybase.cockpit.tasks.schemas import TaskRead
 from citybase.core import clock
@@ -28,8 +28,9 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.forms import failure, failure_text, read_form, undo
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -147,6 +148,11 @@ async def load_plan(request: Request, session: DbSession, principal: Manager) ->
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return RedirectResponse("/console/cockpit?error=choose+a+plan+file", status_code=303)
+    try:
+        once = await claim(request, session)
+    except CitybaseError as exc:
+        return RedirectResponse(f"/console/cockpit?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
     text = (await upload.read()).decode("utf-8", errors="replace")
     result = service.import_plan(session, actor_of(principal), upload.filename or "plan.yaml", text)
     if result.problems:
@@ -156,7 +162,7 @@ async def load_plan(request: Request, session: DbSession, principal: Manager) ->
         message = f"{where}{first.field}: {first.message}"
         more = f" (+{len(result.problems) - 1})" if len(result.problems) > 1 else ""
         return RedirectResponse(f"/console/cockpit?error={quote(message + more)}", status_code=303)
-    return RedirectResponse(f"/console/cockpit?loaded={result.plan_code}", status_code=303)
+    return once.redirect(session, f"/console/cockpit?loaded={result.plan_code}")
 
 
 @router.get("/console/cockpit/compare")
@@ -381,11 +387,16 @@ async def plan_yaml_submit(
 ) -> Response:
     form = await request.form()
     text = str(form.get("text") or "")
+    try:
+        once = await claim(request, session)
+    except CitybaseError as exc:
+        problem = Problem(line=None, field="", message=exc.message)
+        return _yaml_page(request, code, text, [problem], 422)
     result = service.import_plan(session, actor_of(principal), f"{code}.yaml", text)
     if result.problems:
         undo(session)
         return _yaml_page(request, code, text, result.problems, 422)
-    return RedirectResponse(f"/console/cockpit/plans/{result.plan_code}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/plans/{result.plan_code}")
 
 
 def _document_form(plan: PlanRead) -> dict[str, object]:
@@ -438,3 +449,14 @@ async def document_edit_submit(
     except (CitybaseError, ValidationError) as exc:
         return _document_page(request, plan, form, failure(session, exc), 422)
     return RedirectResponse(f"/console/cockpit/plans/{quote(code)}", status_code=303)
+
+
+add_translations("zh", {
+    "choose a plan file": "请选择规划文件",
+    "a plan file is a mapping (code: …)": "规划文件应为 YAML 映射（每行“键: 值”）",
+})  # fmt: skip
+add_patterns("zh", {
+    r"no plan (.+)": "未找到规划 {0}",
+    r"line (\d+) (\S*): (.+)": "第 {0} 行 {1}：{2}",
+    r"not YAML: .*": "不是有效的 YAML 文件",
+})  # fmt: skip

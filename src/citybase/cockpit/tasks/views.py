@@ -27,7 +27,7 @@ from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -203,3 +203,6 @@ def task_remove(session: DbSession, principal: Manager, task_id: Id) -> Response
         return RedirectResponse(f"/console/cockpit/tasks/{task_id}?error="
                                 f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
     return RedirectResponse(f"/console/cockpit/plans/{quote(plan.code)}", status_code=303)
+
+
+add_patterns("zh", {r"no task (\S+)": "未找到任务 {0}"})

@@ -32,7 +32,7 @@ from citybase.core.web.access import public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations, translate
+from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
@@ -438,3 +438,6 @@ add_translations("zh", {
     "the form has expired or did not come from this site; reload it": "表单已过期或并非本站签发，请刷新页面",
     "use 3–64 lower-case letters, digits, _ . or -, starting with a letter": "请使用 3–64 位小写字母、数字、_、. 或 -，以字母开头",
 })  # fmt: skip
+
+
+add_patterns("zh", {r"no API key (\S+)": "未找到 API 密钥 {0}", r"no user (\S+)": "未找到用户 {0}"})

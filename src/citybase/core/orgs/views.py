@@ -317,6 +317,8 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
         errors["file"] = "choose a .csv, .yaml, .yml or .geojson file"
     elif upload.filename.lower().endswith((".geojson", ".json")):
         try:
+            if not dry_run:
+                (await claim(request, session)).done(session, "/console/regions")
             reports = [boundaries.import_boundaries(
                 session, actor_of(principal), await upload.read(),
                 code_property=str(form.get("code_property") or "").strip(),
@@ -327,6 +329,8 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
             errors = form_errors(exc)
     else:
         try:
+            if not dry_run:
+                (await claim(request, session)).done(session, "/console/regions")
             reports = service.import_orgs(
                 session, actor_of(principal), upload.filename, await upload.read(), dry_run=dry_run
             )
@@ -334,6 +338,8 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
             undo(session)
             errors = form_errors(exc)
     failed = bool(errors) or any(r.problems for r in reports or [])
+    if failed and not errors:
+        undo(session)  # nothing was imported: the form's token is given back with the rest
     return console.render(
         request,
         "orgs/import.html",
@@ -360,3 +366,8 @@ add_patterns("zh", {
     r"no unit with code (\S+)": "没有编码为 {0} 的单位",
     r"region (\S+) already exists": "行政区划 {0} 已存在", r"unit (\S+) already exists": "单位 {0} 已存在",
 })  # fmt: skip
+
+add_translations(
+    "zh",
+    {"choose a .csv, .yaml, .yml or .geojson file": "请选择 .csv、.yaml、.yml 或 .geojson 文件"},
+)

@@ -16,7 +16,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -160,6 +160,7 @@ async def run(
     values = await read_form(request)
     library = _library(values)
     try:
+        once = await claim(request, session)
         service.link_base_library(
             session, principal, LIBRARIES[library], settings.baselib,
             ops.keys_for(settings.masking_key), dispute_days=settings.quality.dispute_days,
@@ -167,7 +168,7 @@ async def run(
     except CitybaseError as exc:
         undo(session)
         return _page(request, session, settings, principal, errors=form_errors(exc), status=403)
-    return RedirectResponse(f"/console/baselib?library={library}&saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib?library={library}&saved=1")
 
 
 @router.post("/console/baselib/reviews/{review_id}")
@@ -308,15 +309,15 @@ async def theme_build(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
     code: str,
 ) -> Response:  # fmt: skip
-    await read_form(request)
     try:
+        once = await claim(request, session)
         theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
                            settings.baselib)  # fmt: skip
     except CitybaseError as exc:
         undo(session)
         return _theme_page(request, session, settings, principal, code,
                            errors=form_errors(exc), status=403)  # fmt: skip
-    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib/themes/{code}?saved=1")
 
 
 @router.post("/console/baselib/themes/{code}/grade")
@@ -333,3 +334,6 @@ async def theme_grade(
         return _theme_page(request, session, settings, principal, code,
                            errors=form_errors(exc), status=422)  # fmt: skip
     return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+
+
+add_patterns("zh", {r"no theme library (\S+)": "未找到主题库 {0}"})

@@ -13,6 +13,7 @@ from citybase.core.errors import CitybaseError, Conflict
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
@@ -262,7 +263,10 @@ def catalog_page(
             "page": page,
             "pages": max((result.total + 49) // 50, 1),
             "units": orgs.list_units(session),
-            "regions": orgs.list_regions(session),
+            # resources are the city's or a district's: the cascade starts at the city
+            "region_picker": orgs.region_picker(
+                session, region, deepest=RegionLevel.district, top=RegionLevel.city
+            ),
             "can_edit": principal.can(CATALOG_EDIT),
             **_label_choices(),
         },
@@ -425,4 +429,8 @@ add_translations("zh", {
 add_patterns("zh", {
     r"data item (.+) appears twice": "信息项 {0} 重复", r"no column (.+)": "没有列 {0}",
     r"(\S+) has no version (\S+)": "{0} 没有版本 {1}",
+})  # fmt: skip
+
+add_patterns("zh", {
+    r"(\S+) is \w+: it cannot be \w+ now \(possible: .*\)": "资源 {0} 在当前状态下不能执行此操作",
 })  # fmt: skip

@@ -14,6 +14,7 @@ from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CATALOG_EDIT, CatalogEditor, CatalogReader
@@ -110,6 +111,8 @@ async def rows_upload(
         errors = {"file": "choose an .xlsx or .csv file"}
     else:
         try:
+            if not dry_run:
+                (await claim(request, session)).done(session, f"/console/catalog/{code}/rows")
             report = service.load_file(
                 session, principal, code, upload.filename, await upload.read(), dry_run=dry_run
             )
@@ -117,6 +120,8 @@ async def rows_upload(
             undo(session)
             errors = form_errors(exc)
     failed = bool(errors) or bool(report and report.problems)
+    if failed and not errors:
+        undo(session)  # nothing was loaded: the form's token is given back with the rest
     return _page(request, session, settings, principal, code, report=report, errors=errors,
                  status=422 if failed else 200)  # fmt: skip
 

@@ -14,7 +14,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.tables import csv_records
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CatalogReader
@@ -158,3 +158,12 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 10, _panel)
+
+add_field_labels({"share_type": "Share type", "open_type": "Open type"})
+add_patterns("zh", {
+    r"core data cannot be shared without approval.*": "核心数据不能无条件共享",
+    r"important data cannot be shared without approval.*": "重要数据不能无条件共享",
+    r"core data cannot be opened.*": "核心数据不予开放",
+    r"important data cannot be opened.*": "重要数据不予开放",
+    r"sensitive personal information cannot be opened unconditionally.*": "敏感个人信息不能无条件开放",
+})  # fmt: skip

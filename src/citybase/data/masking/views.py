@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import service
@@ -54,6 +55,10 @@ def _page(request: Request, session: DbSession, status: int = 200, **extra: obje
     )  # fmt: skip
 
 
+CHOOSE = "choose a level and a kind of field from the lists, and whole numbers of characters"
+add_translations("zh", {CHOOSE: "请从列表中选择级别和字段类型，保留字符数应为整数"})
+
+
 @router.get("/console/masking")
 def policy_page(request: Request, session: DbSession, principal: MaskingReader) -> Response:
     return _page(request, session, may_edit=principal.can(MASKING_POLICY))
@@ -63,6 +68,7 @@ def policy_page(request: Request, session: DbSession, principal: MaskingReader) 
 async def policy_submit(request: Request, session: DbSession, principal: PolicyEditor) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         level, kind = Level(form.get("level", "")), FieldKind(form.get("kind", ""))
         rule = Rule(op=form.get("op", ""), first=int(form.get("first") or 0),
                     last=int(form.get("last") or 0))  # fmt: skip
@@ -71,6 +77,8 @@ async def policy_submit(request: Request, session: DbSession, principal: PolicyE
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         return _page(request, session, 422, may_edit=True, errors=form_errors(exc))
-    except ValueError as exc:
-        return _page(request, session, 422, may_edit=True, errors={"form": str(exc)})
-    return RedirectResponse("/console/masking?saved=1", status_code=303)
+    except ValueError:
+        undo(session)
+        # a level, kind or position outside what the form's lists offer
+        return _page(request, session, 422, may_edit=True, errors={"form": CHOOSE})
+    return once.redirect(session, "/console/masking?saved=1")

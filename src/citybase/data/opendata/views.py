@@ -418,3 +418,8 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 50, _panel)
+
+
+add_translations("zh", {"choose a catalog file": "请选择目录文件"})
+add_patterns("zh", {r"no harvest source (\S+)": "未找到采集来源 {0}",
+                    r"no application\s+with this token": "未找到与该凭证相符的申请"})  # fmt: skip

@@ -18,7 +18,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -163,3 +163,6 @@ def board(request: Request, session: DbSession, principal: CentreReader) -> Resp
         "by_unit": by_unit, "units": units, "by_district": by_district, "regions": regions,
         "last_month": f"{clock.today().replace(day=1) - timedelta(days=1):%Y-%m}",
     })  # fmt: skip
+
+
+add_patterns("zh", {r"no hot spot (\S+)": "未找到热点 {0}"})

@@ -143,18 +143,21 @@ def _choices(session: DbSession) -> dict[str, Any]:
 def cases_page(request: Request, session: DbSession, principal: Reader) -> Response:
     q = request.query_params
     states = [CaseState(s) for s in q.getlist("state") if s in CaseState.__members__]
+    # a region of any level, chosen in the cascade (?district= as links from elsewhere give it)
+    region = q.get("region", "")[:64]
     flt = CaseFilter(state=states, warning=q.get("warning", ""), q=q.get("q", ""),
-                     district_code=q.get("district", ""), limit=100)  # fmt: skip
+                     district_code=q.get("district", ""), within=region, limit=100)  # fmt: skip
     items, total = service.find(session, principal, flt)
     units = orgs.unit_names(session, {c.lead_unit for c in items if c.lead_unit})
     districts = orgs.list_regions(session, level=RegionLevel.district)
     export = urlencode([("state", st.value) for st in flt.state] + [
         (k, v) for k, v in (("warning", flt.warning), ("q", flt.q),
-                            ("district_code", flt.district_code)) if v])  # fmt: skip
+                            ("district_code", flt.district_code), ("within", flt.within)) if v])  # fmt: skip
     return console.render(request, "hub/cases.html", {
         "export_url": f"/api/v1/hub/cases.xlsx?{export}",
         "items": items, "total": total, "flt": flt, "units": units, "states": list(CaseState),
         "districts": districts, "region_names": {r.code: r.name for r in districts},
+        "region_picker": orgs.region_picker(session, region or flt.district_code),
     })  # fmt: skip
 
 
@@ -266,8 +269,12 @@ async def catalog_load(request: Request, session: DbSession, principal: CatalogK
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _catalog(request, session, True)
+    (await claim(request, session)).done(session, "/console/hub/dispatch")
     text = (await upload.read()).decode("utf-8", errors="replace")
     report = dispatch.import_catalog(session, actor_of(principal), text)
     if not report.ok:
         undo(session)
     return _catalog(request, session, True, report, 200 if report.ok else 422)
+
+
+add_translations("zh", {"no such step": "没有这一办理步骤"})

@@ -19,7 +19,8 @@ from citybase.core.orgs import service as orgs
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id, QueryDate
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.dispatch import corrections, learning
@@ -112,8 +113,9 @@ def models_page(
 async def models_retrain(
     request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
 ) -> Response:
+    once = await claim(request, session)
     learning.ask_retrain(session, actor_of(principal), settings.hub.dispatch_model)
-    return RedirectResponse("/console/hub/models?asked=1", status_code=303)
+    return once.redirect(session, "/console/hub/models?asked=1")
 
 
 @router.post("/console/hub/models/{version_id}/rollback")
@@ -148,3 +150,6 @@ def corrections_page(
         "kinds": list(CorrectionKind), "kind": chosen, "since": start.date(),
         "until": (end - timedelta(days=1)).date(), "query": query,
     })  # fmt: skip
+
+
+add_patterns("zh", {r"no model version (\S+)": "未找到模型版本 {0}"})

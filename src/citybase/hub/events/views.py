@@ -11,6 +11,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.events import service
 from citybase.hub.events.auth import HUB_READ, HUB_TAXONOMY, Keeper, Reader
@@ -48,6 +49,7 @@ async def load_taxonomy(request: Request, session: DbSession, principal: Keeper)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _page(request, session, True)
+    (await claim(request, session)).done(session, "/console/hub/categories")
     report = service.import_taxonomy(session, actor_of(principal), upload.filename or "file.yaml",
                                      await upload.read())  # fmt: skip
     if report.problems:

@@ -22,10 +22,14 @@ def type_by_code(session: Session, code: str) -> DeviceType | None:
     return session.scalar(select(DeviceType).where(DeviceType.code == code))
 
 
-def devices(session: Session, owner: str | None = None) -> list[Device]:
+def devices(
+    session: Session, owner: str | None = None, regions: set[str] | None = None
+) -> list[Device]:
     query = select(Device).order_by(Device.device_id)
     if owner is not None:
         query = query.where(Device.owner_unit == owner)
+    if regions is not None:
+        query = query.where(Device.region_code.in_(sorted(regions)))
     return list(session.scalars(query))
 
 

@@ -123,8 +123,10 @@ def _reads(session: Session, devices: Iterable[Device]) -> list[DeviceRead]:
             for d in devices]  # fmt: skip
 
 
-def devices(session: Session, owner: str | None = None) -> list[DeviceRead]:
-    return _reads(session, repository.devices(session, owner))
+def devices(session: Session, owner: str | None = None, within: str = "") -> list[DeviceRead]:
+    """The devices (of one owner unit; standing in a region or any region below it)."""
+    regions = orgs.descendant_codes(session, within) if within else None
+    return _reads(session, repository.devices(session, owner, regions))
 
 
 def get_device(session: Session, device_id: str) -> DeviceRead:

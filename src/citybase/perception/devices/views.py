@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
+from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.perception.devices import service
 from citybase.perception.devices.auth import DEVICES_MANAGE, PERCEPTION_READ, Manager, Reader
@@ -78,12 +80,14 @@ def _map(found: list[Any]) -> dict[str, Any]:
 
 @router.get("/console/perception/devices")
 def devices_page(request: Request, session: DbSession, principal: Reader) -> Response:
-    found = service.devices(session)
+    region = request.query_params.get("region", "")[:64]
+    found = service.devices(session, within=region)
     latest = telemetry.latest_all(session)
     open_alarms = {a.device_id for a in rules.alarms(session, open_only=True)}
     return console.render(request, "perception/devices.html", {
         "devices": found, "latest": latest, "alarmed": open_alarms, "map": _map(found),
         "types": {t.code: t for t in service.types(session)},
+        "region_picker": orgs.region_picker(session, region),
     })  # fmt: skip
 
 
@@ -178,13 +182,18 @@ def rules_page(request: Request, session: DbSession, principal: Reader) -> Respo
 async def rule_create(request: Request, session: DbSession, principal: Manager) -> Response:
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         try:
             params = json.loads(str(form.get("params") or "{}"))
         except ValueError as exc:
-            raise CitybaseError(f"params: not JSON ({exc})", field="params") from None
+            raise CitybaseError(NOT_JSON, field="params", reason=str(exc)) from None
         data = RuleIn.model_validate({**{k: v for k, v in form.items() if k != "params"},
                                       "params": params, "active": True})  # fmt: skip
         rules.put_rule(session, actor_of(principal), data)
     except (CitybaseError, ValidationError) as exc:
         return _rules_page(request, session, True, form, failure(session, exc), 422)
-    return RedirectResponse("/console/perception/rules?saved=1", status_code=303)
+    return once.redirect(session, "/console/perception/rules?saved=1")
+
+
+NOT_JSON = 'the parameters are not JSON: write them as {"name": value, …}'
+add_translations("zh", {NOT_JSON: '参数不是 JSON：请写成 {"名称": 值, …}'})

@@ -21,7 +21,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -202,3 +202,6 @@ async def answer_edit(
             "entry": entry, "form": form, "errors": failure(session, exc), "may_keep": True,
         }, 422)  # fmt: skip
     return RedirectResponse(f"/console/hotline/knowledge/{answer_id}?saved=1", status_code=303)
+
+
+add_patterns("zh", {r"no standard answer (\S+)": "未找到标准答复 {0}"})
