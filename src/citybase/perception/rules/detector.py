@@ -158,7 +158,7 @@ class _Cycle:
     did not come, a weekday run like a Sunday — stands out where no single reading does. Needs
     times: readings without them teach it nothing."""
 
-    __slots__ = ("first", "flat", "flat_var", "hour", "hour_mean", "hour_n", "hour_sum",
+    __slots__ = ("flat", "flat_var", "hour", "hour_mean", "hour_n", "hour_sum",
                  "hour_var", "hour_z", "hours", "last_expected", "mean", "period", "res_var", "seen",
                  "slots")  # fmt: skip
 
@@ -166,8 +166,7 @@ class _Cycle:
         self.period = period
         self.slots = round(period / 3600)
         self.mean: list[float] = [0.0] * self.slots
-        self.seen: list[int] = [-1] * self.slots  # the cycle in which each hour was first seen
-        self.first = math.nan  # when the first reading came
+        self.seen: list[int] = [-1] * self.slots  # per hour of the cycle: when first seen
         self.flat = math.nan
         self.flat_var = self.res_var = 0.0
         self.last_expected = math.nan  # the usual value of the last reading's hour
@@ -176,43 +175,47 @@ class _Cycle:
         self.hour_z = 0.0  # of the hour just ended, on the first reading after it
         self.hour_mean = 0.0  # its mean residual
 
-    def learn(self, at: float, value: float, rate: float) -> None:
-        if math.isnan(self.first):
-            self.first, self.flat = at, value
-        hour = int(at // 3600)
-        self.hour_z = 0.0
+    def learn(self, hour: int, value: float, rate: float) -> None:
+        """Learn a reading of ``hour`` (hours since the epoch); ``rate``: how fast the
+        variances forget."""
         if hour != self.hour:
+            self.hour_z = 0.0
             if self.hour_n:
                 mean = self.hour_mean = self.hour_sum / self.hour_n
                 if self.hours >= 24 and self.hour_var > 0:  # a day of hours, bias corrected
                     self.hour_z = mean / math.sqrt(self.hour_var / (1 - 0.95**self.hours))
                 self.hour_var += 0.05 * (mean * mean - self.hour_var)
                 self.hours += 1
+            elif self.hour < 0:
+                self.flat = value
             self.hour, self.hour_sum, self.hour_n = hour, 0.0, 0
+        elif self.hour_z:
+            self.hour_z = 0.0  # said once, on the first reading after its hour
         slot = hour % self.slots
-        cycle = int((at - self.first) // self.period)
-        self.last_expected = math.nan
-        if self.seen[slot] < 0:
+        first = self.seen[slot]
+        if first < 0:
             self.mean[slot] = value
-            self.seen[slot] = cycle
+            self.seen[slot] = hour
+            self.last_expected = math.nan
+        elif first == hour:  # still the visit in which it was first seen
+            self.mean[slot] += 0.2 * (value - self.mean[slot])
+            self.last_expected = math.nan
         else:
-            residual = value - self.mean[slot]
-            if cycle > self.seen[slot]:
-                self.last_expected = self.mean[slot]
-                self.res_var += rate / 10 * (residual * residual - self.res_var)
-                self.hour_sum += residual
-                self.hour_n += 1
-                deviation = value - self.flat
-                self.flat_var += rate / 10 * (deviation * deviation - self.flat_var)
-            self.mean[slot] += 0.2 * residual
-        self.flat += rate / 10 * (value - self.flat)
+            usual = self.last_expected = self.mean[slot]
+            residual = value - usual
+            self.res_var += rate * (residual * residual - self.res_var)
+            self.hour_sum += residual
+            self.hour_n += 1
+            deviation = value - self.flat
+            self.flat_var += rate * (deviation * deviation - self.flat_var)
+            self.mean[slot] = usual + 0.2 * residual
+        self.flat += rate * (value - self.flat)
 
     def learnt(self, share: float) -> bool:
         return 0 < self.res_var <= share * self.flat_var
 
     def state(self) -> dict[str, Any]:
         return {"period": self.period, "mean": list(self.mean), "seen": list(self.seen),
-                "first": None if math.isnan(self.first) else self.first,
                 "flat": None if math.isnan(self.flat) else self.flat,
                 "flat_var": self.flat_var, "res_var": self.res_var, "hour": self.hour,
                 "hour_sum": self.hour_sum, "hour_n": self.hour_n,
@@ -223,9 +226,8 @@ class _Cycle:
         cycle = cls(float(data["period"]))
         mean, seen = [float(v) for v in data["mean"]], [int(v) for v in data["seen"]]
         if len(mean) != cycle.slots or len(seen) != cycle.slots:
-            raise ValueError("a cycle's state has one mean and one first cycle an hour")
+            raise ValueError("a cycle's state has one mean and one first visit an hour")
         cycle.mean, cycle.seen = mean, seen
-        cycle.first = math.nan if data["first"] is None else float(data["first"])
         cycle.flat = math.nan if data["flat"] is None else float(data["flat"])
         cycle.flat_var, cycle.res_var = float(data["flat_var"]), float(data["res_var"])
         cycle.hour, cycle.hour_sum = int(data["hour"]), float(data["hour_sum"])
@@ -309,9 +311,10 @@ class Detector:
         at = None
         if timestamp is not None:
             at = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
+            hour, slow = int(at // 3600), self.rate / 10
             day, week = self.cycles
-            day.learn(at, value, self.rate)
-            week.learn(at, value, self.rate)
+            day.learn(hour, value, slow)
+            week.learn(hour, value, slow)
         if self.seen <= self.warmup:
             self.warming.append(value)
             if self.seen == self.warmup:
