@@ -51,8 +51,8 @@ add_translations("zh", {
     "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
     "Expected band (80%), forecast an hour before": "预期区间（80%，提前一小时预测）",
     "Alarm": "告警", "Red dots: alarms.": "红点：告警。",
-    "Green band: what was expected of the readings an hour before (80%).":
-    "绿色带：提前一小时对读数的预期（80% 区间）。",
+    "Grey band: what was expected of the readings an hour before (80%).":
+    "灰色带：提前一小时对读数的预期（80% 区间）。",
     "Blue band: the next hour (80%).": "蓝色带：未来一小时预测（80% 区间）。",
     "Dead letters": "异常消息", "Received": "接收时间", "Topic": "主题", "Reason": "原因",
     "Payload": "消息内容",
