@@ -54,6 +54,8 @@ from typing import Any
 
 STATE_VERSION = 3  # versions 1 (no coarse scale) and 2 (no cycles) are still read
 DAY, WEEK = 86_400.0, 604_800.0
+ADJECTIVE = {"day": "daily", "week": "weekly"}
+RUN_SD = math.sqrt(1 / 11)  # of a weighted mean, a sixth to each new one, of independent z's
 
 
 class _Grid:
@@ -158,9 +160,24 @@ class _Cycle:
     did not come, a weekday run like a Sunday — stands out where no single reading does. Needs
     times: readings without them teach it nothing."""
 
-    __slots__ = ("flat", "flat_var", "hour", "hour_mean", "hour_n", "hour_sum",
-                 "hour_var", "hour_z", "hours", "last_expected", "mean", "period", "res_var", "seen",
-                 "slots")  # fmt: skip
+    __slots__ = (
+        "flat",
+        "flat_var",
+        "hour",
+        "hour_mean",
+        "hour_n",
+        "hour_sum",
+        "hour_var",
+        "hour_z",
+        "hours",
+        "last_expected",
+        "mean",
+        "period",
+        "res_var",
+        "run",
+        "seen",
+        "slots",
+    )  # fmt: skip
 
     def __init__(self, period: float) -> None:
         self.period = period
@@ -172,6 +189,8 @@ class _Cycle:
         self.last_expected = math.nan  # the usual value of the last reading's hour
         self.hour, self.hour_sum, self.hour_n, self.hour_var = -1, 0.0, 0, 0.0
         self.hours = 0  # hours whose mean residual was learnt
+        # the hours' z weighted, a sixth to each new one: a run of hours all off the same way
+        self.run = 0.0
         self.hour_z = 0.0  # of the hour just ended, on the first reading after it
         self.hour_mean = 0.0  # its mean residual
 
@@ -184,6 +203,7 @@ class _Cycle:
                 mean = self.hour_mean = self.hour_sum / self.hour_n
                 if self.hours >= 24 and self.hour_var > 0:  # a day of hours, bias corrected
                     self.hour_z = mean / math.sqrt(self.hour_var / (1 - 0.95**self.hours))
+                    self.run += (self.hour_z - self.run) / 6
                 self.hour_var += 0.05 * (mean * mean - self.hour_var)
                 self.hours += 1
             elif self.hour < 0:
@@ -219,7 +239,7 @@ class _Cycle:
                 "flat": None if math.isnan(self.flat) else self.flat,
                 "flat_var": self.flat_var, "res_var": self.res_var, "hour": self.hour,
                 "hour_sum": self.hour_sum, "hour_n": self.hour_n,
-                "hour_var": self.hour_var, "hours": self.hours}  # fmt: skip
+                "hour_var": self.hour_var, "hours": self.hours, "run": self.run}  # fmt: skip
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> _Cycle:
@@ -232,7 +252,7 @@ class _Cycle:
         cycle.flat_var, cycle.res_var = float(data["flat_var"]), float(data["res_var"])
         cycle.hour, cycle.hour_sum = int(data["hour"]), float(data["hour_sum"])
         cycle.hour_n, cycle.hour_var = int(data["hour_n"]), float(data["hour_var"])
-        cycle.hours = int(data["hours"])
+        cycle.hours, cycle.run = int(data["hours"]), float(data["run"])
         return cycle
 
 
@@ -255,9 +275,10 @@ class Detector:
         block_warmup: int = 50,
         cycle_z: float = 12.0,
         cycle_share: float = 0.5,
+        cycle_run: float = 6.0,
     ) -> None:
-        if cycle_z <= 0 or not 0 < cycle_share <= 1:
-            raise ValueError("cycle_z above 0, cycle_share in (0, 1]")
+        if cycle_z <= 0 or cycle_run <= 0 or not 0 < cycle_share <= 1:
+            raise ValueError("cycle_z and cycle_run above 0, cycle_share in (0, 1]")
         if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
             raise ValueError("warmup ≥ 2, bins ≥ 1, depth ≥ 1, rest ≥ 0, max_contexts ≥ 1")
         if not 2 <= block <= warmup // 2:
@@ -289,6 +310,7 @@ class Detector:
         self.steps = [0.0, 0.0]
         # the usual day and week, when readings come with times
         self.cycle_z, self.cycle_share = cycle_z, cycle_share
+        self.cycle_run = cycle_run
         self.cycles = [_Cycle(DAY), _Cycle(WEEK)]
         self._cycle: _Cycle | None = None  # the cycle that judged the last reading
         self._off_cycle = 0.0  # the last reading's novelty for its cycle, for explain()
@@ -347,7 +369,8 @@ class Detector:
             if cycle is not None:
                 self._cycle = cycle
                 z = abs(cycle.hour_z)
-                if z >= self.cycle_z:  # an hour off its cycle is as novel as a new value
+                # an hour off its cycle, or a run of hours, is as novel as a new value
+                if z >= self.cycle_z or (z and abs(cycle.run) / RUN_SD >= self.cycle_run):
                     self._off_cycle = novelty = 1.0
         deviation = value - self.mean
         surprise = min(1.0, abs(deviation) / math.sqrt(self.var) / 10) if self.var > 0 else 0.0
@@ -406,9 +429,14 @@ class Detector:
                 expected = (f"expected {usual - spread:.4g} to {usual + spread:.4g} at this hour "
                             f"of the {name}, saw {value:.4g}")  # fmt: skip
             off = cycle.hour_mean
+            if abs(cycle.hour_z) < self.cycle_z:  # the run of hours, not the last one alone
+                side = "above" if cycle.run > 0 else "below"
+                return (f"{expected}; the last hours ran {side} the usual for their hours of the "
+                        f"{name}, {abs(cycle.run) / RUN_SD:.3g} times the usual spread of such a "
+                        f"run (off its {ADJECTIVE[name]} cycle: a holiday, a missing or shifted cycle)")  # fmt: skip
             return (f"{expected}; the last hour ran {abs(off):.4g} {'above' if off > 0 else 'below'}"
                     f" the usual for its hour of the {name}, {abs(cycle.hour_z):.3g} times the "
-                    f"usual spread of an hour (off its {name}ly cycle: a missing, shifted or "
+                    f"usual spread of an hour (off its {ADJECTIVE[name]} cycle: a missing, shifted or "
                     "extra cycle)")  # fmt: skip
         if beyond > 0:
             pattern = "higher than any reading before (a spike, or a level shift beginning)"
@@ -476,6 +504,7 @@ class Detector:
                 "block_warmup": self.block_warmup,
                 "cycle_z": self.cycle_z,
                 "cycle_share": self.cycle_share,
+                "cycle_run": self.cycle_run,
             },
             "seen": self.seen,
             "quiet": self.quiet,
