@@ -31,9 +31,11 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    about it at most ``cycle_share`` as much as about a flat level; the week is preferred when
    it explains clearly more than the day — each hour of the clock, as it ends, is set against
    it: when that hour's mean stood ``cycle_z`` or more of its usual spreads away from the
-   usual for its hour, the next reading is as novel as a new value. A weekday run like a
-   Sunday, a rush hour that did not come: every reading within known levels and paths, the
-   hour as a whole off its cycle.
+   usual for its hour — or the hours' such deviations, weighted a sixth to each new one, stood
+   ``cycle_run`` or more of the spreads of such a weighted mean off (a run of hours) — the next
+   reading is as novel as a new value. A weekday run like a Sunday, a rush hour that did not
+   come, a holiday: every reading within known levels and paths, the hours as a whole off
+   their cycle.
 5. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
    readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
    0: one alarm for one episode, not one per reading while a level shift settles.
