@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -7,10 +8,11 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Role
 from citybase.perception.rules import service as rules
+from citybase.perception.rules.schemas import RuleIn, RuleKind
 from citybase.perception.telemetry import service as telemetry
 from citybase.perception.telemetry.schemas import ReadingIn
 from tests.core.identity.factories import make_user, sign_in
-from tests.perception.devices.test_telemetry import city
+from tests.perception.devices.test_telemetry import SYSTEM, city
 
 
 def test_devices_a_device_alarms_and_rules(
@@ -64,3 +66,49 @@ def test_a_device_page_shows_the_next_hour(client: TestClient, session: Session)
     assert api.status_code == 200
     assert len(api.json()["steps"]) == 12
     assert client.get("/api/v1/perception/devices/wl-2/series/level/forecast").status_code == 404
+
+
+def test_a_device_page_draws_the_expected_band_and_marks_its_alarms(
+    client: TestClient, session: Session
+) -> None:
+    city(session)
+    rules.put_rule(session, SYSTEM, RuleIn(name="高水位", kind=RuleKind.threshold,
+                                           type_code="water_gauge", attr="level",
+                                           params={"op": ">", "limit": 4.0, "for_minutes": 0}))  # fmt: skip
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    readings = [ReadingIn(device_id="wl-1", ts=now - timedelta(minutes=5 * n),
+                          values={"level": 2 + math.sin(2 * math.pi * n / 288)
+                                  + (3 if n == 30 else 0)})
+                for n in range(3 * 288)]  # fmt: skip
+    _, accepted = telemetry.ingest(session, readings, protocol="test")
+    assert rules.judge(session, accepted)
+    make_user(session, "water", Role.unit_admin, unit="fz.water")
+    sign_in(client, "water")
+    page = client.get("/console/perception/devices/wl-1")
+    assert page.status_code == 200
+    assert page.text.count('class="expected-band"') == 1
+    assert 'class="alarm-mark"' in page.text
+    assert "高水位" in page.text.split('class="alarm-mark"')[1].split("</circle>")[0]
+    api = client.get("/api/v1/perception/devices/wl-1/series/level/forecast",
+                     params={"expected_hours": 2})  # fmt: skip
+    assert api.status_code == 200
+    assert len(api.json()["expected"]) == 24
+    assert client.get("/api/v1/perception/devices/wl-1/series/level/forecast").json()[
+        "expected"] == []  # fmt: skip
+    bad = client.get("/api/v1/perception/devices/wl-1/series/level/forecast",
+                     params={"expected_hours": 73})  # fmt: skip
+    assert bad.status_code == 422
+    assert "expected_hours" in bad.text
+
+
+def test_the_expected_band_is_not_shown_to_strangers(client: TestClient, session: Session) -> None:
+    city(session)
+    now = datetime.now(UTC)
+    readings = [ReadingIn(device_id="wl-1", ts=now - timedelta(minutes=5 * n),
+                          values={"level": 2.0 + n % 3}) for n in range(288)]  # fmt: skip
+    telemetry.ingest(session, readings, protocol="test")
+    assert client.get("/api/v1/perception/devices/wl-1/series/level/forecast",
+                      params={"expected_hours": 2}).status_code == 401  # fmt: skip
+    page = client.get("/console/perception/devices/wl-1", follow_redirects=False)
+    assert page.status_code in (302, 303, 401)
+    assert "expected-band" not in page.text

@@ -92,7 +92,8 @@ def test_a_missing_cycle_within_known_levels_is_flagged_and_named() -> None:
     assert max(scores[:2000]) < 0.5
     flagged = [t for t in range(2000, 2096) if scores[t] >= 0.5]
     assert flagged
-    assert any("the mean of the last 16 readings" in reasons[t] for t in flagged)
+    assert any("the mean of the last 16 readings" in reasons[t] or "its daily cycle" in reasons[t]
+               for t in flagged)  # fmt: skip
     assert all("saw" in reasons[t] and "expected" in reasons[t] for t in flagged)
 
 
@@ -199,3 +200,57 @@ def test_a_reading_that_is_not_a_number_is_named(tmp_path: Path) -> None:
     source.write_text("timestamp,value\n1,2.5\n2,high\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="line 3: 'high' is not a number"):
         score_series(source, tmp_path / "out.csv")
+
+
+def _weekly(weeks: int, seed: int = 31) -> list[float]:
+    """Traffic speed every 15 minutes: morning and evening rush hours on weekdays, free-flowing
+    weekends (T0 falls on a Thursday)."""
+    rng = random.Random(seed)
+    out = []
+    for t in range(weeks * 7 * 96):
+        day, hour = divmod(t / 4, 24)
+        weekday = (int(day) + 3) % 7 < 5
+        rush = 18 * (math.exp(-((hour - 8) ** 2) / 1.2) + math.exp(-((hour - 18) ** 2) / 1.5))
+        out.append(42 - (rush if weekday else 0) + rng.gauss(0, 1))
+    return out
+
+
+def test_a_weekday_run_like_a_sunday_is_flagged_against_the_weekly_cycle() -> None:
+    values = _weekly(6)
+    holiday = range(4 * 7 * 96 + 4 * 96, 4 * 7 * 96 + 5 * 96)  # the fifth week's Monday
+    ordinary = list(values)
+    for t in holiday:  # no rush hours that day
+        values[t] = 42 + random.Random(t).gauss(0, 1)
+    detector, scores, reasons = Detector(), [], []
+    for t, v in enumerate(values):
+        scores.append(detector.update(T0 + 900 * t, v))
+        reasons.append(detector.explain())
+    learnt = 3 * 7 * 96  # past three weeks
+    assert max(scores[learnt : holiday.start]) < 0.5
+    flagged = [t for t in holiday if scores[t] >= 0.5]
+    assert flagged
+    assert any("weekly cycle" in reasons[t] and "above the usual" in reasons[t] for t in flagged)
+    assert detector.cycles[1].learnt(detector.cycle_share)
+    assert max(_scores(ordinary)[learnt:]) < 0.5
+    blind = Detector()  # without times it learns no cycle
+    _scores(values[:learnt], blind, timed=False)
+    assert blind.cycles[0].hour < 0  # no hour seen
+    assert not blind.cycles[1].learnt(1.0)
+
+
+def test_the_cycles_survive_a_round_trip_and_a_state_before_them_is_read() -> None:
+    values = _weekly(3)
+    live = Detector()
+    _scores(values[:1500], live)
+    again = Detector.from_state(json.loads(json.dumps(live.state())))
+    assert again.cycles[1].mean == live.cycles[1].mean
+    assert _scores(values[1500:], again) == _scores(values[1500:], live)
+    old = json.loads(json.dumps(live.state()))
+    old["version"] = 2
+    del old["cycles"]
+    for key in ("cycle_z", "cycle_share", "cycle_run"):
+        del old["params"][key]
+    before = Detector.from_state(old)
+    assert before.cycles[0].hour < 0  # they start anew
+    with pytest.raises(ValueError, match="cycle_share"):
+        Detector(cycle_share=0)

@@ -51,6 +51,11 @@ add_translations("zh", {
     "schematic: devices placed by longitude and latitude, no base map":
     "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
     "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
+    "Expected band (80%), forecast an hour before": "预期区间（80%，提前一小时预测）",
+    "Alarm": "告警", "Red dots: alarms.": "红点：告警。",
+    "Grey band: what was expected of the readings an hour before (80%).":
+    "灰色带：提前一小时对读数的预期（80% 区间）。",
+    "Blue band: the next hour (80%).": "蓝色带：未来一小时预测（80% 区间）。",
     "Dead letters": "异常消息", "Received": "接收时间", "Topic": "主题", "Reason": "原因",
     "Payload": "消息内容",
     "Messages from devices that could not be stored, with the reason; the broker was answered "
@@ -92,18 +97,25 @@ def devices_page(request: Request, session: DbSession, principal: Reader) -> Res
 
 
 def _chart(
-    points: list[Any], ahead: Any = None, width: int = 640, height: int = 160
-) -> dict[str, Any]:
-    """The last day's curve, and the next hour's forecast with its 80 % band after it."""
+    points: list[Any], ahead: Any = None, alarms: list[Any] | None = None, width: int = 640,
+    height: int = 160,
+) -> dict[str, Any]:  # fmt: skip
+    """The last day's curve inside the band the forecast expected of it, the alarms marked on
+    it, and the next hour's forecast with its 80 % band after it."""
     values = [p.value for p in points if p.value is not None]
     if not values:
         return {"path": "", "w": width, "h": height}
     steps = ahead.steps if ahead is not None else []
-    low = min(values + [s.lo80 for s in steps])
-    high = max(values + [s.hi80 for s in steps])
-    span = (high - low) or 1.0
     t0 = points[0].start.timestamp()
+    expected = [s for s in (ahead.expected if ahead is not None else []) if s.ts.timestamp() >= t0]
+    marked = [a for a in alarms or [] if a.opened_at.timestamp() >= t0]
+    low = min(values + [s.lo80 for s in steps + expected])
+    high = max(values + [s.hi80 for s in steps + expected])
+    low = min([low] + [a.value for a in marked if a.value is not None])
+    high = max([high] + [a.value for a in marked if a.value is not None])
+    span = (high - low) or 1.0
     t1 = (steps[-1].ts if steps else points[-1].start).timestamp()
+    t1 = max([t1] + [a.opened_at.timestamp() for a in marked])
     spread = (t1 - t0) or 1.0
 
     def x(moment: datetime) -> float:
@@ -112,15 +124,22 @@ def _chart(
     def y(value: float) -> float:
         return float(round(height - 10 - (value - low) / span * (height - 20), 1))
 
+    def band(of: list[Any]) -> str:
+        upper = [f"{x(s.ts)},{y(s.hi80)}" for s in of]
+        lower = [f"{x(s.ts)},{y(s.lo80)}" for s in reversed(of)]
+        return " ".join(upper + lower)
+
     coords = [(x(p.start), y(p.value)) for p in points if p.value is not None]
     chart = {"path": "M" + " L".join(f"{a},{b}" for a, b in coords), "w": width, "h": height,
              "low": low, "high": high, "first": points[0].start, "last": points[-1].start}  # fmt: skip
     if steps:
-        upper = [f"{x(s.ts)},{y(s.hi80)}" for s in steps]
-        lower = [f"{x(s.ts)},{y(s.lo80)}" for s in reversed(steps)]
-        chart["band"] = " ".join(upper + lower)
+        chart["band"] = band(steps)
         chart["ahead"] = "M" + " L".join(f"{x(s.ts)},{y(s.value)}" for s in steps)
         chart["method"] = ahead.method
+    if len(expected) > 1:
+        chart["expected"] = band(expected)
+    chart["alarms"] = [{"x": x(a.opened_at), "y": y(a.value if a.value is not None else high),
+                        "at": a.opened_at, "message": a.message} for a in marked]  # fmt: skip
     return chart
 
 
@@ -132,17 +151,22 @@ def device_page(
     kind = service.get_type(session, device.type_code)
     now = datetime.now(UTC)
     charts = []
+    alarms = rules.alarms(session, device_id=device_id, limit=20)
     for attr in kind.attributes:
         if attr.type != "number":
             continue
         try:
             points = telemetry.aggregate(session, device_id, attr.name, now - timedelta(hours=24),
                                          now, timedelta(minutes=10), Agg.avg)  # fmt: skip
-            ahead = rules.forecast_series(session, device_id, attr.name, now=now)
         except CitybaseError:
-            points, ahead = [], None
-        charts.append({"attr": attr, "chart": _chart(points, ahead)})
-    alarms = rules.alarms(session, device_id=device_id, limit=20)
+            points = []
+        try:
+            ahead = rules.forecast_series(session, device_id, attr.name, now=now,
+                                          expected_hours=24)  # fmt: skip
+        except CitybaseError:
+            ahead = None
+        mine = [a for a in alarms if a.attr == attr.name]
+        charts.append({"attr": attr, "chart": _chart(points, ahead, mine)})
     return console.render(request, "perception/device.html", {
         "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),
         "charts": charts, "alarms": alarms,

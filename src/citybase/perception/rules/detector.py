@@ -26,7 +26,17 @@ window shapes, sequence memory's learned transitions, and a suppression of repea
    exponentially weighted mean and variance of the readings before it (forgetting at
    ``rate``), a tenth of that, at most 1. It ranks the novel readings: a bin first visited a
    little above the old maximum scores less than one far beyond it.
-4. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
+4. **Off its cycle.** Given times, the usual value of each hour of the day and of each hour
+   of the week is learnt (``_Cycle``). Once a cycle explains the series — the readings vary
+   about it at most ``cycle_share`` as much as about a flat level; the week is preferred when
+   it explains clearly more than the day — each hour of the clock, as it ends, is set against
+   it: when that hour's mean stood ``cycle_z`` or more of its usual spreads away from the
+   usual for its hour — or the hours' such deviations, weighted a sixth to each new one, stood
+   ``cycle_run`` or more of the spreads of such a weighted mean off (a run of hours) — the next
+   reading is as novel as a new value. A weekday run like a Sunday, a rush hour that did not
+   come, a holiday: every reading within known levels and paths, the hours as a whole off
+   their cycle.
+5. **Score.** ``(1 - blend) × novelty + blend × surprise``. Once a score reaches ``calm``, the
    readings of the next ``rest_hours`` (or, given no times, the next ``rest`` readings) score
    0: one alarm for one episode, not one per reading while a level shift settles.
 
@@ -44,7 +54,10 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-STATE_VERSION = 2  # version 1 (no coarse scale) is still read: its coarse grids start anew
+STATE_VERSION = 3  # versions 1 (no coarse scale) and 2 (no cycles) are still read
+DAY, WEEK = 86_400.0, 604_800.0
+ADJECTIVE = {"day": "daily", "week": "weekly"}
+RUN_SD = math.sqrt(1 / 11)  # of a weighted mean, a sixth to each new one, of independent z's
 
 
 class _Grid:
@@ -135,6 +148,116 @@ class _Grid:
         return grid
 
 
+class _Cycle:
+    """The usual value at each hour of a day or of a week (a cycle, 周期), and how far the
+    readings — one by one, and each hour as a whole — stray from it.
+
+    Each hour of the cycle keeps an exponentially weighted mean of its readings (a fifth of the
+    way to each new one). The residual of a reading is it less the usual value of its hour, once
+    that hour has been seen in an earlier cycle. The residuals have an exponentially weighted
+    variance, beside that of the readings about a slow flat mean: the cycle is learnt when its
+    residuals vary at most ``share`` as much as the flat ones. When an hour of the clock ends,
+    the mean of its residuals is set against the usual size of an hour's mean residual
+    (``hour_z``, on the first reading after it): a whole hour off its cycle — a rush hour that
+    did not come, a weekday run like a Sunday — stands out where no single reading does. Needs
+    times: readings without them teach it nothing."""
+
+    __slots__ = (
+        "flat",
+        "flat_var",
+        "hour",
+        "hour_mean",
+        "hour_n",
+        "hour_sum",
+        "hour_var",
+        "hour_z",
+        "hours",
+        "last_expected",
+        "mean",
+        "period",
+        "res_var",
+        "run",
+        "seen",
+        "slots",
+    )  # fmt: skip
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.slots = round(period / 3600)
+        self.mean: list[float] = [0.0] * self.slots
+        self.seen: list[int] = [-1] * self.slots  # per hour of the cycle: when first seen
+        self.flat = math.nan
+        self.flat_var = self.res_var = 0.0
+        self.last_expected = math.nan  # the usual value of the last reading's hour
+        self.hour, self.hour_sum, self.hour_n, self.hour_var = -1, 0.0, 0, 0.0
+        self.hours = 0  # hours whose mean residual was learnt
+        # the hours' z weighted, a sixth to each new one: a run of hours all off the same way
+        self.run = 0.0
+        self.hour_z = 0.0  # of the hour just ended, on the first reading after it
+        self.hour_mean = 0.0  # its mean residual
+
+    def learn(self, hour: int, value: float, rate: float) -> None:
+        """Learn a reading of ``hour`` (hours since the epoch); ``rate``: how fast the
+        variances forget."""
+        if hour != self.hour:
+            self.hour_z = 0.0
+            if self.hour_n:
+                mean = self.hour_mean = self.hour_sum / self.hour_n
+                if self.hours >= 24 and self.hour_var > 0:  # a day of hours, bias corrected
+                    self.hour_z = mean / math.sqrt(self.hour_var / (1 - 0.95**self.hours))
+                    self.run += (self.hour_z - self.run) / 6
+                self.hour_var += 0.05 * (mean * mean - self.hour_var)
+                self.hours += 1
+            elif self.hour < 0:
+                self.flat = value
+            self.hour, self.hour_sum, self.hour_n = hour, 0.0, 0
+        elif self.hour_z:
+            self.hour_z = 0.0  # said once, on the first reading after its hour
+        slot = hour % self.slots
+        first = self.seen[slot]
+        if first < 0:
+            self.mean[slot] = value
+            self.seen[slot] = hour
+            self.last_expected = math.nan
+        elif first == hour:  # still the visit in which it was first seen
+            self.mean[slot] += 0.2 * (value - self.mean[slot])
+            self.last_expected = math.nan
+        else:
+            usual = self.last_expected = self.mean[slot]
+            residual = value - usual
+            self.res_var += rate * (residual * residual - self.res_var)
+            self.hour_sum += residual
+            self.hour_n += 1
+            deviation = value - self.flat
+            self.flat_var += rate * (deviation * deviation - self.flat_var)
+            self.mean[slot] = usual + 0.2 * residual
+        self.flat += rate * (value - self.flat)
+
+    def learnt(self, share: float) -> bool:
+        return 0 < self.res_var <= share * self.flat_var
+
+    def state(self) -> dict[str, Any]:
+        return {"period": self.period, "mean": list(self.mean), "seen": list(self.seen),
+                "flat": None if math.isnan(self.flat) else self.flat,
+                "flat_var": self.flat_var, "res_var": self.res_var, "hour": self.hour,
+                "hour_sum": self.hour_sum, "hour_n": self.hour_n,
+                "hour_var": self.hour_var, "hours": self.hours, "run": self.run}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> _Cycle:
+        cycle = cls(float(data["period"]))
+        mean, seen = [float(v) for v in data["mean"]], [int(v) for v in data["seen"]]
+        if len(mean) != cycle.slots or len(seen) != cycle.slots:
+            raise ValueError("a cycle's state has one mean and one first visit an hour")
+        cycle.mean, cycle.seen = mean, seen
+        cycle.flat = math.nan if data["flat"] is None else float(data["flat"])
+        cycle.flat_var, cycle.res_var = float(data["flat_var"]), float(data["res_var"])
+        cycle.hour, cycle.hour_sum = int(data["hour"]), float(data["hour_sum"])
+        cycle.hour_n, cycle.hour_var = int(data["hour_n"]), float(data["hour_var"])
+        cycle.hours, cycle.run = int(data["hours"]), float(data["run"])
+        return cycle
+
+
 class Detector:
     """``update(timestamp, value) -> score`` in [0, 1], one reading at a time, in order."""
 
@@ -152,7 +275,12 @@ class Detector:
         max_contexts: int = 50_000,
         block: int = 16,
         block_warmup: int = 50,
+        cycle_z: float = 12.0,
+        cycle_share: float = 0.5,
+        cycle_run: float = 6.0,
     ) -> None:
+        if cycle_z <= 0 or cycle_run <= 0 or not 0 < cycle_share <= 1:
+            raise ValueError("cycle_z and cycle_run above 0, cycle_share in (0, 1]")
         if warmup < 2 or bins < 1 or depth < 1 or rest < 0 or max_contexts < 1:
             raise ValueError("warmup ≥ 2, bins ≥ 1, depth ≥ 1, rest ≥ 0, max_contexts ≥ 1")
         if not 2 <= block <= warmup // 2:
@@ -182,6 +310,12 @@ class Detector:
         # 4 / rate: their ratio tells a change of variance in explain()
         self.previous = math.nan
         self.steps = [0.0, 0.0]
+        # the usual day and week, when readings come with times
+        self.cycle_z, self.cycle_share = cycle_z, cycle_share
+        self.cycle_run = cycle_run
+        self.cycles = [_Cycle(DAY), _Cycle(WEEK)]
+        self._cycle: _Cycle | None = None  # the cycle that judged the last reading
+        self._off_cycle = 0.0  # the last reading's novelty for its cycle, for explain()
 
     @property
     def warm(self) -> bool:
@@ -198,6 +332,13 @@ class Detector:
         if not math.isfinite(value):
             return 0.0
         self.seen += 1
+        at = None
+        if timestamp is not None:
+            at = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
+            hour, slow = int(at // 3600), self.rate / 10
+            day, week = self.cycles
+            day.learn(hour, value, slow)
+            week.learn(hour, value, slow)
         if self.seen <= self.warmup:
             self.warming.append(value)
             if self.seen == self.warmup:
@@ -224,6 +365,15 @@ class Detector:
             if self.blocks > self.block_warmup:
                 self._rhythm, self._block_mean = rhythm, mean
                 novelty = max(novelty, rhythm)
+        self._off_cycle, self._cycle = 0.0, None
+        if at is not None:
+            cycle = self._judging_cycle()
+            if cycle is not None:
+                self._cycle = cycle
+                z = abs(cycle.hour_z)
+                # an hour off its cycle, or a run of hours, is as novel as a new value
+                if z >= self.cycle_z or (z and abs(cycle.run) / RUN_SD >= self.cycle_run):
+                    self._off_cycle = novelty = 1.0
         deviation = value - self.mean
         surprise = min(1.0, abs(deviation) / math.sqrt(self.var) / 10) if self.var > 0 else 0.0
         self.mean += self.rate * deviation
@@ -233,19 +383,26 @@ class Detector:
                 if len(grid.full) > self.max_contexts:
                     grid.forget(self.max_contexts // 2)
         score = (1 - self.blend) * novelty + self.blend * surprise
-        if timestamp is None:
+        if at is None:
             if self.quiet:
                 self.quiet -= 1
                 return 0.0
             if score >= self.calm:
                 self.quiet = self.rest
             return score
-        at = timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)
         if at < self.quiet_until:
             return 0.0
         if score >= self.calm:
             self.quiet_until = at + self.rest_s
         return score
+
+    def _judging_cycle(self) -> _Cycle | None:
+        """The week when it explains the series clearly better than the day, else the day,
+        when learnt; None when neither is."""
+        day, week = self.cycles
+        if week.learnt(self.cycle_share) and week.res_var <= 0.8 * day.res_var:
+            return week
+        return day if day.learnt(self.cycle_share) else None
 
     def explain(self) -> str:
         """Why the last reading scored as it did, in words: the range expected of it, the value
@@ -265,6 +422,24 @@ class Detector:
         if self._beyond_at == self.seen:
             beyond = 1 if value >= self.grids[0].hi else -1
         expected = f"expected {mean - spread:.4g} to {mean + spread:.4g}, saw {value:.4g}"
+        cycle = self._cycle
+        if beyond == 0 and cycle is not None and self._off_cycle > 0 \
+                and self._off_cycle >= max(self._fine, self._rhythm):  # fmt: skip
+            name = "week" if cycle.period == WEEK else "day"
+            if math.isfinite(cycle.last_expected):
+                usual, spread = cycle.last_expected, 3 * math.sqrt(cycle.res_var)
+                expected = (f"expected {usual - spread:.4g} to {usual + spread:.4g} at this hour "
+                            f"of the {name}, saw {value:.4g}")  # fmt: skip
+            off = cycle.hour_mean
+            if abs(cycle.hour_z) < self.cycle_z:  # the run of hours, not the last one alone
+                side = "above" if cycle.run > 0 else "below"
+                return (f"{expected}; the last hours ran {side} the usual for their hours of the "
+                        f"{name}, {abs(cycle.run) / RUN_SD:.3g} times the usual spread of such a "
+                        f"run (off its {ADJECTIVE[name]} cycle: a holiday, a missing or shifted cycle)")  # fmt: skip
+            return (f"{expected}; the last hour ran {abs(off):.4g} {'above' if off > 0 else 'below'}"
+                    f" the usual for its hour of the {name}, {abs(cycle.hour_z):.3g} times the "
+                    f"usual spread of an hour (off its {ADJECTIVE[name]} cycle: a missing, shifted or "
+                    "extra cycle)")  # fmt: skip
         if beyond > 0:
             pattern = "higher than any reading before (a spike, or a level shift beginning)"
         elif beyond < 0:
@@ -329,6 +504,9 @@ class Detector:
                 "max_contexts": self.max_contexts,
                 "block": self.block,
                 "block_warmup": self.block_warmup,
+                "cycle_z": self.cycle_z,
+                "cycle_share": self.cycle_share,
+                "cycle_run": self.cycle_run,
             },
             "seen": self.seen,
             "quiet": self.quiet,
@@ -343,12 +521,13 @@ class Detector:
             "blocks": self.blocks,
             "previous": self.previous if math.isfinite(self.previous) else None,
             "steps": list(self.steps),
+            "cycles": [c.state() for c in self.cycles],
         }
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> Detector:
         """A detector that goes on where the one whose ``state()`` this is stopped."""
-        if not isinstance(data, dict) or data.get("version") not in (1, STATE_VERSION):
+        if not isinstance(data, dict) or data.get("version") not in (1, 2, STATE_VERSION):
             raise ValueError("not a detector state this version reads")
         detector = cls(**data["params"])
         detector.seen, detector.quiet = int(data["seen"]), int(data["quiet"])
@@ -377,4 +556,8 @@ class Detector:
         detector.steps = [float(v) for v in data["steps"]]
         if len(detector.steps) != 2:
             raise ValueError("a detector state has two step means")
+        if data["version"] >= 3:  # before, no cycles: they are learnt from here on
+            detector.cycles = [_Cycle.from_state(c) for c in data["cycles"]]
+            if [c.period for c in detector.cycles] != [DAY, WEEK]:
+                raise ValueError("a detector state has a day's and a week's cycle")
         return detector

@@ -43,7 +43,12 @@ def forecast(
     attr: str,
     hours_back: Annotated[
         int, Query(ge=1, le=24 * 366, description="Hours of history (at most 14 days are used)")
-    ] = 72,
+    ] = service.FORECAST_HOURS_BACK,
+    expected_hours: Annotated[
+        int, Query(ge=0, le=72, description="Hours of the band expected of the recent readings")
+    ] = 0,
 ) -> ForecastRead:
-    """The next hour in 5-minute steps with 80 % and 95 % prediction intervals."""
-    return service.forecast_series(session, device_id, attr, hours_back=min(hours_back, 24 * 14))
+    """The next hour in 5-minute steps with 80 % and 95 % prediction intervals; with
+    ``expected_hours``, the band expected of the readings of those last hours."""
+    return service.forecast_series(session, device_id, attr, hours_back=min(hours_back, 24 * 14),
+                                   expected_hours=expected_hours)  # fmt: skip

@@ -111,7 +111,15 @@ class ForecastStep(BaseModel):
 class ForecastRead(BaseModel):
     device_id: str
     attr: str
-    method: str = Field(description="day, tide (a season one back, damped correction) or holt")
+    method: str = Field(
+        description="week, day or tide (a season back: damped correction, "
+        "uncorrected, or averaged over seasons) or holt"
+    )
     backtest_mae: float | None = Field(description="Its mean absolute error over the last day's "
                                        "origins, all horizons")  # fmt: skip
     steps: list[ForecastStep]
+    expected: list[ForecastStep] = Field(
+        default_factory=list,
+        description="The band expected of the recent readings: at each 5-minute step, what the "
+        "method forecast an hour before it, with that horizon's intervals",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,27 @@ def _moment(text: str | None) -> float | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def score_series(source: Path, output: Path, **options: Any) -> int:
-    """``timestamp,value`` in, ``timestamp,value,anomaly_score`` out; returns the rows."""
+def read_series(source: Path) -> list[tuple[datetime, float]]:
+    """The readings of a ``timestamp,value`` file, in the file's order; rows without a value are
+    left out, a row without a time it can read is refused."""
+    records, stamp, reading = _open(source)
+    found = []
+    for line, row in enumerate(records, start=2):
+        try:
+            value = _number(row.get(reading) or "")
+        except ValueError as exc:
+            raise InvalidInput(f"{source.name}, line {line}: {row.get(reading)!r} is not a number",
+                               field="input") from exc  # fmt: skip
+        at = _moment(row.get(stamp))
+        if at is None:
+            raise InvalidInput(f"{source.name}, line {line}: {row.get(stamp)!r} is not a time",
+                               field="input")  # fmt: skip
+        if value is not None and math.isfinite(value):
+            found.append((datetime.fromtimestamp(at, UTC), value))
+    return found
+
+
+def _open(source: Path) -> tuple[Any, str, str]:
     try:
         text = source.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
@@ -46,10 +66,13 @@ def score_series(source: Path, output: Path, **options: Any) -> int:
     if "timestamp" not in names or "value" not in names:
         raise InvalidInput(f"{source.name} needs columns timestamp and value (it has "
                            f"{', '.join(fieldnames) or 'none'})", field="input")  # fmt: skip
-    stamp, reading = (
-        fieldnames[names.index("timestamp")],
-        fieldnames[names.index("value")],
-    )
+    return records, fieldnames[names.index("timestamp")], \
+        fieldnames[names.index("value")]  # fmt: skip
+
+
+def score_series(source: Path, output: Path, **options: Any) -> int:
+    """``timestamp,value`` in, ``timestamp,value,anomaly_score`` out; returns the rows."""
+    records, stamp, reading = _open(source)
     detector = Detector(**options)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

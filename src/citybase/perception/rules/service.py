@@ -299,19 +299,24 @@ def check(data: RuleIn) -> None:
         raise InvalidInput("silence minutes must be above 0", field="params.minutes")
 
 
+FORECAST_HOURS_BACK = 9 * 24  # a week's season, and a day of origins to choose by
+
+
 def forecast_series(
-    session: Session, device_id: str, attr: str, *, hours_back: int = 72,
-    now: datetime | None = None,
+    session: Session, device_id: str, attr: str, *, hours_back: int = FORECAST_HOURS_BACK,
+    now: datetime | None = None, expected_hours: int = 0,
 ) -> ForecastRead:  # fmt: skip
     """The next hour of one attribute, in 5-minute steps with 80 % and 95 % intervals, from
-    its last ``hours_back`` hours."""
+    its last ``hours_back`` hours; with ``expected_hours``, the band expected of its readings
+    over those last hours too."""
     now = now or datetime.now(UTC)
     points = telemetry.history(session, device_id, attr, now - timedelta(hours=hours_back), now)
     history = [(p.ts, p.value) for p in points if p.value is not None]
     try:
-        found = forecasting.forecast(history)
+        found = forecasting.forecast(history, expected=expected_hours * 12)
     except ValueError as exc:
         raise InvalidInput(f"cannot forecast {device_id} {attr}: {exc}", field="attr") from None
     return ForecastRead(device_id=device_id, attr=attr, method=found.method,
                         backtest_mae=found.backtest_mae,
-                        steps=[ForecastStep(**vars(p)) for p in found.points])  # fmt: skip
+                        steps=[ForecastStep(**vars(p)) for p in found.points],
+                        expected=[ForecastStep(**vars(p)) for p in found.expected])  # fmt: skip
