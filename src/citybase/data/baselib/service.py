@@ -28,7 +28,7 @@ from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import BaselibSettings
 from citybase.data.baselib import comparisons as cmp
-from citybase.data.baselib import linkage, repository
+from citybase.data.baselib import incremental, linkage, repository
 from citybase.data.baselib.auth import BASELIB_STEWARD
 from citybase.data.baselib.linkage import Kind, SourceRecord
 from citybase.data.baselib.models import BaseEntity, EntityLink, GoldenField, LinkRun, ReviewItem
@@ -147,20 +147,29 @@ class Row:
 
 
 def read_rows(session: Session, kind: Kind) -> list[Row]:
+    return [row for source in sources_of(session, kind) for row in rows_of(session, source)]
+
+
+def rows_of(session: Session, source: Source) -> list[Row]:
+    """A source's rows as records of its library (none if it holds no rows)."""
+    code = source.resource.code
+    table = datastore.table_of(session, code)
+    if table is None:
+        return []
     rows = []
-    for source in sources_of(session, kind):
-        code = source.resource.code
-        table = datastore.table_of(session, code)
-        if table is None:
-            continue
-        for row_no, cells in datastore.iter_numbered_rows(session, code):
-            values = {field: cells.get(item) for item, field in source.fields.items()}
-            record = SourceRecord(
-                linkage.record_uid(code, row_no), code, source.resource.provider_unit_code,
-                values, table.loaded_at.isoformat(),
-            )  # fmt: skip
-            rows.append(Row(record, source, row_no, table.loaded_at, values))
+    for row_no, cells in datastore.iter_numbered_rows(session, code):
+        values = {field: cells.get(item) for item, field in source.fields.items()}
+        rows.append(row_of(source, row_no, values, table.loaded_at))
     return rows
+
+
+def row_of(source: Source, row_no: int, values: dict[str, Any], loaded_at: datetime) -> Row:
+    code = source.resource.code
+    record = SourceRecord(
+        linkage.record_uid(code, row_no), code, source.resource.provider_unit_code, values,
+        loaded_at.isoformat(),
+    )  # fmt: skip
+    return Row(record, source, row_no, loaded_at, values)
 
 
 # --- golden records -------------------------------------------------------------------------------
@@ -285,6 +294,7 @@ def link_base_library(
     rows = read_rows(session, kind)
     by_uid = {r.record.uid: r for r in rows}
     prepared = linkage.prepare(kind, [r.record for r in rows], regions)
+    prepared_of = {p["unique_id"]: p for p in prepared}
     result = linkage.link(kind, prepared, threshold_probability=settings.review_threshold)
     decided = repository.all_reviews(session, kind.value)
     confirmed = [(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.confirmed]
@@ -322,10 +332,15 @@ def link_base_library(
             weights=strongest.weights if strongest else {},
             levels=strongest.levels if strongest else {},
             run_id=run.id,
+            fingerprint=incremental.fingerprint(row.record.unit_code, row.raw),
+            raw=row.raw, prepared=prepared_of[uid],
         ))  # fmt: skip
     repository.add_all(session, new_links)
+    repository.add_keys(session, kind.value, {
+        uid: incremental.keys_of(kind, p) for uid, p in prepared_of.items()
+    })  # fmt: skip
 
-    conflicts = _golden(session, principal, kind, clusters, entity_of_cluster, by_uid, regions,
+    conflicts = keep_golden(session, principal, kind, clusters, entity_of_cluster, by_uid, regions,
                         settings, keys, dispute_days)  # fmt: skip
     reviews = _queue(session, kind, result.pairs, assignment, decided, settings, run)
 
@@ -337,7 +352,7 @@ def link_base_library(
         "prior": result.model.prior, "comparisons": result.model.comparisons,
         "blocking_rules": result.model.blocking_rules,
         "training_rules": result.model.training_rules, "trained": result.model.trained,
-        "notes": result.model.notes,
+        "notes": result.model.notes, "kept": result.model.kept,
         "seconds": round(time.perf_counter() - started, 2),
     }  # fmt: skip
     session.flush()
@@ -350,21 +365,26 @@ def link_base_library(
     return RunRead.model_validate(run)
 
 
-def _golden(
+def keep_golden(
     session: Session, principal: Principal, kind: Kind, clusters: dict[str, list[str]],
     entity_of_cluster: dict[str, int], by_uid: dict[str, Row], regions: cmp.RegionIndex,
     settings: BaselibSettings, keys: ops.Keys, dispute_days: int,
+    only: set[int] | None = None,
 ) -> int:  # fmt: skip
+    """The files' golden fields, chosen anew: every file of the kind, or ``only`` these."""
+    found = (repository.entities(session, kind.value) if only is None
+             else repository.entities_by_ids(session, only))  # fmt: skip
+    old_golden = (repository.golden_of_kind(session, kind.value) if only is None
+                  else repository.golden_for(session, sorted(only)))  # fmt: skip
     old_disputes = {
         (g.entity_id, g.field, alt["resource_code"], alt["value"]): alt.get("dispute_number", "")
-        for g in repository.golden_of_kind(session, kind.value) for alt in g.alternatives
-        if alt.get("dispute_number")
+        for g in old_golden for alt in g.alternatives if alt.get("dispute_number")
     }  # fmt: skip
-    repository.delete_golden(session, [e.id for e in repository.entities(session, kind.value)])
+    repository.delete_golden(session, [e.id for e in found])
     session.flush()
     authority = authorities(session)
     key_field = linkage.KEY_FIELD[kind]
-    entities = {e.id: e for e in repository.entities(session, kind.value)}
+    entities = {e.id: e for e in found}
     for entity in entities.values():
         entity.records = 0
     fields: list[GoldenField] = []
