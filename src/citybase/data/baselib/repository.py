@@ -124,11 +124,12 @@ def uids_by_keys(session: Session, kind: str, keys: Iterable[str]) -> set[str]:
 def key_counts(session: Session, kind: str, keys: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for chunk in _chunks(set(keys)):
-        out.update((k, n) for k, n in session.execute(
+        found = session.execute(
             select(RecordKey.key, func.count()).where(RecordKey.kind == kind,
                                                       RecordKey.key.in_(chunk))
             .group_by(RecordKey.key)
-        ).tuples())  # fmt: skip
+        )  # fmt: skip
+        out.update((str(k), int(n)) for k, n in found)
     return out
 
 
