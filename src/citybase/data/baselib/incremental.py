@@ -120,7 +120,8 @@ def score_new(
             con.register(f"{name}_arrow", _table(rows, columns))
             con.execute(copy[name])
             tables[name] = db_api.register(name)
-    linker = Linker(tables["new_records"], kept, log_level=logging.WARNING)
+    # the kept settings were validated when the model was trained
+    linker = Linker(tables["new_records"], kept, log_level=logging.WARNING, validate_settings=False)
     # the library's term frequencies, not the few records compared here
     con.register("tf_arrow", _tf_table(tf_column, term_frequency))
     con.execute("CREATE TABLE tf_lookup AS SELECT * FROM tf_arrow")

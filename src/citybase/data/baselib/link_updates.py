@@ -99,6 +99,7 @@ def link_rows_of(
     })  # fmt: skip
 
     regions = service.region_index(session)
+    linking = time.perf_counter()
     prepared = linkage.prepare(kind, [current[uid].record for uid in to_link], regions)
     pairs, candidates = _score(session, kind, kept_run.model["kept"], prepared, settings)
     decided = repository.all_reviews(session, kind.value)
@@ -117,6 +118,7 @@ def link_rows_of(
         confirmed=[(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.confirmed],
         split=[(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.apart],
     )  # fmt: skip
+    placed_in = time.perf_counter() - linking
 
     merged_into: dict[int, int] = {}
     for keep, merged in placed.merged:
@@ -177,6 +179,8 @@ def link_rows_of(
         "candidates": len(candidates), "created": [e.id for e in created],
         "merged": [[keep, merged] for keep, merged in placed.merged], "changed": changed,
         "seconds": round(time.perf_counter() - started, 3),
+        # preparing the new rows, finding the records to compare, scoring, placing
+        "seconds_linking": round(placed_in, 3),
     }  # fmt: skip
     session.flush()
     ledger.record(

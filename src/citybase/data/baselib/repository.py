@@ -95,14 +95,17 @@ def links_of_entities(session: Session, entity_ids: Iterable[int]) -> list[Entit
 def delete_links_by_uids(session: Session, kind: str, uids: Iterable[str]) -> None:
     for chunk in _chunks(uids):
         session.execute(delete(EntityLink).where(EntityLink.kind == kind,
-                                                 EntityLink.record_uid.in_(chunk)))  # fmt: skip
+                                                 EntityLink.record_uid.in_(chunk))
+                        .execution_options(synchronize_session="fetch"))  # fmt: skip
         session.execute(delete(RecordKey).where(RecordKey.kind == kind,
-                                                RecordKey.record_uid.in_(chunk)))  # fmt: skip
+                                                RecordKey.record_uid.in_(chunk))
+                        .execution_options(synchronize_session=False))  # fmt: skip
 
 
 def move_links(session: Session, from_entity: int, to_entity: int) -> None:
     session.execute(update(EntityLink).where(EntityLink.entity_id == from_entity)
-                    .values(entity_id=to_entity))  # fmt: skip
+                    .values(entity_id=to_entity)
+                    .execution_options(synchronize_session="fetch"))  # fmt: skip
 
 
 def add_keys(session: Session, kind: str, keys: dict[str, list[str]]) -> None:
@@ -191,8 +194,28 @@ def golden_of_kind(session: Session, kind: str) -> list[GoldenField]:
 
 
 def delete_golden(session: Session, entity_ids: list[int]) -> None:
-    if entity_ids:
-        session.execute(delete(GoldenField).where(GoldenField.entity_id.in_(entity_ids)))
+    for chunk in _chunks(entity_ids):
+        session.execute(delete(GoldenField).where(GoldenField.entity_id.in_(chunk))
+                        .execution_options(synchronize_session=False))  # fmt: skip
+
+
+def add_golden(session: Session, fields: list[GoldenField]) -> None:
+    """Many fields at once (a plain insert: no object is kept in the session)."""
+    columns = [c.key for c in GoldenField.__table__.columns if c.key != "id"]
+    rows = [{c: getattr(f, c) for c in columns} for f in fields]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(GoldenField), rows[start : start + CHUNK])
+
+
+def disputed_values(session: Session, entity_ids: Iterable[int]) -> list[tuple[int, str, Any]]:
+    """(entity, field, alternatives) of the given files' fields that hold other values."""
+    out: list[tuple[int, str, Any]] = []
+    for chunk in _chunks(entity_ids):
+        out.extend((int(e), str(f), a) for e, f, a in session.execute(
+            select(GoldenField.entity_id, GoldenField.field, GoldenField.alternatives)
+            .where(GoldenField.entity_id.in_(chunk))
+        ))  # fmt: skip
+    return out
 
 
 def reviews(

@@ -374,11 +374,15 @@ def keep_golden(
     """The files' golden fields, chosen anew: every file of the kind, or ``only`` these."""
     found = (repository.entities(session, kind.value) if only is None
              else repository.entities_by_ids(session, only))  # fmt: skip
-    old_golden = (repository.golden_of_kind(session, kind.value) if only is None
-                  else repository.golden_for(session, sorted(only)))  # fmt: skip
+    old_golden = (
+        [(g.entity_id, g.field, g.alternatives)
+         for g in repository.golden_of_kind(session, kind.value)]
+        if only is None else repository.disputed_values(session, sorted(only))
+    )  # fmt: skip
     old_disputes = {
-        (g.entity_id, g.field, alt["resource_code"], alt["value"]): alt.get("dispute_number", "")
-        for g in old_golden for alt in g.alternatives if alt.get("dispute_number")
+        (entity_id, field, alt["resource_code"], alt["value"]): alt.get("dispute_number", "")
+        for entity_id, field, alternatives in old_golden for alt in alternatives
+        if alt.get("dispute_number")
     }  # fmt: skip
     repository.delete_golden(session, [e.id for e in found])
     session.flush()
@@ -437,7 +441,7 @@ def keep_golden(
             )
     # disputes first: their numbers go into the fields as they are written
     _raise_disputes(session, principal, kind, to_dispute, settings, dispute_days)
-    repository.add_all(session, fields)
+    repository.add_golden(session, fields)
     return conflicts
 
 
