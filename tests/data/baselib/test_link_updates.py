@@ -212,3 +212,21 @@ def test_a_unit_cannot_link_another_units_resource(session: Session, settings: S
     assert _links(session) == before
     assert _ledger(session, "baselib.link.incremental") == []
     assert _link(session, settings, city) is not None  # fz.health's own event links them
+
+
+def test_a_changed_row_alone_in_its_file_keeps_the_file(
+    session: Session, settings: Settings
+) -> None:
+    city = linked_city(session, settings)
+    health = city.health.code
+    _run(session, settings, city)
+    before = _links(session)
+    rows = health_rows()
+    rows[5] = {**rows[5], "联系电话": "13700000099"}  # 赵敏, only at fz.health, a new phone
+    _load(session, city, rows)
+    run = _link(session, settings, city)
+    assert run is not None
+    assert (run.records, run.model["created"]) == (1, [])
+    assert _links(session) == before
+    golden = {g.field: g.value for g in repository.golden(session, before[f"{health}#6"])}
+    assert golden["mobile"] == "13700000099"

@@ -124,12 +124,14 @@ def link_rows_of(
     for keep, merged in placed.merged:
         merged_into[merged] = keep
         repository.move_links(session, merged, keep)
-    created = [BaseEntity(kind=kind.value, subject="", records=len(g), run_id=run.id)
-               for g in placed.new_groups]  # fmt: skip
-    repository.add_all(session, created)
     final = dict(placed.entity_of)
-    for group, entity in zip(placed.new_groups, created, strict=True):
-        final.update(dict.fromkeys(group, entity.id))
+    groups = _reuse_files(session, placed.new_groups, old, final, merged_into)
+    created = [BaseEntity(kind=kind.value, subject="", records=len(g), run_id=run.id)
+               for g, reused in groups if reused is None]  # fmt: skip
+    repository.add_all(session, created)
+    fresh = iter(created)
+    for group, reused in groups:
+        final.update(dict.fromkeys(group, reused if reused is not None else next(fresh).id))
 
     def file_of(uid: str) -> int | None:
         if uid in final:
@@ -192,6 +194,27 @@ def link_rows_of(
                  "changed": changed, "reviews": reviews, "conflicts": conflicts},
     )  # fmt: skip
     return RunRead.model_validate(run)
+
+
+def _reuse_files(
+    session: Session, new_groups: list[list[str]], old: dict[str, EntityLink],
+    placed: dict[str, int], merged_into: dict[int, int],
+) -> list[tuple[list[str], int | None]]:  # fmt: skip
+    """Each group of rows that starts a file, with the file it keeps: a changed row that was
+    its file's only row keeps that file's id (a person whose phone changed is the same file),
+    unless the file is still in use."""
+    former = {uid: old[uid].entity_id for group in new_groups for uid in group if uid in old}
+    in_use = {
+        link.entity_id for link in repository.links_of_entities(session, set(former.values()))
+    }
+    in_use |= set(placed.values()) | set(merged_into) | set(merged_into.values())
+    out: list[tuple[list[str], int | None]] = []
+    for group in new_groups:
+        reused = next((former[u] for u in group if u in former and former[u] not in in_use), None)
+        if reused is not None:
+            in_use.add(reused)
+        out.append((group, reused))
+    return out
 
 
 def _moved(link: EntityLink, row: service.Row, run: LinkRun) -> EntityLink:
