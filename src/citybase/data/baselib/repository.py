@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -199,8 +199,9 @@ def delete_golden(session: Session, entity_ids: list[int]) -> None:
                         .execution_options(synchronize_session=False))  # fmt: skip
 
 
-def add_golden(session: Session, fields: list[GoldenField]) -> None:
-    """Many fields at once (a plain insert: no object is kept in the session)."""
+def add_golden(session: Session, fields: Sequence[Any]) -> None:
+    """Many fields at once, given with the columns' names as attributes (a plain insert: no
+    object is kept in the session)."""
     columns = [c.key for c in GoldenField.__table__.columns if c.key != "id"]
     rows = [{c: getattr(f, c) for c in columns} for f in fields]
     for start in range(0, len(rows), CHUNK):

@@ -31,7 +31,7 @@ from citybase.data.baselib import comparisons as cmp
 from citybase.data.baselib import incremental, linkage, repository
 from citybase.data.baselib.auth import BASELIB_STEWARD
 from citybase.data.baselib.linkage import Kind, SourceRecord
-from citybase.data.baselib.models import BaseEntity, EntityLink, GoldenField, LinkRun, ReviewItem
+from citybase.data.baselib.models import BaseEntity, EntityLink, LinkRun, ReviewItem
 from citybase.data.baselib.schemas import (
     Decision,
     FileField,
@@ -253,6 +253,24 @@ def _agreeing(chosen: _Candidate, candidates: list[_Candidate]) -> list[dict[str
     return out
 
 
+@dataclass
+class NewGolden:
+    """A golden field as chosen, before it is written (many at once: see ``GoldenField``)."""
+
+    entity_id: int
+    field: str
+    value: str
+    resource_code: str
+    item: str
+    row_no: int
+    unit_code: str
+    observed_at: datetime | None
+    authoritative: bool
+    alternatives: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    dispute_number: str
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -391,8 +409,8 @@ def keep_golden(
     entities = {e.id: e for e in found}
     for entity in entities.values():
         entity.records = 0
-    fields: list[GoldenField] = []
-    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]] = []
+    fields: list[NewGolden] = []
+    to_dispute: list[tuple[NewGolden, _Candidate, _Candidate, dict[str, Any]]] = []
     conflicts = 0
     for root, members in clusters.items():
         entity = entities[entity_of_cluster[root]]
@@ -420,7 +438,7 @@ def keep_golden(
                      (entity.id, field, o.row.record.resource_code, o.value), "")}
                 for o in others
             ]  # fmt: skip
-            golden = GoldenField(
+            golden = NewGolden(
                 entity_id=entity.id, field=field, value=chosen.value,
                 resource_code=chosen.row.record.resource_code, item=chosen.item,
                 row_no=chosen.row.row_no, unit_code=chosen.row.record.unit_code,
@@ -447,7 +465,7 @@ def keep_golden(
 
 def _raise_disputes(
     session: Session, principal: Principal, kind: Kind,
-    to_dispute: list[tuple[GoldenField, _Candidate, _Candidate, dict[str, Any]]],
+    to_dispute: list[tuple[NewGolden, _Candidate, _Candidate, dict[str, Any]]],
     settings: BaselibSettings,
     dispute_days: int,
 ) -> None:  # fmt: skip
