@@ -2,6 +2,12 @@
 source resources with the errors real registers have, linked three ways in the same run.
 
     python bench/baselib_bench.py [--people 10000] [--seed 7] [--skip-default]
+    python bench/baselib_bench.py --people 10000 --incremental 1000
+
+With ``--incremental ROWS``: the whole service path on a SQLite database — a full run, then a
+load adding ROWS rows to one source, its event delivered and its job run (the new rows linked
+against the kept model and the files), then a full re-link in the same run; both timed and
+scored against the truth (see ``incremental``).
 
 - **citybase**: the Chinese comparisons as splink comparison levels (``linkage.py``), trained by
   EM, clustered at the default match threshold (0.99);
