@@ -24,7 +24,7 @@ from citybase.core.identity import service as identity
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.settings import BaselibSettings
-from citybase.data.baselib import incremental, linkage, repository, service
+from citybase.data.baselib import golden, incremental, linkage, repository, service
 from citybase.data.baselib.linkage import Kind, ScoredPair
 from citybase.data.baselib.models import BaseEntity, EntityLink, LinkRun, ReviewItem
 from citybase.data.baselib.schemas import ReviewStatus, RunRead
@@ -287,7 +287,7 @@ def _choose_golden(
             continue
         by_uid[link.record_uid] = service.row_of(source, link.row_no, link.raw, table.loaded_at)
         clusters[str(link.entity_id)].append(link.record_uid)
-    return service.keep_golden(
+    return golden.keep_golden(
         session, principal, kind, clusters, {root: int(root) for root in clusters}, by_uid,
         regions, settings, keys, 5, only=entity_ids,
     )  # fmt: skip
