@@ -148,3 +148,29 @@ def test_json_records_load_and_bad_filters_name_their_field(session: Session, se
     with pytest.raises(InvalidInput) as caught:
         service.query(session, r.code, RowQuery(filters={"巡查次数": "两"}))
     assert caught.value.field == "filters.巡查次数"
+
+
+def _loaded_events(session: Session, code: str) -> list[dict]:  # type: ignore[type-arg]
+    from citybase.core.bus import repository as bus_repository
+    from citybase.data.datastore.schemas import RowsLoaded
+
+    return [e.payload for e in bus_repository.undispatched(session, 1_000)
+            if e.topic == RowsLoaded.topic and e.payload["code"] == code]  # fmt: skip
+
+
+def test_a_load_and_a_clear_are_announced_and_a_refused_load_is_not(
+    session: Session,
+    setup,  # type: ignore[no-untyped-def]
+) -> None:
+    people, r = setup
+    steward = people["urbansteward"]
+    service.load_file(session, steward, r.code, "jg.csv", CSV.encode())
+    bad = CSV + "JG004,鼓楼区,大,3.5,2026-13-01,也许\n"
+    service.load_file(session, steward, r.code, "jg.csv", bad.encode())  # loads nothing
+    with pytest.raises(Forbidden):
+        service.load_file(session, people["reader"], r.code, "jg.csv", CSV.encode())
+    service.clear(session, steward, r.code)
+    events = _loaded_events(session, r.code)
+    assert [(e["unit_code"], e["load_number"], e["rows"]) for e in events] == [
+        (r.provider_unit_code, 1, 3), (r.provider_unit_code, 0, 0),
+    ]  # fmt: skip

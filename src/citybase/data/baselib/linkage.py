@@ -319,6 +319,9 @@ class ModelSummary:
     training_rules: list[str] = field(default_factory=list)
     trained: bool = False
     notes: list[str] = field(default_factory=list)
+    # splink's own settings of the trained model (m, u, prior, levels, rules): what an
+    # incremental link scores new rows with, without training again
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -351,13 +354,15 @@ def _settings(
     )
 
 
-def _summary(
-    linker: Any, kind: Kind, blocking: Sequence[str], training: Sequence[str]
+def summary_of(
+    kept: dict[str, Any], blocking: Sequence[str] = (), training: Sequence[str] = ()
 ) -> ModelSummary:
-    settings = linker.misc.save_model_to_json()
-    prior = float(settings.get("probability_two_random_records_match") or 0.0)
-    out = ModelSummary(prior=prior, blocking_rules=list(blocking), training_rules=list(training))
-    for comp in settings["comparisons"]:
+    """A model (splink's settings) as the steward reads it: per comparison, per level, its m, u
+    and match weight."""
+    prior = float(kept.get("probability_two_random_records_match") or 0.0)
+    out = ModelSummary(prior=prior, blocking_rules=list(blocking), training_rules=list(training),
+                       kept=kept)  # fmt: skip
+    for comp in kept["comparisons"]:
         levels = []
         for level in comp["comparison_levels"]:
             if level.get("is_null_level"):
@@ -370,6 +375,12 @@ def _summary(
                                 "description": comp.get("comparison_description", ""),
                                 "levels": levels})  # fmt: skip
     return out
+
+
+def _summary(
+    linker: Any, kind: Kind, blocking: Sequence[str], training: Sequence[str]
+) -> ModelSummary:
+    return summary_of(linker.misc.save_model_to_json(), blocking, training)
 
 
 def link(
@@ -406,7 +417,7 @@ def link(
     model = _summary(linker, kind, blocking, training)
     model.trained, model.notes = not notes, notes
     scored = linker.inference.predict(threshold_match_probability=threshold_probability)
-    pairs = _pairs(scored.as_duckdbpyrelation(), model)
+    pairs = scored_pairs(scored.as_duckdbpyrelation(), model)
     con.close()
     return LinkResult(pairs, model)
 
@@ -450,7 +461,7 @@ def _level_of(weight: float, levels: list[dict[str, Any]]) -> str:
     return str(min(known, key=lambda lv: abs(lv["weight"] - weight))["label"])
 
 
-def _pairs(relation: Any, model: ModelSummary) -> list[ScoredPair]:
+def scored_pairs(relation: Any, model: ModelSummary) -> list[ScoredPair]:
     names = [c["name"] for c in model.comparisons]
     levels_of = {c["name"]: c["levels"] for c in model.comparisons}
     cols = relation.columns

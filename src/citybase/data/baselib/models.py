@@ -27,6 +27,9 @@ class LinkRun(IdMixin, Base):
     conflicts: Mapped[int] = mapped_column(default=0)
     match_threshold: Mapped[float] = mapped_column(Float)
     review_threshold: Mapped[float] = mapped_column(Float)
+    # an incremental run links one resource's new and changed rows against the model kept by
+    # the last full run (whose ``model`` it names), without training
+    incremental: Mapped[bool] = mapped_column(default=False)
     # the trained model as the steward reads it: prior, per comparison per level m, u, weight
     model: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
@@ -63,6 +66,25 @@ class EntityLink(IdMixin, Base):
     weights: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     levels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))
+    # what an incremental link needs without reading every source again: the row's content
+    # hash (an unchanged row is not linked again, a moved one keeps its file), its values as
+    # read (field → value) and as prepared for the model
+    fingerprint: Mapped[str] = mapped_column(String(40), default="")
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    prepared: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class RecordKey(IdMixin, Base):
+    """A linked record's blocking keys (one per equality of the blocking rules, e.g. its
+    18-digit ID, its name's pinyin with its birth date) and its name for term frequencies: the
+    index an incremental link finds the existing records to compare new rows with."""
+
+    __tablename__ = "baselib_record_keys"
+    __table_args__ = (Index("ix_baselib_record_keys_kind_key", "kind", "key"),)
+
+    kind: Mapped[str] = mapped_column(String(12))
+    key: Mapped[str] = mapped_column(String(120))
+    record_uid: Mapped[str] = mapped_column(String(60), index=True)
 
 
 class GoldenField(IdMixin, Base):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citybase.data.baselib.models import (
@@ -13,6 +14,7 @@ from citybase.data.baselib.models import (
     EntityLink,
     GoldenField,
     LinkRun,
+    RecordKey,
     ReviewItem,
     ThemeBuild,
     ThemeLibrary,
@@ -30,8 +32,10 @@ def add_all(session: Session, objs: Iterable[object]) -> None:
 
 
 def last_run(session: Session, kind: str) -> LinkRun | None:
+    """The last full run (the one whose model is kept)."""
     return session.scalar(
-        select(LinkRun).where(LinkRun.kind == kind, LinkRun.finished_at.is_not(None))
+        select(LinkRun).where(LinkRun.kind == kind, LinkRun.finished_at.is_not(None),
+                              LinkRun.incremental.is_(False))
         .order_by(LinkRun.id.desc()).limit(1)
     )  # fmt: skip
 
@@ -54,6 +58,104 @@ def links_of(session: Session, entity_id: int) -> list[EntityLink]:
 
 def delete_links(session: Session, kind: str) -> None:
     session.execute(delete(EntityLink).where(EntityLink.kind == kind))
+    session.execute(delete(RecordKey).where(RecordKey.kind == kind))
+
+
+CHUNK = 500
+
+
+def _chunks(values: Iterable[str | int]) -> Iterable[list[Any]]:
+    listed = list(values)
+    for start in range(0, len(listed), CHUNK):
+        yield listed[start : start + CHUNK]
+
+
+def links_of_resource(session: Session, kind: str, code: str) -> list[EntityLink]:
+    return list(session.scalars(
+        select(EntityLink).where(EntityLink.kind == kind, EntityLink.resource_code == code)
+    ))  # fmt: skip
+
+
+def links_by_uids(session: Session, kind: str, uids: Iterable[str]) -> list[EntityLink]:
+    out: list[EntityLink] = []
+    for chunk in _chunks(uids):
+        out.extend(session.scalars(
+            select(EntityLink).where(EntityLink.kind == kind, EntityLink.record_uid.in_(chunk))
+        ))  # fmt: skip
+    return out
+
+
+def links_of_entities(session: Session, entity_ids: Iterable[int]) -> list[EntityLink]:
+    out: list[EntityLink] = []
+    for chunk in _chunks(entity_ids):
+        out.extend(session.scalars(select(EntityLink).where(EntityLink.entity_id.in_(chunk))))
+    return out
+
+
+def delete_links_by_uids(session: Session, kind: str, uids: Iterable[str]) -> None:
+    for chunk in _chunks(uids):
+        session.execute(delete(EntityLink).where(EntityLink.kind == kind,
+                                                 EntityLink.record_uid.in_(chunk))
+                        .execution_options(synchronize_session="fetch"))  # fmt: skip
+        session.execute(delete(RecordKey).where(RecordKey.kind == kind,
+                                                RecordKey.record_uid.in_(chunk))
+                        .execution_options(synchronize_session=False))  # fmt: skip
+
+
+def move_links(session: Session, from_entity: int, to_entity: int) -> None:
+    session.execute(update(EntityLink).where(EntityLink.entity_id == from_entity)
+                    .values(entity_id=to_entity)
+                    .execution_options(synchronize_session="fetch"))  # fmt: skip
+
+
+def add_keys(session: Session, kind: str, keys: dict[str, list[str]]) -> None:
+    """Index records by their keys (record uid → keys)."""
+    rows = [{"kind": kind, "key": k, "record_uid": uid} for uid, ks in keys.items() for k in ks]
+    if rows:
+        session.execute(insert(RecordKey), rows)
+
+
+def uids_by_keys(session: Session, kind: str, keys: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _chunks(set(keys)):
+        out.update(session.scalars(
+            select(RecordKey.record_uid).where(RecordKey.kind == kind, RecordKey.key.in_(chunk))
+        ))  # fmt: skip
+    return out
+
+
+def key_counts(session: Session, kind: str, keys: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(set(keys)):
+        found = session.execute(
+            select(RecordKey.key, func.count()).where(RecordKey.kind == kind,
+                                                      RecordKey.key.in_(chunk))
+            .group_by(RecordKey.key)
+        )  # fmt: skip
+        out.update((str(k), int(n)) for k, n in found)
+    return out
+
+
+def count_keys_starting(session: Session, kind: str, prefix: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(RecordKey)
+        .where(RecordKey.kind == kind, RecordKey.key.startswith(prefix, autoescape=True))
+    ) or 0  # fmt: skip
+
+
+def entities_by_ids(session: Session, entity_ids: Iterable[int]) -> list[BaseEntity]:
+    out: list[BaseEntity] = []
+    for chunk in _chunks(entity_ids):
+        out.extend(session.scalars(select(BaseEntity).where(BaseEntity.id.in_(chunk))))
+    return out
+
+
+def delete_open_reviews_of(session: Session, kind: str, uids: Iterable[str]) -> None:
+    for chunk in _chunks(uids):
+        session.execute(delete(ReviewItem).where(
+            ReviewItem.kind == kind, ReviewItem.status == "open",
+            (ReviewItem.left_uid.in_(chunk)) | (ReviewItem.right_uid.in_(chunk)),
+        ))  # fmt: skip
 
 
 def entity(session: Session, entity_id: int) -> BaseEntity | None:
@@ -92,8 +194,29 @@ def golden_of_kind(session: Session, kind: str) -> list[GoldenField]:
 
 
 def delete_golden(session: Session, entity_ids: list[int]) -> None:
-    if entity_ids:
-        session.execute(delete(GoldenField).where(GoldenField.entity_id.in_(entity_ids)))
+    for chunk in _chunks(entity_ids):
+        session.execute(delete(GoldenField).where(GoldenField.entity_id.in_(chunk))
+                        .execution_options(synchronize_session=False))  # fmt: skip
+
+
+def add_golden(session: Session, fields: Sequence[Any]) -> None:
+    """Many fields at once, given with the columns' names as attributes (a plain insert: no
+    object is kept in the session)."""
+    columns = [c.key for c in GoldenField.__table__.columns if c.key != "id"]
+    rows = [{c: getattr(f, c) for c in columns} for f in fields]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(GoldenField), rows[start : start + CHUNK])
+
+
+def disputed_values(session: Session, entity_ids: Iterable[int]) -> list[tuple[int, str, Any]]:
+    """(entity, field, alternatives) of the given files' fields that hold other values."""
+    out: list[tuple[int, str, Any]] = []
+    for chunk in _chunks(entity_ids):
+        out.extend((int(e), str(f), a) for e, f, a in session.execute(
+            select(GoldenField.entity_id, GoldenField.field, GoldenField.alternatives)
+            .where(GoldenField.entity_id.in_(chunk))
+        ))  # fmt: skip
+    return out
 
 
 def reviews(

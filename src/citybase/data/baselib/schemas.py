@@ -31,9 +31,14 @@ class RunRead(BaseModel):
     conflicts: int
     match_threshold: float
     review_threshold: float
+    incremental: bool = Field(
+        False, description="new and changed rows of one resource linked against the kept model"
+    )
     model: dict[str, Any] = Field(
         description="prior, blocking_rules, training_rules, and per comparison its levels with "
-        "m, u and match weight (log2 m/u)"
+        "m, u and match weight (log2 m/u); kept: splink's settings of the trained model. An "
+        "incremental run: the rows unchanged, linked, moved and removed, the files created, "
+        "merged and changed"
     )
 
 

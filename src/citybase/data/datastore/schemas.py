@@ -2,11 +2,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citybase.core.bus.schemas import Event
 from citybase.core.values import NonNegativeInt64
+
+
+class RowsLoaded(Event):
+    """A resource's rows were loaded (replaced) or cleared: derived data (the base libraries)
+    brings itself up to date with them."""
+
+    topic: ClassVar[str] = "data.datastore.rows.loaded"
+
+    code: str
+    unit_code: str  # the provider unit whose rows these are
+    load_number: int  # 0: cleared
+    rows: int
 
 
 class Column(BaseModel):

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from citybase.core import tables
+from citybase.core.bus import service as bus
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
@@ -34,6 +35,7 @@ from citybase.data.datastore.schemas import (
     LoadReport,
     RowPage,
     RowQuery,
+    RowsLoaded,
     TableRead,
 )
 from citybase.data.grading import service as grading
@@ -235,6 +237,8 @@ def _store(
         details={"rows": len(rows), "load": table.load_number, "source": source[:200],
                  "sha256": digest},
     )  # fmt: skip
+    bus.publish(session, RowsLoaded(code=resource.code, unit_code=resource.provider_unit_code,
+                                    load_number=table.load_number, rows=len(rows)))  # fmt: skip
 
 
 def _free_text_columns(resource: ResourceRead) -> list[str]:
@@ -287,6 +291,8 @@ def clear(session: Session, principal: Principal, code: str) -> None:
     repository.delete_table(session, table)
     ledger.record(session, actor_of(principal), "datastore.clear", object_type="data_resource",
                   object_id=code, details={"rows": table.row_count})  # fmt: skip
+    bus.publish(session, RowsLoaded(code=code, unit_code=resource.provider_unit_code,
+                                    load_number=0, rows=0))  # fmt: skip
 
 
 # --- reading -----------------------------------------------------------------------------------
