@@ -379,7 +379,7 @@ def _near(session: Session, context: list[Any], win: Window,
           by_entity: dict[str, list[AttributeSeries]],
           geo: tuple[str, str, str, str]) -> dict[str, list[AttributeSeries]]:  # fmt: skip
     """The entities with an instance of the GeoProperty, in the window, in the relation asked."""
-    from citybase.perception.context.service import geometry_matches, parse_geo
+    from citybase.perception.context.geo import geometry_matches, parse_geo
 
     relation, low, high, shape_ = parse_geo(geo[0], geo[1], geo[2])
     iri = jsonld.expand_names(context, {geo[3]}, set())[0][geo[3]]
