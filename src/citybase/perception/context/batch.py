@@ -32,6 +32,7 @@ from citybase.perception.context.service import (
     delete,
     ownership_refused,
     query,
+    restamp,
 )
 from citybase.perception.context.updates import append_attrs, replace
 
@@ -124,6 +125,10 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                                                              history=True)))  # fmt: skip
                 continue
             new = expanded if before is None or replace_all else {**before[0], **expanded}
+            # each attribute's createdAt is kept where the old one was read (not when the
+            # database merges the attributes itself: there the written ones start anew)
+            new = restamp(None if before is None else before[0], new, attrs=expanded.keys(),
+                          now=now)  # fmt: skip
             born = before[1] if before is not None else now
             owner = writer.unit if before is None else before[2]
             state = EntityState(entity_id, types[kind], new, born, now, owner)

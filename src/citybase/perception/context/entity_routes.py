@@ -148,7 +148,8 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         found = [_of_datasets(e, set(datasets)) for e in found]
     found = [_project(e, picked, omitted) for e in found]
     if mode is not None:
-        found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang)
+        found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang,
+                      sys_attrs="sysAttrs" in chosen)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     pages = _page_links(request, limit, offset, more)
     if pages:
@@ -223,7 +224,8 @@ def retrieve_entity(
     if omitted and not found:
         raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
     if mode is not None:
-        joined = _join(session, scope, context, [found], mode, depth, _form(chosen, format), lang)
+        joined = _join(session, scope, context, [found], mode, depth, _form(chosen, format), lang,
+                       sys_attrs="sysAttrs" in chosen)  # fmt: skip
         return _answer(request, joined if mode == "flat" else joined[0], context,
                        geometry=geometryProperty or "location")  # fmt: skip
     return _answer(request, found, context, geometry=geometryProperty or "location")

@@ -33,6 +33,8 @@ URI = attributes.URI
 KINDS = attributes.KINDS
 GEOMETRIES = attributes.GEOMETRIES
 SCOPE = jsonld.NGSI + "scope"  # a core member kept beside the attributes, shown bare
+EXPIRES = jsonld.NGSI + "expiresAt"  # a transient entity's expiry, kept the same way
+HIDDEN = attributes.SYSTEM  # members of an attribute shown only with options=sysAttrs
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,23 @@ def stamp(moment: datetime) -> str:
 
 
 normalize = attributes.normalize
+
+
+def restamp(
+    before: Mapping[str, Any] | None,
+    after: dict[str, Any],
+    *,
+    attrs: Collection[str] | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The entity's attributes as stored after a change: each instance written now (of
+    ``attrs``; None: all) carries its own ``createdAt`` — kept from the instance of its
+    datasetId it replaces — and ``modifiedAt`` (NGSI-LD 4.8)."""
+    when = stamp(now)
+    held = before or {}
+    return {k: (attributes.stamped(v, held.get(k), when)
+                if k != SCOPE and (attrs is None or k in attrs) else v)
+            for k, v in after.items()}  # fmt: skip
 
 
 TYPE_NAME = re.compile(r"^[^\d\s]")
@@ -188,7 +207,8 @@ def create(session: Session, body: Any, context: list[Any], *, writer: Writer = 
     now = datetime.now(UTC)
     made = ContextEntity(
         id=entity_id, type=types[kind], created_at=now, modified_at=now,
-        attrs={names[k]: _rename(v, names) for k, v in attrs.items()}, unit=owner,
+        attrs=restamp(None, {names[k]: _rename(v, names) for k, v in attrs.items()}, now=now),
+        unit=owner,
     )  # fmt: skip
     session.add(made)
     session.flush()
@@ -225,13 +245,18 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
         name = names.get(iri, iri)
         if iri == SCOPE:
             out["scope"] = attributes.default(attr).get("value")
+        elif iri == EXPIRES:  # a transient entity's expiry: a system member (6.3.11)
+            if sys_attrs and form == "normalized":
+                out["expiresAt"] = attributes.default(attr).get("value")
         elif isinstance(attr, list) and form == "keyValues":
             out[name] = {"dataset": {a.get("datasetId", "@none"): attributes.simplified(a, lang)
                                      for a in attr}}  # fmt: skip
         elif isinstance(attr, list):
-            out[name] = [_render_attr(a, form, lang, names) for a in attr]
+            out[name] = [_render_attr(a if sys_attrs else attributes.unstamped(a, HIDDEN), form,
+                                      lang, names) for a in attr]  # fmt: skip
         else:
-            out[name] = _render_attr(attr, form, lang, names)
+            out[name] = _render_attr(attr if sys_attrs else attributes.unstamped(attr, HIDDEN),
+                                     form, lang, names)  # fmt: skip
     if sys_attrs and form == "normalized":
         out["createdAt"] = stamp(entity.created_at)
         out["modifiedAt"] = stamp(entity.modified_at)

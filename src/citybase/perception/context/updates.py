@@ -31,6 +31,7 @@ from citybase.perception.context.service import (
     _names,
     _rename,
     _scopes,
+    restamp,
 )
 
 
@@ -67,9 +68,10 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
         entity.attrs = {k: v for k, v in entity.attrs.items() if k != SCOPE}
     kept = {k for k, v in incoming.items() if no_overwrite and _holds(entity.attrs.get(k), v)}
     before = entity.attrs  # the old dict: a change assigns a new one
-    entity.attrs = {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
-                                       for k, v in incoming.items() if k not in kept}}  # fmt: skip
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, {**entity.attrs, **{k: attributes.put(entity.attrs.get(k), v)
+                                    for k, v in incoming.items() if k not in kept}}, now=now)  # fmt: skip
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, set(incoming) - kept, before)
     return [{"attributeName": asked[k], "reason": "exists; noOverwrite"} for k in sorted(kept)]
@@ -97,10 +99,12 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     gone = set(jsonld.expand_names(context, nulls, set())[0].values()) if nulls else set()
     missing = {k for k, v in incoming.items() if not _holds(entity.attrs.get(k), v)}
     before = entity.attrs  # the old dict: a change assigns a new one
-    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone},
-                    **{k: attributes.put(entity.attrs.get(k), v) for k, v in incoming.items()
-                       if k not in missing}}  # fmt: skip
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, {**{k: v for k, v in entity.attrs.items() if k not in gone},
+                                    **{k: attributes.put(entity.attrs.get(k), v)
+                                       for k, v in incoming.items() if k not in missing}},
+                           now=now)  # fmt: skip
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, set(incoming) - missing, before, removed=gone & before.keys())
     return [{"attributeName": asked[k], "reason": "no such attribute"} for k in sorted(missing)]
@@ -140,8 +144,10 @@ def patch_attr(session: Session, entity_id: str, name: str, body: Any, context: 
     _check_attribute(name, merged)
     merged = _rename(merged, jsonld.expand_names(context, _names({name: merged}), set())[0])
     before = entity.attrs
-    entity.attrs = {**entity.attrs, iri: attributes.put(entity.attrs[iri], merged)}
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, {**entity.attrs, iri: attributes.put(entity.attrs[iri], merged)},
+                           now=now)  # fmt: skip
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, {iri}, before)
 
@@ -194,8 +200,9 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
     if kind:
         entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
     before = entity.attrs  # the old dict: a change assigns a new one
-    entity.attrs = attrs
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, attrs, now=now)
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, set(attrs), before, removed=before.keys() - set(attrs))
 
@@ -314,8 +321,10 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
         entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
     gone = {iris[n] for n in removed_names} & entity.attrs.keys()
     before = entity.attrs  # the old dict: a change assigns a new one
-    entity.attrs = {**{k: v for k, v in entity.attrs.items() if k not in gone}, **incoming}
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, {**{k: v for k, v in entity.attrs.items() if k not in gone},
+                                    **incoming}, now=now)  # fmt: skip
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, set(incoming), before, removed=gone)
 
@@ -337,7 +346,8 @@ def replace_attr(session: Session, entity_id: str, name: str, body: Any, context
     incoming, _ = _expanded_with_names({name: {k: v for k, v in body.items()
                                                if k != "@context"}}, context)  # fmt: skip
     before = entity.attrs
-    entity.attrs = {**entity.attrs, **incoming}
-    entity.modified_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    entity.attrs = restamp(before, {**entity.attrs, **incoming}, now=now)
+    entity.modified_at = now
     session.flush()
     _changed(session, entity, set(incoming), before)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.settings import Settings
-from citybase.perception.context import jsonld, service
+from citybase.perception.context import jsonld, service, versions
 from citybase.perception.context.auth import (
     public_types,
     scope_for,
@@ -55,6 +55,8 @@ def _media(request: Request) -> None:
             raise UnsupportedMediaType(f"send {' or '.join(allowed)}", field="Content-Type")
 
 
+# the answers that carry Entity data, which a version preference may amend
+ENTITY_DATA = re.compile(r"/(entities|entityOperations/query)(/|$)")
 LINK = re.compile(r'<([^>]+)>\s*;(?:[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?)')
 COMMON = {"options", "format", "local", "lang", "attrs", "pick", "omit", "type", "geometryProperty",
           "limit", "offset", "count", "details", "join", "joinLevel", "entityMap", "containedBy",
@@ -109,6 +111,13 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
     """JSON with the context in a Link header, JSON-LD with it in the body, or GeoJSON (a
     Feature, or a FeatureCollection for a list, with the context as a member), as asked."""
     headers = dict(headers or {})
+    version = versions.preferred(request.headers.get("prefer"))
+    if version is not None:  # 4.3.6.8: Entity data amended for an earlier reader, with 203
+        headers["Preference-Applied"] = f"ngsi-ld={version}"
+        if ENTITY_DATA.search(request.url.path):
+            body, amended = versions.amend(body, version)
+            if amended and status == 200:
+                status = 203
     user = [c for c in context if c != jsonld.CORE_URL]
     accept = request.headers.get("accept", "")
     ctx: Any = user[0] if len(user) == 1 else (context if user else jsonld.CORE_URL)
@@ -245,9 +254,11 @@ def _join_mode(join: str | None, level: str | None) -> tuple[str | None, int]:
 
 
 def _join(session: Any, scope: Any, context: list[Any], found: list[dict[str, Any]], mode: str,
-          depth: int, form: str, lang: str | None) -> list[dict[str, Any]]:  # fmt: skip
+          depth: int, form: str, lang: str | None,
+          sys_attrs: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """Linked entities: each Relationship's object entity put inside it (``inline``) or beside
-    the entities (``flat``), to ``depth`` levels."""
+    the entities (``flat``), to ``depth`` levels; with ``sys_attrs``, each with its own
+    ``createdAt`` and ``modifiedAt`` as the linking entity has them (NGSI-LD 4.5.23)."""
     beside: dict[str, dict[str, Any]] = {}
     shown = {e.get("id") for e in found}
 
@@ -265,7 +276,7 @@ def _join(session: Any, scope: Any, context: list[Any], found: list[dict[str, An
                 continue
             try:
                 linked = service.retrieve(session, target, context, form=form, scope=scope,
-                                          lang=lang)  # fmt: skip
+                                          lang=lang, sys_attrs=sys_attrs)  # fmt: skip
             except CitybaseError:
                 continue
             if level < depth:
