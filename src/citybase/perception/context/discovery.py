@@ -12,7 +12,9 @@ from citybase.perception.context import attributes, jsonld
 from citybase.perception.context.models import (
     ContextEntity,
 )
-from citybase.perception.context.service import EVERYONE, SCOPE, ReadScope
+from citybase.perception.context.service import EVERYONE, EXPIRES, SCOPE, ReadScope
+
+NOT_ATTRIBUTES = {SCOPE, EXPIRES}  # core members kept beside the attributes
 
 
 def types_and_attributes(session: Session, context: list[Any],
@@ -24,7 +26,7 @@ def types_and_attributes(session: Session, context: list[Any],
     if visible is not None:
         stmt = stmt.where(visible)
     for kind, attrs in session.execute(stmt):
-        found.setdefault(kind, set()).update(a for a in attrs if a != SCOPE)
+        found.setdefault(kind, set()).update(a for a in attrs if a not in NOT_ATTRIBUTES)
     names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
                                         set(found))  # fmt: skip
     return {types.get(k, k): sorted(names.get(a, a) for a in v) for k, v in sorted(found.items())}
@@ -41,7 +43,7 @@ def census(session: Session, context: list[Any], scope: ReadScope = EVERYONE,
     for kind, attrs in session.execute(stmt):
         count, held = found.get(kind, (0, {}))
         for iri, attr in attrs.items():
-            if iri != SCOPE:
+            if iri not in NOT_ATTRIBUTES:
                 held.setdefault(iri, set()).update(
                     str(i.get("type")) for i in attributes.instances(attr)
                 )

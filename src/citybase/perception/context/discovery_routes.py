@@ -20,6 +20,7 @@ router: APIRouter = APIRouter()
 
 
 @router.get("/types")
+@router.get("/types/", include_in_schema=False)
 def types(
     request: Request, session: DbSession, scope: Scope, details: bool = False,
     link: Annotated[str | None, Header()] = None,
@@ -53,7 +54,7 @@ def type_information(
         raise ResourceNotFound(f"no entity of type {type_name}", field="type")
     count, attrs = found
     names = jsonld.compact_names(context, set(attrs), set())[0]
-    body = {"id": iri, "type": "EntityTypeInformation", "typeName": compact,
+    body = {"id": iri, "type": "EntityTypeInfo", "typeName": compact,  # 5.2.26
             "entityCount": count,
             "attributeDetails": [{"id": a, "type": "Attribute",
                                   "attributeName": names.get(a, a),
@@ -63,6 +64,7 @@ def type_information(
 
 
 @router.get("/attributes")
+@router.get("/attributes/", include_in_schema=False)
 def attributes(
     request: Request, session: DbSession, scope: Scope, details: bool = False,
     link: Annotated[str | None, Header()] = None,
