@@ -186,3 +186,35 @@ def test_stamps_follow_the_instance_they_replace() -> None:
     assert (second["createdAt"], second["modifiedAt"]) == ("B", "C")
     assert (second["q"]["createdAt"], second["q"]["modifiedAt"]) == ("B", "B")
     assert attributes.unstamped(second) == new
+
+
+def test_null_without_dataset_deletes_only_the_default_instance(
+    client: TestClient, session: Session
+) -> None:
+    """5.6.2 and 5.6.17 with 4.5.5: an attribute given as NGSI-LD null without a datasetId, in
+    an update or a merge, deletes the default instance only; the other instances stay. An
+    attribute of one instance goes whole, and a JSON null in an update is refused with nothing
+    deleted."""
+    h = _writer(client, session)
+    tower = {"id": "urn:ngsi-ld:Building:gutian", "type": "Building",
+             "name": [{"type": "Property", "value": "Tower", "datasetId": "urn:ngsi-ld:Dataset:01"},
+                      {"type": "Property", "value": "The old tower"}],
+             "height": [{"type": "Property", "value": 1, "datasetId": "urn:ngsi-ld:Dataset:01"},
+                        {"type": "Property", "value": 2}],
+             "colour": {"type": "Property", "value": "red"}}  # fmt: skip
+    assert client.post(ENTITIES, content=json.dumps(tower), headers=h).status_code == 201
+    url = f"{ENTITIES}/{tower['id']}"
+    null = {"type": "Property", "value": "urn:ngsi-ld:null"}
+    refused = client.patch(f"{url}/attrs", content=json.dumps({"name": None}), headers=h)
+    assert refused.status_code == 400
+    assert len(_get(client, tower["id"])["name"]) == 2
+    done = client.patch(f"{url}/attrs", content=json.dumps({"name": null}), headers=h)
+    assert done.status_code == 204, done.text
+    left = _get(client, tower["id"])
+    assert left["name"] == {"type": "Property", "value": "Tower",
+                            "datasetId": "urn:ngsi-ld:Dataset:01"}  # fmt: skip
+    merged = client.patch(url, content=json.dumps({"height": null, "colour": null}), headers=h)
+    assert merged.status_code == 204, merged.text
+    left = _get(client, tower["id"])
+    assert left["height"]["datasetId"] == "urn:ngsi-ld:Dataset:01"
+    assert "colour" not in left

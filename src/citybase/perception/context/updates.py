@@ -54,6 +54,24 @@ def _holds(old: Any, new: Any) -> bool:
     return bool(have) and all(attributes.dataset_of(a) in have for a in attributes.instances(new))
 
 
+def _default_nulls(session: Session, entity_id: str, body: dict[str, Any], context: list[Any],
+                   writer: Writer, scope: ReadScope) -> dict[str, Any]:  # fmt: skip
+    """An attribute given as NGSI-LD null without a datasetId, where the entity holds it in
+    several instances: only its default instance is deleted (5.6.2, 5.6.17 with 4.5.5). The
+    body without those; an attribute of one instance is left to be removed whole."""
+    entity = _entity(session, entity_id, writer, scope)
+    names = [k for k, v in body.items()
+             if k not in ("id", "type", "@context") and v is not None and _is_null(v)]  # fmt: skip
+    iris = jsonld.expand_names(context, set(names), set())[0] if names else {}
+    chosen = set()
+    for name in names:
+        held = attributes.instances(entity.attrs.get(iris[name]))
+        if len(held) > 1 and any(attributes.dataset_of(a) is None for a in held):
+            delete_attr(session, entity_id, name, context, writer=writer, scope=scope)
+            chosen.add(name)
+    return {k: v for k, v in body.items() if k not in chosen}
+
+
 def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any], *,
                  no_overwrite: bool = False, writer: Writer = PLATFORM, scope: ReadScope = EVERYONE,
                  ) -> list[dict[str, str]]:  # fmt: skip
@@ -91,6 +109,7 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
         delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
                     dataset=str(dataset))  # fmt: skip
     body = {k: v for k, v in body.items() if k not in instance_nulls}
+    body = _default_nulls(session, entity_id, body, context, writer, scope)
     nulls = {k for k, v in body.items() if k not in ("id", "type", "@context") and _is_null(v)}
     if any(v is None for v in body.values()):
         raise BadRequestData("an attribute is removed with urn:ngsi-ld:null, not null")
@@ -290,6 +309,7 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
         delete_attr(session, entity_id, name, context, writer=writer, scope=scope,
                     dataset=str(dataset))  # fmt: skip
     body = {k: v for k, v in body.items() if k not in instance_nulls}
+    body = _default_nulls(session, entity_id, body, context, writer, scope)
     removed_names = {k for k, v in body.items() if k not in ("id", "type", "@context")
                      and _is_null(v)}  # fmt: skip
     rest = {k: v for k, v in body.items() if k not in removed_names}
