@@ -218,3 +218,20 @@ def test_null_without_dataset_deletes_only_the_default_instance(
     left = _get(client, tower["id"])
     assert left["height"]["datasetId"] == "urn:ngsi-ld:Dataset:01"
     assert "colour" not in left
+
+
+def test_replacing_an_attribute_replaces_one_instance(client: TestClient, session: Session) -> None:
+    """5.6.19: PUT …/attrs/{name} replaces the instance of the datasetId given (the default
+    one without); the attribute's other instances stay as they were."""
+    h = _writer(client, session)
+    car = {"id": "urn:ngsi-ld:Vehicle:min-a", "type": "Vehicle",
+           "speed": [{"type": "Property", "value": 55},
+                     {"type": "Property", "value": 60, "datasetId": "urn:ngsi-ld:Gps:1"}]}  # fmt: skip
+    assert client.post(ENTITIES, content=json.dumps(car), headers=h).status_code == 201
+    url = f"{ENTITIES}/{car['id']}/attrs/speed"
+    given = {"type": "Property", "value": 61, "datasetId": "urn:ngsi-ld:Gps:1"}
+    assert client.put(url, content=json.dumps(given), headers=h).status_code == 204
+    assert client.put(url, content=json.dumps({"type": "Property", "value": 50}),
+                      headers=h).status_code == 204  # fmt: skip
+    speeds = sorted(_get(client, car["id"])["speed"], key=lambda i: i["value"])
+    assert speeds == [{"type": "Property", "value": 50}, given]

@@ -351,8 +351,8 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
 
 def replace_attr(session: Session, entity_id: str, name: str, body: Any, context: list[Any], *,
                  writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
-    """``PUT /entities/{id}/attrs/{name}``: the attribute the entity has becomes the one
-    given, whole."""
+    """``PUT /entities/{id}/attrs/{name}``: the attribute's instance of the datasetId given (the
+    default one without) becomes the one given, whole; its other instances stay (5.6.19)."""
     attributes.check_id(entity_id)
     if name == "scope" or name in attributes.NOT_NAMES or name.startswith("@"):
         raise BadRequestData(f"{name} is not an attribute that can be replaced", field=name)
@@ -367,7 +367,9 @@ def replace_attr(session: Session, entity_id: str, name: str, body: Any, context
                                                if k != "@context"}}, context)  # fmt: skip
     before = entity.attrs
     now = datetime.now(UTC)
-    entity.attrs = restamp(before, {**entity.attrs, **incoming}, now=now)
+    entity.attrs = restamp(before, {**entity.attrs, iri: attributes.put(entity.attrs[iri],
+                                                                        incoming[iri])},
+                           now=now)  # fmt: skip
     entity.modified_at = now
     session.flush()
     _changed(session, entity, set(incoming), before)
