@@ -26,6 +26,8 @@ JSON_LD = "application/ld+json"
 GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 ANSWERABLE = {"application/json", JSON_LD, GEO_JSON, "*/*", "application/*"}
+# GeoJSON answers entities retrieved or queried, nothing else (6.3.4, 6.3.15)
+GEO_ANSWERS = re.compile(r"/ngsi-ld/v1/(entities(/[^/]+)?|entityOperations/query)/?$")
 
 
 class NotAcceptable(CitybaseError):
@@ -44,7 +46,8 @@ def _media(request: Request) -> None:
     accept = request.headers.get("accept")
     if accept:
         kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-        if not kinds & ANSWERABLE:
+        if not kinds & (ANSWERABLE if GEO_ANSWERS.search(request.url.path)
+                        else ANSWERABLE - {GEO_JSON}):  # fmt: skip
             raise NotAcceptable("answers are application/json, application/ld+json or "
                                 "application/geo+json", field="Accept")  # fmt: skip
     if request.method in ("POST", "PATCH", "PUT"):
@@ -121,7 +124,7 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
     user = [c for c in context if c != jsonld.CORE_URL]
     accept = request.headers.get("accept", "")
     ctx: Any = user[0] if len(user) == 1 else (context if user else jsonld.CORE_URL)
-    if GEO_JSON in accept and JSON_LD not in accept:
+    if GEO_JSON in accept and JSON_LD not in accept and GEO_ANSWERS.search(request.url.path):
         if isinstance(body, list):
             geo: dict[str, Any] = {"type": "FeatureCollection",
                                    "features": [_feature(e, geometry) for e in body]}  # fmt: skip
