@@ -49,3 +49,14 @@ def test_geojson_answers_entities_only(client: TestClient, session: Session) -> 
     assert both.status_code == 200
     assert both.headers["content-type"].startswith("application/json")
     assert both.json()["type"] == "Subscription"
+
+
+def test_every_type_with_local_false_is_refused(client: TestClient, session: Session) -> None:
+    """4.17 and 6.4.3.2: type=* (every type) goes with local left out or true, never false."""
+    make_user(session, "reader", Role.viewer, unit=None)
+    sign_in(client, "reader")
+    refused = client.get(f"{API}/entities", params={"type": "*", "local": "false"})
+    assert refused.status_code == 400
+    assert refused.json()["type"].endswith("/BadRequestData")
+    assert client.get(f"{API}/entities", params={"type": "*"}).status_code == 200
+    assert client.get(f"{API}/entities", params={"type": "*", "local": "true"}).status_code == 200

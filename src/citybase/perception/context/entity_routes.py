@@ -88,6 +88,9 @@ def query_entities(
     local = request.query_params.get("local")
     if local not in (None, "true", "false"):
         raise BadRequestData("local is true or false", field="local")
+    if type == "*" and local == "false":  # every type is asked of this broker alone (4.17)
+        raise BadRequestData("type=* asks for every type held here: local may not be false",
+                             field="local")  # fmt: skip
     system = {"createdAt", "modifiedAt", "deletedAt", "id", "type"}
     if attrs and set(_split(attrs) or []) <= system and not (type or id or idPattern or q):
         raise BadRequestData("attrs of system members alone would select every entity",
