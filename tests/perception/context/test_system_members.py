@@ -104,8 +104,8 @@ def test_linked_entities_carry_their_system_members(client: TestClient, session:
 
 
 def test_expires_at_is_a_system_member(client: TestClient, session: Session) -> None:
-    """6.3.11: a transient entity's expiresAt (entity and attribute level) is shown only with
-    options=sysAttrs, and is not an attribute of the entity."""
+    """6.3.11: a transient entity's expiresAt (entity and attribute level, and on the temporal
+    instances) is shown only with options=sysAttrs, and is not an attribute of the entity."""
     h = _writer(client, session)
     transient = {"id": "urn:ngsi-ld:Vehicle:bus-7", "type": "Vehicle",
                  "expiresAt": "2100-01-01T00:00:00Z",
@@ -118,6 +118,14 @@ def test_expires_at_is_a_system_member(client: TestClient, session: Session) -> 
     full = _get(client, transient["id"], options="sysAttrs")
     assert full["expiresAt"] == "2100-01-01T00:00:00Z"
     assert full["speed"]["expiresAt"] == "2100-01-01T00:00:00Z"
+    history = f"/ngsi-ld/v1/temporal/entities/{transient['id']}"
+    window = {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z"}
+    plain = client.get(history, params=window)
+    assert plain.status_code == 200, plain.text
+    assert "expiresAt" not in plain.text
+    assert plain.json()["speed"][0]["value"] == 7
+    full = client.get(history, params={**window, "options": "sysAttrs"}).json()
+    assert full["speed"][0]["expiresAt"] == "2100-01-01T00:00:00Z"
 
 
 def test_the_version_preference(client: TestClient, session: Session) -> None:

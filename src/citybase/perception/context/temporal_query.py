@@ -61,6 +61,7 @@ class Window:
     form: str = "normalized"  # or temporalValues, aggregatedValues
     methods: tuple[str, ...] = ()
     period: timedelta | None = None
+    sys_attrs: bool = False  # an instance's expiresAt shown (6.3.11)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def window(timerel: str | None, time_at: str | None, end_time_at: str | None,
             raise BadRequestData(f"aggrMethods is one or more of {', '.join(AGGREGATES)}",
                                  field="aggrMethods")  # fmt: skip
         period = _duration(aggr_period) if aggr_period else None
-    return Window(timerel, start, end, last_n, form, methods, period)
+    return Window(timerel, start, end, last_n, form, methods, period, "sysAttrs" in options)
 
 
 def check_duration(raw: str) -> None:
@@ -271,7 +272,8 @@ def _attribute(datasets: list[tuple[str, int, list[Instance]]], win: Window,
             item["observedAt"] = r.stamp
             item["instanceId"] = f"{INSTANCE}{series_id}:{r.stamp}"
             for k, v in (r.extra or {}).items():
-                item[names.get(k, k)] = v
+                if k != "expiresAt" or win.sys_attrs:  # a system member (6.3.11)
+                    item[names.get(k, k)] = v
             out.append(item)
     return out
 
