@@ -35,6 +35,6 @@ def test_types_and_attributes_answer_with_or_without_a_trailing_slash(
     info = client.get(f"{API}/types/Bus").json()
     assert (info["type"], info["entityCount"]) == ("EntityTypeInfo", 1)
     assert [a["attributeName"] for a in info["attributeDetails"]] == ["speed"]
-    for member in ("expiresAt", "scope", "createdAt"):
+    for member in ("expiresAt", "scope", "createdAt", "id", "type"):
         assert client.get(f"{API}/attributes/{member}").status_code == 404
     assert client.get(f"{API}/types/", params={"colour": "red"}).status_code == 400

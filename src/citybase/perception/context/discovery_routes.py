@@ -18,6 +18,10 @@ from citybase.perception.context.wire import _answer, _known_params, _reader_con
 
 router: APIRouter = APIRouter()
 
+# what an entity holds beside its attributes: never an attribute to be described
+ENTITY_MEMBERS = {"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "expiresAt",
+                  "@id", "@type", "@context"}  # fmt: skip
+
 
 @router.get("/types")
 @router.get("/types/", include_in_schema=False)
@@ -90,6 +94,8 @@ def attribute_information(
     """One attribute: how many entities hold it, of which types, of which kinds."""
     _known_params(request, {"local"})
     context = _reader_context(link)
+    if attr in ENTITY_MEMBERS:  # members of an entity, not attributes (4.5.1, 6.3.11)
+        raise ResourceNotFound(f"{attr} is a member of an entity, not an attribute", field="attr")
     iri = jsonld.expand_names(context, {attr}, set())[0].get(attr, attr)
     for found in _attribute_census(session, context, scope):
         if found[0] == iri:
