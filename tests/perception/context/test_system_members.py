@@ -243,3 +243,11 @@ def test_replacing_an_attribute_replaces_one_instance(client: TestClient, sessio
                       headers=h).status_code == 204  # fmt: skip
     speeds = sorted(_get(client, car["id"])["speed"], key=lambda i: i["value"])
     assert speeds == [{"type": "Property", "value": 50}, given]
+
+
+def test_the_members_an_attribute_may_have_are_known_alike() -> None:
+    """The stamping's list of an attribute's own members is the JSON-LD side's, so that no
+    member is ever taken for a sub-attribute (or the reverse)."""
+    from citybase.perception.context import jsonld
+
+    assert attributes._MEMBERS == jsonld.ATTRIBUTE_KEYS

@@ -339,14 +339,18 @@ def check_instances(name: str, given: list[Any]) -> list[dict[str, Any]]:
 # --- when each attribute was created and last modified (NGSI-LD 4.8, 5.2.6) -----------------------
 
 STAMPS = ("createdAt", "modifiedAt")
+# the members of an attribute that are not sub-attributes (jsonld.ATTRIBUTE_KEYS, kept here
+# so that this module needs no JSON-LD processor)
+_MEMBERS = frozenset({"type", "value", "object", "observedAt", "createdAt", "modifiedAt",
+                      "unitCode", "datasetId", "instanceId", "languageMap", "json", "vocab",
+                      "valueList", "objectList", "objectType", "lang", "deletedAt", "expiresAt",
+                      "valueType"})  # fmt: skip
 # shown only when options=sysAttrs asks (6.3.11): the stamps, and when an attribute expires
 SYSTEM = (*STAMPS, "expiresAt")
 
 
 def _is_attribute(key: str, value: Any) -> bool:
-    from citybase.perception.context.jsonld import ATTRIBUTE_KEYS
-
-    return key not in ATTRIBUTE_KEYS and isinstance(value, dict) and value.get("type") in KINDS
+    return isinstance(value, dict) and key not in _MEMBERS and value.get("type") in KINDS
 
 
 def _stamp_one(given: dict[str, Any], old: Any, when: str) -> dict[str, Any]:
