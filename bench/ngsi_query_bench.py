@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchdb import open_db
-from citybase.perception.context import jsonld
+from citybase.perception.context import geo, jsonld
 from citybase.perception.context import service as context
 from citybase.perception.context.models import ContextEntity
 
@@ -93,7 +93,7 @@ def main() -> None:
         for first in range(0, args.entities, 1000):
             batch = [entity(n, rng) for n in range(first, min(args.entities, first + 1000))]
             with db.session_scope() as session:
-                _, refused, _ = context.upsert_many(session, batch, CORE)
+                _, refused, _ = batch.upsert_many(session, batch, CORE)
                 assert not refused, refused[:1]
         written = time.perf_counter() - start
         print(f"{args.backend}: {args.entities:,} entities written in {written:.0f} s "
@@ -142,8 +142,8 @@ def main() -> None:
                                  ["value"] > bound, 0, 20)  # fmt: skip
 
             def ref_geo(relation: str, geometry: str, coordinates: str) -> Any:
-                how, low, high, shape = context.parse_geo(relation, geometry, coordinates)
-                return full_scan(s, lambda r: context.geo_matches(r, LOCATION, how, low, high,
+                how, low, high, shape = geo.parse_geo(relation, geometry, coordinates)
+                return full_scan(s, lambda r: geo.geo_matches(r, LOCATION, how, low, high,
                                                                   shape), 0, 100)  # fmt: skip
 
             def ref_near() -> Any:

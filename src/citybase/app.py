@@ -103,8 +103,8 @@ from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
+from citybase.perception.context import contexts as context_contexts
 from citybase.perception.context import routes as context_routes
-from citybase.perception.context import service as context_service
 from citybase.perception.context.auth import public_types, scope_for
 from citybase.perception.context.notify import Notifier
 from citybase.perception.context.service import EVERYONE
@@ -288,7 +288,7 @@ def create_app(
         thread = None
         try:  # the JSON-LD contexts kept in the database, into the processor's cache
             with database.session_scope(readonly=True) as session:
-                context_service.warm(session)
+                context_contexts.warm(session)
         except Exception:
             logging.getLogger(__name__).warning("no stored JSON-LD contexts loaded")
         notifier = Notifier(  # NGSI-LD subscriptions' notifications

@@ -167,7 +167,7 @@ def seed_entities(session: Session) -> int:
     """The sensors in the NGSI-LD context store too: one ``Device`` entity each (name, kind,
     place, address, the unit that owns it), for geo-queries and subscriptions. Their readings
     stay in the telemetry store; an entity written later with a measured value feeds it."""
-    from citybase.perception.context import jsonld
+    from citybase.perception.context import batch, jsonld
     from citybase.perception.context import service as context
 
     items = [{
@@ -178,7 +178,7 @@ def seed_entities(session: Session) -> int:
         "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
         "owner": {"type": "Relationship", "object": f"urn:ngsi-ld:Organization:{owner}"},
     } for device_id, name, kind, owner, lon, lat, region, address in DEVICES]  # fmt: skip
-    done, refused, _ = context.upsert_many(session, items, jsonld.context_of(None))
+    done, refused, _ = batch.upsert_many(session, items, jsonld.context_of(None))
     if refused:
         raise RuntimeError(f"the demo entities do not load: {refused[:2]}")
     return len(done)

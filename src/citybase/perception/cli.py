@@ -171,7 +171,7 @@ def load_contexts(
     """Keep the contexts in a folder, each under its URL (from urls.txt: file<TAB>url, or
     --base-url + file name), so that requests naming them work with no internet."""
     from citybase.core.runtime import load_settings, open_database
-    from citybase.perception.context import service as context
+    from citybase.perception.context import contexts
 
     if not directory.is_dir():
         out.print(f"[red]{directory} is not a folder[/]")
@@ -179,7 +179,7 @@ def load_contexts(
     db = open_database(load_settings(data_dir))
     try:
         with db.session_scope() as session:
-            loaded = context.load_contexts(session, directory, base_url)
+            loaded = contexts.load_contexts(session, directory, base_url)
     except CitybaseError as exc:
         out.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from exc
@@ -212,12 +212,12 @@ def hand_over(
     platform: hand them over with --from ''. A registered device's entity stays its unit's."""
     from citybase.core.ledger.schemas import Actor
     from citybase.core.runtime import load_settings, open_database
-    from citybase.perception.context import service as context
+    from citybase.perception.context import updates
 
     db = open_database(load_settings(data_dir))
     try:
         with db.session_scope() as session:
-            count = context.hand_over(session, Actor.system("citybase perception entities"), unit,
+            count = updates.hand_over(session, Actor.system("citybase perception entities"), unit,
                                       ids=ids, types=types, from_unit=from_unit, reason=reason)  # fmt: skip
     except CitybaseError as exc:
         out.print(f"[red]{exc.message}[/]")

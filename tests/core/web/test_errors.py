@@ -58,7 +58,7 @@ def test_forbidden_console_page_renders_a_page(client: TestClient, session: Sess
 
 def test_a_fault_of_ours_under_ngsi_ld_is_problem_details(app, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A 500 under /ngsi-ld is ProblemDetails, never a stack trace nor another API's shape."""
-    from citybase.perception.context import service as context
+    from citybase.perception.context import discovery as context
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a fault of ours")

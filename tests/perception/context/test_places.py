@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from citybase.core import geo
 from citybase.core.db.engine import make_engine
 from citybase.core.db.migrate import alembic_config, upgrade
-from citybase.perception.context import jsonld, places
+from citybase.perception.context import batch, jsonld, places, updates
+from citybase.perception.context import geo as context_geo
 from citybase.perception.context import service as context
 from citybase.perception.context.models import ContextEntity, EntityPlace
 
@@ -34,9 +35,9 @@ def _square(lon: float, lat: float, side: float) -> dict[str, object]:
 
 def _everything(session: Session, relation: str, geometry: str, coordinates: str) -> list[str]:
     """The answer by judging every entity, as before there was an index."""
-    how, low, high, shape = context.parse_geo(relation, geometry, coordinates)
+    how, low, high, shape = context_geo.parse_geo(relation, geometry, coordinates)
     rows = session.scalars(select(ContextEntity).order_by(ContextEntity.id))
-    return [r.id for r in rows if context.geo_matches(r, LOCATION, how, low, high, shape)]
+    return [r.id for r in rows if context_geo.geo_matches(r, LOCATION, how, low, high, shape)]
 
 
 def _indexed(session: Session, relation: str, geometry: str, coordinates: str) -> list[str]:
@@ -53,7 +54,7 @@ def test_the_index_answers_as_a_full_scan_would(session: Session) -> None:
         lon, lat = 119.30 + rng.uniform(-0.1, 0.1), 26.08 + rng.uniform(-0.1, 0.1)
         where = _point(lon, lat) if n % 4 else _square(lon, lat, rng.choice([0.0005, 0.01, 0.05]))
         items.append({"id": f"urn:ngsi-ld:Thing:{n:03d}", "type": "Thing", "location": where})
-    done, refused, _ = context.upsert_many(session, items, CORE)
+    done, refused, _ = batch.upsert_many(session, items, CORE)
     assert (len(done), refused) == (400, [])
     assert session.scalar(select(func.count()).select_from(EntityPlace)) == 400
     for _ in range(15):
@@ -80,33 +81,33 @@ def test_every_write_keeps_the_places(session: Session) -> None:
     made = {"id": "urn:ngsi-ld:Thing:a", "type": "Thing", "location": _point(119.3, 26.08)}
     context.create(session, made, CORE)
     assert filed() == {"urn:ngsi-ld:Thing:a": (119.3, 26.08)}
-    context.update_attrs(session, "urn:ngsi-ld:Thing:a", {"location": _point(119.31, 26.09)}, CORE)
+    updates.update_attrs(session, "urn:ngsi-ld:Thing:a", {"location": _point(119.31, 26.09)}, CORE)
     assert filed()["urn:ngsi-ld:Thing:a"] == (119.31, 26.09)
-    context.patch_attr(session, "urn:ngsi-ld:Thing:a", "location", _point(119.32, 26.1), CORE)
+    updates.patch_attr(session, "urn:ngsi-ld:Thing:a", "location", _point(119.32, 26.1), CORE)
     assert filed()["urn:ngsi-ld:Thing:a"] == (119.32, 26.1)
-    context.delete_attr(session, "urn:ngsi-ld:Thing:a", "location", CORE)
+    updates.delete_attr(session, "urn:ngsi-ld:Thing:a", "location", CORE)
     assert filed() == {}
-    context.append_attrs(session, "urn:ngsi-ld:Thing:a", {"location": _point(119.33, 26.1)}, CORE)
+    updates.append_attrs(session, "urn:ngsi-ld:Thing:a", {"location": _point(119.33, 26.1)}, CORE)
     assert filed()["urn:ngsi-ld:Thing:a"] == (119.33, 26.1)
-    context.replace(session, "urn:ngsi-ld:Thing:a", {"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
+    updates.replace(session, "urn:ngsi-ld:Thing:a", {"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
                     "name": {"type": "Property", "value": "x"}}, CORE)  # fmt: skip
     assert filed() == {}
-    context.upsert(session, made, CORE)
+    batch.upsert(session, made, CORE)
     assert filed() == {"urn:ngsi-ld:Thing:a": (119.3, 26.08)}
-    _, refused, _ = context.upsert_many(
+    _, refused, _ = batch.upsert_many(
         session, [{"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
                    "location": {"type": "Property", "value": "no longer a place"}}],
         CORE, replace_all=False)  # fmt: skip
     assert refused  # location is always a GeoProperty
     assert filed() == {"urn:ngsi-ld:Thing:a": (119.3, 26.08)}
-    context.delete_attr(session, "urn:ngsi-ld:Thing:a", "location", CORE)
-    context.append_attrs(session, "urn:ngsi-ld:Thing:a", {"area": _point(119.34, 26.1)}, CORE)
+    updates.delete_attr(session, "urn:ngsi-ld:Thing:a", "location", CORE)
+    updates.append_attrs(session, "urn:ngsi-ld:Thing:a", {"area": _point(119.34, 26.1)}, CORE)
     assert filed() == {"urn:ngsi-ld:Thing:a": (119.34, 26.1)}
-    context.upsert_many(session, [{"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
+    batch.upsert_many(session, [{"id": "urn:ngsi-ld:Thing:a", "type": "Thing",
                                    "area": {"type": "Property", "value": "no longer a place"}}],
                         CORE, replace_all=False)  # fmt: skip
     assert filed() == {}
-    context.upsert_many(session, [made, {**made, "id": "urn:ngsi-ld:Thing:b"}], CORE)
+    batch.upsert_many(session, [made, {**made, "id": "urn:ngsi-ld:Thing:b"}], CORE)
     assert set(filed()) == {"urn:ngsi-ld:Thing:a", "urn:ngsi-ld:Thing:b"}
     context.delete(session, "urn:ngsi-ld:Thing:b")
     session.flush()
@@ -116,7 +117,7 @@ def test_every_write_keeps_the_places(session: Session) -> None:
 def test_pages_and_counts_without_reading_every_entity(session: Session) -> None:
     items = [{"id": f"urn:ngsi-ld:Thing:{n:03d}", "type": "Thing",
               "n": {"type": "Property", "value": n}} for n in range(50)]  # fmt: skip
-    context.upsert_many(session, items, CORE)
+    batch.upsert_many(session, items, CORE)
     page, total = context.query(session, CORE, types=["Thing"], limit=5, offset=10)
     assert ([e["id"][-3:] for e in page], total) == (["010", "011", "012", "013", "014"], 50)
     page, total = context.query(session, CORE, types=["Thing"], limit=3, offset=2, q="n>40",
@@ -141,7 +142,7 @@ def test_the_migration_files_the_entities_already_kept(tmp_path: Path, n: int) -
     engine = make_engine(f"sqlite:///{tmp_path}/m.db")
     upgrade(engine)
     with Session(engine) as session:
-        context.upsert_many(session, [{"id": f"urn:ngsi-ld:Thing:{i}", "type": "Thing",
+        batch.upsert_many(session, [{"id": f"urn:ngsi-ld:Thing:{i}", "type": "Thing",
                                        "location": _point(119.3 + i / 100, 26.08)}
                                       for i in range(n)], CORE)  # fmt: skip
         session.commit()

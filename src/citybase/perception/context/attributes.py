@@ -334,3 +334,58 @@ def check_instances(name: str, given: list[Any]) -> list[dict[str, Any]]:
         seen.add(dataset)
         out.append(attr)
     return out
+
+
+# --- when each attribute was created and last modified (NGSI-LD 4.8, 5.2.6) -----------------------
+
+STAMPS = ("createdAt", "modifiedAt")
+# the members of an attribute that are not sub-attributes (jsonld.ATTRIBUTE_KEYS, kept here
+# so that this module needs no JSON-LD processor)
+_MEMBERS = frozenset({"type", "value", "object", "observedAt", "createdAt", "modifiedAt",
+                      "unitCode", "datasetId", "instanceId", "languageMap", "json", "vocab",
+                      "valueList", "objectList", "objectType", "lang", "deletedAt", "expiresAt",
+                      "valueType"})  # fmt: skip
+# shown only when options=sysAttrs asks (6.3.11): the stamps, and when an attribute expires
+SYSTEM = (*STAMPS, "expiresAt")
+
+
+def _is_attribute(key: str, value: Any) -> bool:
+    return isinstance(value, dict) and key not in _MEMBERS and value.get("type") in KINDS
+
+
+def _stamp_one(given: dict[str, Any], old: Any, when: str) -> dict[str, Any]:
+    """An instance (or sub-attribute) as written now: ``createdAt`` kept from the one it
+    replaces, ``modifiedAt`` now; its sub-attributes alike, an unchanged one keeping both."""
+    old = old if isinstance(old, dict) else None
+    out = {k: v for k, v in given.items() if k not in STAMPS}
+    for key, sub in out.items():
+        if _is_attribute(key, sub):
+            before = old.get(key) if old is not None else None
+            if isinstance(before, dict) and unstamped(before) == unstamped(sub):
+                out[key] = {**unstamped(sub), **{s: before[s] for s in STAMPS if s in before}}
+            else:
+                out[key] = _stamp_one(sub, before, when)
+    out["createdAt"] = old.get("createdAt", when) if old is not None else when
+    out["modifiedAt"] = when
+    return out
+
+
+def stamped(new: Any, old: Any, when: str) -> Any:
+    """The attribute ``new`` as stored: each instance written now stamped (an instance of
+    ``old`` carried over as it is keeps its stamps), matched with ``old`` by datasetId."""
+    held = {dataset_of(a): a for a in instances(old)}
+    out = []
+    for instance in instances(new):
+        before = held.get(dataset_of(instance))
+        out.append(instance if instance is before else _stamp_one(instance, before, when))
+    return pack(out) if out else new
+
+
+def unstamped(attr: Any, hide: tuple[str, ...] = STAMPS) -> Any:
+    """An attribute instance without the stamps of itself and of its sub-attributes (with
+    ``hide`` the system members 6.3.11 shows only with ``options=sysAttrs``: ``expiresAt``
+    too)."""
+    if not isinstance(attr, dict):
+        return attr
+    return {k: (unstamped(v, hide) if _is_attribute(k, v) else v) for k, v in attr.items()
+            if k not in hide}  # fmt: skip

@@ -37,7 +37,9 @@ ATTRIBUTE_KEYS = {"type", "value", "object", "observedAt", "createdAt", "modifie
 
 
 class LdContextNotAvailable(CitybaseError):
-    status_code = 503
+    """A context that cannot be had: 504 since NGSI-LD 1.8.1 (6.3.2; 503 before)."""
+
+    status_code = 504
     code = "LdContextNotAvailable"
 
 

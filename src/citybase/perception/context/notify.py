@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.core.net import OutboundPolicy, post, resolve
-from citybase.perception.context import jsonld, service
+from citybase.perception.context import geo, jsonld, service
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import PAYLOAD, default, instances, pack
 from citybase.perception.context.models import ContextEntity, ContextSubscription, EntityState
@@ -522,7 +522,7 @@ def _meets(sub: Compiled, entity: ContextEntity) -> bool:
         return False
     if sub.geo is not None:
         iri, relation, low, high, shape_ = sub.geo
-        return service.geo_matches(entity, iri, relation, low, high, shape_)
+        return geo.geo_matches(entity, iri, relation, low, high, shape_)
     return True
 
 

@@ -140,7 +140,7 @@ def sorter(keys: list[Key], context: list[Any], origin: tuple[float, float] | No
 def _distance(geometry: Any, origin: tuple[float, float] | None) -> float | None:
     from shapely.geometry import Point, shape
 
-    from citybase.perception.context.service import _metres
+    from citybase.perception.context.geo import _metres
 
     if origin is None or not isinstance(geometry, dict):
         return None

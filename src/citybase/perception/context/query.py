@@ -13,7 +13,8 @@ entities in normalized form.
 
 ``;`` binds tighter than ``|``. A path's first name is an attribute; the names after a dot are its
 sub-attributes (or ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``);
-bracketed names walk into a JSON value. A Relationship compares its object."""
+bracketed names walk into a JSON value, or pick a LanguageProperty's language (``[*]``: any).
+A Relationship compares its object, and never meets an ordering operator."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from typing import Any
 from citybase.core.errors import CitybaseError
 
 META = {"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"}
+ORDERING = {">", ">=", "<", "<="}
 TOKEN = re.compile(
     r"""\s*(?:
       (?P<str>"(?:[^"\\]|\\.)*")
     | (?P<op>!~=|~=|==|!=|>=|<=|>|<)
-    | (?P<punct>[();|!])
-    | (?P<word>[^\s();|!=<>~"]+)
+    | (?P<punct>[();|!,])
+    | (?P<word>[^\s();|!=<>~",]+)
     )""",
     re.VERBOSE,
 )
@@ -144,10 +146,21 @@ class _Parser:
         if following is None or following[0] != "op":
             return Term(path)
         op = self.take()[1]
+        raws = [self.value(op)]
+        while self.peek() == ("punct", ","):  # a value list: "a","b" or 1,2 (4.9)
+            self.take()
+            raws.append(self.value(op))
+        if len(raws) == 1:
+            return Term(path, op, _value(raws[0], op))
+        if op not in ("==", "!="):
+            raise QueryError("q: a list goes with == or !=", field="q")
+        return Term(path, op, tuple(_scalar(r) for r in raws))
+
+    def value(self, op: str) -> str:
         kind, raw = self.take()
         if kind not in ("word", "str"):
             raise QueryError(f"q: a value is expected after {op}", field="q")
-        return Term(path, op, _value(raw, op))
+        return raw
 
 
 def _path(word: str) -> Path:
@@ -199,10 +212,6 @@ def _value(raw: str, op: str) -> Any:
             raise QueryError("q: a range goes with == or !=", field="q")
         low, _, high = raw.partition("..")
         return Range(_scalar(low), _scalar(high))
-    if not raw.startswith('"') and "," in raw:
-        if op not in ("==", "!="):
-            raise QueryError("q: a list goes with == or !=", field="q")
-        return tuple(_scalar(v) for v in raw.split(","))
     return _scalar(raw)
 
 
@@ -242,8 +251,18 @@ def _target(attrs: dict[str, Any], path: Path) -> Any:
         attr = attr.get(name)
         if not isinstance(attr, dict):
             return _MISSING
+    keys = path.keys
+    if attr.get("type") == "LanguageProperty":  # [tag] picks a language, [*] any (4.9)
+        languages = attr.get("languageMap")
+        if not keys or not isinstance(languages, dict):
+            return languages if not keys else _MISSING
+        tag, keys = keys[0], keys[1:]
+        if tag == "*":
+            return list(languages.values()) if languages and not keys else _MISSING
+        value = languages.get(tag, _MISSING)
+        return value if not keys else _MISSING
     value = attr.get("object") if attr.get("type") == "Relationship" else attr.get("value")
-    for key in path.keys:
+    for key in keys:
         if not isinstance(value, dict) or key not in value:
             return _MISSING
         value = value[key]
@@ -308,4 +327,7 @@ def holds(node: Node, attrs: dict[str, Any]) -> bool:
         return have is not _MISSING
     if have is _MISSING:
         return False
+    if node.op in ORDERING and not node.path.sub and isinstance(held, dict) and \
+            held.get("type") in ("Relationship", "ListRelationship"):  # fmt: skip
+        return False  # an object is not ordered: an ordering operator never matches (4.9)
     return _compare(have, node.op, node.value)

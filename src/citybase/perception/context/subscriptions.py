@@ -20,13 +20,13 @@ from citybase.core.db.engine import after_commit
 from citybase.core.net import OutboundPolicy, check_endpoint
 from citybase.perception.context import jsonld
 from citybase.perception.context import query as query_language
+from citybase.perception.context.geo import parse_geo
 from citybase.perception.context.models import ContextSubscription
 from citybase.perception.context.service import (
     URI,
     AlreadyExists,
     BadRequestData,
     ResourceNotFound,
-    parse_geo,
     stamp,
 )
 

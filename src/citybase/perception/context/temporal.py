@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import jsonld
-from citybase.perception.context.attributes import PAYLOAD, instances
+from citybase.perception.context.attributes import PAYLOAD, instances, unstamped
 from citybase.perception.context.models import (
     AttributeInstance,
     AttributeSeries,
@@ -44,6 +44,7 @@ from citybase.perception.context.service import (
 )
 
 INSTANCE = "urn:ngsi-ld:attribute:instance:"
+_EXPIRES = jsonld.NGSI + "expiresAt"
 _KEYS = ("type", "observedAt", "instanceId", "createdAt", "modifiedAt", "datasetId",
          *PAYLOAD.values())  # fmt: skip
 
@@ -78,7 +79,7 @@ def _pending(entity_id: str, entity_type: str, iri: str, attr: dict[str, Any],
              default_time: datetime, unit: str = "") -> _Pending:  # fmt: skip
     kind = str(attr.get("type", "Property"))
     value = attr.get(member(kind))
-    extra = {k: v for k, v in attr.items() if k not in _KEYS}
+    extra = {k: unstamped(v) for k, v in attr.items() if k not in _KEYS}  # sub-attributes bare
     when = _moment(attr["observedAt"]) if "observedAt" in attr else default_time
     dataset = attr.get("datasetId")
     return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None, unit,
@@ -92,6 +93,8 @@ def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iter
     stamp = entity.modified_at if entity.modified_at.tzinfo else \
         entity.modified_at.replace(tzinfo=UTC)  # fmt: skip
     for iri in attributes:
+        if iri == _EXPIRES:  # when a transient entity expires: a system member, no history
+            continue
         for attr in instances(entity.attrs.get(iri)):  # each datasetId in its own series
             pending.append(_pending(entity.id, entity.type, iri, attr, stamp, entity.unit))
 

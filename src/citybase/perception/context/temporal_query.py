@@ -61,6 +61,7 @@ class Window:
     form: str = "normalized"  # or temporalValues, aggregatedValues
     methods: tuple[str, ...] = ()
     period: timedelta | None = None
+    sys_attrs: bool = False  # an instance's expiresAt shown (6.3.11)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def window(timerel: str | None, time_at: str | None, end_time_at: str | None,
             raise BadRequestData(f"aggrMethods is one or more of {', '.join(AGGREGATES)}",
                                  field="aggrMethods")  # fmt: skip
         period = _duration(aggr_period) if aggr_period else None
-    return Window(timerel, start, end, last_n, form, methods, period)
+    return Window(timerel, start, end, last_n, form, methods, period, "sysAttrs" in options)
 
 
 def check_duration(raw: str) -> None:
@@ -271,7 +272,8 @@ def _attribute(datasets: list[tuple[str, int, list[Instance]]], win: Window,
             item["observedAt"] = r.stamp
             item["instanceId"] = f"{INSTANCE}{series_id}:{r.stamp}"
             for k, v in (r.extra or {}).items():
-                item[names.get(k, k)] = v
+                if k != "expiresAt" or win.sys_attrs:  # a system member (6.3.11)
+                    item[names.get(k, k)] = v
             out.append(item)
     return out
 
@@ -379,7 +381,7 @@ def _near(session: Session, context: list[Any], win: Window,
           by_entity: dict[str, list[AttributeSeries]],
           geo: tuple[str, str, str, str]) -> dict[str, list[AttributeSeries]]:  # fmt: skip
     """The entities with an instance of the GeoProperty, in the window, in the relation asked."""
-    from citybase.perception.context.service import geometry_matches, parse_geo
+    from citybase.perception.context.geo import geometry_matches, parse_geo
 
     relation, low, high, shape_ = parse_geo(geo[0], geo[1], geo[2])
     iri = jsonld.expand_names(context, {geo[3]}, set())[0][geo[3]]

@@ -18,7 +18,8 @@ from citybase.perception.context import temporal
 from citybase.perception.context import temporal_query as history
 from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import Scope
-from citybase.perception.context.routes import (
+from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
+from citybase.perception.context.wire import (
     _answer,
     _as_writer,
     _body,
@@ -30,7 +31,6 @@ from citybase.perception.context.routes import (
     _split,
     check_csf,
 )
-from citybase.perception.context.service import BadRequestData, InvalidRequest, ResourceNotFound
 from citybase.perception.devices.auth import Manager
 
 # included in the core API's router, which adds its prefix and its checks of media types

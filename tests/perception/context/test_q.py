@@ -1,0 +1,46 @@
+"""The NGSI-LD query language (ETSI GS CIM 009, 4.9): value lists, language filters and
+relationships under ordering operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from citybase.perception.context import query
+
+ATTRS: dict[str, Any] = {
+    "name": {"type": "Property", "value": "Pisa Tower"},
+    "level": {"type": "Property", "value": 4},
+    "tags": {"type": "Property", "value": ["old", "tilted"]},
+    "color": {"type": "LanguageProperty", "languageMap": {"en": "red", "fr": "rouge"}},
+    "managedBy": {"type": "Relationship", "object": "urn:ngsi-ld:Org:pisa"},
+}
+
+
+def _holds(q: str) -> bool:
+    return query.holds(query.parse(q), ATTRS)
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ('name=="Eiffel Tower","Pisa Tower"', True),   # any of the listed values
+    ('name!="Eiffel Tower","Big Ben"', True),      # none of them
+    ('name!="Eiffel Tower","Pisa Tower"', False),
+    ("level==3,4,5", True),
+    ('tags=="new","tilted"', True),                # a list target meets a list when any item does
+    ('color[en]=="red"', True),                    # the addressed language only
+    ('color[en]=="rouge"', False),
+    ('color[*]=="rouge"', True),                   # any language
+    ('color[*]!="red"', False),                    # no language may hold it
+    ("color[de]", False),
+    ('managedBy>"urn:a"', False),                  # an object is not ordered
+    ('managedBy=="urn:ngsi-ld:Org:pisa"', True),
+])  # fmt: skip
+def test_value_lists_languages_and_relationships(q: str, expected: bool) -> None:
+    assert _holds(q) is expected
+
+
+@pytest.mark.parametrize("q", ["level>3,4", 'name=="a",', 'name~="a","b"', "level>4..5"])
+def test_a_list_or_range_with_another_operator_is_refused(q: str) -> None:
+    with pytest.raises(query.QueryError):
+        query.parse(q)
