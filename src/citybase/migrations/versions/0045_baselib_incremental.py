@@ -2,7 +2,7 @@
 prepared form; the records' blocking keys are indexed; runs say whether they were incremental.
 
 Revision ID: 0045
-Revises: 0043
+Revises: 0047
 Create Date: 2026-12-06 09:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0045"
-down_revision: str | None = "0043"
+down_revision: str | None = "0047"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
