@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.core.orgs import service as orgs
 from citybase.core.web import i18n
 from citybase.data.catalog import service
 from citybase.data.catalog.schemas import (
@@ -85,6 +86,10 @@ def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> No
     )  # fmt: skip
     listing = client.get("/console/catalog", params={"q": "井盖"})
     assert r.code in listing.text
+    # the providing unit by its name, not its code
+    provider = orgs.get_unit(session, r.provider_unit_code).name
+    assert f"<td>{provider}</td>" in listing.text
+    assert f"<td>{r.provider_unit_code}</td>" not in listing.text
     diff = client.get(f"/console/catalog/{r.code}/diff", params={"a": 1, "b": 2})
     assert "update_cycle" in diff.text
     assert "权属单位" in diff.text

@@ -254,6 +254,7 @@ def catalog_page(
         {k: v for k, v in query.items() if v} | {"limit": 50, "offset": (page - 1) * 50}
     )
     result = service.get_accessible_resources(session, principal, flt)
+    units = orgs.list_units(session)
     return console.render(
         request,
         "catalog/list.html",
@@ -262,7 +263,8 @@ def catalog_page(
             "query": query,
             "page": page,
             "pages": max((result.total + 49) // 50, 1),
-            "units": orgs.list_units(session),
+            "units": units,
+            "unit_names": {u.code: u.name for u in units},
             # resources are the city's or a district's: the cascade starts at the city
             "region_picker": orgs.region_picker(
                 session, region, deepest=RegionLevel.district, top=RegionLevel.city
