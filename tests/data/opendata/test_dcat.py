@@ -4,13 +4,15 @@ official DCAT-AP 3 SHACL shapes (when a copy of them is on the machine)."""
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pyshacl
 import pytest
 from fastapi.testclient import TestClient
-from rdflib import Graph, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS, XSD
 from sqlalchemy.orm import Session
 
 from citybase.data.opendata import dcat
@@ -155,3 +157,27 @@ def test_the_official_dcat_ap_3_shapes_find_no_violation(
     broken.remove((None, DCTERMS.description, None))
     assert not pyshacl.validate(broken, shacl_graph=shapes, inference="none",
                                 allow_warnings=True)[0]  # fmt: skip
+
+
+def test_rdf_xml_keeps_every_statement_of_a_listed_column_whatever_the_order() -> None:
+    """A table schema's columns are a list whose items have statements of their own; RDF/XML
+    must keep them all, in whatever order the graph holds its statements."""
+    csvw = Namespace("http://www.w3.org/ns/csvw#")
+    for seed in range(40):
+        rng = random.Random(seed)
+        graph, statements = Graph(), []
+        for d in range(3):
+            schema = URIRef(f"https://example.org/dataset/{d}#columns")
+            columns = [URIRef(f"{schema}-{n}") for n in range(4)]
+            statements += [(schema, RDF.type, csvw.Schema)]
+            for n, column in enumerate(columns):
+                statements += [(column, RDF.type, csvw.Column), (column, csvw.name, Literal(f"项{n}")),
+                               (column, csvw.datatype, XSD.string)]  # fmt: skip
+            rng.shuffle(statements)
+            for statement in statements:
+                graph.add(statement)
+            head = BNode()
+            Collection(graph, head, columns)
+            graph.add((schema, csvw.column, head))
+        back = Graph().parse(data=dcat.serialize(graph, "xml"), format="xml")
+        assert len(back) == len(graph), seed

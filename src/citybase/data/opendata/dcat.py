@@ -63,8 +63,8 @@ MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 FORMATS = {
     "ttl": ("turtle", "text/turtle"),
     "jsonld": ("json-ld", "application/ld+json"),
-    "rdf": ("pretty-xml", "application/rdf+xml"),
-    "xml": ("pretty-xml", "application/rdf+xml"),
+    "rdf": ("xml", "application/rdf+xml"),
+    "xml": ("xml", "application/rdf+xml"),
 }
 DATASETS_PER_PAGE = 100  # as ckanext-dcat pages its catalog endpoint
 
@@ -384,11 +384,14 @@ def _graph() -> Graph:
 
 
 def serialize(graph: Graph, fmt: str) -> bytes:
-    """``turtle``, ``json-ld`` (with the context inline) or ``pretty-xml`` (RDF/XML)."""
+    """``turtle``, ``json-ld`` (with the context inline) or ``xml`` (RDF/XML). RDF/XML is
+    written flat, a description per subject: rdflib's nesting writer (``pretty-xml``) drops a
+    list item's own statements when the list is met before the item (the columns of a table
+    schema), depending on the graph's order."""
     if fmt == "json-ld":
         return graph.serialize(format="json-ld", context=CONTEXT, auto_compact=True).encode()
-    if fmt == "pretty-xml":
-        return graph.serialize(format="pretty-xml", encoding="utf-8")
+    if fmt == "xml":
+        return graph.serialize(format="xml", encoding="utf-8")
     return graph.serialize(format="turtle").encode()
 
 
