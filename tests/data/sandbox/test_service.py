@@ -68,9 +68,8 @@ def test_an_answer_comes_through_the_traced_read_and_spends_its_epsilon(session:
     # the budget is kept in the database: read back, it says the same
     (grant,) = service.get_accessible_grants(session, sc.analyst, SETTINGS)
     assert (grant.spent, grant.remaining) == (0.5, 1.5)
-    # the same person's rows are bounded: the count is near 2 per person, not 3
-    total = sum(r["COUNT(*)"] for r in asked.answer.rows)
-    assert total < 110  # 80 bounded rows; 120 unbounded; the noise at ε 0.25 each is ±~25
+    # (the contribution bound itself is tested at a low noise in test_mechanisms: at ε 0.25 a
+    # count here is too noisy to tell 80 bounded rows from 120 every time)
 
 
 def test_a_query_over_budget_is_refused_before_it_runs(session: Session) -> None:
