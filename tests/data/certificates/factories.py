@@ -16,7 +16,11 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import UnitCreate
 from citybase.data.certificates import service
-from citybase.data.certificates.schemas import CertificateCreate, CertificateRead, CertificateTypeCreate
+from citybase.data.certificates.schemas import (
+    CertificateCreate,
+    CertificateRead,
+    CertificateTypeCreate,
+)
 from tests.core.identity.factories import make_user, principal_of
 from tests.core.orgs.factories import make_small_city
 
