@@ -35,17 +35,21 @@ def test_issue_signs_the_metadata_and_keeps_the_number_only_sealed(session: Sess
     made = issue_birth(session, city)
     assert made.identifier.startswith(f"{ids.ROOT}.{BIRTH}.{HEALTH_CODE}.")
     parts = ids.parse(made.identifier)
-    assert parts is not None and parts.version == "001"
+    assert parts is not None
+    assert parts.version == "001"
     assert made.holder_key == service.holder_key_of(citizen_id(1), MASKING_KEY)
     assert made.holder_id_masked == citizen_id(1)[:4] + "*" * 12 + citizen_id(1)[-2:]
-    assert made.status is CertificateStatus.valid and made.valid_until is None
+    assert made.status is CertificateStatus.valid
+    assert made.valid_until is None
     row = session.scalar(select(Certificate).where(Certificate.identifier == made.identifier))
     assert row is not None
-    assert citizen_id(1) not in row.payload and citizen_id(1) not in row.holder_id_sealed
+    assert citizen_id(1) not in row.payload
+    assert citizen_id(1) not in row.holder_id_sealed
     assert signing.open_value(row.holder_id_sealed, MASKING_KEY) == citizen_id(1)
     token = signing.read_token(made.token)
     key = session.scalar(select(CertificateKey).where(CertificateKey.key_id == made.key_id))
-    assert key is not None and citizen_id(1) not in key.private_key_sealed
+    assert key is not None
+    assert citizen_id(1) not in key.private_key_sealed
     assert signing.verify(key.public_key, token.payload_bytes, token.signature)
     assert token.payload["fields_sm3"] == signing.sm3_hex(signing.canonical(made.fields))
     entry = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "certificate.issue"))
@@ -119,13 +123,16 @@ def test_only_the_issuing_unit_revokes_and_revocation_is_checked_on_use(
                                    Revocation(reason="再次撤销"))  # fmt: skip
     with pytest.raises(service.CertificateNotValid) as refused:
         service.require_valid(session, made.identifier)
-    assert refused.value.status == "revoked" and "信息登记错误" in refused.value.message
+    assert refused.value.status == "revoked"
+    assert "信息登记错误" in refused.value.message
     result = service.verify_certificate(session, made.token)
-    assert result.status is VerificationStatus.revoked and not result.valid
+    assert result.status is VerificationStatus.revoked
+    assert not result.valid
     assert result.revoke_reason == "信息登记错误，重新签发"
     assert service.valid_certificates_for(session, holder_key=made.holder_key) == []
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.action == "certificate.revoke"))
-    assert entry is not None and entry.reason == "信息登记错误，重新签发"
+    assert entry is not None
+    assert entry.reason == "信息登记错误，重新签发"
 
 
 def test_a_forged_or_altered_certificate_is_caught(session: Session) -> None:
@@ -143,7 +150,8 @@ def test_a_forged_or_altered_certificate_is_caught(session: Session) -> None:
     assert service.verify_certificate(session, self_signed).status is VerificationStatus.forged
     assert service.verify_certificate(session, "CBC1.abc").status is VerificationStatus.malformed
     strict = service.verify_certificate(session, made.token, check_signature=True)
-    assert strict.valid and strict.signature_checked
+    assert strict.valid
+    assert strict.signature_checked
     row = session.scalar(select(Certificate).where(Certificate.identifier == made.identifier))
     assert row is not None
     row.holder_name = "李四"  # a record altered in the database, behind the service's back
@@ -197,17 +205,20 @@ def test_rotation_keeps_old_certificates_verifiable(session: Session) -> None:
     city = cert_city(session)
     old = issue_birth(session, city)
     new_key = service.rotate_unit_key(session, city.health, MASKING_KEY)
-    assert new_key.key_id != old.key_id and new_key.public_key.startswith("04")
+    assert new_key.key_id != old.key_id
+    assert new_key.public_key.startswith("04")
     new = issue_birth(session, city)
     assert new.key_id == new_key.key_id
     keys = {k.key_id: k for k in service.list_public_keys(session)}
-    assert keys[old.key_id].retired_at is not None and keys[new.key_id].retired_at is None
+    assert keys[old.key_id].retired_at is not None
+    assert keys[new.key_id].retired_at is None
     published = {k: v.public_key for k, v in keys.items()}
     for made in (old, new):
         assert service.verify_certificate(session, made.token, check_signature=True).valid
         assert service.require_valid(session, made.identifier).identifier == made.identifier
         offline = service.verify_offline(made.token, published)
-        assert offline.valid and not offline.revocation_checked
+        assert offline.valid
+        assert not offline.revocation_checked
     assert service.verify_offline(old.token, {}).status is VerificationStatus.forged
     with pytest.raises(Forbidden):
         service.rotate_unit_key(session, city.health_admin, MASKING_KEY)
