@@ -437,12 +437,15 @@ def verification_url(base_url: str, token: str) -> str:
 
 
 def qr_svg(text: str) -> str:
-    """A QR code of ``text`` as an SVG drawn here (qrcode's path image): no script, no style."""
+    """A QR code of ``text`` as an SVG drawn here (qrcode's path image, about 6 cm across): no
+    script, no style, no XML declaration, so that a page may hold it inline."""
     import qrcode
     import qrcode.image.svg
 
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10,
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=6,
                         error_correction=qrcode.constants.ERROR_CORRECT_M)  # fmt: skip
     buffer = io.BytesIO()
     image.save(buffer)
-    return buffer.getvalue().decode()
+    drawn = buffer.getvalue().decode()
+    drawn = drawn[drawn.index("<svg") :]
+    return drawn.replace("<svg ", '<svg role="img" aria-label="QR code" ', 1)
