@@ -222,6 +222,8 @@ def test_rotation_keeps_old_certificates_verifiable(session: Session) -> None:
     assert service.verify_offline(old.token, {}).status is VerificationStatus.forged
     with pytest.raises(Forbidden):
         service.rotate_unit_key(session, city.health_admin, MASKING_KEY)
+    with pytest.raises(Forbidden):  # a unit that issues no type has no key to rotate
+        service.rotate_unit_key(session, city.stranger, MASKING_KEY)
 
 
 def test_the_holder_sees_his_certificates_given_one_he_holds(session: Session) -> None:

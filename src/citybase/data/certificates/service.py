@@ -242,6 +242,9 @@ def rotate_unit_key(session: Session, principal: Principal, masking_key: str) ->
     """Retire the manager's unit's signing key and make a new one. The old key is still
     published and still verifies what it signed before."""
     _require_manager(principal)
+    if not any(principal.unit_code in t.issuer_units for t in repository.list_types(session)):
+        raise Forbidden(f"{principal.unit_code} issues no certificate type: it has no signing key",
+                        field="unit")  # fmt: skip
     actor = actor_of(principal)
     old = repository.active_key(session, principal.unit_code)
     if old is not None:

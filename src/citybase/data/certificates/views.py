@@ -153,6 +153,7 @@ add_patterns("zh", {
         "证照 {0} 由 {1} 签发，只能由该单位的电子证照管理员撤销",
     r"certificate (.+) is already revoked": "证照 {0} 已撤销",
     r"no certificate type (.+)": "没有证照类型 {0}",
+    r"(.+) issues no certificate type: it has no signing key": "{0}不签发任何证照，没有签名密钥",
     r"no certificate (.+)": "没有证照 {0}",
 })  # fmt: skip
 HERE = "/console/certificates"
