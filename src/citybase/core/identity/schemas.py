@@ -21,6 +21,8 @@ class Role(StrEnum):
     viewer = "viewer"
     # staff of a company the bureau authorized to operate public data (授权运营单位)
     data_operator = "data_operator"
+    # staff of an issuing unit who issue and revoke its e-certificates (电子证照管理员)
+    certificate_manager = "certificate_manager"
 
 
 # The roles whose powers stay within the holder's own unit: a unit admin grants these only. The
@@ -29,7 +31,14 @@ class Role(StrEnum):
 # act for a company under the bureau's agreement (data operator), and are granted by a platform
 # admin.
 UNIT_ROLES = frozenset(
-    {Role.unit_admin, Role.data_steward, Role.data_consumer, Role.case_handler, Role.viewer}
+    {
+        Role.unit_admin,
+        Role.data_steward,
+        Role.data_consumer,
+        Role.case_handler,
+        Role.viewer,
+        Role.certificate_manager,
+    }
 )
 
 
