@@ -24,6 +24,7 @@ from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_d
 from citybase.data import cli as data_cli
 from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
+from citybase.hub.federation import cli as federation_cli
 from citybase.perception import cli as perception_cli
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
 app.add_typer(hub_cli.app, name="hub")
+app.add_typer(federation_cli.app, name="federation")
 app.add_typer(perception_cli.app, name="perception")
 out = Console()
 

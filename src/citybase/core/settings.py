@@ -424,6 +424,49 @@ class PerceptionSettings(BaseModel):
     )
 
 
+class FederationSettings(BaseModel):
+    """District brains as their own deployments, exchanging with the city's over NATS JetStream."""
+
+    role: Literal["off", "city", "district"] = Field(
+        "off",
+        description="The part this deployment plays in the federation of brains: off (one "
+        "database for the city and its districts), city (the city's brain, exchanging with the "
+        "districts named in DISTRICTS), or district (a district's own brain, DISTRICT_CODE).",
+    )
+    district_code: str = Field(
+        "", max_length=20, description="Role district: the division code of this district."
+    )
+    districts: list[str] = Field(
+        default_factory=list,
+        description="Role city: the division codes of the districts that run their own brain "
+        "(a JSON list). A case the city dispatches to a unit of one of them is sent down to it.",
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="The NATS server (with JetStream) of the exchange."
+    )
+    stream: str = Field(
+        "CITYBASE_FEDERATION", description="The JetStream stream every brain's messages go through."
+    )
+    max_age_days: int = Field(
+        30,
+        ge=1,
+        description="How long the stream keeps a message: a side cut off for longer loses what "
+        "was sent to it in the meantime (the sender's outbox still has it).",
+    )
+    duplicate_window_seconds: int = Field(
+        3600,
+        ge=1,
+        description="JetStream's duplicate window: a message published again with the same "
+        "Nats-Msg-Id within it is dropped by the server (the receiver also drops it by its id).",
+    )
+    rollup_seconds: int = Field(
+        300, ge=1, description="Role district: how often the district's figures are sent up."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often the bridge looks for messages to send and receive."
+    )
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -469,6 +512,7 @@ class Settings(BaseSettings):
     hub: HubSettings = Field(default_factory=HubSettings)
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
+    federation: FederationSettings = Field(default_factory=FederationSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")
