@@ -280,7 +280,7 @@ def push_taxonomy(session: Session, actor: Actor) -> int:
 
 def push_catalog(session: Session, actor: Actor) -> int:
     """Send the city's dispatch catalog down to every district; returns how many."""
-    rows = [RuleIn.model_validate(r.model_dump()).model_dump(mode="json")
+    rows = [r.model_dump(mode="json", include=set(RuleIn.model_fields))
             for r in dispatch.rules(session)]  # fmt: skip
     return _push(session, actor, "catalog", lambda p, city: CatalogPushed(
         district_code=p.district_code, direction="down", sent_by=city, rules=rows))  # fmt: skip
