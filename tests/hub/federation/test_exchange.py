@@ -4,6 +4,7 @@ left out: what one side sends is applied on the other as the bridge would)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 from citybase.core.ledger.models import LedgerEntry
 from citybase.hub.cases import service as cases
-from citybase.hub.cases.schemas import Action, ActionIn, CaseState, Satisfaction
+from citybase.hub.cases.schemas import Action, ActionIn, CaseFilter, CaseState, Satisfaction
 from citybase.hub.federation import service
 from citybase.hub.federation.schemas import MESSAGES, CaseChanged, FiguresRolledUp
 from tests.hub.cases.factories import ROAD, mover
@@ -62,9 +63,10 @@ def test_escalated_up_dispatched_down_and_handled_back(city: Database, district:
     _act(district, None, number, Action.escalate, note="需要市水利局协同")
     assert wire(district, city)[0].startswith("taken in as ")
     with scope(city) as session:
-        link = service.link_of_case(session, "") or service.links(session)[0]
+        [link] = service.links(session)
         here = link.case_number
-        assert link.peer_number == number and link.peer_state == "accepted"
+        assert link.peer_number == number
+        assert link.peer_state == "accepted"
         assert cases.get_for_system(session, here).brain_code == CITY
     # the city sends it back down to the district's own bureau
     _act(city, None, here, Action.dispatch, lead_unit="gl.urban", category_code="010202")
@@ -77,7 +79,8 @@ def test_escalated_up_dispatched_down_and_handled_back(city: Database, district:
     _act(district, None, number, Action.follow_up, satisfaction=Satisfaction.satisfied)
     _act(district, None, number, Action.close)
     outcomes = wire(district, city)
-    assert len(outcomes) == 5 and all(" taken on " in o for o in outcomes), outcomes
+    assert [o.split(" taken on ")[0] for o in outcomes] == [
+        "sign", "note", "reply", "follow_up", "close"]  # fmt: skip
     assert _state(city, here) == _state(district, number) == CaseState.closed
     with scope(city) as session:
         assert cases.get_for_system(session, here).reply == "井盖已补装"
@@ -99,7 +102,8 @@ def test_assigned_down_when_the_city_dispatches_to_a_district_unit(
     number = _take_in(city)
     _act(city, None, number, Action.dispatch, lead_unit="gl.urban", category_code="010202")
     [outcome] = wire(city, district)
-    assert outcome.startswith("taken in as ") and "dispatched to gl.urban" in outcome
+    assert outcome.startswith("taken in as ")
+    assert "dispatched to gl.urban" in outcome
     with scope(district) as session:
         there = service.links(session)[0].case_number
         case = cases.get_for_system(session, there)
@@ -124,7 +128,7 @@ def test_a_message_delivered_twice_changes_nothing_twice(
         again = service.receive(session, message)
         assert again == "duplicate: already received"
         assert len(service.links(session)) == 1
-        assert len(cases.find_all(session, cases.CaseFilter())[0]) == 1  # type: ignore[attr-defined]
+        assert len(cases.find_all(session, CaseFilter())[0]) == 1
     assert first.startswith("taken in as ")
     assert len(_ledger(city, "hub.federation.received")) == 1
 
@@ -143,7 +147,9 @@ def test_a_step_that_comes_before_an_earlier_one_waits_for_it(
     with scope(district) as session:
         rows = service.unsent(session)
     sign, note = (MESSAGES.validate_python(r[3]) for r in rows)
-    assert isinstance(note, CaseChanged) and (sign.seq, note.seq) == (1, 2)
+    assert isinstance(sign, CaseChanged)
+    assert isinstance(note, CaseChanged)
+    assert (sign.seq, note.seq) == (1, 2)
     with pytest.raises(service.OutOfOrder), scope(city) as session:
         service.receive(session, note)
     assert _state(city, number) == "dispatched"  # the refused one left nothing
@@ -155,7 +161,7 @@ def test_a_step_that_comes_before_an_earlier_one_waits_for_it(
 
 def test_a_message_for_another_link_is_refused_and_kept(city: Database, district: Database) -> None:
     # the district's deployment takes nothing meant for another district, nor anything going up
-    other = FiguresRolledUp(district_code="350103", direction="down", sent_by=CITY, since=ROAD_TIME,
+    other = FiguresRolledUp(district_code="350103", direction="down", sent_by=CITY, since=datetime(2026, 12, 1, tzinfo=UTC),
                             figures={}, open_cases=1, overdue=0)  # fmt: skip
     wrong_way = other.model_copy(update={"district_code": DISTRICT, "direction": "up",
                                          "message_id": "m-2"})  # fmt: skip
@@ -174,8 +180,11 @@ def test_figures_go_up_and_the_city_keeps_the_latest(city: Database, district: D
     wire(district, city)
     with scope(city) as session:
         [peer] = service.status(session)
-    assert peer.code == DISTRICT and peer.figures["cases"] == 1 and peer.figures["open_cases"] == 1
-    assert peer.lag_in_seconds is not None and peer.lag_in_seconds >= 0
+    assert peer.code == DISTRICT
+    assert peer.figures["cases"] == 1
+    assert peer.figures["open_cases"] == 1
+    assert peer.lag_in_seconds is not None
+    assert peer.lag_in_seconds >= 0
     assert number
 
 
@@ -208,7 +217,8 @@ def test_the_city_pushes_taxonomy_catalog_and_calendar_down(
         with scope(district) as session:
             outcomes.append(service.receive(session, MESSAGES.validate_python(payload),
                                             home=district_home))  # fmt: skip
-    assert outcomes[0].startswith("taxonomy: 0 new") and f"{categories} same" in outcomes[0]
+    assert outcomes[0].startswith("taxonomy: 0 new")
+    assert f"{categories} same" in outcomes[0]
     assert outcomes[1] == "catalog: 3 lines taken, 0 left out"
     assert outcomes[2] == "calendar: 1 holidays, 1 working days"
     with scope(district) as session:
@@ -224,6 +234,3 @@ def test_pushing_needs_a_district_that_runs_its_own_brain(district: Database) ->
     with pytest.raises(InvalidInput) as raised, scope(district) as session:
         service.push_taxonomy(session, Actor.system("test"))
     assert raised.value.field == "role"
-
-
-ROAD_TIME = __import__("datetime").datetime(2026, 12, 1, tzinfo=__import__("datetime").UTC)
