@@ -447,6 +447,12 @@ class FederationSettings(BaseModel):
     stream: str = Field(
         "CITYBASE_FEDERATION", description="The JetStream stream every brain's messages go through."
     )
+    subject_root: str = Field(
+        "citybase.federation",
+        pattern=r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$",
+        description="The first tokens of every subject of the exchange (then v1.<district>."
+        "<up|down>.<kind>); two federations on one NATS server keep apart by it.",
+    )
     max_age_days: int = Field(
         30,
         ge=1,

@@ -70,7 +70,9 @@ def test_escalated_up_dispatched_down_and_handled_back(city: Database, district:
         assert cases.get_for_system(session, here).brain_code == CITY
     # the city sends it back down to the district's own bureau
     _act(city, None, here, Action.dispatch, lead_unit="gl.urban", category_code="010202")
-    assert wire(city, district) == [f"dispatch taken on {number}"]
+    receipt, dispatched = wire(city, district)
+    assert receipt.startswith(f"take_in: taken in as {here}")
+    assert dispatched == f"dispatch taken on {number}"
     assert _state(district, number) == "dispatched"
     # the district's bureau handles it; the district's centre follows up and closes
     _act(district, "gl.handler", number, Action.sign)
@@ -79,7 +81,8 @@ def test_escalated_up_dispatched_down_and_handled_back(city: Database, district:
     _act(district, None, number, Action.follow_up, satisfaction=Satisfaction.satisfied)
     _act(district, None, number, Action.close)
     outcomes = wire(district, city)
-    assert [o.split(" taken on ")[0] for o in outcomes] == [
+    assert outcomes[0] == f"dispatch: dispatch taken on {number}"  # the district's receipt
+    assert [o.split(" taken on ")[0] for o in outcomes[1:]] == [
         "sign", "note", "reply", "follow_up", "close"]  # fmt: skip
     assert _state(city, here) == _state(district, number) == CaseState.closed
     with scope(city) as session:
@@ -87,13 +90,18 @@ def test_escalated_up_dispatched_down_and_handled_back(city: Database, district:
         assert service.link_of_case(session, here).peer_state == "closed"  # type: ignore[union-attr]
     with scope(district) as session:
         assert service.link_of_case(session, number).peer_number == here  # type: ignore[union-attr]
-    # nothing echoes back: the steps taken because the other side took them go nowhere
-    assert wire(city, district) == []
+    # the steps taken because the other side took them go back only as receipts, which are
+    # answered by nothing
+    receipts = wire(city, district)
+    assert [r.split(":")[0] for r in receipts] == ["sign", "note", "reply", "follow_up", "close"]
+    assert wire(district, city) == []
+    with scope(district) as session:
+        assert service.link_of_case(session, number).peer_state == "closed"  # type: ignore[union-attr]
     # both ledgers: every message sent on its sender's, received on its receiver's
-    assert len(_ledger(district, "hub.federation.sent")) == 6
-    assert len(_ledger(city, "hub.federation.received")) == 6
-    assert len(_ledger(city, "hub.federation.sent")) == 1
-    assert len(_ledger(district, "hub.federation.received")) == 1
+    assert len(_ledger(district, "hub.federation.sent")) == 7
+    assert len(_ledger(city, "hub.federation.received")) == 7
+    assert len(_ledger(city, "hub.federation.sent")) == 7
+    assert len(_ledger(district, "hub.federation.received")) == 7
 
 
 def test_assigned_down_when_the_city_dispatches_to_a_district_unit(
@@ -109,7 +117,9 @@ def test_assigned_down_when_the_city_dispatches_to_a_district_unit(
         case = cases.get_for_system(session, there)
         assert (case.state, case.lead_unit, case.brain_code) == ("dispatched", "gl.urban", DISTRICT)
     _act(district, "gl.handler", there, Action.sign)
-    assert wire(district, city) == [f"sign taken on {number}"]
+    receipt, signed = wire(district, city)
+    assert receipt.startswith(f"take_in: taken in as {there}")
+    assert signed == f"sign taken on {number}"
     assert _state(city, number) == "signed"
 
 
@@ -146,14 +156,14 @@ def test_a_step_that_comes_before_an_earlier_one_waits_for_it(
     settle(district)
     with scope(district) as session:
         rows = service.unsent(session)
-    sign, note = (MESSAGES.validate_python(r[3]) for r in rows)
+    taken, sign, note = (MESSAGES.validate_python(r[3]) for r in rows)
     assert isinstance(sign, CaseChanged)
     assert isinstance(note, CaseChanged)
-    assert (sign.seq, note.seq) == (1, 2)
+    assert (sign.seq, note.seq) == (2, 3)
     with pytest.raises(service.OutOfOrder), scope(city) as session:
         service.receive(session, note)
     assert _state(city, number) == "dispatched"  # the refused one left nothing
-    for message in (sign, note):
+    for message in (taken, sign, note):
         with scope(city) as session:
             service.receive(session, message)
     assert _state(city, number) == "handling"

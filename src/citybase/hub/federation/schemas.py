@@ -18,8 +18,8 @@ SUBJECT_ROOT = "citybase.federation"
 VERSION: Literal[1] = 1
 
 
-def subject_prefix(version: int = VERSION) -> str:
-    return f"{SUBJECT_ROOT}.v{version}"
+def subject_prefix(version: int = VERSION, root: str = SUBJECT_ROOT) -> str:
+    return f"{root}.v{version}"
 
 
 class Message(BaseModel):
@@ -101,6 +101,17 @@ class CaseChanged(CaseMessage):
     reply: str = ""
 
 
+class CaseTaken(CaseMessage):
+    """What the receiver did with a message about a case: the step it took (or why not) and the
+    state its case is in now, so that each side knows where the other's case stands."""
+
+    kind: Literal["case.taken"] = "case.taken"
+    answers: int = Field(ge=1, description="The seq of the message answered")
+    action: str
+    state: str
+    outcome: str
+
+
 class FiguresRolledUp(Message):
     """The district's figures over the last days, for the city's dashboard."""
 
@@ -137,6 +148,7 @@ AnyMessage = Annotated[
     CaseEscalated
     | CaseAssigned
     | CaseChanged
+    | CaseTaken
     | FiguresRolledUp
     | TaxonomyPushed
     | CatalogPushed

@@ -58,6 +58,7 @@ from citybase.hub.federation.schemas import (
     CaseContent,
     CaseEscalated,
     CaseMessage,
+    CaseTaken,
     CatalogPushed,
     FiguresRolledUp,
     LinkRead,
@@ -377,17 +378,31 @@ def _receive_case(
         link = FederationLink(peer_code=peer.code, case_number=number,
                               peer_number=message.number)  # fmt: skip
         repository.add(session, link)
+        action = "take_in"
     elif isinstance(message, CaseChanged):
-        outcome = _mirror(session, link.case_number, message, cal, now)
+        outcome, action = _mirror(session, link.case_number, message, cal, now), message.action
+    elif isinstance(message, CaseTaken):
+        outcome, action = f"{message.action}: {message.outcome}"[:400], ""
     else:
-        outcome = f"already linked to {link.case_number}"
+        outcome, action = f"already linked to {link.case_number}", ""
     link.received_seq = message.seq
     if isinstance(message, CaseChanged):
         link.peer_state, link.peer_action = message.to_state, message.action
+    elif isinstance(message, CaseTaken):
+        link.peer_state, link.peer_action = message.state, message.action
     elif isinstance(message, CaseEscalated | CaseAssigned):
         link.peer_state = message.case.state
         link.peer_action = "escalate" if isinstance(message, CaseEscalated) else "dispatch"
     link.peer_changed_at = message.created_at
+    if action:  # tell the other side what became of it, and where this side's case stands
+        state = str(cases.get_for_system(session, link.case_number).state)
+        link.sent_seq += 1
+        queue(session, peer, CaseTaken(
+            district_code=peer.district_code, direction=_direction(peer),
+            sent_by=own_code(session, peer), number=link.case_number,
+            peer_number=link.peer_number, seq=link.sent_seq, answers=message.seq, action=action,
+            state=state, outcome=outcome[:400],
+        ), link.case_number, link.sent_seq)  # fmt: skip
     return link.case_number, outcome
 
 

@@ -30,7 +30,7 @@ from citybase.core.db.engine import Database
 from citybase.core.settings import Settings
 from citybase.hub.cases.schemas import CaseEvent
 from citybase.hub.federation import service
-from citybase.hub.federation.schemas import MESSAGES, subject_prefix
+from citybase.hub.federation.schemas import MESSAGES, SUBJECT_ROOT, subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def stream_config(settings: Settings) -> Any:
     return StreamConfig(
         name=fed.stream,
         description="citybase: messages between the city's brain and the districts'",
-        subjects=[f"{subject_prefix()}.>"],
+        subjects=[f"{subject_prefix(root=fed.subject_root)}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
@@ -71,19 +71,16 @@ def stream_config(settings: Settings) -> Any:
     )
 
 
-def durables(peers: list[tuple[str, str, str]]) -> list[Durable]:
+def durables(peers: list[tuple[str, str, str]], root: str = SUBJECT_ROOT) -> list[Durable]:
     """This side's durable consumers: on a district's deployment one for what the city sends it,
     on the city's one per district for what that district sends up."""
+    prefix = subject_prefix(root=root)
     out = []
     for code, role, district in peers:
         if role == "city":
-            out.append(
-                Durable(code, f"district_{district}", f"{subject_prefix()}.{district}.down.>")
-            )
+            out.append(Durable(code, f"district_{district}", f"{prefix}.{district}.down.>"))
         else:
-            out.append(
-                Durable(code, f"city_from_{district}", f"{subject_prefix()}.{district}.up.>")
-            )
+            out.append(Durable(code, f"city_from_{district}", f"{prefix}.{district}.up.>"))
     return out
 
 
@@ -137,7 +134,7 @@ class Bridge:
                     await self._js.update_stream(config)
                 except BadRequestError:
                     log.warning("stream %s: its configuration could not be updated", config.name)
-            for d in durables(self.peers):
+            for d in durables(self.peers, self.settings.federation.subject_root):
                 self._subs[d.peer_code] = await self._js.pull_subscribe(
                     d.subjects, durable=d.name, stream=config.name,
                     config=ConsumerConfig(
@@ -157,12 +154,14 @@ class Bridge:
         if not rows:
             return 0
         sent: list[int] = []
+        root = self.settings.federation.subject_root
 
         async def _publish() -> None:
             import json
 
             for row_id, message_id, subject, payload in rows:
-                await self._js.publish(subject, json.dumps(payload, ensure_ascii=False).encode(),
+                wire = root + subject.removeprefix(SUBJECT_ROOT)
+                await self._js.publish(wire, json.dumps(payload, ensure_ascii=False).encode(),
                                        headers={"Nats-Msg-Id": message_id})  # fmt: skip
                 sent.append(row_id)
 
