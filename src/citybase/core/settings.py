@@ -437,7 +437,7 @@ class FederationSettings(BaseModel):
         "", max_length=20, description="Role district: the division code of this district."
     )
     districts: list[str] = Field(
-        default_factory=list,
+        [],
         description="Role city: the division codes of the districts that run their own brain "
         "(a JSON list). A case the city dispatches to a unit of one of them is sent down to it.",
     )

@@ -1,10 +1,9 @@
-"""`citybase federation …`: the bridge between this deployment's brain and the other side's,
-what it shows of the links, and the city's pushes of its taxonomy, catalog and calendar."""
+"""`citybase federation …`: what it shows of the links with the other side, and the city's pushes
+of its taxonomy, catalog and calendar. ``citybase federation bridge`` itself is added by
+``citybase.cli``, which alone may load every domain (their consumers and jobs)."""
 
 from __future__ import annotations
 
-import signal
-import threading
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,46 +18,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-
-
-@app.command()
-def bridge(
-    data_dir: DataDir = None,
-    worker: Annotated[
-        bool,
-        typer.Option("--worker", help="Also deliver this deployment's events and run its jobs"),
-    ] = False,
-    once: Annotated[
-        bool, typer.Option("--once", help="Exchange what is waiting, then exit")
-    ] = False,
-) -> None:
-    """Relay this side's messages to the stream and apply the other side's, until stopped."""
-    import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
-    from citybase.core.bus.tasks import Worker
-    from citybase.hub.federation.tasks import Bridge
-
-    settings = load_settings(data_dir)
-    if settings.federation.role == "off":
-        out.print("[red]federation is off[/]: set CITYBASE_FEDERATION__ROLE to city or district")
-        raise typer.Exit(2)
-    db = open_database(settings)
-    b = Bridge(db, settings, Worker(db, settings) if worker else None)
-    peers = b.configure()
-    if once:
-        b.connect()
-        done = b.run_until_idle()
-        b.close()
-        out.print(f"done: {done} messages and deliveries")
-        return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    out.print(f"bridge of the {settings.federation.role} running for "
-              f"{', '.join(p[0] for p in peers) or 'no peer'}; Ctrl-C stops it")  # fmt: skip
-    try:
-        b.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        b.close()
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:

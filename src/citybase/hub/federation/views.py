@@ -22,12 +22,13 @@ console.add_page(NavEntry("City brain", "District links", "/console/hub/federati
                           order=7))  # fmt: skip
 add_translations("zh", {
     "District links": "区县联通", "This deployment": "本部署", "Role": "角色",
-    "city": "市级", "district": "区县", "off": "未启用", "Peer": "对端", "Link": "链路",
+    "district": "区县", "off": "未启用", "Peer": "对端", "Link": "链路",
     "up": "联通", "down": "中断", "Waiting to send": "待发送", "Waiting to receive": "待接收",
     "Last sent": "最近发送", "Last received": "最近接收", "Lag": "延迟",
     "Cases on both sides": "双方工单", "Here": "本方", "There": "对方",
-    "Their state": "对方状态", "Messages": "消息", "Subject": "主题", "Outcome": "处理结果",
-    "Sent": "已发送", "Received": "已接收", "No link: this deployment runs every district itself.":
+    "Their state": "对方状态", "Messages": "消息", "Subject": "主题",
+    "What became of it": "处理结果",
+    "Sent": "已发送", "No link: this deployment runs every district itself.":
     "未启用联通：本部署统一运行各区县。", "oldest": "最早", "seconds": "秒",
     "Districts' own figures": "各区县自报指标", "Open": "在办",
 })  # fmt: skip
