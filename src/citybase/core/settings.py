@@ -472,6 +472,16 @@ class FederationSettings(BaseModel):
         1.0, gt=0, description="How often the bridge looks for messages to send and receive."
     )
 
+    @model_validator(mode="after")
+    def _check_role(self) -> FederationSettings:
+        if self.role == "district" and not self.district_code:
+            raise ValueError("CITYBASE_FEDERATION__DISTRICT_CODE: a district's deployment names "
+                             "its district")  # fmt: skip
+        if self.role == "city" and not self.districts:
+            raise ValueError("CITYBASE_FEDERATION__DISTRICTS: the city names the districts that "
+                             "run their own brain")  # fmt: skip
+        return self
+
 
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
