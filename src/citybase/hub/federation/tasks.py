@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from citybase.hub.federation import service
 from citybase.hub.federation.schemas import MESSAGES, SUBJECT_ROOT, subject_prefix
 
 log = logging.getLogger(__name__)
+RECORD_SECONDS = 15.0
 
 
 @bus.consumer("hub.federation.cases", CaseEvent.topic)
@@ -97,6 +99,7 @@ class Bridge:
         self._nc: Any = None
         self._js: Any = None
         self._subs: dict[str, Any] = {}
+        self._recorded: dict[str, tuple[int, float]] = {}
 
     def _run(self, coro: Any) -> Any:
         return self._loop.run_until_complete(coro)
@@ -204,10 +207,19 @@ class Bridge:
                 self._run(msg.ack())
                 applied += 1
             info = self._run(sub.consumer_info())
-            with self.db.session_scope() as session:
-                service.record_link(session, code, connected=True,
-                                    waiting_in=info.num_pending + info.num_ack_pending)  # fmt: skip
+            self._record_up(code, info.num_pending + info.num_ack_pending)
         return applied
+
+    def _record_up(self, code: str, waiting_in: int) -> None:
+        """Write the link's state when it changed, or every ``RECORD_SECONDS`` (so that an idle
+        bridge does not write on every poll, and a stale ``checked_at`` says it has stopped)."""
+        now = time.monotonic()
+        seen = self._recorded.get(code)
+        if seen is not None and seen[0] == waiting_in and now - seen[1] < RECORD_SECONDS:
+            return
+        with self.db.session_scope() as session:
+            service.record_link(session, code, connected=True, waiting_in=waiting_in)
+        self._recorded[code] = (waiting_in, now)
 
     def run_once(self) -> int:
         done = self.worker.run_once() if self.worker is not None else 0
@@ -258,7 +270,7 @@ class Bridge:
                 self._run(self._nc.close())
             except Exception:
                 log.debug("closing a broken connection failed", exc_info=True)
-        self._nc, self._js, self._subs = None, None, {}
+        self._nc, self._js, self._subs, self._recorded = None, None, {}, {}
 
     def close(self) -> None:
         self._drop()
