@@ -103,6 +103,9 @@ from citybase.hub.dispatch import tasks as _hub_dispatch_tasks
 from citybase.hub.dispatch import views as hub_dispatch_views
 from citybase.hub.events import routes as hub_event_routes
 from citybase.hub.events import views as hub_event_views
+from citybase.hub.federation import routes as hub_federation_routes
+from citybase.hub.federation import tasks as _hub_federation_tasks
+from citybase.hub.federation import views as hub_federation_views
 from citybase.hub.supervision import routes as hub_supervision_routes
 from citybase.hub.supervision import tasks as _hub_supervision_tasks
 from citybase.perception.context import contexts as context_contexts
@@ -130,6 +133,7 @@ del (
     _hub_supervision_tasks,
     _hub_dispatch_tasks,
     _hub_brain_tasks,
+    _hub_federation_tasks,
     _rule_tasks,
     _device_tasks,
     _baselib_tasks,
@@ -389,6 +393,8 @@ def create_app(
         hub_dispatch_routes.router,
         hub_dispatch_views.router,
         hub_supervision_routes.router,
+        hub_federation_routes.router,
+        hub_federation_views.router,
         hotline_open311.router,
         hotline_views.router,
         hotline_desk.router,

@@ -8,6 +8,7 @@ answers at once; ``tests/test_cli_startup.py`` keeps it so.
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +26,7 @@ from citybase.data import cli as data_cli
 from citybase.data.certificates import cli as certificates_cli
 from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
+from citybase.hub.federation import cli as federation_cli
 from citybase.perception import cli as perception_cli
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ app.add_typer(certificates_cli.app, name="certificates")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
 app.add_typer(hub_cli.app, name="hub")
+app.add_typer(federation_cli.app, name="federation")
 app.add_typer(perception_cli.app, name="perception")
 out = Console()
 
@@ -218,6 +221,46 @@ def demo(
     out.print(f"console: {url}/   API docs: {url}/docs   health: {url}/healthz")
     if not no_serve:
         _serve(settings, worker=True)
+
+
+@federation_cli.app.command("bridge")
+def federation_bridge(
+    data_dir: DataDir = None,
+    worker: Annotated[
+        bool,
+        typer.Option("--worker", help="Also deliver this deployment's events and run its jobs"),
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exchange what is waiting, then exit")
+    ] = False,
+) -> None:
+    """Relay this side's messages to the stream and apply the other side's, until stopped."""
+    import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
+    from citybase.core.bus.tasks import Worker
+    from citybase.hub.federation.tasks import Bridge
+
+    settings = _settings(data_dir)
+    if settings.federation.role == "off":
+        out.print("[red]federation is off[/]: set CITYBASE_FEDERATION__ROLE to city or district")
+        raise typer.Exit(2)
+    db = _open(settings)
+    b = Bridge(db, settings, Worker(db, settings) if worker else None)
+    peers = b.configure()
+    if once:
+        b.connect()
+        done = b.run_until_idle()
+        b.close()
+        out.print(f"done: {done} messages and deliveries")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.print(f"bridge of the {settings.federation.role} running for "
+              f"{', '.join(p[0] for p in peers) or 'no peer'}; Ctrl-C stops it")  # fmt: skip
+    try:
+        b.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        b.close()
 
 
 def main() -> None:

@@ -424,6 +424,65 @@ class PerceptionSettings(BaseModel):
     )
 
 
+class FederationSettings(BaseModel):
+    """District brains as their own deployments, exchanging with the city's over NATS JetStream."""
+
+    role: Literal["off", "city", "district"] = Field(
+        "off",
+        description="The part this deployment plays in the federation of brains: off (one "
+        "database for the city and its districts), city (the city's brain, exchanging with the "
+        "districts named in DISTRICTS), or district (a district's own brain, DISTRICT_CODE).",
+    )
+    district_code: str = Field(
+        "", max_length=20, description="Role district: the division code of this district."
+    )
+    districts: list[str] = Field(
+        [],
+        description="Role city: the division codes of the districts that run their own brain "
+        "(a JSON list). A case the city dispatches to a unit of one of them is sent down to it.",
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="The NATS server (with JetStream) of the exchange."
+    )
+    stream: str = Field(
+        "CITYBASE_FEDERATION", description="The JetStream stream every brain's messages go through."
+    )
+    subject_root: str = Field(
+        "citybase.federation",
+        pattern=r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$",
+        description="The first tokens of every subject of the exchange (then v1.<district>."
+        "<up|down>.<kind>); two federations on one NATS server keep apart by it.",
+    )
+    max_age_days: int = Field(
+        30,
+        ge=1,
+        description="How long the stream keeps a message: a side cut off for longer loses what "
+        "was sent to it in the meantime (the sender's outbox still has it).",
+    )
+    duplicate_window_seconds: int = Field(
+        3600,
+        ge=1,
+        description="JetStream's duplicate window: a message published again with the same "
+        "Nats-Msg-Id within it is dropped by the server (the receiver also drops it by its id).",
+    )
+    rollup_seconds: int = Field(
+        300, ge=1, description="Role district: how often the district's figures are sent up."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often the bridge looks for messages to send and receive."
+    )
+
+    @model_validator(mode="after")
+    def _check_role(self) -> FederationSettings:
+        if self.role == "district" and not self.district_code:
+            raise ValueError("CITYBASE_FEDERATION__DISTRICT_CODE: a district's deployment names "
+                             "its district")  # fmt: skip
+        if self.role == "city" and not self.districts:
+            raise ValueError("CITYBASE_FEDERATION__DISTRICTS: the city names the districts that "
+                             "run their own brain")  # fmt: skip
+        return self
+
+
 class BusSettings(BaseModel):
     stream: str = Field("CITYBASE", description="JetStream stream name when the bus is NATS.")
     max_attempts: int = Field(
@@ -469,6 +528,7 @@ class Settings(BaseSettings):
     hub: HubSettings = Field(default_factory=HubSettings)
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
+    federation: FederationSettings = Field(default_factory=FederationSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")

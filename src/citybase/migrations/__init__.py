@@ -39,6 +39,7 @@ def all_metadata() -> MetaData:
     from citybase.hub.cases import models as _cases
     from citybase.hub.dispatch import models as _dispatch
     from citybase.hub.events import models as _events
+    from citybase.hub.federation import models as _federation
     from citybase.perception.context import models as _context
     from citybase.perception.devices import models as _devices
     from citybase.perception.rules import models as _rules
@@ -62,6 +63,7 @@ def all_metadata() -> MetaData:
         _rules,
         _telemetry,
         _events,
+        _federation,
         _grading,
         _hotline,
         _files,

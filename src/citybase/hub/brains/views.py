@@ -28,6 +28,7 @@ from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_ALL, CASES_DISPATCH, CentreReader
 from citybase.hub.cases.schemas import CaseFilter, CaseState
 from citybase.hub.events import service as events
+from citybase.hub.federation import service as federation
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -50,6 +51,9 @@ add_translations("zh", {
     "示意图：每个方块代表一个区县，按大致方位排列", "Open": "在办", "No hot spots.": "暂无热点。",
     "District outlines:": "区县边界：", "dots: open cases that have coordinates":
     "圆点：有坐标的在办事项",
+    "Districts running their own brain": "独立部署的区县大脑",
+    "figures as the district last sent them": "各区县最近上报的指标", "Sent at": "上报时间",
+    "Open cases": "在办工单",
 })  # fmt: skip
 
 # where each of the demo city's districts sits on the schematic map (column, row); districts
@@ -120,6 +124,7 @@ def dashboard(request: Request, session: DbSession, principal: CentreReader) -> 
                                                      + TILE), "tile": TILE - 6,
         "trend": _trend(session, now), "figures": overall, "spots": service.hot_spots(session),
         "names": names, "regions": regions, "may_task": principal.can(CASES_DISPATCH),
+        "districts": [p for p in federation.status(session) if p.role == "district"],
     })  # fmt: skip
 
 

@@ -324,6 +324,10 @@ class CaseEvent(Event):
     lead_unit: str
     district_code: str
     category_code: str
+    actor: str = Field("", description="Who took the step (the ledger's actor name)")
+    note: str = Field("", description="The step's reason or handling note")
+    details: dict[str, Any] = Field(default_factory=dict, description="What went with the step")
+    reply: str = Field("", description="reply / close: the answer given to the citizen")
 
 
 class CaseWarning(Event):

@@ -694,7 +694,8 @@ def _step(
     bus.publish(session, CaseEvent(
         number=case.number, action=action, from_state=from_state, to_state=case.state,
         lead_unit=case.lead_unit, district_code=case.district_code,
-        category_code=case.category_code,
+        category_code=case.category_code, actor=mover.actor.name, note=note, details=details,
+        reply=case.reply if action in ("reply", "close") else "",
     ))  # fmt: skip
 
 
@@ -714,10 +715,12 @@ def intake(
     hub: HubSettings | None = None,
     cal: WorkCalendar = DEFAULT,
     now: datetime | None = None,
+    brain_code: str = "",
 ) -> IntakeResult:
     """Take a matter in (受理): resolve where it is, flag open cases on the same matter nearby,
     suggest its category, and dispatch it at once when the suggestion is sure enough and the
-    catalog says where it goes."""
+    catalog says where it goes. With ``brain_code`` (a case handed over by another deployment's
+    brain) that brain runs its loop and the case waits for its centre."""
     hub = hub or HubSettings()
     now = now or datetime.now(UTC)
     if not mover.can(CASES_INTAKE):
@@ -752,7 +755,8 @@ def intake(
         suggestion=suggestion.model_dump() if suggestion else {}, support_units=[],
         device_id=data.device_id,
         # the district's brain runs the loop of what happens in it; the city's the rest
-        brain_code=mover.region or place.district_code or city_code(session, place.region_code),
+        brain_code=brain_code or mover.region or place.district_code
+        or city_code(session, place.region_code),
     )  # fmt: skip
     repository.add(session, case)
     case.number = _number(case, hub.case_prefix, now)
@@ -763,7 +767,7 @@ def intake(
         **({"placed_by_photo": placed_by} if placed_by else {}),
     }, now=now)  # fmt: skip
     dispatched = False
-    if not duplicates and case.district_code:
+    if not duplicates and case.district_code and not brain_code:
         category = case.category_code
         sure = suggestion is not None and suggestion.sure(hub.auto_dispatch_confidence)
         if not category and sure and suggestion is not None:
