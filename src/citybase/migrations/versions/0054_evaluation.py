@@ -44,14 +44,14 @@ def upgrade() -> None:
         )
     op.create_table(
         "evaluation_ratings",
-        sa.Column("subject_pk", sa.BigInteger(), nullable=False),
+        sa.Column("subject_pk", citybase.core.db.base.BigIntPK, nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("subject_id", sa.String(length=80), nullable=False),
         sa.Column("unit_code", sa.String(length=40), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("grade", sa.String(length=20), nullable=False),
-        sa.Column("reasons", citybase.core.db.base.JSONType(), nullable=False),
+        sa.Column("reasons", citybase.core.db.base.JSONType, nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("rated_at", UTC, nullable=False),
         sa.Column("rectify_state", sa.String(length=12), nullable=False),
