@@ -56,13 +56,15 @@ def test_a_closed_case_is_rated_once_by_its_reporter(session: Session, settings:
         "gl.urban",
         "hotline",
     )
-    assert rated.rectify_state.value == "" and rated.rectify_due is None
+    assert rated.rectify_state.value == ""
+    assert rated.rectify_due is None
     assert "services.evaluation.rated" in _actions(session)
     with pytest.raises(Conflict, match="already rated"):
         _rate(session, settings, number, "unsatisfied", reasons=["slow"])
     # the hub's own verdict (回访) and its 满意率 are untouched
     case = cases.get_for_system(session, number)
-    assert case.satisfaction is not None and case.satisfaction.value == "satisfied"
+    assert case.satisfaction is not None
+    assert case.satisfaction.value == "satisfied"
     topics = session.scalars(select(OutboxEvent.topic)).all()
     assert "services.evaluation.rated" in topics
 
@@ -132,7 +134,8 @@ def test_a_bad_rating_is_rectified_revisited_and_warned_when_late(
     [unit] = service.figures(session, None, "unit", now=datetime(2026, 12, 5, tzinfo=UTC))
     assert (unit.key, unit.count, unit.bad, unit.rectified, unit.rectified_on_time) == (
         "gl.urban", 1, 1, 1, 0)  # fmt: skip
-    assert unit.rectify_rate == 0.0 and unit.good_rate == 0.0
+    assert unit.rectify_rate == 0.0
+    assert unit.good_rate == 0.0
 
 
 def test_any_domain_opens_a_subject_for_its_applicant(session: Session, settings: Settings) -> None:
@@ -158,7 +161,8 @@ def test_any_domain_opens_a_subject_for_its_applicant(session: Session, settings
             _rate(session, settings, f"{grade}{i}", grade, phone="13805915678", kind="matter",
                   reasons=["trips"] if grade == "very_unsatisfied" else [])  # fmt: skip
     by_kind = {f.key: f for f in service.figures(session, None, "kind")}
-    assert by_kind["matter"].count == 5 and by_kind["matter"].bad == 1
+    assert by_kind["matter"].count == 5
+    assert by_kind["matter"].bad == 1
     assert by_kind["matter"].good_rate == 0.8
     assert by_kind["matter"].grades["very_satisfied"] == 3
     [everything] = service.figures(session, None, "all")
