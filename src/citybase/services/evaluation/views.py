@@ -54,13 +54,12 @@ console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Applications", "Rate a service", "/evaluation", None, order=20))
 console.add_page(NavEntry("Applications", "Service ratings", "/console/evaluation",
                           EVALUATION_READ, order=25))  # fmt: skip
-add_field_labels({"grade": "Your rating", "reasons": "Reasons", "subject_id": "Number",
-                  "phone": "Your phone", "comment": "Comment", "kind": "What you rate",
-                  "answer": "Rectification answer", "accepted": "Accepted"})  # fmt: skip
+add_field_labels({"grade": "Your rating", "reasons": "Bad-rating reasons",
+                  "subject_id": "Number", "comment": "Comment"})  # fmt: skip
 add_translations("zh", {
     "Rate a service": "好差评", "Service ratings": "好差评管理", "Your rating": "评价等级",
-    "Reasons": "差评原因", "Number": "编号", "Your phone": "您的手机号", "Comment": "意见",
-    "What you rate": "评价对象", "Rectification answer": "整改反馈", "Accepted": "是否认可",
+    "Bad-rating reasons": "差评原因", "Number": "编号", "Your phone": "您的手机号", "Comment": "意见",
+    "What you rate": "评价对象", "Rectification answer": "整改反馈", "Accepted at the revisit?": "是否认可",
     "Rate the service you received": "评价您获得的政务服务",
     "Give the number of the request, matter or application and the phone you applied with.":
         "请填写工单、办件或申请的编号，以及申请时留下的手机号。",
@@ -68,13 +67,13 @@ add_translations("zh", {
     "Thank you: your rating is recorded.": "感谢您的评价，已记录。",
     "A bad rating goes back to the unit, which rectifies and answers by":
         "差评已转责任单位整改，整改反馈期限：",
-    "Send the rating": "提交评价", "Figures": "评价统计", "Ratings": "评价列表",
+    "Send the rating": "提交评价", "Rating figures": "评价统计", "Ratings": "评价列表",
     "Group by": "统计维度", "by unit": "按单位", "by kind": "按类型", "by channel": "按渠道",
-    "From": "起", "To": "止", "Show": "查询", "Export Excel": "导出Excel", "Group": "分组",
+    "From": "起", "To": "止", "Export Excel": "导出Excel", "Group": "分组",
     "Count": "评价数", "Good rate": "好评率", "Bad": "差评数", "Rectified on time": "按时整改",
-    "Overdue": "超期未整改", "Accepted at revisit": "回访认可", "Rectify rate": "差评整改率",
-    "Unit": "责任单位", "Channel": "渠道", "Grade": "评价等级", "Rated at": "评价时间",
-    "Rectification": "整改", "Due": "整改期限", "Subject": "评价对象", "Kind": "类型",
+    "Overdue rectifications": "超期未整改", "Accepted at revisit": "回访认可", "Rectify rate": "差评整改率",
+    "Rated unit": "责任单位", "Channel": "渠道", "Rating grade": "评价等级", "Rated at": "评价时间",
+    "Rectification": "整改", "Rectify by": "整改期限", "Subject": "评价对象", "Kind": "类型",
     "All": "全部", "No ratings yet.": "暂无评价。", "Rating": "评价",
     "Answer the rating (整改反馈)": "整改反馈", "Record the revisit (回访)": "记录回访结果",
     "The applicant accepts": "评价人认可整改", "The applicant does not accept": "评价人不认可整改",
