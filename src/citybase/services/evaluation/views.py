@@ -96,7 +96,6 @@ add_translations("zh", {
         "提交过于频繁，请稍后再试，或拨打12345热线。",
     "choose what you rate": "请选择评价对象", "give the number": "请填写编号",
     "give your phone": "请填写手机号",
-    "Rate this service (好差评)": "评价本次服务（好差评）",
 })  # fmt: skip
 
 Posted = Annotated[dict[str, Any], Depends(read_form)]
