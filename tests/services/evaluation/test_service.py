@@ -171,3 +171,19 @@ def test_any_domain_opens_a_subject_for_its_applicant(session: Session, settings
     # a unit sees its own
     mine = service.figures(session, principal_of(session, "tj.handler"), "unit")
     assert [f.key for f in mine] == ["tj.urban"]
+
+
+def test_a_case_answered_on_the_spot_is_rated_for_the_centre(
+    session: Session, settings: Settings
+) -> None:
+    from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate
+    from tests.hub.cases.factories import mover
+
+    city(session)
+    question = CaseCreate(text="请问社保卡丢失怎么补办？", address="鼓楼区", reporter_phone=PHONE)
+    op = mover(session, "operator")
+    number = cases.intake(session, op, question, now=MONDAY).case.number
+    cases.act(
+        session, op, number, Action.close, ActionIn(reply="可到社保服务网点补办。"), now=MONDAY
+    )
+    assert _rate(session, settings, number, "satisfied").unit_code == "fz.hotline"

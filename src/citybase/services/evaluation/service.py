@@ -122,12 +122,18 @@ CASE_CHANNELS = {"phone": Channel.hotline, "web": Channel.portal, "app": Channel
 
 def open_case(session: Session, number: str, at: datetime | None = None) -> SubjectRead | None:
     """A 12345 case closed by the hub, opened for its reporter to rate; None for a case no
-    citizen raised (a sensor's, an inspector's) or one not closed."""
+    citizen raised (a sensor's, an inspector's) or one not closed. The responsible unit is the
+    lead unit; for a case answered on the spot (直接答复), the centre's unit that closed it."""
     case = cases.get_for_system(session, number)
-    if case.state is not CaseState.closed or not case.reporter_phone or not case.lead_unit:
+    if case.state is not CaseState.closed or not case.reporter_phone:
+        return None
+    unit = case.lead_unit or next(
+        (s.unit for s in reversed(cases.steps_for_system(session, number)) if s.unit), ""
+    )
+    if not unit:
         return None
     return open_for_rating(session, subject_kind=SubjectKind.case, subject_id=case.number,
-                           unit_code=case.lead_unit, title=case.title or case.text[:60],
+                           unit_code=unit, title=case.title or case.text[:60],
                            channel=CASE_CHANNELS.get(case.channel.value, Channel.other),
                            at=at or case.closed_at)  # fmt: skip
 
