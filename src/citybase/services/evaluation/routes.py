@@ -11,6 +11,7 @@ from citybase.core.clock import CITY_TZ
 from citybase.core.errors import Forbidden, InvalidInput, TooMany
 from citybase.core.settings import Settings
 from citybase.core.tables import XLSX
+from citybase.core.values import DateTime
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.limits import limiter
@@ -112,8 +113,8 @@ def get_figures(
     session: DbSession,
     principal: Reader,
     by: str = "unit",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTime | None = None,
+    until: DateTime | None = None,
 ) -> list[Figures]:
     """Count, share of each grade, 好评率, 差评, rectified on time, per ``by`` (unit, kind,
     channel, all) over the ratings given in [since, until)."""

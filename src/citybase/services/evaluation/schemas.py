@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from citybase.core.bus.schemas import Event
+from citybase.core.values import DateTime
 
 
 class Grade(StrEnum):
@@ -165,8 +166,8 @@ class RatingFilter(BaseModel):
     channel: Channel | None = None
     grade: Grade | None = None
     rectify_state: RectifyState | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: DateTime | None = None
+    until: DateTime | None = None
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=10_000_000)
 
