@@ -20,7 +20,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
-from citybase.core.web.i18n import add_field_labels, add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.services.evaluation import service
@@ -95,8 +95,17 @@ add_translations("zh", {
     "too many ratings from here: try again later, or call 12345":
         "提交过于频繁，请稍后再试，或拨打12345热线。",
     "choose what you rate": "请选择评价对象", "give the number": "请填写编号",
-    "give your phone": "请填写手机号",
+    "give your phone": "请填写手机号", "say what was done about it": "请说明整改情况",
 })  # fmt: skip
+
+add_patterns(
+    "zh",
+    {
+        r"no rating (\d+)": "没有编号为 {0} 的评价",
+        r"no (case|matter|application) (.+) to rate": "没有可评价的{0} {1}",
+    },
+)
+add_translations("zh", {"case": "工单", "matter": "办件", "application": "申请"})
 
 Posted = Annotated[dict[str, Any], Depends(read_form)]
 
