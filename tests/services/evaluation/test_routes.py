@@ -64,6 +64,8 @@ def test_a_citizen_rates_through_the_api_with_errors_in_json(
 def test_the_portal_page_rates_and_speaks_chinese(client: TestClient, session: Session) -> None:
     city(session)
     number = closed(session)
+    followed = client.post("/hotline/track", data={"number": number, "phone": PHONE})
+    assert f"/evaluation?kind=case&amp;subject={number}" in followed.text  # closed: rate it
     page = client.get("/evaluation", params={"kind": "case", "subject": number})
     assert page.status_code == 200
     assert "非常不满意" in page.text
