@@ -35,7 +35,7 @@ SKIP = ("/login", "/logout", "/console/products", "/console/operation")
 # which must be in Chinese too
 PARAMS = {
     "code": "{resource}", "number": "9", "indicator_id": "9", "actual_id": "9", "task_id": "9",
-    "user_id": "9", "key_id": "9", "answer_id": "9", "review_id": "9", "dispute_id": "9",
+    "user_id": "9", "key_id": "9", "rating_id": "9", "answer_id": "9", "review_id": "9", "dispute_id": "9",
     "source_id": "9", "conflict_id": "9", "hotspot_id": "9", "version_id": "9", "grant_id": "9",
     "verb": "withdraw", "action": "submit", "fmt": "csv", "identifier": "9",
     "type_code": "9",

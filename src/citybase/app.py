@@ -120,6 +120,9 @@ from citybase.perception.rules import routes as rule_routes
 from citybase.perception.rules import tasks as _rule_tasks
 from citybase.perception.telemetry import routes as telemetry_routes
 from citybase.perception.telemetry import service as telemetry
+from citybase.services.evaluation import routes as evaluation_routes
+from citybase.services.evaluation import tasks as _evaluation_tasks
+from citybase.services.evaluation import views as evaluation_views
 from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
@@ -137,6 +140,7 @@ del (
     _rule_tasks,
     _device_tasks,
     _baselib_tasks,
+    _evaluation_tasks,
 )
 log = logging.getLogger(__name__)
 
@@ -223,7 +227,7 @@ LAYERS = (
             "One-thing service packages",
             "Evaluation of service",
         ),
-        built=("The 12345 citizen hotline and Open311",),
+        built=("The 12345 citizen hotline and Open311", "Evaluation of service"),
     ),
     Layer(
         "cockpit",
@@ -399,6 +403,8 @@ def create_app(
         hotline_views.router,
         hotline_desk.router,
         hotline_routes.router,
+        evaluation_routes.router,
+        evaluation_views.router,
         device_routes.router,
         context_routes.router,
         device_views.router,

@@ -28,6 +28,7 @@ from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.hub.federation import cli as federation_cli
 from citybase.perception import cli as perception_cli
+from citybase.services.evaluation import cli as evaluation_cli
 
 if TYPE_CHECKING:
     from citybase.core.db.engine import Database
@@ -51,6 +52,7 @@ app.add_typer(dispatch_cli.app, name="dispatch")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(federation_cli.app, name="federation")
 app.add_typer(perception_cli.app, name="perception")
+app.add_typer(evaluation_cli.app, name="evaluation")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]

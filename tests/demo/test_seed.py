@@ -72,6 +72,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         _check_outlines(session)
         _check_products(session)
         _check_learning(session)
+        _check_evaluation(session)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -204,6 +205,28 @@ def _check_themes(session: Session, open_codes: set[str]) -> None:
     every = themes.list_themes(session, admin)
     assert len(every) > len(built)  # the personal ones are registered, not open
     assert search.search_open(session, SearchQuery(q="主题库")).total >= len(built)
+
+
+def _check_evaluation(session: Session) -> None:
+    """好差评: mostly good, some 差评, their rectification in several states, and the measured
+    好评率 in the rollout plan."""
+    from citybase.services.evaluation import service as evaluation
+    from citybase.services.evaluation.schemas import RatingFilter
+
+    [every] = evaluation.figures(session, None, "all")
+    assert every.count >= 150
+    assert every.good_rate is not None
+    assert 0.8 <= every.good_rate <= 0.97
+    assert every.bad >= 5
+    centre = identity.principal_for(session, "supervisor")
+    ratings, _ = evaluation.get_accessible_ratings(session, centre, RatingFilter(), everything=True)
+    assert {r.kind.value for r in ratings} == {"case", "matter"}
+    assert len({r.rectify_state.value for r in ratings if r.bad}) >= 3
+    overview = {p.plan.code: p for p in plans.overview(session)}
+    measured = {i.indicator.code: i.latest for i in overview["demo-citybase-rollout"].indicators}
+    good = measured["service-good-rate"]
+    assert good is not None
+    assert good.measured
 
 
 def _check_cockpit(session: Session) -> None:

@@ -237,6 +237,19 @@ class CockpitSettings(BaseModel):
     )
 
 
+class EvaluationSettings(BaseModel):
+    rectify_workdays: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Working days a unit has to rectify a bad rating (差评整改) and answer; local "
+        "好差评 plans set 5 working days.",
+    )
+    sweep_minutes: int = Field(
+        15, ge=1, description="How often the worker looks for rectifications past their deadline."
+    )
+
+
 class HubSettings(BaseModel):
     case_prefix: str = Field(
         "FZ", pattern=r"^[A-Z]{0,6}$", description="Letters before every case number."
@@ -526,6 +539,7 @@ class Settings(BaseSettings):
     files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     federation: FederationSettings = Field(default_factory=FederationSettings)

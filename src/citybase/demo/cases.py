@@ -115,10 +115,11 @@ DEMO_LEARNING = HubSettings(holdout_days=4)
 def seed_cases(
     session: Session, operator: cases.Mover, supervisor: cases.Mover, *, count: int = 320,
     days: int = 40, now: datetime | None = None, seed: int = 12345, home: Path | None = None,
+    phones: dict[str, str] | None = None,
 ) -> int:  # fmt: skip
     """Take in ``count`` requests spread over the last ``days`` days, in the order they came,
     and carry each as far as its simulated handling has got by ``now``. Returns how many cases
-    were made.
+    were made. ``phones`` is given each case's number and the phone it was taken in with.
 
     With ``home``, the centre learns as it goes (学习): a classifier is trained at each of
     ``ROUNDS`` from the cases closed and corrected so far, judged against the one before it
@@ -163,6 +164,8 @@ def seed_cases(
         taken = cases.intake(session, operator, data, now=at,
                              home=None if code in ON_THE_SPOT else home)  # fmt: skip
         made += 1
+        if phones is not None:
+            phones[taken.case.number] = data.reporter_phone
         _carry(session, rng, taken.case.number, code, operator, supervisor, at, now,
                [d.number for d in taken.duplicates], fate)  # fmt: skip
     return made
@@ -311,7 +314,11 @@ def _carry(
 
 
 def seed_hub(
-    session: Session, home: Path, now: datetime | None = None, settings: Settings | None = None
+    session: Session,
+    home: Path,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    phones: dict[str, str] | None = None,
 ) -> None:
     """The dispatch catalog, the request stream, the warnings as of now and a classifier
     learned from the closed demo cases; with ``settings``, the grid inspectors' reports carry a
@@ -324,7 +331,7 @@ def seed_hub(
     supervisor = cases.Mover.of(session, identity.principal_for(session, "supervisor"))
     now = now or datetime.now(UTC)
     try:
-        seed_cases(session, operator, supervisor, now=now, home=home)
+        seed_cases(session, operator, supervisor, now=now, home=home, phones=phones)
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)

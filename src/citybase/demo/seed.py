@@ -47,6 +47,7 @@ from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.certificates import seed_certificates
+from citybase.demo.evaluation import seed_evaluation
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.demo.sensors import seed_entities, seed_sensors
@@ -157,8 +158,11 @@ def build_demo(
         seed_sensors(session)
         seed_entities(session)
         step("the dispatch catalog and the 12345 requests")
-        seed_hub(session, settings.home, settings=settings)
+        phones: dict[str, str] = {}
+        seed_hub(session, settings.home, settings=settings, phones=phones)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
+        step("好差评: ratings of the closed cases and matters, 差评 rectified")
+        seed_evaluation(session, settings, phones)
         step("the indicators the platform measures")
         seed_measures(session)
         step("search index")

@@ -44,6 +44,7 @@ def all_metadata() -> MetaData:
     from citybase.perception.devices import models as _devices
     from citybase.perception.rules import models as _rules
     from citybase.perception.telemetry import models as _telemetry
+    from citybase.services.evaluation import models as _evaluation
     from citybase.services.hotline import models as _hotline
 
     del (
@@ -66,6 +67,7 @@ def all_metadata() -> MetaData:
         _federation,
         _grading,
         _hotline,
+        _evaluation,
         _files,
         _identity,
         _ledger,

@@ -19,6 +19,7 @@ from citybase.data.products import service as products
 from citybase.data.sharing import service as sharing
 from citybase.hub.cases import service as cases
 from citybase.perception.devices import service as devices
+from citybase.services.evaluation import service as evaluation
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ def _hotline_rate(field: str) -> Callable[[Session, Window], float | None]:
 def _collaboration(session: Session, window: Window) -> float | None:
     rate = cases.collaboration_rate(session, window.year_start, window.end)
     return None if rate is None else round(rate * 100, 2)
+
+
+def _evaluation_rate(which: str) -> Callable[[Session, Window], float | None]:
+    """A 好差评 figure over the ratings given from the year's start to the window's end."""
+    return lambda session, window: evaluation.city_rate(session, which, window.year_start,
+                                                        window.end)  # fmt: skip
 
 
 COUNTS = frozenset({"个", "项"})
@@ -165,6 +172,17 @@ MEASURES: dict[str, Measure] = {
     "hub.hotline.first_time": Measure(
         "12345 一次办结率（本年受理）", "%", frozenset({"%"}), HOTLINE,
         _hotline_rate("first_time_rate"),
+    ),
+    "services.evaluation.good_rate": Measure(
+        "政务服务好评率（好差评，本年）", "%", frozenset({"%"}),
+        "本年（1月1日至计量时点）企业和群众对已办结事项、“一件事”申请和 12345 工单的评价中，"
+        "非常满意、满意和基本满意的占比",
+        _evaluation_rate("good"),
+    ),
+    "services.evaluation.rectify_rate": Measure(
+        "差评按时整改率（好差评，本年）", "%", frozenset({"%"}),
+        "本年收到的差评中，已到整改期限或已反馈的，在期限内完成整改反馈的占比",
+        _evaluation_rate("rectify"),
     ),
 }  # fmt: skip
 

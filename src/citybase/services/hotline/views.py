@@ -44,6 +44,7 @@ add_translations("zh", {
     "Thank you for your verdict.": "感谢您的评价。", "Comment": "意见", "Find": "查询",
     "We will call you back if we need more.": "如需补充情况，我们会与您电话联系。",
     "Steps so far": "办理进度", "(let us decide)": "（由我们判断）",
+    "Rate this service (好差评)": "评价本次服务（好差评）",
     "Too many requests from here: please try again later, or call 12345.":
         "提交过于频繁，请稍后再试，或拨打12345热线。", "Photos (up to three)": "照片（最多三张）",
     "Photos already chosen (untick to leave one out)": "已选择的照片（取消勾选即不提交）",
@@ -194,7 +195,8 @@ def _carry(
 def _public(case: CaseRead, steps: list[Any], photos: list[tuple[str, str]]) -> dict[str, Any]:
     return {"case": case, "state": STATE_NAMES[case.state],
             "steps": [s for s in steps if s.action in PUBLIC_STEPS],
-            "may_rate": case.state is CaseState.replied, "photos": photos}  # fmt: skip
+            "may_rate": case.state is CaseState.replied, "photos": photos,
+            "may_evaluate": case.state is CaseState.closed}  # fmt: skip
 
 
 @router.get("/hotline/track")
