@@ -14,14 +14,13 @@ import hashlib
 import io
 import json
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from citybase.core.errors import InvalidInput
 from citybase.core.settings import Settings
+from citybase.core.shared.service import SharedStore
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 LENGTH = 4
@@ -84,19 +83,10 @@ def read(settings: Settings, token: str) -> tuple[str, str]:
                            field="captcha") from None  # fmt: skip
 
 
-_spent: dict[str, float] = {}
-_lock = threading.Lock()
-
-
-def check(settings: Settings, token: str, answer: str) -> None:
+def check(store: SharedStore, settings: Settings, token: str, answer: str) -> None:
     """Pass when ``answer`` is the code of the picture ``token`` came with, given once, in time."""
     text, nonce = read(settings, token)
-    now = time.monotonic()
-    with _lock:
-        for old in [n for n, until in _spent.items() if until < now]:
-            del _spent[old]
-        if nonce in _spent:
-            raise InvalidInput("the picture code has been used: type the new one", field="captcha")
-        _spent[nonce] = now + TTL
+    if not store.claim(f"captcha:{nonce}", TTL):
+        raise InvalidInput("the picture code has been used: type the new one", field="captcha")
     if answer.strip().upper() != text:
         raise InvalidInput("the code does not match the picture", field="captcha")
