@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import InvalidInput, TooMany
+from citybase.core.errors import InvalidInput
 from citybase.core.orgs import boundaries
 from citybase.core.settings import Settings
 from citybase.core.web import captcha
