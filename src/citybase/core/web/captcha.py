@@ -4,8 +4,10 @@ A challenge is four characters drawn by Pillow on a noisy background, given to t
 data: URI, and a token: the characters and a one-time nonce sealed (Fernet: encrypted and
 authenticated, with its time) under a key derived from the masking key — which production must
 set and every server shares, so a form drawn by one server is checked by another. A token is good
-for ``TTL`` seconds and once: its nonce is remembered in this process until it expires (with
-several processes, a token could be spent once in each, which the portal's rate limits bound)."""
+for ``TTL`` seconds and once: its nonce is claimed in the platform's shared store
+(``core/shared``) until it expires, whether the answer was right or not, so a token answered on
+one server is refused by every other, and a wrong answer cannot be tried again on the same
+picture."""
 
 from __future__ import annotations
 
