@@ -220,3 +220,41 @@ def test_the_worker_answers_its_probes_and_stops_cleanly_on_sigterm(
             assert (jobs[job_id].status, jobs[job_id].locked_by) == ("pending", "")
             assert jobs[job_id].locked_until is None
         assert not session.scalars(select(Job).where(Job.locked_by != "")).all()
+
+
+def _children(pid: int) -> list[int]:
+    """The web processes uvicorn's supervisor spawned (multiprocessing's resource tracker, which
+    ends on its own after its parent, aside)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_runs_n_web_processes_and_stops_them_all(
+    fresh_db: Database, fresh_settings: Settings, tmp_path: Path
+) -> None:
+    if fresh_db.dialect != "sqlite":
+        pytest.skip("the processes do not depend on the database: run it once")
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("no /proc to count processes with")
+    port = _free_port()
+    env = _environment(fresh_settings, {})
+    server = _start(["serve", "--workers", "2", "--port", str(port)], env, tmp_path / "serve.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, "readyz", server)
+        _wait_until(lambda: len(_children(server.pid)) >= 2, "two web processes", server)
+        web = _children(server.pid)
+        answers = [httpx.get(f"{url}/healthz").status_code for _ in range(20)]
+        assert answers == [200] * 20
+    finally:
+        code = _stop(server)
+    assert code == 0
+    assert not [pid for pid in web if Path(f"/proc/{pid}").exists()]  # none left behind
