@@ -12,7 +12,7 @@ Two backends, chosen by ``CITYBASE_SHARED__BACKEND``:
   Beside a SQLite database it lives in a second SQLite file, ``shared.db`` in the data directory,
   so that counting never queues behind a request's write lock (a request that has begun writing
   holds SQLite's only one); every process of one machine shares it. Beside PostgreSQL it is the
-  platform's own table (row locks only).
+  platform's own table (row locks only), reached through a small connection pool of its own.
 - ``redis``: one key per count or claim, expiring with its window (``SET NX EX``, ``INCR``).
 
 Times are wall-clock seconds since the epoch (not a process's monotonic clock: another process
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -77,6 +78,22 @@ class SharedStore(Protocol):
     def close(self) -> None: ...
 
 
+_pools: dict[str, Database] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool_for(url: str) -> Database:
+    """A connection pool of its own for the shared store beside PostgreSQL, one per process and
+    database: a request holds one connection of the platform's pool while it counts, and if
+    counting took a second from the same pool, as many requests as the pool holds could each
+    wait for another's connection."""
+    with _pools_lock:
+        found = _pools.get(url)
+        if found is None:
+            found = _pools[url] = Database(url, pool_size=2, max_overflow=8)
+        return found
+
+
 def _left(ends: float, now: float) -> int:
     return max(1, math.ceil(ends - now)) if ends > now else 0
 
@@ -97,7 +114,7 @@ class DatabaseStore:
         """The store for a platform on ``db``: its own table on PostgreSQL, else ``shared.db``
         in the data directory."""
         if db.dialect == "postgresql":
-            return cls(db)
+            return cls(_pool_for(db.url))
         path = Path(settings.home) / "shared.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(Database(f"sqlite:///{path}"), create=True)
