@@ -25,7 +25,6 @@ from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity_service
 from citybase.core.settings import Settings
-from citybase.core.web.limits import limiter
 from citybase.migrations import all_metadata
 
 POSTGRES_URL = os.environ.get(
@@ -42,12 +41,6 @@ def reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> None:
-    """The portal's limits count per process: each test starts with none used."""
-    limiter.clear()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -132,6 +125,9 @@ def fresh_settings(tmp_path: Path, fresh_db: Database) -> Settings:
 def app(settings: Settings, database: Database, session: Session):  # type: ignore[no-untyped-def]
     application = create_app(settings, database)
     application.state.session_override = session
+    # the shared store outlives a test's rolled-back transaction (a SQLite file in the test's own
+    # data directory, or the PostgreSQL table): each test starts with no limit used
+    application.state.shared.forget_all()
     return application
 
 

@@ -47,6 +47,7 @@ from citybase.core.orgs import routes as orgs_routes
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs import views as orgs_views
 from citybase.core.settings import Settings
+from citybase.core.shared.service import open_store
 from citybase.core.web import errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import Public, public_mount
@@ -311,6 +312,7 @@ def create_app(
             )
             if settings.perception.entity_read == "unit"
             else EVERYONE,
+            shared=app.state.shared,
         ).start()
         if run_worker:
             worker = Worker(database, settings)
@@ -322,7 +324,8 @@ def create_app(
         stop.set()
         notifier.stop()
         if thread is not None:
-            thread.join(timeout=10)
+            thread.join(timeout=settings.web.graceful_seconds)
+        app.state.shared.close()
 
     app = FastAPI(
         title="citybase",
@@ -335,6 +338,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.metrics = Metrics()
+    app.state.shared = open_store(settings, database)
     errors.install(app)
     _add_gauges(app.state.metrics, database, settings)
 
@@ -480,6 +484,16 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one web process of ``citybase serve --workers N`` (uvicorn's factory): the
+    settings from the environment, the database already migrated by the parent, no background
+    worker (the parent runs one for all)."""
+    from citybase.core.runtime import load_settings, open_database
+
+    settings = load_settings()
+    return create_app(settings, open_database(settings, upgrade=False), run_worker=False)
+
+
 def _add_gauges(metrics: Metrics, db: Database, settings: Settings) -> None:
     def ledger_size() -> float:
         with db.session_scope(readonly=True) as session:
@@ -489,8 +503,49 @@ def _add_gauges(metrics: Metrics, db: Database, settings: Settings) -> None:
         with db.session_scope(readonly=True) as session:
             return float(bus.status(session, settings.bus.max_attempts).pending)
 
+    def outbox(field: str) -> Callable[[], float]:
+        def read() -> float:
+            with db.session_scope(readonly=True) as session:
+                return float(getattr(bus.status(session, settings.bus.max_attempts), field))
+
+        return read
+
+    def jobs(field: str) -> Callable[[], float]:
+        def read() -> float:
+            with db.session_scope(readonly=True) as session:
+                return float(bus.job_counts(session)[field])
+
+        return read
+
+    def signing(index: int) -> Callable[[], float]:
+        def read() -> float:
+            with db.session_scope(readonly=True) as session:
+                return float(ledger.signing_lag(session)[index])
+
+        return read
+
     metrics.gauge("citybase_ledger_entries", "Entries in the audit ledger", ledger_size)
+    metrics.gauge(
+        "citybase_ledger_unsigned_entries",
+        "Ledger entries not yet covered by a stored signed tree head",
+        signing(0),
+    )
+    metrics.gauge(
+        "citybase_ledger_head_age_seconds",
+        "Seconds since the newest signed tree head was signed (0: none yet)",
+        signing(1),
+    )
     metrics.gauge("citybase_outbox_pending", "Events not yet delivered", outbox_pending)
+    metrics.gauge("citybase_bus_failing", "Deliveries failing and to be retried", outbox("failing"))
+    metrics.gauge(
+        "citybase_bus_parked", "Deliveries given up on after bus.max_attempts", outbox("parked")
+    )
+    metrics.gauge("citybase_jobs_failed", "Jobs given up on", jobs("failed"))
+    metrics.gauge(
+        "citybase_jobs_overdue",
+        "Jobs due more than five minutes ago that no worker holds",
+        jobs("overdue"),
+    )
     metrics.counter("citybase_readings_accepted", "Device readings stored, by protocol",
                     ["protocol"], lambda: {(p,): n for p, n in telemetry.ACCEPTED.items()})  # fmt: skip
     metrics.counter("citybase_readings_rejected", "Device readings refused, by protocol and why",

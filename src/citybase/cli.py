@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -123,23 +123,69 @@ def init(
 
 
 def _serve(settings: Settings, *, worker: bool) -> None:
+    """Serve until SIGTERM (or Ctrl-C): then the requests in flight are finished (up to
+    ``web.graceful_seconds``), the MQTT batch in hand is stored and acknowledged, and the
+    background worker finishes its job and hands back the claims it has not begun.
+
+    With ``web.workers`` above 1, uvicorn runs that many web processes, each building the app
+    from the environment (``citybase.app:app_from_environment``), and this parent process runs
+    the one background worker and the MQTT ingestor beside them."""
+    import signal
+
     import uvicorn
 
-    from citybase.app import create_app
-
     db = _open(settings)
-    application = create_app(settings, db, run_worker=worker)
+    workers = settings.web.workers
+    options: dict[str, Any] = {
+        "host": settings.web.host,
+        "port": settings.web.port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.web.graceful_seconds,
+    }
+    ingestor = None
     if settings.perception.mqtt_url:  # readings from the broker, beside the web server
         from citybase.perception.telemetry.mqtt import Ingestor
 
-        threading.Thread(target=Ingestor(db, settings).run, name="mqtt", daemon=True).start()
-    uvicorn.run(
-        application,
-        host=settings.web.host,
-        port=settings.web.port,
-        log_level="info",
-        proxy_headers=True,
-    )
+        ingestor = Ingestor(db, settings)
+        threading.Thread(target=ingestor.run, name="mqtt", daemon=True).start()
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again for whatever handler
+    # was there before it: this one lets the worker and the ingestor below stop in turn, and the
+    # command exit 0, instead of the default handler killing the process at that point
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    if workers == 1:
+        from citybase.app import create_app
+
+        uvicorn.run(create_app(settings, db, run_worker=worker), **options)
+    else:
+        import os
+
+        import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
+        from citybase.core.bus.tasks import Worker
+
+        # the web processes are spawned: they read the settings from the environment
+        os.environ["CITYBASE_HOME"] = str(settings.home)
+        background = Worker(db, settings) if worker else None
+        thread = None
+        if background is not None:
+            thread = threading.Thread(target=background.run_forever, name="worker", daemon=True)
+            thread.start()
+        try:
+            uvicorn.run(
+                "citybase.app:app_from_environment", factory=True, workers=workers, **options
+            )
+        finally:
+            if background is not None and thread is not None:
+                background.stop.set()
+                thread.join(timeout=settings.web.graceful_seconds)
+    if ingestor is not None:
+        ingestor.stop()
+
+
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, max=64, help="Web worker processes (default 1)."),
+]
 
 
 @app.command()
@@ -147,22 +193,40 @@ def serve(
     data_dir: DataDir = None,
     host: Host = None,
     port: Port = None,
+    workers: Workers = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Run no background worker")
     ] = False,
 ) -> None:
     """Serve the console and API (with a background worker unless --no-worker)."""
-    _serve(_settings(data_dir, host, port), worker=not no_worker)
+    settings = _settings(data_dir, host, port)
+    if workers is not None:
+        settings.web.workers = workers
+    _serve(settings, worker=not no_worker)
 
 
 @app.command()
 def worker(
     data_dir: DataDir = None,
     once: Annotated[bool, typer.Option("--once", help="Do what is due now, then exit")] = False,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            "--health-port",
+            min=0,
+            max=65535,
+            help="Answer /healthz and /readyz on this port (default: worker.health_port; 0: none).",
+        ),
+    ] = None,
 ) -> None:
-    """Deliver events and run due jobs until stopped."""
+    """Deliver events and run due jobs until stopped (SIGTERM or Ctrl-C: the job or message in
+    hand is finished, the claims not begun are handed back)."""
+    import signal
+
     import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
     from citybase.core.bus.tasks import Worker
+    from citybase.core.health import HealthServer, readiness
+    from citybase.core.shared.service import open_store
 
     settings = _settings(data_dir)
     db = _open(settings)
@@ -172,13 +236,21 @@ def worker(
         w.close()
         out.print(f"done: {done} deliveries and jobs")
         return
-    stop = threading.Event()
-    out.print(f"worker {w.worker_id} running; Ctrl-C stops it")
-    try:
-        w.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        w.close()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: w.stop.set())
+    port = settings.worker.health_port if health_port is None else health_port
+    health = None
+    if port:
+        shared = open_store(settings, db)
+        health = HealthServer(
+            settings.worker.health_host, port, w.alive, lambda: readiness(settings, db, shared)
+        ).start()
+        out.print(f"health: http://{settings.worker.health_host}:{health.port}/healthz, /readyz")
+    out.print(f"worker {w.worker_id} running; SIGTERM or Ctrl-C stops it")
+    w.run_forever()
+    if health is not None:
+        health.stop()
+    out.print(f"worker {w.worker_id} stopped")
 
 
 @app.command()

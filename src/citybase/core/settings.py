@@ -30,6 +30,19 @@ def default_home() -> Path:
 class WebSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the console and API listen on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the console and API listen on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Web worker processes of `citybase serve` (uvicorn's workers). Above 1, the "
+        "background worker runs once, in the serving parent, not in each web process.",
+    )
+    graceful_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long requests in flight may take to finish before the "
+        "connections are closed (keep it below the orchestrator's grace period).",
+    )
     cookie_secure: bool | None = Field(
         None,
         description="Send session cookies only over HTTPS. Default: on in production, off in "
@@ -508,6 +521,41 @@ class WorkerSettings(BaseModel):
     lease_seconds: int = Field(
         300, ge=1, description="How long a claimed job is reserved for one worker."
     )
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port on which `citybase worker` answers /healthz (liveness: its loop turns) "
+        "and /readyz (readiness: the database, the bus and the broker answer). 0: no port.",
+    )
+    health_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker's health port listens on (0.0.0.0 in a container).",
+    )
+    stale_seconds: int = Field(
+        120,
+        ge=5,
+        description="The worker is reported dead (/healthz 503) when its loop has not turned "
+        "for this long (a job running longer than this counts as turning).",
+    )
+
+
+class SharedSettings(BaseModel):
+    backend: Literal["database", "redis"] = Field(
+        "database",
+        description="Where what every process must share is kept — the portal's rate limits, "
+        "sign-in throttles, spent picture codes, NGSI-LD throttles: `database` (a SQLite file "
+        "shared.db in the data directory beside a SQLite database, else the platform's "
+        "PostgreSQL database) or `redis`.",
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL when the shared backend is redis."
+    )
+    redis_prefix: str = Field(
+        "citybase:",
+        description="Prefix of every Redis key this platform writes (several cities on one Redis "
+        "each take their own).",
+    )
 
 
 class Settings(BaseSettings):
@@ -544,6 +592,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     federation: FederationSettings = Field(default_factory=FederationSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    shared: SharedSettings = Field(default_factory=SharedSettings)
 
     @model_validator(mode="after")
     def _check_witness(self) -> Settings:

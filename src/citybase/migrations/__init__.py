@@ -21,6 +21,7 @@ def all_metadata() -> MetaData:
     from citybase.core.identity import models as _identity
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
+    from citybase.core.shared import models as _shared
     from citybase.core.web import models as _web
     from citybase.data.baselib import models as _baselib
     from citybase.data.catalog import models as _catalog
@@ -48,6 +49,7 @@ def all_metadata() -> MetaData:
     from citybase.services.hotline import models as _hotline
 
     del (
+        _shared,
         _assessment,
         _bus,
         _indicators,

@@ -4,11 +4,16 @@ the members and datasets asked for, and how they went, read right after they arr
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from citybase.core.db.engine import Database
+from citybase.core.settings import Settings
+from citybase.core.shared.service import open_store
+from citybase.perception.context.notify import Notifier
 from tests.perception.context.conftest import Receiver
 
 JSON = {"Content-Type": "application/json"}
@@ -93,3 +98,23 @@ def test_members_datasets_and_status_of_a_notification(
         "entities": [{"type": "Building"}],
         "notification": {"format": "simplified", "endpoint": {"uri": f"{receiver.url}/x"}}}))  # fmt: skip
     assert simplified.status_code == 201
+
+
+def test_of_two_processes_only_one_notifies_within_a_throttling_window(
+    fresh_db: Database, fresh_settings: Settings
+) -> None:
+    """Each process notifies the changes it made; a throttled subscription's window is claimed
+    in the shared store, so a second process finds it taken (``Notifier._throttle``)."""
+    store = open_store(fresh_settings, fresh_db)
+    first, second = (Notifier(fresh_db, shared=store) for _ in range(2))
+    sub = SimpleNamespace(id="urn:ngsi-ld:Subscription:t", throttling=60.0)
+    other = SimpleNamespace(id="urn:ngsi-ld:Subscription:u", throttling=60.0)
+    assert first._throttle(sub)  # type: ignore[arg-type]
+    assert not second._throttle(sub)  # type: ignore[arg-type]
+    assert not first._throttle(sub)  # type: ignore[arg-type]
+    assert second._throttle(other)  # type: ignore[arg-type]
+    alone = Notifier(fresh_db)  # without a store each process keeps its own window
+    assert alone._throttle(sub)  # type: ignore[arg-type]
+    for notifier in (first, second, alone):
+        notifier.pool.shutdown()
+    store.close()

@@ -6,11 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import InvalidInput, TooMany
+from citybase.core.errors import InvalidInput
 from citybase.core.orgs import boundaries
 from citybase.core.settings import Settings
 from citybase.core.web import captcha
-from citybase.core.web.limits import Limiter
 from citybase.demo.seed import BOUNDARIES_FILE
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
@@ -127,22 +126,6 @@ def test_the_portal_limits_how_often_one_caller_sends_and_looks(
     assert right.status_code == 429  # the number is shut for the hour after two wrong phones
     other = client.post("/hotline/track", data={"number": "FZ000", "phone": "13805911234"})
     assert other.status_code == 404  # other numbers are not
-
-
-def test_a_limiter_counts_in_windows() -> None:
-    limits = Limiter()
-    for _ in range(2):
-        limits.hit("k", 2, 60, "too many", now=100.0)
-    with pytest.raises(TooMany) as refused:
-        limits.hit("k", 2, 60, "too many", now=130.0)
-    assert refused.value.retry_after == 30
-    limits.hit("k", 2, 60, "too many", now=160.0)  # a new window
-    limits.hit("other", 2, 60, "too many", now=130.0)
-    limits.hit("free", 0, 60, "too many", now=130.0)  # 0: no limit
-    assert limits.blocked_for("k", 1, now=170.0) == 50
-    assert limits.blocked_for("k", 2, now=170.0) == 0
-    limits.count("k", 60, now=171.0)
-    assert limits.blocked_for("k", 2, now=171.0) == 49
 
 
 def test_a_citizen_may_give_their_location_instead_of_an_address(

@@ -150,3 +150,28 @@ def list_failures(session: Session, limit: int = 100) -> list[DeliveryFailure]:
             select(DeliveryFailure).order_by(DeliveryFailure.next_attempt_at.desc()).limit(limit)
         )
     )
+
+
+def release_jobs(session: Session, worker_id: str, job_ids: list[int] | None = None) -> int:
+    """Hand back jobs this worker claimed but did not run (it is stopping): due again at once for
+    any worker. ``job_ids``: only these; None: every job it holds."""
+    query = update(Job).where(Job.locked_by == worker_id, Job.status == "running")
+    if job_ids is not None:
+        query = query.where(Job.id.in_(job_ids))
+    result = session.execute(query.values(status="pending", locked_by="", locked_until=None))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def job_counts(session: Session, now: datetime, late: datetime) -> dict[str, int]:
+    """Failed jobs, and jobs due before ``late`` that no worker holds (overdue: nobody runs them)."""
+    failed = session.scalar(select(func.count()).select_from(Job).where(Job.status == "failed"))
+    overdue = session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.status.in_(("pending", "running")),
+            Job.run_at < late,
+            (Job.locked_until.is_(None)) | (Job.locked_until < now),
+        )
+    )
+    return {"failed": failed or 0, "overdue": overdue or 0}

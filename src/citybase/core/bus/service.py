@@ -118,6 +118,16 @@ def status(session: Session, max_attempts: int) -> OutboxStatus:
     return OutboxStatus(**repository.outbox_counts(session, max_attempts))
 
 
+OVERDUE_SECONDS = 300  # a job due this long ago that nobody holds counts as overdue
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """``failed``: jobs given up on; ``overdue``: jobs due more than five minutes ago that no
+    worker holds (no worker is running, or all are stuck)."""
+    now = datetime.now(UTC)
+    return repository.job_counts(session, now, now - timedelta(seconds=OVERDUE_SECONDS))
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** min(attempts, 12), 3600))
 
@@ -273,8 +283,17 @@ def ensure_periodic(session: Session, kind: str, every_seconds: int) -> None:
         schedule(session, kind, key=f"periodic:{kind}", every_seconds=every_seconds)
 
 
-def run_due_jobs(db: Database, settings: Settings, worker_id: str, *, limit: int = 20) -> int:
-    """Claim due jobs, run each in its own transaction; returns how many ran."""
+def run_due_jobs(
+    db: Database,
+    settings: Settings,
+    worker_id: str,
+    *,
+    limit: int = 20,
+    stop: threading.Event | None = None,
+) -> int:
+    """Claim due jobs, run each in its own transaction; returns how many ran. When ``stop`` is
+    set (the worker is shutting down), the job running is finished and the claims of those not
+    begun are handed back, so another worker takes them at once instead of after the lease."""
     now = datetime.now(UTC)
     with db.session_scope() as session:
         claimed = repository.due_jobs(session, now, limit)
@@ -283,7 +302,12 @@ def run_due_jobs(db: Database, settings: Settings, worker_id: str, *, limit: int
             j.locked_by = worker_id
             j.locked_until = now + timedelta(seconds=settings.worker.lease_seconds)
         jobs = [(j.id, j.kind, dict(j.payload)) for j in claimed]
-    for job_id, kind, payload in jobs:
+    ran = 0
+    for n, (job_id, kind, payload) in enumerate(jobs):
+        if stop is not None and stop.is_set():
+            release_jobs(db, worker_id, [j[0] for j in jobs[n:]])
+            break
+        ran += 1
         error: BaseException | None = None
         handler = _job_handlers.get(kind)
         try:
@@ -295,7 +319,17 @@ def run_due_jobs(db: Database, settings: Settings, worker_id: str, *, limit: int
             log.exception("job %s (%s) failed", job_id, kind)
             error = exc
         _finish_job(db, job_id, error)
-    return len(jobs)
+    return ran
+
+
+def release_jobs(db: Database, worker_id: str, job_ids: list[int] | None = None) -> int:
+    """Hand back the jobs ``worker_id`` claimed and has not run (all of them when ``job_ids`` is
+    None): pending again, due at once for any worker."""
+    with db.session_scope() as session:
+        released = repository.release_jobs(session, worker_id, job_ids)
+    if released:
+        log.info("worker %s handed back %d claimed jobs", worker_id, released)
+    return released
 
 
 def _finish_job(db: Database, job_id: int, error: BaseException | None) -> None:

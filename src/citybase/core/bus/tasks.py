@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,9 @@ class Worker:
             NatsTransport(db, settings) if settings.bus_url.startswith("nats") else None
         )
         self._started = False
+        self.stop = threading.Event()
+        self.beat = time.monotonic()  # when the loop last turned (liveness)
+        self.working_since: float | None = None  # a round in progress, since when
 
     def start(self) -> None:
         if not self._started:
@@ -48,11 +52,16 @@ class Worker:
     def run_once(self) -> int:
         """One round of delivery and jobs; returns how much work was done."""
         self.start()
-        if self.nats is not None:
-            done = self.nats.relay() + self.nats.consume()
-        else:
-            done = bus.dispatch_in_process(self.db, max_attempts=self.settings.bus.max_attempts)
-        done += bus.run_due_jobs(self.db, self.settings, self.worker_id)
+        self.working_since = time.monotonic()
+        try:
+            if self.nats is not None:
+                done = self.nats.relay() + self.nats.consume(stop=self.stop)
+            else:
+                done = bus.dispatch_in_process(self.db, max_attempts=self.settings.bus.max_attempts)
+            done += bus.run_due_jobs(self.db, self.settings, self.worker_id, stop=self.stop)
+        finally:
+            self.working_since = None
+            self.beat = time.monotonic()
         return done
 
     def run_until_idle(self, max_rounds: int = 100) -> int:
@@ -64,7 +73,18 @@ class Worker:
                 break
         return total
 
-    def run_forever(self, stop: threading.Event) -> None:
+    def alive(self) -> bool:
+        """Liveness: the loop turned within ``worker.stale_seconds``, or a round is running."""
+        return self.working_since is not None or (
+            time.monotonic() - self.beat < self.settings.worker.stale_seconds
+        )
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Work until ``stop`` (or ``self.stop``) is set; then finish the job or message in
+        hand, hand back the claims not begun, and close."""
+        if stop is not None:
+            self.stop = stop
+        stop = self.stop
         delay = 1.0
         while not stop.is_set():
             try:
@@ -81,11 +101,16 @@ class Worker:
             except Exception:
                 log.exception("worker round failed")
                 busy = 0
-            if not busy:
+            self.beat = time.monotonic()
+            if not busy and not stop.is_set():
                 bus.wait_for_work(self.settings.worker.poll_seconds)
         self.close()
 
     def close(self) -> None:
+        try:
+            bus.release_jobs(self.db, self.worker_id)
+        except Exception:
+            log.exception("worker %s could not hand back its claims", self.worker_id)
         if self.nats is not None:
             self.nats.close()
 
@@ -165,7 +190,10 @@ class NatsTransport:
             self._subs[durable] = sub
         return sub
 
-    def consume(self, batch: int = 100) -> int:
+    def consume(self, batch: int = 100, stop: threading.Event | None = None) -> int:
+        """Apply what each durable consumer has waiting. Once ``stop`` is set, the message in
+        hand is finished and the rest of the batch handed back at once (nak without delay), for
+        another process to take."""
         applied = 0
         max_attempts = self.settings.bus.max_attempts
         for consumer in bus.consumers():
@@ -178,6 +206,9 @@ class NatsTransport:
                     # deadline passes between its probe and its pull request
                     continue
                 for msg in msgs:
+                    if stop is not None and stop.is_set():
+                        self._run(msg.nak())
+                        continue
                     envelope = EventEnvelope.model_validate_json(msg.data)
                     try:
                         bus.apply_event(self.db, consumer, envelope)

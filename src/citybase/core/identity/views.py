@@ -33,7 +33,7 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
-from citybase.core.web.limits import limiter
+from citybase.core.web.limits import limiter_for
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
@@ -144,11 +144,13 @@ async def login(
     _: Annotated[None, Depends(public)],
 ) -> Response:
     """Sign in. Refused before the password is looked at when the client address has failed too
-    often (per address, in this process: see ``core.web.limits``) or the form's CSRF token is not
+    often (per address, in every process: see ``core.web.limits``) or the form's CSRF token is not
     the one issued to this browser; an account's own lock-out is the service's."""
     lang = request.state.lang
     address_key = f"login.address:{_address(request)}"
-    wait = limiter.blocked_for(address_key, settings.identity.failed_logins_per_address)
+    wait = limiter_for(request).blocked_for(
+        address_key, settings.identity.failed_logins_per_address
+    )
     values = await read_form(request)
     username = str(values.get("username", ""))
     context: dict[str, object] = {
@@ -179,7 +181,7 @@ async def login(
     )
     if outcome.principal is None or outcome.token is None:
         if outcome.error in ("wrong_credentials", "locked"):
-            limiter.count(address_key, settings.identity.address_window_minutes * 60)
+            limiter_for(request).count(address_key, settings.identity.address_window_minutes * 60)
         if outcome.error == "locked":
             message = translate(
                 lang,

@@ -348,6 +348,17 @@ def size(session: Session) -> int:
     return repository.count(session)
 
 
+def signing_lag(session: Session, now: datetime | None = None) -> tuple[int, float]:
+    """(entries not yet covered by a stored signed tree head, seconds since the newest head was
+    signed; 0 when there is none) — what an alert on a stalled signer watches."""
+    head = repository.latest_tree_head(session)
+    entries = repository.count(session)
+    if head is None:
+        return entries, 0.0
+    moment = now or datetime.now(UTC)
+    return entries - head.tree_size, max(0.0, (moment - head.signed_at).total_seconds())
+
+
 def root_hash(session: Session, tree_size: int) -> bytes:
     if tree_size == 0:
         return hashlib.sha256(b"").digest()

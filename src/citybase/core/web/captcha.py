@@ -4,8 +4,10 @@ A challenge is four characters drawn by Pillow on a noisy background, given to t
 data: URI, and a token: the characters and a one-time nonce sealed (Fernet: encrypted and
 authenticated, with its time) under a key derived from the masking key — which production must
 set and every server shares, so a form drawn by one server is checked by another. A token is good
-for ``TTL`` seconds and once: its nonce is remembered in this process until it expires (with
-several processes, a token could be spent once in each, which the portal's rate limits bound)."""
+for ``TTL`` seconds and once: its nonce is claimed in the platform's shared store
+(``core/shared``) until it expires, whether the answer was right or not, so a token answered on
+one server is refused by every other, and a wrong answer cannot be tried again on the same
+picture."""
 
 from __future__ import annotations
 
@@ -14,14 +16,13 @@ import hashlib
 import io
 import json
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from citybase.core.errors import InvalidInput
 from citybase.core.settings import Settings
+from citybase.core.shared.service import SharedStore
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 LENGTH = 4
@@ -84,19 +85,10 @@ def read(settings: Settings, token: str) -> tuple[str, str]:
                            field="captcha") from None  # fmt: skip
 
 
-_spent: dict[str, float] = {}
-_lock = threading.Lock()
-
-
-def check(settings: Settings, token: str, answer: str) -> None:
+def check(store: SharedStore, settings: Settings, token: str, answer: str) -> None:
     """Pass when ``answer`` is the code of the picture ``token`` came with, given once, in time."""
     text, nonce = read(settings, token)
-    now = time.monotonic()
-    with _lock:
-        for old in [n for n, until in _spent.items() if until < now]:
-            del _spent[old]
-        if nonce in _spent:
-            raise InvalidInput("the picture code has been used: type the new one", field="captcha")
-        _spent[nonce] = now + TTL
+    if not store.claim(f"captcha:{nonce}", TTL):
+        raise InvalidInput("the picture code has been used: type the new one", field="captcha")
     if answer.strip().upper() != text:
         raise InvalidInput("the code does not match the picture", field="captcha")

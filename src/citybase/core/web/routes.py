@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 
 from citybase.core.errors import NotAuthenticated
+from citybase.core.health import readiness
 from citybase.core.web.access import public
 from citybase.core.web.deps import AppSettings, get_database
 from citybase.core.web.i18n import LANG_COOKIE, LANGUAGES
@@ -25,17 +25,12 @@ def healthz(_: Public) -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["system"])
-def readyz(request: Request, _: Public) -> Response:
-    """Readiness: the database answers too."""
-    db = get_database(request)
-    try:
-        with db.session_scope(readonly=True) as session:
-            session.execute(text("SELECT 1"))
-    except Exception as exc:  # the reason goes to the caller; nothing else to do here
-        return JSONResponse(
-            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
-        )
-    return Response('{"status":"ok","database":"ok"}', media_type="application/json")
+def readyz(request: Request, settings: AppSettings, _: Public) -> Response:
+    """Readiness: the database and the shared store answer, and the bus's NATS server and the
+    MQTT broker when they are configured (``core/health.py``); 503 naming what does not."""
+    ok, states = readiness(settings, get_database(request), request.app.state.shared)
+    return JSONResponse({"status": "ok" if ok else "unavailable", **states},
+                        status_code=200 if ok else 503)  # fmt: skip
 
 
 @router.get("/metrics", tags=["system"])

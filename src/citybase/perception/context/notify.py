@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.core.net import OutboundPolicy, post, resolve
+from citybase.core.shared.service import SharedStore
 from citybase.perception.context import geo, jsonld, service
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import PAYLOAD, default, instances, pack
@@ -231,11 +232,13 @@ def settle(sub_id: str) -> None:
 class Notifier:
     def __init__(self, db: Database, *, timeout: float = 5.0, workers: int = 4,
                  outbound: OutboundPolicy = OutboundPolicy(),
-                 scope: service.ReadScope = service.EVERYONE) -> None:  # fmt: skip
+                 scope: service.ReadScope = service.EVERYONE,
+                 shared: SharedStore | None = None) -> None:  # fmt: skip
         """``outbound``: which addresses outside the public internet may be notified;
         ``scope``: what a subscription of one unit may hear of (its ``types``, and ``units``
         None for every unit's entities or an empty set for its own unit's only)."""
         self.db = db
+        self.shared = shared
         self.outbound = outbound
         self.scope = scope
         self.timeout = timeout
@@ -366,6 +369,8 @@ class Notifier:
             clock = time.time()
             if sub.throttling and clock - sub.last_sent < sub.throttling:
                 continue
+            if sub.throttling and not self._throttle(sub):
+                continue  # another process notified within the window
             sub.last_sent = clock
             gone = {c.id: c.modified_at for c in hits if c.deleted}
             self.flying(sub.id, 1)
@@ -400,6 +405,17 @@ class Notifier:
         if self.scope.units is None:
             return True
         return service.ReadScope(frozenset({sub.unit}), self.scope.types).sees(unit, type_iri)
+
+    def _throttle(self, sub: Compiled) -> bool:
+        """Take a throttled subscription's window for this process (True), or learn that another
+        process took it (False). A store that does not answer lets the notification go."""
+        if self.shared is None:
+            return True
+        try:
+            return self.shared.claim(f"ngsi.throttle:{sub.id}", sub.throttling)
+        except Exception:
+            log.exception("the shared store did not answer; notifying %s anyway", sub.id)
+            return True
 
     def _claim(self, sub: Compiled, now: datetime) -> bool:
         """Take this round of a periodic subscription for this process: of several processes

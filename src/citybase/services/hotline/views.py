@@ -21,7 +21,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations, translate
-from citybase.core.web.limits import limiter
+from citybase.core.web.limits import limiter_for
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.cases.schemas import STATE_NAMES, Attachment, CaseCreate, CaseRead, CaseState
@@ -141,15 +141,19 @@ async def portal_submit(
     hub = settings.hub
     try:
         once = await claim(request, session)
-        limiter.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
-                    _too_many(request))  # fmt: skip
+        limits = limiter_for(request)
+        limits.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
+                   _too_many(request))  # fmt: skip
         if hub.portal_captcha:
             captcha.check(
-                settings, str(form.get("captcha_token", "")), str(form.get("captcha", ""))
+                request.app.state.shared,
+                settings,
+                str(form.get("captcha_token", "")),
+                str(form.get("captcha", "")),
             )
         case = CaseCreate.model_validate(data)
-        limiter.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
-                    DAY, _too_many(request))  # fmt: skip
+        limits.hit(f"portal.submit.phone:{case.reporter_phone}", hub.portal_submissions_per_phone,
+                   DAY, _too_many(request))  # fmt: skip
         if len(uploads) + len(carried) > PORTAL_PHOTOS:
             raise InvalidInput(f"at most {PORTAL_PHOTOS} photos", field="photos")
         kept = [*carried, *(files.keep(session, settings, CITIZEN, name, data).id
@@ -216,10 +220,11 @@ async def track_submit(
     number, phone = str(form.get("number", "")), str(form.get("phone", ""))
     rated = False
     hub = settings.hub
+    limits = limiter_for(request)
     try:
-        limiter.hit(f"portal.track:{_client(request)}", hub.portal_lookups_per_hour, HOUR,
-                    _too_many(request))  # fmt: skip
-        wait = limiter.blocked_for(f"portal.track.number:{number.strip()}", hub.portal_wrong_phones)
+        limits.hit(f"portal.track:{_client(request)}", hub.portal_lookups_per_hour, HOUR,
+                   _too_many(request))  # fmt: skip
+        wait = limits.blocked_for(f"portal.track.number:{number.strip()}", hub.portal_wrong_phones)
         if wait:
             raise TooMany(_too_many(request), retry_after=wait)
         if form.get("rate") or form.get("satisfaction"):  # a rating sent without a choice: say so
@@ -233,7 +238,7 @@ async def track_submit(
     except CitybaseError as exc:
         undo(session)
         if isinstance(exc, NotFound):  # a wrong phone (or number) counts against the number
-            limiter.count(f"portal.track.number:{number.strip()}", HOUR)
+            limits.count(f"portal.track.number:{number.strip()}", HOUR)
         response = console.render(request, "hotline/track.html",
                                   {"found": None, "errors": form_errors(exc), "form": form},
                                   exc.status_code)  # fmt: skip

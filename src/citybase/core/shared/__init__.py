@@ -1,0 +1,1 @@
+"""What every process of one platform must share: counts in windows and one-time claims."""
