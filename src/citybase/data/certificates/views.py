@@ -18,7 +18,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
-from citybase.core.web.limits import limiter
+from citybase.core.web.limits import limiter_for
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.certificates import service
 from citybase.data.certificates.auth import (
@@ -323,7 +323,7 @@ async def mine_submit(
     form = await read_form(request)
     holder_id, one = str(form.get("holder_id", ""))[:18], str(form.get("certificate", ""))[:80]
     try:
-        limiter.hit(f"certificates.mine:{_client(request)}", LOOKUPS_PER_HOUR, HOUR,
+        limiter_for(request).hit(f"certificates.mine:{_client(request)}", LOOKUPS_PER_HOUR, HOUR,
                     translate(request.state.lang, "Too many requests from here: please try "
                               "again later, or call 12345."))  # fmt: skip
         found = service.holder_certificates(session, holder_id, one, settings.masking_key)

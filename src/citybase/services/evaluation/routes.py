@@ -14,7 +14,7 @@ from citybase.core.tables import XLSX
 from citybase.core.values import DateTime
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
-from citybase.core.web.limits import limiter
+from citybase.core.web.limits import limiter_for
 from citybase.core.web.params import Id
 from citybase.core.workdays import calendar_for
 from citybase.services.evaluation import service
@@ -44,6 +44,7 @@ def rate_as_applicant(
     """The portal's limits (as for following a case): calls per client address, and wrong
     phones per subject — after that many the subject refuses every phone for the hour."""
     hub = settings.hub
+    limiter = limiter_for(request)
     client = request.client.host if request.client else ""
     limiter.hit(f"evaluation.rate:{client}", hub.portal_lookups_per_hour, HOUR, TOO_MANY)
     subject = f"evaluation.rate.subject:{data.kind.value}:{data.subject_id.strip()}"
