@@ -119,6 +119,9 @@ from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
+from citybase.services.onething import routes as onething_routes
+from citybase.services.onething import tasks as _onething_tasks
+from citybase.services.onething import views as onething_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _products_tasks
@@ -131,6 +134,7 @@ del (
     _rule_tasks,
     _device_tasks,
     _baselib_tasks,
+    _onething_tasks,
 )
 log = logging.getLogger(__name__)
 
@@ -217,7 +221,7 @@ LAYERS = (
             "One-thing service packages",
             "Evaluation of service",
         ),
-        built=("The 12345 citizen hotline and Open311",),
+        built=("The 12345 citizen hotline and Open311", "One-thing service packages"),
     ),
     Layer(
         "cockpit",
@@ -391,6 +395,8 @@ def create_app(
         hotline_views.router,
         hotline_desk.router,
         hotline_routes.router,
+        onething_routes.router,
+        onething_views.router,
         device_routes.router,
         context_routes.router,
         device_views.router,

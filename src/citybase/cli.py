@@ -25,6 +25,7 @@ from citybase.data import cli as data_cli
 from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.perception import cli as perception_cli
+from citybase.services.onething import cli as onething_cli
 
 if TYPE_CHECKING:
     from citybase.core.db.engine import Database
@@ -46,6 +47,7 @@ app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(perception_cli.app, name="perception")
+app.add_typer(onething_cli.app, name="onething")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]

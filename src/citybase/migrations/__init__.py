@@ -43,8 +43,10 @@ def all_metadata() -> MetaData:
     from citybase.perception.rules import models as _rules
     from citybase.perception.telemetry import models as _telemetry
     from citybase.services.hotline import models as _hotline
+    from citybase.services.onething import models as _onething
 
     del (
+        _onething,
         _assessment,
         _bus,
         _indicators,

@@ -21,6 +21,9 @@ class Role(StrEnum):
     viewer = "viewer"
     # staff of a company the bureau authorized to operate public data (授权运营单位)
     data_operator = "data_operator"
+    # a person or an enterprise's agent signed in to apply for public services (申请人), known
+    # by its real-name identity; belongs to no unit
+    applicant = "applicant"
 
 
 # The roles whose powers stay within the holder's own unit: a unit admin grants these only. The
