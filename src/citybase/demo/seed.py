@@ -46,6 +46,7 @@ from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCrea
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
+from citybase.demo.onething import seed_onething
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.demo.sensors import seed_entities, seed_sensors
@@ -89,6 +90,9 @@ DEMO_USERS = (
     DemoUser("auditor", "大数据局审计员 何琳", Role.auditor, "fz.bigdata"),
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
     DemoUser("dataop", "福州数据运营公司运营专员 林晨", Role.data_operator, "fz.dataops"),
+    # applicants (办事申请人), tied to a resident and a firm of the base libraries by the demo
+    DemoUser("citizen", "办事申请人 citizen", Role.applicant, ""),
+    DemoUser("firm", "办事申请人 firm", Role.applicant, ""),
 )
 
 
@@ -155,6 +159,8 @@ def build_demo(
         step("the dispatch catalog and the 12345 requests")
         seed_hub(session, settings.home, settings=settings)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
+        step("one-thing items, applicants and their applications")
+        seed_onething(session, settings)
         step("the indicators the platform measures")
         seed_measures(session)
         step("search index")

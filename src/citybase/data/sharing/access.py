@@ -47,6 +47,7 @@ from citybase.data.sharing.schemas import (
     Refusal,
     SharedPage,
 )
+from citybase.data.sharing.schemas import CONSENT as CONSENT
 from citybase.data.sharing.service import state_of
 from citybase.data.sharing.trace import PERSONAL_LEVELS as PERSONAL_LEVELS
 from citybase.data.sharing.trace import Read, log_read, refuse
@@ -118,11 +119,16 @@ def _check_reader(session: Session, read: Read) -> Refused | None:
             f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
             "a unit reads with its own keys"
         ))  # fmt: skip
-    if read.resource.share_type == ShareType.none:
+    if read.basis is not None and read.basis.kind == CONSENT and (
+        read.resource.share_type == ShareType.none
+    ):  # a consent is no ground to deliver what the catalog does not share
         return refuse(session, read, Refusal.not_shared, (
             f"{code} is not shared (不予共享) in the catalog"
         ))  # fmt: skip
-    if read.basis is None and read.consumer == read.resource.provider_unit_code:
+    consented = read.basis is not None and read.basis.kind == CONSENT
+    # under consent the subject's data goes to the unit handling its application, which may be
+    # the one that holds it
+    if not consented and read.consumer == read.resource.provider_unit_code:
         return refuse(session, read, Refusal.own_data, (
             f"{code} is your unit's own: read it at /api/v1/catalog/resources/{code}/rows"
         ))  # fmt: skip

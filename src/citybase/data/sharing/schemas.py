@@ -141,6 +141,9 @@ class ReadContext(BaseModel):
     client_unit: str = Field("", max_length=40)
 
 
+CONSENT = "consent"  # a Basis's kind: the data subject's consent (申请人授权)
+
+
 @dataclass(frozen=True)
 class Basis:
     """A legal basis for a read that is not a sharing grant — a product contract (数据产品合同),
@@ -155,7 +158,8 @@ class Basis:
     (never softer than the resource's own grade). ``consumer`` is who receives the rows (a
     unit's or an operator's code), when not the reader's own unit. ``action`` is the ledger's
     action for the delivery; ``in_clear``: the data subject's own values delivered under its
-    consent (a one-thing application's pre-fill), served without masking."""
+    consent (a one-thing application's pre-fill), served without masking. Under a basis of kind
+    ``consent`` a resource the catalog does not share (不予共享) is refused."""
 
     kind: str
     ref: str

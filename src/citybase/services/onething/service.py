@@ -33,7 +33,7 @@ from citybase.data.catalog import service as catalog
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import service as sharing
-from citybase.data.sharing.schemas import Basis, ReadContext
+from citybase.data.sharing.schemas import CONSENT, Basis, ReadContext
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import CaseCreate, Channel
 from citybase.hub.cases.schemas import Source as CaseSource
@@ -116,8 +116,31 @@ def stages(spec: ItemSpec) -> list[list[str]]:
     return out
 
 
+def _resolve_sources(session: Session, spec: ItemSpec) -> None:
+    """A source may name its resource by code or by its catalog name: names become codes."""
+    wanted = {s.resource for s in spec.sources.values() if s.resource}
+    unknown = set()
+    for ref in wanted:
+        try:
+            catalog.get_resource(session, ref)
+        except NotFound:
+            unknown.add(ref)
+    if not unknown:
+        return
+    by_name: dict[str, str] = {}
+    for code in catalog.all_codes(session):
+        name = catalog.get_resource(session, code).name
+        if name in unknown:
+            by_name.setdefault(name, code)
+    for source in spec.sources.values():
+        if source.resource in by_name:
+            source.resource = by_name[source.resource]
+
+
 def check_spec(session: Session, spec: ItemSpec) -> list[str]:
-    """What is wrong with an item's specification, each problem naming its place."""
+    """What is wrong with an item's specification, each problem naming its place. Resources
+    named by their catalog name are resolved to their codes first."""
+    _resolve_sources(session, spec)
     problems: list[str] = []
     codes = [m.code for m in spec.matters]
     if len(set(codes)) != len(codes):
@@ -294,7 +317,7 @@ def _applicant(session: Session, principal: Principal) -> Applicant:
 
 def consent_basis(spec: ItemSpec, principal: Principal, action: str = PREFILL_ACTION) -> Basis:
     return Basis(
-        kind="consent", ref=f"{spec.code}:{principal.username}",
+        kind=CONSENT, ref=f"{spec.code}:{principal.username}",
         legal_basis=f"申请人授权（一件事：{spec.name}；{spec.legal_basis or '依申请'}）",
         fields=(), purpose=f"一件事「{spec.name}」一表申请预填", consumer=spec.lead_unit,
         action=action, in_clear=True,

@@ -1,0 +1,192 @@
+"""The demo city's one-thing service: the six items of ``onething.yaml``, the units they need
+that the city's register lacks, applicants tied to residents and firms the base libraries know,
+and applications at every stage — submitted, handled in order, returned for more material, an
+offer made unasked."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from citybase.core.errors import NotFound
+from citybase.core.files import service as files
+from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import Role, UserCreate
+from citybase.core.ledger.schemas import Actor
+from citybase.core.orgs import service as orgs
+from citybase.core.orgs.schemas import UnitCreate
+from citybase.core.settings import Settings
+from citybase.data.baselib import repository as baselib_repository
+from citybase.data.baselib import service as baselib
+from citybase.data.baselib.schemas import Kind
+from citybase.data.catalog import service as catalog
+from citybase.data.datastore import service as datastore
+from citybase.data.datastore.schemas import RowQuery
+from citybase.data.masking import operators as ops
+from citybase.hub.cases import service as cases
+from citybase.hub.cases.schemas import Action, ActionIn
+from citybase.services.onething import repository, service
+from citybase.services.onething.schemas import (
+    ApplicantKind,
+    ApplicantRegister,
+    ApplicationCreate,
+    FieldSource,
+)
+
+ITEMS_FILE = Path(__file__).parent / "onething.yaml"
+ACTOR = Actor.system("demo")
+# units the items need that the demo's register does not hold
+UNITS = (
+    ("fz.tax", "国家税务总局福州市税务局", "市税务局"),
+    ("fz.hpf", "福州住房公积金中心", "市公积金中心"),
+    ("fz.fire", "福州市消防救援支队", "市消防救援支队"),
+)
+# the applicants: the demo users citizen and firm, and these
+APPLICANTS = (
+    ("citizen", "person"), ("retiree", "person"), ("founder", "person"), ("family", "person"),
+    ("firm", "enterprise"), ("firm2", "enterprise"),
+)  # fmt: skip
+
+
+def _code(session: Session, name: str) -> str:
+    for code in catalog.all_codes(session):
+        if catalog.get_resource(session, code).name == name:
+            return code
+    raise NotFound(f"no resource {name}")
+
+
+def _column(session: Session, name: str, column: str) -> list[str]:
+    page = datastore.query(session, _code(session, name), RowQuery(limit=10_000))
+    return [str(r[column]) for r in page.rows if r.get(column)]
+
+
+def _has_file(session: Session, kind: Kind, number: str, keys: ops.Keys) -> bool:
+    try:
+        tag = baselib.subject_tag(kind, number, keys)
+    except Exception:  # a number that fails its check character is no one's
+        return False
+    return bool(baselib_repository.entities_by_subject(session, kind.value, tag))
+
+
+def _people(session: Session, keys: ops.Keys) -> dict[str, str]:
+    """Residents the demo's resources hold the most about, for each applicant."""
+    mothers = _column(session, "出生医学证明信息", "母亲公民身份号码")
+    wives = set(_column(session, "婚姻登记信息", "女方公民身份号码"))
+    cards = set(_column(session, "社会保障卡发放信息", "公民身份号码"))
+    insured = set(_column(session, "参保人员缴费信息", "公民身份号码"))
+    fund = set(_column(session, "住房公积金缴存信息", "公民身份号码"))
+    known = [n for n in dict.fromkeys(mothers) if _has_file(session, Kind.person, n, keys)]
+    mother = next((n for n in known if n in wives), known[0] if known else "")
+    rich = [n for n in dict.fromkeys(sorted(cards & insured & fund))
+            if _has_file(session, Kind.person, n, keys) and n != mother]  # fmt: skip
+    older = [n for n in rich if int(n[6:10]) <= 1966] or rich
+    retiree = older[0] if older else ""
+    rest = [n for n in rich if n != retiree] + [n for n in known if n != mother]
+    return {
+        "citizen": mother,
+        "retiree": retiree,
+        "founder": rest[0] if rest else "",
+        "family": rest[1] if len(rest) > 1 else "",
+    }
+
+
+def _firms(session: Session, keys: ops.Keys) -> dict[str, str]:
+    reported = _column(session, "企业年度报告公示", "统一社会信用代码")
+    known = [c for c in dict.fromkeys(reported) if _has_file(session, Kind.enterprise, c, keys)]
+    return {"firm": known[0] if known else "", "firm2": known[1] if len(known) > 1 else ""}
+
+
+def _picture() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (230, 230, 230)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _apply(session: Session, settings: Settings, username: str, item: str,
+           values: dict[str, str]) -> str:  # fmt: skip
+    principal = identity.principal_for(session, username)
+    keys = ops.keys_for(settings.masking_key)
+    form = service.build_form(session, principal, item, settings, keys)
+    photo = files.keep(session, settings, username, "材料.png", _picture()).id
+    filled = {f.element: values.get(f.element, "见附件")
+              for f in form.fields if f.source is FieldSource.applicant}  # fmt: skip
+    app = service.submit(session, principal, ApplicationCreate(
+        item_code=item, consent=True, values=filled,
+        materials={m.code: photo for m in form.materials if not m.proven},
+    ), settings, keys)  # fmt: skip
+    return app.number
+
+
+def _unit(unit: str) -> cases.Mover:
+    return cases.Mover(Actor("demo", unit), unit, frozenset({"*"}))
+
+
+def _step(session: Session, number: str, matter: str, action: Action, data: ActionIn) -> str:
+    app = repository.application(session, number)
+    assert app is not None
+    row = next(m for m in repository.matters(session, app.id) if m.matter_code == matter)
+    cases.act(session, _unit(row.unit_code), row.case_number, action, data)
+    service.on_case_changed(session, row.case_number, str(action))
+    return row.case_number
+
+
+def seed_onething(session: Session, settings: Settings) -> None:
+    keys = ops.keys_for(settings.masking_key)
+    for code, name, short in UNITS:
+        try:
+            orgs.get_unit(session, code)
+        except NotFound:
+            orgs.create_unit(session, ACTOR, UnitCreate(code=code, name=name, short_name=short,
+                                                        region_code=settings.city_code))  # fmt: skip
+    report = service.load_items(session, None, ITEMS_FILE.read_text(encoding="utf-8"), actor=ACTOR)
+    if report.problems:
+        raise RuntimeError(f"the demo's one-thing items do not load: {report.problems[:3]}")
+    numbers = _people(session, keys) | _firms(session, keys)
+    for username, kind in APPLICANTS:
+        if not numbers.get(username):
+            continue
+        try:
+            identity.get_user_by_username(session, username)
+        except NotFound:
+            identity.create_user(session, None, UserCreate(
+                username=username, display_name=f"办事申请人 {username}",
+                password=_password(), roles=[Role.applicant],
+            ), actor=ACTOR)  # fmt: skip
+        service.register_applicant(session, None, ApplicantRegister(
+            username=username, kind=ApplicantKind(kind), number=numbers[username],
+        ), keys, actor=ACTOR)  # fmt: skip
+    if numbers.get("citizen"):  # the birth certificate issued, the police registering the child
+        born = _apply(session, settings, "citizen", "newborn", {"新生儿性别": "女"})
+        _step(session, born, "birth_certificate", Action.sign, ActionIn())
+        _step(session, born, "birth_certificate", Action.reply,
+              ActionIn(reply="出生医学证明已签发，编号随证寄送"))  # fmt: skip
+        _step(session, born, "vaccination", Action.sign, ActionIn())
+    if numbers.get("founder"):
+        _apply(session, settings, "founder", "company_setup", {
+            "拟设企业名称": "福州榕城示范餐饮管理有限公司", "企业住所": "鼓楼区五四路88号",
+            "注册资本": "100万元", "经营范围": "餐饮服务；餐饮管理",
+        })  # fmt: skip
+    if numbers.get("firm"):  # the signboard returned for the design to be redrawn
+        shop = _apply(session, settings, "firm", "restaurant", {
+            "经营项目": "热食类食品制售", "营业面积": "120平方米", "招牌规格": "6米×1.2米",
+        })  # fmt: skip
+        _step(session, shop, "signboard", Action.return_,
+              ActionIn(note="招牌效果图未标注尺寸与材质，请补正后重新提交"))  # fmt: skip
+    if numbers.get("firm2"):
+        _apply(session, settings, "firm2", "enterprise_change",
+               {"变更事项": "住所", "变更后内容": "台江区工业路9号"})  # fmt: skip
+    if numbers.get("family"):
+        _apply(session, settings, "family", "after_death", {
+            "逝者姓名": "（示例）", "逝者公民身份号码": "（示例）", "死亡日期": "2026-11-30",
+            "与逝者关系": "子女",
+        })  # fmt: skip
+    service.make_offers(session, settings, keys)  # the retiree is offered 退休一件事
+
+
+def _password() -> str:
+    from citybase.demo.seed import DEMO_PASSWORD
+
+    return DEMO_PASSWORD
