@@ -48,7 +48,10 @@ def test_errors_are_json_naming_the_field(client: TestClient, city: OneThingCity
     assert missing.status_code == 422
     error = missing.json()["error"]
     assert "缺少材料" in error["message"]
-    assert {p["field"] for p in error["details"]["problems"]} >= {"materials.photo", "values.办理事由"}
+    assert {p["field"] for p in error["details"]["problems"]} >= {
+        "materials.photo",
+        "values.办理事由",
+    }
     form = client.post("/api/v1/onething/items/test.thing/form", headers=headers,
                        json={"consent": True})  # fmt: skip
     assert form.status_code == 200

@@ -119,8 +119,10 @@ def _check_reader(session: Session, read: Read) -> Refused | None:
             f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
             "a unit reads with its own keys"
         ))  # fmt: skip
-    if read.basis is not None and read.basis.kind == CONSENT and (
-        read.resource.share_type == ShareType.none
+    if (
+        read.basis is not None
+        and read.basis.kind == CONSENT
+        and (read.resource.share_type == ShareType.none)
     ):  # a consent is no ground to deliver what the catalog does not share
         return refuse(session, read, Refusal.not_shared, (
             f"{code} is not shared (不予共享) in the catalog"
