@@ -94,7 +94,7 @@ def _people(session: Session, keys: ops.Keys) -> dict[str, str]:
 
 
 def _firms(session: Session, keys: ops.Keys) -> dict[str, str]:
-    reported = _column(session, "企业年度报告公示", "统一社会信用代码")
+    reported = _column(session, "2025年企业年度报告公示", "统一社会信用代码")
     known = [c for c in dict.fromkeys(reported) if _has_file(session, Kind.enterprise, c, keys)]
     return {"firm": known[0] if known else "", "firm2": known[1] if len(known) > 1 else ""}
 

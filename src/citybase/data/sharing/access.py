@@ -35,6 +35,7 @@ from citybase.data.masking.schemas import KReport, MaskPlan, Operator, Rule
 from citybase.data.sharing import repository
 from citybase.data.sharing.auth import SHARE_AUDIT, SHARE_READ
 from citybase.data.sharing.models import ShareGrant
+from citybase.data.sharing.schemas import CONSENT as CONSENT
 from citybase.data.sharing.schemas import (
     AccessFilter,
     AccessPage,
@@ -47,7 +48,6 @@ from citybase.data.sharing.schemas import (
     Refusal,
     SharedPage,
 )
-from citybase.data.sharing.schemas import CONSENT as CONSENT
 from citybase.data.sharing.service import state_of
 from citybase.data.sharing.trace import PERSONAL_LEVELS as PERSONAL_LEVELS
 from citybase.data.sharing.trace import Read, log_read, refuse
