@@ -144,13 +144,13 @@ def check_spec(session: Session, spec: ItemSpec) -> list[str]:
     problems: list[str] = []
     codes = [m.code for m in spec.matters]
     if len(set(codes)) != len(codes):
-        problems.append(f"{spec.code}: 事项编码重复")
+        problems.append(f"{spec.code}.matters: 事项编码重复")
     units = {spec.lead_unit} | {m.unit for m in spec.matters}
     for unit in sorted(units):
         try:
             orgs.get_unit(session, unit)
         except NotFound:
-            problems.append(f"{spec.code}: 没有编码为 {unit} 的单位")
+            problems.append(f"{spec.code}.unit: 没有编码为 {unit} 的单位")
     for m in spec.matters:
         for need in m.needs:
             if need not in codes:
@@ -159,7 +159,7 @@ def check_spec(session: Session, spec: ItemSpec) -> list[str]:
         if len(set(names)) != len(names):
             problems.append(f"{spec.code}.{m.code}.materials: 材料编码重复")
     if cycle := find_cycle(spec):
-        problems.append(f"{spec.code}: 事项之间存在循环依赖：{' → '.join(cycle)}")
+        problems.append(f"{spec.code}.needs: 事项之间存在循环依赖：{' → '.join(cycle)}")
     kind = Kind(spec.applicant.value)
     for element, source in spec.sources.items():
         if source.library and source.library not in _library_fields(kind):
@@ -237,15 +237,28 @@ def save_item(
     return get_item(session, spec.code)
 
 
+_PYDANTIC_ZH = {
+    "missing": "缺少此项", "extra_forbidden": "不认识的字段", "string_too_short": "不能为空",
+    "string_too_long": "太长", "too_short": "至少要有一项", "too_long": "项数太多",
+    "string_pattern_mismatch": "格式不符：小写字母开头，只用字母、数字和 . _ -",
+    "int_parsing": "应为整数", "int_type": "应为整数", "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大", "enum": "取值不在允许范围内", "string_type": "应为文字",
+    "list_type": "应为列表", "dict_type": "应为映射（键: 值）", "model_type": "应为映射（键: 值）",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+}  # fmt: skip
+
+
 def parse_items(text: str) -> tuple[list[ItemSpec], list[str]]:
-    """Items from YAML (or JSON): ``items:`` a list of specifications, or one specification."""
+    """Items from YAML (or JSON): ``items:`` a list of specifications, or one specification.
+    Each problem is ``where: what``, what in Chinese."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        return [], [f"YAML 无法解析：{exc}"]
+        mark = getattr(exc, "problem_mark", None)
+        return [], [f"YAML: 无法解析{f'（第 {mark.line + 1} 行）' if mark else ''}"]
     raw = doc.get("items", [doc]) if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
-        return [], ["文件应包含 items: 列表"]
+        return [], ["YAML: 文件应是一件事事项的列表"]
     specs: list[ItemSpec] = []
     problems: list[str] = []
     for i, entry in enumerate(raw):
@@ -254,7 +267,10 @@ def parse_items(text: str) -> tuple[list[ItemSpec], list[str]]:
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
-                problems.append(f"items[{i}].{where}: {err['msg']}")
+                why = _PYDANTIC_ZH.get(err["type"], "取值无效")
+                if err["type"] == "value_error":
+                    why = "应写明基础库字段或共享资源之一；共享资源须写明数据项和关键项"
+                problems.append(f"items[{i}].{where}: {why}")
     return specs, problems
 
 

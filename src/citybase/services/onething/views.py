@@ -135,13 +135,20 @@ def catalog(request: Request, session: DbSession, principal: OneThingReader) -> 
 
 
 def _catalog(
-    request: Request, session: Session, principal: Principal, *, errors: dict[str, str] | None = None,
+    request: Request, session: Session, principal: Principal, *, problems: list[str] | None = None,
     text: str = "", status: int = 200,
 ) -> Response:  # fmt: skip
     return console.render(request, "onething/catalog.html", {
         "items": service.list_items(session), "keeper": principal.can(ONETHING_KEEP),
-        "errors": errors or {}, "text": text, "saved": request.query_params.get("saved"),
+        "problems": _split(problems or []), "text": text,
+        "saved": request.query_params.get("saved"),
     }, status)  # fmt: skip
+
+
+def _split(problems: list[str]) -> list[tuple[str, str]]:
+    """``where: what`` → (where, what): where is shown as code, what is in Chinese."""
+    return [(p.partition(": ")[0], p.partition(": ")[2]) if ": " in p else ("", p)
+            for p in problems]  # fmt: skip
 
 
 @router.post("/console/onething/load")
@@ -152,7 +159,7 @@ async def load(request: Request, session: DbSession, principal: OneThingKeeper) 
     if report.problems:
         undo(session)
         return _catalog(request, session, principal, text=text, status=422,
-                        errors={f"yaml.{i}": p for i, p in enumerate(report.problems[:30])})  # fmt: skip
+                        problems=report.problems[:30])  # fmt: skip
     return RedirectResponse("/console/onething?saved=1", status_code=303)
 
 
@@ -165,11 +172,11 @@ def item_page(
 
 def _item(
     request: Request, session: Session, principal: Principal, code: str, *,
-    errors: dict[str, str] | None = None, text: str = "", status: int = 200,
+    problems: list[str] | None = None, text: str = "", status: int = 200,
 ) -> Response:  # fmt: skip
     item = service.get_item(session, code)
     return console.render(request, "onething/item.html", {
-        "item": item, "keeper": principal.can(ONETHING_KEEP), "errors": errors or {},
+        "item": item, "keeper": principal.can(ONETHING_KEEP), "problems": _split(problems or []),
         "text": text or service.item_yaml(item), "saved": request.query_params.get("saved"),
         "may_apply": principal.can(ONETHING_APPLY),
     }, status)  # fmt: skip
@@ -181,17 +188,16 @@ async def edit_item(
 ) -> Response:
     values = await read_form(request)
     text = str(values.get("yaml", ""))[:500_000]
+    service.get_item(session, code)  # an unknown item is a 404 before anything is read
     specs, problems = service.parse_items(text)
-    try:
-        if problems:
-            raise CitybaseError("；".join(problems), field="yaml")
-        if len(specs) != 1 or specs[0].code != code:
-            raise CitybaseError(f"YAML 应只含事项 {code}", field="yaml")
-        service.save_item(session, principal, specs[0])
-    except CitybaseError as exc:
+    if not problems and (len(specs) != 1 or specs[0].code != code):
+        problems = [f"YAML: 应只含事项 {code}"]
+    if not problems:
+        problems = service.check_spec(session, specs[0])
+    if problems:
         undo(session)
-        return _item(request, session, principal, code, errors=form_errors(exc), text=text,
-                     status=422)  # fmt: skip
+        return _item(request, session, principal, code, problems=problems, text=text, status=422)
+    service.save_item(session, principal, specs[0])
     return RedirectResponse(f"/console/onething/items/{code}?saved=1", status_code=303)
 
 
