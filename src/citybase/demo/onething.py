@@ -6,11 +6,14 @@ offer made unasked."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import NotFound
 from citybase.core.files import service as files
 from citybase.core.identity import service as identity
@@ -21,6 +24,7 @@ from citybase.core.orgs.schemas import UnitCreate
 from citybase.core.settings import Settings
 from citybase.data.baselib import repository as baselib_repository
 from citybase.data.baselib import service as baselib
+from citybase.data.baselib.models import BaseEntity
 from citybase.data.baselib.schemas import Kind
 from citybase.data.catalog import service as catalog
 from citybase.data.datastore import service as datastore
@@ -63,40 +67,95 @@ def _column(session: Session, name: str, column: str) -> list[str]:
     return [str(r[column]) for r in page.rows if r.get(column)]
 
 
-def _has_file(session: Session, kind: Kind, number: str, keys: ops.Keys) -> bool:
-    try:
-        tag = baselib.subject_tag(kind, number, keys)
-    except Exception:  # a number that fails its check character is no one's
-        return False
-    return bool(baselib_repository.entities_by_subject(session, kind.value, tag))
+def _files(session: Session, kind: Kind) -> dict[str, dict[str, str]]:
+    """number → the golden fields of every file of the library that has its number."""
+    out: dict[str, dict[str, str]] = {}
+    key = baselib.key_field(kind)
+    for entity in session.scalars(select(BaseEntity).where(BaseEntity.kind == kind.value,
+                                                           BaseEntity.records > 0)):  # fmt: skip
+        golden = {g.field: str(g.value) for g in baselib_repository.golden(session, entity.id)}
+        if golden.get(key):
+            out[golden[key]] = golden
+    return out
 
 
-def _people(session: Session, keys: ops.Keys) -> dict[str, str]:
-    """Residents the demo's resources hold the most about, for each applicant."""
-    mothers = _column(session, "出生医学证明信息", "母亲公民身份号码")
-    wives = set(_column(session, "婚姻登记信息", "女方公民身份号码"))
-    cards = set(_column(session, "社会保障卡发放信息", "公民身份号码"))
-    insured = set(_column(session, "参保人员缴费信息", "公民身份号码"))
-    fund = set(_column(session, "住房公积金缴存信息", "公民身份号码"))
-    known = [n for n in dict.fromkeys(mothers) if _has_file(session, Kind.person, n, keys)]
-    mother = next((n for n in known if n in wives), known[0] if known else "")
-    rich = [n for n in dict.fromkeys(sorted(cards & insured & fund))
-            if _has_file(session, Kind.person, n, keys) and n != mother]  # fmt: skip
-    older = [n for n in rich if int(n[6:10]) <= 1966] or rich
-    retiree = older[0] if older else ""
-    rest = [n for n in rich if n != retiree] + [n for n in known if n != mother]
+def _people(session: Session) -> dict[str, str]:
+    """Residents whose files are the fullest, one per applicant: a mother of an age to have a
+    newborn, one of retirement age, and two more."""
+    files = _files(session, Kind.person)
+    full = sorted((n for n, f in files.items() if len(f) >= 5), key=lambda n: (-len(files[n]), n))
+
+    def born(n: str) -> int:
+        return int(n[6:10])
+
+    mother = next((n for n in full if int(n[16]) % 2 == 0 and 1982 <= born(n) <= 2000), "")
+    retiree = next((n for n in full if born(n) <= 1964), "")
+    rest = [n for n in full if n not in (mother, retiree) and 1960 <= born(n) <= 2000]
     return {
         "citizen": mother,
         "retiree": retiree,
         "founder": rest[0] if rest else "",
         "family": rest[1] if len(rest) > 1 else "",
+        "husband": rest[2] if len(rest) > 2 else "",
     }
 
 
-def _firms(session: Session, keys: ops.Keys) -> dict[str, str]:
-    reported = _column(session, "2025年企业年度报告公示", "统一社会信用代码")
-    known = [c for c in dict.fromkeys(reported) if _has_file(session, Kind.enterprise, c, keys)]
-    return {"firm": known[0] if known else "", "firm2": known[1] if len(known) > 1 else ""}
+def _firms(session: Session) -> dict[str, str]:
+    files = _files(session, Kind.enterprise)
+    full = sorted((c for c, f in files.items() if len(f) >= 5), key=lambda c: c)
+    return {"firm": full[0] if full else "", "firm2": full[1] if len(full) > 1 else ""}
+
+
+def _add_row(session: Session, name: str, row: dict[str, object]) -> None:
+    """One more row of a registry, as its unit would record it (the rows are loaded whole)."""
+    admin = identity.principal_for(session, "admin")
+    code = _code(session, name)
+    items = [i.name for i in catalog.get_resource(session, code).items]
+    page = datastore.query(session, code, RowQuery(limit=10_000))
+    rows = [{k: r.get(k) for k in items} for r in page.rows]
+    datastore.load_rows(session, admin, code, [*rows, row], "demo")
+
+
+def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
+    """What the units' registries hold about the demo's applicants: the mother's marriage and
+    her baby's birth certificate, the retiree's social-security card, insurance and housing
+    fund, the family member's card, the firms' annual reports."""
+    persons = _files(session, Kind.person)
+    firms = _files(session, Kind.enterprise)
+    today = clock.today()
+
+    def name(n: str) -> str:
+        return persons.get(n, {}).get("name", "")
+
+    if (mother := numbers.get("citizen")) and (husband := numbers.get("husband")):
+        _add_row(session, "婚姻登记信息", {
+            "男方公民身份号码": husband, "男方姓名": name(husband), "女方公民身份号码": mother,
+            "女方姓名": name(mother), "登记类型": "结婚", "登记日期": "2023-05-20",
+        })  # fmt: skip
+        _add_row(session, "出生医学证明信息", {
+            "证明编号": "R350100260001", "新生儿姓名": name(husband)[:1] + "若溪",
+            "出生日期": (today - timedelta(days=12)).isoformat(), "母亲公民身份号码": mother,
+            "母亲姓名": name(mother), "签发机构": "福建省妇幼保健院",
+        })  # fmt: skip
+    for who in ("retiree", "family"):
+        if n := numbers.get(who):
+            _add_row(session, "社会保障卡发放信息", {
+                "公民身份号码": n, "姓名": name(n), "社会保障卡号": f"E{n[-8:]}",
+                "发卡日期": "2019-03-01", "卡状态": "正常",
+            })  # fmt: skip
+    if n := numbers.get("retiree"):
+        _add_row(session, "参保人员缴费信息", {"公民身份号码": n, "姓名": name(n),
+                                              "险种": "职工医保", "缴费基数": 8600,
+                                              "缴费状态": "正常"})  # fmt: skip
+        _add_row(session, "住房公积金缴存信息", {"公民身份号码": n, "姓名": name(n),
+                                                "缴存单位": "福州榕城机械有限公司",
+                                                "缴存基数": 8600, "月缴存额": 2064})  # fmt: skip
+    for who in ("firm", "firm2"):
+        if c := numbers.get(who):
+            _add_row(session, "2025年企业年度报告公示", {
+                "企业名称": firms.get(c, {}).get("name", ""), "统一社会信用代码": c,
+                "经营状态": "开业", "从业人数": 18, "企业联系电话": "0591-87654321",
+            })  # fmt: skip
 
 
 def _picture() -> bytes:
@@ -144,7 +203,8 @@ def seed_onething(session: Session, settings: Settings) -> None:
     report = service.load_items(session, None, ITEMS_FILE.read_text(encoding="utf-8"), actor=ACTOR)
     if report.problems:
         raise RuntimeError(f"the demo's one-thing items do not load: {report.problems[:3]}")
-    numbers = _people(session, keys) | _firms(session, keys)
+    numbers = _people(session) | _firms(session)
+    _record_their_lives(session, numbers)
     for username, kind in APPLICANTS:
         if not numbers.get(username):
             continue
@@ -183,7 +243,17 @@ def seed_onething(session: Session, settings: Settings) -> None:
             "逝者姓名": "（示例）", "逝者公民身份号码": "（示例）", "死亡日期": "2026-11-30",
             "与逝者关系": "子女",
         })  # fmt: skip
-    service.make_offers(session, settings, keys)  # the retiree is offered 退休一件事
+    service.make_offers(session, settings, keys)  # those of retirement age are offered 退休一件事
+    if numbers.get("retiree"):  # the retiree confirms; the others' offers wait for them
+        principal = identity.principal_for(session, "retiree")
+        offer = next((a for a in service.offers_of(session, principal)
+                      if a.item_code == "retirement"), None)  # fmt: skip
+        if offer is not None:
+            photo = files.keep(session, settings, "retiree", "身份证.png", _picture()).id
+            service.submit(session, principal, ApplicationCreate(
+                item_code="retirement", consent=True, offer=offer.number,
+                values={"待遇领取银行账号": "6217 0018 0000 1234 567"}, materials={"id_card": photo},
+            ), settings, keys)  # fmt: skip
 
 
 def _password() -> str:

@@ -766,10 +766,18 @@ def make_offers(
             if file is None or isinstance(file, sharing.Refused):
                 continue
             got = {f.field: f.value for f in file.fields}
-            birth = _as_date(got.get(lib_birth or ""))
+            number = str(got.get(baselib.key_field(Kind.person)) or "")
+            # the birth date the citizen ID carries (GB 11643, fixed at registration), else
+            # the file's: a golden 出生日期 can come from a row about someone else's birth
+            birth = _as_date(
+                f"{number[6:10]}-{number[10:12]}-{number[12:14]}" if len(number) == 18 else ""
+            ) or _as_date(got.get(lib_birth or ""))
             if birth is None:
                 continue
-            age = rule.min_age_by_sex.get(str(got.get(lib_sex or "", "")), rule.min_age)
+            sex = str(got.get(lib_sex or "") or "")
+            if not sex and len(number) == 18 and number[16].isdigit():
+                sex = "男" if int(number[16]) % 2 else "女"
+            age = rule.min_age_by_sex.get(sex, rule.min_age)
             if _age(birth, today) < age:
                 continue
             app = Application(number=_number(session, now), item_code=spec.code,
