@@ -13,6 +13,7 @@ from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.files import service as files
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
+from citybase.core.workdays import DEFAULT
 from citybase.data.masking import operators as ops
 from citybase.data.sharing.models import ShareAccess
 from citybase.hub.cases import service as cases
@@ -152,6 +153,8 @@ def test_matters_become_cases_in_order_and_the_application_follows_them(
     assert first.case_number
     assert second.state == "waiting"
     case = cases.get_for_system(session, first.case_number)
+    assert case.dispatched_at is not None
+    assert case.handle_due == DEFAULT.add(case.dispatched_at, 5 * 24)  # 5 working days
     assert case.lead_unit == "fz.health"
     assert case.state == "dispatched"
     health = cases.Mover.of(session, city.health)
@@ -231,3 +234,35 @@ def test_offers_are_made_to_who_qualifies_once_and_confirmed_or_declined(
     assert service.make_offers(session, settings, _keys(settings), today=date(2025, 6, 1)) == 1
     other = service.offers_of(session, city.other)[0]
     assert service.decline_offer(session, city.other, other.number).state == "declined"
+
+
+def test_the_bus_carries_a_units_reply_to_the_next_matter(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    """The consumer registered on hub.case.changed, fed the events the hub wrote to the outbox."""
+    from citybase.core.bus.models import OutboxEvent
+    from citybase.core.bus.schemas import EventEnvelope
+    from citybase.services.onething import tasks
+
+    app = _apply(session, settings, city)
+    first = app.matters[0].case_number
+    health = cases.Mover.of(session, city.health)
+    cases.act(session, health, first, Action.sign, ActionIn())
+    cases.act(session, health, first, Action.reply, ActionIn(reply="已登记"))
+    session.flush()
+    events = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.topic == "hub.case.changed").order_by(OutboxEvent.id)
+    ).all()
+    mine = [e for e in events if e.payload.get("number") == first]
+    assert [e.payload["action"] for e in mine][-2:] == ["sign", "reply"]
+    for event in mine:  # every step, replayed twice: the second time changes nothing
+        for _ in range(2):
+            tasks.on_case_changed(session, EventEnvelope(
+                event_id=event.event_id, topic=event.topic, payload=event.payload,
+                created_at=event.created_at))  # fmt: skip
+    after = service.get_application(session, city.applicant, app.number)
+    assert [m.state for m in after.matters] == ["done", "handling"]
+    opened = session.scalars(select(LedgerEntry).where(
+        LedgerEntry.action == "onething.matter.opened",
+        LedgerEntry.object_id == app.number)).all()  # fmt: skip
+    assert len(opened) == 2
