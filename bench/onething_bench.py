@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from citybase.core.identity import service as identity
 from citybase.core.runtime import load_settings, open_database
 from citybase.data.baselib import service as baselib
@@ -51,6 +53,7 @@ def main() -> int:
         if applicant is None:
             print(f"{args.user} is not a registered applicant", file=sys.stderr)
             return 1
+        kind, tag = Kind(applicant.kind), applicant.subject_tag
     spec = item.spec
     basis = service.consent_basis(spec, principal)
     ctx = ReadContext(purpose=basis.purpose)
@@ -58,8 +61,6 @@ def main() -> int:
     def form() -> tuple[int, int]:
         with db.engine.connect() as connection:
             outer = connection.begin()
-            from sqlalchemy.orm import Session
-
             with Session(bind=connection) as session:
                 built = service.build_form(session, principal, args.item, settings, keys)
             outer.rollback()
@@ -68,12 +69,9 @@ def main() -> int:
     def file_read() -> None:
         with db.engine.connect() as connection:
             outer = connection.begin()
-            from sqlalchemy.orm import Session
-
             with Session(bind=connection) as session:
-                baselib.read_file_under(session, principal, Kind(applicant.kind),
-                                        applicant.subject_tag, ctx, keys, settings.baselib,
-                                        basis)  # fmt: skip
+                baselib.read_file_under(session, principal, kind, tag, ctx, keys,
+                                        settings.baselib, basis)  # fmt: skip
             outer.rollback()
 
     for _ in range(2):
