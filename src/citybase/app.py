@@ -62,6 +62,8 @@ from citybase.data.baselib import tasks as _baselib_tasks
 from citybase.data.baselib import views as baselib_views
 from citybase.data.catalog import routes as catalog_routes
 from citybase.data.catalog import views as catalog_views
+from citybase.data.certificates import routes as certificate_routes
+from citybase.data.certificates import views as certificate_views
 from citybase.data.datastore import routes as datastore_routes
 from citybase.data.datastore import views as datastore_views
 from citybase.data.grading import routes as grading_routes
@@ -413,6 +415,8 @@ def create_app(
         products_views.router,
         sandbox_routes.router,
         sandbox_views.router,
+        certificate_routes.router,
+        certificate_views.router,
     ):
         app.include_router(router)
 

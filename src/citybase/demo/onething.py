@@ -27,9 +27,12 @@ from citybase.data.baselib import service as baselib
 from citybase.data.baselib.models import BaseEntity
 from citybase.data.baselib.schemas import Kind
 from citybase.data.catalog import service as catalog
+from citybase.data.certificates import service as certificates
+from citybase.data.certificates.schemas import CertificateCreate
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
+from citybase.demo.certificates import LICENCE, MARRIAGE
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.services.onething import repository, service
@@ -158,6 +161,32 @@ def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
             })  # fmt: skip
 
 
+def _issue_their_certificates(
+    session: Session, settings: Settings, numbers: dict[str, str]
+) -> None:
+    """The e-certificates the demo's applicants hold (免证明): the mother's marriage certificate,
+    the firms' business licences."""
+    persons, firms = _files(session, Kind.person), _files(session, Kind.enterprise)
+
+    def issue(manager: str, type_code: str, holder: str, number: str, **fields: str) -> None:
+        certificates.issue_certificate(session, identity.principal_for(session, manager),
+                                       CertificateCreate(type_code=type_code, holder_name=holder,
+                                                         holder_id=number, fields=fields,
+                                                         reason="演示数据"),
+                                       settings.masking_key)  # fmt: skip
+
+    mother, husband = numbers.get("citizen"), numbers.get("husband")
+    if mother and husband:
+        issue("civilcert", MARRIAGE, persons[mother]["name"], mother,
+              spouse=persons[husband]["name"], registered="2023-05-20")  # fmt: skip
+    for who in ("firm", "firm2"):
+        if code := numbers.get(who):
+            firm = firms[code]
+            issue("certmanager", LICENCE, firm["name"], code, legal_person=firm.get("legal_rep", "—"),
+                  entity_type="有限责任公司", capital="100", established="2018-06-18",
+                  address=firm.get("address", "福州市"), scope="餐饮服务；食品销售")  # fmt: skip
+
+
 def _picture() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (230, 230, 230)).save(out, format="PNG")
@@ -218,6 +247,7 @@ def seed_onething(session: Session, settings: Settings) -> None:
         service.register_applicant(session, None, ApplicantRegister(
             username=username, kind=ApplicantKind(kind), number=numbers[username],
         ), keys, actor=ACTOR)  # fmt: skip
+    _issue_their_certificates(session, settings, numbers)
     if numbers.get("citizen"):  # the birth certificate issued, the police registering the child
         born = _apply(session, settings, "citizen", "newborn", {"新生儿性别": "女"})
         _step(session, born, "birth_certificate", Action.sign, ActionIn())

@@ -46,6 +46,7 @@ from citybase.data.sharing.schemas import DemandCreate, ReadContext, RequestCrea
 from citybase.data.sources import service as sources
 from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
+from citybase.demo.certificates import seed_certificates
 from citybase.demo.onething import seed_onething
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
@@ -90,6 +91,7 @@ DEMO_USERS = (
     DemoUser("auditor", "大数据局审计员 何琳", Role.auditor, "fz.bigdata"),
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
     DemoUser("dataop", "福州数据运营公司运营专员 林晨", Role.data_operator, "fz.dataops"),
+    DemoUser("certmanager", "市场监管局证照管理员 周婷", Role.certificate_manager, "fz.market"),
     # applicants (办事申请人), tied to a resident and a firm of the base libraries by the demo
     DemoUser("citizen", "办事申请人 citizen", Role.applicant, ""),
     DemoUser("firm", "办事申请人 firm", Role.applicant, ""),
@@ -146,6 +148,8 @@ def build_demo(
         seed_products(session, settings)
         step("theme libraries built from the resources and the base libraries")
         seed_themes(session, settings)
+        step("e-certificates: types, issuing units' keys, certificates")
+        seed_certificates(session, settings)
         step("plans, their indicators and tasks")
         seed_cockpit(session)
         step("the event taxonomy")

@@ -24,6 +24,7 @@ def all_metadata() -> MetaData:
     from citybase.core.web import models as _web
     from citybase.data.baselib import models as _baselib
     from citybase.data.catalog import models as _catalog
+    from citybase.data.certificates import models as _certificates
     from citybase.data.datastore import models as _datastore
     from citybase.data.grading import models as _grading
     from citybase.data.masking import models as _masking
@@ -55,6 +56,7 @@ def all_metadata() -> MetaData:
         _brains,
         _cases,
         _catalog,
+        _certificates,
         _dispatch,
         _context,
         _datastore,

@@ -91,7 +91,11 @@ def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> No
     assert f"<td>{provider}</td>" in listing.text
     assert f"<td>{r.provider_unit_code}</td>" not in listing.text
     diff = client.get(f"/console/catalog/{r.code}/diff", params={"a": 1, "b": 2})
-    assert "update_cycle" in diff.text
+    # each field by its label and each coded value by its name, never as stored
+    assert "<td>更新周期</td><td>每日</td><td>每周</td>" in diff.text
+    assert "<td>关键词</td><td>井盖、市政设施</td><td>—</td>" in diff.text
+    assert "update_cycle" not in diff.text
+    assert "weekly" not in diff.text
     assert "权属单位" in diff.text
 
 

@@ -102,7 +102,21 @@ def test_the_form_is_one_field_per_element_prefilled_through_the_traced_read(
     assert form.total == 6
     materials = {m.code: m for m in form.materials}
     assert materials["photo"].matters == ["first", "second"]
-    assert materials["licence"].seam  # no certificate library to check it: asked for
+    assert materials["licence"].proven.startswith("居住证")  # 免证明: the certificate, checked
+    assert materials["licence"].certificate_id
+    other = service.build_form(session, city.other, "test.thing", settings, _keys(settings))
+    assert "未找到" in {m.code: m for m in other.materials}["licence"].seam  # he holds none
+    from citybase.core.identity import service as identity
+    from citybase.data.certificates import service as certificates
+    from citybase.data.certificates.schemas import Revocation
+
+    certificates.revoke_certificate(session, identity.principal_for(session, "healthcert"),
+                                    materials["licence"].certificate_id,
+                                    Revocation(reason="迁出"))  # fmt: skip
+    again = service.build_form(session, city.applicant, "test.thing", settings, _keys(settings))
+    revoked = {m.code: m for m in again.materials}["licence"]
+    assert not revoked.proven  # a revoked certificate proves nothing: the material is asked for
+    assert revoked.seam
     reads = session.scalars(select(ShareAccess).where(ShareAccess.id.in_(form.access_ids))).all()
     assert len(reads) == 2
     assert all(r.legal_basis.startswith("申请人授权") for r in reads)
@@ -134,6 +148,7 @@ def test_nothing_is_created_when_a_material_or_field_is_missing(
     with pytest.raises(InvalidInput) as err:
         service.submit(session, city.applicant, data, settings, _keys(settings))
     assert "缺少材料" in err.value.message
+    assert "居住证" not in err.value.message  # proven by the applicant's certificate
     assert "请填写「办理事由」" in err.value.message
     assert not repository.applications_of(session, city.applicant.user_id)
     with pytest.raises(InvalidInput) as err:

@@ -28,6 +28,7 @@ class RoleName(StrEnum):
     auditor = "auditor"
     viewer = "viewer"
     data_operator = "data_operator"
+    certificate_manager = "certificate_manager"
     applicant = "applicant"
 
 

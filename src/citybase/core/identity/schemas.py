@@ -21,6 +21,8 @@ class Role(StrEnum):
     viewer = "viewer"
     # staff of a company the bureau authorized to operate public data (授权运营单位)
     data_operator = "data_operator"
+    # staff of an issuing unit who issue and revoke its e-certificates (电子证照管理员)
+    certificate_manager = "certificate_manager"
     # a person or an enterprise's agent signed in to apply for public services (申请人), known
     # by its real-name identity; belongs to no unit
     applicant = "applicant"
@@ -32,7 +34,14 @@ class Role(StrEnum):
 # act for a company under the bureau's agreement (data operator), and are granted by a platform
 # admin.
 UNIT_ROLES = frozenset(
-    {Role.unit_admin, Role.data_steward, Role.data_consumer, Role.case_handler, Role.viewer}
+    {
+        Role.unit_admin,
+        Role.data_steward,
+        Role.data_consumer,
+        Role.case_handler,
+        Role.viewer,
+        Role.certificate_manager,
+    }
 )
 
 

@@ -161,6 +161,8 @@ class Console:
             # an error as the page shows it: the field's label and the reason, in its language
             "error_text": lambda field, message: i18n.error_text(lang, field, message, labels),
             "error_line": lambda text: i18n.error_line(lang, text, labels),
+            # a field as its form names it (a field with no known label keeps its name)
+            "field_label": lambda field: i18n.field_label(lang, field, labels) or field,
             "current_path": request.url.path,
         }
         values.update(context or {})

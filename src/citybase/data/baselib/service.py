@@ -476,3 +476,11 @@ def _serve(
 def count_theme_libraries(session: Session, at: datetime | None = None) -> int:
     """Theme libraries (主题库) built by ``at`` (now by default): those with a successful build."""
     return repository.count_themes_built(session, at or datetime.now(UTC))
+
+
+def entity_id_by_subject(session: Session, kind: str, subject: str) -> int | None:
+    """The id of the file (``person`` or ``enterprise``) whose golden number has the keyed hash
+    ``subject`` (``ops.subject_tag``), or None. Only the id: no value of the file is read, so
+    this is no delivery of data and not traced; reading the file is ``read_file``."""
+    found = repository.entities_by_subject(session, kind, subject)
+    return found[0].id if found else None

@@ -16,7 +16,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
-from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, console
@@ -87,6 +87,11 @@ LABELS_EN = {
     "queue.submit": "own drafts (to submit)",
 }  # fmt: skip
 add_translations("zh", LABELS_ZH)
+# the catalog's own fields, as the form names them (the version diff shows them by these)
+add_field_labels({
+    "related_codes": "Related resources", "theme_tags": "Theme libraries",
+    "base_tags": "Base libraries",
+})  # fmt: skip
 add_translations("en", LABELS_EN)
 add_translations(
     "zh",

@@ -1,7 +1,7 @@
 """one-thing items, applicants, applications and their matters
 
 Revision ID: 0053
-Revises: 0045
+Revises: 0052
 Create Date: 2026-12-06 12:41:40.671281
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import citybase.core.db.base
 
 revision: str = "0053"
-down_revision: str | None = "0045"
+down_revision: str | None = "0052"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -149,7 +149,8 @@ class FormMaterial(BaseModel):
     required: bool
     certificate: str = ""
     proven: str = Field("", description="The certificate that proves it (免证明), when found")
-    seam: str = Field("", description="Why the certificate could not be checked")
+    certificate_id: str = Field("", description="That certificate's identifier (GB/T 36904)")
+    seam: str = Field("", description="Why no certificate could stand in for it")
 
 
 class FormRead(BaseModel):

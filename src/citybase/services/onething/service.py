@@ -30,6 +30,7 @@ from citybase.core.settings import Settings
 from citybase.data.baselib import service as baselib
 from citybase.data.baselib.schemas import Kind
 from citybase.data.catalog import service as catalog
+from citybase.data.certificates import service as certificates
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import service as sharing
@@ -158,6 +159,13 @@ def check_spec(session: Session, spec: ItemSpec) -> list[str]:
         names = [x.code for x in m.materials]
         if len(set(names)) != len(names):
             problems.append(f"{spec.code}.{m.code}.materials: 材料编码重复")
+        for x in m.materials:
+            if x.certificate:
+                try:
+                    certificates.get_certificate_type(session, x.certificate)
+                except NotFound:
+                    problems.append(f"{spec.code}.{m.code}.materials.{x.code}: "
+                                    f"没有电子证照类型 {x.certificate}")  # fmt: skip
     if cycle := find_cycle(spec):
         problems.append(f"{spec.code}.needs: 事项之间存在循环依赖：{' → '.join(cycle)}")
     kind = Kind(spec.applicant.value)
@@ -368,15 +376,34 @@ def _materials_of(spec: ItemSpec) -> dict[str, FormMaterial]:
     return out
 
 
-CERTIFICATES_SEAM = "电子证照库尚未接入：请上传材料"
-
-
 def _prove(session: Session, applicant: Applicant, material: FormMaterial) -> None:
-    """免证明: a material an issued certificate proves is checked there instead of asked for.
-    The e-certificate library is not part of this build: the seam says so, and the material
-    is asked for."""
-    if material.certificate:
-        material.seam = CERTIFICATES_SEAM
+    """免证明: a material an issued e-certificate proves is not asked for; the applicant's valid
+    certificate of the type (found by the same keyed hash the base libraries use) is checked
+    instead — its SM2 signature, holder, type and term (``require_valid``)."""
+    if not material.certificate:
+        return
+    found = certificates.valid_certificates_for(
+        session, holder_key=applicant.subject_tag, type_codes=[material.certificate]
+    )
+    for cert in found:
+        try:
+            certificates.require_valid(session, cert.identifier, holder_key=applicant.subject_tag,
+                                       type_codes=[material.certificate])  # fmt: skip
+        except certificates.CertificateNotValid as exc:
+            material.seam = f"电子证照 {exc.identifier} 不能采信（{_NOT_VALID.get(exc.status, exc.status)}），请上传材料"
+            continue
+        material.proven = f"{cert.name} {cert.number}（{cert.issuer_name}）"
+        material.certificate_id = cert.identifier
+        material.seam = ""
+        return
+    if not material.seam:
+        material.seam = "未找到您有效的该类电子证照，请上传材料"
+
+
+_NOT_VALID = {
+    "forged": "签名验证不通过", "wrong_holder": "不属于申请人", "wrong_type": "证照类型不符",
+    "revoked": "已注销", "expired": "已过期", "not_yet_valid": "尚未生效",
+}  # fmt: skip
 
 
 def build_form(
@@ -526,7 +553,8 @@ def submit(
     for m in form.materials:
         file_id = data.materials.get(m.code, "")
         if m.proven:
-            materials[m.code] = {"name": m.name, "proven": m.proven, "matters": m.matters}
+            materials[m.code] = {"name": m.name, "proven": m.proven, "matters": m.matters,
+                                 "certificate": m.certificate_id}  # fmt: skip
         elif file_id and file_id in given:
             materials[m.code] = {"name": m.name, "file_id": file_id, "matters": m.matters}
         elif file_id:
@@ -559,7 +587,9 @@ def submit(
                   object_type="onething_application", object_id=app.number,
                   reason=consent_basis(spec, principal).legal_basis, case_number=app.number,
                   details={"item": spec.code, "prefilled": form.prefilled, "total": form.total,
-                           "reads": form.access_ids, "proactive": app.proactive})  # fmt: skip
+                           "reads": form.access_ids, "proactive": app.proactive,
+                           "certificates": sorted(m.certificate_id for m in form.materials
+                                                  if m.certificate_id)})  # fmt: skip
     _publish(session, app)
     return _read(session, app)
 
