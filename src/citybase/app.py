@@ -128,6 +128,9 @@ from citybase.services.hotline import desk as hotline_desk
 from citybase.services.hotline import open311 as hotline_open311
 from citybase.services.hotline import routes as hotline_routes
 from citybase.services.hotline import views as hotline_views
+from citybase.services.onething import routes as onething_routes
+from citybase.services.onething import tasks as _onething_tasks
+from citybase.services.onething import views as onething_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _products_tasks
@@ -142,6 +145,7 @@ del (
     _device_tasks,
     _baselib_tasks,
     _evaluation_tasks,
+    _onething_tasks,
 )
 log = logging.getLogger(__name__)
 
@@ -228,7 +232,11 @@ LAYERS = (
             "One-thing service packages",
             "Evaluation of service",
         ),
-        built=("The 12345 citizen hotline and Open311", "Evaluation of service"),
+        built=(
+            "The 12345 citizen hotline and Open311",
+            "One-thing service packages",
+            "Evaluation of service",
+        ),
     ),
     Layer(
         "cockpit",
@@ -409,6 +417,8 @@ def create_app(
         hotline_routes.router,
         evaluation_routes.router,
         evaluation_views.router,
+        onething_routes.router,
+        onething_views.router,
         device_routes.router,
         context_routes.router,
         device_views.router,

@@ -29,6 +29,7 @@ from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.hub.federation import cli as federation_cli
 from citybase.perception import cli as perception_cli
 from citybase.services.evaluation import cli as evaluation_cli
+from citybase.services.onething import cli as onething_cli
 
 if TYPE_CHECKING:
     from citybase.core.db.engine import Database
@@ -53,6 +54,7 @@ app.add_typer(hub_cli.app, name="hub")
 app.add_typer(federation_cli.app, name="federation")
 app.add_typer(perception_cli.app, name="perception")
 app.add_typer(evaluation_cli.app, name="evaluation")
+app.add_typer(onething_cli.app, name="onething")
 out = Console()
 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]

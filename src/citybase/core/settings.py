@@ -235,6 +235,14 @@ class FilesSettings(BaseModel):
     )
 
 
+class OneThingSettings(BaseModel):
+    offer_seconds: int = Field(
+        86_400, ge=60,
+        description="How often the platform looks for persons the data says qualify for a "
+        "one-thing item unasked (免申即办) and offers it to them.",
+    )  # fmt: skip
+
+
 class CockpitSettings(BaseModel):
     update_day: int = Field(
         5,
@@ -586,6 +594,7 @@ class Settings(BaseSettings):
     products: ProductsSettings = Field(default_factory=ProductsSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
+    onething: OneThingSettings = Field(default_factory=OneThingSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)

@@ -48,6 +48,7 @@ from citybase.data.sources.schemas import SourceCreate
 from citybase.demo.cases import KNOWLEDGE_FILE, seed_hub
 from citybase.demo.certificates import seed_certificates
 from citybase.demo.evaluation import seed_evaluation
+from citybase.demo.onething import seed_onething
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
 from citybase.demo.sensors import seed_entities, seed_sensors
@@ -92,6 +93,9 @@ DEMO_USERS = (
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
     DemoUser("dataop", "福州数据运营公司运营专员 林晨", Role.data_operator, "fz.dataops"),
     DemoUser("certmanager", "市场监管局证照管理员 周婷", Role.certificate_manager, "fz.market"),
+    # applicants (办事申请人), tied to a resident and a firm of the base libraries by the demo
+    DemoUser("citizen", "办事申请人 citizen", Role.applicant, ""),
+    DemoUser("firm", "办事申请人 firm", Role.applicant, ""),
 )
 
 
@@ -161,6 +165,8 @@ def build_demo(
         phones: dict[str, str] = {}
         seed_hub(session, settings.home, settings=settings, phones=phones)
         hotline.import_answers(session, DEMO_ACTOR, KNOWLEDGE_FILE.read_text(encoding="utf-8"))
+        step("one-thing items, applicants and their applications")
+        seed_onething(session, settings)
         step("好差评: ratings of the closed cases and matters, 差评 rectified")
         seed_evaluation(session, settings, phones)
         step("the indicators the platform measures")

@@ -47,9 +47,11 @@ def all_metadata() -> MetaData:
     from citybase.perception.telemetry import models as _telemetry
     from citybase.services.evaluation import models as _evaluation
     from citybase.services.hotline import models as _hotline
+    from citybase.services.onething import models as _onething
 
     del (
         _shared,
+        _onething,
         _assessment,
         _bus,
         _indicators,

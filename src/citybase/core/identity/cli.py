@@ -29,6 +29,7 @@ class RoleName(StrEnum):
     viewer = "viewer"
     data_operator = "data_operator"
     certificate_manager = "certificate_manager"
+    applicant = "applicant"
 
 
 @app.command()

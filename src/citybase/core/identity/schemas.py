@@ -23,6 +23,9 @@ class Role(StrEnum):
     data_operator = "data_operator"
     # staff of an issuing unit who issue and revoke its e-certificates (电子证照管理员)
     certificate_manager = "certificate_manager"
+    # a person or an enterprise's agent signed in to apply for public services (申请人), known
+    # by its real-name identity; belongs to no unit
+    applicant = "applicant"
 
 
 # The roles whose powers stay within the holder's own unit: a unit admin grants these only. The

@@ -60,6 +60,7 @@ ROLE_NAMES_ZH = {
     "viewer": "只读用户",
     "data_operator": "授权运营人员",
     "certificate_manager": "电子证照管理员",
+    "applicant": "办事申请人",
 }
 add_translations("zh", ROLE_NAMES_ZH)
 add_translations(

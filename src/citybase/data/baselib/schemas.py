@@ -86,6 +86,9 @@ class FileRead(BaseModel):
     kind: Kind
     fields: list[FileField]
     withheld: list[str] = Field(description="Fields no grant of the reader's unit covers")
+    withheld_why: dict[str, str] = Field(
+        default_factory=dict, description="Why a withheld field was refused, where known"
+    )
     legal_basis: list[str]
     links: list[LinkRead] = Field(description="The source rows (for the steward only)")
     access_id: int

@@ -47,7 +47,7 @@ from citybase.data.catalog.schemas import ResourceRead, Status
 from citybase.data.datastore import service as datastore
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
-from citybase.data.sharing.schemas import ReadContext
+from citybase.data.sharing.schemas import Basis, ReadContext
 
 # the stewards keep the files for the city: they read them in the clear, traced, on this basis
 KEEPER_BASIS = "基础库管理（基础库数据管理员读取）"
@@ -354,6 +354,28 @@ def last_run(
     return RunRead.model_validate(run) if run else None
 
 
+def field_of_element(kind: Kind, element: str) -> str | None:
+    """The file's field that holds a data element (公民身份号码 → citizen_id), if any."""
+    return linkage.ELEMENTS[kind].get(element)
+
+
+def key_field(kind: Kind) -> str:
+    """The file's field by whose number it is found (citizen_id, credit_code)."""
+    return linkage.KEY_FIELD[kind]
+
+
+def subject_tag(kind: Kind, number: str, keys: ops.Keys) -> str:
+    """The keyed hash by which every domain finds a person or an enterprise without keeping its
+    number; the number is checked (GB 11643 / GB 32100) and normalised first."""
+    key = cmp.citizen_id(number) if kind is Kind.person else cmp.credit_code(number)
+    valid = cmp.citizen_id_valid(key) if kind is Kind.person else cmp.credit_code_valid(key)
+    if not valid:
+        what = "citizen ID (GB 11643)" if kind is Kind.person else "credit code (GB 32100)"
+        raise InvalidInput(f"not a valid {what}: check its length and check character",
+                           field="number")  # fmt: skip
+    return ops.subject_tag(key, keys)
+
+
 def count_files(session: Session, kind: Kind) -> int:
     return repository.count_entities(session, kind.value)
 
@@ -396,9 +418,23 @@ def find_file(
     return _serve(session, principal, found[0], ctx, keys, settings)
 
 
+def read_file_under(
+    session: Session, principal: Principal, kind: Kind, subject_tag: str, ctx: ReadContext,
+    keys: ops.Keys, settings: BaselibSettings, basis: Basis,
+) -> FileRead | access.Refused | None:  # fmt: skip
+    """The file of the data subject whose keyed hash (of its citizen ID or credit code) is
+    ``subject_tag``, read under ``basis`` — the subject's own consent to a one-thing
+    application's pre-fill — through the traced read. None: the city keeps no file of it
+    (nothing is read, nothing to trace)."""
+    found = repository.entities_by_subject(session, kind.value, subject_tag)
+    if not found:
+        return None
+    return _serve(session, principal, found[0], ctx, keys, settings, basis)
+
+
 def _serve(
     session: Session, principal: Principal, entity: BaseEntity, ctx: ReadContext,
-    keys: ops.Keys, settings: BaselibSettings,
+    keys: ops.Keys, settings: BaselibSettings, basis: Basis | None = None,
 ) -> FileRead | access.Refused:  # fmt: skip
     kind = Kind(entity.kind)
     golden = repository.golden(session, entity.id)
@@ -411,7 +447,8 @@ def _serve(
     served = access.read_held_values(
         session, principal, what=f"baselib:{kind.value}:{entity.id}", object_type="base_file",
         action="baselib.read", ctx=ctx, held=held, subject_values={key} if key else set(),
-        keys=keys, keeper_basis=KEEPER_BASIS if is_steward(principal, settings) else "",
+        keys=keys, keeper_basis=KEEPER_BASIS if basis is None and is_steward(principal, settings)
+        else "", basis=basis,
     )  # fmt: skip
     if isinstance(served, access.Refused):
         return served
@@ -427,10 +464,11 @@ def _serve(
     ]  # fmt: skip
     links = (
         [LinkRead.model_validate(link) for link in repository.links_of(session, entity.id)]
-        if is_steward(principal, settings) else []
+        if basis is None and is_steward(principal, settings) else []
     )  # fmt: skip
     return FileRead(
         id=entity.id, kind=kind, fields=fields, withheld=served.withheld,
+        withheld_why=served.reasons,
         legal_basis=served.legal_basis, links=links, access_id=served.access_id,
     )  # fmt: skip
 

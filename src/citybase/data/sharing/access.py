@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,15 +25,17 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import ShareType
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowPage, RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.masking import service as masking
-from citybase.data.masking.schemas import KReport, MaskPlan
+from citybase.data.masking.schemas import KReport, MaskPlan, Operator, Rule
 from citybase.data.sharing import repository
 from citybase.data.sharing.auth import SHARE_AUDIT, SHARE_READ
 from citybase.data.sharing.models import ShareGrant
+from citybase.data.sharing.schemas import CONSENT as CONSENT
 from citybase.data.sharing.schemas import (
     AccessFilter,
     AccessPage,
@@ -52,6 +54,7 @@ from citybase.data.sharing.trace import Read, log_read, refuse
 from citybase.data.sharing.trace import Refused as Refused
 from citybase.data.sharing.trace import case_number_problem as case_number_problem
 
+_CLEAR = Rule(op=Operator.clear)
 EXPORT_MAX_ROWS = 100_000
 PAGE_MAX = 10_000
 
@@ -116,7 +119,18 @@ def _check_reader(session: Session, read: Read) -> Refused | None:
             f"this credential belongs to {principal.unit_code}, not to {ctx.client_unit}: "
             "a unit reads with its own keys"
         ))  # fmt: skip
-    if read.consumer == read.resource.provider_unit_code:
+    if (
+        read.basis is not None
+        and read.basis.kind == CONSENT
+        and (read.resource.share_type == ShareType.none)
+    ):  # a consent is no ground to deliver what the catalog does not share
+        return refuse(session, read, Refusal.not_shared, (
+            f"{code} is not shared (不予共享) in the catalog"
+        ))  # fmt: skip
+    consented = read.basis is not None and read.basis.kind == CONSENT
+    # under consent the subject's data goes to the unit handling its application, which may be
+    # the one that holds it
+    if not consented and read.consumer == read.resource.provider_unit_code:
         return refuse(session, read, Refusal.own_data, (
             f"{code} is your unit's own: read it at /api/v1/catalog/resources/{code}/rows"
         ))  # fmt: skip
@@ -309,6 +323,10 @@ def _serve(
     assert read.fields is not None
     assert read.plan is not None
     plan = read.plan
+    if basis is not None and basis.in_clear:  # the subject's own values, under its consent
+        plan = plan.model_copy(update={"fields": [
+            f.model_copy(update={"rule": _CLEAR}) for f in plan.fields
+        ]})  # fmt: skip
     mask = masking.Masker(plan, keys, read.fields)
     try:
         fetched = _fetch(session, code, request, read.fields, up_to, bool(mask.redacting))
@@ -414,12 +432,13 @@ class ServedValues:
     legal_basis: list[str]
     served_from: dict[str, str]  # field → the resource it was served under
     access_id: int
+    reasons: dict[str, str] = field(default_factory=dict)  # withheld field → why
 
 
 def read_held_values(
     session: Session, principal: Principal, *, what: str, object_type: str, action: str,
     ctx: ReadContext, held: list[HeldValue], subject_values: set[str], keys: ops.Keys,
-    keeper_basis: str = "",
+    keeper_basis: str = "", basis: Basis | None = None,
 ) -> ServedValues | Refused:  # fmt: skip
     """Values taken from several units' resources and kept together (a base-library file), read
     as their rows would be: each value only where the reader's unit holds a grant in force for
@@ -429,11 +448,22 @@ def read_held_values(
     access log for the whole read, with the data subject's keyed hash; a refusal is returned.
 
     ``keeper_basis``: the reader keeps these values for the platform (the base libraries'
-    stewards) and reads them in the clear on that basis — traced all the same."""
-    read = Read(principal, what, ctx, "file", {}, action=action, object_type=object_type)
-    admin = principal.has_role(Role.platform_admin)
+    stewards) and reads them in the clear on that basis — traced all the same.
+
+    ``basis``: read under a basis that is not a grant — the data subject's consent to a
+    one-thing application's pre-fill: only the data items the basis covers (all when it names
+    none), from resources the catalog shares (a resource 不予共享 is refused, field by field,
+    with why in ``reasons``), masked by grade unless the basis delivers in the clear; the
+    basis's action and legal basis on the ledger."""
+    read = Read(principal, what, ctx, "file", {}, action=action, object_type=object_type,
+                basis=basis)  # fmt: skip
+    admin = principal.has_role(Role.platform_admin) and basis is None
+    if basis is not None:
+        read.action, read.legal_basis, read.purpose = basis.action, basis.legal_basis, basis.purpose
     if ctx.case_number and (problem := case_number_problem(ctx.case_number)):
         return refuse(session, read, Refusal.case_number_invalid, problem)
+    if basis is not None:
+        return _held_under(session, read, held, subject_values, keys, basis)
     if not (principal.can(SHARE_READ) or admin):
         return refuse(session, read, Refusal.not_permitted, (
             f"{principal.username} may not read shared data (permission {SHARE_READ})"
@@ -467,7 +497,7 @@ def read_held_values(
             continue
         plan = masking.plan_for(session, code, resource)
         if principal.unit_code == resource.provider_unit_code or admin or keeper_basis:
-            basis = (
+            legal = (
                 OWN_DATA_BASIS if principal.unit_code == resource.provider_unit_code
                 else PLATFORM_BASIS if admin else keeper_basis
             )  # fmt: skip
@@ -478,7 +508,7 @@ def read_held_values(
             if grant is None:
                 continue
             request = repository.request_by_id(session, grant.request_id)
-            basis = request.legal_basis if request else ""
+            legal = request.legal_basis if request else ""
             grants.append(grant.id)
             served_items = {v.item for v in items if v.item in grant.fields}
             mask = masking.Masker(plan, keys, sorted(served_items))
@@ -496,8 +526,8 @@ def read_held_values(
             values[value.field] = shown
             served_from[value.field] = code
             sources.setdefault(code, []).append(value.item)
-        if basis and basis not in bases and any(v.item in served_items for v in items):
-            bases.append(basis)
+        if legal and legal not in bases and any(v.item in served_items for v in items):
+            bases.append(legal)
     withheld = sorted({v.field for v in held} - set(values))
     read.legal_basis = "；".join(bases)
     read.fields = list(values)
@@ -520,6 +550,63 @@ def read_held_values(
     access = log_read(session, read, Outcome.allowed, rows=1, subject_tags=tags,
                   extra={"grants": grants, "withheld": withheld})  # fmt: skip
     return ServedValues(values, withheld, masked, bases, served_from, access.id)
+
+
+def _held_under(
+    session: Session, read: Read, held: list[HeldValue], subject_values: set[str],
+    keys: ops.Keys, basis: Basis,
+) -> ServedValues | Refused:  # fmt: skip
+    """``read_held_values`` under a basis other than a grant (the subject's consent)."""
+    if not read.stated_purpose.strip():
+        return refuse(session, read, Refusal.purpose_required, (
+            f"{basis.kind} {basis.ref} states no purpose: a file is read for a purpose"
+        ))  # fmt: skip
+    values: dict[str, Any] = {}
+    masked: dict[str, str] = {}
+    served_from: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+    for value in held:
+        if value.field in values:
+            continue  # already served from another source
+        try:
+            resource = catalog.get_resource(session, value.resource_code)
+        except NotFound:
+            reasons.setdefault(value.field, f"资源 {value.resource_code} 已不在目录中")
+            continue
+        if resource.share_type == ShareType.none:
+            reasons.setdefault(value.field, f"资源 {resource.name}（{resource.code}）在目录中"
+                               "为不予共享，不能据申请人授权调取")  # fmt: skip
+            continue
+        if basis.fields and value.item not in basis.fields:
+            reasons.setdefault(value.field, f"申请人授权未涵盖数据项 {value.item}")
+            continue
+        shown = value.value
+        if not basis.in_clear:
+            plan = _stricter(session, masking.plan_for(session, resource.code, resource),
+                             basis.mask_level)  # fmt: skip
+            shown = (
+                masking.Masker(plan, keys, [value.item]).row({value.item: shown}).get(value.item)
+            )
+            rule = {f.item: f.rule.label() for f in plan.fields}.get(value.item, "clear")
+            if rule != "clear":
+                masked[value.field] = rule
+        values[value.field] = shown
+        served_from[value.field] = resource.code
+        sources.setdefault(resource.code, []).append(value.item)
+        reasons.pop(value.field, None)
+    withheld = sorted({v.field for v in held} - set(values))
+    read.fields = list(values)
+    read.query = {"sources": sources}
+    if not values:
+        return refuse(session, read, Refusal.not_shared if reasons else Refusal.no_grant, (
+            "; ".join(sorted(set(reasons.values()))) or "nothing of this file may be read"
+        ))  # fmt: skip
+    tags = ops.subject_tags(subject_values, keys)
+    access = log_read(session, read, Outcome.allowed, rows=1, subject_tags=tags,
+                      extra={"withheld": withheld, "basis": basis.kind})  # fmt: skip
+    return ServedValues(values, withheld, masked, [basis.legal_basis], served_from, access.id,
+                        {f: reasons[f] for f in withheld if f in reasons})  # fmt: skip
 
 
 def to_csv(fields: list[str], rows: list[dict[str, Any]]) -> bytes:

@@ -116,6 +116,7 @@ class Refusal(StrEnum):
     bad_query = "bad_query"
     purpose_required = "purpose_required"
     basis_refused = "basis_refused"  # the basis's own domain refused it (a contract's policy…)
+    not_shared = "not_shared"  # the catalog says the resource is not shared (不予共享)
 
     @property
     def status(self) -> int:
@@ -140,6 +141,9 @@ class ReadContext(BaseModel):
     client_unit: str = Field("", max_length=40)
 
 
+CONSENT = "consent"  # a Basis's kind: the data subject's consent (申请人授权)
+
+
 @dataclass(frozen=True)
 class Basis:
     """A legal basis for a read that is not a sharing grant — a product contract (数据产品合同),
@@ -153,7 +157,9 @@ class Basis:
     basis covers (none named: every data item of the resource); ``mask_level``, when given, masks at least as hard as that level's policy
     (never softer than the resource's own grade). ``consumer`` is who receives the rows (a
     unit's or an operator's code), when not the reader's own unit. ``action`` is the ledger's
-    action for the delivery."""
+    action for the delivery; ``in_clear``: the data subject's own values delivered under its
+    consent (a one-thing application's pre-fill), served without masking. Under a basis of kind
+    ``consent`` a resource the catalog does not share (不予共享) is refused."""
 
     kind: str
     ref: str
@@ -163,6 +169,10 @@ class Basis:
     consumer: str = ""
     mask_level: Level | None = None
     action: str = "products.delivery"
+    # the data subject's own values, delivered under its consent (申请人授权) to the units that
+    # handle its application: served unmasked — masking shields a subject from others, not
+    # from the units it asks to act on its data — and traced all the same
+    in_clear: bool = False
 
 
 class Outcome(StrEnum):

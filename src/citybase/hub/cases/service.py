@@ -785,6 +785,62 @@ def intake(
     return IntakeResult(case=_read(case), duplicates=duplicates, dispatched=dispatched)
 
 
+def open_work(
+    session: Session,
+    what: str,
+    data: CaseCreate,
+    *,
+    lead_unit: str,
+    handle_days: float,
+    cal: WorkCalendar = DEFAULT,
+    now: datetime | None = None,
+) -> CaseRead:
+    """A piece of work another domain gives one unit directly (a one-thing application's
+    matter, 一件事的事项): taken in by the platform (``what`` names the domain on the ledger) and
+    dispatched at once to ``lead_unit`` with ``handle_days`` working days to reply — the
+    matter's legal time limit — then signed, handled, returned, warned and supervised like any
+    case."""
+    now = now or datetime.now(UTC)
+    mover = Mover.system(what)
+    taken = intake(session, mover, data.model_copy(update={"category_code": ""}), now=now)
+    case = _get(session, taken.case.number)
+    return _give(session, case, mover, lead_unit, handle_days, cal, now)
+
+
+def resend_work(
+    session: Session,
+    what: str,
+    number: str,
+    *,
+    lead_unit: str,
+    handle_days: float,
+    note: str,
+    cal: WorkCalendar = DEFAULT,
+    now: datetime | None = None,
+) -> CaseRead:
+    """Send work its unit returned (for more material) back to that unit once it is supplied,
+    with fresh deadlines; refused (409) unless the case is waiting as returned."""
+    now = now or datetime.now(UTC)
+    case = _get(session, number)
+    if case.state != S.returned:
+        raise Conflict(f"case {number} is {case.state}, not returned", field="number")
+    return _give(session, case, Mover.system(what), lead_unit, handle_days, cal, now, note)
+
+
+def _give(
+    session: Session, case: Case, mover: Mover, lead_unit: str, handle_days: float,
+    cal: WorkCalendar, now: datetime, note: str = "",
+) -> CaseRead:  # fmt: skip
+    route = dispatch.default_route(lead_unit, [], Urgency(case.urgency)).model_copy(
+        update={"handle_days": handle_days}
+    )
+    counted, before = _vector(case), case.state
+    _send(session, case, mover, route, before, note, cal, now, "dispatch")
+    _account(session, counted, _vector(case))
+    session.flush()
+    return _read(case)
+
+
 # --- the workflow --------------------------------------------------------------------------------
 
 

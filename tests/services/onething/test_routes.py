@@ -1,0 +1,159 @@
+"""The one-thing API and console pages: errors as JSON on the API and in Chinese on the pages;
+the boundaries between applicants, units and nobody."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from citybase.core.settings import Settings
+from citybase.hub.cases import service as cases
+from citybase.services.onething import service
+from tests.core.identity.factories import sign_in
+from tests.services.onething.factories import OneThingCity, onething_city
+from tests.services.onething.test_service import PNG
+
+
+@pytest.fixture
+def city(session: Session, settings: Settings) -> OneThingCity:
+    return onething_city(session, settings)
+
+
+def _upload(client: TestClient, headers: dict[str, str]) -> str:
+    response = client.post("/api/v1/onething/files", headers=headers,
+                           files={"file": ("photo.png", PNG, "image/png")})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _submit(client: TestClient, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    photo = _upload(client, headers)
+    response = client.post("/api/v1/onething/applications", headers=headers, json={
+        "item_code": "test.thing", "consent": True, "values": {"办理事由": "开店"},
+        "materials": {"photo": photo, "licence": photo},
+    })  # fmt: skip
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_errors_are_json_naming_the_field(client: TestClient, city: OneThingCity) -> None:
+    headers = {"X-CSRF-Token": sign_in(client, "zhangsan")}
+    unknown = client.post("/api/v1/onething/applications", headers=headers,
+                          json={"item_code": "no.such", "consent": True})  # fmt: skip
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["field"] == "item_code"
+    missing = client.post("/api/v1/onething/applications", headers=headers,
+                          json={"item_code": "test.thing", "consent": True})  # fmt: skip
+    assert missing.status_code == 422
+    error = missing.json()["error"]
+    assert "缺少材料" in error["message"]
+    assert {p["field"] for p in error["details"]["problems"]} >= {
+        "materials.photo",
+        "values.办理事由",
+    }
+    form = client.post("/api/v1/onething/items/test.thing/form", headers=headers,
+                       json={"consent": True})  # fmt: skip
+    assert form.status_code == 200
+    assert form.json()["prefilled"] == 5
+
+
+def test_a_cycle_is_refused_on_the_api_and_the_page(
+    client: TestClient, session: Session, city: OneThingCity
+) -> None:
+    headers = {"X-CSRF-Token": sign_in(client, "bureausteward")}
+    item = client.get("/api/v1/onething/items/test.thing", headers=headers).json()
+    spec = item["spec"]
+    spec["matters"][0]["needs"] = ["second"]
+    refused = client.put("/api/v1/onething/items/test.thing", headers=headers, json=spec)
+    assert refused.status_code == 422
+    assert "first → second → first" in refused.json()["error"]["message"]
+    page = client.post("/console/onething/items/test.thing", data={
+        "csrf_token": headers["X-CSRF-Token"],
+        "yaml": service.item_yaml(service.get_item(session, "test.thing")).replace(
+            "needs:\n  - first", "needs:\n  - second"),
+    })  # fmt: skip
+    assert page.status_code in (200, 422)
+    page = client.get("/console/onething/items/test.thing")
+    assert "办理阶段" in page.text
+    assert "测试一件事" in page.text
+
+
+def test_an_applicant_sees_only_his_own_and_nobody_sees_any(
+    client: TestClient, session: Session, city: OneThingCity
+) -> None:
+    app = _submit(client, {"X-CSRF-Token": sign_in(client, "zhangsan")})
+    number = app["number"]
+    assert client.get(f"/onething/applications/{number}").status_code == 200
+    assert client.get("/api/v1/onething/applications/mine").json()[0]["number"] == number
+    client.cookies.clear()
+    sign_in(client, "lisi")
+    assert client.get(f"/api/v1/onething/applications/{number}").status_code == 404
+    assert client.get(f"/onething/applications/{number}").status_code == 404
+    assert client.get("/api/v1/onething/applications/mine").json() == []
+    client.cookies.clear()
+    assert client.get(f"/api/v1/onething/applications/{number}").status_code == 401
+    assert client.get("/api/v1/onething/applications/mine").status_code == 401
+    assert client.get(f"/onething/applications/{number}", follow_redirects=False).status_code in (
+        303, 401)  # fmt: skip
+
+
+def test_a_unit_handles_only_its_own_matters_case(
+    client: TestClient, session: Session, city: OneThingCity
+) -> None:
+    app = _submit(client, {"X-CSRF-Token": sign_in(client, "zhangsan")})
+    case = app["matters"][0]["case_number"]
+    client.cookies.clear()
+    urban = {"X-CSRF-Token": sign_in(client, "urbanhandler")}
+    sign = client.post(f"/api/v1/hub/cases/{case}/actions/sign", headers=urban, json={})
+    assert sign.status_code in (403, 404)
+    assert cases.get_for_system(session, case).state == "dispatched"
+    part = client.get(f"/api/v1/onething/applications/{app['number']}").json()
+    assert "违法事由" in part["form"]
+    assert "办理事由" not in part["form"]
+    client.cookies.clear()
+    health = {"X-CSRF-Token": sign_in(client, "healthhandler")}
+    assert client.post(f"/api/v1/hub/cases/{case}/actions/sign", headers=health,
+                       json={}).status_code == 200  # fmt: skip
+    seen = client.get(f"/api/v1/onething/applications/{app['number']}").json()
+    assert "办理事由" in seen["form"]
+    assert "违法事由" not in seen["form"]
+    assert client.get(f"/console/onething/applications/{app['number']}").status_code == 200
+
+
+def test_the_applicants_pages_apply_with_one_form_in_chinese(
+    client: TestClient, session: Session, city: OneThingCity
+) -> None:
+    token = sign_in(client, "zhangsan")
+    home = client.get("/onething")
+    assert home.status_code == 200
+    assert "测试一件事" in home.text
+    assert "同意授权" in client.get("/onething/items/test.thing/apply").text
+    form = client.post("/onething/items/test.thing/form", data={"csrf_token": token,
+                                                                "consent": "yes"})  # fmt: skip
+    assert form.status_code == 200
+    assert "基础库" in form.text
+    assert city.number in form.text
+    bad = client.post("/onething/items/test.thing/submit", data={"csrf_token": token})
+    assert bad.status_code == 422
+    assert "缺少材料" in bad.text
+    assert "请填写「办理事由」" in bad.text
+    done = client.post("/onething/items/test.thing/submit", follow_redirects=False,
+                       data={"csrf_token": token, "value.办理事由": "开店"},
+                       files={"material.photo": ("p.png", PNG, "image/png"),
+                              "material.licence": ("l.png", PNG, "image/png")})  # fmt: skip
+    assert done.status_code == 303, done.text
+    page = client.get(done.headers["location"])
+    assert "办理中" in page.text
+    assert "健康登记" in page.text
+
+
+def test_the_catalog_page_shows_the_prefill_share(
+    client: TestClient, session: Session, city: OneThingCity
+) -> None:
+    _submit(client, {"X-CSRF-Token": sign_in(client, "zhangsan")})
+    client.cookies.clear()
+    sign_in(client, "bureausteward")
+    page = client.get("/console/onething")
+    assert "一件事清单" in page.text
+    assert "83%" in page.text
