@@ -52,6 +52,8 @@ from citybase.services.evaluation.schemas import (
     SubjectOpen,
     SubjectRead,
 )
+from citybase.services.onething import service as onething
+from citybase.services.onething.schemas import ApplicationRead, ApplicationState, MatterState
 
 APPLICANT = Actor.system("applicant (portal)")
 NOT_APPLICANT = "only the applicant may rate: no such subject with this phone"
@@ -124,6 +126,8 @@ def open_case(session: Session, number: str, at: datetime | None = None) -> Subj
     """A 12345 case closed by the hub, opened for its reporter to rate; None for a case no
     citizen raised (a sensor's, an inspector's) or one not closed. The responsible unit is the
     lead unit; for a case answered on the spot (直接答复), the centre's unit that closed it."""
+    if onething.application_of_case(session, number) is not None:
+        return None  # a one-thing matter's case: rated as that matter, once it is done
     case = cases.get_for_system(session, number)
     if case.state is not CaseState.closed or not case.reporter_phone:
         return None
@@ -138,15 +142,51 @@ def open_case(session: Session, number: str, at: datetime | None = None) -> Subj
                            at=at or case.closed_at)  # fmt: skip
 
 
+def open_onething(
+    session: Session, number: str, matter_code: str = "", at: datetime | None = None
+) -> SubjectRead | None:
+    """A one-thing application completed (rated for the item's lead unit), or one of its
+    matters done (rated for the unit that handled it, by the matter's case number); None while
+    it is not. Its applicant proves himself by the phone on his form."""
+    app = onething.application_for_system(session, number)
+    if app is None:
+        return None
+    item = onething.get_item(session, app.item_code)
+    if matter_code:
+        matter = next((m for m in app.matters if m.matter_code == matter_code), None)
+        if matter is None or matter.state is not MatterState.done or not matter.case_number:
+            return None
+        return open_for_rating(session, subject_kind=SubjectKind.matter,
+                               subject_id=matter.case_number, unit_code=matter.unit_code,
+                               channel=Channel.portal, title=f"{item.name}·{matter.matter_name}",
+                               at=at or matter.done_at)  # fmt: skip
+    if app.state is not ApplicationState.completed:
+        return None
+    return open_for_rating(session, subject_kind=SubjectKind.application, subject_id=app.number,
+                           unit_code=item.lead_unit_code, channel=Channel.portal,
+                           title=item.name, at=at or app.completed_at)  # fmt: skip
+
+
+def _onething_application(session: Session, subject: RatedSubject) -> ApplicationRead | None:
+    if subject.kind == SubjectKind.application.value:
+        return onething.application_for_system(session, subject.subject_id)
+    return onething.application_of_case(session, subject.subject_id)
+
+
 def _is_applicant(session: Session, settings: Settings, subject: RatedSubject, phone: str) -> bool:
     if subject.kind == SubjectKind.case.value:
         try:
             return cases.tracked(session, subject.subject_id, normalise(phone)) is not None
         except ValueError:
             return False
-    return bool(subject.applicant_key) and hmac.compare_digest(
-        subject.applicant_key, applicant_key_for_phone(settings, phone)
-    )
+    if not subject.applicant_key:  # a one-thing application or matter: the form's phone
+        app = _onething_application(session, subject)
+        given = onething.applicant_phone(app) if app is not None else ""
+        try:
+            return bool(given) and normalise(given) == normalise(phone)
+        except ValueError:
+            return False
+    return hmac.compare_digest(subject.applicant_key, applicant_key_for_phone(settings, phone))
 
 
 def _subject_for(session: Session, settings: Settings, data: RatingCreate) -> RatedSubject:

@@ -67,6 +67,8 @@ from citybase.services.onething.schemas import (
 )
 
 NUMBER_PREFIX = "YJS"  # 一件事
+# the form fields that carry the applicant's phone
+PHONE_FIELDS = ("手机号码", "联系电话")
 PREFILL_ACTION = "onething.prefill"
 WORK = "onething"  # who takes the matters' cases in, on the ledger
 A, M = ApplicationState, MatterState
@@ -644,6 +646,27 @@ def get_application(session: Session, principal: Principal, number: str) -> Appl
     raise NotFound(f"没有申请 {number}", field="number")
 
 
+def application_for_system(session: Session, number: str) -> ApplicationRead | None:
+    """An application as the platform's own work sees it, for the domains that react to its
+    events (好差评 opens it for rating); None when there is none."""
+    app = repository.application(session, number)
+    return _read(session, app) if app is not None else None
+
+
+def application_of_case(session: Session, case_number: str) -> ApplicationRead | None:
+    """The application one of whose matters is handled as this hub case; None for any other."""
+    row = repository.matter_by_case(session, case_number)
+    app = repository.application_by_id(session, row.application_id) if row is not None else None
+    return _read(session, app) if app is not None else None
+
+
+def applicant_phone(app: ApplicationRead) -> str:
+    """The phone the applicant gave on the form (how he proves himself where he does not sign
+    in, e.g. to rate what was done); "" when the form asked for none."""
+    return next((str(v.get("value") or "") for k, v in app.form.items()
+                 if k in PHONE_FIELDS and isinstance(v, dict)), "")  # fmt: skip
+
+
 def my_applications(session: Session, principal: Principal) -> list[ApplicationRead]:
     return [_read(session, a) for a in repository.applications_of(session, principal.user_id)]
 
@@ -741,7 +764,7 @@ def _open_ready(session: Session, app: Application, now: datetime) -> None:
     spec = ItemSpec.model_validate(repository.item(session, app.item_code).spec)  # type: ignore[union-attr]
     by_code = {m.code: m for m in spec.matters}
     applicant = repository.applicant(session, app.user_id)
-    phone = next((v["value"] for k, v in app.form.items() if k in ("手机号码", "联系电话")), "")
+    phone = next((v["value"] for k, v in app.form.items() if k in PHONE_FIELDS), "")
     for r in rows:
         if r.state == M.waiting and set(r.needs) <= done and r.matter_code in by_code \
                 and applicant is not None:  # fmt: skip
