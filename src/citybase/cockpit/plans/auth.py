@@ -14,6 +14,7 @@ COCKPIT_READ = identity.define_permission(
     "cockpit:read", "See the plans, their indicators, tasks and progress",
     Role.unit_admin, Role.data_steward, Role.data_consumer, Role.supervisor, Role.auditor,
     Role.viewer, Role.case_handler, Role.hotline_operator, Role.data_operator,
+    Role.certificate_manager,
     Role.applicant,  # the plans' progress is published to the public; an applicant may read it
 )  # fmt: skip
 COCKPIT_REPORT = identity.define_permission(
