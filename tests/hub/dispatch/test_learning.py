@@ -143,7 +143,21 @@ def test_the_first_challenger_becomes_champion_and_dispatch_uses_it(
     assert suggestion.label == "010203"
     assert classifier.load("cases", tmp_path).info.name == "cases.v1"
     entries, _ = ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.promoted"))
-    assert [e.object_id for e in entries] == ["cases.v1"]
+    assert sorted(e.object_id for e in entries) == ["cases-units.v1", "cases.v1"]
+    # the unit model is versioned the same way: the units the window's cases ended with
+    (u1,) = learning.versions(session, "cases-units")
+    assert u1.status is VersionStatus.champion
+    assert (u1.examples, u1.holdout) == (90, 24)
+    assert (u1.window_start, u1.holdout_start) == (v1.window_start, v1.holdout_start)
+    assert set(u1.confusion["labels"]) <= {"gl.urban", "tj.urban"}
+    assert sum(map(sum, u1.confusion["matrix"])) == 24
+    # for the unit model, routed without correction is the share of right units
+    assert u1.figures["routed"] == u1.figures["accuracy"]
+    assert {c["label"] for c in u1.figures["classes"]} <= {"gl.urban", "tj.urban"}
+    assert classifier.load("cases-units", tmp_path).info.name == "cases-units.v1"
+    unit = dispatch.suggest(tmp_path, "cases-units", "工业路8号路灯不亮，请处理")
+    assert unit is not None
+    assert unit.label == "gl.urban"
 
 
 def _two_versions(session: Session, home: Path, margin: float) -> tuple[int, int]:
@@ -168,7 +182,12 @@ def test_a_challenger_short_of_the_margin_is_rejected(session: Session, tmp_path
     assert "does not beat the champion" in rejected.decision
     assert classifier.load("cases", tmp_path).info.name == "cases.v1"
     entries, _ = ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.rejected"))
-    assert [e.object_id for e in entries] == ["cases.v2"]
+    assert sorted(e.object_id for e in entries) == ["cases-units.v2", "cases.v2"]
+    # the unit model was judged by the same (settings') margins
+    units = {v.version: v for v in learning.versions(session, "cases-units")}
+    assert units[1].status is VersionStatus.champion
+    assert units[2].status is VersionStatus.rejected
+    assert "margin 0.500" in units[2].decision
 
 
 def test_promotion_retires_the_champion_and_rollback_brings_it_back(
