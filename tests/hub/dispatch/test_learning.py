@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,41 +24,22 @@ from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor, LedgerFilter
 from citybase.core.settings import HubSettings, Settings
 from citybase.hub.cases import service as cases
-from citybase.hub.cases.models import Case
 from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.hub.dispatch import classifier, corrections, learning, tasks
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.schemas import CorrectionKind, VersionStatus
 from tests.core.identity.factories import sign_in
 from tests.hub.cases.factories import ROAD, city, mover
+from tests.hub.dispatch.factories import KINDS
+from tests.hub.dispatch.factories import closed_cases as _closed
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 QUALITY = Actor(name="super", unit="fz.coord")
-KINDS = {
-    "010202": ("井盖", ["缺失", "破损", "松动", "被偷了", "塌陷"], "gl.urban"),
-    "010203": ("路灯", ["不亮", "闪烁", "坏了", "白天也亮", "倒了"], "gl.urban"),
-    "020102": ("广场舞", ["太吵", "噪音扰民", "音响很大", "半夜还在跳", "吵得睡不着"], "tj.urban"),
-}
 
 
 def _act(session: Session, who: str, number: str, action: Action, **fields: object) -> None:
     cases.act(session, mover(session, who), number, action, ActionIn.model_validate(fields),
               now=NOW)  # fmt: skip
-
-
-def _closed(session: Session, n: int, end: datetime, days: int, seed: int) -> None:
-    """n closed cases of three kinds, closed over the ``days`` before ``end``."""
-    rng = random.Random(seed)
-    for i in range(n):
-        code, (thing, words, unit) = rng.choice(list(KINDS.items()))
-        at = end - timedelta(hours=rng.uniform(1, days * 24))
-        session.add(Case(
-            number=f"T{seed}-{i}", source="hotline", channel="phone", state="closed",
-            text=f"{rng.choice(['鼓东路', '五一路', '工业路'])}{rng.randint(1, 99)}号{thing}"
-                 f"{rng.choice(words)}，请处理", category_code=code, lead_unit=unit,
-            accepted_at=at - timedelta(days=2), closed_at=at,
-        ))  # fmt: skip
-    session.flush()
 
 
 def test_corrections_are_kept_as_examples_and_undone_ones_marked(session: Session) -> None:
