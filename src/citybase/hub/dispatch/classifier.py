@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
@@ -57,6 +57,9 @@ WEIGHTS = "balanced"
 GRID = {"features__ngram_range": [(1, 2), (1, 3), (2, 4)],
         "classifier__class_weight": ["balanced", None]}  # fmt: skip
 SEARCH_FOLDS = 3
+# the search runs on a stratified sample of at most this many examples (the model is then
+# trained on them all): on a city's 100,000 cases, 18 trainings on all would take minutes
+SEARCH_SAMPLE = 20_000
 
 
 def _features(ngrams: tuple[int, int] = NGRAMS) -> TfidfVectorizer:
@@ -76,12 +79,17 @@ def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
     """The character n-gram range and class weighting that do best on macro-F1 in a stratified
     cross-validation (scikit-learn's GridSearchCV) over these examples only — the training
     window: the period the models are judged on stays unseen, so the search is the inner loop
-    of a nested evaluation. Labels with fewer examples than folds are left out of the search.
-    Returns ``ngrams``, ``weights`` and the ``scores`` of every pair tried."""
+    of a nested evaluation. Labels with fewer examples than folds are left out of the search;
+    past ``SEARCH_SAMPLE`` examples it runs on a stratified sample of them. Returns ``ngrams``,
+    ``weights``, the ``scores`` of every pair tried and the ``sample`` searched on."""
     counts = Counter(labels)
     kept = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= SEARCH_FOLDS]
     if len({y for _, y in kept}) < 2:
-        return {"ngrams": list(NGRAMS), "weights": WEIGHTS, "scores": []}
+        return {"ngrams": list(NGRAMS), "weights": WEIGHTS, "scores": [], "sample": 0}
+    if len(kept) > SEARCH_SAMPLE:
+        rows, _ = train_test_split(range(len(kept)), train_size=SEARCH_SAMPLE, random_state=0,
+                                   stratify=[y for _, y in kept])  # fmt: skip
+        kept = [kept[i] for i in sorted(rows)]
     search = GridSearchCV(_pipeline(), GRID, scoring="f1_macro", n_jobs=1,
                           cv=StratifiedKFold(SEARCH_FOLDS, shuffle=True, random_state=0))  # fmt: skip
     search.fit([t for t, _ in kept], [y for _, y in kept])
@@ -91,7 +99,8 @@ def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
              for p, f in zip(search.cv_results_["params"],
                              search.cv_results_["mean_test_score"], strict=True)]  # fmt: skip
     return {"ngrams": list(best["features__ngram_range"]),
-            "weights": best["classifier__class_weight"], "scores": tried}  # fmt: skip
+            "weights": best["classifier__class_weight"], "scores": tried,
+            "sample": len(kept)}  # fmt: skip
 
 
 def _columns(scores: np.ndarray) -> np.ndarray:

@@ -194,7 +194,8 @@ def _challenge(
         corrections=corrections, holdout=len(held),
         params={"method": model.info.method, "temperature": model.info.temperature,
                 "seconds": model.info.seconds, "ngrams": chosen["ngrams"],
-                "weights": chosen["weights"], "search": chosen["scores"]},
+                "weights": chosen["weights"], "search": chosen["scores"],
+                "search_sample": chosen.get("sample", 0)},
     )  # fmt: skip
     h_texts, h_labels, h_units = ([r[0] for r in held], [r[1] for r in held],
                                   [r[2] for r in held])  # fmt: skip

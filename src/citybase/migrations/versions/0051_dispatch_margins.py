@@ -22,8 +22,8 @@ def upgrade() -> None:
     op.create_table(
         "hub_dispatch_margins",
         sa.Column("model", sa.String(length=64), nullable=False),
-        sa.Column("margin_f1", sa.Float(), nullable=False),
-        sa.Column("margin_routed", sa.Float(), nullable=False),
+        sa.Column("margin_f1", sa.Double(), nullable=False),
+        sa.Column("margin_routed", sa.Double(), nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.Column("note", sa.String(length=500), nullable=False),
         sa.Column(
