@@ -60,6 +60,7 @@ SEARCH_FOLDS = 3
 # the search runs on a stratified sample of at most this many examples (the model is then
 # trained on them all): on a city's 100,000 cases, 18 trainings on all would take minutes
 SEARCH_SAMPLE = 20_000
+CALIBRATION_SAMPLE = 20_000  # likewise for the out-of-fold scores behind offsets and confidences
 
 
 def _features(ngrams: tuple[int, int] = NGRAMS) -> TfidfVectorizer:
@@ -185,7 +186,11 @@ class Classifier:
         temperature = 1.0
         auto: tuple[float | None, float | None] = (None, None)
         if len(calibrated) >= 2:
-            rows = np.flatnonzero(np.isin(truth, calibrated))
+            # the out-of-fold scores of at most CALIBRATION_SAMPLE examples: past that the
+            # offsets, temperature and threshold barely move, and five more trainings on all
+            # of a city's cases would double the time
+            sample = _sample(truth, CALIBRATION_SAMPLE)
+            rows = sample[np.isin(truth[sample], calibrated)]
             held = _out_of_fold(features[rows], truth[rows], weights)
             numbered = np.searchsorted(np.array(calibrated), truth[rows])
             fitted = fit_offsets(held, numbered)
@@ -195,8 +200,8 @@ class Classifier:
                 p = _softmax(held + fitted, temperature)
                 right = p.argmax(axis=1) == numbered
                 # over the calibrated labels' examples; the rarer labels are counted wrong
-                confidence = np.concatenate([p.max(axis=1), np.zeros(len(truth) - len(rows))])
-                correct = np.concatenate([right, np.zeros(len(truth) - len(rows), dtype=bool)])
+                confidence = np.concatenate([p.max(axis=1), np.zeros(len(sample) - len(rows))])
+                correct = np.concatenate([right, np.zeros(len(sample) - len(rows), dtype=bool)])
                 auto = choose_threshold(confidence, correct, auto_target)
         info = ModelInfo(
             name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
@@ -248,6 +253,21 @@ def choose_threshold(
         if seen[i] >= MIN_AUTO and accuracy[i] >= target:
             best = (round(float(confidence[order[i]]), 4), round(float(seen[i] / len(order)), 4))
     return best
+
+
+def _sample(truth: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """The rows of a sample of about ``limit`` examples (all of them when there are no more),
+    each label in proportion and keeping at least ``FOLDS`` of its examples (or all it has)."""
+    if len(truth) <= limit:
+        return np.arange(len(truth))
+    rng = np.random.default_rng(seed)
+    share = limit / len(truth)
+    picked = []
+    for label in np.unique(truth):
+        rows = np.flatnonzero(truth == label)
+        picked.append(rng.choice(rows, min(len(rows), max(FOLDS, round(len(rows) * share))),
+                                 replace=False))  # fmt: skip
+    return np.sort(np.concatenate(picked))
 
 
 def _out_of_fold(features: Any, truth: np.ndarray, weights: str | None = WEIGHTS) -> np.ndarray:
