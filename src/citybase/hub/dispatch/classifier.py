@@ -58,8 +58,8 @@ GRID = {"features__ngram_range": [(1, 2), (1, 3), (2, 4)],
         "classifier__class_weight": ["balanced", None]}  # fmt: skip
 SEARCH_FOLDS = 3
 # the search runs on a stratified sample of at most this many examples (the model is then
-# trained on them all): on a city's 100,000 cases, 18 trainings on all would take many minutes,
-# and six pairs are told apart as well on 5,000 (bench/dispatch_scale_bench.py)
+# trained on them all): on a city's 100,000 cases, 18 trainings on all would take many minutes
+# (bench/dispatch_scale_bench.py)
 SEARCH_SAMPLE = 5_000
 CALIBRATION_SAMPLE = 10_000  # likewise for the out-of-fold scores behind offsets and confidences
 
