@@ -108,7 +108,7 @@ def unit_model(name: str) -> str:
 
 @dataclass(frozen=True)
 class _Round:
-    """What one round of learning works on: the window, the holdout period and its cases."""
+    """What one round of learning works on: the window and the holdout period."""
 
     home: Path
     hub: HubSettings
@@ -116,7 +116,6 @@ class _Round:
     window_start: datetime
     holdout_start: datetime
     now: datetime
-    held: list[tuple[str, str, str, str, datetime]]  # as cases.closed_between gives them
     min_examples: int
 
 
@@ -141,7 +140,7 @@ def retrain(
     closed = cases.closed_between(session, window_start, holdout_start)
     fixes = corrected.find(session, window_start, holdout_start, include_undone=False)
     held = cases.closed_between(session, holdout_start, now)
-    at = _Round(home, hub, actor, window_start, holdout_start, now, held, min_examples)
+    at = _Round(home, hub, actor, window_start, holdout_start, now, min_examples)
     # the category model: the final category of each closed case, and the standing category
     # corrections of the cases still open
     examples = {number: (text, category) for number, text, category, _, _ in closed}
