@@ -60,7 +60,7 @@ SEARCH_FOLDS = 3
 # the search runs on a stratified sample of at most this many examples (the model is then
 # trained on them all): on a city's 100,000 cases, 18 trainings on all would take many minutes
 # (bench/dispatch_scale_bench.py)
-SEARCH_SAMPLE = 5_000
+SEARCH_SAMPLE = 2_000
 CALIBRATION_SAMPLE = 10_000  # likewise for the out-of-fold scores behind offsets and confidences
 
 
