@@ -355,14 +355,15 @@ class HubSettings(BaseModel):
         ge=0,
         le=1,
         description="Dispatch learning: how much higher a challenger's macro-F1 must be to replace "
-        "the champion.",
+        "the champion, for a model whose margins the quality team has not set (console or API).",
     )
     promote_margin_routed: float = Field(
         0.0,
         ge=0,
         le=1,
         description="Dispatch learning: how much higher a challenger's share of cases routed "
-        "without a later correction must be to replace the champion.",
+        "without a later correction must be to replace the champion, for a model whose margins "
+        "the quality team has not set (console or API).",
     )
     portal_submissions_per_hour: int = Field(
         20,

@@ -190,3 +190,22 @@ def test_a_model_trained_for_a_target_dispatches_alone_only_above_its_threshold(
     untargeted = sure.model_copy(update={"auto_target": None, "confidence": 0.9})
     assert untargeted.sure(0.85)
     assert not untargeted.sure(0.95)
+
+
+def test_past_a_limit_the_calibration_and_search_run_on_a_stratified_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    truth = np.array(["a"] * 900 + ["b"] * 90 + ["c"] * 7 + ["d"] * 3)
+    rows = learning._sample(truth, 100)
+    kept = {label: int((truth[rows] == label).sum()) for label in "abcd"}
+    assert kept == {"a": 90, "b": 9, "c": learning.FOLDS, "d": 3}  # the rare keep enough
+    assert len(set(rows.tolist())) == len(rows)
+    assert learning._sample(truth, 5000).tolist() == list(range(1000))  # under the limit: all
+    texts = [f"{kind}{i}" for i in range(40) for kind in ("井盖缺失", "路灯不亮", "广场舞太吵")]
+    labels = [kind for _ in range(40) for kind in ("井盖", "路灯", "广场舞")]
+    monkeypatch.setattr(learning, "SEARCH_SAMPLE", 60)
+    monkeypatch.setattr(learning, "CALIBRATION_SAMPLE", 60)
+    assert learning.select_params(texts, labels)["sample"] == 60
+    model = learning.Classifier.train(texts, labels, "t", "test", auto_target=0.9)
+    assert model.info.examples == 120  # the model itself learns from all
+    assert model.predict(["路灯不亮7"])[0].label == "路灯"

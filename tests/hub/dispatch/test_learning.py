@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,41 +24,22 @@ from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor, LedgerFilter
 from citybase.core.settings import HubSettings, Settings
 from citybase.hub.cases import service as cases
-from citybase.hub.cases.models import Case
 from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.hub.dispatch import classifier, corrections, learning, tasks
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.schemas import CorrectionKind, VersionStatus
 from tests.core.identity.factories import sign_in
 from tests.hub.cases.factories import ROAD, city, mover
+from tests.hub.dispatch.factories import KINDS
+from tests.hub.dispatch.factories import closed_cases as _closed
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 QUALITY = Actor(name="super", unit="fz.coord")
-KINDS = {
-    "010202": ("井盖", ["缺失", "破损", "松动", "被偷了", "塌陷"], "gl.urban"),
-    "010203": ("路灯", ["不亮", "闪烁", "坏了", "白天也亮", "倒了"], "gl.urban"),
-    "020102": ("广场舞", ["太吵", "噪音扰民", "音响很大", "半夜还在跳", "吵得睡不着"], "tj.urban"),
-}
 
 
 def _act(session: Session, who: str, number: str, action: Action, **fields: object) -> None:
     cases.act(session, mover(session, who), number, action, ActionIn.model_validate(fields),
               now=NOW)  # fmt: skip
-
-
-def _closed(session: Session, n: int, end: datetime, days: int, seed: int) -> None:
-    """n closed cases of three kinds, closed over the ``days`` before ``end``."""
-    rng = random.Random(seed)
-    for i in range(n):
-        code, (thing, words, unit) = rng.choice(list(KINDS.items()))
-        at = end - timedelta(hours=rng.uniform(1, days * 24))
-        session.add(Case(
-            number=f"T{seed}-{i}", source="hotline", channel="phone", state="closed",
-            text=f"{rng.choice(['鼓东路', '五一路', '工业路'])}{rng.randint(1, 99)}号{thing}"
-                 f"{rng.choice(words)}，请处理", category_code=code, lead_unit=unit,
-            accepted_at=at - timedelta(days=2), closed_at=at,
-        ))  # fmt: skip
-    session.flush()
 
 
 def test_corrections_are_kept_as_examples_and_undone_ones_marked(session: Session) -> None:
@@ -143,7 +123,21 @@ def test_the_first_challenger_becomes_champion_and_dispatch_uses_it(
     assert suggestion.label == "010203"
     assert classifier.load("cases", tmp_path).info.name == "cases.v1"
     entries, _ = ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.promoted"))
-    assert [e.object_id for e in entries] == ["cases.v1"]
+    assert sorted(e.object_id for e in entries) == ["cases-units.v1", "cases.v1"]
+    # the unit model is versioned the same way: the units the window's cases ended with
+    (u1,) = learning.versions(session, "cases-units")
+    assert u1.status is VersionStatus.champion
+    assert (u1.examples, u1.holdout) == (90, 24)
+    assert (u1.window_start, u1.holdout_start) == (v1.window_start, v1.holdout_start)
+    assert set(u1.confusion["labels"]) <= {"gl.urban", "tj.urban"}
+    assert sum(map(sum, u1.confusion["matrix"])) == 24
+    # for the unit model, routed without correction is the share of right units
+    assert u1.figures["routed"] == u1.figures["accuracy"]
+    assert {c["label"] for c in u1.figures["classes"]} <= {"gl.urban", "tj.urban"}
+    assert classifier.load("cases-units", tmp_path).info.name == "cases-units.v1"
+    unit = dispatch.suggest(tmp_path, "cases-units", "工业路8号路灯不亮，请处理")
+    assert unit is not None
+    assert unit.label == "gl.urban"
 
 
 def _two_versions(session: Session, home: Path, margin: float) -> tuple[int, int]:
@@ -168,7 +162,12 @@ def test_a_challenger_short_of_the_margin_is_rejected(session: Session, tmp_path
     assert "does not beat the champion" in rejected.decision
     assert classifier.load("cases", tmp_path).info.name == "cases.v1"
     entries, _ = ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.rejected"))
-    assert [e.object_id for e in entries] == ["cases.v2"]
+    assert sorted(e.object_id for e in entries) == ["cases-units.v2", "cases.v2"]
+    # the unit model was judged by the same (settings') margins
+    units = {v.version: v for v in learning.versions(session, "cases-units")}
+    assert units[1].status is VersionStatus.champion
+    assert units[2].status is VersionStatus.rejected
+    assert "margin 0.500" in units[2].decision
 
 
 def test_promotion_retires_the_champion_and_rollback_brings_it_back(
@@ -347,8 +346,12 @@ def test_the_search_sees_only_what_it_is_given() -> None:
     chosen = classifier.select_params([*texts, "孤例"], [*labels, "099999"])  # one-off left out
     assert len(chosen["scores"]) == 6
     top = max(s["macro_f1"] for s in chosen["scores"])
-    assert any(s["ngrams"] == chosen["ngrams"] and s["weights"] == chosen["weights"]
-               and s["macro_f1"] == top for s in chosen["scores"])  # fmt: skip
+    score = {(tuple(s["ngrams"]), s["weights"]): s["macro_f1"] for s in chosen["scores"]}
+    picked = (tuple(chosen["ngrams"]), chosen["weights"])
+    default = (classifier.NGRAMS, classifier.WEIGHTS)
+    # the best pair, or the default when none beats it by more than the folds' standard error
+    assert score[picked] == top or picked == default
+    assert chosen["sample"] == 18
     assert classifier.select_params(["a", "b"], ["x", "y"])["scores"] == []  # too few to search
     model = classifier.Classifier.train(texts, labels, "t", "test", ngrams=(2, 4), weights=None)
     assert model.info.method.startswith("tfidf-char-2-4-sublinear + linear-svm-unweighted")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
@@ -57,6 +57,11 @@ WEIGHTS = "balanced"
 GRID = {"features__ngram_range": [(1, 2), (1, 3), (2, 4)],
         "classifier__class_weight": ["balanced", None]}  # fmt: skip
 SEARCH_FOLDS = 3
+# the search runs on a stratified sample of at most this many examples (the model is then
+# trained on them all): on a city's 100,000 cases, 18 trainings on all would take many minutes
+# (bench/dispatch_scale_bench.py)
+SEARCH_SAMPLE = 2_000
+CALIBRATION_SAMPLE = 10_000  # likewise for the out-of-fold scores behind offsets and confidences
 
 
 def _features(ngrams: tuple[int, int] = NGRAMS) -> TfidfVectorizer:
@@ -74,24 +79,40 @@ def _pipeline(ngrams: tuple[int, int] = NGRAMS, weights: str | None = WEIGHTS) -
 
 def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
     """The character n-gram range and class weighting that do best on macro-F1 in a stratified
-    cross-validation (scikit-learn's GridSearchCV) over these examples only — the training
+    cross-validation (scikit-learn's GridSearchCV) — the default pair (``NGRAMS``, ``WEIGHTS``)
+    unless another beats it by more than one standard error — over these examples only — the training
     window: the period the models are judged on stays unseen, so the search is the inner loop
-    of a nested evaluation. Labels with fewer examples than folds are left out of the search.
-    Returns ``ngrams``, ``weights`` and the ``scores`` of every pair tried."""
+    of a nested evaluation. Labels with fewer examples than folds are left out of the search;
+    past ``SEARCH_SAMPLE`` examples it runs on a stratified sample of them. Returns ``ngrams``,
+    ``weights``, the ``scores`` of every pair tried and the ``sample`` searched on."""
     counts = Counter(labels)
     kept = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= SEARCH_FOLDS]
     if len({y for _, y in kept}) < 2:
-        return {"ngrams": list(NGRAMS), "weights": WEIGHTS, "scores": []}
-    search = GridSearchCV(_pipeline(), GRID, scoring="f1_macro", n_jobs=1,
+        return {"ngrams": list(NGRAMS), "weights": WEIGHTS, "scores": [], "sample": 0}
+    if len(kept) > SEARCH_SAMPLE:
+        rows, _ = train_test_split(range(len(kept)), train_size=SEARCH_SAMPLE, random_state=0,
+                                   stratify=[y for _, y in kept])  # fmt: skip
+        kept = [kept[i] for i in sorted(rows)]
+    search = GridSearchCV(_pipeline(), GRID, scoring="f1_macro", n_jobs=1, refit=False,
                           cv=StratifiedKFold(SEARCH_FOLDS, shuffle=True, random_state=0))  # fmt: skip
     search.fit([t for t, _ in kept], [y for _, y in kept])
-    best = search.best_params_
+    results = search.cv_results_
+    params, means = results["params"], results["mean_test_score"]
+    top = int(np.argmax(means))
+    default = next(i for i, p in enumerate(params)
+                   if tuple(p["features__ngram_range"]) == NGRAMS
+                   and p["classifier__class_weight"] == WEIGHTS)  # fmt: skip
+    # the one-standard-error rule: another pair replaces the default only when it does better
+    # by more than the standard error of its folds' scores — on a small window the folds'
+    # differences are mostly chance, and a pair chosen by chance does worse on new cases
+    error = float(results["std_test_score"][top]) / math.sqrt(SEARCH_FOLDS)
+    best = params[top] if means[top] - means[default] > error else params[default]
     tried = [{"ngrams": list(p["features__ngram_range"]),
               "weights": p["classifier__class_weight"], "macro_f1": round(float(f), 4)}
-             for p, f in zip(search.cv_results_["params"],
-                             search.cv_results_["mean_test_score"], strict=True)]  # fmt: skip
+             for p, f in zip(params, means, strict=True)]  # fmt: skip
     return {"ngrams": list(best["features__ngram_range"]),
-            "weights": best["classifier__class_weight"], "scores": tried}  # fmt: skip
+            "weights": best["classifier__class_weight"], "scores": tried,
+            "sample": len(kept)}  # fmt: skip
 
 
 def _columns(scores: np.ndarray) -> np.ndarray:
@@ -176,7 +197,11 @@ class Classifier:
         temperature = 1.0
         auto: tuple[float | None, float | None] = (None, None)
         if len(calibrated) >= 2:
-            rows = np.flatnonzero(np.isin(truth, calibrated))
+            # the out-of-fold scores of at most CALIBRATION_SAMPLE examples: past that the
+            # offsets, temperature and threshold barely move, and five more trainings on all
+            # of a city's cases would double the time
+            sample = _sample(truth, CALIBRATION_SAMPLE)
+            rows = sample[np.isin(truth[sample], calibrated)]
             held = _out_of_fold(features[rows], truth[rows], weights)
             numbered = np.searchsorted(np.array(calibrated), truth[rows])
             fitted = fit_offsets(held, numbered)
@@ -186,8 +211,8 @@ class Classifier:
                 p = _softmax(held + fitted, temperature)
                 right = p.argmax(axis=1) == numbered
                 # over the calibrated labels' examples; the rarer labels are counted wrong
-                confidence = np.concatenate([p.max(axis=1), np.zeros(len(truth) - len(rows))])
-                correct = np.concatenate([right, np.zeros(len(truth) - len(rows), dtype=bool)])
+                confidence = np.concatenate([p.max(axis=1), np.zeros(len(sample) - len(rows))])
+                correct = np.concatenate([right, np.zeros(len(sample) - len(rows), dtype=bool)])
                 auto = choose_threshold(confidence, correct, auto_target)
         info = ModelInfo(
             name=name, labels=sorted(counts), examples=len(texts), trained_at=datetime.now(UTC),
@@ -239,6 +264,21 @@ def choose_threshold(
         if seen[i] >= MIN_AUTO and accuracy[i] >= target:
             best = (round(float(confidence[order[i]]), 4), round(float(seen[i] / len(order)), 4))
     return best
+
+
+def _sample(truth: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """The rows of a sample of about ``limit`` examples (all of them when there are no more),
+    each label in proportion and keeping at least ``FOLDS`` of its examples (or all it has)."""
+    if len(truth) <= limit:
+        return np.arange(len(truth))
+    rng = np.random.default_rng(seed)
+    share = limit / len(truth)
+    picked = []
+    for label in np.unique(truth):
+        rows = np.flatnonzero(truth == label)
+        picked.append(rng.choice(rows, min(len(rows), max(FOLDS, round(len(rows) * share))),
+                                 replace=False))  # fmt: skip
+    return np.sort(np.concatenate(picked))
 
 
 def _out_of_fold(features: Any, truth: np.ndarray, weights: str | None = WEIGHTS) -> np.ndarray:

@@ -92,9 +92,16 @@ def find(
 def category_examples(corrections: Iterable[Correction]) -> dict[str, tuple[str, str]]:
     """Case number → (text, category) from the category corrections that stand (the latest
     per case): what the classifier learns besides the closed cases."""
+    return examples(corrections, "category")
+
+
+def examples(corrections: Iterable[Correction], field: str) -> dict[str, tuple[str, str]]:
+    """Case number → (text, label) from the corrections of ``field`` (category, or unit: a
+    reassignment's new unit, a return's unit the case was then sent to) that stand, the latest
+    per case."""
     out: dict[str, tuple[str, str]] = {}
     for c in sorted(corrections, key=lambda c: c.at):
-        if c.field == "category" and not c.undone and c.after:
+        if c.field == field and not c.undone and c.after:
             out[c.number] = (c.text, c.after)
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from citybase.core.bus import service as bus
 from citybase.core.bus.schemas import JobRead
-from citybase.core.errors import Conflict, InvalidInput, NotFound
+from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.settings import HubSettings
@@ -27,9 +29,14 @@ from citybase.hub.cases import service as cases
 from citybase.hub.dispatch import classifier as learning
 from citybase.hub.dispatch import corrections as corrected
 from citybase.hub.dispatch import repository
-from citybase.hub.dispatch import service as dispatch
-from citybase.hub.dispatch.models import ModelVersion
-from citybase.hub.dispatch.schemas import Reign, VersionRead, VersionStatus
+from citybase.hub.dispatch.models import ModelVersion, PromotionMargins
+from citybase.hub.dispatch.schemas import (
+    MarginsIn,
+    MarginsRead,
+    Reign,
+    VersionRead,
+    VersionStatus,
+)
 
 RETRAIN_NOW = "hub.dispatch.retrain_now"
 MIN_EXAMPLES = 50  # a challenger learns from no fewer
@@ -59,16 +66,21 @@ def _crown(home: Path, version: ModelVersion) -> None:
 
 def _figures(
     model: learning.Classifier, texts: list[str], labels: list[str], units: list[str],
-    unit_of: dict[str, str],
+    unit_of: dict[str, str] | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """Macro-F1, accuracy, per class, and the share routed without a later correction — the
-    predicted category's usual unit (in the training window) is the unit the case ended with,
-    or, for a case no unit handled, the category is the final one — and the confusion matrix."""
+    """Macro-F1, accuracy, per class, and the share routed without a later correction — for the
+    category model, the predicted category's usual unit (in the training window) is the unit
+    the case ended with, or, for a case no unit handled, the category is the final one; for the
+    unit model (``unit_of`` None), the predicted unit is the one the case ended with — and the
+    confusion matrix."""
     result = learning.evaluate(model, texts, labels)
     predictions = model.predict(texts)
     predicted = [p.label for p in predictions]
-    routed = sum((unit_of.get(p) == u) if u else (p == y)
-                 for p, y, u in zip(predicted, labels, units, strict=True))  # fmt: skip
+    if unit_of is None:
+        routed = sum(p == u for p, u in zip(predicted, units, strict=True))
+    else:
+        routed = sum((unit_of.get(p) == u) if u else (p == y)
+                     for p, y, u in zip(predicted, labels, units, strict=True))  # fmt: skip
     names = sorted(set(labels) | set(predicted))
     matrix = confusion_matrix(labels, predicted, labels=names).tolist()
     figures = {"macro_f1": round(result.macro_f1, 4), "accuracy": round(result.accuracy, 4),
@@ -88,6 +100,25 @@ def _figures(
     return figures, {"labels": names, "matrix": matrix}
 
 
+def unit_model(name: str) -> str:
+    """The unit model — the lead unit a case ends with, a second opinion beside the catalog —
+    is named after the category model it is trained with."""
+    return f"{name}-units"
+
+
+@dataclass(frozen=True)
+class _Round:
+    """What one round of learning works on: the window and the holdout period."""
+
+    home: Path
+    hub: HubSettings
+    actor: Actor
+    window_start: datetime
+    holdout_start: datetime
+    now: datetime
+    min_examples: int
+
+
 def retrain(
     session: Session,
     home: Path,
@@ -98,65 +129,89 @@ def retrain(
     now: datetime | None = None,
     min_examples: int = MIN_EXAMPLES,
 ) -> VersionRead | None:
-    """Train a challenger and judge it against the champion; promote or reject it (on the
-    ledger). None, with nothing kept, when the window holds too little to learn from."""
+    """Train a challenger to the category model and one to the unit model, judge each against
+    its champion and promote or reject it (on the ledger). Returns the category model's
+    version; None, with nothing kept, when the window holds too little to learn from (the unit
+    model likewise keeps no version when too few of the window's cases reached a unit)."""
     name = name or hub.dispatch_model
     now = now or datetime.now(UTC)
     holdout_start = now - timedelta(days=hub.holdout_days)
     window_start = holdout_start - timedelta(days=hub.retrain_window_days)
     closed = cases.closed_between(session, window_start, holdout_start)
-    examples = {number: (text, category) for number, text, category, _, _ in closed}
     fixes = corrected.find(session, window_start, holdout_start, include_undone=False)
-    extra = {n: e for n, e in corrected.category_examples(fixes).items() if n not in examples}
-    examples |= extra
-    texts = [t for t, _ in examples.values()]
-    labels = [c for _, c in examples.values()]
-    if len(texts) < min_examples or len(set(labels)) < 2:
-        return None
+    held = cases.closed_between(session, holdout_start, now)
+    at = _Round(home, hub, actor, window_start, holdout_start, now, min_examples)
+    # the category model: the final category of each closed case, and the standing category
+    # corrections of the cases still open
+    examples = {number: (text, category) for number, text, category, _, _ in closed}
+    extra = {n: e for n, e in corrected.examples(fixes, "category").items() if n not in examples}
     by_category: dict[str, Counter[str]] = {}
     for _, _, category, unit, _ in closed:
         if unit:
             by_category.setdefault(category, Counter())[unit] += 1
     unit_of = {c: n.most_common(1)[0][0] for c, n in by_category.items()}
+    version = _challenge(session, at, name, examples | extra, len(extra),
+                         [(t, c, u) for _, t, c, u, _ in held], unit_of)  # fmt: skip
+    if version is None:
+        return None
+    # the unit model: the lead unit each closed case ended with, and the units the cases still
+    # open were sent to by a return or reassignment that stands; judged on the holdout's cases
+    # that reached a unit
+    units = {number: (text, unit) for number, text, _, unit, _ in closed if unit}
+    extra_units = {n: e for n, e in corrected.examples(fixes, "unit").items() if n not in units}
+    _challenge(session, at, unit_model(name), units | extra_units, len(extra_units),
+               [(t, u, u) for _, t, _, u, _ in held if u], None)  # fmt: skip
+    session.flush()
+    return version
+
+
+def _challenge(
+    session: Session, at: _Round, name: str, examples: dict[str, tuple[str, str]],
+    corrections: int, held: list[tuple[str, str, str]], unit_of: dict[str, str] | None,
+) -> VersionRead | None:  # fmt: skip
+    """One model's challenger: trained on ``examples`` (case number → text, label), judged with
+    its champion on ``held`` (text, final label, final unit), promoted or rejected."""
+    texts = [t for t, _ in examples.values()]
+    labels = [c for _, c in examples.values()]
+    if len(texts) < at.min_examples or len(set(labels)) < 2:
+        return None
+    hub, home = at.hub, at.home
     number = repository.next_version(session, name)
     chosen: dict[str, Any] = learning.select_params(texts, labels) if hub.retrain_search else {
         "ngrams": list(learning.NGRAMS), "weights": learning.WEIGHTS, "scores": []}  # fmt: skip
     model = learning.Classifier.train(
         texts, labels, f"{name}.v{number}",
-        f"closed cases {window_start:%Y-%m-%d}–{holdout_start:%Y-%m-%d}",
+        f"closed cases {at.window_start:%Y-%m-%d}–{at.holdout_start:%Y-%m-%d}",
         ngrams=(int(chosen["ngrams"][0]), int(chosen["ngrams"][1])), weights=chosen["weights"],
         auto_target=hub.auto_dispatch_accuracy,
     )  # fmt: skip
     learning.save(model, home)
     version = ModelVersion(
-        name=name, version=number, status=VersionStatus.challenger, trained_at=now,
-        trained_by=actor.name, window_start=window_start, window_end=holdout_start,
-        holdout_start=holdout_start, holdout_end=now, examples=len(texts), corrections=len(extra),
+        name=name, version=number, status=VersionStatus.challenger, trained_at=at.now,
+        trained_by=at.actor.name, window_start=at.window_start, window_end=at.holdout_start,
+        holdout_start=at.holdout_start, holdout_end=at.now, examples=len(texts),
+        corrections=corrections, holdout=len(held),
         params={"method": model.info.method, "temperature": model.info.temperature,
                 "seconds": model.info.seconds, "ngrams": chosen["ngrams"],
-                "weights": chosen["weights"], "search": chosen["scores"]},
+                "weights": chosen["weights"], "search": chosen["scores"],
+                "search_sample": chosen.get("sample", 0)},
     )  # fmt: skip
-    held = cases.closed_between(session, holdout_start, now)
-    version.holdout = len(held)
-    h_texts, h_labels, h_units = ([r[1] for r in held], [r[2] for r in held],
-                                  [r[3] for r in held])  # fmt: skip
+    h_texts, h_labels, h_units = ([r[0] for r in held], [r[1] for r in held],
+                                  [r[2] for r in held])  # fmt: skip
     reigning = _load_champion(home, name)
     if held:
         version.figures, version.confusion = _figures(model, h_texts, h_labels, h_units, unit_of)
         if reigning is not None:
             version.champion_figures, _ = _figures(reigning, h_texts, h_labels, h_units, unit_of)
     repository.add(session, version)
-    promote, why = _judge(version, reigning is not None, hub)
+    promote, why = _judge(version, reigning is not None, margins(session, hub, name))
     version.decision = why
     if promote:
-        _make_champion(session, home, actor, version, "hub.dispatch.model.promoted", why, now)
+        _make_champion(session, home, at.actor, version, "hub.dispatch.model.promoted", why,
+                       at.now)  # fmt: skip
     else:
         version.status = VersionStatus.rejected
-        _record(session, actor, version, "hub.dispatch.model.rejected", why)
-    routed = [(t, u) for _, t, _, u, _ in closed if u]  # the unit model: not versioned yet
-    if len(routed) >= min_examples and len({u for _, u in routed}) >= 2:
-        dispatch.retrain(home, f"{name}-units", [t for t, _ in routed], [u for _, u in routed])
-    session.flush()
+        _record(session, at.actor, version, "hub.dispatch.model.rejected", why)
     return VersionRead.model_validate(version)
 
 
@@ -169,7 +224,7 @@ def _load_champion(home: Path, name: str) -> learning.Classifier | None:
         return None
 
 
-def _judge(version: ModelVersion, has_champion: bool, hub: HubSettings) -> tuple[bool, str]:
+def _judge(version: ModelVersion, has_champion: bool, margins: MarginsRead) -> tuple[bool, str]:
     if not has_champion:
         return True, "the first version: no champion to compare with"
     if version.holdout < MIN_HOLDOUT:
@@ -179,9 +234,11 @@ def _judge(version: ModelVersion, has_champion: bool, hub: HubSettings) -> tuple
     gain_f1 = new["macro_f1"] - old["macro_f1"]
     gain_routed = new["routed"] - old["routed"]
     said = (f"macro-F1 {new['macro_f1']:.3f} vs {old['macro_f1']:.3f} (margin "
-            f"{hub.promote_margin_f1:.3f}); routed {new['routed']:.1%} vs {old['routed']:.1%} "
-            f"(margin {hub.promote_margin_routed:.1%})")  # fmt: skip
-    if gain_f1 >= hub.promote_margin_f1 and gain_routed >= hub.promote_margin_routed:
+            f"{margins.margin_f1:.3f}); routed {new['routed']:.1%} vs {old['routed']:.1%} "
+            f"(margin {margins.margin_routed:.1%})")  # fmt: skip
+    # rounded as shown: a gain equal to the margin on the page is a gain that meets it
+    if (round(gain_f1, 4) >= margins.margin_f1
+            and round(gain_routed, 4) >= margins.margin_routed):  # fmt: skip
         return True, f"beats the champion: {said}"
     return False, f"does not beat the champion by the margins: {said}"
 
@@ -255,3 +312,59 @@ def ask_retrain(session: Session, actor: Actor, name: str) -> JobRead:
     ledger.record(session, actor, "hub.dispatch.model.retrain_asked", object_type="model",
                   object_id=name)  # fmt: skip
     return job
+
+
+# --- the margins (晋级门槛) ---------------------------------------------------------------------
+
+
+def models_of(hub: HubSettings) -> list[str]:
+    """The dispatch models the platform learns: the category model and its unit model."""
+    return [hub.dispatch_model, unit_model(hub.dispatch_model)]
+
+
+def margins(session: Session, hub: HubSettings, name: str) -> MarginsRead:
+    """The margins a challenger to ``name`` must beat its champion by: those its centre's
+    quality team set, else the settings' (``PROMOTE_MARGIN_F1``, ``PROMOTE_MARGIN_ROUTED``)."""
+    row = repository.margins(session, name)
+    if row is None:
+        return MarginsRead(model=name, margin_f1=hub.promote_margin_f1,
+                           margin_routed=hub.promote_margin_routed, stored=False)  # fmt: skip
+    return MarginsRead(model=name, margin_f1=row.margin_f1, margin_routed=row.margin_routed,
+                       stored=True, updated_at=row.updated_at, updated_by=row.updated_by,
+                       note=row.note)  # fmt: skip
+
+
+def set_margins(
+    session: Session, hub: HubSettings, actor: Actor, name: str, data: MarginsIn,
+    centre: str | None,
+) -> MarginsRead:  # fmt: skip
+    """Set the margins of a model (on the ledger, with what they were). The models learn from
+    the whole city's cases and serve its centre: a district's centre (``centre``, its region)
+    does not set them. Setting what is already set changes nothing and writes nothing."""
+    if centre is not None:
+        raise Forbidden("the dispatch models learn from the whole city's cases: their margins "
+                        "are set by the city's centre", field="model")  # fmt: skip
+    if name not in models_of(hub) and not repository.versions(session, name):
+        raise InvalidInput(f"no dispatch model {name} (there are: "
+                           f"{', '.join(models_of(hub))})", field="model")  # fmt: skip
+    before = margins(session, hub, name)
+    if before.stored and (before.margin_f1, before.margin_routed) == (
+            data.margin_f1, data.margin_routed):  # fmt: skip
+        return before
+    row = repository.margins(session, name) or PromotionMargins(model=name)
+    row.margin_f1, row.margin_routed = data.margin_f1, data.margin_routed
+    row.updated_by, row.note = actor.name, data.note.strip()
+    repository.add(session, row)
+    ledger.record(session, actor, "hub.dispatch.margins.changed", object_type="model",
+                  object_id=name, reason=data.note.strip(),
+                  details={"before": {"margin_f1": before.margin_f1,
+                                      "margin_routed": before.margin_routed,
+                                      "stored": before.stored},
+                           "after": {"margin_f1": data.margin_f1,
+                                     "margin_routed": data.margin_routed}})  # fmt: skip
+    return margins(session, hub, name)
+
+
+def centre_of(session: Session, principal: Principal) -> str | None:
+    """The region of the centre a person works for: None for the city's."""
+    return cases.Mover.of(session, principal).region

@@ -54,3 +54,17 @@ class ModelVersion(IdMixin, Base):
     decision: Mapped[str] = mapped_column(String(300), default="")
     # when it last became the champion (promoted, or gone back to): its reign's start
     promoted_at: Mapped[datetime | None]
+
+
+class PromotionMargins(IdMixin, TimestampMixin, Base):
+    """How much better a challenger to one dispatch model must do to replace its champion, as
+    the quality team of the centre the model serves set it: on macro-F1 and on the share of
+    cases routed without a later correction. A model with no row takes the settings' margins."""
+
+    __tablename__ = "hub_dispatch_margins"
+
+    model: Mapped[str] = mapped_column(String(64), unique=True)
+    margin_f1: Mapped[float]
+    margin_routed: Mapped[float]
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")

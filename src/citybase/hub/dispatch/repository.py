@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citybase.hub.dispatch.models import DispatchRule, ModelVersion
+from citybase.hub.dispatch.models import DispatchRule, ModelVersion, PromotionMargins
 
 
 def add(session: Session, obj: object) -> None:
@@ -61,3 +61,7 @@ def champion(session: Session, name: str) -> ModelVersion | None:
 def next_version(session: Session, name: str) -> int:
     top = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
     return int(top or 0) + 1
+
+
+def margins(session: Session, model: str) -> PromotionMargins | None:
+    return session.scalar(select(PromotionMargins).where(PromotionMargins.model == model))

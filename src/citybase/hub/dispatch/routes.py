@@ -21,7 +21,13 @@ from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id, QueryDate
 from citybase.hub.dispatch import corrections, learning
 from citybase.hub.dispatch.auth import ModelReader, ModelTrainer
-from citybase.hub.dispatch.schemas import Correction, CorrectionKind, VersionRead
+from citybase.hub.dispatch.schemas import (
+    Correction,
+    CorrectionKind,
+    MarginsIn,
+    MarginsRead,
+    VersionRead,
+)
 
 router = APIRouter(prefix="/api/v1/hub/dispatch", tags=["city brain"])
 
@@ -64,6 +70,26 @@ def retrain(
 ) -> JobRead:
     """Train a challenger now (in the worker) and judge it against the champion."""
     return learning.ask_retrain(session, actor_of(principal), name or settings.hub.dispatch_model)
+
+
+@router.get("/models/margins")
+def get_margins(
+    session: DbSession, principal: ModelReader, settings: AppSettings, name: ModelName = None
+) -> MarginsRead:
+    """The margins a challenger must beat the champion by (macro-F1, and the share routed
+    without a later correction): the quality team's, or the settings' when it set none."""
+    return learning.margins(session, settings.hub, name or settings.hub.dispatch_model)
+
+
+@router.put("/models/margins")
+def put_margins(
+    session: DbSession, principal: ModelTrainer, settings: AppSettings,
+    data: Annotated[MarginsIn, Body()], name: ModelName = None,
+) -> MarginsRead:  # fmt: skip
+    """Set the margins (the city centre's quality team; on the ledger with what they were)."""
+    return learning.set_margins(session, settings.hub, actor_of(principal),
+                                name or settings.hub.dispatch_model, data,
+                                learning.centre_of(session, principal))  # fmt: skip
 
 
 @router.post("/models/{version_id}/rollback")

@@ -227,3 +227,29 @@ class Reign(BaseModel):
     dispatch_accuracy: float | None = Field(description="Dispatched cases never reassigned or "
                                             "returned (派单准确率)")  # fmt: skip
     return_rate: float | None
+
+
+class MarginsIn(BaseModel):
+    """The margins a challenger must beat its champion by to replace it (fractions: 0.01 is one
+    point of macro-F1, or one percent of the cases)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    margin_f1: float = Field(ge=0, le=1, allow_inf_nan=False,
+                             description="How much higher the challenger's macro-F1 must be")  # fmt: skip
+    margin_routed: float = Field(
+        ge=0, le=1, allow_inf_nan=False,
+        description="How much higher its share of cases routed without a later correction "
+        "must be",
+    )  # fmt: skip
+    note: str = Field("", max_length=500, description="Why (kept on the ledger)")
+
+
+class MarginsRead(BaseModel):
+    model: str
+    margin_f1: float
+    margin_routed: float
+    stored: bool = Field(description="False: none set for this model, the settings' apply")
+    updated_at: datetime | None = None
+    updated_by: str = ""
+    note: str = ""

@@ -12,14 +12,15 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
-from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id, QueryDate
 from citybase.core.web.templating import NavEntry, console
@@ -30,6 +31,7 @@ from citybase.hub.dispatch.schemas import (
     CORRECTION_NAMES,
     STATUS_NAMES,
     CorrectionKind,
+    MarginsIn,
     VersionStatus,
 )
 from citybase.hub.events import service as events
@@ -89,24 +91,52 @@ def _names(session: DbSession) -> dict[str, str]:
     return {c.code: c.name for c in events.categories(session, active_only=False)}
 
 
+ModelParam = Annotated[str, Query(max_length=64, description="The model shown")]
+
+
 @router.get("/console/hub/models")
 def models_page(
     request: Request, session: DbSession, principal: ModelReader, settings: AppSettings,
-    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None, model: ModelParam = "",
 ) -> Response:  # fmt: skip
-    name = settings.hub.dispatch_model
+    models = learning.models_of(settings.hub)
+    name = model if model in models else models[0]
     versions = learning.versions(session, name)
     chosen = next((v for v in versions if v.id == version), None) or next(
         (v for v in versions if v.status is VersionStatus.champion), versions[0] if versions else None
     )  # fmt: skip
+    if name == models[0]:
+        names = _names(session)
+    else:  # the unit model's labels are units
+        codes = {c for v in versions for c in (v.confusion.get("labels") or [])}
+        names = orgs.unit_names(session, codes)
     q = request.query_params
     return console.render(request, "hub/models.html", {
-        "name": name, "versions": versions, "chosen": chosen,
-        "reigns": learning.reigns(session, name),
+        "name": name, "models": models, "units": name != models[0], "versions": versions,
+        "chosen": chosen, "reigns": learning.reigns(session, name) if name == models[0] else [],
         "matrix": confusion_svg(chosen.confusion) if chosen else None,
-        "names": _names(session), "may_train": principal.can(MODELS_TRAIN),
+        "names": names, "may_train": principal.can(MODELS_TRAIN),
+        "margins": learning.margins(session, settings.hub, name),
         "error": q.get("error", ""), "asked": q.get("asked") == "1", "saved": q.get("saved") == "1",
     })  # fmt: skip
+
+
+@router.post("/console/hub/models/margins")
+async def models_margins(
+    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
+) -> Response:
+    form = await read_form(request)
+    name = str(form.get("model") or settings.hub.dispatch_model)
+    back = f"/console/hub/models?{urlencode({'model': name})}"
+    try:
+        data = MarginsIn.model_validate({k: form.get(k, "") for k in
+                                         ("margin_f1", "margin_routed", "note")})  # fmt: skip
+        learning.set_margins(session, settings.hub, actor_of(principal), name, data,
+                             learning.centre_of(session, principal))  # fmt: skip
+    except (ValidationError, InvalidInput) as exc:
+        return RedirectResponse(f"{back}&error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    return RedirectResponse(f"{back}&saved=1", status_code=303)
 
 
 @router.post("/console/hub/models/retrain")
@@ -124,13 +154,14 @@ async def models_rollback(
     version_id: Id,
 ) -> Response:  # fmt: skip
     form = await read_form(request)
+    model = urlencode({"model": str(form.get("model") or "")[:64]})
     try:
         learning.rollback(session, settings.home, actor_of(principal), version_id,
                           str(form.get("note") or ""))  # fmt: skip
     except CitybaseError as exc:
-        return RedirectResponse(f"/console/hub/models?version={version_id}&error="
+        return RedirectResponse(f"/console/hub/models?{model}&version={version_id}&error="
                                 f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
-    return RedirectResponse("/console/hub/models?saved=1", status_code=303)
+    return RedirectResponse(f"/console/hub/models?{model}&saved=1", status_code=303)
 
 
 @router.get("/console/hub/corrections")
@@ -152,4 +183,31 @@ def corrections_page(
     })  # fmt: skip
 
 
-add_patterns("zh", {r"no model version (\S+)": "未找到模型版本 {0}"})
+add_patterns(
+    "zh",
+    {
+        r"no model version (\S+)": "未找到模型版本 {0}",
+        r"no dispatch model (\S+) \(there are: (.*)\)": "没有分类模型 {0}（现有：{1}）",
+    },
+)
+add_translations(
+    "zh",
+    {
+        "Promotion margins": "晋级门槛",
+        "Macro-F1 margin": "宏平均F1门槛",
+        "Routed-without-correction margin": "免纠错派单率门槛",
+        "Input should be a finite number": "应为有限数值",
+        "A challenger replaces the champion only when, on the same holdout cases, its macro-F1 and its share routed without a later correction are higher by at least these (0.01 is one point, or one percent of the cases).": "挑战模型须在同一评估期工单上，宏平均F1和免纠错派单率均比在用模型高出至少以下数值，才会替换在用模型（0.01 即 1 个百分点）。",
+        "Set by {by} at {at}": "由 {by} 于 {at} 设定",
+        "Not set by the quality team: the platform's settings apply.": "质控团队尚未设定：沿用平台配置。",
+        "Category model": "分类模型",
+        "Unit model": "承办单位模型",
+        "Set the margins": "设定门槛",
+        "Figures by unit": "分单位指标",
+        "Confusion matrix (rows: final unit, columns: predicted)": "混淆矩阵（行：最终承办单位，列：预测单位）",
+        "the dispatch models learn from the whole city's cases: their margins are set by the city's centre": "分类模型基于全市工单训练，其晋级门槛由市级中心设定",
+    },
+)
+add_field_labels(
+    {"margin_f1": "Macro-F1 margin", "margin_routed": "Routed-without-correction margin"}
+)
