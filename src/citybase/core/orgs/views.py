@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -111,6 +112,22 @@ def region_children(
     found = service.region_children(session, parent[:40], level)
     return JSONResponse([o.model_dump(mode="json") for o in found],
                         headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+
+
+@router.get("/regions/outlines")
+def region_outlines(
+    session: DbSession, _: Public, level: RegionLevel | None = None, parent: str = "",
+    code: str = "",
+) -> Response:  # fmt: skip
+    """Outlines for the console's maps, simplified (``boundaries.map_collection``): a level's
+    regions, a region's children (``parent``) or one region (``code``). Public, like the
+    region names: administrative boundaries are published by the civil affairs bureau."""
+    found = boundaries.map_collection(
+        session, level=level, parent_code=parent[:40] or None,
+        codes=[code[:40]] if code else None,
+    )  # fmt: skip
+    return Response(orjson.dumps(found), media_type="application/geo+json",
+                    headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
 
 
 @router.get("/console/regions")

@@ -18,6 +18,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.perception.devices import service
@@ -48,8 +49,8 @@ add_translations("zh", {
     "rule.rate": "变化速率", "rule.silence": "离线静默", "rule.geofence": "电子围栏",
     "rule.anomaly": "异常检测", "Attribute": "属性", "Parameters (JSON)": "参数（JSON）",
     "Device type": "设备类型", "Alarm kind": "告警类别", "Name": "名称",
-    "schematic: devices placed by longitude and latitude, no base map":
-    "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
+    "Devices with open alarms": "有未解除告警的设备", "Devices online": "在线设备",
+    "Devices offline": "离线设备", "No readings yet.": "尚无数据。", "Still open": "未解除",
     "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
     "Expected band (80%), forecast an hour before": "预期区间（80%，提前一小时预测）",
     "Alarm": "告警", "Red dots: alarms.": "红点：告警。",
@@ -70,17 +71,24 @@ add_translations("zh", {
 })  # fmt: skip
 
 
-def _map(found: list[Any]) -> dict[str, Any]:
-    placed = [d for d in found if d.lon is not None and d.lat is not None]
-    if not placed:
-        return {"points": [], "w": 0, "h": 0}
-    lons, lats = [d.lon for d in placed], [d.lat for d in placed]
-    west, east = min(lons) - 0.005, max(lons) + 0.005
-    south, north = min(lats) - 0.005, max(lats) + 0.005
-    w, h = 640, max(200, int(640 * (north - south) / (east - west)))
-    return {"w": w, "h": h, "points": [
-        {"x": round((d.lon - west) / (east - west) * w, 1),
-         "y": round((north - d.lat) / (north - south) * h, 1), "d": d} for d in placed]}  # fmt: skip
+def _map(found: list[Any], alarmed: set[str]) -> MapView:
+    """Where the devices stand over the districts' outlines: alarmed, online and offline."""
+    layers = {
+        "alarmed": Points("alarmed", "Devices with open alarms", "alarmed"),
+        "online": Points("online", "Devices online", "online"),
+        "offline": Points("offline", "Devices offline", "offline"),
+    }
+    for d in found:
+        if d.lon is None or d.lat is None:
+            continue
+        state = "alarmed" if d.device_id in alarmed else ("online" if d.online else "offline")
+        layers[state].items.append(point(d.lat, d.lon, d.name or d.device_id,
+                                         f"/console/perception/devices/{d.device_id}", ""))  # fmt: skip
+    return MapView(
+        "devices-map", "Where the devices stand",
+        [Outlines("districts", "District outlines", "level=district", pick=True)],
+        [layer for layer in layers.values() if layer.items],
+    )  # fmt: skip
 
 
 @router.get("/console/perception/devices")
@@ -90,7 +98,8 @@ def devices_page(request: Request, session: DbSession, principal: Reader) -> Res
     latest = telemetry.latest_all(session)
     open_alarms = {a.device_id for a in rules.alarms(session, open_only=True)}
     return console.render(request, "perception/devices.html", {
-        "devices": found, "latest": latest, "alarmed": open_alarms, "map": _map(found),
+        "devices": found, "latest": latest, "alarmed": open_alarms,
+        "map": _map(found, open_alarms),
         "types": {t.code: t for t in service.types(session)},
         "region_picker": orgs.region_picker(session, region),
     })  # fmt: skip
