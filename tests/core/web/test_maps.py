@@ -32,7 +32,7 @@ def test_outlines_for_the_map_are_simplified_and_public(
     drawn = answer.json()
     stored = boundaries.collection(session, level=boundaries.RegionLevel.district)
     assert [f["id"] for f in drawn["features"]] == [f["id"] for f in stored["features"]]
-    assert set(drawn["features"][0]["properties"]) == {"code", "name", "level"}
+    assert set(drawn["features"][0]["properties"]) == {"code", "name", "level", "updated"}
     one = client.get("/regions/outlines?code=350102").json()
     assert [f["id"] for f in one["features"]] == ["350102"]
     children = client.get("/regions/outlines?parent=350100").json()

@@ -467,9 +467,27 @@ class Drawing:
         )
 
 
+_drawings: OrderedDict[tuple[Any, ...], Drawing | None] = OrderedDict()
+
+
 def drawing(features: list[dict[str, Any]], width: int = 440, pad: int = 4) -> Drawing | None:
-    """The features of a FeatureCollection (as ``collection`` gives them) drawn ``width`` pixels
-    wide; None when there are none."""
+    """The features of a FeatureCollection (as ``collection`` or ``map_collection`` give them)
+    drawn ``width`` pixels wide; None when there are none. Features that carry their row's
+    update time (``map_collection``'s) are drawn once per process until a row changes."""
+    stamps = tuple((f["properties"]["code"], f["properties"].get("updated")) for f in features)
+    key = (stamps, width, pad)
+    if all(updated for _, updated in stamps) and key in _drawings:
+        _drawings.move_to_end(key)
+        return _drawings[key]
+    drawn = _draw(features, width, pad)
+    if all(updated for _, updated in stamps):
+        _drawings[key] = drawn
+        while len(_drawings) > 256:
+            _drawings.popitem(last=False)
+    return drawn
+
+
+def _draw(features: list[dict[str, Any]], width: int, pad: int) -> Drawing | None:
     shapes = [(f["properties"], shape(f["geometry"])) for f in features]
     if not shapes:
         return None
@@ -508,7 +526,7 @@ def map_collection(
     codes: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Outlines to draw on the console's map: simplified to ``MAP_TOLERANCE`` (the topology
-    kept), coordinates to 1e-5°, and only code, name and level as properties. A page draws the
+    kept), coordinates to 1e-5°, and only code, name, level and update time as properties. A page draws the
     city's districts at a tenth of their stored size; each simplified outline is kept per
     process until its row changes, so a map reads only the rows' update times."""
     query = (select(RegionBoundary.region_code, RegionBoundary.updated_at, Region.name,
@@ -539,7 +557,8 @@ def map_collection(
         _simplified.move_to_end(code)
         features.append({"type": "Feature", "id": code, "geometry": kept[1],
                          "properties": {"code": code, "name": name,
-                                        "level": RegionLevel(region_level).value}})  # fmt: skip
+                                        "level": RegionLevel(region_level).value,
+                                        "updated": kept[0].isoformat()}})  # fmt: skip
     while len(_simplified) > KEPT_SHAPES:
         _simplified.popitem(last=False)
     return {"type": "FeatureCollection", "features": features}

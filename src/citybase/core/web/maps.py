@@ -27,6 +27,7 @@ class Outlines:
     focus: bool = False  # drawn stronger (the region of a region page)
     pick: bool = False  # a click chooses the region in the page's region picker
     heat: dict[str, int] | None = None  # region code → count, drawn as classes heat-0 … 4
+    link: str = ""  # a click opens this path followed by the region's code
 
 
 @dataclass
@@ -62,7 +63,7 @@ class MapView:
         return {
             "outlines": [
                 {"key": o.key, "url": "/regions/outlines?" + o.query, "focus": o.focus,
-                 "pick": o.pick,
+                 "pick": o.pick, "link": o.link,
                  "heat": {c: heat_class(n, top) for c, n in o.heat.items()} if o.heat else None,
                  "counts": o.heat}
                 for o in self.outlines

@@ -81,7 +81,8 @@ def _tiles(session: DbSession) -> list[dict[str, Any]]:
 def _map(session: DbSession, tiles: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The districts drawn from their outlines, coloured as the tiles are, with the open cases
     that have coordinates as dots; None unless every district is outlined."""
-    features = boundaries.collection(session, level=RegionLevel.district)["features"]
+    # simplified as the console's maps draw them: the stored outlines are megabytes
+    features = boundaries.map_collection(session, level=RegionLevel.district)["features"]
     if not tiles or len(features) < len(tiles):
         return None
     drawn = boundaries.drawing(features, width=MAP_WIDTH)
@@ -94,7 +95,8 @@ def _map(session: DbSession, tiles: list[dict[str, Any]]) -> dict[str, Any] | No
         at = drawn.point(lon, lat)
         if at:
             dots.append({"number": number, "x": at[0], "y": at[1], "warning": warning})
-    sources = {f["properties"]["source"] for f in features}
+    kept = boundaries.outlines(session, [f["properties"]["code"] for f in features])
+    sources = {o.source for o in kept.values()}
     return {"width": drawn.width, "height": drawn.height, "shapes": shapes, "dots": dots,
             "sources": "、".join(sorted(s for s in sources if s))}  # fmt: skip
 

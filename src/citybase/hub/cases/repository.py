@@ -329,6 +329,38 @@ def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[s
     return [(str(d), int(n)) for d, n in session.execute(query.group_by(day).order_by(day))]
 
 
+def by_district(session: Session, flt: CaseFilter, units: list[str] | None) -> dict[str, int]:
+    """district → how many of the cases ``find`` would list."""
+    query = _filtered(select(Case.district_code, func.count()), flt, units)
+    return {str(d or ""): int(n) for d, n in session.execute(query.group_by(Case.district_code))}
+
+
+def per_day_by_category(
+    session: Session, flt: CaseFilter, units: list[str] | None, since: datetime
+) -> list[tuple[str, str, int]]:
+    """Of the cases ``find`` would list, those taken in per day (UTC+8) and 大类 (the category
+    code's first two digits) since ``since``."""
+    day = _day(session)
+    major = GROUPS["category"]
+    query = _filtered(select(day, major, func.count()), flt, units).where(
+        Case.accepted_at >= since, Case.state != "merged"
+    )
+    rows = session.execute(query.group_by(day, major).order_by(day))
+    return [(str(d), str(c or ""), int(n)) for d, c, n in rows]
+
+
+def placed(
+    session: Session, flt: CaseFilter, units: list[str] | None, limit: int
+) -> list[tuple[str, float, float, str]]:
+    """Of the cases ``find`` would list, the newest ``limit`` with coordinates: (number, lon,
+    lat, warning)."""
+    query = _filtered(select(Case.number, Case.lon, Case.lat, Case.warning), flt, units).where(
+        Case.lon.is_not(None), Case.lat.is_not(None)
+    )
+    rows = session.execute(query.order_by(Case.accepted_at.desc()).limit(limit))
+    return [(str(n), float(x), float(y), str(w or "")) for n, x, y, w in rows]
+
+
 def open_points(session: Session, limit: int) -> list[tuple[str, float, float, str]]:
     """Open cases with coordinates, the newest first: (number, lon, lat, warning). The condition
     is written as the partial index has it, so that the index serves it."""

@@ -47,6 +47,9 @@
           var text = f.properties.name;
           if (layer.counts) text += " " + (layer.counts[f.properties.code] || 0);
           shape.bindTooltip(text, { sticky: true });
+          if (layer.link) {
+            shape.on("click", function () { window.location.href = layer.link + encodeURIComponent(f.properties.code); });
+          }
           if (layer.pick && picker) {
             shape.on("click", function () {
               var code = f.properties.code;
