@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from citybase.core.web.i18n import add_translations
@@ -323,6 +322,6 @@ def group_days(rows: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
 add_translations("zh", {
     "Threshold": "阈值", "Other kinds": "其他类别", "Readings": "读数",
     "Expected band (80%)": "预期区间（80%）", "Next hour (80%)": "未来一小时（80%）",
-    "Forecast": "预测", "Cases per day by kind (last 30 days)": "近30天每日案件数（按大类）",
-    "Cases": "案件数",
+    "Forecast": "预测", "Cases per day by kind (last 30 days)": "近30天每日受理工单（按大类）",
+    "Number of cases": "工单数",
 })  # fmt: skip

@@ -101,7 +101,7 @@ add_translations("zh", {
     "open them.": "地图：拖动平移，滚轮或 +/− 缩放；带数字的圆为点的聚合，点击展开。",
     "Click a district to choose it.": "点击区县可按该区县筛选。",
     "District outlines": "区县边界", "Outline": "边界", "Sub-regions": "下级区划",
-    "Cases by district": "各区县案件数", "Cases with a place": "有位置的案件",
-    "Where the cases are": "案件分布", "Cases (heat)": "案件数",
+    "Cases by district": "各区县工单数", "Cases with a place": "有位置的工单",
+    "Where the cases are": "工单分布", "Cases (heat)": "工单数",
     "Data sets by district": "各区县数据资源数", "Data sets": "数据资源",
 })  # fmt: skip
