@@ -240,3 +240,43 @@ def test_the_console_on_a_phone(base_url: str, browser, tmp_path: Path) -> None:
     page.wait_for_load_state()
     assert page.locator("nav.side").is_hidden()  # folded again on the next page
     context.close()
+
+
+def test_the_maps_draw_outlines_devices_and_cases(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The devices' map draws Fuzhou's districts from their outlines with the devices on them,
+    the cases' map colours the districts by the listed cases and a click on one filters the
+    list by it, and a region's page draws its sub-regions; Leaflet comes from the app itself
+    (a CDN would be blocked by the content security policy and show as an error)."""
+    shots = Path(os.environ.get("CITYBASE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+    page.goto(f"{base_url}/console/perception/devices")
+    page.wait_for_function("document.querySelectorAll('#devices-map path.outline').length >= 13")
+    page.wait_for_selector("#devices-map .leaflet-marker-icon, #devices-map path.pt")
+    assert page.locator("#devices-map .leaflet-control-layers").count() == 1
+    assert "区县边界" in page.locator("#devices-map-legend").inner_text()
+    page.locator("#devices-map").screenshot(path=str(shots / "map-devices.png"))
+
+    page.goto(f"{base_url}/console/hub/cases")
+    page.wait_for_function("document.querySelectorAll('#cases-map path.outline').length >= 13")
+    hot = page.locator("#cases-map path.heat-4, #cases-map path.heat-3")
+    assert hot.count() >= 1
+    assert page.locator("svg.chart rect.series-0").count() >= 1  # the trend's bars
+    page.screenshot(path=str(shots / "map-cases.png"), full_page=True)
+    page.locator("#cases-map path.heat-4, #cases-map path.heat-3").first.click(force=True)
+    page.wait_for_url("**/console/hub/cases?*region=*")
+
+    page.goto(f"{base_url}/console/regions/350100")
+    page.wait_for_function("document.querySelectorAll('#region-map path.outline').length >= 14")
+    page.locator("#region-map").screenshot(path=str(shots / "map-city.png"))
+    assert problems == []
+    page.close()
