@@ -260,14 +260,14 @@ def test_the_maps_draw_outlines_devices_and_cases(base_url: str, browser, tmp_pa
     page.wait_for_url(f"{base_url}/")
 
     page.goto(f"{base_url}/console/perception/devices")
-    page.wait_for_function("document.querySelectorAll('#devices-map path.outline').length >= 13")
+    page.locator("#devices-map path.outline").nth(12).wait_for(state="attached")  # no eval: the CSP
     page.wait_for_selector("#devices-map .leaflet-marker-icon, #devices-map path.pt")
     assert page.locator("#devices-map .leaflet-control-layers").count() == 1
     assert "区县边界" in page.locator("#devices-map-legend").inner_text()
     page.locator("#devices-map").screenshot(path=str(shots / "map-devices.png"))
 
     page.goto(f"{base_url}/console/hub/cases")
-    page.wait_for_function("document.querySelectorAll('#cases-map path.outline').length >= 13")
+    page.locator("#cases-map path.outline").nth(12).wait_for(state="attached")  # no eval: the CSP
     hot = page.locator("#cases-map path.heat-4, #cases-map path.heat-3")
     assert hot.count() >= 1
     assert page.locator("svg.chart rect.series-0").count() >= 1  # the trend's bars
@@ -276,7 +276,7 @@ def test_the_maps_draw_outlines_devices_and_cases(base_url: str, browser, tmp_pa
     page.wait_for_url("**/console/hub/cases?*region=*")
 
     page.goto(f"{base_url}/console/regions/350100")
-    page.wait_for_function("document.querySelectorAll('#region-map path.outline').length >= 14")
+    page.locator("#region-map path.outline").nth(13).wait_for(state="attached")  # no eval: the CSP
     page.locator("#region-map").screenshot(path=str(shots / "map-city.png"))
     assert problems == []
     page.close()

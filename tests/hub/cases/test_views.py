@@ -94,7 +94,8 @@ def test_the_cases_map_and_trend_count_only_the_cases_the_reader_sees(
     drawn = map_config(page.text, "cases-map")
     assert drawn["outlines"][0]["counts"] == {"350102": 1}
     assert [p[2] for layer in drawn["points"] for p in layer["items"]] == [mine.number]
-    assert "近30天每日受理工单" in page.text and '<rect class="series-0"' in page.text
+    assert "近30天每日受理工单" in page.text
+    assert '<rect class="series-0"' in page.text
 
     client.cookies.clear()
     sign_in(client, "super")
