@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Select,
@@ -60,7 +60,10 @@ def open_near(
     return list(session.scalars(query.order_by(Case.accepted_at.desc()).limit(500)))
 
 
-def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> Select[Any]:
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+def _filtered(query: _Query, flt: CaseFilter, units: list[str] | None) -> _Query:
     if flt.state:
         query = query.where(Case.state.in_([str(s) for s in flt.state]))
     if flt.lead_unit:
@@ -358,7 +361,7 @@ def placed(
         Case.lon.is_not(None), Case.lat.is_not(None)
     )
     rows = session.execute(query.order_by(Case.accepted_at.desc()).limit(limit))
-    return [(str(n), float(x), float(y), str(w or "")) for n, x, y, w in rows]
+    return [(str(n), x, y, str(w or "")) for n, x, y, w in rows if x is not None and y is not None]
 
 
 def open_points(session: Session, limit: int) -> list[tuple[str, float, float, str]]:
