@@ -10,7 +10,8 @@
       var item = legend && legend.querySelector('[data-layer="' + key + '"]');
       return item ? item.textContent.trim() : key;
     }
-    var map = L.map(el, { zoomSnap: 0.25, attributionControl: false, preferCanvas: false });
+    // no tile layer to give them: the zoom limits are set here (markercluster needs maxZoom)
+    var map = L.map(el, { zoomSnap: 0.25, minZoom: 6, maxZoom: 17, attributionControl: false });
     map.setView([26.08, 119.3], 9);
     var overlays = {};
     var bounds = null;
@@ -32,10 +33,11 @@
       });
       group.addTo(map);
       overlays[label(layer.key)] = group;
-      if (layer.items.length) grow(L.latLngBounds(layer.items.map(function (p) { return [p[0], p[1]]; })));
+      if (layer.items.length && !config.outlines.length) grow(L.latLngBounds(layer.items.map(function (p) { return [p[0], p[1]]; })));
     });
 
     var picker = document.querySelector('form [name="region"]');
+    var focused = config.outlines.some(function (o) { return o.focus; });
     config.outlines.forEach(function (layer) {
       var geo = L.geoJSON(null, {
         style: function (f) {
@@ -73,7 +75,9 @@
         .then(function (data) {
           geo.addData(data);
           geo.bringToBack();
-          if (!bounds || layer.focus) grow(geo.getBounds());
+          // the outlines frame the map: the focused region's, else all of them
+          if (layer.focus) { bounds = null; grow(geo.getBounds()); }
+          else if (!focused) grow(geo.getBounds());
           el.dataset.outlines = String((+el.dataset.outlines || 0) + data.features.length);
         });
     });
