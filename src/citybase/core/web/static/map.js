@@ -36,7 +36,8 @@
       if (layer.items.length && !config.outlines.length) grow(L.latLngBounds(layer.items.map(function (p) { return [p[0], p[1]]; })));
     });
 
-    var picker = document.querySelector('form [name="region"]');
+    // looked up at the click: pickers.js may have replaced the list with a hidden field since
+    function pickerField() { return document.querySelector('form [name="region"]'); }
     var focused = config.outlines.some(function (o) { return o.focus; });
     config.outlines.forEach(function (layer) {
       var geo = L.geoJSON(null, {
@@ -52,8 +53,9 @@
           if (layer.link) {
             shape.on("click", function () { window.location.href = layer.link + encodeURIComponent(f.properties.code); });
           }
-          if (layer.pick && picker) {
+          if (layer.pick && pickerField()) {
             shape.on("click", function () {
+              var picker = pickerField();
               var code = f.properties.code;
               if (picker.tagName === "SELECT" && !picker.querySelector('option[value="' + code + '"]')) {
                 var o = document.createElement("option");
