@@ -49,3 +49,11 @@ def test_heat_classes_step_by_the_largest_count() -> None:
     assert heat_steps(4) == ["0", "1", "2", "3", "4"]
     assert heat_steps(0) == ["0"]
     assert heat_steps(8) == ["0", "1–2", "3–4", "5–6", "7–8"]
+    for top in (1, 2, 3, 5, 7, 10, 99, 1000):  # each step holds exactly the counts of its class
+        for step in heat_steps(top)[1:]:
+            lo, _, hi = step.partition("–")
+            counts = range(int(lo), int(hi or lo) + 1)
+            assert len({heat_class(n, top) for n in counts}) == 1, (top, step)
+        covered = sum(len(range(int(s.partition("–")[0]), int(s.partition("–")[2] or s) + 1))
+                      for s in heat_steps(top)[1:])  # fmt: skip
+        assert covered == top

@@ -81,14 +81,16 @@ def heat_class(count: int, top: int) -> int:
 
 
 def heat_steps(top: int) -> list[str]:
-    """The legend of each heat class: the counts it holds."""
+    """The legend of each heat class: the counts it holds ("0", "1–3", …)."""
+
+    def first(k: int) -> int:  # the smallest count of class k (k ≥ 1)
+        return 1 + -(-(k - 1) * top // (HEAT_STEPS - 1))
+
     steps = ["0"]
     for k in range(1, HEAT_STEPS):
-        lo = next((n for n in range(1, top + 1) if heat_class(n, top) == k), None)
-        hi = max((n for n in range(1, top + 1) if heat_class(n, top) == k), default=None)
-        if lo is None or hi is None:
-            continue
-        steps.append(str(lo) if lo == hi else f"{lo}–{hi}")
+        lo, hi = first(k), min(top, first(k + 1) - 1)
+        if lo <= hi:
+            steps.append(str(lo) if lo == hi else f"{lo}–{hi}")
     return steps
 
 
