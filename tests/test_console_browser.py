@@ -7,6 +7,7 @@ skips otherwise. It serves the demo city from a temporary SQLite data directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -240,3 +241,44 @@ def test_the_console_on_a_phone(base_url: str, browser, tmp_path: Path) -> None:
     page.wait_for_load_state()
     assert page.locator("nav.side").is_hidden()  # folded again on the next page
     context.close()
+
+
+def test_the_maps_draw_outlines_devices_and_cases(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The devices' map draws Fuzhou's districts from their outlines with the devices on them,
+    the cases' map colours the districts by the listed cases and a click on one filters the
+    list by it, and a region's page draws its sub-regions; Leaflet comes from the app itself
+    (a CDN would be blocked by the content security policy and show as an error)."""
+    shots = Path(os.environ.get("CITYBASE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+    page.goto(f"{base_url}/console/perception/devices")
+    page.locator("#devices-map path.outline").nth(12).wait_for(state="attached")  # no eval: the CSP
+    page.wait_for_selector("#devices-map .leaflet-marker-icon, #devices-map path.pt")
+    assert page.locator("#devices-map .leaflet-control-layers").count() == 1
+    assert "区县边界" in page.locator("#devices-map-legend").inner_text()
+    page.locator("#devices-map").screenshot(path=str(shots / "map-devices.png"))
+
+    page.goto(f"{base_url}/console/hub/cases")
+    page.locator("#cases-map path.outline").nth(12).wait_for(state="attached")  # no eval: the CSP
+    hot = page.locator("#cases-map path.heat-4, #cases-map path.heat-3")
+    assert hot.count() >= 1
+    assert page.locator("svg.chart rect.series-0").count() >= 1  # the trend's bars
+    page.screenshot(path=str(shots / "map-cases.png"), full_page=True)
+    # a district under the cluster of its cases' dots is clicked as Leaflet sees a click on it
+    page.locator("#cases-map path.heat-4, #cases-map path.heat-3").first.dispatch_event("click")
+    page.wait_for_url(re.compile(r"/console/hub/cases\?.*region=35\d{4}"))  # the district chosen
+
+    page.goto(f"{base_url}/console/regions/350100")
+    page.locator("#region-map path.outline").nth(13).wait_for(state="attached")  # no eval: the CSP
+    page.locator("#region-map").screenshot(path=str(shots / "map-city.png"))
+    assert problems == []
+    page.close()

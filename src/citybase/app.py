@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fastapi_offline
+import xstatic.pkg.leaflet
+import xstatic.pkg.leaflet_markercluster
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
@@ -294,6 +296,9 @@ console.add_page(NavEntry("Kernel", "Home", "/", None, order=0))
 
 _SWAGGER = Path(fastapi_offline.__file__).parent / "static"
 _STATIC = Path(__file__).parent / "core" / "web" / "static"
+# Leaflet and its clustering plugin, served from their installed packages (never copied here)
+_LEAFLET = Path(xstatic.pkg.leaflet.BASE_DIR)
+_CLUSTER = Path(xstatic.pkg.leaflet_markercluster.BASE_DIR)
 
 
 def create_app(
@@ -491,6 +496,10 @@ def create_app(
 
     app.mount(public_mount("/static/core"), StaticFiles(directory=_STATIC), name="static-core")
     app.mount(public_mount("/static/swagger"), StaticFiles(directory=_SWAGGER), name="swagger")
+    app.mount(public_mount("/static/leaflet"), StaticFiles(directory=_LEAFLET), name="leaflet")
+    app.mount(
+        public_mount("/static/leaflet-cluster"), StaticFiles(directory=_CLUSTER), name="cluster"
+    )
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ DEMO_FILE = Path(__file__).parent / "fuzhou.yaml"
 # outlines of the city, its districts (cells around each seat) and one street down to its grids:
 # drawn for the demo, not survey data
 BOUNDARIES_FILE = Path(__file__).parent / "boundaries.geojson"
+# the districts' outlines: see boundaries.README.md beside the file
+OUTLINES_SOURCE = "echarts-china-cities-pypkg 0.0.9 (MIT), GCJ-02 → WGS84"
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
 # the steps from a draft to each state, and who takes them (the provider or the bureau)
 PATH_TO = {
@@ -99,6 +102,19 @@ DEMO_USERS = (
 )
 
 
+def import_demo_outlines(session: Session) -> None:
+    """The city's and districts' real outlines (named by their source), then the street, its
+    communities and grids, which are drawn for the demo and say so."""
+    collection = json.loads(BOUNDARIES_FILE.read_bytes())
+    real = [f for f in collection["features"] if len(f["properties"]["code"]) <= 6]
+    drawn = [f for f in collection["features"] if len(f["properties"]["code"]) > 6]
+    for features, source in ((real, OUTLINES_SOURCE), (drawn, "示意边界 (illustrative)")):
+        content = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+        outlines = boundaries.import_boundaries(session, DEMO_ACTOR, content, source=source)
+        if outlines.problems:
+            raise RuntimeError(f"the demo outlines do not load: {outlines.problems[:3]}")
+
+
 def demo_exists(db: Database) -> bool:
     with db.session_scope(readonly=True) as session:
         return identity.count_users(session) > 0
@@ -114,11 +130,7 @@ def build_demo(
         problems = [p for r in reports for p in r.problems]
         if problems:
             raise RuntimeError(f"the demo data does not import: {problems[:3]}")
-        outlines = boundaries.import_boundaries(
-            session, DEMO_ACTOR, BOUNDARIES_FILE.read_bytes(), source="示意边界 (illustrative)"
-        )
-        if outlines.problems:
-            raise RuntimeError(f"the demo outlines do not load: {outlines.problems[:3]}")
+        import_demo_outlines(session)
         step("users")
         for user in DEMO_USERS:
             identity.create_user(

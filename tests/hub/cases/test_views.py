@@ -66,3 +66,38 @@ def test_the_desk_the_inbox_and_a_case_page(
     sign_in(client, "super")
     catalog = client.get("/console/hub/dispatch")
     assert "鼓楼区城市管理局" in catalog.text or "gl.urban" in catalog.text
+
+
+def test_the_cases_map_and_trend_count_only_the_cases_the_reader_sees(
+    client: TestClient, session: Session
+) -> None:
+    """A district's handler sees the heat, the places and the trend of their own unit's cases,
+    never the other district's; the centre's supervisor sees both."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.core.web.maps import map_config
+    from tests.hub.cases.factories import ROAD, mover
+
+    city(session)
+    now = datetime.now(UTC) - timedelta(hours=1)
+    operator = mover(session, "operator")
+    gulou = ROAD.model_copy(update={"lon": 119.298, "lat": 26.089})
+    taijiang = ROAD.model_copy(
+        update={"address": "台江区苍霞街道苍霞社区", "text": "苍霞路井盖缺失"}
+    )
+    mine = service.intake(session, operator, gulou, now=now).case
+    theirs = service.intake(session, operator, taijiang, now=now).case
+    assert (mine.lead_unit, theirs.lead_unit) == ("gl.urban", "tj.urban")
+
+    sign_in(client, "gl.handler")
+    page = client.get("/console/hub/cases")
+    drawn = map_config(page.text, "cases-map")
+    assert drawn["outlines"][0]["counts"] == {"350102": 1}
+    assert [p[2] for layer in drawn["points"] for p in layer["items"]] == [mine.number]
+    assert "近30天每日受理工单" in page.text
+    assert '<rect class="series-0"' in page.text
+
+    client.cookies.clear()
+    sign_in(client, "super")
+    drawn = map_config(client.get("/console/hub/cases").text, "cases-map")
+    assert drawn["outlines"][0]["counts"] == {"350102": 1, "350103": 1}

@@ -12,6 +12,7 @@ from citybase.perception.rules.schemas import RuleIn, RuleKind
 from citybase.perception.telemetry import service as telemetry
 from citybase.perception.telemetry.schemas import ReadingIn
 from tests.core.identity.factories import make_user, sign_in
+from tests.core.web.maps import map_config
 from tests.perception.devices.test_telemetry import SYSTEM, city
 
 
@@ -28,7 +29,11 @@ def test_devices_a_device_alarms_and_rules(
     page = client.get("/console/perception/devices")
     assert page.status_code == 200
     assert "白马河1号水位计" in page.text
-    assert "<circle" in page.text
+    drawn = map_config(page.text, "devices-map")
+    assert drawn["outlines"][0]["url"] == "/regions/outlines?level=district"
+    placed = [p for layer in drawn["points"] for p in layer["items"]]
+    assert any(p[3] == "/console/perception/devices/wl-1" for p in placed)
+    assert "区县边界" in page.text and "/static/leaflet/leaflet.js" in page.text
     one = client.get("/console/perception/devices/wl-1")
     assert one.status_code == 200
     assert "<path" in one.text

@@ -467,9 +467,27 @@ class Drawing:
         )
 
 
+_drawings: OrderedDict[tuple[Any, ...], Drawing | None] = OrderedDict()
+
+
 def drawing(features: list[dict[str, Any]], width: int = 440, pad: int = 4) -> Drawing | None:
-    """The features of a FeatureCollection (as ``collection`` gives them) drawn ``width`` pixels
-    wide; None when there are none."""
+    """The features of a FeatureCollection (as ``collection`` or ``map_collection`` give them)
+    drawn ``width`` pixels wide; None when there are none. Features that carry their row's
+    update time (``map_collection``'s) are drawn once per process until a row changes."""
+    stamps = tuple((f["properties"]["code"], f["properties"].get("updated")) for f in features)
+    key = (stamps, width, pad)
+    if all(updated for _, updated in stamps) and key in _drawings:
+        _drawings.move_to_end(key)
+        return _drawings[key]
+    drawn = _draw(features, width, pad)
+    if all(updated for _, updated in stamps):
+        _drawings[key] = drawn
+        while len(_drawings) > 256:
+            _drawings.popitem(last=False)
+    return drawn
+
+
+def _draw(features: list[dict[str, Any]], width: int, pad: int) -> Drawing | None:
     shapes = [(f["properties"], shape(f["geometry"])) for f in features]
     if not shapes:
         return None
@@ -495,3 +513,52 @@ def drawing(features: list[dict[str, Any]], width: int = 440, pad: int = 4) -> D
         out.shapes.append(Shape(properties["code"], properties["name"], path, *label,
                                 width=round(width, 1)))  # fmt: skip
     return out
+
+
+# --- outlines for a map --------------------------------------------------------------------------
+
+MAP_TOLERANCE = 0.0005  # degrees (about 50 m): finer than the demo's source, coarse for a page
+_simplified: OrderedDict[str, tuple[datetime, dict[str, Any]]] = OrderedDict()
+
+
+def map_collection(
+    session: Session, *, level: RegionLevel | None = None, parent_code: str | None = None,
+    codes: list[str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Outlines to draw on the console's map: simplified to ``MAP_TOLERANCE`` (the topology
+    kept), coordinates to 1e-5°, and only code, name, level and update time as properties. A page draws the
+    city's districts at a tenth of their stored size; each simplified outline is kept per
+    process until its row changes, so a map reads only the rows' update times."""
+    query = (select(RegionBoundary.region_code, RegionBoundary.updated_at, Region.name,
+                    Region.level)
+             .join(Region, Region.code == RegionBoundary.region_code)
+             .order_by(Region.sort_order, Region.code))  # fmt: skip
+    if level:
+        query = query.where(Region.level == level)
+    if parent_code:
+        query = query.where(Region.parent_code == parent_code)
+    if codes is not None:
+        query = query.where(RegionBoundary.region_code.in_(codes))
+    rows = session.execute(query).all()
+    stale = [code for code, updated_at, *_ in rows
+             if code not in _simplified or _simplified[code][0] != updated_at]  # fmt: skip
+    for chunk in range(0, len(stale), 500):
+        read = select(RegionBoundary.region_code, RegionBoundary.updated_at,
+                      RegionBoundary.geometry).where(
+            RegionBoundary.region_code.in_(stale[chunk:chunk + 500]))  # fmt: skip
+        for code, updated_at, value in session.execute(read):
+            simple = shape(value).simplify(MAP_TOLERANCE, preserve_topology=True)
+            _simplified[code] = (updated_at, mapping(shapely.set_precision(simple, 1e-5)))
+    features = []
+    for code, _, name, region_level in rows:
+        kept = _simplified.get(code)
+        if kept is None:
+            continue
+        _simplified.move_to_end(code)
+        features.append({"type": "Feature", "id": code, "geometry": kept[1],
+                         "properties": {"code": code, "name": name,
+                                        "level": RegionLevel(region_level).value,
+                                        "updated": kept[0].isoformat()}})  # fmt: skip
+    while len(_simplified) > KEPT_SHAPES:
+        _simplified.popitem(last=False)
+    return {"type": "FeatureCollection", "features": features}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.maps import MapView, Outlines
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
@@ -113,6 +115,22 @@ def region_children(
                         headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
 
 
+@router.get("/regions/outlines")
+def region_outlines(
+    session: DbSession, _: Public, level: RegionLevel | None = None, parent: str = "",
+    code: str = "",
+) -> Response:  # fmt: skip
+    """Outlines for the console's maps, simplified (``boundaries.map_collection``): a level's
+    regions, a region's children (``parent``) or one region (``code``). Public, like the
+    region names: administrative boundaries are published by the civil affairs bureau."""
+    found = boundaries.map_collection(
+        session, level=level, parent_code=parent[:40] or None,
+        codes=[code[:40]] if code else None,
+    )  # fmt: skip
+    return Response(orjson.dumps(found), media_type="application/geo+json",
+                    headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+
+
 @router.get("/console/regions")
 def regions_page(request: Request, session: DbSession, _: OrgsReader) -> Response:
     return console.render(request, "orgs/regions.html", {"tree": service.region_tree(session)})
@@ -135,6 +153,7 @@ def _region_page(
 ) -> Response:
     region = service.region_detail(session, code)
     outlines = boundaries.outlines(session, [code])
+    drawing = _drawing(session, code) if outlines else None
     next_levels = [lvl for lvl in RegionLevel if lvl.depth == region.level.depth + 1]
     return console.render(
         request,
@@ -147,16 +166,27 @@ def _region_page(
             "errors": errors or {},
             "child": child or {},
             "outline": outlines.get(code),
-            "drawing": _drawing(session, code) if outlines else None,
+            "drawing": drawing,
+            "map": _map(code, bool(drawing and len(drawing.shapes) > 1)) if drawing else None,
         },
         status,
     )
 
 
 def _drawing(session: DbSession, code: str) -> boundaries.Drawing | None:
-    """The region's outline with its outlined sub-regions inside it."""
-    children = boundaries.collection(session, parent_code=code)["features"]
-    return boundaries.drawing([boundaries.feature(session, code), *children], width=420)
+    """The region's outline with its outlined sub-regions inside it (simplified as the map
+    draws them: a city's stored outlines are megabytes)."""
+    children = boundaries.map_collection(session, parent_code=code)["features"]
+    this = boundaries.map_collection(session, codes=[code])["features"]
+    return boundaries.drawing([*this, *children], width=420)
+
+
+def _map(code: str, has_children: bool) -> MapView:
+    layers = [Outlines("region", "Outline", f"code={code}", focus=True)]
+    if has_children:
+        layers.insert(0, Outlines("children", "Sub-regions", f"parent={code}",
+                                  link="/console/regions/"))  # fmt: skip
+    return MapView("region-map", "Outline", layers)
 
 
 @router.post("/console/regions/{code}")

@@ -136,3 +136,10 @@ def in_states(session: Session, states: Sequence[str]) -> list[DataResource]:
 
 def all_codes(session: Session) -> list[str]:
     return list(session.scalars(select(DataResource.code).order_by(DataResource.code)))
+
+
+def count_by_region(session: Session, *, visible: ColumnElement[bool]) -> dict[str, int]:
+    """region code → how many of the visible resources it catalogues."""
+    query = (select(DataResource.region_code, func.count()).where(visible)
+             .group_by(DataResource.region_code))  # fmt: skip
+    return {str(code): int(n) for code, n in session.execute(query)}

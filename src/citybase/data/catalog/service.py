@@ -191,6 +191,11 @@ def get_accessible_resources(
     )  # fmt: skip
 
 
+def resources_by_region(session: Session, principal: Principal) -> dict[str, int]:
+    """region code → how many resources the principal may see it catalogues (for the map)."""
+    return repository.count_by_region(session, visible=_visible(principal))
+
+
 def work_queue(session: Session, principal: Principal) -> dict[str, list[ResourceSummary]]:
     """What waits for the principal, by the action it waits for: other units' resources to
     approve, register or publish (for reviewers), and the own unit's drafts (for editors)."""

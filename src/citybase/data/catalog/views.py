@@ -17,6 +17,7 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
+from citybase.core.web.maps import MapView, Outlines
 from citybase.core.web.once import claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, console
@@ -238,6 +239,15 @@ def queue_page(request: Request, session: DbSession, principal: CatalogReader) -
     )
 
 
+def _catalog_map(counts: dict[str, int]) -> MapView:
+    """The districts' own catalogs by how many resources each holds (the city's catalog, the
+    largest, is the outline around them)."""
+    heat = {code: n for code, n in counts.items() if len(code) == 6 and not code.endswith("00")}
+    return MapView("catalog-map", "Data sets by district",
+                   [Outlines("districts", "Data sets by district", "level=district", pick=True,
+                             heat=heat)], heat_label="Data sets")  # fmt: skip
+
+
 @router.get("/console/catalog")
 def catalog_page(
     request: Request,
@@ -275,6 +285,7 @@ def catalog_page(
                 session, region, deepest=RegionLevel.district, top=RegionLevel.city
             ),
             "can_edit": principal.can(CATALOG_EDIT),
+            "map": _catalog_map(service.resources_by_region(session, principal)),
             **_label_choices(),
         },
     )

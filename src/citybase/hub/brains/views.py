@@ -16,6 +16,7 @@ from citybase.core.errors import CitybaseError
 from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web.charts import Chart, group_days, local_days, ranked_bars, stacked_days
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text
 from citybase.core.web.i18n import add_patterns, add_translations
@@ -85,7 +86,8 @@ def _tiles(session: DbSession) -> list[dict[str, Any]]:
 def _map(session: DbSession, tiles: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The districts drawn from their outlines, coloured as the tiles are, with the open cases
     that have coordinates as dots; None unless every district is outlined."""
-    features = boundaries.collection(session, level=RegionLevel.district)["features"]
+    # simplified as the console's maps draw them: the stored outlines are megabytes
+    features = boundaries.map_collection(session, level=RegionLevel.district)["features"]
     if not tiles or len(features) < len(tiles):
         return None
     drawn = boundaries.drawing(features, width=MAP_WIDTH)
@@ -98,18 +100,25 @@ def _map(session: DbSession, tiles: list[dict[str, Any]]) -> dict[str, Any] | No
         at = drawn.point(lon, lat)
         if at:
             dots.append({"number": number, "x": at[0], "y": at[1], "warning": warning})
-    sources = {f["properties"]["source"] for f in features}
+    kept = boundaries.outlines(session, [f["properties"]["code"] for f in features])
+    sources = {o.source for o in kept.values()}
     return {"width": drawn.width, "height": drawn.height, "shapes": shapes, "dots": dots,
             "sources": "、".join(sorted(s for s in sources if s))}  # fmt: skip
 
 
-def _trend(session: DbSession, now: datetime) -> dict[str, Any]:
-    days = cases.per_day(session, now - timedelta(days=30))
-    top = max((n for _, n in days), default=0) or 1
-    width = 16
-    bars = [{"day": d, "n": n, "x": i * width, "h": round(120 * n / top), "y": 120 - round(120 * n / top)}
-            for i, (d, n) in enumerate(days)]  # fmt: skip
-    return {"bars": bars, "width": max(len(bars) * width, width), "top": top}
+def _trend(session: DbSession, principal: Any, now: datetime) -> Chart | None:
+    """The cases taken in per day of the last 30, stacked by 大类 (those the viewer sees)."""
+    seen = cases.overview(session, principal, CaseFilter(limit=1), now - timedelta(days=30), 0)
+    names = {c.code: c.name for c in events.categories(session, active_only=False) if c.level == 1}
+    return stacked_days("Cases per day by kind (last 30 days)", local_days(now, 30),
+                        group_days(seen.per_day), names, y_label="Number of cases")  # fmt: skip
+
+
+def _by_district(tiles: list[dict[str, Any]]) -> Chart | None:
+    """Open cases per district as bars, each with its count, linked to the district's list."""
+    rows = [(t["name"], float(t["open"]), f"/console/hub/cases?district={t['code']}")
+            for t in tiles if t["open"]]  # fmt: skip
+    return ranked_bars("Open cases by district", rows, value_format="{:.0f}")
 
 
 @router.get("/console/hub/brain")
@@ -122,7 +131,7 @@ def dashboard(request: Request, session: DbSession, principal: CentreReader) -> 
     return console.render(request, "hub/brain.html", {
         "tiles": tiles, "map": _map(session, tiles), "map_w": 5 * TILE, "map_h": (max((t["y"] for t in tiles), default=0)
                                                      + TILE), "tile": TILE - 6,
-        "trend": _trend(session, now), "figures": overall, "spots": service.hot_spots(session),
+        "trend": _trend(session, principal, now), "by_district": _by_district(tiles), "figures": overall, "spots": service.hot_spots(session),
         "names": names, "regions": regions, "may_task": principal.can(CASES_DISPATCH),
         "districts": [p for p in federation.status(session) if p.role == "district"],
     })  # fmt: skip

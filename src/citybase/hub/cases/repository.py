@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Select,
@@ -60,7 +60,10 @@ def open_near(
     return list(session.scalars(query.order_by(Case.accepted_at.desc()).limit(500)))
 
 
-def _filtered(query: Select[Any], flt: CaseFilter, units: list[str] | None) -> Select[Any]:
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+def _filtered(query: _Query, flt: CaseFilter, units: list[str] | None) -> _Query:
     if flt.state:
         query = query.where(Case.state.in_([str(s) for s in flt.state]))
     if flt.lead_unit:
@@ -327,6 +330,38 @@ def per_day(session: Session, since: datetime, within: str = "") -> list[tuple[s
     if within:
         query = query.where(Case.district_code == within)
     return [(str(d), int(n)) for d, n in session.execute(query.group_by(day).order_by(day))]
+
+
+def by_district(session: Session, flt: CaseFilter, units: list[str] | None) -> dict[str, int]:
+    """district → how many of the cases ``find`` would list."""
+    query = _filtered(select(Case.district_code, func.count()), flt, units)
+    return {str(d or ""): int(n) for d, n in session.execute(query.group_by(Case.district_code))}
+
+
+def per_day_by_category(
+    session: Session, flt: CaseFilter, units: list[str] | None, since: datetime
+) -> list[tuple[str, str, int]]:
+    """Of the cases ``find`` would list, those taken in per day (UTC+8) and 大类 (the category
+    code's first two digits) since ``since``."""
+    day = _day(session)
+    major = GROUPS["category"]
+    query = _filtered(select(day, major, func.count()), flt, units).where(
+        Case.accepted_at >= since, Case.state != "merged"
+    )
+    rows = session.execute(query.group_by(day, major).order_by(day))
+    return [(str(d), str(c or ""), int(n)) for d, c, n in rows]
+
+
+def placed(
+    session: Session, flt: CaseFilter, units: list[str] | None, limit: int
+) -> list[tuple[str, float, float, str]]:
+    """Of the cases ``find`` would list, the newest ``limit`` with coordinates: (number, lon,
+    lat, warning)."""
+    query = _filtered(select(Case.number, Case.lon, Case.lat, Case.warning), flt, units).where(
+        Case.lon.is_not(None), Case.lat.is_not(None)
+    )
+    rows = session.execute(query.order_by(Case.accepted_at.desc()).limit(limit))
+    return [(str(n), x, y, str(w or "")) for n, x, y, w in rows if x is not None and y is not None]
 
 
 def open_points(session: Session, limit: int) -> list[tuple[str, float, float, str]]:

@@ -364,3 +364,12 @@ class Figures(BaseModel):
     dispatch_accuracy: float | None = Field(description="Dispatched cases never reassigned or "
                                             "returned")  # fmt: skip
     counts: dict[str, int]
+
+
+class CaseOverview(BaseModel):
+    """What the cases list draws over the cases it lists: the heat by district, the trend by
+    day and 大类, and the newest cases with a place (number, lon, lat, warning)."""
+
+    by_district: dict[str, int]
+    per_day: list[tuple[str, str, int]]
+    points: list[tuple[str, float, float, str]]

@@ -56,6 +56,7 @@ from citybase.hub.cases.schemas import (
     CaseDetail,
     CaseEvent,
     CaseFilter,
+    CaseOverview,
     CaseRead,
     CaseState,
     CaseWarning,
@@ -414,6 +415,23 @@ def find(session: Session, principal: Principal, flt: CaseFilter) -> tuple[list[
         flt = flt.model_copy(update={"within": mover.region})
     rows, total = repository.find(session, flt, units)
     return [_read(c) for c in rows], total
+
+
+def overview(
+    session: Session, principal: Principal, flt: CaseFilter, since: datetime, most_points: int
+) -> CaseOverview:
+    """What the cases list draws above the list, over the same cases it lists (the same filter,
+    the same visibility): how many per district, per day and 大类 since ``since``, and the
+    newest ``most_points`` with a place."""
+    mover = Mover.of(session, principal)
+    units = _visible_units(mover)
+    if units is None and mover.region is not None:
+        flt = flt.model_copy(update={"within": mover.region})
+    return CaseOverview(
+        by_district=repository.by_district(session, flt, units),
+        per_day=repository.per_day_by_category(session, flt, units, since),
+        points=repository.placed(session, flt, units, most_points),
+    )
 
 
 EXPORT_MOST = 100_000

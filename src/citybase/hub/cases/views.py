@@ -4,6 +4,7 @@ page with its history and the steps the reader may take, and the dispatch catalo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -19,6 +20,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
+from citybase.core.web.charts import Chart, group_days, local_days, stacked_days
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import (
     blank_to_none,
@@ -28,6 +30,7 @@ from citybase.core.web.forms import (
     undo,
 )
 from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -49,6 +52,7 @@ from citybase.hub.cases.schemas import (
     Action,
     ActionIn,
     CaseFilter,
+    CaseOverview,
     CaseState,
     Channel,
     Contact,
@@ -139,6 +143,32 @@ def _choices(session: DbSession) -> dict[str, Any]:
     }  # fmt: skip
 
 
+TREND_DAYS = 30
+MAP_POINTS = 1000  # the newest cases with a place drawn on the list's map
+
+
+def _cases_map(overview: CaseOverview) -> MapView:
+    """The listed cases' heat by district over the districts' outlines, and the newest of them
+    that have a place as points (clustered)."""
+    points = Points("cases", "Cases with a place", "case", [
+        point(lat, lon, number, f"/console/hub/cases/{number}", warning)
+        for number, lon, lat, warning in overview.points])  # fmt: skip
+    heat = {code: n for code, n in overview.by_district.items() if code}
+    return MapView(
+        "cases-map", "Where the cases are",
+        [Outlines("districts", "Cases by district", "level=district", pick=True, heat=heat)],
+        [points] if points.items else [], heat_label="Cases (heat)",
+    )  # fmt: skip
+
+
+def _trend_chart(session: DbSession, overview: CaseOverview) -> Chart | None:
+    """The listed cases per day of the last 30, stacked by 大类."""
+    names = {c.code: c.name for c in events.categories(session, active_only=False) if c.level == 1}
+    days = local_days(datetime.now(UTC), TREND_DAYS)
+    return stacked_days("Cases per day by kind (last 30 days)", days,
+                        group_days(overview.per_day), names, y_label="Number of cases")  # fmt: skip
+
+
 @router.get("/console/hub/cases")
 def cases_page(request: Request, session: DbSession, principal: Reader) -> Response:
     q = request.query_params
@@ -153,7 +183,10 @@ def cases_page(request: Request, session: DbSession, principal: Reader) -> Respo
     export = urlencode([("state", st.value) for st in flt.state] + [
         (k, v) for k, v in (("warning", flt.warning), ("q", flt.q),
                             ("district_code", flt.district_code), ("within", flt.within)) if v])  # fmt: skip
+    overview = service.overview(session, principal, flt.model_copy(update={"limit": 100}),
+                                datetime.now(UTC) - timedelta(days=TREND_DAYS), MAP_POINTS)  # fmt: skip
     return console.render(request, "hub/cases.html", {
+        "map": _cases_map(overview), "trend": _trend_chart(session, overview),
         "export_url": f"/api/v1/hub/cases.xlsx?{export}",
         "items": items, "total": total, "flt": flt, "units": units, "states": list(CaseState),
         "districts": districts, "region_names": {r.code: r.name for r in districts},

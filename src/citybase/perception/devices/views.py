@@ -15,9 +15,11 @@ from pydantic import ValidationError
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
+from citybase.core.web.charts import CITY_TZ, Chart, TimeBand, TimeSeries, time_chart
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.perception.devices import service
@@ -48,8 +50,8 @@ add_translations("zh", {
     "rule.rate": "变化速率", "rule.silence": "离线静默", "rule.geofence": "电子围栏",
     "rule.anomaly": "异常检测", "Attribute": "属性", "Parameters (JSON)": "参数（JSON）",
     "Device type": "设备类型", "Alarm kind": "告警类别", "Name": "名称",
-    "schematic: devices placed by longitude and latitude, no base map":
-    "示意图：按经纬度排布，无底图", "No readings yet.": "尚无数据。", "Still open": "未解除",
+    "Devices with open alarms": "有未解除告警的设备", "Devices online": "在线设备",
+    "Devices offline": "离线设备", "No readings yet.": "尚无数据。", "Still open": "未解除",
     "Perception": "感知层", "Next hour, 80% band": "未来一小时预测（80% 区间）",
     "Expected band (80%), forecast an hour before": "预期区间（80%，提前一小时预测）",
     "Alarm": "告警", "Red dots: alarms.": "红点：告警。",
@@ -70,17 +72,24 @@ add_translations("zh", {
 })  # fmt: skip
 
 
-def _map(found: list[Any]) -> dict[str, Any]:
-    placed = [d for d in found if d.lon is not None and d.lat is not None]
-    if not placed:
-        return {"points": [], "w": 0, "h": 0}
-    lons, lats = [d.lon for d in placed], [d.lat for d in placed]
-    west, east = min(lons) - 0.005, max(lons) + 0.005
-    south, north = min(lats) - 0.005, max(lats) + 0.005
-    w, h = 640, max(200, int(640 * (north - south) / (east - west)))
-    return {"w": w, "h": h, "points": [
-        {"x": round((d.lon - west) / (east - west) * w, 1),
-         "y": round((north - d.lat) / (north - south) * h, 1), "d": d} for d in placed]}  # fmt: skip
+def _map(found: list[Any], alarmed: set[str]) -> MapView:
+    """Where the devices stand over the districts' outlines: alarmed, online and offline."""
+    layers = {
+        "alarmed": Points("alarmed", "Devices with open alarms", "alarmed"),
+        "online": Points("online", "Devices online", "online"),
+        "offline": Points("offline", "Devices offline", "offline"),
+    }
+    for d in found:
+        if d.lon is None or d.lat is None:
+            continue
+        state = "alarmed" if d.device_id in alarmed else ("online" if d.online else "offline")
+        layers[state].items.append(point(d.lat, d.lon, d.name or d.device_id,
+                                         f"/console/perception/devices/{d.device_id}", ""))  # fmt: skip
+    return MapView(
+        "devices-map", "Where the devices stand",
+        [Outlines("districts", "District outlines", "level=district", pick=True)],
+        [layer for layer in layers.values() if layer.items],
+    )  # fmt: skip
 
 
 @router.get("/console/perception/devices")
@@ -90,57 +99,49 @@ def devices_page(request: Request, session: DbSession, principal: Reader) -> Res
     latest = telemetry.latest_all(session)
     open_alarms = {a.device_id for a in rules.alarms(session, open_only=True)}
     return console.render(request, "perception/devices.html", {
-        "devices": found, "latest": latest, "alarmed": open_alarms, "map": _map(found),
+        "devices": found, "latest": latest, "alarmed": open_alarms,
+        "map": _map(found, open_alarms),
         "types": {t.code: t for t in service.types(session)},
         "region_picker": orgs.region_picker(session, region),
     })  # fmt: skip
 
 
 def _chart(
-    points: list[Any], ahead: Any = None, alarms: list[Any] | None = None, width: int = 640,
-    height: int = 160,
-) -> dict[str, Any]:  # fmt: skip
-    """The last day's curve inside the band the forecast expected of it, the alarms marked on
-    it, and the next hour's forecast with its 80 % band after it."""
-    values = [p.value for p in points if p.value is not None]
-    if not values:
-        return {"path": "", "w": width, "h": height}
+    label: str, points: list[Any], ahead: Any = None, alarms: list[Any] | None = None,
+    thresholds: list[tuple[float, str]] | None = None,
+) -> Chart | None:  # fmt: skip
+    """The last day's curve inside the band the forecast expected of it, the thresholds of
+    the rules watching it, the alarms marked on it, and the next hour's forecast with its
+    80 % band after it; time and value axes, a legend."""
+    readings = [(p.start, p.value) for p in points if p.value is not None]
+    if not readings:
+        return None
+    t0 = readings[0][0]
     steps = ahead.steps if ahead is not None else []
-    t0 = points[0].start.timestamp()
-    expected = [s for s in (ahead.expected if ahead is not None else []) if s.ts.timestamp() >= t0]
-    marked = [a for a in alarms or [] if a.opened_at.timestamp() >= t0]
-    low = min(values + [s.lo80 for s in steps + expected])
-    high = max(values + [s.hi80 for s in steps + expected])
-    low = min([low] + [a.value for a in marked if a.value is not None])
-    high = max([high] + [a.value for a in marked if a.value is not None])
-    span = (high - low) or 1.0
-    t1 = (steps[-1].ts if steps else points[-1].start).timestamp()
-    t1 = max([t1] + [a.opened_at.timestamp() for a in marked])
-    spread = (t1 - t0) or 1.0
-
-    def x(moment: datetime) -> float:
-        return float(round((moment.timestamp() - t0) / spread * width, 1))
-
-    def y(value: float) -> float:
-        return float(round(height - 10 - (value - low) / span * (height - 20), 1))
-
-    def band(of: list[Any]) -> str:
-        upper = [f"{x(s.ts)},{y(s.hi80)}" for s in of]
-        lower = [f"{x(s.ts)},{y(s.lo80)}" for s in reversed(of)]
-        return " ".join(upper + lower)
-
-    coords = [(x(p.start), y(p.value)) for p in points if p.value is not None]
-    chart = {"path": "M" + " L".join(f"{a},{b}" for a, b in coords), "w": width, "h": height,
-             "low": low, "high": high, "first": points[0].start, "last": points[-1].start}  # fmt: skip
+    expected = [s for s in (ahead.expected if ahead is not None else []) if s.ts >= t0]
+    series = [TimeSeries("Readings", "actual", readings)]
+    bands = [TimeBand("Expected band (80%)", "expected-band",
+                      [(s.ts, s.lo80, s.hi80) for s in expected])]  # fmt: skip
     if steps:
-        chart["band"] = band(steps)
-        chart["ahead"] = "M" + " L".join(f"{x(s.ts)},{y(s.value)}" for s in steps)
-        chart["method"] = ahead.method
-    if len(expected) > 1:
-        chart["expected"] = band(expected)
-    chart["alarms"] = [{"x": x(a.opened_at), "y": y(a.value if a.value is not None else high),
-                        "at": a.opened_at, "message": a.message} for a in marked]  # fmt: skip
-    return chart
+        bands.append(TimeBand("Next hour (80%)", "forecast-band",
+                              [(s.ts, s.lo80, s.hi80) for s in steps]))  # fmt: skip
+        series.append(TimeSeries("Forecast", "trend", [(s.ts, s.value) for s in steps]))
+    top = max(v for _, v in readings)
+    marks = [(a.opened_at, a.value if a.value is not None else top,
+              f"{a.opened_at.astimezone(CITY_TZ):%m-%d %H:%M} {a.message}")
+             for a in alarms or [] if a.opened_at >= t0]  # fmt: skip
+    return time_chart(label, series, bands=bands, thresholds=thresholds, marks=marks,
+                      y_label=label)  # fmt: skip
+
+
+def _thresholds(watching: list[Any], attr: str) -> list[tuple[float, str]]:
+    """The limits of the threshold rules watching this attribute, as lines on its chart."""
+    out = []
+    for rule in watching:
+        limit = rule.params.get("limit")
+        if rule.kind == RuleKind.threshold and rule.attr == attr and isinstance(limit, int | float):
+            out.append((float(limit), f"{rule.params.get('op', '')}"))
+    return out
 
 
 @router.get("/console/perception/devices/{device_id}")
@@ -152,6 +153,8 @@ def device_page(
     now = datetime.now(UTC)
     charts = []
     alarms = rules.alarms(session, device_id=device_id, limit=20)
+    watching = [r for r in rules.rules(session) if r.active
+                and (r.device_id == device_id or r.type_code == device.type_code)]  # fmt: skip
     for attr in kind.attributes:
         if attr.type != "number":
             continue
@@ -166,7 +169,9 @@ def device_page(
         except CitybaseError:
             ahead = None
         mine = [a for a in alarms if a.attr == attr.name]
-        charts.append({"attr": attr, "chart": _chart(points, ahead, mine)})
+        label = f"{attr.label or attr.name}" + (f" ({attr.unit})" if attr.unit else "")
+        charts.append({"attr": attr, "chart": _chart(label, points, ahead, mine,
+                                                     _thresholds(watching, attr.name))})  # fmt: skip
     return console.render(request, "perception/device.html", {
         "device": device, "kind": kind, "latest": telemetry.latest(session, device_id),
         "charts": charts, "alarms": alarms,
