@@ -33,7 +33,8 @@ def test_devices_a_device_alarms_and_rules(
     assert drawn["outlines"][0]["url"] == "/regions/outlines?level=district"
     placed = [p for layer in drawn["points"] for p in layer["items"]]
     assert any(p[3] == "/console/perception/devices/wl-1" for p in placed)
-    assert "区县边界" in page.text and "/static/leaflet/leaflet.js" in page.text
+    assert "区县边界" in page.text
+    assert "/static/leaflet/leaflet.js" in page.text
     one = client.get("/console/perception/devices/wl-1")
     assert one.status_code == 200
     assert "<path" in one.text
