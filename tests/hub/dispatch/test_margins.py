@@ -79,6 +79,19 @@ def test_the_unit_model_goes_back_to_an_earlier_version(session: Session, tmp_pa
     learning.retrain(session, tmp_path, hub, QUALITY, now=NOW, min_examples=20)
     units = {v.version: v for v in learning.versions(session, "cases-units")}
     assert classifier.load("cases-units", tmp_path).info.name == "cases-units.v2"
+    # a district's centre neither rolls back nor retrains the city's models: nothing moves
+    with pytest.raises(Forbidden):
+        learning.rollback(session, tmp_path, QUALITY, units[1].id, "回退", centre="350102")
+    with pytest.raises(Forbidden):
+        learning.ask_retrain(session, QUALITY, "cases", centre="350102")
+    assert classifier.load("cases-units", tmp_path).info.name == "cases-units.v2"
+    assert (
+        ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.rolled_back"))[1] == 0
+    )
+    assert (
+        ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.retrain_asked"))[1]
+        == 0
+    )
     back = learning.rollback(session, tmp_path, QUALITY, units[1].id, "v2 sends lamps astray")
     assert back.status is VersionStatus.champion
     assert classifier.load("cases-units", tmp_path).info.name == "cases-units.v1"
@@ -92,8 +105,8 @@ def _headers(client: TestClient, user: str) -> dict[str, str]:
     return {"X-CSRF-Token": sign_in(client, user)}
 
 
-def test_only_the_city_quality_team_changes_the_margins(
-    client: TestClient, session: Session, settings: Settings
+def test_only_the_city_quality_team_changes_the_margins(  # type: ignore[no-untyped-def]
+    client: TestClient, session: Session, settings: Settings, form_token
 ) -> None:
     city(session)
     make_user(session, "gl.super", Role.supervisor, unit="gl.gov")  # a district's centre
@@ -113,6 +126,16 @@ def test_only_the_city_quality_team_changes_the_margins(
     assert client.put(api, json=good, headers=operator).status_code == 403
     district = _headers(client, "gl.super")
     assert client.get(api).status_code == 200  # a supervisor sees them
+    # nor does a district's centre retrain or roll back the city's models
+    retrain = client.post("/api/v1/hub/dispatch/models/retrain", headers=district)
+    assert retrain.status_code == 403
+    page = client.post("/console/hub/models/retrain", data={
+        "csrf_token": district["X-CSRF-Token"], "form_token": form_token()},
+        follow_redirects=False)  # fmt: skip
+    assert page.status_code == 303
+    assert "error=" in page.headers["location"]
+    jobs = ledger.find_entries(session, LedgerFilter(action="hub.dispatch.model.retrain_asked"))
+    assert jobs[1] == 0
     refused = client.put(api, json=good, headers=district)
     assert refused.status_code == 403
     assert refused.json()["error"]

@@ -268,8 +268,12 @@ def _make_champion(
     _record(session, actor, version, action, why)
 
 
-def rollback(session: Session, home: Path, actor: Actor, version_id: int, why: str) -> VersionRead:
+def rollback(
+    session: Session, home: Path, actor: Actor, version_id: int, why: str,
+    centre: str | None = None,
+) -> VersionRead:  # fmt: skip
     """Make an earlier version the champion again (one action, on the ledger)."""
+    require_city_centre(centre, "they are rolled back")
     version = repository.version(session, version_id)
     if version is None:
         raise NotFound(f"no model version {version_id}", field="version")
@@ -304,9 +308,19 @@ def reigns(session: Session, name: str, now: datetime | None = None) -> list[Rei
     return out
 
 
-def ask_retrain(session: Session, actor: Actor, name: str) -> JobRead:
+def require_city_centre(centre: str | None, what: str) -> None:
+    """The dispatch models learn from the whole city's cases and route for all its centres: a
+    district's centre (``centre``, its region) neither trains, rolls back nor sets the margins of
+    them; the city's centre does (and the platform's own jobs and commands)."""
+    if centre is not None:
+        raise Forbidden(f"the dispatch models learn from the whole city's cases: {what} by the "
+                        "city's centre", field="model")  # fmt: skip
+
+
+def ask_retrain(session: Session, actor: Actor, name: str, centre: str | None = None) -> JobRead:
     """Train a challenger now, in the worker (learning from a window of a city's cases takes
     seconds to minutes: not within a request); asking again before it ran moves the same job."""
+    require_city_centre(centre, "they are retrained")
     job = bus.schedule(session, RETRAIN_NOW, key=f"{RETRAIN_NOW}:{name}",
                        payload={"by": actor.name, "unit": actor.unit, "name": name})  # fmt: skip
     ledger.record(session, actor, "hub.dispatch.model.retrain_asked", object_type="model",
@@ -341,9 +355,7 @@ def set_margins(
     """Set the margins of a model (on the ledger, with what they were). The models learn from
     the whole city's cases and serve its centre: a district's centre (``centre``, its region)
     does not set them. Setting what is already set changes nothing and writes nothing."""
-    if centre is not None:
-        raise Forbidden("the dispatch models learn from the whole city's cases: their margins "
-                        "are set by the city's centre", field="model")  # fmt: skip
+    require_city_centre(centre, "their margins are set")
     if name not in models_of(hub) and not repository.versions(session, name):
         raise InvalidInput(f"no dispatch model {name} (there are: "
                            f"{', '.join(models_of(hub))})", field="model")  # fmt: skip

@@ -69,7 +69,8 @@ def retrain(
     session: DbSession, principal: ModelTrainer, settings: AppSettings, name: ModelName = None
 ) -> JobRead:
     """Train a challenger now (in the worker) and judge it against the champion."""
-    return learning.ask_retrain(session, actor_of(principal), name or settings.hub.dispatch_model)
+    return learning.ask_retrain(session, actor_of(principal), name or settings.hub.dispatch_model,
+                                learning.centre_of(session, principal))  # fmt: skip
 
 
 @router.get("/models/margins")
@@ -98,7 +99,8 @@ def rollback(
     data: Annotated[RollbackIn, Body()],
 ) -> VersionRead:  # fmt: skip
     """Make this earlier version the champion again (on the ledger)."""
-    return learning.rollback(session, settings.home, actor_of(principal), version_id, data.note)
+    return learning.rollback(session, settings.home, actor_of(principal), version_id, data.note,
+                             learning.centre_of(session, principal))  # fmt: skip
 
 
 def period(since: date | None, until: date | None) -> tuple[datetime, datetime]:

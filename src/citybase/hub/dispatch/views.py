@@ -19,7 +19,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.forms import failure_text, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id, QueryDate
@@ -144,7 +144,13 @@ async def models_retrain(
     request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
 ) -> Response:
     once = await claim(request, session)
-    learning.ask_retrain(session, actor_of(principal), settings.hub.dispatch_model)
+    try:
+        learning.ask_retrain(session, actor_of(principal), settings.hub.dispatch_model,
+                             learning.centre_of(session, principal))  # fmt: skip
+    except CitybaseError as exc:
+        undo(session)
+        return RedirectResponse(f"/console/hub/models?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
     return once.redirect(session, "/console/hub/models?asked=1")
 
 
@@ -157,7 +163,7 @@ async def models_rollback(
     model = urlencode({"model": str(form.get("model") or "")[:64]})
     try:
         learning.rollback(session, settings.home, actor_of(principal), version_id,
-                          str(form.get("note") or ""))  # fmt: skip
+                          str(form.get("note") or ""), learning.centre_of(session, principal))  # fmt: skip
     except CitybaseError as exc:
         return RedirectResponse(f"/console/hub/models?{model}&version={version_id}&error="
                                 f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
@@ -206,6 +212,8 @@ add_translations(
         "Figures by unit": "分单位指标",
         "Confusion matrix (rows: final unit, columns: predicted)": "混淆矩阵（行：最终承办单位，列：预测单位）",
         "the dispatch models learn from the whole city's cases: their margins are set by the city's centre": "分类模型基于全市工单训练，其晋级门槛由市级中心设定",
+        "the dispatch models learn from the whole city's cases: they are retrained by the city's centre": "分类模型基于全市工单训练，由市级中心重新训练",
+        "the dispatch models learn from the whole city's cases: they are rolled back by the city's centre": "分类模型基于全市工单训练，由市级中心回退版本",
     },
 )
 add_field_labels(
