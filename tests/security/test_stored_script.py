@@ -37,17 +37,23 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster",
 
 
 class Live(HTMLParser):
-    """What in a page would run: a script element other than the app's own files, an
-    event-handler attribute (the pages have none of their own), the payloads' picture, a script
-    URL in a link or source."""
+    """What in a page would run: a script element other than the app's own files and its JSON
+    data blocks (a map's layers; these must hold no raw ``<``, so that nothing in them can end
+    the block), an event-handler attribute (the pages have none of their own), the payloads'
+    picture, a script URL in a link or source."""
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[str] = []
+        self.in_data = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        own_script = tag == "script" and (dict(attrs).get("src") or "").startswith("/static/")
-        if (tag == "script" and not own_script) or (tag == "img" and ("src", "x") in attrs):
+        given = dict(attrs)
+        own_script = tag == "script" and (given.get("src") or "").startswith("/static/")
+        self.in_data = tag == "script" and given.get("type") == "application/json"
+        if (tag == "script" and not (own_script or self.in_data)) or (
+            tag == "img" and ("src", "x") in attrs
+        ):
             self.found.append(f"<{tag}>")
         for name, value in attrs:
             text = "".join((value or "").split()).lower()
@@ -56,6 +62,14 @@ class Live(HTMLParser):
             if name in URL_ATTRIBUTES and text.startswith(("javascript:", "vbscript:",
                                                            "data:text")):  # fmt: skip
                 self.found.append(f"{tag} {name}={value}")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_data and "<" in data:
+            self.found.append(f"raw < in a data block: {data[:80]}")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.in_data = False
 
 
 def shown_escaped(html: str, *texts: str, where: str = "") -> None:
