@@ -117,10 +117,14 @@ def prefill_totals(session: Session) -> dict[str, tuple[int, int, int]]:
 
 
 def next_serial(session: Session, prefix: str) -> int:
-    count = session.scalar(
-        select(func.count(Application.id)).where(Application.number.like(f"{prefix}%"))
+    """The serial after the highest one under ``prefix`` (a day's numbers)."""
+    last = session.scalar(
+        select(func.max(Application.number)).where(
+            Application.number.startswith(prefix, autoescape=True)
+        )
     )
-    return int(count or 0) + 1
+    tail = (last or "")[len(prefix) :]
+    return (int(tail) if tail.isdigit() else 0) + 1
 
 
 def touch(row: Application | ApplicationMatter, at: datetime) -> None:
