@@ -73,7 +73,7 @@ add_translations("zh", {
     "Count": "评价数", "Good rate": "好评率", "Bad": "差评数", "Rectified on time": "按时整改",
     "Overdue rectifications": "超期未整改", "Accepted at revisit": "回访认可", "Rectify rate": "差评整改率",
     "Rated unit": "责任单位", "Channel": "渠道", "Rating grade": "评价等级", "Rated at": "评价时间",
-    "Rectification": "整改", "Rectify by": "整改期限", "Subject": "评价对象", "Kind": "类型",
+    "Rectification": "整改", "Rectify by": "整改期限", "Rated subject": "评价对象", "Kind": "类型",
     "All": "全部", "No ratings yet.": "暂无评价。", "Rating": "评价",
     "Answer the rating (整改反馈)": "整改反馈", "Record the revisit (回访)": "记录回访结果",
     "The applicant accepts": "评价人认可整改", "The applicant does not accept": "评价人不认可整改",
