@@ -328,7 +328,7 @@ def create_app(
             shared=app.state.shared,
         ).start()
         if run_worker:
-            worker = Worker(database, settings)
+            worker = Worker(database, settings, shared=app.state.shared)
             thread = threading.Thread(
                 target=worker.run_forever, args=(stop,), name="citybase-worker", daemon=True
             )

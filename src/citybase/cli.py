@@ -232,7 +232,8 @@ def worker(
 
     settings = _settings(data_dir)
     db = _open(settings)
-    w = Worker(db, settings)
+    shared = open_store(settings, db)
+    w = Worker(db, settings, shared=shared)
     if once:
         done = w.run_until_idle()
         w.close()
@@ -243,7 +244,6 @@ def worker(
     port = settings.worker.health_port if health_port is None else health_port
     health = None
     if port:
-        shared = open_store(settings, db)
         health = HealthServer(
             settings.worker.health_host, port, w.alive, lambda: readiness(settings, db, shared)
         ).start()
@@ -265,27 +265,24 @@ def demo(
     ] = False,
 ) -> None:
     """Create (or reuse) the demo city of Fuzhou and serve it on http://127.0.0.1:8000."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    # said before anything slow (loading every domain takes seconds on a small machine)
+    out.print("citybase demo: loading the platform…")
     from rich.table import Table
 
     import citybase.app  # noqa: F401  (registers every domain's consumers and jobs)
+    from citybase.core.progress import terminal
     from citybase.demo.seed import DEMO_PASSWORD, DEMO_USERS, build_demo, demo_exists
 
     settings = _settings(data_dir, host, port)
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=out, transient=True
-    ) as progress:
-        task = progress.add_task("preparing the database")
-        db = _open(settings)
-        if demo_exists(db):
-            out.print(f"reusing the demo city in {settings.home}")
-        else:
-            build_demo(
-                db,
-                settings,
-                step=lambda what: progress.update(task, description=f"creating {what}"),
-            )
-            out.print(f"built the demo city of Fuzhou in {settings.home}")
+    out.print(f"preparing the database in {settings.home}…")
+    db = _open(settings)
+    if demo_exists(db):
+        out.print(f"reusing the demo city in {settings.home}")
+    else:
+        out.print("building the demo city of Fuzhou (about two minutes on a small machine)")
+        with terminal(out, "building the demo city") as report:
+            build_demo(db, settings, report)
+        out.print(f"built the demo city of Fuzhou in {settings.home}")
     db.dispose()
     url = f"http://{settings.web.host}:{settings.web.port}"
     table = Table(

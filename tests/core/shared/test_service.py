@@ -74,6 +74,25 @@ def test_an_expired_claim_is_taken_again(store: SharedStore) -> None:
     assert store.claim("t", 10, now=110.0)
 
 
+def test_a_value_is_kept_replaced_and_forgotten(store: SharedStore) -> None:
+    assert store.get("progress:1") is None
+    store.put("progress:1", '{"done": 1}', 600)
+    store.put("progress:1", '{"done": 2}', 600)  # replaced, not added
+    assert store.get("progress:1") == '{"done": 2}'
+    store.add("progress:1", 60)  # a count under the same name is another thing
+    assert store.get("progress:1") == '{"done": 2}'
+    store.release("progress:1")
+    assert store.get("progress:1") is None
+
+
+def test_a_value_expires(store: SharedStore) -> None:
+    if isinstance(store, RedisStore):
+        pytest.skip("Redis keeps its own time")
+    store.put("v", "x", 10, now=100.0)
+    assert store.get("v", now=109.0) == "x"
+    assert store.get("v", now=110.0) is None
+
+
 def test_threads_at_once_count_every_call_and_claim_once(store: SharedStore) -> None:
     with ThreadPoolExecutor(8) as pool:
         claims = list(pool.map(lambda _: store.claim("once", 600), range(40)))

@@ -47,6 +47,25 @@ class JobRead(BaseModel):
     last_error: str
 
 
+class JobProgress(BaseModel):
+    """How far a stored job got: ``done`` of ``total`` (in the job's own units; 0 of 0 before
+    its first report), what it is doing, and the seconds it has run and likely has left."""
+
+    id: int
+    kind: str
+    status: str
+    done: float
+    total: float
+    what: str
+    elapsed_seconds: float
+    remaining_seconds: float | None
+    last_error: str
+
+    @property
+    def share(self) -> float | None:
+        return min(self.done / self.total, 1.0) if self.total > 0 else None
+
+
 class DeliveryFailureRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

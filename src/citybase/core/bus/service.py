@@ -11,11 +11,14 @@ claims due rows, runs the registered handler in its own transaction, and resched
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,11 +31,14 @@ from citybase.core.bus.schemas import (
     DeliveryFailureRead,
     Event,
     EventEnvelope,
+    JobProgress,
     JobRead,
     OutboxStatus,
 )
 from citybase.core.db.engine import Database, after_commit
+from citybase.core.progress import Report, Throttled, remaining, silent
 from citybase.core.settings import Settings
+from citybase.core.shared.service import SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +47,13 @@ Handler = Callable[[Session, EventEnvelope], None]
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job handler is given: its transaction, the settings and the job's payload."""
+    """What a job handler is given: its transaction, the settings, the job's payload, and where
+    to report how far it got (``progress(done, total, what)``; a page shows it while it runs)."""
 
     session: Session
     settings: Settings
     payload: dict[str, Any]
+    progress: Report = field(default=silent)
 
 
 JobHandler = Callable[[JobContext], None]
@@ -67,6 +75,8 @@ class Consumer:
 _consumers: dict[str, Consumer] = {}
 _job_handlers: dict[str, JobHandler] = {}
 _periodic: dict[str, Interval] = {}
+_watched: dict[str, str] = {}  # job kind → the permission that may watch its progress
+PROGRESS_SECONDS = 24 * 3600  # how long a job's last progress stays readable
 _wakeup = threading.Event()
 
 
@@ -212,17 +222,22 @@ def dispatch_in_process(db: Database, *, max_attempts: int = 10, batch: int = 20
 # --- jobs --------------------------------------------------------------------------------------
 
 
-def job(kind: str, *, every: Interval | None = None) -> Callable[[JobHandler], JobHandler]:
+def job(
+    kind: str, *, every: Interval | None = None, watch: str | None = None
+) -> Callable[[JobHandler], JobHandler]:
     """Register ``handler(ctx)`` for jobs of ``kind``.
 
     With ``every`` (settings → seconds) the job is periodic: every worker makes sure one row for
-    it exists when it starts.
+    it exists when it starts. With ``watch`` (a permission), those holding it may follow the
+    job's progress from a page while it runs.
     """
 
     def register(handler: JobHandler) -> JobHandler:
         _job_handlers[kind] = handler
         if every is not None:
             _periodic[kind] = every
+        if watch is not None:
+            _watched[kind] = watch
         return handler
 
     return register
@@ -290,10 +305,12 @@ def run_due_jobs(
     *,
     limit: int = 20,
     stop: threading.Event | None = None,
+    store: SharedStore | None = None,
 ) -> int:
     """Claim due jobs, run each in its own transaction; returns how many ran. When ``stop`` is
     set (the worker is shutting down), the job running is finished and the claims of those not
-    begun are handed back, so another worker takes them at once instead of after the lease."""
+    begun are handed back, so another worker takes them at once instead of after the lease.
+    With a shared ``store``, the progress a job reports is kept there for pages to show."""
     now = datetime.now(UTC)
     with db.session_scope() as session:
         claimed = repository.due_jobs(session, now, limit)
@@ -310,16 +327,105 @@ def run_due_jobs(
         ran += 1
         error: BaseException | None = None
         handler = _job_handlers.get(kind)
+        report = silent if store is None else _reporter(store, job_id, kind)
         try:
             if handler is None:
                 raise LookupError(f"no handler registered for job kind {kind!r}")
             with db.session_scope() as session:
-                handler(JobContext(session=session, settings=settings, payload=payload))
+                handler(JobContext(session=session, settings=settings, payload=payload,
+                                   progress=report))  # fmt: skip
         except Exception as exc:
             log.exception("job %s (%s) failed", job_id, kind)
             error = exc
         _finish_job(db, job_id, error)
     return ran
+
+
+def _progress_key(job_id: int) -> str:
+    return f"progress:job:{job_id}"
+
+
+def _reporter(store: SharedStore, job_id: int, kind: str) -> Report:
+    """A job's report, kept in the shared store (not the job's row: the job's own transaction
+    may hold the database's write lock, and a page reads the progress from another process)."""
+    started = time.time()
+
+    def keep(done: float, total: float, what: str) -> None:
+        value = {"kind": kind, "done": done, "total": total, "what": what[:300],
+                 "started": started, "at": time.time()}  # fmt: skip
+        try:
+            store.put(_progress_key(job_id), json.dumps(value), PROGRESS_SECONDS)
+        except Exception:  # progress is worth showing, never worth failing the work for
+            log.warning("progress of job %s not kept", job_id, exc_info=True)
+
+    keep(0, 0, "")
+    return Throttled(keep)
+
+
+def _form_key(token: str) -> str:
+    return "progress:form:" + hashlib.sha256(token.encode()).hexdigest()[:40]
+
+
+def form_reporter(store: SharedStore, token: str, username: str) -> Report:
+    """The report of long work a form's submission does within its request (loading a file of
+    rows): kept under the form's one-time token, which the page that sent it knows and follows
+    while it waits for the answer, for ``username`` alone."""
+    started = time.time()
+
+    def keep(done: float, total: float, what: str) -> None:
+        value = {"user": username, "done": done, "total": total, "what": what[:300],
+                 "started": started, "at": time.time()}  # fmt: skip
+        try:
+            store.put(_form_key(token), json.dumps(value), PROGRESS_SECONDS)
+        except Exception:
+            log.warning("progress of a form's work not kept", exc_info=True)
+
+    return Throttled(keep)
+
+
+def form_progress(store: SharedStore, token: str, username: str) -> JobProgress | None:
+    """How far the work of the form sent with ``token`` got, for the user who sent it (None for
+    anyone else, or before it began)."""
+    found = store.get(_form_key(token)) if token else None
+    kept = json.loads(found) if found else None
+    if kept is None or kept.get("user") != username:
+        return None
+    done, total = float(kept["done"]), float(kept["total"])
+    elapsed = float(kept["at"]) - float(kept["started"])
+    return JobProgress(
+        id=0, kind="form", status="done" if total and done >= total else "running", done=done,
+        total=total, what=str(kept["what"]), elapsed_seconds=round(elapsed, 1),
+        remaining_seconds=remaining(elapsed, done, total), last_error="",
+    )  # fmt: skip
+
+
+def watch_permission(kind: str) -> str | None:
+    """The permission that may follow jobs of ``kind`` (None: nobody outside the system page)."""
+    return _watched.get(kind)
+
+
+def job_progress(session: Session, store: SharedStore, job_id: int) -> JobProgress | None:
+    """How far job ``job_id`` got: its state from its row, the last report from the store."""
+    row = repository.get_job(session, job_id)
+    if row is None:
+        return None
+    found = store.get(_progress_key(job_id))
+    kept = json.loads(found) if found else {}
+    done, total = float(kept.get("done", 0)), float(kept.get("total", 0))
+    running = row.status == "running"
+    elapsed = float(kept["at"]) - float(kept["started"]) if kept else 0.0
+    return JobProgress(
+        id=row.id, kind=row.kind, status=row.status, done=done, total=total,
+        what=str(kept.get("what", "")), elapsed_seconds=round(elapsed, 1),
+        remaining_seconds=remaining(elapsed, done, total) if running else None,
+        last_error=row.last_error,
+    )  # fmt: skip
+
+
+def find_job(session: Session, key: str) -> JobRead | None:
+    """The job stored under ``key`` (its latest state), if any."""
+    row = repository.get_job_by_key(session, key)
+    return None if row is None else JobRead.model_validate(row)
 
 
 def release_jobs(db: Database, worker_id: str, job_ids: list[int] | None = None) -> int:

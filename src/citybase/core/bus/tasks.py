@@ -25,14 +25,22 @@ from citybase.core.bus import service as bus
 from citybase.core.bus.schemas import EventEnvelope
 from citybase.core.db.engine import Database
 from citybase.core.settings import Settings
+from citybase.core.shared.service import SharedStore
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str | None = None,
+        shared: SharedStore | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.shared = shared  # where the jobs' progress is kept for pages to show
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.nats: NatsTransport | None = (
             NatsTransport(db, settings) if settings.bus_url.startswith("nats") else None
@@ -58,7 +66,9 @@ class Worker:
                 done = self.nats.relay() + self.nats.consume(stop=self.stop)
             else:
                 done = bus.dispatch_in_process(self.db, max_attempts=self.settings.bus.max_attempts)
-            done += bus.run_due_jobs(self.db, self.settings, self.worker_id, stop=self.stop)
+            done += bus.run_due_jobs(
+                self.db, self.settings, self.worker_id, stop=self.stop, store=self.shared
+            )
         finally:
             self.working_since = None
             self.beat = time.monotonic()

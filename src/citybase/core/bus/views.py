@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
+from citybase.core import progress
 from citybase.core.bus import service
 from citybase.core.bus.auth import SystemReader
+from citybase.core.bus.schemas import JobProgress
+from citybase.core.errors import NotFound
 from citybase.core.identity import service as identity
+from citybase.core.identity.auth import CurrentPrincipal
+from citybase.core.web import i18n
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +44,14 @@ add_translations(
         "Runs at": "运行时间",
         "Every (s)": "周期（秒）",
         "No failures.": "没有失败。",
+        "Waiting for the background worker to take it up": "排队中，等待后台任务执行",
+        "Done in {elapsed}": "已完成，用时 {elapsed}",
+        "Failed: {error}": "失败：{error}",
+        "Starting": "正在开始",
+        progress.FINISHED: "已完成",
+        "Sending the file…": "正在上传文件…",
+        "{elapsed} so far": "已用 {elapsed}",
+        "about {left} left": "约剩 {left}",
     },
 )
 
@@ -52,3 +66,56 @@ def system_page(
         "bus/system.html",
         {"overview": overview, "max_attempts": settings.bus.max_attempts},
     )
+
+
+def progress_text(request: Request, p: JobProgress) -> str:
+    """The progress line of job ``p`` in the page's language."""
+    lang = getattr(request.state, "lang", "zh")
+
+    def _(message: str, **values: object) -> str:
+        return i18n.translate(lang, message, **values)
+
+    def said(message: str, **values: object) -> str:  # a step's words may carry figures
+        return _(message, **values) if values else i18n.translate_message(lang, message)
+
+    error = i18n.translate_message(lang, p.last_error) if p.last_error else ""
+    return progress.line(said, lang, p.status, p.what, p.share, p.elapsed_seconds,
+                         p.remaining_seconds, error)  # fmt: skip
+
+
+def watched_job(
+    request: Request, session: DbSession, principal: CurrentPrincipal, job_id: int
+) -> JobProgress:
+    """Job ``job_id``'s progress for ``principal``: only jobs whose kind may be watched, and only
+    by those holding the permission its kind names (any other job is not found)."""
+    found = service.job_progress(session, request.app.state.shared, job_id)
+    permission = service.watch_permission(found.kind) if found is not None else None
+    if found is None or permission is None or not principal.can(permission):
+        raise NotFound(f"no job {job_id}", field="job")
+    return found
+
+
+@router.get("/console/progress/form")
+def form_progress(request: Request, principal: CurrentPrincipal) -> Response:
+    """How far the work of a form this user sent got (the form's token in ``X-Form-Token``):
+    followed by the page while it waits for the answer."""
+    token = request.headers.get("x-form-token", "")[:200]
+    p = service.form_progress(request.app.state.shared, token, principal.username)
+    if p is None:
+        raise NotFound("no work under way for this form", field="form")
+    body = p.model_dump(mode="json") | {"share": p.share, "line": progress_text(request, p)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/console/jobs/{job_id}/progress")
+def job_progress(
+    request: Request, session: DbSession, principal: CurrentPrincipal, job_id: Id
+) -> Response:
+    """How far a stored job got, for the progress line that follows it on a page."""
+    p = watched_job(request, session, principal, job_id)
+    body = p.model_dump(mode="json") | {"share": p.share, "line": progress_text(request, p)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+i18n.add_patterns("zh", {r"no job (\d+)": "未找到任务 {0}"})
+add_translations("zh", {"no work under way for this form": "此表单没有正在进行的处理"})

@@ -5,17 +5,17 @@ from typing import Any
 from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
-from citybase.core.shared.models import SharedKey
+from citybase.core.shared.models import SharedKey, SharedValue
 
 
-def _insert(session: Session) -> Any:
+def _insert(session: Session, model: Any = SharedKey) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(SharedKey)
+        return pg_insert(model)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(SharedKey)
+    return sqlite_insert(model)
 
 
 def add(session: Session, key: str, seconds: float, now: float) -> tuple[int, float]:
@@ -63,13 +63,34 @@ def read(session: Session, key: str, now: float) -> tuple[int, float]:
     return (0, 0.0) if found is None else (int(found[0]), float(found[1]))
 
 
+def put(session: Session, key: str, value: str, seconds: float, now: float) -> None:
+    """Keep ``value`` under ``key`` for ``seconds`` (replacing what was there)."""
+    stmt = (
+        _insert(session, SharedValue)
+        .values(key=key, value=value, expires_at=now + seconds)
+        .on_conflict_do_update(
+            index_elements=[SharedValue.key], set_={"value": value, "expires_at": now + seconds}
+        )
+    )
+    session.execute(stmt)
+
+
+def get(session: Session, key: str, now: float) -> str | None:
+    return session.execute(
+        select(SharedValue.value).where(SharedValue.key == key, SharedValue.expires_at > now)
+    ).scalar_one_or_none()
+
+
 def remove(session: Session, key: str) -> None:
     session.execute(delete(SharedKey).where(SharedKey.key == key))
+    session.execute(delete(SharedValue).where(SharedValue.key == key))
 
 
 def remove_all(session: Session) -> None:
     session.execute(delete(SharedKey))
+    session.execute(delete(SharedValue))
 
 
 def prune(session: Session, now: float) -> None:
     session.execute(delete(SharedKey).where(SharedKey.expires_at <= now))
+    session.execute(delete(SharedValue).where(SharedValue.expires_at <= now))

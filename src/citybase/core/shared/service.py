@@ -1,8 +1,9 @@
 """What every process of one platform must share, behind one small interface.
 
-Two things are kept here, by key: a **count in a window** (a rate limit's calls, a sign-in
-throttle's failures) and a **one-time claim** (a picture code that was answered, an NGSI-LD
-subscription's throttle window). Both must hold across every web process and worker of the
+Three things are kept here, by key: a **count in a window** (a rate limit's calls, a sign-in
+throttle's failures), a **one-time claim** (a picture code that was answered, an NGSI-LD
+subscription's throttle window) and a **short-lived value** (the progress of long work, written
+by the process doing it and read by whichever process answers the page). Both must hold across every web process and worker of the
 platform, and across a restart; neither belongs in the request's transaction: a refused picture
 code must stay spent even though the request that spent it is rolled back.
 
@@ -32,7 +33,7 @@ from sqlalchemy import text
 
 from citybase.core.db.engine import Database
 from citybase.core.shared import repository
-from citybase.core.shared.models import SharedKey
+from citybase.core.shared.models import SharedKey, SharedValue
 
 if TYPE_CHECKING:
     from citybase.core.settings import Settings
@@ -63,8 +64,16 @@ class SharedStore(Protocol):
         it is held."""
         ...
 
+    def put(self, key: str, value: str, seconds: float, now: float | None = None) -> None:
+        """Keep ``value`` under ``key`` for ``seconds``, replacing what was there."""
+        ...
+
+    def get(self, key: str, now: float | None = None) -> str | None:
+        """The value kept under ``key``; None when there is none or it expired."""
+        ...
+
     def release(self, key: str) -> None:
-        """Forget ``key`` (a count or a claim) at once."""
+        """Forget ``key`` (a count, a claim or a value) at once."""
         ...
 
     def forget_all(self) -> None:
@@ -121,7 +130,8 @@ class DatabaseStore:
 
     def _ready(self) -> None:
         if self._create:
-            SharedKey.__table__.create(self.db.engine, checkfirst=True)  # type: ignore[attr-defined]
+            for table in (SharedKey.__table__, SharedValue.__table__):
+                table.create(self.db.engine, checkfirst=True)  # type: ignore[attr-defined]
             self._create = False
 
     def _write(self, fn: Any, *args: Any) -> Any:
@@ -151,6 +161,14 @@ class DatabaseStore:
     def claim(self, key: str, seconds: float, now: float | None = None) -> bool:
         moment = time.time() if now is None else now
         return bool(self._write(repository.claim, key, seconds, moment))
+
+    def put(self, key: str, value: str, seconds: float, now: float | None = None) -> None:
+        self._write(repository.put, key, value, seconds, time.time() if now is None else now)
+
+    def get(self, key: str, now: float | None = None) -> str | None:
+        self._ready()
+        with self.db.session_scope(readonly=True) as session:
+            return repository.get(session, key, time.time() if now is None else now)
 
     def release(self, key: str) -> None:
         self._write(repository.remove, key)
@@ -201,8 +219,17 @@ class RedisStore:
         taken = self.client.set(self.prefix + key, 1, px=max(1, int(seconds * 1000)), nx=True)
         return bool(taken)
 
+    def put(self, key: str, value: str, seconds: float, now: float | None = None) -> None:
+        self.client.set(self.prefix + "value:" + key, value, px=max(1, int(seconds * 1000)))
+
+    def get(self, key: str, now: float | None = None) -> str | None:
+        found = self.client.get(self.prefix + "value:" + key)
+        if found is None:
+            return None
+        return found.decode() if isinstance(found, bytes) else str(found)
+
     def release(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        self.client.delete(self.prefix + key, self.prefix + "value:" + key)
 
     def forget_all(self) -> None:
         for name in self.client.scan_iter(match=self.prefix + "*", count=1000):
