@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from citybase.cli import app
 from citybase.core.db.engine import Database
-from citybase.demo.seed import BOUNDARIES_FILE, DEMO_FILE
+from citybase.demo.seed import BOUNDARIES_FILE, DEMO_FILE, DEMO_STEPS
 
 runner = CliRunner()
 
@@ -36,6 +36,15 @@ def test_demo_builds_then_reuses(
     assert first.exit_code == 0, first.output
     assert "built the demo city" in first.output
     assert "citybase-demo" in first.output
+    # it says what it does from the start, then each step with the share done (as a log
+    # shows it; a terminal gets a bar with the time remaining)
+    lines = first.output.splitlines()
+    assert lines[0] == "citybase demo: loading the platform…"
+    steps = [line for line in lines if line.startswith("[")]
+    assert steps[0] == "[  0%] regions and units"
+    assert steps[-2].endswith("sensor alarms into cases")
+    assert steps[-1] == "[100%] Finished"
+    assert len(steps) == len(DEMO_STEPS) + 1
     second = runner.invoke(
         app, ["demo", "--no-serve", "--data-dir", str(tmp_path), "--port", "8123"]
     )

@@ -14,12 +14,13 @@ out = Console()
 @app.command()
 def reindex(data_dir: DataDir = None) -> None:
     """Rebuild the catalog's search index from the catalog."""
+    from citybase.core.progress import terminal
     from citybase.data.catalog import service as catalog
     from citybase.data.search import service as search
 
     db = open_database(load_settings(data_dir))
-    with db.session_scope() as session:
-        total = search.reindex(session, catalog.all_codes(session))
+    with db.session_scope() as session, terminal(out, "indexing the catalog") as report:
+        total = search.reindex(session, catalog.all_codes(session), report)
     out.print(f"[green]search index rebuilt[/]: {total} resources")
 
 

@@ -56,12 +56,25 @@ def test_rows_in_the_console(client: TestClient, session: Session, form_token) -
     )  # fmt: skip
     assert bad.status_code == 422
     assert "未加载任何数据" in bad.text
+    token = form_token()
     loaded = client.post(
-        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf, "form_token": form_token()},
+        f"/console/catalog/{r.code}/rows", data={"csrf_token": csrf, "form_token": token},
         files={"file": ("jg.csv", CSV.encode())},
     )  # fmt: skip
     assert "已加载 3 行" in loaded.text
+    assert "data-follow-form" in loaded.text  # the form's progress line, shown once it is sent
     assert "JG002" in client.get(f"/console/catalog/{r.code}/rows", params={"q": "台江"}).text
+    # the load's progress, followed under the form's token by the one who sent it
+    follow = client.get("/console/progress/form", headers={"X-Form-Token": token})
+    assert follow.status_code == 200
+    assert (follow.json()["status"], follow.json()["done"]) == ("done", follow.json()["total"])
+    assert "已完成" in follow.json()["line"]
+    unknown = client.get("/console/progress/form", headers={"X-Form-Token": form_token()})
+    assert unknown.status_code == 404
+    sign_in(client, "bureausteward")
+    assert client.get("/console/progress/form", headers={"X-Form-Token": token}).status_code == 404
+    client.cookies.clear()
+    assert client.get("/console/progress/form", headers={"X-Form-Token": token}).status_code == 401
     sign_in(client, "bureausteward")
     other = client.get(f"/console/catalog/{r.code}/rows")
     assert "JG002" not in other.text

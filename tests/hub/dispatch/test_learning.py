@@ -304,7 +304,18 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     pressed = client.post("/console/hub/models/retrain", data=token | {"form_token": form_token()},
                           follow_redirects=False)  # fmt: skip
     assert pressed.status_code == 303
-    assert "已排队训练" in client.get(pressed.headers["location"]).text
+    queued = client.get(pressed.headers["location"]).text
+    assert "已排队训练" in queued
+    assert "排队中，等待后台任务执行" in queued  # the progress line, followed by progress.js
+    job = learning.ask_retrain(session, QUALITY, "cases")
+    line = client.get(f"/console/jobs/{job.id}/progress")
+    assert (line.status_code, line.json()["status"]) == (200, "pending")
+    _headers(client, "gl.handler")  # not the quality team: the job is not there for them
+    assert client.get(f"/console/jobs/{job.id}/progress").status_code == 404
+    client.cookies.clear()
+    assert client.get(f"/console/jobs/{job.id}/progress").status_code == 401
+    quality = _headers(client, "super")
+    token = {"csrf_token": quality["X-CSRF-Token"]}
     refused = client.post(f"/console/hub/models/{v1.id}/rollback", data=token | {"note": "x"},
                           follow_redirects=False)  # fmt: skip
     assert "error=" in refused.headers["location"]  # already the champion

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, undo
-from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.i18n import add_patterns, add_translations
+from citybase.core.web.once import FIELD, claim
 from citybase.core.web.templating import Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CATALOG_EDIT, CatalogEditor, CatalogReader
@@ -30,6 +31,9 @@ console.add_templates(Path(__file__).parent / "templates")
 add_translations(
     "zh",
     {
+        "reading the file": "正在读取文件",
+        "storing the rows": "正在写入数据",
+        "checking the cells": "正在检查单元格",
         "Contents": "数据内容",
         "Rows": "行数",
         "Loaded by": "加载人",
@@ -113,9 +117,10 @@ async def rows_upload(
         try:
             if not dry_run:
                 (await claim(request, session)).done(session, f"/console/catalog/{code}/rows")
-            report = service.load_file(
-                session, principal, code, upload.filename, await upload.read(), dry_run=dry_run
-            )
+            follow = bus.form_reporter(request.app.state.shared,
+                                       str(form.get(FIELD, "")), principal.username)  # fmt: skip
+            report = service.load_file(session, principal, code, upload.filename,
+                                       await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)
@@ -133,3 +138,6 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 40, _panel)
+
+
+add_patterns("zh", {r"checking the cells ([\d,]+ / [\d,]+)": "正在检查单元格 {0}"})

@@ -24,6 +24,7 @@ from citybase.core.bus.schemas import EventEnvelope
 from citybase.core.errors import NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
+from citybase.core.progress import Report, silent
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import OpenType, ResourceChanged, ResourceRead, Status
 from citybase.data.grading import service as grading
@@ -92,11 +93,14 @@ def tags_of(values: dict[str, Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
 
 
-def reindex(session: Session, codes: Iterable[str]) -> int:
-    """Re-index the given resources and drop documents of resources that no longer exist."""
+def reindex(session: Session, codes: Iterable[str], progress: Report = silent) -> int:
+    """Re-index the given resources and drop documents of resources that no longer exist;
+    ``progress`` is told each resource as it is done."""
     wanted = set(codes)
-    for code in sorted(wanted | (repository.codes(session) - wanted)):
+    every = sorted(wanted | (repository.codes(session) - wanted))
+    for n, code in enumerate(every):
         index_resource(session, code)
+        progress(n + 1, len(every), code)
     return repository.count(session)
 
 

@@ -12,15 +12,17 @@ from rich.console import Console
 from rich.table import Table
 
 from citybase.core.errors import CitybaseError
+from citybase.core.progress import terminal
 from citybase.core.runtime import DataDir, load_settings, open_database
 
 if TYPE_CHECKING:
     from citybase.hub.dispatch import classifier as learning
-    from citybase.hub.dispatch.schemas import Evaluation
+    from citybase.hub.dispatch.schemas import Evaluation, Prediction
 
 app = typer.Typer(help="The dispatch classifier (派单): category or unit from a message's text.",
                   no_args_is_help=True)  # fmt: skip
 out = Console()
+PREDICT_BATCH = 2000  # messages classified between two moves of the progress bar
 
 Model = Annotated[str, typer.Option("--model", help="The model's name (letters, digits, . _ -)")]
 TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the message")]
@@ -49,7 +51,8 @@ def train(
     home = load_settings(data_dir).home
     try:
         texts, labels = learning.read_csv(csv, text_col, label_col)
-        with out.status(f"training on {len(texts):,} messages"):
+        # one step whose share cannot be known: the bar shows the time it has taken so far
+        with terminal(out, f"training on {len(texts):,} messages"):
             classifier = learning.Classifier.train(texts, labels, model, csv.name)
     except CitybaseError as exc:
         raise _fail(exc) from exc
@@ -71,7 +74,12 @@ def predict(
     from citybase.hub.dispatch import classifier as learning
 
     classifier, texts, _ = _model_and_file(model, data_dir, input, text_col, None)
-    count = learning.write_predictions(input, output, text_col, classifier.predict(texts))
+    found: list[Prediction] = []
+    with terminal(out, "classifying", len(texts)) as report:
+        for start in range(0, len(texts), PREDICT_BATCH):
+            found.extend(classifier.predict(texts[start : start + PREDICT_BATCH]))
+            report(len(found), len(texts), "classifying")
+    count = learning.write_predictions(input, output, text_col, found)
     out.print(f"[green]{count:,}[/] rows classified → {output}")
 
 
@@ -107,8 +115,9 @@ def retrain(
 
     settings = load_settings(data_dir)
     db = open_database(settings)
-    with db.session_scope() as session, out.status("training a challenger"):
-        version = learning.retrain(session, settings.home, settings.hub, Actor(name=by))
+    with db.session_scope() as session, terminal(out, "training a challenger") as report:
+        version = learning.retrain(session, settings.home, settings.hub, Actor(name=by),
+                                   progress=report)  # fmt: skip
     if version is None:
         out.print("[yellow]too little to learn from in the window: nothing trained[/]")
         raise typer.Exit(1)

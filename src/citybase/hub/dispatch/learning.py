@@ -24,6 +24,7 @@ from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
+from citybase.core.progress import Report, Stages, silent
 from citybase.core.settings import HubSettings
 from citybase.hub.cases import service as cases
 from citybase.hub.dispatch import classifier as learning
@@ -41,6 +42,22 @@ from citybase.hub.dispatch.schemas import (
 RETRAIN_NOW = "hub.dispatch.retrain_now"
 MIN_EXAMPLES = 50  # a challenger learns from no fewer
 MIN_HOLDOUT = 10  # nor is judged on fewer
+# a round's steps and their share of its time (measured on the demo city with the selection on:
+# choosing the features by nested cross-validation is most of it)
+ROUND_STEPS = (
+    ("read", 2.0),
+    ("category.select", 40.0), ("category.train", 8.0), ("category.judge", 2.0),
+    ("unit.select", 38.0), ("unit.train", 8.0), ("unit.judge", 2.0),
+)  # fmt: skip
+STEP_LABELS = {
+    "read": "Reading the closed cases and the corrections",
+    "category.select": "Choosing the category model's features by nested cross-validation",
+    "category.train": "Training the category model",
+    "category.judge": "Judging the category model against its champion",
+    "unit.select": "Choosing the unit model's features by nested cross-validation",
+    "unit.train": "Training the unit model",
+    "unit.judge": "Judging the unit model against its champion",
+}
 
 
 def versions(session: Session, name: str) -> list[VersionRead]:
@@ -117,6 +134,7 @@ class _Round:
     holdout_start: datetime
     now: datetime
     min_examples: int
+    stages: Stages
 
 
 def retrain(
@@ -128,19 +146,23 @@ def retrain(
     name: str | None = None,
     now: datetime | None = None,
     min_examples: int = MIN_EXAMPLES,
+    progress: Report = silent,
 ) -> VersionRead | None:
     """Train a challenger to the category model and one to the unit model, judge each against
     its champion and promote or reject it (on the ledger). Returns the category model's
     version; None, with nothing kept, when the window holds too little to learn from (the unit
-    model likewise keeps no version when too few of the window's cases reached a unit)."""
+    model likewise keeps no version when too few of the window's cases reached a unit).
+    ``progress`` is told each step as it begins."""
     name = name or hub.dispatch_model
     now = now or datetime.now(UTC)
+    stages = Stages(progress, ROUND_STEPS)
+    stages.start("read", STEP_LABELS["read"])
     holdout_start = now - timedelta(days=hub.holdout_days)
     window_start = holdout_start - timedelta(days=hub.retrain_window_days)
     closed = cases.closed_between(session, window_start, holdout_start)
     fixes = corrected.find(session, window_start, holdout_start, include_undone=False)
     held = cases.closed_between(session, holdout_start, now)
-    at = _Round(home, hub, actor, window_start, holdout_start, now, min_examples)
+    at = _Round(home, hub, actor, window_start, holdout_start, now, min_examples, stages)
     # the category model: the final category of each closed case, and the standing category
     # corrections of the cases still open
     examples = {number: (text, category) for number, text, category, _, _ in closed}
@@ -150,7 +172,7 @@ def retrain(
         if unit:
             by_category.setdefault(category, Counter())[unit] += 1
     unit_of = {c: n.most_common(1)[0][0] for c, n in by_category.items()}
-    version = _challenge(session, at, name, examples | extra, len(extra),
+    version = _challenge(session, at, "category", name, examples | extra, len(extra),
                          [(t, c, u) for _, t, c, u, _ in held], unit_of)  # fmt: skip
     if version is None:
         return None
@@ -159,14 +181,15 @@ def retrain(
     # that reached a unit
     units = {number: (text, unit) for number, text, _, unit, _ in closed if unit}
     extra_units = {n: e for n, e in corrected.examples(fixes, "unit").items() if n not in units}
-    _challenge(session, at, unit_model(name), units | extra_units, len(extra_units),
+    _challenge(session, at, "unit", unit_model(name), units | extra_units, len(extra_units),
                [(t, u, u) for _, t, _, u, _ in held if u], None)  # fmt: skip
     session.flush()
+    stages.finish()
     return version
 
 
 def _challenge(
-    session: Session, at: _Round, name: str, examples: dict[str, tuple[str, str]],
+    session: Session, at: _Round, which: str, name: str, examples: dict[str, tuple[str, str]],
     corrections: int, held: list[tuple[str, str, str]], unit_of: dict[str, str] | None,
 ) -> VersionRead | None:  # fmt: skip
     """One model's challenger: trained on ``examples`` (case number → text, label), judged with
@@ -177,8 +200,10 @@ def _challenge(
         return None
     hub, home = at.hub, at.home
     number = repository.next_version(session, name)
+    at.stages.start(f"{which}.select", STEP_LABELS[f"{which}.select"])
     chosen: dict[str, Any] = learning.select_params(texts, labels) if hub.retrain_search else {
         "ngrams": list(learning.NGRAMS), "weights": learning.WEIGHTS, "scores": []}  # fmt: skip
+    at.stages.start(f"{which}.train", STEP_LABELS[f"{which}.train"])
     model = learning.Classifier.train(
         texts, labels, f"{name}.v{number}",
         f"closed cases {at.window_start:%Y-%m-%d}–{at.holdout_start:%Y-%m-%d}",
@@ -198,6 +223,7 @@ def _challenge(
     )  # fmt: skip
     h_texts, h_labels, h_units = ([r[0] for r in held], [r[1] for r in held],
                                   [r[2] for r in held])  # fmt: skip
+    at.stages.start(f"{which}.judge", STEP_LABELS[f"{which}.judge"])
     reigning = _load_champion(home, name)
     if held:
         version.figures, version.confusion = _figures(model, h_texts, h_labels, h_units, unit_of)

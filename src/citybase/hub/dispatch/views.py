@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from citybase.core.bus import service as bus
+from citybase.core.bus.views import progress_text
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
@@ -68,6 +70,16 @@ add_translations("zh", {
     "no confidence reached a target accuracy of {target}%: every case goes to a person": "没有置信度能达到目标准确率 {target}%：所有工单由人工派单",
 })  # fmt: skip
 add_translations("zh", {f"status.{s.value}": n for s, n in STATUS_NAMES.items()})
+add_translations("zh", {
+    learning.STEP_LABELS["read"]: "正在读取已办结工单与纠正记录",
+    learning.STEP_LABELS["category.select"]: "正在以嵌套交叉验证选择分类模型的特征",
+    learning.STEP_LABELS["category.train"]: "正在训练分类模型",
+    learning.STEP_LABELS["category.judge"]: "正在将分类模型与现任模型比较",
+    learning.STEP_LABELS["unit.select"]: "正在以嵌套交叉验证选择承办单位模型的特征",
+    learning.STEP_LABELS["unit.train"]: "正在训练承办单位模型",
+    learning.STEP_LABELS["unit.judge"]: "正在将承办单位模型与现任模型比较",
+    "Training a challenger": "挑战者模型训练进度",
+})  # fmt: skip
 add_translations("zh", {f"correction.{k.value}": n for k, n in CORRECTION_NAMES.items()})
 
 CELL = 26  # the confusion matrix's cell, in pixels
@@ -111,7 +123,14 @@ def models_page(
         codes = {c for v in versions for c in (v.confusion.get("labels") or [])}
         names = orgs.unit_names(session, codes)
     q = request.query_params
+    job = bus.find_job(session, f"{learning.RETRAIN_NOW}:{settings.hub.dispatch_model}")
+    training = (
+        bus.job_progress(session, request.app.state.shared, job.id)
+        if job is not None and job.status in ("pending", "running") else None
+    )  # fmt: skip
     return console.render(request, "hub/models.html", {
+        "training": training,
+        "training_text": progress_text(request, training) if training else "",
         "name": name, "models": models, "units": name != models[0], "versions": versions,
         "chosen": chosen, "reigns": learning.reigns(session, name) if name == models[0] else [],
         "matrix": confusion_svg(chosen.confusion) if chosen else None,
