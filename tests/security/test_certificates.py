@@ -28,8 +28,8 @@ def _issued(client: TestClient, session: Session) -> dict[str, Any]:
 
 @pytest.mark.parametrize("who", [None, "urbancert", "healthadmin", "marketcert", "certaudit"])
 def test_no_one_but_the_issuing_units_managers_issues_or_revokes(
-    client: TestClient, session: Session, who: str | None
-) -> None:
+    client: TestClient, session: Session, who: str | None, form_token
+) -> None:  # type: ignore[no-untyped-def]
     cert_city(session)
     made = _issued(client, session)
     before = (count(session, Certificate), count(session, CertificateKey))
@@ -50,7 +50,7 @@ def test_no_one_but_the_issuing_units_managers_issues_or_revokes(
         assert rotated.status_code == expected
     form = {"csrf_token": headers.get("X-CSRF-Token", ""), "holder_name": "张三",
             "holder_id": citizen_id(9), "field_sex": "男", "field_birth_date": "2026-11-01",
-            "field_mother": "李四"}  # fmt: skip
+            "field_mother": "李四", "form_token": form_token()}  # fmt: skip
     page = client.post(f"/console/certificates/issue/{BIRTH}", data=form, follow_redirects=False)
     assert page.status_code in (302, 303, 401, 403)
     assert page.status_code != 303 or "/login" in page.headers["location"]

@@ -120,7 +120,7 @@ def test_revocation_and_the_public_verification_page(client: TestClient, session
     assert len(keys[0]["public_key"]) == 130
 
 
-def test_console_pages_in_chinese(client: TestClient, session: Session) -> None:
+def test_console_pages_in_chinese(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     city = cert_city(session)
     del city
     token = sign_in(client, "healthcert")
@@ -133,7 +133,8 @@ def test_console_pages_in_chinese(client: TestClient, session: Session) -> None:
     form = client.get(f"/console/certificates/issue/{BIRTH}")
     assert "母亲姓名" in form.text
     fields = {"csrf_token": token, "holder_name": "林小雨", "holder_id": citizen_id(1),
-              "field_sex": "女", "field_birth_date": "2026-11-30", "field_mother": ""}  # fmt: skip
+              "field_sex": "女", "field_birth_date": "2026-11-30", "field_mother": "",
+              "form_token": form_token()}  # fmt: skip
     refused = client.post(f"/console/certificates/issue/{BIRTH}", data=fields)
     assert refused.status_code == 422
     assert "母亲姓名为必填项" in refused.text
@@ -141,6 +142,11 @@ def test_console_pages_in_chinese(client: TestClient, session: Session) -> None:
     made = client.post(f"/console/certificates/issue/{BIRTH}", data=fields,
                        follow_redirects=False)  # fmt: skip
     assert made.status_code == 303, made.text
+    issued = _count(session)
+    again = client.post(f"/console/certificates/issue/{BIRTH}", data=fields,
+                        follow_redirects=False)  # fmt: skip
+    assert again.headers["location"] == made.headers["location"]  # the first one, not a second
+    assert _count(session) == issued
     page = client.get(made.headers["location"])
     assert page.status_code == 200
     assert "<svg" in page.text

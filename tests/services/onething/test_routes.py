@@ -122,8 +122,8 @@ def test_a_unit_handles_only_its_own_matters_case(
 
 
 def test_the_applicants_pages_apply_with_one_form_in_chinese(
-    client: TestClient, session: Session, city: OneThingCity
-) -> None:
+    client: TestClient, session: Session, city: OneThingCity, form_token
+) -> None:  # type: ignore[no-untyped-def]
     token = sign_in(client, "zhangsan")
     home = client.get("/onething")
     assert home.status_code == 200
@@ -134,15 +134,22 @@ def test_the_applicants_pages_apply_with_one_form_in_chinese(
     assert form.status_code == 200
     assert "基础库" in form.text
     assert city.number in form.text
-    bad = client.post("/onething/items/test.thing/submit", data={"csrf_token": token})
+    once = form_token()
+    bad = client.post("/onething/items/test.thing/submit",
+                      data={"csrf_token": token, "form_token": once})  # fmt: skip
     assert bad.status_code == 422
     assert "缺少材料" in bad.text
     assert "请填写「办理事由」" in bad.text
-    done = client.post("/onething/items/test.thing/submit", follow_redirects=False,
-                       data={"csrf_token": token, "value.办理事由": "开店"},
-                       files={"material.photo": ("p.png", PNG, "image/png"),
-                              "material.licence": ("l.png", PNG, "image/png")})  # fmt: skip
+    sent = {"data": {"csrf_token": token, "value.办理事由": "开店", "form_token": once},
+            "files": {"material.photo": ("p.png", PNG, "image/png"),
+                      "material.licence": ("l.png", PNG, "image/png")}}  # fmt: skip
+    done = client.post("/onething/items/test.thing/submit", follow_redirects=False, **sent)
     assert done.status_code == 303, done.text
+    # sent again (a double click, a reload): the first application, not a second
+    again = client.post("/onething/items/test.thing/submit", follow_redirects=False, **sent)
+    assert again.headers["location"] == done.headers["location"]
+    mine = client.get("/api/v1/onething/applications/mine").json()
+    assert len([a for a in mine if a["item_code"] == "test.thing"]) == 1
     page = client.get(done.headers["location"])
     assert "办理中" in page.text
     assert "健康登记" in page.text

@@ -19,6 +19,7 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.certificates import service
 from citybase.data.certificates.auth import (
@@ -214,6 +215,7 @@ async def issue_submit(
 ) -> Response:  # fmt: skip
     form = await read_form(request)
     try:
+        once = await claim(request, session)
         kind = service.get_certificate_type(session, type_code)
         data = CertificateCreate.model_validate({
             "type_code": type_code, "holder_name": form.get("holder_name", ""),
@@ -228,7 +230,7 @@ async def issue_submit(
         undo(session)
         status = exc.status_code if isinstance(exc, CitybaseError) else 422
         return _issue_form(request, session, type_code, dict(form), form_errors(exc), status)
-    return RedirectResponse(f"{HERE}/c/{made.identifier}", status_code=303)
+    return once.redirect(session, f"{HERE}/c/{made.identifier}")
 
 
 @router.get("/console/certificates/c/{identifier}")

@@ -21,6 +21,7 @@ from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.masking import operators as ops
 from citybase.services.onething import service
@@ -283,6 +284,7 @@ async def submit(request: Request, session: DbSession, settings: AppSettings,
               if k.startswith("value.") and isinstance(v, str) and str(v).strip()}  # fmt: skip
     offer = str(form.get("offer", ""))[:40]
     try:
+        once = await claim(request, session)  # sent twice, the application is made once
         materials: dict[str, str] = {}
         for key, upload in form.multi_items():
             if key.startswith("material.") and isinstance(upload, UploadFile) and upload.filename:
@@ -299,7 +301,7 @@ async def submit(request: Request, session: DbSession, settings: AppSettings,
         errors = _problems(exc)
         return _form_page(request, session, settings, principal, code, offer, values=values,
                           errors=errors, status=422)  # fmt: skip
-    return RedirectResponse(f"/onething/applications/{app.number}", status_code=303)
+    return once.redirect(session, f"/onething/applications/{app.number}")
 
 
 def _problems(exc: Exception) -> dict[str, str]:
