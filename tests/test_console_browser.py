@@ -282,3 +282,57 @@ def test_the_maps_draw_outlines_devices_and_cases(base_url: str, browser, tmp_pa
     page.locator("#region-map").screenshot(path=str(shots / "map-city.png"))
     assert problems == []
     page.close()
+
+
+PUBLIC_PHONE = {"width": 390, "height": 844}
+
+
+def test_the_public_pages_on_a_phone(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A citizen's phone, 390 pixels across, signed in as no one: the public pages fit the
+    screen, and the open-data portal shows its results before its facets."""
+    shots = Path(os.environ.get("CITYBASE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=PUBLIC_PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    wide = []
+    for path in ("/hotline", "/hotline/track", "/open", "/open/applications/follow",
+                 "/evaluation", "/certificates/verify", "/certificates/mine", "/onething"):  # fmt: skip
+        page.goto(f"{base_url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PUBLIC_PHONE["width"]:
+            wide.append(f"{path}: {width}px")
+        name = path.strip("/").replace("/", "-")
+        page.screenshot(path=str(shots / f"public-phone-{name}.png"), full_page=True)
+    assert wide == [], f"public pages wider than the phone: {wide}"
+    page.goto(f"{base_url}/open")
+    results = page.locator(".with-facets > .results").bounding_box()
+    facets = page.locator(".with-facets > .facets").bounding_box()
+    assert results is not None and facets is not None
+    assert results["y"] < facets["y"]  # what was searched for first, the narrowing after
+    context.close()
+
+
+def test_a_challengers_training_is_followed_on_the_page(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The quality team asks for a challenger: the model page shows a progress line that the
+    page's script keeps up to date from the worker's reports, and the page shows the new
+    version once the worker is done."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.goto(f"{base_url}/console/hub/models")
+    before = page.locator("table").first.locator("tbody tr").count()
+    page.click("text=立即训练挑战模型")
+    page.wait_for_load_state()
+    line = page.locator(".progress-line")
+    if line.count():  # the worker may have finished before the page came back
+        assert line.locator("[data-line]").inner_text().strip() != ""
+        page.wait_for_selector(".progress-line", state="detached", timeout=240_000)
+    page.wait_for_load_state()
+    assert page.locator("table").first.locator("tbody tr").count() > before  # listed
+    assert problems == []
+    page.close()

@@ -38,6 +38,19 @@ def test_admin_creates_a_unit_through_the_form(
     assert again.status_code == 422
     assert "单位 tj.urban 已存在" in again.text
 
+    # the list finds it by name, by its district (a cascade) and by whether it is active
+    listed = client.get("/console/units", params={"q": "台江"}).text
+    assert "台江区城管局" in listed
+    assert "鼓楼区城市管理局" not in listed
+    in_taijiang = client.get("/console/units", params={"region": "350103"}).text
+    assert "台江区城管局" in in_taijiang
+    assert "data-cascade" in in_taijiang
+    assert "台江区城管局" not in client.get("/console/units", params={"status": "inactive"}).text
+    assert "台江区城管局" in client.get("/console/units", params={"status": "active"}).text
+    nowhere = client.get("/console/units", params={"region": "359999"})
+    assert nowhere.status_code == 200
+    assert "台江区城管局" not in nowhere.text
+
 
 def test_child_region_form_shows_field_errors(
     client: TestClient, session: Session, form_token
@@ -88,7 +101,7 @@ def test_outlines_are_imported_in_the_console_and_drawn_on_the_region_page(
     refused = client.post("/console/orgs/import", data={"csrf_token": csrf, "form_token": form_token()},
                           files={"file": ("fz.geojson", bad)})  # fmt: skip
     assert refused.status_code == 422
-    assert "no region with code x9" in refused.text
+    assert "没有编码为 x9 的行政区划" in refused.text
     assert "要素" in refused.text  # problems named by feature, not row
     done = client.post("/console/orgs/import", data={"csrf_token": csrf, "form_token": form_token(), "source": "民政局勘界"},
                        files={"file": ("fz.geojson", collection(*CITY))})  # fmt: skip

@@ -55,6 +55,9 @@ def test_the_desk_the_inbox_and_a_case_page(
                           data={"action": "reply", "reply": "x", "csrf_token": token},
                           follow_redirects=False)  # fmt: skip
     assert "error=" in refused.headers["location"]
+    told = client.get(refused.headers["location"]).text  # the refusal, in the page's words
+    assert "工单当前为「派单」，不能答复" in told, told
+    assert "is not possible" not in told
     signed = client.post(f"/console/hub/cases/{number}/act",
                          data={"action": "sign", "csrf_token": token})  # fmt: skip
     assert signed.status_code == 200

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import boundaries, service
@@ -232,10 +232,16 @@ def units_page(
     region: str = "",
     q: str = "",
     subregions: bool = False,
+    status: str = "",
 ) -> Response:
-    units = service.list_units(
-        session, region_code=region or None, include_subregions=subregions, search=q
-    )
+    """The units, found by name or code, by region (a cascade, with the sub-regions' units if
+    asked) and by whether they are active."""
+    active = {"active": True, "inactive": False}.get(status)
+    try:
+        units = service.list_units(session, region_code=region or None,
+                                   include_subregions=subregions, search=q, active=active)  # fmt: skip
+    except NotFound:  # a region typed into the address that does not exist finds no unit
+        units = []
     return console.render(
         request,
         "orgs/units.html",
@@ -244,7 +250,8 @@ def units_page(
             "q": q,
             "region": region,
             "subregions": subregions,
-            "regions": service.list_regions(session),
+            "status": status if active is not None else "",
+            "region_picker": service.region_picker(session, region, top=RegionLevel.city),
             "can_edit": principal.can(identity.ORGS_WRITE),
         },
     )
@@ -379,10 +386,12 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
 
 
 add_translations("zh", {
+    "Name or code": "名称或编码", "All": "全部",
     "a city has no parent region": "市级区划没有上级", "a unit cannot be its own counterpart": "单位不能是自身的对口单位",
     "the file is not UTF-8 text": "文件不是 UTF-8 文本",
     "the YAML must hold a 'regions' and/or a 'units' list": "YAML 文件须包含 regions 或 units 列表",
     "only .csv, .yaml and .yml files can be imported": "只能导入 .csv、.yaml 或 .yml 文件",
+    "the CSV header must name 'level' (regions) or 'region_code' (units)": "CSV 首行须含 level 列（行政区划）或 region_code 列（单位）",
     "an existing region's level and parent cannot be changed by import": "已有区划的级别和上级不能通过导入修改",
     "a boundary is a GeoJSON Polygon or MultiPolygon": "边界须为 GeoJSON 多边形",
     "the geometry is empty": "几何图形为空",

@@ -40,10 +40,16 @@ def blank_to_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:
 def form_errors(exc: Exception) -> dict[str, str]:
     """Field → message, for re-rendering a form next to the fields at fault."""
     if isinstance(exc, ValidationError):
-        return {
-            ".".join(str(p) for p in e["loc"]) or "form": e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        }
+        found: dict[str, str] = {}
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "form"
+            message = e["msg"].removeprefix("Value error, ")
+            # a check across fields names the field it is about: "price_yuan: a free product…"
+            named = re.match(r"([a-z_][a-z0-9_]*): (.+)\Z", message, re.S)
+            if field == "form" and named:
+                field, message = named.groups()
+            found[field] = message
+        return found
     if isinstance(exc, CitybaseError):
         return {exc.field or "form": exc.message}
     raise exc

@@ -188,6 +188,8 @@ add_patterns(
         r"Input should be less than (\S+)": "应小于 {0}",
         r"Input should be a valid integer.*": "应为整数",
         r"Input should be a valid number.*": "应为数字",
+        r"Input should be a valid decimal.*": "应为数字",
+        r"Decimal input should have no more than (\d+) decimal places?": "最多 {0} 位小数",
         r"Input should be a valid date.*": "应为有效日期（年-月-日）",
         r"Input should be a valid datetime.*": "应为有效时间",
         r"Input should be a valid boolean.*": "应为是或否",

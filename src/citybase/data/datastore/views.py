@@ -140,4 +140,12 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 console.add_panel("catalog.resource", 40, _panel)
 
 
-add_patterns("zh", {r"checking the cells ([\d,]+ / [\d,]+)": "正在检查单元格 {0}"})
+add_patterns("zh", {
+    r"checking the cells ([\d,]+ / [\d,]+)": "正在检查单元格 {0}",
+    r"not a data item of (\S+) \(items: (.+)\)": "不是资源 {0} 的信息项（信息项有：{1}）",
+    r"more than ([\d,]+) rows in one load": "一次最多加载 {0} 行",
+})  # fmt: skip
+add_translations("zh", {
+    "column twice": "列名重复",
+    "more cells than the header has columns": "单元格多于首行的列数",
+})  # fmt: skip

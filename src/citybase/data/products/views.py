@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form, split_list, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -589,3 +589,38 @@ async def product_step(
         raise NotFound(f"no step {action}", field="action")
 
     return _go(f"/console/products/{product_id}", session, act)
+
+
+# the domain's reasons as the console shows them (their values kept, codes as they are)
+add_patterns("zh", {
+    r"no step \S+(?:: suspend, resume or end)?": "无此操作",
+    r"no agreement (\S+)": "未找到授权运营协议 {0}",
+    r"no contract (\S+)": "未找到使用合同 {0}",
+    r"no data asset (\S+)": "未找到数据资产 {0}",
+    r"no data product (\S+)": "未找到数据产品 {0}",
+    r"no listed product (\S+)": "未找到已上架的数据产品 {0}",
+    r"no negotiation (\S+)": "未找到协商 {0}",
+    r"no scenario (\S+)": "未找到应用场景 {0}",
+    r"no catalog resource (.+)": "目录中没有资源 {0}",
+    r"a scenario named (.+) exists": "已有名为「{0}」的应用场景",
+    r"contract (\S+) is already revoked": "合同 {0} 已撤销",
+    r"product (\S+) is delisted by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局下架",
+    r"product (\S+) is linked by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局关联场景",
+    r"asset (\S+) is revalued by (\S+)": "资产 {0} 只能由 {1} 重新估值",
+    r"(\S+) is already an asset of (\S+): revalue it": "{0} 已是 {1} 的数据资产：请重新估值",
+    r"an amount in yuan between 0 and (\S+)": "金额应在 0 到 {0} 元之间",
+    r"(\S+) is not a month \(YYYY-MM\)": "{0} 不是有效月份（年-月）",
+})  # fmt: skip
+add_translations("zh", {
+    "a free product has no price": "免费产品不设单价",
+    "a priced product needs its amount": "收费产品需填写单价",
+    "name at least one purpose": "请至少填写一项用途",
+    "name the resources or theme libraries it covers": "请填写协议覆盖的资源或主题库",
+    "the agreement must end after it starts": "协议的结束日期应晚于开始日期",
+    "at most two decimals (fen)": "最多两位小数（分）",
+    "a product is registered by a unit or an operator company": "数据产品由政务部门或运营单位登记",
+})  # fmt: skip
+add_field_labels({
+    "price_yuan": "products.price_yuan", "purposes": "products.purposes",
+    "resource_codes": "products.resource_codes", "ends_on": "products.ends_on",
+})  # fmt: skip

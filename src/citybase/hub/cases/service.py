@@ -554,7 +554,7 @@ def refusal(mover: Mover, case: Case, action: Action) -> str | None:
     if CaseState(case.state) not in states:
         allowed_from = "、".join(STATE_NAMES[s] for s in sorted(states))
         return (f"{ACTION_NAMES[action]} ({action}) is not possible on a case in state "
-                f"{STATE_NAMES[CaseState(case.state)]} ({case.state}); it needs {allowed_from}")  # fmt: skip
+                f"{STATE_NAMES[CaseState(case.state)]} ({case.state}), it needs {allowed_from}")  # fmt: skip
     if not mover.can(_WHO[who]):
         return f"{ACTION_NAMES[action]} ({action}) needs the permission {_WHO[who]}"
     if "*" in mover.permissions:

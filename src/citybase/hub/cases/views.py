@@ -114,6 +114,17 @@ add_patterns("zh", {
     r"the dispatch catalog has no line for category (\S+) (.*)": "派单目录中没有分类 {0} 的条目",
     r"case (\S+) is (\w+): merge into an open case": "工单 {0} 已{1}：请并入未办结的工单",
     r"taking in cases needs the permission (\S+)": "受理工单需要权限 {0}",
+    # the workflow's refusals: the step and the states by their names, the codes left out
+    r"(\S+) \(\w+\) is not possible on a case in state (\S+) \(\w+\), it needs (.+)":
+        "工单当前为「{1}」，不能{0}；{0}须在以下状态进行：{2}",
+    r"(\S+) \(\w+\) needs the permission \S+": "您无权{0}",
+    r"case (\S+) is run by the brain of (\S+), not within the region (\S+) this centre covers":
+        "工单 {0} 由 {1} 的中枢办理，不在本中心所辖区域 {2} 内",
+    r"only the lead unit (\S+) may \w+ case (\S+)": "只有主办单位 {0} 可以办理工单 {1} 的这一步",
+    r"unit (\S+) is not handling case (\S+)": "单位 {0} 未参与办理工单 {1}",
+    r"case (\S+) is \w+, not returned": "工单 {0} 未处于退回状态",
+    r"file (\S+) is already attached to case (\S+)": "该文件已附在工单 {1} 上",
+    r"no such step": "没有这一步",
 })  # fmt: skip
 add_translations("zh", {f"state.{s.value}": STATE_NAMES[s] for s in CaseState})
 add_translations("zh", {f"action.{a.value}": service.ACTION_NAMES[a] for a in Action})
