@@ -307,7 +307,8 @@ def test_the_public_pages_on_a_phone(base_url: str, browser, tmp_path: Path) -> 
     page.goto(f"{base_url}/open")
     results = page.locator(".with-facets > .results").bounding_box()
     facets = page.locator(".with-facets > .facets").bounding_box()
-    assert results is not None and facets is not None
+    assert results is not None
+    assert facets is not None
     assert results["y"] < facets["y"]  # what was searched for first, the narrowing after
     context.close()
 
