@@ -154,6 +154,18 @@ def test_console_pages_in_chinese(client: TestClient, session: Session, form_tok
     assert citizen_id(1) not in page.text
     keys = client.get("/console/certificates/keys")
     assert "轮换本单位密钥" in keys.text
+    # rotating the key and revoking, each sent twice (a double click): done once
+    before = len(client.get(f"{API}/keys").json())
+    rotate = {"csrf_token": token, "form_token": form_token()}
+    first = client.post("/console/certificates/keys", data=rotate, follow_redirects=False)
+    second = client.post("/console/certificates/keys", data=rotate, follow_redirects=False)
+    assert first.headers["location"] == second.headers["location"]
+    assert len(client.get(f"{API}/keys").json()) == before + 1
+    revoke = {"csrf_token": token, "form_token": form_token(), "reason": "登记有误"}
+    url = made.headers["location"] + "/revoke"
+    assert client.post(url, data=revoke, follow_redirects=False).status_code == 303
+    twice = client.post(url, data=revoke, follow_redirects=False)
+    assert "error=" not in twice.headers["location"]  # the first's page, not "already revoked"
 
 
 def test_the_holders_look_up(client: TestClient, session: Session) -> None:

@@ -90,7 +90,9 @@ def test_the_portal_page_rates_and_speaks_chinese(client: TestClient, session: S
     assert "已评价过" in again.text
 
 
-def test_the_console_shows_figures_and_answers(client: TestClient, session: Session) -> None:
+def test_the_console_shows_figures_and_answers(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     number = closed(session)
     client.post("/api/v1/evaluation/ratings",
@@ -103,10 +105,17 @@ def test_the_console_shows_figures_and_answers(client: TestClient, session: Sess
     [rating_id] = [r["id"] for r in client.get("/api/v1/evaluation/ratings").json()["items"]]
     detail = client.get(f"/console/evaluation/{rating_id}")
     assert "整改反馈" in detail.text
+    once = form_token()
     short = client.post(f"/console/evaluation/{rating_id}/answer",
-                        data={"answer": "", "csrf_token": token}, follow_redirects=True)  # fmt: skip
+                        data={"answer": "", "csrf_token": token, "form_token": once},
+                        follow_redirects=True)  # fmt: skip
     assert "error" in str(short.url)
-    sent = client.post(f"/console/evaluation/{rating_id}/answer",
-                       data={"answer": "已重新上门处理", "csrf_token": token}, follow_redirects=True)  # fmt: skip
+    answer = {"answer": "已重新上门处理", "csrf_token": token, "form_token": once}
+    sent = client.post(f"/console/evaluation/{rating_id}/answer", data=answer,
+                       follow_redirects=True)  # fmt: skip
     assert "已保存" in sent.text
     assert "已反馈待回访" in sent.text
+    # sent again (a double click): the page of the first answer, no second answer or refusal
+    again = client.post(f"/console/evaluation/{rating_id}/answer", data=answer,
+                        follow_redirects=False)  # fmt: skip
+    assert again.headers["location"].endswith("?saved=1")

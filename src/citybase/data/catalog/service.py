@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from citybase.core import tables
+from citybase.core import clock, tables
 from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError, Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
@@ -437,7 +437,7 @@ def transition(
         check(session, principal, current)
     resource.status = target.value
     if action == "publish":
-        resource.publish_date = datetime.now(UTC).date()
+        resource.publish_date = clock.today()  # the city's day
     resource.updated_at = datetime.now(UTC)
     session.flush()
     ledger.record(

@@ -132,7 +132,9 @@ def verify_certificate(
                                      signature_checked=key is not None, payload=said)  # fmt: skip
     if (
         key.retired_at is not None
-        and str(said.get("issued", "")) > key.retired_at.date().isoformat()
+        # the issue date is the city's day: so is the day the key was retired (in UTC it is
+        # still the day before for the first eight hours of the city's day)
+        and str(said.get("issued", "")) > clock.city_date(key.retired_at).isoformat()
     ):
         return VerificationResult.of(VerificationStatus.forged, identifier=identifier,
                                      signature_checked=True, payload=said)  # fmt: skip
@@ -211,7 +213,7 @@ def require_valid(
                                   identifier=certificate_id)  # fmt: skip
     status = certificate_status(row, today)
     if status is not CertificateStatus.valid:
-        when = {CertificateStatus.revoked: row.revoked_at.date() if row.revoked_at else None,
+        when = {CertificateStatus.revoked: clock.city_date(row.revoked_at) if row.revoked_at else None,
                 CertificateStatus.expired: row.valid_until,
                 CertificateStatus.not_yet_valid: row.valid_from}[status]  # fmt: skip
         reason = f": {row.revoke_reason}" if status is CertificateStatus.revoked else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -256,14 +257,13 @@ async def revoke_submit(
     form = await read_form(request)
     here = f"{HERE}/c/{identifier}"
     try:
+        once = await claim(request, session)  # sent twice: revoked once, the page shown again
         service.revoke_certificate(session, principal, identifier,
                                    Revocation(reason=str(form.get("reason", ""))))  # fmt: skip
     except (ValidationError, CitybaseError) as exc:
-        from urllib.parse import quote
-
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    return RedirectResponse(here, status_code=303)
+    return once.redirect(session, here)
 
 
 @router.get("/console/certificates/keys")
@@ -276,11 +276,17 @@ def keys_page(request: Request, session: DbSession, principal: CertificateReader
 
 
 @router.post("/console/certificates/keys")
-def rotate_submit(
-    session: DbSession, settings: AppSettings, principal: CertificateManager
+async def rotate_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: CertificateManager
 ) -> Response:
+    """Rotate the unit's key; a double click rotates it once (a one-time form token)."""
+    try:
+        once = await claim(request, session)
+    except CitybaseError as exc:
+        return RedirectResponse(f"{HERE}/keys?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
     service.rotate_unit_key(session, principal, settings.masking_key)
-    return RedirectResponse(f"{HERE}/keys", status_code=303)
+    return once.redirect(session, f"{HERE}/keys?saved=1")
 
 
 # --- public pages --------------------------------------------------------------------------------

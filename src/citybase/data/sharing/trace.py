@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
@@ -39,7 +40,7 @@ DOC_NUMBER = re.compile(
 
 def case_number_problem(value: str, today: date | None = None) -> str | None:
     """Why ``value`` is not a case number, or ``None`` when it is one."""
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()  # case numbers carry the city's day
     if match := CASE_NUMBER.match(value):
         try:
             when = datetime.strptime(match["date"], "%Y%m%d").replace(tzinfo=UTC).date()

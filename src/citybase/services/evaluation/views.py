@@ -21,6 +21,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
+from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.services.evaluation import service
@@ -243,27 +244,29 @@ def rating_page(request: Request, session: DbSession, principal: Reader, rating_
 
 
 @router.post("/console/evaluation/{rating_id}/answer")
-def answer_submit(
+async def answer_submit(
     request: Request, session: DbSession, principal: Rectifier, rating_id: Id, form: Posted
 ) -> Response:
     here = f"/console/evaluation/{rating_id}"
     try:
+        once = await claim(request, session)  # sent twice: answered once
         service.answer_rectification(session, principal, rating_id, str(form.get("answer", "")))
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}", 303)
-    return RedirectResponse(f"{here}?saved=1", 303)
+    return once.redirect(session, f"{here}?saved=1")
 
 
 @router.post("/console/evaluation/{rating_id}/revisit")
-def revisit_submit(
+async def revisit_submit(
     request: Request, session: DbSession, principal: Revisitor, rating_id: Id, form: Posted
 ) -> Response:
     here = f"/console/evaluation/{rating_id}"
     try:
+        once = await claim(request, session)  # sent twice: the revisit recorded once
         data = RevisitIn(accepted=form.get("accepted") == "yes", note=str(form.get("note", "")))
         service.record_revisit(session, principal, rating_id, data)
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}", 303)
-    return RedirectResponse(f"{here}?saved=1", 303)
+    return once.redirect(session, f"{here}?saved=1")
