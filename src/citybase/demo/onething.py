@@ -22,6 +22,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import UnitCreate
 from citybase.core.settings import Settings
+from citybase.core.workdays import WorkCalendar, calendar_for
 from citybase.data.baselib import repository as baselib_repository
 from citybase.data.baselib import service as baselib
 from citybase.data.baselib.models import BaseEntity
@@ -212,17 +213,20 @@ def _unit(unit: str) -> cases.Mover:
     return cases.Mover(Actor("demo", unit), unit, frozenset({"*"}))
 
 
-def _step(session: Session, number: str, matter: str, action: Action, data: ActionIn) -> str:
+def _step(
+    session: Session, cal: WorkCalendar, number: str, matter: str, action: Action, data: ActionIn
+) -> str:
     app = repository.application(session, number)
     assert app is not None
     row = next(m for m in repository.matters(session, app.id) if m.matter_code == matter)
-    cases.act(session, _unit(row.unit_code), row.case_number, action, data)
-    service.on_case_changed(session, row.case_number, str(action))
+    cases.act(session, _unit(row.unit_code), row.case_number, action, data, cal=cal)
+    service.on_case_changed(session, row.case_number, str(action), cal=cal)
     return row.case_number
 
 
 def seed_onething(session: Session, settings: Settings) -> None:
     keys = ops.keys_for(settings.masking_key)
+    cal = calendar_for(settings.home)
     for code, name, short in UNITS:
         try:
             orgs.get_unit(session, code)
@@ -250,10 +254,10 @@ def seed_onething(session: Session, settings: Settings) -> None:
     _issue_their_certificates(session, settings, numbers)
     if numbers.get("citizen"):  # the birth certificate issued, the police registering the child
         born = _apply(session, settings, "citizen", "newborn", {"新生儿性别": "女"})
-        _step(session, born, "birth_certificate", Action.sign, ActionIn())
-        _step(session, born, "birth_certificate", Action.reply,
+        _step(session, cal, born, "birth_certificate", Action.sign, ActionIn())
+        _step(session, cal, born, "birth_certificate", Action.reply,
               ActionIn(reply="出生医学证明已签发，编号随证寄送"))  # fmt: skip
-        _step(session, born, "vaccination", Action.sign, ActionIn())
+        _step(session, cal, born, "vaccination", Action.sign, ActionIn())
     if numbers.get("founder"):
         _apply(session, settings, "founder", "company_setup", {
             "拟设企业名称": "福州榕城示范餐饮管理有限公司", "企业住所": "鼓楼区五四路88号",
@@ -263,7 +267,7 @@ def seed_onething(session: Session, settings: Settings) -> None:
         shop = _apply(session, settings, "firm", "restaurant", {
             "经营项目": "热食类食品制售", "营业面积": "120平方米", "招牌规格": "6米×1.2米",
         })  # fmt: skip
-        _step(session, shop, "signboard", Action.return_,
+        _step(session, cal, shop, "signboard", Action.return_,
               ActionIn(note="招牌效果图未标注尺寸与材质，请补正后重新提交"))  # fmt: skip
     if numbers.get("firm2"):
         _apply(session, settings, "firm2", "enterprise_change",

@@ -21,6 +21,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.settings import Settings
+from citybase.core.workdays import WorkCalendar, calendar_for
 from citybase.data.masking import operators as ops
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import CaseCreate, Channel
@@ -89,8 +90,10 @@ def submit(
 ) -> ApplicationRead:  # fmt: skip
     """Submit one application (一表申请): the whole form and every material are checked before
     anything is created; then each matter becomes a case of its unit on the hub — at once
-    where it needs no other's result, later where it does."""
+    where it needs no other's result, later where it does — its deadlines counted on the city's
+    working calendar (``<home>/calendar.yaml`` over the built-in one)."""
     now = now or datetime.now(UTC)
+    cal = calendar_for(settings.home)
     if not data.consent:
         raise InvalidInput("请先同意授权调取您在城市基础库和共享资源中的信息", field="consent")
     item = get_item(session, data.item_code)
@@ -151,7 +154,7 @@ def submit(
                                 needs=list(matter.needs), time_limit_days=matter.days)  # fmt: skip
         repository.add(session, row)
         if matter.code in first:
-            _open_case(session, app, row, spec, matter, applicant, phone, now)
+            _open_case(session, app, row, spec, matter, applicant, phone, cal, now)
     ledger.record(session, actor_of(principal), "onething.application.submitted",
                   object_type="onething_application", object_id=app.number,
                   reason=consent_basis(spec, principal).legal_basis, case_number=app.number,
@@ -165,11 +168,13 @@ def submit(
 
 def _open_case(
     session: Session, app: Application, row: ApplicationMatter, spec: ItemSpec, m: MatterSpec,
-    applicant: Applicant, phone: str, now: datetime,
+    applicant: Applicant, phone: str, cal: WorkCalendar, now: datetime,
 ) -> None:  # fmt: skip
+    """The matter handed to its unit as a hub case of work (办件, not a 12345 request), its legal
+    time limit in working days on ``cal``."""
     try:
         data = CaseCreate(
-            source=CaseSource.portal, channel=Channel.web,
+            source=CaseSource.work, channel=Channel.web,
             reporter_name=applicant.display_name[:100], reporter_phone=phone,
             title=f"一件事·{spec.name}：{m.name}"[:200],
             text=(f"一件事申请 {app.number}（{spec.name}）的事项「{m.name}」，法定办结时限 "
@@ -177,12 +182,13 @@ def _open_case(
             region_code=_city(session),
         )  # fmt: skip
     except ValidationError:  # a phone the hub does not take: the case goes without it
-        data = CaseCreate(source=CaseSource.portal, channel=Channel.web,
+        data = CaseCreate(source=CaseSource.work, channel=Channel.web,
                           reporter_name=applicant.display_name[:100],
                           title=f"一件事·{spec.name}：{m.name}"[:200],
                           text=f"一件事申请 {app.number} 的事项「{m.name}」",
                           region_code=_city(session))  # fmt: skip
-    case = cases.open_work(session, WORK, data, lead_unit=m.unit, handle_days=m.days, now=now)
+    case = cases.open_work(session, WORK, data, lead_unit=m.unit, handle_days=m.days, cal=cal,
+                           now=now)  # fmt: skip
     row.case_number, row.state = case.number, M.handling
     ledger.record(session, Actor.system(WORK), "onething.matter.opened",
                   object_type="onething_application", object_id=app.number,
@@ -257,10 +263,10 @@ def unit_applications(
 
 def supplement(
     session: Session, principal: Principal, number: str, matter_code: str, data: Supplement,
-    *, now: datetime | None = None,
+    *, cal: WorkCalendar, now: datetime | None = None,
 ) -> ApplicationRead:  # fmt: skip
     """The applicant gives what a unit asked for (补正): the matter's case goes back to the
-    unit with fresh deadlines."""
+    unit with fresh deadlines, counted on ``cal`` (the city's working calendar)."""
     now = now or datetime.now(UTC)
     app = repository.application(session, number)
     if app is None or app.user_id != principal.user_id:
@@ -282,7 +288,7 @@ def supplement(
                                                 "matters": [matter_code], "supplement": True}}  # fmt: skip
     cases.resend_work(session, WORK, row.case_number, lead_unit=row.unit_code,
                       handle_days=row.time_limit_days, note=f"申请人补正：{data.note.strip()}",
-                      now=now)  # fmt: skip
+                      cal=cal, now=now)  # fmt: skip
     row.state, row.asked = M.handling, ""
     if all(r.state != M.needs_material for r in repository.matters(session, app.id)):
         app.state = A.in_progress
@@ -297,12 +303,19 @@ def supplement(
 # --- following the cases -------------------------------------------------------------------------
 
 
+def follows_step(session: Session, number: str, action: str) -> bool:
+    """Whether this step of a hub case is one ``on_case_changed`` acts on: a return or a reply
+    of a matter's case."""
+    return action in ("return", "reply") and repository.matter_by_case(session, number) is not None
+
+
 def on_case_changed(
-    session: Session, number: str, action: str, *, now: datetime | None = None
+    session: Session, number: str, action: str, *, cal: WorkCalendar, now: datetime | None = None
 ) -> None:
     """React to a step of a matter's case: returned by its unit → the applicant is asked for
-    more (补正); replied → the matter is done, the matters that needed it are opened, and the
-    application completes with its last matter."""
+    more (补正); replied → the matter is done, the matters that needed it are opened (their
+    deadlines on ``cal``, the city's working calendar), and the application completes with its
+    last matter."""
     now = now or datetime.now(UTC)
     row = repository.matter_by_case(session, number)
     if row is None:
@@ -318,7 +331,7 @@ def on_case_changed(
         row.state, row.done_at = M.done, now
         row.result = cases.get_for_system(session, number).reply or ""
         what = "onething.matter.done"
-        _open_ready(session, app, now)
+        _open_ready(session, app, cal, now)
         if all(r.state == M.done for r in repository.matters(session, app.id)):
             app.state, app.completed_at = A.completed, now
     else:
@@ -329,7 +342,7 @@ def on_case_changed(
     publish_change(session, app, row)
 
 
-def _open_ready(session: Session, app: Application, now: datetime) -> None:
+def _open_ready(session: Session, app: Application, cal: WorkCalendar, now: datetime) -> None:
     rows = repository.matters(session, app.id)
     done = {r.matter_code for r in rows if r.state == M.done}
     spec = ItemSpec.model_validate(repository.item(session, app.item_code).spec)  # type: ignore[union-attr]
@@ -339,7 +352,7 @@ def _open_ready(session: Session, app: Application, now: datetime) -> None:
     for r in rows:
         if r.state == M.waiting and set(r.needs) <= done and r.matter_code in by_code \
                 and applicant is not None:  # fmt: skip
-            _open_case(session, app, r, spec, by_code[r.matter_code], applicant, phone, now)
+            _open_case(session, app, r, spec, by_code[r.matter_code], applicant, phone, cal, now)
 
 
 def offer_of(session: Session, principal: Principal, number: str) -> Application:
