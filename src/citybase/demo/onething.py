@@ -45,6 +45,7 @@ from citybase.services.onething.schemas import (
 )
 
 ITEMS_FILE = Path(__file__).parent / "onething.yaml"
+FOUNDED = "福州榕城示范餐饮管理有限公司"  # the name the founder declared (名称自主申报)
 ACTOR = Actor.system("demo")
 # units the items need that the demo's register does not hold
 UNITS = (
@@ -85,7 +86,7 @@ def _files(session: Session, kind: Kind) -> dict[str, dict[str, str]]:
 
 def _people(session: Session) -> dict[str, str]:
     """Residents whose files are the fullest, one per applicant: a mother of an age to have a
-    newborn, one of retirement age, and two more."""
+    newborn, one of retirement age, and two more; and an elder whose death the family reports."""
     files = _files(session, Kind.person)
     full = sorted((n for n, f in files.items() if len(f) >= 5), key=lambda n: (-len(files[n]), n))
 
@@ -95,12 +96,14 @@ def _people(session: Session) -> dict[str, str]:
     mother = next((n for n in full if int(n[16]) % 2 == 0 and 1982 <= born(n) <= 2000), "")
     retiree = next((n for n in full if born(n) <= 1964), "")
     rest = [n for n in full if n not in (mother, retiree) and 1960 <= born(n) <= 2000]
+    elder = next((n for n in full if n not in (mother, retiree) and born(n) <= 1958), "")
     return {
         "citizen": mother,
         "retiree": retiree,
         "founder": rest[0] if rest else "",
         "family": rest[1] if len(rest) > 1 else "",
         "husband": rest[2] if len(rest) > 2 else "",
+        "deceased": elder,
     }
 
 
@@ -123,7 +126,9 @@ def _add_row(session: Session, name: str, row: dict[str, object]) -> None:
 def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
     """What the units' registries hold about the demo's applicants: the mother's marriage and
     her baby's birth certificate, the retiree's social-security card, insurance and housing
-    fund, the family member's card, the firms' annual reports."""
+    fund, the founder's accepted company name, the family member's card and the death of the
+    elder the hospital recorded with the family member as its contact, the firms' annual
+    reports."""
     persons = _files(session, Kind.person)
     firms = _files(session, Kind.enterprise)
     today = clock.today()
@@ -154,6 +159,18 @@ def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
         _add_row(session, "住房公积金缴存信息", {"公民身份号码": n, "姓名": name(n),
                                                 "缴存单位": "福州榕城机械有限公司",
                                                 "缴存基数": 8600, "月缴存额": 2064})  # fmt: skip
+    if n := numbers.get("founder"):  # 名称自主申报: accepted and kept for the registration
+        _add_row(session, "企业名称自主申报信息", {
+            "申报人公民身份号码": n, "申报人姓名": name(n), "企业名称": FOUNDED,
+            "申报日期": (today - timedelta(days=3)).isoformat(),
+            "保留期至": (today + timedelta(days=27)).isoformat(),
+        })  # fmt: skip
+    if (family := numbers.get("family")) and (elder := numbers.get("deceased")):
+        _add_row(session, "居民死亡医学证明信息", {
+            "证明编号": "D350100260001", "死者姓名": name(elder), "死者公民身份号码": elder,
+            "死亡日期": (today - timedelta(days=6)).isoformat(), "家属姓名": name(family),
+            "家属公民身份号码": family, "签发机构": "福建省立医院",
+        })  # fmt: skip
     for who in ("firm", "firm2"):
         if c := numbers.get(who):
             _add_row(session, "2025年企业年度报告公示", {
@@ -260,7 +277,7 @@ def seed_onething(session: Session, settings: Settings) -> None:
         _step(session, cal, born, "vaccination", Action.sign, ActionIn())
     if numbers.get("founder"):
         _apply(session, settings, "founder", "company_setup", {
-            "拟设企业名称": "福州榕城示范餐饮管理有限公司", "企业住所": "鼓楼区五四路88号",
+            "企业住所": "鼓楼区五四路88号",
             "注册资本": "100万元", "经营范围": "餐饮服务；餐饮管理",
         })  # fmt: skip
     if numbers.get("firm"):  # the signboard returned for the design to be redrawn
@@ -273,10 +290,7 @@ def seed_onething(session: Session, settings: Settings) -> None:
         _apply(session, settings, "firm2", "enterprise_change",
                {"变更事项": "住所", "变更后内容": "台江区工业路9号"})  # fmt: skip
     if numbers.get("family"):
-        _apply(session, settings, "family", "after_death", {
-            "逝者姓名": "（示例）", "逝者公民身份号码": "（示例）", "死亡日期": "2026-11-30",
-            "与逝者关系": "子女",
-        })  # fmt: skip
+        _apply(session, settings, "family", "after_death", {"与逝者关系": "子女"})
     service.make_offers(session, settings, keys)  # those of retirement age are offered 退休一件事
     if numbers.get("retiree"):  # the retiree confirms; the others' offers wait for them
         principal = identity.principal_for(session, "retiree")
