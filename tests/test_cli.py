@@ -17,7 +17,7 @@ runner = CliRunner()
     [[], ["demo"], ["init"], ["serve"], ["worker"], ["ledger", "verify"], ["orgs", "import"],
      ["users", "create"], ["cockpit", "import"], ["cockpit", "indicators"],
      ["dispatch", "train"], ["dispatch", "predict"], ["dispatch", "evaluate"],
-     ["perception", "score-series"], ["hub", "import-taxonomy"],
+     ["perception", "score-series"], ["hub", "import-taxonomy"], ["hub", "rebuild-figures"],
      ["cockpit", "reminders"], ["orgs", "boundaries"], ["orgs", "at"],
      ["perception", "entities", "hand-over"]],
 )  # fmt: skip
@@ -83,6 +83,15 @@ def test_worker_once(fresh_db: Database, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
     result = runner.invoke(app, ["worker", "--once", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+
+
+def test_hub_rebuild_figures_counts_again(
+    fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYBASE_DATABASE_URL", fresh_db.url)
+    result = runner.invoke(app, ["hub", "rebuild-figures", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "counted again" in result.output
 
 
 def test_production_mode_needs_its_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import UnitCreate
 from citybase.core.settings import Settings
+from citybase.core.workdays import WorkCalendar, calendar_for
 from citybase.data.baselib import repository as baselib_repository
 from citybase.data.baselib import service as baselib
 from citybase.data.baselib.models import BaseEntity
@@ -44,6 +45,7 @@ from citybase.services.onething.schemas import (
 )
 
 ITEMS_FILE = Path(__file__).parent / "onething.yaml"
+FOUNDED = "福州榕城示范餐饮管理有限公司"  # the name the founder declared (名称自主申报)
 ACTOR = Actor.system("demo")
 # units the items need that the demo's register does not hold
 UNITS = (
@@ -84,7 +86,7 @@ def _files(session: Session, kind: Kind) -> dict[str, dict[str, str]]:
 
 def _people(session: Session) -> dict[str, str]:
     """Residents whose files are the fullest, one per applicant: a mother of an age to have a
-    newborn, one of retirement age, and two more."""
+    newborn, one of retirement age, and two more; and an elder whose death the family reports."""
     files = _files(session, Kind.person)
     full = sorted((n for n, f in files.items() if len(f) >= 5), key=lambda n: (-len(files[n]), n))
 
@@ -94,12 +96,14 @@ def _people(session: Session) -> dict[str, str]:
     mother = next((n for n in full if int(n[16]) % 2 == 0 and 1982 <= born(n) <= 2000), "")
     retiree = next((n for n in full if born(n) <= 1964), "")
     rest = [n for n in full if n not in (mother, retiree) and 1960 <= born(n) <= 2000]
+    elder = next((n for n in full if n not in (mother, retiree) and born(n) <= 1958), "")
     return {
         "citizen": mother,
         "retiree": retiree,
         "founder": rest[0] if rest else "",
         "family": rest[1] if len(rest) > 1 else "",
         "husband": rest[2] if len(rest) > 2 else "",
+        "deceased": elder,
     }
 
 
@@ -122,7 +126,9 @@ def _add_row(session: Session, name: str, row: dict[str, object]) -> None:
 def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
     """What the units' registries hold about the demo's applicants: the mother's marriage and
     her baby's birth certificate, the retiree's social-security card, insurance and housing
-    fund, the family member's card, the firms' annual reports."""
+    fund, the founder's accepted company name, the family member's card and the death of the
+    elder the hospital recorded with the family member as its contact, the firms' annual
+    reports."""
     persons = _files(session, Kind.person)
     firms = _files(session, Kind.enterprise)
     today = clock.today()
@@ -153,6 +159,18 @@ def _record_their_lives(session: Session, numbers: dict[str, str]) -> None:
         _add_row(session, "住房公积金缴存信息", {"公民身份号码": n, "姓名": name(n),
                                                 "缴存单位": "福州榕城机械有限公司",
                                                 "缴存基数": 8600, "月缴存额": 2064})  # fmt: skip
+    if n := numbers.get("founder"):  # 名称自主申报: accepted and kept for the registration
+        _add_row(session, "企业名称自主申报信息", {
+            "申报人公民身份号码": n, "申报人姓名": name(n), "企业名称": FOUNDED,
+            "申报日期": (today - timedelta(days=3)).isoformat(),
+            "保留期至": (today + timedelta(days=27)).isoformat(),
+        })  # fmt: skip
+    if (family := numbers.get("family")) and (elder := numbers.get("deceased")):
+        _add_row(session, "居民死亡医学证明信息", {
+            "证明编号": "D350100260001", "死者姓名": name(elder), "死者公民身份号码": elder,
+            "死亡日期": (today - timedelta(days=6)).isoformat(), "家属姓名": name(family),
+            "家属公民身份号码": family, "签发机构": "福建省立医院",
+        })  # fmt: skip
     for who in ("firm", "firm2"):
         if c := numbers.get(who):
             _add_row(session, "2025年企业年度报告公示", {
@@ -212,17 +230,20 @@ def _unit(unit: str) -> cases.Mover:
     return cases.Mover(Actor("demo", unit), unit, frozenset({"*"}))
 
 
-def _step(session: Session, number: str, matter: str, action: Action, data: ActionIn) -> str:
+def _step(
+    session: Session, cal: WorkCalendar, number: str, matter: str, action: Action, data: ActionIn
+) -> str:
     app = repository.application(session, number)
     assert app is not None
     row = next(m for m in repository.matters(session, app.id) if m.matter_code == matter)
-    cases.act(session, _unit(row.unit_code), row.case_number, action, data)
-    service.on_case_changed(session, row.case_number, str(action))
+    cases.act(session, _unit(row.unit_code), row.case_number, action, data, cal=cal)
+    service.on_case_changed(session, row.case_number, str(action), cal=cal)
     return row.case_number
 
 
 def seed_onething(session: Session, settings: Settings) -> None:
     keys = ops.keys_for(settings.masking_key)
+    cal = calendar_for(settings.home)
     for code, name, short in UNITS:
         try:
             orgs.get_unit(session, code)
@@ -250,29 +271,26 @@ def seed_onething(session: Session, settings: Settings) -> None:
     _issue_their_certificates(session, settings, numbers)
     if numbers.get("citizen"):  # the birth certificate issued, the police registering the child
         born = _apply(session, settings, "citizen", "newborn", {"新生儿性别": "女"})
-        _step(session, born, "birth_certificate", Action.sign, ActionIn())
-        _step(session, born, "birth_certificate", Action.reply,
+        _step(session, cal, born, "birth_certificate", Action.sign, ActionIn())
+        _step(session, cal, born, "birth_certificate", Action.reply,
               ActionIn(reply="出生医学证明已签发，编号随证寄送"))  # fmt: skip
-        _step(session, born, "vaccination", Action.sign, ActionIn())
+        _step(session, cal, born, "vaccination", Action.sign, ActionIn())
     if numbers.get("founder"):
         _apply(session, settings, "founder", "company_setup", {
-            "拟设企业名称": "福州榕城示范餐饮管理有限公司", "企业住所": "鼓楼区五四路88号",
+            "企业住所": "鼓楼区五四路88号",
             "注册资本": "100万元", "经营范围": "餐饮服务；餐饮管理",
         })  # fmt: skip
     if numbers.get("firm"):  # the signboard returned for the design to be redrawn
         shop = _apply(session, settings, "firm", "restaurant", {
             "经营项目": "热食类食品制售", "营业面积": "120平方米", "招牌规格": "6米×1.2米",
         })  # fmt: skip
-        _step(session, shop, "signboard", Action.return_,
+        _step(session, cal, shop, "signboard", Action.return_,
               ActionIn(note="招牌效果图未标注尺寸与材质，请补正后重新提交"))  # fmt: skip
     if numbers.get("firm2"):
         _apply(session, settings, "firm2", "enterprise_change",
                {"变更事项": "住所", "变更后内容": "台江区工业路9号"})  # fmt: skip
     if numbers.get("family"):
-        _apply(session, settings, "family", "after_death", {
-            "逝者姓名": "（示例）", "逝者公民身份号码": "（示例）", "死亡日期": "2026-11-30",
-            "与逝者关系": "子女",
-        })  # fmt: skip
+        _apply(session, settings, "family", "after_death", {"与逝者关系": "子女"})
     service.make_offers(session, settings, keys)  # those of retirement age are offered 退休一件事
     if numbers.get("retiree"):  # the retiree confirms; the others' offers wait for them
         principal = identity.principal_for(session, "retiree")

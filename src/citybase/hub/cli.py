@@ -10,7 +10,8 @@ from rich.console import Console
 
 from citybase.core.runtime import DataDir, load_settings, open_database
 
-app = typer.Typer(help="The city brain: the event taxonomy.", no_args_is_help=True)
+app = typer.Typer(help="The city brain: the event taxonomy, the centre's figures.",
+                  no_args_is_help=True)  # fmt: skip
 out = Console()
 
 
@@ -36,3 +37,15 @@ def import_taxonomy(
     verb = "checked" if dry_run else "loaded"
     out.print(f"[green]{verb}[/] {report.rows} categories: {report.created} new, "
               f"{report.updated} changed, {report.unchanged} the same")  # fmt: skip
+
+
+@app.command("rebuild-figures")
+def rebuild_figures(data_dir: DataDir = None) -> None:
+    """Count the centre's figures (按时办结率, 退单率, …) again from the cases: after an upgrade
+    that changes what they count, or to check the counts kept as cases change."""
+    from citybase.hub.cases import service as cases
+
+    db = open_database(load_settings(data_dir))
+    with db.session_scope() as session:
+        written = cases.rebuild_stats(session)
+    out.print(f"[green]counted again[/]: {written} rows of the kept counts written")

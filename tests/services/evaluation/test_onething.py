@@ -38,7 +38,7 @@ def _replied(session: Session, who, number: str) -> None:  # type: ignore[no-unt
     mover = cases.Mover.of(session, who)
     cases.act(session, mover, number, Action.sign, ActionIn())
     cases.act(session, mover, number, Action.reply, ActionIn(reply="已办结"))
-    onething.on_case_changed(session, number, "reply")
+    onething.on_case_changed(session, number, "reply", cal=DEFAULT)
 
 
 def _feed(session: Session) -> None:

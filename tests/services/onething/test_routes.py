@@ -3,12 +3,17 @@ the boundaries between applicants, units and nobody."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.settings import Settings
+from citybase.core.workdays import DEFAULT, WorkCalendar
 from citybase.hub.cases import service as cases
+from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.services.onething import service
 from tests.core.identity.factories import sign_in
 from tests.services.onething.factories import OneThingCity, onething_city
@@ -164,3 +169,35 @@ def test_the_catalog_page_shows_the_prefill_share(
     page = client.get("/console/onething")
     assert "一件事清单" in page.text
     assert "83%" in page.text
+
+
+def test_the_api_counts_a_matters_deadlines_on_the_citys_calendar_file(
+    client: TestClient, session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    """Submitted and supplemented through the API, a matter's case counts its working days on
+    ``<home>/calendar.yaml`` (the next two weeks declared holidays), not on the built-in one."""
+    today = clock.today()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "calendar.yaml"
+    holidays = ", ".join((today + timedelta(days=n)).isoformat() for n in range(-1, 15))
+    path.write_text(f"holidays: [{holidays}]\n", encoding="utf-8")
+    city_cal = WorkCalendar.from_file(path)
+    headers = {"X-CSRF-Token": sign_in(client, "zhangsan")}
+    app = _submit(client, headers)
+    number = app["matters"][0]["case_number"]
+    case = cases.get_for_system(session, number)
+    assert case.dispatched_at is not None
+    assert case.handle_due == city_cal.add(case.dispatched_at, 5 * 24)
+    assert case.handle_due != DEFAULT.add(case.dispatched_at, 5 * 24)
+    health = cases.Mover.of(session, city.health)
+    cases.act(session, health, number, Action.sign, ActionIn())
+    cases.act(session, health, number, Action.return_, ActionIn(note="请补充照片"))
+    service.on_case_changed(session, number, "return", cal=city_cal)
+    given = client.post(f"/api/v1/onething/applications/{app['number']}/matters/first/supplement",
+                        headers=headers, json={"note": "已补充"})  # fmt: skip
+    assert given.status_code == 200, given.text
+    again = cases.get_for_system(session, number)
+    assert again.state == "dispatched"
+    assert again.dispatched_at is not None
+    assert again.handle_due == city_cal.add(again.dispatched_at, 5 * 24)
+    assert again.handle_due != DEFAULT.add(again.dispatched_at, 5 * 24)

@@ -3,21 +3,22 @@ through the traced read, submission into hub cases, following them, offers unask
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.files import service as files
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
-from citybase.core.workdays import DEFAULT
+from citybase.core.workdays import DEFAULT, WorkCalendar
 from citybase.data.masking import operators as ops
 from citybase.data.sharing.models import ShareAccess
 from citybase.hub.cases import service as cases
-from citybase.hub.cases.schemas import Action, ActionIn
+from citybase.hub.cases.schemas import Action, ActionIn, CaseCreate, Channel, Source
 from citybase.services.onething import repository, service
 from citybase.services.onething.schemas import (
     ApplicationCreate,
@@ -179,7 +180,7 @@ def test_matters_become_cases_in_order_and_the_application_follows_them(
         cases.act(session, urban, first.case_number, Action.sign, ActionIn())
     cases.act(session, health, first.case_number, Action.sign, ActionIn())
     cases.act(session, health, first.case_number, Action.reply, ActionIn(reply="已登记"))
-    service.on_case_changed(session, first.case_number, "reply")
+    service.on_case_changed(session, first.case_number, "reply", cal=DEFAULT)
     app = service.get_application(session, city.applicant, app.number)
     first, second = app.matters
     assert first.state == "done"
@@ -187,18 +188,20 @@ def test_matters_become_cases_in_order_and_the_application_follows_them(
     assert second.state == "handling"
     assert second.case_number
     cases.act(session, urban, second.case_number, Action.return_, ActionIn(note="请补充租赁合同"))
-    service.on_case_changed(session, second.case_number, "return")
+    service.on_case_changed(session, second.case_number, "return", cal=DEFAULT)
     app = service.get_application(session, city.applicant, app.number)
     assert app.state == "needs_material"
     assert app.matters[1].asked == "请补充租赁合同"
     with pytest.raises(NotFound):  # only the applicant supplements
-        service.supplement(session, city.other, app.number, "second", Supplement(note="x"))
+        service.supplement(session, city.other, app.number, "second", Supplement(note="x"),
+                           cal=DEFAULT)  # fmt: skip
     service.supplement(session, city.applicant, app.number, "second",
-                       Supplement(note="已补充", materials={"lease": _file(session, settings)}))  # fmt: skip
+                       Supplement(note="已补充", materials={"lease": _file(session, settings)}),
+                       cal=DEFAULT)  # fmt: skip
     assert cases.get_for_system(session, second.case_number).lead_unit == "fz.urban"
     cases.act(session, urban, second.case_number, Action.sign, ActionIn())
     cases.act(session, urban, second.case_number, Action.reply, ActionIn(reply="已备案"))
-    service.on_case_changed(session, second.case_number, "reply")
+    service.on_case_changed(session, second.case_number, "reply", cal=DEFAULT)
     app = service.get_application(session, city.applicant, app.number)
     assert app.state == "completed"
     assert app.completed_at is not None
@@ -255,8 +258,9 @@ def test_the_bus_carries_a_units_reply_to_the_next_matter(
     session: Session, settings: Settings, city: OneThingCity
 ) -> None:
     """The consumer registered on hub.case.changed, fed the events the hub wrote to the outbox."""
-    from citybase.core.bus.models import OutboxEvent
+    from citybase.core.bus.models import Job, OutboxEvent
     from citybase.core.bus.schemas import EventEnvelope
+    from citybase.core.bus.service import JobContext
     from citybase.services.onething import tasks
 
     app = _apply(session, settings, city)
@@ -275,9 +279,107 @@ def test_the_bus_carries_a_units_reply_to_the_next_matter(
             tasks.on_case_changed(session, EventEnvelope(
                 event_id=event.event_id, topic=event.topic, payload=event.payload,
                 created_at=event.created_at))  # fmt: skip
+    stored = session.scalars(select(Job).where(Job.kind == tasks.FOLLOW).order_by(Job.id)).all()
+    assert [j.payload["action"] for j in stored] == ["reply", "reply"]  # the sign is not followed
+    for job in stored:  # run by the worker, which hands the job the settings
+        tasks.follow_case(JobContext(session=session, settings=settings, payload=dict(job.payload)))
     after = service.get_application(session, city.applicant, app.number)
     assert [m.state for m in after.matters] == ["done", "handling"]
     opened = session.scalars(select(LedgerEntry).where(
         LedgerEntry.action == "onething.matter.opened",
         LedgerEntry.object_id == app.number)).all()  # fmt: skip
     assert len(opened) == 2
+
+
+def _follow_by_the_bus(session: Session, settings: Settings, number: str) -> None:
+    """The hub's events about case ``number`` through the consumer, then the jobs it stored
+    run as the worker runs them (with the settings)."""
+    from citybase.core.bus.models import Job, OutboxEvent
+    from citybase.core.bus.schemas import EventEnvelope
+    from citybase.core.bus.service import JobContext
+    from citybase.services.onething import tasks
+
+    session.flush()
+    for event in session.scalars(select(OutboxEvent).where(
+            OutboxEvent.topic == "hub.case.changed").order_by(OutboxEvent.id)):  # fmt: skip
+        if event.payload.get("number") == number:
+            tasks.on_case_changed(session, EventEnvelope(
+                event_id=event.event_id, topic=event.topic, payload=event.payload,
+                created_at=event.created_at))  # fmt: skip
+    for job in session.scalars(
+        select(Job).where(Job.kind == tasks.FOLLOW, Job.status == "pending")
+    ):
+        tasks.follow_case(JobContext(session=session, settings=settings, payload=dict(job.payload)))
+        job.status = "done"
+
+
+def test_a_holiday_in_the_citys_calendar_file_moves_the_matters_deadlines(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    """``<home>/calendar.yaml`` declares the next two weeks holidays (as a city does for a year
+    the built-in calendar does not know yet): the first matter's case, and the second's opened
+    by the worker once the first is replied, count their working days around them."""
+    today = clock.today()
+    days = [today + timedelta(days=n) for n in range(-1, 15)]
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "calendar.yaml"
+    path.write_text(f"holidays: [{', '.join(d.isoformat() for d in days)}]\n", encoding="utf-8")
+    city_cal = WorkCalendar.from_file(path)
+    app = _apply(session, settings, city)
+    first = cases.get_for_system(session, app.matters[0].case_number)
+    assert first.dispatched_at is not None
+    assert first.handle_due is not None
+    assert first.handle_due == city_cal.add(first.dispatched_at, 5 * 24)
+    assert first.handle_due.astimezone(clock.CITY_TZ).date() > days[-1]
+    assert first.handle_due != DEFAULT.add(first.dispatched_at, 5 * 24)  # the file is not ignored
+    health = cases.Mover.of(session, city.health)
+    cases.act(session, health, first.number, Action.sign, ActionIn(), cal=city_cal)
+    cases.act(session, health, first.number, Action.reply, ActionIn(reply="已登记"), cal=city_cal)
+    _follow_by_the_bus(session, settings, first.number)
+    app = service.get_application(session, city.applicant, app.number)
+    assert app.matters[1].state == "handling"
+    second = cases.get_for_system(session, app.matters[1].case_number)
+    assert second.dispatched_at is not None
+    assert second.handle_due is not None
+    assert second.handle_due == city_cal.add(second.dispatched_at, 3 * 24)
+    assert second.handle_due != DEFAULT.add(second.dispatched_at, 3 * 24)
+
+
+def test_a_matters_case_does_not_move_the_12345_figures(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    """A matter's case is work the one-thing service hands a unit (source ``work``), not a
+    request to the 12345 centre: taken in, returned by its unit and replied, it moves none of
+    the centre's figures (cases, 退单率, 按时办结率…) — kept, counted from the cases, or rebuilt —
+    while a 12345 case beside it does."""
+
+    def counts(by: str | None = None) -> list[dict[str, int]]:
+        return [f.counts for f in cases.figures(session, by)]
+
+    before, before_units = counts(), counts("unit")
+    app = _apply(session, settings, city)
+    first = cases.get_for_system(session, app.matters[0].case_number)
+    assert first.source == "work"
+    health = cases.Mover.of(session, city.health)
+    cases.act(session, health, first.number, Action.sign, ActionIn())
+    cases.act(session, health, first.number, Action.return_, ActionIn(note="请补充材料"))
+    service.on_case_changed(session, first.number, "return", cal=DEFAULT)
+    service.supplement(session, city.applicant, app.number, "first",
+                       Supplement(note="已补充"), cal=DEFAULT)  # fmt: skip
+    cases.act(session, health, first.number, Action.sign, ActionIn())
+    cases.act(session, health, first.number, Action.reply, ActionIn(reply="已登记"))
+    assert cases.get_for_system(session, first.number).return_count == 1
+    assert counts() == before
+    assert counts("unit") == before_units
+    assert [f.counts for f in cases.figures_from_cases(session)] == before
+    cases.rebuild_stats(session)
+    assert counts() == before
+    # the same city's 12345 centre takes a request in: that one counts
+    cases.intake(session, cases.Mover.system("test"), CaseCreate(
+        source=Source.hotline, channel=Channel.phone, text="路灯不亮", region_code=first.region_code,
+    ))  # fmt: skip
+    assert sum(f.counts["cases"] for f in cases.figures(session)) == 1
+    with pytest.raises(InvalidInput) as refused:  # work comes from its service, not the desk
+        cases.intake(session, cases.Mover.system("test"), CaseCreate(
+            source=Source.work, text="一件事的事项", region_code=first.region_code))  # fmt: skip
+    assert refused.value.field == "source"

@@ -169,7 +169,7 @@ def figures_from_cases(
     key = GROUPS[by] if by else None
     columns = _stat_columns()
     selected: list[Any] = [key.label("key"), *columns] if key is not None else columns
-    query: Select[Any] = select(*selected).where(Case.state != "merged")
+    query: Select[Any] = select(*selected).where(*_CENTRES)
     if by == "unit":  # the cases never moved; the service adds the units' parts of the others
         query = query.where(*_UNMOVED)
     if since is not None:
@@ -210,12 +210,15 @@ def add_stats(session: Session, dim: str, day: str, key: str, delta: dict[str, i
     session.execute(statement)
 
 
+# the cases the centre's figures count: not merged into another, not work another domain handed
+# over (a one-thing matter's case is that service's, not a 12345 request)
+_CENTRES = (Case.state != "merged", Case.source != "work")
 # a case with a lead unit that was never returned or reassigned counts wholly for that unit
 _UNMOVED = (Case.lead_unit != "", Case.return_count == 0, Case.reassign_count == 0)
 
 
 # what a case's part in the kept counts is made of (read as rows, not entities: many are read)
-_COUNTED = (Case.state, Case.accepted_at, Case.district_code, Case.category_code,
+_COUNTED = (Case.state, Case.source, Case.accepted_at, Case.district_code, Case.category_code,
             Case.lead_unit, Case.former_leads, Case.dispatched_at, Case.signed_on_time,
             Case.replied_on_time, Case.return_count, Case.reassign_count, Case.reopen_count,
             Case.followed_up_at, Case.satisfaction, Case.warning)  # fmt: skip
@@ -224,9 +227,7 @@ _COUNTED = (Case.state, Case.accepted_at, Case.district_code, Case.category_code
 def moved(session: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
     """The cases (not merged) that were returned or reassigned, taken in within [since, until),
     as rows of what their part in the kept counts is made of."""
-    query = select(*_COUNTED).where(
-        Case.state != "merged", (Case.return_count > 0) | (Case.reassign_count > 0)
-    )
+    query = select(*_COUNTED).where(*_CENTRES, (Case.return_count > 0) | (Case.reassign_count > 0))
     if since is not None:
         query = query.where(Case.accepted_at >= since)
     if until is not None:
@@ -254,7 +255,7 @@ def rebuild_stats(
     for dim, key in dims.items():
         query = (
             select(day.label("day"), key.label("key"), *_stat_columns())
-            .where(Case.state != "merged", *(_UNMOVED if dim == "unit" else ()))
+            .where(*_CENTRES, *(_UNMOVED if dim == "unit" else ()))
             .group_by(day, key)
         )
         rows = {(dim, r.day, r.key): dict(r._mapping, dim=dim) for r in session.execute(query)}

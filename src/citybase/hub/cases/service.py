@@ -65,6 +65,7 @@ from citybase.hub.cases.schemas import (
     Figures,
     IntakeResult,
     Satisfaction,
+    Source,
     StepHistory,
     StepRead,
 )
@@ -581,8 +582,9 @@ Counts = dict[str, int]
 
 def _vector(c: Any) -> Vector:  # a Case, or a row of the columns the counts are made of
     """What a case adds to the kept counts, and under which keys (None: nothing, when merged):
-    its counts for all cases, its district and its 大类, and each unit's own counts."""
-    if c.state == S.merged:
+    its counts for all cases, its district and its 大类, and each unit's own counts. Work
+    handed over by another domain (source ``work``) is not the centre's and counts for none."""
+    if c.state == S.merged or c.source == Source.work:
         return None
     key = (c.accepted_at.astimezone(CITY_TZ).date().isoformat(), c.district_code,
            c.category_code[:2])  # fmt: skip
@@ -738,7 +740,26 @@ def intake(
     """Take a matter in (受理): resolve where it is, flag open cases on the same matter nearby,
     suggest its category, and dispatch it at once when the suggestion is sure enough and the
     catalog says where it goes. With ``brain_code`` (a case handed over by another deployment's
-    brain) that brain runs its loop and the case waits for its centre."""
+    brain) that brain runs its loop and the case waits for its centre. Work another domain hands
+    over (source ``work``) comes through ``open_work`` only."""
+    if data.source is Source.work:
+        raise InvalidInput("a case of source work is handed over by its service, not taken in",
+                           field="source")  # fmt: skip
+    return _take_in(session, mover, data, home=home, hub=hub, cal=cal, now=now,
+                    brain_code=brain_code)  # fmt: skip
+
+
+def _take_in(
+    session: Session,
+    mover: Mover,
+    data: CaseCreate,
+    *,
+    home: Path | None,
+    hub: HubSettings | None,
+    cal: WorkCalendar,
+    now: datetime | None,
+    brain_code: str,
+) -> IntakeResult:
     hub = hub or HubSettings()
     now = now or datetime.now(UTC)
     if not mover.can(CASES_INTAKE):
@@ -817,10 +838,12 @@ def open_work(
     matter, 一件事的事项): taken in by the platform (``what`` names the domain on the ledger) and
     dispatched at once to ``lead_unit`` with ``handle_days`` working days to reply — the
     matter's legal time limit — then signed, handled, returned, warned and supervised like any
-    case."""
+    case. Its source is ``work``: it is not a request to the 12345 centre, and the centre's
+    figures (``figures``) leave it out."""
     now = now or datetime.now(UTC)
     mover = Mover.system(what)
-    taken = intake(session, mover, data.model_copy(update={"category_code": ""}), now=now)
+    work = data.model_copy(update={"category_code": "", "source": Source.work})
+    taken = _take_in(session, mover, work, home=None, hub=None, cal=cal, now=now, brain_code="")
     case = _get(session, taken.case.number)
     return _give(session, case, mover, lead_unit, handle_days, cal, now)
 

@@ -47,6 +47,7 @@ from citybase.hub.cases.auth import (
 )
 from citybase.hub.cases.schemas import (
     CHANNEL_NAMES,
+    INTAKE_SOURCES,
     SOURCE_NAMES,
     STATE_NAMES,
     Action,
@@ -56,7 +57,6 @@ from citybase.hub.cases.schemas import (
     CaseState,
     Channel,
     Contact,
-    Source,
 )
 from citybase.hub.dispatch import service as dispatch
 from citybase.hub.dispatch.schemas import DEFAULT_DEADLINES, Urgency
@@ -149,7 +149,7 @@ def _choices(session: DbSession) -> dict[str, Any]:
     regions = [r for r in orgs.list_regions(session) if r.level is not RegionLevel.city]
     return {
         "categories": [c for c in events.categories(session) if c.level >= 2],
-        "regions": regions, "urgencies": list(Urgency), "sources": list(Source),
+        "regions": regions, "urgencies": list(Urgency), "sources": list(INTAKE_SOURCES),
         "channels": list(Channel),
     }  # fmt: skip
 

@@ -28,7 +28,14 @@ from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.auth import CASES_DISPATCH, CASES_INTAKE, Intake
-from citybase.hub.cases.schemas import Action, ActionIn, Attachment, CaseCreate, Channel, Source
+from citybase.hub.cases.schemas import (
+    INTAKE_SOURCES,
+    Action,
+    ActionIn,
+    Attachment,
+    CaseCreate,
+    Channel,
+)
 from citybase.hub.dispatch.schemas import Urgency
 from citybase.hub.events import service as events
 from citybase.services.hotline import service
@@ -57,7 +64,7 @@ def _choices(session: DbSession) -> dict[str, Any]:
     return {
         "categories": [c for c in events.categories(session) if c.level >= 2],
         "units": [u for u in orgs.list_units(session, active=True)],
-        "urgencies": list(Urgency), "sources": list(Source), "channels": list(Channel),
+        "urgencies": list(Urgency), "sources": list(INTAKE_SOURCES), "channels": list(Channel),
     }  # fmt: skip
 
 

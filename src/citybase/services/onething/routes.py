@@ -13,6 +13,7 @@ from citybase.core.files.schemas import FileRead
 from citybase.core.identity.auth import CurrentPrincipal
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.workdays import calendar_for
 from citybase.data.masking import operators as ops
 from citybase.services.onething import service
 from citybase.services.onething.auth import (
@@ -135,10 +136,12 @@ def get_application(
 
 @router.post("/applications/{number}/matters/{matter}/supplement")
 def supplement(
-    session: DbSession, principal: OneThingApplicant, number: str, matter: str, data: Supplement
-) -> ApplicationRead:
+    session: DbSession, settings: AppSettings, principal: OneThingApplicant, number: str,
+    matter: str, data: Supplement,
+) -> ApplicationRead:  # fmt: skip
     """Give what a unit asked for (补正); the matter goes back to it."""
-    return service.supplement(session, principal, number, matter, data)
+    return service.supplement(session, principal, number, matter, data,
+                              cal=calendar_for(settings.home))  # fmt: skip
 
 
 @router.post("/applications/{number}/decline")

@@ -23,6 +23,7 @@ from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
+from citybase.core.workdays import calendar_for
 from citybase.data.masking import operators as ops
 from citybase.services.onething import service
 from citybase.services.onething.auth import (
@@ -334,7 +335,8 @@ async def give(request: Request, session: DbSession, settings: AppSettings,
                 session, settings, actor_of(principal).name, upload.filename, data
             ).id
         service.supplement(session, principal, number, matter, Supplement(
-            note=str(form.get("note", ""))[:2000], materials=materials))  # fmt: skip
+            note=str(form.get("note", ""))[:2000], materials=materials),
+            cal=calendar_for(settings.home))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
         undo(session)
         app = service.get_application(session, principal, number)
