@@ -1,7 +1,7 @@
 """Shared values: short-lived values every process reads (the progress of long work).
 
 Revision ID: 0059
-Revises: 0051
+Revises: 0057
 Create Date: 2026-12-06 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0059"
-down_revision: str | None = "0051"
+down_revision: str | None = "0057"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
