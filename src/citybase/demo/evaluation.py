@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.identity import service as identity
 from citybase.core.settings import Settings
 from citybase.core.workdays import WorkCalendar, calendar_for
@@ -60,7 +61,7 @@ def seed_evaluation(
     for n in range(60):
         phone = f"1390591{n:04d}"
         handled = now - timedelta(days=rng.uniform(0.5, 40))
-        number = f"BJ{handled.astimezone(UTC):%Y%m%d}{n:04d}"
+        number = f"BJ{clock.city_date(handled):%Y%m%d}{n:04d}"
         evaluation.open_for_rating(
             session, subject_kind="matter", subject_id=number, unit_code="fz.admin_service",
             applicant_key=evaluation.applicant_key_for_phone(settings, phone),

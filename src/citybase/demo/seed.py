@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -389,7 +389,7 @@ def seed_sharing(session: Session, settings: Settings) -> None:
     personal = [
         r for r in shared if grading.level_of(session, r.code) in ("general_3", "general_4")
     ]
-    today = datetime.now(UTC).strftime("%Y%m%d")
+    today = clock.today().strftime("%Y%m%d")
     for n, resource in enumerate(
         [r for r in personal if r.share_type.value == "unconditional"][:2]
         + [r for r in shared if r.share_type.value == "unconditional"

@@ -92,3 +92,63 @@ def test_the_access_log_for_provider_and_auditor(client: TestClient, session: Se
     page = client.get("/console/sharing/access", params={"subject": citizen_id(1)})
     assert page.status_code == 200
     assert 'name="subject"' in page.text
+
+
+def test_a_consumer_reads_the_granted_rows_in_the_console(
+    client: TestClient, session: Session
+) -> None:
+    """Under its unit's grant a consumer sees the granted fields only, masked, paged, searched
+    and exported, each read on the access log; a unit with no grant reads nothing and leaves no
+    refused read behind; the export is refused to it as not found."""
+    from citybase.data.sharing.models import ShareAccess
+    from tests.data.sharing.factories import grant_to
+
+    city = shared_city(session, level=Level.general_3)
+    number = grant_to(session, city, ["姓名", "公民身份号码", "违法事由"])
+    session.commit()
+    code = city.resource.code
+
+    def reads() -> int:
+        session.expire_all()
+        return session.query(ShareAccess).count()
+
+    before = reads()
+    sign_in(client, "healthuser")
+    listed = client.get("/console/sharing").text
+    assert f'href="/console/catalog/{code}/rows"' in listed  # the grant leads to its rows
+    assert "城市管理违法当事人信息" in listed  # by name, not code
+    # graded data is read for a case: without its number the read is refused, and says so
+    bare = client.get(f"/console/catalog/{code}/rows", params={"why": "核查医保参保人"})
+    assert bare.status_code == 200
+    assert "依据本单位的共享授权" not in bare.text
+    assert 'name="case"' in bare.text
+    assert "请填写本次查看所办理的案件编号" in bare.text
+    assert reads() == before + 1  # the refusal is on the log too
+    case = {"why": "核查医保参保人", "case": number}
+    page = client.get(f"/console/catalog/{code}/rows", params=case)
+    assert page.status_code == 200
+    assert "依据本单位的共享授权" in page.text
+    assert "违法事由" in page.text
+    assert "手机号码" not in page.text  # not granted
+    assert citizen_id(0) not in page.text  # masked at its grade
+    assert "已脱敏" in page.text
+    assert reads() == before + 2
+    found = client.get(f"/console/catalog/{code}/rows", params=case | {"q": "违法"})
+    assert found.status_code == 200
+    exported = client.get(f"/console/catalog/{code}/rows.csv", params=case)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "违法事由" in exported.text
+    assert "手机号码" not in exported.text
+    assert citizen_id(0) not in exported.text
+    assert "k=" in exported.headers["x-citybase-k-anonymity"]
+    assert reads() == before + 4
+
+    client.cookies.clear()
+    sign_in(client, "glreader")  # another unit, no grant
+    other = client.get(f"/console/catalog/{code}/rows")
+    assert other.status_code == 200
+    assert "违法事由</th>" not in other.text
+    assert "申请共享" in other.text
+    assert client.get(f"/console/catalog/{code}/rows.csv").status_code == 404
+    assert reads() == before + 4  # nothing read, nothing refused on its behalf

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import CitybaseError, Conflict, Forbidden
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
@@ -136,7 +137,7 @@ def _read_library(
 def build_context(theme: ThemeLibrary) -> ReadContext:
     """What a build's reads state: their purpose, and as their case the build itself (THEME,
     the day, the library's number), so that an auditor finds every read of one build."""
-    number = f"THEME{datetime.now(UTC):%Y%m%d}{theme.id:04d}"
+    number = f"THEME{clock.today():%Y%m%d}{theme.id:04d}"
     return ReadContext(purpose=f"{BUILD_PURPOSE}：{theme.name}", case_number=number)
 
 

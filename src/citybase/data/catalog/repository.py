@@ -134,6 +134,16 @@ def in_states(session: Session, states: Sequence[str]) -> list[DataResource]:
     )
 
 
+def names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(DataResource.code, DataResource.name).where(DataResource.code.in_(wanted))
+    )
+    return {code: name for code, name in rows}
+
+
 def all_codes(session: Session) -> list[str]:
     return list(session.scalars(select(DataResource.code).order_by(DataResource.code)))
 

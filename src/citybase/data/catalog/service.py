@@ -9,7 +9,7 @@ own unit's resource), or by a platform admin.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -241,6 +241,12 @@ def get_resource(session: Session, code: str) -> ResourceRead:
     if resource is None:
         raise NotFound(f"no data resource {code}", field="code")
     return _read(session, [resource])[0]
+
+
+def resource_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Resource code → name, for pages that show resources by name (codes not found are left
+    out: the page shows the code)."""
+    return repository.names(session, codes)
 
 
 def all_codes(session: Session) -> list[str]:

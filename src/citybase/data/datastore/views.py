@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from citybase.core.bus import service as bus
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
@@ -24,13 +25,17 @@ from citybase.data.datastore import service
 from citybase.data.datastore.schemas import LoadReport, RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
-from citybase.data.sharing.schemas import ReadContext
+from citybase.data.sharing.schemas import ReadContext, SharedPage
 
 router = APIRouter(include_in_schema=False)
+PAGE = 50  # rows on a page
 console.add_templates(Path(__file__).parent / "templates")
 add_translations(
     "zh",
     {
+        "Read under your unit's grant #{id}: only the granted data items, masked as the grant and the resource's grade say.": "依据本单位的共享授权 #{id} 查看：仅含授权的数据项，按授权与资源分级脱敏。",
+        "Masked": "已脱敏",
+        "Export the granted rows (CSV)": "导出授权数据（CSV）",
         "reading the file": "正在读取文件",
         "storing the rows": "正在写入数据",
         "checking the cells": "正在检查单元格",
@@ -69,17 +74,28 @@ def _page(
     params = request.query_params
     page = int(params["page"]) if params.get("page", "").isdigit() else 1
     why = params.get("why", "")[:500]
-    rows, shown = None, False
+    case = params.get("case", "").strip()[:80]  # the case a read of graded data is for (案件编号)
+    query = RowQuery(q=params.get("q", "")[:200], limit=PAGE, offset=(max(page, 1) - 1) * PAGE)
+    rows: Any = None
+    shown, granted, refused = False, None, ""
+    keys = ops.keys_for(settings.masking_key)
     if table is not None:
         try:  # the provider's own staff read in the clear, and the read is traced as any other
-            rows, _ = access.read_own_rows(
-                session, principal, code, ReadContext(purpose=why),
-                RowQuery(q=params.get("q", ""), limit=50, offset=(max(page, 1) - 1) * 50),
-                ops.keys_for(settings.masking_key),
-            )  # fmt: skip
+            rows, _ = access.read_own_rows(session, principal, code, ReadContext(purpose=why),
+                                           query, keys)  # fmt: skip
             shown = True
         except CitybaseError:  # refused before anything was read or written
             rows = None
+        if not shown and access.grant_held(session, principal, code) is not None:
+            # another unit's staff under their unit's grant: the granted fields, masked as the
+            # grant and the resource's grade say, the read traced
+            served = access.read_rows(session, principal, code,
+                                      ReadContext(purpose=why, case_number=case), query, keys)  # fmt: skip
+            if isinstance(served, access.Served):
+                granted, shown = served.page, True
+                rows = _granted_rows(resource, served.page)
+            else:
+                refused = served.error().message
     can_load = principal.can(CATALOG_EDIT) and (
         principal.unit_code == resource.provider_unit_code
         or principal.has_role(Role.platform_admin)
@@ -88,9 +104,46 @@ def _page(
         request, "datastore/rows.html",
         {"r": resource, "table": table, "rows": rows, "shown": shown, "page": max(page, 1),
          "q": params.get("q", ""), "why": why, "can_load": can_load, "report": report,
-         "errors": errors or {}},
+         "errors": errors or {}, "granted": granted, "refused": refused, "per_page": PAGE,
+         "case": case, "may_read_granted": granted is not None or bool(refused)},
         status,
     )  # fmt: skip
+
+
+def _granted_rows(resource: ResourceRead, page: SharedPage) -> dict[str, Any]:
+    """A page served under a grant, shaped as the provider's own page is: the granted
+    columns in the catalog's order, with their types."""
+    present = set(page.rows[0]) if page.rows else set(page.masked)
+    columns = [{"name": i.name, "type": i.data_type.value} for i in resource.items
+               if i.name in present]  # fmt: skip
+    return {"columns": columns, "rows": page.rows, "total": page.total}
+
+
+@router.get("/console/catalog/{code}/rows.csv")
+@traced_read  # an export is a read: on the ledger and in the access log, allowed or refused
+def granted_export(
+    request: Request, session: DbSession, settings: AppSettings, principal: CatalogReader,
+    code: str,
+) -> Response:  # fmt: skip
+    """The rows one's unit is granted, as CSV: the granted fields, masked, at most the export's
+    limit, with the k-anonymity of the rows over their quasi-identifiers in a header."""
+    if access.grant_held(session, principal, code) is None:
+        raise NotFound(f"no grant of {code} held by your unit", field="code")
+    params = request.query_params
+    served = access.read_rows(
+        session, principal, code,
+        ReadContext(purpose=params.get("why", "")[:500], case_number=params.get("case", "")[:80]),
+        RowQuery(q=params.get("q", "")[:200], limit=0, offset=0),
+        ops.keys_for(settings.masking_key), operation="export", up_to=access.EXPORT_MAX_ROWS,
+    )  # fmt: skip
+    if isinstance(served, access.Refused):
+        raise served.error()
+    page, k = served.page, served.k
+    columns = list(page.rows[0]) if page.rows else list(page.masked)
+    return Response(access.to_csv(columns, page.rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{code}.csv"',
+                             "X-Citybase-Access": str(page.access_id),
+                             "X-Citybase-K-Anonymity": f"k={k.k}; below-{k.threshold}={k.below}"})  # fmt: skip
 
 
 @router.get("/console/catalog/{code}/rows")
@@ -144,6 +197,9 @@ add_patterns("zh", {
     r"checking the cells ([\d,]+ / [\d,]+)": "正在检查单元格 {0}",
     r"not a data item of (\S+) \(items: (.+)\)": "不是资源 {0} 的信息项（信息项有：{1}）",
     r"more than ([\d,]+) rows in one load": "一次最多加载 {0} 行",
+    r"no grant of (\S+) held by your unit": "本单位没有资源 {0} 的共享授权",
+    r"(\S+) holds personal information(?: \([^)]*\))?: name the case in the X-Citybase-Issue header":
+        "资源 {0} 含个人信息：请填写本次查看所办理的案件编号",
 })  # fmt: skip
 add_translations("zh", {
     "column twice": "列名重复",

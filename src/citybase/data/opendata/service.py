@@ -23,6 +23,7 @@ import openpyxl
 from pypinyin import lazy_pinyin
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
@@ -243,7 +244,7 @@ def apply(session: Session, code: str, data: ApplicationCreate) -> ApplicationRe
     resource = _open_resource(session, code)
     if resource.open_type is not OpenType.conditional:
         raise Conflict(f"{code} is open without conditions: download it directly", field="code")
-    prefix = f"OA{datetime.now(UTC):%Y%m%d}"
+    prefix = f"OA{clock.today():%Y%m%d}"  # the city's day, as every number
     number = f"{prefix}{repository.count_with_prefix(session, prefix) + 1:04d}"
     token = secrets.token_urlsafe(24)
     application = OpenApplication(

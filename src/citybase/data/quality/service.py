@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.bus import service as bus
 from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -363,7 +364,7 @@ def raise_dispute(
     if not principal.unit_code:
         raise Forbidden("a dispute is raised for a unit; this account has none", field="unit")
     now = datetime.now(UTC)
-    prefix = f"QD{now:%Y%m%d}"
+    prefix = f"QD{clock.city_date(now):%Y%m%d}"  # the city's day, as every number
     dispute = Dispute(
         number=f"{prefix}{repository.count_disputes_with_prefix(session, prefix) + 1:04d}",
         resource_code=resource.code, provider_unit_code=resource.provider_unit_code,

@@ -59,6 +59,14 @@ EXPORT_MAX_ROWS = 100_000
 PAGE_MAX = 10_000
 
 
+def grant_held(session: Session, principal: Principal, code: str) -> int | None:
+    """The grant in force under which the principal's unit may read ``code`` (its id), found
+    without reading or tracing anything: a page asks before it reads, so that opening a
+    resource one holds no grant for leaves no refused read in the log."""
+    grant, _, _ = _find_grant(session, principal, code)
+    return grant.id if grant is not None else None
+
+
 def _find_grant(
     session: Session, principal: Principal, code: str
 ) -> tuple[ShareGrant | None, Refusal | None, str]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
@@ -47,7 +48,7 @@ def _get(session: Session, number: str) -> Demand:
 def post(session: Session, principal: Principal, data: DemandCreate) -> DemandRead:
     if not principal.unit_code:
         raise Forbidden("a demand is posted for a unit; this account has none", field="unit")
-    prefix = f"DM{datetime.now(UTC):%Y%m%d}"
+    prefix = f"DM{clock.today():%Y%m%d}"  # the city's day, as every number
     demand = Demand(
         number=f"{prefix}{repository.count_demands_with_prefix(session, prefix) + 1:04d}",
         consumer_unit_code=principal.unit_code, posted_by=principal.username, title=data.title,

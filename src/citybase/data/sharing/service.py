@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from citybase.core import clock
 from citybase.core.bus import service as bus
 from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity import service as identity
@@ -118,7 +119,7 @@ def request_share(session: Session, principal: Principal, data: RequestCreate) -
         raise InvalidInput(
             f"API keys {foreign} are not your own keys in force", field="api_key_ids"
         )
-    prefix = f"SR{datetime.now(UTC):%Y%m%d}"
+    prefix = f"SR{clock.today():%Y%m%d}"  # the city's day, as every number
     request = ShareRequest(
         number=f"{prefix}{repository.count_with_prefix(session, prefix) + 1:04d}",
         resource_code=resource.code, provider_unit_code=resource.provider_unit_code,

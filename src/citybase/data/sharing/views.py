@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
+from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
@@ -63,7 +64,7 @@ add_translations(
     "zh",
     {
         "Sharing": "共享申请与授权", "Demand list": "需求清单", "Access log": "共享调用日志",
-        "Requests": "共享申请", "Grants": "共享授权", "Request data": "申请共享",
+        "Requests": "共享申请", "Grants": "共享授权", "Request data": "申请共享", "Read the granted rows": "查看授权数据",
         "Made by my unit": "本单位提出", "Made to my unit": "向本单位提出",
         "Legal basis": "依据", "Fields": "数据项", "Days": "期限（天）",
         "Systems (API keys)": "调用系统（API 密钥）", "Provider": "提供单位", "Consumer": "使用单位",
@@ -136,12 +137,17 @@ def _sharing(
     request: Request, session: Session, principal: Principal, status: int = 200, **extra: Any
 ) -> Response:
     requests = service.list_requests(session, principal)
+    grants = service.list_grants(session, principal)
     mine = principal.unit_code
+    pairs = [(x.provider_unit_code, x.consumer_unit_code, x.resource_code) for x in requests]
+    pairs += [(g.provider_unit_code, g.consumer_unit_code, g.resource_code) for g in grants]
     return console.render(
         request, "sharing/sharing.html",
-        {"made": [r for r in requests if r.consumer_unit_code == mine],
+        {"unit_names": orgs.unit_names(session, {u for p, c, _ in pairs for u in (p, c)}),
+         "resource_names": catalog.resource_names(session, {r for _, _, r in pairs}),
+         "made": [r for r in requests if r.consumer_unit_code == mine],
          "received": [r for r in requests if r.provider_unit_code == mine and r.consumer_unit_code != mine],
-         "grants": service.list_grants(session, principal), "errors": {},
+         "grants": grants, "errors": {},
          "may_decide": principal.can(SHARE_DECIDE), **extra},
         status,
     )  # fmt: skip
