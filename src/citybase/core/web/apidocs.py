@@ -9,7 +9,8 @@ conformance tools read it. The docs page reads the document of the visitor's lan
 - an operation's summary: ``api summary: <METHOD> <path>`` (FastAPI makes the English summary
   from the function's name; the Chinese one is written for the operation);
 - every other text (the description of the API, of an operation, of a parameter, of a schema
-  and of a schema's fields, of a response): ``api: <the English text>``.
+  and of a schema's fields, of a response): ``api: <the English text>``, its lines joined by
+  single spaces.
 
 A text without a translation stays English. ``coverage`` counts what is translated.
 """
@@ -41,7 +42,9 @@ def summary_id(operation: str) -> str:
 
 
 def text_id(text: str) -> str:
-    return f"api: {text}"
+    """A text's message id, its whitespace made single spaces (a docstring rewrapped keeps its
+    translation)."""
+    return "api: " + " ".join(text.split())
 
 
 def operations(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -138,9 +141,6 @@ class Coverage:
     summaries: tuple[int, int]
     descriptions: tuple[int, int]
     fields: tuple[int, int]
-
-    def missing(self) -> bool:
-        return self.tags[0] < self.tags[1] or self.summaries[0] < self.summaries[1]
 
 
 def untranslated_tags(schema: dict[str, Any], lang: str) -> list[str]:
