@@ -105,3 +105,4 @@ def test_coverage_is_counted(app: FastAPI) -> None:
     assert found.summaries[0] == found.summaries[1] > 0
     assert 0 < found.descriptions[0] <= found.descriptions[1]
     assert 0 <= found.fields[0] <= found.fields[1]
+    assert found.fields[1] <= found.texts[1]

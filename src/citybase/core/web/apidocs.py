@@ -141,6 +141,9 @@ class Coverage:
     summaries: tuple[int, int]
     descriptions: tuple[int, int]
     fields: tuple[int, int]
+    # every description in the document (the above, and the API's, parameters', responses' and
+    # schemas' own), counted once per place it appears
+    texts: tuple[int, int]
 
 
 def untranslated_tags(schema: dict[str, Any], lang: str) -> list[str]:
@@ -165,7 +168,19 @@ def coverage(schema: dict[str, Any], lang: str) -> Coverage:
         summaries=(len(ops) - len(untranslated_summaries(schema, lang)), len(ops)),
         descriptions=done(descriptions),
         fields=done(fields),
+        texts=done(list(_descriptions(schema))),
     )
+
+
+def _descriptions(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("description"), str):
+            yield node["description"]
+        for value in node.values():
+            yield from _descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _descriptions(value)
 
 
 def docs_page(lang: str) -> HTMLResponse:
