@@ -206,7 +206,7 @@ def docs_page(lang: str) -> HTMLResponse:
         'style="text-align:right;padding:8px 20px 0;font-family:sans-serif;font-size:14px">'
         f"{links}</nav>"
     )
-    body = page.body.decode()
+    body = bytes(page.body).decode()
     body = body.replace("<html>", f'<html lang="{_HTML_LANG.get(lang, lang)}">', 1)
     body = body.replace('<div id="swagger-ui">', switch + '\n<div id="swagger-ui">', 1)
     return HTMLResponse(body)
