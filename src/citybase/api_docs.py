@@ -669,7 +669,7 @@ TEXTS = {
     "Why, percent-encoded UTF-8": "原因，UTF-8 百分号编码",
     "Row in the file, counting the header as row 1": "文件中的行号，表头为第 1 行",
     "A region's catalog, with its sub-regions'": "某一区划的目录，含其下级区划的",
-    "The five base libraries (基础库).": "五大基础库（基础库）。",
+    "The five base libraries (基础库).": "五大基础库。",
     "draft → submitted → reviewed → registered → published (登记流程).": "草稿 → 已提交 → 已审核 → 已注册 → 已发布（登记流程）。",
     "类: the first level of the catalog's classification.": "类：目录分类的第一级。",
     "信息项名称": "信息项名称",

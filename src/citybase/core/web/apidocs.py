@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from citybase.core.web.i18n import has_translation, translate
+from citybase.core.web.i18n import LANGUAGES, has_translation, translate
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -199,7 +199,7 @@ def docs_page(lang: str) -> HTMLResponse:
         if code == lang
         else f'<a href="/lang/{code}?next=/docs" hreflang="{code}" lang="{code}">'
         f"{html.escape(name)}</a>"
-        for code, name in _SWITCH.items()
+        for code, name in ((c, _SHORT.get(c, n)) for c, n in LANGUAGES.items())
     )
     switch = (
         f'<nav class="lang-switch" aria-label="{html.escape(translate(lang, "Language"))}" '
@@ -212,6 +212,6 @@ def docs_page(lang: str) -> HTMLResponse:
     return HTMLResponse(body)
 
 
-# the switch names each language in itself
-_SWITCH = {"zh": "中文", "en": "English"}
+# the switch names each language in itself, briefly
+_SHORT = {"zh": "中文"}
 _HTML_LANG = {"zh": "zh-CN", "en": "en"}
