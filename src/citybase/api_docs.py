@@ -1,7 +1,9 @@
-"""The API documentation in Chinese: every tag's name and every operation's summary, and the
-descriptions translated so far (``core/web/apidocs.py`` says how the document is made).
+"""The API documentation in Chinese: every tag's name, every operation's summary, and the
+descriptions of the API, its operations, parameters, responses, schemas and fields
+(``core/web/apidocs.py`` says how the document is made from these).
 
-A new endpoint brings its Chinese summary here (a test fails on any operation without one).
+A new endpoint brings its Chinese summary here (a test fails on any operation without one), and
+the Chinese of its docstring and of its fields' descriptions (else they show in English).
 """
 
 from __future__ import annotations
@@ -1126,7 +1128,7 @@ TEXTS = {
     "证照编号; default: made from the serial": "证照编号；默认由序列号生成",
     "Why issued: the application or basis": "签发原因：申请或依据",
     "Why revoked (吊销/注销的理由)": "注销原因（吊销/注销的理由）",
-    # other
+    # the API itself
     "The city's digital base (城市数字底座): API of the kernel and its layers.": "城市数字底座：内核及各层的接口。",
 }
 
