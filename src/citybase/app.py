@@ -13,11 +13,11 @@ import fastapi_offline
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_markercluster
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 import citybase
+import citybase.api_docs as _api_docs
 from citybase.cockpit.assessment import routes as cockpit_assessment_routes
 from citybase.cockpit.assessment import views as cockpit_assessment_views
 from citybase.cockpit.indicators import routes as cockpit_indicator_routes
@@ -50,13 +50,13 @@ from citybase.core.orgs import service as orgs
 from citybase.core.orgs import views as orgs_views
 from citybase.core.settings import Settings
 from citybase.core.shared.service import open_store
-from citybase.core.web import errors
+from citybase.core.web import apidocs, errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import Public, public_mount
 from citybase.core.web.bodies import BodyLimitMiddleware
 from citybase.core.web.cors import CorsMiddleware
 from citybase.core.web.deps import DbSession
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import LANGUAGES, add_translations
 from citybase.core.web.metrics import Metrics
 from citybase.core.web.middleware import ConsoleMiddleware
 from citybase.core.web.templating import NavEntry, console
@@ -136,6 +136,7 @@ from citybase.services.onething import views as onething_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _products_tasks
+del _api_docs  # the API documentation's Chinese, for the docs page
 del (
     _cockpit_tasks,
     _cockpit_plan_tasks,
@@ -446,14 +447,16 @@ def create_app(
         app.include_router(router)
 
     @app.get("/docs", include_in_schema=False)
-    def docs(_: Public) -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="citybase API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/core/favicon.svg",
-        )
+    def docs(request: Request, _: Public) -> HTMLResponse:
+        # the console's language: its cookie, else the platform's default
+        return apidocs.docs_page(request.state.lang)
+
+    @app.get("/openapi.{lang}.json", include_in_schema=False)
+    def openapi_in(lang: str, _: Public) -> JSONResponse:
+        """The OpenAPI document in one of the console's languages (/openapi.json: English)."""
+        if lang not in LANGUAGES:
+            raise NotFound(f"no API documentation in {lang!r}: {', '.join(LANGUAGES)}")
+        return JSONResponse(apidocs.document(app, lang))
 
     @app.get("/", include_in_schema=False)
     def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
