@@ -23,6 +23,8 @@ from citybase.core.runtime import open_database
 from citybase.core.settings import Settings
 from citybase.core.web import captcha
 from citybase.core.web.templating import console
+from citybase.data.datastore import service as datastore
+from citybase.data.datastore.schemas import RowQuery
 from citybase.demo.seed import DEMO_PASSWORD, build_demo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -337,3 +339,158 @@ def test_a_challengers_training_is_followed_on_the_page(base_url: str, browser) 
     assert page.locator("table").first.locator("tbody tr").count() > before  # listed
     assert problems == []
     page.close()
+
+
+def _signed_in(browser, base_url: str, username: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return context, page
+
+
+def test_one_real_task_per_role(base_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each role does one piece of its real work in the browser, a screenshot kept of each step
+    (``CITYBASE_SCREENSHOTS`` names where): a citizen reports with a photo and follows the
+    request; an operator takes a call; a handler signs for a case and answers it; a supervisor
+    watches the board; a steward decides a sharing request; a consumer reads the granted rows;
+    an auditor finds who read a person's data; the admin reads the plans' cockpit."""
+    shots = Path(os.environ.get("CITYBASE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+        page.screenshot(path=str(shots / f"task-{name}.png"), full_page=True)
+
+    # the citizen: a report with a photo, then its progress followed by number and phone
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{base_url}/hotline")
+    page.fill("textarea[name=text]", "鼓东路口的路灯不亮，晚上看不清路")
+    page.fill("input[name=reporter_phone]", "13805910002")
+    district = ".cascade select[data-level=district]"
+    page.wait_for_selector(f"{district} option[value='350102']", state="attached")
+    page.select_option(district, "350102")
+    page.set_input_files("input[name=photos]", files=[{
+        "name": "路灯.png", "mimeType": "image/png", "buffer": _png()}])  # fmt: skip
+    token = page.input_value("input[name=captcha_token]")
+    page.fill("input[name=captcha]", captcha.read(SETTINGS[0], token)[0])
+    shot(page, "citizen-1-report")
+    page.click("button[value=send]")
+    page.wait_for_load_state()
+    shot(page, "citizen-2-sent")
+    page.wait_for_selector("text=您的诉求已受理")
+    found = re.search(r"FZ\d{8}\d+", page.content())
+    assert found is not None
+    shot(page, "citizen-3-accepted")
+    page.goto(f"{base_url}/hotline/track")
+    page.fill("input[name=number]", found.group(0))
+    page.fill("input[name=phone]", "13805910002")
+    page.locator("main form button").first.click()
+    page.wait_for_selector(f"text={found.group(0)}")
+    shot(page, "citizen-4-follow")
+    context.close()
+
+    # the operator: a call taken at the desk, its place chosen in the cascade
+    context, page = _signed_in(browser, base_url, "operator")
+    page.goto(f"{base_url}/console/hotline/desk")
+    page.fill("input[name=reporter_phone]", "13805910003")
+    page.fill("textarea[name=text]", "台江区小区门口垃圾堆积多日无人清运")
+    page.wait_for_selector(f"{district} option[value='350102']", state="attached")
+    page.select_option(district, "350102")
+    page.select_option("select[name=category_code]", index=1)
+    shot(page, "operator-1-call")
+    page.click("button[value=accept]")
+    page.wait_for_selector("text=办理记录")
+    assert "/console/hub/cases/" in page.url
+    shot(page, "operator-2-case")
+    context.close()
+
+    # the handler: a case of the unit signed for, then answered
+    context, page = _signed_in(browser, base_url, "handler")
+    page.goto(f"{base_url}/console/hub/cases?state=dispatched")
+    page.locator("td.mono a").first.click()
+    page.wait_for_selector("text=办理记录")
+    shot(page, "handler-1-case")
+    page.click("details > summary:text-is('签收')")  # each step folds out of the list
+    page.locator("form:has(input[name=action][value=sign]) button").click()
+    page.wait_for_selector("details > summary:text-is('答复')")
+    page.click("details > summary:text-is('答复')")
+    reply = page.locator("form:has(input[name=action][value=reply])")
+    reply.locator("textarea[name=reply]").fill("已安排人员现场处理，问题已解决。")
+    shot(page, "handler-2-signed")
+    reply.locator("button").click()
+    page.wait_for_selector("text=已保存")
+    shot(page, "handler-3-answered")
+    context.close()
+
+    # the supervisor watches the board
+    context, page = _signed_in(browser, base_url, "supervisor")
+    assert page.locator("#desk-title").count() == 1  # starts at what waits for it
+    page.goto(f"{base_url}/console/hub/board")
+    page.wait_for_selector("main h1")
+    shot(page, "supervisor-board")
+    context.close()
+
+    # the steward decides a sharing request made to the bureau
+    context, page = _signed_in(browser, base_url, "steward")
+    page.goto(f"{base_url}/console/sharing")
+    decide = page.locator("form:has(button[value=approve])").first
+    decide.locator("input[name=reason]").fill("符合共享条件")
+    shot(page, "steward-1-request")
+    decide.locator("button[value=approve]").click()
+    page.wait_for_load_state()
+    shot(page, "steward-2-decided")
+    context.close()
+
+    # the consumer reads rows its unit was granted (the resident register needs a case number)
+    context, page = _signed_in(browser, base_url, "consumer")
+    page.goto(f"{base_url}/console/sharing")
+    page.locator("a[title='查看授权数据']:has-text('人口基本信息')").first.click()
+    page.wait_for_selector("form.filters")
+    page.fill("input[name=why]", "核查参保人员信息")
+    if page.locator("input[name=case]").count():
+        page.fill("input[name=case]", "SR202612010001")
+    page.locator("form.filters button").click()
+    page.wait_for_selector("text=依据本单位的共享授权")
+    shot(page, "consumer-granted-rows")
+    context.close()
+
+    # the auditor finds who read a person's data: one of the residents the consumer just read
+    db = open_database(SETTINGS[0])
+    with db.session_scope(readonly=True) as session:
+        first = datastore.query(session, "101001-000001", RowQuery(limit=1)).rows[0]
+    db.dispose()
+    context, page = _signed_in(browser, base_url, "auditor")
+    page.goto(f"{base_url}/console/sharing/access")
+    page.fill("input[name=subject]", str(first["公民身份号码"]))
+    shot(page, "auditor-1-search")
+    page.locator("form.filters button").click()
+    page.wait_for_selector("text=核查参保人员信息")  # the consumer's read, with its purpose
+    assert "fz.health" in page.content() or "卫生健康" in page.content()
+    shot(page, "auditor-2-found")
+    context.close()
+
+    # the admin reads the plans' cockpit
+    context, page = _signed_in(browser, base_url, "admin")
+    page.goto(f"{base_url}/console/cockpit")
+    page.wait_for_selector("main h1")
+    shot(page, "admin-cockpit")
+    context.close()
+
+
+def _png() -> bytes:
+    """A small real PNG (a citizen's photo), drawn here."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\x00" + b"\xff\x80\x00" * 8 for _ in range(8))
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))  # fmt: skip

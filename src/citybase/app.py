@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import fastapi_offline
@@ -259,6 +260,13 @@ add_translations(
     "zh",
     {
         "Layers": "各层",
+        "Waiting for you": "我的待办",
+        "What": "事项",
+        "How many": "数量",
+        "Waiting since": "最早等待自",
+        "{n} days": "已等 {n} 天",
+        "Act": "去处理",
+        "Nothing waits for you.": "暂无待办事项。",
         "Layer": "层",
         "In service": "已运行",
         "Partly in service": "部分运行",
@@ -479,9 +487,13 @@ def create_app(
         if principal.can(identity.LEDGER_READ) or principal.can(identity.LEDGER_READ_UNIT):
             cards.append({"label": "Ledger entries", "value": ledger.size(session),
                           "path": "/console/ledger"})  # fmt: skip
+        now = datetime.now(UTC)
+        desk = [(w, (now - w.oldest).days if w.oldest else None)
+                for w in console.waiting(session, principal)]  # fmt: skip
         return console.render(
-            request, "home.html", {"city_name": city_name, "cards": cards, "layers": LAYERS}
-        )
+            request, "home.html",
+            {"city_name": city_name, "cards": cards, "layers": LAYERS, "desk": desk},
+        )  # fmt: skip
 
     def _layer_page(layer: Layer) -> Callable[..., Response]:
         def page(request: Request, principal: CurrentPrincipal) -> Response:

@@ -54,3 +54,35 @@ def test_every_link_a_role_is_shown_opens(settings: Settings, username: str) -> 
             if answer.status_code in (401, 403, 404) or "/login" in location:
                 broken.append(f"{href} → {answer.status_code} {location}")
         assert not broken, f"{username} is shown links it cannot open: {broken}"
+
+
+# what the demo city leaves waiting on each role's desk (its home page), by the desk's words
+DESKS = {
+    "handler": ["待签收工单"],
+    "operator": ["已答复待回访的工单"],
+    "supervisor": ["超期工单"],
+    "steward": ["待审核的共享申请"],
+    "admin": ["待审核的数据资源", "待审核的指标填报"],
+}
+
+
+@pytest.mark.parametrize("username", sorted(DESKS))
+def test_each_role_starts_at_what_waits_for_it(settings: Settings, username: str) -> None:
+    """The home page is the role's desk: what waits for it, with how many and since when, the
+    longest waiting first, each a link to the list to act on; a role that nothing waits for is
+    told so."""
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        _sign_in(client, username)
+        home = client.get("/").text
+        desk = home[home.index('id="desk-title"') : home.index("</section>")]
+        for label in DESKS[username]:
+            assert label in desk, f"{username}: {label} not on the desk"
+        rows = re.findall(
+            r'<tr><td><a href="([^"]+)">[^<]+</a></td><td class="figure">(\d+)<', desk
+        )
+        assert rows
+        assert all(int(n) > 0 for _, n in rows)
+        since = re.findall(r"<td>(\d{4}-\d{2}-\d{2} \d{2}:\d{2})", desk)
+        assert since == sorted(since)  # the longest waiting first
+        _sign_in(client, "viewer")  # watches the city: nothing waits for it
+        assert "暂无待办事项" in client.get("/").text

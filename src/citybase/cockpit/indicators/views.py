@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.cockpit.indicators import measures, service
 from citybase.cockpit.indicators.schemas import (
@@ -27,6 +28,7 @@ from citybase.cockpit.plans import service as plans
 from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_REPORT, Manager, Reader, Reporter
 from citybase.cockpit.plans.schemas import PlanRead
 from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
@@ -34,7 +36,7 @@ from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Waiting, console
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -379,3 +381,17 @@ add_translations("zh", {
 
 add_patterns("zh", {r"no indicator (\S+)": "未找到指标 {0}",
                     r"no reported value (\S+)": "未找到上报值 {0}"})  # fmt: skip
+
+
+def _waiting_values(session: Session, principal: Principal) -> list[Waiting]:
+    """Reported indicator values that wait for the bureau's approval."""
+    if not principal.can(COCKPIT_MANAGE):
+        return []
+    pending = service.pending(session)
+    oldest = min((a.reported_at for a in pending), default=None)
+    return [Waiting("Reported values to approve", len(pending), oldest,
+                    "/console/cockpit/approvals")]  # fmt: skip
+
+
+console.add_waiting(_waiting_values)
+add_translations("zh", {"Reported values to approve": "待审核的指标填报"})

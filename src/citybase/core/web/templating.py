@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +56,21 @@ def may_open(principal: Any, permission: str | tuple[str, ...] | None) -> bool:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """One kind of work that waits for the signed-in user, as the home page's desk lists it:
+    what (an English message id), how many, since when the oldest has waited, and the page that
+    lists them to act on."""
+
+    label: str
+    count: int
+    oldest: datetime | None
+    link: str
+
+
+WaitingMaker = Callable[[Any, Any], list[Waiting]]
+
+
+@dataclass(frozen=True)
 class Panel:
     """A section one domain adds to another domain's page (a resource's level on the catalog's
     resource page): a heading, a template rendered with ``ctx``, and a link to more."""
@@ -76,6 +91,20 @@ class Console:
         self.nav: list[NavEntry] = []
         self._env: Environment | None = None
         self._panels: dict[str, list[tuple[int, PanelMaker]]] = {}
+        self._waiting: list[WaitingMaker] = []
+
+    def add_waiting(self, maker: WaitingMaker) -> None:
+        """A domain's contribution to the home page's desk: ``maker(session, principal)`` says
+        what of that domain waits for the principal (nothing, for roles it does not concern)."""
+        if all(m is not maker for m in self._waiting):
+            self._waiting.append(maker)
+
+    def waiting(self, session: Any, principal: Any) -> list[Waiting]:
+        """What waits for ``principal`` across the domains, the longest waiting first; kinds
+        with nothing waiting are left out."""
+        found = [w for make in self._waiting for w in make(session, principal) if w.count > 0]
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(found, key=lambda w: w.oldest or far)
 
     def add_panel(self, page: str, order: int, maker: PanelMaker) -> None:
         """Show a panel on every page of a kind (``"catalog.resource"``); the page's domain

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, Conflict
+from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
@@ -20,7 +22,7 @@ from citybase.core.web.i18n import add_field_labels, add_patterns, add_translati
 from citybase.core.web.maps import MapView, Outlines
 from citybase.core.web.once import claim
 from citybase.core.web.params import Page
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.data.catalog import service
 from citybase.data.catalog.auth import (
     CATALOG_EDIT,
@@ -451,4 +453,25 @@ add_patterns("zh", {
 
 add_patterns("zh", {
     r"(\S+) is \w+: it cannot be \w+ now \(possible: .*\)": "资源 {0} 在当前状态下不能执行此操作",
+})  # fmt: skip
+
+
+QUEUE_LABELS = {"approve": "Resources to approve", "register": "Resources to register",
+                "publish": "Resources to publish", "submit": "Own drafts to submit"}  # fmt: skip
+
+
+def _waiting_resources(session: Session, principal: Principal) -> list[Waiting]:
+    """The catalog's work queue on the desk: resources to approve, register and publish (the
+    bureau's reviewers), the unit's own drafts (its editors)."""
+    return [
+        Waiting(QUEUE_LABELS[action], len(found), min((r.updated_at for r in found), default=None),
+                "/console/catalog/queue")
+        for action, found in service.work_queue(session, principal).items()
+    ]  # fmt: skip
+
+
+console.add_waiting(_waiting_resources)
+add_translations("zh", {
+    "Resources to approve": "待审核的数据资源", "Resources to register": "待登记的数据资源",
+    "Resources to publish": "待发布的数据资源", "Own drafts to submit": "本单位待提交的资源草稿",
 })  # fmt: skip

@@ -18,12 +18,12 @@ from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
-from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.quality import service
 from citybase.data.quality.auth import QUALITY_DISPUTE, QUALITY_MANAGE, Disputer, QualityManager
-from citybase.data.quality.schemas import DisputeAnswer, DisputeCreate, RuleCreate
+from citybase.data.quality.schemas import DisputeAnswer, DisputeCreate, DisputeStatus, RuleCreate
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -209,3 +209,17 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 70, _panel)
+
+
+def _waiting_disputes(session: Session, principal: Principal) -> list[Waiting]:
+    """Disputes other units raised against the unit's data that wait for its answer."""
+    if not principal.can(QUALITY_MANAGE) or not principal.unit_code:
+        return []
+    open_ = [d for d in service.list_disputes(session, principal, DisputeStatus.open)
+             if d.provider_unit_code == principal.unit_code]  # fmt: skip
+    oldest = min((d.created_at for d in open_), default=None)
+    return [Waiting("Data disputes to answer", len(open_), oldest, "/console/quality/disputes")]
+
+
+console.add_waiting(_waiting_disputes)
+add_translations("zh", {"Data disputes to answer": "待答复的数据异议"})

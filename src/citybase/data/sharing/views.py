@@ -20,7 +20,7 @@ from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
-from citybase.core.web.templating import NavEntry, Panel, console
+from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.masking import operators as ops
@@ -381,3 +381,17 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 60, _panel)
+
+
+def _waiting_requests(session: Session, principal: Principal) -> list[Waiting]:
+    """The sharing requests made to the principal's unit that wait for its decision."""
+    if not principal.can(SHARE_DECIDE) or not principal.unit_code:
+        return []
+    pending = [r for r in service.list_requests(session, principal)
+               if r.status.value == "pending" and r.provider_unit_code == principal.unit_code]  # fmt: skip
+    oldest = min((r.created_at for r in pending), default=None)
+    return [Waiting("Sharing requests to decide", len(pending), oldest, "/console/sharing")]
+
+
+console.add_waiting(_waiting_requests)
+add_translations("zh", {"Sharing requests to decide": "待审核的共享申请"})

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.files import service as files
@@ -32,13 +33,16 @@ from citybase.core.web.forms import (
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
 from citybase.hub.cases.auth import (
     CASES_ALL,
     CASES_CONTACT,
+    CASES_DISPATCH,
+    CASES_HANDLE,
     CASES_READ,
+    CASES_SUPERVISE,
     DISPATCH_CATALOG,
     CatalogKeeper,
     CentreReader,
@@ -322,3 +326,51 @@ async def catalog_load(request: Request, session: DbSession, principal: CatalogK
 
 
 add_translations("zh", {"no such step": "没有这一办理步骤"})
+
+
+# --- the desk: what waits for the signed-in user ---------------------------------------------
+
+OPEN = [CaseState.accepted, CaseState.dispatched, CaseState.signed, CaseState.handling,
+        CaseState.returned]  # fmt: skip
+HANDLED = [CaseState.dispatched, CaseState.signed, CaseState.handling]
+
+
+def _waiting_cases(session: Session, principal: Principal) -> list[Waiting]:
+    """Cases to sign for and overdue (a unit's handlers), to dispatch, dispatch again and follow
+    up with the citizen (the centre's operators), overdue across the city (its supervisors)."""
+    if not principal.can(CASES_READ):
+        return []
+    found: list[Waiting] = []
+
+    def count(label: str, link: str, **where: Any) -> None:
+        flt = CaseFilter(limit=1, **where)
+        _, total = service.find(session, principal, flt)
+        if total:  # the list is newest first: its last is the one waiting longest
+            oldest, _ = service.find(
+                session, principal, flt.model_copy(update={"offset": total - 1})
+            )
+            found.append(Waiting(label, total, oldest[0].accepted_at if oldest else None, link))
+
+    unit = principal.unit_code or ""
+    if principal.can(CASES_HANDLE) and unit:
+        count("Cases to sign for", "/console/hub/cases?state=dispatched",
+              state=[CaseState.dispatched], lead_unit=unit)  # fmt: skip
+        count("Overdue cases of your unit", "/console/hub/cases?warning=red",
+              state=HANDLED, lead_unit=unit, warning="red")  # fmt: skip
+    if principal.can(CASES_DISPATCH):
+        count("Cases to dispatch", "/console/hub/cases?state=accepted", state=[CaseState.accepted])
+        count("Returned cases to dispatch again", "/console/hub/cases?state=returned",
+              state=[CaseState.returned])  # fmt: skip
+        count("Replies to follow up with the citizen", "/console/hub/cases?state=replied",
+              state=[CaseState.replied])  # fmt: skip
+    if principal.can(CASES_SUPERVISE):
+        count("Overdue cases", "/console/hub/cases?warning=red", state=OPEN, warning="red")
+    return found
+
+
+console.add_waiting(_waiting_cases)
+add_translations("zh", {
+    "Cases to sign for": "待签收工单", "Overdue cases of your unit": "本单位超期工单",
+    "Cases to dispatch": "待派单工单", "Returned cases to dispatch again": "退回待重新派单的工单",
+    "Replies to follow up with the citizen": "已答复待回访的工单", "Overdue cases": "超期工单",
+})  # fmt: skip

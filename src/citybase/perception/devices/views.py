@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
+from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.charts import CITY_TZ, Chart, TimeBand, TimeSeries, time_chart
@@ -21,7 +23,7 @@ from citybase.core.web.forms import failure, read_form
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.perception.devices import service
 from citybase.perception.devices.auth import DEVICES_MANAGE, PERCEPTION_READ, Manager, Reader
 from citybase.perception.rules import service as rules
@@ -226,3 +228,16 @@ async def rule_create(request: Request, session: DbSession, principal: Manager) 
 
 NOT_JSON = 'the parameters are not JSON: write them as {"name": value, …}'
 add_translations("zh", {NOT_JSON: '参数不是 JSON：请写成 {"名称": 值, …}'})
+
+
+def _waiting_alarms(session: Session, principal: Principal) -> list[Waiting]:
+    """The alarms still open, for those who keep devices and their rules."""
+    if not principal.can(DEVICES_MANAGE):
+        return []
+    open_ = rules.alarms(session, open_only=True, limit=500)
+    oldest = min((a.opened_at for a in open_), default=None)
+    return [Waiting("Open alarms", len(open_), oldest, "/console/perception/alarms")]
+
+
+console.add_waiting(_waiting_alarms)
+add_translations("zh", {"Open alarms": "未解除告警"})

@@ -11,11 +11,13 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from citybase.core.clock import CITY_TZ
 from citybase.core.clock import today as city_today
 from citybase.core.errors import CitybaseError, InvalidInput, TooMany
 from citybase.core.identity.auth import OptionalPrincipal
+from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
@@ -23,7 +25,7 @@ from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
-from citybase.core.web.templating import NavEntry, console
+from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.services.evaluation import service
 from citybase.services.evaluation.auth import (
     EVALUATION_READ,
@@ -270,3 +272,27 @@ async def revisit_submit(
         undo(session)
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}", 303)
     return once.redirect(session, f"{here}?saved=1")
+
+
+def _waiting_ratings(session: Session, principal: Principal) -> list[Waiting]:
+    """差评 waiting for the unit's rectification, and answered ones waiting for the revisit."""
+    found = []
+    for permission, state, label in (
+        (EVALUATION_RECTIFY, RectifyState.pending, "Bad ratings to rectify"),
+        (EVALUATION_REVISIT, RectifyState.answered, "Rectifications to revisit"),
+    ):
+        if not principal.can(permission):
+            continue
+        flt = RatingFilter(rectify_state=state, limit=500)
+        rows, total = service.get_accessible_ratings(session, principal, flt)
+        oldest = min((r.rated_at for r in rows), default=None)
+        found.append(
+            Waiting(label, total, oldest, f"/console/evaluation?rectify_state={state.value}")
+        )
+    return found
+
+
+console.add_waiting(_waiting_ratings)
+add_translations(
+    "zh", {"Bad ratings to rectify": "待整改的差评", "Rectifications to revisit": "待回访的整改"}
+)
