@@ -348,7 +348,7 @@ class HubSettings(BaseModel):
     retrain_search: bool = Field(
         True,
         description="Dispatch learning: choose a challenger's character n-gram range and class "
-        "weighting by cross-validation within its training window (GridSearchCV).",
+        "weighting by cross-validation within its training window (three stratified folds).",
     )
     promote_margin_f1: float = Field(
         0.01,

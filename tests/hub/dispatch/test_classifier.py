@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 import random
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from citybase.cli import app
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.hub.dispatch import classifier as learning
+from citybase.hub.dispatch.features import CharTfidf
 from citybase.hub.dispatch.schemas import Suggestion
 
 runner = CliRunner()
@@ -209,3 +211,66 @@ def test_past_a_limit_the_calibration_and_search_run_on_a_stratified_sample(
     model = learning.Classifier.train(texts, labels, "t", "test", auto_target=0.9)
     assert model.info.examples == 120  # the model itself learns from all
     assert model.predict(["路灯不亮7"])[0].label == "路灯"
+
+
+MIXED = [
+    "路灯不亮，晚上  看不见路",
+    "Hello\t\tWORLD  路面坑洼",
+    "",
+    "a",
+    "社保卡丢失怎么补办？ABC abc",
+    "小区 门口 乱搭乱建 油烟 直排",
+]
+
+
+@pytest.mark.parametrize("ngrams", [(1, 3), (2, 4)])
+def test_the_features_are_scikit_learns_tfidf_over_character_ngrams(
+    ngrams: tuple[int, int],
+) -> None:
+    train = [r["内容"] for r in _examples(60, 1)] + MIXED
+    unseen = [*MIXED, "从未见过的字：鼋鼍", *(r["内容"] for r in _examples(5, 2))]
+    theirs = TfidfVectorizer(analyzer="char", ngram_range=ngrams, sublinear_tf=True)
+    expected_train, expected = theirs.fit_transform(train), theirs.transform(unseen)
+    ours = CharTfidf(ngrams)
+    got_train, got = ours.fit_transform(train), ours.transform(unseen)
+    assert ours.size == len(theirs.vocabulary_)
+    # the same n-grams, each our column matched to theirs by the n-gram's text
+    _, columns = CharTfidf.from_vectorizer(theirs)
+    assert np.abs(expected_train[:, columns] - got_train).max() < 1e-6
+    assert np.abs(expected[:, columns] - got).max() < 1e-6
+    for i, text in enumerate(unseen):  # one text at a time: the same non-zero features
+        where, values = ours.one(text)
+        assert np.allclose(got[i].toarray()[0][where], values, atol=1e-6)
+        assert len(where) == got[i].nnz
+
+
+def test_a_model_kept_as_a_pipeline_loads_and_scores_as_it_did(tmp_path: Path) -> None:
+    rows = _examples(120, 1)
+    texts, labels = [r["内容"] for r in rows], [r["归口"] for r in rows]
+    pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
+                                             sublinear_tf=True), LinearSVC())  # fmt: skip
+    pipeline.fit(texts, labels)
+    kept = learning.Classifier.train(texts, labels, "old", "test")
+    directory = learning.models_dir(tmp_path)
+    directory.mkdir(parents=True)
+    (directory / "old.json").write_text(kept.info.model_dump_json(), encoding="utf-8")
+    with (directory / "old.pickle").open("wb") as f:
+        pickle.dump(pipeline, f)
+    loaded = learning.load("old", tmp_path)
+    probe = [r["内容"] for r in _examples(20, 3)] + ["完全无关的一句话"]
+    assert np.allclose(loaded.model.decision(probe), pipeline.decision_function(probe), atol=1e-5)
+    assert [p.label for p in loaded.predict(probe[:1])] == list(pipeline.predict(probe[:1]))
+
+
+def test_one_message_at_a_time_scores_as_in_a_batch(tmp_path: Path) -> None:
+    rows = _examples(150, 1)
+    model = learning.Classifier.train([r["内容"] for r in rows], [r["归口"] for r in rows],
+                                      "m", "test")  # fmt: skip
+    probe = [r["内容"] for r in _examples(30, 4)] + ["", "鼋鼍"]
+    batch = model.predict(probe)
+    alone = [model.predict([t])[0] for t in probe]
+    assert [p.label for p in alone] == [p.label for p in batch]
+    assert np.allclose([p.confidence for p in alone], [p.confidence for p in batch], atol=1e-4)
+    learning.save(model, tmp_path)  # and as saved
+    again = learning.load("m", tmp_path)
+    assert [p.top for p in again.predict(probe)] == [p.top for p in batch]

@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
 
 from citybase.core.errors import InvalidInput, NotFound
 from citybase.core.tables import csv_records
+from citybase.hub.dispatch.features import CharTfidf, LinearModel
 from citybase.hub.dispatch.schemas import (
     ClassReport,
     Coverage,
@@ -54,8 +53,8 @@ MIN_GAIN = 0.005  # offsets that raise out-of-fold macro-F1 by less are not kept
 NGRAMS = (1, 3)
 WEIGHTS = "balanced"
 # what a search within the training window chooses among (select_params)
-GRID = {"features__ngram_range": [(1, 2), (1, 3), (2, 4)],
-        "classifier__class_weight": ["balanced", None]}  # fmt: skip
+GRID: dict[str, list[Any]] = {"weights": ["balanced", None],
+                              "ngrams": [(1, 2), (1, 3), (2, 4)]}  # fmt: skip
 SEARCH_FOLDS = 3
 # the search runs on a stratified sample of at most this many examples (the model is then
 # trained on them all): on a city's 100,000 cases, 18 trainings on all would take many minutes
@@ -64,27 +63,25 @@ SEARCH_SAMPLE = 2_000
 CALIBRATION_SAMPLE = 10_000  # likewise for the out-of-fold scores behind offsets and confidences
 
 
-def _features(ngrams: tuple[int, int] = NGRAMS) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char", ngram_range=ngrams, sublinear_tf=True,
-                           dtype=np.float32)  # fmt: skip
+def _features(ngrams: tuple[int, int] = NGRAMS) -> CharTfidf:
+    return CharTfidf(ngrams)
 
 
 def _svm(weights: str | None = WEIGHTS) -> LinearSVC:
-    return LinearSVC(class_weight=weights, C=1.0)
-
-
-def _pipeline(ngrams: tuple[int, int] = NGRAMS, weights: str | None = WEIGHTS) -> Pipeline:
-    return Pipeline([("features", _features(ngrams)), ("classifier", _svm(weights))])
+    # seeded: liblinear visits the examples in a random order, and the out-of-fold trainings run
+    # in threads that would otherwise draw their seeds in whichever order they start
+    return LinearSVC(class_weight=weights, C=1.0, random_state=0)
 
 
 def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
     """The character n-gram range and class weighting that do best on macro-F1 in a stratified
-    cross-validation (scikit-learn's GridSearchCV) — the default pair (``NGRAMS``, ``WEIGHTS``)
-    unless another beats it by more than one standard error — over these examples only — the training
-    window: the period the models are judged on stays unseen, so the search is the inner loop
-    of a nested evaluation. Labels with fewer examples than folds are left out of the search;
-    past ``SEARCH_SAMPLE`` examples it runs on a stratified sample of them. Returns ``ngrams``,
-    ``weights``, the ``scores`` of every pair tried and the ``sample`` searched on."""
+    cross-validation — the default pair (``NGRAMS``, ``WEIGHTS``) unless another beats it by
+    more than one standard error — over these examples only — the training window: the period
+    the models are judged on stays unseen, so the search is the inner loop of a nested
+    evaluation. Labels with fewer examples than folds are left out of the search; past
+    ``SEARCH_SAMPLE`` examples it runs on a stratified sample of them. Each fold's features are
+    computed once per n-gram range and serve both weightings. Returns ``ngrams``, ``weights``,
+    the ``scores`` of every pair tried and the ``sample`` searched on."""
     counts = Counter(labels)
     kept = [(t, y) for t, y in zip(texts, labels, strict=True) if counts[y] >= SEARCH_FOLDS]
     if len({y for _, y in kept}) < 2:
@@ -93,26 +90,30 @@ def select_params(texts: list[str], labels: list[str]) -> dict[str, Any]:
         rows, _ = train_test_split(range(len(kept)), train_size=SEARCH_SAMPLE, random_state=0,
                                    stratify=[y for _, y in kept])  # fmt: skip
         kept = [kept[i] for i in sorted(rows)]
-    search = GridSearchCV(_pipeline(), GRID, scoring="f1_macro", n_jobs=1, refit=False,
-                          cv=StratifiedKFold(SEARCH_FOLDS, shuffle=True, random_state=0))  # fmt: skip
-    search.fit([t for t, _ in kept], [y for _, y in kept])
-    results = search.cv_results_
-    params, means = results["params"], results["mean_test_score"]
+    x, y = [t for t, _ in kept], np.asarray([label for _, label in kept])
+    folds = list(StratifiedKFold(SEARCH_FOLDS, shuffle=True, random_state=0).split(x, y))
+    found: dict[tuple[Any, tuple[int, int]], list[float]] = {}
+    for ngrams in GRID["ngrams"]:
+        for learn, held in folds:
+            features = _features(ngrams)
+            seen = features.fit_transform([x[i] for i in learn])
+            unseen = features.transform([x[i] for i in held])
+            for weights in GRID["weights"]:
+                predicted = _svm(weights).fit(seen, y[learn]).predict(unseen)
+                found.setdefault((weights, ngrams), []).append(
+                    float(f1_score(y[held], predicted, average="macro")))  # fmt: skip
+    params = [(w, n) for w in GRID["weights"] for n in GRID["ngrams"]]
+    means = np.array([np.mean(found[p]) for p in params])
     top = int(np.argmax(means))
-    default = next(i for i, p in enumerate(params)
-                   if tuple(p["features__ngram_range"]) == NGRAMS
-                   and p["classifier__class_weight"] == WEIGHTS)  # fmt: skip
+    default = params.index((WEIGHTS, NGRAMS))
     # the one-standard-error rule: another pair replaces the default only when it does better
     # by more than the standard error of its folds' scores — on a small window the folds'
     # differences are mostly chance, and a pair chosen by chance does worse on new cases
-    error = float(results["std_test_score"][top]) / math.sqrt(SEARCH_FOLDS)
+    error = float(np.std(found[params[top]])) / math.sqrt(SEARCH_FOLDS)
     best = params[top] if means[top] - means[default] > error else params[default]
-    tried = [{"ngrams": list(p["features__ngram_range"]),
-              "weights": p["classifier__class_weight"], "macro_f1": round(float(f), 4)}
-             for p, f in zip(params, means, strict=True)]  # fmt: skip
-    return {"ngrams": list(best["features__ngram_range"]),
-            "weights": best["classifier__class_weight"], "scores": tried,
-            "sample": len(kept)}  # fmt: skip
+    tried = [{"ngrams": list(n), "weights": w, "macro_f1": round(float(f), 4)}
+             for (w, n), f in zip(params, means, strict=True)]  # fmt: skip
+    return {"ngrams": list(best[1]), "weights": best[0], "scores": tried, "sample": len(kept)}
 
 
 def _columns(scores: np.ndarray) -> np.ndarray:
@@ -165,10 +166,11 @@ def fit_offsets(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
 class Classifier:
     """A trained model, ready to classify."""
 
-    def __init__(self, pipeline: Pipeline, info: ModelInfo):
-        self.pipeline = pipeline
+    def __init__(self, model: LinearModel, info: ModelInfo):
+        self.model = model
         self.info = info
-        self.labels = [str(c) for c in pipeline.classes_]
+        self.labels = list(model.classes)
+        self._offsets = np.array([info.offsets.get(c, 0.0) for c in self.labels])
 
     @classmethod
     def train(
@@ -186,10 +188,12 @@ class Classifier:
         if len(counts) < 2:
             raise InvalidInput("a classifier needs at least two labels", field="label_col")
         start = time.perf_counter()
-        pipeline = _pipeline(ngrams, weights)
-        features = pipeline.named_steps["features"].fit_transform(texts)
+        vectorizer = _features(ngrams)
+        features = vectorizer.fit_transform(texts)
         truth = np.asarray(labels)
-        pipeline.named_steps["classifier"].fit(features, truth)
+        svm = _svm(weights).fit(features, truth)
+        model = LinearModel.of(vectorizer, svm.coef_, svm.intercept_,
+                               [str(c) for c in svm.classes_])  # fmt: skip
         # calibrated on the labels with an example in each fold: a label seen once or twice
         # (a rare category among closed cases) keeps no offset and does not shrink the folds
         calibrated = sorted(c for c, n in counts.items() if n >= FOLDS)
@@ -222,15 +226,15 @@ class Classifier:
             ngrams=ngrams, weights=weights, auto_target=auto_target, auto_threshold=auto[0],
             auto_share=auto[1],
         )  # fmt: skip
-        return cls(pipeline, info)
+        return cls(model, info)
 
     def scores(self, texts: list[str]) -> np.ndarray:
-        decision = _columns(self.pipeline.decision_function(texts))
-        if self.info.offsets:
-            decision = decision + np.array([self.info.offsets.get(c, 0.0) for c in self.labels])
-        return _softmax(decision, self.info.temperature)
+        return _softmax(self.model.decision(texts) + self._offsets, self.info.temperature)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
+        """The likeliest label of each text with its confidence, and the three likeliest. One
+        text (intake's case) is scored by a direct dot product of its features with the
+        weights they select, with no sparse matrix built."""
         if not texts:
             return []
         probabilities = self.scores(texts)
@@ -285,14 +289,17 @@ def _out_of_fold(features: Any, truth: np.ndarray, weights: str | None = WEIGHTS
     """Every example's decision scores from a model that did not learn from it (stratified
     k-fold, the folds learned two at a time; every label has at least k examples). The
     features' vocabulary and weights are those of all examples — a small leak that saves
-    vectorising k times."""
+    vectorising k times; each fold learns on the columns its examples use only (the others'
+    weights would be zero), which on a sample of a large window is under half of them."""
     splits = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(features, truth))
     n_classes = len(np.unique(truth))
 
     def fold(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         learn, held = split
-        return held, _columns(_svm(weights).fit(features[learn], truth[learn]).decision_function(
-            features[held]))  # fmt: skip
+        seen = features[learn]
+        used = np.flatnonzero(np.bincount(seen.indices, minlength=seen.shape[1]))
+        svm = _svm(weights).fit(seen[:, used], truth[learn])
+        return held, _columns(svm.decision_function(features[held][:, used]))
 
     out = np.zeros((len(truth), n_classes))
     with ThreadPoolExecutor(max_workers=2) as pool:  # liblinear lets go of the GIL
@@ -352,7 +359,7 @@ def save(classifier: Classifier, home: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{classifier.info.name}.pickle"
     with path.open("wb") as f:
-        pickle.dump(classifier.pipeline, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(classifier.model, f, protocol=pickle.HIGHEST_PROTOCOL)
     (directory / f"{classifier.info.name}.json").write_text(
         classifier.info.model_dump_json(indent=2), encoding="utf-8"
     )
@@ -369,8 +376,10 @@ def load(name: str, home: Path) -> Classifier:
                        field="model")  # fmt: skip
     info = ModelInfo.model_validate(json.loads(info_path.read_text(encoding="utf-8")))
     with model_path.open("rb") as f:
-        pipeline = pickle.load(f)  # noqa: S301 -- the platform's own model file
-    return Classifier(pipeline, info)
+        model = pickle.load(f)  # noqa: S301 -- the platform's own model file
+    if not isinstance(model, LinearModel):  # kept as a scikit-learn pipeline before
+        model = LinearModel.from_pipeline(model)
+    return Classifier(model, info)
 
 
 def evaluate(classifier: Classifier, texts: list[str], labels: list[str]) -> Evaluation:
