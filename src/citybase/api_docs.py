@@ -398,6 +398,7 @@ SUMMARIES = {
 
 # the English text (an operation's, a parameter's, a schema's or a field's description) → Chinese
 TEXTS = {
+    "A token the console's page chose to follow the export's progress while it waits (GET /console/progress/form with the token in X-Form-Token)": "控制台页面为跟踪导出进度而选定的令牌（页面等待期间以 X-Form-Token 请求头携带该令牌访问 GET /console/progress/form）",
     # data catalog
     "The resource's table: its columns, row count and last load.": "资源的数据表：字段、行数和最近一次加载。",
     "The provider unit's own rows (or, for the platform's admins, any unit's), filtered and paged. Each read is traced as a shared read is: ledger, access log, data subjects.": "提供单位本单位的数据行（平台管理员可看任一单位的），可筛选、分页。每次读取都像共享读取一样留痕：存证账本、访问日志、数据主体。",

@@ -114,10 +114,15 @@ def test_import_through_the_api_and_console(
     assert refused.status_code == 422
     assert refused.json()["error"]["details"]["problems"][0]["column"] == "items"
     content = workbook([GOOD], [["路灯设施信息", "灯杆编号", "字符型", 20, "", ""]])
+    token = form_token()
     page = client.post(
         "/console/catalog/import",
-        data={"csrf_token": csrf, "form_token": form_token()},
+        data={"csrf_token": csrf, "form_token": token},
         files={"file": ("x.xlsx", content)},
     )
     assert page.status_code == 200
     assert "301001-000001" in page.text
+    assert "data-follow-form" in page.text  # the page follows the next import as it runs
+    # the import reported how far it got under the form's token, to the user who sent it
+    done = client.get("/console/progress/form", headers={"X-Form-Token": token}).json()
+    assert (done["status"], done["done"], done["total"]) == ("done", 2, 2)

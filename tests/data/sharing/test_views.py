@@ -135,7 +135,11 @@ def test_a_consumer_reads_the_granted_rows_in_the_console(
     assert reads() == before + 2
     found = client.get(f"/console/catalog/{code}/rows", params=case | {"q": "违法"})
     assert found.status_code == 200
-    exported = client.get(f"/console/catalog/{code}/rows.csv", params=case)
+    assert 'data-follow-export="export-progress"' in page.text
+    token = "feedfacefeedfacefeedfacefeedface"
+    exported = client.get(f"/console/catalog/{code}/rows.csv", params=case | {"follow": token})
+    followed = client.get("/console/progress/form", headers={"X-Form-Token": token}).json()
+    assert followed["status"] == "done"
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     assert "违法事由" in exported.text

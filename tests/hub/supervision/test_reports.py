@@ -60,14 +60,22 @@ def test_the_case_list_goes_to_excel_as_each_reader_sees_it(
     assert row["联系电话"] == "138****1234"  # masked, as on screen
     assert row["主办单位"].endswith("城市管理局")
     assert row["受理时间"] == "2026-10-12 10:00"
-    returned = client.get("/api/v1/hub/cases.xlsx", params={"state": "returned"})
-    assert len(_sheets(returned.content)["工单"]) == 2  # the header and the returned one
+    # the page follows the export under a token it chose: its progress, for its user only
+    token = "0123456789abcdef0123456789abcdef"
+    followed = client.get("/api/v1/hub/cases.xlsx", params={"state": "returned", "follow": token})
+    assert len(_sheets(followed.content)["工单"]) == 2  # the header and the returned one
+    progress = client.get("/console/progress/form", headers={"X-Form-Token": token}).json()
+    assert (progress["status"], progress["done"], progress["total"]) == ("done", 1, 1)
+    assert "正在导出工单" in progress["line"] or "已完成" in progress["line"]
     exports, _ = ledger.find_entries(session, LedgerFilter(action="hub.cases.exported"))
     assert sorted(e.details["rows"] for e in exports) == [1, 4]  # each export, with its size
     client.cookies.clear()
     sign_in(client, "tj.handler")  # a unit exports its own cases only: none here
     assert len(_sheets(client.get("/api/v1/hub/cases.xlsx").content)["工单"]) == 1
-    assert client.get("/console/hub/cases").text.count("/api/v1/hub/cases.xlsx") == 1
+    assert client.get("/console/progress/form", headers={"X-Form-Token": token}).status_code == 404
+    page = client.get("/console/hub/cases").text
+    assert page.count("/api/v1/hub/cases.xlsx") == 1
+    assert 'data-follow-export="export-progress"' in page
 
 
 def test_the_monthly_report_ranks_units_and_lists_what_is_overdue(

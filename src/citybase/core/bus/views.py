@@ -50,6 +50,7 @@ add_translations(
         "Starting": "正在开始",
         progress.FINISHED: "已完成",
         "Sending the file…": "正在上传文件…",
+        "Preparing the file…": "正在生成文件…",
         "{elapsed} so far": "已用 {elapsed}",
         "about {left} left": "约剩 {left}",
     },

@@ -24,6 +24,7 @@ from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
+from citybase.core.progress import FINISHED, Report, silent
 from citybase.data.catalog import repository
 from citybase.data.catalog.auth import CATALOG_EDIT, CATALOG_REVIEW
 from citybase.data.catalog.models import DataResource, DataResourceVersion
@@ -526,8 +527,17 @@ def _read_sheets(filename: str, content: bytes) -> dict[str, list[dict[str, str]
     return {"resources": sheets["resources"], "items": sheets.get("items", [])}
 
 
+IMPORT_CHECK, IMPORT_REGISTER = "checking the rows", "registering the resources"
+
+
 def import_resources(
-    session: Session, principal: Principal, filename: str, content: bytes, *, dry_run: bool = False
+    session: Session,
+    principal: Principal,
+    filename: str,
+    content: bytes,
+    *,
+    dry_run: bool = False,
+    progress: Report = silent,
 ) -> ImportReport:
     """Register many resources as drafts from a spreadsheet. Any bad row: nothing is registered,
     and the report names each row and cell at fault.
@@ -543,7 +553,9 @@ def import_resources(
         items_by_resource.setdefault(item.get("resource", ""), []).append(item)
     report = ImportReport(rows=len(sheets["resources"]))
     parsed: list[tuple[int, ResourceCreate]] = []
+    total = 2 * len(sheets["resources"])  # each row checked, then registered
     for number, row in enumerate(sheets["resources"], start=2):
+        progress(number - 2, total, IMPORT_CHECK)
         data: dict[str, Any] = {k: labels.get(v, v) for k, v in row.items() if k and k != "items"}
         for key in LIST_FIELDS:
             data[key] = [
@@ -579,10 +591,12 @@ def import_resources(
         if names.count(d.name) > 1:
             report.problems.append(ImportProblem(sheet="资源", row=number, column="name", message=f"{d.name} appears more than once in the file"))  # fmt: skip
     if report.problems:
+        progress(total, total, FINISHED)
         return report
     savepoint = session.begin_nested()
     try:
-        for number, d in parsed:
+        for n, (number, d) in enumerate(parsed):
+            progress(len(parsed) + n, total, IMPORT_REGISTER)
             try:
                 report.created.append(create_resource(session, principal, d).code)
             except CitybaseError as exc:
@@ -598,6 +612,7 @@ def import_resources(
         savepoint.rollback()
         if report.problems:
             report.created = []
+        progress(total, total, FINISHED)
         return report
     savepoint.commit()
     report.applied = True
@@ -605,4 +620,5 @@ def import_resources(
         session, actor_of(principal), "catalog.resource.import", object_type="data_resource",
         object_id=filename[:120], details={"created": report.created},
     )  # fmt: skip
+    progress(total, total, FINISHED)
     return report

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError, Conflict
 from citybase.core.identity.schemas import Principal
 from citybase.core.ledger import service as ledger
@@ -20,7 +21,7 @@ from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import claim
+from citybase.core.web.once import FIELD, claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.data.catalog import service
@@ -335,9 +336,10 @@ async def import_upload(request: Request, session: DbSession, principal: Catalog
         try:
             if not dry_run:
                 (await claim(request, session)).done(session, "/console/catalog")
-            report = service.import_resources(
-                session, principal, upload.filename, await upload.read(), dry_run=dry_run
-            )
+            follow = bus.form_reporter(request.app.state.shared, str(form.get(FIELD, "")),
+                                       principal.username)  # fmt: skip
+            report = service.import_resources(session, principal, upload.filename,
+                                              await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)
@@ -474,4 +476,5 @@ console.add_waiting(_waiting_resources)
 add_translations("zh", {
     "Resources to approve": "待审核的数据资源", "Resources to register": "待登记的数据资源",
     "Resources to publish": "待发布的数据资源", "Own drafts to submit": "本单位待提交的资源草稿",
+    service.IMPORT_CHECK: "正在检查各行", service.IMPORT_REGISTER: "正在登记数据资源",
 })  # fmt: skip

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.schemas import Principal, Role
+from citybase.core.progress import FINISHED
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, undo
@@ -29,6 +30,7 @@ from citybase.data.sharing.schemas import ReadContext, SharedPage
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50  # rows on a page
+EXPORT_STEP = "reading and masking the granted rows"
 console.add_templates(Path(__file__).parent / "templates")
 add_translations(
     "zh",
@@ -37,6 +39,7 @@ add_translations(
         "Masked": "已脱敏",
         "Export the granted rows (CSV)": "导出授权数据（CSV）",
         "reading the file": "正在读取文件",
+        EXPORT_STEP: "正在读取并脱敏授权数据",
         "storing the rows": "正在写入数据",
         "checking the cells": "正在检查单元格",
         "Contents": "数据内容",
@@ -130,12 +133,20 @@ def granted_export(
     if access.grant_held(session, principal, code) is None:
         raise NotFound(f"no grant of {code} held by your unit", field="code")
     params = request.query_params
+    follow = params.get("follow", "")[:64]  # the page follows the export under this token
+    report = (
+        bus.form_reporter(request.app.state.shared, follow, principal.username) if follow else None
+    )
+    if report is not None:
+        report(0, 1, EXPORT_STEP)
     served = access.read_rows(
         session, principal, code,
         ReadContext(purpose=params.get("why", "")[:500], case_number=params.get("case", "")[:80]),
         RowQuery(q=params.get("q", "")[:200], limit=0, offset=0),
         ops.keys_for(settings.masking_key), operation="export", up_to=access.EXPORT_MAX_ROWS,
     )  # fmt: skip
+    if report is not None:
+        report(1, 1, FINISHED)
     if isinstance(served, access.Refused):
         raise served.error()
     page, k = served.page, served.k

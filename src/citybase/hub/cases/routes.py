@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from citybase.core.bus import service as bus
 from citybase.core.clock import CITY_TZ
 from citybase.core.files import service as files
 from citybase.core.files.schemas import FileRead
 from citybase.core.identity.service import actor_of
+from citybase.core.progress import silent
 from citybase.core.tables import XLSX
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
@@ -73,15 +75,24 @@ def find_cases(
     return CasePage(total=total, items=items)
 
 
+FOLLOW = (
+    "A token the console's page chose to follow the export's progress while it waits "
+    "(GET /console/progress/form with the token in X-Form-Token)"
+)
+
+
 @router.get("/cases.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "A workbook"}})  # fmt: skip
 @traced_read  # the export puts itself on the ledger
 def export_cases(
-    session: DbSession, principal: Reader, flt: Annotated[CaseFilter, Query()]
-) -> Response:
+    request: Request, session: DbSession, principal: Reader, flt: Annotated[CaseFilter, Query()],
+    follow: Annotated[str, Query(max_length=64, description=FOLLOW)] = "",
+) -> Response:  # fmt: skip
     """The cases the caller sees that meet the filter (as ``GET /cases``, without its page),
     newest first, as an Excel workbook: at most 100,000, contacts masked; on the ledger."""
-    book, _ = service.export(session, principal, flt)
+    report = (bus.form_reporter(request.app.state.shared, follow, principal.username)
+              if follow else silent)  # fmt: skip
+    book, _ = service.export(session, principal, flt, report)
     stamp = datetime.now(CITY_TZ).strftime("%Y%m%d-%H%M")
     return Response(book, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="cases-{stamp}.xlsx"'})  # fmt: skip

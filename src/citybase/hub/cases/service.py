@@ -28,6 +28,7 @@ from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import boundaries
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel, RegionRead
+from citybase.core.progress import Report, silent
 from citybase.core.settings import HubSettings
 from citybase.core.tables import write_xlsx
 from citybase.core.workdays import DEFAULT, WorkCalendar
@@ -446,14 +447,23 @@ _URGENCY = {"urgent": "紧急", "pressing": "较急", "normal": "一般"}
 _WARNING = {"red": "逾期", "yellow": "临期"}
 
 
-def export(session: Session, principal: Principal, flt: CaseFilter) -> tuple[bytes, int]:
+EXPORT_STEP = "writing the cases"
+
+
+def export(
+    session: Session, principal: Principal, flt: CaseFilter, progress: Report = silent
+) -> tuple[bytes, int]:
     """The cases the reader sees that meet the filter, newest first, as a workbook with the
     names of units, places and categories (contacts masked, as on screen); at most
-    ``EXPORT_MOST``. The export is on the ledger with its filter and size."""
+    ``EXPORT_MOST``. The export is on the ledger with its filter and size; ``progress`` is told
+    the rows written."""
     mover = Mover.of(session, principal)
     units = _visible_units(mover)
     if units is None and mover.region is not None:
         flt = flt.model_copy(update={"within": mover.region})
+    _, matching = repository.find(session, flt.model_copy(update={"limit": 1, "offset": 0}), units)
+    total = min(matching, EXPORT_MOST)
+    progress(0, total, EXPORT_STEP)
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
     unit_names: dict[str, str] = {}
     region_names: dict[str, str] = {}
@@ -466,6 +476,8 @@ def export(session: Session, principal: Principal, flt: CaseFilter) -> tuple[byt
         nonlocal count
         for case in repository.stream(session, flt, units, EXPORT_MOST):
             count += 1
+            if count % 500 == 0:
+                progress(count, total, EXPORT_STEP)
             wanted = {case.lead_unit, *case.support_units} - unit_names.keys() - {""}
             if wanted:
                 unit_names.update(orgs.unit_names(session, wanted))
@@ -492,6 +504,7 @@ def export(session: Session, principal: Principal, flt: CaseFilter) -> tuple[byt
             )  # fmt: skip
 
     book = write_xlsx([("工单", EXPORT_HEADER, rows())])
+    progress(total, total, EXPORT_STEP)
     ledger.record(session, mover.actor, "hub.cases.exported", object_type="case",
                   details={"filter": flt.model_dump(mode="json", exclude_defaults=True),
                            "rows": count})  # fmt: skip

@@ -58,7 +58,43 @@ async function followForm(form, box) {
   }
 }
 
+// A download whose file is made while the browser waits (an export): the link is sent with a
+// token the page chooses (its "follow" parameter), and the page asks how far the work under that
+// token got until the file is there.
+function followDownload(link) {
+  const box = document.getElementById(link.dataset.followExport);
+  link.addEventListener("click", () => {
+    const token = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+      b.toString(16).padStart(2, "0"),
+    ).join("");
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("follow", token);
+    link.href = url.toString();
+    box.hidden = false;
+    const bar = box.querySelector("progress");
+    const text = box.querySelector("[data-line]");
+    const timer = setInterval(async () => {
+      try {
+        const response = await fetch("/console/progress/form", {
+          headers: { Accept: "application/json", "X-Form-Token": token },
+        });
+        if (!response.ok) return; // not begun yet
+        const found = await response.json();
+        text.textContent = found.line;
+        if (found.total > 0) {
+          bar.max = found.total;
+          bar.value = found.done;
+        }
+        if (found.status === "done") clearInterval(timer);
+      } catch {
+        // a lost answer: ask again
+      }
+    }, 1000);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const link of document.querySelectorAll("a[data-follow-export]")) followDownload(link);
   for (const box of document.querySelectorAll("[data-progress]")) {
     if (box.dataset.status === "pending" || box.dataset.status === "running") follow(box);
   }
