@@ -84,7 +84,7 @@ def test_the_access_log_for_provider_and_auditor(client: TestClient, session: Se
     page = client.get("/console/sharing/access")
     assert page.status_code == 200
     assert "gl.urban" in page.text
-    assert "holds no grant" in page.text
+    assert "没有 " + city.resource.code + " 的共享授权，请先申请" in page.text  # in Chinese
     assert 'name="subject"' not in page.text  # only auditors look subjects up
     make_user(session, "audit", Role.auditor, unit="fz.bigdata")
     client.cookies.clear()

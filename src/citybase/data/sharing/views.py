@@ -351,11 +351,20 @@ def access_page(
         errors = form_errors(exc) if isinstance(exc, ValidationError) else {"offset": str(exc)}
         flt = AccessFilter()
     page = access.find_accesses(session, principal, flt, ops.keys_for(settings.masking_key))
+    provided = access.summary(session, principal, as_provider=True)
+    consumed = access.summary(session, principal, as_provider=False)
+    units = {a.consumer_unit_code for a in page.accesses} | {
+        x.unit_code for x in [*provided, *consumed]
+    }
+    codes = {a.resource_code for a in page.accesses} | {
+        x.resource_code for x in [*provided, *consumed]
+    }
     return console.render(
         request, "sharing/access.html",
         {"page": page, "q": dict(q), "auditor": auditor, "errors": errors,
-         "provided": access.summary(session, principal, as_provider=True),
-         "consumed": access.summary(session, principal, as_provider=False), "flt": flt},
+         "provided": provided, "consumed": consumed, "flt": flt,
+         "unit_names": orgs.unit_names(session, units),
+         "resource_names": catalog.resource_names(session, codes)},
     )  # fmt: skip
 
 
@@ -395,3 +404,25 @@ def _waiting_requests(session: Session, principal: Principal) -> list[Waiting]:
 
 console.add_waiting(_waiting_requests)
 add_translations("zh", {"Sharing requests to decide": "待审核的共享申请"})
+
+
+# the refusals of reads as the access log shows them (their codes kept)
+add_patterns("zh", {
+    r"(\S+) holds no grant in force for any source of ([^:]+): .*": "{0} 没有 {1} 任何来源的有效共享授权",
+    r"(\S+) holds no grant for ([^\s:]+): request it first": "{0} 没有 {1} 的共享授权，请先申请",
+    r"grant (\S+) was revoked on (\S+): (.*)": "授权 {0} 已于 {1} 撤销：{2}",
+    r"grant (\S+) expired on (\S+); request it again": "授权 {0} 已于 {1} 到期，请重新申请",
+    r"(\S+) may not read shared data \(permission \S+\)": "{0} 无权读取共享数据",
+    r"this credential belongs to (\S+), not to (\S+): a unit reads with its own keys":
+        "该凭证属于 {0}，不属于 {1}：各单位须使用本单位的密钥读取",
+    r"(\S+) is not shared \(不予共享\) in the catalog": "{0} 在目录中为不予共享",
+    r"(\S+) is your unit's own: read it at .*": "{0} 是本单位的数据：请直接在本单位读取",
+    r"not granted: (.*) \((.*) covers (.*)\)": "未授权的数据项：{0}（{1} 仅包括：{2}）",
+    r"(\S+) holds personal information(?: \([^)]*\))?: (\S+ \S+) states no purpose":
+        "{0} 含个人信息：{1} 未写明用途",
+    r"(\S+) holds personal information(?: \([^)]*\))?: a system names the person it reads "
+    r"for in the X-Citybase-UserId header": "{0} 含个人信息：系统调用须在 X-Citybase-UserId 中写明最终用户",
+    r"API key (\S+) is not one of the systems named in the grant \(grant (\S+)\).*":
+        "API 密钥 {0} 不在授权 {1} 所列系统之内，请重新申请",
+    r"shared data is read for a unit; this account has none": "共享数据以单位名义读取，该账号未归属任何单位",
+})  # fmt: skip
