@@ -63,8 +63,12 @@ def test_refused_files_are_explained_in_chinese(
              "fz.x,,350100,,\n"
              "fz.y,某局,350100,fz.nowhere,\n"
              "fz.y,某局二,3599,,123\n").encode()  # fmt: skip
-    _check(client, csrf, form_token(), "/console/orgs/import", "u.csv", units,
+    token = form_token()
+    _check(client, csrf, token, "/console/orgs/import", "u.csv", units,
            {"code", "name", "region_code", "parent_code", "credit_code"})  # fmt: skip
+    # the page followed the import under its form's token: checked, refused, done
+    followed = client.get("/console/progress/form", headers={"X-Form-Token": token}).json()
+    assert followed["status"] == "done"
     regions = ("code,name,level,parent_code\n"
                "350199,,district,3501\n"
                "35019901,某街道,street,350199999\n"

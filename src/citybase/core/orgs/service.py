@@ -33,6 +33,7 @@ from citybase.core.orgs.schemas import (
     UnitRead,
     UnitUpdate,
 )
+from citybase.core.progress import Report, Stages, silent
 from citybase.core.tables import csv_records
 
 # --- regions -----------------------------------------------------------------------------------
@@ -460,14 +461,28 @@ def _problems(row_number: int, exc: ValidationError) -> list[ImportProblem]:
     ]
 
 
+IMPORT_CHECK, IMPORT_APPLY = "checking the rows", "applying the regions and units"
+# an import's steps and their rough shares of its time: applying, row by row with each change on
+# the ledger, is most of it
+IMPORT_STEPS = (("check", 1.0), ("apply", 3.0))
+
+
 def import_orgs(
-    session: Session, actor: Actor, filename: str, content: bytes, *, dry_run: bool = False
+    session: Session,
+    actor: Actor,
+    filename: str,
+    content: bytes,
+    *,
+    dry_run: bool = False,
+    progress: Report = silent,
 ) -> list[ImportReport]:
     """Import regions and units. A file with any bad row imports nothing; the report names them.
 
     Rows whose code exists update that region or unit; others are created. Regions are applied
     top down, so a file may hold a parent and its children in any order.
     """
+    stages = Stages(progress, IMPORT_STEPS)
+    stages.start("check", IMPORT_CHECK)
     parsed = parse_import(filename, content)
     first_row = 2 if filename.lower().endswith(".csv") else 1
     region_report = ImportReport(kind="regions", rows=len(parsed["regions"]))
@@ -490,7 +505,9 @@ def import_orgs(
 
     reports = [region_report, unit_report]
     if any(r.problems for r in reports):
+        stages.finish()
         return reports
+    stages.start("apply", IMPORT_APPLY)
 
     # Savepoint: apply row by row so that later rows see earlier ones, undo all on any problem.
     savepoint = session.begin_nested()
@@ -501,6 +518,7 @@ def import_orgs(
     except BaseException:
         savepoint.rollback()
         raise
+    stages.finish()
     if dry_run or any(r.problems for r in reports):
         savepoint.rollback()
         return reports

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from citybase.core.bus import service as bus
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.service import actor_of
@@ -27,7 +28,7 @@ from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import claim
+from citybase.core.web.once import FIELD, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -368,9 +369,10 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
         try:
             if not dry_run:
                 (await claim(request, session)).done(session, "/console/regions")
-            reports = service.import_orgs(
-                session, actor_of(principal), upload.filename, await upload.read(), dry_run=dry_run
-            )
+            follow = bus.form_reporter(request.app.state.shared, str(form.get(FIELD, "")),
+                                       principal.username)  # fmt: skip
+            reports = service.import_orgs(session, actor_of(principal), upload.filename,
+                                          await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)
@@ -387,6 +389,7 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
 
 add_translations("zh", {
     "Name or code": "名称或编码", "All": "全部",
+    service.IMPORT_CHECK: "正在检查各行", service.IMPORT_APPLY: "正在导入行政区划与单位",
     "a city has no parent region": "市级区划没有上级", "a unit cannot be its own counterpart": "单位不能是自身的对口单位",
     "the file is not UTF-8 text": "文件不是 UTF-8 文本",
     "the YAML must hold a 'regions' and/or a 'units' list": "YAML 文件须包含 regions 或 units 列表",
