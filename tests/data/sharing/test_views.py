@@ -156,3 +156,19 @@ def test_a_consumer_reads_the_granted_rows_in_the_console(
     assert "申请共享" in other.text
     assert client.get(f"/console/catalog/{code}/rows.csv").status_code == 404
     assert reads() == before + 4  # nothing read, nothing refused on its behalf
+
+    # an auditor searches the ledger for whose data went where: by the person's ID
+    make_user(session, "audit2", Role.auditor, unit="fz.bigdata")
+    session.commit()
+    client.cookies.clear()
+    sign_in(client, "audit2")
+    entry = re.compile(r'href="/console/ledger/(\d+)"')
+    found = client.get("/console/ledger", params={"subject": citizen_id(0)})
+    assert found.status_code == 200
+    assert 'name="subject"' in found.text
+    assert len(entry.findall(found.text)) >= 2  # the page read and the export
+    nobody = client.get("/console/ledger", params={"subject": citizen_id(99)})
+    assert entry.findall(nobody.text) == []
+    client.cookies.clear()
+    sign_in(client, "healthuser")  # a unit's reader: no such search
+    assert 'name="subject"' not in client.get("/console/ledger").text

@@ -97,6 +97,8 @@ def find_entries(session: Session, flt: LedgerFilter) -> tuple[list[LedgerEntry]
         query = query.where(LedgerEntry.recorded_at >= flt.since)
     if flt.until:
         query = query.where(LedgerEntry.recorded_at < flt.until)
+    if flt.seqs is not None:
+        query = query.where(LedgerEntry.seq.in_(flt.seqs))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(LedgerEntry.seq.desc()).limit(flt.limit).offset(flt.offset)

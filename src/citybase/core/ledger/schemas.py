@@ -84,5 +84,6 @@ class LedgerFilter(BaseModel):
     object_id: str | None = None
     since: DateTime | None = None
     until: DateTime | None = None
+    seqs: list[int] | None = Field(None, description="Only these entries (a data subject's)")
     limit: int = Field(50, ge=1, le=500)
     offset: NonNegativeInt64 = 0

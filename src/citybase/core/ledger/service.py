@@ -425,6 +425,24 @@ def entry_with_proof(session: Session, seq: int, tree_size: int | None = None) -
     return EntryWithProof(entry=entry, proof=inclusion_proof(session, seq, tree_size))
 
 
+SubjectFinder = Callable[[Session, str, str], set[int]]
+_subject_finders: list[SubjectFinder] = []
+
+
+def add_subject_finder(finder: SubjectFinder) -> None:
+    """A domain that records whose data an entry served says how to find those entries:
+    ``finder(session, masking_key, subject_id)`` → their sequence numbers. The ledger keeps no
+    citizen ID or credit code itself; the domains keep keyed hashes of them."""
+    if finder not in _subject_finders:
+        _subject_finders.append(finder)
+
+
+def entries_about(session: Session, masking_key: str, subject_id: str) -> list[int]:
+    """The entries that served a data subject's record (a citizen ID or credit code)."""
+    return sorted({seq for find in _subject_finders for seq in find(session, masking_key,
+                                                                      subject_id)})  # fmt: skip
+
+
 def find_entries(session: Session, flt: LedgerFilter) -> tuple[list[LedgerEntryRead], int]:
     rows, total = repository.find_entries(session, flt)
     return [to_read(r) for r in rows], total

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
+from citybase.core.ledger import service as ledger
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ShareType
 from citybase.data.datastore import service as datastore
@@ -669,3 +670,14 @@ def summary(
             session, unit, as_provider=as_provider, resource_code=resource_code
         )
     ]
+
+
+def _ledger_entries_of(session: Session, masking_key: str, subject_id: str) -> set[int]:
+    """The ledger entries of the reads that served ``subject_id``'s record (the ledger page's
+    data-subject search)."""
+    return repository.ledger_seqs_of_subject(
+        session, ops.subject_tag(subject_id, ops.keys_for(masking_key))
+    )
+
+
+ledger.add_subject_finder(_ledger_entries_of)

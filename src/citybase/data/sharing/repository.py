@@ -238,3 +238,14 @@ def answers(session: Session, demand_id: int) -> list[DemandAnswer]:
 
 def access_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(ShareAccess)) or 0
+
+
+def ledger_seqs_of_subject(session: Session, subject: str) -> set[int]:
+    """The ledger entries of the reads that served a data subject (by its keyed hash)."""
+    filed = select(ShareAccessSubject.access_id).where(ShareAccessSubject.subject == subject)
+    recent = select(RecentAccessSubject.access_id).where(RecentAccessSubject.subject == subject)
+    found = session.scalars(
+        select(ShareAccess.ledger_seq).where(or_(ShareAccess.id.in_(filed),
+                                                 ShareAccess.id.in_(recent)))
+    )  # fmt: skip
+    return set(found)
