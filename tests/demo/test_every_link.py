@@ -86,3 +86,21 @@ def test_each_role_starts_at_what_waits_for_it(settings: Settings, username: str
         assert since == sorted(since)  # the longest waiting first
         _sign_in(client, "viewer")  # watches the city: nothing waits for it
         assert "暂无待办事项" in client.get("/").text
+
+
+def test_the_ledger_names_what_was_done(settings: Settings) -> None:
+    """The auditor reads the demo's ledger by the actions' and objects' names in Chinese, each
+    action's code kept beside it for copying."""
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        _sign_in(client, "auditor")
+        latin = re.compile(r"[A-Za-z_]{3,}")
+        unnamed: set[str] = set()
+        for page in range(1, 40):
+            text = client.get("/console/ledger", params={"page": page}).text
+            cells = re.findall(r'<td title="([a-z_.]+)">([^<]*)</td><td>([^<]*)<span', text)
+            if not cells:
+                break
+            unnamed |= {f"{code}: {name}{kind}" for code, name, kind in cells
+                        if latin.search(name) or latin.search(kind)}  # fmt: skip
+        assert page > 1
+        assert not unnamed, sorted(unnamed)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from citybase.core.errors import InvalidInput
 from citybase.core.identity import service as identity
-from citybase.core.ledger import service
+from citybase.core.ledger import names, service
 from citybase.core.ledger.auth import LedgerReader, check_entry_visible, scoped_filter
 from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.values import check_date
@@ -125,6 +125,7 @@ def ledger_page(
             "query": query,
             "qs": urlencode({k: v for k, v in query.items() if v}),
             "unit_only": not whole,
+            **names.template_globals(getattr(request.state, "lang", "zh")),
         },
     )
 
@@ -147,5 +148,11 @@ def entry_page(
     return console.render(
         request,
         "ledger/entry.html",
-        {"entry": entry, "proof": proof, "head": head, "verified": verified},
+        {
+            "entry": entry,
+            "proof": proof,
+            "head": head,
+            "verified": verified,
+            **names.template_globals(getattr(request.state, "lang", "zh")),
+        },
     )
