@@ -31,6 +31,16 @@ def list_users(
     return list(session.scalars(query))
 
 
+def display_names(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    wanted = set(usernames)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.username, User.display_name).where(User.username.in_(wanted))
+    )
+    return {username: name for username, name in rows if name}
+
+
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 

@@ -541,5 +541,11 @@ def principal_from_api_key(session: Session, raw: str) -> Principal | None:
     return _principal(session, user, via="api_key", key=key)
 
 
+def display_names(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    """Username → the name a page shows (usernames unknown here, a system's or a deleted
+    account's, are left out: the page shows the username)."""
+    return repository.display_names(session, usernames)
+
+
 def count_users(session: Session) -> int:
     return repository.count_users(session)

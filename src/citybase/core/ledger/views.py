@@ -15,6 +15,7 @@ from citybase.core.identity import service as identity
 from citybase.core.ledger import names, service
 from citybase.core.ledger.auth import LedgerReader, check_entry_visible, scoped_filter
 from citybase.core.ledger.schemas import LedgerFilter
+from citybase.core.orgs import service as orgs
 from citybase.core.values import check_date
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.i18n import add_translations
@@ -125,6 +126,8 @@ def ledger_page(
             "query": query,
             "qs": urlencode({k: v for k, v in query.items() if v}),
             "unit_only": not whole,
+            "people": identity.display_names(session, {e.actor for e in entries}),
+            "unit_names": orgs.unit_names(session, {e.actor_unit for e in entries} - {""}),
             **names.template_globals(getattr(request.state, "lang", "zh")),
         },
     )

@@ -364,7 +364,8 @@ def access_page(
         {"page": page, "q": dict(q), "auditor": auditor, "errors": errors,
          "provided": provided, "consumed": consumed, "flt": flt,
          "unit_names": orgs.unit_names(session, units),
-         "resource_names": catalog.resource_names(session, codes)},
+         "resource_names": catalog.resource_names(session, codes),
+         "people": identity.display_names(session, {a.username for a in page.accesses})},
     )  # fmt: skip
 
 

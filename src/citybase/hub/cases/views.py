@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.files import service as files
 from citybase.core.files.schemas import PREVIEWABLE
+from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
@@ -234,10 +235,12 @@ def _case(
 ) -> Response:  # fmt: skip
     case = service.get(session, principal, number)
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
-    units = orgs.unit_names(session, {case.lead_unit, *case.support_units} - {""})
+    units = orgs.unit_names(session, {case.lead_unit, *case.support_units,
+                                      *(s.unit for s in case.steps)} - {""})  # fmt: skip
     regions = orgs.region_names(session, {case.district_code, case.street_code,
                                           case.community_code, case.grid_code} - {""})  # fmt: skip
     return console.render(request, "hub/case.html", {
+        "people": identity.display_names(session, {s.actor for s in case.steps}),
         "case": case, "category": names.get(case.category_code, ""), "units": units,
         "regions": regions, "fields": FIELDS, "categories": _choices(session)["categories"],
         "satisfactions": ["satisfied", "basic", "unsatisfied"], "previewable": PREVIEWABLE,
