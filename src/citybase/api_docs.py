@@ -398,6 +398,7 @@ SUMMARIES = {
 
 # the English text (an operation's, a parameter's, a schema's or a field's description) → Chinese
 TEXTS = {
+    "Only what the public may see: no one-thing matters": "仅公众可见的工单：不含“一件事”办件",
     "A token the console's page chose to follow the export's progress while it waits (GET /console/progress/form with the token in X-Form-Token)": "控制台页面为跟踪导出进度而选定的令牌（页面等待期间以 X-Form-Token 请求头携带该令牌访问 GET /console/progress/form）",
     # data catalog
     "The resource's table: its columns, row count and last load.": "资源的数据表：字段、行数和最近一次加载。",

@@ -297,3 +297,23 @@ def test_clients_generated_from_the_official_swagger(fresh_settings, tmp_path) -
         server.should_exit = True
         thread.join(5)
         db.dispose()
+
+
+def test_a_one_thing_matter_is_not_a_public_request(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """A one-thing matter runs as a case of the hub (source ``work``) but is a person's own
+    business with a unit: Open311's public reads neither list it nor show it by number."""
+    from citybase.hub.cases.models import Case
+
+    city(session)
+    key = _key(session, settings, "operator")
+    posted = client.post("/open311/v2/requests.json", data=POST | {"api_key": key})
+    number = posted.json()[0]["service_request_id"]
+    listed = client.get("/open311/v2/requests.json").json()
+    assert [r["service_request_id"] for r in listed] == [number]
+    case = session.query(Case).filter(Case.number == number).one()
+    case.source = "work"  # as the one-thing service opens its matters
+    session.commit()
+    assert client.get("/open311/v2/requests.json").json() == []
+    assert client.get(f"/open311/v2/requests/{number}.json").status_code == 404

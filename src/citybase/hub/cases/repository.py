@@ -74,6 +74,8 @@ def _filtered(query: _Query, flt: CaseFilter, units: list[str] | None) -> _Query
         query = query.where(Case.category_code.startswith(flt.category_code, autoescape=True))
     if flt.warning:
         query = query.where(Case.warning == flt.warning)
+    if flt.public:  # a one-thing matter is a person's own business with a unit, not a report
+        query = query.where(Case.source != "work")
     if flt.within:
         r = flt.within
         query = query.where(or_(Case.district_code == r, Case.street_code == r,

@@ -313,6 +313,7 @@ class CaseFilter(BaseModel):
     q: str = Field("", description="Words in the text, title or address")
     accepted_from: DateTime | None = None
     accepted_to: DateTime | None = None
+    public: bool = Field(False, description="Only what the public may see: no one-thing matters")
     limit: int = Field(50, ge=1, le=500)
     offset: NonNegativeInt64 = 0
 

@@ -250,7 +250,7 @@ def requests(
         if "closed" in wanted:
             states += [CaseState.closed, CaseState.merged]
     flt = CaseFilter(numbers=ids, category_codes=codes, accepted_from=start, accepted_to=end,
-                     state=states, limit=min(limit, 500))  # fmt: skip
+                     state=states, public=True, limit=min(limit, 500))  # fmt: skip
     found, _ = cases.find_all(session, flt)
     names = {c.code: c.name for c in events.categories(session, active_only=False)}
     units = orgs.unit_names(session, {c.lead_unit for c in found if c.lead_unit})
