@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from citybase.core import clock
 from citybase.core.identity import service as identity
+from citybase.core.identity.schemas import Principal
+from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.workdays import WorkCalendar, calendar_for
 from citybase.hub.cases import service as cases
@@ -84,16 +86,17 @@ def _rate(session: Session, settings: Settings, cal: WorkCalendar, rng: random.R
 
 
 def _rectify(session: Session, rng: random.Random, ids: list[int], now: datetime) -> None:
-    """The units with a demo user answer their 差评 (most on time, some late, a few not yet);
-    the centre revisits most answers; what is left past its deadline is warned."""
+    """The rated units answer their 差评 (most on time, some late, a few not yet) — as their
+    demo users where they have one, else as a member of their staff the demo stands in for; the
+    centre revisits most answers; what is left past its deadline is warned."""
     centre = identity.principal_for(session, "operator")
     by_unit = {p.unit_code: p for p in (identity.principal_for(session, u)
                                         for u in ("handler", "unitadmin"))}  # fmt: skip
     for rating_id in ids:
         rating = evaluation.get_accessible_rating(session, centre, rating_id)
-        unit = by_unit.get(rating.unit_code)
-        if rating.rectify_due is None or unit is None or rng.random() < 0.2:
+        if rating.rectify_due is None or rng.random() < 0.2:
             continue
+        unit = by_unit.get(rating.unit_code) or _staff_of(session, by_unit, rating.unit_code)
         hours = (rating.rectify_due - rating.rated_at).total_seconds() / 3600
         answer_at = rating.rated_at + timedelta(hours=hours * rng.choice([0.2, 0.5, 0.8, 1.3]))
         if answer_at >= now:
@@ -107,3 +110,15 @@ def _rectify(session: Session, rng: random.Random, ids: list[int], now: datetime
             evaluation.record_revisit(session, centre, rating_id,
                                       RevisitIn(accepted=accepted, note=note), at=revisit_at)  # fmt: skip
     evaluation.warn_overdue(session, now)
+
+
+def _staff_of(session: Session, by_unit: dict[str, Principal], code: str) -> Principal:
+    """One of a unit's staff answering for it: the demo has users in few units, and a unit's
+    answer is given by its own people (the rating is its own)."""
+    unit = orgs.get_unit(session, code)
+    template = by_unit["gl.urban"] if "gl.urban" in by_unit else next(iter(by_unit.values()))
+    by_unit[code] = template.model_copy(update={
+        "user_id": 0, "username": f"{code}.staff", "display_name": f"{unit.name}工作人员",
+        "unit_id": unit.id, "unit_code": code,
+    })  # fmt: skip
+    return by_unit[code]
