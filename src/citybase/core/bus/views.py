@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core import progress
 from citybase.core.bus import service
 from citybase.core.bus.auth import SystemReader
+from citybase.core.bus.lines import progress_text
 from citybase.core.bus.schemas import JobProgress
 from citybase.core.errors import NotFound
 from citybase.core.identity import service as identity
@@ -67,21 +68,6 @@ def system_page(
         "bus/system.html",
         {"overview": overview, "max_attempts": settings.bus.max_attempts},
     )
-
-
-def progress_text(request: Request, p: JobProgress) -> str:
-    """The progress line of job ``p`` in the page's language."""
-    lang = getattr(request.state, "lang", "zh")
-
-    def _(message: str, **values: object) -> str:
-        return i18n.translate(lang, message, **values)
-
-    def said(message: str, **values: object) -> str:  # a step's words may carry figures
-        return _(message, **values) if values else i18n.translate_message(lang, message)
-
-    error = i18n.translate_message(lang, p.last_error) if p.last_error else ""
-    return progress.line(said, lang, p.status, p.what, p.share, p.elapsed_seconds,
-                         p.remaining_seconds, error)  # fmt: skip
 
 
 def watched_job(

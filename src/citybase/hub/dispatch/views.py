@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.bus import service as bus
-from citybase.core.bus.views import progress_text
+from citybase.core.bus.lines import progress_text
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
