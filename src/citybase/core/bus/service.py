@@ -345,21 +345,28 @@ def _progress_key(job_id: int) -> str:
     return f"progress:job:{job_id}"
 
 
-def _reporter(store: SharedStore, job_id: int, kind: str) -> Report:
-    """A job's report, kept in the shared store (not the job's row: the job's own transaction
-    may hold the database's write lock, and a page reads the progress from another process)."""
+def _keeper(store: SharedStore, key: str, who: dict[str, str]) -> Report:
+    """A report kept in the shared store under ``key`` (not a job's row: the work's own
+    transaction may hold the database's write lock, and a page reads the progress from another
+    process), with ``who`` it is for; at most two writes a second."""
     started = time.time()
 
     def keep(done: float, total: float, what: str) -> None:
-        value = {"kind": kind, "done": done, "total": total, "what": what[:300],
-                 "started": started, "at": time.time()}  # fmt: skip
+        value = who | {"done": done, "total": total, "what": what[:300], "started": started,
+                       "at": time.time()}  # fmt: skip
         try:
-            store.put(_progress_key(job_id), json.dumps(value), PROGRESS_SECONDS)
+            store.put(key, json.dumps(value), PROGRESS_SECONDS)
         except Exception:  # progress is worth showing, never worth failing the work for
-            log.warning("progress of job %s not kept", job_id, exc_info=True)
+            log.warning("progress under %s not kept", key, exc_info=True)
 
-    keep(0, 0, "")
     return Throttled(keep)
+
+
+def _reporter(store: SharedStore, job_id: int, kind: str) -> Report:
+    """A stored job's report, under the job's id."""
+    report = _keeper(store, _progress_key(job_id), {"kind": kind})
+    report(0, 0, "")
+    return report
 
 
 def _form_key(token: str) -> str:
@@ -367,20 +374,10 @@ def _form_key(token: str) -> str:
 
 
 def form_reporter(store: SharedStore, token: str, username: str) -> Report:
-    """The report of long work a form's submission does within its request (loading a file of
-    rows): kept under the form's one-time token, which the page that sent it knows and follows
-    while it waits for the answer, for ``username`` alone."""
-    started = time.time()
-
-    def keep(done: float, total: float, what: str) -> None:
-        value = {"user": username, "done": done, "total": total, "what": what[:300],
-                 "started": started, "at": time.time()}  # fmt: skip
-        try:
-            store.put(_form_key(token), json.dumps(value), PROGRESS_SECONDS)
-        except Exception:
-            log.warning("progress of a form's work not kept", exc_info=True)
-
-    return Throttled(keep)
+    """The report of long work a form's submission (or a download) does within its request:
+    kept under the one-time token the page that sent it knows and follows while it waits for
+    the answer, for ``username`` alone."""
+    return _keeper(store, _form_key(token), {"user": username})
 
 
 def form_progress(store: SharedStore, token: str, username: str) -> JobProgress | None:
