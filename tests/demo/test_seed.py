@@ -138,7 +138,10 @@ def _check_learning(session: Session) -> None:
     stream = list(session.scalars(select(Case).where(
         Case.source.in_(["hotline", "app", "portal"]), Case.lead_unit != "")))  # fmt: skip
     returned = sum(1 for c in stream if c.return_count)
-    assert 0.04 <= returned / len(stream) <= 0.10, (returned, len(stream))
+    # the share moves with the hour and weekday the demo is built at (the model learns from the
+    # cases closed by each round, which the working calendar decides): 5.8–10.6% measured over
+    # a week of build times
+    assert 0.04 <= returned / len(stream) <= 0.13, (returned, len(stream))
     assert any(c.reassign_count for c in stream)
     since = min(c.accepted_at for c in stream)
     found = corrections.find(session, since, since + timedelta(days=60))
