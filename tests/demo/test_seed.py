@@ -169,6 +169,10 @@ def _check_onething(session: Session) -> None:
     retiree = onething.my_applications(session, identity.principal_for(session, "retiree"))
     assert retiree[0].proactive
     assert retiree[0].state == "in_progress"
+    family = next(a for a in onething.my_applications(session, identity.principal_for(
+        session, "family")) if a.item_code == "after_death")  # fmt: skip
+    # the deceased's retirement certificate, found through the hospital's record of the family
+    assert "持证人" in family.materials["deceased_retirement"]["proven"]
 
 
 def _check_outlines(session: Session) -> None:

@@ -33,7 +33,7 @@ from citybase.data.certificates.schemas import CertificateCreate
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
-from citybase.demo.certificates import LICENCE, MARRIAGE
+from citybase.demo.certificates import LICENCE, MARRIAGE, RETIREMENT
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.services.onething import repository, service
@@ -183,7 +183,8 @@ def _issue_their_certificates(
     session: Session, settings: Settings, numbers: dict[str, str]
 ) -> None:
     """The e-certificates the demo's applicants hold (免证明): the mother's marriage certificate,
-    the firms' business licences."""
+    the firms' business licences; and the retirement certificate of the elder who died, which
+    the family's application finds through the hospital's record."""
     persons, firms = _files(session, Kind.person), _files(session, Kind.enterprise)
 
     def issue(manager: str, type_code: str, holder: str, number: str, **fields: str) -> None:
@@ -197,6 +198,9 @@ def _issue_their_certificates(
     if mother and husband:
         issue("civilcert", MARRIAGE, persons[mother]["name"], mother,
               spouse=persons[husband]["name"], registered="2023-05-20")  # fmt: skip
+    if elder := numbers.get("deceased"):
+        issue("hrsscert", RETIREMENT, persons[elder]["name"], elder, employer="福州第二化工厂",
+              retired="2018-07-01", kind="退休")  # fmt: skip
     for who in ("firm", "firm2"):
         if code := numbers.get(who):
             firm = firms[code]

@@ -16,13 +16,17 @@ from citybase.core.orgs.schemas import UnitUpdate
 from citybase.core.settings import Settings
 from citybase.data.baselib import service as baselib
 from citybase.data.baselib.schemas import Kind
+from citybase.data.catalog import service as catalog
+from citybase.data.catalog.schemas import Transition
 from citybase.data.certificates import service as certificates
 from citybase.data.certificates.schemas import CertificateCreate, CertificateTypeCreate
+from citybase.data.datastore import service as datastore
 from citybase.data.masking import operators as ops
 from citybase.services.onething import service
 from citybase.services.onething.schemas import ApplicantKind, ApplicantRegister, ItemSpec
 from tests.core.identity.factories import make_user, principal_of
 from tests.data.baselib.factories import LinkedCity, linked_city
+from tests.data.catalog.factories import resource_data
 from tests.data.certificates.factories import credit_code
 from tests.data.sharing.factories import citizen_id
 
@@ -100,3 +104,46 @@ def onething_city(session: Session, settings: Settings, *, linked: bool = True) 
         principal_of(session, "urbanhandler"),
         number,
     )
+
+
+DEATH_ITEMS = [
+    {"name": "死者姓名", "data_type": "string", "length": 50},
+    {"name": "死者公民身份号码", "data_type": "string", "length": 18},
+    {"name": "家属公民身份号码", "data_type": "string", "length": 18},
+]
+
+
+def death_record(
+    session: Session, settings: Settings, city: OneThingCity, elder: str, *, family: str
+) -> str:
+    """The hospital's death record of ``elder`` naming ``family`` as the family member (a
+    fz.health resource, shared unconditionally), and a 居住证 issued to the elder while alive;
+    an item whose material is the elder's certificate, found through that record. Returns the
+    certificate's identifier."""
+    steward = city.linked.health_steward
+    resource = catalog.create_resource(session, steward, resource_data(
+        name="居民死亡医学证明信息", provider_unit_code="fz.health", items=DEATH_ITEMS,
+        share_type="unconditional", base_tags=[], theme_tags=["医疗健康"],
+    ))  # fmt: skip
+    catalog.transition(session, steward, resource.code, "submit", Transition())
+    for action in ("approve", "register", "publish"):
+        catalog.transition(session, city.linked.steward, resource.code, action, Transition())
+    datastore.load_rows(session, steward, resource.code, [
+        {"死者姓名": "张老汉", "死者公民身份号码": elder, "家属公民身份号码": family},
+    ], "test")  # fmt: skip
+    made = certificates.issue_certificate(session, principal_of(session, "healthcert"),
+                                          CertificateCreate(type_code=RESIDENCE,
+                                                            holder_name="张老汉", holder_id=elder,
+                                                            fields={"address": "鼓楼区杨桥路"}),
+                                          settings.masking_key)  # fmt: skip
+    service.save_item(session, None, ItemSpec.model_validate({
+        "code": "test.after_death", "name": "身后一件事", "lead_unit": "fz.health",
+        "sources": {"逝者公民身份号码": {"resource": resource.code, "item": "死者公民身份号码",
+                                         "key": "家属公民身份号码"}},
+        "matters": [{"code": "stop", "name": "待遇停发", "unit": "fz.health", "days": 5,
+                     "fields": [{"element": "公民身份号码"}, {"element": "逝者公民身份号码"}],
+                     "materials": [{"code": "elder_card", "name": "逝者居住证",
+                                    "certificate": RESIDENCE,
+                                    "holder": "逝者公民身份号码"}]}],
+    }))  # fmt: skip
+    return made.identifier

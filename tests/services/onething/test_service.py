@@ -26,7 +26,13 @@ from citybase.services.onething.schemas import (
     ProactiveRule,
     Supplement,
 )
-from tests.services.onething.factories import OneThingCity, item_spec, onething_city
+from tests.data.sharing.factories import citizen_id
+from tests.services.onething.factories import (
+    OneThingCity,
+    death_record,
+    item_spec,
+    onething_city,
+)
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
@@ -140,6 +146,78 @@ def test_a_field_the_sharing_rules_refuse_says_why(
     by = {f.element: f for f in form.fields}
     assert by["违法事由"].value is None
     assert "不予共享" in by["违法事由"].refused
+
+
+def test_the_deceaseds_certificate_proves_a_material_for_the_family_the_record_names(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    elder = citizen_id(9)
+    identifier = death_record(session, settings, city, elder, family=city.number)
+    form = service.build_form(session, city.applicant, "test.after_death", settings,
+                              _keys(settings))  # fmt: skip
+    by = {f.element: f for f in form.fields}
+    assert by["逝者公民身份号码"].value == elder
+    assert by["逝者公民身份号码"].source is FieldSource.resource
+    card = {m.code: m for m in form.materials}["elder_card"]
+    assert card.certificate_id == identifier  # 免证明 with the deceased's own certificate
+    assert "持证人：逝者公民身份号码 张老汉" in card.proven
+    app = service.submit(session, city.applicant, ApplicationCreate(
+        item_code="test.after_death", consent=True, values={}, materials={},
+    ), settings, _keys(settings))  # fmt: skip
+    assert app.number
+    entry = session.scalars(select(LedgerEntry).where(
+        LedgerEntry.action == "onething.application.submitted",
+        LedgerEntry.object_id == app.number)).one()  # fmt: skip
+    assert entry.details["certificates"] == [identifier]
+
+
+def test_a_number_the_applicant_types_never_unlocks_anothers_certificate(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    elder = citizen_id(9)
+    death_record(session, settings, city, elder, family=city.number)
+    form = service.build_form(session, city.other, "test.after_death", settings, _keys(settings))
+    field = {f.element: f for f in form.fields}["逝者公民身份号码"]
+    assert field.source is FieldSource.applicant  # no record ties him to the elder
+    card = {m.code: m for m in form.materials}["elder_card"]
+    assert not card.proven
+    assert not card.certificate_id
+    assert "未能从登记信息中确认" in card.seam
+    typed = ApplicationCreate(item_code="test.after_death", consent=True,
+                              values={"逝者公民身份号码": elder}, materials={})  # fmt: skip
+    with pytest.raises(InvalidInput) as err:
+        service.submit(session, city.other, typed, settings, _keys(settings))
+    assert "缺少材料：「逝者居住证」" in err.value.message
+    assert not repository.applications_of(session, city.other.user_id)
+
+
+def test_a_revoked_certificate_of_the_deceased_proves_nothing(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    from citybase.core.identity import service as identity
+    from citybase.data.certificates import service as certificates
+    from citybase.data.certificates.schemas import Revocation
+
+    identifier = death_record(session, settings, city, citizen_id(9), family=city.number)
+    certificates.revoke_certificate(session, identity.principal_for(session, "healthcert"),
+                                    identifier, Revocation(reason="注销"))  # fmt: skip
+    form = service.build_form(session, city.applicant, "test.after_death", settings,
+                              _keys(settings))  # fmt: skip
+    card = {m.code: m for m in form.materials}["elder_card"]
+    assert not card.proven
+    assert "逝者公民身份号码" in card.seam
+
+
+def test_a_holder_field_must_be_filled_from_a_register(
+    session: Session, settings: Settings, city: OneThingCity
+) -> None:
+    spec = item_spec(city.linked.shared.resource.code)
+    spec.matters[1].materials[1].holder = "住址"  # the applicant types it: refused
+    spec.matters[1].materials[0].holder = "违法事由"  # a material no certificate proves
+    with pytest.raises(InvalidInput) as err:
+        service.save_item(session, None, spec)
+    assert "持证人字段「住址」须由共享资源按申请人本人的记录预填" in err.value.message
+    assert "只有由电子证照证明的材料才能指定持证人字段" in err.value.message
 
 
 def test_nothing_is_created_when_a_material_or_field_is_missing(

@@ -124,6 +124,13 @@ def check_spec(session: Session, spec: ItemSpec) -> list[str]:
                 except NotFound:
                     problems.append(f"{spec.code}.{m.code}.materials.{x.code}: "
                                     f"没有电子证照类型 {x.certificate}")  # fmt: skip
+            if x.holder and not x.certificate:
+                problems.append(f"{spec.code}.{m.code}.materials.{x.code}.holder: "
+                                "只有由电子证照证明的材料才能指定持证人字段")  # fmt: skip
+            elif x.holder and not (spec.sources.get(x.holder) and spec.sources[x.holder].resource):
+                # another's certificate only where a register ties that person to the applicant
+                problems.append(f"{spec.code}.{m.code}.materials.{x.code}.holder: 持证人字段"
+                                f"「{x.holder}」须由共享资源按申请人本人的记录预填")  # fmt: skip
     if cycle := find_cycle(spec):
         problems.append(f"{spec.code}.needs: 事项之间存在循环依赖：{' → '.join(cycle)}")
     kind = Kind(spec.applicant.value)

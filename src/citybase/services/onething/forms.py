@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.errors import Forbidden, InvalidInput
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal, Role
@@ -102,35 +103,72 @@ def _materials_of(spec: ItemSpec) -> dict[str, FormMaterial]:
             got = out.get(x.code)
             if got is None:
                 out[x.code] = FormMaterial(code=x.code, name=x.name, matters=[m.code],
-                                           required=x.required, certificate=x.certificate)  # fmt: skip
+                                           required=x.required, certificate=x.certificate,
+                                           holder=x.holder)  # fmt: skip
             else:
                 got.matters.append(m.code)
                 got.required = got.required or x.required
     return out
 
 
-def _prove(session: Session, applicant: Applicant, material: FormMaterial) -> None:
-    """免证明: a material an issued e-certificate proves is not asked for; the applicant's valid
+def _holder_of(
+    applicant: Applicant, material: FormMaterial, fields: dict[str, FormField], keys: ops.Keys,
+) -> tuple[str, str] | None:  # fmt: skip
+    """Whose certificate proves ``material`` — the keyed hash the certificate library knows its
+    holder by, and how the form names that person — or None, with the material's seam said.
+
+    The applicant's own, unless the material names a holder field: then the person that field
+    names, but only when the city's registers filled it in from the applicant's own record (the
+    hospital's death record naming the applicant as the family, the marriage register naming
+    the spouse). A number the applicant types never unlocks another's certificate."""
+    if not material.holder:
+        return applicant.subject_tag, ""
+    field = fields.get(material.holder)
+    label = field.label if field is not None else material.holder
+    number = str(field.value or "").strip() if field is not None else ""
+    if field is None or field.source is not FieldSource.resource or not number:
+        material.seam = f"未能从登记信息中确认「{label}」，不能调取其电子证照，请上传材料"
+        return None
+    kind = Kind.enterprise if is_credit_code(number) else Kind.person
+    if kind is Kind.person and not is_citizen_id(number):
+        material.seam = f"「{label}」不是有效的身份证号码，不能调取其电子证照，请上传材料"
+        return None
+    return baselib.subject_tag(kind, number, keys), label
+
+
+def _prove(
+    session: Session, applicant: Applicant, material: FormMaterial,
+    fields: dict[str, FormField], keys: ops.Keys,
+) -> None:  # fmt: skip
+    """免证明: a material an issued e-certificate proves is not asked for; the holder's valid
     certificate of the type (found by the same keyed hash the base libraries use) is checked
-    instead — its SM2 signature, holder, type and term (``require_valid``)."""
+    instead — its SM2 signature, holder, type and term (``require_valid``). The holder is the
+    applicant, or the person a register ties to the applicant (``_holder_of``)."""
     if not material.certificate:
         return
+    holder = _holder_of(applicant, material, fields, keys)
+    if holder is None:
+        return
+    holder_key, whose = holder
     found = certificates.valid_certificates_for(
-        session, holder_key=applicant.subject_tag, type_codes=[material.certificate]
+        session, holder_key=holder_key, type_codes=[material.certificate]
     )
     for cert in found:
         try:
-            certificates.require_valid(session, cert.identifier, holder_key=applicant.subject_tag,
+            certificates.require_valid(session, cert.identifier, holder_key=holder_key,
                                        type_codes=[material.certificate])  # fmt: skip
         except certificates.CertificateNotValid as exc:
             material.seam = f"电子证照 {exc.identifier} 不能采信（{_NOT_VALID.get(exc.status, exc.status)}），请上传材料"
             continue
         material.proven = f"{cert.name} {cert.number}（{cert.issuer_name}）"
+        if whose:
+            material.proven += f"，持证人：{whose} {cert.holder_name}"
         material.certificate_id = cert.identifier
         material.seam = ""
         return
     if not material.seam:
-        material.seam = "未找到您有效的该类电子证照，请上传材料"
+        material.seam = (f"未找到「{whose}」有效的该类电子证照，请上传材料" if whose
+                         else "未找到您有效的该类电子证照，请上传材料")  # fmt: skip
 
 
 _NOT_VALID = {
@@ -211,7 +249,7 @@ def build_form(
                 fields[element].source_ref = f"{code}（{provider}）"
     materials = _materials_of(spec)
     for material in materials.values():
-        _prove(session, applicant, material)
+        _prove(session, applicant, material, fields, keys)
     listed = list(fields.values())
     pre = sum(1 for f in listed if f.source is not FieldSource.applicant)
     return FormRead(item_code=spec.code, item_name=spec.name, fields=listed,

@@ -28,6 +28,12 @@ class MaterialSpec(BaseModel):
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=100)
     certificate: str = Field("", max_length=40, description="Certificate type code proving it")
+    holder: str = Field(
+        "", max_length=50,
+        description="The form's field naming the certificate's holder when it is not the "
+        "applicant (the deceased, a spouse): a field the city's registers fill in from the "
+        "applicant's own record, never one the applicant types",
+    )  # fmt: skip
     required: bool = True
 
 
@@ -148,6 +154,9 @@ class FormMaterial(BaseModel):
     matters: list[str]
     required: bool
     certificate: str = ""
+    holder: str = Field(
+        "", description="The field naming whose certificate proves it, if not the applicant's"
+    )
     proven: str = Field("", description="The certificate that proves it (免证明), when found")
     certificate_id: str = Field("", description="That certificate's identifier (GB/T 36904)")
     seam: str = Field("", description="Why no certificate could stand in for it")
