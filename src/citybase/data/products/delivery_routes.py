@@ -91,7 +91,7 @@ def deliver_file(
     contract_id: Id,
     resource: Annotated[str, Query(max_length=40, description="A source resource of the product")] = "",
     format: Annotated[FileFormat, Query(description="csv (UTF-8 with BOM) or jsonl")] = FileFormat.csv,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="Rows at most")] = 10_000,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Rows at most")] = 1000,
     region: Annotated[str, Query(max_length=40, description="Where the rows are used")] = "",
 ) -> Response:  # fmt: skip
     """A file of the contract's product (a dataset or a report), fetched with the contract's

@@ -543,7 +543,7 @@ class FileAsk(BaseModel):
 
     resource: str = Field("", max_length=40)
     format: FileFormat = FileFormat.csv
-    limit: int = Field(10_000, ge=1, le=100_000)
+    limit: int = Field(1000, ge=1, le=100_000)
     region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
 
 
