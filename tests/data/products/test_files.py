@@ -280,7 +280,8 @@ def test_the_customer_downloads_from_the_contract_page(
     assert got.status_code == 200, got.text
     assert got.content.startswith("\ufeff# citybase".encode())
     page = client.get(f"/console/products/contracts/{contract_id}")
-    assert "文件" in page.text and "签名" in page.text
+    assert "/console/products/deliveries/" in page.text  # the file's signature, among deliveries
+    assert "<td>文件 <span" in page.text  # the delivery's mode
     # the provider's operator sees the deliveries but is offered no download, and cannot take one
     csrf = sign_in(client, "opa")
     assert "下载签名文件" not in client.get(f"/console/products/contracts/{contract_id}").text
