@@ -24,6 +24,7 @@ from citybase.core.orgs import cli as orgs_cli
 from citybase.core.runtime import DataDir, NotInitialised, load_settings, open_database
 from citybase.data import cli as data_cli
 from citybase.data.certificates import cli as certificates_cli
+from citybase.data.products import cli as products_cli
 from citybase.hub import cli as hub_cli
 from citybase.hub.dispatch import cli as dispatch_cli
 from citybase.hub.federation import cli as federation_cli
@@ -48,6 +49,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(users_cli.keys, name="keys")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(certificates_cli.app, name="certificates")
+app.add_typer(products_cli.app, name="products")
 app.add_typer(cockpit_cli.app, name="cockpit")
 app.add_typer(dispatch_cli.app, name="dispatch")
 app.add_typer(hub_cli.app, name="hub")

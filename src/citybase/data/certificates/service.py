@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,10 +80,12 @@ __all__ = [
     "issue_certificate",
     "list_certificate_types",
     "list_public_keys",
+    "published_key",
     "qr_svg",
     "require_valid",
     "revoke_certificate",
     "rotate_unit_key",
+    "sign_as_unit",
     "valid_certificates_for",
     "verification_url",
     "verify_certificate",
@@ -267,6 +270,33 @@ def _public_keys(session: Session, rows: Sequence[CertificateKey]) -> list[Publi
             retired_at=row.retired_at,
         ))  # fmt: skip
     return out
+
+
+@dataclass(frozen=True)
+class UnitSignature:
+    """An SM2-with-SM3 signature made with a unit's key: r ‖ s, and the key that verifies it."""
+
+    unit_code: str
+    key_id: str
+    public_key: str  # 04 ‖ x ‖ y, as published
+    signature: bytes
+
+
+def sign_as_unit(
+    session: Session, unit_code: str, data: bytes, masking_key: str, actor: Actor
+) -> UnitSignature:
+    """Sign ``data`` with the unit's active key (made, and put on the ledger, on first use), for
+    the domains that deliver something in a unit's name (a data product's file). The caller
+    separates its signatures from a certificate's by what it signs (a prefix of its own)."""
+    key, private_hex = _signing_key(session, unit_code, masking_key, actor)
+    signature = signing.sign(private_hex, key.public_key, data)
+    return UnitSignature(unit_code, key.key_id, "04" + key.public_key, signature)
+
+
+def published_key(session: Session, key_id: str) -> PublicKeyRead | None:
+    """One published key (active or retired) by its id, or None."""
+    row = repository.key_by_id(session, key_id)
+    return _public_keys(session, [row])[0] if row is not None else None
 
 
 def list_public_keys(session: Session) -> list[PublicKeyRead]:

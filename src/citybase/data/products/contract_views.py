@@ -17,17 +17,25 @@ from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
+from citybase.data.masking import operators as ops
 from citybase.data.products import service
-from citybase.data.products.auth import PRODUCTS_CONTRACT, ContractParty
+from citybase.data.products.auth import PRODUCTS_CONTRACT, PRODUCTS_DELIVER, ContractParty
+from citybase.data.products.auth import DeliveryReader as FileTaker
+from citybase.data.products.delivery_routes import file_response
 from citybase.data.products.schemas import (
+    MODES_BY_KIND,
     ContractAction,
     ContractTerms,
+    DeliveryMode,
+    FileAsk,
+    FileFormat,
     NegotiationAction,
     NegotiationCreate,
     StatementSide,
     Termination,
 )
 from citybase.data.products.views import _go, _make_once
+from citybase.data.sharing.schemas import ReadContext
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -43,6 +51,18 @@ add_translations(
         "Data product contracts": "数据产品合同",
         "Data product statements": "数据产品账单",
         "products.deliveries": "交付记录",
+        "products.mode": "交付方式",
+        "products.mode.api": "接口",
+        "products.mode.file": "文件",
+        "products.mode.sandbox": "沙箱分析",
+        "products.file.download": "下载签名文件",
+        "products.file.format": "文件格式",
+        "products.file.format.csv": "CSV（Excel 可直接打开）",
+        "products.file.format.jsonl": "JSON Lines",
+        "products.file.limit": "最多条数",
+        "products.file.download_button": "下载",
+        "products.file.signature": "签名",
+        "products.file.hint": "文件首行写明合同编号，并由供方以 SM2 签名；签名文件（.sig）可在交付记录中下载，用 citybase products verify-file 或核验接口验证。每次下载按合同计量计费。",
         "products.no_deliveries": "暂无交付。",
         "products.outcome.allowed": "已交付",
         "products.outcome.refused": "已拒绝",
@@ -94,6 +114,18 @@ add_translations(
     {
         "products.negotiations": "Negotiations",
         "products.deliveries": "Deliveries",
+        "products.mode": "Mode",
+        "products.mode.api": "API",
+        "products.mode.file": "File",
+        "products.mode.sandbox": "Sandbox analysis",
+        "products.file.download": "Download a signed file",
+        "products.file.format": "Format",
+        "products.file.format.csv": "CSV (opens in Excel)",
+        "products.file.format.jsonl": "JSON Lines",
+        "products.file.limit": "Rows at most",
+        "products.file.download_button": "Download",
+        "products.file.signature": "Signature",
+        "products.file.hint": "The file's first line names the contract, and the provider signs it with SM2; its signature (.sig) is in the deliveries below; check it with citybase products verify-file or the verification API. Each download is metered and priced under the contract.",
         "products.no_deliveries": "No deliveries.",
         "products.outcome.allowed": "Delivered",
         "products.outcome.refused": "Refused",
@@ -250,5 +282,49 @@ def contract_page(
     s = settings.products
     contract = service.get_accessible_contract(session, principal, s, contract_id)
     deliveries = service.get_deliveries(session, principal, s, contract_id, 200)
-    return console.render(request, "products/contract.html",
-                          {"c": contract, "deliveries": deliveries})  # fmt: skip
+    downloads = (
+        contract.customer_unit_code == principal.unit_code and principal.can(PRODUCTS_DELIVER)
+        and DeliveryMode.file in MODES_BY_KIND.get(contract.product_kind, frozenset())
+    )  # fmt: skip
+    return console.render(request, "products/contract.html", {
+        "c": contract, "deliveries": deliveries, "downloads": downloads,
+        "formats": list(FileFormat),
+    })  # fmt: skip
+
+
+@router.post("/console/products/contracts/{contract_id}/file")
+async def download_file(
+    request: Request, session: DbSession, settings: AppSettings, principal: FileTaker,
+    contract_id: Id,
+) -> Response:  # fmt: skip
+    """The customer's user downloads a signed file: the same delivery as the API's (decided,
+    traced, metered), without the contract's key since the user is signed in."""
+    values = await read_form(request)
+    here = f"{HERE}/{contract_id}"
+    try:
+        ask = FileAsk.model_validate(
+            {k: v for k, v in values.items() if v != "" and k in FileAsk.model_fields}
+        )
+        result = service.deliver_file(
+            session, principal, ops.keys_for(settings.masking_key), settings.masking_key,
+            contract_id, ReadContext(purpose=str(values.pop("purpose", ""))[:500]), ask,
+            signed_in=True,
+        )  # fmt: skip
+    except (ValidationError, CitybaseError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    if isinstance(result, service.DeliveryRefused):  # kept and traced: this request commits
+        text = f"{result.message} ({result.rule})"
+        return RedirectResponse(f"{here}?error={quote(text[:1500])}", status_code=303)
+    return file_response(result, f"/console/products/deliveries/{result.delivery_id}/signature")
+
+
+@router.get("/console/products/deliveries/{delivery_id}/signature")
+def download_signature(
+    session: DbSession, settings: AppSettings, principal: ContractParty, delivery_id: Id
+) -> Response:  # fmt: skip
+    found = service.get_file_signature(session, principal, settings.products, delivery_id)
+    return Response(found.model_dump_json(indent=1), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{found.file}.sig"'})  # fmt: skip

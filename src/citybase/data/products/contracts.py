@@ -98,6 +98,8 @@ def read_contracts(session: Session, rows: list[ProductContract]) -> list[Contra
             update={
                 "product_number": found[c.product_id].number,
                 "product_name": found[c.product_id].name,
+                "product_kind": found[c.product_id].kind,
+                "source_codes": list(found[c.product_id].source_codes),
                 "customer_unit_name": names.get(c.customer_unit_code, ""),
                 "status": contract_state(c, now),
                 "has_key": c.api_key_id is not None,

@@ -7,6 +7,10 @@ allowed or refused it is kept. A refused delivery reads nothing and is traced al
 traced read's refusal, ``sharing.refuse_under``) and kept with its rule; an allowed one is the
 one traced read (``sharing.read_rows_under``) with the contract as its basis, then metered
 (one call, its rows, its bytes) and priced by the product's price policy.
+
+The API is one mode of three; ``open_delivery`` decides, and ``close_delivery`` meters, a
+delivery of any of them: a signed file (``files.py``) and a sandboxed analysis (``analysis.py``)
+go through the same steps, so the same rules allow or refuse them and the same trace is left.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from citybase.core.settings import ProductsSettings
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.products import agreements, policies, repository
+from citybase.data.products.auth import PRODUCTS_DELIVER
 from citybase.data.products.contracts import accessible_contract, contract_state, unit_urn
 from citybase.data.products.models import DataProduct, ProductContract, ProductDelivery
 from citybase.data.products.schemas import (
+    MODES_BY_KIND,
     ContractStatus,
     DeliveryAsk,
+    DeliveryMode,
     DeliveryPage,
     DeliveryRead,
     PriceModel,
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
 RULE_KEY = "contract.key"
 RULE_REVOKED = "contract.revoked"
 RULE_EXPIRED = "contract.expired"
+RULE_MODE = "delivery.mode"
 ACTION = "products.delivery"
 
 
@@ -52,7 +60,7 @@ class DeliveryRefused:
 
     rule: str
     message: str
-    access_id: int
+    access_id: int | None
     delivery_id: int
     status: int = 403
 
@@ -67,12 +75,21 @@ def policy_of(contract: ProductContract) -> policies.CompiledPolicy:
 
 def _precheck(
     session: Session, principal: Principal, contract: ProductContract, product: DataProduct,
-    now: datetime,
+    now: datetime, mode: DeliveryMode, signed_in: bool,
 ) -> tuple[str, str] | None:  # fmt: skip
-    if contract.api_key_id is None or principal.api_key_id != contract.api_key_id:
+    by_key = contract.api_key_id is not None and principal.api_key_id == contract.api_key_id
+    # the console's file download: a signed-in customer user (no key at all) who may fetch
+    by_user = signed_in and principal.api_key_id is None and principal.can(PRODUCTS_DELIVER)
+    if not (by_key or by_user):
         return RULE_KEY, (
             f"deliveries of contract {contract.number} are fetched with its own key (issue it "
             "on the contract), not with another credential"
+        )  # fmt: skip
+    if mode not in MODES_BY_KIND.get(product.kind, frozenset()):
+        allowed = "、".join(sorted(m.value for m in MODES_BY_KIND.get(product.kind, ())))
+        return RULE_MODE, (
+            f"product {product.number} ({product.kind}) is not delivered as {mode.value}: "
+            f"only as {allowed or 'nothing'}"
         )  # fmt: skip
     state = contract_state(contract, now)
     if state is ContractStatus.revoked:
@@ -100,18 +117,39 @@ def price_of(product: DataProduct, rows: int) -> int:
     return 0
 
 
-def deliver(
-    session: Session, principal: Principal, keys: Keys, contract_id: int, ctx: ReadContext,
-    ask: DeliveryAsk,
-) -> DeliveryPage | DeliveryRefused:  # fmt: skip
-    """Rows of the product under the contract, or a refusal naming the rule; either way on the
-    ledger, in the access log and among the contract's deliveries (the caller commits)."""
+@dataclass
+class Opened:
+    """A delivery decided and allowed, nothing read yet: what the mode's reading needs."""
+
+    contract: ProductContract
+    product: DataProduct
+    code: str
+    basis: Basis
+    ctx: ReadContext
+    record: ProductDelivery
+    decision: policies.Decision
+
+    @property
+    def duties(self) -> list[str]:
+        return [f"{d.action}" + (f" ({'; '.join(d.constraints)})" if d.constraints else "")
+                for d in self.decision.duties]  # fmt: skip
+
+
+def open_delivery(
+    session: Session, principal: Principal, contract_id: int, ctx: ReadContext, *,
+    mode: DeliveryMode, resource: str, rows_asked: int, region: str, signed_in: bool = False,
+) -> Opened | DeliveryRefused:  # fmt: skip
+    """Decide a delivery of any mode before anything is read: the credential, the mode the
+    product's kind allows, the contract's state, the operation agreement, then the contract's
+    ODRL policy on its meters. A refusal is traced (``sharing.refuse_under``) and kept with its
+    rule; it reads nothing. ``signed_in``: a customer's user signed in to the console may fetch
+    (a file) without the contract's key."""
     contract = repository.contract_for_update(session, contract_id)
     if contract is None or contract.customer_unit_code != principal.unit_code:
         raise NotFound(f"no contract {contract_id}", field="contract")
     product = repository.product(session, contract.product_id)
     assert product is not None
-    code = ask.resource or product.source_codes[0]
+    code = resource or product.source_codes[0]
     if code not in product.source_codes:
         raise InvalidInput(f"{code} is not a source of product {product.number}: "
                            f"{', '.join(product.source_codes)}", field="resource")  # fmt: skip
@@ -124,12 +162,12 @@ def deliver(
     )  # fmt: skip
     ctx = ctx.model_copy(update={"purpose": purpose})
     now = datetime.now(UTC)
-    refused = _precheck(session, principal, contract, product, now)
+    refused = _precheck(session, principal, contract, product, now, mode, signed_in)
     decision = None
     if refused is None:
         decision = policies.decide(policy_of(contract), policies.UsageRequest(
-            action="use", at=now, purpose=purpose, region=ask.region, calls=contract.calls,
-            rows=contract.rows, bytes=contract.bytes, rows_asked=ask.limit,
+            action="use", at=now, purpose=purpose, region=region, calls=contract.calls,
+            rows=contract.rows, bytes=contract.bytes, rows_asked=rows_asked,
             assignee=unit_urn(contract.customer_unit_code), scenario=contract.scenario,
         ))  # fmt: skip
         if not decision.allowed:
@@ -139,7 +177,7 @@ def deliver(
         customer_unit_code=contract.customer_unit_code,
         provider_unit_code=contract.provider_unit_code, resource_code=code, purpose=purpose,
         scenario=contract.scenario, username=principal.username, api_key_id=principal.api_key_id,
-        rows=0, bytes=0, price_fen=0,
+        rows=0, bytes=0, price_fen=0, mode=mode.value,
     )  # fmt: skip
     if refused is not None:
         rule, message = refused
@@ -147,35 +185,71 @@ def deliver(
                                      f"{message} (rule {rule})")  # fmt: skip
         return _refused(session, record, rule, message, trace.access_id, 403)
     assert decision is not None
+    return Opened(contract, product, code, basis, ctx, record, decision)
+
+
+def refuse_opened(
+    session: Session, opened: Opened, rule: str, message: str, access_id: int | None,
+    status: int,
+) -> DeliveryRefused:  # fmt: skip
+    """A delivery the contract allowed but its reading refused (the traced read, the sandbox):
+    kept with that rule, nothing metered."""
+    return _refused(session, opened.record, rule, message, access_id, status)
+
+
+def close_delivery(
+    session: Session, opened: Opened, rows: int, size: int, access_id: int | None
+) -> ProductDelivery:
+    """An allowed delivery served: kept with its rule, metered (one call, its rows, its bytes)
+    on the contract and priced."""
+    record, contract = opened.record, opened.contract
+    record.outcome, record.rule, record.reason = (
+        "allowed",
+        opened.decision.rule,
+        opened.decision.reason,
+    )
+    record.rows, record.bytes = rows, size
+    record.price_fen = price_of(opened.product, rows)
+    record.access_id = access_id
+    repository.add(session, record)
+    contract.calls += 1
+    contract.rows += rows
+    contract.bytes += size
+    return record
+
+
+def deliver(
+    session: Session, principal: Principal, keys: Keys, contract_id: int, ctx: ReadContext,
+    ask: DeliveryAsk,
+) -> DeliveryPage | DeliveryRefused:  # fmt: skip
+    """Rows of the product under the contract, or a refusal naming the rule; either way on the
+    ledger, in the access log and among the contract's deliveries (the caller commits)."""
+    opened = open_delivery(session, principal, contract_id, ctx, mode=DeliveryMode.api,
+                           resource=ask.resource, rows_asked=ask.limit, region=ask.region)  # fmt: skip
+    if isinstance(opened, DeliveryRefused):
+        return opened
     query = RowQuery(fields=ask.fields, limit=ask.limit, offset=ask.offset)
-    served = sharing.read_rows_under(session, principal, code, ctx, query, keys, basis)
+    served = sharing.read_rows_under(session, principal, opened.code, opened.ctx, query, keys,
+                                     opened.basis)  # fmt: skip
     if isinstance(served, sharing.Refused):
-        return _refused(session, record, f"read.{served.refusal.value}", served.message,
-                        served.access_id, served.refusal.status)  # fmt: skip
+        return refuse_opened(session, opened, f"read.{served.refusal.value}", served.message,
+                             served.access_id, served.refusal.status)  # fmt: skip
     page = served.page
     size = len(
         json.dumps(page.rows, ensure_ascii=False, default=str, separators=(",", ":")).encode()
     )
-    record.outcome, record.rule, record.reason = "allowed", decision.rule, decision.reason
-    record.rows, record.bytes = len(page.rows), size
-    record.price_fen = price_of(product, len(page.rows))
-    record.access_id = page.access_id
-    repository.add(session, record)
-    contract.calls += 1
-    contract.rows += len(page.rows)
-    contract.bytes += size
+    record = close_delivery(session, opened, len(page.rows), size, page.access_id)
     return DeliveryPage(
-        delivery_id=record.id, contract_number=contract.number, product_number=product.number,
-        resource_code=code, rule=decision.rule,
-        duties=[f"{d.action}" + (f" ({'; '.join(d.constraints)})" if d.constraints else "")
-                for d in decision.duties],
-        purpose=purpose, level=page.level, masked=page.masked, total=page.total, rows=page.rows,
-        bytes=size, price_yuan=to_yuan(record.price_fen), access_id=page.access_id,
+        delivery_id=record.id, contract_number=opened.contract.number,
+        product_number=opened.product.number, resource_code=opened.code,
+        rule=opened.decision.rule, duties=opened.duties, purpose=opened.ctx.purpose,
+        level=page.level, masked=page.masked, total=page.total, rows=page.rows, bytes=size,
+        price_yuan=to_yuan(record.price_fen), access_id=page.access_id,
     )  # fmt: skip
 
 
 def _refused(
-    session: Session, record: ProductDelivery, rule: str, message: str, access_id: int,
+    session: Session, record: ProductDelivery, rule: str, message: str, access_id: int | None,
     status: int,
 ) -> DeliveryRefused:  # fmt: skip
     record.outcome, record.rule, record.reason = "refused", rule[:200], message

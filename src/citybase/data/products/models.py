@@ -232,3 +232,8 @@ class ProductDelivery(IdMixin, Base):
     access_id: Mapped[int | None] = mapped_column(BigInteger)  # the traced read's log row
     username: Mapped[str] = mapped_column(String(100))
     api_key_id: Mapped[int | None] = mapped_column(BigInteger)
+    # api, file (a signed file) or sandbox (an analysis whose aggregate result alone leaves)
+    mode: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
+    file_format: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    file_sm3: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    signature: Mapped[str] = mapped_column(Text, default="", server_default="")  # the detached one

@@ -359,6 +359,10 @@ def deliveries(session: Session, contract_id: int, limit: int = 100) -> list[Pro
     ))  # fmt: skip
 
 
+def delivery(session: Session, delivery_id: int) -> ProductDelivery | None:
+    return session.get(ProductDelivery, delivery_id)
+
+
 def delivery_sums(
     session: Session, side: str, unit_code: str, start: datetime, end: datetime
 ) -> list[Row[Any]]:

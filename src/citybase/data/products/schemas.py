@@ -461,6 +461,8 @@ class ContractRead(BaseModel):
     product_id: int
     product_number: str = ""
     product_name: str = ""
+    product_kind: str = ""
+    source_codes: list[str] = Field(default_factory=list)
     customer_unit_code: str
     customer_unit_name: str = ""
     provider_unit_code: str
@@ -511,6 +513,90 @@ class DeliveryAsk(BaseModel):
     region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
 
 
+class DeliveryMode(StrEnum):
+    """How a product's data leaves: rows from the API, a signed file, or the released result of
+    an analysis run in the privacy sandbox (沙箱交付)."""
+
+    api = "api"
+    file = "file"
+    sandbox = "sandbox"
+
+
+# the modes each kind of product is delivered in: a sandbox product's rows never leave, and
+# only a dataset or a report is handed over as a file
+MODES_BY_KIND: dict[str, frozenset[DeliveryMode]] = {
+    ProductKind.api.value: frozenset({DeliveryMode.api}),
+    ProductKind.dataset.value: frozenset({DeliveryMode.api, DeliveryMode.file}),
+    ProductKind.report.value: frozenset({DeliveryMode.api, DeliveryMode.file}),
+    ProductKind.sandbox.value: frozenset({DeliveryMode.sandbox}),
+}
+
+
+class FileFormat(StrEnum):
+    csv = "csv"  # UTF-8 with a byte-order mark, so that Excel reads the Chinese
+    jsonl = "jsonl"  # JSON Lines
+
+
+class FileAsk(BaseModel):
+    """A file of a product's rows: which source resource (its first by default), the format,
+    how many rows at most, and where they will be used."""
+
+    resource: str = Field("", max_length=40)
+    format: FileFormat = FileFormat.csv
+    limit: int = Field(1000, ge=1, le=100_000)
+    region: str = Field("", max_length=40, pattern=r"^[a-z0-9._/-]*$")
+
+
+class FileSignature(BaseModel):
+    """The detached signature of a delivered file (its ``.sig``): SM2 with SM3 by the providing
+    unit's key over the file's bytes (after a fixed prefix naming what is signed). The other
+    fields say what it is about; only the file's bytes and the signature are relied on."""
+
+    format: str = "citybase-product-file-signature/1"
+    algorithm: str = "SM2-with-SM3"
+    file: str
+    sm3: str = Field(description="The SM3 digest of the file, hex")
+    contract: str
+    delivery: int
+    signer: str = Field(description="The providing unit whose key signed")
+    key_id: str
+    signature: str = Field(description="r ‖ s, 128 hex digits")
+
+
+class FileVerification(BaseModel):
+    """What a file's check found: valid only if the signature verifies with the published key it
+    names over these very bytes; the contract and delivery then come from the signed file."""
+
+    valid: bool
+    reason: str
+    key_id: str = ""
+    signer: str = ""
+    contract: str = ""
+    delivery: int | None = None
+
+
+class AnalysisResult(BaseModel):
+    """A sandboxed analysis under a contract (沙箱交付): only the sandbox's released result —
+    aggregates with noise, their cost in ε and accuracy — leaves; metered as one call whose rows
+    are the rows of the result."""
+
+    delivery_id: int
+    contract_number: str
+    product_number: str
+    resource_code: str
+    rule: str
+    duties: list[str]
+    purpose: str
+    query_id: int
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    accuracy: list[dict[str, Any]] = Field(description="OpenDP's accuracy at 95 % per column")
+    epsilon_spent: float
+    remaining: float | None
+    price_yuan: Decimal
+    access_id: int | None
+
+
 class DeliveryPage(BaseModel):
     """Rows delivered under a contract, with the rule that allowed them and what was metered."""
 
@@ -549,6 +635,8 @@ class DeliveryRead(BaseModel):
     bytes: int
     price_fen: int
     access_id: int | None
+    mode: DeliveryMode = DeliveryMode.api
+    file_format: str = ""
 
 
 class StatementSide(StrEnum):

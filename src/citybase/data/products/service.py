@@ -13,6 +13,10 @@ the face other domains (and the cockpit's counts) import.
   per-contract key.
 - ``delivery``: rows fetched under a contract with its key, decided by its ODRL policy, through
   the one traced read, metered and priced; refusals kept and traced too.
+- ``files``: the same deliveries as signed files (CSV, JSON Lines) with a detached SM2
+  signature by the providing unit, and their verification.
+- ``analysis``: a sandbox product's deliveries: the privacy sandbox's released answer to a
+  query asked under the contract.
 - ``metering``: monthly statements per customer and per provider.
 """
 
@@ -33,6 +37,7 @@ from citybase.data.products.agreements import (
     review_agreement,
     sign_agreement,
 )
+from citybase.data.products.analysis import deliver_analysis
 from citybase.data.products.assets import (
     create_scenario,
     get_accessible_asset,
@@ -52,6 +57,14 @@ from citybase.data.products.contracts import (
     revoke_contract,
 )
 from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
+from citybase.data.products.files import (
+    DeliveredFile,
+    deliver_file,
+    get_file_signature,
+    read_signature,
+    verify_file,
+    verify_file_online,
+)
 from citybase.data.products.metering import monthly_statement, this_month
 from citybase.data.products.negotiation import (
     accept_offer,
@@ -74,6 +87,7 @@ from citybase.data.products.registration import (
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
+    "DeliveredFile",
     "DeliveryRefused",
     "accept_offer",
     "agree_contract",
@@ -89,6 +103,8 @@ __all__ = [
     "create_scenario",
     "delist_product",
     "deliver",
+    "deliver_analysis",
+    "deliver_file",
     "end_agreement",
     "get_accessible_agreement",
     "get_accessible_agreements",
@@ -101,6 +117,7 @@ __all__ = [
     "get_accessible_product",
     "get_accessible_products",
     "get_deliveries",
+    "get_file_signature",
     "grant_agreement",
     "is_bureau",
     "issue_contract_key",
@@ -109,6 +126,7 @@ __all__ = [
     "list_scenarios",
     "monthly_statement",
     "offer_terms",
+    "read_signature",
     "record_asset",
     "record_expiries",
     "register_product",
@@ -124,6 +142,8 @@ __all__ = [
     "terminate_negotiation",
     "this_month",
     "verify_agreement",
+    "verify_file",
+    "verify_file_online",
 ]
 
 

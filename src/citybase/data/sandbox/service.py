@@ -18,6 +18,7 @@ The request owns the transaction; nothing here commits.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +37,7 @@ from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.masking import service as masking
-from citybase.data.products import service as products
+from citybase.data.products import agreements as products
 from citybase.data.sandbox import dialect, mechanisms, repository
 from citybase.data.sandbox.auth import SANDBOX_GOVERN, SANDBOX_QUERY
 from citybase.data.sandbox.dialect import QueryRefused
@@ -61,6 +62,7 @@ from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import Basis, ReadContext
 
 __all__ = [
+    "ContractBasis",
     "QueryRefused",
     "ask_query",
     "declare_resource",
@@ -69,11 +71,35 @@ __all__ = [
     "get_declaration",
     "grant_budget",
     "list_declarations",
+    "query_resource",
     "revoke_grant",
 ]
 
 # the mask a numeric column may bear and still be summed: values left as they are
 _NUMERIC_SAFE = {"clear"}
+
+
+@dataclass(frozen=True)
+class ContractBasis:
+    """A data-product contract a query is asked under (沙箱交付): its number and legal basis
+    replace the grant's in the traced read, and its purpose is the read's. The privacy budget
+    is still the customer's grant on the resource: a contract does not widen ε."""
+
+    ref: str
+    legal_basis: str
+    purpose: str
+    consumer: str
+
+
+def query_resource(data: QueryCreate) -> str | None:
+    """The resource a query asks of, or None when its SQL does not parse (the query, asked,
+    is then refused with the dialect's rule)."""
+    if data.query is not None:
+        return data.query.resource_code
+    try:
+        return dialect.parse_sql(data.sql or "").resource_code
+    except QueryRefused:
+        return None
 
 
 # --- declarations ---------------------------------------------------------------------------------
@@ -363,16 +389,23 @@ def _find_grant(session: Session, principal: Principal, code: str) -> SandboxGra
 def _rows(
     session: Session, principal: Principal, row: SandboxQuery, grant: SandboxGrant,
     declared: SandboxDeclaration, spec: QuerySpec, keys: ops.Keys,
+    contract: ContractBasis | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The rows the query needs, through the one traced read: only its columns and the
-    identifier, masked by grade, in the access log under the sandbox basis."""
+    identifier, masked by grade, in the access log under the sandbox basis (or the contract
+    the query is asked under)."""
     fields = tuple(dict.fromkeys([declared.identifier, *mechanisms.used_columns(spec)]))
     basis = Basis(
         kind="sandbox", ref=str(row.id), legal_basis=grant.legal_basis, fields=fields,
         purpose=grant.purpose, consumer=principal.unit_code, action="sandbox.query",
     )  # fmt: skip
+    if contract is not None:
+        basis = Basis(
+            kind="contract", ref=contract.ref, legal_basis=contract.legal_basis, fields=fields,
+            purpose=contract.purpose, consumer=contract.consumer, action="sandbox.query",
+        )  # fmt: skip
     result = sharing.read_rows_under(
-        session, principal, spec.resource_code, ReadContext(purpose=grant.purpose),
+        session, principal, spec.resource_code, ReadContext(purpose=basis.purpose),
         RowQuery(fields=list(fields)), keys, basis, operation="sandbox",
         up_to=mechanisms.MAX_ROWS + 1,
     )  # fmt: skip
@@ -393,11 +426,14 @@ def _rows(
 
 
 def ask_query(
-    session: Session, principal: Principal, data: QueryCreate, keys: ops.Keys
-) -> tuple[QueryRead, QueryRefused | None]:
+    session: Session, principal: Principal, data: QueryCreate, keys: ops.Keys,
+    contract: ContractBasis | None = None,
+) -> tuple[QueryRead, QueryRefused | None]:  # fmt: skip
     """Answer a query under the analyst's grant, or refuse it: a refused query is returned
     (status ``refused``, with the refusal naming its rule and field), kept and on the ledger,
-    and spends nothing; the caller commits either way."""
+    and spends nothing; the caller commits either way. Under ``contract`` (a data product's
+    sandbox delivery, decided by the contract's policy before) the read is traced with the
+    contract as its basis; the ε is still spent from the grant."""
     text = data.sql if data.sql is not None else json.dumps(
         data.query.model_dump(mode="json") if data.query else {}, ensure_ascii=False)  # fmt: skip
     cost = to_micro(data.epsilon)
@@ -431,7 +467,7 @@ def ask_query(
                 f"{from_micro(max(grant.epsilon_micro - used, 0))} left of "
                 f"{from_micro(grant.epsilon_micro)} for {row.period_key}"
             ), status=403, field="epsilon")  # fmt: skip
-        rows = _rows(session, principal, row, grant, declared, spec, keys)
+        rows = _rows(session, principal, row, grant, declared, spec, keys, contract)
         columns = mechanisms.used_columns(spec)
         frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
         answer = mechanisms.answer(spec, declaration, frame, data.epsilon)
@@ -463,7 +499,7 @@ def ask_query(
         details={"resource_code": row.resource_code, "grant": grant.id, "text": text,
                  "epsilon": data.epsilon, "epsilon_spent": answer.epsilon_spent,
                  "period": row.period_key, "remaining": remaining, "access": row.access_id,
-                 "groups": len(answer.rows)},
+                 "groups": len(answer.rows), "contract": contract.ref if contract else None},
     )  # fmt: skip
     return _query_read(row, remaining), None
 
