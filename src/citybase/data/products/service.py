@@ -68,6 +68,7 @@ from citybase.data.products.registration import (
     get_accessible_products,
     list_product,
     register_product,
+    reindex_catalog,
     review_product,
     search_catalog,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "record_asset",
     "record_expiries",
     "register_product",
+    "reindex_catalog",
     "request_product",
     "resume_agreement",
     "revalue_asset",
