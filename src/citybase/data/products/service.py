@@ -72,6 +72,7 @@ from citybase.data.products.registration import (
     review_product,
     search_catalog,
 )
+from citybase.data.products.samples import read_sample
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
@@ -110,6 +111,7 @@ __all__ = [
     "list_scenarios",
     "monthly_statement",
     "offer_terms",
+    "read_sample",
     "record_asset",
     "record_expiries",
     "register_product",
