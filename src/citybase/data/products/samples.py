@@ -40,9 +40,12 @@ def read_sample(
     """Up to ``limit`` (at most the configured handful) masked rows of a listed product, taken
     from its sources in order; a source whose read is refused says why and shows none."""
     handful = settings.sample_rows
+    if handful == 0:
+        raise Forbidden("this platform shows no sample rows (products.sample_rows is 0)",
+                        field="limit", rule=RULE_SAMPLE_ROWS)  # fmt: skip
     wanted = handful if limit is None else limit
     if wanted < 1 or wanted > handful:
-        raise InvalidInput(f"a sample is 1 to {handful} rows", field="limit")
+        raise InvalidInput(f"a sample is 1 to {handful} rows", field="limit", rule=RULE_SAMPLE_ROWS)
     product = get_accessible_product(session, principal, settings, product_id)
     if not repository.is_offered(session, product.id, clock.today()):
         raise NotFound(f"no listed product {product.number}", field="product")
