@@ -3,6 +3,7 @@ PostgreSQL test database emptied first. Shared by the benchmarks that take ``--b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import text
@@ -10,7 +11,9 @@ from sqlalchemy import text
 from citybase.core.db import migrate
 from citybase.core.db.engine import Database
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get(
+    "CITYBASE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def open_db(backend: str, where: Path) -> Database:

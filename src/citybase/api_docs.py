@@ -346,6 +346,7 @@ SUMMARIES = {
     "GET /api/v1/products": "查询本单位数据产品",
     "POST /api/v1/products": "数据产品登记",
     "GET /api/v1/products/{product_id}": "查询数据产品",
+    "GET /api/v1/products/{product_id}/sample": "查看数据产品样例数据",
     "POST /api/v1/products/{product_id}/review": "审核数据产品",
     "POST /api/v1/products/{product_id}/list": "数据产品上架",
     "POST /api/v1/products/{product_id}/delist": "数据产品下架",

@@ -82,6 +82,7 @@ from citybase.data.products import contract_views as products_contract_views
 from citybase.data.products import delivery_routes as products_delivery_routes
 from citybase.data.products import dsp_routes as products_dsp_routes
 from citybase.data.products import routes as products_routes
+from citybase.data.products import sample_views as products_sample_views
 from citybase.data.products import tasks as _products_tasks
 from citybase.data.products import views as products_views
 from citybase.data.quality import routes as quality_routes
@@ -446,6 +447,7 @@ def create_app(
         products_delivery_routes.router,
         products_routes.router,
         products_contract_views.router,  # before products_views, for the same reason
+        products_sample_views.router,
         products_views.router,
         sandbox_routes.router,
         sandbox_views.router,

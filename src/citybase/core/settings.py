@@ -221,6 +221,11 @@ class ProductsSettings(BaseModel):
         description="The unit whose data stewards grant operation agreements and review, list "
         "and delist data products (empty: platform admins only).",
     )
+    sample_rows: int = Field(
+        5, ge=0, le=20,
+        description="How many masked rows a listed product's sample shows before any contract "
+        "(0: none).",
+    )  # fmt: skip
 
 
 class FilesSettings(BaseModel):

@@ -90,12 +90,16 @@ def all_metadata() -> MetaData:
     return Base.metadata
 
 
+FTS_TABLES = ("data_search_fts", "products_catalog_fts")
+GIN_INDEXES = ("ix_data_search_docs_vector", "ix_products_catalog_vector")
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Leave out what autogenerate cannot compare: SQLite's FTS5 search table and its shadow
-    tables, made by the search migration's own statements."""
-    return not (type_ == "table" and (name or "").startswith("data_search_fts"))
+    """Leave out what autogenerate cannot compare: SQLite's FTS5 search tables and their shadow
+    tables, made by the search and product catalog migrations' own statements."""
+    return not (type_ == "table" and (name or "").startswith(FTS_TABLES))
 
 
 def include_object(obj: object, name: str | None, type_: str, *args: object) -> bool:
-    """Leave out the GIN index over the search vector, made on PostgreSQL only."""
-    return not (type_ == "index" and name == "ix_data_search_docs_vector")
+    """Leave out the GIN indexes over the search vectors, made on PostgreSQL only."""
+    return not (type_ == "index" and name in GIN_INDEXES)

@@ -42,7 +42,7 @@ def list_scenarios(
     rows = repository.scenarios(session, sector)
     numbers = repository.products_of(session, [s.id for s in rows])
     if not agreements.is_bureau(principal, settings):
-        offered = {row.number for row in repository.offered(session, clock.today())}
+        offered = repository.offered_numbers(session, clock.today())
         numbers = {k: [n for n in v if n in offered] for k, v in numbers.items()}
     return [
         ScenarioRead.model_validate(s).model_copy(update={"product_numbers": numbers.get(s.id, [])})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Connection, ForeignKey, Index, String, Text, event
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, BigIntPK, IdMixin, JSONType, TimestampMixin
@@ -80,6 +81,68 @@ class DataProduct(IdMixin, TimestampMixin, Base):
     delisted_at: Mapped[datetime | None]
     # the name, description and sector as search tokens (data/search's bigrams)
     search_tokens: Mapped[str] = mapped_column(Text, default="")
+
+
+# The catalog's index: PostgreSQL keeps a text-search vector of the tokens (a trigger fills it)
+# under a GIN index; SQLite an FTS5 table over them, kept in step by triggers. Both with their
+# plain tokenizers over data/search's bigram tokens, as the resource search does.
+CATALOG_POSTGRES_DDL = (
+    "CREATE FUNCTION products_catalog_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "NEW.search_vector := to_tsvector('simple', NEW.search_tokens); RETURN NEW; END $$",
+    "CREATE TRIGGER products_catalog_vector BEFORE INSERT OR UPDATE ON products_catalog "
+    "FOR EACH ROW EXECUTE FUNCTION products_catalog_vector()",
+)
+CATALOG_FTS = "products_catalog_fts"
+CATALOG_SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE products_catalog_fts USING fts5(search_tokens, "
+    "content='products_catalog', content_rowid='product_id', tokenize='unicode61')",
+    "CREATE TRIGGER products_catalog_ai AFTER INSERT ON products_catalog BEGIN "
+    "INSERT INTO products_catalog_fts(rowid, search_tokens) "
+    "VALUES (new.product_id, new.search_tokens); END",
+    "CREATE TRIGGER products_catalog_ad AFTER DELETE ON products_catalog BEGIN "
+    "INSERT INTO products_catalog_fts(products_catalog_fts, rowid, search_tokens) "
+    "VALUES ('delete', old.product_id, old.search_tokens); END",
+    "CREATE TRIGGER products_catalog_au AFTER UPDATE ON products_catalog BEGIN "
+    "INSERT INTO products_catalog_fts(products_catalog_fts, rowid, search_tokens) "
+    "VALUES ('delete', old.product_id, old.search_tokens); "
+    "INSERT INTO products_catalog_fts(rowid, search_tokens) "
+    "VALUES (new.product_id, new.search_tokens); END",
+)
+
+
+class CatalogEntry(Base):
+    """A listed product as the catalog's index holds it (目录索引): its tokens, what it is
+    faceted and ordered by, and its agreement (whose liveness is checked at query time). A row
+    is written when the product is listed and removed when it is delisted."""
+
+    __tablename__ = "products_catalog"
+    __table_args__ = (
+        Index("ix_products_catalog_vector", "search_vector", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    product_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("products_products.id", ondelete="CASCADE"), primary_key=True
+    )
+    agreement_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(12))
+    sector: Mapped[str] = mapped_column(String(40), default="")
+    price_model: Mapped[str] = mapped_column(String(12))
+    listed_at: Mapped[datetime]
+    # the name's tokens (a name match weighs three times), and the name, sector and description's
+    name_tokens: Mapped[str] = mapped_column(Text, default="")
+    search_tokens: Mapped[str] = mapped_column(Text, default="")
+    # PostgreSQL only (filled by its trigger); always empty on SQLite, where FTS5 indexes
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
+
+
+@event.listens_for(CatalogEntry.__table__, "after_create")
+def _create_catalog_index(target: object, connection: Connection, **_: Any) -> None:
+    """Tables made from the models (not the migrations) get the FTS5 table or trigger too."""
+    ddl = CATALOG_SQLITE_DDL if connection.dialect.name == "sqlite" else CATALOG_POSTGRES_DDL
+    for statement in ddl:
+        connection.exec_driver_sql(statement)
 
 
 class Scenario(IdMixin, TimestampMixin, Base):

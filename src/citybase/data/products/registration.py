@@ -126,52 +126,38 @@ def get_accessible_products(
     return read_products(session, rows)
 
 
-def _matches(doc: str, terms: list[list[str]]) -> int:
-    """How many times the terms occur in a space-delimited token string (given with a space
-    before and after): a phrase as its tokens in a row, a prefix at a token's start. 0: some
-    term is missing."""
-    total = 0
-    for term in terms:
-        if term[0].endswith("*"):
-            hits = doc.count(" " + term[0][:-1])
-        else:
-            hits = doc.count(" " + " ".join(term) + " ")
-        if not hits:
-            return 0
-        total += hits
-    return total
-
-
 def search_catalog(session: Session, query: CatalogQuery, today: date | None = None) -> CatalogPage:
-    """Listed products on offer, matched in Chinese with data/search's bigram tokens (every
-    term as a phrase; a name match ranks above a description match), with facet counts."""
+    """Listed products on offer, matched in Chinese with data/search's bigram tokens in the
+    catalog's own index (every term as a phrase; a name match ranks above a description match),
+    with facet counts over the whole match."""
     day = today or clock.today()
-    rows = repository.offered(session, day, kind=query.kind.value if query.kind else None,
-                              sector=query.sector,
-                              price_model=query.price_model.value if query.price_model else None)  # fmt: skip
     terms = tokens.query_terms(query.q)
-    if terms:
-        scored = []
-        for row in rows:
-            hits = _matches(f" {row.search_tokens} ", terms)
-            if hits:
-                name = f" {tokens.index_text(row.name)} "
-                scored.append((3 * _matches(name, terms) + hits, row))
-        scored.sort(key=lambda pair: -pair[0])  # stable: newest listed first among equals
-        rows = [row for _, row in scored]
-    facets: dict[str, dict[str, int]] = {"kind": {}, "sector": {}, "price_model": {}}
-    for row in rows:
-        for facet in facets:
-            value = getattr(row, facet)
-            if value:
-                facets[facet][value] = facets[facet].get(value, 0) + 1
-    page = [row.id for row in rows[query.offset : query.offset + query.limit]]
+    filters = {"kind": query.kind.value if query.kind else "", "sector": query.sector,
+               "price_model": query.price_model.value if query.price_model else ""}  # fmt: skip
+    total, counts = repository.catalog_counts(session, day, terms, filters)
+    page = repository.catalog_page(session, day, terms, filters, limit=query.limit,
+                                   offset=query.offset)  # fmt: skip
     found = repository.products_by_id(session, page)
+    facets: dict[str, list[FacetCount]] = {facet: [] for facet in repository.CATALOG_FACETS}
+    for facet, value, n in sorted(counts, key=lambda c: (-c[2], c[1])):
+        facets[facet].append(FacetCount(value=value, count=n))
     return CatalogPage(
-        total=len(rows), products=read_products(session, [found[i] for i in page]),
-        facets={f: [FacetCount(value=v, count=c) for v, c in sorted(counts.items(), key=lambda x: -x[1])]
-                for f, counts in facets.items()},
-    )  # fmt: skip
+        total=total,
+        products=read_products(session, [found[i] for i in page if i in found]),
+        facets=facets,
+    )
+
+
+def reindex_catalog(session: Session) -> int:
+    """Rebuild the catalog's index from the listed products; returns how many it holds."""
+    entries = [
+        {"product_id": row.id, "agreement_id": row.agreement_id, "kind": row.kind,
+         "sector": row.sector, "price_model": row.price_model, "listed_at": row.listed_at,
+         "name_tokens": tokens.index_text(row.name), "search_tokens": row.search_tokens}
+        for row in repository.listed_products(session)
+    ]  # fmt: skip
+    repository.replace_catalog(session, entries)
+    return len(entries)
 
 
 # --- compliance -----------------------------------------------------------------------------------
@@ -371,6 +357,7 @@ def list_product(
     product.listed_at = datetime.now(UTC)
     product.delisted_at = None
     product.offer_policy = offer_policy(product, deal)
+    repository.put_in_catalog(session, product, tokens.index_text(product.name))
     _record(session, principal, product, "list", data.reason)
     bus.publish(session, ProductListed(number=product.number, owner_unit_code=product.owner_unit_code,
                                        kind=product.kind, source_codes=list(product.source_codes)))  # fmt: skip
@@ -394,6 +381,7 @@ def delist_product(
 def _delist(session: Session, principal: Principal, product: DataProduct, reason: str) -> None:
     product.status = ProductStatus.delisted.value
     product.delisted_at = datetime.now(UTC)
+    repository.take_out_of_catalog(session, product.id)
     _record(session, principal, product, "delist", reason)
     bus.publish(session, ProductDelisted(number=product.number,
                                          owner_unit_code=product.owner_unit_code, reason=reason))  # fmt: skip

@@ -7,11 +7,31 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from citybase.data.products.models import (
+    CATALOG_FTS,
     AssetEntry,
+    CatalogEntry,
     DataAsset,
     DataProduct,
     OperationAgreement,
@@ -21,6 +41,7 @@ from citybase.data.products.models import (
     ProductScenario,
     Scenario,
 )
+from citybase.data.search import tokens
 
 
 def add(session: Session, obj: object) -> None:
@@ -87,38 +108,30 @@ def products(
     return list(session.scalars(query))
 
 
-def _on_offer(today: date) -> Any:
-    """Listed, and made by a unit or under an agreement live today."""
-    live = and_(
+def _live(today: date) -> Any:
+    """The (outer-joined) operation agreement is live today."""
+    return and_(
         OperationAgreement.status == "signed",
         OperationAgreement.starts_on <= today,
         OperationAgreement.ends_on >= today,
     )
+
+
+def _on_offer(today: date) -> Any:
+    """Listed, and made by a unit or under an agreement live today."""
     return and_(
         DataProduct.status == "listed",
-        or_(DataProduct.agreement_id.is_(None), live),
+        or_(DataProduct.agreement_id.is_(None), _live(today)),
     )
 
 
-def offered(
-    session: Session, today: date, *, kind: str | None = None, sector: str = "",
-    price_model: str | None = None,
-) -> list[Row[Any]]:  # fmt: skip
-    """What the catalog matches and counts, for every product on offer: its id, name, tokens and
-    facet values (not the whole row: the page's few are read by ``products_by_id``)."""
-    query = (
-        select(DataProduct.id, DataProduct.name, DataProduct.search_tokens, DataProduct.kind,
-               DataProduct.sector, DataProduct.price_model, DataProduct.number)
+def offered_numbers(session: Session, today: date) -> set[str]:
+    """The numbers of the products on offer today."""
+    return set(session.scalars(
+        select(DataProduct.number)
         .outerjoin(OperationAgreement, OperationAgreement.id == DataProduct.agreement_id)
         .where(_on_offer(today))
-    )  # fmt: skip
-    if kind:
-        query = query.where(DataProduct.kind == kind)
-    if sector:
-        query = query.where(DataProduct.sector == sector)
-    if price_model:
-        query = query.where(DataProduct.price_model == price_model)
-    return list(session.execute(query.order_by(DataProduct.listed_at.desc(), DataProduct.id)))
+    ))  # fmt: skip
 
 
 def products_by_id(session: Session, ids: Iterable[int]) -> dict[int, DataProduct]:
@@ -161,6 +174,145 @@ def count_by_status(session: Session) -> dict[str, int]:
         select(DataProduct.status, func.count()).group_by(DataProduct.status)
     ).all()
     return {status: count for status, count in rows}
+
+
+# --- the catalog's index -------------------------------------------------------------------------
+
+_catalog_fts = table(CATALOG_FTS, column("rowid"))
+CATALOG_FACETS = ("kind", "sector", "price_model")
+
+
+def put_in_catalog(session: Session, product: DataProduct, name_tokens: str) -> None:
+    """The product's entry in the catalog's index, written or brought up to date."""
+    values = {
+        "agreement_id": product.agreement_id, "kind": product.kind, "sector": product.sector,
+        "price_model": product.price_model, "listed_at": product.listed_at,
+        "name_tokens": name_tokens, "search_tokens": product.search_tokens,
+    }  # fmt: skip
+    entry = session.get(CatalogEntry, product.id)
+    if entry is None:
+        session.add(CatalogEntry(product_id=product.id, **values))
+    else:
+        for key, value in values.items():
+            setattr(entry, key, value)
+    session.flush()
+
+
+def take_out_of_catalog(session: Session, product_id: int) -> None:
+    session.execute(delete(CatalogEntry).where(CatalogEntry.product_id == product_id))
+
+
+def listed_products(session: Session) -> list[Row[Any]]:
+    """What the index holds of every listed product, and its name (to make its tokens)."""
+    return list(session.execute(
+        select(DataProduct.id, DataProduct.agreement_id, DataProduct.kind, DataProduct.sector,
+               DataProduct.price_model, DataProduct.listed_at, DataProduct.search_tokens,
+               DataProduct.name)
+        .where(DataProduct.status == "listed", DataProduct.listed_at.is_not(None))
+    ))  # fmt: skip
+
+
+def replace_catalog(session: Session, entries: list[dict[str, Any]]) -> None:
+    """The whole index replaced by these entries (a rebuild)."""
+    session.execute(delete(CatalogEntry))
+    for start in range(0, len(entries), 1000):
+        session.execute(insert(CatalogEntry), entries[start : start + 1000])
+    session.flush()
+
+
+def count_catalog(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CatalogEntry)) or 0
+
+
+def _occurrences(tokenized: Any, pattern: str) -> ColumnElement[int]:
+    """How often ``pattern`` occurs in a token string padded with a space each side (without
+    overlap, as ``str.count``): what the string loses when it is taken out, in patterns."""
+    padded = literal(" ") + tokenized + literal(" ")
+    lost = func.length(padded) - func.length(func.replace(padded, pattern, ""))
+    return lost // len(pattern)
+
+
+def _pattern(term: list[str]) -> str:
+    """A term as the text it is in a padded token string: a phrase as its tokens in a row, a
+    prefix at a token's start."""
+    if term[0].endswith("*"):
+        return " " + term[0][:-1]
+    return " " + " ".join(term) + " "
+
+
+def _catalog_matching(
+    session: Session, today: date, terms: list[list[str]], filters: dict[str, str],
+    columns: list[Any],
+) -> tuple[Select[Any], ColumnElement[int] | None]:  # fmt: skip
+    """A select of the columns over the entries on offer today matching every term and filter,
+    and the score: how often the terms occur in the name, sector and description, plus three
+    times how often they occur in the name when all of them do (None without terms). The text
+    index finds the candidates; the occurrences, counted in the database, decide and rank."""
+    query = (
+        select(*columns)
+        .select_from(CatalogEntry)
+        .outerjoin(OperationAgreement, OperationAgreement.id == CatalogEntry.agreement_id)
+        .where(or_(CatalogEntry.agreement_id.is_(None), _live(today)))
+    )
+    for facet, value in filters.items():
+        if value:
+            query = query.where(CatalogEntry.__table__.c[facet] == value)
+    if not terms:
+        return query, None
+    if session.get_bind().dialect.name == "sqlite":
+        found = select(_catalog_fts.c.rowid).where(
+            text(f"{CATALOG_FTS} MATCH :match").bindparams(match=tokens.fts5_query(terms))
+        )
+        query = query.where(CatalogEntry.product_id.in_(found))
+    else:
+        tsquery = func.to_tsquery("simple", tokens.tsquery(terms))
+        query = query.where(CatalogEntry.search_vector.op("@@")(tsquery))
+    patterns = [_pattern(term) for term in terms]
+    hits = [_occurrences(CatalogEntry.search_tokens, p) for p in patterns]
+    in_name = [_occurrences(CatalogEntry.name_tokens, p) for p in patterns]
+    query = query.where(*(n > 0 for n in hits))
+    score = sum(hits[1:], hits[0]) + case(
+        (and_(*(n > 0 for n in in_name)), 3 * sum(in_name[1:], in_name[0])), else_=0
+    )
+    return query, score
+
+
+def catalog_counts(
+    session: Session, today: date, terms: list[list[str]], filters: dict[str, str]
+) -> tuple[int, list[tuple[str, str, int]]]:
+    """The number of entries matching, and (facet, value, count) for every facet value among
+    them (one statement over the match, materialised once)."""
+    columns = [CatalogEntry.product_id, *(CatalogEntry.__table__.c[f] for f in CATALOG_FACETS)]
+    query, _ = _catalog_matching(session, today, terms, filters, columns)
+    matched = query.cte("matched").prefix_with("MATERIALIZED")
+    parts: list[Select[str, str, int]] = [
+        select(literal("total"), cast(literal(""), String), func.count()).select_from(matched)
+    ]
+    for facet in CATALOG_FACETS:
+        values = matched.c[facet]
+        parts.append(
+            select(literal(facet), cast(values, String), func.count())
+            .select_from(matched).where(values != "").group_by(values)
+        )  # fmt: skip
+    total, counts = 0, []
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == "total":
+            total = n
+        else:
+            counts.append((facet, value, n))
+    return total, counts
+
+
+def catalog_page(
+    session: Session, today: date, terms: list[list[str]], filters: dict[str, str], *,
+    limit: int, offset: int,
+) -> list[int]:  # fmt: skip
+    """Product ids of one page of the match: best score first, then the newest listed."""
+    query, score = _catalog_matching(session, today, terms, filters, [CatalogEntry.product_id])
+    ordering: list[Any] = [CatalogEntry.listed_at.desc(), CatalogEntry.product_id]
+    if score is not None:
+        ordering.insert(0, score.desc())
+    return list(session.scalars(query.order_by(*ordering).limit(limit).offset(offset)))
 
 
 # --- scenarios ------------------------------------------------------------------------------------

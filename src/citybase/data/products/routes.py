@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from citybase.core.errors import NotFound
-from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
+from citybase.data.masking import operators as ops
 from citybase.data.products import service
 from citybase.data.products.auth import (
     AgreementsReader,
@@ -32,6 +33,7 @@ from citybase.data.products.schemas import (
     ProductCreate,
     ProductRead,
     ProductReview,
+    ProductSample,
     ProductStatus,
     ScenarioCreate,
     ScenarioLink,
@@ -189,6 +191,19 @@ def read_product(
     session: DbSession, settings: AppSettings, principal: ProductsBrowser, product_id: Id
 ) -> ProductRead:
     return service.get_accessible_product(session, principal, settings.products, product_id)
+
+
+@router.get("/{product_id}/sample")
+@traced_read
+def read_product_sample(
+    session: DbSession, settings: AppSettings, principal: ProductsBrowser, product_id: Id,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> ProductSample:  # fmt: skip
+    """A listed product's sample: a few of its rows, masked, read before any contract (traced
+    as a read with the product as basis); refused above the configured handful and for
+    personal, important or core data."""
+    keys = ops.keys_for(settings.masking_key)
+    return service.read_sample(session, principal, settings.products, keys, product_id, limit)
 
 
 @router.post("/{product_id}/review")

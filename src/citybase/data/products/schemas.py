@@ -674,3 +674,22 @@ class Statement(BaseModel):
     rows: int
     bytes: int
     amount_yuan: Decimal
+
+
+class SampleSource(BaseModel):
+    """One source's sample rows, masked as a delivery masks them, or why none were read."""
+
+    resource_code: str
+    level: str = ""
+    masked: dict[str, str] = Field(default_factory=dict, description="Field → masking applied")
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    refused: str = Field("", description="Why this source's rows were not read, when not")
+
+
+class ProductSample(BaseModel):
+    """A listed product's sample (样例数据): a few masked rows, read before any contract."""
+
+    product_id: int
+    number: str
+    limit: int
+    sources: list[SampleSource]

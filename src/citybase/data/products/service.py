@@ -81,9 +81,11 @@ from citybase.data.products.registration import (
     get_accessible_products,
     list_product,
     register_product,
+    reindex_catalog,
     review_product,
     search_catalog,
 )
+from citybase.data.products.samples import read_sample
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
@@ -126,10 +128,12 @@ __all__ = [
     "list_scenarios",
     "monthly_statement",
     "offer_terms",
+    "read_sample",
     "read_signature",
     "record_asset",
     "record_expiries",
     "register_product",
+    "reindex_catalog",
     "request_product",
     "resume_agreement",
     "revalue_asset",
