@@ -377,3 +377,23 @@ def delivery_sums(
         .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
     )  # fmt: skip
     return list(session.execute(query))
+
+
+def revenue_sums(
+    session: Session, start: datetime, end: datetime, provider: str | None = None
+) -> list[Row[Any]]:
+    """Per contract and outcome, the deliveries in [start, end) — every provider's, or one's:
+    how many, their rows, bytes and price (fen)."""
+    query = (
+        select(
+            ProductDelivery.contract_id, ProductDelivery.outcome,
+            func.count().label("calls"), func.coalesce(func.sum(ProductDelivery.rows), 0).label("rows"),
+            func.coalesce(func.sum(ProductDelivery.bytes), 0).label("bytes"),
+            func.coalesce(func.sum(ProductDelivery.price_fen), 0).label("price_fen"),
+        )
+        .where(ProductDelivery.at >= start, ProductDelivery.at < end)
+        .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
+    )  # fmt: skip
+    if provider is not None:
+        query = query.where(ProductDelivery.provider_unit_code == provider)
+    return list(session.execute(query))

@@ -14,17 +14,20 @@ the face other domains (and the cockpit's counts) import.
 - ``delivery``: rows fetched under a contract with its key, decided by its ODRL policy, through
   the one traced read, metered and priced; refusals kept and traced too.
 - ``metering``: monthly statements per customer and per provider.
+- ``revenue``: the bureau's revenue reports (有偿使用收入报表) over a period, by product,
+  provider, scenario and customer; a provider's for its own products.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Principal
 from citybase.core.settings import ProductsSettings
-from citybase.data.products import agreements, repository
+from citybase.data.products import agreements, repository, revenue
 from citybase.data.products.agreements import (
     get_accessible_agreement,
     get_accessible_agreements,
@@ -71,10 +74,20 @@ from citybase.data.products.registration import (
     review_product,
     search_catalog,
 )
+from citybase.data.products.revenue import (
+    Period,
+    RevenueReport,
+    parse_period,
+    revenue_report,
+)
+from citybase.data.products.revenue import to_csv as revenue_csv
+from citybase.data.products.revenue import to_xlsx as revenue_xlsx
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
     "DeliveryRefused",
+    "Period",
+    "RevenueReport",
     "accept_offer",
     "agree_contract",
     "count_asset_units",
@@ -109,12 +122,17 @@ __all__ = [
     "list_scenarios",
     "monthly_statement",
     "offer_terms",
+    "paid_revenue",
+    "parse_period",
     "record_asset",
     "record_expiries",
     "register_product",
     "request_product",
     "resume_agreement",
     "revalue_asset",
+    "revenue_csv",
+    "revenue_report",
+    "revenue_xlsx",
     "review_agreement",
     "review_product",
     "revoke_contract",
@@ -209,3 +227,9 @@ def count_contracts(session: Session, at: datetime | None = None) -> int:
     """Contracts in force at ``at`` (now by default): concluded by then, not revoked by
     then, their term not over."""
     return repository.count_contracts(session, at or datetime.now(UTC))
+
+
+def paid_revenue(session: Session, start: datetime, end: datetime) -> Decimal:
+    """What the paid use of public data earned across the city over [start, end), in yuan
+    (有偿使用收入; use free of charge is not counted)."""
+    return revenue.paid_revenue(session, start, end)
