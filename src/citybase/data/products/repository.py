@@ -54,6 +54,18 @@ def agreements(session: Session, unit_code: str | None = None) -> list[Operation
     return list(session.scalars(query))
 
 
+def agreements_past_end(
+    session: Session, today: date, limit: int = 1000
+) -> list[OperationAgreement]:
+    """Agreements in force or suspended whose last day is before ``today``."""
+    return list(session.scalars(
+        select(OperationAgreement)
+        .where(OperationAgreement.status.in_(("signed", "suspended")),
+               OperationAgreement.ends_on < today)
+        .order_by(OperationAgreement.id).limit(limit)
+    ))  # fmt: skip
+
+
 def agreements_by_id(session: Session, ids: Iterable[int]) -> dict[int, OperationAgreement]:
     wanted = set(ids)
     if not wanted:

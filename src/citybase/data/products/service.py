@@ -20,12 +20,13 @@ the face other domains (and the cockpit's counts) import.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
 from citybase.core.settings import ProductsSettings
 from citybase.data.products import agreements, repository, revenue
 from citybase.data.products.agreements import (
@@ -124,6 +125,7 @@ __all__ = [
     "offer_terms",
     "paid_revenue",
     "parse_period",
+    "record_agreement_ends",
     "record_asset",
     "record_expiries",
     "register_product",
@@ -153,7 +155,7 @@ def _change(
         session, principal, settings, agreement_id, action, data
     )
     if action in ("suspend", "end"):
-        delist_under(session, principal, agreement, data.reason)
+        delist_under(session, actor_of(principal), agreement, data.reason)
     return agreements.read_agreements(session, [agreement])[0]
 
 
@@ -179,6 +181,16 @@ def end_agreement(
 ) -> AgreementRead:  # fmt: skip
     """The bureau ends an agreement for good: its listed products are delisted."""
     return _change(session, principal, settings, agreement_id, "end", data)
+
+
+def record_agreement_ends(session: Session, today: date | None = None) -> int:
+    """Agreements whose last day is past are ended on the ledger and their listed products
+    delisted, each with its own entry and event (the hourly job, so it happens on the day).
+    Returns how many agreements."""
+    ended = agreements.record_ends_of_term(session, today)
+    for agreement in ended:
+        delist_under(session, agreements.TERM, agreement, agreements.END_OF_TERM)
+    return len(ended)
 
 
 # --- figures for the cockpit ----------------------------------------------------------------------
