@@ -224,3 +224,23 @@ def test_the_console_page_for_the_bureau_and_for_a_customer(
     refused = client.get("/console/products/revenue")
     assert refused.status_code == 403
     assert "井盖巡查数据接口" not in refused.text
+
+
+def test_the_cockpit_counts_contracts_in_force_and_this_year_s_paid_revenue(
+    session: Session, settings: Settings
+) -> None:
+    from citybase.cockpit.indicators.measures import MEASURES, Window, scale, value_of
+
+    _city(session, settings)
+    now = datetime.now(clock.CITY_TZ) + timedelta(seconds=1)
+    window = Window.of_month(now.strftime("%Y-%m"), now)
+    contracts, revenue = MEASURES["data.products.contracts"], MEASURES["data.products.revenue"]
+    assert contracts.count(session, window) == 2.0
+    assert revenue.count(session, window) == 1.0  # the free product's use earns nothing
+    assert scale(revenue, "万元") == 1e4
+    assert scale(revenue, "个") is None
+    assert value_of(session, "data.products.revenue", "万元", window) == 0.0001
+    assert value_of(session, "data.products.contracts", "份", window) == 2.0
+    before = Window.of_month("2020-01")
+    assert contracts.count(session, before) == 0.0
+    assert revenue.count(session, before) == 0.0
