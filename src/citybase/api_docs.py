@@ -371,6 +371,8 @@ SUMMARIES = {
     "GET /api/v1/products/deliveries/{delivery_id}/signature": "下载交付文件的签名",
     "POST /api/v1/products/files/verify": "核验交付文件的签名",
     "POST /api/v1/products/contracts/{contract_id}/analyses": "按合同进行沙箱分析",
+    "GET /api/v1/products/revenue": "有偿使用收入报表",
+    "GET /api/v1/products/revenue.{fmt}": "导出有偿使用收入报表",
     # dataspace protocol
     "POST /dsp/negotiations/request": "发起合同协商（数据空间协议）",
     "GET /dsp/negotiations/{provider_pid}": "查询合同协商状态（数据空间协议）",
@@ -888,6 +890,14 @@ TEXTS = {
     "The bureau: any unit": "数据局：任一单位",
     "A monthly statement (月度账单) of one customer or one provider, the city's month.": "一个需求方或一个提供方的月度账单（按本市月份）。",
     "One contract's month: its calls (allowed and refused), rows, bytes and amount.": "一份合同的当月情况：调用次数（允许和拒绝）、行数、字节数和金额。",
+    # revenue reports
+    "What the paid use of public data earned over the period — calls, rows, bytes and the amount in yuan, use free of charge apart — by product, providing unit, scenario and customer: the whole city for the bureau, its own products for a provider.": "期间内公共数据有偿使用的收入——调用次数、条数、字节数和金额（元），公益（免费）使用另行统计——按数据产品、提供单位、应用场景和需方分列：数据局看全市，提供方看本单位的产品。",
+    "The same report as a CSV (UTF-8 with BOM) or Excel file.": "同一报表的 CSV（带 BOM 的 UTF-8）或 Excel 文件。",
+    "A year (2026), a quarter (2026-Q4) or a month (2026-12); default: this month": "年（2026）、季度（2026-Q4）或月份（2026-12）；默认为本月",
+    "The first day (YYYY-MM-DD), with to": "起始日（YYYY-MM-DD），与截止日一并给出",
+    "The last day (YYYY-MM-DD), included": "截止日（YYYY-MM-DD），含当日",
+    "The revenue of the paid use of public data over a period, four ways, with its total.": "一段期间内公共数据有偿使用的收入，分四种口径列出，附合计。",
+    "One product, provider, scenario or customer over the period: its paid use (calls, rows, bytes and the amount earned), its free use apart, and the deliveries refused.": "一个数据产品、提供单位、应用场景或需方在期间内的情况：有偿使用（调用次数、条数、字节数和收入），另列公益使用，以及被拒的交付。",
     # identity
     "The built-in roles. Layers grant their own permissions to them (``grant``).": "内置角色。各层为其授予各自的权限（``grant``）。",
     "Code of the unit the user works for.": "用户所在单位的编码。",

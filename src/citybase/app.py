@@ -81,6 +81,8 @@ from citybase.data.products import contract_routes as products_contract_routes
 from citybase.data.products import contract_views as products_contract_views
 from citybase.data.products import delivery_routes as products_delivery_routes
 from citybase.data.products import dsp_routes as products_dsp_routes
+from citybase.data.products import revenue_routes as products_revenue_routes
+from citybase.data.products import revenue_views as products_revenue_views
 from citybase.data.products import routes as products_routes
 from citybase.data.products import sample_views as products_sample_views
 from citybase.data.products import tasks as _products_tasks
@@ -442,12 +444,14 @@ def create_app(
         hub_event_views.router,
         baselib_routes.router,
         baselib_views.router,
-        products_contract_routes.router,  # before products_routes: its /{product_id} takes any name
+        products_revenue_routes.router,  # before products_routes: its /{product_id} takes any name
+        products_contract_routes.router,  # the same
         products_dsp_routes.router,
         products_delivery_routes.router,
         products_routes.router,
         products_contract_views.router,  # before products_views, for the same reason
         products_sample_views.router,
+        products_revenue_views.router,
         products_views.router,
         sandbox_routes.router,
         sandbox_views.router,

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.cockpit.plans import service as plans
+from citybase.core import clock
 from citybase.core.codes import is_citizen_id, is_credit_code
 from citybase.core.db.engine import Database
 from citybase.core.identity import service as identity
@@ -23,7 +25,7 @@ from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.opendata import service as opendata
 from citybase.data.products import service as products
-from citybase.data.products.schemas import CatalogQuery
+from citybase.data.products.schemas import CatalogQuery, StatementSide
 from citybase.data.quality import service as quality
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery
@@ -122,6 +124,45 @@ def _check_products(session: Session) -> None:
         s.product_numbers for s in products.list_scenarios(session, admin, ProductsSettings())
     )
     assert products.count_assets(session)[0] >= 3
+    _check_contracts(session)
+
+
+def _check_contracts(session: Session) -> None:
+    """Three customer companies bought from the operator: negotiations wait in several states,
+    contracts are in force, one revoked and one expired, and their deliveries over the last
+    three months give the statements and the bureau's revenue report their figures."""
+    s = ProductsSettings()
+    admin = identity.principal_for(session, "admin")
+    customer = identity.principal_for(session, "customer")
+    assert customer.unit_code == "fz.rclogistics"
+    assert is_credit_code(orgs.get_unit(session, "fz.rclogistics").credit_code)
+    states = Counter(n.state for n in products.get_accessible_negotiations(session, admin, s))
+    assert {"dspace:REQUESTED", "dspace:OFFERED", "dspace:AGREED", "dspace:FINALIZED",
+            "dspace:TERMINATED"} <= set(states)  # fmt: skip
+    contracts = products.get_accessible_contracts(session, admin, s)
+    status = Counter(c.status.value for c in contracts)
+    assert status["in_force"] >= 3
+    assert (status["revoked"], status["expired"]) == (1, 1)
+    assert products.count_contracts(session) == status["in_force"]
+    assert {c.customer_unit_code for c in contracts} == {"fz.rclogistics", "fz.mdcredit",
+                                                         "fz.hxhealth"}  # fmt: skip
+    months = set()
+    for contract in contracts:
+        deliveries = products.get_deliveries(session, admin, s, contract.id, 1000)
+        assert any(d.outcome == "allowed" for d in deliveries), contract.number
+        months |= {clock.city_date(d.at).strftime("%Y-%m") for d in deliveries}
+    assert len(months) >= 3  # spread over the last three months
+    report = products.revenue_report(session, admin, s, products.parse_period(
+        "", (clock.today() - timedelta(days=92)).isoformat(), clock.today().isoformat()))  # fmt: skip
+    assert report.total.amount_yuan > 0
+    assert report.total.free_calls > 0
+    assert report.total.refused > 0
+    assert len(report.by_customer) == 3
+    assert len(report.by_scenario) >= 3
+    mine = products.monthly_statement(session, customer, s, products.this_month(),
+                                      StatementSide.customer)  # fmt: skip
+    assert mine.lines
+    assert mine.amount_yuan > 0
 
 
 def _check_learning(session: Session) -> None:

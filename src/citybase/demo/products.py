@@ -32,6 +32,7 @@ from citybase.data.products.schemas import (
     ScenarioCreate,
     ScenarioLink,
 )
+from citybase.demo.contracts import seed_contracts
 
 OPERATOR = "fz.dataops"
 PRICED_THEMES = ["交通运输", "市场监管", "生态环境", "文化旅游", "城乡建设"]
@@ -140,6 +141,7 @@ def seed_products(session: Session, settings: Settings) -> None:
             products.link_product(session, admin, s, scenario.id,
                                   ScenarioLink(product_number=number))  # fmt: skip
     _seed_assets(session, settings, made)
+    seed_contracts(session, settings, made[: len(made) - TO_REVIEW])  # those listed
 
 
 def _seed_assets(session: Session, settings: Settings, made: list[ProductRead]) -> None:

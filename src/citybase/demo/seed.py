@@ -95,6 +95,7 @@ DEMO_USERS = (
     DemoUser("auditor", "大数据局审计员 何琳", Role.auditor, "fz.bigdata"),
     DemoUser("viewer", "智慧福州中心观察员 张华", Role.viewer, "fz.smartcity"),
     DemoUser("dataop", "福州数据运营公司运营专员 林晨", Role.data_operator, "fz.dataops"),
+    DemoUser("customer", "榕城物流公司数据专员 陈阳", Role.data_consumer, "fz.rclogistics"),
     DemoUser("certmanager", "市场监管局证照管理员 周婷", Role.certificate_manager, "fz.market"),
     # applicants (办事申请人), tied to a resident and a firm of the base libraries by the demo
     DemoUser("citizen", "办事申请人 citizen", Role.applicant, ""),

@@ -252,6 +252,37 @@ def test_suspending_an_agreement_delists_what_it_carried(
     assert service.search_catalog(session, CatalogQuery()).total == 0
 
 
+def test_an_agreement_past_its_last_day_is_ended_and_its_products_delisted_by_the_job(
+    session: Session, city: ProductsCity
+) -> None:
+    from citybase.data.products.tasks import record_agreement_ends
+
+    product_id = listed_product(session, city)
+    agreement = session.get(OperationAgreement, city.agreement.id)
+    assert agreement is not None
+    # on its last day nothing happens; the day after, it is ended and its product delisted
+    assert service.record_agreement_ends(session, agreement.ends_on) == 0
+    assert agreement.status == "signed"
+    assert service.record_agreement_ends(session, agreement.ends_on + timedelta(days=1)) == 1
+    assert agreement.status == "ended"
+    assert agreement.ended_at is not None
+    assert session.get(DataProduct, product_id).status == "delisted"  # type: ignore[union-attr]
+    assert "products.agreement.expire" in _actions(session, agreement.number)
+    number = service.get_accessible_product(session, city.bureau, city.settings.products,
+                                            product_id).number  # fmt: skip
+    assert "products.product.delist" in _actions(session, number)
+    delisted = session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.topic == "data.products.product.delisted"))  # fmt: skip
+    assert delisted == 1
+    # an ended agreement is not ended again
+    assert service.record_agreement_ends(session, agreement.ends_on + timedelta(days=2)) == 0
+    # the worker runs it every hour, so that it happens on the day
+    from citybase.core.bus import service as bus
+
+    assert bus._periodic["data.products.agreements.end"](city.settings) == 3600
+    assert bus._job_handlers["data.products.agreements.end"] is record_agreement_ends
+
+
 def test_the_catalog_is_searched_in_chinese_with_facets(
     session: Session, city: ProductsCity
 ) -> None:

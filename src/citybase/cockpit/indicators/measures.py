@@ -147,6 +147,17 @@ MEASURES: dict[str, Measure] = {
         "计量时点前登记过数据资产（数据资产入表）的单位和运营企业",
         lambda s, w: float(products.count_asset_units(s, w.end)),
     ),
+    "data.products.contracts": Measure(
+        "在用的数据产品合同数", "份", frozenset({"份", "个", "项"}),
+        "计量时点有效的数据产品合同：已生效、未撤销、未到期",
+        lambda s, w: float(products.count_contracts(s, w.end)),
+    ),
+    "data.products.revenue": Measure(
+        "公共数据有偿使用收入（本年）", "元", frozenset({"元"}),
+        "本年（1月1日至计量时点）按数据产品合同有偿使用公共数据的收入，按各产品价格策略计价"
+        "（按次、按条、包月每月一次）；公益（免费）使用不计",
+        lambda s, w: float(products.paid_revenue(s, w.year_start, w.end)),
+    ),
     "perception.devices.connected": Measure(
         "接入平台的物联网终端数", "个", frozenset({"个", "台", "户"}),
         "计量时点前登记、在用且已上报过数据的感知设备",

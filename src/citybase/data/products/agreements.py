@@ -14,6 +14,7 @@ from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import UnitKind
 from citybase.core.settings import ProductsSettings
@@ -257,11 +258,35 @@ def change_agreement(
     return agreement
 
 
+TERM = Actor.system("products-term")  # who records an agreement's end at its last day
+END_OF_TERM = "协议期满：授权运营终止，其下数据产品下架"
+
+
+def record_ends_of_term(session: Session, today: date | None = None) -> list[OperationAgreement]:
+    """Agreements signed or suspended whose last day is past (the city's day): marked ended,
+    each with its ledger entry ``products.agreement.expire``. Delisting what they carried is
+    the caller's (``service.record_agreement_ends``)."""
+    day = today or clock.today()
+    ended = repository.agreements_past_end(session, day)
+    for agreement in ended:
+        agreement.status = "ended"
+        agreement.ended_at = datetime.now(UTC)
+        agreement.last_reason = END_OF_TERM
+        _record_as(session, TERM, agreement, "expire", END_OF_TERM)
+    return ended
+
+
 def _record(
     session: Session, principal: Principal, agreement: OperationAgreement, what: str, reason: str
 ) -> None:
+    _record_as(session, actor_of(principal), agreement, what, reason)
+
+
+def _record_as(
+    session: Session, actor: Actor, agreement: OperationAgreement, what: str, reason: str
+) -> None:
     ledger.record(
-        session, actor_of(principal), f"products.agreement.{what}",
+        session, actor, f"products.agreement.{what}",
         object_type="operation_agreement", object_id=agreement.number, reason=reason,
         details={"operator": agreement.operator_unit_code,
                  "credit_code": agreement.operator_credit_code, "status": agreement.status,

@@ -274,6 +274,7 @@ class ProductDelivery(IdMixin, Base):
     __table_args__ = (
         Index("ix_products_deliveries_customer_at", "customer_unit_code", "at"),
         Index("ix_products_deliveries_provider_at", "provider_unit_code", "at"),
+        Index("ix_products_deliveries_at", "at"),  # the bureau's revenue over every provider
     )
 
     at: Mapped[datetime]

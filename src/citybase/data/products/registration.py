@@ -20,6 +20,7 @@ from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import ProductsSettings
 from citybase.data.catalog import service as catalog
@@ -374,34 +375,38 @@ def delist_product(
         raise Forbidden(f"product {product.number} is delisted by its unit or the bureau",
                         field="unit")  # fmt: skip
     _require_step(product, ("listed",), "delisted")
-    _delist(session, principal, product, data.reason)
+    _delist(session, actor_of(principal), product, data.reason)
     return read_products(session, [product])[0]
 
 
-def _delist(session: Session, principal: Principal, product: DataProduct, reason: str) -> None:
+def _delist(session: Session, actor: Actor, product: DataProduct, reason: str) -> None:
     product.status = ProductStatus.delisted.value
     product.delisted_at = datetime.now(UTC)
     repository.take_out_of_catalog(session, product.id)
-    _record(session, principal, product, "delist", reason)
+    _record_as(session, actor, product, "delist", reason)
     bus.publish(session, ProductDelisted(number=product.number,
                                          owner_unit_code=product.owner_unit_code, reason=reason))  # fmt: skip
 
 
-def delist_under(
-    session: Session, principal: Principal, agreement: OperationAgreement, reason: str
-) -> int:
+def delist_under(session: Session, actor: Actor, agreement: OperationAgreement, reason: str) -> int:
     """Delist every listed product of an agreement no longer live; returns how many."""
     listed = repository.products(session, status="listed", agreement_id=agreement.id)
     for product in listed:
-        _delist(session, principal, product, f"{agreement.number}: {reason}")
+        _delist(session, actor, product, f"{agreement.number}: {reason}")
     return len(listed)
 
 
 def _record(
     session: Session, principal: Principal, product: DataProduct, what: str, reason: str
 ) -> None:
+    _record_as(session, actor_of(principal), product, what, reason)
+
+
+def _record_as(
+    session: Session, actor: Actor, product: DataProduct, what: str, reason: str
+) -> None:
     ledger.record(
-        session, actor_of(principal), f"products.product.{what}", object_type="data_product",
+        session, actor, f"products.product.{what}", object_type="data_product",
         object_id=product.number, reason=reason,
         details={"owner": product.owner_unit_code, "kind": product.kind, "status": product.status,
                  "sources": list(product.source_codes), "grade": product.grade,

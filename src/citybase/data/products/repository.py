@@ -75,6 +75,18 @@ def agreements(session: Session, unit_code: str | None = None) -> list[Operation
     return list(session.scalars(query))
 
 
+def agreements_past_end(
+    session: Session, today: date, limit: int = 1000
+) -> list[OperationAgreement]:
+    """Agreements in force or suspended whose last day is before ``today``."""
+    return list(session.scalars(
+        select(OperationAgreement)
+        .where(OperationAgreement.status.in_(("signed", "suspended")),
+               OperationAgreement.ends_on < today)
+        .order_by(OperationAgreement.id).limit(limit)
+    ))  # fmt: skip
+
+
 def agreements_by_id(session: Session, ids: Iterable[int]) -> dict[int, OperationAgreement]:
     wanted = set(ids)
     if not wanted:
@@ -532,4 +544,24 @@ def delivery_sums(
         .where(column == unit_code, ProductDelivery.at >= start, ProductDelivery.at < end)
         .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
     )  # fmt: skip
+    return list(session.execute(query))
+
+
+def revenue_sums(
+    session: Session, start: datetime, end: datetime, provider: str | None = None
+) -> list[Row[Any]]:
+    """Per contract and outcome, the deliveries in [start, end) — every provider's, or one's:
+    how many, their rows, bytes and price (fen)."""
+    query = (
+        select(
+            ProductDelivery.contract_id, ProductDelivery.outcome,
+            func.count().label("calls"), func.coalesce(func.sum(ProductDelivery.rows), 0).label("rows"),
+            func.coalesce(func.sum(ProductDelivery.bytes), 0).label("bytes"),
+            func.coalesce(func.sum(ProductDelivery.price_fen), 0).label("price_fen"),
+        )
+        .where(ProductDelivery.at >= start, ProductDelivery.at < end)
+        .group_by(ProductDelivery.contract_id, ProductDelivery.outcome)
+    )  # fmt: skip
+    if provider is not None:
+        query = query.where(ProductDelivery.provider_unit_code == provider)
     return list(session.execute(query))

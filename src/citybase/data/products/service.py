@@ -18,17 +18,21 @@ the face other domains (and the cockpit's counts) import.
 - ``analysis``: a sandbox product's deliveries: the privacy sandbox's released answer to a
   query asked under the contract.
 - ``metering``: monthly statements per customer and per provider.
+- ``revenue``: the bureau's revenue reports (有偿使用收入报表) over a period, by product,
+  provider, scenario and customer; a provider's for its own products.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Principal
+from citybase.core.identity.service import actor_of
 from citybase.core.settings import ProductsSettings
-from citybase.data.products import agreements, repository
+from citybase.data.products import agreements, repository, revenue
 from citybase.data.products.agreements import (
     get_accessible_agreement,
     get_accessible_agreements,
@@ -86,11 +90,21 @@ from citybase.data.products.registration import (
     search_catalog,
 )
 from citybase.data.products.samples import read_sample
+from citybase.data.products.revenue import (
+    Period,
+    RevenueReport,
+    parse_period,
+    revenue_report,
+)
+from citybase.data.products.revenue import to_csv as revenue_csv
+from citybase.data.products.revenue import to_xlsx as revenue_xlsx
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
     "DeliveredFile",
     "DeliveryRefused",
+    "Period",
+    "RevenueReport",
     "accept_offer",
     "agree_contract",
     "count_asset_units",
@@ -128,8 +142,11 @@ __all__ = [
     "list_scenarios",
     "monthly_statement",
     "offer_terms",
+    "paid_revenue",
+    "parse_period",
     "read_sample",
     "read_signature",
+    "record_agreement_ends",
     "record_asset",
     "record_expiries",
     "register_product",
@@ -137,6 +154,9 @@ __all__ = [
     "request_product",
     "resume_agreement",
     "revalue_asset",
+    "revenue_csv",
+    "revenue_report",
+    "revenue_xlsx",
     "review_agreement",
     "review_product",
     "revoke_contract",
@@ -159,7 +179,7 @@ def _change(
         session, principal, settings, agreement_id, action, data
     )
     if action in ("suspend", "end"):
-        delist_under(session, principal, agreement, data.reason)
+        delist_under(session, actor_of(principal), agreement, data.reason)
     return agreements.read_agreements(session, [agreement])[0]
 
 
@@ -185,6 +205,16 @@ def end_agreement(
 ) -> AgreementRead:  # fmt: skip
     """The bureau ends an agreement for good: its listed products are delisted."""
     return _change(session, principal, settings, agreement_id, "end", data)
+
+
+def record_agreement_ends(session: Session, today: date | None = None) -> int:
+    """Agreements whose last day is past are ended on the ledger and their listed products
+    delisted, each with its own entry and event (the hourly job, so it happens on the day).
+    Returns how many agreements."""
+    ended = agreements.record_ends_of_term(session, today)
+    for agreement in ended:
+        delist_under(session, agreements.TERM, agreement, agreements.END_OF_TERM)
+    return len(ended)
 
 
 # --- figures for the cockpit ----------------------------------------------------------------------
@@ -233,3 +263,9 @@ def count_contracts(session: Session, at: datetime | None = None) -> int:
     """Contracts in force at ``at`` (now by default): concluded by then, not revoked by
     then, their term not over."""
     return repository.count_contracts(session, at or datetime.now(UTC))
+
+
+def paid_revenue(session: Session, start: datetime, end: datetime) -> Decimal:
+    """What the paid use of public data earned across the city over [start, end), in yuan
+    (有偿使用收入; use free of charge is not counted)."""
+    return revenue.paid_revenue(session, start, end)
