@@ -89,7 +89,6 @@ from citybase.data.products.registration import (
     review_product,
     search_catalog,
 )
-from citybase.data.products.samples import read_sample
 from citybase.data.products.revenue import (
     Period,
     RevenueReport,
@@ -98,6 +97,7 @@ from citybase.data.products.revenue import (
 )
 from citybase.data.products.revenue import to_csv as revenue_csv
 from citybase.data.products.revenue import to_xlsx as revenue_xlsx
+from citybase.data.products.samples import read_sample
 from citybase.data.products.schemas import AgreementAction, AgreementRead
 
 __all__ = [
