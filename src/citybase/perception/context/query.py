@@ -266,7 +266,8 @@ def hints(node: Node) -> set[str]:
     """Every type named in a linked path (``managedBy{Building:name}``)."""
     if isinstance(node, Junction):
         return set().union(*(hints(p) for p in node.parts))
-    found, path = set(), node.path
+    found: set[str] = set()
+    path: Path | None = node.path
     while path is not None:
         if path.hint is not None:
             found.add(path.hint)
@@ -333,12 +334,9 @@ def _targets(attr: Any) -> list[str]:
         found = attr.get("object")
         return [found] if isinstance(found, str) else []
     if attr.get("type") == "ListRelationship":
-        items = attr.get("objectList")
-        return [
-            i.get("object") if isinstance(i, dict) else i
-            for i in items or []
-            if isinstance(i, str) or (isinstance(i, dict) and isinstance(i.get("object"), str))
-        ]
+        items = [i.get("object") if isinstance(i, dict) else i
+                 for i in attr.get("objectList") or []]  # fmt: skip
+        return [i for i in items if isinstance(i, str)]
     return []
 
 
