@@ -44,3 +44,39 @@ def test_value_lists_languages_and_relationships(q: str, expected: bool) -> None
 def test_a_list_or_range_with_another_operator_is_refused(q: str) -> None:
     with pytest.raises(query.QueryError):
         query.parse(q)
+
+
+LINKED = {
+    "urn:ngsi-ld:Org:pisa": (
+        {"Building"},
+        {
+            "name": {"type": "Property", "value": "Opera"},
+            "city": {"type": "Relationship", "object": "urn:ngsi-ld:City:pisa"},
+        },
+    ),
+    "urn:ngsi-ld:City:pisa": ({"City"}, {"name": {"type": "Property", "value": "Pisa"}}),
+}
+
+
+@pytest.mark.parametrize(("q", "depth", "expected"), [
+    ('managedBy{name}=="Opera"', 1, True),
+    ('managedBy{name}=="Pisa Tower"', 1, False),        # the linked entity's name, not its own
+    ('managedBy{Building:name}=="Opera"', 1, True),     # a type hint the target has
+    ('managedBy{Vehicle:name}=="Opera"', 1, False),     # one it has not
+    ('managedBy{city{name}}=="Pisa"', 2, True),
+    ("managedBy{height}", 1, False),
+    ("!managedBy{height}", 1, True),
+    ('name=="Pisa Tower";managedBy{name}~="Op"', 1, True),
+])  # fmt: skip
+def test_a_linked_path_follows_the_relationship(q: str, depth: int, expected: bool) -> None:
+    node = query.parse(q)
+    assert query.depth(node) == depth
+    assert query.holds(node, ATTRS, lambda i: LINKED.get(i)) is expected
+    if isinstance(node, query.Term) and not node.negated:  # without a way to follow
+        assert query.holds(node, ATTRS) is False
+
+
+@pytest.mark.parametrize("q", ['managedBy{name=="a"', "managedBy{}", 'managedBy[x]{name}=="a"'])
+def test_a_malformed_linked_path_is_refused(q: str) -> None:
+    with pytest.raises(query.QueryError):
+        query.parse(q)

@@ -137,7 +137,9 @@ async def query_by_post(
                   pick=listed("pick"), omit=listed("omit"), lang=body.get("lang", lang),
                   attrs_given=None if attrs is None else ",".join(attrs), order_by=order_by,
                   order_from=wanted.get("coordinates"), collation=wanted.get("collation"),
-                  datasets=[given_sets] if isinstance(given_sets, str) else given_sets)  # fmt: skip
+                  datasets=[given_sets] if isinstance(given_sets, str) else given_sets,
+                  join=body.get("join", request.query_params.get("join")),
+                  join_level=body.get("joinLevel", request.query_params.get("joinLevel")))  # fmt: skip
 
 
 SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "deletedAt", "expiresAt", "id", "type", "scope"}
@@ -160,8 +162,9 @@ def purge(
     _known_params(request, {"type", "q", "scopeQ", "id", "idPattern", "drop", "keep", "local",
                             "attrs", "pick", "omit"})  # fmt: skip
     context = _reader_context(link)
-    if (q and "{" in q) or (pick and "{" in pick) or (omit and "{" in omit):
-        raise BadRequestData("purge does not follow linked entities", field="q")
+    for name, given in (("q", q), ("attrs", attrs), ("pick", pick), ("omit", omit)):
+        if given and "{" in given:
+            raise BadRequestData("purge does not follow linked entities", field=name)
     named = _split(attrs)
     if named and set(named) <= SYSTEM_MEMBERS:
         raise BadRequestData("attrs names system members only: that selects every entity",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.params import Offset
-from citybase.perception.context import ordering, service, updates
+from citybase.perception.context import linked, ordering, service, updates
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
@@ -25,14 +25,10 @@ from citybase.perception.context.wire import (
     _as_writer,
     _body,
     _form,
-    _join,
-    _join_mode,
     _known_params,
     _lang,
     _options,
     _page_links,
-    _project,
-    _projection,
     _reader_context,
     _split,
     check_csf,
@@ -108,7 +104,9 @@ def query_entities(
                   attrs_given=attrs, order_by=request.query_params.get("orderBy"),
                   order_from=request.query_params.get("orderFrom"),
                   collation=request.query_params.get("collation"),
-                  datasets=_split(request.query_params.get("datasetId")))  # fmt: skip
+                  datasets=_split(request.query_params.get("datasetId")),
+                  join=request.query_params.get("join"),
+                  join_level=request.query_params.get("joinLevel"))  # fmt: skip
 
 
 def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
@@ -119,7 +117,8 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
            geometry_property: str | None, pick: str | None, omit: str | None,
            lang: str | None, attrs_given: str | None, order_by: Any = None,
            order_from: Any = None, collation: Any = None,
-           datasets: list[str] | None = None) -> Response:  # fmt: skip
+           datasets: list[str] | None = None, join: str | None = None,
+           join_level: Any = None) -> Response:  # fmt: skip
     chosen = _options(options)
     order = None
     if collation is not None:
@@ -130,11 +129,14 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         if not (len(keys) == 1 and keys[0].name == "id" and keys[0].sub is None and
                 keys[0].direction == "asc"):  # fmt: skip
             order = ordering.sorter(keys, context, origin, collation)
-    mode, depth = _join_mode(request.query_params.get("join"),
-                             request.query_params.get("joinLevel"))  # fmt: skip
-    if mode is None and any("{" in (p or "") for p in (pick, omit)):
-        raise BadRequestData("a projection into linked entities needs join", field="pick")
-    picked, omitted = _projection(pick, omit, attrs_given, nested=mode is not None, levels=depth)
+    mode, depth = linked.join_mode(join, join_level)
+    shown = linked.projection(pick, omit, attrs_given, joined=mode is not None, levels=depth)
+    deep = query_language.depth(query_language.parse(q)) if q else 0
+    if deep and mode is None:  # a linked path without linked entities is too deep (5.7.2.4)
+        raise BadRequestData("q follows Relationships into linked entities: give join",
+                             field="q")  # fmt: skip
+    if deep > depth:
+        raise BadRequestData("q goes deeper into linked entities than joinLevel", field="q")
     _geometry_property(request, geometry_property)
     for one in ids or []:
         check_id(one)
@@ -149,10 +151,12 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
     found = found[:limit]
     if datasets:
         found = [_of_datasets(e, set(datasets)) for e in found]
-    found = [_project(e, picked, omitted) for e in found]
+    ids = [e["id"] for e in found]
+    found = [shown.apply(e) for e in found]
     if mode is not None:
-        found = _join(session, scope, context, found, mode, depth, _form(chosen, format_), lang,
-                      sys_attrs="sysAttrs" in chosen)  # fmt: skip
+        found = linked.join(session, scope, context, found, ids, mode, depth,
+                            _form(chosen, format_), lang, sys_attrs="sysAttrs" in chosen,
+                            shown=shown)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     pages = _page_links(request, limit, offset, more)
     if pages:
@@ -213,22 +217,21 @@ def retrieve_entity(
     _known_params(request)
     context = _reader_context(link)
     chosen = _options(options)
-    mode, depth = _join_mode(join, joinLevel)
-    if mode is None and any("{" in (p or "") for p in (pick, omit)):
-        raise BadRequestData("a projection into linked entities needs join", field="pick")
-    picked, omitted = _projection(pick, omit, attrs, nested=mode is not None, levels=depth)
+    mode, depth = linked.join_mode(join, joinLevel)
+    shown = linked.projection(pick, omit, attrs, joined=mode is not None, levels=depth)
     _geometry_property(request, geometryProperty)
     found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
                              sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
                              scope=scope, lang=_lang(lang), types=_split(type))  # fmt: skip
-    found = _project(found, picked, omitted)
-    if picked is not None and not (picked & found.keys()):
+    found = shown.apply(found)
+    if shown.picked is not None and not (shown.picked & found.keys()):
         raise ResourceNotFound(f"entity {entity_id} has none of the members picked", field="pick")
-    if omitted and not found:
+    if shown.omitted and not found:
         raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
     if mode is not None:
-        joined = _join(session, scope, context, [found], mode, depth, _form(chosen, format), lang,
-                       sys_attrs="sysAttrs" in chosen)  # fmt: skip
+        joined = linked.join(session, scope, context, [found], [entity_id], mode, depth,
+                             _form(chosen, format), lang, sys_attrs="sysAttrs" in chosen,
+                             shown=shown)  # fmt: skip
         return _answer(request, joined if mode == "flat" else joined[0], context,
                        geometry=geometryProperty or "location")  # fmt: skip
     return _answer(request, found, context, geometry=geometryProperty or "location")

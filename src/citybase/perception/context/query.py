@@ -7,6 +7,8 @@ entities in normalized form.
     factor   = "(" or ")" / term
     term     = path [op value] / "!" path          ; a path alone: the attribute exists
     path     = name *("." name) *("[" name "]")    ; sub-attributes, then keys into the value
+             / name "{" [type ":"] path "}"        ; the path in the entity the Relationship
+                                                   ; links to (of that type, if named)
     op       = "==" / "!=" / ">" / ">=" / "<" / "<=" / "~=" / "!~="
     value    = a list (a,b,c; == and != only), a range (lo..hi; == and != only), a quoted
                string, a number, true/false, a date-time or a URI
@@ -14,11 +16,13 @@ entities in normalized form.
 ``;`` binds tighter than ``|``. A path's first name is an attribute; the names after a dot are its
 sub-attributes (or ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``);
 bracketed names walk into a JSON value, or pick a LanguageProperty's language (``[*]``: any).
-A Relationship compares its object, and never meets an ordering operator."""
+A Relationship compares its object, and never meets an ordering operator; followed into the
+entity it links to (``managedBy{name}``), the term holds when it holds of any linked entity."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,9 +52,22 @@ class Path:
     attribute: str
     sub: tuple[str, ...] = ()  # sub-attributes, or one metadata key at the end
     keys: tuple[str, ...] = ()  # keys into the (compound) value
+    linked: Path | None = None  # the path in the entity the Relationship links to
+    hint: str | None = None  # the type that linked entity must have
 
     def names(self) -> set[str]:
-        return {self.attribute, *(s for s in self.sub if s not in META)}
+        inner = self.linked.names() if self.linked is not None else set()
+        return {self.attribute, *(s for s in self.sub if s not in META), *inner}
+
+    def depth(self) -> int:
+        """How many levels of linked entities the path goes into."""
+        return 0 if self.linked is None else 1 + self.linked.depth()
+
+    def expanded(self, iris: dict[str, str], types: dict[str, str]) -> Path:
+        sub = tuple(s if s in META else iris.get(s, s) for s in self.sub)
+        linked = self.linked.expanded(iris, types) if self.linked is not None else None
+        hint = types.get(self.hint, self.hint) if self.hint is not None else None
+        return Path(iris.get(self.attribute, self.attribute), sub, self.keys, linked, hint)
 
 
 @dataclass(frozen=True)
@@ -164,12 +181,29 @@ class _Parser:
 
 
 def _path(word: str) -> Path:
+    if "{" in word or "}" in word:
+        return _linked_path(word)
     found = re.fullmatch(r"([^\[\].]+(?:\.[^\[\].]+)*)((?:\[[^\[\]]+\])*)", word)
     if found is None:
         raise QueryError(f"q: {word!r} is not an attribute path", field="q")
     dotted = found.group(1).split(".")
     keys = tuple(re.findall(r"\[([^\[\]]+)\]", found.group(2)))
     return Path(dotted[0], tuple(dotted[1:]), keys)
+
+
+def _linked_path(word: str) -> Path:
+    """``attr{path}`` or ``attr{Type:path}``: a path followed into the linked entity."""
+    head, brace, rest = word.partition("{")
+    if not brace or not rest.endswith("}") or not head or "[" in head:
+        raise QueryError(f"q: {word!r} is not an attribute path", field="q")
+    inner, hint = rest[:-1], None
+    typed = re.match(r"^([^{}\[\].:/]+):(?!//)(.+)$", inner)
+    if typed is not None:
+        hint, inner = typed.group(1), typed.group(2)
+    outer = _path(head)
+    if outer.keys:
+        raise QueryError(f"q: {word!r} is not an attribute path", field="q")
+    return Path(outer.attribute, outer.sub, (), _path(inner), hint)
 
 
 def _scalar(raw: str) -> Any:
@@ -228,14 +262,35 @@ def names(node: Node) -> set[str]:
     return set().union(*(names(p) for p in node.parts))
 
 
-def expanded(node: Node, iris: dict[str, str]) -> Node:
-    """The query with its names replaced by their IRIs."""
+def hints(node: Node) -> set[str]:
+    """Every type named in a linked path (``managedBy{Building:name}``)."""
     if isinstance(node, Junction):
-        return Junction(node.kind, tuple(expanded(p, iris) for p in node.parts))
-    path = node.path
-    sub = tuple(s if s in META else iris.get(s, s) for s in path.sub)
-    return Term(Path(iris.get(path.attribute, path.attribute), sub, path.keys), node.op,
-                node.value, node.negated)  # fmt: skip
+        return set().union(*(hints(p) for p in node.parts))
+    found: set[str] = set()
+    path: Path | None = node.path
+    while path is not None:
+        if path.hint is not None:
+            found.add(path.hint)
+        path = path.linked
+    return found
+
+
+def depth(node: Node) -> int:
+    """How many levels of linked entities the query goes into."""
+    if isinstance(node, Junction):
+        return max(depth(p) for p in node.parts)
+    return node.path.depth()
+
+
+def expanded(node: Node, iris: dict[str, str], types: dict[str, str] | None = None) -> Node:
+    """The query with its names (and linked paths' types) replaced by their IRIs."""
+    if isinstance(node, Junction):
+        return Junction(node.kind, tuple(expanded(p, iris, types) for p in node.parts))
+    return Term(node.path.expanded(iris, types or {}), node.op, node.value, node.negated)
+
+
+# the type(s) and attributes of the entity with this id, if the reader may see it
+Follow = Callable[[str], tuple[set[str], dict[str, Any]] | None]
 
 
 _MISSING = object()
@@ -269,6 +324,35 @@ def _target(attrs: dict[str, Any], path: Path) -> Any:
     if isinstance(value, dict) and "@value" in value:
         value = value["@value"]
     return value
+
+
+def _targets(attr: Any) -> list[str]:
+    """The ids a Relationship or ListRelationship links to."""
+    if not isinstance(attr, dict):
+        return []
+    if attr.get("type") == "Relationship":
+        found = attr.get("object")
+        return [found] if isinstance(found, str) else []
+    if attr.get("type") == "ListRelationship":
+        items = [i.get("object") if isinstance(i, dict) else i
+                 for i in attr.get("objectList") or []]  # fmt: skip
+        return [i for i in items if isinstance(i, str)]
+    return []
+
+
+def _holds_linked(node: Term, held: Any, follow: Follow | None) -> bool:
+    path = node.path
+    assert path.linked is not None
+    inner = Term(path.linked, node.op, node.value, node.negated)
+    results = []
+    for target in _targets(held) if follow is not None else []:
+        found = follow(target)  # type: ignore[misc]
+        if found is None or (path.hint is not None and path.hint not in found[0]):
+            continue  # not seen by this reader, or not of the type named
+        results.append(holds(inner, found[1], follow))
+    if node.negated:
+        return all(results)
+    return any(results)
 
 
 def _same_kind(have: Any, wanted: Any) -> tuple[Any, Any] | None:
@@ -309,17 +393,21 @@ def _compare(have: Any, op: str, wanted: Any) -> bool:
     return bool({">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op])
 
 
-def holds(node: Node, attrs: dict[str, Any]) -> bool:
-    """Whether an entity's attributes (IRIs as names, normalized) meet the expanded query."""
+def holds(node: Node, attrs: dict[str, Any], follow: Follow | None = None) -> bool:
+    """Whether an entity's attributes (IRIs as names, normalized) meet the expanded query;
+    ``follow`` finds the entities that Relationships link to (without it, a linked path
+    never holds)."""
     if isinstance(node, Junction):
-        results = (holds(p, attrs) for p in node.parts)
+        results = (holds(p, attrs, follow) for p in node.parts)
         return all(results) if node.kind == "and" else any(results)
     held = attrs.get(node.path.attribute)
     if isinstance(held, list):  # several instances (datasetId, or a history): any of them
         if not held:
             return node.negated
-        found = [holds(node, {**attrs, node.path.attribute: one}) for one in held]
+        found = [holds(node, {**attrs, node.path.attribute: one}, follow) for one in held]
         return all(found) if node.negated else any(found)
+    if node.path.linked is not None:
+        return _holds_linked(node, held, follow)
     have = _target(attrs, node.path)
     if node.negated:
         return have is _MISSING

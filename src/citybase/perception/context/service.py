@@ -386,7 +386,8 @@ def query(
         checks.append(lambda r: bool(wanted & r.attrs.keys()))
     if q:
         conditions = parse_q(q, context)
-        checks.append(lambda r: matches(r, conditions))
+        follow = follower(session, scope) if query_language.depth(conditions) else None
+        checks.append(lambda r: matches(r, conditions, follow))
     if scope_q:
         scope_match = parse_scope_q(scope_q)
         checks.append(lambda r: scope_match(_scopes(r.attrs.get(SCOPE))))
@@ -575,12 +576,27 @@ def _entity(session: Session, entity_id: str, writer: Writer = PLATFORM,
 def parse_q(q: str, context: list[Any]) -> query_language.Node:
     """The query with its attribute names expanded by the reader's context."""
     node = query_language.parse(q)
-    iris = jsonld.expand_names(context, query_language.names(node), set())[0]
-    return query_language.expanded(node, iris)
+    iris, types = jsonld.expand_names(context, query_language.names(node),
+                                      query_language.hints(node))  # fmt: skip
+    return query_language.expanded(node, iris, types)
 
 
-def matches(entity: ContextEntity, q: query_language.Node) -> bool:
-    return query_language.holds(q, entity.attrs)
+def follower(session: Session, scope: ReadScope) -> query_language.Follow:
+    """How a query follows a Relationship: to the linked entity's type and attributes, where
+    the reader may see that entity (one it may not see meets no linked path)."""
+
+    def follow(entity_id: str) -> tuple[set[str], dict[str, Any]] | None:
+        found = session.get(ContextEntity, entity_id)
+        if found is None or not scope.sees(found.unit, found.type):
+            return None
+        return {found.type}, found.attrs
+
+    return follow
+
+
+def matches(entity: ContextEntity, q: query_language.Node,
+            follow: query_language.Follow | None = None) -> bool:  # fmt: skip
+    return query_language.holds(q, entity.attrs, follow)
 
 
 def check_type(session: Session, entity_id: str, types: list[str] | None,

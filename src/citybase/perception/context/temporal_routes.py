@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.params import Offset
-from citybase.perception.context import temporal
+from citybase.perception.context import linked, temporal
 from citybase.perception.context import temporal_query as history
 from citybase.perception.context.attributes import check_id
 from citybase.perception.context.auth import Scope
@@ -25,8 +25,6 @@ from citybase.perception.context.wire import (
     _body,
     _known_params,
     _options,
-    _project,
-    _projection,
     _reader_context,
     _split,
     check_csf,
@@ -139,7 +137,7 @@ def temporal_query(
                              field="attrs")  # fmt: skip
     for one in _split(id) or []:
         check_id(one)
-    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
+    wanted = linked.projection(pick, omit, attrs if (pick or omit) else None)
     geo = None
     if georel or geometry or coordinates:
         if not (georel and geometry and coordinates):
@@ -152,7 +150,7 @@ def temporal_query(
         q=q, scope_q=scopeQ, geo=geo, descending=request.query_params.get("orderBy") == "id;desc",
         most=settings.perception.temporal_limit)  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return _temporal_answer(request, [_project(e, picked, omitted) for e in found], context,
+    return _temporal_answer(request, [wanted.apply(e) for e in found], context,
                             headers, cut)  # fmt: skip
 
 
@@ -261,11 +259,11 @@ def temporal_retrieve(
     _temporal_checks(request, timeproperty, format)
     check_id(entity_id)
     context = _reader_context(link)
-    picked, omitted = _projection(pick, omit, attrs if (pick or omit) else None)
+    wanted = linked.projection(pick, omit, attrs if (pick or omit) else None)
     found, cut = history.retrieve(session, entity_id, context, win, attrs=_split(attrs),
                                   scope=scope, datasets=_split(datasetId),
                                   most=settings.perception.temporal_limit)  # fmt: skip
-    shown = _project(found, picked, omitted)
+    shown = wanted.apply(found)
     if (pick or omit) and not shown:
         raise ResourceNotFound(f"pick and omit leave nothing of {entity_id}", field="pick")
     return _temporal_answer(request, shown, context, {}, cut)

@@ -1,5 +1,5 @@
 """How the NGSI-LD API reads requests and writes answers: media types, the reader's ``@context``,
-parameters, options and formats, projections, linked entities, pages."""
+parameters, options and formats, pages (projections and linked entities: ``linked``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from citybase.perception.context.auth import (
     scope_for,
     writer_of,
 )
-from citybase.perception.context.models import ContextEntity
 from citybase.perception.context.service import BadRequestData, InvalidRequest
 
 JSON_LD = "application/ld+json"
@@ -190,111 +189,6 @@ def _form(options: set[str], format_: str | None) -> str:
                              field="format")  # fmt: skip
     found = {"keyValues" if o == "simplified" else o for o in options} & set(service.FORMS)
     return given or next(iter(sorted(found)), "normalized")
-
-
-PROJECTION = re.compile(r"^[^\s{}(),|;=<>\"']+$")
-
-
-def _outer(text: str, field: str) -> tuple[str, int]:
-    """A projection with its nested parts (``locatedAt{name}``) taken out, and how deep they go."""
-    out, depth, deepest = [], 0, 0
-    for char in text:
-        if char == "{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char == "}":
-            depth -= 1
-            if depth < 0:
-                raise BadRequestData(f"{field}: a }} without its {{", field=field)
-        elif depth == 0:
-            out.append(char)
-    if depth:
-        raise BadRequestData(f"{field}: a {{ is not closed", field=field)
-    return "".join(out), deepest
-
-
-def _projection(pick: str | None, omit: str | None, attrs: str | None,
-                nested: bool = False, levels: int = 1) -> tuple[set[str] | None, set[str]]:  # fmt: skip
-    """``pick`` and ``omit``: members (``id``, ``type``, attributes) separated by ``,`` or
-    ``|``; nested projections need linked entities, which are not joined here."""
-
-    def members(text: str | None, field: str) -> set[str] | None:
-        if text is None:
-            return None
-        if nested:  # a projection into linked entities: the linking entity's members kept here
-            text, deep = _outer(text, field)
-            if deep > levels:
-                raise BadRequestData(f"{field} goes deeper than joinLevel", field=field)
-        items = re.split(r"[,|]", text)
-        for item in items:
-            if not item or not PROJECTION.match(item):
-                raise BadRequestData(f"{field}: {item!r} is not a member name", field=field)
-        return set(items)
-
-    picked, omitted = members(pick, "pick"), members(omit, "omit") or set()
-    if (picked is not None or omitted) and attrs is not None:
-        raise BadRequestData("pick or omit, or attrs: not both", field="attrs")
-    if picked is not None and picked & omitted:
-        raise BadRequestData("a member is both picked and omitted", field="pick")
-    return picked, omitted
-
-
-def _project(entity: dict[str, Any], picked: set[str] | None, omitted: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in entity.items()
-            if (picked is None or k in picked or k == "@context") and k not in omitted}  # fmt: skip
-
-
-def _join_mode(join: str | None, level: str | None) -> tuple[str | None, int]:
-    if join is not None and join not in ("flat", "inline", "@none"):
-        raise BadRequestData("join is flat, inline or @none", field="join")
-    try:
-        depth = int(level) if level is not None else 1
-    except ValueError:
-        raise BadRequestData("joinLevel is a whole number from 1", field="joinLevel") from None
-    if depth < 1:
-        raise BadRequestData("joinLevel is a whole number from 1", field="joinLevel")
-    return (None if join == "@none" else join), depth
-
-
-def _join(session: Any, scope: Any, context: list[Any], found: list[dict[str, Any]], mode: str,
-          depth: int, form: str, lang: str | None,
-          sys_attrs: bool = False) -> list[dict[str, Any]]:  # fmt: skip
-    """Linked entities: each Relationship's object entity put inside it (``inline``) or beside
-    the entities (``flat``), to ``depth`` levels; with ``sys_attrs``, each with its own
-    ``createdAt`` and ``modifiedAt`` as the linking entity has them (NGSI-LD 4.5.23)."""
-    beside: dict[str, dict[str, Any]] = {}
-    shown = {e.get("id") for e in found}
-
-    def walk(entity: dict[str, Any], level: int) -> None:
-        stored = session.get(ContextEntity, entity.get("id"))
-        if stored is None:
-            return
-        normal = service.render_entity(stored, context)
-        for name, attr in normal.items():
-            if not isinstance(attr, dict) or attr.get("type") != "Relationship" or \
-                    name not in entity:  # fmt: skip
-                continue
-            target = attr.get("object")
-            if not isinstance(target, str):
-                continue
-            try:
-                linked = service.retrieve(session, target, context, form=form, scope=scope,
-                                          lang=lang, sys_attrs=sys_attrs)  # fmt: skip
-            except CitybaseError:
-                continue
-            if level < depth:
-                walk(linked, level + 1)
-            if mode == "inline":
-                if form == "keyValues":
-                    entity[name] = linked
-                elif isinstance(entity[name], dict):
-                    entity[name]["entity"] = linked
-            elif target not in shown:
-                beside.setdefault(target, linked)
-
-    for entity in found:
-        walk(entity, 1)
-    return found + list(beside.values())
 
 
 def _lang(lang: str | None) -> str | None:
