@@ -68,7 +68,8 @@ def test_the_catalog_lists_exactly_the_products_on_offer(
     got = client.post("/dsp/catalog/request", json=_ask(), headers=auth)
     assert got.status_code == 200, got.text
     catalog = got.json()
-    assert catalog["@context"] == CTX and catalog["@type"] == "dcat:Catalog"
+    assert catalog["@context"] == CTX
+    assert catalog["@type"] == "dcat:Catalog"
     listed = {f"urn:citybase:product:{numbers[k]}" for k in ("api", "dataset")}
     assert _ids(catalog) == listed
     # the same as the product catalog every browser sees
@@ -124,7 +125,8 @@ def test_a_dataset_not_listed_is_not_found_in_the_protocol_s_shape(
     one = client.get(f"/dsp/catalog/datasets/urn:citybase:product:{numbers['dataset']}",
                      headers=auth)  # fmt: skip
     assert one.status_code == 200, one.text
-    assert one.json()["@context"] == CTX and one.json()["@type"] == "dcat:Dataset"
+    assert one.json()["@context"] == CTX
+    assert one.json()["@type"] == "dcat:Dataset"
     assert client.get(f"/dsp/catalog/datasets/{numbers['api']}", headers=auth).status_code == 200
     for hidden in (numbers["delisted"], numbers["waiting"], "CP-1999-0001"):
         missing = client.get(f"/dsp/catalog/datasets/urn:citybase:product:{hidden}", headers=auth)

@@ -7,6 +7,7 @@ terminates its transfer and ends the token."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -97,7 +98,8 @@ def test_request_start_pull_of_the_signed_file_and_completion(
     assert pulled.content.startswith("\ufeff# citybase".encode())
     assert contract.number in pulled.content.split(b"\n", 1)[0].decode()
     record = session.get(ProductDelivery, int(pulled.headers["X-Citybase-Delivery"]))
-    assert record is not None and (record.mode, record.outcome) == ("file", "allowed")
+    assert record is not None
+    assert (record.mode, record.outcome) == ("file", "allowed")
     # the rows of a dataset are served with the same token while the transfer is started
     rows = client.get(f"/api/v1/products/contracts/{contract.id}/rows?limit=2", headers=token)
     assert rows.status_code == 200, rows.text
@@ -109,11 +111,15 @@ def test_request_start_pull_of_the_signed_file_and_completion(
                            "dspace:state": "dspace:COMPLETED"}  # fmt: skip
     assert client.get(path, headers=token).status_code == 401  # the token ended with it
     assert _transfer_actions(session, pid) == [
-        "products.transfer.requested", "products.transfer.started", "products.transfer.completed"
+        "products.transfer.requested",
+        "products.transfer.started",
+        "products.transfer.completed",
     ]
     held = session.scalars(select(ProductTransfer).where(ProductTransfer.provider_pid == pid)).one()
     assert [h["state"] for h in held.history] == [
-        "dspace:REQUESTED", "dspace:STARTED", "dspace:COMPLETED"
+        "dspace:REQUESTED",
+        "dspace:STARTED",
+        "dspace:COMPLETED",
     ]
     # the token itself is on no record
     secret = token["Authorization"].removeprefix("Bearer ")
@@ -251,3 +257,19 @@ def test_formats_and_products_that_cannot_be_pulled_are_refused(
     assert analysis.status_code == 403
     assert "delivery.mode" in str(analysis.json()["dspace:reason"])
     assert session.scalar(select(func.count()).select_from(ProductTransfer)) == 0
+
+
+def test_a_contract_past_its_term_terminates_its_open_transfer(
+    client: TestClient, session: Session, settings: Settings, app
+) -> None:  # type: ignore[no-untyped-def]
+    city, contract = _setup(session, settings, app)
+    auth = _auth(session, settings, city, "cua")
+    started = client.post("/dsp/transfers/request", json=_request(contract.number), headers=auth)
+    pid = started.json()["dspace:providerPid"]
+    contract.ends_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.flush()
+    assert service.record_expiries(session) == 1
+    held = session.scalars(select(ProductTransfer).where(ProductTransfer.provider_pid == pid)).one()
+    assert held.state == "dspace:TERMINATED"
+    assert held.history[-1]["reason"] == "合同期满 (rule contract.expired)"
+    assert _transfer_actions(session, pid)[-1] == "products.transfer.terminated"

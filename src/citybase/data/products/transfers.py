@@ -45,7 +45,7 @@ from citybase.data.products.contracts import (
     accessible_contract,
     contract_state,
 )
-from citybase.data.products.delivery import RULE_EXPIRED, RULE_MODE, RULE_REVOKED, RULE_TRANSFER
+from citybase.data.products.delivery import RULE_EXPIRED, RULE_MODE, RULE_REVOKED
 from citybase.data.products.models import DataProduct, ProductContract, ProductTransfer
 from citybase.data.products.protocol import Role as Side
 from citybase.data.products.protocol import TransferState as T
@@ -58,7 +58,6 @@ from citybase.data.products.schemas import (
 )
 
 RULE_FORMAT = "transfer.format"
-RULE_STARTED = RULE_TRANSFER  # a pull is served only while its transfer is started
 PULL = "HttpData-PULL"
 ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
 OPEN = (T.REQUESTED.value, T.STARTED.value, T.SUSPENDED.value)
@@ -350,4 +349,3 @@ def record_expiries(session: Session, now: datetime | None = None) -> int:
     for contract in ending:
         terminate_transfers_of(session, contracts.TERM, contract, RULE_EXPIRED, "合同期满")
     return count
-

@@ -60,7 +60,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products_transfers", schema=None) as batch_op:
         for column in (
-            "contract_id", "customer_unit_code", "provider_unit_code", "state", "api_key_id"
+            "contract_id",
+            "customer_unit_code",
+            "provider_unit_code",
+            "state",
+            "api_key_id",
         ):
             batch_op.create_index(
                 batch_op.f(f"ix_products_transfers_{column}"), [column], unique=False
