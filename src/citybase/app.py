@@ -80,7 +80,9 @@ from citybase.data.opendata import views as opendata_views
 from citybase.data.products import contract_routes as products_contract_routes
 from citybase.data.products import contract_views as products_contract_views
 from citybase.data.products import delivery_routes as products_delivery_routes
+from citybase.data.products import dsp_catalog_routes as products_dsp_catalog_routes
 from citybase.data.products import dsp_routes as products_dsp_routes
+from citybase.data.products import dsp_transfer_routes as products_dsp_transfer_routes
 from citybase.data.products import revenue_routes as products_revenue_routes
 from citybase.data.products import revenue_views as products_revenue_views
 from citybase.data.products import routes as products_routes
@@ -447,6 +449,8 @@ def create_app(
         products_revenue_routes.router,  # before products_routes: its /{product_id} takes any name
         products_contract_routes.router,  # the same
         products_dsp_routes.router,
+        products_dsp_catalog_routes.router,
+        products_dsp_transfer_routes.router,
         products_delivery_routes.router,
         products_routes.router,
         products_contract_views.router,  # before products_views, for the same reason

@@ -226,6 +226,11 @@ class ProductsSettings(BaseModel):
         description="How many masked rows a listed product's sample shows before any contract "
         "(0: none).",
     )  # fmt: skip
+    transfer_token_hours: int = Field(
+        24, ge=1, le=720,
+        description="How long the token in a Dataspace Protocol transfer's data address is "
+        "valid, in hours (never beyond the contract's term).",
+    )  # fmt: skip
 
 
 class FilesSettings(BaseModel):

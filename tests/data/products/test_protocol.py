@@ -184,12 +184,16 @@ def test_a_transfer_from_request_to_completion() -> None:
         "dspace:endpointProperties": [{"@type": "dspace:EndpointProperty",
                                        "dspace:name": "authorization", "dspace:value": "t"}],
     }}))  # fmt: skip
-    with pytest.raises(dsp.IllegalTransition, match="not the consumer"):
+    # the consumer does not start a transfer: it may only restart a suspended one
+    with pytest.raises(dsp.IllegalTransition, match="in state dspace:REQUESTED"):
         dsp.transfer_step(held, start, Role.consumer)
     held = dsp.transfer_step(held, start, Role.provider)
+    with pytest.raises(dsp.IllegalTransition, match="in state dspace:STARTED"):
+        dsp.transfer_step(held, start, Role.consumer)
     suspend = dsp.parse_message(message("TransferSuspensionMessage", **{"dspace:code": "quota"}))
     held = dsp.transfer_step(held, suspend, Role.consumer)
     assert held.state is T.SUSPENDED
+    assert dsp.transfer_step(held, start, Role.consumer).state is T.STARTED
     done = dsp.parse_message(message("TransferCompletionMessage"))
     with pytest.raises(dsp.IllegalTransition, match="dspace:SUSPENDED"):
         dsp.transfer_step(held, done, Role.provider)

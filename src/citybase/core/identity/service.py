@@ -482,21 +482,44 @@ def create_api_key(
     if not_held:
         raise Forbidden(f"you do not hold {not_held[0]} yourself", field="scopes")
     now = datetime.now(UTC)
+    days = data.expires_in_days or settings.identity.api_key_days
+    return _make_key(session, principal, data.name, data.scopes, now + timedelta(days=days))
+
+
+def issue_delegated_key(
+    session: Session, principal: Principal, name: str, scopes: list[str], expires_at: datetime
+) -> ApiKeyCreated:
+    """A short-lived key of the principal's own user that a domain's verb hands over as a
+    bearer token (a data-space transfer's data address), asked for with a key or a session.
+    Its scopes are named and must be permissions the principal holds now (a key's: within its
+    own scopes), so it never carries more than the caller could do."""
+    unknown = [s for s in scopes if s not in PERMISSIONS]
+    not_held = [s for s in scopes if not principal.can(s)]
+    if not scopes or unknown or not_held:
+        raise Forbidden(f"a delegated key needs permissions held: {(unknown + not_held)[:1]}",
+                        field="scopes")  # fmt: skip
+    return _make_key(session, principal, name, scopes, expires_at)
+
+
+def _make_key(
+    session: Session, principal: Principal, name: str, scopes: list[str], expires_at: datetime
+) -> ApiKeyCreated:
+    now = datetime.now(UTC)
     prefix = secrets.token_hex(6)
     secret = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
         prefix=prefix,
         secret_hash=_sha256(secret),
-        name=data.name,
+        name=name,
         user_id=principal.user_id,
-        scopes=sorted(set(data.scopes)),
+        scopes=sorted(set(scopes)),
         created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days or settings.identity.api_key_days),
+        expires_at=expires_at,
     )
     repository.add(session, key)
     ledger.record(
         session, actor_of(principal), "api_key.create", object_type="api_key",
-        object_id=prefix, details={"name": data.name, "scopes": key.scopes,
+        object_id=prefix, details={"name": name, "scopes": key.scopes,
                                    "expires_at": key.expires_at.isoformat()},
     )  # fmt: skip
     return ApiKeyCreated(**_key_read(key).model_dump(), secret=secret)
@@ -524,6 +547,17 @@ def revoke_api_key(session: Session, principal: Principal, key_id: int) -> ApiKe
             object_id=key.prefix,
         )  # fmt: skip
     return _key_read(key)
+
+
+def revoke_delegated_key(session: Session, actor: Actor, key_id: int) -> None:
+    """End a key ``issue_delegated_key`` handed over, when what it served has ended (the
+    transfer completed or terminated): by the domain's verb, whoever called it."""
+    key = repository.get_api_key(session, key_id)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        session.flush()
+        ledger.record(session, actor, "api_key.revoke", object_type="api_key",
+                      object_id=key.prefix)  # fmt: skip
 
 
 def principal_from_api_key(session: Session, raw: str) -> Principal | None:

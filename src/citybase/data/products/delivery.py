@@ -51,6 +51,8 @@ RULE_KEY = "contract.key"
 RULE_REVOKED = "contract.revoked"
 RULE_EXPIRED = "contract.expired"
 RULE_MODE = "delivery.mode"
+RULE_TRANSFER = "transfer.started"
+STARTED = "dspace:STARTED"
 ACTION = "products.delivery"
 
 
@@ -80,6 +82,19 @@ def _precheck(
     by_key = contract.api_key_id is not None and principal.api_key_id == contract.api_key_id
     # the console's file download: a signed-in customer user (no key at all) who may fetch
     by_user = signed_in and principal.api_key_id is None and principal.can(PRODUCTS_DELIVER)
+    # a data-space transfer's token: served while that transfer of this contract is started
+    transfer = (
+        repository.transfer_by_key(session, principal.api_key_id)
+        if principal.api_key_id is not None and not by_key
+        else None
+    )
+    if transfer is not None and transfer.contract_id == contract.id:
+        if transfer.state != STARTED:
+            return RULE_TRANSFER, (
+                f"transfer {transfer.provider_pid} is {transfer.state}: its data address serves "
+                "only while it is dspace:STARTED"
+            )  # fmt: skip
+        by_key = True
     if not (by_key or by_user):
         return RULE_KEY, (
             f"deliveries of contract {contract.number} are fetched with its own key (issue it "

@@ -23,31 +23,44 @@ from citybase.data.products import negotiation, protocol
 from citybase.data.products.auth import ContractParty
 
 
-class DspRoute(APIRoute):
-    """Answers a refusal (after the request's transaction is rolled back) as the protocol's
-    error object, with the HTTP status the refusal carries."""
+def protocol_route(error: type[protocol._Top]) -> type[APIRoute]:
+    """A route class answering a refusal (after the request's transaction is rolled back) as
+    the protocol's error object ``error`` (``dspace:ContractNegotiationError``,
+    ``dspace:TransferError``, ``dspace:CatalogError``), with the HTTP status it carries."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    class ProtocolRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
 
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except CitybaseError as exc:
-                pid = request.path_params.get("provider_pid")
-                error = protocol.ContractNegotiationError.model_validate({
-                    "dspace:providerPid": pid, "dspace:code": exc.code,
-                    "dspace:reason": [exc.message] + ([f"field: {exc.field}"] if exc.field else []),
-                })  # fmt: skip
-                return JSONResponse(error.to_json(), status_code=exc.status_code)
+            async def answer(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except CitybaseError as exc:
+                    body: dict[str, Any] = {"dspace:code": exc.code, "dspace:reason": (
+                        [exc.message] + ([f"field: {exc.field}"] if exc.field else []))}  # fmt: skip
+                    pid = request.path_params.get("provider_pid")
+                    if pid and "provider_pid" in error.model_fields:
+                        body["dspace:providerPid"] = pid
+                    found = error.model_validate(body)
+                    return JSONResponse(found.to_json(), status_code=exc.status_code)
 
-        return answer
+            return answer
+
+    return ProtocolRoute
+
+
+DspRoute = protocol_route(protocol.ContractNegotiationError)
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """The address the platform is reached at, for the endpoints a message names."""
+    return (public_url or str(request.base_url)).rstrip("/")
 
 
 router = APIRouter(prefix="/dsp", tags=["dataspace protocol"], route_class=DspRoute)
 
 
-async def _body(request: Request) -> Any:
+async def read_body(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -64,7 +77,7 @@ async def request_negotiation(
 ) -> JSONResponse:
     """A ContractRequestMessage on a listed product's offer (by its ``@id``) starts a
     negotiation: 201 with the ACK (``dspace:REQUESTED``)."""
-    return _ack(negotiation.receive_new_request(session, principal, await _body(request)), 201)
+    return _ack(negotiation.receive_new_request(session, principal, await read_body(request)), 201)
 
 
 @router.get("/negotiations/{provider_pid}")
@@ -79,7 +92,7 @@ async def _receive(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
     provider_pid: str, expected: type[protocol._Top],
 ) -> JSONResponse:  # fmt: skip
-    body = await _body(request)
+    body = await read_body(request)
     return _ack(negotiation.receive_message(
         session, principal, settings.products, provider_pid, body, expected))  # fmt: skip
 

@@ -301,3 +301,30 @@ class ProductDelivery(IdMixin, Base):
     file_format: Mapped[str] = mapped_column(String(10), default="", server_default="")
     file_sm3: Mapped[str] = mapped_column(String(64), default="", server_default="")
     signature: Mapped[str] = mapped_column(Text, default="", server_default="")  # the detached one
+
+
+class ProductTransfer(IdMixin, TimestampMixin, Base):
+    """A transfer process of the Dataspace Protocol 2024-1 (数据传输) under a contract, citybase
+    as the provider: ``provider_pid`` its id here, the consumer's ``consumer_pid`` its own,
+    ``state`` the protocol's (``dspace:REQUESTED``…). A started pull's data address points at
+    the contract's delivery endpoint (``endpoint``, ``mode``) with a short-lived key of the
+    customer (``api_key_id``) that serves it while the transfer is started."""
+
+    __tablename__ = "products_transfers"
+
+    provider_pid: Mapped[str] = mapped_column(String(80), unique=True)
+    consumer_pid: Mapped[str] = mapped_column(String(200))
+    contract_id: Mapped[int] = mapped_column(
+        ForeignKey("products_contracts.id", ondelete="RESTRICT"), index=True
+    )
+    customer_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    provider_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    format: Mapped[str] = mapped_column(String(80))  # dct:format, HttpData-PULL
+    mode: Mapped[str] = mapped_column(String(10))  # the delivery mode the endpoint serves
+    endpoint: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    callback_address: Mapped[str] = mapped_column(String(500), default="")
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # every state it went through: [{state, by, at, reason}]
+    history: Mapped[list[Any]] = mapped_column(JSONType, default=list)

@@ -162,6 +162,13 @@ class DatasetRequestMessage(_Top):
     dataset: str = Field(alias="dspace:dataset", min_length=1)
 
 
+class CatalogError(_Top):
+    TYPE: ClassVar[str] = "dspace:CatalogError"
+    type: Literal["dspace:CatalogError"] = Field("dspace:CatalogError", alias="@type")
+    code: str | None = Field(None, alias="dspace:code")
+    reason: list[Any] | None = Field(None, alias="dspace:reason")
+
+
 # --- contract negotiation ----------------------------------------------------------------------
 
 
@@ -352,7 +359,7 @@ class TransferError(_Top):
 MESSAGES: dict[str, type[_Top]] = {
     cls.TYPE: cls
     for cls in (
-        Catalog, CatalogRequestMessage, DatasetRequestMessage, ContractRequestMessage,
+        Catalog, CatalogRequestMessage, DatasetRequestMessage, CatalogError, ContractRequestMessage,
         ContractOfferMessage, ContractAgreementMessage, ContractAgreementVerificationMessage,
         ContractNegotiationEventMessage, ContractNegotiationTerminationMessage,
         ContractNegotiation, ContractNegotiationError, TransferRequestMessage, TransferStartMessage,
@@ -407,6 +414,8 @@ T = TransferState
 TRANSFER: dict[tuple[str, Role], dict[TransferState | None, TransferState]] = {
     (TransferRequestMessage.TYPE, Role.consumer): {None: T.REQUESTED},
     (TransferStartMessage.TYPE, Role.provider): {T.REQUESTED: T.STARTED, T.SUSPENDED: T.STARTED},
+    # the consumer may ask to restart a transfer it or the provider suspended, not start one
+    (TransferStartMessage.TYPE, Role.consumer): {T.SUSPENDED: T.STARTED},
     **{(TransferSuspensionMessage.TYPE, role): {T.STARTED: T.SUSPENDED} for role in Role},
     **{(TransferCompletionMessage.TYPE, role): {T.STARTED: T.COMPLETED} for role in Role},
     **{

@@ -39,6 +39,7 @@ from citybase.data.products.models import (
     ProductDelivery,
     ProductNegotiation,
     ProductScenario,
+    ProductTransfer,
     Scenario,
 )
 from citybase.data.search import tokens
@@ -565,3 +566,30 @@ def revenue_sums(
     if provider is not None:
         query = query.where(ProductDelivery.provider_unit_code == provider)
     return list(session.execute(query))
+
+
+# --- transfer processes ---------------------------------------------------------------------------
+
+
+def contract_by_number(session: Session, number: str) -> ProductContract | None:
+    return session.scalar(select(ProductContract).where(ProductContract.number == number))
+
+
+def transfer_by_pid(session: Session, provider_pid: str) -> ProductTransfer | None:
+    return session.scalar(
+        select(ProductTransfer).where(ProductTransfer.provider_pid == provider_pid)
+    )
+
+
+def transfer_by_key(session: Session, api_key_id: int) -> ProductTransfer | None:
+    """The transfer whose data address carries this key, if any."""
+    return session.scalar(select(ProductTransfer).where(ProductTransfer.api_key_id == api_key_id))
+
+
+def transfers_of(
+    session: Session, contract_id: int, states: Iterable[str] | None = None
+) -> list[ProductTransfer]:
+    query = select(ProductTransfer).where(ProductTransfer.contract_id == contract_id)
+    if states is not None:
+        query = query.where(ProductTransfer.state.in_(list(states)))
+    return list(session.scalars(query.order_by(ProductTransfer.id)))

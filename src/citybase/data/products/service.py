@@ -17,6 +17,8 @@ the face other domains (and the cockpit's counts) import.
   signature by the providing unit, and their verification.
 - ``analysis``: a sandbox product's deliveries: the privacy sandbox's released answer to a
   query asked under the contract.
+- ``transfers``: the Dataspace Protocol's transfer processes under a contract: a pull's data
+  address with a short-lived token; revoking a contract (here) terminates its open transfers.
 - ``metering``: monthly statements per customer and per provider.
 - ``revenue``: the bureau's revenue reports (有偿使用收入报表) over a period, by product,
   provider, scenario and customer; a provider's for its own products.
@@ -57,8 +59,6 @@ from citybase.data.products.contracts import (
     get_accessible_negotiation,
     get_accessible_negotiations,
     issue_contract_key,
-    record_expiries,
-    revoke_contract,
 )
 from citybase.data.products.delivery import DeliveryRefused, deliver, get_deliveries
 from citybase.data.products.files import (
@@ -99,6 +99,7 @@ from citybase.data.products.revenue import to_csv as revenue_csv
 from citybase.data.products.revenue import to_xlsx as revenue_xlsx
 from citybase.data.products.samples import read_sample
 from citybase.data.products.schemas import AgreementAction, AgreementRead
+from citybase.data.products.transfers import record_expiries, revoke_contract
 
 __all__ = [
     "DeliveredFile",
