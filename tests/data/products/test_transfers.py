@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citybase.core.bus.models import Job
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import ApiKeyCreate
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
-from citybase.data.products import service
+from citybase.data.products import callbacks, service
 from citybase.data.products.models import ProductContract, ProductDelivery, ProductTransfer
 from citybase.data.products.schemas import ContractAction
 from tests.data.products.factories import (
@@ -28,6 +29,7 @@ from tests.data.products.factories import (
     products_city,
 )
 
+CALLBACK = "https://connector.example/callback"
 CTX = "https://w3id.org/dspace/2024/1/context.json"
 
 
@@ -53,7 +55,7 @@ def _request(agreement_id: str, **extra: Any) -> dict[str, Any]:
         "@context": CTX, "@type": "dspace:TransferRequestMessage",
         "dspace:consumerPid": "urn:uuid:consumer-t1", "dspace:agreementId": agreement_id,
         "dct:format": "HttpData-PULL",
-        "dspace:callbackAddress": "https://connector.example/callback", **extra,
+        "dspace:callbackAddress": CALLBACK, **extra,
     }  # fmt: skip
 
 
@@ -227,6 +229,13 @@ def test_a_revoked_contract_refuses_transfers_and_terminates_the_started_one(
     assert refused.status_code == 403
     assert "contract.revoked" in str(refused.json()["dspace:reason"])
     assert session.scalar(select(func.count()).select_from(ProductTransfer)) == 1
+    # the consumer's connector is sent the provider's start and, with the revocation, the end
+    sent = session.scalars(select(Job).where(Job.kind == callbacks.CALLBACK_JOB).order_by(Job.id))
+    assert [(j.payload["url"], j.payload["message"]["@type"]) for j in sent] == [
+        (f"{CALLBACK}/transfers/urn:uuid:consumer-t1/start", "dspace:TransferStartMessage"),
+        (f"{CALLBACK}/transfers/urn:uuid:consumer-t1/termination",
+         "dspace:TransferTerminationMessage"),
+    ]  # fmt: skip
 
 
 def test_formats_and_products_that_cannot_be_pulled_are_refused(

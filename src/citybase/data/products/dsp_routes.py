@@ -4,8 +4,9 @@ protocol's messages; errors come back as ``dspace:ContractNegotiationError``.
 
 The participant is the signed-in user or the API key calling (its company is the consumer);
 no ``Authorization`` token of another identity scheme is read. The provider's own messages
-(offer, agreement, FINALIZED) are made in citybase (the JSON API and the console) and are not
-sent to the consumer's ``callbackAddress``: the consumer reads the negotiation's state here."""
+(offer, agreement, FINALIZED, termination) are made in citybase (the JSON API and the console)
+and sent to the consumer's ``callbackAddress`` (``callbacks``); the consumer may also read the
+negotiation's state here."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fastapi.routing import APIRoute
 
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.data.products import negotiation, protocol
+from citybase.data.products import callbacks, negotiation, protocol
 from citybase.data.products.auth import ContractParty
 
 
@@ -73,11 +74,13 @@ def _ack(ack: protocol.ContractNegotiation, status: int = 200) -> JSONResponse:
 
 @router.post("/negotiations/request")
 async def request_negotiation(
-    request: Request, session: DbSession, principal: ContractParty
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty
 ) -> JSONResponse:
     """A ContractRequestMessage on a listed product's offer (by its ``@id``) starts a
     negotiation: 201 with the ACK (``dspace:REQUESTED``)."""
-    return _ack(negotiation.receive_new_request(session, principal, await read_body(request)), 201)
+    body = await read_body(request)
+    callbacks.check_address(body, settings)
+    return _ack(negotiation.receive_new_request(session, principal, body), 201)
 
 
 @router.get("/negotiations/{provider_pid}")

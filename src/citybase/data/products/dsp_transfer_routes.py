@@ -5,7 +5,7 @@ suspends, restarts, completes or terminates it; refusals come back as ``dspace:T
 
 The caller is authenticated as for contract negotiation (a signed-in user or an API key with
 ``products:contract``; asking for a transfer also needs ``products:deliver``). The provider's
-messages are not sent to the consumer's ``callbackAddress``: they are the answers here."""
+messages are the answers here, and are also sent to the consumer's ``callbackAddress``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.data.products import protocol, transfers
+from citybase.data.products import callbacks, protocol, transfers
 from citybase.data.products.auth import ContractParty
 from citybase.data.products.dsp_routes import base_url, protocol_route, read_body
 
@@ -30,6 +30,7 @@ async def request_transfer(
     contracts, ``dct:format`` ``HttpData-PULL``): 201 with the provider's TransferStartMessage,
     its ``dspace:dataAddress`` the contract's delivery endpoint and a bearer token."""
     body = await read_body(request)
+    callbacks.check_address(body, settings)
     started = transfers.request_transfer(session, principal, settings.products,
                                          base_url(request, settings.web.public_url), body)  # fmt: skip
     return JSONResponse(started.to_json(), status_code=201)

@@ -21,7 +21,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.settings import ProductsSettings
-from citybase.data.products import policies, protocol, repository
+from citybase.data.products import callbacks, policies, protocol, repository
 from citybase.data.products.contracts import (
     PROVIDER,
     RULE_OFFER,
@@ -149,6 +149,9 @@ def _move(
     moved = protocol.negotiation_step(_held(negotiation), message, side)
     negotiation.state = moved.state.value
     _log(session, actor, negotiation, reason, details)
+    if side is Side.provider:  # the consumer's connector is told at its callback address
+        callbacks.queue(session, negotiation.callback_address, "negotiations",
+                        negotiation.consumer_pid, message)  # fmt: skip
 
 
 def _log(

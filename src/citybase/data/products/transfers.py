@@ -18,9 +18,10 @@ Every state change is taken by ``protocol.transfer_step`` and goes on the ledger
 termination end the token. Revoking a contract terminates its open transfers; so does the
 hourly expiry of contracts past their term.
 
-The provider's messages are not sent to the consumer's ``callbackAddress`` (the negotiation
-binding sends none either): the TransferStartMessage is the answer to the request (and to a
-restart), and ``GET /dsp/transfers/{providerPid}`` answers the state."""
+The provider's messages are also sent to the consumer's ``callbackAddress`` (``callbacks``): the
+TransferStartMessage answers the request (and a restart) and is POSTed to the callback, as are a
+completion, suspension or termination the provider makes; ``GET /dsp/transfers/{providerPid}``
+answers the state."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.settings import ProductsSettings
-from citybase.data.products import agreements, contracts, protocol, repository
+from citybase.data.products import agreements, callbacks, contracts, protocol, repository
 from citybase.data.products.auth import PRODUCTS_DELIVER
 from citybase.data.products.contracts import (
     PROVIDER,
@@ -169,6 +170,9 @@ def _move(
     moved = protocol.transfer_step(ack(transfer), message, side)
     transfer.state = moved.state.value
     _log(session, actor, transfer, reason, details)
+    if side is Side.provider:  # the consumer's connector is told at its callback address
+        callbacks.queue(session, transfer.callback_address, "transfers", transfer.consumer_pid,
+                        message)  # fmt: skip
 
 
 def _log(
