@@ -4,6 +4,7 @@ steward, released outputs downloaded only by their analyst."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,51 @@ def test_an_analyst_cannot_download_anothers_output(client: TestClient, session:
     assert client.get(f"/api/v1/sandbox/jobs/{made.json()['id']}").status_code == 404
     assert client.get("/api/v1/sandbox/jobs").json() == []
     assert session.scalar(select(func.count()).select_from(SandboxJob)) == 2
+
+
+def _form_token(html: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
+    client: TestClient, session: Session
+) -> None:
+    sc = _city(session)
+    session.commit()
+    csrf = sign_in(client, "healthuser")
+    page = client.get("/console/sandbox/jobs")
+    assert page.status_code == 200
+    assert "代码作业" in page.text
+    assert "城市管理违法当事人信息" in page.text
+    sent = client.post("/console/sandbox/jobs", data={
+        "csrf_token": csrf, "form_token": _form_token(page.text), "language": "python",
+        "sources[]": sc.code, "code": "open('out/chart.svg', 'w').write('<svg/>')\n",
+    }, follow_redirects=False)  # fmt: skip
+    assert sent.status_code == 303
+    shown = client.get("/console/sandbox/jobs")
+    assert "待审查" in shown.text
+    assert "chart.svg" in shown.text
+    output = session.scalars(select(SandboxJobOutput)).one()
+    client.post("/logout")
+    csrf = sign_in(client, "bureausteward")  # a steward of another unit
+    queue = client.get("/console/sandbox/review")
+    assert queue.status_code == 200
+    assert "chart.svg" not in queue.text
+    refused = client.post(f"/console/sandbox/review/{output.id}", data={
+        "csrf_token": csrf, "decision": "approve"}, follow_redirects=False)  # fmt: skip
+    assert refused.status_code in (303, 404)
+    session.refresh(output)
+    assert output.status == "held"
+    client.post("/logout")
+    csrf = sign_in(client, "urbansteward")
+    queue = client.get("/console/sandbox/review")
+    assert "输出审查" in queue.text
+    assert "chart.svg" in queue.text
+    done = client.post(f"/console/sandbox/review/{output.id}", data={
+        "csrf_token": csrf, "decision": "reject", "reason": "图中可识别个人"},
+        follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    session.refresh(output)
+    assert (output.status, output.reason) == ("rejected", "图中可识别个人")
