@@ -316,7 +316,9 @@ def submit_job(
         row.guards = outcome.guards
         row.duration_ms = round(outcome.seconds * 1000)
         row.log = (outcome.stdout + ("\n" if outcome.stdout else "") + outcome.stderr)[-4000:]
-        shutil.rmtree(workdir / "in", ignore_errors=True)  # the rows do not outlive the run
+        for left in workdir.iterdir():  # the rows do not outlive the run; only out/ is kept
+            if left.name != "out":
+                (shutil.rmtree if left.is_dir() and not left.is_symlink() else Path.unlink)(left)
         if outcome.state != "done":
             status = 403 if outcome.state == "refused" else 422
             raise QueryRefused(outcome.rule, outcome.reason, status=status, field="code")
