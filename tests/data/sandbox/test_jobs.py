@@ -250,3 +250,38 @@ def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
     assert done.status_code == 303
     session.refresh(output)
     assert (output.status, output.reason) == ("rejected", "图中可识别个人")
+
+
+def test_through_the_api_only_the_providing_steward_sees_and_reviews_a_held_output(
+    client: TestClient, session: Session
+) -> None:
+    sc = _city(session)
+    session.commit()
+    client.headers["X-CSRF-Token"] = sign_in(client, "healthuser")
+    unknown = client.post("/api/v1/sandbox/jobs", json={
+        "language": "sql", "code": "SELECT 1", "sources": ["999999-999999"]})  # fmt: skip
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["details"]["rule"] == "sandbox.not_declared"
+    made = client.post("/api/v1/sandbox/jobs", json={
+        "language": "python", "sources": [sc.code],
+        "code": "open('out/fig.svg', 'w').write('<svg>12</svg>')\n"})  # fmt: skip
+    (held,) = made.json()["outputs"]
+    assert client.get(f"/api/v1/sandbox/outputs/{held['id']}/file").status_code == 403
+    client.cookies.clear()
+    client.headers["X-CSRF-Token"] = sign_in(client, "bureausteward")
+    assert client.get("/api/v1/sandbox/outputs/held").json() == []
+    assert client.get(f"/api/v1/sandbox/outputs/{held['id']}/file").status_code == 404
+    crossed = client.post(f"/api/v1/sandbox/outputs/{held['id']}/review",
+                          json={"decision": "approve"})  # fmt: skip
+    assert crossed.status_code == 404
+    assert session.get(SandboxJobOutput, held["id"]).status == "held"  # type: ignore[union-attr]
+    client.cookies.clear()
+    client.headers["X-CSRF-Token"] = sign_in(client, "urbansteward")
+    assert [o["id"] for o in client.get("/api/v1/sandbox/outputs/held").json()] == [held["id"]]
+    assert client.get(f"/api/v1/sandbox/outputs/{held['id']}/file").text == "<svg>12</svg>"
+    approved = client.post(f"/api/v1/sandbox/outputs/{held['id']}/review",
+                           json={"decision": "approve"})  # fmt: skip
+    assert approved.json()["status"] == "released"
+    client.cookies.clear()
+    client.headers["X-CSRF-Token"] = sign_in(client, "healthuser")
+    assert client.get(f"/api/v1/sandbox/outputs/{held['id']}/file").text == "<svg>12</svg>"

@@ -43,7 +43,7 @@ class JobCreate(BaseModel):
                    description="The k threshold every released table's counts are checked "
                    "against")  # fmt: skip
     seconds: int = Field(default=30, ge=1, le=60, description="Time limit (wall and CPU), s")
-    memory_mb: int = Field(default=1024, ge=256, le=2048, description="Memory limit, MB")
+    memory_mb: int = Field(default=1024, ge=512, le=2048, description="Memory limit, MB")
 
 
 class OutputRead(BaseModel):

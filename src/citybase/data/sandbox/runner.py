@@ -83,6 +83,7 @@ class Outcome:
     guards: list[str] = field(default_factory=list)
 
 
+_MEMORY = ("MemoryError", "Memory allocation", "memory allocation", "Out of Memory")
 _DENIED = ("Permission denied", "disabled through configuration", "Permission Error")
 
 # --- parent side -------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def run(workdir: Path, language: str, code: str, limits: Limits) -> Outcome:
         outcome.state, outcome.rule = "refused", "job.filesystem"
         outcome.reason = "the job reached for a file outside its working directory: " + (
             outcome.stderr.strip().splitlines() or [""])[-1][:300]  # fmt: skip
-    elif (code_ != 0 and "MemoryError" in outcome.stderr) or code_ == -signal.SIGSEGV:
+    elif (code_ != 0 and any(m in outcome.stderr for m in _MEMORY)) or code_ == -signal.SIGSEGV:
         outcome.state, outcome.rule = "memory", "job.memory"
         outcome.reason = f"the job needed more than its {limits.memory_mb} MB of memory"
     elif code_ != 0:
