@@ -1,7 +1,7 @@
 """Privacy-sandbox benchmark: a differentially private COUNT/SUM/AVG grouped by district over
 1,000,000 rows, against the same aggregation without privacy, in the same run.
 
-    python bench/sandbox_bench.py [--rows 1000000] [--rounds 5] [--epsilon 1.0]
+    python bench/sandbox_bench.py [--rows 1000000] [--rounds 5] [--epsilon 1.0] [--jobs-only]
 
 The rows are generated (a person id with 1 to 4 rows each — the contribution bound, so that
 the truncation runs but drops nothing and the error measured below is the noise alone — one of
@@ -22,6 +22,12 @@ datastore is not timed here (it is the traced read's, the same for every consume
 
 Then the error of the DP answers against the true answers is reported beside OpenDP's own
 accuracy at alpha 0.05 (an average has two: its noisy sum over its noisy count).
+
+**Code jobs' start cost** (``runner.run``, the aim: < 1 s): a Python job of one line and a SQL job
+``SELECT 1`` over a 1,000-row input, each run as the sandbox runs it (a new process under its
+namespaces, limits, Landlock and audit hook) — the time from launch to the job's first line and
+to its end — against a bare ``python -I -c pass`` in a subprocess, the least a new process costs.
+Median of ``--rounds`` × 4 after one to warm up.
 """
 
 from __future__ import annotations
@@ -78,7 +84,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epsilon", type=float, default=1.0)
+    parser.add_argument("--jobs-only", action="store_true", help="only the code jobs' start")
     args = parser.parse_args()
+    if args.jobs_only:
+        job_start(args.rounds * 4)
+        return
 
     import duckdb
     import polars as pl
@@ -145,6 +155,40 @@ def main() -> None:
         p95 = values[int(0.95 * (len(values) - 1))]
         print(f"  {name:10s} median |error| {statistics.median(values):10.3f}  p95 {p95:10.3f}"
               f"  OpenDP accuracy (95 %): {accuracy.get(name, 'n/a')}")  # fmt: skip
+    job_start(args.rounds * 4)
+
+
+def job_start(rounds: int) -> None:
+    import subprocess
+    import tempfile
+
+    from citybase.data.sandbox import runner
+
+    limits = runner.Limits(seconds=10)
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "in").mkdir()
+        rows = "\n".join(f"{i},{i % 13}" for i in range(1000))
+        (work / "in" / "t.csv").write_text("id,区\n" + rows + "\n", encoding="utf-8")
+        figures: dict[str, list[float]] = {}
+        for n in range(rounds + 1):
+            for language, code in (("python", "x = 1"), ("sql", 'SELECT COUNT(*) AS n FROM "t"')):
+                outcome = runner.run(work, language, code, limits)
+                assert outcome.state == "done", (outcome.rule, outcome.reason, outcome.stderr)
+                if n:
+                    figures.setdefault(f"{language}: launch to first line", []).append(
+                        outcome.start_seconds
+                    )
+                    figures.setdefault(f"{language}: whole job", []).append(outcome.seconds)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-I", "-c", "pass"], check=True, env={})
+            if n:
+                figures.setdefault("reference: python -I -c pass", []).append(
+                    time.perf_counter() - started
+                )
+        print(f"code jobs' start, median of {rounds} (guards: {', '.join(outcome.guards)}):")
+        for name, values in figures.items():
+            print(f"  {name:36s} {statistics.median(values) * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

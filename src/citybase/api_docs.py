@@ -398,6 +398,12 @@ SUMMARIES = {
     "GET /api/v1/sandbox/queries": "查询沙箱查询记录",
     "POST /api/v1/sandbox/queries": "提交隐私计算查询",
     "GET /api/v1/sandbox/queries/{query_id}": "查询沙箱查询结果",
+    "POST /api/v1/sandbox/jobs": "提交沙箱代码作业",
+    "GET /api/v1/sandbox/jobs": "查询我的代码作业",
+    "GET /api/v1/sandbox/jobs/{job_id}": "查询代码作业及其输出",
+    "GET /api/v1/sandbox/outputs/held": "查询待审查的作业输出",
+    "POST /api/v1/sandbox/outputs/{output_id}/review": "审查作业输出（放行或驳回）",
+    "GET /api/v1/sandbox/outputs/{output_id}/file": "下载已放行的作业输出",
     # e-certificates
     "GET /api/v1/certificates/types": "查询电子证照类型",
     "PUT /api/v1/certificates/types/{code}": "定义电子证照类型",

@@ -94,6 +94,8 @@ from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.quality import views as quality_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
+from citybase.data.sandbox import jobs_routes as sandbox_jobs_routes
+from citybase.data.sandbox import jobs_views as sandbox_jobs_views
 from citybase.data.sandbox import routes as sandbox_routes
 from citybase.data.sandbox import views as sandbox_views
 from citybase.data.search import routes as search_routes
@@ -458,7 +460,9 @@ def create_app(
         products_revenue_views.router,
         products_views.router,
         sandbox_routes.router,
+        sandbox_jobs_routes.router,
         sandbox_views.router,
+        sandbox_jobs_views.router,
         certificate_routes.router,
         certificate_views.router,
     ):

@@ -87,3 +87,47 @@ class SandboxQuery(IdMixin, TimestampMixin, Base):
     message: Mapped[str] = mapped_column(Text, default="")
     answer: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     access_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SandboxJob(IdMixin, TimestampMixin, Base):
+    """A code job (代码作业): SQL or Python an analyst runs over the rows of declared resources
+    in an isolated process. Its code (and hash), the traced reads of its inputs, how it ended
+    and which guards were in force; its outputs are held until checked."""
+
+    __tablename__ = "sandbox_jobs"
+
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    unit_code: Mapped[str] = mapped_column(String(40), default="")
+    language: Mapped[str] = mapped_column(String(8))  # sql, python
+    code: Mapped[str] = mapped_column(Text)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    sources: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # resource codes
+    provider_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    access_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    k: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="running")  # done, refused, failed
+    rule: Mapped[str] = mapped_column(String(60), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    log: Mapped[str] = mapped_column(Text, default="")  # the end of its stdout and stderr
+    guards: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SandboxJobOutput(IdMixin, TimestampMixin, Base):
+    """A file a job wrote to ``out/``: held until checked — a table automatically against the
+    k threshold, everything else by a steward — and downloadable only when released."""
+
+    __tablename__ = "sandbox_job_outputs"
+    __table_args__ = (UniqueConstraint("job_id", "name"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("sandbox_jobs.id", ondelete="RESTRICT"),
+                                        index=True)  # fmt: skip
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # table, figure, model
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="held")  # held, released, rejected
+    check: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    reviewed_by: Mapped[str] = mapped_column(String(100), default="")
+    reviewed_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
