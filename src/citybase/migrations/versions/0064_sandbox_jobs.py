@@ -1,7 +1,7 @@
 """The sandbox's code jobs and their held, released or rejected outputs.
 
 Revision ID: 0064
-Revises: 0061
+Revises: 0063
 Create Date: 2026-12-06 20:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import citybase.core.db.base
 
 revision: str = "0064"
-down_revision: str | None = "0061"
+down_revision: str | None = "0063"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
