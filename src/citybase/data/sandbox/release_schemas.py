@@ -113,7 +113,7 @@ class Report(BaseModel):
     l: int  # noqa: E741
     max_suppression: float
     achieved_k: int
-    achieved_l: int
+    achieved_l: int | None = Field(description="None: no sensitive column, or no row released")
     measured_by: str = Field("pycanon", description="The library that measured k and l")
     rows_read: int
     rows_released: int
