@@ -57,17 +57,22 @@ def test_the_search_keeps_the_lowest_node_that_qualifies_and_suppresses_the_rest
     # twelve people in two districts; one outlier born alone in 1950
     births = ["1980-01-01"] * 6 + ["1981-05-05"] * 5 + ["1950-01-01"]
     places = ["350102001"] * 6 + ["350103"] * 6
-    ladders = [_ladder("date", ["year"], births, "出生"),
-               _ladder("region", ["district", "city"], places, "街道")]
+    ladders = [
+        _ladder("date", ["year"], births, "出生"),
+        _ladder("region", ["district", "city"], places, "街道"),
+    ]
     found = lattice.search(ladders, None, 5, 1, max_suppression=0.1)
     assert found.qualified
     # nothing generalised: the outlier's class of one is suppressed (1 of 12 ≤ 10 %)
     assert found.levels == {"出生": 0, "街道": 0}
-    assert found.suppressed == 1 and 11 not in found.kept and len(found.kept) == 11
+    assert found.suppressed == 1
+    assert 11 not in found.kept
+    assert len(found.kept) == 11
     assert found.smallest == 5
     # with no suppression allowed the year must go
     strict = lattice.search(ladders, None, 5, 1, max_suppression=0)
-    assert strict.qualified and strict.suppressed == 0
+    assert strict.qualified
+    assert strict.suppressed == 0
     assert sum(strict.levels.values()) > sum(found.levels.values())
 
 

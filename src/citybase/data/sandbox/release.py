@@ -5,7 +5,7 @@
   largest share of rows that may be suppressed. The rows come through the one traced read
   (``read_rows_under``, basis of kind ``release``), masked by grade; direct identifiers are
   removed or replaced by keyed pseudonyms; ``release_lattice`` generalises and suppresses; k and
-  l of what comes out are measured by pyCANON; the re-identification risk is measured against
+  l of what comes out are counted again on its rows; the re-identification risk is measured against
   the base library's person files. A release that does not reach the declared k (or l) within
   the suppression allowed is kept as refused, on the ledger, and can go no further.
 - Another steward of that unit, or the bureau, **reviews** it (``review_release``) — never its

@@ -8,21 +8,23 @@ equivalence classes smaller than k or with fewer than l distinct sensitive value
 suppressed, and the node qualifies when no more than the allowed share of rows went. Of the
 qualifying nodes the one that loses least is kept: the lowest generalisation height, then the
 smallest discernibility. Group sizes are counted by Polars; k and l of the file that comes out
-are measured by pyCANON, independently of the search.
+are counted again on its rows, apart from the search.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import product
+from itertools import pairwise, product
 from typing import Any
 
 import polars as pl
 
 from citybase.core.errors import InvalidInput
+from citybase.data.masking import service as masking
 from citybase.data.sandbox.release_schemas import Hierarchy, HierarchyKind
 
 STAR = "*"
@@ -114,19 +116,19 @@ def check_hierarchy(column: str, h: Hierarchy) -> list[str]:
         return ["value", STAR]
     numbers: list[int] = []
     for x in levels:
-        if isinstance(x, bool) or not isinstance(x, int) and not str(x).isdigit():
+        if isinstance(x, bool) or (not isinstance(x, int) and not str(x).isdigit()):
             raise fail(f"{x!r} is not a whole number")
         numbers.append(int(x))
     if h.kind is HierarchyKind.age:
         if not numbers or any(n < 1 or n > 120 for n in numbers):
             raise fail("age bands are 1 to 120 years wide, at least one")
-        for a, b in zip(numbers, numbers[1:], strict=False):
+        for a, b in pairwise(numbers):
             if b <= a or b % a:
                 raise fail(f"each band holds whole bands of the level below ({b} after {a})")
         return ["value", *(f"{n}y" for n in numbers), STAR]
     if not numbers or any(n < 0 or n > 50 for n in numbers):
         raise fail("a prefix keeps 0 to 50 characters, at least one level")
-    if any(b >= a for a, b in zip(numbers, numbers[1:], strict=False)):
+    if any(b >= a for a, b in pairwise(numbers)):
         raise fail("each level keeps fewer characters than the one below")
     return ["value", *(f"{n}c" for n in numbers), STAR]
 
@@ -300,13 +302,13 @@ def search(
         keys = [f"{i}:{lv}" for i, lv in enumerate(node)]
         groups = frame.group_by(keys).agg(pl.len().alias("size"))
         return Outcome(False, {ld.column: lv for ld, lv in zip(ladders, node, strict=True)},
-                       [], n, groups.height, int(groups["size"].min() or 0) if n else 0,
+                       [], n, groups.height, min(groups["size"].to_list(), default=0),
                        int((groups["size"] ** 2).sum()) if n else 0, tried)  # fmt: skip
     score, node, kept = best
     keys = [f"{i}:{lv}" for i, lv in enumerate(node)]
     rows = frame.join(kept.select(keys), on=keys, how="semi")["__row"].sort().to_list()
     return Outcome(True, {ld.column: lv for ld, lv in zip(ladders, node, strict=True)}, rows,
-                   n - len(rows), kept.height, int(kept["size"].min()), score[2], tried)  # fmt: skip
+                   n - len(rows), kept.height, min(kept["size"].to_list()), score[2], tried)  # fmt: skip
 
 
 def precision(ladders: list[Ladder], levels: dict[str, int], released: int, total: int) -> float:
@@ -321,14 +323,15 @@ def precision(ladders: list[Ladder], levels: dict[str, int], released: int, tota
 
 def measure(rows: list[dict[str, Any]], quasi: list[str], sensitive: str | None
             ) -> tuple[int, int | None]:  # fmt: skip
-    """k and (distinct) l of released rows, measured by pyCANON."""
-    import pandas as pd
-    from pycanon import anonymity
-
+    """k and (distinct) l of released rows, counted on the rows themselves, apart from the
+    search: k by the masking domain's measure (the one every traced read reports), l as the
+    fewest distinct sensitive values in a class. None for l: no sensitive column, or no row."""
     if not rows:
         return 0, None
-    frame = pd.DataFrame(rows, dtype=str)
-    k = int(anonymity.k_anonymity(frame, quasi))
+    k = masking.k_anonymity(rows, quasi, threshold=1).k
     if sensitive is None:
         return k, None
-    return k, int(anonymity.l_diversity(frame, quasi, [sensitive]))
+    values: dict[tuple[Any, ...], set[Any]] = defaultdict(set)
+    for row in rows:
+        values[tuple(row[q] for q in quasi)].add(row[sensitive])
+    return k, min(len(v) for v in values.values())

@@ -114,7 +114,6 @@ class Report(BaseModel):
     max_suppression: float
     achieved_k: int
     achieved_l: int | None = Field(description="None: no sensitive column, or no row released")
-    measured_by: str = Field("pycanon", description="The library that measured k and l")
     rows_read: int
     rows_released: int
     rows_suppressed: int
