@@ -40,7 +40,7 @@ PARAMS = {
     "source_id": "9", "conflict_id": "9", "hotspot_id": "9", "version_id": "9", "grant_id": "9",
     "verb": "withdraw", "action": "submit", "fmt": "csv", "identifier": "9",
     "type_code": "9", "matter": "9", "product_id": "9", "agreement_id": "9", "asset_id": "9",
-    "scenario_id": "9", "contract_id": "9", "negotiation_id": "9",
+    "scenario_id": "9", "contract_id": "9", "negotiation_id": "9", "release_id": "9",
 }  # fmt: skip
 
 NOTICE = re.compile(r'<(p|div|span|li) class="notice error"[^>]*>(.*?)</\1>', re.S)

@@ -116,6 +116,13 @@ def test_the_console_page_prepares_and_shows_the_report(
         follow_redirects=False)  # fmt: skip
     assert bad.status_code == 303
     assert "error=" in bad.headers["location"]
+    # a release short of its k lands on its page, the reason in Chinese
+    short = client.post("/console/sandbox/releases", data={
+        "csrf_token": csrf, "form_token": _form_token(client.get("/console/sandbox/releases").text),
+        "spec": json.dumps(_spec(rc.code, k=100), ensure_ascii=False)}, follow_redirects=False)  # fmt: skip
+    refused = client.get(short.headers["location"])
+    assert "未达标" in refused.text
+    assert "任何泛化组合都达不到 k=100" in refused.text
     client.cookies.set("citybase_lang", "en")
     english = client.get(sent.headers["location"])
     assert "De-identification report" in english.text

@@ -217,13 +217,14 @@ def ladder_of(column: str, h: Hierarchy, values: Sequence[Any], regions: Regions
     names = check_hierarchy(column, h)
     lifted: list[list[str]] = []
     floor = 0
+    distinct = list(dict.fromkeys(values))  # values repeat: each distinct one is lifted once
     for level in range(len(names)):
-        out = [lift(h.kind, names, level, v, regions) for v in values]
-        if any(v is None for v in out):
+        lifted_of = {v: lift(h.kind, names, level, v, regions) for v in distinct}
+        if any(v is None for v in lifted_of.values()):
             floor = level + 1
             lifted.append([])
             continue
-        lifted.append([v or "" for v in out])
+        lifted.append([lifted_of[v] or "" for v in values])
     if floor >= len(names) - 1:  # only * is left: the values are not of this hierarchy
         bad = next((v for v in values if lift(h.kind, names, len(names) - 2, v, regions)
                     is None), None)  # fmt: skip

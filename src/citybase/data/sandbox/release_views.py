@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from citybase.core.errors import CitybaseError, InvalidInput, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -149,11 +149,60 @@ _TEXTS = {
         "identifiers marked pseudonym are replaced by keyed pseudonyms, every other direct "
         "identifier is removed; recipients: the units' codes, or open_to_all true.",
     ),
-    "release.bad_json": ("发布声明不是有效的 JSON", "The declaration is not valid JSON"),
 }
 add_translations("zh", {"De-identified releases": "去标识化发布"}
                  | {k: v[0] for k, v in _TEXTS.items()})  # fmt: skip
 add_translations("en", {k: v[1] for k, v in _TEXTS.items()})
+add_field_labels({"quasi_identifiers": "Quasi-identifier", "sensitive": "Sensitive column",
+                  "recipients": "Published to", "max_suppression": "Largest share suppressed",
+                  "release_id": "Release"})  # fmt: skip
+add_translations("zh", {
+    "Quasi-identifier": "准标识符", "Sensitive column": "敏感属性列", "Published to": "发布对象",
+    "Largest share suppressed": "最大抑制比例", "Release": "发布",
+    "the declaration is not valid JSON": "发布声明不是有效的 JSON",
+    "only the providing unit's stewards or the bureau review a release":
+        "只有提供单位的数据管理员或数据局可以审核发布",
+    "only the providing unit's stewards or the bureau publish a release":
+        "只有提供单位的数据管理员或数据局可以发布",
+    "l-diversity is declared on a sensitive column: name it": "l-多样性须声明在敏感属性列上：请指定该列",
+    "name the units it is for, or open it to every unit": "请指定发布对象单位，或向全部单位发布",
+})  # fmt: skip
+# the releases' reasons as the console shows them (their values kept)
+add_patterns("zh", {
+    r"no release (\S+)": "未找到发布 {0}",
+    r"release (\S+) is \w+: only a prepared release is reviewed": "发布 {0} 不在待审核状态，不能审核",
+    r"release (\S+) is \w+: only an approved release is published": "发布 {0} 尚未审核通过，不能发布",
+    r"release (\S+) was refused: it has no file": "发布 {0} 未达标而被拒绝，没有发布文件",
+    r"(\S+) prepared release (\S+): another steward or the bureau reviews it":
+        "{0} 是发布 {1} 的准备人：须由另一名数据管理员或数据局审核",
+    r"only the data stewards of (\S+) \(the providing unit\) prepare releases of (\S+) "
+    r"\(rule sandbox\.steward\)": "只有提供单位 {0} 的数据管理员可以准备 {1} 的发布",
+    r"quasi_identifiers\.[^:]+: (.+)": "准标识符：{0}",
+    r"(.+?): (.+) is no level of a \w+ hierarchy \((.+)\)": "{0}：{1} 不是该类泛化层级的级别（可用：{2}）",
+    r"(.+?): the levels go from fine to coarse, each once: (.+)": "{0}：各级须由细到粗、各出现一次：{1}",
+    r"(.+?): a value hierarchy has no level but the value and \*": "{0}：value 类层级只有原值与 *",
+    r"(.+?): (.+) is not a whole number": "{0}：{1} 不是整数",
+    r"(.+?): age bands are 1 to 120 years wide, at least one": "{0}：年龄段宽度须为 1 至 120 岁，至少一级",
+    r"(.+?): each band holds whole bands of the level below \((\d+) after (\d+)\)":
+        "{0}：每级年龄段须由下一级的整数个年龄段组成（{2} 之后为 {1}）",
+    r"(.+?): a prefix keeps 0 to 50 characters, at least one level": "{0}：前缀保留 0 至 50 个字符，至少一级",
+    r"(.+?): each level keeps fewer characters than the one below": "{0}：每一级保留的字符须少于下一级",
+    r"(.+?): (.+) and its like are not .+ this hierarchy can generalise \((.+)\)":
+        "{0}：{1} 等值无法按该泛化层级泛化（{2}）",
+    r"(.+) is declared twice \((.+) and (.+)\)": "{0} 被声明了两次（{1} 和 {2}）",
+    r"(.+) is a direct identifier: remove or pseudonymise it": "{0} 是直接标识符：须删除或以假名替换",
+    r"(.+) \(\w+\) singles people out: declare it a quasi-identifier with a hierarchy":
+        "{0} 可识别个人：须声明为准标识符并给出泛化层级",
+    r"(\S+) provides (\S+): it has its own rows": "{0} 是 {1} 的提供单位，已持有原始数据",
+    r"k=(\d+)(.*) is not reached by any generalisation of (.+) suppressing at most (\S+) of "
+    r"(\d+) rows": "在最多抑制 {3}（共 {4} 行）的条件下，{2} 的任何泛化组合都达不到 k={0}{1}",
+    r"the released file measures k=(\S+), l=(\S+): below the declared k=(\S+), l=(\S+)":
+        "发布文件实测 k={0}、l={1}，低于声明的 k={2}、l={3}",
+    r"the file measures k=(\d+): below the declared k=(\d+)": "发布文件实测 k={0}，低于声明的 k={1}",
+    r"(\d+) combinations of levels: at most (\d+); declare fewer quasi-identifiers or fewer "
+    r"levels": "泛化组合共 {0} 个，最多 {1} 个：请减少准标识符或泛化层级",
+    r"(\S+) has (\d+) rows: a release reads at most (\d+)": "{0} 共 {1} 行：一次发布最多读取 {2} 行",
+})  # fmt: skip
 
 
 def _back(session: DbSession, exc: Exception, release_id: int | None = None) -> Response:
