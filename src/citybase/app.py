@@ -96,6 +96,8 @@ from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
 from citybase.data.sandbox import jobs_routes as sandbox_jobs_routes
 from citybase.data.sandbox import jobs_views as sandbox_jobs_views
+from citybase.data.sandbox import release_routes as sandbox_release_routes
+from citybase.data.sandbox import release_views as sandbox_release_views
 from citybase.data.sandbox import routes as sandbox_routes
 from citybase.data.sandbox import views as sandbox_views
 from citybase.data.search import routes as search_routes
@@ -463,6 +465,8 @@ def create_app(
         sandbox_jobs_routes.router,
         sandbox_views.router,
         sandbox_jobs_views.router,
+        sandbox_release_routes.router,
+        sandbox_release_views.router,
         certificate_routes.router,
         certificate_views.router,
     ):

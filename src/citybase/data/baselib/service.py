@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -484,3 +485,25 @@ def entity_id_by_subject(session: Session, kind: str, subject: str) -> int | Non
     this is no delivery of data and not traced; reading the file is ``read_file``."""
     found = repository.entities_by_subject(session, kind, subject)
     return found[0].id if found else None
+
+
+def count_persons_by(
+    session: Session, fields: list[str], key: Callable[[dict[str, str]], tuple[str, ...] | None]
+) -> tuple[int, Counter[tuple[str, ...]]]:
+    """How many person files (一人一档) there are, and how many share each combination that
+    ``key`` makes of their golden ``fields`` (``birth``, ``sex``, ``address``…; ``key`` returns
+    None to leave a file out). Only the counts leave the base library — no file, value or id —
+    so this is no delivery of data: it is how a de-identified release measures its
+    re-identification risk (重标识风险) against the people the city knows."""
+    wanted = set(fields)
+    live = {e.id for e in repository.entities(session, Kind.person.value) if e.records > 0}
+    values: dict[int, dict[str, str]] = defaultdict(dict)
+    for g in repository.golden_of_kind(session, Kind.person.value):
+        if g.entity_id in live and g.field in wanted:
+            values[g.entity_id][g.field] = g.value
+    counts: Counter[tuple[str, ...]] = Counter()
+    for entity_id in live:
+        combination = key(values.get(entity_id, {}))
+        if combination is not None:
+            counts[combination] += 1
+    return len(live), counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citybase.core.db.base import Base, IdMixin, JSONType, TimestampMixin
@@ -131,3 +131,36 @@ class SandboxJobOutput(IdMixin, TimestampMixin, Base):
     reviewed_by: Mapped[str] = mapped_column(String(100), default="")
     reviewed_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SandboxRelease(IdMixin, TimestampMixin, Base):
+    """A release of de-identified micro-data (去标识化数据发布, GB/T 37964): a resource's rows
+    generalised and suppressed to a declared k-anonymity and l-diversity, with its report.
+    Prepared by a steward of the providing unit, reviewed by another steward or the bureau,
+    then published to the units named (or to every unit). The released rows are kept here, as
+    released: nothing else of the resource is."""
+
+    __tablename__ = "sandbox_releases"
+
+    resource_code: Mapped[str] = mapped_column(String(60), index=True)
+    provider_unit_code: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # what was declared
+    recipients: Mapped[list[str]] = mapped_column(JSONType, default=list)  # unit codes
+    open_to_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    # prepared, refused, approved, rejected, published
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    columns: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    rows: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # lists, in column order
+    access_id: Mapped[int | None] = mapped_column(BigInteger)
+    prepared_by: Mapped[str] = mapped_column(String(100))
+    reviewed_by: Mapped[str] = mapped_column(String(100), default="")
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    published_by: Mapped[str] = mapped_column(String(100), default="")
+    published_at: Mapped[datetime | None]
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
