@@ -28,6 +28,7 @@ from citybase.perception.context.models import (
     AttributeSeries,
     ContextEntity,
     EntityState,
+    type_list,
 )
 from citybase.perception.context.service import (
     EVERYONE,
@@ -209,7 +210,7 @@ def _may_rewrite(session: Session, entity_id: str, writer: Writer, scope: ReadSc
     kind = session.scalars(select(AttributeSeries.entity_type).where(
         AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
     entity = session.get(ContextEntity, entity_id)
-    type_iri = entity.type if entity is not None else (kind or "")
+    type_iri = type_list(entity) if entity is not None else (kind or "")
     if not scope.sees(owner, type_iri):
         raise ResourceNotFound(f"no history of {entity_id}", field="id")
     if not writer.may_change(owner):
