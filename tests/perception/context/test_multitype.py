@@ -4,19 +4,23 @@ migration that brought the types' table."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from alembic import command
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citybase.core.db import migrate
 from citybase.core.db.engine import Database
+from citybase.core.identity.schemas import Role
 from citybase.perception.context import batch, discovery, jsonld, updates
 from citybase.perception.context import service as context
 from citybase.perception.context.errors import BadRequestData, ResourceNotFound
 from citybase.perception.context.models import EntityType
+from tests.core.identity.factories import make_user, sign_in
 
 CORE = jsonld.context_of(None)
 EX = "https://example.org/"
@@ -127,3 +131,36 @@ def test_the_migration_files_each_entity_under_its_one_type(fresh_db: Database) 
         assert _filed(session, "urn:ngsi-ld:Thing:house") == {EX + "Building"}
         assert _ids(session, "Building") == ["urn:ngsi-ld:Thing:house"]
         assert context.retrieve(session, "urn:ngsi-ld:Thing:house", OWN)["type"] == "Building"
+
+
+def test_a_history_upserted_with_new_types_has_them_all(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = {"X-CSRF-Token": sign_in(client, "water"), "Content-Type": "application/json"}
+    base, car = "/ngsi-ld/v1/temporal/entities", "urn:ngsi-ld:Vehicle:v1"
+
+    def speed(value: Any, day: int) -> dict[str, Any]:
+        return {"speed": [{"type": "Property", "value": value,
+                           "observedAt": f"2026-01-0{day}T00:00:00Z"}]}  # fmt: skip
+
+    first = client.post(base, headers=h, content=json.dumps({"id": car, "type": "Vehicle",
+                                                              **speed(1, 1)}))  # fmt: skip
+    assert first.status_code == 201, first.text
+    again = client.post(base, headers=h, content=json.dumps(
+        {"id": car, "type": ["Vehicle", "Truck"], **speed(2, 2)}))  # fmt: skip
+    assert again.status_code == 204, again.text
+    whole = client.get(f"{base}/{car}").json()
+    assert whole["type"] == ["Vehicle", "Truck"]
+    assert [i["value"] for i in whole["speed"]] == [1, 2]
+    # a core entity of two types: its history is found by either
+    made = client.post("/ngsi-ld/v1/entities", headers=h, content=json.dumps(
+        {"id": B, "type": ["Building", "Tree"],
+         "height": {"type": "Property", "value": 3,
+                    "observedAt": "2026-01-01T00:00:00Z"}}))  # fmt: skip
+    assert made.status_code == 201, made.text
+    session.commit()
+    for kind in ("Building", "Tree"):
+        found = client.get(base, params={"type": kind}).json()
+        assert [e["id"] for e in found] == [B]
+        assert found[0]["type"] == ["Building", "Tree"]

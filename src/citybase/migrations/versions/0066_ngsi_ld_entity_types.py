@@ -1,5 +1,6 @@
 """NGSI-LD entities of several types: each type filed in perception_entity_types (the one type
-every entity had copied in), the full list kept on the entity when there are several.
+every entity had copied in), the full list kept on the entity, and on its history's series,
+when there are several.
 
 Revision ID: 0066
 Revises: 0061
@@ -31,11 +32,16 @@ def upgrade() -> None:
                     ["type", "entity_id"], unique=False)  # fmt: skip
     with op.batch_alter_table("perception_entities", schema=None) as batch_op:
         batch_op.add_column(sa.Column("types", citybase.core.db.base.JSONType, nullable=True))
+    with op.batch_alter_table("perception_attribute_series", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("entity_types", citybase.core.db.base.JSONType,
+                                      nullable=True))  # fmt: skip
     op.execute("INSERT INTO perception_entity_types (entity_id, type) "
                "SELECT id, type FROM perception_entities")  # fmt: skip
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("perception_attribute_series", schema=None) as batch_op:
+        batch_op.drop_column("entity_types")
     with op.batch_alter_table("perception_entities", schema=None) as batch_op:
         batch_op.drop_column("types")
     op.drop_index("ix_perception_entity_types_type_entity", table_name="perception_entity_types")

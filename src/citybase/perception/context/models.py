@@ -106,7 +106,9 @@ class AttributeSeries(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     entity_id: Mapped[str] = mapped_column(String(256), index=True)
     attr: Mapped[str] = mapped_column(String(512))
-    entity_type: Mapped[str] = mapped_column(String(512), index=True)
+    entity_type: Mapped[str] = mapped_column(String(512), index=True)  # its entity's first
+    # every type of an entity of several, in order (None: ``entity_type`` alone)
+    entity_types: Mapped[list[str] | None] = mapped_column(JSONType, default=None, nullable=True)
     # the unit owning the entity when the series began: only it rewrites the history
     unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
     dataset_id: Mapped[str] = mapped_column(String(256), default="", server_default="")
