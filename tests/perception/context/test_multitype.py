@@ -148,11 +148,14 @@ def test_a_history_upserted_with_new_types_has_them_all(
                                                               **speed(1, 1)}))  # fmt: skip
     assert first.status_code == 201, first.text
     again = client.post(base, headers=h, content=json.dumps(
-        {"id": car, "type": ["Vehicle", "Truck"], **speed(2, 2)}))  # fmt: skip
-    assert again.status_code == 204, again.text
+        {"id": car, "type": ["Vehicle", "Truck"], **speed("urn:ngsi-ld:null", 2)}))  # fmt: skip
+    assert again.status_code == 204, again.text  # a deleted instance is history too (4.5.7)
     whole = client.get(f"{base}/{car}").json()
     assert whole["type"] == ["Vehicle", "Truck"]
-    assert [i["value"] for i in whole["speed"]] == [1, 2]
+    assert [i["value"] for i in whole["speed"]] == [1, "urn:ngsi-ld:null"]
+    bare = client.post(base, headers=h, content=json.dumps(
+        {"id": car, "speed": "urn:ngsi-ld:null"}))  # fmt: skip
+    assert bare.status_code == 400  # not an instance: no type, no time
     # a core entity of two types: its history is found by either
     made = client.post("/ngsi-ld/v1/entities", headers=h, content=json.dumps(
         {"id": B, "type": ["Building", "Tree"],

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
 from citybase.perception.context import entity_types, jsonld
-from citybase.perception.context.attributes import PAYLOAD, instances, unstamped
+from citybase.perception.context.attributes import NGSI_NULL, PAYLOAD, instances, unstamped
 from citybase.perception.context.models import (
     AttributeInstance,
     AttributeSeries,
@@ -251,8 +251,10 @@ def add(session: Session, body: Any, context: list[Any], entity_id: str | None =
            if k not in ("id", "type", "@context")}  # fmt: skip
     instances = {k: [normalize(i) for i in v] for k, v in raw.items()}
     for name, items in instances.items():
-        for item in items:
-            _check_attribute(name, item)
+        for given_item, item in zip(raw[name], items, strict=True):
+            kind = str(given_item.get("type")) if isinstance(given_item, dict) else ""
+            if not (kind in PAYLOAD and item.get(member(kind)) == NGSI_NULL):
+                _check_attribute(name, item)  # a deleted instance (4.5.7) is history too
             if "observedAt" not in item:
                 raise BadRequestData(f"{name}: each instance needs its observedAt", field=name)
     names, types = jsonld.expand_names(
