@@ -314,7 +314,7 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
           writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Merge-patch an entity (``PATCH /entities/{id}``): attributes given are added, or merged
     into those it has (sub-attributes and compound values member by member); an attribute given
-    as ``urn:ngsi-ld:null`` (or JSON null) is removed; the type may be given again."""
+    as ``urn:ngsi-ld:null`` (or JSON null) is removed; types given join the entity's."""
     attributes.check_id(entity_id)
     if not isinstance(body, dict):
         raise BadRequestData("the fragment is a JSON object")
