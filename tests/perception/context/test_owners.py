@@ -43,7 +43,7 @@ def test_the_migration_gives_existing_rows_an_owner(fresh_db: Database) -> None:
     command.downgrade(migrate.alembic_config(fresh_db.engine), "0027")
     migrate.upgrade(fresh_db.engine, "0028")
     with fresh_db.session_scope() as session:
-        units = {e.id: e.unit for e in session.query(ContextEntity)}
+        units = dict(session.query(ContextEntity.id, ContextEntity.unit).all())
         assert units == {"urn:ngsi-ld:Device:wl-3": "gl.urban", "urn:ngsi-ld:Gauge:free": ""}
         # the columns of 0028 only: later revisions add others to the series
         series = dict(session.query(AttributeSeries.entity_id, AttributeSeries.unit).all())
@@ -98,7 +98,7 @@ def test_the_platforms_entities_are_handed_to_a_unit(
     assert done.exit_code == 0, done.output
     assert "3 entities" in done.output
     with fresh_db.session_scope() as session:
-        units = {e.id: e.unit for e in session.query(ContextEntity)}
+        units = dict(session.query(ContextEntity.id, ContextEntity.unit).all())
         assert units == {**{f"urn:ngsi-ld:Gauge:{n}": "fz.water" for n in range(3)},
                          "urn:ngsi-ld:Device:wl-3": "gl.urban"}  # fmt: skip
         assert {s.unit for s in session.query(AttributeSeries)

@@ -11,11 +11,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError
-from citybase.perception.context import attributes, jsonld
+from citybase.perception.context import attributes, entity_types, jsonld
 from citybase.perception.context.errors import AlreadyExists, BadRequestData
 from citybase.perception.context.models import (
     ContextEntity,
     EntityState,
+    type_list,
 )
 from citybase.perception.context.service import (
     DEVICE,
@@ -51,13 +52,13 @@ def upsert(session: Session, body: Any, context: list[Any], *, replace_all: bool
     return True
 
 
-def _prepared(item: Any) -> tuple[str, str, dict[str, Any]]:
-    """A batch item checked as a whole entity: its id, type and normalized attributes."""
+def _prepared(item: Any) -> tuple[str, list[str], dict[str, Any]]:
+    """A batch item checked as a whole entity: its id, types and normalized attributes."""
     if not isinstance(item, dict):
         raise BadRequestData("an entity is a JSON object")
-    entity_id, kind = attributes.check_id(item.get("id")), str(item.get("type") or "")
+    entity_id = attributes.check_id(item.get("id"))
     attrs = _entity_attrs(item, item.get("type"))
-    return entity_id, kind, attrs
+    return entity_id, entity_types.given_types(item.get("type")), attrs
 
 
 def upsert_many(session: Session, items: list[Any], context: list[Any], *, create_only: bool = False,
@@ -70,7 +71,7 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     whether any entity was new. Entities of registered devices go one by one, each in a
     savepoint of its own, since their readings may be refused. An existing entity of another
     unit is refused unless the writer may change any unit's; a new one is the writer's unit's."""
-    ready: list[tuple[str, str, dict[str, Any]]] = []
+    ready: list[tuple[str, list[str], dict[str, Any]]] = []
     refused: list[tuple[Any, CitybaseError]] = []
     for item in items:
         try:
@@ -82,7 +83,7 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     ready = [r for r in ready if not r[0].startswith(DEVICE)]
     names, types = jsonld.expand_names(
         context, set().union(*(_names(a) for _, _, a in ready)) if ready else set(),
-        {k for _, k, _ in ready},
+        {k for _, kinds, _ in ready for k in kinds},
     )  # fmt: skip
     ids = list({i for i, _, _ in ready})
     from citybase.perception.context import notify, places
@@ -92,16 +93,19 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     connection = session.connection()
     merge_in_db = connection.dialect.name == "postgresql" and not notify.listening()
     have: dict[str, tuple[dict[str, Any], datetime, str]] = {}
+    had_types: dict[str, list[str]] = {}
     for start in range(0, len(ids), 500):
         chunk = ContextEntity.id.in_(ids[start : start + 500])
         if merge_in_db:
-            have |= {i: ({}, c, u) for i, c, u in session.execute(
-                select(ContextEntity.id, ContextEntity.created_at, ContextEntity.unit).where(
-                    chunk))}  # fmt: skip
+            read = session.execute(select(ContextEntity.id, ContextEntity.created_at,
+                                          ContextEntity.unit, ContextEntity.type,
+                                          ContextEntity.types).where(chunk))  # fmt: skip
+            for i, c, u, t, ts in read:
+                have[i], had_types[i] = ({}, c, u), list(ts or [t])
         else:
-            have |= {i: (a, c, u) for i, a, c, u in session.execute(
-                select(ContextEntity.id, ContextEntity.attrs, ContextEntity.created_at,
-                       ContextEntity.unit).where(chunk))}  # fmt: skip
+            for stored in session.execute(select(ContextEntity).where(chunk)).scalars():
+                have[stored.id] = (stored.attrs, stored.created_at, stored.unit)
+                had_types[stored.id] = type_list(stored)
     # a new entity of an id whose history another unit keeps would add to that history
     kept = {} if writer.any_unit else _history_owners(session, [i for i in ids if i not in have])
     done: list[str] = []
@@ -111,7 +115,8 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
     try:
         inserts: dict[str, dict[str, Any]] = {}
         updates: dict[str, dict[str, Any]] = {}
-        for entity_id, kind, attrs in ready:
+        filed: dict[str, list[str]] = {}
+        for entity_id, kinds, attrs in ready:
             expanded = {names[k]: _rename(v, names) for k, v in attrs.items()}
             before = have.get(entity_id)
             if before is not None and create_only:
@@ -131,9 +136,16 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
                           now=now)  # fmt: skip
             born = before[1] if before is not None else now
             owner = writer.unit if before is None else before[2]
-            state = EntityState(entity_id, types[kind], new, born, now, owner)
-            row = {"id": entity_id, "type": state.type, "attrs": new, "created_at": born,
-                   "modified_at": now, "unit": owner,
+            state = EntityState(entity_id, "", new, born, now, owner)
+            given = list(dict.fromkeys(types[k] for k in kinds))
+            if before is None or replace_all:  # an upsert replacing sets the types
+                entity_types.set_types(state, given)
+            else:  # one updating adds those given to the entity's
+                entity_types.set_types(state, had_types[entity_id])
+                entity_types.add_types(state, given)
+            had_types[entity_id] = filed[entity_id] = type_list(state)
+            row = {"id": entity_id, "type": state.type, "types": state.types, "attrs": new,
+                   "created_at": born, "modified_at": now, "unit": owner,
                    "merge": before is not None and not replace_all}  # fmt: skip
             (inserts if before is None or entity_id in inserts else updates)[entity_id] = row
             created = created or before is None
@@ -151,22 +163,27 @@ def upsert_many(session: Session, items: list[Any], context: list[Any], *, creat
         if updates and connection.dialect.name == "postgresql":  # one statement over arrays
             rows = list(updates.values())
             connection.exec_driver_sql(  # the batch as one JSON document, read by the database
-                "UPDATE perception_entities AS e SET type = v.type, attrs = CASE WHEN v.merge THEN "
-                "e.attrs || v.attrs ELSE v.attrs END, modified_at = v.modified_at FROM "
-                "jsonb_to_recordset(%s::jsonb) AS v(id text, type text, attrs jsonb, "
-                "modified_at timestamptz, merge boolean) WHERE e.id = v.id",
-                (orjson.dumps([{"id": r["id"], "type": r["type"], "attrs": r["attrs"],
+                "UPDATE perception_entities AS e SET type = v.type, types = v.types, attrs = CASE "
+                "WHEN v.merge THEN e.attrs || v.attrs ELSE v.attrs END, modified_at = "
+                "v.modified_at FROM jsonb_to_recordset(%s::jsonb) AS v(id text, type text, "
+                "types jsonb, attrs jsonb, modified_at timestamptz, merge boolean) "
+                "WHERE e.id = v.id",
+                (orjson.dumps([{"id": r["id"], "type": r["type"], "types": r["types"],
+                                "attrs": r["attrs"],
                                 "modified_at": r["modified_at"].isoformat(),
                                 "merge": r["merge"] and merge_in_db} for r in rows]).decode(),),
             )  # fmt: skip
         elif updates:
             connection.execute(
                 update(table).where(table.c.id == bindparam("b_id")).values(
-                    type=bindparam("b_type"), attrs=bindparam("b_attrs"),
-                    modified_at=bindparam("b_modified")),
-                [{"b_id": r["id"], "b_type": r["type"], "b_attrs": r["attrs"],
+                    type=bindparam("b_type"), types=bindparam("b_types"),
+                    attrs=bindparam("b_attrs"), modified_at=bindparam("b_modified")),
+                [{"b_id": r["id"], "b_type": r["type"], "b_types": r["types"],
+                  "b_attrs": r["attrs"],
                   "b_modified": r["modified_at"]} for r in updates.values()],
             )  # fmt: skip
+        entity_types.file(session, {i: filed[i] for i in updates})
+        entity_types.file(session, {i: filed[i] for i in inserts}, fresh=True)
     except BaseException:
         places.end_batch(session, write=False)
         raise

@@ -19,14 +19,16 @@ NOT_ATTRIBUTES = {SCOPE, EXPIRES}  # core members kept beside the attributes
 
 def types_and_attributes(session: Session, context: list[Any],
                          scope: ReadScope = EVERYONE) -> dict[str, list[str]]:  # fmt: skip
-    """Each entity type (in the reader's terms) with the attribute names its entities have."""
+    """Each entity type (in the reader's terms) with the attribute names its entities have (an
+    entity of several types counts under each)."""
     found: dict[str, set[str]] = {}
-    stmt = select(ContextEntity.type, ContextEntity.attrs)
-    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    stmt = select(ContextEntity.type, ContextEntity.types, ContextEntity.attrs)
+    visible = scope.clause(ContextEntity.unit, entity_id=ContextEntity.id)
     if visible is not None:
         stmt = stmt.where(visible)
-    for kind, attrs in session.execute(stmt):
-        found.setdefault(kind, set()).update(a for a in attrs if a not in NOT_ATTRIBUTES)
+    for first, kinds, attrs in session.execute(stmt):
+        for kind in kinds or [first]:
+            found.setdefault(kind, set()).update(a for a in attrs if a not in NOT_ATTRIBUTES)
     names, types = jsonld.compact_names(context, {a for v in found.values() for a in v},
                                         set(found))  # fmt: skip
     return {types.get(k, k): sorted(names.get(a, a) for a in v) for k, v in sorted(found.items())}
@@ -34,20 +36,22 @@ def types_and_attributes(session: Session, context: list[Any],
 
 def census(session: Session, context: list[Any], scope: ReadScope = EVERYONE,
            ) -> dict[str, tuple[int, dict[str, set[str]]]]:  # fmt: skip
-    """Each entity type (IRI) held: how many entities, and each attribute (IRI) with its kinds."""
+    """Each entity type (IRI) held: how many entities (an entity of several types counts under
+    each), and each attribute (IRI) with its kinds."""
     found: dict[str, tuple[int, dict[str, set[str]]]] = {}
-    stmt = select(ContextEntity.type, ContextEntity.attrs)
-    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    stmt = select(ContextEntity.type, ContextEntity.types, ContextEntity.attrs)
+    visible = scope.clause(ContextEntity.unit, entity_id=ContextEntity.id)
     if visible is not None:
         stmt = stmt.where(visible)
-    for kind, attrs in session.execute(stmt):
-        count, held = found.get(kind, (0, {}))
-        for iri, attr in attrs.items():
-            if iri not in NOT_ATTRIBUTES:
-                held.setdefault(iri, set()).update(
-                    str(i.get("type")) for i in attributes.instances(attr)
-                )
-        found[kind] = (count + 1, held)
+    for first, kinds, attrs in session.execute(stmt):
+        for kind in kinds or [first]:
+            count, held = found.get(kind, (0, {}))
+            for iri, attr in attrs.items():
+                if iri not in NOT_ATTRIBUTES:
+                    held.setdefault(iri, set()).update(
+                        str(i.get("type")) for i in attributes.instances(attr)
+                    )
+            found[kind] = (count + 1, held)
     return found
 
 
@@ -55,7 +59,7 @@ def attribute_counts(session: Session, scope: ReadScope = EVERYONE) -> dict[str,
     """How many entities hold each attribute (IRI)."""
     counts: dict[str, int] = {}
     stmt = select(ContextEntity.attrs)
-    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    visible = scope.clause(ContextEntity.unit, entity_id=ContextEntity.id)
     if visible is not None:
         stmt = stmt.where(visible)
     for (attrs,) in session.execute(stmt):

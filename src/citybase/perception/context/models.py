@@ -18,13 +18,35 @@ class ContextEntity(Base):
     __table_args__ = (Index("ix_perception_entities_type_id", "type", "id"),)
 
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    type: Mapped[str] = mapped_column(String(512))
+    type: Mapped[str] = mapped_column(String(512))  # its first type
+    # every type, in the order given, when it has more than one (None: ``type`` alone); a query
+    # by type reads ``EntityType``, which files each of them
+    types: Mapped[list[str] | None] = mapped_column(JSONType, default=None, nullable=True)
     attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # the owning unit's code: only it (or a platform administrator) changes the entity; a
     # device's entity is its device's unit's; "" is the platform's own
     unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class EntityType(Base):
+    """One type of an entity, filed under the type: a query by type (or a reader's scope of
+    public types) reads the entities of a type through this table's index, on SQLite and
+    PostgreSQL alike; an entity of several types is filed under each."""
+
+    __tablename__ = "perception_entity_types"
+    __table_args__ = (Index("ix_perception_entity_types_type_entity", "type", "entity_id"),)
+
+    entity_id: Mapped[str] = mapped_column(
+        ForeignKey("perception_entities.id", ondelete="CASCADE"), primary_key=True
+    )
+    type: Mapped[str] = mapped_column(String(512), primary_key=True)
+
+
+def type_list(entity: ContextEntity | EntityState) -> list[str]:
+    """An entity's types: its first alone, or all of them."""
+    return list(entity.types) if entity.types else [entity.type]
 
 
 @dataclass(slots=True)
@@ -37,6 +59,7 @@ class EntityState:
     created_at: datetime
     modified_at: datetime
     unit: str = ""
+    types: list[str] | None = None
 
 
 class StoredContext(Base):
@@ -83,7 +106,9 @@ class AttributeSeries(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     entity_id: Mapped[str] = mapped_column(String(256), index=True)
     attr: Mapped[str] = mapped_column(String(512))
-    entity_type: Mapped[str] = mapped_column(String(512), index=True)
+    entity_type: Mapped[str] = mapped_column(String(512), index=True)  # its entity's first
+    # every type of an entity of several, in order (None: ``entity_type`` alone)
+    entity_types: Mapped[list[str] | None] = mapped_column(JSONType, default=None, nullable=True)
     # the unit owning the entity when the series began: only it rewrites the history
     unit: Mapped[str] = mapped_column(String(64), default="", server_default="")
     dataset_id: Mapped[str] = mapped_column(String(256), default="", server_default="")

@@ -35,10 +35,15 @@ from sqlalchemy.orm import Session
 from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.core.net import OutboundPolicy, post, resolve
 from citybase.core.shared.service import SharedStore
-from citybase.perception.context import geo, jsonld, service
+from citybase.perception.context import entity_types, geo, jsonld, service
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import PAYLOAD, default, instances, pack
-from citybase.perception.context.models import ContextEntity, ContextSubscription, EntityState
+from citybase.perception.context.models import (
+    ContextEntity,
+    ContextSubscription,
+    EntityState,
+    type_list,
+)
 from citybase.perception.context.subscriptions import Compiled, compile_row
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class Change:
     events: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # what the attributes the change touched held before it (all of them, for a deletion)
     previous: Mapping[str, Any] = field(default_factory=dict)
+    types: list[str] | None = None  # every type of an entity of several
 
     def merged(self, later: Change) -> Change:
         """This change and a later one to the same entity, as one: the entity as the later left
@@ -72,11 +78,13 @@ class Change:
                   for k in {*self.events, *later.events}}  # fmt: skip
         return Change(later.id, later.type, later.attrs, self.changed | later.changed,
                       self.created_at, later.modified_at, unit=later.unit, events=events,
-                      previous={**later.previous, **self.previous})  # fmt: skip
+                      previous={**later.previous, **self.previous},
+                      types=later.types)  # fmt: skip
 
     def entity(self) -> ContextEntity:
-        return ContextEntity(id=self.id, type=self.type, attrs=self.attrs, unit=self.unit,
-                             created_at=self.created_at, modified_at=self.modified_at)  # fmt: skip
+        return ContextEntity(id=self.id, type=self.type, types=self.types, attrs=self.attrs,
+                             unit=self.unit, created_at=self.created_at,
+                             modified_at=self.modified_at)  # fmt: skip
 
 
 NULL = "urn:ngsi-ld:null"
@@ -178,7 +186,7 @@ def record(
         id=entity.id, type=entity.type, attrs=entity.attrs, changed=changed,
         created_at=entity.created_at, modified_at=entity.modified_at, unit=entity.unit,
         events=events(written, before, removed),
-        previous={k: held[k] for k in changed if k in held},
+        previous={k: held[k] for k in changed if k in held}, types=entity.types,
     )  # fmt: skip
     earlier = changes.get(entity.id)
     changes[entity.id] = earlier.merged(change) if earlier is not None else change
@@ -193,7 +201,7 @@ def record_deletion(session: Session, entity: ContextEntity) -> None:
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
                                 deleted=True, events={"entityDeleted": frozenset()},
-                                previous=entity.attrs)  # fmt: skip
+                                previous=entity.attrs, types=entity.types)  # fmt: skip
 
 
 def listening() -> bool:
@@ -357,10 +365,13 @@ class Notifier:
         found: dict[str, list[Change]] = {}
         subs: dict[str, Compiled] = {}
         for c in latest.values():
-            for sub in (*by_type.get(c.type, ()), *any_type):
-                if not self.hears(sub, c.unit, c.type):
+            held = c.types or [c.type]
+            chosen = {s.id: s for k in held for s in by_type.get(k, ())} | \
+                {s.id: s for s in any_type}  # fmt: skip
+            for sub in chosen.values():
+                if not self.hears(sub, c.unit, held):
                     continue
-                if sub.wants(c.id, c.type, c.changed, c.deleted, c.events) and \
+                if sub.wants(c.id, set(held), c.changed, c.deleted, c.events) and \
                         (c.deleted or _meets(sub, c.entity())):  # fmt: skip
                     found.setdefault(sub.id, []).append(c)
                     subs[sub.id] = sub
@@ -390,17 +401,17 @@ class Notifier:
                 stmt = select(ContextEntity)
                 kinds = {kind for kind, _, _ in sub.selectors}
                 if kinds:
-                    stmt = stmt.where(ContextEntity.type.in_(kinds))
+                    stmt = stmt.where(entity_types.of_types(kinds))
                 rows = [r for r in session.scalars(stmt.order_by(ContextEntity.id))
-                        if self.hears(sub, r.unit, r.type) and
-                        sub.wants(r.id, r.type, set(r.attrs)) and _meets(sub, r)]  # fmt: skip
+                        if self.hears(sub, r.unit, type_list(r)) and
+                        sub.wants(r.id, set(type_list(r)), set(r.attrs)) and _meets(sub, r)]  # fmt: skip
                 for r in rows:
                     session.expunge(r)
             if rows:
                 self.flying(sub.id, 1)
                 self.pool.submit(self.deliver, sub, rows)
 
-    def hears(self, sub: Compiled, unit: str, type_iri: str) -> bool:
+    def hears(self, sub: Compiled, unit: str, type_iri: str | list[str]) -> bool:
         """Whether a subscription may be told of an entity: what its unit may read."""
         if self.scope.units is None:
             return True
@@ -595,7 +606,8 @@ def _of_datasets(entity: ContextEntity, datasets: frozenset[str]) -> ContextEnti
         kept = [a for a in instances(attr) if a.get("datasetId", "@none") in datasets]
         if kept:
             attrs[iri] = pack(kept)
-    return ContextEntity(id=entity.id, type=entity.type, attrs=attrs, unit=entity.unit,
+    return ContextEntity(id=entity.id, type=entity.type, types=entity.types, attrs=attrs,
+                         unit=entity.unit,
                          created_at=entity.created_at, modified_at=entity.modified_at)  # fmt: skip
 
 

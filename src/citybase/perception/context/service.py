@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import Forbidden
-from citybase.perception.context import attributes, jsonld
+from citybase.perception.context import attributes, entity_types, jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.errors import AlreadyExists as AlreadyExists
 from citybase.perception.context.errors import BadRequestData as BadRequestData
@@ -27,6 +27,7 @@ from citybase.perception.context.models import (
     ContextEntity,
     EntityPlace,
     EntityState,
+    type_list,
 )
 
 URI = attributes.URI
@@ -55,19 +56,24 @@ PLATFORM = Writer()  # the platform's own work (the demo, commands): any entity,
 @dataclass(frozen=True, slots=True)
 class ReadScope:
     """Whose entities a reader sees: every unit's (``units`` None), or those of ``units`` and
-    of the types open to every reader (``types``, as IRIs)."""
+    of the types open to every reader (``types``, as IRIs). An entity of several types is seen
+    when any of them is open: each rule allows, none forbids."""
 
     units: frozenset[str] | None = None
     types: frozenset[str] = frozenset()
 
-    def sees(self, unit: str, type_iri: str) -> bool:
-        return self.units is None or unit in self.units or type_iri in self.types
+    def sees(self, unit: str, type_iri: str | Collection[str]) -> bool:
+        held = {type_iri} if isinstance(type_iri, str) else set(type_iri)
+        return self.units is None or unit in self.units or bool(held & self.types)
 
-    def clause(self, unit: Any, type_iri: Any) -> Any:
-        """The same judgement as a SQL condition on these columns (None: no condition)."""
+    def clause(self, unit: Any, type_iri: Any = None, *, entity_id: Any = None) -> Any:
+        """The same judgement as a SQL condition on these columns (None: no condition): on a
+        type column, or (``entity_id``) on every type the entity is filed under."""
         if self.units is None:
             return None
-        return or_(unit.in_(sorted(self.units)), type_iri.in_(sorted(self.types)))
+        public = (type_iri.in_(sorted(self.types)) if entity_id is None
+                  else entity_types.of_types(self.types, entity_id))  # fmt: skip
+        return or_(unit.in_(sorted(self.units)), public)
 
 
 EVERYONE = ReadScope()
@@ -121,18 +127,13 @@ def restamp(
             for k, v in after.items()}  # fmt: skip
 
 
-TYPE_NAME = re.compile(r"^[^\d\s]")
-
-
 def _entity_attrs(
     body: dict[str, Any], kind: Any = "", *, need_type: bool = True
 ) -> dict[str, Any]:
-    """An entity's (or a fragment's) attributes, normalized and checked; its type checked."""
+    """An entity's (or a fragment's) attributes, normalized and checked; its type (a name or
+    an array of names) checked."""
     if need_type or kind:
-        if not isinstance(kind, str) or not kind:
-            raise BadRequestData("type is needed, a name", field="type")
-        if not TYPE_NAME.match(kind) and not URI.match(kind):
-            raise BadRequestData(f"type {kind!r} is not a valid name", field="type")
+        entity_types.given_types(kind)
     attrs: dict[str, Any] = {}
     for name, given in body.items():
         if name in ("id", "type", "@context"):
@@ -191,11 +192,12 @@ def create(session: Session, body: Any, context: list[Any], *, writer: Writer = 
     platform administrator) may write it."""
     if not isinstance(body, dict):
         raise BadRequestData("an entity is a JSON object")
-    entity_id, kind = attributes.check_id(body.get("id")), str(body.get("type") or "")
+    entity_id = attributes.check_id(body.get("id"))
     attrs = _entity_attrs(body, body.get("type"))
+    kinds = entity_types.given_types(body.get("type"))
     if session.get(ContextEntity, entity_id) is not None:
         raise AlreadyExists(f"entity {entity_id} exists", field="id")
-    names, types = jsonld.expand_names(context, _names(attrs), {kind})
+    names, types = jsonld.expand_names(context, _names(attrs), set(kinds))
     owner = _device_owner(session, entity_id)
     if owner is not None and not writer.may_change(owner):
         raise Forbidden(f"device {entity_id[len(DEVICE):]} belongs to {owner or 'no unit'}: a "
@@ -206,12 +208,14 @@ def create(session: Session, body: Any, context: list[Any], *, writer: Writer = 
         raise ownership_refused(entity_id, kept, history=True)
     now = datetime.now(UTC)
     made = ContextEntity(
-        id=entity_id, type=types[kind], created_at=now, modified_at=now,
+        id=entity_id, created_at=now, modified_at=now,
         attrs=restamp(None, {names[k]: _rename(v, names) for k, v in attrs.items()}, now=now),
         unit=owner,
     )  # fmt: skip
+    entity_types.set_types(made, list(dict.fromkeys(types[k] for k in kinds)))
     session.add(made)
     session.flush()
+    entity_types.file(session, {entity_id: type_list(made)}, fresh=True)
     _changed(session, made, set(made.attrs), None)
     return entity_id
 
@@ -237,8 +241,10 @@ def render_entity(entity: ContextEntity, context: list[Any], *, form: str = "nor
     ``lang``, a LanguageProperty as the string of the language asked for); its scope bare."""
     inner = {k for v in entity.attrs.values() for i in attributes.instances(v) for k in i
              if k not in jsonld.ATTRIBUTE_KEYS}  # fmt: skip
-    names, types = jsonld.compact_names(context, set(entity.attrs) | inner, {entity.type})
-    out: dict[str, Any] = {"id": entity.id, "type": types.get(entity.type, entity.type)}
+    held = type_list(entity)
+    names, types = jsonld.compact_names(context, set(entity.attrs) | inner, set(held))
+    shown = [types.get(t, t) for t in held]
+    out: dict[str, Any] = {"id": entity.id, "type": shown[0] if len(shown) == 1 else shown}
     for iri, attr in entity.attrs.items():
         if attrs is not None and iri not in attrs:
             continue
@@ -290,10 +296,9 @@ def retrieve(session: Session, entity_id: str, context: list[Any], *, form: str 
     when it has none of them."""
     attributes.check_id(entity_id)
     found = session.get(ContextEntity, entity_id)
-    if found is None or not scope.sees(found.unit, found.type):
+    if found is None or not scope.sees(found.unit, type_list(found)):
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
-    if types and found.type not in jsonld.expand_names(context, set(), set(types))[1].values():
-        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
+    _check_types(found, types, context)
     wanted = set(jsonld.expand_names(context, set(attrs), set())[0].values()) if attrs else None
     if wanted is not None and not wanted & found.attrs.keys():
         raise ResourceNotFound(f"entity {entity_id} has none of {', '.join(attrs or [])}",
@@ -309,9 +314,7 @@ def delete(session: Session, entity_id: str, *, writer: Writer = PLATFORM,
 
     attributes.check_id(entity_id)
     found = _entity(session, entity_id, writer, scope)
-    if types and found.type not in jsonld.expand_names(context or jsonld.context_of(None), set(),
-                                                       set(types))[1].values():  # fmt: skip
-        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
+    _check_types(found, types, context or jsonld.context_of(None))
     notify.record_deletion(session, found)
     session.delete(found)
     session.flush()
@@ -366,11 +369,10 @@ def query(
 
     where: list[Any] = []
     if types:
-        expanded = jsonld.expand_names(context, set(), set(types))[1]
-        where.append(ContextEntity.type.in_(list(expanded.values())))
+        where.append(entity_types.clause(*entity_types.selector(types, context)))
     if ids:
         where.append(ContextEntity.id.in_(ids))
-    visible = scope.clause(ContextEntity.unit, ContextEntity.type)
+    visible = scope.clause(ContextEntity.unit, entity_id=ContextEntity.id)
     if visible is not None:
         where.append(visible)
     checks: list[Callable[[ContextEntity], bool]] = []
@@ -563,7 +565,7 @@ def _entity(session: Session, entity_id: str, writer: Writer = PLATFORM,
     """The entity to change: unknown to a writer who may not see it (404), refused to one
     whose unit does not own it (403)."""
     found = session.get(ContextEntity, entity_id)
-    if found is None or not scope.sees(found.unit, found.type):
+    if found is None or not scope.sees(found.unit, type_list(found)):
         raise ResourceNotFound(f"no entity {entity_id}", field="id")
     if not writer.may_change(found.unit):
         raise ownership_refused(entity_id, found.unit)
@@ -587,9 +589,9 @@ def follower(session: Session, scope: ReadScope) -> query_language.Follow:
 
     def follow(entity_id: str) -> tuple[set[str], dict[str, Any]] | None:
         found = session.get(ContextEntity, entity_id)
-        if found is None or not scope.sees(found.unit, found.type):
+        if found is None or not scope.sees(found.unit, type_list(found)):
             return None
-        return {found.type}, found.attrs
+        return set(type_list(found)), found.attrs
 
     return follow
 
@@ -605,6 +607,12 @@ def check_type(session: Session, entity_id: str, types: list[str] | None,
     if not types:
         return
     found = session.get(ContextEntity, attributes.check_id(entity_id))
-    if found is not None and found.type not in jsonld.expand_names(context, set(),
-                                                                   set(types))[1].values():  # fmt: skip
-        raise ResourceNotFound(f"no entity {entity_id} of type {', '.join(types)}", field="type")
+    if found is not None:
+        _check_types(found, types, context)
+
+
+def _check_types(found: ContextEntity, types: list[str] | None, context: list[Any]) -> None:
+    """An entity asked for by type (``?type=``, a selector) is not found if it fails it."""
+    if types and not entity_types.holds(*entity_types.selector(types, context),
+                                        type_list(found)):  # fmt: skip
+        raise ResourceNotFound(f"no entity {found.id} of type {', '.join(types)}", field="type")

@@ -400,15 +400,17 @@ class Compiled:
         return self.active and (self.expires_at is None or self.expires_at > now)
 
     def wants(
-        self, entity_id: str, entity_type: str, changed: Set[str], deleted: bool = False,
+        self, entity_id: str, entity_type: str | Set[str], changed: Set[str],
+        deleted: bool = False,
         events: Mapping[str, frozenset[str]] | None = None,
     ) -> bool:  # fmt: skip
         """Whether a change to these attributes of this entity (or its deletion) concerns the
         subscription (before its q and geo-query are tried on the entity): one of its triggers
         happened (``events``: trigger → attributes, as the notifier tells them; without them,
         any write), to an attribute it watches where it watches some."""
+        held = {entity_type} if isinstance(entity_type, str) else entity_type
         if self.selectors and not any(
-            kind == entity_type and (one is None or one == entity_id) and
+            kind in held and (one is None or one == entity_id) and
             (pattern is None or pattern.search(entity_id) is not None)
             for kind, one, pattern in self.selectors
         ):  # fmt: skip

@@ -17,17 +17,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import ends_work
-from citybase.perception.context import jsonld
-from citybase.perception.context.attributes import PAYLOAD, instances, unstamped
+from citybase.perception.context import entity_types, jsonld
+from citybase.perception.context.attributes import NGSI_NULL, PAYLOAD, instances, unstamped
 from citybase.perception.context.models import (
     AttributeInstance,
     AttributeSeries,
     ContextEntity,
     EntityState,
+    type_list,
 )
 from citybase.perception.context.service import (
     EVERYONE,
@@ -65,6 +66,7 @@ class _Pending:
     extra: dict[str, Any] | None
     unit: str = ""  # the entity's owning unit, kept with a series when it begins
     dataset: str = ""  # the instance's datasetId, "" for the default instance
+    types: tuple[str, ...] | None = None  # every type of an entity of several
 
 
 def _moment(raw: Any, name: str = "observedAt") -> datetime:
@@ -75,15 +77,18 @@ def _moment(raw: Any, name: str = "observedAt") -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _pending(entity_id: str, entity_type: str, iri: str, attr: dict[str, Any],
+def _pending(entity_id: str, entity_type: str | list[str], iri: str, attr: dict[str, Any],
              default_time: datetime, unit: str = "") -> _Pending:  # fmt: skip
+    """An instance to keep; ``entity_type``: the entity's type, or all its types."""
+    kinds = [entity_type] if isinstance(entity_type, str) else entity_type
     kind = str(attr.get("type", "Property"))
     value = attr.get(member(kind))
     extra = {k: unstamped(v) for k, v in attr.items() if k not in _KEYS}  # sub-attributes bare
     when = _moment(attr["observedAt"]) if "observedAt" in attr else default_time
     dataset = attr.get("datasetId")
-    return _Pending(entity_id, entity_type, iri, when, kind, value, extra or None, unit,
-                    dataset if isinstance(dataset, str) else "")  # fmt: skip
+    return _Pending(entity_id, kinds[0], iri, when, kind, value, extra or None, unit,
+                    dataset if isinstance(dataset, str) else "",
+                    tuple(kinds) if len(kinds) > 1 else None)  # fmt: skip
 
 
 def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iterable[str]) -> None:
@@ -96,7 +101,7 @@ def keep(session: Session, entity: ContextEntity | EntityState, attributes: Iter
         if iri == _EXPIRES:  # when a transient entity expires: a system member, no history
             continue
         for attr in instances(entity.attrs.get(iri)):  # each datasetId in its own series
-            pending.append(_pending(entity.id, entity.type, iri, attr, stamp, entity.unit))
+            pending.append(_pending(entity.id, type_list(entity), iri, attr, stamp, entity.unit))
 
 
 @event.listens_for(Session, "before_commit")
@@ -163,6 +168,10 @@ def write(session: Session, pending: list[_Pending]) -> None:
     database reads it in C, where arrays of text would be escaped value by value)."""
     series = _series(session, {(p.entity_id, p.attr, p.dataset): (p.entity_type, p.unit)
                                for p in pending})  # fmt: skip
+    several = {p.entity_id: list(p.types) for p in pending if p.types}
+    for entity_id, kinds in several.items():  # an entity of several types: its series say so
+        session.execute(update(AttributeSeries).where(AttributeSeries.entity_id == entity_id)
+                        .values(entity_type=kinds[0], entity_types=kinds))  # fmt: skip
     sqlite = session.get_bind().dialect.name == "sqlite"
     rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}  # one per key: the last one wins
     for p in pending:
@@ -209,7 +218,7 @@ def _may_rewrite(session: Session, entity_id: str, writer: Writer, scope: ReadSc
     kind = session.scalars(select(AttributeSeries.entity_type).where(
         AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
     entity = session.get(ContextEntity, entity_id)
-    type_iri = entity.type if entity is not None else (kind or "")
+    type_iri = type_list(entity) if entity is not None else (kind or "")
     if not scope.sees(owner, type_iri):
         raise ResourceNotFound(f"no history of {entity_id}", field="id")
     if not writer.may_change(owner):
@@ -234,22 +243,27 @@ def add(session: Session, body: Any, context: list[Any], entity_id: str | None =
     owner = _may_rewrite(session, entity_id, writer, scope)
     known = session.scalars(select(AttributeSeries).where(
         AttributeSeries.entity_id == entity_id).limit(1)).first()  # fmt: skip
-    kind = body.get("type") or (known.entity_type if known else None)
-    if not isinstance(kind, str):
+    if body.get("type") in (None, "", []) and known is None:
         raise BadRequestData("type is needed", field="type")
+    given = entity_types.given_types(body["type"]) if body.get("type") not in (None, "", []) \
+        else []  # fmt: skip
     raw = {k: (v if isinstance(v, list) else [v]) for k, v in body.items()
            if k not in ("id", "type", "@context")}  # fmt: skip
     instances = {k: [normalize(i) for i in v] for k, v in raw.items()}
     for name, items in instances.items():
-        for item in items:
-            _check_attribute(name, item)
+        for given_item, item in zip(raw[name], items, strict=True):
+            kind = str(given_item.get("type")) if isinstance(given_item, dict) else ""
+            if not (kind in PAYLOAD and item.get(member(kind)) == NGSI_NULL):
+                _check_attribute(name, item)  # a deleted instance (4.5.7) is history too
             if "observedAt" not in item:
                 raise BadRequestData(f"{name}: each instance needs its observedAt", field=name)
     names, types = jsonld.expand_names(
         context, set().union(*(_names({k: i}) for k, v in instances.items() for i in v))
-        if instances else set(), {kind},
+        if instances else set(), set(given),
     )  # fmt: skip
-    type_iri = types.get(kind, kind) if known is None or body.get("type") else known.entity_type
+    # an upsert onto a history adds the types it names to those the history had (5.6.11.4)
+    held = (known.entity_types or [known.entity_type]) if known is not None else []
+    type_iri = list(dict.fromkeys([*held, *(types[k] for k in given)]))
     now = datetime.now(UTC)
     write(session, [_pending(entity_id, type_iri, names[k], _rename(i, names), now, owner)
                     for k, v in instances.items() for i in v])  # fmt: skip

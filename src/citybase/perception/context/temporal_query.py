@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from citybase.perception.context import jsonld
+from citybase.perception.context import entity_types, jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.models import AttributeSeries
 from citybase.perception.context.service import (
@@ -308,11 +308,13 @@ def query(
     comes back beside it (None when nothing was cut)."""
     stmt = select(AttributeSeries)
     visible = scope.clause(AttributeSeries.unit, AttributeSeries.entity_type)
-    if visible is not None:
-        stmt = stmt.where(visible)
+    if visible is not None:  # a public type, first of the history's or any of its entity's
+        stmt = stmt.where(or_(visible, scope.clause(AttributeSeries.unit,
+                                                    entity_id=AttributeSeries.entity_id)))  # fmt: skip
     if types and "*" not in types:
-        expanded = jsonld.expand_names(context, set(), set(types))[1]
-        stmt = stmt.where(AttributeSeries.entity_type.in_(list(expanded.values())))
+        expanded = list(jsonld.expand_names(context, set(), set(types))[1].values())
+        stmt = stmt.where(or_(AttributeSeries.entity_type.in_(expanded),
+                              entity_types.of_types(expanded, AttributeSeries.entity_id)))  # fmt: skip
     if ids:
         stmt = stmt.where(AttributeSeries.entity_id.in_(ids))
     if attrs:
@@ -493,9 +495,11 @@ def _as_attrs(session: Session, series: list[AttributeSeries], win: Window) -> d
 def _render(context: list[Any], win: Window, entity_id: str, series: list[AttributeSeries],
             found: dict[int, list[Instance]], emptied: frozenset[int]) -> dict[str, Any]:  # fmt: skip
     inner = {k for rows in found.values() for r in rows for k in (r.extra or {})}
+    held = series[0].entity_types or [series[0].entity_type]
     names, types = jsonld.compact_names(context, {s.attr for s in series} | inner,
-                                        {series[0].entity_type})  # fmt: skip
-    out: dict[str, Any] = {"id": entity_id, "type": types.get(series[0].entity_type)}
+                                        set(held))  # fmt: skip
+    shown = [types.get(t, t) for t in held]
+    out: dict[str, Any] = {"id": entity_id, "type": shown[0] if len(shown) == 1 else shown}
     by_attr: dict[str, list[tuple[str, int, list[Instance]]]] = {}
     for s in series:
         rows = found.get(s.id)

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
-from citybase.perception.context import attributes, jsonld
+from citybase.perception.context import attributes, entity_types, jsonld
 from citybase.perception.context.errors import BadRequestData, ResourceNotFound
 from citybase.perception.context.models import (
     AttributeSeries,
     ContextEntity,
+    type_list,
 )
 from citybase.perception.context.service import (
     EVERYONE,
@@ -46,6 +47,17 @@ def _expanded_with_names(body: Any, context: list[Any]) -> tuple[dict[str, Any],
     attrs = _entity_attrs(body, need_type=False)
     names, _ = jsonld.expand_names(context, _names(attrs), set())
     return {names[k]: _rename(v, names) for k, v in attrs.items()}, {names[k]: k for k in attrs}
+
+
+def _add_types(session: Session, entity: ContextEntity, body: Any, context: list[Any]) -> None:
+    """The types an update gives (its ``type`` member) join the entity's; none is taken away."""
+    if not isinstance(body, dict) or body.get("type") in (None, "", []):
+        return
+    kinds = entity_types.given_types(body["type"])
+    iris = jsonld.expand_names(context, set(), set(kinds))[1]
+    if entity_types.add_types(entity, [iris[k] for k in kinds]):
+        session.flush()
+        entity_types.file(session, {entity.id: type_list(entity)})
 
 
 def _holds(old: Any, new: Any) -> bool:
@@ -80,6 +92,7 @@ def append_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
     changed, with why."""
     entity = _entity(session, entity_id, writer, scope)
     incoming, asked = _expanded_with_names(body, context)
+    _add_types(session, entity, body, context)
     if no_overwrite and SCOPE in incoming and SCOPE in entity.attrs:  # scopes add up
         had, given = (_scopes(entity.attrs[SCOPE]), _scopes(incoming[SCOPE]))
         incoming[SCOPE] = {"type": "Property", "value": had + [g for g in given if g not in had]}
@@ -115,6 +128,7 @@ def update_attrs(session: Session, entity_id: str, body: Any, context: list[Any]
         raise BadRequestData("an attribute is removed with urn:ngsi-ld:null, not null")
     incoming, asked = _expanded_with_names({k: v for k, v in body.items() if k not in nulls},
                                            context)  # fmt: skip
+    _add_types(session, entity, body, context)
     gone = set(jsonld.expand_names(context, nulls, set())[0].values()) if nulls else set()
     missing = {k for k, v in incoming.items() if not _holds(entity.attrs.get(k), v)}
     before = entity.attrs  # the old dict: a change assigns a new one
@@ -216,8 +230,12 @@ def replace(session: Session, entity_id: str, body: Any, context: list[Any], *,
         raise BadRequestData("the id in the body is not the entity's", field="id")
     kind = body.get("type") if isinstance(body, dict) else None
     attrs = _expanded_attrs(body, context)
-    if kind:
-        entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
+    if kind:  # replacing sets the types: those given, and no others
+        kinds = entity_types.given_types(kind)
+        iris = jsonld.expand_names(context, set(), set(kinds))[1]
+        entity_types.set_types(entity, list(dict.fromkeys(iris[k] for k in kinds)))
+        session.flush()
+        entity_types.file(session, {entity.id: type_list(entity)})
     before = entity.attrs  # the old dict: a change assigns a new one
     now = datetime.now(UTC)
     entity.attrs = restamp(before, attrs, now=now)
@@ -243,7 +261,7 @@ def hand_over(session: Session, actor: Actor, unit: str, *, ids: list[str] | Non
         where.append(ContextEntity.id.in_(ids))
     if types:
         expanded = jsonld.expand_names(jsonld.context_of(None), set(), set(types))[1]
-        where.append(ContextEntity.type.in_(list(expanded.values())))
+        where.append(entity_types.of_types(expanded.values()))
     if from_unit is not None:
         where.append(ContextEntity.unit == from_unit)
     if not where:
@@ -296,7 +314,7 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
           writer: Writer = PLATFORM, scope: ReadScope = EVERYONE) -> None:  # fmt: skip
     """Merge-patch an entity (``PATCH /entities/{id}``): attributes given are added, or merged
     into those it has (sub-attributes and compound values member by member); an attribute given
-    as ``urn:ngsi-ld:null`` (or JSON null) is removed; the type may be given again."""
+    as ``urn:ngsi-ld:null`` (or JSON null) is removed; types given join the entity's."""
     attributes.check_id(entity_id)
     if not isinstance(body, dict):
         raise BadRequestData("the fragment is a JSON object")
@@ -335,10 +353,7 @@ def merge(session: Session, entity_id: str, body: Any, context: list[Any], *,
             given = {k: v for k, v in given.items() if v is not None or k == "value"}
         merged_body[name] = given
     incoming, _ = _expanded_with_names(merged_body, context)
-    if rest.get("type"):
-        kind = rest["type"]
-        _entity_attrs({}, kind)
-        entity.type = jsonld.expand_names(context, set(), {kind})[1][kind]
+    _add_types(session, entity, rest, context)
     gone = {iris[n] for n in removed_names} & entity.attrs.keys()
     before = entity.attrs  # the old dict: a change assigns a new one
     now = datetime.now(UTC)
