@@ -3,7 +3,7 @@ every entity had copied in), the full list kept on the entity, and on its histor
 when there are several.
 
 Revision ID: 0066
-Revises: 0061
+Revises: 0065
 Create Date: 2026-12-06 20:30:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import citybase.core.db.base
 
 revision: str = "0066"
-down_revision: str | None = "0061"
+down_revision: str | None = "0065"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
