@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchdb import open_db
-from citybase.perception.context import geo, jsonld
+from citybase.perception.context import batch, geo, jsonld
 from citybase.perception.context import service as context
 from citybase.perception.context.models import ContextEntity
 
@@ -91,9 +91,9 @@ def main() -> None:
         db = open_db(args.backend, Path(scratch))
         start = time.perf_counter()
         for first in range(0, args.entities, 1000):
-            batch = [entity(n, rng) for n in range(first, min(args.entities, first + 1000))]
+            chunk = [entity(n, rng) for n in range(first, min(args.entities, first + 1000))]
             with db.session_scope() as session:
-                _, refused, _ = batch.upsert_many(session, batch, CORE)
+                _, refused, _ = batch.upsert_many(session, chunk, CORE)
                 assert not refused, refused[:1]
         written = time.perf_counter() - start
         print(f"{args.backend}: {args.entities:,} entities written in {written:.0f} s "
