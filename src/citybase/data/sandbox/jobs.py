@@ -55,7 +55,7 @@ from citybase.data.sandbox.jobs_schemas import (
     Review,
 )
 from citybase.data.sandbox.models import SandboxJob, SandboxJobOutput
-from citybase.data.sandbox.service import _find_grant
+from citybase.data.sandbox.service import grant_in_force
 from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import Basis, ReadContext
 
@@ -214,7 +214,7 @@ def _read_inputs(
     for code in row.sources:
         declared = sandbox_repository.declaration(session, code)
         assert declared is not None
-        grant = _find_grant(session, principal, code)
+        grant = grant_in_force(session, principal, code)
         fields = tuple(dict.fromkeys([declared.identifier, *declared.categorical,
                                       *declared.numeric]))  # fmt: skip
         basis = Basis(
@@ -304,7 +304,7 @@ def submit_job(
                 raise QueryRefused("sandbox.not_declared", f"{code} is not available in the "
                                    "sandbox", status=404, field="sources")  # fmt: skip
             providers.append(declared.provider_unit_code)
-            _find_grant(session, principal, code)
+            grant_in_force(session, principal, code)
         row.provider_units = sorted(set(providers))
         if data.language is Language.python:
             _check_imports(data.code)

@@ -70,6 +70,7 @@ __all__ = [
     "get_accessible_queries",
     "get_declaration",
     "grant_budget",
+    "grant_in_force",
     "list_declarations",
     "query_resource",
     "revoke_grant",
@@ -361,7 +362,9 @@ def _query_read(row: SandboxQuery, remaining: float | None = None) -> QueryRead:
     )  # fmt: skip
 
 
-def _find_grant(session: Session, principal: Principal, code: str) -> SandboxGrant:
+def grant_in_force(session: Session, principal: Principal, code: str) -> SandboxGrant:
+    """The caller's grant on ``code`` in force now (its unit's or its own), or QueryRefused
+    naming why there is none; DP queries and code jobs alike run under it."""
     if not principal.unit_code:
         raise QueryRefused("grant.none", "sandbox queries are asked for a unit; this account "
                            "has none", status=403, field="resource_code")  # fmt: skip
@@ -457,7 +460,7 @@ def ask_query(
             ), status=404, field="resource_code")  # fmt: skip
         declaration = _declared(declared)
         dialect.check(spec, declaration)
-        grant = _find_grant(session, principal, spec.resource_code)
+        grant = grant_in_force(session, principal, spec.resource_code)
         row.grant_id = grant.id
         row.period_key = period_key(grant.period)
         used = repository.spent(session, [grant.id], row.period_key).get(grant.id, 0)
