@@ -29,7 +29,12 @@ from citybase.core.orgs.schemas import UnitKind
 from citybase.core.settings import ProductsSettings, Settings
 from citybase.data.products import agreements, policies, repository
 from citybase.data.products.auth import PRODUCTS_DELIVER, PRODUCTS_REGISTER
-from citybase.data.products.models import DataProduct, ProductContract, ProductNegotiation
+from citybase.data.products.models import (
+    DataProduct,
+    ProductContract,
+    ProductNegotiation,
+    ProductTransfer,
+)
 from citybase.data.products.protocol import Role as Side
 from citybase.data.products.schemas import (
     ContractAction,
@@ -277,6 +282,24 @@ def issue_contract_key(
     contract.api_key_id = key.id
     record_contract(session, actor_of(principal), contract, "key", f"key {key.prefix}")
     return key
+
+
+def record_step(
+    session: Session, actor: Actor, process: ProductNegotiation | ProductTransfer, kind: str,
+    reason: str, details: dict[str, Any],
+) -> None:  # fmt: skip
+    """A Dataspace Protocol process (``kind``: negotiation, transfer) in its new state: the
+    state kept in its history, and ``products.<kind>.<state>`` on the ledger."""
+    now = datetime.now(UTC)
+    process.history = [*process.history, {"state": process.state, "by": actor.name,
+                                          "at": now.isoformat(), "reason": reason}]  # fmt: skip
+    step = process.state.removeprefix("dspace:").lower()
+    ledger.record(
+        session, actor, f"products.{kind}.{step}", object_type=f"product_{kind}",
+        object_id=process.provider_pid, reason=reason,
+        details={"customer": process.customer_unit_code, "provider": process.provider_unit_code,
+                 "state": process.state, "consumer_pid": process.consumer_pid, **details},
+    )  # fmt: skip
 
 
 def record_contract(

@@ -18,7 +18,6 @@ from citybase.core.bus import service as bus
 from citybase.core.errors import Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
-from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.settings import ProductsSettings
 from citybase.data.products import callbacks, policies, protocol, repository
@@ -33,6 +32,7 @@ from citybase.data.products.contracts import (
     offer_uid,
     read_negotiations,
     record_contract,
+    record_step,
     require_customer,
     require_on_offer,
     require_side,
@@ -158,17 +158,8 @@ def _log(
     session: Session, actor: Actor, negotiation: ProductNegotiation, reason: str,
     details: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    now = datetime.now(UTC)
-    negotiation.history = [*negotiation.history, {"state": negotiation.state, "by": actor.name,
-                                                   "at": now.isoformat(), "reason": reason}]  # fmt: skip
-    step = negotiation.state.removeprefix("dspace:").lower()
-    ledger.record(
-        session, actor, f"products.negotiation.{step}", object_type="product_negotiation",
-        object_id=negotiation.provider_pid, reason=reason,
-        details={"product": negotiation.product_id, "customer": negotiation.customer_unit_code,
-                 "provider": negotiation.provider_unit_code, "state": negotiation.state,
-                 "consumer_pid": negotiation.consumer_pid, **(details or {})},
-    )  # fmt: skip
+    record_step(session, actor, negotiation, "negotiation", reason,
+                {"product": negotiation.product_id, **(details or {})})  # fmt: skip
 
 
 def _product_of_offer(session: Session, offer: protocol.Offer) -> DataProduct:

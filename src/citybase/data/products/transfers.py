@@ -35,7 +35,6 @@ from citybase.core.errors import Forbidden, NotFound
 from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
-from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.core.settings import ProductsSettings
 from citybase.data.products import agreements, callbacks, contracts, protocol, repository
@@ -179,18 +178,8 @@ def _log(
     session: Session, actor: Actor, transfer: ProductTransfer, reason: str,
     details: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    now = datetime.now(UTC)
-    transfer.history = [*transfer.history, {"state": transfer.state, "by": actor.name,
-                                            "at": now.isoformat(), "reason": reason}]  # fmt: skip
-    step = transfer.state.removeprefix("dspace:").lower()
-    ledger.record(
-        session, actor, f"products.transfer.{step}", object_type="product_transfer",
-        object_id=transfer.provider_pid, reason=reason,
-        details={"contract": transfer.contract_id, "customer": transfer.customer_unit_code,
-                 "provider": transfer.provider_unit_code, "state": transfer.state,
-                 "consumer_pid": transfer.consumer_pid, "format": transfer.format,
-                 **(details or {})},
-    )  # fmt: skip
+    contracts.record_step(session, actor, transfer, "transfer", reason, {
+        "contract": transfer.contract_id, "format": transfer.format, **(details or {})})  # fmt: skip
 
 
 def _end_token(session: Session, actor: Actor, transfer: ProductTransfer) -> None:
