@@ -15,7 +15,44 @@ from citybase.data.certificates import signing
 DATA = '出生医学证明 {"id":1}'.encode()
 
 
-def test_signatures_agree_with_gmssls_own_sm3_path() -> None:
+ENGINES = ["gmssl"] + (["tongsuo"] if signing.tongsuo_ec is not None else [])
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test below runs with each signing library this machine has."""
+    monkeypatch.setattr(signing, "_ENGINE", request.param)
+    return str(request.param)
+
+
+def test_the_engine_is_tongsuo_where_it_is_installed() -> None:
+    assert signing.engine() == ("gmssl" if signing.tongsuo_ec is None else "tongsuo")
+
+
+@pytest.mark.skipif(signing.tongsuo_ec is None, reason="tongsuopy has no wheel for this machine")
+def test_each_engine_verifies_the_others_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = {}
+    for name in ("tongsuo", "gmssl"):
+        monkeypatch.setattr(signing, "_ENGINE", name)
+        pair = signing.generate_key_pair()
+        signed[name] = (pair, signing.sign(pair.private_hex, pair.public_hex, DATA))
+    for name, other in (("tongsuo", "gmssl"), ("gmssl", "tongsuo")):
+        monkeypatch.setattr(signing, "_ENGINE", name)
+        pair, signature = signed[other]
+        assert signing.verify(pair.public_hex, DATA, signature)
+        assert not signing.verify(pair.public_hex, DATA + b"!", signature)
+        flipped = signature[:40] + bytes([signature[40] ^ 1]) + signature[41:]
+        assert not signing.verify(pair.public_hex, DATA, flipped)
+    # the same private key gives the same public key in both
+    private = signed["gmssl"][0].private_hex
+    monkeypatch.setattr(signing, "_ENGINE", "tongsuo")
+    d = int(private, 16)
+    point = signing.tongsuo_ec.derive_private_key(d, signing.tongsuo_ec.SM2()).public_key()
+    numbers = point.public_numbers()
+    assert f"{numbers.x:064x}{numbers.y:064x}" == signed["gmssl"][0].public_hex
+
+
+def test_signatures_agree_with_gmssls_own_sm3_path(engine: str) -> None:
     pair = signing.generate_key_pair()
     ours = signing.sign(pair.private_hex, pair.public_hex, DATA)
     theirs = sm2.CryptSM2(private_key=pair.private_hex, public_key="")
@@ -27,6 +64,7 @@ def test_signatures_agree_with_gmssls_own_sm3_path() -> None:
     assert signing.verify("04" + pair.public_hex, DATA, ours)  # the published form
     assert not signing.verify(pair.public_hex, DATA, b"\0" * 64)  # r = s = 0
     assert not signing.verify("zz" * 64, DATA, ours)
+    assert not signing.verify("01" * 64, DATA, ours)  # not a point of the curve
 
 
 def test_sm3_is_the_same_digest() -> None:
