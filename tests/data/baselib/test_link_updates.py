@@ -214,6 +214,28 @@ def test_a_unit_cannot_link_another_units_resource(session: Session, settings: S
     assert _link(session, settings, city) is not None  # fz.health's own event links them
 
 
+def test_the_cycle_collector_is_back_after_a_link_refused_or_done(
+    session: Session, settings: Settings
+) -> None:
+    import gc
+
+    city = linked_city(session, settings)
+    _run(session, settings, city)
+    _load(session, city, _with_newcomers())
+    assert gc.isenabled()
+    with pytest.raises(Forbidden):
+        _link(session, settings, city, unit="fz.urban")
+    assert gc.isenabled()
+    assert _link(session, settings, city) is not None
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it keeps it paused
+    try:
+        _link(session, settings, city)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_a_changed_row_alone_in_its_file_keeps_the_file(
     session: Session, settings: Settings
 ) -> None:

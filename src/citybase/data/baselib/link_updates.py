@@ -12,8 +12,11 @@ Stewards' decisions bind it as they bind a full run.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +36,21 @@ from citybase.data.datastore import service as datastore
 from citybase.data.masking import operators as ops
 
 
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while an increment runs: it makes tens of thousands of
+    short-lived objects (rows, ORM instances, pairs) and no cycles worth collecting, and the
+    collector, walking every object the process holds each time, took a fifth of the time
+    (measured: 1.36 s of 6.08 s). Restored as it was, whatever happens."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def link_rows_of(
     session: Session, kind: Kind, code: str, settings: BaselibSettings, keys: ops.Keys,
     *, unit_code: str, event_id: str = "",
@@ -41,6 +59,15 @@ def link_rows_of(
     there is nothing to do: no full run has kept a model yet, or the rows are as linked (a
     replayed event changes nothing). Acts for whoever made the last full run, if still a
     steward. ``unit_code`` is the unit the load came from: it must provide the resource."""
+    with _without_cycle_collection():
+        return _link_rows_of(session, kind, code, settings, keys, unit_code=unit_code,
+                             event_id=event_id)  # fmt: skip
+
+
+def _link_rows_of(
+    session: Session, kind: Kind, code: str, settings: BaselibSettings, keys: ops.Keys,
+    *, unit_code: str, event_id: str,
+) -> RunRead | None:  # fmt: skip
     resource = catalog.get_resource(session, code)
     if resource.provider_unit_code != unit_code:
         raise Forbidden(f"{code} is provided by another unit: {unit_code} cannot link its rows",

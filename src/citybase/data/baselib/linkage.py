@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -146,9 +146,12 @@ def person_comparisons() -> list[Any]:
             _level("id18_l = id18_r", "号码相同", 0.9, 1e-7),
             # a mistyped number almost never keeps a valid check character; two valid numbers
             # a digit apart are more often twins (consecutive serials) than a typo
-            _level("damerau_levenshtein(id17_l, id17_r) = 1 AND levenshtein(id17_l, id17_r) = 2 "
+            # the numbers are all 17 (18) characters long, so an edit distance of one is one
+            # differing position (hamming, linear: checked first, the edit distances only
+            # where it allows)
+            _level("hamming(id17_l, id17_r) = 2 AND damerau_levenshtein(id17_l, id17_r) = 1 "
                    "AND (id_ok_l = '0' OR id_ok_r = '0')", "相邻两位颠倒", 0.02, 1e-8, fix_u=True),
-            _level("(levenshtein(id17_l, id17_r) = 1 OR levenshtein(id18_l, id18_r) = 1) "
+            _level("(hamming(id17_l, id17_r) = 1 OR hamming(id18_l, id18_r) = 1) "
                    "AND (id_ok_l = '0' OR id_ok_r = '0')", "一位不同（校验码不符）", 0.03, 1e-7,
                    fix_u=True),
             _else(0.05, 0.999999),
@@ -210,9 +213,12 @@ PERSON_BLOCKING = (
     "l.mobile = r.mobile",
     "l.birth = r.birth AND l.addr_street = r.addr_street",
     "l.surname = r.surname AND l.addr_number = r.addr_number",
-    # a name (by sound) where an ID is missing or a typo away
+    # a name (by sound) where an ID is missing or a typo away (one position differs, or two
+    # adjacent ones swapped: told by hamming first, which is linear, so that the edit distance
+    # is computed only for the few pairs two positions apart, not for every namesake)
     "l.name_py = r.name_py AND (l.id18 IS NULL OR r.id18 IS NULL "
-    "OR damerau_levenshtein(l.id17, r.id17) <= 1)",
+    "OR hamming(l.id17, r.id17) <= 1 "
+    "OR (hamming(l.id17, r.id17) = 2 AND damerau_levenshtein(l.id17, r.id17) = 1))",
 )
 ENTERPRISE_BLOCKING = (
     "l.credit = r.credit",
@@ -287,13 +293,106 @@ def prepare_enterprise(
     }  # fmt: skip
 
 
+class _PerValue:
+    """A pure function of one value, computed once per distinct value: a city's records repeat
+    their names, addresses and dates many times over (a million records hold a few hundred
+    thousand names and addresses), so each is folded, read as pinyin or parsed once."""
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn: Callable[[Any], Any] = fn
+        self.seen: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        # by type too: 1, 1.0 and True are equal keys but fold to different text
+        key = value if value.__class__ is str else (value.__class__, value)
+        try:
+            return self.seen[key]
+        except KeyError:
+            out = self.seen[key] = self.fn(value)
+            return out
+        except TypeError:  # a value that cannot be a key (a list from a JSON cell)
+            return self.fn(value)
+
+
+def _person_rows(records: Iterable[SourceRecord], regions: cmp.RegionIndex) -> list[dict[str, Any]]:
+    """``prepare_person`` for many records, each distinct value normalised once (the same
+    functions, so the same result: tested against ``prepare_person``)."""
+
+    def id_parts(value: Any) -> tuple[str | None, ...]:
+        id18 = cmp.citizen_id(value)
+        ok = ("1" if cmp.citizen_id_valid(id18) else "0") if id18 else None
+        return _none(id18), _none(id18[:17]), ok, cmp.birth_date_of(id18)
+
+    def name_parts(value: Any) -> tuple[str | None, ...]:
+        name = cmp.person_name(value)
+        return (_none(name), _none(cmp.name_pinyin(name)), _none(cmp.name_shape(name)),
+                _none(cmp.surname_of(name)))  # fmt: skip
+
+    ids, names = _PerValue(id_parts), _PerValue(name_parts)
+    dates, sexes, mobiles = _PerValue(cmp.iso_date), _PerValue(cmp.sex), _PerValue(cmp.mobile)
+    addresses = _PerValue(lambda value: _address_columns(value, regions))
+    out = []
+    for record in records:
+        v = record.values
+        id18, id17, id_ok, id_birth = ids(v.get("citizen_id"))
+        name, name_py, name_shape, surname = names(v.get("name"))
+        recorded_birth = dates(v.get("birth"))
+        out.append({
+            "unique_id": record.uid, "source": record.resource_code,
+            "id18": id18, "id17": id17, "name": name, "name_py": name_py,
+            "name_shape": name_shape, "surname": surname, "id_ok": id_ok,
+            "birth": _none(recorded_birth or id_birth), "birth_rec": _none(recorded_birth),
+            "sex": _none(sexes(v.get("sex"))), "mobile": _none(mobiles(v.get("mobile"))),
+            **addresses(v.get("address")),
+        })  # fmt: skip
+    return out
+
+
+def _enterprise_rows(
+    records: Iterable[SourceRecord], regions: cmp.RegionIndex
+) -> list[dict[str, Any]]:
+    """``prepare_enterprise`` for many records, each distinct value normalised once."""
+    region_names = [r.name for r in regions.regions.values()]
+
+    def credit_parts(value: Any) -> tuple[str | None, str | None]:
+        credit = cmp.credit_code(value)
+        return _none(credit), _none(cmp.organisation_code(credit))
+
+    def name_parts(value: Any) -> tuple[str | None, ...]:
+        ename = cmp.fold(value)
+        core = cmp.enterprise_core(ename, region_names)
+        return _none(ename), _none(core), _none(cmp.name_pinyin(core))
+
+    def rep_parts(value: Any) -> tuple[str | None, ...]:
+        rep = cmp.person_name(value)
+        return _none(rep), _none(cmp.name_pinyin(rep)), _none(cmp.name_shape(rep))
+
+    credits, names, reps = _PerValue(credit_parts), _PerValue(name_parts), _PerValue(rep_parts)
+    dates = _PerValue(cmp.iso_date)
+    addresses = _PerValue(lambda value: _address_columns(value, regions))
+    out = []
+    for record in records:
+        v = record.values
+        credit, org_code = credits(v.get("credit_code"))
+        ename, core, core_py = names(v.get("name"))
+        rep, rep_py, rep_shape = reps(v.get("legal_rep"))
+        out.append({
+            "unique_id": record.uid, "source": record.resource_code,
+            "credit": credit, "org_code": org_code, "ename": ename, "core": core,
+            "core_py": core_py, "rep": rep, "rep_py": rep_py, "rep_shape": rep_shape,
+            "founded": _none(dates(v.get("founded"))), **addresses(v.get("address")),
+        })  # fmt: skip
+    return out
+
+
 def prepare(
     kind: Kind, records: Iterable[SourceRecord], regions: cmp.RegionIndex
 ) -> list[dict[str, Any]]:
+    """Every record prepared (``prepare_person`` / ``prepare_enterprise``), each distinct value
+    normalised once."""
     if kind is Kind.person:
-        return [prepare_person(r, regions) for r in records]
-    names = [r.name for r in regions.regions.values()]
-    return [prepare_enterprise(r, regions, names) for r in records]
+        return _person_rows(records, regions)
+    return _enterprise_rows(records, regions)
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -468,17 +567,31 @@ def scored_pairs(relation: Any, model: ModelSummary) -> list[ScoredPair]:
     wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     wanted += [f"mw_{n}" for n in names if f"mw_{n}" in cols]
     wanted += [f"mw_tf_adj_{n}" for n in names if f"mw_tf_adj_{n}" in cols]
+    # fetched a column at a time (no tuple per row), each level told once per distinct weight
+    table = relation.select(*wanted).to_arrow_table()
+    column = {c: table.column(c).to_pylist() for c in wanted}
+    zeros = [None] * table.num_rows
+    comparisons = []
+    for n in names:
+        label: dict[float, str] = {}
+        for base in set(column.get(f"mw_{n}", zeros)):
+            label[float(base or 0.0)] = _level_of(float(base or 0.0), levels_of[n])
+        comparisons.append((n, column.get(f"mw_{n}", zeros), column.get(f"mw_tf_adj_{n}", zeros),
+                            label))  # fmt: skip
     out = []
-    for row in relation.select(*wanted).fetchall():
-        values = dict(zip(wanted, row, strict=True))
+    lefts, rights = column["unique_id_l"], column["unique_id_r"]
+    probabilities, match_weights = column["match_probability"], column["match_weight"]
+    for i in range(table.num_rows):
         weights, levels = {}, {}
-        for n in names:
-            base = float(values.get(f"mw_{n}") or 0.0)
-            levels[n] = _level_of(base, levels_of[n])
-            weights[n] = round(base + float(values.get(f"mw_tf_adj_{n}") or 0.0), 3)
-        left, right = sorted((values["unique_id_l"], values["unique_id_r"]))
-        out.append(ScoredPair(left, right, float(values["match_probability"]),
-                              float(values["match_weight"]), weights, levels))  # fmt: skip
+        for n, base_of, tf_of, label in comparisons:
+            base = float(base_of[i] or 0.0)
+            levels[n] = label[base]
+            weights[n] = round(base + float(tf_of[i] or 0.0), 3)
+        left, right = lefts[i], rights[i]
+        if right < left:
+            left, right = right, left
+        out.append(ScoredPair(left, right, float(probabilities[i]), float(match_weights[i]),
+                              weights, levels))  # fmt: skip
     return out
 
 
@@ -502,6 +615,8 @@ def cluster(
         if a in parent and b in parent:
             forbidden.setdefault(a, set()).add(b)
             forbidden.setdefault(b, set()).add(a)
+    if not forbidden:  # nothing kept apart: the order of joining does not matter
+        return _components(parent, pairs, threshold, confirmed)
 
     def find(x: str) -> str:
         while parent[x] != x:
@@ -535,3 +650,41 @@ def cluster(
         if root not in smallest or uid < smallest[root]:
             smallest[root] = uid
     return {uid: smallest[root] for uid, root in roots.items()}
+
+
+def _components(
+    records: dict[str, str],
+    pairs: Iterable[ScoredPair],
+    threshold: float,
+    confirmed: Iterable[tuple[str, str]],
+) -> dict[str, str]:
+    """``cluster`` where no pair is split: the connected components of the confirmed pairs and
+    the pairs at or above the threshold (scipy's, in C, rather than a union-find in Python),
+    each named by its smallest uid."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    uids = list(records)
+    number = {u: i for i, u in enumerate(uids)}
+    left, right = [], []
+    for a, b in confirmed:
+        if a in number and b in number:
+            left.append(number[a])
+            right.append(number[b])
+    for pair in pairs:
+        if pair.probability >= threshold and pair.left in number and pair.right in number:
+            left.append(number[pair.left])
+            right.append(number[pair.right])
+    size = len(uids)
+    graph = coo_matrix(
+        (np.ones(len(left), dtype=np.int8), (np.array(left, dtype=np.int64),
+                                             np.array(right, dtype=np.int64))),
+        shape=(size, size),
+    )  # fmt: skip
+    _, labels = connected_components(graph, directed=False)
+    smallest: dict[int, str] = {}
+    for uid, label in zip(uids, labels.tolist(), strict=True):
+        if label not in smallest or uid < smallest[label]:
+            smallest[label] = uid
+    return {uid: smallest[label] for uid, label in zip(uids, labels.tolist(), strict=True)}
