@@ -439,7 +439,7 @@ def _zcdp_to_epsilon(rho: float, delta: float) -> float:
         domains.atom_domain(T="f64", nan=False), metrics.absolute_distance(T="f64"), 1.0
     )
     fixed = combinators.make_fix_delta(combinators.make_zCDP_to_approxDP(reference), delta)
-    epsilon, _ = fixed.map(math.sqrt(2 * rho))
+    epsilon, _ = fixed.map(math.sqrt(2 * rho))  # type: ignore[no-untyped-call]
     return float(epsilon)
 
 
@@ -522,12 +522,14 @@ def _answer_by_sums(spec: QuerySpec, declared: DeclarationBase, data: Any, epsil
     for r in range(exact.height):
         row: dict[str, Any] = {c: declared.categorical[c][exact[c][r]] for c in spec.group_by}
         for i, measure in enumerate(spec.select):
-            value = released[f"m{i}"][r]
+            value: float | None = released[f"m{i}"][r]
             if measure.agg is Aggregate.count_:
-                value = max(value, 0)  # counts clamped at zero, as ``dp.len(signed=False)``
+                value = max(
+                    released[f"m{i}"][r], 0
+                )  # counts clamped at zero, as ``dp.len(signed=False)``
             elif measure.agg is Aggregate.avg:
                 count = released[f"m{i}_n"][r]
-                value = value / count if count > 0 else None
+                value = released[f"m{i}"][r] / count if count > 0 else None
             row[measure.title()] = _shown(value, measure)
         rows.append(row)
     return Answer(
