@@ -75,3 +75,100 @@ def test_answers_are_noisy_not_the_true_values() -> None:
     rows = _rows(1000, 1)
     counts = {_ask('SELECT COUNT(*) FROM "r"', rows, 0.05).rows[0]["COUNT(*)"] for _ in range(5)}
     assert len(counts) > 1  # scale 20: five equal draws would be a broken mechanism
+
+
+def test_counts_sums_and_averages_match_opendps_plan_in_cost_and_noise() -> None:
+    """The bounded aggregates with OpenDP's noise per vector give what the OpenDP Polars plan
+    over the rows gives: the same ε spent, the same noise scales (the plan's sums carry a small
+    allowance for floating-point error, the exact integer sums none), and at a very large ε the
+    exact bounded answer."""
+    declared = declaration(
+        identifier="pid", max_rows_per_person=2, categorical={"区": ["鼓楼", "台江", "晋安"]},
+        numeric={"金额": {"lower": -10, "upper": 100}},
+    )  # fmt: skip
+    rows = [{"pid": f"p{p}", "区": ["鼓楼", "台江"][p % 2], "金额": 7.25 * (p % 5) + 1000 * (p % 7 == 0)}
+            for p in range(300) for _ in range(1 + p % 3)]  # fmt: skip
+    rows += [{"pid": "p1", "区": "外地", "金额": None}, {"pid": "q", "区": "晋安", "金额": None}]
+    spec = parse_sql(
+        'SELECT 区, COUNT(*), SUM(金额), AVG(金额) FROM "r" WHERE 金额 >= 0 GROUP BY 区'
+    )
+    data = mechanisms.frame(rows, "pid", declared, mechanisms.used_columns(spec))
+    fast = mechanisms.answer(spec, declared, data, 0.8)
+    plan = mechanisms._answer_by_plan(spec, declared, data, 0.8)
+    assert abs(fast.epsilon_spent - plan.epsilon_spent) < 1e-6
+    assert fast.epsilon_spent <= 0.8
+    assert [(a.column, a.statistic) for a in fast.accuracy] == [
+        (a.column, a.statistic) for a in plan.accuracy
+    ]
+    for mine, theirs in zip(fast.accuracy, plan.accuracy, strict=True):
+        assert abs(mine.scale / theirs.scale - 1) < 0.01
+    # at ε = 10^6 the noise is negligible: the answer is the exact one under the bound (persons
+    # with 3 rows keep 2; 1000+ clipped to 100; "外地" is no key; the filter drops a missing amount)
+    exact = mechanisms.answer(spec, declared, data, 1e6)
+    expected: dict[str, list[float]] = {"鼓楼": [], "台江": [], "晋安": []}
+    for p in range(300):
+        value = min(7.25 * (p % 5) + 1000 * (p % 7 == 0), 100)
+        expected[["鼓楼", "台江"][p % 2]] += [value] * min(1 + p % 3, 2)
+    for row in exact.rows:
+        values = expected[row["区"]]
+        assert row["COUNT(*)"] == len(values)
+        assert abs(row["SUM(金额)"] - sum(values)) < 0.01
+        if values:
+            assert abs(row["AVG(金额)"] - sum(values) / len(values)) < 0.01
+    assert [row["区"] for row in exact.rows] == ["鼓楼", "台江", "晋安"]
+    assert exact.rows[2]["COUNT(*)"] == 0
+
+
+def test_the_truncation_keeps_at_most_the_bound_and_a_random_choice() -> None:
+    import polars as pl
+
+    people = pl.Series(["a"] * 10 + ["b"] * 2 + ["c"], dtype=pl.String).hash(seed=0)
+    chosen = set()
+    for _ in range(20):
+        kept = mechanisms._kept(people, 3).to_list()
+        assert sum(kept[:10]) == 3
+        assert kept[10:] == [True, True, True]
+        chosen.add(tuple(kept[:10]))
+    assert len(chosen) > 1  # not always the same three rows
+
+
+def test_delta_uses_opendps_gaussian_and_its_zcdp_conversion() -> None:
+    from opendp import combinators, domains, measurements, metrics
+
+    rows = _rows(200, 1) + _rows(100, 1, "台江")
+    spec = parse_sql('SELECT 区, COUNT(*), SUM(金额) FROM "r" GROUP BY 区')
+    data = mechanisms.frame(rows, "pid", DECLARED, mechanisms.used_columns(spec))
+    answer = mechanisms.answer(spec, DECLARED, data, 1.0, 1e-6)
+    assert answer.rho_spent is not None
+    assert answer.delta_spent == 1e-6
+    # ρ converted by OpenDP at δ = 10^-6 is the ε spent: a Gaussian whose map is that ρ at
+    # distance 1, through OpenDP's conversion, gives the same ε
+    gaussian = measurements.make_gaussian(
+        domains.atom_domain(T="f64", nan=False),
+        metrics.absolute_distance(T="f64"),
+        (2 * answer.rho_spent) ** -0.5,
+    )
+    fixed = combinators.make_fix_delta(combinators.make_zCDP_to_approxDP(gaussian), 1e-6)
+    epsilon, delta = fixed.map(1.0)
+    assert delta == 1e-6
+    assert abs(epsilon - answer.epsilon_spent) < 1e-6
+    assert 0.99 < answer.epsilon_spent <= 1.0
+    assert {a.distribution for a in answer.accuracy} == {"Integer Gaussian"}
+    # at δ = 10^-6 the Gaussian's scale is larger than the Laplace's at the same ε here
+    laplace = mechanisms.answer(spec, DECLARED, data, 1.0)
+    assert answer.accuracy[0].scale > laplace.accuracy[0].scale
+    low = mechanisms.answer(spec, DECLARED, data, 10.0, 1e-6)  # σ about 1: near the truth
+    for row, true in zip(low.rows, [200, 100, 0], strict=True):
+        assert abs(row["COUNT(*)"] - true) <= 8
+
+
+def test_a_quantile_with_delta_is_refused() -> None:
+    import pytest
+
+    from citybase.data.sandbox.dialect import QueryRefused
+
+    spec = parse_sql('SELECT MEDIAN(金额) FROM "r"')
+    data = mechanisms.frame(_rows(10, 1), "pid", DECLARED, mechanisms.used_columns(spec))
+    with pytest.raises(QueryRefused) as refused:
+        mechanisms.answer(spec, DECLARED, data, 1.0, 1e-6)
+    assert refused.value.field == "delta"

@@ -209,3 +209,73 @@ def test_a_declaration_names_real_columns_and_numbers_that_reach_the_computation
     assert shown.masking == {"公民身份号码": "pseudonym", "性别": "clear", "罚款金额": "clear"}
     entries, _ = ledger.find_entries(session, LedgerFilter(action="sandbox.declare"))
     assert entries[0].object_id == sc.code
+
+
+def _delta_grant(session: Session, sc, delta: float) -> int:  # type: ignore[no-untyped-def]
+    grant = service.grant_budget(session, sc.steward, SETTINGS, GrantCreate(
+        resource_code=sc.code, unit_code="fz.health", username=sc.analyst.username, epsilon=2.0,
+        delta=delta, purpose="违法行为的统计分析", legal_basis="《数据安全法》第三十八条",
+    ))  # fmt: skip
+    return grant.id
+
+
+def _ask_delta(session: Session, sc, epsilon: float, delta: float, sql: str = SQL):  # type: ignore[no-untyped-def]
+    return service.ask_query(session, sc.analyst, QueryCreate(
+        sql=sql.format(code=sc.code), epsilon=epsilon, delta=delta), KEYS)  # fmt: skip
+
+
+def test_delta_is_spent_from_the_grants_delta_and_over_it_refused_before_reading(
+    session: Session,
+) -> None:
+    sc = sandbox_city(session, grant=False, rows=0)
+    add_rows(session, sc, repeat_offenders(people=40, each=3))
+    grant_id = _delta_grant(session, sc, 1e-6)
+    asked, refused = _ask_delta(session, sc, epsilon=0.5, delta=6e-7)
+    assert refused is None, refused
+    assert asked.answer is not None
+    assert asked.delta == 6e-7
+    assert asked.answer.delta_spent == 6e-7
+    assert asked.answer.rho_spent is not None
+    assert 0.49 < asked.answer.epsilon_spent <= 0.5
+    assert {a.distribution for a in asked.answer.accuracy} == {"Integer Gaussian"}
+    (grant,) = service.get_accessible_grants(session, sc.analyst, SETTINGS)
+    assert (grant.id, grant.spent, grant.delta_spent) == (grant_id, 0.5, 6e-7)
+    assert abs(grant.delta_remaining - 4e-7) < 1e-15
+    budget = session.scalars(select(SandboxBudget)).one()
+    assert (budget.spent_micro, budget.spent_delta_pico) == (500_000, 600_000)
+    answers, _ = ledger.find_entries(session, LedgerFilter(action="sandbox.query.answer"))
+    assert (answers[0].details["delta"], answers[0].details["delta_spent"]) == (6e-7, 6e-7)
+    # δ beyond what is left: refused before anything is read, nothing spent
+    reads = _accesses(session, sc)
+    over, refused = _ask_delta(session, sc, epsilon=0.1, delta=5e-7)
+    assert refused is not None
+    assert (over.rule, refused.field, refused.status_code) == ("budget.delta_exceeded", "delta",
+                                                               403)  # fmt: skip
+    assert _accesses(session, sc) == reads
+    session.refresh(budget)
+    assert (budget.spent_micro, budget.spent_delta_pico) == (500_000, 600_000)
+
+
+def test_a_grant_without_delta_allows_pure_dp_only(session: Session) -> None:
+    sc = sandbox_city(session, epsilon=1.0)
+    reads = _accesses(session, sc)
+    asked, refused = _ask_delta(session, sc, epsilon=0.1, delta=1e-9)
+    assert refused is not None
+    assert asked.rule == "budget.delta_exceeded"
+    assert _accesses(session, sc) == reads
+    (grant,) = service.get_accessible_grants(session, sc.analyst, SETTINGS)
+    assert (grant.spent, grant.delta, grant.delta_spent) == (0.0, 0.0, 0.0)
+    pure, refused = _ask(session, sc.analyst, sc.code, epsilon=0.1)
+    assert refused is None
+    assert pure.answer is not None
+    assert pure.answer.delta_spent == 0.0
+
+
+def test_the_conditional_update_refuses_delta_beyond_the_budget(session: Session) -> None:
+    sc = sandbox_city(session, epsilon=1.0)
+    assert sc.grant is not None
+    period = service.period_key("month")
+    assert repository.spend(session, sc.grant.id, period, 1_000_000, 1, 1_000, 600)
+    assert not repository.spend(session, sc.grant.id, period, 1_000_000, 1, 1_000, 600)
+    row = session.scalars(select(SandboxBudget)).one()
+    assert (row.spent_micro, row.spent_delta_pico, row.queries) == (1, 600, 1)

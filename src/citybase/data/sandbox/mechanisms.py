@@ -170,12 +170,13 @@ def _keys(spec: QuerySpec, declared: DeclarationBase) -> list[tuple[str, ...]]:
     return list(product(*lists))
 
 
-def _calibrated(make: Any, d_in: Any, epsilon: float) -> Any:
+def _calibrated(make: Any, d_in: Any, epsilon: float, power: int = 1) -> Any:
     """The measurement whose privacy loss, by OpenDP's own map, is at most ``epsilon``: the
-    loss of pure-DP noise falls as its scale grows, so one measurement at scale 1 tells the
-    scale; the map is checked again (and the scale nudged up) for rounding."""
+    loss of pure-DP noise falls as its scale grows (as the scale's square for ρ of Gaussian
+    noise: ``power`` 2), so one measurement at scale 1 tells the scale; the map is checked
+    again (and the scale nudged up) for rounding."""
     probe = make(1.0)
-    scale = float(probe.map(d_in)) / epsilon
+    scale = (float(probe.map(d_in)) / epsilon) ** (1 / power)
     for _ in range(20):
         measurement = make(scale)
         if float(measurement.map(d_in)) <= epsilon:
@@ -184,14 +185,15 @@ def _calibrated(make: Any, d_in: Any, epsilon: float) -> Any:
     raise QueryRefused("query.calibration", "OpenDP could not calibrate this query", status=422)
 
 
-def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float) -> Answer:
+def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float,
+           delta: float = 0.0) -> Answer:  # fmt: skip
     """Release ``spec`` over ``data`` (a frame from ``frame``) at privacy loss ``epsilon``; a
     query OpenDP cannot make private is refused and nothing is released."""
     from opendp.mod import OpenDPException
     from polars.exceptions import PolarsError
 
     try:
-        return _answer(spec, declared, data, epsilon)
+        return _answer(spec, declared, data, epsilon, delta)
     except (OpenDPException, PolarsError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise QueryRefused(
@@ -201,7 +203,21 @@ def answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float
         ) from exc
 
 
-def _answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float) -> Answer:
+def _answer(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float,
+            delta: float) -> Answer:  # fmt: skip
+    if all(m.agg is not Aggregate.quantile for m in spec.select):
+        return _answer_by_sums(spec, declared, data, epsilon, delta)
+    if delta > 0:
+        raise QueryRefused("query.unsupported", (
+            "δ > 0 (the Gaussian mechanism) answers counts, sums and averages; a quantile is "
+            "answered under pure ε-DP only (δ = 0)"
+        ), field="delta")  # fmt: skip
+    return _answer_by_plan(spec, declared, data, epsilon)
+
+
+def _answer_by_plan(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float
+                    ) -> Answer:  # fmt: skip
+    """The answer by one OpenDP Polars plan over the rows: every aggregate, quantiles too."""
     import polars as pl
     from opendp.accuracy import summarize_polars_measurement
 
@@ -274,3 +290,250 @@ def _shown(value: Any, measure: Measure) -> Any:
         return int(value)
     number = float(value)
     return round(number, 4) if math.isfinite(number) else None
+
+
+# --- counts, sums and averages: bounded aggregates, then OpenDP's noise on each vector ----------
+#
+# The same computation as the plan above, in two steps. First the exact bounded aggregates, by
+# Polars: the query's filter, then at most ``max_rows_per_person`` rows of each identifier (a
+# random choice among them), missing numbers as 0, values clipped to their bounds, one count or
+# sum per public key combination (every key, 0 where the data has none). Then, for each noisy
+# statistic, OpenDP's ``make_laplace`` over the vector of the key combinations' values with its
+# input metric (L1 distance) and the vector's sensitivity as OpenDP's input distance:
+#
+# - a count: one person's rows after truncation are at most ``max_rows_per_person`` = k, so
+#   adding or removing a person moves the vector of counts by at most k (in L1, and in L2);
+# - a sum: each kept value lies in [lower, upper], so the vector of sums moves by at most
+#   k × max(|lower|, |upper|).
+#
+# Sums are computed exactly, in integers: each clipped value rounded to 10^-d (``_digits``) and
+# clipped again to the bounds rounded to that grid, so the sensitivity above holds exactly (no
+# floating-point error to account for) and the noise is OpenDP's integer (discrete) Laplace;
+# the noisy sum is divided by 10^d afterwards. ε is split evenly over the statistics' noises,
+# as the plan's ``global_scale`` does, and the loss is the sum of OpenDP's privacy maps (basic
+# composition, as the plan's compositor). An average is a noisy sum over a noisy count, each
+# with its own share, as in the plan. Quantiles need the rows and go through the plan.
+
+I64_HEADROOM = 2**62
+
+
+def _digits(bound: float) -> int:
+    """Decimal places kept of a summed value: 6, fewer where a sum of ``MAX_ROWS`` values of
+    magnitude ``bound`` in units of 10^-d would not fit in 2^62."""
+    digits = 6
+    while digits > 0 and MAX_ROWS * max(bound, 1.0) * 10**digits > I64_HEADROOM:
+        digits -= 1
+    return digits
+
+
+def _units(lower: float, upper: float) -> tuple[int, int, int]:
+    """``(d, lower, upper)``: the grid 10^-d and the bounds on it, rounded inwards."""
+    digits = _digits(max(abs(lower), abs(upper)))
+    scale = 10**digits
+    lo, hi = math.ceil(lower * scale - 1e-9), math.floor(upper * scale + 1e-9)
+    return digits, lo, min(max(hi, lo), hi)
+
+
+class _Noise:
+    """One noisy statistic: the column it belongs to, what OpenDP calls it, the exact vector's
+    column in the bounded frame, its sensitivity and the grid of its values."""
+
+    def __init__(self, alias: str, column: str, statistic: str, sensitivity: int, digits: int):
+        self.alias, self.column, self.statistic = alias, column, statistic
+        self.sensitivity, self.digits = sensitivity, digits
+
+
+ROW_BITS = 20  # a row's position, in the low bits of a sort key (MAX_ROWS < 2^20)
+
+
+def _kept(people: Any, k: int) -> Any:
+    """Which rows are kept so that no identifier has more than ``k``: a random choice among the
+    rows of each identifier that has more (what OpenDP's ``truncate_per_group`` does, done over
+    one sorted 64-bit key rather than a group-by over every identifier). The key is the
+    identifier's hash without its low ``ROW_BITS`` bits (two people sharing the rest are one
+    privacy unit: the bound only tightens) above the row's position; sorted, each identifier's
+    rows are one run, and a row past the k-th of its run is dropped. The positions are first
+    those of the rows, and shuffled only if some identifier has more than k rows."""
+    import numpy as np
+    import polars as pl
+
+    n = people.len()
+    if n >= 1 << ROW_BITS:
+        raise QueryRefused("query.too_large", f"more than {MAX_ROWS} rows", field="sql")
+    if n == 0:
+        return pl.Series([], dtype=pl.Boolean)
+    ids = people.to_numpy()
+    low = np.uint64((1 << ROW_BITS) - 1)
+
+    def dropped(order: Any) -> Any:  # positions (into ``order``) past the k-th of their run
+        key = np.sort((ids[order] & ~low) | np.arange(n, dtype=np.uint64))
+        person = key >> np.uint64(ROW_BITS)
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(person[1:], person[:-1], out=first[1:])
+        index = np.arange(n)
+        start = np.maximum.accumulate(np.where(first, index, 0))
+        return (key[index - start >= k] & low).astype(np.int64)
+
+    keep = np.ones(n, dtype=bool)
+    if dropped(np.arange(n)).size:  # someone has more than k rows: a random choice of k
+        order = pl.int_range(n, eager=True, dtype=pl.Int64).shuffle().to_numpy()
+        keep[order[dropped(order)]] = False
+    return pl.Series(keep)
+
+
+def _bounded(spec: QuerySpec, declared: DeclarationBase, data: Any
+             ) -> tuple[Any, list[_Noise]]:  # fmt: skip
+    """The exact bounded aggregates, one row per public key combination, and the noises."""
+    import polars as pl
+
+    k = declared.max_rows_per_person
+    filtered = data.lazy()
+    for cond in spec.where:
+        filtered = filtered.filter(_condition(cond, declared))
+    rows = filtered.collect()
+    query = rows.filter(_kept(rows[ID], k)).lazy()
+    noises: list[_Noise] = []
+    exprs: list[Any] = []
+    for i, measure in enumerate(spec.select):
+        title = measure.title()
+        if measure.agg is Aggregate.count_:
+            noises.append(_Noise(f"m{i}", title, "Frame Length", k, 0))
+            exprs.append(pl.len().cast(pl.Int64).alias(f"m{i}"))
+            continue
+        assert measure.column is not None
+        bounds = declared.numeric[measure.column]
+        digits, lo, hi = _units(bounds.lower, bounds.upper)
+        value = (
+            pl.col(measure.column).fill_null(min(max(0.0, bounds.lower), bounds.upper))
+            .clip(bounds.lower, bounds.upper).mul(10**digits).round(0).cast(pl.Int64).clip(lo, hi)
+        )  # fmt: skip
+        noises.append(_Noise(f"m{i}", title, "Sum", k * max(abs(lo), abs(hi)), digits))
+        exprs.append(value.sum().alias(f"m{i}"))
+        if measure.agg is Aggregate.avg:
+            noises.append(_Noise(f"m{i}_n", title, "Length", k, 0))
+            exprs.append(pl.len().cast(pl.Int64).alias(f"m{i}_n"))
+    if not spec.group_by:
+        return query.select(exprs).collect(), noises
+    keys = _keys(spec, declared)
+    position = {c: {key: i for i, key in enumerate(declared.categorical[c])}
+                for c in spec.group_by}  # fmt: skip
+    public = pl.LazyFrame(
+        {c: [position[c][key[j]] for key in keys] for j, c in enumerate(spec.group_by)},
+        schema={c: pl.UInt32 for c in spec.group_by},
+    )
+    grouped = query.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in spec.group_by))
+    grouped = grouped.group_by(spec.group_by).agg(exprs)
+    exact = public.join(grouped, on=spec.group_by, how="left", maintain_order="left")
+    return exact.with_columns(pl.col(n.alias).fill_null(0) for n in noises).collect(), noises
+
+
+def _zcdp_to_epsilon(rho: float, delta: float) -> float:
+    """ε of zero-concentrated DP at ``rho`` as (ε, δ)-DP at ``delta``, by OpenDP's conversion
+    (``make_zCDP_to_approxDP``, then ``make_fix_delta``). The conversion depends on ρ alone: it
+    is applied to a Gaussian measurement over one number at scale 1, whose privacy map at
+    distance √(2ρ) is ρ."""
+    from opendp import combinators, domains, measurements, metrics
+
+    reference = measurements.make_gaussian(
+        domains.atom_domain(T="f64", nan=False), metrics.absolute_distance(T="f64"), 1.0
+    )
+    fixed = combinators.make_fix_delta(combinators.make_zCDP_to_approxDP(reference), delta)
+    epsilon, _ = fixed.map(math.sqrt(2 * rho))  # type: ignore[no-untyped-call]
+    return float(epsilon)
+
+
+def _rho_for(epsilon: float, delta: float) -> float:
+    """The largest ρ (to a relative 10^-9) whose (ε, δ) by OpenDP's conversion is within ε."""
+    low, high = 0.0, max(epsilon, 1.0)
+    while _zcdp_to_epsilon(high, delta) <= epsilon:
+        high *= 2
+    for _ in range(80):
+        middle = (low + high) / 2
+        if _zcdp_to_epsilon(middle, delta) <= epsilon:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-9 * high:
+            break
+    return low
+
+
+def _gaussian_accuracy(scale: float) -> float:
+    """OpenDP's accuracy of integer Gaussian noise. Its exact one sums the distribution and takes
+    seconds past a scale of 10^5; there the continuous Gaussian's (OpenDP's too), rounded up and
+    plus 1, is given: the two differ by less than 1 from 10 to 10^5."""
+    from opendp.accuracy import discrete_gaussian_scale_to_accuracy, gaussian_scale_to_accuracy
+
+    if scale <= 1e5:
+        return float(discrete_gaussian_scale_to_accuracy(scale, ALPHA))
+    return float(math.ceil(gaussian_scale_to_accuracy(scale, ALPHA)) + 1)
+
+
+def _answer_by_sums(spec: QuerySpec, declared: DeclarationBase, data: Any, epsilon: float,
+                    delta: float = 0.0) -> Answer:  # fmt: skip
+    """Pure ε-DP (δ = 0): each vector gets OpenDP's integer Laplace (``make_laplace``, L1
+    distance), ε split evenly. δ > 0: each gets OpenDP's integer Gaussian (``make_gaussian``,
+    L2 distance — the sensitivities above bound the L2 distance too), in zero-concentrated DP:
+    the ρ of the whole is the largest whose (ε, δ) by OpenDP's conversion is within the ε and δ
+    asked, split evenly; the ρ spent is the sum of OpenDP's maps, converted again."""
+    from opendp.accuracy import discrete_laplacian_scale_to_accuracy
+
+    if data.height > MAX_ROWS:
+        raise QueryRefused("query.too_large", f"more than {MAX_ROWS} rows", field="sql")
+    dp = _opendp()
+    from opendp import domains, metrics
+
+    exact, noises = _bounded(spec, declared, data)
+    gaussian = delta > 0
+    share = (_rho_for(epsilon, delta) if gaussian else epsilon) / len(noises)
+    vectors = domains.vector_domain(domains.atom_domain(T="i64"))
+    distance = metrics.l2_distance(T="i64") if gaussian else metrics.l1_distance(T="i64")
+    mechanism = dp.m.make_gaussian if gaussian else dp.m.make_laplace
+    released: dict[str, list[float]] = {}
+    loss = 0.0  # ε (Laplace) or ρ (Gaussian)
+    accuracy: list[Accuracy] = []
+    for noise in noises:
+        made: dict[int, float] = {}
+
+        def make(scale: float, made: dict[int, float] = made) -> Any:
+            measurement = mechanism(vectors, distance, scale)
+            made[id(measurement)] = scale
+            return measurement
+
+        measurement = _calibrated(make, noise.sensitivity, share, power=2 if gaussian else 1)
+        loss += float(measurement.map(noise.sensitivity))
+        noisy = measurement(exact[noise.alias].to_list())
+        unit = 10**noise.digits
+        released[noise.alias] = [v / unit for v in noisy]
+        scale = made[id(measurement)]
+        if gaussian:
+            name, within = "Integer Gaussian", _gaussian_accuracy(scale)
+        else:
+            name, within = "Integer Laplace", discrete_laplacian_scale_to_accuracy(scale, ALPHA)
+        accuracy.append(Accuracy(
+            column=noise.column, statistic=noise.statistic, distribution=name,
+            scale=scale / unit, accuracy=within / unit,
+        ))  # fmt: skip
+    spent = _zcdp_to_epsilon(loss, delta) if gaussian else loss
+    if spent > epsilon:  # the maps' sum rounded past ε: never released
+        raise QueryRefused("query.calibration", "OpenDP could not calibrate this query", status=422)
+    rows: list[dict[str, Any]] = []
+    for r in range(exact.height):
+        row: dict[str, Any] = {c: declared.categorical[c][exact[c][r]] for c in spec.group_by}
+        for i, measure in enumerate(spec.select):
+            value: float | None = released[f"m{i}"][r]
+            if measure.agg is Aggregate.count_:
+                value = max(
+                    released[f"m{i}"][r], 0
+                )  # counts clamped at zero, as ``dp.len(signed=False)``
+            elif measure.agg is Aggregate.avg:
+                count = released[f"m{i}_n"][r]
+                value = released[f"m{i}"][r] / count if count > 0 else None
+            row[measure.title()] = _shown(value, measure)
+        rows.append(row)
+    return Answer(
+        columns=list(spec.group_by) + [m.title() for m in spec.select], rows=rows,
+        accuracy=accuracy, alpha=ALPHA, epsilon_spent=spent, delta_spent=delta,
+        rho_spent=loss if gaussian else None,
+    )  # fmt: skip

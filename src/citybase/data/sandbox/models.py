@@ -42,6 +42,7 @@ class SandboxGrant(IdMixin, TimestampMixin, Base):
     unit_code: Mapped[str] = mapped_column(String(40), index=True)
     username: Mapped[str] = mapped_column(String(100), default="")  # empty: any of the unit's
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    delta_pico: Mapped[int] = mapped_column(BigInteger, default=0)  # δ per period, in 10^-12
     period: Mapped[str] = mapped_column(String(8))  # month, year
     purpose: Mapped[str] = mapped_column(Text)
     legal_basis: Mapped[str] = mapped_column(Text)
@@ -63,6 +64,8 @@ class SandboxBudget(IdMixin, Base):
     period_key: Mapped[str] = mapped_column(String(7))
     budget_micro: Mapped[int] = mapped_column(BigInteger)
     spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    budget_delta_pico: Mapped[int] = mapped_column(BigInteger, default=0)
+    spent_delta_pico: Mapped[int] = mapped_column(BigInteger, default=0)
     queries: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -82,6 +85,7 @@ class SandboxQuery(IdMixin, TimestampMixin, Base):
     form: Mapped[str] = mapped_column(String(4))  # sql, json
     text: Mapped[str] = mapped_column(Text)
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    delta_pico: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(10), default="running")  # answered, refused
     rule: Mapped[str] = mapped_column(String(60), default="")
     message: Mapped[str] = mapped_column(Text, default="")

@@ -66,13 +66,23 @@ def spent(session: Session, grant_ids: list[int], period_key: str) -> dict[int, 
     return {grant_id: micro for grant_id, micro in rows}
 
 
+def spent_delta(session: Session, grant_ids: list[int], period_key: str) -> dict[int, int]:
+    rows = session.execute(
+        select(SandboxBudget.grant_id, SandboxBudget.spent_delta_pico).where(
+            SandboxBudget.grant_id.in_(grant_ids), SandboxBudget.period_key == period_key
+        )
+    )
+    return {grant_id: pico for grant_id, pico in rows}
+
+
 def spend(
-    session: Session, grant_id: int, period_key: str, budget_micro: int, cost_micro: int
-) -> bool:
+    session: Session, grant_id: int, period_key: str, budget_micro: int, cost_micro: int,
+    budget_delta_pico: int = 0, delta_pico: int = 0,
+) -> bool:  # fmt: skip
     """Spend ``cost_micro`` of the grant's budget for the period, or nothing when it would go
     over: one conditional UPDATE, so that of two requests racing for the last of a budget only
     one wins (PostgreSQL re-reads the row the other committed; SQLite takes writes one at a
-    time)."""
+    time). δ likewise, in the same statement."""
     exists = select(SandboxBudget.id).where(
         SandboxBudget.grant_id == grant_id, SandboxBudget.period_key == period_key
     )
@@ -80,7 +90,9 @@ def spend(
         try:
             with session.begin_nested():
                 session.add(SandboxBudget(grant_id=grant_id, period_key=period_key,
-                                          budget_micro=budget_micro, spent_micro=0, queries=0))  # fmt: skip
+                                          budget_micro=budget_micro, spent_micro=0, queries=0,
+                                          budget_delta_pico=budget_delta_pico,
+                                          spent_delta_pico=0))  # fmt: skip
         except IntegrityError:
             pass  # another request opened the period first: spend from its row
     result = session.execute(
@@ -89,9 +101,12 @@ def spend(
             SandboxBudget.grant_id == grant_id,
             SandboxBudget.period_key == period_key,
             SandboxBudget.spent_micro + cost_micro <= SandboxBudget.budget_micro,
+            SandboxBudget.spent_delta_pico + delta_pico <= budget_delta_pico,
         )
         .values(
             spent_micro=SandboxBudget.spent_micro + cost_micro,
+            spent_delta_pico=SandboxBudget.spent_delta_pico + delta_pico,
+            budget_delta_pico=budget_delta_pico,
             queries=SandboxBudget.queries + 1,
         )
         .execution_options(synchronize_session=False)

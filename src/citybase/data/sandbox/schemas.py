@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Key = Annotated[str, Field(max_length=200)]
 MICRO = 1_000_000  # ε is kept in millionths
+PICO = 10**12  # δ is kept in 10^-12
+MAX_DELTA = 1e-3  # δ of a query or a grant's period at most (δ far below 1 / people)
 
 
 def to_micro(epsilon: float) -> int:
@@ -20,6 +22,14 @@ def to_micro(epsilon: float) -> int:
 
 def from_micro(micro: int) -> float:
     return micro / MICRO
+
+
+def to_pico(delta: float) -> int:
+    return round(delta * PICO)
+
+
+def from_pico(pico: int) -> float:
+    return pico / PICO
 
 
 class Bounds(BaseModel):
@@ -83,6 +93,9 @@ class GrantCreate(BaseModel):
     unit_code: str = Field(min_length=1, max_length=40, description="The analysts' unit")
     username: str = Field("", max_length=100, description="One user of that unit; empty: any")
     epsilon: float = Field(gt=0, le=100, description="Privacy budget (ε) per period")
+    delta: float = Field(0.0, ge=0, le=MAX_DELTA, description=(
+        "Budget of δ per period for (ε, δ)-DP queries (Gaussian noise); 0: pure ε-DP only"
+    ))  # fmt: skip
     period: Period = Period.month
     purpose: str = Field(min_length=2, max_length=500)
     legal_basis: str = Field(min_length=2, max_length=500)
@@ -108,6 +121,9 @@ class GrantRead(BaseModel):
     period_key: str = Field(description="The current period (2026-12, or 2026)")
     spent: float = Field(description="ε spent in the current period")
     remaining: float = Field(description="ε left in the current period")
+    delta: float = Field(0.0, description="δ per period (0: pure ε-DP only)")
+    delta_spent: float = Field(0.0, description="δ spent in the current period")
+    delta_remaining: float = Field(0.0, description="δ left in the current period")
 
 
 class Revocation(BaseModel):
@@ -180,6 +196,9 @@ class QueryCreate(BaseModel):
     sql: str | None = Field(None, min_length=1, max_length=4000)
     query: QuerySpec | None = None
     epsilon: float = Field(gt=0, le=10, description="ε this query spends of the budget")
+    delta: float = Field(0.0, ge=0, le=MAX_DELTA, description=(
+        "δ this query spends: above 0, counts, sums and averages get Gaussian noise, (ε, δ)-DP"
+    ))  # fmt: skip
 
     @model_validator(mode="after")
     def _one_form(self) -> QueryCreate:
@@ -210,6 +229,8 @@ class Answer(BaseModel):
     accuracy: list[Accuracy] = Field(default_factory=list)
     alpha: float = 0.05
     epsilon_spent: float = Field(0.0, description="OpenDP's privacy map of the measurement")
+    delta_spent: float = Field(0.0, description="δ of (ε, δ)-DP: 0 unless Gaussian noise")
+    rho_spent: float | None = Field(None, description="ρ (zCDP) of the Gaussian noise, if any")
 
 
 class QueryRead(BaseModel):
@@ -222,6 +243,7 @@ class QueryRead(BaseModel):
     form: str
     text: str
     epsilon: float
+    delta: float = 0.0
     status: QueryStatus
     rule: str
     message: str

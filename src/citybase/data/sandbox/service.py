@@ -56,7 +56,9 @@ from citybase.data.sandbox.schemas import (
     QueryStatus,
     Revocation,
     from_micro,
+    from_pico,
     to_micro,
+    to_pico,
 )
 from citybase.data.sharing import service as sharing
 from citybase.data.sharing.schemas import Basis, ReadContext
@@ -233,8 +235,12 @@ def state_of(grant: SandboxGrant) -> GrantState:
 def _grant_reads(session: Session, grants: list[SandboxGrant]) -> list[GrantRead]:
     keys = {g.id: period_key(g.period) for g in grants}
     spent: dict[int, int] = {}
+    spent_delta: dict[int, int] = {}
     for key in set(keys.values()):
         spent |= repository.spent(session, [g for g, k in keys.items() if k == key], key)
+        spent_delta |= repository.spent_delta(
+            session, [g for g, k in keys.items() if k == key], key
+        )
     reads = []
     for g in grants:
         used = spent.get(g.id, 0)
@@ -245,6 +251,8 @@ def _grant_reads(session: Session, grants: list[SandboxGrant]) -> list[GrantRead
             created_at=g.created_at, state=state_of(g), revoked_at=g.revoked_at,
             revoked_by=g.revoked_by, revoke_reason=g.revoke_reason, period_key=keys[g.id],
             spent=from_micro(used), remaining=from_micro(max(g.epsilon_micro - used, 0)),
+            delta=from_pico(g.delta_pico), delta_spent=from_pico(spent_delta.get(g.id, 0)),
+            delta_remaining=from_pico(max(g.delta_pico - spent_delta.get(g.id, 0), 0)),
         ))  # fmt: skip
     return reads
 
@@ -283,7 +291,8 @@ def grant_budget(
         raise InvalidInput("valid_until is in the past", field="valid_until")
     grant = SandboxGrant(
         resource_code=data.resource_code, unit_code=data.unit_code, username=data.username,
-        epsilon_micro=to_micro(data.epsilon), period=data.period.value, purpose=data.purpose,
+        epsilon_micro=to_micro(data.epsilon), delta_pico=to_pico(data.delta),
+        period=data.period.value, purpose=data.purpose,
         legal_basis=data.legal_basis, valid_until=data.valid_until,
         granted_by=principal.username,
     )  # fmt: skip
@@ -291,7 +300,8 @@ def grant_budget(
     ledger.record(
         session, actor_of(principal), "sandbox.grant", object_type="sandbox_grant",
         object_id=grant.id, reason=data.purpose,
-        details=data.model_dump(mode="json") | {"epsilon_micro": grant.epsilon_micro},
+        details=data.model_dump(mode="json") | {"epsilon_micro": grant.epsilon_micro,
+                                                "delta_pico": grant.delta_pico},
     )  # fmt: skip
     return _grant_reads(session, [grant])[0]
 
@@ -357,7 +367,7 @@ def _query_read(row: SandboxQuery, remaining: float | None = None) -> QueryRead:
     return QueryRead(
         id=row.id, created_at=row.created_at, username=row.username, unit_code=row.unit_code,
         resource_code=row.resource_code, grant_id=row.grant_id, form=row.form, text=row.text,
-        epsilon=from_micro(row.epsilon_micro), status=QueryStatus(row.status), rule=row.rule,
+        epsilon=from_micro(row.epsilon_micro), delta=from_pico(row.delta_pico), status=QueryStatus(row.status), rule=row.rule,
         message=row.message, answer=answer, access_id=row.access_id, remaining=remaining,
     )  # fmt: skip
 
@@ -428,6 +438,20 @@ def _rows(
     return rows
 
 
+def _check_delta(session: Session, grant: SandboxGrant, key: str, delta_pico: int) -> None:
+    """δ asked beyond what is left of the grant's δ this period is refused before anything is
+    read (a grant without δ allows pure ε-DP only)."""
+    if delta_pico <= 0:
+        return
+    used = repository.spent_delta(session, [grant.id], key).get(grant.id, 0)
+    if used + delta_pico > grant.delta_pico:
+        raise QueryRefused("budget.delta_exceeded", (
+            f"this query asks δ={from_pico(delta_pico)}; grant {grant.id} has "
+            f"{from_pico(max(grant.delta_pico - used, 0))} left of {from_pico(grant.delta_pico)} "
+            f"for {key}"
+        ), status=403, field="delta")  # fmt: skip
+
+
 def ask_query(
     session: Session, principal: Principal, data: QueryCreate, keys: ops.Keys,
     contract: ContractBasis | None = None,
@@ -440,10 +464,12 @@ def ask_query(
     text = data.sql if data.sql is not None else json.dumps(
         data.query.model_dump(mode="json") if data.query else {}, ensure_ascii=False)  # fmt: skip
     cost = to_micro(data.epsilon)
+    delta_cost = to_pico(data.delta)
     row = SandboxQuery(
         username=principal.username, unit_code=principal.unit_code or "",
         resource_code=data.query.resource_code if data.query else "",
         form="sql" if data.sql is not None else "json", text=text, epsilon_micro=cost,
+        delta_pico=delta_cost,
     )  # fmt: skip
     repository.add(session, row)
     remaining: float | None = None
@@ -470,13 +496,15 @@ def ask_query(
                 f"{from_micro(max(grant.epsilon_micro - used, 0))} left of "
                 f"{from_micro(grant.epsilon_micro)} for {row.period_key}"
             ), status=403, field="epsilon")  # fmt: skip
+        _check_delta(session, grant, row.period_key, delta_cost)
         rows = _rows(session, principal, row, grant, declared, spec, keys, contract)
         columns = mechanisms.used_columns(spec)
         frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
-        answer = mechanisms.answer(spec, declaration, frame, data.epsilon)
+        answer = mechanisms.answer(spec, declaration, frame, data.epsilon, from_pico(delta_cost))
         # spent only now, and the answer kept only if it was: a failed computation spends
         # nothing, and of two queries racing for the last of a budget one is answered
-        if not repository.spend(session, grant.id, row.period_key, grant.epsilon_micro, cost):
+        if not repository.spend(session, grant.id, row.period_key, grant.epsilon_micro, cost,
+                                grant.delta_pico, delta_cost):  # fmt: skip
             raise QueryRefused("budget.exceeded", (
                 f"grant {grant.id}'s budget for {row.period_key} was spent by another query "
                 "meanwhile"
@@ -487,7 +515,8 @@ def ask_query(
         ledger.record(
             session, actor_of(principal), "sandbox.query.refuse", object_type="sandbox_query",
             object_id=row.id, details={"resource_code": row.resource_code, "text": text,
-                                       "epsilon": data.epsilon, "rule": refused.rule,
+                                       "epsilon": data.epsilon, "delta": data.delta,
+                                       "rule": refused.rule,
                                        "message": refused.message, "access": row.access_id},
         )  # fmt: skip
         return _query_read(row), refused
@@ -501,6 +530,9 @@ def ask_query(
         object_id=row.id, reason=grant.purpose,
         details={"resource_code": row.resource_code, "grant": grant.id, "text": text,
                  "epsilon": data.epsilon, "epsilon_spent": answer.epsilon_spent,
+                 "delta": data.delta, "delta_spent": answer.delta_spent,
+                 "delta_left": from_pico(grant.delta_pico - repository.spent_delta(
+                     session, [grant.id], row.period_key).get(grant.id, 0)),
                  "period": row.period_key, "remaining": remaining, "access": row.access_id,
                  "groups": len(answer.rows), "contract": contract.ref if contract else None},
     )  # fmt: skip
