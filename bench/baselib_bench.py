@@ -3,11 +3,16 @@ source resources with the errors real registers have, linked three ways in the s
 
     python bench/baselib_bench.py [--people 10000] [--seed 7] [--skip-default]
     python bench/baselib_bench.py --people 10000 --incremental 1000
+    python bench/baselib_bench.py --people 10000 --backend spark [--spark-master local[2]]
 
 With ``--incremental ROWS``: the whole service path on a SQLite database — a full run, then a
 load adding ROWS rows to one source, its event delivered and its job run (the new rows linked
 against the kept model and the files), then a full re-link in the same run; both timed and
 scored against the truth (see ``incremental``).
+
+With ``--backend spark``: the citybase model linked on DuckDB and on Spark (pyspark, the master
+given, ``local[2]`` by default) in the same run: each one's time (Spark's session start apart),
+its score against the truth, and whether the two give the same clusters.
 
 - **citybase**: the Chinese comparisons as splink comparison levels (``linkage.py``), trained by
   EM, clustered at the default match threshold (0.99);
@@ -466,6 +471,51 @@ def incremental(recs: list[lk.SourceRecord], truth: dict[str, int], new_rows: in
     sys.stdout.flush()
 
 
+def on_spark(
+    recs: list[lk.SourceRecord], truth: dict[str, int], index: cmp.RegionIndex, threshold: float,
+    master: str,
+) -> None:  # fmt: skip
+    """The same prepared records linked on DuckDB (the reference), then on Spark."""
+    from citybase.data.baselib import backends
+
+    uids = [r.uid for r in recs]
+    prepared = lk.prepare(lk.Kind.person, recs, index)
+    t0 = time.perf_counter()
+    on_duckdb = lk.link(lk.Kind.person, prepared, threshold_probability=0.5)
+    duckdb_clusters = lk.cluster(uids, on_duckdb.pairs, threshold)
+    t_duckdb = time.perf_counter() - t0
+    spark = backends.Backend(engine=backends.Engine.spark, spark_master=master)
+    t0 = time.perf_counter()
+    backends.spark_session(spark)
+    t_session = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    on_spark = lk.link(lk.Kind.person, prepared, threshold_probability=0.5, backend=spark)
+    spark_clusters = lk.cluster(uids, on_spark.pairs, threshold)
+    t_spark = time.perf_counter() - t0
+    a = {(p.left, p.right): p.weight for p in on_duckdb.pairs}
+    b = {(p.left, p.right): p.weight for p in on_spark.pairs}
+    both = set(a) & set(b)
+    drift = max((abs(a[k] - b[k]) for k in both), default=0.0)
+    print(f"trained: DuckDB {on_duckdb.model.trained} {on_duckdb.model.notes}, "
+          f"Spark {on_spark.model.trained} {on_spark.model.notes}")  # fmt: skip
+    print(f"pairs ≥ 0.5: DuckDB {len(a):,}, Spark {len(b):,}, in both {len(both):,}; "
+          f"largest match-weight difference in both {drift:.3f} bits; same clusters: "
+          f"{duckdb_clusters == spark_clusters}")  # fmt: skip
+    print()
+    print("| engine | precision | recall | cluster F1 | clusters | train+score+cluster |")
+    print("|---|---|---|---|---|---|")
+    for name, clusters, seconds in (("DuckDB", duckdb_clusters, t_duckdb),
+                                    (f"Spark {master}", spark_clusters, t_spark)):  # fmt: skip
+        s = score(clusters, truth)
+        print(f"| {name} | {s.precision:.4f} | {s.recall:.4f} | {s.cluster_f1:.4f} | "
+              f"{s.clusters:,} | {seconds:.1f} s |")  # fmt: skip
+    print(
+        f"\nSpark session start: {t_session:.1f} s (not counted above); "
+        f"Spark / DuckDB: {t_spark / t_duckdb:.1f}×"
+    )
+    sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10_000)
@@ -475,6 +525,10 @@ def main() -> None:
     parser.add_argument("--incremental", type=int, default=0, metavar="ROWS",
                         help="instead: link ROWS new rows from the bus against the kept model "
                         "(on SQLite, through the service), and a full re-link in the same run")  # fmt: skip
+    parser.add_argument("--backend", choices=("duckdb", "spark"), default="duckdb",
+                        help="spark: link the citybase model on DuckDB and on Spark in the same "
+                        "run")  # fmt: skip
+    parser.add_argument("--spark-master", default="local[2]")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     index, _, _ = regions()
@@ -486,6 +540,9 @@ def main() -> None:
           f"(made in {made:.1f} s)")  # fmt: skip
     if args.incremental:
         incremental(recs, truth, args.incremental)
+        return
+    if args.backend == "spark":
+        on_spark(recs, truth, index, args.threshold, args.spark_master)
         return
 
     results: list[tuple[str, Score, float]] = []

@@ -213,6 +213,27 @@ class BaselibSettings(BaseModel):
         600, ge=10,
         description="How often the scheduler looks for theme libraries (主题库) due for a rebuild.",
     )  # fmt: skip
+    backend: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="The engine full linkage runs train and score on: DuckDB in the process, or "
+        "Spark (pyspark, the spark extra, and Java) when a city outgrows one machine. "
+        "Incremental links from the bus always run on DuckDB.",
+    )
+    spark_master: str = Field(
+        "local[2]",
+        description="The Spark master the linkage connects to when the backend is spark "
+        "(local[N]: N threads in this process; spark://host:7077, yarn, k8s://…: a cluster).",
+    )
+    spark_checkpoint_dir: str = Field(
+        "",
+        description="Where Spark writes the linkage's intermediate tables as parquet (storage "
+        "every executor reaches, e.g. hdfs://…; empty: kept in memory, enough in local mode).",
+    )
+    spark_partitions: int = Field(
+        0, ge=0, le=100_000,
+        description="Spark shuffle partitions of a linkage run (0: two per core in local mode, "
+        "the cluster's spark.sql.shuffle.partitions otherwise).",
+    )  # fmt: skip
 
 
 class ProductsSettings(BaseModel):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from citybase.data.baselib import backends
 from citybase.data.baselib import comparisons as cmp
 
 
@@ -479,7 +480,8 @@ def summary_of(
 def _summary(
     linker: Any, kind: Kind, blocking: Sequence[str], training: Sequence[str]
 ) -> ModelSummary:
-    return summary_of(linker.misc.save_model_to_json(), blocking, training)
+    # stated in DuckDB's dialect whichever engine trained it: incremental links score on DuckDB
+    return summary_of(backends.portable(linker.misc.save_model_to_json()), blocking, training)
 
 
 def link(
@@ -491,33 +493,29 @@ def link(
     blocking: Sequence[str] | None = None,
     training: Sequence[str] | None = None,
     seed: int = 1,
+    backend: backends.Backend | None = None,
 ) -> LinkResult:
     """Train the model on ``prepared`` records and score every blocked pair whose probability
-    reaches ``threshold_probability`` (the review threshold or lower)."""
-    import duckdb
-    from splink import DuckDBAPI, Linker
+    reaches ``threshold_probability`` (the review threshold or lower), on ``backend`` (DuckDB
+    when none)."""
+    from splink import Linker
 
     logging.getLogger("splink").setLevel(logging.WARNING)
     if len(prepared) < 2:
         return LinkResult([], ModelSummary(prior=0.0))
     blocking = tuple(blocking or BLOCKING[kind])
     training = tuple(training if training is not None else TRAINING_BLOCKING[kind])
-    con = duckdb.connect()
-    columns = list(prepared[0])
-    con.register("records_arrow", _to_arrow(prepared, columns))
-    con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
-    db_api = DuckDBAPI(con)
-    linker = Linker(
-        db_api.register("records"),
-        _settings(kind, comparisons, blocking, min(0.5, 2.0 / len(prepared))),
-        log_level=logging.WARNING,
-    )
-    notes = _train(linker, kind, len(prepared), blocking, training, seed)
-    model = _summary(linker, kind, blocking, training)
-    model.trained, model.notes = not notes, notes
-    scored = linker.inference.predict(threshold_match_probability=threshold_probability)
-    pairs = scored_pairs(scored.as_duckdbpyrelation(), model)
-    con.close()
+    with backends.opened(backend) as db:
+        linker = Linker(
+            db.register("records", _to_arrow(prepared, list(prepared[0]))),
+            _settings(kind, comparisons, blocking, min(0.5, 2.0 / len(prepared))),
+            log_level=logging.WARNING,
+        )
+        notes = _train(linker, kind, len(prepared), blocking, training, seed)
+        model = _summary(linker, kind, blocking, training)
+        model.trained, model.notes = not notes, notes
+        scored = linker.inference.predict(threshold_match_probability=threshold_probability)
+        pairs = scored_pairs(db.relation(scored), model)
     return LinkResult(pairs, model)
 
 

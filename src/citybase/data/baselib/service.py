@@ -28,8 +28,8 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import BaselibSettings
+from citybase.data.baselib import backends, golden, incremental, linkage, repository
 from citybase.data.baselib import comparisons as cmp
-from citybase.data.baselib import golden, incremental, linkage, repository
 from citybase.data.baselib.auth import BASELIB_STEWARD
 from citybase.data.baselib.linkage import Kind, SourceRecord
 from citybase.data.baselib.models import BaseEntity, EntityLink, LinkRun, ReviewItem
@@ -207,7 +207,8 @@ def link_base_library(
     by_uid = {r.record.uid: r for r in rows}
     prepared = linkage.prepare(kind, [r.record for r in rows], regions)
     prepared_of = {p["unique_id"]: p for p in prepared}
-    result = linkage.link(kind, prepared, threshold_probability=settings.review_threshold)
+    result = linkage.link(kind, prepared, threshold_probability=settings.review_threshold,
+                          backend=backends.from_settings(settings))  # fmt: skip
     decided = repository.all_reviews(session, kind.value)
     confirmed = [(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.confirmed]
     split = [(d.left_uid, d.right_uid) for d in decided if d.status == ReviewStatus.apart]
