@@ -49,7 +49,7 @@ class Relation(Protocol):
     @property
     def columns(self) -> list[str]: ...
 
-    def select(self, *columns: str) -> Any: ...
+    def select(self, *columns: str) -> Any: ...  # has ``to_arrow_table()``
 
 
 class Opened(Protocol):
@@ -103,6 +103,15 @@ class _SparkRows:
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.frame.collect()]
 
+    def to_arrow_table(self) -> Any:
+        """The frame as one pyarrow table, as DuckDB's relation gives it (``toArrow``, pyspark 4;
+        through pandas before it)."""
+        if hasattr(self.frame, "toArrow"):
+            return self.frame.toArrow()
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.frame.toPandas(), preserve_index=False)
+
 
 _spark_lock = threading.Lock()
 
@@ -116,7 +125,7 @@ def spark_session(backend: Backend) -> Any:
     with _spark_lock:
         active = SparkSession.getActiveSession()
         if active is not None:
-            active.udf.register("hamming", _hamming, "int")
+            active.sql(_HAMMING)
             return active
         local = backend.spark_master.startswith("local")
         builder = (
@@ -136,18 +145,19 @@ def spark_session(backend: Backend) -> Any:
         spark.sparkContext.setLogLevel("ERROR")
         if backend.spark_checkpoint_dir:
             spark.sparkContext.setCheckpointDir(backend.spark_checkpoint_dir)
-        spark.udf.register("hamming", _hamming, "int")
+        spark.sql(_HAMMING)
         return spark
 
 
-def _hamming(left: str | None, right: str | None) -> int | None:
-    """DuckDB's ``hamming`` for Spark, which has none built in (nor splink's jar): the positions
-    at which two strings of one length differ. The comparisons use it only on ID numbers, whose
-    prepared forms always have 17 or 18 characters; strings of two lengths have none (DuckDB
-    refuses them)."""
-    if left is None or right is None or len(left) != len(right):
-        return None
-    return sum(a != b for a, b in zip(left, right, strict=True))
+# DuckDB's ``hamming`` for Spark, which has none built in (nor has splink's jar), as a SQL
+# function of the session (no Python worker): the positions at which two strings of one length
+# differ. The comparisons use it only on ID numbers, whose prepared forms always have 17 or 18
+# characters; strings of two lengths have none (DuckDB refuses them).
+_HAMMING = """
+CREATE OR REPLACE TEMPORARY FUNCTION hamming(a STRING, b STRING) RETURNS INT
+RETURN CASE WHEN length(a) = length(b)
+  THEN size(filter(sequence(1, length(a)), i -> substr(a, i, 1) != substr(b, i, 1))) END
+"""
 
 
 class _Spark:
