@@ -4,6 +4,7 @@ the members and datasets asked for, and how they went, read right after they arr
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -74,6 +75,39 @@ def test_changes_are_shown_with_the_former_values(live: TestClient, receiver: Re
     assert gone["name"] == {"type": "Property", "value": "urn:ngsi-ld:null",
                             "previousValue": "Tour Eiffel"}  # fmt: skip
     assert "deletedAt" in gone
+
+
+def test_deleted_instances_and_a_deleted_entitys_attributes_are_attribute_deletions(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """An instance deleted while others stay is an attributeDeleted, shown as NGSI-LD null
+    beside those left; a deleted entity's watched attributes are deleted with it."""
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    _subscribe(live, receiver, "deleted", watchedAttributes=["kind"],
+               notificationTrigger=["attributeDeleted"])  # fmt: skip
+    dropped = live.delete(f"{ENTITIES}/{BUILDING}/attrs/kind?datasetId=urn:ds:a")
+    assert dropped.status_code == 204, dropped.text
+    [(_, sent)] = receiver.wait(1)
+    assert sent["data"][0]["kind"] == [
+        {"type": "Property", "value": "b", "datasetId": "urn:ds:b"},
+        {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": "urn:ds:a"}]  # fmt: skip
+    assert live.delete(f"{ENTITIES}/{BUILDING}").status_code == 204
+    gone = receiver.wait(2)[1][1]["data"][0]
+    assert gone["kind"] == {"type": "Property", "value": "urn:ngsi-ld:null",
+                            "datasetId": "urn:ds:b"}  # fmt: skip
+    assert "name" not in gone  # not watched
+    assert "deletedAt" in gone
+
+
+def test_a_subscriptions_q_may_be_percent_encoded(live: TestClient, receiver: Receiver) -> None:
+    """A q written as in a URL (``name=="Eiffel%20Tower"``) is read as a query string is."""
+    _subscribe(live, receiver, "q", q='name=="Eiffel%20Tower"')
+    _subscribe(live, receiver, "other", q='name=="Tour%20Eiffel"')
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    got = receiver.wait(1)
+    assert [sent["data"][0]["id"] for _, sent in got] == [BUILDING]
+    time.sleep(1)  # the other subscription's q does not hold: nothing more comes
+    assert receiver.paths == ["q"]
 
 
 def test_members_datasets_and_status_of_a_notification(

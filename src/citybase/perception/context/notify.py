@@ -100,18 +100,45 @@ def _previous(kind: str) -> str:
     return "previous" + key[0].upper() + key[1:]
 
 
-def _shown(change: Change, show_changes: bool = False, sys_attrs: bool = False) -> ContextEntity:
-    """The entity a change left, its deleted attributes shown as NGSI-LD null in their kind's
-    member (§5.8.6); with ``show_changes``, each attribute changed with its former value
-    (previousValue, previousObject, previousLanguageMap …) — of a deleted entity, all of them;
-    with ``sys_attrs``, a deleted attribute with when it was deleted."""
+def _null(
+    old: Any, kind: str, when: datetime, show_changes: bool, sys_attrs: bool
+) -> dict[str, Any]:
+    """A deleted attribute (or instance) as NGSI-LD null in its kind's member (§5.8.6)."""
+    shown: dict[str, Any] = {"type": kind, PAYLOAD.get(kind, "value"): NULLS.get(kind, NULL)}
+    if isinstance(old, dict) and old.get("datasetId"):
+        shown["datasetId"] = old["datasetId"]
+    if show_changes and isinstance(old, dict):
+        shown[_previous(kind)] = old.get(PAYLOAD.get(kind, "value"))
+    if sys_attrs:
+        if isinstance(old, dict):
+            shown.update({k: old[k] for k in ("createdAt", "modifiedAt") if k in old})
+        shown["deletedAt"] = service.stamp(when)
+    return shown
+
+
+def _shown(
+    change: Change, show_changes: bool = False, sys_attrs: bool = False,
+    watched: Collection[str] | None = None, attributes_deleted: bool = False,
+) -> ContextEntity:  # fmt: skip
+    """The entity a change left, its deleted attributes — and deleted instances of attributes
+    that keep others — shown as NGSI-LD null in their kind's member (§5.8.6); with
+    ``show_changes``, each attribute changed with its former value (previousValue,
+    previousObject, previousLanguageMap …) — of a deleted entity, all of them; with
+    ``sys_attrs``, a deleted attribute with when it was deleted. A deleted entity told to a
+    subscription for ``attributes_deleted`` shows the attributes it watches (all, with
+    ``watched`` None) as deleted."""
     entity = change.entity()
     deleted: set[str] = set()
-    if change.deleted and show_changes:
+    partly: set[str] = set()
+    if change.deleted and (show_changes or attributes_deleted):
         deleted = set(change.previous)
+        if attributes_deleted and not show_changes and watched is not None:
+            deleted &= set(watched)
     elif not change.deleted:
-        deleted = set(change.events.get("attributeDeleted", frozenset()) - entity.attrs.keys())
-    if not deleted and not show_changes:
+        gone = change.events.get("attributeDeleted", frozenset())
+        deleted = set(gone - entity.attrs.keys())
+        partly = set(gone & entity.attrs.keys())
+    if not deleted and not partly and not show_changes:
         return entity
     attrs = dict(entity.attrs)
     for iri in sorted(deleted):
@@ -119,14 +146,16 @@ def _shown(change: Change, show_changes: bool = False, sys_attrs: bool = False) 
         kind = str(old.get("type", "Property")) if isinstance(old, dict) else "Property"
         if iri == service.SCOPE:
             continue
-        shown: dict[str, Any] = {"type": kind, PAYLOAD.get(kind, "value"): NULLS.get(kind, NULL)}
-        if show_changes and isinstance(old, dict):
-            shown[_previous(kind)] = old.get(PAYLOAD.get(kind, "value"))
-        if sys_attrs:
-            shown["deletedAt"] = service.stamp(change.modified_at)
-        attrs[iri] = shown
+        attrs[iri] = _null(old, kind, change.modified_at, show_changes, sys_attrs)
+    for iri in sorted(partly):  # instances deleted, others left
+        left = instances(attrs[iri])
+        kept = {a.get("datasetId") for a in left}
+        gone_ones = [a for a in instances(change.previous.get(iri))
+                     if isinstance(a, dict) and a.get("datasetId") not in kept]  # fmt: skip
+        attrs[iri] = pack(left + [_null(a, str(a.get("type", "Property")), change.modified_at,
+                                        show_changes, sys_attrs) for a in gone_ones])  # fmt: skip
     if show_changes:
-        for iri in change.changed - deleted:
+        for iri in change.changed - deleted - partly:
             old, new = default(change.previous.get(iri)), attrs.get(iri)
             if not isinstance(old, dict) or not isinstance(new, dict):
                 continue  # new, or of several datasets
@@ -172,20 +201,22 @@ def events(
 
 def record(
     session: Session, entity: ContextEntity | EntityState, written: Collection[str],
-    before: Collection[str] | None, removed: Collection[str] = (),
+    before: Collection[str] | None, removed: Collection[str] = (), dropped: Collection[str] = (),
 ) -> None:  # fmt: skip
     """Note that ``entity`` changed: these attributes written (``before``: those it had, None
-    for a new entity) and those removed; it is notified after the commit, told what happened
+    for a new entity), those removed, and those ``dropped`` of some of their instances (an
+    attributeDeleted of the instances); it is notified after the commit, told what happened
     (``events``). Nothing is worked out while no subscription listens."""
     changes = _noted(session)
     if changes is None:
         return
-    changed = frozenset(written) | frozenset(removed)
+    changed = frozenset(written) | frozenset(removed) | frozenset(dropped)
     held = before if isinstance(before, Mapping) else {}
     change = Change(  # the attributes are not copied: changes replace, never mutate
         id=entity.id, type=entity.type, attrs=entity.attrs, changed=changed,
         created_at=entity.created_at, modified_at=entity.modified_at, unit=entity.unit,
-        events=events(written, before, removed),
+        events=events(frozenset(written) - frozenset(dropped), before,
+                      frozenset(removed) | frozenset(dropped)),
         previous={k: held[k] for k in changed if k in held}, types=entity.types,
     )  # fmt: skip
     earlier = changes.get(entity.id)
@@ -200,7 +231,9 @@ def record_deletion(session: Session, entity: ContextEntity) -> None:
         return
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
-                                deleted=True, events={"entityDeleted": frozenset()},
+                                deleted=True,
+                                events={"entityDeleted": frozenset(),
+                                        "attributeDeleted": frozenset(entity.attrs)},
                                 previous=entity.attrs, types=entity.types)  # fmt: skip
 
 
@@ -413,7 +446,8 @@ class Notifier:
                 continue  # another process notified within the window
             sub.last_sent = clock
             gone = {c.id: c.modified_at for c in hits if c.deleted}
-            shown = [_shown(c, sub.show_changes, sub.sys_attrs) for c in hits]
+            told = "entityDeleted" not in sub.triggers  # a deleted entity: for its attributes
+            shown = [_shown(c, sub.show_changes, sub.sys_attrs, sub.watched, told) for c in hits]
             body, headers = payload(sub, shown, gone)
             kept.append(deliveries.keep(session, sub.id, dict(sub.endpoint), body, headers, now))
         return kept
@@ -629,8 +663,9 @@ def payload(
         if sub.datasets is not None:
             e = _of_datasets(e, sub.datasets)
         if gone and e.id in gone:
+            told = sub.show_changes or "entityDeleted" not in sub.triggers
             shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,
-                                          attrs=None if sub.show_changes else set())  # fmt: skip
+                                          attrs=None if told else set())  # fmt: skip
             shown["deletedAt"] = _zulu(gone[e.id])
         else:
             shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,

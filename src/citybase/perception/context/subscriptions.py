@@ -11,7 +11,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -415,8 +415,11 @@ class Compiled:
             for kind, one, pattern in self.selectors
         ):  # fmt: skip
             return False
-        if deleted:
-            return "entityDeleted" in self.triggers
+        if deleted:  # of its attributes, deleted with it, those it watches
+            gone = (events or {}).get("attributeDeleted", frozenset())
+            return "entityDeleted" in self.triggers or (
+                "attributeDeleted" in self.triggers and bool(gone)
+                and (self.watched is None or bool(self.watched & gone)))  # fmt: skip
         if events is None:
             events = dict.fromkeys(WRITES, frozenset(changed))
         for trigger in self.triggers & events.keys():
@@ -434,8 +437,8 @@ def compile_row(row: ContextSubscription) -> Compiled:
         names.add(str(geo_q.get("geoproperty", "location")))
     iris, type_iris = jsonld.expand_names(context, names, types)
     q = None
-    if body.get("q"):
-        node = query_language.parse(body["q"])
+    if body.get("q"):  # written as in a URL (percent-encoded) or not: read as from one
+        node = query_language.parse(unquote(str(body["q"])))
         q = query_language.expanded(
             node, jsonld.expand_names(context, query_language.names(node), set())[0]
         )
