@@ -152,3 +152,23 @@ def test_of_two_processes_only_one_notifies_within_a_throttling_window(
     for notifier in (first, second, alone):
         notifier.pool.shutdown()
     store.close()
+
+
+def test_a_subscription_selects_entities_of_any_of_several_types(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """§4.17 in an entity selector: ``(Building|Tower)`` selects entities of either type; one
+    asking for all of several (``;``) is refused."""
+    sub = {"entities": [{"type": "(Tower|Building)"}], "notificationTrigger": ["entityCreated"],
+           "notification": {"endpoint": {"uri": f"{receiver.url}/either"}}}  # fmt: skip
+    made = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=JSON)
+    assert made.status_code == 201, made.text
+    shown = live.get(made.headers["Location"]).json()
+    assert shown["entities"] == [{"type": "(Tower|Building)"}]
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    [(_, sent)] = receiver.wait(1)
+    assert sent["data"][0]["id"] == BUILDING
+    both = {**sub, "entities": [{"type": "Tower;Building"}]}
+    refused = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(both), headers=JSON)
+    assert refused.status_code == 400, refused.text
+    assert len(live.get("/ngsi-ld/v1/subscriptions").json()) == 1

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import after_commit
 from citybase.core.net import OutboundPolicy, check_endpoint
-from citybase.perception.context import jsonld
+from citybase.perception.context import entity_types, jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.geo import parse_geo
 from citybase.perception.context.models import ContextSubscription
@@ -286,8 +286,21 @@ def _names(body: dict[str, Any]) -> tuple[set[str], set[str]]:
     notification = body.get("notification")
     if isinstance(notification, dict):
         names |= set(notification.get("attributes") or [])
-    types = {e["type"] for e in body.get("entities") or [] if isinstance(e, dict) and "type" in e}
+    types = {name for e in body.get("entities") or [] if isinstance(e, dict) and "type" in e
+             for name in _type_names(e["type"])}  # fmt: skip
     return names, types
+
+
+def _type_names(selection: str) -> list[str]:
+    """The type names of an entity selector's ``type``: a name, or a selection of any of
+    several (§4.17: ``A,B``, ``A|B``, ``(A|B)``); one that asks for all of several (``A;B``)
+    is refused — a subscription's entities are matched by any one of their types."""
+    node = entity_types.parse(selection)
+    if not isinstance(node, str) and (node.kind != "or" or
+                                      not all(isinstance(p, str) for p in node.parts)):  # fmt: skip
+        raise BadRequestData(f"type {selection!r}: a subscription selects entities of any of "
+                             "several types (, or |), not of all of them (;)", field="entities")  # fmt: skip
+    return sorted(entity_types.names(node))
 
 
 def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str]) -> dict[str, Any]:
@@ -298,7 +311,8 @@ def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str])
         out["notification"] = {**out["notification"], "attributes": [
             names.get(n, n) for n in out["notification"]["attributes"]]}  # fmt: skip
     if "entities" in out:
-        out["entities"] = [{**e, "type": types.get(e["type"], e["type"])} for e in out["entities"]]
+        out["entities"] = [{**e, "type": types.get(e["type"], e["type"])}
+                           if e["type"] in types else e for e in out["entities"]]  # fmt: skip
     return out
 
 
@@ -461,9 +475,9 @@ def compile_row(row: ContextSubscription) -> Compiled:
         expires = expires.replace(tzinfo=UTC)
     return Compiled(
         id=row.id, context=context,
-        selectors=[(type_iris[e["type"]], e.get("id"),
+        selectors=[(type_iris[name], e.get("id"),
                     re.compile(e["idPattern"]) if e.get("idPattern") else None)
-                   for e in body.get("entities") or []],
+                   for e in body.get("entities") or [] for name in _type_names(e["type"])],
         watched={iris[w] for w in body["watchedAttributes"]}
         if body.get("watchedAttributes") else None,
         q=q, geo=geo,
