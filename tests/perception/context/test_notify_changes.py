@@ -172,3 +172,21 @@ def test_a_subscription_selects_entities_of_any_of_several_types(
     refused = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(both), headers=JSON)
     assert refused.status_code == 400, refused.text
     assert len(live.get("/ngsi-ld/v1/subscriptions").json()) == 1
+
+
+def test_a_deleted_entity_is_shown_with_every_former_value(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """entityDeleted with showChanges: each attribute, a geometry among them, as NGSI-LD null
+    with its former value."""
+    place = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [119.3, 26.08]}}
+    _subscribe(live, receiver, "gone", notificationTrigger=["entityDeleted"],
+               notification={"showChanges": True})  # fmt: skip
+    body = {**json.loads(_building()), "location": place}
+    assert live.post(ENTITIES, content=json.dumps(body), headers=JSON).status_code == 201
+    assert live.delete(f"{ENTITIES}/{BUILDING}").status_code == 204
+    [(_, sent)] = receiver.wait(1)
+    gone = sent["data"][0]
+    assert gone["location"] == {"type": "GeoProperty", "value": "urn:ngsi-ld:null",
+                                "previousValue": place["value"]}  # fmt: skip
+    assert gone["name"]["previousValue"] == "Eiffel Tower"
