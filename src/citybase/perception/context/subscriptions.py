@@ -404,6 +404,9 @@ class Compiled:
     last_sent: float = 0.0
     pending: list[str] = field(default_factory=list)
     triggers: frozenset[str] = DEFAULT_TRIGGERS
+    # attributeDeleted named in notificationTrigger: told of a deleted entity's attributes too
+    # (not by the default triggers, which leave deletions of entities out)
+    attribute_deletions: bool = False
     show_changes: bool = False  # each changed attribute with its former value
     pick: frozenset[str] | None = None  # members of each entity notified, in its own terms
     omit: frozenset[str] = frozenset()
@@ -432,7 +435,7 @@ class Compiled:
         if deleted:  # of its attributes, deleted with it, those it watches
             gone = (events or {}).get("attributeDeleted", frozenset())
             return "entityDeleted" in self.triggers or (
-                "attributeDeleted" in self.triggers and bool(gone)
+                self.attribute_deletions and bool(gone)
                 and (self.watched is None or bool(self.watched & gone)))  # fmt: skip
         if events is None:
             events = dict.fromkeys(WRITES, frozenset(changed))
@@ -492,6 +495,7 @@ def compile_row(row: ContextSubscription) -> Compiled:
         expires_at=expires, active=row.active, unit=row.unit or "",
         last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
         triggers=frozenset(body.get("notificationTrigger") or DEFAULT_TRIGGERS),
+        attribute_deletions="attributeDeleted" in (body.get("notificationTrigger") or ()),
         show_changes=bool(notification.get("showChanges", False)),
         pick=frozenset(notification["pick"]) if notification.get("pick") else None,
         omit=frozenset(notification.get("omit") or ()),
