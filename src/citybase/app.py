@@ -344,6 +344,8 @@ def create_app(
             if settings.perception.entity_read == "unit"
             else EVERYONE,
             shared=app.state.shared,
+            attempts=settings.perception.notification_attempts,
+            retry_seconds=settings.perception.notification_retry_seconds,
         ).start()
         if run_worker:
             worker = Worker(database, settings, shared=app.state.shared)

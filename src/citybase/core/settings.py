@@ -468,6 +468,18 @@ class PerceptionSettings(BaseModel):
         description="Hosts NGSI-LD subscriptions may notify, comma-separated (a leading '.' "
         "allows a domain's hosts); empty: any host.",
     )
+    notification_attempts: int = Field(
+        6,
+        ge=1,
+        description="Attempts to deliver one NGSI-LD notification before it is given up (the "
+        "subscription's timesFailed and lastFailure tell of each failed one).",
+    )
+    notification_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Wait before a failed NGSI-LD notification is tried again; doubled after "
+        "each further failure, up to an hour.",
+    )
     entity_read: Literal["platform", "unit"] = Field(
         "platform",
         description="Who reads NGSI-LD entities, their history and subscriptions' matches: "

@@ -38,3 +38,7 @@ def test_types_and_attributes_answer_with_or_without_a_trailing_slash(
     for member in ("expiresAt", "scope", "createdAt", "id", "type"):
         assert client.get(f"{API}/attributes/{member}").status_code == 404
     assert client.get(f"{API}/types/", params={"colour": "red"}).status_code == 400
+    [detailed] = client.get(f"{API}/types", params={"details": "true"}).json()
+    # 5.2.24: the type's fully qualified name as id, its name in the reader's terms beside it
+    assert detailed["id"] == "https://uri.etsi.org/ngsi-ld/default-context/Bus"
+    assert (detailed["typeName"], detailed["attributeNames"]) == ("Bus", ["speed"])

@@ -452,3 +452,29 @@ def test_newer_attribute_kinds_datasets_and_refusals(client: TestClient, session
     assert client.get(f"/ngsi-ld/v1/entities/{e}",
                       headers={"Accept": "application/xml"}).status_code == 406  # fmt: skip
     assert client.get(f"/ngsi-ld/v1/entities/{e}", params={"nonsense": "1"}).status_code == 400
+
+
+def test_a_request_naming_a_tenant_is_refused_and_changes_nothing(
+    client: TestClient, session: Session
+) -> None:
+    """The store holds the default tenant only: an entity sent for another tenant is neither
+    mixed into it nor is the default tenant's data read or deleted for that tenant."""
+    make_user(session, "water", Role.unit_admin, unit=None)
+    h = _headers(client, "water", **{"Content-Type": "application/json"})
+    tenant = {**h, "NGSILD-Tenant": "district-a"}
+    made = client.post("/ngsi-ld/v1/entities", content=json.dumps(GAUGE), headers=h)
+    assert made.status_code == 201, made.text
+    other = {**GAUGE, "id": "urn:ngsi-ld:WaterLevel:tenant-a", "type": "TenantOnly"}
+    for method, path, body in (
+        ("POST", "/ngsi-ld/v1/entities", json.dumps(other)),
+        ("GET", f"/ngsi-ld/v1/entities/{GAUGE['id']}", None),
+        ("GET", "/ngsi-ld/v1/types", None),
+        ("DELETE", f"/ngsi-ld/v1/entities/{GAUGE['id']}", None),
+    ):
+        refused = client.request(method, path, content=body, headers=tenant)
+        assert refused.status_code == 501, (method, path, refused.text)
+        assert refused.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/NoMultiTenantSupport"
+    types = client.get("/ngsi-ld/v1/types", headers=h).json()["typeList"]
+    assert "TenantOnly" not in types
+    assert client.get(f"/ngsi-ld/v1/entities/{GAUGE['id']}", headers=h).status_code == 200
+    assert client.get(f"/ngsi-ld/v1/entities/{other['id']}", headers=h).status_code == 404

@@ -4,6 +4,7 @@ the members and datasets asked for, and how they went, read right after they arr
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -76,6 +77,39 @@ def test_changes_are_shown_with_the_former_values(live: TestClient, receiver: Re
     assert "deletedAt" in gone
 
 
+def test_deleted_instances_and_a_deleted_entitys_attributes_are_attribute_deletions(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """An instance deleted while others stay is an attributeDeleted, shown as NGSI-LD null
+    beside those left; a deleted entity's watched attributes are deleted with it."""
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    _subscribe(live, receiver, "deleted", watchedAttributes=["kind"],
+               notificationTrigger=["attributeDeleted"])  # fmt: skip
+    dropped = live.delete(f"{ENTITIES}/{BUILDING}/attrs/kind?datasetId=urn:ds:a")
+    assert dropped.status_code == 204, dropped.text
+    [(_, sent)] = receiver.wait(1)
+    assert sent["data"][0]["kind"] == [
+        {"type": "Property", "value": "b", "datasetId": "urn:ds:b"},
+        {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": "urn:ds:a"}]  # fmt: skip
+    assert live.delete(f"{ENTITIES}/{BUILDING}").status_code == 204
+    gone = receiver.wait(2)[1][1]["data"][0]
+    assert gone["kind"] == {"type": "Property", "value": "urn:ngsi-ld:null",
+                            "datasetId": "urn:ds:b"}  # fmt: skip
+    assert "name" not in gone  # not watched
+    assert "deletedAt" in gone
+
+
+def test_a_subscriptions_q_may_be_percent_encoded(live: TestClient, receiver: Receiver) -> None:
+    """A q written as in a URL (``name=="Eiffel%20Tower"``) is read as a query string is."""
+    _subscribe(live, receiver, "q", q='name=="Eiffel%20Tower"')
+    _subscribe(live, receiver, "other", q='name=="Tour%20Eiffel"')
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    got = receiver.wait(1)
+    assert [sent["data"][0]["id"] for _, sent in got] == [BUILDING]
+    time.sleep(1)  # the other subscription's q does not hold: nothing more comes
+    assert receiver.paths == ["q"]
+
+
 def test_members_datasets_and_status_of_a_notification(
     live: TestClient, receiver: Receiver
 ) -> None:
@@ -118,3 +152,41 @@ def test_of_two_processes_only_one_notifies_within_a_throttling_window(
     for notifier in (first, second, alone):
         notifier.pool.shutdown()
     store.close()
+
+
+def test_a_subscription_selects_entities_of_any_of_several_types(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """§4.17 in an entity selector: ``(Building|Tower)`` selects entities of either type; one
+    asking for all of several (``;``) is refused."""
+    sub = {"entities": [{"type": "(Tower|Building)"}], "notificationTrigger": ["entityCreated"],
+           "notification": {"endpoint": {"uri": f"{receiver.url}/either"}}}  # fmt: skip
+    made = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(sub), headers=JSON)
+    assert made.status_code == 201, made.text
+    shown = live.get(made.headers["Location"]).json()
+    assert shown["entities"] == [{"type": "(Tower|Building)"}]
+    assert live.post(ENTITIES, content=_building(), headers=JSON).status_code == 201
+    [(_, sent)] = receiver.wait(1)
+    assert sent["data"][0]["id"] == BUILDING
+    both = {**sub, "entities": [{"type": "Tower;Building"}]}
+    refused = live.post("/ngsi-ld/v1/subscriptions", content=json.dumps(both), headers=JSON)
+    assert refused.status_code == 400, refused.text
+    assert len(live.get("/ngsi-ld/v1/subscriptions").json()) == 1
+
+
+def test_a_deleted_entity_is_shown_with_every_former_value(
+    live: TestClient, receiver: Receiver
+) -> None:
+    """entityDeleted with showChanges: each attribute, a geometry among them, as NGSI-LD null
+    with its former value."""
+    place = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [119.3, 26.08]}}
+    _subscribe(live, receiver, "gone", notificationTrigger=["entityDeleted"],
+               notification={"showChanges": True})  # fmt: skip
+    body = {**json.loads(_building()), "location": place}
+    assert live.post(ENTITIES, content=json.dumps(body), headers=JSON).status_code == 201
+    assert live.delete(f"{ENTITIES}/{BUILDING}").status_code == 204
+    [(_, sent)] = receiver.wait(1)
+    gone = sent["data"][0]
+    assert gone["location"] == {"type": "GeoProperty", "value": "urn:ngsi-ld:null",
+                                "previousValue": place["value"]}  # fmt: skip
+    assert gone["name"]["previousValue"] == "Eiffel Tower"

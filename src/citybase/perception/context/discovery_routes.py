@@ -33,9 +33,10 @@ def types(
     _known_params(request, {"details", "local"})
     context = _reader_context(link)
     found = discovery.types_and_attributes(session, context, scope)
-    if details:
-        body: Any = [{"id": t, "type": "EntityType", "typeName": t, "attributeNames": a}
-                     for t, a in found.items()]  # fmt: skip
+    if details:  # id: the type's fully qualified name (§5.2.24); typeName in the reader's terms
+        full = jsonld.expand_names(context, set(), set(found))[1]
+        body: Any = [{"id": full.get(t, t), "type": "EntityType", "typeName": t,
+                      "attributeNames": a} for t, a in found.items()]  # fmt: skip
     else:
         body = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
                 "typeList": list(found)}  # fmt: skip

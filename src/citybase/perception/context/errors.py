@@ -23,3 +23,8 @@ class ResourceNotFound(CitybaseError):
 class AlreadyExists(CitybaseError):
     status_code = 409
     code = "AlreadyExists"
+
+
+class NoMultiTenantSupport(CitybaseError):
+    status_code = 501
+    code = "NoMultiTenantSupport"

@@ -149,3 +149,26 @@ class EntityPlace(Base):
     south: Mapped[float] = mapped_column(Float)
     east: Mapped[float] = mapped_column(Float)
     north: Mapped[float] = mapped_column(Float)
+
+
+class PendingNotification(Base):
+    """A notification due to a subscriber and not yet delivered: written in the transaction of
+    the change that caused it (or of the periodic round), removed once the subscriber took it or
+    after the last attempt allowed; while it fails it waits ``next_attempt_at``. A process that
+    stops before delivering leaves it here, and any process delivers it once ``locked_until``
+    (the lease of the process that made or claimed it) has passed."""
+
+    __tablename__ = "perception_notifications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("perception_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

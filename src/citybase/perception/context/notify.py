@@ -1,17 +1,17 @@
 """Notifications of NGSI-LD subscriptions, over HTTP and MQTT, with the standard's payload.
 
-Every change to an entity is noted in its transaction (``record``); once the transaction commits,
-the changed entities — as they now are — go to this process's notifier, a thread that matches them
-against the subscriptions (type, id or pattern, watched attributes, ``q``, geo-query; throttling;
-paused and expired ones skipped), renders each match in the subscription's own terms and form,
-and delivers it on a small pool so that one slow receiver does not hold up the others. It also
-sends the periodic notifications of subscriptions with a ``timeInterval``. How each delivery went
-is written back to the subscription (timesSent, lastSuccess, lastFailure …).
+Every change to an entity is noted in its transaction (``record``); as the transaction commits,
+the changed entities — as they now are — are matched against the subscriptions (type, id or
+pattern, watched attributes, ``q``, geo-query; throttling; paused and expired ones skipped), and
+each match, rendered in the subscription's own terms and form, is stored as a notification due
+(``deliveries``) in that same transaction. Once it commits, this process's notifier delivers them
+on a small pool so that one slow receiver does not hold up the others. It also sends the periodic
+notifications of subscriptions with a ``timeInterval``. How each delivery went is written back to
+the subscription (timesSent, timesFailed, lastSuccess, lastFailure …); a failed one is tried
+again with backoff, up to ``perception.notification_attempts``, and one left behind by a process
+that stopped is delivered by any notifier once its lease has run out.
 
-Notifications are not kept: a process that stops between a commit and the delivery loses that
-notification (the change itself is stored), as with the brokers this follows. Several web
-processes each notify the changes they made; ``timeInterval`` notifications are sent by each of
-them.
+Several web processes each notify the changes they made; a periodic round is claimed by one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from citybase.core.db.engine import Database, after_commit, ends_work
 from citybase.core.net import OutboundPolicy, post, resolve
 from citybase.core.shared.service import SharedStore
-from citybase.perception.context import entity_types, geo, jsonld, service
+from citybase.perception.context import deliveries, entity_types, geo, jsonld, service
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import PAYLOAD, default, instances, pack
 from citybase.perception.context.models import (
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 JSON_LD = "application/ld+json"
 RELOAD_SECONDS = 2.0  # subscriptions changed by another process are seen within this
 OUTCOMES_EVERY = 1.0  # how notifications went is written to the subscriptions this often
+RETRY_EVERY = 1.0  # notifications due again (or left behind by a stopped process) looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +100,45 @@ def _previous(kind: str) -> str:
     return "previous" + key[0].upper() + key[1:]
 
 
-def _shown(change: Change, show_changes: bool = False, sys_attrs: bool = False) -> ContextEntity:
-    """The entity a change left, its deleted attributes shown as NGSI-LD null in their kind's
-    member (§5.8.6); with ``show_changes``, each attribute changed with its former value
-    (previousValue, previousObject, previousLanguageMap …) — of a deleted entity, all of them;
-    with ``sys_attrs``, a deleted attribute with when it was deleted."""
+def _null(
+    old: Any, kind: str, when: datetime, show_changes: bool, sys_attrs: bool
+) -> dict[str, Any]:
+    """A deleted attribute (or instance) as NGSI-LD null in its kind's member (§5.8.6)."""
+    shown: dict[str, Any] = {"type": kind, PAYLOAD.get(kind, "value"): NULLS.get(kind, NULL)}
+    if isinstance(old, dict) and old.get("datasetId"):
+        shown["datasetId"] = old["datasetId"]
+    if show_changes and isinstance(old, dict):
+        shown[_previous(kind)] = old.get(PAYLOAD.get(kind, "value"))
+    if sys_attrs:
+        if isinstance(old, dict):
+            shown.update({k: old[k] for k in ("createdAt", "modifiedAt") if k in old})
+        shown["deletedAt"] = service.stamp(when)
+    return shown
+
+
+def _shown(
+    change: Change, show_changes: bool = False, sys_attrs: bool = False,
+    watched: Collection[str] | None = None, attributes_deleted: bool = False,
+) -> ContextEntity:  # fmt: skip
+    """The entity a change left, its deleted attributes — and deleted instances of attributes
+    that keep others — shown as NGSI-LD null in their kind's member (§5.8.6); with
+    ``show_changes``, each attribute changed with its former value (previousValue,
+    previousObject, previousLanguageMap …) — of a deleted entity, all of them; with
+    ``sys_attrs``, a deleted attribute with when it was deleted. A deleted entity told to a
+    subscription for ``attributes_deleted`` shows the attributes it watches (all, with
+    ``watched`` None) as deleted."""
     entity = change.entity()
     deleted: set[str] = set()
-    if change.deleted and show_changes:
+    partly: set[str] = set()
+    if change.deleted and (show_changes or attributes_deleted):
         deleted = set(change.previous)
+        if attributes_deleted and not show_changes and watched is not None:
+            deleted &= set(watched)
     elif not change.deleted:
-        deleted = set(change.events.get("attributeDeleted", frozenset()) - entity.attrs.keys())
-    if not deleted and not show_changes:
+        gone = change.events.get("attributeDeleted", frozenset())
+        deleted = set(gone - entity.attrs.keys())
+        partly = set(gone & entity.attrs.keys())
+    if not deleted and not partly and not show_changes:
         return entity
     attrs = dict(entity.attrs)
     for iri in sorted(deleted):
@@ -118,14 +146,16 @@ def _shown(change: Change, show_changes: bool = False, sys_attrs: bool = False) 
         kind = str(old.get("type", "Property")) if isinstance(old, dict) else "Property"
         if iri == service.SCOPE:
             continue
-        shown: dict[str, Any] = {"type": kind, PAYLOAD.get(kind, "value"): NULLS.get(kind, NULL)}
-        if show_changes and isinstance(old, dict):
-            shown[_previous(kind)] = old.get(PAYLOAD.get(kind, "value"))
-        if sys_attrs:
-            shown["deletedAt"] = service.stamp(change.modified_at)
-        attrs[iri] = shown
+        attrs[iri] = _null(old, kind, change.modified_at, show_changes, sys_attrs)
+    for iri in sorted(partly):  # instances deleted, others left
+        left = instances(attrs[iri])
+        kept = {a.get("datasetId") for a in left}
+        gone_ones = [a for a in instances(change.previous.get(iri))
+                     if isinstance(a, dict) and a.get("datasetId") not in kept]  # fmt: skip
+        attrs[iri] = pack(left + [_null(a, str(a.get("type", "Property")), change.modified_at,
+                                        show_changes, sys_attrs) for a in gone_ones])  # fmt: skip
     if show_changes:
-        for iri in change.changed - deleted:
+        for iri in change.changed - deleted - partly:
             old, new = default(change.previous.get(iri)), attrs.get(iri)
             if not isinstance(old, dict) or not isinstance(new, dict):
                 continue  # new, or of several datasets
@@ -147,7 +177,6 @@ def _noted(session: Session) -> dict[str, Change] | None:
     changes: dict[str, Change] | None = session.info.get("citybase_ngsi_changes")
     if changes is None:
         changes = session.info["citybase_ngsi_changes"] = {}
-        after_commit(session, lambda: _submit(session))
     return changes
 
 
@@ -172,20 +201,22 @@ def events(
 
 def record(
     session: Session, entity: ContextEntity | EntityState, written: Collection[str],
-    before: Collection[str] | None, removed: Collection[str] = (),
+    before: Collection[str] | None, removed: Collection[str] = (), dropped: Collection[str] = (),
 ) -> None:  # fmt: skip
     """Note that ``entity`` changed: these attributes written (``before``: those it had, None
-    for a new entity) and those removed; it is notified after the commit, told what happened
+    for a new entity), those removed, and those ``dropped`` of some of their instances (an
+    attributeDeleted of the instances); it is notified after the commit, told what happened
     (``events``). Nothing is worked out while no subscription listens."""
     changes = _noted(session)
     if changes is None:
         return
-    changed = frozenset(written) | frozenset(removed)
+    changed = frozenset(written) | frozenset(removed) | frozenset(dropped)
     held = before if isinstance(before, Mapping) else {}
     change = Change(  # the attributes are not copied: changes replace, never mutate
         id=entity.id, type=entity.type, attrs=entity.attrs, changed=changed,
         created_at=entity.created_at, modified_at=entity.modified_at, unit=entity.unit,
-        events=events(written, before, removed),
+        events=events(frozenset(written) - frozenset(dropped), before,
+                      frozenset(removed) | frozenset(dropped)),
         previous={k: held[k] for k in changed if k in held}, types=entity.types,
     )  # fmt: skip
     earlier = changes.get(entity.id)
@@ -200,7 +231,9 @@ def record_deletion(session: Session, entity: ContextEntity) -> None:
         return
     changes[entity.id] = Change(id=entity.id, type=entity.type, attrs={}, changed=frozenset(),
                                 created_at=entity.created_at, modified_at=datetime.now(UTC),
-                                deleted=True, events={"entityDeleted": frozenset()},
+                                deleted=True,
+                                events={"entityDeleted": frozenset(),
+                                        "attributeDeleted": frozenset(entity.attrs)},
                                 previous=entity.attrs, types=entity.types)  # fmt: skip
 
 
@@ -209,11 +242,17 @@ def listening() -> bool:
     return _current is not None and _current.listening()
 
 
-def _submit(session: Session) -> None:
+@event.listens_for(Session, "before_commit")
+def _keep_due(session: Session) -> None:
+    """The notifications this transaction's changes make due, stored in it; handed to the
+    notifier once it commits."""
     changes = session.info.pop("citybase_ngsi_changes", None)
     notifier = _current
-    if changes and notifier is not None:
-        notifier.submit(list(changes.values()))
+    if not changes or notifier is None:
+        return
+    due = notifier.due(session, list(changes.values()))
+    if due:
+        after_commit(session, lambda: notifier.submit(due))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -241,16 +280,28 @@ class Notifier:
     def __init__(self, db: Database, *, timeout: float = 5.0, workers: int = 4,
                  outbound: OutboundPolicy = OutboundPolicy(),
                  scope: service.ReadScope = service.EVERYONE,
-                 shared: SharedStore | None = None) -> None:  # fmt: skip
+                 shared: SharedStore | None = None, attempts: int = 6,
+                 retry_seconds: float = 5.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
         """``outbound``: which addresses outside the public internet may be notified;
         ``scope``: what a subscription of one unit may hear of (its ``types``, and ``units``
-        None for every unit's entities or an empty set for its own unit's only)."""
+        None for every unit's entities or an empty set for its own unit's only); ``attempts``
+        to deliver a notification, the first wait ``retry_seconds`` after a failure (doubled
+        after each further one); ``clock``: now."""
         self.db = db
+        self.attempts = attempts
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self.retried_at = 0.0
+        self.loading = threading.Lock()
+        # deliveries done, for their rows: (the notification, its error or "", when)
+        self.finished: queue.SimpleQueue[tuple[deliveries.Due, str, datetime]] = \
+            queue.SimpleQueue()  # fmt: skip
         self.shared = shared
         self.outbound = outbound
         self.scope = scope
         self.timeout = timeout
-        self.queue: queue.SimpleQueue[list[Change] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[list[deliveries.Due] | None] = queue.SimpleQueue()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ngsi-notify")
         self.compiled: dict[str, Compiled] = {}
         self.loaded_at = 0.0
@@ -286,8 +337,9 @@ class Notifier:
             client.loop_stop()
             client.disconnect()
 
-    def submit(self, changes: list[Change]) -> None:
-        self.queue.put(changes)
+    def submit(self, due: list[deliveries.Due]) -> None:
+        """Deliver these notifications, stored and committed, leased to this process."""
+        self.queue.put(due)
 
     def invalidate(self) -> None:
         self.stale = True
@@ -306,7 +358,7 @@ class Notifier:
                 batch = []
             if batch is None:
                 return
-            more: list[Change] = list(batch)
+            more: list[deliveries.Due] = list(batch)
             while True:  # whatever else is waiting goes in the same round
                 try:
                     extra = self.queue.get_nowait()
@@ -317,9 +369,13 @@ class Notifier:
                     break
                 more.extend(extra)
             try:
-                if more:
-                    self.on_changes(more)
+                for due in more:
+                    self.flying(due.subscription_id, 1)
+                    self.pool.submit(self.send, due)
                 self.on_clock()
+                if time.monotonic() - self.retried_at >= RETRY_EVERY:
+                    self.retried_at = time.monotonic()
+                    self.deliver_due()
                 if time.monotonic() - self.written_at >= OUTCOMES_EVERY:
                     self._write_outcomes()  # in a batch: not one more writer per notification
             except Exception:
@@ -327,6 +383,10 @@ class Notifier:
 
     # matching
     def subscriptions(self) -> list[Compiled]:
+        with self.loading:  # the notifier's thread, and each committing one
+            return self._subscriptions()
+
+    def _subscriptions(self) -> list[Compiled]:
         if self.stale or time.monotonic() - self.loaded_at > RELOAD_SECONDS:
             self.stale = False
             fresh: dict[str, Compiled] = {}
@@ -345,13 +405,14 @@ class Notifier:
             self.loaded_at = time.monotonic()
         return list(self.compiled.values())
 
-    def on_changes(self, changes: list[Change]) -> None:
+    def due(self, session: Session, changes: list[Change]) -> list[deliveries.Due]:
+        """The notifications these changes make due, stored in the transaction that made them."""
         latest: dict[str, Change] = {}
         for change in changes:  # the last state of each entity, all that happened to it
             before = latest.get(change.id)
             latest[change.id] = change if before is None or change.deleted or before.deleted \
                 else before.merged(change)  # fmt: skip
-        now = datetime.now(UTC)
+        now = self.clock()
         by_type: dict[str, list[Compiled]] = {}
         any_type: list[Compiled] = []
         for sub in self.subscriptions():  # looked up by the entity types they select
@@ -375,6 +436,7 @@ class Notifier:
                         (c.deleted or _meets(sub, c.entity())):  # fmt: skip
                     found.setdefault(sub.id, []).append(c)
                     subs[sub.id] = sub
+        kept: list[deliveries.Due] = []
         for sub_id, hits in found.items():
             sub = subs[sub_id]
             clock = time.time()
@@ -384,16 +446,18 @@ class Notifier:
                 continue  # another process notified within the window
             sub.last_sent = clock
             gone = {c.id: c.modified_at for c in hits if c.deleted}
-            self.flying(sub.id, 1)
-            shown = [_shown(c, sub.show_changes, sub.sys_attrs) for c in hits]
-            self.pool.submit(self.deliver, sub, shown, gone)
+            told = "entityDeleted" not in sub.triggers  # a deleted entity: for its attributes
+            shown = [_shown(c, sub.show_changes, sub.sys_attrs, sub.watched, told) for c in hits]
+            body, headers = payload(sub, shown, gone)
+            kept.append(deliveries.keep(session, sub.id, dict(sub.endpoint), body, headers, now))
+        return kept
 
     def on_clock(self) -> None:
         """Periodic notifications: every entity the subscription selects, each timeInterval."""
         now = datetime.now(UTC)
-        due = [s for s in self.subscriptions() if s.time_interval and s.live(now)
-               and time.time() - s.last_sent >= s.time_interval]  # fmt: skip
-        for sub in due:
+        rounds = [s for s in self.subscriptions() if s.time_interval and s.live(now)
+                  and time.time() - s.last_sent >= s.time_interval]  # fmt: skip
+        for sub in rounds:
             sub.last_sent = time.time()
             if not self._claim(sub, now):
                 continue  # another process sent this round
@@ -408,8 +472,12 @@ class Notifier:
                 for r in rows:
                     session.expunge(r)
             if rows:
+                body, headers = payload(sub, rows)
+                with self.db.session_scope() as session:
+                    due = deliveries.keep(session, sub.id, dict(sub.endpoint), body, headers,
+                                          self.clock())  # fmt: skip
                 self.flying(sub.id, 1)
-                self.pool.submit(self.deliver, sub, rows)
+                self.pool.submit(self.send, due)
 
     def hears(self, sub: Compiled, unit: str, type_iri: str | list[str]) -> bool:
         """Whether a subscription may be told of an entity: what its unit may read."""
@@ -463,25 +531,44 @@ class Notifier:
             self.flight.wait_for(lambda: sub_id not in self.in_flight, timeout=wait)
         self._write_outcomes()
 
-    def deliver(
-        self, sub: Compiled, entities: list[ContextEntity], gone: dict[str, datetime] | None = None
-    ) -> None:
-        self.outcomes.put((sub.id, datetime.now(UTC), None))  # sent: counted at once
-        try:
-            body, headers = payload(sub, entities, gone)
-            uri = str(sub.endpoint["uri"])
-            if uri.startswith("mqtt"):
-                self._publish(sub, uri, body, headers)
+    def deliver_due(self, now: datetime | None = None, *, inline: bool = False) -> int:
+        """Claim the stored notifications due by ``now`` that no process holds — failed ones
+        whose wait is over, those a stopped process left — and deliver them (on the pool, or
+        here with ``inline``, their outcomes written before it returns). How many were taken."""
+        with self.db.session_scope() as session:
+            taken = deliveries.claim_due(session, now or self.clock())
+        for due in taken:
+            self.flying(due.subscription_id, 1)
+            if inline:
+                self.send(due)
             else:
-                _post(uri, body, headers, self.timeout, self.outbound)
-        except Exception as exc:  # the receiver's failure is the subscription's, not ours
-            self.outcomes.put((sub.id, datetime.now(UTC), f"{type(exc).__name__}: {exc}"[:500]))
-        else:
-            self.outcomes.put((sub.id, datetime.now(UTC), ""))
-        finally:
-            self.flying(sub.id, -1)
+                self.pool.submit(self.send, due)
+        if inline and taken:
+            self._write_outcomes()
+        return len(taken)
 
-    def _publish(self, sub: Compiled, uri: str, body: dict[str, Any],
+    def send(self, due: deliveries.Due) -> None:
+        """One attempt at one notification; its outcome is queued for the subscription and for
+        the notification's row."""
+        sent_at = self.clock()
+        self.outcomes.put((due.subscription_id, sent_at, None))  # sent: counted at once
+        error = ""
+        try:
+            body = {**due.body, "notifiedAt": _zulu(sent_at)}
+            uri = str(due.endpoint["uri"])
+            if uri.startswith("mqtt"):
+                self._publish(due.endpoint, uri, body, due.headers)
+            else:
+                _post(uri, body, due.headers, self.timeout, self.outbound)
+        except Exception as exc:  # the receiver's failure is the subscription's, not ours
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        finally:
+            moment = self.clock()
+            self.outcomes.put((due.subscription_id, moment, error))
+            self.finished.put((due, error, moment))
+            self.flying(due.subscription_id, -1)
+
+    def _publish(self, endpoint: Mapping[str, Any], uri: str, body: dict[str, Any],
                  headers: dict[str, str]) -> None:  # fmt: skip
         try:
             import paho.mqtt.client as mqtt
@@ -491,7 +578,7 @@ class Notifier:
         parsed = urlparse(uri)
         host, port = parsed.hostname or "", parsed.port or 1883
         topic = parsed.path.lstrip("/")
-        info = {i["key"]: i["value"] for i in sub.endpoint.get("notifierInfo", [])}
+        info = {i["key"]: i["value"] for i in endpoint.get("notifierInfo", [])}
         qos = int(info.get("MQTT-QoS", "0"))
         with self.mqtt_lock:
             client = self.mqtt.get((host, port))
@@ -523,10 +610,21 @@ class Notifier:
                 outcomes.append(self.outcomes.get_nowait())
             except queue.Empty:
                 break
-        if not outcomes:
+        done: list[tuple[deliveries.Due, str, datetime]] = []
+        while True:
+            try:
+                done.append(self.finished.get_nowait())
+            except queue.Empty:
+                break
+        if not outcomes and not done:
             return
         try:
             with self.db.session_scope() as session:
+                for due, failure, moment in done:
+                    if deliveries.finish(session, due, failure, moment, attempts=self.attempts,
+                                         first_wait=self.retry_seconds):  # fmt: skip
+                        log.warning("notification %s of %s given up after %d attempts: %s",
+                                    due.id, due.subscription_id, self.attempts, failure)  # fmt: skip
                 for sub_id, moment, error in outcomes:
                     row = session.get(ContextSubscription, sub_id)
                     if row is None:
@@ -565,8 +663,9 @@ def payload(
         if sub.datasets is not None:
             e = _of_datasets(e, sub.datasets)
         if gone and e.id in gone:
+            told = sub.show_changes or "entityDeleted" not in sub.triggers
             shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,
-                                          attrs=None if sub.show_changes else set())  # fmt: skip
+                                          attrs=None if told else set())  # fmt: skip
             shown["deletedAt"] = _zulu(gone[e.id])
         else:
             shown = service.render_entity(e, context, form=sub.form, sys_attrs=sub.sys_attrs,

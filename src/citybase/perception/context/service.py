@@ -502,16 +502,17 @@ def entity_count(session: Session) -> int:
 
 def _changed(
     session: Session, entity: ContextEntity | EntityState, attributes: set[str],
-    before: Mapping[str, Any] | None, removed: Collection[str] = (),
+    before: Mapping[str, Any] | None, removed: Collection[str] = (), dropped: Collection[str] = (),
 ) -> None:  # fmt: skip
     """After any change: subscriptions are notified once it commits (told what happened: the
     entity created, or which attributes were created, updated or deleted, and what they held —
-    ``before`` is the entity's attributes as they were, None for a new one), and the
+    ``before`` is the entity's attributes as they were, None for a new one; ``dropped``, those
+    written that lost some of their instances), and the
     attributes' new values join their history."""
     from citybase.perception.context import notify, places, temporal
 
     _feed_telemetry(session, entity, attributes)
-    notify.record(session, entity, attributes, before, removed)
+    notify.record(session, entity, attributes, before, removed, dropped)
     temporal.keep(session, entity, attributes)
     places.keep(session, entity, attributes, before, removed)
 

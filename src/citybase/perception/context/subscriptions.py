@@ -11,14 +11,14 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citybase.core.db.engine import after_commit
 from citybase.core.net import OutboundPolicy, check_endpoint
-from citybase.perception.context import jsonld
+from citybase.perception.context import entity_types, jsonld
 from citybase.perception.context import query as query_language
 from citybase.perception.context.geo import parse_geo
 from citybase.perception.context.models import ContextSubscription
@@ -286,8 +286,21 @@ def _names(body: dict[str, Any]) -> tuple[set[str], set[str]]:
     notification = body.get("notification")
     if isinstance(notification, dict):
         names |= set(notification.get("attributes") or [])
-    types = {e["type"] for e in body.get("entities") or [] if isinstance(e, dict) and "type" in e}
+    types = {name for e in body.get("entities") or [] if isinstance(e, dict) and "type" in e
+             for name in _type_names(e["type"])}  # fmt: skip
     return names, types
+
+
+def _type_names(selection: str) -> list[str]:
+    """The type names of an entity selector's ``type``: a name, or a selection of any of
+    several (§4.17: ``A,B``, ``A|B``, ``(A|B)``); one that asks for all of several (``A;B``)
+    is refused — a subscription's entities are matched by any one of their types."""
+    node = entity_types.parse(selection)
+    if not isinstance(node, str) and (node.kind != "or" or
+                                      not all(isinstance(p, str) for p in node.parts)):  # fmt: skip
+        raise BadRequestData(f"type {selection!r}: a subscription selects entities of any of "
+                             "several types (, or |), not of all of them (;)", field="entities")  # fmt: skip
+    return sorted(entity_types.names(node))
 
 
 def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str]) -> dict[str, Any]:
@@ -298,7 +311,8 @@ def _renamed(body: dict[str, Any], names: dict[str, str], types: dict[str, str])
         out["notification"] = {**out["notification"], "attributes": [
             names.get(n, n) for n in out["notification"]["attributes"]]}  # fmt: skip
     if "entities" in out:
-        out["entities"] = [{**e, "type": types.get(e["type"], e["type"])} for e in out["entities"]]
+        out["entities"] = [{**e, "type": types.get(e["type"], e["type"])}
+                           if e["type"] in types else e for e in out["entities"]]  # fmt: skip
     return out
 
 
@@ -390,6 +404,9 @@ class Compiled:
     last_sent: float = 0.0
     pending: list[str] = field(default_factory=list)
     triggers: frozenset[str] = DEFAULT_TRIGGERS
+    # attributeDeleted named in notificationTrigger: told of a deleted entity's attributes too
+    # (not by the default triggers, which leave deletions of entities out)
+    attribute_deletions: bool = False
     show_changes: bool = False  # each changed attribute with its former value
     pick: frozenset[str] | None = None  # members of each entity notified, in its own terms
     omit: frozenset[str] = frozenset()
@@ -415,8 +432,11 @@ class Compiled:
             for kind, one, pattern in self.selectors
         ):  # fmt: skip
             return False
-        if deleted:
-            return "entityDeleted" in self.triggers
+        if deleted:  # of its attributes, deleted with it, those it watches
+            gone = (events or {}).get("attributeDeleted", frozenset())
+            return "entityDeleted" in self.triggers or (
+                self.attribute_deletions and bool(gone)
+                and (self.watched is None or bool(self.watched & gone)))  # fmt: skip
         if events is None:
             events = dict.fromkeys(WRITES, frozenset(changed))
         for trigger in self.triggers & events.keys():
@@ -434,8 +454,8 @@ def compile_row(row: ContextSubscription) -> Compiled:
         names.add(str(geo_q.get("geoproperty", "location")))
     iris, type_iris = jsonld.expand_names(context, names, types)
     q = None
-    if body.get("q"):
-        node = query_language.parse(body["q"])
+    if body.get("q"):  # written as in a URL (percent-encoded) or not: read as from one
+        node = query_language.parse(unquote(str(body["q"])))
         q = query_language.expanded(
             node, jsonld.expand_names(context, query_language.names(node), set())[0]
         )
@@ -458,9 +478,9 @@ def compile_row(row: ContextSubscription) -> Compiled:
         expires = expires.replace(tzinfo=UTC)
     return Compiled(
         id=row.id, context=context,
-        selectors=[(type_iris[e["type"]], e.get("id"),
+        selectors=[(type_iris[name], e.get("id"),
                     re.compile(e["idPattern"]) if e.get("idPattern") else None)
-                   for e in body.get("entities") or []],
+                   for e in body.get("entities") or [] for name in _type_names(e["type"])],
         watched={iris[w] for w in body["watchedAttributes"]}
         if body.get("watchedAttributes") else None,
         q=q, geo=geo,
@@ -475,6 +495,7 @@ def compile_row(row: ContextSubscription) -> Compiled:
         expires_at=expires, active=row.active, unit=row.unit or "",
         last_sent=row.last_notification.timestamp() if row.last_notification else 0.0,
         triggers=frozenset(body.get("notificationTrigger") or DEFAULT_TRIGGERS),
+        attribute_deletions="attributeDeleted" in (body.get("notificationTrigger") or ()),
         show_changes=bool(notification.get("showChanges", False)),
         pick=frozenset(notification["pick"]) if notification.get("pick") else None,
         omit=frozenset(notification.get("omit") or ()),

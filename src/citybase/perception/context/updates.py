@@ -216,7 +216,7 @@ def delete_attr(session: Session, entity_id: str, name: str, context: list[Any],
     entity.modified_at = datetime.now(UTC)
     session.flush()
     if left:
-        _changed(session, entity, {iri}, before)
+        _changed(session, entity, {iri}, before, dropped={iri})
     else:
         _changed(session, entity, set(), before, removed={iri})
 

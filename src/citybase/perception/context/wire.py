@@ -19,6 +19,7 @@ from citybase.perception.context.auth import (
     scope_for,
     writer_of,
 )
+from citybase.perception.context.errors import NoMultiTenantSupport
 from citybase.perception.context.service import BadRequestData, InvalidRequest
 
 JSON_LD = "application/ld+json"
@@ -55,6 +56,15 @@ def _media(request: Request) -> None:
             else ("application/json", JSON_LD)  # fmt: skip
         if kind not in allowed and (kind or request.headers.get("content-length", "0") != "0"):
             raise UnsupportedMediaType(f"send {' or '.join(allowed)}", field="Content-Type")
+
+
+def _tenant(request: Request) -> None:
+    """A request naming a tenant (``NGSILD-Tenant``) is refused with NoMultiTenantSupport
+    (GS CIM 009, 5.5.10 and 6.3.14): this store holds the default tenant only, and another
+    tenant's data must neither be mixed into it nor read from it."""
+    if request.headers.get("ngsild-tenant", "").strip():
+        raise NoMultiTenantSupport("this broker holds the default tenant only: send no "
+                                   "NGSILD-Tenant header", field="NGSILD-Tenant")  # fmt: skip
 
 
 # the answers that carry Entity data, which a version preference may amend
