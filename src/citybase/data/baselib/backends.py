@@ -104,13 +104,8 @@ class _SparkRows:
         return [tuple(row) for row in self.frame.collect()]
 
     def to_arrow_table(self) -> Any:
-        """The frame as one pyarrow table, as DuckDB's relation gives it (``toArrow``, pyspark 4;
-        through pandas before it)."""
-        if hasattr(self.frame, "toArrow"):
-            return self.frame.toArrow()
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(self.frame.toPandas(), preserve_index=False)
+        """The frame as one pyarrow table, as DuckDB's relation gives it (pyspark 4's ``toArrow``)."""
+        return self.frame.toArrow()
 
 
 _spark_lock = threading.Lock()

@@ -1,7 +1,7 @@
 """NGSI-LD notifications due, kept until delivered: perception_notifications.
 
 Revision ID: 0071
-Revises: 0066
+Revises: 0068
 Create Date: 2026-12-06 23:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import citybase.core.db.base
 
 revision: str = "0071"
-down_revision: str | None = "0066"
+down_revision: str | None = "0068"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
