@@ -50,6 +50,7 @@ from citybase.data.sandbox.schemas import (
     GrantRead,
     GrantState,
     Period,
+    PrivacyUnit,
     QueryCreate,
     QueryRead,
     QuerySpec,
@@ -121,6 +122,7 @@ def _declaration_read(
         resource_code=row.resource_code, provider_unit_code=row.provider_unit_code,
         identifier=row.identifier, max_rows_per_person=row.max_rows_per_person,
         categorical=row.categorical, numeric=row.numeric, declared_by=row.declared_by,
+        privacy_unit=row.privacy_unit or PrivacyUnit.person.value,
         updated_at=row.updated_at, masking=_masking(session, resource, columns),
     )  # fmt: skip
 
@@ -173,7 +175,7 @@ def declare_resource(
         "identifier": data.identifier, "max_rows_per_person": data.max_rows_per_person,
         "categorical": {k: list(v) for k, v in data.categorical.items()},
         "numeric": {k: b.model_dump() for k, b in data.numeric.items()},
-        "declared_by": principal.username,
+        "declared_by": principal.username, "privacy_unit": data.privacy_unit.value,
     }  # fmt: skip
     if row is None:
         row = SandboxDeclaration(
@@ -196,7 +198,7 @@ def _declared(row: SandboxDeclaration) -> DeclarationCreate:
     return DeclarationCreate.model_validate({
         "identifier": row.identifier, "max_rows_per_person": row.max_rows_per_person,
         "categorical": row.categorical,
-        "numeric": row.numeric,
+        "numeric": row.numeric, "privacy_unit": row.privacy_unit or PrivacyUnit.person.value,
     })  # fmt: skip
 
 
@@ -244,6 +246,7 @@ def _grant_reads(session: Session, grants: list[SandboxGrant]) -> list[GrantRead
             legal_basis=g.legal_basis, valid_until=g.valid_until, granted_by=g.granted_by,
             created_at=g.created_at, state=state_of(g), revoked_at=g.revoked_at,
             revoked_by=g.revoked_by, revoke_reason=g.revoke_reason, period_key=keys[g.id],
+            share_request=g.share_request or "",
             spent=from_micro(used), remaining=from_micro(max(g.epsilon_micro - used, 0)),
         ))  # fmt: skip
     return reads
