@@ -38,7 +38,7 @@ from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.masking import service as masking
 from citybase.data.products import agreements as products
-from citybase.data.sandbox import dialect, mechanisms, repository
+from citybase.data.sandbox import dialect, mechanisms, privacy_units, repository
 from citybase.data.sandbox.auth import SANDBOX_GOVERN, SANDBOX_QUERY
 from citybase.data.sandbox.dialect import QueryRefused
 from citybase.data.sandbox.models import SandboxDeclaration, SandboxGrant, SandboxQuery
@@ -474,6 +474,7 @@ def ask_query(
                 f"{from_micro(grant.epsilon_micro)} for {row.period_key}"
             ), status=403, field="epsilon")  # fmt: skip
         rows = _rows(session, principal, row, grant, declared, spec, keys, contract)
+        by_person = privacy_units.apply(session, declared, rows, keys)  # 一人一档 ids
         columns = mechanisms.used_columns(spec)
         frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
         answer = mechanisms.answer(spec, declaration, frame, data.epsilon)
@@ -505,7 +506,8 @@ def ask_query(
         details={"resource_code": row.resource_code, "grant": grant.id, "text": text,
                  "epsilon": data.epsilon, "epsilon_spent": answer.epsilon_spent,
                  "period": row.period_key, "remaining": remaining, "access": row.access_id,
-                 "groups": len(answer.rows), "contract": contract.ref if contract else None},
+                 "groups": len(answer.rows), "contract": contract.ref if contract else None,
+                 "privacy_unit": declared.privacy_unit, "rows_by_person": by_person},
     )  # fmt: skip
     return _query_read(row, remaining), None
 
