@@ -527,3 +527,17 @@ def person_ids_of_rows(
         if entity_id is not None and (value := key(cells.get(item))) is not None:
             pairs.append((value, entity_id))
     return pairs
+
+
+def theme_resource_code(session: Session, code: str) -> str | None:
+    """The catalog resource of theme library ``code`` (主题库): a theme library is a governed
+    data set registered in the catalog, read and queried as that resource. None: no theme
+    library has that code, or it has no catalog entry yet."""
+    theme = repository.theme_by_code(session, code)
+    return (theme.resource_code or None) if theme is not None else None
+
+
+def theme_of_resource(session: Session, resource_code: str) -> str | None:
+    """The code of the theme library whose catalog resource is ``resource_code``, or None."""
+    theme = repository.theme_by_resource(session, resource_code)
+    return theme.code if theme is not None else None

@@ -76,6 +76,9 @@ class DeclarationRead(DeclarationBase):
         default_factory=dict,
         description="How the resource's grade masks each declared column before the computation",
     )
+    theme_library: str = Field(
+        "", description="The theme library (主题库) this resource is the catalog entry of, if any"
+    )
 
 
 class Period(StrEnum):

@@ -32,6 +32,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import ProductsSettings
+from citybase.data.baselib import service as baselib
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore.schemas import RowQuery
@@ -124,7 +125,14 @@ def _declaration_read(
         categorical=row.categorical, numeric=row.numeric, declared_by=row.declared_by,
         privacy_unit=row.privacy_unit or PrivacyUnit.person.value,
         updated_at=row.updated_at, masking=_masking(session, resource, columns),
+        theme_library=baselib.theme_of_resource(session, row.resource_code) or "",
     )  # fmt: skip
+
+
+def resolve_code(session: Session, code: str) -> str:
+    """The catalog resource a sandbox call names: a resource's code, or a theme library's
+    (主题库), which is read and queried as its catalog resource."""
+    return baselib.theme_resource_code(session, code) or code
 
 
 def _require_steward_of(principal: Principal, resource: ResourceRead, what: str) -> None:
@@ -143,7 +151,9 @@ def declare_resource(
 ) -> DeclarationRead:
     """Make a resource available to the sandbox (or change how): its providing unit's steward.
     Every declared column must be one of its data items; a numeric column must reach the
-    computation as a number, so one its grade masks is refused."""
+    computation as a number, so one its grade masks is refused. A theme library is declared by
+    its code or its catalog resource's."""
+    code = resolve_code(session, code)
     resource = catalog.get_resource(session, code)
     _require_steward_of(principal, resource, "declare")
     items = {item.name for item in resource.items}
@@ -205,7 +215,7 @@ def _declared(row: SandboxDeclaration) -> DeclarationCreate:
 def get_declaration(session: Session, code: str) -> DeclarationRead:
     """What a resource offers to the sandbox: public to every analyst (column names, keys and
     bounds are what one asks with; no row is in it)."""
-    row = repository.declaration(session, code)
+    row = repository.declaration(session, resolve_code(session, code))
     if row is None:
         raise NotFound(f"{code} is not available in the sandbox", field="resource_code")
     return _declaration_read(session, row)
@@ -265,6 +275,7 @@ def grant_budget(
 ) -> GrantRead:
     """Grant a unit (or one of its users) ε per period on a declared resource: its providing
     unit's stewards, or the bureau. The providing unit itself reads its rows directly."""
+    data = data.model_copy(update={"resource_code": resolve_code(session, data.resource_code)})
     resource = catalog.get_resource(session, data.resource_code)
     _require_granter(principal, settings, resource)
     if repository.declaration(session, data.resource_code) is None:
@@ -455,6 +466,7 @@ def ask_query(
             raise QueryRefused("budget.epsilon", "ε must be at least 0.000001", field="epsilon")
         spec = dialect.parse_sql(data.sql) if data.sql is not None else data.query
         assert spec is not None
+        spec = spec.model_copy(update={"resource_code": resolve_code(session, spec.resource_code)})
         row.resource_code = spec.resource_code
         declared = repository.declaration(session, spec.resource_code)
         if declared is None:
