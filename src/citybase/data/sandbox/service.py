@@ -135,6 +135,19 @@ def resolve_code(session: Session, code: str) -> str:
     return baselib.theme_resource_code(session, code) or code
 
 
+def may_declare(principal: Principal, provider_unit_code: str) -> bool:
+    """Whether ``principal`` declares the resources of ``provider_unit_code``: its stewards
+    (and the platform admins)."""
+    if principal.has_role(Role.platform_admin):
+        return True
+    return principal.can(SANDBOX_GOVERN) and principal.unit_code == provider_unit_code
+
+
+def is_bureau(principal: Principal, settings: ProductsSettings) -> bool:
+    """The bureau grants and revokes budgets on every declared resource."""
+    return products.is_bureau(principal, settings)
+
+
 def _require_steward_of(principal: Principal, resource: ResourceRead, what: str) -> None:
     if principal.has_role(Role.platform_admin):
         return
