@@ -94,6 +94,7 @@ from citybase.data.quality import tasks as _quality_tasks
 from citybase.data.quality import views as quality_views
 from citybase.data.review import routes as review_routes
 from citybase.data.review import views as review_views
+from citybase.data.sandbox import govern_views as sandbox_govern_views
 from citybase.data.sandbox import jobs_routes as sandbox_jobs_routes
 from citybase.data.sandbox import jobs_views as sandbox_jobs_views
 from citybase.data.sandbox import release_routes as sandbox_release_routes
@@ -466,6 +467,7 @@ def create_app(
         sandbox_routes.router,
         sandbox_jobs_routes.router,
         sandbox_views.router,
+        sandbox_govern_views.router,
         sandbox_jobs_views.router,
         sandbox_release_routes.router,
         sandbox_release_views.router,

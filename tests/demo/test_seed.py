@@ -27,6 +27,7 @@ from citybase.data.opendata import service as opendata
 from citybase.data.products import service as products
 from citybase.data.products.schemas import CatalogQuery, StatementSide
 from citybase.data.quality import service as quality
+from citybase.data.sandbox import service as sandbox
 from citybase.data.search import service as search
 from citybase.data.search.schemas import SearchQuery
 from citybase.data.sharing import access, demand
@@ -73,6 +74,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         _check_context_store(session)
         _check_outlines(session)
         _check_products(session)
+        _check_sandbox(session)
         _check_learning(session)
         _check_evaluation(session)
         _check_onething(session)
@@ -104,6 +106,22 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         assert len(units) >= 25
         assert {"gl.health", "tj.civil", "gl.urban"} <= units
         _rows_look_real_and_pass_their_check_characters(session)
+
+
+def _check_sandbox(session: Session) -> None:
+    """Two resources and a theme library are declared to the privacy sandbox; the health
+    commission's analyst holds a budget on each and has spent some of one on an answer."""
+    declared = sandbox.list_declarations(session)
+    assert len(declared) >= 3
+    assert any(d.theme_library for d in declared)
+    analyst = identity.principal_for(session, "consumer")
+    grants = sandbox.get_accessible_grants(session, analyst, ProductsSettings())
+    assert {g.resource_code for g in grants} >= {d.resource_code for d in declared}
+    assert sum(g.spent for g in grants) == 0.5
+    (asked,) = sandbox.get_accessible_queries(session, analyst, ProductsSettings())
+    assert asked.status.value == "answered"
+    assert asked.answer is not None
+    assert {r["险种"] for r in asked.answer.rows} == {"职工医保", "城乡居民医保"}
 
 
 def _check_products(session: Session) -> None:

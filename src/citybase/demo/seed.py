@@ -52,6 +52,7 @@ from citybase.demo.evaluation import seed_evaluation
 from citybase.demo.onething import seed_onething
 from citybase.demo.products import seed_products
 from citybase.demo.resources import Blueprint, blueprints, infer_spec, rows_for
+from citybase.demo.sandbox import seed_sandbox
 from citybase.demo.sensors import seed_entities, seed_sensors
 from citybase.demo.themes import seed_themes
 from citybase.hub.events import service as events
@@ -134,6 +135,7 @@ DEMO_STEPS: tuple[tuple[str, float], ...] = (
     ("base libraries: persons and enterprises linked", 3.9),
     ("authorized operation: agreements, data products, scenarios, assets", 1.3),
     ("theme libraries built from the resources and the base libraries", 2.4),
+    ("the privacy sandbox: declarations, budgets, a question", 0.5),
     ("e-certificates: types, issuing units' keys, certificates", 2.5),
     ("plans, their indicators and tasks", 1.0),
     ("the event taxonomy", 0.7),
@@ -190,6 +192,8 @@ def build_demo(db: Database, settings: Settings, progress: Report = silent) -> N
         seed_products(session, settings)
         step("theme libraries built from the resources and the base libraries")
         seed_themes(session, settings)
+        step("the privacy sandbox: declarations, budgets, a question")
+        seed_sandbox(session, settings)
         step("e-certificates: types, issuing units' keys, certificates")
         seed_certificates(session, settings)
         step("plans, their indicators and tasks")

@@ -259,6 +259,10 @@ def theme_by_code(session: Session, code: str) -> ThemeLibrary | None:
     return session.scalar(select(ThemeLibrary).where(ThemeLibrary.code == code))
 
 
+def theme_by_resource(session: Session, resource_code: str) -> ThemeLibrary | None:
+    return session.scalar(select(ThemeLibrary).where(ThemeLibrary.resource_code == resource_code))
+
+
 def themes_due(session: Session, now: datetime) -> list[ThemeLibrary]:
     return list(session.scalars(
         select(ThemeLibrary).where(ThemeLibrary.next_due_at.is_not(None),

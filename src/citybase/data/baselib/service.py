@@ -508,3 +508,37 @@ def count_persons_by(
         if combination is not None:
             counts[combination] += 1
     return len(live), counts
+
+
+def person_ids_of_rows(
+    session: Session, code: str, item: str, key: Callable[[Any], str | None]
+) -> list[tuple[str, int]]:
+    """For every row of resource ``code`` linked to a person file (一人一档) by the last link
+    run, ``key`` of the row's ``item`` and the file's id. Only ids and what ``key`` makes of
+    the value leave the base library — no field of a file, no row — so this is no delivery of
+    data: it is how the privacy sandbox bounds one person's contribution once, whichever
+    identifier the rows carry (``key`` masks the value as the sandbox's traced read does)."""
+    linked = {link.row_no: link.entity_id
+              for link in repository.links_of_resource(session, Kind.person.value, code)}  # fmt: skip
+    if not linked:
+        return []
+    pairs: list[tuple[str, int]] = []
+    for row_no, cells in datastore.iter_numbered_rows(session, code):
+        entity_id = linked.get(row_no)
+        if entity_id is not None and (value := key(cells.get(item))) is not None:
+            pairs.append((value, entity_id))
+    return pairs
+
+
+def theme_resource_code(session: Session, code: str) -> str | None:
+    """The catalog resource of theme library ``code`` (主题库): a theme library is a governed
+    data set registered in the catalog, read and queried as that resource. None: no theme
+    library has that code, or it has no catalog entry yet."""
+    theme = repository.theme_by_code(session, code)
+    return (theme.resource_code or None) if theme is not None else None
+
+
+def theme_of_resource(session: Session, resource_code: str) -> str | None:
+    """The code of the theme library whose catalog resource is ``resource_code``, or None."""
+    theme = repository.theme_by_resource(session, resource_code)
+    return theme.code if theme is not None else None

@@ -29,6 +29,9 @@ class SandboxDeclaration(IdMixin, TimestampMixin, Base):
         JSONType, default=dict
     )  # column → {lower, upper}
     declared_by: Mapped[str] = mapped_column(String(100))
+    # the privacy unit: ``person`` — the base library's person id (一人一档) where a row is
+    # linked, else the identifier column; ``identifier`` — the identifier column alone
+    privacy_unit: Mapped[str] = mapped_column(String(10), default="person")
 
 
 class SandboxGrant(IdMixin, TimestampMixin, Base):
@@ -51,6 +54,8 @@ class SandboxGrant(IdMixin, TimestampMixin, Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str] = mapped_column(String(100), default="")
     revoke_reason: Mapped[str] = mapped_column(Text, default="")
+    # the share request this grant answers (以沙箱方式答复), if it was made so
+    share_request: Mapped[str] = mapped_column(String(20), default="")
 
 
 class SandboxBudget(IdMixin, Base):

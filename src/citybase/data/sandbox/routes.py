@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.params import Id
 from citybase.data.masking import operators as ops
-from citybase.data.sandbox import service
+from citybase.data.sandbox import answers, service
 from citybase.data.sandbox.auth import SandboxAnalyst, SandboxSteward
 from citybase.data.sandbox.schemas import (
     DeclarationCreate,
@@ -18,6 +18,8 @@ from citybase.data.sandbox.schemas import (
     QueryCreate,
     QueryRead,
     Revocation,
+    ShareAnswer,
+    ShareAnswerRead,
 )
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["privacy sandbox"])
@@ -64,6 +66,16 @@ def revoke(
     data: Revocation,
 ) -> GrantRead:  # fmt: skip
     return service.revoke_grant(session, principal, settings.products, grant_id, data)
+
+
+@router.post("/share-requests/{number}/answer")
+def answer_share_request(
+    session: DbSession, settings: AppSettings, principal: SandboxSteward, number: str,
+    data: ShareAnswer,
+) -> ShareAnswerRead:  # fmt: skip
+    """Answer a share request for data graded too high to share as rows by a sandbox grant to
+    the requesting unit (以沙箱方式答复): the providing unit's steward, on a declared resource."""
+    return answers.answer_share_request(session, principal, settings.products, number, data)
 
 
 @router.post("/queries", response_model=QueryRead)

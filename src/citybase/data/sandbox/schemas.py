@@ -45,6 +45,11 @@ class Bounds(BaseModel):
         return self
 
 
+class PrivacyUnit(StrEnum):
+    person = "person"  # the base library's person id where a row is linked, else the identifier
+    identifier = "identifier"  # the identifier column alone
+
+
 class DeclarationBase(BaseModel):
     identifier: Name = Field(
         description="The column that tells one person's rows apart (the privacy unit)"
@@ -60,6 +65,12 @@ class DeclarationBase(BaseModel):
         default_factory=dict, max_length=30,
         description="Columns one may sum, average and filter by, with their bounds",
     )  # fmt: skip
+    privacy_unit: PrivacyUnit = Field(
+        PrivacyUnit.person,
+        description="What the contribution bound is per: the base library's person id (一人一档) "
+        "where a row is linked to a person file, else the identifier (person); or the identifier "
+        "column alone (identifier)",
+    )  # fmt: skip
 
 
 class DeclarationCreate(DeclarationBase):
@@ -74,6 +85,9 @@ class DeclarationRead(DeclarationBase):
     masking: dict[str, str] = Field(
         default_factory=dict,
         description="How the resource's grade masks each declared column before the computation",
+    )
+    theme_library: str = Field(
+        "", description="The theme library (主题库) this resource is the catalog entry of, if any"
     )
 
 
@@ -118,12 +132,29 @@ class GrantRead(BaseModel):
     revoked_at: datetime | None
     revoked_by: str
     revoke_reason: str
+    share_request: str = Field("", description="The share request it answers, if any")
     period_key: str = Field(description="The current period (2026-12, or 2026)")
     spent: float = Field(description="ε spent in the current period")
     remaining: float = Field(description="ε left in the current period")
     delta: float = Field(0.0, description="δ per period (0: pure ε-DP only)")
     delta_spent: float = Field(0.0, description="δ spent in the current period")
     delta_remaining: float = Field(0.0, description="δ left in the current period")
+
+
+class ShareAnswer(BaseModel):
+    """A share request answered in the sandbox (以沙箱方式答复): a privacy budget on the
+    requested resource for the requesting unit, instead of rows."""
+
+    epsilon: float = Field(gt=0, le=100, description="Privacy budget (ε) per period")
+    period: Period = Period.month
+    valid_until: date | None = None
+    reason: str = Field("", max_length=500, description="What the requester is told")
+
+
+class ShareAnswerRead(BaseModel):
+    number: str = Field(description="The share request answered")
+    status: str = Field(description="sandboxed (以沙箱方式答复)")
+    grant: GrantRead
 
 
 class Revocation(BaseModel):

@@ -32,13 +32,14 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.orgs import service as orgs
 from citybase.core.settings import ProductsSettings
+from citybase.data.baselib import service as baselib
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.masking import service as masking
 from citybase.data.products import agreements as products
-from citybase.data.sandbox import dialect, mechanisms, repository
+from citybase.data.sandbox import dialect, mechanisms, privacy_units, repository
 from citybase.data.sandbox.auth import SANDBOX_GOVERN, SANDBOX_QUERY
 from citybase.data.sandbox.dialect import QueryRefused
 from citybase.data.sandbox.models import SandboxDeclaration, SandboxGrant, SandboxQuery
@@ -50,6 +51,7 @@ from citybase.data.sandbox.schemas import (
     GrantRead,
     GrantState,
     Period,
+    PrivacyUnit,
     QueryCreate,
     QueryRead,
     QuerySpec,
@@ -123,8 +125,29 @@ def _declaration_read(
         resource_code=row.resource_code, provider_unit_code=row.provider_unit_code,
         identifier=row.identifier, max_rows_per_person=row.max_rows_per_person,
         categorical=row.categorical, numeric=row.numeric, declared_by=row.declared_by,
+        privacy_unit=row.privacy_unit or PrivacyUnit.person.value,
         updated_at=row.updated_at, masking=_masking(session, resource, columns),
+        theme_library=baselib.theme_of_resource(session, row.resource_code) or "",
     )  # fmt: skip
+
+
+def resolve_code(session: Session, code: str) -> str:
+    """The catalog resource a sandbox call names: a resource's code, or a theme library's
+    (主题库), which is read and queried as its catalog resource."""
+    return baselib.theme_resource_code(session, code) or code
+
+
+def may_declare(principal: Principal, provider_unit_code: str) -> bool:
+    """Whether ``principal`` declares the resources of ``provider_unit_code``: its stewards
+    (and the platform admins)."""
+    if principal.has_role(Role.platform_admin):
+        return True
+    return principal.can(SANDBOX_GOVERN) and principal.unit_code == provider_unit_code
+
+
+def is_bureau(principal: Principal, settings: ProductsSettings) -> bool:
+    """The bureau grants and revokes budgets on every declared resource."""
+    return products.is_bureau(principal, settings)
 
 
 def _require_steward_of(principal: Principal, resource: ResourceRead, what: str) -> None:
@@ -143,7 +166,9 @@ def declare_resource(
 ) -> DeclarationRead:
     """Make a resource available to the sandbox (or change how): its providing unit's steward.
     Every declared column must be one of its data items; a numeric column must reach the
-    computation as a number, so one its grade masks is refused."""
+    computation as a number, so one its grade masks is refused. A theme library is declared by
+    its code or its catalog resource's."""
+    code = resolve_code(session, code)
     resource = catalog.get_resource(session, code)
     _require_steward_of(principal, resource, "declare")
     items = {item.name for item in resource.items}
@@ -175,7 +200,7 @@ def declare_resource(
         "identifier": data.identifier, "max_rows_per_person": data.max_rows_per_person,
         "categorical": {k: list(v) for k, v in data.categorical.items()},
         "numeric": {k: b.model_dump() for k, b in data.numeric.items()},
-        "declared_by": principal.username,
+        "declared_by": principal.username, "privacy_unit": data.privacy_unit.value,
     }  # fmt: skip
     if row is None:
         row = SandboxDeclaration(
@@ -198,14 +223,14 @@ def _declared(row: SandboxDeclaration) -> DeclarationCreate:
     return DeclarationCreate.model_validate({
         "identifier": row.identifier, "max_rows_per_person": row.max_rows_per_person,
         "categorical": row.categorical,
-        "numeric": row.numeric,
+        "numeric": row.numeric, "privacy_unit": row.privacy_unit or PrivacyUnit.person.value,
     })  # fmt: skip
 
 
 def get_declaration(session: Session, code: str) -> DeclarationRead:
     """What a resource offers to the sandbox: public to every analyst (column names, keys and
     bounds are what one asks with; no row is in it)."""
-    row = repository.declaration(session, code)
+    row = repository.declaration(session, resolve_code(session, code))
     if row is None:
         raise NotFound(f"{code} is not available in the sandbox", field="resource_code")
     return _declaration_read(session, row)
@@ -250,6 +275,7 @@ def _grant_reads(session: Session, grants: list[SandboxGrant]) -> list[GrantRead
             legal_basis=g.legal_basis, valid_until=g.valid_until, granted_by=g.granted_by,
             created_at=g.created_at, state=state_of(g), revoked_at=g.revoked_at,
             revoked_by=g.revoked_by, revoke_reason=g.revoke_reason, period_key=keys[g.id],
+            share_request=g.share_request or "",
             spent=from_micro(used), remaining=from_micro(max(g.epsilon_micro - used, 0)),
             delta=from_pico(g.delta_pico), delta_spent=from_pico(spent_delta.get(g.id, 0)),
             delta_remaining=from_pico(max(g.delta_pico - spent_delta.get(g.id, 0), 0)),
@@ -270,6 +296,7 @@ def grant_budget(
 ) -> GrantRead:
     """Grant a unit (or one of its users) ε per period on a declared resource: its providing
     unit's stewards, or the bureau. The providing unit itself reads its rows directly."""
+    data = data.model_copy(update={"resource_code": resolve_code(session, data.resource_code)})
     resource = catalog.get_resource(session, data.resource_code)
     _require_granter(principal, settings, resource)
     if repository.declaration(session, data.resource_code) is None:
@@ -478,6 +505,7 @@ def ask_query(
             raise QueryRefused("budget.epsilon", "ε must be at least 0.000001", field="epsilon")
         spec = dialect.parse_sql(data.sql) if data.sql is not None else data.query
         assert spec is not None
+        spec = spec.model_copy(update={"resource_code": resolve_code(session, spec.resource_code)})
         row.resource_code = spec.resource_code
         declared = repository.declaration(session, spec.resource_code)
         if declared is None:
@@ -498,6 +526,7 @@ def ask_query(
             ), status=403, field="epsilon")  # fmt: skip
         _check_delta(session, grant, row.period_key, delta_cost)
         rows = _rows(session, principal, row, grant, declared, spec, keys, contract)
+        by_person = privacy_units.apply(session, declared, rows, keys)  # 一人一档 ids
         columns = mechanisms.used_columns(spec)
         frame = mechanisms.frame(rows, declared.identifier, declaration, columns)
         answer = mechanisms.answer(spec, declaration, frame, data.epsilon, from_pico(delta_cost))
@@ -534,7 +563,8 @@ def ask_query(
                  "delta_left": from_pico(grant.delta_pico - repository.spent_delta(
                      session, [grant.id], row.period_key).get(grant.id, 0)),
                  "period": row.period_key, "remaining": remaining, "access": row.access_id,
-                 "groups": len(answer.rows), "contract": contract.ref if contract else None},
+                 "groups": len(answer.rows), "contract": contract.ref if contract else None,
+                 "privacy_unit": declared.privacy_unit, "rows_by_person": by_person},
     )  # fmt: skip
     return _query_read(row, remaining), None
 

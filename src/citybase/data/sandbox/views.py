@@ -13,14 +13,16 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.forms import failure, failure_text, read_form
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
+from citybase.data.catalog import service as catalog
 from citybase.data.masking import operators as ops
-from citybase.data.sandbox import service
-from citybase.data.sandbox.auth import SANDBOX_QUERY, SandboxAnalyst
-from citybase.data.sandbox.schemas import QueryCreate
+from citybase.data.sandbox import answers, repository, service
+from citybase.data.sandbox.auth import SANDBOX_QUERY, SandboxAnalyst, SandboxSteward
+from citybase.data.sandbox.schemas import QueryCreate, ShareAnswer
+from citybase.data.sharing import service as sharing
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -81,10 +83,47 @@ _TEXTS = {
     "sandbox.refused": ("查询被拒绝", "Query refused"),
     "sandbox.rule": ("规则", "Rule"),
     "sandbox.view": ("查看", "View"),
+    "sandbox.answer_request": ("以沙箱方式答复共享申请", "Answer a share request in the sandbox"),
+    "sandbox.answer_intro": (
+        "该数据资源因共享类型或分级不能以数据行共享。可改为向申请单位授予隐私预算：申请单位只能在沙箱中提出差分隐私聚合查询，不能读取任何数据行。",
+        "This resource's rows may not be shared, by its share type or its grade. Grant the "
+        "requesting unit a privacy budget instead: it can only ask differentially private "
+        "aggregate queries in the sandbox and reads no row.",
+    ),
+    "sandbox.request": ("共享申请", "Share request"),
+    "sandbox.requester": ("申请单位", "Requesting unit"),
+    "sandbox.purpose": ("用途", "Purpose"),
+    "sandbox.legal_basis": ("依据", "Legal basis"),
+    "sandbox.withheld": ("不以数据行共享的原因", "Why no rows are shared"),
+    "sandbox.not_declared": (
+        "该数据资源尚未声明到沙箱：请先声明其标识列、分类列和数值列，再以沙箱方式答复。",
+        "This resource is not declared to the sandbox: declare its identifier, categorical and "
+        "numeric columns first, then answer in the sandbox.",
+    ),
+    "sandbox.declare_first": ("去声明", "Declare it"),
+    "sandbox.declared": ("已声明到沙箱", "Declared to the sandbox"),
+    "sandbox.budget_per_period": ("隐私预算 ε（每周期）", "Privacy budget ε (per period)"),
+    "sandbox.period": ("周期", "Period"),
+    "sandbox.valid_until": ("有效期至（可不填）", "Valid until (optional)"),
+    "sandbox.reason": ("答复说明", "What the requester is told"),
+    "sandbox.grant_and_answer": ("授予预算并答复", "Grant the budget and answer"),
 }
 add_translations("zh", {"Privacy sandbox": "隐私计算沙箱"} | {k: v[0] for k, v in _TEXTS.items()})
 add_translations("en", {k: v[1] for k, v in _TEXTS.items()})
+add_patterns("zh", {
+    r"(\S+) is not declared to the sandbox: its steward declares it first.*":
+        "{0} 尚未声明到沙箱：请数据管理员先声明（标识列、分类列、数值列），再以沙箱方式答复",
+    r"(\S+) may be shared as rows: approve or refuse request (\S+)":
+        "{0} 可以数据行共享：请直接同意或不同意申请 {1}",
+})  # fmt: skip
 HERE = "/console/sandbox"
+
+
+def _start(request: Request) -> str:
+    """A first query on the resource named (the link from a share request answered here)."""
+    code = request.query_params.get("resource", "")[:60]
+    # a text put in the form, not run: the dialect parses and checks it when asked
+    return f'SELECT COUNT(*) FROM "{code}"' if code and '"' not in code else ""  # noqa: S608
 
 
 @router.get("/console/sandbox")
@@ -104,7 +143,7 @@ def sandbox_page(
         {"declarations": service.list_declarations(session),
          "grants": service.get_accessible_grants(session, principal, settings.products),
          "queries": service.get_accessible_queries(session, principal, settings.products, 20),
-         "shown": shown, "sql": request.query_params.get("sql", "")[:4000]},
+         "shown": shown, "sql": request.query_params.get("sql", "")[:4000] or _start(request)},
     )  # fmt: skip
 
 
@@ -126,3 +165,47 @@ async def ask(
     location = f"{HERE}?query={asked.id}"
     once.done(session, location)
     return RedirectResponse(location, status_code=303)
+
+
+# --- share requests answered in the sandbox (以沙箱方式答复) ---------------------------------------
+
+
+def _answer_page(
+    request: Request, session: DbSession, principal: SandboxSteward, number: str,
+    status: int = 200, errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    asked = sharing.sandbox_answerable(session, principal, number)  # NotFound, Forbidden…
+    resource = catalog.get_resource(session, asked.resource_code)
+    return console.render(
+        request, "sandbox/answer.html",
+        {"asked": asked, "resource": resource, "withheld": sharing.rows_withheld(session, resource),
+         "declared": repository.declaration(session, asked.resource_code) is not None,
+         "errors": errors or {}, "form": form or {}},
+        status,
+    )  # fmt: skip
+
+
+@router.get("/console/sandbox/share-requests/{number}")
+def answer_page(
+    request: Request, session: DbSession, principal: SandboxSteward, number: str
+) -> Response:
+    """The providing steward's form: answer a share request by a privacy budget."""
+    return _answer_page(request, session, principal, number)
+
+
+@router.post("/console/sandbox/share-requests/{number}")
+async def answer_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
+    number: str,
+) -> Response:  # fmt: skip
+    values = {k: str(v) for k, v in (await read_form(request)).items()}
+    try:
+        data = ShareAnswer.model_validate({
+            "epsilon": values.get("epsilon") or None, "period": values.get("period") or "month",
+            "valid_until": values.get("valid_until") or None, "reason": values.get("reason", ""),
+        })  # fmt: skip
+        answers.answer_share_request(session, principal, settings.products, number, data)
+    except (ValidationError, CitybaseError) as exc:
+        errors = failure(session, exc)
+        return _answer_page(request, session, principal, number, 422, errors, values)
+    return RedirectResponse(f"/console/sharing?done={quote(number)}", status_code=303)

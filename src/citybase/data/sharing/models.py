@@ -29,6 +29,8 @@ class ShareRequest(IdMixin, TimestampMixin, Base):
     decided_by: Mapped[str] = mapped_column(String(100), default="")
     decided_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
+    # answered in the privacy sandbox (以沙箱方式答复): the sandbox grant made instead of rows
+    sandbox_grant_id: Mapped[int | None]
 
 
 class ShareGrant(IdMixin, Base):

@@ -17,6 +17,7 @@ class RequestStatus(StrEnum):
     granted = "granted"  # 已授权
     refused = "refused"  # 未同意
     withdrawn = "withdrawn"  # 已撤回
+    sandboxed = "sandboxed"  # 以沙箱方式答复: a privacy-budget grant instead of rows
 
 
 class GrantState(StrEnum):
@@ -54,6 +55,9 @@ class RequestRead(BaseModel):
     decided_by: str
     decided_at: datetime | None
     reason: str
+    sandbox_grant_id: int | None = Field(
+        None, description="Answered in the privacy sandbox (以沙箱方式答复): the grant made"
+    )
 
 
 class Decision(BaseModel):

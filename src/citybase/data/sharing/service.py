@@ -6,6 +6,11 @@ decides what happens next.
   refuses with a reason.
 - 不予共享: refused at once, with the catalog's reason.
 
+Data graded too high to leave as rows (不予共享, or 重要数据 and 核心数据) may instead be
+answered in the privacy sandbox (以沙箱方式答复): the sandbox's ``answer_share_request`` checks
+the request here (``sandbox_answerable``), grants a privacy budget and records the answer here
+(``answer_in_sandbox``); no rows are granted.
+
 A grant is scoped to fields, systems (the requester's API keys) and time; it ends by itself
 when its time is up, or when the provider revokes it. Every step is on the ledger.
 """
@@ -26,7 +31,9 @@ from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
 from citybase.core.ledger.schemas import Actor
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import ShareType, Status
+from citybase.data.catalog.schemas import ResourceRead, ShareType, Status
+from citybase.data.grading import service as grading
+from citybase.data.grading.schemas import Level
 from citybase.data.sharing import repository
 from citybase.data.sharing.models import ShareGrant, ShareRequest
 from citybase.data.sharing.schemas import (
@@ -188,6 +195,66 @@ def decide(session: Session, principal: Principal, number: str, data: Decision) 
     else:
         ledger.record(session, actor_of(principal), "sharing.refuse", object_type="data_resource",
                       object_id=request.resource_code, reason=data.reason, case_number=number)  # fmt: skip
+    return RequestRead.model_validate(request)
+
+
+# the grades whose rows never leave their unit as rows (GB/T 43697: important and core data)
+ROWS_WITHHELD = {Level.important.value: "重要数据", Level.core.value: "核心数据"}
+
+
+def rows_withheld(session: Session, resource: ResourceRead) -> str:
+    """Why a resource's rows may not be shared as rows ("" when they may): 不予共享 in the
+    catalog, or a grade above what leaves as rows. Such a request may be answered in the
+    privacy sandbox instead."""
+    if resource.share_type is ShareType.none:
+        return "不予共享"
+    return ROWS_WITHHELD.get(grading.level_of(session, resource.code), "")
+
+
+def sandbox_answerable(session: Session, principal: Principal, number: str) -> RequestRead:
+    """The request, if ``principal`` may answer it in the sandbox: a steward of the providing
+    unit (or a platform admin), the request waiting (or refused by the catalog's 不予共享 rule
+    alone, which no steward decided), its rows withheld by share type or grade. Raises
+    otherwise: another unit learns nothing of it (not found), the consumer is forbidden."""
+    request = repository.request_by_number(session, number)
+    if request is None or not (
+        _may_decide(principal, request.provider_unit_code)
+        or principal.unit_code == request.consumer_unit_code
+    ):
+        raise NotFound(f"no share request {number}", field="number")
+    if not _may_decide(principal, request.provider_unit_code):
+        raise Forbidden("requests are decided by the providing unit", field="number")
+    by_catalog = (request.status == RequestStatus.refused.value
+                  and request.decided_by == CATALOG_RULE.name)  # fmt: skip
+    if request.status != RequestStatus.pending.value and not by_catalog:
+        raise Conflict(f"request {number} is already {request.status}", field="status")
+    resource = catalog.get_resource(session, request.resource_code)
+    if not rows_withheld(session, resource):
+        raise Conflict(
+            f"{resource.code} may be shared as rows: approve or refuse request {number}",
+            field="number", rule="sharing.rows_allowed",
+        )  # fmt: skip
+    return RequestRead.model_validate(request)
+
+
+def answer_in_sandbox(
+    session: Session, principal: Principal, number: str, sandbox_grant_id: int, reason: str
+) -> RequestRead:
+    """Record that a request was answered by a sandbox grant instead of rows (以沙箱方式答复):
+    the sandbox made the grant, in the same transaction, after ``sandbox_answerable``."""
+    sandbox_answerable(session, principal, number)
+    request = repository.request_by_number(session, number)
+    assert request is not None
+    request.status = RequestStatus.sandboxed.value
+    request.decided_by, request.decided_at = principal.username, datetime.now(UTC)
+    request.reason = reason or "以沙箱方式答复"
+    request.sandbox_grant_id = sandbox_grant_id
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "sharing.sandbox", object_type="data_resource",
+        object_id=request.resource_code, reason=request.reason, case_number=number,
+        details={"consumer": request.consumer_unit_code, "sandbox_grant": sandbox_grant_id},
+    )  # fmt: skip
     return RequestRead.model_validate(request)
 
 

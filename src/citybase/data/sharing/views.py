@@ -70,7 +70,9 @@ add_translations(
         "Systems (API keys)": "调用系统（API 密钥）", "Provider": "提供单位", "Consumer": "使用单位",
         "In force": "有效", "Revoke": "撤销", "Send the request": "提交申请",
         "req.pending": "待审核", "req.granted": "已授权", "req.refused": "未同意",
-        "req.withdrawn": "已撤回", "grant.in_force": "有效", "grant.expired": "已到期",
+        "req.withdrawn": "已撤回", "req.sandboxed": "以沙箱方式答复",
+        "Answer in the sandbox": "以沙箱方式答复", "Ask queries in the sandbox": "在沙箱中提出查询",
+        "Rows withheld": "不以数据行共享", "grant.in_force": "有效", "grant.expired": "已到期",
         "grant.revoked": "已撤销", "No requests.": "暂无共享申请。", "No grants.": "暂无共享授权。",
         "Post a demand": "发布需求", "Title": "标题", "Description": "需求描述",
         "Items wanted (one per line)": "所需数据项（每行一个）",
@@ -116,6 +118,7 @@ add_patterns("zh", {
 })  # fmt: skip
 add_translations("en", {
     **{f"req.{s}": s for s in ("pending", "granted", "refused", "withdrawn")},
+    "req.sandboxed": "answered in the sandbox",
     **{f"grant.{s}": s.replace("_", " ") for s in ("in_force", "expired", "revoked")},
     **{f"dem.{s}": s for s in ("open", "answered", "matched", "closed")},
     **{f"ans.{s}": s for s in ("offer", "planned", "unavailable")},
@@ -141,13 +144,24 @@ def _sharing(
     mine = principal.unit_code
     pairs = [(x.provider_unit_code, x.consumer_unit_code, x.resource_code) for x in requests]
     pairs += [(g.provider_unit_code, g.consumer_unit_code, g.resource_code) for g in grants]
+    received = [
+        r for r in requests if r.provider_unit_code == mine and r.consumer_unit_code != mine
+    ]
+    # requests whose rows may not leave (不予共享, 重要数据, 核心数据): answerable in the sandbox
+    withheld: dict[str, str] = {}
+    for r in received:
+        open_ = r.status.value == "pending" or (r.status.value == "refused"
+                                                and r.decided_by == service.CATALOG_RULE.name)  # fmt: skip
+        if open_ and (
+            why := service.rows_withheld(session, catalog.get_resource(session, r.resource_code))
+        ):
+            withheld[r.number] = why
     return console.render(
         request, "sharing/sharing.html",
         {"unit_names": orgs.unit_names(session, {u for p, c, _ in pairs for u in (p, c)}),
          "resource_names": catalog.resource_names(session, {r for _, _, r in pairs}),
          "made": [r for r in requests if r.consumer_unit_code == mine],
-         "received": [r for r in requests if r.provider_unit_code == mine and r.consumer_unit_code != mine],
-         "grants": grants, "errors": {},
+         "received": received, "withheld": withheld, "grants": grants, "errors": {},
          "may_decide": principal.can(SHARE_DECIDE), **extra},
         status,
     )  # fmt: skip
