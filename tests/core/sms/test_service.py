@@ -25,14 +25,18 @@ def test_a_message_is_stored_with_a_job_and_sent_by_it_not_before(
     session: Session, settings: Settings
 ) -> None:
     made = service.send_sms(session, settings, "138 0013 0003", "您的验证码为123456", purpose="t")
-    assert made.status == "queued" and made.phone == "13800130003"
+    assert made.status == "queued"
+    assert made.phone == "13800130003"
     assert [j.payload for j in _jobs(session)] == [{"id": made.id}]
     gateway = RecordingGateway()
     sent = service.deliver_message(session, settings, made.id, gateway)
     assert gateway.sent == [("13800130003", "您的验证码为123456")]
-    assert sent.status == "sent" and sent.text == "" and sent.phone == "138****0003"
+    assert sent.status == "sent"
+    assert sent.text == ""
+    assert sent.phone == "138****0003"
     again = service.deliver_message(session, settings, made.id, gateway)  # a job run twice
-    assert again.status == "sent" and len(gateway.sent) == 1
+    assert again.status == "sent"
+    assert len(gateway.sent) == 1
     entry = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "sms.queue")).one()
     assert "13800130003" not in str(entry.details)
 
@@ -76,7 +80,9 @@ def test_the_http_gateway_goes_through_the_outbound_policy(
     settings.sms.http_url = "http://127.0.0.1:9/sms"  # loopback, not allowed: refused, not called
     made = service.send_sms(session, settings, "13800130003", "x", purpose="t")
     kept = service.deliver_message(session, settings, made.id)
-    assert kept.status == "queued" and kept.attempts == 1 and kept.last_error
+    assert kept.status == "queued"
+    assert kept.attempts == 1
+    assert kept.last_error
 
 
 def test_only_mobile_numbers_are_sent_to(session: Session, settings: Settings) -> None:

@@ -206,10 +206,10 @@ def sign_in_with_code(
         raise
     row = repository.by_phone(session, tag)
     if row is None:  # unbound since the code was sent
-        exc = CodeRefused("the code is wrong or has expired: ask for a new one", field="code",
-                          reason="no account")  # fmt: skip
-        _refused(session, "portal.signin.refused", exc, tag, client)
-        raise exc
+        gone = CodeRefused("the code is wrong or has expired: ask for a new one", field="code",
+                           reason="no account")  # fmt: skip
+        _refused(session, "portal.signin.refused", gone, tag, client)
+        raise gone
     return identity.open_session_for(session, settings, row.user_id, ip=client, method="sms",
                                      details={"phone": tag})  # fmt: skip
 
@@ -291,18 +291,24 @@ def my_page(session: Session, settings: Settings, principal: Principal, base_url
         MyCertificate(certificate=c, verify_url=certificates.verification_url(base_url, c.token))
         for c in certificates.valid_certificates_for(session, holder_key=subject)
     ]
-    phone = repository.of_user(session, principal.user_id)
-    number = ""
-    if phone is not None:
-        try:
-            number = _fernet(settings).decrypt(phone.phone_sealed.encode()).decode()
-        except InvalidToken:  # sealed under another masking key: the phone must prove itself again
-            number = ""
+    number = phone_of(session, settings, principal.user_id)
     return MyPage(
         tied=True, phone_masked=sms.mask(number) if number else "", certificates=certs,
         applications=onething.my_applications(session, principal),
         cases=hotline.cases_of_phone(session, number) if number else [],
     )  # fmt: skip
+
+
+def phone_of(session: Session, settings: Settings, user_id: int) -> str:
+    """The mobile number that signs in to this account ("" when none, or when it was sealed
+    under another masking key: the phone must then prove itself again)."""
+    row = repository.of_user(session, user_id)
+    if row is None:
+        return ""
+    try:
+        return _fernet(settings).decrypt(row.phone_sealed.encode()).decode()
+    except InvalidToken:
+        return ""
 
 
 def tie_phone(session: Session, settings: Settings, user_id: int, phone: str) -> None:

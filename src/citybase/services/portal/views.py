@@ -28,7 +28,7 @@ from citybase.core.web.templating import NavEntry, console
 from citybase.data.certificates import service as certificates
 from citybase.services.portal import service
 from citybase.services.portal.auth import PORTAL_MINE, PortalApplicant
-from citybase.services.portal.schemas import RegistrationCreate
+from citybase.services.portal.schemas import CodeSent, RegistrationCreate
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -141,12 +141,12 @@ async def signin_submit(
     the code. A refusal is on the ledger; the request's transaction keeps it."""
     store = request.app.state.shared
     form: dict[str, Any] = {}
-    sent = None
+    sent: CodeSent | None = None
     try:
         form = await _form(request, settings)
         phone = str(form.get("phone", ""))
         if form.get("code"):
-            sent = {"phone_masked": "", "minutes": settings.portal.code_minutes}
+            sent = CodeSent(phone_masked="", minutes=settings.portal.code_minutes)
             outcome = service.sign_in_with_code(session, store, settings, phone,
                                                 str(form["code"]), client=_client(request))  # fmt: skip
             return _signed_in(settings, outcome)
@@ -169,11 +169,11 @@ async def register_submit(
 ) -> Response:
     store = request.app.state.shared
     form: dict[str, Any] = {}
-    sent = None
+    sent: CodeSent | None = None
     try:
         form = await _form(request, settings)
         if form.get("code"):
-            sent = {"phone_masked": "", "minutes": settings.portal.code_minutes}
+            sent = CodeSent(phone_masked="", minutes=settings.portal.code_minutes)
             outcome = service.register_with_code(session, store, settings,
                                                  str(form.get("phone", "")), str(form["code"]),
                                                  client=_client(request))  # fmt: skip
