@@ -19,8 +19,8 @@ router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
 console.add_page(NavEntry("Kernel", "SMS log", "/console/sms", SMS_LOG_READ, order=40))
 add_translations("zh", {
-    "SMS log": "短信记录", "Find": "查询", "State": "状态", "Nothing yet.": "暂无。", "Mobile": "手机号", "Text": "内容", "Purpose": "用途",
-    "Gateway": "网关", "Sent": "发送时间", "Tries": "尝试次数", "Last error": "最近错误",
+    "SMS log": "短信记录", "Find": "查询", "State": "状态", "Nothing yet.": "暂无。", "Mobile": "手机号", "Text": "内容", "What for": "用途",
+    "Gateway": "网关", "Time sent": "发送时间", "Tries": "尝试次数", "Last error": "最近错误",
     "sms.queued": "待发送", "sms.sent": "已发送", "sms.failed": "发送失败",
     "(erased once the SMS platform took it)": "（短信平台接收后已删除）",
     "With the log gateway, messages are kept here instead of being sent to a phone.":

@@ -59,7 +59,7 @@ add_translations("zh", {
     "This account is locked.": "该账号已锁定，请稍后再试。",
     "My e-certificates": "我的电子证照", "My one-thing applications": "我的一件事",
     "My 12345 requests": "我的12345诉求", "Verify": "核验", "Valid until": "有效期至",
-    "Issued by": "颁发机构", "Certificate number": "证照编号",
+    "Issuing authority": "颁发机构", "Certificate number": "证照编号",
     "This account is not tied to a real-name identity yet.": "该账号尚未完成实名身份登记。",
     "Signed in with": "登录手机号", "Long-term": "长期", "Nothing yet.": "暂无。",
     "State": "状态", "Request number": "工单编号", "Application number": "申请编号",
