@@ -51,6 +51,8 @@ from citybase.core.orgs import service as orgs
 from citybase.core.orgs import views as orgs_views
 from citybase.core.settings import Settings
 from citybase.core.shared.service import open_store
+from citybase.core.sms import tasks as _sms_tasks
+from citybase.core.sms import views as sms_views
 from citybase.core.web import apidocs, errors
 from citybase.core.web import routes as web_routes
 from citybase.core.web.access import Public, public_mount
@@ -144,6 +146,7 @@ from citybase.services.hotline import views as hotline_views
 from citybase.services.onething import routes as onething_routes
 from citybase.services.onething import tasks as _onething_tasks
 from citybase.services.onething import views as onething_views
+from citybase.services.portal import views as portal_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
 del _products_tasks
@@ -160,6 +163,7 @@ del (
     _baselib_tasks,
     _evaluation_tasks,
     _onething_tasks,
+    _sms_tasks,
 )
 log = logging.getLogger(__name__)
 
@@ -396,6 +400,7 @@ def create_app(
         orgs_views.router,
         ledger_routes.router,
         ledger_views.router,
+        sms_views.router,
         bus_routes.router,
         bus_views.router,
         # before the catalog's: its /resources/{code}/{action} would take …/rows
@@ -445,6 +450,7 @@ def create_app(
         evaluation_views.router,
         onething_routes.router,
         onething_views.router,
+        portal_views.router,
         device_routes.router,
         context_routes.router,
         device_views.router,

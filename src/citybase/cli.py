@@ -293,6 +293,18 @@ def demo(
     for user in DEMO_USERS:
         table.add_row(user.username, user.role.value, user.unit_code)
     out.print(table)
+    from citybase.demo.onething import portal_phones
+
+    db = _open(settings)
+    with db.session_scope(readonly=True) as session:
+        phones = portal_phones(session, settings)
+    db.dispose()
+    if phones:
+        citizens = Table("username", "mobile", title=f"citizens sign in at {url}/portal/signin "
+                         f"by SMS code — the codes are in the SMS log, {url}/console/sms (admin)")  # fmt: skip
+        for username, phone in phones:
+            citizens.add_row(username, phone)
+        out.print(citizens)
     out.print(f"console: {url}/   API docs: {url}/docs   health: {url}/healthz")
     if not no_serve:
         _serve(settings, worker=True)

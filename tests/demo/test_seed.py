@@ -78,6 +78,7 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         _check_learning(session)
         _check_evaluation(session)
         _check_onething(session)
+        _check_portal(session, fresh_settings)
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -232,6 +233,15 @@ def _check_onething(session: Session) -> None:
         session, "family")) if a.item_code == "after_death")  # fmt: skip
     # the deceased's retirement certificate, found through the hospital's record of the family
     assert "持证人" in family.materials["deceased_retirement"]["proven"]
+
+
+def _check_portal(session: Session, settings: Settings) -> None:
+    """The demo's persons sign in to the portal with the mobiles their files carry."""
+    from citybase.demo.onething import portal_phones
+
+    phones = dict(portal_phones(session, settings))
+    assert set(phones) == {"citizen", "retiree", "founder", "family"}
+    assert all(len(p) == 11 and p.startswith("1") for p in phones.values())
 
 
 def _check_outlines(session: Session) -> None:

@@ -610,6 +610,61 @@ class SharedSettings(BaseModel):
     )
 
 
+class SmsSettings(BaseModel):
+    gateway: Literal["log", "http"] = Field(
+        "log",
+        description="How text messages (短信) leave the platform: `log` keeps each one in the "
+        "SMS log that platform admins read on the console (the demo, tests, a city without an "
+        "SMS platform yet); `http` posts each one to the city's SMS platform at `http_url`.",
+    )
+    http_url: str = Field(
+        "",
+        description="The city's SMS platform: each message is POSTed there as JSON "
+        '(`{"phone": …, "text": …, "sign": …}`); a 2xx answer means taken. The address is '
+        "checked by the outbound policy (`web.outbound_allow` names an address inside).",
+    )
+    http_token: str = Field(
+        "", description="Sent as `Authorization: Bearer …` to the SMS platform (empty: none)."
+    )
+    sign: str = Field("榕城政务", max_length=20, description="The sender's signature (短信签名).")
+    timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="How long one post to the SMS platform may take."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Posts of one message before it is given up as failed."
+    )
+    retry_seconds: int = Field(
+        30, ge=1, description="Wait before the first retry of a message; doubled each time."
+    )
+
+
+class PortalSettings(BaseModel):
+    code_minutes: int = Field(
+        5, ge=1, le=30, description="How long a sign-in code sent by SMS stays valid."
+    )
+    code_tries: int = Field(
+        5, ge=1, le=10, description="Wrong entries of one sign-in code before it is void."
+    )
+    codes_per_phone_hour: int = Field(
+        5, ge=0, description="Sign-in codes sent to one mobile number in an hour (0: no limit)."
+    )
+    codes_per_phone_day: int = Field(
+        10, ge=0, description="Sign-in codes sent to one mobile number in a day (0: no limit)."
+    )
+    codes_per_address_hour: int = Field(
+        20, ge=0,
+        description="Sign-in codes asked for from one client address in an hour (0: no limit).",
+    )  # fmt: skip
+    checks_per_address_hour: int = Field(
+        10, ge=0,
+        description="Real-name checks (实名核验) from one client address in an hour (0: no limit).",
+    )  # fmt: skip
+    checks_per_number_day: int = Field(
+        5, ge=0,
+        description="Real-name checks of one citizen ID in a day, right or wrong (0: no limit).",
+    )  # fmt: skip
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CITYBASE_", env_nested_delimiter="__", extra="ignore"
@@ -646,6 +701,8 @@ class Settings(BaseSettings):
     federation: FederationSettings = Field(default_factory=FederationSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     shared: SharedSettings = Field(default_factory=SharedSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
 
     @model_validator(mode="after")
     def _check_witness(self) -> Settings:

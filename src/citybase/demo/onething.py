@@ -43,6 +43,7 @@ from citybase.services.onething.schemas import (
     ApplicationCreate,
     FieldSource,
 )
+from citybase.services.portal import service as portal
 
 ITEMS_FILE = Path(__file__).parent / "onething.yaml"
 FOUNDED = "福州榕城示范餐饮管理有限公司"  # the name the founder declared (名称自主申报)
@@ -272,6 +273,7 @@ def seed_onething(session: Session, settings: Settings) -> None:
         service.register_applicant(session, None, ApplicantRegister(
             username=username, kind=ApplicantKind(kind), number=numbers[username],
         ), keys, actor=ACTOR)  # fmt: skip
+    _tie_their_phones(session, settings, numbers)
     _issue_their_certificates(session, settings, numbers)
     if numbers.get("citizen"):  # the birth certificate issued, the police registering the child
         born = _apply(session, settings, "citizen", "newborn", {"新生儿性别": "女"})
@@ -306,6 +308,30 @@ def seed_onething(session: Session, settings: Settings) -> None:
                 item_code="retirement", consent=True, offer=offer.number,
                 values={"待遇领取银行账号": "6217 0018 0000 1234 567"}, materials={"id_card": photo},
             ), settings, keys)  # fmt: skip
+
+
+def _tie_their_phones(session: Session, settings: Settings, numbers: dict[str, str]) -> None:
+    """The persons' mobile numbers, as their files carry them, sign them in to the portal (the
+    demo skips the registration each would make once: 实名注册 with an SMS code)."""
+    files = _files(session, Kind.person)
+    for username, kind in APPLICANTS:
+        phone = files.get(numbers.get(username, ""), {}).get("mobile", "")
+        if kind == "person" and phone:
+            user = identity.get_user_by_username(session, username)
+            portal.tie_phone(session, settings, user.id, phone)
+
+
+def portal_phones(session: Session, settings: Settings) -> list[tuple[str, str]]:
+    """(username, mobile) of the demo's applicants who sign in to the portal by SMS code."""
+    found = []
+    for username, _ in APPLICANTS:
+        try:
+            user = identity.get_user_by_username(session, username)
+        except NotFound:
+            continue
+        if phone := portal.phone_of(session, settings, user.id):
+            found.append((username, phone))
+    return found
 
 
 def _password() -> str:

@@ -22,6 +22,7 @@ def all_metadata() -> MetaData:
     from citybase.core.ledger import models as _ledger
     from citybase.core.orgs import models as _orgs
     from citybase.core.shared import models as _shared
+    from citybase.core.sms import models as _sms
     from citybase.core.web import models as _web
     from citybase.data.baselib import models as _baselib
     from citybase.data.catalog import models as _catalog
@@ -48,9 +49,12 @@ def all_metadata() -> MetaData:
     from citybase.services.evaluation import models as _evaluation
     from citybase.services.hotline import models as _hotline
     from citybase.services.onething import models as _onething
+    from citybase.services.portal import models as _portal
 
     del (
         _shared,
+        _sms,
+        _portal,
         _onething,
         _assessment,
         _bus,

@@ -387,6 +387,13 @@ def login(
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    return _open_session(session, settings, user, ip=ip, now=now)
+
+
+def _open_session(
+    session: Session, settings: Settings, user: User, *, ip: str, now: datetime,
+    details: dict[str, object] | None = None,
+) -> LoginOutcome:  # fmt: skip
     user.last_login_at = now
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
@@ -404,9 +411,31 @@ def login(
     principal = _principal(session, user, via="session", csrf=csrf)
     ledger.record(
         session, actor_of(principal), "login.success", object_type="user",
-        object_id=user.username, details={"ip": ip},
+        object_id=user.username, details={"ip": ip, **(details or {})},
     )  # fmt: skip
     return LoginOutcome(principal, token=token)
+
+
+def open_session_for(
+    session: Session, settings: Settings, user_id: int, *, ip: str = "",
+    method: str, details: dict[str, object] | None = None,
+) -> LoginOutcome:  # fmt: skip
+    """Open a console session for a user whose identity another check has proven (a citizen's
+    one-time code sent by SMS to his verified phone): the caller vouches for the proof, named
+    by ``method`` on the ledger. An inactive or locked account is refused as at ``login``."""
+    user = repository.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", field="user")
+    now = datetime.now(UTC)
+    if not user.active or (user.locked_until is not None and user.locked_until > now):
+        reason = "inactive" if not user.active else "locked"
+        ledger.record(
+            session, Actor(name=user.username), "login.refused", object_type="user",
+            object_id=user.username, details={"ip": ip, "reason": reason, "method": method},
+        )  # fmt: skip
+        return LoginOutcome(None, reason, user.locked_until)
+    return _open_session(session, settings, user, ip=ip, now=now,
+                         details={"method": method, **(details or {})})  # fmt: skip
 
 
 def logout(session: Session, principal: Principal, token: str) -> None:

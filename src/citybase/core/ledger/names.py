@@ -95,6 +95,9 @@ WORDS = {
     "holder_lookup": "持证人查询", "contact_viewed": "查看联系方式", "retrain_asked": "申请重训",
     "retrained": "重训", "promoted": "晋级", "conflict": "冲突", "query": "查询",
     "reported": "报告", "status": "状态", "alarm_closed": "告警解除",
+    "sms.queue": "短信待发送", "sms.fail": "短信发送失败", "portal.code.request": "获取短信验证码",
+    "portal.signin.refused": "拒绝验证码登录", "portal.register": "实名注册",
+    "portal.register.refused": "拒绝实名注册", "portal.phone.tie": "绑定手机号",
 }  # fmt: skip
 
 OBJECTS = {
@@ -108,7 +111,7 @@ OBJECTS = {
     "operation_agreement": "授权运营协议", "plan": "规划", "rating": "评价", "region": "行政区划",
     "rule": "规则", "scenario": "应用场景", "task": "任务", "theme_library": "主题库",
     "unit": "单位", "user": "用户", "share_request": "共享申请", "share_grant": "共享授权",
-    "dispute": "数据异议", "contract": "合同", "file": "文件",
+    "dispute": "数据异议", "contract": "合同", "file": "文件", "phone": "手机号", "sms": "短信",
 }  # fmt: skip
 
 

@@ -488,6 +488,27 @@ def entity_id_by_subject(session: Session, kind: str, subject: str) -> int | Non
     return found[0].id if found else None
 
 
+def matches_file(session: Session, kind: Kind, subject: str, claims: dict[str, str]) -> bool:
+    """Whether the file whose golden number has the keyed hash ``subject`` holds every one of
+    ``claims`` (field → value: ``name``, ``mobile``…): a real-name check (实名核验) answers yes
+    or no, never which claim failed, and gives out no value of the file — so it is no delivery
+    of data and not a traced read; the caller records each check on the ledger. No file, or a
+    field the file lacks, is a no."""
+    found = repository.entities_by_subject(session, kind.value, subject)
+    if not found:
+        return False
+    held = {g.field: str(g.value) for g in repository.golden(session, found[0].id)}
+    for field, value in claims.items():
+        if field not in held:
+            return False
+        if field == "mobile":
+            if not cmp.mobile(held[field]) or cmp.mobile(held[field]) != cmp.mobile(value):
+                return False
+        elif "".join(held[field].split()) != "".join(value.split()):
+            return False
+    return True
+
+
 def count_persons_by(
     session: Session, fields: list[str], key: Callable[[dict[str, str]], tuple[str, ...] | None]
 ) -> tuple[int, Counter[tuple[str, ...]]]:

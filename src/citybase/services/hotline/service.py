@@ -338,6 +338,15 @@ def track(session: Session, number: str, phone: str) -> CaseRead:
     return found
 
 
+def cases_of_phone(session: Session, phone: str, limit: int = 50) -> list[CaseRead]:
+    """The 12345 requests taken in with this phone, newest first: for the citizen signed in
+    with that very phone (his portal page), as ``track`` shows one case to whoever gives its
+    number with it. One-thing matters are not 12345 requests and are left out."""
+    found, _ = cases.find_all(session, CaseFilter(phone=normalise(phone), public=True,
+                                                  limit=limit))  # fmt: skip
+    return found
+
+
 def rate(session: Session, number: str, phone: str, satisfaction: str, note: str) -> CaseRead:
     """The citizen's own verdict on the reply (回访 by the citizen)."""
     track(session, number, phone)

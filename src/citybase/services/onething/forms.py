@@ -63,6 +63,34 @@ def register_applicant(
                   details={"kind": data.kind.value})  # fmt: skip
 
 
+def applicant_user_of(session: Session, kind: ApplicantKind, subject_tag: str) -> int | None:
+    """The user id of the applicant account tied to this real-name identity (its keyed hash)."""
+    row = repository.applicant_by_subject(session, kind.value, subject_tag)
+    return row.user_id if row is not None else None
+
+
+def tie_applicant(
+    session: Session, user_id: int, kind: ApplicantKind, subject_tag: str, *, actor: Actor,
+) -> None:  # fmt: skip
+    """Tie an applicant account to the real-name identity a real-name check (实名核验) has
+    proven, given as its keyed hash (the number itself never reaches this service)."""
+    user = identity.get_user(session, user_id)
+    if Role.applicant not in user.roles:
+        raise InvalidInput(f"{user.username} 不是申请人账号", field="username")
+    row = repository.applicant(session, user.id) or Applicant(user_id=user.id)
+    row.kind, row.subject_tag, row.display_name = kind.value, subject_tag, user.display_name
+    repository.add(session, row)
+    ledger.record(session, actor, "onething.applicant.registered", object_type="user",
+                  object_id=user.id, details={"kind": kind.value, "subject": subject_tag})  # fmt: skip
+
+
+def applicant_identity(session: Session, principal: Principal) -> tuple[ApplicantKind, str] | None:
+    """The signed-in applicant's real-name identity: its kind and keyed hash; None when the
+    account is tied to none."""
+    row = repository.applicant(session, principal.user_id)
+    return (ApplicantKind(row.kind), row.subject_tag) if row is not None else None
+
+
 def applicant_of(session: Session, principal: Principal) -> Applicant:
     row = repository.applicant(session, principal.user_id)
     if row is None:

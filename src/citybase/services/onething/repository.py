@@ -36,6 +36,14 @@ def applicant(session: Session, user_id: int) -> Applicant | None:
     return session.scalars(select(Applicant).where(Applicant.user_id == user_id)).first()
 
 
+def applicant_by_subject(session: Session, kind: str, subject_tag: str) -> Applicant | None:
+    return session.scalars(
+        select(Applicant)
+        .where(Applicant.kind == kind, Applicant.subject_tag == subject_tag)
+        .order_by(Applicant.id)
+    ).first()
+
+
 def applicants(session: Session, kind: str) -> Sequence[Applicant]:
     return session.scalars(
         select(Applicant).where(Applicant.kind == kind).order_by(Applicant.id)

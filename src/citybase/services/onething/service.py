@@ -38,9 +38,12 @@ from citybase.services.onething.catalog_items import (
 )
 from citybase.services.onething.forms import (
     PREFILL_ACTION,
+    applicant_identity,
+    applicant_user_of,
     build_form,
     consent_basis,
     register_applicant,
+    tie_applicant,
 )
 from citybase.services.onething.offers import decline_offer, make_offers, offers_of
 
@@ -49,7 +52,9 @@ __all__ = [
     "PHONE_FIELDS",
     "PREFILL_ACTION",
     "WORK",
+    "applicant_identity",
     "applicant_phone",
+    "applicant_user_of",
     "application_for_system",
     "application_of_case",
     "build_form",
@@ -73,5 +78,6 @@ __all__ = [
     "stages",
     "submit",
     "supplement",
+    "tie_applicant",
     "unit_applications",
 ]
