@@ -2,7 +2,7 @@
 portal (实名登录).
 
 Revision ID: 0072
-Revises: 0066
+Revises: 0067
 Create Date: 2026-12-06 23:30:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0072"
-down_revision: str | None = "0066"
+down_revision: str | None = "0067"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
