@@ -55,6 +55,18 @@ def keep(
     return due
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    """Whether a notification is due by ``now`` that no process holds: read in a reader's
+    transaction, so that looking every second never waits for another process's writer."""
+    free = or_(PendingNotification.locked_until.is_(None), PendingNotification.locked_until < now)
+    found = session.scalar(
+        select(PendingNotification.id)
+        .where(PendingNotification.next_attempt_at <= now, free)
+        .limit(1)
+    )
+    return found is not None
+
+
 def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Due]:
     """Take for this process the notifications due by ``now`` that no process holds."""
     free = or_(PendingNotification.locked_until.is_(None), PendingNotification.locked_until < now)

@@ -534,9 +534,17 @@ class Notifier:
     def deliver_due(self, now: datetime | None = None, *, inline: bool = False) -> int:
         """Claim the stored notifications due by ``now`` that no process holds — failed ones
         whose wait is over, those a stopped process left — and deliver them (on the pool, or
-        here with ``inline``, their outcomes written before it returns). How many were taken."""
+        here with ``inline``, their outcomes written before it returns). How many were taken.
+
+        A reader looks first: claiming takes a writer's transaction, which on SQLite waits for
+        any other writer (a long one would hold up every round), and almost always finds
+        nothing."""
+        now = now or self.clock()
+        with self.db.session_scope(readonly=True) as session:
+            if not deliveries.any_due(session, now):
+                return 0
         with self.db.session_scope() as session:
-            taken = deliveries.claim_due(session, now or self.clock())
+            taken = deliveries.claim_due(session, now)
         for due in taken:
             self.flying(due.subscription_id, 1)
             if inline:
