@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.bus import service as bus
@@ -28,7 +28,7 @@ from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import FIELD, claim
+from citybase.core.web.once import FIELD, FormOnce, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -192,7 +192,7 @@ def _map(code: str, has_children: bool) -> MapView:
 
 @router.post("/console/regions/{code}")
 async def update_region(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
 ) -> Response:
     values = await read_form(request)
     try:
@@ -202,7 +202,7 @@ async def update_region(
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _region_page(request, session, principal, code, errors=form_errors(exc), status=422)
-    return RedirectResponse(f"/console/regions/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/regions/{code}?saved=1")
 
 
 @router.post("/console/regions/{code}/children")
@@ -322,7 +322,7 @@ def unit_page(request: Request, session: DbSession, principal: OrgsReader, code:
 
 @router.post("/console/units/{code}")
 async def update_unit(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
 ) -> Response:
     unit = service.get_unit(session, code)
     values = await read_form(request)
@@ -336,7 +336,7 @@ async def update_unit(
             request, session, unit=unit, values=values, errors=form_errors(exc), can_edit=True,
             status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/units/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/units/{code}?saved=1")
 
 
 @router.get("/console/orgs/import")
