@@ -234,13 +234,17 @@ def units_page(
     q: str = "",
     subregions: bool = False,
     status: str = "",
+    kind: str = "",
 ) -> Response:
-    """The units, found by name or code, by region (a cascade, with the sub-regions' units if
-    asked) and by whether they are active."""
+    """The units, found by name or code, by kind, by region (a cascade, with the sub-regions'
+    units if asked) and by whether they are active."""
     active = {"active": True, "inactive": False}.get(status)
+    # a kind typed into the address that is none of ours filters nothing, as the select shows
+    chosen = UnitKind(kind) if kind in {k.value for k in UnitKind} else None
     try:
         units = service.list_units(session, region_code=region or None,
-                                   include_subregions=subregions, search=q, active=active)  # fmt: skip
+                                   include_subregions=subregions, search=q, active=active,
+                                   kind=chosen)  # fmt: skip
     except NotFound:  # a region typed into the address that does not exist finds no unit
         units = []
     return console.render(
@@ -252,6 +256,8 @@ def units_page(
             "region": region,
             "subregions": subregions,
             "status": status if active is not None else "",
+            "kind": chosen.value if chosen is not None else "",
+            "kinds": [k.value for k in UnitKind],
             "region_picker": service.region_picker(session, region, top=RegionLevel.city),
             "can_edit": principal.can(identity.ORGS_WRITE),
         },
