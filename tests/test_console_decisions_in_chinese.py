@@ -65,7 +65,8 @@ def test_deciding_a_decided_application_says_so_in_chinese(
         )  # fmt: skip
     assert answer.status_code == 409
     said = " ".join(_notices(answer.text))
-    assert number in said and "已批准" in said, said
+    assert number in said, said
+    assert "已批准" in said, said
     assert _english(said, {"status"}) == []
 
 
