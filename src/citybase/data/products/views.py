@@ -600,6 +600,8 @@ add_patterns("zh", {
     r"no catalog resource (.+)": "目录中没有资源 {0}",
     r"a scenario named (.+) exists": "已有名为「{0}」的应用场景",
     r"contract (\S+) is already revoked": "合同 {0} 已撤销",
+    r"the key of contract (\S+) is issued to its customer \(rule contract\.party\)":
+        "合同 {0} 的密钥只发给其需方单位",
     r"product (\S+) is delisted by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局下架",
     r"product (\S+) is linked by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局关联场景",
     r"asset (\S+) is revalued by (\S+)": "资产 {0} 只能由 {1} 重新估值",
