@@ -12,9 +12,9 @@ added.
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 import re
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

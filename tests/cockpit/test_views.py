@@ -242,8 +242,14 @@ def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks
     assert [i.indicator.code for i in overview.indicators] == ["online", "pue", "5g"]
     assert [t.number for t in overview.tasks] == ["1", "2"]
     assert "从规划中删除" in client.get(f"/console/cockpit/indicators/{new_id}/edit").text
-    client.post(f"/console/cockpit/indicators/{new_id}/remove", data={"csrf_token": token, "form_token": form_token()})
-    client.post(f"/console/cockpit/tasks/{task_id}/remove", data={"csrf_token": token, "form_token": form_token()})
+    client.post(
+        f"/console/cockpit/indicators/{new_id}/remove",
+        data={"csrf_token": token, "form_token": form_token()},
+    )
+    client.post(
+        f"/console/cockpit/tasks/{task_id}/remove",
+        data={"csrf_token": token, "form_token": form_token()},
+    )
     [overview] = plans.overview(session)
     assert [i.indicator.code for i in overview.indicators] == ["online", "pue"]
     assert [t.number for t in overview.tasks] == ["1"]

@@ -53,7 +53,9 @@ def test_register_through_the_form_then_submit(
     assert "字符型" in page.text
     assert "市政设施" in page.text
     assert "提交审核" in page.text
-    client.post(f"/console/catalog/{code}/act/submit", data={"csrf_token": csrf, "form_token": form_token()})
+    client.post(
+        f"/console/catalog/{code}/act/submit", data={"csrf_token": csrf, "form_token": form_token()}
+    )
     assert "已提交" in client.get(f"/console/catalog/{code}").text
 
 
@@ -72,9 +74,7 @@ def test_form_errors_are_shown_next_to_the_form(
     assert "信息项 1：请从所列选项中选择" in response.text  # by its label, never items.0.data_type
 
 
-def test_catalog_list_and_diff_pages(
-    client: TestClient, session: Session, form_token
-) -> None:  # type: ignore[no-untyped-def]
+def test_catalog_list_and_diff_pages(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     people = catalog_people(session)
     r = make_resource(session, people["urbansteward"])
     csrf = sign_in(client, "urbansteward")

@@ -33,7 +33,12 @@ def test_register_detect_and_settle_in_the_console(
     assert refused.status_code == 422
     settled = client.post(
         f"/console/sources/conflicts/{conflicts[0]['id']}",
-        data={"csrf_token": csrf, "form_token": once, "decision": "exempt", "reason": "城管业务自采"},
+        data={
+            "csrf_token": csrf,
+            "form_token": once,
+            "decision": "exempt",
+            "reason": "城管业务自采",
+        },
         follow_redirects=False,
     )
     assert settled.status_code == 303

@@ -169,7 +169,11 @@ def test_only_the_city_quality_team_changes_the_margins(  # type: ignore[no-unty
 
     # the console: errors in Chinese by field, nothing changed; then saved
     # one page's token throughout: each refused sending gives it back
-    form = {"csrf_token": quality["X-CSRF-Token"], "model": "cases-units", "form_token": form_token()}
+    form = {
+        "csrf_token": quality["X-CSRF-Token"],
+        "model": "cases-units",
+        "form_token": form_token(),
+    }
     for sent, shown in (({"margin_f1": "abc", "margin_routed": "0"}, "宏平均F1门槛：应为数字"),
                         ({"margin_f1": "0.01", "margin_routed": "-0.1"},
                          "免纠错派单率门槛：应不小于 0"),

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citybase.services.evaluation.models import Rating
-
 from tests.core.identity.factories import sign_in
 from tests.services.evaluation.factories import PHONE, city, closed, taken
 
@@ -95,7 +94,9 @@ def test_the_portal_page_rates_and_speaks_chinese(
     assert twice.status_code == 409
     assert "该表单已提交过，只受理一次" in twice.text
     assert session.scalar(select(func.count()).select_from(Rating)) == 1
-    again = client.post("/evaluation", data=form | {"grade": "satisfied", "form_token": form_token()})
+    again = client.post(
+        "/evaluation", data=form | {"grade": "satisfied", "form_token": form_token()}
+    )
     assert again.status_code == 409
     assert "已评价过" in again.text
 
