@@ -54,7 +54,7 @@ def test_a_unit_reports_on_the_console_and_the_bureau_approves(
     actual = re.search(r"/console/cockpit/actuals/(\d+)/decision", queue.text)
     assert actual is not None
     client.post(f"/console/cockpit/actuals/{actual.group(1)}/decision",
-                data={"csrf_token": _csrf(queue.text), "approve": "yes"})  # fmt: skip
+                data={"csrf_token": _csrf(queue.text), "form_token": form_token(), "approve": "yes"})  # fmt: skip
     overview = client.get("/console/cockpit")
     assert overview.status_code == 200
     assert "2023: 95" in overview.text
@@ -129,24 +129,33 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
     token = sign_in(client, "bureau")
     form = client.get(f"/console/cockpit/indicators/{ids['online']}/edit")
     assert 'value="2023: 94, 2025: 98"' in form.text
+    # one page, sent wrong twice and corrected: each failure gives its token back
+    once = form_token()
     bad = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
-        "csrf_token": token, "name": "网上可办率", "unit": "%", "targets": "2025 98",
+        "csrf_token": token, "form_token": once, "name": "网上可办率", "unit": "%", "targets": "2025 98",
         "direction": "higher", "units": "fz.bigdata",
     })  # fmt: skip
     assert bad.status_code == 422
     assert "write each as year: value" in bad.text
     unknown = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
-        "csrf_token": token, "name": "网上可办率", "unit": "%", "targets": "2025: 99",
+        "csrf_token": token, "form_token": once, "name": "网上可办率", "unit": "%", "targets": "2025: 99",
         "direction": "higher", "units": "市不存在局",
     })  # fmt: skip
     assert unknown.status_code == 422
     assert "no unit" in unknown.text
-    good = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
-        "csrf_token": token, "name": "行政许可网上可办率", "unit": "%", "baseline_year": "2020",
-        "baseline_value": "90", "targets": "2024: 96，2025: 99", "direction": "higher",
-        "units": "福州市大数据发展管理委员会, fz.comms",
-    }, follow_redirects=False)  # fmt: skip
+    corrected = {
+        "csrf_token": token, "form_token": once, "name": "行政许可网上可办率", "unit": "%",
+        "baseline_year": "2020", "baseline_value": "90", "targets": "2024: 96，2025: 99",
+        "direction": "higher", "units": "福州市大数据发展管理委员会, fz.comms",
+    }  # fmt: skip
+    good = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data=corrected,
+                       follow_redirects=False)  # fmt: skip
     assert good.status_code == 303
+    # the same page sent again after its success lands on the first's result, edits nothing
+    again = client.post(f"/console/cockpit/indicators/{ids['online']}/edit",
+                        data=corrected | {"name": "改了第二次"}, follow_redirects=False)  # fmt: skip
+    assert again.status_code == 303
+    assert again.headers["location"] == good.headers["location"]
     [overview] = plans.overview(session)
     online = overview.indicators[0].indicator
     assert online.name == "行政许可网上可办率"
@@ -154,7 +163,7 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
     assert online.units == ["fz.bigdata", "fz.comms"]
     assert overview.plan.revision == 2
     task = client.post(f"/console/cockpit/tasks/{ids['task']}/edit", data={
-        "csrf_token": token, "title": "建设城市大脑（一期）", "lead": "fz.bigdata",
+        "csrf_token": token, "form_token": form_token(), "title": "建设城市大脑（一期）", "lead": "fz.bigdata",
         "support": "", "due": "2025-12-31", "milestones": "2024-06-30 平台上线\n2025-03-31 区县接入",
     }, follow_redirects=False)  # fmt: skip
     assert task.status_code == 303
@@ -194,6 +203,7 @@ def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks
         "document_number": "榕政办〔2022〕28号", "issued_on": "2022-05-01", "start_year": "2021",
         "end_year": "2023", "city": "福州市", "region": "350100", "goals": "数字政府\n\n数字社会\n",
     }  # fmt: skip
+    document["form_token"] = form_token()
     short = client.post("/console/cockpit/plans/fz-test/edit", data=document)
     assert short.status_code == 422
     assert "target year 2025 is outside the plan" in short.text
@@ -232,8 +242,14 @@ def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks
     assert [i.indicator.code for i in overview.indicators] == ["online", "pue", "5g"]
     assert [t.number for t in overview.tasks] == ["1", "2"]
     assert "从规划中删除" in client.get(f"/console/cockpit/indicators/{new_id}/edit").text
-    client.post(f"/console/cockpit/indicators/{new_id}/remove", data={"csrf_token": token})
-    client.post(f"/console/cockpit/tasks/{task_id}/remove", data={"csrf_token": token})
+    client.post(
+        f"/console/cockpit/indicators/{new_id}/remove",
+        data={"csrf_token": token, "form_token": form_token()},
+    )
+    client.post(
+        f"/console/cockpit/tasks/{task_id}/remove",
+        data={"csrf_token": token, "form_token": form_token()},
+    )
     [overview] = plans.overview(session)
     assert [i.indicator.code for i in overview.indicators] == ["online", "pue"]
     assert [t.number for t in overview.tasks] == ["1"]

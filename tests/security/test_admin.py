@@ -54,6 +54,10 @@ def _snapshot(session: Session) -> tuple[Any, ...]:
 def _writes(client: TestClient, city: dict[str, Any], headers: dict[str, str]) -> list[Any]:
     admin, other, key = city["admin"], city["other"], city["key"].id
     j = {**headers, "Accept": "application/json"}
+
+    def fresh() -> str:  # each console form as drawn, so that the refusal is the role's
+        return once.issue(client.app.state.settings)
+
     return [
         ("new region", client.post("/api/v1/regions", headers=j, json={
             "code": "350199", "name": "新区", "level": "district", "parent_code": "350100"})),
@@ -84,14 +88,15 @@ def _writes(client: TestClient, city: dict[str, Any], headers: dict[str, str]) -
         ("unlock", client.post(f"/api/v1/users/{admin}/unlock", headers=j)),
         ("the admin's key", client.delete(f"/api/v1/keys/{key}", headers=j)),
         ("console user", client.post(f"/console/users/{admin}", headers=headers,
-                                     data={"active": "", "display_name": "x"}, follow_redirects=False)),
+                                     data={"active": "", "display_name": "x", "form_token": fresh()},
+                                     follow_redirects=False)),
         ("console new user", client.post("/console/users/new", headers=headers, data={
             "form_token": once.issue(client.app.state.settings), "username": "mallory3", "display_name": "M", "password": "a long password 1",
             "roles": "platform_admin"}, follow_redirects=False)),
         ("console unit", client.post("/console/units/fz.bigdata", headers=headers,
-                                     data={"name": "x"}, follow_redirects=False)),
+                                     data={"name": "x", "form_token": fresh()}, follow_redirects=False)),
         ("console key", client.post(f"/console/keys/{key}/revoke", headers=headers,
-                                    follow_redirects=False)),
+                                    data={"form_token": fresh()}, follow_redirects=False)),
     ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from citybase.core.files.models import StoredFile
+from citybase.core.web import once
 from citybase.hub.cases.models import Case, CaseStep
 from tests.core.files.factories import photo
 from tests.security.people import (
@@ -53,6 +54,11 @@ def case(client: TestClient, session: Session) -> dict[str, str]:
     assert taken.json()["case"]["lead_unit"] == "gl.urban"
     client.cookies.clear()
     return {"number": number, "file": up.json()["id"]}
+
+
+def _drawn(client: TestClient) -> dict[str, str]:
+    """The form token a console page gives its form, so that what refuses is the role."""
+    return {"form_token": once.issue(client.app.state.settings)}
 
 
 def _state(session: Session, number: str) -> tuple[Any, ...]:
@@ -100,10 +106,10 @@ def test_a_handler_of_another_unit_finds_nothing(
     assert number not in listing.text
     for action, body in ACTIONS.items():
         form = {"action": action, **{k: str(v) for k, v in body.items()}}
-        r = client.post(f"/console/hub/cases/{number}/act", data=form, headers=headers,
-                        follow_redirects=False)  # fmt: skip
+        r = client.post(f"/console/hub/cases/{number}/act", data=form | _drawn(client),
+                        headers=headers, follow_redirects=False)  # fmt: skip
         assert r.status_code == 404, (action, r.status_code)
-    r = client.post(f"/console/hub/cases/{number}/attach", headers=headers,
+    r = client.post(f"/console/hub/cases/{number}/attach", headers=headers, data=_drawn(client),
                     files={"file": ("x.pdf", PDF, "application/pdf")}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 404
     export = client.get("/api/v1/hub/cases.xlsx")
@@ -138,8 +144,8 @@ def _operator_may_not(
         assert r.json()["error"]["field"] == "action"
         assert "hub:cases.handle" in r.json()["error"]["message"]
         form = {"action": action, **{k: str(v) for k, v in ACTIONS[action].items()}}
-        page = client.post(f"/console/hub/cases/{number}/act", data=form, headers=headers,
-                           follow_redirects=False)  # fmt: skip
+        page = client.post(f"/console/hub/cases/{number}/act", data=form | _drawn(client),
+                           headers=headers, follow_redirects=False)  # fmt: skip
         assert page.status_code == 303
         assert "error=" in page.headers["location"]
     assert _state(session, number) == before
@@ -180,7 +186,7 @@ def test_roles_without_cases_and_nobody_are_refused(
     else:
         assert page.status_code == 403
     assert "林小明" not in page.text
-    act = client.post(f"/console/hub/cases/{number}/act", data={"action": "sign"},
+    act = client.post(f"/console/hub/cases/{number}/act", data={"action": "sign"} | _drawn(client),
                       headers=headers, follow_redirects=False)  # fmt: skip
     assert act.status_code == status
     assert _state(session, number) == before

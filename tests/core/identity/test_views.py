@@ -101,18 +101,22 @@ def test_language_switch(client: TestClient, session: Session) -> None:
     assert "Regions" in client.get("/console/regions").text
 
 
-def test_account_page_changes_the_password(client: TestClient, session: Session) -> None:
+def test_account_page_changes_the_password(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     make_user(session, "kim", Role.viewer)
     csrf = sign_in(client, "kim")
     assert "修改密码" in client.get("/console/account").text
+    once = form_token()  # the refused sending gives it back: the corrected page sends it again
     wrong = client.post(
         "/console/account/password",
-        data={"csrf_token": csrf, "current_password": "nope", "new_password": "another long one"},
-    )
+        data={"csrf_token": csrf, "form_token": once, "current_password": "nope",
+              "new_password": "another long one"},
+    )  # fmt: skip
     assert wrong.status_code == 422
     done = client.post(
         "/console/account/password",
-        data={"csrf_token": csrf, "current_password": "correct horse battery",
+        data={"csrf_token": csrf, "form_token": once, "current_password": "correct horse battery",
               "new_password": "another long one"},
     )  # fmt: skip
     assert done.status_code == 200

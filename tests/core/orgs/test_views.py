@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -113,3 +115,40 @@ def test_outlines_are_imported_in_the_console_and_drawn_on_the_region_page(
     # the district's outline, and its street's inside it, linked
     assert page.count("<path ") == 2
     assert '<a href="/console/regions/350102001"><path' in page
+
+
+def test_the_units_list_is_filtered_by_name_kind_and_region(
+    client: TestClient, session: Session
+) -> None:
+    from citybase.core.orgs.schemas import UnitCreate, UnitKind
+    from tests.core.orgs.factories import TEST_ACTOR
+
+    make_small_city(session)
+    service.create_unit(session, TEST_ACTOR, UnitCreate(
+        code="gl.gov", name="鼓楼区人民政府", region_code="350102",
+        kind=UnitKind.district_government))  # fmt: skip
+    make_user(session, "viewer", Role.viewer)
+    sign_in(client, "viewer")
+
+    def codes(query: str) -> set[str]:
+        page = client.get(f"/console/units?{query}")
+        assert page.status_code == 200
+        return set(re.findall(r'<td class="mono">([^<]+)</td>', page.text))
+
+    everyone = codes("")
+    assert {"gl.gov", "fz.bigdata", "fz.urban"} <= everyone
+    assert codes("kind=district_government") == {"gl.gov"}
+    departments = codes("kind=department")
+    assert "fz.bigdata" in departments
+    assert "gl.gov" not in departments
+    assert codes("q=大数据") == {"fz.bigdata"}
+    in_gulou = codes("region=350102")
+    assert "gl.gov" in in_gulou
+    assert "fz.bigdata" not in in_gulou
+    assert codes("region=350102&kind=district_government&q=政府") == {"gl.gov"}
+    assert "gl.gov" not in codes("region=350102&kind=department")
+    # a kind that is none of ours filters nothing, and the page says so in its language
+    assert codes("kind=galaxy") == everyone
+    page = client.get("/console/units?kind=district_government").text
+    assert '<option value="district_government" selected>' in page
+    assert "区县政府" in page

@@ -53,7 +53,9 @@ def test_register_through_the_form_then_submit(
     assert "字符型" in page.text
     assert "市政设施" in page.text
     assert "提交审核" in page.text
-    client.post(f"/console/catalog/{code}/act/submit", data={"csrf_token": csrf})
+    client.post(
+        f"/console/catalog/{code}/act/submit", data={"csrf_token": csrf, "form_token": form_token()}
+    )
     assert "已提交" in client.get(f"/console/catalog/{code}").text
 
 
@@ -72,7 +74,7 @@ def test_form_errors_are_shown_next_to_the_form(
     assert "信息项 1：请从所列选项中选择" in response.text  # by its label, never items.0.data_type
 
 
-def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> None:
+def test_catalog_list_and_diff_pages(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     people = catalog_people(session)
     r = make_resource(session, people["urbansteward"])
     csrf = sign_in(client, "urbansteward")
@@ -80,7 +82,7 @@ def test_catalog_list_and_diff_pages(client: TestClient, session: Session) -> No
     assert "井盖编号 | string | 32" in edit.text
     client.post(
         f"/console/catalog/{r.code}/edit",
-        data={"csrf_token": csrf, "name": r.name, "abstract": r.abstract, "format": "database",
+        data={"csrf_token": csrf, "form_token": form_token(), "name": r.name, "abstract": r.abstract, "format": "database",
               "share_type": "unconditional", "open_type": "none", "update_cycle": "weekly",
               "base_tags": "geo", "items_text": "井盖编号 | string | 32", "note": "每周更新"},
     )  # fmt: skip

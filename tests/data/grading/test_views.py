@@ -8,7 +8,7 @@ from tests.data.catalog.factories import catalog_people, make_resource
 from tests.data.grading.test_service import bank_card
 
 
-def test_scan_a_sample_csv_then_decide(client: TestClient, session: Session) -> None:
+def test_scan_a_sample_csv_then_decide(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
     people = catalog_people(session)
     r = make_resource(
         session, people["root"], base_tags=[],
@@ -18,7 +18,12 @@ def test_scan_a_sample_csv_then_decide(client: TestClient, session: Session) -> 
     sample = f"户主,备注\n王小明,卡号{bank_card()}\n".encode()
     response = client.post(
         f"/console/grading/{r.code}/scan",
-        data={"csrf_token": csrf, "domain": "urban", "business": "井盖巡查"},
+        data={
+            "csrf_token": csrf,
+            "form_token": form_token(),
+            "domain": "urban",
+            "business": "井盖巡查",
+        },
         files={"sample": ("sample.csv", sample, "text/csv")},
         follow_redirects=False,
     )
@@ -28,6 +33,7 @@ def test_scan_a_sample_csv_then_decide(client: TestClient, session: Session) -> 
     assert bank_card() not in page.text  # only masked examples are shown
     assert r.code in client.get("/console/grading").text
     refused = client.post(
-        f"/console/grading/{r.code}/decision", data={"csrf_token": csrf, "level": "general_1"}
+        f"/console/grading/{r.code}/decision",
+        data={"csrf_token": csrf, "form_token": form_token(), "level": "general_1"},
     )
     assert refused.status_code == 422

@@ -81,10 +81,12 @@ def test_an_application_from_the_portal_to_the_download(
     inbox = client.get("/console/open/applications")
     assert number in inbox.text
     refused = client.post(f"/console/open/applications/{number}",
-                          data={"csrf_token": csrf, "decision": "refuse"})  # fmt: skip
+                          data={"csrf_token": csrf, "decision": "refuse",
+                                "form_token": form_token()})  # fmt: skip
     assert refused.status_code == 422  # a refusal needs a reason
     approved = client.post(f"/console/open/applications/{number}",
-                           data={"csrf_token": csrf, "decision": "approve", "days": "10"})  # fmt: skip
+                           data={"csrf_token": csrf, "decision": "approve", "days": "10",
+                                 "form_token": form_token()})  # fmt: skip
     assert approved.status_code == 200
     client.cookies.clear()
 

@@ -35,7 +35,7 @@ def test_a_contract_is_negotiated_on_the_console_in_chinese(
     def step(who: str, action: str, **form: str) -> str:
         token = sign_in(client, who)
         sent = client.post(f"/console/products/negotiations/{nid}/{action}",
-                           data={"csrf_token": token, **form}, follow_redirects=False)  # fmt: skip
+                           data={"csrf_token": token, "form_token": form_token(), **form}, follow_redirects=False)  # fmt: skip
         return unquote(sent.headers.get("location", sent.text))
 
     # another company's user moves nothing, and sees nothing
@@ -53,7 +53,7 @@ def test_a_contract_is_negotiated_on_the_console_in_chinese(
     assert "履行中" in page.text
     contract_id = session.query(ProductNegotiation).one().contract_id
     shown = client.post(f"/console/products/contracts/{contract_id}/key",
-                        data={"csrf_token": sign_in(client, "cua")})  # fmt: skip
+                        data={"csrf_token": sign_in(client, "cua"), "form_token": form_token()})  # fmt: skip
     assert shown.status_code == 200
     assert "合同密钥只显示这一次" in shown.text
     assert "cb_" in shown.text

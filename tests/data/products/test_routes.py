@@ -97,7 +97,7 @@ def test_operator_b_cannot_touch_operator_a_s_product_or_agreement(
 
 
 def test_the_bureau_s_console_pages_open_in_chinese(
-    client: TestClient, session: Session, settings: Settings, app
+    client: TestClient, session: Session, settings: Settings, app, form_token
 ) -> None:  # type: ignore[no-untyped-def]
     city = products_city(session, settings)
     app.state.settings.products.bureau_unit = "fz.bigdata"
@@ -111,11 +111,15 @@ def test_the_bureau_s_console_pages_open_in_chinese(
         assert page.status_code == 200, path
         assert text in page.text, path
     # the bureau delists from the product page; the form comes back saved
-    answer = client.post(f"/console/products/{product}/delist",
-                         data={"csrf_token": csrf, "reason": "到期"}, follow_redirects=False)  # fmt: skip
+    form = {"csrf_token": csrf, "reason": "到期", "form_token": form_token()}
+    answer = client.post(f"/console/products/{product}/delist", data=form, follow_redirects=False)
     assert answer.status_code == 303
     assert "saved=1" in answer.headers["location"]
     assert session.get(DataProduct, product).status == "delisted"  # type: ignore[union-attr]
+    # sent twice (a double click), it lands where the first did: no "already delisted" error
+    twice = client.post(f"/console/products/{product}/delist", data=form, follow_redirects=False)
+    assert twice.status_code == 303
+    assert twice.headers["location"] == answer.headers["location"]
     # a unit steward sees the queue page but no product of another unit in it
     sign_in(client, "urbansteward")
     page = client.get("/console/products/review")

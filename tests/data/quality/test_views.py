@@ -43,7 +43,7 @@ def test_rules_runs_and_disputes_in_the_console(
     csrf = sign_in(client, "urbansteward")
     assert number in client.get("/console/quality/disputes").text
     answered = client.post(f"/console/quality/disputes/{number}/answer",
-                           data={"csrf_token": csrf, "corrected": "yes", "response": "已更正"},
+                           data={"csrf_token": csrf, "form_token": form_token(), "corrected": "yes", "response": "已更正"},
                            follow_redirects=False)  # fmt: skip
     assert answered.status_code == 303
     assert "已更正" in client.get("/console/quality/disputes").text

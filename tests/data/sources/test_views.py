@@ -25,15 +25,23 @@ def test_register_detect_and_settle_in_the_console(
     assert [c["resource_code"] for c in conflicts] == [r.code]
     page = client.get("/console/sources")
     assert r.code in page.text
+    once = form_token()  # refused, the page's token is given back for the corrected sending
     refused = client.post(
         f"/console/sources/conflicts/{conflicts[0]['id']}",
-        data={"csrf_token": csrf, "decision": "exempt", "reason": ""},
+        data={"csrf_token": csrf, "form_token": once, "decision": "exempt", "reason": ""},
     )
     assert refused.status_code == 422
-    client.post(
+    settled = client.post(
         f"/console/sources/conflicts/{conflicts[0]['id']}",
-        data={"csrf_token": csrf, "decision": "exempt", "reason": "城管业务自采"},
+        data={
+            "csrf_token": csrf,
+            "form_token": once,
+            "decision": "exempt",
+            "reason": "城管业务自采",
+        },
+        follow_redirects=False,
     )
+    assert settled.status_code == 303
     assert client.get("/api/v1/sources/conflicts", params={"status": "open"}).json() == []
     reader_csrf = sign_in(client, "reader")
     denied = client.post("/api/v1/sources/detect", headers={"X-CSRF-Token": reader_csrf})

@@ -51,15 +51,17 @@ def test_the_desk_the_inbox_and_a_case_page(
     page = client.get(f"/console/hub/cases/{number}")
     assert "138****1234" in page.text
     assert "签收" in page.text
+    once = form_token()  # the refused step gives it back: the page sends it again
     refused = client.post(f"/console/hub/cases/{number}/act",
-                          data={"action": "reply", "reply": "x", "csrf_token": token},
+                          data={"action": "reply", "reply": "x", "csrf_token": token,
+                                "form_token": once},
                           follow_redirects=False)  # fmt: skip
     assert "error=" in refused.headers["location"]
     told = client.get(refused.headers["location"]).text  # the refusal, in the page's words
     assert "工单当前为「派单」，不能答复" in told, told
     assert "is not possible" not in told
     signed = client.post(f"/console/hub/cases/{number}/act",
-                         data={"action": "sign", "csrf_token": token})  # fmt: skip
+                         data={"action": "sign", "csrf_token": token, "form_token": once})  # fmt: skip
     assert signed.status_code == 200
     assert "办理记录" in signed.text
     assert "state.signed" not in signed.text

@@ -273,7 +273,7 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert client.post("/api/v1/hub/dispatch/models/retrain", headers=handler).status_code == 403
     assert client.post(f"/api/v1/hub/dispatch/models/{v1.id}/rollback", json={"note": "x"},
                        headers=handler).status_code == 403  # fmt: skip
-    handler_form = {"csrf_token": handler["X-CSRF-Token"]}
+    handler_form = {"csrf_token": handler["X-CSRF-Token"], "form_token": form_token()}
     assert client.post("/console/hub/models/retrain", data=handler_form).status_code == 403
     # an operator takes cases in but does not steer the models
     operator = _headers(client, "operator")
@@ -316,7 +316,8 @@ def test_only_the_quality_team_steers_and_sees_the_models(
     assert client.get(f"/console/jobs/{job.id}/progress").status_code == 401
     quality = _headers(client, "super")
     token = {"csrf_token": quality["X-CSRF-Token"]}
-    refused = client.post(f"/console/hub/models/{v1.id}/rollback", data=token | {"note": "x"},
+    refused = client.post(f"/console/hub/models/{v1.id}/rollback",
+                          data=token | {"note": "x", "form_token": form_token()},
                           follow_redirects=False)  # fmt: skip
     assert "error=" in refused.headers["location"]  # already the champion
     shown = client.get("/console/hub/corrections")

@@ -121,6 +121,7 @@ def test_only_the_city_quality_team_changes_the_margins(  # type: ignore[no-unty
     assert client.put(api, json=good, headers=handler).status_code == 403
     assert client.post("/console/hub/models/margins", data={
         "csrf_token": handler["X-CSRF-Token"], "margin_f1": "0.03", "margin_routed": "0.01",
+        "form_token": form_token(),
     }).status_code == 403  # fmt: skip
     operator = _headers(client, "operator")
     assert client.put(api, json=good, headers=operator).status_code == 403
@@ -141,6 +142,7 @@ def test_only_the_city_quality_team_changes_the_margins(  # type: ignore[no-unty
     assert refused.json()["error"]
     assert client.post("/console/hub/models/margins", data={
         "csrf_token": district["X-CSRF-Token"], "margin_f1": "0.03", "margin_routed": "0.01",
+        "form_token": form_token(),
     }).status_code == 403  # fmt: skip
     session.expire_all()
     assert _changes(session) == []  # nothing changed by any of them
@@ -166,7 +168,12 @@ def test_only_the_city_quality_team_changes_the_margins(  # type: ignore[no-unty
     assert client.get(f"{api}?name=cases-units").json()["stored"] is False
 
     # the console: errors in Chinese by field, nothing changed; then saved
-    form = {"csrf_token": quality["X-CSRF-Token"], "model": "cases-units"}
+    # one page's token throughout: each refused sending gives it back
+    form = {
+        "csrf_token": quality["X-CSRF-Token"],
+        "model": "cases-units",
+        "form_token": form_token(),
+    }
     for sent, shown in (({"margin_f1": "abc", "margin_routed": "0"}, "宏平均F1门槛：应为数字"),
                         ({"margin_f1": "0.01", "margin_routed": "-0.1"},
                          "免纠错派单率门槛：应不小于 0"),

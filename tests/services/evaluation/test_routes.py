@@ -4,8 +4,10 @@ import io
 
 import openpyxl
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citybase.services.evaluation.models import Rating
 from tests.core.identity.factories import sign_in
 from tests.services.evaluation.factories import PHONE, city, closed, taken
 
@@ -61,7 +63,9 @@ def test_a_citizen_rates_through_the_api_with_errors_in_json(
     assert sheets == ["评价明细", "按单位", "按类型", "按渠道"]
 
 
-def test_the_portal_page_rates_and_speaks_chinese(client: TestClient, session: Session) -> None:
+def test_the_portal_page_rates_and_speaks_chinese(
+    client: TestClient, session: Session, form_token
+) -> None:  # type: ignore[no-untyped-def]
     city(session)
     number = closed(session)
     followed = client.post("/hotline/track", data={"number": number, "phone": PHONE})
@@ -70,7 +74,8 @@ def test_the_portal_page_rates_and_speaks_chinese(client: TestClient, session: S
     assert page.status_code == 200
     assert "非常不满意" in page.text
     assert "checked" not in page.text  # no grade is chosen for the citizen
-    form = {"kind": "case", "subject_id": number, "phone": PHONE}
+    # one page sent wrong three times, then right: each refusal gives its token back
+    form = {"kind": "case", "subject_id": number, "phone": PHONE, "form_token": form_token()}
     none = client.post("/evaluation", data=form)
     assert none.status_code == 422
     assert "请选择五个评价等级之一" in none.text
@@ -80,12 +85,18 @@ def test_the_portal_page_rates_and_speaks_chinese(client: TestClient, session: S
     wrong = client.post("/evaluation", data=form | {"phone": "13900000000", "grade": "satisfied"})
     assert wrong.status_code == 403
     assert "仅申请人本人可以评价" in wrong.text
-    done = client.post("/evaluation", data=form | {"grade": "very_unsatisfied",
-                                                   "reasons": ["attitude", "slow"]})  # fmt: skip
+    rating = form | {"grade": "very_unsatisfied", "reasons": ["attitude", "slow"]}
+    done = client.post("/evaluation", data=rating)
     assert done.status_code == 200
     assert "感谢您的评价" in done.text
     assert "整改反馈期限" in done.text
-    again = client.post("/evaluation", data=form | {"grade": "satisfied"})
+    twice = client.post("/evaluation", data=rating, headers={"Accept": "text/html"})  # taken once
+    assert twice.status_code == 409
+    assert "该表单已提交过，只受理一次" in twice.text
+    assert session.scalar(select(func.count()).select_from(Rating)) == 1
+    again = client.post(
+        "/evaluation", data=form | {"grade": "satisfied", "form_token": form_token()}
+    )
     assert again.status_code == 409
     assert "已评价过" in again.text
 

@@ -78,6 +78,7 @@ def test_the_desk_answers_on_the_spot(client: TestClient, session: Session, form
     ]
     answer_id = made.headers["location"].split("/")[-1].split("?")[0]
     retired = client.post(f"/console/hotline/knowledge/{answer_id}", follow_redirects=False,
-                          data={"title": "电动车上牌", "answer": "同上。", "csrf_token": token})  # fmt: skip
+                          data={"title": "电动车上牌", "answer": "同上。", "csrf_token": token,
+                                "form_token": form_token()})  # fmt: skip
     assert retired.status_code == 303
     assert service.search_answers(session, "电动车怎么上牌") == []  # no longer active

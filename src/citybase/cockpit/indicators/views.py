@@ -34,7 +34,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Waiting, console
 
@@ -232,7 +232,7 @@ async def measure_submit(
 
 @router.post("/console/cockpit/actuals/{actual_id}/decision")
 async def decide_submit(
-    request: Request, session: DbSession, principal: Manager, actual_id: Id
+    request: Request, session: DbSession, principal: Manager, actual_id: Id, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     back = str(form.get("back") or "/console/cockpit/approvals")
@@ -242,7 +242,7 @@ async def decide_submit(
             approve=form.get("approve") == "yes", note=str(form.get("note", ""))))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
         return _back(back, exc, session)
-    return _back(back)
+    return once.redirect(session, back)
 
 
 @router.get("/console/cockpit/approvals")
@@ -326,7 +326,7 @@ def edit_page(
 
 @router.post("/console/cockpit/indicators/{indicator_id}/edit")
 async def edit_submit(
-    request: Request, session: DbSession, principal: Manager, indicator_id: Id
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     ind = service.get(session, indicator_id)
@@ -335,7 +335,7 @@ async def edit_submit(
                              spec_from_form(form, ind.code))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
         return _edit_page(request, ind, form, failure(session, exc), 422)
-    return RedirectResponse(f"/console/cockpit/indicators/{indicator_id}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/indicators/{indicator_id}")
 
 
 @router.get("/console/cockpit/plans/{code}/indicators/new")
@@ -361,7 +361,7 @@ async def add_submit(
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/remove")
-def remove(session: DbSession, principal: Manager, indicator_id: Id) -> Response:
+def remove(session: DbSession, principal: Manager, indicator_id: Id, once: FormOnce) -> Response:
     """Take the indicator out of its plan (not one that holds reported values)."""
     ind = service.get(session, indicator_id)
     plan = plans.get_plan_by_id(session, ind.plan_id)
@@ -369,7 +369,7 @@ def remove(session: DbSession, principal: Manager, indicator_id: Id) -> Response
         plans.remove_indicator(session, actor_of(principal), indicator_id)
     except CitybaseError as exc:
         return _back(f"/console/cockpit/indicators/{indicator_id}", exc, session)
-    return _back(f"/console/cockpit/plans/{quote(plan.code)}")
+    return once.redirect(session, f"/console/cockpit/plans/{quote(plan.code)}")
 
 
 add_translations("zh", {

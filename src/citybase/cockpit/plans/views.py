@@ -30,7 +30,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -428,7 +428,7 @@ def document_edit(request: Request, session: DbSession, principal: Manager, code
 
 @router.post("/console/cockpit/plans/{code}/edit")
 async def document_edit_submit(
-    request: Request, session: DbSession, principal: Manager, code: str
+    request: Request, session: DbSession, principal: Manager, code: str, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     plan = service.get_plan(session, code)
@@ -448,7 +448,7 @@ async def document_edit_submit(
         service.edit_document(session, actor_of(principal), code, document)
     except (CitybaseError, ValidationError) as exc:
         return _document_page(request, plan, form, failure(session, exc), 422)
-    return RedirectResponse(f"/console/cockpit/plans/{quote(code)}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/plans/{quote(code)}")
 
 
 add_translations("zh", {

@@ -28,7 +28,7 @@ from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form, split_list
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
@@ -160,7 +160,7 @@ def task_edit(request: Request, session: DbSession, principal: Manager, task_id:
 
 @router.post("/console/cockpit/tasks/{task_id}/edit")
 async def task_edit_submit(
-    request: Request, session: DbSession, principal: Manager, task_id: Id
+    request: Request, session: DbSession, principal: Manager, task_id: Id, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     task = service.get(session, task_id)
@@ -168,7 +168,7 @@ async def task_edit_submit(
         plans.edit_task(session, actor_of(principal), task_id, _task_spec(form, task.number))
     except (CitybaseError, ValidationError) as exc:
         return _task_edit(request, task, form, failure(session, exc), 422)
-    return RedirectResponse(f"/console/cockpit/tasks/{task_id}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/tasks/{task_id}")
 
 
 @router.get("/console/cockpit/plans/{code}/tasks/new")
@@ -193,7 +193,7 @@ async def task_add_submit(
 
 
 @router.post("/console/cockpit/tasks/{task_id}/remove")
-def task_remove(session: DbSession, principal: Manager, task_id: Id) -> Response:
+def task_remove(session: DbSession, principal: Manager, task_id: Id, once: FormOnce) -> Response:
     """Take the task out of its plan (not one that holds monthly updates)."""
     task = service.get(session, task_id)
     plan = plans.get_plan_by_id(session, task.plan_id)
@@ -202,7 +202,7 @@ def task_remove(session: DbSession, principal: Manager, task_id: Id) -> Response
     except CitybaseError as exc:
         return RedirectResponse(f"/console/cockpit/tasks/{task_id}?error="
                                 f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
-    return RedirectResponse(f"/console/cockpit/plans/{quote(plan.code)}", status_code=303)
+    return once.redirect(session, f"/console/cockpit/plans/{quote(plan.code)}")
 
 
 add_patterns("zh", {r"no task (\S+)": "未找到任务 {0}"})

@@ -34,7 +34,7 @@ from citybase.core.web.errors import wants_html
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
 
@@ -304,7 +304,7 @@ def user_page(
 
 @router.post("/console/users/{user_id}")
 async def update_user(
-    request: Request, session: DbSession, principal: UsersWriter, user_id: Id
+    request: Request, session: DbSession, principal: UsersWriter, user_id: Id, once: FormOnce
 ) -> Response:
     user = service.get_accessible_user(session, principal, user_id)
     values = await read_form(request)
@@ -329,15 +329,15 @@ async def update_user(
             },
             422,
         )
-    return RedirectResponse(f"/console/users/{user_id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/users/{user_id}?saved=1")
 
 
 @router.post("/console/users/{user_id}/unlock")
 def unlock_user(
-    request: Request, session: DbSession, principal: UsersWriter, user_id: Id
+    request: Request, session: DbSession, principal: UsersWriter, user_id: Id, once: FormOnce
 ) -> Response:
     service.unlock_user(session, principal, user_id)
-    return RedirectResponse(f"/console/users/{user_id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/users/{user_id}?saved=1")
 
 
 # --- API keys ----------------------------------------------------------------------------------
@@ -386,9 +386,11 @@ async def create_key(
 
 
 @router.post("/console/keys/{key_id}/revoke")
-def revoke_key(request: Request, session: DbSession, principal: KeysOwner, key_id: Id) -> Response:
+def revoke_key(
+    request: Request, session: DbSession, principal: KeysOwner, key_id: Id, once: FormOnce
+) -> Response:
     service.revoke_api_key(session, principal, key_id)
-    return RedirectResponse("/console/keys?saved=1", status_code=303)
+    return once.redirect(session, "/console/keys?saved=1")
 
 
 # --- one's own account -------------------------------------------------------------------------
@@ -402,7 +404,11 @@ def account_page(request: Request, session: DbSession, principal: CurrentPrincip
 
 @router.post("/console/account/password")
 async def change_password(
-    request: Request, session: DbSession, settings: AppSettings, principal: CurrentPrincipal
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    once: FormOnce,
 ) -> Response:
     values = await read_form(request)
     try:
@@ -418,6 +424,7 @@ async def change_password(
         return console.render(
             request, "identity/account.html", {"user": user, "errors": form_errors(exc)}, 422
         )
+    once.done(session, "/login")  # sent again: its session is gone, as the first left it
     response = _login_page(
         request,
         settings,

@@ -86,8 +86,11 @@ def list_units(
     region_codes: Iterable[str] | None = None,
     search: str = "",
     active: bool | None = None,
+    kind: str | None = None,
 ) -> list[Unit]:
     query = select(Unit).order_by(Unit.region_code, Unit.code)
+    if kind is not None:
+        query = query.where(Unit.kind == kind)
     if region_codes is not None:
         query = query.where(Unit.region_code.in_(list(region_codes)))
     if search:

@@ -296,12 +296,14 @@ def list_units(
     include_subregions: bool = False,
     search: str = "",
     active: bool | None = None,
+    kind: UnitKind | None = None,
 ) -> list[UnitRead]:
     regions: set[str] | None = None
     if region_code:
         get_region(session, region_code)
         regions = descendant_codes(session, region_code) if include_subregions else {region_code}
-    rows = repository.list_units(session, region_codes=regions, search=search, active=active)
+    rows = repository.list_units(session, region_codes=regions, search=search, active=active,
+                                 kind=kind.value if kind is not None else None)  # fmt: skip
     return _unit_read(session, rows)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from citybase.core.bus import service as bus
@@ -28,7 +28,7 @@ from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import FIELD, claim
+from citybase.core.web.once import FIELD, FormOnce, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -192,7 +192,7 @@ def _map(code: str, has_children: bool) -> MapView:
 
 @router.post("/console/regions/{code}")
 async def update_region(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
 ) -> Response:
     values = await read_form(request)
     try:
@@ -202,7 +202,7 @@ async def update_region(
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _region_page(request, session, principal, code, errors=form_errors(exc), status=422)
-    return RedirectResponse(f"/console/regions/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/regions/{code}?saved=1")
 
 
 @router.post("/console/regions/{code}/children")
@@ -234,13 +234,17 @@ def units_page(
     q: str = "",
     subregions: bool = False,
     status: str = "",
+    kind: str = "",
 ) -> Response:
-    """The units, found by name or code, by region (a cascade, with the sub-regions' units if
-    asked) and by whether they are active."""
+    """The units, found by name or code, by kind, by region (a cascade, with the sub-regions'
+    units if asked) and by whether they are active."""
     active = {"active": True, "inactive": False}.get(status)
+    # a kind typed into the address that is none of ours filters nothing, as the select shows
+    chosen = UnitKind(kind) if kind in {k.value for k in UnitKind} else None
     try:
         units = service.list_units(session, region_code=region or None,
-                                   include_subregions=subregions, search=q, active=active)  # fmt: skip
+                                   include_subregions=subregions, search=q, active=active,
+                                   kind=chosen)  # fmt: skip
     except NotFound:  # a region typed into the address that does not exist finds no unit
         units = []
     return console.render(
@@ -252,6 +256,8 @@ def units_page(
             "region": region,
             "subregions": subregions,
             "status": status if active is not None else "",
+            "kind": chosen.value if chosen is not None else "",
+            "kinds": [k.value for k in UnitKind],
             "region_picker": service.region_picker(session, region, top=RegionLevel.city),
             "can_edit": principal.can(identity.ORGS_WRITE),
         },
@@ -322,7 +328,7 @@ def unit_page(request: Request, session: DbSession, principal: OrgsReader, code:
 
 @router.post("/console/units/{code}")
 async def update_unit(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
 ) -> Response:
     unit = service.get_unit(session, code)
     values = await read_form(request)
@@ -336,7 +342,7 @@ async def update_unit(
             request, session, unit=unit, values=values, errors=form_errors(exc), can_edit=True,
             status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/units/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/units/{code}?saved=1")
 
 
 @router.get("/console/orgs/import")

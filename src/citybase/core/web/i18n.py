@@ -268,5 +268,18 @@ add_patterns("zh", {
     r"the picture cannot be read: .*": "图片无法读取",
     r"the request body is not valid JSON.*": "请求内容不是有效的 JSON",
 })  # fmt: skip
+# the states a service names when it refuses a step ("application OA1 is already approved"):
+# a domain's pattern puts the state in its place, and it reads here
+add_translations("zh", {
+    "answered": "已答复", "approved": "已批准", "acknowledged": "已确认", "closed": "已关闭",
+    "confirmed": "已确认", "corrected": "已更正", "delisted": "已下架", "done": "已完成",
+    "draft": "草稿", "ended": "已结束", "expired": "已过期", "failed": "失败",
+    "granted": "已授权", "in_force": "生效中", "in_progress": "进行中", "listed": "已上架",
+    "open": "待处理", "pending": "待处理", "planned": "已计划", "prepared": "已准备",
+    "published": "已发布", "refused": "已拒绝", "registered": "已登记", "rejected": "已驳回",
+    "released": "已放行", "retired": "已停用", "reviewed": "已审核", "revoked": "已撤销",
+    "running": "运行中", "signed": "已签署", "submitted": "已提交", "superseded": "已被取代",
+    "suspended": "已暂停", "withdrawn": "已撤回", "not_started": "未开始",
+})  # fmt: skip
 add_translations("zh", {"File": "文件", "Parameters": "参数", "Classification": "资源分类",
                         "Form": "表单", "Longitude": "经度", "Latitude": "纬度"})  # fmt: skip

@@ -1,7 +1,7 @@
 """Form tokens (表单令牌): a form that makes something may be sent twice (a double click, a
 reload, a retry on a slow network) and still make it once.
 
-Every form that creates something carries a hidden ``form_token``, issued when the page is drawn:
+Every form that creates, edits or decides something carries a hidden ``form_token``, issued when the page is drawn:
 a random nonce and the time, signed (HMAC-SHA256) under a key derived from the masking key, which
 every server of a cluster shares — so drawing a form writes nothing, and a form drawn by one server
 is taken by another. On submission ``claim`` checks the signature and age, then records the nonce's
@@ -10,6 +10,10 @@ table's primary key makes a second submission of the same token (even a concurre
 process) find the first: it is answered with ``AlreadySent``, which the console turns into a
 redirect to the first submission's result (``Once.done`` records it), and makes nothing. A
 submission that fails is rolled back with its claim, so the corrected form can be sent again.
+Edit and decision forms (approve, refuse, sign, handle, review…) take the claim as a route
+dependency, ``Once`` (``once: FormOnce``): the token is read on the event loop and claimed in the
+route's thread, before the route runs, and the route returns ``once.redirect(session, url)``;
+so a decision sent twice is made once and the second sending lands where the first did.
 A missing, forged or expired token is refused as an error of the whole form (field ``form``,
 which every form shows) with a message saying to reload.
 """
@@ -22,8 +26,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
@@ -32,6 +37,7 @@ from citybase.core.db.base import utcnow
 from citybase.core.errors import InvalidInput
 from citybase.core.settings import Settings
 from citybase.core.web import repository
+from citybase.core.web.deps import DbSession
 
 FIELD = "form_token"
 TTL = 86400  # a form left open a working day can still be sent
@@ -120,6 +126,24 @@ async def claim(request: Request, session: Session) -> Once:
     token = form.get(FIELD)
     settings: Settings = request.app.state.settings
     return claim_token(session, settings, token if isinstance(token, str) else "")
+
+
+async def _submitted_token(request: Request) -> str:
+    form = await request.form()
+    token = form.get(FIELD)
+    return token if isinstance(token, str) else ""
+
+
+def claim_submitted(
+    request: Request, session: DbSession, token: Annotated[str, Depends(_submitted_token)]
+) -> Once:
+    """The route dependency behind ``FormOnce``: spend the submitted form's token (a plain
+    ``def``, so that the write waits in a thread, never on the event loop)."""
+    settings: Settings = request.app.state.settings
+    return claim_token(session, settings, token)
+
+
+FormOnce = Annotated[Once, Depends(claim_submitted)]
 
 
 def _reference_mac(settings: Settings, value: str) -> str:

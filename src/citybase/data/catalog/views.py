@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import FIELD, claim
+from citybase.core.web.once import FIELD, FormOnce, claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.data.catalog import service
@@ -399,7 +399,7 @@ def edit_page(
 
 @router.post("/console/catalog/{code}/edit")
 async def update(
-    request: Request, session: DbSession, principal: CatalogEditor, code: str
+    request: Request, session: DbSession, principal: CatalogEditor, code: str, once: FormOnce
 ) -> Response:
     resource = service.get_accessible_resource(session, principal, code)
     values = await read_form(request)
@@ -414,18 +414,23 @@ async def update(
             request, session, principal, resource=resource, values=values,
             errors=form_errors(exc), status=422,
         )  # fmt: skip
-    return RedirectResponse(f"/console/catalog/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/catalog/{code}?saved=1")
 
 
 @router.post("/console/catalog/{code}/act/{action}")
 async def act(
-    request: Request, session: DbSession, principal: CatalogReader, code: str, action: str
+    request: Request,
+    session: DbSession,
+    principal: CatalogReader,
+    code: str,
+    action: str,
+    once: FormOnce,
 ) -> Response:
     values = await read_form(request)
     service.transition(
         session, principal, code, action, Transition(reason=str(values.get("reason", "")))
     )
-    return RedirectResponse(f"/console/catalog/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/catalog/{code}?saved=1")
 
 
 @router.get("/console/catalog/{code}/diff")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from citybase.core.tables import csv_records
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
+from citybase.core.web.once import FormOnce
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CatalogReader
@@ -115,7 +116,9 @@ def resource_page(
 
 
 @router.post("/console/grading/{code}/scan")
-async def scan(request: Request, session: DbSession, principal: Grader, code: str) -> Response:
+async def scan(
+    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce
+) -> Response:
     form = await request.form()
     upload = form.get("sample")
     rows: list[dict[str, str]] = []
@@ -134,11 +137,13 @@ async def scan(request: Request, session: DbSession, principal: Grader, code: st
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _page(request, session, principal, code, form_errors(exc), 422)
-    return RedirectResponse(f"/console/grading/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/grading/{code}?saved=1")
 
 
 @router.post("/console/grading/{code}/decision")
-async def decide(request: Request, session: DbSession, principal: Grader, code: str) -> Response:
+async def decide(
+    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce
+) -> Response:
     form = await request.form()
     try:
         data = Decision.model_validate(
@@ -148,7 +153,7 @@ async def decide(request: Request, session: DbSession, principal: Grader, code: 
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _page(request, session, principal, code, form_errors(exc), 422)
-    return RedirectResponse(f"/console/grading/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/grading/{code}?saved=1")
 
 
 def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:

@@ -21,7 +21,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog_service
 from citybase.data.catalog.schemas import ResourceRead
@@ -282,7 +282,7 @@ def inbox_page(request: Request, session: DbSession, principal: OpenDecider) -> 
 
 @router.post("/console/open/applications/{number}")
 async def decide_submit(
-    request: Request, session: DbSession, principal: OpenDecider, number: str
+    request: Request, session: DbSession, principal: OpenDecider, number: str, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     try:
@@ -302,6 +302,7 @@ async def decide_submit(
              "errors": form_errors(exc), "failed": number},
             exc.status_code if isinstance(exc, CitybaseError) else 422,
         )  # fmt: skip
+    once.done(session, "/console/open/applications")  # sent again: the inbox, decided once
     return console.render(
         request, "opendata/inbox.html",
         {"applications": service.inbox(session, principal), "status": None, "errors": {},
@@ -394,8 +395,7 @@ async def harvest_source_add(
 @router.post("/console/open/harvest/sources/{source_id}")
 async def harvest_source_run(
     request: Request, session: DbSession, settings: AppSettings, principal: OpenHarvester,
-    source_id: int,
-) -> Response:  # fmt: skip
+    source_id: int, once: FormOnce) -> Response:  # fmt: skip
     form = await read_form(request)
     policy = OutboundPolicy.parse(settings.web.outbound_allow)
     try:
@@ -405,6 +405,7 @@ async def harvest_source_run(
         undo(session)
         return _harvest_page(request, session, principal, status=exc.status_code,
                              errors=form_errors(exc))  # fmt: skip
+    once.done(session, "/console/open/harvest")  # sent again: the sources' page, run once
     return _harvest_page(request, session, principal, report=report)
 
 

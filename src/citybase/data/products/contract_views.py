@@ -15,6 +15,7 @@ from citybase.core.errors import CitybaseError, Forbidden, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.once import FormOnce
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.masking import operators as ops
@@ -204,8 +205,7 @@ async def request_product(
 @router.post("/console/products/negotiations/{negotiation_id}/{action}")
 async def negotiation_step(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    negotiation_id: Id, action: str,
-) -> Response:  # fmt: skip
+    negotiation_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
     values = {k: v for k, v in (await read_form(request)).items() if v != ""}
     s = settings.products
 
@@ -226,30 +226,28 @@ async def negotiation_step(
                                                  Termination.model_validate(values))  # fmt: skip
         raise NotFound(f"no step {action}", field="action")
 
-    return _go(HERE, session, act)
+    return _go(HERE, session, act, once)
 
 
 @router.post("/console/products/contracts/{contract_id}/revoke")
 async def revoke(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    contract_id: Id,
-) -> Response:  # fmt: skip
+    contract_id: Id, once: FormOnce) -> Response:  # fmt: skip
     values = await read_form(request)
     return _go(HERE, session, lambda: service.revoke_contract(
-        session, principal, settings.products, contract_id, ContractAction.model_validate(values)))  # fmt: skip
+        session, principal, settings.products, contract_id, ContractAction.model_validate(values)), once)  # fmt: skip
 
 
 @router.post("/console/products/contracts/{contract_id}/key")
 async def issue_key(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    contract_id: Id,
-) -> Response:  # fmt: skip
+    contract_id: Id, once: FormOnce) -> Response:  # fmt: skip
     await read_form(request)
     try:
         key = service.issue_contract_key(session, principal, settings, contract_id)
     except (ValidationError, CitybaseError) as exc:
-        return RedirectResponse(f"{HERE}?error={quote(failure_text(session, exc))}",
-                                status_code=303)  # fmt: skip
+        return once.redirect(session, f"{HERE}?error={quote(failure_text(session, exc))}")  # fmt: skip
+    once.done(session, HERE)  # the key is shown once, by this answer only
     return _page(request, session, settings, principal, key)
 
 

@@ -18,7 +18,7 @@ from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form, split_list, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, Once, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.products import service
@@ -329,14 +329,14 @@ add_translations(
 PAGE = 20
 
 
-def _go(here: str, session: Session, act: Callable[[], object]) -> Response:
-    """Run one form's verb: back to the page, saved, or with the error named (a 404 passes)."""
+def _go(here: str, session: Session, act: Callable[[], object], once: Once) -> Response:
+    """Run one form's verb: back to the page, saved, or with the error named (a 404 passes);
+    sent twice, the verb runs once and the second sending lands where the first did."""
     try:
         act()
     except (ValidationError, CitybaseError) as exc:
-        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
-                                status_code=303)  # fmt: skip
-    return RedirectResponse(f"{here}?saved=1", status_code=303)
+        return once.redirect(session, f"{here}?error={quote(failure_text(session, exc))}")
+    return once.redirect(session, f"{here}?saved=1")
 
 
 async def _make_once(
@@ -348,7 +348,7 @@ async def _make_once(
     except CitybaseError as exc:
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    response = _go(here, session, act)
+    response = _go(here, session, act, once)
     if response.headers.get("location", "").endswith("saved=1"):
         once.done(session, f"{here}?saved=1")
     else:
@@ -438,8 +438,7 @@ async def grant(
 @router.post("/console/products/agreements/{agreement_id}/{action}")
 async def agreement_step(
     request: Request, session: DbSession, settings: AppSettings, principal: AgreementsReader,
-    agreement_id: Id, action: str,
-) -> Response:  # fmt: skip
+    agreement_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
     values = await read_form(request)
     s = settings.products
 
@@ -454,7 +453,7 @@ async def agreement_step(
         return verbs[action](session, principal, s, agreement_id,
                              AgreementAction.model_validate(values))  # fmt: skip
 
-    return _go("/console/products/agreements", session, act)
+    return _go("/console/products/agreements", session, act, once)
 
 
 # --- the bureau's review queue --------------------------------------------------------------------
@@ -504,11 +503,10 @@ async def add_scenario(
 @router.post("/console/products/scenarios/{scenario_id}")
 async def link(
     request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
-    scenario_id: Id,
-) -> Response:  # fmt: skip
+    scenario_id: Id, once: FormOnce) -> Response:  # fmt: skip
     values = await read_form(request)
     return _go("/console/products/scenarios", session, lambda: service.link_product(
-        session, principal, settings.products, scenario_id, ScenarioLink.model_validate(values)))  # fmt: skip
+        session, principal, settings.products, scenario_id, ScenarioLink.model_validate(values)), once)  # fmt: skip
 
 
 # --- data assets ----------------------------------------------------------------------------------
@@ -546,11 +544,10 @@ def asset_page(
 @router.post("/console/products/assets/{asset_id}")
 async def revalue(
     request: Request, session: DbSession, settings: AppSettings, principal: AssetsKeeper,
-    asset_id: Id,
-) -> Response:  # fmt: skip
+    asset_id: Id, once: FormOnce) -> Response:  # fmt: skip
     values = await read_form(request)
     return _go(f"/console/products/assets/{asset_id}", session, lambda: service.revalue_asset(
-        session, principal, settings.products, asset_id, AssetRevalue.model_validate(values)))  # fmt: skip
+        session, principal, settings.products, asset_id, AssetRevalue.model_validate(values)), once)  # fmt: skip
 
 
 # --- one product (last: its path takes any number) ------------------------------------------------
@@ -571,8 +568,7 @@ def product_page(
 @router.post("/console/products/{product_id}/{action}")
 async def product_step(
     request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
-    product_id: Id, action: str,
-) -> Response:  # fmt: skip
+    product_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
     values = await read_form(request)
     s = settings.products
 
@@ -588,7 +584,7 @@ async def product_step(
                                           ProductAction.model_validate(values))  # fmt: skip
         raise NotFound(f"no step {action}", field="action")
 
-    return _go(f"/console/products/{product_id}", session, act)
+    return _go(f"/console/products/{product_id}", session, act, once)
 
 
 # the domain's reasons as the console shows them (their values kept, codes as they are)
@@ -604,6 +600,8 @@ add_patterns("zh", {
     r"no catalog resource (.+)": "目录中没有资源 {0}",
     r"a scenario named (.+) exists": "已有名为「{0}」的应用场景",
     r"contract (\S+) is already revoked": "合同 {0} 已撤销",
+    r"the key of contract (\S+) is issued to its customer \(rule contract\.party\)":
+        "合同 {0} 的密钥只发给其需方单位",
     r"product (\S+) is delisted by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局下架",
     r"product (\S+) is linked by its unit or the bureau": "数据产品 {0} 只能由其所属单位或数据局关联场景",
     r"asset (\S+) is revalued by (\S+)": "资产 {0} 只能由 {1} 重新估值",

@@ -17,7 +17,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
@@ -139,7 +139,12 @@ async def raise_submit(
 
 @router.post("/console/quality/disputes/{number}/{verb}")
 async def dispute_verb(
-    request: Request, session: DbSession, principal: Disputer, number: str, verb: str
+    request: Request,
+    session: DbSession,
+    principal: Disputer,
+    number: str,
+    verb: str,
+    once: FormOnce,
 ) -> Response:
     form = await read_form(request)
     try:
@@ -158,7 +163,7 @@ async def dispute_verb(
         return _disputes(
             request, session, principal, 422, errors=failure(session, exc), failed=number
         )
-    return RedirectResponse(f"/console/quality/disputes?done={number}", status_code=303)
+    return once.redirect(session, f"/console/quality/disputes?done={number}")
 
 
 def _back(code: str, error: str) -> Response:

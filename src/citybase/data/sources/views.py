@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
@@ -99,14 +99,14 @@ async def register(request: Request, session: DbSession, principal: SourcesManag
 
 
 @router.post("/console/sources/detect")
-def detect(request: Request, session: DbSession, _: SourcesManager) -> Response:
+def detect(request: Request, session: DbSession, _: SourcesManager, once: FormOnce) -> Response:
     service.detect_all(session)
-    return RedirectResponse("/console/sources?saved=1", status_code=303)
+    return once.redirect(session, "/console/sources?saved=1")
 
 
 @router.post("/console/sources/conflicts/{conflict_id}")
 async def arbitrate(
-    request: Request, session: DbSession, principal: SourcesManager, conflict_id: Id
+    request: Request, session: DbSession, principal: SourcesManager, conflict_id: Id, once: FormOnce
 ) -> Response:
     values = await read_form(request)
     try:
@@ -114,7 +114,7 @@ async def arbitrate(
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _page(request, session, principal, form_errors(exc), 422)
-    return RedirectResponse("/console/sources?saved=1", status_code=303)
+    return once.redirect(session, "/console/sources?saved=1")
 
 
 def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Panel | None:

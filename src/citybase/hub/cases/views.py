@@ -33,7 +33,7 @@ from citybase.core.web.forms import (
 )
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
@@ -275,7 +275,12 @@ async def attach_submit(
 
 @router.post("/console/hub/cases/{number}/act")
 async def act_submit(
-    request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    settings: AppSettings,
+    number: str,
+    once: FormOnce,
 ) -> Response:
     form = await read_form(request)
     here = f"/console/hub/cases/{quote(number)}"
@@ -291,9 +296,8 @@ async def act_submit(
         service.act(session, service.Mover.of(session, principal), number, action, data,
                     cal=calendar_for(settings.home))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:
-        return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
-                                status_code=303)  # fmt: skip
-    return RedirectResponse(f"{here}?saved=1", status_code=303)
+        return once.redirect(session, f"{here}?error={quote(failure_text(session, exc))}")  # fmt: skip
+    return once.redirect(session, f"{here}?saved=1")
 
 
 @router.get("/console/hub/dispatch")

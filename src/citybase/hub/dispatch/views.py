@@ -23,7 +23,7 @@ from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id, QueryDate
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.dispatch import corrections, learning
@@ -142,7 +142,11 @@ def models_page(
 
 @router.post("/console/hub/models/margins")
 async def models_margins(
-    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
+    request: Request,
+    session: DbSession,
+    principal: ModelTrainer,
+    settings: AppSettings,
+    once: FormOnce,
 ) -> Response:
     form = await read_form(request)
     name = str(form.get("model") or settings.hub.dispatch_model)
@@ -153,9 +157,8 @@ async def models_margins(
         learning.set_margins(session, settings.hub, actor_of(principal), name, data,
                              learning.centre_of(session, principal))  # fmt: skip
     except (ValidationError, InvalidInput) as exc:
-        return RedirectResponse(f"{back}&error={quote(failure_text(session, exc))}",
-                                status_code=303)  # fmt: skip
-    return RedirectResponse(f"{back}&saved=1", status_code=303)
+        return once.redirect(session, f"{back}&error={quote(failure_text(session, exc))}")  # fmt: skip
+    return once.redirect(session, f"{back}&saved=1")
 
 
 @router.post("/console/hub/models/retrain")
@@ -176,17 +179,16 @@ async def models_retrain(
 @router.post("/console/hub/models/{version_id}/rollback")
 async def models_rollback(
     request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings,
-    version_id: Id,
-) -> Response:  # fmt: skip
+    version_id: Id, once: FormOnce) -> Response:  # fmt: skip
     form = await read_form(request)
     model = urlencode({"model": str(form.get("model") or "")[:64]})
     try:
         learning.rollback(session, settings.home, actor_of(principal), version_id,
                           str(form.get("note") or ""), learning.centre_of(session, principal))  # fmt: skip
     except CitybaseError as exc:
-        return RedirectResponse(f"/console/hub/models?{model}&version={version_id}&error="
-                                f"{quote(failure_text(session, exc))}", status_code=303)  # fmt: skip
-    return RedirectResponse(f"/console/hub/models?{model}&saved=1", status_code=303)
+        return once.redirect(session, f"/console/hub/models?{model}&version={version_id}&error="
+                                f"{quote(failure_text(session, exc))}")  # fmt: skip
+    return once.redirect(session, f"/console/hub/models?{model}&saved=1")
 
 
 @router.get("/console/hub/corrections")

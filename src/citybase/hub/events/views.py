@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.events import service
@@ -26,6 +26,17 @@ add_translations("zh", {
     "Load a taxonomy (YAML or CSV)": "导入分类（YAML 或 CSV）", "Taxonomy file": "分类文件",
     "No categories yet.": "尚未导入事件分类。", "created": "新增", "updated": "更新",
     "unchanged": "未变", "Nothing was loaded:": "未导入任何内容：",
+    "a taxonomy file holds a 'categories' list": "分类文件中应有一个分类列表",
+    "a .yaml, .yml or .csv file": "请上传 .yaml、.yml 或 .csv 文件",
+    "a category is a mapping": "每个分类应写成“键: 值”的形式",
+})  # fmt: skip
+# the taxonomy's checks, as the import page shows them
+add_patterns("zh", {
+    r"not YAML: .*": "不是有效的 YAML 文件",
+    r"unknown columns; use .*": "有无法识别的列；可用的列为：编码、名称、上级编码、说明、关键词",
+    r"(\S+) is a (大类|小类|细类): its parent is (\S+), not (\S+)": "{0} 是{1}：其上级应为 {2}，而不是 {3}",
+    r"(\S+) is given twice \(also row (\d+)\)": "{0} 重复出现（另见第 {1} 行）",
+    r"no category (\S+)": "未找到分类 {0}",
 })  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.services.evaluation import service
@@ -138,8 +138,7 @@ def rate_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
 @router.post("/evaluation")
 def rate_submit(
     request: Request, session: DbSession, settings: AppSettings, _: Public,
-    who: OptionalPrincipal, form: Posted,
-) -> Response:  # fmt: skip
+    who: OptionalPrincipal, form: Posted, once: FormOnce) -> Response:  # fmt: skip
     try:
         if form.get("kind") not in {k.value for k in SubjectKind}:
             raise InvalidInput("choose what you rate", field="kind")

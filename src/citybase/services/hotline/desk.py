@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
@@ -22,7 +22,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -198,7 +198,7 @@ def answer_page(request: Request, session: DbSession, principal: Reader, answer_
 
 @router.post("/console/hotline/knowledge/{answer_id}")
 async def answer_edit(
-    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: Id
+    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: Id, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     try:
@@ -208,7 +208,7 @@ async def answer_edit(
         return console.render(request, "hotline/answer.html", {
             "entry": entry, "form": form, "errors": failure(session, exc), "may_keep": True,
         }, 422)  # fmt: skip
-    return RedirectResponse(f"/console/hotline/knowledge/{answer_id}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/hotline/knowledge/{answer_id}?saved=1")
 
 
 add_patterns("zh", {r"no standard answer (\S+)": "未找到标准答复 {0}"})

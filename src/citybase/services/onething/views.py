@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -21,7 +21,7 @@ from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.data.masking import operators as ops
@@ -154,7 +154,9 @@ def _split(problems: list[str]) -> list[tuple[str, str]]:
 
 
 @router.post("/console/onething/load")
-async def load(request: Request, session: DbSession, principal: OneThingKeeper) -> Response:
+async def load(
+    request: Request, session: DbSession, principal: OneThingKeeper, once: FormOnce
+) -> Response:
     values = await read_form(request)
     text = str(values.get("yaml", ""))[:500_000]
     report = service.load_items(session, principal, text)
@@ -162,7 +164,7 @@ async def load(request: Request, session: DbSession, principal: OneThingKeeper) 
         undo(session)
         return _catalog(request, session, principal, text=text, status=422,
                         problems=report.problems[:30])  # fmt: skip
-    return RedirectResponse("/console/onething?saved=1", status_code=303)
+    return once.redirect(session, "/console/onething?saved=1")
 
 
 @router.get("/console/onething/items/{code}")
@@ -186,7 +188,7 @@ def _item(
 
 @router.post("/console/onething/items/{code}")
 async def edit_item(
-    request: Request, session: DbSession, principal: OneThingKeeper, code: str
+    request: Request, session: DbSession, principal: OneThingKeeper, code: str, once: FormOnce
 ) -> Response:
     values = await read_form(request)
     text = str(values.get("yaml", ""))[:500_000]
@@ -200,7 +202,7 @@ async def edit_item(
         undo(session)
         return _item(request, session, principal, code, problems=problems, text=text, status=422)
     service.save_item(session, principal, specs[0])
-    return RedirectResponse(f"/console/onething/items/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/onething/items/{code}?saved=1")
 
 
 # --- the units' view -----------------------------------------------------------------------------
@@ -324,7 +326,7 @@ def follow(
 
 @router.post("/onething/applications/{number}/matters/{matter}/supplement")
 async def give(request: Request, session: DbSession, settings: AppSettings,
-               principal: OneThingApplicant, number: str, matter: str) -> Response:  # fmt: skip
+               principal: OneThingApplicant, number: str, matter: str, once: FormOnce) -> Response:  # fmt: skip
     form = await request.form()
     try:
         materials: dict[str, str] = {}
@@ -344,12 +346,12 @@ async def give(request: Request, session: DbSession, settings: AppSettings,
             "app": app, "item": service.get_item(session, app.item_code), "mine": True,
             "errors": form_errors(exc),
         }, 422)  # fmt: skip
-    return RedirectResponse(f"/onething/applications/{number}", status_code=303)
+    return once.redirect(session, f"/onething/applications/{number}")
 
 
 @router.post("/onething/applications/{number}/decline")
 async def decline(request: Request, session: DbSession, principal: OneThingApplicant,
-                  number: str) -> Response:  # fmt: skip
+                  number: str, once: FormOnce) -> Response:  # fmt: skip
     await read_form(request)
     service.decline_offer(session, principal, number)
-    return RedirectResponse("/onething", status_code=303)
+    return once.redirect(session, "/onething")
