@@ -98,4 +98,4 @@ def test_command_api_and_console(
     refused = client.post("/console/hub/categories", data={"csrf_token": token, "form_token": form_token()},
                           files={"file": ("x.csv", b"code,name,parent\n0101,Z,09\n")})  # fmt: skip
     assert refused.status_code == 422
-    assert "its parent is 01" in refused.text
+    assert "其上级应为 01" in refused.text

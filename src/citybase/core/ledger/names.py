@@ -52,6 +52,9 @@ ACTIONS = {
     "products.asset.revalue": "重估数据资产", "services.evaluation.rated": "提交评价",
     "services.evaluation.rectified": "差评整改反馈", "services.evaluation.revisited": "差评回访",
     "services.evaluation.overdue": "差评整改超期", "sandbox.query": "隐私计算查询",
+    "sms.queue": "短信待发送", "sms.fail": "短信发送失败", "portal.code.request": "获取短信验证码",
+    "portal.signin.refused": "拒绝验证码登录", "portal.register": "实名注册",
+    "portal.register.refused": "拒绝实名注册", "portal.phone.tie": "绑定手机号",
 }  # fmt: skip
 
 # the parts of an action's code, for the actions without a name of their own
@@ -95,9 +98,6 @@ WORDS = {
     "holder_lookup": "持证人查询", "contact_viewed": "查看联系方式", "retrain_asked": "申请重训",
     "retrained": "重训", "promoted": "晋级", "conflict": "冲突", "query": "查询",
     "reported": "报告", "status": "状态", "alarm_closed": "告警解除",
-    "sms.queue": "短信待发送", "sms.fail": "短信发送失败", "portal.code.request": "获取短信验证码",
-    "portal.signin.refused": "拒绝验证码登录", "portal.register": "实名注册",
-    "portal.register.refused": "拒绝实名注册", "portal.phone.tie": "绑定手机号",
 }  # fmt: skip
 
 OBJECTS = {
