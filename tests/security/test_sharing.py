@@ -155,7 +155,7 @@ def test_a_grant_that_ended(
 @pytest.mark.parametrize("who", ["glreader", "gl.data_steward", "gl.unit_admin", "healthuser",
                                  "bureausteward", None])  # fmt: skip
 def test_grants_and_requests_are_decided_by_the_provider_only(
-    client: TestClient, session: Session, city: dict[str, Any], who: str | None
+    client: TestClient, session: Session, city: dict[str, Any], who: str | None, form_token: Any
 ) -> None:
     """Revoking another unit's grant, deciding or withdrawing its request: refused, unchanged."""
     pending = sharing.request_share(session, city["city"].stranger, sharing_request(city["code"]))
@@ -168,15 +168,20 @@ def test_grants_and_requests_are_decided_by_the_provider_only(
                     headers=headers),
         client.post(f"/api/v1/sharing/requests/{pending.number}/decision",
                     json={"approve": True}, headers=headers),
-        client.post(f"/console/sharing/grants/{grant.id}/revoke", data={"reason": "x"},
+        client.post(f"/console/sharing/grants/{grant.id}/revoke",
+                    data={"reason": "x", "form_token": form_token()},
                     headers=headers, follow_redirects=False),
-        client.post(f"/console/sharing/requests/{pending.number}", data={"approve": "1"},
+        client.post(f"/console/sharing/requests/{pending.number}",
+                    data={"decision": "approve", "form_token": form_token()},
                     headers=headers, follow_redirects=False),
     ]  # fmt: skip
     if who not in ("glreader", "gl.data_steward", "gl.unit_admin"):  # the asking unit may
         # withdraw its own request; no other unit may
         calls.append(client.post(f"/api/v1/sharing/requests/{pending.number}/withdraw",
                                  headers=headers))  # fmt: skip
+        calls.append(client.post(f"/console/sharing/requests/{pending.number}/withdraw",
+                                 data={"form_token": form_token()}, headers=headers,
+                                 follow_redirects=False))  # fmt: skip
     for r in calls:
         assert r.status_code in status or (who is not None and r.status_code == 422), (
             r.request.url, r.status_code, r.text[:200])  # fmt: skip

@@ -39,13 +39,7 @@ LOOKUPS = {
 }
 # decision forms that do not carry a token yet (docs/kernel.md lists them)
 PENDING = {
-    "/console/sandbox/declarations/{code}", "/console/sandbox/grants",
-    "/console/sandbox/grants/{grant_id}/revoke", "/console/sandbox/share-requests/{number}",
-    "/console/sandbox/releases/{release_id}/review", "/console/sandbox/releases/{release_id}/publish",
-    "/console/sandbox/review/{output_id}", "/console/sharing/requests/{number}",
-    "/console/sharing/requests/{number}/withdraw", "/console/sharing/grants/{grant_id}/revoke",
-    "/console/baselib/reviews/{review_id}", "/console/baselib/themes/{code}/grade",
-    "/console/baselib/themes/{code}",
+    "/console/sandbox/review/{output_id}",
 }  # fmt: skip
 NO_TOKEN = set(LOOKUPS) | PENDING
 

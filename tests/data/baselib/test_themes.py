@@ -312,3 +312,54 @@ def test_the_console_pages(client: TestClient, session: Session, settings: Setti
     assert "<svg" in page.text
     assert "数据血缘" in page.text
     assert "构建记录" in page.text
+
+
+def test_the_console_edits_and_grades_once_when_sent_twice(
+    client: TestClient, session: Session, settings: Settings, form_token: Any
+) -> None:
+    import json
+
+    city = _linked(session, settings)
+    root = city.shared.people["root"]
+    urban = city.shared.resource.code
+    spec = _spec(city, sources=[{"alias": "u", "resource": urban}],
+                 columns=[{"name": "罚款金额", "source": "u.罚款金额", "data_type": "decimal"}],
+                 filters=[])  # fmt: skip
+    themes.define_theme(session, root, ThemeCreate(code="fines", spec=spec))
+    build = _build(session, settings, root, "fines")
+    csrf = sign_in(client, "root")
+    edited = {"csrf_token": csrf, "form_token": form_token(),
+              "spec": json.dumps({**spec, "name": "罚款金额主题库"}, ensure_ascii=False)}  # fmt: skip
+    pending = client.post("/console/baselib/themes/fines",
+                          data={**edited, "form_token": form_token()})  # fmt: skip
+    assert pending.status_code == 422  # its catalog entry is still under the bureau's review
+    assert "正在审核中" in pending.text
+    for action in ("approve", "register"):
+        catalog.transition(session, city.steward, themes.get_theme(session, root, "fines")
+                           .resource_code, action, Transition())  # fmt: skip
+    first = client.post("/console/baselib/themes/fines", data=edited, follow_redirects=False)
+    second = client.post("/console/baselib/themes/fines", data=edited, follow_redirects=False)
+    assert (first.status_code, second.status_code) == (303, 303), first.text[:300]
+    assert second.headers["location"] == first.headers["location"]
+    session.expire_all()
+    assert themes.get_theme(session, root, "fines").version == 2  # one edit, not two
+    stale = client.post("/console/baselib/themes/fines", data={**edited, "form_token": "x.1.y"},
+                        headers={"Accept": "text/html"})  # fmt: skip
+    assert stale.status_code == 422  # a forged token: reload, nothing made
+    assert "重新" in stale.text
+    client.cookies.clear()
+    csrf = sign_in(client, "bureausteward")
+    review = {"csrf_token": csrf, "form_token": form_token(), "level": "general_1",
+              "reason": "只含罚款金额，不含个人信息"}  # fmt: skip
+    for _ in range(2):
+        sent = client.post("/console/baselib/themes/fines/grade", data=review,
+                           follow_redirects=False)  # fmt: skip
+        assert sent.status_code == 303, sent.text[:300]
+    session.expire_all()
+    graded = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.action == "baselib.theme.grade")
+    ).all()
+    assert len(graded) == 1
+    assert build.grade != "general_1"
+    theme = themes.get_theme(session, root, "fines")
+    assert grading.level_of(session, theme.resource_code) == "general_1"

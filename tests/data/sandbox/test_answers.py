@@ -4,6 +4,8 @@ instead of rows; nobody else can, the grant spends like any other, and no row ca
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -153,7 +155,9 @@ def test_another_unit_cannot_answer_and_the_consumer_cannot_grant_itself(
     assert refused.rule == "grant.none"
 
 
-def test_the_api_and_the_console_answer_and_show_it(client: TestClient, session: Session) -> None:
+def test_the_api_and_the_console_answer_and_show_it(
+    client: TestClient, session: Session, form_token: Any
+) -> None:
     city, number = _city(session)
     # the requesting unit's analyst cannot answer through the API either
     client.headers["X-CSRF-Token"] = sign_in(client, "healthuser")
@@ -171,11 +175,12 @@ def test_the_api_and_the_console_answer_and_show_it(client: TestClient, session:
     assert "隐私预算" in form.text
     assert "重要数据" in form.text
     bad = client.post(f"/console/sandbox/share-requests/{number}",
-                      data={"csrf_token": csrf, "epsilon": "-1"})  # fmt: skip
+                      data={"csrf_token": csrf, "form_token": form_token(), "epsilon": "-1"})  # fmt: skip
     assert bad.status_code == 422
     assert _state(session, city, number) == ("pending", 0, 0)
     sent = client.post(f"/console/sandbox/share-requests/{number}", data={
-        "csrf_token": csrf, "epsilon": "2", "period": "year", "reason": "以沙箱方式提供统计"},
+        "csrf_token": csrf, "form_token": form_token(), "epsilon": "2", "period": "year",
+        "reason": "以沙箱方式提供统计"},
         follow_redirects=False)  # fmt: skip
     assert sent.status_code == 303, sent.text
     assert _state(session, city, number) == ("sandboxed", 1, 0)

@@ -3,6 +3,8 @@ in Chinese; another unit's steward and an analyst change nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +24,7 @@ def _grants(session: Session) -> int:
 
 
 def test_a_steward_declares_grants_and_revokes_on_the_console(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, form_token: Any
 ) -> None:
     city = shared_city(session, level=Level.general_4)
     code = city.resource.code
@@ -31,7 +33,10 @@ def test_a_steward_declares_grants_and_revokes_on_the_console(
     page = client.get(f"/console/sandbox/declarations/{code}")
     assert page.status_code == 200
     assert "只有提供单位的数据管理员可以声明该资源" in page.text
-    sent = client.post(f"/console/sandbox/declarations/{code}", data={"csrf_token": csrf, **FORM})
+    sent = client.post(
+        f"/console/sandbox/declarations/{code}",
+        data={"csrf_token": csrf, "form_token": form_token(), **FORM},
+    )
     assert sent.status_code == 403
     assert "只有提供单位" in sent.text
     assert repository.declaration(session, code) is None
@@ -44,11 +49,11 @@ def test_a_steward_declares_grants_and_revokes_on_the_console(
     assert "沙箱声明" in page.text
     assert "罚款金额" in page.text
     bad = client.post(f"/console/sandbox/declarations/{code}",
-                      data={"csrf_token": csrf, **FORM, "numeric": "罚款金额 0 1000"})  # fmt: skip
+                      data={"csrf_token": csrf, "form_token": form_token(), **FORM, "numeric": "罚款金额 0 1000"})  # fmt: skip
     assert bad.status_code == 422
     assert "第 1 行格式应为" in bad.text
     assert repository.declaration(session, code) is None
-    sent = client.post(f"/console/sandbox/declarations/{code}", data={"csrf_token": csrf, **FORM},
+    sent = client.post(f"/console/sandbox/declarations/{code}", data={"csrf_token": csrf, "form_token": form_token(), **FORM},
                        follow_redirects=False)  # fmt: skip
     assert sent.status_code == 303, sent.text
     declared = repository.declaration(session, code)
@@ -58,12 +63,18 @@ def test_a_steward_declares_grants_and_revokes_on_the_console(
     assert (declared.max_rows_per_person, declared.privacy_unit) == (2, "identifier")
     grant = {"csrf_token": csrf, "resource_code": code, "unit_code": "fz.health", "epsilon": "1.5",
              "period": "year", "purpose": "违法行为统计分析", "legal_basis": "《数据安全法》第三十八条"}  # fmt: skip
-    own = client.post("/console/sandbox/grants", data={**grant, "unit_code": "fz.urban"})
+    own = client.post(
+        "/console/sandbox/grants",
+        data={**grant, "unit_code": "fz.urban", "form_token": form_token()},
+    )
     assert own.status_code == 422  # the providing unit reads its own rows
     assert "可直接使用本单位数据" in own.text
     assert _grants(session) == 0
+    grant["form_token"] = form_token()
     made = client.post("/console/sandbox/grants", data=grant, follow_redirects=False)
     assert made.status_code == 303, made.text
+    again = client.post("/console/sandbox/grants", data=grant, follow_redirects=False)
+    assert again.headers["location"] == made.headers["location"]  # sent twice, granted once
     page = client.get("/console/sandbox/govern")
     assert "沙箱声明与预算" in page.text
     assert "fz.health" in page.text
@@ -73,9 +84,9 @@ def test_a_steward_declares_grants_and_revokes_on_the_console(
     client.cookies.clear()
     analyst_csrf = client.headers["X-CSRF-Token"] = sign_in(client, "healthuser")
     assert client.post("/console/sandbox/grants",
-                       data={**grant, "csrf_token": analyst_csrf}).status_code == 403  # fmt: skip
+                       data={**grant, "csrf_token": analyst_csrf, "form_token": form_token()}).status_code == 403  # fmt: skip
     assert client.post(f"/console/sandbox/grants/{row.id}/revoke",
-                       data={"csrf_token": analyst_csrf, "reason": "越权"}).status_code == 403  # fmt: skip
+                       data={"csrf_token": analyst_csrf, "form_token": form_token(), "reason": "越权"}).status_code == 403  # fmt: skip
     assert _grants(session) == 1
     session.refresh(row)
     assert row.revoked_at is None
@@ -83,7 +94,7 @@ def test_a_steward_declares_grants_and_revokes_on_the_console(
     client.cookies.clear()
     csrf = client.headers["X-CSRF-Token"] = sign_in(client, "urbansteward")
     revoked = client.post(f"/console/sandbox/grants/{row.id}/revoke",
-                          data={"csrf_token": csrf, "reason": "项目结束"}, follow_redirects=False)  # fmt: skip
+                          data={"csrf_token": csrf, "form_token": form_token(), "reason": "项目结束"}, follow_redirects=False)  # fmt: skip
     assert revoked.status_code == 303
     session.refresh(row)
     assert row.revoke_reason == "项目结束"

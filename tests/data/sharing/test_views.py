@@ -9,7 +9,7 @@ from citybase.core.identity.schemas import Role
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
-from citybase.data.sharing import access
+from citybase.data.sharing import access, repository
 from citybase.data.sharing.schemas import ReadContext
 from tests.core.identity.factories import make_user, sign_in
 from tests.data.sharing.factories import citizen_id, shared_city
@@ -40,17 +40,26 @@ def test_request_decide_and_revoke_in_the_console(
     csrf = sign_in(client, "urbansteward")
     page = client.get("/console/sharing")
     assert number in page.text
-    decided = client.post(f"/console/sharing/requests/{number}",
-                          data={"csrf_token": csrf, "decision": "approve", "days": "10"},
+    decision = {"csrf_token": csrf, "form_token": form_token(), "decision": "approve", "days": "10"}
+    decided = client.post(f"/console/sharing/requests/{number}", data=decision,
                           follow_redirects=False)  # fmt: skip
     assert decided.status_code == 303
+    # the decision sent twice (a double click) is made once and lands where the first did
+    grants = len(repository.grants(session, unit_code=None))
+    again = client.post(f"/console/sharing/requests/{number}", data=decision,
+                        follow_redirects=False)  # fmt: skip
+    assert again.status_code == 303
+    assert again.headers["location"] == decided.headers["location"]
+    session.expire_all()
+    assert len(repository.grants(session, unit_code=None)) == grants
     page = client.get("/console/sharing")
     grant_id = re.search(r"/console/sharing/grants/(\d+)/revoke", page.text)
     assert grant_id, page.text
     resource_page = client.get(f"/console/catalog/{code}")
     assert "pseudonym" in resource_page.text  # the panel shows how it is masked
     revoked = client.post(f"/console/sharing/grants/{grant_id.group(1)}/revoke",
-                          data={"csrf_token": csrf, "reason": "任务完成"}, follow_redirects=False)  # fmt: skip
+                          data={"csrf_token": csrf, "form_token": form_token(), "reason": "任务完成"},
+                          follow_redirects=False)  # fmt: skip
     assert revoked.status_code == 303
     assert "已撤销" in client.get("/console/sharing").text
 

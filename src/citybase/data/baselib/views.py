@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import lineage, service, theme_builds, themes
@@ -174,7 +174,7 @@ async def run(
 @router.post("/console/baselib/reviews/{review_id}")
 async def decide(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
-    review_id: Id,
+    review_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     values = await read_form(request)
     library = _library(values)
@@ -184,7 +184,7 @@ async def decide(
     except (ValidationError, CitybaseError) as exc:
         undo(session)
         return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
-    return RedirectResponse(f"/console/baselib?library={library}&saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib?library={library}&saved=1")
 
 
 # --- theme libraries (主题库) ----------------------------------------------------------------------
@@ -291,7 +291,7 @@ def theme_detail(
 @router.post("/console/baselib/themes/{code}")
 async def theme_update(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
-    code: str,
+    code: str, once: FormOnce,
 ) -> Response:  # fmt: skip
     values = await read_form(request)
     text = str(values.get("spec", ""))
@@ -301,7 +301,7 @@ async def theme_update(
         undo(session)
         return _theme_page(request, session, settings, principal, code,
                            errors=form_errors(exc), status=422, text=text)  # fmt: skip
-    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib/themes/{code}?saved=1")
 
 
 @router.post("/console/baselib/themes/{code}/builds")
@@ -323,7 +323,7 @@ async def theme_build(
 @router.post("/console/baselib/themes/{code}/grade")
 async def theme_grade(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
-    code: str,
+    code: str, once: FormOnce,
 ) -> Response:  # fmt: skip
     values = await read_form(request)
     try:
@@ -333,7 +333,11 @@ async def theme_grade(
         undo(session)
         return _theme_page(request, session, settings, principal, code,
                            errors=form_errors(exc), status=422)  # fmt: skip
-    return RedirectResponse(f"/console/baselib/themes/{code}?saved=1", status_code=303)
+    return once.redirect(session, f"/console/baselib/themes/{code}?saved=1")
 
 
-add_patterns("zh", {r"no theme library (\S+)": "未找到主题库 {0}"})
+add_patterns("zh", {
+    r"no theme library (\S+)": "未找到主题库 {0}",
+    r"the catalog entry (\S+) is under review \(\w+\): change the definition once it is decided":
+        "目录条目 {0} 正在审核中，请在审核结束后再修改定义",
+})  # fmt: skip

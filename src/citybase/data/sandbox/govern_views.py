@@ -18,6 +18,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, read_form, split_list
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
+from citybase.core.web.once import FormOnce
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service as catalog
@@ -176,8 +177,9 @@ def govern_page(
 
 @router.post("/console/sandbox/grants")
 async def grant_submit(
-    request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward
-) -> Response:
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
+    once: FormOnce,
+) -> Response:  # fmt: skip
     values = {k: str(v) for k, v in (await read_form(request)).items()}
     try:
         made = service.grant_budget(session, principal, settings.products, GrantCreate.model_validate({
@@ -192,13 +194,13 @@ async def grant_submit(
         return _govern(
             request, session, principal, settings, _status(exc), errors=errors, form=values
         )
-    return RedirectResponse(f"{HERE}?done={made.id}", status_code=303)
+    return once.redirect(session, f"{HERE}?done={made.id}")
 
 
 @router.post("/console/sandbox/grants/{grant_id}/revoke")
 async def revoke_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    grant_id: Id,
+    grant_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     values = {k: str(v) for k, v in (await read_form(request)).items()}
     try:
@@ -207,7 +209,7 @@ async def revoke_submit(
     except (ValidationError, CitybaseError) as exc:
         errors = failure(session, exc)
         return _govern(request, session, principal, settings, _status(exc), errors=errors)
-    return RedirectResponse(f"{HERE}?done={grant_id}", status_code=303)
+    return once.redirect(session, f"{HERE}?done={grant_id}")
 
 
 def _declare_page(
@@ -245,7 +247,7 @@ def declare_page(
 
 @router.post("/console/sandbox/declarations/{code}")
 async def declare_submit(
-    request: Request, session: DbSession, principal: SandboxSteward, code: str
+    request: Request, session: DbSession, principal: SandboxSteward, code: str, once: FormOnce
 ) -> Response:
     values = {k: str(v) for k, v in (await read_form(request)).items()}
     try:
@@ -253,4 +255,4 @@ async def declare_submit(
     except (ValidationError, CitybaseError) as exc:
         errors = failure(session, exc)
         return _declare_page(request, session, principal, code, _status(exc), errors, values)
-    return RedirectResponse(f"{HERE}?done={quote(made.resource_code)}", status_code=303)
+    return once.redirect(session, f"{HERE}?done={quote(made.resource_code)}")

@@ -15,7 +15,7 @@ from citybase.core.errors import CitybaseError, InvalidInput, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.masking import operators as ops
@@ -256,7 +256,7 @@ async def prepare(
 @router.post("/console/sandbox/releases/{release_id}/review")
 async def review(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    release_id: Id,
+    release_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     try:
         values = await read_form(request)
@@ -265,17 +265,17 @@ async def review(
         service.review_release(session, principal, settings.products, release_id, data)
     except (ValidationError, CitybaseError) as exc:
         return _back(session, exc, release_id)
-    return RedirectResponse(f"{HERE}?release={release_id}", status_code=303)
+    return once.redirect(session, f"{HERE}?release={release_id}")
 
 
 @router.post("/console/sandbox/releases/{release_id}/publish")
 async def publish(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    release_id: Id,
+    release_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     try:
         await read_form(request)
         service.publish_release(session, principal, settings.products, release_id)
     except CitybaseError as exc:
         return _back(session, exc, release_id)
-    return RedirectResponse(f"{HERE}?release={release_id}", status_code=303)
+    return once.redirect(session, f"{HERE}?release={release_id}")

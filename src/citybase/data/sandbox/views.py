@@ -15,7 +15,7 @@ from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, failure_text, read_form
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service as catalog
 from citybase.data.masking import operators as ops
@@ -196,7 +196,7 @@ def answer_page(
 @router.post("/console/sandbox/share-requests/{number}")
 async def answer_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    number: str,
+    number: str, once: FormOnce,
 ) -> Response:  # fmt: skip
     values = {k: str(v) for k, v in (await read_form(request)).items()}
     try:
@@ -208,4 +208,4 @@ async def answer_submit(
     except (ValidationError, CitybaseError) as exc:
         errors = failure(session, exc)
         return _answer_page(request, session, principal, number, 422, errors, values)
-    return RedirectResponse(f"/console/sharing?done={quote(number)}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={quote(number)}")

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
@@ -219,7 +219,7 @@ async def new_request_submit(
 
 @router.post("/console/sharing/requests/{number}")
 async def decide_submit(
-    request: Request, session: DbSession, principal: ShareDecider, number: str
+    request: Request, session: DbSession, principal: ShareDecider, number: str, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     try:
@@ -234,31 +234,31 @@ async def decide_submit(
         return _sharing(
             request, session, principal, 422, errors=failure(session, exc), failed=number
         )
-    return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={number}")
 
 
 @router.post("/console/sharing/requests/{number}/withdraw")
 async def withdraw_submit(
-    request: Request, session: DbSession, principal: ShareRequester, number: str
+    request: Request, session: DbSession, principal: ShareRequester, number: str, once: FormOnce
 ) -> Response:
     await read_form(request)
     try:
         service.withdraw(session, principal, number)
     except CitybaseError as exc:
         return _sharing(request, session, principal, exc.status_code, errors=failure(session, exc))
-    return RedirectResponse(f"/console/sharing?done={number}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={number}")
 
 
 @router.post("/console/sharing/grants/{grant_id}/revoke")
 async def revoke_submit(
-    request: Request, session: DbSession, principal: ShareDecider, grant_id: Id
+    request: Request, session: DbSession, principal: ShareDecider, grant_id: Id, once: FormOnce
 ) -> Response:
     form = await read_form(request)
     try:
         service.revoke(session, principal, grant_id, Revocation(reason=form.get("reason", "")))
     except (CitybaseError, ValidationError) as exc:
         return _sharing(request, session, principal, 422, errors=failure(session, exc))
-    return RedirectResponse(f"/console/sharing?done={grant_id}", status_code=303)
+    return once.redirect(session, f"/console/sharing?done={grant_id}")
 
 
 # --- the demand list ---------------------------------------------------------------------------
