@@ -2,12 +2,13 @@
 declared resources, in an isolated process (``runner``), whose outputs are held until checked.
 
 - ``submit_job``: the analyst's grant in force on every source is found and a Python job's own
-  imports are checked *before anything is read*; the rows come through the one traced read
-  (``read_rows_under``, basis of kind ``sandbox``, the job as reference) into the job's working
-  directory; the job runs there with its limits; a job a guard stopped, or that failed,
-  releases nothing. Run synchronously, within the request: the read is traced under the
-  analyst's own principal in the request's transaction, and the time limit (at most 60 s)
-  bounds the wait.
+  imports are checked *before anything is read*; the job is kept ``queued`` and a stored job
+  (``RUN``) hands it to the background worker.
+- ``run_job`` (the worker): one worker claims the job (a conditional ``UPDATE``), checks the
+  analyst's grants again, reads the rows through the one traced read (``read_rows_under``,
+  basis of kind ``sandbox``, the job as reference, under the analyst's own principal) into the
+  job's working directory, lets its owner commit, runs the job there with its limits, and
+  records the outcome; a job a guard stopped, or that failed, releases nothing.
 - Every CSV table is checked against the job's k at once (``check_table``): with a count
   column, a row counting fewer than k has its count and numbers suppressed; without one, a row
   whose values occur fewer than k times is suppressed. Figures, models and tables that cannot
@@ -15,7 +16,8 @@ declared resources, in an isolated process (``runner``), whose outputs are held 
 - Only released outputs are downloadable, by the analyst who ran the job (``output_file``).
 
 Every job (its code and hash, its inputs and their accesses, its guards), every refusal and
-every output's release or rejection is on the ledger. Nothing here commits.
+every output's release or rejection is on the ledger. Nothing here commits (``run_job`` hands
+the commit between reading and running back to the job that owns the transaction).
 """
 
 from __future__ import annotations
