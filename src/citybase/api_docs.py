@@ -402,6 +402,7 @@ SUMMARIES = {
     "POST /api/v1/sandbox/jobs": "提交沙箱代码作业",
     "GET /api/v1/sandbox/jobs": "查询我的代码作业",
     "GET /api/v1/sandbox/jobs/{job_id}": "查询代码作业及其输出",
+    "POST /api/v1/sandbox/jobs/{job_id}/cancel": "撤回排队中的代码作业",
     "GET /api/v1/sandbox/outputs/held": "查询待审查的作业输出",
     "POST /api/v1/sandbox/outputs/{output_id}/review": "审查作业输出（放行或驳回）",
     "GET /api/v1/sandbox/outputs/{output_id}/file": "下载已放行的作业输出",

@@ -102,6 +102,7 @@ from citybase.data.sandbox import jobs_views as sandbox_jobs_views
 from citybase.data.sandbox import release_routes as sandbox_release_routes
 from citybase.data.sandbox import release_views as sandbox_release_views
 from citybase.data.sandbox import routes as sandbox_routes
+from citybase.data.sandbox import tasks as _sandbox_tasks
 from citybase.data.sandbox import views as sandbox_views
 from citybase.data.search import routes as search_routes
 from citybase.data.search import views as search_views
@@ -149,7 +150,7 @@ from citybase.services.onething import views as onething_views
 from citybase.services.portal import views as portal_views
 
 del _files_tasks, _identity_tasks, _ledger_tasks, _quality_tasks, _sharing_tasks  # for their jobs
-del _products_tasks
+del _products_tasks, _sandbox_tasks
 del _api_docs  # the API documentation's Chinese, for the docs page
 del (
     _cockpit_tasks,

@@ -254,6 +254,14 @@ class ProductsSettings(BaseModel):
     )  # fmt: skip
 
 
+class SandboxSettings(BaseModel):
+    job_max_seconds: int = Field(
+        600, ge=10, le=3600,
+        description="The longest time limit (wall and CPU, in seconds) an analyst may give a "
+        "sandbox code job; jobs run in the background worker.",
+    )  # fmt: skip
+
+
 class FilesSettings(BaseModel):
     store: Literal["directory", "database"] = Field(
         "directory",
@@ -691,6 +699,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     baselib: BaselibSettings = Field(default_factory=BaselibSettings)
     products: ProductsSettings = Field(default_factory=ProductsSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     cockpit: CockpitSettings = Field(default_factory=CockpitSettings)
     onething: OneThingSettings = Field(default_factory=OneThingSettings)

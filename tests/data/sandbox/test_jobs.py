@@ -12,9 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citybase.core.errors import CitybaseError
+from citybase.core.identity.schemas import Principal
 from citybase.core.ledger.models import LedgerEntry
+from citybase.core.settings import Settings
+from citybase.data.masking import operators as ops
 from citybase.data.sandbox import jobs, runner
-from citybase.data.sandbox.jobs_schemas import Decision, JobCreate, Review
+from citybase.data.sandbox.jobs_schemas import Decision, JobCreate, JobRead, Review
 from citybase.data.sandbox.models import SandboxJob, SandboxJobOutput
 from citybase.data.sharing.models import ShareAccess as AccessLog
 from tests.core.identity.factories import sign_in
@@ -31,6 +35,19 @@ def _entries(session: Session, action: str) -> int:
                           .where(LedgerEntry.action == action)) or 0  # fmt: skip
 
 
+def _run(
+    session: Session, principal: Principal, data: JobCreate, home: Path
+) -> tuple[JobRead, CitybaseError | None]:
+    """Queue a job and run it as the background worker would (once, explicitly)."""
+    job, error = jobs.submit_job(session, principal, data, max_seconds=60)
+    if error is not None:
+        return job, error
+    assert job.status == "queued"
+    ran = jobs.run_job(session, job.id, KEYS, home)
+    assert ran is not None
+    return ran, jobs.job_error(ran)
+
+
 def _city(session: Session):  # type: ignore[no-untyped-def]
     sc = sandbox_city(session, rows=0)
     add_rows(session, sc, repeat_offenders(24, 1))  # 12 men, 12 women; 罚款金额 100…123
@@ -41,10 +58,10 @@ def test_a_sql_job_reads_through_the_traced_read_and_small_cells_are_suppressed(
     session: Session, tmp_path: Path
 ) -> None:
     sc = _city(session)
-    job, error = jobs.submit_job(session, sc.analyst, JobCreate(
-        language="sql", code=TABLE.format(code=sc.code), sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+    job, error = _run(session, sc.analyst, JobCreate(
+        language="sql", code=TABLE.format(code=sc.code), sources=[sc.code]), tmp_path)  # fmt: skip
     assert error is None, job.message
-    assert job.status == "done"
+    assert job.status == "finished"
     assert len(job.access_ids) == 1
     access = session.get(AccessLog, job.access_ids[0])
     assert access is not None
@@ -70,8 +87,8 @@ def test_a_row_level_table_keeps_only_groups_of_k(session: Session, tmp_path: Pa
             'frame.select("公民身份号码").write_csv("out/ids.csv")\n'
             'open("out/plot.svg", "w").write("<svg/>")\n'
             'open("notes.csv", "w").write("姓名\\n张伟\\n")\n').replace("{c}", sc.code)  # fmt: skip
-    job, error = jobs.submit_job(session, sc.analyst, JobCreate(
-        language="python", code=code, sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+    job, error = _run(session, sc.analyst, JobCreate(
+        language="python", code=code, sources=[sc.code]), tmp_path)  # fmt: skip
     assert error is None, job.message + job.log
     by_name = {o.name: o for o in job.outputs}
     ids = jobs.output_file(session, sc.analyst, SETTINGS, by_name["ids.csv"].id, tmp_path)[1]
@@ -103,8 +120,8 @@ def test_a_job_that_reaches_out_is_stopped_and_releases_nothing(
     session: Session, tmp_path: Path, code: str, rule: str
 ) -> None:
     sc = _city(session)
-    job, error = jobs.submit_job(session, sc.analyst, JobCreate(
-        language="python", code=code, sources=[sc.code], seconds=3), KEYS, tmp_path)  # fmt: skip
+    job, error = _run(session, sc.analyst, JobCreate(
+        language="python", code=code, sources=[sc.code], seconds=3), tmp_path)  # fmt: skip
     if "pl.read_csv" in code and "landlock-fs" not in job.guards:
         pytest.skip("native reads are stopped by Landlock, which this kernel does not offer")
     assert error is not None
@@ -119,9 +136,9 @@ def test_a_job_that_reaches_out_is_stopped_and_releases_nothing(
 
 def test_a_sql_job_cannot_read_files(session: Session, tmp_path: Path) -> None:
     sc = _city(session)
-    job, error = jobs.submit_job(session, sc.analyst, JobCreate(
+    job, error = _run(session, sc.analyst, JobCreate(
         language="sql", code="SELECT * FROM read_csv('/etc/passwd')", sources=[sc.code]),
-        KEYS, tmp_path)  # fmt: skip
+        tmp_path)  # fmt: skip
     assert error is not None
     assert job.rule == "job.filesystem", job.log
     assert job.outputs == []
@@ -129,8 +146,8 @@ def test_a_sql_job_cannot_read_files(session: Session, tmp_path: Path) -> None:
 
 def test_the_guards_in_force_are_reported(session: Session, tmp_path: Path) -> None:
     sc = _city(session)
-    job, _ = jobs.submit_job(session, sc.analyst, JobCreate(
-        language="sql", code="SELECT 1 AS n", sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+    job, _ = _run(session, sc.analyst, JobCreate(
+        language="sql", code="SELECT 1 AS n", sources=[sc.code]), tmp_path)  # fmt: skip
     assert {"rlimits", "empty-env", "audit-hook"} <= set(job.guards)
     if runner.namespaces():
         assert "netns" in job.guards
@@ -139,15 +156,15 @@ def test_the_guards_in_force_are_reported(session: Session, tmp_path: Path) -> N
 def test_no_grant_is_refused_before_any_read(session: Session, tmp_path: Path) -> None:
     sc = _city(session)
     reads = session.scalar(select(func.count()).select_from(AccessLog))
-    job, error = jobs.submit_job(session, sc.stranger, JobCreate(
-        language="sql", code="SELECT 1", sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+    job, error = _run(session, sc.stranger, JobCreate(
+        language="sql", code="SELECT 1", sources=[sc.code]), tmp_path)  # fmt: skip
     assert error is not None
     assert job.rule == "grant.none"
     assert job.access_ids == []
     assert session.scalar(select(func.count()).select_from(AccessLog)) == reads
     assert _entries(session, "sandbox.job.refuse") == 1
-    job, error = jobs.submit_job(session, sc.analyst, JobCreate(
-        language="python", code="import os\n", sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+    job, error = _run(session, sc.analyst, JobCreate(
+        language="python", code="import os\n", sources=[sc.code]), tmp_path)  # fmt: skip
     assert job.rule == "job.import"
     assert job.access_ids == []
     assert session.scalar(select(func.count()).select_from(AccessLog)) == reads
@@ -155,9 +172,9 @@ def test_no_grant_is_refused_before_any_read(session: Session, tmp_path: Path) -
 
 def test_only_the_providing_units_steward_reviews(session: Session, tmp_path: Path) -> None:
     sc = _city(session)
-    job, _ = jobs.submit_job(session, sc.analyst, JobCreate(
+    job, _ = _run(session, sc.analyst, JobCreate(
         language="python", code="open('out/model.json', 'w').write('{}')\n",
-        sources=[sc.code]), KEYS, tmp_path)  # fmt: skip
+        sources=[sc.code]), tmp_path)  # fmt: skip
     (held,) = job.outputs
     with pytest.raises(Exception, match=r"not_released|only released"):
         jobs.output_file(session, sc.analyst, SETTINGS, held.id, tmp_path)
@@ -177,7 +194,17 @@ def test_only_the_providing_units_steward_reviews(session: Session, tmp_path: Pa
     assert _entries(session, "sandbox.job.output.release") == 1
 
 
-def test_an_analyst_cannot_download_anothers_output(client: TestClient, session: Session) -> None:
+def _work(session: Session, settings: Settings) -> int:
+    """The background worker's round, on the test's transaction: every queued job is run."""
+    queued = session.scalars(select(SandboxJob.id).where(SandboxJob.status == "queued")).all()
+    for job_id in queued:
+        jobs.run_job(session, job_id, ops.keys_for(settings.masking_key), settings.home)
+    return len(queued)
+
+
+def test_an_analyst_cannot_download_anothers_output(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     sc = _city(session)
     from tests.data.sandbox.factories import analyst_of_health
 
@@ -186,8 +213,13 @@ def test_an_analyst_cannot_download_anothers_output(client: TestClient, session:
     client.headers["X-CSRF-Token"] = sign_in(client, "healthuser")
     made = client.post("/api/v1/sandbox/jobs", json={
         "language": "sql", "code": TABLE.format(code=sc.code), "sources": [sc.code]})  # fmt: skip
-    assert made.status_code == 200, made.text
-    (output,) = made.json()["outputs"]
+    assert made.status_code == 202, made.text
+    assert made.json()["status"] == "queued"
+    assert made.headers["Location"] == f"/api/v1/sandbox/jobs/{made.json()['id']}"
+    assert _work(session, settings) == 1
+    ran = client.get(made.headers["Location"])
+    assert ran.json()["status"] == "finished"
+    (output,) = ran.json()["outputs"]
     mine = client.get(f"/api/v1/sandbox/outputs/{output['id']}/file")
     assert mine.status_code == 200
     assert "男,12" in mine.text
@@ -211,7 +243,7 @@ def _form_token(html: str) -> str:
 
 
 def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, settings: Settings
 ) -> None:
     sc = _city(session)
     session.commit()
@@ -225,6 +257,14 @@ def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
         "sources[]": sc.code, "code": "open('out/chart.svg', 'w').write('<svg/>')\n",
     }, follow_redirects=False)  # fmt: skip
     assert sent.status_code == 303
+    waiting = client.get("/console/sandbox/jobs")
+    assert "排队中" in waiting.text
+    assert "等待后台任务" in waiting.text  # the progress line, until the worker takes it
+    (job_id,) = session.scalars(select(SandboxJob.id)).all()
+    follow = client.get(f"/console/sandbox/jobs/{job_id}/progress")
+    assert follow.json()["status"] == "pending"
+    assert _work(session, settings) == 1
+    assert client.get(f"/console/sandbox/jobs/{job_id}/progress").json()["status"] == "done"
     shown = client.get("/console/sandbox/jobs")
     assert "待审查" in shown.text
     assert "chart.svg" in shown.text
@@ -253,7 +293,7 @@ def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
 
 
 def test_through_the_api_only_the_providing_steward_sees_and_reviews_a_held_output(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, settings: Settings
 ) -> None:
     sc = _city(session)
     session.commit()
@@ -265,7 +305,9 @@ def test_through_the_api_only_the_providing_steward_sees_and_reviews_a_held_outp
     made = client.post("/api/v1/sandbox/jobs", json={
         "language": "python", "sources": [sc.code],
         "code": "open('out/fig.svg', 'w').write('<svg>12</svg>')\n"})  # fmt: skip
-    (held,) = made.json()["outputs"]
+    assert made.status_code == 202
+    _work(session, settings)
+    (held,) = client.get(f"/api/v1/sandbox/jobs/{made.json()['id']}").json()["outputs"]
     assert client.get(f"/api/v1/sandbox/outputs/{held['id']}/file").status_code == 403
     client.cookies.clear()
     client.headers["X-CSRF-Token"] = sign_in(client, "bureausteward")

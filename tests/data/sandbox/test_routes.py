@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citybase.data.sandbox import service
 from citybase.data.sandbox.models import SandboxBudget, SandboxGrant, SandboxQuery
+from citybase.data.sandbox.schemas import GrantCreate
 from tests.core.identity.factories import sign_in
-from tests.data.sandbox.factories import sandbox_city
+from tests.data.sandbox.factories import SETTINGS, sandbox_city
 
 SQL = 'SELECT 性别, COUNT(*), AVG(罚款金额) FROM "{code}" GROUP BY 性别'
 
@@ -171,3 +173,42 @@ def test_the_providing_steward_and_an_admin_see_the_grants_an_analyst_of_no_gran
     page = client.get("/console/sandbox")
     assert "本单位暂无沙箱授权" in page.text
     assert sc.code in page.text  # the declaration is public; the grant is not
+
+
+def test_the_console_asks_with_delta_where_a_grant_has_it_and_shows_it_spent(
+    client: TestClient, session: Session
+) -> None:
+    sc = sandbox_city(session, grant=False)
+    service.grant_budget(session, sc.steward, SETTINGS, GrantCreate(
+        resource_code=sc.code, unit_code="fz.health", epsilon=2.0, delta=1e-6,
+        purpose="违法行为的统计分析", legal_basis="《数据安全法》第三十八条"))  # fmt: skip
+    csrf = sign_in(client, "healthuser")
+    page = client.get("/console/sandbox")
+    assert "本次消耗 δ" in page.text
+    assert "高斯噪声" in page.text
+    too_much = client.post("/console/sandbox", data={
+        "csrf_token": csrf, "form_token": _form_token(page.text), "sql": SQL.format(code=sc.code),
+        "epsilon": "0.5", "delta": "0.5"}, follow_redirects=False)  # fmt: skip
+    assert too_much.status_code == 303
+    assert "error=" in too_much.headers["location"]
+    assert session.scalar(select(func.count()).select_from(SandboxQuery)) == 0
+    page = client.get("/console/sandbox")
+    sent = client.post("/console/sandbox", data={
+        "csrf_token": csrf, "form_token": _form_token(page.text), "sql": SQL.format(code=sc.code),
+        "epsilon": "0.5", "delta": "4e-7"}, follow_redirects=False)  # fmt: skip
+    shown = client.get(sent.headers["location"])
+    query = session.scalars(select(SandboxQuery)).one()
+    assert (query.status, query.delta_pico) == ("answered", 400_000)
+    assert "δ = 4e-07" in shown.text  # the answer's cost
+    assert "δ 4e-07" in shown.text  # spent, beside ε, on the budget display
+    assert "Gaussian" in shown.text
+
+
+def test_the_console_asks_no_delta_without_a_grant_of_delta(
+    client: TestClient, session: Session
+) -> None:
+    sandbox_city(session, epsilon=1.0)
+    sign_in(client, "healthuser")
+    page = client.get("/console/sandbox")
+    assert 'name="epsilon"' in page.text
+    assert 'name="delta"' not in page.text

@@ -2,12 +2,13 @@
 declared resources, in an isolated process (``runner``), whose outputs are held until checked.
 
 - ``submit_job``: the analyst's grant in force on every source is found and a Python job's own
-  imports are checked *before anything is read*; the rows come through the one traced read
-  (``read_rows_under``, basis of kind ``sandbox``, the job as reference) into the job's working
-  directory; the job runs there with its limits; a job a guard stopped, or that failed,
-  releases nothing. Run synchronously, within the request: the read is traced under the
-  analyst's own principal in the request's transaction, and the time limit (at most 60 s)
-  bounds the wait.
+  imports are checked *before anything is read*; the job is kept ``queued`` and a stored job
+  (``RUN``) hands it to the background worker.
+- ``run_job`` (the worker): one worker claims the job (a conditional ``UPDATE``), checks the
+  analyst's grants again, reads the rows through the one traced read (``read_rows_under``,
+  basis of kind ``sandbox``, the job as reference, under the analyst's own principal) into the
+  job's working directory, lets its owner commit, runs the job there with its limits, and
+  records the outcome; a job a guard stopped, or that failed, releases nothing.
 - Every CSV table is checked against the job's k at once (``check_table``): with a count
   column, a row counting fewer than k has its count and numbers suppressed; without one, a row
   whose values occur fewer than k times is suppressed. Figures, models and tables that cannot
@@ -15,7 +16,8 @@ declared resources, in an isolated process (``runner``), whose outputs are held 
 - Only released outputs are downloadable, by the analyst who ran the job (``output_file``).
 
 Every job (its code and hash, its inputs and their accesses, its guards), every refusal and
-every output's release or rejection is on the ledger. Nothing here commits.
+every output's release or rejection is on the ledger. Nothing here commits (``run_job`` hands
+the commit between reading and running back to the job that owns the transaction).
 """
 
 from __future__ import annotations
@@ -25,24 +27,30 @@ import csv
 import hashlib
 import io
 import shutil
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import CitybaseError, Forbidden, InvalidInput, NotFound
+from citybase.core.bus import service as bus
+from citybase.core.bus.schemas import JobProgress
+from citybase.core.errors import CitybaseError, Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
-from citybase.core.identity.service import actor_of
+from citybase.core.identity.service import actor_of, principal_for
 from citybase.core.ledger import service as ledger
+from citybase.core.ledger.schemas import Actor
+from citybase.core.progress import Report, Stages, silent
 from citybase.core.settings import ProductsSettings
+from citybase.core.shared.service import SharedStore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
 from citybase.data.products import agreements as products
 from citybase.data.sandbox import jobs_repository as repository
 from citybase.data.sandbox import mechanisms, runner
 from citybase.data.sandbox import repository as sandbox_repository
-from citybase.data.sandbox.auth import SANDBOX_GOVERN
+from citybase.data.sandbox.auth import SANDBOX_GOVERN, SANDBOX_QUERY
 from citybase.data.sandbox.dialect import QueryRefused
 from citybase.data.sandbox.jobs_schemas import (
     Decision,
@@ -89,7 +97,9 @@ def _job_reads(session: Session, rows: list[SandboxJob]) -> list[JobRead]:
         language=Language(r.language), code=r.code, code_sha256=r.code_sha256,
         sources=list(r.sources), access_ids=[int(a) for a in r.access_ids], k=r.k,
         status=JobStatus(r.status), rule=r.rule, message=r.message, log=r.log,
-        guards=list(r.guards), duration_ms=r.duration_ms, outputs=outputs.get(r.id, []),
+        guards=list(r.guards), duration_ms=r.duration_ms, seconds=r.seconds,
+        memory_mb=r.memory_mb, started_at=r.started_at, finished_at=r.finished_at,
+        outputs=outputs.get(r.id, []),
     ) for r in rows]  # fmt: skip
 
 
@@ -279,74 +289,190 @@ def _collect(session: Session, row: SandboxJob, workdir: Path) -> list[SandboxJo
     return made
 
 
+RUN = "data.sandbox.job"  # the stored job (on the bus) that runs one code job
+LOST_GRACE_SECONDS = 60  # past its time limit by this much, a job still running was lost
+STAGES = (("read", 1.0), ("run", 8.0), ("check", 1.0))
+
+
+def _refuse(
+    session: Session, principal: Principal | None, row: SandboxJob, refused: QueryRefused,
+    workdir: Path | None = None,
+) -> QueryRefused:  # fmt: skip
+    """The job ends refused or failed with ``refused``'s rule: nothing of it is released, the
+    attempt is kept and on the ledger."""
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)  # nothing of it is released
+    failed = refused.rule in ("job.timeout", "job.memory", "job.error", "job.lost")
+    row.status = (JobStatus.failed if failed else JobStatus.refused).value
+    row.rule, row.message = refused.rule, refused.message
+    row.finished_at = datetime.now(UTC)
+    session.flush()
+    actor = actor_of(principal) if principal is not None else Actor.system("sandbox")
+    ledger.record(
+        session, actor, "sandbox.job.refuse", object_type="sandbox_job",
+        object_id=row.id, details={"sources": list(row.sources), "language": row.language,
+                                   "code": row.code, "code_sha256": row.code_sha256,
+                                   "rule": refused.rule, "message": refused.message,
+                                   "access": row.access_ids, "guards": row.guards},
+    )  # fmt: skip
+    return refused
+
+
+def _check_sources(session: Session, principal: Principal, row: SandboxJob) -> None:
+    """Every source declared, a grant in force on each; a Python job's imports allowed."""
+    providers = []
+    for code in row.sources:
+        declared = sandbox_repository.declaration(session, code)
+        if declared is None:
+            raise QueryRefused("sandbox.not_declared", f"{code} is not available in the "
+                               "sandbox", status=404, field="sources")  # fmt: skip
+        providers.append(declared.provider_unit_code)
+        grant_in_force(session, principal, code)
+    row.provider_units = sorted(set(providers))
+    if row.language == Language.python.value:
+        _check_imports(row.code)
+
+
 def submit_job(
-    session: Session, principal: Principal, data: JobCreate, keys: ops.Keys, home: Path
+    session: Session, principal: Principal, data: JobCreate, *, max_seconds: int
 ) -> tuple[JobRead, CitybaseError | None]:
-    """Run a job under the analyst's grants, or refuse it. A refused or failed job is returned
-    with its rule (and the error to answer with), kept, on the ledger, and releases nothing;
-    the caller commits either way."""
+    """Queue a job under the analyst's grants for the background worker (``run_job``), or
+    refuse it before anything is read. A refused job is returned with its rule (and the error
+    to answer with), kept, on the ledger; the caller commits either way."""
+    if data.seconds > max_seconds:
+        raise InvalidInput(f"a job's time limit is at most {max_seconds} s", field="seconds")
     sources = list(dict.fromkeys(data.sources))
     row = SandboxJob(
         username=principal.username, unit_code=principal.unit_code or "",
         language=data.language.value, code=data.code,
         code_sha256=hashlib.sha256(data.code.encode("utf-8")).hexdigest(), sources=sources,
-        provider_units=[], access_ids=[], k=data.k, status=JobStatus.running.value, rule="",
-        message="", log="", guards=[], duration_ms=0,
+        provider_units=[], access_ids=[], k=data.k, status=JobStatus.queued.value, rule="",
+        message="", log="", guards=[], duration_ms=0, seconds=data.seconds,
+        memory_mb=data.memory_mb,
     )  # fmt: skip
     repository.add(session, row)
-    workdir = workdir_of(home, row.id)
-    outputs: list[SandboxJobOutput] = []
     try:
-        providers = []
-        for code in sources:
-            declared = sandbox_repository.declaration(session, code)
-            if declared is None:
-                raise QueryRefused("sandbox.not_declared", f"{code} is not available in the "
-                                   "sandbox", status=404, field="sources")  # fmt: skip
-            providers.append(declared.provider_unit_code)
-            grant_in_force(session, principal, code)
-        row.provider_units = sorted(set(providers))
-        if data.language is Language.python:
-            _check_imports(data.code)
+        _check_sources(session, principal, row)
+    except QueryRefused as refused:
+        error = _refuse(session, principal, row, refused)
+        return _job_reads(session, [row])[0], error
+    session.flush()
+    ledger.record(
+        session, actor_of(principal), "sandbox.job.queue", object_type="sandbox_job",
+        object_id=row.id, details={"sources": sources, "language": row.language,
+                                   "code": data.code, "code_sha256": row.code_sha256,
+                                   "k": row.k, "seconds": row.seconds,
+                                   "memory_mb": row.memory_mb},
+    )  # fmt: skip
+    bus.schedule(session, RUN, payload={"id": row.id}, key=f"{RUN}:{row.id}", max_attempts=1)
+    return _job_reads(session, [row])[0], None
+
+
+def cancel_job(session: Session, principal: Principal, job_id: int) -> JobRead:
+    """The analyst who submitted a job withdraws it while it waits for a worker. Anyone else:
+    not found; a job a worker has taken: a conflict."""
+    row = repository.job(session, job_id)
+    if row is None or row.username != principal.username:
+        raise NotFound(f"no sandbox job {job_id}", field="job_id")
+    if not repository.move(session, job_id, JobStatus.queued.value, JobStatus.cancelled.value,
+                           finished_at=datetime.now(UTC)):  # fmt: skip
+        session.refresh(row)
+        raise Conflict(f"job {job_id} is {row.status}: only a queued job is cancelled",
+                       field="job_id", rule="job.not_queued")  # fmt: skip
+    session.refresh(row)
+    ledger.record(session, actor_of(principal), "sandbox.job.cancel", object_type="sandbox_job",
+                  object_id=row.id, details={"sources": list(row.sources),
+                                             "code_sha256": row.code_sha256})  # fmt: skip
+    return _job_reads(session, [row])[0]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _not_claimed(session: Session, job_id: int) -> None:
+    """Another worker has the job, or had it: a job running past its limit and the grace was
+    lost with its worker (failed, ``job.lost``); one still within it is looked at again then."""
+    row = repository.job(session, job_id)
+    if row is None or row.status != JobStatus.running.value or row.started_at is None:
+        return
+    deadline = _aware(row.started_at) + timedelta(seconds=row.seconds + LOST_GRACE_SECONDS)
+    if datetime.now(UTC) < deadline:
+        bus.schedule(session, RUN, payload={"id": job_id}, run_at=deadline, max_attempts=1)
+        return
+    _refuse(session, None, row, QueryRefused(
+        "job.lost", "the worker running the job stopped before it ended; submit it again"))  # fmt: skip
+
+
+def run_job(
+    session: Session, job_id: int, keys: ops.Keys, home: Path, *,
+    progress: Report = silent, between: Callable[[], None] = lambda: None,
+) -> JobRead | None:  # fmt: skip
+    """Run a queued job: claim it (one worker only: a conditional ``UPDATE`` from ``queued``),
+    check its grants again, read its inputs through the traced read under the analyst's own
+    principal, run it in its isolated process, check or hold its outputs. ``between`` is
+    called once the inputs are read: the job that owns the transaction commits there, so that
+    no transaction stays open while the code runs.
+    Returns None when the job was not queued (another worker took it, or it was cancelled)."""
+    if not repository.move(session, job_id, JobStatus.queued.value, JobStatus.running.value,
+                           started_at=datetime.now(UTC)):  # fmt: skip
+        _not_claimed(session, job_id)
+        return None
+    row = repository.job(session, job_id, fresh=True)
+    assert row is not None
+    stages = Stages(progress, STAGES)
+    workdir = workdir_of(home, row.id)
+    try:
+        principal = principal_for(session, row.username)
+    except NotFound:
+        refused = QueryRefused("grant.none", f"no user {row.username}", status=403)
+        _refuse(session, None, row, refused)
+        return _job_reads(session, [row])[0]
+    try:
+        stages.start("read", "Reading the inputs through the traced read")
+        if not principal.can(SANDBOX_QUERY):
+            raise QueryRefused("grant.none", f"{row.username} may no longer ask the sandbox",
+                               status=403)  # fmt: skip
+        _check_sources(session, principal, row)
         if workdir.exists():
             shutil.rmtree(workdir)
         _read_inputs(session, principal, row, keys, workdir)
-        outcome = runner.run(workdir, data.language.value, data.code,
-                             runner.Limits(seconds=data.seconds, memory_mb=data.memory_mb))  # fmt: skip
-        row.guards = outcome.guards
-        row.duration_ms = round(outcome.seconds * 1000)
-        row.log = (outcome.stdout + ("\n" if outcome.stdout else "") + outcome.stderr)[-4000:]
-        for left in workdir.iterdir():  # the rows do not outlive the run; only out/ is kept
-            if left.name != "out":
-                (shutil.rmtree if left.is_dir() and not left.is_symlink() else Path.unlink)(left)
-        if outcome.state != "done":
-            status = 403 if outcome.state == "refused" else 422
-            raise QueryRefused(outcome.rule, outcome.reason, status=status, field="code")
-        outputs = _collect(session, row, workdir)
     except QueryRefused as refused:
-        shutil.rmtree(workdir, ignore_errors=True)  # nothing of it is released
-        failed = refused.rule in ("job.timeout", "job.memory", "job.error")
-        row.status = (JobStatus.failed if failed else JobStatus.refused).value
-        row.rule, row.message = refused.rule, refused.message
-        session.flush()
-        ledger.record(
-            session, actor_of(principal), "sandbox.job.refuse", object_type="sandbox_job",
-            object_id=row.id, details={"sources": sources, "language": row.language,
-                                       "code": data.code, "code_sha256": row.code_sha256,
-                                       "rule": refused.rule, "message": refused.message,
-                                       "access": row.access_ids, "guards": row.guards},
-        )  # fmt: skip
-        error = refused
-        return _job_reads(session, [row])[0], error
-    row.status = JobStatus.done.value
+        _refuse(session, principal, row, refused, workdir)
+        return _job_reads(session, [row])[0]
+    between()  # the read is kept, and the job shows as running, before its code runs
+    stages.start("run", "Running the job's code")
+    try:
+        outcome = runner.run(workdir, row.language, row.code,
+                             runner.Limits(seconds=row.seconds, memory_mb=row.memory_mb))  # fmt: skip
+    except OSError as exc:  # the process could not be started: the job fails, kept as such
+        outcome = runner.Outcome("failed", rule="job.error", reason=f"not started: {exc}")
+    stages.start("check", "Checking the outputs")
+    row = repository.job(session, job_id, fresh=True)
+    assert row is not None
+    row.guards = outcome.guards
+    row.duration_ms = round(outcome.seconds * 1000)
+    row.log = (outcome.stdout + ("\n" if outcome.stdout else "") + outcome.stderr)[-4000:]
+    for left in workdir.iterdir():  # the rows do not outlive the run; only out/ is kept
+        if left.name != "out":
+            (shutil.rmtree if left.is_dir() and not left.is_symlink() else Path.unlink)(left)
+    if outcome.state != "done":
+        status = 403 if outcome.state == "refused" else 422
+        _refuse(session, principal, row,
+                QueryRefused(outcome.rule, outcome.reason, status=status, field="code"), workdir)  # fmt: skip
+        return _job_reads(session, [row])[0]
+    outputs = _collect(session, row, workdir)
+    row.status = JobStatus.finished.value
+    row.finished_at = datetime.now(UTC)
     session.flush()
     ledger.record(
         session, actor_of(principal), "sandbox.job.run", object_type="sandbox_job",
         object_id=row.id, details={
-            "sources": sources, "language": row.language, "code": data.code,
+            "sources": list(row.sources), "language": row.language, "code": row.code,
             "code_sha256": row.code_sha256, "access": row.access_ids, "guards": row.guards,
-            "k": row.k, "outputs": [{"name": o.name, "sha256": o.sha256, "status": o.status,
-                                     "check": o.check} for o in outputs],
+            "k": row.k, "seconds": row.seconds, "outputs": [
+                {"name": o.name, "sha256": o.sha256, "status": o.status, "check": o.check}
+                for o in outputs],
         },
     )  # fmt: skip
     for o in outputs:
@@ -356,7 +482,37 @@ def submit_job(
                 object_type="sandbox_job_output", object_id=o.id, reason="k-check",
                 details={"job": row.id, "name": o.name, "sha256": o.sha256, "check": o.check},
             )  # fmt: skip
-    return _job_reads(session, [row])[0], None
+    stages.finish()
+    return _job_reads(session, [row])[0]
+
+
+def progress_of(session: Session, store: SharedStore, job: JobRead) -> JobProgress:
+    """How far a job got, for its page's progress line: its state from its row, what the
+    worker last reported (kept in the shared store under the stored job) while it runs."""
+    found = bus.find_job(session, f"{RUN}:{job.id}")
+    kept = bus.job_progress(session, store, found.id) if found is not None else None
+    status = {JobStatus.queued: "pending", JobStatus.running: "running",
+              JobStatus.failed: "failed"}.get(job.status, "done")  # fmt: skip
+    if status == "running" and kept is not None and kept.status == "running":
+        return kept.model_copy(update={"id": job.id, "kind": RUN})
+    return JobProgress(
+        id=job.id, kind=RUN, status=status, done=1.0 if status == "done" else 0.0,
+        total=1.0 if status == "done" else 0.0, what="",
+        elapsed_seconds=job.duration_ms / 1000, remaining_seconds=None,
+        last_error=job.message if status == "failed" else "",
+    )  # fmt: skip
+
+
+def job_error(job: JobRead) -> CitybaseError | None:
+    """The error a refused or failed job answers with (None for any other)."""
+    if job.status not in (JobStatus.refused, JobStatus.failed):
+        return None
+    status = 422 if job.status is JobStatus.failed else 403
+    if job.rule == "sandbox.not_declared":
+        status = 404
+    elif job.rule.startswith("query.") or job.rule == "job.syntax":
+        status = 422
+    return QueryRefused(job.rule, job.message, status=status, field="code")
 
 
 # --- review and download ------------------------------------------------------------------------

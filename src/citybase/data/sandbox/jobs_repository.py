@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from citybase.data.sandbox.models import SandboxJob, SandboxJobOutput
@@ -13,8 +15,23 @@ def add(session: Session, row: SandboxJob | SandboxJobOutput) -> None:
     session.flush()
 
 
-def job(session: Session, job_id: int) -> SandboxJob | None:
-    return session.get(SandboxJob, job_id)
+def job(session: Session, job_id: int, *, fresh: bool = False) -> SandboxJob | None:
+    """The job; ``fresh``: read again from the database, not from the session's memory."""
+    return session.get(SandboxJob, job_id, populate_existing=fresh)
+
+
+def move(session: Session, job_id: int, from_status: str, to_status: str,
+         **values: datetime) -> bool:  # fmt: skip
+    """Move a job from one status to another if it still is in the first, in one conditional
+    ``UPDATE``: of two workers (or a worker and a cancel) only one succeeds."""
+    result = session.execute(
+        update(SandboxJob)
+        .where(SandboxJob.id == job_id, SandboxJob.status == from_status)
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
 
 
 def jobs(session: Session, *, username: str | None = None, limit: int = 50) -> list[SandboxJob]:

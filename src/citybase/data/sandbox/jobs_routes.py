@@ -1,5 +1,5 @@
-"""The sandbox's code jobs through the API, under /api/v1/sandbox/jobs: submit, list, read,
-review a held output, download a released one."""
+"""The sandbox's code jobs through the API, under /api/v1/sandbox/jobs: submit (queued for the
+background worker), list, read, cancel, review a held output, download a released one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, Response
 
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.params import Id
-from citybase.data.masking import operators as ops
 from citybase.data.sandbox import jobs
 from citybase.data.sandbox.auth import SandboxAnalyst, SandboxSteward
 from citybase.data.sandbox.jobs_schemas import JobCreate, JobRead, OutputRead, Review
@@ -20,20 +19,22 @@ MEDIA = {".csv": "text/csv; charset=utf-8", ".png": "image/png", ".svg": "image/
          ".json": "application/json"}  # fmt: skip
 
 
-@router.post("/jobs", response_model=JobRead)
+@router.post("/jobs", response_model=JobRead, status_code=202)
 def submit(
     session: DbSession, settings: AppSettings, principal: SandboxAnalyst, data: JobCreate
 ) -> Response:
-    """Run a code job over declared resources. A refused or failed job is answered in the
-    error format with ``details.rule`` and ``details.job`` — returned, not raised, so that the
-    attempt stays kept and on the ledger."""
-    job, error = jobs.submit_job(session, principal, data, ops.keys_for(settings.masking_key),
-                                 settings.home)  # fmt: skip
+    """Queue a code job over declared resources for the background worker: answered at once,
+    202 with the job (``queued``) and its address in ``Location``. A job refused before
+    anything is read is answered in the error format with ``details.rule`` and
+    ``details.job`` — returned, not raised, so that the attempt stays kept and on the ledger."""
+    job, error = jobs.submit_job(session, principal, data,
+                                 max_seconds=settings.sandbox.job_max_seconds)  # fmt: skip
     if error is not None:
         body = error.to_dict()
         body.setdefault("details", {})["job"] = job.id
         return JSONResponse({"error": body}, status_code=error.status_code)
-    return JSONResponse(job.model_dump(mode="json"))
+    return JSONResponse(job.model_dump(mode="json"), status_code=202,
+                        headers={"Location": f"/api/v1/sandbox/jobs/{job.id}"})  # fmt: skip
 
 
 @router.get("/jobs")
@@ -48,6 +49,12 @@ def read_job(
     session: DbSession, settings: AppSettings, principal: SandboxAnalyst, job_id: Id
 ) -> JobRead:
     return jobs.get_accessible_job(session, principal, settings.products, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel(session: DbSession, principal: SandboxAnalyst, job_id: Id) -> JobRead:
+    """Withdraw one's own job while it waits for a worker."""
+    return jobs.cancel_job(session, principal, job_id)
 
 
 @router.get("/outputs/held")

@@ -19,8 +19,10 @@ class Language(StrEnum):
 
 
 class JobStatus(StrEnum):
+    queued = "queued"  # waiting for the background worker
     running = "running"
-    done = "done"
+    finished = "finished"
+    cancelled = "cancelled"  # withdrawn by its analyst while queued
     refused = "refused"  # a guard stopped it, or it was refused before it ran
     failed = "failed"  # it ran and failed: an error, past its time or memory
 
@@ -42,7 +44,9 @@ class JobCreate(BaseModel):
     k: int = Field(default=K_MINIMUM, ge=K_MINIMUM, le=1000,
                    description="The k threshold every released table's counts are checked "
                    "against")  # fmt: skip
-    seconds: int = Field(default=30, ge=1, le=60, description="Time limit (wall and CPU), s")
+    seconds: int = Field(default=30, ge=1, le=3600,
+                         description="Time limit (wall and CPU), s; at most the platform's "
+                         "CITYBASE_SANDBOX__JOB_MAX_SECONDS")  # fmt: skip
     memory_mb: int = Field(default=1024, ge=512, le=2048, description="Memory limit, MB")
 
 
@@ -77,6 +81,10 @@ class JobRead(BaseModel):
     log: str
     guards: list[str]
     duration_ms: int
+    seconds: int
+    memory_mb: int
+    started_at: datetime | None
+    finished_at: datetime | None
     outputs: list[OutputRead] = []
 
 

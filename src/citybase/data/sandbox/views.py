@@ -64,6 +64,16 @@ _TEXTS = {
         "with =, !=, <, <=, >, >=, IN joined by AND; FROM the resource code (in double quotes).",
     ),
     "sandbox.epsilon": ("本次消耗 ε", "ε to spend"),
+    "sandbox.delta": ("本次消耗 δ（可选）", "δ to spend (optional)"),
+    "sandbox.delta_hint": (
+        "δ 大于 0 时按 (ε, δ)-近似差分隐私作答：计数、求和与平均值加高斯噪声，同等 ε 下噪声更小；"
+        "δ 从授权的每期 δ 预算中扣除（最大 0.001）。分位数只用纯 ε-差分隐私，δ 须为 0。"
+        "δ 为 0 时使用纯 ε-差分隐私（拉普拉斯噪声）。",
+        "Above 0, δ answers under (ε, δ)-approximate DP: counts, sums and averages get Gaussian "
+        "noise, less of it for the same ε; δ is spent from the grant's δ per period (at most "
+        "0.001). Quantiles use pure ε-DP only (δ must be 0). At 0, pure ε-DP (Laplace noise).",
+    ),
+    "sandbox.delta_left": ("δ 本期剩余", "δ left this period"),
     "sandbox.answer": ("查询结果", "Answer"),
     "sandbox.cost": ("隐私消耗", "Privacy cost"),
     "sandbox.accuracy": ("准确度（OpenDP，95% 置信）", "Accuracy (OpenDP, 95 % confidence)"),
@@ -138,10 +148,13 @@ def sandbox_page(
                                                  int(wanted))  # fmt: skip
         except NotFound:
             shown = None
+    grants = service.get_accessible_grants(session, principal, settings.products)
     return console.render(
         request, "sandbox/sandbox.html",
-        {"declarations": service.list_declarations(session),
-         "grants": service.get_accessible_grants(session, principal, settings.products),
+        {"declarations": service.list_declarations(session), "grants": grants,
+         # δ is asked where the analyst holds a grant in force that has some δ left
+         "delta_left": max((g.delta_remaining for g in grants
+                            if g.state.value == "in_force"), default=0.0),
          "queries": service.get_accessible_queries(session, principal, settings.products, 20),
          "shown": shown, "sql": request.query_params.get("sql", "")[:4000] or _start(request)},
     )  # fmt: skip
@@ -157,7 +170,8 @@ async def ask(
         once = await claim(request, session)
         values = await read_form(request)
         data = QueryCreate.model_validate({"sql": values.get("sql") or None,
-                                           "epsilon": values.get("epsilon") or None})  # fmt: skip
+                                           "epsilon": values.get("epsilon") or None,
+                                           "delta": values.get("delta") or 0})  # fmt: skip
     except (ValidationError, CitybaseError) as exc:
         return RedirectResponse(f"{HERE}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
