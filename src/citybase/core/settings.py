@@ -508,6 +508,22 @@ class PerceptionSettings(BaseModel):
         "and attributes: beyond it the answer is cut in time and comes as 206 Partial Content "
         "with a Content-Range.",
     )
+    source_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="How long a distributed NGSI-LD query or retrieval waits for a registered "
+        "context source whose registration names no management.timeout; a source that has not "
+        "answered by then is left out of the answer and named in an NGSILD-Warning header.",
+    )
+    broker_name: str = Field(
+        "",
+        max_length=100,
+        description="This broker's name in the Via header of the NGSI-LD requests it forwards "
+        "to context sources (a request that already passed through it is answered from its own "
+        "store, which breaks loops). Empty: derived from the database URL, the same for every "
+        "process of one deployment and different between deployments.",
+    )
 
 
 class FederationSettings(BaseModel):

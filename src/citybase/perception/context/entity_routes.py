@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.params import Offset
-from citybase.perception.context import linked, ordering, service, updates
+from citybase.perception.context import federation, linked, ordering, service, updates
 from citybase.perception.context import query as query_language
 from citybase.perception.context.attributes import URI as URI_RE
 from citybase.perception.context.attributes import check_id
@@ -54,6 +55,7 @@ def query_entities(
     request: Request,
     session: DbSession,
     scope: Scope,
+    settings: AppSettings,
     type: str | None = None,
     id: str | None = None,
     idPattern: str | None = None,
@@ -96,6 +98,8 @@ def query_entities(
         raise BadRequestData("q over system members alone would select every entity", field="q")
     if local == "true" and not (type or id or idPattern or attrs or q or georel or scopeQ):
         type = "*"
+    distributed = local != "true" and not federation.passed_here(
+        request.headers.get("via"), federation.broker_name(settings))  # fmt: skip
     return _query(request, session, scope, context, types=_split(type), ids=_split(id),
                   id_pattern=idPattern, attrs=_split(attrs), q=q, scope_q=scopeQ,
                   geo=_geo(georel, geometry, coordinates), geoproperty=geoproperty, limit=limit,
@@ -106,7 +110,8 @@ def query_entities(
                   collation=request.query_params.get("collation"),
                   datasets=_split(request.query_params.get("datasetId")),
                   join=request.query_params.get("join"),
-                  join_level=request.query_params.get("joinLevel"))  # fmt: skip
+                  join_level=request.query_params.get("joinLevel"),
+                  settings=settings if distributed else None)  # fmt: skip
 
 
 def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
@@ -118,7 +123,9 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
            lang: str | None, attrs_given: str | None, order_by: Any = None,
            order_from: Any = None, collation: Any = None,
            datasets: list[str] | None = None, join: str | None = None,
-           join_level: Any = None) -> Response:  # fmt: skip
+           join_level: Any = None, settings: Settings | None = None) -> Response:  # fmt: skip
+    """The entities matched here and, with ``settings`` (a distributed query), by the context
+    sources registered for them."""
     chosen = _options(options)
     order = None
     if collation is not None:
@@ -140,15 +147,20 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
     _geometry_property(request, geometry_property)
     for one in ids or []:
         check_id(one)
+    asked = [] if settings is None else federation.sources(
+        session, "queryEntity", context, types=types, ids=ids, attrs=attrs)  # fmt: skip
+    # with sources, this store's entities up to the end of the page: the page is cut after
+    # merging
+    start, size = (0, offset + limit) if asked else (offset, limit)
     found, total = service.query(
         session, context, types=types, ids=ids, id_pattern=id_pattern,
-        attrs=attrs, limit=limit, offset=offset, form=_form(chosen, format_),
+        attrs=attrs, limit=size, offset=start, form=_form(chosen, format_),
         sys_attrs="sysAttrs" in chosen, q=q, geoproperty=geoproperty,
-        geo=geo, count=count, scope=scope, lang=_lang(lang), scope_q=scope_q, order=order,
-        limit_more=limit > 0,
+        geo=geo, count=count or bool(asked), scope=scope, lang=_lang(lang), scope_q=scope_q,
+        order=order, limit_more=size > 0,
     )  # fmt: skip
-    more = len(found) > limit
-    found = found[:limit]
+    more = len(found) > size
+    found = found[:size]
     if datasets:
         found = [_of_datasets(e, set(datasets)) for e in found]
     ids = [e["id"] for e in found]
@@ -157,7 +169,23 @@ def _query(request: Request, session: Any, scope: Any, context: list[Any], *,
         found = linked.join(session, scope, context, found, ids, mode, depth,
                             _form(chosen, format_), lang, sys_attrs="sysAttrs" in chosen,
                             shown=shown)  # fmt: skip
-    headers = {"NGSILD-Results-Count": str(total)} if count else {}
+    headers: dict[str, str] = {}
+    if asked and settings is not None:
+        answers = federation.visible(federation.gather(
+            asked, "/ngsi-ld/v1/entities",
+            federation.query_params(request.query_params.multi_items(), offset, limit),
+            request.headers, settings), scope, context)  # fmt: skip
+        local = found
+        found = federation.merge(local, answers)
+        if order is None:
+            found.sort(key=lambda e: e["id"])
+        total = federation.count(total, local, answers)
+        more = more or len(found) > offset + limit or any(
+            a.count is not None and a.count >= offset + limit for a in answers)  # fmt: skip
+        found = found[offset : offset + limit]
+        headers.update(federation.warnings(answers))
+    if count:
+        headers["NGSILD-Results-Count"] = str(total)
     pages = _page_links(request, limit, offset, more)
     if pages:
         headers["Link"] = pages
@@ -201,6 +229,7 @@ def retrieve_entity(
     request: Request,
     session: DbSession,
     scope: Scope,
+    settings: AppSettings,
     entity_id: str,
     attrs: str | None = None,
     options: str | None = None,
@@ -220,21 +249,50 @@ def retrieve_entity(
     mode, depth = linked.join_mode(join, joinLevel)
     shown = linked.projection(pick, omit, attrs, joined=mode is not None, levels=depth)
     _geometry_property(request, geometryProperty)
-    found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
-                             sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
-                             scope=scope, lang=_lang(lang), types=_split(type))  # fmt: skip
-    found = shown.apply(found)
-    if shown.picked is not None and not (shown.picked & found.keys()):
-        raise ResourceNotFound(f"entity {entity_id} has none of the members picked", field="pick")
-    if shown.omitted and not found:
-        raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
+    local = request.query_params.get("local")
+    if local not in (None, "true", "false"):
+        raise BadRequestData("local is true or false", field="local")
+    asked = [] if local == "true" or federation.passed_here(
+        request.headers.get("via"), federation.broker_name(settings)) else federation.sources(
+        session, "retrieveEntity", context, types=_split(type), ids=[entity_id],
+        attrs=_split(attrs))  # fmt: skip
+    missing: ResourceNotFound | None = None
+    try:
+        found = service.retrieve(session, entity_id, context, form=_form(chosen, format),
+                                 sys_attrs="sysAttrs" in chosen, attrs=_split(attrs),
+                                 scope=scope, lang=_lang(lang), types=_split(type))  # fmt: skip
+        found = shown.apply(found)
+        if shown.picked is not None and not (shown.picked & found.keys()):
+            raise ResourceNotFound(f"entity {entity_id} has none of the members picked",
+                                   field="pick")  # fmt: skip
+        if shown.omitted and not found:
+            raise ResourceNotFound(f"everything of entity {entity_id} is omitted", field="omit")
+    except ResourceNotFound as exc:
+        if not asked:
+            raise
+        missing, found = exc, {}
+    if asked:
+        answers = federation.visible(federation.gather(
+            asked, federation.entity_path(entity_id), request.query_params.multi_items(),
+            request.headers, settings), scope, context)  # fmt: skip
+        warned = federation.warnings(answers)
+        if any(a.entities for a in answers) or missing is not None:
+            # linked entities are joined from this store's entities alone (not from sources)
+            merged = federation.merge([found] if found else [], answers)
+            if not merged:
+                raise missing or ResourceNotFound(f"no entity {entity_id}", field="id")
+            return _answer(request, merged[0], context, headers=warned,
+                           geometry=geometryProperty or "location")  # fmt: skip
+    else:
+        warned = {}
     if mode is not None:
         joined = linked.join(session, scope, context, [found], [entity_id], mode, depth,
                              _form(chosen, format), lang, sys_attrs="sysAttrs" in chosen,
                              shown=shown)  # fmt: skip
         return _answer(request, joined if mode == "flat" else joined[0], context,
-                       geometry=geometryProperty or "location")  # fmt: skip
-    return _answer(request, found, context, geometry=geometryProperty or "location")
+                       headers=warned, geometry=geometryProperty or "location")  # fmt: skip
+    return _answer(request, found, context, headers=warned,
+                   geometry=geometryProperty or "location")  # fmt: skip
 
 
 def _geometry_property(request: Request, given: str | None) -> None:

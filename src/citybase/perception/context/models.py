@@ -96,6 +96,25 @@ class ContextSubscription(Base):
     modified_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ContextSourceRegistration(Base):
+    """An NGSI-LD context source registration (ETSI GS CIM 009, 5.2.9): what another broker
+    (a district's, say) holds and where to ask for it, in its creator's terms (``body``) with
+    the creator's contexts; distributed queries and retrievals forward to it."""
+
+    __tablename__ = "perception_csource_registrations"
+
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    context: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    owner: Mapped[str] = mapped_column(String(64), default="")  # the user who made it
+    # the owning unit: only it (or a platform administrator) reads, changes or deletes it, and
+    # what its sources answer is shown to those who may read that unit's entities
+    unit: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AttributeSeries(Base):
     """One attribute of one entity whose values over time are kept (the temporal API's key):
     one series per datasetId of the attribute ("" for the default instance)."""

@@ -11,6 +11,7 @@ from citybase.perception.context import (
     batch_routes,
     discovery_routes,
     entity_routes,
+    registration_routes,
     subscription_routes,
     temporal_routes,
 )
@@ -20,5 +21,5 @@ router = APIRouter(
     prefix="/ngsi-ld/v1", tags=["NGSI-LD"], dependencies=[Depends(_media), Depends(_tenant)]
 )
 for _part in (entity_routes, batch_routes, discovery_routes, subscription_routes,
-              temporal_routes):  # fmt: skip
+              registration_routes, temporal_routes):  # fmt: skip
     router.include_router(_part.router)
