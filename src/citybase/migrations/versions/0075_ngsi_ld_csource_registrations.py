@@ -1,7 +1,7 @@
 """NGSI-LD context source registrations: what other brokers hold, for distributed queries.
 
 Revision ID: 0075
-Revises: 0072
+Revises: 0073
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 revision: str = "0075"
-down_revision: str | None = "0072"
+down_revision: str | None = "0073"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
