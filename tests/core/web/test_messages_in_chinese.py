@@ -152,3 +152,13 @@ def test_a_message_without_chinese_is_reported(tmp_path: Path) -> None:
         "made_up.py:3: the frobnicator is out of sprockets",
         "made_up.py:5: no frobnicator {} in the sprocket bay",
     ]
+
+
+def test_a_value_that_names_a_field_shows_its_label() -> None:
+    """An import's first problem names the row's field: the page shows the field's label, never
+    its name in the code, and the problem itself in Chinese."""
+    shown = i18n.translate_message(
+        "zh", "row 3, region_code: no region with code x9 (2 problem(s); nothing was imported)"
+    )
+    assert shown == "第 3 行，行政区划：没有编码为 x9 的行政区划（共 2 处问题，未导入任何数据）"
+    assert "region_code" not in shown

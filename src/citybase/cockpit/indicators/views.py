@@ -404,7 +404,7 @@ add_patterns("zh", {
     r"value (.+?) is (.+?), not awaiting a decision": "数值 {0} 当前为「{1}」，不在待审核状态",
     r"(.+?) is not measured by the platform": "{0} 不由平台统计",
     r"write each as year: value, not (.+?)": "请逐行按“年份: 数值”填写，而不是 {0}",
-    r"(\S+) ?(.*?) is outside what (.+) can be \((.*)\)": "{0}{1} 超出了{2}的取值范围（{3}）",
+    r"(\S+) ?(.*?) is outside what (.+) can be \((.*)\)": "{0} {1} 超出了{2}的取值范围（{3}）",
     r"(.+?) has no value for (.+?) to correct": "{0} 没有 {1} 的数值可更正",
     r"(.+?): nothing to count from yet": "{0}：尚无可统计的数据",
     r"(.+?) is reported by (.+?), not by (.+?)": "{0} 由 {1} 填报，而非 {2}",

@@ -423,9 +423,9 @@ add_translations(
 # refusals a page may show, in Chinese (values kept in their place)
 add_patterns("zh", {
     r"coordinates must be longitude, latitude in WGS84 degrees \(found (.+?)…(.+?), (.+?)…(.+?)\)": "坐标应为 WGS84 经度、纬度（单位为度；实际为 {0}…{1}，{2}…{3}）",
-    r"feature (.+?), (.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 个要素，{1}：{2}（共 {3} 处问题，未导入任何数据）",
+    r"feature (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 个要素，{1}：{2}（共 {3} 处问题，未导入任何数据）",
     r"code (.+?) does not start with its parent's code (.+?)": "编码 {0} 应以上级编码 {1} 开头",
-    r"row (.+?), (.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未导入任何数据）",
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未导入任何数据）",
     r"a (.+?) must sit directly under a (.+?), not a (.+?)": "{0}应直接隶属于{1}，不能隶属于{2}",
     r"the outline is not a valid polygon: (.+?)": "边界不是有效的多边形：{0}",
     r"counterpart unit (.+?) does not exist": "上级对口单位 {0} 不存在",

@@ -41,7 +41,8 @@ _labels: dict[str, str] = {}
 
 
 def add_patterns(lang: str, patterns: dict[str, str]) -> None:
-    """Translations of messages that carry values: ``{r"at most (\\d+) photos": "最多 {0} 张"}``."""
+    """Translations of messages that carry values: ``{r"at most (\\d+) photos": "最多 {0} 张"}``;
+    a group named ``field`` (``(?P<field>\\S+)``) is a form field's name, shown by its label."""
     found = _patterns.setdefault(lang, [])
     for pattern, text in patterns.items():
         found.append((re.compile(pattern + r"\Z", re.S), text))
@@ -66,8 +67,19 @@ def translate_message(lang: str, message: str) -> str:
     for pattern, text in _patterns.get(lang, []):
         found = pattern.match(message)
         if found:
-            return text.format(*(translate_message(lang, g or "") for g in found.groups()))
+            named = {i: name for name, i in pattern.groupindex.items()}
+            return text.format(*(
+                _value(lang, g or "", named.get(i) == "field") for i, g in enumerate(found.groups(), 1)
+            ))  # fmt: skip
     return message
+
+
+def _value(lang: str, value: str, is_field: bool) -> str:
+    """A value a pattern found: a field's name (a group named ``field``) becomes its label,
+    anything else is translated in its turn."""
+    if is_field:
+        return field_label(lang, value) or translate_message(lang, value)
+    return translate_message(lang, value)
 
 
 def field_label(lang: str, field: str, labels: dict[str, str] | None = None) -> str:

@@ -487,7 +487,7 @@ add_translations("zh", {
 # refusals a page may show, in Chinese (values kept in their place)
 add_patterns("zh", {
     r"only a draft can be changed; (.+?) is (.+?): revise it first": "只有草稿可以修改；{0} 当前为「{1}」：请先发起修订",
-    r"row (.+?), (.+?): (.+?) \((.+?) problem\(s\); nothing was registered\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未登记任何资源）",
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was registered\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未登记任何资源）",
     r"only a draft can be changed; (.+?) is (.+?) \(revise it first\)": "只有草稿可以修改；{0} 当前为「{1}」（请先发起修订）",
     r"no action (.+?)": "没有操作 {0}",
 })  # fmt: skip

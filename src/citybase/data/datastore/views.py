@@ -219,7 +219,7 @@ add_translations("zh", {
 
 # refusals a page may show, in Chinese (values kept in their place)
 add_patterns("zh", {
-    r"row (.+?), (.+?): (.+?) \((.+?) problem\(s\); nothing was loaded\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未载入任何数据）",
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was loaded\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未载入任何数据）",
     r"filters must be a JSON object: (.+?)": "筛选条件应为 JSON 对象：{0}",
     r"(.+?) carries no rows": "{0} 没有数据行",
 })  # fmt: skip
