@@ -22,7 +22,7 @@ from citybase.core import clock
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, read_form
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
 
@@ -171,3 +171,12 @@ def assessment_xlsx(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="assessment-{year}.xlsx"'},
     )
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"a year between (.+?) and (.+?)": "年份应在 {0} 到 {1} 之间",
+})  # fmt: skip
+add_translations("zh", {
+    "the assessment's weighting is the bureau's": "考核权重由数据局设置",
+})  # fmt: skip

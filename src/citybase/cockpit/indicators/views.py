@@ -395,3 +395,19 @@ def _waiting_values(session: Session, principal: Principal) -> list[Waiting]:
 
 console.add_waiting(_waiting_values)
 add_translations("zh", {"Reported values to approve": "待审核的指标填报"})
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"(.+?) already has a value for (.+?) \(version (.+?), (.+?)\): send a correction with its reason": "{0} 已有 {1} 的数值（第 {2} 版，{3}）：请提交更正并说明原因",
+    r"(.+?) is measured in (.+?), not (.+?): convert the value": "{0} 的计量单位是 {1}，不是 {2}：请换算后填报",
+    r"(.+?) is before the indicator's baseline year (.+?)": "{0} 早于该指标的基准年 {1}",
+    r"value (.+?) is (.+?), not awaiting a decision": "数值 {0} 当前为「{1}」，不在待审核状态",
+    r"(.+?) is not measured by the platform": "{0} 不由平台统计",
+    r"write each as year: value, not (.+?)": "请逐行按“年份: 数值”填写，而不是 {0}",
+    r"(\S+) ?(.*?) is outside what (.+) can be \((.*)\)": "{0} {1} 超出了{2}的取值范围（{3}）",
+    r"(.+?) has no value for (.+?) to correct": "{0} 没有 {1} 的数值可更正",
+    r"(.+?): nothing to count from yet": "{0}：尚无可统计的数据",
+    r"(.+?) is reported by (.+?), not by (.+?)": "{0} 由 {1} 填报，而非 {2}",
+    r"(.+?) is still to come \(today is (.+?)\)": "{0} 尚未到来（今天是 {1}）",
+    r"(\S+) is not a number": "{0} 不是数字",
+})  # fmt: skip

@@ -460,3 +460,12 @@ add_patterns("zh", {
     r"line (\d+) (\S*): (.+)": "第 {0} 行 {1}：{2}",
     r"not YAML: .*": "不是有效的 YAML 文件",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"indicator (.+?) holds reported values: it cannot be removed": "指标 {0} 已有填报数值，不能删除",
+    r"task (.+?) holds monthly updates: it cannot be removed": "任务 {0} 已有月度进展，不能删除",
+    r"target year (.+?) is outside the plan's (.+?)–(.+?)": "目标年份 {0} 不在规划期 {1}–{2} 内",
+    r"plan (.+?) already has an indicator (.+?)": "规划 {0} 已有指标 {1}",
+    r"plan (.+?) already has a task (.+?)": "规划 {0} 已有任务 {1}",
+})  # fmt: skip

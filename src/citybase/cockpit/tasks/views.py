@@ -206,3 +206,10 @@ def task_remove(session: DbSession, principal: Manager, task_id: Id, once: FormO
 
 
 add_patterns("zh", {r"no task (\S+)": "未找到任务 {0}"})
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"write each milestone as its date and title, not (.+?)": "请逐行按“日期 标题”填写里程碑，而不是 {0}",
+    r"task (.+?) has no milestone (.+?)": "任务 {0} 没有里程碑 {1}",
+    r"task (.+?) is reported by (.+?)": "任务 {0} 由 {1} 填报",
+})  # fmt: skip

@@ -452,3 +452,15 @@ add_translations("zh", {
 
 
 add_patterns("zh", {r"no API key (\S+)": "未找到 API 密钥 {0}", r"no user (\S+)": "未找到用户 {0}"})
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"a delegated key needs permissions held: (.+?)": "委托密钥只能包含本人具有的权限：{0}",
+    r"this needs one of the permissions (.+?)": "此操作需要以下权限之一：{0}",
+    r"user (.+?) already exists": "用户 {0} 已存在",
+    r"unit (.+?) does not exist": "单位 {0} 不存在",
+    r"unknown permission (.+?)": "未知权限 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "the API key is unknown, revoked or expired": "API 密钥不存在、已吊销或已过期",
+})  # fmt: skip

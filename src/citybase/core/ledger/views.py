@@ -18,7 +18,7 @@ from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
 from citybase.core.values import check_date
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.params import Index, Page
 from citybase.core.web.templating import SHANGHAI, NavEntry, console
 
@@ -159,3 +159,17 @@ def entry_page(
             **names.template_globals(getattr(request.state, "lang", "zh")),
         },
     )
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"tree_size must be between 1 and the ledger's size \((.+?)\)": "树的大小应在 1 到账本记录数（{0}）之间",
+    r"no ledger entry (.+?) in a tree of (.+?)": "在 {1} 条记录的树中没有账本记录 {0}",
+    r"first must be between 1 and (.+?)": "起始序号应在 1 到 {0} 之间",
+    r"no ledger entry (.+?)": "未找到账本记录 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "the ledger signing key must be 32 bytes in hex": "账本签名密钥应为 32 字节的十六进制串",
+    "use a date before the year 9999": "请填写 9999 年以前的日期",
+    "use a date as YYYY-MM-DD, from the year 1000": "请按“年-月-日”填写日期，年份不早于 1000 年",
+})  # fmt: skip

@@ -419,3 +419,28 @@ add_translations(
     "zh",
     {"choose a .csv, .yaml, .yml or .geojson file": "请选择 .csv、.yaml、.yml 或 .geojson 文件"},
 )
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"coordinates must be longitude, latitude in WGS84 degrees \(found (.+?)…(.+?), (.+?)…(.+?)\)": "坐标应为 WGS84 经度、纬度（单位为度；实际为 {0}…{1}，{2}…{3}）",
+    r"feature (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 个要素，{1}：{2}（共 {3} 处问题，未导入任何数据）",
+    r"code (.+?) does not start with its parent's code (.+?)": "编码 {0} 应以上级编码 {1} 开头",
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was imported\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未导入任何数据）",
+    r"a (.+?) must sit directly under a (.+?), not a (.+?)": "{0}应直接隶属于{1}，不能隶属于{2}",
+    r"the outline is not a valid polygon: (.+?)": "边界不是有效的多边形：{0}",
+    r"counterpart unit (.+?) does not exist": "上级对口单位 {0} 不存在",
+    r"credit code (.+?) already belongs to (.+?)": "统一社会信用代码 {0} 已属于 {1}",
+    r"the geometry cannot be read: (.+?)": "无法读取几何图形：{0}",
+    r"parent region (.+?) does not exist": "上级行政区划 {0} 不存在",
+    r"an official (.+?) code has (.+?) digits": "{0}的统一区划代码为 {1} 位",
+    r"'(.+?)' must be a list of mappings": "{0} 应为条目列表（每项为键值对）",
+    r"the GeoJSON cannot be read: (.+?)": "无法读取 GeoJSON：{0}",
+    r"the YAML cannot be read: (.+?)": "无法读取 YAML：{0}",
+    r"region (.+?) has no boundary": "行政区划 {0} 没有边界",
+    r"region (.+?) does not exist": "行政区划 {0} 不存在",
+    r"code (.+?) is not in city (.+?)": "编码 {0} 不属于城市 {1}",
+    r"no unit with id (.+?)": "未找到 ID 为 {0} 的单位",
+})  # fmt: skip
+add_translations("zh", {
+    "the FeatureCollection has no features list": "要素集合中没有要素列表（features）",
+})  # fmt: skip

@@ -12,7 +12,7 @@ from citybase.core.sms import service
 from citybase.core.sms.auth import SMS_LOG_READ, SmsLogReader
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -38,3 +38,9 @@ def sms_log_page(request: Request, session: DbSession, principal: SmsLogReader) 
                                                         "errors": form_errors(exc)}, 422)  # fmt: skip
     return console.render(request, "sms/log.html",
                           {"messages": messages, "phone": phone, "errors": {}})  # fmt: skip
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"no message (.+?)": "未找到短信 {0}",
+})  # fmt: skip

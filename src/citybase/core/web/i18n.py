@@ -41,7 +41,8 @@ _labels: dict[str, str] = {}
 
 
 def add_patterns(lang: str, patterns: dict[str, str]) -> None:
-    """Translations of messages that carry values: ``{r"at most (\\d+) photos": "最多 {0} 张"}``."""
+    """Translations of messages that carry values: ``{r"at most (\\d+) photos": "最多 {0} 张"}``;
+    a group named ``field`` (``(?P<field>\\S+)``) is a form field's name, shown by its label."""
     found = _patterns.setdefault(lang, [])
     for pattern, text in patterns.items():
         found.append((re.compile(pattern + r"\Z", re.S), text))
@@ -66,8 +67,19 @@ def translate_message(lang: str, message: str) -> str:
     for pattern, text in _patterns.get(lang, []):
         found = pattern.match(message)
         if found:
-            return text.format(*(translate_message(lang, g or "") for g in found.groups()))
+            named = {i: name for name, i in pattern.groupindex.items()}
+            return text.format(*(
+                _value(lang, g or "", named.get(i) == "field") for i, g in enumerate(found.groups(), 1)
+            ))  # fmt: skip
     return message
+
+
+def _value(lang: str, value: str, is_field: bool) -> str:
+    """A value a pattern found: a field's name (a group named ``field``) becomes its label,
+    anything else is translated in its turn."""
+    if is_field:
+        return field_label(lang, value) or translate_message(lang, value)
+    return translate_message(lang, value)
 
 
 def field_label(lang: str, field: str, labels: dict[str, str] | None = None) -> str:
@@ -283,3 +295,23 @@ add_translations("zh", {
 })  # fmt: skip
 add_translations("zh", {"File": "文件", "Parameters": "参数", "Classification": "资源分类",
                         "Form": "表单", "Longitude": "经度", "Latitude": "纬度"})  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the bytes of file (.+?) are missing from the store": "文件 {0} 的内容在存储中缺失",
+    r"file (.+?) is not a picture: it has no preview": "文件 {0} 不是图片，无法预览",
+    r"(.+?) holds 'holidays' and 'workdays' lists": "{0} 应包含节假日（holidays）和调休工作日（workdays）两个列表",
+    r"the XLSX file cannot be read: (.+?)": "无法读取该 XLSX 文件：{0}",
+    r"(.+?): '(.+?)' must be a list of dates \(YYYY-MM-DD\)": "{0}：{1} 应为日期列表（年-月-日）",
+    r"no API documentation in (.+?): (.+?)": "{0} 中没有接口文档：{1}",
+    r"group by one of (.+)": "请按以下之一分组：{0}",
+    r"(.+?) is not YAML: (.+?)": "{0} 不是有效的 YAML 文件：{1}",
+    r"no file (.+?)": "未找到文件 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "text may not hold the NUL character (\\0)": "文本不能包含空字符（\\0）",
+    "the CSV is neither UTF-8 nor GB 18030 text": "CSV 文件既不是 UTF-8 编码也不是 GB 18030 编码的文本",
+    "tables are read from .xlsx or .csv files": "表格只能从 .xlsx 或 .csv 文件读取",
+    "/metrics wants the scrape token (Authorization: Bearer …)": "/metrics 需要采集令牌（Authorization: Bearer …）",
+    "the format is csv or xlsx": "格式只能是 csv 或 xlsx",
+})  # fmt: skip

@@ -336,8 +336,51 @@ async def theme_grade(
     return once.redirect(session, f"/console/baselib/themes/{code}?saved=1")
 
 
+add_patterns("zh", {r"no theme library (\S+)": "未找到主题库 {0}"})
+
+# refusals a page may show, in Chinese (values kept in their place)
 add_patterns("zh", {
-    r"no theme library (\S+)": "未找到主题库 {0}",
-    r"the catalog entry (\S+) is under review \(\w+\): change the definition once it is decided":
-        "目录条目 {0} 正在审核中，请在审核结束后再修改定义",
+    r"the catalog entry (.+?) is under review \((.+?)\): change the definition once it is decided": "目录条目 {0} 正在审核（{1}）：请在审核结束后再修改定义",
+    r"a theme library is defined and built by its owner unit \((.+?)\)'s data stewards": "主题库由其所属单位（{0}）的数据管理员定义和构建",
+    r"(.+?) holds no grant in force for (.+?): request it before building from it": "{0} 没有 {1} 的有效授权：请先申请，再据此构建",
+    r"(.+?) is (.+?): a theme library is built from registered resources": "{0} 当前为「{1}」：主题库只能由已登记的数据资源构建",
+    r"(.+?) is provided by another unit: (.+?) cannot link its rows": "{0} 由其他单位提供：{1} 不能关联其数据行",
+    r"the base libraries are run by the data stewards of (.+?)": "基础库由 {0} 的数据管理员管理",
+    r"not a valid (.+): check its length and check character": "{0}无效：请检查位数和校验码",
+    r"no base library (.+?): persons or enterprises": "没有基础库 {0}：请选择人口库或法人库",
+    r"(.+?) is not the alias of an earlier source": "{0} 不是前面某个来源的别名",
+    r"no data element (.+?) in the registry \((.+?)\)": "数据元注册库中没有数据元 {0}（{1}）",
+    r"(.+?) is not a field of the (.+?) library \((.+?)\)": "{0} 不是 {1} 库的字段（{2}）",
+    r"the (.+?) library joins through a (.+?) file": "{0} 库须通过 {1} 关联文件关联",
+    r"the grant for (.+?) does not cover (.+?)": "{0} 的授权不包括 {1}",
+    r"a review grades down: below (.+?)": "复核只能降级：应低于 {0}",
+    r"(.+?): no source with alias (.+?) \(write alias\.column\)": "{0}：没有别名为 {1} 的来源（请写作“别名.列名”）",
+    r"(.+?) has not been linked yet": "{0} 尚未关联",
+    r"review item (.+?) is already (.+?)": "复核项 {0} 已处理（{1}）",
+    r"theme library (.+?) exists": "主题库 {0} 已存在",
+    r"the owner unit stays (.+?)": "所属单位不能更改，仍为 {0}",
+    r"column (.+?) appears twice": "列 {0} 出现了两次",
+    r"alias (.+?) is used twice": "别名 {0} 重复使用",
+    r"(.+?) is not a level \((.+?)\)": "{0} 不是有效的级别（{1}）",
+    r"not JSON or YAML: (.+?)": "不是有效的 JSON 或 YAML：{0}",
+    r"(.+?): (.+?) has no column (.+?)": "{0}：{1} 没有列 {2}",
+    r"no review item (.+?)": "未找到复核项 {0}",
+    r"(.+?) has no column (.+?)": "{0} 没有列 {1}",
+})  # fmt: skip
+add_translations("zh", {
+    "citizen ID (GB 11643)": "公民身份号码（GB 11643）",
+    "credit code (GB 32100)": "统一社会信用代码（GB 32100）",
+    "base-library fields are put in a theme library by the base libraries' stewards or the platform admins": "只有基础库数据管理员或平台管理员才能把基础库字段加入主题库",
+    "a theme library's grade is reviewed by the base libraries' stewards": "主题库的分级由基础库数据管理员复核",
+    "the definition is a mapping of its fields": "定义应为各字段的键值映射",
+    "name a resource or a library (one of them)": "请指定一个数据资源或一个基础库（二选一）",
+    "say how this source joins an earlier one": "请说明该来源如何与前面的来源关联",
+    "a library joins through the file (entity: person|enterprise)": "基础库须通过关联文件关联（entity: person 或 enterprise）",
+    "give a list of values": "请给出取值列表",
+    "give the value to compare with": "请给出用于比较的值",
+    "name the library's fields used": "请列出所用的基础库字段",
+    "the first source is a resource, joined to nothing: its rows are the library's rows": "第一个来源应为数据资源，且不与其他来源关联：它的数据行就是主题库的数据行",
+    "a file is joined to a resource's rows (the links name rows)": "关联文件只能与数据资源的数据行关联（关联记录指向数据行）",
+    "join by the file or by columns, not both": "请按关联文件或按列关联，二者只能选一",
+    "name the columns to join on (earlier → this)": "请列出关联所用的列（前一来源 → 本来源）",
 })  # fmt: skip

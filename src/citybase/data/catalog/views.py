@@ -483,3 +483,11 @@ add_translations("zh", {
     "Resources to publish": "待发布的数据资源", "Own drafts to submit": "本单位待提交的资源草稿",
     service.IMPORT_CHECK: "正在检查各行", service.IMPORT_REGISTER: "正在登记数据资源",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"only a draft can be changed; (.+?) is (.+?): revise it first": "只有草稿可以修改；{0} 当前为「{1}」：请先发起修订",
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was registered\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未登记任何资源）",
+    r"only a draft can be changed; (.+?) is (.+?) \(revise it first\)": "只有草稿可以修改；{0} 当前为「{1}」（请先发起修订）",
+    r"no action (.+?)": "没有操作 {0}",
+})  # fmt: skip

@@ -350,3 +350,12 @@ async def mine_submit(
         "form": {"holder_id": holder_id, "certificate": one}, "errors": {},
         "id_types": HOLDER_ID_TYPE_NAME,
     })  # fmt: skip
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the signing key of (.+?) was sealed under another masking key: rotate the unit's key": "{0} 的签名密钥由另一把脱敏密钥加密保存：请轮换该单位的密钥",
+})  # fmt: skip
+add_translations("zh", {
+    "the path's code and the body's differ": "地址中的编码与提交内容中的编码不一致",
+})  # fmt: skip

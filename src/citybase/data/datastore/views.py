@@ -216,3 +216,16 @@ add_translations("zh", {
     "column twice": "列名重复",
     "more cells than the header has columns": "单元格多于首行的列数",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"row (.+?), (?P<field>.+?): (.+?) \((.+?) problem\(s\); nothing was loaded\)": "第 {0} 行，{1}：{2}（共 {3} 处问题，未载入任何数据）",
+    r"filters must be a JSON object: (.+?)": "筛选条件应为 JSON 对象：{0}",
+    r"(.+?) carries no rows": "{0} 没有数据行",
+})  # fmt: skip
+add_translations("zh", {
+    "rows load from .csv or .xlsx files": "数据行只能从 .csv 或 .xlsx 文件载入",
+    "the file has no header row": "文件没有表头行",
+    "filters must be a JSON object": "筛选条件应为 JSON 对象",
+    "rows are read here by the provider unit; other units apply to share them": "此处只有提供单位可以读取数据行；其他单位请申请共享",
+})  # fmt: skip

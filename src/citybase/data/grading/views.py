@@ -172,3 +172,13 @@ add_patterns("zh", {
     r"important data cannot be opened.*": "重要数据不予开放",
     r"sensitive personal information cannot be opened unconditionally.*": "敏感个人信息不能无条件开放",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the sample rows have columns that are not data items of (.+?): (.+?)": "样本数据中有不属于 {0} 数据项的列：{1}",
+    r"(.+?) has not been scanned yet": "{0} 尚未扫描",
+})  # fmt: skip
+add_translations("zh", {
+    "say why the level differs from the proposal": "请说明定级与建议级别不同的原因",
+    "the sample is not UTF-8 text": "样本不是 UTF-8 文本",
+})  # fmt: skip

@@ -82,3 +82,9 @@ async def policy_submit(request: Request, session: DbSession, principal: PolicyE
         # a level, kind or position outside what the form's lists offer
         return _page(request, session, 422, may_edit=True, errors={"form": CHOOSE})
     return once.redirect(session, "/console/masking?saved=1")
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_translations("zh", {
+    "keep: say how many characters to keep": "保留位数：请填写要保留的字符数",
+})  # fmt: skip

@@ -424,3 +424,25 @@ console.add_panel("catalog.resource", 50, _panel)
 add_translations("zh", {"choose a catalog file": "请选择目录文件"})
 add_patterns("zh", {r"no harvest source (\S+)": "未找到采集来源 {0}",
                     r"no application\s+with this token": "未找到与该凭证相符的申请"})  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the JSON-LD context (.+?) is an address, and nothing is fetched here: give the document with its context inline": "JSON-LD 上下文 {0} 是一个网址，本平台不抓取外部地址：请提交内嵌上下文的文档",
+    r"(.+?) was harvested without its data items: describe them \(replace (.+?)\) before submitting": "{0} 采集时没有数据项：请先补充数据项（替换 {1}）再提交",
+    r"the catalog's pages do not end \(at (.+?)\)": "目录的分页没有尽头（在 {0} 处）",
+    r"no theme (.+?) in the open catalog": "开放目录中没有主题 {0}",
+    r"no unit (.+?) publishes open data": "单位 {0} 没有开放数据",
+    r"not a readable (.+?) document: (.+?)": "不是可读的 {0} 文档：{1}",
+    r"a source named (.+?) exists": "已有名为 {0} 的采集来源",
+    r"the catalog has (.+?) pages": "目录共 {0} 页",
+    r"(.+?) cannot be reached: (.+?)": "无法访问 {0}：{1}",
+    r"no catalog format (.+?) \(ttl, jsonld, rdf or xml\)": "不支持目录格式 {0}（可选 ttl、jsonld、rdf 或 xml）",
+    r"(.+?) answered HTTP (.+?)": "{0} 返回 HTTP {1}",
+    r"no format (.+?) \(ttl, jsonld, rdf or xml\)": "不支持格式 {0}（可选 ttl、jsonld、rdf 或 xml）",
+    r"no format (.+?) \(csv, json or xlsx\)": "不支持格式 {0}（可选 csv、json 或 xlsx）",
+    r"not JSON: (.+?)": "不是有效的 JSON：{0}",
+    r"no region (.+?)": "没有行政区划 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "the document holds no dcat:Catalog and no dcat:Dataset": "文档中既没有 dcat:Catalog，也没有 dcat:Dataset",
+})  # fmt: skip

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import DbSession
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
 from citybase.data.catalog.schemas import ResourceRead
@@ -81,3 +81,8 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 20, _panel)
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the normative review found (.+?) error\(s\); first: (.+?): (.+?)": "规范性审查发现 {0} 处错误；第一处：{1}：{2}",
+})  # fmt: skip

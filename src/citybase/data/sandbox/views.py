@@ -223,3 +223,19 @@ async def answer_submit(
         errors = failure(session, exc)
         return _answer_page(request, session, principal, number, 422, errors, values)
     return once.redirect(session, f"/console/sharing?done={quote(number)}")
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"output (.+?) is (.+?): only released outputs are downloaded": "输出 {0} 当前为「{1}」：只有已放行的输出可以下载",
+    r"no held output (.+?) for you to review": "没有待您审核的暂存输出 {0}",
+    r"(.+?) is not available in the sandbox": "{0} 在沙箱中不可用",
+    r"the file of output (.+?) is gone": "输出 {0} 的文件已不存在",
+    r"output (.+?) is already (.+?)": "输出 {0} 已处理（{1}）",
+    r"no sandbox query (.+?)": "未找到沙箱查询 {0}",
+    r"no sandbox job (.+?)": "未找到沙箱作业 {0}",
+    r"no output (.+?)": "未找到输出 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "a rejection says why": "驳回须说明原因",
+})  # fmt: skip

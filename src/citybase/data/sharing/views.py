@@ -441,3 +441,14 @@ add_patterns("zh", {
         "API 密钥 {0} 不在授权 {1} 所列系统之内，请重新申请",
     r"shared data is read for a unit; this account has none": "共享数据以单位名义读取，该账号未归属任何单位",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"(.+?) days were asked for; grant that or fewer": "申请期限为 {0} 天；授权期限不能超过该天数",
+    r"API keys (.+?) are not your own keys in force": "API 密钥 {0} 不是您本人有效的密钥",
+    r"a header is too long: (.+?)": "请求头过长：{0}",
+    r"not data items of (.+?): (.+?)": "不是 {0} 的数据项：{1}",
+})  # fmt: skip
+add_translations("zh", {
+    "say when it will be collected, or why it cannot be": "请说明何时归集，或无法归集的原因",
+})  # fmt: skip

@@ -14,7 +14,7 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import FormOnce, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
@@ -127,3 +127,9 @@ def _panel(session: Session, principal: Principal, resource: ResourceRead) -> Pa
 
 
 console.add_panel("catalog.resource", 30, _panel)
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"conflict (.+?) was already settled": "冲突 {0} 已处理",
+    r"no conflict (.+?)": "未找到冲突 {0}",
+})  # fmt: skip

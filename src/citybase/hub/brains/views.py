@@ -180,3 +180,8 @@ def board(request: Request, session: DbSession, principal: CentreReader) -> Resp
 
 
 add_patterns("zh", {r"no hot spot (\S+)": "未找到热点 {0}"})
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"a task is already open for it: (.+?)": "已有针对它的未办结任务：{0}",
+})  # fmt: skip

@@ -381,3 +381,24 @@ add_translations("zh", {
     "Cases to dispatch": "待派单工单", "Returned cases to dispatch again": "退回待重新派单的工单",
     "Replies to follow up with the citizen": "已答复待回访的工单", "Overdue cases": "超期工单",
 })  # fmt: skip
+
+# refusals a page may show, in Chinese (values kept in their place); the supervision report's too
+add_patterns("zh", {
+    r"closing a case the citizen is unsatisfied with needs the permission (.+?); or reopen it": "关闭群众不满意的工单需要权限 {0}；或者重新办理",
+    r"case (.+?) has no file (.+?)": "工单 {0} 没有文件 {1}",
+    r"no uploaded file (.+?)": "未找到上传的文件 {0}",
+    r"(.+) is needed": "请填写{0}",
+})  # fmt: skip
+add_translations("zh", {
+    "a case of source work is handed over by its service, not taken in": "来源为业务系统的工单由该业务系统移交，不在此受理",
+    "the reason for reassigning": "改派理由",
+    "the reason for returning the case (not ours, and whose it is)": "退回理由（为何不属本单位办理、应由谁办理）",
+    "what was done": "办理情况",
+    "the working days asked for": "申请延长的工作日数",
+    "the reason for more time": "延期理由",
+    "the reason for refusing": "不予同意的理由",
+    "the reply to the citizen": "答复群众的内容",
+    "the citizen's verdict (satisfied, basic, unsatisfied)": "群众评价（满意、基本满意、不满意）",
+    "what the citizen still wants": "群众的进一步诉求",
+    "month is YYYY-MM, before 9999-12": "月份应按“年-月”填写，且早于 9999-12",
+})  # fmt: skip

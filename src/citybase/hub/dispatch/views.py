@@ -240,3 +240,21 @@ add_translations(
 add_field_labels(
     {"margin_f1": "Macro-F1 margin", "margin_routed": "Routed-without-correction margin"}
 )
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"the dispatch models learn from the whole city's cases: (.+?) by the city's centre": "派单模型从全市工单中学习：{0}须由市级中心进行",
+    r"(.+?) distinct characters are too many for (.+?)-grams": "不同字符有 {0} 个，用于 {1} 元组过多",
+    r"the files of (.+?) version (.+?) are gone \((.+?)\)": "{0} 第 {1} 版的文件已不存在（{2}）",
+    r"(.+?) version (.+?) is already the champion": "{0} 第 {1} 版已是在用模型",
+    r"no kind of correction '(.+?)' \(there are: (.+?)\)": "没有更正类型 {0}（现有：{1}）",
+    r"no model (.+?) in (.+?) \(there are: (.+?)\)": "{1} 中没有模型 {0}（现有：{2}）",
+    r"no dispatch rule (.+?)": "未找到派单规则 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "no examples to learn from": "没有可供学习的样本",
+    "a classifier needs at least two labels": "分类模型至少需要两个类别",
+    "the model's features are not lower-cased character n-grams": "模型的特征不是小写字符 n 元组",
+    "the reason for going back to this version is needed": "请说明回退到此版本的原因",
+    "since comes after until": "开始时间晚于结束时间",
+})  # fmt: skip

@@ -66,3 +66,9 @@ async def load_taxonomy(request: Request, session: DbSession, principal: Keeper)
     if report.problems:
         undo(session)
     return _page(request, session, True, report=report)
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"no event category (.+?)": "未找到事件分类 {0}",
+})  # fmt: skip

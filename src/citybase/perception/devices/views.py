@@ -20,7 +20,7 @@ from citybase.core.orgs import service as orgs
 from citybase.core.web.charts import CITY_TZ, Chart, TimeBand, TimeSeries, time_chart
 from citybase.core.web.deps import DbSession
 from citybase.core.web.forms import failure, read_form
-from citybase.core.web.i18n import add_translations
+from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, Waiting, console
@@ -241,3 +241,28 @@ def _waiting_alarms(session: Session, principal: Principal) -> list[Waiting]:
 
 console.add_waiting(_waiting_alarms)
 add_translations("zh", {"Open alarms": "未解除告警"})
+
+# refusals a page may show, in Chinese (values kept in their place); the devices' pages also
+# carry the rules' and the telemetry's
+add_patterns("zh", {
+    r"a device sends its own readings only \((.+?)\)": "设备只能发送自己的读数（{0}）",
+    r"devices of (.+?) are registered by that unit": "{0} 的设备由该单位登记",
+    r"at most (.+?) readings in one batch": "每批最多 {0} 条读数",
+    r"device (.+?) has no readings of (.+?)": "设备 {0} 没有 {1} 的读数",
+    r"cannot forecast (.+?) (.+?): (.+?)": "无法预测 {0} {1}：{2}",
+    r"no device type (.+?)": "未找到设备类型 {0}",
+    r"no device (.+?)": "未找到设备 {0}",
+    r"no rule (.+?)": "未找到规则 {0}",
+})  # fmt: skip
+add_translations("zh", {
+    "unknown device or wrong credential": "设备不存在或凭证错误",
+    "silence minutes must be above 0": "静默分钟数应大于 0",
+    "the body is a list of readings": "请求内容应为读数列表",
+    "send the device's credential in X-Device-Secret": "请在 X-Device-Secret 请求头中发送设备凭证",
+    "last is 1 to 100,000": "最近条数应为 1 到 100,000",
+    "end must be after start": "结束时间应晚于开始时间",
+    "the interval is at least one second": "间隔至少为一秒",
+    "at most 100,000 intervals": "最多 100,000 个间隔",
+    "pages are numbered from 1": "页码从 1 开始",
+    "per_page is 1 to 500": "每页条数应为 1 到 500",
+})  # fmt: skip

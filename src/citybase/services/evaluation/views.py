@@ -295,3 +295,8 @@ console.add_waiting(_waiting_ratings)
 add_translations(
     "zh", {"Bad ratings to rectify": "待整改的差评", "Rectifications to revisit": "待回访的整改"}
 )
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"no \S+ (\S+) to rate": "没有可评价的记录 {0}",
+})  # fmt: skip

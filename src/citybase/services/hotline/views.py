@@ -20,7 +20,7 @@ from citybase.core.web import once as once_
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure, form_errors, read_form, undo
-from citybase.core.web.i18n import add_translations, translate
+from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
 from citybase.core.web.once import claim
 from citybase.core.web.templating import NavEntry, console
@@ -248,3 +248,22 @@ async def track_submit(
     return console.render(request, "hotline/track.html",
                           {"found": _public(case, steps, photos), "errors": {}, "rated": rated,
                            "form": {"number": number, "phone": phone}})  # fmt: skip
+
+
+# refusals a page may show, in Chinese (values kept in their place)
+add_patterns("zh", {
+    r"(.+?) is a group \(大类\), not a service": "{0} 是大类，不是服务事项",
+    r"at most (.+?) photos": "最多上传 {0} 张照片",
+    r"no service (.+?)": "没有服务事项 {0}",
+    r"answer (.+?): (.+?): (.+?)": "第 {0} 条答复，{1}：{2}",
+})  # fmt: skip
+add_translations("zh", {
+    "service_code is required": "服务事项编码必填",
+    "a location is required: lat and long, or address_string": "须给出位置：经纬度或地址",
+    "attribute[urgency] must be urgent, pressing or normal": "紧急程度应为紧急、较急或一般",
+    "description is required (at least 4 characters)": "诉求描述必填（至少 4 个字符）",
+    "this media link is not valid or has expired": "该媒体链接无效或已过期",
+    "a knowledge file holds an 'answers' list": "知识库文件应包含答复列表（answers）",
+    "lat and long must be decimal degrees": "经纬度应为十进制度数",
+    "status is open or closed": "状态只能是办理中或已办结",
+})  # fmt: skip
