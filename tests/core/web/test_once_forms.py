@@ -37,11 +37,7 @@ LOOKUPS = {
     "/portal/signin": "signs a citizen in by SMS code (the sign-in form's own token)",
     "/portal/register": "checks a citizen's real name, then signs in (the sign-in form's token)",
 }
-# decision forms that do not carry a token yet (docs/kernel.md lists them)
-PENDING = {
-    "/console/sandbox/review/{output_id}",
-}  # fmt: skip
-NO_TOKEN = set(LOOKUPS) | PENDING
+NO_TOKEN = set(LOOKUPS)
 
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 ACTION = re.compile(r'\baction="([^"]*)"')

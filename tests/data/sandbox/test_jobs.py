@@ -16,6 +16,7 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
+from citybase.core.web import once
 from citybase.data.masking import operators as ops
 from citybase.data.sandbox import jobs, runner
 from citybase.data.sandbox.jobs_schemas import Decision, JobCreate, JobRead, Review
@@ -275,7 +276,8 @@ def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
     assert queue.status_code == 200
     assert "chart.svg" not in queue.text
     refused = client.post(f"/console/sandbox/review/{output.id}", data={
-        "csrf_token": csrf, "decision": "approve"}, follow_redirects=False)  # fmt: skip
+        "csrf_token": csrf, "form_token": once.issue(settings), "decision": "approve"},
+        follow_redirects=False)  # fmt: skip
     assert refused.status_code in (303, 404)
     session.refresh(output)
     assert output.status == "held"
@@ -284,10 +286,14 @@ def test_the_console_runs_a_job_and_only_the_providing_steward_reviews(
     queue = client.get("/console/sandbox/review")
     assert "输出审查" in queue.text
     assert "chart.svg" in queue.text
-    done = client.post(f"/console/sandbox/review/{output.id}", data={
-        "csrf_token": csrf, "decision": "reject", "reason": "图中可识别个人"},
-        follow_redirects=False)  # fmt: skip
+    decision = {"csrf_token": csrf, "form_token": _form_token(queue.text), "decision": "reject",
+                "reason": "图中可识别个人"}  # fmt: skip
+    done = client.post(f"/console/sandbox/review/{output.id}", data=decision,
+                       follow_redirects=False)  # fmt: skip
     assert done.status_code == 303
+    again = client.post(f"/console/sandbox/review/{output.id}", data=decision,
+                        follow_redirects=False)  # fmt: skip
+    assert again.headers["location"] == done.headers["location"]  # sent twice, decided once
     session.refresh(output)
     assert (output.status, output.reason) == ("rejected", "图中可识别个人")
 

@@ -190,7 +190,7 @@ def review_page(
 @router.post("/console/sandbox/review/{output_id}")
 async def review(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    output_id: Id,
+    output_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     try:
         values = await read_form(request)
@@ -201,4 +201,4 @@ async def review(
     except (ValidationError, CitybaseError) as exc:
         return RedirectResponse(f"{REVIEW}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    return RedirectResponse(REVIEW, status_code=303)
+    return once.redirect(session, REVIEW)

@@ -234,6 +234,9 @@ add_patterns("zh", {
     r"output (.+?) is already (.+?)": "输出 {0} 已处理（{1}）",
     r"no sandbox query (.+?)": "未找到沙箱查询 {0}",
     r"no sandbox job (.+?)": "未找到沙箱作业 {0}",
+    r"a job's time limit is at most (\d+) s": "作业的运行时限最长 {0} 秒",
+    r"job (.+?) is (.+?): only a queued job is cancelled":
+        "作业 {0} 已开始运行或已结束：只有排队中的作业可以撤回",
     r"no output (.+?)": "未找到输出 {0}",
 })  # fmt: skip
 add_translations("zh", {
