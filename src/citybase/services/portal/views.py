@@ -71,7 +71,7 @@ add_translations("zh", {
         "以下为登记的法定代表人证件号码与您实名认证的身份证号一致的企业。",
     "Enterprise file": "企业信息", "Unified social credit code": "统一社会信用代码",
     "Enterprise e-certificates": "企业电子证照", "Enterprise one-thing applications": "企业办件",
-    "Item": "事项", "Ratings (好差评)": "好差评", "What": "评价对象",
+    "One-thing item": "事项", "Ratings (好差评)": "好差评", "Rated service": "评价对象",
     "Rate it": "去评价", "Rated": "已评价", "Not yet handled": "尚未办结",
     "Rated with the phone given on the application.": "凭申请时填写的手机号评价。",
     "Withheld": "未提供", "masked": "已脱敏", "Back to my page": "返回我的",
