@@ -10,6 +10,7 @@ from citybase.data.baselib.schemas import Decision, Kind, ReviewDecide, ReviewSt
 from citybase.data.datastore import service as datastore
 from citybase.data.masking import operators as ops
 from citybase.data.quality import service as quality
+from citybase.data.sharing import access
 from tests.data.baselib.factories import health_rows, linked_city
 from tests.data.sharing.factories import citizen_id
 
@@ -148,3 +149,49 @@ def test_only_the_steward_unit_runs_the_library(session: Session, settings: Sett
         with pytest.raises(Forbidden):
             _run(session, settings, who)
     assert service.count_files(session, Kind.person) == 0
+
+
+def test_an_enterprise_file_keeps_its_legal_representatives_id_as_a_keyed_hash(
+    session: Session, settings: Settings
+) -> None:
+    """The market register names each firm's legal representative by citizen ID: the firm's
+    file keeps it (a field of its own) and its keyed hash, by which the citizen finds the firms
+    he represents; the register is no person source (its address is the firm's)."""
+    from citybase.data.sharing.schemas import Basis, ReadContext
+    from tests.services.onething.factories import onething_city
+    from tests.services.portal.factories import FIRMS, firm_city
+
+    firms = firm_city(session, settings, onething_city(session, settings))
+    assert firms.register.code not in {
+        s.resource.code for s in service.sources_of(session, Kind.person)
+    }
+    assert firms.register.code in {
+        s.resource.code for s in service.sources_of(session, Kind.enterprise)
+    }
+    keys = ops.keys_for(settings.masking_key)
+    rep = ops.subject_tag(citizen_id(3), keys)
+    assert service.enterprises_represented_by(session, rep) == [
+        (firms.ids[0], ops.subject_tag(FIRMS[0][0], keys))
+    ]
+    assert service.enterprises_represented_by(session, "") == []
+    basis = Basis(kind="legal_representative", ref="t", legal_basis="测试", fields=(),
+                  purpose="测试", action="portal.enterprise.read")  # fmt: skip
+    ctx = ReadContext(purpose="测试")
+    served = service.read_file_as_representative(
+        session, firms.city.applicant, firms.ids[0], rep, ctx, keys, settings.baselib, basis
+    )
+    assert not isinstance(served, access.Refused)
+    held = {f.field: f for f in served.fields}
+    assert held["legal_rep_id"].masked  # graded as personal information: masked
+    assert held["legal_rep_id"].value != citizen_id(3)
+    for entity_id, person in ((firms.ids[1], rep), (firms.ids[0], ops.subject_tag(citizen_id(4), keys)),
+                              (firms.ids[0], ""), (10**9, rep)):  # fmt: skip
+        with pytest.raises(Forbidden):
+            service.read_file_as_representative(
+                session, firms.city.applicant, entity_id, person, ctx, keys, settings.baselib, basis
+            )
+    # the steward reads it in the clear, traced as any read of a file
+    kept = service.read_file(session, firms.city.keeper, Kind.enterprise, firms.ids[0],
+                             ReadContext(purpose="核查"), keys, settings.baselib)  # fmt: skip
+    assert not isinstance(kept, access.Refused)
+    assert {f.field: f.value for f in kept.fields}["legal_rep_id"] == citizen_id(3)

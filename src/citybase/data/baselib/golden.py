@@ -29,7 +29,8 @@ FIELD_LABELS = {
     Kind.person: {"name": "姓名", "citizen_id": "公民身份号码", "mobile": "手机号码",
                   "birth": "出生日期", "sex": "性别", "address": "地址"},
     Kind.enterprise: {"name": "名称", "credit_code": "统一社会信用代码",
-                      "legal_rep": "法定代表人", "address": "注册地址", "founded": "成立日期"},
+                      "legal_rep": "法定代表人", "legal_rep_id": "法定代表人证件号码",
+                      "address": "注册地址", "founded": "成立日期"},
 }  # fmt: skip
 
 
@@ -40,7 +41,7 @@ def _comparable(kind: Kind, field: str, value: Any, regions: cmp.RegionIndex) ->
     """The form two sources' values are compared in (a conflict is a difference here)."""
     if value is None or value == "":
         return ""
-    if field == "citizen_id":
+    if field in ("citizen_id", "legal_rep_id"):
         return cmp.citizen_id(value)
     if field == "credit_code":
         return cmp.credit_code(value)
@@ -60,7 +61,7 @@ def _comparable(kind: Kind, field: str, value: Any, regions: cmp.RegionIndex) ->
 
 def _stored(field: str, value: Any, comparable: str) -> str:
     """The value a file keeps: the normalised identifier (an old ID upgraded), else as held."""
-    if field in ("citizen_id", "credit_code", "mobile", "birth", "founded", "sex"):
+    if field in ("citizen_id", "credit_code", "mobile", "birth", "founded", "sex", "legal_rep_id"):
         return comparable
     return cmp.fold(value)
 
@@ -158,6 +159,7 @@ def keep_golden(
     entities = {e.id: e for e in found}
     for entity in entities.values():
         entity.records = 0
+        entity.rep_subject = ""
     fields: list[NewGolden] = []
     to_dispute: list[tuple[NewGolden, _Candidate, _Candidate, dict[str, Any]]] = []
     conflicts = 0
@@ -200,6 +202,8 @@ def keep_golden(
             fields.append(golden)
             if field == key_field:
                 entity.subject = ops.subject_tag(chosen.value, keys)
+            elif field == "legal_rep_id" and cmp.citizen_id_valid(chosen.value):
+                entity.rep_subject = ops.subject_tag(chosen.value, keys)
             conflicts += len(others)
             to_dispute.extend(
                 (golden, chosen, other, alt)

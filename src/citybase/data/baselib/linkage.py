@@ -47,7 +47,8 @@ PERSON_ELEMENTS = {
 ENTERPRISE_ELEMENTS = {
     "统一社会信用代码": "credit_code", "名称": "name", "企业名称": "name", "单位名称": "name",
     "法定代表人": "legal_rep", "注册地址": "address", "住所": "address", "经营地址": "address",
-    "成立日期": "founded",
+    "成立日期": "founded", "法定代表人证件号码": "legal_rep_id",
+    "法定代表人身份证号码": "legal_rep_id",
 }  # fmt: skip
 ELEMENTS = {Kind.person: PERSON_ELEMENTS, Kind.enterprise: ENTERPRISE_ELEMENTS}
 # the field whose number a file is found by

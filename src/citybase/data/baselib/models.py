@@ -43,6 +43,9 @@ class BaseEntity(IdMixin, TimestampMixin, Base):
     # keyed hash of the golden citizen ID or credit code (never the number): how any domain
     # finds the file without holding the number
     subject: Mapped[str] = mapped_column(String(SUBJECT_TAG_LENGTH), default="", index=True)
+    # an enterprise's: keyed hash of its legal representative's golden citizen ID (法定代表人证件
+    # 号码), so that a signed-in citizen finds the firms he represents without the number kept
+    rep_subject: Mapped[str] = mapped_column(String(SUBJECT_TAG_LENGTH), default="", index=True)
     records: Mapped[int] = mapped_column(default=0)  # 0: retired (its records went elsewhere)
     run_id: Mapped[int] = mapped_column(ForeignKey("baselib_runs.id"))
 

@@ -173,6 +173,14 @@ def entities_by_subject(session: Session, kind: str, subject: str) -> list[BaseE
     ))  # fmt: skip
 
 
+def entities_by_rep_subject(session: Session, rep_subject: str) -> list[BaseEntity]:
+    return list(session.scalars(
+        select(BaseEntity).where(BaseEntity.kind == "enterprise",
+                                 BaseEntity.rep_subject == rep_subject, BaseEntity.records > 0)
+        .order_by(BaseEntity.id)
+    ))  # fmt: skip
+
+
 def count_entities(session: Session, kind: str) -> int:
     return session.scalar(
         select(func.count()).select_from(BaseEntity)

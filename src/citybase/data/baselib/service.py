@@ -112,13 +112,12 @@ def sources_of(session: Session, kind: Kind) -> list[Source]:
                 and "legal_rep" not in present
             ):
                 continue  # a name and an address are a person's as well as a firm's
-            if (
-                kind is Kind.person
-                and "citizen_id" not in present
-                and "credit_code"
-                in {linkage.ENTERPRISE_ELEMENTS.get(i.element or i.name) for i in resource.items}
-            ):
-                continue  # a firm's register naming its legal representative
+            if kind is Kind.person and "credit_code" in {
+                linkage.ENTERPRISE_ELEMENTS.get(i.element or i.name) for i in resource.items
+            }:
+                # a firm's register naming its legal representative (by name, and by citizen ID
+                # too): its address and phone are the firm's, not a resident's
+                continue
             found.append(Source(resource, fields, elements))
     return found
 
@@ -434,6 +433,24 @@ def read_file_under(
     return _serve(session, principal, found[0], ctx, keys, settings, basis)
 
 
+NOT_REPRESENTATIVE = "you are not this enterprise's legal representative: its page is not yours"
+
+
+def read_file_as_representative(
+    session: Session, principal: Principal, entity_id: int, person_subject: str,
+    ctx: ReadContext, keys: ops.Keys, settings: BaselibSettings, basis: Basis,
+) -> FileRead | access.Refused:  # fmt: skip
+    """An enterprise's file read by its legal representative — the person whose keyed hash
+    (of his citizen ID) is ``person_subject`` and is the file's golden 法定代表人证件号码 —
+    under ``basis``, through the traced read. Anyone else, and a file that does not exist,
+    get the same refusal (Forbidden): it tells nobody whether the city keeps that file."""
+    entity = repository.entity(session, entity_id)
+    if (entity is None or entity.records == 0 or entity.kind != Kind.enterprise.value
+            or not person_subject or entity.rep_subject != person_subject):  # fmt: skip
+        raise Forbidden(NOT_REPRESENTATIVE, field="enterprise")
+    return _serve(session, principal, entity, ctx, keys, settings, basis)
+
+
 def _serve(
     session: Session, principal: Principal, entity: BaseEntity, ctx: ReadContext,
     keys: ops.Keys, settings: BaselibSettings, basis: Basis | None = None,
@@ -486,6 +503,15 @@ def entity_id_by_subject(session: Session, kind: str, subject: str) -> int | Non
     this is no delivery of data and not traced; reading the file is ``read_file``."""
     found = repository.entities_by_subject(session, kind, subject)
     return found[0].id if found else None
+
+
+def enterprises_represented_by(session: Session, person_subject: str) -> list[tuple[int, str]]:
+    """The enterprise files whose golden legal representative's citizen ID (法定代表人证件号码)
+    has the keyed hash ``person_subject``: each file's id and its own keyed hash (of its credit
+    code). Only ids and hashes, no value of a file: reading one is ``read_file_under``."""
+    if not person_subject:
+        return []
+    return [(e.id, e.subject) for e in repository.entities_by_rep_subject(session, person_subject)]
 
 
 def matches_file(session: Session, kind: Kind, subject: str, claims: dict[str, str]) -> bool:

@@ -96,12 +96,13 @@ add_translations(
         "field.address": "地址",
         "field.credit_code": "统一社会信用代码",
         "field.legal_rep": "法定代表人",
+        "field.legal_rep_id": "法定代表人证件号码",
         "field.founded": "成立日期",
     },
 )
 add_translations("en", {f"field.{f}": f.replace("_", " ") for f in (
     "name", "citizen_id", "mobile", "birth", "sex", "address", "credit_code", "legal_rep",
-    "founded")})  # fmt: skip
+    "legal_rep_id", "founded")})  # fmt: skip
 
 
 def _library(params: Any) -> str:

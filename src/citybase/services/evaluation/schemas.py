@@ -217,3 +217,13 @@ class RectificationOverdue(Event):
     rating_id: int
     unit_code: str
     due: datetime
+
+
+class RatingState(BaseModel):
+    """Where a subject stands for its applicant's rating: ``waiting`` (not handled yet, or not
+    opened), ``open`` (it may be rated now) or ``rated`` (with the grade given)."""
+
+    kind: SubjectKind
+    subject_id: str
+    state: str
+    grade: str = ""

@@ -45,6 +45,7 @@ from citybase.services.evaluation.schemas import (
     RatingFilter,
     RatingGiven,
     RatingRead,
+    RatingState,
     RectificationOverdue,
     RectifyState,
     RevisitIn,
@@ -256,6 +257,23 @@ def rate(
                                      unit_code=row.unit_code, grade=row.grade,
                                      rectify_due=row.rectify_due))  # fmt: skip
     return RatingRead.model_validate(row)
+
+
+def rating_states(session: Session, subjects: list[tuple[SubjectKind, str]]) -> list[RatingState]:
+    """Where each subject stands for its applicant's rating (好差评 one may give): waiting, open,
+    or rated with its grade — never the rating's reasons or comment. The caller shows it to
+    the applicant (or the enterprise's legal representative) of those subjects only."""
+    out = []
+    for kind, subject_id in subjects:
+        found = repository.subject(session, kind.value, subject_id)
+        if found is None or found.handled_at is None:
+            out.append(RatingState(kind=kind, subject_id=subject_id, state="waiting"))
+            continue
+        given = repository.rating_of(session, found.id)
+        out.append(RatingState(kind=kind, subject_id=subject_id,
+                               state="rated" if given else "open",
+                               grade=given.grade if given else ""))  # fmt: skip
+    return out
 
 
 # --- who sees what ------------------------------------------------------------------------------

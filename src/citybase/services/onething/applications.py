@@ -246,6 +246,16 @@ def my_applications(session: Session, principal: Principal) -> list[ApplicationR
     ]
 
 
+def enterprise_applications(session: Session, subject_tag: str) -> list[ApplicationRead]:
+    """The applications made for the enterprise whose keyed hash (of its credit code) is
+    ``subject_tag``, by whichever account applied for it — for the page its legal
+    representative sees (企业空间), once the caller has checked that he represents it."""
+    return [
+        read_application(session, a)
+        for a in repository.applications_of_subject(session, "enterprise", subject_tag)
+    ]
+
+
 def unit_applications(
     session: Session, principal: Principal, item_code: str = ""
 ) -> list[ApplicationRead]:

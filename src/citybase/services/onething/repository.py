@@ -63,6 +63,17 @@ def applications_of(session: Session, user_id: int, limit: int = 200) -> Sequenc
     ).all()
 
 
+def applications_of_subject(
+    session: Session, kind: str, subject_tag: str, limit: int = 200
+) -> Sequence[Application]:
+    return session.scalars(
+        select(Application)
+        .where(Application.kind == kind, Application.subject_tag == subject_tag)
+        .order_by(Application.id.desc())
+        .limit(limit)
+    ).all()
+
+
 def applications(
     session: Session, *, item_code: str = "", unit_code: str = "", limit: int = 200
 ) -> Sequence[Application]:

@@ -16,6 +16,11 @@ SMS, and the number signs him in to his applicant account (办事申请人).
   the last. Codes asked for are limited per mobile number and per client address.
 - Every code asked for, sign-in, registration and refusal is on the ledger with the keyed
   hashes of the number and the phone, never with either in the clear.
+- **The enterprise's page** (企业空间): a citizen whose account is tied to his citizen ID sees
+  the firms whose file (一企一档) names him, by that ID, as legal representative (法定代表人证件
+  号码): each file read through the traced read on the basis of his being its representative,
+  its certificates, its one-thing applications and what it may rate (好差评). Anyone else is
+  refused, on the ledger, and sees nothing of the firm.
 """
 
 from __future__ import annotations
@@ -41,18 +46,25 @@ from citybase.core.shared.service import SharedStore
 from citybase.core.sms import service as sms
 from citybase.core.web.limits import Limiter
 from citybase.data.baselib import service as baselib
-from citybase.data.baselib.schemas import Kind
+from citybase.data.baselib.schemas import FileRead, Kind
 from citybase.data.certificates import service as certificates
 from citybase.data.masking import operators as ops
+from citybase.data.sharing.schemas import Basis, ReadContext
+from citybase.services.evaluation import service as evaluation
+from citybase.services.evaluation.schemas import GRADE_NAMES, Grade, SubjectKind
 from citybase.services.hotline import service as hotline
 from citybase.services.onething import service as onething
-from citybase.services.onething.schemas import ApplicantKind
+from citybase.services.onething.schemas import ApplicantKind, ApplicationRead
 from citybase.services.portal import repository
 from citybase.services.portal.models import PortalPhone
 from citybase.services.portal.schemas import (
     CodeSent,
+    EnterpriseField,
+    EnterprisePage,
     MyCertificate,
+    MyEnterprise,
     MyPage,
+    RatingChoice,
     RegistrationCreate,
 )
 
@@ -67,6 +79,15 @@ class CodeRefused(CitybaseError):
 
     status_code = 401
     code = "code_refused"
+
+
+class NotRepresentative(CitybaseError):
+    """An enterprise's page asked for by someone who is not its legal representative (or whose
+    account is tied to no verified citizen ID): the same refusal whether or not the firm
+    exists."""
+
+    status_code = 403
+    code = "not_representative"
 
 
 class CheckRefused(CitybaseError):
@@ -296,6 +317,131 @@ def my_page(session: Session, settings: Settings, principal: Principal, base_url
         tied=True, phone_masked=sms.mask(number) if number else "", certificates=certs,
         applications=onething.my_applications(session, principal),
         cases=hotline.cases_of_phone(session, number) if number else [],
+        enterprises=my_enterprises(session, settings, principal),
+    )  # fmt: skip
+
+
+# --- the enterprise's page (企业空间) --------------------------------------------------------------
+
+REPRESENTATIVE = "legal_representative"  # a Basis's kind: the firm's legal representative
+NOT_REPRESENTATIVE = "you are not this enterprise's legal representative: its page is not yours"
+NOT_VERIFIED = (
+    "only a citizen whose real name is verified (实名认证) sees the enterprises he represents"
+)
+
+
+def _person_subject(session: Session, principal: Principal) -> str:
+    """The keyed hash of the signed-in citizen's verified citizen ID; "" for an account tied to
+    none, or to an enterprise's credit code."""
+    found = onething.applicant_identity(session, principal)
+    return found[1] if found is not None and found[0] is ApplicantKind.person else ""
+
+
+def _basis(principal: Principal, entity_id: int) -> Basis:
+    return Basis(
+        kind=REPRESENTATIVE, ref=f"{entity_id}:{principal.username}",
+        legal_basis="法定代表人查询本企业信息（企业空间，法定代表人证件号码与实名认证一致）",
+        fields=(), purpose="企业空间：法定代表人查看本企业的档案、证照、办件与评价",
+        action="portal.enterprise.read",
+    )  # fmt: skip
+
+
+def _read(session: Session, settings: Settings, principal: Principal, entity_id: int,
+          subject: str) -> FileRead | None:  # fmt: skip
+    """The firm's file through the traced read (None: nothing of it may be read)."""
+    basis = _basis(principal, entity_id)
+    served = baselib.read_file_as_representative(
+        session, principal, entity_id, subject, ReadContext(purpose=basis.purpose,
+                                                            end_user=principal.username),
+        ops.keys_for(settings.masking_key), settings.baselib, basis,
+    )  # fmt: skip
+    return served if isinstance(served, FileRead) else None
+
+
+def _value(file: FileRead | None, field: str) -> str:
+    found = next((f for f in file.fields if f.field == field), None) if file else None
+    return str(found.value) if found is not None and found.value is not None else ""
+
+
+def my_enterprises(
+    session: Session, settings: Settings, principal: Principal
+) -> list[MyEnterprise]:
+    """我的企业: the firms whose file names the signed-in citizen as legal representative by his
+    citizen ID — each file read (traced) for its name."""
+    subject = _person_subject(session, principal)
+    out = []
+    for entity_id, _ in baselib.enterprises_represented_by(session, subject):
+        file = _read(session, settings, principal, entity_id, subject)
+        out.append(MyEnterprise(id=entity_id, name=_value(file, "name") or f"企业档案 {entity_id}",
+                                credit_code=_value(file, "credit_code")))  # fmt: skip
+    return out
+
+
+def _refuse(session: Session, principal: Principal, entity_id: int, message: str,
+            why: str) -> NotRepresentative:  # fmt: skip
+    ledger.record(session, identity.actor_of(principal), "portal.enterprise.refused",
+                  object_type="base_file", object_id=entity_id, details={"reason": why})  # fmt: skip
+    return NotRepresentative(message, field="enterprise", reason=why)
+
+
+def _ratings(
+    session: Session, apps: list[ApplicationRead], names: dict[str, str]
+) -> list[RatingChoice]:
+    wanted: list[tuple[SubjectKind, str, str]] = []
+    for app in apps:
+        item = names.get(app.item_code, app.item_code)
+        wanted.append((SubjectKind.application, app.number, item))
+        wanted.extend((SubjectKind.matter, m.case_number, f"{item}·{m.matter_name}")
+                      for m in app.matters if m.case_number)  # fmt: skip
+    states = evaluation.rating_states(session, [(k, i) for k, i, _ in wanted])
+    return [
+        RatingChoice(
+            kind=k,
+            subject_id=i,
+            title=title,
+            state=st.state,
+            grade=GRADE_NAMES[Grade(st.grade)] if st.grade else "",
+        )
+        for (k, i, title), st in zip(wanted, states, strict=True)
+    ]
+
+
+def enterprise_page(
+    session: Session, settings: Settings, principal: Principal, entity_id: int, base_url: str
+) -> EnterprisePage:
+    """企业空间: the firm's file as its legal representative may read it (traced), its valid
+    certificates with their verification links, its one-thing applications and what it may
+    rate. Anyone but its legal representative gets NotRepresentative (on the ledger), the same
+    whether or not the firm exists."""
+    subject = _person_subject(session, principal)
+    if not subject:
+        raise _refuse(session, principal, entity_id, NOT_VERIFIED, "not verified")
+    firms = dict(baselib.enterprises_represented_by(session, subject))
+    if entity_id not in firms:
+        raise _refuse(session, principal, entity_id, NOT_REPRESENTATIVE, "not representative")
+    file = _read(session, settings, principal, entity_id, subject)
+    labels = baselib.FIELD_LABELS[Kind.enterprise]
+    firm = firms[entity_id]
+    apps = onething.enterprise_applications(session, firm) if firm else []
+    names: dict[str, str] = {}
+    for code in {a.item_code for a in apps}:
+        try:
+            names[code] = onething.get_item(session, code).name
+        except CitybaseError:
+            names[code] = code
+    certs = [
+        MyCertificate(certificate=c, verify_url=certificates.verification_url(base_url, c.token))
+        for c in (certificates.valid_certificates_for(session, holder_key=firm) if firm else [])
+    ]
+    return EnterprisePage(
+        id=entity_id, name=_value(file, "name") or f"企业档案 {entity_id}",
+        fields=[EnterpriseField(field=f.field, label=labels.get(f.field, f.field),
+                                value="" if f.value is None else str(f.value),
+                                masked=bool(f.masked))
+                for f in (file.fields if file else [])],
+        withheld=file.withheld if file else [], access_id=file.access_id if file else None,
+        certificates=certs, applications=apps, item_names=names,
+        ratings=_ratings(session, apps, names),
     )  # fmt: skip
 
 

@@ -21,9 +21,10 @@ from citybase.core.identity.service import LoginOutcome
 from citybase.core.settings import Settings
 from citybase.core.web import captcha
 from citybase.core.web.access import Public
-from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, read_form
 from citybase.core.web.i18n import add_translations
+from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.certificates import service as certificates
 from citybase.services.portal import service
@@ -65,6 +66,21 @@ add_translations("zh", {
     "State": "状态", "Request number": "工单编号", "Application number": "申请编号",
     "Without an account? Look up certificates by ID and one certificate's number.":
         "没有账号？凭证件号码和一张证照编号查询。",
+    "My enterprises": "我的企业", "Enterprise space": "企业空间",
+    "The enterprises whose legal representative you are, by your verified citizen ID.":
+        "以下为登记的法定代表人证件号码与您实名认证的身份证号一致的企业。",
+    "Enterprise file": "企业信息", "Unified social credit code": "统一社会信用代码",
+    "Enterprise e-certificates": "企业电子证照", "Enterprise one-thing applications": "企业办件",
+    "One-thing item": "事项", "Ratings (好差评)": "好差评", "Rated service": "评价对象",
+    "Rate it": "去评价", "Rated": "已评价", "Not yet handled": "尚未办结",
+    "Rated with the phone given on the application.": "凭申请时填写的手机号评价。",
+    "Withheld": "未提供", "masked": "已脱敏", "Back to my page": "返回我的",
+    "This page is read on your behalf as the enterprise's legal representative, and the read is recorded.":
+        "本页以您作为企业法定代表人的身份调取企业信息，每次调取均留痕。",
+    "you are not this enterprise's legal representative: its page is not yours":
+        "您不是该企业的法定代表人，无权查看该企业空间",
+    "only a citizen whose real name is verified (实名认证) sees the enterprises he represents":
+        "仅完成实名认证的个人可查看其担任法定代表人的企业",
 })  # fmt: skip
 LABELS = {"phone": "Mobile number", "code": "SMS code", "name": "Full name",
           "number": "Citizen ID number", "captcha": "Picture code"}  # fmt: skip
@@ -191,7 +207,25 @@ async def register_submit(
                  {"form": {"phone": form.get("phone", "")}, "sent": sent})  # fmt: skip
 
 
+@router.get("/portal/enterprises/{entity_id}")
+@traced_read
+def enterprise_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: PortalApplicant,
+    entity_id: Id,
+) -> Response:  # fmt: skip
+    """企业空间: the refusal is rendered here, not raised, so that its ledger entry is kept."""
+    try:
+        page = service.enterprise_page(session, settings, principal, entity_id,
+                                       str(request.base_url))  # fmt: skip
+    except service.NotRepresentative as exc:
+        return console.render(request, "error.html", {"status": 403, "title": "Forbidden",
+                                                      "message": exc.message}, 403)  # fmt: skip
+    qr = {c.certificate.identifier: certificates.qr_svg(c.verify_url) for c in page.certificates}
+    return console.render(request, "portal/enterprise.html", {"page": page, "qr": qr})
+
+
 @router.get("/portal/mine")
+@traced_read  # 我的企业: each firm's file read for its name, traced
 def my_page(
     request: Request, session: DbSession, settings: AppSettings, principal: PortalApplicant
 ) -> Response:
