@@ -64,6 +64,14 @@ ACTIONS = {
     "sms.queue": "短信待发送", "sms.fail": "短信发送失败", "portal.code.request": "获取短信验证码",
     "portal.signin.refused": "拒绝验证码登录", "portal.register": "实名注册",
     "portal.register.refused": "拒绝实名注册", "portal.phone.tie": "绑定手机号",
+    "portal.signin": "验证码登录", "portal.enterprise.read": "法定代表人查阅本企业信息",
+    "portal.enterprise.refused": "拒绝查阅企业信息", "api_key.create": "创建接口密钥",
+    "api_key.revoke": "撤销接口密钥", "baselib.theme.grade": "复核主题库分级",
+    "cockpit.actual.corrected": "更正指标值", "cockpit.assessment.rules_set": "设置考核规则",
+    "masking.policy": "设置脱敏策略", "masking.reveal": "还原假名化数据",
+    "open.apply": "申请开放数据", "open.download": "下载开放数据",
+    "opendata.harvest": "汇聚开放数据目录", "opendata.harvest.source": "登记开放数据汇聚来源",
+    "user.password_change": "修改密码", "user.unlock": "解锁用户",
 }  # fmt: skip
 
 # the parts of an action's code, for the actions without a name of their own
@@ -121,6 +129,12 @@ OBJECTS = {
     "rule": "规则", "scenario": "应用场景", "task": "任务", "theme_library": "主题库",
     "unit": "单位", "user": "用户", "share_request": "共享申请", "share_grant": "共享授权",
     "dispute": "数据异议", "contract": "合同", "file": "文件", "phone": "手机号", "sms": "短信",
+    "api_key": "接口密钥", "assessment": "考核", "certificate_holder": "持证人",
+    "corrections": "纠错样本", "federation_message": "区县联通消息", "federation_peer": "区县联通对端",
+    "federation_push": "区县联通下发", "harvest_run": "开放数据汇聚", "harvest_source": "汇聚来源",
+    "masking_policy": "脱敏策略", "product_contract": "数据产品合同", "pseudonym": "假名",
+    "ratings": "评价", "sandbox_grant": "隐私预算", "sandbox_job": "沙箱作业",
+    "sandbox_job_output": "沙箱作业产出", "sandbox_query": "隐私计算查询", "sandbox_release": "脱敏数据发布",
 }  # fmt: skip
 
 

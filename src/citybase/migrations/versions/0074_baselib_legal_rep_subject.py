@@ -2,7 +2,7 @@
 signed-in citizen finds the firms he represents (企业空间).
 
 Revision ID: 0074
-Revises: 0072
+Revises: 0075
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0074"
-down_revision: str | None = "0072"
+down_revision: str | None = "0075"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
