@@ -22,4 +22,4 @@ def test_ledger_pages(client: TestClient, session: Session) -> None:
         "/console/ledger", params={"since": "yesterday"}, headers={"Accept": "text/html"}
     )
     assert bad_date.status_code == 422
-    assert "YYYY-MM-DD" in bad_date.text
+    assert "请按“年-月-日”填写日期" in bad_date.text  # in the page's language
