@@ -225,3 +225,100 @@ def hand_over(
     finally:
         db.dispose()
     out.print(f"{count} entities now belong to {unit}")
+
+
+notifications = typer.Typer(
+    help="NGSI-LD notifications a subscriber did not take after every attempt (given up)."
+)
+app.add_typer(notifications, name="notifications")
+
+SubscriptionOption = Annotated[
+    str | None, typer.Option("--subscription", help="Only this subscription's (its id)")
+]
+IdsOption = Annotated[list[str] | None, typer.Option("--id", help="A notification id (repeatable)")]
+
+
+@notifications.command("list")
+def list_notifications(
+    subscription: SubscriptionOption = None,
+    waiting: Annotated[
+        bool, typer.Option("--waiting", help="Those still being tried, not those given up")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The notifications given up (or, with --waiting, still tried): when, to which subscription,
+    after how many attempts, and the subscriber's last answer."""
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.context import deliveries
+
+    db = open_database(load_settings(data_dir))
+    try:
+        with db.session_scope(readonly=True) as session:
+            rows = deliveries.pending(session, subscription, given_up=not waiting)
+            for row in rows:
+                when = row.given_up_at or row.next_attempt_at
+                out.print(f"{row.id}  {row.subscription_id}  {when:%Y-%m-%d %H:%M:%S}  "
+                          f"{row.attempts} attempts  {row.last_error}", markup=False,
+                          highlight=False)  # fmt: skip
+    finally:
+        db.dispose()
+    out.print(f"{len(rows)} {'waiting' if waiting else 'given up'}")
+
+
+def _settle(verb: str, subscription: str | None, ids: list[str] | None, data_dir: Path | None,
+            reason: str) -> None:  # fmt: skip
+    from citybase.core.db.base import utcnow
+    from citybase.core.ledger import service as ledger
+    from citybase.core.ledger.schemas import Actor
+    from citybase.core.runtime import load_settings, open_database
+    from citybase.perception.context import deliveries
+
+    if (
+        subscription is None
+        and not ids
+        and not typer.confirm(
+            f"{verb.capitalize()} every notification given up, of every subscription?"
+        )
+    ):
+        raise typer.Exit(1)
+    db = open_database(load_settings(data_dir))
+    try:
+        with db.session_scope() as session:
+            if verb == "retry":
+                count = deliveries.retry(session, utcnow(), subscription_id=subscription, ids=ids)
+                action = "perception.notification.retry"
+            else:
+                count = deliveries.discard(session, subscription_id=subscription, ids=ids)
+                action = "perception.notification.discard"
+            if count:
+                ledger.record(
+                    session, Actor.system("citybase perception notifications"), action,
+                    object_type="subscription", object_id=subscription or "", reason=reason,
+                    details={"count": count, "ids": ids or []},
+                )  # fmt: skip
+    finally:
+        db.dispose()
+    out.print(f"{count} {'sent again' if verb == 'retry' else 'discarded'}")
+
+
+@notifications.command("retry")
+def retry_notifications(
+    subscription: SubscriptionOption = None,
+    ids: IdsOption = None,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Send the chosen given-up notifications again (the subscriber is back): the next notifier
+    round takes them, with their attempts counted afresh."""
+    _settle("retry", subscription, ids, data_dir, reason)
+
+
+@notifications.command("discard")
+def discard_notifications(
+    subscription: SubscriptionOption = None,
+    ids: IdsOption = None,
+    reason: Annotated[str, typer.Option(help="Why, for the ledger")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Let the chosen given-up notifications go for good."""
+    _settle("discard", subscription, ids, data_dir, reason)

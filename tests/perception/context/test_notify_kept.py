@@ -135,16 +135,71 @@ def test_a_notification_is_given_up_after_its_attempts(
     for _ in range(3):
         assert notifier.deliver_due(inline=True) == 1
         _, kept = _status(fresh_db, sub_id)
-        if kept:
+        if kept and kept[0].given_up_at is None:
             waits.append(kept[0].next_attempt_at - clock.now)
             clock.now = kept[0].next_attempt_at
     assert waits == [timedelta(seconds=10), timedelta(seconds=20)]  # doubled
     shown, kept = _status(fresh_db, sub_id)
-    assert kept == []  # given up after the third
+    (given_up,) = kept  # given up after the third, and kept for an operator
+    assert (given_up.given_up_at, given_up.attempts) == (clock.now, 3)
+    assert "503" in given_up.last_error
     assert (shown["timesSent"], shown["timesFailed"], shown["status"]) == (3, 3, "failed")
     clock.now += timedelta(days=1)
-    assert notifier.deliver_due(inline=True) == 0
+    assert notifier.deliver_due(inline=True) == 0  # never tried again by itself
+    # the subscriber is back: the operator sends it again, and it is delivered once
+    endpoint = Endpoint(True)
+    monkeypatch.setattr(notify, "_post", endpoint)
+    with fresh_db.session_scope() as session:
+        assert deliveries.retry(session, clock.now, subscription_id="urn:elsewhere") == 0
+        assert deliveries.retry(session, clock.now, subscription_id=sub_id) == 1
+    assert notifier.deliver_due(inline=True) == 1
+    assert [b["data"][0]["id"] for b in endpoint.got] == ["urn:ngsi-ld:Building:1"]
+    _, kept = _status(fresh_db, sub_id)
+    assert kept == []
     notifier.pool.shutdown()
+
+
+def test_given_up_notifications_are_listed_sent_again_or_discarded_from_the_command_line(
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch, stopped: list[list[deliveries.Due]]
+) -> None:
+    from typer.testing import CliRunner
+
+    from citybase.cli import app as cli
+    from citybase.core.ledger.models import LedgerEntry
+
+    clock = Clock()
+    monkeypatch.setattr(notify, "_post", Endpoint(False))
+    notifier = _notifier(fresh_db, clock, attempts=1)
+    monkeypatch.setattr(notify, "_current", notifier)
+    sub_id = _subscribe(fresh_db)
+    _change(fresh_db, 1)
+    _change(fresh_db, 2)
+    clock.now += deliveries.LEASE + timedelta(seconds=1)
+    assert notifier.deliver_due(inline=True) == 2
+    notifier.pool.shutdown()
+    monkeypatch.setattr("citybase.core.runtime.open_database", lambda *a, **k: fresh_db)
+    monkeypatch.setattr(fresh_db, "dispose", lambda: None)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["perception", "notifications", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count(sub_id) == 2
+    assert "2 given up" in listed.output
+    first, _second = [r.id for r in _status(fresh_db, sub_id)[1]]
+    sent = runner.invoke(cli, ["perception", "notifications", "retry", "--id", first,
+                               "--reason", "订阅方已恢复"])  # fmt: skip
+    assert (sent.exit_code, "1 sent again" in sent.output) == (0, True), sent.output
+    dropped = runner.invoke(cli, ["perception", "notifications", "discard",
+                                  "--subscription", sub_id])  # fmt: skip
+    assert "1 discarded" in dropped.output, dropped.output
+    asked = runner.invoke(cli, ["perception", "notifications", "discard"], input="n\n")
+    assert asked.exit_code == 1  # every subscription's: asked first, refused here
+    _, kept = _status(fresh_db, sub_id)
+    assert [(r.id, r.given_up_at, r.attempts) for r in kept] == [(first, None, 0)]
+    with fresh_db.session_scope(readonly=True) as session:
+        actions = session.scalars(
+            select(LedgerEntry.action).where(LedgerEntry.action.like("perception.notification.%"))
+        ).all()
+    assert sorted(actions) == ["perception.notification.discard", "perception.notification.retry"]
 
 
 def test_a_notification_left_by_a_stopped_process_is_delivered_after_a_restart(

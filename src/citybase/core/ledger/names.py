@@ -72,6 +72,8 @@ ACTIONS = {
     "open.apply": "申请开放数据", "open.download": "下载开放数据",
     "opendata.harvest": "汇聚开放数据目录", "opendata.harvest.source": "登记开放数据汇聚来源",
     "user.password_change": "修改密码", "user.unlock": "解锁用户",
+    "perception.notification.retry": "重发已放弃的通知",
+    "perception.notification.discard": "丢弃已放弃的通知",
 }  # fmt: skip
 
 # the parts of an action's code, for the actions without a name of their own
@@ -129,7 +131,7 @@ OBJECTS = {
     "rule": "规则", "scenario": "应用场景", "task": "任务", "theme_library": "主题库",
     "unit": "单位", "user": "用户", "share_request": "共享申请", "share_grant": "共享授权",
     "dispute": "数据异议", "contract": "合同", "file": "文件", "phone": "手机号", "sms": "短信",
-    "api_key": "接口密钥", "assessment": "考核", "certificate_holder": "持证人",
+    "subscription": "订阅", "api_key": "接口密钥", "assessment": "考核", "certificate_holder": "持证人",
     "corrections": "纠错样本", "federation_message": "区县联通消息", "federation_peer": "区县联通对端",
     "federation_push": "区县联通下发", "harvest_run": "开放数据汇聚", "harvest_source": "汇聚来源",
     "masking_policy": "脱敏策略", "product_contract": "数据产品合同", "pseudonym": "假名",

@@ -5,7 +5,10 @@ already leased to the process that made it, which delivers it once the transacti
 delivery that fails is tried again after a wait that doubles each time (``backoff``), up to a
 number of attempts; a process that stops before delivering leaves the row behind, and any process
 claims it (``claim_due``) once its lease has run out — after a restart too. ``finish`` writes how
-each attempt went: the row goes once delivered or given up.
+each attempt went: the row goes once delivered. One that fails its last allowed attempt is kept,
+given up (``given_up_at``), with its last error, so that an operator sees what a subscriber did not
+get (``given_up``) and sends it again once the subscriber is back (``retry``) or lets it go
+(``discard``): ``citybase perception notifications``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from citybase.perception.context.models import PendingNotification
@@ -55,10 +58,18 @@ def keep(
     return due
 
 
+def _free(now: datetime) -> Any:
+    """Due rows no process holds, given up ones aside."""
+    return and_(
+        PendingNotification.given_up_at.is_(None),
+        or_(PendingNotification.locked_until.is_(None), PendingNotification.locked_until < now),
+    )
+
+
 def any_due(session: Session, now: datetime) -> bool:
     """Whether a notification is due by ``now`` that no process holds: read in a reader's
     transaction, so that looking every second never waits for another process's writer."""
-    free = or_(PendingNotification.locked_until.is_(None), PendingNotification.locked_until < now)
+    free = _free(now)
     found = session.scalar(
         select(PendingNotification.id)
         .where(PendingNotification.next_attempt_at <= now, free)
@@ -69,7 +80,7 @@ def any_due(session: Session, now: datetime) -> bool:
 
 def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Due]:
     """Take for this process the notifications due by ``now`` that no process holds."""
-    free = or_(PendingNotification.locked_until.is_(None), PendingNotification.locked_until < now)
+    free = _free(now)
     rows = session.scalars(
         select(PendingNotification)
         .where(PendingNotification.next_attempt_at <= now, free)
@@ -93,12 +104,13 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Due]:
 def finish(
     session: Session, due: Due, error: str, now: datetime, *, attempts: int, first_wait: float
 ) -> bool:
-    """Write how an attempt went (``error`` empty: delivered). The row goes once delivered or
-    after its last allowed attempt; otherwise it waits for the next. True: given up."""
+    """Write how an attempt went (``error`` empty: delivered). The row goes once delivered; after
+    its last allowed attempt it is kept given up; otherwise it waits for the next. True: given up."""
     tried = due.attempts + 1
-    if not error or tried >= attempts:
+    if not error:
         session.execute(delete(PendingNotification).where(PendingNotification.id == due.id))
-        return bool(error)
+        return False
+    last = tried >= attempts
     session.execute(
         update(PendingNotification)
         .where(PendingNotification.id == due.id)
@@ -107,15 +119,58 @@ def finish(
             next_attempt_at=now + backoff(tried, first_wait),
             locked_until=None,
             last_error=error[:500],
+            given_up_at=now if last else None,
         )
         .execution_options(synchronize_session=False)
     )
-    return False
+    return last
 
 
-def pending(session: Session, subscription_id: str | None = None) -> list[PendingNotification]:
-    """The notifications still due (of one subscription), oldest first."""
+def pending(
+    session: Session, subscription_id: str | None = None, *, given_up: bool | None = None
+) -> list[PendingNotification]:
+    """The notifications kept (of one subscription; only those given up, or only those still
+    tried), oldest first."""
     stmt = select(PendingNotification).order_by(PendingNotification.created_at)
     if subscription_id is not None:
         stmt = stmt.where(PendingNotification.subscription_id == subscription_id)
+    if given_up is not None:
+        column = PendingNotification.given_up_at
+        stmt = stmt.where(column.is_not(None) if given_up else column.is_(None))
     return list(session.scalars(stmt))
+
+
+def _chosen(subscription_id: str | None, ids: list[str] | None) -> Any:
+    chosen: Any = PendingNotification.given_up_at.is_not(None)
+    if subscription_id is not None:
+        chosen = and_(chosen, PendingNotification.subscription_id == subscription_id)
+    if ids:
+        chosen = and_(chosen, PendingNotification.id.in_(ids))
+    return chosen
+
+
+def retry(
+    session: Session, now: datetime, *, subscription_id: str | None = None,
+    ids: list[str] | None = None,
+) -> int:  # fmt: skip
+    """Send the given-up notifications chosen (all, one subscription's, or by id) again from now,
+    with their attempts counted afresh; how many."""
+    done = session.execute(
+        update(PendingNotification)
+        .where(_chosen(subscription_id, ids))
+        .values(given_up_at=None, attempts=0, next_attempt_at=now, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], done).rowcount or 0)
+
+
+def discard(
+    session: Session, *, subscription_id: str | None = None, ids: list[str] | None = None
+) -> int:
+    """Let the given-up notifications chosen go for good; how many."""
+    done = session.execute(
+        delete(PendingNotification)
+        .where(_chosen(subscription_id, ids))
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], done).rowcount or 0)

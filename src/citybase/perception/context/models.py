@@ -172,10 +172,11 @@ class EntityPlace(Base):
 
 class PendingNotification(Base):
     """A notification due to a subscriber and not yet delivered: written in the transaction of
-    the change that caused it (or of the periodic round), removed once the subscriber took it or
-    after the last attempt allowed; while it fails it waits ``next_attempt_at``. A process that
-    stops before delivering leaves it here, and any process delivers it once ``locked_until``
-    (the lease of the process that made or claimed it) has passed."""
+    the change that caused it (or of the periodic round), removed once the subscriber took it;
+    while it fails it waits ``next_attempt_at``. A process that stops before delivering leaves it
+    here, and any process delivers it once ``locked_until`` (the lease of the process that made or
+    claimed it) has passed. After the last attempt allowed it is kept, given up
+    (``given_up_at``), until an operator sends it again or discards it."""
 
     __tablename__ = "perception_notifications"
 
@@ -191,3 +192,4 @@ class PendingNotification(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    given_up_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
