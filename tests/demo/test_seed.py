@@ -242,6 +242,22 @@ def _check_portal(session: Session, settings: Settings) -> None:
     phones = dict(portal_phones(session, settings))
     assert set(phones) == {"citizen", "retiree", "founder", "family"}
     assert all(len(p) == 11 and p.startswith("1") for p in phones.values())
+    # the founder is the legal representative of the firm "firm": his portal page reaches its
+    # 企业空间, with its business licence
+    from citybase.services.onething import service as onething
+    from citybase.services.portal import service as portal
+
+    founder = identity.principal_for(session, "founder")
+    firms = portal.my_enterprises(session, settings, founder)
+    assert firms
+    firm = onething.applicant_identity(session, identity.principal_for(session, "firm"))
+    assert firm is not None
+    page = portal.enterprise_page(session, settings, founder, firms[0].id, "http://x/")
+    assert any(c.certificate.holder_key == firm[1] for c in page.certificates)
+    assert page.applications
+    rep_id = next(f for f in page.fields if f.field == "legal_rep_id")
+    assert rep_id.masked
+    assert "*" in rep_id.value
 
 
 def _check_outlines(session: Session) -> None:

@@ -85,9 +85,11 @@ def _files(session: Session, kind: Kind) -> dict[str, dict[str, str]]:
     return out
 
 
-def _people(session: Session) -> dict[str, str]:
+def _people(session: Session, firms: dict[str, dict[str, str]]) -> dict[str, str]:
     """Residents whose files are the fullest, one per applicant: a mother of an age to have a
-    newborn, one of retirement age, and two more; and an elder whose death the family reports."""
+    newborn, one of retirement age, and two more — the first of them (``founder``) the legal
+    representative of a firm, so that his portal page reaches its 企业空间; and an elder whose
+    death the family reports."""
     files = _files(session, Kind.person)
     full = sorted((n for n, f in files.items() if len(f) >= 5), key=lambda n: (-len(files[n]), n))
 
@@ -97,6 +99,8 @@ def _people(session: Session) -> dict[str, str]:
     mother = next((n for n in full if int(n[16]) % 2 == 0 and 1982 <= born(n) <= 2000), "")
     retiree = next((n for n in full if born(n) <= 1964), "")
     rest = [n for n in full if n not in (mother, retiree) and 1960 <= born(n) <= 2000]
+    reps = {f.get("legal_rep_id", "") for f in firms.values()}
+    rest.sort(key=lambda n: n not in reps)  # a legal representative first (the sort is stable)
     elder = next((n for n in full if n not in (mother, retiree) and born(n) <= 1958), "")
     return {
         "citizen": mother,
@@ -108,9 +112,11 @@ def _people(session: Session) -> dict[str, str]:
     }
 
 
-def _firms(session: Session) -> dict[str, str]:
+def _firms(session: Session, founder: str) -> dict[str, str]:
+    """The firms with the fullest files; the first one ``founder`` represents, when he does."""
     files = _files(session, Kind.enterprise)
-    full = sorted((c for c, f in files.items() if len(f) >= 5), key=lambda c: c)
+    full = sorted((c for c, f in files.items() if len(f) >= 5),
+                  key=lambda c: (files[c].get("legal_rep_id") != founder, c))  # fmt: skip
     return {"firm": full[0] if full else "", "firm2": full[1] if len(full) > 1 else ""}
 
 
@@ -258,7 +264,8 @@ def seed_onething(session: Session, settings: Settings) -> None:
     report = service.load_items(session, None, ITEMS_FILE.read_text(encoding="utf-8"), actor=ACTOR)
     if report.problems:
         raise RuntimeError(f"the demo's one-thing items do not load: {report.problems[:3]}")
-    numbers = _people(session) | _firms(session)
+    people = _people(session, _files(session, Kind.enterprise))
+    numbers = people | _firms(session, people["founder"])
     _record_their_lives(session, numbers)
     for username, kind in APPLICANTS:
         if not numbers.get(username):

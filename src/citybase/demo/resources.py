@@ -199,9 +199,17 @@ def residents() -> list[Resident]:
 
 
 def firms() -> list[dict[str, str]]:
+    """The city's firms, each with its legal representative (法定代表人): one of the city's
+    residents, by name and citizen ID, so that the market register ties the firm to a person
+    the person base library knows."""
     rng = random.Random(3502)
-    return [{"credit": credit_code(rng), "company": company(rng), "person": person(rng),
+    made = [{"credit": credit_code(rng), "company": company(rng), "person": person(rng),
              "address": address(rng)} for _ in range(FIRMS_KEPT)]  # fmt: skip
+    people, pick = residents(), random.Random(3504)  # its own draw: the firms stay as they were
+    for firm in made:
+        rep = pick.choice(people)
+        firm["person"], firm["rep_id"] = rep.name, rep.id
+    return made
 
 
 def _resident_row(
@@ -239,6 +247,10 @@ def _firm_row(
     for name, kind, make in makers:
         if kind in ("credit", "company") or (kind == "address" and rng.random() < 0.8):
             row[name] = firm[kind]
+        elif kind == "person":  # the legal representative (or the operator) a register names
+            row[name] = firm["person"]
+        elif kind == "id":  # his citizen ID, where the register keeps it
+            row[name] = firm["rep_id"]
         else:
             row[name] = make(rng)
     return row
@@ -252,12 +264,12 @@ def rows_for(blueprint: Blueprint, seed: int) -> list[dict[str, Any]]:
     makers = [(name, spec.partition(":")[0], generator(spec))
               for name, spec in blueprint.generators]  # fmt: skip
     kinds = [kind for _, kind, _ in makers]
+    if kinds.count("credit") == 1 and kinds.count("company") == 1:  # a firm's, even naming a person
+        kept = firms()
+        return [_firm_row(rng, makers, rng.choice(kept)) for _ in range(blueprint.rows)]
     if kinds.count("id") == 1 and kinds.count("person") == 1:
         people = residents()
         return [_resident_row(rng, makers, rng.choice(people)) for _ in range(blueprint.rows)]
-    if kinds.count("credit") == 1 and kinds.count("company") == 1:
-        kept = firms()
-        return [_firm_row(rng, makers, rng.choice(kept)) for _ in range(blueprint.rows)]
     return [{name: make(rng) for name, _, make in makers} for _ in range(blueprint.rows)]
 
 
@@ -283,6 +295,8 @@ def infer_spec(name: str, data_type: str, element: str, length: int | None = Non
         return "dec:1-1000"
     if data_type == "boolean":
         return "bool"
+    if name in ("单位名称", "企业名称"):
+        return "company"
     if name.endswith("名称"):
         return "place:东街/鼓楼/台江/仓山/晋安/五一/西湖;服务点/中心/站"
     if "时间" in name:

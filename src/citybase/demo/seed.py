@@ -334,6 +334,7 @@ def fake_companies(n: int, seed: int = 350101) -> list[dict[str, str]]:
     """Made-up companies whose credit codes pass the GB 32100 check (none real)."""
     rng = random.Random(seed)
     chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    reps = fake_people(n, seed + 7)  # the legal representatives, by citizen ID
     rows = []
     for i in range(n):
         first17 = "91350100" + "".join(rng.choice(chars) for _ in range(9))
@@ -342,6 +343,7 @@ def fake_companies(n: int, seed: int = 350101) -> list[dict[str, str]]:
                 "统一社会信用代码": first17 + credit_code_check_char(first17),
                 "单位名称": f"福州{rng.choice(['闽江', '榕城', '三坊', '鼓山'])}{rng.choice(['科技', '贸易', '物流'])}有限公司{i}",
                 "法定代表人": rng.choice("王李张刘陈") + rng.choice(GIVEN),
+                "法定代表人证件号码": reps[i]["公民身份号码"],
                 "成立日期": f"{rng.randint(1995, 2024)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
                 "住所": f"福建省福州市{rng.choice(DISTRICTS)}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
             }
