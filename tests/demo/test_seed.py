@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,7 +79,9 @@ def test_the_demo_city_of_fuzhou(fresh_db: Database, fresh_settings: Settings) -
         _check_learning(session)
         _check_evaluation(session)
         _check_onething(session)
+    with fresh_db.session_scope() as session:  # the enterprise page's read is traced
         _check_portal(session, fresh_settings)
+    with fresh_db.session_scope(readonly=True) as session:
         counts = catalog.status_counts(session)
         assert set(counts) == {s.value for s in Status}
         admin = identity.principal_for(session, "admin")
@@ -242,6 +245,31 @@ def _check_portal(session: Session, settings: Settings) -> None:
     phones = dict(portal_phones(session, settings))
     assert set(phones) == {"citizen", "retiree", "founder", "family"}
     assert all(len(p) == 11 and p.startswith("1") for p in phones.values())
+    # the founder is the legal representative of the firm "firm": his portal page reaches its
+    # 企业空间, with its business licence and food licence and its 开办餐饮店 application
+    from citybase.demo.certificates import FOOD, LICENCE
+    from citybase.services.onething import service as onething
+    from citybase.services.portal import service as portal
+    from citybase.services.portal.service import NotRepresentative
+
+    founder = identity.principal_for(session, "founder")
+    firms = portal.my_enterprises(session, settings, founder)
+    firm = onething.applicant_identity(session, identity.principal_for(session, "firm"))
+    assert firm is not None
+    assert len(firms) == 1
+    page = portal.enterprise_page(session, settings, founder, firms[0].id, "http://x/")
+    held = {c.certificate.type_code for c in page.certificates
+            if c.certificate.holder_key == firm[1]}  # fmt: skip
+    assert held == {LICENCE, FOOD}
+    assert [a.item_code for a in page.applications] == ["restaurant"]
+    rep_id = next(f for f in page.fields if f.field == "legal_rep_id")
+    assert rep_id.masked  # as the register's grade says (a keyed hash in the demo)
+    assert rep_id.value and not is_citizen_id(rep_id.value)
+    # the other demo persons represent no firm, and the founder's firm is not theirs to read
+    citizen = identity.principal_for(session, "citizen")
+    assert portal.my_enterprises(session, settings, citizen) == []
+    with pytest.raises(NotRepresentative):
+        portal.enterprise_page(session, settings, citizen, firms[0].id, "http://x/")
 
 
 def _check_outlines(session: Session) -> None:

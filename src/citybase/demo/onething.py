@@ -33,7 +33,7 @@ from citybase.data.certificates.schemas import CertificateCreate
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.masking import operators as ops
-from citybase.demo.certificates import LICENCE, MARRIAGE, RETIREMENT
+from citybase.demo.certificates import FOOD, LICENCE, MARRIAGE, RETIREMENT
 from citybase.hub.cases import service as cases
 from citybase.hub.cases.schemas import Action, ActionIn
 from citybase.services.onething import repository, service
@@ -85,9 +85,11 @@ def _files(session: Session, kind: Kind) -> dict[str, dict[str, str]]:
     return out
 
 
-def _people(session: Session) -> dict[str, str]:
+def _people(session: Session, firms: dict[str, dict[str, str]]) -> dict[str, str]:
     """Residents whose files are the fullest, one per applicant: a mother of an age to have a
-    newborn, one of retirement age, and two more; and an elder whose death the family reports."""
+    newborn, one of retirement age, and two more — the first of them (``founder``) the legal
+    representative of a firm, so that his portal page reaches its 企业空间; and an elder whose
+    death the family reports."""
     files = _files(session, Kind.person)
     full = sorted((n for n, f in files.items() if len(f) >= 5), key=lambda n: (-len(files[n]), n))
 
@@ -97,6 +99,11 @@ def _people(session: Session) -> dict[str, str]:
     mother = next((n for n in full if int(n[16]) % 2 == 0 and 1982 <= born(n) <= 2000), "")
     retiree = next((n for n in full if born(n) <= 1964), "")
     rest = [n for n in full if n not in (mother, retiree) and 1960 <= born(n) <= 2000]
+    # a legal representative first, of those whose files are as full as the fullest: one with a
+    # thinner file (no 出生日期, say) would leave part of 企业开办's one form to be typed
+    reps = {f.get("legal_rep_id", "") for f in firms.values()}
+    fullest = len(files[rest[0]]) if rest else 0
+    rest.sort(key=lambda n: not (n in reps and len(files[n]) >= fullest))  # the sort is stable
     elder = next((n for n in full if n not in (mother, retiree) and born(n) <= 1958), "")
     return {
         "citizen": mother,
@@ -108,9 +115,11 @@ def _people(session: Session) -> dict[str, str]:
     }
 
 
-def _firms(session: Session) -> dict[str, str]:
+def _firms(session: Session, founder: str) -> dict[str, str]:
+    """The firms with the fullest files; the first one ``founder`` represents, when he does."""
     files = _files(session, Kind.enterprise)
-    full = sorted((c for c, f in files.items() if len(f) >= 5), key=lambda c: c)
+    full = sorted((c for c, f in files.items() if len(f) >= 5),
+                  key=lambda c: (files[c].get("legal_rep_id") != founder, c))  # fmt: skip
     return {"firm": full[0] if full else "", "firm2": full[1] if len(full) > 1 else ""}
 
 
@@ -184,7 +193,7 @@ def _issue_their_certificates(
     session: Session, settings: Settings, numbers: dict[str, str]
 ) -> None:
     """The e-certificates the demo's applicants hold (免证明): the mother's marriage certificate,
-    the firms' business licences; and the retirement certificate of the elder who died, which
+    the firms' business licences and the food licence of ``firm``; and the retirement certificate of the elder who died, which
     the family's application finds through the hospital's record."""
     persons, firms = _files(session, Kind.person), _files(session, Kind.enterprise)
 
@@ -208,6 +217,10 @@ def _issue_their_certificates(
             issue("certmanager", LICENCE, firm["name"], code, legal_person=firm.get("legal_rep", "—"),
                   entity_type="有限责任公司", capital="100", established="2018-06-18",
                   address=firm.get("address", "福州市"), scope="餐饮服务；食品销售")  # fmt: skip
+    if code := numbers.get("firm"):  # it sells packaged food already; the restaurant is new
+        firm = firms[code]
+        issue("certmanager", FOOD, firm["name"], code, operator_kind="食品销售经营者",
+              items="预包装食品销售", address=firm.get("address", "福州市"))  # fmt: skip
 
 
 def _picture() -> bytes:
@@ -258,7 +271,8 @@ def seed_onething(session: Session, settings: Settings) -> None:
     report = service.load_items(session, None, ITEMS_FILE.read_text(encoding="utf-8"), actor=ACTOR)
     if report.problems:
         raise RuntimeError(f"the demo's one-thing items do not load: {report.problems[:3]}")
-    numbers = _people(session) | _firms(session)
+    people = _people(session, _files(session, Kind.enterprise))
+    numbers = people | _firms(session, people["founder"])
     _record_their_lives(session, numbers)
     for username, kind in APPLICANTS:
         if not numbers.get(username):

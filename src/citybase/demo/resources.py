@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -199,9 +199,27 @@ def residents() -> list[Resident]:
 
 
 def firms() -> list[dict[str, str]]:
+    """The city's firms, each with its legal representative (法定代表人): one of the city's
+    residents, by name and citizen ID, so that the market register ties the firm to a person
+    the person base library knows."""
     rng = random.Random(3502)
-    return [{"credit": credit_code(rng), "company": company(rng), "person": person(rng),
+    made = [{"credit": credit_code(rng), "company": company(rng), "person": person(rng),
              "address": address(rng)} for _ in range(FIRMS_KEPT)]  # fmt: skip
+    people, pick = adults(), random.Random(3504)  # its own draw: the firms stay as they were
+    for firm in made:
+        rep = pick.choice(people)
+        firm["person"], firm["rep_id"] = rep.name, rep.id
+    return made
+
+
+def adults() -> list[Resident]:
+    """The residents of age (18 by 2026) to be a firm's legal representative."""
+    return [r for r in residents() if int(r.id[6:10]) <= 2008]
+
+
+def birth_of(citizen_id: str) -> str:
+    """The birth date a citizen ID carries (GB 11643), as ISO text."""
+    return f"{citizen_id[6:10]}-{citizen_id[10:12]}-{citizen_id[12:14]}"
 
 
 def _resident_row(
@@ -226,6 +244,9 @@ def _resident_row(
             row[name] = who.mobile if rng.random() < 0.85 else make(rng)
         elif kind == "address":
             row[name] = who.address if rng.random() < 0.8 else make(rng)
+        elif name == "出生日期":  # his, as his ID has it (drawn all the same: the rows stay)
+            make(rng)
+            row[name] = birth_of(who.id)
         else:
             row[name] = make(rng)
     return row
@@ -239,25 +260,33 @@ def _firm_row(
     for name, kind, make in makers:
         if kind in ("credit", "company") or (kind == "address" and rng.random() < 0.8):
             row[name] = firm[kind]
+        elif kind == "person":  # the legal representative (or the operator) a register names
+            row[name] = firm["person"]
+        elif kind == "id":  # his citizen ID, where the register keeps it
+            row[name] = firm["rep_id"]
         else:
             row[name] = make(rng)
     return row
 
 
-def rows_for(blueprint: Blueprint, seed: int) -> list[dict[str, Any]]:
+def rows_for(blueprint: Blueprint, seed: int, also: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The rows of one resource: the same every time for the same seed. A row with one citizen
     ID and a name is about one of the city's residents; one with a credit code and a company
-    name, about one of its firms."""
+    name, about one of its firms. A register of residents names those whose IDs are in ``also``
+    besides its drawn rows (as the household register names every firm's legal representative)."""
     rng = random.Random(seed)
     makers = [(name, spec.partition(":")[0], generator(spec))
               for name, spec in blueprint.generators]  # fmt: skip
     kinds = [kind for _, kind, _ in makers]
-    if kinds.count("id") == 1 and kinds.count("person") == 1:
-        people = residents()
-        return [_resident_row(rng, makers, rng.choice(people)) for _ in range(blueprint.rows)]
-    if kinds.count("credit") == 1 and kinds.count("company") == 1:
+    if kinds.count("credit") == 1 and kinds.count("company") == 1:  # a firm's, even naming a person
         kept = firms()
         return [_firm_row(rng, makers, rng.choice(kept)) for _ in range(blueprint.rows)]
+    if kinds.count("id") == 1 and kinds.count("person") == 1:
+        people = residents()
+        drawn = [_resident_row(rng, makers, rng.choice(people)) for _ in range(blueprint.rows)]
+        named = {p.id: p for p in people}
+        more = random.Random(seed + 1)  # its own draw: the drawn rows stay as they were
+        return drawn + [_resident_row(more, makers, named[n]) for n in also if n in named]
     return [{name: make(rng) for name, _, make in makers} for _ in range(blueprint.rows)]
 
 
@@ -283,6 +312,8 @@ def infer_spec(name: str, data_type: str, element: str, length: int | None = Non
         return "dec:1-1000"
     if data_type == "boolean":
         return "bool"
+    if name in ("单位名称", "企业名称"):
+        return "company"
     if name.endswith("名称"):
         return "place:东街/鼓楼/台江/仓山/晋安/五一/西湖;服务点/中心/站"
     if "时间" in name:

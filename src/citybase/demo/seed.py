@@ -31,7 +31,7 @@ from citybase.core.settings import Settings
 from citybase.data.baselib import service as baselib
 from citybase.data.baselib.schemas import Kind as BaseKind
 from citybase.data.catalog import service as catalog
-from citybase.data.catalog.schemas import ResourceCreate, ResourceFilter, Transition
+from citybase.data.catalog.schemas import BaseLibrary, ResourceCreate, ResourceFilter, Transition
 from citybase.data.datastore import service as datastore
 from citybase.data.datastore.schemas import RowQuery
 from citybase.data.grading import service as grading
@@ -290,16 +290,23 @@ def seed_resources(session: Session) -> None:
         for action in PATH_TO[blueprint.status]:
             actor = admin if action == "submit" or blueprint.unit.endswith("bigdata") else bureau
             catalog.transition(session, actor, resource.code, action, Transition())
-    for r in catalog.registered_resources(session):
-        if datastore.table_of(session, r.code) is None and r.format.value != "image":
-            specs = [
-                (i.name, infer_spec(i.name, i.data_type.value, i.element, i.length))
-                for i in r.items
-            ]
-            rows = rows_for(
-                Blueprint(r.provider_unit_code, "", "", {}, specs, 30), seed=len(r.code)
-            )
-            datastore.load_rows(session, admin, r.code, rows, "demo")
+    bare = [r for r in catalog.registered_resources(session)
+            if datastore.table_of(session, r.code) is None and r.format.value != "image"]  # fmt: skip
+    made = {}
+    for r in bare:
+        specs = [(i.name, infer_spec(i.name, i.data_type.value, i.element, i.length))
+                 for i in r.items]  # fmt: skip
+        blueprint = Blueprint(r.provider_unit_code, "", "", {}, specs, 30)
+        made[r.code] = (blueprint, rows_for(blueprint, seed=len(r.code)))
+    # the household register names every legal representative the market register does
+    reps = [str(row[item]) for r in bare if BaseLibrary.legal_person in (r.base_tags or [])
+            for item in (i.name for i in r.items if i.element == "公民身份号码")
+            for row in made[r.code][1] if row.get(item)]  # fmt: skip
+    for r in bare:
+        blueprint, rows = made[r.code]
+        if BaseLibrary.population in (r.base_tags or []):
+            rows = rows_for(blueprint, seed=len(r.code), also=list(dict.fromkeys(reps)))
+        datastore.load_rows(session, admin, r.code, rows, "demo")
 
 
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国晓东海燕玉兰志强"
@@ -334,6 +341,7 @@ def fake_companies(n: int, seed: int = 350101) -> list[dict[str, str]]:
     """Made-up companies whose credit codes pass the GB 32100 check (none real)."""
     rng = random.Random(seed)
     chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    reps = fake_people(n, seed + 7)  # the legal representatives, by citizen ID
     rows = []
     for i in range(n):
         first17 = "91350100" + "".join(rng.choice(chars) for _ in range(9))
@@ -342,6 +350,7 @@ def fake_companies(n: int, seed: int = 350101) -> list[dict[str, str]]:
                 "统一社会信用代码": first17 + credit_code_check_char(first17),
                 "单位名称": f"福州{rng.choice(['闽江', '榕城', '三坊', '鼓山'])}{rng.choice(['科技', '贸易', '物流'])}有限公司{i}",
                 "法定代表人": rng.choice("王李张刘陈") + rng.choice(GIVEN),
+                "法定代表人证件号码": reps[i]["公民身份号码"],
                 "成立日期": f"{rng.randint(1995, 2024)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
                 "住所": f"福建省福州市{rng.choice(DISTRICTS)}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
             }
