@@ -264,7 +264,8 @@ def _check_portal(session: Session, settings: Settings) -> None:
     assert [a.item_code for a in page.applications] == ["restaurant"]
     rep_id = next(f for f in page.fields if f.field == "legal_rep_id")
     assert rep_id.masked  # as the register's grade says (a keyed hash in the demo)
-    assert rep_id.value and not is_citizen_id(rep_id.value)
+    assert rep_id.value
+    assert not is_citizen_id(rep_id.value)
     # the other demo persons represent no firm, and the founder's firm is not theirs to read
     citizen = identity.principal_for(session, "citizen")
     assert portal.my_enterprises(session, settings, citizen) == []

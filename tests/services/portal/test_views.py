@@ -268,3 +268,25 @@ def test_the_english_page_speaks_english(
     assert refused.status_code == 422  # type: ignore[attr-defined]
     assert "do not pass the real-name check" in refused.text  # type: ignore[attr-defined]
     assert "未通过" not in refused.text  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("asked", "lands"),
+    [("/portal/mine?tab=certificates", "/portal/mine?tab=certificates"),
+     ("//evil.example/portal/", "/portal/mine"), ("/console/ledger", "/portal/mine")],
+)  # fmt: skip
+def test_a_citizen_sent_to_sign_in_comes_back_to_the_portal_page_that_asked(
+    client: TestClient, session: Session, settings: Settings, city: OneThingCity, asked: str,
+    lands: str,
+) -> None:  # fmt: skip
+    _tied(session, settings, city)
+    # a citizen's page asked by nobody: the portal's SMS sign-in, never the staff's sign-in page
+    sent = client.get("/portal/mine?tab=certificates", headers={"Accept": "text/html"},
+                      follow_redirects=False)  # fmt: skip
+    assert sent.headers["location"] == "/portal/signin?next=/portal/mine%3Ftab%3Dcertificates"
+    page = client.get(f"/portal/signin?next={asked}")
+    assert f'name="next" value="{lands}"' in page.text  # only a portal page is gone back to
+    _ask(client, "/portal/signin", phone=PHONE3, next=asked)
+    signed = _ask(client, "/portal/signin", phone=PHONE3, code=_last_code(session, PHONE3),
+                  next=asked)  # fmt: skip
+    assert signed.headers["location"] == lands  # type: ignore[attr-defined]

@@ -125,7 +125,9 @@ async def _citybase_error(request: Request, exc: Exception) -> Response:
     if wants_html(request):
         if isinstance(exc, NotAuthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            # a citizen's own pages sign in by SMS on the portal, never on the staff's page
+            login = "/portal/signin" if request.url.path.startswith("/portal/") else "/login"
+            return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
         title = {403: "Forbidden", 404: "Page not found"}.get(exc.status_code, "Error")
         # the page names the field by its label (``error_line``), as a form does
         field = f"{exc.field}: " if exc.field and exc.field.isidentifier() else ""

@@ -103,12 +103,18 @@ def _page(request: Request, settings: Settings, template: str, context: dict[str
     return response
 
 
-def _signed_in(settings: Settings, outcome: LoginOutcome) -> Response:
+def _next(value: object) -> str:
+    """Where a citizen goes once signed in: the portal page that asked for it, else 我的."""
+    target = str(value or "")
+    return target if target.startswith("/portal/") and "\\" not in target else "/portal/mine"
+
+
+def _signed_in(settings: Settings, outcome: LoginOutcome, target: str = "") -> Response:
     if outcome.token is None:
         reason = "This account is locked." if outcome.error == "locked" else \
             "This account is disabled."  # fmt: skip
         raise _Refusal(reason)
-    response = RedirectResponse("/portal/mine", status_code=303)
+    response = RedirectResponse(_next(target), status_code=303)
     response.set_cookie(SESSION_COOKIE, outcome.token, max_age=settings.web.session_hours * 3600,
                         httponly=True, secure=settings.secure_cookies, samesite="lax")  # fmt: skip
     return response
@@ -146,7 +152,8 @@ def _failed(request: Request, settings: Settings, template: str, form: dict[str,
 
 @router.get("/portal/signin")
 def signin_page(request: Request, settings: AppSettings, _: Public) -> Response:
-    return _page(request, settings, "portal/signin.html", {})
+    return _page(request, settings, "portal/signin.html",
+                 {"form": {"next": _next(request.query_params.get("next"))}})  # fmt: skip
 
 
 @router.post("/portal/signin")
@@ -165,7 +172,7 @@ async def signin_submit(
             sent = CodeSent(phone_masked="", minutes=settings.portal.code_minutes)
             outcome = service.sign_in_with_code(session, store, settings, phone,
                                                 str(form["code"]), client=_client(request))  # fmt: skip
-            return _signed_in(settings, outcome)
+            return _signed_in(settings, outcome, str(form.get("next", "")))
         _captcha(request, settings, form)
         sent = service.request_sign_in_code(session, store, settings, phone,
                                             client=_client(request))  # fmt: skip
