@@ -136,7 +136,7 @@ def test_the_bureau_edits_an_indicator_a_task_and_the_whole_plan(
         "direction": "higher", "units": "fz.bigdata",
     })  # fmt: skip
     assert bad.status_code == 422
-    assert "write each as year: value" in bad.text
+    assert "请逐行按“年份: 数值”填写" in bad.text
     unknown = client.post(f"/console/cockpit/indicators/{ids['online']}/edit", data={
         "csrf_token": token, "form_token": once, "name": "网上可办率", "unit": "%", "targets": "2025: 99",
         "direction": "higher", "units": "市不存在局",
@@ -221,7 +221,7 @@ def test_the_bureau_edits_the_document_and_adds_and_removes_indicators_and_tasks
     twice = client.post("/console/cockpit/plans/fz-test/indicators/new",
                         data=indicator | {"code": "online", "form_token": form_token()})  # fmt: skip
     assert twice.status_code == 422
-    assert "already has an indicator online" in twice.text
+    assert "已有指标 online" in twice.text
     added = client.post("/console/cockpit/plans/fz-test/indicators/new",
                         data=indicator | {"form_token": form_token()}, follow_redirects=False)  # fmt: skip
     assert added.status_code == 303

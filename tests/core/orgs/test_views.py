@@ -72,7 +72,7 @@ def test_child_region_form_shows_field_errors(
         },
     )
     assert response.status_code == 422
-    assert "does not start with" in response.text
+    assert "应以上级编码" in response.text
 
 
 def test_import_page_names_bad_rows(client: TestClient, session: Session, form_token) -> None:  # type: ignore[no-untyped-def]
