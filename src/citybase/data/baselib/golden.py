@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,14 @@ FIELD_LABELS = {
                       "legal_rep": "法定代表人", "legal_rep_id": "法定代表人证件号码",
                       "address": "注册地址", "founded": "成立日期"},
 }  # fmt: skip
+
+
+class Kept(NamedTuple):
+    """What choosing the golden fields came to: the values differing from the chosen ones, and
+    the numbers of the quality disputes raised about them."""
+
+    conflicts: int
+    disputes: list[str]
 
 
 # --- golden records -------------------------------------------------------------------------------
@@ -138,7 +146,7 @@ def keep_golden(
     entity_of_cluster: dict[str, int], by_uid: dict[str, Row], regions: cmp.RegionIndex,
     settings: BaselibSettings, keys: ops.Keys, dispute_days: int,
     only: set[int] | None = None,
-) -> int:  # fmt: skip
+) -> Kept:  # fmt: skip
     """The files' golden fields, chosen anew: every file of the kind, or ``only`` these."""
     found = (repository.entities(session, kind.value) if only is None
              else repository.entities_by_ids(session, only))  # fmt: skip
@@ -211,9 +219,9 @@ def keep_golden(
                 if not alt["dispute_number"]
             )
     # disputes first: their numbers go into the fields as they are written
-    _raise_disputes(session, principal, kind, to_dispute, settings, dispute_days)
+    raised = _raise_disputes(session, principal, kind, to_dispute, settings, dispute_days)
     repository.add_golden(session, fields)
-    return conflicts
+    return Kept(conflicts, raised)
 
 
 def _raise_disputes(
@@ -221,16 +229,17 @@ def _raise_disputes(
     to_dispute: list[tuple[NewGolden, _Candidate, _Candidate, dict[str, Any]]],
     settings: BaselibSettings,
     dispute_days: int,
-) -> None:  # fmt: skip
+) -> list[str]:  # fmt: skip
     """A value that differs from the chosen one is disputed with the unit that holds it (not
-    with the steward's own unit, and at most ``disputes_per_run`` a run)."""
+    with the steward's own unit, and at most ``disputes_per_run`` a run). Returns the numbers
+    of the disputes raised."""
+    raised: list[str] = []
     if not principal.unit_code:
-        return
-    raised = 0
+        return raised
     labels = FIELD_LABELS[kind]
     for golden, chosen, other, alternative in to_dispute:
-        if raised >= settings.disputes_per_run:
-            return
+        if len(raised) >= settings.disputes_per_run:
+            break
         if other.row.record.unit_code == principal.unit_code:
             continue
         why = "权威来源" if chosen.authoritative else "最新来源"
@@ -248,5 +257,6 @@ def _raise_disputes(
             continue
         alternative["dispute_number"] = dispute.number
         golden.dispute_number = golden.dispute_number or dispute.number
-        raised += 1
+        raised.append(dispute.number)
     session.flush()
+    return raised

@@ -195,7 +195,8 @@ def _link_rows_of(
 
     touched |= set(final.values()) | set(merged_into) | set(merged_into.values())
     touched |= {link.entity_id for link in kept_links}
-    conflicts = _choose_golden(session, principal, kind, touched, settings, keys, regions)
+    kept = _choose_golden(session, principal, kind, touched, settings, keys, regions)
+    conflicts = kept.conflicts
     reviews = _queue(session, kind, pairs, file_of, decided, settings, run)
 
     run.finished_at = datetime.now(UTC)
@@ -210,9 +211,11 @@ def _link_rows_of(
         "seconds": round(time.perf_counter() - started, 3),
         # preparing the new rows, finding the records to compare, scoring, placing
         "seconds_linking": round(placed_in, 3),
+        "reads": service.trace_reads(session, principal, run, rows, settings),
+        "disputes": kept.disputes,
     }  # fmt: skip
     session.flush()
-    ledger.record(
+    seq = ledger.record(
         session, actor_of(principal), "baselib.link.incremental", object_type="base_library",
         object_id=kind.value, reason="基础库增量关联",
         details={"run": run.id, "resource": code, "event": event_id, "kept_run": kept_run.id,
@@ -220,6 +223,8 @@ def _link_rows_of(
                  "created": run.model["created"], "merged": run.model["merged"],
                  "changed": changed, "reviews": reviews, "conflicts": conflicts},
     )  # fmt: skip
+    run.model = {**run.model, "ledger": seq}
+    session.flush()
     return RunRead.model_validate(run)
 
 
@@ -301,7 +306,7 @@ def _score(
 def _choose_golden(
     session: Session, principal: Any, kind: Kind, entity_ids: set[int],
     settings: BaselibSettings, keys: ops.Keys, regions: Any,
-) -> int:  # fmt: skip
+) -> golden.Kept:  # fmt: skip
     """The touched files' golden fields, chosen anew from every row they now hold."""
     links = repository.links_of_entities(session, entity_ids)
     sources = {s.resource.code: s for s in service.sources_of(session, kind)}

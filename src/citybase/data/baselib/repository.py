@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import String, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citybase.data.baselib.models import (
@@ -44,6 +44,65 @@ def runs(session: Session, kind: str, limit: int = 20) -> list[LinkRun]:
     return list(session.scalars(
         select(LinkRun).where(LinkRun.kind == kind).order_by(LinkRun.id.desc()).limit(limit)
     ))  # fmt: skip
+
+
+def run_page(
+    session: Session, kind: str, *, incremental: bool | None = None, resource: str = "",
+    limit: int = 50, offset: int = 0,
+) -> tuple[list[LinkRun], int]:  # fmt: skip
+    """A page of the kind's runs, newest first, and how many match: full or incremental only,
+    or those that read one resource (its code, quoted, within the list of codes kept)."""
+    query = select(LinkRun).where(LinkRun.kind == kind)
+    if incremental is not None:
+        query = query.where(LinkRun.incremental.is_(incremental))
+    if resource:
+        quoted = '"' + resource.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
+        query = query.where(cast(LinkRun.resources, String).like(f"%{quoted}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found = session.scalars(query.order_by(LinkRun.id.desc()).limit(limit).offset(offset))
+    return list(found), total
+
+
+def run_resources(session: Session, kind: str) -> set[str]:
+    """Every resource a run of the kind has read."""
+    return {
+        code for codes in session.scalars(select(LinkRun.resources).where(LinkRun.kind == kind))
+        for code in codes or []
+    }  # fmt: skip
+
+
+def run(session: Session, run_id: int) -> LinkRun | None:
+    return session.get(LinkRun, run_id)
+
+
+def reviews_of_run(session: Session, run_id: int, limit: int = 500) -> list[ReviewItem]:
+    return list(session.scalars(
+        select(ReviewItem).where(ReviewItem.run_id == run_id)
+        .order_by(ReviewItem.probability.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def entities_made_by(session: Session, run_id: int, limit: int = 500) -> list[BaseEntity]:
+    """The files a run created (each keeps the run that made it)."""
+    return list(session.scalars(
+        select(BaseEntity).where(BaseEntity.run_id == run_id).order_by(BaseEntity.id).limit(limit)
+    ))  # fmt: skip
+
+
+def count_entities_made_by(session: Session, run_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(BaseEntity).where(BaseEntity.run_id == run_id)
+    ) or 0  # fmt: skip
+
+
+def count_entities_made_by_runs(session: Session, run_ids: list[int]) -> dict[int, int]:
+    if not run_ids:
+        return {}
+    found = session.execute(
+        select(BaseEntity.run_id, func.count()).where(BaseEntity.run_id.in_(run_ids))
+        .group_by(BaseEntity.run_id)
+    )  # fmt: skip
+    return {run_id: count for run_id, count in found}
 
 
 def links(session: Session, kind: str) -> list[EntityLink]:

@@ -38,7 +38,8 @@ class RunRead(BaseModel):
         description="prior, blocking_rules, training_rules, and per comparison its levels with "
         "m, u and match weight (log2 m/u); kept: splink's settings of the trained model. An "
         "incremental run: the rows unchanged, linked, moved and removed, the files created, "
-        "merged and changed"
+        "merged and changed. Either: seconds, reads (per resource: rows and the traced "
+        "read's access-log id), disputes (the numbers raised), ledger (its entry's seq)"
     )
 
 

@@ -4,23 +4,28 @@ run with the model's match weights and the review queue."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import CitybaseError
+from citybase.core.errors import CitybaseError, InvalidInput
+from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
+from citybase.core.ledger import names
+from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
+from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.forms import form_errors, read_form, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.once import FormOnce, claim
-from citybase.core.web.params import Id
+from citybase.core.web.params import Id, Page
 from citybase.core.web.templating import NavEntry, console
-from citybase.data.baselib import lineage, service, theme_builds, themes
+from citybase.data.baselib import lineage, runs, service, theme_builds, themes
 from citybase.data.baselib.auth import (
     BASELIB_READ,
     BASELIB_THEMES,
@@ -36,6 +41,7 @@ from citybase.data.baselib.schemas import (
     ThemeCreate,
     ThemeUpdate,
 )
+from citybase.data.catalog import service as catalog
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import operators as ops
 from citybase.data.sharing import access
@@ -107,6 +113,7 @@ add_translations("en", {f"field.{f}": f.replace("_", " ") for f in (
 
 def _library(params: Any) -> str:
     value = str(params.get("library", "persons"))
+    value = {"person": "persons", "enterprise": "enterprises"}.get(value, value)
     return value if value in LIBRARIES else "persons"
 
 
@@ -137,15 +144,22 @@ def index(
 ) -> Response:
     params = request.query_params
     number = params.get("number", "").strip()[:40]
-    if not number:
+    # a file named by its number in the library (from a run's page): read once a purpose is given
+    file_id = params.get("file", "").strip()[:19]
+    if not number and not (file_id and params.get("purpose")):
         return _page(request, session, settings, principal)
     ctx = ReadContext(purpose=params.get("purpose", "")[:500],
                       case_number=params.get("issue", "").strip()[:80])  # fmt: skip
+    kind, keys = LIBRARIES[_library(params)], ops.keys_for(settings.masking_key)
     try:
-        result = service.find_file(
-            session, principal, LIBRARIES[_library(params)], number, ctx,
-            ops.keys_for(settings.masking_key), settings.baselib,
-        )  # fmt: skip
+        if number:
+            result = service.find_file(session, principal, kind, number, ctx, keys,
+                                       settings.baselib)  # fmt: skip
+        elif file_id.isdigit() and 0 < int(file_id) <= INT64_MAX:
+            result = service.read_file(session, principal, kind, int(file_id), ctx, keys,
+                                       settings.baselib)  # fmt: skip
+        else:
+            raise InvalidInput(f"no file {file_id}", field="file")
     except CitybaseError as exc:
         return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
     if isinstance(result, access.Refused):
@@ -186,6 +200,133 @@ async def decide(
         undo(session)
         return _page(request, session, settings, principal, errors=form_errors(exc), status=422)
     return once.redirect(session, f"/console/baselib?library={library}&saved=1")
+
+
+# --- the run history (full and incremental runs) ---------------------------------------------------
+
+RUN_KINDS = {"full": False, "incremental": True}
+add_translations(
+    "zh",
+    {
+        "Linkage runs": "关联运行记录",
+        "Linkage run": "关联运行",
+        "All runs": "全部",
+        "Full": "全量关联",
+        "Incremental": "增量关联",
+        "Kind of run": "运行类型",
+        "Resource read": "读取资源",
+        "Any resource": "全部资源",
+        "Started": "开始时间",
+        "Took": "耗时",
+        "Started by": "发起",
+        "Rows read": "读取行数",
+        "Rows linked": "关联行数",
+        "Files made": "新建档案",
+        "Files changed": "变更档案",
+        "Files merged": "合并档案",
+        "Review items queued": "新增复核项",
+        "Disputes raised": "发起异议",
+        "Model": "模型",
+        "Outcome": "结果",
+        "Finished": "已完成",
+        "Unfinished": "未完成",
+        "its own (trained)": "本次训练",
+        "of run": "沿用运行",
+        "a load of": "数据入库：",
+        "for": "代",
+        "No run matches.": "没有符合条件的运行记录。",
+        "Filter": "筛选",
+        "Previous": "上一页",
+        "Next": "下一页",
+        "Runs found": "符合条件的运行",
+        "seconds": "秒",
+        "Resources read": "读取的资源",
+        "Access log entry": "调用日志编号",
+        "Read rows": "读取行数",
+        "Not traced (a run made before its reads were traced).": "未留痕（该运行早于读取留痕功能）。",
+        "Case of its reads": "读取所用案件编号",
+        "Files it touched": "涉及的档案",
+        "Made": "新建",
+        "Changed": "变更",
+        "Merged": "合并",
+        "merged into": "并入",
+        "file retired": "已注销",
+        "Open a file: its read is traced, with a purpose.": "查看档案须说明目的，并记入账本和调用日志。",
+        "A full run keeps every file of the library; it does not keep which it changed or merged.": "全量关联重建全库档案，不记录变更或合并了哪些档案。",
+        "Review items it queued": "本次新增的复核项",
+        "Items still open are replaced by the next full run: fewer are listed than were queued.": "未处理的复核项会被下一次全量关联替换，因此列出的可能少于新增数。",
+        "Decision by": "处理人",
+        "review.open": "待复核",
+        "review.confirmed": "确认同一",
+        "review.split": "已拆分",
+        "Its ledger entry": "账本记录",
+        "Not kept on the run (a run made before it was).": "该运行未保存（早于此功能）。",
+        "Training notes": "训练说明",
+        "Prior (probability two records are the same)": "先验概率（两条记录为同一主体）",
+        "The model used": "所用模型",
+        "No new file.": "无新建档案。",
+        "Nothing queued.": "没有新增复核项。",
+        "None raised.": "未发起异议。",
+        "Bus event": "总线事件",
+        "Run by": "执行人",
+        "Base file": "档案",
+    },
+)  # fmt: skip
+add_translations("en", {"review.open": "open", "review.confirmed": "confirmed",
+                        "review.split": "split"})  # fmt: skip
+add_patterns("zh", {
+    r"no linkage run (\S+)": "未找到关联运行 {0}",
+    r"a run is full or incremental, not (.+)": "运行类型只能是全量或增量，不能是 {0}",
+})  # fmt: skip
+
+
+def _library_names(session: Session, codes: set[str], people: set[str]) -> dict[str, Any]:
+    return {
+        "resource_names": catalog.resource_names(session, codes),
+        "people": identity.display_names(session, people),
+    }
+
+
+@router.get("/console/baselib/runs")
+def runs_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
+    kind: Annotated[str, Query(max_length=20)] = "",
+    resource: Annotated[str, Query(max_length=40)] = "", page: Page = 1,
+) -> Response:  # fmt: skip
+    library = _library(request.query_params)
+    if kind and kind not in RUN_KINDS:
+        raise InvalidInput(f"a run is full or incremental, not {kind}", field="kind")
+    found = runs.list_runs(
+        session, principal, LIBRARIES[library], settings.baselib,
+        incremental=RUN_KINDS.get(kind), resource=resource, page=page,
+    )  # fmt: skip
+    codes = set(found.resources) | {c for r in found.runs for c in r.run.resources}
+    query = {"library": library, "kind": kind, "resource": resource}
+    context: dict[str, Any] = {
+        "library": library, "found": found, "query": query,
+        "qs": urlencode({k: v for k, v in query.items() if v}),
+        **_library_names(session, codes, {r.run.run_by for r in found.runs}),
+    }  # fmt: skip
+    return console.render(request, "baselib/runs.html", context)
+
+
+@router.get("/console/baselib/runs/{run_id}")
+def run_page(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
+    run_id: Id,
+) -> Response:  # fmt: skip
+    detail = runs.get_run(session, principal, run_id, settings.baselib)
+    run = detail.summary.run
+    codes = {str(r.get("resource_code", "")) for r in detail.reads} | set(run.resources)
+    units = {str(r.get("unit_code", "")) for r in detail.reads} - {""}
+    people = {run.run_by} | {r.decided_by for r in detail.reviews} - {""}
+    context: dict[str, Any] = {
+        "library": "persons" if run.kind is Kind.person else "enterprises", "d": detail,
+        "run": run, "unit_names": orgs.unit_names(session, units),
+        **_library_names(session, codes, people),
+        **names.template_globals(getattr(request.state, "lang", "zh")),
+    }  # fmt: skip
+    return console.render(request, "baselib/run.html", context)
 
 
 # --- theme libraries (主题库) ----------------------------------------------------------------------
