@@ -326,10 +326,10 @@ def call(
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ConnectionRefusedError | ConnectionResetError | ConnectionError):
             city.mark_down(web)
-            raise Unreachable(str(reason)) from exc
+            raise Unreachable(web, str(reason)) from exc
         if "closed connection without response" in str(exc) or "Remote end closed" in str(exc):
             city.mark_down(web)
-            raise Unreachable(str(exc)) from exc
+            raise Unreachable(web, str(exc)) from exc
         raise
 
 
@@ -347,14 +347,12 @@ def run_one(
             stream.record(Outcome(started, time.monotonic() - started, ok, answered, reason),
                           ack if ok else None)  # fmt: skip
             return ok
-        except Unreachable:
+        except Unreachable as exc:
             ended = time.monotonic()
-            for w in range(len(city.urls)):
-                if city.in_flight_at_kill(w, begun, ended):
-                    stream.record(
-                        Outcome(started, ended - started, False, w, "in flight at the kill")
-                    )
-                    return False
+            w = exc.args[0]
+            if city.in_flight_at_kill(w, begun, ended):
+                stream.record(Outcome(started, ended - started, False, w, "in flight at the kill"))
+                return False
             web = None
         except Exception as exc:
             stream.record(Outcome(started, time.monotonic() - started, False, -1,

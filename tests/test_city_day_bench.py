@@ -51,10 +51,7 @@ def test_a_short_city_day_loses_nothing_acknowledged(database: Database, tmp_pat
     assert set(figures) == STREAMS
     for name in WRITES:
         assert figures[name]["lost"] == 0, f"{name}: {figures[name]['lost']} acknowledged and lost"
-    # the loss check looked at work that was acknowledged, in each kind of write
+    # the loss check looked at acknowledged work: readings through the broker, and writes through
+    # the web processes (few while a web process can hang: see docs/benchmarks.md)
     assert figures["readings (MQTT)"]["acknowledged"] > 0
-    assert (
-        figures["12345 via Open311"]["acknowledged"]
-        + figures["12345 via the portal"]["acknowledged"]
-        > 0
-    )
+    assert sum(figures[name]["acknowledged"] for name in WRITES - {"readings (MQTT)"}) > 0
