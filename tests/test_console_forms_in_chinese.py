@@ -45,7 +45,7 @@ PARAMS = {
     "verb": "withdraw", "action": "submit", "fmt": "csv", "identifier": "9",
     "type_code": "9", "matter": "9", "product_id": "9", "agreement_id": "9", "asset_id": "9",
     "scenario_id": "9", "contract_id": "9", "negotiation_id": "9", "output_id": "9",
-    "release_id": "9",
+    "release_id": "9", "job_id": "9",
 }  # fmt: skip
 
 NOTICE = re.compile(r'<(p|div|span|li) class="notice error"[^>]*>(.*?)</\1>', re.S)

@@ -65,3 +65,15 @@ class TooMany(CitybaseError):
     def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(message, field=field, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class Busy(CitybaseError):
+    """The database could not take the change in time (a lock held too long elsewhere); the
+    caller may send it again in ``retry_after`` seconds. Nothing of it was kept."""
+
+    status_code = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

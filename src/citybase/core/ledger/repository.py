@@ -6,19 +6,33 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+
+from citybase.core.errors import Busy
 
 from citybase.core.ledger.models import LedgerEntry, LedgerNode, TreeHead
 from citybase.core.ledger.schemas import LedgerFilter
 
 # A fixed key for PostgreSQL's advisory lock that serialises appends across processes.
 _APPEND_LOCK_KEY = 0x4C454447  # "LEDG"
+# How long an append waits for that lock. Appends hold it for the rest of a request's transaction
+# (milliseconds); a wait this long means a transaction that does not end, and the caller is told
+# to retry rather than left waiting with it.
+APPEND_LOCK_TIMEOUT = "15s"
 
 
 def lock_for_append(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: writing sessions begin with BEGIN IMMEDIATE, which serialises writers
+    session.execute(text(f"SET LOCAL lock_timeout = '{APPEND_LOCK_TIMEOUT}'"))
+    try:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
-    # SQLite: writing sessions begin with BEGIN IMMEDIATE, which already serialises writers.
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise Busy("the record of actions is busy: nothing was changed; send it again") from exc
+    session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
 def last_entry(session: Session) -> tuple[int, bytes] | None:

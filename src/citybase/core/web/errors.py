@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from citybase.core.errors import CitybaseError, NotAuthenticated, TooMany
+from citybase.core.errors import Busy, CitybaseError, NotAuthenticated, TooMany
 from citybase.core.web.access import iter_routes
 from citybase.core.web.once import AlreadySent
 from citybase.core.web.templating import console
@@ -101,7 +101,7 @@ def _page(request: Request, status: int, title: str, message: str) -> Response:
 
 async def _citybase_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CitybaseError)
-    if isinstance(exc, TooMany):
+    if isinstance(exc, (TooMany, Busy)):
         retry = {"Retry-After": str(exc.retry_after)}
         if _open311(request):
             response = open311_error(request, exc.status_code, exc.message)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def read_form(request: Request) -> dict[str, Any]:
+    """The submitted form's fields (a list where a name repeats or ends in ``[]``), its tokens
+    left out; as a route dependency (``form: SubmittedForm``) it is read on the event loop, so that
+    the route itself can be a plain ``def`` and do its database work in a thread."""
     form = await request.form()
     data: dict[str, Any] = {}
     for key in form:
@@ -26,6 +30,25 @@ async def read_form(request: Request) -> dict[str, Any]:
             values if len(values) > 1 or key.endswith("[]") else (values[0] if values else "")
         )
     return {k.removesuffix("[]"): v for k, v in data.items()}
+
+
+async def read_multipart(request: Request) -> FormData:
+    """The submitted form as sent, files included (``form: RawForm``); read as ``read_form``."""
+    return await request.form()
+
+
+async def read_raw_body(request: Request) -> bytes:
+    """The request's body, read on the event loop for a plain ``def`` route (``body: RawBody``)."""
+    return await request.body()
+
+
+# Routes that write are plain ``def``s: FastAPI runs them in its thread pool. A route that is an
+# ``async def`` runs on the event loop, and one that waits there on the database (a lock held by
+# another request, whose commit the event loop must schedule) stops the whole process. These
+# dependencies read what must be awaited before the route runs.
+SubmittedForm = Annotated[dict[str, Any], Depends(read_form)]
+RawForm = Annotated[FormData, Depends(read_multipart)]
+RawBody = Annotated[bytes, Depends(read_raw_body)]
 
 
 def split_list(text: str) -> list[str]:

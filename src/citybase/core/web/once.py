@@ -120,27 +120,28 @@ def claim_token(session: Session, settings: Settings, token: str) -> Once:
     raise AlreadySent(earlier.result if earlier is not None else "")
 
 
-async def claim(request: Request, session: Session) -> Once:
-    """Spend the token the submitted form carries (see the module's docstring)."""
-    form = await request.form()
-    token = form.get(FIELD)
-    settings: Settings = request.app.state.settings
-    return claim_token(session, settings, token if isinstance(token, str) else "")
-
-
 async def _submitted_token(request: Request) -> str:
     form = await request.form()
     token = form.get(FIELD)
     return token if isinstance(token, str) else ""
 
 
-def claim_submitted(
-    request: Request, session: DbSession, token: Annotated[str, Depends(_submitted_token)]
-) -> Once:
-    """The route dependency behind ``FormOnce``: spend the submitted form's token (a plain
-    ``def``, so that the write waits in a thread, never on the event loop)."""
+# The submitted form's token, read on the event loop before the route runs (see ``claim``).
+FormToken = Annotated[str, Depends(_submitted_token)]
+
+
+def claim(request: Request, session: Session, token: str) -> Once:
+    """Spend the token the submitted form carries (``token: FormToken``; see the module's
+    docstring), where the route chooses: a route that shows a refused token beside the form's
+    other errors claims it inside its own ``try``."""
     settings: Settings = request.app.state.settings
     return claim_token(session, settings, token)
+
+
+def claim_submitted(request: Request, session: DbSession, token: FormToken) -> Once:
+    """The route dependency behind ``FormOnce``: spend the submitted form's token (a plain
+    ``def``, so that the write waits in a thread, never on the event loop)."""
+    return claim(request, session, token)
 
 
 FormOnce = Annotated[Once, Depends(claim_submitted)]

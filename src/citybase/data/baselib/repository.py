@@ -56,8 +56,8 @@ def run_page(
     if incremental is not None:
         query = query.where(LinkRun.incremental.is_(incremental))
     if resource:
-        quoted = '"' + resource.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
-        query = query.where(cast(LinkRun.resources, String).like(f"%{quoted}%", escape="\\"))
+        quoted = f'"{resource}"'  # as the list of codes is kept, in JSON
+        query = query.where(cast(LinkRun.resources, String).contains(quoted, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     found = session.scalars(query.order_by(LinkRun.id.desc()).limit(limit).offset(offset))
     return list(found), total
