@@ -89,7 +89,10 @@ def test_writers_and_readers_at_once_never_fail(
     def client_run(n: int) -> None:
         bearer = {"Authorization": f"Bearer {reader_key}"}
         ckan = ckanapi.RemoteCKAN(base, user_agent="citybase-test")
-        with httpx.Client(base_url=base, timeout=120) as client:
+        # a connection is not reused after 2 s idle: uvicorn closes idle ones after 5 s, and a
+        # request sent on one as it closes is reset, as with any client that keeps them longer
+        keep = httpx.Limits(keepalive_expiry=2.0)
+        with httpx.Client(base_url=base, timeout=120, limits=keep) as client:
             for i in range(ROUNDS):
                 kind = ("open311", "export", "ckan", "cases")[(n + i) % 4]
                 if kind == "open311":

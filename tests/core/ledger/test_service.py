@@ -239,3 +239,25 @@ def test_appends_from_two_sessions_keep_one_chain(fresh_db: Database) -> None:
     report = _verify(fresh_db)
     assert report.ok
     assert report.entries == 6
+
+
+def test_an_append_that_waits_too_long_for_the_lock_is_refused_as_busy(
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL appends take an advisory lock; one held by a transaction that does not end
+    makes the next append give up after the timeout with Busy (503), and nothing of it is kept."""
+    if fresh_db.dialect != "postgresql":
+        pytest.skip("the lock is PostgreSQL's; SQLite serialises writers by BEGIN IMMEDIATE")
+    from citybase.core.errors import Busy
+    from citybase.core.ledger import repository
+
+    monkeypatch.setattr(repository, "APPEND_LOCK_TIMEOUT", "300ms")
+    with fresh_db.session_scope() as holder:
+        _fill(holder, 1)  # holds the lock until this block ends
+        with pytest.raises(Busy), fresh_db.session_scope() as waiter:
+            _fill(waiter, 1)
+    with fresh_db.session_scope(readonly=True) as session:
+        assert service.size(session) == 1  # the holder's entry; the refused one is gone
+    with fresh_db.session_scope() as session:  # the lock is free again: appends go on
+        _fill(session, 1)
+        assert session.execute(text("SHOW lock_timeout")).scalar() != "300ms"

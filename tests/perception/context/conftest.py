@@ -45,7 +45,9 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, count: int, seconds: float = 5) -> list[tuple[dict[str, str], Any]]:
+    def wait(self, count: int, seconds: float = 15) -> list[tuple[dict[str, str], Any]]:
+        """What has arrived once ``count`` notifications have (or ``seconds`` have passed: a
+        loaded machine may take a while to deliver; a test that expects nothing waits on its own)."""
         with self.arrived:
             self.arrived.wait_for(lambda: len(self.got) >= count, seconds)
         return list(self.got)

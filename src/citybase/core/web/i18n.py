@@ -183,6 +183,7 @@ add_translations(
         "API documentation": "接口文档",
         "this form has expired or was not issued here: reload the page and send it again": "表单已过期或并非本站签发：请刷新页面后重新提交",
         "this form has already been sent: it was taken once": "该表单已提交过，只受理一次",
+        "the record of actions is busy: nothing was changed; send it again": "操作记录正忙，本次未作任何更改，请重新提交",
     },
 )
 
