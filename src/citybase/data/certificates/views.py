@@ -17,10 +17,10 @@ from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, failure_text, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.certificates import service
 from citybase.data.certificates.auth import (
@@ -210,13 +210,12 @@ def issue_page(
 
 
 @router.post("/console/certificates/issue/{type_code}")
-async def issue_submit(
+def issue_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: CertificateManager,
-    type_code: str,
+    type_code: str, form: SubmittedForm, token: FormToken,
 ) -> Response:  # fmt: skip
-    form = await read_form(request)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         kind = service.get_certificate_type(session, type_code)
         data = CertificateCreate.model_validate({
             "type_code": type_code, "holder_name": form.get("holder_name", ""),
@@ -251,13 +250,13 @@ def certificate_page(
 
 
 @router.post("/console/certificates/c/{identifier}/revoke")
-async def revoke_submit(
-    request: Request, session: DbSession, principal: CertificateManager, identifier: str
-) -> Response:
-    form = await read_form(request)
+def revoke_submit(
+    request: Request, session: DbSession, principal: CertificateManager, identifier: str,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     here = f"{HERE}/c/{identifier}"
     try:
-        once = await claim(request, session)  # sent twice: revoked once, the page shown again
+        once = claim(request, session, token)  # sent twice: revoked once, the page shown again
         service.revoke_certificate(session, principal, identifier,
                                    Revocation(reason=str(form.get("reason", ""))))  # fmt: skip
     except (ValidationError, CitybaseError) as exc:
@@ -276,12 +275,13 @@ def keys_page(request: Request, session: DbSession, principal: CertificateReader
 
 
 @router.post("/console/certificates/keys")
-async def rotate_submit(
-    request: Request, session: DbSession, settings: AppSettings, principal: CertificateManager
-) -> Response:
+def rotate_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: CertificateManager,
+    token: FormToken,
+) -> Response:  # fmt: skip
     """Rotate the unit's key; a double click rotates it once (a one-time form token)."""
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
     except CitybaseError as exc:
         return RedirectResponse(f"{HERE}/keys?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
@@ -308,10 +308,9 @@ def verify_page(
 
 
 @router.post("/certificates/verify")
-async def verify_submit(
-    request: Request, session: DbSession, _: Public, who: OptionalPrincipal
+def verify_submit(
+    request: Request, session: DbSession, _: Public, who: OptionalPrincipal, form: SubmittedForm
 ) -> Response:
-    form = await read_form(request)
     return _verify_page(request, session, str(form.get("payload", ""))[:8000])
 
 
@@ -322,13 +321,12 @@ def mine_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
 
 
 @router.post("/certificates/mine")
-async def mine_submit(
+def mine_submit(
     request: Request, session: DbSession, settings: AppSettings, _: Public,
-    who: OptionalPrincipal,
+    who: OptionalPrincipal, form: SubmittedForm,
 ) -> Response:  # fmt: skip
     """The holder's certificates, given his number and one certificate he holds. Look-ups are
     limited per client address; a wrong pair is answered as "none found"."""
-    form = await read_form(request)
     holder_id, one = str(form.get("holder_id", ""))[:18], str(form.get("certificate", ""))[:80]
     try:
         limiter_for(request).hit(f"certificates.mine:{_client(request)}", LOOKUPS_PER_HOUR, HOUR,

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, Forbidden, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.forms import SubmittedForm, failure_text
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import FormOnce
+from citybase.core.web.once import FormOnce, FormToken
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.masking import operators as ops
@@ -194,19 +194,19 @@ def contracts_page(
 
 
 @router.post("/console/products/contracts/request/{product_id}")
-async def request_product(
-    request: Request, session: DbSession, principal: ContractParty, product_id: Id
-) -> Response:
-    values = await read_form(request)
-    return await _make_once(request, HERE, session, lambda: service.request_product(
+def request_product(
+    request: Request, session: DbSession, principal: ContractParty, product_id: Id,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
+    return _make_once(request, HERE, session, token, lambda: service.request_product(
         session, principal, product_id, NegotiationCreate.model_validate(values)))  # fmt: skip
 
 
 @router.post("/console/products/negotiations/{negotiation_id}/{action}")
-async def negotiation_step(
+def negotiation_step(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    negotiation_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
-    values = {k: v for k, v in (await read_form(request)).items() if v != ""}
+    negotiation_id: Id, action: str, once: FormOnce, form: SubmittedForm) -> Response:  # fmt: skip
+    values = {k: v for k, v in form.items() if v != ""}
     s = settings.products
 
     def act() -> object:
@@ -230,19 +230,17 @@ async def negotiation_step(
 
 
 @router.post("/console/products/contracts/{contract_id}/revoke")
-async def revoke(
+def revoke(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    contract_id: Id, once: FormOnce) -> Response:  # fmt: skip
-    values = await read_form(request)
+    contract_id: Id, once: FormOnce, values: SubmittedForm) -> Response:  # fmt: skip
     return _go(HERE, session, lambda: service.revoke_contract(
         session, principal, settings.products, contract_id, ContractAction.model_validate(values)), once)  # fmt: skip
 
 
 @router.post("/console/products/contracts/{contract_id}/key")
-async def issue_key(
+def issue_key(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
     contract_id: Id, once: FormOnce) -> Response:  # fmt: skip
-    await read_form(request)
     try:
         key = service.issue_contract_key(session, principal, settings, contract_id)
     except (ValidationError, CitybaseError) as exc:
@@ -291,13 +289,12 @@ def contract_page(
 
 
 @router.post("/console/products/contracts/{contract_id}/file")
-async def download_file(
+def download_file(
     request: Request, session: DbSession, settings: AppSettings, principal: FileTaker,
-    contract_id: Id,
+    contract_id: Id, values: SubmittedForm,
 ) -> Response:  # fmt: skip
     """The customer's user downloads a signed file: the same delivery as the API's (decided,
     traced, metered), without the contract's key since the user is signed in."""
-    values = await read_form(request)
     here = f"{HERE}/{contract_id}"
     try:
         ask = FileAsk.model_validate(

@@ -124,17 +124,17 @@ def file_signature(
 
 @router.post("/files/verify")
 @reads_only
-async def verify_file(
+def verify_file(
     session: DbSession, principal: ProductsBrowser,
     file: Annotated[UploadFile, File(description="The delivered file")],
     signature: Annotated[UploadFile, File(description="Its detached signature (.sig)")],
 ) -> FileVerification:  # fmt: skip
     """Check a delivered file against its detached signature and this platform's published
     keys: valid only for the very bytes the providing unit signed."""
-    content = await file.read(MAX_FILE + 1)
+    content = file.file.read(MAX_FILE + 1)
     if len(content) > MAX_FILE:
         raise InvalidInput(f"a file to verify has at most {MAX_FILE} bytes", field="file")
-    signed = await signature.read(64_000)
+    signed = signature.file.read(64_000)
     return service.verify_file_online(session, content, signed)
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.data.products import dsp_catalog, protocol
 from citybase.data.products.auth import ContractParty
-from citybase.data.products.dsp_routes import base_url, protocol_route, read_body
+from citybase.data.products.dsp_routes import DspBody, base_url, protocol_route
 
 router = APIRouter(
     prefix="/dsp", tags=["dataspace protocol"], route_class=protocol_route(protocol.CatalogError)
@@ -22,13 +22,13 @@ router = APIRouter(
 
 
 @router.post("/catalog/request")
-async def request_catalog(
-    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty
-) -> JSONResponse:
+def request_catalog(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    body: DspBody,
+) -> JSONResponse:  # fmt: skip
     """A CatalogRequestMessage (``dspace:filter``: words and the facets kind, sector,
     price_model): the ``dcat:Catalog`` of the listed products it finds, each with its ODRL
     offer and its distributions."""
-    body = await read_body(request)
     found = dsp_catalog.request_catalog(session, base_url(request, settings.web.public_url), body)
     return JSONResponse(found.to_json())
 

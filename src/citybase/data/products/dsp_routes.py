@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
@@ -62,10 +62,16 @@ router = APIRouter(prefix="/dsp", tags=["dataspace protocol"], route_class=DspRo
 
 
 async def read_body(request: Request) -> Any:
+    """The message a protocol route is sent, parsed before the route runs (``body: DspBody``):
+    only the body is awaited here, on the event loop; the route does its database work in a
+    thread. A body that is not JSON is refused as the protocol's error, as the route would."""
     try:
         return json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise protocol.ProtocolError("the body is not JSON", field="body") from None
+
+
+DspBody = Annotated[Any, Depends(read_body)]
 
 
 def _ack(ack: protocol.ContractNegotiation, status: int = 200) -> JSONResponse:
@@ -73,12 +79,12 @@ def _ack(ack: protocol.ContractNegotiation, status: int = 200) -> JSONResponse:
 
 
 @router.post("/negotiations/request")
-async def request_negotiation(
-    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty
-) -> JSONResponse:
+def request_negotiation(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    body: DspBody,
+) -> JSONResponse:  # fmt: skip
     """A ContractRequestMessage on a listed product's offer (by its ``@id``) starts a
     negotiation: 201 with the ACK (``dspace:REQUESTED``)."""
-    body = await read_body(request)
     callbacks.check_address(body, settings)
     return _ack(negotiation.receive_new_request(session, principal, body), 201)
 
@@ -91,50 +97,49 @@ def read_negotiation(
     return _ack(negotiation.negotiation_ack(session, principal, settings.products, provider_pid))
 
 
-async def _receive(
-    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str, expected: type[protocol._Top],
+def _receive(
+    session: DbSession, settings: AppSettings, principal: ContractParty, provider_pid: str,
+    body: Any, expected: type[protocol._Top],
 ) -> JSONResponse:  # fmt: skip
-    body = await read_body(request)
     return _ack(negotiation.receive_message(
         session, principal, settings.products, provider_pid, body, expected))  # fmt: skip
 
 
 @router.post("/negotiations/{provider_pid}/request")
-async def request_again(
+def request_again(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A ContractRequestMessage on the provider's offer: OFFERED → REQUESTED."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.ContractRequestMessage)  # fmt: skip
+    return _receive(session, settings, principal, provider_pid, body,
+                    protocol.ContractRequestMessage)  # fmt: skip
 
 
 @router.post("/negotiations/{provider_pid}/events")
-async def negotiation_event(
+def negotiation_event(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A ContractNegotiationEventMessage ``dspace:ACCEPTED``: OFFERED → ACCEPTED."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.ContractNegotiationEventMessage)  # fmt: skip
+    return _receive(session, settings, principal, provider_pid, body,
+                    protocol.ContractNegotiationEventMessage)  # fmt: skip
 
 
 @router.post("/negotiations/{provider_pid}/agreement/verification")
-async def verify_agreement(
+def verify_agreement(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A ContractAgreementVerificationMessage: AGREED → VERIFIED, then FINALIZED."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.ContractAgreementVerificationMessage)  # fmt: skip
+    return _receive(session, settings, principal, provider_pid, body,
+                    protocol.ContractAgreementVerificationMessage)  # fmt: skip
 
 
 @router.post("/negotiations/{provider_pid}/termination")
-async def terminate(
+def terminate(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A ContractNegotiationTerminationMessage: → TERMINATED."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.ContractNegotiationTerminationMessage)  # fmt: skip
+    return _receive(session, settings, principal, provider_pid, body,
+                    protocol.ContractNegotiationTerminationMessage)  # fmt: skip

@@ -9,13 +9,15 @@ messages are the answers here, and are also sent to the consumer's ``callbackAdd
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.data.products import callbacks, protocol, transfers
 from citybase.data.products.auth import ContractParty
-from citybase.data.products.dsp_routes import base_url, protocol_route, read_body
+from citybase.data.products.dsp_routes import DspBody, base_url, protocol_route
 
 router = APIRouter(
     prefix="/dsp", tags=["dataspace protocol"], route_class=protocol_route(protocol.TransferError)
@@ -23,13 +25,13 @@ router = APIRouter(
 
 
 @router.post("/transfers/request")
-async def request_transfer(
-    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty
-) -> JSONResponse:
+def request_transfer(
+    request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
+    body: DspBody,
+) -> JSONResponse:  # fmt: skip
     """A TransferRequestMessage (``dspace:agreementId`` one of the caller's company's
     contracts, ``dct:format`` ``HttpData-PULL``): 201 with the provider's TransferStartMessage,
     its ``dspace:dataAddress`` the contract's delivery endpoint and a bearer token."""
-    body = await read_body(request)
     callbacks.check_address(body, settings)
     started = transfers.request_transfer(session, principal, settings.products,
                                          base_url(request, settings.web.public_url), body)  # fmt: skip
@@ -46,11 +48,10 @@ def read_transfer(
     )
 
 
-async def _receive(
+def _receive(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str, expected: type[protocol._Top],
+    provider_pid: str, body: Any, expected: type[protocol._Top],
 ) -> JSONResponse:  # fmt: skip
-    body = await read_body(request)
     answer = transfers.receive_transfer_message(
         session, principal, settings.products, base_url(request, settings.web.public_url),
         provider_pid, body, expected,
@@ -59,42 +60,42 @@ async def _receive(
 
 
 @router.post("/transfers/{provider_pid}/start")
-async def restart_transfer(
+def restart_transfer(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A TransferStartMessage from the consumer restarts a suspended transfer (SUSPENDED →
     STARTED); answered by the provider's TransferStartMessage with a new token."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.TransferStartMessage)  # fmt: skip
+    return _receive(request, session, settings, principal, provider_pid, body,
+                    protocol.TransferStartMessage)  # fmt: skip
 
 
 @router.post("/transfers/{provider_pid}/completion")
-async def complete_transfer(
+def complete_transfer(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A TransferCompletionMessage: STARTED → COMPLETED; the token ends."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.TransferCompletionMessage)  # fmt: skip
+    return _receive(request, session, settings, principal, provider_pid, body,
+                    protocol.TransferCompletionMessage)  # fmt: skip
 
 
 @router.post("/transfers/{provider_pid}/suspension")
-async def suspend_transfer(
+def suspend_transfer(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A TransferSuspensionMessage: STARTED → SUSPENDED; pulls are refused until a restart."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.TransferSuspensionMessage)  # fmt: skip
+    return _receive(request, session, settings, principal, provider_pid, body,
+                    protocol.TransferSuspensionMessage)  # fmt: skip
 
 
 @router.post("/transfers/{provider_pid}/termination")
-async def terminate_transfer(
+def terminate_transfer(
     request: Request, session: DbSession, settings: AppSettings, principal: ContractParty,
-    provider_pid: str,
+    provider_pid: str, body: DspBody,
 ) -> JSONResponse:  # fmt: skip
     """A TransferTerminationMessage: REQUESTED, STARTED or SUSPENDED → TERMINATED; the token
     ends."""
-    return await _receive(request, session, settings, principal, provider_pid,
-                          protocol.TransferTerminationMessage)  # fmt: skip
+    return _receive(request, session, settings, principal, provider_pid, body,
+                    protocol.TransferTerminationMessage)  # fmt: skip

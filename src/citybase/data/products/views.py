@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form, split_list, undo
+from citybase.core.web.forms import SubmittedForm, failure_text, split_list, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import FormOnce, Once, claim
+from citybase.core.web.once import FormOnce, FormToken, Once, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.products import service
@@ -339,12 +339,12 @@ def _go(here: str, session: Session, act: Callable[[], object], once: Once) -> R
     return once.redirect(session, f"{here}?saved=1")
 
 
-async def _make_once(
-    request: Request, here: str, session: Session, act: Callable[[], object]
+def _make_once(
+    request: Request, here: str, session: Session, token: str, act: Callable[[], object]
 ) -> Response:
     """``_go`` for a form that makes something: sent twice, it makes it once (core/web/once)."""
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
     except CitybaseError as exc:
         return RedirectResponse(f"{here}?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
@@ -402,11 +402,13 @@ def mine_page(
 
 
 @router.post("/console/products/mine")
-async def register(request: Request, session: DbSession, principal: ProductsRegistrar) -> Response:
-    values = await read_form(request)
+def register(
+    request: Request, session: DbSession, principal: ProductsRegistrar, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     values["source_codes"] = split_list(str(values.get("source_codes", "")))
     values["masked"] = values.get("masked") == "on"
-    return await _make_once(request, "/console/products/mine", session, lambda: service.register_product(
+    return _make_once(request, "/console/products/mine", session, token, lambda: service.register_product(
         session, principal, ProductCreate.model_validate(values)))  # fmt: skip
 
 
@@ -425,21 +427,20 @@ def agreements_page(
 
 
 @router.post("/console/products/agreements")
-async def grant(
-    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
-) -> Response:
-    values = await read_form(request)
+def grant(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     for key in ("resource_codes", "themes", "purposes", "scenarios"):
         values[key] = split_list(str(values.get(key, "")))
-    return await _make_once(request, "/console/products/agreements", session, lambda: service.grant_agreement(
+    return _make_once(request, "/console/products/agreements", session, token, lambda: service.grant_agreement(
         session, principal, settings.products, AgreementCreate.model_validate(values)))  # fmt: skip
 
 
 @router.post("/console/products/agreements/{agreement_id}/{action}")
-async def agreement_step(
+def agreement_step(
     request: Request, session: DbSession, settings: AppSettings, principal: AgreementsReader,
-    agreement_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
-    values = await read_form(request)
+    agreement_id: Id, action: str, once: FormOnce, values: SubmittedForm) -> Response:  # fmt: skip
     s = settings.products
 
     def act() -> object:
@@ -492,19 +493,18 @@ def scenarios_page(
 
 
 @router.post("/console/products/scenarios")
-async def add_scenario(
-    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor
-) -> Response:
-    values = await read_form(request)
-    return await _make_once(request, "/console/products/scenarios", session, lambda: service.create_scenario(
+def add_scenario(
+    request: Request, session: DbSession, settings: AppSettings, principal: ProductsGovernor,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
+    return _make_once(request, "/console/products/scenarios", session, token, lambda: service.create_scenario(
         session, principal, settings.products, ScenarioCreate.model_validate(values)))  # fmt: skip
 
 
 @router.post("/console/products/scenarios/{scenario_id}")
-async def link(
+def link(
     request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
-    scenario_id: Id, once: FormOnce) -> Response:  # fmt: skip
-    values = await read_form(request)
+    scenario_id: Id, once: FormOnce, values: SubmittedForm) -> Response:  # fmt: skip
     return _go("/console/products/scenarios", session, lambda: service.link_product(
         session, principal, settings.products, scenario_id, ScenarioLink.model_validate(values)), once)  # fmt: skip
 
@@ -524,9 +524,11 @@ def assets_page(
 
 
 @router.post("/console/products/assets")
-async def add_asset(request: Request, session: DbSession, principal: AssetsKeeper) -> Response:
-    values = await read_form(request)
-    return await _make_once(request, "/console/products/assets", session, lambda: service.record_asset(
+def add_asset(
+    request: Request, session: DbSession, principal: AssetsKeeper, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
+    return _make_once(request, "/console/products/assets", session, token, lambda: service.record_asset(
         session, principal, AssetCreate.model_validate(values)))  # fmt: skip
 
 
@@ -542,10 +544,9 @@ def asset_page(
 
 
 @router.post("/console/products/assets/{asset_id}")
-async def revalue(
+def revalue(
     request: Request, session: DbSession, settings: AppSettings, principal: AssetsKeeper,
-    asset_id: Id, once: FormOnce) -> Response:  # fmt: skip
-    values = await read_form(request)
+    asset_id: Id, once: FormOnce, values: SubmittedForm) -> Response:  # fmt: skip
     return _go(f"/console/products/assets/{asset_id}", session, lambda: service.revalue_asset(
         session, principal, settings.products, asset_id, AssetRevalue.model_validate(values)), once)  # fmt: skip
 
@@ -566,10 +567,9 @@ def product_page(
 
 
 @router.post("/console/products/{product_id}/{action}")
-async def product_step(
+def product_step(
     request: Request, session: DbSession, settings: AppSettings, principal: ProductsRegistrar,
-    product_id: Id, action: str, once: FormOnce) -> Response:  # fmt: skip
-    values = await read_form(request)
+    product_id: Id, action: str, once: FormOnce, values: SubmittedForm) -> Response:  # fmt: skip
     s = settings.products
 
     def act() -> object:

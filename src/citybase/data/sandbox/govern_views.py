@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, read_form, split_list
+from citybase.core.web.forms import SubmittedForm, failure, split_list
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import FormOnce
 from citybase.core.web.params import Id
@@ -176,11 +176,11 @@ def govern_page(
 
 
 @router.post("/console/sandbox/grants")
-async def grant_submit(
+def grant_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    once: FormOnce,
+    once: FormOnce, form: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = {k: str(v) for k, v in (await read_form(request)).items()}
+    values = {k: str(v) for k, v in form.items()}
     try:
         made = service.grant_budget(session, principal, settings.products, GrantCreate.model_validate({
             "resource_code": values.get("resource_code") or None,
@@ -198,11 +198,11 @@ async def grant_submit(
 
 
 @router.post("/console/sandbox/grants/{grant_id}/revoke")
-async def revoke_submit(
+def revoke_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    grant_id: Id, once: FormOnce,
+    grant_id: Id, once: FormOnce, form: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = {k: str(v) for k, v in (await read_form(request)).items()}
+    values = {k: str(v) for k, v in form.items()}
     try:
         service.revoke_grant(session, principal, settings.products, grant_id,
                              Revocation.model_validate({"reason": values.get("reason") or None}))  # fmt: skip
@@ -246,10 +246,11 @@ def declare_page(
 
 
 @router.post("/console/sandbox/declarations/{code}")
-async def declare_submit(
-    request: Request, session: DbSession, principal: SandboxSteward, code: str, once: FormOnce
-) -> Response:
-    values = {k: str(v) for k, v in (await read_form(request)).items()}
+def declare_submit(
+    request: Request, session: DbSession, principal: SandboxSteward, code: str, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
+    values = {k: str(v) for k, v in form.items()}
     try:
         made = service.declare_resource(session, principal, code, _declaration(values))
     except (ValidationError, CitybaseError) as exc:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from citybase.core.bus.lines import progress_text
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.forms import SubmittedForm, failure_text
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service as catalog
@@ -145,14 +145,14 @@ def job_progress(
 
 
 @router.post("/console/sandbox/jobs")
-async def submit(
-    request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst
-) -> Response:
+def submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     """Queue a job from the form for the background worker (sent twice, it is queued once);
     back to the list, where it shows its progress."""
     try:
-        once = await claim(request, session)
-        values = await read_form(request)
+        once = claim(request, session, token)
         sources = values.get("sources") or []
         data = JobCreate.model_validate({
             "language": values.get("language") or None, "code": values.get("code") or "",
@@ -188,12 +188,11 @@ def review_page(
 
 
 @router.post("/console/sandbox/review/{output_id}")
-async def review(
+def review(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    output_id: Id, once: FormOnce,
+    output_id: Id, once: FormOnce, values: SubmittedForm,
 ) -> Response:  # fmt: skip
     try:
-        values = await read_form(request)
         data = Review.model_validate({"decision": values.get("decision") or None,
                                       "reason": values.get("reason") or ""})  # fmt: skip
         jobs.review_output(session, principal, settings.products, output_id, data,

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, InvalidInput, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.forms import SubmittedForm, failure_text
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.masking import operators as ops
@@ -231,14 +231,14 @@ def releases_page(
 
 
 @router.post("/console/sandbox/releases")
-async def prepare(
-    request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward
-) -> Response:
+def prepare(
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     """Prepare from the declaration's JSON; back to the page showing its report (or why it
     was refused). A form sent twice prepares once."""
     try:
-        once = await claim(request, session)
-        values = await read_form(request)
+        once = claim(request, session, token)
         try:
             spec = json.loads(str(values.get("spec") or ""))
         except ValueError:
@@ -254,12 +254,11 @@ async def prepare(
 
 
 @router.post("/console/sandbox/releases/{release_id}/review")
-async def review(
+def review(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    release_id: Id, once: FormOnce,
+    release_id: Id, once: FormOnce, values: SubmittedForm,
 ) -> Response:  # fmt: skip
     try:
-        values = await read_form(request)
         data = Review(approve=values.get("decision") == "approve",
                       note=str(values.get("note") or "")[:2000])  # fmt: skip
         service.review_release(session, principal, settings.products, release_id, data)
@@ -269,12 +268,11 @@ async def review(
 
 
 @router.post("/console/sandbox/releases/{release_id}/publish")
-async def publish(
+def publish(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
     release_id: Id, once: FormOnce,
 ) -> Response:  # fmt: skip
     try:
-        await read_form(request)
         service.publish_release(session, principal, settings.products, release_id)
     except CitybaseError as exc:
         return _back(session, exc, release_id)

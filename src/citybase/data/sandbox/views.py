@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, failure_text, read_form
+from citybase.core.web.forms import SubmittedForm, failure, failure_text
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.catalog import service as catalog
 from citybase.data.masking import operators as ops
@@ -161,14 +161,14 @@ def sandbox_page(
 
 
 @router.post("/console/sandbox")
-async def ask(
-    request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst
-) -> Response:
+def ask(
+    request: Request, session: DbSession, settings: AppSettings, principal: SandboxAnalyst,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     """Ask from the form; back to the page showing the answer (or the refusal). A form sent
     twice asks once: a query spends budget."""
     try:
-        once = await claim(request, session)
-        values = await read_form(request)
+        once = claim(request, session, token)
         data = QueryCreate.model_validate({"sql": values.get("sql") or None,
                                            "epsilon": values.get("epsilon") or None,
                                            "delta": values.get("delta") or 0})  # fmt: skip
@@ -208,11 +208,11 @@ def answer_page(
 
 
 @router.post("/console/sandbox/share-requests/{number}")
-async def answer_submit(
+def answer_submit(
     request: Request, session: DbSession, settings: AppSettings, principal: SandboxSteward,
-    number: str, once: FormOnce,
+    number: str, once: FormOnce, form: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = {k: str(v) for k, v in (await read_form(request)).items()}
+    values = {k: str(v) for k, v in form.items()}
     try:
         data = ShareAnswer.model_validate({
             "epsilon": values.get("epsilon") or None, "period": values.get("period") or "month",
