@@ -20,9 +20,9 @@ from citybase.core.orgs import service as orgs
 from citybase.core.settings import Settings
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id, Page
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.baselib import lineage, runs, service, theme_builds, themes
@@ -169,13 +169,13 @@ def index(
 
 
 @router.post("/console/baselib/runs")
-async def run(
-    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward
-) -> Response:
-    values = await read_form(request)
+def run(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     library = _library(values)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.link_base_library(
             session, principal, LIBRARIES[library], settings.baselib,
             ops.keys_for(settings.masking_key), dispute_days=settings.quality.dispute_days,
@@ -187,11 +187,10 @@ async def run(
 
 
 @router.post("/console/baselib/reviews/{review_id}")
-async def decide(
+def decide(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
-    review_id: Id, once: FormOnce,
+    review_id: Id, once: FormOnce, values: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = await read_form(request)
     library = _library(values)
     try:
         service.decide_review(session, principal, review_id, ReviewDecide.model_validate(values),
@@ -392,13 +391,13 @@ def theme_list(
 
 
 @router.post("/console/baselib/themes")
-async def theme_define(
-    request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes
-) -> Response:
-    values = await read_form(request)
+def theme_define(
+    request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     draft = {"code": str(values.get("code", "")), "spec": str(values.get("spec", ""))}
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         made = themes.define_theme(session, principal, ThemeCreate.model_validate(draft))
     except (ValidationError, CitybaseError) as exc:
         undo(session)
@@ -431,11 +430,10 @@ def theme_detail(
 
 
 @router.post("/console/baselib/themes/{code}")
-async def theme_update(
+def theme_update(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
-    code: str, once: FormOnce,
+    code: str, once: FormOnce, values: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = await read_form(request)
     text = str(values.get("spec", ""))
     try:
         themes.update_theme(session, principal, code, ThemeUpdate(spec=text))
@@ -447,12 +445,12 @@ async def theme_update(
 
 
 @router.post("/console/baselib/themes/{code}/builds")
-async def theme_build(
+def theme_build(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibThemes,
-    code: str,
+    code: str, token: FormToken,
 ) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         theme_builds.build_theme(session, principal, code, ops.keys_for(settings.masking_key),
                            settings.baselib)  # fmt: skip
     except CitybaseError as exc:
@@ -463,11 +461,10 @@ async def theme_build(
 
 
 @router.post("/console/baselib/themes/{code}/grade")
-async def theme_grade(
+def theme_grade(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
-    code: str, once: FormOnce,
+    code: str, once: FormOnce, values: SubmittedForm,
 ) -> Response:  # fmt: skip
-    values = await read_form(request)
     try:
         themes.review_grade(session, principal, code, GradeReview.model_validate(values),
                             settings.baselib)  # fmt: skip

@@ -64,13 +64,13 @@ def create_resource(
 
 
 @router.post("/import")
-async def import_resources(
+def import_resources(
     session: DbSession, principal: CatalogEditor, file: UploadFile, dry_run: bool = False
 ) -> ImportReport:
     """Register many resources as drafts from XLSX or CSV. Any bad row: nothing is registered
     (HTTP 422), and the error lists every row and cell at fault."""
     report = service.import_resources(
-        session, principal, file.filename or "", await file.read(), dry_run=dry_run
+        session, principal, file.filename or "", file.file.read(), dry_run=dry_run
     )
     if report.problems:
         first = report.problems[0]

@@ -18,10 +18,10 @@ from citybase.core.ledger.schemas import LedgerFilter
 from citybase.core.orgs import service as orgs
 from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import FIELD, FormOnce, claim
+from citybase.core.web.once import FIELD, FormOnce, FormToken, claim
 from citybase.core.web.params import Page
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.data.catalog import service
@@ -303,10 +303,12 @@ def new_page(request: Request, session: DbSession, principal: CatalogEditor) -> 
 
 
 @router.post("/console/catalog/new")
-async def create(request: Request, session: DbSession, principal: CatalogEditor) -> Response:
-    values = await read_form(request)
+def create(
+    request: Request, session: DbSession, principal: CatalogEditor, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         created = service.create_resource(
             session, principal, ResourceCreate.model_validate(_form_data(values))
         )
@@ -325,8 +327,9 @@ def import_page(request: Request, _: CatalogEditor) -> Response:
 
 
 @router.post("/console/catalog/import")
-async def import_upload(request: Request, session: DbSession, principal: CatalogEditor) -> Response:
-    form = await request.form()
+def import_upload(
+    request: Request, session: DbSession, principal: CatalogEditor, form: RawForm, token: FormToken
+) -> Response:
     upload = form.get("file")
     dry_run = form.get("dry_run") == "on"
     report, errors = None, {}
@@ -335,11 +338,11 @@ async def import_upload(request: Request, session: DbSession, principal: Catalog
     else:
         try:
             if not dry_run:
-                (await claim(request, session)).done(session, "/console/catalog")
+                claim(request, session, token).done(session, "/console/catalog")
             follow = bus.form_reporter(request.app.state.shared, str(form.get(FIELD, "")),
                                        principal.username)  # fmt: skip
             report = service.import_resources(session, principal, upload.filename,
-                                              await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
+                                              upload.file.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)
@@ -398,11 +401,11 @@ def edit_page(
 
 
 @router.post("/console/catalog/{code}/edit")
-async def update(
-    request: Request, session: DbSession, principal: CatalogEditor, code: str, once: FormOnce
-) -> Response:
+def update(
+    request: Request, session: DbSession, principal: CatalogEditor, code: str, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     resource = service.get_accessible_resource(session, principal, code)
-    values = await read_form(request)
     try:
         data = _form_data(values)
         data.pop("classification", None)
@@ -418,15 +421,15 @@ async def update(
 
 
 @router.post("/console/catalog/{code}/act/{action}")
-async def act(
+def act(
     request: Request,
     session: DbSession,
     principal: CatalogReader,
     code: str,
     action: str,
     once: FormOnce,
+    values: SubmittedForm,
 ) -> Response:
-    values = await read_form(request)
     service.transition(
         session, principal, code, action, Transition(reason=str(values.get("reason", "")))
     )

@@ -70,13 +70,13 @@ def get_rows(
 
 
 @router.put("/rows")
-async def upload_rows(
+def upload_rows(
     session: DbSession, principal: CatalogEditor, code: str, file: UploadFile, dry_run: bool = False
 ) -> LoadReport:
     """Replace the rows with a CSV or XLSX file whose header names the data items. Any bad
     cell: nothing is loaded (HTTP 422) and the error lists every row and column at fault."""
     report = service.load_file(
-        session, principal, code, file.filename or "", await file.read(), dry_run=dry_run
+        session, principal, code, file.filename or "", file.file.read(), dry_run=dry_run
     )
     if report.problems:
         first = report.problems[0]

@@ -15,9 +15,9 @@ from citybase.core.identity.schemas import Principal, Role
 from citybase.core.progress import FINISHED
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
-from citybase.core.web.forms import form_errors, undo
+from citybase.core.web.forms import RawForm, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FIELD, claim
+from citybase.core.web.once import FIELD, FormToken, claim
 from citybase.core.web.templating import Panel, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.auth import CATALOG_EDIT, CatalogEditor, CatalogReader
@@ -167,11 +167,10 @@ def rows_page(
 
 
 @router.post("/console/catalog/{code}/rows")
-async def rows_upload(
+def rows_upload(
     request: Request, session: DbSession, settings: AppSettings, principal: CatalogEditor,
-    code: str,
+    code: str, form: RawForm, token: FormToken,
 ) -> Response:  # fmt: skip
-    form = await request.form()
     upload = form.get("file")
     dry_run = form.get("dry_run") == "on"
     report, errors = None, {}
@@ -180,11 +179,11 @@ async def rows_upload(
     else:
         try:
             if not dry_run:
-                (await claim(request, session)).done(session, f"/console/catalog/{code}/rows")
+                claim(request, session, token).done(session, f"/console/catalog/{code}/rows")
             follow = bus.form_reporter(request.app.state.shared,
                                        str(form.get(FIELD, "")), principal.username)  # fmt: skip
             report = service.load_file(session, principal, code, upload.filename,
-                                       await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
+                                       upload.file.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)

@@ -13,7 +13,7 @@ from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.schemas import Principal
 from citybase.core.tables import csv_records
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import form_errors, undo
+from citybase.core.web.forms import RawForm, form_errors, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
 from citybase.core.web.once import FormOnce
 from citybase.core.web.templating import NavEntry, Panel, console
@@ -116,16 +116,16 @@ def resource_page(
 
 
 @router.post("/console/grading/{code}/scan")
-async def scan(
-    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce
-) -> Response:
-    form = await request.form()
+def scan(
+    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce,
+    form: RawForm,
+) -> Response:  # fmt: skip
     upload = form.get("sample")
     rows: list[dict[str, str]] = []
     try:
         if upload is not None and not isinstance(upload, str) and upload.filename:
             try:
-                text = (await upload.read()).decode("utf-8-sig")
+                text = upload.file.read().decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise InvalidInput("the sample is not UTF-8 text", field="sample") from exc
             rows = csv_records(text, field="sample")[1]
@@ -141,10 +141,10 @@ async def scan(
 
 
 @router.post("/console/grading/{code}/decision")
-async def decide(
-    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce
-) -> Response:
-    form = await request.form()
+def decide(
+    request: Request, session: DbSession, principal: Grader, code: str, once: FormOnce,
+    form: RawForm,
+) -> Response:  # fmt: skip
     try:
         data = Decision.model_validate(
             {"level": form.get("level"), "reason": form.get("reason") or ""}

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.data.grading.schemas import Level
 from citybase.data.masking import service
@@ -65,10 +65,12 @@ def policy_page(request: Request, session: DbSession, principal: MaskingReader) 
 
 
 @router.post("/console/masking")
-async def policy_submit(request: Request, session: DbSession, principal: PolicyEditor) -> Response:
-    form = await read_form(request)
+def policy_submit(
+    request: Request, session: DbSession, principal: PolicyEditor, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         level, kind = Level(form.get("level", "")), FieldKind(form.get("kind", ""))
         rule = Rule(op=form.get("op", ""), first=int(form.get("first") or 0),
                     last=int(form.get("last") or 0))  # fmt: skip

@@ -20,10 +20,11 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -632,12 +633,44 @@ def base_url(request: Request, public_url: str | None) -> str:
     return (public_url or str(request.base_url)).rstrip("/")
 
 
-async def _params(request: Request) -> dict[str, Any]:
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a POST carried, read on the event loop before the action runs in a thread: its
+    body, or its form's text fields when it is a form; or what reading it raised, raised again
+    where the action answers in CKAN's envelope (as when the action read it itself)."""
+
+    body: bytes = b""
+    form: dict[str, str] | None = None
+    error: Exception | None = None
+
+
+async def _read_sent(request: Request) -> Sent:
+    if request.method != "POST":
+        return Sent()
+    kind = request.headers.get("content-type", "")
+    try:
+        if "json" not in kind and kind.startswith(FORM_TYPES):
+            form = await request.form()
+            return Sent(form={k: v for k, v in form.items() if isinstance(v, str)})
+        return Sent(body=await request.body())
+    except Exception as exc:  # answered by the action, in CKAN's envelope
+        return Sent(error=exc)
+
+
+SentBody = Annotated[Sent, Depends(_read_sent)]
+
+
+def _params(request: Request, sent: Sent) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
+        if sent.error is not None:
+            raise sent.error
         kind = request.headers.get("content-type", "")
         if "json" in kind:
-            body = await request.body()
+            body = sent.body
             if body.strip():
                 try:
                     data = json.loads(body)
@@ -646,9 +679,9 @@ async def _params(request: Request) -> dict[str, Any]:
                 if not isinstance(data, dict):
                     raise CkanError(400, "Bad request", "JSON Error: not an object")
                 params.update(data)
-        elif kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
-        elif (await request.body()).strip():
+        elif kind.startswith(FORM_TYPES):
+            params.update(sent.form or {})
+        elif sent.body.strip():
             raise CkanError(415, "Bad request", "Unsupported media type: parameters are sent as "
                             f"JSON or a form, not {kind.split(';')[0] or 'a body of no type'}")  # fmt: skip
     return params
@@ -668,25 +701,26 @@ def _accepts_json(accept: str) -> bool:
 
 @router.get("/3/action/{name}")
 @router.get("/action/{name}", include_in_schema=False)  # CKAN answers on both (ckanapi uses this)
-async def action_get(
+def action_get(
     request: Request, session: DbSession, settings: AppSettings, name: str, _: Public
 ) -> JSONResponse:
     """Call a CKAN action with its parameters in the query string."""
-    return await _action(request, session, settings, name)
+    return _action(request, session, settings, name, Sent())
 
 
 @router.post("/3/action/{name}")
 @router.post("/action/{name}", include_in_schema=False)
 @reads_only  # only the read side is served: every action answers from a read-only transaction
-async def action_post(
-    request: Request, session: DbSession, settings: AppSettings, name: str, _: Public
-) -> JSONResponse:
+def action_post(
+    request: Request, session: DbSession, settings: AppSettings, name: str, _: Public,
+    sent: SentBody,
+) -> JSONResponse:  # fmt: skip
     """Call a CKAN action with its parameters in a JSON or form body (as ckanapi does)."""
-    return await _action(request, session, settings, name)
+    return _action(request, session, settings, name, sent)
 
 
-async def _action(
-    request: Request, session: Session, settings: Settings, name: str
+def _action(
+    request: Request, session: Session, settings: Settings, name: str, sent: Sent
 ) -> JSONResponse:
     base = base_url(request, settings.web.public_url)
     help_url = f"{base}/api/3/action/help_show?name={name}"
@@ -703,7 +737,7 @@ async def _action(
         if handler is None:
             raise CkanError(400, "Bad request", f"Bad request - Action name not known: {name}")
         try:
-            result = handler(Ckan(session, base, await _params(request)))
+            result = handler(Ckan(session, base, _params(request, sent)))
         except ValidationError as exc:  # a parameter the schemas behind an action refuse
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "params"

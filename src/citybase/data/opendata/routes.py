@@ -264,7 +264,7 @@ def decide(
 
 
 @router.post("/api/v1/open/harvest")
-async def harvest_file(
+def harvest_file(
     session: DbSession, principal: OpenHarvester, file: UploadFile,
     unit_code: Annotated[str, Form(description="The unit whose drafts they become")],
     classification: Annotated[str, Form(description="分类码 of the drafts")],
@@ -274,7 +274,7 @@ async def harvest_file(
     each dataset becomes a draft of the unit, or updates the draft of an earlier harvest. A
     dataset that cannot be registered is reported with why; the others are registered."""
     name = file.filename or "catalog"
-    pages = [harvest.parse(await file.read(), harvest.parser_for(name, file.content_type or ""))]
+    pages = [harvest.parse(file.file.read(), harvest.parser_for(name, file.content_type or ""))]
     return harvest.harvest(session, principal, pages, origin=name, unit_code=unit_code,
                            classification=classification, dry_run=dry_run)  # fmt: skip
 

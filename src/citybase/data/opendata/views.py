@@ -19,9 +19,9 @@ from citybase.core.net import OutboundPolicy
 from citybase.core.orgs import service as orgs
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog import service as catalog_service
 from citybase.data.catalog.schemas import ResourceRead
@@ -197,10 +197,9 @@ def follow_page(request: Request, _: Public, who: OptionalPrincipal) -> Response
 
 
 @router.post("/open/applications/follow")
-async def follow_submit(
-    request: Request, session: DbSession, _: Public, who: OptionalPrincipal
+def follow_submit(
+    request: Request, session: DbSession, _: Public, who: OptionalPrincipal, form: SubmittedForm
 ) -> Response:
-    form = await read_form(request)
     number, token = str(form.get("number", "")).strip(), str(form.get("token", "")).strip()
     try:
         if form.get("withdraw"):
@@ -248,13 +247,13 @@ def apply_page(
 
 
 @router.post("/open/{code}/apply")
-async def apply_submit(
-    request: Request, session: DbSession, code: str, _: Public, who: OptionalPrincipal
-) -> Response:
+def apply_submit(
+    request: Request, session: DbSession, code: str, _: Public, who: OptionalPrincipal,
+    values: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     ds = service.dataset(session, code)
-    values = await read_form(request)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         receipt = service.apply(session, code, ApplicationCreate.model_validate(values))
         # the token is shown once, by this answer: the same form sent again finds the number
         once.done(session, f"/open/applications/follow?number={receipt.number}&sent=1")
@@ -281,10 +280,10 @@ def inbox_page(request: Request, session: DbSession, principal: OpenDecider) -> 
 
 
 @router.post("/console/open/applications/{number}")
-async def decide_submit(
-    request: Request, session: DbSession, principal: OpenDecider, number: str, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def decide_submit(
+    request: Request, session: DbSession, principal: OpenDecider, number: str, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         days = str(form.get("days") or "").strip()
         decision = ApplicationDecision(
@@ -335,10 +334,9 @@ def harvest_page(request: Request, session: DbSession, principal: OpenHarvester)
 
 
 @router.post("/console/open/harvest")
-async def harvest_upload(
-    request: Request, session: DbSession, principal: OpenHarvester
+def harvest_upload(
+    request: Request, session: DbSession, principal: OpenHarvester, form: RawForm, token: FormToken
 ) -> Response:
-    form = await request.form()
     upload = form.get("file")
     values = {k: str(form.get(k) or "").strip() for k in ("unit_code", "classification")}
     dry_run = form.get("dry_run") == "on"
@@ -347,10 +345,10 @@ async def harvest_upload(
                              errors={"file": "choose a catalog file"})  # fmt: skip
     try:
         if not dry_run:
-            (await claim(request, session)).done(session, "/console/open/harvest")
+            claim(request, session, token).done(session, "/console/open/harvest")
         pages = [
             harvest.parse(
-                await upload.read(), harvest.parser_for(upload.filename, upload.content_type or "")
+                upload.file.read(), harvest.parser_for(upload.filename, upload.content_type or "")
             )
         ]
         report = harvest.harvest(
@@ -376,12 +374,12 @@ async def harvest_upload(
 
 
 @router.post("/console/open/harvest/sources")
-async def harvest_source_add(
-    request: Request, session: DbSession, principal: OpenHarvester
-) -> Response:
-    values = await read_form(request)
+def harvest_source_add(
+    request: Request, session: DbSession, principal: OpenHarvester, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         harvest.add_source(session, principal, HarvestSourceCreate.model_validate(values))
         once.done(session, "/console/open/harvest")
     except (CitybaseError, ValidationError) as exc:
@@ -393,10 +391,9 @@ async def harvest_source_add(
 
 
 @router.post("/console/open/harvest/sources/{source_id}")
-async def harvest_source_run(
+def harvest_source_run(
     request: Request, session: DbSession, settings: AppSettings, principal: OpenHarvester,
-    source_id: int, once: FormOnce) -> Response:  # fmt: skip
-    form = await read_form(request)
+    source_id: int, once: FormOnce, form: SubmittedForm) -> Response:  # fmt: skip
     policy = OutboundPolicy.parse(settings.web.outbound_allow)
     try:
         report = harvest.run_source(session, principal, source_id, policy,

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from citybase.core.errors import CitybaseError, NotFound
 from citybase.core.identity.schemas import Principal
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, failure, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
 from citybase.data.catalog.schemas import ResourceRead
@@ -117,12 +117,12 @@ def _row_filter(text: str) -> dict[str, str]:
 
 
 @router.post("/console/quality/disputes")
-async def raise_submit(
-    request: Request, session: DbSession, settings: AppSettings, principal: Disputer
-) -> Response:
-    form = await read_form(request)
+def raise_submit(
+    request: Request, session: DbSession, settings: AppSettings, principal: Disputer,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         raised = service.raise_dispute(
             session, principal,
             DisputeCreate(resource_code=form.get("resource_code", ""), item=form.get("item", ""),
@@ -138,15 +138,15 @@ async def raise_submit(
 
 
 @router.post("/console/quality/disputes/{number}/{verb}")
-async def dispute_verb(
+def dispute_verb(
     request: Request,
     session: DbSession,
     principal: Disputer,
     number: str,
     verb: str,
     once: FormOnce,
+    form: SubmittedForm,
 ) -> Response:
-    form = await read_form(request)
     try:
         if verb == "answer":
             if not principal.can(QUALITY_MANAGE):
@@ -172,12 +172,12 @@ def _back(code: str, error: str) -> Response:
 
 
 @router.post("/console/quality/resources/{code}/rules")
-async def add_rule_submit(
-    request: Request, session: DbSession, principal: QualityManager, code: str
-) -> Response:
-    form = await read_form(request)
+def add_rule_submit(
+    request: Request, session: DbSession, principal: QualityManager, code: str,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         params = json.loads(str(form.get("params") or "{}"))
         service.add_rule(session, principal, code, RuleCreate(
             item=form.get("item", ""), kind=form.get("kind", ""), params=params))  # fmt: skip
@@ -190,12 +190,11 @@ async def add_rule_submit(
 
 
 @router.post("/console/quality/resources/{code}/runs")
-async def run_submit(
-    request: Request, session: DbSession, principal: QualityManager, code: str
+def run_submit(
+    request: Request, session: DbSession, principal: QualityManager, code: str, token: FormToken
 ) -> Response:
-    await read_form(request)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.run_now(session, principal, code)
     except CitybaseError as exc:
         return _back(code, "; ".join(failure(session, exc).values()))

@@ -16,9 +16,9 @@ from citybase.core.identity import service as identity
 from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, failure, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, Waiting, console
 from citybase.data.catalog import service as catalog
@@ -189,13 +189,13 @@ def _new_ctx(
 
 
 @router.post("/console/sharing/new")
-async def new_request_submit(
-    request: Request, session: DbSession, principal: ShareRequester
-) -> Response:
-    form = await read_form(request)
+def new_request_submit(
+    request: Request, session: DbSession, principal: ShareRequester, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     code = str(form.get("resource_code", ""))
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         made = service.request_share(
             session, principal,
             RequestCreate(
@@ -218,10 +218,10 @@ async def new_request_submit(
 
 
 @router.post("/console/sharing/requests/{number}")
-async def decide_submit(
-    request: Request, session: DbSession, principal: ShareDecider, number: str, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def decide_submit(
+    request: Request, session: DbSession, principal: ShareDecider, number: str, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         days = str(form.get("days") or "").strip()
         fields = _lines(form.get("fields"))
@@ -238,10 +238,9 @@ async def decide_submit(
 
 
 @router.post("/console/sharing/requests/{number}/withdraw")
-async def withdraw_submit(
+def withdraw_submit(
     request: Request, session: DbSession, principal: ShareRequester, number: str, once: FormOnce
 ) -> Response:
-    await read_form(request)
     try:
         service.withdraw(session, principal, number)
     except CitybaseError as exc:
@@ -250,10 +249,10 @@ async def withdraw_submit(
 
 
 @router.post("/console/sharing/grants/{grant_id}/revoke")
-async def revoke_submit(
-    request: Request, session: DbSession, principal: ShareDecider, grant_id: Id, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def revoke_submit(
+    request: Request, session: DbSession, principal: ShareDecider, grant_id: Id, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         service.revoke(session, principal, grant_id, Revocation(reason=form.get("reason", "")))
     except (CitybaseError, ValidationError) as exc:
@@ -283,12 +282,12 @@ def demands_page(request: Request, session: DbSession, principal: ShareRequester
 
 
 @router.post("/console/sharing/demands")
-async def post_demand_submit(
-    request: Request, session: DbSession, principal: ShareRequester
-) -> Response:
-    form = await read_form(request)
+def post_demand_submit(
+    request: Request, session: DbSession, principal: ShareRequester, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         posted = demand.post(
             session, principal,
             DemandCreate(
@@ -304,12 +303,12 @@ async def post_demand_submit(
 
 
 @router.post("/console/sharing/demands/{number}/answers")
-async def answer_submit(
-    request: Request, session: DbSession, principal: ShareDecider, number: str
-) -> Response:
-    form = await read_form(request)
+def answer_submit(
+    request: Request, session: DbSession, principal: ShareDecider, number: str,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         demand.answer(
             session, principal, number,
             AnswerCreate(kind=form.get("kind", ""), resource_code=form.get("resource_code", ""),
@@ -323,12 +322,12 @@ async def answer_submit(
 
 
 @router.post("/console/sharing/demands/{number}/match")
-async def match_submit(
-    request: Request, session: DbSession, principal: ShareRequester, number: str
-) -> Response:
-    form = await read_form(request)
+def match_submit(
+    request: Request, session: DbSession, principal: ShareRequester, number: str,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         made = demand.match(
             session, principal, number,
             DemandMatch(answer_id=int(form.get("answer_id") or 0), fields=_lines(form.get("fields")),

@@ -13,9 +13,9 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Panel, console
 from citybase.data.catalog.auth import CATALOG_READ, CatalogReader
@@ -80,10 +80,12 @@ def index(request: Request, session: DbSession, principal: CatalogReader) -> Res
 
 
 @router.post("/console/sources")
-async def register(request: Request, session: DbSession, principal: SourcesManager) -> Response:
-    values = await read_form(request)
+def register(
+    request: Request, session: DbSession, principal: SourcesManager, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         elements = [
             e.strip()
             for e in str(values.get("elements", "")).replace("，", ",").split(",")
@@ -105,10 +107,10 @@ def detect(request: Request, session: DbSession, _: SourcesManager, once: FormOn
 
 
 @router.post("/console/sources/conflicts/{conflict_id}")
-async def arbitrate(
-    request: Request, session: DbSession, principal: SourcesManager, conflict_id: Id, once: FormOnce
-) -> Response:
-    values = await read_form(request)
+def arbitrate(
+    request: Request, session: DbSession, principal: SourcesManager, conflict_id: Id, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         service.arbitrate(session, principal, conflict_id, ConflictDecision.model_validate(values))
     except (ValidationError, CitybaseError) as exc:
