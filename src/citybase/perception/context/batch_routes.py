@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import NGSI_LD_ERRORS
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import Offset
 from citybase.perception.context import batch as batches
 from citybase.perception.context import jsonld, service, updates
@@ -43,14 +44,14 @@ def _problem(exc: CitybaseError) -> dict[str, Any]:
 
 
 @router.post("/entityOperations/query")
-async def query_by_post(
-    request: Request, session: DbSession, scope: Scope,
+def query_by_post(
+    request: Request, session: DbSession, scope: Scope, raw: RawBody,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
     options: str | None = None, format: str | None = None, lang: str | None = None,
 ) -> Response:  # fmt: skip
     """The entity query with its selection in the body (a ``Query``: ``entities``, ``attrs``,
     ``q``, ``geoQ``, ``scopeQ``, ``pick``, ``omit``, ``lang``)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     if isinstance(body, dict) and "@context" in body:
         context = jsonld.context_of(body["@context"])
         jsonld.expand_names(context, set(), set())
@@ -181,9 +182,9 @@ def purge(
 
 
 @router.post("/entityOperations/{operation}")
-async def batch(
+def batch(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    operation: str, options: str | None = None,
+    operation: str, raw: RawBody, options: str | None = None,
 ) -> Response:  # fmt: skip
     """Batch create, upsert (``options=update`` to merge instead of replace), update, merge or
     delete: each entity on its own (a savepoint each); 201/204 when all succeed, else 207 with
@@ -192,7 +193,7 @@ async def batch(
     if operation not in ("create", "upsert", "update", "delete", "merge"):
         raise ResourceNotFound(f"no batch operation {operation}", field="operation")
     ld = request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON_LD
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     if not isinstance(body, list) or not body or len(body) > 1000:
         raise BadRequestData("a batch is a JSON array of 1 to 1,000", field="body")
     if any(item is None for item in body):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import Offset
 from citybase.perception.context import federation, linked, ordering, service, updates
 from citybase.perception.context import query as query_language
@@ -41,10 +42,12 @@ router: APIRouter = APIRouter()
 
 @router.post("/entities", status_code=201)
 @router.post("/entities/", status_code=201, include_in_schema=False)
-async def create_entity(request: Request, session: DbSession, principal: Manager) -> Response:
+def create_entity(
+    request: Request, session: DbSession, principal: Manager, raw: RawBody
+) -> Response:
     """Create an entity (normalized form); it belongs to the creator's unit (a registered
     device's entity to the device's unit)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     entity_id = service.create(session, body, context, writer=writer_of(principal))
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity_id}"})
 
@@ -328,12 +331,12 @@ def _partial(not_done: list[dict[str, str]], done: list[str]) -> Response:
 
 
 @router.post("/entities/{entity_id}/attrs", status_code=204)
-async def append_attrs(
+def append_attrs(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, type: str | None = None, options: str | None = None,
+    entity_id: str, raw: RawBody, type: str | None = None, options: str | None = None,
 ) -> Response:  # fmt: skip
     """Append attributes; ``options=noOverwrite`` keeps those the entity has."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     service.check_type(session, entity_id, _split(type), context)
     kept = updates.append_attrs(session, entity_id, body, context,
                                 no_overwrite="noOverwrite" in _options(options),
@@ -343,12 +346,12 @@ async def append_attrs(
 
 
 @router.patch("/entities/{entity_id}/attrs", status_code=204)
-async def update_attrs(
+def update_attrs(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, type: str | None = None,
+    entity_id: str, raw: RawBody, type: str | None = None,
 ) -> Response:  # fmt: skip
     """Update attributes the entity has; the others are reported (207)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     service.check_type(session, entity_id, _split(type), context)
     missing = updates.update_attrs(session, entity_id, body, context,
                                    **_as_writer(principal, settings))  # fmt: skip
@@ -357,12 +360,12 @@ async def update_attrs(
 
 
 @router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204)
-async def patch_attr(
+def patch_attr(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, attr: str, type: str | None = None,
+    entity_id: str, attr: str, raw: RawBody, type: str | None = None,
 ) -> Response:  # fmt: skip
     """Partial update of one attribute."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     service.check_type(session, entity_id, _split(type), context)
     updates.patch_attr(session, entity_id, attr, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
@@ -387,34 +390,34 @@ def delete_attr(
 
 
 @router.put("/entities/{entity_id}", status_code=204)
-async def replace_entity(
+def replace_entity(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str,
+    entity_id: str, raw: RawBody,
 ) -> Response:  # fmt: skip
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     updates.replace(session, entity_id, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
 @router.patch("/entities/{entity_id}", status_code=204)
-async def merge_entity(
+def merge_entity(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str,
+    entity_id: str, raw: RawBody,
 ) -> Response:  # fmt: skip
     """Merge-patch: attributes added or merged member by member; ``urn:ngsi-ld:null``
     removes one."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     updates.merge(session, entity_id, body, context, **_as_writer(principal, settings))
     return Response(status_code=204)
 
 
 @router.put("/entities/{entity_id}/attrs/{attr}", status_code=204)
-async def replace_attr(
+def replace_attr(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, attr: str,
+    entity_id: str, attr: str, raw: RawBody,
 ) -> Response:  # fmt: skip
     """Replace one attribute whole."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     updates.replace_attr(session, entity_id, attr, body, context,
                          **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)

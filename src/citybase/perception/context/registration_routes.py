@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from citybase.core.net import OutboundPolicy
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import Offset
 from citybase.perception.context import registrations
 from citybase.perception.context.auth import subscription_unit
@@ -30,12 +31,12 @@ PATH = "/csourceRegistrations"
 
 @router.post(PATH, status_code=201)
 @router.post(PATH + "/", status_code=201, include_in_schema=False)
-async def create_registration(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings
-) -> Response:
+def create_registration(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, raw: RawBody,
+) -> Response:  # fmt: skip
     """Register a context source (another broker, a district's) and what it holds; queries
     and retrievals here then ask it too."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     reg_id = registrations.create(
         session, body, context, owner=principal.username, unit=principal.unit_code,
         outbound=OutboundPolicy.parse(settings.web.outbound_allow),
@@ -81,12 +82,13 @@ def retrieve_registration(
 
 
 @router.patch(PATH + "/{reg_id}", status_code=204)
-async def update_registration(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings, reg_id: str
-) -> Response:
+def update_registration(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, reg_id: str,
+    raw: RawBody,
+) -> Response:  # fmt: skip
     """Change some members (5.9.3): those given replace the registration's, ``management``
     member by member."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     registrations.update(session, reg_id, body, context, unit=subscription_unit(principal),
                          outbound=OutboundPolicy.parse(settings.web.outbound_allow))  # fmt: skip
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from citybase.core.net import OutboundPolicy
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import Offset
 from citybase.perception.context import notify, subscriptions
 from citybase.perception.context.auth import (
@@ -29,12 +30,12 @@ router: APIRouter = APIRouter()
 
 @router.post("/subscriptions", status_code=201)
 @router.post("/subscriptions/", status_code=201, include_in_schema=False)
-async def create_subscription(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings
-) -> Response:
+def create_subscription(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, raw: RawBody,
+) -> Response:  # fmt: skip
     """Subscribe an endpoint (http(s):// or mqtt://host:port/topic) to changes of entities;
     the subscription is the creator's unit's, and hears only of what that unit may read."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     sub_id = subscriptions.create(session, body, context, owner=principal.username,
                                   hosts=settings.perception.notification_hosts,
                                   unit=principal.unit_code, outbound=_outbound(settings))  # fmt: skip
@@ -76,11 +77,12 @@ def retrieve_subscription(
 
 
 @router.patch("/subscriptions/{sub_id}", status_code=204)
-async def update_subscription(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings, sub_id: str
-) -> Response:
+def update_subscription(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, sub_id: str,
+    raw: RawBody,
+) -> Response:  # fmt: skip
     """Change some members (``isActive: false`` pauses it)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     subscriptions.update(session, sub_id, body, context,
                          hosts=settings.perception.notification_hosts,
                          unit=subscription_unit(principal), outbound=_outbound(settings))  # fmt: skip

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import Offset
 from citybase.perception.context import linked, temporal
 from citybase.perception.context import temporal_query as history
@@ -178,13 +179,13 @@ def _temporal_answer(request: Request, body: Any, context: list[Any], headers: d
 
 
 @router.post("/temporal/entityOperations/query")
-async def temporal_query_by_post(
-    request: Request, session: DbSession, scope: Scope, settings: AppSettings,
+def temporal_query_by_post(
+    request: Request, session: DbSession, scope: Scope, settings: AppSettings, raw: RawBody,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20, offset: Offset = 0, count: bool = False,
     options: str | None = None,
 ) -> Response:  # fmt: skip
     """The temporal query with its selection in the body (a ``Query`` with ``temporalQ``)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body is a Query: {"type": "Query", …}', field="type")
     window = body.get("temporalQ") or {}
@@ -271,12 +272,12 @@ def temporal_retrieve(
 
 @router.post("/temporal/entities", status_code=201)
 @router.post("/temporal/entities/", status_code=201, include_in_schema=False)
-async def temporal_create(
-    request: Request, session: DbSession, principal: Manager, settings: AppSettings
-) -> Response:
+def temporal_create(
+    request: Request, session: DbSession, principal: Manager, settings: AppSettings, raw: RawBody,
+) -> Response:  # fmt: skip
     """Add a temporal representation's instances: 201 for an entity with no history yet, 204
     when it adds to one (of the writer's own unit's entities only)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     if temporal.add(session, body, context, **_as_writer(principal, settings)):
         return Response(status_code=201,
                         headers={"Location": f"/ngsi-ld/v1/temporal/entities/{body['id']}"})  # fmt: skip
@@ -284,11 +285,11 @@ async def temporal_create(
 
 
 @router.post("/temporal/entities/{entity_id}/attrs", status_code=204)
-async def temporal_add(
+def temporal_add(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str,
+    entity_id: str, raw: RawBody,
 ) -> Response:  # fmt: skip
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     temporal.add(session, body, context, entity_id=entity_id, existing=True,
                  **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)
@@ -303,12 +304,12 @@ def temporal_delete(
 
 
 @router.patch("/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
-async def temporal_modify_instance(
+def temporal_modify_instance(
     request: Request, session: DbSession, principal: Manager, settings: AppSettings,
-    entity_id: str, attr: str, instance_id: str,
+    entity_id: str, attr: str, instance_id: str, raw: RawBody,
 ) -> Response:  # fmt: skip
     """Change one instance of an attribute's history (its value, unitCode, sub-attributes)."""
-    body, context = await _body(request)
+    body, context = _body(request, raw)
     temporal.modify_instance(session, entity_id, attr, instance_id, body, context,
                              **_as_writer(principal, settings))  # fmt: skip
     return Response(status_code=204)

@@ -152,14 +152,16 @@ def _answer(request: Request, body: Any, context: list[Any], status: int = 200,
     return _Json(body, status_code=status, headers=headers)
 
 
-async def _body(request: Request) -> tuple[Any, list[Any]]:
+def _body(request: Request, raw: bytes) -> tuple[Any, list[Any]]:
+    """The JSON body (``raw``, a route's ``RawBody``) and its ``@context``, as the request's
+    type says; refused when it is in no type read here or is not JSON."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/json", JSON_LD, MERGE_PATCH):
         raise UnsupportedMediaType("send application/json or application/ld+json",
                                    field="Content-Type")  # fmt: skip
     _known_params(request)
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except ValueError as exc:
         raise InvalidRequest(f"the body is not JSON: {exc}", field="body") from None
     link = request.headers.get("link")

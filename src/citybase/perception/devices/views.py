@@ -19,10 +19,10 @@ from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.charts import CITY_TZ, Chart, TimeBand, TimeSeries, time_chart
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import failure, read_form
+from citybase.core.web.forms import SubmittedForm, failure
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.perception.devices import service
 from citybase.perception.devices.auth import DEVICES_MANAGE, PERCEPTION_READ, Manager, Reader
@@ -210,10 +210,11 @@ def rules_page(request: Request, session: DbSession, principal: Reader) -> Respo
 
 
 @router.post("/console/perception/rules")
-async def rule_create(request: Request, session: DbSession, principal: Manager) -> Response:
-    form = await read_form(request)
+def rule_create(
+    request: Request, session: DbSession, principal: Manager, form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         try:
             params = json.loads(str(form.get("params") or "{}"))
         except ValueError as exc:

@@ -12,6 +12,7 @@ from citybase.core.errors import CitybaseError, Forbidden, InvalidInput
 from citybase.core.values import INT64_MAX, DateTime
 from citybase.core.web.access import declares_access
 from citybase.core.web.deps import DbSession
+from citybase.core.web.forms import RawBody
 from citybase.core.web.params import QueryTime
 from citybase.perception.devices import service as devices
 from citybase.perception.devices.auth import Ingester, Manager, Reader
@@ -77,10 +78,9 @@ class Batch:
     refused: list[Rejected]
 
 
-async def _readings(request: Request) -> Batch:
+def _readings(body: RawBody) -> Batch:
     """The batch, parsed; a reading that is not well formed is refused on its own with the
     reason (the batch is refused whole only if it is not a JSON list)."""
-    body = await request.body()
     plain = _plain(body)
     if plain is not None:
         return Batch(list(plain), list(range(len(plain))), [])
