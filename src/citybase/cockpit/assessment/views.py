@@ -21,9 +21,9 @@ from citybase.cockpit.plans.auth import COCKPIT_MANAGE, COCKPIT_READ, Manager, R
 from citybase.core import clock
 from citybase.core.errors import CitybaseError
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form
+from citybase.core.web.forms import SubmittedForm, failure_text
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -107,12 +107,13 @@ def rules_from_form(form: dict[str, object]) -> RulesIn:
 
 
 @router.post("/console/cockpit/assessment/rules")
-async def rules_submit(request: Request, session: DbSession, principal: Manager) -> Response:
-    form = await read_form(request)
+def rules_submit(
+    request: Request, session: DbSession, principal: Manager, form: SubmittedForm, token: FormToken
+) -> Response:
     year = _year(str(form.get("year", "")))
     here = f"/console/cockpit/assessment?year={year}"
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.set_rules(session, principal, year, rules_from_form(form))
     except (CitybaseError, ValidationError) as exc:
         return RedirectResponse(f"{here}&error={quote(failure_text(session, exc))}",

@@ -32,9 +32,9 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import failure, failure_text, read_form, split_list
+from citybase.core.web.forms import SubmittedForm, failure, failure_text, split_list
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Waiting, console
 
@@ -187,13 +187,13 @@ def _back(path: str, exc: Exception | None = None, session: DbSession | None = N
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/actuals")
-async def report_submit(
-    request: Request, session: DbSession, principal: Reporter, indicator_id: Id
-) -> Response:
-    form = await read_form(request)
+def report_submit(
+    request: Request, session: DbSession, principal: Reporter, indicator_id: Id,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     here = f"/console/cockpit/indicators/{indicator_id}"
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.report(session, principal, indicator_id, ActualCreate.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         return _back(here, exc, session)
@@ -201,14 +201,14 @@ async def report_submit(
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/corrections")
-async def correct_submit(
-    request: Request, session: DbSession, principal: Reporter, indicator_id: Id
-) -> Response:
-    form = await read_form(request)
+def correct_submit(
+    request: Request, session: DbSession, principal: Reporter, indicator_id: Id,
+    form: SubmittedForm, token: FormToken,
+) -> Response:  # fmt: skip
     here = f"/console/cockpit/indicators/{indicator_id}"
     period = str(form.pop("period", ""))
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.correct(session, principal, indicator_id, period, Correction.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         return _back(here, exc, session)
@@ -216,14 +216,13 @@ async def correct_submit(
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/measure")
-async def measure_submit(
-    request: Request, session: DbSession, principal: Manager, indicator_id: Id
+def measure_submit(
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id, token: FormToken
 ) -> Response:
     """The bureau asks the platform for this month's figure as it stands."""
-    await read_form(request)
     here = f"/console/cockpit/indicators/{indicator_id}"
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         found = service.measure_now(session, principal, indicator_id)
     except CitybaseError as exc:
         return _back(here, exc, session)
@@ -231,10 +230,10 @@ async def measure_submit(
 
 
 @router.post("/console/cockpit/actuals/{actual_id}/decision")
-async def decide_submit(
-    request: Request, session: DbSession, principal: Manager, actual_id: Id, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def decide_submit(
+    request: Request, session: DbSession, principal: Manager, actual_id: Id, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     back = str(form.get("back") or "/console/cockpit/approvals")
     back = back if back.startswith("/console/cockpit/") else "/console/cockpit/approvals"
     try:
@@ -325,10 +324,10 @@ def edit_page(
 
 
 @router.post("/console/cockpit/indicators/{indicator_id}/edit")
-async def edit_submit(
-    request: Request, session: DbSession, principal: Manager, indicator_id: Id, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def edit_submit(
+    request: Request, session: DbSession, principal: Manager, indicator_id: Id, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     ind = service.get(session, indicator_id)
     try:
         plans.edit_indicator(session, actor_of(principal), indicator_id,
@@ -346,13 +345,13 @@ def add_page(request: Request, session: DbSession, principal: Manager, code: str
 
 
 @router.post("/console/cockpit/plans/{code}/indicators/new")
-async def add_submit(
-    request: Request, session: DbSession, principal: Manager, code: str
-) -> Response:
-    form = await read_form(request)
+def add_submit(
+    request: Request, session: DbSession, principal: Manager, code: str, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     plan = plans.get_plan(session, code)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         added = plans.add_indicator(session, actor_of(principal), code,
                                     spec_from_form(form, str(form.get("code") or "").strip()))  # fmt: skip
     except (CitybaseError, ValidationError) as exc:

@@ -28,9 +28,9 @@ from citybase.core.errors import CitybaseError
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, failure_text, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, failure, failure_text, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -142,18 +142,19 @@ def overview(
 
 
 @router.post("/console/cockpit/plans")
-async def load_plan(request: Request, session: DbSession, principal: Manager) -> Response:
+def load_plan(
+    request: Request, session: DbSession, principal: Manager, form: RawForm, token: FormToken
+) -> Response:
     """Load a plan file from the console (the same check as the command: all or nothing)."""
-    form = await request.form()
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return RedirectResponse("/console/cockpit?error=choose+a+plan+file", status_code=303)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
     except CitybaseError as exc:
         return RedirectResponse(f"/console/cockpit?error={quote(failure_text(session, exc))}",
                                 status_code=303)  # fmt: skip
-    text = (await upload.read()).decode("utf-8", errors="replace")
+    text = upload.file.read().decode("utf-8", errors="replace")
     result = service.import_plan(session, actor_of(principal), upload.filename or "plan.yaml", text)
     if result.problems:
         undo(session)
@@ -382,13 +383,13 @@ def plan_yaml(request: Request, session: DbSession, principal: Manager, code: st
 
 
 @router.post("/console/cockpit/plans/{code}/yaml")
-async def plan_yaml_submit(
-    request: Request, session: DbSession, principal: Manager, code: str
-) -> Response:
-    form = await request.form()
+def plan_yaml_submit(
+    request: Request, session: DbSession, principal: Manager, code: str, form: RawForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     text = str(form.get("text") or "")
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
     except CitybaseError as exc:
         problem = Problem(line=None, field="", message=exc.message)
         return _yaml_page(request, code, text, [problem], 422)
@@ -427,10 +428,10 @@ def document_edit(request: Request, session: DbSession, principal: Manager, code
 
 
 @router.post("/console/cockpit/plans/{code}/edit")
-async def document_edit_submit(
-    request: Request, session: DbSession, principal: Manager, code: str, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def document_edit_submit(
+    request: Request, session: DbSession, principal: Manager, code: str, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     plan = service.get_plan(session, code)
 
     def text(key: str) -> str:

@@ -26,9 +26,9 @@ from citybase.core import clock
 from citybase.core.errors import CitybaseError, InvalidInput
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, failure_text, read_form, split_list
+from citybase.core.web.forms import SubmittedForm, failure, failure_text, split_list
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 
@@ -91,15 +91,15 @@ def task_page(request: Request, session: DbSession, principal: Reader, task_id: 
 
 
 @router.post("/console/cockpit/tasks/{task_id}/updates")
-async def update_submit(
-    request: Request, session: DbSession, principal: Reporter, task_id: Id
-) -> Response:
-    form = await read_form(request)
+def update_submit(
+    request: Request, session: DbSession, principal: Reporter, task_id: Id, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     done = form.get("milestones_done", [])
     form["milestones_done"] = [done] if isinstance(done, str) else done
     here = f"/console/cockpit/tasks/{task_id}"
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         service.report_update(session, principal, task_id, UpdateCreate.model_validate(form))
     except (CitybaseError, ValidationError) as exc:
         message = failure_text(session, exc)
@@ -159,10 +159,10 @@ def task_edit(request: Request, session: DbSession, principal: Manager, task_id:
 
 
 @router.post("/console/cockpit/tasks/{task_id}/edit")
-async def task_edit_submit(
-    request: Request, session: DbSession, principal: Manager, task_id: Id, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def task_edit_submit(
+    request: Request, session: DbSession, principal: Manager, task_id: Id, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     task = service.get(session, task_id)
     try:
         plans.edit_task(session, actor_of(principal), task_id, _task_spec(form, task.number))
@@ -178,13 +178,13 @@ def task_add(request: Request, session: DbSession, principal: Manager, code: str
 
 
 @router.post("/console/cockpit/plans/{code}/tasks/new")
-async def task_add_submit(
-    request: Request, session: DbSession, principal: Manager, code: str
-) -> Response:
-    form = await read_form(request)
+def task_add_submit(
+    request: Request, session: DbSession, principal: Manager, code: str, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     plan = plans.get_plan(session, code)
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         spec = _task_spec(form, str(form.get("number") or "").strip())
         added = plans.add_task(session, actor_of(principal), code, spec)
     except (CitybaseError, ValidationError) as exc:

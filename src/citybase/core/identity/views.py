@@ -31,10 +31,10 @@ from citybase.core.settings import Settings
 from citybase.core.web.access import public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.errors import wants_html
-from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
+from citybase.core.web.forms import SubmittedForm, blank_to_none, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console, format_time
 
@@ -138,11 +138,12 @@ def login_page(
 
 
 @router.post("/login")
-async def login(
+def login(
     request: Request,
     session: DbSession,
     settings: AppSettings,
     _: Annotated[None, Depends(public)],
+    values: SubmittedForm,
 ) -> Response:
     """Sign in. Refused before the password is looked at when the client address has failed too
     often (per address, in every process: see ``core.web.limits``) or the form's CSRF token is not
@@ -152,7 +153,6 @@ async def login(
     wait = limiter_for(request).blocked_for(
         address_key, settings.identity.failed_logins_per_address
     )
-    values = await read_form(request)
     username = str(values.get("username", ""))
     context: dict[str, object] = {
         "next": _safe_next(str(values.get("next", "/"))),
@@ -258,12 +258,17 @@ def new_user_page(request: Request, session: DbSession, principal: UsersWriter) 
 
 
 @router.post("/console/users/new")
-async def create_user(request: Request, session: DbSession, principal: UsersWriter) -> Response:
-    values = await read_form(request)
+def create_user(
+    request: Request,
+    session: DbSession,
+    principal: UsersWriter,
+    values: SubmittedForm,
+    token: FormToken,
+) -> Response:
     roles = values.get("roles", [])
     values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         data = UserCreate.model_validate(blank_to_none(values, "unit_code"))
         user = service.create_user(session, principal, data)
     except (ValidationError, CitybaseError) as exc:
@@ -303,11 +308,15 @@ def user_page(
 
 
 @router.post("/console/users/{user_id}")
-async def update_user(
-    request: Request, session: DbSession, principal: UsersWriter, user_id: Id, once: FormOnce
+def update_user(
+    request: Request,
+    session: DbSession,
+    principal: UsersWriter,
+    user_id: Id,
+    once: FormOnce,
+    values: SubmittedForm,
 ) -> Response:
     user = service.get_accessible_user(session, principal, user_id)
-    values = await read_form(request)
     roles = values.get("roles", [])
     values["roles"] = roles if isinstance(roles, list) else [roles] if roles else []
     values["active"] = values.get("active") == "on"
@@ -368,14 +377,18 @@ def keys_page(request: Request, session: DbSession, principal: KeysOwner) -> Res
 
 
 @router.post("/console/keys")
-async def create_key(
-    request: Request, session: DbSession, settings: AppSettings, principal: KeysOwner
+def create_key(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: KeysOwner,
+    values: SubmittedForm,
+    token: FormToken,
 ) -> Response:
-    values = await read_form(request)
     scopes = values.get("scopes", [])
     values["scopes"] = scopes if isinstance(scopes, list) else [scopes] if scopes else []
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         data = ApiKeyCreate.model_validate(blank_to_none(values, "expires_in_days"))
         created = service.create_api_key(session, settings, principal, data)
         once.done(session, "/console/keys")  # the secret is shown once, by this answer only
@@ -403,14 +416,14 @@ def account_page(request: Request, session: DbSession, principal: CurrentPrincip
 
 
 @router.post("/console/account/password")
-async def change_password(
+def change_password(
     request: Request,
     session: DbSession,
     settings: AppSettings,
     principal: CurrentPrincipal,
     once: FormOnce,
+    values: SubmittedForm,
 ) -> Response:
-    values = await read_form(request)
     try:
         service.change_own_password(
             session,

@@ -48,7 +48,7 @@ def list_boundaries(
 
 
 @router.post("/regions/boundaries")
-async def import_boundaries(
+def import_boundaries(
     session: DbSession,
     principal: OrgsWriter,
     file: UploadFile,
@@ -60,7 +60,7 @@ async def import_boundaries(
     """Import outlines from a GeoJSON FeatureCollection. Any bad feature: nothing is imported
     (HTTP 422, every bad feature named by its number)."""
     report = boundaries.import_boundaries(
-        session, actor_of(principal), await file.read(), code_property=code_property,
+        session, actor_of(principal), file.file.read(), code_property=code_property,
         source=source, dry_run=dry_run,
     )  # fmt: skip
     if report.problems:
@@ -154,14 +154,14 @@ def update_unit(session: DbSession, principal: OrgsWriter, code: str, data: Unit
 
 
 @router.post("/orgs/import")
-async def import_orgs(
+def import_orgs(
     session: DbSession,
     principal: OrgsWriter,
     file: UploadFile,
     dry_run: bool = False,
 ) -> list[ImportReport]:
     """Import regions and units from CSV or YAML. Any bad row: nothing is imported (HTTP 422)."""
-    content = await file.read()
+    content = file.file.read()
     reports = service.import_orgs(
         session, actor_of(principal), file.filename or "", content, dry_run=dry_run
     )

@@ -25,10 +25,10 @@ from citybase.core.orgs.schemas import (
 )
 from citybase.core.web.access import Public
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import blank_to_none, form_errors, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, blank_to_none, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines
-from citybase.core.web.once import FIELD, FormOnce, claim
+from citybase.core.web.once import FIELD, FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 
 router = APIRouter(include_in_schema=False)
@@ -191,10 +191,10 @@ def _map(code: str, has_children: bool) -> MapView:
 
 
 @router.post("/console/regions/{code}")
-async def update_region(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
-) -> Response:
-    values = await read_form(request)
+def update_region(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         service.update_region(
             session, actor_of(principal), code, RegionUpdate.model_validate(values)
@@ -206,14 +206,14 @@ async def update_region(
 
 
 @router.post("/console/regions/{code}/children")
-async def create_child_region(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str
-) -> Response:
-    values = await read_form(request)
+def create_child_region(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     values["parent_code"] = code
     values["official"] = values.get("official") == "on"
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         created = service.create_region(
             session, actor_of(principal), RegionCreate.model_validate(values)
         )
@@ -302,10 +302,12 @@ def new_unit_page(
 
 
 @router.post("/console/units/new")
-async def create_unit(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
-    values = await read_form(request)
+def create_unit(
+    request: Request, session: DbSession, principal: OrgsWriter, values: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         data = UnitCreate.model_validate(blank_to_none(values, "credit_code", "counterpart_code"))
         unit = service.create_unit(session, actor_of(principal), data)
     except (ValidationError, CitybaseError) as exc:
@@ -327,11 +329,11 @@ def unit_page(request: Request, session: DbSession, principal: OrgsReader, code:
 
 
 @router.post("/console/units/{code}")
-async def update_unit(
-    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce
-) -> Response:
+def update_unit(
+    request: Request, session: DbSession, principal: OrgsWriter, code: str, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     unit = service.get_unit(session, code)
-    values = await read_form(request)
     values["active"] = values.get("active") == "on"
     try:
         data = UnitUpdate.model_validate(values)
@@ -351,8 +353,9 @@ def import_page(request: Request, _: OrgsWriter) -> Response:
 
 
 @router.post("/console/orgs/import")
-async def import_upload(request: Request, session: DbSession, principal: OrgsWriter) -> Response:
-    form = await request.form()
+def import_upload(
+    request: Request, session: DbSession, principal: OrgsWriter, form: RawForm, token: FormToken
+) -> Response:
     upload = form.get("file")
     dry_run = form.get("dry_run") == "on"
     reports = None
@@ -362,9 +365,9 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
     elif upload.filename.lower().endswith((".geojson", ".json")):
         try:
             if not dry_run:
-                (await claim(request, session)).done(session, "/console/regions")
+                claim(request, session, token).done(session, "/console/regions")
             reports = [boundaries.import_boundaries(
-                session, actor_of(principal), await upload.read(),
+                session, actor_of(principal), upload.file.read(),
                 code_property=str(form.get("code_property") or "").strip(),
                 source=str(form.get("source") or "").strip()[:200], dry_run=dry_run,
             )]  # fmt: skip
@@ -374,11 +377,11 @@ async def import_upload(request: Request, session: DbSession, principal: OrgsWri
     else:
         try:
             if not dry_run:
-                (await claim(request, session)).done(session, "/console/regions")
+                claim(request, session, token).done(session, "/console/regions")
             follow = bus.form_reporter(request.app.state.shared, str(form.get(FIELD, "")),
                                        principal.username)  # fmt: skip
             reports = service.import_orgs(session, actor_of(principal), upload.filename,
-                                          await upload.read(), dry_run=dry_run, progress=follow)  # fmt: skip
+                                          upload.file.read(), dry_run=dry_run, progress=follow)  # fmt: skip
         except CitybaseError as exc:
             undo(session)
             errors = form_errors(exc)

@@ -20,7 +20,7 @@ from citybase.core.web.charts import Chart, group_days, local_days, ranked_bars,
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -138,15 +138,16 @@ def dashboard(request: Request, session: DbSession, principal: CentreReader) -> 
 
 
 @router.post("/console/hub/brain/hotspots/{hotspot_id}/task")
-async def open_task(
+def open_task(
     request: Request,
     session: DbSession,
     principal: CentreReader,
     settings: AppSettings,
     hotspot_id: Id,
+    token: FormToken,
 ) -> Response:
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         made = service.open_task(session, cases.Mover.of(session, principal), hotspot_id,
                                  home=settings.home, hub=settings.hub,
                                  cal=calendar_for(settings.home))  # fmt: skip

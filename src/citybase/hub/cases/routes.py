@@ -52,7 +52,7 @@ def take_in(
 
 
 @router.post("/files", status_code=201)
-async def upload(
+def upload(
     session: DbSession,
     principal: Intake,
     settings: AppSettings,
@@ -63,7 +63,7 @@ async def upload(
     taken (photos, PDF, audio, video), within the size limit; a photo's EXIF place places a case
     that gives no other."""
     return files.keep(session, settings, actor_of(principal).name, file.filename or "",
-                      await file.read(files.read_limit(settings)))  # fmt: skip
+                      file.file.read(files.read_limit(settings)))  # fmt: skip
 
 
 @router.get("/cases")
@@ -105,7 +105,7 @@ def get_case(session: DbSession, principal: Reader, number: str) -> CaseDetail:
 
 
 @router.post("/cases/{number}/attachments", status_code=201)
-async def attach(
+def attach(
     session: DbSession,
     principal: Reader,
     settings: AppSettings,
@@ -122,7 +122,7 @@ async def attach(
         settings,
         mover.actor.name,
         file.filename or "",
-        await file.read(files.read_limit(settings)),
+        file.file.read(files.read_limit(settings)),
     )
     return service.attach(session, mover, number, kept, note)
 

@@ -25,15 +25,16 @@ from citybase.core.orgs.schemas import RegionLevel
 from citybase.core.web.charts import Chart, group_days, local_days, stacked_days
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import (
+    RawForm,
+    SubmittedForm,
     blank_to_none,
     failure_text,
-    read_form,
     split_list,
     undo,
 )
 from citybase.core.web.i18n import add_patterns, add_translations
 from citybase.core.web.maps import MapView, Outlines, Points, point
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.core.workdays import calendar_for
 from citybase.hub.cases import service
@@ -251,20 +252,20 @@ def _case(
 
 
 @router.post("/console/hub/cases/{number}/attach")
-async def attach_submit(
-    request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str
-) -> Response:
+def attach_submit(
+    request: Request, session: DbSession, principal: Reader, settings: AppSettings, number: str,
+    form: RawForm, token: FormToken,
+) -> Response:  # fmt: skip
     here = f"/console/hub/cases/{quote(number)}"
-    form = await request.form()
     upload, note = form.get("file"), form.get("note")
     mover = service.Mover.of(session, principal)
     try:
         service.may_attach(session, mover, number)
-        once = await claim(request, session)
+        once = claim(request, session, token)
         if upload is None or isinstance(upload, str) or not upload.filename:
             raise InvalidInput("choose a file", field="file")
         kept = files.keep(session, settings, mover.actor.name, upload.filename,
-                          await upload.read(files.read_limit(settings)))  # fmt: skip
+                          upload.file.read(files.read_limit(settings)))  # fmt: skip
         service.attach(session, mover, number, kept, note if isinstance(note, str) else "")
     except CitybaseError as exc:
         undo(session)
@@ -274,15 +275,15 @@ async def attach_submit(
 
 
 @router.post("/console/hub/cases/{number}/act")
-async def act_submit(
+def act_submit(
     request: Request,
     session: DbSession,
     principal: Reader,
     settings: AppSettings,
     number: str,
     once: FormOnce,
+    form: SubmittedForm,
 ) -> Response:
-    form = await read_form(request)
     here = f"/console/hub/cases/{quote(number)}"
     try:
         if form.get("action") not in {a.value for a in Action}:
@@ -319,13 +320,14 @@ def _catalog(
 
 
 @router.post("/console/hub/dispatch")
-async def catalog_load(request: Request, session: DbSession, principal: CatalogKeeper) -> Response:
-    form = await request.form()
+def catalog_load(
+    request: Request, session: DbSession, principal: CatalogKeeper, form: RawForm, token: FormToken
+) -> Response:
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _catalog(request, session, True)
-    (await claim(request, session)).done(session, "/console/hub/dispatch")
-    text = (await upload.read()).decode("utf-8", errors="replace")
+    claim(request, session, token).done(session, "/console/hub/dispatch")
+    text = upload.file.read().decode("utf-8", errors="replace")
     report = dispatch.import_catalog(session, actor_of(principal), text)
     if not report.ok:
         undo(session)

@@ -21,9 +21,9 @@ from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.values import INT64_MAX
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure_text, read_form, undo
+from citybase.core.web.forms import SubmittedForm, failure_text, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id, QueryDate
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.dispatch import corrections, learning
@@ -141,14 +141,14 @@ def models_page(
 
 
 @router.post("/console/hub/models/margins")
-async def models_margins(
+def models_margins(
     request: Request,
     session: DbSession,
     principal: ModelTrainer,
     settings: AppSettings,
     once: FormOnce,
+    form: SubmittedForm,
 ) -> Response:
-    form = await read_form(request)
     name = str(form.get("model") or settings.hub.dispatch_model)
     back = f"/console/hub/models?{urlencode({'model': name})}"
     try:
@@ -162,10 +162,11 @@ async def models_margins(
 
 
 @router.post("/console/hub/models/retrain")
-async def models_retrain(
-    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings
-) -> Response:
-    once = await claim(request, session)
+def models_retrain(
+    request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings,
+    token: FormToken,
+) -> Response:  # fmt: skip
+    once = claim(request, session, token)
     try:
         learning.ask_retrain(session, actor_of(principal), settings.hub.dispatch_model,
                              learning.centre_of(session, principal))  # fmt: skip
@@ -177,10 +178,9 @@ async def models_retrain(
 
 
 @router.post("/console/hub/models/{version_id}/rollback")
-async def models_rollback(
+def models_rollback(
     request: Request, session: DbSession, principal: ModelTrainer, settings: AppSettings,
-    version_id: Id, once: FormOnce) -> Response:  # fmt: skip
-    form = await read_form(request)
+    version_id: Id, once: FormOnce, form: SubmittedForm) -> Response:  # fmt: skip
     model = urlencode({"model": str(form.get("model") or "")[:64]})
     try:
         learning.rollback(session, settings.home, actor_of(principal), version_id,

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from citybase.core.identity.service import actor_of
 from citybase.core.web.deps import DbSession
-from citybase.core.web.forms import undo
+from citybase.core.web.forms import RawForm, undo
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.events import service
 from citybase.hub.events.auth import HUB_READ, HUB_TAXONOMY, Keeper, Reader
@@ -55,14 +55,15 @@ def categories_page(request: Request, session: DbSession, principal: Reader) -> 
 
 
 @router.post("/console/hub/categories")
-async def load_taxonomy(request: Request, session: DbSession, principal: Keeper) -> Response:
-    form = await request.form()
+def load_taxonomy(
+    request: Request, session: DbSession, principal: Keeper, form: RawForm, token: FormToken
+) -> Response:
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _page(request, session, True)
-    (await claim(request, session)).done(session, "/console/hub/categories")
+    claim(request, session, token).done(session, "/console/hub/categories")
     report = service.import_taxonomy(session, actor_of(principal), upload.filename or "file.yaml",
-                                     await upload.read())  # fmt: skip
+                                     upload.file.read())  # fmt: skip
     if report.problems:
         undo(session)
     return _page(request, session, True, report=report)

@@ -23,7 +23,7 @@ from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
 from citybase.core.web.forms import failure_text, form_errors, read_form, undo
 from citybase.core.web.i18n import add_field_labels, add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, Waiting, console
 from citybase.services.evaluation import service
@@ -245,12 +245,13 @@ def rating_page(request: Request, session: DbSession, principal: Reader, rating_
 
 
 @router.post("/console/evaluation/{rating_id}/answer")
-async def answer_submit(
-    request: Request, session: DbSession, principal: Rectifier, rating_id: Id, form: Posted
-) -> Response:
+def answer_submit(
+    request: Request, session: DbSession, principal: Rectifier, rating_id: Id, form: Posted,
+    token: FormToken,
+) -> Response:  # fmt: skip
     here = f"/console/evaluation/{rating_id}"
     try:
-        once = await claim(request, session)  # sent twice: answered once
+        once = claim(request, session, token)  # sent twice: answered once
         service.answer_rectification(session, principal, rating_id, str(form.get("answer", "")))
     except (CitybaseError, ValidationError) as exc:
         undo(session)
@@ -259,12 +260,13 @@ async def answer_submit(
 
 
 @router.post("/console/evaluation/{rating_id}/revisit")
-async def revisit_submit(
-    request: Request, session: DbSession, principal: Revisitor, rating_id: Id, form: Posted
-) -> Response:
+def revisit_submit(
+    request: Request, session: DbSession, principal: Revisitor, rating_id: Id, form: Posted,
+    token: FormToken,
+) -> Response:  # fmt: skip
     here = f"/console/evaluation/{rating_id}"
     try:
-        once = await claim(request, session)  # sent twice: the revisit recorded once
+        once = claim(request, session, token)  # sent twice: the revisit recorded once
         data = RevisitIn(accepted=form.get("accepted") == "yes", note=str(form.get("note", "")))
         service.record_revisit(session, principal, rating_id, data)
     except (CitybaseError, ValidationError) as exc:

@@ -20,9 +20,16 @@ from citybase.core.files import service as files
 from citybase.core.identity.service import actor_of
 from citybase.core.orgs import service as orgs
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import blank_to_none, failure, read_form, split_list, undo
+from citybase.core.web.forms import (
+    RawForm,
+    SubmittedForm,
+    blank_to_none,
+    failure,
+    split_list,
+    undo,
+)
 from citybase.core.web.i18n import add_patterns, add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
@@ -92,10 +99,10 @@ def desk(request: Request, session: DbSession, principal: Intake) -> Response:
 
 
 @router.post("/console/hotline/desk")
-async def desk_submit(
-    request: Request, session: DbSession, principal: Intake, settings: AppSettings
-) -> Response:
-    form = await read_form(request)
+def desk_submit(
+    request: Request, session: DbSession, principal: Intake, settings: AppSettings,
+    form: SubmittedForm, raw: RawForm, token: FormToken,
+) -> Response:  # fmt: skip
     button = form.pop("do", "accept")
     lead_unit = str(form.get("lead_unit") or "").strip()
     never = settings.hub.model_copy(update={"auto_dispatch_confidence": 2.0})
@@ -104,12 +111,12 @@ async def desk_submit(
     cal = calendar_for(settings.home)
     try:
         create = CaseCreate.model_validate(blank_to_none(data, "lon", "lat"))
-        once = None if button == "check" else await claim(request, session)
+        once = None if button == "check" else claim(request, session, token)
         if button != "check":  # the files that came with it (WeChat, the app), kept on accepting
-            uploads = [u for u in (await request.form()).getlist("files")
+            uploads = [u for u in raw.getlist("files")
                        if not isinstance(u, str) and u.filename]  # fmt: skip
             kept = [files.keep(session, settings, mover.actor.name, u.filename or "",
-                               await u.read(files.read_limit(settings))) for u in uploads]  # fmt: skip
+                               u.file.read(files.read_limit(settings))) for u in uploads]  # fmt: skip
             create = create.model_copy(update={"attachments": [
                 *create.attachments, *(Attachment(file_id=f.id) for f in kept)]})  # fmt: skip
         if button == "check":  # the duplicate warning, the suggestion and answers; nothing kept
@@ -173,12 +180,12 @@ def _answer_in(form: dict[str, Any]) -> AnswerIn:
 
 
 @router.post("/console/hotline/knowledge")
-async def knowledge_new(
-    request: Request, session: DbSession, principal: KnowledgeKeeper
-) -> Response:
-    form = await read_form(request)
+def knowledge_new(
+    request: Request, session: DbSession, principal: KnowledgeKeeper, form: SubmittedForm,
+    token: FormToken,
+) -> Response:  # fmt: skip
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         made = service.put_answer(session, actor_of(principal), _answer_in(form))
     except (CitybaseError, ValidationError) as exc:
         return console.render(request, "hotline/knowledge.html", {
@@ -197,10 +204,10 @@ def answer_page(request: Request, session: DbSession, principal: Reader, answer_
 
 
 @router.post("/console/hotline/knowledge/{answer_id}")
-async def answer_edit(
-    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: Id, once: FormOnce
-) -> Response:
-    form = await read_form(request)
+def answer_edit(
+    request: Request, session: DbSession, principal: KnowledgeKeeper, answer_id: Id, once: FormOnce,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     try:
         service.put_answer(session, actor_of(principal), _answer_in(form), answer_id)
     except (CitybaseError, ValidationError) as exc:

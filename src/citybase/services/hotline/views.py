@@ -19,10 +19,10 @@ from citybase.core.web import captcha
 from citybase.core.web import once as once_
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import failure, form_errors, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, failure, form_errors, undo
 from citybase.core.web.i18n import add_patterns, add_translations, translate
 from citybase.core.web.limits import limiter_for
-from citybase.core.web.once import claim
+from citybase.core.web.once import FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.hub.cases.schemas import STATE_NAMES, Attachment, CaseCreate, CaseRead, CaseState
 from citybase.hub.events import service as events
@@ -116,12 +116,12 @@ def portal(request: Request, session: DbSession, _: Public, who: OptionalPrincip
 
 
 @router.post("/hotline")
-async def portal_submit(
-    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal
-) -> Response:
-    form = await read_form(request)
-    uploads = [(u.filename or "", await u.read(files.read_limit(settings)))
-               for u in (await request.form()).getlist("photos")
+def portal_submit(
+    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal,
+    form: SubmittedForm, raw: RawForm, token: FormToken,
+) -> Response:  # fmt: skip
+    uploads = [(u.filename or "", u.file.read(files.read_limit(settings)))
+               for u in raw.getlist("photos")
                if not isinstance(u, str) and u.filename]  # fmt: skip
     sealed = form.get("kept_photos") or []
     carried = [fid for ref in ([sealed] if isinstance(sealed, str) else sealed)
@@ -140,7 +140,7 @@ async def portal_submit(
             and not (k in ("lon", "lat") and v == "")}  # fmt: skip
     hub = settings.hub
     try:
-        once = await claim(request, session)
+        once = claim(request, session, token)
         limits = limiter_for(request)
         limits.hit(f"portal.submit:{_client(request)}", hub.portal_submissions_per_hour, HOUR,
                    _too_many(request))  # fmt: skip
@@ -213,10 +213,10 @@ def track_page(request: Request, _: Public, who: OptionalPrincipal) -> Response:
 
 
 @router.post("/hotline/track")
-async def track_submit(
-    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal
-) -> Response:
-    form = await read_form(request)
+def track_submit(
+    request: Request, session: DbSession, settings: AppSettings, _: Public, who: OptionalPrincipal,
+    form: SubmittedForm,
+) -> Response:  # fmt: skip
     number, phone = str(form.get("number", "")), str(form.get("phone", ""))
     rated = False
     hub = settings.hub

@@ -92,13 +92,13 @@ def build_form(
 
 
 @router.post("/files", status_code=201)
-async def upload(
+def upload(
     session: DbSession, principal: OneThingApplicant, settings: AppSettings,
     file: Annotated[UploadFile, File()],
 ) -> FileRead:  # fmt: skip
     """Keep a material's file; name its ``id`` among the application's materials."""
     return files.keep(session, settings, actor_of(principal).name, file.filename or "",
-                      await file.read(files.read_limit(settings)))  # fmt: skip
+                      file.file.read(files.read_limit(settings)))  # fmt: skip
 
 
 @router.post("/applications", status_code=201)

@@ -19,9 +19,9 @@ from citybase.core.identity.schemas import Principal
 from citybase.core.identity.service import actor_of
 from citybase.core.settings import Settings
 from citybase.core.web.deps import AppSettings, DbSession
-from citybase.core.web.forms import form_errors, read_form, undo
+from citybase.core.web.forms import RawForm, SubmittedForm, form_errors, undo
 from citybase.core.web.i18n import add_translations
-from citybase.core.web.once import FormOnce, claim
+from citybase.core.web.once import FormOnce, FormToken, claim
 from citybase.core.web.templating import NavEntry, console
 from citybase.core.workdays import calendar_for
 from citybase.data.masking import operators as ops
@@ -154,10 +154,10 @@ def _split(problems: list[str]) -> list[tuple[str, str]]:
 
 
 @router.post("/console/onething/load")
-async def load(
-    request: Request, session: DbSession, principal: OneThingKeeper, once: FormOnce
-) -> Response:
-    values = await read_form(request)
+def load(
+    request: Request, session: DbSession, principal: OneThingKeeper, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     text = str(values.get("yaml", ""))[:500_000]
     report = service.load_items(session, principal, text)
     if report.problems:
@@ -187,10 +187,10 @@ def _item(
 
 
 @router.post("/console/onething/items/{code}")
-async def edit_item(
-    request: Request, session: DbSession, principal: OneThingKeeper, code: str, once: FormOnce
-) -> Response:
-    values = await read_form(request)
+def edit_item(
+    request: Request, session: DbSession, principal: OneThingKeeper, code: str, once: FormOnce,
+    values: SubmittedForm,
+) -> Response:  # fmt: skip
     text = str(values.get("yaml", ""))[:500_000]
     service.get_item(session, code)  # an unknown item is a 404 before anything is read
     specs, problems = service.parse_items(text)
@@ -260,9 +260,8 @@ def _form_page(
 
 
 @router.post("/onething/items/{code}/form")
-async def prefilled_form(request: Request, session: DbSession, settings: AppSettings,
-                         principal: OneThingApplicant, code: str) -> Response:  # fmt: skip
-    values = await read_form(request)
+def prefilled_form(request: Request, session: DbSession, settings: AppSettings,
+                   principal: OneThingApplicant, code: str, values: SubmittedForm) -> Response:  # fmt: skip
     if values.get("consent") != "yes":
         return console.render(request, "onething/consent.html", {
             "item": service.get_item(session, code), "offer": str(values.get("offer", ""))[:40],
@@ -280,18 +279,17 @@ async def prefilled_form(request: Request, session: DbSession, settings: AppSett
 
 
 @router.post("/onething/items/{code}/submit")
-async def submit(request: Request, session: DbSession, settings: AppSettings,
-                 principal: OneThingApplicant, code: str) -> Response:  # fmt: skip
-    form = await request.form()
+def submit(request: Request, session: DbSession, settings: AppSettings,
+           principal: OneThingApplicant, code: str, form: RawForm, token: FormToken) -> Response:  # fmt: skip
     values = {k.removeprefix("value."): str(v).strip() for k, v in form.items()
               if k.startswith("value.") and isinstance(v, str) and str(v).strip()}  # fmt: skip
     offer = str(form.get("offer", ""))[:40]
     try:
-        once = await claim(request, session)  # sent twice, the application is made once
+        once = claim(request, session, token)  # sent twice, the application is made once
         materials: dict[str, str] = {}
         for key, upload in form.multi_items():
             if key.startswith("material.") and isinstance(upload, UploadFile) and upload.filename:
-                data = await upload.read(files.read_limit(settings))
+                data = upload.file.read(files.read_limit(settings))
                 kept = files.keep(
                     session, settings, actor_of(principal).name, upload.filename, data
                 )
@@ -325,14 +323,14 @@ def follow(
 
 
 @router.post("/onething/applications/{number}/matters/{matter}/supplement")
-async def give(request: Request, session: DbSession, settings: AppSettings,
-               principal: OneThingApplicant, number: str, matter: str, once: FormOnce) -> Response:  # fmt: skip
-    form = await request.form()
+def give(request: Request, session: DbSession, settings: AppSettings,
+         principal: OneThingApplicant, number: str, matter: str, once: FormOnce,
+         form: RawForm) -> Response:  # fmt: skip
     try:
         materials: dict[str, str] = {}
         upload = form.get("file")
         if isinstance(upload, UploadFile) and upload.filename:
-            data = await upload.read(files.read_limit(settings))
+            data = upload.file.read(files.read_limit(settings))
             materials[f"{matter}.supplement"] = files.keep(
                 session, settings, actor_of(principal).name, upload.filename, data
             ).id
@@ -350,8 +348,7 @@ async def give(request: Request, session: DbSession, settings: AppSettings,
 
 
 @router.post("/onething/applications/{number}/decline")
-async def decline(request: Request, session: DbSession, principal: OneThingApplicant,
-                  number: str, once: FormOnce) -> Response:  # fmt: skip
-    await read_form(request)
+def decline(request: Request, session: DbSession, principal: OneThingApplicant,
+            number: str, once: FormOnce) -> Response:  # fmt: skip
     service.decline_offer(session, principal, number)
     return once.redirect(session, "/onething")

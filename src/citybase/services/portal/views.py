@@ -22,7 +22,7 @@ from citybase.core.settings import Settings
 from citybase.core.web import captcha
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
-from citybase.core.web.forms import form_errors, read_form
+from citybase.core.web.forms import SubmittedForm, form_errors
 from citybase.core.web.i18n import add_translations
 from citybase.core.web.params import Id
 from citybase.core.web.templating import NavEntry, console
@@ -125,8 +125,7 @@ class _Refusal(CitybaseError):
     code = "refused"
 
 
-async def _form(request: Request, settings: Settings) -> dict[str, Any]:
-    form = await read_form(request)
+def _form(request: Request, settings: Settings, form: dict[str, Any]) -> dict[str, Any]:
     if not check_login_form(request, settings, str(form.get("login_token", ""))):
         raise _Refusal("The sign-in form has expired or did not come from this site. "
                        "Please sign in again.")  # fmt: skip
@@ -157,8 +156,8 @@ def signin_page(request: Request, settings: AppSettings, _: Public) -> Response:
 
 
 @router.post("/portal/signin")
-async def signin_submit(
-    request: Request, session: DbSession, settings: AppSettings, _: Public
+def signin_submit(
+    request: Request, session: DbSession, settings: AppSettings, _: Public, submitted: SubmittedForm
 ) -> Response:
     """Step one (no ``code``): the picture code and the number, then a code is sent. Step two:
     the code. A refusal is on the ledger; the request's transaction keeps it."""
@@ -166,7 +165,7 @@ async def signin_submit(
     form: dict[str, Any] = {}
     sent: CodeSent | None = None
     try:
-        form = await _form(request, settings)
+        form = _form(request, settings, submitted)
         phone = str(form.get("phone", ""))
         if form.get("code"):
             sent = CodeSent(phone_masked="", minutes=settings.portal.code_minutes)
@@ -187,14 +186,14 @@ def register_page(request: Request, settings: AppSettings, _: Public) -> Respons
 
 
 @router.post("/portal/register")
-async def register_submit(
-    request: Request, session: DbSession, settings: AppSettings, _: Public
+def register_submit(
+    request: Request, session: DbSession, settings: AppSettings, _: Public, submitted: SubmittedForm
 ) -> Response:
     store = request.app.state.shared
     form: dict[str, Any] = {}
     sent: CodeSent | None = None
     try:
-        form = await _form(request, settings)
+        form = _form(request, settings, submitted)
         if form.get("code"):
             sent = CodeSent(phone_masked="", minutes=settings.portal.code_minutes)
             outcome = service.register_with_code(session, store, settings,
