@@ -10,7 +10,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from citybase.core.errors import Busy
-
 from citybase.core.ledger.models import LedgerEntry, LedgerNode, TreeHead
 from citybase.core.ledger.schemas import LedgerFilter
 

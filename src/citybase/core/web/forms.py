@@ -6,9 +6,9 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from citybase.core.db.engine import undo_request
 from citybase.core.errors import CitybaseError, NotFound
