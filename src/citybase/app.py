@@ -489,15 +489,15 @@ def create_app(
         return apidocs.docs_page(request.state.lang)
 
     @app.get("/openapi.{lang}.json", include_in_schema=False)
-    def openapi_in(lang: str, _: Public) -> JSONResponse:
+    def openapi_in(request: Request, lang: str, _: Public) -> JSONResponse:
         """The OpenAPI document in one of the console's languages (/openapi.json: English)."""
         if lang not in LANGUAGES:
             raise NotFound(f"no API documentation in {lang!r}: {', '.join(LANGUAGES)}")
-        return JSONResponse(apidocs.document(app, lang))
+        return JSONResponse(apidocs.document(request.app, lang))
 
     @app.get("/", include_in_schema=False)
     def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-        city = settings.city_code
+        city = request.app.state.settings.city_code
         try:
             city_name = orgs.get_region(session, city).name
         except NotFound:  # a platform not yet given its regions
