@@ -11,7 +11,9 @@ from citybase.data.masking.operators import SUBJECT_TAG_LENGTH
 
 
 class LinkRun(IdMixin, Base):
-    """One linkage run of a base library: what it read, the model it trained, what it made."""
+    """One linkage run of a base library: what it read, the model it trained, what it made.
+    Finished (``finished_at`` set), failed (``error`` said; its work was rolled back and
+    ``finished_at`` stays empty) or still running."""
 
     __tablename__ = "baselib_runs"
 
@@ -32,6 +34,9 @@ class LinkRun(IdMixin, Base):
     incremental: Mapped[bool] = mapped_column(default=False)
     # the trained model as the steward reads it: prior, per comparison per level m, u, weight
     model: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # why a run failed (the exception's class and message, cut short; never a traceback or a
+    # row's data); empty for a run that did not fail
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class BaseEntity(IdMixin, TimestampMixin, Base):

@@ -41,6 +41,12 @@ class RunRead(BaseModel):
         "merged and changed. Either: seconds, reads (per resource: rows and the traced "
         "read's access-log id), disputes (the numbers raised), ledger (its entry's seq)"
     )
+    error: str = Field(
+        "",
+        description="why the run failed (the exception's class and message, cut short); "
+        "empty for a run that did not fail. A failed run's work was rolled back: it has no "
+        "finished_at, and its model keeps only seconds and ledger",
+    )
 
 
 class FieldSource(BaseModel):
