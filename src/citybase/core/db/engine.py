@@ -175,6 +175,33 @@ def undo_request(session: Session) -> None:
         session.rollback()
 
 
+@contextmanager
+def kept_after_failure(session: Session) -> Iterator[Session]:
+    """What must outlive a failed request or job (why it failed): the work so far is rolled
+    back, and the block writes in a transaction of its own, committed when it ends, before the
+    failure goes on and the request's (or job's) own rollback finds nothing left to undo. The
+    same session, not a second one: on SQLite the failed work's transaction holds the write
+    lock until it is rolled back, so a second connection would wait on it in vain."""
+    nested = session.info.get(REQUEST_TX)
+    if nested is not None and nested.is_active:
+        # the request runs in a savepoint (the tests' transaction): undo it, keep the record in
+        # the transaction around it, and give the request a new, empty savepoint to roll back
+        nested.rollback()
+        try:
+            yield session
+            session.flush()
+        finally:
+            session.info[REQUEST_TX] = session.begin_nested()
+        return
+    session.rollback()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def ends_work(session: Session) -> bool:
     """Whether the commit or rollback under way ends the unit of work: the transaction itself,
     or the savepoint a request or job runs in — not a savepoint taken inside it."""
