@@ -25,7 +25,7 @@ ACTIONS = {
     "quality.rule.add": "添加质量规则", "quality.rule.remove": "删除质量规则",
     "quality.run": "运行质量检查", "quality.dispute.raise": "提出数据异议",
     "baselib.link": "基础库关联", "baselib.link.incremental": "基础库增量关联",
-    "baselib.link.read": "基础库关联读取来源",
+    "baselib.link.read": "基础库关联读取来源", "baselib.link.failed": "基础库关联失败",
     "baselib.read": "读取基础库", "baselib.theme.define": "定义主题库",
     "baselib.theme.build": "构建主题库", "baselib.theme.read": "读取主题库",
     "certificate.issue": "签发电子证照", "certificate.revoke": "撤销电子证照",

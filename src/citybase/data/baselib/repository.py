@@ -48,13 +48,20 @@ def runs(session: Session, kind: str, limit: int = 20) -> list[LinkRun]:
 
 def run_page(
     session: Session, kind: str, *, incremental: bool | None = None, resource: str = "",
-    limit: int = 50, offset: int = 0,
+    status: str = "", limit: int = 50, offset: int = 0,
 ) -> tuple[list[LinkRun], int]:  # fmt: skip
     """A page of the kind's runs, newest first, and how many match: full or incremental only,
-    or those that read one resource (its code, quoted, within the list of codes kept)."""
+    those that read one resource (its code, quoted, within the list of codes kept), or those
+    finished, failed or running."""
     query = select(LinkRun).where(LinkRun.kind == kind)
     if incremental is not None:
         query = query.where(LinkRun.incremental.is_(incremental))
+    if status == "finished":
+        query = query.where(LinkRun.finished_at.is_not(None))
+    elif status == "failed":
+        query = query.where(LinkRun.error != "")
+    elif status == "running":
+        query = query.where(LinkRun.finished_at.is_(None), LinkRun.error == "")
     if resource:
         quoted = f'"{resource}"'  # as the list of codes is kept, in JSON
         query = query.where(cast(LinkRun.resources, String).contains(quoted, autoescape=True))

@@ -12,7 +12,7 @@ from citybase.core.identity.auth import OptionalPrincipal
 from citybase.core.web.access import Public
 from citybase.core.web.deps import AppSettings, DbSession, traced_read
 from citybase.core.web.params import Id
-from citybase.data.baselib import service, theme_builds, themes
+from citybase.data.baselib import runs, service, theme_builds, themes
 from citybase.data.baselib.auth import BaselibReader, BaselibSteward, BaselibThemes
 from citybase.data.baselib.schemas import (
     GradeReview,
@@ -109,11 +109,14 @@ def review_grade(
 def run_linkage(
     session: DbSession, settings: AppSettings, principal: BaselibSteward, library: str
 ) -> RunRead:
-    """Link every row of the library's sources into files (the steward unit only)."""
-    return service.link_base_library(
-        session, principal, _kind(library), settings.baselib, ops.keys_for(settings.masking_key),
-        dispute_days=settings.quality.dispute_days,
-    )  # fmt: skip
+    """Link every row of the library's sources into files (the steward unit only). A run that
+    fails is kept, failed, with why (its work rolled back), and answered as an error."""
+    kind = _kind(library)
+    with runs.failure_kept(session, kind, settings.baselib, principal=principal):
+        return service.link_base_library(
+            session, principal, kind, settings.baselib, ops.keys_for(settings.masking_key),
+            dispute_days=settings.quality.dispute_days,
+        )  # fmt: skip
 
 
 @router.get("/{library}/runs/latest")

@@ -11,7 +11,7 @@ from citybase.core.bus import service as bus
 from citybase.core.bus.schemas import EventEnvelope
 from citybase.core.bus.service import JobContext, job
 from citybase.core.errors import Forbidden, NotFound
-from citybase.data.baselib import link_updates, theme_builds
+from citybase.data.baselib import link_updates, runs, theme_builds
 from citybase.data.baselib.linkage import Kind
 from citybase.data.datastore.schemas import RowsLoaded
 from citybase.data.masking import operators as ops
@@ -32,15 +32,18 @@ def on_rows_loaded(session: Session, envelope: EventEnvelope) -> None:
 @job(LINK_ROWS)
 def link_rows(ctx: JobContext) -> None:
     """Link a resource's new and changed rows into both libraries (a resource that is not a
-    source of one finds nothing to link there)."""
+    source of one finds nothing to link there). A link that fails is kept as a failed
+    incremental run, and the job is retried."""
     keys = ops.keys_for(ctx.settings.masking_key)
     code, unit_code = str(ctx.payload["code"]), str(ctx.payload["unit_code"])
     for kind in Kind:
         try:
-            link_updates.link_rows_of(
-                ctx.session, kind, code, ctx.settings.baselib, keys, unit_code=unit_code,
-                event_id=str(ctx.payload.get("event_id", "")),
-            )  # fmt: skip
+            with runs.failure_kept(ctx.session, kind, ctx.settings.baselib, incremental=True,
+                                   resources=[code]):  # fmt: skip
+                link_updates.link_rows_of(
+                    ctx.session, kind, code, ctx.settings.baselib, keys, unit_code=unit_code,
+                    event_id=str(ctx.payload.get("event_id", "")),
+                )  # fmt: skip
         except (Forbidden, NotFound) as exc:  # not worth retrying: said and dropped
             log.warning("rows of %s not linked: %s", code, exc)
             return

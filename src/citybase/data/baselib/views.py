@@ -176,10 +176,12 @@ def run(
     library = _library(values)
     try:
         once = claim(request, session, token)
-        service.link_base_library(
-            session, principal, LIBRARIES[library], settings.baselib,
-            ops.keys_for(settings.masking_key), dispute_days=settings.quality.dispute_days,
-        )  # fmt: skip
+        with runs.failure_kept(session, LIBRARIES[library], settings.baselib,
+                               principal=principal):  # fmt: skip
+            service.link_base_library(
+                session, principal, LIBRARIES[library], settings.baselib,
+                ops.keys_for(settings.masking_key), dispute_days=settings.quality.dispute_days,
+            )  # fmt: skip
     except CitybaseError as exc:
         undo(session)
         return _page(request, session, settings, principal, errors=form_errors(exc), status=403)
@@ -229,6 +231,11 @@ add_translations(
         "Outcome": "结果",
         "Finished": "已完成",
         "Unfinished": "未完成",
+        "Failed": "失败",
+        "Running": "运行中",
+        "Any outcome": "全部结果",
+        "Why it failed": "失败原因",
+        "Its work was rolled back: it changed no file, link or review item.": "本次运行的工作已全部回滚：未改动任何档案、关联或复核项。",
         "its own (trained)": "本次训练",
         "of run": "沿用运行",
         "a load of": "数据入库：",
@@ -276,6 +283,7 @@ add_translations("en", {"review.open": "open", "review.confirmed": "confirmed",
 add_patterns("zh", {
     r"no linkage run (\S+)": "未找到关联运行 {0}",
     r"a run is full or incremental, not (.+)": "运行类型只能是全量或增量，不能是 {0}",
+    r"a run is finished, failed or running, not (.+)": "运行结果只能是已完成、失败或运行中，不能是 {0}",
 })  # fmt: skip
 
 
@@ -290,17 +298,20 @@ def _library_names(session: Session, codes: set[str], people: set[str]) -> dict[
 def runs_page(
     request: Request, session: DbSession, settings: AppSettings, principal: BaselibSteward,
     kind: Annotated[str, Query(max_length=20)] = "",
-    resource: Annotated[str, Query(max_length=40)] = "", page: Page = 1,
+    resource: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[str, Query(max_length=20)] = "", page: Page = 1,
 ) -> Response:  # fmt: skip
     library = _library(request.query_params)
     if kind and kind not in RUN_KINDS:
         raise InvalidInput(f"a run is full or incremental, not {kind}", field="kind")
+    if status and status not in runs.STATUSES:
+        raise InvalidInput(f"a run is finished, failed or running, not {status}", field="status")
     found = runs.list_runs(
         session, principal, LIBRARIES[library], settings.baselib,
-        incremental=RUN_KINDS.get(kind), resource=resource, page=page,
+        incremental=RUN_KINDS.get(kind), resource=resource, status=status, page=page,
     )  # fmt: skip
     codes = set(found.resources) | {c for r in found.runs for c in r.run.resources}
-    query = {"library": library, "kind": kind, "resource": resource}
+    query = {"library": library, "kind": kind, "resource": resource, "status": status}
     context: dict[str, Any] = {
         "library": library, "found": found, "query": query,
         "qs": urlencode({k: v for k, v in query.items() if v}),
