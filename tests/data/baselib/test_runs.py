@@ -5,16 +5,25 @@ model and ledger entry, and the boundary (only the base libraries' stewards see 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citybase.core.bus import service as bus
+from citybase.core.bus.models import Job
+from citybase.core.db.engine import Database
+from citybase.core.errors import Forbidden
 from citybase.core.identity.schemas import Role
 from citybase.core.ledger.models import LedgerEntry
 from citybase.core.settings import Settings
-from citybase.data.baselib import link_updates, repository, runs, service
+from citybase.data.baselib import golden, incremental, link_updates, repository, runs, service
+from citybase.data.baselib import tasks as baselib_tasks
+from citybase.data.baselib.models import BaseEntity, EntityLink, LinkRun, ReviewItem
 from citybase.data.baselib.schemas import Kind, RunRead
 from citybase.data.datastore import service as datastore
 from citybase.data.masking import operators as ops
@@ -217,3 +226,182 @@ def test_only_the_base_libraries_stewards_see_the_runs(
     missing = client.get("/console/baselib/runs/999999", headers={"Accept": "text/html"})
     assert missing.status_code == 404
     assert "未找到关联运行 999999" in missing.text
+
+
+# --- a run that fails --------------------------------------------------------------------------------
+
+BOOM = "the linkage engine ran out of memory"
+
+
+def _boom(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError(f"{BOOM}\nsecond line, not kept")
+
+
+def _made(session: Session) -> tuple[int, ...]:
+    """What a run makes: files, links, review items, traced reads, ledger entries of a run."""
+    entries = session.scalars(select(LedgerEntry.action)).all()
+    return (
+        _count(session, BaseEntity), _count(session, EntityLink), _count(session, ReviewItem),
+        _count(session, ShareAccess),
+        sum(1 for a in entries if a in ("baselib.link", "baselib.link.read")),
+    )  # fmt: skip
+
+
+def _failed(session: Session) -> list[LinkRun]:
+    return list(session.scalars(select(LinkRun).where(LinkRun.error != "")))
+
+
+def _failures_on_ledger(session: Session) -> list[LedgerEntry]:
+    return list(session.scalars(
+        select(LedgerEntry).where(LedgerEntry.action == "baselib.link.failed")
+    ))  # fmt: skip
+
+
+def test_a_full_run_that_fails_is_kept_failed_and_changes_nothing_else(
+    app: FastAPI, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = linked_city(session, settings)
+    keys = ops.keys_for(settings.masking_key)
+    full = service.link_base_library(session, city.steward, Kind.person, settings.baselib, keys)
+    before = _made(session)
+    # fails once the files and links are written, before their golden fields are chosen
+    monkeypatch.setattr(golden, "keep_golden", _boom)
+    client = TestClient(app, raise_server_exceptions=False)
+    token = sign_in(client, "bureausteward")
+    answer = client.post("/api/v1/baselib/persons/runs", headers={"X-CSRF-Token": token})
+    # the API answers its error as for any unexpected failure: logged, said in its own format
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"code": "internal", "message": "internal error; it has been logged"}
+    }
+    assert BOOM not in answer.text
+    assert _made(session) == before  # its files, links, reads and entry rolled back
+    [failed] = _failed(session)
+    assert failed.id != full.id
+    assert failed.error == f"RuntimeError: {BOOM}"
+    assert failed.finished_at is None
+    assert (failed.kind, failed.run_by, failed.incremental) == ("person", "bureausteward", False)
+    assert failed.resources == sorted(
+        s.resource.code for s in service.sources_of(session, Kind.person)
+    )
+    assert city.health.code in failed.resources
+    assert (failed.match_threshold, failed.review_threshold) == (
+        settings.baselib.match_threshold, settings.baselib.review_threshold,
+    )  # fmt: skip
+    assert (failed.records, failed.entities, failed.reviews) == (0, 0, 0)
+    [entry] = _failures_on_ledger(session)
+    assert entry.actor == "bureausteward"
+    assert entry.object_id == "person"
+    assert entry.details["run"] == failed.id
+    assert entry.details["error"] == failed.error
+    assert failed.model["ledger"] == entry.seq
+    # the last run whose model is kept is still the full run that finished
+    assert repository.last_run(session, "person").id == full.id  # type: ignore[union-attr]
+    read = client.get("/api/v1/baselib/persons/runs/latest").json()
+    assert (read["id"], read["error"]) == (full.id, "")
+
+
+def test_a_refusal_leaves_no_failed_run(
+    client: TestClient, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = linked_city(session, settings)
+    monkeypatch.setattr(golden, "keep_golden", _boom)
+    token = sign_in(client, "healthsteward")  # a data steward, of another unit
+    answer = client.post("/api/v1/baselib/persons/runs", headers={"X-CSRF-Token": token})
+    assert answer.status_code == 403
+    with (
+        pytest.raises(Forbidden),
+        runs.failure_kept(session, Kind.person, settings.baselib, principal=city.health_steward),
+    ):
+        service.link_base_library(session, city.health_steward, Kind.person, settings.baselib,
+                                  ops.keys_for(settings.masking_key))  # fmt: skip
+    assert _failed(session) == []
+    assert _failures_on_ledger(session) == []
+    assert _count(session, LinkRun) == 0
+
+
+def test_the_console_shows_a_failed_run_and_why(
+    app: FastAPI, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    form_token: Any,
+) -> None:  # fmt: skip
+    city = linked_city(session, settings)
+    full = service.link_base_library(session, city.steward, Kind.person, settings.baselib,
+                                     ops.keys_for(settings.masking_key))  # fmt: skip
+    monkeypatch.setattr(service.linkage, "link", _boom)
+    client = TestClient(app, raise_server_exceptions=False)
+    csrf = sign_in(client, "bureausteward")
+    started = client.post("/console/baselib/runs", data={
+        "csrf_token": csrf, "form_token": form_token(), "library": "persons",
+    }, follow_redirects=False)  # fmt: skip
+    assert started.status_code == 500
+    [failed] = _failed(session)
+    listing = client.get("/console/baselib/runs?library=persons")
+    assert listing.status_code == 200, listing.text
+    assert _listed(listing.text) == [failed.id, full.id]
+    assert "失败" in listing.text
+    assert f"RuntimeError: {BOOM}" in listing.text
+    assert "second line" not in listing.text
+    only_failed = client.get("/console/baselib/runs?library=persons&status=failed")
+    assert _listed(only_failed.text) == [failed.id]
+    assert _listed(client.get("/console/baselib/runs?library=persons&status=finished").text) == [
+        full.id
+    ]
+    assert _listed(client.get("/console/baselib/runs?library=persons&status=running").text) == []
+    assert client.get("/console/baselib/runs?library=persons&status=odd").status_code == 422
+    page = client.get(f"/console/baselib/runs/{failed.id}")
+    assert page.status_code == 200, page.text
+    assert "失败原因" in page.text
+    assert f"RuntimeError: {BOOM}" in page.text
+    assert "本次运行的工作已全部回滚" in page.text
+    assert "基础库关联失败" in page.text  # its ledger entry, by the action's name
+    assert "未留痕" not in page.text  # its reads were rolled back, not made before tracing
+    assert f'href="/console/ledger/{failed.model["ledger"]}"' in page.text
+    summary = runs.list_runs(session, city.steward, Kind.person, settings.baselib).runs
+    assert [s.status for s in summary] == ["failed", "finished"]
+    assert summary[0].seconds is not None
+    assert summary[0].seconds >= 0
+
+
+def test_an_incremental_run_that_fails_from_the_bus_is_kept_and_retried(
+    fresh_db: Database, fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = ops.keys_for(fresh_settings.masking_key)
+    with fresh_db.session_scope() as session:
+        city = linked_city(session, fresh_settings)
+        full = service.link_base_library(session, city.steward, Kind.person,
+                                         fresh_settings.baselib, keys)  # fmt: skip
+        datastore.load_rows(session, city.health_steward, city.health.code, _with_newcomers(),
+                            "t")  # fmt: skip
+        bus.schedule(session, baselib_tasks.LINK_ROWS, payload={
+            "code": city.health.code, "unit_code": "fz.health", "event_id": "evt-9",
+        })  # fmt: skip
+        code = city.health.code
+        before = _made(session)
+    monkeypatch.setattr(incremental, "score_new", _boom)
+    assert bus.run_due_jobs(fresh_db, fresh_settings, "w1") == 1
+    with fresh_db.session_scope(readonly=True) as session:
+        [job] = session.scalars(select(Job).where(Job.kind == baselib_tasks.LINK_ROWS)).all()
+        assert (job.status, job.attempts) == ("pending", 1)  # retried by the job queue
+        job_id = job.id
+        assert BOOM in job.last_error
+        assert _made(session) == before
+        [failed] = _failed(session)
+        assert failed.incremental is True
+        assert failed.error == f"RuntimeError: {BOOM}"
+        assert failed.finished_at is None
+        assert (failed.kind, failed.resources, failed.run_by) == ("person", [code], "bureausteward")
+        [entry] = _failures_on_ledger(session)
+        assert entry.details["run"] == failed.id
+        assert entry.details["incremental"] is True
+        assert entry.reason == "基础库增量关联"
+        assert repository.last_run(session, "person").id == full.id  # type: ignore[union-attr]
+    # once the failure is gone, the retried job links the rows
+    monkeypatch.undo()
+    with fresh_db.session_scope() as session:
+        session.get(Job, job_id).run_at = datetime.now(UTC)  # type: ignore[union-attr]
+    assert bus.run_due_jobs(fresh_db, fresh_settings, "w1") == 1
+    with fresh_db.session_scope(readonly=True) as session:
+        done = session.scalars(select(LinkRun).where(LinkRun.incremental.is_(True),
+                                                     LinkRun.error == "")).all()  # fmt: skip
+        assert [r.finished_at is not None for r in done] == [True]
+        assert len(_failed(session)) == 1
