@@ -91,6 +91,7 @@ def mqtt_command(
 ) -> None:
     """Store readings from an MQTT broker until stopped (JSON and UltraLight 2.0 topics as the
     settings say; each message acknowledged once stored)."""
+    import signal
     import threading
 
     from citybase.core.runtime import load_settings, open_database
@@ -118,12 +119,16 @@ def mqtt_command(
             out.print("subscribed: taking readings")
 
     threading.Thread(target=tell_when_subscribed, daemon=True).start()
+    # SIGTERM (a supervisor's stop) as Ctrl-C: the batch in hand is stored and acknowledged,
+    # the connection closed, and the process exits 0; what was not taken waits at the broker
+    signal.signal(signal.SIGTERM, lambda *_: ingestor.stop())
     try:
         ingestor.run()
     except KeyboardInterrupt:
         ingestor.stop()
     finally:
         db.dispose()
+    out.print("stopped")
 
 
 @app.command("mqtt-acl")
