@@ -8,7 +8,6 @@ commits (the bus, the worker, the CLI) use ``fresh_db``, which empties the table
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
 from collections.abc import Iterator
@@ -42,14 +41,6 @@ def reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The modules and the collected tests live as long as the run: a full garbage collection
-    need not walk them again each time (with thousands of tests' objects, each walk took seconds)."""
-    del session
-    gc.collect()
-    gc.freeze()
 
 
 @pytest.fixture(autouse=True, scope="session")
