@@ -230,7 +230,6 @@ add_translations(
         "Model": "模型",
         "Outcome": "结果",
         "Finished": "已完成",
-        "Unfinished": "未完成",
         "Failed": "失败",
         "Running": "运行中",
         "Any outcome": "全部结果",
