@@ -133,7 +133,10 @@ class _Grid:
 
     def state(self) -> dict[str, Any]:
         return {"bins": self.bins, "shift": self.shift, "depth": self.depth, "width": self.width,
-                "origin": self.origin, "lo": self.lo, "hi": self.hi, "last": list(self.last),
+                "origin": self.origin, "last": list(self.last),
+                # no range before the first reading: stored as null (JSON has no infinity)
+                "lo": self.lo if math.isfinite(self.lo) else None,
+                "hi": self.hi if math.isfinite(self.hi) else None,
                 "full": [[*k, c] for k, c in self.full.items()],
                 "known": [list(k) for k in self.known]}  # fmt: skip
 
@@ -141,7 +144,9 @@ class _Grid:
     def from_state(cls, data: dict[str, Any]) -> _Grid:
         grid = cls(int(data["bins"]), float(data["shift"]), int(data["depth"]))
         grid.width, grid.origin = float(data["width"]), float(data["origin"])
-        grid.lo, grid.hi = float(data["lo"]), float(data["hi"])
+        lo, hi = data["lo"], data["hi"]
+        grid.lo = math.inf if lo is None else float(lo)
+        grid.hi = -math.inf if hi is None else float(hi)
         grid.last = tuple(int(b) for b in data["last"])
         grid.full = {tuple(int(b) for b in row[:-1]): int(row[-1]) for row in data["full"]}
         grid.known = {tuple(int(b) for b in row) for row in data["known"]}

@@ -41,6 +41,12 @@ class RuleState(Base):
     detector: Mapped[dict[str, Any] | None] = mapped_column(
         JSONType, default=None, doc="What an anomaly rule's detector has learnt of the series"
     )
+    detector_version: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="Counts the writes of ``detector``"
+    )
+    detector_writer: Mapped[str] = mapped_column(
+        String(100), default="", server_default="", doc="The process that wrote it last"
+    )
 
 
 class AlarmRecord(IdMixin, Base):

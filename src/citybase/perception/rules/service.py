@@ -5,11 +5,17 @@ published as ``perception.alarm`` for the city brain — and closed when it no l
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 
 from citybase.core.bus import service as bus
@@ -34,10 +40,16 @@ from citybase.perception.telemetry import service as telemetry
 from citybase.perception.telemetry.schemas import Accepted
 
 SYSTEM = Actor.system("perception")
-_detectors: dict[tuple[int, str, str], Detector] = {}
+# Each process holds the detectors it judged with, with the version of the stored state they
+# stand for; a stored state of another version means another process judged the series since,
+# and the detector is read again from it (see docs/perception.md, "Several ingesting processes").
+_detectors: dict[tuple[int, str, str], tuple[Detector, int]] = {}
 _stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
+_shared_until: dict[tuple[int, str, str], float] = {}  # written at every batch until then
 _lock = threading.Lock()
+_BOOT = uuid.uuid4().hex[:12]
 STORE_EVERY = 64  # a detector's state is written at most once per this many readings
+SHARED_SECONDS = 600.0  # once another process judged a series, how long each batch is written
 ANOMALY_SCORE = 0.6  # an anomaly rule's threshold when it names none (see docs/perception.md)
 
 
@@ -108,6 +120,42 @@ def _state(session: Session, rule: Rule, device_id: str,
     return found
 
 
+def writer() -> str:
+    """This process, as named on the detector states it writes (the pid is read at each call:
+    a worker forked from another is another writer)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_BOOT}"[:100]
+
+
+def _held_states(session: Session, watching: dict[str, list[Rule]],
+                 ) -> dict[tuple[int, str], RuleState]:  # fmt: skip
+    """The states of the rules watching these devices, made where missing and locked for this
+    transaction (in one order, so that two batches wait for each other rather than deadlock):
+    two processes judging one device's readings take their turns, each seeing what the other
+    wrote."""
+    wanted = {(r.id, d) for d, found in watching.items() for r in found
+              if r.kind in (RuleKind.threshold, RuleKind.rate, RuleKind.anomaly)}  # fmt: skip
+    if not wanted:
+        return {}
+
+    def locked(keys: set[tuple[int, str]]) -> dict[tuple[int, str], RuleState]:
+        return {(st.rule_id, st.device_id): st for st in session.scalars(
+            select(RuleState).where(RuleState.device_id.in_({d for _, d in keys}))
+            .order_by(RuleState.rule_id, RuleState.device_id)
+            .options(defer(RuleState.detector))
+            .with_for_update().execution_options(populate_existing=True))}  # fmt: skip
+
+    states = locked(wanted)
+    missing = wanted - states.keys()
+    if missing:
+        table = RuleState.__table__
+        assert isinstance(table, Table)
+        make = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+        session.execute(make(table).on_conflict_do_nothing(),
+                        [{"rule_id": r, "device_id": d} for r, d in sorted(missing)])  # fmt: skip
+        states |= locked(missing)
+    return states
+
+
 def _open(session: Session, rule: Rule, device_id: str) -> AlarmRecord | None:
     return session.scalar(select(AlarmRecord).where(
         AlarmRecord.rule_id == rule.id, AlarmRecord.device_id == device_id,
@@ -170,27 +218,59 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
         if r.device_id in watching:
             by_moment.setdefault((r.device_id, r.ts), {}).update(r.values)
     # what the rules need of the database, looked up at once rather than reading by reading:
-    # their states (into the session) and which of their alarms are open
+    # their states (into the session) and which of their alarms are open (after the states are
+    # locked, so that an alarm opened by another process's batch is seen here)
     watched = list(watching)
-    # (a detector's stored state is read only when its detector is not held in memory: parsing
-    # every state of every batch cost more than judging the readings)
-    states = {(st.rule_id, st.device_id): st for st in session.scalars(
-        select(RuleState).where(RuleState.device_id.in_(watched))
-        .options(defer(RuleState.detector)))}  # fmt: skip
+    states = _held_states(session, watching)
     open_alarms = {(a, d) for a, d in session.execute(
         select(AlarmRecord.rule_id, AlarmRecord.device_id).where(
             AlarmRecord.device_id.in_(watched), AlarmRecord.closed_at.is_(None)))}  # fmt: skip
+    learnt: dict[tuple[int, str, str], RuleState] = {}
     for (device_id, at), values in sorted(by_moment.items(), key=lambda kv: kv[0][1]):
         for rule in watching.get(device_id, []):
-            found = _judge_one(session, rule, device_id, at, values, open_alarms, states)
+            found = _judge_one(session, rule, device_id, at, values, open_alarms, states, learnt)
             if found is not None:
                 raised.append(found)
+    _keep(learnt)
     return raised
+
+
+def _detector(state: RuleState, key: tuple[int, str, str]) -> Detector:
+    """The series' detector: the one in memory if the stored state is still the one it stands
+    for, else read again from the stored state (another process judged the series since: it is
+    then written at every batch for a while, so that the processes hand it to each other whole).
+    Called with ``_lock`` held."""
+    held = _detectors.get(key)
+    if held is not None and held[1] == state.detector_version:
+        return held[0]
+    if state.detector_writer not in ("", writer()):
+        _shared_until[key] = time.monotonic() + SHARED_SECONDS
+    detector = _restore(state, key[2])
+    _detectors[key] = (detector, state.detector_version)
+    _stored_at[key] = detector.seen
+    return detector
+
+
+def _keep(learnt: dict[tuple[int, str, str], RuleState]) -> None:
+    """Write the detectors this batch taught: every ``STORE_EVERY`` readings (so that a restart
+    goes on from them), or at every batch while another process judges the series too."""
+    me, now = writer(), time.monotonic()
+    with _lock:
+        for key, state in learnt.items():
+            detector, version = _detectors[key]
+            shared = _shared_until.get(key, 0.0) > now
+            if not shared and detector.seen - _stored_at.get(key, 0) < STORE_EVERY:
+                continue
+            state.detector = {"attr": key[2], "state": detector.state()}
+            state.detector_version, state.detector_writer = version + 1, me
+            _detectors[key] = (detector, version + 1)
+            _stored_at[key] = detector.seen
 
 
 def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
                values: dict[str, object], open_alarms: set[tuple[int, str]],
-               states: dict[tuple[int, str], RuleState]) -> AlarmRecord | None:  # fmt: skip
+               states: dict[tuple[int, str], RuleState],
+               learnt: dict[tuple[int, str, str], RuleState]) -> AlarmRecord | None:  # fmt: skip
     p = rule.params
     if rule.kind == RuleKind.geofence:
         lon, lat = values.get("lon"), values.get("lat")
@@ -239,14 +319,9 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     if rule.kind == RuleKind.anomaly:
         key = (rule.id, device_id, rule.attr)
         with _lock:
-            detector = _detectors.get(key)
-            if detector is None:
-                detector = _detectors[key] = _restore(state, rule.attr)
-                _stored_at[key] = detector.seen
+            detector = _detector(state, key)
             score = detector.update(at, number)
-            if detector.seen - _stored_at.get(key, 0) >= STORE_EVERY:
-                state.detector = {"attr": rule.attr, "state": detector.state()}
-                _stored_at[key] = detector.seen
+            learnt[key] = state
             why = detector.explain() if score >= p.get("score", ANOMALY_SCORE) else ""
         if score < p.get("score", ANOMALY_SCORE):
             _close(session, rule, device_id, at, open_alarms)
