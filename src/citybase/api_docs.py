@@ -225,6 +225,7 @@ SUMMARIES = {
     "GET /api/v1/hub/supervision/report.xlsx": "月度通报（Excel）",
     "GET /api/v1/hub/federation/peers": "查询上下级平台对接状态",
     "GET /api/v1/hub/federation/links": "查询上下级关联工单",
+    "GET /api/v1/hub/federation/disagreements": "查询双方状态不一致的工单",
     "GET /api/v1/hub/federation/messages": "查询对接消息",
     # 12345
     "GET /api/v1/hotline/knowledge": "检索 12345 知识库",
@@ -483,6 +484,7 @@ TEXTS = {
     "Each link with the other side: reached or not, what waits each way, the last message each way and its lag, and (on the city's deployment) the district's rolled-up figures.": "与对方平台的每条对接：是否连通、双向待发送的消息、双向最近一条消息及其延迟，以及（在市级部署上）区县的汇总指标。",
     "Cases known on both sides (newest first, at most 500): both numbers and the state the other side last said its case is in.": "双方都有记录的工单（最新的在前，最多 500 条）：双方编号，以及对方最近报告的工单状态。",
     "The last 100 messages sent and received, with what was done with each.": "最近发送和接收的 100 条消息，以及对每条的处理情况。",
+    "Cases whose two sides disagree (a step one side took could not be taken on the other, and their states still differ), newest first: for a person to settle by a step on either side.": "双方状态不一致的工单（一方的操作未能在另一方执行，且双方状态仍不同），最新的在前：由人工在任一方执行操作来处理。",
     # 12345
     "Standard answers that fit a citizen's question, best first.": "与市民问题相符的标准答复，最相关的在前。",
     # Open311 GeoReport v2

@@ -244,3 +244,42 @@ def test_pushing_needs_a_district_that_runs_its_own_brain(district: Database) ->
     with pytest.raises(InvalidInput) as raised, scope(district) as session:
         service.push_taxonomy(session, Actor.system("test"))
     assert raised.value.field == "role"
+
+
+def test_steps_that_cross_while_cut_off_are_listed_until_a_person_settles_them(
+    city: Database, district: Database
+) -> None:
+    number = _take_in(city)
+    _act(city, None, number, Action.dispatch, lead_unit="gl.urban", category_code="010202")
+    wire(city, district)
+    with scope(district) as session:
+        there = service.links(session)[0].case_number
+    _act(district, "gl.handler", there, Action.sign)
+    wire(district, city)
+    wire(city, district)
+    assert _state(city, number) == _state(district, there) == "signed"
+    # cut off: the district's bureau replies while the city's centre reassigns it elsewhere
+    _act(district, "gl.handler", there, Action.reply, reply="井盖已补装")
+    _act(city, None, number, Action.reassign, lead_unit="tj.urban", note="改由台江处理")
+    assert wire(district, city)[0].startswith("not taken here: ")
+    assert any(o.startswith("not taken here: ") for o in wire(city, district))
+    wire(district, city)  # the district's answer: the reassignment was not taken there
+    with scope(city) as session:
+        [apart] = service.disagreements(session)
+        assert (apart.case_number, apart.peer_number) == (number, there)
+        assert (apart.state, apart.peer_state) == ("dispatched", "replied")
+        assert "not taken here" in apart.why
+        assert [p.disagreeing for p in service.status(session)] == [1]
+    with scope(district) as session:
+        [apart] = service.disagreements(session)
+        assert (apart.state, apart.peer_state) == ("replied", "dispatched")
+    # the city's centre settles it: the new unit confirms the reply, and both sides agree
+    _act(city, "tj.handler", number, Action.sign)
+    _act(city, "tj.handler", number, Action.reply, reply="已核实，井盖已补装")
+    wire(city, district)
+    wire(district, city)
+    assert _state(city, number) == _state(district, there) == "replied"
+    for db in (city, district):
+        with scope(db) as session:
+            assert service.disagreements(session) == []
+            assert [p.disagreeing for p in service.status(session)] == [0]

@@ -138,6 +138,16 @@ add_translations("zh", {"action.alarm": "设备告警", "action.accept": "受理
                         "action.attach": "补充附件"})  # fmt: skip
 add_translations("zh", {f"source.{s.value}": n for s, n in SOURCE_NAMES.items()})
 add_translations("zh", {f"channel.{c.value}": n for c, n in CHANNEL_NAMES.items()})
+# in English, the codes' own words ("followed up", not "state.followed_up")
+add_translations("en", {
+    f"{kind}.{v}": v.rstrip("_").replace("_", " ")
+    for kind, values in (("state", [s.value for s in CaseState]),
+                         ("action", [a.value for a in Action] + ["alarm", "accept", "warn",
+                                                                  "attach"]),
+                         ("source", [s.value for s in SOURCE_NAMES]),
+                         ("channel", [c.value for c in CHANNEL_NAMES]))
+    for v in values
+})  # fmt: skip
 
 # what each action's form asks for
 FIELDS: dict[Action, list[str]] = {

@@ -36,7 +36,7 @@ def status(data_dir: DataDir = None) -> None:
     now = datetime.now(UTC)
     out.print(f"role: {settings.federation.role}")
     table = Table("peer", "role", "link", "waiting out", "waiting in", "last sent",
-                  "last received", "lag", "cases linked")  # fmt: skip
+                  "last received", "lag", "cases linked", "disagreeing")  # fmt: skip
     for s in links:
         state = "up" if s.connected else f"down {s.last_error}".strip()
         table.add_row(
@@ -45,6 +45,7 @@ def status(data_dir: DataDir = None) -> None:
             f"{s.last_sent_subject or '—'} {_ago(s.last_sent_at, now)}",
             f"{s.last_received_subject or '—'} {_ago(s.last_received_at, now)}",
             "—" if s.lag_in_seconds is None else f"{s.lag_in_seconds:.2f} s", str(s.links),
+            str(s.disagreeing),
         )  # fmt: skip
     out.print(table)
     db.dispose()

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from citybase.core.web.deps import DbSession
 from citybase.hub.cases.auth import CentreReader
 from citybase.hub.federation import service
-from citybase.hub.federation.schemas import LinkRead, MessageRead, PeerStatus
+from citybase.hub.federation.schemas import DisagreementRead, LinkRead, MessageRead, PeerStatus
 
 router = APIRouter(prefix="/api/v1/hub/federation", tags=["city brain"])
 
@@ -22,6 +22,15 @@ def links(session: DbSession, principal: CentreReader, peer: str = "") -> list[L
     """Cases known on both sides (newest first, at most 500): both numbers and the state the
     other side last said its case is in."""
     return service.links(session, peer[:20] or None)
+
+
+@router.get("/disagreements")
+def disagreements(
+    session: DbSession, principal: CentreReader, peer: str = ""
+) -> list[DisagreementRead]:
+    """Cases whose two sides disagree (a step one side took could not be taken on the other, and
+    their states still differ), newest first: for a person to settle by a step on either side."""
+    return service.disagreements(session, peer[:20] or None)
 
 
 @router.get("/messages")

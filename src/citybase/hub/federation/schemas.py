@@ -182,6 +182,24 @@ class PeerStatus(BaseModel):
     figures: dict[str, Any]
     figures_at: datetime | None
     links: int
+    disagreeing: int = Field(
+        default=0, description="Cases linked with this peer whose two sides disagree"
+    )
+
+
+class DisagreementRead(BaseModel):
+    """A case whose two sides have moved apart: a step one side took could not be taken on the
+    other, and their states still differ. A person settles it by a step on either side."""
+
+    peer_code: str
+    case_number: str = Field(description="This side's number")
+    peer_number: str
+    state: str = Field(description="The case's state on this side")
+    peer_state: str = Field(description="The state the other side last said its case is in")
+    peer_action: str = Field(description="The other side's last step")
+    peer_changed_at: datetime | None
+    why: str = Field(description="What was not taken, and why, as the message's outcome says")
+    noticed_at: datetime | None = Field(description="When that message was received")
 
 
 class LinkRead(BaseModel):

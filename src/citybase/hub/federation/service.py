@@ -60,6 +60,7 @@ from citybase.hub.federation.schemas import (
     CaseMessage,
     CaseTaken,
     CatalogPushed,
+    DisagreementRead,
     FiguresRolledUp,
     LinkRead,
     Message,
@@ -73,6 +74,7 @@ ACTOR = Actor.system(FEDERATION)
 # steps that stay on their side: taking a case in, escalating (its own message), merging (into a
 # case the other side may not know)
 NOT_MIRRORED = {"accept", "escalate", "merge"}
+NOT_TAKEN = ("not taken here", "not dispatched here")  # in an outcome: the sides moved apart
 ROLLUP_DAYS = 30
 
 
@@ -517,6 +519,9 @@ def status(session: Session, now: datetime | None = None) -> list[PeerStatus]:
     """Each link: reached or not, what waits each way, the last message each way, the lag."""
     waiting = repository.waiting_out(session)
     links = repository.link_counts(session)
+    apart: dict[str, int] = {}
+    for d in disagreements(session):
+        apart[d.peer_code] = apart.get(d.peer_code, 0) + 1
     out = []
     for p in repository.peers(session):
         n, oldest = waiting.get(p.code, (0, None))
@@ -530,6 +535,31 @@ def status(session: Session, now: datetime | None = None) -> list[PeerStatus]:
             last_sent_subject=p.last_sent_subject, last_received_at=p.last_received_at,
             last_received_subject=p.last_received_subject, lag_in_seconds=lag,
             figures=p.figures or {}, figures_at=p.figures_at, links=links.get(p.code, 0),
+            disagreeing=apart.get(p.code, 0),
+        ))  # fmt: skip
+    return out
+
+
+def disagreements(session: Session, peer_code: str | None = None) -> list[DisagreementRead]:
+    """Cases whose two sides disagree: a step taken on one side while the link was cut (or in
+    the same moment as another on the other side) could not be taken on the other, and the two
+    states still differ. Newest first; a step on either side that brings them together takes
+    the case off the list."""
+    out = []
+    for m in repository.refused_in(session, NOT_TAKEN):
+        link = repository.link_of_case(session, m.case_number)
+        if link is None or not link.peer_state or (peer_code and link.peer_code != peer_code):
+            continue
+        try:
+            state = str(cases.get_for_system(session, m.case_number).state)
+        except CitybaseError:
+            continue
+        if state == link.peer_state:
+            continue
+        out.append(DisagreementRead(
+            peer_code=link.peer_code, case_number=link.case_number, peer_number=link.peer_number,
+            state=state, peer_state=link.peer_state, peer_action=link.peer_action,
+            peer_changed_at=link.peer_changed_at, why=m.outcome, noticed_at=m.received_at,
         ))  # fmt: skip
     return out
 

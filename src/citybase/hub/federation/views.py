@@ -31,6 +31,13 @@ add_translations("zh", {
     "Sent": "已发送", "No link: this deployment runs every district itself.":
     "未启用联通：本部署统一运行各区县。", "oldest": "最早", "seconds": "秒",
     "Districts' own figures": "各区县自报指标", "Open": "在办",
+    "The two sides disagree": "双方状态不一致", "Our state": "本方状态", "Why": "原因",
+    "Noticed": "发现时间", "Disagreeing": "不一致",
+    "A step one side took could not be taken on the other (the link was cut, or both acted at "
+    "once). Settle each on the case's page: take the step that brings the two sides together "
+    "on either side; it is sent to the other side, and the case leaves this list once both "
+    "states agree.": "一方的操作未能在另一方执行（链路中断期间或双方同时操作）。请在工单页面处理："
+    "在任一方执行使双方一致的操作，该操作会发送给另一方；双方状态一致后，工单即从此列表移除。",
 })  # fmt: skip
 
 
@@ -43,5 +50,6 @@ def links_page(
     return console.render(request, "hub/federation.html", {
         "role": settings.federation.role, "peers": peers, "names": names,
         "links": service.links(session)[:100], "messages": service.messages(session, limit=50),
+        "apart": service.disagreements(session),
         "now": datetime.now(UTC),
     })  # fmt: skip
