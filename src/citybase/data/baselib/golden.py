@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
-from citybase.core.errors import CitybaseError
 from citybase.core.identity.schemas import Principal
 from citybase.core.settings import BaselibSettings
 from citybase.data.baselib import comparisons as cmp
@@ -171,6 +170,7 @@ def keep_golden(
     fields: list[NewGolden] = []
     to_dispute: list[tuple[NewGolden, _Candidate, _Candidate, dict[str, Any]]] = []
     conflicts = 0
+    comparables: dict[tuple[str, str] | None, str] = {}  # one source's value is often another's
     for root, members in clusters.items():
         entity = entities[entity_of_cluster[root]]
         entity.records = len(members)
@@ -179,7 +179,12 @@ def keep_golden(
             row = by_uid[uid]
             items = {f: i for i, f in row.source.fields.items()}
             for field, raw in row.raw.items():
-                comparable = _comparable(kind, field, raw, regions)
+                seen = (field, raw) if isinstance(raw, str) else None
+                comparable = comparables.get(seen) if seen is not None else None
+                if comparable is None:
+                    comparable = _comparable(kind, field, raw, regions)
+                    if seen is not None:
+                        comparables[seen] = comparable
                 if not comparable:
                     continue
                 element = row.source.elements.get(field, "")
@@ -233,27 +238,26 @@ def _raise_disputes(
     """A value that differs from the chosen one is disputed with the unit that holds it (not
     with the steward's own unit, and at most ``disputes_per_run`` a run). Returns the numbers
     of the disputes raised."""
-    raised: list[str] = []
     if not principal.unit_code:
-        return raised
+        return []
     labels = FIELD_LABELS[kind]
-    for golden, chosen, other, alternative in to_dispute:
-        if len(raised) >= settings.disputes_per_run:
-            break
-        if other.row.record.unit_code == principal.unit_code:
-            continue
-        why = "权威来源" if chosen.authoritative else "最新来源"
-        try:
-            dispute = quality.raise_dispute(session, principal, DisputeCreate(
-                resource_code=other.row.record.resource_code, item=other.item,
-                description=(
-                    f"{'一人一档' if kind is Kind.person else '一企一档'} 第 {golden.entity_id} 号档案："
-                    f"第 {other.row.row_no} 行的{labels.get(golden.field, golden.field)}与"
-                    f"{why}（{chosen.row.record.unit_code} 的 {chosen.row.record.resource_code}）"
-                    "不一致，请核实更正"
-                ),
-            ), dispute_days)  # fmt: skip
-        except CitybaseError:
+    wanted = [(golden, chosen, other, alternative)
+              for golden, chosen, other, alternative in to_dispute
+              if other.row.record.unit_code != principal.unit_code]  # fmt: skip
+    answers = quality.raise_disputes(session, principal, (DisputeCreate(
+        resource_code=other.row.record.resource_code, item=other.item,
+        description=(
+            f"{'一人一档' if kind is Kind.person else '一企一档'} 第 {golden.entity_id} 号档案："
+            f"第 {other.row.row_no} 行的{labels.get(golden.field, golden.field)}与"
+            f"{'权威来源' if chosen.authoritative else '最新来源'}"
+            f"（{chosen.row.record.unit_code} 的 {chosen.row.record.resource_code}）"
+            "不一致，请核实更正"
+        ),
+    ) for golden, chosen, other, _ in wanted), dispute_days,
+        at_most=settings.disputes_per_run)  # fmt: skip
+    raised: list[str] = []
+    for (golden, _, _, alternative), dispute in zip(wanted, answers, strict=False):
+        if dispute is None:
             continue
         alternative["dispute_number"] = dispute.number
         golden.dispute_number = golden.dispute_number or dispute.number

@@ -88,22 +88,24 @@ def _link_rows_of(
     printed = {
         uid: incremental.fingerprint(r.record.unit_code, r.raw) for uid, r in current.items()
     }
-    old = {
-        link.record_uid: link for link in repository.links_of_resource(session, kind.value, code)
-    }
+    # the links' marks only (not their values): most rows of a load are unchanged
+    old = {m.record_uid: m for m in repository.link_marks(session, kind.value, code)}
     unchanged = {uid for uid, fp in printed.items() if uid in old and old[uid].fingerprint == fp}
-    free: dict[str, list[EntityLink]] = defaultdict(list)
-    for uid, link in old.items():
+    free: dict[str, list[repository.LinkMark]] = defaultdict(list)
+    for uid, mark in old.items():
         if uid not in unchanged:
-            free[link.fingerprint].append(link)
-    moved: dict[str, EntityLink] = {}  # new uid → the link its content had at another row
+            free[mark.fingerprint].append(mark)
+    moved_from: dict[str, str] = {}  # new uid → the row its content had before
     for uid, fp in printed.items():
         if uid not in unchanged and free.get(fp):
-            moved[uid] = free[fp].pop()
-    to_link = [uid for uid in current if uid not in unchanged and uid not in moved]
-    gone = [link for links in free.values() for link in links]
-    if not to_link and not moved and not gone:
+            moved_from[uid] = free[fp].pop().record_uid
+    to_link = [uid for uid in current if uid not in unchanged and uid not in moved_from]
+    gone = [mark for marks in free.values() for mark in marks]
+    if not to_link and not moved_from and not gone:
         return None
+    full = {link.record_uid: link for link in repository.links_by_uids(
+        session, kind.value, moved_from.values())} if moved_from else {}  # fmt: skip
+    moved = {uid: full[before] for uid, before in moved_from.items()}
 
     run = LinkRun(
         kind=kind.value, started_at=datetime.now(UTC), run_by=principal.username,
@@ -177,7 +179,7 @@ def _link_rows_of(
     new_links = []
     for uid in to_link:
         row, strongest = current[uid], best.get(uid)
-        new_links.append(EntityLink(
+        new_links.append(dict(
             kind=kind.value, record_uid=uid, resource_code=code, row_no=row.row_no,
             unit_code=row.record.unit_code, entity_id=final[uid],
             partner_uid=(
@@ -188,7 +190,7 @@ def _link_rows_of(
             levels=strongest.levels if strongest else {}, run_id=run.id,
             fingerprint=printed[uid], raw=row.raw, prepared=prepared_of[uid],
         ))  # fmt: skip
-    repository.add_all(session, new_links)
+    repository.insert_links(session, new_links)
     repository.add_keys(session, kind.value, {
         uid: incremental.keys_of(kind, p) for uid, p in prepared_of.items()
     })  # fmt: skip
@@ -229,7 +231,7 @@ def _link_rows_of(
 
 
 def _reuse_files(
-    session: Session, new_groups: list[list[str]], old: dict[str, EntityLink],
+    session: Session, new_groups: list[list[str]], old: dict[str, repository.LinkMark],
     placed: dict[str, int], merged_into: dict[int, int],
 ) -> list[tuple[list[str], int | None]]:  # fmt: skip
     """Each group of rows that starts a file, with the file it keeps: a changed row that was
@@ -277,14 +279,14 @@ def _rekey_reviews(session: Session, kind: Kind, renamed: dict[str, str]) -> Non
 def _score(
     session: Session, kind: Kind, kept: dict[str, Any], prepared: list[dict[str, Any]],
     settings: BaselibSettings,
-) -> tuple[list[ScoredPair], list[EntityLink]]:  # fmt: skip
+) -> tuple[list[ScoredPair], list[repository.LinkValues]]:  # fmt: skip
     """The new records' pairs (among themselves and with the existing records sharing one of
     their blocking keys), scored with the kept model and the library's term frequencies."""
     if not prepared:
         return [], []
     wanted = {k for p in prepared for k in incremental.block_keys(kind, p)}
     uids = repository.uids_by_keys(session, kind.value, wanted)
-    candidates = [link for link in repository.links_by_uids(session, kind.value, uids)
+    candidates = [link for link in repository.link_values_by_uids(session, kind.value, uids)
                   if link.prepared]  # fmt: skip
     existing = [link.prepared for link in candidates]
     tf_keys = {incremental.tf_key(kind, p) for p in [*prepared, *existing]} - {None}
@@ -308,7 +310,7 @@ def _choose_golden(
     settings: BaselibSettings, keys: ops.Keys, regions: Any,
 ) -> golden.Kept:  # fmt: skip
     """The touched files' golden fields, chosen anew from every row they now hold."""
-    links = repository.links_of_entities(session, entity_ids)
+    links = repository.link_values_of_entities(session, entity_ids)
     sources = {s.resource.code: s for s in service.sources_of(session, kind)}
     loaded = datastore.tables_of(session, sorted({link.resource_code for link in links}))
     clusters: dict[str, list[str]] = defaultdict(list)

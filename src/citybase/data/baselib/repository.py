@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +29,13 @@ def add(session: Session, obj: object) -> None:
 def add_all(session: Session, objs: Iterable[object]) -> None:
     session.add_all(list(objs))
     session.flush()
+
+
+def insert_links(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many links at once, given as their columns (a plain insert: no object is kept in the
+    session)."""
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(EntityLink), rows[start : start + CHUNK])
 
 
 def last_run(session: Session, kind: str) -> LinkRun | None:
@@ -134,6 +141,52 @@ def _chunks(values: Iterable[str | int]) -> Iterable[list[Any]]:
     listed = list(values)
     for start in range(0, len(listed), CHUNK):
         yield listed[start : start + CHUNK]
+
+
+class LinkMark(NamedTuple):
+    """What telling a resource's changed rows needs of a link, without its values."""
+
+    record_uid: str
+    fingerprint: str
+    entity_id: int
+
+
+def link_marks(session: Session, kind: str, code: str) -> list[LinkMark]:
+    return [LinkMark(u, f, e) for u, f, e in session.execute(
+        select(EntityLink.record_uid, EntityLink.fingerprint, EntityLink.entity_id)
+        .where(EntityLink.kind == kind, EntityLink.resource_code == code))]  # fmt: skip
+
+
+class LinkValues(NamedTuple):
+    """A link's row and values, as linking and choosing golden fields read them (no object is
+    kept in the session)."""
+
+    record_uid: str
+    entity_id: int
+    resource_code: str
+    row_no: int
+    raw: dict[str, Any]
+    prepared: dict[str, Any]
+
+
+_VALUES = (EntityLink.record_uid, EntityLink.entity_id, EntityLink.resource_code,
+           EntityLink.row_no, EntityLink.raw, EntityLink.prepared)  # fmt: skip
+
+
+def link_values_by_uids(session: Session, kind: str, uids: Iterable[str]) -> list[LinkValues]:
+    out: list[LinkValues] = []
+    for chunk in _chunks(uids):
+        out.extend(LinkValues(*row) for row in session.execute(
+            select(*_VALUES).where(EntityLink.kind == kind, EntityLink.record_uid.in_(chunk))))  # fmt: skip
+    return out
+
+
+def link_values_of_entities(session: Session, entity_ids: Iterable[int]) -> list[LinkValues]:
+    out: list[LinkValues] = []
+    for chunk in _chunks(entity_ids):
+        out.extend(LinkValues(*row) for row in session.execute(
+            select(*_VALUES).where(EntityLink.entity_id.in_(chunk))))  # fmt: skip
+    return out
 
 
 def links_of_resource(session: Session, kind: str, code: str) -> list[EntityLink]:

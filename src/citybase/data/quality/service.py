@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from citybase.core import clock
 from citybase.core.bus import service as bus
 from citybase.core.codes import is_citizen_id, is_credit_code
-from citybase.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from citybase.core.errors import CitybaseError, Conflict, Forbidden, InvalidInput, NotFound
 from citybase.core.identity.schemas import Principal, Role
 from citybase.core.identity.service import actor_of
 from citybase.core.ledger import service as ledger
@@ -356,29 +356,91 @@ def raise_dispute(
 ) -> DisputeRead:
     """A consumer disputes a row or an item; the provider has ``days`` to answer."""
     resource = catalog.get_accessible_resource(session, principal, data.resource_code)
-    if data.item and data.item not in {i.name for i in resource.items}:
+    _check_dispute(principal, resource, data)
+    now = datetime.now(UTC)
+    prefix = _dispute_prefix(now)
+    dispute = _new_dispute(principal, resource, data, prefix,
+                           repository.count_disputes_with_prefix(session, prefix) + 1, now, days)  # fmt: skip
+    repository.add(session, dispute)
+    ledger.record_many(session, [_dispute_entry(principal, dispute)])
+    return _dispute_read(dispute, now)
+
+
+def raise_disputes(
+    session: Session, principal: Principal, items: Iterable[DisputeCreate], days: int,
+    at_most: int | None = None,
+) -> list[DisputeRead | None]:  # fmt: skip
+    """Several disputes at once, each as ``raise_dispute`` would raise it — None in its place
+    where that would refuse it — with each resource looked up once and one append to the
+    ledger; the items after ``at_most`` raised are left out of the answer."""
+    if not principal.unit_code:
+        raise Forbidden("a dispute is raised for a unit; this account has none", field="unit")
+    now = datetime.now(UTC)
+    prefix = _dispute_prefix(now)
+    count = repository.count_disputes_with_prefix(session, prefix)
+    resources: dict[str, ResourceRead | None] = {}
+    out: list[Dispute | None] = []
+    raised = 0
+    for data in items:
+        if at_most is not None and raised >= at_most:
+            break
+        if data.resource_code not in resources:
+            try:
+                resources[data.resource_code] = catalog.get_accessible_resource(
+                    session, principal, data.resource_code)  # fmt: skip
+            except CitybaseError:
+                resources[data.resource_code] = None
+        resource = resources[data.resource_code]
+        try:
+            if resource is None:
+                raise NotFound(f"no resource {data.resource_code}", field="resource_code")
+            _check_dispute(principal, resource, data)
+        except CitybaseError:
+            out.append(None)
+            continue
+        count, raised = count + 1, raised + 1
+        out.append(_new_dispute(principal, resource, data, prefix, count, now, days))
+    made = [d for d in out if d is not None]
+    if made:
+        session.add_all(made)
+        session.flush()
+        ledger.record_many(session, [_dispute_entry(principal, d) for d in made])
+    return [None if d is None else _dispute_read(d, now) for d in out]
+
+
+def _check_dispute(principal: Principal, resource: ResourceRead, data: DisputeCreate) -> None:
+    names = {i.name for i in resource.items}
+    if data.item and data.item not in names:
         raise InvalidInput(f"{data.item} is not a data item of {resource.code}", field="item")
-    unknown = [k for k in data.row_filter if k not in {i.name for i in resource.items}]
+    unknown = [k for k in data.row_filter if k not in names]
     if unknown:
         raise InvalidInput(f"no column {unknown[0]}", field="row_filter")
     if not principal.unit_code:
         raise Forbidden("a dispute is raised for a unit; this account has none", field="unit")
-    now = datetime.now(UTC)
-    prefix = f"QD{clock.city_date(now):%Y%m%d}"  # the city's day, as every number
-    dispute = Dispute(
-        number=f"{prefix}{repository.count_disputes_with_prefix(session, prefix) + 1:04d}",
-        resource_code=resource.code, provider_unit_code=resource.provider_unit_code,
-        consumer_unit_code=principal.unit_code, raised_by=principal.username, item=data.item,
-        row_filter=data.row_filter, description=data.description,
-        proposed_value=data.proposed_value, deadline=now + timedelta(days=days),
-        status=DisputeStatus.open.value,
+
+
+def _dispute_prefix(now: datetime) -> str:
+    return f"QD{clock.city_date(now):%Y%m%d}"  # the city's day, as every number
+
+
+def _new_dispute(principal: Principal, resource: ResourceRead, data: DisputeCreate, prefix: str,
+                 serial: int, now: datetime, days: int) -> Dispute:  # fmt: skip
+    return Dispute(
+        number=f"{prefix}{serial:04d}", resource_code=resource.code,
+        provider_unit_code=resource.provider_unit_code, consumer_unit_code=principal.unit_code,
+        raised_by=principal.username, item=data.item, row_filter=data.row_filter,
+        description=data.description, proposed_value=data.proposed_value,
+        deadline=now + timedelta(days=days), status=DisputeStatus.open.value,
     )  # fmt: skip
-    repository.add(session, dispute)
-    ledger.record(session, actor_of(principal), "quality.dispute.raise", object_type="data_resource",
-                  object_id=resource.code, reason=data.description, case_number=dispute.number,
-                  details={"item": data.item, "row": data.row_filter,
-                           "deadline": dispute.deadline.isoformat()})  # fmt: skip
-    return _dispute_read(dispute, now)
+
+
+def _dispute_entry(principal: Principal, dispute: Dispute) -> dict[str, Any]:
+    actor = actor_of(principal)
+    return {"actor": actor.name, "actor_unit": actor.unit, "action": "quality.dispute.raise",
+            "object_type": "data_resource", "object_id": dispute.resource_code,
+            "reason": dispute.description, "case_number": dispute.number,
+            "details": {"item": dispute.item, "row": dispute.row_filter,
+                        "deadline": dispute.deadline.isoformat()}}  # fmt: skip
 
 
 def _dispute(session: Session, principal: Principal, number: str) -> Dispute:
