@@ -147,3 +147,30 @@ def test_overdue_disputes_are_warned_once(session: Session) -> None:
     assert service.list_disputes(session, city.consumer)[0].overdue
     assert service.warn_overdue(session) == [raised.number]
     assert service.warn_overdue(session) == []
+
+
+def test_disputes_raised_at_once_are_each_as_one_raised_alone(session: Session) -> None:
+    city = shared_city(session)
+    code = city.resource.code
+    first = service.raise_dispute(
+        session, city.consumer, DisputeCreate(resource_code=code, description="金额有误"), days=5
+    )  # fmt: skip
+    items = [
+        DisputeCreate(resource_code=code, item="住址", description="该当事人已迁居仓山区"),
+        DisputeCreate(resource_code=code, item="没有这一项", description="不存在的数据项"),
+        DisputeCreate(resource_code="R999999", description="不存在的资源"),
+        DisputeCreate(resource_code=code, row_filter={"姓名": "王芳"}, description="整行有误"),
+        DisputeCreate(resource_code=code, description="超出本次上限"),
+    ]
+    raised = service.raise_disputes(session, city.consumer, items, days=5, at_most=2)
+    assert [d is None for d in raised] == [False, True, True, False]  # the fifth is left out
+    numbers = [d.number for d in raised if d is not None]
+    prefix = first.number[:-4]
+    assert numbers == [f"{prefix}{int(first.number[-4:]) + n:04d}" for n in (1, 2)]
+    assert all(d.provider_unit_code == "fz.urban" for d in raised if d is not None)
+    entries = ledger.find_entries(session, LedgerFilter(action="quality.dispute.raise"))[0]
+    assert sorted(e.case_number for e in entries) == [first.number, *numbers]
+    inbox = {d.number for d in service.list_disputes(session, city.people["urbansteward"])}
+    assert {first.number, *numbers} <= inbox
+    with pytest.raises(Forbidden):  # an account of no unit raises none
+        service.raise_disputes(session, city.people["root"], items, days=5)
