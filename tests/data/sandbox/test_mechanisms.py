@@ -132,6 +132,19 @@ def test_the_truncation_keeps_at_most_the_bound_and_a_random_choice() -> None:
     assert len(chosen) > 1  # not always the same three rows
 
 
+def test_only_the_rows_over_the_bound_are_dropped_among_many_people() -> None:
+    import polars as pl
+
+    # 3,000 people of 1 to 3 rows share the hash buckets the truncation counts first (about
+    # two a row): crowded buckets hold people under the bound, who keep every row
+    names = [f"p{i}" for i in range(3000) for _ in range(1 + i % 3)] + ["heavy"] * 7
+    people = pl.Series(names, dtype=pl.String).hash(seed=0)
+    kept = mechanisms._kept(people, 3).to_list()
+    assert all(kept[: len(names) - 7])
+    assert sum(kept[len(names) - 7 :]) == 3
+    assert all(mechanisms._kept(people, 7).to_list())
+
+
 def test_delta_uses_opendps_gaussian_and_its_zcdp_conversion() -> None:
     from opendp import combinators, domains, measurements, metrics
 
