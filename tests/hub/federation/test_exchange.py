@@ -283,3 +283,40 @@ def test_steps_that_cross_while_cut_off_are_listed_until_a_person_settles_them(
         with scope(db) as session:
             assert service.disagreements(session) == []
             assert [p.disagreeing for p in service.status(session)] == [0]
+
+
+def test_steps_that_cross_and_are_both_taken_are_listed_too(
+    city: Database, district: Database
+) -> None:
+    number = _take_in(city)
+    _act(city, None, number, Action.dispatch, lead_unit="gl.urban", category_code="010202")
+    wire(city, district)
+    with scope(district) as session:
+        there = service.links(session)[0].case_number
+    wire(district, city)
+    # at the same moment: the district's bureau signs while the city's centre takes it back
+    _act(district, "gl.handler", there, Action.sign)
+    _act(city, None, number, Action.reassign, lead_unit="gl.civil", note="改派")
+    for _ in range(3):
+        wire(district, city)
+        wire(city, district)
+    here, yonder = _state(city, number), _state(district, there)
+    assert here != yonder  # each took the other's step after its own: they crossed
+    with scope(city) as session:
+        [apart] = service.disagreements(session)
+        assert (apart.state, apart.peer_state) == (here, yonder)
+    with scope(district) as session:
+        [apart] = service.disagreements(session)
+        assert apart.state == yonder
+        assert apart.why.startswith("steps crossed: reassign was taken there from dispatched")
+    # settled: the city's centre sends it to the district's bureau again, which signs it
+    _act(city, None, number, Action.reassign, lead_unit="gl.urban", note="仍由鼓楼城管办理")
+    wire(city, district)
+    _act(district, "gl.handler", there, Action.sign)
+    for _ in range(3):
+        wire(district, city)
+        wire(city, district)
+    assert _state(city, number) == _state(district, there) == "signed"
+    for db in (city, district):
+        with scope(db) as session:
+            assert service.disagreements(session) == []

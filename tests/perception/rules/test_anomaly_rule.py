@@ -56,7 +56,7 @@ def test_an_anomaly_rule_alarms_with_reasons_and_its_detector_outlives_a_restart
     rules._detectors.clear()
     rules._stored_at.clear()
     assert _send(session, 400, _levels(100, seed=2)) == []
-    [(detector, _)] = rules._detectors.values()
+    [(detector, _, _)] = rules._detectors.values()
     assert detector.seen == stored_seen + 100  # it went on, it did not warm up again
     [raised] = _send(session, 500, [9.5])
     assert "level 9.5 is unusual" in raised

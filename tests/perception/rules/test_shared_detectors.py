@@ -83,28 +83,72 @@ def test_two_processes_judging_by_turns_share_one_detector(
         # every batch is written once the other process is seen, so the next takes it whole
         assert state.detector["state"]["seen"] == t  # type: ignore[index]
         assert state.detector_writer == name
-    [(detector, version)] = a["detectors"].values()
+    [(detector, version, _)] = a["detectors"].values()
     assert detector.seen == t - 3
     assert version < _stored(session, rule.id).detector_version
-    [(detector, version)] = b["detectors"].values()
+    [(detector, version, _)] = b["detectors"].values()
     assert detector.seen == t
     assert version == _stored(session, rule.id).detector_version
 
 
-def test_a_process_alone_writes_its_detector_every_so_often(
+def test_a_process_alone_writes_its_detector_first_then_every_so_often(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     city(session)
     rule = rules.put_rule(session, SYSTEM, RuleIn(
         name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
     with _process(monkeypatch, "a", {}):
-        _judge(session, range(rules.STORE_EVERY - 1))
-        assert session.get(RuleState, (rule.id, "wl-1")).detector is None  # type: ignore[union-attr]
-        for t in range(rules.STORE_EVERY - 1, 2 * rules.STORE_EVERY + 5):
+        _judge(session, range(10))  # written at once, so that another process would see it
+        assert _stored(session, rule.id).detector_version == 1
+        for t in range(10, 10 + rules.STORE_EVERY + 5):
             _judge(session, range(t, t + 1))
     state = _stored(session, rule.id)
-    assert state.detector["state"]["seen"] == 2 * rules.STORE_EVERY  # type: ignore[index]
+    assert state.detector["state"]["seen"] == 10 + rules.STORE_EVERY  # type: ignore[index]
     assert state.detector_version == 2
+
+
+def test_two_processes_starting_together_share_from_the_first_batch(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city(session)
+    rule = rules.put_rule(session, SYSTEM, RuleIn(
+        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    a: dict[str, dict] = {}  # type: ignore[type-arg]
+    b: dict[str, dict] = {}  # type: ignore[type-arg]
+    for turn in range(12):
+        with _process(monkeypatch, *(("a", a) if turn % 2 == 0 else ("b", b))):
+            _judge(session, range(3 * turn, 3 * turn + 3))
+        assert _stored(session, rule.id).detector["state"]["seen"] == 3 * turn + 3  # type: ignore[index]
+
+
+def test_a_batch_rolled_back_leaves_no_learning_in_memory(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city(session)
+    rules.put_rule(session, SYSTEM, RuleIn(
+        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    with _process(monkeypatch, "a", {}):
+        _judge(session, range(20))
+        savepoint = session.begin_nested()
+        _judge(session, range(20, 30))  # taught, then rolled back with the readings
+        savepoint.rollback()
+        assert rules._detectors == {}  # forgotten: read again from what is stored
+        _judge(session, range(20, 30))  # the same readings, now stored
+        [(detector, _, _)] = rules._detectors.values()
+        assert detector.seen == 30  # learnt once, not twice
+
+
+def test_a_reading_judged_again_is_not_learnt_twice(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city(session)
+    rules.put_rule(session, SYSTEM, RuleIn(
+        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    with _process(monkeypatch, "a", {}):
+        _judge(session, range(20))
+        _judge(session, range(15, 20))  # delivered again (an acknowledgement lost)
+        [(detector, _, _)] = rules._detectors.values()
+        assert detector.seen == 20
 
 
 @pytest.mark.slow

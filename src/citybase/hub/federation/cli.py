@@ -36,7 +36,7 @@ def status(data_dir: DataDir = None) -> None:
     now = datetime.now(UTC)
     out.print(f"role: {settings.federation.role}")
     table = Table("peer", "role", "link", "waiting out", "waiting in", "last sent",
-                  "last received", "lag", "cases linked", "disagreeing")  # fmt: skip
+                  "last received", "lag", "cases linked")  # fmt: skip
     for s in links:
         state = "up" if s.connected else f"down {s.last_error}".strip()
         table.add_row(
@@ -44,8 +44,8 @@ def status(data_dir: DataDir = None) -> None:
             f"{s.waiting_out} (oldest {_ago(s.oldest_waiting_at, now)})", str(s.waiting_in),
             f"{s.last_sent_subject or '—'} {_ago(s.last_sent_at, now)}",
             f"{s.last_received_subject or '—'} {_ago(s.last_received_at, now)}",
-            "—" if s.lag_in_seconds is None else f"{s.lag_in_seconds:.2f} s", str(s.links),
-            str(s.disagreeing),
+            "—" if s.lag_in_seconds is None else f"{s.lag_in_seconds:.2f} s",
+            f"{s.links} ({s.disagreeing} apart)" if s.disagreeing else str(s.links),
         )  # fmt: skip
     out.print(table)
     db.dispose()

@@ -76,3 +76,10 @@ class FederationLink(IdMixin, Base):
     peer_action: Mapped[str] = mapped_column(String(20), default="")
     peer_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    step_seq: Mapped[int] = mapped_column(
+        default=0, server_default="0", doc="The place of this side's last step sent"
+    )
+    apart_since: Mapped[datetime | None] = mapped_column(
+        default=None, index=True, doc="Since when the two sides' states differ (none: agree)"
+    )
+    apart_why: Mapped[str] = mapped_column(String(400), default="", server_default="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citybase.hub.federation.models import FederationLink, FederationMessage, FederationPeer
@@ -118,17 +118,10 @@ def messages(
     return list(session.scalars(query))
 
 
-def refused_in(
-    session: Session, marks: tuple[str, ...], limit: int = 500
-) -> list[FederationMessage]:
-    """Per case, the latest message received whose outcome says a step was not taken (by this
-    side, or by the other in its answer), newest first."""
-    latest = (
-        select(func.max(FederationMessage.id))
-        .where(FederationMessage.direction == "in", FederationMessage.case_number != "",
-               or_(*(FederationMessage.outcome.contains(m) for m in marks)))
-        .group_by(FederationMessage.case_number)
-    )  # fmt: skip
-    return list(session.scalars(
-        select(FederationMessage).where(FederationMessage.id.in_(latest))
-        .order_by(FederationMessage.id.desc()).limit(limit)))  # fmt: skip
+def apart(session: Session, peer_code: str | None = None, limit: int = 500
+          ) -> list[FederationLink]:  # fmt: skip
+    """Links whose two sides were last seen to disagree, the longest apart first."""
+    query = select(FederationLink).where(FederationLink.apart_since.is_not(None))
+    if peer_code:
+        query = query.where(FederationLink.peer_code == peer_code)
+    return list(session.scalars(query.order_by(FederationLink.apart_since).limit(limit)))

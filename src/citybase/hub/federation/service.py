@@ -202,6 +202,7 @@ def on_case_changed(session: Session, event: CaseEvent) -> str:
         if peer is None:
             return ""
         link.sent_seq += 1
+        link.step_seq = link.sent_seq
         queue(session, peer, CaseChanged(
             district_code=peer.district_code, direction=_direction(peer),
             sent_by=own_code(session, peer), number=link.case_number,
@@ -374,6 +375,7 @@ def _receive_case(
             message, CaseEscalated | CaseAssigned)):  # fmt: skip
         raise OutOfOrder(f"{message.number}: message {message.seq} before {expected}")
     cal = calendar_for(home) if home else DEFAULT
+    crossed = ""
     if link is None:
         assert isinstance(message, CaseEscalated | CaseAssigned)
         number, outcome = _take_in(session, peer, message, cal, now)
@@ -382,7 +384,12 @@ def _receive_case(
         repository.add(session, link)
         action = "take_in"
     elif isinstance(message, CaseChanged):
+        before = str(cases.get_for_system(session, link.case_number).state)
         outcome, action = _mirror(session, link.case_number, message, cal, now), message.action
+        taken = outcome.endswith(f"taken on {link.case_number}")
+        if taken and before != message.from_state:
+            crossed = (f"steps crossed: {message.action} was taken there from {message.from_state}"
+                       f", here the case was {before}")  # fmt: skip
     elif isinstance(message, CaseTaken):
         outcome, action = f"{message.action}: {message.outcome}"[:400], ""
     else:
@@ -396,8 +403,9 @@ def _receive_case(
         link.peer_state = message.case.state
         link.peer_action = "escalate" if isinstance(message, CaseEscalated) else "dispatch"
     link.peer_changed_at = message.created_at
+    state = str(cases.get_for_system(session, link.case_number).state)
+    _note_apart(link, message, state, crossed or outcome, now, crossed=bool(crossed))
     if action:  # tell the other side what became of it, and where this side's case stands
-        state = str(cases.get_for_system(session, link.case_number).state)
         link.sent_seq += 1
         queue(session, peer, CaseTaken(
             district_code=peer.district_code, direction=_direction(peer),
@@ -406,6 +414,23 @@ def _receive_case(
             state=state, outcome=outcome[:400],
         ), link.case_number, link.sent_seq)  # fmt: skip
     return link.case_number, outcome
+
+
+def _note_apart(link: FederationLink, message: CaseMessage, state: str, why: str,
+                now: datetime, *, crossed: bool) -> None:  # fmt: skip
+    """Whether the two sides now disagree: steps that crossed (each side took the other's step
+    on top of its own, so their states may differ whatever the messages say), a step one side
+    could not take, or an answer to this side's last step that says the other's case stands
+    elsewhere. Cleared by an answer to this side's last step, or a step of the other side taken
+    here, that leaves the two states the same."""
+    refused = any(mark in why for mark in NOT_TAKEN)
+    answered = isinstance(message, CaseTaken) and message.answers >= link.step_seq
+    differ = bool(link.peer_state) and link.peer_state != state
+    if crossed or (differ and (refused or answered)):
+        link.apart_since = link.apart_since or now
+        link.apart_why = why[:400]
+    elif not differ and (answered or isinstance(message, CaseChanged)):
+        link.apart_since, link.apart_why = None, ""
 
 
 def _take_in(
@@ -541,25 +566,20 @@ def status(session: Session, now: datetime | None = None) -> list[PeerStatus]:
 
 
 def disagreements(session: Session, peer_code: str | None = None) -> list[DisagreementRead]:
-    """Cases whose two sides disagree: a step taken on one side while the link was cut (or in
-    the same moment as another on the other side) could not be taken on the other, and the two
-    states still differ. Newest first; a step on either side that brings them together takes
-    the case off the list."""
+    """Cases whose two sides disagree: a step one side took could not be taken on the other,
+    steps crossed, or the other side's answer to this side's last step says its case stands
+    elsewhere. The longest apart first; a step on either side that brings them together takes
+    the case off the list once the other side's answer says so."""
     out = []
-    for m in repository.refused_in(session, NOT_TAKEN):
-        link = repository.link_of_case(session, m.case_number)
-        if link is None or not link.peer_state or (peer_code and link.peer_code != peer_code):
-            continue
+    for link in repository.apart(session, peer_code):
         try:
-            state = str(cases.get_for_system(session, m.case_number).state)
+            state = str(cases.get_for_system(session, link.case_number).state)
         except CitybaseError:
-            continue
-        if state == link.peer_state:
             continue
         out.append(DisagreementRead(
             peer_code=link.peer_code, case_number=link.case_number, peer_number=link.peer_number,
             state=state, peer_state=link.peer_state, peer_action=link.peer_action,
-            peer_changed_at=link.peer_changed_at, why=m.outcome, noticed_at=m.received_at,
+            peer_changed_at=link.peer_changed_at, why=link.apart_why, noticed_at=link.apart_since,
         ))  # fmt: skip
     return out
 

@@ -1,5 +1,6 @@
-"""Anomaly detectors shared by every ingesting process: perception_rule_states.detector_version
-and detector_writer, so that a process knows when its detector in memory is out of date.
+"""Anomaly detectors shared by every ingesting process: perception_rule_states.detector_version,
+detector_writer and detector_written_at, so that a process knows when its detector in memory is
+out of date and whether another process judges the series now.
 
 Revision ID: 0078
 Revises: 0077
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import citybase.core.db.base
 
 revision: str = "0078"
 down_revision: str | None = "0077"
@@ -25,9 +28,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("detector_writer", sa.String(100), nullable=False, server_default="")
         )
+        batch.add_column(
+            sa.Column("detector_written_at", citybase.core.db.base.UTCDateTime(timezone=True))
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("perception_rule_states") as batch:
+        batch.drop_column("detector_written_at")
         batch.drop_column("detector_writer")
         batch.drop_column("detector_version")

@@ -47,6 +47,7 @@ class RuleState(Base):
     detector_writer: Mapped[str] = mapped_column(
         String(100), default="", server_default="", doc="The process that wrote it last"
     )
+    detector_written_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AlarmRecord(IdMixin, Base):

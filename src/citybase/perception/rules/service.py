@@ -12,8 +12,9 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
@@ -43,7 +44,8 @@ SYSTEM = Actor.system("perception")
 # Each process holds the detectors it judged with, with the version of the stored state they
 # stand for; a stored state of another version means another process judged the series since,
 # and the detector is read again from it (see docs/perception.md, "Several ingesting processes").
-_detectors: dict[tuple[int, str, str], tuple[Detector, int]] = {}
+_detectors: dict[tuple[int, str, str], tuple[Detector, int, str]] = {}  # version, writer
+_TOUCHED = "perception.detectors"  # session.info: the detectors a transaction taught
 _stored_at: dict[tuple[int, str, str], int] = {}  # readings learnt when last stored
 _shared_until: dict[tuple[int, str, str], float] = {}  # written at every batch until then
 _lock = threading.Lock()
@@ -231,40 +233,68 @@ def judge(session: Session, readings: list[Accepted]) -> list[AlarmRecord]:
             found = _judge_one(session, rule, device_id, at, values, open_alarms, states, learnt)
             if found is not None:
                 raised.append(found)
-    _keep(learnt)
+    _keep(session, learnt)
     return raised
 
 
-def _detector(state: RuleState, key: tuple[int, str, str]) -> Detector:
+def _detector(session: Session, state: RuleState, key: tuple[int, str, str]) -> Detector:
     """The series' detector: the one in memory if the stored state is still the one it stands
-    for, else read again from the stored state (another process judged the series since: it is
-    then written at every batch for a while, so that the processes hand it to each other whole).
-    Called with ``_lock`` held."""
+    for (same version, same writer), else read again from the stored state. When the stored one
+    was written by another process in the last ``SHARED_SECONDS``, that process judges the
+    series too: this one then writes it at every batch for a while, so that the processes hand
+    it to each other whole. Called with ``_lock`` held."""
     held = _detectors.get(key)
-    if held is not None and held[1] == state.detector_version:
+    if held is not None and held[1:] == (state.detector_version, state.detector_writer):
         return held[0]
-    if state.detector_writer not in ("", writer()):
+    written = state.detector_written_at
+    if (
+        state.detector_writer not in ("", writer())
+        and written is not None
+        and (datetime.now(UTC) - written).total_seconds() < SHARED_SECONDS
+    ):
         _shared_until[key] = time.monotonic() + SHARED_SECONDS
+    if inspect(state).persistent:  # read as stored now, not as this session last saw it
+        session.expire(state, ["detector"])
     detector = _restore(state, key[2])
-    _detectors[key] = (detector, state.detector_version)
+    _detectors[key] = (detector, state.detector_version, state.detector_writer)
     _stored_at[key] = detector.seen
     return detector
 
 
-def _keep(learnt: dict[tuple[int, str, str], RuleState]) -> None:
-    """Write the detectors this batch taught: every ``STORE_EVERY`` readings (so that a restart
-    goes on from them), or at every batch while another process judges the series too."""
+def _keep(session: Session, learnt: dict[tuple[int, str, str], RuleState]) -> None:
+    """Write the detectors this batch taught: the first time (so that another process judging
+    the series sees this one), then every ``STORE_EVERY`` readings (so that a restart goes on
+    from them), or at every batch while another process judges the series too. The detectors
+    in memory are forgotten if the transaction is rolled back (``_forget``)."""
     me, now = writer(), time.monotonic()
     with _lock:
+        session.info.setdefault(_TOUCHED, set()).update(learnt)
         for key, state in learnt.items():
-            detector, version = _detectors[key]
+            detector, version, _ = _detectors[key]
             shared = _shared_until.get(key, 0.0) > now
-            if not shared and detector.seen - _stored_at.get(key, 0) < STORE_EVERY:
+            if version and not shared and detector.seen - _stored_at.get(key, 0) < STORE_EVERY:
                 continue
             state.detector = {"attr": key[2], "state": detector.state()}
             state.detector_version, state.detector_writer = version + 1, me
-            _detectors[key] = (detector, version + 1)
+            state.detector_written_at = datetime.now(UTC)
+            _detectors[key] = (detector, version + 1, me)
             _stored_at[key] = detector.seen
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction: Any) -> None:
+    """A rolled-back batch (or savepoint) taught the detectors it touched readings that are not
+    stored: they are read again from their stored state when next needed."""
+    touched = session.info.pop(_TOUCHED, None)
+    if touched:
+        with _lock:
+            for key in touched:
+                _detectors.pop(key, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
 
 
 def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
@@ -291,8 +321,8 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     number = float(value)  # true/false judged as 1/0 (a smoke detector's "smoke > 0")
     state = _state(session, rule, device_id, states)
     previous, previous_at = state.last_value, state.last_ts
-    if previous_at is not None and at < previous_at:
-        return None  # a late reading does not move the rule's memory back
+    if previous_at is not None and at <= previous_at:
+        return None  # a late reading (or one judged before) does not move the rule's memory
     state.last_value, state.last_ts = number, at
     if rule.kind == RuleKind.threshold:
         if not _beyond(p["op"], number, p["limit"]):
@@ -319,7 +349,7 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     if rule.kind == RuleKind.anomaly:
         key = (rule.id, device_id, rule.attr)
         with _lock:
-            detector = _detector(state, key)
+            detector = _detector(session, state, key)
             score = detector.update(at, number)
             learnt[key] = state
             why = detector.explain() if score >= p.get("score", ANOMALY_SCORE) else ""
