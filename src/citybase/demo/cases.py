@@ -29,6 +29,7 @@ from citybase.hub.cases.schemas import (
     ActionIn,
     Attachment,
     CaseCreate,
+    CaseFilter,
     CaseRead,
     CaseState,
     Channel,
@@ -335,6 +336,7 @@ def seed_hub(
     except CitybaseError as exc:
         raise RuntimeError(f"the demo requests do not go through: {exc.message}") from exc
     _spike(session, operator, now)
+    _waiting(session, operator, now)
     _inspections(session, operator, supervisor, now, settings=settings)
     cases.sweep(session, DEFAULT, 0.25, now)
     brains.detect(session, HubSettings(), now)
@@ -352,6 +354,23 @@ def _spike(session: Session, operator: cases.Mover, now: datetime) -> None:
         data = CaseCreate(text=text, address=f"台江区{ROADS[n]}{n * 7 + 3}号", region_code="350103",
                           category_code="020102", reporter_phone=f"1380591{n:04d}")  # fmt: skip
         cases.intake(session, operator, data, now=now - timedelta(hours=2 + n * 2.5))
+
+
+def _waiting(session: Session, operator: cases.Mover, now: datetime) -> None:
+    """A request dispatched to 鼓楼区城管局 within the hour and not yet signed, when the stream
+    left none at the time the demo is built: what the demo's case handler finds waiting."""
+    found, _ = cases.find_all(session, CaseFilter(state=[CaseState.dispatched],
+                                                  lead_unit="gl.urban"))  # fmt: skip
+    if found:
+        return
+    data = CaseCreate(text="鼓东路口的井盖缺失了，晚上很危险，请尽快处理", address="鼓楼区鼓东路12号",
+                      region_code="350102", category_code="010202", reporter_name="林先生",
+                      reporter_phone="13805910012")  # fmt: skip
+    number = cases.intake(session, operator, data, now=now - timedelta(minutes=40)).case.number
+    if cases.get_for_system(session, number).state is CaseState.accepted:
+        cases.act(session, operator, number, Action.dispatch,
+                  ActionIn(lead_unit="gl.urban", category_code="010202"),
+                  now=now - timedelta(minutes=35))  # fmt: skip
 
 
 # what a grid inspector reports on the street (鼓东街道) whose communities and grids the demo

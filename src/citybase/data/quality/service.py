@@ -393,7 +393,7 @@ def raise_disputes(
         resource = resources[data.resource_code]
         try:
             if resource is None:
-                raise NotFound(f"no resource {data.resource_code}", field="resource_code")
+                raise NotFound(f"no data resource {data.resource_code}", field="code")
             _check_dispute(principal, resource, data)
         except CitybaseError:
             out.append(None)

@@ -321,8 +321,8 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
     number = float(value)  # true/false judged as 1/0 (a smoke detector's "smoke > 0")
     state = _state(session, rule, device_id, states)
     previous, previous_at = state.last_value, state.last_ts
-    if previous_at is not None and at <= previous_at:
-        return None  # a late reading (or one judged before) does not move the rule's memory
+    if previous_at is not None and at < previous_at:
+        return None  # a late reading does not move the rule's memory back
     state.last_value, state.last_ts = number, at
     if rule.kind == RuleKind.threshold:
         if not _beyond(p["op"], number, p["limit"]):
@@ -347,6 +347,8 @@ def _judge_one(session: Session, rule: Rule, device_id: str, at: datetime,
                       f"{rule.name}: {rule.attr} changing {change:+.3g} per "
                       f"{p.get('per_minutes', 1):g} min", at, open_alarms)  # fmt: skip
     if rule.kind == RuleKind.anomaly:
+        if at == previous_at:
+            return None  # a moment learnt from already (a message delivered again) is not again
         key = (rule.id, device_id, rule.attr)
         with _lock:
             detector = _detector(session, state, key)
