@@ -19,7 +19,7 @@ from citybase.core.db.engine import Database
 from citybase.perception.rules import service as rules
 from citybase.perception.rules.detector import Detector
 from citybase.perception.rules.models import RuleState
-from citybase.perception.rules.schemas import RuleIn, RuleKind
+from citybase.perception.rules.schemas import RuleIn, RuleKind, RuleRead
 from citybase.perception.telemetry import service as telemetry
 from citybase.perception.telemetry.schemas import ReadingIn
 from tests.perception.devices.test_telemetry import SYSTEM, city
@@ -31,6 +31,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def level(t: int) -> float:
     return 3 + 1.5 * math.sin(2 * math.pi * t / 96) + 0.05 * math.sin(t * 1.7)
+
+
+def _gauge_with_a_rule(session: Session) -> RuleRead:
+    city(session)
+    return rules.put_rule(session, SYSTEM, RuleIn(
+        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
 
 
 def _judge(session: Session, steps: range) -> None:
@@ -64,9 +70,7 @@ def _stored(session: Session, rule_id: int) -> RuleState:
 def test_two_processes_judging_by_turns_share_one_detector(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    city(session)
-    rule = rules.put_rule(session, SYSTEM, RuleIn(
-        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    rule = _gauge_with_a_rule(session)
     a: dict[str, dict] = {}  # type: ignore[type-arg]
     b: dict[str, dict] = {}  # type: ignore[type-arg]
     with _process(monkeypatch, "a", a):
@@ -94,9 +98,7 @@ def test_two_processes_judging_by_turns_share_one_detector(
 def test_a_process_alone_writes_its_detector_first_then_every_so_often(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    city(session)
-    rule = rules.put_rule(session, SYSTEM, RuleIn(
-        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    rule = _gauge_with_a_rule(session)
     with _process(monkeypatch, "a", {}):
         _judge(session, range(10))  # written at once, so that another process would see it
         assert _stored(session, rule.id).detector_version == 1
@@ -110,9 +112,7 @@ def test_a_process_alone_writes_its_detector_first_then_every_so_often(
 def test_two_processes_starting_together_share_from_the_first_batch(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    city(session)
-    rule = rules.put_rule(session, SYSTEM, RuleIn(
-        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    rule = _gauge_with_a_rule(session)
     a: dict[str, dict] = {}  # type: ignore[type-arg]
     b: dict[str, dict] = {}  # type: ignore[type-arg]
     for turn in range(12):
@@ -124,9 +124,7 @@ def test_two_processes_starting_together_share_from_the_first_batch(
 def test_a_batch_rolled_back_leaves_no_learning_in_memory(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    city(session)
-    rules.put_rule(session, SYSTEM, RuleIn(
-        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    _gauge_with_a_rule(session)
     with _process(monkeypatch, "a", {}):
         _judge(session, range(20))
         savepoint = session.begin_nested()
@@ -141,9 +139,7 @@ def test_a_batch_rolled_back_leaves_no_learning_in_memory(
 def test_a_reading_judged_again_is_not_learnt_twice(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    city(session)
-    rules.put_rule(session, SYSTEM, RuleIn(
-        name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+    _gauge_with_a_rule(session)
     with _process(monkeypatch, "a", {}):
         _judge(session, range(20))
         _judge(session, range(15, 20))  # delivered again (an acknowledgement lost)
@@ -154,9 +150,7 @@ def test_a_reading_judged_again_is_not_learnt_twice(
 @pytest.mark.slow
 def test_two_processes_judging_at_once_lose_no_learning(fresh_db: Database) -> None:
     with fresh_db.session_scope() as session:
-        city(session)
-        rule = rules.put_rule(session, SYSTEM, RuleIn(
-            name="水位异常", kind=RuleKind.anomaly, device_id="wl-1", attr="level"))  # fmt: skip
+        rule = _gauge_with_a_rule(session)
         rules._detectors.clear()
         _judge(session, range(FIRST))
     url = fresh_db.engine.url.render_as_string(hide_password=False)
